@@ -1,0 +1,131 @@
+import { WeirError } from "../errors.ts";
+import { type Barrier, type Batch, type ChannelItem, isBatch } from "./messages.ts";
+
+/** The two ends a channel talks to: the receiver's wake-up and the sender's. */
+export interface ChannelEndpoint {
+  /** Called when the actor may have become runnable. */
+  wake(): void;
+}
+
+/**
+ * One sender subtask → one receiver subtask, with credit-based flow control. The
+ * receiver's queue holds at most `capacity` data batches (events do not take credit);
+ * what the sender emits beyond that waits in its output buffer (`pending`), and while
+ * anything waits there the sender is backpressured and does not run.
+ */
+export class Channel {
+  readonly capacity: number;
+  readonly sender: ChannelEndpoint;
+  readonly receiver: ChannelEndpoint;
+  /** Index of this channel among the receiver's inputs. */
+  readonly inputIndex: number;
+  /** Receiver side, in order. The first batch may be partly consumed (see `headOffset`). */
+  readonly queue: ChannelItem[] = [];
+  /** Records of queue[0] already consumed. */
+  headOffset = 0;
+  /** Data batches in `queue` that took credit (restored channel state does not). */
+  creditedBatches = 0;
+  /** Restored channel state still at the front of the queue, replayed before new data. */
+  restoredBatches = 0;
+  /** Sender side: the output buffer of items that found no credit yet. */
+  readonly pending: ChannelItem[] = [];
+  /** Called with a barrier that left `pending` for the queue (aligned-with-timeout bookkeeping). */
+  onBarrierDelivered: ((b: Barrier) => void) | undefined;
+  /** Receiver ended this channel: everything sent after is dropped. */
+  closed = false;
+  recordsSent = 0;
+
+  constructor(sender: ChannelEndpoint, receiver: ChannelEndpoint, inputIndex: number, capacity: number) {
+    this.sender = sender;
+    this.receiver = receiver;
+    this.inputIndex = inputIndex;
+    this.capacity = capacity;
+  }
+
+  /** True while the sender has items that found no credit. */
+  get backpressured(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Sender: sends an item, or buffers it if there is no credit. */
+  send(item: ChannelItem): void {
+    if (this.closed) return;
+    if (isBatch(item)) this.recordsSent += item.length;
+    if (this.pending.length === 0 && (!isBatch(item) || this.creditedBatches < this.capacity)) {
+      this.#enqueue(item);
+      this.receiver.wake();
+    } else {
+      this.pending.push(item);
+    }
+  }
+
+  /** Sender: removes an item (a barrier about to overtake) from the output buffer. */
+  removePending(index: number): void {
+    this.pending.splice(index, 1);
+  }
+
+  #enqueue(item: ChannelItem): void {
+    this.queue.push(item);
+    if (isBatch(item)) {
+      this.creditedBatches++;
+      if (this.creditedBatches > this.capacity) {
+        throw new WeirError("invariant_broken", `Channel queue holds ${this.creditedBatches} batches, over its capacity ${this.capacity}`);
+      }
+    }
+  }
+
+  /** Receiver: the next item without consuming it. */
+  peek(): ChannelItem | undefined {
+    return this.queue[0];
+  }
+
+  /** Receiver: removes the head item; returns credit to the sender. */
+  shift(): ChannelItem | undefined {
+    const item = this.queue.shift();
+    this.headOffset = 0;
+    if (item !== undefined && isBatch(item)) {
+      if (this.restoredBatches > 0) this.restoredBatches--;
+      else this.creditedBatches--;
+      this.#refill();
+    }
+    return item;
+  }
+
+  /** Moves pending items into the queue while there is credit, waking the sender when it drained. */
+  #refill(): void {
+    if (this.pending.length === 0) return;
+    let moved = false;
+    while (this.pending.length > 0) {
+      const next = this.pending[0];
+      if (isBatch(next) && this.creditedBatches >= this.capacity) break;
+      this.pending.shift();
+      this.#enqueue(next);
+      moved = true;
+      if (!isBatch(next) && next.kind === "barrier") this.onBarrierDelivered?.(next);
+    }
+    if (moved) this.receiver.wake();
+    if (this.pending.length === 0) this.sender.wake();
+  }
+
+  /** Receiver: puts restored input channel state at the front, ahead of anything new. */
+  restore(batches: Batch[]): void {
+    this.queue.unshift(...batches);
+    this.restoredBatches += batches.length;
+  }
+
+  /** Receiver: the unconsumed data batches in the queue up to the first event (the overtaken data). */
+  queuedDataUntilEvent(): Batch[] {
+    const out: Batch[] = [];
+    for (let i = 0; i < this.queue.length; i++) {
+      const item = this.queue[i];
+      if (!isBatch(item)) break;
+      out.push(i === 0 && this.headOffset > 0 ? item.slice(this.headOffset) : item);
+    }
+    return out;
+  }
+
+  /** Data batches queued, counting restored ones. */
+  get queuedBatches(): number {
+    return this.creditedBatches + this.restoredBatches;
+  }
+}

@@ -1,0 +1,107 @@
+import type { Channel } from "./channel.ts";
+import type { Batch, ChannelItem } from "./messages.ts";
+import { keyGroupOf, subtaskForKeyGroup } from "../state/key_group.ts";
+
+/** How records of one edge are spread over the receiving subtasks. */
+export type Partitioning =
+  | { kind: "forward" }
+  | { kind: "rebalance" }
+  | { kind: "broadcast" }
+  | { kind: "hash"; keySelector: (value: unknown) => unknown; maxParallelism: number };
+
+/**
+ * The sending side of one edge in one subtask: a partitioner over one channel per
+ * receiving subtask, with a batch being filled per channel. Batches are sent when full
+ * and at the end of each actor step (flush), so records never wait on a timer.
+ */
+export class OutputGate {
+  readonly channels: Channel[];
+  readonly partitioning: Partitioning;
+  readonly batchSize: number;
+  #building: Batch[];
+  #next = 0;
+  /** Thrown by the key selector; the subtask names the operator. */
+  keyError: unknown;
+
+  constructor(channels: Channel[], partitioning: Partitioning, batchSize: number) {
+    this.channels = channels;
+    this.partitioning = partitioning;
+    this.batchSize = batchSize;
+    this.#building = channels.map(() => []);
+  }
+
+  /** True while any channel of this gate has items waiting for credit. */
+  get backpressured(): boolean {
+    for (const c of this.channels) if (c.pending.length > 0) return true;
+    return false;
+  }
+
+  emit(batch: Batch): void {
+    if (batch.length === 0) return;
+    const p = this.partitioning;
+    const channels = this.channels;
+    if (channels.length === 1 && p.kind !== "hash") return this.#append(0, batch);
+    switch (p.kind) {
+      case "forward":
+        return this.#append(0, batch);
+      case "broadcast":
+        for (let i = 0; i < channels.length; i++) this.#append(i, batch);
+        return;
+      case "rebalance": {
+        // Whole batches round-robin: as balanced as per record, without splitting batches.
+        this.#append(this.#next, batch);
+        this.#next = (this.#next + 1) % channels.length;
+        return;
+      }
+      case "hash": {
+        const n = channels.length;
+        const maxP = p.maxParallelism;
+        const sel = p.keySelector;
+        const building = this.#building;
+        const size = this.batchSize;
+        for (let i = 0; i < batch.length; i++) {
+          const v = batch[i];
+          const t = n === 1 ? 0 : subtaskForKeyGroup(keyGroupOf(sel(v), maxP), n, maxP);
+          const b = building[t];
+          b.push(v);
+          if (b.length >= size) {
+            channels[t].send(b);
+            building[t] = [];
+          }
+        }
+        return;
+      }
+    }
+  }
+
+  #append(i: number, batch: Batch): void {
+    const b = this.#building[i];
+    if (b.length === 0 && batch.length >= this.batchSize >> 1) {
+      // Big enough to travel as it is: no copy.
+      this.channels[i].send(batch);
+      return;
+    }
+    for (let j = 0; j < batch.length; j++) b.push(batch[j]);
+    if (b.length >= this.batchSize) {
+      this.channels[i].send(b);
+      this.#building[i] = [];
+    }
+  }
+
+  /** Sends every partly filled batch. */
+  flush(): void {
+    const building = this.#building;
+    for (let i = 0; i < building.length; i++) {
+      if (building[i].length > 0) {
+        this.channels[i].send(building[i]);
+        building[i] = [];
+      }
+    }
+  }
+
+  /** Sends an event on every channel, in-band, after flushing. */
+  broadcastEvent(item: ChannelItem): void {
+    this.flush();
+    for (const c of this.channels) c.send(item);
+  }
+}

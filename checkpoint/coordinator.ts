@@ -1,0 +1,365 @@
+import type { Barrier, CheckpointType } from "../actors/messages.ts";
+import type { Clock, Scheduler, Timer } from "../actors/time.ts";
+import { WeirError } from "../errors.ts";
+import type { StorageAdapter } from "../storage/adapter.ts";
+import type { SubtaskAck } from "../runtime/subtask_host.ts";
+import type { CheckpointConfig } from "./config.ts";
+import type { CheckpointFailureReason } from "./failure_reason.ts";
+import { type CheckpointMetadata, METADATA_FILE, checkpointDir, encodeMetadata, joinKey } from "./metadata.ts";
+import { type CheckpointDetails, CheckpointStatsTracker, type VertexInfo } from "./stats.ts";
+
+/** The running execution as the coordinator sees it. */
+export interface CheckpointTarget {
+  vertices: (VertexInfo & { uids: string[] })[];
+  /** Sends the barrier to every source subtask. */
+  triggerSources(barrier: Barrier): void;
+  /** Sends the final checkpoint's end-of-input to every source subtask. */
+  endInput(checkpointId: number): void;
+  notifyComplete(checkpointId: number, final: boolean): void;
+  notifyAborted(checkpointId: number, reason: CheckpointFailureReason): void;
+  /** A stop-with-savepoint failed: sources suspended at its barrier read on. */
+  resumeSources(): void;
+}
+
+/** Injected faults, for the simulator: a throw here is a coordinator crash at that point. */
+export interface CoordinatorFaults {
+  beforeCommit?(checkpointId: number): void;
+  afterCommit?(checkpointId: number): void;
+}
+
+/** Where completed checkpoints go and what the job is called. */
+export interface CoordinatorInit {
+  config: CheckpointConfig;
+  clock: Clock;
+  scheduler: Scheduler;
+  storage: StorageAdapter;
+  jobName: string;
+  jobId: string;
+  maxParallelism: number;
+  /** The job fails: tolerable failures exceeded, or a crash injected at a commit point. */
+  onJobFailure(error: WeirError): void;
+  faults?: CoordinatorFaults;
+  /** Told of every checkpoint that completed or failed. */
+  onCheckpoint?(details: CheckpointDetails): void;
+  /** The first checkpoint id to use (after a restore: the restored id + 1). */
+  nextId?: number;
+}
+
+/** A triggered savepoint writes to its own storage, named by `location`. */
+export interface SavepointTarget {
+  storage: StorageAdapter;
+  location: string;
+  dir: string;
+}
+
+interface Pending {
+  id: number;
+  barrier: Barrier;
+  /** The job ends when this one completed: the final checkpoint, or a stop-with-savepoint. */
+  final: boolean;
+  notYetAcked: Set<string>;
+  acks: SubtaskAck[];
+  timer: Timer;
+  savepoint?: SavepointTarget;
+  waiters: ((d: CheckpointDetails) => void)[];
+}
+
+interface TriggerRequest {
+  type: CheckpointType;
+  final: boolean;
+  terminate?: boolean;
+  savepoint?: SavepointTarget;
+  resolve: (d: CheckpointDetails) => void;
+}
+
+/**
+ * Triggers checkpoints at the sources, collects acks, commits each checkpoint by
+ * writing its metadata atomically, then notifies the subtasks; aborts on timeout,
+ * decline or failover. Owns the checkpoint stats.
+ */
+export class CheckpointCoordinator {
+  readonly stats = new CheckpointStatsTracker();
+  readonly config: CheckpointConfig;
+  #init: CoordinatorInit;
+  #target: CheckpointTarget | undefined;
+  #nextId: number;
+  #pending = new Map<number, Pending>();
+  #queue: TriggerRequest[] = [];
+  #periodic: Timer | undefined;
+  #lastCompletedAt = -Infinity;
+  #latestCompletedId = 0;
+  #consecutiveFailures = 0;
+  #completedIds: number[] = [];
+  #finishing = false;
+  #shutDown = false;
+  completedCount = 0;
+  failedCount = 0;
+
+  constructor(init: CoordinatorInit) {
+    this.#init = init;
+    this.config = init.config;
+    this.#nextId = init.nextId ?? 1;
+  }
+
+  get latestCompletedId(): number {
+    return this.#latestCompletedId;
+  }
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /** Attaches a (re)started execution; checkpoint ids continue where they were. */
+  attach(target: CheckpointTarget, restoredId: number, retainedIds: number[]): void {
+    this.#target = target;
+    this.#finishing = false;
+    this.#nextId = Math.max(this.#nextId, restoredId + 1);
+    this.#latestCompletedId = Math.max(this.#latestCompletedId, restoredId);
+    this.#completedIds = [...new Set([...this.#completedIds, ...retainedIds])].sort((a, b) => a - b);
+    this.#schedulePeriodic(this.config.interval);
+  }
+
+  /** The execution is gone (failure, cancel): every pending checkpoint is aborted. */
+  detach(reason: CheckpointFailureReason): void {
+    this.#periodic?.cancel();
+    this.#periodic = undefined;
+    // Detached first: the execution is gone, so nobody is notified and nothing retried.
+    this.#target = undefined;
+    for (const p of [...this.#pending.values()]) this.#fail(p, reason, `Checkpoint ${p.id} aborted: ${reason.replaceAll("_", " ")}`, false);
+    // Queued requests fail too; a restarted job asks for its final checkpoint again when its sources finish.
+    for (const r of this.#queue.splice(0)) this.#rejectRequest(r, reason);
+  }
+
+  /** The job ended for good: nothing more is triggered. */
+  shutdown(reason: CheckpointFailureReason): void {
+    this.detach(reason);
+    this.#shutDown = true;
+  }
+
+  #rejectRequest(r: TriggerRequest, reason: CheckpointFailureReason): void {
+    const id = this.#nextId++;
+    this.stats.triggered(id, r.type === "SAVEPOINT" ? "SAVEPOINT" : "CHECKPOINT", this.#init.clock.now(), this.#target?.vertices ?? []);
+    r.resolve(this.stats.failed(id, this.#init.clock.now(), reason, `Checkpoint ${id} could not be triggered: ${reason.replaceAll("_", " ")}`)!);
+    this.failedCount++;
+  }
+
+  #schedulePeriodic(delay: number): void {
+    this.#periodic?.cancel();
+    this.#periodic = undefined;
+    if (this.config.interval <= 0 || this.#shutDown) return;
+    this.#periodic = this.#init.scheduler.after(delay, () => {
+      this.#periodic = undefined;
+      if (!this.#target || this.#finishing) return;
+      const pauseLeft = this.#lastCompletedAt + this.config.minPause - this.#init.clock.now();
+      if (pauseLeft > 0) return this.#schedulePeriodic(pauseLeft);
+      if (this.#pending.size >= this.config.maxConcurrent) return this.#schedulePeriodic(this.config.interval);
+      this.#start({ type: "CHECKPOINT", final: false, resolve: () => {} });
+      this.#schedulePeriodic(this.config.interval);
+    });
+  }
+
+  /** Triggers a checkpoint (or savepoint) now, or as soon as maxConcurrent allows; resolves when it completed or failed. */
+  trigger(type: CheckpointType = "CHECKPOINT", savepoint?: SavepointTarget, options: { terminate?: boolean } = {}): Promise<CheckpointDetails> {
+    return new Promise((resolve) => {
+      const r: TriggerRequest = { type, final: false, savepoint, resolve, terminate: options.terminate };
+      if (this.#shutDown || (!this.#target && !this.#finishing)) return this.#rejectRequest(r, "declined_task_not_ready");
+      this.#queue.push(r);
+      this.#drainQueue();
+    });
+  }
+
+  /** All sources finished: the final checkpoint runs once nothing else is in flight. */
+  finishing(savepoint?: SavepointTarget): Promise<CheckpointDetails> {
+    // Already finishing (a drain was asked for, then the sources ended too): one final checkpoint is enough.
+    if (this.#finishing && !savepoint) return new Promise(() => {});
+    this.#finishing = true;
+    this.#periodic?.cancel();
+    return new Promise((resolve) => {
+      this.#queue.push({ type: savepoint ? "SAVEPOINT" : "CHECKPOINT", final: true, resolve, savepoint });
+      this.#drainQueue();
+    });
+  }
+
+  #drainQueue(): void {
+    while (this.#queue.length > 0 && this.#target) {
+      const next = this.#queue[0];
+      // The final checkpoint waits for every other one; others wait for a free slot.
+      if (next.final ? this.#pending.size > 0 : this.#pending.size >= this.config.maxConcurrent) return;
+      this.#queue.shift();
+      this.#start(next);
+    }
+  }
+
+  #start(r: TriggerRequest): void {
+    const target = this.#target!;
+    const id = this.#nextId++;
+    const now = this.#init.clock.now();
+    const c = this.config;
+    const isSavepoint = r.type === "SAVEPOINT";
+    // Savepoints and the final checkpoint are aligned, as in Flink.
+    const unaligned = c.unaligned && !isSavepoint && !r.final;
+    const barrier: Barrier = {
+      kind: "barrier",
+      checkpointId: id,
+      timestamp: now,
+      type: r.type,
+      exactlyOnce: c.mode === "exactly-once" || isSavepoint || r.final,
+      unaligned: unaligned && c.alignedTimeout === 0,
+      alignedTimeoutMs: unaligned ? c.alignedTimeout : 0,
+      terminate: r.terminate,
+    };
+    const notYetAcked = new Set<string>();
+    for (const v of target.vertices) for (let i = 0; i < v.parallelism; i++) notYetAcked.add(`${v.id}-${i}`);
+    const kind = isSavepoint ? "SAVEPOINT" : barrier.unaligned ? "UNALIGNED_CHECKPOINT" : "CHECKPOINT";
+    this.stats.triggered(id, kind, now, target.vertices);
+    const p: Pending = {
+      id,
+      barrier,
+      final: r.final || r.terminate === true,
+      notYetAcked,
+      acks: [],
+      savepoint: r.savepoint,
+      waiters: [r.resolve],
+      timer: this.#init.scheduler.after(c.timeout, () => {
+        if (this.#pending.get(id) === p) this.#fail(p, "checkpoint_expired", `Checkpoint ${id} expired before completing (timeout ${c.timeout} ms)`, true);
+      }),
+    };
+    this.#pending.set(id, p);
+    if (r.final) target.endInput(id);
+    else target.triggerSources(barrier);
+  }
+
+  /** Where the files of a checkpoint go: the job's storage, or the savepoint's own. */
+  locate(checkpointId: number): { storage: StorageAdapter; dir: string } {
+    const sp = this.#pending.get(checkpointId)?.savepoint;
+    return sp ? { storage: sp.storage, dir: sp.dir } : { storage: this.#init.storage, dir: checkpointDir(this.#init.jobName, this.#init.jobId, checkpointId) };
+  }
+
+  /** A subtask's part is durable. */
+  acknowledge(ack: SubtaskAck): void {
+    const p = this.#pending.get(ack.checkpointId);
+    if (!p) return;
+    const key = `${ack.vertexId}-${ack.subtaskIndex}`;
+    if (!p.notYetAcked.delete(key)) return;
+    p.acks.push(ack);
+    this.stats.acknowledged(ack);
+    if (p.notYetAcked.size === 0) void this.#commit(p);
+  }
+
+  /** A subtask could not take its part (storage failed, channel state too large, subsumed…). */
+  decline(checkpointId: number, reason: CheckpointFailureReason, message: string): void {
+    const p = this.#pending.get(checkpointId);
+    if (p) this.#fail(p, reason, message, true);
+  }
+
+  async #commit(p: Pending): Promise<void> {
+    const init = this.#init;
+    const target = this.#target;
+    if (!target) return;
+    const dir = p.savepoint ? p.savepoint.dir : checkpointDir(init.jobName, init.jobId, p.id);
+    const storage = p.savepoint ? p.savepoint.storage : init.storage;
+    const metadata: CheckpointMetadata = {
+      magic: "weir-checkpoint",
+      jobName: init.jobName,
+      jobId: init.jobId,
+      checkpointId: p.id,
+      type: p.barrier.type,
+      unaligned: p.acks.some((a) => a.unaligned),
+      triggerTimestamp: p.barrier.timestamp,
+      completedTimestamp: init.clock.now(),
+      maxParallelism: init.maxParallelism,
+      vertices: target.vertices.map((v) => ({ id: v.id, name: v.name, parallelism: v.parallelism, uids: v.uids })),
+      subtasks: p.acks.map((a) => ({
+        vertexId: a.vertexId,
+        subtaskIndex: a.subtaskIndex,
+        file: a.stateKey.slice(a.stateKey.lastIndexOf("/") + 1),
+        stateSize: a.stateSize,
+      })),
+    };
+    try {
+      init.faults?.beforeCommit?.(p.id);
+      await storage.put(joinKey(dir, METADATA_FILE), encodeMetadata(metadata));
+    } catch (e) {
+      if (this.#pending.get(p.id) !== p) return;
+      if (e instanceof WeirError && e.code === "coordinator_crash") return this.#crash(e);
+      return this.#fail(p, "storage_failed", `Checkpoint ${p.id} metadata could not be written: ${(e as Error).message}`, true);
+    }
+    if (this.#pending.get(p.id) !== p) return;
+    // Committed: from here on this checkpoint is what recovery restores.
+    this.#pending.delete(p.id);
+    p.timer.cancel();
+    const location = p.savepoint ? p.savepoint.location : `${storage.description}/${dir}`;
+    const details = this.stats.completed(p.id, init.clock.now(), location)!;
+    this.completedCount++;
+    this.#consecutiveFailures = 0;
+    this.#lastCompletedAt = init.clock.now();
+    try {
+      init.faults?.afterCommit?.(p.id);
+    } catch (e) {
+      if (e instanceof WeirError && e.code === "coordinator_crash") return this.#crash(e);
+      throw e;
+    }
+    if (!p.savepoint) {
+      this.#latestCompletedId = Math.max(this.#latestCompletedId, p.id);
+      this.#completedIds.push(p.id);
+    }
+    // Older pending checkpoints are subsumed by this one.
+    for (const older of [...this.#pending.values()]) {
+      if (older.id < p.id && !older.final) this.#fail(older, "checkpoint_subsumed", `Checkpoint ${older.id} subsumed by completed checkpoint ${p.id}`, true);
+    }
+    target.notifyComplete(p.id, p.final);
+    init.onCheckpoint?.(details);
+    for (const w of p.waiters) w(details);
+    void this.#discardSubsumed();
+    this.#drainQueue();
+  }
+
+  #crash(e: WeirError): void {
+    this.#init.onJobFailure(e);
+  }
+
+  async #discardSubsumed(): Promise<void> {
+    const keep = this.config.retained;
+    while (this.#completedIds.length > keep) {
+      const id = this.#completedIds.shift()!;
+      this.stats.discarded(id);
+      try {
+        await this.#init.storage.deletePrefix(`${checkpointDir(this.#init.jobName, this.#init.jobId, id)}/`);
+      } catch {
+        // A checkpoint that could not be deleted only costs space; it is never restored over a newer one.
+      }
+    }
+  }
+
+  #fail(p: Pending, reason: CheckpointFailureReason, message: string, countsAsFailure: boolean): void {
+    if (this.#pending.get(p.id) !== p) return;
+    this.#pending.delete(p.id);
+    p.timer.cancel();
+    const details = this.stats.failed(p.id, this.#init.clock.now(), reason, message)!;
+    this.failedCount++;
+    this.#target?.notifyAborted(p.id, reason);
+    this.#init.onCheckpoint?.(details);
+    void this.#init.storage.deletePrefix(`${checkpointDir(this.#init.jobName, this.#init.jobId, p.id)}/`).catch(() => {});
+    for (const w of p.waiters) w(details);
+    if (countsAsFailure && reason !== "checkpoint_subsumed") {
+      this.#consecutiveFailures++;
+      if (this.#consecutiveFailures > this.config.tolerableFailures) {
+        this.#consecutiveFailures = 0;
+        this.#init.onJobFailure(
+          new WeirError(
+            "checkpoint_tolerance_exceeded",
+            `Exceeded checkpoint tolerable failure threshold (${this.config.tolerableFailures}): ${message}`,
+          ),
+        );
+        return;
+      }
+    }
+    if (p.barrier.terminate && this.#target) {
+      this.#target.resumeSources();
+    } else if (p.final && this.#target) {
+      // Sources already ended their input for this one; only a restart can try again.
+      this.#init.onJobFailure(new WeirError("final_checkpoint_failed", `The final checkpoint ${p.id} failed: ${message}`));
+      return;
+    }
+    this.#drainQueue();
+  }
+}

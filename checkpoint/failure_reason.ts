@@ -1,0 +1,21 @@
+/**
+ * Why a checkpoint did not complete. Stable strings: they appear in stats, in the REST
+ * API's failure_message and in logs (Flink's CheckpointFailureReason, lower-cased).
+ */
+export type CheckpointFailureReason =
+  | "checkpoint_expired"
+  | "checkpoint_subsumed"
+  | "checkpoint_declined"
+  | "alignment_timeout"
+  | "storage_failed"
+  | "channel_state_too_large"
+  | "declined_task_not_ready"
+  | "job_failover"
+  | "job_canceled"
+  | "too_many_concurrent"
+  | "coordinator_failed";
+
+/** Human text for a reason, used when no more specific message exists. */
+export function describeReason(reason: CheckpointFailureReason): string {
+  return reason.replaceAll("_", " ");
+}

@@ -1,0 +1,72 @@
+/**
+ * The metadata file of a checkpoint or savepoint: writing it is the commit point.
+ * Operators are listed by uid (not by position) with the files of their subtasks, so a
+ * restore can map state onto a changed graph or parallelism.
+ * @module
+ */
+import { decode, encode } from "../codec/cbor.ts";
+import { WeirError } from "../errors.ts";
+import type { StorageAdapter } from "../storage/adapter.ts";
+
+/** One subtask's state file. */
+export interface SubtaskFileRef {
+  vertexId: string;
+  subtaskIndex: number;
+  /** Key relative to the checkpoint directory. */
+  file: string;
+  stateSize: number;
+}
+
+export interface CheckpointMetadata {
+  magic: "weir-checkpoint";
+  jobName: string;
+  jobId: string;
+  checkpointId: number;
+  type: "CHECKPOINT" | "SAVEPOINT";
+  unaligned: boolean;
+  triggerTimestamp: number;
+  completedTimestamp: number;
+  maxParallelism: number;
+  /** Vertices with the uids chained in them, in chain order. */
+  vertices: { id: string; name: string; parallelism: number; uids: string[] }[];
+  subtasks: SubtaskFileRef[];
+}
+
+export const METADATA_FILE = "_metadata";
+
+export function encodeMetadata(m: CheckpointMetadata): Uint8Array {
+  return encode(m);
+}
+
+/** Reads and checks a metadata file; names the file in every error. */
+export async function readMetadata(storage: StorageAdapter, dir: string): Promise<CheckpointMetadata> {
+  const key = joinKey(dir, METADATA_FILE);
+  const bytes = await storage.get(key);
+  if (!bytes) throw new WeirError("checkpoint_not_found", `No checkpoint metadata at ${key} in ${storage.description}`);
+  const m = decode<CheckpointMetadata>(bytes, `checkpoint metadata ${key}`);
+  if (m === null || typeof m !== "object" || m.magic !== "weir-checkpoint" || !Array.isArray(m.subtasks) || !Array.isArray(m.vertices)) {
+    throw new WeirError("checkpoint_corrupt", `Checkpoint metadata ${key} in ${storage.description} is not a weir checkpoint`);
+  }
+  return m;
+}
+
+/** A key inside a checkpoint directory; "" is the storage root (a savepoint opened at its path). */
+export function joinKey(dir: string, name: string): string {
+  return dir ? `${dir}/${name}` : name;
+}
+
+/** Directory of checkpoint n of a job run. */
+export function checkpointDir(jobName: string, jobId: string, id: number): string {
+  return `${jobName}/${jobId}/chk-${id}`;
+}
+
+/** The ids of completed checkpoints of a job run (those with metadata), ascending. */
+export async function listCompleted(storage: StorageAdapter, jobName: string, jobId: string): Promise<number[]> {
+  const prefix = `${jobName}/${jobId}/chk-`;
+  const ids: number[] = [];
+  for (const key of await storage.list(prefix)) {
+    const m = /^chk-(\d+)\/_metadata$/.exec(key.slice(prefix.length - 4));
+    if (m) ids.push(Number(m[1]));
+  }
+  return ids.sort((a, b) => a - b);
+}

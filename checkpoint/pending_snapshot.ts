@@ -1,0 +1,92 @@
+import type { Barrier, Batch } from "../actors/messages.ts";
+import { encode, encodeRecords } from "../codec/cbor.ts";
+import { WeirError } from "../errors.ts";
+import type { AlignmentTiming } from "./barrier_handler.ts";
+
+/** One subtask's file in a checkpoint, as encoded. */
+export interface SubtaskStateFile {
+  checkpointId: number;
+  vertexId: string;
+  subtaskIndex: number;
+  parallelism: number;
+  keyGroupRange: { start: number; end: number };
+  /** uid → encoded OperatorSnapshot. */
+  operators: Record<string, Uint8Array>;
+  /** Input channel index → encoded record batches (the data the barrier overtook). */
+  inputChannels: [number, Uint8Array[]][];
+  /** "gate:channel" → encoded record batches sent after the barrier but belonging before it. */
+  outputChannels: [string, Uint8Array[]][];
+}
+
+/**
+ * A subtask's part of one checkpoint while it is being collected: the operator state
+ * taken at the snapshot point, and the channel state recorded until every barrier passed.
+ * Channel state is encoded as it is captured and capped in bytes, so a large backlog
+ * fails the checkpoint instead of exhausting memory.
+ */
+export class PendingSnapshot {
+  readonly barrier: Barrier;
+  readonly operators: Record<string, Uint8Array>;
+  readonly unaligned: boolean;
+  timing: AlignmentTiming;
+  readonly #inputs = new Map<number, Uint8Array[]>();
+  readonly #outputs = new Map<string, Uint8Array[]>();
+  /** Input channels still recording until their barrier arrives. */
+  readonly recordingInputs = new Set<number>();
+  /** Output channels whose in-band barrier still waits for credit (aligned-with-timeout). */
+  readonly waitingOutputs = new Set<string>();
+  persistedBytes = 0;
+  readonly maxBytes: number;
+  /** Set once every barrier passed and nothing more will be recorded. */
+  inputsDone = false;
+
+  constructor(barrier: Barrier, operators: Record<string, Uint8Array>, unaligned: boolean, timing: AlignmentTiming, maxBytes: number) {
+    this.barrier = barrier;
+    this.operators = operators;
+    this.unaligned = unaligned;
+    this.timing = timing;
+    this.maxBytes = maxBytes;
+  }
+
+  get complete(): boolean {
+    return this.inputsDone && this.recordingInputs.size === 0 && this.waitingOutputs.size === 0;
+  }
+
+  #add(map: Map<unknown, Uint8Array[]>, key: unknown, batches: Batch[]): void {
+    if (batches.length === 0) return;
+    let list = map.get(key);
+    if (!list) map.set(key, (list = []));
+    for (const b of batches) {
+      if (b.length === 0) continue;
+      const bytes = encodeRecords(b);
+      this.persistedBytes += bytes.length;
+      if (this.persistedBytes > this.maxBytes) {
+        throw new WeirError(
+          "channel_state_too_large",
+          `Channel state of checkpoint ${this.barrier.checkpointId} exceeds checkpoint.channelStateMaxBytes (${this.maxBytes} bytes)`,
+        );
+      }
+      list.push(bytes);
+    }
+  }
+
+  recordInput(channel: number, batches: Batch[]): void {
+    this.#add(this.#inputs as Map<unknown, Uint8Array[]>, channel, batches);
+  }
+
+  recordOutput(gate: number, channel: number, batches: Batch[]): void {
+    this.#add(this.#outputs as Map<unknown, Uint8Array[]>, `${gate}:${channel}`, batches);
+  }
+
+  /** The file for storage. */
+  toBytes(meta: Omit<SubtaskStateFile, "operators" | "inputChannels" | "outputChannels" | "checkpointId">): Uint8Array {
+    const file: SubtaskStateFile = {
+      ...meta,
+      checkpointId: this.barrier.checkpointId,
+      operators: this.operators,
+      inputChannels: [...this.#inputs],
+      outputChannels: [...this.#outputs],
+    };
+    return encode(file);
+  }
+}

@@ -1,0 +1,131 @@
+import { invalidOption } from "../errors.ts";
+import type { Sink } from "./operator.ts";
+import { FilterOperator } from "./operators/filter.ts";
+import { FlatMapOperator } from "./operators/flat_map.ts";
+import { type KeyedProcessFunction, KeyedProcessOperator } from "./operators/keyed_process.ts";
+import { MapOperator } from "./operators/map.ts";
+import { ReduceOperator } from "./operators/reduce.ts";
+import { SinkOperator } from "./operators/sink.ts";
+import type { InputPartitioning, OperatorOptions, Transformation } from "./transformation.ts";
+
+/** The part of the environment a stream needs to add operators. */
+export interface GraphBuilder {
+  add(t: Omit<Transformation, "id" | "uid" | "name" | "uidGiven" | "parallelism" | "disableChaining">, options: OperatorOptions | undefined): Transformation;
+}
+
+function requireFunction(fn: unknown, what: string): void {
+  if (typeof fn !== "function") throw invalidOption(what, fn, "must be a function");
+}
+
+/**
+ * A stream of records of type T. Every method adds an operator and returns the stream
+ * it produces; nothing runs until env.execute().
+ *
+ * @example
+ * ```ts
+ * import { StreamEnvironment, SequenceSource, CollectSink } from "../mod.ts";
+ * const env = new StreamEnvironment({ jobName: "doc" });
+ * env.fromSource(new SequenceSource(0, 10)).map((n) => n * 2).sinkTo(new CollectSink<number>());
+ * ```
+ */
+export class DataStream<T> {
+  protected readonly builder: GraphBuilder;
+  /** The transformation producing this stream. */
+  readonly transformation: Transformation;
+  #partitioning: InputPartitioning | undefined;
+
+  constructor(builder: GraphBuilder, transformation: Transformation, partitioning?: InputPartitioning) {
+    this.builder = builder;
+    this.transformation = transformation;
+    this.#partitioning = partitioning;
+  }
+
+  protected then<O>(kind: string, createOperator: Transformation["createOperator"], options: OperatorOptions | undefined): DataStream<O> {
+    const t = this.builder.add({ kind, createOperator, input: { id: this.transformation.id, partitioning: this.#partitioning } }, options);
+    return new DataStream<O>(this.builder, t);
+  }
+
+  /** One record out per record in; fn may be async. */
+  map<O>(fn: (value: T) => O | Promise<O>, options?: OperatorOptions): DataStream<O> {
+    requireFunction(fn, "map function");
+    return this.then("map", () => new MapOperator(fn as (v: unknown) => unknown), options);
+  }
+
+  /** Keeps records for which fn is truthy; fn may be async. */
+  filter(fn: (value: T) => boolean | Promise<boolean>, options?: OperatorOptions): DataStream<T> {
+    requireFunction(fn, "filter function");
+    return this.then("filter", () => new FilterOperator(fn as (v: unknown) => unknown), options);
+  }
+
+  /** Zero or more records out per record in (an array or iterable); fn may be async. */
+  flatMap<O>(fn: (value: T) => Iterable<O> | Promise<Iterable<O>>, options?: OperatorOptions): DataStream<O> {
+    requireFunction(fn, "flatMap function");
+    return this.then("flatMap", () => new FlatMapOperator(fn as (v: unknown) => unknown), options);
+  }
+
+  /** Partitions by key through key groups; keyed operators follow. */
+  keyBy<K>(keySelector: (value: T) => K): KeyedStream<T, K> {
+    requireFunction(keySelector, "keyBy key selector");
+    return new KeyedStream<T, K>(this.builder, this.transformation, keySelector);
+  }
+
+  /** Round-robin to the next operator's subtasks. */
+  rebalance(): DataStream<T> {
+    return new DataStream<T>(this.builder, this.transformation, "rebalance");
+  }
+
+  /** Every record to every subtask of the next operator. */
+  broadcast(): DataStream<T> {
+    return new DataStream<T>(this.builder, this.transformation, "broadcast");
+  }
+
+  /** Subtask i to subtask i; parallelism must match. */
+  forward(): DataStream<T> {
+    return new DataStream<T>(this.builder, this.transformation, "forward");
+  }
+
+  /** Ends the stream in a sink. */
+  sinkTo(sink: Sink<T>, options?: OperatorOptions): void {
+    if (!sink || typeof (sink as Sink).createWriter !== "function") throw invalidOption("sinkTo sink", sink, "must be a Sink (with createWriter)");
+    const t = this.builder.add(
+      { kind: "sink", sink: sink as Sink, createOperator: () => new SinkOperator(sink as Sink), input: { id: this.transformation.id, partitioning: this.#partitioning } },
+      options,
+    );
+    void t;
+  }
+}
+
+/** A stream partitioned by key: state and aggregates are per key. */
+export class KeyedStream<T, K> {
+  readonly #builder: GraphBuilder;
+  readonly #input: Transformation;
+  readonly #keySelector: (value: T) => K;
+
+  constructor(builder: GraphBuilder, input: Transformation, keySelector: (value: T) => K) {
+    this.#builder = builder;
+    this.#input = input;
+    this.#keySelector = keySelector;
+  }
+
+  #then<O>(kind: string, createOperator: Transformation["createOperator"], options: OperatorOptions | undefined): DataStream<O> {
+    const t = this.#builder.add(
+      { kind, createOperator, input: { id: this.#input.id, partitioning: { keySelector: this.#keySelector as (v: unknown) => unknown } } },
+      options,
+    );
+    return new DataStream<O>(this.#builder, t);
+  }
+
+  /** Rolling reduce: emits the running aggregate for the key after every record. */
+  reduce(fn: (acc: T, value: T) => T, options?: OperatorOptions): DataStream<T> {
+    requireFunction(fn, "reduce function");
+    const sel = this.#keySelector as (v: unknown) => unknown;
+    return this.#then("reduce", () => new ReduceOperator(sel, fn as (a: unknown, v: unknown) => unknown), options);
+  }
+
+  /** Runs fn per record with keyed ValueState, ListState and MapState; fn emits through ctx.emit. */
+  process<O>(fn: KeyedProcessFunction<T, K, O>, options?: OperatorOptions): DataStream<O> {
+    requireFunction(fn, "process function");
+    const sel = this.#keySelector as (v: unknown) => unknown;
+    return this.#then("process", () => new KeyedProcessOperator(sel, fn as KeyedProcessFunction<unknown, unknown, unknown>), options);
+  }
+}

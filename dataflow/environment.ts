@@ -1,0 +1,200 @@
+import type { PickPolicy } from "../actors/dispatcher.ts";
+import type { Clock, Scheduler } from "../actors/time.ts";
+import { checkpointConfig, type CheckpointOptions } from "../checkpoint/config.ts";
+import type { CoordinatorFaults } from "../checkpoint/coordinator.ts";
+import { WeirError, invalidOption } from "../errors.ts";
+import { systemClock, systemScheduler } from "../platforms/system.ts";
+import { JobHandle } from "../runtime/job_handle.ts";
+import { JobMaster, type RestoreSource } from "../runtime/job_master.ts";
+import { type RestartOptions, restartStrategy } from "../runtime/restart_strategy.ts";
+import type { StorageAdapter } from "../storage/adapter.ts";
+import { FileStorage } from "../storage/file.ts";
+import { DataStream, type GraphBuilder } from "./data_stream.ts";
+import { buildJobGraph } from "./job_graph.ts";
+import type { Source } from "./operator.ts";
+import type { OperatorOptions, Transformation } from "./transformation.ts";
+
+/** Options of the optional REST API. */
+export interface HttpOptions {
+  port?: number;
+  hostname?: string;
+  /** Bearer token required on mutating endpoints (default: WEIR_TOKEN). */
+  token?: string;
+}
+
+/** Injection points for tests and the simulator. */
+export interface RuntimeOptions {
+  clock?: Clock;
+  scheduler?: Scheduler;
+  pick?: PickPolicy;
+  faults?: CoordinatorFaults;
+  sliceSteps?: number;
+  jobId?: string;
+}
+
+/** Everything a job is configured with. */
+export interface EnvironmentOptions {
+  jobName?: string;
+  parallelism?: number;
+  maxParallelism?: number;
+  storage?: StorageAdapter;
+  checkpoint?: CheckpointOptions;
+  restart?: RestartOptions;
+  /** A savepoint or retained checkpoint directory to start from. */
+  restoreFrom?: string | { storage: StorageAdapter; path: string };
+  /** Skip state of operators (uids) the job no longer has. */
+  allowNonRestoredState?: boolean;
+  http?: HttpOptions;
+  /** Records per batch on channels. */
+  batchSize?: number;
+  /** Batches a channel queue holds before the sender waits. */
+  channelCapacity?: number;
+  runtime?: RuntimeOptions;
+}
+
+/** Starts the REST API for a job; installed by mod.ts so the core never imports a server. */
+export type HttpStarter = (job: JobHandle, options: HttpOptions) => Promise<{ url: string; close(): Promise<void> }>;
+
+let httpStarter: HttpStarter | undefined;
+
+/** Installs the REST API server used when a job has `http` options. */
+export function setHttpStarter(starter: HttpStarter): void {
+  httpStarter = starter;
+}
+
+const KNOWN = new Set([
+  "jobName", "parallelism", "maxParallelism", "storage", "checkpoint", "restart", "restoreFrom",
+  "allowNonRestoredState", "http", "batchSize", "channelCapacity", "runtime",
+]);
+
+function positiveInt(name: string, v: unknown, max = Infinity): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > max) {
+    throw invalidOption(name, v, max === Infinity ? "must be an integer >= 1" : `must be an integer between 1 and ${max}`);
+  }
+  return v;
+}
+
+/**
+ * Where a job is built and started from.
+ *
+ * @example
+ * ```ts
+ * import { StreamEnvironment, SequenceSource, CollectSink, MemoryStorage } from "../mod.ts";
+ * const env = new StreamEnvironment({ jobName: "doc", storage: new MemoryStorage() });
+ * const sink = new CollectSink<number>();
+ * env.fromSource(new SequenceSource(0, 5)).map((n) => n + 1).sinkTo(sink);
+ * const result = await (await env.execute()).done;
+ * console.assert(result.status === "finished" && sink.committed.length === 5);
+ * ```
+ */
+export class StreamEnvironment implements GraphBuilder {
+  readonly options: EnvironmentOptions;
+  readonly jobName: string;
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  readonly #transformations: Transformation[] = [];
+  #executed = false;
+
+  constructor(options: EnvironmentOptions = {}) {
+    if (options === null || typeof options !== "object") throw invalidOption("environment options", options, "must be an object");
+    for (const k of Object.keys(options)) if (!KNOWN.has(k)) throw invalidOption(k, (options as Record<string, unknown>)[k], "is not a known option");
+    this.options = options;
+    this.jobName = options.jobName ?? "weir-job";
+    if (typeof this.jobName !== "string" || !/^[A-Za-z0-9._-]{1,100}$/.test(this.jobName)) {
+      throw invalidOption("jobName", this.jobName, "must be 1-100 letters, digits, '.', '_' or '-'");
+    }
+    this.maxParallelism = positiveInt("maxParallelism", options.maxParallelism ?? 128, 32768);
+    this.parallelism = positiveInt("parallelism", options.parallelism ?? 1, this.maxParallelism);
+    checkpointConfig(options.checkpoint);
+    restartStrategy(options.restart);
+    if (options.batchSize !== undefined) positiveInt("batchSize", options.batchSize, 1 << 20);
+    if (options.channelCapacity !== undefined) positiveInt("channelCapacity", options.channelCapacity, 1 << 16);
+    if (options.storage !== undefined && (typeof options.storage?.put !== "function" || typeof options.storage?.get !== "function")) {
+      throw invalidOption("storage", options.storage, "must be a StorageAdapter");
+    }
+  }
+
+  /** Adds a transformation; the uid defaults to kind-position. */
+  add(t: Omit<Transformation, "id" | "uid" | "name" | "uidGiven" | "parallelism" | "disableChaining">, options: OperatorOptions | undefined): Transformation {
+    if (this.#executed) throw new WeirError("invalid_job", "The job was already executed; build a new StreamEnvironment");
+    const o = options ?? {};
+    if (typeof o !== "object") throw invalidOption(`${t.kind} options`, o, "must be an object");
+    if (o.uid !== undefined && (typeof o.uid !== "string" || o.uid.length === 0 || o.uid.includes("/"))) {
+      throw invalidOption(`${t.kind} uid`, o.uid, "must be a non-empty string without '/'");
+    }
+    if (o.name !== undefined && typeof o.name !== "string") throw invalidOption(`${t.kind} name`, o.name, "must be a string");
+    if (o.parallelism !== undefined) positiveInt(`parallelism of ${o.name ?? o.uid ?? t.kind}`, o.parallelism, this.maxParallelism);
+    const id = this.#transformations.length;
+    const full: Transformation = {
+      ...t,
+      id,
+      uid: o.uid ?? `${t.kind}-${id}`,
+      name: o.name ?? o.uid ?? t.kind,
+      uidGiven: o.uid !== undefined,
+      parallelism: o.parallelism,
+      disableChaining: o.disableChaining ?? false,
+    };
+    this.#transformations.push(full);
+    return full;
+  }
+
+  /** Starts a stream from a source. */
+  fromSource<T>(source: Source<T>, options?: OperatorOptions): DataStream<T> {
+    if (!source || typeof (source as Source).createReader !== "function") throw invalidOption("fromSource source", source, "must be a Source (with createReader)");
+    const t = this.add({ kind: "source", source: source as Source }, options);
+    return new DataStream<T>(this, t);
+  }
+
+  /** Validates the graph, starts the job and returns its handle at once. */
+  async execute(): Promise<JobHandle> {
+    const o = this.options;
+    const graph = buildJobGraph(this.#transformations, { parallelism: this.parallelism, maxParallelism: this.maxParallelism });
+    this.#executed = true;
+    const rt = o.runtime ?? {};
+    const storage = o.storage ?? new FileStorage(".weir");
+    const checkpoint = checkpointConfig(o.checkpoint);
+    const resumeId = rt.jobId ? undefined : await JobMaster.unfinishedRun(storage, this.jobName);
+    const master = new JobMaster(
+      {
+        jobName: this.jobName,
+        jobId: rt.jobId,
+        graph,
+        storage,
+        checkpoint,
+        restart: restartStrategy(o.restart),
+        tuning: {
+          batchSize: o.batchSize ?? 1024,
+          channelCapacity: o.channelCapacity ?? 8,
+          channelStateMaxBytes: checkpoint.channelStateMaxBytes,
+        },
+        clock: rt.clock ?? systemClock,
+        scheduler: rt.scheduler ?? systemScheduler,
+        pick: rt.pick,
+        faults: rt.faults,
+        sliceSteps: rt.sliceSteps,
+        restoreFrom: o.restoreFrom === undefined ? undefined : restoreSource(o.restoreFrom, o.allowNonRestoredState ?? false),
+      },
+      resumeId,
+    );
+    const handle = new JobHandle(master, checkpoint);
+    if (o.http) {
+      if (!httpStarter) throw new WeirError("http_unavailable", "The http option needs the REST API: import weir from mod.ts");
+      const server = await httpStarter(handle, o.http);
+      handle.attachServer(server);
+    }
+    await master.start();
+    return handle;
+  }
+}
+
+function restoreSource(from: EnvironmentOptions["restoreFrom"], allowNonRestoredState: boolean): RestoreSource {
+  if (typeof from === "string") {
+    if (from.length === 0) throw invalidOption("restoreFrom", from, "must be a savepoint or checkpoint directory");
+    const path = from.startsWith("file:") ? from.slice(5) : from;
+    return { storage: new FileStorage(path), dir: "", location: path, allowNonRestoredState };
+  }
+  if (from && typeof from === "object" && typeof from.path === "string" && typeof from.storage?.get === "function") {
+    return { storage: from.storage, dir: from.path, location: `${from.storage.description}/${from.path}`, allowNonRestoredState };
+  }
+  throw invalidOption("restoreFrom", from, "must be a directory path or { storage, path }");
+}

@@ -1,0 +1,108 @@
+import type { Partitioning } from "../actors/output_gate.ts";
+import { WeirError, invalidOption } from "../errors.ts";
+import type { Source, StreamOperator } from "./operator.ts";
+import type { Transformation } from "./transformation.ts";
+
+/** One operator inside a vertex's chain. */
+export interface ChainedSpec {
+  uid: string;
+  name: string;
+  createOperator: () => StreamOperator;
+}
+
+/** A job vertex: operators chained into one subtask actor, run at one parallelism. */
+export interface JobVertex {
+  id: string;
+  name: string;
+  parallelism: number;
+  source?: { uid: string; name: string; source: Source };
+  chain: ChainedSpec[];
+  /** uids in chain order (source first). */
+  uids: string[];
+}
+
+/** A connection between two vertices. */
+export interface JobEdge {
+  from: string;
+  to: string;
+  partitioning: Partitioning;
+  /** Forward edges connect subtask i to subtask i only. */
+  pointwise: boolean;
+}
+
+export interface JobGraph {
+  vertices: JobVertex[];
+  edges: JobEdge[];
+  maxParallelism: number;
+}
+
+/**
+ * Turns the user's transformations into vertices and edges. Operators are chained into
+ * their predecessor's subtask when the edge is forward, the parallelism is the same and
+ * the predecessor feeds no one else (Flink's chaining rule), which keeps records off
+ * channels on the hot path.
+ */
+export function buildJobGraph(transformations: Transformation[], defaults: { parallelism: number; maxParallelism: number }): JobGraph {
+  const { maxParallelism } = defaults;
+  const byId = new Map(transformations.map((t) => [t.id, t]));
+  const consumers = new Map<number, number>();
+  for (const t of transformations) if (t.input) consumers.set(t.input.id, (consumers.get(t.input.id) ?? 0) + 1);
+  const seenUids = new Set<string>();
+  for (const t of transformations) {
+    if (seenUids.has(t.uid)) throw invalidOption("uid", t.uid, "must be unique per job; two operators have it");
+    seenUids.add(t.uid);
+  }
+  if (!transformations.some((t) => t.source)) throw new WeirError("invalid_job", "The job has no source: call env.fromSource() first");
+  if (!transformations.some((t) => t.sink)) throw new WeirError("invalid_job", "The job has no sink: end a stream with sinkTo()");
+
+  const vertexOf = new Map<number, JobVertex>();
+  const vertices: JobVertex[] = [];
+  const edges: JobEdge[] = [];
+  const parallelismOf = (t: Transformation) => t.parallelism ?? defaults.parallelism;
+
+  for (const t of transformations) {
+    const p = parallelismOf(t);
+    if (t.source) {
+      const v: JobVertex = { id: `v${vertices.length}`, name: `Source: ${t.name}`, parallelism: p, source: { uid: t.uid, name: t.name, source: t.source }, chain: [], uids: [t.uid] };
+      vertices.push(v);
+      vertexOf.set(t.id, v);
+      continue;
+    }
+    const input = t.input!;
+    const from = byId.get(input.id)!;
+    const fromVertex = vertexOf.get(from.id)!;
+    const part = input.partitioning;
+    const sameP = parallelismOf(from) === p;
+    const forward = part === undefined || part === "forward";
+    if (part === "forward" && !sameP) {
+      throw invalidOption(`parallelism of "${t.name}"`, p, `must equal its forward input's parallelism (${parallelismOf(from)})`);
+    }
+    const spec: ChainedSpec = { uid: t.uid, name: t.name, createOperator: t.createOperator! };
+    const chainable = forward && sameP && consumers.get(from.id) === 1 && !from.sink && !t.disableChaining;
+    if (chainable) {
+      fromVertex.chain.push(spec);
+      fromVertex.uids.push(t.uid);
+      fromVertex.name += ` -> ${t.name}`;
+      vertexOf.set(t.id, fromVertex);
+      continue;
+    }
+    const v: JobVertex = { id: `v${vertices.length}`, name: t.name, parallelism: p, chain: [spec], uids: [t.uid] };
+    vertices.push(v);
+    vertexOf.set(t.id, v);
+    let partitioning: Partitioning;
+    if (part === undefined) partitioning = sameP ? { kind: "forward" } : { kind: "rebalance" };
+    else if (part === "forward") partitioning = { kind: "forward" };
+    else if (part === "rebalance") partitioning = { kind: "rebalance" };
+    else if (part === "broadcast") partitioning = { kind: "broadcast" };
+    else partitioning = { kind: "hash", keySelector: part.keySelector, maxParallelism };
+    edges.push({ from: fromVertex.id, to: v.id, partitioning, pointwise: partitioning.kind === "forward" });
+  }
+  for (const v of vertices) {
+    if (!Number.isInteger(v.parallelism) || v.parallelism < 1) throw invalidOption(`parallelism of "${v.name}"`, v.parallelism, "must be an integer >= 1");
+    if (v.parallelism > maxParallelism) {
+      throw invalidOption(`parallelism of "${v.name}"`, v.parallelism, `must not exceed maxParallelism (${maxParallelism})`);
+    }
+  }
+  return { vertices, edges, maxParallelism };
+}
+

@@ -1,0 +1,60 @@
+import type { ListState, MapState, ValueState } from "../../state/keyed_state.ts";
+import { KeyedOperator } from "./base.ts";
+
+/** What a keyed process function sees for each record. */
+export interface KeyedProcessContext<K, O> {
+  /** The key of the current record. */
+  readonly key: K;
+  /** Emits a record downstream. */
+  emit(value: O): void;
+  /** Keyed state, scoped to the current key, declared by name on first use. */
+  valueState<T>(name: string): ValueState<T>;
+  listState<T>(name: string): ListState<T>;
+  mapState<MK, MV>(name: string): MapState<MK, MV>;
+}
+
+/** A keyed process function; may be async. */
+export type KeyedProcessFunction<T, K, O> = (value: T, ctx: KeyedProcessContext<K, O>) => void | Promise<void>;
+
+/** process(fn) on a keyed stream, with ValueState, ListState and MapState per key. */
+export class KeyedProcessOperator extends KeyedOperator {
+  readonly #fn: KeyedProcessFunction<unknown, unknown, unknown>;
+  #out: unknown[] = [];
+  readonly #ctx: KeyedProcessContext<unknown, unknown>;
+
+  constructor(keySelector: (value: unknown) => unknown, fn: KeyedProcessFunction<unknown, unknown, unknown>) {
+    super(keySelector);
+    this.#fn = fn;
+    const self = this;
+    this.#ctx = {
+      get key() {
+        return self.backend.currentKey;
+      },
+      emit: (v) => void this.#out.push(v),
+      valueState: (name) => this.backend.valueState(name),
+      listState: (name) => this.backend.listState(name),
+      mapState: (name) => this.backend.mapState(name),
+    };
+  }
+
+  processBatch(values: unknown[]): unknown[] | Promise<unknown[]> {
+    const out: unknown[] = [];
+    this.#out = out;
+    for (let i = 0; i < values.length; i++) {
+      this.backend.setCurrentKey(this.keySelector(values[i]));
+      const r = this.#fn(values[i], this.#ctx);
+      if (r instanceof Promise) return this.#rest(values, i, r, out);
+    }
+    return out;
+  }
+
+  async #rest(values: unknown[], i: number, first: Promise<void>, out: unknown[]): Promise<unknown[]> {
+    await first;
+    for (let j = i + 1; j < values.length; j++) {
+      this.backend.setCurrentKey(this.keySelector(values[j]));
+      this.#out = out;
+      await this.#fn(values[j], this.#ctx);
+    }
+    return out;
+  }
+}

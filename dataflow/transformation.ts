@@ -1,0 +1,37 @@
+import type { Partitioning } from "../actors/output_gate.ts";
+import type { Sink, Source, StreamOperator } from "./operator.ts";
+
+/** How a transformation reads its input. */
+export type InputPartitioning = "forward" | "rebalance" | "broadcast" | { keySelector: (value: unknown) => unknown };
+
+/** One node of the logical graph the user builds. */
+export interface Transformation {
+  id: number;
+  uid: string;
+  name: string;
+  /** Operator kind for generated uids and names ("map", "reduce", …). */
+  kind: string;
+  parallelism: number | undefined;
+  source?: Source;
+  sink?: Sink;
+  /** Creates a fresh operator instance per subtask. */
+  createOperator?: () => StreamOperator;
+  input?: { id: number; partitioning: InputPartitioning | undefined };
+  /** Set when the user gave the uid (generated uids change with the graph). */
+  uidGiven: boolean;
+  /** Keeps this operator out of its predecessor's chain. */
+  disableChaining: boolean;
+}
+
+/** Options every operator accepts. */
+export interface OperatorOptions {
+  /** Stable id for state: savepoints map state to operators by uid. */
+  uid?: string;
+  /** Display name. */
+  name?: string;
+  parallelism?: number;
+  /** Start a new chain here (own subtask actor). */
+  disableChaining?: boolean;
+}
+
+export type { Partitioning };

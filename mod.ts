@@ -1,0 +1,40 @@
+/**
+ * weir: a stream-processing actor runtime for Bun, Deno and the edge, with Flink-grade
+ * fault tolerance: aligned and unaligned checkpoints, savepoints, exactly-once sinks.
+ *
+ * @example
+ * ```ts
+ * import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "./mod.ts";
+ * const env = new StreamEnvironment({ jobName: "example", parallelism: 2, storage: new MemoryStorage() });
+ * const sink = new CollectSink<number>();
+ * env.fromSource(new SequenceSource(0, 100), { uid: "numbers" })
+ *   .keyBy((n) => n % 10)
+ *   .reduce((a, b) => a + b, { uid: "sum" })
+ *   .sinkTo(sink, { uid: "out" });
+ * const job = await env.execute();
+ * const result = await job.done;
+ * console.assert(result.status === "finished");
+ * ```
+ * @module
+ */
+export { StreamEnvironment, setHttpStarter } from "./dataflow/environment.ts";
+export type { EnvironmentOptions, HttpOptions, RuntimeOptions } from "./dataflow/environment.ts";
+export { DataStream, KeyedStream } from "./dataflow/data_stream.ts";
+export type { OperatorOptions } from "./dataflow/transformation.ts";
+export type { KeyedProcessContext, KeyedProcessFunction } from "./dataflow/operators/keyed_process.ts";
+export type { OperatorContext, Sink, SinkWriter, Source, SourceReader, StreamOperator } from "./dataflow/operator.ts";
+export type { ListState, MapState, ValueState } from "./state/keyed_state.ts";
+export { JobHandle } from "./runtime/job_handle.ts";
+export type { JobResult, JobStatus } from "./runtime/job_status.ts";
+export type { JobEvent } from "./runtime/job_master.ts";
+export type { RestartOptions } from "./runtime/restart_strategy.ts";
+export type { CheckpointOptions } from "./checkpoint/config.ts";
+export type { CheckpointDetails, CheckpointStatsSnapshot } from "./checkpoint/stats.ts";
+export type { CheckpointFailureReason } from "./checkpoint/failure_reason.ts";
+export type { StorageAdapter } from "./storage/adapter.ts";
+export { MemoryStorage } from "./storage/memory.ts";
+export { FileStorage } from "./storage/file.ts";
+export { SequenceSource } from "./connectors/sequence_source.ts";
+export { CollectSink } from "./connectors/collect_sink.ts";
+export { FileSink } from "./connectors/file_sink.ts";
+export { OperatorError, WeirError } from "./errors.ts";

@@ -1,0 +1,222 @@
+import { Channel } from "../actors/channel.ts";
+import type { Dispatcher } from "../actors/dispatcher.ts";
+import type { Barrier } from "../actors/messages.ts";
+import { OutputGate } from "../actors/output_gate.ts";
+import type { Clock, Scheduler } from "../actors/time.ts";
+import type { CheckpointCoordinator, CheckpointTarget } from "../checkpoint/coordinator.ts";
+import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
+import { joinKey } from "../checkpoint/metadata.ts";
+import { type LoadedCheckpoint, stateForSubtask } from "../checkpoint/restore.ts";
+import type { JobGraph, JobVertex } from "../dataflow/job_graph.ts";
+import type { OperatorContext } from "../dataflow/operator.ts";
+import { keyGroupRangeFor } from "../state/key_group.ts";
+import type { StorageAdapter } from "../storage/adapter.ts";
+import { type ChainedOperator, Subtask } from "./subtask.ts";
+import type { SubtaskAck, SubtaskHost } from "./subtask_host.ts";
+
+/** What an execution needs from its job master. */
+export interface ExecutionOwner {
+  readonly jobName: string;
+  readonly jobId: string;
+  readonly clock: Clock;
+  readonly scheduler: Scheduler;
+  readonly dispatcher: Dispatcher;
+  readonly storage: StorageAdapter;
+  readonly coordinator: CheckpointCoordinator;
+  executionFailed(execution: Execution, error: unknown): void;
+  allSourcesFinished(execution: Execution): void;
+  finalCommitted(execution: Execution): void;
+}
+
+/** Sizes of the data plane. */
+export interface ExecutionTuning {
+  batchSize: number;
+  channelCapacity: number;
+  channelStateMaxBytes: number;
+}
+
+/**
+ * One execution attempt of a job graph: the subtask actors and the channels between
+ * them, restored from a checkpoint or fresh. A restart builds a new Execution; calls
+ * from a stopped one are ignored.
+ */
+export class Execution implements SubtaskHost, CheckpointTarget {
+  readonly attempt: number;
+  readonly subtasks: Subtask[] = [];
+  readonly sources: Subtask[] = [];
+  readonly vertices: CheckpointTarget["vertices"];
+  readonly batchSize: number;
+  readonly channelStateMaxBytes: number;
+  readonly #owner: ExecutionOwner;
+  readonly #graph: JobGraph;
+  readonly #tuning: ExecutionTuning;
+  #running = true;
+  #restoredId = 0;
+  #sourcesFinished = new Set<string>();
+  #finalCommitted = new Set<string>();
+
+  constructor(owner: ExecutionOwner, graph: JobGraph, attempt: number, tuning: ExecutionTuning) {
+    this.#owner = owner;
+    this.#graph = graph;
+    this.attempt = attempt;
+    this.#tuning = tuning;
+    this.batchSize = tuning.batchSize;
+    this.channelStateMaxBytes = tuning.channelStateMaxBytes;
+    this.vertices = graph.vertices.map((v) => ({ id: v.id, name: v.name, parallelism: v.parallelism, uids: v.uids }));
+  }
+
+  get clock(): Clock {
+    return this.#owner.clock;
+  }
+  get scheduler(): Scheduler {
+    return this.#owner.scheduler;
+  }
+  get dispatcher(): Dispatcher {
+    return this.#owner.dispatcher;
+  }
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** Creates, wires, opens and restores every subtask, then lets them run. */
+  async deploy(restore: LoadedCheckpoint | undefined): Promise<void> {
+    this.#restoredId = restore?.metadata.checkpointId ?? 0;
+    const byVertex = new Map<string, Subtask[]>();
+    const restores = new Map<Subtask, ReturnType<typeof stateForSubtask>>();
+    const opens: (() => void | Promise<void>)[] = [];
+    for (const v of this.#graph.vertices) {
+      const list: Subtask[] = [];
+      for (let i = 0; i < v.parallelism; i++) {
+        const range = keyGroupRangeFor(i, v.parallelism, this.#graph.maxParallelism);
+        const r = restore ? stateForSubtask(restore, v, i, range) : undefined;
+        const subtask = this.#createSubtask(v, i, range, r, opens);
+        if (r) restores.set(subtask, r);
+        list.push(subtask);
+        this.subtasks.push(subtask);
+        if (v.source) this.sources.push(subtask);
+      }
+      byVertex.set(v.id, list);
+    }
+    for (const e of this.#graph.edges) {
+      const senders = byVertex.get(e.from)!;
+      const receivers = byVertex.get(e.to)!;
+      for (const s of senders) {
+        const channels: Channel[] = [];
+        for (let j = 0; j < receivers.length; j++) {
+          if (e.pointwise && j !== s.index) continue;
+          const r = receivers[j];
+          const ch = new Channel(s, r, r.inputs.length, this.#tuning.channelCapacity);
+          r.inputs.push(ch);
+          channels.push(ch);
+        }
+        s.gates.push(new OutputGate(channels, e.partitioning, this.#tuning.batchSize));
+      }
+    }
+    for (const s of this.subtasks) s.connected();
+    for (const open of opens) {
+      if (!this.#running) return;
+      await open();
+    }
+    if (!this.#running) return;
+    // Channel state: inputs go to the front of their queues, outputs are sent before anything new.
+    for (const [s, r] of restores) {
+      for (const [c, batches] of r.inputChannels) s.inputs[c]?.restore(batches);
+      for (const [key, batches] of r.outputChannels) {
+        const [g, c] = key.split(":").map(Number);
+        const ch = s.gates[g]?.channels[c];
+        for (const b of batches) ch?.send(b);
+      }
+    }
+    for (const s of this.subtasks) s.wake();
+  }
+
+  #createSubtask(
+    v: JobVertex,
+    index: number,
+    range: { start: number; end: number },
+    restore: ReturnType<typeof stateForSubtask> | undefined,
+    opens: (() => void | Promise<void>)[],
+  ): Subtask {
+    const ctxFor = (uid: string, name: string): OperatorContext => ({
+      uid,
+      name,
+      subtaskIndex: index,
+      parallelism: v.parallelism,
+      maxParallelism: this.#graph.maxParallelism,
+      keyGroupRange: range,
+      clock: this.#owner.clock,
+      attempt: this.attempt,
+      jobName: this.#owner.jobName,
+    });
+    const chain: ChainedOperator[] = v.chain.map((spec) => ({ operator: spec.createOperator(), ctx: ctxFor(spec.uid, spec.name) }));
+    let reader: { reader: ReturnType<NonNullable<JobVertex["source"]>["source"]["createReader"]>; ctx: OperatorContext } | undefined;
+    if (v.source) {
+      const ctx = ctxFor(v.source.uid, v.source.name);
+      reader = { reader: v.source.source.createReader(ctx), ctx };
+      const restored = restore?.operators.get(v.source.uid)?.operator;
+      opens.push(() => reader!.reader.open(ctx, restored));
+    }
+    for (const { operator, ctx } of chain) opens.push(() => operator.open(ctx, restore?.operators.get(ctx.uid)));
+    return new Subtask(this, {
+      vertexId: v.id,
+      index,
+      parallelism: v.parallelism,
+      name: `${v.name} (${index + 1}/${v.parallelism})`,
+      chain,
+      reader,
+      restoredCheckpointId: this.#restoredId,
+      keyGroupRange: range,
+    });
+  }
+
+  /** Stops every subtask; later calls from them are ignored. */
+  stop(): void {
+    this.#running = false;
+    for (const s of this.subtasks) s.stop();
+  }
+
+  // ---- CheckpointTarget ----
+
+  triggerSources(barrier: Barrier): void {
+    for (const s of this.sources) s.post({ kind: "trigger", barrier });
+  }
+  endInput(checkpointId: number): void {
+    for (const s of this.sources) s.post({ kind: "endInput", checkpointId });
+  }
+  notifyComplete(checkpointId: number, final: boolean): void {
+    for (const s of this.subtasks) s.post({ kind: "complete", checkpointId, final });
+  }
+  resumeSources(): void {
+    for (const s of this.sources) s.post({ kind: "resume" });
+  }
+  notifyAborted(checkpointId: number, reason: CheckpointFailureReason): void {
+    for (const s of this.subtasks) s.post({ kind: "abort", checkpointId, reason });
+  }
+
+  // ---- SubtaskHost ----
+
+  writeState(vertexId: string, subtaskIndex: number, checkpointId: number, bytes: Uint8Array): Promise<string> {
+    const { storage, dir } = this.#owner.coordinator.locate(checkpointId);
+    const key = joinKey(dir, `${vertexId}-${subtaskIndex}`);
+    return storage.put(key, bytes).then(() => key);
+  }
+  acknowledge(ack: SubtaskAck): void {
+    if (this.#running) this.#owner.coordinator.acknowledge(ack);
+  }
+  decline(checkpointId: number, reason: CheckpointFailureReason, message: string): void {
+    if (this.#running) this.#owner.coordinator.decline(checkpointId, reason, message);
+  }
+  failed(_subtaskName: string, error: unknown): void {
+    if (this.#running) this.#owner.executionFailed(this, error);
+  }
+  sourceFinished(vertexId: string, subtaskIndex: number): void {
+    if (!this.#running) return;
+    this.#sourcesFinished.add(`${vertexId}-${subtaskIndex}`);
+    if (this.#sourcesFinished.size === this.sources.length) this.#owner.allSourcesFinished(this);
+  }
+  finalCommitted(vertexId: string, subtaskIndex: number): void {
+    if (!this.#running) return;
+    this.#finalCommitted.add(`${vertexId}-${subtaskIndex}`);
+    if (this.#finalCommitted.size === this.subtasks.length) this.#owner.finalCommitted(this);
+  }
+}

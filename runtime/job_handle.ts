@@ -1,0 +1,210 @@
+import { customAlphabet } from "nanoid";
+import { resolve as resolvePath } from "node:path";
+import type { CheckpointConfig } from "../checkpoint/config.ts";
+import type { CheckpointDetails, CheckpointStatsSnapshot } from "../checkpoint/stats.ts";
+import { WeirError, invalidOption } from "../errors.ts";
+import { FileStorage } from "../storage/file.ts";
+import type { JobEvent, JobMaster } from "./job_master.ts";
+import type { JobResult, JobStatus } from "./job_status.ts";
+
+const savepointSuffix = customAlphabet("0123456789abcdef", 12);
+
+/** Per-subtask live figures. */
+export interface SubtaskMetrics {
+  index: number;
+  recordsIn: number;
+  recordsOut: number;
+  busyMs: number;
+  backpressuredMs: number;
+  /** Data batches queued on the subtask's input channels. */
+  queuedBatches: number;
+  /** Items waiting for credit in its output buffers. */
+  outputBuffered: number;
+  barrierState: string;
+}
+
+/** A vertex as GET /jobs/:id shows it. */
+export interface VertexOverview {
+  id: string;
+  name: string;
+  parallelism: number;
+  uids: string[];
+  subtasks: SubtaskMetrics[];
+}
+
+/** Flink's checkpoint config fields (GET /jobs/:id/checkpoints/config). */
+export interface CheckpointConfigInfo {
+  mode: "exactly_once" | "at_least_once";
+  interval: number;
+  timeout: number;
+  min_pause: number;
+  max_concurrent: number;
+  unaligned_checkpoints: boolean;
+  aligned_checkpoint_timeout: number;
+  tolerable_failed_checkpoints: number;
+  retained_checkpoints: number;
+  channel_state_max_bytes: number;
+  checkpoint_storage: string;
+  externalization: { enabled: boolean; delete_on_cancellation: boolean };
+}
+
+/**
+ * The handle of a running job: stats, checkpoints, savepoints, stop and cancel. The
+ * REST API is a thin layer over exactly these methods.
+ */
+export class JobHandle {
+  readonly #master: JobMaster;
+  readonly #config: CheckpointConfig;
+  #server: { url: string; close(): Promise<void> } | undefined;
+  #stopping = false;
+
+  constructor(master: JobMaster, config: CheckpointConfig) {
+    this.#master = master;
+    this.#config = config;
+    master.done.then(() => this.#server?.close().catch(() => {}));
+  }
+
+  /** @internal */
+  attachServer(server: { url: string; close(): Promise<void> }): void {
+    this.#server = server;
+  }
+
+  /** URL of the REST API, when the job was started with `http`. */
+  get url(): string | undefined {
+    return this.#server?.url;
+  }
+  get id(): string {
+    return this.#master.jobId;
+  }
+  get name(): string {
+    return this.#master.jobName;
+  }
+  get status(): JobStatus {
+    return this.#master.status;
+  }
+  get restarts(): number {
+    return this.#master.restarts;
+  }
+  get startTime(): number {
+    return this.#master.startTime;
+  }
+  /** Resolves once the job ended. */
+  get done(): Promise<JobResult> {
+    return this.#master.done;
+  }
+
+  /** Listens to status changes, checkpoints and restarts. */
+  on(listener: (e: JobEvent) => void): () => void {
+    return this.#master.on(listener);
+  }
+
+  /** Triggers a checkpoint; resolves to its details once it completed or failed. */
+  triggerCheckpoint(): Promise<CheckpointDetails> {
+    return this.#master.coordinator.trigger("CHECKPOINT");
+  }
+
+  /** The same object as GET /jobs/:id/checkpoints. */
+  checkpointStats(): CheckpointStatsSnapshot {
+    return this.#master.coordinator.stats.snapshot();
+  }
+
+  /** The same object as GET /jobs/:id/checkpoints/details/:checkpointId. */
+  checkpointDetails(checkpointId: number): CheckpointDetails | undefined {
+    const d = this.#master.coordinator.stats.details(checkpointId);
+    return d && structuredClone(d);
+  }
+
+  checkpointConfig(): CheckpointConfigInfo {
+    const c = this.#config;
+    return {
+      mode: c.mode === "exactly-once" ? "exactly_once" : "at_least_once",
+      interval: c.interval,
+      timeout: c.timeout,
+      min_pause: c.minPause,
+      max_concurrent: c.maxConcurrent,
+      unaligned_checkpoints: c.unaligned,
+      aligned_checkpoint_timeout: c.alignedTimeout,
+      tolerable_failed_checkpoints: c.tolerableFailures,
+      retained_checkpoints: c.retained,
+      channel_state_max_bytes: c.channelStateMaxBytes,
+      checkpoint_storage: this.#master.storage.description,
+      externalization: { enabled: true, delete_on_cancellation: false },
+    };
+  }
+
+  /** Takes a savepoint into targetDirectory; resolves to its details (external_path is its location). */
+  async triggerSavepoint(targetDirectory: string, options: { cancelJob?: boolean } = {}): Promise<CheckpointDetails> {
+    if (options.cancelJob) {
+      const location = await this.stop({ savepoint: targetDirectory });
+      const d = this.#master.coordinator.stats.snapshot().latest.savepoint;
+      return d ?? ({ external_path: location } as CheckpointDetails);
+    }
+    return this.#master.coordinator.trigger("SAVEPOINT", savepointTarget(targetDirectory, this.id));
+  }
+
+  /**
+   * Stop-with-savepoint: takes an aligned savepoint and ends the job "stopped". Without
+   * drain, sources emit nothing after the savepoint barrier; with drain, their input ends
+   * and operators flush before the savepoint. Resolves to the savepoint's location.
+   */
+  async stop(options: { savepoint: string; drain?: boolean }): Promise<string> {
+    if (!options || typeof options.savepoint !== "string" || options.savepoint.length === 0) {
+      throw invalidOption("stop savepoint", options?.savepoint, "must be a target directory");
+    }
+    if (this.#stopping) throw new WeirError("already_stopping", `Job ${this.id} is already stopping`);
+    if (this.#master.status !== "RUNNING") throw new WeirError("job_not_running", `Job ${this.id} is ${this.#master.status}, not RUNNING`);
+    this.#stopping = true;
+    const target = savepointTarget(options.savepoint, this.id);
+    this.#master.stoppingWith(target.location);
+    const coordinator = this.#master.coordinator;
+    const details = options.drain ? await coordinator.finishing(target) : await coordinator.trigger("SAVEPOINT", target, { terminate: true });
+    if (details.status !== "COMPLETED") {
+      this.#stopping = false;
+      this.#master.stoppingWith(undefined);
+      throw new WeirError("savepoint_failed", `Stop-with-savepoint of job ${this.id} failed: ${details.failure_message ?? "unknown reason"}`);
+    }
+    await this.#master.done;
+    return target.location;
+  }
+
+  /** Cancels the job; resolves to its result. */
+  cancel(): Promise<JobResult> {
+    this.#master.cancel();
+    return this.#master.done;
+  }
+
+  /** Vertices with live per-subtask figures. */
+  vertices(): VertexOverview[] {
+    const exec = this.#master.execution;
+    return this.#master.graph.vertices.map((v) => ({
+      id: v.id,
+      name: v.name,
+      parallelism: v.parallelism,
+      uids: [...v.uids],
+      subtasks: (exec?.subtasks ?? []).filter((s) => s.vertexId === v.id).map((s) => ({
+        index: s.index,
+        recordsIn: s.counters.recordsIn,
+        recordsOut: s.counters.recordsOut,
+        busyMs: s.counters.busyMs,
+        backpressuredMs: s.counters.backpressuredMs,
+        queuedBatches: s.inputs.reduce((n, c) => n + c.queuedBatches, 0),
+        outputBuffered: s.gates.reduce((n, g) => n + g.channels.reduce((m, c) => m + c.pending.length, 0), 0),
+        barrierState: s.barrierState,
+      })),
+    }));
+  }
+
+  /** The clock the job runs on (epoch ms). */
+  now(): number {
+    return this.#master.clock.now();
+  }
+}
+
+function savepointTarget(targetDirectory: string, jobId: string) {
+  if (typeof targetDirectory !== "string" || targetDirectory.length === 0) {
+    throw invalidOption("savepoint target directory", targetDirectory, "must be a directory path");
+  }
+  const root = resolvePath(targetDirectory);
+  const dir = `savepoint-${jobId.slice(0, 6)}-${savepointSuffix()}`;
+  return { storage: new FileStorage(root), dir, location: `${root}/${dir}` };
+}

@@ -1,0 +1,273 @@
+import { customAlphabet } from "nanoid";
+import { Dispatcher, type PickPolicy } from "../actors/dispatcher.ts";
+import type { Clock, Scheduler } from "../actors/time.ts";
+import { decode, encode } from "../codec/cbor.ts";
+import type { CheckpointConfig } from "../checkpoint/config.ts";
+import { CheckpointCoordinator, type CoordinatorFaults } from "../checkpoint/coordinator.ts";
+import { checkpointDir, listCompleted } from "../checkpoint/metadata.ts";
+import { type LoadedCheckpoint, checkCompatible, loadCheckpoint } from "../checkpoint/restore.ts";
+import type { JobGraph } from "../dataflow/job_graph.ts";
+import { WeirError } from "../errors.ts";
+import type { StorageAdapter } from "../storage/adapter.ts";
+import { Execution, type ExecutionOwner, type ExecutionTuning } from "./execution.ts";
+import type { JobResult, JobStatus } from "./job_status.ts";
+import { type RestartStrategy } from "./restart_strategy.ts";
+
+/** Something that happened to a job, for logs and progress output. */
+export type JobEvent =
+  | { type: "status"; status: JobStatus }
+  | { type: "checkpoint_completed"; checkpointId: number; durationMs: number; stateSize: number; persistedData: number; unaligned: boolean }
+  | { type: "checkpoint_failed"; checkpointId: number; reason: string; message: string }
+  | { type: "restarting"; attempt: number; delayMs: number; error: Error }
+  | { type: "restored"; checkpointId: number; location: string };
+
+/** A restore source opened by the environment: where to read it and how it is named. */
+export interface RestoreSource {
+  storage: StorageAdapter;
+  dir: string;
+  location: string;
+  allowNonRestoredState: boolean;
+}
+
+/** Everything a job master is built from. */
+export interface JobMasterInit {
+  jobName: string;
+  jobId?: string;
+  graph: JobGraph;
+  storage: StorageAdapter;
+  checkpoint: CheckpointConfig;
+  restart: RestartStrategy;
+  tuning: ExecutionTuning;
+  clock: Clock;
+  scheduler: Scheduler;
+  pick?: PickPolicy;
+  restoreFrom?: RestoreSource;
+  faults?: CoordinatorFaults;
+  /** Set by the simulator: steps per dispatcher slice. */
+  sliceSteps?: number;
+}
+
+const newJobId = customAlphabet("0123456789abcdef", 32);
+
+/**
+ * The job master: deploys executions, owns the checkpoint coordinator, applies the
+ * restart strategy on failure, and ends the job. Recovery always re-reads the latest
+ * completed checkpoint from storage: the metadata file is the only truth.
+ */
+export class JobMaster implements ExecutionOwner {
+  readonly jobName: string;
+  readonly jobId: string;
+  readonly graph: JobGraph;
+  readonly clock: Clock;
+  readonly scheduler: Scheduler;
+  readonly dispatcher: Dispatcher;
+  readonly storage: StorageAdapter;
+  readonly coordinator: CheckpointCoordinator;
+  readonly done: Promise<JobResult>;
+  readonly startTime: number;
+  status: JobStatus = "CREATED";
+  restarts = 0;
+  #init: JobMasterInit;
+  #execution: Execution | undefined;
+  #resolveDone!: (r: JobResult) => void;
+  #listeners = new Set<(e: JobEvent) => void>();
+  #ended = false;
+  #lastError: Error | undefined;
+  #savepointOnStop: string | undefined;
+
+  constructor(init: JobMasterInit, resumeJobId?: string) {
+    this.#init = init;
+    this.jobName = init.jobName;
+    this.jobId = resumeJobId ?? init.jobId ?? newJobId();
+    this.graph = init.graph;
+    this.clock = init.clock;
+    this.scheduler = init.scheduler;
+    this.storage = init.storage;
+    this.startTime = init.clock.now();
+    this.dispatcher = new Dispatcher(init.clock, init.scheduler, { pick: init.pick, maxSteps: init.sliceSteps });
+    this.done = new Promise((r) => (this.#resolveDone = r));
+    this.coordinator = new CheckpointCoordinator({
+      config: init.checkpoint,
+      clock: init.clock,
+      scheduler: init.scheduler,
+      storage: init.storage,
+      jobName: init.jobName,
+      jobId: this.jobId,
+      maxParallelism: init.graph.maxParallelism,
+      faults: init.faults,
+      onCheckpoint: (d) => {
+        if (d.status === "COMPLETED") {
+          this.#emit({ type: "checkpoint_completed", checkpointId: d.id, durationMs: d.end_to_end_duration, stateSize: d.state_size, persistedData: d.persisted_data, unaligned: d.checkpoint_type === "UNALIGNED_CHECKPOINT" });
+        } else {
+          this.#emit({ type: "checkpoint_failed", checkpointId: d.id, reason: d.failure_reason ?? "unknown", message: d.failure_message ?? "" });
+        }
+      },
+      onJobFailure: (e) => {
+        if (this.#execution) this.executionFailed(this.#execution, e);
+      },
+    });
+  }
+
+  /** Listens to job events; returns the function that stops listening. */
+  on(listener: (e: JobEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(e: JobEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(e);
+      } catch { /* a listener must not break the job */ }
+    }
+  }
+
+  #setStatus(s: JobStatus): void {
+    this.status = s;
+    this.#emit({ type: "status", status: s });
+  }
+
+  get execution(): Execution | undefined {
+    return this.#execution;
+  }
+  get lastError(): Error | undefined {
+    return this.#lastError;
+  }
+
+  /** First deployment: from restoreFrom, else from this job run's own latest checkpoint (after a crash). */
+  async start(): Promise<void> {
+    this.#setStatus("INITIALIZING");
+    await this.storage.put(`${this.jobName}/_current`, encode({ jobId: this.jobId, startedAt: this.startTime }));
+    let restore: LoadedCheckpoint | undefined = await this.#latestOwnCheckpoint();
+    if (!restore && this.#init.restoreFrom) {
+      const r = this.#init.restoreFrom;
+      restore = await loadCheckpoint(r.storage, r.dir);
+      restore.location = r.location;
+    }
+    await this.#deploy(restore);
+  }
+
+  async #latestOwnCheckpoint(): Promise<LoadedCheckpoint | undefined> {
+    const ids = await listCompleted(this.storage, this.jobName, this.jobId);
+    if (ids.length === 0) return undefined;
+    const id = ids[ids.length - 1];
+    const dir = checkpointDir(this.jobName, this.jobId, id);
+    const loaded = await loadCheckpoint(this.storage, dir);
+    loaded.location = `${this.storage.description}/${dir}`;
+    return loaded;
+  }
+
+  async #deploy(restore: LoadedCheckpoint | undefined): Promise<void> {
+    if (this.#ended) return;
+    if (restore) {
+      checkCompatible(restore, this.graph.vertices, this.#init.restoreFrom?.allowNonRestoredState ?? false);
+    }
+    const execution = new Execution(this, this.graph, this.restarts, this.#init.tuning);
+    this.#execution = execution;
+    const restoredId = restore?.metadata.checkpointId ?? 0;
+    const ownIds = await listCompleted(this.storage, this.jobName, this.jobId);
+    if (restore) {
+      this.coordinator.stats.restored(restoredId, this.clock.now(), restore.metadata.type === "SAVEPOINT", restore.location);
+      this.#emit({ type: "restored", checkpointId: restoredId, location: restore.location });
+    }
+    try {
+      await execution.deploy(restore);
+    } catch (e) {
+      this.executionFailed(execution, e);
+      return;
+    }
+    if (!execution.running || this.#ended) return;
+    this.coordinator.attach(execution, restoredId, ownIds);
+    this.#setStatus("RUNNING");
+  }
+
+  executionFailed(execution: Execution, error: unknown): void {
+    if (execution !== this.#execution || !execution.running || this.#ended) return;
+    const err = error instanceof Error ? error : new WeirError("job_failed", String(error));
+    this.#lastError = err;
+    execution.stop();
+    this.coordinator.detach("job_failover");
+    const delay = this.#init.restart.nextDelay(this.clock.now());
+    if (delay === undefined) {
+      this.#end("failed", err);
+      return;
+    }
+    this.restarts++;
+    this.#setStatus("RESTARTING");
+    this.#emit({ type: "restarting", attempt: this.restarts, delayMs: delay, error: err });
+    this.scheduler.after(delay, () => {
+      void this.#restart().catch((e) => this.#end("failed", e instanceof Error ? e : new Error(String(e))));
+    });
+  }
+
+  async #restart(): Promise<void> {
+    if (this.#ended) return;
+    let restore = await this.#latestOwnCheckpoint();
+    if (!restore && this.#init.restoreFrom) {
+      const r = this.#init.restoreFrom;
+      restore = await loadCheckpoint(r.storage, r.dir);
+      restore.location = r.location;
+    }
+    await this.#deploy(restore);
+  }
+
+  allSourcesFinished(execution: Execution): void {
+    if (execution !== this.#execution) return;
+    void this.coordinator.finishing();
+  }
+
+  finalCommitted(execution: Execution): void {
+    if (execution !== this.#execution) return;
+    this.#end(this.#savepointOnStop ? "stopped" : "finished");
+  }
+
+  /** Marks the job as stopping with a savepoint at location (undefined: the stop failed). */
+  stoppingWith(location: string | undefined): void {
+    this.#savepointOnStop = location;
+  }
+
+  /** Cancels the job: subtasks stop at once, nothing is committed any more. */
+  cancel(): void {
+    if (this.#ended) return;
+    this.#execution?.stop();
+    this.#end("canceled");
+  }
+
+  #end(status: JobResult["status"], error?: Error): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#execution?.stop();
+    this.coordinator.shutdown(status === "canceled" ? "job_canceled" : "job_failover");
+    this.#setStatus(status === "finished" ? "FINISHED" : status === "canceled" ? "CANCELED" : status === "stopped" ? "STOPPED" : "FAILED");
+    const result: JobResult = {
+      status,
+      restarts: this.restarts,
+      checkpoints: { completed: this.coordinator.completedCount, failed: this.coordinator.failedCount },
+    };
+    if (this.#savepointOnStop) result.savepoint = this.#savepointOnStop;
+    if (error) result.error = error;
+    void this.#cleanUp(status).finally(() => this.#resolveDone(result));
+  }
+
+  /**
+   * A job that ended is not resumed by the next start with the same name. A finished
+   * job's checkpoints are deleted; a canceled or failed one keeps them for restoreFrom.
+   */
+  async #cleanUp(status: JobResult["status"]): Promise<void> {
+    try {
+      const cur = await this.storage.get(`${this.jobName}/_current`);
+      if (cur && decode<{ jobId: string }>(cur, "job marker").jobId === this.jobId) await this.storage.delete(`${this.jobName}/_current`);
+      if (status === "finished" || status === "stopped") await this.storage.deletePrefix(`${this.jobName}/${this.jobId}/`);
+    } catch {
+      // Clean-up is best effort: a leftover marker only makes the next start resume.
+    }
+  }
+
+  /** The job id a previous, unfinished run of this job name left behind, if any. */
+  static async unfinishedRun(storage: StorageAdapter, jobName: string): Promise<string | undefined> {
+    const bytes = await storage.get(`${jobName}/_current`);
+    if (!bytes) return undefined;
+    const m = decode<{ jobId?: unknown }>(bytes, `job marker ${jobName}/_current`);
+    return typeof m?.jobId === "string" && /^[0-9a-f]{32}$/.test(m.jobId) ? m.jobId : undefined;
+  }
+}

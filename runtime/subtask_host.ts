@@ -1,0 +1,36 @@
+import type { Dispatcher } from "../actors/dispatcher.ts";
+import type { Clock, Scheduler } from "../actors/time.ts";
+import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
+
+/** What a subtask reports when its part of a checkpoint is durable. */
+export interface SubtaskAck {
+  checkpointId: number;
+  vertexId: string;
+  subtaskIndex: number;
+  /** Storage key of the subtask's state file. */
+  stateKey: string;
+  stateSize: number;
+  persistedData: number;
+  unaligned: boolean;
+  startDelayMs: number;
+  alignmentDurationMs: number;
+  /** Trigger → ack, as seen by the subtask's clock. */
+  ackTimestamp: number;
+}
+
+/** The side of the job master that a subtask talks to (one per execution attempt). */
+export interface SubtaskHost {
+  readonly clock: Clock;
+  readonly scheduler: Scheduler;
+  readonly dispatcher: Dispatcher;
+  readonly batchSize: number;
+  readonly channelStateMaxBytes: number;
+  /** Writes a subtask's checkpoint file; resolves to its storage key. */
+  writeState(vertexId: string, subtaskIndex: number, checkpointId: number, bytes: Uint8Array): Promise<string>;
+  acknowledge(ack: SubtaskAck): void;
+  decline(checkpointId: number, reason: CheckpointFailureReason, message: string): void;
+  failed(subtaskName: string, error: unknown): void;
+  sourceFinished(vertexId: string, subtaskIndex: number): void;
+  /** The subtask processed the completion of the final checkpoint (its sink committed). */
+  finalCommitted(vertexId: string, subtaskIndex: number): void;
+}

@@ -1,0 +1,159 @@
+/**
+ * Keyed state on the heap: one Map per declared state, from canonical key to value.
+ * Snapshots group entries by key group so that a restore with another parallelism can
+ * pick exactly the key groups it owns.
+ * @module
+ */
+import { WeirError } from "../errors.ts";
+import { type KeyGroupRange, canonicalKey, keyGroupOf } from "./key_group.ts";
+
+/** A single value per key. */
+export interface ValueState<T> {
+  value(): T | undefined;
+  update(value: T): void;
+  clear(): void;
+}
+
+/** A list per key. */
+export interface ListState<T> {
+  get(): T[];
+  add(value: T): void;
+  update(values: T[]): void;
+  clear(): void;
+}
+
+/** A map per key. */
+export interface MapState<K, V> {
+  get(key: K): V | undefined;
+  put(key: K, value: V): void;
+  has(key: K): boolean;
+  remove(key: K): void;
+  keys(): K[];
+  entries(): [K, V][];
+  clear(): void;
+}
+
+/** Snapshot of one keyed state table: key group → [key, value] pairs. */
+export type KeyedTableSnapshot = [keyGroup: number, entries: [unknown, unknown][]][];
+
+/** Holds every keyed state table of one operator in one subtask. */
+export class KeyedStateBackend {
+  readonly maxParallelism: number;
+  readonly range: KeyGroupRange;
+  /** The key of the record being processed; set by the operator before user code runs. */
+  currentKey: unknown = undefined;
+  #currentCanonical: unknown = undefined;
+  #tables = new Map<string, Map<unknown, unknown>>();
+  /** Original (non-canonical) keys, for object keys only. */
+  #originalKeys = new Map<unknown, unknown>();
+
+  constructor(maxParallelism: number, range: KeyGroupRange) {
+    this.maxParallelism = maxParallelism;
+    this.range = range;
+  }
+
+  setCurrentKey(key: unknown): void {
+    this.currentKey = key;
+    const c = canonicalKey(key);
+    if (c !== key && !this.#originalKeys.has(c)) this.#originalKeys.set(c, key);
+    this.#currentCanonical = c;
+  }
+
+  /** The table for a state name, created on first use. */
+  table(name: string): Map<unknown, unknown> {
+    let t = this.#tables.get(name);
+    if (!t) this.#tables.set(name, (t = new Map()));
+    return t;
+  }
+
+  #requireKey(name: string): unknown {
+    if (this.currentKey === undefined) {
+      throw new WeirError("state_no_key", `Keyed state "${name}" was used outside of a keyed context`);
+    }
+    return this.#currentCanonical;
+  }
+
+  valueState<T>(name: string): ValueState<T> {
+    const t = this.table(name);
+    return {
+      value: () => t.get(this.#requireKey(name)) as T | undefined,
+      update: (v) => void t.set(this.#requireKey(name), v),
+      clear: () => void t.delete(this.#requireKey(name)),
+    };
+  }
+
+  listState<T>(name: string): ListState<T> {
+    const t = this.table(name);
+    return {
+      get: () => ((t.get(this.#requireKey(name)) as T[] | undefined) ?? []).slice(),
+      add: (v) => {
+        const k = this.#requireKey(name);
+        const l = t.get(k) as T[] | undefined;
+        if (l) l.push(v);
+        else t.set(k, [v]);
+      },
+      update: (vs) => void t.set(this.#requireKey(name), vs.slice()),
+      clear: () => void t.delete(this.#requireKey(name)),
+    };
+  }
+
+  mapState<K, V>(name: string): MapState<K, V> {
+    const t = this.table(name);
+    const inner = (create: boolean): Map<unknown, [K, V]> | undefined => {
+      const k = this.#requireKey(name);
+      let m = t.get(k) as Map<unknown, [K, V]> | undefined;
+      if (!m && create) t.set(k, (m = new Map()));
+      return m;
+    };
+    return {
+      get: (key) => inner(false)?.get(canonicalKey(key))?.[1],
+      put: (key, value) => void inner(true)!.set(canonicalKey(key), [key, value]),
+      has: (key) => inner(false)?.has(canonicalKey(key)) ?? false,
+      remove: (key) => void inner(false)?.delete(canonicalKey(key)),
+      keys: () => [...(inner(false)?.values() ?? [])].map((e) => e[0]),
+      entries: () => [...(inner(false)?.values() ?? [])].map((e) => [e[0], e[1]]),
+      clear: () => void t.delete(this.#requireKey(name)),
+    };
+  }
+
+  #original(k: unknown): unknown {
+    return this.#originalKeys.get(k) ?? k;
+  }
+
+  /** Copies every table out, grouped by key group; Map values of MapState become pair lists. */
+  snapshot(): Record<string, KeyedTableSnapshot> {
+    const out: Record<string, KeyedTableSnapshot> = {};
+    for (const [name, table] of this.#tables) {
+      const groups = new Map<number, [unknown, unknown][]>();
+      for (const [k, v] of table) {
+        const key = this.#original(k);
+        const g = keyGroupOf(key, this.maxParallelism);
+        let list = groups.get(g);
+        if (!list) groups.set(g, (list = []));
+        list.push([key, v instanceof Map ? { $map: [...v.values()] } : v]);
+      }
+      out[name] = [...groups.entries()].sort((a, b) => a[0] - b[0]);
+    }
+    return out;
+  }
+
+  /** Loads the key groups of this backend's range from one or more snapshots. */
+  restore(snapshots: Record<string, KeyedTableSnapshot>[]): void {
+    for (const snap of snapshots) {
+      for (const [name, groups] of Object.entries(snap)) {
+        const t = this.table(name);
+        for (const [g, entries] of groups) {
+          if (g < this.range.start || g > this.range.end) continue;
+          for (const [key, v] of entries) {
+            const c = canonicalKey(key);
+            if (c !== key) this.#originalKeys.set(c, key);
+            const value = v !== null && typeof v === "object" && "$map" in (v as object)
+              ? new Map((v as { $map: [unknown, unknown][] }).$map.map((e) => [canonicalKey(e[0]), e]))
+              : v;
+            t.set(c, value);
+          }
+        }
+      }
+    }
+  }
+}
