@@ -113,10 +113,14 @@ export class Channel {
     this.restoredBatches += batches.length;
   }
 
-  /** Receiver: the unconsumed data batches in the queue up to the first event (the overtaken data). */
-  queuedDataUntilEvent(): Batch[] {
+  /**
+   * Receiver: the unconsumed data batches among the first `limit` queue items, up to the
+   * first event: the data a priority barrier overtook when it was put on this channel.
+   */
+  queuedDataUntilEvent(limit = this.queue.length): Batch[] {
     const out: Batch[] = [];
-    for (let i = 0; i < this.queue.length; i++) {
+    const n = Math.min(limit, this.queue.length);
+    for (let i = 0; i < n; i++) {
       const item = this.queue[i];
       if (!isBatch(item)) break;
       out.push(i === 0 && this.headOffset > 0 ? item.slice(this.headOffset) : item);

@@ -21,6 +21,7 @@ interface Transaction {
  * ```
  */
 export class CollectSink<T = unknown> implements Sink<T> {
+  declare readonly __type?: T;
   /** Records of completed checkpoints, in commit order. */
   readonly committed: T[] = [];
   readonly #committedTxns = new Set<string>();

@@ -16,6 +16,7 @@ import type { OperatorContext, OperatorSnapshot, RestoredState, Sink, SinkWriter
  * ```
  */
 export class FileSink<T = unknown> implements Sink<T> {
+  declare readonly __type?: T;
   readonly dir: string;
   constructor(dir: string) {
     if (typeof dir !== "string" || dir.length === 0) throw new WeirError("invalid_option", `FileSink needs a directory, got ${JSON.stringify(dir)}`);

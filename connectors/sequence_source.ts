@@ -20,6 +20,7 @@ interface Split {
  * ```
  */
 export class SequenceSource implements Source<number> {
+  declare readonly __type?: number;
   readonly from: number;
   readonly to: number;
   readonly ratePerSecond: number | undefined;

@@ -14,7 +14,8 @@ import type { SubtaskHost } from "./subtask_host.ts";
 /** Control messages: always served before data. */
 export type PriorityMessage =
   | { kind: "trigger"; barrier: Barrier }
-  | { kind: "barrier"; barrier: Barrier; channel: number }
+  /** `queued`: items in the channel's queue when the barrier overtook them; later arrivals are post-barrier. */
+  | { kind: "barrier"; barrier: Barrier; channel: number; queued: number }
   | { kind: "complete"; checkpointId: number; final: boolean }
   | { kind: "abort"; checkpointId: number; reason: CheckpointFailureReason }
   | { kind: "alignmentTimeout"; checkpointId: number }
@@ -59,6 +60,8 @@ export class Subtask implements Runnable, BarrierController {
   #ended: boolean[] = [];
   /** Per input channel: the snapshot recording what is consumed there before its barrier. */
   #recording: (PendingSnapshot | undefined)[] = [];
+  /** Per input channel: queue items the last priority barrier overtook there. */
+  #overtaken: number[] = [];
   readonly #pending = new Map<number, PendingSnapshot>();
   #handler: BarrierHandler;
   #nextInput = 0;
@@ -102,6 +105,7 @@ export class Subtask implements Runnable, BarrierController {
     this.#blocked = this.inputs.map(() => false);
     this.#ended = this.inputs.map(() => false);
     this.#recording = this.inputs.map(() => undefined);
+    this.#overtaken = this.inputs.map(() => 0);
   }
 
   get inputCount(): number {
@@ -309,6 +313,7 @@ export class Subtask implements Runnable, BarrierController {
       case "trigger":
         return this.#snapshotSource(m.barrier);
       case "barrier":
+        this.#overtaken[m.channel] = m.queued;
         return this.#handler.barrierReceived(m.channel, m.barrier, true);
       case "alignmentTimeout":
         return this.#handler.alignmentTimeout(m.checkpointId);
@@ -370,7 +375,7 @@ export class Subtask implements Runnable, BarrierController {
         const channel = gate.channels[c];
         if (snap.unaligned) {
           this.#overtakeOutput(snap, g, c, channel.pending.length);
-          (channel.receiver as Subtask).post({ kind: "barrier", barrier, channel: channel.inputIndex });
+          (channel.receiver as Subtask).post({ kind: "barrier", barrier, channel: channel.inputIndex, queued: channel.queue.length });
         } else {
           channel.send(barrier);
           if (barrier.alignedTimeoutMs > 0 && channel.pending.includes(barrier)) {
@@ -418,7 +423,7 @@ export class Subtask implements Runnable, BarrierController {
       this.#overtakeOutput(snap, g, c, at);
       channel.removePending(at);
       const unaligned: Barrier = { ...snap.barrier, unaligned: true };
-      (channel.receiver as Subtask).post({ kind: "barrier", barrier: unaligned, channel: channel.inputIndex });
+      (channel.receiver as Subtask).post({ kind: "barrier", barrier: unaligned, channel: channel.inputIndex, queued: channel.queue.length });
       if (!this.#pending.has(checkpointId)) return;
       this.#outputBarrierDelivered(snap, g, c);
     }
@@ -597,15 +602,20 @@ export class Subtask implements Runnable, BarrierController {
     for (let c = 0; c < this.inputs.length; c++) {
       if (this.#ended[c] || (seen.has(c) && c !== arrivedOn)) continue;
       const channel = this.inputs[c];
+      if (c === arrivedOn) {
+        const data = channel.queuedDataUntilEvent(this.#overtaken[c]);
+        this.#record(snap, () => snap.recordInput(c, data));
+        continue;
+      }
+      // An in-band barrier of this checkpoint already queued is overtaken with the data ahead of it.
       const data = channel.queuedDataUntilEvent();
-      this.#record(snap, () => snap.recordInput(c, data));
-      if (c === arrivedOn) continue;
-      // An in-band barrier of this checkpoint right behind the captured data is overtaken.
       const next = channel.queue[data.length];
       if (next !== undefined && !isBatch(next) && next.kind === "barrier" && next.checkpointId === barrier.checkpointId) {
+        this.#record(snap, () => snap.recordInput(c, data));
         channel.queue.splice(data.length, 1);
         overtaken.push(c);
       } else {
+        // Pre-barrier data is recorded as it is consumed, and what is still queued when the barrier arrives.
         this.#recording[c] = snap;
         snap.recordingInputs.add(c);
       }
@@ -617,7 +627,7 @@ export class Subtask implements Runnable, BarrierController {
   barrierArrivedAfterSnapshot(checkpointId: number, channel: number, priority: boolean): void {
     const snap = this.#pending.get(checkpointId);
     if (!snap) return;
-    if (priority) this.#record(snap, () => snap.recordInput(channel, this.inputs[channel].queuedDataUntilEvent()));
+    if (priority) this.#record(snap, () => snap.recordInput(channel, this.inputs[channel].queuedDataUntilEvent(this.#overtaken[channel])));
     this.#recording[channel] = undefined;
     snap.recordingInputs.delete(channel);
   }

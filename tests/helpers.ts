@@ -1,0 +1,88 @@
+/** Shared builders and checks for tests. */
+import assert from "node:assert/strict";
+import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../mod.ts";
+import type { EnvironmentOptions } from "../mod.ts";
+
+export type Pair = [key: number, count: number];
+
+/** A flag a test arms once; the job's functions throw the first time they see it armed. */
+export class FailOnce {
+  #armed = true;
+  constructor(readonly when: (n: number) => boolean) {}
+  check(n: number, where: string): void {
+    if (this.#armed && this.when(n)) {
+      this.#armed = false;
+      throw new Error(`injected failure in ${where} at ${n}`);
+    }
+  }
+  get fired(): boolean {
+    return !this.#armed;
+  }
+}
+
+/**
+ * The issue's exactly-once job: SequenceSource(0, n) at parallelism 2 → map to
+ * [n % 7, 1] → keyBy → rolling sum at parallelism 3 → CollectSink.
+ */
+export function countingJob(options: EnvironmentOptions & {
+  n?: number;
+  failInMap?: FailOnce;
+  failInReduce?: FailOnce;
+  slowReduceMs?: number;
+  ratePerSecond?: number;
+}) {
+  const { n = 20_000, failInMap, failInReduce, slowReduceMs, ratePerSecond, ...envOptions } = options;
+  const env = new StreamEnvironment({
+    jobName: "counting",
+    parallelism: 2,
+    storage: new MemoryStorage(),
+    restart: { strategy: "fixed-delay", attempts: 5, delay: 5 },
+    ...envOptions,
+  });
+  const sink = new CollectSink<Pair>();
+  const pairs = env.fromSource(new SequenceSource(0, n, { ratePerSecond }), { uid: "numbers" })
+    .map((x): Pair => {
+      failInMap?.check(x, "map");
+      return [x % 7, 1];
+    }, { uid: "pair" })
+    .keyBy((p) => p[0]);
+  const reduced = slowReduceMs
+    ? pairs.process<Pair>(async (p, ctx) => {
+      await new Promise((r) => setTimeout(r, slowReduceMs));
+      const s = ctx.valueState<number>("sum");
+      const next = (s.value() ?? 0) + p[1];
+      failInReduce?.check(next, "reduce");
+      s.update(next);
+      ctx.emit([p[0], next]);
+    }, { uid: "sum", parallelism: 3 })
+    : pairs.reduce((a, b) => {
+      failInReduce?.check(a[1] + b[1], "reduce");
+      return [a[0], a[1] + b[1]];
+    }, { uid: "sum", parallelism: 3 });
+  reduced.sinkTo(sink, { uid: "out", parallelism: 3 });
+  return { env, sink, n };
+}
+
+/** For every key k: exactly the running counts 1..n_k, each once. */
+export function assertExactlyOnce(committed: Pair[], n: number, keys = 7): void {
+  const seen = new Map<number, number[]>();
+  for (const [k, c] of committed) {
+    let l = seen.get(k);
+    if (!l) seen.set(k, (l = []));
+    l.push(c);
+  }
+  assert.equal(seen.size, Math.min(keys, n), "every key has output");
+  for (let k = 0; k < keys; k++) {
+    const expected = Math.floor(n / keys) + (k < n % keys ? 1 : 0);
+    const got = (seen.get(k) ?? []).slice().sort((a, b) => a - b);
+    assert.equal(got.length, expected, `key ${k}: ${got.length} outputs, expected ${expected}`);
+    for (let i = 0; i < expected; i++) {
+      if (got[i] !== i + 1) assert.fail(`key ${k}: running count ${i + 1} missing or duplicated (found ${got[i]})`);
+    }
+  }
+}
+
+/** Resolves after ms of real time (tests only; the core never sleeps). */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
