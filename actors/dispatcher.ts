@@ -20,6 +20,12 @@ export interface Runnable {
 export type PickPolicy = (readyCount: number) => number;
 
 /**
+ * Called right before an actor steps. A throw counts as that step failing, so the
+ * simulator can crash a subtask at any message; production leaves it unset.
+ */
+export type BeforeStep = (actor: Runnable) => void;
+
+/**
  * Runs actors on one thread, one message at a time each. Actors that may have work
  * call wake(); the dispatcher queues them and steps them in turn, yielding to the host
  * event loop every `sliceMs` so that timers, I/O and HTTP requests get their turn.
@@ -31,16 +37,18 @@ export class Dispatcher {
   #clock: Clock;
   #scheduler: Scheduler;
   #pick: PickPolicy | undefined;
+  #beforeStep: BeforeStep | undefined;
   readonly sliceMs: number;
   /** Steps per slice at most; the simulator sets 1 so that every step is an event. */
   readonly maxSteps: number;
   /** Steps run so far; the simulator reads it for its traces. */
   steps = 0;
 
-  constructor(clock: Clock, scheduler: Scheduler, options: { pick?: PickPolicy; sliceMs?: number; maxSteps?: number } = {}) {
+  constructor(clock: Clock, scheduler: Scheduler, options: { pick?: PickPolicy; sliceMs?: number; maxSteps?: number; beforeStep?: BeforeStep } = {}) {
     this.#clock = clock;
     this.#scheduler = scheduler;
     this.#pick = options.pick;
+    this.#beforeStep = options.beforeStep;
     this.sliceMs = options.sliceMs ?? 8;
     this.maxSteps = options.maxSteps ?? Infinity;
   }
@@ -95,6 +103,7 @@ export class Dispatcher {
     this.steps++;
     let result: void | Promise<void>;
     try {
+      this.#beforeStep?.(actor);
       result = actor.step();
     } catch (e) {
       actor.fail(e);

@@ -1,4 +1,4 @@
-import type { PickPolicy } from "../actors/dispatcher.ts";
+import type { BeforeStep, PickPolicy } from "../actors/dispatcher.ts";
 import type { Clock, Scheduler } from "../actors/time.ts";
 import { checkpointConfig, type CheckpointOptions } from "../checkpoint/config.ts";
 import type { CoordinatorFaults } from "../checkpoint/coordinator.ts";
@@ -29,6 +29,8 @@ export interface RuntimeOptions {
   pick?: PickPolicy;
   faults?: CoordinatorFaults;
   sliceSteps?: number;
+  /** Runs before every actor step; a throw fails that step (the simulator's subtask crash). */
+  beforeStep?: BeforeStep;
   jobId?: string;
 }
 
@@ -172,6 +174,7 @@ export class StreamEnvironment implements GraphBuilder {
         pick: rt.pick,
         faults: rt.faults,
         sliceSteps: rt.sliceSteps,
+        beforeStep: rt.beforeStep,
         restoreFrom: o.restoreFrom === undefined ? undefined : restoreSource(o.restoreFrom, o.allowNonRestoredState ?? false),
       },
       resumeId,

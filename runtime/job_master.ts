@@ -1,5 +1,5 @@
 import { customAlphabet } from "nanoid";
-import { Dispatcher, type PickPolicy } from "../actors/dispatcher.ts";
+import { type BeforeStep, Dispatcher, type PickPolicy } from "../actors/dispatcher.ts";
 import type { Clock, Scheduler } from "../actors/time.ts";
 import { decode, encode } from "../codec/cbor.ts";
 import type { CheckpointConfig } from "../checkpoint/config.ts";
@@ -45,6 +45,8 @@ export interface JobMasterInit {
   faults?: CoordinatorFaults;
   /** Set by the simulator: steps per dispatcher slice. */
   sliceSteps?: number;
+  /** Set by the simulator: runs before every actor step; a throw crashes that step. */
+  beforeStep?: BeforeStep;
 }
 
 const newJobId = customAlphabet("0123456789abcdef", 32);
@@ -84,7 +86,7 @@ export class JobMaster implements ExecutionOwner {
     this.scheduler = init.scheduler;
     this.storage = init.storage;
     this.startTime = init.clock.now();
-    this.dispatcher = new Dispatcher(init.clock, init.scheduler, { pick: init.pick, maxSteps: init.sliceSteps });
+    this.dispatcher = new Dispatcher(init.clock, init.scheduler, { pick: init.pick, maxSteps: init.sliceSteps, beforeStep: init.beforeStep });
     this.done = new Promise((r) => (this.#resolveDone = r));
     this.coordinator = new CheckpointCoordinator({
       config: init.checkpoint,
