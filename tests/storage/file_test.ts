@@ -1,0 +1,32 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FileStorage, WeirError } from "../../mod.ts";
+import { runStorageConformance } from "./conformance.ts";
+
+const fresh = () => new FileStorage(mkdtempSync(join(tmpdir(), "weir-fs-")));
+
+runStorageConformance("FileStorage", fresh);
+
+describe("FileStorage", () => {
+  test("a torn write (temp file left by a crash) is invisible to get() and list()", async () => {
+    const s = fresh();
+    await s.put("job/chk-1/_metadata", new Uint8Array([1]));
+    // What a crash between write and rename leaves behind.
+    writeFileSync(join(s.root, "job", "chk-1", ".tmp-999-1"), new Uint8Array([7, 7]));
+    assert.deepEqual(await s.list("job/"), ["job/chk-1/_metadata"]);
+    assert.deepEqual(await s.get("job/chk-1/_metadata"), new Uint8Array([1]));
+  });
+
+  test("put() leaves no temp file behind", async () => {
+    const s = fresh();
+    await s.put("x/y", new Uint8Array([1]));
+    assert.deepEqual(readdirSync(join(s.root, "x")), ["y"]);
+  });
+
+  test("an empty root path is a WeirError naming it", () => {
+    assert.throws(() => new FileStorage(""), (e: unknown) => e instanceof WeirError && e.code === "invalid_option");
+  });
+});
