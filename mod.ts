@@ -17,8 +17,8 @@
  * ```
  * @module
  */
-export { StreamEnvironment, setHttpStarter } from "./dataflow/environment.ts";
-export type { EnvironmentOptions, HttpOptions, RuntimeOptions } from "./dataflow/environment.ts";
+export { StreamEnvironment, setEnvironmentDefaults, setHttpStarter } from "./dataflow/environment.ts";
+export type { EnvironmentDefaults, EnvironmentOptions, HttpOptions, RuntimeOptions } from "./dataflow/environment.ts";
 export { DataStream, KeyedStream } from "./dataflow/data_stream.ts";
 export type { OperatorOptions } from "./dataflow/transformation.ts";
 export type { KeyedProcessContext, KeyedProcessFunction } from "./dataflow/operators/keyed_process.ts";
@@ -38,3 +38,13 @@ export { SequenceSource } from "./connectors/sequence_source.ts";
 export { CollectSink } from "./connectors/collect_sink.ts";
 export { FileSink } from "./connectors/file_sink.ts";
 export { OperatorError, WeirError } from "./errors.ts";
+export { createApp } from "./http/app.ts";
+export type { AppOptions } from "./http/app.ts";
+export { JobRegistry, jobRegistry } from "./http/registry.ts";
+export { startJobServer } from "./http/server.ts";
+
+// Wiring, not a re-export: `http` options of a StreamEnvironment serve the REST API through
+// this starter, installed here so that the core never imports a server.
+import { setHttpStarter } from "./dataflow/environment.ts";
+import { startJobServer } from "./http/server.ts";
+setHttpStarter(startJobServer);

@@ -64,6 +64,34 @@ export function setHttpStarter(starter: HttpStarter): void {
   httpStarter = starter;
 }
 
+/** Options `weir run` sets for the jobs of the file it runs. */
+export type EnvironmentDefaults = Pick<EnvironmentOptions, "parallelism" | "http">;
+
+let environmentDefaults: EnvironmentDefaults = {};
+
+/**
+ * Sets defaults for options a job does not set itself (`weir run --parallelism --port`);
+ * `http` is merged field by field, so a job's own port wins over the flag's.
+ *
+ * @example
+ * ```ts
+ * import { setEnvironmentDefaults } from "./environment.ts";
+ * setEnvironmentDefaults({ parallelism: 2 });
+ * setEnvironmentDefaults({});
+ * ```
+ */
+export function setEnvironmentDefaults(defaults: EnvironmentDefaults): void {
+  environmentDefaults = { ...defaults };
+}
+
+function withDefaults(options: EnvironmentOptions): EnvironmentOptions {
+  const d = environmentDefaults;
+  const merged = { ...options };
+  if (merged.parallelism === undefined && d.parallelism !== undefined) merged.parallelism = d.parallelism;
+  if (d.http !== undefined) merged.http = { ...d.http, ...merged.http };
+  return merged;
+}
+
 const KNOWN = new Set([
   "jobName", "parallelism", "maxParallelism", "storage", "checkpoint", "restart", "restoreFrom",
   "allowNonRestoredState", "http", "batchSize", "channelCapacity", "runtime",
@@ -100,6 +128,7 @@ export class StreamEnvironment implements GraphBuilder {
   constructor(options: EnvironmentOptions = {}) {
     if (options === null || typeof options !== "object") throw invalidOption("environment options", options, "must be an object");
     for (const k of Object.keys(options)) if (!KNOWN.has(k)) throw invalidOption(k, (options as Record<string, unknown>)[k], "is not a known option");
+    options = withDefaults(options);
     this.options = options;
     this.jobName = options.jobName ?? "weir-job";
     if (typeof this.jobName !== "string" || !/^[A-Za-z0-9._-]{1,100}$/.test(this.jobName)) {

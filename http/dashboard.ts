@@ -1,0 +1,2 @@
+/** stub */
+export function dashboardHtml(): string { return "<html></html>"; }

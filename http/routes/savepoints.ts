@@ -1,0 +1,67 @@
+/**
+ * Savepoints and stop-with-savepoint, both polled at GET /jobs/:jobid/savepoints/:triggerid
+ * (as in Flink, where a stop's trigger id is a savepoint trigger id).
+ * @module
+ */
+import { Hono } from "hono";
+import { WeirError } from "../../errors.ts";
+import type { JobHandle } from "../../runtime/job_handle.ts";
+import { booleanField, readJsonObject, stringField } from "../body.ts";
+import type { ApiDeps } from "../deps.ts";
+import { badRequest } from "../errors.ts";
+import { mustRun } from "./checkpoints.ts";
+
+/**
+ * POST /jobs/:jobid/savepoints, GET /jobs/:jobid/savepoints/:triggerid, POST /jobs/:jobid/stop.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { savepointRoutes } from "./savepoints.ts";
+ * // new Hono().route("/", savepointRoutes(deps));
+ * ```
+ */
+export function savepointRoutes(deps: ApiDeps): Hono {
+  const { registry, triggers } = deps;
+  const app = new Hono();
+
+  app.post("/jobs/:jobid/savepoints", async (c) => {
+    const job = registry.job(c.req.param("jobid"));
+    const body = await readJsonObject(c, ["target-directory", "cancel-job", "formatType", "triggerId"]);
+    const target = stringField(body, "target-directory", { required: true });
+    const cancelJob = booleanField(body, "cancel-job", false);
+    const format = stringField(body, "formatType");
+    // weir savepoints are always in the canonical, relocatable format.
+    if (format !== undefined && format !== "CANONICAL") throw badRequest(`Field "formatType" must be "CANONICAL", got ${JSON.stringify(format)}`);
+    mustRun(job);
+    const requestId = triggers.start(job.id, "savepoint", () => savepoint(job, target, cancelJob), stringField(body, "triggerId"));
+    return c.json({ "request-id": requestId }, 202);
+  });
+
+  app.get("/jobs/:jobid/savepoints/:triggerid", (c) => {
+    const job = registry.job(c.req.param("jobid"));
+    return c.json(triggers.state(job.id, "savepoint", c.req.param("triggerid")));
+  });
+
+  app.post("/jobs/:jobid/stop", async (c) => {
+    const job = registry.job(c.req.param("jobid"));
+    const body = await readJsonObject(c, ["targetDirectory", "drain", "triggerId"]);
+    const target = stringField(body, "targetDirectory", { required: true });
+    const drain = booleanField(body, "drain", false);
+    mustRun(job);
+    const requestId = triggers.start(job.id, "savepoint", async () => ({ location: await job.stop({ savepoint: target, drain }) }), stringField(body, "triggerId"));
+    return c.json({ "request-id": requestId }, 202);
+  });
+
+  return app;
+}
+
+async function savepoint(job: JobHandle, target: string, cancelJob: boolean): Promise<Record<string, unknown>> {
+  const d = await job.triggerSavepoint(target, { cancelJob });
+  // With cancel-job the handle may answer with the location only, so a missing status is a success.
+  if (d.status !== undefined && d.status !== "COMPLETED") {
+    throw new WeirError(d.failure_reason ?? "savepoint_failed", d.failure_message ?? `Savepoint ${d.id} failed`);
+  }
+  if (!d.external_path) throw new WeirError("savepoint_failed", `Savepoint ${d.id} completed without a location`);
+  return { location: d.external_path };
+}

@@ -1,0 +1,84 @@
+/**
+ * Asynchronous operations behind Flink's trigger-then-poll pattern: a POST answers at once
+ * with a `request-id`, and GET …/:triggerid reports IN_PROGRESS until the operation settled.
+ * @module
+ */
+import { customAlphabet } from "nanoid";
+import { WeirError } from "../errors.ts";
+
+/** Which family of endpoints polls a trigger. */
+export type TriggerKind = "checkpoint" | "savepoint";
+
+/** What GET …/:triggerid answers. */
+export type TriggerState =
+  | { status: { id: "IN_PROGRESS" } }
+  | { status: { id: "COMPLETED" }; operation: Record<string, unknown> };
+
+/** Trigger ids look like Flink's: 32 hex digits. */
+const newTriggerId = customAlphabet("0123456789abcdef", 32);
+const TRIGGER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** Settled operations kept for polling; the oldest settled ones go first. */
+const TRIGGERS_MAX = 1000;
+
+/**
+ * Keeps every operation's outcome until it is evicted by newer ones.
+ *
+ * @example
+ * ```ts
+ * import { TriggerStore } from "./triggers.ts";
+ * const store = new TriggerStore();
+ * const id = store.start("job", "checkpoint", async () => ({ checkpointId: 1 }));
+ * console.assert(store.state("job", "checkpoint", id).status.id === "IN_PROGRESS");
+ * ```
+ */
+export class TriggerStore {
+  readonly #states = new Map<string, TriggerState>();
+
+  /**
+   * Runs `work` and returns its trigger id. A client-chosen `triggerId` makes the request
+   * idempotent: a repeated one returns the same id without starting the work again.
+   */
+  start(jobId: string, kind: TriggerKind, work: () => Promise<Record<string, unknown>>, triggerId?: string): string {
+    if (triggerId !== undefined && !TRIGGER_ID.test(triggerId)) {
+      throw new WeirError("invalid_request", `Field "triggerId" must be 1-64 letters, digits, '_' or '-', got ${JSON.stringify(triggerId)}`);
+    }
+    const id = triggerId ?? newTriggerId();
+    const key = `${jobId}/${kind}/${id}`;
+    if (this.#states.has(key)) return id;
+    this.#evict();
+    this.#states.set(key, { status: { id: "IN_PROGRESS" } });
+    work().then(
+      (operation) => this.#states.set(key, { status: { id: "COMPLETED" }, operation }),
+      (error) => this.#states.set(key, { status: { id: "COMPLETED" }, operation: { "failure-cause": failureCause(error) } }),
+    );
+    return id;
+  }
+
+  /** The state of a trigger; throws `trigger_not_found`. */
+  state(jobId: string, kind: TriggerKind, triggerId: string): TriggerState {
+    const s = this.#states.get(`${jobId}/${kind}/${triggerId}`);
+    if (!s) throw new WeirError("trigger_not_found", `No ${kind} trigger "${triggerId}" for job "${jobId}"`);
+    return s;
+  }
+
+  #evict(): void {
+    if (this.#states.size < TRIGGERS_MAX) return;
+    for (const [key, s] of this.#states) {
+      if (s.status.id === "COMPLETED") {
+        this.#states.delete(key);
+        return;
+      }
+    }
+  }
+}
+
+/** Flink's SerializedThrowable shape, plus weir's error code. */
+function failureCause(error: unknown): Record<string, unknown> {
+  const e = error instanceof Error ? error : new Error(String(error));
+  return {
+    class: e.name,
+    code: error instanceof WeirError ? error.code : "internal_error",
+    message: e.message,
+    "stack-trace": `${e.name}: ${e.message}`,
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * Shared by the REST API, CLI and dashboard tests: a running job on a free port, JSON
+ * requests, and bounded polling.
+ * @module
+ */
+import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
+import type { CheckpointOptions, JobHandle } from "../../mod.ts";
+import { serverClosed } from "../../http/server.ts";
+
+/** A job that keeps running (rate-limited source over a huge range) with the REST API on port 0. */
+export async function startJob(options: { token?: string; checkpoint?: CheckpointOptions; jobName?: string; parallelism?: number } = {}): Promise<{ job: JobHandle; url: string }> {
+  const env = new StreamEnvironment({
+    jobName: options.jobName ?? "http-test",
+    parallelism: options.parallelism ?? 2,
+    storage: new MemoryStorage(),
+    checkpoint: options.checkpoint ?? { interval: 0 },
+    http: { port: 0, hostname: "127.0.0.1", token: options.token },
+  });
+  env.fromSource(new SequenceSource(0, Number.MAX_SAFE_INTEGER, { ratePerSecond: 2000 }), { uid: "numbers" })
+    .map((n) => n * 2, { uid: "double" })
+    .keyBy((n) => n % 10)
+    .reduce((a, b) => a + b, { uid: "sum" })
+    .sinkTo(new CollectSink<number>(), { uid: "out" });
+  const job = await env.execute();
+  if (!job.url) throw new Error("The job has no REST API URL");
+  await until(() => job.status === "RUNNING", "job running");
+  return { job, url: job.url };
+}
+
+/** Cancels the job (if still running) and waits until its server is gone. */
+export async function stopJob(job: JobHandle): Promise<void> {
+  const url = job.url;
+  await job.cancel();
+  await serverClosed(url);
+}
+
+/** A request with an optional JSON body; resolves to status, headers and the parsed body. */
+export async function api(
+  url: string,
+  path: string,
+  init: { method?: string; json?: unknown; body?: string; token?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Headers; body: any }> {
+  const headers: Record<string, string> = { ...init.headers };
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  let body = init.body;
+  if (init.json !== undefined) {
+    body = JSON.stringify(init.json);
+    headers["content-type"] = "application/json";
+  }
+  const res = await fetch(`${url}${path}`, { method: init.method ?? "GET", headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  if ((res.headers.get("content-type") ?? "").includes("json")) parsed = JSON.parse(text);
+  return { status: res.status, headers: res.headers, body: parsed };
+}
+
+/** Polls `check` every 25 ms until it is truthy; fails after `timeoutMs` naming `what`. */
+export async function until<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (performance.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Triggers a checkpoint over HTTP and polls it to COMPLETED; resolves to the trigger's operation. */
+export async function checkpointOverHttp(url: string, jobId: string, token?: string): Promise<Record<string, unknown>> {
+  const posted = await api(url, `/jobs/${jobId}/checkpoints`, { method: "POST", token });
+  if (posted.status !== 202) throw new Error(`POST checkpoints answered ${posted.status}: ${JSON.stringify(posted.body)}`);
+  const state = await until(async () => {
+    const r = await api(url, `/jobs/${jobId}/checkpoints/${posted.body["request-id"]}`);
+    return r.body.status.id === "COMPLETED" ? r.body : undefined;
+  }, "checkpoint trigger to complete");
+  return state.operation;
+}
