@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rename } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { WeirError } from "../errors.ts";
 import type { OperatorContext, OperatorSnapshot, RestoredState, Sink, SinkWriter } from "../dataflow/operator.ts";
@@ -92,9 +92,21 @@ class FileSinkWriter implements SinkWriter {
     try {
       await rename(join(this.#dir, ".pending", `${t.txn}.jsonl`), join(this.#dir, `${t.txn}.jsonl`));
     } catch (e) {
-      // Already renamed by an earlier attempt: the commit happened.
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      // Renamed by an earlier attempt: the commit happened. Neither file: the data is gone.
+      if (!(await exists(join(this.#dir, `${t.txn}.jsonl`)))) {
+        throw new WeirError("sink_transaction_lost", `FileSink transaction ${t.txn} has neither a pending nor a committed file in ${this.#dir}`);
+      }
     }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 

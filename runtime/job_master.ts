@@ -76,6 +76,7 @@ export class JobMaster implements ExecutionOwner {
   #ended = false;
   #lastError: Error | undefined;
   #savepointOnStop: string | undefined;
+  #restoredEvent: JobEvent | undefined;
 
   constructor(init: JobMasterInit, resumeJobId?: string) {
     this.#init = init;
@@ -110,9 +111,15 @@ export class JobMaster implements ExecutionOwner {
     });
   }
 
-  /** Listens to job events; returns the function that stops listening. */
+  /**
+   * Listens to job events; returns the function that stops listening. A listener added
+   * after the job started hears at once of its current status and of the restore it
+   * started from, which happened before execute() returned.
+   */
   on(listener: (e: JobEvent) => void): () => void {
     this.#listeners.add(listener);
+    if (this.#restoredEvent) listener(this.#restoredEvent);
+    if (this.status !== "CREATED") listener({ type: "status", status: this.status });
     return () => this.#listeners.delete(listener);
   }
 
@@ -170,7 +177,8 @@ export class JobMaster implements ExecutionOwner {
     const ownIds = await listCompleted(this.storage, this.jobName, this.jobId);
     if (restore) {
       this.coordinator.stats.restored(restoredId, this.clock.now(), restore.metadata.type === "SAVEPOINT", restore.location);
-      this.#emit({ type: "restored", checkpointId: restoredId, location: restore.location });
+      this.#restoredEvent = { type: "restored", checkpointId: restoredId, location: restore.location };
+      this.#emit(this.#restoredEvent);
     }
     try {
       await execution.deploy(restore);

@@ -1,0 +1,143 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
+import type { EnvironmentOptions, OperatorSnapshot, Sink, SinkWriter } from "../../mod.ts";
+import { sleep } from "../helpers.ts";
+
+/** A running job: a slow endless source, a keyed sum and a collect sink. */
+async function runningJob(o: EnvironmentOptions = {}, sink: Sink<unknown> = new CollectSink()) {
+  const storage = (o.storage as MemoryStorage | undefined) ?? new MemoryStorage();
+  const env = new StreamEnvironment({ jobName: "coord", parallelism: 2, storage, ...o });
+  env.fromSource(new SequenceSource(0, 1e9, { ratePerSecond: 20_000 }), { uid: "src" })
+    .keyBy((n) => n % 5)
+    .reduce((a, b) => a + b, { uid: "sum" })
+    .sinkTo(sink as Sink<number>, { uid: "out" });
+  return { job: await env.execute(), storage };
+}
+
+/** A sink whose writes never finish until released: barriers behind its data cannot pass. */
+class StuckSink implements Sink<number> {
+  release!: () => void;
+  #gate = new Promise<void>((r) => (this.release = r));
+  stuck = false;
+  createWriter(): SinkWriter {
+    return {
+      open: () => {},
+      write: () => (this.stuck ? this.#gate : undefined),
+      snapshotState: (): OperatorSnapshot => ({}),
+      notifyCheckpointComplete: () => {},
+    };
+  }
+}
+
+describe("checkpoint coordinator", () => {
+  test("triggerCheckpoint() resolves to the same object as checkpointDetails(), in Flink's shape", async () => {
+    const { job } = await runningJob();
+    await sleep(20);
+    const d = await job.triggerCheckpoint();
+    assert.equal(d.status, "COMPLETED");
+    assert.equal(d.checkpoint_type, "CHECKPOINT");
+    assert.equal(d.num_subtasks, 4);
+    assert.equal(d.num_acknowledged_subtasks, 4);
+    assert.ok(d.state_size > 0 && d.end_to_end_duration >= 0 && d.trigger_timestamp > 0);
+    assert.deepEqual(job.checkpointDetails(d.id), d);
+    const [v0, v1] = Object.values(d.tasks);
+    assert.equal(v0.num_subtasks, 2);
+    assert.equal(v1.subtasks.length, 2);
+    assert.equal(v1.subtasks[0].status, "completed");
+    assert.equal(typeof v1.subtasks[0].alignment.duration, "number");
+    const stats = job.checkpointStats();
+    assert.deepEqual(stats.counts, { restored: 0, total: 1, in_progress: 0, completed: 1, failed: 0 });
+    assert.equal(stats.latest.completed?.id, d.id);
+    assert.equal(stats.history[0].id, d.id);
+    for (const k of ["checkpointed_size", "state_size", "end_to_end_duration", "persisted_data"] as const) {
+      assert.deepEqual(Object.keys(stats.summary[k]).sort(), ["avg", "max", "min", "p50", "p90", "p95", "p99", "p999"]);
+    }
+    assert.equal(stats.summary.state_size.max, d.state_size);
+    await job.cancel();
+  });
+
+  test("periodic checkpoints run; only `retained` completed checkpoints stay in storage", async () => {
+    const { job, storage } = await runningJob({ checkpoint: { interval: 5, retained: 2 } });
+    while (job.checkpointStats().counts.completed < 6) await sleep(5);
+    await job.cancel();
+    await sleep(10);
+    const dirs = new Set((await storage.list("coord/")).filter((k) => k.endsWith("_metadata")).map((k) => k.split("/")[2]));
+    assert.equal(dirs.size, 2, `kept ${[...dirs]}`);
+  });
+
+  test("a checkpoint that cannot complete expires with a reason; within tolerableFailures the job keeps running", async () => {
+    const sink = new StuckSink();
+    const { job } = await runningJob({ checkpoint: { timeout: 30, tolerableFailures: 5 } }, sink);
+    await sleep(10);
+    sink.stuck = true;
+    await sleep(10);
+    const d = await job.triggerCheckpoint();
+    assert.equal(d.status, "FAILED");
+    assert.equal(d.failure_reason, "checkpoint_expired");
+    assert.match(d.failure_message!, /expired/);
+    assert.equal(job.checkpointStats().latest.failed?.id, d.id);
+    assert.equal(job.status, "RUNNING");
+    assert.equal(job.restarts, 0);
+    sink.release();
+    await job.cancel();
+  });
+
+  test("more failed checkpoints than tolerableFailures fail the job over", async () => {
+    const sink = new StuckSink();
+    const { job } = await runningJob({ checkpoint: { timeout: 20, tolerableFailures: 0 }, restart: { strategy: "fixed-delay", attempts: 1, delay: 1 } }, sink);
+    await sleep(10);
+    sink.stuck = true;
+    await sleep(10);
+    const d = await job.triggerCheckpoint();
+    assert.equal(d.status, "FAILED");
+    await sleep(20);
+    assert.equal(job.restarts, 1, "the job restarted");
+    sink.release();
+    await job.cancel();
+  });
+
+  test("maxConcurrent 1 runs triggered checkpoints one after another", async () => {
+    const { job } = await runningJob({ checkpoint: { maxConcurrent: 1 } });
+    await sleep(10);
+    const all = await Promise.all([job.triggerCheckpoint(), job.triggerCheckpoint(), job.triggerCheckpoint()]);
+    assert.deepEqual(all.map((d) => d.status), ["COMPLETED", "COMPLETED", "COMPLETED"]);
+    for (let i = 1; i < all.length; i++) {
+      const prevEnd = all[i - 1].trigger_timestamp + all[i - 1].end_to_end_duration;
+      assert.ok(all[i].trigger_timestamp >= prevEnd, `checkpoint ${all[i].id} started before ${all[i - 1].id} ended`);
+    }
+    await job.cancel();
+  });
+
+  test("minPause keeps a gap between the end of one periodic checkpoint and the start of the next", async () => {
+    const { job } = await runningJob({ checkpoint: { interval: 1, minPause: 25 } });
+    while (job.checkpointStats().counts.completed < 4) await sleep(5);
+    await job.cancel();
+    const h = job.checkpointStats().history.filter((d) => d.status === "COMPLETED").reverse();
+    for (let i = 1; i < h.length; i++) {
+      const gap = h[i].trigger_timestamp - (h[i - 1].trigger_timestamp + h[i - 1].end_to_end_duration);
+      assert.ok(gap >= 24, `gap ${gap} ms between checkpoints ${h[i - 1].id} and ${h[i].id}`);
+    }
+  });
+
+  test("a failing storage write declines the checkpoint with storage_failed", async () => {
+    class FailingStorage extends MemoryStorage {
+      failing = false;
+      override put(key: string, bytes: Uint8Array): Promise<void> {
+        if (this.failing && key.includes("chk-")) return Promise.reject(new Error("disk full"));
+        return super.put(key, bytes);
+      }
+    }
+    const storage = new FailingStorage();
+    const { job } = await runningJob({ storage, checkpoint: { tolerableFailures: 3 } });
+    await sleep(10);
+    storage.failing = true;
+    const d = await job.triggerCheckpoint();
+    assert.equal(d.status, "FAILED");
+    assert.equal(d.failure_reason, "storage_failed");
+    assert.match(d.failure_message!, /disk full/);
+    storage.failing = false;
+    assert.equal((await job.triggerCheckpoint()).status, "COMPLETED");
+    await job.cancel();
+  });
+});
