@@ -27,11 +27,17 @@ export async function startJob(options: { token?: string; checkpoint?: Checkpoin
   return { job, url: job.url };
 }
 
-/** Cancels the job (if still running) and waits until its server is gone. */
+/**
+ * Cancels the job (if still running). Its server closes on its own shortly after; waiting
+ * for that would cost every test the server's linger time.
+ */
 export async function stopJob(job: JobHandle): Promise<void> {
-  const url = job.url;
   await job.cancel();
-  await serverClosed(url);
+}
+
+/** Waits until the job's server has closed (after its linger time). */
+export function jobServerClosed(job: JobHandle): Promise<void> {
+  return serverClosed(job.url);
 }
 
 /** A request with an optional JSON body; resolves to status, headers and the parsed body. */
@@ -54,8 +60,11 @@ export async function api(
   return { status: res.status, headers: res.headers, body: parsed };
 }
 
-/** Polls `check` every 25 ms until it is truthy; fails after `timeoutMs` naming `what`. */
-export async function until<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<T> {
+/**
+ * Polls `check` every 25 ms until it is truthy; fails after `timeoutMs` naming `what`. The
+ * default stays below bun test's 5 s default timeout so that the clearer message wins.
+ */
+export async function until<T>(check: () => T | Promise<T>, what: string, timeoutMs = 4_000): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const v = await check();

@@ -1,0 +1,119 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { api, checkpointOverHttp, startJob, stopJob, until } from "./helpers.ts";
+
+describe("REST API: checkpoints", () => {
+  test("POST /jobs/:jobid/checkpoints answers 202 with a request-id that polls from IN_PROGRESS to COMPLETED", async () => {
+    const { job, url } = await startJob();
+    try {
+      const posted = await api(url, `/jobs/${job.id}/checkpoints`, { method: "POST" });
+      assert.equal(posted.status, 202);
+      assert.match(posted.body["request-id"], /^[0-9a-f]{32}$/);
+      const seen = new Set<string>();
+      const done = await until(async () => {
+        const r = await api(url, `/jobs/${job.id}/checkpoints/${posted.body["request-id"]}`);
+        assert.equal(r.status, 200);
+        seen.add(r.body.status.id);
+        return r.body.status.id === "COMPLETED" ? r.body : undefined;
+      }, "the checkpoint to complete");
+      assert.ok([...seen].every((s) => s === "IN_PROGRESS" || s === "COMPLETED"));
+      assert.equal(typeof done.operation.checkpointId, "number");
+      assert.equal(job.checkpointDetails(done.operation.checkpointId)?.status, "COMPLETED");
+    } finally {
+      await stopJob(job);
+    }
+  });
+
+  test("a client-chosen triggerId is idempotent: the second POST starts nothing", async () => {
+    const { job, url } = await startJob();
+    try {
+      const a = await api(url, `/jobs/${job.id}/checkpoints`, { method: "POST", json: { triggerId: "my-trigger-1" } });
+      const b = await api(url, `/jobs/${job.id}/checkpoints`, { method: "POST", json: { triggerId: "my-trigger-1" } });
+      assert.equal(a.body["request-id"], "my-trigger-1");
+      assert.equal(b.body["request-id"], "my-trigger-1");
+      await until(async () => (await api(url, `/jobs/${job.id}/checkpoints/my-trigger-1`)).body.status.id === "COMPLETED", "completion");
+      assert.equal(job.checkpointStats().counts.total, 1);
+    } finally {
+      await stopJob(job);
+    }
+  });
+
+  test("GET /jobs/:jobid/checkpoints equals job.checkpointStats(): counts, summary, latest, history", async () => {
+    const { job, url } = await startJob();
+    try {
+      await checkpointOverHttp(url, job.id);
+      await checkpointOverHttp(url, job.id);
+      const res = await api(url, `/jobs/${job.id}/checkpoints`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body, job.checkpointStats());
+      assert.deepEqual(res.body.counts, { restored: 0, total: 2, in_progress: 0, completed: 2, failed: 0 });
+      assert.deepEqual(Object.keys(res.body.summary.end_to_end_duration).sort(), ["avg", "max", "min", "p50", "p90", "p95", "p99", "p999"]);
+      assert.equal(res.body.latest.completed.id, 2);
+      assert.deepEqual(res.body.history.map((h: { id: number }) => h.id), [2, 1]);
+    } finally {
+      await stopJob(job);
+    }
+  });
+
+  test("GET …/checkpoints/details/:checkpointid returns the checkpoint with per-operator and per-subtask detail", async () => {
+    const { job, url } = await startJob({ parallelism: 2 });
+    try {
+      const { checkpointId } = await checkpointOverHttp(url, job.id);
+      const res = await api(url, `/jobs/${job.id}/checkpoints/details/${checkpointId}`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body, job.checkpointDetails(checkpointId as number));
+      assert.equal(res.body.status, "COMPLETED");
+      assert.equal(res.body.checkpoint_type, "CHECKPOINT");
+      assert.equal(res.body.num_subtasks, 4);
+      assert.equal(res.body.num_acknowledged_subtasks, 4);
+      const task = Object.values(res.body.tasks)[0] as { subtasks: { alignment: unknown; start_delay: number; unaligned_checkpoint: boolean }[] };
+      assert.equal(task.subtasks.length, 2);
+      assert.equal(typeof task.subtasks[0].start_delay, "number");
+      assert.equal(task.subtasks[0].unaligned_checkpoint, false);
+    } finally {
+      await stopJob(job);
+    }
+  });
+
+  test("GET …/checkpoints/details/:checkpointid: an unknown id is a 404, a non-number a 400", async () => {
+    const { job, url } = await startJob();
+    try {
+      const missing = await api(url, `/jobs/${job.id}/checkpoints/details/4242`);
+      assert.equal(missing.status, 404);
+      assert.match(missing.body.errors[0], /Checkpoint 4242/);
+      const bad = await api(url, `/jobs/${job.id}/checkpoints/details/abc`);
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.errors[0], /"abc"/);
+      const trigger = await api(url, `/jobs/${job.id}/checkpoints/0123456789abcdef0123456789abcdef`);
+      assert.equal(trigger.status, 404);
+      assert.equal(trigger.body.code, "trigger_not_found");
+    } finally {
+      await stopJob(job);
+    }
+  });
+
+  test("GET …/checkpoints/config shows the job's checkpoint configuration with Flink's names", async () => {
+    const { job, url } = await startJob({ checkpoint: { interval: 60_000, unaligned: true, alignedTimeout: 50, timeout: 30_000, tolerableFailures: 3 } });
+    try {
+      const res = await api(url, `/jobs/${job.id}/checkpoints/config`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body, job.checkpointConfig());
+      assert.equal(res.body.mode, "exactly_once");
+      assert.equal(res.body.interval, 60_000);
+      assert.equal(res.body.unaligned_checkpoints, true);
+      assert.equal(res.body.aligned_checkpoint_timeout, 50);
+      assert.equal(res.body.timeout, 30_000);
+      assert.equal(res.body.tolerable_failed_checkpoints, 3);
+    } finally {
+      await stopJob(job);
+    }
+  });
+
+  test("POST /jobs/:jobid/checkpoints on a canceled job is a 409", async () => {
+    const { job, url } = await startJob();
+    await job.cancel();
+    const res = await api(url, `/jobs/${job.id}/checkpoints`, { method: "POST" });
+    assert.equal(res.status, 409);
+    assert.equal(res.body.code, "job_not_running");
+  });
+});

@@ -1,0 +1,85 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
+import { api, startJob, stopJob, until } from "./helpers.ts";
+
+describe("REST API: jobs", () => {
+  test("GET /jobs lists the jobs of the process with their status, across servers", async () => {
+    const a = await startJob({ jobName: "list-a" });
+    const b = await startJob({ jobName: "list-b" });
+    try {
+      const res = await api(b.url, "/jobs");
+      assert.equal(res.status, 200);
+      const rows = res.body.jobs as { id: string; name: string; status: string }[];
+      assert.deepEqual(rows.find((j) => j.id === a.job.id)?.status, "RUNNING");
+      assert.equal(rows.find((j) => j.id === b.job.id)?.name, "list-b");
+    } finally {
+      await stopJob(a.job);
+      await stopJob(b.job);
+    }
+  });
+
+  test("GET /jobs/:jobid shows the status and vertices with parallelism and growing per-subtask figures", async () => {
+    const { job, url } = await startJob({ parallelism: 2 });
+    try {
+      const first = await api(url, `/jobs/${job.id}`);
+      assert.equal(first.status, 200);
+      assert.equal(first.body.jid, job.id);
+      assert.equal(first.body.state, "RUNNING");
+      assert.equal(first.body.vertices.length, 2);
+      for (const v of first.body.vertices) {
+        assert.equal(v.parallelism, 2);
+        assert.equal(v.subtasks.length, 2);
+        assert.deepEqual(Object.keys(v.subtasks[0]).sort(), ["backpressured-ms", "barrier-state", "busy-ms", "output-buffered", "queued-batches", "read-records", "subtask", "write-records"]);
+      }
+      assert.deepEqual(first.body.vertices[0].uids, ["numbers", "double"]);
+      const readBefore = first.body.vertices[1].metrics["read-records"];
+      await until(async () => (await api(url, `/jobs/${job.id}`)).body.vertices[1].metrics["read-records"] > readBefore, "records to flow");
+    } finally {
+      await stopJob(job);
+    }
+  });
+
+  test("PATCH /jobs/:jobid?mode=cancel answers 202 and cancels the job; a second cancel is a 409", async () => {
+    const { job, url } = await startJob();
+    const res = await api(url, `/jobs/${job.id}?mode=cancel`, { method: "PATCH" });
+    assert.equal(res.status, 202);
+    assert.equal((await job.done).status, "canceled");
+    // The server lingers briefly after its job ended, so the final state is visible.
+    assert.equal((await api(url, `/jobs/${job.id}`)).body.state, "CANCELED");
+    const again = await api(url, `/jobs/${job.id}?mode=cancel`, { method: "PATCH" });
+    assert.equal(again.status, 409);
+    assert.match(again.body.errors[0], /CANCELED/);
+    await stopJob(job);
+  });
+
+  test("GET /jobs/:jobid/exceptions names the failure a restart recovered from", async () => {
+    let failed = false;
+    const env = new StreamEnvironment({
+      jobName: "exceptions",
+      storage: new MemoryStorage(),
+      restart: { strategy: "fixed-delay", attempts: 2, delay: 10 },
+      http: { port: 0 },
+    });
+    env.fromSource(new SequenceSource(0, Number.MAX_SAFE_INTEGER, { ratePerSecond: 2000 }), { uid: "numbers" })
+      .map((n) => {
+        if (n === 20 && !failed) {
+          failed = true;
+          throw new Error("poison record 20");
+        }
+        return n;
+      }, { uid: "poison" })
+      .sinkTo(new CollectSink<number>(), { uid: "out" });
+    const job = await env.execute();
+    try {
+      await until(() => job.restarts === 1 && job.status === "RUNNING", "the restart");
+      const res = await api(job.url!, `/jobs/${job.id}/exceptions`);
+      assert.equal(res.status, 200);
+      assert.match(res.body["root-exception"], /poison record 20/);
+      assert.equal(res.body.exceptionHistory.entries[0].kind, "restart");
+      assert.equal((await api(job.url!, `/jobs/${job.id}`)).body.restarts, 1);
+    } finally {
+      await stopJob(job);
+    }
+  });
+});
