@@ -1,0 +1,105 @@
+/**
+ * Everything one seed decides before its run starts: the job's shape and sizes, the
+ * checkpoint settings, and the fault probabilities themselves (so that one seed sees
+ * many crashes and few storage faults, the next one the reverse).
+ * @module
+ */
+import type { CheckpointOptions } from "../checkpoint/config.ts";
+import type { SimPrng } from "./prng.ts";
+import type { StorageFaultConfig } from "./faulty_storage.ts";
+
+/** The checkpointing modes the simulator explores. */
+export const SIM_MODES = ["aligned", "unaligned", "aligned-with-timeout", "at-least-once"] as const;
+export type SimMode = (typeof SIM_MODES)[number];
+
+/** One seed's settings. */
+export interface SimConfig {
+  seed: number;
+  mode: SimMode;
+  /** Records: SequenceSource(0, records). */
+  records: number;
+  /** Keys: record n has key n % keys. */
+  keys: number;
+  sourceParallelism: number;
+  reduceParallelism: number;
+  batchSize: number;
+  channelCapacity: number;
+  checkpoint: CheckpointOptions;
+  restartDelayMs: number;
+  /** Upper bound of the virtual cost of one actor step, ms. */
+  stepCostMaxMs: number;
+  /** Upper bound of how late a timer fires, ms. */
+  timerLateMaxMs: number;
+  faults: {
+    /** Hard faults injected before the liveness phase starts. */
+    budget: number;
+    /** Virtual ms after the start when faults stop even if the budget is left. */
+    windowMs: number;
+    /** Per actor step. */
+    crash: number;
+    /** Per metadata commit, before the metadata write. */
+    coordinatorBeforeCommit: number;
+    /** Per metadata commit, after the write and before notifying. */
+    coordinatorAfterCommit: number;
+    storage: StorageFaultConfig;
+  };
+}
+
+/** Draws a seed's settings from its "config" stream. */
+export function drawConfig(seed: number, mode: SimMode, prng: SimPrng): SimConfig {
+  const timeout = prng.range(150, 1500);
+  const checkpoint: CheckpointOptions = {
+    interval: prng.range(2, 60),
+    timeout,
+    minPause: prng.chance(0.5) ? 0 : prng.range(1, 20),
+    maxConcurrent: prng.chance(0.7) ? 1 : 2,
+    tolerableFailures: prng.range(0, 3),
+    // Mostly retain all, so every completed checkpoint can be restored after the run.
+    retained: prng.chance(0.8) ? 1000 : prng.range(1, 3),
+  };
+  if (mode === "unaligned") Object.assign(checkpoint, { unaligned: true, alignedTimeout: 0 });
+  if (mode === "aligned-with-timeout") Object.assign(checkpoint, { unaligned: true, alignedTimeout: prng.range(1, 20) });
+  if (mode === "at-least-once") checkpoint.mode = "at-least-once";
+  return {
+    seed,
+    mode,
+    records: prng.range(20, 400),
+    keys: prng.range(1, 7),
+    sourceParallelism: prng.range(1, 3),
+    reduceParallelism: prng.range(1, 3),
+    batchSize: prng.range(1, 6),
+    channelCapacity: prng.range(1, 4),
+    checkpoint,
+    restartDelayMs: prng.range(0, 40),
+    stepCostMaxMs: 0.05 + prng.next() * 0.6,
+    timerLateMaxMs: prng.next() * 3,
+    faults: {
+      budget: prng.range(0, 12),
+      windowMs: prng.range(20, 4000),
+      crash: prng.probability(1e-4, 3e-2),
+      coordinatorBeforeCommit: prng.probability(0.01, 0.4),
+      coordinatorAfterCommit: prng.probability(0.01, 0.4),
+      storage: {
+        putFail: prng.probability(0.002, 0.15),
+        torn: prng.probability(0.002, 0.15),
+        lostAck: prng.probability(0.002, 0.1),
+        slow: prng.probability(0.01, 0.5),
+        slowMaxMs: prng.range(5, 2 * timeout),
+        baseMaxMs: prng.next() * 2,
+      },
+    },
+  };
+}
+
+/** One line describing a config, for failure reports. */
+export function describeConfig(c: SimConfig): string {
+  const f = c.faults;
+  const s = f.storage;
+  const p = (x: number) => x.toPrecision(2);
+  return [
+    `records=${c.records} keys=${c.keys} parallelism=${c.sourceParallelism}->${c.reduceParallelism}`,
+    `batch=${c.batchSize} capacity=${c.channelCapacity} checkpoint=${JSON.stringify(c.checkpoint)}`,
+    `faults: budget=${f.budget} window=${f.windowMs}ms crash=${p(f.crash)} coord=${p(f.coordinatorBeforeCommit)}/${p(f.coordinatorAfterCommit)}`,
+    `storage: fail=${p(s.putFail)} torn=${p(s.torn)} lostAck=${p(s.lostAck)} slow=${p(s.slow)} slowMax=${s.slowMaxMs}ms`,
+  ].join("\n  ");
+}

@@ -1,0 +1,170 @@
+/**
+ * A MemoryStorage behind a fault injector. Writes and deletes of checkpoint files (keys
+ * with "/chk-") complete as events on the virtual clock, after a PRNG-drawn delay, so
+ * their completion order is the seed's; while faults are on, a put may fail outright,
+ * tear (leave a partial file under a temporary key, as an atomic write-then-rename
+ * adapter does when it dies before the rename, and fail), or land and still report a
+ * failure (the reply was lost). The bytes of a put become visible only when it
+ * completes, all at once: the adapter contract is atomic puts, and the simulator holds
+ * the core to what that contract promises, no more.
+ * @module
+ */
+import { WeirError } from "../errors.ts";
+import type { StorageAdapter } from "../storage/adapter.ts";
+import { MemoryStorage } from "../storage/memory.ts";
+import type { SimScheduler } from "./clock.ts";
+import type { SimPrng } from "./prng.ts";
+
+/** The storage faults a put can suffer. */
+export type StorageFaultKind = "put_failed" | "torn_write" | "lost_ack" | "slow_write";
+
+/** Per-seed probabilities and delays. */
+export interface StorageFaultConfig {
+  putFail: number;
+  torn: number;
+  lostAck: number;
+  slow: number;
+  /** Upper bound of a slow operation's delay, virtual ms. */
+  slowMaxMs: number;
+  /** Upper bound of a normal operation's delay, virtual ms. */
+  baseMaxMs: number;
+}
+
+/** What the storage reports to the driver. */
+export interface StorageHooks {
+  /** False once the fault budget is used up: then only normal delays remain. */
+  faultsOn(): boolean;
+  /** A fault was injected (counts against the budget). */
+  fault(kind: StorageFaultKind, key: string): void;
+  /** A line for the trace. */
+  log(text: string): void;
+  /** A checkpoint's metadata is about to become visible; the checkers look at it. */
+  metadataVisible?(key: string, bytes: Uint8Array, present: ReadonlySet<string>): void;
+}
+
+const METADATA_SUFFIX = "/_metadata";
+
+/**
+ * Checkpoint storage with injected failures, torn writes and slow completions.
+ *
+ * @example
+ * ```ts ignore
+ * const storage = new FaultyStorage(scheduler, prng.fork("storage"), config, hooks);
+ * ```
+ */
+export class FaultyStorage implements StorageAdapter {
+  readonly description = "sim-memory";
+  readonly inner = new MemoryStorage();
+  readonly #scheduler: SimScheduler;
+  readonly #prng: SimPrng;
+  readonly #config: StorageFaultConfig;
+  readonly #hooks: StorageHooks;
+  /** Keys present in `inner`, kept in step so checkers can look synchronously. */
+  readonly #present = new Set<string>();
+  /** What the job's final clean-up deleted: completed checkpoints stay checkable after the job ended. */
+  readonly archive = new MemoryStorage();
+  #tornCount = 0;
+
+  constructor(scheduler: SimScheduler, prng: SimPrng, config: StorageFaultConfig, hooks: StorageHooks) {
+    this.#scheduler = scheduler;
+    this.#prng = prng;
+    this.#config = config;
+    this.#hooks = hooks;
+  }
+
+  get present(): ReadonlySet<string> {
+    return this.#present;
+  }
+
+  get(key: string): Promise<Uint8Array | undefined> {
+    return this.inner.get(key);
+  }
+  list(prefix: string): Promise<string[]> {
+    return this.inner.list(prefix);
+  }
+
+  put(key: string, bytes: Uint8Array): Promise<void> {
+    if (!key.includes("/chk-")) return this.#putNow(key, bytes);
+    const copy = bytes.slice();
+    const c = this.#config;
+    const on = this.#hooks.faultsOn();
+    let outcome: StorageFaultKind | "ok" = "ok";
+    if (on) {
+      const r = this.#prng.next();
+      if (r < c.putFail) outcome = "put_failed";
+      else if (r < c.putFail + c.torn) outcome = "torn_write";
+      else if (r < c.putFail + c.torn + c.lostAck) outcome = "lost_ack";
+    }
+    const delay = this.#delay(on, key);
+    if (outcome !== "ok") this.#hooks.fault(outcome, key);
+    return new Promise((resolve, reject) => {
+      this.#scheduler.schedule(delay, `put ${key} ${outcome}`, () => {
+        const fail = (what: string) => reject(new WeirError("storage_failed", `Injected ${what} writing ${key}`));
+        switch (outcome) {
+          case "ok":
+            return void this.#putNow(key, copy).then(resolve, reject);
+          case "put_failed":
+            return fail("put failure");
+          case "torn_write": {
+            // Died between writing the temporary file and renaming it: garbage stays behind.
+            const partial = copy.slice(0, this.#prng.int(copy.length));
+            return void this.#putNow(`${key}.tmp-${++this.#tornCount}`, partial).then(() => fail("torn write"), reject);
+          }
+          case "lost_ack":
+            return void this.#putNow(key, copy).then(() => fail("lost acknowledgement"), reject);
+        }
+      });
+    });
+  }
+
+  #delay(on: boolean, key: string): number {
+    const c = this.#config;
+    if (on && this.#prng.chance(c.slow)) {
+      this.#hooks.fault("slow_write", key);
+      return 1 + this.#prng.next() * c.slowMaxMs;
+    }
+    return this.#prng.next() * c.baseMaxMs;
+  }
+
+  #putNow(key: string, bytes: Uint8Array): Promise<void> {
+    if (key.endsWith(METADATA_SUFFIX)) this.#hooks.metadataVisible?.(key, bytes, this.#present);
+    this.#present.add(key);
+    return this.inner.put(key, bytes);
+  }
+
+  delete(key: string): Promise<void> {
+    if (!key.includes("/chk-")) return this.#deleteNow(key);
+    return this.#later(`delete ${key}`, () => this.#deleteNow(key));
+  }
+
+  deletePrefix(prefix: string): Promise<void> {
+    if (!prefix.includes("/chk-")) return this.#archiveThenDelete(prefix);
+    return this.#later(`deletePrefix ${prefix}`, () => this.#deletePrefixNow(prefix));
+  }
+
+  /** Deletes complete as events too, so they race with late writes of the same checkpoint. */
+  #later(label: string, run: () => Promise<void>): Promise<void> {
+    const delay = this.#delay(this.#hooks.faultsOn(), label);
+    return new Promise((resolve, reject) => {
+      this.#scheduler.schedule(delay, label, () => void run().then(resolve, reject));
+    });
+  }
+
+  #deleteNow(key: string): Promise<void> {
+    this.#present.delete(key);
+    return this.inner.delete(key);
+  }
+
+  #deletePrefixNow(prefix: string): Promise<void> {
+    for (const k of [...this.#present]) if (k.startsWith(prefix)) this.#present.delete(k);
+    return this.inner.deletePrefix(prefix);
+  }
+
+  async #archiveThenDelete(prefix: string): Promise<void> {
+    for (const k of await this.inner.list(prefix)) {
+      const v = await this.inner.get(k);
+      if (v) await this.archive.put(k, v);
+    }
+    await this.#deletePrefixNow(prefix);
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The simulator's command line.
+ *
+ *   npm run sim -- --seeds 2000 --mode unaligned     explore seeds 0..1999
+ *   npm run sim -- --seeds 500 --from 10000 --mode all
+ *   npm run sim -- --seed 1234 --mode aligned         replay one seed, bit for bit
+ *
+ * Every seed's report starts with `SEED=`; a failure adds the config, what broke, the
+ * last trace lines and the replay command. Exits 1 when any seed failed.
+ * @module
+ */
+import process from "node:process";
+import { describeConfig, SIM_MODES, type SimMode } from "./config.ts";
+import { DEFAULT_LIMITS, type SeedResult, runSeed } from "./driver.ts";
+
+interface Args {
+  seeds: number;
+  from: number;
+  single: number | undefined;
+  modes: SimMode[];
+  quiet: boolean;
+  traceLines: number;
+}
+
+function usage(msg: string): never {
+  console.error(`${msg}\nusage: npm run sim -- [--seeds N] [--from S] [--seed N] [--mode ${SIM_MODES.join("|")}|all] [--quiet] [--trace LINES]`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { seeds: 100, from: 0, single: undefined, modes: ["unaligned"], quiet: false, traceLines: 40 };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const v = argv[i + 1];
+    const int = () => {
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 0) usage(`${k} needs a non-negative integer, got ${JSON.stringify(v)}`);
+      i++;
+      return n;
+    };
+    if (k === "--seeds") a.seeds = int();
+    else if (k === "--from") a.from = int();
+    else if (k === "--seed") a.single = int();
+    else if (k === "--trace") a.traceLines = int();
+    else if (k === "--quiet") a.quiet = true;
+    else if (k === "--mode") {
+      i++;
+      if (v === "all") a.modes = [...SIM_MODES];
+      else if ((SIM_MODES as readonly string[]).includes(v)) a.modes = [v as SimMode];
+      else usage(`Unknown mode ${JSON.stringify(v)}`);
+    } else usage(`Unknown argument ${JSON.stringify(k)}`);
+  }
+  return a;
+}
+
+function faultsText(f: SeedResult["faults"]): string {
+  const parts = Object.entries(f).map(([k, n]) => `${k}:${n}`);
+  return parts.length ? parts.join(",") : "none";
+}
+
+/** The one-line report of a seed, starting with SEED=. */
+export function seedLine(r: SeedResult): string {
+  return `SEED=${r.seed} mode=${r.mode} ${r.ok ? "ok" : "FAILED"} hash=${r.hash} events=${r.events} virtual=${r.virtualMs}ms ` +
+    `checkpoints=${r.checkpoints.completed}/${r.checkpoints.failed} restarts=${r.restarts} restores=${r.restoresChecked} faults=${faultsText(r.faults)}`;
+}
+
+/** The full report of a failed seed. */
+export function failureReport(r: SeedResult, traceLines: number): string {
+  const tail = r.tail.slice(-traceLines);
+  return [
+    seedLine(r),
+    `  config: ${describeConfig(r.config)}`,
+    ...r.failures.map((f) => `  failure: ${f}`),
+    `  trace (last ${tail.length} of ${r.events} events; virtual ms, what):`,
+    ...tail.map((l) => `    ${l}`),
+    `  replay: npm run sim -- --seed ${r.seed} --mode ${r.mode}`,
+  ].join("\n");
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const seeds = args.single !== undefined ? [args.single] : Array.from({ length: args.seeds }, (_, i) => args.from + i);
+  const limits = { ...DEFAULT_LIMITS, traceKeep: Math.max(args.traceLines, 1) };
+  const started = process.hrtime.bigint();
+  const faults: Record<string, number> = {};
+  const failedBy: Record<string, number> = {};
+  const failedSeeds: string[] = [];
+  let runs = 0, completed = 0, failed = 0, restarts = 0, restores = 0, events = 0;
+  for (const mode of args.modes) {
+    for (const seed of seeds) {
+      const r = await runSeed(seed, mode, limits);
+      runs++;
+      completed += r.checkpoints.completed;
+      failed += r.checkpoints.failed;
+      restarts += r.restarts;
+      restores += r.restoresChecked;
+      events += r.events;
+      for (const [k, n] of Object.entries(r.faults)) faults[k] = (faults[k] ?? 0) + n;
+      for (const [k, n] of Object.entries(r.checkpoints.failedBy)) failedBy[k] = (failedBy[k] ?? 0) + n;
+      if (!r.ok) {
+        failedSeeds.push(`${seed}/${mode}`);
+        console.log(failureReport(r, args.traceLines));
+      } else if (!args.quiet || args.single !== undefined) {
+        console.log(seedLine(r));
+      }
+    }
+  }
+  const wallS = Number(process.hrtime.bigint() - started) / 1e9;
+  console.log(
+    [
+      `--- summary: ${runs} seed runs (${args.modes.join(", ")}), ${failedSeeds.length} failed${failedSeeds.length ? `: ${failedSeeds.slice(0, 20).join(" ")}` : ""}`,
+      `faults injected: ${Object.entries(faults).map(([k, n]) => `${k}=${n}`).join(" ") || "none"}`,
+      `checkpoints: ${completed} completed, ${failed} failed (${Object.entries(failedBy).map(([k, n]) => `${k}=${n}`).join(" ") || "none"})`,
+      `restarts: ${restarts}, checkpoints restored and checked: ${restores}, events: ${events}, wall: ${wallS.toFixed(1)}s`,
+    ].join("\n"),
+  );
+  if (failedSeeds.length > 0) process.exitCode = 1;
+}
+
+await main();

@@ -1,0 +1,117 @@
+/**
+ * One simulated world: a virtual clock, its event queue, a PRNG-driven dispatcher pick
+ * policy and a trace, and the loop that runs a job on them one event at a time.
+ * @module
+ */
+import type { Runnable } from "../actors/dispatcher.ts";
+import type { RuntimeOptions } from "../dataflow/environment.ts";
+import { SimClock, SimScheduler } from "./clock.ts";
+import type { SimPrng } from "./prng.ts";
+import { Trace } from "./trace.ts";
+
+/** Microtask turns granted after each event: promise chains started by it settle before the next event, as on a real event loop. */
+const EVENT_TICKS = 16;
+/** Turns granted when the queue ran dry, before the world counts as stuck. */
+const QUIESCE_TICKS = 2000;
+
+/** Lets pending promise reactions run without yielding to the host's timers or I/O. */
+export async function drainMicrotasks(turns: number): Promise<void> {
+  for (let i = 0; i < turns; i++) await null;
+}
+
+/** How a drive ended. */
+export type DriveEnd = "done" | "stuck" | "limit";
+
+/** What a drive checks before every event. */
+export interface DriveControl {
+  /** True once the run reached its goal (or a checker already failed it). */
+  done(): boolean;
+  /** A reason to stop (event or time budget exceeded), or undefined to go on. */
+  limit(): string | undefined;
+}
+
+/**
+ * A virtual clock and scheduler with a seeded dispatcher.
+ *
+ * @example
+ * ```ts ignore
+ * const world = new World(prng.fork("world"), { stepCostMaxMs: 0.5, timerLateMaxMs: 1 });
+ * const env = new StreamEnvironment({ runtime: world.runtime() });
+ * ```
+ */
+export class World {
+  readonly clock = new SimClock();
+  readonly scheduler: SimScheduler;
+  readonly trace: Trace;
+  readonly startTime: number;
+  /** Events run so far. */
+  events = 0;
+  /** Why the last drive stopped on a limit. */
+  limitReason: string | undefined;
+  readonly #pick: SimPrng;
+
+  constructor(prng: SimPrng, timing: { stepCostMaxMs: number; timerLateMaxMs: number }, traceKeep = 40) {
+    const delays = prng.fork("delays");
+    this.#pick = prng.fork("pick");
+    this.scheduler = new SimScheduler(this.clock, {
+      defer: () => delays.next() * timing.stepCostMaxMs,
+      timerLate: () => delays.next() * timing.timerLateMaxMs,
+    });
+    this.trace = new Trace(traceKeep);
+    this.startTime = this.clock.now();
+  }
+
+  /** Virtual ms since the world started. */
+  get elapsedMs(): number {
+    return this.clock.now() - this.startTime;
+  }
+
+  log(text: string): void {
+    this.trace.log(this.elapsedMs, text);
+  }
+
+  /** The runtime options that put a job on this world; beforeStep runs before every actor step. */
+  runtime(jobId: string, beforeStep?: (actor: Runnable) => void): RuntimeOptions {
+    return {
+      clock: this.clock,
+      scheduler: this.scheduler,
+      // Which ready actor steps next is the seed's choice; channels stay FIFO inside the actors.
+      pick: (n) => this.#pick.int(n),
+      sliceSteps: 1,
+      jobId,
+      beforeStep,
+    };
+  }
+
+  /** Runs events until control says done, a limit hits, or nothing is left to run. */
+  async drive(control: DriveControl): Promise<DriveEnd> {
+    let dry = false;
+    for (;;) {
+      if (control.done()) return "done";
+      const reason = control.limit();
+      if (reason) {
+        this.limitReason = reason;
+        return "limit";
+      }
+      const e = this.scheduler.next();
+      if (!e) {
+        if (dry) return "stuck";
+        dry = true;
+        await drainMicrotasks(QUIESCE_TICKS);
+        continue;
+      }
+      dry = false;
+      this.events++;
+      if (e.label !== "defer") this.log(e.label);
+      e.fn();
+      await drainMicrotasks(EVENT_TICKS);
+    }
+  }
+}
+
+/** A 32-hex-digit job id drawn from the seed (jobs must not draw ids from a real random source). */
+export function simJobId(prng: SimPrng): string {
+  let s = "";
+  for (let i = 0; i < 32; i++) s += prng.int(16).toString(16);
+  return s;
+}
