@@ -62,6 +62,12 @@ interface Pending {
   timer: Timer;
   savepoint?: SavepointTarget;
   waiters: ((d: CheckpointDetails) => void)[];
+  /**
+   * The metadata write was issued. Its outcome may be unknown (a failed or late put can
+   * still land), so the files it names must never be deleted: a metadata file without
+   * its state files is a half checkpoint that recovery would pick and fail on.
+   */
+  metadataWriteIssued?: boolean;
 }
 
 interface TriggerRequest {
@@ -277,6 +283,7 @@ export class CheckpointCoordinator {
     };
     try {
       init.faults?.beforeCommit?.(p.id);
+      p.metadataWriteIssued = true;
       await storage.put(joinKey(dir, METADATA_FILE), encodeMetadata(metadata));
     } catch (e) {
       if (this.#pending.get(p.id) !== p) return;
@@ -338,7 +345,7 @@ export class CheckpointCoordinator {
     this.failedCount++;
     this.#target?.notifyAborted(p.id, reason);
     this.#init.onCheckpoint?.(details);
-    void this.#init.storage.deletePrefix(`${checkpointDir(this.#init.jobName, this.#init.jobId, p.id)}/`).catch(() => {});
+    if (!p.metadataWriteIssued) void this.#init.storage.deletePrefix(`${checkpointDir(this.#init.jobName, this.#init.jobId, p.id)}/`).catch(() => {});
     for (const w of p.waiters) w(details);
     if (countsAsFailure && reason !== "checkpoint_subsumed") {
       this.#consecutiveFailures++;
