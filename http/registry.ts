@@ -45,6 +45,13 @@ export function isTerminal(status: JobStatus): boolean {
  */
 export class JobRegistry {
   readonly #jobs = new Map<string, Entry>();
+  readonly #listeners = new Set<(job: JobHandle) => void>();
+
+  /** Calls `listener` for every job added from now on; returns the function that stops it. */
+  onJob(listener: (job: JobHandle) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
 
   /** Adds a job (again: no-op) and records its failures from now on. */
   add(job: JobHandle): void {
@@ -60,6 +67,7 @@ export class JobRegistry {
       if (result.error) this.#record(entry, result.error, "terminal");
     });
     this.#forgetOldEnded();
+    for (const l of this.#listeners) l(job);
   }
 
   #record(entry: Entry, error: Error, kind: JobException["kind"]): void {

@@ -1,0 +1,91 @@
+/**
+ * `weir run <job.ts>`: runs a job file in this process with the REST API on.
+ * @module
+ */
+import process from "node:process";
+import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { setEnvironmentDefaults } from "../../dataflow/environment.ts";
+import { WeirError } from "../../errors.ts";
+import { jobRegistry } from "../../http/registry.ts";
+import { HOSTNAME_DEFAULT, PORT_DEFAULT, serverClosed } from "../../http/server.ts";
+import "../../mod.ts";
+import type { JobHandle } from "../../runtime/job_handle.ts";
+import { intFlag, usage } from "../args.ts";
+import { type Command, say } from "../command.ts";
+
+/**
+ * Imports the job file after setting environment defaults from the flags (a job's own
+ * options win), announces every job it starts with its URL, and exits once all ended:
+ * 0 unless one failed.
+ *
+ * @example
+ * ```ts
+ * import { run } from "./run.ts";
+ * console.assert(run.name === "run");
+ * ```
+ */
+export const run: Command = {
+  name: "run",
+  summary: "run a job file with the REST API and dashboard",
+  help: `Usage: weir run <job.ts> [--parallelism N] [--port P] [--host H]
+
+Runs <job.ts> in this process. Every StreamEnvironment it creates gets the defaults
+below for options it does not set itself, so its REST API and dashboard are served
+at http://H:P. Exits when its jobs ended: 0, or 1 if one failed. Ctrl-C cancels the
+jobs (unless the job file handles SIGINT itself).
+
+Options:
+  --parallelism N  default parallelism (default 1)
+  --port P         REST API port (default ${PORT_DEFAULT}; 0 picks a free one)
+  --host H         address to bind (default ${HOSTNAME_DEFAULT})
+  (WEIR_TOKEN, when set, guards the mutating endpoints)`,
+  flags: { parallelism: "string", port: "string", host: "string" },
+  async run({ positional, flags }) {
+    if (positional.length < 1) throw usage("weir run needs a <job.ts> file");
+    const file = resolve(positional[0]);
+    if (!existsSync(file)) throw new WeirError("usage", `Job file ${positional[0]} not found`);
+    const parallelism = intFlag(flags, "parallelism", 1, 32768);
+    const port = intFlag(flags, "port", 0, 65535) ?? PORT_DEFAULT;
+    const hostname = typeof flags.host === "string" ? flags.host : HOSTNAME_DEFAULT;
+    setEnvironmentDefaults({ parallelism, http: { port, hostname } });
+
+    const jobs: JobHandle[] = [];
+    jobRegistry.onJob((job) => {
+      jobs.push(job);
+      // The URL is known only once execute() attached the server, a moment after registration.
+      queueMicrotask(() => void announce(job));
+    });
+    process.on("SIGINT", () => interrupted(jobs));
+
+    await import(pathToFileURL(file).href);
+    if (jobs.length === 0) throw new WeirError("no_job", `${positional[0]} started no job (did it call env.execute()?)`);
+    const results = await Promise.all(jobs.map((j) => j.done));
+    let failed = 0;
+    results.forEach((r, i) => {
+      const j = jobs[i];
+      if (r.status === "failed") failed++;
+      const extra = r.savepoint ? `, savepoint ${r.savepoint}` : r.error ? `: ${r.error.message}` : "";
+      say(`Job ${j.name} (${j.id}) ${r.status} after ${r.checkpoints.completed} checkpoints and ${r.restarts} restarts${extra}`);
+    });
+    // Let clients polling the API see the final state before the process goes.
+    await Promise.all(jobs.map((j) => serverClosed(j.url)));
+    return failed > 0 ? 1 : 0;
+  },
+};
+
+async function announce(job: JobHandle): Promise<void> {
+  // execute() attaches the server right after the starter resolved; wait for it briefly.
+  for (let i = 0; i < 100 && job.url === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+  say(`Job ${job.name} (${job.id}) started; REST API and dashboard at ${job.url ?? "(none)"}`);
+}
+
+let interrupts = 0;
+function interrupted(jobs: JobHandle[]): void {
+  // The job file handles Ctrl-C itself (e.g. stop with a savepoint): leave it to that.
+  if (process.listenerCount("SIGINT") > 1) return;
+  if (++interrupts > 1) process.exit(130);
+  process.stderr.write("Interrupted: canceling (Ctrl-C again to quit at once)\n");
+  for (const j of jobs) void j.cancel();
+}

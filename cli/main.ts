@@ -1,0 +1,66 @@
+/**
+ * The `weir` command: run a job, list jobs, trigger and inspect checkpoints, cancel.
+ * Errors end the process with one line on stderr and a non-zero exit code (2 for usage).
+ * @module
+ */
+import process from "node:process";
+import { WeirError } from "../errors.ts";
+import { parseArgs, usage } from "./args.ts";
+import type { Command } from "./command.ts";
+import { cancel } from "./commands/cancel.ts";
+import { checkpoint } from "./commands/checkpoint.ts";
+import { checkpoints } from "./commands/checkpoints.ts";
+import { list } from "./commands/list.ts";
+import { run } from "./commands/run.ts";
+
+const COMMANDS: Command[] = [run, list, checkpoint, checkpoints, cancel];
+
+/** The text of `weir --help`. */
+export function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `weir: stream processing with Flink-grade checkpoints, for Bun and Deno
+
+Usage: weir <command> [options]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n")}
+
+Run "weir <command> --help" for a command's options.`;
+}
+
+/**
+ * Runs the command line `argv` (without the runtime and script); resolves to the exit code.
+ *
+ * @example
+ * ```ts
+ * import { main } from "./main.ts";
+ * console.assert((await main(["--help"])) === 0);
+ * ```
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const [name, ...rest] = argv;
+    if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+      (name === undefined ? process.stderr : process.stdout).write(`${mainHelp()}\n`);
+      return name === undefined ? 2 : 0;
+    }
+    const command = COMMANDS.find((c) => c.name === name);
+    if (!command) throw usage(`Unknown command ${JSON.stringify(name)}; commands: ${COMMANDS.map((c) => c.name).join(", ")}`);
+    const args = parseArgs(rest, command.flags);
+    if (args.flags.help) {
+      process.stdout.write(`${command.help}\n`);
+      return 0;
+    }
+    return await command.run(args);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`weir: ${message}\n`);
+    if (e instanceof WeirError && e.code === "usage") {
+      process.stderr.write(`Run "weir ${argv[0] && COMMANDS.some((c) => c.name === argv[0]) ? `${argv[0]} ` : ""}--help" for usage.\n`);
+      return 2;
+    }
+    return 1;
+  }
+}
+
+if (import.meta.main) process.exit(await main(process.argv.slice(2)));
