@@ -49,7 +49,7 @@ export interface SimConfig {
 export function drawConfig(seed: number, mode: SimMode, prng: SimPrng): SimConfig {
   const timeout = prng.range(150, 1500);
   const checkpoint: CheckpointOptions = {
-    interval: prng.range(2, 60),
+    interval: prng.range(1, 40),
     timeout,
     minPause: prng.chance(0.5) ? 0 : prng.range(1, 20),
     maxConcurrent: prng.chance(0.7) ? 1 : 2,
@@ -63,7 +63,7 @@ export function drawConfig(seed: number, mode: SimMode, prng: SimPrng): SimConfi
   return {
     seed,
     mode,
-    records: prng.range(20, 400),
+    records: prng.range(50, 1500),
     keys: prng.range(1, 7),
     sourceParallelism: prng.range(1, 3),
     reduceParallelism: prng.range(1, 3),

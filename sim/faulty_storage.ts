@@ -59,8 +59,8 @@ export class FaultyStorage implements StorageAdapter {
   readonly #prng: SimPrng;
   readonly #config: StorageFaultConfig;
   readonly #hooks: StorageHooks;
-  /** Keys present in `inner`, kept in step so checkers can look synchronously. */
-  readonly #present = new Set<string>();
+  /** What `inner` holds, mirrored so that checkers and the archive can read it synchronously. */
+  readonly #present = new Map<string, Uint8Array>();
   /** What the job's final clean-up deleted: completed checkpoints stay checkable after the job ended. */
   readonly archive = new MemoryStorage();
   #tornCount = 0;
@@ -72,8 +72,9 @@ export class FaultyStorage implements StorageAdapter {
     this.#hooks = hooks;
   }
 
+  /** Keys present right now. */
   get present(): ReadonlySet<string> {
-    return this.#present;
+    return new Set(this.#present.keys());
   }
 
   get(key: string): Promise<Uint8Array | undefined> {
@@ -127,8 +128,8 @@ export class FaultyStorage implements StorageAdapter {
   }
 
   #putNow(key: string, bytes: Uint8Array): Promise<void> {
-    if (key.endsWith(METADATA_SUFFIX)) this.#hooks.metadataVisible?.(key, bytes, this.#present);
-    this.#present.add(key);
+    if (key.endsWith(METADATA_SUFFIX)) this.#hooks.metadataVisible?.(key, bytes, new Set(this.#present.keys()));
+    this.#present.set(key, bytes);
     return this.inner.put(key, bytes);
   }
 
@@ -156,15 +157,14 @@ export class FaultyStorage implements StorageAdapter {
   }
 
   #deletePrefixNow(prefix: string): Promise<void> {
-    for (const k of [...this.#present]) if (k.startsWith(prefix)) this.#present.delete(k);
+    for (const k of [...this.#present.keys()]) if (k.startsWith(prefix)) this.#present.delete(k);
     return this.inner.deletePrefix(prefix);
   }
 
-  async #archiveThenDelete(prefix: string): Promise<void> {
-    for (const k of await this.inner.list(prefix)) {
-      const v = await this.inner.get(k);
-      if (v) await this.archive.put(k, v);
-    }
-    await this.#deletePrefixNow(prefix);
+  /** Copies what is under prefix in one synchronous pass (no event can run in between), then deletes it. */
+  #archiveThenDelete(prefix: string): Promise<void> {
+    const copies: Promise<void>[] = [];
+    for (const [k, v] of this.#present) if (k.startsWith(prefix)) copies.push(this.archive.put(k, v));
+    return Promise.all(copies).then(() => this.#deletePrefixNow(prefix));
   }
 }

@@ -11,8 +11,9 @@ import { Trace } from "./trace.ts";
 
 /** Microtask turns granted after each event: promise chains started by it settle before the next event, as on a real event loop. */
 const EVENT_TICKS = 16;
-/** Turns granted when the queue ran dry, before the world counts as stuck. */
+/** Turns granted per round when the queue ran dry; QUIESCE_ROUNDS rounds without an event and the world is stuck. */
 const QUIESCE_TICKS = 2000;
+const QUIESCE_ROUNDS = 20;
 
 /** Lets pending promise reactions run without yielding to the host's timers or I/O. */
 export async function drainMicrotasks(turns: number): Promise<void> {
@@ -85,7 +86,7 @@ export class World {
 
   /** Runs events until control says done, a limit hits, or nothing is left to run. */
   async drive(control: DriveControl): Promise<DriveEnd> {
-    let dry = false;
+    let dry = 0;
     for (;;) {
       if (control.done()) return "done";
       const reason = control.limit();
@@ -95,12 +96,11 @@ export class World {
       }
       const e = this.scheduler.next();
       if (!e) {
-        if (dry) return "stuck";
-        dry = true;
+        if (++dry > QUIESCE_ROUNDS) return "stuck";
         await drainMicrotasks(QUIESCE_TICKS);
         continue;
       }
-      dry = false;
+      dry = 0;
       this.events++;
       if (e.label !== "defer") this.log(e.label);
       e.fn();
