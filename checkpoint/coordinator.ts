@@ -96,6 +96,8 @@ export class CheckpointCoordinator {
   #latestCompletedId = 0;
   #consecutiveFailures = 0;
   #completedIds: number[] = [];
+  /** Metadata writes not yet settled; recovery waits for them (see metadataWritesSettled). */
+  #metadataWrites = new Set<Promise<void>>();
   #finishing = false;
   #shutDown = false;
   completedCount = 0;
@@ -112,6 +114,17 @@ export class CheckpointCoordinator {
   }
   get pendingCount(): number {
     return this.#pending.size;
+  }
+
+  /**
+   * Resolves once every metadata write issued so far has landed or failed. A write still
+   * in flight at a failover may land later; recovery must not pick the latest checkpoint
+   * before then, or a late checkpoint of the abandoned attempt would surface after the
+   * job restored from an older one, and a second restart would jump to that other
+   * history (its sink transactions overlapping ones already committed).
+   */
+  metadataWritesSettled(): Promise<void> {
+    return Promise.allSettled([...this.#metadataWrites]).then(() => {});
   }
 
   /** Attaches a (re)started execution; checkpoint ids continue where they were. */
@@ -284,7 +297,13 @@ export class CheckpointCoordinator {
     try {
       init.faults?.beforeCommit?.(p.id);
       p.metadataWriteIssued = true;
-      await storage.put(joinKey(dir, METADATA_FILE), encodeMetadata(metadata));
+      const write = storage.put(joinKey(dir, METADATA_FILE), encodeMetadata(metadata));
+      this.#metadataWrites.add(write);
+      try {
+        await write;
+      } finally {
+        this.#metadataWrites.delete(write);
+      }
     } catch (e) {
       if (this.#pending.get(p.id) !== p) return;
       if (e instanceof WeirError && e.code === "coordinator_crash") return this.#crash(e);

@@ -27,7 +27,8 @@ export interface SubtaskStateFile {
 export class PendingSnapshot {
   readonly barrier: Barrier;
   readonly operators: Record<string, Uint8Array>;
-  readonly unaligned: boolean;
+  /** Set when any barrier of this snapshot overtook data (input or output side). */
+  unaligned: boolean;
   timing: AlignmentTiming;
   readonly #inputs = new Map<number, Uint8Array[]>();
   readonly #outputs = new Map<string, Uint8Array[]>();

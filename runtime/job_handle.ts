@@ -21,6 +21,8 @@ export interface SubtaskMetrics {
   /** Items waiting for credit in its output buffers. */
   outputBuffered: number;
   barrierState: string;
+  /** Checkpoints still being collected here. */
+  pendingSnapshots: number;
 }
 
 /** A vertex as GET /jobs/:id shows it. */
@@ -190,6 +192,7 @@ export class JobHandle {
         queuedBatches: s.inputs.reduce((n, c) => n + c.queuedBatches, 0),
         outputBuffered: s.gates.reduce((n, g) => n + g.channels.reduce((m, c) => m + c.pending.length, 0), 0),
         barrierState: s.barrierState,
+        pendingSnapshots: s.pendingSnapshots,
       })),
     }));
   }

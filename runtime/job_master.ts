@@ -212,6 +212,9 @@ export class JobMaster implements ExecutionOwner {
 
   async #restart(): Promise<void> {
     if (this.#ended) return;
+    // A checkpoint of the failed attempt may still be committing: its outcome decides what is latest.
+    await this.coordinator.metadataWritesSettled();
+    if (this.#ended) return;
     let restore = await this.#latestOwnCheckpoint();
     if (!restore && this.#init.restoreFrom) {
       const r = this.#init.restoreFrom;

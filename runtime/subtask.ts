@@ -117,6 +117,10 @@ export class Subtask implements Runnable, BarrierController {
   get barrierState(): string {
     return this.#handler.stateName;
   }
+  /** Checkpoints this subtask is still collecting (channel state held in memory). */
+  get pendingSnapshots(): number {
+    return this.#pending.size;
+  }
 
   now(): number {
     return this.#host.clock.now();
@@ -421,6 +425,7 @@ export class Subtask implements Runnable, BarrierController {
       const at = channel.pending.indexOf(snap.barrier);
       if (at < 0) continue;
       this.#overtakeOutput(snap, g, c, at);
+      snap.unaligned = true;
       channel.removePending(at);
       const unaligned: Barrier = { ...snap.barrier, unaligned: true };
       (channel.receiver as Subtask).post({ kind: "barrier", barrier: unaligned, channel: channel.inputIndex, queued: channel.queue.length });
