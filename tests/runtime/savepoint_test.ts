@@ -1,0 +1,103 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CollectSink, FileStorage, MemoryStorage, SequenceSource, StreamEnvironment, WeirError } from "../../mod.ts";
+import type { EnvironmentOptions } from "../../mod.ts";
+import { assertExactlyOnce, type Pair, sleep } from "../helpers.ts";
+
+const N = 6000;
+
+/**
+ * The counting job. Runs that continue each other share one sink, as they would share an
+ * external system: re-committing what the restored savepoint pre-committed is idempotent.
+ */
+function job(o: EnvironmentOptions & { sourceP: number; sumP: number; extraUid?: string; sink?: CollectSink<Pair> }) {
+  const { sourceP, sumP, extraUid, sink = new CollectSink<Pair>(), ...env } = o;
+  const e = new StreamEnvironment({ jobName: "sp", storage: new MemoryStorage(), batchSize: 32, ...env });
+  let s = e.fromSource(new SequenceSource(0, N, { ratePerSecond: 30_000 }), { uid: "numbers", parallelism: sourceP })
+    .map((x): Pair => [x % 7, 1], { uid: "pair", parallelism: sourceP });
+  if (extraUid) s = s.map((p) => p, { uid: extraUid, parallelism: sourceP });
+  s.keyBy((p) => p[0])
+    .reduce((a, b) => [a[0], a[1] + b[1]], { uid: "sum", parallelism: sumP })
+    .sinkTo(sink, { uid: "out", parallelism: sumP });
+  return { env: e, sink };
+}
+
+describe("savepoints", () => {
+  for (const [from, to] of [[[2, 3], [3, 4]], [[3, 4], [1, 1]]] as const) {
+    test(`stop-with-savepoint at parallelism ${from} and restore at ${to} continues exactly-once`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), "weir-sp-"));
+      const first = job({ sourceP: from[0], sumP: from[1], checkpoint: { interval: 10 } });
+      const h1 = await first.env.execute();
+      await sleep(60);
+      const location = await h1.stop({ savepoint: dir });
+      const r1 = await h1.done;
+      assert.equal(r1.status, "stopped");
+      assert.equal(r1.savepoint, location);
+      assert.ok(readdirSync(location).includes("_metadata"), "the savepoint is a self-contained directory");
+      assert.ok(first.sink.committed.length > 0 && first.sink.committed.length < N, "stopped midway");
+      const latest = h1.checkpointStats().latest.savepoint!;
+      assert.equal(latest.checkpoint_type, "SAVEPOINT");
+
+      const second = job({ sourceP: to[0], sumP: to[1], restoreFrom: location, sink: first.sink });
+      const h2 = await second.env.execute();
+      const r2 = await h2.done;
+      assert.equal(r2.status, "finished", String(r2.error));
+      assert.equal(h2.checkpointStats().latest.restored?.is_savepoint, true);
+      assertExactlyOnce(first.sink.committed, N);
+    });
+  }
+
+  test("stop with drain flushes and ends the input before the savepoint", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weir-sp-"));
+    const { env, sink } = job({ sourceP: 2, sumP: 2 });
+    const h = await env.execute();
+    await sleep(40);
+    const location = await h.stop({ savepoint: dir, drain: true });
+    assert.equal((await h.done).status, "stopped");
+    const second = job({ sourceP: 2, sumP: 2, restoreFrom: location, sink });
+    await (await second.env.execute()).done;
+    assertExactlyOnce(sink.committed, N);
+  });
+
+  test("a retained checkpoint of a canceled job can be restored with restoreFrom", async () => {
+    const root = mkdtempSync(join(tmpdir(), "weir-ret-"));
+    const first = job({ sourceP: 2, sumP: 2, storage: new FileStorage(root), checkpoint: { interval: 10 } });
+    const h1 = await first.env.execute();
+    await sleep(80);
+    await h1.cancel();
+    const latest = h1.checkpointStats().latest.completed!;
+    assert.ok(latest, "a checkpoint completed");
+    const second = job({ sourceP: 2, sumP: 3, restoreFrom: latest.external_path! });
+    const h2 = await second.env.execute();
+    assert.equal((await h2.done).status, "finished");
+    assert.equal(h2.checkpointStats().latest.restored?.id, latest.id);
+    const finals = new Map<number, number>();
+    for (const [k, c] of second.sink.committed) finals.set(k, Math.max(finals.get(k) ?? 0, c));
+    assert.equal([...finals.values()].reduce((a, b) => a + b, 0), N, "counts continue from the checkpoint's state");
+  });
+
+  test("state of an operator the job no longer has is refused unless allowNonRestoredState", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weir-sp-"));
+    const first = job({ sourceP: 1, sumP: 1, extraUid: "gone" });
+    const h1 = await first.env.execute();
+    await sleep(30);
+    const location = await h1.stop({ savepoint: dir });
+    await assert.rejects(job({ sourceP: 1, sumP: 1, restoreFrom: location }).env.execute(), (e: unknown) =>
+      e instanceof WeirError && e.code === "state_not_restored" && e.message.includes('"gone"'));
+    const ok = job({ sourceP: 1, sumP: 1, restoreFrom: location, allowNonRestoredState: true });
+    assert.equal((await (await ok.env.execute()).done).status, "finished");
+  });
+
+  test("a missing or corrupt savepoint is a clear error naming it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weir-none-"));
+    await assert.rejects(job({ sourceP: 1, sumP: 1, restoreFrom: dir }).env.execute(), (e: unknown) =>
+      e instanceof WeirError && e.code === "checkpoint_not_found" && e.message.includes("_metadata"));
+    const bad = new FileStorage(dir);
+    await bad.put("_metadata", new Uint8Array([1, 0xff, 0x00]));
+    await assert.rejects(job({ sourceP: 1, sumP: 1, restoreFrom: dir }).env.execute(), (e: unknown) =>
+      e instanceof WeirError && (e.code === "storage_corrupt" || e.code === "checkpoint_corrupt") && e.message.includes("_metadata"));
+  });
+});
