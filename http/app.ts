@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { guardMutations } from "./auth.ts";
 import { BackpressureSampler } from "./backpressure.ts";
-import { dashboardHtml } from "./dashboard.ts";
+import { DASHBOARD_CSP, dashboardHtml } from "./dashboard.ts";
 import type { ApiDeps } from "./deps.ts";
 import { errorResponse } from "./errors.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
@@ -58,7 +58,10 @@ export function createApp(options: AppOptions = {}): Hono {
     onError: (c) => c.json({ errors: [`Request body is larger than ${limit} bytes`], code: "payload_too_large" }, 413),
   }));
 
-  app.get("/", (c) => c.html(dashboardHtml()));
+  app.get("/", (c) => {
+    c.header("Content-Security-Policy", DASHBOARD_CSP);
+    return c.html(dashboardHtml());
+  });
   app.get("/config", (c) => c.json({ "refresh-interval": 1000, "weir-version": "0.1.0", "auth-required": options.token !== undefined }));
   app.get("/metrics", async (c) => {
     const jobs = deps.registry.list();

@@ -1,0 +1,205 @@
+/**
+ * The dashboard's browser script, inlined into the page. It polls the REST API every
+ * second and draws with SVG built through DOM calls (never innerHTML), so names and
+ * failure messages cannot inject markup.
+ * @module
+ */
+
+/** JavaScript of the dashboard page (runs in the browser). */
+export const DASHBOARD_JS = String.raw`
+"use strict";
+const SVG = "http://www.w3.org/2000/svg";
+const LEVEL_COLOR = { ok: "var(--ok)", low: "var(--low)", high: "var(--high)" };
+const TYPE_COLOR = { CHECKPOINT: "var(--aligned)", UNALIGNED_CHECKPOINT: "var(--unaligned)", SAVEPOINT: "var(--savepoint)" };
+const state = { jobId: location.hash.slice(1) || null, token: sessionStorage.getItem("weir-token") };
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs, text) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+function bytes(n) {
+  if (n < 1024) return n + " B";
+  const u = ["KiB", "MiB", "GiB"]; let v = n / 1024, i = 0;
+  while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
+  return v.toFixed(1) + " " + u[i];
+}
+function ms(n) { return n < 1000 ? Math.round(n) + " ms" : (n / 1000).toFixed(1) + " s"; }
+function clock(t) { return new Date(t).toLocaleTimeString(); }
+
+async function getJson(path) {
+  const res = await fetch(path, { headers: { accept: "application/json" } });
+  const body = await res.json();
+  if (!res.ok) throw new Error((body.errors || []).join("; ") || ("HTTP " + res.status));
+  return body;
+}
+async function post(path) {
+  const headers = { accept: "application/json" };
+  if (state.token) headers.authorization = "Bearer " + state.token;
+  return fetch(path, { method: "POST", headers });
+}
+
+function drawGraph(job, bp) {
+  const svg = $("job-graph");
+  svg.replaceChildren();
+  const vs = job.vertices;
+  const boxW = 260, gap = 70, pad = 10;
+  const rows = Math.max(1, ...vs.map((v) => Math.ceil(v.parallelism / 8)));
+  const boxH = 70 + rows * 22;
+  svg.setAttribute("viewBox", "0 0 " + Math.max(400, vs.length * (boxW + gap)) + " " + (boxH + 2 * pad));
+  svg.setAttribute("height", String(boxH + 2 * pad));
+  vs.forEach((v, i) => {
+    const x = pad + i * (boxW + gap), y = pad;
+    const g = el("g", { class: "vertex", "data-vertex-id": v.id });
+    const level = bp && bp.vertices.find((b) => b.id === v.id);
+    g.append(el("rect", { x, y, width: boxW, height: boxH, rx: 8, fill: "#10171d", stroke: level ? LEVEL_COLOR[level["backpressure-level"]] : "var(--line)", "stroke-width": 2 }));
+    g.append(el("text", { x: x + 10, y: y + 20, "font-weight": 600 }, v.name.length > 34 ? v.name.slice(0, 33) + "…" : v.name));
+    g.append(el("text", { x: x + 10, y: y + 38, class: "dim" }, "parallelism " + v.parallelism + " · in " + v.metrics["read-records"] + " · out " + v.metrics["write-records"]));
+    g.append(el("text", { x: x + 10, y: y + 56, class: "dim" }, "queued " + v.metrics["queued-batches"] + " · buffered " + v.metrics["output-buffered"]));
+    v.subtasks.forEach((s, k) => {
+      const b = level && level.subtasks.find((q) => q.subtask === s.subtask);
+      const sx = x + 10 + (k % 8) * 25, sy = y + 64 + Math.floor(k / 8) * 22;
+      const r = el("rect", { x: sx, y: sy, width: 20, height: 18, rx: 3, class: "subtask", "data-level": b ? b["backpressure-level"] : "unknown", fill: b ? LEVEL_COLOR[b["backpressure-level"]] : "var(--line)" });
+      r.append(el("title", {}, "subtask " + s.subtask + (b ? ": backpressured " + Math.round(b.ratio * 100) + "%, busy " + Math.round(b.busyRatio * 100) + "%, idle " + Math.round(b.idleRatio * 100) + "%" : "")));
+      g.append(r);
+    });
+    svg.append(g);
+    if (i > 0) {
+      const ax = x - gap + 4, ay = y + boxH / 2;
+      svg.append(el("line", { x1: ax, y1: ay, x2: x - 8, y2: ay, stroke: "var(--dim)", "stroke-width": 2 }));
+      svg.append(el("path", { d: "M" + (x - 2) + " " + ay + " l-9 -5 v10 z", fill: "var(--dim)" }));
+    }
+  });
+}
+
+function drawChart(history) {
+  const svg = $("checkpoint-chart");
+  svg.replaceChildren();
+  const items = history.slice().reverse().slice(-60);
+  const W = 900, laneH = 90, top = 14, left = 80;
+  const lanes = [["duration", (h) => h.end_to_end_duration, ms], ["size", (h) => h.state_size, bytes], ["in-flight", (h) => h.persisted_data, bytes]];
+  svg.setAttribute("viewBox", "0 0 " + W + " " + (lanes.length * (laneH + top) + 24));
+  if (items.length === 0) {
+    svg.append(el("text", { x: left, y: 40, class: "dim" }, "No checkpoints yet"));
+    return;
+  }
+  const bw = Math.max(3, Math.min(24, (W - left - 10) / items.length - 3));
+  lanes.forEach(([label, value, fmt], li) => {
+    const y0 = li * (laneH + top) + top;
+    const peak = Math.max(0, ...items.map(value));
+    // The scale never collapses to zero, so a lane of zeros draws flat bars instead of dividing by zero.
+    const max = Math.max(1, peak);
+    svg.append(el("text", { x: 4, y: y0 + 12, class: "dim" }, label));
+    svg.append(el("text", { x: 4, y: y0 + 28, class: "dim" }, "max " + fmt(peak)));
+    svg.append(el("line", { x1: left, y1: y0 + laneH, x2: W - 4, y2: y0 + laneH, stroke: "var(--line)" }));
+    items.forEach((h, i) => {
+      const v = value(h), bh = h.status === "IN_PROGRESS" ? 2 : Math.max(1, (v / max) * (laneH - 4));
+      const x = left + 4 + i * (bw + 3);
+      const fill = h.status === "FAILED" ? "var(--failed)" : TYPE_COLOR[h.checkpoint_type] || "var(--dim)";
+      const r = el("rect", { x, y: y0 + laneH - bh, width: bw, height: bh, fill, opacity: h.status === "IN_PROGRESS" ? 0.4 : 1, class: "checkpoint-bar",
+        "data-lane": label, "data-checkpoint-id": h.id, "data-type": h.checkpoint_type, "data-status": h.status });
+      r.append(el("title", {}, "#" + h.id + " " + h.checkpoint_type + " " + h.status + ": " + label + " " + fmt(v) + (h.failure_message ? " (" + h.failure_message + ")" : "")));
+      svg.append(r);
+      if (li === lanes.length - 1 && (items.length <= 30 || i % 5 === 0)) svg.append(el("text", { x: x + bw / 2, y: y0 + laneH + 14, "text-anchor": "middle", class: "dim" }, String(h.id)));
+    });
+  });
+}
+
+function drawFailures(history, exceptions) {
+  const box = $("failures");
+  const list = document.createElement("ul");
+  for (const e of exceptions.exceptionHistory.entries) {
+    const li = document.createElement("li");
+    li.className = "job-exception";
+    const when = document.createElement("span"); when.className = "when"; when.textContent = clock(e.timestamp);
+    li.append(when, (e.kind === "restart" ? "Restarted after " : "Job failed: ") + e.exceptionName + ": " + e.message);
+    list.append(li);
+  }
+  for (const h of history.filter((c) => c.status === "FAILED")) {
+    const li = document.createElement("li");
+    li.className = "checkpoint-failure";
+    const when = document.createElement("span"); when.className = "when"; when.textContent = clock(h.failure_timestamp || h.trigger_timestamp);
+    li.append(when, "Checkpoint " + h.id + " failed (" + (h.failure_reason || "unknown") + "): " + (h.failure_message || ""));
+    list.append(li);
+  }
+  if (list.childElementCount === 0) {
+    const p = document.createElement("p"); p.className = "empty"; p.textContent = "No failures";
+    box.replaceChildren(p);
+  } else box.replaceChildren(list);
+}
+
+function drawStats(job, cps) {
+  const c = cps.counts, latest = cps.latest.completed;
+  const items = [["status", job.state], ["restarts", job.restarts], ["completed", c.completed], ["failed", c.failed], ["in progress", c.in_progress],
+    ["latest", latest ? "#" + latest.id + " in " + ms(latest.end_to_end_duration) + ", " + bytes(latest.state_size) : "-"]];
+  $("stats").replaceChildren(...items.map(([k, v]) => { const s = document.createElement("span"); const b = document.createElement("b"); b.textContent = String(v); s.append(k + " ", b); return s; }));
+  const badge = $("job-status"); badge.textContent = job.state; badge.className = "badge " + job.state;
+  $("trigger-checkpoint").disabled = job.state !== "RUNNING";
+}
+
+async function refreshJobs() {
+  const { jobs } = await getJson("/jobs");
+  const select = $("job-select");
+  if (!state.jobId || !jobs.some((j) => j.id === state.jobId)) {
+    const running = jobs.filter((j) => j.status === "RUNNING");
+    state.jobId = (running[running.length - 1] || jobs[jobs.length - 1] || {}).id || null;
+  }
+  select.replaceChildren(...jobs.map((j) => { const o = document.createElement("option"); o.value = j.id; o.textContent = j.name + " · " + j.id.slice(0, 8) + " · " + j.status; o.selected = j.id === state.jobId; return o; }));
+}
+
+async function refresh() {
+  try {
+    await refreshJobs();
+    if (!state.jobId) { $("error").textContent = "No jobs yet"; return; }
+    const base = "/jobs/" + state.jobId;
+    const [job, cps, exceptions] = await Promise.all([getJson(base), getJson(base + "/checkpoints"), getJson(base + "/exceptions")]);
+    const bp = job.state === "RUNNING" ? await getJson(base + "/backpressure").catch(() => null) : null;
+    drawStats(job, cps);
+    drawGraph(job, bp);
+    drawChart(cps.history);
+    drawFailures(cps.history, exceptions);
+    $("error").textContent = "";
+    document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
+  } catch (e) {
+    $("error").textContent = "Cannot reach the REST API: " + e.message;
+  } finally {
+    setTimeout(refresh, 1000);
+  }
+}
+
+async function triggerCheckpoint() {
+  const status = $("trigger-status"), button = $("trigger-checkpoint");
+  button.disabled = true;
+  status.textContent = "Triggering…";
+  try {
+    const base = "/jobs/" + state.jobId + "/checkpoints";
+    let res = await post(base);
+    if (res.status === 401) {
+      state.token = prompt("Bearer token for this weir API (WEIR_TOKEN):") || null;
+      if (state.token) sessionStorage.setItem("weir-token", state.token);
+      res = await post(base);
+    }
+    const body = await res.json();
+    if (!res.ok) throw new Error((body.errors || []).join("; "));
+    for (;;) {
+      const t = await getJson(base + "/" + body["request-id"]);
+      if (t.status.id === "COMPLETED") {
+        status.textContent = t.operation.checkpointId !== undefined ? "Checkpoint " + t.operation.checkpointId + " completed" : "Checkpoint failed: " + t.operation["failure-cause"].message;
+        break;
+      }
+      status.textContent = "Checkpoint in progress…";
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } catch (e) {
+    status.textContent = "Failed: " + e.message;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+$("job-select").addEventListener("change", (e) => { state.jobId = e.target.value; location.hash = state.jobId; refresh(); });
+$("trigger-checkpoint").addEventListener("click", triggerCheckpoint);
+refresh();
+`;
