@@ -10,8 +10,9 @@
  * @module
  */
 import process from "node:process";
-import { describeConfig, SIM_MODES, type SimMode } from "./config.ts";
-import { DEFAULT_LIMITS, type SeedResult, runSeed } from "./driver.ts";
+import { SIM_MODES, type SimMode } from "./config.ts";
+import { DEFAULT_LIMITS, runSeed } from "./driver.ts";
+import { failureReport, seedLine } from "./report.ts";
 
 interface Args {
   seeds: number;
@@ -51,30 +52,6 @@ function parseArgs(argv: string[]): Args {
     } else usage(`Unknown argument ${JSON.stringify(k)}`);
   }
   return a;
-}
-
-function faultsText(f: SeedResult["faults"]): string {
-  const parts = Object.entries(f).map(([k, n]) => `${k}:${n}`);
-  return parts.length ? parts.join(",") : "none";
-}
-
-/** The one-line report of a seed, starting with SEED=. */
-export function seedLine(r: SeedResult): string {
-  return `SEED=${r.seed} mode=${r.mode} ${r.ok ? "ok" : "FAILED"} hash=${r.hash} events=${r.events} virtual=${r.virtualMs}ms ` +
-    `checkpoints=${r.checkpoints.completed}/${r.checkpoints.failed} restarts=${r.restarts} restores=${r.restoresChecked} faults=${faultsText(r.faults)}`;
-}
-
-/** The full report of a failed seed. */
-export function failureReport(r: SeedResult, traceLines: number): string {
-  const tail = r.tail.slice(-traceLines);
-  return [
-    seedLine(r),
-    `  config: ${describeConfig(r.config)}`,
-    ...r.failures.map((f) => `  failure: ${f}`),
-    `  trace (last ${tail.length} of ${r.events} events; virtual ms, what):`,
-    ...tail.map((l) => `    ${l}`),
-    `  replay: npm run sim -- --seed ${r.seed} --mode ${r.mode}`,
-  ].join("\n");
 }
 
 async function main(): Promise<void> {
