@@ -1,0 +1,327 @@
+import type { Channel } from "../actors/channel.ts";
+import { type Barrier, type Batch, isBatch } from "../actors/messages.ts";
+import type { OutputGate } from "../actors/output_gate.ts";
+import { type AlignmentTiming, type BarrierController, BarrierHandler } from "../checkpoint/barrier_handler.ts";
+import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
+import { PendingSnapshot, type SubtaskStateFile } from "../checkpoint/pending_snapshot.ts";
+import { WeirError } from "../errors.ts";
+import type { PriorityMessage } from "./subtask.ts";
+import type { SubtaskHost } from "./subtask_host.ts";
+
+/** What the checkpointing half of a subtask needs from the actor. */
+export interface CheckpointedActor {
+  readonly name: string;
+  readonly inputs: Channel[];
+  readonly gates: OutputGate[];
+  readonly alive: boolean;
+  readonly fileMeta: Omit<SubtaskStateFile, "operators" | "inputChannels" | "outputChannels" | "checkpointId">;
+  isEnded(channel: number): boolean;
+  now(): number;
+  post(message: PriorityMessage): void;
+  timer(delayMs: number, fn: () => void): void;
+  /** Encodes the state of every operator (the snapshot point). */
+  captureOperators(checkpointId: number): Record<string, Uint8Array>;
+}
+
+/**
+ * The checkpointing half of a subtask: barrier alignment (through the BarrierHandler
+ * state machine), the snapshots being collected, channel-state recording, forwarding
+ * barriers in-band or ahead of the output buffers, and writing and acking the result.
+ */
+export class SubtaskCheckpoints implements BarrierController {
+  readonly #actor: CheckpointedActor;
+  readonly #host: SubtaskHost;
+  readonly #handler: BarrierHandler;
+  readonly #pending = new Map<number, PendingSnapshot>();
+  #blocked: boolean[] = [];
+  /** Per input channel: the snapshot recording what is consumed there before its barrier. */
+  #recording: (PendingSnapshot | undefined)[] = [];
+  /** Per input channel: queue items the last priority barrier overtook there. */
+  #overtaken: number[] = [];
+
+  constructor(actor: CheckpointedActor, host: SubtaskHost, restoredCheckpointId: number) {
+    this.#actor = actor;
+    this.#host = host;
+    this.#handler = new BarrierHandler(this, restoredCheckpointId);
+  }
+
+  /** Sizes the per-channel bookkeeping once the inputs are wired. */
+  connected(inputCount: number): void {
+    this.#blocked = new Array(inputCount).fill(false);
+    this.#recording = new Array(inputCount).fill(undefined);
+    this.#overtaken = new Array(inputCount).fill(0);
+  }
+
+  get inputCount(): number {
+    return this.#actor.inputs.length;
+  }
+  get stateName(): string {
+    return this.#handler.stateName;
+  }
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+  isBlocked(channel: number): boolean {
+    return this.#blocked[channel];
+  }
+
+  /** Records consumed pre-barrier data of a channel that is being recorded. */
+  consumed(channel: number, values: Batch): void {
+    const rec = this.#recording[channel];
+    if (rec) this.#record(rec, () => rec.recordInput(channel, [values]));
+  }
+
+  inBandBarrier(channel: number, barrier: Barrier): void {
+    this.#handler.barrierReceived(channel, barrier, false);
+  }
+  priorityBarrier(channel: number, barrier: Barrier, queued: number): void {
+    this.#overtaken[channel] = queued;
+    this.#handler.barrierReceived(channel, barrier, true);
+  }
+  endOfPartition(channel: number): void {
+    this.#recording[channel] = undefined;
+    this.#handler.endOfPartition(channel);
+  }
+  alignmentTimeout(checkpointId: number): void {
+    this.#handler.alignmentTimeout(checkpointId);
+  }
+
+  /** The coordinator aborted a checkpoint, or a capture declined it: drop its work here. */
+  abort(checkpointId: number, reason: CheckpointFailureReason): void {
+    this.#handler.abort(checkpointId, reason);
+    this.#dropPending(checkpointId);
+  }
+
+  /** Forgets everything (the actor stopped). */
+  clear(): void {
+    this.#pending.clear();
+  }
+
+  /** A source's snapshot on trigger, or any subtask's final one at end of input: no alignment. */
+  snapshotNow(barrier: Barrier, startDelayMs: number): void {
+    const operators = this.#actor.captureOperators(barrier.checkpointId);
+    const snap = new PendingSnapshot(barrier, operators, barrier.unaligned, { startDelayMs, alignmentDurationMs: 0 }, this.#host.channelStateMaxBytes);
+    snap.inputsDone = true;
+    this.#pending.set(barrier.checkpointId, snap);
+    this.#forwardBarrier(snap);
+  }
+
+  /**
+   * The final snapshot at end of input: the end-of-partition event already went
+   * downstream in-band, so the barrier is not forwarded.
+   */
+  snapshotFinal(barrier: Barrier): void {
+    const operators = this.#actor.captureOperators(barrier.checkpointId);
+    const snap = new PendingSnapshot(barrier, operators, false, { startDelayMs: 0, alignmentDurationMs: 0 }, this.#host.channelStateMaxBytes);
+    snap.inputsDone = true;
+    this.#pending.set(barrier.checkpointId, snap);
+    this.#maybeComplete(snap);
+  }
+
+  /** Sends the barrier downstream: in-band after the data, or on the priority lane ahead of it. */
+  #forwardBarrier(snap: PendingSnapshot): void {
+    const barrier = snap.barrier;
+    const gates = this.#actor.gates;
+    for (let g = 0; g < gates.length; g++) {
+      const gate = gates[g];
+      gate.flush();
+      for (let c = 0; c < gate.channels.length; c++) {
+        const channel = gate.channels[c];
+        if (snap.unaligned) {
+          this.#overtakeOutput(snap, g, c, channel.pending.length);
+          postBarrier(channel, barrier);
+        } else {
+          channel.send(barrier);
+          if (barrier.alignedTimeoutMs > 0 && channel.pending.includes(barrier)) {
+            snap.waitingOutputs.add(`${g}:${c}`);
+            channel.onBarrierDelivered = (b) => {
+              if (b === barrier) this.#outputBarrierDelivered(snap, g, c);
+            };
+          }
+        }
+      }
+    }
+    if (snap.waitingOutputs.size > 0) {
+      const delay = barrier.timestamp + barrier.alignedTimeoutMs - this.#actor.now();
+      this.#actor.timer(Math.max(0, delay), () => this.#actor.post({ kind: "outputTimeout", checkpointId: barrier.checkpointId }));
+    }
+    this.#maybeComplete(snap);
+  }
+
+  /** Records the first `count` batches of an output buffer as output channel state. */
+  #overtakeOutput(snap: PendingSnapshot, g: number, c: number, count: number): void {
+    const pending = this.#actor.gates[g].channels[c].pending;
+    const batches: Batch[] = [];
+    for (let i = 0; i < count; i++) {
+      const item = pending[i];
+      if (isBatch(item)) batches.push(item);
+    }
+    this.#record(snap, () => snap.recordOutput(g, c, batches));
+  }
+
+  #outputBarrierDelivered(snap: PendingSnapshot, g: number, c: number): void {
+    this.#actor.gates[g].channels[c].onBarrierDelivered = undefined;
+    snap.waitingOutputs.delete(`${g}:${c}`);
+    this.#maybeComplete(snap);
+  }
+
+  /** Aligned-with-timeout, sender side: a barrier waited too long for credit and now overtakes. */
+  convertOutputBarriers(checkpointId: number): void {
+    const snap = this.#pending.get(checkpointId);
+    if (!snap) return;
+    for (const key of [...snap.waitingOutputs]) {
+      const [g, c] = key.split(":").map(Number);
+      const channel = this.#actor.gates[g].channels[c];
+      const at = channel.pending.indexOf(snap.barrier);
+      if (at < 0) continue;
+      this.#overtakeOutput(snap, g, c, at);
+      snap.unaligned = true;
+      channel.removePending(at);
+      postBarrier(channel, { ...snap.barrier, unaligned: true });
+      if (!this.#pending.has(checkpointId)) return;
+      this.#outputBarrierDelivered(snap, g, c);
+    }
+  }
+
+  /**
+   * Runs a channel-state capture. A capture over the cap declines the checkpoint; the
+   * handler hears of it through the priority lane, since this may run inside one of its
+   * transitions.
+   */
+  #record(snap: PendingSnapshot, capture: () => void): void {
+    try {
+      capture();
+    } catch (e) {
+      if (e instanceof WeirError && e.code === "channel_state_too_large") {
+        const id = snap.barrier.checkpointId;
+        this.#dropPending(id);
+        this.#host.decline(id, "channel_state_too_large", `${this.#actor.name}: ${e.message}`);
+        this.#actor.post({ kind: "abort", checkpointId: id, reason: "channel_state_too_large" });
+        return;
+      }
+      throw e;
+    }
+  }
+
+  #maybeComplete(snap: PendingSnapshot): void {
+    const id = snap.barrier.checkpointId;
+    if (!snap.complete || this.#pending.get(id) !== snap) return;
+    this.#pending.delete(id);
+    const meta = this.#actor.fileMeta;
+    const bytes = snap.toBytes(meta);
+    this.#host.writeState(meta.vertexId, meta.subtaskIndex, id, bytes).then(
+      (stateKey) => {
+        if (!this.#actor.alive) return;
+        this.#host.acknowledge({
+          checkpointId: id,
+          vertexId: meta.vertexId,
+          subtaskIndex: meta.subtaskIndex,
+          stateKey,
+          stateSize: bytes.length,
+          persistedData: snap.persistedBytes,
+          unaligned: snap.unaligned,
+          startDelayMs: snap.timing.startDelayMs,
+          alignmentDurationMs: snap.timing.alignmentDurationMs,
+          ackTimestamp: this.#actor.now(),
+        });
+      },
+      (e) => {
+        if (this.#actor.alive) this.#host.decline(id, "storage_failed", `${this.#actor.name}: ${(e as Error).message}`);
+      },
+    );
+  }
+
+  #dropPending(id: number): void {
+    const snap = this.#pending.get(id);
+    if (!snap) return;
+    this.#pending.delete(id);
+    for (let c = 0; c < this.#recording.length; c++) if (this.#recording[c] === snap) this.#recording[c] = undefined;
+    for (const g of this.#actor.gates) for (const ch of g.channels) ch.onBarrierDelivered = undefined;
+  }
+
+  // ---- BarrierController ----
+
+  isEnded(channel: number): boolean {
+    return this.#actor.isEnded(channel);
+  }
+  now(): number {
+    return this.#actor.now();
+  }
+  block(channel: number): void {
+    this.#blocked[channel] = true;
+  }
+  unblockAll(): void {
+    this.#blocked.fill(false);
+  }
+  snapshotAligned(barrier: Barrier, timing: AlignmentTiming): void {
+    const operators = this.#actor.captureOperators(barrier.checkpointId);
+    const snap = new PendingSnapshot(barrier, operators, false, timing, this.#host.channelStateMaxBytes);
+    snap.inputsDone = true;
+    this.#pending.set(barrier.checkpointId, snap);
+    this.#forwardBarrier(snap);
+  }
+  snapshotUnaligned(barrier: Barrier, arrivedOn: number | undefined, seen: ReadonlySet<number>, timing: AlignmentTiming): number[] {
+    const operators = this.#actor.captureOperators(barrier.checkpointId);
+    const ub: Barrier = barrier.unaligned ? barrier : { ...barrier, unaligned: true };
+    const snap = new PendingSnapshot(ub, operators, true, timing, this.#host.channelStateMaxBytes);
+    this.#pending.set(barrier.checkpointId, snap);
+    const overtaken: number[] = [];
+    const inputs = this.#actor.inputs;
+    for (let c = 0; c < inputs.length; c++) {
+      if (this.#actor.isEnded(c) || (seen.has(c) && c !== arrivedOn)) continue;
+      const channel = inputs[c];
+      if (c === arrivedOn) {
+        const data = channel.queuedDataUntilEvent(this.#overtaken[c]);
+        this.#record(snap, () => snap.recordInput(c, data));
+        continue;
+      }
+      // An in-band barrier of this checkpoint already queued is overtaken with the data ahead of it.
+      const data = channel.queuedDataUntilEvent();
+      const next = channel.queue[data.length];
+      if (next !== undefined && !isBatch(next) && next.kind === "barrier" && next.checkpointId === barrier.checkpointId) {
+        this.#record(snap, () => snap.recordInput(c, data));
+        channel.queue.splice(data.length, 1);
+        overtaken.push(c);
+      } else {
+        // Pre-barrier data is recorded as it is consumed, and what is still queued when the barrier arrives.
+        this.#recording[c] = snap;
+        snap.recordingInputs.add(c);
+      }
+    }
+    if (this.#pending.has(barrier.checkpointId)) this.#forwardBarrier(snap);
+    return overtaken;
+  }
+  barrierArrivedAfterSnapshot(checkpointId: number, channel: number, priority: boolean): void {
+    const snap = this.#pending.get(checkpointId);
+    if (!snap) return;
+    if (priority) {
+      const data = this.#actor.inputs[channel].queuedDataUntilEvent(this.#overtaken[channel]);
+      this.#record(snap, () => snap.recordInput(channel, data));
+    }
+    this.#recording[channel] = undefined;
+    snap.recordingInputs.delete(channel);
+  }
+  recordingFinished(checkpointId: number, timing: AlignmentTiming): void {
+    const snap = this.#pending.get(checkpointId);
+    if (!snap) return;
+    snap.timing = timing;
+    snap.inputsDone = true;
+    for (let c = 0; c < this.#recording.length; c++) if (this.#recording[c] === snap) this.#recording[c] = undefined;
+    snap.recordingInputs.clear();
+    this.#maybeComplete(snap);
+  }
+  scheduleAlignmentTimeout(barrier: Barrier): void {
+    const delay = barrier.timestamp + barrier.alignedTimeoutMs - this.#actor.now();
+    this.#actor.timer(Math.max(0, delay), () => this.#actor.post({ kind: "alignmentTimeout", checkpointId: barrier.checkpointId }));
+  }
+  abortCheckpoint(checkpointId: number, reason: CheckpointFailureReason, decline: boolean): void {
+    this.#dropPending(checkpointId);
+    if (decline) this.#host.decline(checkpointId, reason, `${this.#actor.name} aborted checkpoint ${checkpointId}: ${reason}`);
+  }
+}
+
+/** Puts a barrier on the receiver's priority lane, noting how much queued data it overtakes there. */
+function postBarrier(channel: Channel, barrier: Barrier): void {
+  const receiver = channel.receiver as unknown as { post(m: PriorityMessage): void };
+  receiver.post({ kind: "barrier", barrier, channel: channel.inputIndex, queued: channel.queue.length });
+}
