@@ -116,7 +116,11 @@ function ratios(before: Sample, after: Sample): JobBackpressure {
     const subtasks = v.subtasks.map((s): SubtaskBackpressure => {
       const p = previous?.subtasks.find((q) => q.index === s.index);
       const busy = share(s.busyMs - (p?.busyMs ?? s.busyMs), windowMs);
-      const backpressured = share(s.backpressuredMs - (p?.backpressuredMs ?? s.backpressuredMs), windowMs);
+      let backpressured = share(s.backpressuredMs - (p?.backpressuredMs ?? s.backpressuredMs), windowMs);
+      // The core adds backpressured time only when the wait ends, so a subtask blocked for the
+      // whole window shows none. Output waiting for credit at both ends of a window in which
+      // the subtask did nothing at all is that case: it spent the window backpressured.
+      if (p && busy === 0 && backpressured === 0 && p.outputBuffered > 0 && s.outputBuffered > 0 && p.recordsOut === s.recordsOut) backpressured = 1;
       // Busy and backpressured time are disjoint by construction of the counters; rounding may still overshoot 1.
       const idle = Math.max(0, 1 - busy - backpressured);
       return { subtask: s.index, "backpressure-level": levelOf(backpressured), ratio: backpressured, busyRatio: busy, idleRatio: round(idle) };

@@ -60,3 +60,27 @@ describe("REST API: backpressure", () => {
     }
   });
 });
+
+describe("REST API: backpressure of a stuck pipeline", () => {
+  test("a source blocked behind a sink that never returns reads as fully backpressured", async () => {
+    const stuck: Sink<number> = {
+      createWriter: (): SinkWriter => ({ open: () => {}, write: () => new Promise<void>(() => {}), snapshotState: (): OperatorSnapshot => ({}), notifyCheckpointComplete: () => {} }),
+    };
+    const env = new StreamEnvironment({ jobName: "bp-stuck", storage: new MemoryStorage(), batchSize: 10, channelCapacity: 2, http: { port: 0 } });
+    env.fromSource(new SequenceSource(0, Number.MAX_SAFE_INTEGER), { uid: "numbers" })
+      .rebalance()
+      .sinkTo(stuck, { uid: "stuck", disableChaining: true });
+    const job = await env.execute();
+    try {
+      await until(() => job.vertices()[0].subtasks[0]?.outputBuffered > 0, "the source to fill its output");
+      const source = await until(async () => {
+        const s = (await api(job.url!, `/jobs/${job.id}/backpressure`)).body.vertices[0].subtasks[0];
+        return s.ratio === 1 ? s : undefined;
+      }, "the stuck source to read as backpressured");
+      assert.equal(source["backpressure-level"], "high");
+      assert.equal(source.idleRatio, 0);
+    } finally {
+      await stopJob(job);
+    }
+  });
+});
