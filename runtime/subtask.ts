@@ -4,9 +4,8 @@ import { type Barrier, type Batch, type EndOfPartition, isBatch } from "../actor
 import type { OutputGate } from "../actors/output_gate.ts";
 import type { Timer } from "../actors/time.ts";
 import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
-import { encode } from "../codec/cbor.ts";
-import { OperatorError } from "../errors.ts";
-import type { OperatorContext, SourceReader, StreamOperator } from "../dataflow/operator.ts";
+import type { OperatorContext, SourceReader } from "../dataflow/operator.ts";
+import { type ChainedOperator, OperatorChain } from "./operator_chain.ts";
 import { type CheckpointedActor, SubtaskCheckpoints } from "./subtask_checkpoints.ts";
 import type { SubtaskHost } from "./subtask_host.ts";
 
@@ -22,11 +21,7 @@ export type PriorityMessage =
   | { kind: "endInput"; checkpointId: number }
   | { kind: "resume" };
 
-/** One element of an operator chain with the names used in errors. */
-export interface ChainedOperator {
-  operator: StreamOperator;
-  ctx: OperatorContext;
-}
+export type { ChainedOperator };
 
 /** The stats a subtask keeps for backpressure and metrics. */
 export interface SubtaskCounters {
@@ -54,14 +49,12 @@ export class Subtask implements Runnable, CheckpointedActor {
   readonly counters: SubtaskCounters = { recordsIn: 0, recordsOut: 0, busyMs: 0, backpressuredMs: 0 };
 
   readonly #host: SubtaskHost;
-  readonly #chain: ChainedOperator[];
-  readonly #reader: { reader: SourceReader; ctx: OperatorContext } | undefined;
+  readonly #chain: OperatorChain;
   readonly #priority: PriorityMessage[] = [];
   readonly #checkpoints: SubtaskCheckpoints;
   #ended: boolean[] = [];
   #endedCount = 0;
   #nextInput = 0;
-  #asyncChain = false;
   #sourceDone = false;
   #sourceWaiting = false;
   /** Stop-with-savepoint: nothing is read after its barrier unless the savepoint fails. */
@@ -87,8 +80,7 @@ export class Subtask implements Runnable, CheckpointedActor {
     this.vertexId = init.vertexId;
     this.index = init.index;
     this.name = init.name;
-    this.#chain = init.chain;
-    this.#reader = init.reader;
+    this.#chain = new OperatorChain(init.chain, init.reader, (values) => this.#emit(values));
     this.fileMeta = { vertexId: init.vertexId, subtaskIndex: init.index, parallelism: init.parallelism, keyGroupRange: init.keyGroupRange };
     this.#checkpoints = new SubtaskCheckpoints(this, host, init.restoredCheckpointId);
   }
@@ -100,7 +92,7 @@ export class Subtask implements Runnable, CheckpointedActor {
   }
 
   get isSource(): boolean {
-    return this.#reader !== undefined;
+    return this.#chain.source !== undefined;
   }
   get barrierState(): string {
     return this.#checkpoints.stateName;
@@ -145,7 +137,7 @@ export class Subtask implements Runnable, CheckpointedActor {
       if (this.#backpressuredSince < 0) this.#backpressuredSince = this.now();
       return false;
     }
-    if (this.#reader) return !this.#sourceDone && !this.#sourceWaiting && !this.#suspended;
+    if (this.#chain.source) return !this.#sourceDone && !this.#sourceWaiting && !this.#suspended;
     return this.#consumable() >= 0;
   }
 
@@ -170,21 +162,14 @@ export class Subtask implements Runnable, CheckpointedActor {
     for (const t of this.#timers) t.cancel();
     this.#timers.clear();
     this.#checkpoints.clear();
-    for (const { operator } of this.#chain) {
-      try {
-        operator.close?.();
-      } catch { /* closing after a failure must not mask it */ }
-    }
-    try {
-      this.#reader?.reader.close?.();
-    } catch { /* as above */ }
+    this.#chain.close();
   }
 
   step(): void | Promise<void> {
     const started = this.now();
     let result: void | Promise<void>;
     if (this.#priority.length > 0) result = this.#onPriority(this.#priority.shift()!);
-    else if (this.#reader) result = this.#pollSource();
+    else if (this.#chain.source) result = this.#pollSource();
     else result = this.#consumeInput();
     if (result instanceof Promise) {
       return result.then(() => {
@@ -212,19 +197,8 @@ export class Subtask implements Runnable, CheckpointedActor {
   // ---- data path ----
 
   #pollSource(): void | Promise<void> {
-    const { reader, ctx } = this.#reader!;
-    const max = this.#asyncChain ? 1 : this.#host.batchSize;
-    let polled: unknown[] | null | Promise<unknown[] | null>;
-    try {
-      polled = reader.poll(max);
-    } catch (e) {
-      throw new OperatorError(ctx.name, ctx.uid, e);
-    }
-    if (polled instanceof Promise) {
-      return polled.then((b) => this.#afterPoll(b), (e) => {
-        throw new OperatorError(ctx.name, ctx.uid, e);
-      });
-    }
+    const polled = this.#chain.poll(this.#chain.isAsync ? 1 : this.#host.batchSize);
+    if (polled instanceof Promise) return polled.then((b) => this.#afterPoll(b));
     return this.#afterPoll(polled);
   }
 
@@ -236,7 +210,7 @@ export class Subtask implements Runnable, CheckpointedActor {
     }
     if (batch.length === 0) {
       this.#sourceWaiting = true;
-      const wait = Math.max(1, this.#reader!.reader.waitMs?.() ?? 1);
+      const wait = Math.max(1, this.#chain.source!.reader.waitMs?.() ?? 1);
       this.timer(wait, () => {
         this.#sourceWaiting = false;
         this.wake();
@@ -244,7 +218,7 @@ export class Subtask implements Runnable, CheckpointedActor {
       return;
     }
     this.counters.recordsIn += batch.length;
-    return this.#runChain(batch, 0);
+    return this.#chain.process(batch);
   }
 
   #consumeInput(): void | Promise<void> {
@@ -255,7 +229,7 @@ export class Subtask implements Runnable, CheckpointedActor {
     const item = channel.peek()!;
     if (isBatch(item)) {
       let values: Batch;
-      if (this.#asyncChain && item.length - channel.headOffset > 1) {
+      if (this.#chain.isAsync && item.length - channel.headOffset > 1) {
         // Async operators take one record per step, so that a priority barrier can
         // overtake the rest of the batch.
         values = [item[channel.headOffset++]];
@@ -265,7 +239,7 @@ export class Subtask implements Runnable, CheckpointedActor {
       }
       this.#checkpoints.consumed(c, values);
       this.counters.recordsIn += values.length;
-      return this.#runChain(values, 0);
+      return this.#chain.process(values);
     }
     channel.shift();
     if (item.kind === "barrier") return this.#checkpoints.inBandBarrier(c, item);
@@ -273,32 +247,6 @@ export class Subtask implements Runnable, CheckpointedActor {
     this.#endedCount++;
     this.#checkpoints.endOfPartition(c);
     if (this.#endedCount === this.inputs.length) return this.#endOfInput(item);
-  }
-
-  #runChain(values: unknown[], from: number): void | Promise<void> {
-    const chain = this.#chain;
-    for (let i = from; i < chain.length; i++) {
-      let out: unknown[] | Promise<unknown[]>;
-      try {
-        out = chain[i].operator.processBatch(values);
-      } catch (e) {
-        throw this.#operatorError(i, e);
-      }
-      if (out instanceof Promise) {
-        this.#asyncChain = true;
-        return out.then((v) => this.#runChain(v, i + 1), (e) => {
-          throw this.#operatorError(i, e);
-        });
-      }
-      values = out;
-    }
-    this.#emit(values);
-  }
-
-  #operatorError(i: number, e: unknown): Error {
-    if (e instanceof OperatorError) return e;
-    const { ctx } = this.#chain[i];
-    return new OperatorError(ctx.name, ctx.uid, e);
   }
 
   #emit(values: unknown[]): void {
@@ -324,7 +272,7 @@ export class Subtask implements Runnable, CheckpointedActor {
         return this.#checkpoints.convertOutputBarriers(m.checkpointId);
       case "abort":
         this.#checkpoints.abort(m.checkpointId, m.reason);
-        for (const { operator } of this.#chain) operator.notifyCheckpointAborted?.(m.checkpointId);
+        this.#chain.notifyAborted(m.checkpointId);
         return;
       case "complete":
         return this.#notifyComplete(m.checkpointId, m.final);
@@ -338,42 +286,15 @@ export class Subtask implements Runnable, CheckpointedActor {
 
   /** Encodes the state of every operator in the chain, synchronously (the snapshot point). */
   captureOperators(checkpointId: number): Record<string, Uint8Array> {
-    const out: Record<string, Uint8Array> = {};
-    if (this.#reader) {
-      const { reader, ctx } = this.#reader;
-      try {
-        out[ctx.uid] = encode({ operator: reader.snapshotState(checkpointId) });
-      } catch (e) {
-        throw new OperatorError(ctx.name, ctx.uid, e);
-      }
-    }
-    for (let i = 0; i < this.#chain.length; i++) {
-      const { operator, ctx } = this.#chain[i];
-      try {
-        out[ctx.uid] = encode(operator.snapshotState(checkpointId));
-      } catch (e) {
-        throw this.#operatorError(i, e);
-      }
-    }
-    return out;
+    return this.#chain.capture(checkpointId);
   }
 
   #notifyComplete(id: number, final: boolean): void | Promise<void> {
-    const work: Promise<void>[] = [];
-    for (let i = 0; i < this.#chain.length; i++) {
-      try {
-        const r = this.#chain[i].operator.notifyCheckpointComplete?.(id);
-        if (r instanceof Promise) work.push(r.catch((e) => Promise.reject(this.#operatorError(i, e))));
-      } catch (e) {
-        throw this.#operatorError(i, e);
-      }
-    }
-    const r = this.#reader?.reader.notifyCheckpointComplete?.(id);
-    if (r instanceof Promise) work.push(r);
     const done = () => {
       if (final) this.#host.finalCommitted(this.vertexId, this.index);
     };
-    if (work.length > 0) return Promise.all(work).then(done);
+    const r = this.#chain.notifyComplete(id);
+    if (r instanceof Promise) return r.then(done);
     done();
   }
 
@@ -382,7 +303,7 @@ export class Subtask implements Runnable, CheckpointedActor {
     if (this.#endedInput) return;
     this.#endedInput = true;
     this.#sourceDone = true;
-    const finished = this.#finishChain(0);
+    const finished = this.#chain.finish();
     const then = () => {
       // The final checkpoint travels as end-of-partition: snapshot, then pass it on in-band.
       this.#flush();
@@ -400,29 +321,5 @@ export class Subtask implements Runnable, CheckpointedActor {
     };
     if (finished instanceof Promise) return finished.then(then);
     then();
-  }
-
-  /** Calls finish() along the chain, passing what each emits through the rest. */
-  #finishChain(from: number): void | Promise<void> {
-    for (let i = from; i < this.#chain.length; i++) {
-      const op = this.#chain[i].operator;
-      if (!op.finish) continue;
-      let out: unknown[] | Promise<unknown[]>;
-      try {
-        out = op.finish();
-      } catch (e) {
-        throw this.#operatorError(i, e);
-      }
-      if (out instanceof Promise) {
-        return out.then((v) => {
-          const r = this.#runChain(v, i + 1);
-          return r instanceof Promise ? r.then(() => this.#finishChain(i + 1)) : this.#finishChain(i + 1);
-        });
-      }
-      if (out.length > 0) {
-        const r = this.#runChain(out, i + 1);
-        if (r instanceof Promise) return r.then(() => this.#finishChain(i + 1));
-      }
-    }
   }
 }
