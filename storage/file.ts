@@ -74,8 +74,12 @@ export class FileStorage implements StorageAdapter {
   }
 
   async list(prefix: string): Promise<string[]> {
+    // Only the directory the prefix names is walked, not the whole root.
+    const cut = prefix.lastIndexOf("/");
+    const base = cut > 0 ? prefix.slice(0, cut) : "";
+    if (base && base.split("/").some((p) => p === "" || p === "." || p === "..")) return [];
     const out: string[] = [];
-    await walk(this.root, "", out);
+    await walk(base ? join(this.root, ...base.split("/")) : this.root, base, out);
     return out.filter((k) => k.startsWith(prefix)).sort();
   }
 
