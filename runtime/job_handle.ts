@@ -136,11 +136,7 @@ export class JobHandle {
 
   /** Takes a savepoint into targetDirectory; resolves to its details (external_path is its location). */
   async triggerSavepoint(targetDirectory: string, options: { cancelJob?: boolean } = {}): Promise<CheckpointDetails> {
-    if (options.cancelJob) {
-      const location = await this.stop({ savepoint: targetDirectory });
-      const d = this.#master.coordinator.stats.snapshot().latest.savepoint;
-      return d ?? ({ external_path: location } as CheckpointDetails);
-    }
+    if (options.cancelJob) return this.#stopWithSavepoint({ savepoint: targetDirectory });
     return this.#master.coordinator.trigger("SAVEPOINT", savepointTarget(targetDirectory, this.id));
   }
 
@@ -150,6 +146,10 @@ export class JobHandle {
    * and operators flush before the savepoint. Resolves to the savepoint's location.
    */
   async stop(options: { savepoint: string; drain?: boolean }): Promise<string> {
+    return (await this.#stopWithSavepoint(options)).external_path!;
+  }
+
+  async #stopWithSavepoint(options: { savepoint: string; drain?: boolean }): Promise<CheckpointDetails> {
     if (!options || typeof options.savepoint !== "string" || options.savepoint.length === 0) {
       throw invalidOption("stop savepoint", options?.savepoint, "must be a target directory");
     }
@@ -166,7 +166,7 @@ export class JobHandle {
       throw new WeirError("savepoint_failed", `Stop-with-savepoint of job ${this.id} failed: ${details.failure_message ?? "unknown reason"}`);
     }
     await this.#master.done;
-    return target.location;
+    return details;
   }
 
   /** Cancels the job; resolves to its result. */
@@ -185,16 +185,23 @@ export class JobHandle {
       uids: [...v.uids],
       subtasks: (exec?.subtasks ?? []).filter((s) => s.vertexId === v.id).map((s) => ({
         index: s.index,
-        recordsIn: s.counters.recordsIn,
-        recordsOut: s.counters.recordsOut,
-        busyMs: s.counters.busyMs,
-        backpressuredMs: s.counters.backpressuredMs,
+        ...s.countersNow(),
         queuedBatches: s.inputs.reduce((n, c) => n + c.queuedBatches, 0),
         outputBuffered: s.gates.reduce((n, g) => n + g.channels.reduce((m, c) => m + c.pending.length, 0), 0),
         barrierState: s.barrierState,
         pendingSnapshots: s.pendingSnapshots,
       })),
     }));
+  }
+
+  /** The connections between vertices (partitioning: forward, rebalance, broadcast, hash). */
+  edges(): { source: string; target: string; partitioning: string }[] {
+    return this.#master.graph.edges.map((e) => ({ source: e.from, target: e.to, partitioning: e.partitioning.kind }));
+  }
+
+  /** The error of the latest failure (restarted from or final), if any. */
+  get lastError(): Error | undefined {
+    return this.#master.lastError;
   }
 
   /** The clock the job runs on (epoch ms). */

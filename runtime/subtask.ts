@@ -62,6 +62,8 @@ export class Subtask implements Runnable, CheckpointedActor {
   #endedInput = false;
   #timers = new Set<Timer>();
   #backpressuredSince = -1;
+  /** Start of the step in progress (an async one may last long), or -1. */
+  #stepStartedAt = -1;
 
   constructor(
     host: SubtaskHost,
@@ -165,8 +167,18 @@ export class Subtask implements Runnable, CheckpointedActor {
     this.#chain.close();
   }
 
+  /** The counters including time spent so far in a wait or a step that has not ended yet. */
+  countersNow(): SubtaskCounters {
+    const now = this.now();
+    const c = { ...this.counters };
+    if (this.#backpressuredSince >= 0) c.backpressuredMs += now - this.#backpressuredSince;
+    if (this.#stepStartedAt >= 0) c.busyMs += now - this.#stepStartedAt;
+    return c;
+  }
+
   step(): void | Promise<void> {
     const started = this.now();
+    this.#stepStartedAt = started;
     let result: void | Promise<void>;
     if (this.#priority.length > 0) result = this.#onPriority(this.#priority.shift()!);
     else if (this.#chain.source) result = this.#pollSource();
@@ -175,10 +187,12 @@ export class Subtask implements Runnable, CheckpointedActor {
       return result.then(() => {
         this.#flush();
         this.counters.busyMs += this.now() - started;
+        this.#stepStartedAt = -1;
       });
     }
     this.#flush();
     this.counters.busyMs += this.now() - started;
+    this.#stepStartedAt = -1;
   }
 
   #flush(): void {
