@@ -26,6 +26,15 @@ export interface SimConfig {
   channelCapacity: number;
   checkpoint: CheckpointOptions;
   restartDelayMs: number;
+  /**
+   * Async operators: the map in the source vertex returns a promise, and an async
+   * identity map between reduce and sink waits up to `asyncDelayMaxMs` of virtual time
+   * per record (async I/O), so barriers and aborts queue up behind a busy actor and
+   * input batches are consumed one record at a time.
+   */
+  asyncMap: boolean;
+  asyncTail: boolean;
+  asyncDelayMaxMs: number;
   /** Upper bound of the virtual cost of one actor step, ms. */
   stepCostMaxMs: number;
   /** Upper bound of how late a timer fires, ms. */
@@ -60,7 +69,12 @@ export function drawConfig(seed: number, mode: SimMode, prng: SimPrng): SimConfi
   if (mode === "unaligned") Object.assign(checkpoint, { unaligned: true, alignedTimeout: 0 });
   if (mode === "aligned-with-timeout") Object.assign(checkpoint, { unaligned: true, alignedTimeout: prng.range(1, 20) });
   if (mode === "at-least-once") checkpoint.mode = "at-least-once";
+  // A stream of its own, so that adding variants does not shift the draws above or below.
+  const variant = prng.fork("variant");
   return {
+    asyncMap: variant.chance(0.3),
+    asyncTail: variant.chance(0.3),
+    asyncDelayMaxMs: variant.next() * 2,
     seed,
     mode,
     records: prng.range(50, 1500),
@@ -98,7 +112,7 @@ export function describeConfig(c: SimConfig): string {
   const p = (x: number) => x.toPrecision(2);
   return [
     `records=${c.records} keys=${c.keys} parallelism=${c.sourceParallelism}->${c.reduceParallelism}`,
-    `batch=${c.batchSize} capacity=${c.channelCapacity} checkpoint=${JSON.stringify(c.checkpoint)}`,
+    `batch=${c.batchSize} capacity=${c.channelCapacity} asyncMap=${c.asyncMap} asyncTail=${c.asyncTail} checkpoint=${JSON.stringify(c.checkpoint)}`,
     `faults: budget=${f.budget} window=${f.windowMs}ms crash=${p(f.crash)} coord=${p(f.coordinatorBeforeCommit)}/${p(f.coordinatorAfterCommit)}`,
     `storage: fail=${p(s.putFail)} torn=${p(s.torn)} lostAck=${p(s.lostAck)} slow=${p(s.slow)} slowMax=${s.slowMaxMs}ms`,
   ].join("\n  ");

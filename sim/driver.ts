@@ -38,7 +38,15 @@ export interface SeedResult {
   events: number;
   virtualMs: number;
   faults: Partial<Record<FaultKind, number>>;
-  checkpoints: { completed: number; failed: number; failedBy: Record<string, number> };
+  checkpoints: {
+    completed: number;
+    failed: number;
+    failedBy: Record<string, number>;
+    /** Completed with at least one subtask unaligned (coverage of the unaligned paths). */
+    unaligned: number;
+    /** Completed with in-flight data persisted as channel state. */
+    withChannelState: number;
+  };
   restarts: number;
   restoresChecked: number;
   config: SimConfig;
@@ -54,7 +62,7 @@ export interface RunLimits {
   traceKeep: number;
 }
 
-export const DEFAULT_LIMITS: RunLimits = { maxEvents: 2_000_000, livenessEvents: 400_000, traceKeep: 40 };
+export const DEFAULT_LIMITS: RunLimits = { maxEvents: 1_000_000, livenessEvents: 200_000, traceKeep: 40 };
 
 const TERMINAL = new Set(["FINISHED", "FAILED", "CANCELED", "STOPPED"]);
 
@@ -137,11 +145,13 @@ export async function runSeed(seed: number, mode: SimMode, limits: RunLimits = D
     jobName: "sim",
     storage,
     runtime: { ...world.runtime(jobId, beforeStep), faults: coordinatorFaults },
-  });
+  }, world.waiter(cfg.asyncDelayMaxMs, root.fork("io")));
 
   let result: JobResult | undefined;
   let restarts = 0;
   let completed = 0;
+  let unalignedCompleted = 0;
+  let withChannelState = 0;
   let failedCount = 0;
   trapRejections();
   try {
@@ -159,6 +169,8 @@ export async function runSeed(seed: number, mode: SimMode, limits: RunLimits = D
         }
         case "checkpoint_completed": {
           completed++;
+          if (e.unaligned) unalignedCompleted++;
+          if (e.persistedData > 0) withChannelState++;
           world.log(`checkpoint ${e.checkpointId} completed`);
           const bad = checkCompletedDetails(handle.checkpointDetails(e.checkpointId), e.checkpointId);
           if (bad) fail(bad);
@@ -182,8 +194,8 @@ export async function runSeed(seed: number, mode: SimMode, limits: RunLimits = D
         return undefined;
       },
     });
-    if (end === "limit") fail(`Hang: ${world.limitReason}; job status ${handle.status}`);
-    if (end === "stuck") fail(`Stuck: no event left to run and the job is ${handle.status}`);
+    if (end === "limit") fail(`Hang: ${world.limitReason}; job status ${handle.status}; ${describeSubtasks(handle)}`);
+    if (end === "stuck") fail(`Stuck: no event left to run and the job is ${handle.status}; ${describeSubtasks(handle)}`);
   } catch (e) {
     fail(`Uncaught exception: ${(e as Error)?.stack ?? e}`);
   }
@@ -216,9 +228,16 @@ export async function runSeed(seed: number, mode: SimMode, limits: RunLimits = D
     events: world.events,
     virtualMs: Math.round(world.elapsedMs),
     faults,
-    checkpoints: { completed, failed: failedCount, failedBy },
+    checkpoints: { completed, failed: failedCount, failedBy, unaligned: unalignedCompleted, withChannelState },
     restarts,
     restoresChecked,
     config: cfg,
   };
+}
+
+/** Where each subtask stands: for hang reports. */
+function describeSubtasks(job: JobHandle): string {
+  return job.vertices().flatMap((v) =>
+    v.subtasks.map((s) => `${v.name} ${s.index}: ${s.barrierState}, ${s.queuedBatches} batches queued in, ${s.outputBuffered} buffered out, ${s.recordsIn} in/${s.recordsOut} out`)
+  ).join("; ");
 }

@@ -16,8 +16,11 @@ export interface SimJob {
   sink: CollectSink<Pair>;
 }
 
-/** Builds the counting job for a config; `options` carries storage, runtime and restore. */
-export function buildCountingJob(c: SimConfig, options: EnvironmentOptions): SimJob {
+/**
+ * Builds the counting job for a config; `options` carries storage, runtime and restore.
+ * `wait` is the virtual-time delay the async tail operator awaits (from the world's PRNG).
+ */
+export function buildCountingJob(c: SimConfig, options: EnvironmentOptions, wait?: () => Promise<void>): SimJob {
   const env = new StreamEnvironment({
     parallelism: c.sourceParallelism,
     maxParallelism: 128,
@@ -29,10 +32,11 @@ export function buildCountingJob(c: SimConfig, options: EnvironmentOptions): Sim
   });
   const keys = c.keys;
   const sink = new CollectSink<Pair>();
-  env.fromSource(new SequenceSource(0, c.records), { uid: "numbers" })
-    .map((n): Pair => [n % keys, 1], { uid: "pair" })
-    .keyBy((p) => p[0])
-    .reduce((a, b) => [a[0], a[1] + b[1]], { uid: "sum", parallelism: c.reduceParallelism })
-    .sinkTo(sink, { uid: "out", parallelism: c.reduceParallelism });
+  const pairs = c.asyncMap
+    ? env.fromSource(new SequenceSource(0, c.records), { uid: "numbers" }).map((n): Promise<Pair> => Promise.resolve([n % keys, 1]), { uid: "pair" })
+    : env.fromSource(new SequenceSource(0, c.records), { uid: "numbers" }).map((n): Pair => [n % keys, 1], { uid: "pair" });
+  let sums = pairs.keyBy((p) => p[0]).reduce((a, b) => [a[0], a[1] + b[1]], { uid: "sum", parallelism: c.reduceParallelism });
+  if (c.asyncTail && wait) sums = sums.map(async (p) => (await wait(), p), { uid: "io", parallelism: c.reduceParallelism });
+  sums.sinkTo(sink, { uid: "out", parallelism: c.reduceParallelism });
   return { env, sink };
 }

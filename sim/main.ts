@@ -62,13 +62,15 @@ async function main(): Promise<void> {
   const faults: Record<string, number> = {};
   const failedBy: Record<string, number> = {};
   const failedSeeds: string[] = [];
-  let runs = 0, completed = 0, failed = 0, restarts = 0, restores = 0, events = 0;
+  let runs = 0, completed = 0, failed = 0, restarts = 0, restores = 0, events = 0, unaligned = 0, channelState = 0;
   for (const mode of args.modes) {
     for (const seed of seeds) {
       const r = await runSeed(seed, mode, limits);
       runs++;
       completed += r.checkpoints.completed;
       failed += r.checkpoints.failed;
+      unaligned += r.checkpoints.unaligned;
+      channelState += r.checkpoints.withChannelState;
       restarts += r.restarts;
       restores += r.restoresChecked;
       events += r.events;
@@ -87,7 +89,7 @@ async function main(): Promise<void> {
     [
       `--- summary: ${runs} seed runs (${args.modes.join(", ")}), ${failedSeeds.length} failed${failedSeeds.length ? `: ${failedSeeds.slice(0, 20).join(" ")}` : ""}`,
       `faults injected: ${Object.entries(faults).map(([k, n]) => `${k}=${n}`).join(" ") || "none"}`,
-      `checkpoints: ${completed} completed, ${failed} failed (${Object.entries(failedBy).map(([k, n]) => `${k}=${n}`).join(" ") || "none"})`,
+      `checkpoints: ${completed} completed (${unaligned} unaligned, ${channelState} with channel state), ${failed} failed (${Object.entries(failedBy).map(([k, n]) => `${k}=${n}`).join(" ") || "none"})`,
       `restarts: ${restarts}, checkpoints restored and checked: ${restores}, events: ${events}, wall: ${wallS.toFixed(1)}s`,
     ].join("\n"),
   );

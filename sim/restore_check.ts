@@ -81,7 +81,7 @@ async function restoreRun(
     storage,
     restoreFrom: { storage: store, path: dir },
     runtime: world.runtime(simJobId(prng.fork("job-id")), beforeStep),
-  });
+  }, world.waiter(cfg.asyncDelayMaxMs, prng.fork("io")));
   let result: JobResult | undefined;
   try {
     const job = await env.execute();

@@ -3,21 +3,22 @@
  * policy and a trace, and the loop that runs a job on them one event at a time.
  * @module
  */
+import { setImmediate } from "node:timers";
 import type { Runnable } from "../actors/dispatcher.ts";
 import type { RuntimeOptions } from "../dataflow/environment.ts";
 import { SimClock, SimScheduler } from "./clock.ts";
 import type { SimPrng } from "./prng.ts";
 import { Trace } from "./trace.ts";
 
-/** Microtask turns granted after each event: promise chains started by it settle before the next event, as on a real event loop. */
-const EVENT_TICKS = 16;
-/** Turns granted per round when the queue ran dry; QUIESCE_ROUNDS rounds without an event and the world is stuck. */
-const QUIESCE_TICKS = 2000;
-const QUIESCE_ROUNDS = 20;
-
-/** Lets pending promise reactions run without yielding to the host's timers or I/O. */
-export async function drainMicrotasks(turns: number): Promise<void> {
-  for (let i = 0; i < turns; i++) await null;
+/**
+ * Lets every pending promise reaction run before the next event, as a real event loop
+ * does between two macrotasks. This is one turn of the host loop (setImmediate), not a
+ * timer: no simulated time passes and nothing but the simulation is queued, so the
+ * order of everything stays the seed's. (Granting a fixed number of microtask turns
+ * instead let events cut into promise chains midway, interleavings no host produces.)
+ */
+export function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** How a drive ended. */
@@ -71,6 +72,11 @@ export class World {
     this.trace.log(this.elapsedMs, text);
   }
 
+  /** A promise that resolves after a PRNG-drawn virtual delay in [0, maxMs): an async operator's I/O. */
+  waiter(maxMs: number, prng: SimPrng): () => Promise<void> {
+    return () => new Promise((resolve) => this.scheduler.schedule(prng.next() * maxMs, "io", resolve));
+  }
+
   /** The runtime options that put a job on this world; beforeStep runs before every actor step. */
   runtime(jobId: string, beforeStep?: (actor: Runnable) => void): RuntimeOptions {
     return {
@@ -96,15 +102,16 @@ export class World {
       }
       const e = this.scheduler.next();
       if (!e) {
-        if (++dry > QUIESCE_ROUNDS) return "stuck";
-        await drainMicrotasks(QUIESCE_TICKS);
+        // Nothing queued: one settle lets pending promise chains finish (and maybe schedule more).
+        if (++dry > 1) return "stuck";
+        await settle();
         continue;
       }
       dry = 0;
       this.events++;
       if (e.label !== "defer") this.log(e.label);
       e.fn();
-      await drainMicrotasks(EVENT_TICKS);
+      await settle();
     }
   }
 }
