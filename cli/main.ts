@@ -1,5 +1,6 @@
 /**
- * The `weir` command: run a job, list jobs, trigger and inspect checkpoints, cancel.
+ * The `weir` command: run a job, list jobs, trigger and inspect checkpoints, take
+ * savepoints, stop with a savepoint, cancel.
  * Errors end the process with one line on stderr and a non-zero exit code (2 for usage).
  * @module
  */
@@ -12,8 +13,10 @@ import { checkpoint } from "./commands/checkpoint.ts";
 import { checkpoints } from "./commands/checkpoints.ts";
 import { list } from "./commands/list.ts";
 import { run } from "./commands/run.ts";
+import { savepoint } from "./commands/savepoint.ts";
+import { stop } from "./commands/stop.ts";
 
-const COMMANDS: Command[] = [run, list, checkpoint, checkpoints, cancel];
+const COMMANDS: Command[] = [run, list, checkpoint, checkpoints, savepoint, stop, cancel];
 
 /** The text of `weir --help`. */
 export function mainHelp(): string {

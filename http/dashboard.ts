@@ -1,7 +1,8 @@
 /**
  * The dashboard at GET /: one self-contained page (HTML, CSS, JavaScript, SVG) served by
- * the same app as the REST API, with no build step. It shows the job graph with
- * per-subtask backpressure, the checkpoint history (duration, size, in-flight bytes;
+ * the same app as the REST API, with no build step. It shows the job graph (drawn from
+ * the edges in GET /jobs/:jobid's `plan`, so fan-out and fan-in show) with per-subtask
+ * backpressure, the checkpoint history (duration, size, in-flight bytes;
  * aligned, unaligned and savepoints in their own colours), failures with their reasons,
  * and a button that triggers a checkpoint.
  * @module

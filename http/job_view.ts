@@ -28,8 +28,66 @@ export function jobSummary(job: JobHandle, registry: JobRegistry): JobSummary {
   return { id: job.id, name: job.name, status: job.status, "start-time": Math.round(job.startTime), "end-time": Math.round(registry.endTime(job.id)) };
 }
 
+/** One input of a plan node: the vertex it reads from and how records are shipped. */
+export interface PlanInput {
+  num: number;
+  id: string;
+  ship_strategy: string;
+  exchange: "pipelined_bounded";
+}
+
+/** One vertex in the plan; sources have no `inputs`, as in Flink. */
+export interface PlanNode {
+  id: string;
+  parallelism: number;
+  operator: string;
+  operator_strategy: string;
+  description: string;
+  inputs?: PlanInput[];
+  optimizer_properties: Record<string, never>;
+}
+
+/** Flink's `plan` of GET /jobs/:jobid: the job graph as nodes and their inputs. */
+export interface JobPlan {
+  jid: string;
+  name: string;
+  type: "STREAMING";
+  nodes: PlanNode[];
+}
+
+/** Flink's ship strategy names for weir's partitioning kinds. */
+const SHIP_STRATEGY: Record<string, string> = { forward: "FORWARD", rebalance: "REBALANCE", broadcast: "BROADCAST", hash: "HASH" };
+
 /**
- * GET /jobs/:jobid: the job, its vertices with parallelism, and per-subtask figures.
+ * The job graph in the shape of Flink's `plan`: every vertex a node, every edge an entry
+ * of its target's `inputs` (numbered in edge order), so fan-in and fan-out are explicit.
+ *
+ * @example
+ * ```ts
+ * import { jobPlan } from "./job_view.ts";
+ * // jobPlan(job).nodes[1].inputs → [{ num: 0, id: "v0", ship_strategy: "HASH", exchange: "pipelined_bounded" }]
+ * ```
+ */
+export function jobPlan(job: JobHandle): JobPlan {
+  const edges = job.edges();
+  const nodes = job.vertices().map((v): PlanNode => {
+    const inputs = edges.filter((e) => e.target === v.id).map((e, num): PlanInput => ({
+      num,
+      id: e.source,
+      // An unknown kind passes through in upper case rather than hiding the edge.
+      ship_strategy: SHIP_STRATEGY[e.partitioning] ?? e.partitioning.toUpperCase(),
+      exchange: "pipelined_bounded",
+    }));
+    const node: PlanNode = { id: v.id, parallelism: v.parallelism, operator: "", operator_strategy: "", description: v.name, optimizer_properties: {} };
+    if (inputs.length > 0) node.inputs = inputs;
+    return node;
+  });
+  return { jid: job.id, name: job.name, type: "STREAMING", nodes };
+}
+
+/**
+ * GET /jobs/:jobid: the job, its vertices with parallelism, per-subtask figures, and the
+ * job graph as Flink's `plan`.
  *
  * @example
  * ```ts
@@ -53,6 +111,7 @@ export function jobDetails(job: JobHandle, registry: JobRegistry): Record<string
     now: Math.round(now),
     restarts: job.restarts,
     vertices: job.vertices().map((v) => vertexView(v, status)),
+    plan: jobPlan(job),
   };
 }
 

@@ -41,18 +41,65 @@ async function post(path) {
   return fetch(path, { method: "POST", headers });
 }
 
+// Columns by longest path from a source, so every edge points right; a vertex sits in the
+// rows of its column ordered by where its inputs sit, which keeps fan-in edges short.
+function layoutGraph(vs, inputsOf) {
+  const col = new Map();
+  const columnOf = (id, depth) => {
+    if (col.has(id)) return col.get(id);
+    // The plan is acyclic; the depth bound only keeps a malformed one from looping.
+    const ins = depth > vs.length ? [] : inputsOf(id);
+    const c = ins.length === 0 ? 0 : 1 + Math.max(...ins.map((i) => columnOf(i.id, depth + 1)));
+    col.set(id, c);
+    return c;
+  };
+  vs.forEach((v) => columnOf(v.id, 0));
+  const columns = [];
+  vs.forEach((v, i) => { const c = col.get(v.id); (columns[c] = columns[c] || []).push({ v, i }); });
+  const row = new Map();
+  columns.forEach((members) => {
+    const key = (m) => { const ins = inputsOf(m.v.id).filter((x) => row.has(x.id)); return ins.length ? ins.reduce((n, x) => n + row.get(x.id), 0) / ins.length : m.i; };
+    members.map((m) => ({ m, k: key(m) })).sort((a, b) => a.k - b.k || a.m.i - b.m.i).forEach(({ m }, r) => row.set(m.v.id, r));
+  });
+  return { col, row, columns: columns.length, rows: Math.max(1, ...columns.map((m) => (m || []).length)) };
+}
+
 function drawGraph(job, bp) {
   const svg = $("job-graph");
   svg.replaceChildren();
   const vs = job.vertices;
-  const boxW = 260, gap = 70, pad = 10;
-  const rows = Math.max(1, ...vs.map((v) => Math.ceil(v.parallelism / 8)));
-  const boxH = 70 + rows * 22;
-  svg.setAttribute("viewBox", "0 0 " + Math.max(400, vs.length * (boxW + gap)) + " " + (boxH + 2 * pad));
-  svg.setAttribute("height", String(boxH + 2 * pad));
-  vs.forEach((v, i) => {
-    const x = pad + i * (boxW + gap), y = pad;
-    const g = el("g", { class: "vertex", "data-vertex-id": v.id });
+  const nodes = new Map(((job.plan && job.plan.nodes) || []).map((n) => [n.id, n]));
+  const inputsOf = (id) => ((nodes.get(id) || {}).inputs || []).filter((i) => vs.some((v) => v.id === i.id));
+  const { col, row, columns, rows } = layoutGraph(vs, inputsOf);
+  const boxW = 260, gap = 110, vgap = 30, pad = 10;
+  const lines = Math.max(1, ...vs.map((v) => Math.ceil(v.parallelism / 8)));
+  const boxH = 70 + lines * 22;
+  const width = Math.max(400, 2 * pad + columns * boxW + (columns - 1) * gap), height = 2 * pad + rows * boxH + (rows - 1) * vgap;
+  svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+  svg.setAttribute("height", String(height));
+  const at = (id) => ({ x: pad + col.get(id) * (boxW + gap), y: pad + row.get(id) * (boxH + vgap) });
+  // Several edges leaving or entering one box spread along its side instead of overlapping.
+  const outs = new Map();
+  vs.forEach((v) => inputsOf(v.id).forEach((i) => outs.set(i.id, (outs.get(i.id) || []).concat([v.id]))));
+  outs.forEach((targets) => targets.sort((p, q) => row.get(p) - row.get(q)));
+  const spread = (k, n) => (k - (n - 1) / 2) * Math.min(16, (boxH - 20) / Math.max(1, n));
+  vs.forEach((v) => {
+    const ins = inputsOf(v.id).sort((p, q) => row.get(p.id) - row.get(q.id));
+    ins.forEach((input, k) => {
+      const a = at(input.id), b = at(v.id), fan = outs.get(input.id);
+      const x1 = a.x + boxW, y1 = a.y + boxH / 2 + spread(fan.indexOf(v.id), fan.length);
+      const x2 = b.x - 2, y2 = b.y + boxH / 2 + spread(k, ins.length);
+      const mid = (x1 + x2) / 2;
+      const g = el("g", { class: "edge", "data-source": input.id, "data-target": v.id, "data-ship-strategy": input.ship_strategy });
+      g.append(el("path", { d: "M" + x1 + " " + y1 + " C" + mid + " " + y1 + " " + mid + " " + y2 + " " + (x2 - 8) + " " + y2, fill: "none", stroke: "var(--dim)", "stroke-width": 2 }));
+      g.append(el("path", { d: "M" + x2 + " " + y2 + " l-9 -5 v10 z", fill: "var(--dim)" }));
+      g.append(el("text", { x: mid, y: (y1 + y2) / 2 - 6, "text-anchor": "middle", class: "dim" }, input.ship_strategy));
+      svg.append(g);
+    });
+  });
+  vs.forEach((v) => {
+    const { x, y } = at(v.id);
+    const g = el("g", { class: "vertex", "data-vertex-id": v.id, "data-column": col.get(v.id), "data-row": row.get(v.id) });
     const level = bp && bp.vertices.find((b) => b.id === v.id);
     g.append(el("rect", { x, y, width: boxW, height: boxH, rx: 8, fill: "#10171d", stroke: level ? LEVEL_COLOR[level["backpressure-level"]] : "var(--line)", "stroke-width": 2 }));
     g.append(el("text", { x: x + 10, y: y + 20, "font-weight": 600 }, v.name.length > 34 ? v.name.slice(0, 33) + "…" : v.name));
@@ -65,12 +112,8 @@ function drawGraph(job, bp) {
       r.append(el("title", {}, "subtask " + s.subtask + (b ? ": backpressured " + Math.round(b.ratio * 100) + "%, busy " + Math.round(b.busyRatio * 100) + "%, idle " + Math.round(b.idleRatio * 100) + "%" : "")));
       g.append(r);
     });
+    g.prepend(el("title", {}, v.name));
     svg.append(g);
-    if (i > 0) {
-      const ax = x - gap + 4, ay = y + boxH / 2;
-      svg.append(el("line", { x1: ax, y1: ay, x2: x - 8, y2: ay, stroke: "var(--dim)", "stroke-width": 2 }));
-      svg.append(el("path", { d: "M" + (x - 2) + " " + ay + " l-9 -5 v10 z", fill: "var(--dim)" }));
-    }
   });
 }
 

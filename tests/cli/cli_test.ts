@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import process from "node:process";
@@ -13,17 +14,25 @@ describe("weir CLI", () => {
   test("weir --help lists the commands and weir <cmd> --help shows its options", SLOW, async () => {
     const top = await runCli(["--help"]);
     assert.equal(top.code, 0);
-    for (const cmd of ["run", "list", "checkpoint", "checkpoints", "cancel"]) assert.match(top.stdout, new RegExp(`^  ${cmd} `, "m"));
+    for (const cmd of ["run", "list", "checkpoint", "checkpoints", "savepoint", "stop", "cancel"]) assert.match(top.stdout, new RegExp(`^  ${cmd} `, "m"));
     const sub = await runCli(["checkpoint", "--help"]);
     assert.equal(sub.code, 0);
     assert.match(sub.stdout, /^Usage: weir checkpoint <job>/);
     assert.match(sub.stdout, /--url URL/);
+    const sp = await runCli(["savepoint", "--help"]);
+    assert.equal(sp.code, 0);
+    assert.match(sp.stdout, /^Usage: weir savepoint <job> <targetDirectory> \[--cancel\]/);
+    assert.match(sp.stdout, /^  --cancel /m);
+    const stop = await runCli(["stop", "-h"]);
+    assert.equal(stop.code, 0);
+    assert.match(stop.stdout, /^Usage: weir stop <job> --savepoint DIR \[--drain\]/);
+    assert.match(stop.stdout, /^  --drain /m);
   });
 
   test("usage errors exit 2 with one clear line and a hint", SLOW, async () => {
     const unknown = await runCli(["frobnicate"]);
     assert.equal(unknown.code, 2);
-    assert.equal(unknown.stderr.split("\n")[0], 'weir: Unknown command "frobnicate"; commands: run, list, checkpoint, checkpoints, cancel');
+    assert.equal(unknown.stderr.split("\n")[0], 'weir: Unknown command "frobnicate"; commands: run, list, checkpoint, checkpoints, savepoint, stop, cancel');
     const flag = await runCli(["list", "--colour"]);
     assert.equal(flag.code, 2);
     assert.match(flag.stderr, /^weir: Unknown option --colour\nRun "weir list --help" for usage\.\n$/);
@@ -54,6 +63,102 @@ describe("weir CLI", () => {
       assert.equal((await job.done).status, "canceled");
     } finally {
       await stopJob(job);
+    }
+  });
+
+  test("weir savepoint prints the location and leaves the job running; weir stop --drain stops it with a savepoint", SLOW, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weir-cli-sp-"));
+    const { job, url } = await startJob({ jobName: "cli-sp" });
+    try {
+      const sp = await runCli(["savepoint", "cli-sp", dir, "--url", url]);
+      assert.equal(sp.code, 0, sp.stderr);
+      const location = sp.stdout.trim();
+      assert.equal(sp.stdout, `${location}\n`, "the location alone on stdout");
+      assert.ok(location.startsWith(`${dir}/savepoint-`), location);
+      assert.ok(existsSync(location));
+      assert.match(sp.stderr, /Taking a savepoint of job cli-sp…/, "progress goes to stderr");
+      assert.equal(job.status, "RUNNING");
+      assert.equal(job.checkpointStats().latest.savepoint?.external_path, location);
+
+      const stopped = await runCli(["stop", job.id.slice(0, 8), "--savepoint", dir, "--drain", "--url", url]);
+      assert.equal(stopped.code, 0, stopped.stderr);
+      const stopLocation = stopped.stdout.trim();
+      assert.ok(stopLocation.startsWith(`${dir}/savepoint-`) && stopLocation !== location, stopLocation);
+      assert.ok(existsSync(stopLocation));
+      assert.match(stopped.stderr, /Draining and stopping job cli-sp…/);
+      assert.match(stopped.stderr, new RegExp(`Job cli-sp \\(${job.id}\\) stopped with a savepoint`));
+      const result = await job.done;
+      assert.equal(result.status, "stopped");
+      assert.equal(result.savepoint, stopLocation);
+    } finally {
+      await stopJob(job);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("weir savepoint --cancel and weir stop end the job at the savepoint they print", SLOW, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weir-cli-stop-"));
+    const a = await startJob({ jobName: "cli-sp-cancel" });
+    const b = await startJob({ jobName: "cli-stop" });
+    try {
+      const canceled = await runCli(["savepoint", a.job.id, dir, "--cancel", "--url", a.url]);
+      assert.equal(canceled.code, 0, canceled.stderr);
+      const location = canceled.stdout.trim();
+      assert.ok(existsSync(location), location);
+      assert.match(canceled.stderr, /Job cli-sp-cancel \([0-9a-f]{32}\) ended with its savepoint/);
+      assert.equal((await a.job.done).savepoint, location);
+
+      const stopped = await runCli(["stop", "cli-stop", `--savepoint=${dir}`, "--url", b.url]);
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.match(stopped.stderr, /Stopping job cli-stop…/);
+      const result = await b.job.done;
+      assert.equal(result.status, "stopped");
+      assert.equal(result.savepoint, stopped.stdout.trim());
+    } finally {
+      await stopJob(a.job);
+      await stopJob(b.job);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("weir savepoint and stop reject bad input: usage errors exit 2, an unwritable directory exits 1 and the job runs on", SLOW, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weir-cli-bad-"));
+    const file = join(dir, "not-a-directory");
+    writeFileSync(file, "x");
+    // Failed savepoints count as checkpoint failures (core, as of this commit); tolerating
+    // them keeps the job from failing over, so that "runs on" is about the stop's rollback.
+    const { job, url } = await startJob({ jobName: "cli-bad", checkpoint: { interval: 0, tolerableFailures: 10 } });
+    try {
+      const usages: [string[], RegExp][] = [
+        [["savepoint", job.id, "--url", url], /^weir: weir savepoint needs a <job> and a <targetDirectory>\nRun "weir savepoint --help" for usage\.\n$/],
+        [["savepoint", job.id, "", "--url", url], /^weir: <targetDirectory> must be a directory path, got ""\n/],
+        [["savepoint", job.id, dir, "--drain", "--url", url], /^weir: Unknown option --drain\n/],
+        [["stop", job.id, "--url", url], /^weir: weir stop needs --savepoint DIR \(where to write the savepoint\)\nRun "weir stop --help" for usage\.\n$/],
+        [["stop", job.id, "--savepoint", "--url", url], /^weir: weir stop needs exactly one <job>\n/],
+        [["stop", job.id, "--savepoint", dir, "--timeout", "soon", "--url", url], /^weir: Option --timeout must be an integer between 1 and 86400000, got "soon"\n/],
+      ];
+      for (const [args, stderr] of usages) {
+        const r = await runCli(args);
+        assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+        assert.match(r.stderr, stderr, args.join(" "));
+        assert.equal(r.stdout, "");
+      }
+      const missing = await runCli(["stop", "no-such-job", "--savepoint", dir, "--url", url]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /^weir: No job "no-such-job" at /);
+
+      const failed = await runCli(["savepoint", job.id, join(file, "sp"), "--url", url]);
+      assert.equal(failed.code, 1, failed.stderr);
+      assert.equal(failed.stdout, "");
+      assert.match(failed.stderr, /^weir: Savepoint of job cli-bad failed: .+\n$/m);
+      assert.equal(failed.stderr.split("\n").filter((l) => l.startsWith("weir:")).length, 1, failed.stderr);
+      const failedStop = await runCli(["stop", job.id, "--savepoint", join(file, "sp"), "--url", url]);
+      assert.equal(failedStop.code, 1, failedStop.stderr);
+      assert.match(failedStop.stderr, /^weir: Savepoint of job cli-bad failed: .+\n$/m);
+      assert.equal(job.status, "RUNNING", "a failed stop-with-savepoint leaves the job running");
+    } finally {
+      await stopJob(job);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

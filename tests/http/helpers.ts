@@ -28,6 +28,29 @@ export async function startJob(options: { token?: string; checkpoint?: Checkpoin
 }
 
 /**
+ * A job whose graph fans out: the source vertex feeds a keyed sum (HASH) and, rebalanced,
+ * a second sink; the sum's vertex then feeds a third sink at another parallelism
+ * (REBALANCE). Vertices: v0 source, v1 sum, v2 side sink, v3 sum sink.
+ */
+export async function startFanOutJob(options: { jobName?: string } = {}): Promise<{ job: JobHandle; url: string }> {
+  const env = new StreamEnvironment({
+    jobName: options.jobName ?? "fan-out",
+    parallelism: 2,
+    storage: new MemoryStorage(),
+    checkpoint: { interval: 0 },
+    http: { port: 0, hostname: "127.0.0.1" },
+  });
+  const numbers = env.fromSource(new SequenceSource(0, Number.MAX_SAFE_INTEGER, { ratePerSecond: 2000 }), { uid: "numbers" });
+  const sums = numbers.keyBy((n) => n % 10).reduce((a, b) => a + b, { uid: "sum" });
+  numbers.rebalance().sinkTo(new CollectSink<number>(), { uid: "side" });
+  sums.sinkTo(new CollectSink<number>(), { uid: "sums-out", parallelism: 1 });
+  const job = await env.execute();
+  if (!job.url) throw new Error("The job has no REST API URL");
+  await until(() => job.status === "RUNNING", "job running");
+  return { job, url: job.url };
+}
+
+/**
  * Cancels the job (if still running). Its server closes on its own shortly after; waiting
  * for that would cost every test the server's linger time.
  */

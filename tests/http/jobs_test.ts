@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
-import { api, startJob, stopJob, until } from "./helpers.ts";
+import { api, startFanOutJob, startJob, stopJob, until } from "./helpers.ts";
 
 describe("REST API: jobs", () => {
   test("GET /jobs lists the jobs of the process with their status, across servers", async () => {
@@ -33,8 +33,34 @@ describe("REST API: jobs", () => {
         assert.deepEqual(Object.keys(v.subtasks[0]).sort(), ["backpressured-ms", "barrier-state", "busy-ms", "output-buffered", "queued-batches", "read-records", "subtask", "write-records"]);
       }
       assert.deepEqual(first.body.vertices[0].uids, ["numbers", "double"]);
+      const [v0, v1] = first.body.vertices as { id: string; name: string }[];
+      assert.deepEqual(first.body.plan, {
+        jid: job.id,
+        name: "http-test",
+        type: "STREAMING",
+        nodes: [
+          { id: v0.id, parallelism: 2, operator: "", operator_strategy: "", description: v0.name, optimizer_properties: {} },
+          { id: v1.id, parallelism: 2, operator: "", operator_strategy: "", description: v1.name, optimizer_properties: {}, inputs: [{ num: 0, id: v0.id, ship_strategy: "HASH", exchange: "pipelined_bounded" }] },
+        ],
+      } as unknown);
       const readBefore = first.body.vertices[1].metrics["read-records"];
       await until(async () => (await api(url, `/jobs/${job.id}`)).body.vertices[1].metrics["read-records"] > readBefore, "records to flow");
+    } finally {
+      await stopJob(job);
+    }
+  });
+
+  test("GET /jobs/:jobid has the job graph as plan.nodes[].inputs[], fan-out and partitioning included", async () => {
+    const { job, url } = await startFanOutJob();
+    try {
+      const res = await api(url, `/jobs/${job.id}`);
+      assert.equal(res.status, 200);
+      const nodes = res.body.plan.nodes as { id: string; parallelism: number; inputs?: { num: number; id: string; ship_strategy: string }[] }[];
+      assert.deepEqual(nodes.map((n) => n.id), res.body.vertices.map((v: { id: string }) => v.id), "one node per vertex, in vertex order");
+      const edges = nodes.flatMap((n) => (n.inputs ?? []).map((i) => `${i.id}->${n.id}:${i.ship_strategy}#${i.num}`));
+      assert.deepEqual(edges, ["v0->v1:HASH#0", "v0->v2:REBALANCE#0", "v1->v3:REBALANCE#0"]);
+      assert.equal(nodes[0].inputs, undefined, "a source has no inputs, as in Flink");
+      assert.deepEqual(nodes.map((n) => n.parallelism), [2, 2, 2, 1]);
     } finally {
       await stopJob(job);
     }

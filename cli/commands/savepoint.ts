@@ -1,0 +1,49 @@
+/**
+ * `weir savepoint <job> <targetDirectory>`: take a savepoint and print its location.
+ * @module
+ */
+import process from "node:process";
+import { intFlag, usage } from "../args.ts";
+import { API_FLAGS, API_FLAGS_HELP, type Command, clientFor, say } from "../command.ts";
+import { awaitSavepoint, targetDirectory } from "../savepoint_trigger.ts";
+
+/**
+ * Triggers a savepoint over POST /jobs/:jobid/savepoints (with `cancel-job` for --cancel),
+ * polls it with progress on stderr, and prints the location alone on stdout so that
+ * `$(weir savepoint …)` captures it.
+ *
+ * @example
+ * ```ts
+ * import { savepoint } from "./savepoint.ts";
+ * console.assert(savepoint.name === "savepoint");
+ * ```
+ */
+export const savepoint: Command = {
+  name: "savepoint",
+  summary: "take a savepoint and print its location",
+  help: `Usage: weir savepoint <job> <targetDirectory> [--cancel] [--timeout MS] [--url URL] [--token TOKEN]
+
+Takes a savepoint of <job> (id, id prefix or name) into a new directory under
+<targetDirectory> and prints its location, alone on stdout; progress goes to stderr.
+A relative <targetDirectory> is resolved against the current directory. Restore
+from the location with the job's restoreFrom option.
+
+Options:
+  --cancel       end the job once the savepoint completed (as weir stop does)
+  --timeout MS   give up waiting after MS milliseconds (default 120000)
+${API_FLAGS_HELP}`,
+  flags: { ...API_FLAGS, cancel: "boolean", timeout: "string" },
+  async run({ positional, flags }) {
+    if (positional.length !== 2) throw usage("weir savepoint needs a <job> and a <targetDirectory>");
+    const target = targetDirectory(positional[1], "<targetDirectory>");
+    const timeoutMs = intFlag(flags, "timeout", 1, 86_400_000) ?? 120_000;
+    const cancelJob = flags.cancel === true;
+    const api = clientFor(flags);
+    const job = await api.findJob(positional[0]);
+    const { "request-id": requestId } = await api.request<{ "request-id": string }>("POST", `/jobs/${job.id}/savepoints`, { "target-directory": target, "cancel-job": cancelJob });
+    const location = await awaitSavepoint(api, job, requestId, { label: "Taking a savepoint of", timeoutMs });
+    if (cancelJob) process.stderr.write(`Job ${job.name} (${job.id}) ended with its savepoint\n`);
+    say(location);
+    return 0;
+  },
+};
