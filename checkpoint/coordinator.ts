@@ -366,7 +366,8 @@ export class CheckpointCoordinator {
     this.#init.onCheckpoint?.(details);
     if (!p.metadataWriteIssued) void this.#init.storage.deletePrefix(`${checkpointDir(this.#init.jobName, this.#init.jobId, p.id)}/`).catch(() => {});
     for (const w of p.waiters) w(details);
-    if (countsAsFailure && reason !== "checkpoint_subsumed") {
+    // As in Flink, a failed savepoint is reported to whoever asked for it but never fails the job.
+    if (countsAsFailure && reason !== "checkpoint_subsumed" && p.barrier.type !== "SAVEPOINT") {
       this.#consecutiveFailures++;
       if (this.#consecutiveFailures > this.config.tolerableFailures) {
         this.#consecutiveFailures = 0;

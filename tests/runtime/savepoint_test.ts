@@ -101,3 +101,20 @@ describe("savepoints", () => {
       e instanceof WeirError && (e.code === "storage_corrupt" || e.code === "checkpoint_corrupt") && e.message.includes("_metadata"));
   });
 });
+
+describe("savepoint failures", () => {
+  test("a failed savepoint is reported and does not count against tolerableFailures", async () => {
+    const { env } = job({ sourceP: 1, sumP: 1, checkpoint: { tolerableFailures: 0 } });
+    const h = await env.execute();
+    await sleep(20);
+    const blocked = join(mkdtempSync(join(tmpdir(), "weir-sp-")), "file");
+    await new FileStorage(join(blocked, "..")).put("file", new Uint8Array([1]));
+    const d = await h.triggerSavepoint(blocked);
+    assert.equal(d.status, "FAILED");
+    assert.equal(d.failure_reason, "storage_failed");
+    await sleep(10);
+    assert.equal(h.status, "RUNNING");
+    assert.equal(h.restarts, 0);
+    await h.cancel();
+  });
+});
