@@ -40,7 +40,8 @@ export class OutputGate {
     if (batch.length === 0) return;
     const p = this.partitioning;
     const channels = this.channels;
-    if (channels.length === 1 && p.kind !== "hash") return this.#append(0, batch);
+    // One receiver: nothing to partition, and the batch may travel without a copy.
+    if (channels.length === 1) return this.#append(0, batch);
     switch (p.kind) {
       case "forward":
         return this.#append(0, batch);

@@ -36,6 +36,18 @@ export interface MapState<K, V> {
 /** Snapshot of one keyed state table: key group → [key, value] pairs. */
 export type KeyedTableSnapshot = [keyGroup: number, entries: [unknown, unknown][]][];
 
+/**
+ * A mutable slot holding one key's value. An operator that updates its key on every
+ * record (a rolling reduce) changes the slot in place: one Map lookup per record instead
+ * of a get and a set. Snapshots store the value, not the slot.
+ */
+export class ValueCell {
+  value: unknown;
+  constructor(value: unknown) {
+    this.value = value;
+  }
+}
+
 /** Holds every keyed state table of one operator in one subtask. */
 export class KeyedStateBackend {
   readonly maxParallelism: number;
@@ -130,7 +142,7 @@ export class KeyedStateBackend {
         const g = keyGroupOf(key, this.maxParallelism);
         let list = groups.get(g);
         if (!list) groups.set(g, (list = []));
-        list.push([key, v instanceof Map ? { $map: [...v.values()] } : v]);
+        list.push([key, v instanceof ValueCell ? v.value : v instanceof Map ? { $map: [...v.values()] } : v]);
       }
       out[name] = [...groups.entries()].sort((a, b) => a[0] - b[0]);
     }

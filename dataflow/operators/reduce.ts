@@ -1,10 +1,11 @@
 import { canonicalKey } from "../../state/key_group.ts";
+import { ValueCell } from "../../state/keyed_state.ts";
 import { KeyedOperator } from "./base.ts";
 
 /** Rolling reduce (Flink's): emits the running aggregate for the key after every record. */
 export class ReduceOperator extends KeyedOperator {
   readonly #fn: (acc: unknown, value: unknown) => unknown;
-  #table!: Map<unknown, unknown>;
+  #table!: Map<unknown, ValueCell>;
 
   constructor(keySelector: (value: unknown) => unknown, fn: (acc: unknown, value: unknown) => unknown) {
     super(keySelector);
@@ -13,7 +14,10 @@ export class ReduceOperator extends KeyedOperator {
 
   override open(...args: Parameters<KeyedOperator["open"]>): void {
     super.open(...args);
-    this.#table = this.backend.table("reduce");
+    const table = this.backend.table("reduce") as Map<unknown, unknown>;
+    // Restored values become cells; snapshots unwrap them again.
+    for (const [k, v] of table) table.set(k, new ValueCell(v));
+    this.#table = table as Map<unknown, ValueCell>;
   }
 
   processBatch(values: unknown[]): unknown[] {
@@ -29,10 +33,15 @@ export class ReduceOperator extends KeyedOperator {
         this.backend.setCurrentKey(k);
         k = canonicalKey(k);
       }
-      const acc = table.get(k);
-      const next = acc === undefined && !table.has(k) ? v : fn(acc, v);
-      table.set(k, next);
-      out[i] = next;
+      const cell = table.get(k);
+      if (cell === undefined) {
+        table.set(k, new ValueCell(v));
+        out[i] = v;
+      } else {
+        const next = fn(cell.value, v);
+        cell.value = next;
+        out[i] = next;
+      }
     }
     return out;
   }
