@@ -9,16 +9,22 @@ import type { SimMode } from "../../sim/config.ts";
 import { runSeed } from "../../sim/driver.ts";
 import { failureReport } from "../../sim/report.ts";
 
+const HALF_CHECKPOINT =
+  "a slow metadata write landed after the failover had deleted the checkpoint's state files: a half checkpoint recovery would pick (fix: never delete a checkpoint whose metadata write was issued)";
+const BRANCH_JUMP =
+  "a checkpoint of a failed attempt landed after the job restored from an older one; the next restart jumped to it and committed sink transactions twice (fix: recovery waits for in-flight metadata writes)";
+
+/** Each seed was checked to fail with its fix reverted. */
 const FOUND: { seed: number; mode: SimMode; bug: string }[] = [
+  { seed: 44, mode: "unaligned", bug: HALF_CHECKPOINT },
+  { seed: 44, mode: "aligned", bug: HALF_CHECKPOINT },
+  { seed: 46, mode: "unaligned", bug: `${HALF_CHECKPOINT}; deleting after a lost-ack metadata write duplicated output` },
+  { seed: 536, mode: "aligned", bug: BRANCH_JUMP },
+  { seed: 536, mode: "unaligned", bug: BRANCH_JUMP },
   {
-    seed: 178,
-    mode: "unaligned",
-    bug: "a slow metadata write landed after the failover had deleted the checkpoint's state files: a half checkpoint recovery would pick",
-  },
-  {
-    seed: 536,
-    mode: "aligned",
-    bug: "a checkpoint of a failed attempt landed after the job restored from an older one; the next restart jumped to it and committed sink transactions twice",
+    seed: 333,
+    mode: "aligned-with-timeout",
+    bug: "simulator bug: a fixed microtask budget per event let a dispatcher step run before coordinator.attach, a false hang",
   },
 ];
 
