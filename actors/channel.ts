@@ -114,18 +114,26 @@ export class Channel {
   }
 
   /**
-   * Receiver: the unconsumed data batches among the first `limit` queue items, up to the
-   * first event: the data a priority barrier overtook when it was put on this channel.
+   * Receiver: the unconsumed data batches among the first `limit` queue items: the data a
+   * priority barrier overtook when it was put on this channel. Barriers of other
+   * checkpoints in between are skipped (they belong to checkpoints of their own); the scan
+   * stops at end of partition, or at the in-band barrier of checkpoint `stopAt`, whose
+   * index is then returned (else -1).
    */
-  queuedDataUntilEvent(limit = this.queue.length): Batch[] {
-    const out: Batch[] = [];
+  overtakenData(limit = this.queue.length, stopAt?: number): { batches: Batch[]; barrierIndex: number } {
+    const batches: Batch[] = [];
     const n = Math.min(limit, this.queue.length);
     for (let i = 0; i < n; i++) {
       const item = this.queue[i];
-      if (!isBatch(item)) break;
-      out.push(i === 0 && this.headOffset > 0 ? item.slice(this.headOffset) : item);
+      if (isBatch(item)) {
+        batches.push(i === 0 && this.headOffset > 0 ? item.slice(this.headOffset) : item);
+      } else if (item.kind === "eop") {
+        break;
+      } else if (item.checkpointId === stopAt) {
+        return { batches, barrierIndex: i };
+      }
     }
-    return out;
+    return { batches, barrierIndex: -1 };
   }
 
   /** Data batches queued, counting restored ones. */

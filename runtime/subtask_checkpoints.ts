@@ -134,8 +134,10 @@ export class SubtaskCheckpoints implements BarrierController {
           channel.send(barrier);
           if (barrier.alignedTimeoutMs > 0 && channel.pending.includes(barrier)) {
             snap.waitingOutputs.add(`${g}:${c}`);
-            channel.onBarrierDelivered = (b) => {
-              if (b === barrier) this.#outputBarrierDelivered(snap, g, c);
+            // One listener per channel serves every checkpoint whose barrier waits there.
+            channel.onBarrierDelivered ??= (b) => {
+              const waiting = this.#pending.get(b.checkpointId);
+              if (waiting && waiting.barrier === b) this.#outputBarrierDelivered(waiting, g, c);
             };
           }
         }
@@ -160,7 +162,6 @@ export class SubtaskCheckpoints implements BarrierController {
   }
 
   #outputBarrierDelivered(snap: PendingSnapshot, g: number, c: number): void {
-    this.#actor.gates[g].channels[c].onBarrierDelivered = undefined;
     snap.waitingOutputs.delete(`${g}:${c}`);
     this.#maybeComplete(snap);
   }
@@ -236,7 +237,6 @@ export class SubtaskCheckpoints implements BarrierController {
     if (!snap) return;
     this.#pending.delete(id);
     for (let c = 0; c < this.#recording.length; c++) if (this.#recording[c] === snap) this.#recording[c] = undefined;
-    for (const g of this.#actor.gates) for (const ch of g.channels) ch.onBarrierDelivered = undefined;
   }
 
   // ---- BarrierController ----
@@ -271,16 +271,15 @@ export class SubtaskCheckpoints implements BarrierController {
       if (this.#actor.isEnded(c) || (seen.has(c) && c !== arrivedOn)) continue;
       const channel = inputs[c];
       if (c === arrivedOn) {
-        const data = channel.queuedDataUntilEvent(this.#overtaken[c]);
-        this.#record(snap, () => snap.recordInput(c, data));
+        const { batches } = channel.overtakenData(this.#overtaken[c]);
+        this.#record(snap, () => snap.recordInput(c, batches));
         continue;
       }
       // An in-band barrier of this checkpoint already queued is overtaken with the data ahead of it.
-      const data = channel.queuedDataUntilEvent();
-      const next = channel.queue[data.length];
-      if (next !== undefined && !isBatch(next) && next.kind === "barrier" && next.checkpointId === barrier.checkpointId) {
-        this.#record(snap, () => snap.recordInput(c, data));
-        channel.queue.splice(data.length, 1);
+      const { batches, barrierIndex } = channel.overtakenData(channel.queue.length, barrier.checkpointId);
+      if (barrierIndex >= 0) {
+        this.#record(snap, () => snap.recordInput(c, batches));
+        channel.queue.splice(barrierIndex, 1);
         overtaken.push(c);
       } else {
         // Pre-barrier data is recorded as it is consumed, and what is still queued when the barrier arrives.
@@ -295,8 +294,8 @@ export class SubtaskCheckpoints implements BarrierController {
     const snap = this.#pending.get(checkpointId);
     if (!snap) return;
     if (priority) {
-      const data = this.#actor.inputs[channel].queuedDataUntilEvent(this.#overtaken[channel]);
-      this.#record(snap, () => snap.recordInput(channel, data));
+      const { batches } = this.#actor.inputs[channel].overtakenData(this.#overtaken[channel]);
+      this.#record(snap, () => snap.recordInput(channel, batches));
     }
     this.#recording[channel] = undefined;
     snap.recordingInputs.delete(channel);

@@ -14,6 +14,9 @@ const HALF_CHECKPOINT =
 const BRANCH_JUMP =
   "a checkpoint of a failed attempt landed after the job restored from an older one; the next restart jumped to it and committed sink transactions twice (fix: recovery waits for in-flight metadata writes)";
 
+const OLDER_BARRIER_IN_QUEUE =
+  "with two checkpoints in flight, an older in-band barrier still queued cut the capture of the data a newer priority barrier overtook, so restored channel state missed records (fix: the capture skips barriers of other checkpoints)";
+
 /** Each seed was checked to fail with its fix reverted. */
 const FOUND: { seed: number; mode: SimMode; bug: string }[] = [
   { seed: 44, mode: "unaligned", bug: HALF_CHECKPOINT },
@@ -21,6 +24,9 @@ const FOUND: { seed: number; mode: SimMode; bug: string }[] = [
   { seed: 46, mode: "unaligned", bug: `${HALF_CHECKPOINT}; deleting after a lost-ack metadata write duplicated output` },
   { seed: 536, mode: "aligned", bug: BRANCH_JUMP },
   { seed: 536, mode: "unaligned", bug: BRANCH_JUMP },
+  { seed: 1295, mode: "aligned-with-timeout", bug: OLDER_BARRIER_IN_QUEUE },
+  { seed: 1496, mode: "aligned-with-timeout", bug: OLDER_BARRIER_IN_QUEUE },
+  { seed: 2627, mode: "aligned-with-timeout", bug: OLDER_BARRIER_IN_QUEUE },
   {
     seed: 333,
     mode: "aligned-with-timeout",
