@@ -143,6 +143,8 @@ export class CheckpointCoordinator {
     this.#periodic = undefined;
     // Detached first: the execution is gone, so nobody is notified and nothing retried.
     this.#target = undefined;
+    // A restarted execution finishes anew when its own sources end.
+    this.#finishing = false;
     for (const p of [...this.#pending.values()]) this.#fail(p, reason, `Checkpoint ${p.id} aborted: ${reason.replaceAll("_", " ")}`, false);
     // Queued requests fail too; a restarted job asks for its final checkpoint again when its sources finish.
     for (const r of this.#queue.splice(0)) this.#rejectRequest(r, reason);
