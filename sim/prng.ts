@@ -6,16 +6,12 @@
  * @module
  */
 import type { Prng } from "../actors/time.ts";
+import { mix32 } from "../state/key_group.ts";
 
 /** 32-bit string hash (FNV-1a with a murmur3 finish); stable across runtimes. */
 export function hash32(s: string, h = 0x811c9dc5): number {
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return mix32(h);
 }
 
 function splitmix32(state: { s: number }): number {

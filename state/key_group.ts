@@ -13,7 +13,8 @@ export interface KeyGroupRange {
 
 const encoder = new TextEncoder();
 
-function mix32(h: number): number {
+/** murmur3's 32-bit finalizer: spreads every input bit over the output. */
+export function mix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
