@@ -128,10 +128,10 @@ export class CheckpointCoordinator {
   }
 
   /** Attaches a (re)started execution; checkpoint ids continue where they were. */
-  attach(target: CheckpointTarget, restoredId: number, retainedIds: number[]): void {
+  attach(target: CheckpointTarget, restoredId: number, retainedIds: number[], highestUsedId = restoredId): void {
     this.#target = target;
     this.#finishing = false;
-    this.#nextId = Math.max(this.#nextId, restoredId + 1);
+    this.#nextId = Math.max(this.#nextId, restoredId + 1, highestUsedId + 1);
     this.#latestCompletedId = Math.max(this.#latestCompletedId, restoredId);
     this.#completedIds = [...new Set([...this.#completedIds, ...retainedIds])].sort((a, b) => a - b);
     this.#schedulePeriodic(this.config.interval);

@@ -70,3 +70,18 @@ export async function listCompleted(storage: StorageAdapter, jobName: string, jo
   }
   return ids.sort((a, b) => a - b);
 }
+
+/**
+ * The highest checkpoint id a job run ever used, complete or not. A run resumed after a
+ * crash continues above it, so that no new checkpoint writes into a half-written
+ * directory of the crashed run (whose sink transactions may bear the same id).
+ */
+export async function highestCheckpointId(storage: StorageAdapter, jobName: string, jobId: string): Promise<number> {
+  const prefix = `${jobName}/${jobId}/chk-`;
+  let max = 0;
+  for (const key of await storage.list(prefix)) {
+    const m = /^(\d+)\//.exec(key.slice(prefix.length));
+    if (m) max = Math.max(max, Number(m[1]));
+  }
+  return max;
+}

@@ -4,7 +4,7 @@ import type { Clock, Scheduler } from "../actors/time.ts";
 import { decode, encode } from "../codec/cbor.ts";
 import type { CheckpointConfig } from "../checkpoint/config.ts";
 import { CheckpointCoordinator, type CoordinatorFaults } from "../checkpoint/coordinator.ts";
-import { checkpointDir, listCompleted } from "../checkpoint/metadata.ts";
+import { checkpointDir, highestCheckpointId, listCompleted } from "../checkpoint/metadata.ts";
 import { type LoadedCheckpoint, checkCompatible, loadCheckpoint } from "../checkpoint/restore.ts";
 import type { JobGraph } from "../dataflow/job_graph.ts";
 import { WeirError } from "../errors.ts";
@@ -175,6 +175,7 @@ export class JobMaster implements ExecutionOwner {
     this.#execution = execution;
     const restoredId = restore?.metadata.checkpointId ?? 0;
     const ownIds = await listCompleted(this.storage, this.jobName, this.jobId);
+    const highestUsed = await highestCheckpointId(this.storage, this.jobName, this.jobId);
     if (restore) {
       this.coordinator.stats.restored(restoredId, this.clock.now(), restore.metadata.type === "SAVEPOINT", restore.location);
       this.#restoredEvent = { type: "restored", checkpointId: restoredId, location: restore.location };
@@ -187,7 +188,7 @@ export class JobMaster implements ExecutionOwner {
       return;
     }
     if (!execution.running || this.#ended) return;
-    this.coordinator.attach(execution, restoredId, ownIds);
+    this.coordinator.attach(execution, restoredId, ownIds, highestUsed);
     this.#setStatus("RUNNING");
   }
 

@@ -118,3 +118,26 @@ describe("savepoint failures", () => {
     await h.cancel();
   });
 });
+
+describe("resuming an unfinished run", () => {
+  test("a run resumed after a crash numbers its checkpoints above every id the crashed run used", async () => {
+    const storage = new MemoryStorage();
+    const first = job({ sourceP: 1, sumP: 1, storage, checkpoint: { interval: 5 } });
+    const h1 = await first.env.execute();
+    while (h1.checkpointStats().counts.completed < 2) await sleep(5);
+    // What a crash leaves behind: the run marker and a half-written checkpoint 50.
+    const marker = await storage.get("sp/_current");
+    await h1.cancel();
+    await storage.put("sp/_current", marker!);
+    await storage.put(`sp/${h1.id}/chk-50/v0-0`, new Uint8Array([1, 2, 3]));
+    const second = job({ sourceP: 1, sumP: 1, storage, sink: first.sink });
+    const h2 = await second.env.execute();
+    assert.equal(h2.id, h1.id, "the same run resumed");
+    assert.ok((h2.checkpointStats().latest.restored?.id ?? 0) >= 2);
+    const result = await h2.done;
+    assert.equal(result.status, "finished");
+    const ids = h2.checkpointStats().history.map((d) => d.id);
+    assert.ok(ids.every((id) => id > 50), `new checkpoint ids ${ids} must be above 50`);
+    assertExactlyOnce(first.sink.committed, N);
+  });
+});
