@@ -59,7 +59,16 @@ export class PendingSnapshot {
     if (!list) map.set(key, (list = []));
     for (const b of batches) {
       if (b.length === 0) continue;
-      const bytes = encodeRecords(b);
+      let bytes: Uint8Array;
+      try {
+        bytes = encodeRecords(b);
+      } catch (cause) {
+        throw new WeirError(
+          "record_not_serializable",
+          `Checkpoint ${this.barrier.checkpointId} cannot store an in-flight record of channel ${String(key)}: ${(cause as Error).message}`,
+          { cause },
+        );
+      }
       this.persistedBytes += bytes.length;
       if (this.persistedBytes > this.maxBytes) {
         throw new WeirError(

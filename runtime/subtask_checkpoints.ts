@@ -185,7 +185,8 @@ export class SubtaskCheckpoints implements BarrierController {
   }
 
   /**
-   * Runs a channel-state capture. A capture over the cap declines the checkpoint; the
+   * Runs a channel-state capture. A capture over the cap, or of a record that cannot be
+   * encoded, declines the checkpoint (the records themselves flow on untouched); the
    * handler hears of it through the priority lane, since this may run inside one of its
    * transitions.
    */
@@ -193,11 +194,12 @@ export class SubtaskCheckpoints implements BarrierController {
     try {
       capture();
     } catch (e) {
-      if (e instanceof WeirError && e.code === "channel_state_too_large") {
+      if (e instanceof WeirError && (e.code === "channel_state_too_large" || e.code === "record_not_serializable")) {
         const id = snap.barrier.checkpointId;
+        const reason = e.code === "channel_state_too_large" ? "channel_state_too_large" : "checkpoint_declined";
         this.#dropPending(id);
-        this.#host.decline(id, "channel_state_too_large", `${this.#actor.name}: ${e.message}`);
-        this.#actor.post({ kind: "abort", checkpointId: id, reason: "channel_state_too_large" });
+        this.#host.decline(id, reason, `${this.#actor.name}: ${e.message}`);
+        this.#actor.post({ kind: "abort", checkpointId: id, reason });
         return;
       }
       throw e;

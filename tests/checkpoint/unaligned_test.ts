@@ -267,3 +267,30 @@ describe("at-least-once", () => {
     }
   });
 });
+
+describe("records that cannot be persisted", () => {
+  test("an in-flight record that cannot be encoded declines the checkpoint with its reason; the records flow on", async () => {
+    const env = new StreamEnvironment({
+      jobName: "unencodable", parallelism: 1, storage: new MemoryStorage(), batchSize: 4, channelCapacity: 4,
+      checkpoint: { unaligned: true, tolerableFailures: 100 },
+    });
+    const sink = new CollectSink<number>();
+    env.fromSource(new SequenceSource(0, 300), { uid: "src" })
+      .map((n) => ({ n, callback: () => n }), { uid: "wrap" })
+      .keyBy((r) => r.n % 3)
+      .process<number>(async (r, ctx) => {
+        await sleep(1);
+        ctx.emit(r.callback());
+      }, { uid: "unwrap" })
+      .sinkTo(sink, { uid: "out" });
+    const job = await env.execute();
+    await sleep(30);
+    const d = await job.triggerCheckpoint();
+    assert.equal(d.status, "FAILED");
+    assert.equal(d.failure_reason, "checkpoint_declined");
+    assert.match(d.failure_message!, /cannot store an in-flight record/);
+    const result = await job.done;
+    assert.equal(result.status, "finished");
+    assert.deepEqual(sink.committed.slice().sort((a, b) => a - b), [...Array(300).keys()]);
+  });
+});
