@@ -31,9 +31,6 @@ export class Channel {
   readonly pending: ChannelItem[] = [];
   /** Called with a barrier that left `pending` for the queue (aligned-with-timeout bookkeeping). */
   onBarrierDelivered: ((b: Barrier) => void) | undefined;
-  /** Receiver ended this channel: everything sent after is dropped. */
-  closed = false;
-  recordsSent = 0;
 
   constructor(sender: ChannelEndpoint, receiver: ChannelEndpoint, inputIndex: number, capacity: number) {
     this.sender = sender;
@@ -49,8 +46,6 @@ export class Channel {
 
   /** Sender: sends an item, or buffers it if there is no credit. */
   send(item: ChannelItem): void {
-    if (this.closed) return;
-    if (isBatch(item)) this.recordsSent += item.length;
     if (this.pending.length === 0 && (!isBatch(item) || this.creditedBatches < this.capacity)) {
       this.#enqueue(item);
       this.receiver.wake();

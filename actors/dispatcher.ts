@@ -64,11 +64,6 @@ export class Dispatcher {
     }
   }
 
-  /** Number of queued actors. */
-  get readyCount(): number {
-    return this.#ready.length;
-  }
-
   #slice = (): void => {
     this.#scheduled = false;
     const deadline = this.#clock.now() + this.sliceMs;

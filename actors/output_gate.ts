@@ -20,13 +20,15 @@ export class OutputGate {
   readonly batchSize: number;
   #building: Batch[];
   #next = 0;
-  /** Thrown by the key selector; the subtask names the operator. */
-  keyError: unknown;
 
-  constructor(channels: Channel[], partitioning: Partitioning, batchSize: number) {
+  /** The receiving operator (name and uid), to name it when its key selector throws. */
+  readonly target: { name: string; uid: string };
+
+  constructor(channels: Channel[], partitioning: Partitioning, batchSize: number, target: { name: string; uid: string }) {
     this.channels = channels;
     this.partitioning = partitioning;
     this.batchSize = batchSize;
+    this.target = target;
     this.#building = channels.map(() => []);
   }
 

@@ -14,8 +14,3 @@ export type CheckpointFailureReason =
   | "job_canceled"
   | "too_many_concurrent"
   | "coordinator_failed";
-
-/** Human text for a reason, used when no more specific message exists. */
-export function describeReason(reason: CheckpointFailureReason): string {
-  return reason.replaceAll("_", " ");
-}

@@ -97,6 +97,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
       }
       byVertex.set(v.id, list);
     }
+    const byId = new Map(this.#graph.vertices.map((v) => [v.id, v]));
     for (const e of this.#graph.edges) {
       const senders = byVertex.get(e.from)!;
       const receivers = byVertex.get(e.to)!;
@@ -109,7 +110,8 @@ export class Execution implements SubtaskHost, CheckpointTarget {
           r.inputs.push(ch);
           channels.push(ch);
         }
-        s.gates.push(new OutputGate(channels, e.partitioning, this.#tuning.batchSize));
+        const first = byId.get(e.to)!.chain[0];
+        s.gates.push(new OutputGate(channels, e.partitioning, this.#tuning.batchSize, { name: first.name, uid: first.uid }));
       }
     }
     for (const s of this.subtasks) s.connected();

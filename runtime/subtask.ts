@@ -5,6 +5,7 @@ import type { OutputGate } from "../actors/output_gate.ts";
 import type { Timer } from "../actors/time.ts";
 import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
 import type { OperatorContext, SourceReader } from "../dataflow/operator.ts";
+import { OperatorError } from "../errors.ts";
 import { type ChainedOperator, OperatorChain } from "./operator_chain.ts";
 import { type CheckpointedActor, SubtaskCheckpoints } from "./subtask_checkpoints.ts";
 import type { SubtaskHost } from "./subtask_host.ts";
@@ -93,9 +94,6 @@ export class Subtask implements Runnable, CheckpointedActor {
     this.#checkpoints.connected(this.inputs.length);
   }
 
-  get isSource(): boolean {
-    return this.#chain.source !== undefined;
-  }
   get barrierState(): string {
     return this.#checkpoints.stateName;
   }
@@ -266,7 +264,14 @@ export class Subtask implements Runnable, CheckpointedActor {
   #emit(values: unknown[]): void {
     if (values.length === 0) return;
     this.counters.recordsOut += values.length;
-    for (let i = 0; i < this.gates.length; i++) this.gates[i].emit(values);
+    let i = 0;
+    try {
+      for (; i < this.gates.length; i++) this.gates[i].emit(values);
+    } catch (e) {
+      // Only a key selector runs user code here.
+      const { name, uid } = this.gates[i].target;
+      throw new OperatorError(`keyBy key selector of ${name}`, uid, e);
+    }
   }
 
   // ---- control path ----

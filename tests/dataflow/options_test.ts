@@ -74,6 +74,22 @@ describe("user function errors", () => {
     assert.match(result.error!.message, /boom/);
   });
 
+  test("a throwing key selector fails the job naming the keyed operator it feeds", async () => {
+    const e = env({ restart: { strategy: "none" }, parallelism: 2 });
+    e.fromSource(new SequenceSource(0, 100))
+      .keyBy((n) => {
+        if (n === 70) throw new Error("bad key");
+        return n % 3;
+      })
+      .reduce((a, b) => a + b, { uid: "summer", name: "Summer" })
+      .sinkTo(new CollectSink());
+    const result = await (await e.execute()).done;
+    assert.equal(result.status, "failed");
+    assert.match(result.error!.message, /keyBy key selector of Summer/);
+    assert.match(result.error!.message, /summer/);
+    assert.match(result.error!.message, /bad key/);
+  });
+
   test("the restart strategy decides: fixed-delay gives up after its attempts", async () => {
     const e = env({ restart: { strategy: "fixed-delay", attempts: 2, delay: 1 } });
     e.fromSource(new SequenceSource(0, 100)).map((n) => {
