@@ -39,7 +39,11 @@ env.fromSource(new SequenceSource(0, Number.MAX_SAFE_INTEGER, { ratePerSecond: 5
   .reduce((a, b) => [a[0], a[1] + b[1]], { uid: "count" })
   .sinkTo(counts, { uid: "out" });
 
-const job = await env.execute();
+const job = await env.execute().catch((e: Error) => {
+  // Bad options, a busy port or an unreadable checkpoint: one clear line, no stack.
+  console.error(`weir: ${e.message}`);
+  process.exit(1);
+});
 console.log(`weir: job "${job.name}" (${job.id}) running; REST API and dashboard at ${job.url ?? "(off)"}`);
 job.on((e) => {
   if (e.type === "checkpoint_completed") {
