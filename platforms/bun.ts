@@ -8,8 +8,8 @@ import { baseUrl, type FetchHandler, type ListenOptions, type RunningServer } fr
 /**
  * Serves `handler` with Bun.serve; resolves once the socket listens.
  *
- * @example
- * ```ts
+ * @example Runs under Bun only, so Deno's doc tests skip it.
+ * ```ts ignore
  * import { serve } from "./bun.ts";
  * const server = await serve(() => new Response("ok"), { hostname: "127.0.0.1", port: 0 });
  * await server.close();
