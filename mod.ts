@@ -34,6 +34,8 @@ export type { CheckpointFailureReason } from "./checkpoint/failure_reason.ts";
 export type { StorageAdapter } from "./storage/adapter.ts";
 export { MemoryStorage } from "./storage/memory.ts";
 export { FileStorage } from "./storage/file.ts";
+export { setDirectoryOpener } from "./storage/directory.ts";
+export type { DirectoryOpener } from "./storage/directory.ts";
 export { SequenceSource } from "./connectors/sequence_source.ts";
 export { CollectSink } from "./connectors/collect_sink.ts";
 export { FileSink } from "./connectors/file_sink.ts";
@@ -48,3 +50,9 @@ export { startJobServer } from "./http/server.ts";
 import { setHttpStarter } from "./dataflow/environment.ts";
 import { startJobServer } from "./http/server.ts";
 setHttpStarter(startJobServer);
+
+// Directory paths (the default .weir, restoreFrom, savepoint targets) open as local
+// files on Bun and Deno; the core asks through storage/directory.ts.
+import { setDirectoryOpener } from "./storage/directory.ts";
+import { openFileDirectory } from "./storage/file.ts";
+setDirectoryOpener(openFileDirectory);

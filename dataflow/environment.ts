@@ -8,7 +8,7 @@ import { JobHandle } from "../runtime/job_handle.ts";
 import { JobMaster, type RestoreSource } from "../runtime/job_master.ts";
 import { type RestartOptions, restartStrategy } from "../runtime/restart_strategy.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
-import { FileStorage } from "../storage/file.ts";
+import { openDirectory } from "../storage/directory.ts";
 import { DataStream, type GraphBuilder } from "./data_stream.ts";
 import { buildJobGraph } from "./job_graph.ts";
 import type { Source } from "./operator.ts";
@@ -182,7 +182,7 @@ export class StreamEnvironment implements GraphBuilder {
     const graph = buildJobGraph(this.#transformations, { parallelism: this.parallelism, maxParallelism: this.maxParallelism });
     this.#executed = true;
     const rt = o.runtime ?? {};
-    const storage = o.storage ?? new FileStorage(".weir");
+    const storage = o.storage ?? openDirectory(".weir", "The default storage").storage;
     const checkpoint = checkpointConfig(o.checkpoint);
     const resumeId = rt.jobId ? undefined : await JobMaster.unfinishedRun(storage, this.jobName);
     const master = new JobMaster(
@@ -223,7 +223,8 @@ function restoreSource(from: EnvironmentOptions["restoreFrom"], allowNonRestored
   if (typeof from === "string") {
     if (from.length === 0) throw invalidOption("restoreFrom", from, "must be a savepoint or checkpoint directory");
     const path = from.startsWith("file:") ? from.slice(5) : from;
-    return { storage: new FileStorage(path), dir: "", location: path, allowNonRestoredState };
+    const { storage, root } = openDirectory(path, "restoreFrom");
+    return { storage, dir: "", location: root, allowNonRestoredState };
   }
   if (from && typeof from === "object" && typeof from.path === "string" && typeof from.storage?.get === "function") {
     return { storage: from.storage, dir: from.path, location: `${from.storage.description}/${from.path}`, allowNonRestoredState };

@@ -1,9 +1,8 @@
 import { customAlphabet } from "nanoid";
-import { resolve as resolvePath } from "node:path";
 import type { CheckpointConfig } from "../checkpoint/config.ts";
 import type { CheckpointDetails, CheckpointStatsSnapshot } from "../checkpoint/stats.ts";
 import { WeirError, invalidOption } from "../errors.ts";
-import { FileStorage } from "../storage/file.ts";
+import { openDirectory } from "../storage/directory.ts";
 import type { JobEvent, JobMaster } from "./job_master.ts";
 import type { JobResult, JobStatus } from "./job_status.ts";
 
@@ -214,7 +213,7 @@ function savepointTarget(targetDirectory: string, jobId: string) {
   if (typeof targetDirectory !== "string" || targetDirectory.length === 0) {
     throw invalidOption("savepoint target directory", targetDirectory, "must be a directory path");
   }
-  const root = resolvePath(targetDirectory);
+  const { storage, root } = openDirectory(targetDirectory, "The savepoint target directory");
   const dir = `savepoint-${jobId.slice(0, 6)}-${savepointSuffix()}`;
-  return { storage: new FileStorage(root), dir, location: `${root}/${dir}` };
+  return { storage, dir, location: `${root}/${dir}` };
 }

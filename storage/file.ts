@@ -121,3 +121,9 @@ async function syncDir(dir: string): Promise<void> {
     // Some platforms cannot fsync a directory; the rename is still atomic there.
   }
 }
+
+/** Opens directory paths as FileStorage (installed by mod.ts). */
+export function openFileDirectory(path: string): { storage: FileStorage; root: string } {
+  const storage = new FileStorage(path);
+  return { storage, root: storage.root };
+}

@@ -30,3 +30,17 @@ describe("FileStorage", () => {
     assert.throws(() => new FileStorage(""), (e: unknown) => e instanceof WeirError && e.code === "invalid_option");
   });
 });
+
+describe("directory paths", () => {
+  test("without a directory opener, a path where storage goes is a clear error", async () => {
+    const { openDirectory, setDirectoryOpener } = await import("../../storage/directory.ts");
+    const { openFileDirectory } = await import("../../storage/file.ts");
+    setDirectoryOpener(undefined as never);
+    try {
+      assert.throws(() => openDirectory("./savepoints", "The savepoint target directory"), (e: unknown) =>
+        e instanceof WeirError && e.code === "storage_unavailable" && e.message.includes("./savepoints"));
+    } finally {
+      setDirectoryOpener(openFileDirectory);
+    }
+  });
+});

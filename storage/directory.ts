@@ -1,0 +1,30 @@
+/**
+ * How a directory path becomes storage: the default `.weir`, a `restoreFrom` path, a
+ * savepoint's target directory. The core asks through here and never imports a file
+ * system; the entry point of a runtime installs its opener (mod.ts installs FileStorage),
+ * so a build without a file system (workerd) can leave it out.
+ * @module
+ */
+import { WeirError } from "../errors.ts";
+import type { StorageAdapter } from "./adapter.ts";
+
+/** Opens storage rooted at a directory path; `root` is the path made absolute, for locations. */
+export type DirectoryOpener = (path: string) => { storage: StorageAdapter; root: string };
+
+let opener: DirectoryOpener | undefined;
+
+/** Installs the opener used for directory paths. */
+export function setDirectoryOpener(open: DirectoryOpener): void {
+  opener = open;
+}
+
+/** Opens a directory path as storage; `what` names the option in the error when none is installed. */
+export function openDirectory(path: string, what: string): { storage: StorageAdapter; root: string } {
+  if (!opener) {
+    throw new WeirError(
+      "storage_unavailable",
+      `${what} is a directory path (${JSON.stringify(path)}) but this runtime has no file system storage; pass a StorageAdapter instead`,
+    );
+  }
+  return opener(path);
+}
