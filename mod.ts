@@ -34,6 +34,7 @@ export type { CheckpointFailureReason } from "./checkpoint/failure_reason.ts";
 export type { StorageAdapter } from "./storage/adapter.ts";
 export { MemoryStorage } from "./storage/memory.ts";
 export { FileStorage } from "./storage/file.ts";
+export { SqliteStorage } from "./storage/sqlite.ts";
 export { setDirectoryOpener } from "./storage/directory.ts";
 export type { DirectoryOpener } from "./storage/directory.ts";
 export { SequenceSource } from "./connectors/sequence_source.ts";
