@@ -60,6 +60,9 @@ export function checkpointConfig(options: CheckpointOptions | undefined): Checkp
     const v = c[k] as number;
     if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) throw invalidOption(`checkpoint.${k}`, v, "must be a number > 0");
   }
+  for (const k of ["maxConcurrent", "retained", "tolerableFailures"] as const) {
+    if (!Number.isInteger(c[k])) throw invalidOption(`checkpoint.${k}`, c[k], "must be an integer");
+  }
   if (c.mode !== "exactly-once" && c.mode !== "at-least-once") {
     throw invalidOption("checkpoint.mode", c.mode, 'must be "exactly-once" or "at-least-once"');
   }

@@ -104,7 +104,15 @@ export function checkCompatible(
   loaded: LoadedCheckpoint,
   vertices: { id: string; uids: string[]; parallelism: number }[],
   allowNonRestoredState: boolean,
+  maxParallelism: number,
 ): void {
+  // Keyed state is filed by key group; another maxParallelism files the same key elsewhere.
+  if (loaded.metadata.maxParallelism !== maxParallelism) {
+    throw new WeirError(
+      "incompatible_restore",
+      `Checkpoint ${loaded.metadata.checkpointId} was taken with maxParallelism ${loaded.metadata.maxParallelism}; the job has maxParallelism ${maxParallelism}, and keyed state cannot move between them`,
+    );
+  }
   const known = new Set(vertices.flatMap((v) => v.uids));
   if (!allowNonRestoredState) {
     for (const v of loaded.metadata.vertices) {

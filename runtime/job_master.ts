@@ -169,7 +169,7 @@ export class JobMaster implements ExecutionOwner {
   async #deploy(restore: LoadedCheckpoint | undefined): Promise<void> {
     if (this.#ended) return;
     if (restore) {
-      checkCompatible(restore, this.graph.vertices, this.#init.restoreFrom?.allowNonRestoredState ?? false);
+      checkCompatible(restore, this.graph.vertices, this.#init.restoreFrom?.allowNonRestoredState ?? false, this.graph.maxParallelism);
     }
     const execution = new Execution(this, this.graph, this.restarts, this.#init.tuning);
     this.#execution = execution;

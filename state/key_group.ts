@@ -4,6 +4,7 @@
  * contiguous range of key groups. Rescaling moves whole key groups.
  * @module
  */
+import { WeirError } from "../errors.ts";
 
 /** Inclusive range of key groups [start, end]. */
 export interface KeyGroupRange {
@@ -12,6 +13,11 @@ export interface KeyGroupRange {
 }
 
 const encoder = new TextEncoder();
+
+/** The error for a key that cannot be hashed to a key group. */
+export function invalidKey(key: unknown): WeirError {
+  return new WeirError("invalid_key", `The key selector returned ${key}; a key must be a number, string, boolean, bigint or JSON value`);
+}
 
 /** murmur3's 32-bit finalizer: spreads every input bit over the output. */
 export function mix32(h: number): number {
@@ -41,6 +47,7 @@ function hashString(s: string): number {
 
 /** A stable 32-bit hash of a key: numbers, strings, booleans, bigints, or JSON-able values. */
 export function hashKey(key: unknown): number {
+  if (key === undefined || key === null) throw invalidKey(key);
   if (typeof key === "number") {
     if ((key | 0) === key) return mix32(key);
     return hashString(`n:${key}`);

@@ -5,7 +5,7 @@
  * @module
  */
 import { WeirError } from "../errors.ts";
-import { type KeyGroupRange, canonicalKey, keyGroupOf } from "./key_group.ts";
+import { type KeyGroupRange, canonicalKey, invalidKey, keyGroupOf } from "./key_group.ts";
 
 /** A single value per key. */
 export interface ValueState<T> {
@@ -65,6 +65,7 @@ export class KeyedStateBackend {
   }
 
   setCurrentKey(key: unknown): void {
+    if (key === undefined || key === null) throw invalidKey(key);
     this.currentKey = key;
     const c = canonicalKey(key);
     if (c !== key && !this.#originalKeys.has(c)) this.#originalKeys.set(c, key);

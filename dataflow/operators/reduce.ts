@@ -1,4 +1,4 @@
-import { canonicalKey } from "../../state/key_group.ts";
+import { canonicalKey, invalidKey } from "../../state/key_group.ts";
 import { ValueCell } from "../../state/keyed_state.ts";
 import { KeyedOperator } from "./base.ts";
 
@@ -29,7 +29,8 @@ export class ReduceOperator extends KeyedOperator {
     for (let i = 0; i < n; i++) {
       const v = values[i];
       let k = sel(v);
-      if (k !== null && typeof k === "object") {
+      if (k === undefined || k === null) throw invalidKey(k);
+      if (typeof k === "object") {
         this.backend.setCurrentKey(k);
         k = canonicalKey(k);
       }
