@@ -164,7 +164,11 @@ export class CheckpointStatsTracker {
     };
     this.#byId.set(id, d);
     this.#history.unshift(d);
-    if (this.#history.length > HISTORY_MAX) this.#byId.delete(this.#history.pop()!.id);
+    if (this.#history.length > HISTORY_MAX) {
+      // The oldest entry leaves the history; one still in progress stays findable until it ends.
+      const old = this.#history.pop()!;
+      if (old.status !== "IN_PROGRESS") this.#byId.delete(old.id);
+    }
     this.#counts.total++;
     this.#counts.in_progress++;
     return d;
@@ -213,6 +217,7 @@ export class CheckpointStatsTracker {
     const d = this.#byId.get(id);
     if (!d || d.status !== "IN_PROGRESS") return d;
     d.status = "COMPLETED";
+    this.#forgetIfEvicted(d);
     d.external_path = externalPath;
     d.end_to_end_duration = Math.max(0, completedAt - d.trigger_timestamp);
     d.latest_ack_timestamp = Math.max(d.latest_ack_timestamp, completedAt);
@@ -232,6 +237,7 @@ export class CheckpointStatsTracker {
     const d = this.#byId.get(id);
     if (!d || d.status !== "IN_PROGRESS") return d;
     d.status = "FAILED";
+    this.#forgetIfEvicted(d);
     d.failure_timestamp = failedAt;
     d.failure_reason = reason;
     d.failure_message = message;
@@ -242,6 +248,10 @@ export class CheckpointStatsTracker {
     this.#counts.failed++;
     this.#latestFailed = d;
     return d;
+  }
+
+  #forgetIfEvicted(d: CheckpointDetails): void {
+    if (!this.#history.includes(d)) this.#byId.delete(d.id);
   }
 
   /** Marks a completed checkpoint deleted from storage (subsumed). */
