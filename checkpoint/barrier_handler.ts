@@ -31,6 +31,12 @@ export interface BarrierController {
   /** Unaligned: every barrier arrived; channel state recording for this checkpoint ends. */
   recordingFinished(checkpointId: number, alignment: AlignmentTiming): void;
   scheduleAlignmentTimeout(barrier: Barrier): void;
+  /**
+   * A barrier of a checkpoint this subtask already passed over (a newer barrier overtook
+   * it, or it was aborted): that checkpoint cannot complete here, so the coordinator is
+   * told at once rather than waiting for its timeout.
+   */
+  declineLate(checkpointId: number): void;
   /** Drops the local work of a checkpoint; `decline` also tells the coordinator. */
   abortCheckpoint(checkpointId: number, reason: CheckpointFailureReason, decline: boolean): void;
 }
@@ -68,8 +74,8 @@ interface Handler {
 class WaitingForFirstBarrier implements BarrierHandlerState {
   readonly name = "WaitingForFirstBarrier";
   barrierReceived(h: Handler, channel: number, barrier: Barrier, priority: boolean): BarrierHandlerState {
-    // Barriers of checkpoints already handled or aborted are late: ignore them.
-    if (barrier.checkpointId <= h.latestId) return this;
+    // Barriers of checkpoints already handled or aborted are late.
+    if (barrier.checkpointId <= h.latestId) return late(h, barrier);
     h.latestId = barrier.checkpointId;
     h.current = barrier;
     h.seen = new Set([channel]);
@@ -102,7 +108,7 @@ class CollectingAligned implements BarrierHandlerState {
   readonly name = "CollectingAligned";
   barrierReceived(h: Handler, channel: number, barrier: Barrier, priority: boolean): BarrierHandlerState {
     const id = h.current!.checkpointId;
-    if (barrier.checkpointId < id) return this;
+    if (barrier.checkpointId < id) return late(h, barrier, this);
     if (barrier.checkpointId > id) {
       subsume(h);
       return WAITING.barrierReceived(h, channel, barrier, priority);
@@ -141,7 +147,8 @@ class CollectingUnaligned implements BarrierHandlerState {
   readonly name = "CollectingUnaligned";
   barrierReceived(h: Handler, channel: number, barrier: Barrier, priority: boolean): BarrierHandlerState {
     const id = h.current!.checkpointId;
-    if (barrier.checkpointId < id || (barrier.checkpointId === id && h.seen.has(channel))) return this;
+    if (barrier.checkpointId < id) return late(h, barrier, this);
+    if (barrier.checkpointId === id && h.seen.has(channel)) return this;
     if (barrier.checkpointId > id) {
       subsume(h);
       return WAITING.barrierReceived(h, channel, barrier, priority);
@@ -177,7 +184,7 @@ class CollectingAtLeastOnce implements BarrierHandlerState {
   }
   barrierReceived(h: Handler, channel: number, barrier: Barrier, priority: boolean): BarrierHandlerState {
     const id = h.current!.checkpointId;
-    if (barrier.checkpointId < id) return this;
+    if (barrier.checkpointId < id) return late(h, barrier, this);
     if (barrier.checkpointId > id) {
       subsume(h);
       return WAITING.barrierReceived(h, channel, barrier, priority);
@@ -206,6 +213,11 @@ function startUnaligned(h: Handler, arrivedOn: number | undefined): BarrierHandl
   const overtaken = h.ctl.snapshotUnaligned(h.current!, arrivedOn, h.seen, h.timing());
   for (const c of overtaken) h.seen.add(c);
   return COLLECTING_UNALIGNED.endOfPartition(h);
+}
+
+function late(h: Handler, barrier: Barrier, state: BarrierHandlerState = WAITING): BarrierHandlerState {
+  h.ctl.declineLate(barrier.checkpointId);
+  return state;
 }
 
 function subsume(h: Handler): void {

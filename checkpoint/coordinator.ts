@@ -172,7 +172,7 @@ export class CheckpointCoordinator {
       if (!this.#target || this.#finishing) return;
       const pauseLeft = this.#lastCompletedAt + this.config.minPause - this.#init.clock.now();
       if (pauseLeft > 0) return this.#schedulePeriodic(pauseLeft);
-      if (this.#pending.size >= this.config.maxConcurrent) return this.#schedulePeriodic(this.config.interval);
+      if (this.#pending.size >= this.config.maxConcurrent || this.#savepointPending()) return this.#schedulePeriodic(this.config.interval);
       this.#start({ type: "CHECKPOINT", final: false, resolve: () => {} });
       this.#schedulePeriodic(this.config.interval);
     });
@@ -200,11 +200,28 @@ export class CheckpointCoordinator {
     });
   }
 
+  /**
+   * While a savepoint is in flight nothing else starts: a later unaligned barrier would
+   * overtake its aligned one (and a stop-with-savepoint ends the job anyway).
+   */
+  #savepointPending(): boolean {
+    for (const p of this.#pending.values()) if (p.barrier.type === "SAVEPOINT" || p.final) return true;
+    return false;
+  }
+
+  /** A final checkpoint or a stop-with-savepoint is running or queued: the job is ending. */
+  get ending(): boolean {
+    return this.#finishing || this.#queue.some((r) => r.final || r.terminate) || [...this.#pending.values()].some((p) => p.final);
+  }
+
+  /** The final checkpoint (or stop-with-savepoint) that completed, once one did. */
+  completedFinal: CheckpointDetails | undefined;
+
   #drainQueue(): void {
     while (this.#queue.length > 0 && this.#target) {
       const next = this.#queue[0];
-      // The final checkpoint waits for every other one; others wait for a free slot.
-      if (next.final ? this.#pending.size > 0 : this.#pending.size >= this.config.maxConcurrent) return;
+      // The final checkpoint waits for every other one; others wait for a free slot and for savepoints.
+      if (next.final ? this.#pending.size > 0 : this.#pending.size >= this.config.maxConcurrent || this.#savepointPending()) return;
       this.#queue.shift();
       this.#start(next);
     }
@@ -334,6 +351,7 @@ export class CheckpointCoordinator {
     for (const older of [...this.#pending.values()]) {
       if (older.id < p.id && !older.final) this.#fail(older, "checkpoint_subsumed", `Checkpoint ${older.id} subsumed by completed checkpoint ${p.id}`, true);
     }
+    if (p.final) this.completedFinal = details;
     target.notifyComplete(p.id, p.final);
     init.onCheckpoint?.(details);
     for (const w of p.waiters) w(details);

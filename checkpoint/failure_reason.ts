@@ -12,5 +12,6 @@ export type CheckpointFailureReason =
   | "declined_task_not_ready"
   | "job_failover"
   | "job_canceled"
+  | "job_finished"
   | "too_many_concurrent"
   | "coordinator_failed";

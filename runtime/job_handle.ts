@@ -154,6 +154,9 @@ export class JobHandle {
     }
     if (this.#stopping) throw new WeirError("already_stopping", `Job ${this.id} is already stopping`);
     if (this.#master.status !== "RUNNING") throw new WeirError("job_not_running", `Job ${this.id} is ${this.#master.status}, not RUNNING`);
+    if (this.#master.coordinator.ending) {
+      throw new WeirError("job_finishing", `Job ${this.id} is already ending (its input ended or a stop is in progress); it takes its final checkpoint now`);
+    }
     this.#stopping = true;
     const target = savepointTarget(options.savepoint, this.id);
     this.#master.stoppingWith(target.location);

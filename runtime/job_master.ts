@@ -232,7 +232,13 @@ export class JobMaster implements ExecutionOwner {
 
   finalCommitted(execution: Execution): void {
     if (execution !== this.#execution) return;
-    this.#end(this.#savepointOnStop ? "stopped" : "finished");
+    // Stopped only if the final checkpoint was the stop's savepoint (sources may have ended first).
+    const final = this.coordinator.completedFinal;
+    if (final?.is_savepoint && this.#savepointOnStop) this.#end("stopped");
+    else {
+      this.#savepointOnStop = undefined;
+      this.#end("finished");
+    }
   }
 
   /** Marks the job as stopping with a savepoint at location (undefined: the stop failed). */
@@ -251,7 +257,7 @@ export class JobMaster implements ExecutionOwner {
     if (this.#ended) return;
     this.#ended = true;
     this.#execution?.stop();
-    this.coordinator.shutdown(status === "canceled" ? "job_canceled" : "job_failover");
+    this.coordinator.shutdown(status === "canceled" ? "job_canceled" : status === "failed" ? "job_failover" : "job_finished");
     this.#setStatus(status === "finished" ? "FINISHED" : status === "canceled" ? "CANCELED" : status === "stopped" ? "STOPPED" : "FAILED");
     const result: JobResult = {
       status,

@@ -315,6 +315,9 @@ export class SubtaskCheckpoints implements BarrierController {
     const delay = barrier.timestamp + barrier.alignedTimeoutMs - this.#actor.now();
     this.#actor.timer(Math.max(0, delay), () => this.#actor.post({ kind: "alignmentTimeout", checkpointId: barrier.checkpointId }));
   }
+  declineLate(checkpointId: number): void {
+    this.#host.decline(checkpointId, "checkpoint_subsumed", `${this.#actor.name} passed over checkpoint ${checkpointId}: a newer barrier overtook it, or it was aborted`);
+  }
   abortCheckpoint(checkpointId: number, reason: CheckpointFailureReason, decline: boolean): void {
     this.#dropPending(checkpointId);
     if (decline) this.#host.decline(checkpointId, reason, `${this.#actor.name} aborted checkpoint ${checkpointId}: ${reason}`);

@@ -40,6 +40,9 @@ class FakeSubtask implements BarrierController {
   scheduleAlignmentTimeout(b: Barrier) {
     this.log.push(`timer ${b.checkpointId}`);
   }
+  declineLate(id: number) {
+    this.log.push(`late ${id}`);
+  }
   abortCheckpoint(id: number, reason: CheckpointFailureReason, decline: boolean) {
     this.log.push(`abort ${id} ${reason}${decline ? " declined" : ""}`);
   }
@@ -108,6 +111,15 @@ describe("BarrierHandler", () => {
     assert.deepEqual(s.log, ["timer 3", "unaligned 3 on 1 seen 0,1", "recorded 3"]);
   });
 
+  test("an older barrier while a newer checkpoint collects is declined as late, not silently dropped", () => {
+    const s = new FakeSubtask(2);
+    const h = new BarrierHandler(s);
+    h.barrierReceived(0, barrier(4, { unaligned: true }), true);
+    h.barrierReceived(1, barrier(3), false);
+    assert.deepEqual(s.log, ["unaligned 4 on 0 seen 0", "late 3"]);
+    assert.equal(h.pendingCheckpointId, 4);
+  });
+
   test("a barrier of n+1 while n is collecting aborts n as subsumed and starts n+1", () => {
     const s = new FakeSubtask(2);
     const h = new BarrierHandler(s);
@@ -124,7 +136,7 @@ describe("BarrierHandler", () => {
     h.abort(5, "checkpoint_expired");
     assert.equal(s.blocked.size, 0);
     h.barrierReceived(1, barrier(5), false);
-    assert.deepEqual(s.log, ["abort 5 checkpoint_expired"]);
+    assert.deepEqual(s.log, ["abort 5 checkpoint_expired", "late 5"]);
     assert.equal(h.stateName, "WaitingForFirstBarrier");
     // An abort for a checkpoint whose barriers have not come yet makes them late too.
     h.abort(6, "checkpoint_expired");
@@ -146,8 +158,8 @@ describe("BarrierHandler", () => {
     const s = new FakeSubtask(1);
     const h = new BarrierHandler(s, 7);
     h.barrierReceived(0, barrier(7), false);
-    assert.deepEqual(s.log, []);
+    assert.deepEqual(s.log, ["late 7"]);
     h.barrierReceived(0, barrier(8), false);
-    assert.deepEqual(s.log, ["aligned 8 after 0"]);
+    assert.deepEqual(s.log, ["late 7", "aligned 8 after 0"]);
   });
 });

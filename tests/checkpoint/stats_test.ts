@@ -1,0 +1,64 @@
+/**
+ * The stats history is bounded; a checkpoint still in progress when it leaves the history
+ * must still report its outcome (found in review: the coordinator handed `undefined` on).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { CheckpointCoordinator } from "../../checkpoint/coordinator.ts";
+import { CHECKPOINT_DEFAULTS } from "../../checkpoint/config.ts";
+import type { CheckpointDetails } from "../../checkpoint/stats.ts";
+import type { Barrier } from "../../actors/messages.ts";
+import { MemoryStorage } from "../../mod.ts";
+import { SimClock, SimScheduler } from "../../sim/clock.ts";
+
+test("a checkpoint evicted from the history while in progress still reports its outcome", async () => {
+  const clock = new SimClock(0);
+  const scheduler = new SimScheduler(clock);
+  const storage = new MemoryStorage();
+  const listenerErrors: unknown[] = [];
+  const coordinator = new CheckpointCoordinator({
+    config: { ...CHECKPOINT_DEFAULTS, maxConcurrent: 500, timeout: 10_000 },
+    clock,
+    scheduler,
+    storage,
+    jobName: "evict",
+    jobId: "0123456789abcdef0123456789abcdef",
+    maxParallelism: 128,
+    onJobFailure: () => {},
+    // What JobMaster's listener does with every outcome.
+    onCheckpoint: (d) => {
+      try {
+        void d.status;
+      } catch (e) {
+        listenerErrors.push(e);
+      }
+    },
+  });
+  const triggered: Barrier[] = [];
+  coordinator.attach({
+    vertices: [{ id: "v0", name: "only", parallelism: 1, uids: ["a"] }],
+    triggerSources: (b) => void triggered.push(b),
+    endInput: () => {},
+    notifyComplete: () => {},
+    notifyAborted: () => {},
+    resumeSources: () => {},
+  }, 0, []);
+  const ack = (id: number) => coordinator.acknowledge({
+    checkpointId: id, vertexId: "v0", subtaskIndex: 0, stateKey: `k/${id}`, stateSize: 1, persistedData: 0,
+    unaligned: false, startDelayMs: 0, alignmentDurationMs: 0, ackTimestamp: clock.now(),
+  });
+
+  // Checkpoint 1 stays in progress while 120 newer ones start: it leaves the history.
+  const first = coordinator.trigger("CHECKPOINT");
+  const newer = Array.from({ length: 120 }, () => coordinator.trigger("CHECKPOINT"));
+  assert.equal(coordinator.stats.snapshot().history.length, 100);
+  // The newer ones complete; the first is subsumed by the first of them.
+  for (const b of triggered.slice(1)) ack(b.checkpointId);
+  for (const d of await Promise.all(newer)) assert.equal(d.status, "COMPLETED");
+  const details: CheckpointDetails | undefined = await first;
+  assert.deepEqual(listenerErrors, [], "onCheckpoint was handed undefined");
+  assert.ok(details, "the trigger resolved to undefined instead of its details");
+  assert.equal(details.status, "FAILED");
+  assert.equal(details.failure_reason, "checkpoint_subsumed");
+  assert.equal(coordinator.stats.snapshot().counts.in_progress, 0);
+});
