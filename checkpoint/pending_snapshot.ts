@@ -38,6 +38,8 @@ export class PendingSnapshot {
   readonly waitingOutputs = new Set<string>();
   persistedBytes = 0;
   readonly maxBytes: number;
+  /** Resolves when what the operators pre-committed at the snapshot is durable. */
+  preCommitted: Promise<void> | undefined;
   /** Set once every barrier passed and nothing more will be recorded. */
   inputsDone = false;
 

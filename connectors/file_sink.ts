@@ -1,5 +1,6 @@
 import { mkdir, open, readdir, readFile, rename, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { nanoid } from "nanoid";
 import { WeirError } from "../errors.ts";
 import type { OperatorContext, OperatorSnapshot, RestoredState, Sink, SinkWriter } from "../dataflow/operator.ts";
 
@@ -52,6 +53,7 @@ class FileSinkWriter implements SinkWriter {
   readonly #ctx: OperatorContext;
   #lines: string[] = [];
   #pending: FileTxn[] = [];
+  readonly #writerId = nanoid(8);
   /** Pre-commit writes in flight, by transaction. */
   #writes = new Map<string, Promise<void>>();
 
@@ -71,13 +73,20 @@ class FileSinkWriter implements SinkWriter {
 
   snapshotState(checkpointId: number): OperatorSnapshot {
     if (this.#lines.length > 0) {
-      const t: FileTxn = { txn: `${this.#ctx.uid}-${this.#ctx.subtaskIndex}-${String(checkpointId).padStart(8, "0")}`, checkpointId };
+      // The writer's own id keeps runs that share a directory (and checkpoint ids) apart.
+      const t: FileTxn = { txn: `${this.#ctx.uid}-${this.#ctx.subtaskIndex}-${String(checkpointId).padStart(8, "0")}-${this.#writerId}`, checkpointId };
       const body = this.#lines.join("\n") + "\n";
       this.#lines = [];
       this.#pending.push(t);
       this.#writes.set(t.txn, writeDurably(join(this.#dir, ".pending", `${t.txn}.jsonl`), body));
     }
     return { operator: this.#pending.map((t) => ({ ...t })) };
+  }
+
+  /** The checkpoint is acknowledged only once its transaction file is durable. */
+  preCommitted(checkpointId: number): Promise<void> | undefined {
+    const t = this.#pending.find((p) => p.checkpointId === checkpointId);
+    return t && this.#writes.get(t.txn);
   }
 
   async notifyCheckpointComplete(checkpointId: number): Promise<void> {

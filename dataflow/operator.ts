@@ -45,6 +45,11 @@ export interface StreamOperator {
   processBatch(values: unknown[]): unknown[] | Promise<unknown[]>;
   /** Called at the snapshot point; must copy what it returns (it is encoded at once). */
   snapshotState(checkpointId: number): OperatorSnapshot;
+  /**
+   * Resolves once what snapshotState() pre-committed outside the state (a sink's
+   * transaction files) is durable: the checkpoint is acknowledged only after.
+   */
+  preCommitted?(checkpointId: number): void | Promise<void>;
   notifyCheckpointComplete?(checkpointId: number): void | Promise<void>;
   notifyCheckpointAborted?(checkpointId: number): void;
   /** End of input: returns what the operator still emits. */
@@ -80,6 +85,8 @@ export interface SinkWriter {
   open(ctx: OperatorContext, restored: RestoredState | undefined): void | Promise<void>;
   write(values: unknown[]): void | Promise<void>;
   snapshotState(checkpointId: number): OperatorSnapshot;
+  /** See StreamOperator.preCommitted: the checkpoint waits for it before it is acknowledged. */
+  preCommitted?(checkpointId: number): void | Promise<void>;
   notifyCheckpointComplete(checkpointId: number): void | Promise<void>;
   notifyCheckpointAborted?(checkpointId: number): void;
   close?(): void;

@@ -110,6 +110,16 @@ export class OperatorChain {
     return out;
   }
 
+  /** Resolves when every operator's pre-commit of that snapshot is durable; undefined when none has one. */
+  preCommitted(checkpointId: number): Promise<void> | undefined {
+    let work: Promise<unknown>[] | undefined;
+    for (let i = 0; i < this.operators.length; i++) {
+      const r = this.operators[i].operator.preCommitted?.(checkpointId);
+      if (r instanceof Promise) (work ??= []).push(r.catch((e) => Promise.reject(this.error(i, e))));
+    }
+    return work && Promise.all(work).then(() => {});
+  }
+
   /** Tells every operator a checkpoint completed (transactional sinks commit here). */
   notifyComplete(checkpointId: number): void | Promise<void> {
     const work: Promise<unknown>[] = [];

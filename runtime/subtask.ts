@@ -308,6 +308,10 @@ export class Subtask implements Runnable, CheckpointedActor {
     return this.#chain.capture(checkpointId);
   }
 
+  preCommitted(checkpointId: number): Promise<void> | undefined {
+    return this.#chain.preCommitted(checkpointId);
+  }
+
   #notifyComplete(id: number, final: boolean): void | Promise<void> {
     const done = () => {
       if (final) this.#host.finalCommitted(this.vertexId, this.index);

@@ -21,6 +21,8 @@ export interface CheckpointedActor {
   timer(delayMs: number, fn: () => void): void;
   /** Encodes the state of every operator (the snapshot point). */
   captureOperators(checkpointId: number): Record<string, Uint8Array>;
+  /** Resolves once what the operators pre-committed at that snapshot is durable. */
+  preCommitted(checkpointId: number): Promise<void> | undefined;
 }
 
 /**
@@ -99,11 +101,18 @@ export class SubtaskCheckpoints implements BarrierController {
 
   /** A source's snapshot on trigger, or any subtask's final one at end of input: no alignment. */
   snapshotNow(barrier: Barrier, startDelayMs: number): void {
-    const operators = this.#actor.captureOperators(barrier.checkpointId);
-    const snap = new PendingSnapshot(barrier, operators, barrier.unaligned, { startDelayMs, alignmentDurationMs: 0 }, this.#host.channelStateMaxBytes);
+    const snap = this.#snapshot(barrier, barrier.unaligned, { startDelayMs, alignmentDurationMs: 0 });
     snap.inputsDone = true;
-    this.#pending.set(barrier.checkpointId, snap);
     this.#forwardBarrier(snap);
+  }
+
+  /** The snapshot point: operator state is captured now; channel state may follow. */
+  #snapshot(barrier: Barrier, unaligned: boolean, timing: AlignmentTiming): PendingSnapshot {
+    const operators = this.#actor.captureOperators(barrier.checkpointId);
+    const snap = new PendingSnapshot(barrier, operators, unaligned, timing, this.#host.channelStateMaxBytes);
+    snap.preCommitted = this.#actor.preCommitted(barrier.checkpointId);
+    this.#pending.set(barrier.checkpointId, snap);
+    return snap;
   }
 
   /**
@@ -111,10 +120,8 @@ export class SubtaskCheckpoints implements BarrierController {
    * downstream in-band, so the barrier is not forwarded.
    */
   snapshotFinal(barrier: Barrier): void {
-    const operators = this.#actor.captureOperators(barrier.checkpointId);
-    const snap = new PendingSnapshot(barrier, operators, false, { startDelayMs: 0, alignmentDurationMs: 0 }, this.#host.channelStateMaxBytes);
+    const snap = this.#snapshot(barrier, false, { startDelayMs: 0, alignmentDurationMs: 0 });
     snap.inputsDone = true;
-    this.#pending.set(barrier.checkpointId, snap);
     this.#maybeComplete(snap);
   }
 
@@ -212,7 +219,9 @@ export class SubtaskCheckpoints implements BarrierController {
     this.#pending.delete(id);
     const meta = this.#actor.fileMeta;
     const bytes = snap.toBytes(meta);
-    this.#host.writeState(meta.vertexId, meta.subtaskIndex, id, bytes).then(
+    const write = () => this.#host.writeState(meta.vertexId, meta.subtaskIndex, id, bytes);
+    // A sink's pre-commit must be durable before the checkpoint can be acknowledged.
+    (snap.preCommitted ? snap.preCommitted.then(write) : write()).then(
       (stateKey) => {
         if (!this.#actor.alive) return;
         this.#host.acknowledge({
@@ -256,17 +265,12 @@ export class SubtaskCheckpoints implements BarrierController {
     this.#blocked.fill(false);
   }
   snapshotAligned(barrier: Barrier, timing: AlignmentTiming): void {
-    const operators = this.#actor.captureOperators(barrier.checkpointId);
-    const snap = new PendingSnapshot(barrier, operators, false, timing, this.#host.channelStateMaxBytes);
+    const snap = this.#snapshot(barrier, false, timing);
     snap.inputsDone = true;
-    this.#pending.set(barrier.checkpointId, snap);
     this.#forwardBarrier(snap);
   }
   snapshotUnaligned(barrier: Barrier, arrivedOn: number | undefined, seen: ReadonlySet<number>, timing: AlignmentTiming): number[] {
-    const operators = this.#actor.captureOperators(barrier.checkpointId);
-    const ub: Barrier = barrier.unaligned ? barrier : { ...barrier, unaligned: true };
-    const snap = new PendingSnapshot(ub, operators, true, timing, this.#host.channelStateMaxBytes);
-    this.#pending.set(barrier.checkpointId, snap);
+    const snap = this.#snapshot(barrier.unaligned ? barrier : { ...barrier, unaligned: true }, true, timing);
     const overtaken: number[] = [];
     const inputs = this.#actor.inputs;
     for (let c = 0; c < inputs.length; c++) {

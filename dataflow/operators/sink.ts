@@ -20,6 +20,9 @@ export class SinkOperator implements StreamOperator {
   snapshotState(checkpointId: number): OperatorSnapshot {
     return this.#writer.snapshotState(checkpointId);
   }
+  preCommitted(checkpointId: number): void | Promise<void> {
+    return this.#writer.preCommitted?.(checkpointId);
+  }
   notifyCheckpointComplete(checkpointId: number): void | Promise<void> {
     return this.#writer.notifyCheckpointComplete(checkpointId);
   }

@@ -1,0 +1,47 @@
+/**
+ * Found in review, now fixed: FileSink acknowledges a checkpoint before its pre-committed transaction is durable.
+ *
+ * FileSinkWriter.snapshotState (connectors/file_sink.ts:72-81) starts writeDurably() of
+ * `.pending/<txn>.jsonl` and returns at once; the subtask then writes its state file and
+ * acks (runtime/subtask_checkpoints.ts #maybeComplete), and the coordinator commits the
+ * checkpoint (metadata written) while the pre-commit file does not exist yet. A crash
+ * (process or a failover whose restart reaches open() before the write landed) after the
+ * metadata write restores that checkpoint, and FileSinkWriter.open -> #commit finds
+ * neither a pending nor a committed file: `sink_transaction_lost`, on every restart, so
+ * the job can never recover (and the transaction's records are lost).
+ *
+ * Two-phase commit needs the pre-commit to be durable before the ack. Fix: make the
+ * pre-commit part of the snapshot (e.g. an async snapshot phase the subtask awaits before
+ * writing/acking its state, see SubtaskCheckpoints #maybeComplete), or store the
+ * transaction's records in the operator state instead of a side file.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FileSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
+
+test("when a checkpoint completes, the FileSink transactions it pre-committed are durable", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "weir-review-fsink-"));
+  const env = new StreamEnvironment({ jobName: "fsink", parallelism: 1, storage: new MemoryStorage(), batchSize: 8 });
+  env.fromSource(new SequenceSource(0, 100_000, { ratePerSecond: 5_000 }), { uid: "numbers" })
+    .sinkTo(new FileSink<number>(dir), { uid: "out" });
+  const h = await env.execute();
+  const missing: string[] = [];
+  h.on((e) => {
+    if (e.type !== "checkpoint_completed") return;
+    const txn = `out-0-${String(e.checkpointId).padStart(8, "0")}-`;
+    const has = (d: string) => existsSync(d) && readdirSync(d).some((f) => f.startsWith(txn) && f.endsWith(".jsonl"));
+    // Checked at the commit point itself: metadata is written, the checkpoint is what recovery restores.
+    if (!has(join(dir, ".pending")) && !has(dir)) missing.push(txn);
+  });
+  try {
+    await new Promise((r) => setTimeout(r, 50));
+    const d = await h.triggerCheckpoint();
+    assert.equal(d.status, "COMPLETED");
+  } finally {
+    await h.cancel();
+  }
+  assert.deepEqual(missing, [], "completed checkpoints whose pre-commit file did not exist yet");
+});
