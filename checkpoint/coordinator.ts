@@ -52,6 +52,8 @@ export interface SavepointTarget {
   dir: string;
 }
 
+const FAILED_DIRS_MAX = 64;
+
 interface Pending {
   id: number;
   barrier: Barrier;
@@ -99,6 +101,8 @@ export class CheckpointCoordinator {
   /** Metadata writes not yet settled; recovery waits for them (see metadataWritesSettled). */
   #metadataWrites = new Set<Promise<void>>();
   #finishing = false;
+  /** Storage of recently failed checkpoints, to delete state files that land late. */
+  #failedDirs = new Map<number, StorageAdapter>();
   #shutDown = false;
   completedCount = 0;
   failedCount = 0;
@@ -267,15 +271,23 @@ export class CheckpointCoordinator {
   }
 
   /** Where the files of a checkpoint go: the job's storage, or the savepoint's own. */
-  locate(checkpointId: number): { storage: StorageAdapter; dir: string } {
-    const sp = this.#pending.get(checkpointId)?.savepoint;
+  locate(checkpointId: number, savepoint = this.#pending.get(checkpointId)?.savepoint): { storage: StorageAdapter; dir: string } {
+    const sp = savepoint;
     return sp ? { storage: sp.storage, dir: sp.dir } : { storage: this.#init.storage, dir: checkpointDir(this.#init.jobName, this.#init.jobId, checkpointId) };
   }
 
   /** A subtask's part is durable. */
   acknowledge(ack: SubtaskAck): void {
     const p = this.#pending.get(ack.checkpointId);
-    if (!p) return;
+    if (!p) {
+      // A write that landed after its checkpoint failed: its directory was already deleted.
+      // It went where locate() pointed, the savepoint's storage or (once failed) the job's.
+      const failed = this.#failedDirs.get(ack.checkpointId);
+      if (failed) {
+        for (const storage of new Set([failed, this.#init.storage])) void storage.delete(ack.stateKey).catch(() => {});
+      }
+      return;
+    }
     const key = `${ack.vertexId}-${ack.subtaskIndex}`;
     if (!p.notYetAcked.delete(key)) return;
     p.acks.push(ack);
@@ -384,7 +396,12 @@ export class CheckpointCoordinator {
     this.failedCount++;
     this.#target?.notifyAborted(p.id, reason);
     this.#init.onCheckpoint?.(details);
-    if (!p.metadataWriteIssued) void this.#init.storage.deletePrefix(`${checkpointDir(this.#init.jobName, this.#init.jobId, p.id)}/`).catch(() => {});
+    if (!p.metadataWriteIssued) {
+      const { storage, dir } = this.locate(p.id, p.savepoint);
+      this.#failedDirs.set(p.id, storage);
+      if (this.#failedDirs.size > FAILED_DIRS_MAX) this.#failedDirs.delete(this.#failedDirs.keys().next().value!);
+      void storage.deletePrefix(dir ? `${dir}/` : "").catch(() => {});
+    }
     for (const w of p.waiters) w(details);
     // As in Flink, a failed savepoint is reported to whoever asked for it but never fails the job.
     if (countsAsFailure && reason !== "checkpoint_subsumed" && p.barrier.type !== "SAVEPOINT") {
