@@ -1,6 +1,6 @@
 import { customAlphabet } from "nanoid";
 import { type BeforeStep, Dispatcher, type PickPolicy } from "../actors/dispatcher.ts";
-import type { Clock, Scheduler } from "../actors/time.ts";
+import type { Clock, Scheduler, Timer } from "../actors/time.ts";
 import { decode, encode } from "../codec/cbor.ts";
 import type { CheckpointConfig } from "../checkpoint/config.ts";
 import { CheckpointCoordinator, type CoordinatorFaults } from "../checkpoint/coordinator.ts";
@@ -77,6 +77,7 @@ export class JobMaster implements ExecutionOwner {
   #lastError: Error | undefined;
   #savepointOnStop: string | undefined;
   #restoredEvent: JobEvent | undefined;
+  #restartTimer: Timer | undefined;
 
   constructor(init: JobMasterInit, resumeJobId?: string) {
     this.#init = init;
@@ -206,7 +207,8 @@ export class JobMaster implements ExecutionOwner {
     this.restarts++;
     this.#setStatus("RESTARTING");
     this.#emit({ type: "restarting", attempt: this.restarts, delayMs: delay, error: err });
-    this.scheduler.after(delay, () => {
+    this.#restartTimer = this.scheduler.after(delay, () => {
+      this.#restartTimer = undefined;
       void this.#restart().catch((e) => this.#end("failed", e instanceof Error ? e : new Error(String(e))));
     });
   }
@@ -256,6 +258,7 @@ export class JobMaster implements ExecutionOwner {
   #end(status: JobResult["status"], error?: Error): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#restartTimer?.cancel();
     this.#execution?.stop();
     this.coordinator.shutdown(status === "canceled" ? "job_canceled" : status === "failed" ? "job_failover" : "job_finished");
     this.#setStatus(status === "finished" ? "FINISHED" : status === "canceled" ? "CANCELED" : status === "stopped" ? "STOPPED" : "FAILED");

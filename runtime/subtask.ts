@@ -198,12 +198,18 @@ export class Subtask implements Runnable, CheckpointedActor {
   }
 
   /** Runs fn after delayMs unless the actor stopped by then. */
-  timer(delayMs: number, fn: () => void): void {
+  timer(delayMs: number, fn: () => void): Timer {
     const t = this.#host.scheduler.after(delayMs, () => {
       this.#timers.delete(t);
       if (this.alive) fn();
     });
     this.#timers.add(t);
+    return {
+      cancel: () => {
+        this.#timers.delete(t);
+        t.cancel();
+      },
+    };
   }
 
   // ---- data path ----

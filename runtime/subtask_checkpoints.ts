@@ -1,6 +1,7 @@
 import type { Channel } from "../actors/channel.ts";
 import { type Barrier, type Batch, isBatch } from "../actors/messages.ts";
 import type { OutputGate } from "../actors/output_gate.ts";
+import type { Timer } from "../actors/time.ts";
 import { type AlignmentTiming, type BarrierController, BarrierHandler } from "../checkpoint/barrier_handler.ts";
 import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
 import { PendingSnapshot, type SubtaskStateFile } from "../checkpoint/pending_snapshot.ts";
@@ -18,7 +19,7 @@ export interface CheckpointedActor {
   isEnded(channel: number): boolean;
   now(): number;
   post(message: PriorityMessage): void;
-  timer(delayMs: number, fn: () => void): void;
+  timer(delayMs: number, fn: () => void): Timer;
   /** Encodes the state of every operator (the snapshot point). */
   captureOperators(checkpointId: number): Record<string, Uint8Array>;
   /** Resolves once what the operators pre-committed at that snapshot is durable. */
@@ -40,6 +41,8 @@ export class SubtaskCheckpoints implements BarrierController {
   #recording: (PendingSnapshot | undefined)[] = [];
   /** Per input channel: queue items the last priority barrier overtook there. */
   #overtaken: number[] = [];
+  /** Alignment and output timeouts by checkpoint, cancelled once they cannot matter. */
+  readonly #timeouts = new Map<number, Timer[]>();
 
   constructor(actor: CheckpointedActor, host: SubtaskHost, restoredCheckpointId: number) {
     this.#actor = actor;
@@ -94,6 +97,18 @@ export class SubtaskCheckpoints implements BarrierController {
     this.#dropPending(checkpointId);
   }
 
+  #timeout(checkpointId: number, delayMs: number, kind: "outputTimeout" | "alignmentTimeout"): void {
+    const t = this.#actor.timer(Math.max(0, delayMs), () => this.#actor.post({ kind, checkpointId }));
+    const list = this.#timeouts.get(checkpointId);
+    if (list) list.push(t);
+    else this.#timeouts.set(checkpointId, [t]);
+  }
+
+  #cancelTimeouts(checkpointId: number): void {
+    for (const t of this.#timeouts.get(checkpointId) ?? []) t.cancel();
+    this.#timeouts.delete(checkpointId);
+  }
+
   /** Forgets everything (the actor stopped). */
   clear(): void {
     this.#pending.clear();
@@ -108,6 +123,8 @@ export class SubtaskCheckpoints implements BarrierController {
 
   /** The snapshot point: operator state is captured now; channel state may follow. */
   #snapshot(barrier: Barrier, unaligned: boolean, timing: AlignmentTiming): PendingSnapshot {
+    // The alignment (if any) is over: its timeout cannot matter any more.
+    this.#cancelTimeouts(barrier.checkpointId);
     const operators = this.#actor.captureOperators(barrier.checkpointId);
     const snap = new PendingSnapshot(barrier, operators, unaligned, timing, this.#host.channelStateMaxBytes);
     snap.preCommitted = this.#actor.preCommitted(barrier.checkpointId);
@@ -152,7 +169,7 @@ export class SubtaskCheckpoints implements BarrierController {
     }
     if (snap.waitingOutputs.size > 0) {
       const delay = barrier.timestamp + barrier.alignedTimeoutMs - this.#actor.now();
-      this.#actor.timer(Math.max(0, delay), () => this.#actor.post({ kind: "outputTimeout", checkpointId: barrier.checkpointId }));
+      this.#timeout(barrier.checkpointId, delay, "outputTimeout");
     }
     this.#maybeComplete(snap);
   }
@@ -217,6 +234,7 @@ export class SubtaskCheckpoints implements BarrierController {
     const id = snap.barrier.checkpointId;
     if (!snap.complete || this.#pending.get(id) !== snap) return;
     this.#pending.delete(id);
+    this.#cancelTimeouts(id);
     const meta = this.#actor.fileMeta;
     const bytes = snap.toBytes(meta);
     const write = () => this.#host.writeState(meta.vertexId, meta.subtaskIndex, id, bytes);
@@ -244,6 +262,7 @@ export class SubtaskCheckpoints implements BarrierController {
   }
 
   #dropPending(id: number): void {
+    this.#cancelTimeouts(id);
     const snap = this.#pending.get(id);
     if (!snap) return;
     this.#pending.delete(id);
@@ -317,7 +336,7 @@ export class SubtaskCheckpoints implements BarrierController {
   }
   scheduleAlignmentTimeout(barrier: Barrier): void {
     const delay = barrier.timestamp + barrier.alignedTimeoutMs - this.#actor.now();
-    this.#actor.timer(Math.max(0, delay), () => this.#actor.post({ kind: "alignmentTimeout", checkpointId: barrier.checkpointId }));
+    this.#timeout(barrier.checkpointId, delay, "alignmentTimeout");
   }
   declineLate(checkpointId: number): void {
     this.#host.decline(checkpointId, "checkpoint_subsumed", `${this.#actor.name} passed over checkpoint ${checkpointId}: a newer barrier overtook it, or it was aborted`);
