@@ -1,6 +1,11 @@
 import { WeirError } from "../errors.ts";
 import { type Barrier, type Batch, type ChannelItem, isBatch } from "./messages.ts";
 
+/** How many queue items a priority barrier overtook when it was put on the channel. */
+export interface OvertakeMark {
+  count: number;
+}
+
 /** The two ends a channel talks to: the receiver's wake-up and the sender's. */
 export interface ChannelEndpoint {
   /** Called when the actor may have become runnable. */
@@ -78,6 +83,7 @@ export class Channel {
   shift(): ChannelItem | undefined {
     const item = this.queue.shift();
     this.headOffset = 0;
+    if (item !== undefined) for (const m of this.#marks) if (m.count > 0) m.count--;
     if (item !== undefined && isBatch(item)) {
       if (this.restoredBatches > 0) this.restoredBatches--;
       else this.creditedBatches--;
@@ -100,6 +106,32 @@ export class Channel {
     }
     if (moved) this.receiver.wake();
     if (this.pending.length === 0) this.sender.wake();
+  }
+
+  /**
+   * Boundaries of priority barriers put on this channel and not yet handled by the
+   * receiver: how many queue items each overtook. Removing queue items keeps them exact.
+   */
+  readonly #marks: OvertakeMark[] = [];
+
+  /** Sender: marks what a priority barrier overtakes as it is put on the receiver's priority lane. */
+  markOvertaken(): OvertakeMark {
+    const m = { count: this.queue.length };
+    this.#marks.push(m);
+    return m;
+  }
+
+  /** Receiver: the barrier of this mark was handled; returns how many queue items it overtook. */
+  releaseMark(mark: OvertakeMark): number {
+    const i = this.#marks.indexOf(mark);
+    if (i >= 0) this.#marks.splice(i, 1);
+    return mark.count;
+  }
+
+  /** Receiver: removes an in-band event (a barrier overtaken by a switch to unaligned). */
+  removeQueued(index: number): void {
+    this.queue.splice(index, 1);
+    for (const m of this.#marks) if (m.count > index) m.count--;
   }
 
   /** Receiver: puts restored input channel state at the front, ahead of anything new. */

@@ -1,4 +1,4 @@
-import type { Channel } from "../actors/channel.ts";
+import type { Channel, OvertakeMark } from "../actors/channel.ts";
 import type { Runnable } from "../actors/dispatcher.ts";
 import { type Barrier, type Batch, type EndOfPartition, isBatch } from "../actors/messages.ts";
 import type { OutputGate } from "../actors/output_gate.ts";
@@ -13,8 +13,8 @@ import type { SubtaskHost } from "./subtask_host.ts";
 /** Control messages: always served before data. */
 export type PriorityMessage =
   | { kind: "trigger"; barrier: Barrier }
-  /** `queued`: items in the channel's queue when the barrier overtook them; later arrivals are post-barrier. */
-  | { kind: "barrier"; barrier: Barrier; channel: number; queued: number }
+  /** `mark`: the channel's queue items the barrier overtook; later arrivals are post-barrier. */
+  | { kind: "barrier"; barrier: Barrier; channel: number; mark: OvertakeMark }
   | { kind: "complete"; checkpointId: number; final: boolean }
   | { kind: "abort"; checkpointId: number; reason: CheckpointFailureReason }
   | { kind: "alignmentTimeout"; checkpointId: number }
@@ -290,7 +290,7 @@ export class Subtask implements Runnable, CheckpointedActor {
         if (m.barrier.terminate) this.#suspended = true;
         return;
       case "barrier":
-        return this.#checkpoints.priorityBarrier(m.channel, m.barrier, m.queued);
+        return this.#checkpoints.priorityBarrier(m.channel, m.barrier, this.inputs[m.channel].releaseMark(m.mark));
       case "alignmentTimeout":
         return this.#checkpoints.alignmentTimeout(m.checkpointId);
       case "outputTimeout":

@@ -304,7 +304,7 @@ export class SubtaskCheckpoints implements BarrierController {
       const { batches, barrierIndex } = channel.overtakenData(channel.queue.length, barrier.checkpointId);
       if (barrierIndex >= 0) {
         this.#record(snap, () => snap.recordInput(c, batches));
-        channel.queue.splice(barrierIndex, 1);
+        channel.removeQueued(barrierIndex);
         overtaken.push(c);
       } else {
         // Pre-barrier data is recorded as it is consumed, and what is still queued when the barrier arrives.
@@ -350,5 +350,5 @@ export class SubtaskCheckpoints implements BarrierController {
 /** Puts a barrier on the receiver's priority lane, noting how much queued data it overtakes there. */
 function postBarrier(channel: Channel, barrier: Barrier): void {
   const receiver = channel.receiver as unknown as { post(m: PriorityMessage): void };
-  receiver.post({ kind: "barrier", barrier, channel: channel.inputIndex, queued: channel.queue.length });
+  receiver.post({ kind: "barrier", barrier, channel: channel.inputIndex, mark: channel.markOvertaken() });
 }
