@@ -117,7 +117,9 @@ export class CheckpointStatsTracker {
   #restored: CheckpointStatsSnapshot["latest"]["restored"] = null;
 
   /** Records a new pending checkpoint. */
-  triggered(id: number, kind: CheckpointKind, timestamp: number, vertices: VertexInfo[]): CheckpointDetails {
+  triggered(id: number, kind: CheckpointKind, timestampMs: number, vertices: VertexInfo[]): CheckpointDetails {
+    // Flink reports whole milliseconds; strictly typed clients parse them as integers.
+    const timestamp = Math.round(timestampMs);
     const tasks: Record<string, TaskCheckpointStats> = {};
     let n = 0;
     for (const v of vertices) {
@@ -181,30 +183,33 @@ export class CheckpointStatsTracker {
     const t = d.tasks[ack.vertexId];
     const s = t?.subtasks[ack.subtaskIndex];
     if (!t || !s || s.status === "completed") return;
-    const e2e = Math.max(0, ack.ackTimestamp - d.trigger_timestamp);
+    const ackTimestamp = Math.round(ack.ackTimestamp);
+    const e2e = Math.max(0, ackTimestamp - d.trigger_timestamp);
+    const alignmentMs = Math.round(ack.alignmentDurationMs);
+    const startDelayMs = Math.round(ack.startDelayMs);
     Object.assign(s, {
       status: "completed",
-      ack_timestamp: ack.ackTimestamp,
+      ack_timestamp: ackTimestamp,
       end_to_end_duration: e2e,
       state_size: ack.stateSize,
       checkpointed_size: ack.stateSize,
       persisted_data: ack.persistedData,
-      alignment: { duration: ack.alignmentDurationMs, persisted: ack.persistedData },
-      start_delay: ack.startDelayMs,
+      alignment: { duration: alignmentMs, persisted: ack.persistedData },
+      start_delay: startDelayMs,
       unaligned_checkpoint: ack.unaligned,
     });
     t.num_acknowledged_subtasks++;
-    t.latest_ack_timestamp = Math.max(t.latest_ack_timestamp, ack.ackTimestamp);
+    t.latest_ack_timestamp = Math.max(t.latest_ack_timestamp, ackTimestamp);
     t.state_size += ack.stateSize;
     t.checkpointed_size += ack.stateSize;
     t.persisted_data += ack.persistedData;
     t.end_to_end_duration = Math.max(t.end_to_end_duration, e2e);
-    t.alignment_duration_max = Math.max(t.alignment_duration_max, ack.alignmentDurationMs);
-    t.start_delay_max = Math.max(t.start_delay_max, ack.startDelayMs);
+    t.alignment_duration_max = Math.max(t.alignment_duration_max, alignmentMs);
+    t.start_delay_max = Math.max(t.start_delay_max, startDelayMs);
     if (ack.unaligned) t.unaligned_subtasks++;
     if (t.num_acknowledged_subtasks === t.num_subtasks) t.status = "COMPLETED";
     d.num_acknowledged_subtasks++;
-    d.latest_ack_timestamp = Math.max(d.latest_ack_timestamp, ack.ackTimestamp);
+    d.latest_ack_timestamp = Math.max(d.latest_ack_timestamp, ackTimestamp);
     d.state_size += ack.stateSize;
     d.checkpointed_size += ack.stateSize;
     d.persisted_data += ack.persistedData;
@@ -213,7 +218,8 @@ export class CheckpointStatsTracker {
     if (ack.unaligned && d.checkpoint_type === "CHECKPOINT") d.checkpoint_type = "UNALIGNED_CHECKPOINT";
   }
 
-  completed(id: number, completedAt: number, externalPath: string): CheckpointDetails | undefined {
+  completed(id: number, completedAtMs: number, externalPath: string): CheckpointDetails | undefined {
+    const completedAt = Math.round(completedAtMs);
     const d = this.#byId.get(id);
     if (!d || d.status !== "IN_PROGRESS") return d;
     d.status = "COMPLETED";
@@ -233,7 +239,8 @@ export class CheckpointStatsTracker {
     return d;
   }
 
-  failed(id: number, failedAt: number, reason: string, message: string): CheckpointDetails | undefined {
+  failed(id: number, failedAtMs: number, reason: string, message: string): CheckpointDetails | undefined {
+    const failedAt = Math.round(failedAtMs);
     const d = this.#byId.get(id);
     if (!d || d.status !== "IN_PROGRESS") return d;
     d.status = "FAILED";
@@ -262,7 +269,7 @@ export class CheckpointStatsTracker {
 
   restored(id: number, timestamp: number, isSavepoint: boolean, externalPath: string): void {
     this.#counts.restored++;
-    this.#restored = { id, restore_timestamp: timestamp, is_savepoint: isSavepoint, external_path: externalPath };
+    this.#restored = { id, restore_timestamp: Math.round(timestamp), is_savepoint: isSavepoint, external_path: externalPath };
   }
 
   details(id: number): CheckpointDetails | undefined {

@@ -60,10 +60,14 @@ class SequenceReader implements SourceReader {
       this.#splits = restored.map((s) => checkSplit(s));
     } else {
       const { from, to } = this.#source;
+      // Exact in integers up to 2^53: no product span * i that could lose precision.
       const span = to - from;
       const p = ctx.parallelism;
-      const start = from + Math.floor((span * ctx.subtaskIndex) / p);
-      const end = from + Math.floor((span * (ctx.subtaskIndex + 1)) / p);
+      const base = Math.floor(span / p);
+      const extra = span - base * p;
+      const offset = (i: number) => i * base + Math.min(i, extra);
+      const start = from + offset(ctx.subtaskIndex);
+      const end = from + offset(ctx.subtaskIndex + 1);
       this.#splits = start < end ? [{ from: start, to: end, next: start }] : [];
     }
     if (this.#source.ratePerSecond) this.#rate = this.#source.ratePerSecond / ctx.parallelism;

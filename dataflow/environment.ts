@@ -131,8 +131,8 @@ export class StreamEnvironment implements GraphBuilder {
     options = withDefaults(options);
     this.options = options;
     this.jobName = options.jobName ?? "weir-job";
-    if (typeof this.jobName !== "string" || !/^[A-Za-z0-9._-]{1,100}$/.test(this.jobName)) {
-      throw invalidOption("jobName", this.jobName, "must be 1-100 letters, digits, '.', '_' or '-'");
+    if (typeof this.jobName !== "string" || !/^[A-Za-z0-9._-]{1,100}$/.test(this.jobName) || /^\.+$/.test(this.jobName)) {
+      throw invalidOption("jobName", this.jobName, "must be 1-100 letters, digits, '.', '_' or '-', and not only dots");
     }
     this.maxParallelism = positiveInt("maxParallelism", options.maxParallelism ?? 128, 32768);
     this.parallelism = positiveInt("parallelism", options.parallelism ?? 1, this.maxParallelism);
@@ -178,6 +178,7 @@ export class StreamEnvironment implements GraphBuilder {
 
   /** Validates the graph, starts the job and returns its handle at once. */
   async execute(): Promise<JobHandle> {
+    if (this.#executed) throw new WeirError("invalid_job", `Job "${this.jobName}" was already executed; build a new StreamEnvironment to run it again`);
     const o = this.options;
     const graph = buildJobGraph(this.#transformations, { parallelism: this.parallelism, maxParallelism: this.maxParallelism });
     this.#executed = true;
@@ -209,12 +210,20 @@ export class StreamEnvironment implements GraphBuilder {
       resumeId,
     );
     const handle = new JobHandle(master, checkpoint);
-    if (o.http) {
-      if (!httpStarter) throw new WeirError("http_unavailable", "The http option needs the REST API: import weir from mod.ts");
-      const server = await httpStarter(handle, o.http);
-      handle.attachServer(server);
+    try {
+      if (o.http) {
+        if (!httpStarter) throw new WeirError("http_unavailable", "The http option needs the REST API: import weir from mod.ts");
+        const server = await httpStarter(handle, o.http);
+        handle.attachServer(server);
+      }
+      await master.start();
+    } catch (e) {
+      // Nothing may outlive a job that did not start: it ends failed, which closes its server.
+      const error = e instanceof Error ? e : new WeirError("job_failed", String(e));
+      master.abortStart(error);
+      await master.done;
+      throw error;
     }
-    await master.start();
     return handle;
   }
 }

@@ -9,7 +9,7 @@ import type { HttpOptions } from "../dataflow/environment.ts";
 import { WeirError, invalidOption } from "../errors.ts";
 import { type RunningServer, serve } from "../platforms/serve.ts";
 import type { JobHandle } from "../runtime/job_handle.ts";
-import { BODY_LIMIT_BYTES_DEFAULT, createApp } from "./app.ts";
+import { createApp } from "./app.ts";
 import { jobRegistry } from "./registry.ts";
 
 /** The REST API binds to the loopback interface unless told otherwise. */
@@ -46,7 +46,6 @@ const byUrl = new Map<string, Shared>();
  */
 export async function startJobServer(job: JobHandle, options: HttpOptions): Promise<{ url: string; close(): Promise<void> }> {
   const { hostname, port, token } = resolveHttpOptions(options);
-  jobRegistry.add(job);
   const key = `${hostname}:${port}`;
   let shared = port === 0 ? undefined : servers.get(key);
   if (shared && shared.token !== token) {
@@ -54,14 +53,18 @@ export async function startJobServer(job: JobHandle, options: HttpOptions): Prom
   }
   if (!shared) {
     const app = createApp({ registry: jobRegistry, token });
-    // The server's own limit is a backstop well above the app's, which answers with a JSON 413.
-    const server = await serve(app.fetch, { hostname, port, maxRequestBodyBytes: 4 * BODY_LIMIT_BYTES_DEFAULT });
+    // The app answers oversized bodies with a JSON 413 (from Content-Length, or while
+    // reading a chunked body); the server's own limit, which answers with an empty 413, is
+    // set far above so that it never speaks first.
+    const server = await serve(app.fetch, { hostname, port, maxRequestBodyBytes: 1 << 30 });
     let markClosed!: () => void;
     const closed = new Promise<void>((resolve) => (markClosed = resolve));
     shared = { server, token, jobs: 0, closed, markClosed };
     if (port !== 0) servers.set(key, shared);
     byUrl.set(server.url, shared);
   }
+  // Listed only once the server listens: a job whose server failed never appears.
+  jobRegistry.add(job);
   const s = shared;
   s.jobs++;
   let released = false;

@@ -248,6 +248,12 @@ export class JobMaster implements ExecutionOwner {
     this.#savepointOnStop = location;
   }
 
+  /** The job could not start (bad restore, busy port): it ends failed with that error. */
+  abortStart(error: Error): void {
+    this.#lastError = error;
+    this.#end("failed", error);
+  }
+
   /** Cancels the job: subtasks stop at once, nothing is committed any more. */
   cancel(): void {
     if (this.#ended) return;

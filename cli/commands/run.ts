@@ -54,8 +54,7 @@ Options:
     const jobs: JobHandle[] = [];
     jobRegistry.onJob((job) => {
       jobs.push(job);
-      // The URL is known only once execute() attached the server, a moment after registration.
-      queueMicrotask(() => void announce(job));
+      announce(job);
     });
     process.on("SIGINT", () => interrupted(jobs));
 
@@ -75,10 +74,15 @@ Options:
   },
 };
 
-async function announce(job: JobHandle): Promise<void> {
-  // execute() attaches the server right after the starter resolved; wait for it briefly.
-  for (let i = 0; i < 100 && job.url === undefined; i++) await new Promise((r) => setTimeout(r, 10));
-  say(`Job ${job.name} (${job.id}) started; REST API and dashboard at ${job.url ?? "(none)"}`);
+/** Announces a job once it runs (a job that fails to start is never announced as started). */
+function announce(job: JobHandle): void {
+  let said = false;
+  const off = job.on((e) => {
+    if (said || e.type !== "status" || e.status !== "RUNNING") return;
+    said = true;
+    say(`Job ${job.name} (${job.id}) started; REST API and dashboard at ${job.url ?? "(none)"}`);
+  });
+  void job.done.then(off);
 }
 
 let interrupts = 0;
