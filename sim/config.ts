@@ -52,10 +52,33 @@ export interface SimConfig {
     coordinatorAfterCommit: number;
     storage: StorageFaultConfig;
   };
+  /** Process-level events: whole-process crashes, savepoints, stop-with-savepoint. */
+  ext: SimExtensions;
+}
+
+/**
+ * What happens to the process running the job, drawn from a stream of its own
+ * ("extensions") so that the draws above stay as they were. All empty with
+ * `extensions: false` (the regression seeds pinned before these existed).
+ */
+export interface SimExtensions {
+  /**
+   * Virtual ms after the seed's start at which the whole process dies (ascending): no
+   * clean-up, `_current` stays, and a new StreamEnvironment with the same job name and
+   * storage must resume from the latest completed checkpoint.
+   */
+  crashesAtMs: number[];
+  /** Virtual ms at which an intermediate (aligned) savepoint is triggered. */
+  savepointsAtMs: number[];
+  /**
+   * The first run ends with stop-with-savepoint (retried until it succeeds), and a new
+   * job restores that savepoint at these parallelisms (same maxParallelism).
+   */
+  stop?: { atMs: number; drain: boolean; sourceParallelism: number; reduceParallelism: number };
 }
 
 /** Draws a seed's settings from its "config" stream. */
-export function drawConfig(seed: number, mode: SimMode, prng: SimPrng): SimConfig {
+export function drawConfig(seed: number, mode: SimMode, prng: SimPrng, extensions = true): SimConfig {
   const timeout = prng.range(150, 1500);
   const checkpoint: CheckpointOptions = {
     interval: prng.range(1, 40),
@@ -71,7 +94,8 @@ export function drawConfig(seed: number, mode: SimMode, prng: SimPrng): SimConfi
   if (mode === "at-least-once") checkpoint.mode = "at-least-once";
   // A stream of its own, so that adding variants does not shift the draws above or below.
   const variant = prng.fork("variant");
-  return {
+  const ext = prng.fork("extensions");
+  const c: SimConfig = {
     asyncMap: variant.chance(0.3),
     asyncTail: variant.chance(0.3),
     asyncDelayMaxMs: variant.next() * 2,
@@ -102,7 +126,20 @@ export function drawConfig(seed: number, mode: SimMode, prng: SimPrng): SimConfi
         baseMaxMs: prng.next() * 2,
       },
     },
+    ext: { crashesAtMs: [], savepointsAtMs: [] },
   };
+  if (!extensions) return c;
+  const times = (n: number, max: number) => Array.from({ length: n }, () => ext.range(1, max)).sort((a, b) => a - b);
+  if (ext.chance(0.4)) c.ext.crashesAtMs = times(ext.chance(0.7) ? 1 : 2, 1200);
+  if (ext.chance(0.4)) c.ext.savepointsAtMs = times(ext.range(1, 4), 1200);
+  if (ext.chance(0.3)) {
+    c.ext.stop = { atMs: ext.range(1, 1200), drain: ext.chance(0.5), sourceParallelism: ext.range(1, 3), reduceParallelism: ext.range(1, 3) };
+  }
+  if (ext.chance(0.5)) {
+    c.faults.storage.readMaxMs = ext.next() * 2;
+    c.faults.storage.readSlow = ext.probability(0.01, 0.3);
+  }
+  return c;
 }
 
 /** One line describing a config, for failure reports. */
@@ -114,6 +151,9 @@ export function describeConfig(c: SimConfig): string {
     `records=${c.records} keys=${c.keys} parallelism=${c.sourceParallelism}->${c.reduceParallelism}`,
     `batch=${c.batchSize} capacity=${c.channelCapacity} asyncMap=${c.asyncMap} asyncTail=${c.asyncTail} checkpoint=${JSON.stringify(c.checkpoint)}`,
     `faults: budget=${f.budget} window=${f.windowMs}ms crash=${p(f.crash)} coord=${p(f.coordinatorBeforeCommit)}/${p(f.coordinatorAfterCommit)}`,
-    `storage: fail=${p(s.putFail)} torn=${p(s.torn)} lostAck=${p(s.lostAck)} slow=${p(s.slow)} slowMax=${s.slowMaxMs}ms`,
+    `storage: fail=${p(s.putFail)} torn=${p(s.torn)} lostAck=${p(s.lostAck)} slow=${p(s.slow)} slowMax=${s.slowMaxMs}ms` +
+    (s.readMaxMs ? ` reads=${p(s.readMaxMs)}ms slowRead=${p(s.readSlow ?? 0)}` : ""),
+    `process: crashes at ${JSON.stringify(c.ext.crashesAtMs)}ms, savepoints at ${JSON.stringify(c.ext.savepointsAtMs)}ms` +
+    (c.ext.stop ? `, stop${c.ext.stop.drain ? " --drain" : ""} at ${c.ext.stop.atMs}ms then restore at ${c.ext.stop.sourceParallelism}->${c.ext.stop.reduceParallelism}` : ""),
   ].join("\n  ");
 }

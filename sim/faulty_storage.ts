@@ -7,16 +7,22 @@
  * failure (the reply was lost). The bytes of a put become visible only when it
  * completes, all at once: the adapter contract is atomic puts, and the simulator holds
  * the core to what that contract promises, no more.
+ *
+ * Savepoint directories (keys under "sp/", opened by path through the simulator's
+ * directory opener) are checkpoint files too. With `readMaxMs` set, gets and lists also
+ * answer as events (slow ones while faults are on), reading what is there when they
+ * complete, so recovery's reads race with late writes and deletes. crash() decides what
+ * a dying process's in-flight operations did.
  * @module
  */
 import { WeirError } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { MemoryStorage } from "../storage/memory.ts";
-import type { SimScheduler } from "./clock.ts";
+import type { SimEvent, SimScheduler } from "./clock.ts";
 import type { SimPrng } from "./prng.ts";
 
 /** The storage faults a put can suffer. */
-export type StorageFaultKind = "put_failed" | "torn_write" | "lost_ack" | "slow_write";
+export type StorageFaultKind = "put_failed" | "torn_write" | "lost_ack" | "slow_write" | "slow_read";
 
 /** Per-seed probabilities and delays. */
 export interface StorageFaultConfig {
@@ -28,6 +34,22 @@ export interface StorageFaultConfig {
   slowMaxMs: number;
   /** Upper bound of a normal operation's delay, virtual ms. */
   baseMaxMs: number;
+  /** Gets and lists answer after up to this many virtual ms (0: at once, as before). */
+  readMaxMs?: number;
+  /** While faults are on, the chance that a read is slow (up to slowMaxMs). */
+  readSlow?: number;
+}
+
+/** Keys whose writes and deletes are slow and faulty: checkpoint and savepoint files. */
+export function isCheckpointKey(key: string): boolean {
+  return key.includes("/chk-") || key.startsWith("sp/");
+}
+
+/** An operation still in flight, and what it does if its process dies first. */
+interface InFlight {
+  event: SimEvent;
+  /** Makes the operation take effect at once (it completed before the crash). */
+  land?: () => void;
 }
 
 /** What the storage reports to the driver. */
@@ -64,12 +86,58 @@ export class FaultyStorage implements StorageAdapter {
   /** What the job's final clean-up deleted: completed checkpoints stay checkable after the job ended. */
   readonly archive = new MemoryStorage();
   #tornCount = 0;
+  readonly #inFlight = new Set<InFlight>();
+  readonly #readPrng: SimPrng | undefined;
 
-  constructor(scheduler: SimScheduler, prng: SimPrng, config: StorageFaultConfig, hooks: StorageHooks) {
+  constructor(scheduler: SimScheduler, prng: SimPrng, config: StorageFaultConfig, hooks: StorageHooks, readPrng?: SimPrng) {
     this.#scheduler = scheduler;
     this.#prng = prng;
     this.#config = config;
     this.#hooks = hooks;
+    this.#readPrng = config.readMaxMs ? readPrng : undefined;
+  }
+
+  /** Schedules an operation's completion and keeps it in flight until then. */
+  #track(delay: number, label: string, run: () => void, land?: () => void): void {
+    const op: InFlight = {
+      event: this.#scheduler.schedule(delay, label, () => {
+        this.#inFlight.delete(op);
+        run();
+      }),
+      land,
+    };
+    this.#inFlight.add(op);
+  }
+
+  /**
+   * The process that issued every operation in flight died (only one process runs at a
+   * time). Each write or delete in flight either took effect before the death or never
+   * happens, as on a local disk with write-then-rename; a torn write leaves its temporary
+   * file. Reads are simply gone. No promise of the dead process settles.
+   */
+  crash(prng: SimPrng): number {
+    let landed = 0;
+    for (const op of this.#inFlight) {
+      op.event.cancelled = true;
+      if (op.land && prng.chance(0.5)) {
+        op.land();
+        landed++;
+      }
+    }
+    this.#inFlight.clear();
+    return landed;
+  }
+
+  /** A read answers as an event when reads are delayed, reading at completion. */
+  #read<T>(label: string, run: () => Promise<T>): Promise<T> {
+    const r = this.#readPrng;
+    if (!r) return run();
+    let delay = r.next() * this.#config.readMaxMs!;
+    if (this.#hooks.faultsOn() && r.chance(this.#config.readSlow ?? 0)) {
+      this.#hooks.fault("slow_read", label);
+      delay = 1 + r.next() * this.#config.slowMaxMs;
+    }
+    return new Promise((resolve, reject) => this.#track(delay, label, () => void run().then(resolve, reject)));
   }
 
   /** Keys present right now. */
@@ -78,14 +146,14 @@ export class FaultyStorage implements StorageAdapter {
   }
 
   get(key: string): Promise<Uint8Array | undefined> {
-    return this.inner.get(key);
+    return this.#read(`get ${key}`, () => this.inner.get(key));
   }
   list(prefix: string): Promise<string[]> {
-    return this.inner.list(prefix);
+    return this.#read(`list ${prefix}`, () => this.inner.list(prefix));
   }
 
   put(key: string, bytes: Uint8Array): Promise<void> {
-    if (!key.includes("/chk-")) return this.#putNow(key, bytes);
+    if (!isCheckpointKey(key)) return this.#putNow(key, bytes);
     const copy = bytes.slice();
     const c = this.#config;
     const on = this.#hooks.faultsOn();
@@ -98,8 +166,13 @@ export class FaultyStorage implements StorageAdapter {
     }
     const delay = this.#delay(on, key);
     if (outcome !== "ok") this.#hooks.fault(outcome, key);
+    const land = outcome === "ok" || outcome === "lost_ack"
+      ? () => void this.#putNow(key, copy)
+      : outcome === "torn_write"
+      ? () => void this.#putNow(`${key}.tmp-${++this.#tornCount}`, copy.slice(0, copy.length >> 1))
+      : undefined;
     return new Promise((resolve, reject) => {
-      this.#scheduler.schedule(delay, `put ${key} ${outcome}`, () => {
+      this.#track(delay, `put ${key} ${outcome}`, () => {
         const fail = (what: string) => reject(new WeirError("storage_failed", `Injected ${what} writing ${key}`));
         switch (outcome) {
           case "ok":
@@ -114,7 +187,7 @@ export class FaultyStorage implements StorageAdapter {
           case "lost_ack":
             return void this.#putNow(key, copy).then(() => fail("lost acknowledgement"), reject);
         }
-      });
+      }, land);
     });
   }
 
@@ -134,12 +207,12 @@ export class FaultyStorage implements StorageAdapter {
   }
 
   delete(key: string): Promise<void> {
-    if (!key.includes("/chk-")) return this.#deleteNow(key);
+    if (!isCheckpointKey(key)) return this.#deleteNow(key);
     return this.#later(`delete ${key}`, () => this.#deleteNow(key));
   }
 
   deletePrefix(prefix: string): Promise<void> {
-    if (!prefix.includes("/chk-")) return this.#archiveThenDelete(prefix);
+    if (!isCheckpointKey(prefix)) return this.#archiveThenDelete(prefix);
     return this.#later(`deletePrefix ${prefix}`, () => this.#deletePrefixNow(prefix));
   }
 
@@ -147,7 +220,7 @@ export class FaultyStorage implements StorageAdapter {
   #later(label: string, run: () => Promise<void>): Promise<void> {
     const delay = this.#delay(this.#hooks.faultsOn(), label);
     return new Promise((resolve, reject) => {
-      this.#scheduler.schedule(delay, label, () => void run().then(resolve, reject));
+      this.#track(delay, label, () => void run().then(resolve, reject), () => void run());
     });
   }
 

@@ -19,8 +19,10 @@ export interface SimJob {
 /**
  * Builds the counting job for a config; `options` carries storage, runtime and restore.
  * `wait` is the virtual-time delay the async tail operator awaits (from the world's PRNG).
+ * `sink` is shared by every run of one seed, as an external system would be: its
+ * commits are idempotent by transaction id.
  */
-export function buildCountingJob(c: SimConfig, options: EnvironmentOptions, wait?: () => Promise<void>): SimJob {
+export function buildCountingJob(c: SimConfig, options: EnvironmentOptions, wait?: () => Promise<void>, sink = new CollectSink<Pair>()): SimJob {
   const env = new StreamEnvironment({
     parallelism: c.sourceParallelism,
     maxParallelism: 128,
@@ -31,7 +33,6 @@ export function buildCountingJob(c: SimConfig, options: EnvironmentOptions, wait
     ...options,
   });
   const keys = c.keys;
-  const sink = new CollectSink<Pair>();
   const pairs = c.asyncMap
     ? env.fromSource(new SequenceSource(0, c.records), { uid: "numbers" }).map((n): Promise<Pair> => Promise.resolve([n % keys, 1]), { uid: "pair" })
     : env.fromSource(new SequenceSource(0, c.records), { uid: "numbers" }).map((n): Pair => [n % keys, 1], { uid: "pair" });

@@ -4,6 +4,8 @@
  *   npm run sim -- --seeds 2000 --mode unaligned     explore seeds 0..1999
  *   npm run sim -- --seeds 500 --from 10000 --mode all
  *   npm run sim -- --seed 1234 --mode aligned         replay one seed, bit for bit
+ *   --stop-window-faults   also crash between a completed stop-with-savepoint and the
+ *                          job's end (a known core bug: duplicated output)
  *
  * Every seed's report starts with `SEED=`; a failure adds the config, what broke, the
  * last trace lines and the replay command. Exits 1 when any seed failed.
@@ -21,15 +23,16 @@ interface Args {
   modes: SimMode[];
   quiet: boolean;
   traceLines: number;
+  stopWindowFaults: boolean;
 }
 
 function usage(msg: string): never {
-  console.error(`${msg}\nusage: npm run sim -- [--seeds N] [--from S] [--seed N] [--mode ${SIM_MODES.join("|")}|all] [--quiet] [--trace LINES]`);
+  console.error(`${msg}\nusage: npm run sim -- [--seeds N] [--from S] [--seed N] [--mode ${SIM_MODES.join("|")}|all] [--quiet] [--trace LINES] [--stop-window-faults]`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seeds: 100, from: 0, single: undefined, modes: ["unaligned"], quiet: false, traceLines: 40 };
+  const a: Args = { seeds: 100, from: 0, single: undefined, modes: ["unaligned"], quiet: false, traceLines: 40, stopWindowFaults: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -44,6 +47,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === "--seed") a.single = int();
     else if (k === "--trace") a.traceLines = int();
     else if (k === "--quiet") a.quiet = true;
+    else if (k === "--stop-window-faults") a.stopWindowFaults = true;
     else if (k === "--mode") {
       i++;
       if (v === "all") a.modes = [...SIM_MODES];
@@ -62,10 +66,11 @@ async function main(): Promise<void> {
   const faults: Record<string, number> = {};
   const failedBy: Record<string, number> = {};
   const failedSeeds: string[] = [];
+  const proc = { runs: 0, crashes: 0, savepoints: 0, savepointsFailed: 0, stops: 0, restoredAtNewParallelism: 0 };
   let runs = 0, completed = 0, failed = 0, restarts = 0, restores = 0, events = 0, unaligned = 0, channelState = 0;
   for (const mode of args.modes) {
     for (const seed of seeds) {
-      const r = await runSeed(seed, mode, limits);
+      const r = await runSeed(seed, mode, limits, { stopWindowFaults: args.stopWindowFaults });
       runs++;
       completed += r.checkpoints.completed;
       failed += r.checkpoints.failed;
@@ -74,6 +79,12 @@ async function main(): Promise<void> {
       restarts += r.restarts;
       restores += r.restoresChecked;
       events += r.events;
+      proc.runs += r.process.runs;
+      proc.crashes += r.process.crashes;
+      proc.savepoints += r.process.savepoints;
+      proc.savepointsFailed += r.process.savepointsFailed;
+      proc.stops += r.process.stops;
+      if (r.process.restoredFromStop) proc.restoredAtNewParallelism++;
       for (const [k, n] of Object.entries(r.faults)) faults[k] = (faults[k] ?? 0) + n;
       for (const [k, n] of Object.entries(r.checkpoints.failedBy)) failedBy[k] = (failedBy[k] ?? 0) + n;
       if (!r.ok) {
@@ -90,6 +101,8 @@ async function main(): Promise<void> {
       `--- summary: ${runs} seed runs (${args.modes.join(", ")}), ${failedSeeds.length} failed${failedSeeds.length ? `: ${failedSeeds.slice(0, 20).join(" ")}` : ""}`,
       `faults injected: ${Object.entries(faults).map(([k, n]) => `${k}=${n}`).join(" ") || "none"}`,
       `checkpoints: ${completed} completed (${unaligned} unaligned, ${channelState} with channel state), ${failed} failed (${Object.entries(failedBy).map(([k, n]) => `${k}=${n}`).join(" ") || "none"})`,
+      `processes: ${proc.runs} job runs, ${proc.crashes} whole-process crashes resumed, ${proc.savepoints} savepoints completed (${proc.savepointsFailed} failed), ` +
+      `${proc.stops} stop-with-savepoint attempts, ${proc.restoredAtNewParallelism} stop savepoints restored at a new parallelism`,
       `restarts: ${restarts}, checkpoints restored and checked: ${restores}, events: ${events}, wall: ${wallS.toFixed(1)}s`,
     ].join("\n"),
   );

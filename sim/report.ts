@@ -11,10 +11,17 @@ function faultsText(f: SeedResult["faults"]): string {
   return parts.length ? parts.join(",") : "none";
 }
 
+/** Whole-process crashes, savepoints and stops, when the seed had any. */
+function processText(p: SeedResult["process"]): string {
+  if (p.runs === 1 && p.savepoints + p.savepointsFailed + p.stops === 0) return "";
+  return ` runs=${p.runs} crashes=${p.crashes} savepoints=${p.savepoints}/${p.savepointsFailed} stops=${p.stops}`;
+}
+
 /** The one-line report of a seed, starting with SEED=. */
 export function seedLine(r: SeedResult): string {
   return `SEED=${r.seed} mode=${r.mode} ${r.ok ? "ok" : "FAILED"} hash=${r.hash} events=${r.events} virtual=${r.virtualMs}ms ` +
-    `checkpoints=${r.checkpoints.completed}/${r.checkpoints.failed} restarts=${r.restarts} restores=${r.restoresChecked} faults=${faultsText(r.faults)}`;
+    `checkpoints=${r.checkpoints.completed}/${r.checkpoints.failed} restarts=${r.restarts} restores=${r.restoresChecked} faults=${faultsText(r.faults)}` +
+    processText(r.process);
 }
 
 /** The full report of a failed seed. */

@@ -6,6 +6,7 @@
 import { setImmediate } from "node:timers";
 import type { Runnable } from "../actors/dispatcher.ts";
 import type { RuntimeOptions } from "../dataflow/environment.ts";
+import type { Scheduler } from "../actors/time.ts";
 import { SimClock, SimScheduler } from "./clock.ts";
 import type { SimPrng } from "./prng.ts";
 import { Trace } from "./trace.ts";
@@ -69,19 +70,32 @@ export class World {
   }
 
   log(text: string): void {
-    this.trace.log(this.elapsedMs, text);
+    this.trace.log(this.elapsedMs, text.includes("savepoint-") ? this.#alias(text) : text);
   }
 
-  /** A promise that resolves after a PRNG-drawn virtual delay in [0, maxMs): an async operator's I/O. */
-  waiter(maxMs: number, prng: SimPrng): () => Promise<void> {
-    return () => new Promise((resolve) => this.scheduler.schedule(prng.next() * maxMs, "io", resolve));
+  /** Savepoint directory names end in a random suffix (job_handle.ts): the trace names them in order of appearance. */
+  readonly #aliases = new Map<string, string>();
+  #alias(text: string): string {
+    return text.replace(/savepoint-[0-9a-f]{6}-[0-9a-f]{12}/g, (name) => {
+      let a = this.#aliases.get(name);
+      if (!a) this.#aliases.set(name, a = `savepoint#${this.#aliases.size + 1}`);
+      return a;
+    });
+  }
+
+  /**
+   * A promise that resolves after a PRNG-drawn virtual delay in [0, maxMs): an async
+   * operator's I/O, scheduled on `on` (a process's scheduler, so that it dies with it).
+   */
+  waiter(maxMs: number, prng: SimPrng, on: { schedule(delayMs: number, label: string, fn: () => void): unknown } = this.scheduler): () => Promise<void> {
+    return () => new Promise((resolve) => on.schedule(prng.next() * maxMs, "io", resolve));
   }
 
   /** The runtime options that put a job on this world; beforeStep runs before every actor step. */
-  runtime(jobId: string, beforeStep?: (actor: Runnable) => void): RuntimeOptions {
+  runtime(jobId: string | undefined, beforeStep?: (actor: Runnable) => void, scheduler: Scheduler = this.scheduler): RuntimeOptions {
     return {
       clock: this.clock,
-      scheduler: this.scheduler,
+      scheduler,
       // Which ready actor steps next is the seed's choice; channels stay FIFO inside the actors.
       pick: (n) => this.#pick.int(n),
       sliceSteps: 1,

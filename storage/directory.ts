@@ -13,9 +13,14 @@ export type DirectoryOpener = (path: string) => { storage: StorageAdapter; root:
 
 let opener: DirectoryOpener | undefined;
 
-/** Installs the opener used for directory paths. */
-export function setDirectoryOpener(open: DirectoryOpener): void {
+/**
+ * Installs the opener used for directory paths and returns the one it replaces, so that
+ * a test (the simulator) can install its own for a while and put the previous one back.
+ */
+export function setDirectoryOpener(open: DirectoryOpener | undefined): DirectoryOpener | undefined {
+  const previous = opener;
   opener = open;
+  return previous;
 }
 
 /** Opens a directory path as storage; `what` names the option in the error when none is installed. */

@@ -18,6 +18,26 @@ describe("simulator determinism", () => {
     }
   });
 
+  test("runSeed() replays whole-process crashes, savepoints and stop-and-restore bit for bit", async () => {
+    for (const [seed, mode] of [[403, "aligned-with-timeout"], [417, "aligned-with-timeout"], [362, "aligned-with-timeout"]] as const) {
+      const a = await runSeed(seed, mode);
+      const b = await runSeed(seed, mode);
+      assert.equal(a.hash, b.hash, `seed ${seed} ${mode}`);
+      assert.deepEqual(a.process, b.process);
+      assert.deepEqual(a.tail, b.tail);
+      assert.ok(a.process.runs > 1, `seed ${seed} no longer restarts its process; pick another`);
+    }
+    assert.equal((await runSeed(403, "aligned-with-timeout")).process.crashes, 2);
+    assert.ok((await runSeed(362, "aligned-with-timeout")).process.restoredFromStop);
+  });
+
+  test("runSeed() without extensions draws none: one process, no savepoint, no delayed reads", async () => {
+    const r = await runSeed(403, "aligned-with-timeout", undefined, { extensions: false });
+    assert.deepEqual(r.config.ext, { crashesAtMs: [], savepointsAtMs: [] });
+    assert.equal(r.config.faults.storage.readMaxMs, undefined);
+    assert.equal(r.process.runs, 1);
+  });
+
   test("runSeed() with different seeds explores different schedules", async () => {
     const hashes = new Set<string>();
     for (let seed = 100; seed < 110; seed++) hashes.add((await runSeed(seed, "unaligned")).hash);

@@ -17,16 +17,22 @@ describe("simulator seed budget", () => {
         const reports: string[] = [];
         let faults = 0;
         let completed = 0;
+        const proc = { crashes: 0, savepoints: 0, restored: 0 };
         for (let seed = from; seed < from + CHUNK; seed++) {
           const r = await runSeed(seed, mode);
           if (!r.ok) reports.push(failureReport(r, 25));
           faults += Object.values(r.faults).reduce((a, b) => a + (b ?? 0), 0);
           completed += r.checkpoints.completed;
+          proc.crashes += r.process.crashes;
+          proc.savepoints += r.process.savepoints;
+          if (r.process.restoredFromStop) proc.restored++;
         }
         assert.equal(reports.length, 0, reports.join("\n\n"));
         // The budget must actually exercise faults and checkpoints, or it proves nothing.
         assert.ok(faults > CHUNK, `only ${faults} faults injected`);
         assert.ok(completed > CHUNK, `only ${completed} checkpoints completed`);
+        // And the process-level events: crashes resumed, savepoints, stops restored at another parallelism.
+        assert.ok(proc.crashes > 0 && proc.savepoints > 0 && proc.restored > 0, `process events: ${JSON.stringify(proc)}`);
       });
     }
   }
