@@ -364,7 +364,11 @@ export class CheckpointCoordinator {
       if (older.id < p.id && !older.final) this.#fail(older, "checkpoint_subsumed", `Checkpoint ${older.id} subsumed by completed checkpoint ${p.id}`, true);
     }
     if (p.final) this.completedFinal = details;
-    target.notifyComplete(p.id, p.final);
+    // An intermediate savepoint commits no side effects (as in Flink): recovery restores
+    // checkpoints only, so output committed at a savepoint would be replayed after a
+    // failover. Its transactions commit with the next checkpoint. A stop-with-savepoint
+    // (final) ends the job and commits.
+    if (!p.savepoint || p.final) target.notifyComplete(p.id, p.final);
     init.onCheckpoint?.(details);
     for (const w of p.waiters) w(details);
     void this.#discardSubsumed();

@@ -19,6 +19,9 @@ const BRANCH_JUMP =
 const OLDER_BARRIER_IN_QUEUE =
   "with two checkpoints in flight, an older in-band barrier still queued cut the capture of the data a newer priority barrier overtook, so restored channel state missed records (fix: the capture skips barriers of other checkpoints)";
 
+const SAVEPOINT_COMMIT =
+  "an intermediate savepoint committed the sinks' transactions, but recovery restores checkpoints only: a failover after it replayed and committed that output again (fix: only checkpoints and stop-with-savepoint notify completion)";
+
 /** Each seed was checked to fail with its fix reverted. */
 const FOUND: { seed: number; mode: SimMode; bug: string; extensions?: false }[] = [
   { seed: 44, mode: "unaligned", bug: HALF_CHECKPOINT, extensions: false },
@@ -29,6 +32,9 @@ const FOUND: { seed: number; mode: SimMode; bug: string; extensions?: false }[] 
   { seed: 1295, mode: "aligned-with-timeout", bug: OLDER_BARRIER_IN_QUEUE, extensions: false },
   { seed: 1496, mode: "aligned-with-timeout", bug: OLDER_BARRIER_IN_QUEUE, extensions: false },
   { seed: 2627, mode: "aligned-with-timeout", bug: OLDER_BARRIER_IN_QUEUE, extensions: false },
+  { seed: 64, mode: "aligned-with-timeout", bug: SAVEPOINT_COMMIT },
+  { seed: 119, mode: "aligned-with-timeout", bug: SAVEPOINT_COMMIT },
+  { seed: 186, mode: "aligned", bug: SAVEPOINT_COMMIT },
   {
     seed: 333,
     mode: "aligned-with-timeout",
