@@ -39,6 +39,11 @@ export interface CoordinatorInit {
   /** The job fails: tolerable failures exceeded, or a crash injected at a commit point. */
   onJobFailure(error: WeirError): void;
   faults?: CoordinatorFaults;
+  /**
+   * A stop-with-savepoint completed: awaited before any sink is told to commit, so that
+   * recovery from then on finishes from it.
+   */
+  onTerminalSavepoint?(location: string): Promise<void>;
   /** Told of every checkpoint that completed or failed. */
   onCheckpoint?(details: CheckpointDetails): void;
   /** The first checkpoint id to use (after a restore: the restored id + 1). */
@@ -364,6 +369,19 @@ export class CheckpointCoordinator {
       if (older.id < p.id && !older.final) this.#fail(older, "checkpoint_subsumed", `Checkpoint ${older.id} subsumed by completed checkpoint ${p.id}`, true);
     }
     if (p.final) this.completedFinal = details;
+    if (p.final && p.savepoint && init.onTerminalSavepoint) {
+      try {
+        await init.onTerminalSavepoint(p.savepoint.location);
+      } catch {
+        // Without the run marker a crash from here on replays from the last checkpoint;
+        // the sinks have not committed yet, so that is still exactly-once.
+      }
+      if (this.#target !== target) {
+        // The execution failed meanwhile: the job master finishes the job from the savepoint.
+        for (const w of p.waiters) w(details);
+        return;
+      }
+    }
     // An intermediate savepoint commits no side effects (as in Flink): recovery restores
     // checkpoints only, so output committed at a savepoint would be replayed after a
     // failover. Its transactions commit with the next checkpoint. A stop-with-savepoint

@@ -9,6 +9,7 @@ import { type LoadedCheckpoint, checkCompatible, loadCheckpoint } from "../check
 import type { JobGraph } from "../dataflow/job_graph.ts";
 import { WeirError } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
+import { openDirectory } from "../storage/directory.ts";
 import { Execution, type ExecutionOwner, type ExecutionTuning } from "./execution.ts";
 import type { JobResult, JobStatus } from "./job_status.ts";
 import { type RestartStrategy } from "./restart_strategy.ts";
@@ -78,11 +79,18 @@ export class JobMaster implements ExecutionOwner {
   #savepointOnStop: string | undefined;
   #restoredEvent: JobEvent | undefined;
   #restartTimer: Timer | undefined;
+  /**
+   * The completed stop-with-savepoint, once there is one: the sinks commit up to it, so any
+   * recovery after that point restores it and ends the job instead of replaying older data.
+   */
+  #terminal: RestoreSource | undefined;
+  #resumeStopSavepoint: string | undefined;
 
-  constructor(init: JobMasterInit, resumeJobId?: string) {
+  constructor(init: JobMasterInit, resume?: UnfinishedRun) {
     this.#init = init;
     this.jobName = init.jobName;
-    this.jobId = resumeJobId ?? init.jobId ?? newJobId();
+    this.jobId = resume?.jobId ?? init.jobId ?? newJobId();
+    this.#resumeStopSavepoint = resume?.stopSavepoint;
     this.graph = init.graph;
     this.clock = init.clock;
     this.scheduler = init.scheduler;
@@ -106,6 +114,7 @@ export class JobMaster implements ExecutionOwner {
           this.#emit({ type: "checkpoint_failed", checkpointId: d.id, reason: d.failure_reason ?? "unknown", message: d.failure_message ?? "" });
         }
       },
+      onTerminalSavepoint: (location) => this.#recordTerminal(location),
       onJobFailure: (e) => {
         if (this.#execution) this.executionFailed(this.#execution, e);
       },
@@ -147,6 +156,11 @@ export class JobMaster implements ExecutionOwner {
   /** First deployment: from restoreFrom, else from this job run's own latest checkpoint (after a crash). */
   async start(): Promise<void> {
     this.#setStatus("INITIALIZING");
+    if (this.#resumeStopSavepoint) {
+      // The crashed run had completed its stop-with-savepoint: finish from it.
+      this.#terminal = this.#openTerminal(this.#resumeStopSavepoint);
+      return this.#finishFromTerminal();
+    }
     await this.storage.put(`${this.jobName}/_current`, encode({ jobId: this.jobId, startedAt: this.startTime }));
     let restore: LoadedCheckpoint | undefined = await this.#latestOwnCheckpoint();
     if (!restore && this.#init.restoreFrom) {
@@ -199,6 +213,10 @@ export class JobMaster implements ExecutionOwner {
     this.#lastError = err;
     execution.stop();
     this.coordinator.detach("job_failover");
+    if (this.#terminal) {
+      void this.#finishFromTerminal().catch((e) => this.#end("failed", e instanceof Error ? e : new Error(String(e))));
+      return;
+    }
     const delay = this.#init.restart.nextDelay(this.clock.now());
     if (delay === undefined) {
       this.#end("failed", err);
@@ -248,6 +266,33 @@ export class JobMaster implements ExecutionOwner {
     this.#savepointOnStop = location;
   }
 
+  #openTerminal(location: string): RestoreSource {
+    const { storage } = openDirectory(location, "The stop savepoint");
+    return { storage, dir: "", location, allowNonRestoredState: true };
+  }
+
+  /** Records the completed stop savepoint, in memory and in the run marker, before any sink commits. */
+  async #recordTerminal(location: string): Promise<void> {
+    this.#terminal = this.#openTerminal(location);
+    this.#savepointOnStop = location;
+    await this.storage.put(`${this.jobName}/_current`, encode({ jobId: this.jobId, startedAt: this.startTime, stopSavepoint: location }));
+  }
+
+  /**
+   * Ends a job whose stop savepoint completed: restoring it opens the sinks, which commit
+   * what it pre-committed (idempotently), and nothing is read any more.
+   */
+  async #finishFromTerminal(): Promise<void> {
+    const t = this.#terminal!;
+    const restore = await loadCheckpoint(t.storage, t.dir);
+    restore.location = t.location;
+    this.#savepointOnStop = t.location;
+    const execution = new Execution(this, this.graph, this.restarts, this.#init.tuning);
+    this.#execution = execution;
+    await execution.deploy(restore);
+    this.#end("stopped");
+  }
+
   /** The job could not start (bad restore, busy port): it ends failed with that error. */
   abortStart(error: Error): void {
     this.#lastError = error;
@@ -292,11 +337,19 @@ export class JobMaster implements ExecutionOwner {
     }
   }
 
-  /** The job id a previous, unfinished run of this job name left behind, if any. */
-  static async unfinishedRun(storage: StorageAdapter, jobName: string): Promise<string | undefined> {
+  /** The run a previous process of this job name left unfinished (crashed), if any. */
+  static async unfinishedRun(storage: StorageAdapter, jobName: string): Promise<UnfinishedRun | undefined> {
     const bytes = await storage.get(`${jobName}/_current`);
     if (!bytes) return undefined;
-    const m = decode<{ jobId?: unknown }>(bytes, `job marker ${jobName}/_current`);
-    return typeof m?.jobId === "string" && /^[0-9a-f]{32}$/.test(m.jobId) ? m.jobId : undefined;
+    const m = decode<{ jobId?: unknown; stopSavepoint?: unknown }>(bytes, `job marker ${jobName}/_current`);
+    if (typeof m?.jobId !== "string" || !/^[0-9a-f]{32}$/.test(m.jobId)) return undefined;
+    return { jobId: m.jobId, stopSavepoint: typeof m.stopSavepoint === "string" ? m.stopSavepoint : undefined };
   }
+}
+
+/** What the run marker of an unfinished run says. */
+export interface UnfinishedRun {
+  jobId: string;
+  /** Its stop-with-savepoint completed: the resumed run finishes from it. */
+  stopSavepoint?: string;
 }

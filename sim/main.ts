@@ -32,7 +32,7 @@ function usage(msg: string): never {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seeds: 100, from: 0, single: undefined, modes: ["unaligned"], quiet: false, traceLines: 40, stopWindowFaults: false };
+  const a: Args = { seeds: 100, from: 0, single: undefined, modes: ["unaligned"], quiet: false, traceLines: 40, stopWindowFaults: true };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -48,6 +48,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === "--trace") a.traceLines = int();
     else if (k === "--quiet") a.quiet = true;
     else if (k === "--stop-window-faults") a.stopWindowFaults = true;
+    else if (k === "--no-stop-window-faults") a.stopWindowFaults = false;
     else if (k === "--mode") {
       i++;
       if (v === "all") a.modes = [...SIM_MODES];

@@ -22,6 +22,9 @@ const OLDER_BARRIER_IN_QUEUE =
 const SAVEPOINT_COMMIT =
   "an intermediate savepoint committed the sinks' transactions, but recovery restores checkpoints only: a failover after it replayed and committed that output again (fix: only checkpoints and stop-with-savepoint notify completion)";
 
+const STOP_WINDOW =
+  "a failover (489) or a process crash (417) after a completed stop-with-savepoint restored an older checkpoint and committed its output again (fix: recovery finishes from the stop savepoint, recorded in the run marker before any sink commits)";
+
 /** Each seed was checked to fail with its fix reverted. */
 const FOUND: { seed: number; mode: SimMode; bug: string; extensions?: false }[] = [
   { seed: 44, mode: "unaligned", bug: HALF_CHECKPOINT, extensions: false },
@@ -35,6 +38,8 @@ const FOUND: { seed: number; mode: SimMode; bug: string; extensions?: false }[] 
   { seed: 64, mode: "aligned-with-timeout", bug: SAVEPOINT_COMMIT },
   { seed: 119, mode: "aligned-with-timeout", bug: SAVEPOINT_COMMIT },
   { seed: 186, mode: "aligned", bug: SAVEPOINT_COMMIT },
+  { seed: 489, mode: "aligned-with-timeout", bug: STOP_WINDOW },
+  { seed: 417, mode: "aligned-with-timeout", bug: STOP_WINDOW },
   {
     seed: 333,
     mode: "aligned-with-timeout",
@@ -49,33 +54,6 @@ describe("simulator regressions", () => {
       const r = await runSeed(seed, mode, DEFAULT_LIMITS, { extensions });
       assert.ok(r.ok, failureReport(r, 40));
       assert.ok(r.restarts > 0, "the seed no longer reaches a failover; re-find a seed for this bug");
-    });
-  }
-});
-
-/**
- * A known core bug, not fixed yet: once a stop-with-savepoint completed, the sinks
- * committed everything up to it; a subtask failover before the job ended (489), or a
- * whole-process crash before the stopped job deleted its `_current` marker (417),
- * restores the latest checkpoint (older than the savepoint, or none) and commits that
- * output again (and may reuse the savepoint's id for new sink transactions). By default
- * the simulator injects no crash in that window; with `stopWindowFaults` it does, and
- * these seeds must keep failing until the core restores from the stop savepoint (then
- * move them to FOUND).
- */
-const KNOWN_STOP_WINDOW: { seed: number; mode: SimMode }[] = [
-  { seed: 489, mode: "aligned-with-timeout" },
-  { seed: 417, mode: "aligned-with-timeout" },
-];
-
-describe("simulator known core bugs", () => {
-  for (const { seed, mode } of KNOWN_STOP_WINDOW) {
-    test(`seed ${seed} (${mode}) still duplicates output when crashed after a completed stop-with-savepoint`, async () => {
-      const guarded = await runSeed(seed, mode);
-      assert.ok(guarded.ok, failureReport(guarded, 40));
-      const r = await runSeed(seed, mode, DEFAULT_LIMITS, { stopWindowFaults: true });
-      assert.ok(!r.ok, "the seed passes with crashes after the stop savepoint: fixed? move it to FOUND and drop the guard");
-      assert.match(r.failures.join("\n"), /duplicated|reused checkpoint id/);
     });
   }
 });
