@@ -28,6 +28,7 @@ export function countingJob(options: EnvironmentOptions & {
   n?: number;
   failInMap?: FailOnce;
   failInReduce?: FailOnce;
+  /** Wait this long per record in the keyed operator (0: one microtask), so its input queues fill. */
   slowReduceMs?: number;
   ratePerSecond?: number;
 }) {
@@ -46,9 +47,9 @@ export function countingJob(options: EnvironmentOptions & {
       return [x % 7, 1];
     }, { uid: "pair" })
     .keyBy((p) => p[0]);
-  const reduced = slowReduceMs
+  const reduced = slowReduceMs !== undefined
     ? pairs.process<Pair>(async (p, ctx) => {
-      await new Promise((r) => setTimeout(r, slowReduceMs));
+      await (slowReduceMs > 0 ? new Promise((r) => setTimeout(r, slowReduceMs)) : null);
       const s = ctx.valueState<number>("sum");
       const next = (s.value() ?? 0) + p[1];
       failInReduce?.check(next, "reduce");

@@ -48,3 +48,27 @@ for (const mode of modes) {
     });
   });
 }
+
+describe("exactly-once (unaligned, slow downstream)", () => {
+  for (const where of ["map", "reduce"] as const) {
+    test(`the foundation's job with full queues and an error in ${where} recovers from channel state exactly-once`, async () => {
+      const fail = new FailOnce(where === "map" ? (x) => x === 15_000 : (count) => count === 2_400);
+      const { env, sink, n } = countingJob({
+        checkpoint: { interval: 20, unaligned: true },
+        // The keyed operator takes one record per step (async), far slower than the batched source.
+        slowReduceMs: 0,
+        batchSize: 64,
+        channelCapacity: 4,
+        ...(where === "map" ? { failInMap: fail } : { failInReduce: fail }),
+      });
+      const job = await env.execute();
+      const result = await job.done;
+      assert.ok(fail.fired);
+      assert.equal(result.status, "finished", String(result.error));
+      const stats = job.checkpointStats();
+      assertRestoredFromCheckpoint(stats);
+      assert.ok(stats.history.some((d) => d.status === "COMPLETED" && d.persisted_data > 0), "some checkpoint persisted in-flight data");
+      assertExactlyOnce(sink.committed, n);
+    });
+  }
+});
