@@ -287,6 +287,10 @@ export class JobMaster implements ExecutionOwner {
     const restore = await loadCheckpoint(t.storage, t.dir);
     restore.location = t.location;
     this.#savepointOnStop = t.location;
+    const id = restore.metadata.checkpointId;
+    this.coordinator.stats.restored(id, this.clock.now(), true, t.location);
+    this.#restoredEvent = { type: "restored", checkpointId: id, location: t.location };
+    this.#emit(this.#restoredEvent);
     const execution = new Execution(this, this.graph, this.restarts, this.#init.tuning);
     this.#execution = execution;
     await execution.deploy(restore);

@@ -8,12 +8,13 @@
  */
 import type { Runnable } from "../actors/dispatcher.ts";
 import type { CoordinatorFaults } from "../checkpoint/coordinator.ts";
-import { listCompleted } from "../checkpoint/metadata.ts";
+import { listCompleted, readMetadata } from "../checkpoint/metadata.ts";
 import { loadCheckpoint } from "../checkpoint/restore.ts";
 import { CollectSink } from "../connectors/collect_sink.ts";
 import { setDirectoryOpener } from "../storage/directory.ts";
 import { WeirError } from "../errors.ts";
 import type { JobHandle } from "../runtime/job_handle.ts";
+import { JobMaster } from "../runtime/job_master.ts";
 import type { JobResult } from "../runtime/job_status.ts";
 import type { Subtask } from "../runtime/subtask.ts";
 import { checkChannels, checkCompletedDetails, checkMetadataAtCommit, checkOutput, type Pair, unexpectedError } from "./checkers.ts";
@@ -313,7 +314,7 @@ export async function runSeed(
                 if (!d?.is_savepoint || stopSavepoint) p.maxCompleted = Math.max(p.maxCompleted, e.checkpointId);
                 if (stopSavepoint) {
                   stopWindow = true;
-                  world.log("stop savepoint committed: no crash until the job ended");
+                  world.log("stop savepoint committed");
                 }
               }
               if (e.checkpointId <= p.idsAbove) fail(`Run ${n} (${kind}) reused checkpoint id ${e.checkpointId}; ids up to ${p.idsAbove} were used before`);
@@ -378,6 +379,12 @@ export async function runSeed(
         idsAbove = Math.max(idsAbove, p.maxCompleted);
         const own = await listCompleted(storage.inner, "sim", h.id);
         expectRestore = own.length > 0 ? own[own.length - 1] : restorePath ? p.expectRestore : undefined;
+        // A run whose stop savepoint completed and was recorded in its run marker finishes from it.
+        const marker = await JobMaster.unfinishedRun(storage.inner, "sim");
+        if (marker?.jobId === h.id && marker.stopSavepoint) {
+          // Read straight from the shared storage: no process is alive to answer through.
+          expectRestore = (await readMetadata(new PrefixStorage(storage.inner, marker.stopSavepoint), "")).checkpointId;
+        }
         runJobId = h.id;
         kind = "resume";
         continue;
