@@ -20,6 +20,7 @@ export class OutputGate {
   readonly batchSize: number;
   #building: Batch[];
   #next = 0;
+  #targetOf: Uint16Array | undefined;
 
   /** The receiving operator (name and uid), to name it when its key selector throws. */
   readonly target: { name: string; uid: string };
@@ -57,14 +58,15 @@ export class OutputGate {
         return;
       }
       case "hash": {
-        const n = channels.length;
         const maxP = p.maxParallelism;
         const sel = p.keySelector;
         const building = this.#building;
         const size = this.batchSize;
+        // Key group → channel, computed once: no division per record.
+        const targetOf = (this.#targetOf ??= channelOfKeyGroup(channels.length, maxP));
         for (let i = 0; i < batch.length; i++) {
           const v = batch[i];
-          const t = n === 1 ? 0 : subtaskForKeyGroup(keyGroupOf(sel(v), maxP), n, maxP);
+          const t = targetOf[keyGroupOf(sel(v), maxP)];
           const b = building[t];
           b.push(v);
           if (b.length >= size) {
@@ -107,4 +109,11 @@ export class OutputGate {
     this.flush();
     for (const c of this.channels) c.send(item);
   }
+}
+
+/** For each key group, the index of the receiving subtask that owns it. */
+function channelOfKeyGroup(parallelism: number, maxParallelism: number): Uint16Array {
+  const out = new Uint16Array(maxParallelism);
+  for (let g = 0; g < maxParallelism; g++) out[g] = subtaskForKeyGroup(g, parallelism, maxParallelism);
+  return out;
 }
