@@ -28,10 +28,9 @@ export interface Barrier {
   readonly terminate?: boolean;
 }
 
-/** The last event on a channel; carries the id of the final checkpoint it belongs to. */
+/** The last event on a channel: the sender's input ended and it emits nothing more. */
 export interface EndOfPartition {
   readonly kind: "eop";
-  readonly checkpointId: number;
 }
 
 /** An element of a channel queue. */

@@ -34,6 +34,8 @@ export class CheckpointCoordinator {
   /** Metadata writes not yet settled; recovery waits for them (see metadataWritesSettled). */
   #metadataWrites = new Set<Promise<void>>();
   #finishing = false;
+  /** Every subtask's input ended (drained): the final checkpoint may start. */
+  #inputEnded = false;
   /** Storage of recently failed checkpoints, to delete state files that land late. */
   #failedDirs = new Map<number, StorageAdapter>();
   #shutDown = false;
@@ -68,6 +70,7 @@ export class CheckpointCoordinator {
   attach(target: CheckpointTarget, restoredId: number, retainedIds: number[], highestUsedId = restoredId): void {
     this.#target = target;
     this.#finishing = false;
+    this.#inputEnded = false;
     this.#nextId = Math.max(this.#nextId, restoredId + 1, highestUsedId + 1);
     this.#latestCompletedId = Math.max(this.#latestCompletedId, restoredId);
     this.#completedIds = [...new Set([...this.#completedIds, ...retainedIds])].sort((a, b) => a - b);
@@ -82,6 +85,7 @@ export class CheckpointCoordinator {
     this.#target = undefined;
     // A restarted execution finishes anew when its own sources end.
     this.#finishing = false;
+    this.#inputEnded = false;
     for (const p of [...this.#pending.values()]) this.#fail(p, reason, `Checkpoint ${p.id} aborted: ${reason.replaceAll("_", " ")}`, false);
     // Queued requests fail too; a restarted job asks for its final checkpoint again when its sources finish.
     for (const r of this.#queue.splice(0)) this.#rejectRequest(r, reason);
@@ -119,18 +123,23 @@ export class CheckpointCoordinator {
   trigger(type: CheckpointType = "CHECKPOINT", savepoint?: SavepointTarget, options: { terminate?: boolean } = {}): Promise<CheckpointDetails> {
     return new Promise((resolve) => {
       const r: TriggerRequest = { type, final: false, savepoint, resolve, terminate: options.terminate };
-      if (this.#shutDown || (!this.#target && !this.#finishing)) return this.#rejectRequest(r, "declined_task_not_ready");
+      if (this.#shutDown || !this.#target || this.#finishing) return this.#rejectRequest(r, "declined_task_not_ready");
       this.#queue.push(r);
       this.#drainQueue();
     });
   }
 
-  /** All sources finished: the final checkpoint runs once nothing else is in flight. */
+  /**
+   * The job is ending (its sources finished, or a stop with drain): no other checkpoint
+   * starts, and the final one runs once every subtask's input ended and nothing else is in
+   * flight, so that it waits for no data and its timeout covers the snapshot alone.
+   */
   finishing(savepoint?: SavepointTarget): Promise<CheckpointDetails> {
     // Already finishing (a drain was asked for, then the sources ended too): one final checkpoint is enough.
     if (this.#finishing && !savepoint) return new Promise(() => {});
     this.#finishing = true;
     this.#periodic?.cancel();
+    for (const r of this.#queue.splice(0)) this.#rejectRequest(r, "declined_task_not_ready");
     return new Promise((resolve) => {
       this.#queue.push({ type: savepoint ? "SAVEPOINT" : "CHECKPOINT", final: true, resolve, savepoint });
       this.#drainQueue();
@@ -154,11 +163,18 @@ export class CheckpointCoordinator {
   /** The final checkpoint (or stop-with-savepoint) that completed, once one did. */
   completedFinal: CheckpointDetails | undefined;
 
+  /** Every subtask's input ended: the final checkpoint may start. */
+  inputEnded(): void {
+    this.#inputEnded = true;
+    this.#drainQueue();
+  }
+
   #drainQueue(): void {
     while (this.#queue.length > 0 && this.#target) {
       const next = this.#queue[0];
-      // The final checkpoint waits for every other one; others wait for a free slot and for savepoints.
-      if (next.final ? this.#pending.size > 0 : this.#pending.size >= this.config.maxConcurrent || this.#savepointPending()) return;
+      // The final checkpoint waits for the drained input and every other checkpoint; others
+      // wait for a free slot and for savepoints.
+      if (next.final ? this.#pending.size > 0 || !this.#inputEnded : this.#pending.size >= this.config.maxConcurrent || this.#savepointPending()) return;
       this.#queue.shift();
       this.#start(next);
     }
@@ -199,7 +215,7 @@ export class CheckpointCoordinator {
       }),
     };
     this.#pending.set(id, p);
-    if (r.final) target.endInput(id);
+    if (r.final) target.snapshotAll(barrier);
     else target.triggerSources(barrier);
   }
 

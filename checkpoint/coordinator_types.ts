@@ -17,8 +17,8 @@ export interface CheckpointTarget {
   vertices: (VertexInfo & { uids: string[] })[];
   /** Sends the barrier to every source subtask. */
   triggerSources(barrier: Barrier): void;
-  /** Sends the final checkpoint's end-of-input to every source subtask. */
-  endInput(checkpointId: number): void;
+  /** The final checkpoint: every subtask (its input ended, nothing in flight) snapshots at once. */
+  snapshotAll(barrier: Barrier): void;
   notifyComplete(checkpointId: number, final: boolean): void;
   notifyAborted(checkpointId: number, reason: CheckpointFailureReason): void;
   /** A stop-with-savepoint failed: sources suspended at its barrier read on. */

@@ -25,6 +25,7 @@ export interface ExecutionOwner {
   readonly coordinator: CheckpointCoordinator;
   executionFailed(execution: Execution, error: unknown): void;
   allSourcesFinished(execution: Execution): void;
+  allInputEnded(execution: Execution): void;
   finalCommitted(execution: Execution): void;
 }
 
@@ -54,6 +55,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
   #restoredId = 0;
   #sourcesFinished = new Set<string>();
   #finalCommitted = new Set<string>();
+  #inputEnded = new Set<string>();
 
   constructor(owner: ExecutionOwner, graph: JobGraph, attempt: number, tuning: ExecutionTuning) {
     this.#owner = owner;
@@ -182,8 +184,12 @@ export class Execution implements SubtaskHost, CheckpointTarget {
   triggerSources(barrier: Barrier): void {
     for (const s of this.sources) s.post({ kind: "trigger", barrier });
   }
-  endInput(checkpointId: number): void {
-    for (const s of this.sources) s.post({ kind: "endInput", checkpointId });
+  /** Sources end their input (read nothing more) and send end-of-partition downstream. */
+  endInput(): void {
+    for (const s of this.sources) s.post({ kind: "endInput" });
+  }
+  snapshotAll(barrier: Barrier): void {
+    for (const s of this.subtasks) s.post({ kind: "finalSnapshot", barrier });
   }
   notifyComplete(checkpointId: number, final: boolean): void {
     for (const s of this.subtasks) s.post({ kind: "complete", checkpointId, final });
@@ -215,6 +221,11 @@ export class Execution implements SubtaskHost, CheckpointTarget {
     if (!this.#running) return;
     this.#sourcesFinished.add(`${vertexId}-${subtaskIndex}`);
     if (this.#sourcesFinished.size === this.sources.length) this.#owner.allSourcesFinished(this);
+  }
+  inputEnded(vertexId: string, subtaskIndex: number): void {
+    if (!this.#running) return;
+    this.#inputEnded.add(`${vertexId}-${subtaskIndex}`);
+    if (this.#inputEnded.size === this.subtasks.length) this.#owner.allInputEnded(this);
   }
   finalCommitted(vertexId: string, subtaskIndex: number): void {
     if (!this.#running) return;

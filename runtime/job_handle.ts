@@ -161,7 +161,7 @@ export class JobHandle {
     const target = savepointTarget(options.savepoint, this.id);
     this.#master.stoppingWith(target.location);
     const coordinator = this.#master.coordinator;
-    const details = options.drain ? await coordinator.finishing(target) : await coordinator.trigger("SAVEPOINT", target, { terminate: true });
+    const details = options.drain ? await this.#master.drain(target) : await coordinator.trigger("SAVEPOINT", target, { terminate: true });
     if (details.status !== "COMPLETED") {
       this.#stopping = false;
       this.#master.stoppingWith(undefined);

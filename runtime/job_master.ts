@@ -3,7 +3,8 @@ import { type BeforeStep, Dispatcher, type PickPolicy } from "../actors/dispatch
 import type { Clock, Scheduler, Timer } from "../actors/time.ts";
 import { decode, encode } from "../codec/cbor.ts";
 import type { CheckpointConfig } from "../checkpoint/config.ts";
-import { CheckpointCoordinator, type CoordinatorFaults } from "../checkpoint/coordinator.ts";
+import { CheckpointCoordinator, type CoordinatorFaults, type SavepointTarget } from "../checkpoint/coordinator.ts";
+import type { CheckpointDetails } from "../checkpoint/stats.ts";
 import { checkpointDir, highestCheckpointId, listCompleted } from "../checkpoint/metadata.ts";
 import { type LoadedCheckpoint, checkCompatible, loadCheckpoint } from "../checkpoint/restore.ts";
 import type { JobGraph } from "../dataflow/job_graph.ts";
@@ -248,6 +249,19 @@ export class JobMaster implements ExecutionOwner {
   allSourcesFinished(execution: Execution): void {
     if (execution !== this.#execution) return;
     void this.coordinator.finishing();
+    execution.endInput();
+  }
+
+  allInputEnded(execution: Execution): void {
+    if (execution !== this.#execution) return;
+    this.coordinator.inputEnded();
+  }
+
+  /** Stop with drain: the sources end their input; the final savepoint follows once it drained. */
+  drain(savepoint: SavepointTarget): Promise<CheckpointDetails> {
+    const done = this.coordinator.finishing(savepoint);
+    this.#execution?.endInput();
+    return done;
   }
 
   finalCommitted(execution: Execution): void {

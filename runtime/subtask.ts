@@ -10,6 +10,8 @@ import { type ChainedOperator, OperatorChain } from "./operator_chain.ts";
 import { type CheckpointedActor, SubtaskCheckpoints } from "./subtask_checkpoints.ts";
 import type { SubtaskHost } from "./subtask_host.ts";
 
+const END_OF_PARTITION: EndOfPartition = Object.freeze({ kind: "eop" });
+
 /** Control messages: always served before data. */
 export type PriorityMessage =
   | { kind: "trigger"; barrier: Barrier }
@@ -19,7 +21,8 @@ export type PriorityMessage =
   | { kind: "abort"; checkpointId: number; reason: CheckpointFailureReason }
   | { kind: "alignmentTimeout"; checkpointId: number }
   | { kind: "outputTimeout"; checkpointId: number }
-  | { kind: "endInput"; checkpointId: number }
+  | { kind: "endInput" }
+  | { kind: "finalSnapshot"; barrier: Barrier }
   | { kind: "resume" };
 
 export type { ChainedOperator };
@@ -264,7 +267,7 @@ export class Subtask implements Runnable, CheckpointedActor {
     this.#ended[c] = true;
     this.#endedCount++;
     this.#checkpoints.endOfPartition(c);
-    if (this.#endedCount === this.inputs.length) return this.#endOfInput(item);
+    if (this.#endedCount === this.inputs.length) return this.#endOfInput();
   }
 
   #emit(values: unknown[]): void {
@@ -302,7 +305,9 @@ export class Subtask implements Runnable, CheckpointedActor {
       case "complete":
         return this.#notifyComplete(m.checkpointId, m.final);
       case "endInput":
-        return this.#endOfInput({ kind: "eop", checkpointId: m.checkpointId });
+        return this.#endOfInput();
+      case "finalSnapshot":
+        return this.#checkpoints.snapshotFinal(m.barrier);
       case "resume":
         this.#suspended = false;
         return;
@@ -327,28 +332,23 @@ export class Subtask implements Runnable, CheckpointedActor {
     done();
   }
 
-  /** Every input ended (or, for a source, the job asked it to): finish, snapshot, pass it on. */
-  #endOfInput(eop: EndOfPartition): void | Promise<void> {
+  /**
+   * Every input ended (or, for a source, the job asked it to): operators finish and flush,
+   * end-of-partition goes downstream after everything else, and the job hears of it. The
+   * final checkpoint comes later, once every subtask got here.
+   */
+  #endOfInput(): void | Promise<void> {
     if (this.#endedInput) return;
     this.#endedInput = true;
     this.#sourceDone = true;
-    const finished = this.#chain.finish();
     const then = () => {
-      // The final checkpoint travels as end-of-partition: snapshot, then pass it on in-band.
       this.#flush();
-      const barrier: Barrier = {
-        kind: "barrier",
-        checkpointId: eop.checkpointId,
-        timestamp: this.now(),
-        type: "CHECKPOINT",
-        exactlyOnce: true,
-        unaligned: false,
-        alignedTimeoutMs: 0,
-      };
-      for (const g of this.gates) g.broadcastEvent(eop);
-      this.#checkpoints.snapshotFinal(barrier);
+      for (const g of this.gates) g.broadcastEvent(END_OF_PARTITION);
+      this.#host.inputEnded(this.vertexId, this.index);
     };
+    const finished = this.#chain.finish();
     if (finished instanceof Promise) return finished.then(then);
     then();
   }
+
 }

@@ -31,6 +31,8 @@ export interface SubtaskHost {
   decline(checkpointId: number, reason: CheckpointFailureReason, message: string): void;
   failed(subtaskName: string, error: unknown): void;
   sourceFinished(vertexId: string, subtaskIndex: number): void;
+  /** Every input of the subtask ended (a source: it was told to end): it drained and emits nothing more. */
+  inputEnded(vertexId: string, subtaskIndex: number): void;
   /** The subtask processed the completion of the final checkpoint (its sink committed). */
   finalCommitted(vertexId: string, subtaskIndex: number): void;
 }

@@ -59,7 +59,7 @@ describe("Channel", () => {
     ch.send([3]);
     ch.send(barrier(5));
     ch.send([6]);
-    ch.send({ kind: "eop", checkpointId: 9 });
+    ch.send({ kind: "eop" });
     ch.headOffset = 1;
     assert.deepEqual(ch.overtakenData(), { batches: [[2], [3], [6]], barrierIndex: -1 });
     assert.deepEqual(ch.overtakenData(ch.queue.length, 5), { batches: [[2], [3]], barrierIndex: 3 });

@@ -38,7 +38,7 @@ test("a checkpoint evicted from the history while in progress still reports its 
   coordinator.attach({
     vertices: [{ id: "v0", name: "only", parallelism: 1, uids: ["a"] }],
     triggerSources: (b) => void triggered.push(b),
-    endInput: () => {},
+    snapshotAll: () => {},
     notifyComplete: () => {},
     notifyAborted: () => {},
     resumeSources: () => {},

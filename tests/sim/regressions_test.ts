@@ -28,6 +28,9 @@ const STOP_WINDOW =
 const STOP_RESUME =
   "a run resumed after a process crash that followed a completed stop-with-savepoint finishes from that savepoint: it must report the restore (restored event and stats) like any other";
 
+const FINAL_AFTER_DRAIN =
+  "the final checkpoint travelled behind the restored backlog, so it expired whenever draining took longer than the checkpoint timeout, and the job restarted forever (fix: input ends and drains first; the final checkpoint then snapshots every subtask at once)";
+
 /** Each seed was checked to fail with its fix reverted. */
 const FOUND: { seed: number; mode: SimMode; bug: string; extensions?: false }[] = [
   { seed: 44, mode: "unaligned", bug: HALF_CHECKPOINT, extensions: false },
@@ -44,6 +47,7 @@ const FOUND: { seed: number; mode: SimMode; bug: string; extensions?: false }[] 
   { seed: 489, mode: "aligned-with-timeout", bug: STOP_WINDOW },
   { seed: 417, mode: "aligned-with-timeout", bug: STOP_WINDOW },
   { seed: 10089, mode: "unaligned", bug: STOP_RESUME },
+  { seed: 22597, mode: "unaligned", bug: FINAL_AFTER_DRAIN },
   { seed: 12648, mode: "aligned", bug: STOP_RESUME },
   {
     seed: 333,
