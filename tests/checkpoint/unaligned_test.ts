@@ -160,10 +160,36 @@ describe("aligned checkpoints with timeout", () => {
       assert.equal(typeof s.alignment.duration, "number");
       assert.equal(typeof s.start_delay, "number");
     }
-    // The source's barrier waited in its full output buffer and overtook it too.
+    await job.cancel();
+  });
+
+  test("a barrier waiting for credit in a full output buffer longer than alignedTimeout overtakes it", async () => {
+    // The keyed operator is stuck in an async step, so the source's output buffer stays full
+    // and its in-band barrier can never get credit: only the sender-side switch lets it pass.
+    const gate = { open: () => {}, stuck: true };
+    const released = new Promise<void>((r) => (gate.open = r));
+    const env = new StreamEnvironment({
+      jobName: "sender-timeout", parallelism: 1, storage: new MemoryStorage(), batchSize: 8, channelCapacity: 2,
+      checkpoint: { unaligned: true, alignedTimeout: 5, tolerableFailures: 10 },
+    });
+    env.fromSource(new SequenceSource(0, 1e9, { ratePerSecond: 100_000 }), { uid: "src" })
+      .keyBy((n) => n % 3)
+      .process<number>(async (n, ctx) => {
+        if (gate.stuck && n > 100) await released;
+        ctx.emit(n);
+      }, { uid: "stuck" })
+      .sinkTo(new CollectSink(), { uid: "out" });
+    const job = await env.execute();
+    await sleep(30);
+    const pending = job.triggerCheckpoint();
+    await sleep(30);
+    gate.stuck = false;
+    gate.open();
+    const d = await pending;
+    assert.equal(d.status, "COMPLETED");
     const source = Object.values(d.tasks).find((t) => t.name.startsWith("Source"))!;
-    assert.ok(source.persisted_data > 0, "the upstream output buffer was persisted");
-    assert.ok(source.subtasks.some((s) => s.unaligned_checkpoint));
+    assert.ok(source.persisted_data > 0, "the source's overtaken output buffer was persisted");
+    assert.ok(source.subtasks[0].unaligned_checkpoint, "the source's part is marked unaligned");
     await job.cancel();
   });
 
