@@ -28,7 +28,6 @@ export class CheckpointCoordinator {
   #queue: TriggerRequest[] = [];
   #periodic: Timer | undefined;
   #lastCompletedAt = -Infinity;
-  #latestCompletedId = 0;
   #consecutiveFailures = 0;
   #completedIds: number[] = [];
   /** Metadata writes not yet settled; recovery waits for them (see metadataWritesSettled). */
@@ -48,9 +47,6 @@ export class CheckpointCoordinator {
     this.#nextId = init.nextId ?? 1;
   }
 
-  get latestCompletedId(): number {
-    return this.#latestCompletedId;
-  }
   get pendingCount(): number {
     return this.#pending.size;
   }
@@ -72,7 +68,6 @@ export class CheckpointCoordinator {
     this.#finishing = false;
     this.#inputEnded = false;
     this.#nextId = Math.max(this.#nextId, restoredId + 1, highestUsedId + 1);
-    this.#latestCompletedId = Math.max(this.#latestCompletedId, restoredId);
     this.#completedIds = [...new Set([...this.#completedIds, ...retainedIds])].sort((a, b) => a - b);
     this.#schedulePeriodic(this.config.interval);
   }
@@ -286,7 +281,7 @@ export class CheckpointCoordinator {
       }
     } catch (e) {
       if (this.#pending.get(p.id) !== p) return;
-      if (e instanceof WeirError && e.code === "coordinator_crash") return this.#crash(e);
+      if (e instanceof WeirError && e.code === "coordinator_crash") return this.#init.onJobFailure(e);
       return this.#fail(p, "storage_failed", `Checkpoint ${p.id} metadata could not be written: ${(e as Error).message}`, true);
     }
     if (this.#pending.get(p.id) !== p) return;
@@ -301,13 +296,10 @@ export class CheckpointCoordinator {
     try {
       init.faults?.afterCommit?.(p.id);
     } catch (e) {
-      if (e instanceof WeirError && e.code === "coordinator_crash") return this.#crash(e);
+      if (e instanceof WeirError && e.code === "coordinator_crash") return this.#init.onJobFailure(e);
       throw e;
     }
-    if (!p.savepoint) {
-      this.#latestCompletedId = Math.max(this.#latestCompletedId, p.id);
-      this.#completedIds.push(p.id);
-    }
+    if (!p.savepoint) this.#completedIds.push(p.id);
     // Older pending checkpoints are subsumed by this one.
     for (const older of [...this.#pending.values()]) {
       if (older.id < p.id && !older.final) this.#fail(older, "checkpoint_subsumed", `Checkpoint ${older.id} subsumed by completed checkpoint ${p.id}`, true);
@@ -335,10 +327,6 @@ export class CheckpointCoordinator {
     for (const w of p.waiters) w(details);
     void this.#discardSubsumed();
     this.#drainQueue();
-  }
-
-  #crash(e: WeirError): void {
-    this.#init.onJobFailure(e);
   }
 
   async #discardSubsumed(): Promise<void> {

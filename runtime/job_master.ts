@@ -163,13 +163,14 @@ export class JobMaster implements ExecutionOwner {
       return this.#finishFromTerminal();
     }
     await this.storage.put(`${this.jobName}/_current`, encode({ jobId: this.jobId, startedAt: this.startTime }));
-    let restore: LoadedCheckpoint | undefined = await this.#latestOwnCheckpoint();
-    if (!restore && this.#init.restoreFrom) {
-      const r = this.#init.restoreFrom;
-      restore = await loadCheckpoint(r.storage, r.dir);
-      restore.location = r.location;
-    }
-    await this.#deploy(restore);
+    await this.#deploy(await this.#restorePoint());
+  }
+
+  /** What a (re)start restores: this run's latest checkpoint, else restoreFrom, else nothing. */
+  async #restorePoint(): Promise<LoadedCheckpoint | undefined> {
+    const own = await this.#latestOwnCheckpoint();
+    if (own || !this.#init.restoreFrom) return own;
+    return loadFrom(this.#init.restoreFrom);
   }
 
   async #latestOwnCheckpoint(): Promise<LoadedCheckpoint | undefined> {
@@ -237,13 +238,7 @@ export class JobMaster implements ExecutionOwner {
     // A checkpoint of the failed attempt may still be committing: its outcome decides what is latest.
     await this.coordinator.metadataWritesSettled();
     if (this.#ended) return;
-    let restore = await this.#latestOwnCheckpoint();
-    if (!restore && this.#init.restoreFrom) {
-      const r = this.#init.restoreFrom;
-      restore = await loadCheckpoint(r.storage, r.dir);
-      restore.location = r.location;
-    }
-    await this.#deploy(restore);
+    await this.#deploy(await this.#restorePoint());
   }
 
   allSourcesFinished(execution: Execution): void {
@@ -298,8 +293,7 @@ export class JobMaster implements ExecutionOwner {
    */
   async #finishFromTerminal(): Promise<void> {
     const t = this.#terminal!;
-    const restore = await loadCheckpoint(t.storage, t.dir);
-    restore.location = t.location;
+    const restore = await loadFrom(t);
     this.#savepointOnStop = t.location;
     const id = restore.metadata.checkpointId;
     this.coordinator.stats.restored(id, this.clock.now(), true, t.location);
@@ -370,4 +364,11 @@ export interface UnfinishedRun {
   jobId: string;
   /** Its stop-with-savepoint completed: the resumed run finishes from it. */
   stopSavepoint?: string;
+}
+
+/** Loads a checkpoint or savepoint from a restore source, named by its location. */
+async function loadFrom(source: RestoreSource): Promise<LoadedCheckpoint> {
+  const loaded = await loadCheckpoint(source.storage, source.dir);
+  loaded.location = source.location;
+  return loaded;
 }
