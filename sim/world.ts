@@ -104,9 +104,16 @@ export class World {
     };
   }
 
-  /** Runs events until control says done, a limit hits, or nothing is left to run. */
-  async drive(control: DriveControl): Promise<DriveEnd> {
+  /**
+   * Runs events until control says done, a limit hits, or nothing is left to run.
+   * `realIoWaits` is how many times an empty queue waits 1 real ms for real I/O (files)
+   * to schedule more before the drive counts as stuck; the simulator's own runs use no
+   * real I/O and keep the default 0, so they stay bit-for-bit replayable.
+   */
+  async drive(control: DriveControl, options: { realIoWaits?: number } = {}): Promise<DriveEnd> {
+    const realIoWaits = options.realIoWaits ?? 0;
     let dry = 0;
+    let waited = 0;
     for (;;) {
       if (control.done()) return "done";
       const reason = control.limit();
@@ -117,11 +124,14 @@ export class World {
       const e = this.scheduler.next();
       if (!e) {
         // Nothing queued: one settle lets pending promise chains finish (and maybe schedule more).
-        if (++dry > 1) return "stuck";
-        await settle();
+        if (++dry > 1) {
+          if (waited++ >= realIoWaits) return "stuck";
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        } else await settle();
         continue;
       }
       dry = 0;
+      waited = 0;
       this.events++;
       if (e.label !== "defer") this.log(e.label);
       e.fn();

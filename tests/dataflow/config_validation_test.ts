@@ -1,5 +1,5 @@
 /**
- * Found in review (bad input accepted), now fixed: checkpoint options that are counts accept fractions.
+ * Regression (found in a review): checkpoint options that are counts accept fractions.
  *
  * checkpointConfig (checkpoint/config.ts:62-65) only checks `> 0` / `>= 0` for
  * maxConcurrent, retained and tolerableFailures. `retained: 0.5` passes, and then

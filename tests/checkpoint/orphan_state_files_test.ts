@@ -1,5 +1,5 @@
 /**
- * Found in review (storage leak), now fixed: state files written after their checkpoint failed are never deleted.
+ * Regression (found in a review): state files written after their checkpoint failed are never deleted.
  *
  * CheckpointCoordinator #fail (checkpoint/coordinator.ts:369) deletes the directory of a
  * failed checkpoint at once, but subtasks whose snapshot is already being written (or
@@ -16,7 +16,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
-import { VirtualWorld } from "./harness.ts";
+import { VirtualWorld } from "../virtual_world.ts";
 
 class GatedStorage extends MemoryStorage {
   release!: () => void;

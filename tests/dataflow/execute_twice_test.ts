@@ -1,5 +1,5 @@
 /**
- * Found in the second review, now fixed. A second env.execute() on the same environment starts a second job over the same sources
+ * Regression (found in a review): A second env.execute() on the same environment starts a second job over the same sources
  * and sink objects (add() refuses more operators with "already executed", execute() does
  * not). Its CollectSink transactions are named uid/subtask/checkpointId, so they collide with
  * the first job's and its output is silently dropped. Flink refuses a second execute of the
@@ -9,7 +9,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment, WeirError } from "../../mod.ts";
 
-describe("review2: execute() twice", () => {
+describe("execute() twice", () => {
   test("a second execute() of the same environment is refused", { timeout: 20_000 }, async () => {
     const env = new StreamEnvironment({ jobName: "twice", storage: new MemoryStorage() });
     const sink = new CollectSink<number>();

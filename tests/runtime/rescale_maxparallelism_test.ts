@@ -1,5 +1,5 @@
 /**
- * Found in review, now fixed: restoring a savepoint/checkpoint into a job with a different maxParallelism is
+ * Regression (found in a review): restoring a savepoint/checkpoint into a job with a different maxParallelism is
  * accepted silently, and keyed state is lost or mis-placed.
  *
  * Keyed state is snapshotted as [keyGroup, entries] with key groups computed with the
@@ -43,7 +43,7 @@ function job(maxParallelism: number, sink: CollectSink<P>, restoreFrom?: string)
 }
 
 test("a restore with another maxParallelism is refused or keeps every key's state", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "weir-review-maxp-"));
+  const dir = mkdtempSync(join(tmpdir(), "weir-maxp-"));
   const sink = new CollectSink<P>();
   const h1 = await job(128, sink).execute();
   await new Promise((r) => setTimeout(r, 40));

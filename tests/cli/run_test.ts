@@ -1,5 +1,5 @@
 /**
- * Found in the second review, now fixed. `weir run <job.ts>`: a job file that catches its own execute() failure makes the command
+ * Regression (found in a review): `weir run <job.ts>`: a job file that catches its own execute() failure makes the command
  * hang forever (it waits on job.done of a job that never started, behind an open server).
  */
 import { describe, test } from "node:test";
@@ -8,11 +8,11 @@ import { runCli } from "../cli/helpers.ts";
 
 const SLOW = { timeout: 30_000 };
 
-describe("review2: weir run", () => {
+describe("weir run", () => {
   test("a job file whose execute() failed (and caught it) lets weir run exit", SLOW, async () => {
     let result;
     try {
-      result = await runCli(["run", "tests/review2/fixtures/caught_failure_job.ts", "--port", "0"], {}, 8000);
+      result = await runCli(["run", "tests/cli/fixtures/caught_failure_job.ts", "--port", "0"], {}, 8000);
     } catch (e) {
       assert.fail(`weir run hangs: ${(e as Error).message.slice(0, 300)}`);
     }

@@ -1,5 +1,5 @@
 /**
- * Found in review, now fixed: stop-with-savepoint (no drain) never succeeds while periodic checkpoints run
+ * Regression (found in a review): stop-with-savepoint (no drain) never succeeds while periodic checkpoints run
  * concurrently (unaligned checkpoints, maxConcurrent 2): it hangs until the checkpoint
  * timeout and then fails, or fails at once as subsumed.
  *
@@ -23,7 +23,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
-import { memoryDirectories, VirtualWorld } from "./harness.ts";
+import { memoryDirectories, VirtualWorld } from "../virtual_world.ts";
 
 test("a periodic unaligned checkpoint does not abort a stop-with-savepoint", async () => {
   const world = new VirtualWorld();

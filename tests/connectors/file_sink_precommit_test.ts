@@ -1,5 +1,5 @@
 /**
- * Found in review, now fixed: FileSink acknowledges a checkpoint before its pre-committed transaction is durable.
+ * Regression (found in a review): FileSink acknowledges a checkpoint before its pre-committed transaction is durable.
  *
  * FileSinkWriter.snapshotState (connectors/file_sink.ts:72-81) starts writeDurably() of
  * `.pending/<txn>.jsonl` and returns at once; the subtask then writes its state file and
@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { FileSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
 
 test("when a checkpoint completes, the FileSink transactions it pre-committed are durable", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "weir-review-fsink-"));
+  const dir = mkdtempSync(join(tmpdir(), "weir-fsink-"));
   const env = new StreamEnvironment({ jobName: "fsink", parallelism: 1, storage: new MemoryStorage(), batchSize: 8 });
   env.fromSource(new SequenceSource(0, 100_000, { ratePerSecond: 5_000 }), { uid: "numbers" })
     .sinkTo(new FileSink<number>(dir), { uid: "out" });

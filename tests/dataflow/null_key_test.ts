@@ -1,5 +1,5 @@
 /**
- * Found in review (error message on bad input), now fixed: a key selector returning undefined or null fails the
+ * Regression (found in a review): a key selector returning undefined or null fails the
  * job with an internal TypeError text instead of saying what is wrong.
  *
  * OutputGate.emit -> keyGroupOf -> hashKey (state/key_group.ts:44-51): canonicalKey()

@@ -1,5 +1,5 @@
 /**
- * Found in the second review, now fixed. env.execute() that fails after the REST API was started (an unreadable restoreFrom, an
+ * Regression (found in a review): env.execute() that fails after the REST API was started (an unreadable restoreFrom, an
  * incompatible checkpoint) rejects, but leaves the HTTP server listening and the job in the
  * registry as INITIALIZING forever: job.done never resolves, so the server is never closed and
  * a script that caught the error never exits. A job whose server could not be started stays
@@ -14,7 +14,7 @@ import { serverClosed } from "../../http/server.ts";
 const SLOW = { timeout: 20_000 };
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-describe("review2: execute() failing after the REST API started", () => {
+describe("execute() failing after the REST API started", () => {
   test("a failed execute() ends the job and closes its REST API server", SLOW, async () => {
     let handle: JobHandle | undefined;
     const off = jobRegistry.onJob((j) => {
@@ -25,7 +25,7 @@ describe("review2: execute() failing after the REST API started", () => {
         jobName: "leak-restore",
         storage: new MemoryStorage(),
         http: { port: 0 },
-        restoreFrom: "./tests/review2/no-such-savepoint-dir",
+        restoreFrom: "./tests/no-such-savepoint-dir",
       });
       env.fromSource(new SequenceSource(0, 10), { uid: "n" }).sinkTo(new CollectSink(), { uid: "out" });
       await assert.rejects(env.execute(), /No checkpoint metadata/);

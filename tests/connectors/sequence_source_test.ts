@@ -1,5 +1,5 @@
 /**
- * Found in the second review, now fixed. SequenceSource splits [from, to) with from + floor(span * i / p); span * p is not exact
+ * Regression (found in a review): SequenceSource splits [from, to) with from + floor(span * i / p); span * p is not exact
  * above 2^53 / p, so the last split can end before `to`: SequenceSource(0, MAX_SAFE_INTEGER)
  * at parallelism 5 never emits 9007199254740990. DESIGN: each integer exactly once.
  */
@@ -19,7 +19,7 @@ function splits(source: SequenceSource, p: number): { from: number; to: number }
   return out;
 }
 
-describe("review2: SequenceSource splits", () => {
+describe("SequenceSource splits", () => {
   test("the splits of a range near 2^53 cover it exactly at every parallelism", () => {
     const source = new SequenceSource(0, Number.MAX_SAFE_INTEGER);
     for (const p of [2, 3, 5]) {

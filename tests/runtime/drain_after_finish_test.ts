@@ -1,5 +1,5 @@
 /**
- * Found in review, now fixed: stop({ drain: true }) issued while the final checkpoint of a job whose sources
+ * Regression (found in a review): stop({ drain: true }) issued while the final checkpoint of a job whose sources
  * already finished is in flight ends the job as "stopped" with a `savepoint` location
  * that was never written, while stop() itself rejects.
  *
@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CollectSink, MemoryStorage, StreamEnvironment } from "../../mod.ts";
 import type { OperatorContext, Source, SourceReader } from "../../mod.ts";
-import { VirtualWorld } from "./harness.ts";
+import { VirtualWorld } from "../virtual_world.ts";
 
 class FiniteSource implements Source<number> {
   finished = false;
@@ -46,7 +46,7 @@ class FiniteSource implements Source<number> {
 
 test("stop with drain during the final checkpoint: job result names only a savepoint that exists", async () => {
   const world = new VirtualWorld();
-  const dir = mkdtempSync(join(tmpdir(), "weir-review-drain-"));
+  const dir = mkdtempSync(join(tmpdir(), "weir-drain-"));
   const source = new FiniteSource();
   const env = new StreamEnvironment({
     jobName: "drainfin",

@@ -1,5 +1,5 @@
 /**
- * Found in the second review, now fixed. DESIGN.md: bad input gets a 4xx with a JSON {"errors": [...]} body; README: bodies over
+ * Regression (found in a review): DESIGN.md: bad input gets a 4xx with a JSON {"errors": [...]} body; README: bodies over
  * 64 KiB get 413. On Bun a body over the server's backstop (4 × 64 KiB) is refused by
  * Bun.serve itself with an empty, non-JSON 413 (Deno answers the JSON one).
  */
@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startJob, stopJob } from "../http/helpers.ts";
 
-describe("review2: request body limits", () => {
+describe("request body limits", () => {
   test("a 300 KiB body gets a 413 with a JSON errors array, like a 70 KiB one", { timeout: 20_000 }, async () => {
     const { job, url } = await startJob({ jobName: "body-limit" });
     try {

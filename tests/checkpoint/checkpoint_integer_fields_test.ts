@@ -1,5 +1,5 @@
 /**
- * Found in the second review, now fixed. Flink's checkpoint statistics report timestamps and durations as integer milliseconds
+ * Regression (found in a review): Flink's checkpoint statistics report timestamps and durations as integer milliseconds
  * (Java longs); weir reports fractional ones (trigger_timestamp 1795219658129.5347,
  * end_to_end_duration 2.55859375, start_delay 0.699…), which strictly typed Flink clients
  * (e.g. Go int64, Jackson with float coercion off) cannot parse. GET /jobs/:jobid already rounds
@@ -20,7 +20,7 @@ function nonIntegers(value: unknown, path: string, keys: RegExp, out: string[]):
   return out;
 }
 
-describe("review2: checkpoint stats number types", () => {
+describe("checkpoint stats number types", () => {
   test("timestamps and durations in checkpoint details are integer milliseconds", { timeout: 20_000 }, async () => {
     const env = new StreamEnvironment({ jobName: "int-fields", parallelism: 2, storage: new MemoryStorage(), checkpoint: { interval: 0 } });
     env.fromSource(new SequenceSource(0, Number.MAX_SAFE_INTEGER, { ratePerSecond: 1000 }), { uid: "n" })
