@@ -19,7 +19,7 @@ const FAILED_DIRS_MAX = 64;
  * decline or failover. Owns the checkpoint stats.
  */
 export class CheckpointCoordinator {
-  readonly stats = new CheckpointStatsTracker();
+  readonly stats: CheckpointStatsTracker = new CheckpointStatsTracker();
   readonly config: CheckpointConfig;
   #init: CoordinatorInit;
   #target: CheckpointTarget | undefined;
@@ -215,7 +215,7 @@ export class CheckpointCoordinator {
   }
 
   /** Where the files of a checkpoint go: the job's storage, or the savepoint's own. */
-  locate(checkpointId: number, savepoint = this.#pending.get(checkpointId)?.savepoint): { storage: StorageAdapter; dir: string } {
+  locate(checkpointId: number, savepoint: SavepointTarget | undefined = this.#pending.get(checkpointId)?.savepoint): { storage: StorageAdapter; dir: string } {
     const sp = savepoint;
     return sp ? { storage: sp.storage, dir: sp.dir } : { storage: this.#init.storage, dir: checkpointDir(this.#init.jobName, this.#init.jobId, checkpointId) };
   }

@@ -46,11 +46,13 @@ export class ApiClient {
   }
 
   /** GET path; resolves to the parsed JSON body. */
+  // deno-lint-ignore no-explicit-any -- callers name the shape of the JSON they expect
   get<T = any>(path: string): Promise<T> {
     return this.request<T>("GET", path);
   }
 
   /** Sends a request with an optional JSON body; throws `api_error` with the server's message on a 4xx/5xx. */
+  // deno-lint-ignore no-explicit-any -- callers name the shape of the JSON they expect
   async request<T = any>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;

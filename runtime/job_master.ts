@@ -13,7 +13,7 @@ import type { StorageAdapter } from "../storage/adapter.ts";
 import { openDirectory } from "../storage/directory.ts";
 import { Execution, type ExecutionOwner, type ExecutionTuning } from "./execution.ts";
 import type { JobResult, JobStatus } from "./job_status.ts";
-import { type RestartStrategy } from "./restart_strategy.ts";
+import type { RestartStrategy } from "./restart_strategy.ts";
 
 /** Something that happened to a job, for logs and progress output. */
 export type JobEvent =

@@ -25,10 +25,10 @@ export class KeyedProcessOperator extends KeyedOperator {
   constructor(keySelector: (value: unknown) => unknown, fn: KeyedProcessFunction<unknown, unknown, unknown>) {
     super(keySelector);
     this.#fn = fn;
-    const self = this;
+    const currentKey = () => this.backend.currentKey;
     this.#ctx = {
       get key() {
-        return self.backend.currentKey;
+        return currentKey();
       },
       emit: (v) => void this.#out.push(v),
       valueState: (name) => this.backend.valueState(name),

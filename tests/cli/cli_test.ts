@@ -22,11 +22,11 @@ describe("weir CLI", () => {
     const sp = await runCli(["savepoint", "--help"]);
     assert.equal(sp.code, 0);
     assert.match(sp.stdout, /^Usage: weir savepoint <job> <targetDirectory> \[--cancel\]/);
-    assert.match(sp.stdout, /^  --cancel /m);
+    assert.match(sp.stdout, /^ {2}--cancel /m);
     const stop = await runCli(["stop", "-h"]);
     assert.equal(stop.code, 0);
     assert.match(stop.stdout, /^Usage: weir stop <job> --savepoint DIR \[--drain\]/);
-    assert.match(stop.stdout, /^  --drain /m);
+    assert.match(stop.stdout, /^ {2}--drain /m);
   });
 
   test("usage errors exit 2 with one clear line and a hint", SLOW, async () => {
