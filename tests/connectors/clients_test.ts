@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { checkRedisUrl, connectRedis } from "../../connectors/clients/redis.ts";
 import { checkNatsServers, connectNats, natsStreamExists } from "../../connectors/clients/nats.ts";
-import { WeirError } from "../../mod.ts";
+import type { WeirError } from "../../mod.ts";
 import { REDIS_URL, NATS_SERVERS, uniqueName } from "./servers.ts";
 
 describe("connector clients", () => {
