@@ -6,6 +6,7 @@
 import type { Clock } from "../actors/time.ts";
 import type { KeyGroupRange } from "../state/key_group.ts";
 import type { KeyedTableSnapshot } from "../state/keyed_state.ts";
+import type { StorageAdapter } from "../storage/adapter.ts";
 
 /** Where an operator instance runs. */
 export interface OperatorContext {
@@ -19,6 +20,11 @@ export interface OperatorContext {
   /** Execution attempt of the job (0 for the first run, +1 per restart). */
   readonly attempt: number;
   readonly jobName: string;
+  /**
+   * The job's storage adapter, for sources that keep a durable log of their own
+   * (HttpIngestSource); absent where a runtime does not hand it out.
+   */
+  readonly storage?: StorageAdapter;
 }
 
 /**

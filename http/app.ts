@@ -4,6 +4,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { ingestResponse } from "../connectors/ingest_endpoints.ts";
 import { bodyLimit } from "hono/body-limit";
 import { guardMutations } from "./auth.ts";
 import { BackpressureSampler } from "./backpressure.ts";
@@ -57,6 +58,9 @@ export function createApp(options: AppOptions = {}): Hono {
     maxSize: limit,
     onError: (c) => c.json({ errors: [`Request body is larger than ${limit} bytes`], code: "payload_too_large" }, 413),
   }));
+
+  // HttpIngestSource endpoints (connectors/): behind the token and the body limit.
+  app.use("*", async (c, next) => (await ingestResponse(c.req.raw, c.req.path)) ?? next());
 
   app.get("/", (c) => {
     c.header("Content-Security-Policy", DASHBOARD_CSP);

@@ -151,6 +151,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
       clock: this.#owner.clock,
       attempt: this.attempt,
       jobName: this.#owner.jobName,
+      storage: this.#owner.storage,
     });
     const chain: ChainedOperator[] = v.chain.map((spec) => ({ operator: spec.createOperator(), ctx: ctxFor(spec.uid, spec.name) }));
     let reader: { reader: ReturnType<NonNullable<JobVertex["source"]>["source"]["createReader"]>; ctx: OperatorContext } | undefined;
