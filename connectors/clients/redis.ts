@@ -4,7 +4,7 @@
  * RESP2/3 with pipelining, and is among the most used Redis clients for Node.
  * @module
  */
-import Redis from "ioredis";
+import { Redis } from "ioredis";
 import { WeirError, invalidOption } from "../../errors.ts";
 
 /** An open ioredis connection (the library's own type, re-exported for connectors). */

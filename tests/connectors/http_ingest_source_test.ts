@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import "../../mod.ts";
-import { CollectSink, HttpIngestSource, MemoryStorage, StreamEnvironment, WeirError } from "../../mod.ts";
+import { CollectSink, HttpIngestSource, MemoryStorage, StreamEnvironment, type WeirError } from "../../mod.ts";
 import { FailOnce, sleep } from "../helpers.ts";
 
 interface Event {
