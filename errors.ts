@@ -10,10 +10,67 @@
  * ```
  * @module
  */
+import type { CheckpointFailureReason } from "./checkpoint/failure_reason.ts";
+
+/**
+ * Every `code` a {@link WeirError} can carry: one stable snake_case string per cause, so
+ * callers, the REST API (which maps codes to HTTP statuses) and logs tell causes apart
+ * without parsing messages. A checkpoint's failure reason is also a code, since a failed
+ * trigger rejects with it.
+ */
+export type WeirErrorCode =
+  // Bad input, refused before anything runs.
+  | "invalid_option"
+  | "invalid_job"
+  | "invalid_key"
+  | "invalid_result"
+  | "invalid_json"
+  | "invalid_request"
+  | "usage"
+  // Running jobs and their lifecycle.
+  | "operator_failed"
+  | "job_failed"
+  | "job_finishing"
+  | "job_not_running"
+  | "job_not_found"
+  | "no_job"
+  | "already_stopping"
+  | "timeout"
+  | "state_no_key"
+  | "invariant_broken"
+  // Checkpoints, savepoints and restores.
+  | "checkpoint_failed"
+  | "checkpoint_not_found"
+  | "checkpoint_corrupt"
+  | "checkpoint_tolerance_exceeded"
+  | "final_checkpoint_failed"
+  | "savepoint_failed"
+  | "trigger_not_found"
+  | "incompatible_restore"
+  | "state_not_restored"
+  | "record_not_serializable"
+  | "sink_transaction_lost"
+  | "coordinator_crash"
+  | CheckpointFailureReason
+  // Storage, encoding and connectors.
+  | "storage_corrupt"
+  | "storage_unavailable"
+  | "format_unsupported"
+  | "connector_unavailable"
+  // HTTP and the CLI's client.
+  | "http_listen_failed"
+  | "http_unavailable"
+  | "api_error"
+  | "api_unreachable"
+  | "unauthorized"
+  // The simulator's injected crash.
+  | "sim_crash";
+
+/** weir's one error type: a stable {@link WeirErrorCode}, a message naming the offending value, and the cause. */
 export class WeirError extends Error {
   /** Stable, machine-readable cause, e.g. `invalid_option`, `storage_corrupt`. */
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: WeirErrorCode;
+  constructor(code: WeirErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "WeirError";
     this.code = code;

@@ -43,6 +43,7 @@ export { FileSink } from "./connectors/file_sink.ts";
 export { HttpIngestSource } from "./connectors/http_ingest_source.ts";
 export type { HttpIngestSourceOptions } from "./connectors/http_ingest_source.ts";
 export { OperatorError, WeirError } from "./errors.ts";
+export type { WeirErrorCode } from "./errors.ts";
 export { createApp } from "./http/app.ts";
 export type { AppOptions } from "./http/app.ts";
 export { JobRegistry, jobRegistry } from "./http/registry.ts";

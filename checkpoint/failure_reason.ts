@@ -6,12 +6,10 @@ export type CheckpointFailureReason =
   | "checkpoint_expired"
   | "checkpoint_subsumed"
   | "checkpoint_declined"
-  | "alignment_timeout"
   | "storage_failed"
   | "channel_state_too_large"
   | "declined_task_not_ready"
   | "job_failover"
   | "job_canceled"
   | "job_finished"
-  | "too_many_concurrent"
   | "coordinator_failed";

@@ -4,6 +4,7 @@
  * @module
  */
 import type { SubtaskAck } from "../runtime/subtask_host.ts";
+import type { CheckpointFailureReason } from "./failure_reason.ts";
 
 export type CheckpointStatus = "IN_PROGRESS" | "COMPLETED" | "FAILED";
 export type CheckpointKind = "CHECKPOINT" | "UNALIGNED_CHECKPOINT" | "SAVEPOINT";
@@ -57,7 +58,7 @@ export interface CheckpointDetails {
   num_acknowledged_subtasks: number;
   failure_timestamp?: number;
   failure_message?: string;
-  failure_reason?: string;
+  failure_reason?: CheckpointFailureReason;
   external_path?: string;
   discarded: boolean;
   tasks: Record<string, TaskCheckpointStats>;
@@ -239,7 +240,7 @@ export class CheckpointStatsTracker {
     return d;
   }
 
-  failed(id: number, failedAtMs: number, reason: string, message: string): CheckpointDetails | undefined {
+  failed(id: number, failedAtMs: number, reason: CheckpointFailureReason, message: string): CheckpointDetails | undefined {
     const failedAt = Math.round(failedAtMs);
     const d = this.#byId.get(id);
     if (!d || d.status !== "IN_PROGRESS") return d;

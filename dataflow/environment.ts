@@ -125,6 +125,10 @@ export class StreamEnvironment implements GraphBuilder {
   readonly #transformations: Transformation[] = [];
   #executed = false;
 
+  /**
+   * Checks the options; nothing runs until {@link execute}.
+   * @throws {WeirError} `invalid_option` naming an unknown option, a bad value (jobName, storage, parallelism, checkpoint, restart, http, restoreFrom).
+   */
   constructor(options: EnvironmentOptions = {}) {
     if (options === null || typeof options !== "object") throw invalidOption("environment options", options, "must be an object");
     for (const k of Object.keys(options)) if (!KNOWN.has(k)) throw invalidOption(k, (options as Record<string, unknown>)[k], "is not a known option");
@@ -176,7 +180,13 @@ export class StreamEnvironment implements GraphBuilder {
     return new DataStream<T>(this, t);
   }
 
-  /** Validates the graph, starts the job and returns its handle at once. */
+  /**
+   * Validates the graph, starts the job and returns its handle at once.
+   * @throws {WeirError} `invalid_job` (an empty or invalid graph, or a second execute()), `invalid_option`,
+   *   `incompatible_restore` / `state_not_restored` / `checkpoint_corrupt` / `checkpoint_not_found` / `storage_corrupt` /
+   *   `format_unsupported` (the restore point cannot be used as it is), `storage_unavailable`,
+   *   `http_unavailable` / `http_listen_failed` (the REST API could not start).
+   */
   async execute(): Promise<JobHandle> {
     if (this.#executed) throw new WeirError("invalid_job", `Job "${this.jobName}" was already executed; build a new StreamEnvironment to run it again`);
     const o = this.options;

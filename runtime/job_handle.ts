@@ -99,7 +99,10 @@ export class JobHandle {
     return this.#master.on(listener);
   }
 
-  /** Triggers a checkpoint; resolves to its details once it completed or failed. */
+  /**
+   * Triggers a checkpoint; resolves to its details once it completed or failed (a failed one
+   * carries `failure_reason`, a `CheckpointFailureReason`; it does not reject).
+   */
   triggerCheckpoint(): Promise<CheckpointDetails> {
     return this.#master.coordinator.trigger("CHECKPOINT");
   }
@@ -133,7 +136,10 @@ export class JobHandle {
     };
   }
 
-  /** Takes a savepoint into targetDirectory; resolves to its details (external_path is its location). */
+  /**
+   * Takes a savepoint into targetDirectory; resolves to its details (external_path is its location).
+   * @throws {WeirError} `invalid_option` (no directory), and with `cancelJob` what {@link stop} throws.
+   */
   async triggerSavepoint(targetDirectory: string, options: { cancelJob?: boolean } = {}): Promise<CheckpointDetails> {
     if (options.cancelJob) return this.#stopWithSavepoint({ savepoint: targetDirectory });
     return this.#master.coordinator.trigger("SAVEPOINT", savepointTarget(targetDirectory, this.id));
@@ -143,6 +149,8 @@ export class JobHandle {
    * Stop-with-savepoint: takes an aligned savepoint and ends the job "stopped". Without
    * drain, sources emit nothing after the savepoint barrier; with drain, their input ends
    * and operators flush before the savepoint. Resolves to the savepoint's location.
+   * @throws {WeirError} `invalid_option` (no savepoint directory), `already_stopping`, `job_not_running`,
+   *   `job_finishing` (the input already ended: await `done` instead), `savepoint_failed` (with the failure reason).
    */
   async stop(options: { savepoint: string; drain?: boolean }): Promise<string> {
     return (await this.#stopWithSavepoint(options)).external_path!;
