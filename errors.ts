@@ -89,6 +89,23 @@ export class OperatorError extends WeirError {
   }
 }
 
+/**
+ * Checks an invariant where state changes: a broken one throws `invariant_broken` at once,
+ * loudly, instead of letting a wrong count travel on (TigerBeetle's assertions).
+ * `message` may be a function so that a hot path builds no string while the invariant holds.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "./errors.ts";
+ * const credit = 2;
+ * assert(credit >= 0, () => `Credit went negative: ${credit}`);
+ * ```
+ * @throws {WeirError} `invariant_broken` when `condition` is falsy.
+ */
+export function assert(condition: unknown, message: string | (() => string)): asserts condition {
+  if (!condition) throw new WeirError("invariant_broken", typeof message === "string" ? message : message());
+}
+
 /** Builds the `invalid_option` error for an option and its offending value. */
 export function invalidOption(option: string, value: unknown, expected: string): WeirError {
   return new WeirError("invalid_option", `Option ${option} ${expected}, got ${describe(value)}`);

@@ -1,4 +1,4 @@
-import { WeirError } from "../errors.ts";
+import { assert } from "../errors.ts";
 import { type Barrier, type Batch, type ChannelItem, isBatch } from "./messages.ts";
 
 /** How many queue items a priority barrier overtook when it was put on the channel. */
@@ -61,6 +61,7 @@ export class Channel {
 
   /** Sender: removes an item (a barrier about to overtake) from the output buffer. */
   removePending(index: number): void {
+    assert(index >= 0 && index < this.pending.length, () => `Output buffer has no item ${index} (holds ${this.pending.length})`);
     this.pending.splice(index, 1);
   }
 
@@ -68,9 +69,7 @@ export class Channel {
     this.queue.push(item);
     if (isBatch(item)) {
       this.creditedBatches++;
-      if (this.creditedBatches > this.capacity) {
-        throw new WeirError("invariant_broken", `Channel queue holds ${this.creditedBatches} batches, over its capacity ${this.capacity}`);
-      }
+      assert(this.creditedBatches <= this.capacity, () => `Channel queue holds ${this.creditedBatches} batches, over its capacity ${this.capacity}`);
     }
   }
 
@@ -87,6 +86,8 @@ export class Channel {
     if (item !== undefined && isBatch(item)) {
       if (this.restoredBatches > 0) this.restoredBatches--;
       else this.creditedBatches--;
+      // The receiver's side of the credit account: it never returns credit it was not given.
+      assert(this.creditedBatches >= 0, () => `Channel returned credit it never granted (credited batches ${this.creditedBatches})`);
       this.#refill();
     }
     return item;
@@ -125,6 +126,7 @@ export class Channel {
   releaseMark(mark: OvertakeMark): number {
     const i = this.#marks.indexOf(mark);
     if (i >= 0) this.#marks.splice(i, 1);
+    assert(mark.count <= this.queue.length, () => `Barrier overtook ${mark.count} items but the queue holds ${this.queue.length}`);
     return mark.count;
   }
 

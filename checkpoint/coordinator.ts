@@ -1,6 +1,6 @@
 import type { Barrier, CheckpointType } from "../actors/messages.ts";
 import type { Timer } from "../actors/time.ts";
-import { WeirError } from "../errors.ts";
+import { WeirError, assert } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import type { SubtaskAck } from "../runtime/subtask_host.ts";
 import type { CheckpointConfig } from "./config.ts";
@@ -203,6 +203,7 @@ export class CheckpointCoordinator {
       final: r.final || r.terminate === true,
       notYetAcked,
       acks: [],
+      subtaskCount: notYetAcked.size,
       savepoint: r.savepoint,
       waiters: [r.resolve],
       timer: this.#init.scheduler.after(c.timeout, () => {
@@ -235,6 +236,7 @@ export class CheckpointCoordinator {
     const key = `${ack.vertexId}-${ack.subtaskIndex}`;
     if (!p.notYetAcked.delete(key)) return;
     p.acks.push(ack);
+    assert(p.acks.length + p.notYetAcked.size === p.subtaskCount, () => `Checkpoint ${p.id} counts ${p.acks.length} acks and ${p.notYetAcked.size} missing of ${p.subtaskCount} subtasks`);
     this.stats.acknowledged(ack);
     if (p.notYetAcked.size === 0) void this.#commit(p);
   }
@@ -249,6 +251,8 @@ export class CheckpointCoordinator {
     const init = this.#init;
     const target = this.#target;
     if (!target) return;
+    // The commit side of the ack account: every subtask acknowledged, each once.
+    assert(p.notYetAcked.size === 0 && p.acks.length === p.subtaskCount, () => `Checkpoint ${p.id} committing with ${p.acks.length} of ${p.subtaskCount} acks`);
     const dir = p.savepoint ? p.savepoint.dir : checkpointDir(init.jobName, init.jobId, p.id);
     const storage = p.savepoint ? p.savepoint.storage : init.storage;
     const metadata: CheckpointMetadata = {

@@ -68,6 +68,8 @@ export interface Pending {
   final: boolean;
   notYetAcked: Set<string>;
   acks: SubtaskAck[];
+  /** Subtasks that must acknowledge: always `acks.length + notYetAcked.size`. */
+  subtaskCount: number;
   timer: Timer;
   savepoint?: SavepointTarget;
   waiters: ((d: CheckpointDetails) => void)[];
