@@ -40,6 +40,8 @@ export type { DirectoryOpener } from "./storage/directory.ts";
 export { SequenceSource } from "./connectors/sequence_source.ts";
 export { CollectSink } from "./connectors/collect_sink.ts";
 export { FileSink } from "./connectors/file_sink.ts";
+export { FileSource } from "./connectors/file_source.ts";
+export type { FileFormat, FileSourceOptions } from "./connectors/file_source.ts";
 export { HttpIngestSource } from "./connectors/http_ingest_source.ts";
 export type { HttpIngestSourceOptions } from "./connectors/http_ingest_source.ts";
 export { OperatorError, WeirError } from "./errors.ts";

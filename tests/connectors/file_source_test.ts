@@ -1,0 +1,124 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { appendFileSync, mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CollectSink, FileSource, type FileSourceOptions, MemoryStorage, StreamEnvironment, type WeirError } from "../../mod.ts";
+import { sleep } from "../helpers.ts";
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "weir-filesource-"));
+}
+
+/** Runs a bounded FileSource job to its end and returns the result and what it committed. */
+async function runBounded<T>(paths: string | string[], options: FileSourceOptions, parallelism = 2) {
+  const env = new StreamEnvironment({ jobName: "files", parallelism, storage: new MemoryStorage(), checkpoint: { interval: 10 }, restart: { strategy: "none" } });
+  const source = new FileSource<T>(paths, options);
+  const sink = new CollectSink<T>();
+  env.fromSource(source, { uid: "files" }).sinkTo(sink, { uid: "out" });
+  const result = await (await env.execute()).done;
+  return { result, committed: sink.committed, source };
+}
+
+async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+describe("FileSource", () => {
+  test("reads every line of every file in a directory once, in chunks smaller than a line", async () => {
+    const dir = tempDir();
+    const expected: string[] = [];
+    for (let f = 0; f < 5; f++) {
+      const lines = Array.from({ length: 40 }, (_, i) => `file${f} line${i} ${"x".repeat(i % 13)}`);
+      expected.push(...lines);
+      writeFileSync(join(dir, `part-${f}.txt`), lines.join("\n") + "\n");
+    }
+    writeFileSync(join(dir, "crlf.txt"), "windows one\r\nwindows two\r\n\r\nlast without newline");
+    expected.push("windows one", "windows two", "", "last without newline");
+    writeFileSync(join(dir, ".hidden"), "never read\n");
+    mkdirSync(join(dir, "nested"));
+    const { result, committed } = await runBounded<string>(dir, { chunkBytes: 16 });
+    assert.equal(result.status, "finished");
+    assert.deepEqual([...committed].sort(), expected.sort());
+  });
+
+  test("jsonl: a value per line, blank lines skipped; several paths, files and directories", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "a.jsonl"), '{"n":1}\n\n[2,"two"]\n"three"\n');
+    const single = join(tempDir(), "b.jsonl");
+    writeFileSync(single, '{"n":4}\nnull\n');
+    const { result, committed } = await runBounded<unknown>([dir, single], { format: "jsonl" });
+    assert.equal(result.status, "finished");
+    assert.deepEqual(new Set(committed.map((v) => JSON.stringify(v))), new Set(['{"n":1}', '[2,"two"]', '"three"', '{"n":4}', "null"]));
+    assert.equal(committed.length, 5);
+  });
+
+  test("a broken JSON line fails the job naming the file and the line", async () => {
+    const file = join(tempDir(), "bad.jsonl");
+    writeFileSync(file, '{"n":1}\n{"n":2}\n{"n":\n{"n":4}\n');
+    const { result } = await runBounded<unknown>(file, { format: "jsonl" }, 1);
+    assert.equal(result.status, "failed");
+    assert.match(result.error!.message, new RegExp(`File ${file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} line 3 is not valid JSON`));
+  });
+
+  test("skipBadRecords skips broken records and counts them", async () => {
+    const file = join(tempDir(), "bad.jsonl");
+    writeFileSync(file, '{"n":1}\n{"n":\n{"n":3}\nnope\n');
+    const { result, committed, source } = await runBounded<{ n: number }>(file, { format: "jsonl", skipBadRecords: true }, 1);
+    assert.equal(result.status, "finished");
+    assert.deepEqual(committed.map((v) => v.n).sort(), [1, 3]);
+    assert.equal(source.skippedRecords, 2);
+  });
+
+  test("csv: rows as string[], quoted commas, quotes and newlines; a row with another column count fails naming its line", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "ok.csv"), 'name,note\nada,"says ""hi"", twice"\nbob,"two\nlines"\n');
+    const { result, committed } = await runBounded<string[]>(dir, { format: "csv", chunkBytes: 16 });
+    assert.equal(result.status, "finished");
+    assert.deepEqual(committed.map((r) => JSON.stringify(r)).sort(), [["ada", 'says "hi", twice'], ["bob", "two\nlines"], ["name", "note"]].map((r) => JSON.stringify(r)).sort());
+
+    const bad = join(tempDir(), "bad.csv");
+    writeFileSync(bad, 'a,b\n"x\ny",z\nonly-one\n');
+    const failed = await runBounded<string[]>(bad, { format: "csv" }, 1);
+    assert.equal(failed.result.status, "failed");
+    assert.match(failed.result.error!.message, /bad\.csv line 4 is not a valid CSV row: 1 columns where the file's first row has 2/);
+  });
+
+  test("monitorInterval: appended lines once their newline arrived, and new files dropped in", async () => {
+    const dir = tempDir();
+    const first = join(dir, "first.log");
+    writeFileSync(first, "one\n");
+    const env = new StreamEnvironment({ jobName: "watch", parallelism: 2, storage: new MemoryStorage(), checkpoint: { interval: 10 } });
+    const sink = new CollectSink<string>();
+    env.fromSource(new FileSource<string>(dir, { monitorInterval: 10 }), { uid: "files" }).sinkTo(sink, { uid: "out" });
+    const job = await env.execute();
+    try {
+      await until(() => sink.committed.includes("one"), "the first line");
+      appendFileSync(first, "tw");
+      await sleep(150);
+      assert.deepEqual(sink.committed, ["one"], "half a line is not emitted");
+      appendFileSync(first, "o\nthree\n");
+      writeFileSync(join(dir, "second.log"), "dropped in\n");
+      await until(() => sink.committed.length >= 4, "the appended lines and the new file");
+      await sleep(100);
+      assert.deepEqual([...sink.committed].sort(), ["dropped in", "one", "three", "two"]);
+      assert.equal(job.status, "RUNNING");
+    } finally {
+      await job.cancel();
+    }
+  });
+
+  test("a path that does not exist fails the start naming it; bad options are refused", async () => {
+    const missing = join(tempDir(), "missing");
+    const { result } = await runBounded<string>(missing, {}, 1);
+    assert.equal(result.status, "failed");
+    assert.match(result.error!.message, /FileSource path .*missing cannot be read/);
+    for (const [paths, options] of [[[], {}], ["x", { format: "xml" }], ["x", { monitorInterval: 0 }], ["x", { chunk: 1 }]] as const) {
+      assert.throws(() => new FileSource(paths as unknown as string[], options as FileSourceOptions), (e: WeirError) => e.code === "invalid_option" && /FileSource/.test(e.message));
+    }
+  });
+});
