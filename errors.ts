@@ -57,6 +57,11 @@ export type WeirErrorCode =
   | "storage_unavailable"
   | "format_unsupported"
   | "connector_unavailable"
+  | "ingest_log_full"
+  | "ingest_unavailable"
+  | "bad_record"
+  | "file_not_found"
+  | "stream_not_found"
   // HTTP and the CLI's client.
   | "http_listen_failed"
   | "http_unavailable"
