@@ -17,7 +17,7 @@
  * ```
  * @module
  */
-export { StreamEnvironment, setEnvironmentDefaults, setHttpStarter } from "./dataflow/environment.ts";
+export { environmentDefaults, StreamEnvironment, setEnvironmentDefaults, setHttpStarter } from "./dataflow/environment.ts";
 export type { EnvironmentDefaults, EnvironmentOptions, HttpOptions, RuntimeOptions } from "./dataflow/environment.ts";
 export { DataStream, KeyedStream } from "./dataflow/data_stream.ts";
 export type { OperatorOptions } from "./dataflow/transformation.ts";
@@ -50,6 +50,7 @@ export { createApp } from "./http/app.ts";
 export type { AppOptions } from "./http/app.ts";
 export { JobRegistry, jobRegistry } from "./http/registry.ts";
 export { startJobServer } from "./http/server.ts";
+export { applyCommandLine, JOB_FLAGS_HELP, restoreCommand } from "./cli/job_args.ts";
 
 // Wiring, not a re-export: `http` options of a StreamEnvironment serve the REST API through
 // this starter, installed here so that the core never imports a server.

@@ -8,6 +8,7 @@ import { WeirError } from "../errors.ts";
 import type { JobRow } from "./client.ts";
 import type { ApiClient } from "./client.ts";
 import { usage } from "./args.ts";
+import { restoreCommand } from "./job_args.ts";
 import { duration, pause, progress } from "./format.ts";
 
 const POLL_MS = 100;
@@ -66,4 +67,27 @@ export async function awaitSavepoint(api: ApiClient, job: JobRow, requestId: str
   } finally {
     p.done();
   }
+}
+
+/**
+ * The command that restores a job from a savepoint: the job's own launch command (GET
+ * /jobs/:jobid `weir-launch-command`, set by `weir run` and `npm start`) plus
+ * `--from-savepoint`, or a `weir run <job file>` template when the job did not say how it
+ * was started. Asked before the stop, while the job still answers.
+ *
+ * @example
+ * ```ts
+ * import { restoreCommandFor } from "./savepoint_trigger.ts";
+ * // const restore = await restoreCommandFor(api, job); restore("/sp/savepoint-1")
+ * ```
+ */
+export async function restoreCommandFor(api: ApiClient, job: JobRow): Promise<(savepoint: string) => string> {
+  let launch = "weir run <job file>";
+  try {
+    const details = await api.get<{ "weir-launch-command"?: unknown }>(`/jobs/${job.id}`);
+    if (typeof details["weir-launch-command"] === "string") launch = details["weir-launch-command"];
+  } catch {
+    // The hint is a courtesy: the stop itself reports any real problem with the API.
+  }
+  return (savepoint) => restoreCommand(launch, savepoint);
 }

@@ -46,6 +46,12 @@ export interface EnvironmentOptions {
   restoreFrom?: string | { storage: StorageAdapter; path: string };
   /** Skip state of operators (uids) the job no longer has. */
   allowNonRestoredState?: boolean;
+  /**
+   * Start a new run even when the storage holds an unfinished run of this `jobName` (a
+   * crashed process), which a start otherwise resumes from its latest checkpoint. The
+   * earlier run's checkpoints stay in the storage, for `restoreFrom`. `weir run --fresh`.
+   */
+  fresh?: boolean;
   http?: HttpOptions;
   /** Records per batch on channels. */
   batchSize?: number;
@@ -64,14 +70,23 @@ export function setHttpStarter(starter: HttpStarter): void {
   httpStarter = starter;
 }
 
-/** Options `weir run` sets for the jobs of the file it runs. */
-export type EnvironmentDefaults = Pick<EnvironmentOptions, "parallelism" | "http">;
+/**
+ * Options `weir run` (or a job file's own command line) sets for the jobs of the file it
+ * runs, plus `launchCommand`: the command line that started them, without the restore
+ * flags, so that a stop can tell the user the exact command that restores its savepoint.
+ */
+export type EnvironmentDefaults = Pick<EnvironmentOptions, "parallelism" | "http" | "restoreFrom" | "allowNonRestoredState" | "fresh"> & {
+  launchCommand?: string;
+};
 
-let environmentDefaults: EnvironmentDefaults = {};
+let currentDefaults: EnvironmentDefaults = {};
 
 /**
- * Sets defaults for options a job does not set itself (`weir run --parallelism --port`);
- * `http` is merged field by field, so a job's own port wins over the flag's.
+ * Sets defaults for options a job does not set itself (`weir run --parallelism --port
+ * --from-savepoint --allow-non-restored-state --fresh`); `http` is merged field by field,
+ * so a job's own port wins over the flag's. This is how a job file receives the savepoint
+ * path of `weir run FILE --from-savepoint DIR`: every StreamEnvironment it builds restores
+ * from DIR unless it sets `restoreFrom` itself.
  *
  * @example
  * ```ts
@@ -81,20 +96,38 @@ let environmentDefaults: EnvironmentDefaults = {};
  * ```
  */
 export function setEnvironmentDefaults(defaults: EnvironmentDefaults): void {
-  environmentDefaults = { ...defaults };
+  currentDefaults = { ...defaults };
+}
+
+/**
+ * The defaults in force (a copy).
+ *
+ * @example
+ * ```ts
+ * import { environmentDefaults, setEnvironmentDefaults } from "./environment.ts";
+ * setEnvironmentDefaults({ parallelism: 2 });
+ * console.assert(environmentDefaults().parallelism === 2);
+ * setEnvironmentDefaults({});
+ * ```
+ */
+export function environmentDefaults(): EnvironmentDefaults {
+  return { ...currentDefaults };
 }
 
 function withDefaults(options: EnvironmentOptions): EnvironmentOptions {
-  const d = environmentDefaults;
+  const d = currentDefaults;
   const merged = { ...options };
   if (merged.parallelism === undefined && d.parallelism !== undefined) merged.parallelism = d.parallelism;
+  if (merged.restoreFrom === undefined && d.restoreFrom !== undefined) merged.restoreFrom = d.restoreFrom;
+  if (merged.allowNonRestoredState === undefined && d.allowNonRestoredState !== undefined) merged.allowNonRestoredState = d.allowNonRestoredState;
+  if (merged.fresh === undefined && d.fresh !== undefined) merged.fresh = d.fresh;
   if (d.http !== undefined) merged.http = { ...d.http, ...merged.http };
   return merged;
 }
 
 const KNOWN = new Set([
   "jobName", "parallelism", "maxParallelism", "storage", "checkpoint", "restart", "restoreFrom",
-  "allowNonRestoredState", "http", "batchSize", "channelCapacity", "runtime",
+  "allowNonRestoredState", "fresh", "http", "batchSize", "channelCapacity", "runtime",
 ]);
 
 function positiveInt(name: string, v: unknown, max = Infinity): number {
@@ -142,6 +175,7 @@ export class StreamEnvironment implements GraphBuilder {
     this.parallelism = positiveInt("parallelism", options.parallelism ?? 1, this.maxParallelism);
     checkpointConfig(options.checkpoint);
     restartStrategy(options.restart);
+    if (options.fresh !== undefined && typeof options.fresh !== "boolean") throw invalidOption("fresh", options.fresh, "must be a boolean");
     if (options.batchSize !== undefined) positiveInt("batchSize", options.batchSize, 1 << 20);
     if (options.channelCapacity !== undefined) positiveInt("channelCapacity", options.channelCapacity, 1 << 16);
     if (options.storage !== undefined && (typeof options.storage?.put !== "function" || typeof options.storage?.get !== "function")) {
@@ -195,7 +229,7 @@ export class StreamEnvironment implements GraphBuilder {
     const rt = o.runtime ?? {};
     const storage = o.storage ?? openDirectory(".weir", "The default storage").storage;
     const checkpoint = checkpointConfig(o.checkpoint);
-    const resumeId = rt.jobId ? undefined : await JobMaster.unfinishedRun(storage, this.jobName);
+    const resumeId = rt.jobId || o.fresh ? undefined : await JobMaster.unfinishedRun(storage, this.jobName);
     const master = new JobMaster(
       {
         jobName: this.jobName,
@@ -220,6 +254,7 @@ export class StreamEnvironment implements GraphBuilder {
       resumeId,
     );
     const handle = new JobHandle(master, checkpoint);
+    handle.launchCommand = currentDefaults.launchCommand;
     try {
       if (o.http) {
         if (!httpStarter) throw new WeirError("http_unavailable", "The http option needs the REST API: import weir from mod.ts");

@@ -5,8 +5,11 @@
  * stops it with a savepoint; start it again and it resumes after a crash (kill -9).
  *
  *   npm start                       # or: bun examples/wordcount.ts [--port 8081] [--host 127.0.0.1]
+ *   npm start -- --from-savepoint .weir/savepoints/savepoint-…   # start from a savepoint
+ *   npm start -- --fresh            # ignore an unfinished (crashed) run and start anew
+ *   npm start -- --help             # every flag (the same as weir run's)
  */
-import { CollectSink, FileStorage, SequenceSource, StreamEnvironment } from "../mod.ts";
+import { applyCommandLine, CollectSink, FileStorage, restoreCommand, SequenceSource, StreamEnvironment } from "../mod.ts";
 
 const LINES = [
   "the barrier overtakes the data in flight",
@@ -16,19 +19,20 @@ const LINES = [
   "exactly once means no record lost and none counted twice",
 ];
 
-function flag(name: string, fallback: string): string {
-  const args = (globalThis as { Deno?: { args: string[] } }).Deno?.args ?? process.argv.slice(2);
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
+// The command line (--port, --from-savepoint DIR, …) becomes the defaults of the
+// environment below; under `weir run examples/wordcount.ts …` weir run's flags do.
+try {
+  applyCommandLine({ parallelism: 2, http: { port: 8081, hostname: "127.0.0.1" } });
+} catch (e) {
+  console.error(`weir: ${(e as Error).message}`);
+  process.exit(2);
 }
 
 const env = new StreamEnvironment({
   jobName: "wordcount",
-  parallelism: 2,
   storage: new FileStorage(".weir"),
   checkpoint: { interval: 1000 },
   restart: { strategy: "exponential-delay", initialDelay: 100, maxDelay: 5000 },
-  http: { port: Number(flag("port", "8081")), hostname: flag("host", "127.0.0.1") },
 });
 const counts = new CollectSink<[string, number]>();
 env.fromSource(new SequenceSource(0, Number.MAX_SAFE_INTEGER, { ratePerSecond: 5000 }), { uid: "sentences" })
@@ -83,4 +87,5 @@ process.on("SIGTERM", stop);
 const result = await job.done;
 clearInterval(progress);
 console.log(`job ended: ${result.status}${result.savepoint ? `, savepoint ${result.savepoint}` : ""}`);
+if (result.savepoint) console.log(`restore with: ${restoreCommand(job.launchCommand ?? "npm start --", result.savepoint)}`);
 process.exit(result.status === "failed" ? 1 : 0);

@@ -58,6 +58,12 @@ export class JobHandle {
   readonly #config: CheckpointConfig;
   #server: { url: string; close(): Promise<void> } | undefined;
   #stopping = false;
+  /**
+   * The command line that started this job without its restore flags (`weir run job.ts
+   * --port 8081`, `npm start --`), when a CLI set it; a stop appends `--from-savepoint DIR`
+   * to tell the user how to restore. Served as `weir-launch-command` by GET /jobs/:jobid.
+   */
+  launchCommand: string | undefined;
 
   constructor(master: JobMaster, config: CheckpointConfig) {
     this.#master = master;

@@ -86,6 +86,8 @@ export class JobMaster implements ExecutionOwner {
    */
   #terminal: RestoreSource | undefined;
   #resumeStopSavepoint: string | undefined;
+  /** Checkpoints loaded from this run's own directory (a resume), as opposed to restoreFrom. */
+  readonly #ownRestores = new WeakSet<LoadedCheckpoint>();
 
   constructor(init: JobMasterInit, resume?: UnfinishedRun) {
     this.#init = init;
@@ -173,6 +175,25 @@ export class JobMaster implements ExecutionOwner {
     return loadFrom(this.#init.restoreFrom);
   }
 
+  /**
+   * Refuses a restore that does not fit the graph. When the checkpoint is one of this run's
+   * own, the start resumed an unfinished run of the same jobName and storage (a crashed
+   * process, or another job that used the name): the error says how to start fresh.
+   */
+  #checkRestore(restore: LoadedCheckpoint): void {
+    try {
+      checkCompatible(restore, this.graph.vertices, this.#init.restoreFrom?.allowNonRestoredState ?? false, this.graph.maxParallelism);
+    } catch (e) {
+      if (!(e instanceof WeirError) || !this.#ownRestores.has(restore)) throw e;
+      throw new WeirError(
+        e.code,
+        `Job "${this.jobName}" resumes the unfinished run ${this.jobId} found in ${this.storage.description} (same jobName and storage), but that run's checkpoint does not fit this job: ${e.message.replace(/ \(set allowNonRestoredState to skip it\)$/, "")}. ` +
+          `To start fresh, set the option fresh: true (weir run FILE --fresh, npm start -- --fresh) or use another jobName or storage; the earlier run's checkpoints stay at ${restore.location} for restoreFrom`,
+        { cause: e },
+      );
+    }
+  }
+
   async #latestOwnCheckpoint(): Promise<LoadedCheckpoint | undefined> {
     const ids = await listCompleted(this.storage, this.jobName, this.jobId);
     if (ids.length === 0) return undefined;
@@ -180,14 +201,13 @@ export class JobMaster implements ExecutionOwner {
     const dir = checkpointDir(this.jobName, this.jobId, id);
     const loaded = await loadCheckpoint(this.storage, dir);
     loaded.location = `${this.storage.description}/${dir}`;
+    this.#ownRestores.add(loaded);
     return loaded;
   }
 
   async #deploy(restore: LoadedCheckpoint | undefined): Promise<void> {
     if (this.#ended) return;
-    if (restore) {
-      checkCompatible(restore, this.graph.vertices, this.#init.restoreFrom?.allowNonRestoredState ?? false, this.graph.maxParallelism);
-    }
+    if (restore) this.#checkRestore(restore);
     const execution = new Execution(this, this.graph, this.restarts, this.#init.tuning);
     this.#execution = execution;
     const restoredId = restore?.metadata.checkpointId ?? 0;

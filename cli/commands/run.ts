@@ -9,16 +9,18 @@ import { pathToFileURL } from "node:url";
 import { setEnvironmentDefaults } from "../../dataflow/environment.ts";
 import { WeirError } from "../../errors.ts";
 import { jobRegistry } from "../../http/registry.ts";
-import { HOSTNAME_DEFAULT, PORT_DEFAULT, serverClosed } from "../../http/server.ts";
+import { serverClosed } from "../../http/server.ts";
 import "../../mod.ts";
 import type { JobHandle } from "../../runtime/job_handle.ts";
-import { intFlag, usage } from "../args.ts";
+import { usage } from "../args.ts";
+import { JOB_FLAGS, JOB_FLAGS_HELP, jobDefaults, launchCommand, markStartedByCli, restoreCommand, shellQuote } from "../job_args.ts";
 import { type Command, say } from "../command.ts";
 
 /**
  * Imports the job file after setting environment defaults from the flags (a job's own
  * options win), announces every job it starts with its URL, and exits once all ended:
- * 0 unless one failed.
+ * 0 unless one failed. `--from-savepoint DIR` reaches the job as the default `restoreFrom`
+ * (Flink's `flink run -s DIR -n`).
  *
  * @example
  * ```ts
@@ -28,28 +30,30 @@ import { type Command, say } from "../command.ts";
  */
 export const run: Command = {
   name: "run",
-  summary: "run a job file with the REST API and dashboard",
+  summary: "run a job file with the REST API and dashboard, optionally from a savepoint",
   help: `Usage: weir run <job.ts> [--parallelism N] [--port P] [--host H]
+                [--from-savepoint DIR [--allow-non-restored-state]] [--fresh]
 
-Runs <job.ts> in this process. Every StreamEnvironment it creates gets the defaults
-below for options it does not set itself, so its REST API and dashboard are served
-at http://H:P. Exits when its jobs ended: 0, or 1 if one failed. Ctrl-C cancels the
-jobs (unless the job file handles SIGINT itself).
+Runs <job.ts> in this process. Every StreamEnvironment it creates gets the options
+below as defaults for options it does not set itself (setEnvironmentDefaults), so its
+REST API and dashboard are served at http://H:P and --from-savepoint DIR becomes its
+restoreFrom. Exits when its jobs ended: 0, or 1 if one failed; a job stopped with a
+savepoint prints the command that restores it. Ctrl-C cancels the jobs (unless the job
+file handles SIGINT itself).
 
 Options:
-  --parallelism N  default parallelism (default 1)
-  --port P         REST API port (default ${PORT_DEFAULT}; 0 picks a free one)
-  --host H         address to bind (default ${HOSTNAME_DEFAULT})
+${JOB_FLAGS_HELP}
   (WEIR_TOKEN, when set, guards the mutating endpoints)`,
-  flags: { parallelism: "string", port: "string", host: "string" },
-  async run({ positional, flags }) {
+  flags: JOB_FLAGS,
+  async run({ positional, flags, argv = [] }) {
     if (positional.length < 1) throw usage("weir run needs a <job.ts> file");
+    if (positional.length > 1) throw usage(`weir run takes one <job.ts> file, got also ${JSON.stringify(positional[1])}`);
     const file = resolve(positional[0]);
     if (!existsSync(file)) throw new WeirError("usage", `Job file ${positional[0]} not found`);
-    const parallelism = intFlag(flags, "parallelism", 1, 32768);
-    const port = intFlag(flags, "port", 0, 65535) ?? PORT_DEFAULT;
-    const hostname = typeof flags.host === "string" ? flags.host : HOSTNAME_DEFAULT;
-    setEnvironmentDefaults({ parallelism, http: { port, hostname } });
+    const defaults = jobDefaults(flags);
+    defaults.launchCommand = launchCommand(`weir run ${shellQuote(positional[0])}`, argv.filter((a) => a !== positional[0]));
+    setEnvironmentDefaults(defaults);
+    markStartedByCli();
 
     const jobs: JobHandle[] = [];
     jobRegistry.onJob((job) => {
@@ -67,6 +71,7 @@ Options:
       if (r.status === "failed") failed++;
       const extra = r.savepoint ? `, savepoint ${r.savepoint}` : r.error ? `: ${r.error.message}` : "";
       say(`Job ${j.name} (${j.id}) ${r.status} after ${r.checkpoints.completed} checkpoints and ${r.restarts} restarts${extra}`);
+      if (r.savepoint) say(`Restore with: ${restoreCommand(defaults.launchCommand!, r.savepoint)}`);
     });
     // Let clients polling the API see the final state before the process goes.
     await Promise.all(jobs.map((j) => serverClosed(j.url)));

@@ -5,7 +5,7 @@
 import process from "node:process";
 import { intFlag, usage } from "../args.ts";
 import { API_FLAGS, API_FLAGS_HELP, type Command, clientFor, say } from "../command.ts";
-import { awaitSavepoint, targetDirectory } from "../savepoint_trigger.ts";
+import { awaitSavepoint, restoreCommandFor, targetDirectory } from "../savepoint_trigger.ts";
 
 /**
  * Triggers a savepoint over POST /jobs/:jobid/savepoints (with `cancel-job` for --cancel),
@@ -25,8 +25,9 @@ export const savepoint: Command = {
 
 Takes a savepoint of <job> (id, id prefix or name) into a new directory under
 <targetDirectory> and prints its location, alone on stdout; progress goes to stderr.
-A relative <targetDirectory> is resolved against the current directory. Restore
-from the location with the job's restoreFrom option.
+A relative <targetDirectory> is resolved against the current directory. The command
+that restores from it (weir run FILE --from-savepoint LOCATION, or the job's restoreFrom
+option) goes to stderr. Also: weir savepoint inspect|read|rewrite (see their --help).
 
 Options:
   --cancel       end the job once the savepoint completed (as weir stop does)
@@ -40,10 +41,12 @@ ${API_FLAGS_HELP}`,
     const cancelJob = flags.cancel === true;
     const api = clientFor(flags);
     const job = await api.findJob(positional[0]);
+    const restore = await restoreCommandFor(api, job);
     const { "request-id": requestId } = await api.request<{ "request-id": string }>("POST", `/jobs/${job.id}/savepoints`, { "target-directory": target, "cancel-job": cancelJob });
     const location = await awaitSavepoint(api, job, requestId, { label: "Taking a savepoint of", timeoutMs });
     if (cancelJob) process.stderr.write(`Job ${job.name} (${job.id}) ended with its savepoint\n`);
     say(location);
+    process.stderr.write(`Restore with: ${restore(location)}\n`);
     return 0;
   },
 };

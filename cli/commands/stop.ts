@@ -5,11 +5,11 @@
 import process from "node:process";
 import { intFlag, usage } from "../args.ts";
 import { API_FLAGS, API_FLAGS_HELP, type Command, clientFor, say } from "../command.ts";
-import { awaitSavepoint, targetDirectory } from "../savepoint_trigger.ts";
+import { awaitSavepoint, restoreCommandFor, targetDirectory } from "../savepoint_trigger.ts";
 
 /**
  * Stops over POST /jobs/:jobid/stop, polls the savepoint with progress on stderr, and
- * prints its location alone on stdout. The server answers once the job has ended.
+ * prints its location alone on stdout and the command that restores it on stderr.
  *
  * @example
  * ```ts
@@ -24,7 +24,9 @@ export const stop: Command = {
 
 Stops <job> (id, id prefix or name) gracefully: takes a savepoint into a new directory
 under DIR, ends the job, and prints the savepoint's location, alone on stdout; progress
-goes to stderr. A relative DIR is resolved against the current directory.
+goes to stderr, and so does the command that restores the job from it (the job's own
+command line when weir run or npm start started it, with --from-savepoint). A relative
+DIR is resolved against the current directory.
 
 Options:
   --savepoint DIR  where to write the savepoint (required)
@@ -41,10 +43,12 @@ ${API_FLAGS_HELP}`,
     const drain = flags.drain === true;
     const api = clientFor(flags);
     const job = await api.findJob(positional[0]);
+    const restore = await restoreCommandFor(api, job);
     const { "request-id": requestId } = await api.request<{ "request-id": string }>("POST", `/jobs/${job.id}/stop`, { targetDirectory: target, drain });
     const location = await awaitSavepoint(api, job, requestId, { label: drain ? "Draining and stopping" : "Stopping", timeoutMs });
     process.stderr.write(`Job ${job.name} (${job.id}) stopped with a savepoint\n`);
     say(location);
+    process.stderr.write(`Restore with: ${restore(location)}\n`);
     return 0;
   },
 };

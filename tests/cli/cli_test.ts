@@ -134,7 +134,9 @@ describe("weir CLI", () => {
         [["savepoint", job.id, "", "--url", url], /^weir: <targetDirectory> must be a directory path, got ""\n/],
         [["savepoint", job.id, dir, "--drain", "--url", url], /^weir: Unknown option --drain\n/],
         [["stop", job.id, "--url", url], /^weir: weir stop needs --savepoint DIR \(where to write the savepoint\)\nRun "weir stop --help" for usage\.\n$/],
-        [["stop", job.id, "--savepoint", "--url", url], /^weir: weir stop needs exactly one <job>\n/],
+        [["stop", job.id, "--savepoint", "--url", url], /^weir: Option --savepoint needs a value \(write --savepoint=VALUE for a value that starts with "-"\)\n/],
+        [["stop", job.id, "--savepoint=", "--url", url], /^weir: Option --savepoint needs a value\n/],
+        [["stop", job.id, "--drain=yes", "--savepoint", dir, "--url", url], /^weir: Option --drain takes no value\n/],
         [["stop", job.id, "--savepoint", dir, "--timeout", "soon", "--url", url], /^weir: Option --timeout must be an integer between 1 and 86400000, got "soon"\n/],
       ];
       for (const [args, stderr] of usages) {

@@ -76,3 +76,35 @@ export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 10
     });
   });
 }
+
+/**
+ * Collects a child's stdout from now on, so that several lines can be awaited in turn
+ * even when they arrive in one chunk.
+ */
+export function watch(child: ChildProcess): { stdout(): string; waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray> } {
+  let seen = "";
+  const waiters = new Set<() => void>();
+  child.stdout?.on("data", (d) => {
+    seen += d;
+    for (const w of [...waiters]) w();
+  });
+  return {
+    stdout: () => seen,
+    waitFor: (pattern, timeoutMs = 20_000) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const m = seen.match(pattern);
+          if (!m) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(m);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`No output matching ${pattern} within ${timeoutMs} ms; got: ${seen}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      }),
+  };
+}
