@@ -44,6 +44,7 @@ export { FileSource } from "./connectors/file_source.ts";
 export type { FileFormat, FileSourceOptions } from "./connectors/file_source.ts";
 export { HttpIngestSource } from "./connectors/http_ingest_source.ts";
 export type { HttpIngestSourceOptions } from "./connectors/http_ingest_source.ts";
+export type { FileSinkOptions, RollingPolicy } from "./connectors/file_sink.ts";
 export { OperatorError, WeirError } from "./errors.ts";
 export type { WeirErrorCode } from "./errors.ts";
 export { createApp } from "./http/app.ts";

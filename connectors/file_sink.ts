@@ -1,133 +1,160 @@
-import { mkdir, open, readdir, readFile, rename, stat } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { nanoid } from "nanoid";
-import { WeirError } from "../errors.ts";
-import type { OperatorContext, OperatorSnapshot, RestoredState, Sink, SinkWriter } from "../dataflow/operator.ts";
+import { describe, invalidOption, WeirError } from "../errors.ts";
+import type { OperatorContext, Sink, SinkWriter } from "../dataflow/operator.ts";
+import { parseCsv } from "./csv.ts";
+import { FileSinkWriter } from "./file_sink_writer.ts";
+
+/** When a part file is closed before the next checkpoint would close it. */
+export interface RollingPolicy {
+  /** Close a part once it holds this many bytes (default 128 MiB, Flink's part size). */
+  maxBytes?: number;
+  /** Close a part once it holds this many records (default: no limit). */
+  maxRecords?: number;
+  /**
+   * Close a part this many ms after it was opened, checked on every write and at every
+   * checkpoint (default 60 000, Flink's rollover interval). With `compaction` it bounds how
+   * long records stay hidden.
+   */
+  rolloverInterval?: number;
+}
+
+/** Options of a {@link FileSink}. */
+export interface FileSinkOptions {
+  /** `"jsonl"` (default): one JSON value per line; `"csv"`: one RFC 4180 row per record. */
+  format?: "jsonl" | "csv";
+  rollingPolicy?: RollingPolicy;
+  /**
+   * Keep the part files of consecutive checkpoints together until they hold about
+   * `targetBytes`, so they become visible as few large files rather than one small file
+   * per subtask per checkpoint (Flink 1.15's `FileSink.enableCompact`).
+   */
+  compaction?: { targetBytes: number };
+}
+
+/** The settled options a writer works with. */
+export interface FileSinkConfig {
+  dir: string;
+  format: "jsonl" | "csv";
+  maxBytes: number;
+  maxRecords: number;
+  rolloverIntervalMs: number;
+  /** 0: every checkpoint closes the open part (on-checkpoint rolling). */
+  compactionTargetBytes: number;
+}
+
+const OPTION_KEYS = new Set(["format", "rollingPolicy", "compaction"]);
+const ROLLING_KEYS = new Set(["maxBytes", "maxRecords", "rolloverInterval"]);
 
 /**
- * An exactly-once sink to files: each subtask pre-commits the records of a checkpoint
- * into `<dir>/.pending/<txn>.jsonl` (fsynced, written atomically) and commits it by
- * renaming it to `<dir>/<txn>.jsonl` once the checkpoint completed. The rename is the
- * commit, so committing twice (after a crash) is harmless. One JSON record per line.
+ * An exactly-once sink to files, after Flink 1.12's `FileSink`: every subtask appends
+ * records to a hidden part file (`.part-….inprogress`); a checkpoint closes it (on-checkpoint
+ * rolling), makes it durable before the checkpoint is acknowledged, and renames it to its
+ * visible name (`part-<transaction>-<n>.jsonl` or `.csv`) once the checkpoint completed —
+ * the rename is the commit, so repeating it changes nothing. `rollingPolicy` closes parts
+ * earlier; `compaction: { targetBytes }` keeps a part open across checkpoints (persisted
+ * up to its length at each one, cut back to it after a failure) until it holds about
+ * `targetBytes`, so small checkpoints do not make small files. No file is ever empty.
+ * Hidden files of attempts that failed are removed when the run restarts; a job restored
+ * from a savepoint copies the hidden part it restores and never changes the savepoint's files.
  *
+ * @throws {WeirError} `invalid_option` for a bad directory or option (named);
+ * `sink_transaction_lost` when a part a completed checkpoint relies on is gone;
+ * `sink_record_invalid` for a record JSON cannot hold.
  * @example
  * ```ts
- * import { FileSink } from "./file_sink.ts";
- * const sink = new FileSink("./out");
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { FileSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../mod.ts";
+ * const dir = mkdtempSync(join(tmpdir(), "weir-doc-"));
+ * const env = new StreamEnvironment({ jobName: "doc", storage: new MemoryStorage(), checkpoint: { interval: 20 } });
+ * env.fromSource(new SequenceSource(0, 1000), { uid: "numbers" })
+ *   .sinkTo(new FileSink<number>(dir, { compaction: { targetBytes: 1 << 20 } }), { uid: "out" });
+ * await (await env.execute()).done;
+ * console.assert((await FileSink.readCommitted(dir)).length === 1000);
  * ```
  */
 export class FileSink<T = unknown> implements Sink<T> {
   declare readonly __type?: T;
   readonly dir: string;
-  constructor(dir: string) {
-    if (typeof dir !== "string" || dir.length === 0) throw new WeirError("invalid_option", `FileSink needs a directory, got ${JSON.stringify(dir)}`);
+  readonly config: Readonly<FileSinkConfig>;
+
+  constructor(dir: string, options: FileSinkOptions = {}) {
+    if (typeof dir !== "string" || dir.length === 0) throw new WeirError("invalid_option", `FileSink needs a directory, got ${describe(dir)}`);
     this.dir = resolve(dir);
+    this.config = settle(this.dir, options);
   }
+
   createWriter(ctx: OperatorContext): SinkWriter {
-    return new FileSinkWriter(this.dir, ctx);
+    return new FileSinkWriter(this.config, ctx);
   }
-  /** Every committed record, read back (for tests and tools). */
+
+  /**
+   * Every committed record under `dir`, read back in file-name order (per subtask in the
+   * order written): parsed values from `.jsonl` files, `string[]` rows from `.csv` files.
+   * Hidden (in-progress, pending) files are skipped; a missing directory reads as empty.
+   * @throws {WeirError} `format_invalid` naming the file and line of a broken line.
+   */
   static async readCommitted(dir: string): Promise<unknown[]> {
     const out: unknown[] = [];
-    let names: string[] = [];
-    try {
-      names = (await readdir(dir)).filter((n) => n.endsWith(".jsonl")).sort();
-    } catch {
-      return out;
-    }
-    for (const n of names) {
-      const text = await readFile(join(dir, n), "utf8");
-      for (const line of text.split("\n")) if (line) out.push(JSON.parse(line));
+    for (const name of await FileSink.committedFiles(dir)) {
+      const path = join(dir, name);
+      const text = await readFile(path, "utf8");
+      if (name.endsWith(".csv")) {
+        for (const row of parseCsv(text, path)) out.push(row);
+        continue;
+      }
+      let line = 0;
+      for (const l of text.split("\n")) {
+        line++;
+        if (!l) continue;
+        try {
+          out.push(JSON.parse(l));
+        } catch {
+          throw new WeirError("format_invalid", `Broken JSON line in ${path} at line ${line}`);
+        }
+      }
     }
     return out;
   }
-}
 
-interface FileTxn {
-  txn: string;
-  checkpointId: number;
-}
-
-class FileSinkWriter implements SinkWriter {
-  readonly #dir: string;
-  readonly #ctx: OperatorContext;
-  #lines: string[] = [];
-  #pending: FileTxn[] = [];
-  readonly #writerId = nanoid(8);
-  /** Pre-commit writes in flight, by transaction. */
-  #writes = new Map<string, Promise<void>>();
-
-  constructor(dir: string, ctx: OperatorContext) {
-    this.#dir = dir;
-    this.#ctx = ctx;
-  }
-
-  async open(_ctx: OperatorContext, restored: RestoredState | undefined): Promise<void> {
-    await mkdir(join(this.#dir, ".pending"), { recursive: true });
-    for (const t of (restored?.operator ?? []) as FileTxn[]) await this.#commit(t);
-  }
-
-  write(values: unknown[]): void {
-    for (let i = 0; i < values.length; i++) this.#lines.push(JSON.stringify(values[i]));
-  }
-
-  snapshotState(checkpointId: number): OperatorSnapshot {
-    if (this.#lines.length > 0) {
-      // The writer's own id keeps runs that share a directory (and checkpoint ids) apart.
-      const t: FileTxn = { txn: `${this.#ctx.uid}-${this.#ctx.subtaskIndex}-${String(checkpointId).padStart(8, "0")}-${this.#writerId}`, checkpointId };
-      const body = this.#lines.join("\n") + "\n";
-      this.#lines = [];
-      this.#pending.push(t);
-      this.#writes.set(t.txn, writeDurably(join(this.#dir, ".pending", `${t.txn}.jsonl`), body));
-    }
-    return { operator: this.#pending.map((t) => ({ ...t })) };
-  }
-
-  /** The checkpoint is acknowledged only once its transaction file is durable. */
-  preCommitted(checkpointId: number): Promise<void> | undefined {
-    const t = this.#pending.find((p) => p.checkpointId === checkpointId);
-    return t && this.#writes.get(t.txn);
-  }
-
-  async notifyCheckpointComplete(checkpointId: number): Promise<void> {
-    const due = this.#pending.filter((t) => t.checkpointId <= checkpointId);
-    this.#pending = this.#pending.filter((t) => t.checkpointId > checkpointId);
-    for (const t of due) await this.#commit(t);
-  }
-
-  async #commit(t: FileTxn): Promise<void> {
-    await this.#writes.get(t.txn);
-    this.#writes.delete(t.txn);
+  /** Names of the committed (visible) part files under `dir`, sorted. */
+  static async committedFiles(dir: string): Promise<string[]> {
     try {
-      await rename(join(this.#dir, ".pending", `${t.txn}.jsonl`), join(this.#dir, `${t.txn}.jsonl`));
+      return (await readdir(dir)).filter((n) => !n.startsWith(".") && (n.endsWith(".jsonl") || n.endsWith(".csv"))).sort();
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-      // Renamed by an earlier attempt: the commit happened. Neither file: the data is gone.
-      if (!(await exists(join(this.#dir, `${t.txn}.jsonl`)))) {
-        throw new WeirError("sink_transaction_lost", `FileSink transaction ${t.txn} has neither a pending nor a committed file in ${this.#dir}`);
-      }
+      if ((e as { code?: string }).code === "ENOENT") return [];
+      throw e;
     }
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
+function settle(dir: string, options: FileSinkOptions): FileSinkConfig {
+  if (options === null || typeof options !== "object") throw invalidOption("FileSink options", options, "must be an object");
+  for (const k of Object.keys(options)) if (!OPTION_KEYS.has(k)) throw invalidOption(`FileSink.${k}`, (options as Record<string, unknown>)[k], "is not a FileSink option");
+  const format = options.format ?? "jsonl";
+  if (format !== "jsonl" && format !== "csv") throw invalidOption("FileSink.format", format, 'must be "jsonl" or "csv"');
+  const rolling = options.rollingPolicy ?? {};
+  if (rolling === null || typeof rolling !== "object") throw invalidOption("FileSink.rollingPolicy", rolling, "must be an object");
+  for (const k of Object.keys(rolling)) if (!ROLLING_KEYS.has(k)) throw invalidOption(`FileSink.rollingPolicy.${k}`, (rolling as Record<string, unknown>)[k], "is not a rolling policy option");
+  const compaction = options.compaction;
+  if (compaction !== undefined) {
+    if (compaction === null || typeof compaction !== "object") throw invalidOption("FileSink.compaction", compaction, "must be an object");
+    for (const k of Object.keys(compaction)) if (k !== "targetBytes") throw invalidOption(`FileSink.compaction.${k}`, (compaction as Record<string, unknown>)[k], "is not a compaction option");
   }
+  return {
+    dir,
+    format,
+    maxBytes: positive("FileSink.rollingPolicy.maxBytes", rolling.maxBytes, 128 * 1024 * 1024),
+    maxRecords: positive("FileSink.rollingPolicy.maxRecords", rolling.maxRecords, Infinity),
+    rolloverIntervalMs: positive("FileSink.rollingPolicy.rolloverInterval", rolling.rolloverInterval, 60_000),
+    compactionTargetBytes: compaction === undefined ? 0 : positive("FileSink.compaction.targetBytes", compaction.targetBytes, undefined),
+  };
 }
 
-async function writeDurably(path: string, body: string): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, "w");
-  try {
-    await fh.writeFile(body);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
+function positive(option: string, value: unknown, fallback: number | undefined): number {
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (typeof value !== "number" || !(value > 0) || Number.isNaN(value)) throw invalidOption(option, value, "must be a number > 0");
+  return value;
 }
-

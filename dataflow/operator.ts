@@ -95,6 +95,11 @@ export interface SinkWriter {
   preCommitted?(checkpointId: number): void | Promise<void>;
   notifyCheckpointComplete(checkpointId: number): void | Promise<void>;
   notifyCheckpointAborted?(checkpointId: number): void;
+  /**
+   * End of input: no record follows, and the final checkpoint comes next (a file sink
+   * closes its open part then, whatever its rolling policy says).
+   */
+  finish?(): void | Promise<void>;
   close?(): void;
 }
 

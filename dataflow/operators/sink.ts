@@ -29,6 +29,10 @@ export class SinkOperator implements StreamOperator {
   notifyCheckpointAborted(checkpointId: number): void {
     this.#writer.notifyCheckpointAborted?.(checkpointId);
   }
+  finish(): unknown[] | Promise<unknown[]> {
+    const r = this.#writer.finish?.();
+    return r instanceof Promise ? r.then(() => EMPTY) : EMPTY;
+  }
   close(): void {
     this.#writer?.close?.();
   }
