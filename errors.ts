@@ -62,6 +62,10 @@ export type WeirErrorCode =
   | "bad_record"
   | "file_not_found"
   | "stream_not_found"
+  // Sinks: a record a sink cannot write, a failed write, a table that does not fit.
+  | "sink_record_invalid"
+  | "sink_write_failed"
+  | "sink_table_invalid"
   // HTTP and the CLI's client.
   | "http_listen_failed"
   | "http_unavailable"

@@ -36,7 +36,7 @@ function csvField(v: unknown): string {
 /**
  * Parses CSV text into rows of strings; `source` names the file in errors.
  *
- * @throws {WeirError} `format_invalid` for an unterminated quoted field.
+ * @throws {WeirError} `bad_record` for an unterminated quoted field.
  * @example
  * ```ts
  * import { parseCsv } from "./csv.ts";
@@ -57,7 +57,7 @@ export function parseCsv(text: string, source: string): string[][] {
       const start = line;
       i++;
       for (;;) {
-        if (i >= text.length) throw new WeirError("format_invalid", `Unterminated quoted CSV field in ${source} at line ${start}`);
+        if (i >= text.length) throw new WeirError("bad_record", `Unterminated quoted CSV field in ${source} at line ${start}`);
         const q = text[i];
         if (q === '"') {
           if (text[i + 1] === '"') {

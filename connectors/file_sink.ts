@@ -94,7 +94,7 @@ export class FileSink<T = unknown> implements Sink<T> {
    * Every committed record under `dir`, read back in file-name order (per subtask in the
    * order written): parsed values from `.jsonl` files, `string[]` rows from `.csv` files.
    * Hidden (in-progress, pending) files are skipped; a missing directory reads as empty.
-   * @throws {WeirError} `format_invalid` naming the file and line of a broken line.
+   * @throws {WeirError} `bad_record` naming the file and line of a broken line.
    */
   static async readCommitted(dir: string): Promise<unknown[]> {
     const out: unknown[] = [];
@@ -112,7 +112,7 @@ export class FileSink<T = unknown> implements Sink<T> {
         try {
           out.push(JSON.parse(l));
         } catch {
-          throw new WeirError("format_invalid", `Broken JSON line in ${path} at line ${line}`);
+          throw new WeirError("bad_record", `Broken JSON line in ${path} at line ${line}`);
         }
       }
     }

@@ -29,7 +29,8 @@ runSinkTransactionConformance(fileHarness("FileSink", {}));
 runSinkExactlyOnceConformance(fileHarness("FileSink", {}));
 // A target of 40 bytes: the conformance checkpoints of 10+ rows close their part, smaller ones keep it open.
 runSinkTransactionConformance(fileHarness("FileSink (csv, compaction)", { format: "csv", compaction: { targetBytes: 40 } }));
-runSinkExactlyOnceConformance(fileHarness("FileSink (csv, compaction)", { format: "csv", compaction: { targetBytes: 4096 } }));
+// 256 bytes: a subtask's part spans a few checkpoints, so kills and restores meet parts kept open.
+runSinkExactlyOnceConformance(fileHarness("FileSink (csv, compaction)", { format: "csv", compaction: { targetBytes: 256 } }));
 
 const fresh = () => mkdtempSync(join(tmpdir(), "weir-fsink-"));
 const rowsOf = (from: number, to: number): Row[] => Array.from({ length: to - from }, (_, i) => ({ key: (from + i) % 7, count: from + i }));
@@ -204,7 +205,7 @@ describe("FileSink", () => {
   test("readCommitted() names the file and line of a broken JSON line", async () => {
     const dir = fresh();
     writeFileSync(join(dir, "part-x-0.jsonl"), '{"a":1}\n{"a":\n');
-    await assert.rejects(FileSink.readCommitted(dir), (e: unknown) => e instanceof WeirError && e.code === "format_invalid" && e.message.includes("part-x-0.jsonl at line 2"));
+    await assert.rejects(FileSink.readCommitted(dir), (e: unknown) => e instanceof WeirError && e.code === "bad_record" && e.message.includes("part-x-0.jsonl at line 2"));
   });
 
   test("CSV: fields with commas, quotes and line breaks come back as written", async () => {
