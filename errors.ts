@@ -23,6 +23,7 @@ export type WeirErrorCode =
   | "invalid_option"
   | "invalid_job"
   | "invalid_key"
+  | "invalid_storage_key"
   | "invalid_result"
   | "invalid_json"
   | "invalid_request"

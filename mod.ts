@@ -35,6 +35,9 @@ export type { StorageAdapter } from "./storage/adapter.ts";
 export { MemoryStorage } from "./storage/memory.ts";
 export { FileStorage } from "./storage/file.ts";
 export { SqliteStorage } from "./storage/sqlite.ts";
+// Deno-only, but safe to import anywhere: it reaches for Deno.openKv at its first call.
+export { DenoKvStorage } from "./platforms/deno/kv_storage.ts";
+export type { DenoKvStorageOptions } from "./platforms/deno/kv_storage.ts";
 export { setDirectoryOpener } from "./storage/directory.ts";
 export type { DirectoryOpener } from "./storage/directory.ts";
 export { SequenceSource } from "./connectors/sequence_source.ts";
