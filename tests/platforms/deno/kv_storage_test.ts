@@ -174,12 +174,16 @@ describe("DenoKvStorage", { skip }, () => {
 
   test("a job on Deno KV recovers exactly-once from its checkpoints", async () => {
     const storage = new DenoKvStorage(tempDb());
-    const fail = new FailOnce((x) => x === 9000);
-    const { env, sink, n } = countingJob({ storage, checkpoint: { interval: 10 }, failInMap: fail, ratePerSecond: 50_000, n: 12_000 });
+    // The failure waits for a completed checkpoint on KV, so that the restart restores one
+    // however slowly this machine writes.
+    let completed = 0;
+    const fail = new FailOnce((x) => x >= 6000 && completed >= 1);
+    const { env, sink, n } = countingJob({ storage, checkpoint: { interval: 10 }, failInMap: fail, ratePerSecond: 20_000, n: 12_000 });
     const job = await env.execute();
+    job.on((e) => void (e.type === "checkpoint_completed" && completed++));
     const result = await job.done;
     assert.equal(result.status, "finished");
-    assert.ok(fail.fired);
+    assert.ok(fail.fired, "the injected failure fired after a completed checkpoint");
     assert.ok((job.checkpointStats().latest.restored?.id ?? 0) >= 1);
     assertExactlyOnce(sink.committed, n);
     storage.close();
