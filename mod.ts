@@ -23,6 +23,7 @@ export { DataStream, KeyedStream } from "./dataflow/data_stream.ts";
 export type { OperatorOptions } from "./dataflow/transformation.ts";
 export type { KeyedProcessContext, KeyedProcessFunction } from "./dataflow/operators/keyed_process.ts";
 export type { OperatorContext, OperatorSnapshot, RestoredState, Sink, SinkWriter, Source, SourceReader, StreamOperator } from "./dataflow/operator.ts";
+export { sinkTransactionId } from "./dataflow/operator.ts";
 export type { ListState, MapState, ValueState } from "./state/keyed_state.ts";
 export { JobHandle } from "./runtime/job_handle.ts";
 export type { JobResult, JobStatus } from "./runtime/job_status.ts";

@@ -265,6 +265,7 @@ export class CheckpointCoordinator {
       triggerTimestamp: p.barrier.timestamp,
       completedTimestamp: init.clock.now(),
       maxParallelism: init.maxParallelism,
+      terminal: Boolean(p.final && p.savepoint),
       vertices: target.vertices.map((v) => ({ id: v.id, name: v.name, parallelism: v.parallelism, uids: v.uids })),
       subtasks: p.acks.map((a) => ({
         vertexId: a.vertexId,

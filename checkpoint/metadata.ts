@@ -27,6 +27,13 @@ export interface CheckpointMetadata {
   triggerTimestamp: number;
   completedTimestamp: number;
   maxParallelism: number;
+  /**
+   * Written by a stop-with-savepoint: the job ended with it and its sinks committed what it
+   * pre-committed (a crash before they did is finished by the same run, from its run
+   * marker). A new run restoring it must not commit those transactions again. Absent in
+   * metadata of older versions: treated as false (commit again, idempotently).
+   */
+  terminal?: boolean;
   /** Vertices with the uids chained in them, in chain order. */
   vertices: { id: string; name: string; parallelism: number; uids: string[] }[];
   subtasks: SubtaskFileRef[];

@@ -19,6 +19,11 @@ export interface LoadedCheckpoint {
   /** Where it was read from (directory key or path). */
   location: string;
   files: SubtaskStateFile[];
+  /**
+   * Its sink transactions are known committed (a stop-with-savepoint restored by a new job
+   * run; see RestoredState.transactionsCommitted). The job master decides: it knows the run.
+   */
+  transactionsCommitted: boolean;
 }
 
 /** What one new subtask restores. */
@@ -44,7 +49,7 @@ export async function loadCheckpoint(storage: StorageAdapter, dir: string): Prom
     }
     files.push(file);
   }
-  return { metadata, location: dir, files };
+  return { metadata, location: dir, files, transactionsCommitted: false };
 }
 
 /** Restores operator state of one uid for one new subtask. */
@@ -71,7 +76,7 @@ function operatorState(
       for (const e of snap.operator ?? []) if (dealt++ % newParallelism === newIndex) operator.push(e);
     }
   }
-  return { keyed, operator, checkpointId: loaded.metadata.checkpointId };
+  return { keyed, operator, checkpointId: loaded.metadata.checkpointId, transactionsCommitted: loaded.transactionsCommitted };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { WeirError } from "../errors.ts";
-import type { OperatorContext, OperatorSnapshot, RestoredState, Sink, SinkWriter } from "../dataflow/operator.ts";
+import { type OperatorContext, type OperatorSnapshot, type RestoredState, type Sink, type SinkWriter, sinkTransactionId } from "../dataflow/operator.ts";
 
 /** A pre-committed transaction: records of one subtask between two checkpoints. */
 interface Transaction {
@@ -30,7 +30,11 @@ export class CollectSink<T = unknown> implements Sink<T> {
     return new CollectWriter(this as CollectSink<unknown>, ctx);
   }
 
-  /** Commits a transaction once; committing it again does nothing (recovery may retry). */
+  /**
+   * Commits a transaction once; committing the same id again does nothing (recovery may
+   * retry). Ids are {@link sinkTransactionId}s, unique per job run, so a run restored from
+   * an older savepoint into this sink never has its output taken for "already committed".
+   */
   commit(txn: string, records: readonly unknown[]): void {
     if (this.#committedTxns.has(txn)) return;
     this.#committedTxns.add(txn);
@@ -50,12 +54,13 @@ class CollectWriter implements SinkWriter {
   }
 
   open(_ctx: OperatorContext, restored: RestoredState | undefined): void {
-    // Everything the restored checkpoint pre-committed belongs to a completed checkpoint.
+    // Everything the restored checkpoint pre-committed belongs to a completed checkpoint:
+    // commit it (again: idempotent by id), unless it is known committed already.
     for (const t of (restored?.operator ?? []) as Transaction[]) {
       if (!t || typeof t.txn !== "string" || !Array.isArray(t.records)) {
         throw new WeirError("checkpoint_corrupt", `CollectSink "${this.#ctx.uid}" cannot restore transaction ${JSON.stringify(t)?.slice(0, 80)}`);
       }
-      this.#sink.commit(t.txn, t.records);
+      if (!restored!.transactionsCommitted) this.#sink.commit(t.txn, t.records);
     }
   }
 
@@ -66,7 +71,7 @@ class CollectWriter implements SinkWriter {
 
   snapshotState(checkpointId: number): OperatorSnapshot {
     if (this.#current.length > 0) {
-      this.#pending.push({ txn: `${this.#ctx.uid}/${this.#ctx.subtaskIndex}/${checkpointId}`, checkpointId, records: this.#current });
+      this.#pending.push({ txn: sinkTransactionId(this.#ctx, checkpointId), checkpointId, records: this.#current });
       this.#current = [];
     }
     return { operator: this.#pending.map((t) => ({ ...t })) };

@@ -5,7 +5,7 @@
  * @module
  */
 import { nanoid } from "nanoid";
-import type { OperatorContext } from "../dataflow/operator.ts";
+import { type OperatorContext, sinkTransactionId } from "../dataflow/operator.ts";
 
 /**
  * The run a writer belongs to: `ctx.jobId` (kept by restarts and crash resumes, new for a
@@ -39,5 +39,6 @@ export function runOf(ctx: object): string {
  * ```
  */
 export function transactionId(ctx: Pick<OperatorContext, "uid" | "subtaskIndex">, checkpointId: number, run: string): string {
-  return `${ctx.uid}-${ctx.subtaskIndex}-${String(checkpointId).padStart(10, "0")}-${run}`;
+  // One format for every sink: the contract's (dataflow/operator.ts), with the run given.
+  return sinkTransactionId({ uid: ctx.uid, subtaskIndex: ctx.subtaskIndex, jobId: run }, checkpointId);
 }

@@ -25,6 +25,12 @@ export interface OperatorContext {
    * (HttpIngestSource); absent where a runtime does not hand it out.
    */
   readonly storage?: StorageAdapter;
+  /**
+   * The job run (32 hex digits). A restart by the restart strategy and a resume after a
+   * crash keep it; a job started anew (also one started with `restoreFrom`) gets a new one.
+   * Checkpoint ids never repeat within a run, so the pair names one checkpoint for good.
+   */
+  readonly jobId: string;
 }
 
 /**
@@ -43,6 +49,14 @@ export interface RestoredState {
   operator: unknown[];
   /** Id of the checkpoint restored from. */
   checkpointId: number;
+  /**
+   * True when the side effects of the restored checkpoint are known to be committed: it is
+   * a completed stop-with-savepoint restored by a new job run. A sink then drops the
+   * transactions it restores instead of committing them (again). False for checkpoints
+   * and other savepoints, whose commit may not have happened: a sink commits their
+   * transactions, idempotently per transaction id.
+   */
+  transactionsCommitted: boolean;
 }
 
 /** One operator of a chain. processBatch() gets a batch and returns the batch it emits. */
@@ -86,7 +100,29 @@ export interface Source<T = unknown> {
   readonly __type?: T;
 }
 
-/** Writes one subtask's share of a sink, two-phase: pre-commit at the snapshot, commit on completion. */
+/**
+ * Writes one subtask's share of a sink, two-phase: pre-commit at the snapshot, commit on
+ * completion (Flink's `TwoPhaseCommitSinkFunction`, FLIP-143's `SinkWriter`/`Committer`).
+ *
+ * **Transactions.** The records a subtask wrote between two snapshots form one
+ * transaction, named by {@link sinkTransactionId}: job run, operator uid, subtask index and
+ * checkpoint id. Never by checkpoint id alone: a job restored from an older savepoint
+ * reuses checkpoint ids of the run that took it, and a sink that took those ids for
+ * "already committed" would lose the new run's output. The contract:
+ * - `snapshotState(n)` closes the open transaction as transaction n, makes it durable
+ *   outside weir if it has to (or returns its records in the snapshot), and returns every
+ *   transaction not yet committed, with its id, as operator state.
+ * - `notifyCheckpointComplete(n)` commits every pending transaction up to n.
+ * - `open(ctx, restored)` gets back the transactions the restored checkpoint held. Unless
+ *   `restored.transactionsCommitted`, it commits them: a checkpoint's commit may not have
+ *   happened before the failure. Committing one id twice must change nothing (the
+ *   external system remembers committed ids, or the commit is a rename, an upsert…).
+ *   With `transactionsCommitted` (a completed stop-with-savepoint restored by a new run)
+ *   it drops them, so a sink that is not idempotent does not see them twice.
+ * - A transaction of an attempt that failed before its checkpoint completed is never
+ *   committed; a later attempt of the same run may use the same id again (nothing of that
+ *   checkpoint reached storage), so a pre-commit overwrites or aborts a leftover one.
+ */
 export interface SinkWriter {
   open(ctx: OperatorContext, restored: RestoredState | undefined): void | Promise<void>;
   write(values: unknown[]): void | Promise<void>;
@@ -101,6 +137,25 @@ export interface SinkWriter {
    */
   finish?(): void | Promise<void>;
   close?(): void;
+}
+
+/**
+ * The id of the sink transaction that subtask `ctx.subtaskIndex` of operator `ctx.uid`
+ * pre-commits at checkpoint `checkpointId` of job run `ctx.jobId`: unique across runs,
+ * restarts and rewinds to older savepoints (see {@link SinkWriter}). Made of
+ * `<uid>-<subtask>-<checkpoint id, 10 digits>-<job id>`, so ids of one subtask sort by
+ * checkpoint within a run; at most 56 characters plus the uid, file-name safe when the
+ * uid is. Treat it as opaque.
+ *
+ * @example
+ * ```ts
+ * import { sinkTransactionId } from "./operator.ts";
+ * const id = sinkTransactionId({ uid: "out", subtaskIndex: 1, jobId: "0123456789abcdef0123456789abcdef" }, 7);
+ * console.assert(id === "out-1-0000000007-0123456789abcdef0123456789abcdef");
+ * ```
+ */
+export function sinkTransactionId(ctx: Pick<OperatorContext, "uid" | "subtaskIndex" | "jobId">, checkpointId: number): string {
+  return `${ctx.uid}-${ctx.subtaskIndex}-${String(checkpointId).padStart(10, "0")}-${ctx.jobId}`;
 }
 
 /** A sink: creates one writer per subtask. */

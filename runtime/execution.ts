@@ -152,6 +152,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
       attempt: this.attempt,
       jobName: this.#owner.jobName,
       storage: this.#owner.storage,
+      jobId: this.#owner.jobId,
     });
     const chain: ChainedOperator[] = v.chain.map((spec) => ({ operator: spec.createOperator(), ctx: ctxFor(spec.uid, spec.name) }));
     let reader: { reader: ReturnType<NonNullable<JobVertex["source"]>["source"]["createReader"]>; ctx: OperatorContext } | undefined;

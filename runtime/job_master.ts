@@ -172,7 +172,12 @@ export class JobMaster implements ExecutionOwner {
   async #restorePoint(): Promise<LoadedCheckpoint | undefined> {
     const own = await this.#latestOwnCheckpoint();
     if (own || !this.#init.restoreFrom) return own;
-    return loadFrom(this.#init.restoreFrom);
+    const loaded = await loadFrom(this.#init.restoreFrom);
+    // A completed stop-with-savepoint of another run committed its transactions when it
+    // ended; committing them again would duplicate output in a sink that is not idempotent.
+    // (The run that took it finishes from it in #finishFromTerminal and does commit.)
+    loaded.transactionsCommitted = loaded.metadata.terminal === true && loaded.metadata.jobId !== this.jobId;
+    return loaded;
   }
 
   /**
