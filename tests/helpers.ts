@@ -87,3 +87,15 @@ export function assertExactlyOnce(committed: Pair[], n: number, keys = 7): void 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * Resolves once the job has completed `count` checkpoints (however long a loaded machine
+ * takes), so a test never bets on how many fit into a fixed sleep.
+ */
+export async function checkpointsCompleted(job: { checkpointStats(): { counts: { completed: number } } }, count = 1, limitMs = 60_000): Promise<void> {
+  const start = Date.now();
+  while (job.checkpointStats().counts.completed < count) {
+    if (Date.now() - start > limitMs) throw new Error(`Fewer than ${count} checkpoints completed within ${limitMs} ms`);
+    await sleep(5);
+  }
+}

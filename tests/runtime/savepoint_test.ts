@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CollectSink, FileStorage, MemoryStorage, SequenceSource, StreamEnvironment, WeirError } from "../../mod.ts";
 import type { EnvironmentOptions } from "../../mod.ts";
-import { assertExactlyOnce, type Pair, sleep } from "../helpers.ts";
+import { assertExactlyOnce, checkpointsCompleted, type Pair, sleep } from "../helpers.ts";
 
 const N = 6000;
 
@@ -66,7 +66,7 @@ describe("savepoints", () => {
     const root = mkdtempSync(join(tmpdir(), "weir-ret-"));
     const first = job({ sourceP: 2, sumP: 2, storage: new FileStorage(root), checkpoint: { interval: 10 } });
     const h1 = await first.env.execute();
-    await sleep(80);
+    await checkpointsCompleted(h1);
     await h1.cancel();
     const latest = h1.checkpointStats().latest.completed!;
     assert.ok(latest, "a checkpoint completed");
