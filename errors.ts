@@ -52,6 +52,11 @@ export type WeirErrorCode =
   | "record_not_serializable"
   | "sink_transaction_lost"
   | "coordinator_crash"
+  // Offline savepoint tools (weir savepoint inspect|read|rewrite).
+  | "uid_not_found"
+  | "state_not_found"
+  | "savepoint_exists"
+  | "invalid_rewrite"
   | CheckpointFailureReason
   // Storage, encoding and connectors.
   | "storage_corrupt"

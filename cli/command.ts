@@ -14,6 +14,8 @@ export interface Command {
   /** The full text of `weir <name> --help`. */
   help: string;
   flags: FlagSpec;
+  /** Commands under this one (`weir savepoint inspect`), chosen by the first argument. */
+  subcommands?: Command[];
   /** Runs the command; resolves to the exit code. */
   run(args: ParsedArgs): Promise<number>;
 }

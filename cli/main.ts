@@ -42,13 +42,19 @@ Run "weir <command> --help" for a command's options.`;
  */
 export async function main(argv: readonly string[]): Promise<number> {
   try {
-    const [name, ...rest] = argv;
+    const name = argv[0];
+    let rest = argv.slice(1);
     if (name === undefined || name === "--help" || name === "-h" || name === "help") {
       (name === undefined ? process.stderr : process.stdout).write(`${mainHelp()}\n`);
       return name === undefined ? 2 : 0;
     }
-    const command = COMMANDS.find((c) => c.name === name);
+    let command = COMMANDS.find((c) => c.name === name);
     if (!command) throw usage(`Unknown command ${JSON.stringify(name)}; commands: ${COMMANDS.map((c) => c.name).join(", ")}`);
+    const sub = command.subcommands?.find((c) => c.name === rest[0]);
+    if (sub) {
+      command = sub;
+      rest = rest.slice(1);
+    }
     const args = parseArgs(rest, command.flags);
     if (args.flags.help) {
       process.stdout.write(`${command.help}\n`);
@@ -59,11 +65,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     const message = e instanceof Error ? e.message : String(e);
     process.stderr.write(`weir: ${message}\n`);
     if (e instanceof WeirError && e.code === "usage") {
-      process.stderr.write(`Run "weir ${argv[0] && COMMANDS.some((c) => c.name === argv[0]) ? `${argv[0]} ` : ""}--help" for usage.\n`);
+      process.stderr.write(`Run "weir ${helpPath(argv)}--help" for usage.\n`);
       return 2;
     }
     return 1;
   }
+}
+
+/** "savepoint inspect " for `weir savepoint inspect …`, "stop " for `weir stop …`, "" otherwise. */
+function helpPath(argv: readonly string[]): string {
+  const command = COMMANDS.find((c) => c.name === argv[0]);
+  if (!command) return "";
+  const sub = command.subcommands?.find((c) => c.name === argv[1]);
+  return sub ? `${command.name} ${sub.name} ` : `${command.name} `;
 }
 
 if (import.meta.main) process.exit(await main(process.argv.slice(2)));

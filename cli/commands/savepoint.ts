@@ -5,6 +5,7 @@
 import process from "node:process";
 import { intFlag, usage } from "../args.ts";
 import { API_FLAGS, API_FLAGS_HELP, type Command, clientFor, say } from "../command.ts";
+import { inspect, read, rewrite } from "./savepoint_tools.ts";
 import { awaitSavepoint, restoreCommandFor, targetDirectory } from "../savepoint_trigger.ts";
 
 /**
@@ -20,8 +21,12 @@ import { awaitSavepoint, restoreCommandFor, targetDirectory } from "../savepoint
  */
 export const savepoint: Command = {
   name: "savepoint",
-  summary: "take a savepoint and print its location",
+  summary: "take a savepoint and print its location; savepoint inspect|read|rewrite DIR look into one",
   help: `Usage: weir savepoint <job> <targetDirectory> [--cancel] [--timeout MS] [--url URL] [--token TOKEN]
+       weir savepoint inspect DIR [--json]
+       weir savepoint read DIR --uid U [--state S] [--key K]
+       weir savepoint rewrite DIR --out DIR2 [--drop-uid U] [--rename-uid A=B] [--max-parallelism N]
+(a job named inspect, read or rewrite is given by its id in the first form)
 
 Takes a savepoint of <job> (id, id prefix or name) into a new directory under
 <targetDirectory> and prints its location, alone on stdout; progress goes to stderr.
@@ -34,6 +39,7 @@ Options:
   --timeout MS   give up waiting after MS milliseconds (default 120000)
 ${API_FLAGS_HELP}`,
   flags: { ...API_FLAGS, cancel: "boolean", timeout: "string" },
+  subcommands: [inspect, read, rewrite],
   async run({ positional, flags }) {
     if (positional.length !== 2) throw usage("weir savepoint needs a <job> and a <targetDirectory>");
     const target = targetDirectory(positional[1], "<targetDirectory>");
