@@ -67,6 +67,8 @@ export interface SavepointInfo {
   path: string;
   type: CheckpointMetadata["type"];
   unaligned: boolean;
+  /** Taken by a stop-with-savepoint: its sink transactions were committed when the job ended. */
+  terminal: boolean;
   checkpointId: number;
   jobName: string;
   jobId: string;
@@ -160,6 +162,7 @@ export function describeSavepoint(sp: OpenedSavepoint): SavepointInfo {
     path: sp.path,
     type: m.type,
     unaligned: m.unaligned,
+    terminal: m.terminal === true,
     checkpointId: m.checkpointId,
     jobName: m.jobName,
     jobId: m.jobId,

@@ -33,7 +33,7 @@ describe("weir savepoint inspect|read|rewrite", () => {
       const shown = await runCli(["savepoint", "inspect", sp]);
       assert.equal(shown.code, 0, shown.stderr);
       assert.match(shown.stdout, new RegExp(`^Savepoint ${sp}$`, "m"));
-      assert.match(shown.stdout, /^ {2}type +SAVEPOINT, checkpoint \d+$/m);
+      assert.match(shown.stdout, /^ {2}type +SAVEPOINT \(stop-with-savepoint: its sink transactions are committed\), checkpoint \d+$/m);
       assert.match(shown.stdout, /^ {2}maxParallelism +128$/m);
       assert.match(shown.stdout, /^ {2}weir version +.+, format version 1$/m);
       assert.match(shown.stdout, /^ {2}checksums +(verified|not recorded)$/m);
