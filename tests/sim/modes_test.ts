@@ -7,13 +7,13 @@ import { failureReport } from "../../sim/report.ts";
 
 /** Seeds per mode; the whole suite stays well under two minutes on Bun and on Deno. */
 const SEEDS_PER_MODE = 400;
-/** Seeds per test, so that each test stays within bun test's default 5 s timeout. */
+/** Seeds per test; the timeout only guards against a hang (a loaded machine runs a chunk in well over a minute). */
 const CHUNK = 50;
 
 describe("simulator seed budget", () => {
   for (const mode of SIM_MODES) {
     for (let from = 0; from < SEEDS_PER_MODE; from += CHUNK) {
-      test(`runSeed() passes every invariant for seeds ${from}..${from + CHUNK - 1} in ${mode} mode`, { timeout: 60_000 }, async () => {
+      test(`runSeed() passes every invariant for seeds ${from}..${from + CHUNK - 1} in ${mode} mode`, { timeout: 300_000 }, async () => {
         const reports: string[] = [];
         let faults = 0;
         let completed = 0;
