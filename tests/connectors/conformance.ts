@@ -3,3 +3,4 @@
  * against its real server, as every storage adapter runs through tests/storage/conformance.ts.
  */
 export * from "./sink_conformance.ts";
+export * from "./source_conformance.ts";
