@@ -60,7 +60,7 @@ export function assertEachOnce(ids: number[], n: number, what = "committed"): vo
 }
 
 /** Runs the job (a source → map to id → CollectSink) until every id is committed or it ends. */
-async function runJob<T>(fx: SourceFixture<T>, n: number, options: EnvironmentOptions & { failInMap?: FailOnce; slow?: boolean; mapped?: number[] }): Promise<{ job: JobHandle; sink: CollectSink<number> }> {
+async function runJob<T>(fx: SourceFixture<T>, options: EnvironmentOptions & { failInMap?: FailOnce; slow?: boolean; mapped?: number[] }): Promise<{ job: JobHandle; sink: CollectSink<number> }> {
   const { failInMap, slow, mapped, ...envOptions } = options;
   const env = new StreamEnvironment({
     jobName: "conformance",
@@ -110,7 +110,7 @@ export function runSourceConformance<T>(name: string, harness: SourceHarness<T>)
       const n = 500;
       const fx = await harness.setup(n);
       try {
-        const { job, sink } = await runJob(fx, n, {});
+        const { job, sink } = await runJob(fx, {});
         await finish(fx, job, sink, n);
         assertEachOnce(sink.committed, n);
       } finally {
@@ -123,7 +123,7 @@ export function runSourceConformance<T>(name: string, harness: SourceHarness<T>)
       const fx = await harness.setup(n);
       try {
         const fail = new FailOnce((id) => id === 700);
-        const { job, sink } = await runJob(fx, n, { failInMap: fail, slow: true });
+        const { job, sink } = await runJob(fx, { failInMap: fail, slow: true });
         await finish(fx, job, sink, n);
         assert.ok(fail.fired, "the map failed once");
         assert.ok(job.restarts >= 1, "the job restarted");
@@ -143,11 +143,11 @@ export function runSourceConformance<T>(name: string, harness: SourceHarness<T>)
           // the source alone decides what the restored run reads again.
           const mappedBefore: number[] = [];
           const mappedAfter: number[] = [];
-          const first = await runJob(fx, n, { slow: true, storage, mapped: mappedBefore });
+          const first = await runJob(fx, { slow: true, storage, mapped: mappedBefore });
           await until(() => first.sink.committed.length >= 100, "100 committed records");
           const savepoint = await first.job.stop({ savepoint: mkdtempSync(join(tmpdir(), "weir-src-sp-")) });
           assert.ok(mappedBefore.length < n, `the first run stopped mid-input (${mappedBefore.length} of ${n})`);
-          const second = await runJob(fx, n, { parallelism, storage, restoreFrom: savepoint, mapped: mappedAfter });
+          const second = await runJob(fx, { parallelism, storage, restoreFrom: savepoint, mapped: mappedAfter });
           await finish(fx, second.job, second.sink, n, mappedBefore.length);
           assertEachOnce([...mappedBefore, ...mappedAfter], n, "read over both runs");
         } finally {
