@@ -57,6 +57,28 @@ export async function readMetadata(storage: StorageAdapter, dir: string): Promis
   return m;
 }
 
+/**
+ * The checkpoint directory a restore path names: the directory itself, or its
+ * `_metadata` file (Flink accepts either for `-s`/`execution.savepoint.path`). Works on
+ * paths and storage keys alike; a trailing separator is ignored; "" is the storage root.
+ *
+ * @example
+ * ```ts
+ * import { checkpointDirOf } from "./metadata.ts";
+ * console.assert(checkpointDirOf("/sp/savepoint-1/_metadata") === "/sp/savepoint-1");
+ * console.assert(checkpointDirOf("/sp/savepoint-1/") === "/sp/savepoint-1");
+ * console.assert(checkpointDirOf("_metadata") === "");
+ * ```
+ */
+export function checkpointDirOf(path: string): string {
+  const trimmed = path.length > 1 ? path.replace(/[\\/]+$/, "") : path;
+  const m = /(^|[\\/])_metadata$/.exec(trimmed);
+  if (!m) return trimmed;
+  const dir = trimmed.slice(0, m.index);
+  // "/_metadata" names the file system root, not the storage root.
+  return dir === "" && m[1] !== "" ? m[1] : dir;
+}
+
 /** A key inside a checkpoint directory; "" is the storage root (a savepoint opened at its path). */
 export function joinKey(dir: string, name: string): string {
   return dir ? `${dir}/${name}` : name;

@@ -1,6 +1,7 @@
 import type { BeforeStep, PickPolicy } from "../actors/dispatcher.ts";
 import type { Clock, Scheduler } from "../actors/time.ts";
 import { checkpointConfig, type CheckpointOptions } from "../checkpoint/config.ts";
+import { checkpointDirOf } from "../checkpoint/metadata.ts";
 import type { CoordinatorFaults } from "../checkpoint/coordinator.ts";
 import { WeirError, invalidOption } from "../errors.ts";
 import { systemClock, systemScheduler } from "../platforms/system.ts";
@@ -42,7 +43,7 @@ export interface EnvironmentOptions {
   storage?: StorageAdapter;
   checkpoint?: CheckpointOptions;
   restart?: RestartOptions;
-  /** A savepoint or retained checkpoint directory to start from. */
+  /** A savepoint or retained checkpoint directory (or its `_metadata` file) to start from. */
   restoreFrom?: string | { storage: StorageAdapter; path: string };
   /** Skip state of operators (uids) the job no longer has. */
   allowNonRestoredState?: boolean;
@@ -276,12 +277,13 @@ export class StreamEnvironment implements GraphBuilder {
 function restoreSource(from: EnvironmentOptions["restoreFrom"], allowNonRestoredState: boolean): RestoreSource {
   if (typeof from === "string") {
     if (from.length === 0) throw invalidOption("restoreFrom", from, "must be a savepoint or checkpoint directory");
-    const path = from.startsWith("file:") ? from.slice(5) : from;
+    const path = checkpointDirOf(from.startsWith("file:") ? from.slice(5) : from);
     const { storage, root } = openDirectory(path, "restoreFrom");
     return { storage, dir: "", location: root, allowNonRestoredState };
   }
   if (from && typeof from === "object" && typeof from.path === "string" && typeof from.storage?.get === "function") {
-    return { storage: from.storage, dir: from.path, location: `${from.storage.description}/${from.path}`, allowNonRestoredState };
+    const dir = checkpointDirOf(from.path);
+    return { storage: from.storage, dir, location: `${from.storage.description}/${dir}`, allowNonRestoredState };
   }
   throw invalidOption("restoreFrom", from, "must be a directory path or { storage, path }");
 }
