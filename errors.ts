@@ -72,6 +72,12 @@ export type WeirErrorCode =
   | "sink_record_invalid"
   | "sink_write_failed"
   | "sink_table_invalid"
+  // Values: records, keys and state weir cannot copy or persist faithfully; the type registry.
+  | "record_not_copyable"
+  | "value_not_persistable"
+  | "state_kind_mismatch"
+  | "invalid_type"
+  | "type_conflict"
   // HTTP and the CLI's client.
   | "http_listen_failed"
   | "http_unavailable"

@@ -1,5 +1,6 @@
 import type { Channel } from "./channel.ts";
 import type { Batch, ChannelItem } from "./messages.ts";
+import { copyBatch } from "../codec/values.ts";
 import { keyGroupOf, subtaskForKeyGroup } from "../state/key_group.ts";
 
 /** How records of one edge are spread over the receiving subtasks. */
@@ -8,6 +9,13 @@ export type Partitioning =
   | { kind: "rebalance" }
   | { kind: "broadcast" }
   | { kind: "hash"; keySelector: (value: unknown) => unknown; maxParallelism: number };
+
+/**
+ * Which receivers of a gate get copies of the records emitted into it: `none` (object
+ * reuse), `others` (all but the first receiver: the first one owns what was emitted), or
+ * `all` (a second gate of the same subtask: the first gate's receiver owns the originals).
+ */
+export type GateCopies = "none" | "others" | "all";
 
 /**
  * The sending side of one edge in one subtask: a partitioner over one channel per
@@ -21,11 +29,19 @@ export class OutputGate {
   #building: Batch[];
   #next = 0;
   #targetOf: Uint16Array | undefined;
+  readonly #copies: GateCopies;
 
   /** The receiving operator (name and uid), to name it when its key selector throws. */
   readonly target: { name: string; uid: string };
 
-  constructor(channels: Channel[], partitioning: Partitioning, batchSize: number, target: { name: string; uid: string }) {
+  constructor(
+    channels: Channel[],
+    partitioning: Partitioning,
+    batchSize: number,
+    target: { name: string; uid: string },
+    copies: GateCopies = "none",
+  ) {
+    this.#copies = copies;
     this.channels = channels;
     this.partitioning = partitioning;
     this.batchSize = batchSize;
@@ -43,13 +59,16 @@ export class OutputGate {
     if (batch.length === 0) return;
     const p = this.partitioning;
     const channels = this.channels;
+    const copies = this.#copies;
+    if (copies === "all") batch = copyBatch(batch);
     // One receiver: nothing to partition, and the batch may travel without a copy.
     if (channels.length === 1) return this.#append(0, batch);
     switch (p.kind) {
       case "forward":
         return this.#append(0, batch);
       case "broadcast":
-        for (let i = 0; i < channels.length; i++) this.#append(i, batch);
+        this.#append(0, batch);
+        for (let i = 1; i < channels.length; i++) this.#append(i, copies === "none" ? batch : copyBatch(batch));
         return;
       case "rebalance": {
         // Whole batches round-robin: as balanced as per record, without splitting batches.

@@ -1,11 +1,14 @@
 /**
- * The only file that imports cbor-x. Everything weir persists goes through encode()
- * and decode(): a one-byte format version, then the CBOR body. Data written by a
- * future version is rejected with a clear error instead of being misread.
+ * With type_registry.ts, the only place that imports cbor-x. Everything weir persists
+ * goes through encode() and decode(): a one-byte format version, then the CBOR body. Data
+ * written by a future version is rejected with a clear error instead of being misread.
+ * A value that CBOR would bring back as another kind of value (a class instance as a
+ * plain object) is refused before it is written.
  * @module
  */
-import { Decoder, Encoder } from "cbor-x";
+import { Decoder, Encoder, addExtension } from "cbor-x";
 import { WeirError } from "../errors.ts";
+import { unpersistablePart } from "./values.ts";
 
 /** The format version this build writes; older versions are migrated on read. */
 export const FORMAT_VERSION = 1;
@@ -15,8 +18,30 @@ export const FORMAT_VERSION = 1;
 const encoder = new Encoder({ useRecords: false, tagUint8Array: true });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
 
-/** Encodes a structured-cloneable value behind the version byte. */
-export function encode(value: unknown): Uint8Array {
+// cbor-x writes an ArrayBuffer as an untagged byte string, which reads back as a
+// Uint8Array, and a DataView as an empty map: both get a tag of their own (in weir's
+// private range) so that they read back as what was stored.
+addExtension({
+  Class: ArrayBuffer,
+  tag: 0x57e0ff00,
+  encode: (b: ArrayBuffer, inner: (v: unknown) => Uint8Array) => inner(new Uint8Array(b)),
+  decode: (bytes: Uint8Array) => bytes.slice().buffer,
+});
+addExtension({
+  Class: DataView,
+  tag: 0x57e0ff01,
+  encode: (d: DataView, inner: (v: unknown) => Uint8Array) => inner(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)),
+  decode: (bytes: Uint8Array) => new DataView(bytes.slice().buffer),
+});
+
+/**
+ * Encodes a value behind the version byte.
+ * @throws {WeirError} `value_not_persistable` when part of it (an unregistered class
+ *   instance, a function, a symbol) would not read back as itself; the message names it
+ */
+export function encode(value: unknown, what = "value"): Uint8Array {
+  const bad = unpersistablePart(value);
+  if (bad !== undefined) throw new WeirError("value_not_persistable", `Cannot persist ${what}: ${bad}`);
   const body = encoder.encode(value);
   const out = new Uint8Array(body.length + 1);
   out[0] = FORMAT_VERSION;
@@ -44,9 +69,13 @@ export function decode<T = unknown>(bytes: Uint8Array, what = "data"): T {
   }
 }
 
-/** Encodes record batches for channel state; records come back as plain objects. */
+/**
+ * Encodes record batches for channel state; records come back as the same kind of
+ * value (registered classes as their class).
+ * @throws {WeirError} `value_not_persistable` naming a record's type that would not
+ */
 export function encodeRecords(records: readonly unknown[]): Uint8Array {
-  return encode(records);
+  return encode(records, "an in-flight record");
 }
 
 /** Decodes a batch written by encodeRecords(). */

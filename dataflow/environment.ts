@@ -58,6 +58,14 @@ export interface EnvironmentOptions {
   batchSize?: number;
   /** Batches a channel queue holds before the sender waits. */
   channelCapacity?: number;
+  /**
+   * Pass records between operators by reference instead of copying them (Flink's
+   * `ExecutionConfig.enableObjectReuse`). Default false: records are values, and an
+   * operator never sees another operator's or receiver's later mutation of a record.
+   * Set it for speed only when no function changes a record it received or emitted
+   * (see the README for what the copies cost); primitives are never copied either way.
+   */
+  objectReuse?: boolean;
   runtime?: RuntimeOptions;
 }
 
@@ -128,7 +136,7 @@ function withDefaults(options: EnvironmentOptions): EnvironmentOptions {
 
 const KNOWN = new Set([
   "jobName", "parallelism", "maxParallelism", "storage", "checkpoint", "restart", "restoreFrom",
-  "allowNonRestoredState", "fresh", "http", "batchSize", "channelCapacity", "runtime",
+  "allowNonRestoredState", "fresh", "http", "batchSize", "channelCapacity", "objectReuse", "runtime",
 ]);
 
 function positiveInt(name: string, v: unknown, max = Infinity): number {
@@ -179,6 +187,9 @@ export class StreamEnvironment implements GraphBuilder {
     if (options.fresh !== undefined && typeof options.fresh !== "boolean") throw invalidOption("fresh", options.fresh, "must be a boolean");
     if (options.batchSize !== undefined) positiveInt("batchSize", options.batchSize, 1 << 20);
     if (options.channelCapacity !== undefined) positiveInt("channelCapacity", options.channelCapacity, 1 << 16);
+    if (options.objectReuse !== undefined && typeof options.objectReuse !== "boolean") {
+      throw invalidOption("objectReuse", options.objectReuse, "must be true or false");
+    }
     if (options.storage !== undefined && (typeof options.storage?.put !== "function" || typeof options.storage?.get !== "function")) {
       throw invalidOption("storage", options.storage, "must be a StorageAdapter");
     }
@@ -243,6 +254,7 @@ export class StreamEnvironment implements GraphBuilder {
           batchSize: o.batchSize ?? 1024,
           channelCapacity: o.channelCapacity ?? 8,
           channelStateMaxBytes: checkpoint.channelStateMaxBytes,
+          objectReuse: o.objectReuse ?? false,
         },
         clock: rt.clock ?? systemClock,
         scheduler: rt.scheduler ?? systemScheduler,

@@ -31,6 +31,11 @@ export interface OperatorContext {
    * Checkpoint ids never repeat within a run, so the pair names one checkpoint for good.
    */
   readonly jobId: string;
+  /**
+   * When true, records pass between operators by reference (Flink's
+   * `enableObjectReuse`); otherwise an operator emits copies. Default false.
+   */
+  readonly objectReuse?: boolean;
 }
 
 /**

@@ -34,6 +34,8 @@ export interface ExecutionTuning {
   batchSize: number;
   channelCapacity: number;
   channelStateMaxBytes: number;
+  /** Records pass by reference between operators and receivers (no copies). */
+  objectReuse?: boolean;
 }
 
 /**
@@ -113,7 +115,10 @@ export class Execution implements SubtaskHost, CheckpointTarget {
           channels.push(ch);
         }
         const first = byId.get(e.to)!.chain[0];
-        s.gates.push(new OutputGate(channels, e.partitioning, this.#tuning.batchSize, { name: first.name, uid: first.uid }));
+        // The first receiver of the first gate takes the emitted records themselves; every
+        // other receiver a copy (a broadcast receiver never sees another one's mutation).
+        const copies = this.#tuning.objectReuse ? "none" : s.gates.length === 0 ? "others" : "all";
+        s.gates.push(new OutputGate(channels, e.partitioning, this.#tuning.batchSize, { name: first.name, uid: first.uid }, copies));
       }
     }
     for (const s of this.subtasks) s.connected();
@@ -153,6 +158,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
       jobName: this.#owner.jobName,
       storage: this.#owner.storage,
       jobId: this.#owner.jobId,
+      objectReuse: this.#tuning.objectReuse ?? false,
     });
     const chain: ChainedOperator[] = v.chain.map((spec) => ({ operator: spec.createOperator(), ctx: ctxFor(spec.uid, spec.name) }));
     let reader: { reader: ReturnType<NonNullable<JobVertex["source"]>["source"]["createReader"]>; ctx: OperatorContext } | undefined;

@@ -1,4 +1,5 @@
 import { encode } from "../codec/cbor.ts";
+import { copyBatch } from "../codec/values.ts";
 import { OperatorError } from "../errors.ts";
 import type { OperatorContext, SourceReader, StreamOperator } from "../dataflow/operator.ts";
 
@@ -47,17 +48,21 @@ export class OperatorChain {
     this.#emit(values);
   }
 
-  /** Polls the source for up to max records. */
+  /**
+   * Polls the source for up to max records. A reader may keep what it returned (a buffer
+   * it replays, an object it refills), so the chain takes copies unless objects are reused.
+   */
   poll(max: number): unknown[] | null | Promise<unknown[] | null> {
     const { reader, ctx } = this.source!;
+    const own = ctx.objectReuse ? undefined : copyBatch;
     try {
       const polled = reader.poll(max);
       if (polled instanceof Promise) {
-        return polled.catch((e) => {
+        return polled.then((b) => (b === null || !own ? b : own(b))).catch((e) => {
           throw new OperatorError(ctx.name, ctx.uid, e);
         });
       }
-      return polled;
+      return polled === null || !own ? polled : own(polled);
     } catch (e) {
       throw new OperatorError(ctx.name, ctx.uid, e);
     }

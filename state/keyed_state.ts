@@ -33,8 +33,20 @@ export interface MapState<K, V> {
   clear(): void;
 }
 
-/** Snapshot of one keyed state table: key group → [key, value] pairs. */
-export type KeyedTableSnapshot = [keyGroup: number, entries: [unknown, unknown][]][];
+/** What a keyed state is; recorded by name in snapshots so that a restore never guesses. */
+export type StateKind = "value" | "list" | "map";
+
+/**
+ * Snapshot of one keyed state table: its kind and, per key group, [key, value] pairs. A
+ * MapState's value is the list of its [mapKey, mapValue] pairs.
+ */
+export interface KeyedTableSnapshot {
+  kind: StateKind;
+  groups: [keyGroup: number, entries: [unknown, unknown][]][];
+}
+
+/** The table format before kinds were recorded (weir ≤ 0.1): a Map value was `{ $map }`. */
+type LegacyTableSnapshot = [keyGroup: number, entries: [unknown, unknown][]][];
 
 /**
  * A mutable slot holding one key's value. An operator that updates its key on every
@@ -56,6 +68,7 @@ export class KeyedStateBackend {
   currentKey: unknown = undefined;
   #currentCanonical: unknown = undefined;
   #tables = new Map<string, Map<unknown, unknown>>();
+  #kinds = new Map<string, StateKind>();
   /** Original (non-canonical) keys, for object keys only. */
   #originalKeys = new Map<unknown, unknown>();
 
@@ -72,10 +85,21 @@ export class KeyedStateBackend {
     this.#currentCanonical = c;
   }
 
-  /** The table for a state name, created on first use. */
-  table(name: string): Map<unknown, unknown> {
+  /**
+   * The table for a state name, created on first use.
+   * @throws {WeirError} `state_kind_mismatch` when the name was declared (or restored) as
+   *   another kind of state
+   */
+  table(name: string, kind: StateKind): Map<unknown, unknown> {
+    const known = this.#kinds.get(name);
+    if (known !== undefined && known !== kind) {
+      throw new WeirError("state_kind_mismatch", `Keyed state "${name}" is a ${known} state; it cannot be used as a ${kind} state`);
+    }
     let t = this.#tables.get(name);
-    if (!t) this.#tables.set(name, (t = new Map()));
+    if (!t) {
+      this.#tables.set(name, (t = new Map()));
+      this.#kinds.set(name, kind);
+    }
     return t;
   }
 
@@ -87,7 +111,7 @@ export class KeyedStateBackend {
   }
 
   valueState<T>(name: string): ValueState<T> {
-    const t = this.table(name);
+    const t = this.table(name, "value");
     return {
       value: () => t.get(this.#requireKey(name)) as T | undefined,
       update: (v) => void t.set(this.#requireKey(name), v),
@@ -96,7 +120,7 @@ export class KeyedStateBackend {
   }
 
   listState<T>(name: string): ListState<T> {
-    const t = this.table(name);
+    const t = this.table(name, "list");
     return {
       get: () => ((t.get(this.#requireKey(name)) as T[] | undefined) ?? []).slice(),
       add: (v) => {
@@ -111,7 +135,7 @@ export class KeyedStateBackend {
   }
 
   mapState<K, V>(name: string): MapState<K, V> {
-    const t = this.table(name);
+    const t = this.table(name, "map");
     const inner = (create: boolean): Map<unknown, [K, V]> | undefined => {
       const k = this.#requireKey(name);
       let m = t.get(k) as Map<unknown, [K, V]> | undefined;
@@ -133,40 +157,66 @@ export class KeyedStateBackend {
     return this.#originalKeys.get(k) ?? k;
   }
 
-  /** Copies every table out, grouped by key group; Map values of MapState become pair lists. */
+  /**
+   * Every table grouped by key group, with its kind. Values are referenced, not copied:
+   * the caller encodes them at once (the snapshot point).
+   */
   snapshot(): Record<string, KeyedTableSnapshot> {
     const out: Record<string, KeyedTableSnapshot> = {};
     for (const [name, table] of this.#tables) {
+      const kind = this.#kinds.get(name)!;
       const groups = new Map<number, [unknown, unknown][]>();
       for (const [k, v] of table) {
         const key = this.#original(k);
         const g = keyGroupOf(key, this.maxParallelism);
         let list = groups.get(g);
         if (!list) groups.set(g, (list = []));
-        list.push([key, v instanceof ValueCell ? v.value : v instanceof Map ? { $map: [...v.values()] } : v]);
+        const value = v instanceof ValueCell ? v.value : kind === "map" ? [...(v as Map<unknown, unknown>).values()] : v;
+        list.push([key, value]);
       }
-      out[name] = [...groups.entries()].sort((a, b) => a[0] - b[0]);
+      out[name] = { kind, groups: [...groups.entries()].sort((a, b) => a[0] - b[0]) };
     }
     return out;
   }
 
-  /** Loads the key groups of this backend's range from one or more snapshots. */
-  restore(snapshots: Record<string, KeyedTableSnapshot>[]): void {
+  /**
+   * Loads the key groups of this backend's range from one or more snapshots.
+   * @throws {WeirError} `checkpoint_corrupt` when a table is neither format;
+   *   `state_kind_mismatch` when snapshots disagree on a state's kind
+   */
+  restore(snapshots: Record<string, KeyedTableSnapshot | LegacyTableSnapshot>[]): void {
     for (const snap of snapshots) {
-      for (const [name, groups] of Object.entries(snap)) {
-        const t = this.table(name);
+      for (const [name, table] of Object.entries(snap)) {
+        const { kind, groups } = readTable(name, table);
+        const t = this.table(name, kind);
         for (const [g, entries] of groups) {
           if (g < this.range.start || g > this.range.end) continue;
           for (const [key, v] of entries) {
             const c = canonicalKey(key);
             if (c !== key) this.#originalKeys.set(c, key);
-            const value = v !== null && typeof v === "object" && "$map" in (v as object)
-              ? new Map((v as { $map: [unknown, unknown][] }).$map.map((e) => [canonicalKey(e[0]), e]))
-              : v;
-            t.set(c, value);
+            t.set(c, kind === "map" ? new Map((v as [unknown, unknown][]).map((e) => [canonicalKey(e[0]), e])) : v);
           }
         }
       }
     }
   }
+}
+
+function readTable(name: string, table: KeyedTableSnapshot | LegacyTableSnapshot): KeyedTableSnapshot {
+  if (Array.isArray(table)) return legacyTable(table);
+  if (table && (table.kind === "value" || table.kind === "list" || table.kind === "map") && Array.isArray(table.groups)) return table;
+  throw new WeirError("checkpoint_corrupt", `Keyed state "${name}" in the snapshot has no valid kind and key groups`);
+}
+
+/** Old snapshots marked MapState values with `{ $map }`; only they are still read that way. */
+function legacyTable(groups: LegacyTableSnapshot): KeyedTableSnapshot {
+  let isMap = false;
+  const out: KeyedTableSnapshot["groups"] = groups.map(([g, entries]) => [g, entries.map(([k, v]) => {
+    if (v !== null && typeof v === "object" && "$map" in (v as object)) {
+      isMap = true;
+      return [k, (v as { $map: [unknown, unknown][] }).$map];
+    }
+    return [k, v];
+  })]);
+  return { kind: isMap ? "map" : "value", groups: out };
 }

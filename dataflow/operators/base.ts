@@ -1,9 +1,28 @@
 import type { OperatorContext, OperatorSnapshot, RestoredState, StreamOperator } from "../operator.ts";
+import { copyValue } from "../../codec/values.ts";
 import { KeyedStateBackend } from "../../state/keyed_state.ts";
+
+/**
+ * How an operator hands a record it emits to the next owner: a copy, unless the job runs
+ * with objectReuse. An operator copies what it emits at the moment it emits it, because a
+ * batch may hold the same object several times (a rolling reduce's accumulator) and a
+ * copy taken after the batch would see only its last state.
+ */
+export type Emitter = <T>(value: T) => T;
+
+const reuse: Emitter = (v) => v;
+
+/** The emitter for an operator context. */
+export function emitterFor(ctx: OperatorContext): Emitter {
+  return ctx.objectReuse ? reuse : copyValue;
+}
 
 /** An operator without state: snapshots are empty. */
 export abstract class StatelessOperator implements StreamOperator {
-  open(_ctx: OperatorContext, _restored: RestoredState | undefined): void {}
+  protected copy: Emitter = copyValue;
+  open(ctx: OperatorContext, _restored: RestoredState | undefined): void {
+    this.copy = emitterFor(ctx);
+  }
   abstract processBatch(values: unknown[]): unknown[] | Promise<unknown[]>;
   snapshotState(): OperatorSnapshot {
     return {};
@@ -13,6 +32,7 @@ export abstract class StatelessOperator implements StreamOperator {
 /** An operator with keyed state: the backend is created and restored in open(). */
 export abstract class KeyedOperator implements StreamOperator {
   protected backend!: KeyedStateBackend;
+  protected copy: Emitter = copyValue;
   protected readonly keySelector: (value: unknown) => unknown;
 
   constructor(keySelector: (value: unknown) => unknown) {
@@ -20,6 +40,7 @@ export abstract class KeyedOperator implements StreamOperator {
   }
 
   open(ctx: OperatorContext, restored: RestoredState | undefined): void {
+    this.copy = emitterFor(ctx);
     this.backend = new KeyedStateBackend(ctx.maxParallelism, ctx.keyGroupRange);
     if (restored) this.backend.restore(restored.keyed);
   }

@@ -30,7 +30,7 @@ export class KeyedProcessOperator extends KeyedOperator {
       get key() {
         return currentKey();
       },
-      emit: (v) => void this.#out.push(v),
+      emit: (v) => void this.#out.push(this.copy(v)),
       valueState: (name) => this.backend.valueState(name),
       listState: (name) => this.backend.listState(name),
       mapState: (name) => this.backend.mapState(name),

@@ -9,18 +9,20 @@ export class MapOperator extends StatelessOperator {
   }
   processBatch(values: unknown[]): unknown[] | Promise<unknown[]> {
     const fn = this.#fn;
+    const copy = this.copy;
     const n = values.length;
     const out = new Array(n);
     for (let i = 0; i < n; i++) {
       const r = fn(values[i]);
       if (r instanceof Promise) return this.#rest(values, out, i, r);
-      out[i] = r;
+      // Primitives need no copy; skip the call on the hot path.
+      out[i] = typeof r === "object" || typeof r === "function" ? copy(r) : r;
     }
     return out;
   }
   async #rest(values: unknown[], out: unknown[], i: number, first: Promise<unknown>): Promise<unknown[]> {
-    out[i] = await first;
-    for (let j = i + 1; j < values.length; j++) out[j] = await this.#fn(values[j]);
+    out[i] = this.copy(await first);
+    for (let j = i + 1; j < values.length; j++) out[j] = this.copy(await this.#fn(values[j]));
     return out;
   }
 }

@@ -14,7 +14,7 @@ export class ReduceOperator extends KeyedOperator {
 
   override open(...args: Parameters<KeyedOperator["open"]>): void {
     super.open(...args);
-    const table = this.backend.table("reduce") as Map<unknown, unknown>;
+    const table = this.backend.table("reduce", "value");
     // Restored values become cells; snapshots unwrap them again.
     for (const [k, v] of table) table.set(k, new ValueCell(v));
     this.#table = table as Map<unknown, ValueCell>;
@@ -23,6 +23,7 @@ export class ReduceOperator extends KeyedOperator {
   processBatch(values: unknown[]): unknown[] {
     const sel = this.keySelector;
     const fn = this.#fn;
+    const copy = this.copy;
     const table = this.#table;
     const n = values.length;
     const out = new Array(n);
@@ -35,13 +36,15 @@ export class ReduceOperator extends KeyedOperator {
         k = canonicalKey(k);
       }
       const cell = table.get(k);
+      // The accumulator stays in state and a reduce function may change it in place:
+      // what goes out is a copy taken now, not a reference to what it becomes later.
       if (cell === undefined) {
         table.set(k, new ValueCell(v));
-        out[i] = v;
+        out[i] = typeof v === "object" || typeof v === "function" ? copy(v) : v;
       } else {
         const next = fn(cell.value, v);
         cell.value = next;
-        out[i] = next;
+        out[i] = typeof next === "object" || typeof next === "function" ? copy(next) : next;
       }
     }
     return out;
