@@ -55,6 +55,9 @@ export type { HttpIngestSourceOptions } from "./connectors/http_ingest_source.ts
 export type { FileSinkOptions, RollingPolicy } from "./connectors/file_sink.ts";
 export { OperatorError, WeirError } from "./errors.ts";
 export type { WeirErrorCode } from "./errors.ts";
+export { registerType } from "./codec/type_registry.ts";
+export type { TypeConstructor, TypeEncoding } from "./codec/type_registry.ts";
+export { copyValue } from "./codec/values.ts";
 export { createApp } from "./http/app.ts";
 export type { AppOptions } from "./http/app.ts";
 export { JobRegistry, jobRegistry } from "./http/registry.ts";
