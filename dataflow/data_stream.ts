@@ -95,37 +95,41 @@ export class DataStream<T> {
   }
 }
 
-/** A stream partitioned by key: state and aggregates are per key. */
-export class KeyedStream<T, K> {
-  readonly #builder: GraphBuilder;
-  readonly #input: Transformation;
+/**
+ * A stream partitioned by key (Flink's KeyedStream). It is a {@link DataStream}: `map`,
+ * `filter`, `flatMap`, `process` and `sinkTo` after `keyBy` run hash-partitioned by key
+ * (every record of a key reaches the same subtask, through its key group), and `reduce` and
+ * `process` keep state per key.
+ *
+ * @example
+ * ```ts
+ * import { StreamEnvironment, SequenceSource, CollectSink } from "../mod.ts";
+ * const env = new StreamEnvironment({ jobName: "doc-keyed" });
+ * env.fromSource(new SequenceSource(0, 10))
+ *   .keyBy((n) => n % 2)
+ *   .map((n) => n * 10)            // runs hash-partitioned by n % 2
+ *   .sinkTo(new CollectSink<number>());
+ * ```
+ */
+export class KeyedStream<T, K> extends DataStream<T> {
   readonly #keySelector: (value: T) => K;
 
   constructor(builder: GraphBuilder, input: Transformation, keySelector: (value: T) => K) {
-    this.#builder = builder;
-    this.#input = input;
+    super(builder, input, { keySelector: keySelector as (v: unknown) => unknown });
     this.#keySelector = keySelector;
-  }
-
-  #then<O>(kind: string, createOperator: Transformation["createOperator"], options: OperatorOptions | undefined): DataStream<O> {
-    const t = this.#builder.add(
-      { kind, createOperator, input: { id: this.#input.id, partitioning: { keySelector: this.#keySelector as (v: unknown) => unknown } } },
-      options,
-    );
-    return new DataStream<O>(this.#builder, t);
   }
 
   /** Rolling reduce: emits the running aggregate for the key after every record. */
   reduce(fn: (acc: T, value: T) => T, options?: OperatorOptions): DataStream<T> {
     requireFunction(fn, "reduce function");
     const sel = this.#keySelector as (v: unknown) => unknown;
-    return this.#then("reduce", () => new ReduceOperator(sel, fn as (a: unknown, v: unknown) => unknown), options);
+    return this.then("reduce", () => new ReduceOperator(sel, fn as (a: unknown, v: unknown) => unknown), options);
   }
 
   /** Runs fn per record with keyed ValueState, ListState and MapState; fn emits through ctx.emit. */
   process<O>(fn: KeyedProcessFunction<T, K, O>, options?: OperatorOptions): DataStream<O> {
     requireFunction(fn, "process function");
     const sel = this.#keySelector as (v: unknown) => unknown;
-    return this.#then("process", () => new KeyedProcessOperator(sel, fn as KeyedProcessFunction<unknown, unknown, unknown>), options);
+    return this.then("process", () => new KeyedProcessOperator(sel, fn as KeyedProcessFunction<unknown, unknown, unknown>), options);
   }
 }
