@@ -53,6 +53,8 @@ export { NatsJetStreamSource } from "./connectors/nats_jetstream_source.ts";
 export type { NatsJetStreamMessage, NatsJetStreamSourceOptions } from "./connectors/nats_jetstream_source.ts";
 export type { HttpIngestSourceOptions } from "./connectors/http_ingest_source.ts";
 export type { FileSinkOptions, RollingPolicy } from "./connectors/file_sink.ts";
+export { PostgresSink } from "./connectors/postgres_sink.ts";
+export type { PostgresSinkOptions } from "./connectors/postgres_sink.ts";
 export { OperatorError, WeirError } from "./errors.ts";
 export type { WeirErrorCode } from "./errors.ts";
 export { registerType } from "./codec/type_registry.ts";

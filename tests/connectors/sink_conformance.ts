@@ -38,8 +38,23 @@ export interface SinkHarness {
   target(): Promise<SinkTarget>;
 }
 
-const RUN_A = "0123456789abcdef0123456789abcdef";
-const RUN_B = "fedcba9876543210fedcba9876543210";
+// Job runs of the tests, new for every target: a sink that remembers committed ids (in a
+// database, a stream) must not take one test's transaction for another's.
+let RUN_A = "";
+let RUN_B = "";
+let runs = 0;
+function newRuns(): void {
+  const base = `${Date.now().toString(16)}${(++runs).toString(16).padStart(4, "0")}`.padStart(30, "0").slice(-30);
+  RUN_A = `a${base}a`;
+  RUN_B = `b${base}b`;
+}
+newRuns();
+
+/** A fresh target, and fresh run ids to go with it. */
+function fresh(h: SinkHarness): Promise<SinkTarget> {
+  newRuns();
+  return h.target();
+}
 
 /** A subtask's context as the runtime builds it, for driving a writer by hand. */
 export function writerContext(o: { run?: string; subtaskIndex?: number; parallelism?: number; attempt?: number } = {}): OperatorContext {
@@ -86,7 +101,7 @@ function sorted(r: Row[]): Row[] {
 export function runSinkTransactionConformance(h: SinkHarness): void {
   describe(`${h.name} transactions`, () => {
     test("nothing is visible before its checkpoint completes; then all of it, once", async () => {
-      const t = await h.target();
+      const t = await fresh(h);
       const w = await opened(t.sink, writerContext());
       await w.write(rows(0, 50));
       await preCommit(w, 1);
@@ -98,7 +113,7 @@ export function runSinkTransactionConformance(h: SinkHarness): void {
     });
 
     test("a commit repeated after a restore is a no-op", async () => {
-      const t = await h.target();
+      const t = await fresh(h);
       const w1 = await opened(t.sink, writerContext());
       await w1.write(rows(0, 30));
       const s1 = await preCommit(w1, 1);
@@ -119,7 +134,7 @@ export function runSinkTransactionConformance(h: SinkHarness): void {
     });
 
     test("a restore commits what the restored checkpoint pre-committed if its commit never happened", async () => {
-      const t = await h.target();
+      const t = await fresh(h);
       const w1 = await opened(t.sink, writerContext());
       await w1.write(rows(0, 20));
       const s1 = await preCommit(w1, 1);
@@ -132,7 +147,7 @@ export function runSinkTransactionConformance(h: SinkHarness): void {
     });
 
     test("a transaction pre-committed by a failed attempt is aborted: never visible, its records written once", async () => {
-      const t = await h.target();
+      const t = await fresh(h);
       const w1 = await opened(t.sink, writerContext());
       await w1.write(rows(0, 10));
       const s1 = await preCommit(w1, 1);
@@ -152,7 +167,7 @@ export function runSinkTransactionConformance(h: SinkHarness): void {
     });
 
     test("an aborted checkpoint's records are committed with the next completed one", async () => {
-      const t = await h.target();
+      const t = await fresh(h);
       const w = await opened(t.sink, writerContext());
       await w.write(rows(0, 10));
       await preCommit(w, 1);
@@ -166,7 +181,7 @@ export function runSinkTransactionConformance(h: SinkHarness): void {
     });
 
     test("transactions of a completed stop-with-savepoint are not committed again by a new run", async () => {
-      const t = await h.target();
+      const t = await fresh(h);
       const w1 = await opened(t.sink, writerContext());
       await w1.write(rows(0, 10));
       const s1 = await preCommit(w1, 1);
@@ -179,7 +194,7 @@ export function runSinkTransactionConformance(h: SinkHarness): void {
     });
 
     test("the final checkpoint after end of input commits everything written", async () => {
-      const t = await h.target();
+      const t = await fresh(h);
       const w = await opened(t.sink, writerContext());
       await w.write(rows(0, 5));
       await w.finish?.();
@@ -191,7 +206,7 @@ export function runSinkTransactionConformance(h: SinkHarness): void {
     });
 
     test("a restore at another parallelism commits every subtask's transactions once", async () => {
-      const t = await h.target();
+      const t = await fresh(h);
       const snaps: OperatorSnapshot[] = [];
       for (let i = 0; i < 3; i++) {
         const w = await opened(t.sink, writerContext({ subtaskIndex: i, parallelism: 3 }));
@@ -268,7 +283,7 @@ export function runSinkExactlyOnceConformance(h: SinkHarness, o: { n?: number } 
   const n = o.n ?? 5000;
   describe(`${h.name} exactly-once`, () => {
     test("a map that throws once mid-run: the job restarts and the committed output is exactly-once", async () => {
-      const t = await h.target();
+      const t = await fresh(h);
       const fail = new FailOnce((x) => x === Math.floor(n * 0.6));
       const env = countingJobInto(t.sink, { n, failInMap: fail, checkpoint: { interval: 15 }, ratePerSecond: n * 4 });
       const result = await (await env.execute()).done;
@@ -280,10 +295,10 @@ export function runSinkExactlyOnceConformance(h: SinkHarness, o: { n?: number } 
     });
 
     test("stop with a savepoint, restore at another parallelism: exactly-once over both runs", async () => {
-      const t = await h.target();
+      const t = await fresh(h);
       const dir = mkdtempSync(join(tmpdir(), "weir-sink-sp-"));
-      const h1 = await countingJobInto(t.sink, { n, checkpoint: { interval: 15 }, ratePerSecond: n * 2 }).execute();
-      await sleep(150);
+      const h1 = await countingJobInto(t.sink, { n, checkpoint: { interval: 15 }, ratePerSecond: n }).execute();
+      for (let i = 0; i < 500 && (await t.committed()).length === 0; i++) await sleep(10);
       const location = await h1.stop({ savepoint: dir });
       assert.equal((await h1.done).status, "stopped");
       const midway = (await t.committed()).length;
@@ -296,7 +311,7 @@ export function runSinkExactlyOnceConformance(h: SinkHarness, o: { n?: number } 
     });
 
     test("a process killed with SIGKILL resumes from its latest checkpoint: exactly-once", async () => {
-      const t = await h.target();
+      const t = await fresh(h);
       const storage = mkdtempSync(join(tmpdir(), "weir-sink-kill-"));
       const args = [storage, JSON.stringify(t.spec), String(n), String(Math.ceil(n / 2))];
       let completed = 0;

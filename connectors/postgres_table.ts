@@ -1,0 +1,69 @@
+/**
+ * What PostgresSink needs to know about the user's table before it writes: that it
+ * exists, its columns, and a unique index for the upsert key; and its own bookkeeping
+ * table of committed transaction ids.
+ * @module
+ */
+import { WeirError } from "../errors.ts";
+import type { PostgresClient } from "./clients/postgres.ts";
+
+/** The user's table as the sink sees it. */
+export interface TableInfo {
+  /** The quoted, schema-qualified name to splice into SQL. */
+  quoted: string;
+  columns: Set<string>;
+}
+
+/** Quotes a possibly schema-qualified name (`name` or `schema.name`) as SQL identifiers. */
+export function quoteName(name: string): string {
+  return name.split(".").map(quoteIdent).join(".");
+}
+
+/** Quotes one SQL identifier. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * Looks the table up; with `key`, checks that a unique index covers exactly those columns
+ * (what `INSERT … ON CONFLICT (key)` needs).
+ * @throws {WeirError} `sink_table_invalid` naming the table (and the key) and the server.
+ */
+export async function inspectTable(sql: PostgresClient, table: string, key: readonly string[] | undefined, server: string): Promise<TableInfo> {
+  const quoted = quoteName(table);
+  const [found] = await sql`select to_regclass(${quoted})::oid as oid`;
+  if (!found?.oid) {
+    throw new WeirError("sink_table_invalid", `PostgresSink table "${table}" does not exist on ${server} (the sink never creates tables: create it first)`);
+  }
+  const cols = await sql`select attname, attnum from pg_attribute where attrelid = ${found.oid} and attnum > 0 and not attisdropped`;
+  const columns = new Set<string>(cols.map((c) => c.attname as string));
+  if (key) {
+    const missing = key.filter((k) => !columns.has(k));
+    if (missing.length > 0) throw new WeirError("sink_table_invalid", `PostgresSink key ${JSON.stringify(key)}: table "${table}" on ${server} has no column ${missing.map((m) => `"${m}"`).join(", ")}`);
+    const nums = new Set(key.map((k) => Number(cols.find((c) => c.attname === k)!.attnum)));
+    const indexes = await sql`select indkey::text as indkey from pg_index where indrelid = ${found.oid} and indisunique and indpred is null and indexprs is null`;
+    const covered = indexes.some((i) => {
+      const attnums = String(i.indkey).split(" ").map(Number);
+      return attnums.length === nums.size && attnums.every((n) => nums.has(n));
+    });
+    if (!covered) {
+      throw new WeirError("sink_table_invalid", `PostgresSink key ${JSON.stringify(key)} needs a unique index (or primary key) on exactly (${key.join(", ")}) of table "${table}" on ${server}`);
+    }
+  }
+  return { quoted, columns };
+}
+
+/**
+ * Creates the sink's bookkeeping table if it is missing: one row per committed transaction,
+ * written in the same database transaction as the rows it committed. Serialised by an
+ * advisory lock, since concurrent `CREATE TABLE IF NOT EXISTS` may still collide.
+ */
+export async function ensureTransactionsTable(sql: PostgresClient, name: string): Promise<void> {
+  const quoted = quoteName(name);
+  const [exists] = await sql`select to_regclass(${quoted})::oid as oid`;
+  if (exists?.oid) return;
+  await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtext(${quoted}))`;
+    await tx.unsafe(`create table if not exists ${quoted} (txn_id text primary key, table_name text not null, rows integer not null, committed_at timestamptz not null default now())`);
+  });
+}

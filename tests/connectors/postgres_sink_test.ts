@@ -1,0 +1,138 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { PostgresSink, WeirError } from "../../mod.ts";
+import { FailOnce, sleep } from "../helpers.ts";
+import { countingJobInto, runSinkExactlyOnceConformance, runSinkTransactionConformance, type Row, type SinkHarness } from "./sink_conformance.ts";
+import { POSTGRES_URL, uniqueName } from "./servers.ts";
+import { TcpProxy } from "./tcp_proxy.ts";
+
+const admin = postgres(POSTGRES_URL, { max: 2, onnotice: () => {} });
+after(() => admin.end({ timeout: 1 }));
+
+async function table(columns = `"key" integer not null, "count" integer not null`): Promise<string> {
+  const name = uniqueName("weir_pg").toLowerCase();
+  await admin.unsafe(`create table ${name} (${columns})`);
+  return name;
+}
+
+const harness = (key?: string): SinkHarness => ({
+  name: key ? "PostgresSink (upsert)" : "PostgresSink",
+  async target() {
+    const name = await table();
+    return {
+      sink: new PostgresSink<Row>({ url: POSTGRES_URL, table: name }),
+      committed: async () => (await admin.unsafe(`select "key", "count" from ${name}`)).map((r) => ({ key: r.key, count: r.count })),
+      spec: { kind: "postgres", url: POSTGRES_URL, table: name },
+      cleanup: async () => void await admin.unsafe(`drop table ${name}`),
+    };
+  },
+});
+
+runSinkTransactionConformance(harness());
+runSinkExactlyOnceConformance(harness());
+
+describe("PostgresSink", () => {
+  test("works on a stock server: max_prepared_transactions is 0 here", async () => {
+    const [row] = await admin`show max_prepared_transactions`;
+    assert.equal(row.max_prepared_transactions, "0");
+  });
+
+  test("with key, rows are upserted: one row per key with its final count, through a failure", async () => {
+    const name = await table(`"key" integer primary key, "count" integer not null, note text default 'x'`);
+    const fail = new FailOnce((x) => x === 2500);
+    const env = countingJobInto(new PostgresSink<Row>({ url: POSTGRES_URL, table: name, key: "key" }), { n: 4000, failInMap: fail, ratePerSecond: 16_000, checkpoint: { interval: 15 } });
+    const result = await (await env.execute()).done;
+    assert.equal(result.status, "finished", String(result.error));
+    assert.ok(fail.fired);
+    const rows = await admin.unsafe(`select "key", "count", note from ${name} order by "key"`);
+    assert.deepEqual(rows.map((r) => [r.key, r.count, r.note]), Array.from({ length: 7 }, (_, k) => [k, Math.floor(4000 / 7) + (k < 4000 % 7 ? 1 : 0), "x"]));
+    await admin.unsafe(`drop table ${name}`);
+  });
+
+  test("bad options are refused before anything runs, naming the option", () => {
+    for (const [options, option] of [
+      [{ url: "http://x", table: "t" }, "PostgresSink.url"],
+      [{ url: POSTGRES_URL, table: "a b" }, "PostgresSink.table"],
+      [{ url: POSTGRES_URL, table: "t", key: [] }, "PostgresSink.key"],
+      [{ url: POSTGRES_URL, table: "t", upsert: true }, "PostgresSink.upsert"],
+    ] as const) {
+      assert.throws(() => new PostgresSink(options as never), (e: unknown) => e instanceof WeirError && e.code === "invalid_option" && e.message.includes(option), option);
+    }
+  });
+
+  async function failure(sink: PostgresSink, records: unknown[] = [{ key: 1, count: 1 }]) {
+    const { MemoryStorage, StreamEnvironment } = await import("../../mod.ts");
+    const { SequenceSource } = await import("../../mod.ts");
+    const env = new StreamEnvironment({ jobName: "pg-bad", storage: new MemoryStorage(), restart: { strategy: "none" } });
+    env.fromSource(new SequenceSource(0, records.length), { uid: "n" }).map((i) => records[i], { uid: "rec" }).sinkTo(sink, { uid: "out" });
+    const result = await (await env.execute()).done;
+    assert.equal(result.status, "failed");
+    return result.error as WeirError;
+  }
+
+  test("a missing table, or a key without a unique index, fails the job at start naming table and key", async () => {
+    const missing = uniqueName("weir_pg_missing").toLowerCase();
+    let e = await failure(new PostgresSink({ url: POSTGRES_URL, table: missing }));
+    assert.equal(e.code, "sink_table_invalid");
+    assert.match(e.message, new RegExp(`"${missing}" does not exist`));
+    const name = await table();
+    e = await failure(new PostgresSink({ url: POSTGRES_URL, table: name, key: ["key"] }));
+    assert.equal(e.code, "sink_table_invalid");
+    assert.ok(e.message.includes(`"${name}"`) && e.message.includes('["key"]'), e.message);
+    const [{ n }] = await admin`select count(*)::int as n from information_schema.tables where table_name = ${missing}`;
+    assert.equal(n, 0, "the sink never creates the user's table");
+    await admin.unsafe(`drop table ${name}`);
+  });
+
+  test("a record with a property the table has no column for fails the job naming it", async () => {
+    const name = await table();
+    const failed = await failure(new PostgresSink({ url: POSTGRES_URL, table: name }), [{ key: 1, count: 2, colour: "red" }]);
+    // The sink's error, as the cause of the operator failure that names the sink.
+    assert.equal(failed.code, "operator_failed");
+    const e = failed.cause as WeirError;
+    assert.equal(e.code, "sink_record_invalid");
+    assert.match(e.message, /no column "colour"/);
+    await admin.unsafe(`drop table ${name}`);
+  });
+
+  test("a server that is down: the job fails with an error naming it", async () => {
+    const proxy = new TcpProxy(5432);
+    await proxy.start();
+    proxy.down();
+    const url = `postgres://postgres@127.0.0.1:${proxy.port}/test`;
+    const e = await failure(new PostgresSink({ url, table: "whatever" }));
+    await proxy.close();
+    assert.equal(e.code, "connector_unavailable");
+    assert.ok(e.message.includes(`postgres://127.0.0.1:${proxy.port}/test`), e.message);
+  });
+
+  test("a server that goes away mid-run and comes back: the restart strategy retries, nothing lost or committed twice", async () => {
+    const name = await table();
+    const proxy = new TcpProxy(5432);
+    await proxy.start();
+    const url = `postgres://postgres@127.0.0.1:${proxy.port}/test`;
+    const n = 4000;
+    const env = countingJobInto(new PostgresSink<Row>({ url, table: name }), {
+      n,
+      ratePerSecond: n / 2,
+      checkpoint: { interval: 15 },
+      restart: { strategy: "fixed-delay", attempts: 100, delay: 20 },
+    });
+    const h = await env.execute();
+    let count = async () => (await admin.unsafe(`select count(*)::int as n from ${name}`))[0].n as number;
+    for (let i = 0; i < 200 && (await count()) === 0; i++) await sleep(10);
+    proxy.down();
+    await sleep(300);
+    proxy.up();
+    const result = await h.done;
+    assert.equal(result.status, "finished", String(result.error));
+    assert.ok(result.restarts >= 1, "the outage failed the job at least once");
+    const rows = await admin.unsafe(`select "key", "count" from ${name}`);
+    const { assertExactlyOnce } = await import("../helpers.ts");
+    assertExactlyOnce(rows.map((r) => [r.key, r.count]), n);
+    await proxy.close();
+    await admin.unsafe(`drop table ${name}`);
+    count = async () => 0;
+  });
+});
