@@ -185,7 +185,7 @@ describe("FileSink", () => {
 
   test("with checkpoints every 20 ms, compaction makes a bounded job's output a few files, not one per checkpoint", async () => {
     const dir = fresh();
-    const env = countingJobInto(new FileSink<Row>(dir, { compaction: { targetBytes: 1 << 20 } }), { n: 6000, ratePerSecond: 12_000, checkpoint: { interval: 20 } });
+    const env = countingJobInto(new FileSink<Row>(dir, { compaction: { targetBytes: 1 << 20 } }), { n: 6000, ratePerSecond: 4000, checkpoint: { interval: 20 } });
     const h = await env.execute();
     const result = await h.done;
     assert.equal(result.status, "finished", String(result.error));
