@@ -65,11 +65,22 @@ export async function connectPostgres(url: string, options: { option?: string; c
     // Prepared statements are per connection; the sink's statements vary with the columns.
     prepare: false,
   });
+  const timeoutMs = options.connectTimeoutMs ?? 5000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await sql`select 1`;
+    // postgres.js keeps trying a server that accepts and then drops connections; the
+    // deadline is ours, so such a server fails as one that refuses.
+    await Promise.race([
+      sql`select 1`,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
   } catch (e) {
     sql.end({ timeout: 0 }).catch(() => {});
     throw postgresUnavailable(parsed, e);
+  } finally {
+    clearTimeout(timer);
   }
   return sql;
 }

@@ -97,12 +97,12 @@ describe("PostgresSink", () => {
   });
 
   test("a server that is down: the job fails with an error naming it", async () => {
+    // A loopback port nothing listens on (the proxy's, once closed).
     const proxy = new TcpProxy(5432);
     await proxy.start();
-    proxy.down();
+    await proxy.close();
     const url = `postgres://postgres@127.0.0.1:${proxy.port}/test`;
     const e = await failure(new PostgresSink({ url, table: "whatever" }));
-    await proxy.close();
     assert.equal(e.code, "connector_unavailable");
     assert.ok(e.message.includes(`postgres://127.0.0.1:${proxy.port}/test`), e.message);
   });
