@@ -14,6 +14,24 @@ export interface Runnable {
   queued: boolean;
   /** False once the actor was stopped; it is then never stepped again. */
   alive: boolean;
+  /**
+   * The clock as the actor read it at the end of its last synchronous step, or -1 (an
+   * async step, or no reading). An actor that reads the clock anyway hands its reading
+   * over, so the dispatcher can hold its slice deadline after every step at no cost.
+   */
+  readonly clockAfterStep?: number;
+}
+
+/** Steps between clock readings when steps are cheap. */
+const CLOCK_CHECK_STEPS = 16;
+
+/**
+ * How many steps may run before the clock is read again: about half of what fits in
+ * the time left at the average step cost so far, at least 1, at most CLOCK_CHECK_STEPS.
+ */
+function stepsUntilCheck(meanStepMs: number, leftMs: number): number {
+  if (!(meanStepMs > 0)) return CLOCK_CHECK_STEPS;
+  return Math.max(1, Math.min(CLOCK_CHECK_STEPS, Math.floor(leftMs / meanStepMs / 2)));
 }
 
 /** Chooses which of n ready actors runs next (0 = the oldest). */
@@ -66,13 +84,25 @@ export class Dispatcher {
 
   #slice = (): void => {
     this.#scheduled = false;
-    const deadline = this.#clock.now() + this.sliceMs;
+    const start = this.#clock.now();
+    const deadline = start + this.sliceMs;
     let n = 0;
+    // The first step's cost tells how often the clock must be read in this slice.
+    let untilCheck = 1;
     while (this.#ready.length > 0) {
-      this.runOne();
+      const stepped = this.#runNext();
       if (++n >= this.maxSteps) break;
-      // Reading the clock every step would cost more than most steps.
-      if ((n & 15) === 0 && this.#clock.now() >= deadline) break;
+      const reported = stepped?.clockAfterStep;
+      if (reported !== undefined && reported >= 0) {
+        if (reported >= deadline) break;
+        continue;
+      }
+      // Reading the clock every step would cost more than most steps, so it is read every
+      // few steps, and more often when steps are heavy, so that the deadline holds for them too.
+      if (--untilCheck > 0) continue;
+      const now = this.#clock.now();
+      if (now >= deadline) break;
+      untilCheck = stepsUntilCheck((now - start) / n, deadline - now);
     }
     if (this.#ready.length > 0 && !this.#scheduled) {
       this.#scheduled = true;
@@ -82,8 +112,13 @@ export class Dispatcher {
 
   /** Steps one ready actor; returns false when none was ready. */
   runOne(): boolean {
+    return this.#ready.length > 0 && (this.#runNext(), true);
+  }
+
+  /** Takes one ready actor and steps it if it still has work; returns the actor stepped. */
+  #runNext(): Runnable | undefined {
     const ready = this.#ready;
-    if (ready.length === 0) return false;
+    if (ready.length === 0) return undefined;
     let actor: Runnable;
     if (this.#pick) {
       const i = this.#pick(ready.length);
@@ -94,7 +129,7 @@ export class Dispatcher {
       actor = ready.shift()!;
     }
     actor.queued = false;
-    if (!actor.alive || actor.busy || !actor.runnable()) return true;
+    if (!actor.alive || actor.busy || !actor.runnable()) return undefined;
     this.steps++;
     let result: void | Promise<void>;
     try {
@@ -102,7 +137,7 @@ export class Dispatcher {
       result = actor.step();
     } catch (e) {
       actor.fail(e);
-      return true;
+      return undefined;
     }
     if (result instanceof Promise) {
       actor.busy = true;
@@ -119,6 +154,6 @@ export class Dispatcher {
     } else if (actor.alive && actor.runnable()) {
       this.wake(actor);
     }
-    return true;
+    return actor;
   }
 }

@@ -88,6 +88,39 @@ export interface SourceReader {
   /**
    * Up to `max` records; an empty batch when none are ready now (see waitMs), or null
    * once this reader has read everything.
+   *
+   * The contract (FLIP-27's, Flink 1.12: a reader signals availability, the task never
+   * blocks on it):
+   * - A poll may return a promise and may keep it pending for long (a long poll against
+   *   a server). The subtask does not wait for it: checkpoints, stop-with-savepoint,
+   *   notifications and cancellation go on meanwhile, and no second poll starts until it
+   *   settled.
+   * - So `snapshotState` may be called while a poll is pending, and must then return the
+   *   position *before* the records that poll will return: advance the position only in
+   *   the step that hands records over (right before the promise resolves), never earlier.
+   *   Records a settled poll returned are processed before any later snapshot.
+   * - After a terminate savepoint (stop) or end of input, what a pending poll returns is
+   *   dropped; the next run reads it again from the snapshotted position.
+   * - `max` is a limit, not a target: the subtask asks for fewer records when they are
+   *   costly to process, so that a step stays short. A rejected promise fails the job.
+   *
+   * @example
+   * ```ts
+   * import type { SourceReader } from "./operator.ts";
+   * let next = 0;
+   * const reader: SourceReader = {
+   *   open: (_ctx, restored) => { next = (restored?.[0] as number) ?? 0; },
+   *   // Waits for data without blocking barriers; the position moves when records are handed over.
+   *   poll: async (max) => {
+   *     await new Promise((r) => setTimeout(r, 1));
+   *     const out = [];
+   *     for (let i = 0; i < max && next < 3; i++) out.push(next++);
+   *     return out.length > 0 ? out : null;
+   *   },
+   *   snapshotState: () => [next],
+   * };
+   * console.assert((await reader.poll(2))?.length === 2);
+   * ```
    */
   poll(max: number): unknown[] | null | Promise<unknown[] | null>;
   /** After an empty poll: how long to wait before polling again. */

@@ -36,6 +36,8 @@ export interface ExecutionTuning {
   channelStateMaxBytes: number;
   /** Records pass by reference between operators and receivers (no copies). */
   objectReuse?: boolean;
+  /** See SubtaskHost.stepBudgetMs; 4 ms unless set. */
+  stepBudgetMs?: number;
 }
 
 /**
@@ -50,6 +52,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
   readonly vertices: CheckpointTarget["vertices"];
   readonly batchSize: number;
   readonly channelStateMaxBytes: number;
+  readonly stepBudgetMs: number;
   readonly #owner: ExecutionOwner;
   readonly #graph: JobGraph;
   readonly #tuning: ExecutionTuning;
@@ -66,6 +69,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
     this.#tuning = tuning;
     this.batchSize = tuning.batchSize;
     this.channelStateMaxBytes = tuning.channelStateMaxBytes;
+    this.stepBudgetMs = tuning.stepBudgetMs ?? 4;
     this.vertices = graph.vertices.map((v) => ({ id: v.id, name: v.name, parallelism: v.parallelism, uids: v.uids }));
   }
 

@@ -50,6 +50,7 @@ export class Subtask implements Runnable, CheckpointedActor {
   busy = false;
   queued = false;
   alive = true;
+  clockAfterStep = -1;
   readonly counters: SubtaskCounters = { recordsIn: 0, recordsOut: 0, busyMs: 0, backpressuredMs: 0 };
 
   readonly #host: SubtaskHost;
@@ -68,6 +69,16 @@ export class Subtask implements Runnable, CheckpointedActor {
   #backpressuredSince = -1;
   /** Start of the step in progress (an async one may last long), or -1. */
   #stepStartedAt = -1;
+  /** A source poll that has not settled: the actor keeps serving its priority lane meanwhile. */
+  #pollPending = false;
+  /** What a settled poll returned (null: the reader ended), handled by the next step before any control message. */
+  #polled: unknown[] | null | undefined;
+  /**
+   * Records a synchronous step takes at most (source poll or input slice), adapted to
+   * what records cost so that a step stays within the host's stepBudgetMs and the
+   * priority lane is checked between slices of a batch, by time rather than by count.
+   */
+  #sliceRecords: number;
 
   constructor(
     host: SubtaskHost,
@@ -89,6 +100,7 @@ export class Subtask implements Runnable, CheckpointedActor {
     this.#chain = new OperatorChain(init.chain, init.reader, (values) => this.#emit(values));
     this.fileMeta = { vertexId: init.vertexId, subtaskIndex: init.index, parallelism: init.parallelism, keyGroupRange: init.keyGroupRange };
     this.#checkpoints = new SubtaskCheckpoints(this, host, init.restoredCheckpointId);
+    this.#sliceRecords = host.batchSize;
   }
 
   /** Called once every channel is connected. */
@@ -135,12 +147,13 @@ export class Subtask implements Runnable, CheckpointedActor {
   }
 
   runnable(): boolean {
+    if (this.#polled !== undefined && !this.#suspended) return true;
     if (this.#priority.length > 0) return true;
     if (this.outputBlocked()) {
       if (this.#backpressuredSince < 0) this.#backpressuredSince = this.now();
       return false;
     }
-    if (this.#chain.source) return !this.#sourceDone && !this.#sourceWaiting && !this.#suspended;
+    if (this.#chain.source) return !this.#sourceDone && !this.#sourceWaiting && !this.#suspended && !this.#pollPending && this.#polled === undefined;
     return this.#consumable() >= 0;
   }
 
@@ -181,19 +194,58 @@ export class Subtask implements Runnable, CheckpointedActor {
     const started = this.now();
     this.#stepStartedAt = started;
     let result: void | Promise<void>;
-    if (this.#priority.length > 0) result = this.#onPriority(this.#priority.shift()!);
+    // Records a settled poll returned count in the reader's position already: they must
+    // pass before a barrier can snapshot that position.
+    if (this.#polled !== undefined && !this.#suspended) result = this.#processPolled();
+    else if (this.#priority.length > 0) result = this.#onPriority(this.#priority.shift()!);
     else if (this.#chain.source) result = this.#pollSource();
     else result = this.#consumeInput();
     if (result instanceof Promise) {
+      this.clockAfterStep = -1;
       return result.then(() => {
-        this.#flush();
+        this.#flushUnlessSliced();
         this.counters.busyMs += this.now() - started;
         this.#stepStartedAt = -1;
       });
     }
-    this.#flush();
-    this.counters.busyMs += this.now() - started;
+    this.#flushUnlessSliced();
+    const ended = this.now();
+    this.clockAfterStep = ended;
+    const took = ended - started;
+    this.counters.busyMs += took;
     this.#stepStartedAt = -1;
+    this.#adaptSlice(took);
+  }
+
+  /** Records handled by the synchronous data step that just ran (0 for other steps). */
+  #sliceTaken = 0;
+  /** Set by a data step that left more of its batch (or of its source's ready records) for the next step. */
+  #sliced = false;
+
+  /**
+   * Shrinks the slice when a step took longer than the budget, grows it back when steps
+   * are cheap. Uses the step's own clock readings, so it costs no extra clock read.
+   */
+  #adaptSlice(tookMs: number): void {
+    const taken = this.#sliceTaken;
+    this.#sliceTaken = 0;
+    if (taken === 0) return;
+    const budget = this.#host.stepBudgetMs;
+    if (tookMs > budget) {
+      this.#sliceRecords = Math.max(1, Math.floor((taken * budget) / tookMs));
+    } else if (taken >= this.#sliceRecords && tookMs * 4 < budget && this.#sliceRecords < this.#host.batchSize) {
+      this.#sliceRecords = Math.min(this.#host.batchSize, this.#sliceRecords * 2);
+    }
+  }
+
+  /**
+   * A step that took only a slice of a batch (more of it follows at once) leaves its
+   * output batches to fill up, so that slicing by time does not shrink what travels on
+   * channels; barriers and end of input flush before they go out.
+   */
+  #flushUnlessSliced(): void {
+    if (this.#sliced) this.#sliced = false;
+    else this.#flush();
   }
 
   #flush(): void {
@@ -217,10 +269,40 @@ export class Subtask implements Runnable, CheckpointedActor {
 
   // ---- data path ----
 
+  /**
+   * A poll that returns a promise does not hold the actor: barriers, notifications and
+   * cancellation go on while it is pending (FLIP-27: a reader signals availability, the
+   * task never blocks on it). Its records are processed by the step after it settles.
+   */
   #pollSource(): void | Promise<void> {
-    const polled = this.#chain.poll(this.#chain.isAsync ? 1 : this.#host.batchSize);
-    if (polled instanceof Promise) return polled.then((b) => this.#afterPoll(b));
-    return this.#afterPoll(polled);
+    const max = this.#chain.isAsync ? 1 : this.#sliceRecords;
+    const polled = this.#chain.poll(max);
+    if (!(polled instanceof Promise)) {
+      // A slice smaller than a batch came back full: more is probably ready right away.
+      this.#sliced = polled !== null && polled.length === max && max < this.#host.batchSize;
+      return this.#afterPoll(polled);
+    }
+    this.#pollPending = true;
+    polled.then(
+      (batch) => {
+        this.#pollPending = false;
+        if (!this.alive) return;
+        // After end of input nothing more is read; the position snapshotted before it excludes these.
+        if (this.#endedInput) return;
+        this.#polled = batch;
+        this.wake();
+      },
+      (e) => {
+        this.#pollPending = false;
+        this.fail(e);
+      },
+    );
+  }
+
+  #processPolled(): void | Promise<void> {
+    const batch = this.#polled as unknown[] | null;
+    this.#polled = undefined;
+    return this.#afterPoll(batch);
   }
 
   #afterPoll(batch: unknown[] | null): void | Promise<void> {
@@ -239,6 +321,7 @@ export class Subtask implements Runnable, CheckpointedActor {
       return;
     }
     this.counters.recordsIn += batch.length;
+    this.#sliceTaken = batch.length;
     return this.#chain.process(batch);
   }
 
@@ -250,16 +333,21 @@ export class Subtask implements Runnable, CheckpointedActor {
     const item = channel.peek()!;
     if (isBatch(item)) {
       let values: Batch;
-      if (this.#chain.isAsync && item.length - channel.headOffset > 1) {
-        // Async operators take one record per step, so that a priority barrier can
-        // overtake the rest of the batch.
-        values = [item[channel.headOffset++]];
+      // Async operators take one record per step, synchronous ones a slice sized by time,
+      // so that a priority barrier can overtake the rest of the batch.
+      const slice = this.#chain.isAsync ? 1 : this.#sliceRecords;
+      const left = item.length - channel.headOffset;
+      if (left > slice) {
+        values = item.slice(channel.headOffset, channel.headOffset + slice);
+        channel.headOffset += slice;
+        this.#sliced = !this.#chain.isAsync;
       } else {
         values = channel.headOffset > 0 ? item.slice(channel.headOffset) : item;
         channel.shift();
       }
       this.#checkpoints.consumed(c, values);
       this.counters.recordsIn += values.length;
+      this.#sliceTaken = values.length;
       return this.#chain.process(values);
     }
     channel.shift();

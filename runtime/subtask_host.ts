@@ -24,6 +24,12 @@ export interface SubtaskHost {
   readonly scheduler: Scheduler;
   readonly dispatcher: Dispatcher;
   readonly batchSize: number;
+  /**
+   * What one synchronous data step may cost, in ms of the host's clock: a subtask whose
+   * records are slow takes fewer of them per step, so that its priority lane (barriers)
+   * and the other actors on the thread wait at most about this long.
+   */
+  readonly stepBudgetMs: number;
   readonly channelStateMaxBytes: number;
   /** Writes a subtask's checkpoint file; resolves to its storage key. */
   writeState(vertexId: string, subtaskIndex: number, checkpointId: number, bytes: Uint8Array): Promise<string>;

@@ -221,14 +221,16 @@ describe("channel state bounds and aborts", () => {
   });
 
   test("an expired unaligned checkpoint stops its recording and frees its memory", async () => {
-    // Source subtask 1 stalls in poll(), so its barrier comes late: the receivers record
-    // channel state from it until the checkpoint expires.
+    // Source subtask 1 (the upper half of the range) stalls in an async step of its chain,
+    // so its barrier comes late: the receivers record channel state from it until the
+    // checkpoint expires. (A pending poll would not do: barriers never wait for one.)
     const stall = { on: false };
     const env = new StreamEnvironment({
       jobName: "expire", parallelism: 2, storage: new MemoryStorage(), batchSize: 16,
       checkpoint: { unaligned: true, timeout: 20, tolerableFailures: 10 },
     });
-    env.fromSource(new StallingSource(stall), { uid: "src" })
+    env.fromSource(new SequenceSource(0, 1e9, { ratePerSecond: 50_000 }), { uid: "src" })
+      .map(async (x) => (stall.on && x >= 5e8 ? await sleep(100) : undefined, x), { uid: "stall" })
       .keyBy((x) => x % 5)
       .reduce((a, b) => a + b, { uid: "sum" })
       .sinkTo(new CollectSink(), { uid: "out" });
@@ -256,21 +258,6 @@ describe("channel state bounds and aborts", () => {
 });
 
 /** A sequence whose second subtask can be made to stall for 100 ms per poll. */
-class StallingSource extends SequenceSource {
-  constructor(readonly stall: { on: boolean }) {
-    super(0, 1e9, { ratePerSecond: 50_000 });
-  }
-  override createReader(ctx: OperatorContext) {
-    const inner = super.createReader(ctx);
-    return {
-      open: (c: OperatorContext, r: unknown[] | undefined) => inner.open(c, r),
-      poll: (max: number) => ctx.subtaskIndex === 1 && this.stall.on ? sleep(100).then(() => inner.poll(max)) : inner.poll(max),
-      waitMs: () => inner.waitMs!(),
-      snapshotState: (id: number) => inner.snapshotState(id),
-    };
-  }
-}
-
 describe("at-least-once", () => {
   test("no record is lost through a failure (duplicates allowed) and nothing blocks", async () => {
     const f = new FailOnce((c) => c === 250);
