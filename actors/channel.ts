@@ -10,6 +10,14 @@ export interface OvertakeMark {
 export interface ChannelEndpoint {
   /** Called when the actor may have become runnable. */
   wake(): void;
+  /** The subtask behind the endpoint (vertex id and subtask index), recorded with channel state. */
+  readonly vertexId?: string;
+  readonly index?: number;
+}
+
+/** The vertex id and subtask index of an endpoint; "?" and -1 for an anonymous one (tests). */
+export function endpointId(e: ChannelEndpoint): { vertexId: string; subtaskIndex: number } {
+  return { vertexId: e.vertexId ?? "?", subtaskIndex: e.index ?? -1 };
 }
 
 /**
@@ -136,9 +144,9 @@ export class Channel {
     for (const m of this.#marks) if (m.count > index) m.count--;
   }
 
-  /** Receiver: puts restored input channel state at the front, ahead of anything new. */
+  /** Receiver: puts restored input channel state at the front, after what was restored before and ahead of anything new. */
   restore(batches: Batch[]): void {
-    this.queue.unshift(...batches);
+    this.queue.splice(this.restoredBatches, 0, ...batches);
     this.restoredBatches += batches.length;
   }
 

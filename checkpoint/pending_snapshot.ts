@@ -16,6 +16,19 @@ export interface SubtaskStateFile {
   inputChannels: [number, Uint8Array[]][];
   /** "gate:channel" → encoded record batches sent after the barrier but belonging before it. */
   outputChannels: [string, Uint8Array[]][];
+  /**
+   * Who is at the other end of each channel with state: input index → [sender vertex id,
+   * sender subtask index], "gate:channel" → [receiver vertex id, receiver subtask index].
+   * A restore at another parallelism routes in-flight records by these (absent in files
+   * written before weir could rescale channel state).
+   */
+  channelPeers?: { inputs: [number, string, number][]; outputs: [string, string, number][] };
+}
+
+/** The subtask at the other end of a channel. */
+export interface ChannelPeer {
+  vertexId: string;
+  subtaskIndex: number;
 }
 
 /**
@@ -90,8 +103,11 @@ export class PendingSnapshot {
     this.#add(this.#outputs as Map<unknown, Uint8Array[]>, `${gate}:${channel}`, batches);
   }
 
-  /** The file for storage. */
-  toBytes(meta: Omit<SubtaskStateFile, "operators" | "inputChannels" | "outputChannels" | "checkpointId">): Uint8Array {
+  /** The file for storage; `peers` names the other end of an input channel (by index) or an output channel ("gate:channel"). */
+  toBytes(
+    meta: Omit<SubtaskStateFile, "operators" | "inputChannels" | "outputChannels" | "checkpointId" | "channelPeers">,
+    peers?: { input(channel: number): ChannelPeer; output(key: string): ChannelPeer },
+  ): Uint8Array {
     const file: SubtaskStateFile = {
       ...meta,
       checkpointId: this.barrier.checkpointId,
@@ -99,6 +115,18 @@ export class PendingSnapshot {
       inputChannels: [...this.#inputs],
       outputChannels: [...this.#outputs],
     };
+    if (peers && (this.#inputs.size > 0 || this.#outputs.size > 0)) {
+      file.channelPeers = {
+        inputs: [...this.#inputs.keys()].map((c) => {
+          const p = peers.input(c);
+          return [c, p.vertexId, p.subtaskIndex];
+        }),
+        outputs: [...this.#outputs.keys()].map((k) => {
+          const p = peers.output(k);
+          return [k, p.vertexId, p.subtaskIndex];
+        }),
+      };
+    }
     return encode(file);
   }
 }

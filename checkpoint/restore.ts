@@ -1,11 +1,10 @@
 /**
  * Loads a completed checkpoint and cuts it into what each new subtask restores: operator
- * state by uid (keyed state by key group range, operator lists dealt round-robin) and,
- * when the topology is unchanged, the channel state of that very subtask.
+ * state by uid (keyed state by key group range, operator lists dealt round-robin).
+ * Channel state is routed by channel_state_restore.ts.
  * @module
  */
-import type { Batch } from "../actors/messages.ts";
-import { decode, decodeRecords } from "../codec/cbor.ts";
+import { decode } from "../codec/cbor.ts";
 import { WeirError } from "../errors.ts";
 import type { OperatorSnapshot, RestoredState } from "../dataflow/operator.ts";
 import type { KeyGroupRange } from "../state/key_group.ts";
@@ -26,11 +25,9 @@ export interface LoadedCheckpoint {
   transactionsCommitted: boolean;
 }
 
-/** What one new subtask restores. */
+/** What one new subtask restores (its in-flight records come from routeChannelState). */
 export interface SubtaskRestore {
   operators: Map<string, RestoredState>;
-  inputChannels: [number, Batch[]][];
-  outputChannels: [string, Batch[]][];
 }
 
 /** Reads metadata and every state file it names; a missing or corrupt file is an error naming it. */
@@ -79,10 +76,7 @@ function operatorState(
   return { keyed, operator, checkpointId: loaded.metadata.checkpointId, transactionsCommitted: loaded.transactionsCommitted };
 }
 
-/**
- * What one new subtask of a vertex restores. Channel state is only valid for the same
- * vertex at the same parallelism; anything else with channel state is refused.
- */
+/** What one new subtask of a vertex restores. */
 export function stateForSubtask(
   loaded: LoadedCheckpoint,
   vertex: { id: string; uids: string[]; parallelism: number },
@@ -94,17 +88,10 @@ export function stateForSubtask(
     const s = operatorState(loaded, uid, index, vertex.parallelism, range);
     if (s) operators.set(uid, s);
   }
-  const own = loaded.files.find((f) => f.vertexId === vertex.id && f.subtaskIndex === index && f.parallelism === vertex.parallelism);
-  const inputChannels: [number, Batch[]][] = [];
-  const outputChannels: [string, Batch[]][] = [];
-  if (own) {
-    for (const [c, list] of own.inputChannels) inputChannels.push([c, list.map((b) => decodeRecords(b))]);
-    for (const [c, list] of own.outputChannels) outputChannels.push([c, list.map((b) => decodeRecords(b))]);
-  }
-  return { operators, inputChannels, outputChannels };
+  return { operators };
 }
 
-/** Refuses a restore that would lose state: unknown uids, or channel state on a changed topology. */
+/** Refuses a restore that would lose state: unknown uids, or channel state on a changed graph. */
 export function checkCompatible(
   loaded: LoadedCheckpoint,
   vertices: { id: string; uids: string[]; parallelism: number }[],
@@ -133,12 +120,13 @@ export function checkCompatible(
   }
   const hasChannelState = loaded.files.some((f) => f.inputChannels.length > 0 || f.outputChannels.length > 0);
   if (!hasChannelState) return;
+  // Another parallelism is fine (channel_state_restore.ts routes the records); another graph is not.
   for (const old of loaded.metadata.vertices) {
     const now = vertices.find((v) => v.id === old.id);
-    if (!now || now.parallelism !== old.parallelism || now.uids.join(",") !== old.uids.join(",")) {
+    if (!now || now.uids.join(",") !== old.uids.join(",")) {
       throw new WeirError(
         "incompatible_restore",
-        `Checkpoint ${loaded.metadata.checkpointId} holds in-flight channel state (unaligned) and cannot be restored onto a changed graph or parallelism (vertex ${old.id}); take a savepoint instead`,
+        `Checkpoint ${loaded.metadata.checkpointId} holds in-flight channel state (unaligned) and cannot be restored onto a changed graph (vertex ${old.id}); take a savepoint instead`,
       );
     }
   }

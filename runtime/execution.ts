@@ -6,10 +6,12 @@ import type { Clock, Scheduler } from "../actors/time.ts";
 import type { CheckpointCoordinator, CheckpointTarget } from "../checkpoint/coordinator.ts";
 import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
 import { joinKey } from "../checkpoint/metadata.ts";
+import { routeChannelState } from "../checkpoint/channel_state_restore.ts";
 import { type LoadedCheckpoint, stateForSubtask } from "../checkpoint/restore.ts";
 import type { JobGraph, JobVertex } from "../dataflow/job_graph.ts";
 import type { OperatorContext } from "../dataflow/operator.ts";
 import { keyGroupRangeFor } from "../state/key_group.ts";
+import { WeirError } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { type ChainedOperator, Subtask } from "./subtask.ts";
 import type { SubtaskAck, SubtaskHost } from "./subtask_host.ts";
@@ -89,8 +91,8 @@ export class Execution implements SubtaskHost, CheckpointTarget {
   /** Creates, wires, opens and restores every subtask, then lets them run. */
   async deploy(restore: LoadedCheckpoint | undefined): Promise<void> {
     this.#restoredId = restore?.metadata.checkpointId ?? 0;
+    const inFlight = restore ? routeChannelState(restore, this.#graph) : undefined;
     const byVertex = new Map<string, Subtask[]>();
-    const restores = new Map<Subtask, ReturnType<typeof stateForSubtask>>();
     const opens: (() => void | Promise<void>)[] = [];
     for (const v of this.#graph.vertices) {
       const list: Subtask[] = [];
@@ -98,7 +100,6 @@ export class Execution implements SubtaskHost, CheckpointTarget {
         const range = keyGroupRangeFor(i, v.parallelism, this.#graph.maxParallelism);
         const r = restore ? stateForSubtask(restore, v, i, range) : undefined;
         const subtask = this.#createSubtask(v, i, range, r, opens);
-        if (r) restores.set(subtask, r);
         list.push(subtask);
         this.subtasks.push(subtask);
         if (v.source) this.sources.push(subtask);
@@ -106,6 +107,8 @@ export class Execution implements SubtaskHost, CheckpointTarget {
       byVertex.set(v.id, list);
     }
     const byId = new Map(this.#graph.vertices.map((v) => [v.id, v]));
+    // Input channels by "receiver vertex/index <- sender vertex/index", where channel state goes.
+    const inputOf = new Map<string, Channel>();
     for (const e of this.#graph.edges) {
       const senders = byVertex.get(e.from)!;
       const receivers = byVertex.get(e.to)!;
@@ -117,6 +120,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
           const ch = new Channel(s, r, r.inputs.length, this.#tuning.channelCapacity);
           r.inputs.push(ch);
           channels.push(ch);
+          inputOf.set(`${e.to}/${j}<-${e.from}/${s.index}`, ch);
         }
         const first = byId.get(e.to)!.chain[0];
         // The first receiver of the first gate takes the emitted records themselves; every
@@ -131,13 +135,12 @@ export class Execution implements SubtaskHost, CheckpointTarget {
       await open();
     }
     if (!this.#running) return;
-    // Channel state: inputs go to the front of their queues, outputs are sent before anything new.
-    for (const [s, r] of restores) {
-      for (const [c, batches] of r.inputChannels) s.inputs[c]?.restore(batches);
-      for (const [key, batches] of r.outputChannels) {
-        const [g, c] = key.split(":").map(Number);
-        const ch = s.gates[g]?.channels[c];
-        for (const b of batches) ch?.send(b);
+    // Channel state, routed to the subtasks that now own it, is replayed before anything new.
+    for (const [to, list] of inFlight ?? []) {
+      for (const { from, sender, batches } of list) {
+        const ch = inputOf.get(`${to}<-${from}/${sender}`);
+        if (!ch) throw new WeirError("invariant_broken", `Channel state routed to ${to} from ${from}/${sender}, which are not connected`);
+        ch.restore(batches);
       }
     }
     for (const s of this.subtasks) s.wake();

@@ -6,6 +6,7 @@ import type { CheckpointConfig } from "../checkpoint/config.ts";
 import { CheckpointCoordinator, type CoordinatorFaults, type SavepointTarget } from "../checkpoint/coordinator.ts";
 import type { CheckpointDetails } from "../checkpoint/stats.ts";
 import { checkpointDir, highestCheckpointId, listCompleted } from "../checkpoint/metadata.ts";
+import { checkChannelState } from "../checkpoint/channel_state_restore.ts";
 import { type LoadedCheckpoint, checkCompatible, loadCheckpoint } from "../checkpoint/restore.ts";
 import type { JobGraph } from "../dataflow/job_graph.ts";
 import { WeirError } from "../errors.ts";
@@ -188,6 +189,7 @@ export class JobMaster implements ExecutionOwner {
   #checkRestore(restore: LoadedCheckpoint): void {
     try {
       checkCompatible(restore, this.graph.vertices, this.#init.restoreFrom?.allowNonRestoredState ?? false, this.graph.maxParallelism);
+      checkChannelState(restore, this.graph);
     } catch (e) {
       if (!(e instanceof WeirError) || !this.#ownRestores.has(restore)) throw e;
       throw new WeirError(

@@ -61,6 +61,8 @@ export class Subtask implements Runnable, CheckpointedActor {
   #endedCount = 0;
   #nextInput = 0;
   #sourceDone = false;
+  /** Until no input holds restored channel state any more. */
+  #replaying = true;
   #sourceWaiting = false;
   /** Stop-with-savepoint: nothing is read after its barrier unless the savepoint fails. */
   #suspended = false;
@@ -159,6 +161,13 @@ export class Subtask implements Runnable, CheckpointedActor {
 
   #consumable(): number {
     const n = this.inputs.length;
+    if (this.#replaying) {
+      // Restored channel state is replayed before new data on any channel.
+      for (let c = 0; c < n; c++) {
+        if (this.inputs[c].restoredBatches > 0 && !this.#ended[c] && !this.#checkpoints.isBlocked(c)) return c;
+      }
+      this.#replaying = false;
+    }
     for (let k = 0; k < n; k++) {
       const c = (this.#nextInput + k) % n;
       if (!this.#ended[c] && !this.#checkpoints.isBlocked(c) && this.inputs[c].queue.length > 0) return c;

@@ -1,10 +1,10 @@
-import type { Channel } from "../actors/channel.ts";
+import { type Channel, endpointId } from "../actors/channel.ts";
 import { type Barrier, type Batch, isBatch } from "../actors/messages.ts";
 import type { OutputGate } from "../actors/output_gate.ts";
 import type { Timer } from "../actors/time.ts";
 import { type AlignmentTiming, type BarrierController, BarrierHandler } from "../checkpoint/barrier_handler.ts";
 import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
-import { PendingSnapshot, type SubtaskStateFile } from "../checkpoint/pending_snapshot.ts";
+import { type ChannelPeer, PendingSnapshot, type SubtaskStateFile } from "../checkpoint/pending_snapshot.ts";
 import { WeirError } from "../errors.ts";
 import type { PriorityMessage } from "./subtask.ts";
 import type { SubtaskHost } from "./subtask_host.ts";
@@ -15,7 +15,7 @@ export interface CheckpointedActor {
   readonly inputs: Channel[];
   readonly gates: OutputGate[];
   readonly alive: boolean;
-  readonly fileMeta: Omit<SubtaskStateFile, "operators" | "inputChannels" | "outputChannels" | "checkpointId">;
+  readonly fileMeta: Omit<SubtaskStateFile, "operators" | "inputChannels" | "outputChannels" | "checkpointId" | "channelPeers">;
   isEnded(channel: number): boolean;
   now(): number;
   post(message: PriorityMessage): void;
@@ -236,7 +236,7 @@ export class SubtaskCheckpoints implements BarrierController {
     this.#pending.delete(id);
     this.#cancelTimeouts(id);
     const meta = this.#actor.fileMeta;
-    const bytes = snap.toBytes(meta);
+    const bytes = snap.toBytes(meta, this.#peers);
     const write = () => this.#host.writeState(meta.vertexId, meta.subtaskIndex, id, bytes);
     // A sink's pre-commit must be durable before the checkpoint can be acknowledged.
     (snap.preCommitted ? snap.preCommitted.then(write) : write()).then(
@@ -260,6 +260,15 @@ export class SubtaskCheckpoints implements BarrierController {
       },
     );
   }
+
+  /** The other ends of this subtask's channels, written with channel state so that a rescaled restore can route it. */
+  readonly #peers = {
+    input: (c: number): ChannelPeer => endpointId(this.#actor.inputs[c].sender),
+    output: (key: string): ChannelPeer => {
+      const [g, c] = key.split(":").map(Number);
+      return endpointId(this.#actor.gates[g].channels[c].receiver);
+    },
+  };
 
   #dropPending(id: number): void {
     this.#cancelTimeouts(id);
