@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   const faults: Record<string, number> = {};
   const failedBy: Record<string, number> = {};
   const failedSeeds: string[] = [];
-  const proc = { runs: 0, crashes: 0, savepoints: 0, savepointsFailed: 0, stops: 0, restoredAtNewParallelism: 0 };
+  const proc = { runs: 0, crashes: 0, savepoints: 0, savepointsFailed: 0, stops: 0, restoredAtNewParallelism: 0, rescaledChannelState: 0 };
   let runs = 0, completed = 0, failed = 0, restarts = 0, restores = 0, events = 0, unaligned = 0, channelState = 0;
   for (const mode of args.modes) {
     for (const seed of seeds) {
@@ -86,6 +86,7 @@ async function main(): Promise<void> {
       proc.savepointsFailed += r.process.savepointsFailed;
       proc.stops += r.process.stops;
       if (r.process.restoredFromStop) proc.restoredAtNewParallelism++;
+      proc.rescaledChannelState += r.process.rescaledChannelStateRestores;
       for (const [k, n] of Object.entries(r.faults)) faults[k] = (faults[k] ?? 0) + n;
       for (const [k, n] of Object.entries(r.checkpoints.failedBy)) failedBy[k] = (failedBy[k] ?? 0) + n;
       if (!r.ok) {
@@ -103,7 +104,8 @@ async function main(): Promise<void> {
       `faults injected: ${Object.entries(faults).map(([k, n]) => `${k}=${n}`).join(" ") || "none"}`,
       `checkpoints: ${completed} completed (${unaligned} unaligned, ${channelState} with channel state), ${failed} failed (${Object.entries(failedBy).map(([k, n]) => `${k}=${n}`).join(" ") || "none"})`,
       `processes: ${proc.runs} job runs, ${proc.crashes} whole-process crashes resumed, ${proc.savepoints} savepoints completed (${proc.savepointsFailed} failed), ` +
-      `${proc.stops} stop-with-savepoint attempts, ${proc.restoredAtNewParallelism} stop savepoints restored at a new parallelism`,
+      `${proc.stops} stop-with-savepoint attempts, ${proc.restoredAtNewParallelism} stop savepoints restored at a new parallelism, ` +
+        `${proc.rescaledChannelState} checkpoints with channel state restored at a new parallelism`,
       `restarts: ${restarts}, checkpoints restored and checked: ${restores}, events: ${events}, wall: ${wallS.toFixed(1)}s`,
     ].join("\n"),
   );

@@ -1,8 +1,10 @@
 /**
  * Every checkpoint left in storage must load (recovery would pick the latest one), and a
- * sample of them, always including the latest, is restored into a fresh fault-free run
- * on its own seeded world: a consistent cut makes that run's output continue the counts
- * exactly up to the failure-free totals.
+ * sample of them is restored into a fresh fault-free run on its own seeded world: the
+ * latest at the job's parallelism, and one more (sampled, or the latest again) at a
+ * changed parallelism, so that unaligned checkpoints' channel state is rescaled too. A
+ * consistent cut makes that run's output continue the counts exactly up to the
+ * failure-free totals.
  * @module
  */
 import type { Runnable } from "../actors/dispatcher.ts";
@@ -24,6 +26,8 @@ export interface RestoreReport {
   failures: string[];
   /** One line per restore run, for the seed's trace (and hash). */
   trace: string[];
+  /** Restores at a changed parallelism of a checkpoint that held channel state. */
+  rescaledWithChannelState: number;
 }
 
 /** Checks checkpoints `ids` under `jobDir` in `store`. */
@@ -35,24 +39,39 @@ export async function restoreChecks(
   prng: SimPrng,
   limits: { livenessEvents: number },
 ): Promise<RestoreReport> {
-  const report: RestoreReport = { checked: 0, failures: [], trace: [] };
+  const report: RestoreReport = { checked: 0, failures: [], trace: [], rescaledWithChannelState: 0 };
+  const withChannelState = new Set<number>();
   for (const id of ids) {
     try {
-      await loadCheckpoint(store, joinKey(jobDir, `chk-${id}`));
+      const loaded = await loadCheckpoint(store, joinKey(jobDir, `chk-${id}`));
+      if (loaded.files.some((f) => f.inputChannels.length > 0 || f.outputChannels.length > 0)) withChannelState.add(id);
     } catch (e) {
       report.failures.push(`Checkpoint ${id} has metadata in storage (recovery would pick it) but does not load: ${(e as Error).message}`);
     }
   }
   if (report.failures.length > 0 || ids.length === 0) return report;
-  const sample = [ids[ids.length - 1]];
-  if (ids.length > 1) sample.push(ids[prng.int(ids.length - 1)]);
-  for (const id of sample) {
-    const failures = await restoreRun(cfg, store, joinKey(jobDir, `chk-${id}`), prng.fork(`chk-${id}`), limits, report.trace);
+  const latest = ids[ids.length - 1];
+  const sample: { id: number; cfg: SimConfig }[] = [{ id: latest, cfg }];
+  // The second restore changes the parallelism (Flink rescales unaligned checkpoints since 1.13).
+  const rescale = prng.fork("rescale");
+  const other = ids.length > 1 ? ids[prng.int(ids.length - 1)] : latest;
+  sample.push({ id: other, cfg: rescaledConfig(cfg, rescale) });
+  for (const { id, cfg: runCfg } of sample) {
+    const failures = await restoreRun(runCfg, store, joinKey(jobDir, `chk-${id}`), prng.fork(`chk-${id}-${runCfg.sourceParallelism}-${runCfg.reduceParallelism}`), limits, report.trace);
     report.checked++;
-    for (const f of failures) report.failures.push(`Restore of checkpoint ${id}: ${f}`);
+    const at = `${runCfg.sourceParallelism}->${runCfg.reduceParallelism}`;
+    if (runCfg !== cfg && withChannelState.has(id)) report.rescaledWithChannelState++;
+    for (const f of failures) report.failures.push(`Restore of checkpoint ${id} at parallelism ${at}: ${f}`);
     if (failures.length > 0) break;
   }
   return report;
+}
+
+/** The config at another parallelism: the reduce side always changes, the source side half the time. */
+function rescaledConfig(cfg: SimConfig, prng: SimPrng): SimConfig {
+  const reduceParallelism = 1 + ((cfg.reduceParallelism - 1 + prng.range(1, 2)) % 3);
+  const sourceParallelism = prng.chance(0.5) ? cfg.sourceParallelism : prng.range(1, 3);
+  return { ...cfg, sourceParallelism, reduceParallelism };
 }
 
 async function restoreRun(
@@ -101,6 +120,6 @@ async function restoreRun(
     if (result.status !== "finished") failures.push(`Restored run ended ${result.status}: ${result.error?.message ?? ""}`);
     else failures.push(...checkRestoredOutput(sink.committed, cfg.records, cfg.keys, cfg.mode === "at-least-once"));
   }
-  trace.push(`restore ${dir}: ${result?.status ?? "unfinished"} events=${world.events} hash=${world.trace.hash}`);
+  trace.push(`restore ${dir} at ${cfg.sourceParallelism}->${cfg.reduceParallelism}: ${result?.status ?? "unfinished"} events=${world.events} hash=${world.trace.hash}`);
   return failures;
 }

@@ -57,5 +57,6 @@ async function checkArchivedCheckpoints(state: SeedState, end: SeedEnd): Promise
   const r = await restoreChecks(end.runCfg, store, `sim/${end.jobId}`, ids, state.options.root.fork("restore"), state.options.limits);
   for (const line of r.trace) state.world.log(line);
   for (const f of r.failures) state.fail(f);
+  state.proc.rescaledChannelStateRestores += r.rescaledWithChannelState;
   return r.checked;
 }

@@ -45,6 +45,8 @@ export interface ProcessCounts {
   savepointsFailed: number;
   stops: number;
   restoredFromStop: boolean;
+  /** End-of-seed restores of a checkpoint holding channel state at a changed parallelism. */
+  rescaledChannelStateRestores: number;
 }
 
 /** Bounds of one seed's run. */

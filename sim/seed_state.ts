@@ -79,7 +79,7 @@ export class SeedState {
   unalignedCompleted = 0;
   withChannelState = 0;
   failedCount = 0;
-  readonly proc: ProcessCounts = { crashes: 0, runs: 0, savepoints: 0, savepointsFailed: 0, stops: 0, restoredFromStop: false };
+  readonly proc: ProcessCounts = { crashes: 0, runs: 0, savepoints: 0, savepointsFailed: 0, stops: 0, restoredFromStop: false, rescaledChannelStateRestores: 0 };
   readonly savepointLocations: string[] = [];
 
   constructor(
