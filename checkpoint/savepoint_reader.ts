@@ -10,7 +10,7 @@ import { decode, FORMAT_VERSION } from "../codec/cbor.ts";
 import type { OperatorSnapshot } from "../dataflow/operator.ts";
 import { WeirError } from "../errors.ts";
 import { canonicalKey } from "../state/key_group.ts";
-import type { KeyedTableSnapshot } from "../state/keyed_state.ts";
+import { type KeyedTableSnapshot, readTable } from "../state/keyed_state.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { openDirectory } from "../storage/directory.ts";
 import { type CheckpointMetadata, METADATA_FILE } from "./metadata.ts";
@@ -213,10 +213,10 @@ export function* stateRows(sp: OpenedSavepoint, filter: { uid: string; state?: s
   for (const snap of snaps) {
     for (const [name, table] of Object.entries(snap.keyed ?? {})) {
       if (filter.state !== undefined && name !== filter.state) continue;
-      const kind = keyedInfo(name, table, snap).kind;
-      for (const [keyGroup, entries] of table) {
+      const { kind, groups } = readTable(name, table);
+      for (const [keyGroup, entries] of groups) {
         for (const [key, value] of entries) {
-          if (matches(key)) yield { uid: filter.uid, state: name, kind, keyGroup, key, value: stateValue(value) };
+          if (matches(key)) yield { uid: filter.uid, state: name, kind, keyGroup, key, value: stateValue(kind, value) };
         }
       }
     }
@@ -241,40 +241,17 @@ export function operatorSnapshot(f: SubtaskStateFile, uid: string): OperatorSnap
   return snap;
 }
 
-/**
- * A stored value as the live state would show it: a MapState's entry list back as a Map.
- * Snapshots keep MapState as `{ $map: [[key, value], …] }`.
- */
-function stateValue(v: unknown): unknown {
-  if (v !== null && typeof v === "object" && !Array.isArray(v) && "$map" in v && Array.isArray((v as { $map: unknown }).$map)) {
-    return new Map((v as { $map: [unknown, unknown][] }).$map);
-  }
-  return v;
+/** A stored value as the live state would show it: a MapState's entry list back as a Map. */
+function stateValue(kind: StateKind, v: unknown): unknown {
+  return kind === "map" && Array.isArray(v) ? new Map(v as [unknown, unknown][]) : v;
 }
 
-function keyedInfo(name: string, table: KeyedTableSnapshot, snap: OperatorSnapshot): KeyedStateInfo {
+function keyedInfo(name: string, table: KeyedTableSnapshot, _snap: OperatorSnapshot): KeyedStateInfo {
+  const { kind, groups } = readTable(name, table);
   let keys = 0;
-  for (const [, entries] of table) keys += entries.length;
-  const recorded = recordedKind(snap, name);
-  return { name, kind: recorded ?? guessKind(table), kindRecorded: recorded !== undefined, keys, keyGroups: table.length };
-}
-
-/** A kind stored beside the state (`kinds: { name: kind }`), when the snapshot has one. */
-function recordedKind(snap: OperatorSnapshot, name: string): StateKind | undefined {
-  const kinds = (snap as { kinds?: Record<string, unknown> }).kinds;
-  const k = kinds?.[name];
-  return k === "value" || k === "list" || k === "map" ? k : undefined;
-}
-
-function guessKind(table: KeyedTableSnapshot): StateKind {
-  for (const [, entries] of table) {
-    for (const [, v] of entries) {
-      if (v !== null && typeof v === "object" && !Array.isArray(v) && "$map" in v) return "map";
-      // An array may be a ListState or a ValueState holding an array: say so rather than guess.
-      if (Array.isArray(v)) return "unknown";
-    }
-  }
-  return table.length > 0 ? "value" : "unknown";
+  for (const [, entries] of groups) keys += entries.length;
+  // Tables written before kinds were recorded (weir 0.1) are plain arrays: their kind is inferred.
+  return { name, kind, kindRecorded: !Array.isArray(table), keys, keyGroups: groups.length };
 }
 
 function keyMatcher(raw: string | undefined): (key: unknown) => boolean {

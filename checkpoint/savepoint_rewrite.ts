@@ -10,7 +10,7 @@ import { encode } from "../codec/cbor.ts";
 import type { OperatorSnapshot } from "../dataflow/operator.ts";
 import { WeirError } from "../errors.ts";
 import { keyGroupOf, keyGroupRangeFor, subtaskForKeyGroup } from "../state/key_group.ts";
-import type { KeyedTableSnapshot } from "../state/keyed_state.ts";
+import { type KeyedTableSnapshot, readTable, type StateKind } from "../state/keyed_state.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { type CheckpointMetadata, encodeMetadata, joinKey, METADATA_FILE, type SubtaskFileRef } from "./metadata.ts";
 import type { SubtaskStateFile } from "./pending_snapshot.ts";
@@ -173,10 +173,13 @@ function repartitionOperator(old: SubtaskStateFile[], files: SubtaskStateFile[],
   // [subtask] → state name → key group → entries
   const keyed = files.map(() => new Map<string, Map<number, [unknown, unknown][]>>());
   let entries = 0;
+  const kinds = new Map<string, StateKind>();
   for (const { snap } of snaps) {
     for (const [name, table] of Object.entries(snap.keyed ?? {})) {
       for (const list of keyed) if (!list.has(name)) list.set(name, new Map());
-      for (const [, group] of table) {
+      const { kind, groups } = readTable(name, table);
+      kinds.set(name, kind);
+      for (const [, group] of groups) {
         for (const [key, value] of group) {
           const g = keyGroupOf(key, maxParallelism);
           const byGroup = keyed[subtaskForKeyGroup(g, parallelism, maxParallelism)].get(name)!;
@@ -193,7 +196,7 @@ function repartitionOperator(old: SubtaskStateFile[], files: SubtaskStateFile[],
     const snap: OperatorSnapshot = { ...base };
     if (keyed[i].size > 0) {
       const tables: Record<string, KeyedTableSnapshot> = {};
-      for (const [name, groups] of keyed[i]) tables[name] = [...groups.entries()].sort((a, b) => a[0] - b[0]);
+      for (const [name, groups] of keyed[i]) tables[name] = { kind: kinds.get(name)!, groups: [...groups.entries()].sort((a, b) => a[0] - b[0]) };
       snap.keyed = tables;
     }
     files[i].operators[to] = encode(snap);

@@ -202,7 +202,8 @@ export class KeyedStateBackend {
   }
 }
 
-function readTable(name: string, table: KeyedTableSnapshot | LegacyTableSnapshot): KeyedTableSnapshot {
+/** A stored table in the current shape, whichever format wrote it (legacy tables get their kind from their values). */
+export function readTable(name: string, table: KeyedTableSnapshot | LegacyTableSnapshot): KeyedTableSnapshot {
   if (Array.isArray(table)) return legacyTable(table);
   if (table && (table.kind === "value" || table.kind === "list" || table.kind === "map") && Array.isArray(table.groups)) return table;
   throw new WeirError("checkpoint_corrupt", `Keyed state "${name}" in the snapshot has no valid kind and key groups`);
