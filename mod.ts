@@ -55,6 +55,10 @@ export type { HttpIngestSourceOptions } from "./connectors/http_ingest_source.ts
 export type { FileSinkOptions, RollingPolicy } from "./connectors/file_sink.ts";
 export { PostgresSink } from "./connectors/postgres_sink.ts";
 export type { PostgresSinkOptions } from "./connectors/postgres_sink.ts";
+export { RedisStreamSink } from "./connectors/redis_stream_sink.ts";
+export type { RedisStreamSinkOptions } from "./connectors/redis_stream_sink.ts";
+export { NatsJetStreamSink } from "./connectors/nats_jetstream_sink.ts";
+export type { NatsJetStreamSinkOptions } from "./connectors/nats_jetstream_sink.ts";
 export { OperatorError, WeirError } from "./errors.ts";
 export type { WeirErrorCode } from "./errors.ts";
 export { registerType } from "./codec/type_registry.ts";

@@ -313,7 +313,7 @@ export function runSinkExactlyOnceConformance(h: SinkHarness, o: { n?: number } 
     test("a process killed with SIGKILL resumes from its latest checkpoint: exactly-once", async () => {
       const t = await fresh(h);
       const storage = mkdtempSync(join(tmpdir(), "weir-sink-kill-"));
-      const args = [storage, JSON.stringify(t.spec), String(n), String(Math.ceil(n / 2))];
+      const args = [storage, JSON.stringify(t.spec), String(n), String(Math.ceil(n / 4))];
       let completed = 0;
       const first = await runChild(args, (line, kill) => {
         if (line.type === "checkpoint_completed" && ++completed === 4) kill();

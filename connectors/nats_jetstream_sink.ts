@@ -1,0 +1,118 @@
+import { Kvm, type KV } from "@nats-io/kv";
+import { describe as describeValue, invalidOption, WeirError } from "../errors.ts";
+import type { OperatorContext, Sink, SinkWriter } from "../dataflow/operator.ts";
+import { checkNatsServers, connectNats, type NatsClient, natsUnavailable } from "./clients/nats.ts";
+import { type HeldTransaction, HeldTransactionsWriter } from "./held_transactions.ts";
+
+/** Options of a {@link NatsJetStreamSink}. */
+export interface NatsJetStreamSinkOptions {
+  /** `nats://host:port` or `host:port`, or an array of them. */
+  servers: string | string[];
+  /** The subject to publish to; a JetStream stream must capture it. */
+  subject: string;
+}
+
+const OPTIONS = new Set(["servers", "subject"]);
+/** Publishes in flight at once within one commit. */
+const PUBLISH_WINDOW = 1000;
+/** The KV bucket that records each writer's committed checkpoint. */
+export const NATS_COMMITS_BUCKET = "weir_sink_commits";
+
+/**
+ * An exactly-once sink that publishes to a JetStream stream. A record is published as its
+ * text (strings as they are, other values as JSON), with the message id
+ * `<transaction id>-<index>`: JetStream drops a message whose id it saw within the
+ * stream's duplicate window (2 minutes by default), so a commit repeated soon after a
+ * failure adds nothing. Beyond that window, the KV bucket `weir_sink_commits` holds each
+ * writer's last committed checkpoint and a commit already recorded there is skipped. The
+ * stream must exist (an error names it). Flink's Kafka sink with idempotent producers is
+ * the model.
+ *
+ * @throws {WeirError} `invalid_option` for a bad option (named); at start
+ *   `connector_unavailable` naming the servers; `stream_not_found` when no stream
+ *   captures the subject; `sink_record_invalid` for a record JSON cannot hold.
+ * @example
+ * ```ts
+ * import { NatsJetStreamSink } from "./nats_jetstream_sink.ts";
+ * const sink = new NatsJetStreamSink({ servers: "127.0.0.1:4222", subject: "counts.out" });
+ * console.assert(sink.subject === "counts.out");
+ * ```
+ */
+export class NatsJetStreamSink<T = unknown> implements Sink<T> {
+  declare readonly __type?: T;
+  readonly servers: string[];
+  readonly subject: string;
+
+  constructor(options: NatsJetStreamSinkOptions) {
+    if (options === null || typeof options !== "object") throw invalidOption("NatsJetStreamSink options", options, "must be an object");
+    for (const k of Object.keys(options)) if (!OPTIONS.has(k)) throw invalidOption(`NatsJetStreamSink.${k}`, (options as unknown as Record<string, unknown>)[k], "is not a NatsJetStreamSink option");
+    this.servers = checkNatsServers(options.servers, "NatsJetStreamSink.servers");
+    if (typeof options.subject !== "string" || !/^[^\s*>]+$/.test(options.subject)) throw invalidOption("NatsJetStreamSink.subject", options.subject, "must be a subject without wildcards");
+    this.subject = options.subject;
+  }
+
+  createWriter(ctx: OperatorContext): SinkWriter {
+    return new NatsJetStreamSinkWriter(this as NatsJetStreamSink, ctx);
+  }
+}
+
+class NatsJetStreamSinkWriter extends HeldTransactionsWriter<string> {
+  readonly #sink: NatsJetStreamSink;
+  #nats: NatsClient | undefined;
+  #kv: KV | undefined;
+
+  constructor(sink: NatsJetStreamSink, ctx: OperatorContext) {
+    super(ctx);
+    this.#sink = sink;
+  }
+
+  protected async connect(): Promise<void> {
+    const s = this.#sink;
+    this.#nats = await connectNats(s.servers, { option: "NatsJetStreamSink.servers" });
+    try {
+      await this.#nats.jsm.streams.find(s.subject);
+    } catch (e) {
+      const why = (e as Error)?.message ?? String(e);
+      if (/no stream matches subject/i.test(why)) {
+        throw new WeirError("stream_not_found", `NatsJetStreamSink: no JetStream stream captures subject "${s.subject}" on ${s.servers.join(", ")} (create the stream first)`);
+      }
+      throw natsUnavailable(s.servers, e);
+    }
+    try {
+      this.#kv = await new Kvm(this.#nats.js).create(NATS_COMMITS_BUCKET);
+    } catch (e) {
+      throw natsUnavailable(s.servers, e, `cannot open KV bucket ${NATS_COMMITS_BUCKET}`);
+    }
+  }
+
+  protected convert(record: unknown): string {
+    if (typeof record === "string") return record;
+    const json = JSON.stringify(record);
+    if (json === undefined) throw new WeirError("sink_record_invalid", `NatsJetStreamSink "${this.ctx.uid}" cannot publish ${describeValue(record)} to "${this.#sink.subject}"`);
+    return json;
+  }
+
+  protected async commit(t: HeldTransaction<string>): Promise<void> {
+    const key = t.scope.replace(/[^-_=/.a-zA-Z0-9]/g, "_");
+    try {
+      const done = await this.#kv!.get(key);
+      if (done && Number(done.string()) >= t.checkpointId) return; // Committed before.
+      const js = this.#nats!.js;
+      for (let i = 0; i < t.records.length; i += PUBLISH_WINDOW) {
+        const acks: Promise<unknown>[] = [];
+        for (let j = i; j < Math.min(i + PUBLISH_WINDOW, t.records.length); j++) {
+          acks.push(js.publish(this.#sink.subject, t.records[j], { msgID: `${t.id}-${j}` }));
+        }
+        await Promise.all(acks);
+      }
+      await this.#kv!.put(key, String(t.checkpointId));
+    } catch (e) {
+      throw natsUnavailable(this.#sink.servers, e, `did not take transaction ${t.id}`);
+    }
+  }
+
+  protected disconnect(): void {
+    this.#nats?.close().catch(() => {});
+    this.#nats = undefined;
+  }
+}

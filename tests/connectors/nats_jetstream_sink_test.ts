@@ -1,0 +1,97 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { MemoryStorage, NatsJetStreamSink, SequenceSource, StreamEnvironment, WeirError } from "../../mod.ts";
+import { connectNats, type NatsClient } from "../../connectors/clients/nats.ts";
+import { runSinkExactlyOnceConformance, runSinkTransactionConformance, type Row, type SinkHarness } from "./sink_conformance.ts";
+import { NATS_SERVERS, uniqueName } from "./servers.ts";
+import { TcpProxy } from "./tcp_proxy.ts";
+
+let nats: NatsClient;
+before(async () => {
+  nats = await connectNats(NATS_SERVERS);
+});
+after(() => nats.close());
+
+async function messages(stream: string): Promise<string[]> {
+  const total = (await nats.jsm.streams.info(stream)).state.messages;
+  const out: string[] = [];
+  if (total === 0) return out;
+  const consumer = await nats.js.consumers.get(stream);
+  while (out.length < total) {
+    const batch = await consumer.fetch({ max_messages: Math.min(1000, total - out.length), expires: 2000 });
+    for await (const m of batch) out.push(m.string());
+  }
+  return out;
+}
+
+async function newStream(): Promise<{ stream: string; subject: string }> {
+  const stream = uniqueName("weir_sink");
+  const subject = `${stream}.out`;
+  await nats.jsm.streams.add({ name: stream, subjects: [subject] });
+  return { stream, subject };
+}
+
+const harness: SinkHarness = {
+  name: "NatsJetStreamSink",
+  async target() {
+    const { stream, subject } = await newStream();
+    return {
+      sink: new NatsJetStreamSink<Row>({ servers: NATS_SERVERS, subject }),
+      committed: async () => (await messages(stream)).map((m) => JSON.parse(m)),
+      spec: { kind: "nats", servers: NATS_SERVERS, subject },
+      cleanup: async () => void await nats.jsm.streams.delete(stream),
+    };
+  },
+};
+
+runSinkTransactionConformance(harness);
+runSinkExactlyOnceConformance(harness);
+
+describe("NatsJetStreamSink", () => {
+  test("servers as host:port, as a URL or an array; records as text (strings as they are, others JSON)", async () => {
+    const { stream, subject } = await newStream();
+    const env = new StreamEnvironment({ jobName: "nats-shape", storage: new MemoryStorage() });
+    const records: unknown[] = ["plain", { a: 1 }, 7];
+    env.fromSource(new SequenceSource(0, 3), { uid: "n" }).map((i) => records[i], { uid: "rec" })
+      .sinkTo(new NatsJetStreamSink({ servers: [`nats://${NATS_SERVERS}`, NATS_SERVERS], subject }), { uid: "out" });
+    const result = await (await env.execute()).done;
+    assert.equal(result.status, "finished", String(result.error));
+    assert.deepEqual(await messages(stream), ["plain", '{"a":1}', "7"]);
+    await nats.jsm.streams.delete(stream);
+  });
+
+  test("a subject no stream captures fails the job at start naming it", async () => {
+    const subject = `${uniqueName("weir_nostream")}.out`;
+    const env = new StreamEnvironment({ jobName: "nats-missing", storage: new MemoryStorage(), restart: { strategy: "none" } });
+    env.fromSource(new SequenceSource(0, 3), { uid: "n" }).sinkTo(new NatsJetStreamSink({ servers: NATS_SERVERS, subject }), { uid: "out" });
+    const result = await (await env.execute()).done;
+    assert.equal(result.status, "failed");
+    const e = result.error as WeirError;
+    assert.equal(e.code, "stream_not_found");
+    assert.ok(e.message.includes(subject), e.message);
+  });
+
+  test("bad options are refused naming the option", () => {
+    for (const [options, option] of [
+      [{ servers: "http://x", subject: "s" }, "NatsJetStreamSink.servers"],
+      [{ servers: NATS_SERVERS, subject: "a.*" }, "NatsJetStreamSink.subject"],
+      [{ servers: NATS_SERVERS, subject: "s", stream: "x" }, "NatsJetStreamSink.stream"],
+    ] as const) {
+      assert.throws(() => new NatsJetStreamSink(options as never), (e: unknown) => e instanceof WeirError && e.code === "invalid_option" && e.message.includes(option), option);
+    }
+  });
+
+  test("a server that is down: the job fails with an error naming it", async () => {
+    const proxy = new TcpProxy(4222);
+    await proxy.start();
+    await proxy.close(); // A loopback port nothing listens on.
+    const servers = `127.0.0.1:${proxy.port}`;
+    const env = new StreamEnvironment({ jobName: "nats-down", storage: new MemoryStorage(), restart: { strategy: "none" } });
+    env.fromSource(new SequenceSource(0, 3), { uid: "n" }).sinkTo(new NatsJetStreamSink({ servers, subject: "s" }), { uid: "out" });
+    const result = await (await env.execute()).done;
+    assert.equal(result.status, "failed");
+    const e = result.error as WeirError;
+    assert.equal(e.code, "connector_unavailable");
+    assert.ok(e.message.includes(servers), e.message);
+  });
+});
