@@ -22,6 +22,20 @@ export const keyFn = (v: number): number => v % KEYS;
 /** The rolling reduce: a sum per key. */
 export const sumFn = (a: number, b: number): number => a + b;
 
+/** A record of the object variant: the same number, in a field. */
+export interface Boxed {
+  v: number;
+}
+/** The map step, with an object record. */
+export const mapBoxed = (n: number): Boxed => ({ v: n * 3 });
+/** The key selector, with an object record. */
+export const keyBoxed = (r: Boxed): number => r.v % KEYS;
+/** The rolling reduce, with object records; it changes the accumulator in place, as users do. */
+export const sumBoxed = (a: Boxed, b: Boxed): Boxed => {
+  a.v += b.v;
+  return a;
+};
+
 /** One timed run: how many records reached the sink, in how many ms. */
 export interface Run {
   records: number;
@@ -109,4 +123,31 @@ export async function weir(n: number, o: WeirRunOptions): Promise<Run> {
   const ms = nowMs() - start;
   if (result.status !== "finished") throw new Error(`weir job ended ${result.status}: ${result.error ?? ""}`);
   return { records: sink.count, ms, checkpoints: result.checkpoints.completed, last: sink.last };
+}
+
+/**
+ * (e) The same pipeline with object records (`{ v }`): every record an operator emits is
+ * copied (map's output, reduce's accumulator), unless `objectReuse` passes references.
+ * `last` is the number inside the last record, comparable with the other variants.
+ */
+export async function weirObjects(n: number, o: { objectReuse: boolean }): Promise<Run> {
+  const sink = new CountingSink();
+  const env = new StreamEnvironment({
+    jobName: `bench-throughput-${jobs++}`,
+    parallelism: 1,
+    storage: new MemoryStorage(),
+    checkpoint: { interval: 0 },
+    objectReuse: o.objectReuse,
+  });
+  env.fromSource(new SequenceSource(0, n), { uid: "numbers" })
+    .map(mapBoxed, { uid: "box" })
+    .keyBy(keyBoxed)
+    .reduce(sumBoxed, { uid: "sum" })
+    .sinkTo(sink, { uid: "count" });
+  const start = nowMs();
+  const job = await env.execute();
+  const result = await job.done;
+  const ms = nowMs() - start;
+  if (result.status !== "finished") throw new Error(`weir job ended ${result.status}: ${result.error ?? ""}`);
+  return { records: sink.count, ms, checkpoints: result.checkpoints.completed, last: (sink.last as Boxed | undefined)?.v };
 }

@@ -1,7 +1,9 @@
 /**
  * Throughput of one keyed pipeline (source → map → keyBy → rolling sum → counting sink,
  * 10k keys) as a plain loop, in RxJS, and on weir without and with aligned checkpoints
- * every second, with the ratios between them, all measured in this one run.
+ * every second, with the ratios between them, all measured in this one run. Two more
+ * weir rows carry the numbers as object records: with the copies that make records
+ * values (the default), and with `objectReuse: true`; the primitive row needs no copies.
  *
  *   bun bench/throughput.ts                 this runtime only
  *   deno run -A bench/throughput.ts
@@ -19,7 +21,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { FileStorage, MemoryStorage } from "../mod.ts";
-import { KEYS, plainLoop, type Run, rxjs, weir } from "./keyed_sum.ts";
+import { KEYS, plainLoop, type Run, rxjs, weir, weirObjects } from "./keyed_sum.ts";
 import { printResultLine, runOtherRuntime } from "./other_runtime.ts";
 import { median, perSecond, runtimeName, table } from "./stats.ts";
 
@@ -74,6 +76,8 @@ async function measure(dir: string): Promise<Report> {
     { key: "weir", label: "weir, no checkpoints", probe: 2_000_000, share: 1, run: (n) => weir(n, { intervalMs: 0 }) },
     { key: "weirFile", label: "weir, aligned 1 s, FileStorage", probe: 2_000_000, share: 1, run: (n) => weir(n, { intervalMs: 1000, storage: file }) },
     { key: "weirMem", label: "weir, aligned 1 s, MemoryStorage", probe: 2_000_000, share: 1, run: (n) => weir(n, { intervalMs: 1000, storage: new MemoryStorage() }) },
+    { key: "weirObj", label: "weir, object records, copied", probe: 500_000, share: 1, run: (n) => weirObjects(n, { objectReuse: false }) },
+    { key: "weirReuse", label: "weir, object records, objectReuse", probe: 500_000, share: 1, run: (n) => weirObjects(n, { objectReuse: true }) },
   ];
   // Warm up by growing the input until a run takes a fair share of the target, then
   // size it from that run's rate (short probes underrate a JIT-compiled loop). Weir
@@ -91,6 +95,8 @@ async function measure(dir: string): Promise<Report> {
     sizes.set(v.key, Math.max(1e5, Math.round((perMs * target) / 1e5) * 1e5));
   }
   for (const k of ["weirFile", "weirMem"]) sizes.set(k, sizes.get("weir")!);
+  // The object rows share one size too, so copied and reused do the same work.
+  sizes.set("weirReuse", sizes.get("weirObj")!);
   const results = new Map<string, VariantResult>(variants.map((v) => [v.key, { key: v.key, label: v.label, records: sizes.get(v.key)!, rates: [], median: 0 }]));
   const expected = new Map<number, unknown>();
   for (let rep = 0; rep < reps; rep++) {
@@ -140,6 +146,13 @@ function pairedChange(r: Report, key: string): number {
   return median(other.map((x, i) => x / base[i] - 1));
 }
 
+/** Median over repetitions of a's rate over b's in the same repetition. */
+function pairedRatio(r: Report, a: string, b: string): number {
+  const x = r.variants.find((v) => v.key === a)!.rates;
+  const y = r.variants.find((v) => v.key === b)!.rates;
+  return median(x.map((v, i) => v / y[i]));
+}
+
 /** The three targets of the issue, said plainly. */
 function targets(r: Report): string {
   const d = rate(r, "weirFile");
@@ -151,6 +164,9 @@ function targets(r: Report): string {
     `  >= rxjs (10k keys):            ${verdict(d >= rate(r, "rxjs"))} (${ratio(d, rate(r, "rxjs"))}; vs rxjs with 10 keys ${ratio(d, rate(r, "rxjs10"))})`,
     `  >= 20% of the plain loop:      ${verdict(d >= 0.2 * rate(r, "loop"))} (${((100 * d) / rate(r, "loop")).toFixed(1)}%)`,
     `  within 5% of no checkpoints:   ${verdict(change >= -0.05)} (${pct(change)}, median of paired runs; MemoryStorage ${pct(pairedChange(r, "weirMem"))})`,
+    `${r.runtime} cost of records as values (object records, no checkpoints):`,
+    `  copied vs objectReuse:         ${ratio(rate(r, "weirObj"), rate(r, "weirReuse"))} (paired ${pct(pairedRatio(r, "weirObj", "weirReuse") - 1)})`,
+    `  objectReuse vs primitives:     ${ratio(rate(r, "weirReuse"), rate(r, "weir"))}`,
   ].join("\n");
 }
 
