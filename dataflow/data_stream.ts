@@ -1,4 +1,4 @@
-import { invalidOption } from "../errors.ts";
+import { WeirError, invalidOption } from "../errors.ts";
 import type { Sink } from "./operator.ts";
 import { FilterOperator } from "./operators/filter.ts";
 import { FlatMapOperator } from "./operators/flat_map.ts";
@@ -67,6 +67,36 @@ export class DataStream<T> {
   keyBy<K>(keySelector: (value: T) => K): KeyedStream<T, K> {
     requireFunction(keySelector, "keyBy key selector");
     return new KeyedStream<T, K>(this.builder, this.transformation, keySelector);
+  }
+
+  /**
+   * Merges this stream with others of the same type into one (Flink's `union`): the next
+   * operator reads every input; records of one input keep their order, inputs interleave.
+   * A partitioning set on an input (`a.rebalance().union(b)`) holds for that input unless
+   * the union itself is partitioned (`a.union(b).keyBy(…)`).
+   *
+   * @example
+   * ```ts
+   * import { StreamEnvironment, SequenceSource, CollectSink } from "../mod.ts";
+   * const env = new StreamEnvironment({ jobName: "doc-union" });
+   * const evens = env.fromSource(new SequenceSource(0, 5)).map((n) => n * 2);
+   * const odds = env.fromSource(new SequenceSource(0, 5)).map((n) => n * 2 + 1);
+   * evens.union(odds).sinkTo(new CollectSink<number>());
+   * ```
+   * @throws {WeirError} `invalid_job` when a stream is given twice or belongs to another environment.
+   */
+  union(...others: DataStream<T>[]): DataStream<T> {
+    const all = [this, ...others];
+    for (const s of others) {
+      if (!(s instanceof DataStream)) throw invalidOption("union input", s, "must be a DataStream");
+      if (s.builder !== this.builder) throw new WeirError("invalid_job", "union() joins streams of one StreamEnvironment; a stream of another environment was given");
+    }
+    const ids = all.map((s) => s.transformation.id);
+    if (new Set(ids).size !== ids.length) {
+      throw new WeirError("invalid_job", `union() got the stream of "${this.transformation.name}" twice; a stream is unioned once`);
+    }
+    const t = this.builder.add({ kind: "union", unionOf: all.map((s) => ({ id: s.transformation.id, partitioning: s.#partitioning })) }, undefined);
+    return new DataStream<T>(this.builder, t);
   }
 
   /** Round-robin to the next operator's subtasks. */

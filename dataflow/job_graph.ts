@@ -1,7 +1,7 @@
 import type { Partitioning } from "../actors/output_gate.ts";
 import { WeirError, invalidOption } from "../errors.ts";
 import type { Source, StreamOperator } from "./operator.ts";
-import type { Transformation } from "./transformation.ts";
+import type { InputPartitioning, Transformation } from "./transformation.ts";
 
 /** One operator inside a vertex's chain. */
 export interface ChainedSpec {
@@ -46,7 +46,15 @@ export function buildJobGraph(transformations: Transformation[], defaults: { par
   const { maxParallelism } = defaults;
   const byId = new Map(transformations.map((t) => [t.id, t]));
   const consumers = new Map<number, number>();
-  for (const t of transformations) if (t.input) consumers.set(t.input.id, (consumers.get(t.input.id) ?? 0) + 1);
+  for (const t of transformations) {
+    for (const i of t.unionOf ?? (t.input ? [t.input] : [])) consumers.set(i.id, (consumers.get(i.id) ?? 0) + 1);
+  }
+  /** The real producers behind an input, looking through unions; a partitioning on the union wins. */
+  const producersOf = (input: NonNullable<Transformation["input"]>): { from: Transformation; partitioning: InputPartitioning | undefined }[] => {
+    const t = byId.get(input.id)!;
+    if (!t.unionOf) return [{ from: t, partitioning: input.partitioning }];
+    return t.unionOf.flatMap((u) => producersOf({ id: u.id, partitioning: input.partitioning ?? u.partitioning }));
+  };
   const seenUids = new Set<string>();
   for (const t of transformations) {
     if (seenUids.has(t.uid)) throw invalidOption("uid", t.uid, "must be unique per job; two operators have it");
@@ -61,6 +69,8 @@ export function buildJobGraph(transformations: Transformation[], defaults: { par
   const parallelismOf = (t: Transformation) => t.parallelism ?? defaults.parallelism;
 
   for (const t of transformations) {
+    // A union has no vertex: its consumers get an edge from each of its producers.
+    if (t.unionOf) continue;
     const p = parallelismOf(t);
     if (t.source) {
       const v: JobVertex = { id: `v${vertices.length}`, name: `Source: ${t.name}`, parallelism: p, source: { uid: t.uid, name: t.name, source: t.source }, chain: [], uids: [t.uid] };
@@ -68,34 +78,39 @@ export function buildJobGraph(transformations: Transformation[], defaults: { par
       vertexOf.set(t.id, v);
       continue;
     }
-    const input = t.input!;
-    const from = byId.get(input.id)!;
-    const fromVertex = vertexOf.get(from.id)!;
-    const part = input.partitioning;
-    const sameP = parallelismOf(from) === p;
-    const forward = part === undefined || part === "forward";
-    if (part === "forward" && !sameP) {
-      throw invalidOption(`parallelism of "${t.name}"`, p, `must equal its forward input's parallelism (${parallelismOf(from)})`);
-    }
+    const producers = producersOf(t.input!);
     const spec: ChainedSpec = { uid: t.uid, name: t.name, createOperator: t.createOperator! };
-    const chainable = forward && sameP && consumers.get(from.id) === 1 && !from.sink && !t.disableChaining;
-    if (chainable) {
-      fromVertex.chain.push(spec);
-      fromVertex.uids.push(t.uid);
-      fromVertex.name += ` -> ${t.name}`;
-      vertexOf.set(t.id, fromVertex);
-      continue;
+    for (const { from, partitioning: part } of producers) {
+      if (part === "forward" && parallelismOf(from) !== p) {
+        throw invalidOption(`parallelism of "${t.name}"`, p, `must equal its forward input's parallelism (${parallelismOf(from)})`);
+      }
+    }
+    if (producers.length === 1) {
+      const { from, partitioning: part } = producers[0];
+      const fromVertex = vertexOf.get(from.id)!;
+      const forward = part === undefined || part === "forward";
+      const chainable = forward && parallelismOf(from) === p && consumers.get(from.id) === 1 && !from.sink && !t.disableChaining;
+      if (chainable) {
+        fromVertex.chain.push(spec);
+        fromVertex.uids.push(t.uid);
+        fromVertex.name += ` -> ${t.name}`;
+        vertexOf.set(t.id, fromVertex);
+        continue;
+      }
     }
     const v: JobVertex = { id: `v${vertices.length}`, name: t.name, parallelism: p, chain: [spec], uids: [t.uid] };
     vertices.push(v);
     vertexOf.set(t.id, v);
-    let partitioning: Partitioning;
-    if (part === undefined) partitioning = sameP ? { kind: "forward" } : { kind: "rebalance" };
-    else if (part === "forward") partitioning = { kind: "forward" };
-    else if (part === "rebalance") partitioning = { kind: "rebalance" };
-    else if (part === "broadcast") partitioning = { kind: "broadcast" };
-    else partitioning = { kind: "hash", keySelector: part.keySelector, maxParallelism };
-    edges.push({ from: fromVertex.id, to: v.id, partitioning, pointwise: partitioning.kind === "forward" });
+    for (const { from, partitioning: part } of producers) {
+      const sameP = parallelismOf(from) === p;
+      let partitioning: Partitioning;
+      if (part === undefined) partitioning = sameP ? { kind: "forward" } : { kind: "rebalance" };
+      else if (part === "forward") partitioning = { kind: "forward" };
+      else if (part === "rebalance") partitioning = { kind: "rebalance" };
+      else if (part === "broadcast") partitioning = { kind: "broadcast" };
+      else partitioning = { kind: "hash", keySelector: part.keySelector, maxParallelism };
+      edges.push({ from: vertexOf.get(from.id)!.id, to: v.id, partitioning, pointwise: partitioning.kind === "forward" });
+    }
   }
   for (const v of vertices) {
     if (!Number.isInteger(v.parallelism) || v.parallelism < 1) throw invalidOption(`parallelism of "${v.name}"`, v.parallelism, "must be an integer >= 1");

@@ -17,6 +17,11 @@ export interface Transformation {
   /** Creates a fresh operator instance per subtask. */
   createOperator?: () => StreamOperator;
   input?: { id: number; partitioning: InputPartitioning | undefined };
+  /**
+   * A union (kind "union") has no operator and no vertex of its own: its consumers read
+   * from each of these inputs (Flink's virtual union node).
+   */
+  unionOf?: { id: number; partitioning: InputPartitioning | undefined }[];
   /** Set when the user gave the uid (generated uids change with the graph). */
   uidGiven: boolean;
   /** Keeps this operator out of its predecessor's chain. */
