@@ -99,7 +99,7 @@ export class OperatorChain {
     if (this.source) {
       const { reader, ctx } = this.source;
       try {
-        out[ctx.uid] = encode({ operator: reader.snapshotState(checkpointId) });
+        out[ctx.uid] = encode({ operator: reader.snapshotState(checkpointId) }, `the state of source "${ctx.uid}"`);
       } catch (e) {
         throw new OperatorError(ctx.name, ctx.uid, e);
       }
@@ -107,7 +107,7 @@ export class OperatorChain {
     for (let i = 0; i < this.operators.length; i++) {
       const { operator, ctx } = this.operators[i];
       try {
-        out[ctx.uid] = encode(operator.snapshotState(checkpointId));
+        out[ctx.uid] = encode(operator.snapshotState(checkpointId), `the state of operator "${ctx.uid}"`);
       } catch (e) {
         throw this.error(i, e);
       }

@@ -96,4 +96,25 @@ describe("state values through a savepoint", () => {
       });
     }
   });
+
+  test("a state value weir cannot persist faithfully fails the job with an error naming its class, never a plain object", async () => {
+    class Session {
+      #user = "u";
+      get user(): string {
+        return this.#user;
+      }
+    }
+    const e = new StreamEnvironment({ jobName: "opaque-state", storage: new MemoryStorage(), restart: { strategy: "none" } });
+    e.fromSource(new SequenceSource(0, 20), { uid: "n" })
+      .keyBy((n) => n % 2)
+      .process<number>((n, ctx) => {
+        ctx.valueState<Session>("session").update(new Session());
+        ctx.emit(n);
+      }, { uid: "sessions" })
+      .sinkTo(new CollectSink<number>(), { uid: "out" });
+    const r = await (await e.execute()).done;
+    assert.equal(r.status, "failed");
+    assert.match(String(r.error), /state of operator "sessions"/);
+    assert.match(String(r.error), /class Session/);
+  });
 });
