@@ -1,31 +1,59 @@
 /**
- * The quick-start job: counts words of an endless, replayable stream of sentences, with
- * checkpoints every second on the embedded file storage (.weir/) and the REST API on
- * http://127.0.0.1:8081. Prints its progress and every completed checkpoint. Ctrl-C
- * stops it with a savepoint; start it again and it resumes after a crash (kill -9).
+ * The quick-start job on real data: counts the words of the text files in a folder —
+ * by default quickstart/input/, seeded at the first start with this project's own
+ * documentation — and keeps watching it: drop a file in, or append lines to one, and the
+ * counts move. Every running count goes to quickstart/output/ (FileSink, CSV rows
+ * `word,count`, exactly-once: a file appears when the checkpoint that wrote it completes).
+ * Checkpoints every second on the embedded file storage (.weir/), the REST API and
+ * dashboard on http://127.0.0.1:8081. Ctrl-C stops it with a savepoint; kill -9 it and
+ * start it again, and it resumes from its latest checkpoint. Memory stays flat: the state
+ * is one count per distinct word, and nothing keeps records (bench/quickstart_memory.ts).
  *
- *   npm start                       # or: bun examples/wordcount.ts [--port 8081] [--host 127.0.0.1]
+ *   npm start                                  # or: bun examples/wordcount.ts
+ *   npm start -- --input DIR --output DIR      # another folder to read, another to write
  *   npm start -- --from-savepoint .weir/savepoints/savepoint-…   # start from a savepoint
- *   npm start -- --fresh            # ignore an unfinished (crashed) run and start anew
- *   npm start -- --help             # every flag (the same as weir run's)
+ *   npm start -- --fresh                       # ignore an unfinished (crashed) run and start anew
+ *   npm start -- --help                        # every job flag (the same as weir run's)
  */
-import { applyCommandLine, CollectSink, FileStorage, restoreCommand, SequenceSource, StreamEnvironment } from "../mod.ts";
+import process from "node:process";
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { applyCommandLine, FileSink, FileSource, FileStorage, restoreCommand, StreamEnvironment } from "../mod.ts";
+import { shellQuote } from "../cli/job_args.ts";
 
-const LINES = [
-  "the barrier overtakes the data in flight",
-  "aligned checkpoints wait for every barrier",
-  "unaligned checkpoints store the data they overtake",
-  "a savepoint is a checkpoint you own",
-  "exactly once means no record lost and none counted twice",
-];
-
-// The command line (--port, --from-savepoint DIR, …) becomes the defaults of the
-// environment below; under `weir run examples/wordcount.ts …` weir run's flags do.
+// The command line, in one place: --input/--output are this example's own; every other
+// flag (--port, --from-savepoint DIR, --fresh, …) is a job flag that applyCommandLine turns
+// into the environment's defaults.
+const argv = process.argv.slice(2);
+const input = resolve(flagValue("input", "quickstart/input"));
+const output = resolve(flagValue("output", "quickstart/output"));
 try {
-  applyCommandLine({ parallelism: 2, http: { port: 8081, hostname: "127.0.0.1" } });
+  applyCommandLine({ parallelism: 2, http: { port: 8081, hostname: "127.0.0.1" } }, { argv });
 } catch (e) {
   console.error(`weir: ${(e as Error).message}`);
   process.exit(2);
+}
+
+/** Removes `--name VALUE` (or `--name=VALUE`) from argv and returns VALUE. */
+function flagValue(name: string, fallback: string): string {
+  const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return fallback;
+  if (argv[i].includes("=")) return argv.splice(i, 1)[0].slice(name.length + 3);
+  const value = argv[i + 1];
+  if (value === undefined || value.startsWith("--")) {
+    console.error(`weir: Option --${name} needs a directory`);
+    process.exit(2);
+  }
+  argv.splice(i, 2);
+  return value;
+}
+
+// The default folder starts with the project's own documentation, so there is something to count.
+if (!existsSync(input)) {
+  mkdirSync(input, { recursive: true });
+  const root = resolve(import.meta.dirname ?? ".", "..");
+  for (const doc of readdirSync(root).filter((f) => f.endsWith(".md"))) copyFileSync(join(root, doc), join(input, doc));
+  console.log(`weir: created ${input} with ${readdirSync(input).join(", ")}; drop text files in to count them too`);
 }
 
 const env = new StreamEnvironment({
@@ -34,21 +62,28 @@ const env = new StreamEnvironment({
   checkpoint: { interval: 1000 },
   restart: { strategy: "exponential-delay", initialDelay: 100, maxDelay: 5000 },
 });
-const counts = new CollectSink<[string, number]>();
-env.fromSource(new SequenceSource(0, Number.MAX_SAFE_INTEGER, { ratePerSecond: 5000 }), { uid: "sentences" })
-  .map((n) => LINES[n % LINES.length], { uid: "line" })
-  .flatMap((line) => line.split(" "), { uid: "words" })
+/** The latest count per word, for the progress line: one entry per distinct word, not per record. */
+const latest = new Map<string, number>();
+let updates = 0;
+env.fromSource(new FileSource<string>(input, { format: "lines", monitorInterval: 1000 }), { uid: "lines" })
+  .flatMap((line) => line.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [], { uid: "words" })
   .map((word): [string, number] => [word, 1], { uid: "pair" })
   .keyBy((p) => p[0])
   .reduce((a, b) => [a[0], a[1] + b[1]], { uid: "count" })
-  .sinkTo(counts, { uid: "out" });
+  .map((p) => {
+    latest.set(p[0], p[1]);
+    updates++;
+    return p;
+  }, { uid: "progress" })
+  .sinkTo(new FileSink<[string, number]>(output, { format: "csv" }), { uid: "out" });
 
 const job = await env.execute().catch((e: Error) => {
   // Bad options, a busy port or an unreadable checkpoint: one clear line, no stack.
   console.error(`weir: ${e.message}`);
   process.exit(1);
 });
-console.log(`weir: job "${job.name}" (${job.id}) running; REST API and dashboard at ${job.url ?? "(off)"}`);
+console.log(`weir: job "${job.name}" (${job.id}) counting words in ${input} into ${output}`);
+console.log(`weir: REST API and dashboard at ${job.url ?? "(off)"}`);
 job.on((e) => {
   if (e.type === "checkpoint_completed") {
     console.log(`checkpoint ${e.checkpointId} completed in ${e.durationMs.toFixed(1)} ms, state ${(e.stateSize / 1024).toFixed(1)} KiB`);
@@ -63,11 +98,12 @@ job.on((e) => {
   }
 });
 
+let reported = -1;
 const progress = setInterval(() => {
-  const latest = new Map<string, number>();
-  for (const [w, c] of counts.committed) latest.set(w, c);
+  if (updates === reported) return;
+  reported = updates;
   const top = [...latest].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([w, c]) => `${w}=${c}`).join(" ");
-  console.log(`committed ${counts.committed.length} updates; top words: ${top || "(none yet)"}`);
+  console.log(`${updates} count updates (${latest.size} distinct words); top: ${top || "(none yet)"}`);
 }, 2000);
 
 let stopping = false;
@@ -87,5 +123,8 @@ process.on("SIGTERM", stop);
 const result = await job.done;
 clearInterval(progress);
 console.log(`job ended: ${result.status}${result.savepoint ? `, savepoint ${result.savepoint}` : ""}`);
-if (result.savepoint) console.log(`restore with: ${restoreCommand(job.launchCommand ?? "npm start --", result.savepoint)}`);
+if (result.savepoint) {
+  const launch = `${job.launchCommand ?? "npm start --"} --input ${shellQuote(input)} --output ${shellQuote(output)}`;
+  console.log(`restore with: ${restoreCommand(launch, result.savepoint)}`);
+}
 process.exit(result.status === "failed" ? 1 : 0);
