@@ -61,6 +61,7 @@ export type WeirErrorCode =
   // Storage, encoding and connectors.
   | "storage_corrupt"
   | "storage_unavailable"
+  | "storage_fenced"
   | "format_unsupported"
   | "connector_unavailable"
   | "ingest_log_full"

@@ -105,6 +105,8 @@ class IngestReader implements SourceReader {
       const splits = restored.map(checkSplit);
       if (splits.length > 1) throw new WeirError("checkpoint_corrupt", `HttpIngestSource "${ctx.uid}" restored ${splits.length} splits; its log has one`);
       this.#split = splits[0];
+      // Synchronously after the log opened, so before any POST waiting on it appends.
+      if (this.#split) this.#log.skipTo(this.#split.segment);
     } else if (ctx.subtaskIndex === 0) {
       this.#split = { segment: this.#log.first, offset: 0 };
     }

@@ -129,6 +129,17 @@ export class IngestLog {
     this.#flushing = false;
   }
 
+  /**
+   * Numbers new segments from `n` on: a reader restored at segment n must meet every later
+   * append at or above n. A new process whose log was trimmed empty would otherwise start
+   * again at 0, below the reader, and the events it acknowledged would never be read.
+   */
+  skipTo(n: number): void {
+    if (n <= this.#next) return;
+    this.#next = n;
+    this.#resolvedThrough = Math.max(this.#resolvedThrough, n - 1);
+  }
+
   /** Calls `fn` whenever a segment settles; returns the function that stops it. */
   onAppend(fn: () => void): () => void {
     this.#waiters.add(fn);

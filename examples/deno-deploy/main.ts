@@ -50,7 +50,9 @@ const INGEST_PATH = "/ingest/events";
 /** An event that is not `{ id: number, user: string }` is kept, counted under this user, not dropped. */
 const INVALID_USER = "(invalid)";
 
-const storage = new DenoKvStorage(Deno.env.get("WEIR_KV_PATH") || undefined);
+// The fence: a newer isolate of this job takes it over at its first storage call, and from
+// then on an older one still running can no longer write (its writes fail with storage_fenced).
+const storage = new DenoKvStorage(Deno.env.get("WEIR_KV_PATH") || undefined, { fence: JOB_NAME });
 const checkpointMs = Number(Deno.env.get("WEIR_CHECKPOINT_MS") ?? 10_000);
 const results = new UpsertSink<UserEvents>(storage, `${JOB_NAME}/results/`, (r) => r.user);
 

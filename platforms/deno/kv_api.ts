@@ -22,7 +22,7 @@ export interface KvAtomic {
   check(...checks: { key: KvKey; versionstamp: string | null }[]): KvAtomic;
   set(key: KvKey, value: unknown): KvAtomic;
   delete(key: KvKey): KvAtomic;
-  commit(): Promise<{ ok: boolean }>;
+  commit(): Promise<{ ok: boolean; versionstamp?: string }>;
 }
 
 /** A selector for Deno.Kv.list: a key range, start inclusive, end exclusive. */

@@ -4,12 +4,20 @@
  */
 import { type StorageAdapter, checkKey } from "../../storage/adapter.ts";
 import { WeirError } from "../../errors.ts";
-import { type Kv, type KvKey, type KvKeyPart, KV_LIMITS, openKv } from "./kv_api.ts";
+import { type Kv, type KvAtomic, type KvKey, type KvKeyPart, KV_LIMITS, openKv } from "./kv_api.ts";
 
 /** Options of a DenoKvStorage. */
 export interface DenoKvStorageOptions {
   /** Key parts every weir key lives under, so that one database can hold other data too; default `["weir"]`. */
   prefix?: readonly KvKeyPart[];
+  /**
+   * A fence name (e.g. the job name). Opening takes the fence over; from then on every
+   * commit of an adapter opened earlier under the same name is refused with
+   * `storage_fenced`, so that an older process (an isolate the platform has not stopped
+   * yet) can no longer change what the newest one writes. Flink fences its JobManager
+   * leader the same way (a fencing token checked on every write).
+   */
+  fence?: string;
 }
 
 /** The record under a storage key: the bytes themselves, or where their chunks are. */
@@ -45,7 +53,9 @@ const utf8 = new TextEncoder();
  * chunks (removed with their key's prefix), never a torn value. A checkpoint as a whole is
  * atomic the way it is on every adapter: its `_metadata` is written last, so recovery
  * never picks a checkpoint whose keys are not all there (Flink's completed-checkpoint
- * pointer). `delete` and `deletePrefix` remove entries before their chunks.
+ * pointer). `delete` and `deletePrefix` remove entries before their chunks. With a
+ * `fence`, every commit also checks the fence key's versionstamp, so an adapter opened
+ * later under the same fence name stops this one's writes (`storage_fenced`).
  *
  * Idea: Flink's `FsCheckpointStorage` writes state files first and the metadata pointer
  * last; the generation flip is the KV form of write-then-rename.
@@ -64,6 +74,9 @@ export class DenoKvStorage implements StorageAdapter {
   readonly description: string;
   readonly #path: string | undefined;
   readonly #prefix: readonly KvKeyPart[];
+  readonly #fence: string | undefined;
+  /** The fence key's versionstamp this adapter set when it opened; every commit checks it. */
+  #fenceVersionstamp: string | null = null;
   #kv: Promise<Kv> | undefined;
   #opened: Kv | undefined;
   #closed = false;
@@ -82,8 +95,12 @@ export class DenoKvStorage implements StorageAdapter {
     if (!Array.isArray(prefix) || prefix.length === 0) {
       throw new WeirError("invalid_option", `Option prefix of DenoKvStorage must be a non-empty array of key parts, got ${JSON.stringify(prefix)}`);
     }
+    if (options.fence !== undefined && (typeof options.fence !== "string" || options.fence.length === 0)) {
+      throw new WeirError("invalid_option", `Option fence of DenoKvStorage must be a non-empty string, got ${JSON.stringify(options.fence)}`);
+    }
     this.#path = path;
     this.#prefix = [...prefix];
+    this.#fence = options.fence;
     this.description = `denokv:${path ?? "(default)"}`;
   }
 
@@ -99,12 +116,44 @@ export class DenoKvStorage implements StorageAdapter {
 
   #open(): Promise<Kv> {
     if (this.#closed) return Promise.reject(new WeirError("storage_failed", `${this.description} is closed`));
-    this.#kv ??= openKv(this.#path).then((kv) => {
+    this.#kv ??= openKv(this.#path).then(async (kv) => {
+      if (this.#fence !== undefined) {
+        try {
+          const res = await kv.atomic().set(this.#fenceKey(), crypto.randomUUID()).commit();
+          if (!res.ok || !res.versionstamp) throw new Error("the commit was refused");
+          this.#fenceVersionstamp = res.versionstamp;
+        } catch (e) {
+          kv.close();
+          throw new WeirError("storage_failed", `Cannot take fence ${JSON.stringify(this.#fence)} in ${this.description}: ${(e as Error).message}`, { cause: e });
+        }
+      }
       if (this.#closed) kv.close();
       else this.#opened = kv;
       return kv;
     });
     return this.#kv;
+  }
+
+  #fenceKey(): KvKey {
+    return [...this.#prefix, "fence", this.#fence!];
+  }
+
+  /** An atomic operation that holds only while this adapter still owns its fence. */
+  #atomic(kv: Kv): KvAtomic {
+    const op = kv.atomic();
+    return this.#fence === undefined ? op : op.check({ key: this.#fenceKey(), versionstamp: this.#fenceVersionstamp });
+  }
+
+  /** After a refused commit: throws storage_fenced when another adapter took the fence over. */
+  async #checkFence(kv: Kv): Promise<void> {
+    if (this.#fence === undefined) return;
+    const now = await kv.get(this.#fenceKey());
+    if (now.versionstamp !== this.#fenceVersionstamp) {
+      throw new WeirError(
+        "storage_fenced",
+        `Fence ${JSON.stringify(this.#fence)} of ${this.description} was taken over by a newer process; this one may no longer write`,
+      );
+    }
   }
 
   #entryKey(key: string): KvKey {
@@ -198,9 +247,10 @@ export class DenoKvStorage implements StorageAdapter {
     for (let attempt = 0; attempt < FLIP_ATTEMPTS_MAX; attempt++) {
       const old = await kv.get<Entry>(entryKey);
       if (entry === undefined && old.value === null) return null;
-      const op = kv.atomic().check({ key: entryKey, versionstamp: old.versionstamp });
+      const op = this.#atomic(kv).check({ key: entryKey, versionstamp: old.versionstamp });
       const res = await (entry === undefined ? op.delete(entryKey) : op.set(entryKey, entry)).commit();
       if (res.ok) return old.value;
+      await this.#checkFence(kv);
     }
     throw new WeirError("storage_failed", `Cannot write ${JSON.stringify(key)} in ${this.description}: ${FLIP_ATTEMPTS_MAX} concurrent writers won in a row`);
   }
@@ -210,15 +260,15 @@ export class DenoKvStorage implements StorageAdapter {
    * commit as KV's mutation and size limits allow.
    */
   async #commitInBatches(kv: Kv, n: number, mutation: (i: number) => { key: KvKey; value?: Uint8Array }): Promise<void> {
-    let op = kv.atomic();
+    let op = this.#atomic(kv);
     let count = 0;
     let bytes = 0;
     for (let i = 0; i < n; i++) {
       const m = mutation(i);
       const size = (m.value?.length ?? 0) + 256;
       if (count > 0 && (count === KV_LIMITS.mutationsPerCommitMax || bytes + size > COMMIT_BYTES_BUDGET)) {
-        await this.#commit(op);
-        op = kv.atomic();
+        await this.#commit(kv, op);
+        op = this.#atomic(kv);
         count = 0;
         bytes = 0;
       }
@@ -227,12 +277,14 @@ export class DenoKvStorage implements StorageAdapter {
       count++;
       bytes += size;
     }
-    if (count > 0) await this.#commit(op);
+    if (count > 0) await this.#commit(kv, op);
   }
 
-  async #commit(op: ReturnType<Kv["atomic"]>): Promise<void> {
-    // Without checks a commit cannot fail on contention; ok=false would be a KV fault.
-    if (!(await op.commit()).ok) throw new Error("an unchecked atomic commit was refused");
+  async #commit(kv: Kv, op: KvAtomic): Promise<void> {
+    if ((await op.commit()).ok) return;
+    // The only check on these commits is the fence's; without one ok=false would be a KV fault.
+    await this.#checkFence(kv);
+    throw new Error("an atomic commit was refused");
   }
 
   async #deleteChunks(kv: Kv, key: string, entry: { generation: string; chunks: number }): Promise<void> {

@@ -161,6 +161,32 @@ describe("DenoKvStorage", { skip }, () => {
     other.close();
   });
 
+  test("a fence: once a newer adapter opens under the same name, the older one's writes and deletes are refused with storage_fenced", async () => {
+    const path = tempDb();
+    const older = await DenoKvStorage.open(path, { fence: "job" });
+    await older.put("job/a", new Uint8Array([1]));
+    await older.put("job/big", pattern(200_000, 8));
+    const newer = await DenoKvStorage.open(path, { fence: "job" });
+    const fenced = (e: unknown) => e instanceof WeirError && e.code === "storage_fenced" && e.message.includes('"job"');
+    await assert.rejects(older.put("job/a", new Uint8Array([2])), fenced);
+    await assert.rejects(older.put("job/big", pattern(300_000, 9)), fenced);
+    await assert.rejects(older.put("job/new", new Uint8Array([3])), fenced);
+    await assert.rejects(older.delete("job/a"), fenced);
+    await assert.rejects(older.deletePrefix("job/"), fenced);
+    // Reads still work for the older one; the newer one sees the state as the older left it and writes on.
+    assert.deepEqual(await older.get("job/a"), new Uint8Array([1]));
+    assert.deepEqual(await newer.get("job/big"), pattern(200_000, 8));
+    assert.deepEqual(await newer.list("job/"), ["job/a", "job/big"]);
+    await newer.put("job/a", new Uint8Array([4]));
+    assert.deepEqual(await newer.get("job/a"), new Uint8Array([4]));
+    // Another fence name, and no fence at all, are not affected.
+    const other = await DenoKvStorage.open(path, { fence: "other-job" });
+    await other.put("other/x", new Uint8Array([5]));
+    const plain = new DenoKvStorage(path);
+    await plain.put("plain/x", new Uint8Array([6]));
+    for (const s of [older, newer, other, plain]) s.close();
+  });
+
   test("open() of a path in a missing directory fails with storage_failed naming the path", async () => {
     const bad = join(tempDb(), "no-such-dir", "kv.db");
     await assert.rejects(DenoKvStorage.open(bad), (e: unknown) => e instanceof WeirError && e.code === "storage_failed" && e.message.includes(bad));
@@ -201,5 +227,6 @@ describe("DenoKvStorage options", () => {
   test("a bad path or prefix is refused with invalid_option", () => {
     assert.throws(() => new DenoKvStorage(""), (e: unknown) => e instanceof WeirError && e.code === "invalid_option");
     assert.throws(() => new DenoKvStorage(":memory:", { prefix: [] }), (e: unknown) => e instanceof WeirError && e.code === "invalid_option");
+    assert.throws(() => new DenoKvStorage(":memory:", { fence: "" }), (e: unknown) => e instanceof WeirError && e.code === "invalid_option");
   });
 });
