@@ -1,15 +1,21 @@
 #!/usr/bin/env node
 // The `weir` command as npm installs it: a plain JavaScript shim that node (or bun) can
-// start, which runs the TypeScript entry cli/main.ts with bun if it can find one, else deno.
+// start, which runs the CLI entry with bun if it can find one, else deno.
 // WEIR_RUNTIME=bun|deno forces a runtime. Exit code and signals are passed through.
+// In a checkout the entry is cli/main.ts; in an installed package (weir-stream from npm or a
+// tarball) it is the built dist/cli/main.js, which Deno can load from node_modules (it
+// strips no types there) and which shares its modules with `import "weir-stream"`, so that
+// the job file of `weir run` sees the defaults the CLI sets.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { delimiter, dirname, join, resolve } from "node:path";
+import { delimiter, dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import process from "node:process";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const entry = join(here, "main.ts");
+const built = join(here, "..", "dist", "cli", "main.js");
+const installed = here.includes(`${sep}node_modules${sep}`) || !existsSync(join(here, "main.ts"));
+const entry = installed && existsSync(built) ? built : join(here, "main.ts");
 const args = process.argv.slice(2);
 const forced = process.env.WEIR_RUNTIME;
 

@@ -20,13 +20,14 @@ function exampleAfter(heading: string): string {
 
 test("README's API example runs as written, in a directory of its own, and stops with a savepoint", { timeout: 60_000 }, async () => {
   const code = exampleAfter("## The API");
-  assert.match(code, /from "\.\/mod\.ts"/);
+  const name = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).name;
+  assert.match(code, new RegExp(`from "${name}"`), "the README imports the package by its name");
   const dir = mkdtempSync(join(tmpdir(), "weir-readme-"));
   try {
     // Run twice in the same directory: a leftover of the first run (storage, savepoints)
     // must not break the second, as the shared .weir of the demo once did.
     const file = join(dir, "example.ts");
-    writeFileSync(file, code.replace('"./mod.ts"', JSON.stringify(pathToFileURL(join(ROOT, "mod.ts")).href)));
+    writeFileSync(file, code.replace(`"${name}"`, JSON.stringify(pathToFileURL(join(ROOT, "mod.ts")).href)));
     for (const round of [1, 2]) {
       // Deno finds the repository's npm dependencies through its config, not the temp directory.
       const args = onDeno ? ["run", "-A", "--no-check", "--config", join(ROOT, "deno.json"), file] : [file];
