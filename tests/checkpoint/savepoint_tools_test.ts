@@ -93,7 +93,7 @@ describe("savepoint inspect, read and rewrite", () => {
       assert.equal(keys, 5, "one entry per key over both subtasks");
       const extra = info.operators.find((o) => o.uid === "extra")!;
       const names = new Set(extra.subtasks.flatMap((s) => s.keyed.map((k) => `${k.name}:${k.kind}`)));
-      assert.ok(names.has("seen:value"), [...names].join());
+      assert.ok(names.has("seen:value") && names.has("recent:list"), [...names].join());
       assert.ok(info.totalBytes > 0);
       assert.equal(info.operators.find((o) => o.uid === "numbers")!.subtasks.reduce((n, s) => n + s.operatorStateEntries, 0), 2, "one split per source subtask");
 
