@@ -8,7 +8,8 @@ import process from "node:process";
 import { api, startJob, stopJob } from "../http/helpers.ts";
 import { collect, ROOT, runCli, startCli, waitForLine } from "./helpers.ts";
 
-const SLOW = { timeout: 30_000 };
+// Each CLI run starts a runtime (a second or more on a loaded machine); the timeouts bound a hang, not speed.
+const SLOW = { timeout: 90_000 };
 
 describe("weir CLI", () => {
   test("weir --help lists the commands and weir <cmd> --help shows its options", SLOW, async () => {
