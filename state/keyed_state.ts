@@ -4,6 +4,7 @@
  * pick exactly the key groups it owns.
  * @module
  */
+import { copyValue } from "../codec/values.ts";
 import { WeirError } from "../errors.ts";
 import { type KeyGroupRange, canonicalKey, invalidKey, keyGroupOf } from "./key_group.ts";
 
@@ -81,7 +82,9 @@ export class KeyedStateBackend {
     if (key === undefined || key === null) throw invalidKey(key);
     this.currentKey = key;
     const c = canonicalKey(key);
-    if (c !== key && !this.#originalKeys.has(c)) this.#originalKeys.set(c, key);
+    // The key object belongs to the record (or to user code), which may change it later:
+    // state keeps a copy, so that a snapshot files it under the key group it hashed to.
+    if (c !== key && !this.#originalKeys.has(c)) this.#originalKeys.set(c, copyValue(key));
     this.#currentCanonical = c;
   }
 
@@ -144,7 +147,10 @@ export class KeyedStateBackend {
     };
     return {
       get: (key) => inner(false)?.get(canonicalKey(key))?.[1],
-      put: (key, value) => void inner(true)!.set(canonicalKey(key), [key, value]),
+      put: (key, value) => {
+        const c = canonicalKey(key);
+        inner(true)!.set(c, [c === key ? key : copyValue(key), value]);
+      },
       has: (key) => inner(false)?.has(canonicalKey(key)) ?? false,
       remove: (key) => void inner(false)?.delete(canonicalKey(key)),
       keys: () => [...(inner(false)?.values() ?? [])].map((e) => e[0]),

@@ -115,6 +115,25 @@ describe("KeyedStateBackend snapshots", () => {
   });
 });
 
+describe("keys in state are values", () => {
+  test("a key object changed after it was used stays filed under the key it was", () => {
+    const b = new KeyedStateBackend(MAX_P, ALL);
+    const key = { city: "Oslo" };
+    b.setCurrentKey(key);
+    b.valueState<number>("count").update(1);
+    const mapKey = new Set(["a"]);
+    b.mapState<Set<string>, number>("m").put(mapKey, 7);
+    key.city = "Bergen";
+    mapKey.add("b");
+    const r = new KeyedStateBackend(MAX_P, ALL);
+    r.restore([decode(encode(b.snapshot()))]);
+    r.setCurrentKey({ city: "Oslo" });
+    assert.equal(r.valueState<number>("count").value(), 1);
+    assert.equal(r.mapState<Set<string>, number>("m").get(new Set(["a"])), 7);
+    assert.deepEqual(r.mapState<Set<string>, number>("m").keys(), [new Set(["a"])]);
+  });
+});
+
 describe("canonicalKey()", () => {
   test("Map and Set keys are compared by their entries, whatever the insertion order", () => {
     assert.equal(canonicalKey(new Set([1, 2])), canonicalKey(new Set([2, 1])));
