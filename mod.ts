@@ -27,7 +27,7 @@ export { sinkTransactionId } from "./dataflow/operator.ts";
 export type { ListState, MapState, ValueState } from "./state/keyed_state.ts";
 export { JobHandle } from "./runtime/job_handle.ts";
 export type { JobResult, JobStatus } from "./runtime/job_status.ts";
-export type { JobEvent } from "./runtime/job_master.ts";
+export type { JobEvent, JobWarning } from "./runtime/job_master.ts";
 export type { RestartOptions } from "./runtime/restart_strategy.ts";
 export type { CheckpointOptions } from "./checkpoint/config.ts";
 export type { CheckpointDetails, CheckpointStatsSnapshot } from "./checkpoint/stats.ts";

@@ -272,6 +272,7 @@ export class CheckpointCoordinator {
         subtaskIndex: a.subtaskIndex,
         file: a.stateKey.slice(a.stateKey.lastIndexOf("/") + 1),
         stateSize: a.stateSize,
+        checksum: a.stateChecksum,
       })),
     };
     try {

@@ -7,6 +7,7 @@
 import { decode, encode } from "../codec/cbor.ts";
 import { WeirError } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
+import { checksumOf } from "./checksum.ts";
 
 /** One subtask's state file. */
 export interface SubtaskFileRef {
@@ -14,7 +15,10 @@ export interface SubtaskFileRef {
   subtaskIndex: number;
   /** Key relative to the checkpoint directory. */
   file: string;
+  /** Bytes of the file. */
   stateSize: number;
+  /** checksumOf() the file's bytes; absent only in metadata written before weir had checksums. */
+  checksum?: string;
 }
 
 export interface CheckpointMetadata {
@@ -41,20 +45,99 @@ export interface CheckpointMetadata {
 
 export const METADATA_FILE = "_metadata";
 
-export function encodeMetadata(m: CheckpointMetadata): Uint8Array {
-  return encode(m);
+/**
+ * How `_metadata` is framed since it carries checksums: the encoded metadata as bytes and
+ * the checksum of exactly those bytes, so the check never depends on re-encoding.
+ */
+interface MetadataFrame {
+  magic: "weir-checkpoint-metadata";
+  checksum: string;
+  metadata: Uint8Array;
 }
 
-/** Reads and checks a metadata file; names the file in every error. */
-export async function readMetadata(storage: StorageAdapter, dir: string): Promise<CheckpointMetadata> {
+/**
+ * The bytes of a `_metadata` file: the metadata (whose state file refs carry their
+ * checksums) framed with a checksum of its own.
+ *
+ * @example
+ * ```ts
+ * import { encodeMetadata } from "./metadata.ts";
+ * const bytes = encodeMetadata({ magic: "weir-checkpoint", jobName: "j", jobId: "0".repeat(32), checkpointId: 1,
+ *   type: "CHECKPOINT", unaligned: false, triggerTimestamp: 0, completedTimestamp: 0, maxParallelism: 128,
+ *   vertices: [], subtasks: [] });
+ * console.assert(bytes.length > 0);
+ * ```
+ */
+export function encodeMetadata(m: CheckpointMetadata): Uint8Array {
+  const metadata = encode(m);
+  const frame: MetadataFrame = { magic: "weir-checkpoint-metadata", checksum: checksumOf(metadata), metadata };
+  return encode(frame);
+}
+
+/** A metadata file as read: `checksummed` is false for files written before weir had checksums. */
+export interface MetadataRead {
+  metadata: CheckpointMetadata;
+  checksummed: boolean;
+}
+
+/**
+ * Reads and checks a metadata file, its checksum included; names the file in every error.
+ * Metadata from before checksums (an unframed `weir-checkpoint`) is accepted with
+ * `checksummed: false`, so savepoints of older versions stay restorable; the caller warns.
+ *
+ * @throws {WeirError} `checkpoint_not_found` without the file; `checkpoint_corrupt` when
+ * it is not weir metadata or does not match its checksum; `storage_corrupt` when it does
+ * not decode.
+ */
+export async function readMetadataChecked(storage: StorageAdapter, dir: string): Promise<MetadataRead> {
   const key = joinKey(dir, METADATA_FILE);
   const bytes = await storage.get(key);
   if (!bytes) throw new WeirError("checkpoint_not_found", `No checkpoint metadata at ${key} in ${storage.description}`);
-  const m = decode<CheckpointMetadata>(bytes, `checkpoint metadata ${key}`);
-  if (m === null || typeof m !== "object" || m.magic !== "weir-checkpoint" || !Array.isArray(m.subtasks) || !Array.isArray(m.vertices)) {
-    throw new WeirError("checkpoint_corrupt", `Checkpoint metadata ${key} in ${storage.description} is not a weir checkpoint`);
+  return decodeMetadata(bytes, key, storage.description);
+}
+
+/**
+ * Decodes and checks the bytes of a metadata file (see readMetadataChecked); `key` and
+ * `home` name the file in errors.
+ *
+ * @throws {WeirError} `checkpoint_corrupt` or `storage_corrupt`.
+ * @example
+ * ```ts
+ * import { decodeMetadata, encodeMetadata } from "./metadata.ts";
+ * const m = { magic: "weir-checkpoint" as const, jobName: "j", jobId: "0".repeat(32), checkpointId: 3,
+ *   type: "CHECKPOINT" as const, unaligned: false, triggerTimestamp: 0, completedTimestamp: 0, maxParallelism: 128,
+ *   vertices: [], subtasks: [] };
+ * console.assert(decodeMetadata(encodeMetadata(m), "_metadata").metadata.checkpointId === 3);
+ * ```
+ */
+export function decodeMetadata(bytes: Uint8Array, key: string, home?: string): MetadataRead {
+  const where = `Checkpoint metadata ${key}${home ? ` in ${home}` : ""}`;
+  const outer = decode<MetadataFrame | CheckpointMetadata>(bytes, `checkpoint metadata ${key}`);
+  let m: CheckpointMetadata = outer as CheckpointMetadata;
+  let checksummed = false;
+  if (outer !== null && typeof outer === "object" && outer.magic === "weir-checkpoint-metadata") {
+    const frame = outer as MetadataFrame;
+    if (!(frame.metadata instanceof Uint8Array) || typeof frame.checksum !== "string") throw new WeirError("checkpoint_corrupt", `${where} is not a weir checkpoint`);
+    const actual = checksumOf(frame.metadata);
+    if (actual !== frame.checksum) {
+      throw new WeirError("checkpoint_corrupt", `${where} does not match its checksum (recorded ${frame.checksum}, found ${actual}): it changed after it was written`);
+    }
+    m = decode<CheckpointMetadata>(frame.metadata, `checkpoint metadata ${key}`);
+    checksummed = true;
   }
-  return m;
+  if (m === null || typeof m !== "object" || m.magic !== "weir-checkpoint" || !Array.isArray(m.subtasks) || !Array.isArray(m.vertices)) {
+    throw new WeirError("checkpoint_corrupt", `${where} is not a weir checkpoint`);
+  }
+  if (checksummed) {
+    const bad = m.subtasks.find((s) => typeof s?.checksum !== "string" || typeof s.stateSize !== "number");
+    if (bad) throw new WeirError("checkpoint_corrupt", `${where} has no checksum or size for state file ${JSON.stringify(bad?.file)}`);
+  }
+  return { metadata: m, checksummed };
+}
+
+/** Reads and checks a metadata file (see readMetadataChecked); names the file in every error. */
+export async function readMetadata(storage: StorageAdapter, dir: string): Promise<CheckpointMetadata> {
+  return (await readMetadataChecked(storage, dir)).metadata;
 }
 
 /**

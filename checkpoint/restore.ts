@@ -9,7 +9,8 @@ import { WeirError } from "../errors.ts";
 import type { OperatorSnapshot, RestoredState } from "../dataflow/operator.ts";
 import type { KeyGroupRange } from "../state/key_group.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
-import { type CheckpointMetadata, joinKey, readMetadata } from "./metadata.ts";
+import { checksumOf } from "./checksum.ts";
+import { type CheckpointMetadata, joinKey, readMetadataChecked, type SubtaskFileRef } from "./metadata.ts";
 import type { SubtaskStateFile } from "./pending_snapshot.ts";
 
 /** A checkpoint read back from storage. */
@@ -23,6 +24,8 @@ export interface LoadedCheckpoint {
    * run; see RestoredState.transactionsCommitted). The job master decides: it knows the run.
    */
   transactionsCommitted: boolean;
+  /** What the restore should warn about (metadata without checksums). */
+  warnings: string[];
 }
 
 /** What one new subtask restores (its in-flight records come from routeChannelState). */
@@ -30,9 +33,21 @@ export interface SubtaskRestore {
   operators: Map<string, RestoredState>;
 }
 
-/** Reads metadata and every state file it names; a missing or corrupt file is an error naming it. */
+/**
+ * Reads metadata and every state file it names, each checked against its size and
+ * checksum in `_metadata`; a missing, truncated, changed or undecodable file is an error
+ * naming it. Metadata from before checksums loads with a warning.
+ *
+ * @throws {WeirError} `checkpoint_not_found`, `checkpoint_corrupt` or `storage_corrupt`.
+ */
 export async function loadCheckpoint(storage: StorageAdapter, dir: string): Promise<LoadedCheckpoint> {
-  const metadata = await readMetadata(storage, dir);
+  const { metadata, checksummed } = await readMetadataChecked(storage, dir);
+  const warnings: string[] = [];
+  if (!checksummed) {
+    warnings.push(
+      `Checkpoint ${metadata.checkpointId} at ${joinKey(dir, "_metadata")} in ${storage.description} was written without checksums (an older weir): its state files are restored unverified`,
+    );
+  }
   const files: SubtaskStateFile[] = [];
   for (const ref of metadata.subtasks) {
     const key = joinKey(dir, ref.file);
@@ -40,13 +55,31 @@ export async function loadCheckpoint(storage: StorageAdapter, dir: string): Prom
     if (!bytes) {
       throw new WeirError("checkpoint_corrupt", `Checkpoint ${metadata.checkpointId} is missing state file ${key} in ${storage.description}`);
     }
+    if (checksummed) verifyStateFile(ref, bytes, `${key} in ${storage.description}`, metadata.checkpointId);
     const file = decode<SubtaskStateFile>(bytes, `state file ${key}`);
     if (!file || typeof file !== "object" || file.checkpointId !== metadata.checkpointId || typeof file.operators !== "object") {
       throw new WeirError("checkpoint_corrupt", `State file ${key} does not belong to checkpoint ${metadata.checkpointId}`);
     }
     files.push(file);
   }
-  return { metadata, location: dir, files, transactionsCommitted: false };
+  return { metadata, location: dir, files, transactionsCommitted: false, warnings };
+}
+
+/** A state file must be exactly what the checkpoint wrote: same length, same checksum. */
+function verifyStateFile(ref: SubtaskFileRef, bytes: Uint8Array, where: string, checkpointId: number): void {
+  if (bytes.length !== ref.stateSize) {
+    throw new WeirError(
+      "checkpoint_corrupt",
+      `State file ${where} of checkpoint ${checkpointId} is ${bytes.length < ref.stateSize ? "truncated" : "longer than written"}: ${bytes.length} bytes, _metadata records ${ref.stateSize}`,
+    );
+  }
+  const actual = checksumOf(bytes);
+  if (actual !== ref.checksum) {
+    throw new WeirError(
+      "checkpoint_corrupt",
+      `State file ${where} of checkpoint ${checkpointId} does not match its checksum in _metadata (recorded ${ref.checksum}, found ${actual}): it changed after the checkpoint`,
+    );
+  }
 }
 
 /** Restores operator state of one uid for one new subtask. */

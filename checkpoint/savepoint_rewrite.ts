@@ -6,6 +6,7 @@
  * directory whose `_metadata` is written last, so a failed rewrite leaves no savepoint.
  * @module
  */
+import { checksumOf } from "./checksum.ts";
 import { encode } from "../codec/cbor.ts";
 import type { OperatorSnapshot } from "../dataflow/operator.ts";
 import { WeirError } from "../errors.ts";
@@ -100,7 +101,7 @@ export async function rewriteSavepoint(sp: OpenedSavepoint, target: RewriteTarge
       const name = `${f.vertexId}-${f.subtaskIndex}.state`;
       const bytes = encode(f);
       await target.storage.put(joinKey(target.dir, name), bytes);
-      subtasks.push({ vertexId: f.vertexId, subtaskIndex: f.subtaskIndex, file: name, stateSize: bytes.length });
+      subtasks.push({ vertexId: f.vertexId, subtaskIndex: f.subtaskIndex, file: name, stateSize: bytes.length, checksum: checksumOf(bytes) });
     }
   }
   // The metadata last: as in a checkpoint, its write is the commit point of the new savepoint.

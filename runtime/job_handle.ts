@@ -3,7 +3,7 @@ import type { CheckpointConfig } from "../checkpoint/config.ts";
 import type { CheckpointDetails, CheckpointStatsSnapshot } from "../checkpoint/stats.ts";
 import { WeirError, invalidOption } from "../errors.ts";
 import { openDirectory } from "../storage/directory.ts";
-import type { JobEvent, JobMaster } from "./job_master.ts";
+import type { JobEvent, JobMaster, JobWarning } from "./job_master.ts";
 import type { JobResult, JobStatus } from "./job_status.ts";
 
 const savepointSuffix = customAlphabet("0123456789abcdef", 12);
@@ -183,6 +183,14 @@ export class JobHandle {
     }
     await this.#master.done;
     return details;
+  }
+
+  /**
+   * What the job warned about so far (operators without uids, a restore without
+   * checksums), oldest first; each also arrived as a "warning" event.
+   */
+  warnings(): readonly JobWarning[] {
+    return this.#master.warnings;
   }
 
   /** Cancels the job; resolves to its result. */

@@ -22,7 +22,18 @@ export type JobEvent =
   | { type: "checkpoint_completed"; checkpointId: number; durationMs: number; stateSize: number; persistedData: number; unaligned: boolean }
   | { type: "checkpoint_failed"; checkpointId: number; reason: string; message: string }
   | { type: "restarting"; attempt: number; delayMs: number; error: Error }
-  | { type: "restored"; checkpointId: number; location: string };
+  | { type: "restored"; checkpointId: number; location: string }
+  | ({ type: "warning" } & JobWarning);
+
+/**
+ * Something about a job that works but deserves attention (Flink logs these at WARN):
+ * `missing_uid` (a stateful operator without an explicit uid), `checksums_missing` (a
+ * restored checkpoint written before weir had checksums).
+ */
+export interface JobWarning {
+  code: "missing_uid" | "checksums_missing";
+  message: string;
+}
 
 /** A restore source opened by the environment: where to read it and how it is named. */
 export interface RestoreSource {
@@ -80,6 +91,7 @@ export class JobMaster implements ExecutionOwner {
   #lastError: Error | undefined;
   #savepointOnStop: string | undefined;
   #restoredEvent: JobEvent | undefined;
+  readonly #warnings: JobWarning[] = [];
   #restartTimer: Timer | undefined;
   /**
    * The completed stop-with-savepoint, once there is one: the sinks commit up to it, so any
@@ -132,6 +144,7 @@ export class JobMaster implements ExecutionOwner {
    */
   on(listener: (e: JobEvent) => void): () => void {
     this.#listeners.add(listener);
+    for (const w of this.#warnings) listener({ type: "warning", ...w });
     if (this.#restoredEvent) listener(this.#restoredEvent);
     if (this.status !== "CREATED") listener({ type: "status", status: this.status });
     return () => this.#listeners.delete(listener);
@@ -143,6 +156,18 @@ export class JobMaster implements ExecutionOwner {
         l(e);
       } catch { /* a listener must not break the job */ }
     }
+  }
+
+  /** Warnings of this job so far, oldest first (each is also a "warning" event). */
+  get warnings(): readonly JobWarning[] {
+    return this.#warnings;
+  }
+
+  /** Records a warning once (a restart repeats the restore that caused it). */
+  warn(w: JobWarning): void {
+    if (this.#warnings.some((x) => x.code === w.code && x.message === w.message)) return;
+    this.#warnings.push(w);
+    this.#emit({ type: "warning", ...w });
   }
 
   #setStatus(s: JobStatus): void {
@@ -221,6 +246,7 @@ export class JobMaster implements ExecutionOwner {
     const ownIds = await listCompleted(this.storage, this.jobName, this.jobId);
     const highestUsed = await highestCheckpointId(this.storage, this.jobName, this.jobId);
     if (restore) {
+      for (const message of restore.warnings) this.warn({ code: "checksums_missing", message });
       this.coordinator.stats.restored(restoredId, this.clock.now(), restore.metadata.type === "SAVEPOINT", restore.location);
       this.#restoredEvent = { type: "restored", checkpointId: restoredId, location: restore.location };
       this.#emit(this.#restoredEvent);

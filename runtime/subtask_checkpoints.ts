@@ -1,4 +1,5 @@
 import { type Channel, endpointId } from "../actors/channel.ts";
+import { checksumOf } from "../checkpoint/checksum.ts";
 import { type Barrier, type Batch, isBatch } from "../actors/messages.ts";
 import type { OutputGate } from "../actors/output_gate.ts";
 import type { Timer } from "../actors/time.ts";
@@ -248,6 +249,7 @@ export class SubtaskCheckpoints implements BarrierController {
           subtaskIndex: meta.subtaskIndex,
           stateKey,
           stateSize: bytes.length,
+          stateChecksum: checksumOf(bytes),
           persistedData: snap.persistedBytes,
           unaligned: snap.unaligned,
           startDelayMs: snap.timing.startDelayMs,

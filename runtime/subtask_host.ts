@@ -10,6 +10,8 @@ export interface SubtaskAck {
   /** Storage key of the subtask's state file. */
   stateKey: string;
   stateSize: number;
+  /** checksumOf() the state file's bytes, recorded in `_metadata` and verified on restore. */
+  stateChecksum: string;
   persistedData: number;
   unaligned: boolean;
   startDelayMs: number;

@@ -4,9 +4,8 @@
  * @module
  */
 import type { Channel } from "../actors/channel.ts";
-import { decode } from "../codec/cbor.ts";
 import type { CheckpointDetails } from "../checkpoint/stats.ts";
-import type { CheckpointMetadata } from "../checkpoint/metadata.ts";
+import { type CheckpointMetadata, decodeMetadata } from "../checkpoint/metadata.ts";
 import { WeirError } from "../errors.ts";
 
 /** What the job under test emits: [key, running count]. */
@@ -112,7 +111,7 @@ export function checkCompletedDetails(d: CheckpointDetails | undefined, id: numb
 export function checkMetadataAtCommit(key: string, bytes: Uint8Array, present: ReadonlySet<string>): string | undefined {
   let m: CheckpointMetadata;
   try {
-    m = decode<CheckpointMetadata>(bytes, key);
+    m = decodeMetadata(bytes, key).metadata;
   } catch (e) {
     return `Metadata ${key} does not decode: ${(e as Error).message}`;
   }

@@ -44,7 +44,7 @@ test("a checkpoint evicted from the history while in progress still reports its 
     resumeSources: () => {},
   }, 0, []);
   const ack = (id: number) => coordinator.acknowledge({
-    checkpointId: id, vertexId: "v0", subtaskIndex: 0, stateKey: `k/${id}`, stateSize: 1, persistedData: 0,
+    checkpointId: id, vertexId: "v0", subtaskIndex: 0, stateKey: `k/${id}`, stateSize: 1, stateChecksum: "crc32c:00000000", persistedData: 0,
     unaligned: false, startDelayMs: 0, alignmentDurationMs: 0, ackTimestamp: clock.now(),
   });
 

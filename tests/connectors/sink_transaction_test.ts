@@ -10,43 +10,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CollectSink, FileSink, FileStorage, MemoryStorage, sinkTransactionId, StreamEnvironment } from "../../mod.ts";
-import type { EnvironmentOptions, JobHandle, OperatorContext, Sink, Source, SourceReader } from "../../mod.ts";
+import type { EnvironmentOptions, JobHandle, Sink } from "../../mod.ts";
+import { GatedSequence } from "../gated_sequence.ts";
 
 const N = 500;
-
-/**
- * A replayable sequence 0..to-1 (parallelism 1) that emits only up to `allowed`, so a test
- * decides how far a run gets without racing the clock.
- */
-class GatedSequence implements Source<number> {
-  allowed = 0;
-  /** Highest record that reached the operator after the source (-1: none). */
-  seen = -1;
-  constructor(readonly to: number) {}
-  createReader(_ctx: OperatorContext): SourceReader {
-    let next = 0;
-    return {
-      open: (_c, restored) => {
-        if (restored && restored.length > 0) next = restored[0] as number;
-      },
-      poll: (max) => {
-        if (next >= this.to) return null;
-        const out: number[] = [];
-        const end = Math.min(this.to, this.allowed, next + max);
-        while (next < end) out.push(next++);
-        return out;
-      },
-      waitMs: () => 1,
-      snapshotState: () => [next],
-    };
-  }
-  /** Lets the source run up to n and waits until the records reached the job. */
-  async allow(n: number): Promise<void> {
-    this.allowed = n;
-    for (let i = 0; i < 10_000 && this.seen < n - 1; i++) await new Promise((r) => setTimeout(r, 2));
-    assert.ok(this.seen >= n - 1, `records up to ${n - 1} did not arrive (seen ${this.seen})`);
-  }
-}
 
 function start(source: GatedSequence, sink: Sink<number>, o: EnvironmentOptions & { jobId: string }): Promise<JobHandle> {
   const { jobId, ...options } = o;

@@ -38,7 +38,10 @@ describe("sim checkers", () => {
       magic: "weir-checkpoint", jobName: "j", jobId: "x", checkpointId: 1, type: "CHECKPOINT", unaligned: false,
       triggerTimestamp: 0, completedTimestamp: 0, maxParallelism: 128,
       vertices: [{ id: "v0", name: "a", parallelism: 2, uids: ["a"] }],
-      subtasks: [{ vertexId: "v0", subtaskIndex: 0, file: "v0-0", stateSize: 1 }, { vertexId: "v0", subtaskIndex: 1, file: "v0-1", stateSize: 1 }],
+      subtasks: [
+        { vertexId: "v0", subtaskIndex: 0, file: "v0-0", stateSize: 1, checksum: "crc32c:00000000" },
+        { vertexId: "v0", subtaskIndex: 1, file: "v0-1", stateSize: 1, checksum: "crc32c:00000000" },
+      ],
     });
     assert.equal(checkMetadataAtCommit("j/x/chk-1/_metadata", m, new Set(["j/x/chk-1/v0-0", "j/x/chk-1/v0-1"])), undefined);
     assert.match(checkMetadataAtCommit("j/x/chk-1/_metadata", m, new Set(["j/x/chk-1/v0-0"]))!, /v0-1/);
