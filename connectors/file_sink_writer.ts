@@ -61,7 +61,7 @@ export class FileSinkWriter implements SinkWriter {
     await this.#removeAbandoned(restored?.checkpointId ?? 0, new Set(entries.map((e) => e.hidden)));
     for (const e of entries) {
       // A completed stop-with-savepoint restored by a new run: its commits happened.
-      if (e.kind === "pending" && !(restored as { transactionsCommitted?: boolean } | undefined)?.transactionsCommitted) await commitPart(this.#cfg.dir, e);
+      if (e.kind === "pending" && !restored?.transactionsCommitted) await commitPart(this.#cfg.dir, e);
     }
     for (const e of entries) if (e.kind === "inprogress") await this.#adopt(e);
   }

@@ -107,7 +107,7 @@ class PostgresSinkWriter implements SinkWriter {
     }
     const restoredTxns = (restored?.operator ?? []).map((t) => this.#checkTransaction(t));
     // A completed stop-with-savepoint restored by a new run: its commits happened.
-    if ((restored as { transactionsCommitted?: boolean } | undefined)?.transactionsCommitted) return;
+    if (restored?.transactionsCommitted) return;
     for (const t of restoredTxns) await this.#commit(t);
   }
 
