@@ -8,6 +8,7 @@ import type { OperatorContext, SourceReader } from "../dataflow/operator.ts";
 import { OperatorError } from "../errors.ts";
 import { type ChainedOperator, OperatorChain } from "./operator_chain.ts";
 import { type CheckpointedActor, SubtaskCheckpoints } from "./subtask_checkpoints.ts";
+import { StepSlice } from "./step_slice.ts";
 import type { SubtaskHost } from "./subtask_host.ts";
 
 const END_OF_PARTITION: EndOfPartition = Object.freeze({ kind: "eop" });
@@ -75,12 +76,8 @@ export class Subtask implements Runnable, CheckpointedActor {
   #pollPending = false;
   /** What a settled poll returned (null: the reader ended), handled by the next step before any control message. */
   #polled: unknown[] | null | undefined;
-  /**
-   * Records a synchronous step takes at most (source poll or input slice), adapted to
-   * what records cost so that a step stays within the host's stepBudgetMs and the
-   * priority lane is checked between slices of a batch, by time rather than by count.
-   */
-  #sliceRecords: number;
+  /** Records a synchronous data step takes (source poll or slice of an input batch), sized by time. */
+  readonly #slice: StepSlice;
 
   constructor(
     host: SubtaskHost,
@@ -102,7 +99,7 @@ export class Subtask implements Runnable, CheckpointedActor {
     this.#chain = new OperatorChain(init.chain, init.reader, (values) => this.#emit(values));
     this.fileMeta = { vertexId: init.vertexId, subtaskIndex: init.index, parallelism: init.parallelism, keyGroupRange: init.keyGroupRange };
     this.#checkpoints = new SubtaskCheckpoints(this, host, init.restoredCheckpointId);
-    this.#sliceRecords = host.batchSize;
+    this.#slice = new StepSlice(host.batchSize, host.stepBudgetMs);
   }
 
   /** Called once every channel is connected. */
@@ -211,6 +208,8 @@ export class Subtask implements Runnable, CheckpointedActor {
     else result = this.#consumeInput();
     if (result instanceof Promise) {
       this.clockAfterStep = -1;
+      // An async step's duration says nothing of what its records cost synchronously.
+      this.#slice.forget();
       return result.then(() => {
         this.#flushUnlessSliced();
         this.counters.busyMs += this.now() - started;
@@ -223,29 +222,11 @@ export class Subtask implements Runnable, CheckpointedActor {
     const took = ended - started;
     this.counters.busyMs += took;
     this.#stepStartedAt = -1;
-    this.#adaptSlice(took);
+    this.#slice.stepEnded(took);
   }
 
-  /** Records handled by the synchronous data step that just ran (0 for other steps). */
-  #sliceTaken = 0;
   /** Set by a data step that left more of its batch (or of its source's ready records) for the next step. */
   #sliced = false;
-
-  /**
-   * Shrinks the slice when a step took longer than the budget, grows it back when steps
-   * are cheap. Uses the step's own clock readings, so it costs no extra clock read.
-   */
-  #adaptSlice(tookMs: number): void {
-    const taken = this.#sliceTaken;
-    this.#sliceTaken = 0;
-    if (taken === 0) return;
-    const budget = this.#host.stepBudgetMs;
-    if (tookMs > budget) {
-      this.#sliceRecords = Math.max(1, Math.floor((taken * budget) / tookMs));
-    } else if (taken >= this.#sliceRecords && tookMs * 4 < budget && this.#sliceRecords < this.#host.batchSize) {
-      this.#sliceRecords = Math.min(this.#host.batchSize, this.#sliceRecords * 2);
-    }
-  }
 
   /**
    * A step that took only a slice of a batch (more of it follows at once) leaves its
@@ -284,7 +265,7 @@ export class Subtask implements Runnable, CheckpointedActor {
    * task never blocks on it). Its records are processed by the step after it settles.
    */
   #pollSource(): void | Promise<void> {
-    const max = this.#chain.isAsync ? 1 : this.#sliceRecords;
+    const max = this.#chain.isAsync ? 1 : this.#slice.records;
     const polled = this.#chain.poll(max);
     if (!(polled instanceof Promise)) {
       // A slice smaller than a batch came back full: more is probably ready right away.
@@ -330,7 +311,7 @@ export class Subtask implements Runnable, CheckpointedActor {
       return;
     }
     this.counters.recordsIn += batch.length;
-    this.#sliceTaken = batch.length;
+    this.#slice.took(batch.length);
     return this.#chain.process(batch);
   }
 
@@ -344,7 +325,7 @@ export class Subtask implements Runnable, CheckpointedActor {
       let values: Batch;
       // Async operators take one record per step, synchronous ones a slice sized by time,
       // so that a priority barrier can overtake the rest of the batch.
-      const slice = this.#chain.isAsync ? 1 : this.#sliceRecords;
+      const slice = this.#chain.isAsync ? 1 : this.#slice.records;
       const left = item.length - channel.headOffset;
       if (left > slice) {
         values = item.slice(channel.headOffset, channel.headOffset + slice);
@@ -356,7 +337,7 @@ export class Subtask implements Runnable, CheckpointedActor {
       }
       this.#checkpoints.consumed(c, values);
       this.counters.recordsIn += values.length;
-      this.#sliceTaken = values.length;
+      this.#slice.took(values.length);
       return this.#chain.process(values);
     }
     channel.shift();
