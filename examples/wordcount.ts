@@ -27,6 +27,11 @@ import { shellQuote } from "../cli/job_args.ts";
 const argv = process.argv.slice(2);
 const input = resolve(flagValue("input", "quickstart/input"));
 const output = resolve(flagValue("output", "quickstart/output"));
+if (argv.includes("--help")) {
+  process.stdout.write("Quick start: counts the words of the text files in a folder, watching it.\n" +
+    "  --input DIR                 the folder to read (default quickstart/input, seeded with the docs)\n" +
+    "  --output DIR                where the counts go as CSV (default quickstart/output)\n");
+}
 try {
   applyCommandLine({ parallelism: 2, http: { port: 8081, hostname: "127.0.0.1" } }, { argv });
 } catch (e) {
