@@ -2,7 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { MemoryStorage, NatsJetStreamSink, SequenceSource, StreamEnvironment, WeirError } from "../../mod.ts";
 import { connectNats, type NatsClient } from "../../connectors/clients/nats.ts";
-import { runSinkExactlyOnceConformance, runSinkTransactionConformance, type Row, type SinkHarness } from "./sink_conformance.ts";
+import { runSinkExactlyOnceConformance, runSinkOutageConformance, runSinkTransactionConformance, type Row, type SinkHarness } from "./sink_conformance.ts";
 import { NATS_SERVERS, uniqueName } from "./servers.ts";
 import { TcpProxy } from "./tcp_proxy.ts";
 
@@ -31,21 +31,25 @@ async function newStream(): Promise<{ stream: string; subject: string }> {
   return { stream, subject };
 }
 
+async function targetAt(servers: string) {
+  const { stream, subject } = await newStream();
+  return {
+    sink: new NatsJetStreamSink<Row>({ servers, subject }),
+    committed: async () => (await messages(stream)).map((m) => JSON.parse(m)),
+    spec: { kind: "nats", servers, subject },
+    cleanup: async () => void await nats.jsm.streams.delete(stream),
+  };
+}
+
 const harness: SinkHarness = {
   name: "NatsJetStreamSink",
-  async target() {
-    const { stream, subject } = await newStream();
-    return {
-      sink: new NatsJetStreamSink<Row>({ servers: NATS_SERVERS, subject }),
-      committed: async () => (await messages(stream)).map((m) => JSON.parse(m)),
-      spec: { kind: "nats", servers: NATS_SERVERS, subject },
-      cleanup: async () => void await nats.jsm.streams.delete(stream),
-    };
-  },
+  target: () => targetAt(NATS_SERVERS),
+  server: { port: Number(NATS_SERVERS.split(":").at(-1)), targetVia: (port) => targetAt(`127.0.0.1:${port}`) },
 };
 
 runSinkTransactionConformance(harness);
 runSinkExactlyOnceConformance(harness);
+runSinkOutageConformance(harness);
 
 describe("NatsJetStreamSink", () => {
   test("servers as host:port, as a URL or an array; records as text (strings as they are, others JSON)", async () => {

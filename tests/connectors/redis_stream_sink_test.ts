@@ -2,7 +2,7 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { MemoryStorage, RedisStreamSink, SequenceSource, StreamEnvironment, WeirError } from "../../mod.ts";
-import { runSinkExactlyOnceConformance, runSinkTransactionConformance, type Row, type SinkHarness } from "./sink_conformance.ts";
+import { runSinkExactlyOnceConformance, runSinkOutageConformance, runSinkTransactionConformance, type Row, type SinkHarness } from "./sink_conformance.ts";
 import { REDIS_URL, uniqueName } from "./servers.ts";
 import { TcpProxy } from "./tcp_proxy.ts";
 
@@ -19,21 +19,25 @@ async function entries(stream: string): Promise<Record<string, string>[]> {
   return out;
 }
 
+function targetAt(url: string) {
+  const stream = uniqueName("weir_sink");
+  return Promise.resolve({
+    sink: new RedisStreamSink<Row>({ url, stream }),
+    committed: async () => (await entries(stream)).map((f) => ({ key: Number(f.key), count: Number(f.count) })),
+    spec: { kind: "redis", url, stream },
+    cleanup: async () => void await redis.del(stream, `${stream}:weir-commits`),
+  });
+}
+
 const harness: SinkHarness = {
   name: "RedisStreamSink",
-  target() {
-    const stream = uniqueName("weir_sink");
-    return Promise.resolve({
-      sink: new RedisStreamSink<Row>({ url: REDIS_URL, stream }),
-      committed: async () => (await entries(stream)).map((f) => ({ key: Number(f.key), count: Number(f.count) })),
-      spec: { kind: "redis", url: REDIS_URL, stream },
-      cleanup: async () => void await redis.del(stream, `${stream}:weir-commits`),
-    });
-  },
+  target: () => targetAt(REDIS_URL),
+  server: { port: 6379, targetVia: (port) => targetAt(`redis://127.0.0.1:${port}`) },
 };
 
 runSinkTransactionConformance(harness);
 runSinkExactlyOnceConformance(harness);
+runSinkOutageConformance(harness);
 
 describe("RedisStreamSink", () => {
   test("records become entries: an object's properties are its fields, anything else one JSON field", async () => {

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
 import type { EnvironmentOptions, OperatorContext, OperatorSnapshot, RestoredState, Sink, SinkWriter } from "../../mod.ts";
 import { assertExactlyOnce, FailOnce, type Pair, sleep } from "../helpers.ts";
+import { TcpProxy } from "./tcp_proxy.ts";
 
 /** What the conformance jobs write: a key and its running count. */
 export interface Row {
@@ -36,6 +37,8 @@ export interface SinkTarget {
 export interface SinkHarness {
   name: string;
   target(): Promise<SinkTarget>;
+  /** The server's loopback port and a target whose sink reaches it through another port (a proxy). */
+  server?: { port: number; targetVia(port: number): Promise<SinkTarget> };
 }
 
 // Job runs of the tests, new for every target: a sink that remembers committed ids (in a
@@ -331,3 +334,30 @@ export function runSinkExactlyOnceConformance(h: SinkHarness, o: { n?: number } 
   });
 }
 
+
+/**
+ * A server that disappears mid-run and comes back (through a loopback proxy): the sink
+ * fails its subtask, the restart strategy retries until the server is back, and the
+ * committed output is exactly-once. Needs `h.server`.
+ */
+export function runSinkOutageConformance(h: SinkHarness, o: { n?: number } = {}): void {
+  const n = o.n ?? 4000;
+  test(`${h.name}: a server that goes away mid-run and comes back: retried, nothing lost or committed twice`, async () => {
+    const proxy = new TcpProxy(h.server!.port);
+    await proxy.start();
+    newRuns();
+    const t = await h.server!.targetVia(proxy.port);
+    const env = countingJobInto(t.sink, { n, ratePerSecond: n / 2, checkpoint: { interval: 15 }, restart: { strategy: "fixed-delay", attempts: 100, delay: 20 } });
+    const job = await env.execute();
+    for (let i = 0; i < 500 && (await t.committed()).length === 0; i++) await sleep(10);
+    proxy.down();
+    await sleep(300);
+    proxy.up();
+    const result = await job.done;
+    await proxy.close();
+    assert.equal(result.status, "finished", String(result.error));
+    assert.ok(result.restarts >= 1, "the outage failed the job at least once");
+    assertExactlyOnce(asPairs(await t.committed()), n);
+    await t.cleanup?.();
+  });
+}
