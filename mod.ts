@@ -68,7 +68,8 @@ export { createApp } from "./http/app.ts";
 export type { AppOptions } from "./http/app.ts";
 export { JobRegistry, jobRegistry } from "./http/registry.ts";
 export { startJobServer } from "./http/server.ts";
-export { applyCommandLine, JOB_FLAGS_HELP, restoreCommand } from "./cli/job_args.ts";
+export { applyCommandLine, JOB_FLAGS_HELP, jobCommandLine, restoreCommand } from "./cli/job_args.ts";
+export type { JobCommandLine } from "./cli/job_args.ts";
 
 // Wiring, not a re-export: `http` options of a StreamEnvironment serve the REST API through
 // this starter, installed here so that the core never imports a server.

@@ -10,6 +10,7 @@ import process from "node:process";
 import { relative } from "node:path";
 import { environmentDefaults, type EnvironmentDefaults, setEnvironmentDefaults } from "../dataflow/environment.ts";
 import { HOSTNAME_DEFAULT, PORT_DEFAULT } from "../http/server.ts";
+import { WeirError } from "../errors.ts";
 import { type FlagSpec, intFlag, type ParsedArgs, parseArgs, stringFlag, usage } from "./args.ts";
 import { targetDirectory } from "./savepoint_trigger.ts";
 
@@ -98,10 +99,15 @@ export function launchCommand(prefix: string, argv: readonly string[]): string {
  * ```ts
  * import { restoreCommand } from "./job_args.ts";
  * console.assert(restoreCommand("npm start --", "/tmp/my sp") === "npm start -- --from-savepoint '/tmp/my sp'");
+ * console.assert(restoreCommand("weir run job.ts -- --input in", "/sp") === "weir run job.ts --from-savepoint /sp -- --input in");
  * ```
  */
 export function restoreCommand(launch: string, savepoint: string): string {
-  return `${launch} --from-savepoint ${shellQuote(savepoint)}`;
+  const flag = `--from-savepoint ${shellQuote(savepoint)}`;
+  // weir run's own flag goes before the job's arguments (after " -- "), which a job file
+  // that parses no arguments would ignore; npm start's must come after its "--".
+  const jobArgs = launch.startsWith("weir run ") ? launch.indexOf(" -- ") : -1;
+  return jobArgs < 0 ? `${launch} ${flag}` : `${launch.slice(0, jobArgs)} ${flag}${launch.slice(jobArgs)}`;
 }
 
 /**
@@ -117,20 +123,89 @@ export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_./:=@%+,-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 
-let runningUnderCli = false;
+/** The job's own arguments when `weir run` started the file (those after `--`), else undefined. */
+let cliJobArgs: readonly string[] | undefined;
 
-/** Marks that `weir run` set the defaults already, so a job file's own command line is not parsed. */
-export function markStartedByCli(): void {
-  runningUnderCli = true;
+/**
+ * Marks that `weir run` set the defaults already; `jobArgs` are the arguments it passes
+ * on to the job file (after `--`), which {@link jobCommandLine} parses instead of argv
+ * (`undefined`: not started by weir run, the default).
+ *
+ * @example
+ * ```ts
+ * import { markStartedByCli } from "./job_args.ts";
+ * markStartedByCli(undefined);
+ * ```
+ */
+export function markStartedByCli(jobArgs: readonly string[] | undefined): void {
+  cliJobArgs = jobArgs;
+}
+
+/** What {@link jobCommandLine} read: the environment defaults set, and the job's own flags. */
+export interface JobCommandLine {
+  defaults: EnvironmentDefaults;
+  /** Values of the job file's own flags (`options.flags`), by name. */
+  flags: ParsedArgs["flags"];
 }
 
 /**
- * For a job file that is also started directly (`npm start -- --from-savepoint DIR`, `bun
- * job.ts --port 0`): parses this process's command line with {@link JOB_FLAGS} and sets
- * the environment defaults from it, over `base` (the file's own defaults, which the
- * flags override and a job's explicit options still win over). Under `weir run`, which
- * parsed the same flags already, only `base` is merged in underneath. Returns the
- * defaults now in force.
+ * The command line of a job file that is also started directly (`npm start -- --input DIR
+ * --from-savepoint SP`, `bun job.ts --port 0`), parsed in one place: {@link JOB_FLAGS} plus
+ * the file's own `flags`, with node:util's parseArgs. The job flags become the environment
+ * defaults, over `base` (the file's own defaults; a job's explicit options still win).
+ * Under `weir run FILE [weir flags] -- [job args]`, weir run's flags are in force already
+ * and the job args (its own flags, and job flags that override weir run's) are parsed
+ * instead of argv. `--help` prints `options.help` (else the own flags' names), then the
+ * job flags, and exits.
+ *
+ * @throws {WeirError} `usage` for an unknown flag, a bad value or a stray argument (the caller prints it and exits 2); `invalid_option` when an own flag reuses a job flag's name
+ * @example
+ * ```ts
+ * import { jobCommandLine } from "./job_args.ts";
+ * import { setEnvironmentDefaults } from "../dataflow/environment.ts";
+ * const { defaults, flags } = jobCommandLine({ parallelism: 2 }, { argv: ["--port", "0", "--input", "in"], flags: { input: "string" } });
+ * console.assert(defaults.parallelism === 2 && defaults.http?.port === 0 && flags.input === "in");
+ * console.assert(defaults.launchCommand?.endsWith("--port 0 --input in"));
+ * setEnvironmentDefaults({});
+ * ```
+ */
+export function jobCommandLine(
+  base: EnvironmentDefaults = {},
+  options: { argv?: readonly string[]; flags?: FlagSpec; help?: string } = {},
+): JobCommandLine {
+  const own = options.flags ?? {};
+  for (const name of Object.keys(own)) {
+    if (name in JOB_FLAGS || name === "help") throw new WeirError("invalid_option", `Flag --${name} of the job file is a job flag of weir already; name it otherwise`);
+  }
+  const spec: FlagSpec = { ...JOB_FLAGS, ...own };
+  const argv = cliJobArgs ?? options.argv ?? process.argv.slice(2);
+  const { positional, flags } = parseArgs(argv, spec);
+  if (flags.help) {
+    // A command line's --help ends the process, as every command's does.
+    const mine = options.help ?? Object.entries(own).map(([n, k]) => `  --${n}${k === "boolean" ? "" : " VALUE"}${k === "strings" ? " (repeatable)" : ""}`).join("\n");
+    process.stdout.write(`${mine ? `${mine}\n` : ""}Job flags:\n${JOB_FLAGS_HELP}\n`);
+    process.exit(0);
+  }
+  if (positional.length > 0) throw usage(`Unexpected argument ${JSON.stringify(positional[0])}`);
+  let defaults: EnvironmentDefaults;
+  if (cliJobArgs !== undefined) {
+    const cli = environmentDefaults();
+    const merged: EnvironmentDefaults = { ...base, ...cli, http: { ...base.http, ...cli.http } };
+    if (cli.parallelism === undefined) merged.parallelism = base.parallelism;
+    defaults = jobDefaults(flags, merged);
+  } else {
+    defaults = jobDefaults(flags, base);
+    defaults.launchCommand = launchCommand(selfCommand(), argv);
+  }
+  setEnvironmentDefaults(defaults);
+  const values: ParsedArgs["flags"] = {};
+  for (const name of Object.keys(own)) if (flags[name] !== undefined) values[name] = flags[name];
+  return { defaults, flags: values };
+}
+
+/**
+ * {@link jobCommandLine} for a job file without flags of its own; returns the defaults
+ * now in force.
  *
  * @throws {WeirError} `usage` for an unknown flag or a bad value (the caller prints it and exits 2)
  * @example
@@ -143,25 +218,7 @@ export function markStartedByCli(): void {
  * ```
  */
 export function applyCommandLine(base: EnvironmentDefaults = {}, options: { argv?: readonly string[] } = {}): EnvironmentDefaults {
-  if (runningUnderCli) {
-    const cli = environmentDefaults();
-    const merged: EnvironmentDefaults = { ...base, ...cli, http: { ...base.http, ...cli.http } };
-    if (cli.parallelism === undefined) merged.parallelism = base.parallelism;
-    setEnvironmentDefaults(merged);
-    return merged;
-  }
-  const argv = options.argv ?? process.argv.slice(2);
-  const { positional, flags } = parseArgs(argv, JOB_FLAGS);
-  if (flags.help) {
-    // A command line's --help ends the process, as every command's does.
-    process.stdout.write(`Options:\n${JOB_FLAGS_HELP}\n`);
-    process.exit(0);
-  }
-  if (positional.length > 0) throw usage(`Unexpected argument ${JSON.stringify(positional[0])}`);
-  const defaults = jobDefaults(flags, base);
-  defaults.launchCommand = launchCommand(selfCommand(), argv);
-  setEnvironmentDefaults(defaults);
-  return defaults;
+  return jobCommandLine(base, options).defaults;
 }
 
 /** How this process was started, as a user would type it again. */

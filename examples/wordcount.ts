@@ -13,45 +13,31 @@
  *   npm start -- --input DIR --output DIR      # another folder to read, another to write
  *   npm start -- --from-savepoint .weir/savepoints/savepoint-…   # start from a savepoint
  *   npm start -- --fresh                       # ignore an unfinished (crashed) run and start anew
- *   npm start -- --help                        # every job flag (the same as weir run's)
+ *   npm start -- --help                        # every flag (the job flags are weir run's)
+ *   weir run examples/wordcount.ts --port 0 -- --input DIR     # the same under weir run
  */
 import process from "node:process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { applyCommandLine, FileSink, FileSource, FileStorage, restoreCommand, StreamEnvironment } from "../mod.ts";
-import { shellQuote } from "../cli/job_args.ts";
+import { FileSink, FileSource, FileStorage, jobCommandLine, restoreCommand, StreamEnvironment } from "../mod.ts";
 
-// The command line, in one place: --input/--output are this example's own; every other
-// flag (--port, --from-savepoint DIR, --fresh, …) is a job flag that applyCommandLine turns
-// into the environment's defaults.
-const argv = process.argv.slice(2);
-const input = resolve(flagValue("input", "quickstart/input"));
-const output = resolve(flagValue("output", "quickstart/output"));
-if (argv.includes("--help")) {
-  process.stdout.write("Quick start: counts the words of the text files in a folder, watching it.\n" +
-    "  --input DIR                 the folder to read (default quickstart/input, seeded with the docs)\n" +
-    "  --output DIR                where the counts go as CSV (default quickstart/output)\n");
-}
+// The command line, in one place: --input/--output are this example's own flags; every
+// other flag (--port, --from-savepoint DIR, --fresh, …) is a job flag that becomes the
+// environment's defaults. Under `weir run examples/wordcount.ts -- --input DIR` the same.
+let flags: Record<string, unknown>;
 try {
-  applyCommandLine({ parallelism: 2, http: { port: 8081, hostname: "127.0.0.1" } }, { argv });
+  ({ flags } = jobCommandLine({ parallelism: 2, http: { port: 8081, hostname: "127.0.0.1" } }, {
+    flags: { input: "string", output: "string" },
+    help: "Quick start: counts the words of the text files in a folder, watching it.\n" +
+      "  --input DIR                 the folder to read (default quickstart/input, seeded with the docs)\n" +
+      "  --output DIR                where the counts go as CSV (default quickstart/output)",
+  }));
 } catch (e) {
   console.error(`weir: ${(e as Error).message}`);
   process.exit(2);
 }
-
-/** Removes `--name VALUE` (or `--name=VALUE`) from argv and returns VALUE. */
-function flagValue(name: string, fallback: string): string {
-  const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (i < 0) return fallback;
-  if (argv[i].includes("=")) return argv.splice(i, 1)[0].slice(name.length + 3);
-  const value = argv[i + 1];
-  if (value === undefined || value.startsWith("--")) {
-    console.error(`weir: Option --${name} needs a directory`);
-    process.exit(2);
-  }
-  argv.splice(i, 2);
-  return value;
-}
+const input = resolve(typeof flags.input === "string" ? flags.input : "quickstart/input");
+const output = resolve(typeof flags.output === "string" ? flags.output : "quickstart/output");
 
 // The default folder starts with the project's own documentation, so there is something to count.
 if (!existsSync(input)) {
@@ -128,8 +114,6 @@ process.on("SIGTERM", stop);
 const result = await job.done;
 clearInterval(progress);
 console.log(`job ended: ${result.status}${result.savepoint ? `, savepoint ${result.savepoint}` : ""}`);
-if (result.savepoint) {
-  const launch = `${job.launchCommand ?? "npm start --"} --input ${shellQuote(input)} --output ${shellQuote(output)}`;
-  console.log(`restore with: ${restoreCommand(launch, result.savepoint)}`);
-}
+// The launch command holds the flags as given (--input, --output, --port …), minus the restore flags.
+if (result.savepoint) console.log(`restore with: ${restoreCommand(job.launchCommand ?? "npm start --", result.savepoint)}`);
 process.exit(result.status === "failed" ? 1 : 0);

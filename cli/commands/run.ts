@@ -32,28 +32,34 @@ export const run: Command = {
   name: "run",
   summary: "run a job file with the REST API and dashboard, optionally from a savepoint",
   help: `Usage: weir run <job.ts> [--parallelism N] [--port P] [--host H]
-                [--from-savepoint DIR [--allow-non-restored-state]] [--fresh]
+                [--from-savepoint DIR [--allow-non-restored-state]] [--fresh] [-- JOB ARGS]
 
 Runs <job.ts> in this process. Every StreamEnvironment it creates gets the options
 below as defaults for options it does not set itself (setEnvironmentDefaults), so its
 REST API and dashboard are served at http://H:P and --from-savepoint DIR becomes its
 restoreFrom. Exits when its jobs ended: 0, or 1 if one failed; a job stopped with a
 savepoint prints the command that restores it. Ctrl-C cancels the jobs (unless the job
-file handles SIGINT itself).
+file handles SIGINT itself). Arguments after -- go to the job file, which reads them with
+jobCommandLine (its own flags, e.g. examples/wordcount.ts --input DIR).
 
 Options:
 ${JOB_FLAGS_HELP}
   (WEIR_TOKEN, when set, guards the mutating endpoints)`,
   flags: JOB_FLAGS,
   async run({ positional, flags, argv = [] }) {
-    if (positional.length < 1) throw usage("weir run needs a <job.ts> file");
-    if (positional.length > 1) throw usage(`weir run takes one <job.ts> file, got also ${JSON.stringify(positional[1])}`);
+    // Arguments after "--" belong to the job file (jobCommandLine parses them there).
+    const dashes = argv.indexOf("--");
+    const jobArgs = dashes >= 0 ? argv.slice(dashes + 1) : [];
+    const files = positional.slice(0, positional.length - jobArgs.length);
+    if (files.length < 1) throw usage("weir run needs a <job.ts> file");
+    if (files.length > 1) throw usage(`weir run takes one <job.ts> file, got also ${JSON.stringify(files[1])} (arguments for the job go after --)`);
     const file = resolve(positional[0]);
     if (!existsSync(file)) throw new WeirError("usage", `Job file ${positional[0]} not found`);
     const defaults = jobDefaults(flags);
-    defaults.launchCommand = launchCommand(`weir run ${shellQuote(positional[0])}`, argv.filter((a) => a !== positional[0]));
+    const before = dashes >= 0 ? argv.slice(0, dashes) : argv;
+    defaults.launchCommand = launchCommand(`weir run ${shellQuote(positional[0])}`, [...before.filter((a) => a !== positional[0]), ...(dashes >= 0 ? ["--", ...jobArgs] : [])]);
     setEnvironmentDefaults(defaults);
-    markStartedByCli();
+    markStartedByCli(jobArgs);
 
     const jobs: JobHandle[] = [];
     jobRegistry.onJob((job) => {

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { parseArgs } from "../../cli/args.ts";
-import { applyCommandLine, jobDefaults, launchCommand, restoreCommand, shellQuote } from "../../cli/job_args.ts";
+import { applyCommandLine, jobCommandLine, jobDefaults, launchCommand, markStartedByCli, restoreCommand, shellQuote } from "../../cli/job_args.ts";
 import { environmentDefaults, setEnvironmentDefaults } from "../../dataflow/environment.ts";
 import { WeirError } from "../../errors.ts";
 import process from "node:process";
@@ -64,6 +64,31 @@ describe("job flags", () => {
       assert.deepEqual(environmentDefaults(), d);
       assert.equal(usageOf(() => applyCommandLine({}, { argv: ["extra"] })), 'Unexpected argument "extra"');
     } finally {
+      setEnvironmentDefaults(before);
+    }
+  });
+
+  test("jobCommandLine() reads the job file's own flags beside the job flags, directly and under weir run", () => {
+    const before = environmentDefaults();
+    try {
+      const direct = jobCommandLine({ parallelism: 2 }, { argv: ["--input", "in dir", "--from-savepoint", "/sp/a", "--port", "0"], flags: { input: "string", verbose: "boolean" } });
+      assert.deepEqual(direct.flags, { input: "in dir" });
+      assert.equal(direct.defaults.restoreFrom, "/sp/a");
+      assert.match(direct.defaults.launchCommand ?? "", / --input 'in dir' --port 0$/, "the own flags stay in the command a restore repeats");
+      assert.equal(usageOf(() => jobCommandLine({}, { argv: ["--inptu", "x"], flags: { input: "string" } })), "Unknown option --inptu");
+      assert.throws(() => jobCommandLine({}, { argv: [], flags: { port: "string" } }), (e: unknown) => e instanceof WeirError && e.code === "invalid_option");
+
+      // As weir run leaves it: its flags in force, the job's arguments (after --) parsed instead of argv.
+      setEnvironmentDefaults({ parallelism: 3, http: { port: 0, hostname: "127.0.0.1" }, launchCommand: "weir run job.ts --port 0 -- --input in" });
+      markStartedByCli(["--input", "in", "--fresh"]);
+      const underCli = jobCommandLine({ parallelism: 2, http: { port: 8081 } }, { argv: ["--ignored"], flags: { input: "string" } });
+      assert.deepEqual(underCli.flags, { input: "in" });
+      assert.equal(underCli.defaults.parallelism, 3, "weir run's --parallelism wins over the file's default");
+      assert.equal(underCli.defaults.http?.port, 0);
+      assert.equal(underCli.defaults.fresh, true, "a job flag among the job's arguments counts");
+      assert.equal(restoreCommand(underCli.defaults.launchCommand!, "/sp/b"), "weir run job.ts --port 0 --from-savepoint /sp/b -- --input in");
+    } finally {
+      markStartedByCli(undefined);
       setEnvironmentDefaults(before);
     }
   });
