@@ -13,7 +13,7 @@ import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from ".
 import type { StorageAdapter } from "../../mod.ts";
 import { type ChannelTopology, checkChannelState, routeChannelState } from "../../checkpoint/channel_state_restore.ts";
 import type { SubtaskStateFile } from "../../checkpoint/pending_snapshot.ts";
-import { encodeRecords } from "../../codec/cbor.ts";
+import { decodeRecords, encodeRecords } from "../../codec/cbor.ts";
 import type { WeirError } from "../../errors.ts";
 import { keyGroupOf, subtaskForKeyGroup } from "../../state/key_group.ts";
 import { loadCheckpoint } from "../../checkpoint/restore.ts";
@@ -28,7 +28,10 @@ const JOB = "rescale-unaligned";
  * slow relay (p) → sink, so that the hash edge and the rebalance edge both carry
  * in-flight records at a checkpoint.
  */
-function job(world: VirtualWorld, o: { p: number; storage: StorageAdapter; sink: CollectSink<Pair>; restoreFrom?: string }) {
+function job(
+  world: VirtualWorld,
+  o: { p: number; storage: StorageAdapter; sink: CollectSink<Pair>; restoreFrom?: string; consumed?: number[] },
+) {
   const env = new StreamEnvironment({
     jobName: JOB,
     parallelism: 2,
@@ -41,9 +44,11 @@ function job(world: VirtualWorld, o: { p: number; storage: StorageAdapter; sink:
     runtime: world.runtime(),
   });
   env.fromSource(new SequenceSource(0, N), { uid: "numbers" })
-    .map((x): Pair => [x % 7, 1], { uid: "pair" })
+    // The number travels along (third element), to see in which order records are consumed.
+    .map((x): [number, number, number] => [x % 7, 1, x], { uid: "pair" })
     .keyBy((p) => p[0])
     .process<Pair>(async (p, ctx) => {
+      o.consumed?.push(p[2]);
       await world.sleep(1);
       const s = ctx.valueState<number>("sum");
       const next = (s.value() ?? 0) + p[1];
@@ -86,13 +91,29 @@ async function rescaled(from: number, to: number) {
   assert.ok(loaded.files.some((f) => f.inputChannels.length > 0), "input channel state");
   assert.ok(loaded.files.some((f) => f.outputChannels.length > 0), "output channel state");
 
-  const h = await job(world, { p: to, storage, sink, restoreFrom: dir }).execute();
+  const consumed: number[] = [];
+  const h = await job(world, { p: to, storage, sink, restoreFrom: dir, consumed }).execute();
   let result: Awaited<typeof h.done> | undefined;
   h.done.then((r) => (result = r));
   await world.drive(() => result !== undefined, 120_000);
   assert.equal(result?.status, "finished", String(result?.error));
   assert.equal(h.checkpointStats().latest.restored?.id, loaded.metadata.checkpointId);
   assertExactlyOnce(sink.committed, N);
+
+  // Each keyed subtask replays its share of the in-flight records before any new record.
+  const inFlight = new Set<number>();
+  for (const f of loaded.files) {
+    for (const [, list] of [...f.inputChannels, ...f.outputChannels]) {
+      for (const b of list) for (const r of decodeRecords(b) as number[][]) if (r.length === 3) inFlight.add(r[2]);
+    }
+  }
+  assert.ok(inFlight.size > 0);
+  for (let j = 0; j < to; j++) {
+    const mine = consumed.filter((x) => subtaskForKeyGroup(keyGroupOf(x % 7, 128), to, 128) === j);
+    const firstNew = mine.findIndex((x) => !inFlight.has(x));
+    const replayed = mine.filter((x) => inFlight.has(x)).length;
+    assert.equal(firstNew < 0 ? mine.length : firstNew, replayed, `subtask ${j} of "sum" took a new record before its last in-flight one`);
+  }
 }
 
 describe("rescaling an unaligned checkpoint", () => {
