@@ -13,6 +13,18 @@ import { isBuiltin, registeredType } from "./type_registry.ts";
 /** Nesting beyond this is taken for a cycle: copies and persisted values are trees. */
 export const DEPTH_MAX = 512;
 
+/**
+ * The class of an object by its prototype, not by its `constructor` property, which a
+ * plain object may have as a field of its own (`{ constructor: "x" }`). Undefined for an
+ * object without prototype (a plain dictionary).
+ */
+export function classOf(value: object): unknown {
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype) return Object;
+  if (proto === null) return undefined;
+  return proto.constructor;
+}
+
 /** The name of a value's type for error messages: `Set`, `class Point`, `function f`. */
 export function typeName(value: unknown): string {
   if (value === null) return "null";
@@ -64,8 +76,8 @@ export function copyValue<T>(value: T): T {
 
 function copyObject(value: object, depth: number): unknown {
   if (depth > DEPTH_MAX) throw notCopyable(value, `it nests deeper than ${DEPTH_MAX} levels (a cycle?)`);
-  const ctor = (value as { constructor?: unknown }).constructor;
-  if (ctor === Object || (ctor === undefined && Object.getPrototypeOf(value) === null)) {
+  const ctor = classOf(value);
+  if (ctor === Object || ctor === undefined) {
     const out: Record<string, unknown> = ctor === undefined ? Object.create(null) : {};
     for (const k in value) {
       if (Object.hasOwn(value, k)) out[k] = copyAny((value as Record<string, unknown>)[k], depth);
@@ -164,7 +176,7 @@ function check(v: unknown, depth: number, path: string): string | undefined {
   }
   if (v === null) return undefined;
   if (depth > DEPTH_MAX) return `${path} nests deeper than ${DEPTH_MAX} levels (a cycle?)`;
-  const ctor = (v as { constructor?: unknown }).constructor;
+  const ctor = classOf(v as object);
   if (ctor === Array) {
     const a = v as unknown[];
     for (let i = 0; i < a.length; i++) {
@@ -176,7 +188,7 @@ function check(v: unknown, depth: number, path: string): string | undefined {
     }
     return undefined;
   }
-  if (ctor === Object || (ctor === undefined && Object.getPrototypeOf(v) === null)) {
+  if (ctor === Object || ctor === undefined) {
     for (const k in v) {
       if (!Object.hasOwn(v, k)) continue;
       const e = (v as Record<string, unknown>)[k];

@@ -5,7 +5,7 @@
  * @module
  */
 import { isBuiltin, registeredType } from "../codec/type_registry.ts";
-import { DEPTH_MAX, typeName } from "../codec/values.ts";
+import { classOf, DEPTH_MAX, typeName } from "../codec/values.ts";
 import { WeirError } from "../errors.ts";
 
 /** Inclusive range of key groups [start, end]. */
@@ -106,13 +106,13 @@ function isJsonTree(v: unknown, depth: number): boolean {
       return Number.isFinite(v) && !Object.is(v, -0);
     case "object": {
       if (v === null) return true;
-      const ctor = (v as object).constructor;
+      const ctor = classOf(v as object);
       if (ctor === Array) {
         for (const e of v as unknown[]) if (!isJsonTree(e, depth + 1)) return false;
         // A hole reads as undefined and is not JSON.
         return (v as unknown[]).length === Object.keys(v as unknown[]).length;
       }
-      if (ctor !== Object) return false;
+      if (ctor !== Object && ctor !== undefined) return false;
       for (const k in v) if (Object.hasOwn(v, k) && !isJsonTree((v as Record<string, unknown>)[k], depth + 1)) return false;
       return true;
     }
@@ -142,9 +142,9 @@ function canonicalText(key: unknown, v: unknown, depth: number): string {
   if (depth > DEPTH_MAX) throw invalidKey(key, v);
   const d = depth + 1;
   const obj = v as object;
-  const ctor = obj.constructor;
+  const ctor = classOf(obj);
   if (ctor === Array) return `[${(obj as unknown[]).map((e) => canonicalText(key, e, d)).join(",")}]`;
-  if (ctor === Object || (ctor === undefined && Object.getPrototypeOf(obj) === null)) {
+  if (ctor === Object || ctor === undefined) {
     const parts: string[] = [];
     for (const k in obj) if (Object.hasOwn(obj, k)) parts.push(`${JSON.stringify(k)}:${canonicalText(key, (obj as Record<string, unknown>)[k], d)}`);
     return `{${parts.join(",")}}`;

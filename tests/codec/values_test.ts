@@ -38,7 +38,7 @@ function richValue(): Record<string, unknown> {
     buffer: new Uint8Array([9, 8]).buffer,
     view: new DataView(new Uint8Array([4, 5, 6]).buffer, 1),
     regex: /a+b/gi,
-    markers: { $map: [[1, 2]], $set: true, __proto_like: 1 },
+    markers: { $map: [[1, 2]], $set: true, __proto_like: 1, constructor: "not a class" },
     holes: [undefined, null, 0, ""],
     bigint: 10n ** 30n,
     nested: { deep: { deeper: [new Map([["d", new Date(0)]])] } },

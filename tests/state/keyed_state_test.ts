@@ -150,6 +150,8 @@ describe("canonicalKey()", () => {
   test("JSON keys keep the key group they always had (savepoints stay valid)", () => {
     // The JSON text, as weir has always hashed object keys.
     assert.equal(canonicalKey({ a: [1, "x"] }), "\u0000" + JSON.stringify({ a: [1, "x"] }));
+    // A field named like a property of every object is still a plain field.
+    assert.equal(canonicalKey({ constructor: "x" }), "\u0000" + JSON.stringify({ constructor: "x" }));
     assert.equal(hashKey([3, 4]), hashKey([3, 4]));
   });
 
