@@ -1,5 +1,5 @@
 import { assert } from "../errors.ts";
-import { type Barrier, type Batch, type ChannelItem, isBatch } from "./messages.ts";
+import { type Barrier, type Batch, type ChannelItem, isBatch, unknownEvent } from "./messages.ts";
 
 /** How many queue items a priority barrier overtook when it was put on the channel. */
 export interface OvertakeMark {
@@ -164,10 +164,16 @@ export class Channel {
       const item = this.queue[i];
       if (isBatch(item)) {
         batches.push(i === 0 && this.headOffset > 0 ? item.slice(this.headOffset) : item);
-      } else if (item.kind === "eop") {
-        break;
-      } else if (item.checkpointId === stopAt) {
-        return { batches, barrierIndex: i };
+        continue;
+      }
+      switch (item.kind) {
+        case "eop":
+          return { batches, barrierIndex: -1 };
+        case "barrier":
+          if (item.checkpointId === stopAt) return { batches, barrierIndex: i };
+          continue;
+        default:
+          return unknownEvent(item);
       }
     }
     return { batches, barrierIndex: -1 };

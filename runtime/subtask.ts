@@ -1,11 +1,11 @@
 import type { Channel, OvertakeMark } from "../actors/channel.ts";
 import type { Runnable } from "../actors/dispatcher.ts";
-import { type Barrier, type Batch, type EndOfPartition, isBatch } from "../actors/messages.ts";
+import { type Barrier, type Batch, type EndOfPartition, isBatch, unknownEvent } from "../actors/messages.ts";
 import type { OutputGate } from "../actors/output_gate.ts";
 import type { Timer } from "../actors/time.ts";
 import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
 import type { OperatorContext, SourceReader } from "../dataflow/operator.ts";
-import { OperatorError } from "../errors.ts";
+import { OperatorError, WeirError } from "../errors.ts";
 import { type ChainedOperator, OperatorChain } from "./operator_chain.ts";
 import { type CheckpointedActor, SubtaskCheckpoints } from "./subtask_checkpoints.ts";
 import { StepSlice } from "./step_slice.ts";
@@ -341,11 +341,18 @@ export class Subtask implements Runnable, CheckpointedActor {
       return this.#chain.process(values);
     }
     channel.shift();
-    if (item.kind === "barrier") return this.#checkpoints.inBandBarrier(c, item);
-    this.#ended[c] = true;
-    this.#endedCount++;
-    this.#checkpoints.endOfPartition(c);
-    if (this.#endedCount === this.inputs.length) return this.#endOfInput();
+    switch (item.kind) {
+      case "barrier":
+        return this.#checkpoints.inBandBarrier(c, item);
+      case "eop":
+        this.#ended[c] = true;
+        this.#endedCount++;
+        this.#checkpoints.endOfPartition(c);
+        if (this.#endedCount === this.inputs.length) return this.#endOfInput();
+        return;
+      default:
+        return unknownEvent(item);
+    }
   }
 
   #emit(values: unknown[]): void {
@@ -389,6 +396,8 @@ export class Subtask implements Runnable, CheckpointedActor {
       case "resume":
         this.#suspended = false;
         return;
+      default:
+        return unknownPriorityMessage(m);
     }
   }
 
@@ -429,4 +438,9 @@ export class Subtask implements Runnable, CheckpointedActor {
     then();
   }
 
+}
+
+/** The default branch of the priority-lane switch: a message kind nobody handles fails loudly. */
+function unknownPriorityMessage(m: never): never {
+  throw new WeirError("invariant_broken", `Unknown priority message kind ${JSON.stringify((m as { kind?: unknown })?.kind)}`);
 }

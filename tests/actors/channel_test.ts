@@ -2,6 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Channel } from "../../actors/channel.ts";
 import type { Barrier } from "../../actors/messages.ts";
+import { WeirError } from "../../errors.ts";
 
 const endpoint = () => ({ wakes: 0, wake() { this.wakes++; } });
 const barrier = (id: number): Barrier => ({
@@ -72,5 +73,15 @@ describe("Channel", () => {
     assert.deepEqual(ch.queue, [[7], [8], [9]]);
     assert.equal(ch.creditedBatches, 1);
     assert.equal(ch.queuedBatches, 3);
+  });
+});
+
+describe("channel events", () => {
+  test("an event kind nobody handles fails loudly instead of passing for another kind", () => {
+    const endpoint = { wake() {} };
+    const ch = new Channel(endpoint, endpoint, 0, 4);
+    ch.send([1, 2]);
+    ch.send({ kind: "watermark-from-the-future" } as never);
+    assert.throws(() => ch.overtakenData(), (e: unknown) => e instanceof WeirError && e.code === "invariant_broken" && /watermark-from-the-future/.test(e.message));
   });
 });
