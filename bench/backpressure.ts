@@ -55,9 +55,10 @@ const FILL_MS = 300;
 const PAUSE_MS = 100;
 
 // The slow operator awaits a 1 ms timer per record instead of busy-waiting. A busy-wait
-// holds the one thread for a whole batch (weir runs a synchronous batch in one step), so
-// no barrier, aligned or not, could be handled until the batch is done: it would measure
-// batch size, not alignment. An awaited timer models what slow operators usually are —
+// holds the one thread (weir takes a synchronous batch in slices of about 4 ms, so a
+// barrier waits at most one slice; bench/barrier_latency.ts measures that case): the
+// figures would measure the thread's sharing, not alignment. An awaited timer models
+// what slow operators usually are —
 // a call to a database or a service — and lets the actor take the next message (an
 // unaligned barrier on the priority lane) between records, as it is designed to.
 // Timers are coarse: a 1 ms timer takes about 1.1 ms on Bun and about 2 ms on Deno, so
