@@ -4,6 +4,7 @@
  * Channel state is routed by channel_state_restore.ts.
  * @module
  */
+import { looksGenerated } from "../dataflow/uid_hash.ts";
 import { decode } from "../codec/cbor.ts";
 import { WeirError } from "../errors.ts";
 import type { OperatorSnapshot, RestoredState } from "../dataflow/operator.ts";
@@ -145,7 +146,8 @@ export function checkCompatible(
         if (!known.has(uid)) {
           throw new WeirError(
             "state_not_restored",
-            `Checkpoint ${loaded.metadata.checkpointId} has state for operator uid "${uid}" that the job does not contain (set allowNonRestoredState to skip it)`,
+            `Checkpoint ${loaded.metadata.checkpointId} has state for operator uid "${uid}" (${v.name}) that the job does not contain (set allowNonRestoredState to skip it)` +
+              (looksGenerated(uid) ? `; "${uid}" was generated for an operator without a uid, from its code and the graph upstream of it, one of which changed: give the operator a uid` : ""),
           );
         }
       }

@@ -7,6 +7,7 @@ import { MapOperator } from "./operators/map.ts";
 import { ReduceOperator } from "./operators/reduce.ts";
 import { SinkOperator } from "./operators/sink.ts";
 import type { InputPartitioning, OperatorOptions, Transformation } from "./transformation.ts";
+import { codeOf } from "./uid_hash.ts";
 
 /** The part of the environment a stream needs to add operators. */
 export interface GraphBuilder {
@@ -40,27 +41,28 @@ export class DataStream<T> {
     this.#partitioning = partitioning;
   }
 
-  protected then<O>(kind: string, createOperator: Transformation["createOperator"], options: OperatorOptions | undefined): DataStream<O> {
-    const t = this.builder.add({ kind, createOperator, input: { id: this.transformation.id, partitioning: this.#partitioning } }, options);
+  /** Adds the next operator; `code` (the user's function) goes into its generated uid. */
+  protected then<O>(kind: string, createOperator: Transformation["createOperator"], options: OperatorOptions | undefined, code?: unknown): DataStream<O> {
+    const t = this.builder.add({ kind, createOperator, input: { id: this.transformation.id, partitioning: this.#partitioning }, code: codeOf(code) }, options);
     return new DataStream<O>(this.builder, t);
   }
 
   /** One record out per record in; fn may be async. */
   map<O>(fn: (value: T) => O | Promise<O>, options?: OperatorOptions): DataStream<O> {
     requireFunction(fn, "map function");
-    return this.then("map", () => new MapOperator(fn as (v: unknown) => unknown), options);
+    return this.then("map", () => new MapOperator(fn as (v: unknown) => unknown), options, fn);
   }
 
   /** Keeps records for which fn is truthy; fn may be async. */
   filter(fn: (value: T) => boolean | Promise<boolean>, options?: OperatorOptions): DataStream<T> {
     requireFunction(fn, "filter function");
-    return this.then("filter", () => new FilterOperator(fn as (v: unknown) => unknown), options);
+    return this.then("filter", () => new FilterOperator(fn as (v: unknown) => unknown), options, fn);
   }
 
   /** Zero or more records out per record in (an array or iterable); fn may be async. */
   flatMap<O>(fn: (value: T) => Iterable<O> | Promise<Iterable<O>>, options?: OperatorOptions): DataStream<O> {
     requireFunction(fn, "flatMap function");
-    return this.then("flatMap", () => new FlatMapOperator(fn as (v: unknown) => unknown), options);
+    return this.then("flatMap", () => new FlatMapOperator(fn as (v: unknown) => unknown), options, fn);
   }
 
   /** Partitions by key through key groups; keyed operators follow. */
@@ -118,7 +120,7 @@ export class DataStream<T> {
   sinkTo(sink: Sink<T>, options?: OperatorOptions): void {
     if (!sink || typeof (sink as Sink).createWriter !== "function") throw invalidOption("sinkTo sink", sink, "must be a Sink (with createWriter)");
     const t = this.builder.add(
-      { kind: "sink", sink: sink as Sink, createOperator: () => new SinkOperator(sink as Sink), input: { id: this.transformation.id, partitioning: this.#partitioning } },
+      { kind: "sink", sink: sink as Sink, createOperator: () => new SinkOperator(sink as Sink), input: { id: this.transformation.id, partitioning: this.#partitioning }, code: codeOf(sink) },
       options,
     );
     void t;
@@ -153,13 +155,13 @@ export class KeyedStream<T, K> extends DataStream<T> {
   reduce(fn: (acc: T, value: T) => T, options?: OperatorOptions): DataStream<T> {
     requireFunction(fn, "reduce function");
     const sel = this.#keySelector as (v: unknown) => unknown;
-    return this.then("reduce", () => new ReduceOperator(sel, fn as (a: unknown, v: unknown) => unknown), options);
+    return this.then("reduce", () => new ReduceOperator(sel, fn as (a: unknown, v: unknown) => unknown), options, fn);
   }
 
   /** Runs fn per record with keyed ValueState, ListState and MapState; fn emits through ctx.emit. */
   process<O>(fn: KeyedProcessFunction<T, K, O>, options?: OperatorOptions): DataStream<O> {
     requireFunction(fn, "process function");
     const sel = this.#keySelector as (v: unknown) => unknown;
-    return this.then("process", () => new KeyedProcessOperator(sel, fn as KeyedProcessFunction<unknown, unknown, unknown>), options);
+    return this.then("process", () => new KeyedProcessOperator(sel, fn as KeyedProcessFunction<unknown, unknown, unknown>), options, fn);
   }
 }

@@ -14,6 +14,7 @@ import { DataStream, type GraphBuilder } from "./data_stream.ts";
 import { buildJobGraph } from "./job_graph.ts";
 import type { Source } from "./operator.ts";
 import type { OperatorOptions, Transformation } from "./transformation.ts";
+import { codeOf, inputsOf, UidHasher } from "./uid_hash.ts";
 
 /** Options of the optional REST API. */
 export interface HttpOptions {
@@ -165,6 +166,7 @@ export class StreamEnvironment implements GraphBuilder {
   readonly parallelism: number;
   readonly maxParallelism: number;
   readonly #transformations: Transformation[] = [];
+  readonly #uids = new UidHasher();
   #executed = false;
 
   /**
@@ -195,7 +197,10 @@ export class StreamEnvironment implements GraphBuilder {
     }
   }
 
-  /** Adds a transformation; the uid defaults to kind-position. */
+  /**
+   * Adds a transformation. Without a uid it gets one generated from its place in the graph
+   * and its code (uid_hash.ts), never from a counter.
+   */
   add(t: Omit<Transformation, "id" | "uid" | "name" | "uidGiven" | "parallelism" | "disableChaining">, options: OperatorOptions | undefined): Transformation {
     if (this.#executed) throw new WeirError("invalid_job", "The job was already executed; build a new StreamEnvironment");
     const o = options ?? {};
@@ -209,7 +214,7 @@ export class StreamEnvironment implements GraphBuilder {
     const full: Transformation = {
       ...t,
       id,
-      uid: o.uid ?? `${t.kind}-${id}`,
+      uid: o.uid ?? this.#uids.generate({ kind: t.kind, code: t.code, inputs: inputsOf(t) }, (i) => this.#transformations[i].uid),
       name: o.name ?? o.uid ?? t.kind,
       uidGiven: o.uid !== undefined,
       parallelism: o.parallelism,
@@ -222,7 +227,7 @@ export class StreamEnvironment implements GraphBuilder {
   /** Starts a stream from a source. */
   fromSource<T>(source: Source<T>, options?: OperatorOptions): DataStream<T> {
     if (!source || typeof (source as Source).createReader !== "function") throw invalidOption("fromSource source", source, "must be a Source (with createReader)");
-    const t = this.add({ kind: "source", source: source as Source }, options);
+    const t = this.add({ kind: "source", source: source as Source, code: codeOf(source) }, options);
     return new DataStream<T>(this, t);
   }
 

@@ -1,4 +1,5 @@
 import type { Partitioning } from "../actors/output_gate.ts";
+import { keepsState } from "./uid_hash.ts";
 import { WeirError, invalidOption } from "../errors.ts";
 import type { Source, StreamOperator } from "./operator.ts";
 import type { InputPartitioning, Transformation } from "./transformation.ts";
@@ -34,6 +35,12 @@ export interface JobGraph {
   vertices: JobVertex[];
   edges: JobEdge[];
   maxParallelism: number;
+  /**
+   * Operators that keep state (sources, sinks, keyed operators) without an explicit uid:
+   * their generated uid changes when the graph upstream of them or their code changes,
+   * and with it where their state is restored from. The job warns about each.
+   */
+  withoutUid?: { uid: string; name: string; kind: string }[];
 }
 
 /**
@@ -118,6 +125,7 @@ export function buildJobGraph(transformations: Transformation[], defaults: { par
       throw invalidOption(`parallelism of "${v.name}"`, v.parallelism, `must not exceed maxParallelism (${maxParallelism})`);
     }
   }
-  return { vertices, edges, maxParallelism };
+  const withoutUid = transformations.filter((t) => !t.uidGiven && keepsState(t.kind)).map((t) => ({ uid: t.uid, name: t.name, kind: t.kind }));
+  return { vertices, edges, maxParallelism, withoutUid };
 }
 

@@ -22,6 +22,11 @@ export interface Transformation {
    * from each of these inputs (Flink's virtual union node).
    */
   unionOf?: { id: number; partitioning: InputPartitioning | undefined }[];
+  /**
+   * The user's code of the operator (its functions' source text; a source's or sink's
+   * class), part of a generated uid (see uid_hash.ts).
+   */
+  code?: string;
   /** Set when the user gave the uid (generated uids change with the graph). */
   uidGiven: boolean;
   /** Keeps this operator out of its predecessor's chain. */

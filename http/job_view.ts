@@ -112,6 +112,8 @@ export function jobDetails(job: JobHandle, registry: JobRegistry): Record<string
     restarts: job.restarts,
     vertices: job.vertices().map((v) => vertexView(v, status)),
     plan: jobPlan(job),
+    // weir's own: what the job warns about (stateful operators without uid, a restore without checksums).
+    "weir-warnings": job.warnings().map((w) => ({ code: w.code, message: w.message })),
     // weir's own: what `weir stop` appends --from-savepoint to (absent when no CLI started the job).
     ...(job.launchCommand ? { "weir-launch-command": job.launchCommand } : {}),
   };

@@ -185,6 +185,12 @@ export class JobMaster implements ExecutionOwner {
   /** First deployment: from restoreFrom, else from this job run's own latest checkpoint (after a crash). */
   async start(): Promise<void> {
     this.#setStatus("INITIALIZING");
+    for (const op of this.graph.withoutUid ?? []) {
+      this.warn({
+        code: "missing_uid",
+        message: `Operator "${op.name}" (${op.kind}) keeps state but has no uid; its generated uid ${op.uid} changes when its code or anything upstream of it changes, and its state is then not restored: set { uid } on it`,
+      });
+    }
     if (this.#resumeStopSavepoint) {
       // The crashed run had completed its stop-with-savepoint: finish from it.
       this.#terminal = this.#openTerminal(this.#resumeStopSavepoint);
