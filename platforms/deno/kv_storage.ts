@@ -60,6 +60,12 @@ const utf8 = new TextEncoder();
  * Idea: Flink's `FsCheckpointStorage` writes state files first and the metadata pointer
  * last; the generation flip is the KV form of write-then-rename.
  *
+ * @throws {WeirError} from every call: `storage_unavailable` (not Deno, or no
+ *   `--unstable-kv`), `storage_failed` (KV refused or failed; names the key and database),
+ *   `storage_corrupt` (a chunk of the current generation is missing), `storage_fenced`
+ *   (a newer adapter took the fence over), `invalid_storage_key` (a key above 1 KiB);
+ *   `TypeError` for a key that could escape the root, as on every adapter.
+ *
  * @example
  * ```ts
  * // Needs Deno with --unstable-kv (or "unstable": ["kv"] in deno.json, as here).
