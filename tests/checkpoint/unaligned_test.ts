@@ -166,7 +166,7 @@ describe("aligned checkpoints with timeout", () => {
   test("a barrier waiting for credit in a full output buffer longer than alignedTimeout overtakes it", async () => {
     // The keyed operator is stuck in an async step, so the source's output buffer stays full
     // and its in-band barrier can never get credit: only the sender-side switch lets it pass.
-    const gate = { open: () => {}, stuck: true };
+    const gate = { open: () => {}, stuck: true, reached: false };
     const released = new Promise<void>((r) => (gate.open = r));
     const env = new StreamEnvironment({
       jobName: "sender-timeout", parallelism: 1, storage: new MemoryStorage(), batchSize: 8, channelCapacity: 2,
@@ -175,21 +175,31 @@ describe("aligned checkpoints with timeout", () => {
     env.fromSource(new SequenceSource(0, 1e9, { ratePerSecond: 100_000 }), { uid: "src" })
       .keyBy((n) => n % 3)
       .process<number>(async (n, ctx) => {
-        if (gate.stuck && n > 100) await released;
+        if (gate.stuck && n > 100) {
+          gate.reached = true;
+          await released;
+        }
         ctx.emit(n);
       }, { uid: "stuck" })
       .sinkTo(new CollectSink(), { uid: "out" });
     const job = await env.execute();
-    await sleep(30);
+    const source = () => job.vertices().find((v) => v.name.startsWith("Source"))!;
+    // Wait for the state the test is about (a full output buffer), not for a fixed time.
+    await until(() => gate.reached && source().subtasks[0].outputBuffered > 0);
     const pending = job.triggerCheckpoint();
-    await sleep(30);
+    // The source acknowledges only once its barrier overtook the full buffer (the switch).
+    await until(() => {
+      const inProgress = job.checkpointStats().history.find((h) => h.status === "IN_PROGRESS");
+      const task = inProgress && Object.values(job.checkpointDetails(inProgress.id)?.tasks ?? {}).find((t) => t.name.startsWith("Source"));
+      return (task?.num_acknowledged_subtasks ?? 0) > 0;
+    });
     gate.stuck = false;
     gate.open();
     const d = await pending;
     assert.equal(d.status, "COMPLETED");
-    const source = Object.values(d.tasks).find((t) => t.name.startsWith("Source"))!;
-    assert.ok(source.persisted_data > 0, "the source's overtaken output buffer was persisted");
-    assert.ok(source.subtasks[0].unaligned_checkpoint, "the source's part is marked unaligned");
+    const sourceTask = Object.values(d.tasks).find((t) => t.name.startsWith("Source"))!;
+    assert.ok(sourceTask.persisted_data > 0, "the source's overtaken output buffer was persisted");
+    assert.ok(sourceTask.subtasks[0].unaligned_checkpoint, "the source's part is marked unaligned");
     await job.cancel();
   });
 
@@ -309,3 +319,12 @@ describe("records that cannot be persisted", () => {
     assert.deepEqual(sink.committed.slice().sort((a, b) => a - b), [...Array(300).keys()]);
   });
 });
+
+/** Polls until cond holds (a hang guard, not a speed check). */
+async function until(cond: () => boolean, limitMs = 30_000): Promise<void> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > limitMs) throw new Error(`Condition not reached within ${limitMs} ms`);
+    await sleep(2);
+  }
+}
