@@ -67,7 +67,7 @@ export { copyValue } from "./codec/values.ts";
 export { createApp } from "./http/app.ts";
 export type { AppOptions } from "./http/app.ts";
 export { JobRegistry, jobRegistry } from "./http/registry.ts";
-export { startJobServer } from "./http/server.ts";
+export { serverClosed, startJobServer } from "./http/server.ts";
 export { applyCommandLine, JOB_FLAGS_HELP, jobCommandLine, restoreCommand } from "./cli/job_args.ts";
 export type { JobCommandLine } from "./cli/job_args.ts";
 

@@ -19,6 +19,8 @@ export interface SubtaskCheckpointStats {
   checkpointed_size?: number;
   persisted_data?: number;
   alignment: { duration: number; persisted: number };
+  /** Flink's sync (snapshot on the subtask) and async (write to storage) durations, ms. */
+  checkpoint: { sync: number; async: number };
   start_delay: number;
   unaligned_checkpoint: boolean;
 }
@@ -143,6 +145,7 @@ export class CheckpointStatsTracker {
           index,
           status: "pending_or_failed" as const,
           alignment: { duration: 0, persisted: 0 },
+          checkpoint: { sync: 0, async: 0 },
           start_delay: 0,
           unaligned_checkpoint: false,
         })),
@@ -196,6 +199,7 @@ export class CheckpointStatsTracker {
       checkpointed_size: ack.stateSize,
       persisted_data: ack.persistedData,
       alignment: { duration: alignmentMs, persisted: ack.persistedData },
+      checkpoint: { sync: Math.round(ack.syncDurationMs ?? 0), async: Math.round(ack.asyncDurationMs ?? 0) },
       start_delay: startDelayMs,
       unaligned_checkpoint: ack.unaligned,
     });

@@ -22,6 +22,11 @@ export interface HttpOptions {
   hostname?: string;
   /** Bearer token required on mutating endpoints (default: WEIR_TOKEN). */
   token?: string;
+  /**
+   * Milliseconds the REST API keeps answering after the job ended while a client that
+   * triggered a stop, savepoint or cancel has not read its outcome yet (default 10 000).
+   */
+  stopGraceMs?: number;
 }
 
 /** Injection points for tests and the simulator. */

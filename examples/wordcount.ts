@@ -19,7 +19,7 @@
 import process from "node:process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { FileSink, FileSource, FileStorage, jobCommandLine, restoreCommand, StreamEnvironment } from "../mod.ts";
+import { FileSink, FileSource, FileStorage, jobCommandLine, restoreCommand, serverClosed, StreamEnvironment } from "../mod.ts";
 
 // The command line, in one place: --input/--output are this example's own flags; every
 // other flag (--port, --from-savepoint DIR, --fresh, …) is a job flag that becomes the
@@ -116,4 +116,7 @@ clearInterval(progress);
 console.log(`job ended: ${result.status}${result.savepoint ? `, savepoint ${result.savepoint}` : ""}`);
 // The launch command holds the flags as given (--input, --output, --port …), minus the restore flags.
 if (result.savepoint) console.log(`restore with: ${restoreCommand(job.launchCommand ?? "npm start --", result.savepoint)}`);
+// A `weir stop` that ended the job still polls for the savepoint's location: exit only once
+// the REST API has answered it (or its grace period passed).
+await serverClosed(job.url);
 process.exit(result.status === "failed" ? 1 : 0);

@@ -11,12 +11,18 @@ import { BackpressureSampler } from "./backpressure.ts";
 import { DASHBOARD_CSP, dashboardHtml } from "./dashboard.ts";
 import type { ApiDeps } from "./deps.ts";
 import { errorResponse } from "./errors.ts";
+import { FinalStatusReads } from "./final_status.ts";
+import { notFoundOrNotAllowed } from "./methods.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { type JobRegistry, jobRegistry, isTerminal } from "./registry.ts";
 import { checkpointRoutes } from "./routes/checkpoints.ts";
+import { clusterRoutes } from "./routes/cluster.ts";
+import { disposalRoutes } from "./routes/disposal.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { savepointRoutes } from "./routes/savepoints.ts";
+import { vertexRoutes } from "./routes/vertices.ts";
 import { TriggerStore } from "./triggers.ts";
+import { RateMeter } from "./vertex_metrics.ts";
 
 /** Request bodies are a few small JSON fields; anything bigger is refused. */
 export const BODY_LIMIT_BYTES_DEFAULT = 64 * 1024;
@@ -29,10 +35,17 @@ export interface AppOptions {
   token?: string;
   bodyLimitBytes?: number;
   sampler?: BackpressureSampler;
+  /**
+   * Learns which clients still wait for a job's final answer; the server keeps an ended
+   * job's API up until they were served (see server.ts).
+   */
+  finalReads?: FinalStatusReads;
 }
 
 /**
- * Builds the app: Flink's REST paths, GET /metrics and the dashboard at GET /.
+ * Builds the app: Flink's REST paths (answers that validate against Flink 1.19's OpenAPI
+ * description), GET /metrics and the dashboard at GET /. A path that exists under other
+ * methods answers 405 with `Allow`.
  *
  * @example
  * ```ts
@@ -44,15 +57,18 @@ export interface AppOptions {
  * ```
  */
 export function createApp(options: AppOptions = {}): Hono {
+  const reads = options.finalReads ?? new FinalStatusReads();
   const deps: ApiDeps = {
     registry: options.registry ?? jobRegistry,
-    triggers: new TriggerStore(),
+    triggers: new TriggerStore(reads),
     sampler: options.sampler ?? new BackpressureSampler(),
+    reads,
+    rates: new RateMeter(),
   };
   const limit = options.bodyLimitBytes ?? BODY_LIMIT_BYTES_DEFAULT;
   const app = new Hono();
   app.onError(errorResponse);
-  app.notFound((c) => c.json({ errors: [`Not found: ${c.req.method} ${c.req.path}`], code: "not_found" }, 404));
+  app.notFound(notFoundOrNotAllowed(app));
   app.use("*", guardMutations(options.token));
   app.use("*", bodyLimit({
     maxSize: limit,
@@ -66,15 +82,17 @@ export function createApp(options: AppOptions = {}): Hono {
     c.header("Content-Security-Policy", DASHBOARD_CSP);
     return c.html(dashboardHtml());
   });
-  app.get("/config", (c) => c.json({ "refresh-interval": 1000, "weir-version": "0.1.0", "auth-required": options.token !== undefined }));
   app.get("/metrics", async (c) => {
     const jobs = deps.registry.list();
     const running = jobs.filter((j) => !isTerminal(j.status));
     const ratios = new Map(await Promise.all(running.map(async (j) => [j.id, await deps.sampler.sample(j)] as const)));
     return c.body(renderMetrics(jobs, ratios), 200, { "Content-Type": PROMETHEUS_CONTENT_TYPE });
   });
+  app.route("/", clusterRoutes(deps, { authRequired: options.token !== undefined }));
   app.route("/", jobRoutes(deps));
+  app.route("/", vertexRoutes(deps));
   app.route("/", checkpointRoutes(deps));
   app.route("/", savepointRoutes(deps));
+  app.route("/", disposalRoutes(deps));
   return app;
 }

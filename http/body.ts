@@ -1,29 +1,58 @@
 /**
- * Reading request bodies: JSON only, an object at the top, every field checked, and
- * unknown fields refused so that a typo ("target_directory") is reported, not ignored.
+ * Reading request bodies: JSON only, an object at the top, then checked by the endpoint's
+ * zod schema (schemas.ts) through hono's validator. Every refusal is a WeirError that names
+ * the field, so clients get Flink's `{"errors": [...]}` with weir's `code`.
  * @module
  */
-import type { Context } from "hono";
+import { zValidator } from "@hono/zod-validator";
+import type { Context, MiddlewareHandler } from "hono";
+import type { z } from "zod";
 import { WeirError, describe } from "../errors.ts";
 import { badRequest } from "./errors.ts";
 
-/** A parsed JSON object body. */
-export type JsonObject = Record<string, unknown>;
+const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
 /**
- * Parses the body as a JSON object; an empty body is `{}`. Throws `invalid_json` on bad
- * JSON and `invalid_request` on a non-object or on fields outside `allowed`.
+ * Middleware for a JSON body checked by `schema`; the handler reads the parsed value with
+ * `c.req.valid("json")`. An empty body is `{}` (Flink's CLI sends none for defaults);
+ * malformed JSON is `invalid_json`; a body of another media type is `unsupported_media_type`
+ * (hono's validator would otherwise ignore it silently); a non-object body, an unknown
+ * field or a wrong value is `invalid_request` naming the field.
  *
  * @example
  * ```ts
  * import { Hono } from "hono";
- * import { readJsonObject } from "./body.ts";
- * new Hono().post("/x", async (c) => c.json(await readJsonObject(c, ["drain"])));
+ * import { z } from "zod";
+ * import { jsonBody } from "./body.ts";
+ * const app = new Hono().post("/x", ...jsonBody(z.strictObject({ drain: z.boolean().optional() })), (c) => c.json(c.req.valid("json")));
+ * const res = await app.request("/x", { method: "POST", body: '{"drain":true}', headers: { "content-type": "application/json" } });
+ * console.assert(res.status === 200);
  * ```
  */
-export async function readJsonObject(c: Context, allowed: readonly string[]): Promise<JsonObject> {
+export function jsonBody<S extends z.ZodObject>(schema: S) {
+  const known = Object.keys(schema.shape);
+  const parse: MiddlewareHandler = async (c, next) => {
+    await preParse(c);
+    return next();
+  };
+  const validate = zValidator("json", schema, (result) => {
+    if (!result.success) throw badRequest(describeIssues(result.error.issues as unknown as Issue[], result.data, known));
+  });
+  return [parse, validate] as const;
+}
+
+/** Reads the body once, so that refusals come before the schema and name the real problem. */
+async function preParse(c: Context): Promise<void> {
   const text = await c.req.text();
-  if (text.trim().length === 0) return {};
+  const contentType = c.req.header("content-type")?.split(";")[0].trim() ?? "";
+  if (text.trim().length === 0) {
+    // hono's validator would fail on an empty JSON body; Flink treats it as all defaults.
+    (c.req.bodyCache as { json?: Promise<unknown> }).json = Promise.resolve({});
+    return;
+  }
+  if (!JSON_MEDIA_TYPE.test(contentType)) {
+    throw new WeirError("unsupported_media_type", `Request body must be sent as Content-Type: application/json, got ${contentType ? JSON.stringify(contentType) : "none"}`);
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -33,47 +62,39 @@ export async function readJsonObject(c: Context, allowed: readonly string[]): Pr
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw badRequest(`Request body must be a JSON object, got ${describe(body)}`);
   }
-  const unknown = Object.keys(body).filter((k) => !allowed.includes(k));
-  if (unknown.length > 0) {
-    const expected = allowed.length > 0 ? `; known fields: ${allowed.map((k) => `"${k}"`).join(", ")}` : "; this endpoint takes none";
-    throw badRequest(`Unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${k}"`).join(", ")}${expected}`);
-  }
-  return body as JsonObject;
 }
 
-/**
- * The field as a boolean; `fallback` when absent.
- *
- * @example
- * ```ts
- * import { booleanField } from "./body.ts";
- * console.assert(booleanField({ drain: true }, "drain", false) === true);
- * ```
- */
-export function booleanField(body: JsonObject, field: string, fallback: boolean): boolean {
-  const v = body[field];
-  if (v === undefined) return fallback;
-  if (typeof v !== "boolean") throw badRequest(`Field "${field}" must be a boolean, got ${describe(v)}`);
-  return v;
+interface Issue {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  keys?: string[];
+  values?: unknown[];
+  expected?: string;
 }
 
-/**
- * The field as a non-empty string; `undefined` when absent and not `required`.
- *
- * @example
- * ```ts
- * import { stringField } from "./body.ts";
- * console.assert(stringField({ "target-directory": "/tmp/sp" }, "target-directory", { required: true }) === "/tmp/sp");
- * ```
- */
-export function stringField(body: JsonObject, field: string, options: { required: true }): string;
-export function stringField(body: JsonObject, field: string, options?: { required?: false }): string | undefined;
-export function stringField(body: JsonObject, field: string, options: { required?: boolean } = {}): string | undefined {
-  const v = body[field];
-  if (v === undefined || v === null) {
-    if (options.required) throw badRequest(`Field "${field}" is required`);
-    return undefined;
-  }
-  if (typeof v !== "string" || v.length === 0) throw badRequest(`Field "${field}" must be a non-empty string, got ${describe(v)}`);
+/** One sentence per issue, each naming the field: zod's own texts do not say which one. */
+function describeIssues(issues: readonly Issue[], body: unknown, known: readonly string[]): string {
+  return issues.map((i) => {
+    const field = i.path.length > 0 ? `Field "${i.path.map(String).join(".")}"` : "Request body";
+    const got = valueAt(body, i.path);
+    switch (i.code) {
+      case "unrecognized_keys": {
+        const expected = known.length > 0 ? `; known fields: ${known.map((k) => `"${k}"`).join(", ")}` : "; this endpoint takes none";
+        return `Unknown field${i.keys!.length > 1 ? "s" : ""} ${i.keys!.map((k) => `"${k}"`).join(", ")}${expected}`;
+      }
+      case "invalid_value":
+        return `${field} must be one of ${i.values!.map((v) => JSON.stringify(v)).join(", ")}, got ${describe(got)}`;
+      case "invalid_type":
+        return got === undefined ? `${field} is required` : `${field} must be a ${i.expected}, got ${describe(got)}`;
+      default:
+        return `${field} ${i.message}, got ${describe(got)}`;
+    }
+  }).join("; ");
+}
+
+function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
+  let v = body;
+  for (const k of path) v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined;
   return v;
 }

@@ -1,16 +1,26 @@
 /**
- * Jobs as GET /jobs and GET /jobs/:jobid show them, with Flink's field names
- * (`jid`, `state`, `start-time`, `read-records`…) over what `JobHandle` reports.
+ * Jobs as Flink's REST API shows them (Flink 1.19's JobDetailsInfo, JobDetails,
+ * JobIdWithStatus, JobPlanInfo…): Flink's field names and states over what `JobHandle`
+ * reports, 32-hex vertex ids, and weir's own figures beside them under names Flink does
+ * not use (`weir-status`, `uids`, `subtasks`, `restarts`).
  * @module
  */
 import type { JobHandle, VertexOverview } from "../runtime/job_handle.ts";
+import type { JobStatus } from "../runtime/job_status.ts";
+import { type FlinkJobStatus, flinkJobStatus, hexIdsOf, vertexHexId } from "./flink_ids.ts";
 import type { JobRegistry } from "./registry.ts";
 
-/** One row of GET /jobs. */
+/** Flink's ExecutionState values, in Flink's order. */
+export const EXECUTION_STATES = ["CREATED", "SCHEDULED", "DEPLOYING", "RUNNING", "FINISHED", "CANCELING", "CANCELED", "FAILED", "RECONCILING", "INITIALIZING"] as const;
+/** One of Flink's ExecutionState values. */
+export type ExecutionState = (typeof EXECUTION_STATES)[number];
+
+/** One row of GET /jobs: Flink's JobIdWithStatus, plus name and times. */
 export interface JobSummary {
   id: string;
+  status: FlinkJobStatus;
+  "weir-status": JobStatus;
   name: string;
-  status: string;
   "start-time": number;
   "end-time": number;
 }
@@ -21,11 +31,46 @@ export interface JobSummary {
  * @example
  * ```ts
  * import { jobSummary } from "./job_view.ts";
- * // jobSummary(job, registry) → { id, name, status: "RUNNING", "start-time", "end-time": -1 }
+ * // jobSummary(job, registry) → { id, status: "RUNNING", "weir-status": "RUNNING", name, "start-time", "end-time": -1 }
  * ```
  */
 export function jobSummary(job: JobHandle, registry: JobRegistry): JobSummary {
-  return { id: job.id, name: job.name, status: job.status, "start-time": Math.round(job.startTime), "end-time": Math.round(registry.endTime(job.id)) };
+  const status = job.status;
+  return { id: job.id, status: flinkJobStatus(status), "weir-status": status, name: job.name, "start-time": Math.round(job.startTime), "end-time": Math.round(registry.endTime(job.id)) };
+}
+
+/**
+ * A row of GET /jobs/overview (Flink's JobDetails): times, state and the count of subtasks
+ * per execution state (lower-case keys and a `total`, as Flink writes them).
+ *
+ * @example
+ * ```ts
+ * import { jobOverview } from "./job_view.ts";
+ * // jobOverview(job, registry).tasks → { total: 4, running: 4, finished: 0, … }
+ * ```
+ */
+export function jobOverview(job: JobHandle, registry: JobRegistry): Record<string, unknown> {
+  const status = job.status;
+  const end = registry.endTime(job.id);
+  const vertices = job.vertices();
+  const counts = Object.fromEntries(EXECUTION_STATES.map((s) => [s.toLowerCase(), 0])) as Record<string, number>;
+  let total = 0;
+  for (const v of vertices) {
+    counts[vertexState(v, status).toLowerCase()] += v.parallelism;
+    total += v.parallelism;
+  }
+  const times = Object.values(registry.timestamps(job.id));
+  return {
+    jid: job.id,
+    name: job.name,
+    state: flinkJobStatus(status),
+    "weir-status": status,
+    "start-time": Math.round(job.startTime),
+    "end-time": Math.round(end),
+    duration: Math.round((end >= 0 ? end : job.now()) - job.startTime),
+    "last-modification": Math.round(Math.max(job.startTime, ...times)),
+    tasks: { total, ...counts },
+  };
 }
 
 /** One input of a plan node: the vertex it reads from and how records are shipped. */
@@ -47,7 +92,7 @@ export interface PlanNode {
   optimizer_properties: Record<string, never>;
 }
 
-/** Flink's `plan` of GET /jobs/:jobid: the job graph as nodes and their inputs. */
+/** Flink's `plan` of GET /jobs/:jobid and GET /jobs/:jobid/plan: the job graph as nodes and their inputs. */
 export interface JobPlan {
   jid: string;
   name: string;
@@ -59,26 +104,28 @@ export interface JobPlan {
 const SHIP_STRATEGY: Record<string, string> = { forward: "FORWARD", rebalance: "REBALANCE", broadcast: "BROADCAST", hash: "HASH" };
 
 /**
- * The job graph in the shape of Flink's `plan`: every vertex a node, every edge an entry
- * of its target's `inputs` (numbered in edge order), so fan-in and fan-out are explicit.
+ * The job graph in the shape of Flink's `plan`: every vertex a node (named by its 32-hex
+ * id), every edge an entry of its target's `inputs` (numbered in edge order), so fan-in
+ * and fan-out are explicit.
  *
  * @example
  * ```ts
  * import { jobPlan } from "./job_view.ts";
- * // jobPlan(job).nodes[1].inputs → [{ num: 0, id: "v0", ship_strategy: "HASH", exchange: "pipelined_bounded" }]
+ * // jobPlan(job).nodes[1].inputs → [{ num: 0, id: "<32 hex>", ship_strategy: "HASH", exchange: "pipelined_bounded" }]
  * ```
  */
 export function jobPlan(job: JobHandle): JobPlan {
   const edges = job.edges();
+  const hex = hexIdsOf(job);
   const nodes = job.vertices().map((v): PlanNode => {
     const inputs = edges.filter((e) => e.target === v.id).map((e, num): PlanInput => ({
       num,
-      id: e.source,
+      id: hex.get(e.source) ?? e.source,
       // An unknown kind passes through in upper case rather than hiding the edge.
       ship_strategy: SHIP_STRATEGY[e.partitioning] ?? e.partitioning.toUpperCase(),
       exchange: "pipelined_bounded",
     }));
-    const node: PlanNode = { id: v.id, parallelism: v.parallelism, operator: "", operator_strategy: "", description: v.name, optimizer_properties: {} };
+    const node: PlanNode = { id: hex.get(v.id)!, parallelism: v.parallelism, operator: "", operator_strategy: "", description: v.name, optimizer_properties: {} };
     if (inputs.length > 0) node.inputs = inputs;
     return node;
   });
@@ -86,31 +133,44 @@ export function jobPlan(job: JobHandle): JobPlan {
 }
 
 /**
- * GET /jobs/:jobid: the job, its vertices with parallelism, per-subtask figures, and the
- * job graph as Flink's `plan`.
+ * GET /jobs/:jobid (Flink's JobDetailsInfo): the job, its vertices with parallelism,
+ * execution state and I/O metrics, the status timestamps, and the plan; per-subtask
+ * figures under `subtasks` of each vertex.
  *
  * @example
  * ```ts
  * import { jobDetails } from "./job_view.ts";
- * // jobDetails(job, registry).vertices[0].subtasks[0]["read-records"]
+ * // jobDetails(job, registry).vertices[0].metrics["read-records"]
  * ```
  */
 export function jobDetails(job: JobHandle, registry: JobRegistry): Record<string, unknown> {
   const now = job.now();
   const end = registry.endTime(job.id);
   const status = job.status;
+  const vertices = job.vertices();
+  const statusCounts = Object.fromEntries(EXECUTION_STATES.map((s) => [s, 0])) as Record<ExecutionState, number>;
+  for (const v of vertices) statusCounts[vertexState(v, status)] += v.parallelism;
+  const timestamps: Record<string, number> = {};
+  for (const [s, t] of Object.entries(registry.timestamps(job.id))) timestamps[flinkJobStatus(s as JobStatus)] ??= Math.round(t);
+  const runningSince = registry.timestamps(job.id).RUNNING ?? job.startTime;
   return {
     jid: job.id,
     name: job.name,
-    state: status,
-    status,
     isStoppable: status === "RUNNING",
+    state: flinkJobStatus(status),
+    // DESIGN.md's field; Flink's name is `state`. Both carry Flink's states.
+    status: flinkJobStatus(status),
+    "weir-status": status,
+    "job-type": "STREAMING",
     "start-time": Math.round(job.startTime),
     "end-time": Math.round(end),
     duration: Math.round((end >= 0 ? end : now) - job.startTime),
+    maxParallelism: job.maxParallelism,
     now: Math.round(now),
+    timestamps,
+    "status-counts": statusCounts,
     restarts: job.restarts,
-    vertices: job.vertices().map((v) => vertexView(v, status)),
+    vertices: vertices.map((v) => vertexView(job, v, status, runningSince, end >= 0 ? end : now)),
     plan: jobPlan(job),
     // weir's own: what the job warns about (stateful operators without uid, a restore without checksums).
     "weir-warnings": job.warnings().map((w) => ({ code: w.code, message: w.message })),
@@ -119,21 +179,85 @@ export function jobDetails(job: JobHandle, registry: JobRegistry): Record<string
   };
 }
 
-function vertexView(v: VertexOverview, jobStatus: string): Record<string, unknown> {
-  const sum = (pick: (s: VertexOverview["subtasks"][number]) => number) => v.subtasks.reduce((n, s) => n + pick(s), 0);
+/**
+ * The execution state of a vertex's subtasks: they run while the job runs and an
+ * execution is deployed; otherwise they share the job's fate.
+ */
+export function vertexState(v: VertexOverview, jobStatus: JobStatus): ExecutionState {
+  switch (jobStatus) {
+    case "RUNNING":
+      return v.subtasks.length > 0 ? "RUNNING" : "DEPLOYING";
+    case "FINISHED":
+    case "STOPPED":
+      return "FINISHED";
+    case "CANCELED":
+      return "CANCELED";
+    case "FAILED":
+      return "FAILED";
+    case "INITIALIZING":
+      return "INITIALIZING";
+    default:
+      return "CREATED";
+  }
+}
+
+/**
+ * Flink's IOMetricsInfo of a vertex (or one subtask): records are counted, bytes are not
+ * (weir passes records between subtasks in memory), so byte figures are 0 and flagged
+ * incomplete. Idle time is the rest of the wall time the subtasks ran.
+ *
+ * @example
+ * ```ts
+ * import { ioMetrics } from "./job_view.ts";
+ * console.assert(ioMetrics([], 1000)["read-records"] === 0);
+ * ```
+ */
+export function ioMetrics(subtasks: readonly VertexOverview["subtasks"][number][], ranMs: number): Record<string, number | boolean> {
+  let readRecords = 0, writeRecords = 0, busy = 0, backpressured = 0, idle = 0, queued = 0, buffered = 0;
+  for (const s of subtasks) {
+    readRecords += s.recordsIn;
+    writeRecords += s.recordsOut;
+    busy += s.busyMs;
+    backpressured += s.backpressuredMs;
+    idle += Math.max(0, ranMs - s.busyMs - s.backpressuredMs);
+    queued += s.queuedBatches;
+    buffered += s.outputBuffered;
+  }
   return {
-    id: v.id,
+    "read-bytes": 0,
+    "read-bytes-complete": false,
+    "write-bytes": 0,
+    "write-bytes-complete": false,
+    "read-records": readRecords,
+    "read-records-complete": true,
+    "write-records": writeRecords,
+    "write-records-complete": true,
+    "accumulated-backpressured-time": Math.round(backpressured),
+    "accumulated-idle-time": Math.round(idle),
+    "accumulated-busy-time": Math.round(busy * 1000) / 1000,
+    "queued-batches": queued,
+    "output-buffered": buffered,
+  };
+}
+
+function vertexView(job: JobHandle, v: VertexOverview, jobStatus: JobStatus, runningSince: number, until: number): Record<string, unknown> {
+  const state = vertexState(v, jobStatus);
+  const tasks = Object.fromEntries(EXECUTION_STATES.map((s) => [s, 0])) as Record<ExecutionState, number>;
+  tasks[state] = v.parallelism;
+  const ranMs = Math.max(0, until - runningSince);
+  return {
+    id: vertexHexId(v),
+    "weir-id": v.id,
     name: v.name,
+    maxParallelism: job.maxParallelism,
     parallelism: v.parallelism,
     uids: v.uids,
-    // Subtasks exist only while an execution is deployed; otherwise the vertex shares the job's state.
-    status: v.subtasks.length > 0 && jobStatus === "RUNNING" ? "RUNNING" : jobStatus,
-    metrics: {
-      "read-records": sum((s) => s.recordsIn),
-      "write-records": sum((s) => s.recordsOut),
-      "queued-batches": sum((s) => s.queuedBatches),
-      "output-buffered": sum((s) => s.outputBuffered),
-    },
+    status: state,
+    "start-time": Math.round(runningSince),
+    "end-time": isFinal(state) ? Math.round(until) : -1,
+    duration: Math.round(ranMs),
+    tasks,
+    metrics: ioMetrics(v.subtasks, ranMs),
     subtasks: v.subtasks.map((s) => ({
       subtask: s.index,
       "read-records": s.recordsIn,
@@ -145,4 +269,8 @@ function vertexView(v: VertexOverview, jobStatus: string): Record<string, unknow
       "barrier-state": s.barrierState,
     })),
   };
+}
+
+function isFinal(state: ExecutionState): boolean {
+  return state === "FINISHED" || state === "CANCELED" || state === "FAILED";
 }

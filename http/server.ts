@@ -10,6 +10,7 @@ import { WeirError, invalidOption } from "../errors.ts";
 import { type RunningServer, serve } from "../platforms/serve.ts";
 import type { JobHandle } from "../runtime/job_handle.ts";
 import { createApp } from "./app.ts";
+import { FinalStatusReads } from "./final_status.ts";
 import { jobRegistry } from "./registry.ts";
 
 /** The REST API binds to the loopback interface unless told otherwise. */
@@ -17,14 +18,21 @@ export const HOSTNAME_DEFAULT = "127.0.0.1";
 /** Flink's REST port. */
 export const PORT_DEFAULT = 8081;
 /**
- * How long a server stays up after its last job ended, so that a client polling a
- * stop-with-savepoint or a cancel sees the final state instead of a refused connection.
+ * How long a server stays up after its last job ended when no client is known to wait for
+ * an answer, so that a dashboard or a poller sees the final state instead of a refused
+ * connection.
  */
 export const LINGER_MS = 1000;
+/**
+ * How long an ended job's API keeps answering while a client that triggered a savepoint,
+ * a stop or a cancel has not yet read its outcome (`http.stopGraceMs` overrides it).
+ */
+export const STOP_GRACE_MS_DEFAULT = 10_000;
 
 interface Shared {
   server: RunningServer;
   token: string | undefined;
+  reads: FinalStatusReads;
   jobs: number;
   closed: Promise<void>;
   markClosed: () => void;
@@ -45,21 +53,22 @@ const byUrl = new Map<string, Shared>();
  * ```
  */
 export async function startJobServer(job: JobHandle, options: HttpOptions): Promise<{ url: string; close(): Promise<void> }> {
-  const { hostname, port, token } = resolveHttpOptions(options);
+  const { hostname, port, token, stopGraceMs } = resolveHttpOptions(options);
   const key = `${hostname}:${port}`;
   let shared = port === 0 ? undefined : servers.get(key);
   if (shared && shared.token !== token) {
     throw new WeirError("http_listen_failed", `The REST API on ${key} already runs with another token; give job ${job.name} another port`);
   }
   if (!shared) {
-    const app = createApp({ registry: jobRegistry, token });
+    const reads = new FinalStatusReads();
+    const app = createApp({ registry: jobRegistry, token, finalReads: reads });
     // The app answers oversized bodies with a JSON 413 (from Content-Length, or while
     // reading a chunked body); the server's own limit, which answers with an empty 413, is
     // set far above so that it never speaks first.
     const server = await serve(app.fetch, { hostname, port, maxRequestBodyBytes: 1 << 30 });
     let markClosed!: () => void;
     const closed = new Promise<void>((resolve) => (markClosed = resolve));
-    shared = { server, token, jobs: 0, closed, markClosed };
+    shared = { server, token, reads, jobs: 0, closed, markClosed };
     if (port !== 0) servers.set(key, shared);
     byUrl.set(server.url, shared);
   }
@@ -73,10 +82,12 @@ export async function startJobServer(job: JobHandle, options: HttpOptions): Prom
     close: async () => {
       if (released) return s.closed;
       released = true;
+      // A client that triggered the stop (weir stop) polls for the savepoint's location: the
+      // API answers until it was read, or the grace period passed. Real timers: this is
+      // wall time for HTTP clients, not job time.
+      const linger = new Promise((resolve) => setTimeout(resolve, LINGER_MS));
+      await Promise.all([linger, s.reads.whenServed(job.id, Math.max(stopGraceMs, LINGER_MS))]);
       if (--s.jobs > 0) return;
-      // A real timer: this is wall time for HTTP clients, not job time.
-      await new Promise((resolve) => setTimeout(resolve, LINGER_MS));
-      if (s.jobs > 0) return;
       if (servers.get(key) === s) servers.delete(key);
       byUrl.delete(s.server.url);
       await s.server.close();
@@ -99,8 +110,8 @@ export function serverClosed(url: string | undefined): Promise<void> {
   return (url && byUrl.get(url)?.closed) || Promise.resolve();
 }
 
-/** Checks `http` options and fills in host, port and the token (option, else WEIR_TOKEN). */
-export function resolveHttpOptions(options: HttpOptions): { hostname: string; port: number; token: string | undefined } {
+/** Checks `http` options and fills in host, port, the token (option, else WEIR_TOKEN) and the stop grace period. */
+export function resolveHttpOptions(options: HttpOptions): { hostname: string; port: number; token: string | undefined; stopGraceMs: number } {
   if (options === null || typeof options !== "object") throw invalidOption("http", options, "must be an object");
   const port = options.port ?? PORT_DEFAULT;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption("http.port", port, "must be an integer between 0 and 65535");
@@ -109,5 +120,7 @@ export function resolveHttpOptions(options: HttpOptions): { hostname: string; po
   // An empty WEIR_TOKEN means no token, as an unset one does.
   const token = options.token ?? (process.env.WEIR_TOKEN || undefined);
   if (token !== undefined && (typeof token !== "string" || token.length === 0)) throw invalidOption("http.token", token, "must be a non-empty string");
-  return { hostname, port, token };
+  const stopGraceMs = options.stopGraceMs ?? STOP_GRACE_MS_DEFAULT;
+  if (!Number.isFinite(stopGraceMs) || stopGraceMs < 0) throw invalidOption("http.stopGraceMs", stopGraceMs, "must be a number of milliseconds >= 0");
+  return { hostname, port, token, stopGraceMs };
 }

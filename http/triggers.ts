@@ -5,18 +5,19 @@
  */
 import { customAlphabet } from "nanoid";
 import { WeirError } from "../errors.ts";
+import { FinalStatusReads } from "./final_status.ts";
 
 /** Which family of endpoints polls a trigger. */
-export type TriggerKind = "checkpoint" | "savepoint";
+export type TriggerKind = "checkpoint" | "savepoint" | "disposal";
 
 /** What GET …/:triggerid answers. */
 export type TriggerState =
   | { status: { id: "IN_PROGRESS" } }
   | { status: { id: "COMPLETED" }; operation: Record<string, unknown> };
 
-/** Trigger ids look like Flink's: 32 hex digits. */
+/** Trigger ids are Flink's TriggerId: 32 hex digits. */
 const newTriggerId = customAlphabet("0123456789abcdef", 32);
-const TRIGGER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const TRIGGER_ID = /^[0-9a-f]{32}$/;
 /** Settled operations kept for polling; the oldest settled ones go first. */
 const TRIGGERS_MAX = 1000;
 
@@ -33,20 +34,26 @@ const TRIGGERS_MAX = 1000;
  */
 export class TriggerStore {
   readonly #states = new Map<string, TriggerState>();
+  readonly #reads: FinalStatusReads;
+
+  /** `reads` learns of every trigger, so the server of an ended job waits until its outcome was read. */
+  constructor(reads: FinalStatusReads = new FinalStatusReads()) {
+    this.#reads = reads;
+  }
 
   /**
    * Runs `work` and returns its trigger id. A client-chosen `triggerId` makes the request
    * idempotent: a repeated one returns the same id without starting the work again.
    */
   start(jobId: string, kind: TriggerKind, work: () => Promise<Record<string, unknown>>, triggerId?: string): string {
-    if (triggerId !== undefined && !TRIGGER_ID.test(triggerId)) {
-      throw new WeirError("invalid_request", `Field "triggerId" must be 1-64 letters, digits, '_' or '-', got ${JSON.stringify(triggerId)}`);
-    }
-    const id = triggerId ?? newTriggerId();
+    // Flink's ids are lower-case hex; a client may send upper case (the schema allows it).
+    const id = triggerId?.toLowerCase() ?? newTriggerId();
+    if (!TRIGGER_ID.test(id)) throw new WeirError("invalid_request", `Field "triggerId" must be 32 hexadecimal digits (Flink's TriggerId), got ${JSON.stringify(triggerId)}`);
     const key = `${jobId}/${kind}/${id}`;
     if (this.#states.has(key)) return id;
     this.#evict();
     this.#states.set(key, { status: { id: "IN_PROGRESS" } });
+    this.#reads.expect(jobId, `trigger:${kind}/${id}`);
     work().then(
       (operation) => this.#states.set(key, { status: { id: "COMPLETED" }, operation }),
       (error) => this.#states.set(key, { status: { id: "COMPLETED" }, operation: { "failure-cause": failureCause(error) } }),
@@ -56,8 +63,10 @@ export class TriggerStore {
 
   /** The state of a trigger; throws `trigger_not_found`. */
   state(jobId: string, kind: TriggerKind, triggerId: string): TriggerState {
-    const s = this.#states.get(`${jobId}/${kind}/${triggerId}`);
+    const id = triggerId.toLowerCase();
+    const s = this.#states.get(`${jobId}/${kind}/${id}`);
     if (!s) throw new WeirError("trigger_not_found", `No ${kind} trigger "${triggerId}" for job "${jobId}"`);
+    if (s.status.id === "COMPLETED") this.#reads.served(jobId, `trigger:${kind}/${id}`);
     return s;
   }
 
@@ -66,6 +75,9 @@ export class TriggerStore {
     for (const [key, s] of this.#states) {
       if (s.status.id === "COMPLETED") {
         this.#states.delete(key);
+        // Nobody can read an evicted outcome any more, so nobody is waited for.
+        const [jobId, kind, id] = key.split("/");
+        this.#reads.served(jobId, `trigger:${kind}/${id}`);
         return;
       }
     }

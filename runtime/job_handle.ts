@@ -95,6 +95,14 @@ export class JobHandle {
   get startTime(): number {
     return this.#master.startTime;
   }
+  /** The number of key groups keyed state is split into (the most a vertex can be scaled to). */
+  get maxParallelism(): number {
+    return this.#master.graph.maxParallelism;
+  }
+  /** Name of the restart strategy ("none", "fixed-delay", "exponential-delay", "failure-rate"). */
+  get restartStrategy(): string {
+    return this.#master.restartStrategyName;
+  }
   /** Resolves once the job ended. */
   get done(): Promise<JobResult> {
     return this.#master.done;

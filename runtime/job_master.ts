@@ -175,6 +175,11 @@ export class JobMaster implements ExecutionOwner {
     this.#emit({ type: "status", status: s });
   }
 
+  /** Name of the restart strategy, for the REST API's job config. */
+  get restartStrategyName(): string {
+    return this.#init.restart.name;
+  }
+
   get execution(): Execution | undefined {
     return this.#execution;
   }

@@ -237,7 +237,10 @@ export class SubtaskCheckpoints implements BarrierController {
     this.#pending.delete(id);
     this.#cancelTimeouts(id);
     const meta = this.#actor.fileMeta;
+    // Flink's sync part is the snapshot taken on the task thread, the async part the upload.
+    const syncStartedAt = this.#actor.now();
     const bytes = snap.toBytes(meta, this.#peers);
+    const asyncStartedAt = this.#actor.now();
     const write = () => this.#host.writeState(meta.vertexId, meta.subtaskIndex, id, bytes);
     // A sink's pre-commit must be durable before the checkpoint can be acknowledged.
     (snap.preCommitted ? snap.preCommitted.then(write) : write()).then(
@@ -254,6 +257,8 @@ export class SubtaskCheckpoints implements BarrierController {
           unaligned: snap.unaligned,
           startDelayMs: snap.timing.startDelayMs,
           alignmentDurationMs: snap.timing.alignmentDurationMs,
+          syncDurationMs: asyncStartedAt - syncStartedAt,
+          asyncDurationMs: this.#actor.now() - asyncStartedAt,
           ackTimestamp: this.#actor.now(),
         });
       },

@@ -16,6 +16,10 @@ export interface SubtaskAck {
   unaligned: boolean;
   startDelayMs: number;
   alignmentDurationMs: number;
+  /** Taking the snapshot on the subtask (encoding its state): Flink's sync duration. */
+  syncDurationMs?: number;
+  /** Writing it to storage (and a sink's pre-commit): Flink's async duration. */
+  asyncDurationMs?: number;
   /** Trigger → ack, as seen by the subtask's clock. */
   ackTimestamp: number;
 }

@@ -68,6 +68,8 @@ function drawGraph(job, bp) {
   const svg = $("job-graph");
   svg.replaceChildren();
   const vs = job.vertices;
+  // Vertices are keyed by Flink's 32-hex ids; the page labels its elements with weir's short ones.
+  const short = new Map(vs.map((v) => [v.id, v["weir-id"] || v.id]));
   const nodes = new Map(((job.plan && job.plan.nodes) || []).map((n) => [n.id, n]));
   const inputsOf = (id) => ((nodes.get(id) || {}).inputs || []).filter((i) => vs.some((v) => v.id === i.id));
   const { col, row, columns, rows } = layoutGraph(vs, inputsOf);
@@ -90,7 +92,7 @@ function drawGraph(job, bp) {
       const x1 = a.x + boxW, y1 = a.y + boxH / 2 + spread(fan.indexOf(v.id), fan.length);
       const x2 = b.x - 2, y2 = b.y + boxH / 2 + spread(k, ins.length);
       const mid = (x1 + x2) / 2;
-      const g = el("g", { class: "edge", "data-source": input.id, "data-target": v.id, "data-ship-strategy": input.ship_strategy });
+      const g = el("g", { class: "edge", "data-source": short.get(input.id), "data-target": short.get(v.id), "data-ship-strategy": input.ship_strategy });
       g.append(el("path", { d: "M" + x1 + " " + y1 + " C" + mid + " " + y1 + " " + mid + " " + y2 + " " + (x2 - 8) + " " + y2, fill: "none", stroke: "var(--dim)", "stroke-width": 2 }));
       g.append(el("path", { d: "M" + x2 + " " + y2 + " l-9 -5 v10 z", fill: "var(--dim)" }));
       g.append(el("text", { x: mid, y: (y1 + y2) / 2 - 6, "text-anchor": "middle", class: "dim" }, input.ship_strategy));
@@ -99,7 +101,7 @@ function drawGraph(job, bp) {
   });
   vs.forEach((v) => {
     const { x, y } = at(v.id);
-    const g = el("g", { class: "vertex", "data-vertex-id": v.id, "data-column": col.get(v.id), "data-row": row.get(v.id) });
+    const g = el("g", { class: "vertex", "data-vertex-id": short.get(v.id), "data-column": col.get(v.id), "data-row": row.get(v.id) });
     const level = bp && bp.vertices.find((b) => b.id === v.id);
     g.append(el("rect", { x, y, width: boxW, height: boxH, rx: 8, fill: "#10171d", stroke: level ? LEVEL_COLOR[level["backpressure-level"]] : "var(--line)", "stroke-width": 2 }));
     g.append(el("text", { x: x + 10, y: y + 20, "font-weight": 600 }, v.name.length > 34 ? v.name.slice(0, 33) + "…" : v.name));

@@ -1,18 +1,23 @@
 /**
- * Checkpoints: statistics, history, details, config, and trigger-then-poll.
+ * Checkpoints: statistics, history, details (per task and subtask), config, and
+ * trigger-then-poll, in the shape of Flink's REST API.
  * @module
  */
 import { Hono } from "hono";
 import { WeirError } from "../../errors.ts";
 import type { JobHandle } from "../../runtime/job_handle.ts";
-import { readJsonObject, stringField } from "../body.ts";
+import { jsonBody } from "../body.ts";
+import { flinkCheckpoint, flinkCheckpointStats, flinkTaskDetails } from "../checkpoint_view.ts";
 import type { ApiDeps } from "../deps.ts";
 import { badRequest } from "../errors.ts";
+import { findVertex, hexIdsOf, vertexHexId } from "../flink_ids.ts";
 import { isTerminal } from "../registry.ts";
+import { checkpointTriggerBody } from "../schemas.ts";
 
 /**
- * GET /jobs/:jobid/checkpoints, …/config, …/details/:checkpointid, POST /jobs/:jobid/checkpoints
- * and GET /jobs/:jobid/checkpoints/:triggerid.
+ * GET /jobs/:jobid/checkpoints, …/config, …/details/:checkpointid,
+ * …/details/:checkpointid/subtasks/:vertexid, POST /jobs/:jobid/checkpoints and
+ * GET /jobs/:jobid/checkpoints/:triggerid.
  *
  * @example
  * ```ts
@@ -25,30 +30,37 @@ export function checkpointRoutes(deps: ApiDeps): Hono {
   const { registry, triggers } = deps;
   const app = new Hono();
 
-  app.get("/jobs/:jobid/checkpoints", (c) => c.json(registry.job(c.req.param("jobid")).checkpointStats()));
+  app.get("/jobs/:jobid/checkpoints", (c) => {
+    const job = registry.job(c.req.param("jobid"));
+    return c.json(flinkCheckpointStats(job.checkpointStats(), hexIdsOf(job)));
+  });
 
   // Registered before "/:triggerid" so that "config" and "details" are never taken for trigger ids.
-  app.get("/jobs/:jobid/checkpoints/config", (c) => c.json(registry.job(c.req.param("jobid")).checkpointConfig()));
+  app.get("/jobs/:jobid/checkpoints/config", (c) => c.json(flinkCheckpointConfig(registry.job(c.req.param("jobid")))));
 
   app.get("/jobs/:jobid/checkpoints/details/:checkpointid", (c) => {
     const job = registry.job(c.req.param("jobid"));
-    const raw = c.req.param("checkpointid");
-    if (!/^\d{1,15}$/.test(raw)) throw badRequest(`Checkpoint id must be a non-negative integer, got ${JSON.stringify(raw)}`);
-    const details = job.checkpointDetails(Number(raw));
-    if (!details) throw new WeirError("checkpoint_not_found", `Checkpoint ${raw} of job ${job.id} not found (only the latest 100 are kept)`);
-    return c.json(details);
+    return c.json(flinkCheckpoint(details(job, c.req.param("checkpointid")), hexIdsOf(job)));
   });
 
-  app.post("/jobs/:jobid/checkpoints", async (c) => {
+  app.get("/jobs/:jobid/checkpoints/details/:checkpointid/subtasks/:vertexid", (c) => {
     const job = registry.job(c.req.param("jobid"));
-    const body = await readJsonObject(c, ["checkpointType", "triggerId"]);
-    const type = stringField(body, "checkpointType");
+    const d = details(job, c.req.param("checkpointid"));
+    const vertex = findVertex(job, c.req.param("vertexid"));
+    const task = d.tasks[vertex.id];
+    if (!task) throw new WeirError("vertex_not_found", `Checkpoint ${d.id} of job ${job.id} has no task for vertex ${vertex.name}`);
+    return c.json(flinkTaskDetails(d, task, vertexHexId(vertex)));
+  });
+
+  app.post("/jobs/:jobid/checkpoints", ...jsonBody(checkpointTriggerBody), (c) => {
+    const job = registry.job(c.req.param("jobid"));
+    const body = c.req.valid("json");
     // weir checkpoints are always full; Flink's CONFIGURED and FULL both mean exactly that.
-    if (type !== undefined && type !== "CONFIGURED" && type !== "FULL") {
-      throw badRequest(`Field "checkpointType" must be "CONFIGURED" or "FULL", got ${JSON.stringify(type)}`);
+    if (body.checkpointType === "INCREMENTAL") {
+      throw badRequest(`Field "checkpointType" must be "CONFIGURED" or "FULL", got "INCREMENTAL": weir takes full checkpoints only`);
     }
     mustRun(job);
-    const requestId = triggers.start(job.id, "checkpoint", () => checkpointNow(job), stringField(body, "triggerId"));
+    const requestId = triggers.start(job.id, "checkpoint", () => checkpointNow(job), body.triggerId);
     return c.json({ "request-id": requestId }, 202);
   });
 
@@ -58,6 +70,35 @@ export function checkpointRoutes(deps: ApiDeps): Hono {
   });
 
   return app;
+}
+
+function details(job: JobHandle, raw: string) {
+  if (!/^\d{1,15}$/.test(raw)) throw badRequest(`Checkpoint id must be a non-negative integer, got ${JSON.stringify(raw)}`);
+  const d = job.checkpointDetails(Number(raw));
+  if (!d) throw new WeirError("checkpoint_not_found", `Checkpoint ${raw} of job ${job.id} not found (only the latest 100 are kept)`);
+  return d;
+}
+
+/**
+ * Flink's CheckpointConfigInfo over weir's: the mode as Flink writes it on the wire
+ * (lower case, `exactly_once`), and the state backend and changelog fields Flink's web UI
+ * shows (weir keeps state on the heap and has no changelog).
+ *
+ * @example
+ * ```ts
+ * import { flinkCheckpointConfig } from "./checkpoints.ts";
+ * // flinkCheckpointConfig(job).state_backend → "HashMapStateBackend"
+ * ```
+ */
+export function flinkCheckpointConfig(job: JobHandle): Record<string, unknown> {
+  return {
+    ...job.checkpointConfig(),
+    state_backend: "HashMapStateBackend",
+    checkpoints_after_tasks_finish: true,
+    state_changelog_enabled: false,
+    changelog_storage: "",
+    changelog_periodic_materialization_interval: 0,
+  };
 }
 
 /** Refuses work on an ended job at once, rather than as an asynchronous failure. */

@@ -6,9 +6,10 @@
 import { Hono } from "hono";
 import { WeirError } from "../../errors.ts";
 import type { JobHandle } from "../../runtime/job_handle.ts";
-import { booleanField, readJsonObject, stringField } from "../body.ts";
+import { jsonBody } from "../body.ts";
 import type { ApiDeps } from "../deps.ts";
 import { badRequest } from "../errors.ts";
+import { savepointTriggerBody, stopWithSavepointBody } from "../schemas.ts";
 import { mustRun } from "./checkpoints.ts";
 
 /**
@@ -25,16 +26,12 @@ export function savepointRoutes(deps: ApiDeps): Hono {
   const { registry, triggers } = deps;
   const app = new Hono();
 
-  app.post("/jobs/:jobid/savepoints", async (c) => {
+  app.post("/jobs/:jobid/savepoints", ...jsonBody(savepointTriggerBody), (c) => {
     const job = registry.job(c.req.param("jobid"));
-    const body = await readJsonObject(c, ["target-directory", "cancel-job", "formatType", "triggerId"]);
-    const target = stringField(body, "target-directory", { required: true });
-    const cancelJob = booleanField(body, "cancel-job", false);
-    const format = stringField(body, "formatType");
-    // weir savepoints are always in the canonical, relocatable format.
-    if (format !== undefined && format !== "CANONICAL") throw badRequest(`Field "formatType" must be "CANONICAL", got ${JSON.stringify(format)}`);
+    const body = c.req.valid("json");
+    canonicalOnly(body.formatType);
     mustRun(job);
-    const requestId = triggers.start(job.id, "savepoint", () => savepoint(job, target, cancelJob), stringField(body, "triggerId"));
+    const requestId = triggers.start(job.id, "savepoint", () => savepoint(job, body["target-directory"], body["cancel-job"] ?? false), body.triggerId);
     return c.json({ "request-id": requestId }, 202);
   });
 
@@ -43,17 +40,22 @@ export function savepointRoutes(deps: ApiDeps): Hono {
     return c.json(triggers.state(job.id, "savepoint", c.req.param("triggerid")));
   });
 
-  app.post("/jobs/:jobid/stop", async (c) => {
+  app.post("/jobs/:jobid/stop", ...jsonBody(stopWithSavepointBody), (c) => {
     const job = registry.job(c.req.param("jobid"));
-    const body = await readJsonObject(c, ["targetDirectory", "drain", "triggerId"]);
-    const target = stringField(body, "targetDirectory", { required: true });
-    const drain = booleanField(body, "drain", false);
+    const body = c.req.valid("json");
+    canonicalOnly(body.formatType);
     mustRun(job);
-    const requestId = triggers.start(job.id, "savepoint", async () => ({ location: await job.stop({ savepoint: target, drain }) }), stringField(body, "triggerId"));
+    const work = async () => ({ location: await job.stop({ savepoint: body.targetDirectory, drain: body.drain ?? false }) });
+    const requestId = triggers.start(job.id, "savepoint", work, body.triggerId);
     return c.json({ "request-id": requestId }, 202);
   });
 
   return app;
+}
+
+/** weir savepoints are always in the canonical, relocatable format; NATIVE is refused, not ignored. */
+function canonicalOnly(format: string | undefined): void {
+  if (format !== undefined && format !== "CANONICAL") throw badRequest(`Field "formatType" must be "CANONICAL", got ${JSON.stringify(format)}: weir writes canonical savepoints only`);
 }
 
 async function savepoint(job: JobHandle, target: string, cancelJob: boolean): Promise<Record<string, unknown>> {

@@ -1,5 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { flinkCheckpoint, flinkCheckpointStats } from "../../http/checkpoint_view.ts";
+import { flinkCheckpointConfig } from "../../http/routes/checkpoints.ts";
+import { hexIdsOf } from "../../http/flink_ids.ts";
 import { api, checkpointOverHttp, startJob, stopJob, until } from "./helpers.ts";
 
 describe("REST API: checkpoints", () => {
@@ -27,18 +30,22 @@ describe("REST API: checkpoints", () => {
   test("a client-chosen triggerId is idempotent: the second POST starts nothing", async () => {
     const { job, url } = await startJob();
     try {
-      const a = await api(url, `/jobs/${job.id}/checkpoints`, { method: "POST", json: { triggerId: "my-trigger-1" } });
-      const b = await api(url, `/jobs/${job.id}/checkpoints`, { method: "POST", json: { triggerId: "my-trigger-1" } });
-      assert.equal(a.body["request-id"], "my-trigger-1");
-      assert.equal(b.body["request-id"], "my-trigger-1");
-      await until(async () => (await api(url, `/jobs/${job.id}/checkpoints/my-trigger-1`)).body.status.id === "COMPLETED", "completion");
+      const id = "0123456789abcdef0123456789abcdef";
+      const a = await api(url, `/jobs/${job.id}/checkpoints`, { method: "POST", json: { triggerId: id } });
+      const b = await api(url, `/jobs/${job.id}/checkpoints`, { method: "POST", json: { triggerId: id.toUpperCase() } });
+      assert.equal(a.body["request-id"], id);
+      assert.equal(b.body["request-id"], id);
+      await until(async () => (await api(url, `/jobs/${job.id}/checkpoints/${id}`)).body.status.id === "COMPLETED", "completion");
       assert.equal(job.checkpointStats().counts.total, 1);
+      const notFlink = await api(url, `/jobs/${job.id}/checkpoints`, { method: "POST", json: { triggerId: "my-trigger-1" } });
+      assert.equal(notFlink.status, 400);
+      assert.match(notFlink.body.errors[0], /"triggerId" must be 32 hexadecimal digits/);
     } finally {
       await stopJob(job);
     }
   });
 
-  test("GET /jobs/:jobid/checkpoints equals job.checkpointStats(): counts, summary, latest, history", async () => {
+  test("GET /jobs/:jobid/checkpoints is job.checkpointStats() in Flink's shape: counts, summary, latest, history", async () => {
     const { job, url } = await startJob();
     try {
       await checkpointOverHttp(url, job.id);
@@ -46,7 +53,10 @@ describe("REST API: checkpoints", () => {
       const res = await api(url, `/jobs/${job.id}/checkpoints`);
       assert.equal(res.status, 200);
       // Compared through a copy: deepEqual's type assertion would otherwise narrow res.body.
-      assert.deepEqual({ ...res.body }, job.checkpointStats());
+      assert.deepEqual({ ...res.body }, JSON.parse(JSON.stringify(flinkCheckpointStats(job.checkpointStats(), hexIdsOf(job)))));
+      const { tasks: _tasks, ...weirFields } = job.checkpointStats().history[0];
+      for (const [k, v] of Object.entries(weirFields)) assert.deepEqual(res.body.history[0][k], v, `weir's field ${k} is kept`);
+      assert.equal(res.body.history[0].className, "completed");
       assert.deepEqual(res.body.counts, { restored: 0, total: 2, in_progress: 0, completed: 2, failed: 0 });
       assert.deepEqual(Object.keys(res.body.summary.end_to_end_duration).sort(), ["avg", "max", "min", "p50", "p90", "p95", "p99", "p999"]);
       assert.equal(res.body.latest.completed.id, 2);
@@ -62,14 +72,21 @@ describe("REST API: checkpoints", () => {
       const { checkpointId } = await checkpointOverHttp(url, job.id);
       const res = await api(url, `/jobs/${job.id}/checkpoints/details/${checkpointId}`);
       assert.equal(res.status, 200);
-      assert.deepEqual({ ...res.body }, job.checkpointDetails(checkpointId as number));
+      const details = job.checkpointDetails(checkpointId as number)!;
+      assert.deepEqual({ ...res.body }, JSON.parse(JSON.stringify(flinkCheckpoint(details, hexIdsOf(job)))));
+      const { tasks: _tasks, ...weirFields } = details;
+      for (const [k, v] of Object.entries(weirFields)) assert.deepEqual(res.body[k], v, `weir's field ${k} is kept`);
+      assert.deepEqual(Object.keys(res.body.tasks), [...hexIdsOf(job).values()], "tasks by 32-hex vertex id");
       assert.equal(res.body.status, "COMPLETED");
       assert.equal(res.body.checkpoint_type, "CHECKPOINT");
       assert.equal(res.body.num_subtasks, 4);
       assert.equal(res.body.num_acknowledged_subtasks, 4);
-      const task = Object.values(res.body.tasks)[0] as { subtasks: { alignment: unknown; start_delay: number; unaligned_checkpoint: boolean }[] };
+      const task = Object.values(res.body.tasks)[0] as { id: number; subtasks: { className: string; alignment: unknown; checkpoint: { sync: number; async: number }; start_delay: number; unaligned_checkpoint: boolean }[] };
+      assert.equal(task.id, checkpointId, "Flink's task id is the checkpoint's");
       assert.equal(task.subtasks.length, 2);
+      assert.equal(task.subtasks[0].className, "completed");
       assert.equal(typeof task.subtasks[0].start_delay, "number");
+      assert.equal(typeof task.subtasks[0].checkpoint.sync, "number");
       assert.equal(task.subtasks[0].unaligned_checkpoint, false);
     } finally {
       await stopJob(job);
@@ -98,7 +115,8 @@ describe("REST API: checkpoints", () => {
     try {
       const res = await api(url, `/jobs/${job.id}/checkpoints/config`);
       assert.equal(res.status, 200);
-      assert.deepEqual({ ...res.body }, job.checkpointConfig());
+      assert.deepEqual({ ...res.body }, flinkCheckpointConfig(job));
+      for (const [k, v] of Object.entries(job.checkpointConfig())) assert.deepEqual(res.body[k], v, `weir's field ${k} is kept`);
       assert.equal(res.body.mode, "exactly_once");
       assert.equal(res.body.interval, 60_000);
       assert.equal(res.body.unaligned_checkpoints, true);

@@ -112,7 +112,7 @@ describe("dashboard", () => {
       await fanIn.route((u) => u.pathname === `/jobs/${job.id}`, async (route) => {
         const res = await route.fetch();
         const body = await res.json();
-        body.plan.nodes[3].inputs.push({ num: 1, id: "v2", ship_strategy: "FORWARD", exchange: "pipelined_bounded" });
+        body.plan.nodes[3].inputs.push({ num: 1, id: body.vertices[2].id, ship_strategy: "FORWARD", exchange: "pipelined_bounded" });
         await route.fulfill({ response: res, json: body });
       });
       await fanIn.goto(`${url}/#${job.id}`);

@@ -57,7 +57,10 @@ describe("REST API: jobs", () => {
       assert.equal(res.status, 200);
       const nodes = res.body.plan.nodes as { id: string; parallelism: number; inputs?: { num: number; id: string; ship_strategy: string }[] }[];
       assert.deepEqual(nodes.map((n) => n.id), res.body.vertices.map((v: { id: string }) => v.id), "one node per vertex, in vertex order");
-      const edges = nodes.flatMap((n) => (n.inputs ?? []).map((i) => `${i.id}->${n.id}:${i.ship_strategy}#${i.num}`));
+      // Nodes are named by 32-hex vertex ids; weir's own ids are beside them on the vertices.
+      const weirId = new Map<string, string>(res.body.vertices.map((v: { id: string; "weir-id": string }) => [v.id, v["weir-id"]]));
+      assert.ok(nodes.every((n) => /^[0-9a-f]{32}$/.test(n.id)));
+      const edges = nodes.flatMap((n) => (n.inputs ?? []).map((i) => `${weirId.get(i.id)}->${weirId.get(n.id)}:${i.ship_strategy}#${i.num}`));
       assert.deepEqual(edges, ["v0->v1:HASH#0", "v0->v2:REBALANCE#0", "v1->v3:REBALANCE#0"]);
       assert.equal(nodes[0].inputs, undefined, "a source has no inputs, as in Flink");
       assert.deepEqual(nodes.map((n) => n.parallelism), [2, 2, 2, 1]);

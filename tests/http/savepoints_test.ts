@@ -53,7 +53,7 @@ describe("REST API: savepoints and stop", () => {
     try {
       const cases: [string, unknown, RegExp][] = [
         ["savepoints", {}, /"target-directory" is required/],
-        ["savepoints", { "target-directory": 42 }, /"target-directory" must be a non-empty string, got 42/],
+        ["savepoints", { "target-directory": 42 }, /"target-directory" must be a string, got 42/],
         ["savepoints", { "target-directory": "/tmp/x", "cancel-job": "yes" }, /"cancel-job" must be a boolean, got "yes"/],
         ["savepoints", { target_directory: "/tmp/x" }, /Unknown field "target_directory"/],
         ["stop", { drain: true }, /"targetDirectory" is required/],
