@@ -85,6 +85,10 @@ export type WeirErrorCode =
   | "api_error"
   | "api_unreachable"
   | "unauthorized"
+  | "unsupported_media_type"
+  | "vertex_not_found"
+  | "subtask_not_found"
+  | "savepoint_not_found"
   // The simulator's injected crash.
   | "sim_crash";
 
