@@ -86,6 +86,7 @@ export type WeirErrorCode =
   | "api_unreachable"
   | "unauthorized"
   | "unsupported_media_type"
+  | "not_found"
   | "vertex_not_found"
   | "subtask_not_found"
   | "savepoint_not_found"

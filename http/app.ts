@@ -6,6 +6,8 @@
 import { Hono } from "hono";
 import { ingestResponse } from "../connectors/ingest_endpoints.ts";
 import { bodyLimit } from "hono/body-limit";
+import { WeirError } from "../errors.ts";
+import { dashboardAsset } from "./assets.ts";
 import { guardMutations } from "./auth.ts";
 import { BackpressureSampler } from "./backpressure.ts";
 import { DASHBOARD_CSP, dashboardHtml } from "./dashboard.ts";
@@ -81,6 +83,11 @@ export function createApp(options: AppOptions = {}): Hono {
   app.get("/", (c) => {
     c.header("Content-Security-Policy", DASHBOARD_CSP);
     return c.html(dashboardHtml());
+  });
+  app.get("/assets/:name", (c) => {
+    const asset = dashboardAsset(c.req.param("name"));
+    if (!asset) throw new WeirError("not_found", `No asset ${JSON.stringify(c.req.param("name"))}`);
+    return c.body(asset.body, 200, { "Content-Type": asset.contentType, "Cache-Control": "public, max-age=3600" });
   });
   app.get("/metrics", async (c) => {
     const jobs = deps.registry.list();

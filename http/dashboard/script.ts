@@ -1,17 +1,21 @@
 /**
- * The dashboard's browser script, inlined into the page. It polls the REST API every
- * second and draws with SVG built through DOM calls (never innerHTML), so names and
- * failure messages cannot inject markup.
+ * The dashboard's browser script, inlined into the page: the core (state, requests, the
+ * job graph, the checkpoint chart, failures, the refresh loop) joined with the checkpoint
+ * tab, the throughput chart and the action buttons from their own files. It polls the REST
+ * API every second and builds every element through DOM calls (never innerHTML), so names
+ * and failure messages cannot inject markup.
  * @module
  */
+import { DASHBOARD_ACTIONS_JS } from "./actions.ts";
+import { DASHBOARD_CHECKPOINTS_JS } from "./checkpoint_tab.ts";
+import { DASHBOARD_THROUGHPUT_JS } from "./throughput.ts";
 
-/** JavaScript of the dashboard page (runs in the browser). */
-export const DASHBOARD_JS = String.raw`
+const CORE_JS = String.raw`
 "use strict";
 const SVG = "http://www.w3.org/2000/svg";
 const LEVEL_COLOR = { ok: "var(--ok)", low: "var(--low)", high: "var(--high)" };
 const TYPE_COLOR = { CHECKPOINT: "var(--aligned)", UNALIGNED_CHECKPOINT: "var(--unaligned)", SAVEPOINT: "var(--savepoint)" };
-const state = { jobId: location.hash.slice(1) || null, token: sessionStorage.getItem("weir-token") };
+const state = { jobId: location.hash.slice(1) || null, token: sessionStorage.getItem("weir-token"), loadedJob: null, busy: false };
 const $ = (id) => document.getElementById(id);
 
 function el(tag, attrs, text) {
@@ -20,14 +24,26 @@ function el(tag, attrs, text) {
   if (text !== undefined) e.textContent = text;
   return e;
 }
+// An HTML element; children are nodes or strings (as text, never markup).
+function h(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children) if (c !== undefined && c !== null) e.append(c);
+  return e;
+}
+function loading() { return h("p", { class: "loading" }, "Loading…"); }
 function bytes(n) {
+  if (n === undefined || n === null) return "-";
   if (n < 1024) return n + " B";
   const u = ["KiB", "MiB", "GiB"]; let v = n / 1024, i = 0;
   while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
   return v.toFixed(1) + " " + u[i];
 }
-function ms(n) { return n < 1000 ? Math.round(n) + " ms" : (n / 1000).toFixed(1) + " s"; }
-function clock(t) { return new Date(t).toLocaleTimeString(); }
+function ms(n) { return n === undefined || n === null ? "-" : n < 1000 ? Math.round(n) + " ms" : (n / 1000).toFixed(1) + " s"; }
+function clock(t) { return t > 0 ? new Date(t).toLocaleTimeString() : "-"; }
 
 async function getJson(path) {
   const res = await fetch(path, { headers: { accept: "application/json" } });
@@ -35,10 +51,19 @@ async function getJson(path) {
   if (!res.ok) throw new Error((body.errors || []).join("; ") || ("HTTP " + res.status));
   return body;
 }
-async function post(path) {
+// A mutating request with the bearer token when one is set; throws with the API's message.
+async function send(method, path, body) {
   const headers = { accept: "application/json" };
   if (state.token) headers.authorization = "Bearer " + state.token;
-  return fetch(path, { method: "POST", headers });
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const parsed = await res.json().catch(() => ({}));
+  if (res.status === 401) {
+    $("token-field").hidden = false;
+    throw new Error("this API needs its bearer token (WEIR_TOKEN): enter it in the Token field");
+  }
+  if (!res.ok) throw new Error((parsed.errors || []).join("; ") || ("HTTP " + res.status));
+  return parsed;
 }
 
 // Columns by longest path from a source, so every edge points right; a vertex sits in the
@@ -66,6 +91,7 @@ function layoutGraph(vs, inputsOf) {
 
 function drawGraph(job, bp) {
   const svg = $("job-graph");
+  for (const p of $("job-graph-box").querySelectorAll(".loading")) p.remove();
   svg.replaceChildren();
   const vs = job.vertices;
   // Vertices are keyed by Flink's 32-hex ids; the page labels its elements with weir's short ones.
@@ -123,7 +149,8 @@ function drawChart(history) {
   const svg = $("checkpoint-chart");
   svg.replaceChildren();
   const items = history.slice().reverse().slice(-60);
-  const W = 900, laneH = 90, top = 14, left = 80;
+  // The left margin holds the lane labels ("max 1023.9 KiB") whole.
+  const W = 900, laneH = 90, top = 14, left = 120;
   const lanes = [["duration", (h) => h.end_to_end_duration, ms], ["size", (h) => h.state_size, bytes], ["in-flight", (h) => h.persisted_data, bytes]];
   svg.setAttribute("viewBox", "0 0 " + W + " " + (lanes.length * (laneH + top) + 24));
   if (items.length === 0) {
@@ -177,11 +204,12 @@ function drawFailures(history, exceptions) {
 
 function drawStats(job, cps) {
   const c = cps.counts, latest = cps.latest.completed;
-  const items = [["status", job.state], ["restarts", job.restarts], ["completed", c.completed], ["failed", c.failed], ["in progress", c.in_progress],
+  const weirStatus = job["weir-status"] && job["weir-status"] !== job.state ? " (" + job["weir-status"].toLowerCase() + ")" : "";
+  const items = [["status", job.state + weirStatus], ["restarts", job.restarts], ["completed", c.completed], ["failed", c.failed], ["in progress", c.in_progress],
     ["latest", latest ? "#" + latest.id + " in " + ms(latest.end_to_end_duration) + ", " + bytes(latest.state_size) : "-"]];
   $("stats").replaceChildren(...items.map(([k, v]) => { const s = document.createElement("span"); const b = document.createElement("b"); b.textContent = String(v); s.append(k + " ", b); return s; }));
   const badge = $("job-status"); badge.textContent = job.state; badge.className = "badge " + job.state;
-  $("trigger-checkpoint").disabled = job.state !== "RUNNING";
+  if (!state.busy) for (const id of ["trigger-checkpoint", "trigger-savepoint", "stop-with-savepoint", "cancel-job"]) $(id).disabled = job.state !== "RUNNING";
 }
 
 async function refreshJobs() {
@@ -199,12 +227,20 @@ async function refresh() {
     await refreshJobs();
     if (!state.jobId) { $("error").textContent = "No jobs yet"; return; }
     const base = "/jobs/" + state.jobId;
+    if (state.loadedJob !== state.jobId) showLoading();
     const [job, cps, exceptions] = await Promise.all([getJson(base), getJson(base + "/checkpoints"), getJson(base + "/exceptions")]);
     const bp = job.state === "RUNNING" ? await getJson(base + "/backpressure").catch(() => null) : null;
+    if (state.loadedJob !== state.jobId) {
+      state.config = await getJson(base + "/checkpoints/config").catch(() => null);
+      state.loadedJob = state.jobId;
+    }
     drawStats(job, cps);
     drawGraph(job, bp);
     drawChart(cps.history);
     drawFailures(cps.history, exceptions);
+    state.vertexNames = new Map(job.vertices.map((v) => [v.id, v.name]));
+    drawCheckpointTab(job, cps, state.config);
+    await drawThroughput(job);
     $("error").textContent = "";
     document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
   } catch (e) {
@@ -214,37 +250,23 @@ async function refresh() {
   }
 }
 
-async function triggerCheckpoint() {
-  const status = $("trigger-status"), button = $("trigger-checkpoint");
-  button.disabled = true;
-  status.textContent = "Triggering…";
-  try {
-    const base = "/jobs/" + state.jobId + "/checkpoints";
-    let res = await post(base);
-    if (res.status === 401) {
-      state.token = prompt("Bearer token for this weir API (WEIR_TOKEN):") || null;
-      if (state.token) sessionStorage.setItem("weir-token", state.token);
-      res = await post(base);
-    }
-    const body = await res.json();
-    if (!res.ok) throw new Error((body.errors || []).join("; "));
-    for (;;) {
-      const t = await getJson(base + "/" + body["request-id"]);
-      if (t.status.id === "COMPLETED") {
-        status.textContent = t.operation.checkpointId !== undefined ? "Checkpoint " + t.operation.checkpointId + " completed" : "Checkpoint failed: " + t.operation["failure-cause"].message;
-        break;
-      }
-      status.textContent = "Checkpoint in progress…";
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  } catch (e) {
-    status.textContent = "Failed: " + e.message;
-  } finally {
-    button.disabled = false;
-  }
+// A job switch shows loading panels until its data arrived, never the previous job's.
+function showLoading() {
+  for (const id of ["stats", "failures", "cp-overview", "cp-history", "cp-summary", "cp-config"]) $(id).replaceChildren(loading());
+  $("job-graph").replaceChildren();
+  resetThroughput();
+  resetCheckpointTab();
 }
 
 $("job-select").addEventListener("change", (e) => { state.jobId = e.target.value; location.hash = state.jobId; refresh(); });
-$("trigger-checkpoint").addEventListener("click", triggerCheckpoint);
+`;
+
+const INIT_JS = String.raw`
+initCheckpointTabs();
+initActions();
+getJson("/config").then((c) => { if (c["auth-required"]) $("token-field").hidden = false; }).catch(() => {});
 refresh();
 `;
+
+/** JavaScript of the dashboard page (runs in the browser). */
+export const DASHBOARD_JS: string = CORE_JS + DASHBOARD_CHECKPOINTS_JS + DASHBOARD_THROUGHPUT_JS + DASHBOARD_ACTIONS_JS + INIT_JS;

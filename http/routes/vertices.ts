@@ -47,14 +47,6 @@ export function vertexRoutes(deps: ApiDeps): Hono {
     });
   });
 
-  app.get("/jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex", (c) => {
-    const { job, vertex } = lookup(c.req.param("jobid"), c.req.param("vertexid"));
-    const raw = c.req.param("subtaskindex");
-    const s = /^\d{1,6}$/.test(raw) ? vertex.subtasks.find((x) => x.index === Number(raw)) : undefined;
-    if (!s) throw new WeirError("subtask_not_found", `Subtask ${JSON.stringify(raw)} of vertex ${vertex.name} not found; it has ${vertex.subtasks.length} running subtasks (0-${vertex.subtasks.length - 1})`);
-    return c.json(subtaskAttempt(job, vertex, s, runningSince(deps, job)));
-  });
-
   app.get("/jobs/:jobid/vertices/:vertexid/backpressure", async (c) => {
     const { job, vertex } = lookup(c.req.param("jobid"), c.req.param("vertexid"));
     const sample = await sampler.sample(job);
@@ -88,6 +80,15 @@ export function vertexRoutes(deps: ApiDeps): Hono {
   app.get("/jobs/:jobid/vertices/:vertexid/subtasks/metrics", (c) => {
     const { job, vertex } = lookup(c.req.param("jobid"), c.req.param("vertexid"));
     return c.json(aggregateMetrics(subtaskMetricValues(job.id, vertex, deps.rates, job.now()), { get: c.req.query("get"), agg: c.req.query("agg"), subtasks: c.req.query("subtasks") }));
+  });
+
+  // After …/subtasks/metrics, so that "metrics" is never taken for a subtask index.
+  app.get("/jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex", (c) => {
+    const { job, vertex } = lookup(c.req.param("jobid"), c.req.param("vertexid"));
+    const raw = c.req.param("subtaskindex");
+    const s = /^\d{1,6}$/.test(raw) ? vertex.subtasks.find((x) => x.index === Number(raw)) : undefined;
+    if (!s) throw new WeirError("subtask_not_found", `Subtask ${JSON.stringify(raw)} of vertex ${vertex.name} not found; it has ${vertex.subtasks.length} running subtasks (0-${vertex.subtasks.length - 1})`);
+    return c.json(subtaskAttempt(job, vertex, s, runningSince(deps, job)));
   });
 
   app.get("/jobs/:jobid/vertices/:vertexid/subtasktimes", (c) => {
