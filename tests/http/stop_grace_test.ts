@@ -72,7 +72,7 @@ describe("REST API: a stopping job keeps answering", () => {
     const argv = onDeno ? ["run", "-A", "--no-check", example, "--port", "0"] : [example, "--port", "0"];
     const child = spawn(process.execPath, argv, { cwd, stdio: ["ignore", "pipe", "pipe"] });
     try {
-      const [, jobId, url] = await waitForLine(child, /\(([0-9a-f]{32})\) running; REST API and dashboard at (http:\/\/[^\s]+)/, 30_000);
+      const [, jobId, url] = await waitForLine(child, /\(([0-9a-f]{32})\)[\s\S]*?REST API and dashboard at (http:\/\/[^\s]+)/, 30_000);
       const exited = collect(child, 45_000);
       const savepoints = join(cwd, "savepoints");
       const stopped = await runCli(["stop", jobId, "--savepoint", savepoints, "--url", url], {}, 45_000);
