@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import type { OperatorContext, Source, SourceReader } from "../dataflow/operator.ts";
 import { WeirError, invalidOption } from "../errors.ts";
 import { type FileFormat, type ParsedChunk, parseChunk } from "./file_formats.ts";
+import { countSkippedRecords } from "./source_metrics.ts";
 
 export type { FileFormat } from "./file_formats.ts";
 
@@ -14,7 +15,10 @@ export interface FileSourceOptions {
    * to known files, and never end. Without it the source reads what exists and ends.
    */
   monitorInterval?: number;
-  /** Skip records that are not valid for the format (counted in `skippedRecords`) instead of failing the job. */
+  /**
+   * Skip records that are not valid for the format instead of failing the job; they are
+   * counted in `skippedRecords` and in GET /metrics as `weir_source_records_skipped_total`.
+   */
   skipBadRecords?: boolean;
   /** Bytes read at once (default 64 KiB); a file is never read whole. */
   chunkBytes?: number;
@@ -215,7 +219,9 @@ class FileSourceReader implements SourceReader {
     readChunk(split, this.#source).then((chunk) => {
       this.#fetching = false;
       if (this.#splits[k] !== split) return;
-      this.#source.countSkipped(chunk.parsed?.skipped ?? 0);
+      const skipped = chunk.parsed?.skipped ?? 0;
+      this.#source.countSkipped(skipped);
+      countSkippedRecords(this.#ctx.jobName, this.#ctx.uid, skipped);
       const parsed = chunk.parsed;
       if (parsed && (parsed.values.length > 0 || parsed.consumed > split.offset)) {
         this.#buffer = parsed;

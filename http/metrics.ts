@@ -3,6 +3,7 @@
  * TYPE line per family, then its samples for every job.
  * @module
  */
+import { skippedRecords } from "../connectors/source_metrics.ts";
 import type { JobHandle } from "../runtime/job_handle.ts";
 import type { JobBackpressure } from "./backpressure.ts";
 
@@ -70,6 +71,9 @@ export function renderMetrics(jobs: readonly JobHandle[], backpressure: Readonly
     }
     for (const [stat, value] of Object.entries(stats.summary.end_to_end_duration)) {
       m.add("weir_checkpoint_duration_ms", "gauge", "End-to-end duration of completed checkpoints (min, max, avg, percentiles).", { ...j, stat }, value);
+    }
+    for (const s of skippedRecords(job.name)) {
+      m.add("weir_source_records_skipped_total", "counter", "Bad records a source skipped (skipBadRecords).", { ...j, uid: s.uid }, s.count);
     }
     const bp = backpressure.get(job.id);
     for (const v of job.vertices()) {

@@ -5,19 +5,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CollectSink, FileSource, type FileSourceOptions, MemoryStorage, StreamEnvironment, type WeirError } from "../../mod.ts";
 import { sleep } from "../helpers.ts";
+import { renderMetrics } from "../../http/metrics.ts";
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "weir-filesource-"));
 }
 
 /** Runs a bounded FileSource job to its end and returns the result and what it committed. */
-async function runBounded<T>(paths: string | string[], options: FileSourceOptions, parallelism = 2) {
-  const env = new StreamEnvironment({ jobName: "files", parallelism, storage: new MemoryStorage(), checkpoint: { interval: 10 }, restart: { strategy: "none" } });
+async function runBounded<T>(paths: string | string[], options: FileSourceOptions, parallelism = 2, jobName = "files") {
+  const env = new StreamEnvironment({ jobName, parallelism, storage: new MemoryStorage(), checkpoint: { interval: 10 }, restart: { strategy: "none" } });
   const source = new FileSource<T>(paths, options);
   const sink = new CollectSink<T>();
   env.fromSource(source, { uid: "files" }).sinkTo(sink, { uid: "out" });
-  const result = await (await env.execute()).done;
-  return { result, committed: sink.committed, source };
+  const job = await env.execute();
+  const result = await job.done;
+  return { result, committed: sink.committed, source, job };
 }
 
 async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
@@ -68,10 +70,11 @@ describe("FileSource", () => {
   test("skipBadRecords skips broken records and counts them", async () => {
     const file = join(tempDir(), "bad.jsonl");
     writeFileSync(file, '{"n":1}\n{"n":\n{"n":3}\nnope\n');
-    const { result, committed, source } = await runBounded<{ n: number }>(file, { format: "jsonl", skipBadRecords: true }, 1);
+    const { result, committed, source, job } = await runBounded<{ n: number }>(file, { format: "jsonl", skipBadRecords: true }, 1, "files-skip");
     assert.equal(result.status, "finished");
     assert.deepEqual(committed.map((v) => v.n).sort(), [1, 3]);
     assert.equal(source.skippedRecords, 2);
+    assert.match(renderMetrics([job], new Map()), /weir_source_records_skipped_total\{job_id="\w+",job_name="files-skip",uid="files"\} 2\n/);
   });
 
   test("csv: rows as string[], quoted commas, quotes and newlines; a row with another column count fails naming its line", async () => {
