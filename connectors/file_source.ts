@@ -244,6 +244,11 @@ class FileSourceReader implements SourceReader {
       }
     }, (e) => {
       this.#fetching = false;
+      // A watched folder's file that was deleted is done; in bounded mode it is an error.
+      if (this.#source.monitorInterval !== undefined && (e as WeirError).code === "file_not_found" && (e as { cause?: { code?: string } }).cause?.code === "ENOENT") {
+        split.done = true;
+        return;
+      }
       this.#error = e;
     });
   }

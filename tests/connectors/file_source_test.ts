@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CollectSink, FileSource, type FileSourceOptions, MemoryStorage, StreamEnvironment, type WeirError } from "../../mod.ts";
@@ -109,7 +109,12 @@ describe("FileSource", () => {
       await until(() => sink.committed.length >= 4, "the appended lines and the new file");
       await sleep(100);
       assert.deepEqual([...sink.committed].sort(), ["dropped in", "one", "three", "two"]);
+      // A watched file that is deleted is done, not a failure.
+      rmSync(first);
+      writeFileSync(join(dir, "third.log"), "after the delete\n");
+      await until(() => sink.committed.includes("after the delete"), "a file dropped in after a delete");
       assert.equal(job.status, "RUNNING");
+      assert.equal(job.restarts, 0);
     } finally {
       await job.cancel();
     }
