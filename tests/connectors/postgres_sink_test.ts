@@ -2,7 +2,7 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { PostgresSink, WeirError } from "../../mod.ts";
-import { FailOnce, sleep } from "../helpers.ts";
+import { FailOnce } from "../helpers.ts";
 import { countingJobInto, runSinkExactlyOnceConformance, runSinkOutageConformance, runSinkTransactionConformance, type Row, type SinkHarness } from "./sink_conformance.ts";
 import { POSTGRES_URL, uniqueName } from "./servers.ts";
 import { TcpProxy } from "./tcp_proxy.ts";
