@@ -300,7 +300,7 @@ export function runSinkExactlyOnceConformance(h: SinkHarness, o: { n?: number } 
     test("stop with a savepoint, restore at another parallelism: exactly-once over both runs", async () => {
       const t = await fresh(h);
       const dir = mkdtempSync(join(tmpdir(), "weir-sink-sp-"));
-      const h1 = await countingJobInto(t.sink, { n, checkpoint: { interval: 15 }, ratePerSecond: n }).execute();
+      const h1 = await countingJobInto(t.sink, { n, checkpoint: { interval: 15 }, ratePerSecond: Math.ceil(n / 3) }).execute();
       for (let i = 0; i < 500 && (await t.committed()).length === 0; i++) await sleep(10);
       const location = await h1.stop({ savepoint: dir });
       assert.equal((await h1.done).status, "stopped");
