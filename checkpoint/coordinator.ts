@@ -5,6 +5,7 @@ import type { StorageAdapter } from "../storage/adapter.ts";
 import type { SubtaskAck } from "../runtime/subtask_host.ts";
 import type { CheckpointConfig } from "./config.ts";
 import type { CheckpointFailureReason } from "./failure_reason.ts";
+import { WEIR_VERSION } from "../version.ts";
 import { type CheckpointMetadata, METADATA_FILE, checkpointDir, encodeMetadata, joinKey } from "./metadata.ts";
 import { type CheckpointDetails, CheckpointStatsTracker } from "./stats.ts";
 import type { CheckpointTarget, CoordinatorInit, Pending, SavepointTarget, TriggerRequest } from "./coordinator_types.ts";
@@ -264,6 +265,7 @@ export class CheckpointCoordinator {
       unaligned: p.acks.some((a) => a.unaligned),
       triggerTimestamp: p.barrier.timestamp,
       completedTimestamp: init.clock.now(),
+      weirVersion: WEIR_VERSION,
       maxParallelism: init.maxParallelism,
       terminal: Boolean(p.final && p.savepoint),
       vertices: target.vertices.map((v) => ({ id: v.id, name: v.name, parallelism: v.parallelism, uids: v.uids })),

@@ -30,6 +30,8 @@ export interface CheckpointMetadata {
   unaligned: boolean;
   triggerTimestamp: number;
   completedTimestamp: number;
+  /** The weir version that wrote it (absent in metadata of weir before it was recorded). */
+  weirVersion?: string;
   maxParallelism: number;
   /**
    * Written by a stop-with-savepoint: the job ended with it and its sinks committed what it

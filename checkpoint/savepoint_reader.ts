@@ -170,7 +170,7 @@ export function describeSavepoint(sp: OpenedSavepoint): SavepointInfo {
     completedTimestamp: m.completedTimestamp,
     maxParallelism: m.maxParallelism,
     formatVersion: FORMAT_VERSION,
-    weirVersion: typeof (m as { weirVersion?: unknown }).weirVersion === "string" ? (m as { weirVersion?: string }).weirVersion : undefined,
+    weirVersion: typeof m.weirVersion === "string" ? m.weirVersion : undefined,
     checksums: anyChecksum ? "verified" : "not recorded",
     totalBytes: m.subtasks.reduce((n, r) => n + r.stateSize, 0),
     channelStateBytes,

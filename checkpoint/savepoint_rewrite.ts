@@ -10,6 +10,7 @@ import { checksumOf } from "./checksum.ts";
 import { encode } from "../codec/cbor.ts";
 import type { OperatorSnapshot } from "../dataflow/operator.ts";
 import { WeirError } from "../errors.ts";
+import { WEIR_VERSION } from "../version.ts";
 import { keyGroupOf, keyGroupRangeFor, subtaskForKeyGroup } from "../state/key_group.ts";
 import { type KeyedTableSnapshot, readTable, type StateKind } from "../state/keyed_state.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
@@ -105,7 +106,8 @@ export async function rewriteSavepoint(sp: OpenedSavepoint, target: RewriteTarge
     }
   }
   // The metadata last: as in a checkpoint, its write is the commit point of the new savepoint.
-  const metadata: CheckpointMetadata = { ...m, maxParallelism, vertices, subtasks };
+  // Written by this weir, whichever wrote the input.
+  const metadata: CheckpointMetadata = { ...m, weirVersion: WEIR_VERSION, maxParallelism, vertices, subtasks };
   await target.storage.put(joinKey(target.dir, METADATA_FILE), encodeMetadata(metadata));
   return {
     location: target.location,

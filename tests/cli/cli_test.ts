@@ -49,14 +49,14 @@ describe("weir CLI", () => {
 
       const cp = await runCli(["checkpoint", job.id, "--url", url]);
       assert.equal(cp.code, 0, cp.stderr);
-      assert.match(cp.stdout, /^Checkpoint 1 completed: CHECKPOINT, \d+ ms, size [\d.]+ (B|KiB), in-flight 0 B$/m);
+      assert.match(cp.stdout, /^Checkpoint 1 completed: CHECKPOINT, [\d.]+ m?s, size [\d.]+ (B|KiB), in-flight 0 B$/m);
       assert.match(cp.stderr, /Checkpointing job cli-job…/, "progress goes to stderr");
       assert.equal(job.checkpointStats().counts.completed, 1);
 
       const history = await runCli(["checkpoints", "cli-job", "--url", url]);
       assert.equal(history.code, 0, history.stderr);
       assert.match(history.stdout, /^ID +TYPE +STATUS +DURATION +SIZE +IN-FLIGHT +FAILURE$/m);
-      assert.match(history.stdout, /^1 +CHECKPOINT +COMPLETED +\d+ ms +[\d.]+ (B|KiB) +0 B$/m);
+      assert.match(history.stdout, /^1 +CHECKPOINT +COMPLETED +[\d.]+ m?s +[\d.]+ (B|KiB) +0 B$/m);
 
       const canceled = await runCli(["cancel", job.id.slice(0, 8), "--url", url]);
       assert.equal(canceled.code, 0, canceled.stderr);

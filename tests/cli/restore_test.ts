@@ -5,7 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { collect, runCli, startCli, watch } from "./helpers.ts";
 
-const SLOW = { timeout: 90_000 };
+// Run 1 is paced (500 records/s: 40 s of input) so it is surely still running when weir stop,
+// a new process, reaches it on a loaded machine.
+const SLOW = { timeout: 180_000 };
 const JOB = "tests/cli/fixtures/sum_job.ts";
 const COUNT = 20_000;
 
@@ -30,7 +32,7 @@ describe("weir run restores from the command line", () => {
   test("weir stop prints the savepoint and the command that restores it; that command restores exactly-once", SLOW, async () => {
     const dir = mkdtempSync(join(tmpdir(), "weir-cli-restore-"));
     const vars = env(dir, "cli-restore");
-    const first = startCli(["run", JOB, "--port", "0", "--parallelism", "2"], { ...vars, WEIR_TEST_RATE: "4000" });
+    const first = startCli(["run", JOB, "--port", "0", "--parallelism", "2"], { ...vars, WEIR_TEST_RATE: "500" });
     const out = watch(first);
     const ended = collect(first, 60_000);
     try {
@@ -63,7 +65,7 @@ describe("weir run restores from the command line", () => {
   test("--from-savepoint refuses state of a removed operator unless --allow-non-restored-state", SLOW, async () => {
     const dir = mkdtempSync(join(tmpdir(), "weir-cli-nonrestored-"));
     try {
-      const first = startCli(["run", JOB, "--port", "0"], env(dir, "cli-extra", { WEIR_TEST_EXTRA: "1", WEIR_TEST_RATE: "4000" }));
+      const first = startCli(["run", JOB, "--port", "0"], env(dir, "cli-extra", { WEIR_TEST_EXTRA: "1", WEIR_TEST_RATE: "500" }));
       const out = watch(first);
       const ended = collect(first, 60_000);
       const [, jobId, url] = await out.waitFor(/Job cli-extra \(([0-9a-f]{32})\) started; REST API and dashboard at (\S+)/);
