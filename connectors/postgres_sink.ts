@@ -144,7 +144,7 @@ class PostgresSinkWriter implements SinkWriter {
   notifyCheckpointAborted(_checkpointId: number): void {}
 
   close(): void {
-    this.#sql?.end({ timeout: 0 }).catch(() => {});
+    this.#sql?.end();
     this.#sql = undefined;
   }
 
@@ -154,11 +154,11 @@ class PostgresSinkWriter implements SinkWriter {
     const txTable = this.#quoted(s.transactionsTable);
     try {
       await this.#sql!.begin(async (tx) => {
-        const claimed = await tx.unsafe(`insert into ${txTable} (txn_id, table_name, rows) values ($1, $2, $3) on conflict (txn_id) do nothing returning txn_id`, [t.id, s.table, t.rows.length]);
+        const claimed = await tx.query(`insert into ${txTable} (txn_id, table_name, rows) values ($1, $2, $3) on conflict (txn_id) do nothing returning txn_id`, [t.id, s.table, t.rows.length]);
         if (claimed.length === 0) return; // Committed before: a repeated commit is a no-op.
         for (const [columns, rows] of this.#groups(t.rows)) {
           for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-            await tx.unsafe(this.#insertSql(columns), [JSON.stringify(rows.slice(i, i + ROWS_PER_STATEMENT))]);
+            await tx.query(this.#insertSql(columns), [JSON.stringify(rows.slice(i, i + ROWS_PER_STATEMENT))]);
           }
         }
       });

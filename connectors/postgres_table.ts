@@ -31,17 +31,17 @@ export function quoteIdent(name: string): string {
  */
 export async function inspectTable(sql: PostgresClient, table: string, key: readonly string[] | undefined, server: string): Promise<TableInfo> {
   const quoted = quoteName(table);
-  const [found] = await sql`select to_regclass(${quoted})::oid as oid`;
+  const [found] = await sql.query("select to_regclass($1)::oid as oid", [quoted]);
   if (!found?.oid) {
     throw new WeirError("sink_table_invalid", `PostgresSink table "${table}" does not exist on ${server} (the sink never creates tables: create it first)`);
   }
-  const cols = await sql`select attname, attnum from pg_attribute where attrelid = ${found.oid} and attnum > 0 and not attisdropped`;
+  const cols = await sql.query("select attname, attnum from pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped", [found.oid]);
   const columns = new Set<string>(cols.map((c) => c.attname as string));
   if (key) {
     const missing = key.filter((k) => !columns.has(k));
     if (missing.length > 0) throw new WeirError("sink_table_invalid", `PostgresSink key ${JSON.stringify(key)}: table "${table}" on ${server} has no column ${missing.map((m) => `"${m}"`).join(", ")}`);
     const nums = new Set(key.map((k) => Number(cols.find((c) => c.attname === k)!.attnum)));
-    const indexes = await sql`select indkey::text as indkey from pg_index where indrelid = ${found.oid} and indisunique and indpred is null and indexprs is null`;
+    const indexes = await sql.query("select indkey::text as indkey from pg_index where indrelid = $1 and indisunique and indpred is null and indexprs is null", [found.oid]);
     const covered = indexes.some((i) => {
       const attnums = String(i.indkey).split(" ").map(Number);
       return attnums.length === nums.size && attnums.every((n) => nums.has(n));
@@ -60,10 +60,10 @@ export async function inspectTable(sql: PostgresClient, table: string, key: read
  */
 export async function ensureTransactionsTable(sql: PostgresClient, name: string): Promise<void> {
   const quoted = quoteName(name);
-  const [exists] = await sql`select to_regclass(${quoted})::oid as oid`;
+  const [exists] = await sql.query("select to_regclass($1)::oid as oid", [quoted]);
   if (exists?.oid) return;
   await sql.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock(hashtext(${quoted}))`;
-    await tx.unsafe(`create table if not exists ${quoted} (txn_id text primary key, table_name text not null, rows integer not null, committed_at timestamptz not null default now())`);
+    await tx.query("select pg_advisory_xact_lock(hashtext($1))", [quoted]);
+    await tx.query(`create table if not exists ${quoted} (txn_id text primary key, table_name text not null, rows integer not null, committed_at timestamptz not null default now())`);
   });
 }

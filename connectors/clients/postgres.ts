@@ -1,15 +1,22 @@
 /**
  * The one place that opens PostgreSQL connections for connectors (PostgresSink), through
- * `postgres` (postgres.js): pure JavaScript over node:net, so it runs unchanged on Bun and
- * Deno, with tagged-template queries that never splice values into SQL, transactions as
- * a callback (`sql.begin`) that roll back on any throw, and no native build step.
+ * `pg` (node-postgres): pure JavaScript over node:net, so it runs unchanged on Bun and
+ * Deno, the most used PostgreSQL client for Node, with parameters sent apart from the SQL
+ * text and a dead connection reported as an error event rather than thrown from a timer
+ * (postgres.js 3.4.9 did the latter under Bun, ending the process).
  * @module
  */
-import postgres from "postgres";
+import pg from "pg";
 import { invalidOption, WeirError } from "../../errors.ts";
 
-/** An open postgres.js client (the library's own type, re-exported for connectors). */
-export type PostgresClient = postgres.Sql;
+/** One open connection. */
+export interface PostgresClient {
+  /** Runs one statement with its parameters ($1, $2, …); resolves to its rows. */
+  query(text: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+  /** Runs fn inside BEGIN … COMMIT, rolling back if it throws. */
+  begin<T>(fn: (tx: PostgresClient) => Promise<T>): Promise<T>;
+  end(): Promise<void>;
+}
 
 /**
  * Checks a PostgreSQL URL (`postgres://[user[:password]@]host[:port]/database`) and returns it
@@ -40,8 +47,7 @@ export function describePostgres(url: URL | string): string {
 }
 
 /**
- * Opens a client of at most `max` connections to the server at `url` and checks it with a
- * first query. The client does not retry by itself: a server that goes away fails the
+ * Opens one connection to the server at `url` and checks it with a first query. The client does not retry by itself: a server that goes away fails the
  * query, the connector fails its subtask, and the job's restart strategy decides when to
  * try again.
  *
@@ -50,39 +56,53 @@ export function describePostgres(url: URL | string): string {
  * @example
  * ```ts ignore
  * import { connectPostgres } from "./postgres.ts";
- * const sql = await connectPostgres("postgres://postgres@127.0.0.1:5432/test");
- * await sql`select 1`;
- * await sql.end();
+ * const pg = await connectPostgres("postgres://postgres@127.0.0.1:5432/test");
+ * await pg.query("select 1");
+ * await pg.end();
  * ```
  */
-export async function connectPostgres(url: string, options: { option?: string; connectTimeoutMs?: number; max?: number } = {}): Promise<PostgresClient> {
+export async function connectPostgres(url: string, options: { option?: string; connectTimeoutMs?: number } = {}): Promise<PostgresClient> {
   const parsed = checkPostgresUrl(url, options.option);
-  const sql = postgres(url, {
-    max: options.max ?? 1,
-    connect_timeout: Math.ceil((options.connectTimeoutMs ?? 5000) / 1000),
-    idle_timeout: 0,
-    onnotice: () => {},
-    // Prepared statements are per connection; the sink's statements vary with the columns.
-    prepare: false,
-  });
   const timeoutMs = options.connectTimeoutMs ?? 5000;
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+  let broken: unknown;
+  // A connection that dies later is reported here; the next query then fails with it.
+  client.on("error", (e) => {
+    broken ??= e;
+  });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    // postgres.js keeps trying a server that accepts and then drops connections; the
-    // deadline is ours, so such a server fails as one that refuses.
     await Promise.race([
-      sql`select 1`,
+      client.connect().then(() => client.query("select 1")),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
   } catch (e) {
-    sql.end({ timeout: 0 }).catch(() => {});
+    client.end().catch(() => {});
     throw postgresUnavailable(parsed, e);
   } finally {
     clearTimeout(timer);
   }
-  return sql;
+  const wrapped: PostgresClient = {
+    async query(text, params) {
+      if (broken !== undefined) throw broken;
+      return (await client.query(text, params as unknown[])).rows;
+    },
+    async begin(fn) {
+      await wrapped.query("begin");
+      try {
+        const r = await fn(wrapped);
+        await wrapped.query("commit");
+        return r;
+      } catch (e) {
+        await client.query("rollback").catch(() => {});
+        throw e;
+      }
+    },
+    end: () => client.end().catch(() => {}),
+  };
+  return wrapped;
 }
 
 /** The `connector_unavailable` error for a PostgreSQL server, naming it (without a password). */
@@ -91,8 +111,9 @@ export function postgresUnavailable(url: URL | string, cause: unknown): WeirErro
   return new WeirError("connector_unavailable", `PostgreSQL server ${describePostgres(url)} is unavailable: ${why}`, { cause });
 }
 
-/** Whether an error from postgres.js means the connection (not the statement) failed. */
+/** Whether an error from pg means the connection (not the statement) failed. */
 export function isConnectionError(e: unknown): boolean {
   const code = (e as { code?: unknown })?.code;
-  return typeof code === "string" && (code.startsWith("CONNECT") || code === "CONNECTION_CLOSED" || code === "CONNECTION_ENDED" || code === "CONNECTION_DESTROYED" || code === "ECONNREFUSED" || code === "ECONNRESET" || code.startsWith("08") || code === "57P01");
+  if (typeof code === "string") return code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EPIPE" || code.startsWith("08") || code === "57P01";
+  return /Connection terminated|not queryable|Client has encountered a connection error/i.test((e as Error)?.message ?? "");
 }

@@ -42,11 +42,7 @@ const harness = (key?: string): SinkHarness => ({
 
 runSinkTransactionConformance(harness());
 runSinkExactlyOnceConformance(harness());
-// Under Bun, postgres.js 3.4.9 throws an uncaught TypeError ("socket.write" of null, from a
-// write it scheduled with setImmediate) when a connection dies with a write pending; in a
-// test run that error lands on whichever test runs then. The outage is therefore tested
-// under Deno only, until the client is fixed or replaced (the sink's protocol is the same).
-if ("Deno" in globalThis) runSinkOutageConformance(harness());
+runSinkOutageConformance(harness());
 
 describe("PostgresSink", () => {
   test("works on a stock server: max_prepared_transactions is 0 here", async () => {
