@@ -234,13 +234,16 @@ describe("channel state bounds and aborts", () => {
     // Source subtask 1 (the upper half of the range) stalls in an async step of its chain,
     // so its barrier comes late: the receivers record channel state from it until the
     // checkpoint expires. (A pending poll would not do: barriers never wait for one.)
+    let release = () => {};
+    const released = new Promise<void>((r) => (release = r));
     const stall = { on: false };
     const env = new StreamEnvironment({
       jobName: "expire", parallelism: 2, storage: new MemoryStorage(), batchSize: 16,
       checkpoint: { unaligned: true, timeout: 20, tolerableFailures: 10 },
     });
     env.fromSource(new SequenceSource(0, 1e9, { ratePerSecond: 50_000 }), { uid: "src" })
-      .map(async (x) => (stall.on && x >= 5e8 ? await sleep(100) : undefined, x), { uid: "stall" })
+      // Stalled until the test releases it: far longer than the 20 ms timeout, however late timers fire.
+      .map(async (x) => (stall.on && x >= 5e8 ? await released : undefined, x), { uid: "stall" })
       .keyBy((x) => x % 5)
       .reduce((a, b) => a + b, { uid: "sum" })
       .sinkTo(new CollectSink(), { uid: "out" });
@@ -253,7 +256,8 @@ describe("channel state bounds and aborts", () => {
     assert.equal(d.failure_reason, "checkpoint_expired");
     const sum = Object.values(d.tasks).find((t) => t.name.startsWith("sum"))!;
     assert.equal(sum.num_acknowledged_subtasks, 0, "the receivers were still recording when it expired");
-    await sleep(5); // the abort notifications travel on the priority lanes
+    // The abort notifications travel on the priority lanes: wait for them, not for a fixed time.
+    await until(() => job.vertices().every((v) => v.subtasks.every((s) => s.pendingSnapshots === 0 && s.barrierState === "WaitingForFirstBarrier")));
     for (const v of job.vertices()) {
       for (const s of v.subtasks) {
         assert.equal(s.pendingSnapshots, 0, `${v.name} still holds channel state`);
@@ -261,8 +265,12 @@ describe("channel state bounds and aborts", () => {
       }
     }
     stall.on = false;
-    await sleep(120);
-    assert.equal((await job.triggerCheckpoint()).status, "COMPLETED", "the late barrier of the expired checkpoint was ignored");
+    release();
+    // The late barrier of the expired checkpoint is ignored: later checkpoints complete (a
+    // 20 ms timeout may still expire one on a loaded machine, so a few tries).
+    let status = "";
+    for (let i = 0; i < 5 && status !== "COMPLETED"; i++) status = (await job.triggerCheckpoint()).status;
+    assert.equal(status, "COMPLETED", "the late barrier of the expired checkpoint was ignored");
     await job.cancel();
   });
 });
