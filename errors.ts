@@ -77,6 +77,8 @@ export type WeirErrorCode =
   | "record_not_copyable"
   | "value_not_persistable"
   | "state_kind_mismatch"
+  | "invalid_state_ttl"
+  | "state_ttl_mismatch"
   | "invalid_type"
   | "type_conflict"
   // HTTP and the CLI's client.

@@ -24,7 +24,7 @@ export type { OperatorOptions } from "./dataflow/transformation.ts";
 export type { KeyedProcessContext, KeyedProcessFunction } from "./dataflow/operators/keyed_process.ts";
 export type { OperatorContext, OperatorSnapshot, RestoredState, Sink, SinkWriter, Source, SourceReader, StreamOperator } from "./dataflow/operator.ts";
 export { sinkTransactionId } from "./dataflow/operator.ts";
-export type { ListState, MapState, ValueState } from "./state/keyed_state.ts";
+export type { ListState, MapState, StateOptions, ValueState } from "./state/keyed_state.ts";
 export { JobHandle } from "./runtime/job_handle.ts";
 export type { JobResult, JobStatus } from "./runtime/job_status.ts";
 export type { JobEvent, JobWarning } from "./runtime/job_master.ts";

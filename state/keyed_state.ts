@@ -7,6 +7,10 @@
 import { copyValue } from "../codec/values.ts";
 import { WeirError } from "../errors.ts";
 import { type KeyGroupRange, canonicalKey, invalidKey, keyGroupOf } from "./key_group.ts";
+import type { Clock } from "../actors/time.ts";
+import { type StateOptions, TtlClock, TtlEntry, checkTtl, restoreTtlEntry, snapshotTtlValue } from "./ttl.ts";
+
+export type { StateOptions } from "./ttl.ts";
 
 /** A single value per key. */
 export interface ValueState<T> {
@@ -43,6 +47,8 @@ export type StateKind = "value" | "list" | "map";
  */
 export interface KeyedTableSnapshot {
   kind: StateKind;
+  /** True when values are stored as [writtenAt, value] tuples (state with TTL). */
+  ttl?: boolean;
   groups: [keyGroup: number, entries: [unknown, unknown][]][];
 }
 
@@ -73,9 +79,41 @@ export class KeyedStateBackend {
   /** Original (non-canonical) keys, for object keys only. */
   #originalKeys = new Map<unknown, unknown>();
 
-  constructor(maxParallelism: number, range: KeyGroupRange) {
+  /** Tables whose values are TtlEntry (declared or restored with TTL). */
+  #ttlTables = new Set<string>();
+  #ttlClock: TtlClock | undefined;
+  /** The TTL each table was declared with in this run (restored-only tables have none yet). */
+  #declaredTtl = new Map<string, number>();
+
+  /** `clock` is the processing-time clock state TTL uses; without it TTL cannot be declared. */
+  constructor(maxParallelism: number, range: KeyGroupRange, clock?: Clock) {
     this.maxParallelism = maxParallelism;
     this.range = range;
+    this.#ttlClock = clock ? new TtlClock(clock) : undefined;
+  }
+
+  /**
+   * The TTL table of a declaration, checked against what was restored.
+   * @throws {WeirError} `invalid_state_ttl`, `state_ttl_mismatch` when a state is declared with
+   *   TTL and was stored without it or the other way round
+   */
+  #ttlTable(name: string, kind: StateKind, options: StateOptions | undefined): { table: Map<unknown, unknown>; ttl: number | undefined } {
+    const ttl = checkTtl(name, options);
+    const existed = this.#tables.has(name);
+    const table = this.table(name, kind);
+    const stored = this.#ttlTables.has(name);
+    if (existed && table.size > 0 && stored !== (ttl !== undefined)) {
+      throw new WeirError("state_ttl_mismatch", `Keyed state "${name}" was stored ${stored ? "with" : "without"} a TTL and is now declared ${ttl !== undefined ? `with ttl ${ttl}` : "without one"}`);
+    }
+    if (ttl !== undefined) {
+      if (!this.#ttlClock) throw new WeirError("invalid_state_ttl", `Keyed state "${name}": this operator has no clock for a TTL`);
+      this.#ttlTables.add(name);
+      this.#declaredTtl.set(name, ttl);
+    } else {
+      this.#ttlTables.delete(name);
+      this.#declaredTtl.delete(name);
+    }
+    return { table, ttl };
   }
 
   setCurrentKey(key: unknown): void {
@@ -113,8 +151,9 @@ export class KeyedStateBackend {
     return this.#currentCanonical;
   }
 
-  valueState<T>(name: string): ValueState<T> {
-    const t = this.table(name, "value");
+  valueState<T>(name: string, options?: StateOptions): ValueState<T> {
+    const { table: t, ttl } = this.#ttlTable(name, "value", options);
+    if (ttl !== undefined) return this.#ttlValue<T>(name, t, ttl);
     return {
       value: () => t.get(this.#requireKey(name)) as T | undefined,
       update: (v) => void t.set(this.#requireKey(name), v),
@@ -122,8 +161,9 @@ export class KeyedStateBackend {
     };
   }
 
-  listState<T>(name: string): ListState<T> {
-    const t = this.table(name, "list");
+  listState<T>(name: string, options?: StateOptions): ListState<T> {
+    const { table: t, ttl } = this.#ttlTable(name, "list", options);
+    if (ttl !== undefined) return this.#ttlList<T>(name, t, ttl);
     return {
       get: () => ((t.get(this.#requireKey(name)) as T[] | undefined) ?? []).slice(),
       add: (v) => {
@@ -137,8 +177,9 @@ export class KeyedStateBackend {
     };
   }
 
-  mapState<K, V>(name: string): MapState<K, V> {
-    const t = this.table(name, "map");
+  mapState<K, V>(name: string, options?: StateOptions): MapState<K, V> {
+    const { table: t, ttl } = this.#ttlTable(name, "map", options);
+    if (ttl !== undefined) return this.#ttlMap<K, V>(name, t, ttl);
     const inner = (create: boolean): Map<unknown, [K, V]> | undefined => {
       const k = this.#requireKey(name);
       let m = t.get(k) as Map<unknown, [K, V]> | undefined;
@@ -159,6 +200,90 @@ export class KeyedStateBackend {
     };
   }
 
+  #ttlValue<T>(name: string, t: Map<unknown, unknown>, ttl: number): ValueState<T> {
+    const clock = this.#ttlClock!;
+    return {
+      value: () => {
+        const k = this.#requireKey(name);
+        const e = t.get(k) as TtlEntry | undefined;
+        if (e === undefined) return undefined;
+        if (clock.live(e, ttl)) return e.value as T;
+        t.delete(k);
+        return undefined;
+      },
+      update: (v) => void t.set(this.#requireKey(name), new TtlEntry(v, clock.now())),
+      clear: () => void t.delete(this.#requireKey(name)),
+    };
+  }
+
+  /** Flink's TTL list keeps a write time per element; expired elements drop out one by one. */
+  #ttlList<T>(name: string, t: Map<unknown, unknown>, ttl: number): ListState<T> {
+    const clock = this.#ttlClock!;
+    const live = (k: unknown): TtlEntry[] | undefined => {
+      const l = t.get(k) as TtlEntry[] | undefined;
+      if (!l) return undefined;
+      const now = clock.now();
+      const kept = l.filter((e) => clock.live(e, ttl, now));
+      if (kept.length === 0) {
+        t.delete(k);
+        return undefined;
+      }
+      if (kept.length === l.length) return l;
+      t.set(k, kept);
+      return kept;
+    };
+    return {
+      get: () => (live(this.#requireKey(name)) ?? []).map((e) => e.value as T),
+      add: (v) => {
+        const k = this.#requireKey(name);
+        const l = live(k);
+        const e = new TtlEntry(v, clock.now());
+        if (l) l.push(e);
+        else t.set(k, [e]);
+      },
+      update: (vs) => {
+        const now = clock.now();
+        t.set(this.#requireKey(name), vs.map((v) => new TtlEntry(v, now)));
+      },
+      clear: () => void t.delete(this.#requireKey(name)),
+    };
+  }
+
+  /** Each map entry has its own write time, as in Flink's TtlMapState. */
+  #ttlMap<K, V>(name: string, t: Map<unknown, unknown>, ttl: number): MapState<K, V> {
+    const clock = this.#ttlClock!;
+    const inner = (create: boolean): Map<unknown, [K, TtlEntry]> | undefined => {
+      const k = this.#requireKey(name);
+      let m = t.get(k) as Map<unknown, [K, TtlEntry]> | undefined;
+      if (m) {
+        const now = clock.now();
+        for (const [c, e] of m) if (!clock.live(e[1], ttl, now)) m.delete(c);
+        if (m.size === 0 && !create) {
+          t.delete(k);
+          return undefined;
+        }
+      }
+      if (!m && create) t.set(k, (m = new Map()));
+      return m;
+    };
+    return {
+      get: (key) => inner(false)?.get(canonicalKey(key))?.[1].value as V | undefined,
+      put: (key, value) => {
+        const c = canonicalKey(key);
+        inner(true)!.set(c, [c === key ? key : copyValue(key), new TtlEntry(value, clock.now())]);
+      },
+      has: (key) => inner(false)?.has(canonicalKey(key)) ?? false,
+      remove: (key) => {
+        const m = inner(false);
+        m?.delete(canonicalKey(key));
+        if (m && m.size === 0) t.delete(this.#requireKey(name));
+      },
+      keys: () => [...(inner(false)?.values() ?? [])].map((e) => e[0]),
+      entries: () => [...(inner(false)?.values() ?? [])].map((e) => [e[0], e[1].value as V]),
+      clear: () => void t.delete(this.#requireKey(name)),
+    };
+  }
+
   #original(k: unknown): unknown {
     return this.#originalKeys.get(k) ?? k;
   }
@@ -172,15 +297,26 @@ export class KeyedStateBackend {
     for (const [name, table] of this.#tables) {
       const kind = this.#kinds.get(name)!;
       const groups = new Map<number, [unknown, unknown][]>();
+      const ttl = this.#ttlTables.has(name);
+      // Cleanup in full snapshot: expired entries are not written; the live ones carry their
+      // write time so that a restore expires them at the same instant.
+      const now = this.#ttlClock?.now() ?? 0;
+      const ttlMs = ttl ? this.#declaredTtl.get(name) : undefined;
+      const live = (e: TtlEntry) => ttlMs === undefined || now < e.writtenAt + ttlMs;
       for (const [k, v] of table) {
+        let value: unknown;
+        if (ttl) {
+          value = snapshotTtlValue(kind, v, live);
+          if (value === undefined) continue;
+        } else value = v instanceof ValueCell ? v.value : kind === "map" ? [...(v as Map<unknown, unknown>).values()] : v;
         const key = this.#original(k);
         const g = keyGroupOf(key, this.maxParallelism);
         let list = groups.get(g);
         if (!list) groups.set(g, (list = []));
-        const value = v instanceof ValueCell ? v.value : kind === "map" ? [...(v as Map<unknown, unknown>).values()] : v;
         list.push([key, value]);
       }
       out[name] = { kind, groups: [...groups.entries()].sort((a, b) => a[0] - b[0]) };
+      if (ttl) out[name].ttl = true;
     }
     return out;
   }
@@ -193,19 +329,29 @@ export class KeyedStateBackend {
   restore(snapshots: Record<string, KeyedTableSnapshot | LegacyTableSnapshot>[]): void {
     for (const snap of snapshots) {
       for (const [name, table] of Object.entries(snap)) {
-        const { kind, groups } = readTable(name, table);
+        const { kind, groups, ttl } = readTable(name, table);
         const t = this.table(name, kind);
+        if (ttl) this.#ttlTables.add(name);
         for (const [g, entries] of groups) {
           if (g < this.range.start || g > this.range.end) continue;
           for (const [key, v] of entries) {
             const c = canonicalKey(key);
             if (c !== key) this.#originalKeys.set(c, key);
-            t.set(c, kind === "map" ? new Map((v as [unknown, unknown][]).map((e) => [canonicalKey(e[0]), e])) : v);
+            if (ttl) t.set(c, restoreTtl(name, kind, v));
+            else t.set(c, kind === "map" ? new Map((v as [unknown, unknown][]).map((e) => [canonicalKey(e[0]), e])) : v);
           }
         }
       }
     }
   }
+}
+
+/** A snapshot value of a TTL table back into TtlEntry form. */
+function restoreTtl(name: string, kind: StateKind, v: unknown): unknown {
+  if (kind === "value") return restoreTtlEntry(name, v);
+  if (!Array.isArray(v)) throw new WeirError("checkpoint_corrupt", `Keyed state "${name}" with TTL has a ${kind} entry that is not a list`);
+  if (kind === "list") return v.map((e) => restoreTtlEntry(name, e));
+  return new Map((v as [unknown, unknown][]).map(([k, e]) => [canonicalKey(k), [k, restoreTtlEntry(name, e)]]));
 }
 
 /** A stored table in the current shape, whichever format wrote it (legacy tables get their kind from their values). */

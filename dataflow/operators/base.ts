@@ -41,7 +41,7 @@ export abstract class KeyedOperator implements StreamOperator {
 
   open(ctx: OperatorContext, restored: RestoredState | undefined): void {
     this.copy = emitterFor(ctx);
-    this.backend = new KeyedStateBackend(ctx.maxParallelism, ctx.keyGroupRange);
+    this.backend = new KeyedStateBackend(ctx.maxParallelism, ctx.keyGroupRange, ctx.clock);
     if (restored) this.backend.restore(restored.keyed);
   }
 

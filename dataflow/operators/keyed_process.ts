@@ -1,4 +1,4 @@
-import type { ListState, MapState, ValueState } from "../../state/keyed_state.ts";
+import type { ListState, MapState, StateOptions, ValueState } from "../../state/keyed_state.ts";
 import { KeyedOperator } from "./base.ts";
 
 /** What a keyed process function sees for each record. */
@@ -7,10 +7,14 @@ export interface KeyedProcessContext<K, O> {
   readonly key: K;
   /** Emits a record downstream. */
   emit(value: O): void;
-  /** Keyed state, scoped to the current key, declared by name on first use. */
-  valueState<T>(name: string): ValueState<T>;
-  listState<T>(name: string): ListState<T>;
-  mapState<MK, MV>(name: string): MapState<MK, MV>;
+  /**
+   * Keyed state, scoped to the current key, declared by name on first use. `{ ttl }` (ms of
+   * processing time, Flink's StateTtlConfig) expires a value that long after its last write.
+   * @throws {WeirError} `invalid_state_ttl` when ttl is not > 0; `state_ttl_mismatch`
+   */
+  valueState<T>(name: string, options?: StateOptions): ValueState<T>;
+  listState<T>(name: string, options?: StateOptions): ListState<T>;
+  mapState<MK, MV>(name: string, options?: StateOptions): MapState<MK, MV>;
 }
 
 /** A keyed process function; may be async. */
@@ -31,9 +35,9 @@ export class KeyedProcessOperator extends KeyedOperator {
         return currentKey();
       },
       emit: (v) => void this.#out.push(this.copy(v)),
-      valueState: (name) => this.backend.valueState(name),
-      listState: (name) => this.backend.listState(name),
-      mapState: (name) => this.backend.mapState(name),
+      valueState: (name, options) => this.backend.valueState(name, options),
+      listState: (name, options) => this.backend.listState(name, options),
+      mapState: (name, options) => this.backend.mapState(name, options),
     };
   }
 
