@@ -94,7 +94,12 @@ export interface MetadataRead {
 export async function readMetadataChecked(storage: StorageAdapter, dir: string): Promise<MetadataRead> {
   const key = joinKey(dir, METADATA_FILE);
   const bytes = await storage.get(key);
-  if (!bytes) throw new WeirError("checkpoint_not_found", `No checkpoint metadata at ${key} in ${storage.description}`);
+  if (!bytes) {
+    throw new WeirError(
+      "checkpoint_not_found",
+      `No savepoint or checkpoint at ${dir} in ${storage.description}: it has no ${METADATA_FILE} file (is the path right, and did the savepoint complete?)`,
+    );
+  }
   return decodeMetadata(bytes, key, storage.description);
 }
 
