@@ -9,7 +9,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { type ChildRun, runChildJob } from "../child_job.ts";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -250,35 +250,10 @@ function asPairs(r: Row[]): Pair[] {
 }
 
 const here = import.meta.dirname ?? new URL(".", import.meta.url).pathname;
-const isDeno = "Deno" in globalThis;
 
 /** Runs fixtures/sink_job.ts in a child of the same runtime; kill() SIGKILLs it. */
-function runChild(args: string[], onLine: (line: Record<string, unknown>, kill: () => void) => void) {
-  const fixture = join(here, "fixtures", "sink_job.ts");
-  const cmd = isDeno ? [process.execPath, "run", "-A", "--no-check", fixture, ...args] : [process.execPath, fixture, ...args];
-  const child = spawn(cmd[0], cmd.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
-  const lines: Record<string, unknown>[] = [];
-  let buf = "";
-  child.stdout!.on("data", (chunk: Buffer) => {
-    buf += chunk.toString();
-    let i;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      try {
-        const parsed = JSON.parse(line);
-        lines.push(parsed);
-        onLine(parsed, () => child.kill("SIGKILL"));
-      } catch { /* not a job event */ }
-    }
-  });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-  return new Promise<{ code: number | null; signal: string | null; lines: Record<string, unknown>[] }>((resolve) =>
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, lines });
-    })
-  );
+function runChild(args: string[], onLine: (line: Record<string, unknown>, kill: () => void) => void | Promise<void>): Promise<ChildRun> {
+  return runChildJob(join(here, "fixtures", "sink_job.ts"), args, onLine);
 }
 
 /** Whole jobs into the sink: exactly-once through a failure, a rescaled restore and a SIGKILL. */

@@ -6,7 +6,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { type ChildRun, runChildJob } from "../child_job.ts";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,7 +36,6 @@ export interface SourceHarness<T> {
   setup(n: number): Promise<SourceFixture<T>>;
 }
 
-const isDeno = "Deno" in globalThis;
 const here = import.meta.dirname ?? new URL(".", import.meta.url).pathname;
 
 async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
@@ -184,38 +183,7 @@ export function runSourceConformance<T>(name: string, harness: SourceHarness<T>)
 }
 
 /** Runs fixtures/source_job.ts in a child process of the same runtime. */
-function runChild(args: string[], onLine: (line: Record<string, unknown>, kill: () => void) => void | Promise<void>) {
-  const fixture = join(here, "fixtures", "source_job.ts");
-  const cmd = isDeno ? [process.execPath, "run", "-A", "--no-check", fixture, ...args] : [process.execPath, fixture, ...args];
-  const child = spawn(cmd[0], cmd.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
-  const lines: Record<string, unknown>[] = [];
-  let buf = "";
-  let chain: Promise<void> = Promise.resolve();
-  child.stdout!.on("data", (chunk: Buffer) => {
-    buf += chunk.toString();
-    let i;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      const text = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      let parsed: Record<string, unknown>;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        continue;
-      }
-      lines.push(parsed);
-      // In order: a feed that the first line starts finishes before a later line can kill.
-      chain = chain.then(() => onLine(parsed, () => child.kill("SIGKILL"))).catch(() => {
-        child.kill("SIGKILL");
-      });
-    }
-  });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-  return new Promise<{ code: number | null; signal: string | null; lines: Record<string, unknown>[] }>((resolve) =>
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, lines });
-    })
-  );
+function runChild(args: string[], onLine: (line: Record<string, unknown>, kill: () => void) => void | Promise<void>): Promise<ChildRun> {
+  return runChildJob(join(here, "fixtures", "source_job.ts"), args, onLine);
 }
 

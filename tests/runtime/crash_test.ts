@@ -1,39 +1,17 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { type ChildRun, runChildJob } from "../child_job.ts";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileSink } from "../../mod.ts";
 import { assertExactlyOnce, type Pair } from "../helpers.ts";
 
-const isDeno = "Deno" in globalThis;
 const fixture = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "fixtures", "crash_job.ts");
 
 /** Runs the fixture job in a child process of the same runtime; resolves with its output lines. */
-function runChild(args: string[], onLine: (line: Record<string, unknown>, kill: () => void) => void): Promise<{ code: number | null; signal: string | null; lines: Record<string, unknown>[] }> {
-  const cmd = isDeno ? [process.execPath, "run", "-A", "--no-check", fixture, ...args] : [process.execPath, fixture, ...args];
-  const child = spawn(cmd[0], cmd.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
-  const lines: Record<string, unknown>[] = [];
-  let buf = "";
-  child.stdout!.on("data", (chunk: Buffer) => {
-    buf += chunk.toString();
-    let i;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      try {
-        const parsed = JSON.parse(line);
-        lines.push(parsed);
-        onLine(parsed, () => child.kill("SIGKILL"));
-      } catch { /* not a job event */ }
-    }
-  });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-  return new Promise((resolve) => child.on("exit", (code, signal) => {
-    clearTimeout(timer);
-    resolve({ code, signal, lines });
-  }));
+function runChild(args: string[], onLine: (line: Record<string, unknown>, kill: () => void) => void | Promise<void>): Promise<ChildRun> {
+  return runChildJob(fixture, args, onLine, 60_000);
 }
 
 describe("process crash", () => {
