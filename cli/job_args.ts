@@ -27,15 +27,20 @@ export const JOB_FLAGS: FlagSpec = {
 /** Flags that only matter for one start: left out of the command a restore repeats. */
 const RESTORE_FLAGS = new Set(["from-savepoint", "allow-non-restored-state", "fresh"]);
 
-/** Help lines for {@link JOB_FLAGS}. */
-export const JOB_FLAGS_HELP = `  --parallelism N             default parallelism (default 1)
-  --port P                    REST API port (default ${PORT_DEFAULT}; 0 picks a free one)
-  --host H                    address to bind (default ${HOSTNAME_DEFAULT})
+/** Help lines for {@link JOB_FLAGS}, naming the defaults a job file passes in (or weir's). */
+export function jobFlagsHelp(base: EnvironmentDefaults = {}): string {
+  return `  --parallelism N             default parallelism (default ${base.parallelism ?? 1})
+  --port P                    REST API port (default ${base.http?.port ?? PORT_DEFAULT}; 0 picks a free one)
+  --host H                    address to bind (default ${base.http?.hostname ?? HOSTNAME_DEFAULT})
   --from-savepoint DIR        start from a savepoint or retained checkpoint: DIR or DIR/_metadata
                               (the restoreFrom option; Flink's -s)
   --allow-non-restored-state  skip state of operators (uids) the job no longer has (Flink's -n)
   --fresh                     start a new run even if the storage holds an unfinished run of
                               the same jobName (which a start otherwise resumes)`;
+}
+
+/** Help lines for {@link JOB_FLAGS} with weir's own defaults. */
+export const JOB_FLAGS_HELP: string = jobFlagsHelp();
 
 /**
  * Environment defaults from parsed job flags; `base` fills what the flags leave out.
@@ -183,7 +188,7 @@ export function jobCommandLine(
   if (flags.help) {
     // A command line's --help ends the process, as every command's does.
     const mine = options.help ?? Object.entries(own).map(([n, k]) => `  --${n}${k === "boolean" ? "" : " VALUE"}${k === "strings" ? " (repeatable)" : ""}`).join("\n");
-    process.stdout.write(`${mine ? `${mine}\n` : ""}Job flags:\n${JOB_FLAGS_HELP}\n`);
+    process.stdout.write(`${mine ? `${mine}\n` : ""}Job flags:\n${jobFlagsHelp(base)}\n`);
     process.exit(0);
   }
   if (positional.length > 0) throw usage(`Unexpected argument ${JSON.stringify(positional[0])}`);

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { parseArgs } from "../../cli/args.ts";
-import { applyCommandLine, jobCommandLine, jobDefaults, launchCommand, markStartedByCli, restoreCommand, shellQuote } from "../../cli/job_args.ts";
+import { applyCommandLine, jobCommandLine, jobDefaults, jobFlagsHelp, launchCommand, markStartedByCli, restoreCommand, shellQuote } from "../../cli/job_args.ts";
 import { environmentDefaults, setEnvironmentDefaults } from "../../dataflow/environment.ts";
 import { WeirError } from "../../errors.ts";
 import process from "node:process";
@@ -91,5 +91,15 @@ describe("job flags", () => {
       markStartedByCli(undefined);
       setEnvironmentDefaults(before);
     }
+  });
+});
+
+describe("job flags help", () => {
+  test("jobFlagsHelp() names the defaults the job file passes in, else weir's", () => {
+    const mine = jobFlagsHelp({ parallelism: 2, http: { port: 9090, hostname: "0.0.0.0" } });
+    assert.match(mine, /--parallelism N +default parallelism \(default 2\)/);
+    assert.match(mine, /--port P +REST API port \(default 9090;/);
+    assert.match(mine, /--host H +address to bind \(default 0\.0\.0\.0\)/);
+    assert.match(jobFlagsHelp(), /\(default 1\)/);
   });
 });
