@@ -8,6 +8,7 @@ import { ReduceOperator } from "./operators/reduce.ts";
 import { SinkOperator } from "./operators/sink.ts";
 import type { InputPartitioning, OperatorOptions, Transformation } from "./transformation.ts";
 import { codeOf } from "./uid_hash.ts";
+import { OutputTag, SideOutputOperator } from "./side_output.ts";
 
 /** The part of the environment a stream needs to add operators. */
 export interface GraphBuilder {
@@ -101,6 +102,38 @@ export class DataStream<T> {
     return new DataStream<T>(this.builder, t);
   }
 
+  /**
+   * The records the operator of this stream emitted with `ctx.output(tag, value)` (Flink's
+   * `SingleOutputStreamOperator.getSideOutput`, side outputs since Flink 1.3). Read at the
+   * emitting operator's parallelism; exactly-once like the main output, chained or not.
+   *
+   * @example
+   * ```ts
+   * import { StreamEnvironment, SequenceSource, CollectSink, OutputTag } from "../mod.ts";
+   * const env = new StreamEnvironment({ jobName: "doc-side" });
+   * const odd = new OutputTag<number>("odd");
+   * const evens = env.fromSource(new SequenceSource(0, 10)).keyBy((n) => n % 2).process<number>((n, ctx) => {
+   *   if (n % 2 === 0) ctx.emit(n);
+   *   else ctx.output(odd, n);
+   * });
+   * evens.sinkTo(new CollectSink<number>());
+   * evens.getSideOutput(odd).sinkTo(new CollectSink<number>());
+   * ```
+   * @throws {WeirError} `invalid_option` when tag is not an OutputTag; `invalid_job` when
+   *   this stream is a union or a source (no operator of its own emits side outputs)
+   */
+  getSideOutput<X>(tag: OutputTag<X>, options?: OperatorOptions): DataStream<X> {
+    if (!(tag instanceof OutputTag)) throw invalidOption(`getSideOutput of "${this.transformation.name}"`, tag, "must be an OutputTag");
+    const t = this.transformation;
+    if (t.unionOf || t.source) throw new WeirError("invalid_job", `getSideOutput("${tag.name}"): "${t.name}" is a ${t.source ? "source" : "union"}; only an operator's stream has side outputs`);
+    (t.sideOutputs ??= new Set()).add(tag.name);
+    const out = this.builder.add(
+      { kind: "sideOutput", createOperator: () => new SideOutputOperator(tag.name), input: { id: t.id, partitioning: "forward" }, code: `side:${tag.name}` },
+      { parallelism: t.parallelism, ...options },
+    );
+    return new DataStream<X>(this.builder, out);
+  }
+
   /** Round-robin to the next operator's subtasks. */
   rebalance(): DataStream<T> {
     return new DataStream<T>(this.builder, this.transformation, "rebalance");
@@ -158,10 +191,17 @@ export class KeyedStream<T, K> extends DataStream<T> {
     return this.then("reduce", () => new ReduceOperator(sel, fn as (a: unknown, v: unknown) => unknown), options, fn);
   }
 
-  /** Runs fn per record with keyed ValueState, ListState and MapState; fn emits through ctx.emit. */
+  /**
+   * Runs fn per record with keyed ValueState, ListState and MapState (with optional `{ ttl }`);
+   * fn emits through ctx.emit, and to side outputs through ctx.output(tag, value).
+   */
   process<O>(fn: KeyedProcessFunction<T, K, O>, options?: OperatorOptions): DataStream<O> {
     requireFunction(fn, "process function");
     const sel = this.#keySelector as (v: unknown) => unknown;
-    return this.then("process", () => new KeyedProcessOperator(sel, fn as KeyedProcessFunction<unknown, unknown, unknown>), options, fn);
+    // The operator learns which side outputs are read when the job is built, after this call.
+    const self: { t?: Transformation } = {};
+    const out = this.then<O>("process", () => new KeyedProcessOperator(sel, fn as KeyedProcessFunction<unknown, unknown, unknown>, () => self.t?.sideOutputs), options, fn);
+    self.t = out.transformation;
+    return out;
   }
 }

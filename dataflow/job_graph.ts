@@ -3,6 +3,7 @@ import { keepsState } from "./uid_hash.ts";
 import { WeirError, invalidOption } from "../errors.ts";
 import type { Source, StreamOperator } from "./operator.ts";
 import type { InputPartitioning, Transformation } from "./transformation.ts";
+import { mainOnly, skipSideRecords } from "./side_output.ts";
 
 /** One operator inside a vertex's chain. */
 export interface ChainedSpec {
@@ -86,7 +87,9 @@ export function buildJobGraph(transformations: Transformation[], defaults: { par
       continue;
     }
     const producers = producersOf(t.input!);
-    const spec: ChainedSpec = { uid: t.uid, name: t.name, createOperator: t.createOperator! };
+    // Side records travel in their operator's output; only getSideOutput's operator reads them.
+    const sideIn = t.kind !== "sideOutput" && producers.some((p) => (p.from.sideOutputs?.size ?? 0) > 0);
+    const spec: ChainedSpec = { uid: t.uid, name: t.name, createOperator: sideIn ? mainOnly(t.createOperator!) : t.createOperator! };
     for (const { from, partitioning: part } of producers) {
       if (part === "forward" && parallelismOf(from) !== p) {
         throw invalidOption(`parallelism of "${t.name}"`, p, `must equal its forward input's parallelism (${parallelismOf(from)})`);
@@ -115,7 +118,7 @@ export function buildJobGraph(transformations: Transformation[], defaults: { par
       else if (part === "forward") partitioning = { kind: "forward" };
       else if (part === "rebalance") partitioning = { kind: "rebalance" };
       else if (part === "broadcast") partitioning = { kind: "broadcast" };
-      else partitioning = { kind: "hash", keySelector: part.keySelector, maxParallelism };
+      else partitioning = { kind: "hash", keySelector: from.sideOutputs?.size ? skipSideRecords(part.keySelector) : part.keySelector, maxParallelism };
       edges.push({ from: vertexOf.get(from.id)!.id, to: v.id, partitioning, pointwise: partitioning.kind === "forward" });
     }
   }

@@ -31,6 +31,8 @@ export interface Transformation {
   uidGiven: boolean;
   /** Keeps this operator out of its predecessor's chain. */
   disableChaining: boolean;
+  /** Names of side outputs someone consumes (getSideOutput); see side_output.ts. */
+  sideOutputs?: Set<string>;
 }
 
 /** Options every operator accepts. */

@@ -1,5 +1,6 @@
 import type { ListState, MapState, StateOptions, ValueState } from "../../state/keyed_state.ts";
 import { KeyedOperator } from "./base.ts";
+import { type OutputTag, SideRecord, checkTag } from "../side_output.ts";
 
 /** What a keyed process function sees for each record. */
 export interface KeyedProcessContext<K, O> {
@@ -7,6 +8,12 @@ export interface KeyedProcessContext<K, O> {
   readonly key: K;
   /** Emits a record downstream. */
   emit(value: O): void;
+  /**
+   * Emits a record to a side output, read with `stream.getSideOutput(tag)`; dropped when no
+   * one reads that tag (as in Flink).
+   * @throws {WeirError} `invalid_option` when tag is not an OutputTag
+   */
+  output<X>(tag: OutputTag<X>, value: X): void;
   /**
    * Keyed state, scoped to the current key, declared by name on first use. `{ ttl }` (ms of
    * processing time, Flink's StateTtlConfig) expires a value that long after its last write.
@@ -26,7 +33,8 @@ export class KeyedProcessOperator extends KeyedOperator {
   #out: unknown[] = [];
   readonly #ctx: KeyedProcessContext<unknown, unknown>;
 
-  constructor(keySelector: (value: unknown) => unknown, fn: KeyedProcessFunction<unknown, unknown, unknown>) {
+  /** `consumedTags` returns the side outputs someone reads; records to other tags are dropped. */
+  constructor(keySelector: (value: unknown) => unknown, fn: KeyedProcessFunction<unknown, unknown, unknown>, consumedTags: () => Set<string> | undefined = () => undefined) {
     super(keySelector);
     this.#fn = fn;
     const currentKey = () => this.backend.currentKey;
@@ -35,6 +43,10 @@ export class KeyedProcessOperator extends KeyedOperator {
         return currentKey();
       },
       emit: (v) => void this.#out.push(this.copy(v)),
+      output: (tag, v) => {
+        const name = checkTag(tag, "process").name;
+        if (consumedTags()?.has(name)) this.#out.push(new SideRecord(name, this.copy(v)));
+      },
       valueState: (name, options) => this.backend.valueState(name, options),
       listState: (name, options) => this.backend.listState(name, options),
       mapState: (name, options) => this.backend.mapState(name, options),
