@@ -21,6 +21,7 @@ export { environmentDefaults, StreamEnvironment, setEnvironmentDefaults, setHttp
 export type { EnvironmentDefaults, EnvironmentOptions, HttpOptions, RuntimeOptions } from "./dataflow/environment.ts";
 export { DataStream, KeyedStream } from "./dataflow/data_stream.ts";
 export { OutputTag } from "./dataflow/side_output.ts";
+export { ConnectedStreams, type KeyedCoProcessFunction } from "./dataflow/connected_streams.ts";
 export type { OperatorOptions } from "./dataflow/transformation.ts";
 export type { KeyedProcessContext, KeyedProcessFunction } from "./dataflow/operators/keyed_process.ts";
 export type { OperatorContext, OperatorSnapshot, RestoredState, Sink, SinkWriter, Source, SourceReader, StreamOperator } from "./dataflow/operator.ts";

@@ -9,6 +9,7 @@ import { SinkOperator } from "./operators/sink.ts";
 import type { InputPartitioning, OperatorOptions, Transformation } from "./transformation.ts";
 import { codeOf } from "./uid_hash.ts";
 import { OutputTag, SideOutputOperator } from "./side_output.ts";
+import { ConnectedStreams } from "./connected_streams.ts";
 
 /** The part of the environment a stream needs to add operators. */
 export interface GraphBuilder {
@@ -182,6 +183,19 @@ export class KeyedStream<T, K> extends DataStream<T> {
   constructor(builder: GraphBuilder, input: Transformation, keySelector: (value: T) => K) {
     super(builder, input, { keySelector: keySelector as (v: unknown) => unknown });
     this.#keySelector = keySelector;
+  }
+
+  /**
+   * Connects this keyed stream with another keyed stream (Flink's `connect` and
+   * `KeyedCoProcessFunction`): a key's records of both inputs reach one subtask and share
+   * its keyed state, e.g. for a join of two keyed streams.
+   * @throws {WeirError} `invalid_job` when other is not a KeyedStream of this environment
+   */
+  connect<B>(other: KeyedStream<B, K>): ConnectedStreams<T, B, K> {
+    if (!(other instanceof KeyedStream) || other.builder !== this.builder) {
+      throw new WeirError("invalid_job", `connect() of "${this.transformation.name}" needs a keyed stream of the same environment (a.keyBy(k).connect(b.keyBy(k))), got ${other instanceof DataStream ? `the non-keyed stream "${other.transformation.name}"` : String(other)}`);
+    }
+    return new ConnectedStreams<T, B, K>(this, other, this.#keySelector, other.#keySelector);
   }
 
   /** Rolling reduce: emits the running aggregate for the key after every record. */

@@ -1,0 +1,80 @@
+/**
+ * `a.keyBy(k1).connect(b.keyBy(k2))` with a two-input keyed process (Flink's
+ * `ConnectedStreams` and `KeyedCoProcessFunction`). Each record carries the input it came
+ * from as an {@link InputRecord}; both inputs are partitioned by their key, so a key's
+ * records of either input meet in one subtask and share its keyed state.
+ * @module
+ */
+import { registerType } from "../codec/type_registry.ts";
+import { WeirError } from "../errors.ts";
+import type { DataStream, KeyedStream } from "./data_stream.ts";
+import type { KeyedProcessContext } from "./operators/keyed_process.ts";
+import type { OperatorOptions } from "./transformation.ts";
+
+/** A record of a connected stream and the input (1 or 2) it came from. */
+export class InputRecord {
+  readonly input: 1 | 2;
+  readonly value: unknown;
+  constructor(input: 1 | 2, value: unknown) {
+    this.input = input;
+    this.value = value;
+  }
+}
+
+registerType(InputRecord, {
+  encode: (r) => [r.input, r.value],
+  decode: (d) => new InputRecord((d as [1 | 2, unknown])[0], (d as [1 | 2, unknown])[1]),
+});
+
+/** The two-input keyed process function (Flink's `KeyedCoProcessFunction`); methods may be async. */
+export interface KeyedCoProcessFunction<A, B, K, O> {
+  processElement1(value: A, ctx: KeyedProcessContext<K, O>): void | Promise<void>;
+  processElement2(value: B, ctx: KeyedProcessContext<K, O>): void | Promise<void>;
+}
+
+/**
+ * Two keyed streams connected; `process` runs a {@link KeyedCoProcessFunction} per key.
+ *
+ * @example
+ * ```ts
+ * import { StreamEnvironment, SequenceSource, CollectSink } from "../mod.ts";
+ * const env = new StreamEnvironment({ jobName: "doc-connect" });
+ * const a = env.fromSource(new SequenceSource(0, 10)).keyBy((n) => n % 3);
+ * const b = env.fromSource(new SequenceSource(0, 10)).map((n) => `b${n}`).keyBy((s) => Number(s.slice(1)) % 3);
+ * a.connect(b).process<string>({
+ *   processElement1: (n, ctx) => ctx.valueState<number>("last-a").update(n),
+ *   processElement2: (s, ctx) => ctx.emit(`${s} after a=${ctx.valueState<number>("last-a").value()}`),
+ * }).sinkTo(new CollectSink<string>());
+ * ```
+ */
+export class ConnectedStreams<A, B, K> {
+  readonly #a: KeyedStream<A, K>;
+  readonly #b: KeyedStream<B, K>;
+  readonly #ka: (v: A) => K;
+  readonly #kb: (v: B) => K;
+
+  constructor(a: KeyedStream<A, K>, b: KeyedStream<B, K>, ka: (v: A) => K, kb: (v: B) => K) {
+    this.#a = a;
+    this.#b = b;
+    this.#ka = ka;
+    this.#kb = kb;
+  }
+
+  /**
+   * Runs fn per record of either input with keyed state shared by both inputs' records of a key.
+   * @throws {WeirError} `invalid_option` when fn lacks processElement1 or processElement2
+   */
+  process<O>(fn: KeyedCoProcessFunction<A, B, K, O>, options?: OperatorOptions): DataStream<O> {
+    if (!fn || typeof fn.processElement1 !== "function" || typeof fn.processElement2 !== "function") {
+      throw new WeirError("invalid_option", `connect().process${options?.uid ? ` ("${options.uid}")` : ""} needs an object with processElement1 and processElement2, got ${String(fn)}`);
+    }
+    const base = options?.uid;
+    const ka = this.#ka;
+    const kb = this.#kb;
+    const one = this.#a.map((v) => new InputRecord(1, v), { uid: base ? `${base}.in1` : undefined, name: "connect-input-1" });
+    const two = this.#b.map((v) => new InputRecord(2, v), { uid: base ? `${base}.in2` : undefined, name: "connect-input-2" });
+    return one.union(two as DataStream<InputRecord>)
+      .keyBy((r) => (r.input === 1 ? ka(r.value as A) : kb(r.value as B)))
+      .process<O>((r, ctx) => (r.input === 1 ? fn.processElement1(r.value as A, ctx as KeyedProcessContext<K, O>) : fn.processElement2(r.value as B, ctx as KeyedProcessContext<K, O>)), options);
+  }
+}
