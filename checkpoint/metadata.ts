@@ -97,7 +97,7 @@ export async function readMetadataChecked(storage: StorageAdapter, dir: string):
   if (!bytes) {
     throw new WeirError(
       "checkpoint_not_found",
-      `No savepoint or checkpoint at ${dir} in ${storage.description}: it has no ${METADATA_FILE} file (is the path right, and did the savepoint complete?)`,
+      `No ${METADATA_FILE} in ${storage.description}${dir ? `/${dir}` : ""}, so no savepoint or checkpoint there (is the path right, and did the savepoint complete?)`,
     );
   }
   return decodeMetadata(bytes, key, storage.description);

@@ -28,7 +28,7 @@ describe("execute() failing after the REST API started", () => {
         restoreFrom: "./tests/no-such-savepoint-dir",
       });
       env.fromSource(new SequenceSource(0, 10), { uid: "n" }).sinkTo(new CollectSink(), { uid: "out" });
-      await assert.rejects(env.execute(), /No savepoint or checkpoint at .*no-such-savepoint-dir.* no _metadata file/);
+      await assert.rejects(env.execute(), /No _metadata in .*no-such-savepoint-dir, so no savepoint or checkpoint there/);
       assert.ok(handle, "the job was registered with the REST API");
       const url = handle.url;
       assert.ok(url, "a server was started for it");
