@@ -4,24 +4,12 @@
  * the same across runs and restores), and weir's job statuses become Flink's JobStatus.
  * @module
  */
-import { createHash } from "node:crypto";
 import { WeirError } from "../errors.ts";
 import type { JobHandle, VertexOverview } from "../runtime/job_handle.ts";
 import type { JobStatus } from "../runtime/job_status.ts";
 
-/**
- * The 32-hex JobVertexID of a vertex: an MD5 of its uids (the chain's operators in order),
- * so it is stable across runs and never depends on the order vertices were built in.
- *
- * @example
- * ```ts
- * import { vertexHexId } from "./flink_ids.ts";
- * console.assert(/^[0-9a-f]{32}$/.test(vertexHexId({ uids: ["numbers"] })));
- * ```
- */
-export function vertexHexId(vertex: { uids: readonly string[] }): string {
-  return createHash("md5").update(`weir-vertex\0${vertex.uids.join("\0")}`).digest("hex");
-}
+export { vertexHexId } from "../runtime/vertex_id.ts";
+import { vertexHexId } from "../runtime/vertex_id.ts";
 
 /**
  * Maps weir's vertex ids (`v0`, `v1`…) of a job to their hex ids.

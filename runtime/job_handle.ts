@@ -1,6 +1,8 @@
 import { customAlphabet } from "nanoid";
 import type { CheckpointConfig } from "../checkpoint/config.ts";
 import type { CheckpointDetails, CheckpointStatsSnapshot } from "../checkpoint/stats.ts";
+import { flinkCheckpoint, flinkCheckpointStats } from "../checkpoint/flink_view.ts";
+import { vertexHexId } from "./vertex_id.ts";
 import { WeirError, invalidOption } from "../errors.ts";
 import { openDirectory } from "../storage/directory.ts";
 import type { JobEvent, JobMaster, JobWarning } from "./job_master.ts";
@@ -118,18 +120,36 @@ export class JobHandle {
    * carries `failure_reason`, a `CheckpointFailureReason`; it does not reject).
    */
   triggerCheckpoint(): Promise<CheckpointDetails> {
-    return this.#master.coordinator.trigger("CHECKPOINT");
+    return this.#master.coordinator.trigger("CHECKPOINT").then((d) => this.#flink(d));
   }
 
-  /** The same object as GET /jobs/:id/checkpoints. */
+  /**
+   * The same object as GET /jobs/:id/checkpoints: Flink's shape (tasks keyed by 32-hex
+   * vertex id, `className`, `processed_data`, whole-number summaries) with every weir field.
+   */
   checkpointStats(): CheckpointStatsSnapshot {
-    return this.#master.coordinator.stats.snapshot();
+    return flinkCheckpointStats(this.#master.coordinator.stats.snapshot(), this.#hexIds()) as unknown as CheckpointStatsSnapshot;
   }
 
   /** The same object as GET /jobs/:id/checkpoints/details/:checkpointId. */
   checkpointDetails(checkpointId: number): CheckpointDetails | undefined {
+    const d = this.rawCheckpointDetails(checkpointId);
+    return d && this.#flink(d);
+  }
+
+  /** @internal weir's own record of a checkpoint, tasks keyed by weir's vertex ids (`v0`…). */
+  rawCheckpointDetails(checkpointId: number): CheckpointDetails | undefined {
     const d = this.#master.coordinator.stats.details(checkpointId);
     return d && structuredClone(d);
+  }
+
+  #flink(d: CheckpointDetails): CheckpointDetails {
+    // Through JSON, so the object is exactly what a client of the REST API reads.
+    return JSON.parse(JSON.stringify(flinkCheckpoint(d, this.#hexIds())));
+  }
+
+  #hexIds(): Map<string, string> {
+    return new Map(this.#master.graph.vertices.map((v) => [v.id, vertexHexId(v)]));
   }
 
   checkpointConfig(): CheckpointConfigInfo {

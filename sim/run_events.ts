@@ -63,7 +63,7 @@ function checkpointCompleted(state: SeedState, p: ProcessRun, handle: JobHandle,
   // Ids that committed side effects: checkpoints and stop savepoints. An intermediate
   // savepoint commits nothing, and its id is not kept in the job's storage, so a resumed
   // run may use it again (harmless).
-  const d = handle.checkpointDetails(e.checkpointId);
+  const d = handle.rawCheckpointDetails(e.checkpointId);
   const stopSavepoint = d?.is_savepoint && p.stopInFlight && d.external_path?.startsWith("sp/stop-");
   if (!d?.is_savepoint || stopSavepoint) p.maxCompleted = Math.max(p.maxCompleted, e.checkpointId);
   if (stopSavepoint) {
@@ -71,7 +71,7 @@ function checkpointCompleted(state: SeedState, p: ProcessRun, handle: JobHandle,
     state.world.log("stop savepoint committed");
   }
   checkIdUnused(state, p, e.checkpointId);
-  const bad = checkCompletedDetails(handle.checkpointDetails(e.checkpointId), e.checkpointId);
+  const bad = checkCompletedDetails(handle.rawCheckpointDetails(e.checkpointId), e.checkpointId);
   if (bad) state.fail(bad);
 }
 

@@ -7,10 +7,10 @@ import { Hono } from "hono";
 import { WeirError } from "../../errors.ts";
 import type { JobHandle } from "../../runtime/job_handle.ts";
 import { jsonBody } from "../body.ts";
-import { flinkCheckpoint, flinkCheckpointStats, flinkTaskDetails } from "../checkpoint_view.ts";
+import { flinkTaskDetails } from "../../checkpoint/flink_view.ts";
 import type { ApiDeps } from "../deps.ts";
 import { badRequest } from "../errors.ts";
-import { findVertex, hexIdsOf, vertexHexId } from "../flink_ids.ts";
+import { findVertex, vertexHexId } from "../flink_ids.ts";
 import { isTerminal } from "../registry.ts";
 import { checkpointTriggerBody } from "../schemas.ts";
 
@@ -32,7 +32,7 @@ export function checkpointRoutes(deps: ApiDeps): Hono {
 
   app.get("/jobs/:jobid/checkpoints", (c) => {
     const job = registry.job(c.req.param("jobid"));
-    return c.json(flinkCheckpointStats(job.checkpointStats(), hexIdsOf(job)));
+    return c.json(job.checkpointStats());
   });
 
   // Registered before "/:triggerid" so that "config" and "details" are never taken for trigger ids.
@@ -40,12 +40,12 @@ export function checkpointRoutes(deps: ApiDeps): Hono {
 
   app.get("/jobs/:jobid/checkpoints/details/:checkpointid", (c) => {
     const job = registry.job(c.req.param("jobid"));
-    return c.json(flinkCheckpoint(details(job, c.req.param("checkpointid")), hexIdsOf(job)));
+    return c.json(details(job, c.req.param("checkpointid"), true));
   });
 
   app.get("/jobs/:jobid/checkpoints/details/:checkpointid/subtasks/:vertexid", (c) => {
     const job = registry.job(c.req.param("jobid"));
-    const d = details(job, c.req.param("checkpointid"));
+    const d = details(job, c.req.param("checkpointid"), false);
     const vertex = findVertex(job, c.req.param("vertexid"));
     const task = d.tasks[vertex.id];
     if (!task) throw new WeirError("vertex_not_found", `Checkpoint ${d.id} of job ${job.id} has no task for vertex ${vertex.name}`);
@@ -72,9 +72,9 @@ export function checkpointRoutes(deps: ApiDeps): Hono {
   return app;
 }
 
-function details(job: JobHandle, raw: string) {
+function details(job: JobHandle, raw: string, flink: boolean) {
   if (!/^\d{1,15}$/.test(raw)) throw badRequest(`Checkpoint id must be a non-negative integer, got ${JSON.stringify(raw)}`);
-  const d = job.checkpointDetails(Number(raw));
+  const d = flink ? job.checkpointDetails(Number(raw)) : job.rawCheckpointDetails(Number(raw));
   if (!d) throw new WeirError("checkpoint_not_found", `Checkpoint ${raw} of job ${job.id} not found (only the latest 100 are kept)`);
   return d;
 }

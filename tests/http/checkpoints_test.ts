@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { flinkCheckpoint, flinkCheckpointStats } from "../../http/checkpoint_view.ts";
+import { flinkCheckpoint } from "../../checkpoint/flink_view.ts";
 import { flinkCheckpointConfig } from "../../http/routes/checkpoints.ts";
 import { hexIdsOf } from "../../http/flink_ids.ts";
 import { api, checkpointOverHttp, startJob, stopJob, until } from "./helpers.ts";
@@ -53,8 +53,10 @@ describe("REST API: checkpoints", () => {
       const res = await api(url, `/jobs/${job.id}/checkpoints`);
       assert.equal(res.status, 200);
       // Compared through a copy: deepEqual's type assertion would otherwise narrow res.body.
-      assert.deepEqual({ ...res.body }, JSON.parse(JSON.stringify(flinkCheckpointStats(job.checkpointStats(), hexIdsOf(job)))));
-      const { tasks: _tasks, ...weirFields } = job.checkpointStats().history[0];
+      // One structure, two doors (DESIGN.md): the REST body is job.checkpointStats().
+      assert.deepEqual({ ...res.body }, job.checkpointStats());
+      const raw = job.rawCheckpointDetails(2)!;
+      const { tasks: _tasks, ...weirFields } = raw;
       for (const [k, v] of Object.entries(weirFields)) assert.deepEqual(res.body.history[0][k], v, `weir's field ${k} is kept`);
       assert.equal(res.body.history[0].className, "completed");
       assert.deepEqual(res.body.counts, { restored: 0, total: 2, in_progress: 0, completed: 2, failed: 0 });
@@ -72,9 +74,10 @@ describe("REST API: checkpoints", () => {
       const { checkpointId } = await checkpointOverHttp(url, job.id);
       const res = await api(url, `/jobs/${job.id}/checkpoints/details/${checkpointId}`);
       assert.equal(res.status, 200);
-      const details = job.checkpointDetails(checkpointId as number)!;
-      assert.deepEqual({ ...res.body }, JSON.parse(JSON.stringify(flinkCheckpoint(details, hexIdsOf(job)))));
-      const { tasks: _tasks, ...weirFields } = details;
+      // One structure, two doors (DESIGN.md): the REST body is job.checkpointDetails().
+      assert.deepEqual({ ...res.body }, job.checkpointDetails(checkpointId as number));
+      assert.deepEqual(job.checkpointDetails(checkpointId as number), JSON.parse(JSON.stringify(flinkCheckpoint(job.rawCheckpointDetails(checkpointId as number)!, hexIdsOf(job)))));
+      const { tasks: _tasks, ...weirFields } = job.rawCheckpointDetails(checkpointId as number)!;
       for (const [k, v] of Object.entries(weirFields)) assert.deepEqual(res.body[k], v, `weir's field ${k} is kept`);
       assert.deepEqual(Object.keys(res.body.tasks), [...hexIdsOf(job).values()], "tasks by 32-hex vertex id");
       assert.equal(res.body.status, "COMPLETED");
