@@ -108,11 +108,13 @@ export interface SourceReader {
    * ```ts
    * import type { SourceReader } from "./operator.ts";
    * let next = 0;
+   * // Stands for a client of an external system: its answer arrives later.
+   * const server = { available: (max: number) => Promise.resolve(Math.min(max, 3 - next)) };
    * const reader: SourceReader = {
    *   open: (_ctx, restored) => { next = (restored?.[0] as number) ?? 0; },
    *   // Waits for data without blocking barriers; the position moves when records are handed over.
    *   poll: async (max) => {
-   *     await new Promise((r) => setTimeout(r, 1));
+   *     max = await server.available(max);
    *     const out = [];
    *     for (let i = 0; i < max && next < 3; i++) out.push(next++);
    *     return out.length > 0 ? out : null;
