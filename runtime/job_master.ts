@@ -1,9 +1,8 @@
 import { customAlphabet } from "nanoid";
-import { type BeforeStep, Dispatcher, type PickPolicy } from "../actors/dispatcher.ts";
+import { Dispatcher } from "../actors/dispatcher.ts";
 import type { Clock, Scheduler, Timer } from "../actors/time.ts";
 import { decode, encode } from "../codec/cbor.ts";
-import type { CheckpointConfig } from "../checkpoint/config.ts";
-import { CheckpointCoordinator, type CoordinatorFaults, type SavepointTarget } from "../checkpoint/coordinator.ts";
+import { CheckpointCoordinator, type SavepointTarget } from "../checkpoint/coordinator.ts";
 import type { CheckpointDetails } from "../checkpoint/stats.ts";
 import { checkpointDir, highestCheckpointId, listCompleted } from "../checkpoint/metadata.ts";
 import { checkChannelState } from "../checkpoint/channel_state_restore.ts";
@@ -12,56 +11,11 @@ import type { JobGraph } from "../dataflow/job_graph.ts";
 import { WeirError } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { openDirectory } from "../storage/directory.ts";
-import { Execution, type ExecutionOwner, type ExecutionTuning } from "./execution.ts";
+import { Execution, type ExecutionOwner } from "./execution.ts";
 import type { JobResult, JobStatus } from "./job_status.ts";
-import type { RestartStrategy } from "./restart_strategy.ts";
 
-/** Something that happened to a job, for logs and progress output. */
-export type JobEvent =
-  | { type: "status"; status: JobStatus }
-  | { type: "checkpoint_completed"; checkpointId: number; durationMs: number; stateSize: number; persistedData: number; unaligned: boolean }
-  | { type: "checkpoint_failed"; checkpointId: number; reason: string; message: string }
-  | { type: "restarting"; attempt: number; delayMs: number; error: Error }
-  | { type: "restored"; checkpointId: number; location: string }
-  | ({ type: "warning" } & JobWarning);
-
-/**
- * Something about a job that works but deserves attention (Flink logs these at WARN):
- * `missing_uid` (a stateful operator without an explicit uid), `checksums_missing` (a
- * restored checkpoint written before weir had checksums).
- */
-export interface JobWarning {
-  code: "missing_uid" | "checksums_missing";
-  message: string;
-}
-
-/** A restore source opened by the environment: where to read it and how it is named. */
-export interface RestoreSource {
-  storage: StorageAdapter;
-  dir: string;
-  location: string;
-  allowNonRestoredState: boolean;
-}
-
-/** Everything a job master is built from. */
-export interface JobMasterInit {
-  jobName: string;
-  jobId?: string;
-  graph: JobGraph;
-  storage: StorageAdapter;
-  checkpoint: CheckpointConfig;
-  restart: RestartStrategy;
-  tuning: ExecutionTuning;
-  clock: Clock;
-  scheduler: Scheduler;
-  pick?: PickPolicy;
-  restoreFrom?: RestoreSource;
-  faults?: CoordinatorFaults;
-  /** Set by the simulator: steps per dispatcher slice. */
-  sliceSteps?: number;
-  /** Set by the simulator: runs before every actor step; a throw crashes that step. */
-  beforeStep?: BeforeStep;
-}
+export type { JobEvent, JobMasterInit, JobWarning, RestoreSource, UnfinishedRun } from "./job_master_types.ts";
+import type { JobEvent, JobMasterInit, JobWarning, RestoreSource, UnfinishedRun } from "./job_master_types.ts";
 
 const newJobId = customAlphabet("0123456789abcdef", 32);
 
@@ -423,12 +377,6 @@ export class JobMaster implements ExecutionOwner {
   }
 }
 
-/** What the run marker of an unfinished run says. */
-export interface UnfinishedRun {
-  jobId: string;
-  /** Its stop-with-savepoint completed: the resumed run finishes from it. */
-  stopSavepoint?: string;
-}
 
 /** Loads a checkpoint or savepoint from a restore source, named by its location. */
 async function loadFrom(source: RestoreSource): Promise<LoadedCheckpoint> {

@@ -1,0 +1,68 @@
+/**
+ * The job master's contracts: what it is built from, what it reports, where it restores
+ * from. Apart from runtime/job_master.ts so that the class stays one job's lifecycle.
+ * @module
+ */
+import type { BeforeStep, PickPolicy } from "../actors/dispatcher.ts";
+import type { Clock, Scheduler } from "../actors/time.ts";
+import type { CheckpointConfig } from "../checkpoint/config.ts";
+import type { CoordinatorFaults } from "../checkpoint/coordinator.ts";
+import type { JobGraph } from "../dataflow/job_graph.ts";
+import type { StorageAdapter } from "../storage/adapter.ts";
+import type { ExecutionTuning } from "./execution.ts";
+import type { JobStatus } from "./job_status.ts";
+import type { RestartStrategy } from "./restart_strategy.ts";
+
+/** Something that happened to a job, for logs and progress output. */
+export type JobEvent =
+  | { type: "status"; status: JobStatus }
+  | { type: "checkpoint_completed"; checkpointId: number; durationMs: number; stateSize: number; persistedData: number; unaligned: boolean }
+  | { type: "checkpoint_failed"; checkpointId: number; reason: string; message: string }
+  | { type: "restarting"; attempt: number; delayMs: number; error: Error }
+  | { type: "restored"; checkpointId: number; location: string }
+  | ({ type: "warning" } & JobWarning);
+
+/**
+ * Something about a job that works but deserves attention (Flink logs these at WARN):
+ * `missing_uid` (a stateful operator without an explicit uid), `checksums_missing` (a
+ * restored checkpoint written before weir had checksums).
+ */
+export interface JobWarning {
+  code: "missing_uid" | "checksums_missing";
+  message: string;
+}
+
+/** A restore source opened by the environment: where to read it and how it is named. */
+export interface RestoreSource {
+  storage: StorageAdapter;
+  dir: string;
+  location: string;
+  allowNonRestoredState: boolean;
+}
+
+/** Everything a job master is built from. */
+export interface JobMasterInit {
+  jobName: string;
+  jobId?: string;
+  graph: JobGraph;
+  storage: StorageAdapter;
+  checkpoint: CheckpointConfig;
+  restart: RestartStrategy;
+  tuning: ExecutionTuning;
+  clock: Clock;
+  scheduler: Scheduler;
+  pick?: PickPolicy;
+  restoreFrom?: RestoreSource;
+  faults?: CoordinatorFaults;
+  /** Set by the simulator: steps per dispatcher slice. */
+  sliceSteps?: number;
+  /** Set by the simulator: runs before every actor step; a throw crashes that step. */
+  beforeStep?: BeforeStep;
+}
+
+/** What the run marker of an unfinished run says. */
+export interface UnfinishedRun {
+  jobId: string;
+  /** Its stop-with-savepoint completed: the resumed run finishes from it. */
+  stopSavepoint?: string;
+}
