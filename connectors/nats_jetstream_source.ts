@@ -1,6 +1,7 @@
 import type { OperatorContext, Source, SourceReader } from "../dataflow/operator.ts";
 import { WeirError, invalidOption } from "../errors.ts";
 import { checkNatsServers, connectNats, type NatsClient, natsStreamExists, natsUnavailable } from "./clients/nats.ts";
+import { type FetchResult, Prefetch } from "./prefetch.ts";
 
 /** Options of {@link NatsJetStreamSource}. */
 export interface NatsJetStreamSourceOptions {
@@ -85,11 +86,7 @@ class NatsReader implements SourceReader {
   readonly #source: NatsJetStreamSource;
   #nats: NatsClient | undefined;
   #split: SeqSplit | undefined;
-  #buffer: NatsJetStreamMessage[] = [];
-  #fetching = false;
-  #closed = false;
-  #done = false;
-  #error: unknown;
+  readonly #prefetch = new Prefetch<NatsJetStreamMessage>();
   readonly #decoder = new TextDecoder();
 
   constructor(source: NatsJetStreamSource) {
@@ -111,9 +108,7 @@ class NatsReader implements SourceReader {
       throw new WeirError("stream_not_found", `NATS JetStream stream "${s.stream}" does not exist on ${s.servers.join(", ")}; create it first`);
     }
     // A server that goes away closes the connection (no reconnects): fail the subtask.
-    void this.#nats.connection.closed().then((e) => {
-      if (!this.#closed) this.#error = natsUnavailable(s.servers, e ?? new Error("connection closed"));
-    });
+    void this.#nats.connection.closed().then((e) => this.#prefetch.fail(natsUnavailable(s.servers, e ?? new Error("connection closed"))));
     if (s.bounded && this.#split.end === undefined) {
       const info = await this.#nats.jsm.streams.info(s.stream).catch((e) => {
         throw natsUnavailable(s.servers, e);
@@ -123,17 +118,17 @@ class NatsReader implements SourceReader {
   }
 
   poll(max: number): NatsJetStreamMessage[] | null {
-    if (this.#error) throw this.#error;
     const split = this.#split;
+    const out = this.#prefetch.take(max);
     if (!split) return this.#source.bounded ? null : [];
-    if (this.#buffer.length > 0) {
-      const out = this.#buffer.length <= max ? this.#buffer : this.#buffer.slice(0, max);
-      this.#buffer = this.#buffer.length <= max ? [] : this.#buffer.slice(max);
+    if (out) {
       split.next = out[out.length - 1].seq + 1;
       return out;
     }
-    if (this.#done || (split.end !== undefined && split.next > split.end)) return null;
-    if (!this.#fetching) this.#fetch(split);
+    if (this.#prefetch.ended || (split.end !== undefined && split.next > split.end)) return null;
+    const from = split.next;
+    const servers = this.#source.servers;
+    this.#prefetch.fetch(() => this.#read(split, from), () => split === this.#split && split.next === from, (e) => e instanceof WeirError ? e : natsUnavailable(servers, e));
     return [];
   }
 
@@ -141,49 +136,35 @@ class NatsReader implements SourceReader {
     return this.#split ? 1 : IDLE_WAIT_MS;
   }
 
-  /** One fetch off the poll, so that a barrier never waits behind the network. */
-  #fetch(split: SeqSplit): void {
-    this.#fetching = true;
+  /** One fetch from sequence `from`. */
+  async #read(split: SeqSplit, from: number): Promise<FetchResult<NatsJetStreamMessage>> {
     const s = this.#source;
-    const from = split.next;
-    const run = async () => {
-      // A fresh ordered consumer per fetch: it starts exactly at the position, whatever
-      // happened before (a restore, a skipped message), and the server drops it when idle.
-      const consumer = await this.#nats!.js.consumers.get(s.stream, {
-        deliver_policy: "by_start_sequence" as never,
-        opt_start_seq: from,
-        ...(s.subject ? { filter_subjects: s.subject } : {}),
-        inactive_threshold: 5_000_000_000,
-      });
-      const batch: NatsJetStreamMessage[] = [];
-      let caughtUp = false;
-      const max = split.end !== undefined ? Math.min(s.batchSize, split.end - from + 1) : s.batchSize;
-      const messages = await consumer.fetch({ max_messages: max, expires: FETCH_EXPIRES_MS });
-      for await (const m of messages) {
-        if (split.end !== undefined && m.seq > split.end) {
-          caughtUp = true;
-          break;
-        }
-        batch.push({ seq: m.seq, subject: m.subject, data: this.#decoder.decode(m.data) });
-        if (m.info.pending === 0) {
-          caughtUp = true;
-          if (split.end !== undefined) break;
-        }
-      }
-      await consumer.delete().catch(() => {});
-      return { batch, caughtUp };
-    };
-    run().then(({ batch, caughtUp }) => {
-      this.#fetching = false;
-      if (this.#closed || split !== this.#split || split.next !== from) return;
-      this.#buffer.push(...batch);
-      // Bounded: nothing pending (or nothing fetched) means nothing up to the end remains;
-      // poll() drains the buffer first and ends after.
-      if (split.end !== undefined && (caughtUp || batch.length === 0)) this.#done = true;
-    }, (e) => {
-      this.#fetching = false;
-      if (!this.#closed) this.#error = e instanceof WeirError ? e : natsUnavailable(s.servers, e);
+    // A fresh ordered consumer per fetch: it starts exactly at the position, whatever
+    // happened before (a restore, a skipped message), and the server drops it when idle.
+    const consumer = await this.#nats!.js.consumers.get(s.stream, {
+      deliver_policy: "by_start_sequence" as never,
+      opt_start_seq: from,
+      ...(s.subject ? { filter_subjects: s.subject } : {}),
+      inactive_threshold: 5_000_000_000,
     });
+    const records: NatsJetStreamMessage[] = [];
+    let caughtUp = false;
+    const max = split.end !== undefined ? Math.min(s.batchSize, split.end - from + 1) : s.batchSize;
+    const messages = await consumer.fetch({ max_messages: max, expires: FETCH_EXPIRES_MS });
+    for await (const m of messages) {
+      if (split.end !== undefined && m.seq > split.end) {
+        caughtUp = true;
+        break;
+      }
+      records.push({ seq: m.seq, subject: m.subject, data: this.#decoder.decode(m.data) });
+      if (m.info.pending === 0) {
+        caughtUp = true;
+        if (split.end !== undefined) break;
+      }
+    }
+    await consumer.delete().catch(() => {});
+    // Bounded: nothing pending (or nothing fetched) means nothing up to the end remains.
+    return { records, end: split.end !== undefined && (caughtUp || records.length === 0) };
   }
 
   snapshotState(): unknown[] {
@@ -191,7 +172,7 @@ class NatsReader implements SourceReader {
   }
 
   close(): void {
-    this.#closed = true;
+    this.#prefetch.close();
     void this.#nats?.close().catch(() => {});
     this.#nats = undefined;
   }

@@ -1,6 +1,7 @@
 import type { OperatorContext, Source, SourceReader } from "../dataflow/operator.ts";
 import { WeirError, invalidOption } from "../errors.ts";
 import { checkRedisUrl, connectRedis, type RedisClient, redisUnavailable } from "./clients/redis.ts";
+import { type FetchResult, Prefetch } from "./prefetch.ts";
 
 /** Options of {@link RedisStreamSource}. */
 export interface RedisStreamSourceOptions {
@@ -87,11 +88,7 @@ class RedisStreamReader implements SourceReader {
   readonly #source: RedisStreamSource;
   #redis: RedisClient | undefined;
   #split: StreamSplit | undefined;
-  #buffer: RedisStreamEntry[] = [];
-  #fetching = false;
-  #closed = false;
-  #done = false;
-  #error: unknown;
+  readonly #prefetch = new Prefetch<RedisStreamEntry>();
 
   constructor(source: RedisStreamSource) {
     this.#source = source;
@@ -117,18 +114,16 @@ class RedisStreamReader implements SourceReader {
   }
 
   poll(max: number): RedisStreamEntry[] | null {
-    if (this.#error) throw this.#error;
     const split = this.#split;
+    const out = this.#prefetch.take(max);
     if (!split) return this.#source.bounded ? null : [];
-    if (this.#buffer.length > 0) {
-      const out = this.#buffer.length <= max ? this.#buffer : this.#buffer.slice(0, max);
-      this.#buffer = this.#buffer.length <= max ? [] : this.#buffer.slice(max);
+    if (out) {
       split.last = out[out.length - 1].id;
       return out;
     }
-    if (split.end !== undefined && compareIds(split.last, split.end) >= 0) return null;
-    if (this.#done) return null;
-    if (!this.#fetching) this.#fetch(split);
+    if (this.#prefetch.ended || (split.end !== undefined && compareIds(split.last, split.end) >= 0)) return null;
+    const after = split.last;
+    this.#prefetch.fetch(() => this.#read(split, after), () => split === this.#split && split.last === after, (e) => redisUnavailable(this.#source.url, e));
     return [];
   }
 
@@ -136,30 +131,21 @@ class RedisStreamReader implements SourceReader {
     return this.#split ? 1 : IDLE_WAIT_MS;
   }
 
-  /** XREAD off the poll (blocking up to BLOCK_MS), so a barrier never waits behind the network. */
-  #fetch(split: StreamSplit): void {
-    this.#fetching = true;
+  /** One XREAD after `after` (blocking up to BLOCK_MS when unbounded). */
+  async #read(split: StreamSplit, after: string): Promise<FetchResult<RedisStreamEntry>> {
     const s = this.#source;
-    const after = split.last;
-    const read = split.end === undefined
-      ? this.#redis!.xread("COUNT", s.batchSize, "BLOCK", BLOCK_MS, "STREAMS", s.stream, after)
-      : this.#redis!.xread("COUNT", s.batchSize, "STREAMS", s.stream, after);
-    read.then((reply) => {
-      this.#fetching = false;
-      if (this.#closed || split !== this.#split || split.last !== after) return;
-      const entries = reply?.[0]?.[1] ?? [];
-      for (const [id, flat] of entries) {
-        if (split.end !== undefined && compareIds(id, split.end) > 0) break;
-        const fields: Record<string, string> = {};
-        for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
-        this.#buffer.push({ id, fields });
-      }
-      // Bounded and nothing left before the end: entries up to it were trimmed away.
-      if (split.end !== undefined && this.#buffer.length === 0) this.#done = true;
-    }, (e) => {
-      this.#fetching = false;
-      if (!this.#closed) this.#error = redisUnavailable(s.url, e);
-    });
+    const reply = split.end === undefined
+      ? await this.#redis!.xread("COUNT", s.batchSize, "BLOCK", BLOCK_MS, "STREAMS", s.stream, after)
+      : await this.#redis!.xread("COUNT", s.batchSize, "STREAMS", s.stream, after);
+    const records: RedisStreamEntry[] = [];
+    for (const [id, flat] of reply?.[0]?.[1] ?? []) {
+      if (split.end !== undefined && compareIds(id, split.end) > 0) break;
+      const fields: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
+      records.push({ id, fields });
+    }
+    // Bounded and nothing left before the end: entries up to it were trimmed away.
+    return { records, end: split.end !== undefined && records.length === 0 };
   }
 
   async #call<T>(fn: () => Promise<T>): Promise<T> {
@@ -175,7 +161,7 @@ class RedisStreamReader implements SourceReader {
   }
 
   close(): void {
-    this.#closed = true;
+    this.#prefetch.close();
     this.#redis?.disconnect();
     this.#redis = undefined;
   }
