@@ -77,6 +77,7 @@ export type WeirErrorCode =
   | "record_not_copyable"
   | "value_not_persistable"
   | "state_kind_mismatch"
+  | "state_backend_mismatch"
   | "invalid_state_ttl"
   | "state_ttl_mismatch"
   | "invalid_type"

@@ -26,7 +26,21 @@ export type { OperatorOptions } from "./dataflow/transformation.ts";
 export type { KeyedProcessContext, KeyedProcessFunction } from "./dataflow/operators/keyed_process.ts";
 export type { OperatorContext, OperatorSnapshot, RestoredState, Sink, SinkWriter, Source, SourceReader, StreamOperator } from "./dataflow/operator.ts";
 export { sinkTransactionId } from "./dataflow/operator.ts";
-export type { ListState, MapState, StateOptions, ValueState } from "./state/keyed_state.ts";
+export type { KeyedTableSnapshot, ListState, MapState, StateKind, StateOptions, ValueState } from "./state/keyed_state.ts";
+export type {
+  CanonicalKeyedState,
+  IncrementalKeyedState,
+  KeyedStateBackend,
+  KeyedStateBackendFactory,
+  KeyedStateBackendInit,
+  KeyedStateHandle,
+  KeyedStateSnapshot,
+  ReducingState,
+  SharedStateRef,
+  SnapshotOptions,
+} from "./state/backend.ts";
+export { registerStateBackend, type StateBackendOptions } from "./state/backend_registry.ts";
+export { HeapKeyedStateBackend } from "./state/heap_backend.ts";
 export { JobHandle } from "./runtime/job_handle.ts";
 export type { JobResult, JobStatus } from "./runtime/job_status.ts";
 export type { JobEvent, JobWarning } from "./runtime/job_master.ts";

@@ -8,6 +8,7 @@ import { systemClock, systemScheduler } from "../platforms/system.ts";
 import { JobHandle } from "../runtime/job_handle.ts";
 import { JobMaster, type RestoreSource } from "../runtime/job_master.ts";
 import { type RestartOptions, restartStrategy } from "../runtime/restart_strategy.ts";
+import { checkStateOptions, type StateBackendOptions } from "../state/backend_registry.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { openDirectory } from "../storage/directory.ts";
 import { DataStream, type GraphBuilder } from "./data_stream.ts";
@@ -72,6 +73,11 @@ export interface EnvironmentOptions {
    * (see the README for what the copies cost); primitives are never copied either way.
    */
   objectReuse?: boolean;
+  /**
+   * Keyed state: `{ backend: "heap" | "sqlite", incremental: boolean }` (DESIGN.md "State
+   * options"). Default heap, full checkpoints. "sqlite" is there once mod.ts registered it.
+   */
+  state?: StateBackendOptions;
   runtime?: RuntimeOptions;
 }
 
@@ -142,7 +148,7 @@ function withDefaults(options: EnvironmentOptions): EnvironmentOptions {
 
 const KNOWN = new Set([
   "jobName", "parallelism", "maxParallelism", "storage", "checkpoint", "restart", "restoreFrom",
-  "allowNonRestoredState", "fresh", "http", "batchSize", "channelCapacity", "objectReuse", "runtime",
+  "allowNonRestoredState", "fresh", "http", "batchSize", "channelCapacity", "objectReuse", "state", "runtime",
 ]);
 
 function positiveInt(name: string, v: unknown, max = Infinity): number {
@@ -176,7 +182,7 @@ export class StreamEnvironment implements GraphBuilder {
 
   /**
    * Checks the options; nothing runs until {@link execute}.
-   * @throws {WeirError} `invalid_option` naming an unknown option, a bad value (jobName, storage, parallelism, checkpoint, restart, http, restoreFrom).
+   * @throws {WeirError} `invalid_option` naming an unknown option, a bad value (jobName, storage, parallelism, checkpoint, restart, http, restoreFrom, state: an unknown backend by its name).
    */
   constructor(options: EnvironmentOptions = {}) {
     if (options === null || typeof options !== "object") throw invalidOption("environment options", options, "must be an object");
@@ -197,6 +203,7 @@ export class StreamEnvironment implements GraphBuilder {
     if (options.objectReuse !== undefined && typeof options.objectReuse !== "boolean") {
       throw invalidOption("objectReuse", options.objectReuse, "must be true or false");
     }
+    checkStateOptions(options.state);
     if (options.storage !== undefined && (typeof options.storage?.put !== "function" || typeof options.storage?.get !== "function")) {
       throw invalidOption("storage", options.storage, "must be a StorageAdapter");
     }
@@ -265,6 +272,7 @@ export class StreamEnvironment implements GraphBuilder {
           channelCapacity: o.channelCapacity ?? 8,
           channelStateMaxBytes: checkpoint.channelStateMaxBytes,
           objectReuse: o.objectReuse ?? false,
+          state: o.state,
         },
         clock: rt.clock ?? systemClock,
         scheduler: rt.scheduler ?? systemScheduler,

@@ -5,6 +5,7 @@
  */
 import type { Clock } from "../actors/time.ts";
 import type { KeyGroupRange } from "../state/key_group.ts";
+import type { KeyedStateBackend } from "../state/backend.ts";
 import type { KeyedTableSnapshot } from "../state/keyed_state.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 
@@ -36,6 +37,12 @@ export interface OperatorContext {
    * `enableObjectReuse`); otherwise an operator emits copies. Default false.
    */
   readonly objectReuse?: boolean;
+  /**
+   * Creates this operator's keyed state backend, the one the job's `state` options chose
+   * (state/backend.ts is the contract). Absent where a runtime does not hand one out:
+   * keyed operators then keep their state on the heap.
+   */
+  readonly keyedStateBackend?: () => KeyedStateBackend;
 }
 
 /**

@@ -11,6 +11,7 @@ import { type LoadedCheckpoint, stateForSubtask } from "../checkpoint/restore.ts
 import type { JobGraph, JobVertex } from "../dataflow/job_graph.ts";
 import type { OperatorContext } from "../dataflow/operator.ts";
 import { keyGroupRangeFor } from "../state/key_group.ts";
+import { type StateBackendOptions, stateBackendFactory } from "../state/backend_registry.ts";
 import { WeirError } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { type ChainedOperator, Subtask } from "./subtask.ts";
@@ -40,6 +41,8 @@ export interface ExecutionTuning {
   objectReuse?: boolean;
   /** See SubtaskHost.stepBudgetMs; 4 ms unless set. */
   stepBudgetMs?: number;
+  /** The job's `state` options (validated): which keyed state backend, incremental or not. */
+  state?: StateBackendOptions;
 }
 
 /**
@@ -153,6 +156,8 @@ export class Execution implements SubtaskHost, CheckpointTarget {
     restore: ReturnType<typeof stateForSubtask> | undefined,
     opens: (() => void | Promise<void>)[],
   ): Subtask {
+    const createBackend = stateBackendFactory(this.#tuning.state);
+    const incremental = this.#tuning.state?.incremental ?? false;
     const ctxFor = (uid: string, name: string): OperatorContext => ({
       uid,
       name,
@@ -166,6 +171,17 @@ export class Execution implements SubtaskHost, CheckpointTarget {
       storage: this.#owner.storage,
       jobId: this.#owner.jobId,
       objectReuse: this.#tuning.objectReuse ?? false,
+      keyedStateBackend: () =>
+        createBackend({
+          maxParallelism: this.#graph.maxParallelism,
+          range,
+          clock: this.#owner.clock,
+          incremental,
+          storage: this.#owner.storage,
+          uid,
+          subtaskIndex: index,
+          jobId: this.#owner.jobId,
+        }),
     });
     const chain: ChainedOperator[] = v.chain.map((spec) => ({ operator: spec.createOperator(), ctx: ctxFor(spec.uid, spec.name) }));
     let reader: { reader: ReturnType<NonNullable<JobVertex["source"]>["source"]["createReader"]>; ctx: OperatorContext } | undefined;

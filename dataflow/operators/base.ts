@@ -1,6 +1,8 @@
 import type { OperatorContext, OperatorSnapshot, RestoredState, StreamOperator } from "../operator.ts";
 import { copyValue } from "../../codec/values.ts";
-import { KeyedStateBackend } from "../../state/keyed_state.ts";
+import { assert } from "../../errors.ts";
+import type { KeyedStateBackend } from "../../state/backend.ts";
+import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
 
 /**
  * How an operator hands a record it emits to the next owner: a copy, unless the job runs
@@ -29,7 +31,10 @@ export abstract class StatelessOperator implements StreamOperator {
   }
 }
 
-/** An operator with keyed state: the backend is created and restored in open(). */
+/**
+ * An operator with keyed state: open() takes the backend from the context (heap when the
+ * context has none) and restores it; close() disposes of it.
+ */
 export abstract class KeyedOperator implements StreamOperator {
   protected backend!: KeyedStateBackend;
   protected copy: Emitter = copyValue;
@@ -39,16 +44,37 @@ export abstract class KeyedOperator implements StreamOperator {
     this.keySelector = keySelector;
   }
 
-  open(ctx: OperatorContext, restored: RestoredState | undefined): void {
+  open(ctx: OperatorContext, restored: RestoredState | undefined): void | Promise<void> {
     this.copy = emitterFor(ctx);
-    this.backend = new KeyedStateBackend(ctx.maxParallelism, ctx.keyGroupRange, ctx.clock);
-    if (restored) this.backend.restore(restored.keyed);
+    this.backend = ctx.keyedStateBackend?.() ??
+      new HeapKeyedStateBackend({ maxParallelism: ctx.maxParallelism, range: ctx.keyGroupRange, clock: ctx.clock });
+    if (!restored) return;
+    return this.backend.restore(restored.keyed.map((tables) => ({ format: "canonical", tables })));
   }
 
   abstract processBatch(values: unknown[]): unknown[] | Promise<unknown[]>;
 
-  snapshotState(): OperatorSnapshot {
-    return { keyed: this.backend.snapshot() };
+  /**
+   * Takes the keyed snapshot to its end at once; the caller encodes it before the next
+   * record (see StreamOperator.snapshotState).
+   * @throws {WeirError} `invariant_broken` when the backend's snapshot waits for I/O or
+   *   is not canonical (a backend that needs that must be snapshotted asynchronously)
+   */
+  snapshotState(checkpointId: number): OperatorSnapshot {
+    const snap = this.backend.snapshot(checkpointId);
+    try {
+      const done = snap.step(Infinity);
+      assert(done === true, () => `The "${this.backend.name}" backend's snapshot ${checkpointId} did not finish synchronously`);
+      const result = snap.result();
+      assert(result.format === "canonical", () => `The "${this.backend.name}" backend's snapshot ${checkpointId} is not canonical`);
+      return { keyed: result.tables };
+    } finally {
+      snap.release();
+    }
+  }
+
+  close(): void {
+    this.backend?.dispose();
   }
 }
 

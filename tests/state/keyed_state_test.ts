@@ -4,7 +4,9 @@ import { decode, encode } from "../../codec/cbor.ts";
 import { registerType } from "../../codec/type_registry.ts";
 import { WeirError } from "../../errors.ts";
 import { canonicalKey, hashKey, keyGroupOf, keyGroupRangeFor } from "../../state/key_group.ts";
-import { KeyedStateBackend, type KeyedTableSnapshot } from "../../state/keyed_state.ts";
+import type { KeyedTableSnapshot } from "../../state/keyed_state.ts";
+import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
+import { restoreTables, tablesOf } from "./backend_conformance.ts";
 
 const MAX_P = 16;
 const ALL = { start: 0, end: MAX_P - 1 };
@@ -23,8 +25,8 @@ function values(i: number): unknown[] {
 }
 
 /** Fills value, list and map state for keys 0..19 and a few object keys. */
-function filled(): KeyedStateBackend {
-  const b = new KeyedStateBackend(MAX_P, ALL);
+function filled(): HeapKeyedStateBackend {
+  const b = new HeapKeyedStateBackend({ maxParallelism: MAX_P, range: ALL });
   const keys: unknown[] = [...Array(20).keys(), new Set([1, 2]), new Map([["k", 1]]), new Date(5), [1, "x"]];
   keys.forEach((key, i) => {
     b.setCurrentKey(key);
@@ -39,7 +41,7 @@ function filled(): KeyedStateBackend {
   return b;
 }
 
-function readAll(b: KeyedStateBackend, keys: unknown[]): unknown[] {
+function readAll(b: HeapKeyedStateBackend, keys: unknown[]): unknown[] {
   return keys.map((key) => {
     b.setCurrentKey(key);
     const m = b.mapState<unknown, unknown>("m");
@@ -54,18 +56,18 @@ function readAll(b: KeyedStateBackend, keys: unknown[]): unknown[] {
 
 const KEYS: unknown[] = [...Array(20).keys(), new Set([2, 1]), new Map([["k", 1]]), new Date(5), [1, "x"]];
 
-describe("KeyedStateBackend snapshots", () => {
+describe("HeapKeyedStateBackend snapshots", () => {
   test("every value reads back after encode/decode exactly as it was stored, also split over 3 subtasks", () => {
     const before = filled();
-    const bytes = encode(before.snapshot());
+    const bytes = encode(tablesOf(before));
     const expected = readAll(before, KEYS);
-    const whole = new KeyedStateBackend(MAX_P, ALL);
-    whole.restore([decode(bytes)]);
+    const whole = new HeapKeyedStateBackend({ maxParallelism: MAX_P, range: ALL });
+    restoreTables(whole, [decode(bytes)]);
     assert.deepEqual(readAll(whole, KEYS), expected);
     // At parallelism 3 each subtask takes its key groups; together they hold everything.
     const parts = [0, 1, 2].map((i) => {
-      const b = new KeyedStateBackend(MAX_P, keyGroupRangeFor(i, 3, MAX_P));
-      b.restore([decode(bytes)]);
+      const b = new HeapKeyedStateBackend({ maxParallelism: MAX_P, range: keyGroupRangeFor(i, 3, MAX_P) });
+      restoreTables(b, [decode(bytes)]);
       return b;
     });
     const owner = (key: unknown) => parts[[0, 1, 2].find((i) => {
@@ -77,21 +79,21 @@ describe("KeyedStateBackend snapshots", () => {
   });
 
   test("each state's kind is recorded by its name; a ValueState holding a Map stays a ValueState", () => {
-    const b = new KeyedStateBackend(MAX_P, ALL);
+    const b = new HeapKeyedStateBackend({ maxParallelism: MAX_P, range: ALL });
     b.setCurrentKey("k");
     b.valueState<Map<string, number>>("lookup").update(new Map([["x", 1]]));
-    const snap = decode<Record<string, KeyedTableSnapshot>>(encode(b.snapshot()));
+    const snap = decode<Record<string, KeyedTableSnapshot>>(encode(tablesOf(b)));
     assert.equal(snap.lookup.kind, "value");
-    const r = new KeyedStateBackend(MAX_P, ALL);
-    r.restore([snap]);
+    const r = new HeapKeyedStateBackend({ maxParallelism: MAX_P, range: ALL });
+    restoreTables(r, [snap]);
     r.setCurrentKey("k");
     assert.deepEqual(r.valueState<Map<string, number>>("lookup").value(), new Map([["x", 1]]));
   });
 
   test("using a restored state as another kind is a state_kind_mismatch naming it", () => {
     const b = filled();
-    const r = new KeyedStateBackend(MAX_P, ALL);
-    r.restore([decode(encode(b.snapshot()))]);
+    const r = new HeapKeyedStateBackend({ maxParallelism: MAX_P, range: ALL });
+    restoreTables(r, [decode(encode(tablesOf(b)))]);
     r.setCurrentKey(1);
     assert.throws(() => r.mapState("v"), (e: unknown) =>
       e instanceof WeirError && e.code === "state_kind_mismatch" && /"v" is a value state/.test(e.message));
@@ -102,22 +104,22 @@ describe("KeyedStateBackend snapshots", () => {
       count: [[keyGroupOf("a", MAX_P), [["a", 3]]]],
       seen: [[keyGroupOf("a", MAX_P), [["a", { $map: [["x", true]] }]]]],
     };
-    const r = new KeyedStateBackend(MAX_P, ALL);
-    r.restore([legacy as never]);
+    const r = new HeapKeyedStateBackend({ maxParallelism: MAX_P, range: ALL });
+    restoreTables(r, [legacy as never]);
     r.setCurrentKey("a");
     assert.equal(r.valueState<number>("count").value(), 3);
     assert.equal(r.mapState<string, boolean>("seen").get("x"), true);
   });
 
   test("a table without a kind is refused as corrupt, naming the state", () => {
-    const r = new KeyedStateBackend(MAX_P, ALL);
-    assert.throws(() => r.restore([{ broken: { groups: [] } } as never]), /Keyed state "broken"/);
+    const r = new HeapKeyedStateBackend({ maxParallelism: MAX_P, range: ALL });
+    assert.throws(() => restoreTables(r, [{ broken: { groups: [] } } as never]), /Keyed state "broken"/);
   });
 });
 
 describe("keys in state are values", () => {
   test("a key object changed after it was used stays filed under the key it was", () => {
-    const b = new KeyedStateBackend(MAX_P, ALL);
+    const b = new HeapKeyedStateBackend({ maxParallelism: MAX_P, range: ALL });
     const key = { city: "Oslo" };
     b.setCurrentKey(key);
     b.valueState<number>("count").update(1);
@@ -125,8 +127,8 @@ describe("keys in state are values", () => {
     b.mapState<Set<string>, number>("m").put(mapKey, 7);
     key.city = "Bergen";
     mapKey.add("b");
-    const r = new KeyedStateBackend(MAX_P, ALL);
-    r.restore([decode(encode(b.snapshot()))]);
+    const r = new HeapKeyedStateBackend({ maxParallelism: MAX_P, range: ALL });
+    restoreTables(r, [decode(encode(tablesOf(b)))]);
     r.setCurrentKey({ city: "Oslo" });
     assert.equal(r.valueState<number>("count").value(), 1);
     assert.equal(r.mapState<Set<string>, number>("m").get(new Set(["a"])), 7);

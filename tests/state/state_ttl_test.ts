@@ -2,7 +2,9 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { decode, encode } from "../../codec/cbor.ts";
 import { WeirError } from "../../errors.ts";
-import { KeyedStateBackend, type KeyedTableSnapshot } from "../../state/keyed_state.ts";
+import type { KeyedTableSnapshot } from "../../state/keyed_state.ts";
+import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
+import { restoreTables, tablesOf } from "./backend_conformance.ts";
 import { VirtualWorld } from "../virtual_world.ts";
 
 const ALL = { start: 0, end: 15 };
@@ -14,8 +16,8 @@ async function advance(world: VirtualWorld, ms: number): Promise<void> {
   await world.drive(() => done, ms + 1);
 }
 
-function backend(world: VirtualWorld): KeyedStateBackend {
-  return new KeyedStateBackend(16, ALL, world.clock);
+function backend(world: VirtualWorld): HeapKeyedStateBackend {
+  return new HeapKeyedStateBackend({ maxParallelism: 16, range: ALL, clock: world.clock });
 }
 
 describe("state TTL (processing time, injected clock)", () => {
@@ -74,7 +76,7 @@ describe("state TTL (processing time, injected clock)", () => {
       await advance(world, 60);
     }
     // key 1 was written at t0, key 2 at t0+60; now is t0+120: key 1 expired.
-    const snap = decode(encode(b.snapshot())) as Record<string, KeyedTableSnapshot>;
+    const snap = decode(encode(tablesOf(b))) as Record<string, KeyedTableSnapshot>;
     for (const name of ["v", "l", "m"]) {
       assert.equal(snap[name].ttl, true);
       const keys = snap[name].groups.flatMap(([, entries]) => entries.map((e) => e[0]));
@@ -82,7 +84,7 @@ describe("state TTL (processing time, injected clock)", () => {
     }
     await advance(world, 30);
     const r = backend(world);
-    r.restore([snap]);
+    restoreTables(r, [snap]);
     r.setCurrentKey(2);
     assert.equal(r.valueState<string>("v", { ttl: 100 }).value(), "v2");
     assert.deepEqual(r.listState<string>("l", { ttl: 100 }).get(), ["l2"]);
@@ -103,7 +105,7 @@ describe("state TTL (processing time, injected clock)", () => {
     assert.throws(() => b.listState("l2", { ttl: -1 }), (e: unknown) => e instanceof WeirError && e.code === "invalid_state_ttl");
     b.valueState<number>("plain").update(1);
     assert.throws(() => b.valueState("plain", { ttl: 10 }), (e: unknown) => e instanceof WeirError && e.code === "state_ttl_mismatch" && e.message.includes('"plain"'));
-    const noClock = new KeyedStateBackend(16, ALL);
+    const noClock = new HeapKeyedStateBackend({ maxParallelism: 16, range: ALL });
     assert.throws(() => noClock.valueState("x", { ttl: 10 }), (e: unknown) => e instanceof WeirError && e.code === "invalid_state_ttl");
   });
 });

@@ -1,0 +1,172 @@
+/**
+ * The keyed state backend contract (Flink's `CheckpointableKeyedStateBackend`): what a
+ * keyed operator sees of its state, whatever keeps it — the heap (`heap_backend.ts`) or an
+ * on-disk database (`sqlite`). Operators get their backend from
+ * `OperatorContext.keyedStateBackend()`, never build one, and never see a concrete table.
+ *
+ * ## The contract a backend implements
+ * - **One backend per keyed operator per subtask**, owning the key groups `range` of
+ *   `maxParallelism`. `setCurrentKey(k)` scopes every state accessor to `k` until the next
+ *   call; a `null`/`undefined` key is `invalid_key`. Keys are compared by value
+ *   (`canonicalKey`); a key object the caller changes later stays filed as it was.
+ * - **States are declared by name** on first use: `valueState`, `listState`, `mapState`
+ *   (each with `StateOptions`, TTL included: see `ttl.ts`) and `reducingState(name, fn)`.
+ *   A name keeps its kind: declaring it as another kind is `state_kind_mismatch`. A
+ *   reducing state is a value state in snapshots (kind `"value"`), so a rolling reduce's
+ *   savepoint restores into any backend.
+ * - **Values are values.** What `update`/`add`/`put` stored is the state's own; a backend
+ *   may keep the reference (heap) or encode it (sqlite). A value read back may be the
+ *   stored object itself: user code that changes it in place must write it back to be
+ *   sure it is kept (as in Flink), but the heap backend also keeps in-place changes.
+ * - **snapshot(checkpointId)** is the synchronous part of a checkpoint (the snapshot point):
+ *   it must be cheap, and from that call on the state may change while the returned
+ *   {@link KeyedStateSnapshot} is stepped to completion: no change made after the call may
+ *   show in its result (copy-on-write, a database snapshot…). Several snapshots may be in
+ *   flight; each is released exactly once (`release()`), after its result was taken or
+ *   when the checkpoint is aborted.
+ * - **The canonical form** is {@link KeyedTableSnapshot} per state name: `{kind, groups}`,
+ *   entries grouped by key group, map states as lists of `[mapKey, value]`, TTL states as
+ *   `[writtenAt, value]` with `ttl: true`. Savepoints are always canonical
+ *   (`snapshot(id, { savepoint: true })`), so a savepoint restores into any backend at any
+ *   parallelism. An incremental checkpoint may instead return handles to files of its own
+ *   (`IncrementalKeyedState`); restoring those into another backend, or from a newer format
+ *   version, is refused naming both (`state_backend_mismatch`).
+ * - **restore(states)** loads, before any record, the key groups of `range` from every
+ *   restored subtask state overlapping it (a rescale hands several); entries of other key
+ *   groups are skipped. Restored TTL entries keep their write time.
+ * - **dispose()** frees what the backend holds (files, connections); it is called when the
+ *   operator closes, and no call follows.
+ *
+ * `tests/state/backend_conformance.ts` runs a backend factory through this contract.
+ *
+ * @module
+ */
+import type { Clock } from "../actors/time.ts";
+import type { StorageAdapter } from "../storage/adapter.ts";
+import type { KeyGroupRange } from "./key_group.ts";
+import type { KeyedTableSnapshot, ListState, MapState, StateOptions, ValueState } from "./keyed_state.ts";
+
+/**
+ * A per-key accumulator folded by a reduce function (Flink's `ReducingState`).
+ * `addFor(key, value)` is the fast path of a rolling reduce: one lookup per record, no
+ * `setCurrentKey` needed for a primitive key.
+ */
+export interface ReducingState<T> {
+  /** The current key's accumulator, or undefined. */
+  get(): T | undefined;
+  /** Folds value into the current key's accumulator (the first value becomes it). */
+  add(value: T): void;
+  /** Folds value into `key`'s accumulator and returns the new accumulator (still owned by state). */
+  addFor(key: unknown, value: T): T;
+  clear(): void;
+}
+
+/** Options of {@link KeyedStateBackend.snapshot}. */
+export interface SnapshotOptions {
+  /** A savepoint: always full and canonical, whatever `incremental` says. */
+  savepoint?: boolean;
+}
+
+/** Keyed state in the canonical, backend-independent form (full; a savepoint is always this). */
+export interface CanonicalKeyedState {
+  format: "canonical";
+  tables: Record<string, KeyedTableSnapshot>;
+}
+
+/**
+ * A file in the job's shared state directory that an incremental checkpoint refers to
+ * (a materialized base or a changelog segment), reference-counted across retained
+ * checkpoints (Flink's `SharedStateRegistry`).
+ */
+export interface SharedStateRef {
+  /** Storage key of the file. */
+  key: string;
+  /** Bytes and checksum (checksum.ts) as written. */
+  size: number;
+  checksum: string;
+}
+
+/**
+ * Keyed state of an incremental checkpoint in a backend's own format: handles to shared
+ * files (replayed in order) plus what this checkpoint wrote inline. Restorable only by
+ * the backend that wrote it, up to its format version.
+ */
+export interface IncrementalKeyedState {
+  format: "incremental";
+  /** The backend that wrote it ("heap", "sqlite"). */
+  backend: string;
+  /** That backend's format version. */
+  version: number;
+  range: KeyGroupRange;
+  shared: SharedStateRef[];
+  /** Bytes written with this checkpoint's state file rather than as a shared file. */
+  inline?: Uint8Array;
+}
+
+/** What a keyed snapshot results in. */
+export type KeyedStateHandle = CanonicalKeyedState | IncrementalKeyedState;
+
+/**
+ * The asynchronous part of one keyed snapshot. The owner calls `step` between records
+ * until it returns true, then takes `result()` and calls `release()`.
+ */
+export interface KeyedStateSnapshot {
+  readonly checkpointId: number;
+  /**
+   * Does about `budget` entries of work (copying, encoding, writing); true once the result
+   * is ready. `Infinity` finishes in one call. A promise when the work waits for I/O.
+   */
+  step(budget: number): boolean | Promise<boolean>;
+  /**
+   * The state at the snapshot point.
+   * @throws {WeirError} `invariant_broken` when step() has not finished
+   */
+  result(): KeyedStateHandle;
+  /** Drops the marks or copies held for this snapshot; idempotent. */
+  release(): void;
+}
+
+/** The keyed state of one operator in one subtask; see the module doc for the contract. */
+export interface KeyedStateBackend {
+  /** The backend's name ("heap", "sqlite"), recorded in what it writes in its own format. */
+  readonly name: string;
+  readonly maxParallelism: number;
+  readonly range: KeyGroupRange;
+  /** The key set by setCurrentKey(), as given. */
+  readonly currentKey: unknown;
+  /** @throws {WeirError} `invalid_key` for null, undefined or an unencodable key */
+  setCurrentKey(key: unknown): void;
+  /** @throws {WeirError} `state_kind_mismatch`, `invalid_state_ttl`, `state_ttl_mismatch` */
+  valueState<T>(name: string, options?: StateOptions): ValueState<T>;
+  listState<T>(name: string, options?: StateOptions): ListState<T>;
+  mapState<K, V>(name: string, options?: StateOptions): MapState<K, V>;
+  reducingState<T>(name: string, reduce: (acc: T, value: T) => T): ReducingState<T>;
+  /** The snapshot point; see KeyedStateSnapshot. */
+  snapshot(checkpointId: number, options?: SnapshotOptions): KeyedStateSnapshot;
+  /**
+   * Loads this backend's key groups from restored subtask states: canonical tables (from
+   * any backend), or handles in this backend's own format.
+   * @throws {WeirError} `checkpoint_corrupt`, `state_kind_mismatch`, `state_backend_mismatch`
+   */
+  restore(states: KeyedStateHandle[]): void | Promise<void>;
+  dispose(): void;
+}
+
+/** What a backend is created with. */
+export interface KeyedStateBackendInit {
+  maxParallelism: number;
+  range: KeyGroupRange;
+  /** Processing-time clock for TTL; without it a TTL declaration is `invalid_state_ttl`. */
+  clock?: Clock;
+  /** Write changelogs rather than full snapshots to checkpoints. */
+  incremental: boolean;
+  /** The job's storage, for backends that write shared files or keep a database. */
+  storage?: StorageAdapter;
+  /** Operator uid, subtask index and job run: what names this backend's files. */
+  uid: string;
+  subtaskIndex: number;
+  jobId: string;
+}
+
+/** Creates a backend for one operator in one subtask. */
+export type KeyedStateBackendFactory = (init: KeyedStateBackendInit) => KeyedStateBackend;

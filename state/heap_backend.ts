@@ -1,0 +1,318 @@
+/**
+ * Keyed state on the heap (Flink's `HeapKeyedStateBackend`): one Map per declared state,
+ * from canonical key to value. Snapshots group entries by key group so that a restore with
+ * another parallelism can pick exactly the key groups it owns.
+ * @module
+ */
+import { copyValue } from "../codec/values.ts";
+import { WeirError, assert } from "../errors.ts";
+import type { KeyedStateBackend, KeyedStateBackendInit, KeyedStateHandle, KeyedStateSnapshot, ReducingState, SnapshotOptions } from "./backend.ts";
+import { type KeyGroupRange, canonicalKey, invalidKey, keyGroupOf } from "./key_group.ts";
+import { type KeyedTableSnapshot, type ListState, type MapState, readTable, type StateKind, type ValueState } from "./keyed_state.ts";
+import { ttlListState, ttlMapState, ttlValueState } from "./heap_ttl_states.ts";
+import { type StateOptions, TtlClock, type TtlEntry, checkTtl, restoreTtlEntry, snapshotTtlValue } from "./ttl.ts";
+
+/**
+ * A mutable slot holding one key's accumulator in a reducing state: a rolling reduce
+ * changes it in place, one Map lookup per record instead of a get and a set. Snapshots
+ * store the value, not the slot.
+ */
+class ValueCell {
+  value: unknown;
+  constructor(value: unknown) {
+    this.value = value;
+  }
+}
+
+/**
+ * Holds every keyed state table of one operator in one subtask, on the heap.
+ *
+ * @example
+ * ```ts
+ * import { HeapKeyedStateBackend } from "./heap_backend.ts";
+ * const b = new HeapKeyedStateBackend({ maxParallelism: 8, range: { start: 0, end: 7 } });
+ * b.setCurrentKey("k");
+ * b.valueState<number>("count").update(3);
+ * const snap = b.snapshot(1);
+ * snap.step(Infinity);
+ * const r = new HeapKeyedStateBackend({ maxParallelism: 8, range: { start: 0, end: 7 } });
+ * r.restore([snap.result()]);
+ * snap.release();
+ * r.setCurrentKey("k");
+ * console.assert(r.valueState<number>("count").value() === 3);
+ * ```
+ */
+export class HeapKeyedStateBackend implements KeyedStateBackend {
+  readonly name = "heap";
+  readonly maxParallelism: number;
+  readonly range: KeyGroupRange;
+  /** The key of the record being processed; set by the operator before user code runs. */
+  currentKey: unknown = undefined;
+  #currentCanonical: unknown = undefined;
+  #tables = new Map<string, Map<unknown, unknown>>();
+  #kinds = new Map<string, StateKind>();
+  /** Tables whose values are ValueCells (reducing states). */
+  #cellTables = new Set<string>();
+  /** Original (non-canonical) keys, for object keys only. */
+  #originalKeys = new Map<unknown, unknown>();
+
+  /** Tables whose values are TtlEntry (declared or restored with TTL). */
+  #ttlTables = new Set<string>();
+  #ttlClock: TtlClock | undefined;
+  /** The TTL each table was declared with in this run (restored-only tables have none yet). */
+  #declaredTtl = new Map<string, number>();
+
+  /** `init.clock` is the processing-time clock state TTL uses; without it TTL cannot be declared. */
+  constructor(init: Pick<KeyedStateBackendInit, "maxParallelism" | "range" | "clock">) {
+    this.maxParallelism = init.maxParallelism;
+    this.range = init.range;
+    this.#ttlClock = init.clock ? new TtlClock(init.clock) : undefined;
+  }
+
+  /**
+   * The TTL table of a declaration, checked against what was restored.
+   * @throws {WeirError} `invalid_state_ttl`, `state_ttl_mismatch` when a state is declared with
+   *   TTL and was stored without it or the other way round
+   */
+  #ttlTable(name: string, kind: StateKind, options: StateOptions | undefined): { table: Map<unknown, unknown>; ttl: number | undefined } {
+    if (this.#cellTables.has(name)) {
+      throw new WeirError("state_kind_mismatch", `Keyed state "${name}" is a reducing state; it cannot be used as a ${kind} state`);
+    }
+    const ttl = checkTtl(name, options);
+    const existed = this.#tables.has(name);
+    const table = this.#table(name, kind);
+    const stored = this.#ttlTables.has(name);
+    if (existed && table.size > 0 && stored !== (ttl !== undefined)) {
+      throw new WeirError("state_ttl_mismatch", `Keyed state "${name}" was stored ${stored ? "with" : "without"} a TTL and is now declared ${ttl !== undefined ? `with ttl ${ttl}` : "without one"}`);
+    }
+    if (ttl !== undefined) {
+      if (!this.#ttlClock) throw new WeirError("invalid_state_ttl", `Keyed state "${name}": this operator has no clock for a TTL`);
+      this.#ttlTables.add(name);
+      this.#declaredTtl.set(name, ttl);
+    } else {
+      this.#ttlTables.delete(name);
+      this.#declaredTtl.delete(name);
+    }
+    return { table, ttl };
+  }
+
+  setCurrentKey(key: unknown): void {
+    if (key === undefined || key === null) throw invalidKey(key);
+    this.currentKey = key;
+    this.#currentCanonical = this.#canonical(key);
+  }
+
+  /** The canonical form of a key, remembering a copy of an object key for snapshots. */
+  #canonical(key: unknown): unknown {
+    const c = canonicalKey(key);
+    // The key object belongs to the record (or to user code), which may change it later:
+    // state keeps a copy, so that a snapshot files it under the key group it hashed to.
+    if (c !== key && !this.#originalKeys.has(c)) this.#originalKeys.set(c, copyValue(key));
+    return c;
+  }
+
+  /**
+   * The table for a state name, created on first use.
+   * @throws {WeirError} `state_kind_mismatch` when the name was declared (or restored) as
+   *   another kind of state
+   */
+  #table(name: string, kind: StateKind): Map<unknown, unknown> {
+    const known = this.#kinds.get(name);
+    if (known !== undefined && known !== kind) {
+      throw new WeirError("state_kind_mismatch", `Keyed state "${name}" is a ${known} state; it cannot be used as a ${kind} state`);
+    }
+    let t = this.#tables.get(name);
+    if (!t) {
+      this.#tables.set(name, (t = new Map()));
+      this.#kinds.set(name, kind);
+    }
+    return t;
+  }
+
+  #requireKey(name: string): unknown {
+    if (this.currentKey === undefined) {
+      throw new WeirError("state_no_key", `Keyed state "${name}" was used outside of a keyed context`);
+    }
+    return this.#currentCanonical;
+  }
+
+  valueState<T>(name: string, options?: StateOptions): ValueState<T> {
+    const { table: t, ttl } = this.#ttlTable(name, "value", options);
+    if (ttl !== undefined) return ttlValueState<T>({ table: t, clock: this.#ttlClock!, ttl, key: () => this.#requireKey(name) });
+    return {
+      value: () => t.get(this.#requireKey(name)) as T | undefined,
+      update: (v) => void t.set(this.#requireKey(name), v),
+      clear: () => void t.delete(this.#requireKey(name)),
+    };
+  }
+
+  listState<T>(name: string, options?: StateOptions): ListState<T> {
+    const { table: t, ttl } = this.#ttlTable(name, "list", options);
+    if (ttl !== undefined) return ttlListState<T>({ table: t, clock: this.#ttlClock!, ttl, key: () => this.#requireKey(name) });
+    return {
+      get: () => ((t.get(this.#requireKey(name)) as T[] | undefined) ?? []).slice(),
+      add: (v) => {
+        const k = this.#requireKey(name);
+        const l = t.get(k) as T[] | undefined;
+        if (l) l.push(v);
+        else t.set(k, [v]);
+      },
+      update: (vs) => void t.set(this.#requireKey(name), vs.slice()),
+      clear: () => void t.delete(this.#requireKey(name)),
+    };
+  }
+
+  mapState<K, V>(name: string, options?: StateOptions): MapState<K, V> {
+    const { table: t, ttl } = this.#ttlTable(name, "map", options);
+    if (ttl !== undefined) return ttlMapState<K, V>({ table: t, clock: this.#ttlClock!, ttl, key: () => this.#requireKey(name) });
+    const inner = (create: boolean): Map<unknown, [K, V]> | undefined => {
+      const k = this.#requireKey(name);
+      let m = t.get(k) as Map<unknown, [K, V]> | undefined;
+      if (!m && create) t.set(k, (m = new Map()));
+      return m;
+    };
+    return {
+      get: (key) => inner(false)?.get(canonicalKey(key))?.[1],
+      put: (key, value) => {
+        const c = canonicalKey(key);
+        inner(true)!.set(c, [c === key ? key : copyValue(key), value]);
+      },
+      has: (key) => inner(false)?.has(canonicalKey(key)) ?? false,
+      remove: (key) => void inner(false)?.delete(canonicalKey(key)),
+      keys: () => [...(inner(false)?.values() ?? [])].map((e) => e[0]),
+      entries: () => [...(inner(false)?.values() ?? [])].map((e) => [e[0], e[1]]),
+      clear: () => void t.delete(this.#requireKey(name)),
+    };
+  }
+
+  /**
+   * A reducing state; in snapshots a value state of the same name, so a rolling reduce's
+   * state restores into any backend and from savepoints of older weir versions.
+   * @throws {WeirError} `state_kind_mismatch`, `state_ttl_mismatch` (a restored TTL state)
+   */
+  reducingState<T>(name: string, reduce: (acc: T, value: T) => T): ReducingState<T> {
+    const t = this.#table(name, "value");
+    if (this.#ttlTables.has(name)) {
+      throw new WeirError("state_ttl_mismatch", `Keyed state "${name}" was stored with a TTL and is now declared as a reducing state without one`);
+    }
+    if (!this.#cellTables.has(name)) {
+      // Restored values (or ones a value state wrote) become cells; snapshots unwrap them.
+      for (const [k, v] of t) t.set(k, new ValueCell(v));
+      this.#cellTables.add(name);
+    }
+    const addFor = (k: unknown, value: T): T => {
+      const cell = t.get(k) as ValueCell | undefined;
+      if (cell === undefined) {
+        t.set(k, new ValueCell(value));
+        return value;
+      }
+      return (cell.value = reduce(cell.value as T, value)) as T;
+    };
+    return {
+      get: () => (t.get(this.#requireKey(name)) as ValueCell | undefined)?.value as T | undefined,
+      add: (value) => void addFor(this.#requireKey(name), value),
+      addFor: (key, value) => {
+        if (key === undefined || key === null) throw invalidKey(key);
+        return addFor(typeof key === "object" ? this.#canonical(key) : key, value);
+      },
+      clear: () => void t.delete(this.#requireKey(name)),
+    };
+  }
+
+  #original(k: unknown): unknown {
+    return this.#originalKeys.get(k) ?? k;
+  }
+
+  /**
+   * The snapshot point: the tables are grouped and their values copied now, so that
+   * nothing changed later shows in the result.
+   */
+  snapshot(checkpointId: number, _options?: SnapshotOptions): KeyedStateSnapshot {
+    let tables: Record<string, KeyedTableSnapshot> | undefined = this.#tablesNow();
+    return {
+      checkpointId,
+      step: () => true,
+      result: () => {
+        assert(tables, () => `Keyed snapshot ${checkpointId} was asked for its result before it finished`);
+        return { format: "canonical", tables };
+      },
+      release: () => void (tables = undefined),
+    };
+  }
+
+  /** Every table grouped by key group, with its kind. */
+  #tablesNow(): Record<string, KeyedTableSnapshot> {
+    const out: Record<string, KeyedTableSnapshot> = {};
+    for (const [name, table] of this.#tables) {
+      const kind = this.#kinds.get(name)!;
+      const groups = new Map<number, [unknown, unknown][]>();
+      const ttl = this.#ttlTables.has(name);
+      // Cleanup in full snapshot: expired entries are not written; the live ones carry their
+      // write time so that a restore expires them at the same instant.
+      const now = this.#ttlClock?.now() ?? 0;
+      const ttlMs = ttl ? this.#declaredTtl.get(name) : undefined;
+      const live = (e: TtlEntry) => ttlMs === undefined || now < e.writtenAt + ttlMs;
+      for (const [k, v] of table) {
+        let value: unknown;
+        if (ttl) {
+          value = snapshotTtlValue(kind, v, live);
+          if (value === undefined) continue;
+        } else value = v instanceof ValueCell ? v.value : kind === "map" ? [...(v as Map<unknown, unknown>).values()] : v;
+        value = copyValue(value);
+        const key = this.#original(k);
+        const g = keyGroupOf(key, this.maxParallelism);
+        let list = groups.get(g);
+        if (!list) groups.set(g, (list = []));
+        list.push([key, value]);
+      }
+      out[name] = { kind, groups: [...groups.entries()].sort((a, b) => a[0] - b[0]) };
+      if (ttl) out[name].ttl = true;
+    }
+    return out;
+  }
+
+  /**
+   * Loads the key groups of this backend's range from one or more snapshots.
+   * @throws {WeirError} `checkpoint_corrupt` when a table is neither format;
+   *   `state_kind_mismatch` when snapshots disagree on a state's kind;
+   *   `state_backend_mismatch` for another backend's own format
+   */
+  restore(states: KeyedStateHandle[]): void {
+    for (const state of states) {
+      if (state.format !== "canonical") {
+        throw new WeirError("state_backend_mismatch", `Keyed state written by the "${state.backend}" backend in its own format cannot be restored by the "heap" backend; restore from a savepoint instead`);
+      }
+      for (const [name, table] of Object.entries(state.tables)) {
+        const { kind, groups, ttl } = readTable(name, table);
+        const t = this.#table(name, kind);
+        if (ttl) this.#ttlTables.add(name);
+        const cells = this.#cellTables.has(name);
+        for (const [g, entries] of groups) {
+          if (g < this.range.start || g > this.range.end) continue;
+          for (const [key, v] of entries) {
+            const c = canonicalKey(key);
+            if (c !== key) this.#originalKeys.set(c, key);
+            if (ttl) t.set(c, restoreTtl(name, kind, v));
+            else if (kind === "map") t.set(c, new Map((v as [unknown, unknown][]).map((e) => [canonicalKey(e[0]), e])));
+            else t.set(c, cells ? new ValueCell(v) : v);
+          }
+        }
+      }
+    }
+  }
+
+  dispose(): void {
+    this.#tables.clear();
+    this.#kinds.clear();
+    this.#cellTables.clear();
+    this.#originalKeys.clear();
+  }
+}
+
+/** A snapshot value of a TTL table back into TtlEntry form. */
+function restoreTtl(name: string, kind: StateKind, v: unknown): unknown {
+  if (kind === "value") return restoreTtlEntry(name, v);
+  if (!Array.isArray(v)) throw new WeirError("checkpoint_corrupt", `Keyed state "${name}" with TTL has a ${kind} entry that is not a list`);
+  if (kind === "list") return v.map((e) => restoreTtlEntry(name, e));
+  return new Map((v as [unknown, unknown][]).map(([k, e]) => [canonicalKey(k), [k, restoreTtlEntry(name, e)]]));
+}
