@@ -4,7 +4,7 @@
  * another parallelism can pick exactly the key groups it owns.
  * @module
  */
-import { copyValue } from "../codec/values.ts";
+import { copyValue, unpersistablePart } from "../codec/values.ts";
 import { WeirError, assert } from "../errors.ts";
 import type { KeyedStateBackend, KeyedStateBackendInit, KeyedStateHandle, KeyedStateSnapshot, ReducingState, SnapshotOptions } from "./backend.ts";
 import { type KeyGroupRange, canonicalKey, invalidKey, keyGroupOf } from "./key_group.ts";
@@ -62,8 +62,12 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   /** The TTL each table was declared with in this run (restored-only tables have none yet). */
   #declaredTtl = new Map<string, number>();
 
+  /** The operator uid, for error messages. */
+  readonly #uid: string | undefined;
+
   /** `init.clock` is the processing-time clock state TTL uses; without it TTL cannot be declared. */
-  constructor(init: Pick<KeyedStateBackendInit, "maxParallelism" | "range" | "clock">) {
+  constructor(init: Pick<KeyedStateBackendInit, "maxParallelism" | "range" | "clock"> & { uid?: string }) {
+    this.#uid = init.uid;
     this.maxParallelism = init.maxParallelism;
     this.range = init.range;
     this.#ttlClock = init.clock ? new TtlClock(init.clock) : undefined;
@@ -258,7 +262,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
           value = snapshotTtlValue(kind, v, live);
           if (value === undefined) continue;
         } else value = v instanceof ValueCell ? v.value : kind === "map" ? [...(v as Map<unknown, unknown>).values()] : v;
-        value = copyValue(value);
+        value = this.#copy(name, value);
         const key = this.#original(k);
         const g = keyGroupOf(key, this.maxParallelism);
         let list = groups.get(g);
@@ -269,6 +273,21 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       if (ttl) out[name].ttl = true;
     }
     return out;
+  }
+
+  /**
+   * A copy of a state value for a snapshot.
+   * @throws {WeirError} `value_not_persistable` naming the state, the operator and the part
+   *   that cannot be kept (an unregistered class instance…)
+   */
+  #copy(name: string, value: unknown): unknown {
+    try {
+      return copyValue(value);
+    } catch (e) {
+      if (!(e instanceof WeirError) || e.code !== "record_not_copyable") throw e;
+      const where = this.#uid === undefined ? "" : ` of operator "${this.#uid}"`;
+      throw new WeirError("value_not_persistable", `Cannot persist keyed state "${name}" in the state${where}: ${unpersistablePart(value) ?? e.message}`, { cause: e });
+    }
   }
 
   /**

@@ -47,7 +47,7 @@ export abstract class KeyedOperator implements StreamOperator {
   open(ctx: OperatorContext, restored: RestoredState | undefined): void | Promise<void> {
     this.copy = emitterFor(ctx);
     this.backend = ctx.keyedStateBackend?.() ??
-      new HeapKeyedStateBackend({ maxParallelism: ctx.maxParallelism, range: ctx.keyGroupRange, clock: ctx.clock });
+      new HeapKeyedStateBackend({ maxParallelism: ctx.maxParallelism, range: ctx.keyGroupRange, clock: ctx.clock, uid: ctx.uid });
     if (!restored) return;
     return this.backend.restore(restored.keyed.map((tables) => ({ format: "canonical", tables })));
   }
