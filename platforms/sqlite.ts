@@ -1,0 +1,39 @@
+/**
+ * Embedded SQLite on whichever runtime weir runs on: `bun:sqlite` on Bun, `node:sqlite` on
+ * Deno and Node. The implementation is loaded once, when this module is first imported,
+ * so that a Deno process never evaluates Bun code and the backend can open databases
+ * synchronously afterwards. File operations use `node:fs`, which all three provide.
+ * @module
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { currentRuntime } from "./serve.ts";
+import type { SqliteDriver } from "../state/sqlite_driver.ts";
+
+const runtime = currentRuntime();
+const open = runtime === "bun" ? (await import("./sqlite_bun.ts")).openSqlite : (await import("./sqlite_node.ts")).openSqlite;
+
+/**
+ * The runtime's SQLite driver.
+ *
+ * @example
+ * ```ts
+ * import { sqliteDriver } from "./sqlite.ts";
+ * const db = sqliteDriver.open(":memory:");
+ * db.exec("CREATE TABLE t (x INTEGER)");
+ * db.prepare("INSERT INTO t VALUES (?)").run(7);
+ * console.assert(db.prepare("SELECT x FROM t").get()?.x === 7);
+ * db.close();
+ * ```
+ */
+export const sqliteDriver: SqliteDriver = {
+  name: runtime === "bun" ? "bun:sqlite" : "node:sqlite",
+  open,
+  removeFiles: (path) => {
+    for (const suffix of ["", "-wal", "-shm", "-journal"]) rmSync(path + suffix, { force: true });
+  },
+  ensureDirectory: (path) => void mkdirSync(path, { recursive: true }),
+  tempDirectory: () => tmpdir(),
+  readFile: (path) => new Uint8Array(readFileSync(path)),
+  writeFile: (path, bytes) => writeFileSync(path, bytes),
+};

@@ -1,0 +1,349 @@
+/**
+ * The storage engine of the SQLite keyed state backend: one SQLite database file per
+ * operator and subtask, one row per (key group, state, key), and a bounded cache of
+ * decoded values in front of it with write-back of dirty entries (the role RocksDB's
+ * memtable and block cache play for Flink's RocksDB backend). The file is a working file
+ * of the running subtask, never checkpoint storage: durability comes from checkpoints,
+ * so SQLite runs without fsync.
+ *
+ * Rows hold each value in its canonical snapshot form (keyed_state.ts's
+ * KeyedTableSnapshot entries, encoded by codec/), so a snapshot reads rows without
+ * knowing the in-memory forms; a {@link StateCodec} per state converts between the two.
+ * @module
+ */
+import { decode, encode } from "../codec/cbor.ts";
+import { WeirError } from "../errors.ts";
+import { keyGroupOf } from "./key_group.ts";
+import { keyBytes } from "./sqlite_keys.ts";
+import type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./sqlite_driver.ts";
+
+/** Converts one state's values between their in-memory form and their stored (canonical) form. */
+export interface StateCodec {
+  toStored(mem: unknown): unknown;
+  fromStored(stored: unknown): unknown;
+}
+
+/** A cached key: its value in memory (undefined: absent), and whether the file lags behind it. */
+class CacheEntry {
+  constructor(
+    readonly sid: number,
+    readonly canonical: unknown,
+    readonly keyGroup: number,
+    /** The original key when it is an object (canonical is its text); else undefined. */
+    readonly key: unknown,
+    public mem: unknown,
+    public dirty: boolean,
+  ) {}
+  /** Read or written since the last eviction pass (second chance, as in CLOCK). */
+  hit = true;
+}
+
+/** One row as stored: key group, state id, key bytes, original key (objects only), value. */
+export interface StoredRow {
+  kg: number;
+  s: number;
+  k: Uint8Array;
+  ok: Uint8Array | null;
+  v: Uint8Array;
+}
+
+/** What a store is opened with. */
+export interface SqliteStoreOptions {
+  /** The database file (created; an existing file is reopened as it is). */
+  path: string;
+  maxParallelism: number;
+  /** Keys kept decoded in memory; more are written back and dropped. */
+  cacheEntriesMax: number;
+}
+
+/** The schema version of the working file. */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS kv (kg INTEGER NOT NULL, s INTEGER NOT NULL, k BLOB NOT NULL, ok BLOB, v BLOB NOT NULL,
+  PRIMARY KEY (kg, s, k)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`;
+
+/**
+ * Rows by key group, state and key behind a write-back cache. Not safe to share between
+ * subtasks; one store per backend.
+ *
+ * @example
+ * ```ts
+ * import { SqliteStateStore } from "./sqlite_store.ts";
+ * import { sqliteDriver } from "../platforms/sqlite.ts";
+ * const path = `${sqliteDriver.tempDirectory()}/weir-doc-store-${performance.now()}.db`;
+ * const store = new SqliteStateStore(sqliteDriver, { path, maxParallelism: 128, cacheEntriesMax: 2 });
+ * const plain = { toStored: (v: unknown) => v, fromStored: (v: unknown) => v };
+ * store.declare(0, plain);
+ * for (let i = 0; i < 10; i++) store.write(0, i, undefined, i * 10);
+ * console.assert(store.read(0, 3, undefined) === 30);
+ * store.dispose();
+ * ```
+ */
+export class SqliteStateStore {
+  readonly path: string;
+  readonly maxParallelism: number;
+  readonly cacheEntriesMax: number;
+  readonly #driver: SqliteDriver;
+  readonly #db: SqliteDatabase;
+  readonly #select: SqliteStatement;
+  readonly #upsert: SqliteStatement;
+  readonly #delete: SqliteStatement;
+  readonly #caches = new Map<number, Map<unknown, CacheEntry>>();
+  readonly #codecs = new Map<number, StateCodec>();
+  #size = 0;
+  #dirty: CacheEntry[] = [];
+  #disposed = false;
+  /** Rows written to the file since the counter was last taken (evictions and flushes). */
+  rowsWritten = 0;
+
+  constructor(driver: SqliteDriver, options: SqliteStoreOptions) {
+    if (!(options.cacheEntriesMax >= 1)) throw new WeirError("invalid_option", `Option cacheEntriesMax must be >= 1, got ${options.cacheEntriesMax}`);
+    this.#driver = driver;
+    this.path = options.path;
+    this.maxParallelism = options.maxParallelism;
+    this.cacheEntriesMax = options.cacheEntriesMax;
+    const db = (this.#db = driver.open(options.path));
+    try {
+      // A working file: checkpoints make state durable, so the file need not survive a crash.
+      db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -16384;");
+      db.exec(SCHEMA);
+    } catch (e) {
+      db.close();
+      throw new WeirError("storage_failed", `Cannot set up the SQLite state database ${options.path}: ${(e as Error).message}`, { cause: e });
+    }
+    this.#select = db.prepare("SELECT ok, v FROM kv WHERE kg = ? AND s = ? AND k = ?");
+    this.#upsert = db.prepare("INSERT OR REPLACE INTO kv (kg, s, k, ok, v) VALUES (?, ?, ?, ?, ?)");
+    this.#delete = db.prepare("DELETE FROM kv WHERE kg = ? AND s = ? AND k = ?");
+  }
+
+  /** The open connection, for the backend's own statements (metadata, snapshots). */
+  get db(): SqliteDatabase {
+    return this.#db;
+  }
+
+  /** Keys held decoded in memory now. */
+  get cachedEntries(): number {
+    return this.#size;
+  }
+
+  /** Registers the codec of state id `sid` (its in-memory form). */
+  declare(sid: number, codec: StateCodec): void {
+    this.#codecs.set(sid, codec);
+    if (!this.#caches.has(sid)) this.#caches.set(sid, new Map());
+  }
+
+  #cache(sid: number): Map<unknown, CacheEntry> {
+    const c = this.#caches.get(sid);
+    if (!c) throw new WeirError("invariant_broken", `SQLite state id ${sid} was used before it was declared`);
+    return c;
+  }
+
+  /** The value of `canonical` in state `sid` (undefined: none), loaded into the cache. */
+  read(sid: number, canonical: unknown, key: unknown): unknown {
+    const cache = this.#cache(sid);
+    const e = cache.get(canonical);
+    if (e !== undefined) {
+      e.hit = true;
+      return e.mem;
+    }
+    const kg = keyGroupOf(canonical, this.maxParallelism);
+    const row = this.#select.get(kg, sid, keyBytes(canonical));
+    const mem = row ? this.#codecs.get(sid)!.fromStored(decode(row.v as Uint8Array, "a value in the SQLite state database")) : undefined;
+    this.#insert(cache, new CacheEntry(sid, canonical, kg, canonical === key ? undefined : key, mem, false));
+    return mem;
+  }
+
+  /** Sets the value of `canonical` (undefined deletes it); written to the file on eviction or flush. */
+  write(sid: number, canonical: unknown, key: unknown, mem: unknown): void {
+    const cache = this.#cache(sid);
+    const e = cache.get(canonical);
+    if (e !== undefined) {
+      e.mem = mem;
+      e.hit = true;
+      if (!e.dirty) {
+        e.dirty = true;
+        this.#dirty.push(e);
+      }
+      return;
+    }
+    const fresh = new CacheEntry(sid, canonical, keyGroupOf(canonical, this.maxParallelism), canonical === key ? undefined : key, mem, true);
+    this.#dirty.push(fresh);
+    this.#insert(cache, fresh);
+  }
+
+  /**
+   * Marks a key's cached value as changed in place (a list or map its view returned).
+   * @throws {WeirError} `invariant_broken` when the key is not cached (read it first)
+   */
+  touch(sid: number, canonical: unknown): void {
+    const e = this.#cache(sid).get(canonical);
+    if (e === undefined) throw new WeirError("invariant_broken", `SQLite state ${sid}: key ${String(canonical)} changed in place but is not cached`);
+    if (!e.dirty) {
+      e.dirty = true;
+      this.#dirty.push(e);
+    }
+  }
+
+  #insert(cache: Map<unknown, CacheEntry>, e: CacheEntry): void {
+    cache.set(e.canonical, e);
+    if (++this.#size > this.cacheEntriesMax) this.#evict();
+  }
+
+  /**
+   * Drops about a tenth of the cache, oldest first, giving keys used since the last pass a
+   * second chance; dirty victims are written in one transaction.
+   */
+  #evict(): void {
+    const target = Math.floor(this.cacheEntriesMax * 0.9);
+    const victims: CacheEntry[] = [];
+    for (let pass = 0; pass < 2 && this.#size - victims.length > target; pass++) {
+      for (const cache of this.#caches.values()) {
+        const spared: CacheEntry[] = [];
+        for (const e of cache.values()) {
+          if (this.#size - victims.length <= target) break;
+          if (e.hit) {
+            e.hit = false;
+            spared.push(e);
+          } else victims.push(e);
+        }
+        // Spared keys go to the back, so the next pass starts at keys not used lately.
+        for (const e of spared) {
+          cache.delete(e.canonical);
+          cache.set(e.canonical, e);
+        }
+      }
+    }
+    const dirty = victims.filter((e) => e.dirty);
+    if (dirty.length > 0) this.#writeRows(dirty);
+    for (const e of victims) this.#caches.get(e.sid)!.delete(e.canonical);
+    this.#size -= victims.length;
+    if (dirty.length > 0) this.#dirty = this.#dirty.filter((e) => e.dirty);
+  }
+
+  /** Writes dirty entries in one transaction and marks them clean. */
+  #writeRows(entries: CacheEntry[]): void {
+    const db = this.#db;
+    db.exec("BEGIN");
+    try {
+      for (const e of entries) {
+        const k = keyBytes(e.canonical);
+        if (e.mem === undefined) this.#delete.run(e.keyGroup, e.sid, k);
+        else {
+          const stored = this.#codecs.get(e.sid)!.toStored(e.mem);
+          this.#upsert.run(e.keyGroup, e.sid, k, e.key === undefined ? null : encode(e.key, "a state key"), encode(stored, "a state value"));
+        }
+        e.dirty = false;
+      }
+      db.exec("COMMIT");
+    } catch (err) {
+      db.exec("ROLLBACK");
+      for (const e of entries) e.dirty = true;
+      if (err instanceof WeirError) throw err;
+      throw new WeirError("storage_failed", `Cannot write keyed state to ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+    this.rowsWritten += entries.length;
+  }
+
+  /** Writes every dirty entry to the file; returns how many. */
+  flush(): number {
+    const dirty = this.#dirty.filter((e) => e.dirty);
+    this.#dirty = [];
+    if (dirty.length > 0) this.#writeRows(dirty);
+    return dirty.length;
+  }
+
+  /** Keys changed since the last flush, as (state id, canonical key): a changelog's content. */
+  get dirtyEntries(): number {
+    return this.#dirty.length;
+  }
+
+  /**
+   * Writes rows as they are (a restore), bypassing and clearing the cache.
+   * @throws {WeirError} `storage_failed` when SQLite refuses them
+   */
+  putRows(rows: Iterable<StoredRow>): number {
+    this.clearCache();
+    const db = this.#db;
+    let n = 0;
+    db.exec("BEGIN");
+    try {
+      for (const r of rows) {
+        this.#upsert.run(r.kg, r.s, r.k, r.ok, r.v);
+        n++;
+      }
+      db.exec("COMMIT");
+    } catch (err) {
+      db.exec("ROLLBACK");
+      if (err instanceof WeirError) throw err;
+      throw new WeirError("storage_failed", `Cannot restore keyed state into ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+    return n;
+  }
+
+  /** Forgets cached values after writing back the dirty ones. */
+  clearCache(): void {
+    this.flush();
+    for (const c of this.#caches.values()) c.clear();
+    this.#size = 0;
+  }
+
+  /**
+   * A read-only view of the file as it is now, after a flush: later writes do not show
+   * in it (SQLite's WAL snapshot isolation on a second connection). Close it when done.
+   */
+  openSnapshot(): SqliteSnapshotReader {
+    this.flush();
+    return new SqliteSnapshotReader(this.#driver.open(this.path));
+  }
+
+  /** Closes the connection and removes the working file. Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#db.close();
+    this.#driver.removeFiles(this.path);
+  }
+}
+
+/** Rows in (key group, state, key) order from a pinned read transaction, a page at a time. */
+export class SqliteSnapshotReader {
+  readonly #db: SqliteDatabase;
+  readonly #page: SqliteStatement;
+  #after: [number, number, Uint8Array] = [-1, 0, new Uint8Array(0)];
+  #done = false;
+  #closed = false;
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+    db.exec("BEGIN");
+    // A WAL read transaction takes its snapshot at its first read, not at BEGIN.
+    db.prepare("SELECT count(*) AS n FROM meta").get();
+    this.#page = db.prepare("SELECT kg, s, k, ok, v FROM kv WHERE (kg, s, k) > (?, ?, ?) ORDER BY kg, s, k LIMIT ?");
+  }
+
+  /** True once every row was returned. */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** The next `limit` rows (fewer at the end). */
+  next(limit: number): StoredRow[] {
+    if (this.#done) return [];
+    const rows = this.#page.all(this.#after[0], this.#after[1], this.#after[2], limit) as unknown as StoredRow[];
+    if (rows.length < limit) this.#done = true;
+    const last = rows[rows.length - 1];
+    if (last) this.#after = [last.kg, last.s, last.k];
+    return rows;
+  }
+
+  /** Ends the read transaction and closes the connection. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#db.exec("COMMIT");
+    } finally {
+      this.#db.close();
+    }
+  }
+}

@@ -1,0 +1,63 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync } from "node:fs";
+import { join } from "node:path";
+import { sqliteDriver } from "../../platforms/sqlite.ts";
+import { SqliteStateStore } from "../../state/sqlite_store.ts";
+import { stateCodec } from "../../state/sqlite_forms.ts";
+import { keyFromBytes } from "../../state/sqlite_keys.ts";
+import { decode } from "../../codec/cbor.ts";
+
+const plain = stateCodec("v", "value", false);
+
+function openStore(cacheEntriesMax: number): SqliteStateStore {
+  const dir = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-store-"));
+  const store = new SqliteStateStore(sqliteDriver, { path: join(dir, "state.db"), maxParallelism: 128, cacheEntriesMax });
+  store.declare(0, plain);
+  return store;
+}
+
+describe(`SqliteStateStore (${sqliteDriver.name})`, () => {
+  test("values and deletions survive eviction from a cache smaller than the state", () => {
+    const store = openStore(16);
+    for (let i = 0; i < 1000; i++) store.write(0, i, i, { n: i });
+    for (let i = 0; i < 1000; i += 3) store.write(0, i, i, undefined);
+    assert.ok(store.cachedEntries <= 16, `cache holds ${store.cachedEntries} entries`);
+    for (let i = 0; i < 1000; i++) assert.deepEqual(store.read(0, i, i), i % 3 === 0 ? undefined : { n: i });
+    store.dispose();
+  });
+
+  test("keys of different types never share a row: 1, '1', true and 1n", () => {
+    const store = openStore(2);
+    const keys = [1, "1", true, 1n, "", -0.5, "a\u0000b", "\ud800"];
+    keys.forEach((k, i) => store.write(0, k, k, i));
+    store.flush();
+    store.clearCache();
+    keys.forEach((k, i) => assert.equal(store.read(0, k, k), i, `key ${String(k)}`));
+    store.dispose();
+  });
+
+  test("openSnapshot() sees the state at the call, not writes made after it", () => {
+    const store = openStore(1000);
+    for (let i = 0; i < 100; i++) store.write(0, `k${i}`, `k${i}`, i);
+    const reader = store.openSnapshot();
+    for (let i = 0; i < 100; i++) store.write(0, `k${i}`, `k${i}`, -1);
+    store.write(0, "late", "late", 7);
+    store.flush();
+    const seen = new Map<unknown, unknown>();
+    while (!reader.done) for (const r of reader.next(7)) seen.set(keyFromBytes(r.k), decode(r.v));
+    reader.close();
+    assert.equal(seen.size, 100);
+    for (let i = 0; i < 100; i++) assert.equal(seen.get(`k${i}`), i);
+    store.dispose();
+  });
+
+  test("dispose() removes the working file", () => {
+    const store = openStore(4);
+    store.write(0, "a", "a", 1);
+    store.flush();
+    assert.ok(existsSync(store.path));
+    store.dispose();
+    assert.ok(!existsSync(store.path));
+  });
+});
