@@ -11,7 +11,13 @@ import { currentRuntime } from "./serve.ts";
 import type { SqliteDriver } from "../state/sqlite_driver.ts";
 
 const runtime = currentRuntime();
-const open = runtime === "bun" ? (await import("./sqlite_bun.ts")).openSqlite : (await import("./sqlite_node.ts")).openSqlite;
+async function loadOpener(): Promise<SqliteDriver["open"]> {
+  if (runtime !== "bun") return (await import("./sqlite_node.ts")).openSqlite;
+  const bun = await import("./sqlite_bun.ts");
+  await bun.loadBunSqlite();
+  return bun.openSqlite;
+}
+const open = await loadOpener();
 
 /**
  * The runtime's SQLite driver.

@@ -1,11 +1,32 @@
 /**
  * The SQLite driver on Bun: `bun:sqlite`'s Database behind the SqliteDatabase contract of
  * state/sqlite_driver.ts. Bun also offers node:sqlite; bun:sqlite is its native driver.
+ * `bun:sqlite` is imported by a specifier Deno does not analyse, so that Deno (which
+ * type-checks and doc-tests every file under platforms/) never tries to load it.
  * @module
  */
-import { Database } from "bun:sqlite";
 import { WeirError } from "../errors.ts";
 import type { SqliteDatabase, SqliteRow, SqliteStatement, SqliteValue } from "../state/sqlite_driver.ts";
+
+/** The slice of bun:sqlite this file uses. */
+interface BunDatabase {
+  run(sql: string): unknown;
+  prepare(sql: string): {
+    run(...p: SqliteValue[]): { changes: number };
+    get(...p: SqliteValue[]): unknown;
+    all(...p: SqliteValue[]): unknown[];
+  };
+  close(): void;
+}
+type BunDatabaseClass = new (path: string, options: { create: boolean; strict: boolean }) => BunDatabase;
+
+const BUN_SQLITE = "bun:sqlite";
+let Database: BunDatabaseClass | undefined;
+
+/** Loads bun:sqlite; call (and await) once before openSqlite. */
+export async function loadBunSqlite(): Promise<void> {
+  Database ??= ((await import(BUN_SQLITE)) as { Database: BunDatabaseClass }).Database;
+}
 
 /**
  * Opens a database file with bun:sqlite.
@@ -13,14 +34,16 @@ import type { SqliteDatabase, SqliteRow, SqliteStatement, SqliteValue } from "..
  *
  * @example Runs under Bun only, so Deno's doc tests skip it.
  * ```ts ignore
- * import { openSqlite } from "./sqlite_bun.ts";
+ * import { loadBunSqlite, openSqlite } from "./sqlite_bun.ts";
+ * await loadBunSqlite();
  * const db = openSqlite(":memory:");
  * console.assert(db.prepare("SELECT 1 AS one").get()?.one === 1);
  * db.close();
  * ```
  */
 export function openSqlite(path: string): SqliteDatabase {
-  let db: Database;
+  if (!Database) throw new WeirError("invariant_broken", "bun:sqlite was used before loadBunSqlite()");
+  let db: BunDatabase;
   try {
     db = new Database(path, { create: true, strict: true });
   } catch (e) {

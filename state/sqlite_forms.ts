@@ -67,8 +67,8 @@ export function stateCodec(name: string, kind: StateKind, ttl: boolean): StateCo
  * @example
  * ```ts
  * import { liveStored } from "./sqlite_forms.ts";
- * console.assert(liveStored("list", [[0, "old"], [50, "new"]], 100, 60)!.length === 1);
- * console.assert(liveStored("value", [0, "old"], 100, 60) === undefined);
+ * console.assert(liveStored("list", [[0, "old"], [50, "new"]], 60, 100)!.length === 1);
+ * console.assert(liveStored("value", [0, "old"], 60, 100) === undefined);
  * ```
  */
 export function liveStored(kind: StateKind, stored: unknown, ttl: number, now: number): unknown[] | undefined {
