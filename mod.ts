@@ -41,6 +41,9 @@ export type {
 } from "./state/backend.ts";
 export { registerStateBackend, type StateBackendOptions } from "./state/backend_registry.ts";
 export { HeapKeyedStateBackend } from "./state/heap_backend.ts";
+export { SQLITE_STATE_FORMAT_VERSION, type SqliteBackendOptions, SqliteKeyedStateBackend } from "./state/sqlite_backend.ts";
+// Importing it registers `state: { backend: "sqlite" }` with the runtime's SQLite driver.
+export { sqliteStateBackend } from "./platforms/sqlite_state.ts";
 export { JobHandle } from "./runtime/job_handle.ts";
 export type { JobResult, JobStatus } from "./runtime/job_status.ts";
 export type { JobEvent, JobWarning } from "./runtime/job_master.ts";

@@ -330,7 +330,7 @@ export class SqliteSnapshotReader {
   next(limit: number): StoredRow[] {
     if (this.#done) return [];
     const rows = this.#page.all(this.#after[0], this.#after[1], this.#after[2], limit) as unknown as StoredRow[];
-    if (rows.length < limit) this.#done = true;
+    if (limit < 0 || rows.length < limit) this.#done = true;
     const last = rows[rows.length - 1];
     if (last) this.#after = [last.kg, last.s, last.k];
     return rows;

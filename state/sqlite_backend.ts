@@ -1,0 +1,351 @@
+/**
+ * Keyed state in an on-disk SQLite database per operator and subtask (issue 10 item 3;
+ * the role Flink's `EmbeddedRocksDBStateBackend` plays): state larger than memory, with a
+ * bounded cache of decoded values in front (sqlite_store.ts). Snapshots read a WAL
+ * snapshot of the file on a second connection, a page at a time, so state changed after
+ * the snapshot point never shows in them; restore takes the key groups of this backend's
+ * range from canonical tables written by any backend.
+ * @module
+ */
+import { decode, encode } from "../codec/cbor.ts";
+import { copyValue } from "../codec/values.ts";
+import { WeirError, assert } from "../errors.ts";
+import type { KeyedStateBackend, KeyedStateBackendInit, KeyedStateHandle, KeyedStateSnapshot, ReducingState, SnapshotOptions } from "./backend.ts";
+import { ttlListState, ttlMapState, ttlValueState } from "./heap_ttl_states.ts";
+import { type KeyGroupRange, canonicalKey, invalidKey } from "./key_group.ts";
+import { type KeyedTableSnapshot, type ListState, type MapState, readTable, type StateKind, type ValueState } from "./keyed_state.ts";
+import type { SqliteDriver } from "./sqlite_driver.ts";
+import { liveStored, stateCodec } from "./sqlite_forms.ts";
+import { keyBytes, keyFromBytes } from "./sqlite_keys.ts";
+import { type StoredRow, SqliteStateStore } from "./sqlite_store.ts";
+import { type CurrentKey, StoreTable, sqliteListState, sqliteMapState, sqliteValueState } from "./sqlite_views.ts";
+import { type StateOptions, TtlClock, checkTtl } from "./ttl.ts";
+
+/** The version of what this backend writes in its own format; newer ones are refused. */
+export const SQLITE_STATE_FORMAT_VERSION = 1;
+
+/** Where and how the backend keeps its working files. */
+export interface SqliteBackendOptions {
+  driver: SqliteDriver;
+  /** Directory of the working database files (default: the OS temp directory + `/weir-state`). */
+  directory?: string;
+  /** Keys kept decoded in memory per backend (default 100 000). */
+  cacheEntriesMax?: number;
+}
+
+/** One declared (or restored) state. */
+interface StateInfo {
+  sid: number;
+  kind: StateKind;
+  /** Values are stored with write times. */
+  ttl: boolean;
+  /** The TTL declared in this run (restored-only states have none yet). */
+  declaredTtl: number | undefined;
+  reducing: boolean;
+  /** The view handed out for the current declaration, reused while it does not change. */
+  view: unknown;
+  viewTtl: number | undefined;
+}
+
+let openedFiles = 0;
+
+/**
+ * Keyed state of one operator in one subtask in a SQLite working file.
+ *
+ * @example
+ * ```ts
+ * import { SqliteKeyedStateBackend } from "./sqlite_backend.ts";
+ * import { sqliteDriver } from "../platforms/sqlite.ts";
+ * const init = { maxParallelism: 8, range: { start: 0, end: 7 }, incremental: false, uid: "count", subtaskIndex: 0, jobId: "doc" };
+ * const b = new SqliteKeyedStateBackend(init, { driver: sqliteDriver });
+ * b.setCurrentKey("k");
+ * b.valueState<number>("count").update(3);
+ * const snap = b.snapshot(1, { savepoint: true });
+ * snap.step(Infinity);
+ * const r = new SqliteKeyedStateBackend(init, { driver: sqliteDriver });
+ * r.restore([snap.result()]);
+ * snap.release();
+ * r.setCurrentKey("k");
+ * console.assert(r.valueState<number>("count").value() === 3);
+ * b.dispose();
+ * r.dispose();
+ * ```
+ */
+export class SqliteKeyedStateBackend implements KeyedStateBackend {
+  readonly name = "sqlite";
+  readonly maxParallelism: number;
+  readonly range: KeyGroupRange;
+  currentKey: unknown = undefined;
+  #currentCanonical: unknown = undefined;
+  /** A copy of the current key when it is an object (canonical is its text). */
+  #currentOriginal: unknown = undefined;
+  readonly #store: SqliteStateStore;
+  readonly #states = new Map<string, StateInfo>();
+  readonly #ttlClock: TtlClock | undefined;
+  readonly #uid: string;
+  readonly #key: CurrentKey;
+  #snapshots = 0;
+
+  /** @throws {WeirError} `storage_failed` when the working file cannot be created */
+  constructor(init: KeyedStateBackendInit, options: SqliteBackendOptions) {
+    this.maxParallelism = init.maxParallelism;
+    this.range = init.range;
+    this.#uid = init.uid;
+    this.#ttlClock = init.clock ? new TtlClock(init.clock) : undefined;
+    const driver = options.driver;
+    const directory = options.directory ?? `${driver.tempDirectory()}/weir-state`;
+    driver.ensureDirectory(directory);
+    const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 60);
+    // The counter keeps two backends of one operator in this process (a restart) apart.
+    const path = `${directory}/${safe(init.jobId)}-${safe(init.uid)}-${init.subtaskIndex}-${++openedFiles}.db`;
+    driver.removeFiles(path);
+    this.#store = new SqliteStateStore(driver, { path, maxParallelism: init.maxParallelism, cacheEntriesMax: options.cacheEntriesMax ?? 100_000 });
+    this.#key = {
+      canonical: () => {
+        if (this.currentKey === undefined) throw new WeirError("state_no_key", `Keyed state was used outside of a keyed context in operator "${this.#uid}"`);
+        return this.#currentCanonical;
+      },
+      original: (c) => (c === this.#currentCanonical && this.#currentOriginal !== undefined ? this.#currentOriginal : c),
+    };
+  }
+
+  /** The working file and its cache, for tests and benchmarks. */
+  get store(): SqliteStateStore {
+    return this.#store;
+  }
+
+  setCurrentKey(key: unknown): void {
+    if (key === undefined || key === null) throw invalidKey(key);
+    const c = canonicalKey(key);
+    // The key object belongs to the record, which may change it later: state keeps a copy.
+    if (c !== key && c !== this.#currentCanonical) this.#currentOriginal = copyValue(key);
+    else if (c === key) this.#currentOriginal = undefined;
+    this.currentKey = key;
+    this.#currentCanonical = c;
+  }
+
+  /**
+   * The state of a name, declared on first use.
+   * @throws {WeirError} `state_kind_mismatch` when it is another kind
+   */
+  #state(name: string, kind: StateKind, reducing = false): StateInfo {
+    let s = this.#states.get(name);
+    if (s === undefined) {
+      s = { sid: this.#states.size, kind, ttl: false, declaredTtl: undefined, reducing, view: undefined, viewTtl: undefined };
+      this.#states.set(name, s);
+      this.#store.declare(s.sid, stateCodec(name, kind, false));
+      return s;
+    }
+    if (s.kind !== kind || (s.reducing && !reducing)) {
+      const known = s.reducing ? "reducing" : s.kind;
+      throw new WeirError("state_kind_mismatch", `Keyed state "${name}" is a ${known} state; it cannot be used as a ${reducing ? "reducing" : kind} state`);
+    }
+    return s;
+  }
+
+  /**
+   * The state of a declaration with its TTL, checked against what was restored.
+   * @throws {WeirError} `invalid_state_ttl`, `state_ttl_mismatch`
+   */
+  #declare(name: string, kind: StateKind, options: StateOptions | undefined): StateInfo {
+    const ttl = checkTtl(name, options);
+    const s = this.#state(name, kind);
+    if (s.view !== undefined && s.viewTtl === ttl) return s;
+    if (s.ttl !== (ttl !== undefined) && this.#hasRows(s.sid)) {
+      throw new WeirError("state_ttl_mismatch", `Keyed state "${name}" was stored ${s.ttl ? "with" : "without"} a TTL and is now declared ${ttl !== undefined ? `with ttl ${ttl}` : "without one"}`);
+    }
+    if (ttl !== undefined && !this.#ttlClock) throw new WeirError("invalid_state_ttl", `Keyed state "${name}": this operator has no clock for a TTL`);
+    if (s.ttl !== (ttl !== undefined)) {
+      s.ttl = ttl !== undefined;
+      this.#store.declare(s.sid, stateCodec(name, kind, s.ttl));
+    }
+    s.declaredTtl = ttl;
+    s.viewTtl = ttl;
+    s.view = undefined;
+    return s;
+  }
+
+  #hasRows(sid: number): boolean {
+    this.#store.flush();
+    return this.#store.db.prepare("SELECT 1 AS one FROM kv WHERE s = ? LIMIT 1").get(sid) !== undefined;
+  }
+
+  valueState<T>(name: string, options?: StateOptions): ValueState<T> {
+    const s = this.#declare(name, "value", options);
+    if (s.view === undefined) {
+      s.view = s.declaredTtl !== undefined
+        ? ttlValueState<T>({ table: this.#table(s, true), clock: this.#ttlClock!, ttl: s.declaredTtl, key: this.#key.canonical })
+        : sqliteValueState<T>(this.#table(s, false), this.#key);
+    }
+    return s.view as ValueState<T>;
+  }
+
+  listState<T>(name: string, options?: StateOptions): ListState<T> {
+    const s = this.#declare(name, "list", options);
+    if (s.view === undefined) {
+      s.view = s.declaredTtl !== undefined
+        ? ttlListState<T>({ table: this.#table(s, true), clock: this.#ttlClock!, ttl: s.declaredTtl, key: this.#key.canonical })
+        : sqliteListState<T>(this.#table(s, false), this.#key);
+    }
+    return s.view as ListState<T>;
+  }
+
+  mapState<K, V>(name: string, options?: StateOptions): MapState<K, V> {
+    const s = this.#declare(name, "map", options);
+    if (s.view === undefined) {
+      s.view = s.declaredTtl !== undefined
+        ? ttlMapState<K, V>({ table: this.#table(s, true), clock: this.#ttlClock!, ttl: s.declaredTtl, key: this.#key.canonical })
+        : sqliteMapState<K, V>(this.#table(s, false), this.#key);
+    }
+    return s.view as MapState<K, V>;
+  }
+
+  /** A StoreTable typed as the Map the heap's TTL views take; they use get/set/delete only. */
+  #table(s: StateInfo, mutableReads: boolean): StoreTable & Map<unknown, unknown> {
+    return new StoreTable(this.#store, s.sid, this.#key, mutableReads) as StoreTable & Map<unknown, unknown>;
+  }
+
+  /**
+   * A reducing state; stored as a value state of the same name.
+   * @throws {WeirError} `state_kind_mismatch`, `state_ttl_mismatch` (a restored TTL state)
+   */
+  reducingState<T>(name: string, reduce: (acc: T, value: T) => T): ReducingState<T> {
+    const s = this.#state(name, "value", true);
+    if (s.ttl) throw new WeirError("state_ttl_mismatch", `Keyed state "${name}" was stored with a TTL and is now declared as a reducing state without one`);
+    s.reducing = true;
+    const store = this.#store;
+    const addFor = (c: unknown, original: unknown, value: T): T => {
+      const acc = store.read(s.sid, c, original) as T | undefined;
+      const next = acc === undefined ? value : reduce(acc, value);
+      store.write(s.sid, c, original, next);
+      return next;
+    };
+    return {
+      get: () => store.read(s.sid, this.#key.canonical(), this.#currentOriginal) as T | undefined,
+      add: (value) => void addFor(this.#key.canonical(), this.#key.original(this.#currentCanonical), value),
+      addFor: (key, value) => {
+        if (key === undefined || key === null) throw invalidKey(key);
+        if (typeof key !== "object") return addFor(key, key, value);
+        const c = canonicalKey(key);
+        return addFor(c, copyValue(key), value);
+      },
+      clear: () => store.write(s.sid, this.#key.canonical(), undefined, undefined),
+    };
+  }
+
+  /**
+   * The snapshot point: dirty cached values are written to the file and a second
+   * connection pins the file as it is; step() reads it a page at a time into canonical
+   * tables. A savepoint and a checkpoint are the same canonical copy for now.
+   */
+  snapshot(checkpointId: number, _options?: SnapshotOptions): KeyedStateSnapshot {
+    const reader = this.#store.openSnapshot();
+    this.#snapshots++;
+    const now = this.#ttlClock?.now() ?? 0;
+    const tables: Record<string, KeyedTableSnapshot> = {};
+    const byId = new Map<number, { table: KeyedTableSnapshot; s: StateInfo; group: [number, [unknown, unknown][]] | undefined }>();
+    for (const [name, s] of this.#states) {
+      const table: KeyedTableSnapshot = { kind: s.kind, groups: [] };
+      if (s.ttl) table.ttl = true;
+      tables[name] = table;
+      byId.set(s.sid, { table, s: { ...s }, group: undefined });
+    }
+    let done = false;
+    let released = false;
+    const step = (budget: number): boolean => {
+      if (done) return true;
+      assert(!released, () => `Keyed snapshot ${checkpointId} was stepped after its release`);
+      const rows = reader.next(budget === Infinity ? -1 : Math.max(1, Math.floor(budget)));
+      for (const row of rows) this.#addRow(byId.get(row.s), row, now);
+      if (reader.done) {
+        done = true;
+        reader.close();
+      }
+      return done;
+    };
+    return {
+      checkpointId,
+      step,
+      result: () => {
+        assert(done && !released, () => `Keyed snapshot ${checkpointId} was asked for its result before it finished`);
+        return { format: "canonical", tables };
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        reader.close();
+        this.#snapshots--;
+      },
+    };
+  }
+
+  /** Files one stored row into its table's key group, expired TTL parts left out. */
+  #addRow(into: { table: KeyedTableSnapshot; s: StateInfo; group: [number, [unknown, unknown][]] | undefined } | undefined, row: StoredRow, now: number): void {
+    assert(into !== undefined, () => `The SQLite state file of operator "${this.#uid}" holds a row of unknown state ${row.s}`);
+    let value = decode(row.v, "a value in the SQLite state database");
+    if (into.s.ttl && into.s.declaredTtl !== undefined) {
+      value = liveStored(into.s.kind, value, into.s.declaredTtl, now);
+      if (value === undefined) return;
+    }
+    const key = row.ok !== null ? decode(row.ok, "a key in the SQLite state database") : keyFromBytes(row.k);
+    if (into.group === undefined || into.group[0] !== row.kg) {
+      into.group = [row.kg, []];
+      into.table.groups.push(into.group);
+    }
+    into.group[1].push([key, value]);
+  }
+
+  /**
+   * Loads the key groups of this backend's range from canonical tables (any backend's).
+   * @throws {WeirError} `checkpoint_corrupt`, `state_kind_mismatch`;
+   *   `state_backend_mismatch` for another backend's own format or a newer version of this one's
+   */
+  restore(states: KeyedStateHandle[]): void {
+    for (const state of states) {
+      if (state.format !== "canonical") {
+        if (state.backend !== this.name) {
+          throw new WeirError("state_backend_mismatch", `Keyed state written by the "${state.backend}" backend in its own format cannot be restored by the "sqlite" backend; restore from a savepoint instead`);
+        }
+        throw new WeirError("state_backend_mismatch", `Keyed state written by the "sqlite" backend in format version ${state.version} cannot be restored by this "sqlite" backend (format version ${SQLITE_STATE_FORMAT_VERSION}); restore from a savepoint instead`);
+      }
+    }
+    const range = this.range;
+    for (const state of states) {
+      if (state.format !== "canonical") continue;
+      for (const [name, raw] of Object.entries(state.tables)) {
+        const { kind, groups, ttl } = readTable(name, raw);
+        const s = this.#state(name, kind);
+        if (ttl && !s.ttl) {
+          s.ttl = true;
+          this.#store.declare(s.sid, stateCodec(name, kind, true));
+        }
+        const rows = function* (): Generator<StoredRow> {
+          for (const [g, entries] of groups) {
+            if (g < range.start || g > range.end) continue;
+            for (const [key, v] of entries) {
+              if (ttl) checkStoredTtl(name, kind, v);
+              const c = canonicalKey(key);
+              yield { kg: g, s: s.sid, k: keyBytes(c), ok: c === key ? null : encode(key, "a state key"), v: encode(v, "a state value") };
+            }
+          }
+        };
+        this.#store.putRows(rows());
+      }
+    }
+  }
+
+  /** Closes and removes the working file. */
+  dispose(): void {
+    this.#store.dispose();
+  }
+}
+
+/**
+ * A stored TTL value's shape, checked at restore as the heap checks it.
+ * @throws {WeirError} `checkpoint_corrupt`
+ */
+function checkStoredTtl(name: string, kind: StateKind, v: unknown): void {
+  const tuple = (t: unknown) => Array.isArray(t) && t.length === 2 && typeof t[0] === "number";
+  const ok = kind === "value" ? tuple(v) : Array.isArray(v) && v.every((e) => (kind === "list" ? tuple(e) : Array.isArray(e) && tuple(e[1])));
+  if (!ok) throw new WeirError("checkpoint_corrupt", `Keyed state "${name}" with TTL has a ${kind} entry without a write time in the snapshot`);
+}
