@@ -79,6 +79,8 @@ export type WeirErrorCode =
   | "state_kind_mismatch"
   | "state_backend_mismatch"
   | "invalid_state_ttl"
+  // Event time: a timestamp that is not a finite number, or a record without one where event time needs it.
+  | "invalid_timestamp"
   | "state_ttl_mismatch"
   | "invalid_type"
   | "type_conflict"

@@ -21,6 +21,13 @@ export { environmentDefaults, StreamEnvironment, setEnvironmentDefaults, setHttp
 export type { EnvironmentDefaults, EnvironmentOptions, HttpOptions, RuntimeOptions } from "./dataflow/environment.ts";
 export { DataStream, KeyedStream } from "./dataflow/data_stream.ts";
 export { OutputTag } from "./dataflow/side_output.ts";
+export {
+  type TimestampAssigner,
+  type WatermarkGenerator,
+  type WatermarkGeneratorContext,
+  type WatermarkOutput,
+  WatermarkStrategy,
+} from "./dataflow/watermark_strategy.ts";
 export { ConnectedStreams, type KeyedCoProcessFunction } from "./dataflow/connected_streams.ts";
 export type { OperatorOptions } from "./dataflow/transformation.ts";
 export type { KeyedProcessContext, KeyedProcessFunction } from "./dataflow/operators/keyed_process.ts";

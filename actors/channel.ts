@@ -1,5 +1,5 @@
 import { assert } from "../errors.ts";
-import { type Barrier, type Batch, type ChannelItem, isBatch, unknownEvent } from "./messages.ts";
+import { type Barrier, type ChannelItem, type ChannelStateItem, isBatch, sliceBatch, unknownEvent } from "./messages.ts";
 
 /** How many queue items a priority barrier overtook when it was put on the channel. */
 export interface OvertakeMark {
@@ -38,7 +38,10 @@ export class Channel {
   headOffset = 0;
   /** Data batches in `queue` that took credit (restored channel state does not). */
   creditedBatches = 0;
-  /** Restored channel state still at the front of the queue, replayed before new data. */
+  /**
+   * Restored channel state items (batches and the watermarks between them) still at the
+   * front of the queue, replayed before new data.
+   */
   restoredBatches = 0;
   /** Sender side: the output buffer of items that found no credit yet. */
   readonly pending: ChannelItem[] = [];
@@ -91,9 +94,12 @@ export class Channel {
     const item = this.queue.shift();
     this.headOffset = 0;
     if (item !== undefined) for (const m of this.#marks) if (m.count > 0) m.count--;
-    if (item !== undefined && isBatch(item)) {
-      if (this.restoredBatches > 0) this.restoredBatches--;
-      else this.creditedBatches--;
+    if (item === undefined) return item;
+    if (this.restoredBatches > 0) {
+      // Restored items took no credit.
+      this.restoredBatches--;
+    } else if (isBatch(item)) {
+      this.creditedBatches--;
       // The receiver's side of the credit account: it never returns credit it was not given.
       assert(this.creditedBatches >= 0, () => `Channel returned credit it never granted (credited batches ${this.creditedBatches})`);
       this.#refill();
@@ -145,25 +151,26 @@ export class Channel {
   }
 
   /** Receiver: puts restored input channel state at the front, after what was restored before and ahead of anything new. */
-  restore(batches: Batch[]): void {
-    this.queue.splice(this.restoredBatches, 0, ...batches);
-    this.restoredBatches += batches.length;
+  restore(items: ChannelStateItem[]): void {
+    this.queue.splice(this.restoredBatches, 0, ...items);
+    this.restoredBatches += items.length;
   }
 
   /**
-   * Receiver: the unconsumed data batches among the first `limit` queue items: the data a
-   * priority barrier overtook when it was put on this channel. Barriers of other
+   * Receiver: the unconsumed data batches among the first `limit` queue items, with the
+   * watermark events between them in order: the data a priority barrier overtook when it
+   * was put on this channel. Barriers of other
    * checkpoints in between are skipped (they belong to checkpoints of their own); the scan
    * stops at end of partition, or at the in-band barrier of checkpoint `stopAt`, whose
    * index is then returned (else -1).
    */
-  overtakenData(limit = this.queue.length, stopAt?: number): { batches: Batch[]; barrierIndex: number } {
-    const batches: Batch[] = [];
+  overtakenData(limit = this.queue.length, stopAt?: number): { batches: ChannelStateItem[]; barrierIndex: number } {
+    const batches: ChannelStateItem[] = [];
     const n = Math.min(limit, this.queue.length);
     for (let i = 0; i < n; i++) {
       const item = this.queue[i];
       if (isBatch(item)) {
-        batches.push(i === 0 && this.headOffset > 0 ? item.slice(this.headOffset) : item);
+        batches.push(i === 0 && this.headOffset > 0 ? sliceBatch(item, this.headOffset) : item);
         continue;
       }
       switch (item.kind) {
@@ -171,6 +178,10 @@ export class Channel {
           return { batches, barrierIndex: -1 };
         case "barrier":
           if (item.checkpointId === stopAt) return { batches, barrierIndex: i };
+          continue;
+        case "watermark":
+        case "watermarkStatus":
+          batches.push(item);
           continue;
         default:
           return unknownEvent(item);

@@ -6,8 +6,13 @@
  */
 import { WeirError } from "../errors.ts";
 
-/** A batch of records; never empty, never mutated after it was sent. */
-export type Batch = unknown[];
+/**
+ * A batch of records; never empty, never mutated after it was sent. In a job that uses
+ * event time, `timestamps` holds each record's timestamp (ms; NaN for a record without
+ * one), parallel to the records: one array per batch instead of an envelope per record,
+ * so that a job without event time pays nothing (Flink's `StreamRecord.timestamp`).
+ */
+export type Batch = unknown[] & { timestamps?: number[] };
 
 /** What kind of snapshot a barrier asks for. */
 export type CheckpointType = "CHECKPOINT" | "SAVEPOINT";
@@ -34,8 +39,62 @@ export interface EndOfPartition {
   readonly kind: "eop";
 }
 
+/**
+ * Event time reached `timestamp` (ms) on this channel: no record with a smaller timestamp
+ * should follow (Flink's `Watermark`). In-band, after the records it follows.
+ */
+export interface Watermark {
+  readonly kind: "watermark";
+  readonly timestamp: number;
+}
+
+/**
+ * The sender became idle (emits no records or watermarks for a while) or active again
+ * (Flink's `WatermarkStatus`): an idle channel does not hold back the receiver's watermark.
+ */
+export interface WatermarkStatus {
+  readonly kind: "watermarkStatus";
+  readonly idle: boolean;
+}
+
 /** An element of a channel queue. */
-export type ChannelItem = Batch | Barrier | EndOfPartition;
+export type ChannelItem = Batch | Barrier | EndOfPartition | Watermark | WatermarkStatus;
+
+/**
+ * What channel state holds, in queue order: data and the event-time events between it
+ * (an unaligned checkpoint must not reorder records and watermarks).
+ */
+export type ChannelStateItem = Batch | Watermark | WatermarkStatus;
+
+/**
+ * Records start..end of a batch with their timestamps, if it has any.
+ *
+ * @example
+ * ```ts
+ * import { type Batch, sliceBatch } from "./messages.ts";
+ * const b: Batch = Object.assign(["a", "b", "c"], { timestamps: [1, 2, 3] });
+ * console.assert(sliceBatch(b, 1).timestamps?.join() === "2,3");
+ * ```
+ */
+export function sliceBatch(batch: Batch, start: number, end?: number): Batch {
+  const out: Batch = batch.slice(start, end);
+  if (batch.timestamps !== undefined) out.timestamps = batch.timestamps.slice(start, end);
+  return out;
+}
+
+/**
+ * Gives `values` the record timestamps `timestamps` (parallel to it), or none.
+ *
+ * @example
+ * ```ts
+ * import { withTimestamps } from "./messages.ts";
+ * console.assert(withTimestamps([7], [1000]).timestamps?.[0] === 1000);
+ * ```
+ */
+export function withTimestamps(values: unknown[], timestamps: number[] | undefined): Batch {
+  if (timestamps !== undefined) (values as Batch).timestamps = timestamps;
+  return values;
+}
 
 export function isBatch(item: ChannelItem): item is Batch {
   return Array.isArray(item);
@@ -57,6 +116,8 @@ export type ChannelEvent = Exclude<ChannelItem, Batch>;
  *   switch (e.kind) {
  *     case "barrier": return `barrier ${e.checkpointId}`;
  *     case "eop": return "end of partition";
+ *     case "watermark": return `watermark ${e.timestamp}`;
+ *     case "watermarkStatus": return e.idle ? "idle" : "active";
  *     default: return unknownEvent(e);
  *   }
  * }

@@ -1,5 +1,5 @@
 import type { Channel } from "./channel.ts";
-import type { Batch, ChannelItem } from "./messages.ts";
+import { type Batch, type ChannelItem, withTimestamps } from "./messages.ts";
 import { copyBatch } from "../codec/values.ts";
 import { keyGroupOf, subtaskForKeyGroup } from "../state/key_group.ts";
 
@@ -27,6 +27,8 @@ export class OutputGate {
   readonly partitioning: Partitioning;
   readonly batchSize: number;
   #building: Batch[];
+  /** Set once a timestamped batch went through: the records' timestamps travel with them. */
+  #timed = false;
   #next = 0;
   #targetOf: Uint16Array | undefined;
   readonly #copies: GateCopies;
@@ -57,6 +59,7 @@ export class OutputGate {
 
   emit(batch: Batch): void {
     if (batch.length === 0) return;
+    if (batch.timestamps !== undefined || this.#timed) return this.#emitTimed(batch);
     const p = this.partitioning;
     const channels = this.channels;
     const copies = this.#copies;
@@ -95,6 +98,54 @@ export class OutputGate {
         }
         return;
       }
+    }
+  }
+
+  /**
+   * The path of event-time jobs: as emit(), with each record's timestamp put beside it in
+   * the batch being built (NaN for a record that has none).
+   */
+  #emitTimed(batch: Batch): void {
+    this.#timed = true;
+    const p = this.partitioning;
+    const channels = this.channels;
+    if (this.#copies === "all") batch = withTimestamps(copyBatch(batch), batch.timestamps);
+    const ts = batch.timestamps;
+    let target: (i: number) => number;
+    switch (p.kind) {
+      case "hash": {
+        const maxP = p.maxParallelism;
+        const sel = p.keySelector;
+        const targetOf = (this.#targetOf ??= channelOfKeyGroup(channels.length, maxP));
+        target = channels.length === 1 ? () => 0 : (i) => targetOf[keyGroupOf(sel(batch[i]), maxP)];
+        break;
+      }
+      case "broadcast":
+        for (let c = 0; c < channels.length; c++) {
+          const copy = c === 0 || this.#copies === "none" ? batch : withTimestamps(copyBatch(batch), ts);
+          for (let i = 0; i < copy.length; i++) this.#push(c, copy[i], ts === undefined ? NaN : ts[i]);
+        }
+        return;
+      case "rebalance": {
+        const c = this.#next;
+        this.#next = (this.#next + 1) % channels.length;
+        target = () => c;
+        break;
+      }
+      default:
+        target = () => 0;
+    }
+    for (let i = 0; i < batch.length; i++) this.#push(target(i), batch[i], ts === undefined ? NaN : ts[i]);
+  }
+
+  #push(c: number, value: unknown, timestamp: number): void {
+    const b = this.#building[c];
+    // A batch begun before the first timestamped record came gets NaN for its records.
+    (b.timestamps ??= new Array<number>(b.length).fill(NaN)).push(timestamp);
+    b.push(value);
+    if (b.length >= this.batchSize) {
+      this.channels[c].send(b);
+      this.#building[c] = [];
     }
   }
 

@@ -11,9 +11,9 @@
  *   changed parallelism, so such a restore is refused.
  * @module
  */
-import type { Batch } from "../actors/messages.ts";
+import { type Batch, type ChannelStateItem, isBatch } from "../actors/messages.ts";
 import type { Partitioning } from "../actors/output_gate.ts";
-import { decodeRecords } from "../codec/cbor.ts";
+import { decodeChannelItem } from "./channel_state_items.ts";
 import { OperatorError, WeirError } from "../errors.ts";
 import { keyGroupOf, subtaskForKeyGroup } from "../state/key_group.ts";
 import type { SubtaskStateFile } from "./pending_snapshot.ts";
@@ -36,7 +36,7 @@ export interface InFlightBatches {
   /** Sender vertex id and subtask index (in the new graph). */
   from: string;
   sender: number;
-  batches: Batch[];
+  batches: ChannelStateItem[];
 }
 
 /** New receiving subtask ("vertexId/index") → its in-flight records, in replay order. */
@@ -84,7 +84,7 @@ export function checkChannelState(loaded: ChannelStateSource, topology: ChannelT
  */
 export function routeChannelState(loaded: ChannelStateSource, topology: ChannelTopology): ChannelStateRoutes {
   const routes: ChannelStateRoutes = new Map();
-  const add = (to: string, receiver: number, from: string, sender: number, batches: Batch[]) => {
+  const add = (to: string, receiver: number, from: string, sender: number, batches: ChannelStateItem[]) => {
     const key = `${to}/${receiver}`;
     let list = routes.get(key);
     if (!list) routes.set(key, (list = []));
@@ -93,42 +93,72 @@ export function routeChannelState(loaded: ChannelStateSource, topology: ChannelT
   const dealt = new Map<string, number>();
   for (const ch of oldChannels(loaded, topology)) {
     const edge = edgeFor(loaded, topology, ch);
-    const batches = [...ch.input, ...ch.output].map((b) => decodeRecords(b, `channel state of ${ch.from}/${ch.sender} -> ${ch.to}/${ch.receiver}`));
-    if (batches.length === 0) continue;
+    const items = [...ch.input, ...ch.output].map((b) => decodeChannelItem(b, `channel state of ${ch.from}/${ch.sender} -> ${ch.to}/${ch.receiver}`));
+    if (items.length === 0) continue;
     const { oldSenders, oldReceivers, senders, receivers } = parallelisms(loaded, topology, ch);
     if (oldSenders === senders && oldReceivers === receivers) {
-      add(ch.to, ch.receiver, ch.from, ch.sender, batches);
+      add(ch.to, ch.receiver, ch.from, ch.sender, items);
       continue;
     }
     const sender = ch.sender % senders;
     const p = edge.partitioning;
     if (p.kind === "hash") {
       const target = topology.vertices.find((v) => v.id === ch.to)!;
-      const parts: unknown[][] = Array.from({ length: receivers }, () => []);
-      for (const batch of batches) {
-        for (const record of batch) {
-          let key: unknown;
-          try {
-            key = p.keySelector(record);
-          } catch (e) {
-            throw new OperatorError(`keyBy key selector of ${target.name}`, target.uids[0] ?? target.id, e);
-          }
-          parts[subtaskForKeyGroup(keyGroupOf(key, p.maxParallelism), receivers, p.maxParallelism)].push(record);
+      const parts = splitByKey(items, receivers, (record) => {
+        try {
+          return subtaskForKeyGroup(keyGroupOf(p.keySelector(record), p.maxParallelism), receivers, p.maxParallelism);
+        } catch (e) {
+          throw new OperatorError(`keyBy key selector of ${target.name}`, target.uids[0] ?? target.id, e);
         }
-      }
-      parts.forEach((records, j) => records.length > 0 && add(ch.to, j, ch.from, sender, [records]));
+      });
+      parts.forEach((part, j) => part.length > 0 && add(ch.to, j, ch.from, sender, part));
       continue;
     }
-    // forward or rebalance: whole batches, dealt round-robin per edge.
+    // forward or rebalance: whole batches, dealt round-robin per edge; a watermark event
+    // goes to every receiver, in its place among the batches.
     const edgeKey = `${ch.from}->${ch.to}`;
     let next = dealt.get(edgeKey) ?? 0;
-    for (const batch of batches) {
+    for (const item of items) {
+      if (!isBatch(item)) {
+        for (let j = 0; j < receivers; j++) add(ch.to, j, ch.from, edge.pointwise ? j : sender, [item]);
+        continue;
+      }
       const j = next++ % receivers;
-      add(ch.to, j, ch.from, edge.pointwise ? j : sender, [batch]);
+      add(ch.to, j, ch.from, edge.pointwise ? j : sender, [item]);
     }
     dealt.set(edgeKey, next);
   }
   return routes;
+}
+
+/**
+ * The items of one old hash channel split over `receivers` new subtasks: each record (with
+ * its timestamp) to the subtask owning its key, each watermark event to all of them in its
+ * place, so no receiver sees a record on the wrong side of a watermark.
+ */
+function splitByKey(items: ChannelStateItem[], receivers: number, subtaskOf: (record: unknown) => number): ChannelStateItem[][] {
+  const parts: ChannelStateItem[][] = Array.from({ length: receivers }, () => []);
+  let building: Batch[] = Array.from({ length: receivers }, () => []);
+  const close = () => {
+    building.forEach((b, j) => b.length > 0 && parts[j].push(b));
+    building = Array.from({ length: receivers }, () => []);
+  };
+  for (const item of items) {
+    if (!isBatch(item)) {
+      close();
+      for (const part of parts) part.push(item);
+      continue;
+    }
+    const ts = item.timestamps;
+    for (let i = 0; i < item.length; i++) {
+      const b = building[subtaskOf(item[i])];
+      b.push(item[i]);
+      if (ts !== undefined) (b.timestamps ??= new Array<number>(b.length - 1).fill(NaN)).push(ts[i]);
+      else b.timestamps?.push(NaN);
+    }
+  }
+  close();
+  return parts;
 }
 
 function parallelisms(loaded: ChannelStateSource, topology: ChannelTopology, ch: OldChannel) {

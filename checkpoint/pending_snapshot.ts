@@ -1,5 +1,6 @@
-import type { Barrier, Batch } from "../actors/messages.ts";
-import { encode, encodeRecords } from "../codec/cbor.ts";
+import { type Barrier, type ChannelStateItem, isBatch } from "../actors/messages.ts";
+import { encode } from "../codec/cbor.ts";
+import { encodeChannelItem } from "./channel_state_items.ts";
 import { WeirError } from "../errors.ts";
 import type { AlignmentTiming } from "./barrier_handler.ts";
 
@@ -12,7 +13,7 @@ export interface SubtaskStateFile {
   keyGroupRange: { start: number; end: number };
   /** uid → encoded OperatorSnapshot. */
   operators: Record<string, Uint8Array>;
-  /** Input channel index → encoded record batches (the data the barrier overtook). */
+  /** Input channel index → encoded record batches and watermark events (what the barrier overtook), in order. */
   inputChannels: [number, Uint8Array[]][];
   /** "gate:channel" → encoded record batches sent after the barrier but belonging before it. */
   outputChannels: [string, Uint8Array[]][];
@@ -68,15 +69,15 @@ export class PendingSnapshot {
     return this.inputsDone && this.recordingInputs.size === 0 && this.waitingOutputs.size === 0;
   }
 
-  #add(map: Map<unknown, Uint8Array[]>, key: unknown, batches: Batch[]): void {
+  #add(map: Map<unknown, Uint8Array[]>, key: unknown, batches: ChannelStateItem[]): void {
     if (batches.length === 0) return;
     let list = map.get(key);
     if (!list) map.set(key, (list = []));
     for (const b of batches) {
-      if (b.length === 0) continue;
+      if (isBatch(b) && b.length === 0) continue;
       let bytes: Uint8Array;
       try {
-        bytes = encodeRecords(b);
+        bytes = encodeChannelItem(b);
       } catch (cause) {
         throw new WeirError(
           "record_not_serializable",
@@ -95,11 +96,11 @@ export class PendingSnapshot {
     }
   }
 
-  recordInput(channel: number, batches: Batch[]): void {
+  recordInput(channel: number, batches: ChannelStateItem[]): void {
     this.#add(this.#inputs as Map<unknown, Uint8Array[]>, channel, batches);
   }
 
-  recordOutput(gate: number, channel: number, batches: Batch[]): void {
+  recordOutput(gate: number, channel: number, batches: ChannelStateItem[]): void {
     this.#add(this.#outputs as Map<unknown, Uint8Array[]>, `${gate}:${channel}`, batches);
   }
 

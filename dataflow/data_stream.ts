@@ -2,12 +2,14 @@ import { WeirError, invalidOption } from "../errors.ts";
 import type { Sink } from "./operator.ts";
 import { FilterOperator } from "./operators/filter.ts";
 import { FlatMapOperator } from "./operators/flat_map.ts";
-import { type KeyedProcessFunction, KeyedProcessOperator } from "./operators/keyed_process.ts";
+import { type KeyedProcessFunction, type KeyedProcessFunctionObject, KeyedProcessOperator } from "./operators/keyed_process.ts";
 import { MapOperator } from "./operators/map.ts";
 import { ReduceOperator } from "./operators/reduce.ts";
 import { SinkOperator } from "./operators/sink.ts";
 import type { InputPartitioning, OperatorOptions, Transformation } from "./transformation.ts";
 import { codeOf } from "./uid_hash.ts";
+import { WatermarkStrategy } from "./watermark_strategy.ts";
+import { TimestampsAndWatermarksOperator } from "./operators/timestamps_watermarks.ts";
 import { OutputTag, SideOutputOperator } from "./side_output.ts";
 import { ConnectedStreams } from "./connected_streams.ts";
 
@@ -65,6 +67,33 @@ export class DataStream<T> {
   flatMap<O>(fn: (value: T) => Iterable<O> | Promise<Iterable<O>>, options?: OperatorOptions): DataStream<O> {
     requireFunction(fn, "flatMap function");
     return this.then("flatMap", () => new FlatMapOperator(fn as (v: unknown) => unknown), options, fn);
+  }
+
+  /**
+   * Gives records their event-time timestamps and generates watermarks from them (Flink's
+   * `assignTimestampsAndWatermarks`, FLIP-126). Timestamps then travel with the records
+   * through every operator after it; watermarks flow through channels, each subtask's is
+   * the minimum over its inputs (idle ones left out), and at end of input event time jumps
+   * to +Infinity. Watermarks arriving from upstream stop here: this operator makes its own.
+   *
+   * @example
+   * ```ts
+   * import { StreamEnvironment, SequenceSource, CollectSink, WatermarkStrategy } from "../mod.ts";
+   * const env = new StreamEnvironment({ jobName: "doc-assign" });
+   * env.fromSource(new SequenceSource(0, 10))
+   *   .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((n) => n * 1000))
+   *   .sinkTo(new CollectSink<number>());
+   * ```
+   * @throws {WeirError} `invalid_option` when strategy is not a WatermarkStrategy. When
+   *   running: `invalid_timestamp` (as the cause of `operator_failed`) when the assigner
+   *   returns anything but a finite number, naming the operator, the value and the record.
+   */
+  assignTimestampsAndWatermarks(strategy: WatermarkStrategy<T>, options?: OperatorOptions): DataStream<T> {
+    if (!(strategy instanceof WatermarkStrategy)) {
+      throw invalidOption(`assignTimestampsAndWatermarks of "${this.transformation.name}"`, strategy, "must be a WatermarkStrategy (WatermarkStrategy.forBoundedOutOfOrderness(ms), …)");
+    }
+    const s = strategy as WatermarkStrategy<unknown>;
+    return this.then("timestamps", () => new TimestampsAndWatermarksOperator(s), options, strategy.timestampAssigner ?? strategy.createGenerator);
   }
 
   /** Partitions by key through key groups; keyed operators follow. */
@@ -207,14 +236,36 @@ export class KeyedStream<T, K> extends DataStream<T> {
 
   /**
    * Runs fn per record with keyed ValueState, ListState and MapState (with optional `{ ttl }`);
-   * fn emits through ctx.emit, and to side outputs through ctx.output(tag, value).
+   * fn emits through ctx.emit, and to side outputs through ctx.output(tag, value). Given
+   * `{ processElement, onTimer }` (Flink's `KeyedProcessFunction`), timers registered with
+   * `ctx.timerService` call `onTimer(timestamp, ctx)` once per key, domain and timestamp;
+   * timers are keyed state (checkpointed, rescaled by key group).
+   *
+   * @example
+   * ```ts
+   * import { StreamEnvironment, SequenceSource, CollectSink, WatermarkStrategy } from "../mod.ts";
+   * const env = new StreamEnvironment({ jobName: "doc-timers" });
+   * env.fromSource(new SequenceSource(0, 10))
+   *   .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((n) => n * 1000))
+   *   .keyBy((n) => n % 2)
+   *   .process<string>({
+   *     processElement: (n, ctx) => ctx.timerService.registerEventTimeTimer(ctx.timestamp! + 5000),
+   *     onTimer: (ts, ctx) => ctx.emit(`key ${ctx.key} at ${ts}`),
+   *   })
+   *   .sinkTo(new CollectSink<string>());
+   * ```
+   * @throws {WeirError} `invalid_option` when fn is neither a function nor an object with processElement
    */
-  process<O>(fn: KeyedProcessFunction<T, K, O>, options?: OperatorOptions): DataStream<O> {
-    requireFunction(fn, "process function");
+  process<O>(fn: KeyedProcessFunction<T, K, O> | KeyedProcessFunctionObject<T, K, O>, options?: OperatorOptions): DataStream<O> {
+    if (typeof fn !== "function" && (typeof fn !== "object" || fn === null || typeof fn.processElement !== "function")) {
+      throw invalidOption("process function", fn, "must be a function or an object with processElement (and onTimer)");
+    }
+    if (typeof fn === "object" && fn.onTimer !== undefined && typeof fn.onTimer !== "function") throw invalidOption("process onTimer", fn.onTimer, "must be a function");
     const sel = this.#keySelector as (v: unknown) => unknown;
     // The operator learns which side outputs are read when the job is built, after this call.
     const self: { t?: Transformation } = {};
-    const out = this.then<O>("process", () => new KeyedProcessOperator(sel, fn as KeyedProcessFunction<unknown, unknown, unknown>, () => self.t?.sideOutputs), options, fn);
+    const code = typeof fn === "function" ? fn : `${fn.processElement}${fn.onTimer ?? ""}`;
+    const out = this.then<O>("process", () => new KeyedProcessOperator(sel, fn as KeyedProcessFunction<unknown, unknown, unknown>, () => self.t?.sideOutputs), options, code);
     self.t = out.transformation;
     return out;
   }

@@ -87,6 +87,33 @@ export interface StreamOperator {
   /** End of input: returns what the operator still emits. */
   finish?(): unknown[] | Promise<unknown[]>;
   close?(): void;
+
+  // ---- event time and timers (all optional; see runtime/operator_chain.ts) ----
+
+  /**
+   * True when processBatch reads the records' timestamps (`values.timestamps`, see Batch in
+   * actors/messages.ts) and stamps its output itself. Otherwise, in a job with event time,
+   * the chain calls processBatch once per run of records with one timestamp and gives what
+   * it returns that timestamp (Flink: an output record keeps its input's timestamp).
+   */
+  readonly timestamped?: boolean;
+  /**
+   * Event time at this operator's input advanced to `watermark` (ms; +Infinity at end of
+   * input): returns what fires (event-time timers, windows), timestamped. The watermark
+   * passes on to the next operator after what this returned.
+   */
+  processWatermark?(watermark: number): unknown[] | Promise<unknown[]>;
+  /**
+   * An operator with this method generates watermarks (Flink's
+   * `TimestampsAndWatermarksOperator`): the watermarks of its input stop at it (except the
+   * final +Infinity), and the chain passes on, after each batch or processing-time call,
+   * what this returns: a new watermark, an idleness change, or undefined.
+   */
+  takeWatermark?(): { watermark?: number; idle?: boolean } | undefined;
+  /** The time (ms of ctx.clock) at which this operator wants onProcessingTime called, or Infinity. */
+  nextProcessingTime?(): number;
+  /** Processing time reached `now`: returns what fires (processing-time timers, windows), timestamped. */
+  onProcessingTime?(now: number): unknown[] | Promise<unknown[]>;
 }
 
 /** Reads one subtask's share of a source. */

@@ -6,6 +6,7 @@
  * the main output's consumers never see them.
  * @module
  */
+import type { Batch } from "../actors/messages.ts";
 import { registerType } from "../codec/type_registry.ts";
 import { WeirError } from "../errors.ts";
 import { StatelessOperator } from "./operators/base.ts";
@@ -67,9 +68,21 @@ export function mainOnly(create: () => StreamOperator): () => StreamOperator {
   return () => {
     const op = create();
     const inner = op.processBatch.bind(op);
-    op.processBatch = (values) => inner(values.some((v) => v instanceof SideRecord) ? values.filter((v) => !(v instanceof SideRecord)) : values);
+    op.processBatch = (values: Batch) => inner(values.some((v) => v instanceof SideRecord) ? mainRecords(values) : values);
     return op;
   };
+}
+
+/** The records of a batch that are not side records, with their timestamps. */
+function mainRecords(values: Batch): Batch {
+  const out: Batch = [];
+  const ts = values.timestamps;
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] instanceof SideRecord) continue;
+    out.push(values[i]);
+    if (ts !== undefined) (out.timestamps ??= []).push(ts[i]);
+  }
+  return out;
 }
 
 /** A key selector that sends side records (dropped by the consumer) to a channel without calling the user's selector. */

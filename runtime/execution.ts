@@ -146,7 +146,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
         ch.restore(batches);
       }
     }
-    for (const s of this.subtasks) s.wake();
+    for (const s of this.subtasks) s.start();
   }
 
   #createSubtask(

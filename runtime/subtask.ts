@@ -1,6 +1,6 @@
 import type { Channel, OvertakeMark } from "../actors/channel.ts";
 import type { Runnable } from "../actors/dispatcher.ts";
-import { type Barrier, type Batch, type EndOfPartition, isBatch, unknownEvent } from "../actors/messages.ts";
+import { type Barrier, type Batch, type EndOfPartition, isBatch, sliceBatch, unknownEvent } from "../actors/messages.ts";
 import type { OutputGate } from "../actors/output_gate.ts";
 import type { Timer } from "../actors/time.ts";
 import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
@@ -10,6 +10,7 @@ import { type ChainedOperator, OperatorChain } from "./operator_chain.ts";
 import { type CheckpointedActor, SubtaskCheckpoints } from "./subtask_checkpoints.ts";
 import { StepSlice } from "./step_slice.ts";
 import type { SubtaskHost } from "./subtask_host.ts";
+import { type ValveOutput, WatermarkValve } from "./watermark_valve.ts";
 
 const END_OF_PARTITION: EndOfPartition = Object.freeze({ kind: "eop" });
 
@@ -24,7 +25,9 @@ export type PriorityMessage =
   | { kind: "outputTimeout"; checkpointId: number }
   | { kind: "endInput" }
   | { kind: "finalSnapshot"; barrier: Barrier }
-  | { kind: "resume" };
+  | { kind: "resume" }
+  /** Processing time reached an operator's timer (or an assigner's periodic emit). */
+  | { kind: "processingTime" };
 
 export type { ChainedOperator };
 
@@ -78,6 +81,14 @@ export class Subtask implements Runnable, CheckpointedActor {
   #polled: unknown[] | null | undefined;
   /** Records a synchronous data step takes (source poll or slice of an input batch), sized by time. */
   readonly #slice: StepSlice;
+  /** Event time from the inputs (watermarks, idleness). */
+  #valve = new WatermarkValve(0);
+  /** The last watermark sent downstream, and whether this subtask told downstream it is idle. */
+  #watermarkOut = -Infinity;
+  #idleOut = false;
+  /** The processing-time call scheduled for the chain, and when it is due. */
+  #processingTimer: Timer | undefined;
+  #processingTimerAt = Infinity;
 
   constructor(
     host: SubtaskHost,
@@ -96,7 +107,10 @@ export class Subtask implements Runnable, CheckpointedActor {
     this.vertexId = init.vertexId;
     this.index = init.index;
     this.name = init.name;
-    this.#chain = new OperatorChain(init.chain, init.reader, (values) => this.#emit(values));
+    this.#chain = new OperatorChain(init.chain, init.reader, (values) => this.#emit(values), {
+      watermark: (w) => this.#emitWatermark(w),
+      status: (idle) => this.#emitStatus(idle),
+    });
     this.fileMeta = { vertexId: init.vertexId, subtaskIndex: init.index, parallelism: init.parallelism, keyGroupRange: init.keyGroupRange };
     this.#checkpoints = new SubtaskCheckpoints(this, host, init.restoredCheckpointId);
     this.#slice = new StepSlice(host.batchSize, host.stepBudgetMs);
@@ -105,7 +119,14 @@ export class Subtask implements Runnable, CheckpointedActor {
   /** Called once every channel is connected. */
   connected(): void {
     this.#ended = this.inputs.map(() => false);
+    this.#valve = new WatermarkValve(this.inputs.length);
     this.#checkpoints.connected(this.inputs.length);
+  }
+
+  /** Everything is wired and open: processing-time timers restored overdue fire now, then the actor runs. */
+  start(): void {
+    this.#scheduleProcessingTime();
+    this.wake();
   }
 
   get barrierState(): string {
@@ -212,11 +233,13 @@ export class Subtask implements Runnable, CheckpointedActor {
       this.#slice.forget();
       return result.then(() => {
         this.#flushUnlessSliced();
+        this.#scheduleProcessingTime();
         this.counters.busyMs += this.now() - started;
         this.#stepStartedAt = -1;
       });
     }
     this.#flushUnlessSliced();
+    this.#scheduleProcessingTime();
     const ended = this.now();
     this.clockAfterStep = ended;
     const took = ended - started;
@@ -328,11 +351,11 @@ export class Subtask implements Runnable, CheckpointedActor {
       const slice = this.#chain.isAsync ? 1 : this.#slice.records;
       const left = item.length - channel.headOffset;
       if (left > slice) {
-        values = item.slice(channel.headOffset, channel.headOffset + slice);
+        values = sliceBatch(item, channel.headOffset, channel.headOffset + slice);
         channel.headOffset += slice;
         this.#sliced = !this.#chain.isAsync;
       } else {
-        values = channel.headOffset > 0 ? item.slice(channel.headOffset) : item;
+        values = channel.headOffset > 0 ? sliceBatch(item, channel.headOffset) : item;
         channel.shift();
       }
       this.#checkpoints.consumed(c, values);
@@ -349,10 +372,53 @@ export class Subtask implements Runnable, CheckpointedActor {
         this.#endedCount++;
         this.#checkpoints.endOfPartition(c);
         if (this.#endedCount === this.inputs.length) return this.#endOfInput();
-        return;
+        return this.#valveChanged(this.#valve.ended(c));
+      case "watermark":
+        this.#checkpoints.consumed(c, item);
+        return this.#valveChanged(this.#valve.watermark(c, item.timestamp));
+      case "watermarkStatus":
+        this.#checkpoints.consumed(c, item);
+        return this.#valveChanged(this.#valve.status(c, item.idle));
       default:
         return unknownEvent(item);
     }
+  }
+
+  /** The inputs' event time changed: an assigner in the chain makes its own, else it goes down the chain. */
+  #valveChanged(out: ValveOutput): void | Promise<void> {
+    if (this.#chain.generatesWatermarks) return;
+    if (out.idle === true) this.#emitStatus(true);
+    if (out.watermark !== undefined) return this.#chain.advanceWatermark(out.watermark);
+    if (out.idle === false) this.#emitStatus(false);
+  }
+
+  /** Sends a watermark downstream after the records before it; never backwards, never +Infinity (end of partition says that). */
+  #emitWatermark(watermark: number): void {
+    if (!(watermark > this.#watermarkOut) || watermark === Infinity) return;
+    this.#watermarkOut = watermark;
+    if (this.#idleOut) this.#emitStatus(false);
+    for (const g of this.gates) g.broadcastEvent({ kind: "watermark", timestamp: watermark });
+  }
+
+  #emitStatus(idle: boolean): void {
+    if (idle === this.#idleOut) return;
+    this.#idleOut = idle;
+    for (const g of this.gates) g.broadcastEvent({ kind: "watermarkStatus", idle });
+  }
+
+  /** Keeps one timer for the earliest processing time an operator of the chain waits for. */
+  #scheduleProcessingTime(): void {
+    const at = this.#endedInput || !this.alive ? Infinity : this.#chain.nextProcessingTime();
+    if (at === this.#processingTimerAt) return;
+    this.#processingTimer?.cancel();
+    this.#processingTimer = undefined;
+    this.#processingTimerAt = at;
+    if (at === Infinity) return;
+    this.#processingTimer = this.timer(Math.max(0, at - this.now()), () => {
+      this.#processingTimer = undefined;
+      this.#processingTimerAt = Infinity;
+      this.post({ kind: "processingTime" });
+    });
   }
 
   #emit(values: unknown[]): void {
@@ -396,6 +462,9 @@ export class Subtask implements Runnable, CheckpointedActor {
       case "resume":
         this.#suspended = false;
         return;
+      case "processingTime":
+        if (this.#endedInput || this.#suspended) return;
+        return this.#chain.onProcessingTime(this.now());
       default:
         return unknownPriorityMessage(m);
     }
@@ -433,9 +502,14 @@ export class Subtask implements Runnable, CheckpointedActor {
       for (const g of this.gates) g.broadcastEvent(END_OF_PARTITION);
       this.#host.inputEnded(this.vertexId, this.index);
     };
-    const finished = this.#chain.finish();
-    if (finished instanceof Promise) return finished.then(then);
-    then();
+    // End of input is the end of event time: every event-time timer and window fires.
+    const fired = this.#chain.advanceWatermark(Infinity);
+    const finish = () => {
+      const finished = this.#chain.finish();
+      if (finished instanceof Promise) return finished.then(then);
+      then();
+    };
+    return fired instanceof Promise ? fired.then(finish) : finish();
   }
 
 }

@@ -1,6 +1,6 @@
 import { type Channel, endpointId } from "../actors/channel.ts";
 import { checksumOf } from "../checkpoint/checksum.ts";
-import { type Barrier, type Batch, isBatch } from "../actors/messages.ts";
+import { type Barrier, type ChannelStateItem, isBatch } from "../actors/messages.ts";
 import type { OutputGate } from "../actors/output_gate.ts";
 import type { Timer } from "../actors/time.ts";
 import { type AlignmentTiming, type BarrierController, BarrierHandler } from "../checkpoint/barrier_handler.ts";
@@ -71,8 +71,8 @@ export class SubtaskCheckpoints implements BarrierController {
     return this.#blocked[channel];
   }
 
-  /** Records consumed pre-barrier data of a channel that is being recorded. */
-  consumed(channel: number, values: Batch): void {
+  /** Records consumed pre-barrier data (or a watermark event) of a channel that is being recorded. */
+  consumed(channel: number, values: ChannelStateItem): void {
     const rec = this.#recording[channel];
     if (rec) this.#record(rec, () => rec.recordInput(channel, [values]));
   }
@@ -175,13 +175,13 @@ export class SubtaskCheckpoints implements BarrierController {
     this.#maybeComplete(snap);
   }
 
-  /** Records the first `count` batches of an output buffer as output channel state. */
+  /** Records the first `count` items of an output buffer (batches and watermark events) as output channel state. */
   #overtakeOutput(snap: PendingSnapshot, g: number, c: number, count: number): void {
     const pending = this.#actor.gates[g].channels[c].pending;
-    const batches: Batch[] = [];
+    const batches: ChannelStateItem[] = [];
     for (let i = 0; i < count; i++) {
       const item = pending[i];
-      if (isBatch(item)) batches.push(item);
+      if (isBatch(item) || item.kind === "watermark" || item.kind === "watermarkStatus") batches.push(item);
     }
     this.#record(snap, () => snap.recordOutput(g, c, batches));
   }

@@ -1,12 +1,22 @@
+import type { Batch } from "../../actors/messages.ts";
 import type { ListState, MapState, StateOptions, ValueState } from "../../state/keyed_state.ts";
+import { WeirError } from "../../errors.ts";
+import type { OperatorContext, OperatorSnapshot, RestoredState } from "../operator.ts";
 import { KeyedOperator } from "./base.ts";
 import { type OutputTag, SideRecord, checkTag } from "../side_output.ts";
+import { InternalTimerService, type TimeDomain, type TimerService } from "../timer_service.ts";
+
+export type { TimeDomain, TimerService };
 
 /** What a keyed process function sees for each record. */
 export interface KeyedProcessContext<K, O> {
   /** The key of the current record. */
   readonly key: K;
-  /** Emits a record downstream. */
+  /** The current record's event-time timestamp (ms), or undefined when it has none. In onTimer: the timer's. */
+  readonly timestamp: number | undefined;
+  /** Timers of the current key and the operator's clocks (Flink's `TimerService`). */
+  readonly timerService: TimerService;
+  /** Emits a record downstream (with the current record's timestamp). */
   emit(value: O): void;
   /**
    * Emits a record to a side output, read with `stream.getSideOutput(tag)`; dropped when no
@@ -24,28 +34,68 @@ export interface KeyedProcessContext<K, O> {
   mapState<MK, MV>(name: string, options?: StateOptions): MapState<MK, MV>;
 }
 
+/** What onTimer sees: the process context and which clock fired. */
+export interface OnTimerContext<K, O> extends KeyedProcessContext<K, O> {
+  readonly timeDomain: TimeDomain;
+}
+
 /** A keyed process function; may be async. */
 export type KeyedProcessFunction<T, K, O> = (value: T, ctx: KeyedProcessContext<K, O>) => void | Promise<void>;
 
-/** process(fn) on a keyed stream, with ValueState, ListState and MapState per key. */
+/**
+ * Flink's `KeyedProcessFunction` as an object: `processElement` per record, `onTimer` when
+ * a timer of the key fires (once per key, domain and timestamp). Both may be async.
+ */
+export interface KeyedProcessFunctionObject<T, K, O> {
+  processElement(value: T, ctx: KeyedProcessContext<K, O>): void | Promise<void>;
+  onTimer?(timestamp: number, ctx: OnTimerContext<K, O>): void | Promise<void>;
+}
+
+/** process(fn) on a keyed stream: keyed ValueState, ListState and MapState, timers. */
 export class KeyedProcessOperator extends KeyedOperator {
+  /** Emitted records carry the current record's (or timer's) timestamp. */
+  readonly timestamped = true;
   readonly #fn: KeyedProcessFunction<unknown, unknown, unknown>;
-  #out: unknown[] = [];
-  readonly #ctx: KeyedProcessContext<unknown, unknown>;
+  readonly #onTimer: ((timestamp: number, ctx: OnTimerContext<unknown, unknown>) => void | Promise<void>) | undefined;
+  #out: Batch = [];
+  #timestamp = NaN;
+  #domain: TimeDomain = "event";
+  #timers!: InternalTimerService;
+  readonly #ctx: OnTimerContext<unknown, unknown>;
 
   /** `consumedTags` returns the side outputs someone reads; records to other tags are dropped. */
-  constructor(keySelector: (value: unknown) => unknown, fn: KeyedProcessFunction<unknown, unknown, unknown>, consumedTags: () => Set<string> | undefined = () => undefined) {
+  constructor(
+    keySelector: (value: unknown) => unknown,
+    fn: KeyedProcessFunction<unknown, unknown, unknown> | KeyedProcessFunctionObject<unknown, unknown, unknown>,
+    consumedTags: () => Set<string> | undefined = () => undefined,
+  ) {
     super(keySelector);
-    this.#fn = fn;
-    const currentKey = () => this.backend.currentKey;
+    if (typeof fn === "function") this.#fn = fn;
+    else {
+      this.#fn = (v, ctx) => fn.processElement(v, ctx);
+      this.#onTimer = fn.onTimer ? (ts, ctx) => fn.onTimer!(ts, ctx) : undefined;
+    }
+    const key = () => this.backend.currentKey;
+    const timestamp = () => (Number.isNaN(this.#timestamp) ? undefined : this.#timestamp);
+    const timerService = () => this.#timers.forKey;
+    const domain = () => this.#domain;
     this.#ctx = {
       get key() {
-        return currentKey();
+        return key();
       },
-      emit: (v) => void this.#out.push(this.copy(v)),
+      get timestamp() {
+        return timestamp();
+      },
+      get timerService() {
+        return timerService();
+      },
+      get timeDomain() {
+        return domain();
+      },
+      emit: (v) => this.#push(this.copy(v)),
       output: (tag, v) => {
         const name = checkTag(tag, "process").name;
-        if (consumedTags()?.has(name)) this.#out.push(new SideRecord(name, this.copy(v)));
+        if (consumedTags()?.has(name)) this.#push(new SideRecord(name, this.copy(v)));
       },
       valueState: (name, options) => this.backend.valueState(name, options),
       listState: (name, options) => this.backend.listState(name, options),
@@ -53,24 +103,96 @@ export class KeyedProcessOperator extends KeyedOperator {
     };
   }
 
-  processBatch(values: unknown[]): unknown[] | Promise<unknown[]> {
-    const out: unknown[] = [];
+  #push(v: unknown): void {
+    const out = this.#out;
+    if (out.timestamps !== undefined) out.timestamps.push(this.#timestamp);
+    out.push(v);
+  }
+
+  override open(ctx: OperatorContext, restored: RestoredState | undefined): void {
+    super.open(ctx, restored);
+    this.#timers = new InternalTimerService(this.backend, ctx.clock, ctx.name);
+    if (restored) {
+      this.#timers.restore(restored.keyed);
+      const marks = restored.operator.filter((w): w is number => typeof w === "number");
+      if (marks.length > 0) this.#timers.restoreWatermark(Math.min(...marks));
+    }
+  }
+
+  override snapshotState(): OperatorSnapshot {
+    const snap = super.snapshotState();
+    const wm = this.#timers.watermark;
+    return wm > -Infinity && wm < Infinity ? { ...snap, operator: [wm] } : snap;
+  }
+
+  processBatch(values: Batch): unknown[] | Promise<unknown[]> {
+    const out: Batch = [];
+    const ts = values.timestamps;
+    if (ts !== undefined) out.timestamps = [];
     this.#out = out;
     for (let i = 0; i < values.length; i++) {
       this.backend.setCurrentKey(this.keySelector(values[i]));
+      this.#timestamp = ts === undefined ? NaN : ts[i];
       const r = this.#fn(values[i], this.#ctx);
       if (r instanceof Promise) return this.#rest(values, i, r, out);
     }
     return out;
   }
 
-  async #rest(values: unknown[], i: number, first: Promise<void>, out: unknown[]): Promise<unknown[]> {
+  async #rest(values: Batch, i: number, first: Promise<void>, out: Batch): Promise<unknown[]> {
     await first;
+    const ts = values.timestamps;
     for (let j = i + 1; j < values.length; j++) {
       this.backend.setCurrentKey(this.keySelector(values[j]));
       this.#out = out;
+      this.#timestamp = ts === undefined ? NaN : ts[j];
       await this.#fn(values[j], this.#ctx);
     }
     return out;
+  }
+
+  processWatermark(watermark: number): unknown[] | Promise<unknown[]> {
+    this.#timers.advanceWatermark(watermark);
+    return this.#fire("event", watermark);
+  }
+
+  nextProcessingTime(): number {
+    return this.#timers.nextProcessingTime();
+  }
+
+  onProcessingTime(now: number): unknown[] | Promise<unknown[]> {
+    return this.#fire("processing", now);
+  }
+
+  /** Fires the due timers of a domain, and those they register that are due already. */
+  #fire(domain: TimeDomain, upTo: number): unknown[] | Promise<unknown[]> {
+    const out: Batch = [];
+    out.timestamps = [];
+    const loop = (): unknown[] | Promise<unknown[]> => {
+      for (let due = this.#timers.takeDue(domain, upTo); due.length > 0; due = this.#timers.takeDue(domain, upTo)) {
+        for (let k = 0; k < due.length; k++) {
+          const r = this.#fireOne(domain, due[k].key, due[k].timestamp, out);
+          if (r instanceof Promise) return r.then(() => this.#fireAsync(domain, due.slice(k + 1), out)).then(loop);
+        }
+      }
+      return out;
+    };
+    return loop();
+  }
+
+  async #fireAsync(domain: TimeDomain, due: { key: unknown; timestamp: number }[], out: Batch): Promise<void> {
+    for (const t of due) await this.#fireOne(domain, t.key, t.timestamp, out);
+  }
+
+  #fireOne(domain: TimeDomain, key: unknown, timestamp: number, out: Batch): void | Promise<void> {
+    if (!this.#onTimer) {
+      throw new WeirError("invalid_job", `A timer fired in a process function without onTimer (key ${JSON.stringify(key) ?? String(key)}, ${domain} time ${timestamp}); pass { processElement, onTimer }`);
+    }
+    this.backend.setCurrentKey(key);
+    this.#out = out;
+    this.#domain = domain;
+    // Flink: an event-time timer's output carries the timer's timestamp; a processing-time one's none.
+    this.#timestamp = domain === "event" ? timestamp : NaN;
+    return this.#onTimer(timestamp, this.#ctx);
   }
 }

@@ -1,17 +1,21 @@
+import type { Batch } from "../../actors/messages.ts";
 import { StatelessOperator } from "./base.ts";
 
 /** map(fn): one record out per record in; fn may be async (records keep their order). */
 export class MapOperator extends StatelessOperator {
+  /** One out per in: the output takes the input's timestamps as they are. */
+  readonly timestamped = true;
   readonly #fn: (value: unknown) => unknown;
   constructor(fn: (value: unknown) => unknown) {
     super();
     this.#fn = fn;
   }
-  processBatch(values: unknown[]): unknown[] | Promise<unknown[]> {
+  processBatch(values: Batch): unknown[] | Promise<unknown[]> {
     const fn = this.#fn;
     const copy = this.copy;
     const n = values.length;
-    const out = new Array(n);
+    const out: Batch = new Array(n);
+    if (values.timestamps !== undefined) out.timestamps = values.timestamps;
     for (let i = 0; i < n; i++) {
       const r = fn(values[i]);
       if (r instanceof Promise) return this.#rest(values, out, i, r);

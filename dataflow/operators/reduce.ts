@@ -1,8 +1,11 @@
 import type { ReducingState } from "../../state/backend.ts";
+import type { Batch } from "../../actors/messages.ts";
 import { KeyedOperator } from "./base.ts";
 
 /** Rolling reduce (Flink's): emits the running aggregate for the key after every record. */
 export class ReduceOperator extends KeyedOperator {
+  /** One out per in: each running aggregate keeps its record's timestamp. */
+  readonly timestamped = true;
   readonly #fn: (acc: unknown, value: unknown) => unknown;
   #state!: ReducingState<unknown>;
 
@@ -18,12 +21,13 @@ export class ReduceOperator extends KeyedOperator {
     this.#state = this.backend.reducingState("reduce", this.#fn);
   }
 
-  processBatch(values: unknown[]): unknown[] {
+  processBatch(values: Batch): unknown[] {
     const sel = this.keySelector;
     const copy = this.copy;
     const state = this.#state;
     const n = values.length;
-    const out = new Array(n);
+    const out: Batch = new Array(n);
+    if (values.timestamps !== undefined) out.timestamps = values.timestamps;
     for (let i = 0; i < n; i++) {
       const v = values[i];
       // One lookup per record: the backend folds v into the key's accumulator in place.

@@ -4,6 +4,8 @@ import { EMPTY } from "./base.ts";
 
 /** Wraps a sink's writer as the last operator of a chain. */
 export class SinkOperator implements StreamOperator {
+  /** A sink writes values; their timestamps end here (and whole batches reach the writer). */
+  readonly timestamped = true;
   readonly #sink: Sink;
   #writer!: SinkWriter;
   constructor(sink: Sink) {
