@@ -8,8 +8,8 @@
  * output, so a checkpoint holds either both or neither.
  * @module
  */
-import type { KeyedStateBackend, KeyedTableSnapshot, MapState } from "../state/keyed_state.ts";
-import { readTable } from "../state/keyed_state.ts";
+import type { KeyedStateBackend } from "../state/backend.ts";
+import { type KeyedTableSnapshot, type MapState, readTable } from "../state/keyed_state.ts";
 import { WeirError } from "../errors.ts";
 
 /** Which clock a timer follows. */
@@ -89,9 +89,9 @@ function checkTimestamp(what: string, ts: unknown, owner: string): number {
  *
  * @example
  * ```ts
- * import { KeyedStateBackend } from "../state/keyed_state.ts";
+ * import { HeapKeyedStateBackend } from "../state/heap_backend.ts";
  * import { InternalTimerService } from "./timer_service.ts";
- * const backend = new KeyedStateBackend(128, { start: 0, end: 127 });
+ * const backend = new HeapKeyedStateBackend({ maxParallelism: 128, range: { start: 0, end: 127 } });
  * const timers = new InternalTimerService(backend, { now: () => 0 }, "doc");
  * backend.setCurrentKey("a");
  * timers.forKey.registerEventTimeTimer(10);

@@ -109,18 +109,19 @@ export class KeyedProcessOperator extends KeyedOperator {
     out.push(v);
   }
 
-  override open(ctx: OperatorContext, restored: RestoredState | undefined): void {
-    super.open(ctx, restored);
+  override open(ctx: OperatorContext, restored: RestoredState | undefined): void | Promise<void> {
+    const opened = super.open(ctx, restored);
     this.#timers = new InternalTimerService(this.backend, ctx.clock, ctx.name);
     if (restored) {
       this.#timers.restore(restored.keyed);
       const marks = restored.operator.filter((w): w is number => typeof w === "number");
       if (marks.length > 0) this.#timers.restoreWatermark(Math.min(...marks));
     }
+    return opened;
   }
 
-  override snapshotState(): OperatorSnapshot {
-    const snap = super.snapshotState();
+  override snapshotState(checkpointId: number): OperatorSnapshot {
+    const snap = super.snapshotState(checkpointId);
     const wm = this.#timers.watermark;
     return wm > -Infinity && wm < Infinity ? { ...snap, operator: [wm] } : snap;
   }
