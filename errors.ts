@@ -87,6 +87,8 @@ export type WeirErrorCode =
   // HTTP and the CLI's client.
   | "http_listen_failed"
   | "http_unavailable"
+  // Cloudflare: a Worker without a binding its job needs (platforms/cloudflare/).
+  | "binding_missing"
   | "api_error"
   | "api_unreachable"
   | "unauthorized"

@@ -1,0 +1,103 @@
+/**
+ * What a directory path means on Cloudflare, where there is no file system: a savepoint's
+ * target directory and a `restoreFrom` path name a "directory" in the R2 bucket bound for
+ * savepoints, or, without one, a prefix in the job's own Durable Object storage.
+ * @module
+ */
+import { invalidOption } from "../../errors.ts";
+import { type StorageAdapter, checkKey } from "../../storage/adapter.ts";
+import type { DirectoryOpener } from "../../storage/directory.ts";
+import type { R2BucketLike } from "./bindings.ts";
+import { R2Storage } from "./r2_storage.ts";
+
+/** Where directories live in the job's storage when no bucket is bound. */
+export const JOB_STORAGE_DIRECTORIES = "_directories";
+
+/**
+ * Another adapter's keys under a prefix: a "directory" inside one storage.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStorage } from "../../storage/memory.ts";
+ * import { PrefixStorage } from "./directories.ts";
+ * const inner = new MemoryStorage();
+ * await new PrefixStorage(inner, "savepoints").put("sp-1/_metadata", new Uint8Array([1]));
+ * console.assert((await inner.list("")).join() === "savepoints/sp-1/_metadata");
+ * ```
+ */
+export class PrefixStorage implements StorageAdapter {
+  readonly description: string;
+  readonly #inner: StorageAdapter;
+  readonly #prefix: string;
+
+  /** @throws {TypeError} when `prefix` is not a valid storage key. */
+  constructor(inner: StorageAdapter, prefix: string, description = `${inner.description}/${prefix}`) {
+    checkKey(prefix);
+    this.#inner = inner;
+    this.#prefix = `${prefix}/`;
+    this.description = description;
+  }
+  get(key: string): Promise<Uint8Array | undefined> {
+    checkKey(key);
+    return this.#inner.get(this.#prefix + key);
+  }
+  put(key: string, bytes: Uint8Array): Promise<void> {
+    checkKey(key);
+    return this.#inner.put(this.#prefix + key, bytes);
+  }
+  delete(key: string): Promise<void> {
+    checkKey(key);
+    return this.#inner.delete(this.#prefix + key);
+  }
+  async list(prefix: string): Promise<string[]> {
+    return (await this.#inner.list(this.#prefix + prefix)).map((k) => k.slice(this.#prefix.length));
+  }
+  deletePrefix(prefix: string): Promise<void> {
+    return this.#inner.deletePrefix(this.#prefix + prefix);
+  }
+}
+
+/**
+ * The path below a bucket (or the job's storage) that a directory string names:
+ * `r2://BINDING/a/b`, `do://job/a/b`, `/a/b` and `a/b` all name `a/b`.
+ * @throws {WeirError} `invalid_option` for an empty path or one with `.`/`..` segments.
+ */
+export function directoryKey(path: string): string {
+  const key = path.replace(/^(r2|do):\/\/[^/]*/, "").replace(/^\/+|\/+$/g, "");
+  try {
+    checkKey(key);
+  } catch {
+    throw invalidOption("directory", path, "must name a directory such as \"savepoints\" or \"r2://SAVEPOINTS/savepoints\" (no '.' or '..' segments)");
+  }
+  return key;
+}
+
+/**
+ * The {@link DirectoryOpener} of a job on Cloudflare: a directory is a prefix in `bucket`
+ * when one is bound (locations `r2://BINDING/path`), else in the job's own storage
+ * (locations `do://JOB/path`), so that a savepoint needs no binding beyond the job's.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStorage } from "../../storage/memory.ts";
+ * import { cloudflareDirectories } from "./directories.ts";
+ * const open = cloudflareDirectories({ jobStorage: new MemoryStorage(), jobName: "clicks" });
+ * console.assert(open("savepoints").root === "do://clicks/savepoints");
+ * ```
+ */
+export function cloudflareDirectories(options: {
+  jobStorage: StorageAdapter;
+  jobName: string;
+  bucket?: R2BucketLike;
+  bucketBinding?: string;
+}): DirectoryOpener {
+  return (path) => {
+    const key = directoryKey(path);
+    if (options.bucket) {
+      const name = options.bucketBinding ?? "bucket";
+      return { storage: new R2Storage(options.bucket, { prefix: key, name }), root: `r2://${name}/${key}` };
+    }
+    const root = `do://${options.jobName}/${key}`;
+    return { storage: new PrefixStorage(options.jobStorage, `${JOB_STORAGE_DIRECTORIES}/${key}`, root), root };
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * The `WeirJob` Durable Object: the job master on Cloudflare. It hosts the job (its
+ * coordinator, restart strategy and checkpoint metadata, the commit point, in the object's
+ * own SQLite storage), serves the REST API, and keeps the job alive with alarms.
+ * @module
+ */
+import type { Hono } from "hono";
+import { environmentDefaults, setEnvironmentDefaults } from "../../dataflow/environment.ts";
+import { WeirError } from "../../errors.ts";
+import { createApp } from "../../http/app.ts";
+import { statusForCode } from "../../http/errors.ts";
+import { JobRegistry, isTerminal } from "../../http/registry.ts";
+import type { JobHandle } from "../../runtime/job_handle.ts";
+import { setDirectoryOpener } from "../../storage/directory.ts";
+import { systemClock } from "../system.ts";
+import type { DurableObjectStateLike, R2BucketLike, WorkerBindings } from "./bindings.ts";
+import { cloudflareDirectories } from "./directories.ts";
+import { DurableObjectStorageAdapter } from "./do_storage.ts";
+import { missingBindings, missingBindingsResponse, type RegisteredJob, registeredJob } from "./worker.ts";
+
+/** Where the object records that its job ended, so that a later wake does not run it again. */
+const ENDED_KEY = "_weir_edge/ended";
+
+/** What a wake after the job ended knows of it. */
+interface EndedRecord {
+  jobId: string;
+  jobName: string;
+  status: string;
+}
+
+/**
+ * One job in one Durable Object (DESIGN.md "Edge"; issue 14). The first request or alarm
+ * builds the job with the function given to `weirWorker` and executes it on the object's
+ * storage, which resumes an unfinished run from its latest completed checkpoint: so an
+ * object that was evicted, restarted or moved picks its job up where the last checkpoint
+ * left it, as a local process does after a crash. Savepoint and `restoreFrom` directories
+ * are prefixes in the R2 bucket bound for savepoints, else in this object's storage; a
+ * `WEIR_RESTORE_FROM` variable starts a new run from a savepoint (`flink run -s`).
+ *
+ * Periodic checkpoints: the coordinator's timer triggers them while the object is in
+ * memory; an alarm every checkpoint interval is the durable heartbeat that wakes the object
+ * (resuming the job) and triggers a checkpoint when none was triggered for an interval.
+ * Alarms are delivered at least once: a repeated alarm finds the checkpoint it would take
+ * already in progress or just taken, and takes none.
+ *
+ * @example
+ * ```ts ignore
+ * // worker.ts, with WeirJob bound as WEIR_JOB in wrangler.toml (new_sqlite_classes):
+ * import { WeirJob, weirWorker } from "weir-stream/cloudflare";
+ * export { WeirJob };
+ * export default weirWorker(({ storage }) => buildMyJob(storage));
+ * ```
+ */
+export class WeirJob {
+  readonly #ctx: DurableObjectStateLike;
+  readonly #bindings: WorkerBindings;
+  readonly #storage: DurableObjectStorageAdapter;
+  #starting: Promise<JobHandle | undefined> | undefined;
+  #job: JobHandle | undefined;
+  #app: Hono | undefined;
+  #ended: EndedRecord | undefined;
+  #intervalMs = 0;
+  #lastTriggerAt = -Infinity;
+  #triggering: Promise<unknown> | undefined;
+
+  constructor(ctx: DurableObjectStateLike, env: WorkerBindings) {
+    this.#ctx = ctx;
+    this.#bindings = env ?? {};
+    this.#storage = new DurableObjectStorageAdapter(ctx.storage, "job");
+  }
+
+  /** Every request: the REST API, the dashboard, HttpIngestSource's endpoints. */
+  async fetch(request: Request): Promise<Response> {
+    const registered = registeredJob();
+    if (!registered) return missingBindingsResponse(["The Worker registered no job: its default export must be weirWorker(buildJob)"]);
+    const missing = missingBindings(this.#bindings, registered);
+    if (missing.length > 0) return missingBindingsResponse(missing);
+    let job: JobHandle | undefined;
+    try {
+      job = await this.#ensureStarted(registered);
+    } catch (e) {
+      const code = e instanceof WeirError ? e.code : "job_failed";
+      return Response.json({ errors: [`The job could not start: ${(e as Error).message}`], code }, { status: statusForCode(code) === 500 ? 500 : 409 });
+    }
+    if (!job) return this.#endedResponse(request);
+    return this.#app!.fetch(request);
+  }
+
+  /** The heartbeat: wakes (and resumes) the job, triggers a checkpoint when one is due, sets the next alarm. */
+  async alarm(): Promise<void> {
+    const registered = registeredJob();
+    if (!registered || missingBindings(this.#bindings, registered).length > 0) return;
+    const job = await this.#ensureStarted(registered);
+    if (!job || isTerminal(job.status) || this.#intervalMs <= 0) return;
+    await this.#checkpointIfDue(job);
+    if (!isTerminal(job.status)) await this.#ctx.storage.setAlarm(systemClock.now() + this.#intervalMs);
+  }
+
+  /** The job of this object, once started (for tests and the fixture's own routes). */
+  get job(): JobHandle | undefined {
+    return this.#job;
+  }
+
+  /** The object's storage adapter (for sinks and tests that read what the job wrote). */
+  get storage(): DurableObjectStorageAdapter {
+    return this.#storage;
+  }
+
+  #checkpointIfDue(job: JobHandle): Promise<unknown> {
+    // A repeated alarm while a checkpoint runs joins it instead of taking another.
+    if (this.#triggering) return this.#triggering;
+    const stats = job.checkpointStats();
+    const lastTrigger = Math.max(this.#lastTriggerAt, ...stats.history.map((h) => h.trigger_timestamp));
+    const now = systemClock.now();
+    if (stats.counts.in_progress > 0 || now - lastTrigger < this.#intervalMs || job.status !== "RUNNING") return Promise.resolve();
+    this.#lastTriggerAt = now;
+    this.#triggering = job.triggerCheckpoint()
+      .catch(() => {/* a job that is restarting or ending takes no checkpoint: the next alarm tries again */})
+      .finally(() => (this.#triggering = undefined));
+    return this.#triggering;
+  }
+
+  #ensureStarted(registered: RegisteredJob): Promise<JobHandle | undefined> {
+    if (this.#job && !this.#ended) return Promise.resolve(this.#job);
+    this.#starting ??= this.#start(registered).finally(() => (this.#starting = undefined));
+    return this.#starting;
+  }
+
+  async #start(registered: RegisteredJob): Promise<JobHandle | undefined> {
+    const ended = await this.#storage.get(ENDED_KEY);
+    if (ended) {
+      this.#ended = JSON.parse(new TextDecoder().decode(ended)) as EndedRecord;
+      return undefined;
+    }
+    const bindings = this.#bindings;
+    const restoreFrom = typeof bindings.WEIR_RESTORE_FROM === "string" && bindings.WEIR_RESTORE_FROM !== "" ? bindings.WEIR_RESTORE_FROM : undefined;
+    // Builders read defaults in the StreamEnvironment constructor: set them around the build only.
+    const previous = environmentDefaults();
+    setEnvironmentDefaults({ ...previous, restoreFrom, allowNonRestoredState: bindings.WEIR_ALLOW_NON_RESTORED_STATE === "true" || undefined });
+    let env;
+    try {
+      env = registered.build({ storage: this.#storage, bindings });
+    } finally {
+      setEnvironmentDefaults(previous);
+    }
+    if (!env || typeof env.execute !== "function") {
+      throw new WeirError("invalid_job", `The job-building function given to weirWorker must return a StreamEnvironment, got ${typeof env}`);
+    }
+    if (env.options.storage !== this.#storage) {
+      throw new WeirError("invalid_job", `Job "${env.jobName}" must keep its state in the WeirJob object's storage: pass { storage: job.storage } to its StreamEnvironment`);
+    }
+    // One job per isolate: the directories of this job are the isolate's directories.
+    const bucket = bindings[registered.savepointBucket] as R2BucketLike | undefined;
+    setDirectoryOpener(cloudflareDirectories({ jobStorage: this.#storage, jobName: env.jobName, bucket, bucketBinding: registered.savepointBucket }));
+    const job = await env.execute();
+    const registry = new JobRegistry();
+    registry.add(job);
+    this.#app = createApp({ registry, token: typeof bindings.WEIR_TOKEN === "string" ? bindings.WEIR_TOKEN : undefined });
+    this.#job = job;
+    this.#intervalMs = env.options.checkpoint?.interval ?? 0;
+    job.done.then(async (result) => {
+      const record: EndedRecord = { jobId: job.id, jobName: job.name, status: result.status };
+      await this.#storage.put(ENDED_KEY, new TextEncoder().encode(JSON.stringify(record)));
+      await this.#ctx.storage.deleteAlarm();
+    }).catch(() => {/* the record is best effort: without it a wake starts the job again */});
+    if (this.#intervalMs > 0) await this.#ctx.storage.setAlarm(systemClock.now() + this.#intervalMs);
+    return job;
+  }
+
+  /** After the job ended and the object was evicted: its id and final status, nothing more. */
+  #endedResponse(request: Request): Response {
+    const e = this.#ended!;
+    const path = new URL(request.url).pathname;
+    if (request.method === "GET" && (path === "/jobs" || path === "/jobs/overview")) {
+      return Response.json({ jobs: [{ id: e.jobId, status: e.status.toUpperCase() }] });
+    }
+    return Response.json({ errors: [`Job ${e.jobName} (${e.jobId}) ended ${e.status.toUpperCase()}; this Worker runs it no more`], code: "job_not_running" }, { status: 409 });
+  }
+}

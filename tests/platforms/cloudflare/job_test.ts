@@ -1,0 +1,159 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, relative } from "node:path";
+import { CollectSink, MemoryStorage } from "../../../mod.ts";
+import { countJob } from "./fixtures/count_job.ts";
+import { assertExactlyOnce, sleep } from "../../helpers.ts";
+import { startWorker, type WorkerdHost, type WorkerOptions, workerdSkip } from "./workerd.ts";
+import type { Pair } from "./fixtures/count_job.ts";
+
+const hosts: WorkerdHost[] = [];
+after(async () => {
+  for (const h of hosts) await h.dispose().catch(() => {});
+});
+
+async function start(bindings: Record<string, string>, options: WorkerOptions & { objects?: Record<string, string> } = {}): Promise<WorkerdHost> {
+  const host = await startWorker("./fixtures/job_worker.ts", options.objects ?? { WEIR_JOB: "TestJob" }, { ...options, bindings });
+  hosts.push(host);
+  return host;
+}
+
+async function json<T = Record<string, unknown>>(res: Response | Promise<Response>): Promise<T> {
+  const r = await res;
+  const text = await r.text();
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Error(`Not JSON (status ${r.status}): ${text.slice(0, 300)}`);
+  }
+}
+
+/** Polls a Flink trigger until it is no longer IN_PROGRESS. */
+async function awaitTrigger(host: WorkerdHost, path: string): Promise<{ status: { id: string }; operation: Record<string, unknown> }> {
+  for (let i = 0; i < 6000; i++) {
+    const t = await json<{ status: { id: string }; operation: Record<string, unknown> }>(host.fetch(path));
+    if (t.status.id !== "IN_PROGRESS") return t;
+    await sleep(10);
+  }
+  throw new Error(`Trigger ${path} still in progress`);
+}
+
+async function jobId(host: WorkerdHost): Promise<string> {
+  const { jobs } = await json<{ jobs: { id: string }[] }>(host.fetch("/jobs"));
+  assert.equal(jobs.length, 1);
+  return jobs[0].id;
+}
+
+if (workerdSkip) {
+  describe("WeirJob under workerd", () => test("skipped", { skip: workerdSkip }, () => {}));
+} else {
+  describe("WeirJob under workerd", () => {
+    test("a whole job in one WeirJob object ends exactly-once through an injected failure", { timeout: 120_000 }, async () => {
+      const n = 30_000;
+      const host = await start({ N: String(n), INTERVAL: "20", FAIL_AT: "17000" });
+      const r = await json<{ status: string; restarts: number; committed: Pair[]; checkpoints: { completed: number } }>(host.fetch("/_test/done"));
+      assert.equal(r.status, "finished");
+      assert.ok(r.restarts >= 1, `restarts ${r.restarts}`);
+      assertExactlyOnce(r.committed, n);
+    });
+
+    test("a Worker without the job's bindings answers every request with an error naming the binding", { timeout: 60_000 }, async () => {
+      const noJob = await start({ N: "10" }, { objects: { OTHER: "TestJob" } });
+      for (const path of ["/jobs", "/ingest/x", "/"]) {
+        const res = await noJob.fetch(path);
+        assert.equal(res.status, 500);
+        const body = await json<{ errors: string[]; code: string }>(res);
+        assert.equal(body.code, "binding_missing");
+        assert.match(body.errors[0], /WEIR_JOB/);
+      }
+      const noVar = await start({});
+      const body = await json<{ errors: string[] }>(noVar.fetch("/jobs"));
+      assert.match(body.errors.join(), /binding N\b/);
+    });
+
+    test("alarms trigger checkpoints; an alarm delivered twice takes one checkpoint", { timeout: 60_000 }, async () => {
+      // An interval far beyond the test: only alarms trigger checkpoints here.
+      const host = await start({ N: "100000000", RATE: "2000", INTERVAL: "3600000" });
+      const r = await json<{ before: number; after: number; alarmAt: number | null }>(host.fetch("/_test/alarm"));
+      assert.equal(r.after, r.before + 1, `checkpoints before ${r.before}, after ${r.after}`);
+      assert.ok(r.alarmAt !== null && r.alarmAt > Date.now() + 3_000_000, `next alarm at ${r.alarmAt}`);
+      const again = await json<{ before: number; after: number }>(host.fetch("/_test/alarm"));
+      assert.equal(again.after, again.before, "an alarm within the interval takes no checkpoint");
+    });
+
+    test("a checkpoint and a savepoint triggered over HTTP complete; GET checkpoints shows them in Flink's shape", { timeout: 120_000 }, async () => {
+      const host = await start({ N: "100000000", RATE: "5000", INTERVAL: "3600000" }, { r2Buckets: ["WEIR_SAVEPOINTS"] });
+      const id = await jobId(host);
+      const cp = await json<{ "request-id": string }>(host.fetch(`/jobs/${id}/checkpoints`, { method: "POST" }));
+      const cpDone = await awaitTrigger(host, `/jobs/${id}/checkpoints/${cp["request-id"]}`);
+      assert.equal(cpDone.status.id, "COMPLETED");
+      assert.equal(typeof cpDone.operation.checkpointId, "number");
+      const sp = await json<{ "request-id": string }>(host.fetch(`/jobs/${id}/savepoints`, {
+        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ "target-directory": "savepoints", "cancel-job": false }),
+      }));
+      const spDone = await awaitTrigger(host, `/jobs/${id}/savepoints/${sp["request-id"]}`);
+      assert.equal(spDone.status.id, "COMPLETED", JSON.stringify(spDone));
+      const location = spDone.operation.location as string;
+      assert.match(location, /^r2:\/\/WEIR_SAVEPOINTS\/savepoints\/savepoint-/);
+      const bucket = await host.r2("WEIR_SAVEPOINTS");
+      const key = location.slice("r2://WEIR_SAVEPOINTS/".length);
+      assert.ok(await bucket.get(`${key}/_metadata`), `${key}/_metadata in R2`);
+      const stats = await json<{ counts: { completed: number }; latest: { completed: { id: number }; savepoint: { external_path: string; checkpoint_type: string } }; history: unknown[] }>(host.fetch(`/jobs/${id}/checkpoints`));
+      assert.ok(stats.counts.completed >= 2);
+      assert.equal(stats.latest.savepoint.external_path, location);
+      assert.equal(stats.latest.savepoint.checkpoint_type, "SAVEPOINT");
+      assert.equal(stats.latest.completed.id, cpDone.operation.checkpointId);
+    });
+
+    test("a savepoint taken on the edge (R2) restores locally and the job ends exactly-once", { timeout: 120_000 }, async () => {
+      const n = 20_000;
+      const host = await start({ N: String(n), RATE: "4000", INTERVAL: "100" }, { r2Buckets: ["WEIR_SAVEPOINTS"] });
+      const id = await jobId(host);
+      await sleep(1000);
+      const sp = await json<{ "request-id": string }>(host.fetch(`/jobs/${id}/savepoints`, {
+        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ "target-directory": "r2://WEIR_SAVEPOINTS/exported", "cancel-job": true }),
+      }));
+      const spDone = await awaitTrigger(host, `/jobs/${id}/savepoints/${sp["request-id"]}`);
+      assert.equal(spDone.status.id, "COMPLETED", JSON.stringify(spDone));
+      const edge = await json<{ status: string; committed: Pair[] }>(host.fetch("/_test/done"));
+      assert.equal(edge.status, "stopped");
+      assert.ok(edge.committed.length > 0 && edge.committed.length < n, `${edge.committed.length} committed on the edge`);
+
+      // Copy the savepoint's objects into a local directory, as a user would with rclone.
+      const prefix = (spDone.operation.location as string).slice("r2://WEIR_SAVEPOINTS/".length);
+      const dir = join(mkdtempSync(join(tmpdir(), "weir-edge-sp-")), basename(prefix));
+      const bucket = await host.r2("WEIR_SAVEPOINTS");
+      const listed = await bucket.list({ prefix: `${prefix}/` });
+      assert.ok(!listed.truncated && listed.objects.length > 1);
+      for (const { key } of listed.objects) {
+        const file = join(dir, key.slice(prefix.length + 1));
+        mkdirSync(dirname(file), { recursive: true });
+        writeFileSync(file, new Uint8Array(await (await bucket.get(key))!.arrayBuffer()));
+      }
+      const sink = new CollectSink<Pair>();
+      const local = await countJob({ n, sink, storage: new MemoryStorage(), restoreFrom: dir }).execute();
+      const result = await local.done;
+      assert.equal(result.status, "finished");
+      assertExactlyOnce([...edge.committed, ...sink.committed], n);
+    });
+
+    test("a savepoint taken locally restores on the edge (from R2) and the job ends exactly-once", { timeout: 120_000 }, async () => {
+      const n = 20_000;
+      const sink = new CollectSink<Pair>();
+      const local = await countJob({ n, sink, storage: new MemoryStorage(), ratePerSecond: 4000, checkpoint: { interval: 100 } }).execute();
+      await sleep(1000);
+      const savepoint = await local.stop({ savepoint: mkdtempSync(join(tmpdir(), "weir-local-sp-")) });
+      assert.ok(sink.committed.length > 0 && sink.committed.length < n, `${sink.committed.length} committed locally`);
+
+      const host = await start({ N: String(n), INTERVAL: "100", WEIR_RESTORE_FROM: `r2://WEIR_SAVEPOINTS/imported/${basename(savepoint)}` }, { r2Buckets: ["WEIR_SAVEPOINTS"] });
+      const bucket = await host.r2("WEIR_SAVEPOINTS");
+      const files = (d: string): string[] => readdirSync(d).flatMap((f) => statSync(join(d, f)).isDirectory() ? files(join(d, f)) : [join(d, f)]);
+      for (const file of files(savepoint)) await bucket.put(`imported/${basename(savepoint)}/${relative(savepoint, file)}`, new Uint8Array(readFileSync(file)));
+      const edge = await json<{ status: string; committed: Pair[]; error?: string }>(host.fetch("/_test/done"));
+      assert.equal(edge.status, "finished", edge.error);
+      assertExactlyOnce([...sink.committed, ...edge.committed], n);
+    });
+  });
+}
