@@ -69,6 +69,7 @@ export { setDirectoryOpener } from "./storage/directory.ts";
 export type { DirectoryOpener } from "./storage/directory.ts";
 export { SequenceSource } from "./connectors/sequence_source.ts";
 export { CollectSink } from "./connectors/collect_sink.ts";
+export { StorageSink, type StorageSinkOptions } from "./connectors/storage_sink.ts";
 export { FileSink } from "./connectors/file_sink.ts";
 export { FileSource } from "./connectors/file_source.ts";
 export type { FileFormat, FileSourceOptions } from "./connectors/file_source.ts";

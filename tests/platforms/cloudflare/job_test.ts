@@ -155,5 +155,25 @@ if (workerdSkip) {
       assert.equal(edge.status, "finished", edge.error);
       assertExactlyOnce([...sink.committed, ...edge.committed], n);
     });
+
+    test("workerd disposed and started again over its persisted storage: the job resumes from its latest checkpoint and ends exactly-once", { timeout: 120_000 }, async () => {
+      const n = 20_000;
+      const persistTo = mkdtempSync(join(tmpdir(), "weir-edge-dc-"));
+      const vars = { N: String(n), RATE: "4000", INTERVAL: "100", SINK: "storage" };
+      const first = await startWorker("./fixtures/job_worker.ts", { WEIR_JOB: "TestJob" }, { persistTo, bindings: vars });
+      let before: Pair[] = [];
+      for (let i = 0; i < 6000 && before.length === 0; i++) {
+        before = (await json<{ committed: Pair[] }>(first.fetch("/_test/committed"))).committed;
+        if (before.length === 0) await sleep(10);
+      }
+      // The whole "data center" stops mid-job, with a committed part and uncommitted work.
+      await first.dispose();
+      assert.ok(before.length > 0 && before.length < n, `${before.length} committed before the restart`);
+      const second = await start(vars, { persistTo });
+      const r = await json<{ status: string; restarts: number; committed: Pair[]; error?: string }>(second.fetch("/_test/done"));
+      assert.equal(r.status, "finished", r.error);
+      assert.ok(r.committed.length > before.length);
+      assertExactlyOnce(r.committed, n);
+    });
   });
 }
