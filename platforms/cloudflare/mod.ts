@@ -17,3 +17,20 @@ export { cloudflareDirectories, directoryKey, PrefixStorage } from "./directorie
 export type { DurableObjectNamespaceLike, DurableObjectStateLike, R2BucketLike, WorkerBindings } from "./bindings.ts";
 export { type EdgeJobBuilder, type EdgeJobContext, weirWorker, type WeirWorkerOptions } from "./worker.ts";
 export { WeirJob } from "./weir_job.ts";
+
+// The part of weir's API that runs on workerd (mod.ts also exports file, SQLite and server
+// code that a Worker bundle cannot hold): what a job on Cloudflare is built from.
+export { StreamEnvironment } from "../../dataflow/environment.ts";
+export type { EnvironmentOptions } from "../../dataflow/environment.ts";
+export { DataStream, KeyedStream } from "../../dataflow/data_stream.ts";
+export { OutputTag } from "../../dataflow/side_output.ts";
+export { WatermarkStrategy } from "../../dataflow/watermark_strategy.ts";
+export type { OperatorContext, Sink, SinkWriter, Source, SourceReader } from "../../dataflow/operator.ts";
+export type { StorageAdapter } from "../../storage/adapter.ts";
+export { MemoryStorage } from "../../storage/memory.ts";
+export { SequenceSource } from "../../connectors/sequence_source.ts";
+export { CollectSink } from "../../connectors/collect_sink.ts";
+export { StorageSink, type StorageSinkOptions } from "../../connectors/storage_sink.ts";
+export { HttpIngestSource, type HttpIngestSourceOptions } from "../../connectors/http_ingest_source.ts";
+export { OperatorError, WeirError } from "../../errors.ts";
+export { registerType } from "../../codec/type_registry.ts";

@@ -82,6 +82,8 @@ export class WeirJob {
       const code = e instanceof WeirError ? e.code : "job_failed";
       return Response.json({ errors: [`The job could not start: ${(e as Error).message}`], code }, { status: statusForCode(code) === 500 ? 500 : 409 });
     }
+    const own = await registered.routes?.(request, { storage: this.#storage, bindings: this.#bindings });
+    if (own) return own;
     if (!job) return this.#endedResponse(request);
     return this.#app!.fetch(request);
   }

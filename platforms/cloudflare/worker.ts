@@ -33,6 +33,12 @@ export interface WeirWorkerOptions {
   savepointBucket?: string;
   /** Further bindings the job needs: a Worker without one answers every request with an error naming it. */
   requiredBindings?: string[];
+  /**
+   * Routes of your own, answered inside the job's object before the REST API (e.g. a
+   * `GET /results` that reads what a StorageSink committed to `job.storage`); return
+   * undefined to leave a request to weir.
+   */
+  routes?: (request: Request, job: EdgeJobContext) => Response | undefined | Promise<Response | undefined>;
 }
 
 /** The job of this Worker, registered by {@link weirWorker} for `WeirJob` to build. */
@@ -41,6 +47,7 @@ export interface RegisteredJob {
   jobBinding: string;
   savepointBucket: string;
   requiredBindings: string[];
+  routes?: WeirWorkerOptions["routes"];
 }
 
 let registered: RegisteredJob | undefined;
@@ -103,6 +110,7 @@ export function weirWorker(build: EdgeJobBuilder, options: WeirWorkerOptions = {
     jobBinding: options.jobBinding ?? "WEIR_JOB",
     savepointBucket: options.savepointBucket ?? "WEIR_SAVEPOINTS",
     requiredBindings: [...(options.requiredBindings ?? [])],
+    routes: options.routes,
   };
   registered = job;
   return {
