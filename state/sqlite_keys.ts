@@ -14,7 +14,7 @@ const TAG_TRUE = 0x74; // "t"
 const TAG_FALSE = 0x66; // "f"
 const TAG_BIGINT = 0x62; // "b"
 
-const f64 = new Float64Array(1);
+const f64 = new DataView(new ArrayBuffer(8));
 const f64Bytes = new Uint8Array(f64.buffer);
 
 function stringBytes(tag: number, s: string): Uint8Array {
@@ -57,7 +57,8 @@ export function keyBytes(canonical: unknown): Uint8Array {
     case "string":
       return stringBytes(TAG_STRING, canonical);
     case "number": {
-      f64[0] = canonical === 0 ? 0 : Number.isNaN(canonical) ? NaN : canonical;
+      // Big-endian, so ascending integer keys append to their key group's end of the B-tree.
+      f64.setFloat64(0, canonical === 0 ? 0 : Number.isNaN(canonical) ? NaN : canonical);
       const out = new Uint8Array(9);
       out[0] = TAG_NUMBER;
       out.set(f64Bytes, 1);
@@ -89,7 +90,7 @@ export function keyFromBytes(b: Uint8Array): unknown {
     case TAG_NUMBER:
       if (b.length !== 9) break;
       f64Bytes.set(b.subarray(1, 9));
-      return f64[0];
+      return f64.getFloat64(0);
     case TAG_TRUE:
       return true;
     case TAG_FALSE:

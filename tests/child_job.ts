@@ -2,7 +2,7 @@
  * Runs a job fixture in a child process of the same runtime (bun or deno) and hands each
  * JSON line it prints to `onLine`, in order (an async handler finishes before the next
  * line is seen), with a `kill()` that SIGKILLs the child. A hang guard kills it after
- * `limitMs`. Used by the crash tests and the connector conformance suites.
+ * `limitMs`; `runtimeFlags` go to the runtime before the fixture (a heap limit). Used by the crash tests and the connector conformance suites.
  */
 import { spawn } from "node:child_process";
 import process from "node:process";
@@ -18,9 +18,12 @@ export function runChildJob(
   args: string[],
   onLine: (line: Record<string, unknown>, kill: () => void) => void | Promise<void>,
   limitMs = 90_000,
+  runtimeFlags: { deno?: string[]; bun?: string[] } = {},
 ): Promise<ChildRun> {
   const isDeno = "Deno" in globalThis;
-  const cmd = isDeno ? [process.execPath, "run", "-A", "--no-check", fixture, ...args] : [process.execPath, fixture, ...args];
+  const cmd = isDeno
+    ? [process.execPath, "run", "-A", "--no-check", ...(runtimeFlags.deno ?? []), fixture, ...args]
+    : [process.execPath, ...(runtimeFlags.bun ?? []), fixture, ...args];
   const child = spawn(cmd[0], cmd.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
   const kill = () => void child.kill("SIGKILL");
   const lines: Record<string, unknown>[] = [];
