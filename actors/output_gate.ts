@@ -1,4 +1,4 @@
-import type { Channel } from "./channel.ts";
+import type { OutputChannel } from "./output_channel.ts";
 import { type Batch, type ChannelItem, withTimestamps } from "./messages.ts";
 import { copyBatch } from "../codec/values.ts";
 import { keyGroupOf, subtaskForKeyGroup } from "../state/key_group.ts";
@@ -23,7 +23,7 @@ export type GateCopies = "none" | "others" | "all";
  * and at the end of each actor step (flush), so records never wait on a timer.
  */
 export class OutputGate {
-  readonly channels: Channel[];
+  readonly channels: OutputChannel[];
   readonly partitioning: Partitioning;
   readonly batchSize: number;
   #building: Batch[];
@@ -37,7 +37,7 @@ export class OutputGate {
   readonly target: { name: string; uid: string };
 
   constructor(
-    channels: Channel[],
+    channels: OutputChannel[],
     partitioning: Partitioning,
     batchSize: number,
     target: { name: string; uid: string },
@@ -53,7 +53,7 @@ export class OutputGate {
 
   /** True while any channel of this gate has items waiting for credit. */
   get backpressured(): boolean {
-    for (const c of this.channels) if (c.pending.length > 0) return true;
+    for (const c of this.channels) if (c.backpressured) return true;
     return false;
   }
 
@@ -178,6 +178,18 @@ export class OutputGate {
   broadcastEvent(item: ChannelItem): void {
     this.flush();
     for (const c of this.channels) c.send(item);
+  }
+
+  /** Items waiting for credit on every channel of this gate. */
+  get buffered(): number {
+    let n = 0;
+    for (const c of this.channels) n += c.buffered;
+    return n;
+  }
+
+  /** Stops sending on every channel. */
+  close(): void {
+    for (const c of this.channels) c.close();
   }
 }
 

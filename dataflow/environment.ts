@@ -1,5 +1,6 @@
 import type { BeforeStep, PickPolicy } from "../actors/dispatcher.ts";
 import type { Clock, Scheduler } from "../actors/time.ts";
+import type { Transport } from "../actors/transport.ts";
 import { checkpointConfig, type CheckpointOptions } from "../checkpoint/config.ts";
 import { checkpointDirOf } from "../checkpoint/metadata.ts";
 import type { CoordinatorFaults } from "../checkpoint/coordinator.ts";
@@ -40,6 +41,8 @@ export interface RuntimeOptions {
   /** Runs before every actor step; a throw fails that step (the simulator's subtask crash). */
   beforeStep?: BeforeStep;
   jobId?: string;
+  /** Carries batches, barriers and credit between subtasks (actors/transport.ts); in-memory unless set. */
+  transport?: Transport;
 }
 
 /** Everything a job is configured with. */
@@ -273,6 +276,7 @@ export class StreamEnvironment implements GraphBuilder {
           channelStateMaxBytes: checkpoint.channelStateMaxBytes,
           objectReuse: o.objectReuse ?? false,
           state: o.state,
+          transport: rt.transport,
         },
         clock: rt.clock ?? systemClock,
         scheduler: rt.scheduler ?? systemScheduler,

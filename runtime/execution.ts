@@ -1,4 +1,7 @@
-import { Channel } from "../actors/channel.ts";
+import { InputChannel } from "../actors/input_channel.ts";
+import { MemoryTransport } from "../actors/memory_transport.ts";
+import { OutputChannel } from "../actors/output_channel.ts";
+import type { ChannelAddress, Transport } from "../actors/transport.ts";
 import type { Dispatcher } from "../actors/dispatcher.ts";
 import type { Barrier } from "../actors/messages.ts";
 import { OutputGate } from "../actors/output_gate.ts";
@@ -43,6 +46,11 @@ export interface ExecutionTuning {
   stepBudgetMs?: number;
   /** The job's `state` options (validated): which keyed state backend, incremental or not. */
   state?: StateBackendOptions;
+  /**
+   * Carries every channel's batches, barriers and credit between subtasks; an in-memory
+   * transport of the execution's own unless set (actors/transport.ts has the contract).
+   */
+  transport?: Transport;
 }
 
 /**
@@ -61,6 +69,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
   readonly #owner: ExecutionOwner;
   readonly #graph: JobGraph;
   readonly #tuning: ExecutionTuning;
+  readonly #transport: Transport;
   #running = true;
   #restoredId = 0;
   #sourcesFinished = new Set<string>();
@@ -75,6 +84,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
     this.batchSize = tuning.batchSize;
     this.channelStateMaxBytes = tuning.channelStateMaxBytes;
     this.stepBudgetMs = tuning.stepBudgetMs ?? 4;
+    this.#transport = tuning.transport ?? new MemoryTransport();
     this.vertices = graph.vertices.map((v) => ({ id: v.id, name: v.name, parallelism: v.parallelism, uids: v.uids }));
   }
 
@@ -111,19 +121,28 @@ export class Execution implements SubtaskHost, CheckpointTarget {
     }
     const byId = new Map(this.#graph.vertices.map((v) => [v.id, v]));
     // Input channels by "receiver vertex/index <- sender vertex/index", where channel state goes.
-    const inputOf = new Map<string, Channel>();
+    const inputOf = new Map<string, InputChannel>();
     for (const e of this.#graph.edges) {
       const senders = byVertex.get(e.from)!;
       const receivers = byVertex.get(e.to)!;
       for (const s of senders) {
-        const channels: Channel[] = [];
+        const channels: OutputChannel[] = [];
         for (let j = 0; j < receivers.length; j++) {
           if (e.pointwise && j !== s.index) continue;
           const r = receivers[j];
-          const ch = new Channel(s, r, r.inputs.length, this.#tuning.channelCapacity);
-          r.inputs.push(ch);
-          channels.push(ch);
-          inputOf.set(`${e.to}/${j}<-${e.from}/${s.index}`, ch);
+          const address: ChannelAddress = {
+            jobId: this.#owner.jobId,
+            attempt: this.attempt,
+            sender: { vertexId: s.vertexId, subtaskIndex: s.index },
+            receiver: { vertexId: r.vertexId, subtaskIndex: r.index },
+            inputIndex: r.inputs.inputCount,
+            capacity: this.#tuning.channelCapacity,
+          };
+          // Each side opens its own end, as it would on another host.
+          const input = new InputChannel(address, this.#transport, r);
+          r.inputs.add(input);
+          channels.push(new OutputChannel(address, this.#transport, s));
+          inputOf.set(`${e.to}/${j}<-${e.from}/${s.index}`, input);
         }
         const first = byId.get(e.to)!.chain[0];
         // The first receiver of the first gate takes the emitted records themselves; every

@@ -238,8 +238,8 @@ export class JobHandle {
       subtasks: (exec?.subtasks ?? []).filter((s) => s.vertexId === v.id).map((s) => ({
         index: s.index,
         ...s.countersNow(),
-        queuedBatches: s.inputs.reduce((n, c) => n + c.queuedBatches, 0),
-        outputBuffered: s.gates.reduce((n, g) => n + g.channels.reduce((m, c) => m + c.pending.length, 0), 0),
+        queuedBatches: s.inputs.queuedBatches,
+        outputBuffered: s.gates.reduce((n, g) => n + g.buffered, 0),
         barrierState: s.barrierState,
         pendingSnapshots: s.pendingSnapshots,
       })),

@@ -1,4 +1,6 @@
-import type { Channel, OvertakeMark } from "../actors/channel.ts";
+import { InputGate } from "../actors/input_gate.ts";
+import type { InputChannelOwner } from "../actors/input_channel.ts";
+import type { OutputChannelOwner } from "../actors/output_channel.ts";
 import type { Runnable } from "../actors/dispatcher.ts";
 import { type Barrier, type Batch, type EndOfPartition, isBatch, sliceBatch, unknownEvent } from "../actors/messages.ts";
 import type { OutputGate } from "../actors/output_gate.ts";
@@ -17,8 +19,8 @@ const END_OF_PARTITION: EndOfPartition = Object.freeze({ kind: "eop" });
 /** Control messages: always served before data. */
 export type PriorityMessage =
   | { kind: "trigger"; barrier: Barrier }
-  /** `mark`: the channel's queue items the barrier overtook; later arrivals are post-barrier. */
-  | { kind: "barrier"; barrier: Barrier; channel: number; mark: OvertakeMark }
+  /** `overtakes`: the sequence number below which the channel's queued items are the barrier's in-flight data. */
+  | { kind: "barrier"; barrier: Barrier; channel: number; overtakes: number }
   | { kind: "complete"; checkpointId: number; final: boolean }
   | { kind: "abort"; checkpointId: number; reason: CheckpointFailureReason }
   | { kind: "alignmentTimeout"; checkpointId: number }
@@ -44,11 +46,11 @@ export interface SubtaskCounters {
  * channels with a priority lane, and its output gates. One message per step; the
  * checkpointing half lives in SubtaskCheckpoints.
  */
-export class Subtask implements Runnable, CheckpointedActor {
+export class Subtask implements Runnable, CheckpointedActor, InputChannelOwner, OutputChannelOwner {
   readonly vertexId: string;
   readonly index: number;
   readonly name: string;
-  readonly inputs: Channel[] = [];
+  readonly inputs: InputGate = new InputGate();
   readonly gates: OutputGate[] = [];
   readonly fileMeta: CheckpointedActor["fileMeta"];
   busy = false;
@@ -61,12 +63,7 @@ export class Subtask implements Runnable, CheckpointedActor {
   readonly #chain: OperatorChain;
   readonly #priority: PriorityMessage[] = [];
   readonly #checkpoints: SubtaskCheckpoints;
-  #ended: boolean[] = [];
-  #endedCount = 0;
-  #nextInput = 0;
   #sourceDone = false;
-  /** Until no input holds restored channel state any more. */
-  #replaying = true;
   #sourceWaiting = false;
   /** Stop-with-savepoint: nothing is read after its barrier unless the savepoint fails. */
   #suspended = false;
@@ -118,9 +115,9 @@ export class Subtask implements Runnable, CheckpointedActor {
 
   /** Called once every channel is connected. */
   connected(): void {
-    this.#ended = this.inputs.map(() => false);
-    this.#valve = new WatermarkValve(this.inputs.length);
-    this.#checkpoints.connected(this.inputs.length);
+    this.inputs.connected();
+    this.#valve = new WatermarkValve(this.inputs.inputCount);
+    this.#checkpoints.connected(this.inputs.inputCount);
   }
 
   /** Everything is wired and open: processing-time timers restored overdue fire now, then the actor runs. */
@@ -142,7 +139,7 @@ export class Subtask implements Runnable, CheckpointedActor {
   }
 
   isEnded(channel: number): boolean {
-    return this.#ended[channel];
+    return this.inputs.isEnded(channel);
   }
 
   /** Wakes the actor; channels call this on new data and on returned credit. */
@@ -153,6 +150,11 @@ export class Subtask implements Runnable, CheckpointedActor {
     }
     this.#host.dispatcher.wake(this);
   };
+
+  /** A priority barrier arrived on an input channel: it goes on the priority lane. */
+  priorityBarrier(channel: number, barrier: Barrier, overtakes: number): void {
+    this.post({ kind: "barrier", barrier, channel, overtakes });
+  }
 
   /** Puts a control message on the priority lane. */
   post(message: PriorityMessage): void {
@@ -174,23 +176,7 @@ export class Subtask implements Runnable, CheckpointedActor {
       return false;
     }
     if (this.#chain.source) return !this.#sourceDone && !this.#sourceWaiting && !this.#suspended && !this.#pollPending && this.#polled === undefined;
-    return this.#consumable() >= 0;
-  }
-
-  #consumable(): number {
-    const n = this.inputs.length;
-    if (this.#replaying) {
-      // Restored channel state is replayed before new data on any channel.
-      for (let c = 0; c < n; c++) {
-        if (this.inputs[c].restoredBatches > 0 && !this.#ended[c] && !this.#checkpoints.isBlocked(c)) return c;
-      }
-      this.#replaying = false;
-    }
-    for (let k = 0; k < n; k++) {
-      const c = (this.#nextInput + k) % n;
-      if (!this.#ended[c] && !this.#checkpoints.isBlocked(c) && this.inputs[c].queue.length > 0) return c;
-    }
-    return -1;
+    return this.inputs.next() >= 0;
   }
 
   fail(error: unknown): void {
@@ -205,6 +191,8 @@ export class Subtask implements Runnable, CheckpointedActor {
     for (const t of this.#timers) t.cancel();
     this.#timers.clear();
     this.#checkpoints.clear();
+    this.inputs.close();
+    for (const g of this.gates) g.close();
     this.#chain.close();
   }
 
@@ -339,10 +327,10 @@ export class Subtask implements Runnable, CheckpointedActor {
   }
 
   #consumeInput(): void | Promise<void> {
-    const c = this.#consumable();
+    const c = this.inputs.next();
     if (c < 0) return;
-    this.#nextInput = (c + 1) % this.inputs.length;
-    const channel = this.inputs[c];
+    this.inputs.read(c);
+    const channel = this.inputs.channels[c];
     const item = channel.peek()!;
     if (isBatch(item)) {
       let values: Batch;
@@ -367,12 +355,12 @@ export class Subtask implements Runnable, CheckpointedActor {
     switch (item.kind) {
       case "barrier":
         return this.#checkpoints.inBandBarrier(c, item);
-      case "eop":
-        this.#ended[c] = true;
-        this.#endedCount++;
+      case "eop": {
+        const all = this.inputs.endOfPartition(c);
         this.#checkpoints.endOfPartition(c);
-        if (this.#endedCount === this.inputs.length) return this.#endOfInput();
+        if (all) return this.#endOfInput();
         return this.#valveChanged(this.#valve.ended(c));
+      }
       case "watermark":
         this.#checkpoints.consumed(c, item);
         return this.#valveChanged(this.#valve.watermark(c, item.timestamp));
@@ -444,7 +432,7 @@ export class Subtask implements Runnable, CheckpointedActor {
         if (m.barrier.terminate) this.#suspended = true;
         return;
       case "barrier":
-        return this.#checkpoints.priorityBarrier(m.channel, m.barrier, this.inputs[m.channel].releaseMark(m.mark));
+        return this.#checkpoints.priorityBarrier(m.channel, m.barrier, m.overtakes);
       case "alignmentTimeout":
         return this.#checkpoints.alignmentTimeout(m.checkpointId);
       case "outputTimeout":

@@ -1,6 +1,6 @@
-import { type Channel, endpointId } from "../actors/channel.ts";
+import type { CheckpointableInput } from "../actors/input_gate.ts";
 import { checksumOf } from "../checkpoint/checksum.ts";
-import { type Barrier, type ChannelStateItem, isBatch } from "../actors/messages.ts";
+import type { Barrier, ChannelStateItem } from "../actors/messages.ts";
 import type { OutputGate } from "../actors/output_gate.ts";
 import type { Timer } from "../actors/time.ts";
 import { type AlignmentTiming, type BarrierController, BarrierHandler } from "../checkpoint/barrier_handler.ts";
@@ -13,7 +13,8 @@ import type { SubtaskHost } from "./subtask_host.ts";
 /** What the checkpointing half of a subtask needs from the actor. */
 export interface CheckpointedActor {
   readonly name: string;
-  readonly inputs: Channel[];
+  /** The inputs, only as far as checkpointing may act on them. */
+  readonly inputs: CheckpointableInput;
   readonly gates: OutputGate[];
   readonly alive: boolean;
   readonly fileMeta: Omit<SubtaskStateFile, "operators" | "inputChannels" | "outputChannels" | "checkpointId" | "channelPeers">;
@@ -37,10 +38,9 @@ export class SubtaskCheckpoints implements BarrierController {
   readonly #host: SubtaskHost;
   readonly #handler: BarrierHandler;
   readonly #pending = new Map<number, PendingSnapshot>();
-  #blocked: boolean[] = [];
   /** Per input channel: the snapshot recording what is consumed there before its barrier. */
   #recording: (PendingSnapshot | undefined)[] = [];
-  /** Per input channel: queue items the last priority barrier overtook there. */
+  /** Per input channel: the mark (sequence number) of the last priority barrier handled there. */
   #overtaken: number[] = [];
   /** Alignment and output timeouts by checkpoint, cancelled once they cannot matter. */
   readonly #timeouts = new Map<number, Timer[]>();
@@ -53,22 +53,18 @@ export class SubtaskCheckpoints implements BarrierController {
 
   /** Sizes the per-channel bookkeeping once the inputs are wired. */
   connected(inputCount: number): void {
-    this.#blocked = new Array(inputCount).fill(false);
     this.#recording = new Array(inputCount).fill(undefined);
     this.#overtaken = new Array(inputCount).fill(0);
   }
 
   get inputCount(): number {
-    return this.#actor.inputs.length;
+    return this.#actor.inputs.inputCount;
   }
   get stateName(): string {
     return this.#handler.stateName;
   }
   get pendingCount(): number {
     return this.#pending.size;
-  }
-  isBlocked(channel: number): boolean {
-    return this.#blocked[channel];
   }
 
   /** Records consumed pre-barrier data (or a watermark event) of a channel that is being recorded. */
@@ -80,8 +76,9 @@ export class SubtaskCheckpoints implements BarrierController {
   inBandBarrier(channel: number, barrier: Barrier): void {
     this.#handler.barrierReceived(channel, barrier, false);
   }
-  priorityBarrier(channel: number, barrier: Barrier, queued: number): void {
-    this.#overtaken[channel] = queued;
+  /** A priority barrier on `channel`, overtaking the items queued there below sequence number `overtakes`. */
+  priorityBarrier(channel: number, barrier: Barrier, overtakes: number): void {
+    this.#overtaken[channel] = overtakes;
     this.#handler.barrierReceived(channel, barrier, true);
   }
   endOfPartition(channel: number): void {
@@ -153,11 +150,10 @@ export class SubtaskCheckpoints implements BarrierController {
       for (let c = 0; c < gate.channels.length; c++) {
         const channel = gate.channels[c];
         if (snap.unaligned) {
-          this.#overtakeOutput(snap, g, c, channel.pending.length);
-          postBarrier(channel, barrier);
+          this.#overtakeOutput(snap, g, c, channel.sendPriority(barrier)!);
         } else {
-          channel.send(barrier);
-          if (barrier.alignedTimeoutMs > 0 && channel.pending.includes(barrier)) {
+          const sent = channel.send(barrier);
+          if (barrier.alignedTimeoutMs > 0 && !sent) {
             snap.waitingOutputs.add(`${g}:${c}`);
             // One listener per channel serves every checkpoint whose barrier waits there.
             channel.onBarrierDelivered ??= (b) => {
@@ -175,14 +171,8 @@ export class SubtaskCheckpoints implements BarrierController {
     this.#maybeComplete(snap);
   }
 
-  /** Records the first `count` items of an output buffer (batches and watermark events) as output channel state. */
-  #overtakeOutput(snap: PendingSnapshot, g: number, c: number, count: number): void {
-    const pending = this.#actor.gates[g].channels[c].pending;
-    const batches: ChannelStateItem[] = [];
-    for (let i = 0; i < count; i++) {
-      const item = pending[i];
-      if (isBatch(item) || item.kind === "watermark" || item.kind === "watermarkStatus") batches.push(item);
-    }
+  /** Records what a priority barrier overtook in an output buffer (batches and watermark events) as output channel state. */
+  #overtakeOutput(snap: PendingSnapshot, g: number, c: number, batches: ChannelStateItem[]): void {
     this.#record(snap, () => snap.recordOutput(g, c, batches));
   }
 
@@ -198,12 +188,10 @@ export class SubtaskCheckpoints implements BarrierController {
     for (const key of [...snap.waitingOutputs]) {
       const [g, c] = key.split(":").map(Number);
       const channel = this.#actor.gates[g].channels[c];
-      const at = channel.pending.indexOf(snap.barrier);
-      if (at < 0) continue;
-      this.#overtakeOutput(snap, g, c, at);
+      const overtaken = channel.sendPriority({ ...snap.barrier, unaligned: true }, snap.barrier);
+      if (overtaken === undefined) continue;
+      this.#overtakeOutput(snap, g, c, overtaken);
       snap.unaligned = true;
-      channel.removePending(at);
-      postBarrier(channel, { ...snap.barrier, unaligned: true });
       if (!this.#pending.has(checkpointId)) return;
       this.#outputBarrierDelivered(snap, g, c);
     }
@@ -270,10 +258,10 @@ export class SubtaskCheckpoints implements BarrierController {
 
   /** The other ends of this subtask's channels, written with channel state so that a rescaled restore can route it. */
   readonly #peers = {
-    input: (c: number): ChannelPeer => endpointId(this.#actor.inputs[c].sender),
+    input: (c: number): ChannelPeer => this.#actor.inputs.peer(c),
     output: (key: string): ChannelPeer => {
       const [g, c] = key.split(":").map(Number);
-      return endpointId(this.#actor.gates[g].channels[c].receiver);
+      return this.#actor.gates[g].channels[c].address.receiver;
     },
   };
 
@@ -294,10 +282,10 @@ export class SubtaskCheckpoints implements BarrierController {
     return this.#actor.now();
   }
   block(channel: number): void {
-    this.#blocked[channel] = true;
+    this.#actor.inputs.block(channel);
   }
   unblockAll(): void {
-    this.#blocked.fill(false);
+    this.#actor.inputs.resumeAll();
   }
   snapshotAligned(barrier: Barrier, timing: AlignmentTiming): void {
     const snap = this.#snapshot(barrier, false, timing);
@@ -308,19 +296,17 @@ export class SubtaskCheckpoints implements BarrierController {
     const snap = this.#snapshot(barrier.unaligned ? barrier : { ...barrier, unaligned: true }, true, timing);
     const overtaken: number[] = [];
     const inputs = this.#actor.inputs;
-    for (let c = 0; c < inputs.length; c++) {
-      if (this.#actor.isEnded(c) || (seen.has(c) && c !== arrivedOn)) continue;
-      const channel = inputs[c];
+    for (let c = 0; c < inputs.inputCount; c++) {
+      if (inputs.isEnded(c) || (seen.has(c) && c !== arrivedOn)) continue;
       if (c === arrivedOn) {
-        const { batches } = channel.overtakenData(this.#overtaken[c]);
+        const batches = inputs.overtakenData(c, this.#overtaken[c]);
         this.#record(snap, () => snap.recordInput(c, batches));
         continue;
       }
       // An in-band barrier of this checkpoint already queued is overtaken with the data ahead of it.
-      const { batches, barrierIndex } = channel.overtakenData(channel.queue.length, barrier.checkpointId);
-      if (barrierIndex >= 0) {
+      const batches = inputs.convertToPriority(c, barrier.checkpointId);
+      if (batches !== undefined) {
         this.#record(snap, () => snap.recordInput(c, batches));
-        channel.removeQueued(barrierIndex);
         overtaken.push(c);
       } else {
         // Pre-barrier data is recorded as it is consumed, and what is still queued when the barrier arrives.
@@ -335,7 +321,7 @@ export class SubtaskCheckpoints implements BarrierController {
     const snap = this.#pending.get(checkpointId);
     if (!snap) return;
     if (priority) {
-      const { batches } = this.#actor.inputs[channel].overtakenData(this.#overtaken[channel]);
+      const batches = this.#actor.inputs.overtakenData(channel, this.#overtaken[channel]);
       this.#record(snap, () => snap.recordInput(channel, batches));
     }
     this.#recording[channel] = undefined;
@@ -361,10 +347,4 @@ export class SubtaskCheckpoints implements BarrierController {
     this.#dropPending(checkpointId);
     if (decline) this.#host.decline(checkpointId, reason, `${this.#actor.name} aborted checkpoint ${checkpointId}: ${reason}`);
   }
-}
-
-/** Puts a barrier on the receiver's priority lane, noting how much queued data it overtakes there. */
-function postBarrier(channel: Channel, barrier: Barrier): void {
-  const receiver = channel.receiver as unknown as { post(m: PriorityMessage): void };
-  receiver.post({ kind: "barrier", barrier, channel: channel.inputIndex, mark: channel.markOvertaken() });
 }

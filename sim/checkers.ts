@@ -3,7 +3,7 @@
  * as sentences (empty: none), so that the driver can report them all with the seed.
  * @module
  */
-import type { Channel } from "../actors/channel.ts";
+import type { InputChannel } from "../actors/input_channel.ts";
 import type { CheckpointDetails } from "../checkpoint/stats.ts";
 import { type CheckpointMetadata, decodeMetadata } from "../checkpoint/metadata.ts";
 import { WeirError } from "../errors.ts";
@@ -124,8 +124,8 @@ export function checkMetadataAtCommit(key: string, bytes: Uint8Array, present: R
   return undefined;
 }
 
-/** A channel never holds more credited batches than its capacity (checked independently of the Channel's own assert). */
-export function checkChannels(channels: readonly Channel[], where: string): string | undefined {
+/** A channel never holds more credited batches than its capacity (checked independently of the InputChannel's own assert). */
+export function checkChannels(channels: readonly InputChannel[], where: string): string | undefined {
   for (const c of channels) {
     if (c.creditedBatches > c.capacity) return `Channel into ${where} holds ${c.creditedBatches} batches, over its capacity ${c.capacity}`;
   }

@@ -38,7 +38,7 @@ export function stepHook(state: SeedState): (actor: Runnable) => void {
   return (actor) => {
     const s = actor as unknown as Subtask;
     state.world.log(`step ${s.name}`);
-    const bad = checkChannels(s.inputs, s.name);
+    const bad = checkChannels(s.inputs.channels, s.name);
     if (bad) state.fail(bad);
     if (state.crashNow(crashPrng, state.cfg.faults.crash)) {
       state.fault("subtask_crash", s.name);

@@ -92,7 +92,7 @@ async function restoreRun(
   const beforeStep = (actor: Runnable) => {
     const s = actor as unknown as Subtask;
     world.log(`step ${s.name}`);
-    const bad = checkChannels(s.inputs, s.name);
+    const bad = checkChannels(s.inputs.channels, s.name);
     if (bad && failures.length === 0) failures.push(bad);
   };
   const { env, sink } = buildCountingJob(cfg, {

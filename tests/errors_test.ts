@@ -1,7 +1,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { assert as invariant, WeirError } from "../errors.ts";
-import { Channel } from "../actors/channel.ts";
+import { InputChannel } from "../actors/input_channel.ts";
+import { MemoryTransport } from "../actors/memory_transport.ts";
+import { OutputChannel } from "../actors/output_channel.ts";
 
 describe("assert()", () => {
   test("assert() throws invariant_broken with the message when the condition is false", () => {
@@ -9,14 +11,30 @@ describe("assert()", () => {
     invariant(true, "never built");
   });
 
-  test("a channel refuses to drop an output-buffer item it does not hold", () => {
-    const endpoint = { wake() {} };
-    const ch = new Channel(endpoint, endpoint, 0, 1);
-    ch.send([1]);
-    ch.send([2]); // no credit left: waits in the output buffer
-    assert.equal(ch.pending.length, 1);
-    assert.throws(() => ch.removePending(1), /no item 1/);
-    ch.removePending(0);
-    assert.equal(ch.pending.length, 0);
+  test("a receiver refuses a batch beyond the credit it granted, naming the channel", () => {
+    const t = new MemoryTransport();
+    const address = { jobId: "j", attempt: 0, sender: { vertexId: "a", subtaskIndex: 0 }, receiver: { vertexId: "b", subtaskIndex: 1 }, inputIndex: 0, capacity: 1 };
+    const owner = { wake() {}, priorityBarrier() {}, fail() {} };
+    new InputChannel(address, t, owner);
+    // A rogue sender that ignores credit: the receiver's own assertion catches it.
+    const rogue = t.openSender(address, { deliver() {}, failed() {} });
+    rogue.send({ kind: "item", seq: 0, item: [1] });
+    assert.throws(() => rogue.send({ kind: "item", seq: 1, item: [2] }), (e: unknown) => e instanceof WeirError && e.code === "invariant_broken" && /a-0>b-1 holds 2 batches, over its capacity 1/.test(e.message));
+  });
+
+  test("a receiver refuses an item out of sequence (a transport that reordered within a channel)", () => {
+    const t = new MemoryTransport();
+    const address = { jobId: "j", attempt: 0, sender: { vertexId: "a", subtaskIndex: 0 }, receiver: { vertexId: "b", subtaskIndex: 0 }, inputIndex: 0, capacity: 4 };
+    new InputChannel(address, t, { wake() {}, priorityBarrier() {}, fail() {} });
+    const rogue = t.openSender(address, { deliver() {}, failed() {} });
+    assert.throws(() => rogue.send({ kind: "item", seq: 1, item: [2] }), /received item 1, expected 0/);
+  });
+
+  test("a sender refuses credit beyond its capacity (a receiver that returned credit twice)", () => {
+    const t = new MemoryTransport();
+    const address = { jobId: "j", attempt: 0, sender: { vertexId: "a", subtaskIndex: 0 }, receiver: { vertexId: "b", subtaskIndex: 0 }, inputIndex: 0, capacity: 2 };
+    new OutputChannel(address, t, { wake() {}, fail() {} });
+    const rogue = t.openReceiver(address, { deliver() {}, failed() {} });
+    assert.throws(() => rogue.send({ kind: "credit", batches: 1 }), /credit 3 exceeds its capacity 2/);
   });
 });

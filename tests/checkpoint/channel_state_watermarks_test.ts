@@ -1,25 +1,24 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Channel } from "../../actors/channel.ts";
 import { type Batch, type ChannelStateItem, isBatch, withTimestamps } from "../../actors/messages.ts";
 import { OutputGate } from "../../actors/output_gate.ts";
 import { decodeChannelItem, encodeChannelItem } from "../../checkpoint/channel_state_items.ts";
 import { type ChannelTopology, routeChannelState } from "../../checkpoint/channel_state_restore.ts";
 import type { SubtaskStateFile } from "../../checkpoint/pending_snapshot.ts";
 import { WatermarkValve } from "../../runtime/watermark_valve.ts";
+import { channelPair } from "../actors/channel_pair.ts";
 import { keyGroupOf, subtaskForKeyGroup } from "../../state/key_group.ts";
 
-const endpoint = () => ({ wake() {} });
 const wm = (timestamp: number) => ({ kind: "watermark" as const, timestamp });
 
 describe("watermarks and timestamps on channels and in channel state", () => {
   test("overtakenData() keeps watermark events in their place among the batches, with the batches' timestamps", () => {
-    const ch = new Channel(endpoint(), endpoint(), 0, 8);
-    ch.send(withTimestamps(["a", "b"], [1, 2]));
-    ch.send(wm(2));
-    ch.send(withTimestamps(["c"], [5]));
-    ch.headOffset = 1;
-    const { batches } = ch.overtakenData();
+    const { input, output } = channelPair(8);
+    output.send(withTimestamps(["a", "b"], [1, 2]));
+    output.send(wm(2));
+    output.send(withTimestamps(["c"], [5]));
+    input.headOffset = 1;
+    const { batches } = input.overtakenData();
     assert.equal(batches.length, 3);
     assert.deepEqual([...(batches[0] as Batch)], ["b"]);
     assert.deepEqual((batches[0] as Batch).timestamps, [2], "a partly consumed batch keeps the timestamps of what is left");
@@ -28,17 +27,19 @@ describe("watermarks and timestamps on channels and in channel state", () => {
   });
 
   test("a restored watermark counts as restored state and takes no credit", () => {
-    const ch = new Channel(endpoint(), endpoint(), 0, 1);
-    ch.restore([[1], wm(3), [2]]);
-    ch.send([9]);
-    assert.equal(ch.restoredBatches, 3);
-    ch.shift();
-    ch.shift();
-    ch.shift();
-    assert.equal(ch.restoredBatches, 0);
-    assert.equal(ch.creditedBatches, 1);
-    assert.deepEqual(ch.shift(), [9]);
-    assert.equal(ch.creditedBatches, 0);
+    const { input, output } = channelPair(1);
+    input.restore([[1], wm(3), [2]]);
+    output.send([9]);
+    assert.equal(input.restoredBatches, 3);
+    input.shift();
+    input.shift();
+    input.shift();
+    assert.equal(input.restoredBatches, 0);
+    assert.equal(input.creditedBatches, 1);
+    assert.equal(output.credit, 0, "restored items returned no credit");
+    assert.deepEqual(input.shift(), [9]);
+    assert.equal(input.creditedBatches, 0);
+    assert.equal(output.credit, 1);
   });
 
   test("channel-state items round-trip: plain batches as before, timestamped batches and watermark events as themselves", () => {
@@ -90,12 +91,12 @@ describe("watermarks and timestamps on channels and in channel state", () => {
 
   test("an output gate keeps each record's timestamp beside it, whatever the partitioning", () => {
     for (const partitioning of [{ kind: "hash" as const, keySelector: (x: unknown) => x, maxParallelism: 128 }, { kind: "rebalance" as const }, { kind: "broadcast" as const }]) {
-      const chans = [0, 1].map((i) => new Channel(endpoint(), endpoint(), i, 8));
-      const gate = new OutputGate(chans, partitioning, 4, { name: "t", uid: "t" }, "others");
+      const pairs = [0, 1].map(() => channelPair(8));
+      const gate = new OutputGate(pairs.map((p) => p.output), partitioning, 4, { name: "t", uid: "t" }, "others");
       gate.emit(withTimestamps([1, 2, 3, 4, 5, 6], [10, 20, 30, 40, 50, 60]));
       gate.flush();
-      for (const ch of chans) {
-        for (const b of ch.queue as Batch[]) b.forEach((v, i) => assert.equal(b.timestamps![i], (v as number) * 10, `${partitioning.kind}: record ${v}`));
+      for (const p of pairs) {
+        for (const b of p.queue() as Batch[]) b.forEach((v, i) => assert.equal(b.timestamps![i], (v as number) * 10, `${partitioning.kind}: record ${v}`));
       }
     }
   });
