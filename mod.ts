@@ -28,6 +28,18 @@ export {
   type WatermarkOutput,
   WatermarkStrategy,
 } from "./dataflow/watermark_strategy.ts";
+export {
+  EventTimeSessionWindows,
+  ProcessingTimeSessionWindows,
+  SlidingEventTimeWindows,
+  SlidingProcessingTimeWindows,
+  type TimeWindow,
+  TumblingEventTimeWindows,
+  TumblingProcessingTimeWindows,
+  type WindowAssigner,
+} from "./dataflow/window_assigners.ts";
+export { type AggregateFunction, type ProcessWindowFunction, type WindowContext, WindowedStream } from "./dataflow/windowed_stream.ts";
+export type { KeyedProcessFunctionObject, OnTimerContext, TimeDomain, TimerService } from "./dataflow/operators/keyed_process.ts";
 export { ConnectedStreams, type KeyedCoProcessFunction } from "./dataflow/connected_streams.ts";
 export type { OperatorOptions } from "./dataflow/transformation.ts";
 export type { KeyedProcessContext, KeyedProcessFunction } from "./dataflow/operators/keyed_process.ts";

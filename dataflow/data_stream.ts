@@ -9,6 +9,8 @@ import { SinkOperator } from "./operators/sink.ts";
 import type { InputPartitioning, OperatorOptions, Transformation } from "./transformation.ts";
 import { codeOf } from "./uid_hash.ts";
 import { WatermarkStrategy } from "./watermark_strategy.ts";
+import { type WindowOperatorAdder, WindowedStream } from "./windowed_stream.ts";
+import type { WindowAssigner } from "./window_assigners.ts";
 import { TimestampsAndWatermarksOperator } from "./operators/timestamps_watermarks.ts";
 import { OutputTag, SideOutputOperator } from "./side_output.ts";
 import { ConnectedStreams } from "./connected_streams.ts";
@@ -94,6 +96,14 @@ export class DataStream<T> {
     }
     const s = strategy as WatermarkStrategy<unknown>;
     return this.then("timestamps", () => new TimestampsAndWatermarksOperator(s), options, strategy.timestampAssigner ?? strategy.createGenerator);
+  }
+
+  /**
+   * Windows need a keyed stream: this throws, naming the stream (weir has no `windowAll`).
+   * @throws {WeirError} `invalid_job` always on a stream that is not keyed
+   */
+  window(assigner: WindowAssigner): WindowedStream<T, unknown> {
+    throw new WeirError("invalid_job", `window(${(assigner as WindowAssigner)?.description ?? String(assigner)}) on "${this.transformation.name}", which is not keyed: call keyBy(…) first (windowAll is not supported)`);
   }
 
   /** Partitions by key through key groups; keyed operators follow. */
@@ -225,6 +235,38 @@ export class KeyedStream<T, K> extends DataStream<T> {
       throw new WeirError("invalid_job", `connect() of "${this.transformation.name}" needs a keyed stream of the same environment (a.keyBy(k).connect(b.keyBy(k))), got ${other instanceof DataStream ? `the non-keyed stream "${other.transformation.name}"` : String(other)}`);
     }
     return new ConnectedStreams<T, B, K>(this, other, this.#keySelector, other.#keySelector);
+  }
+
+  /**
+   * Cuts the keyed stream into windows (Flink's `KeyedStream.window`): tumbling, sliding or
+   * session windows of event time or processing time; then `.reduce`, `.aggregate` or
+   * `.process` (see {@link WindowedStream}).
+   *
+   * @example
+   * ```ts
+   * import { StreamEnvironment, SequenceSource, CollectSink, WatermarkStrategy, TumblingEventTimeWindows } from "../mod.ts";
+   * const env = new StreamEnvironment({ jobName: "doc-keyed-window" });
+   * env.fromSource(new SequenceSource(0, 100))
+   *   .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((n) => n * 1000))
+   *   .keyBy((n) => n % 3)
+   *   .window(TumblingEventTimeWindows.of(10_000))
+   *   .reduce((a, b) => a + b)
+   *   .sinkTo(new CollectSink<number>());
+   * ```
+   * @throws {WeirError} `invalid_option` when assigner is not a window assigner
+   */
+  override window(assigner: WindowAssigner): WindowedStream<T, K> {
+    if (!assigner || typeof (assigner as WindowAssigner).assign !== "function" || typeof (assigner as WindowAssigner).eventTime !== "boolean") {
+      throw invalidOption(`window of "${this.transformation.name}"`, assigner, "must be a window assigner (TumblingEventTimeWindows.of(ms), …)");
+    }
+    const add: WindowOperatorAdder = <O>(kind: string, create: Parameters<WindowOperatorAdder>[1], options: OperatorOptions | undefined, code: unknown) => {
+      // The operator learns which side outputs are read when the job is built, after this call.
+      const self: { t?: Transformation } = {};
+      const out = this.then<O>(kind, () => create(() => self.t?.sideOutputs), options, code);
+      self.t = out.transformation;
+      return out;
+    };
+    return new WindowedStream<T, K>(this, this.#keySelector as (v: unknown) => unknown, assigner, add);
   }
 
   /** Rolling reduce: emits the running aggregate for the key after every record. */

@@ -1,0 +1,275 @@
+import type { Batch } from "../../actors/messages.ts";
+import { WeirError } from "../../errors.ts";
+import type { MapState } from "../../state/keyed_state.ts";
+import type { OperatorContext, OperatorSnapshot, RestoredState } from "../operator.ts";
+import { SideRecord } from "../side_output.ts";
+import { InternalTimerService, type TimeDomain } from "../timer_service.ts";
+import type { TimeWindow, WindowAssigner } from "../window_assigners.ts";
+import { KeyedOperator } from "./base.ts";
+
+/** What a window function sees when its window fires. */
+export interface WindowContext<O> {
+  /** Emits a result (its timestamp is the window's max timestamp, end - 1). */
+  emit(value: O): void;
+  currentWatermark(): number;
+  currentProcessingTime(): number;
+}
+
+/**
+ * How a window's contents are kept and turned into output: reduce and aggregate keep one
+ * accumulator per key and window (incremental), process keeps the elements.
+ */
+export interface WindowFunction {
+  /** The window's state after its first record. */
+  init(value: unknown): unknown;
+  /** The window's state after one more record (may change acc in place). */
+  add(acc: unknown, value: unknown): unknown;
+  /** Two windows' states merged into one (session windows). */
+  merge(a: unknown, b: unknown): unknown;
+  /** The window fired: emit its result(s). */
+  fire(key: unknown, window: TimeWindow, acc: unknown, ctx: WindowContext<unknown>): void | Promise<void>;
+}
+
+/** Runs steps in order; synchronous unless a step returns a promise. */
+function inOrder(steps: (() => void | Promise<void>)[], from = 0): void | Promise<void> {
+  for (let i = from; i < steps.length; i++) {
+    const r = steps[i]();
+    if (r instanceof Promise) return r.then(() => inOrder(steps, i + 1));
+  }
+}
+
+/** The contents map: window start → [window end, accumulator or elements]. Windows of a key never share a start. */
+type Contents = MapState<number, [number, unknown]>;
+
+const CONTENTS = "weir.window";
+
+/**
+ * A keyed window operator (Flink's `WindowOperator` with its default triggers): records go
+ * into the windows the assigner gives them; a window fires once when event time (or the
+ * clock) passes its max timestamp, and its contents are dropped once the allowed lateness
+ * passed too. Contents and timers are keyed state; the watermark reached is operator state.
+ */
+export class WindowOperator extends KeyedOperator {
+  readonly timestamped = true;
+  readonly #assigner: WindowAssigner;
+  readonly #fn: WindowFunction;
+  readonly #latenessMs: number;
+  readonly #lateTag: string | undefined;
+  readonly #consumedTags: () => Set<string> | undefined;
+  #name = "";
+  #clock!: OperatorContext["clock"];
+  #timers!: InternalTimerService;
+  #contents: Contents | undefined;
+  #out: Batch = [];
+  #outTimestamp = NaN;
+  readonly #ctx: WindowContext<unknown>;
+  /** Records later than the allowed lateness with nowhere to go (Flink's numLateRecordsDropped). */
+  lateRecordsDropped = 0;
+
+  constructor(
+    keySelector: (value: unknown) => unknown,
+    assigner: WindowAssigner,
+    fn: WindowFunction,
+    options: { allowedLatenessMs: number; lateTag?: string; consumedTags: () => Set<string> | undefined },
+  ) {
+    super(keySelector);
+    this.#assigner = assigner;
+    this.#fn = fn;
+    this.#latenessMs = assigner.eventTime ? options.allowedLatenessMs : 0;
+    this.#lateTag = options.lateTag;
+    this.#consumedTags = options.consumedTags;
+    this.#ctx = {
+      emit: (v) => {
+        this.#out.push(this.copy(v));
+        this.#out.timestamps!.push(this.#outTimestamp);
+      },
+      currentWatermark: () => this.#timers.watermark,
+      currentProcessingTime: () => this.#clock.now(),
+    };
+  }
+
+  override open(ctx: OperatorContext, restored: RestoredState | undefined): void | Promise<void> {
+    const opened = super.open(ctx, restored);
+    this.#name = ctx.name;
+    this.#clock = ctx.clock;
+    this.#timers = new InternalTimerService(this.backend, ctx.clock, ctx.name);
+    if (restored) {
+      this.#timers.restore(restored.keyed);
+      const marks = restored.operator.filter((w): w is number => typeof w === "number");
+      if (marks.length > 0) this.#timers.restoreWatermark(Math.min(...marks));
+    }
+    return opened;
+  }
+
+  override snapshotState(checkpointId: number): OperatorSnapshot {
+    const snap = super.snapshotState(checkpointId);
+    const wm = this.#timers.watermark;
+    return wm > -Infinity && wm < Infinity ? { ...snap, operator: [wm] } : snap;
+  }
+
+  #state(): Contents {
+    return (this.#contents ??= this.backend.mapState<number, [number, unknown]>(CONTENTS));
+  }
+
+  #newOut(): Batch {
+    const out: Batch = [];
+    out.timestamps = [];
+    return out;
+  }
+
+  processBatch(values: Batch): unknown[] | Promise<unknown[]> {
+    const out = (this.#out = this.#newOut());
+    const fires: (() => void | Promise<void>)[] = [];
+    const ts = values.timestamps;
+    const eventTime = this.#assigner.eventTime;
+    const now = eventTime ? 0 : this.#clock.now();
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      this.backend.setCurrentKey(this.keySelector(v));
+      let time = now;
+      if (eventTime) {
+        time = ts === undefined ? NaN : ts[i];
+        if (Number.isNaN(time)) {
+          throw new WeirError(
+            "invalid_timestamp",
+            `Window "${this.#name}" (${this.#assigner.description}) got record ${JSON.stringify(v) ?? String(v)} without a timestamp; give the stream timestamps first with assignTimestampsAndWatermarks`,
+          );
+        }
+      }
+      const taken = this.#assigner.merging ? this.#addToSession(v, time, fires) : this.#addToWindows(v, time, fires);
+      if (!taken) this.#late(v, time, out);
+    }
+    const r = inOrder(fires);
+    return r instanceof Promise ? r.then(() => out) : out;
+  }
+
+  /** Whether a window is past its allowed lateness (its contents dropped or about to be). */
+  #isLate(w: TimeWindow): boolean {
+    return this.#assigner.eventTime && w.end - 1 + this.#latenessMs <= this.#timers.watermark;
+  }
+
+  #addToWindows(v: unknown, time: number, fires: (() => void | Promise<void>)[]): boolean {
+    const windows = this.#assigner.assign(time);
+    const contents = this.#state();
+    let taken = false;
+    for (const w of windows) {
+      if (this.#isLate(w)) continue;
+      taken = true;
+      const entry = contents.get(w.start);
+      if (entry === undefined) {
+        contents.put(w.start, [w.end, this.#fn.init(v)]);
+        this.#registerTimers(w);
+      } else {
+        entry[1] = this.#fn.add(entry[1], v);
+        contents.put(w.start, entry);
+      }
+      this.#fireIfLate(w, fires);
+    }
+    return taken;
+  }
+
+  /** Session windows: the record's window merges with every window of its key it overlaps. */
+  #addToSession(v: unknown, time: number, fires: (() => void | Promise<void>)[]): boolean {
+    const w = this.#assigner.assign(time)[0];
+    if (this.#isLate(w)) return false;
+    const contents = this.#state();
+    let start = w.start;
+    let end = w.end;
+    let acc = this.#fn.init(v);
+    for (const [s, [e, a]] of contents.entries()) {
+      // Flink's TimeWindow.intersects: touching windows merge too.
+      if (s > w.end || e < w.start) continue;
+      start = Math.min(start, s);
+      end = Math.max(end, e);
+      acc = this.#fn.merge(a, acc);
+      contents.remove(s);
+    }
+    const merged = { start, end };
+    contents.put(start, [end, acc]);
+    // Timers of the windows merged away stay; when they fire they find no window ending there.
+    this.#registerTimers(merged);
+    this.#fireIfLate(merged, fires);
+    return true;
+  }
+
+  #registerTimers(w: TimeWindow): void {
+    const domain: TimeDomain = this.#assigner.eventTime ? "event" : "processing";
+    this.#timers.register(domain, w.end - 1);
+    if (this.#latenessMs > 0) this.#timers.register(domain, w.end - 1 + this.#latenessMs);
+  }
+
+  /** A record within the allowed lateness of a window that fired already fires it again with the full result (Flink). */
+  #fireIfLate(w: TimeWindow, fires: (() => void | Promise<void>)[]): void {
+    if (!this.#assigner.eventTime || w.end - 1 > this.#timers.watermark) return;
+    const key = this.backend.currentKey;
+    fires.push(() => {
+      this.backend.setCurrentKey(key);
+      const entry = this.#state().get(w.start);
+      if (entry !== undefined) return this.#fire(key, { start: w.start, end: entry[0] }, entry[1]);
+    });
+  }
+
+  #late(v: unknown, _time: number, out: Batch): void {
+    const tag = this.#lateTag;
+    if (tag !== undefined && this.#consumedTags()?.has(tag)) {
+      out.push(new SideRecord(tag, this.copy(v)));
+      out.timestamps!.push(_time);
+    } else this.lateRecordsDropped++;
+  }
+
+  #fire(key: unknown, window: TimeWindow, acc: unknown): void | Promise<void> {
+    this.#outTimestamp = window.end - 1;
+    return this.#fn.fire(key, window, acc, this.#ctx);
+  }
+
+  processWatermark(watermark: number): unknown[] | Promise<unknown[]> {
+    this.#timers.advanceWatermark(watermark);
+    return this.#onTimers("event", watermark);
+  }
+
+  nextProcessingTime(): number {
+    return this.#timers.nextProcessingTime();
+  }
+
+  /**
+   * End of input: processing-time windows still open fire now, so a bounded job's result
+   * is complete (Flink drops them; event-time ones fire by the final +Infinity watermark).
+   */
+  finish(): unknown[] | Promise<unknown[]> {
+    return this.#assigner.eventTime ? [] : this.#onTimers("processing", Infinity);
+  }
+
+  onProcessingTime(now: number): unknown[] | Promise<unknown[]> {
+    return this.#onTimers("processing", now);
+  }
+
+  /** Timers due: each key's windows ending there fire, those past their lateness are dropped. */
+  #onTimers(domain: TimeDomain, upTo: number, out = this.#newOut()): unknown[] | Promise<unknown[]> {
+    this.#out = out;
+    const steps: (() => void | Promise<void>)[] = [];
+    for (let due = this.#timers.takeDue(domain, upTo); due.length > 0; due = this.#timers.takeDue(domain, upTo)) {
+      for (const { key, timestamp } of due) steps.push(() => this.#onTimer(key, timestamp));
+      // A window function may be async: the due timers of one round run in order before the next is taken.
+      const r = inOrder(steps.splice(0));
+      if (r instanceof Promise) return r.then(() => this.#onTimers(domain, upTo, out));
+    }
+    return out;
+  }
+
+  #onTimer(key: unknown, t: number): void | Promise<void> {
+    this.backend.setCurrentKey(key);
+    const contents = this.#state();
+    const steps: (() => void | Promise<void>)[] = [];
+    for (const [start, [end, acc]] of contents.entries()) {
+      const maxTimestamp = end - 1;
+      if (maxTimestamp === t) steps.push(() => this.#fire(key, { start, end }, acc));
+      if (maxTimestamp + this.#latenessMs === t) {
+        steps.push(() => {
+          this.backend.setCurrentKey(key);
+          this.#state().remove(start);
+        });
+      }
+    }
+    return inOrder(steps);
+  }
+}
