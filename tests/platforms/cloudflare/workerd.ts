@@ -37,7 +37,8 @@ export interface WorkerOptions {
 
 /** Bundles `fixture` (a path relative to this folder) and starts it with the given Durable Object classes. */
 export async function startWorker(
-  fixture: string,
+  /** A path relative to this folder, or a file: URL. */
+  fixture: string | URL,
   durableObjects: Record<string, string>,
   options: WorkerOptions = {},
 ): Promise<WorkerdHost> {
@@ -48,7 +49,7 @@ export async function startWorker(
     entryPoints: [entry], bundle: true, format: "esm", platform: "neutral", target: "es2022", write: false, mainFields: ["module", "main"],
     // workerd's nodejs_compat provides node:process and node:path; node:fs and node:module
     // (only the dashboard's asset loader uses them) become stubs, as wrangler's polyfills do.
-    external: ["node:*"],
+    external: ["node:*", "cloudflare:*"],
     plugins: [{ name: "no-fs", setup: (b) => void b.onResolve({ filter: /^node:(fs|module)$/ }, () => ({ path: noFs })) }],
   });
   const { Miniflare } = await import("miniflare");

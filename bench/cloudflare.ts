@@ -1,0 +1,83 @@
+/**
+ * weir on Cloudflare Durable Objects under local workerd (miniflare 3, `cf: false`), beside
+ * the same job in one local process and beside what a Cloudflare user writes without weir
+ * (a Durable Object per key, one RPC and one durable storage.put per event), in one run:
+ *
+ *   bun bench/cloudflare.ts [--n 2000000] [--per-event 5000]
+ *
+ * Figures: records/s through the counting job (source at parallelism 2 → keyed count at 3,
+ * keyed state checkpointed every second to the object's SQLite storage), events/s of the
+ * per-event pattern (sequential and 64 in flight), their ratio, and checkpoint durations
+ * aligned vs unaligned under backpressure. Wall time is measured here, outside workerd
+ * (inside, clocks stand still between I/O events).
+ * @module
+ */
+import process from "node:process";
+import { MemoryStorage } from "../mod.ts";
+import { startWorker } from "../tests/platforms/cloudflare/workerd.ts";
+import { countingBenchJob } from "./cloudflare_job.ts";
+import { median, perSecond, table } from "./stats.ts";
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+const n = arg("n", 2_000_000);
+const perEventN = arg("per-event", 5_000);
+
+const host = await startWorker(new URL("./cloudflare_worker.ts", import.meta.url), { BENCH_JOB: "BenchJob", COUNTER: "Counter" });
+let run = 0;
+async function timed<T>(path: string): Promise<{ ms: number; body: T }> {
+  const t0 = performance.now();
+  const res = await host.fetch(path);
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${path}: ${res.status} ${text}`);
+  return { ms: performance.now() - t0, body: JSON.parse(text) as T };
+}
+interface WeirRun { status: string; records: number; checkpoints: number; persisted: number[]; durations: number[] }
+
+try {
+  // weir in one Durable Object: warm up, then three runs.
+  await timed<WeirRun>(`/weir?n=200000&object=warm`);
+  const edgeRates: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await timed<WeirRun>(`/weir?n=${n}&object=run-${run++}`);
+    if (r.body.status !== "finished" || r.body.records !== n) throw new Error(`weir run ended ${JSON.stringify(r.body)}`);
+    edgeRates.push(n / (r.ms / 1000));
+  }
+  // The same job in this process.
+  const localRates: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const { env, sink } = countingBenchJob(n, { storage: new MemoryStorage(), checkpoint: { interval: 1000 } });
+    const t0 = performance.now();
+    await (await env.execute()).done;
+    if (sink.count !== n) throw new Error(`local run counted ${sink.count}`);
+    localRates.push(n / ((performance.now() - t0) / 1000));
+  }
+  // The per-event pattern.
+  const seq = await timed<{ records: number }>(`/per-event?n=${perEventN}&concurrency=1&run=${run++}`);
+  const par = await timed<{ records: number }>(`/per-event?n=${perEventN}&concurrency=64&run=${run++}`);
+  for (const r of [seq, par]) if (r.body.records !== perEventN) throw new Error(`per-event counted ${r.body.records}`);
+  const seqRate = perEventN / (seq.ms / 1000);
+  const parRate = perEventN / (par.ms / 1000);
+  // Checkpoint durations under backpressure: the keyed count sleeps 1 ms every 200 records per key.
+  const bp = async (unaligned: boolean) =>
+    (await timed<WeirRun>(`/weir?n=300000&interval=100&slowEvery=200&slowMs=1&unaligned=${unaligned}&object=bp-${run++}`)).body;
+  const aligned = await bp(false);
+  const unaligned = await bp(true);
+
+  const edge = median(edgeRates);
+  console.log(table([
+    ["variant", "records/s", "note"],
+    ["weir, one Durable Object (workerd)", perSecond(edge), `${n} records, median of 3, checkpoints every 1 s to DO SQLite`],
+    ["weir, one local process (this runtime)", perSecond(median(localRates)), "same job, MemoryStorage"],
+    ["per-event DO pattern, sequential", perSecond(seqRate), `${perEventN} events: 1 RPC + 1 storage.put each`],
+    ["per-event DO pattern, 64 in flight", perSecond(parRate), ""],
+  ]));
+  console.log(`ratio weir-on-DO / per-event (best of the two): ${(edge / Math.max(seqRate, parRate)).toFixed(0)}x`);
+  const fmt = (r: WeirRun) => `median ${median(r.durations).toFixed(0)} ms, max ${Math.max(...r.durations).toFixed(0)} ms over ${r.durations.length} checkpoints, persisted_data max ${Math.max(...r.persisted)} B`;
+  console.log(`checkpoint duration under backpressure, aligned:   ${fmt(aligned)}`);
+  console.log(`checkpoint duration under backpressure, unaligned: ${fmt(unaligned)}`);
+} finally {
+  await host.dispose();
+}
