@@ -97,6 +97,9 @@ export type WeirErrorCode =
   | "vertex_not_found"
   | "subtask_not_found"
   | "savepoint_not_found"
+  // A channel message that could not be delivered (a failed RPC, a dead worker, bytes
+  // that do not decode as a message): the job attempt fails and restarts.
+  | "transport_failed"
   // The simulator's injected crash.
   | "sim_crash";
 

@@ -40,7 +40,7 @@ export interface OutputChannelOwner {
  * output.send([2]); // buffered: no credit
  * const barrier = { kind: "barrier" as const, checkpointId: 1, timestamp: 0, type: "CHECKPOINT" as const, exactlyOnce: true, unaligned: true, alignedTimeoutMs: 0 };
  * const outputState = output.sendPriority(barrier);
- * console.assert(outputState?.length === 1 && outputState[0][0] === 2); // [2] overtaken in the buffer
+ * console.assert(outputState?.length === 1 && (outputState[0] as number[])[0] === 2); // [2] overtaken in the buffer
  * console.assert(overtakes === 1 && input.overtakenData(overtakes).batches.length === 1); // [1] overtaken in the queue
  * ```
  */
