@@ -5,7 +5,7 @@
  * synchronously afterwards. File operations use `node:fs`, which all three provide.
  * @module
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { currentRuntime } from "./serve.ts";
 import type { SqliteDriver } from "../state/sqlite_driver.ts";
@@ -41,5 +41,22 @@ export const sqliteDriver: SqliteDriver = {
   ensureDirectory: (path) => void mkdirSync(path, { recursive: true }),
   tempDirectory: () => tmpdir(),
   readFile: (path) => new Uint8Array(readFileSync(path)),
-  writeFile: (path, bytes) => writeFileSync(path, bytes),
+  writeFile: (path, bytes, append) => (append ? appendFileSync(path, bytes) : writeFileSync(path, bytes)),
+  fileSize: (path) => statSync(path).size,
+  readFileRange: (path, offset, length) => {
+    const fd = openSync(path, "r");
+    try {
+      const out = new Uint8Array(length);
+      let at = 0;
+      while (at < length) {
+        const n = readSync(fd, out, at, length - at, offset + at);
+        if (n === 0) break;
+        at += n;
+      }
+      return at === length ? out : out.subarray(0, at);
+    } finally {
+      closeSync(fd);
+    }
+  },
+  renameFile: (from, to) => renameSync(from, to),
 };

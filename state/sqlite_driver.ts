@@ -51,6 +51,12 @@ export interface SqliteDriver {
   tempDirectory(): string;
   /** Reads a whole file (a database to upload to checkpoint storage). */
   readFile(path: string): Uint8Array;
-  /** Writes a whole file (a database downloaded from checkpoint storage). */
-  writeFile(path: string, bytes: Uint8Array): void;
+  /** Writes a whole file, or appends to it (a database downloaded from checkpoint storage in parts). */
+  writeFile(path: string, bytes: Uint8Array, append?: boolean): void;
+  /** Size of a file in bytes. */
+  fileSize(path: string): number;
+  /** `length` bytes of a file from `offset` (fewer at its end): a part of a database to upload. */
+  readFileRange(path: string, offset: number, length: number): Uint8Array;
+  /** Moves a file over another (same file system). */
+  renameFile(from: string, to: string): void;
 }

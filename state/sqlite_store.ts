@@ -12,7 +12,7 @@
  * @module
  */
 import { decode, encode } from "../codec/cbor.ts";
-import { WeirError } from "../errors.ts";
+import { WeirError, assert } from "../errors.ts";
 import { keyGroupOf } from "./key_group.ts";
 import { keyBytes } from "./sqlite_keys.ts";
 import type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./sqlite_driver.ts";
@@ -54,13 +54,19 @@ export interface SqliteStoreOptions {
   maxParallelism: number;
   /** Keys kept decoded in memory; more are written back and dropped. */
   cacheEntriesMax: number;
+  /**
+   * Records every key written to the file in a `changed` table, until clearChanges():
+   * the content of the next changelog (incremental checkpoints).
+   */
+  trackChanges?: boolean;
 }
 
 /** The schema version of the working file. */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS kv (kg INTEGER NOT NULL, s INTEGER NOT NULL, k BLOB NOT NULL, ok BLOB, v BLOB NOT NULL,
   PRIMARY KEY (kg, s, k)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`;
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changed (kg INTEGER NOT NULL, s INTEGER NOT NULL, k BLOB NOT NULL, PRIMARY KEY (kg, s, k)) WITHOUT ROWID;`;
 
 /**
  * Rows by key group, state and key behind a write-back cache. Not safe to share between
@@ -84,10 +90,12 @@ export class SqliteStateStore {
   readonly maxParallelism: number;
   readonly cacheEntriesMax: number;
   readonly #driver: SqliteDriver;
-  readonly #db: SqliteDatabase;
-  readonly #select: SqliteStatement;
-  readonly #upsert: SqliteStatement;
-  readonly #delete: SqliteStatement;
+  readonly #trackChanges: boolean;
+  #db!: SqliteDatabase;
+  #select!: SqliteStatement;
+  #upsert!: SqliteStatement;
+  #delete!: SqliteStatement;
+  #changed!: SqliteStatement;
   readonly #caches = new Map<number, Map<unknown, CacheEntry>>();
   readonly #codecs = new Map<number, StateCodec>();
   #size = 0;
@@ -102,7 +110,14 @@ export class SqliteStateStore {
     this.path = options.path;
     this.maxParallelism = options.maxParallelism;
     this.cacheEntriesMax = options.cacheEntriesMax;
-    const db = (this.#db = driver.open(options.path));
+    this.#trackChanges = options.trackChanges ?? false;
+    this.#open();
+  }
+
+  /** Opens the connection to the file (created if absent) and prepares the statements. */
+  #open(): void {
+    const options = { path: this.path };
+    const db = (this.#db = this.#driver.open(options.path));
     try {
       // A working file: checkpoints make state durable, so the file need not survive a crash.
       db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -65536;");
@@ -114,6 +129,32 @@ export class SqliteStateStore {
     this.#select = db.prepare("SELECT ok, v FROM kv WHERE kg = ? AND s = ? AND k = ?");
     this.#upsert = db.prepare("INSERT OR REPLACE INTO kv (kg, s, k, ok, v) VALUES (?, ?, ?, ?, ?)");
     this.#delete = db.prepare("DELETE FROM kv WHERE kg = ? AND s = ? AND k = ?");
+    this.#changed = db.prepare("INSERT OR IGNORE INTO changed (kg, s, k) VALUES (?, ?, ?)");
+  }
+
+  /**
+   * Makes the file at `from` this store's file (a restored database), the cache emptied.
+   * @throws {WeirError} `invariant_broken` when dirty values would be lost
+   */
+  adoptFile(from: string): void {
+    assert(this.#dirty.every((e) => !e.dirty), () => `The SQLite state file ${this.path} was replaced while it had unwritten values`);
+    for (const c of this.#caches.values()) c.clear();
+    this.#size = 0;
+    this.#db.close();
+    this.#driver.removeFiles(this.path);
+    this.#driver.renameFile(from, this.path);
+    this.#open();
+  }
+
+  /** True when the file holds no row. */
+  isEmpty(): boolean {
+    this.flush();
+    return this.#db.prepare("SELECT 1 AS one FROM kv LIMIT 1").get() === undefined;
+  }
+
+  /** Forgets the keys recorded as changed: they are in a checkpoint now. */
+  clearChanges(): void {
+    this.#db.exec("DELETE FROM changed");
   }
 
   /** The open connection, for the backend's own statements (metadata, snapshots). */
@@ -229,6 +270,7 @@ export class SqliteStateStore {
     try {
       for (const e of entries) {
         const k = keyBytes(e.canonical);
+        if (this.#trackChanges) this.#changed.run(e.keyGroup, e.sid, k);
         if (e.mem === undefined) this.#delete.run(e.keyGroup, e.sid, k);
         else {
           const stored = this.#codecs.get(e.sid)!.toStored(e.mem);

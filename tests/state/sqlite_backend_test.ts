@@ -8,12 +8,20 @@ import { SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
 import type { KeyedStateBackendInit } from "../../state/backend.ts";
 import { runBackendConformance, tablesOf } from "./backend_conformance.ts";
+import { MemoryStorage } from "../../storage/memory.ts";
+import type { KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
+import { keyGroupOf, keyGroupRangeFor } from "../../state/key_group.ts";
+import { decode } from "../../codec/cbor.ts";
 
 const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-backend-"));
 
 // A cache of 8 keys: most cases hold more, so eviction and reads back from the file run too.
 runBackendConformance(`sqlite (${sqliteDriver.name}, small cache)`, (init) => new SqliteKeyedStateBackend(init, { driver: sqliteDriver, directory, cacheEntriesMax: 8 }));
 runBackendConformance(`sqlite (${sqliteDriver.name})`, (init) => new SqliteKeyedStateBackend(init, { driver: sqliteDriver, directory }));
+// Checkpoints (not savepoints) in the backend's own format: database files in the storage.
+const shared = new MemoryStorage();
+runBackendConformance(`sqlite (${sqliteDriver.name}, native checkpoints)`, (init) =>
+  new SqliteKeyedStateBackend({ ...init, incremental: true, storage: shared }, { driver: sqliteDriver, directory, cacheEntriesMax: 8, nativeCheckpoints: true }));
 
 const init: KeyedStateBackendInit = { maxParallelism: 16, range: { start: 0, end: 15 }, incremental: false, uid: "op", subtaskIndex: 0, jobId: "j" };
 
@@ -58,3 +66,135 @@ describe("SqliteKeyedStateBackend", () => {
     b.dispose();
   });
 });
+
+async function finish(snap: KeyedStateSnapshot): Promise<KeyedStateHandle> {
+  while (!(await snap.step(1000)));
+  const r = snap.result();
+  snap.release();
+  return r;
+}
+
+/** Bytes this handle added to the storage beyond `before` (its new shared files). */
+function newBytes(h: KeyedStateHandle, before: KeyedStateHandle | undefined): number {
+  assert.equal(h.format, "incremental");
+  const known = new Set(before && before.format === "incremental" ? before.shared.map((r) => r.key) : []);
+  return (h as { shared: { key: string; size: number }[] }).shared.filter((r) => !known.has(r.key)).reduce((n, r) => n + r.size, 0);
+}
+
+describe("SqliteKeyedStateBackend native checkpoints (incremental: true)", () => {
+  const native = (storage: MemoryStorage, over: Partial<KeyedStateBackendInit> = {}) =>
+    new SqliteKeyedStateBackend({ ...init, maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, storage, ...over }, { driver: sqliteDriver, directory, cacheEntriesMax: 500, nativeCheckpoints: true });
+
+  test("a base, then changelogs of only what changed; the latest handle restores updates and deletions", async () => {
+    const storage = new MemoryStorage();
+    const b = native(storage);
+    const v = b.valueState<string>("v");
+    for (let i = 0; i < 10_000; i++) {
+      b.setCurrentKey(i);
+      v.update(`value-${i}`.padEnd(100, "."));
+    }
+    const h1 = await finish(b.snapshot(1));
+    const baseBytes = newBytes(h1, undefined);
+    for (let i = 0; i < 100; i++) {
+      b.setCurrentKey(i * 7);
+      if (i % 2) v.clear();
+      else v.update(`changed-${i}`);
+    }
+    const h2 = await finish(b.snapshot(2));
+    const logBytes = newBytes(h2, h1);
+    assert.ok(logBytes < baseBytes / 10, `changelog ${logBytes} B vs base ${baseBytes} B`);
+    assert.ok((h2 as { shared: unknown[] }).shared.length > (h1 as { shared: unknown[] }).shared.length, "the changelog refers to the base");
+    b.setCurrentKey("late");
+    v.update("after the checkpoint");
+    const r = native(storage);
+    await r.restore([h2]);
+    const rv = r.valueState<string>("v");
+    for (let i = 0; i < 10_000; i++) {
+      r.setCurrentKey(i);
+      const j = i / 7;
+      const expected = i % 7 === 0 && j < 100 ? (j % 2 ? undefined : `changed-${j}`) : `value-${i}`.padEnd(100, ".");
+      assert.equal(rv.value(), expected, `key ${i}`);
+    }
+    r.setCurrentKey("late");
+    assert.equal(rv.value(), undefined);
+    b.dispose();
+    r.dispose();
+  });
+
+  test("native handles of two subtasks restore into three (a rescale), each taking its key groups", async () => {
+    const storage = new MemoryStorage();
+    const old = [0, 1].map((i) => native(storage, { range: keyGroupRangeFor(i, 2, 128), subtaskIndex: i }));
+    const owner = (k: number, p: number) => old[0].maxParallelism && [...Array(p).keys()].find((i) => {
+      const r = keyGroupRangeFor(i, p, 128);
+      const g = keyGroupOfNumber(k);
+      return g >= r.start && g <= r.end;
+    })!;
+    for (let k = 0; k < 3000; k++) {
+      const b = old[owner(k, 2)];
+      b.setCurrentKey(k);
+      b.listState<number>("l").add(k);
+    }
+    const first = await Promise.all(old.map((b) => finish(b.snapshot(1))));
+    for (let k = 0; k < 3000; k += 3) {
+      const b = old[owner(k, 2)];
+      b.setCurrentKey(k);
+      b.listState<number>("l").add(-k - 1);
+    }
+    const handles = await Promise.all(old.map((b) => finish(b.snapshot(2))));
+    assert.ok(handles.every((h, i) => newBytes(h, first[i]) > 0));
+    const fresh = [0, 1, 2].map((i) => native(storage, { range: keyGroupRangeFor(i, 3, 128), subtaskIndex: i }));
+    for (const b of fresh) await b.restore(handles);
+    for (let k = 0; k < 3000; k++) {
+      fresh.forEach((b, i) => {
+        b.setCurrentKey(k);
+        const expected = i === owner(k, 3) ? (k % 3 === 0 ? [k, -k - 1] : [k]) : [];
+        assert.deepEqual(b.listState<number>("l").get(), expected, `key ${k} in subtask ${i}`);
+      });
+    }
+    for (const b of [...old, ...fresh]) b.dispose();
+  });
+
+  test("after an aborted checkpoint the next one is a base, so no change is lost", async () => {
+    const storage = new MemoryStorage();
+    const b = native(storage);
+    b.setCurrentKey("a");
+    b.valueState<number>("n").update(1);
+    const h1 = await finish(b.snapshot(1));
+    b.valueState<number>("n").update(2);
+    b.snapshot(2).release(); // aborted: its changes were handed to it
+    b.setCurrentKey("b");
+    b.valueState<number>("n").update(3);
+    const h3 = await finish(b.snapshot(3));
+    assert.ok(newBytes(h3, h1) > 0);
+    const files = decodeLayoutFiles(h3);
+    assert.deepEqual(files, ["base"]);
+    const r = native(storage);
+    await r.restore([h3]);
+    r.setCurrentKey("a");
+    assert.equal(r.valueState<number>("n").value(), 2);
+    b.dispose();
+    r.dispose();
+  });
+
+  test("a damaged or missing file part fails the restore with checkpoint_corrupt naming it", async () => {
+    const storage = new MemoryStorage();
+    const b = native(storage);
+    b.setCurrentKey("a");
+    b.valueState<number>("n").update(1);
+    const h = await finish(b.snapshot(1)) as { shared: { key: string }[] } & KeyedStateHandle;
+    await storage.put(h.shared[0].key, new Uint8Array([1, 2, 3]));
+    await assert.rejects(async () => await native(storage).restore([h]), (e: unknown) => e instanceof WeirError && e.code === "checkpoint_corrupt" && e.message.includes(h.shared[0].key));
+    await storage.delete(h.shared[0].key);
+    await assert.rejects(async () => await native(storage).restore([h]), (e: unknown) => e instanceof WeirError && e.code === "checkpoint_corrupt" && /missing/.test(e.message));
+    b.dispose();
+  });
+});
+
+function keyGroupOfNumber(k: number): number {
+  return keyGroupOf(k, 128);
+}
+
+function decodeLayoutFiles(h: KeyedStateHandle): string[] {
+  assert.equal(h.format, "incremental");
+  return decode<{ files: { kind: string }[] }>((h as { inline: Uint8Array }).inline).files.map((f) => f.kind);
+}

@@ -1,0 +1,246 @@
+/**
+ * The SQLite backend's own checkpoint format (`state: { backend: "sqlite", incremental: true }`):
+ * database files in the job's storage, copied row by row inside SQLite (no value is decoded
+ * into the JavaScript heap), as Flink's RocksDB backend uploads SST files. A checkpoint
+ * writes either a base (every row) or a changelog (the rows written since the previous
+ * checkpoint and the keys deleted since), and refers to the base and the changelogs before
+ * it as shared files, which a restore downloads and applies in order. A new base is
+ * written when the chain grows long (materialization, as in Flink 1.15's changelog
+ * backend). Files go up in parts of at most {@link PART_BYTES}.
+ * @module
+ */
+import { checksumOf } from "../checkpoint/checksum.ts";
+import { decode, encode } from "../codec/cbor.ts";
+import { WeirError, assert } from "../errors.ts";
+import type { StorageAdapter } from "../storage/adapter.ts";
+import type { IncrementalKeyedState, KeyedStateSnapshot, SharedStateRef } from "./backend.ts";
+import type { KeyGroupRange } from "./key_group.ts";
+import type { StateKind } from "./keyed_state.ts";
+import type { SqliteDatabase, SqliteDriver } from "./sqlite_driver.ts";
+import type { SqliteStateStore } from "./sqlite_store.ts";
+
+/** The version of this format; restoring a newer one is refused. */
+export const SQLITE_NATIVE_VERSION = 1;
+/** The largest part of a file put into storage at once. */
+export const PART_BYTES = 32 * 2 ** 20;
+/** Changelogs after which the next checkpoint writes a base. */
+const CHANGELOGS_MAX = 8;
+
+/** A state as a native file records it. */
+export type NativeState = [name: string, sid: number, kind: StateKind, ttl: boolean];
+
+/** One file of a chain: a base or a changelog, stored in `parts` shared refs. */
+export interface NativeFile {
+  kind: "base" | "changelog";
+  parts: number;
+  rows: number;
+}
+
+/** What a native handle's `inline` bytes hold. */
+export interface NativeLayout {
+  states: NativeState[];
+  files: NativeFile[];
+}
+
+/** The chain the next checkpoint extends: the previous handle's files and refs. */
+export interface NativeChain {
+  files: NativeFile[];
+  shared: SharedStateRef[];
+}
+
+const KV_SCHEMA = "(kg INTEGER NOT NULL, s INTEGER NOT NULL, k BLOB NOT NULL, ok BLOB, v BLOB NOT NULL, PRIMARY KEY (kg, s, k)) WITHOUT ROWID";
+const GONE_SCHEMA = "(kg INTEGER NOT NULL, s INTEGER NOT NULL, k BLOB NOT NULL, PRIMARY KEY (kg, s, k)) WITHOUT ROWID";
+
+/** Where one snapshot writes and what it extends. */
+export interface NativeSnapshotInit {
+  store: SqliteStateStore;
+  driver: SqliteDriver;
+  storage: StorageAdapter;
+  /** Storage key prefix of this backend's shared files (no trailing slash). */
+  keyPrefix: string;
+  /** Local directory for the file being written. */
+  workDirectory: string;
+  checkpointId: number;
+  range: KeyGroupRange;
+  states: NativeState[];
+  /** The chain to extend with a changelog; undefined writes a base. */
+  previous: NativeChain | undefined;
+  /** Called with the chain once the result was taken; aborted snapshots call `onAbort`. */
+  onResult(chain: NativeChain): void;
+  onAbort(): void;
+}
+
+/** True when the next checkpoint should write a base rather than a changelog. */
+export function needsBase(previous: NativeChain | undefined): boolean {
+  if (!previous) return true;
+  const changelogs = previous.files.filter((f) => f.kind === "changelog");
+  const base = previous.files.find((f) => f.kind === "base");
+  const logRows = changelogs.reduce((n, f) => n + f.rows, 0);
+  return changelogs.length >= CHANGELOGS_MAX || !base || logRows > base.rows / 2;
+}
+
+/**
+ * One native snapshot: at construction (the snapshot point) a second connection pins the
+ * working file and the changed keys are handed over to it; step() copies rows into a
+ * local file, then uploads it in parts.
+ */
+export class SqliteNativeSnapshot implements KeyedStateSnapshot {
+  readonly checkpointId: number;
+  readonly #init: NativeSnapshotInit;
+  readonly #kind: "base" | "changelog";
+  readonly #outPath: string;
+  #reader: SqliteDatabase | undefined;
+  #after: [number, number, Uint8Array] = [-1, 0, new Uint8Array(0)];
+  #copied = false;
+  #rows = 0;
+  #uploadAt = 0;
+  #uploadSize = 0;
+  #refs: SharedStateRef[] = [];
+  #result: IncrementalKeyedState | undefined;
+  #taken = false;
+  #released = false;
+
+  constructor(init: NativeSnapshotInit) {
+    this.#init = init;
+    this.checkpointId = init.checkpointId;
+    this.#kind = init.previous ? "changelog" : "base";
+    this.#outPath = `${init.workDirectory}/${init.keyPrefix.replace(/[^A-Za-z0-9_.-]/g, "_")}-${init.checkpointId}-${this.#kind}.db`;
+    init.driver.removeFiles(this.#outPath);
+    init.store.flush();
+    const reader = (this.#reader = init.driver.open(init.store.path));
+    try {
+      reader.exec(`ATTACH '${this.#outPath.replace(/'/g, "''")}' AS out`);
+      reader.exec(`PRAGMA out.journal_mode = OFF; PRAGMA out.synchronous = OFF; CREATE TABLE out.kv ${KV_SCHEMA}; CREATE TABLE out.gone ${GONE_SCHEMA};`);
+      reader.exec("BEGIN");
+      // A WAL read transaction takes its snapshot at its first read: this is the snapshot point.
+      reader.prepare("SELECT count(*) AS n FROM main.changed").get();
+    } catch (e) {
+      this.#closeReader();
+      throw new WeirError("storage_failed", `Cannot start snapshot ${init.checkpointId} of ${init.store.path}: ${(e as Error).message}`, { cause: e });
+    }
+    // The changes now belong to this snapshot; if it is aborted, the next one writes a base.
+    init.store.clearChanges();
+  }
+
+  step(budget: number): boolean | Promise<boolean> {
+    if (this.#result) return true;
+    assert(!this.#released, () => `Native snapshot ${this.checkpointId} was stepped after its release`);
+    if (!this.#copied) {
+      this.#copy(budget);
+      return this.#copied && this.#uploadSize === 0 ? (this.#finish(), true) : false;
+    }
+    return this.#uploadPart().then(() => {
+      if (this.#uploadAt < this.#uploadSize) return false;
+      this.#finish();
+      return true;
+    });
+  }
+
+  /** Copies about `budget` rows (a changelog in one go), then closes the file. */
+  #copy(budget: number): void {
+    const r = this.#reader!;
+    if (this.#kind === "changelog") {
+      this.#rows += r.prepare("INSERT INTO out.kv SELECT kv.* FROM main.changed c JOIN main.kv kv ON kv.kg = c.kg AND kv.s = c.s AND kv.k = c.k").run().changes;
+      this.#rows += r.prepare("INSERT INTO out.gone SELECT c.kg, c.s, c.k FROM main.changed c WHERE NOT EXISTS (SELECT 1 FROM main.kv kv WHERE kv.kg = c.kg AND kv.s = c.s AND kv.k = c.k)").run().changes;
+    } else {
+      const limit = budget === Infinity ? -1 : Math.max(1000, Math.floor(budget));
+      const n = r.prepare("INSERT INTO out.kv SELECT * FROM main.kv WHERE (kg, s, k) > (?, ?, ?) ORDER BY kg, s, k LIMIT ?").run(...this.#after, limit).changes;
+      this.#rows += n;
+      if (limit > 0 && n === limit) {
+        const last = r.prepare("SELECT kg, s, k FROM out.kv ORDER BY kg DESC, s DESC, k DESC LIMIT 1").get()!;
+        this.#after = [last.kg as number, last.s as number, last.k as Uint8Array];
+        return;
+      }
+    }
+    r.exec("COMMIT");
+    this.#closeReader();
+    this.#copied = true;
+    this.#uploadSize = this.#init.driver.fileSize(this.#outPath);
+  }
+
+  async #uploadPart(): Promise<void> {
+    const { driver, storage, keyPrefix, checkpointId } = this.#init;
+    const bytes = driver.readFileRange(this.#outPath, this.#uploadAt, PART_BYTES);
+    const key = `${keyPrefix}/${checkpointId}-${this.#kind}-${this.#refs.length}.db`;
+    await storage.put(key, bytes);
+    this.#refs.push({ key, size: bytes.length, checksum: checksumOf(bytes) });
+    this.#uploadAt += bytes.length;
+  }
+
+  #finish(): void {
+    this.#init.driver.removeFiles(this.#outPath);
+    const prev = this.#init.previous;
+    const file: NativeFile = { kind: this.#kind, parts: this.#refs.length, rows: this.#rows };
+    const chain: NativeChain = { files: [...(prev?.files ?? []), file], shared: [...(prev?.shared ?? []), ...this.#refs] };
+    const layout: NativeLayout = { states: this.#init.states, files: chain.files };
+    this.#result = { format: "incremental", backend: "sqlite", version: SQLITE_NATIVE_VERSION, range: this.#init.range, shared: chain.shared, inline: encode(layout, "the SQLite state layout") };
+    this.#chain = chain;
+  }
+  #chain: NativeChain | undefined;
+
+  result(): IncrementalKeyedState {
+    assert(this.#result && !this.#released, () => `Native snapshot ${this.checkpointId} was asked for its result before it finished`);
+    if (!this.#taken) {
+      this.#taken = true;
+      this.#init.onResult(this.#chain!);
+    }
+    return this.#result;
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#closeReader();
+    this.#init.driver.removeFiles(this.#outPath);
+    if (!this.#taken) {
+      this.#init.onAbort();
+      // Parts of an aborted snapshot are referenced by nothing.
+      for (const ref of this.#refs) void this.#init.storage.delete(ref.key).catch(() => {});
+    }
+  }
+
+  #closeReader(): void {
+    const r = this.#reader;
+    this.#reader = undefined;
+    if (!r) return;
+    try {
+      r.exec("ROLLBACK");
+    } catch {
+      // Not in a transaction (committed already).
+    }
+    r.close();
+  }
+}
+
+/**
+ * The layout of a native handle.
+ * @throws {WeirError} `state_backend_mismatch` for a newer version; `checkpoint_corrupt`
+ */
+export function readLayout(handle: IncrementalKeyedState): NativeLayout {
+  if (handle.version > SQLITE_NATIVE_VERSION) {
+    throw new WeirError("state_backend_mismatch", `Keyed state written by the "sqlite" backend in format version ${handle.version} cannot be restored by this "sqlite" backend (format version ${SQLITE_NATIVE_VERSION}); restore from a savepoint instead`);
+  }
+  const layout = handle.inline ? decode<NativeLayout>(handle.inline, "the SQLite state layout") : undefined;
+  const parts = layout?.files.reduce((n, f) => n + f.parts, 0);
+  if (!layout || !Array.isArray(layout.states) || parts !== handle.shared.length) {
+    throw new WeirError("checkpoint_corrupt", `The SQLite state handle of range ${handle.range.start}-${handle.range.end} does not describe its ${handle.shared.length} shared files`);
+  }
+  return layout;
+}
+
+/**
+ * Downloads one file of a chain into `path`, checking every part.
+ * @throws {WeirError} `checkpoint_corrupt` for a missing or damaged part
+ */
+export async function downloadFile(storage: StorageAdapter, driver: SqliteDriver, refs: SharedStateRef[], path: string): Promise<void> {
+  driver.removeFiles(path);
+  for (let i = 0; i < refs.length; i++) {
+    const ref = refs[i];
+    const bytes = await storage.get(ref.key);
+    if (!bytes) throw new WeirError("checkpoint_corrupt", `The SQLite state file part ${ref.key} is missing from ${storage.description}`);
+    if (bytes.length !== ref.size || checksumOf(bytes) !== ref.checksum) {
+      throw new WeirError("checkpoint_corrupt", `The SQLite state file part ${ref.key} in ${storage.description} does not match its checksum`);
+    }
+    driver.writeFile(path, bytes, i > 0);
+  }
+}
