@@ -111,14 +111,27 @@ export class OutputGate {
     const channels = this.channels;
     if (this.#copies === "all") batch = withTimestamps(copyBatch(batch), batch.timestamps);
     const ts = batch.timestamps;
-    let target: (i: number) => number;
     switch (p.kind) {
       case "hash": {
+        if (channels.length === 1) break;
         const maxP = p.maxParallelism;
         const sel = p.keySelector;
         const targetOf = (this.#targetOf ??= channelOfKeyGroup(channels.length, maxP));
-        target = channels.length === 1 ? () => 0 : (i) => targetOf[keyGroupOf(sel(batch[i]), maxP)];
-        break;
+        const building = this.#building;
+        const size = this.batchSize;
+        for (let i = 0; i < batch.length; i++) {
+          const v = batch[i];
+          const t = targetOf[keyGroupOf(sel(v), maxP)];
+          const b = building[t];
+          const bts = b.timestamps ??= new Array<number>(b.length).fill(NaN);
+          b.push(v);
+          bts.push(ts === undefined ? NaN : ts[i]);
+          if (b.length >= size) {
+            channels[t].send(b);
+            building[t] = [];
+          }
+        }
+        return;
       }
       case "broadcast":
         for (let c = 0; c < channels.length; c++) {
@@ -129,13 +142,11 @@ export class OutputGate {
       case "rebalance": {
         const c = this.#next;
         this.#next = (this.#next + 1) % channels.length;
-        target = () => c;
-        break;
+        for (let i = 0; i < batch.length; i++) this.#push(c, batch[i], ts === undefined ? NaN : ts[i]);
+        return;
       }
-      default:
-        target = () => 0;
     }
-    for (let i = 0; i < batch.length; i++) this.#push(target(i), batch[i], ts === undefined ? NaN : ts[i]);
+    for (let i = 0; i < batch.length; i++) this.#push(0, batch[i], ts === undefined ? NaN : ts[i]);
   }
 
   #push(c: number, value: unknown, timestamp: number): void {

@@ -1,7 +1,9 @@
 /**
  * Timers per key (Flink's `InternalTimerService`): event-time timers fire when the
  * watermark passes them, processing-time timers when the clock does. A timer is keyed state
- * (a map per key from timer to timestamp, through the backend's public API), so it is
+ * (per key a value state holding its timers as a flat list of [domain, timestamp] pairs:
+ * a key has few timers, and a read and a write per change beat a map's lookups; a key
+ * without timers holds nothing), through the backend's public API, so it is
  * checkpointed, restored and redistributed by key group like any other; the in-memory
  * queues are an index rebuilt from that state on restore. A timer fires once per key,
  * domain and timestamp: firing deletes it from state in the same step that emits its
@@ -9,11 +11,13 @@
  * @module
  */
 import type { KeyedStateBackend } from "../state/backend.ts";
-import { type KeyedTableSnapshot, type MapState, readTable } from "../state/keyed_state.ts";
+import { type KeyedTableSnapshot, readTable, type ValueState } from "../state/keyed_state.ts";
 import { WeirError } from "../errors.ts";
 
 /** Which clock a timer follows. */
 export type TimeDomain = "event" | "processing";
+
+const DOMAIN_CODE: Record<TimeDomain, number> = { event: 0, processing: 1 };
 
 /** The keyed state holding timers; the name keeps clear of user state names. */
 export const TIMER_STATE = "weir.timers";
@@ -126,22 +130,44 @@ export class InternalTimerService {
     return this.#watermark;
   }
 
-  #state(): MapState<string, number> {
-    return this.#backend.mapState<string, number>(TIMER_STATE);
+  #timerState: ValueState<number[]> | undefined;
+
+  /** The timers of the current key (the accessor follows the backend's current key). */
+  #state(): ValueState<number[]> {
+    return (this.#timerState ??= this.#backend.valueState<number[]>(TIMER_STATE));
+  }
+
+  /** Index of the current key's timer in its list, or -1. */
+  #find(list: number[] | undefined, code: number, timestamp: number): number {
+    if (list === undefined) return -1;
+    for (let i = 0; i < list.length; i += 2) if (list[i] === code && list[i + 1] === timestamp) return i;
+    return -1;
+  }
+
+  /** Removes the current key's timer; false when it had none there. Writes a new list (a snapshot may hold the old). */
+  #remove(code: number, timestamp: number): boolean {
+    const state = this.#state();
+    const list = state.value();
+    const i = this.#find(list, code, timestamp);
+    if (i < 0) return false;
+    if (list!.length === 2) state.clear();
+    else state.update([...list!.slice(0, i), ...list!.slice(i + 2)]);
+    return true;
   }
 
   /** A timer for the current key (once per domain and timestamp). */
   register(domain: TimeDomain, timestamp: number): void {
     const state = this.#state();
-    const entry = `${domain[0]}${timestamp}`;
-    if (state.has(entry)) return;
-    state.put(entry, timestamp);
+    const list = state.value();
+    const code = DOMAIN_CODE[domain];
+    if (this.#find(list, code, timestamp) >= 0) return;
+    state.update(list === undefined ? [code, timestamp] : [...list, code, timestamp]);
     this.#queues[domain].push({ timestamp, key: this.#backend.currentKey });
   }
 
   /** Deletes the current key's timer; the queued copy is skipped when it comes up. */
   delete(domain: TimeDomain, timestamp: number): void {
-    this.#state().remove(`${domain[0]}${timestamp}`);
+    this.#remove(DOMAIN_CODE[domain], timestamp);
   }
 
   /** Rebuilds the queues from restored keyed state (the key groups this backend owns). */
@@ -153,9 +179,8 @@ export class InternalTimerService {
       for (const [g, entries] of readTable(TIMER_STATE, table).groups) {
         if (g < range.start || g > range.end) continue;
         for (const [key, value] of entries) {
-          for (const [entry, ts] of value as [string, number][]) {
-            this.#queues[entry[0] === "e" ? "event" : "processing"].push({ timestamp: ts, key });
-          }
+          const list = value as number[];
+          for (let i = 0; i < list.length; i += 2) this.#queues[list[i] === 0 ? "event" : "processing"].push({ timestamp: list[i + 1], key });
         }
       }
     }
@@ -187,12 +212,8 @@ export class InternalTimerService {
     for (let t = q.peek(); t !== undefined && t.timestamp <= upTo; t = q.peek()) {
       q.pop();
       this.#backend.setCurrentKey(t.key);
-      const state = this.#state();
-      const entry = `${domain[0]}${t.timestamp}`;
       // Deleted since it was queued, or queued twice (deleted and registered again).
-      if (!state.has(entry)) continue;
-      state.remove(entry);
-      due.push(t);
+      if (this.#remove(DOMAIN_CODE[domain], t.timestamp)) due.push(t);
     }
     return due;
   }

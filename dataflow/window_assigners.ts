@@ -22,6 +22,12 @@ export interface WindowAssigner {
   readonly merging: boolean;
   /** The windows of a record with timestamp (or arrival time) `time`. */
   assign(time: number): TimeWindow[];
+  /**
+   * Fixed-size assigners (tumbling, sliding): window size, slide (= size when tumbling) and
+   * offset, so the window operator finds a record's windows and a timer's window without
+   * allocating them.
+   */
+  readonly fixed?: { size: number; slide: number; offset: number };
 }
 
 function checkSize(what: string, value: unknown, allowZero = false): number {
@@ -32,7 +38,7 @@ function checkSize(what: string, value: unknown, allowZero = false): number {
 }
 
 /** Start of the window of `size` (shifted by `offset`) that holds `t` (Flink's `TimeWindow.getWindowStartWithOffset`). */
-function windowStart(t: number, offset: number, size: number): number {
+export function windowStart(t: number, offset: number, size: number): number {
   const r = (t - offset) % size;
   return t - (r < 0 ? r + size : r);
 }
@@ -40,7 +46,9 @@ function windowStart(t: number, offset: number, size: number): number {
 class Tumbling implements WindowAssigner {
   readonly merging = false;
   readonly description: string;
+  readonly fixed: { size: number; slide: number; offset: number };
   constructor(readonly eventTime: boolean, readonly size: number, readonly offset: number) {
+    this.fixed = { size, slide: size, offset };
     this.description = `Tumbling${eventTime ? "EventTime" : "ProcessingTime"}Windows(${size}${offset ? `, ${offset}` : ""})`;
   }
   assign(t: number): TimeWindow[] {
@@ -52,7 +60,9 @@ class Tumbling implements WindowAssigner {
 class Sliding implements WindowAssigner {
   readonly merging = false;
   readonly description: string;
+  readonly fixed: { size: number; slide: number; offset: number };
   constructor(readonly eventTime: boolean, readonly size: number, readonly slide: number, readonly offset: number) {
+    this.fixed = { size, slide, offset };
     this.description = `Sliding${eventTime ? "EventTime" : "ProcessingTime"}Windows(${size}, ${slide}${offset ? `, ${offset}` : ""})`;
   }
   assign(t: number): TimeWindow[] {

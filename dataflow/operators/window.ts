@@ -1,10 +1,10 @@
 import type { Batch } from "../../actors/messages.ts";
 import { WeirError } from "../../errors.ts";
-import type { MapState } from "../../state/keyed_state.ts";
+import type { ValueState } from "../../state/keyed_state.ts";
 import type { OperatorContext, OperatorSnapshot, RestoredState } from "../operator.ts";
 import { SideRecord } from "../side_output.ts";
 import { InternalTimerService, type TimeDomain } from "../timer_service.ts";
-import type { TimeWindow, WindowAssigner } from "../window_assigners.ts";
+import { type TimeWindow, type WindowAssigner, windowStart } from "../window_assigners.ts";
 import { KeyedOperator } from "./base.ts";
 
 /** What a window function sees when its window fires. */
@@ -38,10 +38,59 @@ function inOrder(steps: (() => void | Promise<void>)[], from = 0): void | Promis
   }
 }
 
-/** The contents map: window start → [window end, accumulator or elements]. Windows of a key never share a start. */
-type Contents = MapState<number, [number, unknown]>;
-
 const CONTENTS = "weir.window";
+const NONE: readonly unknown[] = Object.freeze([]);
+
+/**
+ * The open windows of the current key as one value state: a flat list of
+ * [start, end, accumulator or elements] triples (a key has few windows open: one or two
+ * tumbling, size/slide sliding, a few sessions). One state read and one write per record,
+ * where a map state per window would take twice as many lookups. Windows of a key never
+ * share a start. A write stores a new list: a snapshot holding the old one never sees it change.
+ */
+class WindowContents {
+  readonly #state: ValueState<unknown[]>;
+  constructor(state: ValueState<unknown[]>) {
+    this.#state = state;
+  }
+  all(): readonly unknown[] {
+    return this.#state.value() ?? NONE;
+  }
+  get(start: number): [end: number, acc: unknown] | undefined {
+    const a = this.all();
+    for (let i = 0; i < a.length; i += 3) if (a[i] === start) return [a[i + 1] as number, a[i + 2]];
+    return undefined;
+  }
+  /** Adds `value` to window `start` (created when absent); true when it was created. */
+  add(start: number, end: number, value: unknown, fn: WindowFunction): boolean {
+    const a = this.all();
+    const n = a.length;
+    for (let i = 0; i < n; i += 3) {
+      if (a[i] !== start) continue;
+      const copy = a.slice();
+      copy[i + 2] = fn.add(a[i + 2], value);
+      this.#state.update(copy);
+      return false;
+    }
+    const copy = a.slice();
+    copy.push(start, end, fn.init(value));
+    this.#state.update(copy);
+    return true;
+  }
+  remove(start: number): void {
+    const a = this.all();
+    for (let i = 0; i < a.length; i += 3) {
+      if (a[i] !== start) continue;
+      if (a.length === 3) this.#state.clear();
+      else this.#state.update([...a.slice(0, i), ...a.slice(i + 3)]);
+      return;
+    }
+  }
+  replace(triples: unknown[]): void {
+    if (triples.length === 0) this.#state.clear();
+    else this.#state.update(triples);
+  }
+}
 
 /**
  * A keyed window operator (Flink's `WindowOperator` with its default triggers): records go
@@ -59,7 +108,7 @@ export class WindowOperator extends KeyedOperator {
   #name = "";
   #clock!: OperatorContext["clock"];
   #timers!: InternalTimerService;
-  #contents: Contents | undefined;
+  #contents: WindowContents | undefined;
   #out: Batch = [];
   #outTimestamp = NaN;
   readonly #ctx: WindowContext<unknown>;
@@ -107,8 +156,8 @@ export class WindowOperator extends KeyedOperator {
     return wm > -Infinity && wm < Infinity ? { ...snap, operator: [wm] } : snap;
   }
 
-  #state(): Contents {
-    return (this.#contents ??= this.backend.mapState<number, [number, unknown]>(CONTENTS));
+  #state(): WindowContents {
+    return (this.#contents ??= new WindowContents(this.backend.valueState<unknown[]>(CONTENTS)));
   }
 
   #newOut(): Batch {
@@ -148,22 +197,20 @@ export class WindowOperator extends KeyedOperator {
     return this.#assigner.eventTime && w.end - 1 + this.#latenessMs <= this.#timers.watermark;
   }
 
+  /** Tumbling and sliding windows: the record goes into each of its windows that is not late. */
   #addToWindows(v: unknown, time: number, fires: (() => void | Promise<void>)[]): boolean {
-    const windows = this.#assigner.assign(time);
+    const { size, slide, offset } = this.#assigner.fixed!;
     const contents = this.#state();
+    const watermark = this.#timers.watermark;
+    const eventTime = this.#assigner.eventTime;
     let taken = false;
-    for (const w of windows) {
-      if (this.#isLate(w)) continue;
+    // The windows holding `time` start at the last slide boundary and every slide before, while they still reach it.
+    for (let start = windowStart(time, offset, slide); start > time - size; start -= slide) {
+      const end = start + size;
+      if (eventTime && end - 1 + this.#latenessMs <= watermark) continue;
       taken = true;
-      const entry = contents.get(w.start);
-      if (entry === undefined) {
-        contents.put(w.start, [w.end, this.#fn.init(v)]);
-        this.#registerTimers(w);
-      } else {
-        entry[1] = this.#fn.add(entry[1], v);
-        contents.put(w.start, entry);
-      }
-      this.#fireIfLate(w, fires);
+      if (contents.add(start, end, v, this.#fn)) this.#registerTimers(end);
+      if (eventTime && end - 1 <= watermark) this.#fireLate(start, fires);
     }
     return taken;
   }
@@ -176,36 +223,42 @@ export class WindowOperator extends KeyedOperator {
     let start = w.start;
     let end = w.end;
     let acc = this.#fn.init(v);
-    for (const [s, [e, a]] of contents.entries()) {
+    const kept: unknown[] = [];
+    const all = contents.all();
+    for (let i = 0; i < all.length; i += 3) {
+      const s = all[i] as number;
+      const e = all[i + 1] as number;
       // Flink's TimeWindow.intersects: touching windows merge too.
-      if (s > w.end || e < w.start) continue;
+      if (s > w.end || e < w.start) {
+        kept.push(s, e, all[i + 2]);
+        continue;
+      }
       start = Math.min(start, s);
       end = Math.max(end, e);
-      acc = this.#fn.merge(a, acc);
-      contents.remove(s);
+      acc = this.#fn.merge(all[i + 2], acc);
     }
-    const merged = { start, end };
-    contents.put(start, [end, acc]);
+    kept.push(start, end, acc);
+    contents.replace(kept);
     // Timers of the windows merged away stay; when they fire they find no window ending there.
-    this.#registerTimers(merged);
-    this.#fireIfLate(merged, fires);
+    this.#registerTimers(end);
+    if (this.#assigner.eventTime && end - 1 <= this.#timers.watermark) this.#fireLate(start, fires);
     return true;
   }
 
-  #registerTimers(w: TimeWindow): void {
+  /** The timer that fires a window ending at `end`, and the one that drops it after the allowed lateness. */
+  #registerTimers(end: number): void {
     const domain: TimeDomain = this.#assigner.eventTime ? "event" : "processing";
-    this.#timers.register(domain, w.end - 1);
-    if (this.#latenessMs > 0) this.#timers.register(domain, w.end - 1 + this.#latenessMs);
+    this.#timers.register(domain, end - 1);
+    if (this.#latenessMs > 0) this.#timers.register(domain, end - 1 + this.#latenessMs);
   }
 
   /** A record within the allowed lateness of a window that fired already fires it again with the full result (Flink). */
-  #fireIfLate(w: TimeWindow, fires: (() => void | Promise<void>)[]): void {
-    if (!this.#assigner.eventTime || w.end - 1 > this.#timers.watermark) return;
+  #fireLate(start: number, fires: (() => void | Promise<void>)[]): void {
     const key = this.backend.currentKey;
     fires.push(() => {
       this.backend.setCurrentKey(key);
-      const entry = this.#state().get(w.start);
-      if (entry !== undefined) return this.#fire(key, { start: w.start, end: entry[0] }, entry[1]);
+      const entry = this.#state().get(start);
+      if (entry !== undefined) return this.#fire(key, { start, end: entry[0] }, entry[1]);
     });
   }
 
@@ -259,8 +312,24 @@ export class WindowOperator extends KeyedOperator {
   #onTimer(key: unknown, t: number): void | Promise<void> {
     this.backend.setCurrentKey(key);
     const contents = this.#state();
+    const fixed = this.#assigner.fixed;
+    if (fixed !== undefined) {
+      // A fixed-size window is found from the timer: it ends at t + 1 (fire) or t + 1 - lateness (drop).
+      const fireStart = t + 1 - fixed.size;
+      const entry = contents.get(fireStart);
+      const r = entry !== undefined ? this.#fire(key, { start: fireStart, end: entry[0] }, entry[1]) : undefined;
+      const drop = () => {
+        this.backend.setCurrentKey(key);
+        contents.remove(t + 1 - this.#latenessMs - fixed.size);
+      };
+      return r instanceof Promise ? r.then(drop) : drop();
+    }
     const steps: (() => void | Promise<void>)[] = [];
-    for (const [start, [end, acc]] of contents.entries()) {
+    const all = contents.all();
+    for (let i = 0; i < all.length; i += 3) {
+      const start = all[i] as number;
+      const end = all[i + 1] as number;
+      const acc = all[i + 2];
       const maxTimestamp = end - 1;
       if (maxTimestamp === t) steps.push(() => this.#fire(key, { start, end }, acc));
       if (maxTimestamp + this.#latenessMs === t) {
