@@ -17,6 +17,9 @@ export { cloudflareDirectories, directoryKey, PrefixStorage } from "./directorie
 export type { DurableObjectNamespaceLike, DurableObjectStateLike, R2BucketLike, WorkerBindings } from "./bindings.ts";
 export { type EdgeJobBuilder, type EdgeJobContext, weirWorker, type WeirWorkerOptions } from "./worker.ts";
 export { WeirJob } from "./weir_job.ts";
+export { FRAME_PATH, OBJECT_NAME_HEADER, subtaskCaller, subtaskObjectName, WeirSubtask } from "./weir_subtask.ts";
+export { DurableObjectRpcTransport, type DurableObjectRpcTransportOptions, FRAME_BYTES_DEFAULT, RPC_MESSAGE_BYTES_MAX, type RpcTransportStats } from "./rpc_transport.ts";
+export { Mailbox } from "./mailbox.ts";
 
 // The part of weir's API that runs on workerd (mod.ts also exports file, SQLite and server
 // code that a Worker bundle cannot hold): what a job on Cloudflare is built from.
