@@ -6,7 +6,7 @@
  */
 import type { Hono } from "hono";
 import { environmentDefaults, setEnvironmentDefaults } from "../../dataflow/environment.ts";
-import { WeirError } from "../../errors.ts";
+import { WeirError, type WeirErrorCode } from "../../errors.ts";
 import { createApp } from "../../http/app.ts";
 import { statusForCode } from "../../http/errors.ts";
 import { JobRegistry, isTerminal } from "../../http/registry.ts";
@@ -20,6 +20,13 @@ import { missingBindings, missingBindingsResponse, type RegisteredJob, registere
 
 /** Where the object records that its job ended, so that a later wake does not run it again. */
 const ENDED_KEY = "_weir_edge/ended";
+
+/**
+ * Where the object records that it refused to resume its job (the stored checkpoint does
+ * not fit the graph). The core ends a refused start "failed", which forgets the unfinished
+ * run, so without this record the next wake would quietly start the job anew.
+ */
+const REFUSED_KEY = "_weir_edge/refused";
 
 /** What a wake after the job ended knows of it. */
 interface EndedRecord {
@@ -35,7 +42,9 @@ interface EndedRecord {
  * object that was evicted, restarted or moved picks its job up where the last checkpoint
  * left it, as a local process does after a crash. Savepoint and `restoreFrom` directories
  * are prefixes in the R2 bucket bound for savepoints, else in this object's storage; a
- * `WEIR_RESTORE_FROM` variable starts a new run from a savepoint (`flink run -s`).
+ * `WEIR_RESTORE_FROM` variable starts a new run from a savepoint (`flink run -s`), and
+ * `WEIR_FRESH=true` starts a new run instead of resuming an unfinished one (`weir run --fresh`),
+ * e.g. after a change of the graph that the unfinished run's checkpoint does not fit.
  *
  * Periodic checkpoints: the coordinator's timer triggers them while the object is in
  * memory; an alarm every checkpoint interval is the durable heartbeat that wakes the object
@@ -79,8 +88,11 @@ export class WeirJob {
     try {
       job = await this.#ensureStarted(registered);
     } catch (e) {
+      // A job weir refuses to start (its stored checkpoint does not fit, a bad option) is a
+      // conflict with what is stored or configured, not a server fault: 409 unless the code says more.
       const code = e instanceof WeirError ? e.code : "job_failed";
-      return Response.json({ errors: [`The job could not start: ${(e as Error).message}`], code }, { status: statusForCode(code) === 500 ? 500 : 409 });
+      const status = e instanceof WeirError ? (statusForCode(code) === 500 ? 409 : statusForCode(code)) : 500;
+      return Response.json({ errors: [`The job could not start: ${(e as Error).message}`], code }, { status });
     }
     const own = await registered.routes?.(request, { storage: this.#storage, bindings: this.#bindings });
     if (own) return own;
@@ -135,10 +147,22 @@ export class WeirJob {
       return undefined;
     }
     const bindings = this.#bindings;
+    const fresh = bindings.WEIR_FRESH === "true";
+    const refused = await this.#storage.get(REFUSED_KEY);
+    if (refused && !fresh) {
+      const r = JSON.parse(new TextDecoder().decode(refused)) as { code: WeirErrorCode; message: string };
+      throw new WeirError(r.code, r.message);
+    }
+    if (refused) await this.#storage.delete(REFUSED_KEY);
     const restoreFrom = typeof bindings.WEIR_RESTORE_FROM === "string" && bindings.WEIR_RESTORE_FROM !== "" ? bindings.WEIR_RESTORE_FROM : undefined;
     // Builders read defaults in the StreamEnvironment constructor: set them around the build only.
     const previous = environmentDefaults();
-    setEnvironmentDefaults({ ...previous, restoreFrom, allowNonRestoredState: bindings.WEIR_ALLOW_NON_RESTORED_STATE === "true" || undefined });
+    setEnvironmentDefaults({
+      ...previous,
+      restoreFrom,
+      allowNonRestoredState: bindings.WEIR_ALLOW_NON_RESTORED_STATE === "true" || undefined,
+      fresh: fresh || undefined,
+    });
     let env;
     try {
       env = registered.build({ storage: this.#storage, bindings });
@@ -154,7 +178,17 @@ export class WeirJob {
     // One job per isolate: the directories of this job are the isolate's directories.
     const bucket = bindings[registered.savepointBucket] as R2BucketLike | undefined;
     setDirectoryOpener(cloudflareDirectories({ jobStorage: this.#storage, jobName: env.jobName, bucket, bucketBinding: registered.savepointBucket }));
-    const job = await env.execute();
+    let job: JobHandle;
+    try {
+      job = await env.execute();
+    } catch (e) {
+      if (e instanceof WeirError && (e.code === "state_not_restored" || e.code === "incompatible_restore")) {
+        const refusal = new WeirError(e.code, `${e.message} (on Cloudflare: set the variable WEIR_FRESH=true)`, { cause: e });
+        await this.#storage.put(REFUSED_KEY, new TextEncoder().encode(JSON.stringify({ code: refusal.code, message: refusal.message })));
+        throw refusal;
+      }
+      throw e;
+    }
     const registry = new JobRegistry();
     registry.add(job);
     this.#app = createApp({ registry, token: typeof bindings.WEIR_TOKEN === "string" ? bindings.WEIR_TOKEN : undefined });

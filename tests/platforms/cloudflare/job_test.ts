@@ -59,6 +59,43 @@ if (workerdSkip) {
       assertExactlyOnce(r.committed, n);
     });
 
+    test("unaligned under backpressure: checkpoints persist in-flight data and the job ends exactly-once through an injected failure", { timeout: 120_000 }, async () => {
+      const n = 20_000;
+      const host = await start({ N: String(n), INTERVAL: "10", UNALIGNED: "true", SLOW_EVERY: "100", FAIL_AT: "14000" });
+      const r = await json<{ status: string; restarts: number; committed: Pair[]; persisted: number[]; types: string[] }>(host.fetch("/_test/done"));
+      assert.equal(r.status, "finished");
+      assert.ok(r.restarts >= 1, `restarts ${r.restarts}`);
+      assert.ok(r.types.includes("UNALIGNED_CHECKPOINT"), r.types.join());
+      assert.ok(Math.max(...r.persisted) > 0, `persisted_data ${r.persisted.join()}`);
+      assertExactlyOnce(r.committed, n);
+    });
+
+    test("a job whose graph changed since its stored checkpoint refuses to start with the same error as locally; WEIR_FRESH starts anew", { timeout: 120_000 }, async () => {
+      const persistTo = mkdtempSync(join(tmpdir(), "weir-edge-graph-"));
+      const vars = { N: "100000000", RATE: "2000", INTERVAL: "20" };
+      const first = await startWorker("./fixtures/job_worker.ts", { WEIR_JOB: "TestJob" }, { persistTo, bindings: vars });
+      const id = await jobId(first);
+      for (let i = 0; i < 6000; i++) {
+        const stats = await json<{ counts: { completed: number } }>(first.fetch(`/jobs/${id}/checkpoints`));
+        if (stats.counts.completed > 0) break;
+        await sleep(10);
+      }
+      await first.dispose();
+      const changed = await start({ ...vars, SUM_UID: "total" }, { persistTo });
+      // Every request, not only the first, is refused: the refused run is not forgotten.
+      for (const path of ["/jobs", `/jobs/${id}/checkpoints`, "/jobs"]) {
+        const res = await changed.fetch(path);
+        const body = await json<{ errors: string[]; code: string }>(res);
+        assert.equal(res.status, 409, JSON.stringify(body));
+        assert.equal(body.code, "state_not_restored");
+        assert.match(body.errors[0], new RegExp(`resumes the unfinished run ${id}.*"sum".*fresh: true.*WEIR_FRESH=true`));
+      }
+      await changed.dispose();
+      const fresh = await start({ ...vars, SUM_UID: "total", WEIR_FRESH: "true" }, { persistTo });
+      const { jobs } = await json<{ jobs: { id: string }[] }>(fresh.fetch("/jobs"));
+      assert.notEqual(jobs[0].id, id, "a new run");
+    });
+
     test("a Worker without the job's bindings answers every request with an error naming the binding", { timeout: 60_000 }, async () => {
       const noJob = await start({ N: "10" }, { objects: { OTHER: "TestJob" } });
       for (const path of ["/jobs", "/ingest/x", "/"]) {
