@@ -133,7 +133,7 @@ export function checkChannels(channels: readonly InputChannel[], where: string):
 }
 
 /** Error codes a run may see while faults are injected; anything else is a finding. */
-const EXPECTED_ERRORS = new Set(["sim_crash", "coordinator_crash", "checkpoint_tolerance_exceeded", "final_checkpoint_failed"]);
+const EXPECTED_ERRORS = new Set(["sim_crash", "coordinator_crash", "transport_failed", "checkpoint_tolerance_exceeded", "final_checkpoint_failed"]);
 
 /** Why a job restart is a finding, or undefined when its cause was injected. */
 export function unexpectedError(error: unknown): string | undefined {

@@ -7,6 +7,7 @@
 import type { CheckpointOptions } from "../checkpoint/config.ts";
 import type { SimPrng } from "./prng.ts";
 import type { StorageFaultConfig } from "./faulty_storage.ts";
+import { drawNetwork, type NetworkConfig } from "./faulty_transport.ts";
 
 /** The checkpointing modes the simulator explores. */
 export const SIM_MODES = ["aligned", "unaligned", "aligned-with-timeout", "at-least-once"] as const;
@@ -54,6 +55,11 @@ export interface SimConfig {
   };
   /** Process-level events: whole-process crashes, savepoints, stop-with-savepoint. */
   ext: SimExtensions;
+  /**
+   * The network between subtasks (sim/faulty_transport.ts): latency, reordering across
+   * channels and failed RPCs; undefined = the in-memory transport.
+   */
+  network?: NetworkConfig;
 }
 
 /**
@@ -77,8 +83,11 @@ export interface SimExtensions {
   stop?: { atMs: number; drain: boolean; sourceParallelism: number; reduceParallelism: number };
 }
 
-/** Draws a seed's settings from its "config" stream. */
-export function drawConfig(seed: number, mode: SimMode, prng: SimPrng, extensions = true): SimConfig {
+/**
+ * Draws a seed's settings from its "config" stream; the network from a stream of its own
+ * ("network"), so that seeds without it (`network` false) draw everything else as before.
+ */
+export function drawConfig(seed: number, mode: SimMode, prng: SimPrng, extensions = true, network = true): SimConfig {
   const timeout = prng.range(150, 1500);
   const checkpoint: CheckpointOptions = {
     interval: prng.range(1, 40),
@@ -128,6 +137,10 @@ export function drawConfig(seed: number, mode: SimMode, prng: SimPrng, extension
     },
     ext: { crashesAtMs: [], savepointsAtMs: [] },
   };
+  if (network) {
+    const net = drawNetwork(prng.fork("network"));
+    if (net) c.network = net;
+  }
   if (!extensions) return c;
   const times = (n: number, max: number) => Array.from({ length: n }, () => ext.range(1, max)).sort((a, b) => a - b);
   if (ext.chance(0.4)) c.ext.crashesAtMs = times(ext.chance(0.7) ? 1 : 2, 1200);
@@ -155,5 +168,8 @@ export function describeConfig(c: SimConfig): string {
     (s.readMaxMs ? ` reads=${p(s.readMaxMs)}ms slowRead=${p(s.readSlow ?? 0)}` : ""),
     `process: crashes at ${JSON.stringify(c.ext.crashesAtMs)}ms, savepoints at ${JSON.stringify(c.ext.savepointsAtMs)}ms` +
     (c.ext.stop ? `, stop${c.ext.stop.drain ? " --drain" : ""} at ${c.ext.stop.atMs}ms then restore at ${c.ext.stop.sourceParallelism}->${c.ext.stop.reduceParallelism}` : ""),
+    c.network
+      ? `network: latency<${p(c.network.latencyMaxMs)}ms spike=${p(c.network.spike)} up to ${c.network.spikeMaxMs}ms failRpc=${p(c.network.failRpc)}`
+      : "network: in-memory",
   ].join("\n  ");
 }

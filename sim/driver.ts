@@ -15,7 +15,7 @@ import { CollectSink } from "../connectors/collect_sink.ts";
 import { setDirectoryOpener } from "../storage/directory.ts";
 import type { Pair } from "./checkers.ts";
 import { type SimMode, drawConfig } from "./config.ts";
-import { coordinatorFaults, seedStorage, stepHook } from "./fault_hooks.ts";
+import { coordinatorFaults, seedNetwork, seedStorage, stepHook } from "./fault_hooks.ts";
 import { openSavepointDirectories, scheduleOperatorActions } from "./operator_actions.ts";
 import { SimPrng } from "./prng.ts";
 import { runProcesses } from "./process_runs.ts";
@@ -40,16 +40,16 @@ export async function runSeed(
   seed: number,
   mode: SimMode,
   limits: RunLimits = DEFAULT_LIMITS,
-  options: { extensions?: boolean; stopWindowFaults?: boolean } = {},
+  options: { extensions?: boolean; stopWindowFaults?: boolean; network?: boolean } = {},
 ): Promise<SeedResult> {
   const root = new SimPrng(seed);
-  const cfg = drawConfig(seed, mode, root.fork("config"), options.extensions ?? true);
+  const cfg = drawConfig(seed, mode, root.fork("config"), options.extensions ?? true, options.network ?? true);
   const world = new World(root.fork("world"), cfg, limits.traceKeep);
   const state = new SeedState(world, cfg, { seed, mode, root, limits, stopWindowFaults: options.stopWindowFaults ?? true });
   const storage = seedStorage(state);
   const sink = new CollectSink<Pair>();
   const firstJobId = simJobId(root.fork("job-id"));
-  const parts = { storage, sink, beforeStep: stepHook(state), coordinatorFaults: coordinatorFaults(state) };
+  const parts = { storage, sink, beforeStep: stepHook(state), coordinatorFaults: coordinatorFaults(state), network: seedNetwork(state) };
 
   const previousOpener = openSavepointDirectories(state);
   scheduleOperatorActions(state);

@@ -1,15 +1,19 @@
 /**
  * Where one seed injects faults into the core: its storage (failed, torn, lost and slow
- * operations), every actor step (subtask crashes) and every metadata commit (coordinator
- * crashes before or after it). Each hook draws from a stream of its own.
+ * operations), every actor step (subtask crashes), every metadata commit (coordinator
+ * crashes before or after it) and its network (delayed, reordered and failed channel
+ * messages). Each hook draws from a stream of its own.
  * @module
  */
 import type { Runnable } from "../actors/dispatcher.ts";
+import type { Transport } from "../actors/transport.ts";
 import type { CoordinatorFaults } from "../checkpoint/coordinator.ts";
 import { WeirError } from "../errors.ts";
 import type { Subtask } from "../runtime/subtask.ts";
 import { checkChannels, checkMetadataAtCommit } from "./checkers.ts";
 import { FaultyStorage } from "./faulty_storage.ts";
+import { FaultyTransport } from "./faulty_transport.ts";
+import type { ProcessScheduler } from "./process.ts";
 import type { SeedState } from "./seed_state.ts";
 
 const TERMINAL = new Set(["FINISHED", "FAILED", "CANCELED", "STOPPED"]);
@@ -65,4 +69,23 @@ export function coordinatorFaults(state: SeedState): CoordinatorFaults {
       }
     },
   };
+}
+
+/**
+ * The seed's network, one transport per simulated process (its deliveries die with the
+ * process); undefined when the seed runs on in-memory channels. Latencies draw from the
+ * "network" stream, failed RPCs from "network-faults".
+ */
+export function seedNetwork(state: SeedState): (scheduler: ProcessScheduler) => Transport | undefined {
+  const cfg = state.cfg.network;
+  if (!cfg) return () => undefined;
+  const { root } = state.options;
+  const delays = root.fork("network");
+  const faults = root.fork("network-faults");
+  return (scheduler) =>
+    new FaultyTransport(cfg, delays, {
+      schedule: (delayMs, label, fn) => scheduler.schedule(delayMs, label, fn),
+      faultNow: (p) => state.crashNow(faults, p),
+      fault: (kind, detail) => state.fault(kind, detail),
+    });
 }

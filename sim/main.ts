@@ -6,6 +6,8 @@
  *   npm run sim -- --seed 1234 --mode aligned         replay one seed, bit for bit
  *   --stop-window-faults   also crash between a completed stop-with-savepoint and the
  *                          job's end (a known core bug: duplicated output)
+ *   --no-network           in-memory channels for every seed (else three seeds in four
+ *                          run over a faulty network: sim/faulty_transport.ts)
  *
  * Every seed's report starts with `SEED=`; a failure adds the config, what broke, the
  * last trace lines and the replay command. Exits 1 when any seed failed.
@@ -24,15 +26,16 @@ interface Args {
   quiet: boolean;
   traceLines: number;
   stopWindowFaults: boolean;
+  network: boolean;
 }
 
 function usage(msg: string): never {
-  console.error(`${msg}\nusage: npm run sim -- [--seeds N] [--from S] [--seed N] [--mode ${SIM_MODES.join("|")}|all] [--quiet] [--trace LINES] [--stop-window-faults]`);
+  console.error(`${msg}\nusage: npm run sim -- [--seeds N] [--from S] [--seed N] [--mode ${SIM_MODES.join("|")}|all] [--quiet] [--trace LINES] [--stop-window-faults] [--no-network]`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seeds: 100, from: 0, single: undefined, modes: ["unaligned"], quiet: false, traceLines: 40, stopWindowFaults: true };
+  const a: Args = { seeds: 100, from: 0, single: undefined, modes: ["unaligned"], quiet: false, traceLines: 40, stopWindowFaults: true, network: true };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -49,6 +52,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === "--quiet") a.quiet = true;
     else if (k === "--stop-window-faults") a.stopWindowFaults = true;
     else if (k === "--no-stop-window-faults") a.stopWindowFaults = false;
+    else if (k === "--no-network") a.network = false;
     else if (k === "--mode") {
       i++;
       if (v === "all") a.modes = [...SIM_MODES];
@@ -71,7 +75,7 @@ async function main(): Promise<void> {
   let runs = 0, completed = 0, failed = 0, restarts = 0, restores = 0, events = 0, unaligned = 0, channelState = 0;
   for (const mode of args.modes) {
     for (const seed of seeds) {
-      const r = await runSeed(seed, mode, limits, { stopWindowFaults: args.stopWindowFaults });
+      const r = await runSeed(seed, mode, limits, { stopWindowFaults: args.stopWindowFaults, network: args.network });
       runs++;
       completed += r.checkpoints.completed;
       failed += r.checkpoints.failed;

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Runnable } from "../actors/dispatcher.ts";
+import type { Transport } from "../actors/transport.ts";
 import type { CoordinatorFaults } from "../checkpoint/coordinator.ts";
 import { listCompleted, readMetadata } from "../checkpoint/metadata.ts";
 import { loadCheckpoint } from "../checkpoint/restore.ts";
@@ -28,6 +29,8 @@ export interface RunParts {
   sink: CollectSink<Pair>;
   beforeStep: (actor: Runnable) => void;
   coordinatorFaults: CoordinatorFaults;
+  /** The network of a process (undefined: in-memory channels). */
+  network: (scheduler: ProcessScheduler) => Transport | undefined;
 }
 
 /** Runs the job, process after process, from `first` until a run ends for good or fails the seed. */
@@ -62,7 +65,11 @@ function startProcess(state: SeedState, parts: RunParts, plan: RunPlan, n: numbe
     storage: p.storage,
     restoreFrom: plan.restorePath,
     // A resumed run names no job id: it must find its own through the _current marker.
-    runtime: { ...world.runtime(plan.kind === "resume" ? undefined : plan.jobId, parts.beforeStep, p.scheduler), faults: parts.coordinatorFaults },
+    runtime: {
+      ...world.runtime(plan.kind === "resume" ? undefined : plan.jobId, parts.beforeStep, p.scheduler),
+      faults: parts.coordinatorFaults,
+      transport: parts.network(p.scheduler),
+    },
   }, world.waiter(cfg.asyncDelayMaxMs, ioPrng, p.scheduler), parts.sink);
   env.execute().then((handle) => runStarted(state, p, handle), (e) => {
     if (state.current === p) p.startError = e;

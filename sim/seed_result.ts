@@ -6,7 +6,7 @@ import type { SimConfig, SimMode } from "./config.ts";
 import type { StorageFaultKind } from "./faulty_storage.ts";
 
 /** Every kind of fault the driver injects. */
-export type FaultKind = StorageFaultKind | "subtask_crash" | "coordinator_crash_before_commit" | "coordinator_crash_after_commit";
+export type FaultKind = StorageFaultKind | "subtask_crash" | "coordinator_crash_before_commit" | "coordinator_crash_after_commit" | "rpc_failed";
 
 /** What one seed did and found. */
 export interface SeedResult {

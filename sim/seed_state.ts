@@ -14,7 +14,7 @@ import type { World } from "./world.ts";
 
 /** Faults that count against the seed's budget; slow reads and writes do not. */
 const HARD_FAULTS = new Set<FaultKind>([
-  "put_failed", "torn_write", "lost_ack", "subtask_crash", "coordinator_crash_before_commit", "coordinator_crash_after_commit",
+  "put_failed", "torn_write", "lost_ack", "subtask_crash", "coordinator_crash_before_commit", "coordinator_crash_after_commit", "rpc_failed",
 ]);
 
 /** How a run of the job came to be: the seed's first, a resume after a process crash, or a restore from a stop savepoint. */
