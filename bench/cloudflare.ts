@@ -26,6 +26,33 @@ const n = arg("n", 2_000_000);
 const perEventN = arg("per-event", 5_000);
 
 const host = await startWorker(new URL("./cloudflare_worker.ts", import.meta.url), { BENCH_JOB: "BenchJob", COUNTER: "Counter" });
+const subtasks = await startWorker(new URL("../tests/platforms/cloudflare/fixtures/subtask_worker.ts", import.meta.url), { WEIR_SUBTASK: "PipeSubtask" });
+interface PipeStats { calls: number; batches: number; messages: number; bytes: number }
+async function subtaskGet<T>(path: string): Promise<T> {
+  const res = await subtasks.fetch(path);
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${path}: ${res.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+/** n records from a source subtask's object to a receiver's object over the RPC transport; rate and calls. */
+async function acrossObjects(job: string, records: number): Promise<{ rate: number; dataCalls: number; creditCalls: number; batches: number }> {
+  await subtaskGet(`/pipe/sink?object=${job}/snk/0&job=${job}&capacity=8`);
+  const t0 = performance.now();
+  const sent = await subtaskGet<{ failures: string[] }>(`/pipe/source?object=${job}/src/0&job=${job}&capacity=8&batch=1000&n=${records}`);
+  if (sent.failures.length > 0) throw new Error(sent.failures.join());
+  let got = 0;
+  let sinkStats: PipeStats | undefined;
+  while (got < records) {
+    const c = await subtaskGet<{ records: number; outOfOrder: number; stats: PipeStats }>(`/pipe/count?object=${job}/snk/0`);
+    if (c.outOfOrder > 0) throw new Error("records out of order");
+    got = c.records;
+    sinkStats = c.stats;
+    if (got < records) await new Promise((r) => setTimeout(r, 2));
+  }
+  const ms = performance.now() - t0;
+  const src = await subtaskGet<PipeStats>(`/pipe/stats?object=${job}/src/0&job=${job}`);
+  return { rate: records / (ms / 1000), dataCalls: src.calls, creditCalls: sinkStats!.calls, batches: src.batches };
+}
 let run = 0;
 async function timed<T>(path: string): Promise<{ ms: number; body: T }> {
   const t0 = performance.now();
@@ -45,6 +72,12 @@ try {
     if (r.body.status !== "finished" || r.body.records !== n) throw new Error(`weir run ended ${JSON.stringify(r.body)}`);
     edgeRates.push(n / (r.ms / 1000));
   }
+  // Two stages across Durable Objects: a source subtask's object sends to a receiver's object.
+  await acrossObjects("warm", 200_000);
+  const across = [];
+  for (let i = 0; i < 3; i++) across.push(await acrossObjects(`pipe-${run++}`, n));
+  const acrossRate = median(across.map((a) => a.rate));
+  const last = across[across.length - 1];
   // The same job in this process.
   const localRates: number[] = [];
   for (let i = 0; i < 3; i++) {
@@ -71,13 +104,16 @@ try {
     ["variant", "records/s", "note"],
     ["weir, one Durable Object (workerd)", perSecond(edge), `${n} records, median of 3, checkpoints every 1 s to DO SQLite`],
     ["weir, one local process (this runtime)", perSecond(median(localRates)), "same job, MemoryStorage"],
+    ["2 stages across Durable Objects (RPC transport)", perSecond(acrossRate), `${n} records, batches of 1000, capacity 8, median of 3`],
     ["per-event DO pattern, sequential", perSecond(seqRate), `${perEventN} events: 1 RPC + 1 storage.put each`],
     ["per-event DO pattern, 64 in flight", perSecond(parRate), ""],
   ]));
-  console.log(`ratio weir-on-DO / per-event (best of the two): ${(edge / Math.max(seqRate, parRate)).toFixed(0)}x`);
+  console.log(`ratio weir-on-DO / per-event (best of the two): ${(edge / Math.max(seqRate, parRate)).toFixed(0)}x; across objects / per-event: ${(acrossRate / Math.max(seqRate, parRate)).toFixed(0)}x`);
+  console.log(`RPC calls across objects: ${last.dataCalls} data calls + ${last.creditCalls} credit calls for ${last.batches} batches = ${((last.dataCalls + last.creditCalls) / last.batches).toFixed(2)} round trips per batch`);
   const fmt = (r: WeirRun) => `median ${median(r.durations).toFixed(0)} ms, max ${Math.max(...r.durations).toFixed(0)} ms over ${r.durations.length} checkpoints, persisted_data max ${Math.max(...r.persisted)} B`;
   console.log(`checkpoint duration under backpressure, aligned:   ${fmt(aligned)}`);
   console.log(`checkpoint duration under backpressure, unaligned: ${fmt(unaligned)}`);
 } finally {
   await host.dispose();
+  await subtasks.dispose();
 }
