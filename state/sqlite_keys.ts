@@ -1,14 +1,17 @@
 /**
  * Canonical keys (key_group.ts) as the bytes of the SQLite backend's primary key. Every
  * canonical key is a primitive: a number, string, boolean or bigint, so one tag byte and
- * the payload are enough. Strings are stored as UTF-16 code units (big-endian), not
- * UTF-8: a lone surrogate must stay distinct from U+FFFD, and Deno's node:sqlite cuts TEXT
- * at a NUL, which object keys' canonical texts start with.
+ * the payload are enough. Keys are BLOBs, not TEXT: Deno's node:sqlite cuts TEXT at a NUL,
+ * which object keys' canonical texts start with. A well-formed string is stored as UTF-8;
+ * one with a lone surrogate (which UTF-8 would turn into U+FFFD, merging it with another
+ * key) as UTF-16 code units under its own tag. A string always gets the same form, so
+ * the two never collide.
  * @module
  */
 import { WeirError } from "../errors.ts";
 
-const TAG_STRING = 0x73; // "s"
+const TAG_STRING = 0x73; // "s": UTF-8
+const TAG_UTF16 = 0x75; // "u": UTF-16 code units, big-endian
 const TAG_NUMBER = 0x6e; // "n"
 const TAG_TRUE = 0x74; // "t"
 const TAG_FALSE = 0x66; // "f"
@@ -26,6 +29,17 @@ function stringBytes(tag: number, s: string): Uint8Array {
     out[j + 1] = c & 0xff;
   }
   return out;
+}
+
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+function utf8Bytes(s: string): Uint8Array {
+  // At most 3 bytes per UTF-16 code unit.
+  const out = new Uint8Array(1 + 3 * s.length);
+  out[0] = TAG_STRING;
+  const { written } = utf8.encodeInto(s, out.subarray(1));
+  return out.subarray(0, 1 + written);
 }
 
 function bytesString(b: Uint8Array): string {
@@ -55,7 +69,8 @@ function bytesString(b: Uint8Array): string {
 export function keyBytes(canonical: unknown): Uint8Array {
   switch (typeof canonical) {
     case "string":
-      return stringBytes(TAG_STRING, canonical);
+      // isWellFormed is ES2024; Bun and Deno have it, the type-check's lib (ES2023) does not.
+      return (canonical as string & { isWellFormed(): boolean }).isWellFormed() ? utf8Bytes(canonical) : stringBytes(TAG_UTF16, canonical);
     case "number": {
       // Big-endian, so ascending integer keys append to their key group's end of the B-tree.
       f64.setFloat64(0, canonical === 0 ? 0 : Number.isNaN(canonical) ? NaN : canonical);
@@ -86,6 +101,8 @@ export function keyBytes(canonical: unknown): Uint8Array {
 export function keyFromBytes(b: Uint8Array): unknown {
   switch (b[0]) {
     case TAG_STRING:
+      return utf8Decoder.decode(b.subarray(1));
+    case TAG_UTF16:
       return bytesString(b);
     case TAG_NUMBER:
       if (b.length !== 9) break;

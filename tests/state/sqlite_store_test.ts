@@ -27,9 +27,9 @@ describe(`SqliteStateStore (${sqliteDriver.name})`, () => {
     store.dispose();
   });
 
-  test("keys of different types never share a row: 1, '1', true and 1n", () => {
+  test("keys of different types never share a row: 1, '1', true and 1n; a lone surrogate is not U+FFFD", () => {
     const store = openStore(2);
-    const keys = [1, "1", true, 1n, "", -0.5, "a\u0000b", "\ud800"];
+    const keys = [1, "1", true, 1n, "", -0.5, "a\u0000b", "\ud800", "\ufffd", "é😀"];
     keys.forEach((k, i) => store.write(0, k, k, i));
     store.flush();
     store.clearCache();

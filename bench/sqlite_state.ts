@@ -1,0 +1,131 @@
+/**
+ * The SQLite keyed state backend (issue 10 item 3) at 100 K and 1 M keys (5 M with
+ * `--keys`): a rolling count per key, as in bench/state.ts's heap rows. Per size: update
+ * rate, a native base checkpoint and changelogs after 1 % and 10 % of keys changed (time
+ * and bytes written), and restore time from the native checkpoint (base + changelog) and
+ * from canonical tables (a savepoint). Storage is MemoryStorage, so times are SQLite's
+ * and weir's, not a disk's. `--heap-keys N` also runs tests/state/fixtures/many_keys.ts
+ * (N keys × 200 B) in a child and reports its heap after full GCs.
+ *
+ *   bun bench/sqlite_state.ts [--keys 100000,1000000] [--heap-keys 5000000]
+ *   deno run -A --v8-flags=--expose-gc bench/sqlite_state.ts
+ * @module
+ */
+import { spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { MemoryStorage, type KeyedStateHandle, type KeyedStateSnapshot } from "../mod.ts";
+import { sqliteDriver } from "../platforms/sqlite.ts";
+import { SqliteKeyedStateBackend } from "../state/sqlite_backend.ts";
+import { bytes, nowMs, perSecond, runtimeName, table } from "./stats.ts";
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: { keys: { type: "string", default: "100000,1000000" }, "heap-keys": { type: "string", default: "0" } },
+});
+const sizes = values.keys.split(",").map(Number);
+const heapKeys = Number(values["heap-keys"]);
+
+async function finish(snap: KeyedStateSnapshot): Promise<KeyedStateHandle> {
+  while (!(await snap.step(50_000)));
+  const r = snap.result();
+  snap.release();
+  return r;
+}
+
+function sharedBytes(h: KeyedStateHandle, before?: KeyedStateHandle): number {
+  if (h.format !== "incremental") return NaN;
+  const known = new Set(before?.format === "incremental" ? before.shared.map((r) => r.key) : []);
+  return h.shared.filter((r) => !known.has(r.key)).reduce((n, r) => n + r.size, 0);
+}
+
+interface Row {
+  keys: number;
+  updatesPerSecond: number;
+  baseMs: number;
+  baseBytes: number;
+  log1Ms: number;
+  log1Bytes: number;
+  log10Ms: number;
+  log10Bytes: number;
+  restoreNativeMs: number;
+  restoreCanonicalMs: number;
+}
+
+async function run(keys: number): Promise<Row> {
+  const storage = new MemoryStorage();
+  const init = { maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, storage, uid: "count", subtaskIndex: 0, jobId: "bench" };
+  const options = { driver: sqliteDriver, nativeCheckpoints: true };
+  const b = new SqliteKeyedStateBackend(init, options);
+  const count = b.reducingState<number>("count", (a, v) => a + v);
+  let t = nowMs();
+  for (let i = 0; i < keys; i++) count.addFor(`key-${i}`, 1);
+  const updatesPerSecond = keys / ((nowMs() - t) / 1000);
+
+  t = nowMs();
+  const base = await finish(b.snapshot(1));
+  const baseMs = nowMs() - t;
+  const change = (fraction: number, round: number) => {
+    const step = Math.round(1 / fraction);
+    for (let i = round; i < keys; i += step) count.addFor(`key-${i}`, 1);
+  };
+  change(0.01, 1);
+  t = nowMs();
+  const log1 = await finish(b.snapshot(2));
+  const log1Ms = nowMs() - t;
+  change(0.1, 2);
+  t = nowMs();
+  const log10 = await finish(b.snapshot(3));
+  const log10Ms = nowMs() - t;
+
+  // Restore from the 1 % changelog's handle: base plus one changelog.
+  t = nowMs();
+  const r = new SqliteKeyedStateBackend(init, options);
+  await r.restore([log1]);
+  const restoreNativeMs = nowMs() - t;
+  r.setCurrentKey("key-1");
+  if (r.reducingState<number>("count", (a, v) => a + v).get() !== 2) throw new Error("native restore lost an update");
+  r.dispose();
+
+  const savepoint = await finish(b.snapshot(4, { savepoint: true }));
+  t = nowMs();
+  const c = new SqliteKeyedStateBackend(init, options);
+  await c.restore([savepoint]);
+  const restoreCanonicalMs = nowMs() - t;
+  c.dispose();
+  b.dispose();
+  return { keys, updatesPerSecond, baseMs, baseBytes: sharedBytes(base), log1Ms, log1Bytes: sharedBytes(log1, base), log10Ms, log10Bytes: sharedBytes(log10, log1), restoreNativeMs, restoreCanonicalMs };
+}
+
+console.log(`SQLite keyed state, ${runtimeName()} (${sqliteDriver.name}), rolling count, one subtask`);
+const rows: Row[] = [];
+for (const keys of sizes) rows.push(await run(keys));
+const ms = (x: number) => `${x.toFixed(0)} ms`;
+console.log(table([
+  ["keys", "updates/s", "base ckpt", "base bytes", "1% ckpt", "1% bytes", "10% ckpt", "10% bytes", "restore native", "restore savepoint"],
+  ...rows.map((r) => [
+    r.keys.toLocaleString("en"),
+    perSecond(r.updatesPerSecond),
+    ms(r.baseMs),
+    bytes(r.baseBytes),
+    ms(r.log1Ms),
+    bytes(r.log1Bytes),
+    ms(r.log10Ms),
+    bytes(r.log10Bytes),
+    ms(r.restoreNativeMs),
+    ms(r.restoreCanonicalMs),
+  ]),
+]));
+
+if (heapKeys > 0) {
+  const fixture = join(dirname(fileURLToPath(import.meta.url)), "..", "tests", "state", "fixtures", "many_keys.ts");
+  const isDeno = "Deno" in globalThis;
+  const cmd = isDeno ? ["run", "-A", "--no-check", "--v8-flags=--expose-gc", fixture, String(heapKeys)] : [fixture, String(heapKeys)];
+  const t = nowMs();
+  const child = spawnSync(process.execPath, cmd, { encoding: "utf8", maxBuffer: 1 << 24 });
+  const last = child.stdout.trim().split("\n").map((l) => JSON.parse(l)).find((l) => "keys" in l);
+  console.log(`\n${heapKeys.toLocaleString("en")} keys × 200 B on sqlite: heap at most ${last?.maxHeapMb} MB after full GCs, ` +
+    `${last?.mismatches} of ${last?.checked} read back wrong, writes ${last?.writeSeconds?.toFixed(1)} s, whole run ${((nowMs() - t) / 1000).toFixed(1)} s`);
+}
