@@ -1,6 +1,6 @@
 import type { BeforeStep, PickPolicy } from "../actors/dispatcher.ts";
 import type { Clock, Scheduler } from "../actors/time.ts";
-import type { Transport } from "../actors/transport.ts";
+import type { SubtaskAddress, Transport } from "../actors/transport.ts";
 import { checkpointConfig, type CheckpointOptions } from "../checkpoint/config.ts";
 import { checkpointDirOf } from "../checkpoint/metadata.ts";
 import type { CoordinatorFaults } from "../checkpoint/coordinator.ts";
@@ -43,6 +43,8 @@ export interface RuntimeOptions {
   jobId?: string;
   /** Carries batches, barriers and credit between subtasks (actors/transport.ts); in-memory unless set. */
   transport?: Transport;
+  /** Which host runs each subtask; each host gets a dispatcher of its own (ExecutionTuning.hostOf). */
+  hostOf?: (subtask: SubtaskAddress) => string;
 }
 
 /** Everything a job is configured with. */
@@ -277,6 +279,7 @@ export class StreamEnvironment implements GraphBuilder {
           objectReuse: o.objectReuse ?? false,
           state: o.state,
           transport: rt.transport,
+          hostOf: rt.hostOf,
         },
         clock: rt.clock ?? systemClock,
         scheduler: rt.scheduler ?? systemScheduler,

@@ -1,7 +1,7 @@
 import { InputChannel } from "../actors/input_channel.ts";
 import { MemoryTransport } from "../actors/memory_transport.ts";
 import { OutputChannel } from "../actors/output_channel.ts";
-import type { ChannelAddress, Transport } from "../actors/transport.ts";
+import type { ChannelAddress, SubtaskAddress, Transport } from "../actors/transport.ts";
 import type { Dispatcher } from "../actors/dispatcher.ts";
 import type { Barrier } from "../actors/messages.ts";
 import { OutputGate } from "../actors/output_gate.ts";
@@ -26,7 +26,10 @@ export interface ExecutionOwner {
   readonly jobId: string;
   readonly clock: Clock;
   readonly scheduler: Scheduler;
+  /** The dispatcher of the default host. */
   readonly dispatcher: Dispatcher;
+  /** A further dispatcher, for another host. */
+  newDispatcher(): Dispatcher;
   readonly storage: StorageAdapter;
   readonly coordinator: CheckpointCoordinator;
   executionFailed(execution: Execution, error: unknown): void;
@@ -51,6 +54,12 @@ export interface ExecutionTuning {
    * transport of the execution's own unless set (actors/transport.ts has the contract).
    */
   transport?: Transport;
+  /**
+   * Which host (thread, worker, Durable Object) runs each subtask: each host gets a
+   * dispatcher of its own, and subtasks meet only through the transport. All subtasks on
+   * one host unless set.
+   */
+  hostOf?: (subtask: SubtaskAddress) => string;
 }
 
 /**
@@ -70,6 +79,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
   readonly #graph: JobGraph;
   readonly #tuning: ExecutionTuning;
   readonly #transport: Transport;
+  readonly #dispatchers = new Map<string, Dispatcher>();
   #running = true;
   #restoredId = 0;
   #sourcesFinished = new Set<string>();
@@ -94,8 +104,19 @@ export class Execution implements SubtaskHost, CheckpointTarget {
   get scheduler(): Scheduler {
     return this.#owner.scheduler;
   }
-  get dispatcher(): Dispatcher {
-    return this.#owner.dispatcher;
+  /** The dispatcher of the host that runs the subtask. */
+  dispatcherFor(subtask: SubtaskAddress): Dispatcher {
+    const hostOf = this.#tuning.hostOf;
+    if (hostOf === undefined) return this.#owner.dispatcher;
+    const host = hostOf(subtask);
+    let d = this.#dispatchers.get(host);
+    if (!d) this.#dispatchers.set(host, (d = this.#owner.newDispatcher()));
+    return d;
+  }
+
+  /** Hosts with a dispatcher of their own (0: every subtask on the job's dispatcher). */
+  get hostCount(): number {
+    return this.#dispatchers.size;
   }
   get running(): boolean {
     return this.#running;
@@ -220,6 +241,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
       reader,
       restoredCheckpointId: this.#restoredId,
       keyGroupRange: range,
+      dispatcher: this.dispatcherFor({ vertexId: v.id, subtaskIndex: index }),
     });
   }
 

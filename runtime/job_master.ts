@@ -66,7 +66,7 @@ export class JobMaster implements ExecutionOwner {
     this.scheduler = init.scheduler;
     this.storage = init.storage;
     this.startTime = init.clock.now();
-    this.dispatcher = new Dispatcher(init.clock, init.scheduler, { pick: init.pick, maxSteps: init.sliceSteps, beforeStep: init.beforeStep });
+    this.dispatcher = this.newDispatcher();
     this.done = new Promise((r) => (this.#resolveDone = r));
     this.coordinator = new CheckpointCoordinator({
       config: init.checkpoint,
@@ -89,6 +89,12 @@ export class JobMaster implements ExecutionOwner {
         if (this.#execution) this.executionFailed(this.#execution, e);
       },
     });
+  }
+
+  /** A dispatcher with the job's pick policy, slice and step hook: one per host of an execution. */
+  newDispatcher(): Dispatcher {
+    const init = this.#init;
+    return new Dispatcher(init.clock, init.scheduler, { pick: init.pick, maxSteps: init.sliceSteps, beforeStep: init.beforeStep });
   }
 
   /**

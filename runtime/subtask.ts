@@ -1,7 +1,7 @@
 import { InputGate } from "../actors/input_gate.ts";
 import type { InputChannelOwner } from "../actors/input_channel.ts";
 import type { OutputChannelOwner } from "../actors/output_channel.ts";
-import type { Runnable } from "../actors/dispatcher.ts";
+import type { Dispatcher, Runnable } from "../actors/dispatcher.ts";
 import { type Barrier, type Batch, type EndOfPartition, isBatch, sliceBatch, unknownEvent } from "../actors/messages.ts";
 import type { OutputGate } from "../actors/output_gate.ts";
 import type { Timer } from "../actors/time.ts";
@@ -60,6 +60,8 @@ export class Subtask implements Runnable, CheckpointedActor, InputChannelOwner, 
   readonly counters: SubtaskCounters = { recordsIn: 0, recordsOut: 0, busyMs: 0, backpressuredMs: 0 };
 
   readonly #host: SubtaskHost;
+  /** The dispatcher of the host this subtask runs on. */
+  readonly #dispatcher: Dispatcher;
   readonly #chain: OperatorChain;
   readonly #priority: PriorityMessage[] = [];
   readonly #checkpoints: SubtaskCheckpoints;
@@ -98,9 +100,11 @@ export class Subtask implements Runnable, CheckpointedActor, InputChannelOwner, 
       reader?: { reader: SourceReader; ctx: OperatorContext };
       restoredCheckpointId: number;
       keyGroupRange: { start: number; end: number };
+      dispatcher: Dispatcher;
     },
   ) {
     this.#host = host;
+    this.#dispatcher = init.dispatcher;
     this.vertexId = init.vertexId;
     this.index = init.index;
     this.name = init.name;
@@ -148,7 +152,7 @@ export class Subtask implements Runnable, CheckpointedActor, InputChannelOwner, 
       this.counters.backpressuredMs += this.now() - this.#backpressuredSince;
       this.#backpressuredSince = -1;
     }
-    this.#host.dispatcher.wake(this);
+    this.#dispatcher.wake(this);
   };
 
   /** A priority barrier arrived on an input channel: it goes on the priority lane. */

@@ -1,4 +1,3 @@
-import type { Dispatcher } from "../actors/dispatcher.ts";
 import type { Clock, Scheduler } from "../actors/time.ts";
 import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
 
@@ -28,7 +27,6 @@ export interface SubtaskAck {
 export interface SubtaskHost {
   readonly clock: Clock;
   readonly scheduler: Scheduler;
-  readonly dispatcher: Dispatcher;
   readonly batchSize: number;
   /**
    * What one synchronous data step may cost, in ms of the host's clock: a subtask whose

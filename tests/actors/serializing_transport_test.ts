@@ -4,6 +4,8 @@ import { SerializingTransport } from "../../actors/serializing_transport.ts";
 import { WeirError } from "../../errors.ts";
 import { runTransportConformance } from "./transport_conformance.ts";
 import { VirtualWorld } from "../virtual_world.ts";
+import { systemScheduler } from "../../platforms/system.ts";
+import { assertExactlyOnce, countingJob } from "../helpers.ts";
 
 runTransportConformance("SerializingTransport", (scheduler) => {
   const transport = new SerializingTransport({ scheduler });
@@ -40,4 +42,24 @@ describe("SerializingTransport", () => {
     class Unregistered {}
     assert.throws(() => out.send({ kind: "item", seq: 0, item: [new Unregistered()] }), (e: unknown) => e instanceof WeirError && e.code === "value_not_persistable" && /Unregistered/.test(e.message));
   });
+
+  for (const unaligned of [false, true]) {
+    test(`every subtask on a host of its own (its own dispatcher), channels serialized between them: exactly-once (${unaligned ? "unaligned" : "aligned"})`, async () => {
+      const hosts = new Set<string>();
+      const transport = new SerializingTransport({ scheduler: systemScheduler });
+      const { env, sink, n } = countingJob({
+        checkpoint: { interval: 20, unaligned },
+        batchSize: 64,
+        channelCapacity: 2,
+        runtime: { transport, hostOf: (s) => (hosts.add(`${s.vertexId}/${s.subtaskIndex}`), `${s.vertexId}/${s.subtaskIndex}`) },
+      });
+      const job = await env.execute();
+      const result = await job.done;
+      assert.equal(result.status, "finished", String(result.error));
+      assert.equal(hosts.size, 5, "2 source subtasks and 3 sum subtasks, each on its own host");
+      assert.ok(transport.stats.messages > 0);
+      assert.ok(job.checkpointStats().counts.completed > 0);
+      assertExactlyOnce(sink.committed, n);
+    });
+  }
 });
