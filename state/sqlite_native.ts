@@ -126,7 +126,14 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     if (this.#result) return true;
     assert(!this.#released, () => `Native snapshot ${this.checkpointId} was stepped after its release`);
     if (!this.#copied) {
-      this.#copy(budget);
+      try {
+        this.#copy(budget);
+      } catch (e) {
+        // A full disk (or any SQLite failure) fails this checkpoint, not the working file.
+        this.#closeReader();
+        if (e instanceof WeirError) throw e;
+        throw new WeirError("storage_failed", `Cannot write snapshot ${this.checkpointId} of ${this.#init.store.path}: ${(e as Error).message}`, { cause: e });
+      }
       return this.#copied && this.#uploadSize === 0 ? (this.#finish(), true) : false;
     }
     return this.#uploadPart().then(() => {
