@@ -19,6 +19,9 @@
  */
 export { environmentDefaults, StreamEnvironment, setEnvironmentDefaults, setHttpStarter } from "./dataflow/environment.ts";
 export type { EnvironmentDefaults, EnvironmentOptions, HttpOptions, RuntimeOptions } from "./dataflow/environment.ts";
+export type { ChannelAddress, CreditMessage, DataMessage, Link, LinkHandlers, SubtaskAddress, Transport } from "./actors/transport.ts";
+export { MemoryTransport } from "./actors/memory_transport.ts";
+export { SerializingTransport, type SerializingTransportOptions } from "./actors/serializing_transport.ts";
 export { DataStream, KeyedStream } from "./dataflow/data_stream.ts";
 export { OutputTag } from "./dataflow/side_output.ts";
 export {
