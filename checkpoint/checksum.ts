@@ -39,18 +39,55 @@ function buildTables(): Uint32Array[] {
  * ```
  */
 export function crc32c(bytes: Uint8Array): number {
+  return (crc32cUpdate(0xffffffff, bytes, 0, bytes.length) ^ 0xffffffff) >>> 0;
+}
+
+/** The running CRC (before its final inversion) after bytes[start, end), from `crc`. */
+function crc32cUpdate(crc: number, bytes: Uint8Array, start: number, end: number): number {
   const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES;
-  let crc = 0xffffffff;
-  let i = 0;
-  const end8 = bytes.length - (bytes.length % 8);
+  let i = start;
+  const end8 = end - ((end - start) % 8);
   while (i < end8) {
     crc ^= bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
     crc = t7[crc & 0xff] ^ t6[(crc >>> 8) & 0xff] ^ t5[(crc >>> 16) & 0xff] ^ t4[crc >>> 24] ^
       t3[bytes[i + 4]] ^ t2[bytes[i + 5]] ^ t1[bytes[i + 6]] ^ t0[bytes[i + 7]];
     i += 8;
   }
-  while (i < bytes.length) crc = t0[(crc ^ bytes[i++]) & 0xff] ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
+  while (i < end) crc = t0[(crc ^ bytes[i++]) & 0xff] ^ (crc >>> 8);
+  return crc;
+}
+
+/**
+ * The checksum of a large buffer computed a slice at a time, so that a subtask can go on
+ * processing records between slices; the result equals checksumOf(bytes).
+ *
+ * @example
+ * ```ts
+ * import { ChecksumInSlices, checksumOf } from "./checksum.ts";
+ * const bytes = new TextEncoder().encode("123456789");
+ * const c = new ChecksumInSlices(bytes);
+ * while (!c.step(4)) { }
+ * console.assert(c.value === checksumOf(bytes));
+ * ```
+ */
+export class ChecksumInSlices {
+  readonly #bytes: Uint8Array;
+  #at = 0;
+  #crc = 0xffffffff;
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+  }
+  /** Checksums the next `n` bytes; true once every byte was. */
+  step(n: number): boolean {
+    const end = Math.min(this.#bytes.length, this.#at + Math.max(1, n));
+    this.#crc = crc32cUpdate(this.#crc, this.#bytes, this.#at, end);
+    this.#at = end;
+    return end === this.#bytes.length;
+  }
+  /** The checksum, as checksumOf() writes it; only once step() returned true. */
+  get value(): string {
+    return `${CHECKSUM_ALGORITHM}:${((this.#crc ^ 0xffffffff) >>> 0).toString(16).padStart(8, "0")}`;
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { type Barrier, type ChannelStateItem, isBatch } from "../actors/messages.ts";
-import { encode } from "../codec/cbor.ts";
+import { type CborHead, encodeBody, encodeParts } from "../codec/cbor.ts";
+import type { StateCapture } from "../dataflow/operator.ts";
 import { encodeChannelItem } from "./channel_state_items.ts";
 import { WeirError } from "../errors.ts";
 import type { AlignmentTiming } from "./barrier_handler.ts";
@@ -41,6 +42,8 @@ export interface ChannelPeer {
 export class PendingSnapshot {
   readonly barrier: Barrier;
   readonly operators: Record<string, Uint8Array>;
+  /** Operator state still being captured asynchronously, by uid (see StateCapture). */
+  readonly captures = new Map<string, StateCapture>();
   /** Set when any barrier of this snapshot overtook data (input or output side). */
   unaligned: boolean;
   timing: AlignmentTiming;
@@ -56,17 +59,39 @@ export class PendingSnapshot {
   preCommitted: Promise<void> | undefined;
   /** Set once every barrier passed and nothing more will be recorded. */
   inputsDone = false;
+  /** The snapshot point's duration on the subtask (Flink's sync duration), and when the async part began. */
+  syncDurationMs = 0;
+  asyncStartedAt = 0;
 
-  constructor(barrier: Barrier, operators: Record<string, Uint8Array>, unaligned: boolean, timing: AlignmentTiming, maxBytes: number) {
+  constructor(barrier: Barrier, operators: Record<string, Uint8Array | StateCapture>, unaligned: boolean, timing: AlignmentTiming, maxBytes: number) {
     this.barrier = barrier;
-    this.operators = operators;
+    this.operators = {};
+    for (const [uid, state] of Object.entries(operators)) {
+      if (state instanceof Uint8Array) this.operators[uid] = state;
+      else this.captures.set(uid, state);
+    }
     this.unaligned = unaligned;
     this.timing = timing;
     this.maxBytes = maxBytes;
   }
 
   get complete(): boolean {
-    return this.inputsDone && this.recordingInputs.size === 0 && this.waitingOutputs.size === 0;
+    return this.inputsDone && this.recordingInputs.size === 0 && this.waitingOutputs.size === 0 && this.captures.size === 0;
+  }
+
+  /** An asynchronous capture finished: its bytes join the file. */
+  captured(uid: string): void {
+    const capture = this.captures.get(uid);
+    if (!capture) return;
+    this.operators[uid] = capture.bytes();
+    capture.release();
+    this.captures.delete(uid);
+  }
+
+  /** Frees the captures still running (the checkpoint was dropped). */
+  releaseCaptures(): void {
+    for (const c of this.captures.values()) c.release();
+    this.captures.clear();
   }
 
   #add(map: Map<unknown, Uint8Array[]>, key: unknown, batches: ChannelStateItem[]): void {
@@ -128,6 +153,20 @@ export class PendingSnapshot {
         }),
       };
     }
-    return encode(file);
+    return encodeFile(file);
   }
+}
+
+/**
+ * What encode(file) writes, with the operator states copied in once as they are: encoding
+ * the file whole would copy a large state through the encoder at the cost of a pause.
+ */
+function encodeFile(file: SubtaskStateFile): Uint8Array {
+  const rest = Object.entries(file).filter(([k, v]) => k !== "operators" && v !== undefined);
+  const parts: (CborHead | Uint8Array)[] = [{ map: rest.length + 1 }];
+  for (const [k, v] of rest) parts.push(encodeBody(k), encodeBody(v, "a state file"));
+  const ops = Object.entries(file.operators);
+  parts.push(encodeBody("operators"), { map: ops.length });
+  for (const [uid, bytes] of ops) parts.push(encodeBody(uid), { bytes: bytes.length }, bytes);
+  return encodeParts(parts);
 }

@@ -49,6 +49,73 @@ export function encode(value: unknown, what = "value"): Uint8Array {
   return out;
 }
 
+/**
+ * The CBOR body of a value without the version byte: a part that encodeParts() puts
+ * together with others into what encode() would have written.
+ * @throws {WeirError} `value_not_persistable` (see encode)
+ *
+ * @example
+ * ```ts
+ * import { decode, encodeBody, encodeParts } from "./cbor.ts";
+ * const bytes = encodeParts([{ map: 1 }, encodeBody("a"), encodeBody([1, 2])]);
+ * console.assert(decode<{ a: number[] }>(bytes).a[1] === 2);
+ * ```
+ */
+export function encodeBody(value: unknown, what = "value"): Uint8Array {
+  const bad = unpersistablePart(value);
+  if (bad !== undefined) throw new WeirError("value_not_persistable", `Cannot persist ${what}: ${bad}`);
+  // The encoder reuses its buffer: the body is copied out before the next encode.
+  return encoder.encode(value).slice();
+}
+
+/**
+ * A CBOR head standing for a container whose items follow as separate parts: `{ map: n }`
+ * (n key/value pairs), `{ array: n }`, or `{ bytes: n }` (a Uint8Array of n bytes, tagged
+ * as cbor-x tags it, whose content is the next part).
+ */
+export type CborHead = { map: number } | { array: number } | { bytes: number };
+
+/**
+ * What encode() writes for a value given as parts: heads and encoded bodies, in CBOR
+ * order. Large states are encoded piece by piece (between records) and put together here
+ * with one copy, where encoding them whole would stop the subtask for as long as it takes.
+ */
+export function encodeParts(parts: (CborHead | Uint8Array)[]): Uint8Array {
+  const bodies = parts.map((p) => (p instanceof Uint8Array ? p : head(p)));
+  let size = 1;
+  for (const b of bodies) size += b.length;
+  const out = new Uint8Array(size);
+  out[0] = FORMAT_VERSION;
+  let at = 1;
+  for (const b of bodies) {
+    out.set(b, at);
+    at += b.length;
+  }
+  return out;
+}
+
+function head(h: CborHead): Uint8Array {
+  if ("map" in h) return cborHead(5, h.map);
+  if ("array" in h) return cborHead(4, h.array);
+  // Tag 64 (uint8 typed array, RFC 8746), as cbor-x writes a Uint8Array with tagUint8Array.
+  const tag = cborHead(6, 64);
+  const len = cborHead(2, h.bytes);
+  const out = new Uint8Array(tag.length + len.length);
+  out.set(tag);
+  out.set(len, tag.length);
+  return out;
+}
+
+/** The head of a CBOR item of major type `major` with argument `n`. */
+function cborHead(major: number, n: number): Uint8Array {
+  const m = major << 5;
+  if (n < 24) return Uint8Array.of(m | n);
+  if (n < 0x100) return Uint8Array.of(m | 24, n);
+  if (n < 0x10000) return Uint8Array.of(m | 25, n >> 8, n & 0xff);
+  if (n < 0x100000000) return Uint8Array.of(m | 26, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+  throw new WeirError("value_not_persistable", `Cannot persist a CBOR item of ${n} parts or bytes`);
+}
+
 /** Decodes bytes written by encode(); `what` names the data in errors. CBOR maps come back as objects. */
 export function decode<T = unknown>(bytes: Uint8Array, what = "data"): T {
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) {

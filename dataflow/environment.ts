@@ -45,6 +45,8 @@ export interface RuntimeOptions {
   transport?: Transport;
   /** Which host runs each subtask; each host gets a dispatcher of its own (ExecutionTuning.hostOf). */
   hostOf?: (subtask: SubtaskAddress) => string;
+  /** The most state entries a slice of an asynchronous snapshot takes (tests, simulator). */
+  snapshotSliceMax?: number;
 }
 
 /** Everything a job is configured with. */
@@ -280,6 +282,7 @@ export class StreamEnvironment implements GraphBuilder {
           state: o.state,
           transport: rt.transport,
           hostOf: rt.hostOf,
+          snapshotSliceMax: rt.snapshotSliceMax,
         },
         clock: rt.clock ?? systemClock,
         scheduler: rt.scheduler ?? systemScheduler,

@@ -71,12 +71,32 @@ export interface RestoredState {
   transactionsCommitted: boolean;
 }
 
+/**
+ * The asynchronous part of an operator's snapshot (Flink's `AsyncSnapshotCallable`): taken
+ * at the snapshot point, then stepped between records until its bytes are ready, so that
+ * a large state is copied, encoded and checksummed without stopping the subtask.
+ */
+export interface StateCapture {
+  /** Does about `budget` units of work (entries); true once bytes() is ready. */
+  step(budget: number): boolean | Promise<boolean>;
+  /** The encoded OperatorSnapshot, as encode() writes it. */
+  bytes(): Uint8Array;
+  /** Frees what the capture holds (marks, copies); idempotent. */
+  release(): void;
+}
+
 /** One operator of a chain. processBatch() gets a batch and returns the batch it emits. */
 export interface StreamOperator {
   open(ctx: OperatorContext, restored: RestoredState | undefined): void | Promise<void>;
   processBatch(values: unknown[]): unknown[] | Promise<unknown[]>;
   /** Called at the snapshot point; must copy what it returns (it is encoded at once). */
   snapshotState(checkpointId: number): OperatorSnapshot;
+  /**
+   * Called at the snapshot point instead of snapshotState() when present and it returns a
+   * capture: the snapshot is then finished asynchronously. `savepoint`: the result must be
+   * full and canonical.
+   */
+  captureState?(checkpointId: number, options: { savepoint: boolean }): StateCapture | undefined;
   /**
    * Resolves once what snapshotState() pre-committed outside the state (a sink's
    * transaction files) is durable: the checkpoint is acknowledged only after.

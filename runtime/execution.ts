@@ -47,6 +47,8 @@ export interface ExecutionTuning {
   objectReuse?: boolean;
   /** See SubtaskHost.stepBudgetMs; 4 ms unless set. */
   stepBudgetMs?: number;
+  /** See SubtaskHost.snapshotSliceMax. */
+  snapshotSliceMax?: number;
   /** The job's `state` options (validated): which keyed state backend, incremental or not. */
   state?: StateBackendOptions;
   /**
@@ -75,6 +77,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
   readonly batchSize: number;
   readonly channelStateMaxBytes: number;
   readonly stepBudgetMs: number;
+  readonly snapshotSliceMax: number | undefined;
   readonly #owner: ExecutionOwner;
   readonly #graph: JobGraph;
   readonly #tuning: ExecutionTuning;
@@ -95,6 +98,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
     this.channelStateMaxBytes = tuning.channelStateMaxBytes;
     this.stepBudgetMs = tuning.stepBudgetMs ?? 4;
     this.#transport = tuning.transport ?? new MemoryTransport();
+    this.snapshotSliceMax = tuning.snapshotSliceMax;
     this.vertices = graph.vertices.map((v) => ({ id: v.id, name: v.name, parallelism: v.parallelism, uids: v.uids }));
   }
 

@@ -1,7 +1,7 @@
 import { encode } from "../codec/cbor.ts";
 import { copyBatch } from "../codec/values.ts";
 import { OperatorError } from "../errors.ts";
-import type { OperatorContext, SourceReader, StreamOperator } from "../dataflow/operator.ts";
+import type { OperatorContext, SourceReader, StateCapture, StreamOperator } from "../dataflow/operator.ts";
 import type { Batch } from "../actors/messages.ts";
 
 /** Where a chain sends what is not records: the watermark and idleness at its end. */
@@ -241,9 +241,12 @@ export class OperatorChain {
     }
   }
 
-  /** Encodes the state of every operator, synchronously (the snapshot point). */
-  capture(checkpointId: number): Record<string, Uint8Array> {
-    const out: Record<string, Uint8Array> = {};
+  /**
+   * The snapshot point: encodes the state of every operator now, or takes an operator's
+   * asynchronous capture, to be stepped between records (errors of its steps name it).
+   */
+  capture(checkpointId: number, savepoint = false): Record<string, Uint8Array | StateCapture> {
+    const out: Record<string, Uint8Array | StateCapture> = {};
     if (this.source) {
       const { reader, ctx } = this.source;
       try {
@@ -255,12 +258,29 @@ export class OperatorChain {
     for (let i = 0; i < this.operators.length; i++) {
       const { operator, ctx } = this.operators[i];
       try {
-        out[ctx.uid] = encode(operator.snapshotState(checkpointId), `the state of operator "${ctx.uid}"`);
+        const capture = operator.captureState?.(checkpointId, { savepoint });
+        out[ctx.uid] = capture ? this.#named(i, capture) : encode(operator.snapshotState(checkpointId), `the state of operator "${ctx.uid}"`);
       } catch (e) {
         throw this.error(i, e);
       }
     }
     return out;
+  }
+
+  /** A capture whose step errors name operator i. */
+  #named(i: number, capture: StateCapture): StateCapture {
+    return {
+      step: (budget) => {
+        try {
+          const r = capture.step(budget);
+          return r instanceof Promise ? r.catch((e) => Promise.reject(this.error(i, e))) : r;
+        } catch (e) {
+          throw this.error(i, e);
+        }
+      },
+      bytes: () => capture.bytes(),
+      release: () => capture.release(),
+    };
   }
 
   /** Resolves when every operator's pre-commit of that snapshot is durable; undefined when none has one. */

@@ -6,7 +6,7 @@ import { type Barrier, type Batch, type EndOfPartition, isBatch, sliceBatch, unk
 import type { OutputGate } from "../actors/output_gate.ts";
 import type { Timer } from "../actors/time.ts";
 import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
-import type { OperatorContext, SourceReader } from "../dataflow/operator.ts";
+import type { OperatorContext, SourceReader, StateCapture } from "../dataflow/operator.ts";
 import { OperatorError, WeirError } from "../errors.ts";
 import { type ChainedOperator, OperatorChain } from "./operator_chain.ts";
 import { type CheckpointedActor, SubtaskCheckpoints } from "./subtask_checkpoints.ts";
@@ -175,6 +175,13 @@ export class Subtask implements Runnable, CheckpointedActor, InputChannelOwner, 
   runnable(): boolean {
     if (this.#polled !== undefined && !this.#suspended) return true;
     if (this.#priority.length > 0) return true;
+    // Snapshot work goes on even while the output is backpressured or the source waits.
+    if (this.#checkpoints.hasWork) return true;
+    return this.#dataRunnable();
+  }
+
+  #dataRunnable(): boolean {
+    if (this.#polled !== undefined && !this.#suspended) return true;
     if (this.outputBlocked()) {
       if (this.#backpressuredSince < 0) this.#backpressuredSince = this.now();
       return false;
@@ -217,8 +224,14 @@ export class Subtask implements Runnable, CheckpointedActor, InputChannelOwner, 
     // pass before a barrier can snapshot that position.
     if (this.#polled !== undefined && !this.#suspended) result = this.#processPolled();
     else if (this.#priority.length > 0) result = this.#onPriority(this.#priority.shift()!);
-    else if (this.#chain.source) result = this.#pollSource();
-    else result = this.#consumeInput();
+    else if (this.#checkpoints.hasWork && (this.#workTurn || !this.#dataRunnable())) {
+      // Data steps and snapshot slices take turns: records flow while a snapshot is written.
+      this.#workTurn = false;
+      result = this.#checkpoints.runWork();
+    } else {
+      this.#workTurn = true;
+      result = this.#chain.source ? this.#pollSource() : this.#consumeInput();
+    }
     if (result instanceof Promise) {
       this.clockAfterStep = -1;
       // An async step's duration says nothing of what its records cost synchronously.
@@ -239,6 +252,9 @@ export class Subtask implements Runnable, CheckpointedActor, InputChannelOwner, 
     this.#stepStartedAt = -1;
     this.#slice.stepEnded(took);
   }
+
+  /** The next step may be a snapshot slice (they alternate with data steps). */
+  #workTurn = true;
 
   /** Set by a data step that left more of its batch (or of its source's ready records) for the next step. */
   #sliced = false;
@@ -462,9 +478,9 @@ export class Subtask implements Runnable, CheckpointedActor, InputChannelOwner, 
     }
   }
 
-  /** Encodes the state of every operator in the chain, synchronously (the snapshot point). */
-  captureOperators(checkpointId: number): Record<string, Uint8Array> {
-    return this.#chain.capture(checkpointId);
+  /** The snapshot point: every operator's state, encoded or captured to be finished asynchronously. */
+  captureOperators(checkpointId: number, savepoint: boolean): Record<string, Uint8Array | StateCapture> {
+    return this.#chain.capture(checkpointId, savepoint);
   }
 
   preCommitted(checkpointId: number): Promise<void> | undefined {

@@ -1,5 +1,4 @@
 import type { CheckpointableInput } from "../actors/input_gate.ts";
-import { checksumOf } from "../checkpoint/checksum.ts";
 import type { Barrier, ChannelStateItem } from "../actors/messages.ts";
 import type { OutputGate } from "../actors/output_gate.ts";
 import type { Timer } from "../actors/time.ts";
@@ -7,6 +6,9 @@ import { type AlignmentTiming, type BarrierController, BarrierHandler } from "..
 import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
 import { type ChannelPeer, PendingSnapshot, type SubtaskStateFile } from "../checkpoint/pending_snapshot.ts";
 import { WeirError } from "../errors.ts";
+import type { StateCapture } from "../dataflow/operator.ts";
+import { ChecksumInSlices } from "../checkpoint/checksum.ts";
+import { SnapshotWork } from "./snapshot_work.ts";
 import type { PriorityMessage } from "./subtask.ts";
 import type { SubtaskHost } from "./subtask_host.ts";
 
@@ -22,8 +24,8 @@ export interface CheckpointedActor {
   now(): number;
   post(message: PriorityMessage): void;
   timer(delayMs: number, fn: () => void): Timer;
-  /** Encodes the state of every operator (the snapshot point). */
-  captureOperators(checkpointId: number): Record<string, Uint8Array>;
+  /** The snapshot point: each operator's state encoded, or captured to be finished asynchronously. */
+  captureOperators(checkpointId: number, savepoint: boolean): Record<string, Uint8Array | StateCapture>;
   /** Resolves once what the operators pre-committed at that snapshot is durable. */
   preCommitted(checkpointId: number): Promise<void> | undefined;
 }
@@ -45,10 +47,24 @@ export class SubtaskCheckpoints implements BarrierController {
   /** Alignment and output timeouts by checkpoint, cancelled once they cannot matter. */
   readonly #timeouts = new Map<number, Timer[]>();
 
+  /** The asynchronous part of the snapshots: captures, then the state file's checksum. */
+  readonly #work: SnapshotWork;
+
   constructor(actor: CheckpointedActor, host: SubtaskHost, restoredCheckpointId: number) {
     this.#actor = actor;
     this.#host = host;
     this.#handler = new BarrierHandler(this, restoredCheckpointId);
+    this.#work = new SnapshotWork(actor, host.stepBudgetMs);
+  }
+
+  /** Snapshot work waits for a slice of the actor. */
+  get hasWork(): boolean {
+    return this.#work.pending;
+  }
+
+  /** One slice of snapshot work. */
+  runWork(): void | Promise<void> {
+    return this.#work.run();
   }
 
   /** Sizes the per-channel bookkeeping once the inputs are wired. */
@@ -109,6 +125,8 @@ export class SubtaskCheckpoints implements BarrierController {
 
   /** Forgets everything (the actor stopped). */
   clear(): void {
+    this.#work.clear();
+    for (const snap of this.#pending.values()) snap.releaseCaptures();
     this.#pending.clear();
   }
 
@@ -123,10 +141,26 @@ export class SubtaskCheckpoints implements BarrierController {
   #snapshot(barrier: Barrier, unaligned: boolean, timing: AlignmentTiming): PendingSnapshot {
     // The alignment (if any) is over: its timeout cannot matter any more.
     this.#cancelTimeouts(barrier.checkpointId);
-    const operators = this.#actor.captureOperators(barrier.checkpointId);
+    const syncStartedAt = this.#actor.now();
+    const operators = this.#actor.captureOperators(barrier.checkpointId, barrier.type === "SAVEPOINT");
     const snap = new PendingSnapshot(barrier, operators, unaligned, timing, this.#host.channelStateMaxBytes);
+    snap.syncDurationMs = this.#actor.now() - syncStartedAt;
+    snap.asyncStartedAt = this.#actor.now();
     snap.preCommitted = this.#actor.preCommitted(barrier.checkpointId);
     this.#pending.set(barrier.checkpointId, snap);
+    for (const [uid, capture] of snap.captures) {
+      this.#work.add({
+        checkpointId: barrier.checkpointId,
+        firstBudget: Math.min(1024, this.#host.snapshotSliceMax ?? Infinity),
+        maxBudget: this.#host.snapshotSliceMax ?? 1 << 20,
+        step: (n) => capture.step(n),
+        done: () => {
+          snap.captured(uid);
+          this.#maybeComplete(snap);
+        },
+        drop: () => capture.release(),
+      });
+    }
     return snap;
   }
 
@@ -225,10 +259,23 @@ export class SubtaskCheckpoints implements BarrierController {
     this.#pending.delete(id);
     this.#cancelTimeouts(id);
     const meta = this.#actor.fileMeta;
-    // Flink's sync part is the snapshot taken on the task thread, the async part the upload.
-    const syncStartedAt = this.#actor.now();
     const bytes = snap.toBytes(meta, this.#peers);
-    const asyncStartedAt = this.#actor.now();
+    // The checksum of a large file is computed in slices too, between records.
+    const checksum = new ChecksumInSlices(bytes);
+    this.#work.add({
+      checkpointId: id,
+      firstBudget: 256 * 1024,
+      maxBudget: 1 << 30,
+      step: (n) => checksum.step(n),
+      done: () => this.#write(snap, bytes, checksum.value),
+      drop: () => {},
+    });
+  }
+
+  /** Writes a finished snapshot's file and acknowledges it. */
+  #write(snap: PendingSnapshot, bytes: Uint8Array, stateChecksum: string): void {
+    const id = snap.barrier.checkpointId;
+    const meta = this.#actor.fileMeta;
     const write = () => this.#host.writeState(meta.vertexId, meta.subtaskIndex, id, bytes);
     // A sink's pre-commit must be durable before the checkpoint can be acknowledged.
     (snap.preCommitted ? snap.preCommitted.then(write) : write()).then(
@@ -240,13 +287,14 @@ export class SubtaskCheckpoints implements BarrierController {
           subtaskIndex: meta.subtaskIndex,
           stateKey,
           stateSize: bytes.length,
-          stateChecksum: checksumOf(bytes),
+          stateChecksum,
           persistedData: snap.persistedBytes,
           unaligned: snap.unaligned,
           startDelayMs: snap.timing.startDelayMs,
           alignmentDurationMs: snap.timing.alignmentDurationMs,
-          syncDurationMs: asyncStartedAt - syncStartedAt,
-          asyncDurationMs: this.#actor.now() - asyncStartedAt,
+          // Flink's sync part is the snapshot point on the task thread, the async part the rest.
+          syncDurationMs: snap.syncDurationMs,
+          asyncDurationMs: this.#actor.now() - snap.asyncStartedAt,
           ackTimestamp: this.#actor.now(),
         });
       },
@@ -267,8 +315,10 @@ export class SubtaskCheckpoints implements BarrierController {
 
   #dropPending(id: number): void {
     this.#cancelTimeouts(id);
+    this.#work.drop(id);
     const snap = this.#pending.get(id);
     if (!snap) return;
+    snap.releaseCaptures();
     this.#pending.delete(id);
     for (let c = 0; c < this.#recording.length; c++) if (this.#recording[c] === snap) this.#recording[c] = undefined;
   }

@@ -34,6 +34,11 @@ export interface SubtaskHost {
    * and the other actors on the thread wait at most about this long.
    */
   readonly stepBudgetMs: number;
+  /**
+   * The most state entries one slice of an asynchronous snapshot takes (otherwise sized by
+   * stepBudgetMs alone); the simulator sets it small so that records race the snapshot.
+   */
+  readonly snapshotSliceMax?: number;
   readonly channelStateMaxBytes: number;
   /** Writes a subtask's checkpoint file; resolves to its storage key. */
   writeState(vertexId: string, subtaskIndex: number, checkpointId: number, bytes: Uint8Array): Promise<string>;

@@ -36,6 +36,13 @@ export interface SimConfig {
   asyncMap: boolean;
   asyncTail: boolean;
   asyncDelayMaxMs: number;
+  /**
+   * The reduce changes its accumulator in place, and asynchronous snapshots take at most
+   * this many entries per slice (undefined: sized by time): records race the snapshot,
+   * and a change after the snapshot point must never reach it (issue 10).
+   */
+  inPlaceReduce: boolean;
+  snapshotSliceMax: number | undefined;
   /** Upper bound of the virtual cost of one actor step, ms. */
   stepCostMaxMs: number;
   /** Upper bound of how late a timer fires, ms. */
@@ -108,6 +115,8 @@ export function drawConfig(seed: number, mode: SimMode, prng: SimPrng, extension
     asyncMap: variant.chance(0.3),
     asyncTail: variant.chance(0.3),
     asyncDelayMaxMs: variant.next() * 2,
+    inPlaceReduce: variant.chance(0.5),
+    snapshotSliceMax: variant.chance(0.7) ? variant.range(1, 3) : undefined,
     seed,
     mode,
     records: prng.range(50, 1500),
@@ -162,7 +171,7 @@ export function describeConfig(c: SimConfig): string {
   const p = (x: number) => x.toPrecision(2);
   return [
     `records=${c.records} keys=${c.keys} parallelism=${c.sourceParallelism}->${c.reduceParallelism}`,
-    `batch=${c.batchSize} capacity=${c.channelCapacity} asyncMap=${c.asyncMap} asyncTail=${c.asyncTail} checkpoint=${JSON.stringify(c.checkpoint)}`,
+    `batch=${c.batchSize} capacity=${c.channelCapacity} asyncMap=${c.asyncMap} asyncTail=${c.asyncTail} inPlaceReduce=${c.inPlaceReduce} snapshotSlice=${c.snapshotSliceMax ?? "time"} checkpoint=${JSON.stringify(c.checkpoint)}`,
     `faults: budget=${f.budget} window=${f.windowMs}ms crash=${p(f.crash)} coord=${p(f.coordinatorBeforeCommit)}/${p(f.coordinatorAfterCommit)}`,
     `storage: fail=${p(s.putFail)} torn=${p(s.torn)} lostAck=${p(s.lostAck)} slow=${p(s.slow)} slowMax=${s.slowMaxMs}ms` +
     (s.readMaxMs ? ` reads=${p(s.readMaxMs)}ms slowRead=${p(s.readSlow ?? 0)}` : ""),

@@ -31,12 +31,15 @@ export function buildCountingJob(c: SimConfig, options: EnvironmentOptions, wait
     batchSize: c.batchSize,
     channelCapacity: c.channelCapacity,
     ...options,
+    runtime: { ...options.runtime, snapshotSliceMax: c.snapshotSliceMax },
   });
   const keys = c.keys;
   const pairs = c.asyncMap
     ? env.fromSource(new SequenceSource(0, c.records), { uid: "numbers" }).map((n): Promise<Pair> => Promise.resolve([n % keys, 1]), { uid: "pair" })
     : env.fromSource(new SequenceSource(0, c.records), { uid: "numbers" }).map((n): Pair => [n % keys, 1], { uid: "pair" });
-  let sums = pairs.keyBy((p) => p[0]).reduce((a, b) => [a[0], a[1] + b[1]], { uid: "sum", parallelism: c.reduceParallelism });
+  // In place, a change after the snapshot point would reach an asynchronous snapshot unless it is copy-on-write.
+  const sum = c.inPlaceReduce ? (a: Pair, b: Pair): Pair => ((a[1] += b[1]), a) : (a: Pair, b: Pair): Pair => [a[0], a[1] + b[1]];
+  let sums = pairs.keyBy((p) => p[0]).reduce(sum, { uid: "sum", parallelism: c.reduceParallelism });
   if (c.asyncTail && wait) sums = sums.map(async (p) => (await wait(), p), { uid: "io", parallelism: c.reduceParallelism });
   sums.sinkTo(sink, { uid: "out", parallelism: c.reduceParallelism });
   return { env, sink };

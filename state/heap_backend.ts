@@ -5,12 +5,13 @@
  * @module
  */
 import { copyValue, unpersistablePart } from "../codec/values.ts";
-import { WeirError, assert } from "../errors.ts";
+import { WeirError } from "../errors.ts";
 import type { KeyedStateBackend, KeyedStateBackendInit, KeyedStateHandle, KeyedStateSnapshot, ReducingState, SnapshotOptions } from "./backend.ts";
-import { type KeyGroupRange, canonicalKey, invalidKey, keyGroupOf } from "./key_group.ts";
-import { type KeyedTableSnapshot, type ListState, type MapState, readTable, type StateKind, type ValueState } from "./keyed_state.ts";
+import { type KeyGroupRange, canonicalKey, invalidKey } from "./key_group.ts";
+import { type ListState, type MapState, readTable, type StateKind, type ValueState } from "./keyed_state.ts";
 import { ttlListState, ttlMapState, ttlValueState } from "./heap_ttl_states.ts";
-import { type StateOptions, TtlClock, type TtlEntry, checkTtl, restoreTtlEntry, snapshotTtlValue } from "./ttl.ts";
+import { ABSENT, HeapSnapshot, type HeapSnapshotOwner, type TableAtSnapshot } from "./heap_snapshot.ts";
+import { type StateOptions, TtlClock, TtlEntry, checkTtl, restoreTtlEntry, snapshotTtlValue } from "./ttl.ts";
 
 /**
  * A mutable slot holding one key's accumulator in a reducing state: a rolling reduce
@@ -53,6 +54,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   #kinds = new Map<string, StateKind>();
   /** Tables whose values are ValueCells (reducing states). */
   #cellTables = new Set<string>();
+  readonly #snapshotOwner: HeapSnapshotOwner;
+  /** Snapshots still collecting entries: they are asked before an entry is touched. */
+  #collecting: HeapSnapshot[] = [];
   /** Original (non-canonical) keys, for object keys only. */
   #originalKeys = new Map<unknown, unknown>();
 
@@ -69,6 +73,16 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   constructor(init: Pick<KeyedStateBackendInit, "maxParallelism" | "range" | "clock"> & { uid?: string }) {
     this.#uid = init.uid;
     this.maxParallelism = init.maxParallelism;
+    this.#snapshotOwner = {
+      maxParallelism: init.maxParallelism,
+      original: (k) => this.#originalKeys.get(k) ?? k,
+      canonical: (kind, v) => (v instanceof ValueCell ? v.value : kind === "map" ? [...(v as Map<unknown, unknown>).values()] : v),
+      copy: (name, v) => this.#copy(name, v),
+      detach: (snap) => {
+        const i = this.#collecting.indexOf(snap);
+        if (i >= 0) this.#collecting.splice(i, 1);
+      },
+    };
     this.range = init.range;
     this.#ttlClock = init.clock ? new TtlClock(init.clock) : undefined;
   }
@@ -133,44 +147,74 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     return t;
   }
 
-  #requireKey(name: string): unknown {
+  /** The current key (canonical) for an access to table `t`; see #touch. */
+  #key(name: string, t: Map<unknown, unknown>): unknown {
     if (this.currentKey === undefined) {
       throw new WeirError("state_no_key", `Keyed state "${name}" was used outside of a keyed context`);
     }
-    return this.#currentCanonical;
+    const k = this.#currentCanonical;
+    if (this.#collecting.length > 0) this.#touch(name, t, k);
+    return k;
+  }
+
+  /**
+   * Before an entry is read or written while snapshots collect: each snapshot that has not
+   * visited it keeps the stored object, and the table gets a copy to change (copy-on-write;
+   * a read counts, since user code may change what it read in place).
+   */
+  #touch(name: string, t: Map<unknown, unknown>, k: unknown): void {
+    let stored = t.get(k);
+    if (stored === undefined && !t.has(k)) stored = ABSENT;
+    let kept = false;
+    for (const s of this.#collecting) if (s.save(name, k, stored)) kept = true;
+    if (kept && typeof stored === "object" && stored !== null) t.set(k, this.#copyStored(name, stored));
+  }
+
+  /** A deep copy of a stored value, wrappers (cells, TTL entries) included. */
+  #copyStored(name: string, stored: unknown): unknown {
+    if (stored instanceof ValueCell) return new ValueCell(this.#copy(name, stored.value));
+    if (stored instanceof TtlEntry) return new TtlEntry(this.#copy(name, stored.value), stored.writtenAt);
+    if (stored instanceof Map) {
+      // A map state's entries: canonical key → [original key, value or TtlEntry].
+      const out = new Map();
+      for (const [c, [key, v]] of stored as Map<unknown, [unknown, unknown]>) out.set(c, [key, this.#copyStored(name, v)]);
+      return out;
+    }
+    if (Array.isArray(stored) && stored.length > 0 && stored[0] instanceof TtlEntry) return stored.map((e) => this.#copyStored(name, e));
+    return this.#copy(name, stored);
   }
 
   valueState<T>(name: string, options?: StateOptions): ValueState<T> {
     const { table: t, ttl } = this.#ttlTable(name, "value", options);
-    if (ttl !== undefined) return ttlValueState<T>({ table: t, clock: this.#ttlClock!, ttl, key: () => this.#requireKey(name) });
+    if (ttl !== undefined) return ttlValueState<T>({ table: t, clock: this.#ttlClock!, ttl, key: () => this.#key(name, t) });
     return {
-      value: () => t.get(this.#requireKey(name)) as T | undefined,
-      update: (v) => void t.set(this.#requireKey(name), v),
-      clear: () => void t.delete(this.#requireKey(name)),
+      value: () => t.get(this.#key(name, t)) as T | undefined,
+      update: (v) => void t.set(this.#key(name, t), v),
+      clear: () => void t.delete(this.#key(name, t)),
     };
   }
 
   listState<T>(name: string, options?: StateOptions): ListState<T> {
     const { table: t, ttl } = this.#ttlTable(name, "list", options);
-    if (ttl !== undefined) return ttlListState<T>({ table: t, clock: this.#ttlClock!, ttl, key: () => this.#requireKey(name) });
+    if (ttl !== undefined) return ttlListState<T>({ table: t, clock: this.#ttlClock!, ttl, key: () => this.#key(name, t) });
     return {
-      get: () => ((t.get(this.#requireKey(name)) as T[] | undefined) ?? []).slice(),
+      get: () => ((t.get(this.#key(name, t)) as T[] | undefined) ?? []).slice(),
       add: (v) => {
-        const k = this.#requireKey(name);
+        const k = this.#key(name, t);
         const l = t.get(k) as T[] | undefined;
         if (l) l.push(v);
         else t.set(k, [v]);
       },
-      update: (vs) => void t.set(this.#requireKey(name), vs.slice()),
-      clear: () => void t.delete(this.#requireKey(name)),
+      update: (vs) => void t.set(this.#key(name, t), vs.slice()),
+      clear: () => void t.delete(this.#key(name, t)),
     };
   }
 
   mapState<K, V>(name: string, options?: StateOptions): MapState<K, V> {
     const { table: t, ttl } = this.#ttlTable(name, "map", options);
-    if (ttl !== undefined) return ttlMapState<K, V>({ table: t, clock: this.#ttlClock!, ttl, key: () => this.#requireKey(name) });
+    if (ttl !== undefined) return ttlMapState<K, V>({ table: t, clock: this.#ttlClock!, ttl, key: () => this.#key(name, t) });
     const inner = (create: boolean): Map<unknown, [K, V]> | undefined => {
-      const k = this.#requireKey(name);
+      const k = this.#key(name, t);
       let m = t.get(k) as Map<unknown, [K, V]> | undefined;
       if (!m && create) t.set(k, (m = new Map()));
       return m;
@@ -185,7 +229,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       remove: (key) => void inner(false)?.delete(canonicalKey(key)),
       keys: () => [...(inner(false)?.values() ?? [])].map((e) => e[0]),
       entries: () => [...(inner(false)?.values() ?? [])].map((e) => [e[0], e[1]]),
-      clear: () => void t.delete(this.#requireKey(name)),
+      clear: () => void t.delete(this.#key(name, t)),
     };
   }
 
@@ -205,6 +249,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       this.#cellTables.add(name);
     }
     const addFor = (k: unknown, value: T): T => {
+      if (this.#collecting.length > 0) this.#touch(name, t, k);
       const cell = t.get(k) as ValueCell | undefined;
       if (cell === undefined) {
         t.set(k, new ValueCell(value));
@@ -213,66 +258,41 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       return (cell.value = reduce(cell.value as T, value)) as T;
     };
     return {
-      get: () => (t.get(this.#requireKey(name)) as ValueCell | undefined)?.value as T | undefined,
-      add: (value) => void addFor(this.#requireKey(name), value),
+      get: () => (t.get(this.#key(name, t)) as ValueCell | undefined)?.value as T | undefined,
+      add: (value) => {
+        if (this.currentKey === undefined) this.#key(name, t);
+        addFor(this.#currentCanonical, value);
+      },
       addFor: (key, value) => {
         if (key === undefined || key === null) throw invalidKey(key);
         return addFor(typeof key === "object" ? this.#canonical(key) : key, value);
       },
-      clear: () => void t.delete(this.#requireKey(name)),
+      clear: () => void t.delete(this.#key(name, t)),
     };
-  }
-
-  #original(k: unknown): unknown {
-    return this.#originalKeys.get(k) ?? k;
   }
 
   /**
-   * The snapshot point: the tables are grouped and their values copied now, so that
-   * nothing changed later shows in the result.
+   * The snapshot point: notes the tables, nothing more; entries are collected by the
+   * snapshot's steps, copy-on-write (heap_snapshot.ts).
    */
   snapshot(checkpointId: number, _options?: SnapshotOptions): KeyedStateSnapshot {
-    let tables: Record<string, KeyedTableSnapshot> | undefined = this.#tablesNow();
-    return {
-      checkpointId,
-      step: () => true,
-      result: () => {
-        assert(tables, () => `Keyed snapshot ${checkpointId} was asked for its result before it finished`);
-        return { format: "canonical", tables };
-      },
-      release: () => void (tables = undefined),
-    };
-  }
-
-  /** Every table grouped by key group, with its kind. */
-  #tablesNow(): Record<string, KeyedTableSnapshot> {
-    const out: Record<string, KeyedTableSnapshot> = {};
+    // Cleanup in full snapshot: expired entries are not written; the live ones carry their
+    // write time so that a restore expires them at the same instant.
+    const now = this.#ttlClock?.now() ?? 0;
+    const tables: TableAtSnapshot[] = [];
     for (const [name, table] of this.#tables) {
       const kind = this.#kinds.get(name)!;
-      const groups = new Map<number, [unknown, unknown][]>();
-      const ttl = this.#ttlTables.has(name);
-      // Cleanup in full snapshot: expired entries are not written; the live ones carry their
-      // write time so that a restore expires them at the same instant.
-      const now = this.#ttlClock?.now() ?? 0;
-      const ttlMs = ttl ? this.#declaredTtl.get(name) : undefined;
-      const live = (e: TtlEntry) => ttlMs === undefined || now < e.writtenAt + ttlMs;
-      for (const [k, v] of table) {
-        let value: unknown;
-        if (ttl) {
-          value = snapshotTtlValue(kind, v, live);
-          if (value === undefined) continue;
-        } else value = v instanceof ValueCell ? v.value : kind === "map" ? [...(v as Map<unknown, unknown>).values()] : v;
-        value = this.#copy(name, value);
-        const key = this.#original(k);
-        const g = keyGroupOf(key, this.maxParallelism);
-        let list = groups.get(g);
-        if (!list) groups.set(g, (list = []));
-        list.push([key, value]);
+      const at: TableAtSnapshot = { name, kind, table };
+      if (this.#ttlTables.has(name)) {
+        const ttlMs = this.#declaredTtl.get(name);
+        const live = (e: TtlEntry) => ttlMs === undefined || now < e.writtenAt + ttlMs;
+        at.ttlValue = (stored) => snapshotTtlValue(kind, stored, live);
       }
-      out[name] = { kind, groups: [...groups.entries()].sort((a, b) => a[0] - b[0]) };
-      if (ttl) out[name].ttl = true;
+      tables.push(at);
     }
-    return out;
+    const snap = new HeapSnapshot(checkpointId, this.#snapshotOwner, tables);
+    this.#collecting.push(snap);
+    return snap;
   }
 
   /**
@@ -321,6 +341,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   }
 
   dispose(): void {
+    for (const s of [...this.#collecting]) s.release();
     this.#tables.clear();
     this.#kinds.clear();
     this.#cellTables.clear();

@@ -1,4 +1,5 @@
-import type { OperatorContext, OperatorSnapshot, RestoredState, StreamOperator } from "../operator.ts";
+import type { OperatorContext, OperatorSnapshot, RestoredState, StateCapture, StreamOperator } from "../operator.ts";
+import { KeyedStateCapture } from "./keyed_capture.ts";
 import { copyValue } from "../../codec/values.ts";
 import { assert } from "../../errors.ts";
 import type { KeyedStateBackend } from "../../state/backend.ts";
@@ -44,8 +45,11 @@ export abstract class KeyedOperator implements StreamOperator {
     this.keySelector = keySelector;
   }
 
+  #uid = "";
+
   open(ctx: OperatorContext, restored: RestoredState | undefined): void | Promise<void> {
     this.copy = emitterFor(ctx);
+    this.#uid = ctx.uid;
     this.backend = ctx.keyedStateBackend?.() ??
       new HeapKeyedStateBackend({ maxParallelism: ctx.maxParallelism, range: ctx.keyGroupRange, clock: ctx.clock, uid: ctx.uid });
     if (!restored) return;
@@ -67,10 +71,30 @@ export abstract class KeyedOperator implements StreamOperator {
       assert(done === true, () => `The "${this.backend.name}" backend's snapshot ${checkpointId} did not finish synchronously`);
       const result = snap.result();
       assert(result.format === "canonical", () => `The "${this.backend.name}" backend's snapshot ${checkpointId} is not canonical`);
-      return { keyed: result.tables };
+      const operator = this.operatorState();
+      return operator ? { keyed: result.tables, operator } : { keyed: result.tables };
     } finally {
       snap.release();
     }
+  }
+
+  /**
+   * The asynchronous snapshot: the backend marks its state now, and copying and encoding
+   * happen in the steps of the returned capture, between records.
+   */
+  captureState(checkpointId: number, options: { savepoint: boolean }): StateCapture | undefined {
+    // An operator that adds to what snapshotState() returns keeps the synchronous path.
+    if (this.snapshotState !== KeyedOperator.prototype.snapshotState) return undefined;
+    const operator = this.operatorState();
+    return new KeyedStateCapture(this.backend.snapshot(checkpointId, options), `the state of operator "${this.#uid}"`, operator);
+  }
+
+  /**
+   * Operator list state beside the keyed state (dealt round-robin on rescale), taken at
+   * the snapshot point; none unless a subclass has some.
+   */
+  protected operatorState(): unknown[] | undefined {
+    return undefined;
   }
 
   close(): void {

@@ -1,7 +1,7 @@
 import type { Batch } from "../../actors/messages.ts";
 import type { ListState, MapState, StateOptions, ValueState } from "../../state/keyed_state.ts";
 import { WeirError } from "../../errors.ts";
-import type { OperatorContext, OperatorSnapshot, RestoredState } from "../operator.ts";
+import type { OperatorContext, RestoredState } from "../operator.ts";
 import { KeyedOperator } from "./base.ts";
 import { type OutputTag, SideRecord, checkTag } from "../side_output.ts";
 import { InternalTimerService, type TimeDomain, type TimerService } from "../timer_service.ts";
@@ -120,10 +120,10 @@ export class KeyedProcessOperator extends KeyedOperator {
     return opened;
   }
 
-  override snapshotState(checkpointId: number): OperatorSnapshot {
-    const snap = super.snapshotState(checkpointId);
+  /** The watermark, so that timers restored at another parallelism fire as they would have. */
+  protected override operatorState(): unknown[] | undefined {
     const wm = this.#timers.watermark;
-    return wm > -Infinity && wm < Infinity ? { ...snap, operator: [wm] } : snap;
+    return wm > -Infinity && wm < Infinity ? [wm] : undefined;
   }
 
   processBatch(values: Batch): unknown[] | Promise<unknown[]> {

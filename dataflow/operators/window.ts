@@ -1,7 +1,7 @@
 import type { Batch } from "../../actors/messages.ts";
 import { WeirError } from "../../errors.ts";
 import type { ValueState } from "../../state/keyed_state.ts";
-import type { OperatorContext, OperatorSnapshot, RestoredState } from "../operator.ts";
+import type { OperatorContext, RestoredState } from "../operator.ts";
 import { SideRecord } from "../side_output.ts";
 import { InternalTimerService, type TimeDomain } from "../timer_service.ts";
 import { type TimeWindow, type WindowAssigner, windowStart } from "../window_assigners.ts";
@@ -150,10 +150,10 @@ export class WindowOperator extends KeyedOperator {
     return opened;
   }
 
-  override snapshotState(checkpointId: number): OperatorSnapshot {
-    const snap = super.snapshotState(checkpointId);
+  /** The watermark, so that timers restored at another parallelism fire as they would have. */
+  protected override operatorState(): unknown[] | undefined {
     const wm = this.#timers.watermark;
-    return wm > -Infinity && wm < Infinity ? { ...snap, operator: [wm] } : snap;
+    return wm > -Infinity && wm < Infinity ? [wm] : undefined;
   }
 
   #state(): WindowContents {

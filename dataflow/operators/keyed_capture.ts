@@ -1,0 +1,125 @@
+/**
+ * The asynchronous part of a keyed operator's snapshot: steps the backend's snapshot to
+ * its end, then encodes the canonical tables a piece at a time (a slice of a key group's
+ * entries per piece) and puts the pieces together into the bytes encode() would have
+ * written for `{ keyed: tables }`. A restore reads them as it reads any operator state.
+ * @module
+ */
+import { type CborHead, encodeBody, encodeParts } from "../../codec/cbor.ts";
+import { assert } from "../../errors.ts";
+import type { KeyedStateSnapshot } from "../../state/backend.ts";
+import type { KeyedTableSnapshot } from "../../state/keyed_state.ts";
+import type { StateCapture } from "../operator.ts";
+
+/** One key group's entries still to encode. */
+interface GroupWork {
+  entries: [unknown, unknown][];
+  at: number;
+}
+
+/**
+ * A keyed snapshot finished and encoded in steps.
+ *
+ * @example
+ * ```ts
+ * import { KeyedStateCapture } from "./keyed_capture.ts";
+ * import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
+ * import { decode } from "../../codec/cbor.ts";
+ * const b = new HeapKeyedStateBackend({ maxParallelism: 8, range: { start: 0, end: 7 } });
+ * b.setCurrentKey("k");
+ * b.valueState<number>("n").update(1);
+ * const c = new KeyedStateCapture(b.snapshot(1), "the state of operator \"doc\"");
+ * while (!c.step(2)) { }
+ * const state = decode<{ keyed: Record<string, { kind: string }> }>(c.bytes());
+ * c.release();
+ * console.assert(state.keyed.n.kind === "value");
+ * ```
+ */
+export class KeyedStateCapture implements StateCapture {
+  readonly #snap: KeyedStateSnapshot;
+  readonly #what: string;
+  /** Heads and bodies in order; a slot (array) per key group collects its encoded slices. */
+  #parts: (CborHead | Uint8Array | Uint8Array[])[] | undefined;
+  /** Groups left to encode, in order; a head precedes each group's entries in #parts. */
+  #work: { group: GroupWork; partIndex: number }[] = [];
+  #bytes: Uint8Array | undefined;
+  #released = false;
+
+  readonly #operator: unknown[] | undefined;
+
+  /** `operator`: operator list state taken at the snapshot point, stored beside the keyed state. */
+  constructor(snap: KeyedStateSnapshot, what: string, operator?: unknown[]) {
+    this.#snap = snap;
+    this.#what = what;
+    this.#operator = operator;
+  }
+
+  step(budget: number): boolean | Promise<boolean> {
+    if (this.#bytes) return true;
+    if (!this.#parts) {
+      const r = this.#snap.step(budget);
+      if (r instanceof Promise) return r.then((done) => done && this.#collected());
+      return r && this.#collected();
+    }
+    let left = Math.max(1, budget);
+    while (this.#work.length > 0 && left > 0) {
+      const w = this.#work[0];
+      const g = w.group;
+      const n = Math.min(left, g.entries.length - g.at);
+      const body = encodeBody(g.entries.slice(g.at, g.at + n), this.#what);
+      // The slice's own array head goes: the group's head counts every entry.
+      (this.#parts[w.partIndex] as Uint8Array[]).push(body.subarray(headLength(body)));
+      g.at += n;
+      left -= n;
+      if (g.at === g.entries.length) this.#work.shift();
+    }
+    if (this.#work.length > 0) return false;
+    this.#bytes = encodeParts(this.#parts.flatMap((p) => (Array.isArray(p) ? p : [p])) as (CborHead | Uint8Array)[]);
+    this.#parts = undefined;
+    return true;
+  }
+
+  /** The backend's snapshot is done: lays out the parts, entries to be encoded by later steps. */
+  #collected(): boolean {
+    const result = this.#snap.result();
+    this.#snap.release();
+    assert(result.format === "canonical", () => `Incremental keyed state cannot be captured as canonical tables`);
+    const tables: [string, KeyedTableSnapshot][] = Object.entries(result.tables);
+    const parts: (CborHead | Uint8Array | Uint8Array[])[] = [{ map: this.#operator ? 2 : 1 }];
+    if (this.#operator) parts.push(encodeBody("operator"), encodeBody(this.#operator, this.#what));
+    parts.push(encodeBody("keyed"), { map: tables.length });
+    for (const [name, t] of tables) {
+      parts.push(encodeBody(name), { map: t.ttl ? 3 : 2 }, encodeBody("kind"), encodeBody(t.kind));
+      if (t.ttl) parts.push(encodeBody("ttl"), encodeBody(true));
+      parts.push(encodeBody("groups"), { array: t.groups.length });
+      for (const [g, entries] of t.groups) {
+        parts.push({ array: 2 }, encodeBody(g), { array: entries.length });
+        const slot: Uint8Array[] = [];
+        this.#work.push({ group: { entries, at: 0 }, partIndex: parts.length });
+        parts.push(slot);
+      }
+    }
+    this.#parts = parts;
+    return false;
+  }
+
+  bytes(): Uint8Array {
+    assert(this.#bytes && !this.#released, () => "A keyed state capture was asked for its bytes before it finished");
+    return this.#bytes;
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#bytes = undefined;
+    this.#parts = undefined;
+    this.#work = [];
+    this.#snap.release();
+  }
+}
+
+/** Bytes of the CBOR head at the start of `body`. */
+function headLength(body: Uint8Array): number {
+  const info = body[0] & 0x1f;
+  return info < 24 ? 1 : info === 24 ? 2 : info === 25 ? 3 : info === 26 ? 5 : 9;
+}

@@ -1,0 +1,90 @@
+/**
+ * The asynchronous part of a subtask's checkpoints (Flink's async snapshot phase, which
+ * runs on a thread pool; here a queue stepped on the subtask's own actor between its data
+ * steps): operator state captures, then checksumming the state file. Each job is stepped
+ * in slices sized by time, so records keep flowing while a large state is written.
+ * @module
+ */
+import { StepSlice } from "./step_slice.ts";
+
+/** One piece of background work of a checkpoint. */
+export interface SnapshotJob {
+  readonly checkpointId: number;
+  /** Does about `budget` units of work; true once done. */
+  step(budget: number): boolean | Promise<boolean>;
+  /** Called once step() returned true. */
+  done(): void;
+  /** Called when the job is dropped (its checkpoint aborted, the subtask stopped). */
+  drop(): void;
+  /** Units of the first slice and at most per slice. */
+  readonly firstBudget: number;
+  readonly maxBudget: number;
+}
+
+/**
+ * Background snapshot work in order of arrival, stepped one slice at a time.
+ *
+ * @example
+ * ```ts
+ * import { SnapshotWork } from "./snapshot_work.ts";
+ * let t = 0;
+ * const work = new SnapshotWork({ now: () => t }, 4);
+ * let left = 10, finished = false;
+ * work.add({ checkpointId: 1, firstBudget: 4, maxBudget: 8, step: (n) => (left -= n) <= 0, done: () => (finished = true), drop: () => {} });
+ * while (work.pending) work.run();
+ * console.assert(finished);
+ * ```
+ */
+export class SnapshotWork {
+  readonly #clock: { now(): number };
+  readonly #budgetMs: number;
+  readonly #jobs: { job: SnapshotJob; slice: StepSlice }[] = [];
+
+  constructor(clock: { now(): number }, budgetMs: number) {
+    this.#clock = clock;
+    this.#budgetMs = budgetMs;
+  }
+
+  get pending(): boolean {
+    return this.#jobs.length > 0;
+  }
+
+  add(job: SnapshotJob): void {
+    const slice = new StepSlice(job.maxBudget, this.#budgetMs);
+    slice.records = job.firstBudget;
+    this.#jobs.push({ job, slice });
+  }
+
+  /** Steps the oldest job by one slice; a job that throws fails the subtask (its caller). */
+  run(): void | Promise<void> {
+    const head = this.#jobs[0];
+    if (!head) return;
+    const { job, slice } = head;
+    const started = this.#clock.now();
+    const n = slice.records;
+    slice.took(n);
+    const r = job.step(n);
+    const after = (finished: boolean) => {
+      slice.stepEnded(this.#clock.now() - started);
+      if (!finished || this.#jobs[0] !== head) return;
+      this.#jobs.shift();
+      job.done();
+    };
+    if (r instanceof Promise) return r.then(after);
+    after(r);
+  }
+
+  /** Drops the jobs of one checkpoint (aborted). */
+  drop(checkpointId: number): void {
+    for (let i = this.#jobs.length - 1; i >= 0; i--) {
+      if (this.#jobs[i].job.checkpointId !== checkpointId) continue;
+      const [{ job }] = this.#jobs.splice(i, 1);
+      job.drop();
+    }
+  }
+
+  /** Drops every job (the subtask stopped). */
+  clear(): void {
+    for (const { job } of this.#jobs.splice(0)) job.drop();
+  }
+}
