@@ -128,6 +128,13 @@ export class DurableObjectRpcTransport implements Transport {
     this.#frameBytesMax = max;
   }
 
+  /** Messages queued for other objects or riding a call now: 0 when nothing is in flight from here. */
+  get pending(): number {
+    let n = 0;
+    for (const box of this.#outboxes.values()) n += box.messages.length + (box.inFlight || box.scheduled ? 1 : 0);
+    return n;
+  }
+
   openSender(address: ChannelAddress, handlers: LinkHandlers<CreditMessage>): Link<DataMessage> {
     const key = channelKey(address);
     this.#open(1, key, handlers as LinkHandlers<unknown>);
