@@ -432,6 +432,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
   #apply(path: string, states: NativeState[], changelog: boolean): void {
     const db = this.#store.db;
     this.#store.clearCache();
+    this.#store.forgetWrittenKeys();
     db.exec(`ATTACH '${path.replace(/'/g, "''")}' AS f`);
     // A restore runs before any record and no snapshot reads the file yet: without the WAL
     // each changed page is written once, not to the log and then to the file.

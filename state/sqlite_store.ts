@@ -13,7 +13,8 @@
  */
 import { decode, encode } from "../codec/cbor.ts";
 import { WeirError, assert } from "../errors.ts";
-import { keyGroupOf } from "./key_group.ts";
+import { hashKey } from "./key_group.ts";
+import { KeyFilter } from "./sqlite_bloom.ts";
 import { keyBytes } from "./sqlite_keys.ts";
 import type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./sqlite_driver.ts";
 
@@ -100,6 +101,11 @@ export class SqliteStateStore {
   readonly #codecs = new Map<number, StateCodec>();
   #size = 0;
   #dirty: CacheEntry[] = [];
+  /**
+   * Keys written to the file by this store, so a new key skips the lookup; undefined once
+   * rows came from elsewhere (a restore), when every miss asks the file.
+   */
+  #written: KeyFilter | undefined = new KeyFilter();
   #disposed = false;
   /** Rows written to the file since the counter was last taken (evictions and flushes). */
   rowsWritten = 0;
@@ -143,6 +149,7 @@ export class SqliteStateStore {
     this.#db.close();
     this.#driver.removeFiles(this.path);
     this.#driver.renameFile(from, this.path);
+    this.#written = undefined;
     this.#open();
   }
 
@@ -187,8 +194,9 @@ export class SqliteStateStore {
       e.hit = true;
       return e.mem;
     }
-    const kg = keyGroupOf(canonical, this.maxParallelism);
-    const row = this.#select.get(kg, sid, keyBytes(canonical));
+    const hash = hashKey(canonical);
+    const kg = hash % this.maxParallelism;
+    const row = this.#written && !this.#written.mayHold(sid, hash) ? undefined : this.#select.get(kg, sid, keyBytes(canonical));
     const mem = row ? this.#codecs.get(sid)!.fromStored(decode(row.v as Uint8Array, "a value in the SQLite state database")) : undefined;
     this.#insert(cache, new CacheEntry(sid, canonical, kg, canonical === key ? undefined : key, mem, false));
     return mem;
@@ -207,7 +215,7 @@ export class SqliteStateStore {
       }
       return;
     }
-    const fresh = new CacheEntry(sid, canonical, keyGroupOf(canonical, this.maxParallelism), canonical === key ? undefined : key, mem, true);
+    const fresh = new CacheEntry(sid, canonical, hashKey(canonical) % this.maxParallelism, canonical === key ? undefined : key, mem, true);
     this.#dirty.push(fresh);
     this.#insert(cache, fresh);
   }
@@ -273,6 +281,7 @@ export class SqliteStateStore {
         if (this.#trackChanges) this.#changed.run(e.keyGroup, e.sid, k);
         if (e.mem === undefined) this.#delete.run(e.keyGroup, e.sid, k);
         else {
+          this.#written?.add(e.sid, hashKey(e.canonical));
           const stored = this.#codecs.get(e.sid)!.toStored(e.mem);
           this.#upsert.run(e.keyGroup, e.sid, k, e.key === undefined ? null : encode(e.key, "a state key"), encode(stored, "a state value"));
         }
@@ -307,6 +316,7 @@ export class SqliteStateStore {
    */
   putRows(rows: Iterable<StoredRow>): number {
     this.clearCache();
+    this.#written = undefined;
     const db = this.#db;
     let n = 0;
     db.exec("BEGIN");
@@ -322,6 +332,11 @@ export class SqliteStateStore {
       throw new WeirError("storage_failed", `Cannot restore keyed state into ${this.path}: ${(err as Error).message}`, { cause: err });
     }
     return n;
+  }
+
+  /** Rows arrive from elsewhere (a restored file): every miss must ask the file from now on. */
+  forgetWrittenKeys(): void {
+    this.#written = undefined;
   }
 
   /** Forgets cached values after writing back the dirty ones. */

@@ -7,6 +7,8 @@ import { SqliteStateStore } from "../../state/sqlite_store.ts";
 import { stateCodec } from "../../state/sqlite_forms.ts";
 import { keyFromBytes } from "../../state/sqlite_keys.ts";
 import { decode } from "../../codec/cbor.ts";
+import { KeyFilter } from "../../state/sqlite_bloom.ts";
+import { hashKey } from "../../state/key_group.ts";
 
 const plain = stateCodec("v", "value", false);
 
@@ -59,5 +61,18 @@ describe(`SqliteStateStore (${sqliteDriver.name})`, () => {
     assert.ok(existsSync(store.path));
     store.dispose();
     assert.ok(!existsSync(store.path));
+  });
+});
+
+describe("KeyFilter", () => {
+  test("never forgets a key it was given, and rarely claims one it was not (scalable past its first capacity)", () => {
+    const f = new KeyFilter();
+    const n = 300_000;
+    for (let i = 0; i < n; i++) f.add(i % 3, hashKey(`k${i}`));
+    for (let i = 0; i < n; i++) assert.ok(f.mayHold(i % 3, hashKey(`k${i}`)), `key ${i}`);
+    let false_ = 0;
+    for (let i = 0; i < 100_000; i++) if (f.mayHold(1, hashKey(`other${i}`))) false_++;
+    assert.ok(false_ < 5_000, `${false_} false positives in 100 000`);
+    assert.ok(f.bytes < n * 4, `${f.bytes} bytes`);
   });
 });
