@@ -1,6 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
+import { MemoryStorage, SequenceSource, SerializingTransport, StreamEnvironment } from "../../mod.ts";
+import type { Transport } from "../../mod.ts";
+import { systemScheduler } from "../../platforms/system.ts";
 import type { OperatorSnapshot, Sink, SinkWriter } from "../../mod.ts";
 import { sleep } from "../helpers.ts";
 
@@ -25,11 +27,16 @@ class GatedSink implements Sink<number> {
   }
 }
 
+const transports: [string, () => Transport | undefined][] = [
+  ["in memory", () => undefined],
+  ["serialized, delivered asynchronously", () => new SerializingTransport({ scheduler: systemScheduler })],
+];
+
 describe("backpressure", () => {
-  test("a slow sink slows the source through every channel, and no queue exceeds its capacity", async () => {
+  for (const [name, transport] of transports) test(`a slow sink slows the source through every channel, and no queue exceeds its capacity (${name})`, async () => {
     const batchSize = 100;
     const channelCapacity = 4;
-    const env = new StreamEnvironment({ jobName: "bp", storage: new MemoryStorage(), batchSize, channelCapacity });
+    const env = new StreamEnvironment({ jobName: "bp", storage: new MemoryStorage(), batchSize, channelCapacity, runtime: { transport: transport() } });
     const sink = new GatedSink();
     env.fromSource(new SequenceSource(0, 200_000), { uid: "src" })
       .rebalance()
