@@ -11,6 +11,49 @@ import { WeirError } from "../errors.ts";
 /** What the job under test emits: [key, running count]. */
 export type Pair = [key: number, count: number];
 
+/** What the windowed job emits: [key, window start, records of the key in the window]. */
+export type WindowCount = [key: number, start: number, count: number];
+
+/**
+ * The windowed job's output: each key and window (record n at time n) exactly once with
+ * its count. With `atLeastOnce`, a window may fire more than once (a replay after a
+ * restore); none may be missing. With `drained`, a stop-with-drain fired every open window
+ * early (event time jumped to +Infinity, as in Flink) and the job was restored after it:
+ * a window may then fire in parts, whose counts add up to its records.
+ */
+export function checkWindows(committed: readonly WindowCount[], records: number, keys: number, size: number, atLeastOnce: boolean, drained = false): string[] {
+  const want = new Map<string, number>();
+  for (let n = 0; n < records; n++) {
+    const id = `${n % keys}@${Math.floor(n / size) * size}`;
+    want.set(id, (want.get(id) ?? 0) + 1);
+  }
+  const out: string[] = [];
+  const seen = new Map<string, number>();
+  const sums = new Map<string, number>();
+  for (const w of committed) {
+    const id = Array.isArray(w) ? `${w[0]}@${w[1]}` : String(w);
+    const expected = want.get(id);
+    sums.set(id, (sums.get(id) ?? 0) + (Array.isArray(w) ? w[2] : 0));
+    seen.set(id, (seen.get(id) ?? 0) + 1);
+    if (expected === undefined) out.push(`Window output ${JSON.stringify(w)} names no window of the input`);
+    else if (drained) continue;
+    else if (!atLeastOnce && w[2] !== expected) out.push(`Window ${id} counted ${w[2]}, expected ${expected}`);
+    else if (atLeastOnce && w[2] < expected) out.push(`Window ${id} counted ${w[2]}, fewer than its ${expected} records (at-least-once)`);
+  }
+  const missing = [...want.keys()].filter((id) => !seen.has(id));
+  if (missing.length > 0) out.push(`Windows never fired: ${missing.slice(0, 8).join(", ")}${missing.length > 8 ? `, … (${missing.length})` : ""}`);
+  if (drained) {
+    for (const [id, n] of want) {
+      const got = sums.get(id) ?? 0;
+      if (atLeastOnce ? got < n : got !== n) out.push(`Window ${id} fired in parts (after a drain) counting ${got} in all, expected ${n}`);
+    }
+  } else if (!atLeastOnce) {
+    const twice = [...seen].filter(([, n]) => n > 1).map(([id]) => id);
+    if (twice.length > 0) out.push(`Windows fired more than once (exactly-once): ${twice.slice(0, 8).join(", ")}`);
+  }
+  return out.slice(0, 20);
+}
+
 /** How many records of SequenceSource(0, records) have key k = n % keys. */
 export function expectedCount(records: number, keys: number, k: number): number {
   return Math.floor(records / keys) + (k < records % keys ? 1 : 0);

@@ -43,6 +43,12 @@ export interface SimConfig {
    */
   inPlaceReduce: boolean;
   snapshotSliceMax: number | undefined;
+  /**
+   * A windowed job beside the keyed count: record n happens at event time n (ms), the
+   * source fans out to a tumbling event-time count per key over `windowSize` ms.
+   */
+  windowed: boolean;
+  windowSize: number;
   /** Upper bound of the virtual cost of one actor step, ms. */
   stepCostMaxMs: number;
   /** Upper bound of how late a timer fires, ms. */
@@ -111,12 +117,15 @@ export function drawConfig(seed: number, mode: SimMode, prng: SimPrng, extension
   // A stream of its own, so that adding variants does not shift the draws above or below.
   const variant = prng.fork("variant");
   const ext = prng.fork("extensions");
+  const windows = prng.fork("windows");
   const c: SimConfig = {
     asyncMap: variant.chance(0.3),
     asyncTail: variant.chance(0.3),
     asyncDelayMaxMs: variant.next() * 2,
     inPlaceReduce: variant.chance(0.5),
     snapshotSliceMax: variant.chance(0.7) ? variant.range(1, 3) : undefined,
+    windowed: windows.chance(0.3),
+    windowSize: windows.range(5, 200),
     seed,
     mode,
     records: prng.range(50, 1500),
@@ -171,7 +180,8 @@ export function describeConfig(c: SimConfig): string {
   const p = (x: number) => x.toPrecision(2);
   return [
     `records=${c.records} keys=${c.keys} parallelism=${c.sourceParallelism}->${c.reduceParallelism}`,
-    `batch=${c.batchSize} capacity=${c.channelCapacity} asyncMap=${c.asyncMap} asyncTail=${c.asyncTail} inPlaceReduce=${c.inPlaceReduce} snapshotSlice=${c.snapshotSliceMax ?? "time"} checkpoint=${JSON.stringify(c.checkpoint)}`,
+    `batch=${c.batchSize} capacity=${c.channelCapacity} asyncMap=${c.asyncMap} asyncTail=${c.asyncTail} inPlaceReduce=${c.inPlaceReduce} snapshotSlice=${c.snapshotSliceMax ?? "time"} checkpoint=${JSON.stringify(c.checkpoint)}` +
+    (c.windowed ? ` windows=${c.windowSize}ms` : ""),
     `faults: budget=${f.budget} window=${f.windowMs}ms crash=${p(f.crash)} coord=${p(f.coordinatorBeforeCommit)}/${p(f.coordinatorAfterCommit)}`,
     `storage: fail=${p(s.putFail)} torn=${p(s.torn)} lostAck=${p(s.lostAck)} slow=${p(s.slow)} slowMax=${s.slowMaxMs}ms` +
     (s.readMaxMs ? ` reads=${p(s.readMaxMs)}ms slowRead=${p(s.readSlow ?? 0)}` : ""),

@@ -13,7 +13,7 @@
  */
 import { CollectSink } from "../connectors/collect_sink.ts";
 import { setDirectoryOpener } from "../storage/directory.ts";
-import type { Pair } from "./checkers.ts";
+import type { Pair, WindowCount } from "./checkers.ts";
 import { type SimMode, drawConfig } from "./config.ts";
 import { coordinatorFaults, seedNetwork, seedStorage, stepHook } from "./fault_hooks.ts";
 import { openSavepointDirectories, scheduleOperatorActions } from "./operator_actions.ts";
@@ -48,8 +48,9 @@ export async function runSeed(
   const state = new SeedState(world, cfg, { seed, mode, root, limits, stopWindowFaults: options.stopWindowFaults ?? true });
   const storage = seedStorage(state);
   const sink = new CollectSink<Pair>();
+  const windows = new CollectSink<WindowCount>();
   const firstJobId = simJobId(root.fork("job-id"));
-  const parts = { storage, sink, beforeStep: stepHook(state), coordinatorFaults: coordinatorFaults(state), network: seedNetwork(state) };
+  const parts = { storage, sink, windows, beforeStep: stepHook(state), coordinatorFaults: coordinatorFaults(state), network: seedNetwork(state) };
 
   const previousOpener = openSavepointDirectories(state);
   scheduleOperatorActions(state);
@@ -67,7 +68,7 @@ export async function runSeed(
   if (state.failures.length === 0 && state.result) {
     const jobId = state.current?.handle?.id ?? firstJobId;
     const runCfg = state.current?.plan.cfg ?? cfg;
-    restoresChecked = await checkSeedEnd(state, { result: state.result, jobId, runCfg, sink, storage });
+    restoresChecked = await checkSeedEnd(state, { result: state.result, jobId, runCfg, sink, windows, storage });
   }
   return {
     seed,

@@ -1,19 +1,24 @@
 /**
  * The job under test (issue 2's shape): SequenceSource(0, N) → map to [n % K, 1] →
  * keyBy → rolling sum of counts → CollectSink, the sink chained to the reduce so each
- * key's counts reach one sink subtask in order.
+ * key's counts reach one sink subtask in order. With `windowed`, the source also feeds
+ * a windowed job: record n at event time n → keyBy(n % K) → tumbling event-time windows
+ * counting per key → a second CollectSink of [key, window start, count].
  * @module
  */
 import { CollectSink } from "../connectors/collect_sink.ts";
 import { SequenceSource } from "../connectors/sequence_source.ts";
 import { type EnvironmentOptions, StreamEnvironment } from "../dataflow/environment.ts";
-import type { Pair } from "./checkers.ts";
+import { TumblingEventTimeWindows } from "../dataflow/window_assigners.ts";
+import { WatermarkStrategy } from "../dataflow/watermark_strategy.ts";
+import type { Pair, WindowCount } from "./checkers.ts";
 import type { SimConfig } from "./config.ts";
 
 /** The built environment and the sink whose `committed` the checkers read. */
 export interface SimJob {
   env: StreamEnvironment;
   sink: CollectSink<Pair>;
+  windows: CollectSink<WindowCount>;
 }
 
 /**
@@ -22,7 +27,13 @@ export interface SimJob {
  * `sink` is shared by every run of one seed, as an external system would be: its
  * commits are idempotent by transaction id.
  */
-export function buildCountingJob(c: SimConfig, options: EnvironmentOptions, wait?: () => Promise<void>, sink = new CollectSink<Pair>()): SimJob {
+export function buildCountingJob(
+  c: SimConfig,
+  options: EnvironmentOptions,
+  wait?: () => Promise<void>,
+  sink = new CollectSink<Pair>(),
+  windows = new CollectSink<WindowCount>(),
+): SimJob {
   const env = new StreamEnvironment({
     parallelism: c.sourceParallelism,
     maxParallelism: 128,
@@ -34,13 +45,22 @@ export function buildCountingJob(c: SimConfig, options: EnvironmentOptions, wait
     runtime: { ...options.runtime, snapshotSliceMax: c.snapshotSliceMax },
   });
   const keys = c.keys;
+  const numbers = env.fromSource(new SequenceSource(0, c.records), { uid: "numbers" });
   const pairs = c.asyncMap
-    ? env.fromSource(new SequenceSource(0, c.records), { uid: "numbers" }).map((n): Promise<Pair> => Promise.resolve([n % keys, 1]), { uid: "pair" })
-    : env.fromSource(new SequenceSource(0, c.records), { uid: "numbers" }).map((n): Pair => [n % keys, 1], { uid: "pair" });
+    ? numbers.map((n): Promise<Pair> => Promise.resolve([n % keys, 1]), { uid: "pair" })
+    : numbers.map((n): Pair => [n % keys, 1], { uid: "pair" });
   // In place, a change after the snapshot point would reach an asynchronous snapshot unless it is copy-on-write.
   const sum = c.inPlaceReduce ? (a: Pair, b: Pair): Pair => ((a[1] += b[1]), a) : (a: Pair, b: Pair): Pair => [a[0], a[1] + b[1]];
   let sums = pairs.keyBy((p) => p[0]).reduce(sum, { uid: "sum", parallelism: c.reduceParallelism });
   if (c.asyncTail && wait) sums = sums.map(async (p) => (await wait(), p), { uid: "io", parallelism: c.reduceParallelism });
   sums.sinkTo(sink, { uid: "out", parallelism: c.reduceParallelism });
-  return { env, sink };
+  if (c.windowed) {
+    // A SequenceSource subtask reads its splits in ascending order: timestamps never go down within one.
+    numbers.assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((n) => n), { uid: "event-time" })
+      .keyBy((n) => n % keys)
+      .window(TumblingEventTimeWindows.of(c.windowSize))
+      .process<WindowCount>((k, w, elements, ctx) => ctx.emit([k, w.start, elements.length]), { uid: "windows", parallelism: c.reduceParallelism })
+      .sinkTo(windows, { uid: "windows-out", parallelism: c.reduceParallelism });
+  }
+  return { env, sink, windows };
 }

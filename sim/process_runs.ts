@@ -13,7 +13,7 @@ import { loadCheckpoint } from "../checkpoint/restore.ts";
 import type { CollectSink } from "../connectors/collect_sink.ts";
 import type { JobHandle } from "../runtime/job_handle.ts";
 import { JobMaster } from "../runtime/job_master.ts";
-import type { Pair } from "./checkers.ts";
+import type { Pair, WindowCount } from "./checkers.ts";
 import type { FaultyStorage } from "./faulty_storage.ts";
 import { buildCountingJob } from "./job.ts";
 import type { SimPrng } from "./prng.ts";
@@ -27,6 +27,7 @@ import { type DriveEnd, settle, simJobId } from "./world.ts";
 export interface RunParts {
   storage: FaultyStorage;
   sink: CollectSink<Pair>;
+  windows: CollectSink<WindowCount>;
   beforeStep: (actor: Runnable) => void;
   coordinatorFaults: CoordinatorFaults;
   /** The network of a process (undefined: in-memory channels). */
@@ -70,7 +71,7 @@ function startProcess(state: SeedState, parts: RunParts, plan: RunPlan, n: numbe
       faults: parts.coordinatorFaults,
       transport: parts.network(p.scheduler),
     },
-  }, world.waiter(cfg.asyncDelayMaxMs, ioPrng, p.scheduler), parts.sink);
+  }, world.waiter(cfg.asyncDelayMaxMs, ioPrng, p.scheduler), parts.sink, parts.windows);
   env.execute().then((handle) => runStarted(state, p, handle), (e) => {
     if (state.current === p) p.startError = e;
   });

@@ -8,7 +8,7 @@ import { listCompleted } from "../checkpoint/metadata.ts";
 import { loadCheckpoint } from "../checkpoint/restore.ts";
 import type { CollectSink } from "../connectors/collect_sink.ts";
 import type { JobResult } from "../runtime/job_status.ts";
-import { checkOutput, type Pair } from "./checkers.ts";
+import { checkOutput, checkWindows, type Pair, type WindowCount } from "./checkers.ts";
 import type { SimConfig } from "./config.ts";
 import type { FaultyStorage } from "./faulty_storage.ts";
 import { PrefixStorage } from "./process.ts";
@@ -21,6 +21,7 @@ export interface SeedEnd {
   jobId: string;
   runCfg: SimConfig;
   sink: CollectSink<Pair>;
+  windows: CollectSink<WindowCount>;
   storage: FaultyStorage;
 }
 
@@ -32,6 +33,11 @@ export async function checkSeedEnd(state: SeedState, end: SeedEnd): Promise<numb
     return 0;
   }
   for (const v of checkOutput(end.sink.committed, cfg.records, cfg.keys, mode === "at-least-once")) state.fail(v);
+  if (cfg.windowed) {
+    // A stop with drain fires open windows early (Flink's semantics); the restored run fires the rest.
+    const drained = cfg.ext.stop?.drain === true;
+    for (const v of checkWindows(end.windows.committed, cfg.records, cfg.keys, cfg.windowSize, mode === "at-least-once", drained)) state.fail(v);
+  }
   await checkSavepoints(state, end.storage);
   return await checkArchivedCheckpoints(state, end);
 }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { encodeMetadata } from "../../checkpoint/metadata.ts";
 import { WeirError } from "../../errors.ts";
-import { checkMetadataAtCommit, checkOutput, checkRestoredOutput, expectedCount, type Pair, unexpectedError } from "../../sim/checkers.ts";
+import { checkMetadataAtCommit, checkOutput, checkRestoredOutput, checkWindows, expectedCount, type Pair, unexpectedError, type WindowCount } from "../../sim/checkers.ts";
 
 function counts(records: number, keys: number): Pair[] {
   const out: Pair[] = [];
@@ -51,5 +51,16 @@ describe("sim checkers", () => {
     assert.equal(unexpectedError(new WeirError("sim_crash", "Injected")), undefined);
     assert.match(unexpectedError(new WeirError("invariant_broken", "Channel queue holds 5 batches"))!, /invariant_broken/);
     assert.match(unexpectedError(new TypeError("x is undefined"))!, /TypeError/);
+  });
+
+  test("checkWindows() holds each key and window to one firing with its count; after a drain, to parts adding up", () => {
+    // 10 records, 2 keys, windows of 4: [0,4) [4,8) [8,10).
+    const right: WindowCount[] = [[0, 0, 2], [1, 0, 2], [0, 4, 2], [1, 4, 2], [0, 8, 1], [1, 8, 1]];
+    assert.deepEqual(checkWindows(right, 10, 2, 4, false), []);
+    assert.match(checkWindows([...right, [0, 4, 2]], 10, 2, 4, false).join(), /more than once.*0@4/);
+    assert.match(checkWindows(right.map((w): WindowCount => (w[1] === 8 && w[0] === 1 ? [1, 8, 2] : w)), 10, 2, 4, false).join(), /1@8 counted 2, expected 1/);
+    assert.match(checkWindows(right.slice(1), 10, 2, 4, false).join(), /never fired: 0@0/);
+    assert.deepEqual(checkWindows([...right.slice(1), [0, 0, 1], [0, 0, 1]], 10, 2, 4, false, true), [], "a drained window fired in parts");
+    assert.match(checkWindows([...right.slice(1), [0, 0, 1]], 10, 2, 4, false, true).join(), /counting 1 in all, expected 2/);
   });
 });
