@@ -18,6 +18,7 @@ describe("simulator seed budget", () => {
         let faults = 0;
         let completed = 0;
         const proc = { crashes: 0, savepoints: 0, restored: 0 };
+        const net = { seeds: 0, rpcFailed: 0 };
         for (let seed = from; seed < from + CHUNK; seed++) {
           const r = await runSeed(seed, mode);
           if (!r.ok) reports.push(failureReport(r, 25));
@@ -26,6 +27,8 @@ describe("simulator seed budget", () => {
           proc.crashes += r.process.crashes;
           proc.savepoints += r.process.savepoints;
           if (r.process.restoredFromStop) proc.restored++;
+          if (r.config.network) net.seeds++;
+          net.rpcFailed += r.faults.rpc_failed ?? 0;
         }
         assert.equal(reports.length, 0, reports.join("\n\n"));
         // The budget must actually exercise faults and checkpoints, or it proves nothing.
@@ -33,6 +36,8 @@ describe("simulator seed budget", () => {
         assert.ok(completed > CHUNK, `only ${completed} checkpoints completed`);
         // And the process-level events: crashes resumed, savepoints, stops restored at another parallelism.
         assert.ok(proc.crashes > 0 && proc.savepoints > 0 && proc.restored > 0, `process events: ${JSON.stringify(proc)}`);
+        // And the network: seeds over the faulty transport, some of whose RPCs failed.
+        assert.ok(net.seeds > 0 && net.seeds < CHUNK && net.rpcFailed > 0, `network: ${JSON.stringify(net)}`);
       });
     }
   }
