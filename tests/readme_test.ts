@@ -45,3 +45,29 @@ test("README's API example runs as written, in a directory of its own, and stops
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("README's event-time example counts clicks per user per minute as written", { timeout: 60_000 }, async () => {
+  const code = exampleAfter("### Event time, timers and windows");
+  const name = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).name;
+  assert.match(code, new RegExp(`from "${name}"`), "the README imports the package by its name");
+  const dir = mkdtempSync(join(tmpdir(), "weir-readme-windows-"));
+  try {
+    const file = join(dir, "windows.ts");
+    writeFileSync(file, code.replace(`"${name}"`, JSON.stringify(pathToFileURL(join(ROOT, "mod.ts")).href)));
+    const args = onDeno ? ["run", "-A", "--no-check", "--config", join(ROOT, "deno.json"), file] : [file];
+    const r = await collect(spawn(process.execPath, args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] }), 45_000);
+    assert.equal(r.code, 0, r.stderr);
+    // The same counts from a plain loop over the example's clicks.
+    const want = new Map<string, number>();
+    for (let n = 0; n < 60; n++) {
+      const at = n * 7_000 - (n % 5 === 4 ? 9_000 : 0);
+      const minute = `00:${String(Math.floor(at / 60_000)).padStart(2, "0")}`;
+      const id = `${minute} user-${n % 3}`;
+      want.set(id, (want.get(id) ?? 0) + 1);
+    }
+    const lines = [...want].sort(([a], [b]) => a.localeCompare(b)).map(([id, c]) => `${id} ${c}`);
+    assert.deepEqual(r.stdout.trim().split("\n"), [...lines, "too late: 0"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
