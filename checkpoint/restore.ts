@@ -96,18 +96,23 @@ function operatorState(
   holders.sort((a, b) => a.subtaskIndex - b.subtaskIndex);
   const oldParallelism = holders.length;
   const keyed: RestoredState["keyed"] = [];
+  const keyedHandles: NonNullable<RestoredState["keyedHandles"]> = [];
   const operator: unknown[] = [];
   let dealt = 0;
   for (const f of holders) {
     const snap = decode<OperatorSnapshot>(f.operators[uid], `state of operator "${uid}"`);
-    if (snap.keyed && f.keyGroupRange.end >= range.start && f.keyGroupRange.start <= range.end) keyed.push(snap.keyed);
+    const overlaps = f.keyGroupRange.end >= range.start && f.keyGroupRange.start <= range.end;
+    if (snap.keyed && overlaps) keyed.push(snap.keyed);
+    if (snap.keyedHandle && overlaps) keyedHandles.push(snap.keyedHandle);
     if (oldParallelism === newParallelism) {
       if (f.subtaskIndex === newIndex && snap.operator) operator.push(...snap.operator);
     } else {
       for (const e of snap.operator ?? []) if (dealt++ % newParallelism === newIndex) operator.push(e);
     }
   }
-  return { keyed, operator, checkpointId: loaded.metadata.checkpointId, transactionsCommitted: loaded.transactionsCommitted };
+  const restored: RestoredState = { keyed, operator, checkpointId: loaded.metadata.checkpointId, transactionsCommitted: loaded.transactionsCommitted };
+  if (keyedHandles.length > 0) restored.keyedHandles = keyedHandles;
+  return restored;
 }
 
 /** What one new subtask of a vertex restores. */

@@ -5,7 +5,7 @@
  */
 import type { Clock } from "../actors/time.ts";
 import type { KeyGroupRange } from "../state/key_group.ts";
-import type { KeyedStateBackend } from "../state/backend.ts";
+import type { IncrementalKeyedState, KeyedStateBackend } from "../state/backend.ts";
 import type { KeyedTableSnapshot } from "../state/keyed_state.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 
@@ -52,12 +52,19 @@ export interface OperatorContext {
  */
 export interface OperatorSnapshot {
   keyed?: Record<string, KeyedTableSnapshot>;
+  /**
+   * Keyed state in its backend's own format instead of `keyed` (a checkpoint of the sqlite
+   * backend: shared files); restored whole by every new subtask whose range overlaps it.
+   */
+  keyedHandle?: IncrementalKeyedState;
   operator?: unknown[];
 }
 
 /** State handed to an operator on restore: every old snapshot that overlaps it. */
 export interface RestoredState {
   keyed: Record<string, KeyedTableSnapshot>[];
+  /** Keyed state in a backend's own format, from old subtasks whose range overlaps this one's. */
+  keyedHandles?: IncrementalKeyedState[];
   operator: unknown[];
   /** Id of the checkpoint restored from. */
   checkpointId: number;

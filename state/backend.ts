@@ -149,6 +149,11 @@ export interface KeyedStateBackend {
    * @throws {WeirError} `checkpoint_corrupt`, `state_kind_mismatch`, `state_backend_mismatch`
    */
   restore(states: KeyedStateHandle[]): void | Promise<void>;
+  /**
+   * Checkpoint `checkpointId` completed (Flink's `notifyCheckpointComplete`): a backend
+   * that writes shared files may build on it and drop files no retained checkpoint needs.
+   */
+  notifyCheckpointComplete?(checkpointId: number): void;
   dispose(): void;
 }
 

@@ -2,7 +2,7 @@ import type { OperatorContext, OperatorSnapshot, RestoredState, StateCapture, St
 import { KeyedStateCapture } from "./keyed_capture.ts";
 import { copyValue } from "../../codec/values.ts";
 import { assert } from "../../errors.ts";
-import type { KeyedStateBackend } from "../../state/backend.ts";
+import type { KeyedStateBackend, KeyedStateHandle } from "../../state/backend.ts";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
 
 /**
@@ -53,7 +53,8 @@ export abstract class KeyedOperator implements StreamOperator {
     this.backend = ctx.keyedStateBackend?.() ??
       new HeapKeyedStateBackend({ maxParallelism: ctx.maxParallelism, range: ctx.keyGroupRange, clock: ctx.clock, uid: ctx.uid });
     if (!restored) return;
-    return this.backend.restore(restored.keyed.map((tables) => ({ format: "canonical", tables })));
+    const handles: KeyedStateHandle[] = restored.keyed.map((tables) => ({ format: "canonical", tables }));
+    return this.backend.restore(restored.keyedHandles ? [...handles, ...restored.keyedHandles] : handles);
   }
 
   abstract processBatch(values: unknown[]): unknown[] | Promise<unknown[]>;
@@ -65,7 +66,8 @@ export abstract class KeyedOperator implements StreamOperator {
    *   is not canonical (a backend that needs that must be snapshotted asynchronously)
    */
   snapshotState(checkpointId: number): OperatorSnapshot {
-    const snap = this.backend.snapshot(checkpointId);
+    // Canonical (as a savepoint is): a backend's own format may need I/O to finish.
+    const snap = this.backend.snapshot(checkpointId, { savepoint: true });
     try {
       const done = snap.step(Infinity);
       assert(done === true, () => `The "${this.backend.name}" backend's snapshot ${checkpointId} did not finish synchronously`);
@@ -95,6 +97,11 @@ export abstract class KeyedOperator implements StreamOperator {
    */
   protected operatorState(): unknown[] | undefined {
     return undefined;
+  }
+
+  /** Tells the backend, which may now drop files only older checkpoints referred to. */
+  notifyCheckpointComplete(checkpointId: number): void {
+    this.backend?.notifyCheckpointComplete?.(checkpointId);
   }
 
   close(): void {

@@ -5,7 +5,7 @@
  * written for `{ keyed: tables }`. A restore reads them as it reads any operator state.
  * @module
  */
-import { type CborHead, encodeBody, encodeParts } from "../../codec/cbor.ts";
+import { type CborHead, encode, encodeBody, encodeParts } from "../../codec/cbor.ts";
 import { assert } from "../../errors.ts";
 import type { KeyedStateSnapshot } from "../../state/backend.ts";
 import type { KeyedTableSnapshot } from "../../state/keyed_state.ts";
@@ -83,7 +83,11 @@ export class KeyedStateCapture implements StateCapture {
   #collected(): boolean {
     const result = this.#snap.result();
     this.#snap.release();
-    assert(result.format === "canonical", () => `Incremental keyed state cannot be captured as canonical tables`);
+    if (result.format !== "canonical") {
+      // A backend's own format (handles to files it wrote already): stored as it is.
+      this.#bytes = encode(this.#operator ? { operator: this.#operator, keyedHandle: result } : { keyedHandle: result }, this.#what);
+      return true;
+    }
     const tables: [string, KeyedTableSnapshot][] = Object.entries(result.tables);
     const parts: (CborHead | Uint8Array | Uint8Array[])[] = [{ map: this.#operator ? 2 : 1 }];
     if (this.#operator) parts.push(encodeBody("operator"), encodeBody(this.#operator, this.#what));
