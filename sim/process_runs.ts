@@ -70,6 +70,8 @@ function startProcess(state: SeedState, parts: RunParts, plan: RunPlan, n: numbe
       ...world.runtime(plan.kind === "resume" ? undefined : plan.jobId, parts.beforeStep, p.scheduler),
       faults: parts.coordinatorFaults,
       transport: parts.network(p.scheduler),
+      // Over a network every subtask runs on a host of its own, with its own dispatcher.
+      hostOf: plan.cfg.network ? (s) => `${s.vertexId}/${s.subtaskIndex}` : undefined,
     },
   }, world.waiter(cfg.asyncDelayMaxMs, ioPrng, p.scheduler), parts.sink, parts.windows);
   env.execute().then((handle) => runStarted(state, p, handle), (e) => {
