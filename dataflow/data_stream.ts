@@ -134,12 +134,53 @@ export class DataStream<T> {
       if (!(s instanceof DataStream)) throw invalidOption("union input", s, "must be a DataStream");
       if (s.builder !== this.builder) throw new WeirError("invalid_job", "union() joins streams of one StreamEnvironment; a stream of another environment was given");
     }
+    const declared = all.map((s) => [s.transformation, s.#declaredType()] as const).filter(([, type]) => type !== undefined);
+    const [first] = declared;
+    const other = declared.find(([, type]) => type !== first?.[1]);
+    if (first && other) {
+      throw new WeirError(
+        "invalid_job",
+        `union() of streams of different record types: "${first[0].name}" declares ${first[1]}, "${other[0].name}" declares ${other[1]}; union joins streams of one type (map one of them first)`,
+      );
+    }
     const ids = all.map((s) => s.transformation.id);
     if (new Set(ids).size !== ids.length) {
       throw new WeirError("invalid_job", `union() got the stream of "${this.transformation.name}" twice; a stream is unioned once`);
     }
     const t = this.builder.add({ kind: "union", unionOf: all.map((s) => ({ id: s.transformation.id, partitioning: s.#partitioning })) }, undefined);
+    if (first) t.declaredType = first[1];
     return new DataStream<T>(this.builder, t);
+  }
+
+  /**
+   * Declares the record type of this stream by name (Flink's `returns(TypeInformation)`),
+   * e.g. `"Click"` or `"number"`: `union` refuses streams that declare different types. A
+   * source declares its type with a `recordType` property. Returns this stream.
+   *
+   * @example
+   * ```ts
+   * import { StreamEnvironment, SequenceSource } from "../mod.ts";
+   * const env = new StreamEnvironment({ jobName: "doc-returns" });
+   * const numbers = env.fromSource(new SequenceSource(0, 3)).returns("number");
+   * const words = env.fromSource(new SequenceSource(0, 3)).map((n) => String(n)).returns("string");
+   * let refused = false;
+   * try { numbers.union(words as never); } catch { refused = true; }
+   * console.assert(refused);
+   * ```
+   * @throws {WeirError} `invalid_option` when type is not a non-empty string
+   */
+  returns(type: string): this {
+    if (typeof type !== "string" || type.length === 0) throw invalidOption(`returns of "${this.transformation.name}"`, type, "must be a type name (a non-empty string)");
+    this.transformation.declaredType = type;
+    return this;
+  }
+
+  /** The declared record type: this stream's own, or its source's `recordType`. */
+  #declaredType(): string | undefined {
+    const t = this.transformation;
+    if (t.declaredType !== undefined) return t.declaredType;
+    const fromSource = (t.source as { recordType?: unknown } | undefined)?.recordType;
+    return typeof fromSource === "string" ? fromSource : undefined;
   }
 
   /**

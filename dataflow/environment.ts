@@ -81,6 +81,11 @@ export interface EnvironmentOptions {
    */
   objectReuse?: boolean;
   /**
+   * How often, in ms of the job's clock, assignTimestampsAndWatermarks asks its generator
+   * for a periodic watermark (Flink's `pipeline.auto-watermark-interval`). Default 200.
+   */
+  autoWatermarkInterval?: number;
+  /**
    * Keyed state: `{ backend: "heap" | "sqlite", incremental: boolean }` (DESIGN.md "State
    * options"). Default heap, full checkpoints. "sqlite" is there once mod.ts registered it.
    */
@@ -155,7 +160,7 @@ function withDefaults(options: EnvironmentOptions): EnvironmentOptions {
 
 const KNOWN = new Set([
   "jobName", "parallelism", "maxParallelism", "storage", "checkpoint", "restart", "restoreFrom",
-  "allowNonRestoredState", "fresh", "http", "batchSize", "channelCapacity", "objectReuse", "state", "runtime",
+  "allowNonRestoredState", "fresh", "http", "batchSize", "channelCapacity", "objectReuse", "autoWatermarkInterval", "state", "runtime",
 ]);
 
 function positiveInt(name: string, v: unknown, max = Infinity): number {
@@ -210,6 +215,7 @@ export class StreamEnvironment implements GraphBuilder {
     if (options.objectReuse !== undefined && typeof options.objectReuse !== "boolean") {
       throw invalidOption("objectReuse", options.objectReuse, "must be true or false");
     }
+    if (options.autoWatermarkInterval !== undefined) positiveInt("autoWatermarkInterval", options.autoWatermarkInterval, 3_600_000);
     checkStateOptions(options.state);
     if (options.storage !== undefined && (typeof options.storage?.put !== "function" || typeof options.storage?.get !== "function")) {
       throw invalidOption("storage", options.storage, "must be a StorageAdapter");
@@ -279,6 +285,7 @@ export class StreamEnvironment implements GraphBuilder {
           channelCapacity: o.channelCapacity ?? 8,
           channelStateMaxBytes: checkpoint.channelStateMaxBytes,
           objectReuse: o.objectReuse ?? false,
+          autoWatermarkIntervalMs: o.autoWatermarkInterval,
           state: o.state,
           transport: rt.transport,
           hostOf: rt.hostOf,

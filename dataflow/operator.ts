@@ -37,6 +37,8 @@ export interface OperatorContext {
    * `enableObjectReuse`); otherwise an operator emits copies. Default false.
    */
   readonly objectReuse?: boolean;
+  /** Period of generated watermarks in ms (the environment's `autoWatermarkInterval`); 200 when absent. */
+  readonly autoWatermarkIntervalMs?: number;
   /**
    * Creates this operator's keyed state backend, the one the job's `state` options chose
    * (state/backend.ts is the contract). Absent where a runtime does not hand one out:

@@ -33,6 +33,8 @@ export interface Transformation {
   disableChaining: boolean;
   /** Names of side outputs someone consumes (getSideOutput); see side_output.ts. */
   sideOutputs?: Set<string>;
+  /** The record type its producer declared (`stream.returns(name)`, a source's `recordType`), checked by union. */
+  declaredType?: string;
 }
 
 /** Options every operator accepts. */

@@ -45,6 +45,8 @@ export interface ExecutionTuning {
   channelStateMaxBytes: number;
   /** Records pass by reference between operators and receivers (no copies). */
   objectReuse?: boolean;
+  /** Period of generated watermarks (ms); 200 unless set. */
+  autoWatermarkIntervalMs?: number;
   /** See SubtaskHost.stepBudgetMs; 4 ms unless set. */
   stepBudgetMs?: number;
   /** See SubtaskHost.snapshotSliceMax. */
@@ -215,6 +217,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
       storage: this.#owner.storage,
       jobId: this.#owner.jobId,
       objectReuse: this.#tuning.objectReuse ?? false,
+      autoWatermarkIntervalMs: this.#tuning.autoWatermarkIntervalMs,
       keyedStateBackend: () =>
         createBackend({
           maxParallelism: this.#graph.maxParallelism,

@@ -15,7 +15,7 @@ export const AUTO_WATERMARK_INTERVAL_MS = 200;
 export class TimestampsAndWatermarksOperator implements StreamOperator {
   readonly timestamped = true;
   readonly #strategy: WatermarkStrategy<unknown>;
-  readonly #intervalMs: number;
+  #intervalMs: number;
   #generator!: WatermarkGenerator<unknown>;
   #name = "";
   #clock!: OperatorContext["clock"];
@@ -47,6 +47,7 @@ export class TimestampsAndWatermarksOperator implements StreamOperator {
     // Restored at another parallelism a subtask may get several; the lowest never skips a record's window.
     const previous = (restored?.operator ?? []).filter((w): w is number => typeof w === "number");
     if (previous.length > 0) this.#emitted = this.#pending = Math.min(...previous);
+    this.#intervalMs = ctx.autoWatermarkIntervalMs ?? this.#intervalMs;
     this.#nextPeriodicAt = ctx.clock.now() + this.#intervalMs;
   }
 

@@ -126,4 +126,21 @@ describe("event time: timestamps, watermarks, event-time timers", () => {
     assert.throws(() => WatermarkStrategy.forMonotonousTimestamps().withIdleness(0), (e: unknown) => e instanceof WeirError && /idleMs/.test(e.message));
     assert.throws(() => WatermarkStrategy.forMonotonousTimestamps().withTimestampAssigner("n" as unknown as () => number), (e: unknown) => e instanceof WeirError);
   });
+
+  test("autoWatermarkInterval sets the period of a generator's onPeriodicEmit on the job's clock", async () => {
+    const world = new VirtualWorld();
+    const calls: number[] = [];
+    const e = env(world, "period", { parallelism: 1, autoWatermarkInterval: 1000 });
+    e.fromSource(new SequenceSource(0, 3000, { ratePerSecond: 1000 }), { uid: "src" })
+      .assignTimestampsAndWatermarks(WatermarkStrategy.forGenerator<number>(() => ({
+        onEvent: () => {},
+        onPeriodicEmit: () => void calls.push(world.clock.now()),
+      })).withTimestampAssigner((n) => n), { uid: "ts" })
+      .sinkTo(new CollectSink<number>(), { uid: "out" });
+    const result = await run(world, e);
+    assert.equal(result.status, "finished");
+    assert.ok(calls.length >= 2, `periodic emits: ${calls.length}`);
+    for (let i = 1; i < calls.length; i++) assert.equal(calls[i] - calls[i - 1], 1000, `emit ${i} came ${calls[i] - calls[i - 1]} ms after the one before`);
+    assert.throws(() => env(world, "period-bad", { autoWatermarkInterval: 0 }), (err: unknown) => err instanceof WeirError && err.code === "invalid_option" && /autoWatermarkInterval/.test(err.message));
+  });
 });

@@ -52,4 +52,19 @@ describe("DataStream.union()", () => {
     const s = e.fromSource(new SequenceSource(0, 5)).map((n) => n, { name: "twice" });
     assert.throws(() => s.union(s), (err: unknown) => err instanceof WeirError && err.code === "invalid_job" && err.message.includes('"twice"'));
   });
+
+  test("union of streams whose producers declare different record types is refused, naming both streams and types", () => {
+    const e = env("union-types");
+    const numbers = e.fromSource(new SequenceSource(0, 5), { uid: "numbers" }).map((n) => n, { name: "counts" }).returns("number");
+    const words = e.fromSource(new SequenceSource(0, 5), { uid: "words" }).map((n) => `w${n}`, { name: "labels" }).returns("string");
+    assert.throws(() => numbers.union(words as never), (err: unknown) =>
+      err instanceof WeirError && err.code === "invalid_job" && /"counts" declares number/.test(err.message) && /"labels" declares string/.test(err.message));
+    // A source declares its type with recordType; undeclared streams join anything.
+    const typed = Object.assign(new SequenceSource(0, 5), { recordType: "Click" });
+    const clicks = e.fromSource<number>(typed, { uid: "clicks", name: "clicks" });
+    assert.throws(() => clicks.union(numbers), (err: unknown) => err instanceof WeirError && /Click/.test(err.message) && /number/.test(err.message));
+    const plain = e.fromSource(new SequenceSource(0, 5), { uid: "plain" });
+    assert.doesNotThrow(() => plain.union(numbers).union(e.fromSource(new SequenceSource(0, 5), { uid: "more" }).returns("number")));
+    assert.throws(() => numbers.returns(""), (err: unknown) => err instanceof WeirError && err.code === "invalid_option");
+  });
 });
