@@ -10,20 +10,9 @@ import type { KeyedStateBackend, KeyedStateBackendInit, KeyedStateHandle, KeyedS
 import { type KeyGroupRange, canonicalKey, invalidKey } from "./key_group.ts";
 import { type ListState, type MapState, readTable, type StateKind, type ValueState } from "./keyed_state.ts";
 import { ttlListState, ttlMapState, ttlValueState } from "./heap_ttl_states.ts";
-import { ABSENT, HeapSnapshot, type HeapSnapshotOwner, type TableAtSnapshot } from "./heap_snapshot.ts";
+import { HeapSnapshot, type HeapSnapshotOwner, type TableAtSnapshot } from "./heap_snapshot.ts";
+import { type Cell, StateTable, type Versions } from "./heap_table.ts";
 import { type StateOptions, TtlClock, TtlEntry, checkTtl, restoreTtlEntry, snapshotTtlValue } from "./ttl.ts";
-
-/**
- * A mutable slot holding one key's accumulator in a reducing state: a rolling reduce
- * changes it in place, one Map lookup per record instead of a get and a set. Snapshots
- * store the value, not the slot.
- */
-class ValueCell {
-  value: unknown;
-  constructor(value: unknown) {
-    this.value = value;
-  }
-}
 
 /**
  * Holds every keyed state table of one operator in one subtask, on the heap.
@@ -50,13 +39,12 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   /** The key of the record being processed; set by the operator before user code runs. */
   currentKey: unknown = undefined;
   #currentCanonical: unknown = undefined;
-  #tables = new Map<string, Map<unknown, unknown>>();
+  #tables = new Map<string, StateTable>();
   #kinds = new Map<string, StateKind>();
-  /** Tables whose values are ValueCells (reducing states). */
-  #cellTables = new Set<string>();
   readonly #snapshotOwner: HeapSnapshotOwner;
-  /** Snapshots still collecting entries: they are asked before an entry is touched. */
-  #collecting: HeapSnapshot[] = [];
+  readonly #versions: Versions = { current: 1, collecting: 0 };
+  /** The snapshot still visiting the tables (one at a time), which they hand old cells to. */
+  #collecting: HeapSnapshot | undefined;
   /** Original (non-canonical) keys, for object keys only. */
   #originalKeys = new Map<unknown, unknown>();
 
@@ -75,12 +63,13 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     this.maxParallelism = init.maxParallelism;
     this.#snapshotOwner = {
       maxParallelism: init.maxParallelism,
+      versions: this.#versions,
       original: (k) => this.#originalKeys.get(k) ?? k,
-      canonical: (kind, v) => (v instanceof ValueCell ? v.value : kind === "map" ? [...(v as Map<unknown, unknown>).values()] : v),
       copy: (name, v) => this.#copy(name, v),
       detach: (snap) => {
-        const i = this.#collecting.indexOf(snap);
-        if (i >= 0) this.#collecting.splice(i, 1);
+        if (this.#collecting !== snap) return;
+        this.#collecting = undefined;
+        this.#versions.collecting = 0;
       },
     };
     this.range = init.range;
@@ -92,10 +81,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
    * @throws {WeirError} `invalid_state_ttl`, `state_ttl_mismatch` when a state is declared with
    *   TTL and was stored without it or the other way round
    */
-  #ttlTable(name: string, kind: StateKind, options: StateOptions | undefined): { table: Map<unknown, unknown>; ttl: number | undefined } {
-    if (this.#cellTables.has(name)) {
-      throw new WeirError("state_kind_mismatch", `Keyed state "${name}" is a reducing state; it cannot be used as a ${kind} state`);
-    }
+  #ttlTable(name: string, kind: StateKind, options: StateOptions | undefined): { table: StateTable; ttl: number | undefined } {
     const ttl = checkTtl(name, options);
     const existed = this.#tables.has(name);
     const table = this.#table(name, kind);
@@ -134,45 +120,30 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
    * @throws {WeirError} `state_kind_mismatch` when the name was declared (or restored) as
    *   another kind of state
    */
-  #table(name: string, kind: StateKind): Map<unknown, unknown> {
+  #table(name: string, kind: StateKind): StateTable {
     const known = this.#kinds.get(name);
     if (known !== undefined && known !== kind) {
       throw new WeirError("state_kind_mismatch", `Keyed state "${name}" is a ${known} state; it cannot be used as a ${kind} state`);
     }
     let t = this.#tables.get(name);
     if (!t) {
-      this.#tables.set(name, (t = new Map()));
+      const save = (table: StateTable, k: unknown, cell: Cell) => this.#collecting?.save(table, k, cell);
+      this.#tables.set(name, (t = new StateTable(name, this.#versions, save, (v) => this.#copyStored(name, v))));
       this.#kinds.set(name, kind);
     }
     return t;
   }
 
-  /** The current key (canonical) for an access to table `t`; see #touch. */
-  #key(name: string, t: Map<unknown, unknown>): unknown {
+  /** The current key (canonical) for an access to a table. */
+  #key(name: string): unknown {
     if (this.currentKey === undefined) {
       throw new WeirError("state_no_key", `Keyed state "${name}" was used outside of a keyed context`);
     }
-    const k = this.#currentCanonical;
-    if (this.#collecting.length > 0) this.#touch(name, t, k);
-    return k;
+    return this.#currentCanonical;
   }
 
-  /**
-   * Before an entry is read or written while snapshots collect: each snapshot that has not
-   * visited it keeps the stored object, and the table gets a copy to change (copy-on-write;
-   * a read counts, since user code may change what it read in place).
-   */
-  #touch(name: string, t: Map<unknown, unknown>, k: unknown): void {
-    let stored = t.get(k);
-    if (stored === undefined && !t.has(k)) stored = ABSENT;
-    let kept = false;
-    for (const s of this.#collecting) if (s.save(name, k, stored)) kept = true;
-    if (kept && typeof stored === "object" && stored !== null) t.set(k, this.#copyStored(name, stored));
-  }
-
-  /** A deep copy of a stored value, wrappers (cells, TTL entries) included. */
+  /** A deep copy of a stored value, wrappers (TTL entries, map state entries) included. */
   #copyStored(name: string, stored: unknown): unknown {
-    if (stored instanceof ValueCell) return new ValueCell(this.#copy(name, stored.value));
     if (stored instanceof TtlEntry) return new TtlEntry(this.#copy(name, stored.value), stored.writtenAt);
     if (stored instanceof Map) {
       // A map state's entries: canonical key → [original key, value or TtlEntry].
@@ -186,35 +157,35 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   valueState<T>(name: string, options?: StateOptions): ValueState<T> {
     const { table: t, ttl } = this.#ttlTable(name, "value", options);
-    if (ttl !== undefined) return ttlValueState<T>({ table: t, clock: this.#ttlClock!, ttl, key: () => this.#key(name, t) });
+    if (ttl !== undefined) return ttlValueState<T>({ table: t, clock: this.#ttlClock!, ttl, key: () => this.#key(name) });
     return {
-      value: () => t.get(this.#key(name, t)) as T | undefined,
-      update: (v) => void t.set(this.#key(name, t), v),
-      clear: () => void t.delete(this.#key(name, t)),
+      value: () => t.get(this.#key(name)) as T | undefined,
+      update: (v) => void t.set(this.#key(name), v),
+      clear: () => void t.delete(this.#key(name)),
     };
   }
 
   listState<T>(name: string, options?: StateOptions): ListState<T> {
     const { table: t, ttl } = this.#ttlTable(name, "list", options);
-    if (ttl !== undefined) return ttlListState<T>({ table: t, clock: this.#ttlClock!, ttl, key: () => this.#key(name, t) });
+    if (ttl !== undefined) return ttlListState<T>({ table: t, clock: this.#ttlClock!, ttl, key: () => this.#key(name) });
     return {
-      get: () => ((t.get(this.#key(name, t)) as T[] | undefined) ?? []).slice(),
+      get: () => ((t.get(this.#key(name)) as T[] | undefined) ?? []).slice(),
       add: (v) => {
-        const k = this.#key(name, t);
+        const k = this.#key(name);
         const l = t.get(k) as T[] | undefined;
         if (l) l.push(v);
         else t.set(k, [v]);
       },
-      update: (vs) => void t.set(this.#key(name, t), vs.slice()),
-      clear: () => void t.delete(this.#key(name, t)),
+      update: (vs) => void t.set(this.#key(name), vs.slice()),
+      clear: () => void t.delete(this.#key(name)),
     };
   }
 
   mapState<K, V>(name: string, options?: StateOptions): MapState<K, V> {
     const { table: t, ttl } = this.#ttlTable(name, "map", options);
-    if (ttl !== undefined) return ttlMapState<K, V>({ table: t, clock: this.#ttlClock!, ttl, key: () => this.#key(name, t) });
+    if (ttl !== undefined) return ttlMapState<K, V>({ table: t, clock: this.#ttlClock!, ttl, key: () => this.#key(name) });
     const inner = (create: boolean): Map<unknown, [K, V]> | undefined => {
-      const k = this.#key(name, t);
+      const k = this.#key(name);
       let m = t.get(k) as Map<unknown, [K, V]> | undefined;
       if (!m && create) t.set(k, (m = new Map()));
       return m;
@@ -229,7 +200,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       remove: (key) => void inner(false)?.delete(canonicalKey(key)),
       keys: () => [...(inner(false)?.values() ?? [])].map((e) => e[0]),
       entries: () => [...(inner(false)?.values() ?? [])].map((e) => [e[0], e[1]]),
-      clear: () => void t.delete(this.#key(name, t)),
+      clear: () => void t.delete(this.#key(name)),
     };
   }
 
@@ -243,31 +214,24 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     if (this.#ttlTables.has(name)) {
       throw new WeirError("state_ttl_mismatch", `Keyed state "${name}" was stored with a TTL and is now declared as a reducing state without one`);
     }
-    if (!this.#cellTables.has(name)) {
-      // Restored values (or ones a value state wrote) become cells; snapshots unwrap them.
-      for (const [k, v] of t) t.set(k, new ValueCell(v));
-      this.#cellTables.add(name);
-    }
+    // One lookup per record: the accumulator is folded in its cell, copied first only while
+    // a snapshot still needs the old one.
     const addFor = (k: unknown, value: T): T => {
-      if (this.#collecting.length > 0) this.#touch(name, t, k);
-      const cell = t.get(k) as ValueCell | undefined;
+      const cell = t.cell(k);
       if (cell === undefined) {
-        t.set(k, new ValueCell(value));
+        t.add(k, value);
         return value;
       }
-      return (cell.value = reduce(cell.value as T, value)) as T;
+      return (cell.v = reduce(cell.v as T, value)) as T;
     };
     return {
-      get: () => (t.get(this.#key(name, t)) as ValueCell | undefined)?.value as T | undefined,
-      add: (value) => {
-        if (this.currentKey === undefined) this.#key(name, t);
-        addFor(this.#currentCanonical, value);
-      },
+      get: () => t.get(this.#key(name)) as T | undefined,
+      add: (value) => void addFor(this.#key(name), value),
       addFor: (key, value) => {
         if (key === undefined || key === null) throw invalidKey(key);
         return addFor(typeof key === "object" ? this.#canonical(key) : key, value);
       },
-      clear: () => void t.delete(this.#key(name, t)),
+      clear: () => void t.delete(this.#key(name)),
     };
   }
 
@@ -279,10 +243,13 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     // Cleanup in full snapshot: expired entries are not written; the live ones carry their
     // write time so that a restore expires them at the same instant.
     const now = this.#ttlClock?.now() ?? 0;
+    // One snapshot visits at a time: an older one still visiting finishes now (rare: two
+    // checkpoints of one subtask in flight).
+    this.#collecting?.step(Infinity);
     const tables: TableAtSnapshot[] = [];
     for (const [name, table] of this.#tables) {
       const kind = this.#kinds.get(name)!;
-      const at: TableAtSnapshot = { name, kind, table };
+      const at: TableAtSnapshot = { kind, table };
       if (this.#ttlTables.has(name)) {
         const ttlMs = this.#declaredTtl.get(name);
         const live = (e: TtlEntry) => ttlMs === undefined || now < e.writtenAt + ttlMs;
@@ -290,8 +257,11 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       }
       tables.push(at);
     }
-    const snap = new HeapSnapshot(checkpointId, this.#snapshotOwner, tables);
-    this.#collecting.push(snap);
+    const version = this.#versions.current;
+    this.#versions.current = version + 1;
+    this.#versions.collecting = version;
+    const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables);
+    this.#collecting = snap;
     return snap;
   }
 
@@ -325,7 +295,6 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
         const { kind, groups, ttl } = readTable(name, table);
         const t = this.#table(name, kind);
         if (ttl) this.#ttlTables.add(name);
-        const cells = this.#cellTables.has(name);
         for (const [g, entries] of groups) {
           if (g < this.range.start || g > this.range.end) continue;
           for (const [key, v] of entries) {
@@ -333,7 +302,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
             if (c !== key) this.#originalKeys.set(c, key);
             if (ttl) t.set(c, restoreTtl(name, kind, v));
             else if (kind === "map") t.set(c, new Map((v as [unknown, unknown][]).map((e) => [canonicalKey(e[0]), e])));
-            else t.set(c, cells ? new ValueCell(v) : v);
+            else t.set(c, v);
           }
         }
       }
@@ -341,10 +310,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   }
 
   dispose(): void {
-    for (const s of [...this.#collecting]) s.release();
+    this.#collecting?.release();
     this.#tables.clear();
     this.#kinds.clear();
-    this.#cellTables.clear();
     this.#originalKeys.clear();
   }
 }

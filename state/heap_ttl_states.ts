@@ -9,9 +9,16 @@ import { canonicalKey } from "./key_group.ts";
 import type { ListState, MapState, ValueState } from "./keyed_state.ts";
 import { type TtlClock, TtlEntry } from "./ttl.ts";
 
+/** The table operations a TTL view uses (a Map, or the heap backend's copy-on-write table). */
+export interface TtlTable {
+  get(k: unknown): unknown;
+  set(k: unknown, v: unknown): unknown;
+  delete(k: unknown): boolean;
+}
+
 /** What a TTL view needs from its backend: the table and the current key (canonical). */
 export interface TtlTableAccess {
-  table: Map<unknown, unknown>;
+  table: TtlTable;
   clock: TtlClock;
   ttl: number;
   /** The current key, canonical; throws outside a keyed context. */

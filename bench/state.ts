@@ -1,0 +1,166 @@
+/**
+ * Keyed state at scale (issue 10): a rolling count over 100 K and 1 M keys (5 M with
+ * `--keys`), source → map → keyBy → reduce → counting sink at parallelism 1, each key
+ * updated `--per-key` times in turn, without checkpoints and with a checkpoint every
+ * `--interval` ms (heap backend, full and incremental). Per row: records/s, the longest
+ * gap between two records reaching the keyed operator (a pause of the one thread: a
+ * checkpoint's synchronous part, a garbage collection, a long step), how many gaps
+ * exceeded 10 ms, checkpoints completed, their longest synchronous part and median
+ * duration, bytes written per checkpoint. Then, per size, heap restore time from a
+ * checkpoint file (decode + restore), and bytes an incremental checkpoint writes when
+ * 1 % and 10 % of the keys changed beside a full one.
+ *
+ *   bun bench/state.ts [--keys 100000,1000000] [--per-key 8] [--interval 1000]
+ *   deno run -A bench/state.ts
+ *
+ * Storage is MemoryStorage: times are weir's, not a disk's.
+ * @module
+ */
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { decode } from "../codec/cbor.ts";
+import { KeyedStateCapture } from "../dataflow/operators/keyed_capture.ts";
+import { MemoryStorage, SequenceSource, StreamEnvironment } from "../mod.ts";
+import { HeapKeyedStateBackend } from "../state/heap_backend.ts";
+import type { KeyedTableSnapshot } from "../state/keyed_state.ts";
+import { CountingSink } from "./counting_sink.ts";
+import { bytes, median, nowMs, perSecond, runtimeName, table } from "./stats.ts";
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    keys: { type: "string", default: "100000,1000000" },
+    "per-key": { type: "string", default: "8" },
+    interval: { type: "string", default: "1000" },
+  },
+});
+const sizes = values.keys.split(",").map(Number);
+const perKey = Number(values["per-key"]);
+const intervalMs = Number(values.interval);
+
+interface JobRow {
+  label: string;
+  rate: number;
+  maxGapMs: number;
+  gapsOver10: number;
+  checkpoints: number;
+  maxSyncMs: number;
+  medianDurationMs: number;
+  medianBytes: number;
+  medianCheckpointedBytes: number;
+}
+
+let jobs = 0;
+
+async function job(keys: number, o: { label: string; intervalMs: number; incremental?: boolean }): Promise<JobRow> {
+  const n = keys * perKey;
+  const sink = new CountingSink();
+  const env = new StreamEnvironment({
+    jobName: `bench-state-${jobs++}`,
+    parallelism: 1,
+    storage: new MemoryStorage(),
+    checkpoint: { interval: o.intervalMs, retained: 2 },
+    state: { backend: "heap", incremental: o.incremental ?? false },
+  });
+  let last = 0;
+  let maxGap = 0;
+  let over10 = 0;
+  // The key selector runs for every record at the gate and at the keyed operator, on the
+  // one thread: a gap between two calls is a pause of everything.
+  const key = (v: number) => {
+    const t = nowMs();
+    const gap = t - last;
+    if (last > 0 && gap > maxGap) maxGap = gap;
+    if (last > 0 && gap > 10) over10++;
+    last = t;
+    return v % keys;
+  };
+  env.fromSource(new SequenceSource(0, n), { uid: "numbers" })
+    .map((v: number) => v, { uid: "id" })
+    .keyBy(key)
+    .reduce((a: number, b: number) => a + b, { uid: "sum" })
+    .sinkTo(sink, { uid: "out" });
+  const start = nowMs();
+  const handle = await env.execute();
+  const result = await handle.done;
+  const ms = nowMs() - start;
+  if (result.status !== "finished") throw new Error(`${o.label}: the job ended ${result.status}: ${result.error ?? ""}`);
+  if (sink.count !== n) throw new Error(`${o.label}: ${sink.count} records reached the sink, expected ${n}`);
+  // The final checkpoint at end of input runs when nothing flows any more: periodic ones only.
+  const history = (handle.checkpointStats().history as unknown as Record<string, unknown>[])
+    .filter((c) => c.status === "COMPLETED" && !c.is_savepoint)
+    .slice(1);
+  const sync = history.flatMap((c) => Object.values(c.tasks as Record<string, { subtasks: { checkpoint: { sync: number } }[] }>).flatMap((t) => t.subtasks.map((s) => s.checkpoint.sync)));
+  return {
+    label: o.label,
+    rate: n / (ms / 1000),
+    maxGapMs: maxGap,
+    gapsOver10: over10,
+    checkpoints: history.length,
+    maxSyncMs: sync.length ? Math.max(...sync) : NaN,
+    medianDurationMs: median(history.map((c) => c.end_to_end_duration as number)),
+    medianBytes: median(history.map((c) => c.state_size as number)),
+    medianCheckpointedBytes: median(history.map((c) => c.checkpointed_size as number)),
+  };
+}
+
+/** A backend holding `keys` counts, as the reduce keeps them. */
+function filled(keys: number): HeapKeyedStateBackend {
+  const b = new HeapKeyedStateBackend({ maxParallelism: 128, range: { start: 0, end: 127 } });
+  const sum = b.reducingState<number>("reduce", (a, v) => a + v);
+  for (let k = 0; k < keys; k++) sum.addFor(k, k);
+  return b;
+}
+
+/** Snapshots a backend into the bytes a checkpoint stores for its operator. */
+function capture(b: HeapKeyedStateBackend, id: number): Uint8Array {
+  const c = new KeyedStateCapture(b.snapshot(id), "bench state");
+  while (!c.step(50_000));
+  const out = c.bytes();
+  c.release();
+  return out;
+}
+
+/** Decode + restore of one operator's checkpointed state, in ms. */
+function restoreMs(keys: number): { ms: number; size: number } {
+  const bytesOut = capture(filled(keys), 1);
+  const start = nowMs();
+  const state = decode<{ keyed: Record<string, KeyedTableSnapshot> }>(bytesOut, "bench state");
+  const r = new HeapKeyedStateBackend({ maxParallelism: 128, range: { start: 0, end: 127 } });
+  r.restore([{ format: "canonical", tables: state.keyed }]);
+  const ms = nowMs() - start;
+  r.setCurrentKey(keys - 1);
+  if (r.valueState<number>("reduce").value() !== keys - 1) throw new Error("restore lost a key");
+  return { ms, size: bytesOut.length };
+}
+
+const rows: string[][] = [["keys", "variant", "records/s", "longest gap", "gaps > 10 ms", "checkpoints", "max sync", "median duration", "state size", "checkpointed"]];
+const restoreRows: string[][] = [["keys", "full checkpoint", "restore (decode + load)"]];
+for (const keys of sizes) {
+  const variants = [
+    { label: "no checkpoints", intervalMs: 0 },
+    { label: `heap full, every ${intervalMs} ms`, intervalMs },
+  ];
+  for (const v of variants) {
+    const r = await job(keys, v);
+    console.log(`  ${runtimeName()} ${keys} keys, ${r.label}: ${perSecond(r.rate)} records/s, longest gap ${r.maxGapMs.toFixed(1)} ms, ${r.checkpoints} checkpoints`);
+    rows.push([
+      String(keys),
+      r.label,
+      perSecond(r.rate),
+      `${r.maxGapMs.toFixed(1)} ms`,
+      String(r.gapsOver10),
+      String(r.checkpoints),
+      Number.isNaN(r.maxSyncMs) ? "-" : `${r.maxSyncMs} ms`,
+      Number.isNaN(r.medianDurationMs) ? "-" : `${r.medianDurationMs} ms`,
+      bytes(r.medianBytes),
+      bytes(r.medianCheckpointedBytes),
+    ]);
+  }
+  const restored = restoreMs(keys);
+  restoreRows.push([String(keys), bytes(restored.size), `${restored.ms.toFixed(0)} ms`]);
+}
+console.log(`\n${runtimeName()}, rolling count, parallelism 1, ${perKey} updates per key, checkpoint interval ${intervalMs} ms`);
+console.log(table(rows));
+console.log();
+console.log(table(restoreRows));
