@@ -144,14 +144,18 @@ export class InternalTimerService {
     return -1;
   }
 
-  /** Removes the current key's timer; false when it had none there. Writes a new list (a snapshot may hold the old). */
+  /** Removes the current key's timer; false when it had none there. */
   #remove(code: number, timestamp: number): boolean {
     const state = this.#state();
     const list = state.value();
     const i = this.#find(list, code, timestamp);
     if (i < 0) return false;
     if (list!.length === 2) state.clear();
-    else state.update([...list!.slice(0, i), ...list!.slice(i + 2)]);
+    else {
+      // In place after the read, then written back (see WindowContents.add).
+      list!.splice(i, 2);
+      state.update(list!);
+    }
     return true;
   }
 
@@ -161,7 +165,11 @@ export class InternalTimerService {
     const list = state.value();
     const code = DOMAIN_CODE[domain];
     if (this.#find(list, code, timestamp) >= 0) return;
-    state.update(list === undefined ? [code, timestamp] : [...list, code, timestamp]);
+    if (list === undefined) state.update([code, timestamp]);
+    else {
+      list.push(code, timestamp);
+      state.update(list);
+    }
     this.#queues[domain].push({ timestamp, key: this.#backend.currentKey });
   }
 

@@ -46,7 +46,7 @@ const NONE: readonly unknown[] = Object.freeze([]);
  * [start, end, accumulator or elements] triples (a key has few windows open: one or two
  * tumbling, size/slide sliding, a few sessions). One state read and one write per record,
  * where a map state per window would take twice as many lookups. Windows of a key never
- * share a start. A write stores a new list: a snapshot holding the old one never sees it change.
+ * share a start.
  */
 class WindowContents {
   readonly #state: ValueState<unknown[]>;
@@ -63,19 +63,24 @@ class WindowContents {
   }
   /** Adds `value` to window `start` (created when absent); true when it was created. */
   add(start: number, end: number, value: unknown, fn: WindowFunction): boolean {
-    const a = this.all();
-    const n = a.length;
-    for (let i = 0; i < n; i += 3) {
-      if (a[i] !== start) continue;
-      const copy = a.slice();
-      copy[i + 2] = fn.add(a[i + 2], value);
-      this.#state.update(copy);
-      return false;
+    const a = this.#state.value();
+    if (a === undefined) {
+      this.#state.update([start, end, fn.init(value)]);
+      return true;
     }
-    const copy = a.slice();
-    copy.push(start, end, fn.init(value));
-    this.#state.update(copy);
-    return true;
+    let created = true;
+    for (let i = 0; i < a.length; i += 3) {
+      if (a[i] !== start) continue;
+      a[i + 2] = fn.add(a[i + 2], value);
+      created = false;
+      break;
+    }
+    if (created) a.push(start, end, fn.init(value));
+    // Changed in place after a read, then written back: a backend that keeps the object
+    // (heap) copied it for any snapshot in progress on the read; one that decoded a copy
+    // (SQLite) takes the write.
+    this.#state.update(a);
+    return created;
   }
   remove(start: number): void {
     const a = this.all();

@@ -77,11 +77,12 @@ describe("windows on keyed streams", () => {
     });
   }
 
-  test("sliding event-time windows with aggregate: one accumulator per key and window, exactly-once through a failure", async () => {
+  for (const backend of ["heap", "sqlite"] as const) {
+  test(`sliding event-time windows with aggregate: one accumulator per key and window, exactly-once through a failure (${backend} state)`, async () => {
     const world = new VirtualWorld();
     const fail = new FailOnce((n) => n === 2100);
     const sink = new CollectSink<[number, number, number]>();
-    const e = env(world, "sliding");
+    const e = env(world, `sliding-${backend}`, { state: { backend } });
     e.fromSource(new SequenceSource(0, N, { ratePerSecond: 1000 }), { uid: "src" })
       .assignTimestampsAndWatermarks(stamp, { uid: "ts" })
       .keyBy((n) => n % KEYS)
@@ -102,6 +103,7 @@ describe("windows on keyed streams", () => {
     const want = oracle((ts) => [0, 1, 2, 3].map((i) => Math.floor(ts / 500) * 500 - i * 500).filter((s) => s > ts - 2000));
     assert.deepEqual(sorted(sink.committed), sorted([...want].map(([id, [s, c]]) => [Number(id.split("/")[0]), s, c] as [number, number, number])));
   });
+  }
 
   test("event-time session windows merge (records out of order bridge sessions), with reduce, exactly-once through a failure", async () => {
     const world = new VirtualWorld();
