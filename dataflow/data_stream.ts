@@ -99,6 +99,15 @@ export class DataStream<T> {
   }
 
   /**
+   * A process function (keyed state, timers) needs a keyed stream: this throws, naming the
+   * stream (weir has no non-keyed `ProcessFunction` yet).
+   * @throws {WeirError} `invalid_job` always on a stream that is not keyed
+   */
+  process<O>(_fn: unknown, _options?: OperatorOptions): DataStream<O> {
+    throw new WeirError("invalid_job", `process() on "${this.transformation.name}", which is not keyed: keyed state and timers need keyBy(…) first (a non-keyed process function is not supported)`);
+  }
+
+  /**
    * Windows need a keyed stream: this throws, naming the stream (weir has no `windowAll`).
    * @throws {WeirError} `invalid_job` always on a stream that is not keyed
    */
@@ -339,7 +348,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
    * ```
    * @throws {WeirError} `invalid_option` when fn is neither a function nor an object with processElement
    */
-  process<O>(fn: KeyedProcessFunction<T, K, O> | KeyedProcessFunctionObject<T, K, O>, options?: OperatorOptions): DataStream<O> {
+  override process<O>(fn: KeyedProcessFunction<T, K, O> | KeyedProcessFunctionObject<T, K, O>, options?: OperatorOptions): DataStream<O> {
     if (typeof fn !== "function" && (typeof fn !== "object" || fn === null || typeof fn.processElement !== "function")) {
       throw invalidOption("process function", fn, "must be a function or an object with processElement (and onTimer)");
     }

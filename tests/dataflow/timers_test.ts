@@ -112,6 +112,15 @@ describe("timers in keyed process (Flink's InternalTimerService)", () => {
     assert.ok(sink.committed.length > 200, `timers fired while the job ran (${sink.committed.length})`);
   });
 
+  test("process with timers on a stream that is not keyed is a WeirError naming the stream", () => {
+    const env = new StreamEnvironment({ jobName: "timers-unkeyed", storage: new MemoryStorage() });
+    const s = env.fromSource(new SequenceSource(0, 3), { uid: "src" }).map((n) => n, { name: "plain" });
+    assert.throws(
+      () => s.process({ processElement: (_n: number, ctx: { timerService: { registerEventTimeTimer(t: number): void } }) => ctx.timerService.registerEventTimeTimer(1) }),
+      (err: unknown) => err instanceof WeirError && err.code === "invalid_job" && /"plain"/.test(err.message) && /keyBy/.test(err.message),
+    );
+  });
+
   test("a timer fires once per key and timestamp; a bad timestamp is a WeirError naming the operator and the value", async () => {
     const world = new VirtualWorld();
     const env = new StreamEnvironment({ jobName: "timers-bad", parallelism: 1, storage: new MemoryStorage(), restart: { strategy: "none" }, runtime: world.runtime() });
