@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  CollectSink, EventTimeSessionWindows, MemoryStorage, OutputTag, SequenceSource, SlidingEventTimeWindows, StreamEnvironment,
+  CollectSink, EventTimeSessionWindows, MemoryStorage, OutputTag, ProcessingTimeSessionWindows, SequenceSource, SlidingEventTimeWindows, StreamEnvironment,
   TumblingEventTimeWindows, TumblingProcessingTimeWindows, WatermarkStrategy, WeirError,
 } from "../../mod.ts";
 import { FailOnce } from "../helpers.ts";
@@ -188,6 +188,33 @@ describe("windows on keyed streams", () => {
     assert.equal(new Set(ids).size, ids.length, "each key and window fired once");
     assert.equal(sink.committed.reduce((a, [, , c]) => a + c, 0), N, "every record counted once");
     assert.ok(early > 100, `windows fired on the clock (${early})`);
+  });
+
+  test("processing-time session windows close after a gap on the clock: one per key and burst", async () => {
+    const world = new VirtualWorld();
+    const gated = new GatedSequence(300);
+    let seen = 0;
+    const sink = new CollectSink<[number, number]>();
+    const e = env(world, "processing-sessions", { parallelism: 1 });
+    e.fromSource<number>(gated, { uid: "src" })
+      .map((n) => (seen++, n), { uid: "seen" })
+      .keyBy((n) => n % 3)
+      .window(ProcessingTimeSessionWindows.withGap(50))
+      // The last burst's sessions fire at end of input (the source ends after record 299).
+      .process<[number, number]>((key, _w, elements, ctx) => ctx.emit([key, elements.length]), { uid: "sessions" })
+      .sinkTo(sink, { uid: "out" });
+    const job = await e.execute();
+    let result: Awaited<typeof job.done> | undefined;
+    job.done.then((r) => (result = r));
+    for (const upTo of [100, 200, 300]) {
+      gated.allowed = upTo;
+      await world.drive(() => seen >= upTo, 10_000);
+      await world.drive(() => false, 200); // a quiet stretch longer than the gap
+    }
+    await world.drive(() => result !== undefined, 60_000);
+    assert.equal(result?.status, "finished", String(result?.error));
+    const want = [0, 1, 2].flatMap((burst) => [0, 1, 2].map((k) => [k, Array.from({ length: 100 }, (_, i) => burst * 100 + i).filter((n) => n % 3 === k).length]));
+    assert.deepEqual(sorted(sink.committed), sorted(want as [number, number][]), "three sessions per key, one per burst");
   });
 
   test("window contents and timers restore from a savepoint at another parallelism; each window fires once", async () => {
