@@ -53,6 +53,8 @@ export interface ExecutionTuning {
   snapshotSliceMax?: number;
   /** The job's `state` options (validated): which keyed state backend, incremental or not. */
   state?: StateBackendOptions;
+  /** The job's `checkpoint.retained`: backends that share files across checkpoints keep theirs. */
+  retainedCheckpoints?: number;
   /**
    * Carries every channel's batches, barriers and credit between subtasks; an in-memory
    * transport of the execution's own unless set (actors/transport.ts has the contract).
@@ -224,6 +226,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
           range,
           clock: this.#owner.clock,
           incremental,
+          retainedCheckpoints: this.#tuning.retainedCheckpoints,
           storage: this.#owner.storage,
           uid,
           subtaskIndex: index,

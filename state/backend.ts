@@ -165,6 +165,8 @@ export interface KeyedStateBackendInit {
   clock?: Clock;
   /** Write changelogs rather than full snapshots to checkpoints. */
   incremental: boolean;
+  /** Completed checkpoints the job retains (`checkpoint.retained`); their shared files must stay. */
+  retainedCheckpoints?: number;
   /** The job's storage, for backends that write shared files or keep a database. */
   storage?: StorageAdapter;
   /** Operator uid, subtask index and job run: what names this backend's files. */

@@ -41,7 +41,8 @@ export interface SqliteBackendOptions {
    */
   nativeCheckpoints?: boolean;
   /**
-   * Completed checkpoints whose files are kept (the job's `checkpoint.retained`, default 1):
+   * Completed checkpoints whose files are kept when the job does not say
+   * (`KeyedStateBackendInit.retainedCheckpoints`, the job's `checkpoint.retained`; default 1):
    * when a checkpoint completes, files this backend wrote that neither these nor a
    * checkpoint still in flight refer to are deleted. Files of a restored checkpoint are
    * never deleted (another run may restore from it again).
@@ -135,7 +136,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
     this.#directory = directory;
     this.#storage = init.incremental && (options.nativeCheckpoints ?? true) ? init.storage : undefined;
     this.#storageForRestore = init.storage;
-    this.#retainedCheckpoints = Math.max(1, options.retainedCheckpoints ?? 1);
+    this.#retainedCheckpoints = Math.max(1, init.retainedCheckpoints ?? options.retainedCheckpoints ?? 1);
     const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 60);
     this.#keyPrefix = `shared/sqlite/${safe(init.jobId)}/${safe(init.uid)}/${init.subtaskIndex}`;
     // The counter keeps two backends of one operator in this process (a restart) apart.

@@ -176,6 +176,38 @@ describe("SqliteKeyedStateBackend native checkpoints (incremental: true)", () =>
     r.dispose();
   });
 
+  test("notifyCheckpointComplete() keeps the files of the retained checkpoints and deletes the rest", async () => {
+    const storage = new MemoryStorage();
+    const b = native(storage, { retainedCheckpoints: 2 });
+    const n = b.valueState<number>("n");
+    const handles: KeyedStateHandle[] = [];
+    // Checkpoints until the newest starts a new chain (a base), so the one before it
+    // belongs to the old chain: only retention keeps that one's files.
+    for (let id = 1; id < 5 || decodeLayoutFiles(handles[handles.length - 1]).length > 1; id++) {
+      assert.ok(id < 60, "a new base within 60 checkpoints");
+      for (let i = 0; i < 50; i++) {
+        b.setCurrentKey(`k${(id * 7 + i) % 300}`);
+        n.update(id);
+      }
+      handles.push(await finish(b.snapshot(id)));
+      b.notifyCheckpointComplete(id);
+    }
+    const last = handles.length;
+    const stored = new Set(await storage.list("shared/"));
+    const refs = (h: KeyedStateHandle) => (h as { shared: { key: string }[] }).shared.map((r) => r.key);
+    for (const h of handles.slice(-2)) for (const k of refs(h)) assert.ok(stored.has(k), `${k} of a retained checkpoint`);
+    const needed = new Set(handles.slice(-2).flatMap(refs));
+    assert.equal(stored.size, needed.size, "nothing else is kept");
+    assert.ok(handles.slice(0, -2).some((h) => refs(h).some((k) => !stored.has(k))), "older checkpoints' files were deleted");
+    // The older retained checkpoint, of the old chain, still restores.
+    const r = native(storage);
+    await r.restore([handles[last - 2]]);
+    r.setCurrentKey(`k${((last - 1) * 7) % 300}`);
+    assert.equal(r.valueState<number>("n").value(), last - 1);
+    b.dispose();
+    r.dispose();
+  });
+
   test("a damaged or missing file part fails the restore with checkpoint_corrupt naming it", async () => {
     const storage = new MemoryStorage();
     const b = native(storage);
