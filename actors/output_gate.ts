@@ -27,6 +27,11 @@ export class OutputGate {
   readonly partitioning: Partitioning;
   readonly batchSize: number;
   #building: Batch[];
+  /**
+   * The timestamps of the batches being built, parallel to #building (kept apart and put on
+   * a batch when it is sent: a property read per record would cost more).
+   */
+  #buildingTs: (number[] | undefined)[];
   /** Set once a timestamped batch went through: the records' timestamps travel with them. */
   #timed = false;
   #next = 0;
@@ -49,6 +54,7 @@ export class OutputGate {
     this.batchSize = batchSize;
     this.target = target;
     this.#building = channels.map(() => []);
+    this.#buildingTs = channels.map(() => undefined);
   }
 
   /** True while any channel of this gate has items waiting for credit. */
@@ -118,18 +124,16 @@ export class OutputGate {
         const sel = p.keySelector;
         const targetOf = (this.#targetOf ??= channelOfKeyGroup(channels.length, maxP));
         const building = this.#building;
+        const buildingTs = this.#buildingTs;
         const size = this.batchSize;
         for (let i = 0; i < batch.length; i++) {
           const v = batch[i];
           const t = targetOf[keyGroupOf(sel(v), maxP)];
           const b = building[t];
-          const bts = b.timestamps ??= new Array<number>(b.length).fill(NaN);
+          const bts = buildingTs[t] ?? this.#startTimestamps(t);
           b.push(v);
           bts.push(ts === undefined ? NaN : ts[i]);
-          if (b.length >= size) {
-            channels[t].send(b);
-            building[t] = [];
-          }
+          if (b.length >= size) this.#send(t);
         }
         return;
       }
@@ -151,13 +155,26 @@ export class OutputGate {
 
   #push(c: number, value: unknown, timestamp: number): void {
     const b = this.#building[c];
-    // A batch begun before the first timestamped record came gets NaN for its records.
-    (b.timestamps ??= new Array<number>(b.length).fill(NaN)).push(timestamp);
+    (this.#buildingTs[c] ?? this.#startTimestamps(c)).push(timestamp);
     b.push(value);
-    if (b.length >= this.batchSize) {
-      this.channels[c].send(b);
-      this.#building[c] = [];
+    if (b.length >= this.batchSize) this.#send(c);
+  }
+
+  /** The timestamps of channel c's batch; one begun before the first timestamped record came gets NaN for its records. */
+  #startTimestamps(c: number): number[] {
+    return (this.#buildingTs[c] = new Array<number>(this.#building[c].length).fill(NaN));
+  }
+
+  /** Sends channel c's batch with its timestamps, if it has any, and starts the next. */
+  #send(c: number): void {
+    const b = this.#building[c];
+    const ts = this.#buildingTs[c];
+    if (ts !== undefined) {
+      b.timestamps = ts;
+      this.#buildingTs[c] = [];
     }
+    this.channels[c].send(b);
+    this.#building[c] = [];
   }
 
   #append(i: number, batch: Batch): void {
@@ -177,12 +194,7 @@ export class OutputGate {
   /** Sends every partly filled batch. */
   flush(): void {
     const building = this.#building;
-    for (let i = 0; i < building.length; i++) {
-      if (building[i].length > 0) {
-        this.channels[i].send(building[i]);
-        building[i] = [];
-      }
-    }
+    for (let i = 0; i < building.length; i++) if (building[i].length > 0) this.#send(i);
   }
 
   /** Sends an event on every channel, in-band, after flushing. */
