@@ -7,21 +7,19 @@
  * range from canonical tables written by any backend.
  * @module
  */
-import { decode, encode } from "../codec/cbor.ts";
 import { copyValue } from "../codec/values.ts";
-import { WeirError, assert } from "../errors.ts";
-import type { KeyedStateBackend, KeyedStateBackendInit, KeyedStateHandle, KeyedStateSnapshot, ReducingState, SnapshotOptions } from "./backend.ts";
+import { WeirError } from "../errors.ts";
+import type { StorageAdapter } from "../storage/adapter.ts";
+import type { IncrementalKeyedState, KeyedStateBackend, KeyedStateBackendInit, KeyedStateHandle, KeyedStateSnapshot, ReducingState, SnapshotOptions } from "./backend.ts";
 import { ttlListState, ttlMapState, ttlValueState } from "./heap_ttl_states.ts";
 import { type KeyGroupRange, canonicalKey, invalidKey } from "./key_group.ts";
-import { type KeyedTableSnapshot, type ListState, type MapState, readTable, type StateKind, type ValueState } from "./keyed_state.ts";
+import { type ListState, type MapState, readTable, type StateKind, type ValueState } from "./keyed_state.ts";
+import { canonicalRows, canonicalSnapshot } from "./sqlite_canonical.ts";
 import type { SqliteDriver } from "./sqlite_driver.ts";
-import { liveStored, stateCodec } from "./sqlite_forms.ts";
-import { keyBytes, keyFromBytes } from "./sqlite_keys.ts";
-import { type StoredRow, SqliteStateStore } from "./sqlite_store.ts";
+import { stateCodec } from "./sqlite_forms.ts";
+import { type NativeChain, type NativeState, SQLITE_NATIVE_VERSION, SqliteNativeSnapshot, adoptBase, applyFile, downloadFile, needsBase, readLayout } from "./sqlite_native.ts";
+import { SqliteStateStore } from "./sqlite_store.ts";
 import { type CurrentKey, StoreTable, sqliteListState, sqliteMapState, sqliteValueState } from "./sqlite_views.ts";
-import { type NativeChain, type NativeState, SQLITE_NATIVE_VERSION, SqliteNativeSnapshot, downloadFile, needsBase, readLayout } from "./sqlite_native.ts";
-import type { IncrementalKeyedState } from "./backend.ts";
-import type { StorageAdapter } from "../storage/adapter.ts";
 import { type StateOptions, TtlClock, checkTtl } from "./ttl.ts";
 
 /** The version of what this backend writes in its own format; newer ones are refused. */
@@ -284,62 +282,13 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
   /**
    * The snapshot point: dirty cached values are written to the file and a second
    * connection pins the file as it is; step() reads it a page at a time into canonical
-   * tables. A savepoint and a checkpoint are the same canonical copy for now.
+   * tables (sqlite_canonical.ts); a checkpoint with `incremental` copies files instead
+   * (sqlite_native.ts).
    */
   snapshot(checkpointId: number, options?: SnapshotOptions): KeyedStateSnapshot {
     if (this.#storage && !options?.savepoint) return this.#nativeSnapshot(checkpointId, this.#storage);
-    const reader = this.#store.openSnapshot();
-    const now = this.#ttlClock?.now() ?? 0;
-    const tables: Record<string, KeyedTableSnapshot> = {};
-    const byId = new Map<number, { table: KeyedTableSnapshot; s: StateInfo; group: [number, [unknown, unknown][]] | undefined }>();
-    for (const [name, s] of this.#states) {
-      const table: KeyedTableSnapshot = { kind: s.kind, groups: [] };
-      if (s.ttl) table.ttl = true;
-      tables[name] = table;
-      byId.set(s.sid, { table, s: { ...s }, group: undefined });
-    }
-    let done = false;
-    let released = false;
-    const step = (budget: number): boolean => {
-      if (done) return true;
-      assert(!released, () => `Keyed snapshot ${checkpointId} was stepped after its release`);
-      const rows = reader.next(budget === Infinity ? -1 : Math.max(1, Math.floor(budget)));
-      for (const row of rows) this.#addRow(byId.get(row.s), row, now);
-      if (reader.done) {
-        done = true;
-        reader.close();
-      }
-      return done;
-    };
-    return {
-      checkpointId,
-      step,
-      result: () => {
-        assert(done && !released, () => `Keyed snapshot ${checkpointId} was asked for its result before it finished`);
-        return { format: "canonical", tables };
-      },
-      release: () => {
-        if (released) return;
-        released = true;
-        reader.close();
-      },
-    };
-  }
-
-  /** Files one stored row into its table's key group, expired TTL parts left out. */
-  #addRow(into: { table: KeyedTableSnapshot; s: StateInfo; group: [number, [unknown, unknown][]] | undefined } | undefined, row: StoredRow, now: number): void {
-    assert(into !== undefined, () => `The SQLite state file of operator "${this.#uid}" holds a row of unknown state ${row.s}`);
-    let value = decode(row.v, "a value in the SQLite state database");
-    if (into.s.ttl && into.s.declaredTtl !== undefined) {
-      value = liveStored(into.s.kind, value, into.s.declaredTtl, now);
-      if (value === undefined) return;
-    }
-    const key = row.ok !== null ? decode(row.ok, "a key in the SQLite state database") : keyFromBytes(row.k);
-    if (into.group === undefined || into.group[0] !== row.kg) {
-      into.group = [row.kg, []];
-      into.table.groups.push(into.group);
-    }
-    into.group[1].push([key, value]);
+    const states = [...this.#states].map(([name, s]) => ({ name, sid: s.sid, kind: s.kind, ttl: s.ttl, declaredTtl: s.declaredTtl }));
+    return canonicalSnapshot(this.#store.openSnapshot(), states, { checkpointId, now: this.#ttlClock?.now() ?? 0, uid: this.#uid });
   }
 
   /**
@@ -461,76 +410,37 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
 
   /** Takes a downloaded base as the working file: no row is copied. */
   #adopt(path: string, states: NativeState[]): void {
-    this.#store.adoptFile(path);
+    adoptBase(this.#store, path, this.range);
     for (const [name, sid, kind, ttl] of states) {
       this.#states.set(name, { sid, kind, ttl, declaredTtl: undefined, reducing: false, view: undefined, viewTtl: undefined });
       this.#store.declare(sid, stateCodec(name, kind, ttl));
       this.#nextSid = Math.max(this.#nextSid, sid + 1);
     }
-    const db = this.#store.db;
-    // Two range deletes, each an index seek: "kg < a OR kg > b" would scan every row.
-    db.prepare("DELETE FROM kv WHERE kg < ?").run(this.range.start);
-    db.prepare("DELETE FROM kv WHERE kg > ?").run(this.range.end);
-    db.exec("DROP TABLE IF EXISTS gone; DELETE FROM changed;");
   }
 
   /** Copies the rows of this range from a downloaded file, state ids mapped to this backend's. */
   #apply(path: string, states: NativeState[], changelog: boolean): void {
-    const db = this.#store.db;
-    this.#store.clearCache();
-    this.#store.forgetWrittenKeys();
-    db.exec(`ATTACH '${path.replace(/'/g, "''")}' AS f`);
-    // A restore runs before any record and no snapshot reads the file yet: without the WAL
-    // each changed page is written once, not to the log and then to the file.
-    db.exec("PRAGMA main.journal_mode = OFF");
-    try {
-      db.exec("BEGIN");
-      for (const [name, theirs, kind, ttl] of states) {
-        const s = this.#state(name, kind);
-        if (ttl && !s.ttl) {
-          s.ttl = true;
-          this.#store.declare(s.sid, stateCodec(name, kind, true));
-        }
-        const { start, end } = this.range;
-        db.prepare("INSERT OR REPLACE INTO main.kv SELECT kg, ?, k, ok, v FROM f.kv WHERE s = ? AND kg BETWEEN ? AND ?").run(s.sid, theirs, start, end);
-        if (changelog) {
-          // The whole primary key in the IN list: one index seek per deleted key.
-          db.prepare("DELETE FROM main.kv WHERE (kg, s, k) IN (SELECT kg, ?, k FROM f.gone WHERE s = ? AND kg BETWEEN ? AND ?)").run(s.sid, theirs, start, end);
-        }
-      }
-      db.exec("COMMIT");
-    } catch (e) {
-      db.exec("ROLLBACK");
-      throw new WeirError("checkpoint_corrupt", `Cannot apply the SQLite state file ${path}: ${(e as Error).message}`, { cause: e });
-    } finally {
-      db.exec("DETACH f");
-      db.exec("PRAGMA main.journal_mode = WAL");
+    applyFile(this.#store, path, this.range, changelog, states.map(([name, theirs, kind, ttl]) => [theirs, this.#restoredState(name, kind, ttl).sid]));
+  }
+
+  /** The state a restore fills, declared (with the restored TTL flag) if new. */
+  #restoredState(name: string, kind: StateKind, ttl: boolean): StateInfo {
+    const s = this.#state(name, kind);
+    if (ttl && !s.ttl) {
+      s.ttl = true;
+      this.#store.declare(s.sid, stateCodec(name, kind, true));
     }
+    return s;
   }
 
   /** Loads the key groups of this backend's range from canonical tables (any backend's). */
   #restoreCanonical(states: KeyedStateHandle[]): void {
-    const range = this.range;
     for (const state of states) {
       if (state.format !== "canonical") continue;
       for (const [name, raw] of Object.entries(state.tables)) {
-        const { kind, groups, ttl } = readTable(name, raw);
-        const s = this.#state(name, kind);
-        if (ttl && !s.ttl) {
-          s.ttl = true;
-          this.#store.declare(s.sid, stateCodec(name, kind, true));
-        }
-        const rows = function* (): Generator<StoredRow> {
-          for (const [g, entries] of groups) {
-            if (g < range.start || g > range.end) continue;
-            for (const [key, v] of entries) {
-              if (ttl) checkStoredTtl(name, kind, v);
-              const c = canonicalKey(key);
-              yield { kg: g, s: s.sid, k: keyBytes(c), ok: c === key ? null : encode(key, "a state key"), v: encode(v, "a state value") };
-            }
-          }
-        };
-        this.#store.putRows(rows());
+        const table = readTable(name, raw);
+        const s = this.#restoredState(name, table.kind, table.ttl === true);
+        this.#store.putRows(canonicalRows(name, table, s.sid, this.range));
       }
     }
   }
@@ -539,14 +449,4 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
   dispose(): void {
     this.#store.dispose();
   }
-}
-
-/**
- * A stored TTL value's shape, checked at restore as the heap checks it.
- * @throws {WeirError} `checkpoint_corrupt`
- */
-function checkStoredTtl(name: string, kind: StateKind, v: unknown): void {
-  const tuple = (t: unknown) => Array.isArray(t) && t.length === 2 && typeof t[0] === "number";
-  const ok = kind === "value" ? tuple(v) : Array.isArray(v) && v.every((e) => (kind === "list" ? tuple(e) : Array.isArray(e) && tuple(e[1])));
-  if (!ok) throw new WeirError("checkpoint_corrupt", `Keyed state "${name}" with TTL has a ${kind} entry without a write time in the snapshot`);
 }

@@ -70,7 +70,19 @@ export interface NativeSnapshotInit {
   onAbort(): void;
 }
 
-/** True when the next checkpoint should write a base rather than a changelog. */
+/**
+ * True when the next checkpoint should write a base rather than a changelog: no chain yet,
+ * 8 changelogs already, or changelogs holding more than half the base's rows.
+ *
+ * @example
+ * ```ts
+ * import { needsBase } from "./sqlite_native.ts";
+ * const base = { kind: "base" as const, parts: 1, rows: 1000 };
+ * console.assert(needsBase(undefined));
+ * console.assert(!needsBase({ files: [base, { kind: "changelog", parts: 1, rows: 10 }], shared: [] }));
+ * console.assert(needsBase({ files: [base, { kind: "changelog", parts: 1, rows: 600 }], shared: [] }));
+ * ```
+ */
 export function needsBase(previous: NativeChain | undefined): boolean {
   if (!previous) return true;
   const changelogs = previous.files.filter((f) => f.kind === "changelog");
@@ -222,6 +234,17 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
 /**
  * The layout of a native handle.
  * @throws {WeirError} `state_backend_mismatch` for a newer version; `checkpoint_corrupt`
+ *
+ * @example
+ * ```ts
+ * import { readLayout } from "./sqlite_native.ts";
+ * import { WeirError } from "../errors.ts";
+ * try {
+ *   readLayout({ format: "incremental", backend: "sqlite", version: 9, range: { start: 0, end: 7 }, shared: [] });
+ * } catch (e) {
+ *   console.assert(e instanceof WeirError && e.code === "state_backend_mismatch" && e.message.includes("version 9"));
+ * }
+ * ```
  */
 export function readLayout(handle: IncrementalKeyedState): NativeLayout {
   if (handle.version > SQLITE_NATIVE_VERSION) {
@@ -249,5 +272,50 @@ export async function downloadFile(storage: StorageAdapter, driver: SqliteDriver
       throw new WeirError("checkpoint_corrupt", `The SQLite state file part ${ref.key} in ${storage.description} does not match its checksum`);
     }
     driver.writeFile(path, bytes, i > 0);
+  }
+}
+
+/**
+ * Makes a downloaded base the store's working file and drops the rows outside `range`.
+ * @throws {WeirError} `invariant_broken` when the store has unwritten values
+ */
+export function adoptBase(store: SqliteStateStore, path: string, range: KeyGroupRange): void {
+  store.adoptFile(path);
+  const db = store.db;
+  // Two range deletes, each an index seek: "kg < a OR kg > b" would scan every row.
+  db.prepare("DELETE FROM kv WHERE kg < ?").run(range.start);
+  db.prepare("DELETE FROM kv WHERE kg > ?").run(range.end);
+  db.exec("DROP TABLE IF EXISTS gone; DELETE FROM changed;");
+}
+
+/**
+ * Copies the rows of `range` from a downloaded file into the store, each state id of the
+ * file mapped to the store's (`[theirs, ours]`); a changelog's tombstones delete.
+ * @throws {WeirError} `checkpoint_corrupt` when SQLite cannot read or apply the file
+ */
+export function applyFile(store: SqliteStateStore, path: string, range: KeyGroupRange, changelog: boolean, sids: [theirs: number, ours: number][]): void {
+  const db = store.db;
+  store.clearCache();
+  store.forgetWrittenKeys();
+  db.exec(`ATTACH '${path.replace(/'/g, "''")}' AS f`);
+  // A restore runs before any record and no snapshot reads the file yet: without the WAL
+  // each changed page is written once, not to the log and then to the file.
+  db.exec("PRAGMA main.journal_mode = OFF");
+  try {
+    db.exec("BEGIN");
+    for (const [theirs, ours] of sids) {
+      db.prepare("INSERT OR REPLACE INTO main.kv SELECT kg, ?, k, ok, v FROM f.kv WHERE s = ? AND kg BETWEEN ? AND ?").run(ours, theirs, range.start, range.end);
+      if (changelog) {
+        // The whole primary key in the IN list: one index seek per deleted key.
+        db.prepare("DELETE FROM main.kv WHERE (kg, s, k) IN (SELECT kg, ?, k FROM f.gone WHERE s = ? AND kg BETWEEN ? AND ?)").run(ours, theirs, range.start, range.end);
+      }
+    }
+    db.exec("COMMIT");
+  } catch (e) {
+    db.exec("ROLLBACK");
+    throw new WeirError("checkpoint_corrupt", `Cannot apply the SQLite state file ${path}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    db.exec("DETACH f");
+    db.exec("PRAGMA main.journal_mode = WAL");
   }
 }
