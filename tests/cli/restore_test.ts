@@ -110,6 +110,10 @@ describe("weir run restores from the command line", () => {
       assert.match(line, /^weir: Job "cli-fresh" resumes the unfinished run [0-9a-f]{32} found in .*operator uid "extra"/);
       assert.match(line, /To start fresh, set the option fresh: true \(weir run FILE --fresh, npm start -- --fresh\)/);
       assert.doesNotMatch(line, /set allowNonRestoredState/, "that option does not apply to a resume");
+      // The refusal left the unfinished run as it was: a second start refuses again.
+      const again = await runCli(["run", JOB, "--port", "0"], vars, 30_000);
+      assert.equal(again.code, 1, again.stdout);
+      assert.equal(again.stderr.split("\n")[0], line);
 
       const fresh = await runCli(["run", JOB, "--port", "0", "--fresh"], vars, 60_000);
       assert.equal(fresh.code, 0, fresh.stderr);
