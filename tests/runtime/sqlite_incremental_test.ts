@@ -1,7 +1,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { assertExactlyOnce, checkpointsCompleted, countingJob, FailOnce } from "../helpers.ts";
-import { MemoryStorage } from "../../mod.ts";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CollectSink, FileStorage, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
 
 describe("sqlite backend with incremental checkpoints in a job", () => {
   test("a failure restores from native base + changelog files, exactly-once; files no checkpoint needs are deleted", async () => {
@@ -33,5 +36,47 @@ describe("sqlite backend with incremental checkpoints in a job", () => {
     assert.equal(result.status, "finished");
     assert.ok((job.checkpointStats().latest.restored?.id ?? 0) >= 20, "restored from a native checkpoint");
     assertExactlyOnce(sink.committed, n);
+  });
+});
+
+describe("sqlite native checkpoints restored at another parallelism", () => {
+  test("a retained checkpoint of 3 subtasks restores into 2: every key's sum carries on", async () => {
+    const root = mkdtempSync(join(tmpdir(), "weir-sqlite-rescale-"));
+    const N = 20_000;
+    const KEYS = 50;
+    type P = [key: number, sum: number];
+    const job = (parallelism: number, sink: CollectSink<P>, restoreFrom?: string) => {
+      // One storage root for both runs: checkpoint files refer to shared files beside them.
+      const env = new StreamEnvironment({
+        jobName: "sqlite-rescale",
+        storage: new FileStorage(root),
+        parallelism,
+        restoreFrom,
+        checkpoint: { interval: 5 },
+        state: { backend: "sqlite", incremental: true },
+      });
+      env.fromSource(new SequenceSource(0, N, { ratePerSecond: 10_000 }), { uid: "n", parallelism: 1 })
+        .map((n): P => [n % KEYS, n], { uid: "pair" })
+        .keyBy((p) => p[0])
+        .reduce((a, b): P => [a[0], a[1] + b[1]], { uid: "sum" })
+        .sinkTo(sink, { uid: "out", parallelism: 1 });
+      return env;
+    };
+    const sink = new CollectSink<P>();
+    const first = await job(3, sink).execute();
+    await checkpointsCompleted(first, 5);
+    await first.cancel();
+    const storage = new FileStorage(root);
+    const metadata = (await storage.list("sqlite-rescale/")).filter((k) => k.endsWith("/_metadata"));
+    assert.equal(metadata.length, 1, "one retained checkpoint");
+    const second = await job(2, sink, join(root, metadata[0])).execute();
+    assert.equal((await second.done).status, "finished");
+    const finals = new Map<number, number>();
+    for (const [k, s] of sink.committed) finals.set(k, Math.max(finals.get(k) ?? 0, s));
+    for (let k = 0; k < KEYS; k++) {
+      let expected = 0;
+      for (let n = k; n < N; n += KEYS) expected += n;
+      assert.equal(finals.get(k), expected, `key ${k}`);
+    }
   });
 });
