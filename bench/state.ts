@@ -2,20 +2,20 @@
  * Keyed state at scale (issue 10): a rolling count over 100 K and 1 M keys (5 M with
  * `--keys`), source → map → keyBy → reduce → counting sink at parallelism 1, each key
  * updated `--per-key` times in turn, without checkpoints and with a checkpoint every
- * `--interval` ms (heap backend, full and incremental). Per row: records/s, the longest
+ * `--interval` ms (heap backend, full snapshots; at least `--min-records` records). Per row: records/s, the longest
  * gap between two records reaching the keyed operator (a pause of the one thread: a
  * checkpoint's synchronous part, a garbage collection, a long step), how many gaps
  * exceeded 10 ms, checkpoints completed, their longest synchronous part and median
  * duration, bytes written per checkpoint. Then, per size, heap restore time from a
- * checkpoint file (decode + restore), and bytes an incremental checkpoint writes when
- * 1 % and 10 % of the keys changed beside a full one.
+ * checkpoint file (decode + restore).
  *
- *   bun bench/state.ts [--keys 100000,1000000] [--per-key 8] [--interval 1000]
+ *   bun bench/state.ts [--keys 100000,1000000] [--per-key 8] [--interval 1000] [--min-records 5000000]
  *   deno run -A bench/state.ts
  *
  * Storage is MemoryStorage: times are weir's, not a disk's.
  * @module
  */
+import { loadavg } from "node:os";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { decode } from "../codec/cbor.ts";
@@ -32,11 +32,14 @@ const { values } = parseArgs({
     keys: { type: "string", default: "100000,1000000" },
     "per-key": { type: "string", default: "8" },
     interval: { type: "string", default: "1000" },
+    "min-records": { type: "string", default: "5000000" },
   },
 });
 const sizes = values.keys.split(",").map(Number);
 const perKey = Number(values["per-key"]);
 const intervalMs = Number(values.interval);
+/** Small key counts run this many records at least, so that several checkpoints happen. */
+const minRecords = Number(values["min-records"]);
 
 interface JobRow {
   label: string;
@@ -53,7 +56,7 @@ interface JobRow {
 let jobs = 0;
 
 async function job(keys: number, o: { label: string; intervalMs: number; incremental?: boolean }): Promise<JobRow> {
-  const n = keys * perKey;
+  const n = Math.max(keys * perKey, minRecords);
   const sink = new CountingSink();
   const env = new StreamEnvironment({
     jobName: `bench-state-${jobs++}`,
@@ -160,7 +163,7 @@ for (const keys of sizes) {
   const restored = restoreMs(keys);
   restoreRows.push([String(keys), bytes(restored.size), `${restored.ms.toFixed(0)} ms`]);
 }
-console.log(`\n${runtimeName()}, rolling count, parallelism 1, ${perKey} updates per key, checkpoint interval ${intervalMs} ms`);
+console.log(`\n${runtimeName()}, rolling count, parallelism 1, ${perKey} updates per key (at least ${minRecords} records), checkpoint interval ${intervalMs} ms, load ${loadavg()[0].toFixed(1)}`);
 console.log(table(rows));
 console.log();
 console.log(table(restoreRows));

@@ -152,7 +152,9 @@ export class SubtaskCheckpoints implements BarrierController {
       this.#work.add({
         checkpointId: barrier.checkpointId,
         firstBudget: Math.min(1024, this.#host.snapshotSliceMax ?? Infinity),
-        maxBudget: this.#host.snapshotSliceMax ?? 1 << 20,
+        // Capped: a capture's phases cost differently per entry (visiting, encoding), and a
+        // slice grown in a cheap phase must not overrun the budget in the next one.
+        maxBudget: this.#host.snapshotSliceMax ?? 4096,
         step: (n) => capture.step(n),
         done: () => {
           snap.captured(uid);

@@ -204,6 +204,14 @@ export function runBackendConformance(name: string, create: BackendFactory): voi
       for (const b of [...old, ...fresh]) b.dispose();
     });
 
+    test("a state in another backend's own format is refused with state_backend_mismatch naming both backends", async () => {
+      const b = await make();
+      const foreign: KeyedStateHandle = { format: "incremental", backend: "elsewhere", version: 1, range: ALL, shared: [] };
+      await assert.rejects(async () => await b.restore([foreign]), (e: unknown) =>
+        e instanceof WeirError && e.code === "state_backend_mismatch" && e.message.includes('"elsewhere"') && e.message.includes(`"${b.name}"`));
+      b.dispose();
+    });
+
     test("changes made after the snapshot point never show in that snapshot, even while it is being written", async () => {
       const b = await make();
       const sum = b.reducingState<{ n: number }>("reduce", (acc, v) => {
