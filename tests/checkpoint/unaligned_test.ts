@@ -149,7 +149,10 @@ describe("aligned checkpoints with timeout", () => {
   test("alignment longer than alignedTimeout switches to unaligned; stats say so per subtask", async () => {
     const { env } = slowJob({ n: 100_000, checkpoint: { alignedTimeout: 5 } });
     const job = await env.execute();
-    await sleep(60);
+    // Backpressure first (each queued batch is 16 records of >= 1 ms), not a fixed wait: on a
+    // loaded machine 60 ms could pass before any queue filled, and the barrier aligned in time.
+    const sum = () => job.vertices().find((v) => v.name.startsWith("sum"))!;
+    await until(() => sum().subtasks.every((s) => s.queuedBatches >= 2));
     const d = await job.triggerCheckpoint();
     assert.equal(d.status, "COMPLETED");
     assert.equal(d.checkpoint_type, "UNALIGNED_CHECKPOINT");
