@@ -117,14 +117,25 @@ function addRow(into: TableFill, row: StoredRow, now: number): void {
  * @throws {WeirError} `checkpoint_corrupt` for a TTL entry without a write time
  */
 export function* canonicalRows(name: string, table: KeyedTableSnapshot, sid: number, range: KeyGroupRange): Generator<StoredRow> {
-  for (const [g, entries] of table.groups) {
-    if (g < range.start || g > range.end) continue;
+  const groups = table.groups.filter(([g]) => g >= range.start && g <= range.end).sort((a, b) => a[0] - b[0]);
+  for (const [g, entries] of groups) {
+    const rows: StoredRow[] = [];
     for (const [key, v] of entries) {
       if (table.ttl) checkStoredTtl(name, table.kind, v);
       const c = canonicalKey(key);
-      yield { kg: g, s: sid, k: keyBytes(c), ok: c === key ? null : encode(key, "a state key"), v: encode(v, "a state value") };
+      rows.push({ kg: g, s: sid, k: keyBytes(c), ok: c === key ? null : encode(key, "a state key"), v: encode(v, "a state value") });
     }
+    // In primary-key order each row appends to the B-tree instead of landing on a random page.
+    rows.sort((a, b) => compareBytes(a.k, b.k));
+    yield* rows;
   }
+}
+
+/** SQLite's BLOB order: bytes compared one by one, a prefix first. */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
 }
 
 /**

@@ -319,6 +319,9 @@ export class SqliteStateStore {
     this.#written = undefined;
     const db = this.#db;
     let n = 0;
+    // A restore runs before any record and no snapshot reads the file yet: without the WAL
+    // each page is written once, not to the log and then to the file.
+    db.exec("PRAGMA main.journal_mode = OFF");
     db.exec("BEGIN");
     try {
       for (const r of rows) {
@@ -330,6 +333,8 @@ export class SqliteStateStore {
       db.exec("ROLLBACK");
       if (err instanceof WeirError) throw err;
       throw new WeirError("storage_failed", `Cannot restore keyed state into ${this.path}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      db.exec("PRAGMA main.journal_mode = WAL");
     }
     return n;
   }
