@@ -117,6 +117,8 @@ export class WindowOperator extends KeyedOperator {
   #out: Batch = [];
   #outTimestamp = NaN;
   readonly #ctx: WindowContext<unknown>;
+  /** The processing time up to which processing-time windows fired (not across restores: a restored window fires when due). */
+  #processingFiredUpTo = -Infinity;
   /** Records later than the allowed lateness with nowhere to go (Flink's numLateRecordsDropped). */
   lateRecordsDropped = 0;
 
@@ -176,7 +178,9 @@ export class WindowOperator extends KeyedOperator {
     const fires: (() => void | Promise<void>)[] = [];
     const ts = values.timestamps;
     const eventTime = this.#assigner.eventTime;
-    const now = eventTime ? 0 : this.#clock.now();
+    // A record arriving in the millisecond whose windows already fired belongs to the next
+    // one: processing time, as this operator sees it, never goes back behind a firing.
+    const now = eventTime ? 0 : Math.max(this.#clock.now(), this.#processingFiredUpTo + 1);
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
       this.backend.setCurrentKey(this.keySelector(v));
@@ -298,6 +302,7 @@ export class WindowOperator extends KeyedOperator {
   }
 
   onProcessingTime(now: number): unknown[] | Promise<unknown[]> {
+    if (now > this.#processingFiredUpTo) this.#processingFiredUpTo = now;
     return this.#onTimers("processing", now);
   }
 

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  CollectSink, EventTimeSessionWindows, MemoryStorage, OutputTag, ProcessingTimeSessionWindows, SequenceSource, SlidingEventTimeWindows, StreamEnvironment,
+  CollectSink, EventTimeSessionWindows, MemoryStorage, OutputTag, ProcessingTimeSessionWindows, SequenceSource, SlidingEventTimeWindows, SlidingProcessingTimeWindows, StreamEnvironment,
   TumblingEventTimeWindows, TumblingProcessingTimeWindows, WatermarkStrategy, WeirError,
 } from "../../mod.ts";
 import { FailOnce } from "../helpers.ts";
@@ -188,6 +188,23 @@ describe("windows on keyed streams", () => {
     assert.equal(new Set(ids).size, ids.length, "each key and window fired once");
     assert.equal(sink.committed.reduce((a, [, , c]) => a + c, 0), N, "every record counted once");
     assert.ok(early > 100, `windows fired on the clock (${early})`);
+  });
+
+  test("sliding processing-time windows: every record counted in size/slide windows of its arrival time, each key and window once", async () => {
+    const world = new VirtualWorld();
+    const sink = new CollectSink<[number, number, number]>();
+    const e = env(world, "processing-sliding");
+    e.fromSource(new SequenceSource(0, N, { ratePerSecond: 1000 }), { uid: "src" })
+      .keyBy((n) => n % KEYS)
+      .window(SlidingProcessingTimeWindows.of(100, 25))
+      .process<[number, number, number]>((key, w, elements, ctx) => ctx.emit([key, w.start, elements.length]), { uid: "win" })
+      .sinkTo(sink, { uid: "out" });
+    const result = await finished(world, e);
+    assert.equal(result.status, "finished");
+    const ids = sink.committed.map(([k, s]) => `${k}/${s}`);
+    assert.equal(new Set(ids).size, ids.length, "each key and window fired once");
+    assert.ok(sink.committed.every(([, s]) => s % 25 === 0), "windows start on slide boundaries");
+    assert.equal(sink.committed.reduce((a, [, , c]) => a + c, 0), N * 4, "every record in 100/25 = 4 windows");
   });
 
   test("processing-time session windows close after a gap on the clock: one per key and burst", async () => {
