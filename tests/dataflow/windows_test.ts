@@ -190,6 +190,38 @@ describe("windows on keyed streams", () => {
     assert.ok(early > 100, `windows fired on the clock (${early})`);
   });
 
+  test("an async window function and an async onTimer run in order, each result with its window's timestamp", async () => {
+    const world = new VirtualWorld();
+    const sink = new CollectSink<[string, number, number]>();
+    const e = env(world, "async-window", { parallelism: 1 });
+    const windowed = e.fromSource(new SequenceSource(0, 600, { ratePerSecond: 1000 }), { uid: "src" })
+      .assignTimestampsAndWatermarks(stamp, { uid: "ts" })
+      .keyBy((n) => n % 3)
+      .window(TumblingEventTimeWindows.of(1000))
+      .process<number>(async (_key, _w, elements, ctx) => {
+        await world.sleep(1);
+        ctx.emit(elements.length);
+      }, { uid: "win" });
+    // A keyed process downstream sees each result's timestamp (the window's end - 1) and sets a timer after it.
+    windowed.keyBy(() => "all").process<[string, number, number]>({
+      processElement: (count, ctx) => {
+        ctx.timerService.registerEventTimeTimer(ctx.timestamp! + 1);
+        ctx.listState<number>("counts").add(count);
+      },
+      onTimer: async (ts, ctx) => {
+        await world.sleep(1);
+        ctx.emit(["fired", ts, ctx.listState<number>("counts").get().reduce((a, b) => a + b, 0)]);
+      },
+    }, { uid: "after" }).sinkTo(sink, { uid: "out" });
+    const result = await finished(world, e);
+    assert.equal(result.status, "finished", String(result));
+    // Windows [0,1000) … [5000,6000) of 3 keys: a timer at each window's end, in order, counting
+    // at least the windows up to it (a watermark may pass several windows at once).
+    assert.deepEqual(sink.committed.map(([, ts]) => ts), [1000, 2000, 3000, 4000, 5000, 6000]);
+    sink.committed.forEach(([, , counted], i) => assert.ok(counted >= (i + 1) * 100 && counted <= 600, `timer ${i} counted ${counted}`));
+    assert.equal(sink.committed.at(-1)![2], 600);
+  });
+
   test("sliding processing-time windows: every record counted in size/slide windows of its arrival time, each key and window once", async () => {
     const world = new VirtualWorld();
     const sink = new CollectSink<[number, number, number]>();
