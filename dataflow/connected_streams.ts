@@ -9,6 +9,7 @@ import { registerType } from "../codec/type_registry.ts";
 import { WeirError } from "../errors.ts";
 import type { DataStream, KeyedStream } from "./data_stream.ts";
 import type { KeyedProcessContext } from "./operators/keyed_process.ts";
+import type { ProcessContext } from "./operators/process.ts";
 import type { OperatorOptions } from "./transformation.ts";
 
 /** A record of a connected stream and the input (1 or 2) it came from. */
@@ -76,5 +77,54 @@ export class ConnectedStreams<A, B, K> {
     return one.union(two as DataStream<InputRecord>)
       .keyBy((r) => (r.input === 1 ? ka(r.value as A) : kb(r.value as B)))
       .process<O>((r, ctx) => (r.input === 1 ? fn.processElement1(r.value as A, ctx as KeyedProcessContext<K, O>) : fn.processElement2(r.value as B, ctx as KeyedProcessContext<K, O>)), options);
+  }
+}
+
+/** The two-input process function on streams that are not keyed (Flink's `CoProcessFunction`); methods may be async. */
+export interface CoProcessFunction<A, B, O> {
+  processElement1(value: A, ctx: ProcessContext<O>): void | Promise<void>;
+  processElement2(value: B, ctx: ProcessContext<O>): void | Promise<void>;
+}
+
+/**
+ * Two streams connected (Flink's `ConnectedStreams` of streams that are not keyed);
+ * `process` runs a {@link CoProcessFunction}, with the records of each input in the order
+ * that input sent them. Records carry their input as {@link InputRecord} envelopes through
+ * a union, so no two-input vertex is needed.
+ *
+ * @example
+ * ```ts
+ * import { StreamEnvironment, SequenceSource, CollectSink } from "../mod.ts";
+ * const env = new StreamEnvironment({ jobName: "doc-co-process" });
+ * const numbers = env.fromSource(new SequenceSource(0, 10));
+ * const words = env.fromSource(new SequenceSource(0, 3)).map((n) => `w${n}`);
+ * numbers.connect(words).process<string>({
+ *   processElement1: (n, ctx) => ctx.emit(`number ${n}`),
+ *   processElement2: (w, ctx) => ctx.emit(`word ${w}`),
+ * }).sinkTo(new CollectSink<string>());
+ * ```
+ */
+export class CoConnectedStreams<A, B> {
+  readonly #a: DataStream<A>;
+  readonly #b: DataStream<B>;
+
+  constructor(a: DataStream<A>, b: DataStream<B>) {
+    this.#a = a;
+    this.#b = b;
+  }
+
+  /**
+   * Runs fn's processElement1 per record of the first input and processElement2 per record of the second.
+   * @throws {WeirError} `invalid_option` when fn lacks processElement1 or processElement2
+   */
+  process<O>(fn: CoProcessFunction<A, B, O>, options?: OperatorOptions): DataStream<O> {
+    if (!fn || typeof fn.processElement1 !== "function" || typeof fn.processElement2 !== "function") {
+      throw new WeirError("invalid_option", `connect().process${options?.uid ? ` ("${options.uid}")` : ""} needs an object with processElement1 and processElement2, got ${String(fn)}`);
+    }
+    const base = options?.uid;
+    const one = this.#a.map((v) => new InputRecord(1, v), { uid: base ? `${base}.in1` : undefined, name: "connect-input-1" });
+    const two = this.#b.map((v) => new InputRecord(2, v), { uid: base ? `${base}.in2` : undefined, name: "connect-input-2" });
+    return one.union(two as DataStream<InputRecord>)
+      .process<O>((r, ctx) => (r.input === 1 ? fn.processElement1(r.value as A, ctx) : fn.processElement2(r.value as B, ctx)), options);
   }
 }

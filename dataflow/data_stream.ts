@@ -13,7 +13,8 @@ import { type WindowOperatorAdder, WindowedStream } from "./windowed_stream.ts";
 import type { WindowAssigner } from "./window_assigners.ts";
 import { TimestampsAndWatermarksOperator } from "./operators/timestamps_watermarks.ts";
 import { OutputTag, SideOutputOperator } from "./side_output.ts";
-import { ConnectedStreams } from "./connected_streams.ts";
+import { CoConnectedStreams, ConnectedStreams } from "./connected_streams.ts";
+import { type ProcessFunction, ProcessOperator } from "./operators/process.ts";
 
 /** The part of the environment a stream needs to add operators. */
 export interface GraphBuilder {
@@ -99,12 +100,49 @@ export class DataStream<T> {
   }
 
   /**
-   * A process function (keyed state, timers) needs a keyed stream: this throws, naming the
-   * stream (weir has no non-keyed `ProcessFunction` yet).
-   * @throws {WeirError} `invalid_job` always on a stream that is not keyed
+   * Runs fn per record (Flink's `ProcessFunction` on a stream that is not keyed): emit any
+   * number of records, side outputs with `ctx.output(tag, value)`, the record's timestamp in
+   * `ctx.timestamp`. Keyed state and timers need `keyBy(…)` first, as in Flink.
+   *
+   * @example
+   * ```ts
+   * import { StreamEnvironment, SequenceSource, CollectSink, OutputTag } from "../mod.ts";
+   * const env = new StreamEnvironment({ jobName: "doc-process" });
+   * const negative = new OutputTag<number>("negative");
+   * const parsed = env.fromSource(new SequenceSource(-5, 5)).process<string>((n, ctx) => {
+   *   if (n < 0) ctx.output(negative, n);
+   *   else ctx.emit(`#${n}`);
+   * });
+   * parsed.sinkTo(new CollectSink<string>());
+   * parsed.getSideOutput(negative).sinkTo(new CollectSink<number>());
+   * ```
+   * @throws {WeirError} `invalid_option` when fn is not a function; `invalid_job` for a
+   *   `{ processElement, onTimer }` object (timers need a keyed stream)
    */
-  process<O>(_fn: unknown, _options?: OperatorOptions): DataStream<O> {
-    throw new WeirError("invalid_job", `process() on "${this.transformation.name}", which is not keyed: keyed state and timers need keyBy(…) first (a non-keyed process function is not supported)`);
+  process<O>(fn: ProcessFunction<T, O>, options?: OperatorOptions): DataStream<O> {
+    if (typeof fn !== "function") {
+      const keyed = typeof fn === "object" && fn !== null && "processElement" in fn;
+      if (keyed) throw new WeirError("invalid_job", `process({ processElement, onTimer }) on "${this.transformation.name}", which is not keyed: keyed state and timers need keyBy(…) first`);
+      throw invalidOption(`process function of "${this.transformation.name}"`, fn, "must be a function");
+    }
+    // The operator learns which side outputs are read when the job is built, after this call.
+    const self: { t?: Transformation } = {};
+    const out = this.then<O>("process", () => new ProcessOperator(fn as ProcessFunction<unknown, unknown>, () => self.t?.sideOutputs), options, fn);
+    self.t = out.transformation;
+    return out;
+  }
+
+  /**
+   * Connects this stream with another of the same environment (Flink's `DataStream.connect`
+   * and `CoProcessFunction`): one operator sees the records of both, each through its own
+   * method. Both keyed (`a.keyBy(k).connect(b.keyBy(k))`) gives keyed state shared per key.
+   * @throws {WeirError} `invalid_job` when other is not a stream of this environment
+   */
+  connect<B>(other: DataStream<B>): CoConnectedStreams<T, B> {
+    if (!(other instanceof DataStream) || other.builder !== this.builder) {
+      throw new WeirError("invalid_job", `connect() of "${this.transformation.name}" needs a stream of the same environment, got ${String(other)}`);
+    }
+    return new CoConnectedStreams<T, B>(this, other);
   }
 
   /**
@@ -277,12 +315,16 @@ export class KeyedStream<T, K> extends DataStream<T> {
   /**
    * Connects this keyed stream with another keyed stream (Flink's `connect` and
    * `KeyedCoProcessFunction`): a key's records of both inputs reach one subtask and share
-   * its keyed state, e.g. for a join of two keyed streams.
-   * @throws {WeirError} `invalid_job` when other is not a KeyedStream of this environment
+   * its keyed state, e.g. for a join of two keyed streams. With a stream that is not keyed
+   * it connects as two plain streams ({@link DataStream.connect}: no keyed state), as in Flink.
+   * @throws {WeirError} `invalid_job` when other is not a stream of this environment
    */
-  connect<B>(other: KeyedStream<B, K>): ConnectedStreams<T, B, K> {
-    if (!(other instanceof KeyedStream) || other.builder !== this.builder) {
-      throw new WeirError("invalid_job", `connect() of "${this.transformation.name}" needs a keyed stream of the same environment (a.keyBy(k).connect(b.keyBy(k))), got ${other instanceof DataStream ? `the non-keyed stream "${other.transformation.name}"` : String(other)}`);
+  override connect<B>(other: KeyedStream<B, K>): ConnectedStreams<T, B, K>;
+  override connect<B>(other: DataStream<B>): CoConnectedStreams<T, B>;
+  override connect<B>(other: KeyedStream<B, K> | DataStream<B>): ConnectedStreams<T, B, K> | CoConnectedStreams<T, B> {
+    if (!(other instanceof KeyedStream)) return super.connect(other);
+    if ((other as KeyedStream<B, K>).builder !== this.builder) {
+      throw new WeirError("invalid_job", `connect() of "${this.transformation.name}" needs a keyed stream of the same environment (a.keyBy(k).connect(b.keyBy(k))), got "${other.transformation.name}" of another environment`);
     }
     return new ConnectedStreams<T, B, K>(this, other, this.#keySelector, other.#keySelector);
   }

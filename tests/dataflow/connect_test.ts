@@ -33,11 +33,15 @@ describe("KeyedStream.connect (KeyedCoProcessFunction)", () => {
     assert.deepEqual(got, Array.from({ length: 1000 }, (_, i) => [i, `p${i}`, i]));
   });
 
-  test("connect of a non-keyed stream or a bad function is a WeirError naming it", () => {
+  test("connect of a stream of another environment or a bad function is a WeirError naming it", () => {
     const e = new StreamEnvironment({ jobName: "connect-bad", storage: new MemoryStorage() });
+    const other = new StreamEnvironment({ jobName: "connect-other", storage: new MemoryStorage() });
     const a = e.fromSource(new SequenceSource(0, 5), { uid: "a" }).keyBy((n) => n);
     const b = e.fromSource(new SequenceSource(0, 5), { uid: "b" }).map((n) => n, { name: "plain" });
-    assert.throws(() => a.connect(b as never), (err: unknown) => err instanceof WeirError && err.code === "invalid_job" && err.message.includes("plain"));
+    const foreign = other.fromSource(new SequenceSource(0, 5), { uid: "f" }).map((n) => n, { name: "foreign" });
+    assert.throws(() => a.connect(foreign.keyBy((n) => n)), (err: unknown) => err instanceof WeirError && err.code === "invalid_job" && err.message.includes("foreign"));
+    assert.throws(() => b.connect(foreign), (err: unknown) => err instanceof WeirError && err.code === "invalid_job" && err.message.includes("plain"));
+    assert.throws(() => a.connect(b).process({} as never, { uid: "c" }), (err: unknown) => err instanceof WeirError && err.code === "invalid_option" && err.message.includes("c"));
     assert.throws(() => a.connect(b.keyBy((n) => n)).process({} as never, { uid: "j" }), (err: unknown) => err instanceof WeirError && err.code === "invalid_option" && err.message.includes("j"));
   });
 });

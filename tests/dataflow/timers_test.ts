@@ -116,7 +116,7 @@ describe("timers in keyed process (Flink's InternalTimerService)", () => {
     const env = new StreamEnvironment({ jobName: "timers-unkeyed", storage: new MemoryStorage() });
     const s = env.fromSource(new SequenceSource(0, 3), { uid: "src" }).map((n) => n, { name: "plain" });
     assert.throws(
-      () => s.process({ processElement: (_n: number, ctx: { timerService: { registerEventTimeTimer(t: number): void } }) => ctx.timerService.registerEventTimeTimer(1) }),
+      () => s.process({ processElement: (_n: number, ctx: { timerService: { registerEventTimeTimer(t: number): void } }) => ctx.timerService.registerEventTimeTimer(1) } as never),
       (err: unknown) => err instanceof WeirError && err.code === "invalid_job" && /"plain"/.test(err.message) && /keyBy/.test(err.message),
     );
   });

@@ -1,0 +1,81 @@
+import type { Batch } from "../../actors/messages.ts";
+import { StatelessOperator } from "./base.ts";
+import { type OutputTag, SideRecord, checkTag } from "../side_output.ts";
+
+/** What a (non-keyed) process function sees for each record. */
+export interface ProcessContext<O> {
+  /** The current record's event-time timestamp (ms), or undefined when it has none. */
+  readonly timestamp: number | undefined;
+  /** Emits a record downstream, with the current record's timestamp. */
+  emit(value: O): void;
+  /**
+   * Emits a record to a side output, read with `stream.getSideOutput(tag)`; dropped when no
+   * one reads that tag (as in Flink).
+   * @throws {WeirError} `invalid_option` when tag is not an OutputTag
+   */
+  output<X>(tag: OutputTag<X>, value: X): void;
+}
+
+/** A process function on a stream that is not keyed (Flink's `ProcessFunction`); may be async. */
+export type ProcessFunction<T, O> = (value: T, ctx: ProcessContext<O>) => void | Promise<void>;
+
+/**
+ * process(fn) on a stream that is not keyed: any number of records out per record in, side
+ * outputs, the record's timestamp. No keyed state and no timers: Flink allows neither
+ * outside a keyed stream either.
+ */
+export class ProcessOperator extends StatelessOperator {
+  /** Emitted records carry the current record's timestamp. */
+  readonly timestamped = true;
+  readonly #fn: ProcessFunction<unknown, unknown>;
+  readonly #ctx: ProcessContext<unknown>;
+  #out: Batch = [];
+  #timestamp = NaN;
+
+  /** `consumedTags` returns the side outputs someone reads; records to other tags are dropped. */
+  constructor(fn: ProcessFunction<unknown, unknown>, consumedTags: () => Set<string> | undefined = () => undefined) {
+    super();
+    this.#fn = fn;
+    const timestamp = () => (Number.isNaN(this.#timestamp) ? undefined : this.#timestamp);
+    this.#ctx = {
+      get timestamp() {
+        return timestamp();
+      },
+      emit: (v) => this.#push(this.copy(v)),
+      output: (tag, v) => {
+        const name = checkTag(tag, "process").name;
+        if (consumedTags()?.has(name)) this.#push(new SideRecord(name, this.copy(v)));
+      },
+    };
+  }
+
+  #push(v: unknown): void {
+    const out = this.#out;
+    if (out.timestamps !== undefined) out.timestamps.push(this.#timestamp);
+    out.push(v);
+  }
+
+  processBatch(values: Batch): unknown[] | Promise<unknown[]> {
+    const out: Batch = [];
+    const ts = values.timestamps;
+    if (ts !== undefined) out.timestamps = [];
+    this.#out = out;
+    for (let i = 0; i < values.length; i++) {
+      this.#timestamp = ts === undefined ? NaN : ts[i];
+      const r = this.#fn(values[i], this.#ctx);
+      if (r instanceof Promise) return this.#rest(values, i, r, out);
+    }
+    return out;
+  }
+
+  async #rest(values: Batch, i: number, first: Promise<void>, out: Batch): Promise<unknown[]> {
+    await first;
+    const ts = values.timestamps;
+    for (let j = i + 1; j < values.length; j++) {
+      this.#out = out;
+      this.#timestamp = ts === undefined ? NaN : ts[j];
+      await this.#fn(values[j], this.#ctx);
+    }
+    return out;
+  }
+}
