@@ -119,7 +119,7 @@ export async function readMetadataChecked(storage: StorageAdapter, dir: string):
  */
 export function decodeMetadata(bytes: Uint8Array, key: string, home?: string): MetadataRead {
   const where = `Checkpoint metadata ${key}${home ? ` in ${home}` : ""}`;
-  const outer = decode<MetadataFrame | CheckpointMetadata>(bytes, `checkpoint metadata ${key}`);
+  const outer = decodeNamed<MetadataFrame | CheckpointMetadata>(bytes, where);
   let m: CheckpointMetadata = outer as CheckpointMetadata;
   let checksummed = false;
   if (outer !== null && typeof outer === "object" && outer.magic === "weir-checkpoint-metadata") {
@@ -129,7 +129,7 @@ export function decodeMetadata(bytes: Uint8Array, key: string, home?: string): M
     if (actual !== frame.checksum) {
       throw new WeirError("checkpoint_corrupt", `${where} does not match its checksum (recorded ${frame.checksum}, found ${actual}): it changed after it was written`);
     }
-    m = decode<CheckpointMetadata>(frame.metadata, `checkpoint metadata ${key}`);
+    m = decodeNamed<CheckpointMetadata>(frame.metadata, where);
     checksummed = true;
   }
   if (m === null || typeof m !== "object" || m.magic !== "weir-checkpoint" || !Array.isArray(m.subtasks) || !Array.isArray(m.vertices)) {
@@ -140,6 +140,18 @@ export function decodeMetadata(bytes: Uint8Array, key: string, home?: string): M
     if (bad) throw new WeirError("checkpoint_corrupt", `${where} has no checksum or size for state file ${JSON.stringify(bad?.file)}`);
   }
   return { metadata: m, checksummed };
+}
+
+/** Decodes, turning bytes that are no CBOR at all (a truncated file) into `checkpoint_corrupt` naming the file. */
+function decodeNamed<T>(bytes: Uint8Array, where: string): T {
+  try {
+    return decode<T>(bytes, where);
+  } catch (e) {
+    if (e instanceof WeirError && e.code === "storage_corrupt") {
+      throw new WeirError("checkpoint_corrupt", `${where} cannot be decoded (truncated or not a weir checkpoint): ${e.message}`, { cause: e });
+    }
+    throw e;
+  }
 }
 
 /** Reads and checks a metadata file (see readMetadataChecked); names the file in every error. */

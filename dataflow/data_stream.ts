@@ -127,7 +127,7 @@ export class DataStream<T> {
     }
     // The operator learns which side outputs are read when the job is built, after this call.
     const self: { t?: Transformation } = {};
-    const out = this.then<O>("process", () => new ProcessOperator(fn as ProcessFunction<unknown, unknown>, () => self.t?.sideOutputs), options, fn);
+    const out = this.then<O>("statelessProcess", () => new ProcessOperator(fn as ProcessFunction<unknown, unknown>, () => self.t?.sideOutputs), options, fn);
     self.t = out.transformation;
     return out;
   }

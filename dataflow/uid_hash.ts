@@ -19,7 +19,7 @@ import { crc32c } from "../checkpoint/checksum.ts";
 import type { InputPartitioning, Transformation } from "./transformation.ts";
 
 /** Kinds that keep no state of their own: no warning when they have no uid. */
-const STATELESS_KINDS = new Set(["map", "filter", "flatMap", "union"]);
+const STATELESS_KINDS = new Set(["map", "filter", "flatMap", "union", "sideOutput", "statelessProcess"]);
 
 /** True when an operator of this kind keeps state (sources: positions; sinks: transactions). */
 export function keepsState(kind: string): boolean {

@@ -55,8 +55,11 @@ export class JobMaster implements ExecutionOwner {
   #resumeStopSavepoint: string | undefined;
   /** Checkpoints loaded from this run's own directory (a resume), as opposed to restoreFrom. */
   readonly #ownRestores = new WeakSet<LoadedCheckpoint>();
-  /** Set when resuming an unfinished run was refused: that run stays unfinished. */
-  #resumeRefused = false;
+  /**
+   * Set when this start never ran the job (a refused resume, a busy port): the unfinished
+   * run it found, if any, stays unfinished for the next start.
+   */
+  #keepRunMarker = false;
 
   constructor(init: JobMasterInit, resume?: UnfinishedRun) {
     this.#init = init;
@@ -190,7 +193,7 @@ export class JobMaster implements ExecutionOwner {
       checkChannelState(restore, this.graph);
     } catch (e) {
       if (!(e instanceof WeirError) || !this.#ownRestores.has(restore)) throw e;
-      this.#resumeRefused = true;
+      this.#keepRunMarker = true;
       throw new WeirError(
         e.code,
         `Job "${this.jobName}" resumes the unfinished run ${this.jobId} found in ${this.storage.description} (same jobName and storage), but that run's checkpoint does not fit this job: ${e.message.replace(/ \(set allowNonRestoredState to skip it\)$/, "")}. ` +
@@ -334,6 +337,7 @@ export class JobMaster implements ExecutionOwner {
 
   /** The job could not start (bad restore, busy port): it ends failed with that error. */
   abortStart(error: Error): void {
+    this.#keepRunMarker = true;
     this.#lastError = error;
     this.#end("failed", error);
   }
@@ -368,9 +372,10 @@ export class JobMaster implements ExecutionOwner {
    */
   async #cleanUp(status: JobResult["status"]): Promise<void> {
     try {
-      // A refused resume touched nothing: the run it found stays unfinished, so the next
-      // start refuses the same way instead of quietly starting fresh beside its checkpoints.
-      if (this.#resumeRefused) return;
+      // A start that never ran touched nothing: the run it found stays unfinished, so the
+      // next start resumes (or refuses) it instead of quietly starting fresh beside its
+      // checkpoints, which would duplicate what an exactly-once sink already committed.
+      if (this.#keepRunMarker) return;
       const cur = await this.storage.get(`${this.jobName}/_current`);
       if (cur && decode<{ jobId: string }>(cur, "job marker").jobId === this.jobId) await this.storage.delete(`${this.jobName}/_current`);
       if (status === "finished" || status === "stopped") await this.storage.deletePrefix(`${this.jobName}/${this.jobId}/`);

@@ -141,6 +141,14 @@ describe("checkpoint checksums", () => {
       e instanceof WeirError && e.code === "checkpoint_corrupt" && e.message.includes(name) && e.message.includes("missing"));
   });
 
+  test("a truncated _metadata is checkpoint_corrupt naming the file and its directory", async () => {
+    const { dir } = await retainedCheckpoint();
+    const file = join(dir, "_metadata");
+    writeFileSync(file, readFileSync(file).subarray(0, 10));
+    await assert.rejects(restoring(dir), (e: unknown) =>
+      e instanceof WeirError && e.code === "checkpoint_corrupt" && e.message.includes("_metadata") && e.message.includes(dir.slice(dir.lastIndexOf("/") + 1)) && e.message.includes("truncated"));
+  });
+
   test("metadata of an older weir (no checksums) restores, with a checksums_missing warning", async () => {
     const { dir } = await retainedCheckpoint();
     const { metadata } = decodeMetadata(readFileSync(join(dir, "_metadata")), "_metadata");

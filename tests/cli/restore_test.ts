@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type AddressInfo, createServer } from "node:net";
 import { collect, runCli, startCli, watch } from "./helpers.ts";
 
 // Run 1 is paced (500 records/s: 40 s of input) so it is surely still running when weir stop,
@@ -90,6 +91,35 @@ describe("weir run restores from the command line", () => {
       assert.equal(empty.code, 2);
       assert.match(empty.stderr, /^weir: Option --from-savepoint needs a value\n/);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a start that fails before running (a busy port) leaves a crashed run to the next start, which resumes it exactly-once", SLOW, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weir-cli-busy-"));
+    const vars = env(dir, "cli-busy");
+    const crashed = startCli(["run", JOB, "--port", "0"], { ...vars, WEIR_TEST_RATE: "2000" });
+    const busy = createServer();
+    try {
+      await watch(crashed).waitFor(/^CHECKPOINT \d+$/m);
+      const gone = collect(crashed, 20_000);
+      crashed.kill("SIGKILL");
+      await gone;
+
+      await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+      const port = String((busy.address() as AddressInfo).port);
+      const refused = await runCli(["run", JOB, "--port", port], vars, 30_000);
+      assert.equal(refused.code, 1, refused.stdout);
+      assert.match(refused.stderr, new RegExp(port));
+      busy.close();
+
+      const resumed = await runCli(["run", JOB, "--port", "0"], vars, 60_000);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.match(resumed.stdout, /^RESTORED /m, "the crashed run's checkpoint is restored, not a fresh start");
+      assert.deepEqual(result(resumed.stdout).sums, totals());
+    } finally {
+      crashed.kill("SIGKILL");
+      busy.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

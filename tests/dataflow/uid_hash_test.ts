@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment, WeirError } from "../../mod.ts";
+import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment, WeirError, OutputTag } from "../../mod.ts";
 import type { DataStream, KeyedProcessFunction, EnvironmentOptions } from "../../mod.ts";
 import { GatedSequence } from "../gated_sequence.ts";
 
@@ -128,8 +128,12 @@ describe("generated uids", () => {
 
   test("a stateful operator without a uid is warned about (job event and warnings())", async () => {
     const e = env();
-    e.fromSource(new SequenceSource(0, 10), { uid: "numbers" })
+    const odd = new OutputTag<number>("odd");
+    const plain = e.fromSource(new SequenceSource(0, 10), { uid: "numbers" })
       .map((n) => n + 1)
+      .process<number>((n, ctx) => (n % 2 === 0 ? ctx.emit(n) : ctx.output(odd, n)));
+    plain.getSideOutput(odd).sinkTo(new CollectSink<number>(), { uid: "odd-out" });
+    plain
       .keyBy(byKey)
       .reduce((a, b) => a + b, { name: "sum" })
       .sinkTo(new CollectSink<number>(), { uid: "out" });
@@ -140,7 +144,7 @@ describe("generated uids", () => {
     });
     await h.done;
     const warnings = h.warnings();
-    assert.deepEqual(warnings.map((w) => w.code), ["missing_uid"], "only the reduce: the map keeps no state, the others have uids");
+    assert.deepEqual(warnings.map((w) => w.code), ["missing_uid"], "only the reduce: the map, the plain process and the side output keep no state, the others have uids");
     assert.match(warnings[0].message, /"sum" \(reduce\) keeps state but has no uid/);
     assert.deepEqual(events, [warnings[0].message]);
   });
