@@ -155,7 +155,12 @@ export class SubtaskCheckpoints implements BarrierController {
         // Capped: a capture's phases cost differently per entry (visiting, encoding), and a
         // slice grown in a cheap phase must not overrun the budget in the next one.
         maxBudget: this.#host.snapshotSliceMax ?? 4096,
-        step: (n) => capture.step(n),
+        step: (n) => {
+          const r = capture.step(n);
+          // A capture waiting for I/O (a changelog upload) that fails declines its checkpoint
+          // (out of disk, storage down); committed state stays as it was.
+          return r instanceof Promise ? r.catch((e) => this.#captureFailed(barrier.checkpointId, e)) : r;
+        },
         done: () => {
           snap.captured(uid);
           this.#maybeComplete(snap);
@@ -272,6 +277,12 @@ export class SubtaskCheckpoints implements BarrierController {
       done: () => this.#write(snap, bytes, checksum.value),
       drop: () => {},
     });
+  }
+
+  #captureFailed(checkpointId: number, e: unknown): false {
+    this.#dropPending(checkpointId);
+    if (this.#actor.alive) this.#host.decline(checkpointId, "storage_failed", `${this.#actor.name}: ${(e as Error)?.message ?? String(e)}`);
+    return false;
   }
 
   /** Writes a finished snapshot's file and acknowledges it. */

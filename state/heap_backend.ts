@@ -6,11 +6,13 @@
  */
 import { copyValue, unpersistablePart } from "../codec/values.ts";
 import { WeirError } from "../errors.ts";
-import type { KeyedStateBackend, KeyedStateBackendInit, KeyedStateHandle, KeyedStateSnapshot, ReducingState, SnapshotOptions } from "./backend.ts";
+import type { IncrementalKeyedState, KeyedStateBackend, KeyedStateBackendInit, KeyedStateHandle, KeyedStateSnapshot, ReducingState, SnapshotOptions } from "./backend.ts";
 import { type KeyGroupRange, canonicalKey, invalidKey } from "./key_group.ts";
-import { type ListState, type MapState, readTable, type StateKind, type ValueState } from "./keyed_state.ts";
+import { type KeyedTableSnapshot, type ListState, type MapState, readTable, type StateKind, type ValueState } from "./keyed_state.ts";
 import { ttlListState, ttlMapState, ttlValueState } from "./heap_ttl_states.ts";
 import { HeapSnapshot, type HeapSnapshotOwner, type TableAtSnapshot } from "./heap_snapshot.ts";
+import { HeapChangelog, type HeapChangelogFile, readHeapChain } from "./heap_changelog.ts";
+import type { StorageAdapter } from "../storage/adapter.ts";
 import { type Cell, StateTable, type Versions } from "./heap_table.ts";
 import { type StateOptions, TtlClock, TtlEntry, checkTtl, restoreTtlEntry, snapshotTtlValue } from "./ttl.ts";
 
@@ -57,9 +59,26 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   /** The operator uid, for error messages. */
   readonly #uid: string | undefined;
 
-  /** `init.clock` is the processing-time clock state TTL uses; without it TTL cannot be declared. */
-  constructor(init: Pick<KeyedStateBackendInit, "maxParallelism" | "range" | "clock"> & { uid?: string }) {
+  /** The chain of shared files when checkpoints are incremental (and the job has storage). */
+  readonly #changelog: HeapChangelog | undefined;
+  readonly #storage: StorageAdapter | undefined;
+
+  /**
+   * `init.clock` is the processing-time clock state TTL uses; without it TTL cannot be
+   * declared. With `incremental` and `storage`, checkpoints (not savepoints) write changelogs.
+   */
+  constructor(init: Pick<KeyedStateBackendInit, "maxParallelism" | "range" | "clock"> & Partial<KeyedStateBackendInit>) {
     this.#uid = init.uid;
+    this.#storage = init.storage;
+    if (init.incremental && init.storage) {
+      const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_");
+      this.#changelog = new HeapChangelog({
+        storage: init.storage,
+        prefix: `shared/heap/${safe(init.jobId ?? "job")}/${safe(init.uid ?? "op")}/${init.subtaskIndex ?? 0}`,
+        range: init.range,
+        retained: init.retainedCheckpoints ?? 1,
+      });
+    }
     this.maxParallelism = init.maxParallelism;
     this.#snapshotOwner = {
       maxParallelism: init.maxParallelism,
@@ -129,6 +148,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     if (!t) {
       const save = (table: StateTable, k: unknown, cell: Cell) => this.#collecting?.save(table, k, cell);
       this.#tables.set(name, (t = new StateTable(name, this.#versions, save, (v) => this.#copyStored(name, v))));
+      if (this.#changelog) t.deleted = new Set();
       this.#kinds.set(name, kind);
     }
     return t;
@@ -239,7 +259,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
    * The snapshot point: notes the tables, nothing more; entries are collected by the
    * snapshot's steps, copy-on-write (heap_snapshot.ts).
    */
-  snapshot(checkpointId: number, _options?: SnapshotOptions): KeyedStateSnapshot {
+  snapshot(checkpointId: number, options?: SnapshotOptions): KeyedStateSnapshot {
     // Cleanup in full snapshot: expired entries are not written; the live ones carry their
     // write time so that a restore expires them at the same instant.
     const now = this.#ttlClock?.now() ?? 0;
@@ -260,9 +280,49 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const version = this.#versions.current;
     this.#versions.current = version + 1;
     this.#versions.collecting = version;
-    const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables);
+    // Timers (dataflow/timer_service.ts, table "weir.timers") are restored from canonical
+    // tables only: an operator with timers keeps full snapshots even when incremental.
+    const log = options?.savepoint || this.#tables.has("weir.timers") ? undefined : this.#changelog;
+    if (!log) {
+      const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables);
+      this.#collecting = snap;
+      return snap;
+    }
+    const plan = log.begin();
+    // Deletes since the previous changelog become this one's tombstones; a base needs none.
+    const deleted = new Map<StateTable, Set<unknown>>();
+    for (const t of this.#tables.values()) {
+      if (t.deleted && t.deleted.size > 0) deleted.set(t, t.deleted);
+      t.deleted = new Set();
+    }
+    const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables, plan.base ? undefined : { after: plan.changedAfter, deleted });
     this.#collecting = snap;
-    return snap;
+    let handle: IncrementalKeyedState | undefined;
+    let writing: Promise<boolean> | undefined;
+    return {
+      checkpointId,
+      step: (budget) => {
+        if (handle) return true;
+        if (writing) return writing;
+        if (!snap.step(budget)) return false;
+        const r = snap.result();
+        const file: HeapChangelogFile = { base: plan.base, tables: r.format === "canonical" ? r.tables : {}, deleted: snap.tombstones };
+        snap.release();
+        writing = log.finish(checkpointId, plan, version + 0.5, file).then((h) => {
+          handle = h;
+          return true;
+        });
+        return writing;
+      },
+      result: () => {
+        if (!handle) throw new WeirError("invariant_broken", `Keyed snapshot ${checkpointId} was asked for its result before its changelog was written`);
+        return handle;
+      },
+      release: () => {
+        snap.release();
+        if (!handle) log.aborted();
+      },
+    };
   }
 
   /**
@@ -286,12 +346,44 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
    *   `state_kind_mismatch` when snapshots disagree on a state's kind;
    *   `state_backend_mismatch` for another backend's own format
    */
-  restore(states: KeyedStateHandle[]): void {
+  restore(states: KeyedStateHandle[]): void | Promise<void> {
+    const own: IncrementalKeyedState[] = [];
     for (const state of states) {
-      if (state.format !== "canonical") {
+      if (state.format === "canonical") continue;
+      if (state.backend !== this.name) {
         throw new WeirError("state_backend_mismatch", `Keyed state written by the "${state.backend}" backend in its own format cannot be restored by the "heap" backend; restore from a savepoint instead`);
       }
-      for (const [name, table] of Object.entries(state.tables)) {
+      if (state.range.end >= this.range.start && state.range.start <= this.range.end) own.push(state);
+    }
+    for (const state of states) if (state.format === "canonical") this.#restoreTables(state.tables);
+    this.#changelog?.restored();
+    if (own.length === 0) return;
+    const storage = this.#storage;
+    if (!storage) return Promise.reject(new WeirError("storage_unavailable", `The "heap" backend of operator "${this.#uid}" was given no storage to read its checkpoint files from`));
+    return (async () => {
+      for (const h of own) await readHeapChain(storage, h, (file) => {
+        this.#restoreTables(file.tables);
+        this.#applyTombstones(file.deleted);
+      });
+    })();
+  }
+
+  /** Deletes the keys of this range that a changelog records as deleted. */
+  #applyTombstones(deleted: HeapChangelogFile["deleted"]): void {
+    for (const [name, groups] of Object.entries(deleted)) {
+      const t = this.#tables.get(name);
+      if (!t) continue;
+      for (const [g, keys] of groups) {
+        if (g < this.range.start || g > this.range.end) continue;
+        for (const key of keys) t.delete(canonicalKey(key));
+      }
+    }
+  }
+
+  /** Loads canonical tables, keeping the key groups of this range. */
+  #restoreTables(tables: Record<string, KeyedTableSnapshot>): void {
+    {
+      for (const [name, table] of Object.entries(tables)) {
         const { kind, groups, ttl } = readTable(name, table);
         const t = this.#table(name, kind);
         if (ttl) this.#ttlTables.add(name);
@@ -307,6 +399,11 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
         }
       }
     }
+  }
+
+  /** A checkpoint completed: shared files no retained checkpoint needs are deleted. */
+  notifyCheckpointComplete(checkpointId: number): void {
+    this.#changelog?.completed(checkpointId);
   }
 
   dispose(): void {

@@ -54,9 +54,17 @@ export class HeapSnapshot implements KeyedStateSnapshot {
   #result: Record<string, KeyedTableSnapshot> | undefined;
   #released = false;
 
-  constructor(checkpointId: number, version: number, owner: HeapSnapshotOwner, tables: TableAtSnapshot[]) {
+  /** Only cells written after this version are taken (a changelog); 0 takes every cell. */
+  readonly #changedAfter: number;
+  /** Per table, keys deleted since the previous changelog: tombstones unless present at the snapshot point. */
+  readonly #deleted: Map<StateTable, Set<unknown>> | undefined;
+  readonly #tombstones: Record<string, [number, unknown[]][]> = {};
+
+  constructor(checkpointId: number, version: number, owner: HeapSnapshotOwner, tables: TableAtSnapshot[], changes?: { after: number; deleted: Map<StateTable, Set<unknown>> }) {
     this.checkpointId = checkpointId;
     this.version = version;
+    this.#changedAfter = changes?.after ?? 0;
+    this.#deleted = changes?.deleted;
     this.#owner = owner;
     this.#tables = tables.map((at) => ({ at, saved: [], groups: new Map() }));
     for (const p of this.#tables) this.#byTable.set(p.at.table, p);
@@ -71,7 +79,9 @@ export class HeapSnapshot implements KeyedStateSnapshot {
     if (this.#result) return true;
     assert(!this.#released, () => `Keyed snapshot ${this.checkpointId} was stepped after its release`);
     let left = budget;
-    const current = this.#owner.versions.current;
+    // Visited cells are stamped between this version and the next: no later touch copies
+    // them for this snapshot, and the next changelog (after version + 0.5) leaves them out.
+    const visited = this.version + 0.5;
     while (this.#t < this.#tables.length) {
       const p = this.#tables[this.#t];
       this.#iter ??= p.at.table.cells.entries();
@@ -82,11 +92,12 @@ export class HeapSnapshot implements KeyedStateSnapshot {
         const [k, c] = next.value;
         // A later version: written after the snapshot point (the old cell, if any, was saved).
         if (c.ver > this.version) continue;
-        this.#emit(p, k, c.v, true);
-        c.ver = current;
+        if (c.ver > this.#changedAfter) this.#emit(p, k, c.v, true);
+        c.ver = visited;
       }
-      for (const [k, c] of p.saved) this.#emit(p, k, c.v, false);
+      for (const [k, c] of p.saved) if (c.ver > this.#changedAfter) this.#emit(p, k, c.v, false);
       left -= p.saved.length;
+      this.#tombstonesOf(p, visited);
       p.saved = [];
       this.#byTable.delete(p.at.table);
       this.#iter = undefined;
@@ -100,6 +111,29 @@ export class HeapSnapshot implements KeyedStateSnapshot {
     }
     this.#result = out;
     return true;
+  }
+
+  /** Deleted keys that were absent at the snapshot point, by key group. */
+  #tombstonesOf(p: TableProgress, visited: number): void {
+    const deleted = this.#deleted?.get(p.at.table);
+    if (!deleted || deleted.size === 0) return;
+    const savedKeys = new Set(p.saved.map((e) => e[0]));
+    const groups = new Map<number, unknown[]>();
+    for (const k of deleted) {
+      const c = p.at.table.cells.get(k);
+      if ((c !== undefined && c.ver <= visited) || savedKeys.has(k)) continue;
+      const key = this.#owner.original(k);
+      const g = keyGroupOf(key, this.#owner.maxParallelism);
+      let list = groups.get(g);
+      if (!list) groups.set(g, (list = []));
+      list.push(key);
+    }
+    if (groups.size > 0) this.#tombstones[p.at.table.name] = [...groups.entries()];
+  }
+
+  /** Tombstones per table name (a changelog's deletes); only after step() finished. */
+  get tombstones(): Record<string, [number, unknown[]][]> {
+    return this.#tombstones;
   }
 
   /** Files one entry under its key group; `live` values are copied (the table keeps them). */

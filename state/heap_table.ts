@@ -45,6 +45,8 @@ export type SaveCell = (table: StateTable, key: unknown, cell: Cell) => void;
 export class StateTable {
   readonly name: string;
   readonly cells = new Map<unknown, Cell>();
+  /** Keys deleted since the last changelog's snapshot point (incremental checkpoints only). */
+  deleted: Set<unknown> | undefined;
   readonly #versions: Versions;
   readonly #save: SaveCell;
   readonly #copy: (v: unknown) => unknown;
@@ -69,7 +71,10 @@ export class StateTable {
   get(k: unknown): unknown {
     const c = this.cells.get(k);
     if (c === undefined) return undefined;
-    if (c.ver <= this.#versions.collecting && typeof c.v === "object" && c.v !== null) return this.#own(k, c).v;
+    if (typeof c.v !== "object" || c.v === null) return c.v;
+    if (c.ver <= this.#versions.collecting) return this.#own(k, c).v;
+    // An object handed out may be changed in place: it counts as written (changelogs).
+    c.ver = this.#versions.current;
     return c.v;
   }
 
@@ -79,7 +84,10 @@ export class StateTable {
     else if (c.ver <= this.#versions.collecting) {
       this.#save(this, k, c);
       this.cells.set(k, new Cell(v, this.#versions.current));
-    } else c.v = v;
+    } else {
+      c.v = v;
+      c.ver = this.#versions.current;
+    }
     return this;
   }
 
@@ -87,14 +95,17 @@ export class StateTable {
     const c = this.cells.get(k);
     if (c === undefined) return false;
     if (c.ver <= this.#versions.collecting) this.#save(this, k, c);
+    this.deleted?.add(k);
     return this.cells.delete(k);
   }
 
   /** The cell of k, made the live side's own (copied) if a snapshot still needs it; for in-place updates. */
   cell(k: unknown): Cell | undefined {
     const c = this.cells.get(k);
-    if (c === undefined || c.ver > this.#versions.collecting) return c;
-    return this.#own(k, c);
+    if (c === undefined) return c;
+    if (c.ver <= this.#versions.collecting) return this.#own(k, c);
+    c.ver = this.#versions.current;
+    return c;
   }
 
   /** A new cell for a key that has none. */

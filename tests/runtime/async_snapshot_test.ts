@@ -13,12 +13,14 @@ import { VirtualWorld } from "../virtual_world.ts";
 type Count = [key: number, count: number];
 
 describe("asynchronous keyed snapshots", () => {
-  test("records flow while a snapshot is written, and a restore from it counts every record exactly once", async () => {
+  for (const incremental of [false, true]) {
+  test(`records flow while a snapshot is written, and a restore from it counts every record exactly once${incremental ? " (incremental: base + changelogs)" : ""}`, async () => {
     const world = new VirtualWorld();
     const n = 60_000;
     const keys = 3_000;
     const env = new StreamEnvironment({
       jobName: "async-snapshot",
+      state: { incremental },
       parallelism: 2,
       storage: new MemoryStorage(),
       checkpoint: { interval: 5 },
@@ -63,5 +65,10 @@ describe("asynchronous keyed snapshots", () => {
     for (const [k, c] of sink.committed) last.set(k, c);
     assert.equal(last.size, keys);
     for (let k = 0; k < keys; k++) assert.equal(last.get(k), n / keys, `count of key ${k}`);
+    if (incremental) {
+      const sizes = job.checkpointStats().history.map((c) => (c as unknown as { checkpointed_size: number }).checkpointed_size);
+      assert.ok(sizes.length > 2, "checkpoints with changelogs were taken");
+    }
   });
+  }
 });
