@@ -7,7 +7,8 @@
  * checkpoint's synchronous part, a garbage collection, a long step), how many gaps
  * exceeded 10 ms, checkpoints completed, their longest synchronous part and median
  * duration, bytes written per checkpoint. Then, per size, heap restore time from a
- * checkpoint file (decode + restore).
+ * checkpoint file (decode + restore), and an incremental base beside the changelogs
+ * written after 1 % and 10 % of the keys changed (bytes and time, backend level).
  *
  *   bun bench/state.ts [--keys 100000,1000000] [--per-key 8] [--interval 1000] [--min-records 5000000]
  *   deno run -A bench/state.ts
@@ -22,6 +23,7 @@ import { decode } from "../codec/cbor.ts";
 import { KeyedStateCapture } from "../dataflow/operators/keyed_capture.ts";
 import { MemoryStorage, SequenceSource, StreamEnvironment } from "../mod.ts";
 import { HeapKeyedStateBackend } from "../state/heap_backend.ts";
+import type { IncrementalKeyedState } from "../state/backend.ts";
 import type { KeyedTableSnapshot } from "../state/keyed_state.ts";
 import { CountingSink } from "./counting_sink.ts";
 import { bytes, median, nowMs, perSecond, runtimeName, table } from "./stats.ts";
@@ -137,8 +139,34 @@ function restoreMs(keys: number): { ms: number; size: number } {
   return { ms, size: bytesOut.length };
 }
 
+/** Bytes and time of an incremental base and of changelogs after 1 % and 10 % of keys changed. */
+async function incremental(keys: number): Promise<string[]> {
+  const storage = new MemoryStorage();
+  const b = new HeapKeyedStateBackend({ maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, storage, uid: "sum", subtaskIndex: 0, jobId: "bench" });
+  const sum = b.reducingState<number>("reduce", (a, v) => a + v);
+  for (let k = 0; k < keys; k++) sum.addFor(k, k);
+  const take = async (id: number): Promise<{ bytes: number; ms: number }> => {
+    const start = nowMs();
+    const snap = b.snapshot(id);
+    while (!(await snap.step(50_000)));
+    const h = snap.result() as IncrementalKeyedState;
+    snap.release();
+    return { bytes: h.shared[h.shared.length - 1].size, ms: nowMs() - start };
+  };
+  const base = await take(1);
+  const out = [String(keys), `${bytes(base.bytes)} in ${base.ms.toFixed(0)} ms`];
+  for (const share of [0.01, 0.1]) {
+    const step = Math.round(1 / share);
+    for (let k = 0; k < keys; k += step) sum.addFor(k, 1);
+    const log = await take(share === 0.01 ? 2 : 3);
+    out.push(`${bytes(log.bytes)} (${((100 * log.bytes) / base.bytes).toFixed(1)} %) in ${log.ms.toFixed(0)} ms`);
+  }
+  return out;
+}
+
 const rows: string[][] = [["keys", "variant", "records/s", "longest gap", "gaps > 10 ms", "checkpoints", "max sync", "median duration", "state size", "checkpointed"]];
 const restoreRows: string[][] = [["keys", "full checkpoint", "restore (decode + load)"]];
+const incrementalRows: string[][] = [["keys", "incremental base", "changelog, 1 % changed", "changelog, 10 % changed"]];
 for (const keys of sizes) {
   const variants = [
     { label: "no checkpoints", intervalMs: 0 },
@@ -162,8 +190,11 @@ for (const keys of sizes) {
   }
   const restored = restoreMs(keys);
   restoreRows.push([String(keys), bytes(restored.size), `${restored.ms.toFixed(0)} ms`]);
+  incrementalRows.push(await incremental(keys));
 }
 console.log(`\n${runtimeName()}, rolling count, parallelism 1, ${perKey} updates per key (at least ${minRecords} records), checkpoint interval ${intervalMs} ms, load ${loadavg()[0].toFixed(1)}`);
 console.log(table(rows));
 console.log();
 console.log(table(restoreRows));
+console.log();
+console.log(table(incrementalRows));
