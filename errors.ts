@@ -79,6 +79,7 @@ export type WeirErrorCode =
   | "state_kind_mismatch"
   | "state_backend_mismatch"
   | "invalid_state_ttl"
+  | "invalid_state_access"
   // Event time: a timestamp that is not a finite number, or a record without one where event time needs it.
   | "invalid_timestamp"
   | "state_ttl_mismatch"

@@ -43,7 +43,8 @@ export {
 } from "./dataflow/window_assigners.ts";
 export { type AggregateFunction, type ProcessWindowFunction, type WindowContext, WindowedStream } from "./dataflow/windowed_stream.ts";
 export type { KeyedProcessFunctionObject, OnTimerContext, TimeDomain, TimerService } from "./dataflow/operators/keyed_process.ts";
-export { CoConnectedStreams, type CoProcessFunction, ConnectedStreams, type KeyedCoProcessFunction } from "./dataflow/connected_streams.ts";
+export { BroadcastConnectedStreams, CoConnectedStreams, type CoProcessFunction, ConnectedStreams, type KeyedCoProcessFunction } from "./dataflow/connected_streams.ts";
+export type { BroadcastContext, KeyedBroadcastProcessFunction, KeyedReadOnlyBroadcastContext } from "./dataflow/operators/keyed_broadcast_process.ts";
 export type { ProcessContext, ProcessFunction } from "./dataflow/operators/process.ts";
 export type { OperatorOptions } from "./dataflow/transformation.ts";
 export type { KeyedProcessContext, KeyedProcessFunction } from "./dataflow/operators/keyed_process.ts";

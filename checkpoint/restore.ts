@@ -8,6 +8,7 @@ import { looksGenerated } from "../dataflow/uid_hash.ts";
 import { decode } from "../codec/cbor.ts";
 import { WeirError } from "../errors.ts";
 import type { OperatorSnapshot, RestoredState } from "../dataflow/operator.ts";
+import { BroadcastStateSnapshot } from "../state/broadcast_state.ts";
 import type { KeyGroupRange } from "../state/key_group.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { checksumOf } from "./checksum.ts";
@@ -104,10 +105,13 @@ function operatorState(
     const overlaps = f.keyGroupRange.end >= range.start && f.keyGroupRange.start <= range.end;
     if (snap.keyed && overlaps) keyed.push(snap.keyed);
     if (snap.keyedHandle && overlaps) keyedHandles.push(snap.keyedHandle);
-    if (oldParallelism === newParallelism) {
-      if (f.subtaskIndex === newIndex && snap.operator) operator.push(...snap.operator);
-    } else {
-      for (const e of snap.operator ?? []) if (dealt++ % newParallelism === newIndex) operator.push(e);
+    for (const e of snap.operator ?? []) {
+      // Broadcast state: every subtask held the same copy, every new one gets old subtask 0's.
+      if (e instanceof BroadcastStateSnapshot) {
+        if (f.subtaskIndex === 0) operator.push(e);
+      } else if (oldParallelism === newParallelism) {
+        if (f.subtaskIndex === newIndex) operator.push(e);
+      } else if (dealt++ % newParallelism === newIndex) operator.push(e);
     }
   }
   const restored: RestoredState = { keyed, operator, checkpointId: loaded.metadata.checkpointId, transactionsCommitted: loaded.transactionsCommitted };

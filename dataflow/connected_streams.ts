@@ -10,7 +10,8 @@ import { WeirError } from "../errors.ts";
 import type { DataStream, KeyedStream } from "./data_stream.ts";
 import type { KeyedProcessContext } from "./operators/keyed_process.ts";
 import type { ProcessContext } from "./operators/process.ts";
-import type { OperatorOptions } from "./transformation.ts";
+import type { OperatorOptions, Transformation } from "./transformation.ts";
+import { type KeyedBroadcastProcessFunction, KeyedBroadcastProcessOperator } from "./operators/keyed_broadcast_process.ts";
 
 /** A record of a connected stream and the input (1 or 2) it came from. */
 export class InputRecord {
@@ -126,5 +127,62 @@ export class CoConnectedStreams<A, B> {
     const two = this.#b.map((v) => new InputRecord(2, v), { uid: base ? `${base}.in2` : undefined, name: "connect-input-2" });
     return one.union(two as DataStream<InputRecord>)
       .process<O>((r, ctx) => (r.input === 1 ? fn.processElement1(r.value as A, ctx) : fn.processElement2(r.value as B, ctx)), options);
+  }
+}
+
+/**
+ * A keyed stream connected with a broadcast stream (Flink's `BroadcastConnectedStream`, the
+ * broadcast state pattern): `process` runs a {@link KeyedBroadcastProcessFunction}. Keyed
+ * records go by key to one subtask and see their key's state and the broadcast state
+ * (read-only); broadcast records reach every subtask and may write the broadcast state,
+ * which is checkpointed with the operator and given to every subtask on restore, at any
+ * parallelism.
+ *
+ * @example
+ * ```ts
+ * import { StreamEnvironment, SequenceSource, CollectSink } from "../mod.ts";
+ * const env = new StreamEnvironment({ jobName: "doc-broadcast" });
+ * const rules = env.fromSource(new SequenceSource(1, 3)).broadcast();
+ * env.fromSource(new SequenceSource(0, 10)).keyBy((n) => n % 2).connect(rules).process<string>({
+ *   processBroadcastElement: (factor, ctx) => ctx.broadcastState<string, number>("factor").put("current", factor),
+ *   processElement: (n, ctx) => ctx.emit(`${n} x ${ctx.broadcastState<string, number>("factor").get("current") ?? 1}`),
+ * }).sinkTo(new CollectSink<string>());
+ * ```
+ */
+export class BroadcastConnectedStreams<A, B, K> {
+  readonly #a: KeyedStream<A, K>;
+  readonly #b: DataStream<B>;
+  readonly #ka: (v: A) => K;
+
+  constructor(a: KeyedStream<A, K>, b: DataStream<B>, ka: (v: A) => K) {
+    this.#a = a;
+    this.#b = b;
+    this.#ka = ka;
+  }
+
+  /**
+   * Runs fn: processElement per keyed record, processBroadcastElement per broadcast record in every subtask.
+   * @throws {WeirError} `invalid_option` when fn lacks processElement or processBroadcastElement
+   */
+  process<O>(fn: KeyedBroadcastProcessFunction<A, B, K, O>, options?: OperatorOptions): DataStream<O> {
+    if (!fn || typeof fn.processElement !== "function" || typeof fn.processBroadcastElement !== "function") {
+      throw new WeirError("invalid_option", `connect(broadcast).process${options?.uid ? ` ("${options.uid}")` : ""} needs an object with processElement and processBroadcastElement, got ${String(fn)}`);
+    }
+    const base = options?.uid;
+    const ka = this.#ka;
+    const byKey = (r: InputRecord) => ka(r.value as A);
+    const one = this.#a.map((v) => new InputRecord(1, v), { uid: base ? `${base}.in1` : undefined, name: "connect-input-1" }).keyBy(byKey);
+    const two = this.#b.map((v) => new InputRecord(2, v), { uid: base ? `${base}.in2` : undefined, name: "connect-input-2" }).broadcast();
+    // The operator learns which side outputs are read when the job is built, after this call.
+    const self: { t?: Transformation } = {};
+    const f = fn as KeyedBroadcastProcessFunction<unknown, unknown, unknown, unknown>;
+    const out = one.union(two as DataStream<InputRecord>).transform<O>(
+      "broadcastProcess",
+      () => new KeyedBroadcastProcessOperator(byKey as (v: unknown) => unknown, f, () => self.t?.sideOutputs),
+      options,
+      `${fn.processElement}${fn.processBroadcastElement}`,
+    );
+    self.t = out.transformation;
+    return out;
   }
 }

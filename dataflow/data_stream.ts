@@ -1,5 +1,5 @@
 import { WeirError, invalidOption } from "../errors.ts";
-import type { Sink } from "./operator.ts";
+import type { Sink, StreamOperator } from "./operator.ts";
 import { FilterOperator } from "./operators/filter.ts";
 import { FlatMapOperator } from "./operators/flat_map.ts";
 import { type KeyedProcessFunction, type KeyedProcessFunctionObject, KeyedProcessOperator } from "./operators/keyed_process.ts";
@@ -13,7 +13,7 @@ import { type WindowOperatorAdder, WindowedStream } from "./windowed_stream.ts";
 import type { WindowAssigner } from "./window_assigners.ts";
 import { TimestampsAndWatermarksOperator } from "./operators/timestamps_watermarks.ts";
 import { OutputTag, SideOutputOperator } from "./side_output.ts";
-import { CoConnectedStreams, ConnectedStreams } from "./connected_streams.ts";
+import { BroadcastConnectedStreams, CoConnectedStreams, ConnectedStreams } from "./connected_streams.ts";
 import { type ProcessFunction, ProcessOperator } from "./operators/process.ts";
 
 /** The part of the environment a stream needs to add operators. */
@@ -52,6 +52,20 @@ export class DataStream<T> {
   protected then<O>(kind: string, createOperator: Transformation["createOperator"], options: OperatorOptions | undefined, code?: unknown): DataStream<O> {
     const t = this.builder.add({ kind, createOperator, input: { id: this.transformation.id, partitioning: this.#partitioning }, code: codeOf(code) }, options);
     return new DataStream<O>(this.builder, t);
+  }
+
+  /**
+   * Adds an operator of your own (Flink's `DataStream.transform`): `createOperator` is called
+   * once per subtask. `kind` names it in generated uids and as its default name.
+   */
+  transform<O>(kind: string, createOperator: () => StreamOperator, options?: OperatorOptions, code?: unknown): DataStream<O> {
+    requireFunction(createOperator, `transform("${kind}") operator factory`);
+    return this.then<O>(kind, createOperator, options, code ?? createOperator);
+  }
+
+  /** True when other was made by the same StreamEnvironment. */
+  protected sameEnvironment(other: DataStream<unknown>): boolean {
+    return other.builder === this.builder;
   }
 
   /** One record out per record in; fn may be async. */
@@ -267,9 +281,12 @@ export class DataStream<T> {
     return new DataStream<T>(this.builder, this.transformation, "rebalance");
   }
 
-  /** Every record to every subtask of the next operator. */
-  broadcast(): DataStream<T> {
-    return new DataStream<T>(this.builder, this.transformation, "broadcast");
+  /**
+   * Every record to every subtask of the next operator. Connected to a keyed stream
+   * (`keyed.connect(rules.broadcast())`) it feeds broadcast state (Flink's `BroadcastStream`).
+   */
+  broadcast(): BroadcastStream<T> {
+    return new BroadcastStream<T>(this.builder, this.transformation, "broadcast");
   }
 
   /** Subtask i to subtask i; parallelism must match. */
@@ -286,6 +303,12 @@ export class DataStream<T> {
     );
     void t;
   }
+}
+
+/** A stream whose records reach every subtask of the next operator (see {@link DataStream.broadcast}). */
+export class BroadcastStream<T> extends DataStream<T> {
+  /** Tells a broadcast stream from a plain one, for the type checker too. */
+  readonly partitioning = "broadcast" as const;
 }
 
 /**
@@ -320,9 +343,15 @@ export class KeyedStream<T, K> extends DataStream<T> {
    * @throws {WeirError} `invalid_job` when other is not a stream of this environment
    */
   override connect<B>(other: KeyedStream<B, K>): ConnectedStreams<T, B, K>;
+  override connect<B>(other: BroadcastStream<B>): BroadcastConnectedStreams<T, B, K>;
   override connect<B>(other: DataStream<B>): CoConnectedStreams<T, B>;
-  override connect<B>(other: KeyedStream<B, K> | DataStream<B>): ConnectedStreams<T, B, K> | CoConnectedStreams<T, B> {
-    if (!(other instanceof KeyedStream)) return super.connect(other);
+  override connect<B>(other: KeyedStream<B, K> | DataStream<B>): ConnectedStreams<T, B, K> | CoConnectedStreams<T, B> | BroadcastConnectedStreams<T, B, K> {
+    if (!(other instanceof KeyedStream)) {
+      if (other instanceof BroadcastStream && this.sameEnvironment(other)) {
+        return new BroadcastConnectedStreams<T, B, K>(this, other, this.#keySelector);
+      }
+      return super.connect(other);
+    }
     if ((other as KeyedStream<B, K>).builder !== this.builder) {
       throw new WeirError("invalid_job", `connect() of "${this.transformation.name}" needs a keyed stream of the same environment (a.keyBy(k).connect(b.keyBy(k))), got "${other.transformation.name}" of another environment`);
     }

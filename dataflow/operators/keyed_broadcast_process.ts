@@ -1,0 +1,142 @@
+import type { Batch } from "../../actors/messages.ts";
+import type { ListState, MapState, StateOptions, ValueState } from "../../state/keyed_state.ts";
+import { BroadcastStateSnapshot, BroadcastStates } from "../../state/broadcast_state.ts";
+import type { OperatorContext, RestoredState } from "../operator.ts";
+import { KeyedOperator } from "./base.ts";
+import { type OutputTag, SideRecord, checkTag } from "../side_output.ts";
+import type { InputRecord } from "../connected_streams.ts";
+
+/** What processElement sees: the key's state and the broadcast state, read-only. */
+export interface KeyedReadOnlyBroadcastContext<K, O> {
+  /** The key of the current record. */
+  readonly key: K;
+  /** The current record's event-time timestamp (ms), or undefined when it has none. */
+  readonly timestamp: number | undefined;
+  emit(value: O): void;
+  output<X>(tag: OutputTag<X>, value: X): void;
+  valueState<T>(name: string, options?: StateOptions): ValueState<T>;
+  listState<T>(name: string, options?: StateOptions): ListState<T>;
+  mapState<MK, MV>(name: string, options?: StateOptions): MapState<MK, MV>;
+  /**
+   * The broadcast map state `name`, read-only here.
+   * @throws {WeirError} `invalid_state_access` on a write
+   */
+  broadcastState<MK, MV>(name: string): MapState<MK, MV>;
+}
+
+/** What processBroadcastElement sees: the broadcast state, writable; no key. */
+export interface BroadcastContext<O> {
+  readonly timestamp: number | undefined;
+  emit(value: O): void;
+  output<X>(tag: OutputTag<X>, value: X): void;
+  /** The broadcast map state `name`; every subtask applies the same writes in the same order. */
+  broadcastState<MK, MV>(name: string): MapState<MK, MV>;
+}
+
+/**
+ * Flink's `KeyedBroadcastProcessFunction`: `processElement` per record of the keyed input,
+ * `processBroadcastElement` per record of the broadcast input (run by every subtask). Both may be async.
+ */
+export interface KeyedBroadcastProcessFunction<T, B, K, O> {
+  processElement(value: T, ctx: KeyedReadOnlyBroadcastContext<K, O>): void | Promise<void>;
+  processBroadcastElement(value: B, ctx: BroadcastContext<O>): void | Promise<void>;
+}
+
+/**
+ * The operator of `keyed.connect(stream.broadcast()).process(fn)`. Its input is a union of
+ * {@link InputRecord}s: input 1 hash-partitioned by key, input 2 broadcast to every subtask.
+ * Broadcast state is operator state, every subtask's copy equal (see state/broadcast_state.ts).
+ */
+export class KeyedBroadcastProcessOperator extends KeyedOperator {
+  readonly timestamped = true;
+  readonly #fn: KeyedBroadcastProcessFunction<unknown, unknown, unknown, unknown>;
+  #broadcast!: BroadcastStates;
+  #out: Batch = [];
+  #timestamp = NaN;
+  readonly #keyed: KeyedReadOnlyBroadcastContext<unknown, unknown>;
+  readonly #bcast: BroadcastContext<unknown>;
+
+  constructor(
+    keySelector: (value: unknown) => unknown,
+    fn: KeyedBroadcastProcessFunction<unknown, unknown, unknown, unknown>,
+    consumedTags: () => Set<string> | undefined = () => undefined,
+  ) {
+    // Only keyed records reach the key selector (see processBatch).
+    super(keySelector);
+    this.#fn = fn;
+    const timestamp = () => (Number.isNaN(this.#timestamp) ? undefined : this.#timestamp);
+    const key = () => this.backend.currentKey;
+    const emit = (v: unknown) => this.#push(this.copy(v));
+    const output = (tag: OutputTag<unknown>, v: unknown) => {
+      const name = checkTag(tag, "process").name;
+      if (consumedTags()?.has(name)) this.#push(new SideRecord(name, this.copy(v)));
+    };
+    this.#keyed = {
+      get key() {
+        return key();
+      },
+      get timestamp() {
+        return timestamp();
+      },
+      emit,
+      output: output as KeyedReadOnlyBroadcastContext<unknown, unknown>["output"],
+      valueState: (name, options) => this.backend.valueState(name, options),
+      listState: (name, options) => this.backend.listState(name, options),
+      mapState: (name, options) => this.backend.mapState(name, options),
+      broadcastState: (name) => this.#broadcast.readOnly(name),
+    };
+    this.#bcast = {
+      get timestamp() {
+        return timestamp();
+      },
+      emit,
+      output: output as BroadcastContext<unknown>["output"],
+      broadcastState: (name) => this.#broadcast.writable(name),
+    };
+  }
+
+  override open(ctx: OperatorContext, restored: RestoredState | undefined): void | Promise<void> {
+    this.#broadcast = new BroadcastStates(ctx.name);
+    const copy = restored?.operator.find((e): e is BroadcastStateSnapshot => e instanceof BroadcastStateSnapshot);
+    if (copy) this.#broadcast.restore(copy);
+    return super.open(ctx, restored);
+  }
+
+  protected override operatorState(): unknown[] {
+    return [this.#broadcast.snapshot()];
+  }
+
+  #push(v: unknown): void {
+    const out = this.#out;
+    if (out.timestamps !== undefined) out.timestamps.push(this.#timestamp);
+    out.push(v);
+  }
+
+  processBatch(values: Batch): unknown[] | Promise<unknown[]> {
+    const out: Batch = [];
+    if (values.timestamps !== undefined) out.timestamps = [];
+    this.#out = out;
+    for (let i = 0; i < values.length; i++) {
+      const r = this.#one(values, i);
+      if (r instanceof Promise) return this.#rest(values, i, r, out);
+    }
+    return out;
+  }
+
+  #one(values: Batch, i: number): void | Promise<void> {
+    const record = values[i] as InputRecord;
+    this.#timestamp = values.timestamps === undefined ? NaN : values.timestamps[i];
+    if (record.input === 2) return this.#fn.processBroadcastElement(record.value, this.#bcast);
+    this.backend.setCurrentKey(this.keySelector(record));
+    return this.#fn.processElement(record.value, this.#keyed);
+  }
+
+  async #rest(values: Batch, i: number, first: Promise<void>, out: Batch): Promise<unknown[]> {
+    await first;
+    for (let j = i + 1; j < values.length; j++) {
+      this.#out = out;
+      await this.#one(values, j);
+    }
+    return out;
+  }
+}
