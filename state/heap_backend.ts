@@ -280,9 +280,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const version = this.#versions.current;
     this.#versions.current = version + 1;
     this.#versions.collecting = version;
-    // Timers (dataflow/timer_service.ts, table "weir.timers") are restored from canonical
-    // tables only: an operator with timers keeps full snapshots even when incremental.
-    const log = options?.savepoint || this.#tables.has("weir.timers") ? undefined : this.#changelog;
+    const log = options?.savepoint ? undefined : this.#changelog;
     if (!log) {
       const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables);
       this.#collecting = snap;

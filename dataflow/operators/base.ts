@@ -3,6 +3,7 @@ import { KeyedStateCapture } from "./keyed_capture.ts";
 import { copyValue } from "../../codec/values.ts";
 import { assert } from "../../errors.ts";
 import type { KeyedStateBackend, KeyedStateHandle } from "../../state/backend.ts";
+import type { KeyedTableSnapshot } from "../../state/keyed_state.ts";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
 
 /**
@@ -58,6 +59,31 @@ export abstract class KeyedOperator implements StreamOperator {
   }
 
   abstract processBatch(values: unknown[]): unknown[] | Promise<unknown[]>;
+
+  /**
+   * Rebuilds an in-memory index of keyed state (timer queues) once open() restored the
+   * backend: from the restored canonical tables, or, when the backend restored files of
+   * its own format (incremental checkpoints), from a canonical snapshot of what it then
+   * holds, since those files are not tables anyone else can read.
+   */
+  protected reindex(opened: void | Promise<void>, restored: RestoredState, index: (tables: Record<string, KeyedTableSnapshot>[]) => void): void | Promise<void> {
+    if (!restored.keyedHandles?.length) {
+      index(restored.keyed);
+      return opened;
+    }
+    return (async () => {
+      await opened;
+      const snap = this.backend.snapshot(0, { savepoint: true });
+      try {
+        while (!(await snap.step(Infinity)));
+        const result = snap.result();
+        assert(result.format === "canonical", () => `The "${this.backend.name}" backend's savepoint snapshot is not canonical`);
+        index([result.tables]);
+      } finally {
+        snap.release();
+      }
+    })();
+  }
 
   /**
    * Takes the keyed snapshot to its end at once; the caller encodes it before the next

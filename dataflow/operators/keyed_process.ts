@@ -112,12 +112,10 @@ export class KeyedProcessOperator extends KeyedOperator {
   override open(ctx: OperatorContext, restored: RestoredState | undefined): void | Promise<void> {
     const opened = super.open(ctx, restored);
     this.#timers = new InternalTimerService(this.backend, ctx.clock, ctx.name);
-    if (restored) {
-      this.#timers.restore(restored.keyed);
-      const marks = restored.operator.filter((w): w is number => typeof w === "number");
-      if (marks.length > 0) this.#timers.restoreWatermark(Math.min(...marks));
-    }
-    return opened;
+    if (!restored) return opened;
+    const marks = restored.operator.filter((w): w is number => typeof w === "number");
+    if (marks.length > 0) this.#timers.restoreWatermark(Math.min(...marks));
+    return this.reindex(opened, restored, (tables) => this.#timers.restore(tables));
   }
 
   /** The watermark, so that timers restored at another parallelism fire as they would have. */

@@ -77,12 +77,13 @@ describe("windows on keyed streams", () => {
     });
   }
 
-  for (const backend of ["heap", "sqlite"] as const) {
-  test(`sliding event-time windows with aggregate: one accumulator per key and window, exactly-once through a failure (${backend} state)`, async () => {
+  // Incremental checkpoints restore the backend from its own files: timers must come back too.
+  for (const [backend, incremental] of [["heap", false], ["sqlite", false], ["heap", true], ["sqlite", true]] as const) {
+  test(`sliding event-time windows with aggregate: one accumulator per key and window, exactly-once through a failure (${backend} state${incremental ? ", incremental" : ""})`, async () => {
     const world = new VirtualWorld();
     const fail = new FailOnce((n) => n === 2100);
     const sink = new CollectSink<[number, number, number]>();
-    const e = env(world, `sliding-${backend}`, { state: { backend } });
+    const e = env(world, `sliding-${backend}${incremental ? "-incremental" : ""}`, { state: { backend, incremental } });
     e.fromSource(new SequenceSource(0, N, { ratePerSecond: 1000 }), { uid: "src" })
       .assignTimestampsAndWatermarks(stamp, { uid: "ts" })
       .keyBy((n) => n % KEYS)
