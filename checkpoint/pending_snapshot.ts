@@ -1,3 +1,4 @@
+import type { SharedStateRef } from "../state/backend.ts";
 import { type Barrier, type ChannelStateItem, isBatch } from "../actors/messages.ts";
 import { type CborHead, encodeBody, encodeParts } from "../codec/cbor.ts";
 import type { StateCapture } from "../dataflow/operator.ts";
@@ -44,6 +45,8 @@ export class PendingSnapshot {
   readonly operators: Record<string, Uint8Array>;
   /** Operator state still being captured asynchronously, by uid (see StateCapture). */
   readonly captures = new Map<string, StateCapture>();
+  /** The shared files the finished captures refer to (incremental checkpoints). */
+  readonly sharedState: SharedStateRef[] = [];
   /** Set when any barrier of this snapshot overtook data (input or output side). */
   unaligned: boolean;
   timing: AlignmentTiming;
@@ -84,6 +87,7 @@ export class PendingSnapshot {
     const capture = this.captures.get(uid);
     if (!capture) return;
     this.operators[uid] = capture.bytes();
+    for (const ref of capture.sharedState?.() ?? []) this.sharedState.push(ref);
     capture.release();
     this.captures.delete(uid);
   }

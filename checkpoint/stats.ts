@@ -188,6 +188,8 @@ export class CheckpointStatsTracker {
     const s = t?.subtasks[ack.subtaskIndex];
     if (!t || !s || s.status === "completed") return;
     const ackTimestamp = Math.round(ack.ackTimestamp);
+    const fullSize = ack.fullStateSize ?? ack.stateSize;
+    const written = ack.checkpointedSize ?? ack.stateSize;
     const e2e = Math.max(0, ackTimestamp - d.trigger_timestamp);
     const alignmentMs = Math.round(ack.alignmentDurationMs);
     const startDelayMs = Math.round(ack.startDelayMs);
@@ -195,8 +197,8 @@ export class CheckpointStatsTracker {
       status: "completed",
       ack_timestamp: ackTimestamp,
       end_to_end_duration: e2e,
-      state_size: ack.stateSize,
-      checkpointed_size: ack.stateSize,
+      state_size: fullSize,
+      checkpointed_size: written,
       persisted_data: ack.persistedData,
       alignment: { duration: alignmentMs, persisted: ack.persistedData },
       checkpoint: { sync: Math.round(ack.syncDurationMs ?? 0), async: Math.round(ack.asyncDurationMs ?? 0) },
@@ -205,8 +207,8 @@ export class CheckpointStatsTracker {
     });
     t.num_acknowledged_subtasks++;
     t.latest_ack_timestamp = Math.max(t.latest_ack_timestamp, ackTimestamp);
-    t.state_size += ack.stateSize;
-    t.checkpointed_size += ack.stateSize;
+    t.state_size += fullSize;
+    t.checkpointed_size += written;
     t.persisted_data += ack.persistedData;
     t.end_to_end_duration = Math.max(t.end_to_end_duration, e2e);
     t.alignment_duration_max = Math.max(t.alignment_duration_max, alignmentMs);
@@ -215,8 +217,8 @@ export class CheckpointStatsTracker {
     if (t.num_acknowledged_subtasks === t.num_subtasks) t.status = "COMPLETED";
     d.num_acknowledged_subtasks++;
     d.latest_ack_timestamp = Math.max(d.latest_ack_timestamp, ackTimestamp);
-    d.state_size += ack.stateSize;
-    d.checkpointed_size += ack.stateSize;
+    d.state_size += fullSize;
+    d.checkpointed_size += written;
     d.persisted_data += ack.persistedData;
     d.alignment_buffered += ack.persistedData;
     // A checkpoint that switched to unaligned anywhere is reported as unaligned (as Flink does).

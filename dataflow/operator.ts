@@ -5,7 +5,7 @@
  */
 import type { Clock } from "../actors/time.ts";
 import type { KeyGroupRange } from "../state/key_group.ts";
-import type { IncrementalKeyedState, KeyedStateBackend } from "../state/backend.ts";
+import type { IncrementalKeyedState, KeyedStateBackend, SharedStateRef } from "../state/backend.ts";
 import type { KeyedTableSnapshot } from "../state/keyed_state.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 
@@ -92,6 +92,8 @@ export interface StateCapture {
   bytes(): Uint8Array;
   /** Frees what the capture holds (marks, copies); idempotent. */
   release(): void;
+  /** The shared files (incremental checkpoints) the bytes refer to, once done; none when absent. */
+  sharedState?(): SharedStateRef[];
 }
 
 /** One operator of a chain. processBatch() gets a batch and returns the batch it emits. */

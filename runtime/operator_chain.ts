@@ -280,6 +280,7 @@ export class OperatorChain {
       },
       bytes: () => capture.bytes(),
       release: () => capture.release(),
+      sharedState: () => capture.sharedState?.() ?? [],
     };
   }
 

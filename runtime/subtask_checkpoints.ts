@@ -36,6 +36,9 @@ export interface CheckpointedActor {
  * barriers in-band or ahead of the output buffers, and writing and acking the result.
  */
 export class SubtaskCheckpoints implements BarrierController {
+  /** Shared files the last acknowledged snapshot referred to: what a new one need not count as written. */
+  #sharedAcknowledged = new Set<string>();
+
   readonly #actor: CheckpointedActor;
   readonly #host: SubtaskHost;
   readonly #handler: BarrierHandler;
@@ -285,6 +288,24 @@ export class SubtaskCheckpoints implements BarrierController {
     return false;
   }
 
+  /**
+   * Flink's state_size (the state file and every shared file it refers to) and
+   * checkpointed_size (the state file and the shared files first referred to now).
+   */
+  #sizes(snap: PendingSnapshot, fileBytes: number): { fullStateSize: number; checkpointedSize: number } {
+    let full = fileBytes;
+    let written = fileBytes;
+    const keys = new Set<string>();
+    for (const ref of snap.sharedState) {
+      if (keys.has(ref.key)) continue;
+      keys.add(ref.key);
+      full += ref.size;
+      if (!this.#sharedAcknowledged.has(ref.key)) written += ref.size;
+    }
+    this.#sharedAcknowledged = keys;
+    return { fullStateSize: full, checkpointedSize: written };
+  }
+
   /** Writes a finished snapshot's file and acknowledges it. */
   #write(snap: PendingSnapshot, bytes: Uint8Array, stateChecksum: string): void {
     const id = snap.barrier.checkpointId;
@@ -300,6 +321,7 @@ export class SubtaskCheckpoints implements BarrierController {
           subtaskIndex: meta.subtaskIndex,
           stateKey,
           stateSize: bytes.length,
+          ...this.#sizes(snap, bytes.length),
           stateChecksum,
           persistedData: snap.persistedBytes,
           unaligned: snap.unaligned,

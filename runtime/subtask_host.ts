@@ -9,6 +9,13 @@ export interface SubtaskAck {
   /** Storage key of the subtask's state file. */
   stateKey: string;
   stateSize: number;
+  /**
+   * The full state this checkpoint stands for: the state file plus every shared file it
+   * refers to (incremental checkpoints); stateSize when it refers to none. Flink's `state_size`.
+   */
+  fullStateSize?: number;
+  /** What this checkpoint wrote: the state file plus shared files no earlier checkpoint of the subtask referred to. Flink's `checkpointed_size`. */
+  checkpointedSize?: number;
   /** checksumOf() the state file's bytes, recorded in `_metadata` and verified on restore. */
   stateChecksum: string;
   persistedData: number;

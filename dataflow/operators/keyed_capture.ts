@@ -1,3 +1,4 @@
+import type { SharedStateRef } from "../../state/backend.ts";
 /**
  * The asynchronous part of a keyed operator's snapshot: steps the backend's snapshot to
  * its end, then encodes the canonical tables a piece at a time (a slice of a key group's
@@ -36,6 +37,13 @@ interface GroupWork {
  * ```
  */
 export class KeyedStateCapture implements StateCapture {
+  #shared: SharedStateRef[] = [];
+
+  /** The shared files the snapshot refers to (a backend's own incremental format); none for canonical tables. */
+  sharedState(): SharedStateRef[] {
+    return this.#shared;
+  }
+
   readonly #snap: KeyedStateSnapshot;
   readonly #what: string;
   /** Heads and bodies in order; a slot (array) per key group collects its encoded slices. */
@@ -85,6 +93,7 @@ export class KeyedStateCapture implements StateCapture {
     this.#snap.release();
     if (result.format !== "canonical") {
       // A backend's own format (handles to files it wrote already): stored as it is.
+      this.#shared = result.shared;
       this.#bytes = encode(this.#operator ? { operator: this.#operator, keyedHandle: result } : { keyedHandle: result }, this.#what);
       return true;
     }

@@ -1,0 +1,52 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
+import type { JobHandle } from "../../mod.ts";
+
+const KEYS = 5000;
+const FILL = 20_000;
+
+/** Polls until cond holds (a hang guard, not a speed check). */
+async function until(cond: () => boolean, limitMs = 60_000): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not reached");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Every key written first, then only 10 keys change: later checkpoints write little but stand for everything. */
+function job(backend: "heap" | "sqlite", incremental: boolean, sink: CollectSink<[number, number]>) {
+  const env = new StreamEnvironment({ jobName: `sizes-${backend}-${incremental}`, parallelism: 1, storage: new MemoryStorage(), checkpoint: { interval: 50 }, state: { backend, incremental } });
+  env.fromSource(new SequenceSource(0, 1e9, { ratePerSecond: 40_000 }), { uid: "n" })
+    .map((n): [number, number] => [n < FILL ? n % KEYS : n % 10, 1], { uid: "pair" })
+    .keyBy((p) => p[0])
+    .reduce((a, b): [number, number] => [a[0], a[1] + b[1]], { uid: "count" })
+    .sinkTo(sink, { uid: "out" });
+  return env;
+}
+
+async function sizesAfterFill(h: JobHandle, sink: CollectSink<[number, number]>) {
+  await h.triggerCheckpoint();
+  await until(() => sink.committed.length > FILL + 500);
+  await h.triggerCheckpoint(); // the first after the fill: maybe still a base
+  await h.triggerCheckpoint();
+  const d = await h.triggerCheckpoint();
+  await h.cancel();
+  return { state: d.state_size, written: d.checkpointed_size };
+}
+
+describe("state_size and checkpointed_size", () => {
+  for (const backend of ["heap", "sqlite"] as const) {
+    test(`incremental ${backend}: a checkpoint after few changes writes a small part of state_size, which still counts every key`, async () => {
+      const full = new CollectSink<[number, number]>();
+      const fullSizes = await sizesAfterFill(await job(backend, false, full).execute(), full);
+      const inc = new CollectSink<[number, number]>();
+      const incSizes = await sizesAfterFill(await job(backend, true, inc).execute(), inc);
+      assert.equal(fullSizes.written, fullSizes.state, "a full checkpoint writes all it stands for");
+      assert.ok(incSizes.written < incSizes.state / 5, `written ${incSizes.written} of ${incSizes.state}`);
+      // The incremental state_size counts the base: the same order as a full snapshot's bytes.
+      assert.ok(incSizes.state > fullSizes.state / 3, `incremental state_size ${incSizes.state} vs full ${fullSizes.state}`);
+    });
+  }
+});
