@@ -153,8 +153,15 @@ export function invalidOption(option: string, value: unknown, expected: string):
 export function describe(value: unknown): string {
   if (typeof value === "function") return `function ${value.name || "(anonymous)"}`;
   if (typeof value === "string") return JSON.stringify(value);
+  // JSON writes NaN and ±Infinity as null.
+  if (typeof value === "number") return String(value);
   try {
-    return JSON.stringify(value) ?? String(value);
+    const json = JSON.stringify(value);
+    // JSON drops function members: { onTimer() {} } would read "{}".
+    if (json === "{}" && value !== null && typeof value === "object" && Object.keys(value).length > 0) {
+      return `{ ${Object.entries(value).map(([k, v]) => `${k}: ${typeof v}`).join(", ")} }`;
+    }
+    return json ?? String(value);
   } catch {
     return String(value);
   }

@@ -37,6 +37,13 @@ function checkSize(what: string, value: unknown, allowZero = false): number {
   return value;
 }
 
+/** An offset must be shorter than the period it shifts (Flink: `abs(offset) < size`, or `< slide`). */
+function checkOffset(what: string, value: unknown, period: number): number {
+  const offset = checkSize(what, value, true);
+  if (offset >= period) throw invalidOption(what, value, `must be less than ${period} ms (the window's ${what.includes("Sliding") ? "slide" : "size"})`);
+  return offset;
+}
+
 /** Start of the window of `size` (shifted by `offset`) that holds `t` (Flink's `TimeWindow.getWindowStartWithOffset`). */
 export function windowStart(t: number, offset: number, size: number): number {
   const r = (t - offset) % size;
@@ -99,7 +106,7 @@ export class TumblingEventTimeWindows {
    * @throws {WeirError} `invalid_option` naming the value when size is not > 0 or offset not >= 0
    */
   static of(sizeMs: number, offsetMs = 0): WindowAssigner {
-    return new Tumbling(true, checkSize("TumblingEventTimeWindows.of size", sizeMs), checkSize("TumblingEventTimeWindows.of offset", offsetMs, true));
+    return new Tumbling(true, checkSize("TumblingEventTimeWindows.of size", sizeMs), checkOffset("TumblingEventTimeWindows.of offset", offsetMs, sizeMs));
   }
 }
 
@@ -116,7 +123,7 @@ export class TumblingEventTimeWindows {
 export class SlidingEventTimeWindows {
   /** @throws {WeirError} `invalid_option` naming the value when size or slide is not > 0 */
   static of(sizeMs: number, slideMs: number, offsetMs = 0): WindowAssigner {
-    return new Sliding(true, checkSize("SlidingEventTimeWindows.of size", sizeMs), checkSize("SlidingEventTimeWindows.of slide", slideMs), checkSize("SlidingEventTimeWindows.of offset", offsetMs, true));
+    return new Sliding(true, checkSize("SlidingEventTimeWindows.of size", sizeMs), checkSize("SlidingEventTimeWindows.of slide", slideMs), checkOffset("SlidingEventTimeWindows.of offset", offsetMs, slideMs));
   }
 }
 
@@ -150,7 +157,7 @@ export class EventTimeSessionWindows {
 export class TumblingProcessingTimeWindows {
   /** @throws {WeirError} `invalid_option` naming the value when size is not > 0 */
   static of(sizeMs: number, offsetMs = 0): WindowAssigner {
-    return new Tumbling(false, checkSize("TumblingProcessingTimeWindows.of size", sizeMs), checkSize("TumblingProcessingTimeWindows.of offset", offsetMs, true));
+    return new Tumbling(false, checkSize("TumblingProcessingTimeWindows.of size", sizeMs), checkOffset("TumblingProcessingTimeWindows.of offset", offsetMs, sizeMs));
   }
 }
 
@@ -166,7 +173,7 @@ export class TumblingProcessingTimeWindows {
 export class SlidingProcessingTimeWindows {
   /** @throws {WeirError} `invalid_option` naming the value when size or slide is not > 0 */
   static of(sizeMs: number, slideMs: number, offsetMs = 0): WindowAssigner {
-    return new Sliding(false, checkSize("SlidingProcessingTimeWindows.of size", sizeMs), checkSize("SlidingProcessingTimeWindows.of slide", slideMs), checkSize("SlidingProcessingTimeWindows.of offset", offsetMs, true));
+    return new Sliding(false, checkSize("SlidingProcessingTimeWindows.of size", sizeMs), checkSize("SlidingProcessingTimeWindows.of slide", slideMs), checkOffset("SlidingProcessingTimeWindows.of offset", offsetMs, slideMs));
   }
 }
 

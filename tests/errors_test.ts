@@ -38,3 +38,15 @@ describe("assert()", () => {
     assert.throws(() => rogue.send({ kind: "credit", batches: 1 }), /credit 3 exceeds its capacity 2/);
   });
 });
+
+describe("describe()", () => {
+  test("describe() shows numbers JSON cannot (NaN, Infinity) and objects whose members are functions", async () => {
+    const { describe: show } = await import("../errors.ts");
+    assert.equal(show(Number.NaN), "NaN");
+    assert.equal(show(-Infinity), "-Infinity");
+    assert.equal(show(3), "3");
+    assert.equal(show({ onTimer() {} }), "{ onTimer: function }");
+    assert.equal(show({}), "{}");
+    assert.equal(show({ a: 1 }), '{"a":1}');
+  });
+});

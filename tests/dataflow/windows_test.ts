@@ -310,7 +310,11 @@ describe("windows on keyed streams", () => {
   test("bad windows are WeirErrors naming the operator and the value", async () => {
     assert.throws(() => TumblingEventTimeWindows.of(-1000), (e: unknown) => e instanceof WeirError && e.code === "invalid_option" && /-1000/.test(e.message));
     assert.throws(() => SlidingEventTimeWindows.of(1000, 0), (e: unknown) => e instanceof WeirError && /slide/.test(e.message));
-    assert.throws(() => EventTimeSessionWindows.withGap(Number.NaN), (e: unknown) => e instanceof WeirError && /gap/.test(e.message));
+    assert.throws(() => EventTimeSessionWindows.withGap(Number.NaN), (e: unknown) => e instanceof WeirError && /gap/.test(e.message) && /got NaN/.test(e.message));
+    // Flink refuses an offset of a whole period or more (abs(offset) < size, < slide).
+    assert.throws(() => TumblingEventTimeWindows.of(1000, 5000), (e: unknown) => e instanceof WeirError && e.code === "invalid_option" && /offset/.test(e.message) && /5000/.test(e.message));
+    assert.throws(() => SlidingEventTimeWindows.of(1000, 500, 500), (e: unknown) => e instanceof WeirError && /offset/.test(e.message) && /slide/.test(e.message));
+    assert.doesNotThrow(() => TumblingEventTimeWindows.of(1000, 999));
     const world = new VirtualWorld();
     const e = env(world, "bad-window", { restart: { strategy: "none" } });
     const s = e.fromSource(new SequenceSource(0, 10), { uid: "numbers" }).map((n) => n, { uid: "plain" });
