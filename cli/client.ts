@@ -17,6 +17,8 @@ export interface JobRow {
   status: string;
   "start-time": number;
   "end-time": number;
+  /** ms run so far (absent from servers before weir 0.1.1). */
+  duration?: number;
 }
 
 /**

@@ -23,6 +23,8 @@ export interface JobSummary {
   name: string;
   "start-time": number;
   "end-time": number;
+  /** ms from start to end, or to now (the job's clock) while it runs; as in Flink's job overview. */
+  duration: number;
 }
 
 /**
@@ -36,7 +38,16 @@ export interface JobSummary {
  */
 export function jobSummary(job: JobHandle, registry: JobRegistry): JobSummary {
   const status = job.status;
-  return { id: job.id, status: flinkJobStatus(status), "weir-status": status, name: job.name, "start-time": Math.round(job.startTime), "end-time": Math.round(registry.endTime(job.id)) };
+  const end = registry.endTime(job.id);
+  return {
+    id: job.id,
+    status: flinkJobStatus(status),
+    "weir-status": status,
+    name: job.name,
+    "start-time": Math.round(job.startTime),
+    "end-time": Math.round(end),
+    duration: Math.round((end >= 0 ? end : job.now()) - job.startTime),
+  };
 }
 
 /**

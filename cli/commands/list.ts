@@ -45,7 +45,7 @@ ${API_FLAGS_HELP}`,
       j.name,
       j.status,
       new Date(j["start-time"]).toISOString(),
-      j["end-time"] >= 0 ? duration(j["end-time"] - j["start-time"]) : "-",
+      typeof j.duration === "number" ? duration(j.duration) : j["end-time"] >= 0 ? duration(j["end-time"] - j["start-time"]) : "-",
     ]);
     say(table(["ID", "NAME", "STATUS", "STARTED", "RAN FOR"], rows));
     return 0;

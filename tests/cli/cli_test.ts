@@ -45,7 +45,7 @@ describe("weir CLI", () => {
       const listed = await runCli(["list", "--url", url]);
       assert.equal(listed.code, 0, listed.stderr);
       assert.match(listed.stdout, /^ID +NAME +STATUS +STARTED +RAN FOR$/m);
-      assert.match(listed.stdout, new RegExp(`^${job.id} +cli-job +RUNNING `, "m"));
+      assert.match(listed.stdout, new RegExp(`^${job.id} +cli-job +RUNNING +\\S+ +[\\d.]+ (ms|s|min|h)`, "m"), "a running job shows how long it ran");
 
       const cp = await runCli(["checkpoint", job.id, "--url", url]);
       assert.equal(cp.code, 0, cp.stderr);
