@@ -1,10 +1,9 @@
 import type { Batch } from "../../actors/messages.ts";
 import type { ListState, MapState, StateOptions, ValueState } from "../../state/keyed_state.ts";
 import { WeirError } from "../../errors.ts";
-import type { OperatorContext, RestoredState } from "../operator.ts";
-import { KeyedOperator } from "./base.ts";
+import { TimedKeyedOperator } from "./timed_keyed.ts";
 import { type OutputTag, SideRecord, checkTag } from "../side_output.ts";
-import { InternalTimerService, type TimeDomain, type TimerService } from "../timer_service.ts";
+import type { TimeDomain, TimerService } from "../timer_service.ts";
 
 export type { TimeDomain, TimerService };
 
@@ -52,7 +51,7 @@ export interface KeyedProcessFunctionObject<T, K, O> {
 }
 
 /** process(fn) on a keyed stream: keyed ValueState, ListState and MapState, timers. */
-export class KeyedProcessOperator extends KeyedOperator {
+export class KeyedProcessOperator extends TimedKeyedOperator {
   /** Emitted records carry the current record's (or timer's) timestamp. */
   readonly timestamped = true;
   readonly #fn: KeyedProcessFunction<unknown, unknown, unknown>;
@@ -60,7 +59,6 @@ export class KeyedProcessOperator extends KeyedOperator {
   #out: Batch = [];
   #timestamp = NaN;
   #domain: TimeDomain = "event";
-  #timers!: InternalTimerService;
   readonly #ctx: OnTimerContext<unknown, unknown>;
 
   /** `consumedTags` returns the side outputs someone reads; records to other tags are dropped. */
@@ -77,7 +75,7 @@ export class KeyedProcessOperator extends KeyedOperator {
     }
     const key = () => this.backend.currentKey;
     const timestamp = () => (Number.isNaN(this.#timestamp) ? undefined : this.#timestamp);
-    const timerService = () => this.#timers.forKey;
+    const timerService = () => this.timers.forKey;
     const domain = () => this.#domain;
     this.#ctx = {
       get key() {
@@ -109,20 +107,6 @@ export class KeyedProcessOperator extends KeyedOperator {
     out.push(v);
   }
 
-  override open(ctx: OperatorContext, restored: RestoredState | undefined): void | Promise<void> {
-    const opened = super.open(ctx, restored);
-    this.#timers = new InternalTimerService(this.backend, ctx.clock, ctx.name);
-    if (!restored) return opened;
-    const marks = restored.operator.filter((w): w is number => typeof w === "number");
-    if (marks.length > 0) this.#timers.restoreWatermark(Math.min(...marks));
-    return this.reindex(opened, restored, (tables) => this.#timers.restore(tables));
-  }
-
-  /** The watermark, so that timers restored at another parallelism fire as they would have. */
-  protected override operatorState(): unknown[] | undefined {
-    const wm = this.#timers.watermark;
-    return wm > -Infinity && wm < Infinity ? [wm] : undefined;
-  }
 
   processBatch(values: Batch): unknown[] | Promise<unknown[]> {
     const out: Batch = [];
@@ -151,12 +135,12 @@ export class KeyedProcessOperator extends KeyedOperator {
   }
 
   processWatermark(watermark: number): unknown[] | Promise<unknown[]> {
-    this.#timers.advanceWatermark(watermark);
+    this.timers.advanceWatermark(watermark);
     return this.#fire("event", watermark);
   }
 
   nextProcessingTime(): number {
-    return this.#timers.nextProcessingTime();
+    return this.timers.nextProcessingTime();
   }
 
   onProcessingTime(now: number): unknown[] | Promise<unknown[]> {
@@ -168,7 +152,7 @@ export class KeyedProcessOperator extends KeyedOperator {
     const out: Batch = [];
     out.timestamps = [];
     const loop = (): unknown[] | Promise<unknown[]> => {
-      for (let due = this.#timers.takeDue(domain, upTo); due.length > 0; due = this.#timers.takeDue(domain, upTo)) {
+      for (let due = this.timers.takeDue(domain, upTo); due.length > 0; due = this.timers.takeDue(domain, upTo)) {
         for (let k = 0; k < due.length; k++) {
           const r = this.#fireOne(domain, due[k].key, due[k].timestamp, out);
           if (r instanceof Promise) return r.then(() => this.#fireAsync(domain, due.slice(k + 1), out)).then(loop);

@@ -3,9 +3,9 @@ import { WeirError } from "../../errors.ts";
 import type { ValueState } from "../../state/keyed_state.ts";
 import type { OperatorContext, RestoredState } from "../operator.ts";
 import { SideRecord } from "../side_output.ts";
-import { InternalTimerService, type TimeDomain } from "../timer_service.ts";
+import type { TimeDomain } from "../timer_service.ts";
 import { type TimeWindow, type WindowAssigner, windowStart } from "../window_assigners.ts";
-import { KeyedOperator } from "./base.ts";
+import { TimedKeyedOperator } from "./timed_keyed.ts";
 
 /** What a window function sees when its window fires. */
 export interface WindowContext<O> {
@@ -103,7 +103,7 @@ class WindowContents {
  * clock) passes its max timestamp, and its contents are dropped once the allowed lateness
  * passed too. Contents and timers are keyed state; the watermark reached is operator state.
  */
-export class WindowOperator extends KeyedOperator {
+export class WindowOperator extends TimedKeyedOperator {
   readonly timestamped = true;
   readonly #assigner: WindowAssigner;
   readonly #fn: WindowFunction;
@@ -112,7 +112,6 @@ export class WindowOperator extends KeyedOperator {
   readonly #consumedTags: () => Set<string> | undefined;
   #name = "";
   #clock!: OperatorContext["clock"];
-  #timers!: InternalTimerService;
   #contents: WindowContents | undefined;
   #out: Batch = [];
   #outTimestamp = NaN;
@@ -139,26 +138,15 @@ export class WindowOperator extends KeyedOperator {
         this.#out.push(this.copy(v));
         this.#out.timestamps!.push(this.#outTimestamp);
       },
-      currentWatermark: () => this.#timers.watermark,
+      currentWatermark: () => this.timers.watermark,
       currentProcessingTime: () => this.#clock.now(),
     };
   }
 
   override open(ctx: OperatorContext, restored: RestoredState | undefined): void | Promise<void> {
-    const opened = super.open(ctx, restored);
     this.#name = ctx.name;
     this.#clock = ctx.clock;
-    this.#timers = new InternalTimerService(this.backend, ctx.clock, ctx.name);
-    if (!restored) return opened;
-    const marks = restored.operator.filter((w): w is number => typeof w === "number");
-    if (marks.length > 0) this.#timers.restoreWatermark(Math.min(...marks));
-    return this.reindex(opened, restored, (tables) => this.#timers.restore(tables));
-  }
-
-  /** The watermark, so that timers restored at another parallelism fire as they would have. */
-  protected override operatorState(): unknown[] | undefined {
-    const wm = this.#timers.watermark;
-    return wm > -Infinity && wm < Infinity ? [wm] : undefined;
+    return super.open(ctx, restored);
   }
 
   #state(): WindowContents {
@@ -201,14 +189,14 @@ export class WindowOperator extends KeyedOperator {
 
   /** Whether a window is past its allowed lateness (its contents dropped or about to be). */
   #isLate(w: TimeWindow): boolean {
-    return this.#assigner.eventTime && w.end - 1 + this.#latenessMs <= this.#timers.watermark;
+    return this.#assigner.eventTime && w.end - 1 + this.#latenessMs <= this.timers.watermark;
   }
 
   /** Tumbling and sliding windows: the record goes into each of its windows that is not late. */
   #addToWindows(v: unknown, time: number, fires: (() => void | Promise<void>)[]): boolean {
     const { size, slide, offset } = this.#assigner.fixed!;
     const contents = this.#state();
-    const watermark = this.#timers.watermark;
+    const watermark = this.timers.watermark;
     const eventTime = this.#assigner.eventTime;
     let taken = false;
     // The windows holding `time` start at the last slide boundary and every slide before, while they still reach it.
@@ -248,15 +236,15 @@ export class WindowOperator extends KeyedOperator {
     contents.replace(kept);
     // Timers of the windows merged away stay; when they fire they find no window ending there.
     this.#registerTimers(end);
-    if (this.#assigner.eventTime && end - 1 <= this.#timers.watermark) this.#fireLate(start, fires);
+    if (this.#assigner.eventTime && end - 1 <= this.timers.watermark) this.#fireLate(start, fires);
     return true;
   }
 
   /** The timer that fires a window ending at `end`, and the one that drops it after the allowed lateness. */
   #registerTimers(end: number): void {
     const domain: TimeDomain = this.#assigner.eventTime ? "event" : "processing";
-    this.#timers.register(domain, end - 1);
-    if (this.#latenessMs > 0) this.#timers.register(domain, end - 1 + this.#latenessMs);
+    this.timers.register(domain, end - 1);
+    if (this.#latenessMs > 0) this.timers.register(domain, end - 1 + this.#latenessMs);
   }
 
   /** A record within the allowed lateness of a window that fired already fires it again with the full result (Flink). */
@@ -283,12 +271,12 @@ export class WindowOperator extends KeyedOperator {
   }
 
   processWatermark(watermark: number): unknown[] | Promise<unknown[]> {
-    this.#timers.advanceWatermark(watermark);
+    this.timers.advanceWatermark(watermark);
     return this.#onTimers("event", watermark);
   }
 
   nextProcessingTime(): number {
-    return this.#timers.nextProcessingTime();
+    return this.timers.nextProcessingTime();
   }
 
   /**
@@ -308,7 +296,7 @@ export class WindowOperator extends KeyedOperator {
   #onTimers(domain: TimeDomain, upTo: number, out = this.#newOut()): unknown[] | Promise<unknown[]> {
     this.#out = out;
     const steps: (() => void | Promise<void>)[] = [];
-    for (let due = this.#timers.takeDue(domain, upTo); due.length > 0; due = this.#timers.takeDue(domain, upTo)) {
+    for (let due = this.timers.takeDue(domain, upTo); due.length > 0; due = this.timers.takeDue(domain, upTo)) {
       for (const { key, timestamp } of due) steps.push(() => this.#onTimer(key, timestamp));
       // A window function may be async: the due timers of one round run in order before the next is taken.
       const r = inOrder(steps.splice(0));
