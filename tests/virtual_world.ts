@@ -24,6 +24,18 @@ export class VirtualWorld {
     return new Promise((r) => this.scheduler.after(ms, r));
   }
 
+  /**
+   * Runs the job until it ends and returns its result.
+   * @throws when it has not ended after `maxVirtualMs` of virtual time
+   */
+  async untilDone<R>(job: { done: Promise<R> }, maxVirtualMs = 600_000): Promise<R> {
+    let result: { value: R } | undefined;
+    job.done.then((value) => (result = { value }));
+    await this.drive(() => result !== undefined, maxVirtualMs);
+    if (!result) throw new Error(`The job did not end within ${maxVirtualMs} ms of virtual time`);
+    return result.value;
+  }
+
   /** Runs events until `until()` holds, `maxVirtualMs` passed, or nothing is left to run. */
   async drive(until: () => boolean, maxVirtualMs = 60_000): Promise<void> {
     const end = this.clock.now() + maxVirtualMs;

@@ -1,33 +1,20 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment, WatermarkStrategy, WeirError } from "../../mod.ts";
+import { CollectSink, SequenceSource, WatermarkStrategy, WeirError } from "../../mod.ts";
+import type { StreamEnvironment } from "../../mod.ts";
 import type { DataStream } from "../../mod.ts";
 import { FailOnce } from "../helpers.ts";
 import { GatedSequence } from "../gated_sequence.ts";
+import { virtualEnv } from "./virtual_env.ts";
 import { VirtualWorld } from "../virtual_world.ts";
 
 type Fired = [key: number, timestamp: number, watermark: number];
 const N = 3000;
 
-function env(world: VirtualWorld, name: string, extra: Record<string, unknown> = {}): StreamEnvironment {
-  return new StreamEnvironment({
-    jobName: name,
-    parallelism: 2,
-    storage: new MemoryStorage(),
-    checkpoint: { interval: 10 },
-    restart: { strategy: "fixed-delay", attempts: 5, delay: 5 },
-    runtime: world.runtime(),
-    ...extra,
-  });
-}
+const env = virtualEnv;
 
 async function run(world: VirtualWorld, e: StreamEnvironment) {
-  const job = await e.execute();
-  let result: Awaited<typeof job.done> | undefined;
-  job.done.then((r) => (result = r));
-  await world.drive(() => result !== undefined, 600_000);
-  assert.ok(result, "the job ended");
-  return result;
+  return world.untilDone(await e.execute());
 }
 
 /** Record n happened at n ms; one event-time timer per record, 50 ms after it. */

@@ -7,12 +7,8 @@ import { memoryDirectories, VirtualWorld } from "../virtual_world.ts";
 
 type Fired = [key: number, timestamp: number];
 
-async function ended(world: VirtualWorld, job: { done: Promise<{ status: string; restarts: number }> }) {
-  let result: { status: string; restarts: number } | undefined;
-  job.done.then((r) => (result = r));
-  await world.drive(() => result !== undefined, 600_000);
-  assert.ok(result, "the job ended");
-  return result;
+function ended<R>(world: VirtualWorld, job: { done: Promise<R> }): Promise<R> {
+  return world.untilDone(job);
 }
 
 describe("timers in keyed process (Flink's InternalTimerService)", () => {

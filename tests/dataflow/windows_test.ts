@@ -7,30 +7,16 @@ import {
 import { FailOnce } from "../helpers.ts";
 import { GatedSequence } from "../gated_sequence.ts";
 import { memoryDirectories, VirtualWorld } from "../virtual_world.ts";
+import { virtualEnv } from "./virtual_env.ts";
 
 const N = 3000;
 const KEYS = 5;
 const sorted = <T extends number[]>(xs: T[]) => [...xs].sort((a, b) => { for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i]; return 0; });
 
-function env(world: VirtualWorld, name: string, extra: Record<string, unknown> = {}): StreamEnvironment {
-  return new StreamEnvironment({
-    jobName: name,
-    parallelism: 2,
-    storage: new MemoryStorage(),
-    checkpoint: { interval: 10 },
-    restart: { strategy: "fixed-delay", attempts: 5, delay: 5 },
-    runtime: world.runtime(),
-    ...extra,
-  });
-}
+const env = virtualEnv;
 
 async function finished(world: VirtualWorld, e: StreamEnvironment) {
-  const job = await e.execute();
-  let result: Awaited<typeof job.done> | undefined;
-  job.done.then((r) => (result = r));
-  await world.drive(() => result !== undefined, 600_000);
-  assert.ok(result, "the job ended");
-  return result;
+  return world.untilDone(await e.execute());
 }
 
 /** Record n happened at 10·n ms and belongs to key n % 5. */
