@@ -135,5 +135,24 @@ export abstract class KeyedOperator implements StreamOperator {
   }
 }
 
+/**
+ * Runs `each(i)` for records 0..n-1 in order and returns `out`; once a call returns a
+ * promise, the rest run after it, one at a time, and a promise of `out` is returned. The
+ * synchronous path allocates nothing per record.
+ */
+export function eachRecord(n: number, each: (i: number) => void | Promise<void>, out: unknown[]): unknown[] | Promise<unknown[]> {
+  for (let i = 0; i < n; i++) {
+    const r = each(i);
+    if (r instanceof Promise) return rest(n, each, i, r, out);
+  }
+  return out;
+}
+
+async function rest(n: number, each: (i: number) => void | Promise<void>, i: number, first: Promise<void>, out: unknown[]): Promise<unknown[]> {
+  await first;
+  for (let j = i + 1; j < n; j++) await each(j);
+  return out;
+}
+
 /** The empty batch operators return when they emit nothing; never mutated. */
 export const EMPTY: unknown[] = Object.freeze([]) as unknown as unknown[];

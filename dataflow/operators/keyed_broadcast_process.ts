@@ -2,7 +2,7 @@ import type { Batch } from "../../actors/messages.ts";
 import type { ListState, MapState, StateOptions, ValueState } from "../../state/keyed_state.ts";
 import { BroadcastStateSnapshot, BroadcastStates } from "../../state/broadcast_state.ts";
 import type { OperatorContext, RestoredState } from "../operator.ts";
-import { KeyedOperator } from "./base.ts";
+import { KeyedOperator, eachRecord } from "./base.ts";
 import { type OutputTag, SideRecord, checkTag } from "../side_output.ts";
 import type { InputRecord } from "../connected_streams.ts";
 
@@ -114,29 +114,15 @@ export class KeyedBroadcastProcessOperator extends KeyedOperator {
 
   processBatch(values: Batch): unknown[] | Promise<unknown[]> {
     const out: Batch = [];
-    if (values.timestamps !== undefined) out.timestamps = [];
-    this.#out = out;
-    for (let i = 0; i < values.length; i++) {
-      const r = this.#one(values, i);
-      if (r instanceof Promise) return this.#rest(values, i, r, out);
-    }
-    return out;
-  }
-
-  #one(values: Batch, i: number): void | Promise<void> {
-    const record = values[i] as InputRecord;
-    this.#timestamp = values.timestamps === undefined ? NaN : values.timestamps[i];
-    if (record.input === 2) return this.#fn.processBroadcastElement(record.value, this.#bcast);
-    this.backend.setCurrentKey(this.keySelector(record));
-    return this.#fn.processElement(record.value, this.#keyed);
-  }
-
-  async #rest(values: Batch, i: number, first: Promise<void>, out: Batch): Promise<unknown[]> {
-    await first;
-    for (let j = i + 1; j < values.length; j++) {
+    const ts = values.timestamps;
+    if (ts !== undefined) out.timestamps = [];
+    return eachRecord(values.length, (i) => {
+      const record = values[i] as InputRecord;
       this.#out = out;
-      await this.#one(values, j);
-    }
-    return out;
+      this.#timestamp = ts === undefined ? NaN : ts[i];
+      if (record.input === 2) return this.#fn.processBroadcastElement(record.value, this.#bcast);
+      this.backend.setCurrentKey(this.keySelector(record));
+      return this.#fn.processElement(record.value, this.#keyed);
+    }, out);
   }
 }

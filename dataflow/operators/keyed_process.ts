@@ -2,6 +2,7 @@ import type { Batch } from "../../actors/messages.ts";
 import type { ListState, MapState, StateOptions, ValueState } from "../../state/keyed_state.ts";
 import { WeirError } from "../../errors.ts";
 import { TimedKeyedOperator } from "./timed_keyed.ts";
+import { eachRecord } from "./base.ts";
 import { type OutputTag, SideRecord, checkTag } from "../side_output.ts";
 import type { TimeDomain, TimerService } from "../timer_service.ts";
 
@@ -112,26 +113,12 @@ export class KeyedProcessOperator extends TimedKeyedOperator {
     const out: Batch = [];
     const ts = values.timestamps;
     if (ts !== undefined) out.timestamps = [];
-    this.#out = out;
-    for (let i = 0; i < values.length; i++) {
+    return eachRecord(values.length, (i) => {
       this.backend.setCurrentKey(this.keySelector(values[i]));
-      this.#timestamp = ts === undefined ? NaN : ts[i];
-      const r = this.#fn(values[i], this.#ctx);
-      if (r instanceof Promise) return this.#rest(values, i, r, out);
-    }
-    return out;
-  }
-
-  async #rest(values: Batch, i: number, first: Promise<void>, out: Batch): Promise<unknown[]> {
-    await first;
-    const ts = values.timestamps;
-    for (let j = i + 1; j < values.length; j++) {
-      this.backend.setCurrentKey(this.keySelector(values[j]));
       this.#out = out;
-      this.#timestamp = ts === undefined ? NaN : ts[j];
-      await this.#fn(values[j], this.#ctx);
-    }
-    return out;
+      this.#timestamp = ts === undefined ? NaN : ts[i];
+      return this.#fn(values[i], this.#ctx);
+    }, out);
   }
 
   processWatermark(watermark: number): unknown[] | Promise<unknown[]> {

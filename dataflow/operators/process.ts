@@ -1,5 +1,5 @@
 import type { Batch } from "../../actors/messages.ts";
-import { StatelessOperator } from "./base.ts";
+import { StatelessOperator, eachRecord } from "./base.ts";
 import { type OutputTag, SideRecord, checkTag } from "../side_output.ts";
 
 /** What a (non-keyed) process function sees for each record. */
@@ -59,23 +59,10 @@ export class ProcessOperator extends StatelessOperator {
     const out: Batch = [];
     const ts = values.timestamps;
     if (ts !== undefined) out.timestamps = [];
-    this.#out = out;
-    for (let i = 0; i < values.length; i++) {
-      this.#timestamp = ts === undefined ? NaN : ts[i];
-      const r = this.#fn(values[i], this.#ctx);
-      if (r instanceof Promise) return this.#rest(values, i, r, out);
-    }
-    return out;
-  }
-
-  async #rest(values: Batch, i: number, first: Promise<void>, out: Batch): Promise<unknown[]> {
-    await first;
-    const ts = values.timestamps;
-    for (let j = i + 1; j < values.length; j++) {
+    return eachRecord(values.length, (i) => {
       this.#out = out;
-      this.#timestamp = ts === undefined ? NaN : ts[j];
-      await this.#fn(values[j], this.#ctx);
-    }
-    return out;
+      this.#timestamp = ts === undefined ? NaN : ts[i];
+      return this.#fn(values[i], this.#ctx);
+    }, out);
   }
 }
