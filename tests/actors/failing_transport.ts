@@ -1,7 +1,9 @@
 /**
  * A transport decorator whose n-th data message fails as an RPC would: the message is not
  * delivered, the sender hears `failed` on a later turn, and nothing it sends on that link
- * afterwards arrives. It fails once; every link opened later works.
+ * afterwards arrives. It fails once; every link opened later works. Messages count only
+ * while `armed()` holds, so a test can wait for a state worth failing in (a completed
+ * checkpoint) instead of guessing how many messages a loaded machine sends before it.
  * @module
  */
 import type { Scheduler } from "../../actors/time.ts";
@@ -13,14 +15,16 @@ export class FailingTransport implements Transport {
   readonly #inner: Transport;
   readonly #scheduler: Scheduler;
   #countdown: number;
+  readonly #armed: () => boolean;
   fired = false;
 
-  /** Fails the `failAt`-th item or priority message sent through it (1 = the first). */
-  constructor(inner: Transport, scheduler: Scheduler, failAt: number) {
+  /** Fails the `failAt`-th item or priority message sent through it while armed (1 = the first). */
+  constructor(inner: Transport, scheduler: Scheduler, failAt: number, armed: () => boolean = () => true) {
     this.name = `failing(${inner.name})`;
     this.#inner = inner;
     this.#scheduler = scheduler;
     this.#countdown = failAt;
+    this.#armed = armed;
   }
 
   openSender(address: ChannelAddress, handlers: LinkHandlers<CreditMessage>): Link<DataMessage> {
@@ -29,7 +33,7 @@ export class FailingTransport implements Transport {
     return {
       send: (m) => {
         if (broken) return;
-        if (!this.fired && --this.#countdown === 0) {
+        if (!this.fired && this.#armed() && --this.#countdown === 0) {
           this.fired = true;
           broken = true;
           const error = new WeirError("transport_failed", `Injected failure of a ${m.kind} message to ${address.receiver.vertexId}-${address.receiver.subtaskIndex}`);
