@@ -186,8 +186,9 @@ export function runTransportConformance(name: string, create: TransportFactory):
       test(`the foundation's job runs exactly-once over it (${mode.name}); a send that fails fails the attempt and the job restarts from its latest checkpoint`, async () => {
         // Armed once a checkpoint completed: on a loaded machine the first checkpoint can
         // complete after any fixed number of messages, and the test is about restoring from one.
-        let job: JobHandle | undefined;
-        const armed = () => (job?.checkpointStats().counts.completed ?? 0) >= 1;
+        // A holder, since the predicate is built before the job it reads (deno lint's prefer-const).
+        const running: { job?: JobHandle } = {};
+        const armed = () => (running.job?.checkpointStats().counts.completed ?? 0) >= 1;
         const failing = new FailingTransport(create(systemScheduler).transport, systemScheduler, 20, armed);
         const fail = new FailOnce((count) => count === 2_000);
         const { env, sink, n } = countingJob({
@@ -197,7 +198,7 @@ export function runTransportConformance(name: string, create: TransportFactory):
           runtime: { transport: failing },
           ...(mode.slow ? { slowReduceMs: 0, failInReduce: fail } : { ratePerSecond: 50_000 }),
         });
-        job = await env.execute();
+        const job = (running.job = await env.execute());
         const result = await job.done;
         assert.ok(failing.fired, "the send failure was injected");
         assert.equal(result.status, "finished", String(result.error));
