@@ -15,7 +15,9 @@ import { setDirectoryOpener } from "../../storage/directory.ts";
 import { systemClock } from "../system.ts";
 import type { DurableObjectStateLike, R2BucketLike, WorkerBindings } from "./bindings.ts";
 import { cloudflareDirectories } from "./directories.ts";
+import { rearmStoredAlarm } from "./alarms.ts";
 import { DurableObjectStorageAdapter } from "./do_storage.ts";
+import { STORAGE_PATH, serveStorage } from "./object_storage.ts";
 import { missingBindings, missingBindingsResponse, type RegisteredJob, registeredJob } from "./worker.ts";
 
 /** Where the object records that its job ended, so that a later wake does not run it again. */
@@ -76,10 +78,14 @@ export class WeirJob {
     this.#ctx = ctx;
     this.#bindings = env ?? {};
     this.#storage = new DurableObjectStorageAdapter(ctx.storage, "job");
+    // workerd loses its scheduler's copy of alarms when its process restarts (alarms.ts).
+    void ctx.blockConcurrencyWhile(() => rearmStoredAlarm(ctx, () => systemClock.now())).catch(() => {/* the next start sets the alarm anew */});
   }
 
-  /** Every request: the REST API, the dashboard, HttpIngestSource's endpoints. */
+  /** Every request: the REST API, the dashboard, HttpIngestSource's endpoints; and from subtask objects, the job's storage. */
   async fetch(request: Request): Promise<Response> {
+    // Subtask objects write checkpoint files and sink commits into the job's storage (object_storage.ts).
+    if (new URL(request.url).pathname.startsWith(`${STORAGE_PATH}/`)) return serveStorage(request, this.#storage);
     const registered = registeredJob();
     if (!registered) return missingBindingsResponse(["The Worker registered no job: its default export must be weirWorker(buildJob)"]);
     const missing = missingBindings(this.#bindings, registered);

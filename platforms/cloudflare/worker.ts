@@ -57,6 +57,9 @@ export function registeredJob(): RegisteredJob | undefined {
   return registered;
 }
 
+/** The paths objects of a job call each other at; the Worker's entry refuses them from outside. */
+export const INTERNAL_PATH = "/_weir/";
+
 /** The name of the one `WeirJob` object a Worker's job lives in. */
 export const JOB_OBJECT_NAME = "job";
 
@@ -115,6 +118,10 @@ export function weirWorker(build: EdgeJobBuilder, options: WeirWorkerOptions = {
   registered = job;
   return {
     fetch(request: Request, env: WorkerBindings): Promise<Response> {
+      // /_weir/ paths are calls between the job's objects (frames, control, storage): never from outside.
+      if (new URL(request.url).pathname.startsWith(INTERNAL_PATH)) {
+        return Promise.resolve(Response.json({ errors: [`No route ${new URL(request.url).pathname}: ${INTERNAL_PATH} paths are internal to the job's objects`], code: "not_found" }, { status: 404 }));
+      }
       const missing = missingBindings(env, job);
       if (missing.length > 0) return Promise.resolve(missingBindingsResponse(missing));
       const ns = env[job.jobBinding] as DurableObjectNamespaceLike;

@@ -120,6 +120,16 @@ if (workerdSkip) {
       assert.equal(again.after, again.before, "an alarm within the interval takes no checkpoint");
     });
 
+    test("the Worker's entry refuses /_weir/ paths (calls between the job's objects, such as its storage) from outside", { timeout: 60_000 }, async () => {
+      const host = await start({ N: "100000000", RATE: "2000", INTERVAL: "3600000" });
+      for (const path of ["/_weir/storage/list?key=", "/_weir/frame", "/_weir/control"]) {
+        const res = await host.fetch(path, { method: "POST" });
+        const body = await json<{ code: string }>(res);
+        assert.equal(res.status, 404, path);
+        assert.equal(body.code, "not_found");
+      }
+    });
+
     test("a checkpoint and a savepoint triggered over HTTP complete; GET checkpoints shows them in Flink's shape", { timeout: 120_000 }, async () => {
       const host = await start({ N: "100000000", RATE: "5000", INTERVAL: "3600000" }, { r2Buckets: ["WEIR_SAVEPOINTS"] });
       const id = await jobId(host);
