@@ -7,6 +7,7 @@ import type { CheckpointConfig } from "./config.ts";
 import type { CheckpointFailureReason } from "./failure_reason.ts";
 import { WEIR_VERSION } from "../version.ts";
 import { type CheckpointMetadata, METADATA_FILE, checkpointDir, encodeMetadata, joinKey } from "./metadata.ts";
+import { SharedStateRegistry } from "./shared_state.ts";
 import { type CheckpointDetails, CheckpointStatsTracker } from "./stats.ts";
 import type { CheckpointTarget, CoordinatorInit, Pending, SavepointTarget, TriggerRequest } from "./coordinator_types.ts";
 
@@ -39,6 +40,10 @@ export class CheckpointCoordinator {
   /** Storage of recently failed checkpoints, to delete state files that land late. */
   #failedDirs = new Map<number, StorageAdapter>();
   #shutDown = false;
+  /** The job's shared files, counted across the checkpoints that may be restored. */
+  readonly #shared: SharedStateRegistry;
+  /** Discards of subsumed checkpoints and sweeps of shared files, one after another. */
+  #housekeeping: Promise<void> = Promise.resolve();
   completedCount = 0;
   failedCount = 0;
 
@@ -46,6 +51,15 @@ export class CheckpointCoordinator {
     this.#init = init;
     this.config = init.config;
     this.#nextId = init.nextId ?? 1;
+    this.#shared = new SharedStateRegistry(init.storage, init.jobName, init.jobId);
+  }
+
+  /**
+   * Resolves once the clean-up queued so far is done: subsumed checkpoints deleted and
+   * shared files no restorable checkpoint refers to swept. Never rejects.
+   */
+  housekeeping(): Promise<void> {
+    return this.#housekeeping;
   }
 
   get pendingCount(): number {
@@ -275,11 +289,14 @@ export class CheckpointCoordinator {
         file: a.stateKey.slice(a.stateKey.lastIndexOf("/") + 1),
         stateSize: a.stateSize,
         checksum: a.stateChecksum,
+        shared: a.sharedState ?? [],
       })),
     };
     try {
       init.faults?.beforeCommit?.(p.id);
       p.metadataWriteIssued = true;
+      // From here on recovery may pick it: its shared files must stay (savepoints have none).
+      if (!p.savepoint) this.#shared.register(p.id, metadata.subtasks.flatMap((f) => f.shared ?? []));
       const write = storage.put(joinKey(dir, METADATA_FILE), encodeMetadata(metadata));
       this.#metadataWrites.add(write);
       try {
@@ -333,7 +350,13 @@ export class CheckpointCoordinator {
     if (!p.savepoint || p.final) target.notifyComplete(p.id, p.final);
     init.onCheckpoint?.(details);
     for (const w of p.waiters) w(details);
-    void this.#discardSubsumed();
+    if (!p.savepoint) {
+      const completed = p.id;
+      this.#housekeeping = this.#housekeeping.then(async () => {
+        await this.#discardSubsumed();
+        await this.#shared.sweep(completed).catch(() => 0);
+      });
+    }
     this.#drainQueue();
   }
 
@@ -344,6 +367,7 @@ export class CheckpointCoordinator {
       this.stats.discarded(id);
       try {
         await this.#init.storage.deletePrefix(`${checkpointDir(this.#init.jobName, this.#init.jobId, id)}/`);
+        this.#shared.discard(id);
       } catch {
         // A checkpoint that could not be deleted only costs space; it is never restored over a newer one.
       }

@@ -19,6 +19,12 @@ export interface SubtaskFileRef {
   stateSize: number;
   /** checksumOf() the file's bytes; absent only in metadata written before weir had checksums. */
   checksum?: string;
+  /**
+   * Storage keys of the shared files (incremental checkpoints) the state refers to, for the
+   * job's SharedStateRegistry (checkpoint/shared_state.ts); absent in metadata of weir
+   * before it recorded them.
+   */
+  shared?: string[];
 }
 
 export interface CheckpointMetadata {

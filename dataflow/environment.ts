@@ -287,7 +287,6 @@ export class StreamEnvironment implements GraphBuilder {
           objectReuse: o.objectReuse ?? false,
           autoWatermarkIntervalMs: o.autoWatermarkInterval,
           state: o.state,
-          retainedCheckpoints: checkpoint.retained,
           transport: rt.transport,
           hostOf: rt.hostOf,
           snapshotSliceMax: rt.snapshotSliceMax,

@@ -9,6 +9,7 @@ import type { Clock, Scheduler } from "../actors/time.ts";
 import type { CheckpointCoordinator, CheckpointTarget } from "../checkpoint/coordinator.ts";
 import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
 import { joinKey } from "../checkpoint/metadata.ts";
+import { sharedStateDirectory } from "../checkpoint/shared_state.ts";
 import { routeChannelState } from "../checkpoint/channel_state_restore.ts";
 import { type LoadedCheckpoint, stateForSubtask } from "../checkpoint/restore.ts";
 import type { JobGraph, JobVertex } from "../dataflow/job_graph.ts";
@@ -53,8 +54,6 @@ export interface ExecutionTuning {
   snapshotSliceMax?: number;
   /** The job's `state` options (validated): which keyed state backend, incremental or not. */
   state?: StateBackendOptions;
-  /** The job's `checkpoint.retained`: backends that share files across checkpoints keep theirs. */
-  retainedCheckpoints?: number;
   /**
    * Carries every channel's batches, barriers and credit between subtasks; an in-memory
    * transport of the execution's own unless set (actors/transport.ts has the contract).
@@ -226,8 +225,8 @@ export class Execution implements SubtaskHost, CheckpointTarget {
           range,
           clock: this.#owner.clock,
           incremental,
-          retainedCheckpoints: this.#tuning.retainedCheckpoints,
           storage: this.#owner.storage,
+          sharedDirectory: sharedStateDirectory(this.#owner.jobName, this.#owner.jobId),
           uid,
           subtaskIndex: index,
           jobId: this.#owner.jobId,

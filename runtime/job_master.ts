@@ -376,6 +376,8 @@ export class JobMaster implements ExecutionOwner {
       // next start resumes (or refuses) it instead of quietly starting fresh beside its
       // checkpoints, which would duplicate what an exactly-once sink already committed.
       if (this.#keepRunMarker) return;
+      // Subsumed checkpoints and unneeded shared files go first, so that what stays is what a restore needs.
+      await this.coordinator.housekeeping();
       const cur = await this.storage.get(`${this.jobName}/_current`);
       if (cur && decode<{ jobId: string }>(cur, "job marker").jobId === this.jobId) await this.storage.delete(`${this.jobName}/_current`);
       if (status === "finished" || status === "stopped") await this.storage.deletePrefix(`${this.jobName}/${this.jobId}/`);

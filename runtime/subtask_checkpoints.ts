@@ -323,6 +323,7 @@ export class SubtaskCheckpoints implements BarrierController {
           stateSize: bytes.length,
           ...this.#sizes(snap, bytes.length),
           stateChecksum,
+          sharedState: [...new Set(snap.sharedState.map((r) => r.key))],
           persistedData: snap.persistedBytes,
           unaligned: snap.unaligned,
           startDelayMs: snap.timing.startDelayMs,

@@ -18,6 +18,8 @@ export interface SubtaskAck {
   checkpointedSize?: number;
   /** checksumOf() the state file's bytes, recorded in `_metadata` and verified on restore. */
   stateChecksum: string;
+  /** Storage keys of the shared files the state refers to (incremental checkpoints), recorded in `_metadata`. */
+  sharedState?: string[];
   persistedData: number;
   unaligned: boolean;
   startDelayMs: number;

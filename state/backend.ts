@@ -150,8 +150,9 @@ export interface KeyedStateBackend {
    */
   restore(states: KeyedStateHandle[]): void | Promise<void>;
   /**
-   * Checkpoint `checkpointId` completed (Flink's `notifyCheckpointComplete`): a backend
-   * that writes shared files may build on it and drop files no retained checkpoint needs.
+   * Checkpoint `checkpointId` completed (Flink's `notifyCheckpointComplete`). Shared files
+   * are not the backend's to delete: the checkpoint coordinator counts their references
+   * across retained checkpoints and deletes them (checkpoint/shared_state.ts).
    */
   notifyCheckpointComplete?(checkpointId: number): void;
   dispose(): void;
@@ -165,10 +166,15 @@ export interface KeyedStateBackendInit {
   clock?: Clock;
   /** Write changelogs rather than full snapshots to checkpoints. */
   incremental: boolean;
-  /** Completed checkpoints the job retains (`checkpoint.retained`); their shared files must stay. */
-  retainedCheckpoints?: number;
   /** The job's storage, for backends that write shared files or keep a database. */
   storage?: StorageAdapter;
+  /**
+   * Storage key prefix of the job's shared state (Flink's `<checkpoint-dir>/<job-id>/shared`),
+   * no trailing slash; default `shared`. Every file a backend writes under it must be named
+   * `<prefix>/<backend>/…/<checkpoint id>-…`: the coordinator deletes files by that id once
+   * no checkpoint that may still be restored refers to them (checkpoint/shared_state.ts).
+   */
+  sharedDirectory?: string;
   /** Operator uid, subtask index and job run: what names this backend's files. */
   uid: string;
   subtaskIndex: number;

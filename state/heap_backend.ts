@@ -74,9 +74,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_");
       this.#changelog = new HeapChangelog({
         storage: init.storage,
-        prefix: `shared/heap/${safe(init.jobId ?? "job")}/${safe(init.uid ?? "op")}/${init.subtaskIndex ?? 0}`,
+        prefix: `${init.sharedDirectory ?? "shared"}/heap/${safe(init.jobId ?? "job")}/${safe(init.uid ?? "op")}/${init.subtaskIndex ?? 0}`,
         range: init.range,
-        retained: init.retainedCheckpoints ?? 1,
       });
     }
     this.maxParallelism = init.maxParallelism;
@@ -318,7 +317,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       },
       release: () => {
         snap.release();
-        if (!handle) log.aborted();
+        if (!handle) log.aborted(plan);
       },
     };
   }
@@ -397,11 +396,6 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
         }
       }
     }
-  }
-
-  /** A checkpoint completed: shared files no retained checkpoint needs are deleted. */
-  notifyCheckpointComplete(checkpointId: number): void {
-    this.#changelog?.completed(checkpointId);
   }
 
   dispose(): void {

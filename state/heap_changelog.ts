@@ -4,14 +4,14 @@
  * the previous one and tombstones of deleted keys, as a shared file chained onto a full
  * base; a new base is written now and then (every 8 changelogs, when the changelogs outgrow
  * half the base, after an abort or a restore). A restore reads the base and replays the
- * changelogs in order. Files are this backend's to delete once no retained checkpoint, no
- * checkpoint in flight and not the chain the next changelog extends refer to (Flink's
- * SharedStateRegistry, kept per backend as the sqlite backend does).
+ * changelogs in order. The checkpoint coordinator deletes files no checkpoint that may be
+ * restored refers to (checkpoint/shared_state.ts, Flink's SharedStateRegistry); file
+ * names start with their checkpoint id for it.
  * @module
  */
 import { decode, encode } from "../codec/cbor.ts";
 import { checksumOf } from "../checkpoint/checksum.ts";
-import { WeirError } from "../errors.ts";
+import { assert, WeirError } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import type { IncrementalKeyedState, SharedStateRef } from "./backend.ts";
 import type { KeyGroupRange } from "./key_group.ts";
@@ -28,10 +28,12 @@ export interface HeapChangelogFile {
   deleted: Record<string, [keyGroup: number, keys: unknown[]][]>;
 }
 
-/** What the next snapshot writes: a base, or a changelog of cells after `changedAfter`. */
+/** What the next snapshot writes: a base, or a changelog of cells after `changedAfter` extending `previous`. */
 export interface ChangelogPlan {
   base: boolean;
   changedAfter: number;
+  /** The chain the changelog extends (empty for a base). */
+  previous: SharedStateRef[];
 }
 
 /**
@@ -41,7 +43,7 @@ export interface ChangelogPlan {
  * ```ts
  * import { HeapChangelog } from "./heap_changelog.ts";
  * import { MemoryStorage } from "../storage/memory.ts";
- * const log = new HeapChangelog({ storage: new MemoryStorage(), prefix: "shared/heap/doc", range: { start: 0, end: 7 }, retained: 1 });
+ * const log = new HeapChangelog({ storage: new MemoryStorage(), prefix: "shared/heap/doc", range: { start: 0, end: 7 } });
  * console.assert(log.begin().base);
  * ```
  */
@@ -49,77 +51,74 @@ export class HeapChangelog {
   readonly #storage: StorageAdapter;
   readonly #prefix: string;
   readonly #range: KeyGroupRange;
-  readonly #retained: number;
+  /** The chain the newest finished snapshot ended, and that snapshot's checkpoint id. */
   #chain: SharedStateRef[] = [];
+  #chainId = -1;
   #baseBytes = 0;
   #changedAfter = 0;
   #forceBase = true;
-  #inFlight = false;
-  readonly #pending = new Map<number, SharedStateRef[]>();
-  readonly #completed: SharedStateRef[][] = [];
-  readonly #own = new Set<string>();
+  /** Snapshots begun and neither written nor aborted. */
+  #inFlight = 0;
+  readonly #settled = new WeakSet<ChangelogPlan>();
 
-  constructor(o: { storage: StorageAdapter; prefix: string; range: KeyGroupRange; retained: number }) {
+  constructor(o: { storage: StorageAdapter; prefix: string; range: KeyGroupRange }) {
     this.#storage = o.storage;
     this.#prefix = o.prefix;
     this.#range = o.range;
-    this.#retained = Math.max(1, o.retained);
   }
 
   /** Decides what the snapshot starting now writes; a snapshot in flight forces a base. */
   begin(): ChangelogPlan {
     const chainBytes = this.#chain.slice(1).reduce((n, r) => n + r.size, 0);
-    const base = this.#forceBase || this.#inFlight || this.#chain.length === 0 || this.#chain.length > CHANGELOGS_MAX || chainBytes > this.#baseBytes / 2;
-    this.#inFlight = true;
-    return { base, changedAfter: base ? 0 : this.#changedAfter };
+    const base = this.#forceBase || this.#inFlight > 0 || this.#chain.length === 0 || this.#chain.length > CHANGELOGS_MAX || chainBytes > this.#baseBytes / 2;
+    this.#inFlight++;
+    return { base, changedAfter: base ? 0 : this.#changedAfter, previous: base ? [] : this.#chain };
   }
 
   /**
-   * Writes the snapshot's file and returns the handle of the chain it ends.
+   * Writes the snapshot's file and returns the handle of the chain it ends: the chain the
+   * plan extended (taken when it began), so that snapshots finishing out of order never
+   * put a newer checkpoint's file into an older one's chain.
    * @throws {WeirError} `storage_failed` style errors of the storage (the checkpoint declines)
    */
   async finish(checkpointId: number, plan: ChangelogPlan, visitedVersion: number, file: HeapChangelogFile): Promise<IncrementalKeyedState> {
     const bytes = encode(file, `the changelog of checkpoint ${checkpointId}`);
     const key = `${this.#prefix}/${checkpointId}-${plan.base ? "base" : "changelog"}`;
-    this.#own.add(key);
-    await this.#storage.put(key, bytes);
+    try {
+      await this.#storage.put(key, bytes);
+    } finally {
+      this.#settle(plan);
+    }
     const ref: SharedStateRef = { key, size: bytes.length, checksum: checksumOf(bytes) };
-    const chain = plan.base ? [ref] : [...this.#chain, ref];
-    if (plan.base) this.#baseBytes = bytes.length;
-    this.#chain = chain;
-    this.#changedAfter = visitedVersion;
-    this.#forceBase = false;
-    this.#inFlight = false;
-    this.#pending.set(checkpointId, chain);
+    const chain = [...plan.previous, ref];
+    // Only the newest snapshot decides what the next changelog extends and what it holds.
+    if (checkpointId > this.#chainId) {
+      if (plan.base) this.#baseBytes = bytes.length;
+      this.#chain = chain;
+      this.#chainId = checkpointId;
+      this.#changedAfter = visitedVersion;
+      if (plan.base) this.#forceBase = false;
+    }
     return { format: "incremental", backend: "heap", version: HEAP_FORMAT_VERSION, range: this.#range, shared: chain };
   }
 
   /** A snapshot was dropped before its file was written: its changes are in no file, so the next one is a base. */
-  aborted(): void {
+  aborted(plan: ChangelogPlan): void {
     this.#forceBase = true;
-    this.#inFlight = false;
+    this.#settle(plan);
+  }
+
+  /** A snapshot stops being in flight, once. */
+  #settle(plan: ChangelogPlan): void {
+    if (this.#settled.has(plan)) return;
+    this.#settled.add(plan);
+    this.#inFlight--;
+    assert(this.#inFlight >= 0, () => `Heap changelog of ${this.#prefix} counts ${this.#inFlight} snapshots in flight`);
   }
 
   /** Restored state is in no file of this backend: the next snapshot is a base. */
   restored(): void {
     this.#forceBase = true;
-  }
-
-  /** A checkpoint completed: files no retained or pending checkpoint and not the current chain refer to go. */
-  completed(checkpointId: number): void {
-    const chain = this.#pending.get(checkpointId);
-    for (const id of [...this.#pending.keys()]) if (id <= checkpointId) this.#pending.delete(id);
-    if (!chain) return;
-    this.#completed.push(chain);
-    if (this.#completed.length > this.#retained) this.#completed.shift();
-    const live = new Set<string>();
-    for (const c of [...this.#completed, ...this.#pending.values(), this.#chain]) for (const r of c) live.add(r.key);
-    for (const key of [...this.#own]) {
-      if (live.has(key)) continue;
-      this.#own.delete(key);
-      // A file left behind costs space, not correctness.
-      void this.#storage.delete(key).catch(() => {});
-    }
   }
 }
 

@@ -38,14 +38,6 @@ export interface SqliteBackendOptions {
    * rather than canonical tables. Default true; false keeps them canonical.
    */
   nativeCheckpoints?: boolean;
-  /**
-   * Completed checkpoints whose files are kept when the job does not say
-   * (`KeyedStateBackendInit.retainedCheckpoints`, the job's `checkpoint.retained`; default 1):
-   * when a checkpoint completes, files this backend wrote that neither these nor a
-   * checkpoint still in flight refer to are deleted. Files of a restored checkpoint are
-   * never deleted (another run may restore from it again).
-   */
-  retainedCheckpoints?: number;
 }
 
 /** One declared (or restored) state. */
@@ -113,13 +105,6 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
   /** An aborted snapshot took changes with it (or state was restored): the next one is a base. */
   #forceBase = true;
   #restored = 0;
-  /** Chains of native checkpoints whose result was taken, by checkpoint id, not yet completed. */
-  readonly #pendingChains = new Map<number, NativeChain>();
-  /** Chains of the newest completed native checkpoints, oldest first. */
-  #completedChains: NativeChain[] = [];
-  /** Storage keys of the files this backend wrote (and has not deleted). */
-  readonly #ownFiles = new Set<string>();
-  readonly #retainedCheckpoints: number;
 
   /** @throws {WeirError} `storage_failed` when the working file cannot be created */
   constructor(init: KeyedStateBackendInit, options: SqliteBackendOptions) {
@@ -134,9 +119,8 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
     this.#directory = directory;
     this.#storage = init.incremental && (options.nativeCheckpoints ?? true) ? init.storage : undefined;
     this.#storageForRestore = init.storage;
-    this.#retainedCheckpoints = Math.max(1, init.retainedCheckpoints ?? options.retainedCheckpoints ?? 1);
     const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 60);
-    this.#keyPrefix = `shared/sqlite/${safe(init.jobId)}/${safe(init.uid)}/${init.subtaskIndex}`;
+    this.#keyPrefix = `${init.sharedDirectory ?? "shared"}/sqlite/${safe(init.jobId)}/${safe(init.uid)}/${init.subtaskIndex}`;
     // The counter keeps two backends of one operator in this process (a restart) apart.
     const path = `${directory}/${safe(init.jobId)}-${safe(init.uid)}-${init.subtaskIndex}-${++openedFiles}.db`;
     driver.removeFiles(path);
@@ -316,8 +300,6 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       previous: base ? undefined : this.#chain,
       onResult: (chain) => {
         settle();
-        this.#pendingChains.set(checkpointId, chain);
-        for (const ref of chain.shared) if (!this.#restoredFiles.has(ref.key)) this.#ownFiles.add(ref.key);
         if (checkpointId > this.#chainCheckpointId) {
           this.#chain = chain;
           this.#chainCheckpointId = checkpointId;
@@ -330,34 +312,6 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       },
     });
   }
-
-  /**
-   * A checkpoint completed: older ones in flight never will, and files that no retained
-   * checkpoint, no checkpoint in flight and not the chain the next changelog extends refer
-   * to are deleted (this backend's own reference counting; Flink's SharedStateRegistry).
-   */
-  notifyCheckpointComplete(checkpointId: number): void {
-    const chain = this.#pendingChains.get(checkpointId);
-    for (const id of [...this.#pendingChains.keys()]) if (id <= checkpointId) this.#pendingChains.delete(id);
-    if (!chain) return;
-    this.#completedChains.push(chain);
-    if (this.#completedChains.length > this.#retainedCheckpoints) this.#completedChains.shift();
-    const live = new Set<string>();
-    for (const c of [...this.#completedChains, ...this.#pendingChains.values(), ...(this.#chain ? [this.#chain] : [])]) {
-      for (const ref of c.shared) live.add(ref.key);
-    }
-    const storage = this.#storage;
-    if (!storage) return;
-    for (const key of [...this.#ownFiles]) {
-      if (live.has(key)) continue;
-      this.#ownFiles.delete(key);
-      // A file left behind costs space, not correctness: a failed delete is not an error.
-      void storage.delete(key).catch(() => {});
-    }
-  }
-
-  /** Files referred to by restored handles: never this backend's to delete. */
-  readonly #restoredFiles = new Set<string>();
 
   /**
    * Loads the key groups of this backend's range from canonical tables (any backend's) and
@@ -373,7 +327,6 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
         throw new WeirError("state_backend_mismatch", `Keyed state written by the "${state.backend}" backend in its own format cannot be restored by the "sqlite" backend; restore from a savepoint instead`);
       }
       readLayout(state);
-      for (const ref of state.shared) this.#restoredFiles.add(ref.key);
       if (state.range.end >= this.range.start && state.range.start <= this.range.end) native.push(state);
     }
     this.#forceBase = true;

@@ -22,7 +22,8 @@ describe("sqlite backend with incremental checkpoints in a job", () => {
     const job = await env.execute();
     await checkpointsCompleted(job, 20);
     // Enough checkpoints for the files of old ones to pile up if nothing deleted them.
-    const files = await storage.list("shared/sqlite/");
+    // Shared files live in the job's directory (<jobName>/<jobId>/shared/), as in Flink.
+    const files = (await storage.list("")).filter((k) => k.includes("/shared/sqlite/"));
     const bySubtask = new Map<string, number>();
     for (const f of files) {
       const subtask = f.split("/").slice(0, -1).join("/");

@@ -1,7 +1,7 @@
 /**
  * Incremental heap checkpoints (issue 10 item 2): a changelog of the entries written since
- * the previous checkpoint, chained onto a base; restore = base + replay; files no retained
- * checkpoint needs are deleted.
+ * the previous checkpoint, chained onto a base; restore = base + replay. Deleting files no
+ * retained checkpoint needs is the coordinator's (tests/checkpoint/shared_state_test.ts).
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,8 +14,8 @@ import { runBackendConformance } from "./backend_conformance.ts";
 
 const ALL = { start: 0, end: 127 };
 
-function backend(storage: MemoryStorage, range = ALL, retained = 1): HeapKeyedStateBackend {
-  return new HeapKeyedStateBackend({ maxParallelism: 128, range, incremental: true, storage, uid: "count", subtaskIndex: 0, jobId: "j", retainedCheckpoints: retained });
+function backend(storage: MemoryStorage, range = ALL): HeapKeyedStateBackend {
+  return new HeapKeyedStateBackend({ maxParallelism: 128, range, incremental: true, storage, uid: "count", subtaskIndex: 0, jobId: "j" });
 }
 
 async function finish(snap: KeyedStateSnapshot, between: () => void = () => {}): Promise<IncrementalKeyedState> {
@@ -60,7 +60,7 @@ describe("incremental heap checkpoints", () => {
 
   test("restore replays base + changelogs: updates, deletes, new keys, in-place changes during the snapshot; at another parallelism", async () => {
     const storage = new MemoryStorage();
-    const b = backend(storage, ALL, 3);
+    const b = backend(storage, ALL);
     const expected = new Map<number, number>();
     const sum = b.reducingState<{ n: number }>("sum", (acc, x) => ((acc.n += x.n), acc));
     for (let k = 0; k < 500; k++) {
@@ -107,25 +107,69 @@ describe("incremental heap checkpoints", () => {
     }
   });
 
-  test("completed checkpoints keep only the files retained checkpoints need; a savepoint stays canonical", async () => {
+  test("changelogs chain onto a base, a new base follows a few changelogs; a savepoint stays canonical", async () => {
     const storage = new MemoryStorage();
-    const b = backend(storage, ALL, 1);
+    const b = backend(storage, ALL);
     b.setCurrentKey("k");
     const handles: IncrementalKeyedState[] = [];
     for (let id = 1; id <= 12; id++) {
       b.valueState<number>("v").update(id);
       handles.push(await finish(b.snapshot(id)));
-      b.notifyCheckpointComplete(id);
     }
-    const last = handles[handles.length - 1];
-    const files = await storage.list("shared/heap/");
-    assert.deepEqual(files.sort(), last.shared.map((r) => r.key).sort(), "only the latest chain's files are left");
+    for (const [i, h] of handles.entries()) {
+      assert.ok(h.shared[h.shared.length - 1].key.endsWith(`/${i + 1}-${h.shared.length === 1 ? "base" : "changelog"}`), "each file is named by its checkpoint id");
+      if (i > 0 && h.shared.length > 1) assert.deepEqual(h.shared.slice(0, -1), handles[i - 1].shared, "a changelog extends the previous chain");
+    }
     assert.ok(handles.some((h, i) => i > 0 && h.shared.length === 1), "a new base was written after a few changelogs");
     const sp = b.snapshot(13, { savepoint: true });
     while (!(await sp.step(100)));
     const canonical: KeyedStateHandle = sp.result();
     sp.release();
     assert.equal(canonical.format, "canonical");
+  });
+
+  test("snapshots whose writes finish out of order: each chain holds only files of its own checkpoint and older", async () => {
+    // Writes wait until released, so the test decides which finishes first.
+    const held: (() => void)[] = [];
+    const storage = new class extends MemoryStorage {
+      override put(key: string, bytes: Uint8Array): Promise<void> {
+        return new Promise<void>((resolve) => held.push(() => void super.put(key, bytes).then(resolve)));
+      }
+    }();
+    const b = backend(storage, ALL);
+    const v = () => b.valueState<number>("v");
+    b.setCurrentKey("a");
+    v().update(1);
+    const release = () => held.shift()!();
+    const first = finish(b.snapshot(1));
+    while (held.length === 0) await new Promise((r) => setImmediate(r));
+    release();
+    const h1 = await first;
+    v().update(2);
+    const s2 = finish(b.snapshot(2));
+    v().update(3);
+    const s3 = finish(b.snapshot(3));
+    while (held.length < 2) await new Promise((r) => setImmediate(r));
+    // Checkpoint 3's file lands first, then 2's.
+    held.splice(1, 1)[0]();
+    const h3 = await s3;
+    release();
+    const h2 = await s2;
+    v().update(4);
+    const s4 = finish(b.snapshot(4));
+    while (held.length < 1) await new Promise((r) => setImmediate(r));
+    release();
+    const h4 = await s4;
+    const ids = (h: IncrementalKeyedState) => h.shared.map((r) => Number(/\/(\d+)-/.exec(r.key)![1]));
+    assert.deepEqual(ids(h2), [...ids(h1), 2], "checkpoint 2 extends checkpoint 1's chain");
+    for (const [n, h] of [[2, h2], [3, h3], [4, h4]] as const) assert.ok(ids(h).every((id) => id <= n), `checkpoint ${n} refers to no newer file: ${ids(h)}`);
+    for (const [n, h] of [[1, h1], [2, h2], [3, h3], [4, h4]] as const) {
+      const r = backend(storage, ALL);
+      await r.restore([h]);
+      r.setCurrentKey("a");
+      assert.equal(r.valueState<number>("v").value(), n, `restore of checkpoint ${n}`);
+      r.dispose();
+    }
   });
 
   test("a changelog of a newer heap format, or a damaged file, is refused naming it", async () => {
