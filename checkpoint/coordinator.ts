@@ -84,6 +84,11 @@ export class CheckpointCoordinator {
     this.#inputEnded = false;
     this.#nextId = Math.max(this.#nextId, restoredId + 1, highestUsedId + 1);
     this.#completedIds = [...new Set([...this.#completedIds, ...retainedIds])].sort((a, b) => a - b);
+    // Nothing of an earlier attempt or process writes a chain on: files written for the
+    // ids used so far that no restorable checkpoint refers to are garbage now, even if no
+    // checkpoint completes before the job ends.
+    const below = this.#nextId;
+    this.#housekeeping = this.#housekeeping.then(() => this.#shared.sweep(below)).then(() => {}, () => {});
     this.#schedulePeriodic(this.config.interval);
   }
 
@@ -305,6 +310,7 @@ export class CheckpointCoordinator {
         this.#metadataWrites.delete(write);
       }
     } catch (e) {
+      if (p.metadataWriteIssued) this.#shared.metadataWriteFailed(p.id);
       if (this.#pending.get(p.id) !== p) return;
       if (e instanceof WeirError && e.code === "coordinator_crash") return this.#init.onJobFailure(e);
       return this.#fail(p, "storage_failed", `Checkpoint ${p.id} metadata could not be written: ${(e as Error).message}`, true);
@@ -354,8 +360,8 @@ export class CheckpointCoordinator {
       const completed = p.id;
       this.#housekeeping = this.#housekeeping.then(async () => {
         await this.#discardSubsumed();
-        await this.#shared.sweep(completed).catch(() => 0);
-      });
+        await this.#shared.sweep(completed);
+      }).then(() => {}, () => {});
     }
     this.#drainQueue();
   }

@@ -209,15 +209,22 @@ export async function listCompleted(storage: StorageAdapter, jobName: string, jo
 }
 
 /**
- * The highest checkpoint id a job run ever used, complete or not. A run resumed after a
- * crash continues above it, so that no new checkpoint writes into a half-written
- * directory of the crashed run (whose sink transactions may bear the same id).
+ * The highest checkpoint id a job run ever used, complete or not: in its checkpoint
+ * directories and in the names of its shared state files (which start with the id they
+ * were written for). A run resumed after a crash continues above it, so that no new
+ * checkpoint writes into a half-written directory of the crashed run (whose sink
+ * transactions may bear the same id), and no shared file of the crashed run bears the id
+ * of a checkpoint that completes later (the shared state sweep deletes by id).
  */
 export async function highestCheckpointId(storage: StorageAdapter, jobName: string, jobId: string): Promise<number> {
   const prefix = `${jobName}/${jobId}/chk-`;
   let max = 0;
   for (const key of await storage.list(prefix)) {
     const m = /^(\d+)\//.exec(key.slice(prefix.length));
+    if (m) max = Math.max(max, Number(m[1]));
+  }
+  for (const key of await storage.list(`${jobName}/${jobId}/shared/`)) {
+    const m = /^(\d+)-/.exec(key.slice(key.lastIndexOf("/") + 1));
     if (m) max = Math.max(max, Number(m[1]));
   }
   return max;

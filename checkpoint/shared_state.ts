@@ -72,6 +72,8 @@ export class SharedStateRegistry {
   readonly #jobId: string;
   /** Shared files of every checkpoint whose metadata write was issued and that was not discarded. */
   readonly #refs = new Map<number, string[]>();
+  /** Registered checkpoints whose metadata write failed: live only if their metadata is in storage. */
+  readonly #failedWrites = new Set<number>();
 
   constructor(storage: StorageAdapter, jobName: string, jobId: string) {
     this.#storage = storage;
@@ -84,9 +86,18 @@ export class SharedStateRegistry {
     this.#refs.set(id, [...new Set(sharedKeys)]);
   }
 
+  /**
+   * The metadata write of checkpoint `id` settled with an error: it may still have landed
+   * (a lost acknowledgement), so storage decides at the next sweep.
+   */
+  metadataWriteFailed(id: number): void {
+    if (this.#refs.has(id)) this.#failedWrites.add(id);
+  }
+
   /** Checkpoint `id`'s directory was deleted (subsumed beyond `checkpoint.retained`). */
   discard(id: number): void {
     this.#refs.delete(id);
+    this.#failedWrites.delete(id);
   }
 
   /**
@@ -96,9 +107,12 @@ export class SharedStateRegistry {
    * metadata; one that cannot be read stops the sweep, deleting nothing.
    */
   async sweep(completedId: number): Promise<number> {
+    const stored = await listCompleted(this.#storage, this.#jobName, this.#jobId);
+    // A failed metadata write that did not land never will: its checkpoint cannot be restored.
+    for (const id of this.#failedWrites) if (!stored.includes(id)) this.discard(id);
     const live = new Set<string>();
     for (const keys of this.#refs.values()) for (const k of keys) live.add(k);
-    for (const id of await listCompleted(this.#storage, this.#jobName, this.#jobId)) {
+    for (const id of stored) {
       if (this.#refs.has(id)) continue;
       const keys = await this.#readRefs(id);
       if (!keys) return 0;

@@ -43,6 +43,21 @@ describe("SharedStateRegistry", () => {
     assert.deepEqual((await storage.list(`${dir}/`)).sort(), [file(4, "base"), file(5), file(6)].sort(), "6 may be in flight; 4's base is 5's");
   });
 
+  test("a failed metadata write keeps its files while its metadata may be in storage, and only then", async () => {
+    const storage = new MemoryStorage();
+    const r = new SharedStateRegistry(storage, JOB, ID);
+    await put(storage, file(1, "base"), file(2), file(3));
+    r.register(2, [file(1, "base"), file(2)]);
+    r.register(3, [file(1, "base"), file(3)]);
+    // 2's write failed and left nothing; 3's failed too, but landed (its acknowledgement was lost).
+    r.metadataWriteFailed(2);
+    r.metadataWriteFailed(3);
+    await storage.put(`${checkpointDir(JOB, ID, 3)}/_metadata`, metadata(3, [file(1, "base"), file(3)]));
+    r.register(4, []);
+    assert.equal(await r.sweep(4), 1);
+    assert.deepEqual((await storage.list(`${dir}/`)).sort(), [file(1, "base"), file(3)]);
+  });
+
   test("checkpoints in storage it does not know (a crashed process's) keep their files; unreadable metadata stops the sweep", async () => {
     const storage = new MemoryStorage();
     await put(storage, file(1, "base"), file(2), file(3));
