@@ -163,6 +163,8 @@ export function checkMetadataAtCommit(key: string, bytes: Uint8Array, present: R
   if (m.subtasks.length !== expected) return `Metadata ${key} commits ${m.subtasks.length} of ${expected} subtask states`;
   for (const s of m.subtasks) {
     if (!present.has(`${dir}/${s.file}`)) return `Metadata ${key} committed before state file ${s.file} of subtask ${s.vertexId}-${s.subtaskIndex} was durable`;
+    const missing = (s.shared ?? []).find((k) => !present.has(k));
+    if (missing) return `Metadata ${key} committed while shared file ${missing} of subtask ${s.vertexId}-${s.subtaskIndex} is not in storage (never written, or deleted)`;
   }
   return undefined;
 }

@@ -49,6 +49,12 @@ export interface SimConfig {
    */
   windowed: boolean;
   windowSize: number;
+  /**
+   * Keyed state of the reduce and the windows: undefined = heap with full checkpoints;
+   * else incremental checkpoints of the heap (changelogs) or of SQLite (native files),
+   * whose shared files the coordinator counts and deletes (issue 10 item 5).
+   */
+  state?: { backend: "heap" | "sqlite"; incremental: true };
   /** Upper bound of the virtual cost of one actor step, ms. */
   stepCostMaxMs: number;
   /** Upper bound of how late a timer fires, ms. */
@@ -100,7 +106,7 @@ export interface SimExtensions {
  * Draws a seed's settings from its "config" stream; the network from a stream of its own
  * ("network"), so that seeds without it (`network` false) draw everything else as before.
  */
-export function drawConfig(seed: number, mode: SimMode, prng: SimPrng, extensions = true, network = true): SimConfig {
+export function drawConfig(seed: number, mode: SimMode, prng: SimPrng, extensions = true, network = true, incremental = true): SimConfig {
   const timeout = prng.range(150, 1500);
   const checkpoint: CheckpointOptions = {
     interval: prng.range(1, 40),
@@ -159,6 +165,7 @@ export function drawConfig(seed: number, mode: SimMode, prng: SimPrng, extension
     const net = drawNetwork(prng.fork("network"));
     if (net) c.network = net;
   }
+  if (incremental) drawState(c, prng.fork("state"));
   if (!extensions) return c;
   const times = (n: number, max: number) => Array.from({ length: n }, () => ext.range(1, max)).sort((a, b) => a - b);
   if (ext.chance(0.4)) c.ext.crashesAtMs = times(ext.chance(0.7) ? 1 : 2, 1200);
@@ -173,6 +180,17 @@ export function drawConfig(seed: number, mode: SimMode, prng: SimPrng, extension
   return c;
 }
 
+/**
+ * A stream of its own, so that seeds without it (`incremental` false) draw everything else
+ * as before: 35 % of seeds checkpoint incrementally, heap or SQLite alike, and half of
+ * those retain only 1–3 checkpoints, so that shared files are deleted while in use nearby.
+ */
+function drawState(c: SimConfig, prng: SimPrng): void {
+  if (!prng.chance(0.35)) return;
+  c.state = { backend: prng.chance(0.5) ? "heap" : "sqlite", incremental: true };
+  if (prng.chance(0.5)) c.checkpoint.retained = prng.range(1, 3);
+}
+
 /** One line describing a config, for failure reports. */
 export function describeConfig(c: SimConfig): string {
   const f = c.faults;
@@ -181,7 +199,7 @@ export function describeConfig(c: SimConfig): string {
   return [
     `records=${c.records} keys=${c.keys} parallelism=${c.sourceParallelism}->${c.reduceParallelism}`,
     `batch=${c.batchSize} capacity=${c.channelCapacity} asyncMap=${c.asyncMap} asyncTail=${c.asyncTail} inPlaceReduce=${c.inPlaceReduce} snapshotSlice=${c.snapshotSliceMax ?? "time"} checkpoint=${JSON.stringify(c.checkpoint)}` +
-    (c.windowed ? ` windows=${c.windowSize}ms` : ""),
+    (c.windowed ? ` windows=${c.windowSize}ms` : "") + (c.state ? ` state=${c.state.backend}-incremental` : ""),
     `faults: budget=${f.budget} window=${f.windowMs}ms crash=${p(f.crash)} coord=${p(f.coordinatorBeforeCommit)}/${p(f.coordinatorAfterCommit)}`,
     `storage: fail=${p(s.putFail)} torn=${p(s.torn)} lostAck=${p(s.lostAck)} slow=${p(s.slow)} slowMax=${s.slowMaxMs}ms` +
     (s.readMaxMs ? ` reads=${p(s.readMaxMs)}ms slowRead=${p(s.readSlow ?? 0)}` : ""),

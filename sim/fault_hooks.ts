@@ -13,6 +13,7 @@ import type { Subtask } from "../runtime/subtask.ts";
 import { checkChannels, checkMetadataAtCommit } from "./checkers.ts";
 import { FaultyStorage } from "./faulty_storage.ts";
 import { FaultyTransport } from "./faulty_transport.ts";
+import { SharedFileLedger } from "./shared_checker.ts";
 import type { ProcessScheduler } from "./process.ts";
 import type { SeedState } from "./seed_state.ts";
 
@@ -21,11 +22,25 @@ const TERMINAL = new Set(["FINISHED", "FAILED", "CANCELED", "STOPPED"]);
 /** The seed's storage: faults while faults are on, and every metadata write checked as it becomes visible. */
 export function seedStorage(state: SeedState): FaultyStorage {
   const { world, cfg, options: { root } } = state;
+  const ledger = new SharedFileLedger();
+  /** Whether a key belongs to a job that ended: its directory is garbage no recovery reads. */
+  const ended = (key: string) => (state.job && TERMINAL.has(state.job.status)) || [...state.endedJobIds].some((id) => key.startsWith(`sim/${id}/`));
   return new FaultyStorage(world.scheduler, root.fork("storage"), cfg.faults.storage, {
     faultsOn: state.faultsOn,
     fault: state.fault,
     log: (t) => world.log(t),
+    deleted: (key) => {
+      const bad = ledger.deleted(key);
+      if (bad && !ended(key)) state.fail(bad);
+    },
+    prefixDeleted: (prefix) => ledger.prefixDeleted(prefix),
+    cleanup: (prefix, present) => {
+      const leaks = ledger.leaks(prefix, present);
+      if (leaks.length > 0) state.fail(`Clean-up of ${prefix} found ${leaks.length} shared files no checkpoint in storage refers to (leaked): ${leaks.slice(0, 5).join(", ")}`);
+      ledger.prefixDeleted(prefix);
+    },
     metadataVisible: (key, bytes, present) => {
+      ledger.metadataPut(key, bytes);
       // Once the job ended its directory is garbage that no recovery reads; a late metadata write landing there is a leak, not a half checkpoint.
       if (state.job && TERMINAL.has(state.job.status)) return;
       // The same for a job of an earlier run that ended (stopped, then restored under a new id).

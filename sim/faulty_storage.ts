@@ -40,9 +40,9 @@ export interface StorageFaultConfig {
   readSlow?: number;
 }
 
-/** Keys whose writes and deletes are slow and faulty: checkpoint and savepoint files. */
+/** Keys whose writes and deletes are slow and faulty: checkpoint, savepoint and shared state files. */
 export function isCheckpointKey(key: string): boolean {
-  return key.includes("/chk-") || key.startsWith("sp/");
+  return key.includes("/chk-") || key.startsWith("sp/") || key.includes("/shared/");
 }
 
 /** An operation still in flight, and what it does if its process dies first. */
@@ -62,6 +62,12 @@ export interface StorageHooks {
   log(text: string): void;
   /** A checkpoint's metadata is about to become visible; the checkers look at it. */
   metadataVisible?(key: string, bytes: Uint8Array, present: ReadonlySet<string>): void;
+  /** A key was deleted (one by one; not by a prefix). */
+  deleted?(key: string): void;
+  /** Every key under a checkpoint's or savepoint's prefix was deleted. */
+  prefixDeleted?(prefix: string): void;
+  /** A job's clean-up is about to delete (and archive) everything under `prefix`; `present` is what is there. */
+  cleanup?(prefix: string, present: ReadonlySet<string>): void;
 }
 
 const METADATA_SUFFIX = "/_metadata";
@@ -138,6 +144,12 @@ export class FaultyStorage implements StorageAdapter {
       delay = 1 + r.next() * this.#config.slowMaxMs;
     }
     return new Promise((resolve, reject) => this.#track(delay, label, () => void run().then(resolve, reject)));
+  }
+
+  /** Puts bytes at once, with no fault and no event: what a test or restore check starts from. */
+  seed(key: string, bytes: Uint8Array): Promise<void> {
+    this.#present.set(key, bytes);
+    return this.inner.put(key, bytes);
   }
 
   /** Keys present right now. */
@@ -225,17 +237,20 @@ export class FaultyStorage implements StorageAdapter {
   }
 
   #deleteNow(key: string): Promise<void> {
+    this.#hooks.deleted?.(key);
     this.#present.delete(key);
     return this.inner.delete(key);
   }
 
   #deletePrefixNow(prefix: string): Promise<void> {
+    this.#hooks.prefixDeleted?.(prefix);
     for (const k of [...this.#present.keys()]) if (k.startsWith(prefix)) this.#present.delete(k);
     return this.inner.deletePrefix(prefix);
   }
 
   /** Copies what is under prefix in one synchronous pass (no event can run in between), then deletes it. */
   #archiveThenDelete(prefix: string): Promise<void> {
+    this.#hooks.cleanup?.(prefix, new Set(this.#present.keys()));
     const copies: Promise<void>[] = [];
     for (const [k, v] of this.#present) if (k.startsWith(prefix)) copies.push(this.archive.put(k, v));
     return Promise.all(copies).then(() => this.#deletePrefixNow(prefix));

@@ -11,6 +11,15 @@ import { SequenceSource } from "../connectors/sequence_source.ts";
 import { type EnvironmentOptions, StreamEnvironment } from "../dataflow/environment.ts";
 import { TumblingEventTimeWindows } from "../dataflow/window_assigners.ts";
 import { WatermarkStrategy } from "../dataflow/watermark_strategy.ts";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sqliteStateBackend } from "../platforms/sqlite_state.ts";
+import { registerStateBackend } from "../state/backend_registry.ts";
+
+// Working files of state: { backend: "sqlite" } in a directory of this process: a seed's
+// job id (and so its file names) is the same in two simulator processes running that seed.
+registerStateBackend("sqlite", sqliteStateBackend({ directory: mkdtempSync(join(tmpdir(), "weir-sim-state-")) }));
 import type { Pair, WindowCount } from "./checkers.ts";
 import type { SimConfig } from "./config.ts";
 
@@ -41,6 +50,7 @@ export function buildCountingJob(
     restart: { strategy: "fixed-delay", attempts: 1_000_000, delay: c.restartDelayMs },
     batchSize: c.batchSize,
     channelCapacity: c.channelCapacity,
+    state: c.state,
     ...options,
     runtime: { ...options.runtime, snapshotSliceMax: c.snapshotSliceMax },
   });

@@ -8,13 +8,17 @@
  *                          job's end (a known core bug: duplicated output)
  *   --no-network           in-memory channels for every seed (else three seeds in four
  *                          run over a faulty network: sim/faulty_transport.ts)
+ *   --only-incremental     skip the seeds that do not draw incremental checkpoints
+ *   --no-incremental       full heap checkpoints for every seed (else 35 % of seeds run
+ *                          heap or sqlite incremental checkpoints)
  *
  * Every seed's report starts with `SEED=`; a failure adds the config, what broke, the
  * last trace lines and the replay command. Exits 1 when any seed failed.
  * @module
  */
 import process from "node:process";
-import { SIM_MODES, type SimMode } from "./config.ts";
+import { SIM_MODES, type SimMode, drawConfig } from "./config.ts";
+import { SimPrng } from "./prng.ts";
 import { DEFAULT_LIMITS, runSeed } from "./driver.ts";
 import { failureReport, seedLine } from "./report.ts";
 
@@ -27,15 +31,16 @@ interface Args {
   traceLines: number;
   stopWindowFaults: boolean;
   network: boolean;
+  incremental: "draw" | "only" | "none";
 }
 
 function usage(msg: string): never {
-  console.error(`${msg}\nusage: npm run sim -- [--seeds N] [--from S] [--seed N] [--mode ${SIM_MODES.join("|")}|all] [--quiet] [--trace LINES] [--stop-window-faults] [--no-network]`);
+  console.error(`${msg}\nusage: npm run sim -- [--seeds N] [--from S] [--seed N] [--mode ${SIM_MODES.join("|")}|all] [--quiet] [--trace LINES] [--stop-window-faults] [--no-network] [--only-incremental|--no-incremental]`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seeds: 100, from: 0, single: undefined, modes: ["unaligned"], quiet: false, traceLines: 40, stopWindowFaults: true, network: true };
+  const a: Args = { seeds: 100, from: 0, single: undefined, modes: ["unaligned"], quiet: false, traceLines: 40, stopWindowFaults: true, network: true, incremental: "draw" };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -53,6 +58,8 @@ function parseArgs(argv: string[]): Args {
     else if (k === "--stop-window-faults") a.stopWindowFaults = true;
     else if (k === "--no-stop-window-faults") a.stopWindowFaults = false;
     else if (k === "--no-network") a.network = false;
+    else if (k === "--only-incremental") a.incremental = "only";
+    else if (k === "--no-incremental") a.incremental = "none";
     else if (k === "--mode") {
       i++;
       if (v === "all") a.modes = [...SIM_MODES];
@@ -72,11 +79,14 @@ async function main(): Promise<void> {
   const failedBy: Record<string, number> = {};
   const failedSeeds: string[] = [];
   const proc = { runs: 0, crashes: 0, savepoints: 0, savepointsFailed: 0, stops: 0, restoredAtNewParallelism: 0, rescaledChannelState: 0 };
+  const incremental = { heap: 0, sqlite: 0 };
   let runs = 0, completed = 0, failed = 0, restarts = 0, restores = 0, events = 0, unaligned = 0, channelState = 0;
   for (const mode of args.modes) {
     for (const seed of seeds) {
-      const r = await runSeed(seed, mode, limits, { stopWindowFaults: args.stopWindowFaults, network: args.network });
+      if (args.incremental === "only" && !drawConfig(seed, mode, new SimPrng(seed).fork("config"), true, args.network).state) continue;
+      const r = await runSeed(seed, mode, limits, { stopWindowFaults: args.stopWindowFaults, network: args.network, incremental: args.incremental !== "none" });
       runs++;
+      if (r.config.state) incremental[r.config.state.backend]++;
       completed += r.checkpoints.completed;
       failed += r.checkpoints.failed;
       unaligned += r.checkpoints.unaligned;
@@ -105,6 +115,7 @@ async function main(): Promise<void> {
   console.log(
     [
       `--- summary: ${runs} seed runs (${args.modes.join(", ")}), ${failedSeeds.length} failed${failedSeeds.length ? `: ${failedSeeds.slice(0, 20).join(" ")}` : ""}`,
+      `incremental checkpoints: ${incremental.heap} seeds heap, ${incremental.sqlite} seeds sqlite (the rest heap, full)`,
       `faults injected: ${Object.entries(faults).map(([k, n]) => `${k}=${n}`).join(" ") || "none"}`,
       `checkpoints: ${completed} completed (${unaligned} unaligned, ${channelState} with channel state), ${failed} failed (${Object.entries(failedBy).map(([k, n]) => `${k}=${n}`).join(" ") || "none"})`,
       `processes: ${proc.runs} job runs, ${proc.crashes} whole-process crashes resumed, ${proc.savepoints} savepoints completed (${proc.savepointsFailed} failed), ` +

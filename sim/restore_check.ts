@@ -8,7 +8,7 @@
  * @module
  */
 import type { Runnable } from "../actors/dispatcher.ts";
-import { joinKey } from "../checkpoint/metadata.ts";
+import { joinKey, readMetadata } from "../checkpoint/metadata.ts";
 import { loadCheckpoint } from "../checkpoint/restore.ts";
 import type { JobResult } from "../runtime/job_status.ts";
 import type { Subtask } from "../runtime/subtask.ts";
@@ -89,6 +89,8 @@ async function restoreRun(
     fault: () => {},
     log: () => {},
   });
+  const copied = await copySharedFiles(store, dir, storage);
+  if (copied > 0) trace.push(`restore ${dir}: ${copied} shared files copied`);
   const beforeStep = (actor: Runnable) => {
     const s = actor as unknown as Subtask;
     world.log(`step ${s.name}`);
@@ -122,4 +124,24 @@ async function restoreRun(
   }
   trace.push(`restore ${dir} at ${cfg.sourceParallelism}->${cfg.reduceParallelism}: ${result?.status ?? "unfinished"} events=${world.events} hash=${world.trace.hash}`);
   return failures;
+}
+
+/**
+ * Incremental checkpoints refer to shared files by their keys in the job's storage: the
+ * restored run gets a copy of each one the checkpoint refers to, under the same key, as if
+ * it ran on that storage (a new job never deletes another job's files).
+ */
+async function copySharedFiles(store: StorageAdapter, dir: string, storage: FaultyStorage): Promise<number> {
+  let n = 0;
+  for (const s of (await readMetadata(store, dir)).subtasks) {
+    for (const key of s.shared ?? []) {
+      const bytes = await store.get(key);
+      // A missing file is left missing: the restore must then fail, naming it.
+      if (bytes) {
+        await storage.seed(key, bytes);
+        n++;
+      }
+    }
+  }
+  return n;
 }

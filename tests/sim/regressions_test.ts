@@ -3,7 +3,8 @@
  * schedule and faults that exposed the bug when the simulator's settings are unchanged;
  * if sim/config.ts changes how seeds are drawn, re-find a seed for each entry. Entries
  * found before the process-level extensions (whole-process crashes, savepoints, stop,
- * slow reads) run with `extensions: false`, which replays their schedules bit for bit.
+ * slow reads) run with `extensions: false`, which replays their schedules bit for bit;
+ * entries found before seeds drew incremental checkpoints run with `incremental: false`.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -31,8 +32,17 @@ const STOP_RESUME =
 const FINAL_AFTER_DRAIN =
   "the final checkpoint travelled behind the restored backlog, so it expired whenever draining took longer than the checkpoint timeout, and the job restarted forever (fix: input ends and drains first; the final checkpoint then snapshots every subtask at once)";
 
+const FAILED_METADATA_WRITE =
+  "incremental: a checkpoint whose metadata write failed kept its shared files for ever, as if the write might still land (fix: once the write settled, storage decides at the next sweep)";
+
+const RESUMED_ID_REUSE =
+  "incremental: a run resumed after a process crash reused a checkpoint id whose shared file the dead run had written, and the sweep (by id) never took that file (fix: the resumed run continues above the ids in shared file names too)";
+
+const INTERRUPTED_SWEEP =
+  "incremental: a process crash cut the coordinator's sweeps short (one slow delete held the queue) and the resumed run finished from a stop savepoint without completing a checkpoint: shared files no checkpoint referred to were left (fix: attaching an execution sweeps what earlier attempts and processes wrote)";
+
 /** Each seed was checked to fail with its fix reverted. */
-const FOUND: { seed: number; mode: SimMode; bug: string; extensions?: false }[] = [
+const FOUND: { seed: number; mode: SimMode; bug: string; extensions?: false; incremental?: true }[] = [
   { seed: 44, mode: "unaligned", bug: HALF_CHECKPOINT, extensions: false },
   { seed: 44, mode: "aligned", bug: HALF_CHECKPOINT, extensions: false },
   { seed: 46, mode: "unaligned", bug: `${HALF_CHECKPOINT}; deleting after a lost-ack metadata write duplicated output`, extensions: false },
@@ -49,6 +59,9 @@ const FOUND: { seed: number; mode: SimMode; bug: string; extensions?: false }[] 
   { seed: 10089, mode: "unaligned", bug: STOP_RESUME },
   { seed: 22597, mode: "unaligned", bug: FINAL_AFTER_DRAIN },
   { seed: 12648, mode: "aligned", bug: STOP_RESUME },
+  { seed: 101, mode: "unaligned", bug: FAILED_METADATA_WRITE, incremental: true },
+  { seed: 2170, mode: "aligned-with-timeout", bug: RESUMED_ID_REUSE, incremental: true },
+  { seed: 403, mode: "unaligned", bug: INTERRUPTED_SWEEP, incremental: true },
   {
     seed: 333,
     mode: "aligned-with-timeout",
@@ -58,9 +71,9 @@ const FOUND: { seed: number; mode: SimMode; bug: string; extensions?: false }[] 
 ];
 
 describe("simulator regressions", () => {
-  for (const { seed, mode, bug, extensions } of FOUND) {
+  for (const { seed, mode, bug, extensions, incremental } of FOUND) {
     test(`seed ${seed} (${mode}) stays fixed: ${bug}`, async () => {
-      const r = await runSeed(seed, mode, DEFAULT_LIMITS, { extensions });
+      const r = await runSeed(seed, mode, DEFAULT_LIMITS, { extensions, incremental: incremental ?? false });
       assert.ok(r.ok, failureReport(r, 40));
       assert.ok(r.restarts > 0 || r.process.crashes > 0, "the seed no longer reaches a failover or a crash; re-find a seed for this bug");
     });
