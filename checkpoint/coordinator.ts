@@ -62,6 +62,17 @@ export class CheckpointCoordinator {
     return this.#housekeeping;
   }
 
+  /**
+   * The job ended: no execution writes a chain on, so files written for any id used so far
+   * that no restorable checkpoint refers to go (an abandoned attempt's upload may have
+   * landed after the last sweep). Resolves with the housekeeping; never rejects.
+   */
+  sweepAtEnd(): Promise<void> {
+    const below = this.#nextId;
+    this.#housekeeping = this.#housekeeping.then(() => this.#shared.sweep(below)).then(() => {}, () => {});
+    return this.#housekeeping;
+  }
+
   get pendingCount(): number {
     return this.#pending.size;
   }

@@ -377,7 +377,7 @@ export class JobMaster implements ExecutionOwner {
       // checkpoints, which would duplicate what an exactly-once sink already committed.
       if (this.#keepRunMarker) return;
       // Subsumed checkpoints and unneeded shared files go first, so that what stays is what a restore needs.
-      await this.coordinator.housekeeping();
+      await this.coordinator.sweepAtEnd();
       const cur = await this.storage.get(`${this.jobName}/_current`);
       if (cur && decode<{ jobId: string }>(cur, "job marker").jobId === this.jobId) await this.storage.delete(`${this.jobName}/_current`);
       if (status === "finished" || status === "stopped") await this.storage.deletePrefix(`${this.jobName}/${this.jobId}/`);

@@ -41,6 +41,9 @@ const RESUMED_ID_REUSE =
 const INTERRUPTED_SWEEP =
   "incremental: a process crash cut the coordinator's sweeps short (one slow delete held the queue) and the resumed run finished from a stop savepoint without completing a checkpoint: shared files no checkpoint referred to were left (fix: attaching an execution sweeps what earlier attempts and processes wrote)";
 
+const LATE_UPLOAD =
+  "incremental: a slow shared file upload of an abandoned attempt landed after the last sweep and the job ended without another (fix: the job's clean-up sweeps every id used)";
+
 /** Each seed was checked to fail with its fix reverted. */
 const FOUND: { seed: number; mode: SimMode; bug: string; extensions?: false; incremental?: true }[] = [
   { seed: 44, mode: "unaligned", bug: HALF_CHECKPOINT, extensions: false },
@@ -62,6 +65,7 @@ const FOUND: { seed: number; mode: SimMode; bug: string; extensions?: false; inc
   { seed: 101, mode: "unaligned", bug: FAILED_METADATA_WRITE, incremental: true },
   { seed: 2170, mode: "aligned-with-timeout", bug: RESUMED_ID_REUSE, incremental: true },
   { seed: 403, mode: "unaligned", bug: INTERRUPTED_SWEEP, incremental: true },
+  { seed: 76, mode: "unaligned", bug: LATE_UPLOAD, incremental: true },
   {
     seed: 333,
     mode: "aligned-with-timeout",
