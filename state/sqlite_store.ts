@@ -15,6 +15,7 @@ import { decode, encode } from "../codec/cbor.ts";
 import { WeirError, assert } from "../errors.ts";
 import { hashKey } from "./key_group.ts";
 import { KeyFilter } from "./sqlite_bloom.ts";
+import { BulkRowWriter } from "./sqlite_bulk.ts";
 import { keyBytes } from "./sqlite_keys.ts";
 import type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./sqlite_driver.ts";
 
@@ -311,23 +312,22 @@ export class SqliteStateStore {
   }
 
   /**
-   * Writes rows as they are (a restore), bypassing and clearing the cache.
+   * Writes rows in bulk (a restore), bypassing and clearing the cache: `fill` packs them
+   * into the writer (sqlite_bulk.ts), all in one transaction. Returns the rows written.
    * @throws {WeirError} `storage_failed` when SQLite refuses them
    */
-  putRows(rows: Iterable<StoredRow>): number {
+  bulkLoad(fill: (w: BulkRowWriter) => void): number {
     this.clearCache();
     this.#written = undefined;
     const db = this.#db;
-    let n = 0;
+    const w = new BulkRowWriter(db);
     // A restore runs before any record and no snapshot reads the file yet: without the WAL
     // each page is written once, not to the log and then to the file.
     db.exec("PRAGMA main.journal_mode = OFF");
     db.exec("BEGIN");
     try {
-      for (const r of rows) {
-        this.#upsert.run(r.kg, r.s, r.k, r.ok, r.v);
-        n++;
-      }
+      fill(w);
+      w.finish();
       db.exec("COMMIT");
     } catch (err) {
       db.exec("ROLLBACK");
@@ -336,7 +336,7 @@ export class SqliteStateStore {
     } finally {
       db.exec("PRAGMA main.journal_mode = WAL");
     }
-    return n;
+    return w.written;
   }
 
   /** Rows arrive from elsewhere (a restored file): every miss must ask the file from now on. */

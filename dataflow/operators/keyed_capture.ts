@@ -8,7 +8,7 @@ import type { SharedStateRef } from "../../state/backend.ts";
  */
 import { type CborHead, encode, encodeBody, encodeParts } from "../../codec/cbor.ts";
 import { assert } from "../../errors.ts";
-import type { KeyedStateSnapshot } from "../../state/backend.ts";
+import type { EncodedTable, KeyedStateSnapshot } from "../../state/backend.ts";
 import type { KeyedTableSnapshot } from "../../state/keyed_state.ts";
 import type { StateCapture } from "../operator.ts";
 
@@ -89,6 +89,8 @@ export class KeyedStateCapture implements StateCapture {
 
   /** The backend's snapshot is done: lays out the parts, entries to be encoded by later steps. */
   #collected(): boolean {
+    const encoded = this.#snap.encodedTables?.();
+    if (encoded) return this.#fromEncoded(encoded);
     const result = this.#snap.result();
     this.#snap.release();
     if (result.format !== "canonical") {
@@ -114,6 +116,26 @@ export class KeyedStateCapture implements StateCapture {
     }
     this.#parts = parts;
     return false;
+  }
+
+  /**
+   * Tables whose entries the backend encoded already (sqlite): their bytes are copied in
+   * as they are, with no decoding and no encoding step.
+   */
+  #fromEncoded(tables: Record<string, EncodedTable>): boolean {
+    const entries = Object.entries(tables);
+    const parts: (CborHead | Uint8Array)[] = [{ map: this.#operator ? 2 : 1 }];
+    if (this.#operator) parts.push(encodeBody("operator"), encodeBody(this.#operator, this.#what));
+    parts.push(encodeBody("keyed"), { map: entries.length });
+    for (const [name, t] of entries) {
+      parts.push(encodeBody(name), { map: t.ttl ? 3 : 2 }, encodeBody("kind"), encodeBody(t.kind));
+      if (t.ttl) parts.push(encodeBody("ttl"), encodeBody(true));
+      parts.push(encodeBody("groups"), { array: t.groups.length });
+      for (const g of t.groups) parts.push({ array: 2 }, encodeBody(g.keyGroup), { array: g.entries }, ...g.chunks);
+    }
+    this.#bytes = encodeParts(parts);
+    this.#snap.release();
+    return true;
   }
 
   bytes(): Uint8Array {

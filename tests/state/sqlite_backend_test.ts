@@ -12,6 +12,7 @@ import { MemoryStorage } from "../../storage/memory.ts";
 import type { KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
 import { keyGroupOf, keyGroupRangeFor } from "../../state/key_group.ts";
 import { decode } from "../../codec/cbor.ts";
+import { KeyedStateCapture } from "../../dataflow/operators/keyed_capture.ts";
 
 const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-backend-"));
 
@@ -51,6 +52,46 @@ describe("SqliteKeyedStateBackend", () => {
     const sorted = (t: typeof fromHeap) =>
       Object.fromEntries(Object.entries(t).map(([n, tb]) => [n, { ...tb, groups: tb.groups.map(([g, es]) => [g, [...es].sort((a, b) => JSON.stringify(a[0]) < JSON.stringify(b[0]) ? -1 : 1)]) }]));
     assert.deepEqual(sorted(fromSqlite), sorted(fromHeap));
+    sqlite.dispose();
+  });
+
+  test("a checkpoint's state file from sqlite's encoded tables holds what the heap's holds: any key, TTL, unicode, big values", () => {
+    let now = 1000;
+    const clock = { now: () => now };
+    const fill = (b: HeapKeyedStateBackend | SqliteKeyedStateBackend) => {
+      now = 1000;
+      for (let i = 0; i < 300; i++) {
+        const keys: unknown[] = [`k${i}`, i + 0.5, { id: i }, `ü-${i}-\u{1F600}`, `lone-\uD800-${i}`, BigInt(i) * 10n ** 20n, i % 2 === 0];
+        b.setCurrentKey(keys[i % keys.length]);
+        b.valueState<string>("v").update("x".repeat(i * 10));
+        b.listState<number>("l").update([i, -i]);
+        b.mapState<string, number[]>("m").put(`x${i}`, [i]);
+        if (i % 3 === 0) now += 10;
+        b.valueState<number>("ttl", { ttl: 1500 }).update(i);
+      }
+    };
+    const heap = new HeapKeyedStateBackend({ ...init, clock });
+    const sqlite = new SqliteKeyedStateBackend({ ...init, clock }, { driver: sqliteDriver, directory, cacheEntriesMax: 16 });
+    fill(heap);
+    fill(sqlite);
+    now += 600; // the TTL entries written in the first 600 ms have expired
+    const file = (b: HeapKeyedStateBackend | SqliteKeyedStateBackend) => {
+      const c = new KeyedStateCapture(b.snapshot(1, { savepoint: true }), "test", ["op"]);
+      while (c.step(7) !== true);
+      const out = decode<{ operator: unknown[]; keyed: Record<string, { groups: [number, [unknown, unknown][]][] }> }>(c.bytes());
+      c.release();
+      return out;
+    };
+    const fromSqlite = file(sqlite);
+    const fromHeap = file(heap);
+    const norm = (t: ReturnType<typeof file>) =>
+      Object.entries(t.keyed).map(([n, tb]) => [n, { ...tb, groups: tb.groups.map(([g, es]) => [g, es.map((e) => JSON.stringify(e, (_k, v) => typeof v === "bigint" ? `${v}n` : v)).sort()]).sort((a, b) => (a[0] as number) - (b[0] as number)) }]).sort();
+    assert.deepEqual(fromSqlite.operator, ["op"]);
+    assert.deepEqual(norm(fromSqlite), norm(fromHeap));
+    const ttlEntries = fromSqlite.keyed.ttl.groups.reduce((n, [, es]) => n + es.length, 0);
+    const keyCount = fromSqlite.keyed.v.groups.reduce((n, [, es]) => n + es.length, 0);
+    assert.ok(ttlEntries > 0 && ttlEntries < keyCount, `expired TTL entries are left out (${ttlEntries} of ${keyCount} kept)`);
+    heap.dispose();
     sqlite.dispose();
   });
 
