@@ -101,6 +101,9 @@ export type WeirErrorCode =
   // A channel message that could not be delivered (a failed RPC, a dead worker, bytes
   // that do not decode as a message): the job attempt fails and restarts.
   | "transport_failed"
+  // A remote host (worker thread, Durable Object) died, could not be reached, or refused a
+  // deploy (its graph differs from the master's): the job attempt fails and restarts.
+  | "host_failed"
   // The simulator's injected crash.
   | "sim_crash";
 

@@ -8,12 +8,13 @@ import { WeirError, invalidOption } from "../errors.ts";
 import { systemClock, systemScheduler } from "../platforms/system.ts";
 import { JobHandle } from "../runtime/job_handle.ts";
 import { JobMaster, type RestoreSource } from "../runtime/job_master.ts";
+import type { RemoteHost } from "../runtime/remote/gateway.ts";
 import { type RestartOptions, restartStrategy } from "../runtime/restart_strategy.ts";
 import { checkStateOptions, type StateBackendOptions } from "../state/backend_registry.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { openDirectory } from "../storage/directory.ts";
 import { DataStream, type GraphBuilder } from "./data_stream.ts";
-import { buildJobGraph } from "./job_graph.ts";
+import { buildJobGraph, type JobGraph } from "./job_graph.ts";
 import type { Source } from "./operator.ts";
 import type { OperatorOptions, Transformation } from "./transformation.ts";
 import { codeOf, inputsOf, UidHasher } from "./uid_hash.ts";
@@ -45,6 +46,11 @@ export interface RuntimeOptions {
   transport?: Transport;
   /** Which host runs each subtask; each host gets a dispatcher of its own (ExecutionTuning.hostOf). */
   hostOf?: (subtask: SubtaskAddress) => string;
+  /**
+   * Hosts outside this process by the names hostOf() returns (runtime/remote/): their
+   * subtasks are deployed there; every other subtask runs here.
+   */
+  remoteHosts?: Readonly<Record<string, RemoteHost>>;
   /** The most state entries a slice of an asynchronous snapshot takes (tests, simulator). */
   snapshotSliceMax?: number;
 }
@@ -257,6 +263,16 @@ export class StreamEnvironment implements GraphBuilder {
   }
 
   /**
+   * The job graph this environment would run: vertices (chained operators) and edges. A
+   * remote host builds it from the same code to run its share of the subtasks (Flink's
+   * `StreamExecutionEnvironment.getStreamGraph()`); it does not execute anything.
+   * @throws {WeirError} `invalid_job` (an empty or invalid graph).
+   */
+  jobGraph(): JobGraph {
+    return buildJobGraph(this.#transformations, { parallelism: this.parallelism, maxParallelism: this.maxParallelism });
+  }
+
+  /**
    * Validates the graph, starts the job and returns its handle at once.
    * @throws {WeirError} `invalid_job` (an empty or invalid graph, or a second execute()), `invalid_option`,
    *   `incompatible_restore` / `state_not_restored` / `checkpoint_corrupt` / `checkpoint_not_found` / `storage_corrupt` /
@@ -289,6 +305,7 @@ export class StreamEnvironment implements GraphBuilder {
           state: o.state,
           transport: rt.transport,
           hostOf: rt.hostOf,
+          remoteHosts: rt.remoteHosts,
           snapshotSliceMax: rt.snapshotSliceMax,
         },
         clock: rt.clock ?? systemClock,

@@ -1,24 +1,20 @@
-import { InputChannel } from "../actors/input_channel.ts";
 import { MemoryTransport } from "../actors/memory_transport.ts";
-import { OutputChannel } from "../actors/output_channel.ts";
-import type { ChannelAddress, SubtaskAddress, Transport } from "../actors/transport.ts";
+import type { SubtaskAddress, Transport } from "../actors/transport.ts";
 import type { Dispatcher } from "../actors/dispatcher.ts";
 import type { Barrier } from "../actors/messages.ts";
-import { OutputGate } from "../actors/output_gate.ts";
 import type { Clock, Scheduler } from "../actors/time.ts";
 import type { CheckpointCoordinator, CheckpointTarget } from "../checkpoint/coordinator.ts";
 import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
-import { joinKey } from "../checkpoint/metadata.ts";
-import { sharedStateDirectory } from "../checkpoint/shared_state.ts";
+import { checkpointDir, joinKey } from "../checkpoint/metadata.ts";
 import { routeChannelState } from "../checkpoint/channel_state_restore.ts";
 import { type LoadedCheckpoint, stateForSubtask } from "../checkpoint/restore.ts";
-import type { JobGraph, JobVertex } from "../dataflow/job_graph.ts";
-import type { OperatorContext } from "../dataflow/operator.ts";
-import { keyGroupRangeFor } from "../state/key_group.ts";
-import { type StateBackendOptions, stateBackendFactory } from "../state/backend_registry.ts";
-import { WeirError } from "../errors.ts";
+import type { JobGraph } from "../dataflow/job_graph.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
-import { type ChainedOperator, Subtask } from "./subtask.ts";
+import type { RemoteHost } from "./remote/gateway.ts";
+import { RemoteHosts } from "./remote/remote_hosts.ts";
+import type { StateTarget } from "./remote/messages.ts";
+import type { Subtask } from "./subtask.ts";
+import { HostedSubtasks, type PlainTuning } from "./subtask_builder.ts";
 import type { SubtaskAck, SubtaskHost } from "./subtask_host.ts";
 
 /** What an execution needs from its job master. */
@@ -39,21 +35,12 @@ export interface ExecutionOwner {
   finalCommitted(execution: Execution): void;
 }
 
-/** Sizes of the data plane. */
-export interface ExecutionTuning {
-  batchSize: number;
-  channelCapacity: number;
-  channelStateMaxBytes: number;
-  /** Records pass by reference between operators and receivers (no copies). */
-  objectReuse?: boolean;
-  /** Period of generated watermarks (ms); 200 unless set. */
-  autoWatermarkIntervalMs?: number;
-  /** See SubtaskHost.stepBudgetMs; 4 ms unless set. */
-  stepBudgetMs?: number;
-  /** See SubtaskHost.snapshotSliceMax. */
-  snapshotSliceMax?: number;
-  /** The job's `state` options (validated): which keyed state backend, incremental or not. */
-  state?: StateBackendOptions;
+/**
+ * Sizes of the data plane (PlainTuning: batchSize, channelCapacity, channelStateMaxBytes,
+ * objectReuse, autoWatermarkIntervalMs, stepBudgetMs 4 ms unless set, snapshotSliceMax,
+ * state), and where subtasks run.
+ */
+export interface ExecutionTuning extends PlainTuning {
   /**
    * Carries every channel's batches, barriers and credit between subtasks; an in-memory
    * transport of the execution's own unless set (actors/transport.ts has the contract).
@@ -65,17 +52,22 @@ export interface ExecutionTuning {
    * one host unless set.
    */
   hostOf?: (subtask: SubtaskAddress) => string;
+  /**
+   * Hosts outside this process, by the name hostOf() gives them: their subtasks are
+   * deployed there through the control plane (runtime/remote/), the rest run here.
+   */
+  remoteHosts?: Readonly<Record<string, RemoteHost>>;
 }
 
 /**
  * One execution attempt of a job graph: the subtask actors and the channels between
- * them, restored from a checkpoint or fresh. A restart builds a new Execution; calls
- * from a stopped one are ignored.
+ * them, restored from a checkpoint or fresh. The subtasks of remote hosts
+ * (`tuning.remoteHosts`) are deployed there and report back through the control plane;
+ * the rest run in this process. A restart builds a new Execution; calls from a stopped
+ * one are ignored.
  */
 export class Execution implements SubtaskHost, CheckpointTarget {
   readonly attempt: number;
-  readonly subtasks: Subtask[] = [];
-  readonly sources: Subtask[] = [];
   readonly vertices: CheckpointTarget["vertices"];
   readonly batchSize: number;
   readonly channelStateMaxBytes: number;
@@ -86,8 +78,13 @@ export class Execution implements SubtaskHost, CheckpointTarget {
   readonly #tuning: ExecutionTuning;
   readonly #transport: Transport;
   readonly #dispatchers = new Map<string, Dispatcher>();
+  #local: HostedSubtasks | undefined;
+  #remote: RemoteHosts | undefined;
   #running = true;
   #restoredId = 0;
+  /** Source subtasks and subtasks of the whole graph, on every host. */
+  readonly #sourceTotal: number;
+  readonly #subtaskTotal: number;
   #sourcesFinished = new Set<string>();
   #finalCommitted = new Set<string>();
   #inputEnded = new Set<string>();
@@ -103,6 +100,8 @@ export class Execution implements SubtaskHost, CheckpointTarget {
     this.#transport = tuning.transport ?? new MemoryTransport();
     this.snapshotSliceMax = tuning.snapshotSliceMax;
     this.vertices = graph.vertices.map((v) => ({ id: v.id, name: v.name, parallelism: v.parallelism, uids: v.uids }));
+    this.#sourceTotal = graph.vertices.reduce((n, v) => n + (v.source ? v.parallelism : 0), 0);
+    this.#subtaskTotal = graph.vertices.reduce((n, v) => n + v.parallelism, 0);
   }
 
   get clock(): Clock {
@@ -111,6 +110,15 @@ export class Execution implements SubtaskHost, CheckpointTarget {
   get scheduler(): Scheduler {
     return this.#owner.scheduler;
   }
+  /** The subtasks running in this process (remote hosts' subtasks are not here). */
+  get subtasks(): readonly Subtask[] {
+    return this.#local?.subtasks ?? [];
+  }
+  /** The source subtasks running in this process. */
+  get sources(): readonly Subtask[] {
+    return this.#local?.sources ?? [];
+  }
+
   /** The dispatcher of the host that runs the subtask. */
   dispatcherFor(subtask: SubtaskAddress): Dispatcher {
     const hostOf = this.#tuning.hostOf;
@@ -121,7 +129,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
     return d;
   }
 
-  /** Hosts with a dispatcher of their own (0: every subtask on the job's dispatcher). */
+  /** Hosts in this process with a dispatcher of their own (0: every subtask on the job's dispatcher). */
   get hostCount(): number {
     return this.#dispatchers.size;
   }
@@ -129,156 +137,96 @@ export class Execution implements SubtaskHost, CheckpointTarget {
     return this.#running;
   }
 
-  /** Creates, wires, opens and restores every subtask, then lets them run. */
+  /**
+   * Creates, wires, opens and restores every subtask of this process and deploys the
+   * others to their remote hosts; once every host is ready, lets them all run.
+   * @throws anything a subtask's open or a host's deploy throws (the attempt fails).
+   */
   async deploy(restore: LoadedCheckpoint | undefined): Promise<void> {
     this.#restoredId = restore?.metadata.checkpointId ?? 0;
     const inFlight = restore ? routeChannelState(restore, this.#graph) : undefined;
-    const byVertex = new Map<string, Subtask[]>();
-    const opens: (() => void | Promise<void>)[] = [];
-    for (const v of this.#graph.vertices) {
-      const list: Subtask[] = [];
-      for (let i = 0; i < v.parallelism; i++) {
-        const range = keyGroupRangeFor(i, v.parallelism, this.#graph.maxParallelism);
-        const r = restore ? stateForSubtask(restore, v, i, range) : undefined;
-        const subtask = this.#createSubtask(v, i, range, r, opens);
-        list.push(subtask);
-        this.subtasks.push(subtask);
-        if (v.source) this.sources.push(subtask);
-      }
-      byVertex.set(v.id, list);
+    const { hostOf, remoteHosts } = this.#tuning;
+    const remoteOf = (s: SubtaskAddress): RemoteHost | undefined => (remoteHosts && hostOf ? remoteHosts[hostOf(s)] : undefined);
+    const local = new HostedSubtasks({
+      host: this,
+      graph: this.#graph,
+      jobName: this.#owner.jobName,
+      jobId: this.#owner.jobId,
+      attempt: this.attempt,
+      storage: this.#owner.storage,
+      clock: this.#owner.clock,
+      tuning: this.#tuning,
+      transport: this.#transport,
+      restoredCheckpointId: this.#restoredId,
+      isLocal: (s) => remoteOf(s) === undefined,
+      dispatcherFor: (s) => this.dispatcherFor(s),
+      restoreOf: (v, i, range) => (restore ? stateForSubtask(restore, v, i, range) : undefined),
+    });
+    this.#local = local;
+    if (remoteHosts && hostOf) {
+      this.#remote = new RemoteHosts(this, {
+        graph: this.#graph,
+        jobName: this.#owner.jobName,
+        jobId: this.#owner.jobId,
+        tuning: plainTuning(this.#tuning),
+        remoteOf,
+      });
     }
-    const byId = new Map(this.#graph.vertices.map((v) => [v.id, v]));
-    // Input channels by "receiver vertex/index <- sender vertex/index", where channel state goes.
-    const inputOf = new Map<string, InputChannel>();
-    for (const e of this.#graph.edges) {
-      const senders = byVertex.get(e.from)!;
-      const receivers = byVertex.get(e.to)!;
-      for (const s of senders) {
-        const channels: OutputChannel[] = [];
-        for (let j = 0; j < receivers.length; j++) {
-          if (e.pointwise && j !== s.index) continue;
-          const r = receivers[j];
-          const address: ChannelAddress = {
-            jobId: this.#owner.jobId,
-            attempt: this.attempt,
-            sender: { vertexId: s.vertexId, subtaskIndex: s.index },
-            receiver: { vertexId: r.vertexId, subtaskIndex: r.index },
-            inputIndex: r.inputs.inputCount,
-            capacity: this.#tuning.channelCapacity,
-          };
-          // Each side opens its own end, as it would on another host.
-          const input = new InputChannel(address, this.#transport, r);
-          r.inputs.add(input);
-          channels.push(new OutputChannel(address, this.#transport, s));
-          inputOf.set(`${e.to}/${j}<-${e.from}/${s.index}`, input);
-        }
-        const first = byId.get(e.to)!.chain[0];
-        // The first receiver of the first gate takes the emitted records themselves; every
-        // other receiver a copy (a broadcast receiver never sees another one's mutation).
-        const copies = this.#tuning.objectReuse ? "none" : s.gates.length === 0 ? "others" : "all";
-        s.gates.push(new OutputGate(channels, e.partitioning, this.#tuning.batchSize, { name: first.name, uid: first.uid }, copies));
-      }
-    }
-    for (const s of this.subtasks) s.connected();
-    for (const open of opens) {
-      if (!this.#running) return;
-      await open();
-    }
+    await local.open(() => this.#running);
     if (!this.#running) return;
     // Channel state, routed to the subtasks that now own it, is replayed before anything new.
     for (const [to, list] of inFlight ?? []) {
-      for (const { from, sender, batches } of list) {
-        const ch = inputOf.get(`${to}<-${from}/${sender}`);
-        if (!ch) throw new WeirError("invariant_broken", `Channel state routed to ${to} from ${from}/${sender}, which are not connected`);
-        ch.restore(batches);
-      }
+      const [vertexId, index] = splitSubtaskKey(to);
+      if (remoteOf({ vertexId, subtaskIndex: index }) === undefined) local.restoreInFlight(to, list);
     }
-    for (const s of this.subtasks) s.start();
+    if (this.#remote) {
+      await this.#remote.deploy(restore, inFlight, this.#restoredId);
+      if (!this.#running) return;
+    }
+    local.start();
+    this.#remote?.start();
   }
 
-  #createSubtask(
-    v: JobVertex,
-    index: number,
-    range: { start: number; end: number },
-    restore: ReturnType<typeof stateForSubtask> | undefined,
-    opens: (() => void | Promise<void>)[],
-  ): Subtask {
-    const createBackend = stateBackendFactory(this.#tuning.state);
-    const incremental = this.#tuning.state?.incremental ?? false;
-    const ctxFor = (uid: string, name: string): OperatorContext => ({
-      uid,
-      name,
-      subtaskIndex: index,
-      parallelism: v.parallelism,
-      maxParallelism: this.#graph.maxParallelism,
-      keyGroupRange: range,
-      clock: this.#owner.clock,
-      attempt: this.attempt,
-      jobName: this.#owner.jobName,
-      storage: this.#owner.storage,
-      jobId: this.#owner.jobId,
-      objectReuse: this.#tuning.objectReuse ?? false,
-      autoWatermarkIntervalMs: this.#tuning.autoWatermarkIntervalMs,
-      keyedStateBackend: () =>
-        createBackend({
-          maxParallelism: this.#graph.maxParallelism,
-          range,
-          clock: this.#owner.clock,
-          incremental,
-          storage: this.#owner.storage,
-          sharedDirectory: sharedStateDirectory(this.#owner.jobName, this.#owner.jobId),
-          uid,
-          subtaskIndex: index,
-          jobId: this.#owner.jobId,
-        }),
-    });
-    const chain: ChainedOperator[] = v.chain.map((spec) => ({ operator: spec.createOperator(), ctx: ctxFor(spec.uid, spec.name) }));
-    let reader: { reader: ReturnType<NonNullable<JobVertex["source"]>["source"]["createReader"]>; ctx: OperatorContext } | undefined;
-    if (v.source) {
-      const ctx = ctxFor(v.source.uid, v.source.name);
-      reader = { reader: v.source.source.createReader(ctx), ctx };
-      const restored = restore?.operators.get(v.source.uid)?.operator;
-      opens.push(() => reader!.reader.open(ctx, restored));
-    }
-    for (const { operator, ctx } of chain) opens.push(() => operator.open(ctx, restore?.operators.get(ctx.uid)));
-    return new Subtask(this, {
-      vertexId: v.id,
-      index,
-      parallelism: v.parallelism,
-      name: `${v.name} (${index + 1}/${v.parallelism})`,
-      chain,
-      reader,
-      restoredCheckpointId: this.#restoredId,
-      keyGroupRange: range,
-      dispatcher: this.dispatcherFor({ vertexId: v.id, subtaskIndex: index }),
-    });
-  }
-
-  /** Stops every subtask; later calls from them are ignored. */
+  /** Stops every subtask (here, and on remote hosts: cancel); later calls from them are ignored. */
   stop(): void {
     this.#running = false;
-    for (const s of this.subtasks) s.stop();
+    this.#local?.stop();
+    this.#remote?.cancel();
+  }
+
+  /** Where checkpoint n's state files go: the job's storage (hosts write it), or a savepoint's (through the master). */
+  stateTarget(checkpointId: number): StateTarget {
+    const { storage, dir } = this.#owner.coordinator.locate(checkpointId);
+    return storage === this.#owner.storage && dir === checkpointDir(this.#owner.jobName, this.#owner.jobId, checkpointId) ? "job" : "master";
   }
 
   // ---- CheckpointTarget ----
 
   triggerSources(barrier: Barrier): void {
+    // Remote hosts first: every host learns where the checkpoint's files go before a
+    // barrier can reach it through a channel.
+    this.#remote?.send({ kind: "triggerCheckpoint", attempt: this.attempt, barrier, target: this.stateTarget(barrier.checkpointId) });
     for (const s of this.sources) s.post({ kind: "trigger", barrier });
   }
   /** Sources end their input (read nothing more) and send end-of-partition downstream. */
   endInput(): void {
+    this.#remote?.send({ kind: "endInput", attempt: this.attempt });
     for (const s of this.sources) s.post({ kind: "endInput" });
   }
   snapshotAll(barrier: Barrier): void {
+    this.#remote?.send({ kind: "snapshotAll", attempt: this.attempt, barrier, target: this.stateTarget(barrier.checkpointId) });
     for (const s of this.subtasks) s.post({ kind: "finalSnapshot", barrier });
   }
   notifyComplete(checkpointId: number, final: boolean): void {
+    this.#remote?.send({ kind: "notifyCheckpointComplete", attempt: this.attempt, checkpointId, final });
     for (const s of this.subtasks) s.post({ kind: "complete", checkpointId, final });
   }
   resumeSources(): void {
+    this.#remote?.send({ kind: "resumeSources", attempt: this.attempt });
     for (const s of this.sources) s.post({ kind: "resume" });
   }
   notifyAborted(checkpointId: number, reason: CheckpointFailureReason): void {
+    this.#remote?.send({ kind: "notifyCheckpointAborted", attempt: this.attempt, checkpointId, reason });
     for (const s of this.subtasks) s.post({ kind: "abort", checkpointId, reason });
   }
 
@@ -301,16 +249,31 @@ export class Execution implements SubtaskHost, CheckpointTarget {
   sourceFinished(vertexId: string, subtaskIndex: number): void {
     if (!this.#running) return;
     this.#sourcesFinished.add(`${vertexId}-${subtaskIndex}`);
-    if (this.#sourcesFinished.size === this.sources.length) this.#owner.allSourcesFinished(this);
+    if (this.#sourcesFinished.size === this.#sourceTotal) this.#owner.allSourcesFinished(this);
   }
   inputEnded(vertexId: string, subtaskIndex: number): void {
     if (!this.#running) return;
     this.#inputEnded.add(`${vertexId}-${subtaskIndex}`);
-    if (this.#inputEnded.size === this.subtasks.length) this.#owner.allInputEnded(this);
+    if (this.#inputEnded.size === this.#subtaskTotal) this.#owner.allInputEnded(this);
   }
   finalCommitted(vertexId: string, subtaskIndex: number): void {
     if (!this.#running) return;
     this.#finalCommitted.add(`${vertexId}-${subtaskIndex}`);
-    if (this.#finalCommitted.size === this.subtasks.length) this.#owner.finalCommitted(this);
+    if (this.#finalCommitted.size === this.#subtaskTotal) this.#owner.finalCommitted(this);
   }
+}
+
+/** The plain-data part of the tuning, as remote hosts get it. */
+function plainTuning(t: ExecutionTuning): PlainTuning {
+  const plain: PlainTuning = { batchSize: t.batchSize, channelCapacity: t.channelCapacity, channelStateMaxBytes: t.channelStateMaxBytes };
+  const optional = { objectReuse: t.objectReuse, autoWatermarkIntervalMs: t.autoWatermarkIntervalMs, stepBudgetMs: t.stepBudgetMs, snapshotSliceMax: t.snapshotSliceMax };
+  for (const [k, v] of Object.entries(optional)) if (v !== undefined) (plain as unknown as Record<string, unknown>)[k] = v;
+  if (t.state) plain.state = { ...t.state };
+  return plain;
+}
+
+/** "vertexId/index" → its parts (vertex ids never contain "/": they are generated). */
+function splitSubtaskKey(key: string): [string, number] {
+  const at = key.lastIndexOf("/");
+  return [key.slice(0, at), Number(key.slice(at + 1))];
 }

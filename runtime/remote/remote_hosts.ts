@@ -1,0 +1,197 @@
+/**
+ * The job master's side of the remote hosts of one execution attempt: deploys each
+ * host's subtasks with what they restore, forwards the coordinator's calls to every host,
+ * and turns the hosts' reports back into SubtaskHost calls on the execution (Flink's
+ * `Execution.deploy` → `TaskExecutorGateway.submitTask`, and the `JobMasterGateway`
+ * calls coming back).
+ * @module
+ */
+import type { SubtaskAddress } from "../../actors/transport.ts";
+import { encodeChannelItem } from "../../checkpoint/channel_state_items.ts";
+import type { ChannelStateRoutes } from "../../checkpoint/channel_state_restore.ts";
+import { type LoadedCheckpoint, stateForSubtask } from "../../checkpoint/restore.ts";
+import type { JobGraph } from "../../dataflow/job_graph.ts";
+import { WeirError, type WeirErrorCode } from "../../errors.ts";
+import { keyGroupRangeFor } from "../../state/key_group.ts";
+import type { PlainTuning } from "../subtask_builder.ts";
+import type { SubtaskHost } from "../subtask_host.ts";
+import type { RemoteHost, TaskExecutorGateway } from "./gateway.ts";
+import type { DeployedSubtask, GraphFingerprint, ToHost, ToMaster, WireError } from "./messages.ts";
+
+/** The execution as the remote hosts' reports reach it. */
+export interface RemoteHostsOwner extends SubtaskHost {
+  readonly attempt: number;
+  readonly running: boolean;
+}
+
+/** What the master deploys from. */
+export interface RemoteHostsInit {
+  graph: JobGraph;
+  jobName: string;
+  jobId: string;
+  tuning: PlainTuning;
+  /** The remote host that runs a subtask; undefined: it runs in the master's process. */
+  remoteOf(subtask: SubtaskAddress): RemoteHost | undefined;
+}
+
+/** One host's connection for this attempt and what it runs. */
+interface Connected {
+  host: RemoteHost;
+  gateway: TaskExecutorGateway | undefined;
+  subtasks: SubtaskAddress[];
+  deployed: boolean;
+}
+
+/** The remote hosts of one execution attempt; see the module documentation. */
+export class RemoteHosts {
+  readonly #owner: RemoteHostsOwner;
+  readonly #init: RemoteHostsInit;
+  readonly #hosts = new Map<string, Connected>();
+  #closed = false;
+  #deployedCount = 0;
+  #allDeployed: (() => void) | undefined;
+
+  constructor(owner: RemoteHostsOwner, init: RemoteHostsInit) {
+    this.#owner = owner;
+    this.#init = init;
+    for (const v of init.graph.vertices) {
+      for (let i = 0; i < v.parallelism; i++) {
+        const address = { vertexId: v.id, subtaskIndex: i };
+        const host = init.remoteOf(address);
+        if (!host) continue;
+        let c = this.#hosts.get(host.hostId);
+        if (!c) this.#hosts.set(host.hostId, (c = { host, gateway: undefined, subtasks: [], deployed: false }));
+        if (c.host !== host) throw new WeirError("invalid_option", `Two remote hosts are named "${host.hostId}"`);
+        c.subtasks.push(address);
+      }
+    }
+  }
+
+  /** Hosts that run subtasks of this attempt. */
+  get size(): number {
+    return this.#hosts.size;
+  }
+
+  /**
+   * Connects every host and deploys its subtasks with their part of `restore`; resolves
+   * once every host answered `deployed`, or once the attempt stopped (a host failed).
+   */
+  deploy(restore: LoadedCheckpoint | undefined, inFlight: ChannelStateRoutes | undefined, restoredCheckpointId: number): Promise<void> {
+    const g = this.#init.graph;
+    const fingerprint: GraphFingerprint = { maxParallelism: g.maxParallelism, vertices: g.vertices.map((v) => ({ id: v.id, parallelism: v.parallelism, uids: [...v.uids] })) };
+    const done = new Promise<void>((resolve) => (this.#allDeployed = resolve));
+    for (const c of this.#hosts.values()) {
+      if (this.#closed) break;
+      c.gateway = c.host.connect({
+        deliver: (m) => this.#received(c, m),
+        failed: (e) => this.#hostFailed(c, e),
+      });
+      const subtasks = c.subtasks.map((s) => deployedSubtask(g, s, restore, inFlight));
+      this.#sendTo(c, {
+        kind: "deploy",
+        attempt: this.#owner.attempt,
+        jobId: this.#init.jobId,
+        jobName: this.#init.jobName,
+        graph: fingerprint,
+        subtasks,
+        tuning: this.#init.tuning,
+        restoredCheckpointId,
+      });
+    }
+    if (this.#hosts.size === 0 || this.#closed) this.#allDeployed?.();
+    return done;
+  }
+
+  /** Every host deployed: their subtasks run. */
+  start(): void {
+    this.send({ kind: "start", attempt: this.#owner.attempt });
+  }
+
+  /** Sends a message to every host of the attempt. */
+  send(message: ToHost): void {
+    for (const c of this.#hosts.values()) this.#sendTo(c, message);
+  }
+
+  /** The attempt stopped: every host cancels its subtasks; the connections close. */
+  cancel(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const c of this.#hosts.values()) {
+      if (!c.gateway) continue;
+      try {
+        c.gateway.send({ kind: "cancel", attempt: this.#owner.attempt });
+      } catch { /* a host that cannot hear the cancel is gone anyway */ }
+      c.gateway.close();
+    }
+    this.#allDeployed?.();
+  }
+
+  #sendTo(c: Connected, message: ToHost): void {
+    if (this.#closed || !c.gateway) return;
+    try {
+      c.gateway.send(message);
+    } catch (e) {
+      this.#hostFailed(c, e);
+    }
+  }
+
+  #hostFailed(c: Connected, e: unknown): void {
+    if (this.#closed) return;
+    const message = e instanceof Error ? e.message : String(e);
+    this.#owner.failed(`remote host ${c.host.hostId}`, new WeirError("host_failed", `Remote host ${c.host.hostId} failed: ${message}`, { cause: e }));
+  }
+
+  #received(c: Connected, m: ToMaster): void {
+    const owner = this.#owner;
+    if (this.#closed || m.attempt !== owner.attempt || !owner.running) return;
+    switch (m.kind) {
+      case "deployed":
+        if (c.deployed) return;
+        c.deployed = true;
+        if (++this.#deployedCount === this.#hosts.size) this.#allDeployed?.();
+        return;
+      case "acknowledge":
+        return owner.acknowledge(m.ack);
+      case "decline":
+        return owner.decline(m.checkpointId, m.reason, m.message);
+      case "failed":
+        return owner.failed(m.subtaskName, errorFromWire(m.error));
+      case "sourceFinished":
+        return owner.sourceFinished(m.subtask.vertexId, m.subtask.subtaskIndex);
+      case "inputEnded":
+        return owner.inputEnded(m.subtask.vertexId, m.subtask.subtaskIndex);
+      case "finalCommitted":
+        return owner.finalCommitted(m.subtask.vertexId, m.subtask.subtaskIndex);
+      case "writeState": {
+        const { requestId, attempt } = m;
+        owner.writeState(m.vertexId, m.subtaskIndex, m.checkpointId, m.bytes).then(
+          (key) => this.#sendTo(c, { kind: "stateWritten", attempt, requestId, key }),
+          (e) => this.#sendTo(c, { kind: "stateWriteFailed", attempt, requestId, message: e instanceof Error ? e.message : String(e) }),
+        );
+        return;
+      }
+      default:
+        throw new WeirError("invariant_broken", `Unknown host message kind ${JSON.stringify((m as { kind?: unknown }).kind)}`);
+    }
+  }
+}
+
+/** A subtask as deployed: its operator state and in-flight records cut from the checkpoint. */
+function deployedSubtask(g: JobGraph, s: SubtaskAddress, restore: LoadedCheckpoint | undefined, inFlight: ChannelStateRoutes | undefined): DeployedSubtask {
+  const d: DeployedSubtask = { vertexId: s.vertexId, subtaskIndex: s.subtaskIndex };
+  if (!restore) return d;
+  const v = g.vertices.find((x) => x.id === s.vertexId)!;
+  const range = keyGroupRangeFor(s.subtaskIndex, v.parallelism, g.maxParallelism);
+  d.restore = [...stateForSubtask(restore, v, s.subtaskIndex, range).operators];
+  const routed = inFlight?.get(`${s.vertexId}/${s.subtaskIndex}`);
+  if (routed) d.inFlight = routed.map(({ from, sender, batches }) => ({ from, sender, items: batches.map(encodeChannelItem) }));
+  return d;
+}
+
+/** The error a host reported, as the attempt fails with it. */
+export function errorFromWire(w: WireError): Error {
+  if (w.code !== undefined) return new WeirError(w.code as WeirErrorCode, w.message);
+  const e = new Error(w.message);
+  e.name = w.name;
+  return e;
+}
