@@ -3,11 +3,13 @@
  * the same job in one local process and beside what a Cloudflare user writes without weir
  * (a Durable Object per key, one RPC and one durable storage.put per event), in one run:
  *
- *   bun bench/cloudflare.ts [--n 2000000] [--per-event 5000]
+ *   bun bench/cloudflare.ts [--n 2000000] [--per-event 5000] [--objects-n 1000000]
  *
  * Figures: records/s through the counting job (source at parallelism 2 → keyed count at 3,
  * keyed state checkpointed every second to the object's SQLite storage), events/s of the
- * per-event pattern (sequential and 64 in flight), their ratio, and checkpoint durations
+ * per-event pattern (sequential and 64 in flight), the same job as weir deploys it across
+ * Durable Objects (master in WeirJob, a WeirSubtask object per subtask: records/s, transport
+ * calls per batch, checkpoints under backpressure), their ratios, and checkpoint durations
  * aligned vs unaligned under backpressure. Wall time is measured here, outside workerd
  * (inside, clocks stand still between I/O events).
  * @module
@@ -24,6 +26,7 @@ function arg(name: string, fallback: number): number {
 }
 const n = arg("n", 2_000_000);
 const perEventN = arg("per-event", 5_000);
+const objectsN = arg("objects-n", 1_000_000);
 
 const host = await startWorker(new URL("./cloudflare_worker.ts", import.meta.url), { BENCH_JOB: "BenchJob", COUNTER: "Counter" });
 const subtasks = await startWorker(new URL("../tests/platforms/cloudflare/fixtures/subtask_worker.ts", import.meta.url), { WEIR_SUBTASK: "PipeSubtask" });
@@ -63,6 +66,41 @@ async function timed<T>(path: string): Promise<{ ms: number; body: T }> {
 }
 interface WeirRun { status: string; records: number; checkpoints: number; persisted: number[]; durations: number[] }
 
+/**
+ * The counting job as weir deploys it across Durable Objects: master in WeirJob, each
+ * subtask in a WeirSubtask object. Wall time from the first request (which starts the job)
+ * to FINISHED, the objects' transport calls per batch, and the checkpoints' figures.
+ */
+async function acrossObjectsJob(vars: Record<string, string>): Promise<WeirRun & { ms: number; calls: number; batches: number }> {
+  const w = await startWorker(new URL("./cloudflare_objects_worker.ts", import.meta.url), { WEIR_JOB: "WeirJob", WEIR_SUBTASK: "BenchSubtask" }, { bindings: vars });
+  try {
+    const get = async <T>(path: string): Promise<T> => {
+      const res = await w.fetch(path);
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`${path}: ${res.status} ${text}`);
+      return JSON.parse(text) as T;
+    };
+    const t0 = performance.now();
+    const id = (await get<{ jobs: { id: string }[] }>("/jobs")).jobs[0].id;
+    let state = "";
+    while (state !== "FINISHED") {
+      state = (await get<{ state: string }>(`/jobs/${id}`)).state;
+      if (state === "FAILED" || state === "CANCELED") throw new Error(`the job across objects ended ${state}`);
+      if (state !== "FINISHED") await new Promise((r) => setTimeout(r, 20));
+    }
+    const ms = performance.now() - t0;
+    const stats = await get<{ calls: number; batches: number; counted: number }>("/_bench/stats");
+    const cps = await get<{ counts: { completed: number }; history: { status: string; persisted_data: number; end_to_end_duration: number }[] }>(`/jobs/${id}/checkpoints`);
+    const done = cps.history.filter((h) => h.status === "COMPLETED");
+    return {
+      status: "finished", records: stats.counted, checkpoints: cps.counts.completed, ms, calls: stats.calls, batches: stats.batches,
+      persisted: done.map((h) => h.persisted_data), durations: done.map((h) => h.end_to_end_duration),
+    };
+  } finally {
+    await w.dispose();
+  }
+}
+
 try {
   // weir in one Durable Object: warm up, then three runs.
   await timed<WeirRun>(`/weir?n=200000&object=warm`);
@@ -98,6 +136,13 @@ try {
     (await timed<WeirRun>(`/weir?n=300000&interval=100&slowEvery=200&slowMs=1&unaligned=${unaligned}&object=bp-${run++}`)).body;
   const aligned = await bp(false);
   const unaligned = await bp(true);
+  // The same job as weir deploys it across objects: one run of n records, then backpressure.
+  const objects = await acrossObjectsJob({ N: String(objectsN), INTERVAL: "1000" });
+  if (objects.records !== objectsN) throw new Error(`the job across objects counted ${objects.records} of ${objectsN}`);
+  const objectsRate = objectsN / (objects.ms / 1000);
+  const bpObjects = (unaligned: boolean) => acrossObjectsJob({ N: "300000", INTERVAL: "100", SLOW_EVERY: "200", SLOW_MS: "1", UNALIGNED: String(unaligned) });
+  const objectsAligned = await bpObjects(false);
+  const objectsUnaligned = await bpObjects(true);
 
   const edge = median(edgeRates);
   console.log(table([
@@ -105,6 +150,7 @@ try {
     ["weir, one Durable Object (workerd)", perSecond(edge), `${n} records, median of 3, checkpoints every 1 s to DO SQLite`],
     ["weir, one local process (this runtime)", perSecond(median(localRates)), "same job, MemoryStorage"],
     ["2 stages across Durable Objects (RPC transport)", perSecond(acrossRate), `${n} records, batches of 1000, capacity 8, median of 3`],
+    ["weir, the job across 5 WeirSubtask objects (runtime deploys it)", perSecond(objectsRate), `${objectsN} records, one run, checkpoints every 1 s to WeirJob's storage`],
     ["per-event DO pattern, sequential", perSecond(seqRate), `${perEventN} events: 1 RPC + 1 storage.put each`],
     ["per-event DO pattern, 64 in flight", perSecond(parRate), ""],
   ]));
@@ -113,6 +159,9 @@ try {
   const fmt = (r: WeirRun) => `median ${median(r.durations).toFixed(0)} ms, max ${Math.max(...r.durations).toFixed(0)} ms over ${r.durations.length} checkpoints, persisted_data max ${Math.max(...r.persisted)} B`;
   console.log(`checkpoint duration under backpressure, aligned:   ${fmt(aligned)}`);
   console.log(`checkpoint duration under backpressure, unaligned: ${fmt(unaligned)}`);
+  console.log(`the job across objects: ${objects.calls} transport calls for ${objects.batches} batches = ${(objects.calls / objects.batches).toFixed(2)} round trips per batch; ratio to per-event: ${(objectsRate / Math.max(seqRate, parRate)).toFixed(0)}x; to one object: ${(objectsRate / edge).toFixed(2)}`);
+  console.log(`across objects, checkpoint duration under backpressure, aligned:   ${fmt(objectsAligned)}`);
+  console.log(`across objects, checkpoint duration under backpressure, unaligned: ${fmt(objectsUnaligned)}`);
 } finally {
   await host.dispose();
   await subtasks.dispose();

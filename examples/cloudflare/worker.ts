@@ -1,5 +1,6 @@
 /**
- * The Cloudflare entry of the example: the job of job.ts in a `WeirJob` Durable Object.
+ * The Cloudflare entry of the example: the job of job.ts, its master in a `WeirJob` Durable
+ * Object and its subtasks in `WeirSubtask` objects.
  *
  *   npx wrangler dev -c examples/cloudflare/wrangler.toml      (locally, on workerd)
  *   curl -X POST localhost:8787/ingest/clicks --data '[{"user":"ada"},{"user":"grace"}]'
@@ -7,10 +8,12 @@
  *   curl localhost:8787/results
  *   npx wrangler deploy -c examples/cloudflare/wrangler.toml   (to Cloudflare)
  */
-import { StreamEnvironment, WeirJob, weirWorker } from "../../platforms/cloudflare/mod.ts";
+import { StreamEnvironment, WeirJob, WeirSubtask, weirWorker } from "../../platforms/cloudflare/mod.ts";
 import { buildClickCounts, latestCounts } from "./job.ts";
 
-export { WeirJob };
+// WeirJob is the job master; with WeirSubtask bound (WEIR_SUBTASK in wrangler.toml) every
+// subtask but the ingest source runs in a WeirSubtask object of its own.
+export { WeirJob, WeirSubtask };
 
 export default weirWorker(({ storage, bindings }) => {
   const env = new StreamEnvironment({

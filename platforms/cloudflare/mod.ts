@@ -1,12 +1,13 @@
 /**
- * weir on Cloudflare: the `WeirJob` Durable Object (a whole job in one object), the helper
+ * weir on Cloudflare: the `WeirJob` Durable Object (the job master; the whole job when no
+ * `WeirSubtask` namespace is bound), the `WeirSubtask` object (a subtask each), the helper
  * that turns a job-building function into the Worker's default export, and the storage
  * adapters on a Durable Object's SQLite storage and on R2.
  *
  * @example
  * ```ts ignore
- * import { WeirJob, weirWorker } from "weir-stream/cloudflare";
- * export { WeirJob };
+ * import { WeirJob, WeirSubtask, weirWorker } from "weir-stream/cloudflare";
+ * export { WeirJob, WeirSubtask };
  * export default weirWorker(({ storage }) => buildMyJob(storage));
  * ```
  * @module
@@ -20,6 +21,10 @@ export { WeirJob } from "./weir_job.ts";
 export { FRAME_PATH, OBJECT_NAME_HEADER, subtaskCaller, subtaskObjectName, WeirSubtask } from "./weir_subtask.ts";
 export { DurableObjectRpcTransport, type DurableObjectRpcTransportOptions, FRAME_BYTES_DEFAULT, RPC_MESSAGE_BYTES_MAX, type RpcTransportStats } from "./rpc_transport.ts";
 export { Mailbox } from "./mailbox.ts";
+export { ObjectStorage, serveStorage, STORAGE_PATH } from "./object_storage.ts";
+export { CALLBACK_PATH, CONTROL_PATH, DurableObjectHost, type DurableObjectHostOptions } from "./object_host.ts";
+export { edgePlacement } from "./placement.ts";
+export { rearmStoredAlarm } from "./alarms.ts";
 
 // The part of weir's API that runs on workerd (mod.ts also exports file, SQLite and server
 // code that a Worker bundle cannot hold): what a job on Cloudflare is built from.

@@ -38,6 +38,13 @@ export interface DurableObjectRpcTransportOptions {
   call(object: string, frame: Uint8Array): Promise<void>;
   /** Bytes per frame (default 8 MiB; at most 32 MiB, Cloudflare's RPC message limit). */
   frameBytesMax?: number;
+  /**
+   * The epoch this object's channel ends belong to (on Cloudflare: the job master's
+   * incarnation, since attempt numbers, and so channel keys, start again at 0 when the
+   * master restarts). Frames carry the sender's epoch; a frame of another epoch is refused
+   * (`receive` throws `host_failed`), which fails the stale sender's ends. Unset: no check.
+   */
+  epoch?: () => string | undefined;
 }
 
 /** A message on the wire: direction (0 data to the receiver, 1 credit to the sender), channel key, message. */
@@ -46,6 +53,7 @@ type WireMessage = [dir: 0 | 1, key: string, message: unknown];
 /** A frame: the sender's object name, then whole encoded messages, or one part of a large one. */
 interface Frame {
   from: string;
+  epoch?: string;
   messages?: Uint8Array[];
   part?: { id: number; index: number; count: number; bytes: Uint8Array };
 }
@@ -231,7 +239,7 @@ export class DurableObjectRpcTransport implements Transport {
       const id = this.#partId++;
       const frames: Uint8Array[] = [];
       for (let i = 0; i < count; i++) {
-        frames.push(encode({ from: this.#options.self, part: { id, index: i, count, bytes: first.subarray(i * partBytes, (i + 1) * partBytes) } } satisfies Frame, "a frame"));
+        frames.push(encode({ from: this.#options.self, epoch: this.#options.epoch?.(), part: { id, index: i, count, bytes: first.subarray(i * partBytes, (i + 1) * partBytes) } } satisfies Frame, "a frame"));
       }
       return frames;
     }
@@ -243,19 +251,24 @@ export class DurableObjectRpcTransport implements Transport {
       box.bytes -= m.byteLength;
       taken.push(m);
     }
-    return [encode({ from: this.#options.self, messages: taken } satisfies Frame, "a frame")];
+    return [encode({ from: this.#options.self, epoch: this.#options.epoch?.(), messages: taken } satisfies Frame, "a frame")];
   }
 
   /**
    * A frame from another object's transport: delivers its messages to the local ends, in
    * order, synchronously. Messages for an end that is not open yet wait for it (bounded);
    * those for a closed end are dropped (its attempt is over).
-   * @throws {WeirError} `storage_corrupt` for a frame that does not decode; `invariant_broken`
+   * @throws {WeirError} `storage_corrupt` for a frame that does not decode; `host_failed` for a
+   *   frame of another epoch (see the `epoch` option); `invariant_broken`
    *   when too many messages wait for an end that never opened. The caller answers the call
    *   with the error, which fails the sender's attempt.
    */
   receive(bytes: Uint8Array): void {
     const frame = decode<Frame>(bytes, "a transport frame");
+    const epoch = this.#options.epoch?.();
+    if (epoch !== undefined && frame.epoch !== epoch) {
+      throw new WeirError("host_failed", `A frame from ${frame.from} of epoch ${frame.epoch ?? "(none)"} reached ${this.#options.self}, which runs epoch ${epoch}: the sender runs a job master's earlier incarnation`);
+    }
     if (frame.part) {
       const { id, index, count } = frame.part;
       const k = `${frame.from}/${id}`;

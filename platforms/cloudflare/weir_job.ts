@@ -5,7 +5,7 @@
  * @module
  */
 import type { Hono } from "hono";
-import { environmentDefaults, setEnvironmentDefaults } from "../../dataflow/environment.ts";
+import { environmentDefaults, type RuntimeOptions, setEnvironmentDefaults, type StreamEnvironment } from "../../dataflow/environment.ts";
 import { WeirError, type WeirErrorCode } from "../../errors.ts";
 import { createApp } from "../../http/app.ts";
 import { statusForCode } from "../../http/errors.ts";
@@ -13,12 +13,15 @@ import { JobRegistry, isTerminal } from "../../http/registry.ts";
 import type { JobHandle } from "../../runtime/job_handle.ts";
 import { setDirectoryOpener } from "../../storage/directory.ts";
 import { systemClock } from "../system.ts";
-import type { DurableObjectStateLike, R2BucketLike, WorkerBindings } from "./bindings.ts";
+import type { DurableObjectNamespaceLike, DurableObjectStateLike, R2BucketLike, WorkerBindings } from "./bindings.ts";
 import { cloudflareDirectories } from "./directories.ts";
 import { rearmStoredAlarm } from "./alarms.ts";
 import { DurableObjectStorageAdapter } from "./do_storage.ts";
+import { CALLBACK_PATH, DurableObjectHost, HOST_HEADER, MASTER_HEADER } from "./object_host.ts";
 import { STORAGE_PATH, serveStorage } from "./object_storage.ts";
-import { missingBindings, missingBindingsResponse, type RegisteredJob, registeredJob } from "./worker.ts";
+import { edgePlacement, FRAME_PATH, objectCaller } from "./placement.ts";
+import { DurableObjectRpcTransport } from "./rpc_transport.ts";
+import { JOB_OBJECT_NAME, missingBindings, missingBindingsResponse, type RegisteredJob, registeredJob } from "./worker.ts";
 
 /** Where the object records that its job ended, so that a later wake does not run it again. */
 const ENDED_KEY = "_weir_edge/ended";
@@ -73,6 +76,9 @@ export class WeirJob {
   #intervalMs = 0;
   #lastTriggerAt = -Infinity;
   #triggering: Promise<unknown> | undefined;
+  /** This instance of the object, as the subtask objects it deploys know it (object_host.ts MASTER_HEADER). */
+  readonly #incarnation = crypto.randomUUID();
+  #placement: { transport: DurableObjectRpcTransport; hosts: Map<string, DurableObjectHost> } | undefined;
 
   constructor(ctx: DurableObjectStateLike, env: WorkerBindings) {
     this.#ctx = ctx;
@@ -84,8 +90,10 @@ export class WeirJob {
 
   /** Every request: the REST API, the dashboard, HttpIngestSource's endpoints; and from subtask objects, the job's storage. */
   async fetch(request: Request): Promise<Response> {
+    const path = new URL(request.url).pathname;
     // Subtask objects write checkpoint files and sink commits into the job's storage (object_storage.ts).
-    if (new URL(request.url).pathname.startsWith(`${STORAGE_PATH}/`)) return serveStorage(request, this.#storage);
+    if (path.startsWith(`${STORAGE_PATH}/`)) return serveStorage(request, this.#storage);
+    if (path === CALLBACK_PATH || path === FRAME_PATH) return this.#fromObject(request, path);
     const registered = registeredJob();
     if (!registered) return missingBindingsResponse(["The Worker registered no job: its default export must be weirWorker(buildJob)"]);
     const missing = missingBindings(this.#bindings, registered);
@@ -104,6 +112,28 @@ export class WeirJob {
     if (own) return own;
     if (!job) return this.#endedResponse(request);
     return this.#app!.fetch(request);
+  }
+
+  /** A subtask object's reports (`/_weir/callback`) or a channel frame for a subtask running here (`/_weir/frame`). */
+  async #fromObject(request: Request, path: string): Promise<Response> {
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    try {
+      if (path === FRAME_PATH) {
+        if (!this.#placement) throw new WeirError("host_failed", "A channel frame for the job object, which runs no subtasks of a job now");
+        this.#placement.transport.receive(bytes);
+        return new Response(null, { status: 204 });
+      }
+      const host = this.#placement?.hosts.get(request.headers.get(HOST_HEADER) ?? "");
+      if (!host || request.headers.get(MASTER_HEADER) !== this.#incarnation) {
+        // Reports for an earlier incarnation of this object (before a restart): their host stops.
+        throw new WeirError("host_failed", `No job master here deployed ${request.headers.get(HOST_HEADER)} (this object was restarted since)`);
+      }
+      host.fromHost(bytes);
+      return new Response(null, { status: 204 });
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      return Response.json({ errors: [err.message], code: err.code ?? "job_failed" }, { status: err.code === "host_failed" ? 409 : 500 });
+    }
   }
 
   /** The heartbeat: wakes (and resumes) the job, triggers a checkpoint when one is due, sets the next alarm. */
@@ -181,6 +211,8 @@ export class WeirJob {
     if (env.options.storage !== this.#storage) {
       throw new WeirError("invalid_job", `Job "${env.jobName}" must keep its state in the WeirJob object's storage: pass { storage: job.storage } to its StreamEnvironment`);
     }
+    const subtasks = bindings[registered.subtaskBinding] as DurableObjectNamespaceLike | undefined;
+    if (subtasks && typeof subtasks.get === "function") this.#placeSubtasks(env, subtasks, bindings[registered.jobBinding] as DurableObjectNamespaceLike);
     // One job per isolate: the directories of this job are the isolate's directories.
     const bucket = bindings[registered.savepointBucket] as R2BucketLike | undefined;
     setDirectoryOpener(cloudflareDirectories({ jobStorage: this.#storage, jobName: env.jobName, bucket, bucketBinding: registered.savepointBucket }));
@@ -207,6 +239,38 @@ export class WeirJob {
     }).catch(() => {/* the record is best effort: without it a wake starts the job again */});
     if (this.#intervalMs > 0) await this.#ctx.storage.setAlarm(systemClock.now() + this.#intervalMs);
     return job;
+  }
+
+  /**
+   * Every subtask in a `WeirSubtask` object of its own (edgePlacement), reached over the
+   * RPC transport, with the runtime's remote hosts as the control plane: the master here
+   * deploys, triggers and restarts them (runtime/remote/).
+   */
+  #placeSubtasks(env: StreamEnvironment, subtasks: DurableObjectNamespaceLike, job: DurableObjectNamespaceLike): void {
+    const graph = env.jobGraph();
+    const place = edgePlacement(graph, env.jobName);
+    const hosts = new Map<string, DurableObjectHost>();
+    for (const v of graph.vertices) {
+      for (let i = 0; i < v.parallelism; i++) {
+        const hostId = place({ vertexId: v.id, subtaskIndex: i });
+        if (hostId === JOB_OBJECT_NAME || hosts.has(hostId)) continue;
+        hosts.set(hostId, new DurableObjectHost({ hostId, incarnation: this.#incarnation, stub: () => subtasks.get(subtasks.idFromName(hostId)) }));
+      }
+    }
+    const transport: DurableObjectRpcTransport = new DurableObjectRpcTransport({
+      self: JOB_OBJECT_NAME,
+      placement: (_jobId, s) => place(s),
+      call: objectCaller({ self: JOB_OBJECT_NAME, local: (frame) => transport.receive(frame), subtasks, job }),
+      epoch: () => this.#incarnation,
+    });
+    this.#placement = { transport, hosts };
+    const runtime = env.options.runtime ?? {};
+    (env.options as { runtime?: RuntimeOptions }).runtime = { ...runtime, transport, hostOf: place, remoteHosts: Object.fromEntries(hosts) };
+  }
+
+  /** The subtask objects of the job and the transport to them, when its subtasks run in objects. */
+  get placement(): { transport: DurableObjectRpcTransport; hosts: ReadonlyMap<string, DurableObjectHost> } | undefined {
+    return this.#placement;
   }
 
   /** After the job ended and the object was evicted: its id and final status, nothing more. */

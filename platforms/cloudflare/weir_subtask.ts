@@ -1,85 +1,83 @@
 /**
- * The `WeirSubtask` Durable Object: a host of subtask channel ends, reached by the
- * Durable Object RPC transport, with a mailbox that serializes what arrives.
+ * The `WeirSubtask` Durable Object: a remote host of runtime/remote/ (Flink's TaskExecutor)
+ * running a job's subtasks in an object of their own, with channel ends on the Durable
+ * Object RPC transport and a mailbox that serializes what arrives.
  * @module
  */
+import { environmentDefaults, setEnvironmentDefaults } from "../../dataflow/environment.ts";
 import { WeirError } from "../../errors.ts";
-import type { DurableObjectNamespaceLike, DurableObjectStateLike, DurableObjectStubLike, WorkerBindings } from "./bindings.ts";
+import { decodeToHost, encodeControl } from "../../runtime/remote/control_wire.ts";
+import type { ToHost } from "../../runtime/remote/messages.ts";
+import { TaskExecutor } from "../../runtime/remote/task_executor.ts";
+import { systemClock, systemScheduler } from "../system.ts";
+import type { DurableObjectNamespaceLike, DurableObjectStateLike, WorkerBindings } from "./bindings.ts";
 import { DurableObjectStorageAdapter } from "./do_storage.ts";
 import { Mailbox } from "./mailbox.ts";
+import { CALLBACK_PATH, CONTROL_PATH, decodeFrame, FrameOutbox, HOST_HEADER, MASTER_HEADER } from "./object_host.ts";
+import { ObjectStorage } from "./object_storage.ts";
+import { edgePlacement, FRAME_PATH, OBJECT_NAME_HEADER, objectCaller, subtaskObjectName } from "./placement.ts";
 import { DurableObjectRpcTransport } from "./rpc_transport.ts";
+import { JOB_OBJECT_NAME, registeredJob } from "./worker.ts";
 
-/** The path frames are POSTed to. */
-export const FRAME_PATH = "/_weir/frame";
-/** The header that tells an object its own name (Durable Objects do not know it). */
-export const OBJECT_NAME_HEADER = "x-weir-object";
+export { FRAME_PATH, OBJECT_NAME_HEADER, subtaskCaller, type SubtaskCallerOptions, subtaskObjectName } from "./placement.ts";
 
-/** Options of {@link subtaskCaller}. */
-export interface SubtaskCallerOptions {
-  /** The namespace of the `WeirSubtask` objects. */
-  namespace: DurableObjectNamespaceLike;
+/** The host of one master incarnation: its executor and the lane its reports go back on. */
+interface Hosting {
+  master: string;
+  executor: TaskExecutor;
+  callbacks: FrameOutbox;
 }
 
 /**
- * The `call` of a {@link DurableObjectRpcTransport} between `WeirSubtask` objects: POSTs the
- * frame to the named object and resolves on its 204. A stub whose call threw is dropped
- * and recreated by the next call (Cloudflare's advice: a stub that threw may be broken).
+ * Subtasks in an object of their own (issue 14). The job master in `WeirJob` deploys,
+ * triggers, notifies and cancels them with control messages at `POST /_weir/control`;
+ * the object builds its own copy of the job graph from the function given to `weirWorker`
+ * (the Worker bundle holds the user's code, as Flink ships the job jar to every
+ * TaskManager) and runs the subtasks it was given in a {@link TaskExecutor}, whose reports
+ * go back to `WeirJob` at `POST /_weir/callback`. Channel frames arrive at
+ * `POST /_weir/frame` for its {@link DurableObjectRpcTransport}. Control calls and frames
+ * pass through the object's {@link Mailbox} one at a time, in order (the input gate opens
+ * at every await).
  *
- * @example
- * ```ts
- * import { subtaskCaller } from "./weir_subtask.ts";
- * const calls: string[] = [];
- * const call = subtaskCaller({ namespace: { idFromName: (n: string) => n, get: (id: unknown) => ({ fetch: () => { calls.push(String(id)); return Promise.resolve(new Response(null, { status: 204 })); } }) } });
- * await call("v1-0", new Uint8Array([1]));
- * console.assert(calls[0] === "v1-0");
- * ```
- */
-export function subtaskCaller(options: SubtaskCallerOptions): (object: string, frame: Uint8Array) => Promise<void> {
-  const stubs = new Map<string, DurableObjectStubLike>();
-  return async (object, frame) => {
-    let stub = stubs.get(object);
-    if (!stub) stubs.set(object, (stub = options.namespace.get(options.namespace.idFromName(object))));
-    let res: Response;
-    try {
-      res = await stub.fetch(new Request(`https://weir-subtask${FRAME_PATH}`, { method: "POST", body: frame as BodyInit, headers: { [OBJECT_NAME_HEADER]: object } }));
-    } catch (e) {
-      stubs.delete(object);
-      throw e;
-    }
-    if (res.status !== 204) {
-      const text = await res.text();
-      throw new WeirError("job_failed", `Subtask object ${object} refused a frame (${res.status}): ${text.slice(0, 300)}`);
-    }
-  };
-}
-
-/**
- * One subtask (or chain) per object (issue 14): its own SQLite storage for state and
- * channel state (`storage`), and its channel ends on a {@link DurableObjectRpcTransport}
- * (`transport`) whose frames arrive at `POST /_weir/frame` and pass through the object's
- * {@link Mailbox} one at a time, in order. Subclasses add what the subtask runs; a frame
- * the transport refuses is answered 500, which fails the sender's call and its attempt.
- * Bind it as a SQLite-backed class (`new_sqlite_classes`); `namespaceBinding` names the
- * binding the transport reaches its peers through (default `WEIR_SUBTASK`).
+ * Where state goes: checkpoint files, shared incremental files and sink commits go to the
+ * job's storage in the `WeirJob` object, through {@link ObjectStorage} (`storage` of the
+ * job's code is that in every object). So the commit point (`_metadata`) and every file it
+ * names live in one store, which the master reads to restore any subtask in any object at
+ * any parallelism, whether the object that wrote a file still exists or not; a checkpoint
+ * costs one call per subtask file, against one per batch for data. (Savepoints go where
+ * the master says: R2 when bound.) This object's own SQLite storage (`storage`) holds
+ * nothing a restore needs.
+ *
+ * A control call for an attempt this object does not run (it was evicted or restarted
+ * and lost its subtasks) is answered 409, which fails the attempt on the master: every
+ * object is then redeployed from the latest completed checkpoint. Bind it as a
+ * SQLite-backed class; `namespaceBinding` names its own namespace (default `WEIR_SUBTASK`),
+ * `jobBinding` the `WeirJob` namespace (default `WEIR_JOB`).
  *
  * @example
  * ```ts ignore
- * export class MySubtask extends WeirSubtask {}   // wrangler.toml: WEIR_SUBTASK → MySubtask
+ * export { WeirJob, WeirSubtask } from "weir-stream/cloudflare"; // wrangler.toml binds WEIR_SUBTASK → WeirSubtask
  * ```
  */
 export class WeirSubtask {
+  /** The object's own SQLite storage (nothing a restore needs lives here). */
   readonly storage: DurableObjectStorageAdapter;
   readonly mailbox: Mailbox = new Mailbox();
   protected readonly state: DurableObjectStateLike;
   protected readonly bindings: WorkerBindings;
   #transport: DurableObjectRpcTransport | undefined;
   #name: string | undefined;
+  #placement: ((jobId: string, s: { vertexId: string; subtaskIndex: number }) => string) | undefined;
+  #hosting: Hosting | undefined;
+  #jobStorage: ObjectStorage | undefined;
   readonly #namespaceBinding: string;
+  readonly #jobBinding: string;
 
-  constructor(ctx: DurableObjectStateLike, env: WorkerBindings, namespaceBinding = "WEIR_SUBTASK") {
+  constructor(ctx: DurableObjectStateLike, env: WorkerBindings, namespaceBinding = "WEIR_SUBTASK", jobBinding = "WEIR_JOB") {
     this.state = ctx;
     this.bindings = env ?? {};
     this.#namespaceBinding = namespaceBinding;
+    this.#jobBinding = jobBinding;
     this.storage = new DurableObjectStorageAdapter(ctx.storage, "subtask");
   }
 
@@ -88,50 +86,135 @@ export class WeirSubtask {
     return this.#name;
   }
 
+  /** The executor of the subtasks running here, if any (tests look at it). */
+  get executor(): TaskExecutor | undefined {
+    return this.#hosting?.executor;
+  }
+
   /**
-   * The transport of this object's channel ends, created at the first request.
+   * The transport of this object's channel ends, created at the first request. Until a
+   * deploy says otherwise, a subtask lives in the object `subtaskObjectName(jobId, …)`.
    * @throws {WeirError} `binding_missing` when the subtask namespace is not bound.
    */
   get transport(): DurableObjectRpcTransport {
     if (!this.#transport) {
-      const namespace = this.bindings[this.#namespaceBinding] as DurableObjectNamespaceLike | undefined;
-      if (!namespace || typeof namespace.get !== "function") {
-        throw new WeirError("binding_missing", `The Worker has no binding ${this.#namespaceBinding} (a Durable Object namespace of class WeirSubtask)`);
-      }
-      this.#transport = new DurableObjectRpcTransport({
-        self: this.#name ?? this.state.id.toString(),
-        placement: (jobId, s) => subtaskObjectName(jobId, s.vertexId, s.subtaskIndex),
-        call: subtaskCaller({ namespace }),
+      const namespace = this.#namespace(this.#namespaceBinding, "WeirSubtask");
+      const self = this.#name ?? this.state.id.toString();
+      const transport: DurableObjectRpcTransport = new DurableObjectRpcTransport({
+        self,
+        placement: (jobId, s) => this.#placement ? this.#placement(jobId, s) : subtaskObjectName(jobId, s.vertexId, s.subtaskIndex),
+        call: objectCaller({ self, local: (frame) => transport.receive(frame), subtasks: namespace, job: this.bindings[this.#jobBinding] as DurableObjectNamespaceLike | undefined }),
+        epoch: () => this.#hosting?.master,
       });
+      this.#transport = transport;
     }
     return this.#transport;
   }
 
   async fetch(request: Request): Promise<Response> {
-    this.#name ??= request.headers.get(OBJECT_NAME_HEADER) ?? undefined;
-    if (new URL(request.url).pathname !== FRAME_PATH || request.method !== "POST") {
-      return Response.json({ errors: [`No route ${request.method} ${new URL(request.url).pathname} on a WeirSubtask object`], code: "not_found" }, { status: 404 });
+    this.#name ??= request.headers.get(OBJECT_NAME_HEADER) ?? request.headers.get(HOST_HEADER) ?? undefined;
+    const path = new URL(request.url).pathname;
+    if (request.method === "POST" && path === FRAME_PATH) {
+      const frame = new Uint8Array(await request.arrayBuffer());
+      return this.#answer(() => this.mailbox.post(() => this.transport.receive(frame)));
     }
-    const frame = new Uint8Array(await request.arrayBuffer());
+    if (request.method === "POST" && path === CONTROL_PATH) {
+      const frame = new Uint8Array(await request.arrayBuffer());
+      const master = request.headers.get(MASTER_HEADER) ?? "";
+      return this.#answer(() => this.mailbox.post(() => this.#control(decodeFrame(frame), master)));
+    }
+    return Response.json({ errors: [`No route ${request.method} ${path} on a WeirSubtask object`], code: "not_found" }, { status: 404 });
+  }
+
+  async #answer(task: () => Promise<unknown>): Promise<Response> {
     try {
-      await this.mailbox.post(() => this.transport.receive(frame));
+      await task();
       return new Response(null, { status: 204 });
     } catch (e) {
       const err = e as Error & { code?: string };
-      return Response.json({ errors: [err.message], code: err.code ?? "job_failed" }, { status: 500 });
+      const status = err.code === "host_failed" ? 409 : 500;
+      return Response.json({ errors: [err.message], code: err.code ?? "job_failed" }, { status });
     }
   }
-}
 
-/**
- * The name of the object hosting a subtask: job id, vertex id and subtask index.
- *
- * @example
- * ```ts
- * import { subtaskObjectName } from "./weir_subtask.ts";
- * console.assert(subtaskObjectName("j1", "v2", 0) === "j1/v2/0");
- * ```
- */
-export function subtaskObjectName(jobId: string, vertexId: string, subtaskIndex: number): string {
-  return `${jobId}/${vertexId}/${subtaskIndex}`;
+  #control(messages: Uint8Array[], master: string): void {
+    for (const bytes of messages) {
+      const m = decodeToHost(bytes);
+      let hosting = this.#hosting;
+      if (m.kind === "deploy") {
+        if (!hosting || hosting.master !== master) hosting = this.#host(m, master);
+      } else if (!hosting || hosting.master !== master || (hosting.executor.attempt ?? -1) < m.attempt) {
+        if (m.kind === "cancel") continue;
+        throw new WeirError("host_failed", `Subtask object ${this.#name} runs no attempt ${m.attempt} of this job master (it was restarted or evicted since the deploy)`);
+      }
+      hosting.executor.handle(m);
+    }
+  }
+
+  /** A new executor for a new master incarnation, over this object's own copy of the graph. */
+  #host(deploy: Extract<ToHost, { kind: "deploy" }>, master: string): Hosting {
+    const registered = registeredJob();
+    if (!registered) throw new WeirError("invalid_job", "The Worker registered no job: its default export must be weirWorker(buildJob)");
+    const previous = this.#hosting;
+    previous?.executor.stop();
+    previous?.callbacks.stop();
+    const storage = this.#jobStorageOf();
+    // Builders read defaults in the StreamEnvironment constructor; a host restores nothing itself.
+    const defaults = environmentDefaults();
+    setEnvironmentDefaults({ ...defaults, restoreFrom: undefined, fresh: undefined });
+    let env;
+    try {
+      env = registered.build({ storage, bindings: this.bindings });
+    } finally {
+      setEnvironmentDefaults(defaults);
+    }
+    if (!env || typeof env.jobGraph !== "function") {
+      throw new WeirError("invalid_job", `The job-building function given to weirWorker must return a StreamEnvironment, got ${typeof env}`);
+    }
+    if (env.jobName !== deploy.jobName) {
+      throw new WeirError("invalid_job", `Subtask object ${this.#name} built job "${env.jobName}", but the master deploys "${deploy.jobName}": the Worker's objects run different code`);
+    }
+    const graph = env.jobGraph();
+    const place = edgePlacement(graph, env.jobName);
+    this.#placement = (_jobId, s) => place(s);
+    const job = this.#namespace(this.#jobBinding, "WeirJob");
+    const name = this.#name ?? this.state.id.toString();
+    const callbacks = new FrameOutbox(async (frame) => {
+      const res = await job.get(job.idFromName(JOB_OBJECT_NAME)).fetch(new Request(`https://weir-job${CALLBACK_PATH}`, {
+        method: "POST", body: frame as BodyInit, headers: { [HOST_HEADER]: name, [MASTER_HEADER]: master },
+      }));
+      if (res.status !== 204) throw new WeirError("host_failed", `The job master refused the reports of ${name} (${res.status}): ${(await res.text()).slice(0, 300)}`);
+    }, () => {
+      // The master is gone or moved on: what runs here serves nobody.
+      if (this.#hosting === hosting) hosting.executor.stop();
+    });
+    const executor = new TaskExecutor({
+      hostId: name,
+      graph,
+      storage,
+      transport: this.transport,
+      clock: systemClock,
+      scheduler: systemScheduler,
+      send: (m) => callbacks.push(encodeControl(m)),
+    });
+    const hosting: Hosting = { master, executor, callbacks };
+    this.#hosting = hosting;
+    return hosting;
+  }
+
+  #jobStorageOf(): ObjectStorage {
+    if (!this.#jobStorage) {
+      const job = this.#namespace(this.#jobBinding, "WeirJob");
+      this.#jobStorage = new ObjectStorage(() => job.get(job.idFromName(JOB_OBJECT_NAME)), JOB_OBJECT_NAME);
+    }
+    return this.#jobStorage;
+  }
+
+  #namespace(binding: string, className: string): DurableObjectNamespaceLike {
+    const namespace = this.bindings[binding] as DurableObjectNamespaceLike | undefined;
+    if (!namespace || typeof namespace.get !== "function") {
+      throw new WeirError("binding_missing", `The Worker has no binding ${binding} (a Durable Object namespace of class ${className})`);
+    }
+    return namespace;
+  }
 }

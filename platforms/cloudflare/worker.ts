@@ -31,6 +31,13 @@ export interface WeirWorkerOptions {
    * it, savepoints go to the job's own storage.
    */
   savepointBucket?: string;
+  /**
+   * The binding of the `WeirSubtask` Durable Object namespace (default `WEIR_SUBTASK`). When
+   * the Worker has it, each subtask of the job runs in a `WeirSubtask` object of its own,
+   * deployed by the job master in `WeirJob` (sources reading an `HttpIngestSource` stay in
+   * `WeirJob`, beside their endpoint); without it, the whole job runs in the `WeirJob` object.
+   */
+  subtaskBinding?: string;
   /** Further bindings the job needs: a Worker without one answers every request with an error naming it. */
   requiredBindings?: string[];
   /**
@@ -45,6 +52,7 @@ export interface WeirWorkerOptions {
 export interface RegisteredJob {
   build: EdgeJobBuilder;
   jobBinding: string;
+  subtaskBinding: string;
   savepointBucket: string;
   requiredBindings: string[];
   routes?: WeirWorkerOptions["routes"];
@@ -111,6 +119,7 @@ export function weirWorker(build: EdgeJobBuilder, options: WeirWorkerOptions = {
   const job: RegisteredJob = {
     build,
     jobBinding: options.jobBinding ?? "WEIR_JOB",
+    subtaskBinding: options.subtaskBinding ?? "WEIR_SUBTASK",
     savepointBucket: options.savepointBucket ?? "WEIR_SAVEPOINTS",
     requiredBindings: [...(options.requiredBindings ?? [])],
     routes: options.routes,

@@ -55,19 +55,24 @@ describe("examples/cloudflare", () => {
     }
   });
 
-  test("the example on workerd: clicks POSTed to the Worker, counts committed exactly-once and served at /results", { skip: workerdSkip, timeout: 120_000 }, async () => {
-    const host = await startWorker("../../../examples/cloudflare/worker.ts", { WEIR_JOB: "WeirJob" }, { r2Buckets: ["WEIR_SAVEPOINTS"], bindings: { CHECKPOINT_MS: "3600000" } });
-    try {
-      const { jobs } = await (await host.fetch("/jobs")).json() as { jobs: { id: string }[] };
-      await ingestAndCommit(
-        (body, type) => host.fetch("/ingest/clicks", { method: "POST", body, headers: { "content-type": type } }),
-        async () => void await (await host.fetch(`/jobs/${jobs[0].id}/checkpoints`, { method: "POST" })).text(),
-        async () => (await host.fetch("/results")).json() as Promise<Record<string, number>>,
-      );
-    } finally {
-      await host.dispose();
-    }
-  });
+  for (const mode of <{ name: string; objects: Record<string, string> }[]>[
+    { name: "every subtask but the ingest source in a WeirSubtask object", objects: { WEIR_JOB: "WeirJob", WEIR_SUBTASK: "WeirSubtask" } },
+    { name: "the whole job in its WeirJob object", objects: { WEIR_JOB: "WeirJob" } },
+  ]) {
+    test(`the example on workerd (${mode.name}): clicks POSTed to the Worker, counts committed exactly-once and served at /results`, { skip: workerdSkip, timeout: 120_000 }, async () => {
+      const host = await startWorker("../../../examples/cloudflare/worker.ts", mode.objects, { r2Buckets: ["WEIR_SAVEPOINTS"], bindings: { CHECKPOINT_MS: "3600000" } });
+      try {
+        const { jobs } = await (await host.fetch("/jobs")).json() as { jobs: { id: string }[] };
+        await ingestAndCommit(
+          (body, type) => host.fetch("/ingest/clicks", { method: "POST", body, headers: { "content-type": type } }),
+          async () => void await (await host.fetch(`/jobs/${jobs[0].id}/checkpoints`, { method: "POST" })).text(),
+          async () => (await host.fetch("/results")).json() as Promise<Record<string, number>>,
+        );
+      } finally {
+        await host.dispose();
+      }
+    });
+  }
 
   test("wrangler bundles the example for deployment (wrangler deploy --dry-run)", { skip: workerdSkip, timeout: 120_000 }, () => {
     const outdir = mkdtempSync(join(tmpdir(), "weir-wrangler-"));
@@ -78,7 +83,9 @@ describe("examples/cloudflare", () => {
     });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /WEIR_JOB: WeirJob/);
+    assert.match(r.stdout, /WEIR_SUBTASK: WeirSubtask/);
     const bundle = readFileSync(join(outdir, "worker.js"), "utf8");
     assert.match(bundle, /class WeirJob/);
+    assert.match(bundle, /class WeirSubtask\b|WeirSubtask = class/);
   });
 });

@@ -8,13 +8,14 @@ import { pipeAddress, pump, sink } from "./fixtures/pipe.ts";
  * Two "objects" in this process, each with its own transport and mailbox; a call crosses a
  * macrotask, as an RPC does, and can be made to fail.
  */
-function objects(options: { frameBytesMax?: number; failCalls?: boolean } = {}) {
+function objects(options: { frameBytesMax?: number; failCalls?: boolean; epochs?: Record<string, string> } = {}) {
   const hosts = new Map<string, { transport: DurableObjectRpcTransport; mailbox: Mailbox }>();
   for (const self of ["pipe/src/0", "pipe/snk/0"]) {
     const transport = new DurableObjectRpcTransport({
       self,
       placement: (job, s) => `${job}/${s.vertexId}/${s.subtaskIndex}`,
       frameBytesMax: options.frameBytesMax,
+      epoch: options.epochs ? () => options.epochs![self] : undefined,
       call: async (to, frame) => {
         await new Promise((r) => setTimeout(r, 0));
         if (options.failCalls) throw new Error(`object ${to} was evicted`);
@@ -97,6 +98,20 @@ describe("DurableObjectRpcTransport", () => {
     const p = await pump(src, address, 5000, 1000);
     assert.equal(p.failures.length, 1);
     assert.match(p.failures[0], /pipe\/snk\/0.*evicted/);
+  });
+
+  test("a frame of another epoch (a job master's earlier incarnation) is refused and fails the stale sender; equal epochs pass", async () => {
+    const stale = objects({ epochs: { "pipe/src/0": "master-1", "pipe/snk/0": "master-2" } });
+    const address = pipeAddress(2);
+    const got = sink(stale.snk, address);
+    const p = await pump(stale.src, address, 5000, 1000);
+    assert.equal(p.failures.length, 1);
+    assert.match(p.failures[0], /epoch master-1 reached pipe\/snk\/0, which runs epoch master-2/);
+    assert.equal(got.records, 0);
+    const same = objects({ epochs: { "pipe/src/0": "master-2", "pipe/snk/0": "master-2" } });
+    const ok = sink(same.snk, address);
+    await pump(same.src, address, 5000, 1000);
+    await until(() => ok.records === 5000, "records of the same epoch arrive");
   });
 
   test("frames above Cloudflare's 32 MiB RPC limit are refused as an option", () => {

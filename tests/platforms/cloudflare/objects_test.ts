@@ -1,0 +1,157 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { assertExactlyOnce, sleep } from "../../helpers.ts";
+import { startWorker, type WorkerdHost, type WorkerOptions, workerdSkip } from "./workerd.ts";
+import type { Pair } from "./fixtures/count_job.ts";
+
+const hosts: WorkerdHost[] = [];
+after(async () => {
+  for (const h of hosts) await h.dispose().catch(() => {});
+});
+
+/** The job fixture with WeirSubtask bound: every subtask in an object of its own. */
+async function start(bindings: Record<string, string>, options: WorkerOptions = {}): Promise<WorkerdHost> {
+  const host = await startWorker("./fixtures/job_worker.ts", { WEIR_JOB: "TestJob", WEIR_SUBTASK: "TestSubtask" }, { ...options, bindings: { SINK: "storage", ...bindings } });
+  hosts.push(host);
+  return host;
+}
+
+async function json<T = Record<string, unknown>>(res: Response | Promise<Response>): Promise<T> {
+  const r = await res;
+  const text = await r.text();
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Error(`Not JSON (status ${r.status}): ${text.slice(0, 300)}`);
+  }
+}
+
+/** Polls a Flink trigger until it is no longer IN_PROGRESS. */
+async function awaitTrigger(host: WorkerdHost, path: string): Promise<{ status: { id: string }; operation: Record<string, unknown> }> {
+  for (let i = 0; i < 6000; i++) {
+    const t = await json<{ status: { id: string }; operation: Record<string, unknown> }>(host.fetch(path));
+    if (t.status.id !== "IN_PROGRESS") return t;
+    await sleep(10);
+  }
+  throw new Error(`Trigger ${path} still in progress`);
+}
+
+async function jobId(host: WorkerdHost): Promise<string> {
+  const { jobs } = await json<{ jobs: { id: string }[] }>(host.fetch("/jobs"));
+  assert.equal(jobs.length, 1);
+  return jobs[0].id;
+}
+
+interface Done { status: string; restarts: number; committed: Pair[]; error?: string; persisted: number[]; types: string[]; objects: { hosts: string[]; controlCalls: number; reports: number } }
+
+if (workerdSkip) {
+  describe("subtasks in WeirSubtask objects under workerd", () => test("skipped", { skip: workerdSkip }, () => {}));
+} else {
+  describe("subtasks in WeirSubtask objects under workerd", () => {
+    test("the exactly-once job with every subtask in an object of its own ends exactly-once through an injected failure (aligned)", { timeout: 120_000 }, async () => {
+      const n = 30_000;
+      const host = await start({ N: String(n), INTERVAL: "50", FAIL_AT: "17000" });
+      const r = await json<Done>(host.fetch("/_test/done"));
+      assert.equal(r.status, "finished", r.error);
+      assert.ok(r.restarts >= 1, `restarts ${r.restarts}`);
+      // source+map x2, count x3, sink chained x3: five objects, none of them the job's.
+      assert.equal(r.objects.hosts.length, 5, r.objects.hosts.join());
+      assert.ok(r.objects.reports > 0);
+      assertExactlyOnce(r.committed, n);
+    });
+
+    test("a subtask object reset mid-job (as an eviction) fails the attempt; every object is redeployed from the latest checkpoint and the job ends exactly-once", { timeout: 120_000 }, async () => {
+      const n = 300_000;
+      const host = await start({ N: String(n), INTERVAL: "100" });
+      let committed: Pair[] = [];
+      for (let i = 0; i < 6000 && committed.length === 0; i++) {
+        committed = (await json<{ committed: Pair[] }>(host.fetch("/_test/committed"))).committed;
+        if (committed.length === 0) await sleep(10);
+      }
+      const aborted = await json<{ object: string; status: number; body: string }>(host.fetch("/_test/abort"));
+      assert.notEqual(aborted.status, 500, `the object was not reset: ${aborted.body}`);
+      const r = await json<Done>(host.fetch("/_test/done"));
+      assert.equal(r.status, "finished", r.error);
+      assert.ok(r.restarts >= 1, `restarts ${r.restarts}`);
+      assertExactlyOnce(r.committed, n);
+    });
+
+    test("the master object reset mid-job while its subtask objects live on: the next request resumes the job from its latest checkpoint, the objects take the new master's deploy, and the job ends exactly-once", { timeout: 120_000 }, async () => {
+      const n = 300_000;
+      const host = await start({ N: String(n), INTERVAL: "100" });
+      let committed: Pair[] = [];
+      for (let i = 0; i < 6000 && committed.length === 0; i++) {
+        committed = (await json<{ committed: Pair[] }>(host.fetch("/_test/committed"))).committed;
+        if (committed.length === 0) await sleep(10);
+      }
+      // The reset request itself fails with the abort's reason.
+      const res = await host.fetch("/_test/abort-master");
+      assert.match(await res.text(), /injected by the test/);
+      const r = await json<Done>(host.fetch("/_test/done"));
+      assert.equal(r.status, "finished", r.error);
+      assert.ok(committed.length < n, "reset mid-job");
+      assertExactlyOnce(r.committed, n);
+    });
+
+    test("unaligned under backpressure across objects: checkpoints persist in-flight data and the job ends exactly-once through an injected failure", { timeout: 120_000 }, async () => {
+      const n = 20_000;
+      const host = await start({ N: String(n), INTERVAL: "100", UNALIGNED: "true", SLOW_EVERY: "100", FAIL_AT: "14000" });
+      const r = await json<Done>(host.fetch("/_test/done"));
+      assert.equal(r.status, "finished", r.error);
+      assert.ok(r.restarts >= 1, `restarts ${r.restarts}`);
+      assert.equal(r.objects.hosts.length, 5);
+      assert.ok(r.types.includes("UNALIGNED_CHECKPOINT"), r.types.join());
+      assert.ok(Math.max(...r.persisted) > 0, `persisted_data ${r.persisted.join()}`);
+      assertExactlyOnce(r.committed, n);
+    });
+
+    test("a checkpoint and a savepoint triggered over HTTP complete across objects; GET checkpoints shows them", { timeout: 120_000 }, async () => {
+      const host = await start({ N: "100000000", RATE: "5000", INTERVAL: "3600000" }, { r2Buckets: ["WEIR_SAVEPOINTS"] });
+      const id = await jobId(host);
+      const cp = await json<{ "request-id": string }>(host.fetch(`/jobs/${id}/checkpoints`, { method: "POST" }));
+      const cpDone = await awaitTrigger(host, `/jobs/${id}/checkpoints/${cp["request-id"]}`);
+      assert.equal(cpDone.status.id, "COMPLETED", JSON.stringify(cpDone));
+      const sp = await json<{ "request-id": string }>(host.fetch(`/jobs/${id}/savepoints`, {
+        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ "target-directory": "savepoints", "cancel-job": false }),
+      }));
+      const spDone = await awaitTrigger(host, `/jobs/${id}/savepoints/${sp["request-id"]}`);
+      assert.equal(spDone.status.id, "COMPLETED", JSON.stringify(spDone));
+      const location = spDone.operation.location as string;
+      const bucket = await host.r2("WEIR_SAVEPOINTS");
+      const key = location.slice("r2://WEIR_SAVEPOINTS/".length);
+      const files = await bucket.list({ prefix: `${key}/` });
+      // _metadata and one state file per subtask (5 subtask objects: 2 + 3).
+      assert.ok(files.objects.length >= 6, files.objects.map((o) => o.key).join());
+      const stats = await json<{ counts: { completed: number }; latest: { completed: { id: number }; savepoint: { external_path: string } } }>(host.fetch(`/jobs/${id}/checkpoints`));
+      assert.equal(stats.latest.savepoint.external_path, location);
+      assert.equal(stats.latest.completed.id, cpDone.operation.checkpointId);
+      const objects = await json<{ objects: Done["objects"] }>(host.fetch("/_test/objects"));
+      assert.equal(objects.objects.hosts.length, 5);
+    });
+
+    test("workerd disposed and started again over its persisted storage: the job across objects resumes from its latest checkpoint and ends exactly-once", { timeout: 120_000 }, async () => {
+      // No rate limit: a rate-limited source sends a tiny batch every millisecond, and each
+      // costs a call between objects (README, "Subtasks in objects of their own").
+      const n = 300_000;
+      const persistTo = mkdtempSync(join(tmpdir(), "weir-edge-objects-dc-"));
+      const vars = { N: String(n), INTERVAL: "100" };
+      const first = await start(vars, { persistTo });
+      let before: Pair[] = [];
+      for (let i = 0; i < 6000 && before.length === 0; i++) {
+        before = (await json<{ committed: Pair[] }>(first.fetch("/_test/committed"))).committed;
+        if (before.length === 0) await sleep(10);
+      }
+      await first.dispose();
+      assert.ok(before.length > 0 && before.length < n, `${before.length} committed before the restart`);
+      const second = await start(vars, { persistTo });
+      const r = await json<Done>(second.fetch("/_test/done"));
+      assert.equal(r.status, "finished", r.error);
+      assert.equal(r.objects.hosts.length, 5);
+      assert.ok(r.committed.length > before.length);
+      assertExactlyOnce(r.committed, n);
+    });
+  });
+}
