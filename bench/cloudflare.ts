@@ -3,7 +3,7 @@
  * the same job in one local process and beside what a Cloudflare user writes without weir
  * (a Durable Object per key, one RPC and one durable storage.put per event), in one run:
  *
- *   bun bench/cloudflare.ts [--n 2000000] [--per-event 5000] [--objects-n 1000000]
+ *   bun bench/cloudflare.ts [--n 2000000] [--per-event 5000] [--objects-n 5000000]
  *
  * Figures: records/s through the counting job (source at parallelism 2 → keyed count at 3,
  * keyed state checkpointed every second to the object's SQLite storage), events/s of the
@@ -26,7 +26,7 @@ function arg(name: string, fallback: number): number {
 }
 const n = arg("n", 2_000_000);
 const perEventN = arg("per-event", 5_000);
-const objectsN = arg("objects-n", 1_000_000);
+const objectsN = arg("objects-n", 5_000_000);
 
 const host = await startWorker(new URL("./cloudflare_worker.ts", import.meta.url), { BENCH_JOB: "BenchJob", COUNTER: "Counter" });
 const subtasks = await startWorker(new URL("../tests/platforms/cloudflare/fixtures/subtask_worker.ts", import.meta.url), { WEIR_SUBTASK: "PipeSubtask" });
