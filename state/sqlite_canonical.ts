@@ -222,8 +222,8 @@ export function writeCanonicalRows(w: BulkRowWriter, name: string, table: KeyedT
       const i = order === undefined ? j : order[j];
       const [key, v] = entries[i];
       if (table.ttl) checkStoredTtl(name, table.kind, v);
-      const c = canonicalKey(key);
-      w.row(g, sid, keys[i], c === key ? null : encode(key, "a state key"), encode(v, "a state value"));
+      // canonicalKey() returns a primitive key itself: only object keys keep their original.
+      w.row(g, sid, keys[i], typeof key === "object" && key !== null ? encode(key, "a state key") : null, encode(v, "a state value"));
     }
   }
 }
