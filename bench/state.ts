@@ -2,12 +2,15 @@
  * Keyed state at scale (issue 10): a rolling count over 100 K and 1 M keys (5 M with
  * `--keys`), source → map → keyBy → reduce → counting sink at parallelism 1, each key
  * updated `--per-key` times in turn, without checkpoints and with a checkpoint every
- * `--interval` ms (heap backend, full snapshots; at least `--min-records` records). Per row: records/s, the longest
+ * `--interval` ms (heap backend: full snapshots; incremental with every key changing;
+ * incremental with 1 % of the keys changing, where after a first pass over all keys the
+ * records go to the first 1 % of them, beside the same pattern without checkpoints; at
+ * least `--min-records` records). Per row: records/s, the longest
  * gap between two records reaching the keyed operator (a pause of the one thread: a
  * checkpoint's synchronous part, a garbage collection, a long step), how many gaps
  * exceeded 10 ms, checkpoints completed, their longest synchronous part and median
- * duration, bytes written per checkpoint. Then, per size, heap restore time from a
- * checkpoint file (decode + restore), and an incremental base beside the changelogs
+ * duration, bytes written per checkpoint. Then, per size, heap restore time from a full
+ * checkpoint file and from an incremental base (decode + restore), and an incremental base beside the changelogs
  * written after 1 % and 10 % of the keys changed (bytes and time, backend level).
  *
  *   bun bench/state.ts [--keys 100000,1000000] [--per-key 8] [--interval 1000] [--min-records 5000000]
@@ -57,7 +60,7 @@ interface JobRow {
 
 let jobs = 0;
 
-async function job(keys: number, o: { label: string; intervalMs: number; incremental?: boolean }): Promise<JobRow> {
+async function job(keys: number, o: { label: string; intervalMs: number; incremental?: boolean; hot?: number }): Promise<JobRow> {
   const n = Math.max(keys * perKey, minRecords);
   const sink = new CountingSink();
   const env = new StreamEnvironment({
@@ -78,7 +81,8 @@ async function job(keys: number, o: { label: string; intervalMs: number; increme
     if (last > 0 && gap > maxGap) maxGap = gap;
     if (last > 0 && gap > 10) over10++;
     last = t;
-    return v % keys;
+    // A hot share: after one pass over every key, only the first keys * hot change.
+    return o.hot !== undefined && v >= keys ? v % Math.max(1, Math.round(keys * o.hot)) : v % keys;
   };
   env.fromSource(new SequenceSource(0, n), { uid: "numbers" })
     .map((v: number) => v, { uid: "id" })
@@ -126,6 +130,27 @@ function capture(b: HeapKeyedStateBackend, id: number): Uint8Array {
   return out;
 }
 
+/** Decode + restore of an incremental base of `keys` counts, in ms. */
+async function restoreBaseMs(keys: number): Promise<{ ms: number; size: number }> {
+  const storage = new MemoryStorage();
+  const init = { maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, storage, uid: "sum", subtaskIndex: 0, jobId: "bench" };
+  const b = new HeapKeyedStateBackend(init);
+  const sum = b.reducingState<number>("reduce", (a, v) => a + v);
+  for (let k = 0; k < keys; k++) sum.addFor(k, k);
+  const snap = b.snapshot(1);
+  while (!(await snap.step(50_000)));
+  const h = snap.result() as IncrementalKeyedState;
+  snap.release();
+  b.dispose();
+  const start = nowMs();
+  const r = new HeapKeyedStateBackend(init);
+  await r.restore([h]);
+  const ms = nowMs() - start;
+  r.setCurrentKey(keys - 1);
+  if (r.valueState<number>("reduce").value() !== keys - 1) throw new Error("restore lost a key");
+  return { ms, size: h.shared[0].size };
+}
+
 /** Decode + restore of one operator's checkpointed state, in ms. */
 function restoreMs(keys: number): { ms: number; size: number } {
   const bytesOut = capture(filled(keys), 1);
@@ -165,12 +190,15 @@ async function incremental(keys: number): Promise<string[]> {
 }
 
 const rows: string[][] = [["keys", "variant", "records/s", "longest gap", "gaps > 10 ms", "checkpoints", "max sync", "median duration", "state size", "checkpointed"]];
-const restoreRows: string[][] = [["keys", "full checkpoint", "restore (decode + load)"]];
+const restoreRows: string[][] = [["keys", "full checkpoint", "restore (decode + load)", "incremental base", "restore (read + decode + load)"]];
 const incrementalRows: string[][] = [["keys", "incremental base", "changelog, 1 % changed", "changelog, 10 % changed"]];
 for (const keys of sizes) {
   const variants = [
     { label: "no checkpoints", intervalMs: 0 },
     { label: `heap full, every ${intervalMs} ms`, intervalMs },
+    { label: `heap incremental, all keys change`, intervalMs, incremental: true },
+    { label: "no checkpoints, 1 % of keys change", intervalMs: 0, hot: 0.01 },
+    { label: `heap incremental, 1 % of keys change`, intervalMs, incremental: true, hot: 0.01 },
   ];
   for (const v of variants) {
     const r = await job(keys, v);
@@ -189,7 +217,8 @@ for (const keys of sizes) {
     ]);
   }
   const restored = restoreMs(keys);
-  restoreRows.push([String(keys), bytes(restored.size), `${restored.ms.toFixed(0)} ms`]);
+  const fromBase = await restoreBaseMs(keys);
+  restoreRows.push([String(keys), bytes(restored.size), `${restored.ms.toFixed(0)} ms`, bytes(fromBase.size), `${fromBase.ms.toFixed(0)} ms`]);
   incrementalRows.push(await incremental(keys));
 }
 console.log(`\n${runtimeName()}, rolling count, parallelism 1, ${perKey} updates per key (at least ${minRecords} records), checkpoint interval ${intervalMs} ms, load ${loadavg()[0].toFixed(1)}`);

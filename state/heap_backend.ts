@@ -8,13 +8,15 @@ import { copyValue, unpersistablePart } from "../codec/values.ts";
 import { WeirError } from "../errors.ts";
 import type { IncrementalKeyedState, KeyedStateBackend, KeyedStateBackendInit, KeyedStateHandle, KeyedStateSnapshot, ReducingState, SnapshotOptions } from "./backend.ts";
 import { type KeyGroupRange, canonicalKey, invalidKey } from "./key_group.ts";
-import { type KeyedTableSnapshot, type ListState, type MapState, readTable, type StateKind, type ValueState } from "./keyed_state.ts";
+import type { KeyedTableSnapshot, ListState, MapState, StateKind, ValueState } from "./keyed_state.ts";
 import { ttlListState, ttlMapState, ttlValueState } from "./heap_ttl_states.ts";
 import { HeapSnapshot, type HeapSnapshotOwner, type TableAtSnapshot } from "./heap_snapshot.ts";
-import { HeapChangelog, type HeapChangelogFile, readHeapChain } from "./heap_changelog.ts";
+import { HeapChangelog, readHeapChain } from "./heap_changelog.ts";
+import { incrementalSnapshot } from "./heap_incremental.ts";
+import { type ColumnTable, type RestoreTarget, applyTombstones, restoreColumns, restoreTables } from "./heap_restore.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { type Cell, StateTable, type Versions } from "./heap_table.ts";
-import { type StateOptions, TtlClock, TtlEntry, checkTtl, restoreTtlEntry, snapshotTtlValue } from "./ttl.ts";
+import { type StateOptions, TtlClock, TtlEntry, checkTtl, snapshotTtlValue } from "./ttl.ts";
 
 /**
  * Holds every keyed state table of one operator in one subtask, on the heap.
@@ -147,7 +149,10 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     if (!t) {
       const save = (table: StateTable, k: unknown, cell: Cell) => this.#collecting?.save(table, k, cell);
       this.#tables.set(name, (t = new StateTable(name, this.#versions, save, (v) => this.#copyStored(name, v))));
-      if (this.#changelog) t.deleted = new Set();
+      if (this.#changelog) {
+        t.deleted = new Set();
+        t.dirty = new Set();
+      }
       this.#kinds.set(name, kind);
     }
     return t;
@@ -286,40 +291,19 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       return snap;
     }
     const plan = log.begin();
-    // Deletes since the previous changelog become this one's tombstones; a base needs none.
+    // Deletes since the previous changelog become this one's tombstones (a base needs none),
+    // and the keys written since then are the only ones a changelog visits.
     const deleted = new Map<StateTable, Set<unknown>>();
+    const dirty = new Map<StateTable, Set<unknown>>();
     for (const t of this.#tables.values()) {
       if (t.deleted && t.deleted.size > 0) deleted.set(t, t.deleted);
+      dirty.set(t, t.dirty ?? new Set());
       t.deleted = new Set();
+      t.dirty = new Set();
     }
-    const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables, plan.base ? undefined : { after: plan.changedAfter, deleted });
+    const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables, plan.base ? undefined : { after: plan.changedAfter, deleted, dirty });
     this.#collecting = snap;
-    let handle: IncrementalKeyedState | undefined;
-    let writing: Promise<boolean> | undefined;
-    return {
-      checkpointId,
-      step: (budget) => {
-        if (handle) return true;
-        if (writing) return writing;
-        if (!snap.step(budget)) return false;
-        const r = snap.result();
-        const file: HeapChangelogFile = { base: plan.base, tables: r.format === "canonical" ? r.tables : {}, deleted: snap.tombstones };
-        snap.release();
-        writing = log.finish(checkpointId, plan, version + 0.5, file).then((h) => {
-          handle = h;
-          return true;
-        });
-        return writing;
-      },
-      result: () => {
-        if (!handle) throw new WeirError("invariant_broken", `Keyed snapshot ${checkpointId} was asked for its result before its changelog was written`);
-        return handle;
-      },
-      release: () => {
-        snap.release();
-        if (!handle) log.aborted(plan);
-      },
-    };
+    return incrementalSnapshot(snap, log, plan);
   }
 
   /**
@@ -352,50 +336,29 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       }
       if (state.range.end >= this.range.start && state.range.start <= this.range.end) own.push(state);
     }
-    for (const state of states) if (state.format === "canonical") this.#restoreTables(state.tables);
+    const target = this.#restoreTarget();
+    for (const state of states) if (state.format === "canonical") restoreTables(target, state.tables);
     this.#changelog?.restored();
     if (own.length === 0) return;
     const storage = this.#storage;
     if (!storage) return Promise.reject(new WeirError("storage_unavailable", `The "heap" backend of operator "${this.#uid}" was given no storage to read its checkpoint files from`));
     return (async () => {
-      for (const h of own) await readHeapChain(storage, h, (file) => {
-        this.#restoreTables(file.tables);
-        this.#applyTombstones(file.deleted);
+      for (const h of own) await readHeapChain(storage, h, (file, version) => {
+        if (version >= 2) restoreColumns(target, file.tables as Record<string, ColumnTable>);
+        else restoreTables(target, file.tables as Record<string, KeyedTableSnapshot>);
+        applyTombstones(target, this.#tables, file.deleted);
       });
     })();
   }
 
-  /** Deletes the keys of this range that a changelog records as deleted. */
-  #applyTombstones(deleted: HeapChangelogFile["deleted"]): void {
-    for (const [name, groups] of Object.entries(deleted)) {
-      const t = this.#tables.get(name);
-      if (!t) continue;
-      for (const [g, keys] of groups) {
-        if (g < this.range.start || g > this.range.end) continue;
-        for (const key of keys) t.delete(canonicalKey(key));
-      }
-    }
-  }
-
-  /** Loads canonical tables, keeping the key groups of this range. */
-  #restoreTables(tables: Record<string, KeyedTableSnapshot>): void {
-    {
-      for (const [name, table] of Object.entries(tables)) {
-        const { kind, groups, ttl } = readTable(name, table);
-        const t = this.#table(name, kind);
-        if (ttl) this.#ttlTables.add(name);
-        for (const [g, entries] of groups) {
-          if (g < this.range.start || g > this.range.end) continue;
-          for (const [key, v] of entries) {
-            const c = canonicalKey(key);
-            if (c !== key) this.#originalKeys.set(c, key);
-            if (ttl) t.set(c, restoreTtl(name, kind, v));
-            else if (kind === "map") t.set(c, new Map((v as [unknown, unknown][]).map((e) => [canonicalKey(e[0]), e])));
-            else t.set(c, v);
-          }
-        }
-      }
-    }
+  /** What restoring needs of this backend (heap_restore.ts). */
+  #restoreTarget(): RestoreTarget {
+    return {
+      range: this.range,
+      table: (name, kind) => this.#table(name, kind),
+      markTtl: (name) => void this.#ttlTables.add(name),
+      original: (c, key) => void this.#originalKeys.set(c, key),
+    };
   }
 
   dispose(): void {
@@ -404,12 +367,4 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     this.#kinds.clear();
     this.#originalKeys.clear();
   }
-}
-
-/** A snapshot value of a TTL table back into TtlEntry form. */
-function restoreTtl(name: string, kind: StateKind, v: unknown): unknown {
-  if (kind === "value") return restoreTtlEntry(name, v);
-  if (!Array.isArray(v)) throw new WeirError("checkpoint_corrupt", `Keyed state "${name}" with TTL has a ${kind} entry that is not a list`);
-  if (kind === "list") return v.map((e) => restoreTtlEntry(name, e));
-  return new Map((v as [unknown, unknown][]).map(([k, e]) => [canonicalKey(k), [k, restoreTtlEntry(name, e)]]));
 }

@@ -7,24 +7,30 @@
  * changelogs in order. The checkpoint coordinator deletes files no checkpoint that may be
  * restored refers to (checkpoint/shared_state.ts, Flink's SharedStateRegistry); file
  * names start with their checkpoint id for it.
+ *
+ * Format 2 (this one) stores each table as columns, keys and values per key group
+ * (heap_encode.ts), which decode without an array per entry; format 1 files (pairs) are
+ * still read; a newer format is refused.
  * @module
  */
-import { decode, encode } from "../codec/cbor.ts";
+import { decode } from "../codec/cbor.ts";
 import { checksumOf } from "../checkpoint/checksum.ts";
 import { assert, WeirError } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import type { IncrementalKeyedState, SharedStateRef } from "./backend.ts";
 import type { KeyGroupRange } from "./key_group.ts";
 import type { KeyedTableSnapshot } from "./keyed_state.ts";
+import type { ColumnTable } from "./heap_restore.ts";
 
 /** The heap's own checkpoint format version. */
-export const HEAP_FORMAT_VERSION = 1;
+export const HEAP_FORMAT_VERSION = 2;
 const CHANGELOGS_MAX = 8;
 
 /** One shared file's content: canonical tables (changed entries) and tombstones. */
 export interface HeapChangelogFile {
   base: boolean;
-  tables: Record<string, KeyedTableSnapshot>;
+  /** Columns (format 2) or canonical tables (format 1). */
+  tables: Record<string, ColumnTable> | Record<string, KeyedTableSnapshot>;
   deleted: Record<string, [keyGroup: number, keys: unknown[]][]>;
 }
 
@@ -81,8 +87,7 @@ export class HeapChangelog {
    * put a newer checkpoint's file into an older one's chain.
    * @throws {WeirError} `storage_failed` style errors of the storage (the checkpoint declines)
    */
-  async finish(checkpointId: number, plan: ChangelogPlan, visitedVersion: number, file: HeapChangelogFile): Promise<IncrementalKeyedState> {
-    const bytes = encode(file, `the changelog of checkpoint ${checkpointId}`);
+  async finish(checkpointId: number, plan: ChangelogPlan, visitedVersion: number, bytes: Uint8Array): Promise<IncrementalKeyedState> {
     const key = `${this.#prefix}/${checkpointId}-${plan.base ? "base" : "changelog"}`;
     try {
       await this.#storage.put(key, bytes);
@@ -127,7 +132,7 @@ export class HeapChangelog {
  * @throws {WeirError} `state_backend_mismatch` for a newer heap format; `checkpoint_corrupt`
  *   for a missing, truncated or changed file
  */
-export async function readHeapChain(storage: StorageAdapter, handle: IncrementalKeyedState, apply: (file: HeapChangelogFile) => void): Promise<void> {
+export async function readHeapChain(storage: StorageAdapter, handle: IncrementalKeyedState, apply: (file: HeapChangelogFile, version: number) => void): Promise<void> {
   if (handle.version > HEAP_FORMAT_VERSION) {
     throw new WeirError("state_backend_mismatch", `Keyed state written by the "heap" backend in format version ${handle.version} cannot be restored by this weir's "heap" backend (format version ${HEAP_FORMAT_VERSION})`);
   }
@@ -137,6 +142,6 @@ export async function readHeapChain(storage: StorageAdapter, handle: Incremental
     if (bytes.length !== ref.size || checksumOf(bytes) !== ref.checksum) {
       throw new WeirError("checkpoint_corrupt", `Shared state file ${ref.key} in ${storage.description} is not what the checkpoint wrote (${bytes.length} bytes, expected ${ref.size})`);
     }
-    apply(decode<HeapChangelogFile>(bytes, `shared state file ${ref.key}`));
+    apply(decode<HeapChangelogFile>(bytes, `shared state file ${ref.key}`), handle.version);
   }
 }

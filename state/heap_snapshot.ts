@@ -6,6 +6,11 @@
  * first was handed over by the table (`save`) and is taken as it is. So neither an update,
  * a delete, a new key, nor a reduce function or user code changing a value in place after
  * the snapshot point reaches the snapshot.
+ *
+ * Entries are collected as columns, a keys array and a values array per key group (no
+ * array per entry: at a million keys those were most of a checkpoint's garbage), and the
+ * key group of a cell is computed once and kept in the cell. A changelog (incremental
+ * checkpoint) visits only the keys the tables noted as written since the previous one.
  * @module
  */
 import { assert } from "../errors.ts";
@@ -13,6 +18,28 @@ import type { KeyedStateHandle, KeyedStateSnapshot } from "./backend.ts";
 import type { Cell, StateTable, Versions } from "./heap_table.ts";
 import { keyGroupOf } from "./key_group.ts";
 import type { KeyedTableSnapshot, StateKind } from "./keyed_state.ts";
+
+/**
+ * One table's entries as columns: per key group (ascending), the original keys and the
+ * values in their snapshot form, index by index.
+ */
+export interface TableColumns {
+  name: string;
+  kind: StateKind;
+  ttl: boolean;
+  groups: [keyGroup: number, keys: unknown[], values: unknown[]][];
+}
+
+/** A keyed snapshot that can hand over its entries as columns (the heap's). */
+export interface ColumnarSnapshot extends KeyedStateSnapshot {
+  /** The tables as columns; only after step() finished, before release(). */
+  columns(): TableColumns[];
+}
+
+/** True when a keyed snapshot hands over columns, so that its encoder can skip the canonical pairs. */
+export function isColumnar(snap: KeyedStateSnapshot): snap is ColumnarSnapshot {
+  return typeof (snap as Partial<ColumnarSnapshot>).columns === "function";
+}
 
 /** One table as it was declared at the snapshot point. */
 export interface TableAtSnapshot {
@@ -34,15 +61,30 @@ export interface HeapSnapshotOwner {
   detach(snapshot: HeapSnapshot): void;
 }
 
+interface GroupColumns {
+  keys: unknown[];
+  values: unknown[];
+}
+
 interface TableProgress {
   at: TableAtSnapshot;
   /** Cells of the snapshot's version the table replaced before they were visited. */
   saved: [unknown, Cell][];
-  groups: Map<number, [unknown, unknown][]>;
+  /** Columns by key group (index = key group). */
+  groups: (GroupColumns | undefined)[];
+  /** For a changelog: the keys written since the previous one, the only ones visited. */
+  dirty: Set<unknown> | undefined;
+}
+
+/** What a changelog snapshot takes: cells written after `after`, the keys `dirty` names, tombstones of `deleted`. */
+export interface SnapshotChanges {
+  after: number;
+  deleted: Map<StateTable, Set<unknown>>;
+  dirty: Map<StateTable, Set<unknown>>;
 }
 
 /** A snapshot in progress; see the module doc. */
-export class HeapSnapshot implements KeyedStateSnapshot {
+export class HeapSnapshot implements ColumnarSnapshot {
   readonly checkpointId: number;
   /** Cells up to this version belong to the snapshot. */
   readonly version: number;
@@ -51,7 +93,8 @@ export class HeapSnapshot implements KeyedStateSnapshot {
   readonly #byTable = new Map<StateTable, TableProgress>();
   #t = 0;
   #iter: Iterator<[unknown, Cell]> | undefined;
-  #result: Record<string, KeyedTableSnapshot> | undefined;
+  #keyIter: Iterator<unknown> | undefined;
+  #columns: TableColumns[] | undefined;
   #released = false;
 
   /** Only cells written after this version are taken (a changelog); 0 takes every cell. */
@@ -60,13 +103,13 @@ export class HeapSnapshot implements KeyedStateSnapshot {
   readonly #deleted: Map<StateTable, Set<unknown>> | undefined;
   readonly #tombstones: Record<string, [number, unknown[]][]> = {};
 
-  constructor(checkpointId: number, version: number, owner: HeapSnapshotOwner, tables: TableAtSnapshot[], changes?: { after: number; deleted: Map<StateTable, Set<unknown>> }) {
+  constructor(checkpointId: number, version: number, owner: HeapSnapshotOwner, tables: TableAtSnapshot[], changes?: SnapshotChanges) {
     this.checkpointId = checkpointId;
     this.version = version;
     this.#changedAfter = changes?.after ?? 0;
     this.#deleted = changes?.deleted;
     this.#owner = owner;
-    this.#tables = tables.map((at) => ({ at, saved: [], groups: new Map() }));
+    this.#tables = tables.map((at) => ({ at, saved: [], groups: [], dirty: changes ? (changes.dirty.get(at.table) ?? new Set()) : undefined }));
     for (const p of this.#tables) this.#byTable.set(p.at.table, p);
   }
 
@@ -76,40 +119,62 @@ export class HeapSnapshot implements KeyedStateSnapshot {
   }
 
   step(budget: number): boolean {
-    if (this.#result) return true;
+    if (this.#columns) return true;
     assert(!this.#released, () => `Keyed snapshot ${this.checkpointId} was stepped after its release`);
     let left = budget;
     // Visited cells are stamped between this version and the next: no later touch copies
     // them for this snapshot, and the next changelog (after version + 0.5) leaves them out.
     const visited = this.version + 0.5;
+    const version = this.version;
+    const after = this.#changedAfter;
     while (this.#t < this.#tables.length) {
       const p = this.#tables[this.#t];
-      this.#iter ??= p.at.table.cells.entries();
-      for (;;) {
-        if (left-- <= 0) return false;
-        const next = this.#iter.next();
-        if (next.done) break;
-        const [k, c] = next.value;
-        // A later version: written after the snapshot point (the old cell, if any, was saved).
-        if (c.ver > this.version) continue;
-        if (c.ver > this.#changedAfter) this.#emit(p, k, c.v, true);
-        c.ver = visited;
+      if (p.dirty) {
+        const cells = p.at.table.cells;
+        this.#keyIter ??= p.dirty.values();
+        for (;;) {
+          if (left-- <= 0) return false;
+          const next = this.#keyIter.next();
+          if (next.done) break;
+          const k = next.value;
+          const c = cells.get(k);
+          // Deleted (a tombstone, or saved) or written after the snapshot point (the old cell was saved).
+          if (c === undefined || c.ver > version) continue;
+          if (c.ver > after) this.#emit(p, k, c, true);
+          c.ver = visited;
+        }
+      } else {
+        this.#iter ??= p.at.table.cells.entries();
+        for (;;) {
+          if (left-- <= 0) return false;
+          const next = this.#iter.next();
+          if (next.done) break;
+          const [k, c] = next.value;
+          // A later version: written after the snapshot point (the old cell, if any, was saved).
+          if (c.ver > version) continue;
+          if (c.ver > after) this.#emit(p, k, c, true);
+          c.ver = visited;
+        }
       }
-      for (const [k, c] of p.saved) if (c.ver > this.#changedAfter) this.#emit(p, k, c.v, false);
+      for (const [k, c] of p.saved) if (c.ver > after) this.#emit(p, k, c, false);
       left -= p.saved.length;
       this.#tombstonesOf(p, visited);
       p.saved = [];
+      p.dirty = undefined;
       this.#byTable.delete(p.at.table);
       this.#iter = undefined;
+      this.#keyIter = undefined;
       this.#t++;
     }
     this.#owner.detach(this);
-    const out: Record<string, KeyedTableSnapshot> = {};
-    for (const p of this.#tables) {
-      out[p.at.table.name] = { kind: p.at.kind, groups: [...p.groups.entries()].sort((a, b) => a[0] - b[0]) };
-      if (p.at.ttlValue) out[p.at.table.name].ttl = true;
-    }
-    this.#result = out;
+    this.#columns = this.#tables.map((p) => {
+      const groups: TableColumns["groups"] = [];
+      p.groups.forEach((cols, g) => {
+        if (cols) groups.push([g, cols.keys, cols.values]);
+      });
+      p.groups = [];
+      return { name: p.at.table.name, kind: p.at.kind, ttl: p.at.ttlValue !== undefined, groups };
+    });
     return true;
   }
 
@@ -137,27 +202,45 @@ export class HeapSnapshot implements KeyedStateSnapshot {
   }
 
   /** Files one entry under its key group; `live` values are copied (the table keeps them). */
-  #emit(p: TableProgress, k: unknown, stored: unknown, live: boolean): void {
+  #emit(p: TableProgress, k: unknown, cell: Cell, live: boolean): void {
+    const stored = cell.v;
     let value = p.at.ttlValue ? p.at.ttlValue(stored) : p.at.kind === "map" ? [...(stored as Map<unknown, unknown>).values()] : stored;
     if (value === undefined && p.at.ttlValue) return;
     if (live && typeof value === "object" && value !== null) value = this.#owner.copy(p.at.table.name, value);
-    const key = this.#owner.original(k);
-    const g = keyGroupOf(key, this.#owner.maxParallelism);
-    let list = p.groups.get(g);
-    if (!list) p.groups.set(g, (list = []));
-    list.push([key, value]);
+    // Only an object key has a canonical form other than itself, a string starting \u0000 or \u0001.
+    const key = typeof k === "string" && k.charCodeAt(0) <= 1 ? this.#owner.original(k) : k;
+    let g = cell.g;
+    if (g < 0) g = cell.g = keyGroupOf(key, this.#owner.maxParallelism);
+    let cols = p.groups[g];
+    if (cols === undefined) p.groups[g] = cols = { keys: [], values: [] };
+    cols.keys.push(key);
+    cols.values.push(value);
   }
 
+  columns(): TableColumns[] {
+    assert(this.#columns && !this.#released, () => `Keyed snapshot ${this.checkpointId} was asked for its columns before it finished or after its release`);
+    return this.#columns;
+  }
+
+  /** The canonical tables ([key, value] pairs per key group), built from the columns. */
   result(): KeyedStateHandle {
-    assert(this.#result && !this.#released, () => `Keyed snapshot ${this.checkpointId} was asked for its result before it finished or after its release`);
-    return { format: "canonical", tables: this.#result };
+    const out: Record<string, KeyedTableSnapshot> = {};
+    for (const t of this.columns()) {
+      out[t.name] = { kind: t.kind, groups: t.groups.map(([g, keys, values]) => [g, keys.map((k, i) => [k, values[i]] as [unknown, unknown])]) };
+      if (t.ttl) out[t.name].ttl = true;
+    }
+    return { format: "canonical", tables: out };
   }
 
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    this.#result = undefined;
+    this.#columns = undefined;
     this.#owner.detach(this);
-    for (const p of this.#tables) p.saved = [];
+    for (const p of this.#tables) {
+      p.saved = [];
+      p.groups = [];
+      p.dirty = undefined;
+    }
   }
 }

@@ -5,6 +5,11 @@
  * visited a cell of that version, touching it (a read may hand out a mutable object, so a
  * read of an object counts) first hands the old cell to the snapshot and puts a copy in
  * its place. The snapshot stamps what it visits, so a later touch copies nothing.
+ *
+ * A cell also remembers its key group once a snapshot (or a restore) learned it, so that
+ * hashing a key happens once in its life, not once per checkpoint; and with incremental
+ * checkpoints the table notes which keys were written since the last snapshot point
+ * (`dirty`), so that a changelog visits only those, not every entry.
  * @module
  */
 
@@ -12,9 +17,12 @@
 export class Cell {
   v: unknown;
   ver: number;
-  constructor(v: unknown, ver: number) {
+  /** The key group of the cell's key, or -1 while no snapshot or restore has computed it. */
+  g: number;
+  constructor(v: unknown, ver: number, g = -1) {
     this.v = v;
     this.ver = ver;
+    this.g = g;
   }
 }
 
@@ -47,6 +55,8 @@ export class StateTable {
   readonly cells = new Map<unknown, Cell>();
   /** Keys deleted since the last changelog's snapshot point (incremental checkpoints only). */
   deleted: Set<unknown> | undefined;
+  /** Keys written since the last changelog's snapshot point (incremental checkpoints only). */
+  dirty: Set<unknown> | undefined;
   readonly #versions: Versions;
   readonly #save: SaveCell;
   readonly #copy: (v: unknown) => unknown;
@@ -75,6 +85,7 @@ export class StateTable {
     if (c.ver <= this.#versions.collecting) return this.#own(k, c).v;
     // An object handed out may be changed in place: it counts as written (changelogs).
     c.ver = this.#versions.current;
+    this.dirty?.add(k);
     return c.v;
   }
 
@@ -83,11 +94,12 @@ export class StateTable {
     if (c === undefined) this.cells.set(k, new Cell(v, this.#versions.current));
     else if (c.ver <= this.#versions.collecting) {
       this.#save(this, k, c);
-      this.cells.set(k, new Cell(v, this.#versions.current));
+      this.cells.set(k, new Cell(v, this.#versions.current, c.g));
     } else {
       c.v = v;
       c.ver = this.#versions.current;
     }
+    this.dirty?.add(k);
     return this;
   }
 
@@ -105,18 +117,26 @@ export class StateTable {
     if (c === undefined) return c;
     if (c.ver <= this.#versions.collecting) return this.#own(k, c);
     c.ver = this.#versions.current;
+    this.dirty?.add(k);
     return c;
   }
 
   /** A new cell for a key that has none. */
   add(k: unknown, v: unknown): void {
     this.cells.set(k, new Cell(v, this.#versions.current));
+    this.dirty?.add(k);
+  }
+
+  /** A restored entry whose key group is known: no copy-on-write, no change to note (restore only). */
+  restoreEntry(k: unknown, v: unknown, g: number): void {
+    this.cells.set(k, new Cell(v, this.#versions.current, g));
   }
 
   #own(k: unknown, c: Cell): Cell {
     this.#save(this, k, c);
-    const own = new Cell(this.#copy(c.v), this.#versions.current);
+    const own = new Cell(this.#copy(c.v), this.#versions.current, c.g);
     this.cells.set(k, own);
+    this.dirty?.add(k);
     return own;
   }
 

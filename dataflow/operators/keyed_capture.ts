@@ -1,14 +1,18 @@
-import type { SharedStateRef } from "../../state/backend.ts";
 /**
  * The asynchronous part of a keyed operator's snapshot: steps the backend's snapshot to
  * its end, then encodes the canonical tables a piece at a time (a slice of a key group's
  * entries per piece) and puts the pieces together into the bytes encode() would have
  * written for `{ keyed: tables }`. A restore reads them as it reads any operator state.
+ * A heap snapshot hands over columns, which are written straight into one buffer
+ * (state/heap_encode.ts) without building the canonical [key, value] pairs first.
  * @module
  */
 import { type CborHead, encode, encodeBody, encodeParts } from "../../codec/cbor.ts";
+import { CborWriter } from "../../codec/cbor_writer.ts";
 import { assert } from "../../errors.ts";
-import type { EncodedTable, KeyedStateSnapshot } from "../../state/backend.ts";
+import type { EncodedTable, KeyedStateSnapshot, SharedStateRef } from "../../state/backend.ts";
+import { ColumnsEncoder } from "../../state/heap_encode.ts";
+import { isColumnar } from "../../state/heap_snapshot.ts";
 import type { KeyedTableSnapshot } from "../../state/keyed_state.ts";
 import type { StateCapture } from "../operator.ts";
 
@@ -52,6 +56,9 @@ export class KeyedStateCapture implements StateCapture {
   #work: { group: GroupWork; partIndex: number }[] = [];
   #bytes: Uint8Array | undefined;
   #released = false;
+  /** The columnar path: the writer and what is left to write into it. */
+  #writer: CborWriter | undefined;
+  #columns: ColumnsEncoder | undefined;
 
   readonly #operator: unknown[] | undefined;
 
@@ -64,6 +71,13 @@ export class KeyedStateCapture implements StateCapture {
 
   step(budget: number): boolean | Promise<boolean> {
     if (this.#bytes) return true;
+    if (this.#columns) {
+      if (!this.#columns.step(budget)) return false;
+      this.#bytes = this.#writer!.bytes();
+      this.#columns = undefined;
+      this.#writer = undefined;
+      return true;
+    }
     if (!this.#parts) {
       const r = this.#snap.step(budget);
       if (r instanceof Promise) return r.then((done) => done && this.#collected());
@@ -91,6 +105,19 @@ export class KeyedStateCapture implements StateCapture {
   #collected(): boolean {
     const encoded = this.#snap.encodedTables?.();
     if (encoded) return this.#fromEncoded(encoded);
+    if (isColumnar(this.#snap)) {
+      const tables = this.#snap.columns();
+      this.#snap.release();
+      const w = (this.#writer = new CborWriter(this.#what, 1 << 20));
+      w.head(5, this.#operator ? 2 : 1);
+      if (this.#operator) {
+        w.value("operator");
+        w.raw(encodeBody(this.#operator, this.#what));
+      }
+      w.value("keyed");
+      this.#columns = new ColumnsEncoder(w, tables, "pairs");
+      return false;
+    }
     const result = this.#snap.result();
     this.#snap.release();
     if (result.format !== "canonical") {
@@ -149,6 +176,8 @@ export class KeyedStateCapture implements StateCapture {
     this.#bytes = undefined;
     this.#parts = undefined;
     this.#work = [];
+    this.#columns = undefined;
+    this.#writer = undefined;
     this.#snap.release();
   }
 }

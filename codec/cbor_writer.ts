@@ -1,0 +1,152 @@
+/**
+ * A CBOR writer into one growing buffer, for large states written entry by entry (heap
+ * keyed state at a million keys): numbers, strings, booleans, null and undefined are
+ * written here directly, any other value through encodeBody() (cbor-x, with its checks).
+ * What it writes is plain CBOR (RFC 8949) that decode() reads back as the same values;
+ * it is not always byte-for-byte what cbor-x would write (a non-integer is always a
+ * float64, where cbor-x may pick a float32), which no reader depends on.
+ * @module
+ */
+import { WeirError } from "../errors.ts";
+import { FORMAT_VERSION, encodeBody } from "./cbor.ts";
+
+const utf8 = new TextEncoder();
+
+/**
+ * Appends CBOR items; `bytes()` returns them behind the format version byte, as encode()
+ * would have written the whole value.
+ *
+ * @example
+ * ```ts
+ * import { CborWriter } from "./cbor_writer.ts";
+ * import { decode } from "./cbor.ts";
+ * const w = new CborWriter();
+ * w.head(4, 3);
+ * w.value(1.5);
+ * w.value("key");
+ * w.value({ a: [1] });
+ * const [x, k, o] = decode<[number, string, { a: number[] }]>(w.bytes());
+ * console.assert(x === 1.5 && k === "key" && o.a[0] === 1);
+ * ```
+ */
+export class CborWriter {
+  #buf: Uint8Array;
+  #view: DataView;
+  #at = 1;
+  readonly #what: string;
+
+  /** `what` names the data in errors; `capacity` is the first buffer's size in bytes. */
+  constructor(what = "value", capacity = 1 << 16) {
+    this.#what = what;
+    this.#buf = new Uint8Array(Math.max(16, capacity));
+    this.#view = new DataView(this.#buf.buffer);
+    this.#buf[0] = FORMAT_VERSION;
+  }
+
+  /** Bytes written so far, the version byte included. */
+  get length(): number {
+    return this.#at;
+  }
+
+  #room(n: number): void {
+    if (this.#at + n <= this.#buf.length) return;
+    let size = this.#buf.length * 2;
+    while (size < this.#at + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.#buf.subarray(0, this.#at));
+    this.#buf = next;
+    this.#view = new DataView(next.buffer);
+  }
+
+  /** The head of an item of major type `major` (4 array, 5 map…) with argument `n` (0 ≤ n < 2^32). */
+  head(major: number, n: number): void {
+    if (!(n >= 0 && n <= 0xffffffff)) throw new WeirError("value_not_persistable", `Cannot persist ${this.#what}: a CBOR item of ${n} parts or bytes`);
+    this.#room(5);
+    const m = major << 5;
+    const b = this.#buf;
+    if (n < 24) b[this.#at++] = m | n;
+    else if (n < 0x100) {
+      b[this.#at++] = m | 24;
+      b[this.#at++] = n;
+    } else if (n < 0x10000) {
+      b[this.#at++] = m | 25;
+      this.#view.setUint16(this.#at, n);
+      this.#at += 2;
+    } else {
+      b[this.#at++] = m | 26;
+      this.#view.setUint32(this.#at, n);
+      this.#at += 4;
+    }
+  }
+
+  /** Encoded bytes (an encodeBody() result) as the next item. */
+  raw(body: Uint8Array): void {
+    this.#room(body.length);
+    this.#buf.set(body, this.#at);
+    this.#at += body.length;
+  }
+
+  /**
+   * One value.
+   * @throws {WeirError} `value_not_persistable` (from encodeBody) for a value that would not
+   *   read back as itself
+   */
+  value(v: unknown): void {
+    switch (typeof v) {
+      case "number":
+        return this.#number(v);
+      case "string":
+        return this.#string(v);
+      case "boolean":
+        this.#room(1);
+        this.#buf[this.#at++] = v ? 0xf5 : 0xf4;
+        return;
+      case "undefined":
+        this.#room(1);
+        this.#buf[this.#at++] = 0xf7;
+        return;
+      default:
+        if (v === null) {
+          this.#room(1);
+          this.#buf[this.#at++] = 0xf6;
+          return;
+        }
+        this.raw(encodeBody(v, this.#what));
+    }
+  }
+
+  #number(v: number): void {
+    if (Number.isInteger(v) && v >= -0x100000000 && v <= 0xffffffff && !Object.is(v, -0)) {
+      if (v >= 0) this.head(0, v);
+      else this.head(1, -1 - v);
+      return;
+    }
+    this.#room(9);
+    this.#buf[this.#at++] = 0xfb;
+    this.#view.setFloat64(this.#at, v);
+    this.#at += 8;
+  }
+
+  #string(s: string): void {
+    const n = s.length;
+    if (n < 64) {
+      let ascii = true;
+      for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) { ascii = false; break; }
+      if (ascii) {
+        this.head(3, n);
+        this.#room(n);
+        const b = this.#buf;
+        for (let i = 0; i < n; i++) b[this.#at++] = s.charCodeAt(i);
+        return;
+      }
+    }
+    const bytes = utf8.encode(s);
+    this.head(3, bytes.length);
+    this.raw(bytes);
+  }
+
+  /** Everything written, behind the version byte (a copy the size of what was written). */
+  bytes(): Uint8Array {
+    return this.#buf.slice(0, this.#at);
+  }
+}

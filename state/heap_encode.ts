@@ -1,0 +1,123 @@
+/**
+ * Encodes heap snapshot columns (heap_snapshot.ts) in steps, straight into one growing
+ * buffer (codec/cbor_writer.ts): a budget of entries per step, so that a million keys are
+ * written between records and without an array per entry. Two layouts of the same map of
+ * tables (`{ [name]: { kind, ttl?, groups } }`):
+ * - `pairs`: the canonical form every backend reads (savepoints, full checkpoints), a
+ *   group being `[keyGroup, [[key, value], …]]`;
+ * - `columns`: the heap's own checkpoint files (heap_changelog.ts, format 2), a group
+ *   being `[keyGroup, [key, …], [value, …]]`, which decodes without an array per entry.
+ * @module
+ */
+import type { CborWriter } from "../codec/cbor_writer.ts";
+import type { TableColumns } from "./heap_snapshot.ts";
+
+/** How groups are laid out; see the module doc. */
+export type ColumnsLayout = "pairs" | "columns";
+
+/**
+ * Writes a map of tables into a writer, a budget of entries at a time.
+ *
+ * @example
+ * ```ts
+ * import { ColumnsEncoder } from "./heap_encode.ts";
+ * import { CborWriter } from "../codec/cbor_writer.ts";
+ * import { decode } from "../codec/cbor.ts";
+ * const w = new CborWriter();
+ * const e = new ColumnsEncoder(w, [{ name: "n", kind: "value", ttl: false, groups: [[3, ["a", "b"], [1, 2]]] }], "pairs");
+ * while (!e.step(1)) { }
+ * const t = decode<Record<string, { groups: [number, [string, number][]][] }>>(w.bytes());
+ * console.assert(t.n.groups[0][1][1][1] === 2);
+ * ```
+ */
+export class ColumnsEncoder {
+  readonly #w: CborWriter;
+  readonly #tables: TableColumns[];
+  readonly #layout: ColumnsLayout;
+  #t = -1;
+  #g = 0;
+  /** Entry index within the group; for `columns`, keys then values (n + i). */
+  #i = -1;
+
+  constructor(writer: CborWriter, tables: TableColumns[], layout: ColumnsLayout) {
+    this.#w = writer;
+    this.#tables = tables;
+    this.#layout = layout;
+  }
+
+  /** Writes about `budget` more entries; true once the whole map is written. */
+  step(budget: number): boolean {
+    const w = this.#w;
+    let left = Math.max(1, budget);
+    if (this.#t < 0) {
+      w.head(5, this.#tables.length);
+      this.#t = 0;
+    }
+    while (this.#t < this.#tables.length) {
+      const t = this.#tables[this.#t];
+      if (this.#i < 0 && this.#g === 0) this.#tableHead(t);
+      while (this.#g < t.groups.length) {
+        const [g, keys, values] = t.groups[this.#g];
+        const n = keys.length;
+        if (this.#i < 0) {
+          w.head(4, this.#layout === "pairs" ? 2 : 3);
+          w.value(g);
+          w.head(4, n);
+          this.#i = 0;
+        }
+        if (this.#layout === "pairs") {
+          let i = this.#i;
+          const end = Math.min(n, i + left);
+          for (; i < end; i++) {
+            w.head(4, 2);
+            w.value(keys[i]);
+            w.value(values[i]);
+          }
+          left -= end - this.#i;
+          this.#i = i;
+          if (i < n) return false;
+        } else {
+          let i = this.#i;
+          const end = Math.min(2 * n, i + left);
+          for (; i < end; i++) {
+            if (i === n) w.head(4, n);
+            w.value(i < n ? keys[i] : values[i - n]);
+          }
+          // An empty group still needs its (empty) values array.
+          if (n === 0) w.head(4, 0);
+          left -= end - this.#i;
+          this.#i = i;
+          if (i < 2 * n) return false;
+        }
+        this.#i = -1;
+        this.#g++;
+        if (left <= 0 && (this.#g < t.groups.length || this.#t + 1 < this.#tables.length)) {
+          if (this.#g === t.groups.length) this.#next();
+          return false;
+        }
+      }
+      this.#next();
+    }
+    return true;
+  }
+
+  #next(): void {
+    this.#t++;
+    this.#g = 0;
+    this.#i = -1;
+  }
+
+  #tableHead(t: TableColumns): void {
+    const w = this.#w;
+    w.value(t.name);
+    w.head(5, t.ttl ? 3 : 2);
+    w.value("kind");
+    w.value(t.kind);
+    if (t.ttl) {
+      w.value("ttl");
+      w.value(true);
+    }
+    w.value("groups");
+    w.head(4, t.groups.length);
+  }
+}

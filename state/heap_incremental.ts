@@ -1,0 +1,80 @@
+/**
+ * The keyed snapshot of an incremental heap checkpoint (heap_changelog.ts): steps the heap
+ * snapshot (changed entries only, for a changelog), then encodes its columns into the
+ * shared file a budget of entries per step (heap_encode.ts), then writes the file. No step
+ * encodes the whole state at once, so a base of a million keys does not stop the subtask.
+ * @module
+ */
+import { encodeBody } from "../codec/cbor.ts";
+import { CborWriter } from "../codec/cbor_writer.ts";
+import { WeirError } from "../errors.ts";
+import type { IncrementalKeyedState, KeyedStateSnapshot } from "./backend.ts";
+import { ColumnsEncoder } from "./heap_encode.ts";
+import type { ChangelogPlan, HeapChangelog } from "./heap_changelog.ts";
+import type { HeapSnapshot } from "./heap_snapshot.ts";
+
+/**
+ * Wraps a heap snapshot into one that ends with the changelog (or base) file written.
+ *
+ * @example
+ * ```ts
+ * import { HeapKeyedStateBackend } from "./heap_backend.ts";
+ * import { MemoryStorage } from "../storage/memory.ts";
+ * const b = new HeapKeyedStateBackend({ maxParallelism: 8, range: { start: 0, end: 7 }, incremental: true, storage: new MemoryStorage() });
+ * b.setCurrentKey("k");
+ * b.valueState<number>("n").update(1);
+ * const snap = b.snapshot(1); // incrementalSnapshot() underneath
+ * while (!(await snap.step(10))) { }
+ * console.assert(snap.result().format === "incremental");
+ * snap.release();
+ * ```
+ */
+export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan: ChangelogPlan): KeyedStateSnapshot {
+  const checkpointId = snap.checkpointId;
+  let handle: IncrementalKeyedState | undefined;
+  let writing: Promise<boolean> | undefined;
+  let writer: CborWriter | undefined;
+  let encoder: ColumnsEncoder | undefined;
+  let deleted: Record<string, [number, unknown[]][]> = {};
+  const what = `the changelog of checkpoint ${checkpointId}`;
+  return {
+    checkpointId,
+    step: (budget) => {
+      if (handle) return true;
+      if (writing) return writing;
+      if (!encoder) {
+        if (!snap.step(budget)) return false;
+        const tables = snap.columns();
+        deleted = snap.tombstones;
+        snap.release();
+        writer = new CborWriter(what, 1 << 16);
+        writer.head(5, 3);
+        writer.value("base");
+        writer.value(plan.base);
+        writer.value("tables");
+        encoder = new ColumnsEncoder(writer, tables, "columns");
+        return false;
+      }
+      if (!encoder.step(budget)) return false;
+      writer!.value("deleted");
+      writer!.raw(encodeBody(deleted, what));
+      const bytes = writer!.bytes();
+      writer = undefined;
+      writing = log.finish(checkpointId, plan, snap.version + 0.5, bytes).then((h) => {
+        handle = h;
+        return true;
+      });
+      return writing;
+    },
+    result: () => {
+      if (!handle) throw new WeirError("invariant_broken", `Keyed snapshot ${checkpointId} was asked for its result before its changelog was written`);
+      return handle;
+    },
+    release: () => {
+      snap.release();
+      writer = undefined;
+      encoder = undefined;
+      if (!handle) log.aborted(plan);
+    },
+  };
+}

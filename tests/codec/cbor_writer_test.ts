@@ -1,0 +1,46 @@
+/** CborWriter: values written straight into one buffer read back through decode() as themselves. */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { CborWriter } from "../../codec/cbor_writer.ts";
+import { decode, encode } from "../../codec/cbor.ts";
+import { WeirError } from "../../errors.ts";
+
+describe("CborWriter", () => {
+  test("value() writes numbers, strings and other values that decode() reads back as themselves", () => {
+    const values: unknown[] = [
+      0, 1, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, -1, -24, -25, -256, -257, -(2 ** 32), -(2 ** 32) - 1,
+      -0, 0.5, -1.25, 1e300, Number.MIN_VALUE, NaN, Infinity, -Infinity,
+      "", "a", "x".repeat(23), "x".repeat(24), "y".repeat(300), "é", "日本語", "\u0000k", "😀".repeat(40),
+      true, false, null, undefined, [1, "b"], { a: { b: [1.5] } }, new Map([[1, 2]]), 10n, new Uint8Array([1, 2]),
+    ];
+    const w = new CborWriter("test values", 16);
+    w.head(4, values.length);
+    for (const v of values) w.value(v);
+    const back = decode<unknown[]>(w.bytes());
+    assert.equal(back.length, values.length);
+    values.forEach((v, i) => {
+      if (typeof v === "number") assert.ok(Object.is(back[i], v), `${v} came back as ${back[i]}`);
+      else assert.deepEqual(back[i], v);
+    });
+  });
+
+  test("bytes() decode as what encode() wrote for the same structure", () => {
+    const w = new CborWriter();
+    w.head(5, 1);
+    w.value("k");
+    w.head(4, 3);
+    w.value(1);
+    w.value("two");
+    w.value(true);
+    assert.deepEqual(decode(w.bytes()), decode(encode({ k: [1, "two", true] })));
+    assert.deepEqual(decode(w.bytes()), { k: [1, "two", true] });
+  });
+
+  test("a value that would not read back as itself is refused naming the data", () => {
+    class Foreign {
+      x = 1;
+    }
+    const w = new CborWriter("the state of operator \"sum\"");
+    assert.throws(() => w.value(new Foreign()), (e: unknown) => e instanceof WeirError && e.code === "value_not_persistable" && e.message.includes("operator \"sum\""));
+  });
+});
