@@ -15,7 +15,7 @@ import { HeapChangelog, readHeapChain } from "./heap_changelog.ts";
 import { incrementalSnapshot } from "./heap_incremental.ts";
 import { type ColumnTable, type RestoreTarget, applyTombstones, restoreColumns, restoreTables } from "./heap_restore.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
-import { type Cell, StateTable, type Versions } from "./heap_table.ts";
+import { StateTable, type Versions } from "./heap_table.ts";
 import { type StateOptions, TtlClock, TtlEntry, checkTtl, snapshotTtlValue } from "./ttl.ts";
 
 /**
@@ -147,7 +147,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     }
     let t = this.#tables.get(name);
     if (!t) {
-      const save = (table: StateTable, k: unknown, cell: Cell) => this.#collecting?.save(table, k, cell);
+      const save = (table: StateTable, k: unknown, v: unknown, ver: number, g: number) => this.#collecting?.save(table, k, v, ver, g);
       this.#tables.set(name, (t = new StateTable(name, this.#versions, save, (v) => this.#copyStored(name, v))));
       if (this.#changelog) {
         t.deleted = new Set();
@@ -241,12 +241,13 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     // One lookup per record: the accumulator is folded in its cell, copied first only while
     // a snapshot still needs the old one.
     const addFor = (k: unknown, value: T): T => {
-      const cell = t.cell(k);
-      if (cell === undefined) {
+      const slot = t.slotFor(k);
+      if (slot < 0) {
         t.add(k, value);
         return value;
       }
-      return (cell.v = reduce(cell.v as T, value)) as T;
+      const values = t.values;
+      return (values[slot] = reduce(values[slot] as T, value)) as T;
     };
     return {
       get: () => t.get(this.#key(name)) as T | undefined,

@@ -42,17 +42,25 @@ export function restoreTables(target: RestoreTarget, tables: Record<string, Keye
     const { kind, groups, ttl } = readTable(name, table);
     const t = target.table(name, kind);
     if (ttl) target.markTtl(name);
+    // A canonical snapshot holds each key once, and the snapshots of one restore cover
+    // different key groups: entries go in without a lookup, and the count proves it.
+    const before = t.size;
+    let loaded = 0;
     for (const [g, entries] of groups) {
       if (g < start || g > end) continue;
+      loaded += entries.length;
       if (!ttl && kind !== "map") {
         // The common case, in one tight loop: a primitive key is its own canonical form.
         for (let i = 0; i < entries.length; i++) {
           const [key, v] = entries[i];
-          t.restoreEntry(typeof key === "object" && key !== null ? canonical(target, key) : key, v, g);
+          t.loadEntry(typeof key === "object" && key !== null ? canonical(target, key) : key, v, g);
         }
         continue;
       }
-      for (const [key, v] of entries) t.restoreEntry(canonical(target, key), restoreValue(name, kind, ttl ?? false, v), g);
+      for (const [key, v] of entries) t.loadEntry(canonical(target, key), restoreValue(name, kind, ttl ?? false, v), g);
+    }
+    if (t.size !== before + loaded) {
+      throw new WeirError("checkpoint_corrupt", `Keyed state "${name}" in the snapshot holds ${before + loaded - t.size} key(s) twice or a key another snapshot of this restore holds too`);
     }
   }
 }

@@ -1,21 +1,21 @@
 /**
  * The asynchronous snapshot of heap keyed state (copy-on-write, see heap_table.ts). The
- * snapshot point only ends a version; the snapshot then visits the tables a few cells at
- * a time between records: a cell of its version still in the table was not touched since,
- * and is taken (copied, since the table keeps it) and stamped as visited; a cell touched
+ * snapshot point only ends a version; the snapshot then visits the tables a few slots at
+ * a time between records: an entry of its version still in the table was not touched since,
+ * and is taken (copied, since the table keeps it) and stamped as visited; an entry touched
  * first was handed over by the table (`save`) and is taken as it is. So neither an update,
  * a delete, a new key, nor a reduce function or user code changing a value in place after
  * the snapshot point reaches the snapshot.
  *
  * Entries are collected as columns, a keys array and a values array per key group (no
  * array per entry: at a million keys those were most of a checkpoint's garbage), and the
- * key group of a cell is computed once and kept in the cell. A changelog (incremental
+ * key group of an entry is computed once and kept in the table. A changelog (incremental
  * checkpoint) visits only the keys the tables noted as written since the previous one.
  * @module
  */
 import { assert } from "../errors.ts";
 import type { KeyedStateHandle, KeyedStateSnapshot } from "./backend.ts";
-import type { Cell, StateTable, Versions } from "./heap_table.ts";
+import { FREE_SLOT, type StateTable, type Versions } from "./heap_table.ts";
 import { keyGroupOf } from "./key_group.ts";
 import type { KeyedTableSnapshot, StateKind } from "./keyed_state.ts";
 
@@ -68,8 +68,8 @@ interface GroupColumns {
 
 interface TableProgress {
   at: TableAtSnapshot;
-  /** Cells of the snapshot's version the table replaced before they were visited. */
-  saved: [unknown, Cell][];
+  /** Entries of the snapshot's version the table replaced before they were visited: key, value, version, key group. */
+  saved: [unknown, unknown, number, number][];
   /** Columns by key group (index = key group). */
   groups: (GroupColumns | undefined)[];
   /** For a changelog: the keys written since the previous one, the only ones visited. */
@@ -92,7 +92,8 @@ export class HeapSnapshot implements ColumnarSnapshot {
   readonly #tables: TableProgress[];
   readonly #byTable = new Map<StateTable, TableProgress>();
   #t = 0;
-  #iter: Iterator<[unknown, Cell]> | undefined;
+  /** The next slot to visit in the current table. */
+  #slot = 0;
   #keyIter: Iterator<unknown> | undefined;
   #columns: TableColumns[] | undefined;
   #released = false;
@@ -113,9 +114,9 @@ export class HeapSnapshot implements ColumnarSnapshot {
     for (const p of this.#tables) this.#byTable.set(p.at.table, p);
   }
 
-  /** A table replaces a cell of this snapshot's version that was not visited yet: the snapshot keeps it. */
-  save(table: StateTable, k: unknown, cell: Cell): void {
-    this.#byTable.get(table)?.saved.push([k, cell]);
+  /** A table replaces an entry of this snapshot's version that was not visited yet: the snapshot keeps the old value. */
+  save(table: StateTable, k: unknown, value: unknown, version: number, keyGroup: number): void {
+    this.#byTable.get(table)?.saved.push([k, value, version, keyGroup]);
   }
 
   step(budget: number): boolean {
@@ -129,40 +130,47 @@ export class HeapSnapshot implements ColumnarSnapshot {
     const after = this.#changedAfter;
     while (this.#t < this.#tables.length) {
       const p = this.#tables[this.#t];
+      const t = p.at.table;
+      // Read per step: the table grows its typed arrays between steps.
+      const vers = t.vers;
       if (p.dirty) {
-        const cells = p.at.table.cells;
         this.#keyIter ??= p.dirty.values();
         for (;;) {
           if (left-- <= 0) return false;
           const next = this.#keyIter.next();
           if (next.done) break;
           const k = next.value;
-          const c = cells.get(k);
-          // Deleted (a tombstone, or saved) or written after the snapshot point (the old cell was saved).
-          if (c === undefined || c.ver > version) continue;
-          if (c.ver > after) this.#emit(p, k, c, true);
-          c.ver = visited;
+          const slot = t.slots.get(k);
+          // Deleted (a tombstone, or saved) or written after the snapshot point (the old value was saved).
+          if (slot === undefined || vers[slot] > version) continue;
+          if (vers[slot] > after) this.#emit(p, k, t.values[slot], slot, t.groups[slot], true);
+          vers[slot] = visited;
         }
       } else {
-        this.#iter ??= p.at.table.cells.entries();
-        for (;;) {
-          if (left-- <= 0) return false;
-          const next = this.#iter.next();
-          if (next.done) break;
-          const [k, c] = next.value;
-          // A later version: written after the snapshot point (the old cell, if any, was saved).
-          if (c.ver > version) continue;
-          if (c.ver > after) this.#emit(p, k, c, true);
-          c.ver = visited;
+        const keys = t.keys;
+        const n = keys.length;
+        let slot = this.#slot;
+        for (; slot < n; slot++) {
+          if (left-- <= 0) {
+            this.#slot = slot;
+            return false;
+          }
+          const ver = vers[slot];
+          // A later version: written after the snapshot point (the old value, if any, was saved).
+          if (ver > version) continue;
+          const k = keys[slot];
+          if (k === FREE_SLOT) continue;
+          if (ver > after) this.#emit(p, k, t.values[slot], slot, t.groups[slot], true);
+          vers[slot] = visited;
         }
       }
-      for (const [k, c] of p.saved) if (c.ver > after) this.#emit(p, k, c, false);
+      for (const [k, v, ver, g] of p.saved) if (ver > after) this.#emit(p, k, v, -1, g, false);
       left -= p.saved.length;
       this.#tombstonesOf(p, visited);
       p.saved = [];
       p.dirty = undefined;
       this.#byTable.delete(p.at.table);
-      this.#iter = undefined;
+      this.#slot = 0;
       this.#keyIter = undefined;
       this.#t++;
     }
@@ -184,9 +192,10 @@ export class HeapSnapshot implements ColumnarSnapshot {
     if (!deleted || deleted.size === 0) return;
     const savedKeys = new Set(p.saved.map((e) => e[0]));
     const groups = new Map<number, unknown[]>();
+    const t = p.at.table;
     for (const k of deleted) {
-      const c = p.at.table.cells.get(k);
-      if ((c !== undefined && c.ver <= visited) || savedKeys.has(k)) continue;
+      const slot = t.slots.get(k);
+      if ((slot !== undefined && t.vers[slot] <= visited) || savedKeys.has(k)) continue;
       const key = this.#owner.original(k);
       const g = keyGroupOf(key, this.#owner.maxParallelism);
       let list = groups.get(g);
@@ -202,15 +211,17 @@ export class HeapSnapshot implements ColumnarSnapshot {
   }
 
   /** Files one entry under its key group; `live` values are copied (the table keeps them). */
-  #emit(p: TableProgress, k: unknown, cell: Cell, live: boolean): void {
-    const stored = cell.v;
+  #emit(p: TableProgress, k: unknown, stored: unknown, slot: number, keyGroup: number, live: boolean): void {
     let value = p.at.ttlValue ? p.at.ttlValue(stored) : p.at.kind === "map" ? [...(stored as Map<unknown, unknown>).values()] : stored;
     if (value === undefined && p.at.ttlValue) return;
     if (live && typeof value === "object" && value !== null) value = this.#owner.copy(p.at.table.name, value);
     // Only an object key has a canonical form other than itself, a string starting \u0000 or \u0001.
     const key = typeof k === "string" && k.charCodeAt(0) <= 1 ? this.#owner.original(k) : k;
-    let g = cell.g;
-    if (g < 0) g = cell.g = keyGroupOf(key, this.#owner.maxParallelism);
+    let g = keyGroup;
+    if (g < 0) {
+      g = keyGroupOf(key, this.#owner.maxParallelism);
+      if (slot >= 0) p.at.table.groups[slot] = g;
+    }
     let cols = p.groups[g];
     if (cols === undefined) p.groups[g] = cols = { keys: [], values: [] };
     cols.keys.push(key);

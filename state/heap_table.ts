@@ -1,41 +1,34 @@
 /**
  * One heap keyed state table with copy-on-write for asynchronous snapshots (the idea of
- * Flink's `CopyOnWriteStateMap`, FLINK-5715): every entry is a cell stamped with the
- * version it was written at. A snapshot point ends a version; until the snapshot has
- * visited a cell of that version, touching it (a read may hand out a mutable object, so a
- * read of an object counts) first hands the old cell to the snapshot and puts a copy in
- * its place. The snapshot stamps what it visits, so a later touch copies nothing.
+ * Flink's `CopyOnWriteStateMap`, FLINK-5715): every entry is stamped with the version it
+ * was written at. A snapshot point ends a version; until the snapshot has visited an entry
+ * of that version, touching it (a read may hand out a mutable object, so a read of an
+ * object counts) first hands the old value to the snapshot and puts a copy in its place.
+ * The snapshot stamps what it visits, so a later touch copies nothing.
  *
- * A cell also remembers its key group once a snapshot (or a restore) learned it, so that
- * hashing a key happens once in its life, not once per checkpoint; and with incremental
- * checkpoints the table notes which keys were written since the last snapshot point
- * (`dirty`), so that a changelog visits only those, not every entry.
+ * The table is flat: a Map from canonical key to a slot, and per slot the key, the value
+ * (plain arrays), the version (a Float64Array) and the key group (an Int32Array, -1 until
+ * a snapshot or a restore computed it, so that a key is hashed once in its life, not once
+ * per checkpoint). No object per entry: a snapshot visits slots by index, and a million
+ * keys are three arrays and a Map for the collector, not a million cells. Freed slots are
+ * reused. With incremental checkpoints the table also notes which keys were written since
+ * the last snapshot point (`dirty`), so that a changelog visits only those.
  * @module
  */
-
-/** A stored value and the version it was written at. */
-export class Cell {
-  v: unknown;
-  ver: number;
-  /** The key group of the cell's key, or -1 while no snapshot or restore has computed it. */
-  g: number;
-  constructor(v: unknown, ver: number, g = -1) {
-    this.v = v;
-    this.ver = ver;
-    this.g = g;
-  }
-}
 
 /** The versions of one backend, shared by its tables. */
 export interface Versions {
   /** The version writes get now. */
   current: number;
-  /** The version the collecting snapshot covers (cells up to it), or 0 when none collects. */
+  /** The version the collecting snapshot covers (entries up to it), or 0 when none collects. */
   collecting: number;
 }
 
-/** Where a table hands cells that a collecting snapshot still needs. */
-export type SaveCell = (table: StateTable, key: unknown, cell: Cell) => void;
+/** Where a table hands an entry's old value that a collecting snapshot still needs. */
+export type SaveEntry = (table: StateTable, key: unknown, value: unknown, version: number, keyGroup: number) => void;
+
+/** The key of a free slot (never a canonical key: those are primitives or strings). */
+export const FREE_SLOT: unique symbol = Symbol("free slot");
 
 /**
  * A table from canonical key to value, as the state views see it (get/set/delete), with
@@ -52,17 +45,27 @@ export type SaveCell = (table: StateTable, key: unknown, cell: Cell) => void;
  */
 export class StateTable {
   readonly name: string;
-  readonly cells = new Map<unknown, Cell>();
+  /** Canonical key → slot. */
+  readonly slots = new Map<unknown, number>();
+  /** Per slot: its canonical key, or FREE_SLOT. */
+  readonly keys: unknown[] = [];
+  /** Per slot: the stored value. */
+  readonly values: unknown[] = [];
+  /** Per slot: the version it was written at (snapshots stamp version + 0.5). */
+  vers = new Float64Array(16);
+  /** Per slot: the key group, or -1 while unknown. */
+  groups = new Int32Array(16).fill(-1);
   /** Keys deleted since the last changelog's snapshot point (incremental checkpoints only). */
   deleted: Set<unknown> | undefined;
   /** Keys written since the last changelog's snapshot point (incremental checkpoints only). */
   dirty: Set<unknown> | undefined;
+  readonly #free: number[] = [];
   readonly #versions: Versions;
-  readonly #save: SaveCell;
+  readonly #save: SaveEntry;
   readonly #copy: (v: unknown) => unknown;
 
   /** `copy` deep-copies a stored value (wrappers included) for the live side of a copy-on-write. */
-  constructor(name: string, versions: Versions, save: SaveCell, copy: (v: unknown) => unknown) {
+  constructor(name: string, versions: Versions, save: SaveEntry, copy: (v: unknown) => unknown) {
     this.name = name;
     this.#versions = versions;
     this.#save = save;
@@ -70,82 +73,134 @@ export class StateTable {
   }
 
   get size(): number {
-    return this.cells.size;
+    return this.slots.size;
+  }
+
+  /** Slots in use or freed: a snapshot visits 0 … slotCount - 1. */
+  get slotCount(): number {
+    return this.keys.length;
   }
 
   has(k: unknown): boolean {
-    return this.cells.has(k);
+    return this.slots.has(k);
   }
 
   /** The stored value; an object is copied first when a snapshot still needs the old one. */
   get(k: unknown): unknown {
-    const c = this.cells.get(k);
-    if (c === undefined) return undefined;
-    if (typeof c.v !== "object" || c.v === null) return c.v;
-    if (c.ver <= this.#versions.collecting) return this.#own(k, c).v;
+    const s = this.slots.get(k);
+    if (s === undefined) return undefined;
+    const v = this.values[s];
+    if (typeof v !== "object" || v === null) return v;
+    if (this.vers[s] <= this.#versions.collecting) return this.values[this.#own(k, s)];
     // An object handed out may be changed in place: it counts as written (changelogs).
-    c.ver = this.#versions.current;
+    this.vers[s] = this.#versions.current;
     this.dirty?.add(k);
-    return c.v;
+    return v;
   }
 
   set(k: unknown, v: unknown): this {
-    const c = this.cells.get(k);
-    if (c === undefined) this.cells.set(k, new Cell(v, this.#versions.current));
-    else if (c.ver <= this.#versions.collecting) {
-      this.#save(this, k, c);
-      this.cells.set(k, new Cell(v, this.#versions.current, c.g));
-    } else {
-      c.v = v;
-      c.ver = this.#versions.current;
+    const s = this.slots.get(k);
+    if (s === undefined) this.add(k, v);
+    else {
+      if (this.vers[s] <= this.#versions.collecting) this.#save(this, k, this.values[s], this.vers[s], this.groups[s]);
+      this.values[s] = v;
+      this.vers[s] = this.#versions.current;
+      this.dirty?.add(k);
     }
-    this.dirty?.add(k);
     return this;
   }
 
   delete(k: unknown): boolean {
-    const c = this.cells.get(k);
-    if (c === undefined) return false;
-    if (c.ver <= this.#versions.collecting) this.#save(this, k, c);
+    const s = this.slots.get(k);
+    if (s === undefined) return false;
+    if (this.vers[s] <= this.#versions.collecting) this.#save(this, k, this.values[s], this.vers[s], this.groups[s]);
     this.deleted?.add(k);
-    return this.cells.delete(k);
+    this.slots.delete(k);
+    this.keys[s] = FREE_SLOT;
+    this.values[s] = undefined;
+    this.#free.push(s);
+    return true;
   }
 
-  /** The cell of k, made the live side's own (copied) if a snapshot still needs it; for in-place updates. */
-  cell(k: unknown): Cell | undefined {
-    const c = this.cells.get(k);
-    if (c === undefined) return c;
-    if (c.ver <= this.#versions.collecting) return this.#own(k, c);
-    c.ver = this.#versions.current;
+  /**
+   * The slot of k for an in-place update of `values[slot]`, made the live side's own
+   * (copied) if a snapshot still needs it; -1 when k has no entry.
+   */
+  slotFor(k: unknown): number {
+    const s = this.slots.get(k);
+    if (s === undefined) return -1;
+    if (this.vers[s] <= this.#versions.collecting) return this.#own(k, s);
+    this.vers[s] = this.#versions.current;
     this.dirty?.add(k);
-    return c;
+    return s;
   }
 
-  /** A new cell for a key that has none. */
+  /** A new entry for a key that has none. */
   add(k: unknown, v: unknown): void {
-    this.cells.set(k, new Cell(v, this.#versions.current));
+    this.#put(k, v, this.#versions.current, -1);
     this.dirty?.add(k);
   }
 
   /** A restored entry whose key group is known: no copy-on-write, no change to note (restore only). */
   restoreEntry(k: unknown, v: unknown, g: number): void {
-    this.cells.set(k, new Cell(v, this.#versions.current, g));
+    const s = this.slots.get(k);
+    if (s === undefined) this.#put(k, v, this.#versions.current, g);
+    else {
+      this.values[s] = v;
+      this.groups[s] = g;
+    }
   }
 
-  #own(k: unknown, c: Cell): Cell {
-    this.#save(this, k, c);
-    const own = new Cell(this.#copy(c.v), this.#versions.current, c.g);
-    this.cells.set(k, own);
+  /**
+   * A restored entry for a key the caller knows has none (a canonical snapshot holds a key
+   * once, and snapshots of different key groups share no key): no lookup first. The
+   * caller checks `size` afterwards, so that a file holding a key twice is refused.
+   */
+  loadEntry(k: unknown, v: unknown, g: number): void {
+    this.#put(k, v, this.#versions.current, g);
+  }
+
+  #put(k: unknown, v: unknown, ver: number, g: number): void {
+    let s = this.#free.pop();
+    if (s === undefined) {
+      s = this.keys.length;
+      this.keys.push(k);
+      this.values.push(v);
+      if (s >= this.vers.length) this.#grow(s + 1);
+    } else {
+      this.keys[s] = k;
+      this.values[s] = v;
+    }
+    this.vers[s] = ver;
+    this.groups[s] = g;
+    this.slots.set(k, s);
+  }
+
+  #grow(min: number): void {
+    let size = this.vers.length * 2;
+    while (size < min) size *= 2;
+    const vers = new Float64Array(size);
+    vers.set(this.vers);
+    const groups = new Int32Array(size).fill(-1);
+    groups.set(this.groups);
+    this.vers = vers;
+    this.groups = groups;
+  }
+
+  /** Hands the old value to the snapshot and keeps a copy in the slot. */
+  #own(k: unknown, s: number): number {
+    const v = this.values[s];
+    this.#save(this, k, v, this.vers[s], this.groups[s]);
+    this.values[s] = this.#copy(v);
+    this.vers[s] = this.#versions.current;
     this.dirty?.add(k);
-    return own;
-  }
-
-  /** Replaces every value (restore, declaring a reducing state over restored values). */
-  map(fn: (v: unknown) => unknown): void {
-    for (const c of this.cells.values()) c.v = fn(c.v);
+    return s;
   }
 
   clear(): void {
-    this.cells.clear();
+    this.slots.clear();
+    this.keys.length = 0;
+    this.values.length = 0;
+    this.#free.length = 0;
   }
 }
