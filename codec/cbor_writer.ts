@@ -10,8 +10,6 @@
 import { WeirError } from "../errors.ts";
 import { FORMAT_VERSION, encodeBody } from "./cbor.ts";
 
-const utf8 = new TextEncoder();
-
 /**
  * Appends CBOR items; `bytes()` returns them behind the format version byte, as encode()
  * would have written the whole value.
@@ -129,20 +127,15 @@ export class CborWriter {
 
   #string(s: string): void {
     const n = s.length;
-    if (n < 64) {
-      let ascii = true;
-      for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) { ascii = false; break; }
-      if (ascii) {
-        this.head(3, n);
-        this.#room(n);
-        const b = this.#buf;
-        for (let i = 0; i < n; i++) b[this.#at++] = s.charCodeAt(i);
-        return;
-      }
+    for (let i = 0; i < n; i++) {
+      // Anything beyond ASCII goes through cbor-x, which keeps a lone surrogate as it is
+      // (TextEncoder would turn it into U+FFFD: another key).
+      if (s.charCodeAt(i) > 0x7f) return this.raw(encodeBody(s, this.#what));
     }
-    const bytes = utf8.encode(s);
-    this.head(3, bytes.length);
-    this.raw(bytes);
+    this.head(3, n);
+    this.#room(n);
+    const b = this.#buf;
+    for (let i = 0; i < n; i++) b[this.#at++] = s.charCodeAt(i);
   }
 
   /** Everything written, behind the version byte (a copy the size of what was written). */
