@@ -34,8 +34,8 @@ export function seedStorage(state: SeedState): FaultyStorage {
       if (bad && !ended(key)) state.fail(bad);
     },
     prefixDeleted: (prefix) => ledger.prefixDeleted(prefix),
-    cleanup: (prefix, present) => {
-      const leaks = ledger.leaks(prefix, present);
+    cleanup: (prefix, present, landing) => {
+      const leaks = ledger.leaks(prefix, present, landing);
       if (leaks.length > 0) state.fail(`Clean-up of ${prefix} found ${leaks.length} shared files no checkpoint in storage refers to (leaked): ${leaks.slice(0, 5).join(", ")}`);
       ledger.prefixDeleted(prefix);
     },

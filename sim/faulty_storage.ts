@@ -66,8 +66,11 @@ export interface StorageHooks {
   deleted?(key: string): void;
   /** Every key under a checkpoint's or savepoint's prefix was deleted. */
   prefixDeleted?(prefix: string): void;
-  /** A job's clean-up is about to delete (and archive) everything under `prefix`; `present` is what is there. */
-  cleanup?(prefix: string, present: ReadonlySet<string>): void;
+  /**
+   * A job's clean-up is about to delete (and archive) everything under `prefix`; `present`
+   * is what is there, `landing` the metadata writes still in flight (they may yet land).
+   */
+  cleanup?(prefix: string, present: ReadonlySet<string>, landing: ReadonlyMap<string, Uint8Array>): void;
 }
 
 const METADATA_SUFFIX = "/_metadata";
@@ -92,6 +95,8 @@ export class FaultyStorage implements StorageAdapter {
   /** What the job's final clean-up deleted: completed checkpoints stay checkable after the job ended. */
   readonly archive = new MemoryStorage();
   #tornCount = 0;
+  /** Metadata writes issued and not yet completed (whatever their outcome). */
+  readonly #metadataInFlight = new Map<string, Uint8Array>();
   readonly #inFlight = new Set<InFlight>();
   readonly #readPrng: SimPrng | undefined;
 
@@ -131,6 +136,8 @@ export class FaultyStorage implements StorageAdapter {
       }
     }
     this.#inFlight.clear();
+    // A metadata write that did not land with its process never will.
+    this.#metadataInFlight.clear();
     return landed;
   }
 
@@ -178,6 +185,8 @@ export class FaultyStorage implements StorageAdapter {
     }
     const delay = this.#delay(on, key);
     if (outcome !== "ok") this.#hooks.fault(outcome, key);
+    const isMetadata = key.endsWith(METADATA_SUFFIX);
+    if (isMetadata) this.#metadataInFlight.set(key, copy);
     const land = outcome === "ok" || outcome === "lost_ack"
       ? () => void this.#putNow(key, copy)
       : outcome === "torn_write"
@@ -185,6 +194,7 @@ export class FaultyStorage implements StorageAdapter {
       : undefined;
     return new Promise((resolve, reject) => {
       this.#track(delay, `put ${key} ${outcome}`, () => {
+        if (isMetadata) this.#metadataInFlight.delete(key);
         const fail = (what: string) => reject(new WeirError("storage_failed", `Injected ${what} writing ${key}`));
         switch (outcome) {
           case "ok":
@@ -250,7 +260,7 @@ export class FaultyStorage implements StorageAdapter {
 
   /** Copies what is under prefix in one synchronous pass (no event can run in between), then deletes it. */
   #archiveThenDelete(prefix: string): Promise<void> {
-    this.#hooks.cleanup?.(prefix, new Set(this.#present.keys()));
+    this.#hooks.cleanup?.(prefix, new Set(this.#present.keys()), this.#metadataInFlight);
     const copies: Promise<void>[] = [];
     for (const [k, v] of this.#present) if (k.startsWith(prefix)) copies.push(this.archive.put(k, v));
     return Promise.all(copies).then(() => this.#deletePrefixNow(prefix));

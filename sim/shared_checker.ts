@@ -4,7 +4,8 @@
  * while a shared file it refers to is missing (checkers.ts); a shared file is never
  * deleted while a checkpoint in storage refers to it; and when a job's directory is
  * cleaned up, no shared file written for a completed checkpoint id is left that no
- * checkpoint in storage refers to (a leak: the coordinator's sweep should have taken it).
+ * checkpoint in storage (or metadata write in flight) refers to (a leak: the coordinator's
+ * sweep should have taken it).
  * @module
  */
 import { decodeMetadata } from "../checkpoint/metadata.ts";
@@ -64,9 +65,18 @@ export class SharedFileLedger {
    * The leaks under a job directory about to be cleaned up: shared files written for an
    * id up to the newest completed checkpoint that no checkpoint in storage refers to.
    */
-  leaks(jobPrefix: string, present: Iterable<string>): string[] {
+  leaks(jobPrefix: string, present: Iterable<string>, landing: ReadonlyMap<string, Uint8Array> = new Map()): string[] {
     let newest = -1;
     const live = new Set<string>();
+    // A metadata write still in flight may land: what it refers to is not garbage yet.
+    for (const [key, bytes] of landing) {
+      if (!key.startsWith(jobPrefix)) continue;
+      try {
+        for (const s of decodeMetadata(bytes, key).metadata.subtasks) for (const k of s.shared ?? []) live.add(k);
+      } catch {
+        // Undecodable metadata is checkers.ts's finding when it lands.
+      }
+    }
     for (const [meta, r] of this.#refs) {
       if (!meta.startsWith(jobPrefix)) continue;
       for (const k of r.shared) live.add(k);
