@@ -34,8 +34,12 @@ export function seedStorage(state: SeedState): FaultyStorage {
       if (bad && !ended(key)) state.fail(bad);
     },
     prefixDeleted: (prefix) => ledger.prefixDeleted(prefix),
-    cleanup: (prefix, present, landing) => {
-      const leaks = ledger.leaks(prefix, present, landing);
+    cleanup: (prefix, present, landing, order) => {
+      // A leak is a file a sweep could have seen: one that landed before the newest checkpoint
+      // did, or that a list answered after. An abandoned attempt's upload landing after the
+      // last sweep goes with the directory.
+      const newest = order.landedAt(ledger.newestCheckpointMetadata(prefix) ?? "");
+      const leaks = ledger.leaks(prefix, present, landing).filter((k) => order.landedAt(k) < newest || order.listedSince(k));
       if (leaks.length > 0) state.fail(`Clean-up of ${prefix} found ${leaks.length} shared files no checkpoint in storage refers to (leaked): ${leaks.slice(0, 5).join(", ")}`);
       ledger.prefixDeleted(prefix);
     },

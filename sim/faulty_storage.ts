@@ -52,6 +52,14 @@ interface InFlight {
   land?: () => void;
 }
 
+/** When keys landed, relative to each other and to lists. */
+export interface LandingOrder {
+  /** Operation counter value when `key` last landed (0: never through this storage). */
+  landedAt(key: string): number;
+  /** Whether a list of a prefix of `key` answered after `key` landed. */
+  listedSince(key: string): boolean;
+}
+
 /** What the storage reports to the driver. */
 export interface StorageHooks {
   /** False once the fault budget is used up: then only normal delays remain. */
@@ -68,9 +76,10 @@ export interface StorageHooks {
   prefixDeleted?(prefix: string): void;
   /**
    * A job's clean-up is about to delete (and archive) everything under `prefix`; `present`
-   * is what is there, `landing` the metadata writes still in flight (they may yet land).
+   * is what is there, `landing` the metadata writes still in flight (they may yet land),
+   * `order` when keys landed and were listed.
    */
-  cleanup?(prefix: string, present: ReadonlySet<string>, landing: ReadonlyMap<string, Uint8Array>): void;
+  cleanup?(prefix: string, present: ReadonlySet<string>, landing: ReadonlyMap<string, Uint8Array>, order: LandingOrder): void;
 }
 
 const METADATA_SUFFIX = "/_metadata";
@@ -95,6 +104,10 @@ export class FaultyStorage implements StorageAdapter {
   /** What the job's final clean-up deleted: completed checkpoints stay checkable after the job ended. */
   readonly archive = new MemoryStorage();
   #tornCount = 0;
+  /** When each key landed, and when each prefix was last listed (an operation counter). */
+  readonly #landedAt = new Map<string, number>();
+  readonly #listedAt = new Map<string, number>();
+  #ops = 0;
   /** Metadata writes issued and not yet completed (whatever their outcome). */
   readonly #metadataInFlight = new Map<string, Uint8Array>();
   readonly #inFlight = new Set<InFlight>();
@@ -168,7 +181,17 @@ export class FaultyStorage implements StorageAdapter {
     return this.#read(`get ${key}`, () => this.inner.get(key));
   }
   list(prefix: string): Promise<string[]> {
-    return this.#read(`list ${prefix}`, () => this.inner.list(prefix));
+    return this.#read(`list ${prefix}`, () => {
+      this.#listedAt.set(prefix, ++this.#ops);
+      return this.inner.list(prefix);
+    });
+  }
+
+  /** Whether a list of a prefix of `key` answered after `key` landed. */
+  #listedSince(key: string): boolean {
+    const landed = this.#landedAt.get(key) ?? 0;
+    for (const [prefix, at] of this.#listedAt) if (at > landed && key.startsWith(prefix)) return true;
+    return false;
   }
 
   put(key: string, bytes: Uint8Array): Promise<void> {
@@ -225,6 +248,7 @@ export class FaultyStorage implements StorageAdapter {
   #putNow(key: string, bytes: Uint8Array): Promise<void> {
     if (key.endsWith(METADATA_SUFFIX)) this.#hooks.metadataVisible?.(key, bytes, new Set(this.#present.keys()));
     this.#present.set(key, bytes);
+    this.#landedAt.set(key, ++this.#ops);
     return this.inner.put(key, bytes);
   }
 
@@ -260,7 +284,10 @@ export class FaultyStorage implements StorageAdapter {
 
   /** Copies what is under prefix in one synchronous pass (no event can run in between), then deletes it. */
   #archiveThenDelete(prefix: string): Promise<void> {
-    this.#hooks.cleanup?.(prefix, new Set(this.#present.keys()), this.#metadataInFlight);
+    this.#hooks.cleanup?.(prefix, new Set(this.#present.keys()), this.#metadataInFlight, {
+      landedAt: (k) => this.#landedAt.get(k) ?? 0,
+      listedSince: (k) => this.#listedSince(k),
+    });
     const copies: Promise<void>[] = [];
     for (const [k, v] of this.#present) if (k.startsWith(prefix)) copies.push(this.archive.put(k, v));
     return Promise.all(copies).then(() => this.#deletePrefixNow(prefix));

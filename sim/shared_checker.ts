@@ -61,6 +61,13 @@ export class SharedFileLedger {
     for (const k of [...this.#refs.keys()]) if (k.startsWith(prefix)) this.#refs.delete(k);
   }
 
+  /** The `_metadata` key of the newest checkpoint (not savepoint) under `jobPrefix`. */
+  newestCheckpointMetadata(jobPrefix: string): string | undefined {
+    let best: [string, number] | undefined;
+    for (const [meta, r] of this.#refs) if (meta.startsWith(jobPrefix) && r.checkpoint && (!best || r.id > best[1])) best = [meta, r.id];
+    return best?.[0];
+  }
+
   /**
    * The leaks under a job directory about to be cleaned up: shared files written for an
    * id up to the newest completed checkpoint that no checkpoint in storage refers to.
