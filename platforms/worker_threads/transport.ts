@@ -1,0 +1,124 @@
+/**
+ * A transport between threads (the main thread and Workers): channel ends opened in this
+ * thread are delivered to directly; a message for an end in another thread is encoded
+ * (actors/wire.ts) and posted to that thread's port, every message queued for one port in
+ * one turn going as one postMessage with its buffers transferred. Order per channel holds
+ * (a port delivers in order); credit and priority barriers are the channel classes' own
+ * (actors/input_channel.ts, output_channel.ts), so flow control holds across threads.
+ * @module
+ */
+import { WeirError } from "../../errors.ts";
+import type { Scheduler } from "../../actors/time.ts";
+import { type ChannelAddress, channelKey, type CreditMessage, type DataMessage, type Link, type LinkHandlers, type SubtaskAddress, type Transport } from "../../actors/transport.ts";
+import { decodeMessage, encodeMessage } from "../../actors/wire.ts";
+
+/** What a port needs: Worker, MessagePort and a worker's `self` all have it. */
+export interface PortLike {
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+}
+
+/** One posted frame: messages of several channels, [direction (0 to receiver, 1 to sender), channel key, bytes]. */
+export interface ThreadFrame {
+  t: "weir-data";
+  m: [dir: 0 | 1, key: string, bytes: Uint8Array][];
+}
+
+/** Options of {@link WorkerThreadTransport}. */
+export interface WorkerThreadTransportOptions {
+  scheduler: Scheduler;
+  /** The thread that hosts a subtask's end when it is not opened here. */
+  threadOf(subtask: SubtaskAddress): string;
+}
+
+/**
+ * See the module documentation.
+ *
+ * @example
+ * ```ts
+ * import { WorkerThreadTransport } from "./transport.ts";
+ * import { systemScheduler } from "../system.ts";
+ * const t = new WorkerThreadTransport({ scheduler: systemScheduler, threadOf: () => "main" });
+ * console.assert(t.name === "worker-thread");
+ * ```
+ */
+export class WorkerThreadTransport implements Transport {
+  readonly name = "worker-thread";
+  readonly #options: WorkerThreadTransportOptions;
+  readonly #ends = [new Map<string, LinkHandlers<DataMessage>>(), new Map<string, LinkHandlers<CreditMessage>>()] as const;
+  readonly #peers = new Map<string, PortLike>();
+  readonly #outbox = new Map<string, ThreadFrame["m"]>();
+  #scheduled = false;
+  /** Messages posted and not yet flushed. */
+  queued = 0;
+
+  constructor(options: WorkerThreadTransportOptions) {
+    this.#options = options;
+  }
+
+  /** Where messages for ends in thread `id` go. */
+  addPeer(id: string, port: PortLike): void {
+    this.#peers.set(id, port);
+  }
+
+  /** A frame arrived from another thread: delivers its messages to the ends opened here (others are dropped: closed). */
+  receive(frame: ThreadFrame): void {
+    for (const [dir, key, bytes] of frame.m) {
+      const end = this.#ends[dir].get(key) as LinkHandlers<unknown> | undefined;
+      if (end) end.deliver(decodeMessage(bytes));
+    }
+  }
+
+  openSender(address: ChannelAddress, handlers: LinkHandlers<CreditMessage>): Link<DataMessage> {
+    const key = channelKey(address);
+    if (this.#ends[1].has(key)) throw new WeirError("invariant_broken", `Channel ${key} was opened twice by its sender`);
+    this.#ends[1].set(key, handlers);
+    return this.#link(0, key, address.receiver, handlers) as Link<DataMessage>;
+  }
+
+  openReceiver(address: ChannelAddress, handlers: LinkHandlers<DataMessage>): Link<CreditMessage> {
+    const key = channelKey(address);
+    if (this.#ends[0].has(key)) throw new WeirError("invariant_broken", `Channel ${key} was opened twice by its receiver`);
+    this.#ends[0].set(key, handlers);
+    return this.#link(1, key, address.sender, handlers) as Link<CreditMessage>;
+  }
+
+  #link(dir: 0 | 1, key: string, other: SubtaskAddress, self: LinkHandlers<never>): Link<DataMessage | CreditMessage> {
+    let closed = false;
+    const own = dir === 0 ? 1 : 0;
+    return {
+      send: (m) => {
+        if (closed) return;
+        const local = this.#ends[dir].get(key) as LinkHandlers<unknown> | undefined;
+        if (local) return local.deliver(m);
+        const to = this.#options.threadOf(other);
+        const port = this.#peers.get(to);
+        if (!port) return self.failed(new WeirError("transport_failed", `Channel ${key}: no port to thread ${to}`));
+        let box = this.#outbox.get(to);
+        if (!box) this.#outbox.set(to, (box = []));
+        box.push([dir, key, encodeMessage(m)]);
+        this.queued++;
+        this.#schedule();
+      },
+      close: () => {
+        closed = true;
+        if (this.#ends[own].get(key) === self) this.#ends[own].delete(key);
+      },
+    };
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    this.#options.scheduler.defer(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    for (const [to, m] of this.#outbox) {
+      this.#outbox.delete(to);
+      this.queued -= m.length;
+      const frame: ThreadFrame = { t: "weir-data", m };
+      this.#peers.get(to)!.postMessage(frame, m.map(([, , b]) => b.buffer as ArrayBuffer));
+    }
+  }
+}
