@@ -15,8 +15,9 @@ describe("sqlite backend with incremental checkpoints in a job", () => {
       storage,
       checkpoint: { interval: 5 },
       failInMap: fail,
+      // Long enough (5 s) that 20 checkpoints complete before the end on a loaded machine.
       ratePerSecond: 20_000,
-      n: 40_000,
+      n: 100_000,
       state: { backend: "sqlite", incremental: true },
     });
     const job = await env.execute();
