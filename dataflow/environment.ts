@@ -18,6 +18,7 @@ import { buildJobGraph, type JobGraph } from "./job_graph.ts";
 import type { Source } from "./operator.ts";
 import type { OperatorOptions, Transformation } from "./transformation.ts";
 import { codeOf, inputsOf, UidHasher } from "./uid_hash.ts";
+import { checkRuntimeOptions } from "./runtime_options.ts";
 
 /** Options of the optional REST API. */
 export interface HttpOptions {
@@ -200,7 +201,7 @@ export class StreamEnvironment implements GraphBuilder {
 
   /**
    * Checks the options; nothing runs until {@link execute}.
-   * @throws {WeirError} `invalid_option` naming an unknown option, a bad value (jobName, storage, parallelism, checkpoint, restart, http, restoreFrom, state: an unknown backend by its name).
+   * @throws {WeirError} `invalid_option` naming an unknown option, a bad value (jobName, storage, parallelism, checkpoint, restart, http, restoreFrom, state: an unknown backend by its name, runtime: see checkRuntimeOptions).
    */
   constructor(options: EnvironmentOptions = {}) {
     if (options === null || typeof options !== "object") throw invalidOption("environment options", options, "must be an object");
@@ -223,6 +224,7 @@ export class StreamEnvironment implements GraphBuilder {
     }
     if (options.autoWatermarkInterval !== undefined) positiveInt("autoWatermarkInterval", options.autoWatermarkInterval, 3_600_000);
     checkStateOptions(options.state);
+    checkRuntimeOptions(options.runtime);
     if (options.storage !== undefined && (typeof options.storage?.put !== "function" || typeof options.storage?.get !== "function")) {
       throw invalidOption("storage", options.storage, "must be a StorageAdapter");
     }
@@ -282,6 +284,8 @@ export class StreamEnvironment implements GraphBuilder {
   async execute(): Promise<JobHandle> {
     if (this.#executed) throw new WeirError("invalid_job", `Job "${this.jobName}" was already executed; build a new StreamEnvironment to run it again`);
     const o = this.options;
+    // Again here: platforms (WeirJob) and tests set runtime after construction.
+    checkRuntimeOptions(o.runtime);
     const graph = buildJobGraph(this.#transformations, { parallelism: this.parallelism, maxParallelism: this.maxParallelism });
     this.#executed = true;
     const rt = o.runtime ?? {};

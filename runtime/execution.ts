@@ -146,7 +146,12 @@ export class Execution implements SubtaskHost, CheckpointTarget {
     this.#restoredId = restore?.metadata.checkpointId ?? 0;
     const inFlight = restore ? routeChannelState(restore, this.#graph) : undefined;
     const { hostOf, remoteHosts } = this.#tuning;
-    const remoteOf = (s: SubtaskAddress): RemoteHost | undefined => (remoteHosts && hostOf ? remoteHosts[hostOf(s)] : undefined);
+    const remoteOf = (s: SubtaskAddress): RemoteHost | undefined => {
+      if (!remoteHosts || !hostOf) return undefined;
+      // Own keys only: a host named "constructor" is not Object's.
+      const id = hostOf(s);
+      return Object.hasOwn(remoteHosts, id) ? remoteHosts[id] : undefined;
+    };
     const local = new HostedSubtasks({
       host: this,
       graph: this.#graph,

@@ -4,6 +4,7 @@
  * messages and channel frames travel over the worker's port.
  * @module
  */
+import { WeirError } from "../../errors.ts";
 import { systemClock, systemScheduler } from "../system.ts";
 import { TaskExecutor } from "../../runtime/remote/task_executor.ts";
 import { decodeToHost, encodeControl } from "../../runtime/remote/control_wire.ts";
@@ -26,6 +27,9 @@ scope.onmessage = (e: MessageEvent) => {
   if (m?.t !== "init") return handle(m);
   void (async () => {
     const mod = await import(m.module);
+    if (typeof mod[m.export] !== "function") {
+      throw new WeirError("invalid_option", `Module ${m.module} has no exported function "${m.export}" that builds the job (exports: ${Object.keys(mod).join(", ") || "none"})`);
+    }
     const env: StreamEnvironment = await mod[m.export](m.args);
     transport = new WorkerThreadTransport({ scheduler: systemScheduler, threadOf: () => "main" });
     transport.addPeer("main", { postMessage: (x, t) => scope.postMessage(x, t) });
