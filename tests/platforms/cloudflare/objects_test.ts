@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { assertExactlyOnce, sleep } from "../../helpers.ts";
 import { startWorker, type WorkerdHost, type WorkerOptions, workerdSkip } from "./workerd.ts";
+import { awaitTrigger, json, jobId } from "./rest_client.ts";
 import type { Pair } from "./fixtures/count_job.ts";
 
 const hosts: WorkerdHost[] = [];
@@ -17,32 +18,6 @@ async function start(bindings: Record<string, string>, options: WorkerOptions = 
   const host = await startWorker("./fixtures/job_worker.ts", { WEIR_JOB: "TestJob", WEIR_SUBTASK: "TestSubtask" }, { ...options, bindings: { SINK: "storage", ...bindings } });
   hosts.push(host);
   return host;
-}
-
-async function json<T = Record<string, unknown>>(res: Response | Promise<Response>): Promise<T> {
-  const r = await res;
-  const text = await r.text();
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new Error(`Not JSON (status ${r.status}): ${text.slice(0, 300)}`);
-  }
-}
-
-/** Polls a Flink trigger until it is no longer IN_PROGRESS. */
-async function awaitTrigger(host: WorkerdHost, path: string): Promise<{ status: { id: string }; operation: Record<string, unknown> }> {
-  for (let i = 0; i < 6000; i++) {
-    const t = await json<{ status: { id: string }; operation: Record<string, unknown> }>(host.fetch(path));
-    if (t.status.id !== "IN_PROGRESS") return t;
-    await sleep(10);
-  }
-  throw new Error(`Trigger ${path} still in progress`);
-}
-
-async function jobId(host: WorkerdHost): Promise<string> {
-  const { jobs } = await json<{ jobs: { id: string }[] }>(host.fetch("/jobs"));
-  assert.equal(jobs.length, 1);
-  return jobs[0].id;
 }
 
 interface Done { status: string; restarts: number; committed: Pair[]; error?: string; persisted: number[]; types: string[]; objects: { hosts: string[]; controlCalls: number; reports: number } }
