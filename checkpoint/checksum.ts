@@ -58,8 +58,9 @@ function crc32cUpdate(crc: number, bytes: Uint8Array, start: number, end: number
 }
 
 /**
- * The checksum of a large buffer computed a slice at a time, so that a subtask can go on
- * processing records between slices; the result equals checksumOf(bytes).
+ * The checksum of a large buffer, or of a file given as parts (their concatenation),
+ * computed a slice at a time, so that a subtask can go on processing records between
+ * slices; the result equals checksumOf() the bytes.
  *
  * @example
  * ```ts
@@ -68,21 +69,39 @@ function crc32cUpdate(crc: number, bytes: Uint8Array, start: number, end: number
  * const c = new ChecksumInSlices(bytes);
  * while (!c.step(4)) { }
  * console.assert(c.value === checksumOf(bytes));
+ * const p = new ChecksumInSlices([bytes.subarray(0, 2), bytes.subarray(2)]);
+ * while (!p.step(3)) { }
+ * console.assert(p.value === checksumOf(bytes));
  * ```
  */
 export class ChecksumInSlices {
-  readonly #bytes: Uint8Array;
+  readonly #parts: readonly Uint8Array[];
+  #part = 0;
   #at = 0;
   #crc = 0xffffffff;
-  constructor(bytes: Uint8Array) {
-    this.#bytes = bytes;
+  constructor(bytes: Uint8Array | readonly Uint8Array[]) {
+    this.#parts = bytes instanceof Uint8Array ? [bytes] : bytes;
+    this.#skipDone();
   }
-  /** Checksums the next `n` bytes; true once every byte was. */
+  /** Checksums the next `n` bytes (at least one); true once every byte was. */
   step(n: number): boolean {
-    const end = Math.min(this.#bytes.length, this.#at + Math.max(1, n));
-    this.#crc = crc32cUpdate(this.#crc, this.#bytes, this.#at, end);
-    this.#at = end;
-    return end === this.#bytes.length;
+    let left = Math.max(1, n);
+    while (left > 0 && this.#part < this.#parts.length) {
+      const bytes = this.#parts[this.#part];
+      const end = Math.min(bytes.length, this.#at + left);
+      this.#crc = crc32cUpdate(this.#crc, bytes, this.#at, end);
+      left -= end - this.#at;
+      this.#at = end;
+      this.#skipDone();
+    }
+    return this.#part === this.#parts.length;
+  }
+  /** Moves past finished (and empty) parts. */
+  #skipDone(): void {
+    while (this.#part < this.#parts.length && this.#at === this.#parts[this.#part].length) {
+      this.#part++;
+      this.#at = 0;
+    }
   }
   /** The checksum, as checksumOf() writes it; only once step() returned true. */
   get value(): string {

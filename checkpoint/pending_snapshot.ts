@@ -1,6 +1,6 @@
 import type { SharedStateRef } from "../state/backend.ts";
 import { type Barrier, type ChannelStateItem, isBatch } from "../actors/messages.ts";
-import { type CborHead, encodeBody, encodeParts } from "../codec/cbor.ts";
+import { type CborHead, encodeBody, encodePartsList } from "../codec/cbor.ts";
 import type { StateCapture } from "../dataflow/operator.ts";
 import { encodeChannelItem } from "./channel_state_items.ts";
 import { WeirError } from "../errors.ts";
@@ -42,7 +42,8 @@ export interface ChannelPeer {
  */
 export class PendingSnapshot {
   readonly barrier: Barrier;
-  readonly operators: Record<string, Uint8Array>;
+  /** uid → the encoded OperatorSnapshot, whole or as parts (a large capture's, never joined). */
+  readonly operators: Record<string, Uint8Array | Uint8Array[]>;
   /** Operator state still being captured asynchronously, by uid (see StateCapture). */
   readonly captures = new Map<string, StateCapture>();
   /** The shared files the finished captures refer to (incremental checkpoints). */
@@ -86,7 +87,7 @@ export class PendingSnapshot {
   captured(uid: string): void {
     const capture = this.captures.get(uid);
     if (!capture) return;
-    this.operators[uid] = capture.bytes();
+    this.operators[uid] = capture.parts?.() ?? capture.bytes();
     for (const ref of capture.sharedState?.() ?? []) this.sharedState.push(ref);
     capture.release();
     this.captures.delete(uid);
@@ -133,12 +134,16 @@ export class PendingSnapshot {
     this.#add(this.#outputs as Map<unknown, Uint8Array[]>, `${gate}:${channel}`, batches);
   }
 
-  /** The file for storage; `peers` names the other end of an input channel (by index) or an output channel ("gate:channel"). */
-  toBytes(
+  /**
+   * The file for storage as parts (storage's putInParts() writes them; concatenated they
+   * are what encode(file) writes); `peers` names the other end of an input channel (by
+   * index) or an output channel ("gate:channel").
+   */
+  toParts(
     meta: Omit<SubtaskStateFile, "operators" | "inputChannels" | "outputChannels" | "checkpointId" | "channelPeers">,
     peers?: { input(channel: number): ChannelPeer; output(key: string): ChannelPeer },
-  ): Uint8Array {
-    const file: SubtaskStateFile = {
+  ): Uint8Array[] {
+    const file: FileToWrite = {
       ...meta,
       checkpointId: this.barrier.checkpointId,
       operators: this.operators,
@@ -161,16 +166,23 @@ export class PendingSnapshot {
   }
 }
 
+/** A SubtaskStateFile whose operator states may be in parts. */
+type FileToWrite = Omit<SubtaskStateFile, "operators"> & { operators: Record<string, Uint8Array | Uint8Array[]> };
+
 /**
- * What encode(file) writes, with the operator states copied in once as they are: encoding
- * the file whole would copy a large state through the encoder at the cost of a pause.
+ * What encode(file) writes, as parts, with the operator states in as they are (not even
+ * copied): encoding the file whole would copy a large state through the encoder at the
+ * cost of a pause, and joining it would hold it in memory twice.
  */
-function encodeFile(file: SubtaskStateFile): Uint8Array {
+function encodeFile(file: FileToWrite): Uint8Array[] {
   const rest = Object.entries(file).filter(([k, v]) => k !== "operators" && v !== undefined);
   const parts: (CborHead | Uint8Array)[] = [{ map: rest.length + 1 }];
   for (const [k, v] of rest) parts.push(encodeBody(k), encodeBody(v, "a state file"));
   const ops = Object.entries(file.operators);
   parts.push(encodeBody("operators"), { map: ops.length });
-  for (const [uid, bytes] of ops) parts.push(encodeBody(uid), { bytes: bytes.length }, bytes);
-  return encodeParts(parts);
+  for (const [uid, state] of ops) {
+    const pieces = state instanceof Uint8Array ? [state] : state;
+    parts.push(encodeBody(uid), { bytes: pieces.reduce((n, p) => n + p.length, 0) }, ...pieces);
+  }
+  return encodePartsList(parts);
 }

@@ -94,6 +94,47 @@ export function encodeParts(parts: (CborHead | Uint8Array)[]): Uint8Array {
   return out;
 }
 
+/**
+ * The bytes encodeParts() writes, as a list of buffers whose concatenation they are: large
+ * bodies are handed on as they are (no copy), runs of small heads and bodies are joined
+ * into buffers of at most `joinBytesMax`. A file of parts is written with
+ * storage's putInParts(), so a large state never sits in memory twice.
+ */
+export function encodePartsList(parts: (CborHead | Uint8Array)[], joinBytesMax = 64 * 1024): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let run: Uint8Array[] = [Uint8Array.of(FORMAT_VERSION)];
+  let runBytes = 1;
+  const flush = () => {
+    if (run.length === 0) return;
+    if (run.length === 1) out.push(run[0]);
+    else {
+      const joined = new Uint8Array(runBytes);
+      let at = 0;
+      for (const b of run) {
+        joined.set(b, at);
+        at += b.length;
+      }
+      out.push(joined);
+    }
+    run = [];
+    runBytes = 0;
+  };
+  for (const p of parts) {
+    const b = p instanceof Uint8Array ? p : head(p);
+    if (b.length === 0) continue;
+    if (b.length >= joinBytesMax) {
+      flush();
+      out.push(b);
+      continue;
+    }
+    if (runBytes + b.length > joinBytesMax) flush();
+    run.push(b);
+    runBytes += b.length;
+  }
+  flush();
+  return out;
+}
+
 function head(h: CborHead): Uint8Array {
   if ("map" in h) return cborHead(5, h.map);
   if ("array" in h) return cborHead(4, h.array);

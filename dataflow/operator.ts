@@ -90,6 +90,11 @@ export interface StateCapture {
   step(budget: number): boolean | Promise<boolean>;
   /** The encoded OperatorSnapshot, as encode() writes it. */
   bytes(): Uint8Array;
+  /**
+   * Optional: the same bytes as parts, concatenated they are bytes(); a large state goes
+   * to storage part by part (storage's putInParts) and is never joined into one buffer.
+   */
+  parts?(): Uint8Array[];
   /** Frees what the capture holds (marks, copies); idempotent. */
   release(): void;
   /** The shared files (incremental checkpoints) the bytes refer to, once done; none when absent. */

@@ -9,7 +9,7 @@ import { checkpointDir, joinKey } from "../checkpoint/metadata.ts";
 import { routeChannelState } from "../checkpoint/channel_state_restore.ts";
 import { type LoadedCheckpoint, stateForSubtask } from "../checkpoint/restore.ts";
 import type { JobGraph } from "../dataflow/job_graph.ts";
-import type { StorageAdapter } from "../storage/adapter.ts";
+import { type StorageAdapter, putInParts } from "../storage/adapter.ts";
 import type { RemoteHost } from "./remote/gateway.ts";
 import { RemoteHosts } from "./remote/remote_hosts.ts";
 import type { StateTarget } from "./remote/messages.ts";
@@ -237,10 +237,10 @@ export class Execution implements SubtaskHost, CheckpointTarget {
 
   // ---- SubtaskHost ----
 
-  writeState(vertexId: string, subtaskIndex: number, checkpointId: number, bytes: Uint8Array): Promise<string> {
+  writeState(vertexId: string, subtaskIndex: number, checkpointId: number, parts: readonly Uint8Array[]): Promise<string> {
     const { storage, dir } = this.#owner.coordinator.locate(checkpointId);
     const key = joinKey(dir, `${vertexId}-${subtaskIndex}`);
-    return storage.put(key, bytes).then(() => key);
+    return putInParts(storage, key, parts).then(() => key);
   }
   acknowledge(ack: SubtaskAck): void {
     if (this.#running) this.#owner.coordinator.acknowledge(ack);

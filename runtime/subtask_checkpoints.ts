@@ -269,15 +269,16 @@ export class SubtaskCheckpoints implements BarrierController {
     this.#pending.delete(id);
     this.#cancelTimeouts(id);
     const meta = this.#actor.fileMeta;
-    const bytes = snap.toBytes(meta, this.#peers);
+    // In parts: a large operator state goes to storage as the chunks it was captured in.
+    const parts = snap.toParts(meta, this.#peers);
     // The checksum of a large file is computed in slices too, between records.
-    const checksum = new ChecksumInSlices(bytes);
+    const checksum = new ChecksumInSlices(parts);
     this.#work.add({
       checkpointId: id,
       firstBudget: 256 * 1024,
       maxBudget: 1 << 30,
       step: (n) => checksum.step(n),
-      done: () => this.#write(snap, bytes, checksum.value),
+      done: () => this.#write(snap, parts, checksum.value),
       drop: () => {},
     });
   }
@@ -307,10 +308,12 @@ export class SubtaskCheckpoints implements BarrierController {
   }
 
   /** Writes a finished snapshot's file and acknowledges it. */
-  #write(snap: PendingSnapshot, bytes: Uint8Array, stateChecksum: string): void {
+  #write(snap: PendingSnapshot, parts: Uint8Array[], stateChecksum: string): void {
     const id = snap.barrier.checkpointId;
     const meta = this.#actor.fileMeta;
-    const write = () => this.#host.writeState(meta.vertexId, meta.subtaskIndex, id, bytes);
+    let size = 0;
+    for (const p of parts) size += p.length;
+    const write = () => this.#host.writeState(meta.vertexId, meta.subtaskIndex, id, parts);
     // A sink's pre-commit must be durable before the checkpoint can be acknowledged.
     (snap.preCommitted ? snap.preCommitted.then(write) : write()).then(
       (stateKey) => {
@@ -320,8 +323,8 @@ export class SubtaskCheckpoints implements BarrierController {
           vertexId: meta.vertexId,
           subtaskIndex: meta.subtaskIndex,
           stateKey,
-          stateSize: bytes.length,
-          ...this.#sizes(snap, bytes.length),
+          stateSize: size,
+          ...this.#sizes(snap, size),
           stateChecksum,
           sharedState: [...new Set(snap.sharedState.map((r) => r.key))],
           persistedData: snap.persistedBytes,

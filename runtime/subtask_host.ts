@@ -49,8 +49,11 @@ export interface SubtaskHost {
    */
   readonly snapshotSliceMax?: number;
   readonly channelStateMaxBytes: number;
-  /** Writes a subtask's checkpoint file; resolves to its storage key. */
-  writeState(vertexId: string, subtaskIndex: number, checkpointId: number, bytes: Uint8Array): Promise<string>;
+  /**
+   * Writes a subtask's checkpoint file, given as parts whose concatenation it is (storage's
+   * putInParts(): a large state is not joined into one buffer); resolves to its storage key.
+   */
+  writeState(vertexId: string, subtaskIndex: number, checkpointId: number, parts: readonly Uint8Array[]): Promise<string>;
   acknowledge(ack: SubtaskAck): void;
   decline(checkpointId: number, reason: CheckpointFailureReason, message: string): void;
   failed(subtaskName: string, error: unknown): void;

@@ -12,6 +12,15 @@ export interface StorageAdapter {
   get(key: string): Promise<Uint8Array | undefined>;
   /** Stores bytes under key atomically: a reader sees the old bytes or the new, never a part. */
   put(key: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * Optional: stores the concatenation of `parts` under key, as atomically as put(), taking
+   * the parts one at a time so that the caller never joins a large file into one buffer
+   * (a canonical SQLite checkpoint). A producer that throws, or a crash in the middle,
+   * leaves the old bytes (or none) visible, never a part. Callers go through
+   * {@link putInParts}, which joins the parts and calls put() for an adapter without it.
+   * @throws {WeirError} `storage_failed` naming the key, with the producer's error as cause
+   */
+  putParts?(key: string, parts: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void>;
   /** Removes key; removing a missing key is not an error. */
   delete(key: string): Promise<void>;
   /** Every key that starts with prefix, sorted. */
@@ -25,4 +34,45 @@ export function checkKey(key: string): void {
   if (typeof key !== "string" || key.length === 0 || key.startsWith("/") || key.split("/").some((p) => p === "" || p === "." || p === "..")) {
     throw new TypeError(`Invalid storage key ${JSON.stringify(key)}`);
   }
+}
+
+/**
+ * Stores the concatenation of `parts` under key: through the adapter's own putParts() when
+ * it has one (memory bounded by a part), otherwise joined into one buffer for put().
+ *
+ * @example
+ * ```ts
+ * import { putInParts } from "./adapter.ts";
+ * import { MemoryStorage } from "./memory.ts";
+ * const s = new MemoryStorage();
+ * await putInParts(s, "a/b", [Uint8Array.of(1), Uint8Array.of(2, 3)]);
+ * console.assert((await s.get("a/b"))?.length === 3);
+ * ```
+ * @throws {WeirError} `storage_failed`; whatever the parts' producer throws (adapters without putParts)
+ */
+export async function putInParts(
+  storage: StorageAdapter,
+  key: string,
+  parts: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+): Promise<void> {
+  if (storage.putParts) return storage.putParts(key, parts);
+  const all: Uint8Array[] = [];
+  let size = 0;
+  for await (const p of parts) {
+    all.push(p);
+    size += p.length;
+  }
+  await storage.put(key, joinParts(all, size));
+}
+
+/** The parts in one buffer (the fallback for adapters that take a file whole). */
+export function joinParts(parts: readonly Uint8Array[], size = parts.reduce((n, p) => n + p.length, 0)): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

@@ -48,7 +48,16 @@ export class FileStorage implements StorageAdapter {
     }
   }
 
-  async put(key: string, bytes: Uint8Array): Promise<void> {
+  put(key: string, bytes: Uint8Array): Promise<void> {
+    return this.putParts(key, [bytes]);
+  }
+
+  /**
+   * Appends the parts to a temporary file as they come, then fsyncs and renames it as
+   * put() does: at most one part is held at a time, and a producer that throws (or a
+   * crash) leaves only a temporary file, which is never listed.
+   */
+  async putParts(key: string, parts: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
     const target = this.#path(key);
     const dir = dirname(target);
     const tmp = join(dir, `.tmp-${process.pid}-${++tmpCounter}`);
@@ -56,7 +65,15 @@ export class FileStorage implements StorageAdapter {
       await mkdir(dir, { recursive: true });
       const fh = await open(tmp, "w");
       try {
-        await fh.writeFile(bytes);
+        for await (const part of parts) {
+          let at = 0;
+          // A write may take fewer bytes than asked (large parts, full pipes): go on from there.
+          while (at < part.length) {
+            const { bytesWritten } = await fh.write(part, at, part.length - at);
+            if (bytesWritten <= 0) throw new Error(`the file system took no bytes at offset ${at} of a part`);
+            at += bytesWritten;
+          }
+        }
         if (this.fsync) await fh.sync();
       } finally {
         await fh.close();

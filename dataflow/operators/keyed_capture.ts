@@ -7,13 +7,14 @@
  * (state/heap_encode.ts) without building the canonical [key, value] pairs first.
  * @module
  */
-import { type CborHead, encode, encodeBody, encodeParts } from "../../codec/cbor.ts";
+import { type CborHead, encode, encodeBody, encodePartsList } from "../../codec/cbor.ts";
 import { CborWriter } from "../../codec/cbor_writer.ts";
 import { assert } from "../../errors.ts";
 import type { EncodedTable, KeyedStateSnapshot, SharedStateRef } from "../../state/backend.ts";
 import { ColumnsEncoder } from "../../state/heap_encode.ts";
 import { isColumnar } from "../../state/heap_snapshot.ts";
 import type { KeyedTableSnapshot } from "../../state/keyed_state.ts";
+import { joinParts } from "../../storage/adapter.ts";
 import type { StateCapture } from "../operator.ts";
 
 /** One key group's entries still to encode. */
@@ -55,6 +56,8 @@ export class KeyedStateCapture implements StateCapture {
   /** Groups left to encode, in order; a head precedes each group's entries in #parts. */
   #work: { group: GroupWork; partIndex: number }[] = [];
   #bytes: Uint8Array | undefined;
+  /** Encoded tables (sqlite): the file as parts, the backend's chunks among them uncopied. */
+  #fileParts: Uint8Array[] | undefined;
   #released = false;
   /** The columnar path: the writer and what is left to write into it. */
   #writer: CborWriter | undefined;
@@ -70,7 +73,7 @@ export class KeyedStateCapture implements StateCapture {
   }
 
   step(budget: number): boolean | Promise<boolean> {
-    if (this.#bytes) return true;
+    if (this.#bytes || this.#fileParts) return true;
     if (this.#columns) {
       if (!this.#columns.step(budget)) return false;
       this.#bytes = this.#writer!.bytes();
@@ -96,7 +99,7 @@ export class KeyedStateCapture implements StateCapture {
       if (g.at === g.entries.length) this.#work.shift();
     }
     if (this.#work.length > 0) return false;
-    this.#bytes = encodeParts(this.#parts.flatMap((p) => (Array.isArray(p) ? p : [p])) as (CborHead | Uint8Array)[]);
+    this.#fileParts = encodePartsList(this.#parts.flatMap((p) => (Array.isArray(p) ? p : [p])) as (CborHead | Uint8Array)[]);
     this.#parts = undefined;
     return true;
   }
@@ -160,20 +163,29 @@ export class KeyedStateCapture implements StateCapture {
       parts.push(encodeBody("groups"), { array: t.groups.length });
       for (const g of t.groups) parts.push({ array: 2 }, encodeBody(g.keyGroup), { array: g.entries }, ...g.chunks);
     }
-    this.#bytes = encodeParts(parts);
+    // Not joined: the chunks go to storage as parts, so the file is never in memory twice.
+    this.#fileParts = encodePartsList(parts);
     this.#snap.release();
     return true;
   }
 
   bytes(): Uint8Array {
+    if (this.#fileParts && !this.#released) return (this.#bytes ??= joinParts(this.#fileParts));
     assert(this.#bytes && !this.#released, () => "A keyed state capture was asked for its bytes before it finished");
     return this.#bytes;
+  }
+
+  /** The bytes as parts (the encoded chunks of a sqlite snapshot, uncopied); bytes() joins them. */
+  parts(): Uint8Array[] {
+    if (this.#fileParts && !this.#released) return this.#fileParts;
+    return [this.bytes()];
   }
 
   release(): void {
     if (this.#released) return;
     this.#released = true;
     this.#bytes = undefined;
+    this.#fileParts = undefined;
     this.#parts = undefined;
     this.#work = [];
     this.#columns = undefined;

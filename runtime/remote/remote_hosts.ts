@@ -164,7 +164,7 @@ export class RemoteHosts {
         return owner.finalCommitted(m.subtask.vertexId, m.subtask.subtaskIndex);
       case "writeState": {
         const { requestId, attempt } = m;
-        owner.writeState(m.vertexId, m.subtaskIndex, m.checkpointId, m.bytes).then(
+        owner.writeState(m.vertexId, m.subtaskIndex, m.checkpointId, [m.bytes]).then(
           (key) => this.#sendTo(c, { kind: "stateWritten", attempt, requestId, key }),
           (e) => this.#sendTo(c, { kind: "stateWriteFailed", attempt, requestId, message: e instanceof Error ? e.message : String(e) }),
         );

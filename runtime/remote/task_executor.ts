@@ -14,7 +14,7 @@ import type { CheckpointFailureReason } from "../../checkpoint/failure_reason.ts
 import { checkpointDir, joinKey } from "../../checkpoint/metadata.ts";
 import type { JobGraph } from "../../dataflow/job_graph.ts";
 import { WeirError } from "../../errors.ts";
-import type { StorageAdapter } from "../../storage/adapter.ts";
+import { type StorageAdapter, joinParts, putInParts } from "../../storage/adapter.ts";
 import { HostedSubtasks, type PlainTuning } from "../subtask_builder.ts";
 import type { SubtaskAck, SubtaskHost } from "../subtask_host.ts";
 import { type GraphFingerprint, type StateTarget, type ToHost, type ToMaster, toWireError } from "./messages.ts";
@@ -262,13 +262,15 @@ class HostedAttempt implements SubtaskHost {
 
   // ---- SubtaskHost ----
 
-  async writeState(vertexId: string, subtaskIndex: number, checkpointId: number, bytes: Uint8Array): Promise<string> {
+  async writeState(vertexId: string, subtaskIndex: number, checkpointId: number, parts: readonly Uint8Array[]): Promise<string> {
     const target = await this.#target(checkpointId);
     if (target === "job") {
       const key = joinKey(checkpointDir(this.#jobName, this.#jobId, checkpointId), `${vertexId}-${subtaskIndex}`);
-      await this.#init.storage.put(key, bytes);
+      await putInParts(this.#init.storage, key, parts);
       return key;
     }
+    // A message to the master carries the file in one buffer.
+    const bytes = joinParts(parts);
     const requestId = this.#nextRequest++;
     return new Promise<string>((resolve, reject) => {
       this.#writes.set(requestId, { resolve, reject });

@@ -5,6 +5,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { StorageAdapter } from "../../mod.ts";
+import { putInParts } from "../../storage/adapter.ts";
 
 export function runStorageConformance(name: string, create: () => Promise<StorageAdapter> | StorageAdapter): void {
   describe(`${name} conformance`, () => {
@@ -72,6 +73,41 @@ export function runStorageConformance(name: string, create: () => Promise<Storag
       const s = await create();
       await Promise.all(Array.from({ length: 20 }, (_, i) => s.put(`c/${i}`, new Uint8Array([i]))));
       assert.equal((await s.list("c/")).length, 20);
+    });
+
+    test("putInParts() stores the parts' concatenation, from an array or a generator, and replaces", async () => {
+      const s = await create();
+      const big = new Uint8Array(2 * 1024 * 1024 + 7).map((_, i) => i % 253);
+      await putInParts(s, "parts/a", [Uint8Array.of(1, 2), new Uint8Array(0), big.subarray(0, 1000), big.subarray(1000)]);
+      const got = await s.get("parts/a");
+      assert.equal(got?.length, 2 + big.length);
+      assert.deepEqual(got?.subarray(0, 2), Uint8Array.of(1, 2));
+      assert.deepEqual(got?.subarray(2), big);
+      async function* slowly() {
+        for (let i = 0; i < 5; i++) {
+          await Promise.resolve();
+          yield Uint8Array.of(i);
+        }
+      }
+      await putInParts(s, "parts/a", slowly());
+      assert.deepEqual(await s.get("parts/a"), Uint8Array.of(0, 1, 2, 3, 4));
+      await putInParts(s, "parts/empty", []);
+      assert.deepEqual(await s.get("parts/empty"), new Uint8Array(0));
+    });
+
+    test("putInParts() whose producer fails in the middle leaves the old bytes, or nothing, visible", async () => {
+      const s = await create();
+      await s.put("torn/old", Uint8Array.of(7));
+      const failing = function* () {
+        yield new Uint8Array(64 * 1024).fill(1);
+        yield new Uint8Array(64 * 1024).fill(2);
+        throw new Error("the producer crashed");
+      };
+      await assert.rejects(putInParts(s, "torn/old", failing()));
+      await assert.rejects(putInParts(s, "torn/new", failing()));
+      assert.deepEqual(await s.get("torn/old"), Uint8Array.of(7));
+      assert.equal(await s.get("torn/new"), undefined);
+      assert.deepEqual(await s.list("torn/"), ["torn/old"]);
     });
   });
 }

@@ -26,6 +26,18 @@ describe("FileStorage", () => {
     assert.deepEqual(readdirSync(join(s.root, "x")), ["y"]);
   });
 
+  test("putParts() whose producer fails leaves no temp file behind, and the old file as it was", async () => {
+    const s = fresh();
+    await s.put("x/y", new Uint8Array([1]));
+    const failing = function* () {
+      yield new Uint8Array(1 << 20);
+      throw new Error("the producer crashed");
+    };
+    await assert.rejects(s.putParts("x/y", failing()), (e: unknown) => e instanceof WeirError && e.code === "storage_failed" && e.message.includes("x/y"));
+    assert.deepEqual(readdirSync(join(s.root, "x")), ["y"]);
+    assert.deepEqual(await s.get("x/y"), new Uint8Array([1]));
+  });
+
   test("an empty root path is a WeirError naming it", () => {
     assert.throws(() => new FileStorage(""), (e: unknown) => e instanceof WeirError && e.code === "invalid_option");
   });
