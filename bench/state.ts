@@ -53,6 +53,8 @@ interface JobRow {
   gapsOver10: number;
   checkpoints: number;
   maxSyncMs: number;
+  /** The longest slice of a checkpoint's async part on the subtask's thread. */
+  maxStepMs: number;
   medianDurationMs: number;
   medianBytes: number;
   medianCheckpointedBytes: number;
@@ -99,7 +101,9 @@ async function job(keys: number, o: { label: string; intervalMs: number; increme
   const history = (handle.checkpointStats().history as unknown as Record<string, unknown>[])
     .filter((c) => c.status === "COMPLETED" && !c.is_savepoint)
     .slice(1);
-  const sync = history.flatMap((c) => Object.values(c.tasks as Record<string, { subtasks: { checkpoint: { sync: number } }[] }>).flatMap((t) => t.subtasks.map((s) => s.checkpoint.sync)));
+  const subtasks = history.flatMap((c) => Object.values(c.tasks as Record<string, { subtasks: { checkpoint: { sync: number; longest_step: number } }[] }>).flatMap((t) => t.subtasks));
+  const sync = subtasks.map((s) => s.checkpoint.sync);
+  const steps = subtasks.map((s) => s.checkpoint.longest_step);
   return {
     label: o.label,
     rate: n / (ms / 1000),
@@ -107,6 +111,7 @@ async function job(keys: number, o: { label: string; intervalMs: number; increme
     gapsOver10: over10,
     checkpoints: history.length,
     maxSyncMs: sync.length ? Math.max(...sync) : NaN,
+    maxStepMs: steps.length ? Math.max(...steps) : NaN,
     medianDurationMs: median(history.map((c) => c.end_to_end_duration as number)),
     medianBytes: median(history.map((c) => c.state_size as number)),
     medianCheckpointedBytes: median(history.map((c) => c.checkpointed_size as number)),
@@ -189,7 +194,7 @@ async function incremental(keys: number): Promise<string[]> {
   return out;
 }
 
-const rows: string[][] = [["keys", "variant", "records/s", "longest gap", "gaps > 10 ms", "checkpoints", "max sync", "median duration", "state size", "checkpointed"]];
+const rows: string[][] = [["keys", "variant", "records/s", "longest gap", "gaps > 10 ms", "checkpoints", "max sync", "longest async step", "median duration", "state size", "checkpointed"]];
 const restoreRows: string[][] = [["keys", "full checkpoint", "restore (decode + load)", "incremental base", "restore (read + decode + load)"]];
 const incrementalRows: string[][] = [["keys", "incremental base", "changelog, 1 % changed", "changelog, 10 % changed"]];
 for (const keys of sizes) {
@@ -211,6 +216,7 @@ for (const keys of sizes) {
       String(r.gapsOver10),
       String(r.checkpoints),
       Number.isNaN(r.maxSyncMs) ? "-" : `${r.maxSyncMs} ms`,
+      Number.isNaN(r.maxStepMs) ? "-" : `${r.maxStepMs} ms`,
       Number.isNaN(r.medianDurationMs) ? "-" : `${r.medianDurationMs} ms`,
       bytes(r.medianBytes),
       bytes(r.medianCheckpointedBytes),

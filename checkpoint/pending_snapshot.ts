@@ -66,6 +66,13 @@ export class PendingSnapshot {
   /** The snapshot point's duration on the subtask (Flink's sync duration), and when the async part began. */
   syncDurationMs = 0;
   asyncStartedAt = 0;
+  /** The longest single step of the async part on the subtask's own thread, ms: how long it held records up. */
+  longestStepMs = 0;
+
+  /** A step of the async part ran on the subtask's thread for `ms`. */
+  stepTook(ms: number): void {
+    if (ms > this.longestStepMs) this.longestStepMs = ms;
+  }
 
   constructor(barrier: Barrier, operators: Record<string, Uint8Array | StateCapture>, unaligned: boolean, timing: AlignmentTiming, maxBytes: number) {
     this.barrier = barrier;

@@ -19,8 +19,12 @@ export interface SubtaskCheckpointStats {
   checkpointed_size?: number;
   persisted_data?: number;
   alignment: { duration: number; persisted: number };
-  /** Flink's sync (snapshot on the subtask) and async (write to storage) durations, ms. */
-  checkpoint: { sync: number; async: number };
+  /**
+   * Flink's sync (snapshot on the subtask) and async (write to storage) durations, ms; and
+   * weir's `longest_step` (ms, to 0.01): the longest the async part held the subtask's records
+   * up at once, since it runs in slices on the subtask's own thread (issue 10's pause).
+   */
+  checkpoint: { sync: number; async: number; longest_step: number };
   start_delay: number;
   unaligned_checkpoint: boolean;
 }
@@ -145,7 +149,7 @@ export class CheckpointStatsTracker {
           index,
           status: "pending_or_failed" as const,
           alignment: { duration: 0, persisted: 0 },
-          checkpoint: { sync: 0, async: 0 },
+          checkpoint: { sync: 0, async: 0, longest_step: 0 },
           start_delay: 0,
           unaligned_checkpoint: false,
         })),
@@ -201,7 +205,7 @@ export class CheckpointStatsTracker {
       checkpointed_size: written,
       persisted_data: ack.persistedData,
       alignment: { duration: alignmentMs, persisted: ack.persistedData },
-      checkpoint: { sync: Math.round(ack.syncDurationMs ?? 0), async: Math.round(ack.asyncDurationMs ?? 0) },
+      checkpoint: { sync: Math.round(ack.syncDurationMs ?? 0), async: Math.round(ack.asyncDurationMs ?? 0), longest_step: Math.round((ack.longestStepMs ?? 0) * 100) / 100 },
       start_delay: startDelayMs,
       unaligned_checkpoint: ack.unaligned,
     });

@@ -19,6 +19,8 @@ export interface SnapshotJob {
   /** Units of the first slice and at most per slice. */
   readonly firstBudget: number;
   readonly maxBudget: number;
+  /** Told how long each slice ran on the subtask's clock, ms (a pause of the subtask's records). */
+  stepTook?(ms: number): void;
 }
 
 /**
@@ -65,7 +67,9 @@ export class SnapshotWork {
     slice.took(n);
     const r = job.step(n);
     const after = (finished: boolean) => {
-      slice.stepEnded(this.#clock.now() - started);
+      const ms = this.#clock.now() - started;
+      slice.stepEnded(ms);
+      job.stepTook?.(ms);
       if (!finished || this.#jobs[0] !== head) return;
       this.#jobs.shift();
       job.done();

@@ -169,6 +169,7 @@ export class SubtaskCheckpoints implements BarrierController {
           this.#maybeComplete(snap);
         },
         drop: () => capture.release(),
+        stepTook: (ms) => snap.stepTook(ms),
       });
     }
     return snap;
@@ -270,7 +271,9 @@ export class SubtaskCheckpoints implements BarrierController {
     this.#cancelTimeouts(id);
     const meta = this.#actor.fileMeta;
     // In parts: a large operator state goes to storage as the chunks it was captured in.
+    const assembling = this.#actor.now();
     const parts = snap.toParts(meta, this.#peers);
+    snap.stepTook(this.#actor.now() - assembling);
     // The checksum of a large file is computed in slices too, between records.
     const checksum = new ChecksumInSlices(parts);
     this.#work.add({
@@ -280,6 +283,7 @@ export class SubtaskCheckpoints implements BarrierController {
       step: (n) => checksum.step(n),
       done: () => this.#write(snap, parts, checksum.value),
       drop: () => {},
+      stepTook: (ms) => snap.stepTook(ms),
     });
   }
 
@@ -334,6 +338,7 @@ export class SubtaskCheckpoints implements BarrierController {
           // Flink's sync part is the snapshot point on the task thread, the async part the rest.
           syncDurationMs: snap.syncDurationMs,
           asyncDurationMs: this.#actor.now() - snap.asyncStartedAt,
+          longestStepMs: snap.longestStepMs,
           ackTimestamp: this.#actor.now(),
         });
       },

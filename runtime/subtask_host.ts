@@ -28,6 +28,12 @@ export interface SubtaskAck {
   syncDurationMs?: number;
   /** Writing it to storage (and a sink's pre-commit): Flink's async duration. */
   asyncDurationMs?: number;
+  /**
+   * The longest single step of the async part on the subtask's thread (a capture slice,
+   * assembling the state file, a checksum slice), ms: how long the checkpoint held records
+   * up at once after its sync part. Not in Flink, whose async part runs on other threads.
+   */
+  longestStepMs?: number;
   /** Trigger → ack, as seen by the subtask's clock. */
   ackTimestamp: number;
 }

@@ -58,7 +58,7 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
       if (!encoder.step(budget)) return false;
       writer!.value("deleted");
       writer!.raw(encodeBody(deleted, what));
-      const bytes = writer!.bytes();
+      const bytes = writer!.take();
       writer = undefined;
       writing = log.finish(checkpointId, plan, snap.version + 0.5, bytes).then((h) => {
         handle = h;

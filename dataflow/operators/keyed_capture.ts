@@ -76,7 +76,7 @@ export class KeyedStateCapture implements StateCapture {
     if (this.#bytes || this.#fileParts) return true;
     if (this.#columns) {
       if (!this.#columns.step(budget)) return false;
-      this.#bytes = this.#writer!.bytes();
+      this.#bytes = this.#writer!.take();
       this.#columns = undefined;
       this.#writer = undefined;
       return true;

@@ -62,3 +62,41 @@ test("a checkpoint evicted from the history while in progress still reports its 
   assert.equal(details.failure_reason, "checkpoint_subsumed");
   assert.equal(coordinator.stats.snapshot().counts.in_progress, 0);
 });
+
+test("a subtask's longest async step shows in its checkpoint details as checkpoint.longest_step (ms, to 0.01)", async () => {
+  const clock = new SimClock(0);
+  const scheduler = new SimScheduler(clock);
+  const coordinator = new CheckpointCoordinator({
+    config: { ...CHECKPOINT_DEFAULTS, timeout: 10_000 },
+    clock,
+    scheduler,
+    storage: new MemoryStorage(),
+    jobName: "steps",
+    jobId: "0123456789abcdef0123456789abcdef",
+    maxParallelism: 128,
+    onJobFailure: () => {},
+  });
+  const triggered: Barrier[] = [];
+  coordinator.attach({
+    vertices: [{ id: "v0", name: "only", parallelism: 2, uids: ["a"] }],
+    triggerSources: (b) => void triggered.push(b),
+    snapshotAll: () => {},
+    notifyComplete: () => {},
+    notifyAborted: () => {},
+    resumeSources: () => {},
+  }, 0, []);
+  const done = coordinator.trigger("CHECKPOINT");
+  for (const [subtaskIndex, longestStepMs] of [[0, 3.456], [1, 0.5]]) {
+    coordinator.acknowledge({
+      checkpointId: triggered[0].checkpointId, vertexId: "v0", subtaskIndex, stateKey: `k/${subtaskIndex}`, stateSize: 1,
+      stateChecksum: "crc32c:00000000", persistedData: 0, unaligned: false, startDelayMs: 0, alignmentDurationMs: 0,
+      syncDurationMs: 1, asyncDurationMs: 20, longestStepMs, ackTimestamp: clock.now(),
+    });
+  }
+  const details = await done;
+  assert.equal(details.status, "COMPLETED");
+  assert.deepEqual(details.tasks.v0.subtasks.map((s) => s.checkpoint), [
+    { sync: 1, async: 20, longest_step: 3.46 },
+    { sync: 1, async: 20, longest_step: 0.5 },
+  ]);
+});

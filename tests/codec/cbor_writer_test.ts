@@ -43,4 +43,15 @@ describe("CborWriter", () => {
     const w = new CborWriter("the state of operator \"sum\"");
     assert.throws(() => w.value(new Foreign()), (e: unknown) => e instanceof WeirError && e.code === "value_not_persistable" && e.message.includes("operator \"sum\""));
   });
+
+  test("take() hands over what bytes() would copy, without a copy, and the writer holds nothing after", () => {
+    const w = new CborWriter("v", 16);
+    w.head(4, 100);
+    for (let i = 0; i < 100; i++) w.value(i);
+    const copied = w.bytes();
+    const taken = w.take();
+    assert.deepEqual(taken, copied);
+    assert.equal(w.length, 0);
+    assert.deepEqual(decode(taken), Array.from({ length: 100 }, (_, i) => i));
+  });
 });
