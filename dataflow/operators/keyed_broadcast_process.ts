@@ -3,7 +3,8 @@ import type { ListState, MapState, StateOptions, ValueState } from "../../state/
 import { BroadcastStateSnapshot, BroadcastStates } from "../../state/broadcast_state.ts";
 import type { OperatorContext, RestoredState } from "../operator.ts";
 import { KeyedOperator, eachRecord } from "./base.ts";
-import { type OutputTag, SideRecord, checkTag } from "../side_output.ts";
+import type { OutputTag } from "../side_output.ts";
+import { ProcessOutput } from "./process_output.ts";
 import type { InputRecord } from "../connected_streams.ts";
 
 /** What processElement sees: the key's state and the broadcast state, read-only. */
@@ -51,8 +52,7 @@ export class KeyedBroadcastProcessOperator extends KeyedOperator {
   readonly timestamped = true;
   readonly #fn: KeyedBroadcastProcessFunction<unknown, unknown, unknown, unknown>;
   #broadcast!: BroadcastStates;
-  #out: Batch = [];
-  #timestamp = NaN;
+  readonly #output: ProcessOutput;
   readonly #keyed: KeyedReadOnlyBroadcastContext<unknown, unknown>;
   readonly #bcast: BroadcastContext<unknown>;
 
@@ -64,13 +64,10 @@ export class KeyedBroadcastProcessOperator extends KeyedOperator {
     // Only keyed records reach the key selector (see processBatch).
     super(keySelector);
     this.#fn = fn;
-    const timestamp = () => (Number.isNaN(this.#timestamp) ? undefined : this.#timestamp);
     const key = () => this.backend.currentKey;
-    const emit = (v: unknown) => this.#push(this.copy(v));
-    const output = (tag: OutputTag<unknown>, v: unknown) => {
-      const name = checkTag(tag, "process").name;
-      if (consumedTags()?.has(name)) this.#push(new SideRecord(name, this.copy(v)));
-    };
+    const output = (this.#output = new ProcessOutput((v) => this.copy(v), consumedTags));
+    const timestamp = () => output.currentTimestamp;
+    const emit = output.emit;
     this.#keyed = {
       get key() {
         return key();
@@ -79,7 +76,7 @@ export class KeyedBroadcastProcessOperator extends KeyedOperator {
         return timestamp();
       },
       emit,
-      output: output as KeyedReadOnlyBroadcastContext<unknown, unknown>["output"],
+      output: output.output,
       valueState: (name, options) => this.backend.valueState(name, options),
       listState: (name, options) => this.backend.listState(name, options),
       mapState: (name, options) => this.backend.mapState(name, options),
@@ -90,7 +87,7 @@ export class KeyedBroadcastProcessOperator extends KeyedOperator {
         return timestamp();
       },
       emit,
-      output: output as BroadcastContext<unknown>["output"],
+      output: output.output,
       broadcastState: (name) => this.#broadcast.writable(name),
     };
   }
@@ -106,20 +103,12 @@ export class KeyedBroadcastProcessOperator extends KeyedOperator {
     return [this.#broadcast.snapshot()];
   }
 
-  #push(v: unknown): void {
-    const out = this.#out;
-    if (out.timestamps !== undefined) out.timestamps.push(this.#timestamp);
-    out.push(v);
-  }
-
   processBatch(values: Batch): unknown[] | Promise<unknown[]> {
-    const out: Batch = [];
+    const out = ProcessOutput.batchFor(values);
     const ts = values.timestamps;
-    if (ts !== undefined) out.timestamps = [];
     return eachRecord(values.length, (i) => {
       const record = values[i] as InputRecord;
-      this.#out = out;
-      this.#timestamp = ts === undefined ? NaN : ts[i];
+      this.#output.at(out, ts, i);
       if (record.input === 2) return this.#fn.processBroadcastElement(record.value, this.#bcast);
       this.backend.setCurrentKey(this.keySelector(record));
       return this.#fn.processElement(record.value, this.#keyed);

@@ -3,7 +3,8 @@ import type { ListState, MapState, StateOptions, ValueState } from "../../state/
 import { WeirError } from "../../errors.ts";
 import { TimedKeyedOperator } from "./timed_keyed.ts";
 import { eachRecord } from "./base.ts";
-import { type OutputTag, SideRecord, checkTag } from "../side_output.ts";
+import type { OutputTag } from "../side_output.ts";
+import { ProcessOutput } from "./process_output.ts";
 import type { TimeDomain, TimerService } from "../timer_service.ts";
 
 export type { TimeDomain, TimerService };
@@ -57,8 +58,7 @@ export class KeyedProcessOperator extends TimedKeyedOperator {
   readonly timestamped = true;
   readonly #fn: KeyedProcessFunction<unknown, unknown, unknown>;
   readonly #onTimer: ((timestamp: number, ctx: OnTimerContext<unknown, unknown>) => void | Promise<void>) | undefined;
-  #out: Batch = [];
-  #timestamp = NaN;
+  readonly #output: ProcessOutput;
   #domain: TimeDomain = "event";
   readonly #ctx: OnTimerContext<unknown, unknown>;
 
@@ -75,7 +75,7 @@ export class KeyedProcessOperator extends TimedKeyedOperator {
       this.#onTimer = fn.onTimer ? (ts, ctx) => fn.onTimer!(ts, ctx) : undefined;
     }
     const key = () => this.backend.currentKey;
-    const timestamp = () => (Number.isNaN(this.#timestamp) ? undefined : this.#timestamp);
+    const output = (this.#output = new ProcessOutput((v) => this.copy(v), consumedTags));
     const timerService = () => this.timers.forKey;
     const domain = () => this.#domain;
     this.#ctx = {
@@ -83,7 +83,7 @@ export class KeyedProcessOperator extends TimedKeyedOperator {
         return key();
       },
       get timestamp() {
-        return timestamp();
+        return output.currentTimestamp;
       },
       get timerService() {
         return timerService();
@@ -91,32 +91,20 @@ export class KeyedProcessOperator extends TimedKeyedOperator {
       get timeDomain() {
         return domain();
       },
-      emit: (v) => this.#push(this.copy(v)),
-      output: (tag, v) => {
-        const name = checkTag(tag, "process").name;
-        if (consumedTags()?.has(name)) this.#push(new SideRecord(name, this.copy(v)));
-      },
+      emit: output.emit,
+      output: output.output,
       valueState: (name, options) => this.backend.valueState(name, options),
       listState: (name, options) => this.backend.listState(name, options),
       mapState: (name, options) => this.backend.mapState(name, options),
     };
   }
 
-  #push(v: unknown): void {
-    const out = this.#out;
-    if (out.timestamps !== undefined) out.timestamps.push(this.#timestamp);
-    out.push(v);
-  }
-
-
   processBatch(values: Batch): unknown[] | Promise<unknown[]> {
-    const out: Batch = [];
+    const out = ProcessOutput.batchFor(values);
     const ts = values.timestamps;
-    if (ts !== undefined) out.timestamps = [];
     return eachRecord(values.length, (i) => {
       this.backend.setCurrentKey(this.keySelector(values[i]));
-      this.#out = out;
-      this.#timestamp = ts === undefined ? NaN : ts[i];
+      this.#output.at(out, ts, i);
       return this.#fn(values[i], this.#ctx);
     }, out);
   }
@@ -159,10 +147,10 @@ export class KeyedProcessOperator extends TimedKeyedOperator {
       throw new WeirError("invalid_job", `A timer fired in a process function without onTimer (key ${JSON.stringify(key) ?? String(key)}, ${domain} time ${timestamp}); pass { processElement, onTimer }`);
     }
     this.backend.setCurrentKey(key);
-    this.#out = out;
     this.#domain = domain;
     // Flink: an event-time timer's output carries the timer's timestamp; a processing-time one's none.
-    this.#timestamp = domain === "event" ? timestamp : NaN;
+    this.#output.batch = out;
+    this.#output.timestamp = domain === "event" ? timestamp : NaN;
     return this.#onTimer(timestamp, this.#ctx);
   }
 }

@@ -1,6 +1,7 @@
 import type { Batch } from "../../actors/messages.ts";
 import { StatelessOperator, eachRecord } from "./base.ts";
-import { type OutputTag, SideRecord, checkTag } from "../side_output.ts";
+import type { OutputTag } from "../side_output.ts";
+import { ProcessOutput } from "./process_output.ts";
 
 /** What a (non-keyed) process function sees for each record. */
 export interface ProcessContext<O> {
@@ -29,39 +30,27 @@ export class ProcessOperator extends StatelessOperator {
   readonly timestamped = true;
   readonly #fn: ProcessFunction<unknown, unknown>;
   readonly #ctx: ProcessContext<unknown>;
-  #out: Batch = [];
-  #timestamp = NaN;
+  readonly #output: ProcessOutput;
 
   /** `consumedTags` returns the side outputs someone reads; records to other tags are dropped. */
   constructor(fn: ProcessFunction<unknown, unknown>, consumedTags: () => Set<string> | undefined = () => undefined) {
     super();
     this.#fn = fn;
-    const timestamp = () => (Number.isNaN(this.#timestamp) ? undefined : this.#timestamp);
+    const output = (this.#output = new ProcessOutput((v) => this.copy(v), consumedTags));
     this.#ctx = {
       get timestamp() {
-        return timestamp();
+        return output.currentTimestamp;
       },
-      emit: (v) => this.#push(this.copy(v)),
-      output: (tag, v) => {
-        const name = checkTag(tag, "process").name;
-        if (consumedTags()?.has(name)) this.#push(new SideRecord(name, this.copy(v)));
-      },
+      emit: output.emit,
+      output: output.output,
     };
   }
 
-  #push(v: unknown): void {
-    const out = this.#out;
-    if (out.timestamps !== undefined) out.timestamps.push(this.#timestamp);
-    out.push(v);
-  }
-
   processBatch(values: Batch): unknown[] | Promise<unknown[]> {
-    const out: Batch = [];
+    const out = ProcessOutput.batchFor(values);
     const ts = values.timestamps;
-    if (ts !== undefined) out.timestamps = [];
     return eachRecord(values.length, (i) => {
-      this.#out = out;
-      this.#timestamp = ts === undefined ? NaN : ts[i];
+      this.#output.at(out, ts, i);
       return this.#fn(values[i], this.#ctx);
     }, out);
   }
