@@ -5,6 +5,12 @@
  * one turn going as one postMessage with its buffers transferred. Order per channel holds
  * (a port delivers in order); credit and priority barriers are the channel classes' own
  * (actors/input_channel.ts, output_channel.ts), so flow control holds across threads.
+ *
+ * Workers post every frame to the main thread, which relays a message whose end is not
+ * opened there to the thread `threadOf` names (a Worker → main → Worker hop): two Worker
+ * hosts of one job exchange channels that way. Each message carries the subtask of the end
+ * it is for, so the relay needs no parsing of keys and no decoding of the bytes; order per
+ * channel holds because each hop is one ordered port.
  * @module
  */
 import { WeirError } from "../../errors.ts";
@@ -17,10 +23,14 @@ export interface PortLike {
   postMessage(message: unknown, transfer?: Transferable[]): void;
 }
 
-/** One posted frame: messages of several channels, [direction (0 to receiver, 1 to sender), channel key, bytes]. */
+/**
+ * One posted frame: messages of several channels, each [direction (0 to receiver, 1 to
+ * sender), channel key, bytes, vertex id and subtask index of the end it is for, and 1
+ * once relayed].
+ */
 export interface ThreadFrame {
   t: "weir-data";
-  m: [dir: 0 | 1, key: string, bytes: Uint8Array][];
+  m: [dir: 0 | 1, key: string, bytes: Uint8Array, vertexId: string, subtaskIndex: number, relayed?: 1][];
 }
 
 /** Options of {@link WorkerThreadTransport}. */
@@ -50,6 +60,8 @@ export class WorkerThreadTransport implements Transport {
   #scheduled = false;
   /** Messages posted and not yet flushed. */
   queued = 0;
+  /** Messages this thread passed on to another thread (the main thread's relay). */
+  relayed = 0;
 
   constructor(options: WorkerThreadTransportOptions) {
     this.#options = options;
@@ -60,11 +72,26 @@ export class WorkerThreadTransport implements Transport {
     this.#peers.set(id, port);
   }
 
-  /** A frame arrived from another thread: delivers its messages to the ends opened here (others are dropped: closed). */
+  /**
+   * A frame arrived from another thread: delivers its messages to the ends opened here,
+   * relays those for an end in a thread this one has a port to, and drops the rest (their
+   * end closed: an earlier attempt's). A message is relayed at most once: a relayed one
+   * whose end is gone is dropped where it lands, else two threads that each think the
+   * other holds a closed end would pass it back and forth forever.
+   */
   receive(frame: ThreadFrame): void {
-    for (const [dir, key, bytes] of frame.m) {
+    for (const entry of frame.m) {
+      const [dir, key, bytes, vertexId, subtaskIndex, relayed] = entry;
       const end = this.#ends[dir].get(key) as LinkHandlers<unknown> | undefined;
-      if (end) end.deliver(decodeMessage(bytes));
+      if (end) {
+        end.deliver(decodeMessage(bytes));
+        continue;
+      }
+      if (relayed === 1) continue;
+      const to = this.#options.threadOf({ vertexId, subtaskIndex });
+      if (!this.#peers.has(to)) continue;
+      this.relayed++;
+      this.#enqueue(to, [dir, key, bytes, vertexId, subtaskIndex, 1]);
     }
   }
 
@@ -93,17 +120,21 @@ export class WorkerThreadTransport implements Transport {
         const to = this.#options.threadOf(other);
         const port = this.#peers.get(to);
         if (!port) return self.failed(new WeirError("transport_failed", `Channel ${key}: no port to thread ${to}`));
-        let box = this.#outbox.get(to);
-        if (!box) this.#outbox.set(to, (box = []));
-        box.push([dir, key, encodeMessage(m)]);
-        this.queued++;
-        this.#schedule();
+        this.#enqueue(to, [dir, key, encodeMessage(m), other.vertexId, other.subtaskIndex]);
       },
       close: () => {
         closed = true;
         if (this.#ends[own].get(key) === self) this.#ends[own].delete(key);
       },
     };
+  }
+
+  #enqueue(to: string, entry: ThreadFrame["m"][number]): void {
+    let box = this.#outbox.get(to);
+    if (!box) this.#outbox.set(to, (box = []));
+    box.push(entry);
+    this.queued++;
+    this.#schedule();
   }
 
   #schedule(): void {
@@ -118,7 +149,7 @@ export class WorkerThreadTransport implements Transport {
       this.#outbox.delete(to);
       this.queued -= m.length;
       const frame: ThreadFrame = { t: "weir-data", m };
-      this.#peers.get(to)!.postMessage(frame, m.map(([, , b]) => b.buffer as ArrayBuffer));
+      this.#peers.get(to)!.postMessage(frame, m.map((e) => e[2].buffer as ArrayBuffer));
     }
   }
 }

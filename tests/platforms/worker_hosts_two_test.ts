@@ -1,0 +1,44 @@
+/**
+ * Two Worker hosts in one job: the map stage in one Worker, the keyed stage in another,
+ * source and sink in the main thread; the Workers' channels to each other are relayed by
+ * the main thread's WorkerThreadTransport.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { systemScheduler } from "../../platforms/system.ts";
+import { WorkerHost } from "../../platforms/worker_threads/worker_host.ts";
+import { WorkerThreadTransport } from "../../platforms/worker_threads/transport.ts";
+import { assertExactlyOnce } from "../helpers.ts";
+import { threeStageJob } from "./fixtures/worker_job.ts";
+
+test("two stages in two Worker threads, a failure in one: exactly-once", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "weir-workers-"));
+  const args = { dir, n: 20_000, failAt: 1_000 };
+  const env = threeStageJob({ ...args, failAt: undefined });
+  const vertices = env.jobGraph().vertices;
+  const of = (uid: string) => vertices.find((v) => v.uids.includes(uid))!.id;
+  const place = new Map([[of("pair"), "w1"], [of("sum"), "w2"]]);
+  const hostOf = (s: { vertexId: string }) => place.get(s.vertexId) ?? "main";
+  const transport = new WorkerThreadTransport({ scheduler: systemScheduler, threadOf: hostOf });
+  const module = new URL("./fixtures/worker_job.ts", import.meta.url).href;
+  const w1 = new WorkerHost({ hostId: "w1", module, export: "threeStageJob", args, transport });
+  const w2 = new WorkerHost({ hostId: "w2", module, export: "threeStageJob", args, transport });
+  (env.options as { runtime?: unknown }).runtime = { transport, hostOf, remoteHosts: { w1, w2 } };
+  try {
+    const job = await env.execute();
+    const result = await job.done;
+    assert.equal(result.status, "finished", String(result.error));
+    // Only the workers build the job with the failure armed: a restart proves "sum" ran in one.
+    assert.ok(result.restarts >= 1, "the failure in a worker restarted the job");
+    assert.ok(transport.relayed > 0, "the main thread relayed the frames between the two workers");
+    assert.equal(w1.started + w2.started, 2, "a failing subtask does not kill its worker");
+    assertExactlyOnce(env.sink!.committed, args.n);
+  } finally {
+    w1.terminate();
+    w2.terminate();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
