@@ -7,13 +7,13 @@
 import { copyValue, unpersistablePart } from "../codec/values.ts";
 import { WeirError } from "../errors.ts";
 import type { IncrementalKeyedState, KeyedStateBackend, KeyedStateBackendInit, KeyedStateHandle, KeyedStateSnapshot, ReducingState, SnapshotOptions } from "./backend.ts";
-import { type KeyGroupRange, canonicalKey, invalidKey } from "./key_group.ts";
-import type { KeyedTableSnapshot, ListState, MapState, StateKind, ValueState } from "./keyed_state.ts";
+import { type KeyGroupRange, canonicalKey, invalidKey, keyGroupOf } from "./key_group.ts";
+import type { ListState, MapState, StateKind, ValueState } from "./keyed_state.ts";
 import { ttlListState, ttlMapState, ttlValueState } from "./heap_ttl_states.ts";
 import { HeapSnapshot, type HeapSnapshotOwner, type TableAtSnapshot } from "./heap_snapshot.ts";
 import { HeapChangelog, readHeapChain } from "./heap_changelog.ts";
 import { incrementalSnapshot } from "./heap_incremental.ts";
-import { type ColumnTable, type RestoreTarget, applyTombstones, restoreColumns, restoreTables } from "./heap_restore.ts";
+import { type HeapChainFile, type RestoreTarget, restoreChain, restoreTables } from "./heap_restore.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { StateTable, type Versions } from "./heap_table.ts";
 import { type StateOptions, TtlClock, TtlEntry, checkTtl, snapshotTtlValue } from "./ttl.ts";
@@ -148,7 +148,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     let t = this.#tables.get(name);
     if (!t) {
       const save = (table: StateTable, k: unknown, v: unknown, ver: number, g: number) => this.#collecting?.save(table, k, v, ver, g);
-      this.#tables.set(name, (t = new StateTable(name, this.#versions, save, (v) => this.#copyStored(name, v))));
+      const groupOf = (k: unknown) => keyGroupOf(this.#originalKeys.get(k) ?? k, this.maxParallelism);
+      this.#tables.set(name, (t = new StateTable(name, this.#versions, save, (v) => this.#copyStored(name, v), groupOf)));
       if (this.#changelog) {
         t.deleted = new Set();
         t.dirty = new Set();
@@ -344,11 +345,11 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const storage = this.#storage;
     if (!storage) return Promise.reject(new WeirError("storage_unavailable", `The "heap" backend of operator "${this.#uid}" was given no storage to read its checkpoint files from`));
     return (async () => {
-      for (const h of own) await readHeapChain(storage, h, (file, version) => {
-        if (version >= 2) restoreColumns(target, file.tables as Record<string, ColumnTable>);
-        else restoreTables(target, file.tables as Record<string, KeyedTableSnapshot>);
-        applyTombstones(target, this.#tables, file.deleted);
-      });
+      for (const h of own) {
+        const files: HeapChainFile[] = [];
+        await readHeapChain(storage, h, (file, version) => void files.push({ file, version }));
+        restoreChain(target, files);
+      }
     })();
   }
 
@@ -357,6 +358,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     return {
       range: this.range,
       table: (name, kind) => this.#table(name, kind),
+      tableOf: (name) => this.#tables.get(name),
       markTtl: (name) => void this.#ttlTables.add(name),
       original: (c, key) => void this.#originalKeys.set(c, key),
     };

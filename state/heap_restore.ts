@@ -1,9 +1,11 @@
 /**
  * Loading snapshot tables into heap state: canonical tables (`[key, value]` pairs per key
- * group: savepoints, full checkpoints) and the heap's own columnar files (keys and values
- * per key group: incremental checkpoints, format 2), keeping the key groups of the
- * backend's range. Entries are put into the tables in bulk, with the key group they were
- * filed under kept in the cell, so that no key is hashed again.
+ * group: savepoints, full checkpoints) and chains of the heap's own files (a base and
+ * changelogs, keys and values as columns per key group: incremental checkpoints), keeping
+ * the key groups of the backend's range. Entries go into the tables' slots in bulk, with
+ * the key group they were filed under, and without a Map insert each (heap_table.ts puts
+ * a key group's keys into its Map on first use), so that no key is hashed again and a
+ * restore is mostly the decoding of its files.
  * @module
  */
 import { WeirError } from "../errors.ts";
@@ -17,7 +19,7 @@ import { restoreTtlEntry } from "./ttl.ts";
 export interface ColumnTable {
   kind: StateKind;
   ttl?: boolean;
-  groups: [keyGroup: number, keys: unknown[], values: unknown[]][];
+  groups: [keyGroup: number, keys: ArrayLike<unknown>, values: ArrayLike<unknown>][];
 }
 
 /** What loading needs from the backend. */
@@ -25,6 +27,8 @@ export interface RestoreTarget {
   readonly range: KeyGroupRange;
   /** The table for a state name, created on first use. @throws {WeirError} `state_kind_mismatch` */
   table(name: string, kind: StateKind): StateTable;
+  /** The table of a state name, if there is one. */
+  tableOf(name: string): StateTable | undefined;
   /** The table holds TTL entries. */
   markTtl(name: string): void;
   /** Remembers the original form of an object key. */
@@ -43,67 +47,137 @@ export function restoreTables(target: RestoreTarget, tables: Record<string, Keye
     const t = target.table(name, kind);
     if (ttl) target.markTtl(name);
     // A canonical snapshot holds each key once, and the snapshots of one restore cover
-    // different key groups: entries go in without a lookup, and the count proves it.
-    const before = t.size;
-    let loaded = 0;
+    // different key groups: entries go in without a lookup (a key held twice is found
+    // when its key group goes into the table's Map).
     for (const [g, entries] of groups) {
       if (g < start || g > end) continue;
-      loaded += entries.length;
+      const from = t.slotCount;
+      const keys = t.keys;
+      const values = t.values;
       if (!ttl && kind !== "map") {
         // The common case, in one tight loop: a primitive key is its own canonical form.
         for (let i = 0; i < entries.length; i++) {
-          const [key, v] = entries[i];
-          t.loadEntry(typeof key === "object" && key !== null ? canonical(target, key) : key, v, g);
+          const e = entries[i];
+          const key = e[0];
+          keys.push(typeof key === "object" && key !== null ? canonical(target, key) : key);
+          values.push(e[1]);
         }
-        continue;
+      } else {
+        for (const [key, v] of entries) {
+          keys.push(canonical(target, key));
+          values.push(restoreValue(name, kind, ttl ?? false, v));
+        }
       }
-      for (const [key, v] of entries) t.loadEntry(canonical(target, key), restoreValue(name, kind, ttl ?? false, v), g);
-    }
-    if (t.size !== before + loaded) {
-      throw new WeirError("checkpoint_corrupt", `Keyed state "${name}" in the snapshot holds ${before + loaded - t.size} key(s) twice or a key another snapshot of this restore holds too`);
+      t.loaded(g, from);
     }
   }
 }
 
+/** A key a changelog deleted (in a chain's overlay). */
+const DELETED: unique symbol = Symbol("deleted");
+
+/** One table's latest entries of a chain's changelogs: canonical key → [value, key group] or DELETED. */
+type Overlay = Map<unknown, [unknown, number] | typeof DELETED>;
+
 /**
- * Loads the heap's columnar tables.
- * @throws {WeirError} `checkpoint_corrupt` for columns of different lengths; see restoreTables
+ * Loads one chain of the heap's own files (a base, then changelogs in order): the
+ * changelogs' entries and tombstones are merged first (the newest wins), so that the
+ * base's entries go in without a lookup, the ones a changelog replaced or deleted skipped.
+ * @throws {WeirError} `checkpoint_corrupt` for columns of different lengths or a table
+ *   without a valid kind; `state_kind_mismatch`
  */
-export function restoreColumns(target: RestoreTarget, tables: Record<string, ColumnTable>): void {
-  const { start, end } = target.range;
-  for (const [name, table] of Object.entries(tables)) {
-    const kind = table?.kind;
-    if ((kind !== "value" && kind !== "list" && kind !== "map") || !Array.isArray(table.groups)) {
-      throw new WeirError("checkpoint_corrupt", `Keyed state "${name}" in the heap checkpoint file has no valid kind and key groups`);
-    }
-    const ttl = table.ttl === true;
-    const t = target.table(name, kind);
-    if (ttl) target.markTtl(name);
-    for (const [g, keys, values] of table.groups) {
-      if (g < start || g > end) continue;
-      if (!Array.isArray(keys) || !Array.isArray(values) || keys.length !== values.length) {
-        throw new WeirError("checkpoint_corrupt", `Keyed state "${name}" in the heap checkpoint file has key group ${g} with ${keys?.length} keys and ${values?.length} values`);
+export function restoreChain(target: RestoreTarget, files: HeapChainFile[]): void {
+  const overlays = new Map<string, Overlay>();
+  for (let f = 1; f < files.length; f++) {
+    const { file, version } = files[f];
+    eachTable(target, file.tables, version, (name, kind, ttl, g, keys, values) => {
+      let o = overlays.get(name);
+      if (!o) overlays.set(name, (o = new Map()));
+      for (let i = 0; i < keys.length; i++) o.set(canonical(target, keys[i]), [restoreValue(name, kind, ttl, values[i]), g]);
+    });
+    for (const [name, groups] of Object.entries(file.deleted ?? {})) {
+      let o = overlays.get(name);
+      if (!o) overlays.set(name, (o = new Map()));
+      for (const [g, keys] of groups) {
+        if (g < target.range.start || g > target.range.end) continue;
+        for (const key of keys) o.set(canonical(target, key), DELETED);
       }
+    }
+  }
+  if (files.length > 0) {
+    const { file, version } = files[0];
+    eachTable(target, file.tables, version, (name, kind, ttl, g, keys, values) => {
+      const t = target.table(name, kind);
+      const o = overlays.get(name);
       const plain = !ttl && kind !== "map";
+      const from = t.slotCount;
+      const tk = t.keys;
+      const tv = t.values;
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i];
         const c = typeof key === "object" && key !== null ? canonical(target, key) : key;
-        t.restoreEntry(c, plain ? values[i] : restoreValue(name, kind, ttl, values[i]), g);
+        if (o !== undefined && o.has(c)) continue;
+        tk.push(c);
+        tv.push(plain ? values[i] : restoreValue(name, kind, ttl, values[i]));
       }
+      t.loaded(g, from);
+    });
+  }
+  for (const [name, o] of overlays) {
+    const t = target.tableOf(name);
+    // Only tombstones, of a table that no file of the chain declares: nothing to delete.
+    if (!t) continue;
+    for (const [c, e] of o) {
+      // A key the base lacks (or had, and was skipped): one entry, the newest.
+      if (e !== DELETED) t.loadEntry(c, e[0], e[1]);
     }
   }
 }
 
-/** Deletes the keys of the target's range that a changelog records as deleted. */
-export function applyTombstones(target: RestoreTarget, tables: Map<string, StateTable>, deleted: Record<string, [number, unknown[]][]>): void {
-  for (const [name, groups] of Object.entries(deleted)) {
-    const t = tables.get(name);
-    if (!t) continue;
-    for (const [g, keys] of groups) {
-      if (g < target.range.start || g > target.range.end) continue;
-      for (const key of keys) t.delete(canonicalKey(key));
+/** One decoded file of a heap chain and its format version. */
+export interface HeapChainFile {
+  file: { tables: Record<string, ColumnTable> | Record<string, KeyedTableSnapshot>; deleted?: Record<string, [number, unknown[]][]> };
+  version: number;
+}
+
+/** Calls `each` per key group of the range in a file's tables, as columns (format 2) or pairs (format 1, split here). */
+function eachTable(
+  target: RestoreTarget,
+  tables: HeapChainFile["file"]["tables"],
+  version: number,
+  each: (name: string, kind: StateKind, ttl: boolean, g: number, keys: ArrayLike<unknown>, values: ArrayLike<unknown>) => void,
+): void {
+  const { start, end } = target.range;
+  for (const [name, table] of Object.entries(tables ?? {})) {
+    if (version < 2) {
+      const { kind, groups, ttl } = readTable(name, table as KeyedTableSnapshot);
+      target.table(name, kind);
+      if (ttl) target.markTtl(name);
+      for (const [g, entries] of groups) {
+        if (g >= start && g <= end) each(name, kind, ttl ?? false, g, entries.map((e) => e[0]), entries.map((e) => e[1]));
+      }
+      continue;
+    }
+    const c = table as ColumnTable;
+    const kind = c?.kind;
+    if ((kind !== "value" && kind !== "list" && kind !== "map") || !Array.isArray(c.groups)) {
+      throw new WeirError("checkpoint_corrupt", `Keyed state "${name}" in the heap checkpoint file has no valid kind and key groups`);
+    }
+    const ttl = c.ttl === true;
+    target.table(name, kind);
+    if (ttl) target.markTtl(name);
+    for (const group of c.groups) {
+      const [g, keys, values] = Array.isArray(group) ? group : [-1, undefined, undefined];
+      if (!Number.isInteger(g) || !isColumn(keys) || !isColumn(values) || keys.length !== values.length) {
+        throw new WeirError("checkpoint_corrupt", `Keyed state "${name}" in the heap checkpoint file has key group ${g} with ${keys?.length} keys and ${values?.length} values`);
+      }
+      if (g >= start && g <= end) each(name, kind, ttl, g, keys, values);
     }
   }
+}
+
+function isColumn(c: unknown): c is ArrayLike<unknown> {
+  return Array.isArray(c) || ArrayBuffer.isView(c);
 }
 
 function canonical(target: RestoreTarget, key: unknown): unknown {

@@ -13,8 +13,17 @@
  * keys are three arrays and a Map for the collector, not a million cells. Freed slots are
  * reused. With incremental checkpoints the table also notes which keys were written since
  * the last snapshot point (`dirty`), so that a changelog visits only those.
+ *
+ * A restore fills the slots and leaves the Map to later (`loadEntry`): a million Map
+ * inserts were most of a restore's time. The keys of a key group go into the Map on the
+ * first lookup that misses and hashes to that group (one hash per miss while groups are
+ * pending, none once all are in), so a restored table answers at once and the inserts
+ * are spread over the first records. A key restored twice is found when its group goes
+ * in (`checkpoint_corrupt`), not at restore.
  * @module
  */
+
+import { WeirError } from "../errors.ts";
 
 /** The versions of one backend, shared by its tables. */
 export interface Versions {
@@ -63,17 +72,70 @@ export class StateTable {
   readonly #versions: Versions;
   readonly #save: SaveEntry;
   readonly #copy: (v: unknown) => unknown;
+  readonly #groupOf: ((k: unknown) => number) | undefined;
+  /** Restored entries not in the Map yet. */
+  #pending = 0;
+  /** Per key group with pending entries: their slots as ranges, [from, to, from, to, …]. */
+  readonly #pendingRanges = new Map<number, number[]>();
 
-  /** `copy` deep-copies a stored value (wrappers included) for the live side of a copy-on-write. */
-  constructor(name: string, versions: Versions, save: SaveEntry, copy: (v: unknown) => unknown) {
+  /**
+   * `copy` deep-copies a stored value (wrappers included) for the live side of a
+   * copy-on-write; `groupOf` gives a canonical key's key group (without it a lookup that
+   * misses while restored entries are pending puts all of them into the Map).
+   */
+  constructor(name: string, versions: Versions, save: SaveEntry, copy: (v: unknown) => unknown, groupOf?: (k: unknown) => number) {
     this.name = name;
     this.#versions = versions;
     this.#save = save;
     this.#copy = copy;
+    this.#groupOf = groupOf;
   }
 
   get size(): number {
-    return this.slots.size;
+    return this.slots.size + this.#pending;
+  }
+
+  /** Restored entries whose keys are not in the Map yet (see the module doc). */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /** The slot of k, putting its key group's pending entries into the Map first if need be. */
+  #slot(k: unknown): number | undefined {
+    const s = this.slots.get(k);
+    if (s !== undefined || this.#pending === 0) return s;
+    if (this.#groupOf) this.#index(this.#groupOf(k));
+    else this.indexAll();
+    return this.slots.get(k);
+  }
+
+  /**
+   * Puts every pending entry into the Map (what a lookup would do group by group).
+   * @throws {WeirError} `checkpoint_corrupt` for a key restored twice
+   */
+  indexAll(): void {
+    for (const g of [...this.#pendingRanges.keys()]) this.#index(g);
+  }
+
+  #index(g: number): void {
+    const ranges = this.#pendingRanges.get(g);
+    if (ranges === undefined) return;
+    this.#pendingRanges.delete(g);
+    const slots = this.slots;
+    const keys = this.keys;
+    let n = 0;
+    for (let r = 0; r < ranges.length; r += 2) {
+      for (let s = ranges[r]; s < ranges[r + 1]; s++) {
+        const k = keys[s];
+        if (slots.has(k)) {
+          throw new WeirError("checkpoint_corrupt", `Keyed state "${this.name}" was restored with key ${String(k)} twice (key group ${g}): the snapshot holds it twice or another snapshot of this restore holds it too`);
+        }
+        slots.set(k, s);
+      }
+      n += ranges[r + 1] - ranges[r];
+    }
+    this.#pending -= n;
+    if (this.#pending < 0) throw new WeirError("invariant_broken", `Keyed state "${this.name}" counts ${this.#pending} pending entries`);
   }
 
   /** Slots in use or freed: a snapshot visits 0 … slotCount - 1. */
@@ -82,13 +144,13 @@ export class StateTable {
   }
 
   has(k: unknown): boolean {
-    return this.slots.has(k);
+    return this.#slot(k) !== undefined;
   }
 
   /** The stored value; an object is copied first when a snapshot still needs the old one. */
   get(k: unknown): unknown {
-    const s = this.slots.get(k);
-    if (s === undefined) return undefined;
+    let s = this.slots.get(k);
+    if (s === undefined && (this.#pending === 0 || (s = this.#slot(k)) === undefined)) return undefined;
     const v = this.values[s];
     if (typeof v !== "object" || v === null) return v;
     if (this.vers[s] <= this.#versions.collecting) return this.values[this.#own(k, s)];
@@ -99,7 +161,7 @@ export class StateTable {
   }
 
   set(k: unknown, v: unknown): this {
-    const s = this.slots.get(k);
+    const s = this.#pending === 0 ? this.slots.get(k) : this.#slot(k);
     if (s === undefined) this.add(k, v);
     else {
       if (this.vers[s] <= this.#versions.collecting) this.#save(this, k, this.values[s], this.vers[s], this.groups[s]);
@@ -111,7 +173,7 @@ export class StateTable {
   }
 
   delete(k: unknown): boolean {
-    const s = this.slots.get(k);
+    const s = this.#pending === 0 ? this.slots.get(k) : this.#slot(k);
     if (s === undefined) return false;
     if (this.vers[s] <= this.#versions.collecting) this.#save(this, k, this.values[s], this.vers[s], this.groups[s]);
     this.deleted?.add(k);
@@ -127,7 +189,7 @@ export class StateTable {
    * (copied) if a snapshot still needs it; -1 when k has no entry.
    */
   slotFor(k: unknown): number {
-    const s = this.slots.get(k);
+    const s = this.#pending === 0 ? this.slots.get(k) : this.#slot(k);
     if (s === undefined) return -1;
     if (this.vers[s] <= this.#versions.collecting) return this.#own(k, s);
     this.vers[s] = this.#versions.current;
@@ -135,29 +197,56 @@ export class StateTable {
     return s;
   }
 
-  /** A new entry for a key that has none. */
+  /** A new entry for a key that has none (the caller looked it up). */
   add(k: unknown, v: unknown): void {
     this.#put(k, v, this.#versions.current, -1);
     this.dirty?.add(k);
   }
 
-  /** A restored entry whose key group is known: no copy-on-write, no change to note (restore only). */
-  restoreEntry(k: unknown, v: unknown, g: number): void {
-    const s = this.slots.get(k);
-    if (s === undefined) this.#put(k, v, this.#versions.current, g);
-    else {
+  /**
+   * A restored entry for a key the caller knows has none (a canonical snapshot holds a key
+   * once, and snapshots of different key groups share no key): it takes a slot, and its
+   * key goes into the Map on the first lookup of key group g (see the module doc).
+   */
+  loadEntry(k: unknown, v: unknown, g: number): void {
+    let s = this.#free.pop();
+    if (s === undefined) {
+      s = this.keys.length;
+      this.keys.push(k);
+      this.values.push(v);
+      if (s >= this.vers.length) this.#grow(s + 1);
+    } else {
+      this.keys[s] = k;
       this.values[s] = v;
-      this.groups[s] = g;
     }
+    this.vers[s] = this.#versions.current;
+    this.groups[s] = g;
+    let ranges = this.#pendingRanges.get(g);
+    if (ranges === undefined) this.#pendingRanges.set(g, (ranges = [s, s + 1]));
+    else if (ranges[ranges.length - 1] === s) ranges[ranges.length - 1] = s + 1;
+    else ranges.push(s, s + 1);
+    this.#pending++;
   }
 
   /**
-   * A restored entry for a key the caller knows has none (a canonical snapshot holds a key
-   * once, and snapshots of different key groups share no key): no lookup first. The
-   * caller checks `size` afterwards, so that a file holding a key twice is refused.
+   * Restored entries in bulk, for keys the caller knows have none: the caller pushed keys
+   * and values of key group g onto `keys` and `values` from slot `from` (`slotCount` before
+   * it began) to the end; they go into the Map on the first lookup of group g.
    */
-  loadEntry(k: unknown, v: unknown, g: number): void {
-    this.#put(k, v, this.#versions.current, g);
+  loaded(g: number, from: number): void {
+    const to = this.keys.length;
+    if (this.values.length !== to || from < 0 || from > to) {
+      throw new WeirError("invariant_broken", `Keyed state "${this.name}" was loaded with ${to - from} keys and ${this.values.length - from} values from slot ${from}`);
+    }
+    if (from === to) return;
+    if (to > this.vers.length) this.#grow(to);
+    this.vers.fill(this.#versions.current, from, to);
+    this.groups.fill(g, from, to);
+    const ranges = this.#pendingRanges.get(g);
+    if (ranges === undefined) this.#pendingRanges.set(g, [from, to]);
+    else if (ranges[ranges.length - 1] === from) ranges[ranges.length - 1] = to;
+    else ranges.push(from, to);
+    this.#pending += to - from;
   }
 
   #put(k: unknown, v: unknown, ver: number, g: number): void {
@@ -199,6 +288,8 @@ export class StateTable {
 
   clear(): void {
     this.slots.clear();
+    this.#pending = 0;
+    this.#pendingRanges.clear();
     this.keys.length = 0;
     this.values.length = 0;
     this.#free.length = 0;
