@@ -28,6 +28,33 @@ export interface LoadedCheckpoint {
   transactionsCommitted: boolean;
   /** What the restore should warn about (metadata without checksums). */
   warnings: string[];
+  /**
+   * Where it lives, so that a remote host can read its own part there (set by the job
+   * master for what it restores; see {@link CheckpointHome}).
+   */
+  home?: CheckpointHome;
+}
+
+/**
+ * Where a checkpoint or savepoint lives, as plain data that crosses to a remote host:
+ * - `job`: directory `dir` of the job's own storage;
+ * - `directory`: a directory path (a `restoreFrom` path, a savepoint's location), which a
+ *   host opens with its DirectoryOpener (storage/directory.ts);
+ * - `storage`: directory `dir` of a StorageAdapter given to `restoreFrom` in code, which a
+ *   host reaches only if it was given the same storage (`description` names it in errors).
+ */
+export type CheckpointHome =
+  | { kind: "job"; dir: string }
+  | { kind: "directory"; path: string }
+  | { kind: "storage"; description: string; dir: string };
+
+/** Options of {@link loadCheckpoint}. */
+export interface LoadOptions {
+  /**
+   * Which state files to read (all unless set): a remote host reads only those of its own
+   * subtasks (checkpoint/restore_selection.ts), the rest stay in storage.
+   */
+  only?: (ref: SubtaskFileRef, metadata: CheckpointMetadata) => boolean;
 }
 
 /** What one new subtask restores (its in-flight records come from routeChannelState). */
@@ -42,7 +69,7 @@ export interface SubtaskRestore {
  *
  * @throws {WeirError} `checkpoint_not_found`, `checkpoint_corrupt` or `storage_corrupt`.
  */
-export async function loadCheckpoint(storage: StorageAdapter, dir: string): Promise<LoadedCheckpoint> {
+export async function loadCheckpoint(storage: StorageAdapter, dir: string, options: LoadOptions = {}): Promise<LoadedCheckpoint> {
   const { metadata, checksummed } = await readMetadataChecked(storage, dir);
   const warnings: string[] = [];
   if (!checksummed) {
@@ -52,6 +79,7 @@ export async function loadCheckpoint(storage: StorageAdapter, dir: string): Prom
   }
   const files: SubtaskStateFile[] = [];
   for (const ref of metadata.subtasks) {
+    if (options.only && !options.only(ref, metadata)) continue;
     const key = joinKey(dir, ref.file);
     const bytes = await storage.get(key);
     if (!bytes) {
@@ -95,7 +123,8 @@ function operatorState(
   const holders = loaded.files.filter((f) => uid in f.operators);
   if (holders.length === 0) return undefined;
   holders.sort((a, b) => a.subtaskIndex - b.subtaskIndex);
-  const oldParallelism = holders.length;
+  // From the metadata: a remote host loads only some of the holders (restore_selection.ts).
+  const oldParallelism = loaded.metadata.vertices.find((v) => v.uids.includes(uid))?.parallelism ?? holders.length;
   const keyed: RestoredState["keyed"] = [];
   const keyedHandles: NonNullable<RestoredState["keyedHandles"]> = [];
   const operator: unknown[] = [];

@@ -347,11 +347,11 @@ function restoreSource(from: EnvironmentOptions["restoreFrom"], allowNonRestored
     if (from.length === 0) throw invalidOption("restoreFrom", from, "must be a savepoint or checkpoint directory");
     const path = checkpointDirOf(from.startsWith("file:") ? from.slice(5) : from);
     const { storage, root } = openDirectory(path, "restoreFrom");
-    return { storage, dir: "", location: root, allowNonRestoredState };
+    return { storage, dir: "", location: root, allowNonRestoredState, home: { kind: "directory", path } };
   }
   if (from && typeof from === "object" && typeof from.path === "string" && typeof from.storage?.get === "function") {
     const dir = checkpointDirOf(from.path);
-    return { storage: from.storage, dir, location: `${from.storage.description}/${dir}`, allowNonRestoredState };
+    return { storage: from.storage, dir, location: `${from.storage.description}/${dir}`, allowNonRestoredState, home: { kind: "storage", description: from.storage.description, dir } };
   }
   throw invalidOption("restoreFrom", from, "must be a directory path or { storage, path }");
 }

@@ -185,7 +185,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
       if (remoteOf({ vertexId, subtaskIndex: index }) === undefined) local.restoreInFlight(to, list);
     }
     if (this.#remote) {
-      await this.#remote.deploy(restore, inFlight, this.#restoredId);
+      await this.#remote.deploy(restore, this.#restoredId);
       if (!this.#running) return;
     }
     local.start();

@@ -210,6 +210,7 @@ export class JobMaster implements ExecutionOwner {
     const dir = checkpointDir(this.jobName, this.jobId, id);
     const loaded = await loadCheckpoint(this.storage, dir);
     loaded.location = `${this.storage.description}/${dir}`;
+    loaded.home = { kind: "job", dir };
     this.#ownRestores.add(loaded);
     return loaded;
   }
@@ -401,5 +402,6 @@ export class JobMaster implements ExecutionOwner {
 async function loadFrom(source: RestoreSource): Promise<LoadedCheckpoint> {
   const loaded = await loadCheckpoint(source.storage, source.dir);
   loaded.location = source.location;
+  loaded.home = source.home ?? { kind: "directory", path: source.location };
   return loaded;
 }

@@ -6,6 +6,7 @@
 import type { BeforeStep, PickPolicy } from "../actors/dispatcher.ts";
 import type { Clock, Scheduler } from "../actors/time.ts";
 import type { CheckpointConfig } from "../checkpoint/config.ts";
+import type { CheckpointHome } from "../checkpoint/restore.ts";
 import type { CoordinatorFaults } from "../checkpoint/coordinator.ts";
 import type { JobGraph } from "../dataflow/job_graph.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
@@ -38,6 +39,8 @@ export interface RestoreSource {
   dir: string;
   location: string;
   allowNonRestoredState: boolean;
+  /** Where it lives for a remote host, which reads its own part there (default: `{ kind: "directory", path: location }`). */
+  home?: CheckpointHome;
 }
 
 /** Everything a job master is built from. */

@@ -30,6 +30,8 @@ export interface ControlStats {
   /** Calls made (one frame of messages each) and messages they carried. */
   calls: number;
   messages: number;
+  /** Bytes of the largest frame sent (a deploy carries where state is, never the state). */
+  largestFrame: number;
 }
 
 /**
@@ -49,7 +51,7 @@ export interface ControlStats {
  * ```
  */
 export class FrameOutbox {
-  readonly stats: ControlStats = { calls: 0, messages: 0 };
+  readonly stats: ControlStats = { calls: 0, messages: 0, largestFrame: 0 };
   readonly #call: (frame: Uint8Array) => Promise<void>;
   readonly #failed: (error: unknown) => void;
   #queue: Uint8Array[] = [];
@@ -84,8 +86,10 @@ export class FrameOutbox {
       this.#queue = [];
       this.stats.calls++;
       this.stats.messages += messages.length;
+      const frame = encode(messages, "a control frame");
+      this.stats.largestFrame = Math.max(this.stats.largestFrame, frame.length);
       try {
-        await this.#call(encode(messages, "a control frame"));
+        await this.#call(frame);
       } catch (e) {
         if (this.#dead) return;
         this.stop();
@@ -146,7 +150,7 @@ export interface DurableObjectHostOptions {
 export class DurableObjectHost implements RemoteHost {
   readonly hostId: string;
   /** Master → host and host → master, over every connection so far. */
-  readonly stats = { toHost: { calls: 0, messages: 0 }, toMaster: { calls: 0, messages: 0 } };
+  readonly stats = { toHost: { calls: 0, messages: 0, largestFrame: 0 }, toMaster: { calls: 0, messages: 0 } };
   readonly #options: DurableObjectHostOptions;
   #stub: DurableObjectStubLike | undefined;
   #connection: ObjectConnection | undefined;
@@ -175,6 +179,7 @@ export class DurableObjectHost implements RemoteHost {
   async call(frame: Uint8Array): Promise<void> {
     const stub = (this.#stub ??= this.#options.stub());
     this.stats.toHost.calls++;
+    this.stats.toHost.largestFrame = Math.max(this.stats.toHost.largestFrame, frame.length);
     let res: Response;
     try {
       res = await stub.fetch(new Request(`https://weir-subtask${CONTROL_PATH}`, {

@@ -10,7 +10,8 @@ import { decodeToHost, encodeControl } from "../../runtime/remote/control_wire.t
 import type { ToHost } from "../../runtime/remote/messages.ts";
 import { TaskExecutor } from "../../runtime/remote/task_executor.ts";
 import { systemClock, systemScheduler } from "../system.ts";
-import type { DurableObjectNamespaceLike, DurableObjectStateLike, WorkerBindings } from "./bindings.ts";
+import type { DurableObjectNamespaceLike, DurableObjectStateLike, R2BucketLike, WorkerBindings } from "./bindings.ts";
+import { cloudflareDirectories } from "./directories.ts";
 import { DurableObjectStorageAdapter } from "./do_storage.ts";
 import { Mailbox } from "./mailbox.ts";
 import { CALLBACK_PATH, CONTROL_PATH, decodeFrame, FrameOutbox, HOST_HEADER, MASTER_HEADER } from "./object_host.ts";
@@ -188,11 +189,15 @@ export class WeirSubtask {
       // The master is gone or moved on: what runs here serves nobody.
       if (this.#hosting === hosting) hosting.executor.stop();
     });
+    const bucket = this.bindings[registered.savepointBucket] as R2BucketLike | undefined;
     const executor = new TaskExecutor({
       hostId: name,
       graph,
       storage,
       transport: this.transport,
+      // A restored savepoint's path means here what it means in WeirJob (R2, else the job's
+      // storage): this object reads its own subtasks' files there, never through the deploy.
+      openDirectory: cloudflareDirectories({ jobStorage: storage, jobName: env.jobName, bucket, bucketBinding: registered.savepointBucket }),
       clock: systemClock,
       scheduler: systemScheduler,
       send: (m) => callbacks.push(encodeControl(m)),

@@ -37,6 +37,8 @@ scope.onmessage = (e: MessageEvent) => {
       hostId: m.hostId,
       graph: env.jobGraph(),
       storage: env.options.storage!,
+      // A restoreFrom given in code as { storage, path } is the same storage here (built by the same code).
+      restoreStorage: typeof env.options.restoreFrom === "object" ? env.options.restoreFrom.storage : undefined,
       transport,
       clock: systemClock,
       scheduler: systemScheduler,

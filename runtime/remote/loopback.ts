@@ -11,6 +11,7 @@ import type { Transport } from "../../actors/transport.ts";
 import type { JobGraph } from "../../dataflow/job_graph.ts";
 import { WeirError } from "../../errors.ts";
 import type { StorageAdapter } from "../../storage/adapter.ts";
+import type { DirectoryOpener } from "../../storage/directory.ts";
 import { decodeToHost, decodeToMaster, encodeControl } from "./control_wire.ts";
 import type { ControlHandlers, RemoteHost, TaskExecutorGateway } from "./gateway.ts";
 import { TaskExecutor } from "./task_executor.ts";
@@ -24,6 +25,10 @@ export interface LoopbackHostInit {
   transport: Transport;
   clock: Clock;
   scheduler: Scheduler;
+  /** As TaskExecutorInit: where the host opens a restored savepoint's directory path. */
+  openDirectory?: DirectoryOpener;
+  /** As TaskExecutorInit: the StorageAdapter given to `restoreFrom` in code. */
+  restoreStorage?: StorageAdapter;
 }
 
 /** What crossed a loopback host's connections so far. */
@@ -31,6 +36,8 @@ export interface LoopbackStats {
   toHost: number;
   toMaster: number;
   bytes: number;
+  /** Bytes of the largest message to the host (a deploy carries where state is, never the state). */
+  largestToHost: number;
   /** Host incarnations started (1 + restarts after crash()). */
   incarnations: number;
 }
@@ -56,7 +63,7 @@ export interface LoopbackStats {
  */
 export class LoopbackHost implements RemoteHost {
   readonly hostId: string;
-  readonly stats: LoopbackStats = { toHost: 0, toMaster: 0, bytes: 0, incarnations: 0 };
+  readonly stats: LoopbackStats = { toHost: 0, toMaster: 0, bytes: 0, largestToHost: 0, incarnations: 0 };
   readonly #init: LoopbackHostInit;
   #executor: TaskExecutor | undefined;
   #connection: Connection | undefined;
@@ -98,6 +105,8 @@ export class LoopbackHost implements RemoteHost {
       graph: init.graph(),
       storage: init.storage,
       transport: init.transport,
+      openDirectory: init.openDirectory,
+      restoreStorage: init.restoreStorage,
       clock: init.clock,
       scheduler: init.scheduler,
       send: (m) => {
@@ -135,6 +144,7 @@ class Connection implements TaskExecutorGateway {
     const bytes = encodeControl(message);
     this.#stats.toHost++;
     this.#stats.bytes += bytes.length;
+    this.#stats.largestToHost = Math.max(this.#stats.largestToHost, bytes.length);
     this.#toHost.push(bytes);
     this.#schedule();
   }

@@ -13,7 +13,7 @@
 import type { Barrier } from "../../actors/messages.ts";
 import type { SubtaskAddress } from "../../actors/transport.ts";
 import type { CheckpointFailureReason } from "../../checkpoint/failure_reason.ts";
-import type { RestoredState } from "../../dataflow/operator.ts";
+import type { CheckpointHome } from "../../checkpoint/restore.ts";
 import type { PlainTuning } from "../subtask_builder.ts";
 import type { SubtaskAck } from "../subtask_host.ts";
 
@@ -30,14 +30,24 @@ export interface GraphFingerprint {
   vertices: { id: string; parallelism: number; uids: string[] }[];
 }
 
-/** One subtask a host is to run, with what it restores. */
+/** One subtask a host is to run. */
 export interface DeployedSubtask {
   vertexId: string;
   subtaskIndex: number;
-  /** Operator state by uid, cut for this subtask (checkpoint/restore.ts stateForSubtask). */
-  restore?: [uid: string, state: RestoredState][];
-  /** In-flight records for its input channels, each item as channel_state_items.ts encodes it. */
-  inFlight?: { from: string; sender: number; items: Uint8Array[] }[];
+}
+
+/**
+ * What a deploy restores: where the checkpoint lives, not its state. The host reads the
+ * metadata and the state files of its own subtasks there and cuts them itself
+ * (checkpoint/restore_selection.ts, restore.ts, channel_state_restore.ts), so a deploy
+ * stays a few hundred bytes whatever the state's size (a Durable Object RPC carries at
+ * most 32 MiB).
+ */
+export interface DeployedRestore {
+  home: CheckpointHome;
+  checkpointId: number;
+  /** Its sink transactions are known committed (LoadedCheckpoint.transactionsCommitted). */
+  transactionsCommitted: boolean;
 }
 
 /** Master → host. Every message names the execution attempt; a host ignores other attempts'. */
@@ -52,6 +62,8 @@ export type ToHost =
     tuning: PlainTuning;
     /** The checkpoint restored from (0: a fresh start). */
     restoredCheckpointId: number;
+    /** Where the restored checkpoint is (absent: a fresh start). */
+    restore?: DeployedRestore;
   }
   | { kind: "start"; attempt: number }
   | { kind: "triggerCheckpoint"; attempt: number; barrier: Barrier; target: StateTarget }

@@ -7,16 +7,13 @@
  * @module
  */
 import type { SubtaskAddress } from "../../actors/transport.ts";
-import { encodeChannelItem } from "../../checkpoint/channel_state_items.ts";
-import type { ChannelStateRoutes } from "../../checkpoint/channel_state_restore.ts";
-import { type LoadedCheckpoint, stateForSubtask } from "../../checkpoint/restore.ts";
+import type { LoadedCheckpoint } from "../../checkpoint/restore.ts";
 import type { JobGraph } from "../../dataflow/job_graph.ts";
 import { WeirError, type WeirErrorCode } from "../../errors.ts";
-import { keyGroupRangeFor } from "../../state/key_group.ts";
 import type { PlainTuning } from "../subtask_builder.ts";
 import type { SubtaskHost } from "../subtask_host.ts";
 import type { RemoteHost, TaskExecutorGateway } from "./gateway.ts";
-import type { DeployedSubtask, GraphFingerprint, ToHost, ToMaster, WireError } from "./messages.ts";
+import type { DeployedRestore, GraphFingerprint, ToHost, ToMaster, WireError } from "./messages.ts";
 
 /** The execution as the remote hosts' reports reach it. */
 export interface RemoteHostsOwner extends SubtaskHost {
@@ -73,11 +70,18 @@ export class RemoteHosts {
   }
 
   /**
-   * Connects every host and deploys its subtasks with their part of `restore`; resolves
-   * once every host answered `deployed`, or once the attempt stopped (a host failed).
+   * Connects every host and deploys its subtasks with where `restore` lives (each host
+   * reads its own part there); resolves once every host answered `deployed`, or once the
+   * attempt stopped (a host failed).
+   * @throws {WeirError} `invariant_broken` for a restore that does not say where it lives.
    */
-  deploy(restore: LoadedCheckpoint | undefined, inFlight: ChannelStateRoutes | undefined, restoredCheckpointId: number): Promise<void> {
+  deploy(restore: LoadedCheckpoint | undefined, restoredCheckpointId: number): Promise<void> {
     const g = this.#init.graph;
+    let where: DeployedRestore | undefined;
+    if (restore) {
+      if (!restore.home) throw new WeirError("invariant_broken", `Checkpoint ${restore.metadata.checkpointId} at ${restore.location} was loaded without its home: remote hosts cannot read it`);
+      where = { home: restore.home, checkpointId: restore.metadata.checkpointId, transactionsCommitted: restore.transactionsCommitted };
+    }
     const fingerprint: GraphFingerprint = { maxParallelism: g.maxParallelism, vertices: g.vertices.map((v) => ({ id: v.id, parallelism: v.parallelism, uids: [...v.uids] })) };
     const done = new Promise<void>((resolve) => (this.#allDeployed = resolve));
     for (const c of this.#hosts.values()) {
@@ -86,7 +90,7 @@ export class RemoteHosts {
         deliver: (m) => this.#received(c, m),
         failed: (e) => this.#hostFailed(c, e),
       });
-      const subtasks = c.subtasks.map((s) => deployedSubtask(g, s, restore, inFlight));
+      const subtasks = c.subtasks.map((s) => ({ vertexId: s.vertexId, subtaskIndex: s.subtaskIndex }));
       this.#sendTo(c, {
         kind: "deploy",
         attempt: this.#owner.attempt,
@@ -96,6 +100,7 @@ export class RemoteHosts {
         subtasks,
         tuning: this.#init.tuning,
         restoredCheckpointId,
+        ...(where ? { restore: where } : {}),
       });
     }
     if (this.#hosts.size === 0 || this.#closed) this.#allDeployed?.();
@@ -174,18 +179,6 @@ export class RemoteHosts {
         throw new WeirError("invariant_broken", `Unknown host message kind ${JSON.stringify((m as { kind?: unknown }).kind)}`);
     }
   }
-}
-
-/** A subtask as deployed: its operator state and in-flight records cut from the checkpoint. */
-function deployedSubtask(g: JobGraph, s: SubtaskAddress, restore: LoadedCheckpoint | undefined, inFlight: ChannelStateRoutes | undefined): DeployedSubtask {
-  const d: DeployedSubtask = { vertexId: s.vertexId, subtaskIndex: s.subtaskIndex };
-  if (!restore) return d;
-  const v = g.vertices.find((x) => x.id === s.vertexId)!;
-  const range = keyGroupRangeFor(s.subtaskIndex, v.parallelism, g.maxParallelism);
-  d.restore = [...stateForSubtask(restore, v, s.subtaskIndex, range).operators];
-  const routed = inFlight?.get(`${s.vertexId}/${s.subtaskIndex}`);
-  if (routed) d.inFlight = routed.map(({ from, sender, batches }) => ({ from, sender, items: batches.map(encodeChannelItem) }));
-  return d;
 }
 
 /** The error a host reported, as the attempt fails with it. */

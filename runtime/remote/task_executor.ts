@@ -9,7 +9,6 @@
 import { Dispatcher } from "../../actors/dispatcher.ts";
 import type { Clock, Scheduler } from "../../actors/time.ts";
 import type { SubtaskAddress, Transport } from "../../actors/transport.ts";
-import { decodeChannelItem } from "../../checkpoint/channel_state_items.ts";
 import type { CheckpointFailureReason } from "../../checkpoint/failure_reason.ts";
 import { checkpointDir, joinKey } from "../../checkpoint/metadata.ts";
 import type { JobGraph } from "../../dataflow/job_graph.ts";
@@ -17,6 +16,8 @@ import { WeirError } from "../../errors.ts";
 import { type StorageAdapter, joinParts, putInParts } from "../../storage/adapter.ts";
 import { HostedSubtasks, type PlainTuning } from "../subtask_builder.ts";
 import type { SubtaskAck, SubtaskHost } from "../subtask_host.ts";
+import type { DirectoryOpener } from "../../storage/directory.ts";
+import { type HostRestore, loadHostRestore } from "./host_restore.ts";
 import { type GraphFingerprint, type StateTarget, type ToHost, type ToMaster, toWireError } from "./messages.ts";
 
 /** What a host is built from. */
@@ -29,6 +30,13 @@ export interface TaskExecutorInit {
   storage: StorageAdapter;
   /** Reaches the channel ends of every other host. */
   transport: Transport;
+  /**
+   * Opens the directory path of a restored savepoint or checkpoint (a `restoreFrom` path, a
+   * stop savepoint); the runtime's installed DirectoryOpener unless set.
+   */
+  openDirectory?: DirectoryOpener;
+  /** The StorageAdapter given to `restoreFrom` in code, when the host can reach it too. */
+  restoreStorage?: StorageAdapter;
   clock: Clock;
   scheduler: Scheduler;
   /** Sends a message to the master (the connection encodes it); may throw (the host then fails). */
@@ -133,6 +141,12 @@ class HostedAttempt implements SubtaskHost {
       this.#jobId = m.jobId;
       this.#applyTuning(m.tuning);
       const mine = new Map(m.subtasks.map((s) => [`${s.vertexId}/${s.subtaskIndex}`, s]));
+      const init = this.#init;
+      // The deploy says where the checkpoint is; this host reads its own subtasks' part.
+      const restore: HostRestore | undefined = m.restore
+        ? await loadHostRestore({ hostId: init.hostId, storage: init.storage, openDirectory: init.openDirectory, restoreStorage: init.restoreStorage }, init.graph, m.restore, [...mine.keys()])
+        : undefined;
+      if (!this.#running) return;
       const subtasks = new HostedSubtasks({
         host: this,
         graph: this.#init.graph,
@@ -146,19 +160,13 @@ class HostedAttempt implements SubtaskHost {
         restoredCheckpointId: m.restoredCheckpointId,
         isLocal: (s) => mine.has(`${s.vertexId}/${s.subtaskIndex}`),
         dispatcherFor: () => this.#dispatcher,
-        restoreOf: (v, i) => {
-          const r = mine.get(`${v.id}/${i}`)?.restore;
-          return r ? { operators: new Map(r) } : undefined;
-        },
+        restoreOf: (v, i, range) => restore?.stateOf(v, i, range),
       });
       this.subtasks = subtasks;
       await subtasks.open(() => this.#running);
       if (!this.#running) return;
-      for (const s of m.subtasks) {
-        const to = `${s.vertexId}/${s.subtaskIndex}`;
-        const list = (s.inFlight ?? []).map(({ from, sender, items }) => ({ from, sender, batches: items.map((b) => decodeChannelItem(b, `in-flight records for ${to}`)) }));
-        if (list.length > 0) subtasks.restoreInFlight(to, list);
-      }
+      // Channel state, routed to the subtasks that now own it, is replayed before anything new.
+      for (const [to, list] of restore?.inFlight ?? []) if (mine.has(to)) subtasks.restoreInFlight(to, list);
       this.#send({ kind: "deployed", attempt: this.attempt, hostId: this.#init.hostId });
     } catch (e) {
       this.failed(`deploy on host ${this.#init.hostId}`, e);

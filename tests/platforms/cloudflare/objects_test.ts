@@ -20,7 +20,16 @@ async function start(bindings: Record<string, string>, options: WorkerOptions = 
   return host;
 }
 
-interface Done { status: string; restarts: number; committed: Pair[]; error?: string; persisted: number[]; types: string[]; objects: { hosts: string[]; controlCalls: number; reports: number } }
+interface Done {
+  status: string;
+  restarts: number;
+  committed: Pair[];
+  error?: string;
+  persisted: number[];
+  types: string[];
+  restored: { id: number } | null;
+  objects: { hosts: string[]; controlCalls: number; reports: number; largestControlFrame: number };
+}
 
 if (workerdSkip) {
   describe("subtasks in WeirSubtask objects under workerd", () => test("skipped", { skip: workerdSkip }, () => {}));
@@ -51,6 +60,28 @@ if (workerdSkip) {
       const r = await json<Done>(host.fetch("/_test/done"));
       assert.equal(r.status, "finished", r.error);
       assert.ok(r.restarts >= 1, `restarts ${r.restarts}`);
+      assertExactlyOnce(r.committed, n);
+    });
+
+    test("a redeploy restoring MBs of keyed state sends each object a control frame under 64 KiB: the object reads its own state files", { timeout: 120_000 }, async () => {
+      const n = 300_000;
+      const padBytes = 1_200_000;
+      const host = await start({ N: String(n), INTERVAL: "200", PAD_BYTES: String(padBytes) });
+      const id = await jobId(host);
+      // Once a checkpoint holds the padding of all 7 keys, one keyed object is reset.
+      let stateSize = 0;
+      for (let i = 0; i < 6000 && stateSize < 7 * padBytes; i++) {
+        const stats = await json<{ latest: { completed: { state_size: number } | null } }>(host.fetch(`/jobs/${id}/checkpoints`));
+        stateSize = stats.latest.completed?.state_size ?? 0;
+        if (stateSize < 7 * padBytes) await sleep(20);
+      }
+      assert.ok(stateSize >= 7 * padBytes, `a checkpoint of ${stateSize} bytes`);
+      const aborted = await json<{ status: number; body: string }>(host.fetch("/_test/abort"));
+      assert.notEqual(aborted.status, 500, `the object was not reset: ${aborted.body}`);
+      const r = await json<Done>(host.fetch("/_test/done"));
+      assert.equal(r.status, "finished", r.error);
+      assert.ok(r.restarts >= 1 && r.restored, `restarts ${r.restarts}, restored ${JSON.stringify(r.restored)}`);
+      assert.ok(r.objects.largestControlFrame < 64 * 1024, `largest control frame ${r.objects.largestControlFrame} bytes`);
       assertExactlyOnce(r.committed, n);
     });
 

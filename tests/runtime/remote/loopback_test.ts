@@ -14,9 +14,9 @@ import { assertExactlyOnce, countingJob, FailOnce, type Pair } from "../../helpe
 import { memoryDirectories, VirtualWorld } from "../../virtual_world.ts";
 
 /** The keyed stage (the vertex holding "sum") on host "keyed", everything else in the master's process. */
-function keyedRemote(env: Env, world: VirtualWorld, storage: MemoryStorage, transport: MemoryTransport) {
+function keyedRemote(env: Env, world: VirtualWorld, storage: MemoryStorage, transport: MemoryTransport, restoreStorage?: MemoryStorage) {
   const keyedVertex = env.jobGraph().vertices.find((v) => v.uids.includes("sum"))!.id;
-  const host = new LoopbackHost({ hostId: "keyed", graph: () => env.jobGraph(), storage, transport, clock: world.clock, scheduler: world.scheduler });
+  const host = new LoopbackHost({ hostId: "keyed", graph: () => env.jobGraph(), storage, transport, clock: world.clock, scheduler: world.scheduler, restoreStorage });
   const placed = new Map<string, string>();
   const hostOf = (s: SubtaskAddress) => {
     const h = s.vertexId === keyedVertex ? "keyed" : "master";
@@ -96,7 +96,8 @@ describe("remote hosts over a loopback connection", () => {
           .keyBy((p) => p[0])
           .reduce((a, b) => [a[0], a[1] + b[1]], { uid: "sum", parallelism: keyedParallelism })
           .sinkTo(sink, { uid: "out", parallelism: keyedParallelism });
-        const r = keyedRemote(env, world, storage, transport);
+        // The host reads its part of the savepoint itself, from the storage restoreFrom names.
+        const r = keyedRemote(env, world, storage, transport, restoreFrom?.storage);
         // Another job id per run: a run restoring a stop-with-savepoint of its own id would commit it again.
         const jobId = `${keyedParallelism}`.repeat(32);
         (env.options as { runtime?: unknown }).runtime = world.runtime({ jobId, transport, hostOf: r.hostOf, remoteHosts: { keyed: r.host } });

@@ -1,0 +1,69 @@
+/**
+ * A deploy carries where the restored checkpoint is, not its state: the host reads its own
+ * subtasks' files itself, so the message stays small however large the state (a Durable
+ * Object RPC carries at most 32 MiB).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { MemoryTransport } from "../../../actors/memory_transport.ts";
+import type { SubtaskAddress } from "../../../actors/transport.ts";
+import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../../mod.ts";
+import { LoopbackHost } from "../../../runtime/remote/loopback.ts";
+import { assertExactlyOnce, type Pair } from "../../helpers.ts";
+import { VirtualWorld } from "../../virtual_world.ts";
+
+/** Bytes of padding kept in keyed state per key (7 keys). */
+const PAD_BYTES = 1_200_000;
+
+test("a deploy restoring many MB of keyed state stays under 64 KiB; the restore is exactly-once", async () => {
+  const world = new VirtualWorld();
+  const storage = new MemoryStorage();
+  const transport = new MemoryTransport();
+  const n = 6_000;
+  // Armed by the test once a checkpoint with the full state completed: the failure then
+  // happens on the remote host, and the restart restores that state there.
+  const failure = { armed: false, fired: false };
+  const sink = new CollectSink<Pair>();
+  const env = new StreamEnvironment({
+    jobName: "big-state", parallelism: 2, storage, checkpoint: { interval: 100 }, batchSize: 64, channelCapacity: 2,
+    restart: { strategy: "fixed-delay", attempts: 3, delay: 5 },
+  });
+  env.fromSource(new SequenceSource(0, n, { ratePerSecond: 3_000 }), { uid: "numbers" })
+    .map((x): Pair => [x % 7, 1], { uid: "pair" })
+    .keyBy((p) => p[0])
+    .process<Pair>((p, ctx) => {
+      const pad = ctx.valueState<string>("pad");
+      if (pad.value() === undefined) pad.update(String(p[0]).repeat(PAD_BYTES));
+      const sum = ctx.valueState<number>("sum");
+      const next = (sum.value() ?? 0) + p[1];
+      if (failure.armed && !failure.fired) {
+        failure.fired = true;
+        throw new Error("injected failure on the remote host");
+      }
+      sum.update(next);
+      ctx.emit([p[0], next]);
+    }, { uid: "sum", parallelism: 3 })
+    .sinkTo(sink, { uid: "out", parallelism: 3 });
+  const keyed = env.jobGraph().vertices.find((v) => v.uids.includes("sum"))!.id;
+  const host = new LoopbackHost({ hostId: "keyed", graph: () => env.jobGraph(), storage, transport, clock: world.clock, scheduler: world.scheduler });
+  const hostOf = (s: SubtaskAddress) => (s.vertexId === keyed ? "keyed" : "master");
+  (env.options as { runtime?: unknown }).runtime = world.runtime({ transport, hostOf, remoteHosts: { keyed: host } });
+
+  let job: Awaited<ReturnType<StreamEnvironment["execute"]>> | undefined;
+  void env.execute().then((j) => (job = j));
+  await world.drive(() => job !== undefined);
+  const stateSize = () => job!.checkpointStats().latest.completed?.state_size ?? 0;
+  await world.drive(() => stateSize() > 7 * PAD_BYTES);
+  failure.armed = true;
+  const result = await world.untilDone(job!);
+
+  assert.equal(result.status, "finished", String(result.error));
+  assert.ok(failure.fired, "the failure happened on the remote host");
+  assert.ok(result.restarts >= 1);
+  const restored = job!.checkpointStats().latest.restored;
+  assert.ok(restored, "the restart restored a checkpoint");
+  assert.ok(stateSize() > 7 * PAD_BYTES, `the checkpoints hold the padding (${stateSize()} bytes)`);
+  assert.equal(host.stats.incarnations, 1);
+  assert.ok(host.stats.largestToHost < 64 * 1024, `the largest message to the host was ${host.stats.largestToHost} bytes`);
+  assertExactlyOnce(sink.committed, n);
+});
