@@ -52,6 +52,12 @@ export interface RuntimeOptions {
    * subtasks are deployed there; every other subtask runs here.
    */
   remoteHosts?: Readonly<Record<string, RemoteHost>>;
+  /**
+   * Milliseconds of the clock a remote host has to answer a deploy (default 60 000): one
+   * that does not (a dead or hung Worker) fails the attempt with `deploy_timeout`, the
+   * restart strategy decides, and the host is started anew.
+   */
+  deployTimeoutMs?: number;
   /** The most state entries a slice of an asynchronous snapshot takes (tests, simulator). */
   snapshotSliceMax?: number;
 }
@@ -310,6 +316,7 @@ export class StreamEnvironment implements GraphBuilder {
           transport: rt.transport,
           hostOf: rt.hostOf,
           remoteHosts: rt.remoteHosts,
+          deployTimeoutMs: rt.deployTimeoutMs,
           snapshotSliceMax: rt.snapshotSliceMax,
         },
         clock: rt.clock ?? systemClock,

@@ -2,7 +2,7 @@ import { invalidOption } from "../errors.ts";
 
 /** Every key of `RuntimeOptions` (environment.ts): anything else is a typo. */
 const KNOWN_RUNTIME = new Set([
-  "clock", "scheduler", "pick", "faults", "sliceSteps", "beforeStep", "jobId", "transport", "hostOf", "remoteHosts", "snapshotSliceMax",
+  "clock", "scheduler", "pick", "faults", "sliceSteps", "beforeStep", "jobId", "transport", "hostOf", "remoteHosts", "snapshotSliceMax", "deployTimeoutMs",
 ]);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
@@ -26,6 +26,10 @@ export function checkRuntimeOptions(runtime: unknown): void {
   const transport = runtime.transport;
   if (transport !== undefined && (!isObject(transport) || typeof transport.openSender !== "function" || typeof transport.openReceiver !== "function")) {
     throw invalidOption("runtime.transport", transport, "must be a Transport (openSender, openReceiver)");
+  }
+  const timeout = runtime.deployTimeoutMs;
+  if (timeout !== undefined && !(typeof timeout === "number" && timeout > 0 && Number.isFinite(timeout))) {
+    throw invalidOption("runtime.deployTimeoutMs", timeout, "must be a positive number of milliseconds");
   }
   const hosts = runtime.remoteHosts;
   if (hosts === undefined) return;

@@ -57,6 +57,8 @@ export interface ExecutionTuning extends PlainTuning {
    * deployed there through the control plane (runtime/remote/), the rest run here.
    */
   remoteHosts?: Readonly<Record<string, RemoteHost>>;
+  /** Milliseconds a remote host has to answer a deploy (RemoteHostsInit.deployTimeoutMs). */
+  deployTimeoutMs?: number;
 }
 
 /**
@@ -175,6 +177,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
         jobId: this.#owner.jobId,
         tuning: plainTuning(this.#tuning),
         remoteOf,
+        deployTimeoutMs: this.#tuning.deployTimeoutMs,
       });
     }
     await local.open(() => this.#running);

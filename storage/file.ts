@@ -4,6 +4,10 @@ import { type StorageAdapter, checkKey } from "./adapter.ts";
 import { WeirError } from "../errors.ts";
 
 let tmpCounter = 0;
+// Worker threads share the process id and each loads its own copy of this module (its own
+// counter): a random part keeps two threads writing into one directory from renaming each
+// other's temporary files.
+const tmpOwner = `${process.pid}-${crypto.randomUUID().slice(0, 8)}`;
 
 /**
  * Local files under a root directory, the embedded default. A put writes a temporary
@@ -60,7 +64,7 @@ export class FileStorage implements StorageAdapter {
   async putParts(key: string, parts: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
     const target = this.#path(key);
     const dir = dirname(target);
-    const tmp = join(dir, `.tmp-${process.pid}-${++tmpCounter}`);
+    const tmp = join(dir, `.tmp-${tmpOwner}-${++tmpCounter}`);
     try {
       await mkdir(dir, { recursive: true });
       const fh = await open(tmp, "w");

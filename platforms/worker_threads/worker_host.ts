@@ -60,6 +60,11 @@ export class WorkerHost implements RemoteHost {
     this.#worker = undefined;
   }
 
+  /** The master gave up on the Worker (a deploy it did not answer): it is terminated, the next connect starts another. */
+  abandon(): void {
+    this.terminate();
+  }
+
   #start(): Worker {
     const o = this.#options;
     const worker = new Worker(new URL("./worker_entry.ts", import.meta.url).href, { type: "module" });

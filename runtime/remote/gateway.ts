@@ -33,4 +33,10 @@ export interface RemoteHost {
   readonly hostId: string;
   /** Opens a connection for one execution attempt (a host that failed before is recreated). */
   connect(handlers: ControlHandlers): TaskExecutorGateway;
+  /**
+   * The master gave up on this host (it did not answer a deploy in time): the host stops
+   * what it runs, and the next connect starts it anew (a Worker is terminated and started
+   * again). Optional: a host without it is connected again as it is.
+   */
+  abandon?(): void;
 }

@@ -97,6 +97,14 @@ export class LoopbackHost implements RemoteHost {
     this.#connection = undefined;
   }
 
+  /** The master gave up on this host: what it ran stops quietly, the next connect starts a new incarnation. */
+  abandon(): void {
+    this.#executor?.stop();
+    this.#executor = undefined;
+    this.#connection?.close();
+    this.#connection = undefined;
+  }
+
   #start(): TaskExecutor {
     const init = this.#init;
     this.stats.incarnations++;

@@ -6,6 +6,7 @@
  * calls coming back).
  * @module
  */
+import type { Timer } from "../../actors/time.ts";
 import type { SubtaskAddress } from "../../actors/transport.ts";
 import type { LoadedCheckpoint } from "../../checkpoint/restore.ts";
 import type { JobGraph } from "../../dataflow/job_graph.ts";
@@ -29,7 +30,15 @@ export interface RemoteHostsInit {
   tuning: PlainTuning;
   /** The remote host that runs a subtask; undefined: it runs in the master's process. */
   remoteOf(subtask: SubtaskAddress): RemoteHost | undefined;
+  /**
+   * Milliseconds of the owner's clock every host has to answer `deploy`; a host that
+   * did not fails the attempt with `deploy_timeout` and is abandoned (default 60 000).
+   */
+  deployTimeoutMs?: number;
 }
+
+/** How long a host may take to build and restore its subtasks unless set: restored state travels in the deploy. */
+export const DEPLOY_TIMEOUT_MS_DEFAULT = 60_000;
 
 /** One host's connection for this attempt and what it runs. */
 interface Connected {
@@ -47,6 +56,7 @@ export class RemoteHosts {
   #closed = false;
   #deployedCount = 0;
   #allDeployed: (() => void) | undefined;
+  #deployTimer: Timer | undefined;
 
   constructor(owner: RemoteHostsOwner, init: RemoteHostsInit) {
     this.#owner = owner;
@@ -72,7 +82,8 @@ export class RemoteHosts {
   /**
    * Connects every host and deploys its subtasks with where `restore` lives (each host
    * reads its own part there); resolves once every host answered `deployed`, or once the
-   * attempt stopped (a host failed).
+   * attempt stopped (a host failed, or one did not answer within `deployTimeoutMs`: the
+   * attempt fails with `deploy_timeout`).
    * @throws {WeirError} `invariant_broken` for a restore that does not say where it lives.
    */
   deploy(restore: LoadedCheckpoint | undefined, restoredCheckpointId: number): Promise<void> {
@@ -84,6 +95,8 @@ export class RemoteHosts {
     }
     const fingerprint: GraphFingerprint = { maxParallelism: g.maxParallelism, vertices: g.vertices.map((v) => ({ id: v.id, parallelism: v.parallelism, uids: [...v.uids] })) };
     const done = new Promise<void>((resolve) => (this.#allDeployed = resolve));
+    const timeoutMs = this.#init.deployTimeoutMs ?? DEPLOY_TIMEOUT_MS_DEFAULT;
+    if (this.#hosts.size > 0) this.#deployTimer = this.#owner.scheduler.after(timeoutMs, () => this.#deployTimedOut(timeoutMs));
     for (const c of this.#hosts.values()) {
       if (this.#closed) break;
       c.gateway = c.host.connect({
@@ -107,6 +120,20 @@ export class RemoteHosts {
     return done;
   }
 
+  /** The hosts that did not answer are abandoned (a hung Worker is terminated) and the attempt fails. */
+  #deployTimedOut(timeoutMs: number): void {
+    this.#deployTimer = undefined;
+    if (this.#closed) return;
+    const silent = [...this.#hosts.values()].filter((c) => !c.deployed);
+    if (silent.length === 0) return;
+    for (const c of silent) c.host.abandon?.();
+    const names = silent.map((c) => c.host.hostId).join(", ");
+    this.#owner.failed(
+      `remote host ${silent[0].host.hostId}`,
+      new WeirError("deploy_timeout", `Remote host${silent.length > 1 ? "s" : ""} ${names} did not answer the deploy of attempt ${this.#owner.attempt} within ${timeoutMs} ms (runtime.deployTimeoutMs): dead or hung`),
+    );
+  }
+
   /** Every host deployed: their subtasks run. */
   start(): void {
     this.send({ kind: "start", attempt: this.#owner.attempt });
@@ -121,6 +148,7 @@ export class RemoteHosts {
   cancel(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#deployTimer?.cancel();
     for (const c of this.#hosts.values()) {
       if (!c.gateway) continue;
       try {
@@ -153,7 +181,10 @@ export class RemoteHosts {
       case "deployed":
         if (c.deployed) return;
         c.deployed = true;
-        if (++this.#deployedCount === this.#hosts.size) this.#allDeployed?.();
+        if (++this.#deployedCount === this.#hosts.size) {
+          this.#deployTimer?.cancel();
+          this.#allDeployed?.();
+        }
         return;
       case "acknowledge":
         return owner.acknowledge(m.ack);
