@@ -8,9 +8,11 @@
  * restored refers to (checkpoint/shared_state.ts, Flink's SharedStateRegistry); file
  * names start with their checkpoint id for it.
  *
- * Format 2 (this one) stores each table as columns, keys and values per key group
- * (heap_encode.ts), which decode without an array per entry; format 1 files (pairs) are
- * still read; a newer format is refused.
+ * Format 3 (this one) stores each table as columns, keys and values per key group
+ * (heap_encode.ts), a column in a typed form when its items allow (heap_columns.ts: int32
+ * or float64 bytes, one text with string ends), which decodes in bulk; format 2 files
+ * (columns as arrays only) and format 1 files (pairs) are still read; a newer format is
+ * refused. Savepoints never use it: they stay canonical.
  * @module
  */
 import { decode } from "../codec/cbor.ts";
@@ -23,13 +25,13 @@ import type { KeyedTableSnapshot } from "./keyed_state.ts";
 import type { ColumnTable } from "./heap_restore.ts";
 
 /** The heap's own checkpoint format version. */
-export const HEAP_FORMAT_VERSION = 2;
+export const HEAP_FORMAT_VERSION = 3;
 const CHANGELOGS_MAX = 8;
 
 /** One shared file's content: canonical tables (changed entries) and tombstones. */
 export interface HeapChangelogFile {
   base: boolean;
-  /** Columns (format 2) or canonical tables (format 1). */
+  /** Columns (formats 2 and 3) or canonical tables (format 1). */
   tables: Record<string, ColumnTable> | Record<string, KeyedTableSnapshot>;
   deleted: Record<string, [keyGroup: number, keys: unknown[]][]>;
 }

@@ -5,12 +5,15 @@
  * tables (`{ [name]: { kind, ttl?, groups } }`):
  * - `pairs`: the canonical form every backend reads (savepoints, full checkpoints), a
  *   group being `[keyGroup, [[key, value], …]]`;
- * - `columns`: the heap's own checkpoint files (heap_changelog.ts, format 2), a group
- *   being `[keyGroup, [key, …], [value, …]]`, which decodes without an array per entry.
+ * - `columns`: the heap's own checkpoint files (heap_changelog.ts, format 3), a group
+ *   being `[keyGroup, keys, values]`, each column an array or, when its items allow, a
+ *   typed form (heap_columns.ts: int32 or float64 bytes, one text with string ends) that
+ *   decodes in bulk, without a CBOR item per entry.
  * @module
  */
 import type { CborWriter } from "../codec/cbor_writer.ts";
 import type { TableColumns } from "./heap_snapshot.ts";
+import { type ColumnForm, columnForm, writeNumberColumnHead, writeNumbers, writeStringColumn } from "./heap_columns.ts";
 
 /** How groups are laid out; see the module doc. */
 export type ColumnsLayout = "pairs" | "columns";
@@ -38,6 +41,10 @@ export class ColumnsEncoder {
   #g = 0;
   /** Entry index within the group; for `columns`, keys then values (n + i). */
   #i = -1;
+  /** Columns layout: the column being written (0 keys, 1 values, 2 done), its form and next item. */
+  #col = 0;
+  #form: ColumnForm | undefined;
+  #ci = 0;
 
   constructor(writer: CborWriter, tables: TableColumns[], layout: ColumnsLayout) {
     this.#w = writer;
@@ -62,7 +69,7 @@ export class ColumnsEncoder {
         if (this.#i < 0) {
           w.head(4, this.#layout === "pairs" ? 2 : 3);
           w.value(g);
-          w.head(4, n);
+          if (this.#layout === "pairs") w.head(4, n);
           this.#i = 0;
         }
         if (this.#layout === "pairs") {
@@ -77,17 +84,10 @@ export class ColumnsEncoder {
           this.#i = i;
           if (i < n) return false;
         } else {
-          let i = this.#i;
-          const end = Math.min(2 * n, i + left);
-          for (; i < end; i++) {
-            if (i === n) w.head(4, n);
-            w.value(i < n ? keys[i] : values[i - n]);
-          }
-          // An empty group still needs its (empty) values array.
-          if (n === 0) w.head(4, 0);
-          left -= end - this.#i;
-          this.#i = i;
-          if (i < 2 * n) return false;
+          if (this.#col === 0) left = this.#column(keys, left);
+          if (this.#col === 1) left = this.#column(values, left);
+          if (this.#col < 2) return false;
+          this.#col = 0;
         }
         this.#i = -1;
         this.#g++;
@@ -99,6 +99,40 @@ export class ColumnsEncoder {
       this.#next();
     }
     return true;
+  }
+
+  /**
+   * Writes on in the current column (keys, then values) of a group in the columns layout,
+   * in its form (heap_columns.ts); returns the budget left, and moves to the next column
+   * once this one is written.
+   */
+  #column(items: readonly unknown[], budget: number): number {
+    const w = this.#w;
+    const n = items.length;
+    let left = budget;
+    if (this.#form === undefined) {
+      if (left <= 0) return left;
+      this.#form = columnForm(items);
+      this.#ci = 0;
+      if (this.#form === "str") {
+        writeStringColumn(w, items);
+        this.#ci = n;
+        left -= n;
+      } else if (this.#form === "array") w.head(4, n);
+      else writeNumberColumnHead(w, this.#form, n);
+    }
+    const form = this.#form;
+    const from = this.#ci;
+    const end = Math.min(n, from + Math.max(0, left));
+    if (form === "i32" || form === "f64") {
+      if (end > from) writeNumbers(w, form, items, from, end);
+    } else if (form === "array") for (let i = from; i < end; i++) w.value(items[i]);
+    left -= end - from;
+    this.#ci = end;
+    if (end < n) return left;
+    this.#form = undefined;
+    this.#col++;
+    return left;
   }
 
   #next(): void {

@@ -14,6 +14,7 @@ import { canonicalKey } from "./key_group.ts";
 import { type KeyedTableSnapshot, readTable, type StateKind } from "./keyed_state.ts";
 import type { StateTable } from "./heap_table.ts";
 import { restoreTtlEntry } from "./ttl.ts";
+import { readColumn } from "./heap_columns.ts";
 
 /** A table of the heap's own files: keys and values per key group. */
 export interface ColumnTable {
@@ -140,7 +141,10 @@ export interface HeapChainFile {
   version: number;
 }
 
-/** Calls `each` per key group of the range in a file's tables, as columns (format 2) or pairs (format 1, split here). */
+/**
+ * Calls `each` per key group of the range in a file's tables, as columns (format 2 arrays;
+ * format 3 also typed columns, heap_columns.ts) or pairs (format 1, split here).
+ */
 function eachTable(
   target: RestoreTarget,
   tables: HeapChainFile["file"]["tables"],
@@ -167,17 +171,18 @@ function eachTable(
     target.table(name, kind);
     if (ttl) target.markTtl(name);
     for (const group of c.groups) {
-      const [g, keys, values] = Array.isArray(group) ? group : [-1, undefined, undefined];
-      if (!Number.isInteger(g) || !isColumn(keys) || !isColumn(values) || keys.length !== values.length) {
-        throw new WeirError("checkpoint_corrupt", `Keyed state "${name}" in the heap checkpoint file has key group ${g} with ${keys?.length} keys and ${values?.length} values`);
+      const [g, keyColumn, valueColumn] = Array.isArray(group) ? group : [-1, undefined, undefined];
+      if (!Number.isInteger(g)) throw new WeirError("checkpoint_corrupt", `Keyed state "${name}" in the heap checkpoint file has a key group ${g}`);
+      if (g < start || g > end) continue;
+      const where = () => `Keyed state "${name}" in the heap checkpoint file (format ${version}), key group ${g},`;
+      const keys = readColumn(keyColumn, version >= 3, where);
+      const values = readColumn(valueColumn, version >= 3, where);
+      if (keys.length !== values.length) {
+        throw new WeirError("checkpoint_corrupt", `Keyed state "${name}" in the heap checkpoint file has key group ${g} with ${keys.length} keys and ${values.length} values`);
       }
-      if (g >= start && g <= end) each(name, kind, ttl, g, keys, values);
+      each(name, kind, ttl, g, keys, values);
     }
   }
-}
-
-function isColumn(c: unknown): c is ArrayLike<unknown> {
-  return Array.isArray(c) || ArrayBuffer.isView(c);
 }
 
 function canonical(target: RestoreTarget, key: unknown): unknown {

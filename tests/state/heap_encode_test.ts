@@ -1,10 +1,12 @@
-/** ColumnsEncoder: heap snapshot columns written in steps, as canonical pairs or as columns. */
+/** ColumnsEncoder: heap snapshot columns written in steps, as canonical pairs or as (typed) columns. */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { CborWriter } from "../../codec/cbor_writer.ts";
 import { decode, encode } from "../../codec/cbor.ts";
 import { ColumnsEncoder } from "../../state/heap_encode.ts";
 import type { TableColumns } from "../../state/heap_snapshot.ts";
+import { columnForm, readColumn } from "../../state/heap_columns.ts";
+import { WeirError } from "../../errors.ts";
 
 const tables: TableColumns[] = [
   { name: "count", kind: "value", ttl: false, groups: [[0, [1, 2, 3], [10, 20, 30]], [5, ["a"], [1.5]], [127, [], []]] },
@@ -34,13 +36,72 @@ describe("ColumnsEncoder", () => {
     }
   });
 
-  test("columns: keys and values per key group, whatever the budget per step", () => {
+  test("columns: keys and values per key group, typed where the items allow, whatever the budget per step", () => {
     for (const budget of [1, 2, 5, 1000]) {
-      const back = decode<Record<string, { kind: string; ttl?: boolean; groups: unknown[] }>>(written("columns", budget).bytes);
+      const back = decode<Record<string, { kind: string; ttl?: boolean; groups: [number, unknown, unknown][] }>>(written("columns", budget).bytes);
       assert.deepEqual(Object.keys(back), ["count", "empty", "seen"]);
-      assert.deepEqual(back.count, { kind: "value", groups: [[0, [1, 2, 3], [10, 20, 30]], [5, ["a"], [1.5]], [127, [], []]] });
+      const read = (c: unknown) => Array.from(readColumn(c, true, () => "test"));
+      const count = back.count.groups.map(([g, k, v]) => [g, read(k), read(v)]);
+      assert.deepEqual(count, [[0, [1, 2, 3], [10, 20, 30]], [5, ["a"], [1.5]], [127, [], []]]);
+      // Typed forms: int32 bytes, a text with string ends, float64 bytes; empty columns are arrays.
+      assert.ok((back.count.groups[0][1] as { i32: Uint8Array }).i32 instanceof Uint8Array);
+      assert.equal((back.count.groups[1][1] as { str: string }).str, "a");
+      assert.ok((back.count.groups[1][2] as { f64: Uint8Array }).f64 instanceof Uint8Array);
+      assert.deepEqual(back.count.groups[2][1], []);
       assert.deepEqual(back.empty, { kind: "list", groups: [] });
       assert.deepEqual(back.seen, { kind: "map", ttl: true, groups: [[64, [{ id: 1 }], [[["m", [5, "v"]]]]]] });
     }
+  });
+});
+
+describe("typed columns", () => {
+  test("columnForm() picks int32, float64, strings or a plain array, and each reads back as written", () => {
+    const cases: [unknown[], string][] = [
+      [[0, -1, 2147483647, -2147483648], "i32"],
+      [[1, 2 ** 31], "f64"],
+      [[1.5, NaN, Infinity, -Infinity, -0, 0], "f64"],
+      [["a", "é", "日本", "😀", ""], "str"],
+      [["a", "\ud800"], "array"],
+      [["a", 1], "array"],
+      [[1, "a"], "array"],
+      [[{ a: 1 }, [2]], "array"],
+      [[true, null], "array"],
+      [[], "array"],
+    ];
+    for (const [items, form] of cases) {
+      assert.equal(columnForm(items), form, JSON.stringify(items));
+      const tables: TableColumns[] = [{ name: "t", kind: "value", ttl: false, groups: [[1, items, items]] }];
+      for (const budget of [1, 3, 100]) {
+        const w = new CborWriter("test", 16);
+        const e = new ColumnsEncoder(w, tables, "columns");
+        while (!e.step(budget));
+        const back = decode<{ t: { groups: [number, unknown, unknown][] } }>(w.bytes());
+        const [, k, v] = back.t.groups[0];
+        // Typed columns keep every item exactly (-0 too); an array reads back as CBOR does
+        // (a lone surrogate does not survive CBOR's UTF-8 either way).
+        const expected = form === "array" ? decode<unknown[]>(encode(items)) : items;
+        const keys = Array.from(readColumn(k, true, () => "test"));
+        assert.deepEqual(keys, expected, `${form}, budget ${budget}`);
+        assert.deepEqual(Array.from(readColumn(v, true, () => "test")), expected);
+        if (form !== "array") for (let i = 0; i < items.length; i++) assert.ok(Object.is(keys[i], expected[i]), `item ${i} of ${form}`);
+      }
+    }
+  });
+
+  test("readColumn() refuses a typed column in format 2 and typed columns whose bytes or ends do not add up, naming where", () => {
+    const where = () => "Keyed state \"n\", key group 3,";
+    const bad = (c: unknown, typed = true) =>
+      assert.throws(() => readColumn(c, typed, where), (e) => e instanceof WeirError && e.code === "checkpoint_corrupt" && /"n", key group 3/.test(e.message));
+    bad({ i32: new Uint8Array(4) }, false);
+    bad({ i32: new Uint8Array(5) });
+    bad({ f64: new Uint8Array(12) });
+    bad({ f64: "x" });
+    bad({ str: "abc", ends: new Uint8Array(new Uint32Array([1, 5]).buffer) });
+    bad({ str: "abc", ends: new Uint8Array(new Uint32Array([2, 1]).buffer) });
+    bad({ str: "abc", ends: new Uint8Array(new Uint32Array([1]).buffer) });
+    bad({ str: "abc", ends: new Uint8Array(3) });
+    bad({ u8: new Uint8Array(1) });
+    bad(7);
+    assert.deepEqual(Array.from(readColumn({ str: "abc", ends: new Uint8Array(new Uint32Array([1, 3]).buffer) }, true, where)), ["a", "bc"]);
   });
 });

@@ -1,0 +1,143 @@
+/**
+ * Typed columns of the heap's own checkpoint files (format 3, heap_changelog.ts): a column
+ * of keys or values of one key group is written in the form that decodes in bulk when all
+ * its items allow it, and as a plain CBOR array otherwise (format 2's only form):
+ * - `{ i32: bytes }`: every item an integer in int32 range (not -0), 4 bytes little-endian each;
+ * - `{ f64: bytes }`: every item a number, 8 bytes little-endian each (NaN, ±Infinity, -0 kept);
+ * - `{ str: text, ends: bytes }`: every item a well-formed string, concatenated into one
+ *   CBOR text string, with the end of each (UTF-16 code units, uint32 little-endian): one
+ *   UTF-8 decode per column and a slice per item. A lone surrogate would not survive UTF-8
+ *   (TextEncoder makes it U+FFFD), so such a column stays an array.
+ * A decoded column is an Int32Array, a Float64Array or an array: no CBOR item per entry.
+ * @module
+ */
+import type { CborWriter } from "../codec/cbor_writer.ts";
+import { WeirError } from "../errors.ts";
+
+/** How a column is written; see the module doc. */
+export type ColumnForm = "i32" | "f64" | "str" | "array";
+
+/**
+ * A string column's text is written in one step: longer ones (UTF-16 code units) stay
+ * arrays, written a budget of items at a time, so that no step encodes megabytes at once.
+ */
+export const STRING_COLUMN_UNITS_MAX = 1 << 20;
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The form a column is written in (one pass over its items). */
+export function columnForm(items: readonly unknown[]): ColumnForm {
+  const n = items.length;
+  if (n === 0) return "array";
+  const first = items[0];
+  if (typeof first === "number") {
+    let i32 = true;
+    for (let i = 0; i < n; i++) {
+      const v = items[i];
+      if (typeof v !== "number") return "array";
+      if (i32 && ((v | 0) !== v || Object.is(v, -0))) i32 = false;
+    }
+    return i32 ? "i32" : "f64";
+  }
+  if (typeof first === "string") {
+    let units = 0;
+    for (let i = 0; i < n; i++) {
+      const v = items[i];
+      if (typeof v !== "string" || !isWellFormed(v)) return "array";
+      units += v.length;
+    }
+    return units <= STRING_COLUMN_UNITS_MAX ? "str" : "array";
+  }
+  return "array";
+}
+
+/** Writes a string column's map (`{ str, ends }`) in one go. */
+export function writeStringColumn(w: CborWriter, items: readonly unknown[]): void {
+  const n = items.length;
+  const ends = new DataView(new ArrayBuffer(4 * n));
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    at += (items[i] as string).length;
+    ends.setUint32(4 * i, at, true);
+  }
+  const text = new TextEncoder().encode((items as string[]).join(""));
+  w.head(5, 2);
+  w.value("str");
+  w.head(3, text.length);
+  w.raw(text);
+  w.value("ends");
+  w.head(2, 4 * n);
+  w.raw(new Uint8Array(ends.buffer));
+}
+
+/** Writes the head of a number column (`{ i32 | f64: bytes }`); its items follow via writeNumbers(). */
+export function writeNumberColumnHead(w: CborWriter, form: "i32" | "f64", n: number): void {
+  w.head(5, 1);
+  w.value(form);
+  w.head(2, (form === "i32" ? 4 : 8) * n);
+}
+
+/** Writes items `from` … `to` - 1 of a number column, little-endian. */
+export function writeNumbers(w: CborWriter, form: "i32" | "f64", items: readonly unknown[], from: number, to: number): void {
+  const size = form === "i32" ? 4 : 8;
+  const view = new DataView(new ArrayBuffer(size * (to - from)));
+  if (form === "i32") for (let i = from; i < to; i++) view.setInt32(4 * (i - from), items[i] as number, true);
+  else for (let i = from; i < to; i++) view.setFloat64(8 * (i - from), items[i] as number, true);
+  w.raw(new Uint8Array(view.buffer));
+}
+
+/**
+ * A decoded column as items: an array as it is, a typed form (format 3 and later only)
+ * turned into its typed array or strings.
+ * @throws {WeirError} `checkpoint_corrupt` naming the state and key group for a column
+ *   that is neither, or whose bytes or ends do not add up
+ */
+export function readColumn(c: unknown, typed: boolean, where: () => string): ArrayLike<unknown> {
+  if (Array.isArray(c)) return c;
+  const bad = (why: string) => new WeirError("checkpoint_corrupt", `${where()} has a column that ${why}`);
+  if (!typed || typeof c !== "object" || c === null) throw bad("is not an array");
+  const col = c as Record<string, unknown>;
+  if (col.i32 !== undefined) return numbers(col.i32, 4, bad);
+  if (col.f64 !== undefined) return numbers(col.f64, 8, bad);
+  if (typeof col.str === "string" && col.ends instanceof Uint8Array) {
+    const text = col.str;
+    const ends = col.ends;
+    if (ends.length % 4 !== 0) throw bad(`has ${ends.length} bytes of string ends`);
+    const view = new DataView(ends.buffer, ends.byteOffset, ends.byteLength);
+    const n = ends.length / 4;
+    const out = new Array<string>(n);
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const end = view.getUint32(4 * i, true);
+      if (end < at || end > text.length) throw bad(`ends string ${i} at ${end}, outside ${at} … ${text.length}`);
+      out[i] = text.slice(at, end);
+      at = end;
+    }
+    if (at !== text.length) throw bad(`ends its last string at ${at} of ${text.length}`);
+    return out;
+  }
+  throw bad(`has none of the forms i32, f64, str (keys: ${Object.keys(col).join(", ")})`);
+}
+
+function numbers(bytes: unknown, size: 4 | 8, bad: (why: string) => WeirError): Int32Array | Float64Array {
+  if (!(bytes instanceof Uint8Array) || bytes.length % size !== 0) {
+    throw bad(`holds ${bytes instanceof Uint8Array ? bytes.length : typeof bytes} bytes for ${size}-byte numbers`);
+  }
+  const n = bytes.length / size;
+  if (LITTLE_ENDIAN) {
+    // A copy: the bytes may sit at any offset of the file's buffer, a typed array may not.
+    const own = bytes.slice().buffer;
+    return size === 4 ? new Int32Array(own, 0, n) : new Float64Array(own, 0, n);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = size === 4 ? new Int32Array(n) : new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = size === 4 ? view.getInt32(4 * i, true) : view.getFloat64(8 * i, true);
+  return out;
+}
+
+/** No lone surrogate (String.prototype.isWellFormed, ES2024, where the runtime has it). */
+function isWellFormed(s: string): boolean {
+  const native = (s as { isWellFormed?: () => boolean }).isWellFormed;
+  if (native) return native.call(s);
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+}
