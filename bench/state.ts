@@ -10,10 +10,13 @@
  * checkpoint's synchronous part, a garbage collection, a long step), how many gaps
  * exceeded 10 ms, checkpoints completed, their longest synchronous part and median
  * duration, bytes written per checkpoint. Then, per size, heap restore time from a full
- * checkpoint file and from an incremental base (decode + restore), and an incremental base beside the changelogs
- * written after 1 % and 10 % of the keys changed (bytes and time, backend level).
+ * checkpoint file (decode + load), from an incremental base and from a base with three
+ * changelogs (read + decode + load), each with the first pass of one update per key after
+ * it (which puts the keys into the tables' Maps) and the next pass; and an incremental
+ * base beside the changelogs written after 1 % and 10 % of the keys changed (bytes and
+ * time, backend level). `--restore-only` skips the jobs.
  *
- *   bun bench/state.ts [--keys 100000,1000000] [--per-key 8] [--interval 1000] [--min-records 5000000]
+ *   bun bench/state.ts [--keys 100000,1000000] [--per-key 8] [--interval 1000] [--min-records 5000000] [--restore-only]
  *   deno run -A bench/state.ts
  *
  * Storage is MemoryStorage: times are weir's, not a disk's.
@@ -38,6 +41,7 @@ const { values } = parseArgs({
     "per-key": { type: "string", default: "8" },
     interval: { type: "string", default: "1000" },
     "min-records": { type: "string", default: "5000000" },
+    "restore-only": { type: "boolean", default: false },
   },
 });
 const sizes = values.keys.split(",").map(Number);
@@ -135,38 +139,67 @@ function capture(b: HeapKeyedStateBackend, id: number): Uint8Array {
   return out;
 }
 
-/** Decode + restore of an incremental base of `keys` counts, in ms. */
-async function restoreBaseMs(keys: number): Promise<{ ms: number; size: number }> {
+/** A restore's time and what the first passes over its keys cost after it. */
+interface Restored {
+  ms: number;
+  size: number;
+  /** One update of every key right after the restore: it puts the keys into the tables' Maps (heap_table.ts). */
+  firstPassMs: number;
+  /** The same pass again, on indexed tables. */
+  nextPassMs: number;
+}
+
+/** Times two passes of one update per key over a restored backend and checks a count. */
+function passes(r: HeapKeyedStateBackend, keys: number, expectLast: number): { firstPassMs: number; nextPassMs: number } {
+  const sum = r.reducingState<number>("reduce", (a, v) => a + v);
+  let start = nowMs();
+  for (let k = 0; k < keys; k++) sum.addFor(k, 1);
+  const firstPassMs = nowMs() - start;
+  start = nowMs();
+  for (let k = 0; k < keys; k++) sum.addFor(k, 1);
+  const nextPassMs = nowMs() - start;
+  r.setCurrentKey(keys - 1);
+  if (r.valueState<number>("reduce").value() !== expectLast + 2) throw new Error("restore lost a key");
+  return { firstPassMs, nextPassMs };
+}
+
+/**
+ * Read + decode + restore of an incremental chain of `keys` counts, in ms: a base alone, or
+ * (`changelogs`) a base and that many changelogs of 1 % of the keys each.
+ */
+async function restoreChainMs(keys: number, changelogs: number): Promise<Restored> {
   const storage = new MemoryStorage();
   const init = { maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, storage, uid: "sum", subtaskIndex: 0, jobId: "bench" };
   const b = new HeapKeyedStateBackend(init);
   const sum = b.reducingState<number>("reduce", (a, v) => a + v);
   for (let k = 0; k < keys; k++) sum.addFor(k, k);
-  const snap = b.snapshot(1);
-  while (!(await snap.step(50_000)));
-  const h = snap.result() as IncrementalKeyedState;
-  snap.release();
+  let h: IncrementalKeyedState | undefined;
+  for (let id = 1; id <= changelogs + 1; id++) {
+    // The last key changes in every changelog, the others in turn (1 % each time).
+    if (id > 1) for (let k = id; k < keys; k += 100) sum.addFor(k === keys - 1 ? k - 1 : k, 0);
+    const snap = b.snapshot(id);
+    while (!(await snap.step(50_000)));
+    h = snap.result() as IncrementalKeyedState;
+    snap.release();
+  }
   b.dispose();
+  if (h!.shared.length !== changelogs + 1) throw new Error(`chain of ${h!.shared.length} files, expected ${changelogs + 1}`);
   const start = nowMs();
   const r = new HeapKeyedStateBackend(init);
-  await r.restore([h]);
+  await r.restore([h!]);
   const ms = nowMs() - start;
-  r.setCurrentKey(keys - 1);
-  if (r.valueState<number>("reduce").value() !== keys - 1) throw new Error("restore lost a key");
-  return { ms, size: h.shared[0].size };
+  return { ms, size: h!.shared.reduce((n, f) => n + f.size, 0), ...passes(r, keys, keys - 1) };
 }
 
 /** Decode + restore of one operator's checkpointed state, in ms. */
-function restoreMs(keys: number): { ms: number; size: number } {
+function restoreMs(keys: number): Restored {
   const bytesOut = capture(filled(keys), 1);
   const start = nowMs();
   const state = decode<{ keyed: Record<string, KeyedTableSnapshot> }>(bytesOut, "bench state");
   const r = new HeapKeyedStateBackend({ maxParallelism: 128, range: { start: 0, end: 127 } });
   r.restore([{ format: "canonical", tables: state.keyed }]);
   const ms = nowMs() - start;
-  r.setCurrentKey(keys - 1);
-  if (r.valueState<number>("reduce").value() !== keys - 1) throw new Error("restore lost a key");
-  return { ms, size: bytesOut.length };
+  return { ms, size: bytesOut.length, ...passes(r, keys, keys - 1) };
 }
 
 /** Bytes and time of an incremental base and of changelogs after 1 % and 10 % of keys changed. */
@@ -195,7 +228,7 @@ async function incremental(keys: number): Promise<string[]> {
 }
 
 const rows: string[][] = [["keys", "variant", "records/s", "longest gap", "gaps > 10 ms", "checkpoints", "max sync", "longest async step", "median duration", "state size", "checkpointed"]];
-const restoreRows: string[][] = [["keys", "full checkpoint", "restore (decode + load)", "incremental base", "restore (read + decode + load)"]];
+const restoreRows: string[][] = [["keys", "from", "bytes", "restore", "first pass after", "next pass"]];
 const incrementalRows: string[][] = [["keys", "incremental base", "changelog, 1 % changed", "changelog, 10 % changed"]];
 for (const keys of sizes) {
   const variants = [
@@ -205,7 +238,7 @@ for (const keys of sizes) {
     { label: "no checkpoints, 1 % of keys change", intervalMs: 0, hot: 0.01 },
     { label: `heap incremental, 1 % of keys change`, intervalMs, incremental: true, hot: 0.01 },
   ];
-  for (const v of variants) {
+  for (const v of values["restore-only"] ? [] : variants) {
     const r = await job(keys, v);
     console.log(`  ${runtimeName()} ${keys} keys, ${r.label}: ${perSecond(r.rate)} records/s, longest gap ${r.maxGapMs.toFixed(1)} ms, ${r.checkpoints} checkpoints`);
     rows.push([
@@ -222,9 +255,9 @@ for (const keys of sizes) {
       bytes(r.medianCheckpointedBytes),
     ]);
   }
-  const restored = restoreMs(keys);
-  const fromBase = await restoreBaseMs(keys);
-  restoreRows.push([String(keys), bytes(restored.size), `${restored.ms.toFixed(0)} ms`, bytes(fromBase.size), `${fromBase.ms.toFixed(0)} ms`]);
+  for (const [from, r] of [["full checkpoint (decode + load)", restoreMs(keys)], ["incremental base (read + decode + load)", await restoreChainMs(keys, 0)], ["base + 3 changelogs of 1 %", await restoreChainMs(keys, 3)]] as const) {
+    restoreRows.push([String(keys), from, bytes(r.size), `${r.ms.toFixed(0)} ms`, `${r.firstPassMs.toFixed(0)} ms`, `${r.nextPassMs.toFixed(0)} ms`]);
+  }
   incrementalRows.push(await incremental(keys));
 }
 console.log(`\n${runtimeName()}, rolling count, parallelism 1, ${perKey} updates per key (at least ${minRecords} records), checkpoint interval ${intervalMs} ms, load ${loadavg()[0].toFixed(1)}`);
