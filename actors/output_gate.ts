@@ -2,6 +2,7 @@ import type { OutputChannel } from "./output_channel.ts";
 import { type Batch, type ChannelItem, withTimestamps } from "./messages.ts";
 import { copyBatch } from "../codec/values.ts";
 import { keyGroupOf, subtaskForKeyGroup } from "../state/key_group.ts";
+import { assert } from "../errors.ts";
 
 /** How records of one edge are spread over the receiving subtasks. */
 export type Partitioning =
@@ -18,9 +19,24 @@ export type Partitioning =
 export type GateCopies = "none" | "others" | "all";
 
 /**
+ * A gate's buffer timeout (Flink's `execution.buffer-timeout`), in ms of the subtask's clock:
+ * how long a record may wait in a partly filled batch before the batch is sent anyway.
+ * `0` sends partly filled batches at the end of every actor step (weir's default locally:
+ * records never wait on a timer); `-1` sends a batch only when it is full or an event
+ * follows it (barrier, watermark, end of partition); `n > 0` at the end of the first step
+ * that ends `n` ms or more after the step that put the oldest waiting record in.
+ */
+export const BUFFER_TIMEOUT_MAX_MS = 3_600_000;
+
+/**
  * The sending side of one edge in one subtask: a partitioner over one channel per
- * receiving subtask, with a batch being filled per channel. Batches are sent when full
- * and at the end of each actor step (flush), so records never wait on a timer.
+ * receiving subtask, with a batch being filled per channel. Batches are sent when full,
+ * before every event (barrier, watermark, end of partition: they never overtake records
+ * in the gate, so what a barrier must cover reaches the channel first), and after a step
+ * as the buffer timeout says ({@link OutputGate.endOfStep}).
+ *
+ * Flink: `RecordWriter` with its `OutputFlusher` (`setBufferTimeout`); weir checks the timeout
+ * at the end of actor steps and on a timer of the subtask, not on a thread of its own.
  */
 export class OutputGate {
   readonly channels: OutputChannel[];
@@ -37,6 +53,16 @@ export class OutputGate {
   #next = 0;
   #targetOf: Uint16Array | undefined;
   readonly #copies: GateCopies;
+  /** See {@link BUFFER_TIMEOUT_MAX_MS}: 0, -1 or ms. */
+  readonly bufferTimeoutMs: number;
+  /** Start of the step that put the oldest record now waiting in a partly filled batch; -1 when none waits. */
+  #heldSince = -1;
+  /**
+   * An emitted batch this long travels as it is when nothing waits before it: half a batch
+   * without a timeout (it would be sent at the end of the step anyway), a full one with a
+   * timeout (smaller ones wait to be joined).
+   */
+  readonly #asIsMin: number;
 
   /** The receiving operator (name and uid), to name it when its key selector throws. */
   readonly target: { name: string; uid: string };
@@ -47,7 +73,11 @@ export class OutputGate {
     batchSize: number,
     target: { name: string; uid: string },
     copies: GateCopies = "none",
+    bufferTimeoutMs = 0,
   ) {
+    assert(bufferTimeoutMs === -1 || (Number.isInteger(bufferTimeoutMs) && bufferTimeoutMs >= 0 && bufferTimeoutMs <= BUFFER_TIMEOUT_MAX_MS), () => `Buffer timeout ${bufferTimeoutMs} is not -1 or an integer between 0 and ${BUFFER_TIMEOUT_MAX_MS}`);
+    this.bufferTimeoutMs = bufferTimeoutMs;
+    this.#asIsMin = bufferTimeoutMs === 0 ? batchSize >> 1 : batchSize;
     this.#copies = copies;
     this.channels = channels;
     this.partitioning = partitioning;
@@ -179,7 +209,7 @@ export class OutputGate {
 
   #append(i: number, batch: Batch): void {
     const b = this.#building[i];
-    if (b.length === 0 && batch.length >= this.batchSize >> 1) {
+    if (b.length === 0 && batch.length >= this.#asIsMin) {
       // Big enough to travel as it is: no copy.
       this.channels[i].send(batch);
       return;
@@ -195,6 +225,51 @@ export class OutputGate {
   flush(): void {
     const building = this.#building;
     for (let i = 0; i < building.length; i++) if (building[i].length > 0) this.#send(i);
+    this.#heldSince = -1;
+  }
+
+  /** Records waiting in partly filled batches, on every channel. */
+  get held(): number {
+    let n = 0;
+    for (const b of this.#building) n += b.length;
+    return n;
+  }
+
+  /**
+   * The end of an actor step that started at `stepStartedAt` (ms of the subtask's clock;
+   * `now` is its end): sends the partly filled batches if the buffer timeout says so, and
+   * returns when the gate must be looked at again (ms of the same clock), or Infinity when
+   * no record waits on a timer (none waits, or the timeout is -1).
+   *
+   * @example
+   * ```ts
+   * import { OutputGate } from "./output_gate.ts";
+   * const sent: unknown[] = [];
+   * const channel = { send: (b: unknown) => { sent.push(b); return true; }, backpressured: false, buffered: 0, close() {} };
+   * // deno-lint-ignore no-explicit-any
+   * const gate = new OutputGate([channel as any], { kind: "forward" }, 100, { name: "sink", uid: "sink" }, "none", 10);
+   * gate.emit([1, 2]);
+   * console.assert(gate.endOfStep(0, 1) === 10 && sent.length === 0); // held: due at 10 ms
+   * console.assert(gate.endOfStep(5, 10) === Infinity && sent.length === 1); // sent
+   * ```
+   */
+  endOfStep(stepStartedAt: number, now: number): number {
+    const timeout = this.bufferTimeoutMs;
+    if (timeout === 0) {
+      this.flush();
+      return Infinity;
+    }
+    if (this.held === 0) {
+      this.#heldSince = -1;
+      return Infinity;
+    }
+    // The step's start is no later than its first emit: the record waits at most the timeout.
+    if (this.#heldSince < 0) this.#heldSince = stepStartedAt;
+    if (timeout < 0) return Infinity;
+    const due = this.#heldSince + timeout;
+    if (now < due) return due;
+    this.flush();
+    return Infinity;
   }
 
   /** Sends an event on every channel, in-band, after flushing. */

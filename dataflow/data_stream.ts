@@ -9,6 +9,7 @@ import { SinkOperator } from "./operators/sink.ts";
 import type { InputPartitioning, OperatorOptions, Transformation } from "./transformation.ts";
 import { codeOf } from "./uid_hash.ts";
 import { WatermarkStrategy } from "./watermark_strategy.ts";
+import { checkBufferTimeout } from "./buffer_timeout.ts";
 import { type WindowOperatorAdder, WindowedStream } from "./windowed_stream.ts";
 import type { WindowAssigner } from "./window_assigners.ts";
 import { TimestampsAndWatermarksOperator } from "./operators/timestamps_watermarks.ts";
@@ -233,6 +234,30 @@ export class DataStream<T> {
   returns(type: string): this {
     if (typeof type !== "string" || type.length === 0) throw invalidOption(`returns of "${this.transformation.name}"`, type, "must be a type name (a non-empty string)");
     this.transformation.declaredType = type;
+    return this;
+  }
+
+  /**
+   * Sets how long, in ms, a record this stream's operator emits may wait in a partly filled
+   * batch before the batch goes to the next vertex (Flink's `DataStream#setBufferTimeout`):
+   * 0 at the end of every step, -1 only when full (or before a barrier, watermark or end
+   * of input). Overrides the environment's `bufferTimeout` for this operator's output; the
+   * same as its `bufferTimeout` option.
+   *
+   * @example
+   * ```ts
+   * import { StreamEnvironment, SequenceSource, CollectSink } from "../mod.ts";
+   * const env = new StreamEnvironment({ jobName: "doc-buffer-timeout" });
+   * env.fromSource(new SequenceSource(0, 10, { ratePerSecond: 100 })).setBufferTimeout(50)
+   *   .keyBy((n) => n % 2).reduce((a, b) => a + b).sinkTo(new CollectSink<number>());
+   * ```
+   * @throws {WeirError} `invalid_option` for a value other than -1, 0 or whole ms up to an
+   *   hour; `invalid_job` on a union (set it on the streams it unites)
+   */
+  setBufferTimeout(ms: number): this {
+    const t = this.transformation;
+    if (t.unionOf) throw new WeirError("invalid_job", `setBufferTimeout on the union "${t.name}": set it on the streams it unites`);
+    t.bufferTimeout = checkBufferTimeout(`bufferTimeout of ${t.name}`, ms);
     return this;
   }
 

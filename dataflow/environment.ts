@@ -19,6 +19,7 @@ import type { Source } from "./operator.ts";
 import type { OperatorOptions, Transformation } from "./transformation.ts";
 import { codeOf, inputsOf, UidHasher } from "./uid_hash.ts";
 import { checkRuntimeOptions } from "./runtime_options.ts";
+import { checkBufferTimeout } from "./buffer_timeout.ts";
 
 /** Options of the optional REST API. */
 export interface HttpOptions {
@@ -85,6 +86,16 @@ export interface EnvironmentOptions {
   batchSize?: number;
   /** Batches a channel queue holds before the sender waits. */
   channelCapacity?: number;
+  /**
+   * How long, in ms of the job's clock, a record may wait in a partly filled output batch
+   * before the batch is sent anyway (Flink's `execution.buffer-timeout`,
+   * `StreamExecutionEnvironment.setBufferTimeout`): fewer, fuller batches where each one
+   * costs a call (Durable Objects, Worker threads). `0` sends at the end of every actor step,
+   * `-1` only full batches (and before barriers, watermarks, end of input). Default 0 in
+   * one process; on Cloudflare with subtasks in objects (`WeirJob`) 10 unless set. An
+   * operator's `bufferTimeout` option or `setBufferTimeout()` overrides it for its output.
+   */
+  bufferTimeout?: number;
   /**
    * Pass records between operators by reference instead of copying them (Flink's
    * `ExecutionConfig.enableObjectReuse`). Default false: records are values, and an
@@ -173,7 +184,7 @@ function withDefaults(options: EnvironmentOptions): EnvironmentOptions {
 
 const KNOWN = new Set([
   "jobName", "parallelism", "maxParallelism", "storage", "checkpoint", "restart", "restoreFrom",
-  "allowNonRestoredState", "fresh", "http", "batchSize", "channelCapacity", "objectReuse", "autoWatermarkInterval", "state", "runtime",
+  "allowNonRestoredState", "fresh", "http", "batchSize", "channelCapacity", "bufferTimeout", "objectReuse", "autoWatermarkInterval", "state", "runtime",
 ]);
 
 function positiveInt(name: string, v: unknown, max = Infinity): number {
@@ -225,6 +236,7 @@ export class StreamEnvironment implements GraphBuilder {
     if (options.fresh !== undefined && typeof options.fresh !== "boolean") throw invalidOption("fresh", options.fresh, "must be a boolean");
     if (options.batchSize !== undefined) positiveInt("batchSize", options.batchSize, 1 << 20);
     if (options.channelCapacity !== undefined) positiveInt("channelCapacity", options.channelCapacity, 1 << 16);
+    if (options.bufferTimeout !== undefined) checkBufferTimeout("bufferTimeout", options.bufferTimeout);
     if (options.objectReuse !== undefined && typeof options.objectReuse !== "boolean") {
       throw invalidOption("objectReuse", options.objectReuse, "must be true or false");
     }
@@ -249,6 +261,7 @@ export class StreamEnvironment implements GraphBuilder {
     }
     if (o.name !== undefined && typeof o.name !== "string") throw invalidOption(`${t.kind} name`, o.name, "must be a string");
     if (o.parallelism !== undefined) positiveInt(`parallelism of ${o.name ?? o.uid ?? t.kind}`, o.parallelism, this.maxParallelism);
+    if (o.bufferTimeout !== undefined) checkBufferTimeout(`bufferTimeout of ${o.name ?? o.uid ?? t.kind}`, o.bufferTimeout);
     const id = this.#transformations.length;
     const full: Transformation = {
       ...t,
@@ -259,6 +272,7 @@ export class StreamEnvironment implements GraphBuilder {
       parallelism: o.parallelism,
       disableChaining: o.disableChaining ?? false,
     };
+    if (o.bufferTimeout !== undefined) full.bufferTimeout = o.bufferTimeout;
     this.#transformations.push(full);
     return full;
   }
@@ -309,6 +323,7 @@ export class StreamEnvironment implements GraphBuilder {
         tuning: {
           batchSize: o.batchSize ?? 1024,
           channelCapacity: o.channelCapacity ?? 8,
+          bufferTimeoutMs: o.bufferTimeout,
           channelStateMaxBytes: checkpoint.channelStateMaxBytes,
           objectReuse: o.objectReuse ?? false,
           autoWatermarkIntervalMs: o.autoWatermarkInterval,

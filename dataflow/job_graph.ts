@@ -30,6 +30,8 @@ export interface JobEdge {
   partitioning: Partitioning;
   /** Forward edges connect subtask i to subtask i only. */
   pointwise: boolean;
+  /** The sending operator's own buffer timeout (`setBufferTimeout`); the environment's when unset. */
+  bufferTimeoutMs?: number;
 }
 
 export interface JobGraph {
@@ -119,7 +121,9 @@ export function buildJobGraph(transformations: Transformation[], defaults: { par
       else if (part === "rebalance") partitioning = { kind: "rebalance" };
       else if (part === "broadcast") partitioning = { kind: "broadcast" };
       else partitioning = { kind: "hash", keySelector: from.sideOutputs?.size ? skipSideRecords(part.keySelector) : part.keySelector, maxParallelism };
-      edges.push({ from: vertexOf.get(from.id)!.id, to: v.id, partitioning, pointwise: partitioning.kind === "forward" });
+      const edge: JobEdge = { from: vertexOf.get(from.id)!.id, to: v.id, partitioning, pointwise: partitioning.kind === "forward" };
+      if (from.bufferTimeout !== undefined) edge.bufferTimeoutMs = from.bufferTimeout;
+      edges.push(edge);
     }
   }
   for (const v of vertices) {

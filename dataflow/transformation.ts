@@ -31,6 +31,8 @@ export interface Transformation {
   uidGiven: boolean;
   /** Keeps this operator out of its predecessor's chain. */
   disableChaining: boolean;
+  /** The buffer timeout of this operator's output edges (ms, 0 or -1); the environment's when unset. */
+  bufferTimeout?: number;
   /** Names of side outputs someone consumes (getSideOutput); see side_output.ts. */
   sideOutputs?: Set<string>;
   /** The record type its producer declared (`stream.returns(name)`, a source's `recordType`), checked by union. */
@@ -46,6 +48,12 @@ export interface OperatorOptions {
   parallelism?: number;
   /** Start a new chain here (own subtask actor). */
   disableChaining?: boolean;
+  /**
+   * This operator's buffer timeout, overriding the environment's `bufferTimeout` for the
+   * records it sends to the next vertex (Flink's `DataStream#setBufferTimeout`): ms a record
+   * may wait in a partly filled batch, 0 after every step, -1 only when full.
+   */
+  bufferTimeout?: number;
 }
 
 export type { Partitioning };

@@ -274,7 +274,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
 /** The plain-data part of the tuning, as remote hosts get it. */
 function plainTuning(t: ExecutionTuning): PlainTuning {
   const plain: PlainTuning = { batchSize: t.batchSize, channelCapacity: t.channelCapacity, channelStateMaxBytes: t.channelStateMaxBytes };
-  const optional = { objectReuse: t.objectReuse, autoWatermarkIntervalMs: t.autoWatermarkIntervalMs, stepBudgetMs: t.stepBudgetMs, snapshotSliceMax: t.snapshotSliceMax };
+  const optional = { bufferTimeoutMs: t.bufferTimeoutMs, objectReuse: t.objectReuse, autoWatermarkIntervalMs: t.autoWatermarkIntervalMs, stepBudgetMs: t.stepBudgetMs, snapshotSliceMax: t.snapshotSliceMax };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) (plain as unknown as Record<string, unknown>)[k] = v;
   if (t.state) plain.state = { ...t.state };
   return plain;

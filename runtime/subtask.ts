@@ -29,7 +29,9 @@ export type PriorityMessage =
   | { kind: "finalSnapshot"; barrier: Barrier }
   | { kind: "resume" }
   /** Processing time reached an operator's timer (or an assigner's periodic emit). */
-  | { kind: "processingTime" };
+  | { kind: "processingTime" }
+  /** A record waited its buffer timeout in a partly filled output batch: the step's end sends it. */
+  | { kind: "flushOutput" };
 
 export type { ChainedOperator };
 
@@ -88,6 +90,9 @@ export class Subtask implements Runnable, CheckpointedActor, InputChannelOwner, 
   /** The processing-time call scheduled for the chain, and when it is due. */
   #processingTimer: Timer | undefined;
   #processingTimerAt = Infinity;
+  /** The call that sends output batches whose buffer timeout runs out, and when it is due. */
+  #flushTimer: Timer | undefined;
+  #flushTimerAt = Infinity;
 
   constructor(
     host: SubtaskHost,
@@ -237,13 +242,13 @@ export class Subtask implements Runnable, CheckpointedActor, InputChannelOwner, 
       // An async step's duration says nothing of what its records cost synchronously.
       this.#slice.forget();
       return result.then(() => {
-        this.#flushUnlessSliced();
+        this.#endOfStep(started);
         this.#scheduleProcessingTime();
         this.counters.busyMs += this.now() - started;
         this.#stepStartedAt = -1;
       });
     }
-    this.#flushUnlessSliced();
+    this.#endOfStep(started);
     this.#scheduleProcessingTime();
     const ended = this.now();
     this.clockAfterStep = ended;
@@ -260,13 +265,40 @@ export class Subtask implements Runnable, CheckpointedActor, InputChannelOwner, 
   #sliced = false;
 
   /**
-   * A step that took only a slice of a batch (more of it follows at once) leaves its
-   * output batches to fill up, so that slicing by time does not shrink what travels on
-   * channels; barriers and end of input flush before they go out.
+   * Sends output batches as each gate's buffer timeout says (OutputGate.endOfStep) and
+   * keeps one timer for the earliest record still waiting. A step that took only a slice
+   * of a batch (more of it follows at once) leaves the batches of gates without a timeout
+   * to fill up, so that slicing by time does not shrink what travels on channels; barriers,
+   * watermarks and end of input flush before they go out.
    */
-  #flushUnlessSliced(): void {
-    if (this.#sliced) this.#sliced = false;
-    else this.#flush();
+  #endOfStep(started: number): void {
+    const sliced = this.#sliced;
+    this.#sliced = false;
+    const gates = this.gates;
+    let due = Infinity;
+    let now = -1;
+    for (let i = 0; i < gates.length; i++) {
+      const g = gates[i];
+      if (g.bufferTimeoutMs === 0) {
+        if (!sliced) g.flush();
+        continue;
+      }
+      if (now < 0) now = this.now();
+      due = Math.min(due, g.endOfStep(started, now));
+    }
+    if (due !== this.#flushTimerAt) this.#scheduleFlush(due);
+  }
+
+  #scheduleFlush(due: number): void {
+    this.#flushTimer?.cancel();
+    this.#flushTimer = undefined;
+    this.#flushTimerAt = due;
+    if (due === Infinity || !this.alive) return;
+    this.#flushTimer = this.timer(Math.max(0, due - this.now()), () => {
+      this.#flushTimer = undefined;
+      this.#flushTimerAt = Infinity;
+      this.post({ kind: "flushOutput" });
+    });
   }
 
   #flush(): void {
@@ -473,6 +505,9 @@ export class Subtask implements Runnable, CheckpointedActor, InputChannelOwner, 
       case "processingTime":
         if (this.#endedInput || this.#suspended) return;
         return this.#chain.onProcessingTime(this.now());
+      case "flushOutput":
+        // The end of this step sends what is due (#endOfStep).
+        return;
       default:
         return unknownPriorityMessage(m);
     }

@@ -29,6 +29,8 @@ export interface PlainTuning {
   batchSize: number;
   channelCapacity: number;
   channelStateMaxBytes: number;
+  /** The environment's buffer timeout (ms, 0 or -1; OutputGate); 0 unless set. An edge's own wins. */
+  bufferTimeoutMs?: number;
   objectReuse?: boolean;
   autoWatermarkIntervalMs?: number;
   stepBudgetMs?: number;
@@ -129,7 +131,8 @@ export class HostedSubtasks {
         // The first receiver of the first gate takes the emitted records themselves; every
         // other receiver a copy (a broadcast receiver never sees another one's mutation).
         const copies = ctx.tuning.objectReuse ? "none" : s.gates.length === 0 ? "others" : "all";
-        s.gates.push(new OutputGate(channels, e.partitioning, ctx.tuning.batchSize, { name: first.name, uid: first.uid }, copies));
+        const bufferTimeoutMs = e.bufferTimeoutMs ?? ctx.tuning.bufferTimeoutMs ?? 0;
+        s.gates.push(new OutputGate(channels, e.partitioning, ctx.tuning.batchSize, { name: first.name, uid: first.uid }, copies, bufferTimeoutMs));
       }
     }
     for (const s of this.subtasks) s.connected();

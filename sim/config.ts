@@ -75,6 +75,12 @@ export interface SimConfig {
   /** Process-level events: whole-process crashes, savepoints, stop-with-savepoint. */
   ext: SimExtensions;
   /**
+   * Buffer timeouts (ms; -1 only full batches): `env` for the whole job, `reduce` the keyed
+   * reduce's own (setBufferTimeout), so that records wait in partly filled output batches
+   * across barriers, watermarks and failures. Undefined = 0, records never wait.
+   */
+  bufferTimeout?: { env: number; reduce?: number };
+  /**
    * The network between subtasks (sim/faulty_transport.ts): latency, reordering across
    * channels and failed RPCs; undefined = the in-memory transport.
    */
@@ -106,7 +112,7 @@ export interface SimExtensions {
  * Draws a seed's settings from its "config" stream; the network from a stream of its own
  * ("network"), so that seeds without it (`network` false) draw everything else as before.
  */
-export function drawConfig(seed: number, mode: SimMode, prng: SimPrng, extensions = true, network = true, incremental = true): SimConfig {
+export function drawConfig(seed: number, mode: SimMode, prng: SimPrng, extensions = true, network = true, incremental = true, buffer = true): SimConfig {
   const timeout = prng.range(150, 1500);
   const checkpoint: CheckpointOptions = {
     interval: prng.range(1, 40),
@@ -166,6 +172,7 @@ export function drawConfig(seed: number, mode: SimMode, prng: SimPrng, extension
     if (net) c.network = net;
   }
   if (incremental) drawState(c, prng.fork("state"));
+  if (buffer) drawBufferTimeout(c, prng.fork("buffer"));
   if (!extensions) return c;
   const times = (n: number, max: number) => Array.from({ length: n }, () => ext.range(1, max)).sort((a, b) => a - b);
   if (ext.chance(0.4)) c.ext.crashesAtMs = times(ext.chance(0.7) ? 1 : 2, 1200);
@@ -191,6 +198,17 @@ function drawState(c: SimConfig, prng: SimPrng): void {
   if (prng.chance(0.5)) c.checkpoint.retained = prng.range(1, 3);
 }
 
+/**
+ * A stream of its own, so that seeds without it (`buffer` false) draw everything else as
+ * before: 40 % of seeds hold records in output batches, a tenth of those only full ones.
+ */
+function drawBufferTimeout(c: SimConfig, prng: SimPrng): void {
+  if (!prng.chance(0.4)) return;
+  const draw = () => (prng.chance(0.1) ? -1 : prng.range(1, 30));
+  c.bufferTimeout = { env: draw() };
+  if (prng.chance(0.3)) c.bufferTimeout.reduce = prng.chance(0.3) ? 0 : draw();
+}
+
 /** One line describing a config, for failure reports. */
 export function describeConfig(c: SimConfig): string {
   const f = c.faults;
@@ -199,7 +217,8 @@ export function describeConfig(c: SimConfig): string {
   return [
     `records=${c.records} keys=${c.keys} parallelism=${c.sourceParallelism}->${c.reduceParallelism}`,
     `batch=${c.batchSize} capacity=${c.channelCapacity} asyncMap=${c.asyncMap} asyncTail=${c.asyncTail} inPlaceReduce=${c.inPlaceReduce} snapshotSlice=${c.snapshotSliceMax ?? "time"} checkpoint=${JSON.stringify(c.checkpoint)}` +
-    (c.windowed ? ` windows=${c.windowSize}ms` : "") + (c.state ? ` state=${c.state.backend}-incremental` : ""),
+    (c.windowed ? ` windows=${c.windowSize}ms` : "") + (c.state ? ` state=${c.state.backend}-incremental` : "") +
+    (c.bufferTimeout ? ` bufferTimeout=${c.bufferTimeout.env}${c.bufferTimeout.reduce === undefined ? "" : `/reduce ${c.bufferTimeout.reduce}`}ms` : ""),
     `faults: budget=${f.budget} window=${f.windowMs}ms crash=${p(f.crash)} coord=${p(f.coordinatorBeforeCommit)}/${p(f.coordinatorAfterCommit)}`,
     `storage: fail=${p(s.putFail)} torn=${p(s.torn)} lostAck=${p(s.lostAck)} slow=${p(s.slow)} slowMax=${s.slowMaxMs}ms` +
     (s.readMaxMs ? ` reads=${p(s.readMaxMs)}ms slowRead=${p(s.readSlow ?? 0)}` : ""),

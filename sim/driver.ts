@@ -40,10 +40,10 @@ export async function runSeed(
   seed: number,
   mode: SimMode,
   limits: RunLimits = DEFAULT_LIMITS,
-  options: { extensions?: boolean; stopWindowFaults?: boolean; network?: boolean; incremental?: boolean } = {},
+  options: { extensions?: boolean; stopWindowFaults?: boolean; network?: boolean; incremental?: boolean; bufferTimeout?: boolean } = {},
 ): Promise<SeedResult> {
   const root = new SimPrng(seed);
-  const cfg = drawConfig(seed, mode, root.fork("config"), options.extensions ?? true, options.network ?? true, options.incremental ?? true);
+  const cfg = drawConfig(seed, mode, root.fork("config"), options.extensions ?? true, options.network ?? true, options.incremental ?? true, options.bufferTimeout ?? true);
   const world = new World(root.fork("world"), cfg, limits.traceKeep);
   const state = new SeedState(world, cfg, { seed, mode, root, limits, stopWindowFaults: options.stopWindowFaults ?? true });
   const storage = seedStorage(state);

@@ -51,6 +51,7 @@ export function buildCountingJob(
     batchSize: c.batchSize,
     channelCapacity: c.channelCapacity,
     state: c.state,
+    ...(c.bufferTimeout ? { bufferTimeout: c.bufferTimeout.env } : {}),
     ...options,
     runtime: { ...options.runtime, snapshotSliceMax: c.snapshotSliceMax },
   });
@@ -62,6 +63,7 @@ export function buildCountingJob(
   // In place, a change after the snapshot point would reach an asynchronous snapshot unless it is copy-on-write.
   const sum = c.inPlaceReduce ? (a: Pair, b: Pair): Pair => ((a[1] += b[1]), a) : (a: Pair, b: Pair): Pair => [a[0], a[1] + b[1]];
   let sums = pairs.keyBy((p) => p[0]).reduce(sum, { uid: "sum", parallelism: c.reduceParallelism });
+  if (c.bufferTimeout?.reduce !== undefined) sums.setBufferTimeout(c.bufferTimeout.reduce);
   if (c.asyncTail && wait) sums = sums.map(async (p) => (await wait(), p), { uid: "io", parallelism: c.reduceParallelism });
   sums.sinkTo(sink, { uid: "out", parallelism: c.reduceParallelism });
   if (c.windowed) {

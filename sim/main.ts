@@ -9,6 +9,8 @@
  *   --no-network           in-memory channels for every seed (else three seeds in four
  *                          run over a faulty network: sim/faulty_transport.ts)
  *   --only-incremental     skip the seeds that do not draw incremental checkpoints
+ *   --no-buffer-timeout    records never wait in output batches (else 40 % of seeds draw
+ *                          a buffer timeout, some of them -1 or a per-operator override)
  *   --no-incremental       full heap checkpoints for every seed (else 35 % of seeds run
  *                          heap or sqlite incremental checkpoints)
  *
@@ -32,15 +34,16 @@ interface Args {
   stopWindowFaults: boolean;
   network: boolean;
   incremental: "draw" | "only" | "none";
+  bufferTimeout: boolean;
 }
 
 function usage(msg: string): never {
-  console.error(`${msg}\nusage: npm run sim -- [--seeds N] [--from S] [--seed N] [--mode ${SIM_MODES.join("|")}|all] [--quiet] [--trace LINES] [--stop-window-faults] [--no-network] [--only-incremental|--no-incremental]`);
+  console.error(`${msg}\nusage: npm run sim -- [--seeds N] [--from S] [--seed N] [--mode ${SIM_MODES.join("|")}|all] [--quiet] [--trace LINES] [--stop-window-faults] [--no-network] [--only-incremental|--no-incremental] [--no-buffer-timeout]`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seeds: 100, from: 0, single: undefined, modes: ["unaligned"], quiet: false, traceLines: 40, stopWindowFaults: true, network: true, incremental: "draw" };
+  const a: Args = { seeds: 100, from: 0, single: undefined, modes: ["unaligned"], quiet: false, traceLines: 40, stopWindowFaults: true, network: true, incremental: "draw", bufferTimeout: true };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -60,6 +63,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === "--no-network") a.network = false;
     else if (k === "--only-incremental") a.incremental = "only";
     else if (k === "--no-incremental") a.incremental = "none";
+    else if (k === "--no-buffer-timeout") a.bufferTimeout = false;
     else if (k === "--mode") {
       i++;
       if (v === "all") a.modes = [...SIM_MODES];
@@ -80,13 +84,15 @@ async function main(): Promise<void> {
   const failedSeeds: string[] = [];
   const proc = { runs: 0, crashes: 0, savepoints: 0, savepointsFailed: 0, stops: 0, restoredAtNewParallelism: 0, rescaledChannelState: 0 };
   const incremental = { heap: 0, sqlite: 0 };
+  let withBufferTimeout = 0;
   let runs = 0, completed = 0, failed = 0, restarts = 0, restores = 0, events = 0, unaligned = 0, channelState = 0;
   for (const mode of args.modes) {
     for (const seed of seeds) {
       if (args.incremental === "only" && !drawConfig(seed, mode, new SimPrng(seed).fork("config"), true, args.network).state) continue;
-      const r = await runSeed(seed, mode, limits, { stopWindowFaults: args.stopWindowFaults, network: args.network, incremental: args.incremental !== "none" });
+      const r = await runSeed(seed, mode, limits, { stopWindowFaults: args.stopWindowFaults, network: args.network, incremental: args.incremental !== "none", bufferTimeout: args.bufferTimeout });
       runs++;
       if (r.config.state) incremental[r.config.state.backend]++;
+      if (r.config.bufferTimeout) withBufferTimeout++;
       completed += r.checkpoints.completed;
       failed += r.checkpoints.failed;
       unaligned += r.checkpoints.unaligned;
@@ -116,6 +122,7 @@ async function main(): Promise<void> {
     [
       `--- summary: ${runs} seed runs (${args.modes.join(", ")}), ${failedSeeds.length} failed${failedSeeds.length ? `: ${failedSeeds.slice(0, 20).join(" ")}` : ""}`,
       `incremental checkpoints: ${incremental.heap} seeds heap, ${incremental.sqlite} seeds sqlite (the rest heap, full)`,
+      `buffer timeout: ${withBufferTimeout} seeds held records in output batches`,
       `faults injected: ${Object.entries(faults).map(([k, n]) => `${k}=${n}`).join(" ") || "none"}`,
       `checkpoints: ${completed} completed (${unaligned} unaligned, ${channelState} with channel state), ${failed} failed (${Object.entries(failedBy).map(([k, n]) => `${k}=${n}`).join(" ") || "none"})`,
       `processes: ${proc.runs} job runs, ${proc.crashes} whole-process crashes resumed, ${proc.savepoints} savepoints completed (${proc.savepointsFailed} failed), ` +

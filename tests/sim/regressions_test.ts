@@ -4,7 +4,8 @@
  * if sim/config.ts changes how seeds are drawn, re-find a seed for each entry. Entries
  * found before the process-level extensions (whole-process crashes, savepoints, stop,
  * slow reads) run with `extensions: false`, which replays their schedules bit for bit;
- * entries found before seeds drew incremental checkpoints run with `incremental: false`.
+ * entries found before seeds drew incremental checkpoints run with `incremental: false`,
+ * and all found before seeds drew buffer timeouts with `bufferTimeout: false`.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -77,7 +78,7 @@ const FOUND: { seed: number; mode: SimMode; bug: string; extensions?: false; inc
 describe("simulator regressions", () => {
   for (const { seed, mode, bug, extensions, incremental } of FOUND) {
     test(`seed ${seed} (${mode}) stays fixed: ${bug}`, async () => {
-      const r = await runSeed(seed, mode, DEFAULT_LIMITS, { extensions, incremental: incremental ?? false });
+      const r = await runSeed(seed, mode, DEFAULT_LIMITS, { extensions, incremental: incremental ?? false, bufferTimeout: false });
       assert.ok(r.ok, failureReport(r, 40));
       assert.ok(r.restarts > 0 || r.process.crashes > 0, "the seed no longer reaches a failover or a crash; re-find a seed for this bug");
     });
