@@ -77,31 +77,38 @@ export function restoreTables(target: RestoreTarget, tables: Record<string, Keye
 /** A key a changelog deleted (in a chain's overlay). */
 const DELETED: unique symbol = Symbol("deleted");
 
-/** One table's latest entries of a chain's changelogs: canonical key → [value, key group] or DELETED. */
-type Overlay = Map<unknown, [unknown, number] | typeof DELETED>;
+/** One table's latest entries of a chain's changelogs: key group → canonical key → value (restored form) or DELETED. */
+type Overlay = Map<number, Map<unknown, unknown>>;
 
 /**
  * Loads one chain of the heap's own files (a base, then changelogs in order): the
- * changelogs' entries and tombstones are merged first (the newest wins), so that the
- * base's entries go in without a lookup, the ones a changelog replaced or deleted skipped.
+ * changelogs' entries and tombstones are merged first (the newest wins), per key group,
+ * so that a base group's entries go in without a Map insert, each looked up only in the
+ * small map of its group's changes, and the changes the base lacks follow in the same
+ * group's slots.
  * @throws {WeirError} `checkpoint_corrupt` for columns of different lengths or a table
  *   without a valid kind; `state_kind_mismatch`
  */
 export function restoreChain(target: RestoreTarget, files: HeapChainFile[]): void {
   const overlays = new Map<string, Overlay>();
+  const changes = (name: string, g: number): Map<unknown, unknown> => {
+    let o = overlays.get(name);
+    if (!o) overlays.set(name, (o = new Map()));
+    let og = o.get(g);
+    if (!og) o.set(g, (og = new Map()));
+    return og;
+  };
   for (let f = 1; f < files.length; f++) {
     const { file, version } = files[f];
     eachTable(target, file.tables, version, (name, kind, ttl, g, keys, values) => {
-      let o = overlays.get(name);
-      if (!o) overlays.set(name, (o = new Map()));
-      for (let i = 0; i < keys.length; i++) o.set(canonical(target, keys[i]), [restoreValue(name, kind, ttl, values[i]), g]);
+      const og = changes(name, g);
+      for (let i = 0; i < keys.length; i++) og.set(canonical(target, keys[i]), restoreValue(name, kind, ttl, values[i]));
     });
     for (const [name, groups] of Object.entries(file.deleted ?? {})) {
-      let o = overlays.get(name);
-      if (!o) overlays.set(name, (o = new Map()));
       for (const [g, keys] of groups) {
         if (g < target.range.start || g > target.range.end) continue;
-        for (const key of keys) o.set(canonical(target, key), DELETED);
+        const og = changes(name, g);
+        for (const key of keys) og.set(canonical(target, key), DELETED);
       }
     }
   }
@@ -109,7 +116,7 @@ export function restoreChain(target: RestoreTarget, files: HeapChainFile[]): voi
     const { file, version } = files[0];
     eachTable(target, file.tables, version, (name, kind, ttl, g, keys, values) => {
       const t = target.table(name, kind);
-      const o = overlays.get(name);
+      const og = overlays.get(name)?.get(g);
       const plain = !ttl && kind !== "map";
       const from = t.slotCount;
       const tk = t.keys;
@@ -117,21 +124,44 @@ export function restoreChain(target: RestoreTarget, files: HeapChainFile[]): voi
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i];
         const c = typeof key === "object" && key !== null ? canonical(target, key) : key;
-        if (o !== undefined && o.has(c)) continue;
+        if (og !== undefined && og.size > 0) {
+          const e = og.get(c);
+          if (e !== undefined || og.has(c)) {
+            og.delete(c);
+            if (e === DELETED) continue;
+            tk.push(c);
+            tv.push(e);
+            continue;
+          }
+        }
         tk.push(c);
         tv.push(plain ? values[i] : restoreValue(name, kind, ttl, values[i]));
+      }
+      if (og !== undefined) {
+        pushChanges(tk, tv, og);
+        overlays.get(name)!.delete(g);
       }
       t.loaded(g, from);
     });
   }
+  // Changes in key groups (or tables) the base has no entries in.
   for (const [name, o] of overlays) {
     const t = target.tableOf(name);
-    // Only tombstones, of a table that no file of the chain declares: nothing to delete.
     if (!t) continue;
-    for (const [c, e] of o) {
-      // A key the base lacks (or had, and was skipped): one entry, the newest.
-      if (e !== DELETED) t.loadEntry(c, e[0], e[1]);
+    for (const [g, og] of o) {
+      const from = t.slotCount;
+      pushChanges(t.keys, t.values, og);
+      t.loaded(g, from);
     }
+  }
+}
+
+/** Appends a group's changes that are entries (not deletions). */
+function pushChanges(keys: unknown[], values: unknown[], og: Map<unknown, unknown>): void {
+  for (const [c, v] of og) {
+    if (v === DELETED) continue;
+    keys.push(c);
+    values.push(v);
   }
 }
 
