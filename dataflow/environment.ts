@@ -59,6 +59,12 @@ export interface RuntimeOptions {
    * restart strategy decides, and the host is started anew.
    */
   deployTimeoutMs?: number;
+  /**
+   * How often a remote host sends its subtasks' figures (records in and out, busy and
+   * backpressured time, queues) to the master, in ms of its clock (default 1000): remote
+   * subtasks show in `job.vertices()`, REST metrics and backpressure that much behind.
+   */
+  metricsIntervalMs?: number;
   /** The most state entries a slice of an asynchronous snapshot takes (tests, simulator). */
   snapshotSliceMax?: number;
 }
@@ -332,6 +338,7 @@ export class StreamEnvironment implements GraphBuilder {
           hostOf: rt.hostOf,
           remoteHosts: rt.remoteHosts,
           deployTimeoutMs: rt.deployTimeoutMs,
+          metricsIntervalMs: rt.metricsIntervalMs,
           snapshotSliceMax: rt.snapshotSliceMax,
         },
         clock: rt.clock ?? systemClock,

@@ -2,7 +2,7 @@ import { invalidOption } from "../errors.ts";
 
 /** Every key of `RuntimeOptions` (environment.ts): anything else is a typo. */
 const KNOWN_RUNTIME = new Set([
-  "clock", "scheduler", "pick", "faults", "sliceSteps", "beforeStep", "jobId", "transport", "hostOf", "remoteHosts", "snapshotSliceMax", "deployTimeoutMs",
+  "clock", "scheduler", "pick", "faults", "sliceSteps", "beforeStep", "jobId", "transport", "hostOf", "remoteHosts", "snapshotSliceMax", "deployTimeoutMs", "metricsIntervalMs",
 ]);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
@@ -27,9 +27,9 @@ export function checkRuntimeOptions(runtime: unknown): void {
   if (transport !== undefined && (!isObject(transport) || typeof transport.openSender !== "function" || typeof transport.openReceiver !== "function")) {
     throw invalidOption("runtime.transport", transport, "must be a Transport (openSender, openReceiver)");
   }
-  const timeout = runtime.deployTimeoutMs;
-  if (timeout !== undefined && !(typeof timeout === "number" && timeout > 0 && Number.isFinite(timeout))) {
-    throw invalidOption("runtime.deployTimeoutMs", timeout, "must be a positive number of milliseconds");
+  for (const k of ["deployTimeoutMs", "metricsIntervalMs"]) {
+    const ms = runtime[k];
+    if (ms !== undefined && !(typeof ms === "number" && ms > 0 && Number.isFinite(ms))) throw invalidOption(`runtime.${k}`, ms, "must be a positive number of milliseconds");
   }
   const hosts = runtime.remoteHosts;
   if (hosts === undefined) return;

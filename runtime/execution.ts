@@ -14,6 +14,7 @@ import type { RemoteHost } from "./remote/gateway.ts";
 import { RemoteHosts } from "./remote/remote_hosts.ts";
 import type { StateTarget } from "./remote/messages.ts";
 import type { Subtask } from "./subtask.ts";
+import type { SubtaskMetrics } from "./subtask_metrics.ts";
 import { HostedSubtasks, type PlainTuning } from "./subtask_builder.ts";
 import type { SubtaskAck, SubtaskHost } from "./subtask_host.ts";
 
@@ -59,6 +60,8 @@ export interface ExecutionTuning extends PlainTuning {
   remoteHosts?: Readonly<Record<string, RemoteHost>>;
   /** Milliseconds a remote host has to answer a deploy (RemoteHostsInit.deployTimeoutMs). */
   deployTimeoutMs?: number;
+  /** How often remote hosts report their subtasks' figures (RemoteHostsInit.metricsIntervalMs). */
+  metricsIntervalMs?: number;
 }
 
 /**
@@ -121,6 +124,11 @@ export class Execution implements SubtaskHost, CheckpointTarget {
     return this.#local?.sources ?? [];
   }
 
+  /** The figures of a vertex's subtasks on remote hosts, as last reported (none: no remote hosts). */
+  remoteMetrics(vertexId: string): SubtaskMetrics[] {
+    return this.#remote?.metricsOf(vertexId) ?? [];
+  }
+
   /** The dispatcher of the host that runs the subtask. */
   dispatcherFor(subtask: SubtaskAddress): Dispatcher {
     const hostOf = this.#tuning.hostOf;
@@ -178,6 +186,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
         tuning: plainTuning(this.#tuning),
         remoteOf,
         deployTimeoutMs: this.#tuning.deployTimeoutMs,
+        metricsIntervalMs: this.#tuning.metricsIntervalMs,
       });
     }
     await local.open(() => this.#running);

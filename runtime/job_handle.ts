@@ -7,24 +7,11 @@ import { WeirError, invalidOption } from "../errors.ts";
 import { openDirectory } from "../storage/directory.ts";
 import type { JobEvent, JobMaster, JobWarning } from "./job_master.ts";
 import type { JobResult, JobStatus } from "./job_status.ts";
+import { type SubtaskMetrics, subtaskMetrics } from "./subtask_metrics.ts";
 
 const savepointSuffix = customAlphabet("0123456789abcdef", 12);
 
-/** Per-subtask live figures. */
-export interface SubtaskMetrics {
-  index: number;
-  recordsIn: number;
-  recordsOut: number;
-  busyMs: number;
-  backpressuredMs: number;
-  /** Data batches queued on the subtask's input channels. */
-  queuedBatches: number;
-  /** Items waiting for credit in its output buffers. */
-  outputBuffered: number;
-  barrierState: string;
-  /** Checkpoints still being collected here. */
-  pendingSnapshots: number;
-}
+export type { SubtaskMetrics } from "./subtask_metrics.ts";
 
 /** A vertex as GET /jobs/:id shows it. */
 export interface VertexOverview {
@@ -227,7 +214,10 @@ export class JobHandle {
     return this.#master.done;
   }
 
-  /** Vertices with live per-subtask figures. */
+  /**
+   * Vertices with live per-subtask figures: those of this process read now, those of
+   * remote hosts as their host last reported them (every `runtime.metricsIntervalMs`).
+   */
   vertices(): VertexOverview[] {
     const exec = this.#master.execution;
     return this.#master.graph.vertices.map((v) => ({
@@ -235,14 +225,10 @@ export class JobHandle {
       name: v.name,
       parallelism: v.parallelism,
       uids: [...v.uids],
-      subtasks: (exec?.subtasks ?? []).filter((s) => s.vertexId === v.id).map((s) => ({
-        index: s.index,
-        ...s.countersNow(),
-        queuedBatches: s.inputs.queuedBatches,
-        outputBuffered: s.gates.reduce((n, g) => n + g.buffered, 0),
-        barrierState: s.barrierState,
-        pendingSnapshots: s.pendingSnapshots,
-      })),
+      subtasks: [
+        ...(exec?.subtasks ?? []).filter((s) => s.vertexId === v.id).map(subtaskMetrics),
+        ...(exec?.remoteMetrics(v.id) ?? []),
+      ].sort((a, b) => a.index - b.index),
     }));
   }
 

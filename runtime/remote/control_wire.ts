@@ -13,7 +13,7 @@ const TO_HOST: ReadonlySet<string> = new Set<ToHost["kind"]>([
   "endInput", "resumeSources", "stateWritten", "stateWriteFailed", "cancel",
 ]);
 const TO_MASTER: ReadonlySet<string> = new Set<ToMaster["kind"]>([
-  "deployed", "acknowledge", "decline", "failed", "sourceFinished", "inputEnded", "finalCommitted", "writeState",
+  "deployed", "acknowledge", "decline", "failed", "sourceFinished", "inputEnded", "finalCommitted", "writeState", "metrics",
 ]);
 
 /**

@@ -16,6 +16,7 @@ import type { CheckpointFailureReason } from "../../checkpoint/failure_reason.ts
 import type { CheckpointHome } from "../../checkpoint/restore.ts";
 import type { PlainTuning } from "../subtask_builder.ts";
 import type { SubtaskAck } from "../subtask_host.ts";
+import type { SubtaskMetrics } from "../subtask_metrics.ts";
 
 /**
  * Where a checkpoint's state files go: `"job"` — the host writes them into the job's
@@ -64,6 +65,8 @@ export type ToHost =
     restoredCheckpointId: number;
     /** Where the restored checkpoint is (absent: a fresh start). */
     restore?: DeployedRestore;
+    /** How often the host reports its subtasks' figures, in ms of its clock (default 1000). */
+    metricsIntervalMs?: number;
   }
   | { kind: "start"; attempt: number }
   | { kind: "triggerCheckpoint"; attempt: number; barrier: Barrier; target: StateTarget }
@@ -75,6 +78,11 @@ export type ToHost =
   | { kind: "stateWritten"; attempt: number; requestId: number; key: string }
   | { kind: "stateWriteFailed"; attempt: number; requestId: number; message: string }
   | { kind: "cancel"; attempt: number };
+
+/** A remote subtask's live figures, as its host last read them. */
+export interface RemoteSubtaskMetrics extends SubtaskMetrics {
+  vertexId: string;
+}
 
 /** An error as it crosses the wire: enough to fail the attempt with a message naming the cause. */
 export interface WireError {
@@ -93,6 +101,7 @@ export type ToMaster =
   | { kind: "sourceFinished"; attempt: number; subtask: SubtaskAddress }
   | { kind: "inputEnded"; attempt: number; subtask: SubtaskAddress }
   | { kind: "finalCommitted"; attempt: number; subtask: SubtaskAddress }
+  | { kind: "metrics"; attempt: number; subtasks: RemoteSubtaskMetrics[] }
   | { kind: "writeState"; attempt: number; requestId: number; vertexId: string; subtaskIndex: number; checkpointId: number; bytes: Uint8Array };
 
 /**

@@ -12,6 +12,7 @@ import type { LoadedCheckpoint } from "../../checkpoint/restore.ts";
 import type { JobGraph } from "../../dataflow/job_graph.ts";
 import { WeirError, type WeirErrorCode } from "../../errors.ts";
 import type { PlainTuning } from "../subtask_builder.ts";
+import { type SubtaskMetrics, zeroMetrics } from "../subtask_metrics.ts";
 import type { SubtaskHost } from "../subtask_host.ts";
 import type { RemoteHost, TaskExecutorGateway } from "./gateway.ts";
 import type { DeployedRestore, GraphFingerprint, ToHost, ToMaster, WireError } from "./messages.ts";
@@ -35,6 +36,8 @@ export interface RemoteHostsInit {
    * did not fails the attempt with `deploy_timeout` and is abandoned (default 60 000).
    */
   deployTimeoutMs?: number;
+  /** How often each host reports its subtasks' figures, in ms of its clock (default 1000). */
+  metricsIntervalMs?: number;
 }
 
 /** How long a host may take to build and restore its subtasks unless set: restored state travels in the deploy. */
@@ -57,6 +60,8 @@ export class RemoteHosts {
   #deployedCount = 0;
   #allDeployed: (() => void) | undefined;
   #deployTimer: Timer | undefined;
+  /** The latest figures of every remote subtask, by vertex id and subtask index (0 until its host reports). */
+  readonly #metrics = new Map<string, Map<number, SubtaskMetrics>>();
 
   constructor(owner: RemoteHostsOwner, init: RemoteHostsInit) {
     this.#owner = owner;
@@ -70,6 +75,9 @@ export class RemoteHosts {
         if (!c) this.#hosts.set(host.hostId, (c = { host, gateway: undefined, subtasks: [], deployed: false }));
         if (c.host !== host) throw new WeirError("invalid_option", `Two remote hosts are named "${host.hostId}"`);
         c.subtasks.push(address);
+        let byIndex = this.#metrics.get(v.id);
+        if (!byIndex) this.#metrics.set(v.id, (byIndex = new Map()));
+        byIndex.set(i, zeroMetrics(i));
       }
     }
   }
@@ -113,6 +121,7 @@ export class RemoteHosts {
         subtasks,
         tuning: this.#init.tuning,
         restoredCheckpointId,
+        ...(this.#init.metricsIntervalMs !== undefined ? { metricsIntervalMs: this.#init.metricsIntervalMs } : {}),
         ...(where ? { restore: where } : {}),
       });
     }
@@ -132,6 +141,11 @@ export class RemoteHosts {
       `remote host ${silent[0].host.hostId}`,
       new WeirError("deploy_timeout", `Remote host${silent.length > 1 ? "s" : ""} ${names} did not answer the deploy of attempt ${this.#owner.attempt} within ${timeoutMs} ms (runtime.deployTimeoutMs): dead or hung`),
     );
+  }
+
+  /** The remote subtasks of a vertex with their hosts' latest figures. */
+  metricsOf(vertexId: string): SubtaskMetrics[] {
+    return [...(this.#metrics.get(vertexId)?.values() ?? [])];
   }
 
   /** Every host deployed: their subtasks run. */
@@ -198,6 +212,13 @@ export class RemoteHosts {
         return owner.inputEnded(m.subtask.vertexId, m.subtask.subtaskIndex);
       case "finalCommitted":
         return owner.finalCommitted(m.subtask.vertexId, m.subtask.subtaskIndex);
+      case "metrics":
+        for (const { vertexId, ...figures } of m.subtasks) {
+          // Only a subtask this host runs: a report cannot add subtasks to the overview.
+          const byIndex = this.#metrics.get(vertexId);
+          if (byIndex?.has(figures.index) && c.subtasks.some((s) => s.vertexId === vertexId && s.subtaskIndex === figures.index)) byIndex.set(figures.index, figures);
+        }
+        return;
       case "writeState": {
         const { requestId, attempt } = m;
         owner.writeState(m.vertexId, m.subtaskIndex, m.checkpointId, [m.bytes]).then(

@@ -15,6 +15,8 @@ import type { JobGraph } from "../../dataflow/job_graph.ts";
 import { WeirError } from "../../errors.ts";
 import { type StorageAdapter, joinParts, putInParts } from "../../storage/adapter.ts";
 import { HostedSubtasks, type PlainTuning } from "../subtask_builder.ts";
+import { subtaskMetrics } from "../subtask_metrics.ts";
+import type { Timer } from "../../actors/time.ts";
 import type { SubtaskAck, SubtaskHost } from "../subtask_host.ts";
 import type { DirectoryOpener } from "../../storage/directory.ts";
 import { type HostRestore, loadHostRestore } from "./host_restore.ts";
@@ -42,6 +44,9 @@ export interface TaskExecutorInit {
   /** Sends a message to the master (the connection encodes it); may throw (the host then fails). */
   send(message: ToMaster): void;
 }
+
+/** How often a host reports its subtasks' figures unless the deploy says (Flink's metric fetcher polls every 10 s; the dashboard wants fresher). */
+const METRICS_INTERVAL_MS_DEFAULT = 1_000;
 
 /**
  * Runs one attempt at a time: a `deploy` of a newer attempt replaces the running one.
@@ -125,6 +130,7 @@ class HostedAttempt implements SubtaskHost {
   readonly #targetWaiters = new Map<number, ((t: StateTarget) => void)[]>();
   readonly #writes = new Map<number, { resolve(key: string): void; reject(e: Error): void }>();
   #nextRequest = 0;
+  #metricsTimer: Timer | undefined;
 
   constructor(init: TaskExecutorInit, dispatcher: Dispatcher, attempt: number) {
     this.#init = init;
@@ -168,6 +174,7 @@ class HostedAttempt implements SubtaskHost {
       // Channel state, routed to the subtasks that now own it, is replayed before anything new.
       for (const [to, list] of restore?.inFlight ?? []) if (mine.has(to)) subtasks.restoreInFlight(to, list);
       this.#send({ kind: "deployed", attempt: this.attempt, hostId: this.#init.hostId });
+      this.#scheduleMetrics(m.metricsIntervalMs ?? METRICS_INTERVAL_MS_DEFAULT);
     } catch (e) {
       this.failed(`deploy on host ${this.#init.hostId}`, e);
     }
@@ -221,9 +228,28 @@ class HostedAttempt implements SubtaskHost {
   stop(): void {
     if (!this.#running) return;
     this.#running = false;
+    this.#metricsTimer?.cancel();
     this.subtasks?.stop();
     for (const w of this.#writes.values()) w.reject(new WeirError("job_not_running", `Attempt ${this.attempt} stopped`));
     this.#writes.clear();
+  }
+
+  /**
+   * One message per interval carries every subtask's figures: the rate is bounded whatever
+   * the subtasks do. A subtask's end of input and its final commit send one more, so the
+   * master ends with its final counts however short the run.
+   */
+  #scheduleMetrics(intervalMs: number): void {
+    this.#metricsTimer = this.scheduler.after(intervalMs, () => {
+      this.#reportMetrics();
+      this.#scheduleMetrics(intervalMs);
+    });
+  }
+
+  #reportMetrics(): void {
+    if (!this.#running) return;
+    const subtasks = (this.subtasks?.subtasks ?? []).map((s) => ({ vertexId: s.vertexId, ...subtaskMetrics(s) }));
+    this.#send({ kind: "metrics", attempt: this.attempt, subtasks });
   }
 
   #applyTuning(t: PlainTuning): void {
@@ -298,9 +324,11 @@ class HostedAttempt implements SubtaskHost {
     this.#send({ kind: "sourceFinished", attempt: this.attempt, subtask: address(vertexId, subtaskIndex) });
   }
   inputEnded(vertexId: string, subtaskIndex: number): void {
+    this.#reportMetrics();
     this.#send({ kind: "inputEnded", attempt: this.attempt, subtask: address(vertexId, subtaskIndex) });
   }
   finalCommitted(vertexId: string, subtaskIndex: number): void {
+    this.#reportMetrics();
     this.#send({ kind: "finalCommitted", attempt: this.attempt, subtask: address(vertexId, subtaskIndex) });
   }
 }

@@ -26,7 +26,7 @@ test("two stages in two Worker threads, a failure in one: exactly-once", async (
   const module = new URL("./fixtures/worker_job.ts", import.meta.url).href;
   const w1 = new WorkerHost({ hostId: "w1", module, export: "threeStageJob", args, transport });
   const w2 = new WorkerHost({ hostId: "w2", module, export: "threeStageJob", args, transport });
-  (env.options as { runtime?: unknown }).runtime = { transport, hostOf, remoteHosts: { w1, w2 } };
+  (env.options as { runtime?: unknown }).runtime = { transport, hostOf, remoteHosts: { w1, w2 }, metricsIntervalMs: 200 };
   try {
     const job = await env.execute();
     const result = await job.done;
@@ -36,6 +36,12 @@ test("two stages in two Worker threads, a failure in one: exactly-once", async (
     assert.ok(transport.relayed > 0, "the main thread relayed the frames between the two workers");
     assert.equal(w1.started + w2.started, 2, "a failing subtask does not kill its worker");
     assertExactlyOnce(env.sink!.committed, args.n);
+    // The Workers reported their subtasks' figures (at the latest with their end of input); a Worker that had not would show zeros.
+    for (const uid of ["pair", "sum"]) {
+      const v = job.vertices().find((x) => x.uids.includes(uid))!;
+      assert.equal(v.subtasks.length, v.parallelism, `every ${uid} subtask is listed`);
+      assert.ok(v.subtasks.some((s) => s.recordsIn > 0), `${uid} in a Worker shows records in`);
+    }
   } finally {
     w1.terminate();
     w2.terminate();
