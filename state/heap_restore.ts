@@ -76,6 +76,8 @@ export function restoreTables(target: RestoreTarget, tables: Record<string, Keye
 
 /** A key a changelog deleted (in a chain's overlay). */
 const DELETED: unique symbol = Symbol("deleted");
+/** A value undefined (in a chain's overlay, where undefined means "no change"). */
+const UNDEFINED: unique symbol = Symbol("undefined");
 
 /** One table's latest entries of a chain's changelogs: key group → canonical key → value (restored form) or DELETED. */
 type Overlay = Map<number, Map<unknown, unknown>>;
@@ -102,7 +104,10 @@ export function restoreChain(target: RestoreTarget, files: HeapChainFile[]): voi
     const { file, version } = files[f];
     eachTable(target, file.tables, version, (name, kind, ttl, g, keys, values) => {
       const og = changes(name, g);
-      for (let i = 0; i < keys.length; i++) og.set(canonical(target, keys[i]), restoreValue(name, kind, ttl, values[i]));
+      for (let i = 0; i < keys.length; i++) {
+        const v = restoreValue(name, kind, ttl, values[i]);
+        og.set(canonical(target, keys[i]), v === undefined ? UNDEFINED : v);
+      }
     });
     for (const [name, groups] of Object.entries(file.deleted ?? {})) {
       for (const [g, keys] of groups) {
@@ -126,11 +131,11 @@ export function restoreChain(target: RestoreTarget, files: HeapChainFile[]): voi
         const c = typeof key === "object" && key !== null ? canonical(target, key) : key;
         if (og !== undefined && og.size > 0) {
           const e = og.get(c);
-          if (e !== undefined || og.has(c)) {
+          if (e !== undefined) {
             og.delete(c);
             if (e === DELETED) continue;
             tk.push(c);
-            tv.push(e);
+            tv.push(e === UNDEFINED ? undefined : e);
             continue;
           }
         }
@@ -161,7 +166,7 @@ function pushChanges(keys: unknown[], values: unknown[], og: Map<unknown, unknow
   for (const [c, v] of og) {
     if (v === DELETED) continue;
     keys.push(c);
-    values.push(v);
+    values.push(v === UNDEFINED ? undefined : v);
   }
 }
 
