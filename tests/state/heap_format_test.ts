@@ -82,6 +82,9 @@ describe("heap format 3", () => {
       b.valueState("str").clear();
       b.setCurrentKey(`new${r}`);
       b.valueState<number>("num").update(r);
+      // A value undefined replaces one the base holds (a change, not "no change").
+      b.setCurrentKey(`filler${r}`);
+      b.valueState<number | undefined>("num").update(undefined);
       if (r === 3) {
         b.setCurrentKey("new1");
         b.valueState("num").clear();
@@ -103,6 +106,8 @@ describe("heap format 3", () => {
     KEYS.forEach((_, i) => assert.ok(Object.is(nums[i], NUMBERS[(i + 3) % NUMBERS.length]), `num of key ${i}: ${nums[i]}`));
     r.setCurrentKey("filler499");
     assert.equal(r.valueState<number>("num").value(), 499);
+    r.setCurrentKey("filler2");
+    assert.equal(r.valueState<number>("num").value(), undefined);
     // Two subtasks' restores hold the whole content between them.
     const halves = [keyGroupRangeFor(0, 2, MAX), keyGroupRangeFor(1, 2, MAX)].map((range) => backend(storage, world, range));
     for (const half of halves) await half.restore([h]);
