@@ -1,6 +1,6 @@
 /**
- * Another Durable Object's storage, read and written by calls to it: how a `WeirSubtask`
- * object reaches the job's checkpoint storage, which lives in the `WeirJob` object.
+ * Another Durable Object's storage, read and written by calls to it: how an object of a job
+ * reaches the keys of the job's storage that another object owns (routed_storage.ts).
  * @module
  */
 import { WeirError } from "../../errors.ts";
@@ -16,10 +16,9 @@ type StorageOp = typeof OPS[number];
 /**
  * A {@link StorageAdapter} whose bytes live in another Durable Object: each call is one
  * request to `POST /_weir/storage/<op>?key=…` on that object, which answers from its own
- * adapter ({@link serveStorage}). Subtask objects write their checkpoint files, incremental
- * shared files and sink commits through it into the job's storage, so that the job master,
- * which holds the commit point (`_metadata`) in the same store, restores any subtask at any
- * parallelism from one place, and a job's code sees the same `storage` in every object.
+ * adapter ({@link serveStorage}): subtask objects write sink commits into `WeirJob` through
+ * it, the master reads and deletes checkpoint files in the subtask objects that own them,
+ * and a restore at another parallelism reads an old subtask's files from its object.
  * A stub whose call threw is dropped and recreated by the next call.
  *
  * @throws {TypeError} for an invalid key, as every adapter; `WeirError` `storage_unavailable`
@@ -37,11 +36,16 @@ type StorageOp = typeof OPS[number];
 export class ObjectStorage implements StorageAdapter {
   readonly description: string;
   readonly #stub: () => DurableObjectStubLike;
+  readonly #headers: Record<string, string>;
   #current: DurableObjectStubLike | undefined;
 
-  /** `stub` gives a stub of the object that holds the storage (called again after a failed call). */
-  constructor(stub: () => DurableObjectStubLike, objectName: string) {
+  /**
+   * `stub` gives a stub of the object that holds the storage (called again after a failed
+   * call); `headers` go with every call (the object's name, which it learns from them).
+   */
+  constructor(stub: () => DurableObjectStubLike, objectName: string, headers: Record<string, string> = {}) {
     this.#stub = stub;
+    this.#headers = headers;
     this.description = `durable-object:${objectName}`;
   }
 
@@ -49,7 +53,7 @@ export class ObjectStorage implements StorageAdapter {
     const stub = (this.#current ??= this.#stub());
     let res: Response;
     try {
-      res = await stub.fetch(new Request(`https://weir-storage${STORAGE_PATH}/${op}?key=${encodeURIComponent(key)}`, { method: "POST", body: body as BodyInit | undefined }));
+      res = await stub.fetch(new Request(`https://weir-storage${STORAGE_PATH}/${op}?key=${encodeURIComponent(key)}`, { method: "POST", body: body as BodyInit | undefined, headers: this.#headers }));
     } catch (e) {
       this.#current = undefined;
       throw new WeirError("storage_unavailable", `${this.description}: ${op} ${JSON.stringify(key)} failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });

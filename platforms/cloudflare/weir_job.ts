@@ -19,6 +19,8 @@ import { rearmStoredAlarm } from "./alarms.ts";
 import { DurableObjectStorageAdapter } from "./do_storage.ts";
 import { CALLBACK_PATH, DurableObjectHost, HOST_HEADER, MASTER_HEADER } from "./object_host.ts";
 import { STORAGE_PATH, serveStorage } from "./object_storage.ts";
+import { objectStorages, RoutedStorage } from "./routed_storage.ts";
+import { storageRoutes } from "./storage_routes.ts";
 import { edgePlacement, FRAME_PATH, objectCaller } from "./placement.ts";
 import { DurableObjectRpcTransport } from "./rpc_transport.ts";
 import { JOB_OBJECT_NAME, missingBindings, missingBindingsResponse, type RegisteredJob, registeredJob } from "./worker.ts";
@@ -32,6 +34,13 @@ const ENDED_KEY = "_weir_edge/ended";
  * run, so without this record the next wake would quietly start the job anew.
  */
 const REFUSED_KEY = "_weir_edge/refused";
+
+/**
+ * Every subtask object that ever ran a subtask of the job here (JSON list): one that a
+ * lower parallelism no longer uses still holds its files, which list, deletePrefix and the
+ * job's clean-up must reach.
+ */
+const OBJECTS_KEY = "_weir_edge/objects";
 
 /** What a wake after the job ended knows of it. */
 interface EndedRecord {
@@ -69,6 +78,8 @@ export class WeirJob {
   readonly #ctx: DurableObjectStateLike;
   readonly #bindings: WorkerBindings;
   readonly #storage: DurableObjectStorageAdapter;
+  /** The job's storage: this object's keys here, its subtask objects' files in theirs (routed_storage.ts). */
+  readonly #jobStorage: RoutedStorage;
   #starting: Promise<JobHandle | undefined> | undefined;
   #job: JobHandle | undefined;
   #app: Hono | undefined;
@@ -84,6 +95,19 @@ export class WeirJob {
     this.#ctx = ctx;
     this.#bindings = env ?? {};
     this.#storage = new DurableObjectStorageAdapter(ctx.storage, "job");
+    const namespace = (kind: "jobBinding" | "subtaskBinding") => () => {
+      const binding = registeredJob()?.[kind] ?? (kind === "jobBinding" ? "WEIR_JOB" : "WEIR_SUBTASK");
+      const ns = this.#bindings[binding] as DurableObjectNamespaceLike | undefined;
+      if (!ns || typeof ns.get !== "function") throw new WeirError("binding_missing", `The Worker has no binding ${binding} (a Durable Object namespace)`);
+      return ns;
+    };
+    this.#jobStorage = new RoutedStorage({
+      self: JOB_OBJECT_NAME,
+      local: this.#storage,
+      remote: objectStorages({ job: namespace("jobBinding"), subtasks: namespace("subtaskBinding") }),
+      fallback: JOB_OBJECT_NAME,
+      description: "job storage (WeirJob and its subtask objects)",
+    });
     // workerd loses its scheduler's copy of alarms when its process restarts (alarms.ts).
     void ctx.blockConcurrencyWhile(() => rearmStoredAlarm(ctx, () => systemClock.now())).catch(() => {/* the next start sets the alarm anew */});
   }
@@ -201,18 +225,18 @@ export class WeirJob {
     });
     let env;
     try {
-      env = registered.build({ storage: this.#storage, bindings });
+      env = registered.build({ storage: this.#jobStorage, bindings });
     } finally {
       setEnvironmentDefaults(previous);
     }
     if (!env || typeof env.execute !== "function") {
       throw new WeirError("invalid_job", `The job-building function given to weirWorker must return a StreamEnvironment, got ${typeof env}`);
     }
-    if (env.options.storage !== this.#storage) {
+    if (env.options.storage !== this.#jobStorage) {
       throw new WeirError("invalid_job", `Job "${env.jobName}" must keep its state in the WeirJob object's storage: pass { storage: job.storage } to its StreamEnvironment`);
     }
     const subtasks = bindings[registered.subtaskBinding] as DurableObjectNamespaceLike | undefined;
-    if (subtasks && typeof subtasks.get === "function") this.#placeSubtasks(env, subtasks, bindings[registered.jobBinding] as DurableObjectNamespaceLike);
+    if (subtasks && typeof subtasks.get === "function") await this.#placeSubtasks(env, subtasks, bindings[registered.jobBinding] as DurableObjectNamespaceLike);
     // One job per isolate: the directories of this job are the isolate's directories.
     const bucket = bindings[registered.savepointBucket] as R2BucketLike | undefined;
     setDirectoryOpener(cloudflareDirectories({ jobStorage: this.#storage, jobName: env.jobName, bucket, bucketBinding: registered.savepointBucket }));
@@ -246,9 +270,15 @@ export class WeirJob {
    * RPC transport, with the runtime's remote hosts as the control plane: the master here
    * deploys, triggers and restarts them (runtime/remote/).
    */
-  #placeSubtasks(env: StreamEnvironment, subtasks: DurableObjectNamespaceLike, job: DurableObjectNamespaceLike): void {
+  async #placeSubtasks(env: StreamEnvironment, subtasks: DurableObjectNamespaceLike, job: DurableObjectNamespaceLike): Promise<void> {
     const graph = env.jobGraph();
     const place = edgePlacement(graph, env.jobName);
+    // Subtask objects keep their checkpoint files; _metadata and everything else stays here.
+    const stored = await this.#storage.get(OBJECTS_KEY);
+    const earlier: string[] = stored ? JSON.parse(new TextDecoder().decode(stored)) : [];
+    const routes = storageRoutes(graph, env.jobName, place, { also: earlier });
+    if (routes.objects().length > earlier.length) await this.#storage.put(OBJECTS_KEY, new TextEncoder().encode(JSON.stringify(routes.objects())));
+    this.#jobStorage.route(routes);
     const hosts = new Map<string, DurableObjectHost>();
     for (const v of graph.vertices) {
       for (let i = 0; i < v.parallelism; i++) {

@@ -15,7 +15,9 @@ import { cloudflareDirectories } from "./directories.ts";
 import { DurableObjectStorageAdapter } from "./do_storage.ts";
 import { Mailbox } from "./mailbox.ts";
 import { CALLBACK_PATH, CONTROL_PATH, decodeFrame, FrameOutbox, HOST_HEADER, MASTER_HEADER } from "./object_host.ts";
-import { ObjectStorage } from "./object_storage.ts";
+import { serveStorage, STORAGE_PATH } from "./object_storage.ts";
+import { objectStorages, RoutedStorage } from "./routed_storage.ts";
+import { storageRoutes } from "./storage_routes.ts";
 import { edgePlacement, FRAME_PATH, OBJECT_NAME_HEADER, objectCaller, subtaskObjectName } from "./placement.ts";
 import { DurableObjectRpcTransport } from "./rpc_transport.ts";
 import { JOB_OBJECT_NAME, registeredJob } from "./worker.ts";
@@ -40,14 +42,13 @@ interface Hosting {
  * pass through the object's {@link Mailbox} one at a time, in order (the input gate opens
  * at every await).
  *
- * Where state goes: checkpoint files, shared incremental files and sink commits go to the
- * job's storage in the `WeirJob` object, through {@link ObjectStorage} (`storage` of the
- * job's code is that in every object). So the commit point (`_metadata`) and every file it
- * names live in one store, which the master reads to restore any subtask in any object at
- * any parallelism, whether the object that wrote a file still exists or not; a checkpoint
- * costs one call per subtask file, against one per batch for data. (Savepoints go where
- * the master says: R2 when bound.) This object's own SQLite storage (`storage`) holds
- * nothing a restore needs.
+ * Where state goes: the job's storage (`storage` of the job's code, in every object) is a
+ * {@link RoutedStorage}: the checkpoint files and incremental shared files of the subtasks
+ * running here go into this object's own SQLite storage, which outlives a reset
+ * (`ctx.abort()`) and a restart; `_metadata` (the commit point), savepoint directories
+ * (unless R2 is bound) and sink commits go to `WeirJob`. This object serves its keys to the
+ * others at `POST /_weir/storage/<op>`: the master deletes subsumed files through it, and a
+ * restore at another parallelism reads an old subtask's file from the object that wrote it.
  *
  * A control call for an attempt this object does not run (it was evicted or restarted
  * and lost its subtasks) is answered 409, which fails the attempt on the master: every
@@ -61,7 +62,7 @@ interface Hosting {
  * ```
  */
 export class WeirSubtask {
-  /** The object's own SQLite storage (nothing a restore needs lives here). */
+  /** The object's own SQLite storage: its subtasks' checkpoint and shared files. */
   readonly storage: DurableObjectStorageAdapter;
   readonly mailbox: Mailbox = new Mailbox();
   protected readonly state: DurableObjectStateLike;
@@ -70,7 +71,7 @@ export class WeirSubtask {
   #name: string | undefined;
   #placement: ((jobId: string, s: { vertexId: string; subtaskIndex: number }) => string) | undefined;
   #hosting: Hosting | undefined;
-  #jobStorage: ObjectStorage | undefined;
+  #jobStorage: RoutedStorage | undefined;
   readonly #namespaceBinding: string;
   readonly #jobBinding: string;
 
@@ -115,6 +116,9 @@ export class WeirSubtask {
   async fetch(request: Request): Promise<Response> {
     this.#name ??= request.headers.get(OBJECT_NAME_HEADER) ?? request.headers.get(HOST_HEADER) ?? undefined;
     const path = new URL(request.url).pathname;
+    // The keys of the job's storage this object owns (its subtasks' checkpoint and shared
+    // files), for the master and other objects; outside the mailbox: it touches no subtask.
+    if (path.startsWith(`${STORAGE_PATH}/`)) return serveStorage(request, this.storage);
     if (request.method === "POST" && path === FRAME_PATH) {
       const frame = new Uint8Array(await request.arrayBuffer());
       return this.#answer(() => this.mailbox.post(() => this.transport.receive(frame)));
@@ -178,6 +182,7 @@ export class WeirSubtask {
     const graph = env.jobGraph();
     const place = edgePlacement(graph, env.jobName);
     this.#placement = (_jobId, s) => place(s);
+    storage.route(storageRoutes(graph, env.jobName, place), this.#name);
     const job = this.#namespace(this.#jobBinding, "WeirJob");
     const name = this.#name ?? this.state.id.toString();
     const callbacks = new FrameOutbox(async (frame) => {
@@ -207,11 +212,15 @@ export class WeirSubtask {
     return hosting;
   }
 
-  #jobStorageOf(): ObjectStorage {
-    if (!this.#jobStorage) {
-      const job = this.#namespace(this.#jobBinding, "WeirJob");
-      this.#jobStorage = new ObjectStorage(() => job.get(job.idFromName(JOB_OBJECT_NAME)), JOB_OBJECT_NAME);
-    }
+  /** The job's storage as the job's code sees it here: this object's keys in its own storage, others in their owners'. */
+  #jobStorageOf(): RoutedStorage {
+    this.#jobStorage ??= new RoutedStorage({
+      self: this.#name,
+      local: this.storage,
+      remote: objectStorages({ job: () => this.#namespace(this.#jobBinding, "WeirJob"), subtasks: () => this.#namespace(this.#namespaceBinding, "WeirSubtask") }),
+      fallback: JOB_OBJECT_NAME,
+      description: `job storage seen from ${this.#name ?? "a subtask object"}`,
+    });
     return this.#jobStorage;
   }
 

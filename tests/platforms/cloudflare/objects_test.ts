@@ -138,6 +138,43 @@ if (workerdSkip) {
       assert.equal(objects.objects.hosts.length, 5);
     });
 
+    test("checkpoint files live in the subtask objects (WeirJob keeps _metadata); restarted at another parallelism over the persisted storage, the job reads the old subtasks' files from their objects, ends exactly-once and cleans every object up", { timeout: 120_000 }, async () => {
+      const n = 500_000;
+      const persistTo = mkdtempSync(join(tmpdir(), "weir-edge-objects-rescale-"));
+      const first = await start({ N: String(n), INTERVAL: "100" }, { persistTo });
+      let before: Pair[] = [];
+      for (let i = 0; i < 6000 && before.length === 0; i++) {
+        before = (await json<{ committed: Pair[] }>(first.fetch("/_test/committed"))).committed;
+        if (before.length === 0) await sleep(10);
+      }
+      const id = await jobId(first);
+      const names = (await json<{ objects: Done["objects"] }>(first.fetch("/_test/objects"))).objects.hosts;
+      assert.equal(names.length, 5);
+      const query = (list: string[]) => `/_test/storage?prefix=${encodeURIComponent(`counting/${id}/`)}${list.map((o) => `&object=${encodeURIComponent(o)}`).join("")}`;
+      const listed = await json<{ job: string[]; objects: Record<string, string[]> }>(first.fetch(query(names)));
+      const files = (keys: string[]) => keys.filter((k) => /\/chk-\d+\//.test(k));
+      assert.ok(files(listed.job).length > 0, "the job object holds checkpoint metadata");
+      assert.deepEqual(files(listed.job).filter((k) => !k.endsWith("/_metadata")), [], "the job object holds no state file");
+      for (const name of names) {
+        const [, vertexId, index] = name.split("/");
+        const own = files(listed.objects[name]);
+        assert.ok(own.length > 0, `object ${name} holds its checkpoint files`);
+        for (const k of own) assert.ok(k.endsWith(`/${vertexId}-${index}`), `object ${name} holds ${k}`);
+      }
+      await first.dispose();
+      assert.ok(before.length < n, `${before.length} committed before the restart`);
+
+      // The keyed count and sink at 2 instead of 3: subtask 2's old files are read from its object.
+      const second = await start({ N: String(n), INTERVAL: "100", SUM_PARALLELISM: "2" }, { persistTo });
+      const r = await json<Done>(second.fetch("/_test/done"));
+      assert.equal(r.status, "finished", r.error);
+      assert.ok(r.restored, "the run resumed from its checkpoint");
+      assert.equal(r.objects.hosts.length, 4);
+      assertExactlyOnce(r.committed, n);
+      const after = await json<{ job: string[]; objects: Record<string, string[]> }>(second.fetch(query(names)));
+      assert.deepEqual([after.job, ...Object.values(after.objects)].flat(), [], "the finished run left no files in any object");
+    });
+
     test("workerd disposed and started again over its persisted storage: the job across objects resumes from its latest checkpoint and ends exactly-once", { timeout: 120_000 }, async () => {
       // No rate limit: a rate-limited source sends a tiny batch every millisecond, and each
       // costs a call between objects (README, "Subtasks in objects of their own").
