@@ -12,7 +12,8 @@ import { type KeyGroupRange, canonicalKey } from "./key_group.ts";
 import type { KeyedTableSnapshot, StateKind } from "./keyed_state.ts";
 import { liveStored } from "./sqlite_forms.ts";
 import type { BulkRowWriter } from "./sqlite_bulk.ts";
-import { KEY_TAG_UTF8, keyBytes, keyFromBytes } from "./sqlite_keys.ts";
+import { KEY_TAG_UTF8, keyFromBytes } from "./sqlite_keys.ts";
+import { RowBytes } from "./sqlite_row_bytes.ts";
 import type { SqliteSnapshotReader, StoredRow } from "./sqlite_store.ts";
 
 /** A state as a canonical snapshot needs it. */
@@ -210,11 +211,12 @@ function decodeTables(encoded: Record<string, EncodedTable>): Record<string, Key
  */
 export function writeCanonicalRows(w: BulkRowWriter, name: string, table: KeyedTableSnapshot, sid: number, range: KeyGroupRange): void {
   const groups = table.groups.filter(([g]) => g >= range.start && g <= range.end).sort((a, b) => a[0] - b[0]);
+  const bytes = new RowBytes();
   for (const [g, entries] of groups) {
     const keys: Uint8Array[] = new Array(entries.length);
     let sorted = true;
     for (let i = 0; i < entries.length; i++) {
-      keys[i] = keyBytes(canonicalKey(entries[i][0]));
+      keys[i] = bytes.key(canonicalKey(entries[i][0]));
       if (sorted && i > 0 && compareBytes(keys[i - 1], keys[i]) >= 0) sorted = false;
     }
     const order = sorted ? undefined : Array.from({ length: entries.length }, (_, i) => i).sort((a, b) => compareBytes(keys[a], keys[b]));
@@ -223,7 +225,7 @@ export function writeCanonicalRows(w: BulkRowWriter, name: string, table: KeyedT
       const [key, v] = entries[i];
       if (table.ttl) checkStoredTtl(name, table.kind, v);
       // canonicalKey() returns a primitive key itself: only object keys keep their original.
-      w.row(g, sid, keys[i], typeof key === "object" && key !== null ? encode(key, "a state key") : null, encode(v, "a state value"));
+      w.row(g, sid, keys[i], typeof key === "object" && key !== null ? encode(key, "a state key") : null, bytes.value(v));
     }
   }
 }
