@@ -17,6 +17,7 @@ import { hashKey } from "./key_group.ts";
 import { KeyFilter } from "./sqlite_bloom.ts";
 import { BulkRowWriter } from "./sqlite_bulk.ts";
 import { keyBytes } from "./sqlite_keys.ts";
+import { RowBytes } from "./sqlite_row_bytes.ts";
 import type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./sqlite_driver.ts";
 
 /** Converts one state's values between their in-memory form and their stored (canonical) form. */
@@ -95,7 +96,6 @@ export class SqliteStateStore {
   readonly #trackChanges: boolean;
   #db!: SqliteDatabase;
   #select!: SqliteStatement;
-  #upsert!: SqliteStatement;
   #delete!: SqliteStatement;
   #changed!: SqliteStatement;
   readonly #caches = new Map<number, Map<unknown, CacheEntry>>();
@@ -134,7 +134,6 @@ export class SqliteStateStore {
       throw new WeirError("storage_failed", `Cannot set up the SQLite state database ${options.path}: ${(e as Error).message}`, { cause: e });
     }
     this.#select = db.prepare("SELECT ok, v FROM kv WHERE kg = ? AND s = ? AND k = ?");
-    this.#upsert = db.prepare("INSERT OR REPLACE INTO kv (kg, s, k, ok, v) VALUES (?, ?, ?, ?, ?)");
     this.#delete = db.prepare("DELETE FROM kv WHERE kg = ? AND s = ? AND k = ?");
     this.#changed = db.prepare("INSERT OR IGNORE INTO changed (kg, s, k) VALUES (?, ?, ?)");
   }
@@ -275,19 +274,26 @@ export class SqliteStateStore {
     const db = this.#db;
     // In primary-key order (key group, state) the batch touches neighbouring B-tree pages.
     entries.sort((a, b) => a.keyGroup - b.keyGroup || a.sid - b.sid);
+    // Upserts go 128 to a statement, keys and values written into shared buffers, as a
+    // restore writes them (sqlite_bulk.ts, sqlite_row_bytes.ts): a call and two small
+    // arrays per row cost more than SQLite spends on it. A batch holds a key once, so
+    // deletes may run before the upserts buffered beside them.
+    const bytes = new RowBytes();
+    const rows = new BulkRowWriter(db);
     db.exec("BEGIN");
     try {
       for (const e of entries) {
-        const k = keyBytes(e.canonical);
+        const k = bytes.key(e.canonical);
         if (this.#trackChanges) this.#changed.run(e.keyGroup, e.sid, k);
         if (e.mem === undefined) this.#delete.run(e.keyGroup, e.sid, k);
         else {
           this.#written?.add(e.sid, hashKey(e.canonical));
           const stored = this.#codecs.get(e.sid)!.toStored(e.mem);
-          this.#upsert.run(e.keyGroup, e.sid, k, e.key === undefined ? null : encode(e.key, "a state key"), encode(stored, "a state value"));
+          rows.row(e.keyGroup, e.sid, k, e.key === undefined ? null : encode(e.key, "a state key"), bytes.value(stored));
         }
         e.dirty = false;
       }
+      rows.finish();
       db.exec("COMMIT");
     } catch (err) {
       db.exec("ROLLBACK");
