@@ -16,6 +16,9 @@ import { keyBytes } from "./sqlite_keys.ts";
 const CHUNK_BYTES = 256 * 1024;
 const TAG_STRING = 0x73;
 const TAG_NUMBER = 0x6e;
+/** From this length on a string value is copied by TextEncoder rather than a character at a time (faster for long ones). */
+const ENCODE_INTO_MIN = 32;
+const utf8 = new TextEncoder();
 
 /**
  * Writes keys and values into shared buffers. Views stay valid: a full buffer is
@@ -151,13 +154,23 @@ export class RowBytes {
     this.#head(3, n);
     const b = this.#buf;
     const body = this.#at;
-    for (let i = 0; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (c > 0x7f) {
+    if (n >= ENCODE_INTO_MIN) {
+      // Into exactly n bytes: every character went in as one byte only if it was ASCII
+      // (anything else takes two or more, a lone surrogate three).
+      const { read, written } = utf8.encodeInto(s, b.subarray(body, body + n));
+      if (read !== n || written !== n) {
         this.#at = start;
         return undefined;
       }
-      b[body + i] = c;
+    } else {
+      for (let i = 0; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 0x7f) {
+          this.#at = start;
+          return undefined;
+        }
+        b[body + i] = c;
+      }
     }
     this.#at = body + n;
     return this.#take(start);

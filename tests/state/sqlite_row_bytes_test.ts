@@ -14,7 +14,7 @@ describe("RowBytes", () => {
   test("value() writes bytes that decode to the same value", () => {
     const b = new RowBytes();
     const values: unknown[] = [0, 23, 24, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, -1, -(2 ** 32), -(2 ** 32) - 1, 1.5, -0, NaN, Infinity, 2 ** 53,
-      "", "abc", "é", "y".repeat(70_000), true, false, null, undefined, [1, "a"], { a: [1, 2] }, 5n];
+      "", "abc", "é", "y".repeat(70_000), "z".repeat(40), "z".repeat(39) + "é", "é" + "z".repeat(39), "z".repeat(30) + "\u{1F600}", true, false, null, undefined, [1, "a"], { a: [1, 2] }, 5n];
     for (const v of values) assert.deepEqual(decode(b.value(v)), v, `value ${String(v).slice(0, 20)}`);
     assert.ok(Object.is(decode(b.value(-0)), -0));
   });
