@@ -21,6 +21,13 @@ export { environmentDefaults, StreamEnvironment, setEnvironmentDefaults, setHttp
 export type { EnvironmentDefaults, EnvironmentOptions, HttpOptions, RuntimeOptions } from "./dataflow/environment.ts";
 export type { ChannelAddress, CreditMessage, DataMessage, Link, LinkHandlers, SubtaskAddress, Transport } from "./actors/transport.ts";
 export { MemoryTransport } from "./actors/memory_transport.ts";
+// Remote hosts (runtime/remote/): the seam Worker threads (weir-stream/worker-threads) and
+// Durable Objects plug into; LoopbackHost runs one in this process, every message as bytes.
+export type { ControlHandlers, RemoteHost, TaskExecutorGateway } from "./runtime/remote/gateway.ts";
+export type { ToHost, ToMaster } from "./runtime/remote/messages.ts";
+export { TaskExecutor, type TaskExecutorInit } from "./runtime/remote/task_executor.ts";
+export { LoopbackHost, type LoopbackHostInit, type LoopbackStats } from "./runtime/remote/loopback.ts";
+export { decodeToHost, decodeToMaster, encodeControl } from "./runtime/remote/control_wire.ts";
 export { SerializingTransport, type SerializingTransportOptions } from "./actors/serializing_transport.ts";
 export { DataStream, KeyedStream } from "./dataflow/data_stream.ts";
 export { OutputTag } from "./dataflow/side_output.ts";

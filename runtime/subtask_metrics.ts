@@ -34,7 +34,15 @@ export function subtaskMetrics(s: Subtask): SubtaskMetrics {
   };
 }
 
-/** A remote subtask's figures before its host reported any (Flink shows a deploying task's counters as 0). */
+/**
+ * A remote subtask's figures before its host reported any (Flink shows a deploying task's counters as 0).
+ *
+ * @example
+ * ```ts
+ * import { zeroMetrics } from "./subtask_metrics.ts";
+ * console.assert(zeroMetrics(2).index === 2 && zeroMetrics(2).recordsIn === 0);
+ * ```
+ */
 export function zeroMetrics(index: number): SubtaskMetrics {
   return { index, recordsIn: 0, recordsOut: 0, busyMs: 0, backpressuredMs: 0, queuedBatches: 0, outputBuffered: 0, barrierState: "", pendingSnapshots: 0 };
 }

@@ -17,6 +17,7 @@ import { WeirError } from "../../errors.ts";
 import type { Scheduler } from "../../actors/time.ts";
 import { type ChannelAddress, channelKey, type CreditMessage, type DataMessage, type Link, type LinkHandlers, type SubtaskAddress, type Transport } from "../../actors/transport.ts";
 import { decodeMessage, encodeMessage } from "../../actors/wire.ts";
+import { systemScheduler } from "../system.ts";
 
 /** What a port needs: Worker, MessagePort and a worker's `self` all have it. */
 export interface PortLike {
@@ -35,7 +36,8 @@ export interface ThreadFrame {
 
 /** Options of {@link WorkerThreadTransport}. */
 export interface WorkerThreadTransportOptions {
-  scheduler: Scheduler;
+  /** Runs the flush of queued messages on a later turn (the system scheduler unless set). */
+  scheduler?: Scheduler;
   /** The thread that hosts a subtask's end when it is not opened here. */
   threadOf(subtask: SubtaskAddress): string;
 }
@@ -46,8 +48,7 @@ export interface WorkerThreadTransportOptions {
  * @example
  * ```ts
  * import { WorkerThreadTransport } from "./transport.ts";
- * import { systemScheduler } from "../system.ts";
- * const t = new WorkerThreadTransport({ scheduler: systemScheduler, threadOf: () => "main" });
+ * const t = new WorkerThreadTransport({ threadOf: () => "main" });
  * console.assert(t.name === "worker-thread");
  * ```
  */
@@ -140,7 +141,7 @@ export class WorkerThreadTransport implements Transport {
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    this.#options.scheduler.defer(() => this.#flush());
+    (this.#options.scheduler ?? systemScheduler).defer(() => this.#flush());
   }
 
   #flush(): void {

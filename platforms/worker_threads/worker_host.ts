@@ -10,6 +10,10 @@ import { decodeToMaster, encodeControl } from "../../runtime/remote/control_wire
 import { WeirError } from "../../errors.ts";
 import type { WorkerThreadTransport } from "./transport.ts";
 
+// The sources run as .ts; the package's build (dist/) as .js beside it. tsc rewrites
+// import specifiers, not this URL, so the extension follows this module's own.
+const ENTRY = import.meta.url.endsWith(".ts") ? "./worker_entry.ts" : "./worker_entry.js";
+
 /** What a WorkerHost starts its Worker with. */
 export interface WorkerHostOptions {
   hostId: string;
@@ -23,7 +27,24 @@ export interface WorkerHostOptions {
   transport: WorkerThreadTransport;
 }
 
-/** See the module documentation. */
+/**
+ * See the module documentation. Give it to the job as `runtime.remoteHosts[hostId]`, with
+ * `runtime.transport` the same WorkerThreadTransport and `runtime.hostOf` naming `hostId`
+ * for the subtasks it runs; call `terminate()` once the job ended. A Worker that fails to
+ * start or dies fails the attempt with `host_failed`; one that does not answer a deploy
+ * within `runtime.deployTimeoutMs` is terminated (`deploy_timeout`); the restart starts a
+ * new Worker either way.
+ *
+ * @example
+ * ```ts
+ * import { WorkerHost, WorkerThreadTransport } from "./mod.ts";
+ * const transport = new WorkerThreadTransport({ threadOf: (s) => (s.vertexId === "v1" ? "w1" : "main") });
+ * // The Worker starts on the job's first deploy; nothing runs yet.
+ * const host = new WorkerHost({ hostId: "w1", module: "file:///app/job.ts", export: "buildJob", args: {}, transport });
+ * console.assert(host.started === 0);
+ * host.terminate();
+ * ```
+ */
 export class WorkerHost implements RemoteHost {
   readonly hostId: string;
   readonly #options: WorkerHostOptions;
@@ -67,7 +88,7 @@ export class WorkerHost implements RemoteHost {
 
   #start(): Worker {
     const o = this.#options;
-    const worker = new Worker(new URL("./worker_entry.ts", import.meta.url).href, { type: "module" });
+    const worker = new Worker(new URL(ENTRY, import.meta.url).href, { type: "module" });
     this.started++;
     this.#worker = worker;
     o.transport.addPeer(o.hostId, worker);

@@ -30,12 +30,46 @@ for (const [k, v] of sink.committed) last[k] = v;
 console.log("RESULT", result.status, env.parallelism, JSON.stringify(last));
 `;
 
+// A job whose keyed stage runs in a Worker thread, wired as the README shows: the Worker
+// imports job.ts, which imports the package by name; worker_entry.js must ship in dist/.
+const WORKER_JOB = `import { CollectSink, FileStorage, SequenceSource, StreamEnvironment } from "${NAME}";
+export const results = new CollectSink<[number, number]>();
+export function buildJob(args: { dir: string }): StreamEnvironment {
+  const env = new StreamEnvironment({ jobName: "workers", parallelism: 2, storage: new FileStorage(args.dir) });
+  env.fromSource(new SequenceSource(0, 1000), { uid: "numbers" })
+    .map((n): [number, number] => [n % 3, n], { uid: "pair" })
+    .keyBy((p) => p[0])
+    .reduce((a, b): [number, number] => [a[0], a[1] + b[1]], { uid: "sum", parallelism: 3 })
+    .sinkTo(results, { uid: "out" });
+  return env;
+}
+`;
+const WORKER_MAIN = `import { WorkerHost, WorkerThreadTransport } from "${NAME}/worker-threads";
+import { buildJob, results } from "./worker_job.ts";
+const args = { dir: ".weir-workers" };
+const env = buildJob(args);
+const keyed = env.jobGraph().vertices.find((v) => v.uids.includes("sum"))!.id;
+const hostOf = (s: { vertexId: string }) => (s.vertexId === keyed ? "w1" : "main");
+const transport = new WorkerThreadTransport({ threadOf: hostOf });
+const w1 = new WorkerHost({ hostId: "w1", module: new URL("./worker_job.ts", import.meta.url).href, export: "buildJob", args, transport });
+env.options.runtime = { transport, hostOf, remoteHosts: { w1 } };
+try {
+  const result = await (await env.execute()).done;
+  const last: Record<number, number> = {};
+  // Running sums only grow; two sink subtasks commit a key's sums in either order.
+  for (const [k, v] of results.committed) last[k] = Math.max(last[k] ?? 0, v);
+  console.log("RESULT", result.status, w1.started, JSON.stringify(last));
+} finally {
+  w1.terminate();
+}
+`;
+
 function run(cmd: string, args: string[], cwd: string, timeoutMs: number, env: Record<string, string> = {}) {
   const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env, PATH: `${BIN}${delimiter}${process.env.PATH}` }, stdio: ["ignore", "pipe", "pipe"] });
   return collect(child, timeoutMs);
 }
 
-test(`npm pack → npm install → import { StreamEnvironment } from "${NAME}" runs a job under Bun and Deno; its weir bin works`, { timeout: 900_000, skip: onDeno ? "runs once, under Bun (it starts Deno itself)" : false }, async () => {
+test(`npm pack → npm install → import { StreamEnvironment } from "${NAME}" runs a job under Bun and Deno, one with a Worker host from "${NAME}/worker-threads" too; its weir bin works`, { timeout: 900_000, skip: onDeno ? "runs once, under Bun (it starts Deno itself)" : false }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "weir-pack-"));
   try {
     const packed = spawnSync("npm", ["pack", "--silent", "--pack-destination", dir], { cwd: ROOT, encoding: "utf8", timeout: 600_000 });
@@ -52,6 +86,9 @@ test(`npm pack → npm install → import { StreamEnvironment } from "${NAME}" r
     assert.ok(existsSync(join(pkg, "dist", "mod.js")) && existsSync(join(pkg, "dist", "mod.d.ts")), "built JavaScript and types ship");
     assert.ok(!existsSync(join(pkg, "tests")) && !existsSync(join(pkg, "mod.ts")), "sources and tests stay home");
     writeFileSync(join(app, "job.ts"), JOB);
+    writeFileSync(join(app, "worker_job.ts"), WORKER_JOB);
+    writeFileSync(join(app, "worker_main.ts"), WORKER_MAIN);
+    assert.ok(existsSync(join(pkg, "dist", "platforms", "worker_threads", "worker_entry.js")), "the Worker's entry ships");
 
     const sums = (() => {
       const t: Record<number, number> = { 0: 0, 1: 0, 2: 0 };
@@ -64,6 +101,13 @@ test(`npm pack → npm install → import { StreamEnvironment } from "${NAME}" r
     const onDenoRun = await run(join(BIN, "deno"), ["run", "-A", "job.ts"], app, 120_000);
     assert.equal(onDenoRun.code, 0, onDenoRun.stderr);
     assert.equal(onDenoRun.stdout.trim(), `RESULT finished 1 ${sums}`);
+
+    // weir-stream/worker-threads: the keyed stage in a Worker that imports the package too.
+    const onWorkers = [await run(join(BIN, "bun"), ["worker_main.ts"], app, 120_000), await run(join(BIN, "deno"), ["run", "-A", "worker_main.ts"], app, 120_000)];
+    for (const [i, r] of onWorkers.entries()) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), `RESULT finished 1 ${sums}`, i === 0 ? "bun" : "deno");
+    }
 
     // The bin runs the built CLI; weir run's --parallelism reaches the job file, which
     // imports the package by name: one module graph, not two.
