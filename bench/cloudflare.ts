@@ -4,13 +4,16 @@
  * (a Durable Object per key, one RPC and one durable storage.put per event), in one run:
  *
  *   bun bench/cloudflare.ts [--n 2000000] [--per-event 5000] [--objects-n 5000000]
+ *                           [--rate 2000] [--rate-n 6000] [--rate-only]
  *
  * Figures: records/s through the counting job (source at parallelism 2 → keyed count at 3,
  * keyed state checkpointed every second to the object's SQLite storage), events/s of the
  * per-event pattern (sequential and 64 in flight), the same job as weir deploys it across
  * Durable Objects (master in WeirJob, a WeirSubtask object per subtask: records/s, transport
  * calls per batch, checkpoints under backpressure), their ratios, and checkpoint durations
- * aligned vs unaligned under backpressure. Wall time is measured here, outside workerd
+ * aligned vs unaligned under backpressure; and a rate-limited source (`--rate` records/s)
+ * across objects with buffer timeout 0, WeirJob's default and 50 ms: transport calls per
+ * batch and records per call (`--rate-only` runs just that). Wall time is measured here, outside workerd
  * (inside, clocks stand still between I/O events).
  * @module
  */
@@ -27,6 +30,9 @@ function arg(name: string, fallback: number): number {
 const n = arg("n", 2_000_000);
 const perEventN = arg("per-event", 5_000);
 const objectsN = arg("objects-n", 5_000_000);
+const rate = arg("rate", 2_000);
+const rateN = arg("rate-n", 6_000);
+const rateOnly = process.argv.includes("--rate-only");
 
 const host = await startWorker(new URL("./cloudflare_worker.ts", import.meta.url), { BENCH_JOB: "BenchJob", COUNTER: "Counter" });
 const subtasks = await startWorker(new URL("../tests/platforms/cloudflare/fixtures/subtask_worker.ts", import.meta.url), { WEIR_SUBTASK: "PipeSubtask" });
@@ -71,7 +77,7 @@ interface WeirRun { status: string; records: number; checkpoints: number; persis
  * subtask in a WeirSubtask object. Wall time from the first request (which starts the job)
  * to FINISHED, the objects' transport calls per batch, and the checkpoints' figures.
  */
-async function acrossObjectsJob(vars: Record<string, string>): Promise<WeirRun & { ms: number; calls: number; batches: number }> {
+async function acrossObjectsJob(vars: Record<string, string>): Promise<WeirRun & { ms: number; calls: number; batches: number; transported: number }> {
   const w = await startWorker(new URL("./cloudflare_objects_worker.ts", import.meta.url), { WEIR_JOB: "WeirJob", WEIR_SUBTASK: "BenchSubtask" }, { bindings: vars });
   try {
     const get = async <T>(path: string): Promise<T> => {
@@ -89,16 +95,46 @@ async function acrossObjectsJob(vars: Record<string, string>): Promise<WeirRun &
       if (state !== "FINISHED") await new Promise((r) => setTimeout(r, 20));
     }
     const ms = performance.now() - t0;
-    const stats = await get<{ calls: number; batches: number; counted: number }>("/_bench/stats");
+    const stats = await get<{ calls: number; batches: number; records: number; counted: number }>("/_bench/stats");
     const cps = await get<{ counts: { completed: number }; history: { status: string; persisted_data: number; end_to_end_duration: number }[] }>(`/jobs/${id}/checkpoints`);
     const done = cps.history.filter((h) => h.status === "COMPLETED");
     return {
-      status: "finished", records: stats.counted, checkpoints: cps.counts.completed, ms, calls: stats.calls, batches: stats.batches,
+      status: "finished", records: stats.counted, checkpoints: cps.counts.completed, ms, calls: stats.calls, batches: stats.batches, transported: stats.records,
       persisted: done.map((h) => h.persisted_data), durations: done.map((h) => h.end_to_end_duration),
     };
   } finally {
     await w.dispose();
   }
+}
+
+/**
+ * The job across objects with a rate-limited source: what the buffer timeout does to the
+ * calls between objects (each about 0.3 ms and one fsync on Cloudflare, whatever it carries).
+ */
+async function rateLimited(): Promise<void> {
+  const rows: string[][] = [["bufferTimeout", "wall s", "batches", "transport calls", "calls per batch", "records per batch", "records per call"]];
+  for (const timeout of ["0", undefined, "50"]) {
+    const vars: Record<string, string> = { N: String(rateN), INTERVAL: "1000", RATE: String(rate) };
+    if (timeout !== undefined) vars.BUFFER_TIMEOUT = timeout;
+    const r = await acrossObjectsJob(vars);
+    if (r.records !== rateN) throw new Error(`the rate-limited job counted ${r.records} of ${rateN}`);
+    rows.push([
+      timeout === undefined ? "unset (WeirJob's default)" : `${timeout} ms`, (r.ms / 1000).toFixed(2), String(r.batches), String(r.calls),
+      (r.calls / r.batches).toFixed(2), (r.transported / r.batches).toFixed(1), (r.transported / r.calls).toFixed(1),
+    ]);
+  }
+  console.log(`rate-limited source across objects: ${rateN} records at ${rate}/s (source x2 -> keyed count x3, 5 objects); calls count data frames and credit frames`);
+  console.log(table(rows));
+}
+
+if (rateOnly) {
+  try {
+    await rateLimited();
+  } finally {
+    await host.dispose();
+    await subtasks.dispose();
+  }
+  process.exit(0);
 }
 
 try {
@@ -162,6 +198,7 @@ try {
   console.log(`the job across objects: ${objects.calls} transport calls for ${objects.batches} batches = ${(objects.calls / objects.batches).toFixed(2)} round trips per batch; ratio to per-event: ${(objectsRate / Math.max(seqRate, parRate)).toFixed(0)}x; to one object: ${(objectsRate / edge).toFixed(2)}`);
   console.log(`across objects, checkpoint duration under backpressure, aligned:   ${fmt(objectsAligned)}`);
   console.log(`across objects, checkpoint duration under backpressure, unaligned: ${fmt(objectsUnaligned)}`);
+  await rateLimited();
 } finally {
   await host.dispose();
   await subtasks.dispose();

@@ -2,18 +2,19 @@
  * The job bench/cloudflare.ts measures, shared by the Worker and the local run: SequenceSource
  * at parallelism 2 → [x % 7, 1] → keyBy → rolling count at parallelism 3 → counting sink.
  * `slowEvery`/`slowMs` make the keyed count wait now and then, so that its input queues fill
- * (backpressure) for the checkpoint-duration figures. Imports no node: module (bundles for workerd).
+ * (backpressure) for the checkpoint-duration figures; `ratePerSecond` limits the source (its
+ * total over both subtasks) for the buffer-timeout figures. Imports no node: module (bundles for workerd).
  */
 import { StreamEnvironment } from "../dataflow/environment.ts";
 import type { EnvironmentOptions } from "../dataflow/environment.ts";
 import { SequenceSource } from "../connectors/sequence_source.ts";
 import { CountingSink } from "./counting_sink.ts";
 
-export function countingBenchJob(n: number, options: EnvironmentOptions & { slowEvery?: number; slowMs?: number }): { env: StreamEnvironment; sink: CountingSink } {
-  const { slowEvery = 0, slowMs = 0, ...envOptions } = options;
+export function countingBenchJob(n: number, options: EnvironmentOptions & { slowEvery?: number; slowMs?: number; ratePerSecond?: number }): { env: StreamEnvironment; sink: CountingSink } {
+  const { slowEvery = 0, slowMs = 0, ratePerSecond, ...envOptions } = options;
   const sink = new CountingSink();
   const env = new StreamEnvironment({ jobName: "bench", parallelism: 2, ...envOptions });
-  const pairs = env.fromSource(new SequenceSource(0, n), { uid: "numbers" })
+  const pairs = env.fromSource(new SequenceSource(0, n, ratePerSecond === undefined ? {} : { ratePerSecond }), { uid: "numbers" })
     .map((x): [number, number] => [x % 7, 1], { uid: "pair" })
     .keyBy((p) => p[0]);
   const counted = slowEvery > 0

@@ -17,7 +17,7 @@ export { R2Storage } from "./r2_storage.ts";
 export { cloudflareDirectories, directoryKey, PrefixStorage } from "./directories.ts";
 export type { DurableObjectNamespaceLike, DurableObjectStateLike, R2BucketLike, WorkerBindings } from "./bindings.ts";
 export { type EdgeJobBuilder, type EdgeJobContext, weirWorker, type WeirWorkerOptions } from "./worker.ts";
-export { WeirJob } from "./weir_job.ts";
+export { EDGE_BUFFER_TIMEOUT_MS, WeirJob } from "./weir_job.ts";
 export { FRAME_PATH, OBJECT_NAME_HEADER, subtaskCaller, subtaskObjectName, WeirSubtask } from "./weir_subtask.ts";
 export { DurableObjectRpcTransport, type DurableObjectRpcTransportOptions, FRAME_BYTES_DEFAULT, RPC_MESSAGE_BYTES_MAX, type RpcTransportStats } from "./rpc_transport.ts";
 export { Mailbox } from "./mailbox.ts";

@@ -73,9 +73,10 @@ export interface RpcTransportStats {
   calls: number;
   /** Bytes of frames sent. */
   bytes: number;
-  /** Messages sent, and data batches among them. */
+  /** Messages sent, data batches among them, and the records those carried. */
   messages: number;
   batches: number;
+  records: number;
   /** The largest frame sent, in bytes. */
   largestFrameBytes: number;
 }
@@ -116,7 +117,7 @@ export interface RpcTransportStats {
  */
 export class DurableObjectRpcTransport implements Transport {
   readonly name = "durable-object-rpc";
-  readonly stats: RpcTransportStats = { calls: 0, bytes: 0, messages: 0, batches: 0, largestFrameBytes: 0 };
+  readonly stats: RpcTransportStats = { calls: 0, bytes: 0, messages: 0, batches: 0, records: 0, largestFrameBytes: 0 };
   readonly #options: DurableObjectRpcTransportOptions;
   readonly #frameBytesMax: number;
   /** Local ends by direction and channel key: receivers get data (0), senders get credit (1). */
@@ -177,7 +178,10 @@ export class DurableObjectRpcTransport implements Transport {
         if (closed) return;
         this.#enqueue(to, encode([dir, key, toWire(message)] satisfies WireMessage, `a message on channel ${key}`), end);
         this.stats.messages++;
-        if (message.kind === "item" && isBatch(message.item)) this.stats.batches++;
+        if (message.kind === "item" && isBatch(message.item)) {
+          this.stats.batches++;
+          this.stats.records += message.item.length;
+        }
       },
       close: () => {
         closed = true;

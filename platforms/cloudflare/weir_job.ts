@@ -26,6 +26,13 @@ import { DurableObjectRpcTransport } from "./rpc_transport.ts";
 import { JOB_OBJECT_NAME, missingBindings, missingBindingsResponse, type RegisteredJob, registeredJob } from "./worker.ts";
 
 /** Where the object records that its job ended, so that a later wake does not run it again. */
+/**
+ * The buffer timeout (ms) of jobs whose subtasks run in `WeirSubtask` objects, when the job
+ * sets none: a record waits at most this long for others to share its call between objects
+ * (Flink's `execution.buffer-timeout`, default 100 ms there; bench/cloudflare.ts has the figures).
+ */
+export const EDGE_BUFFER_TIMEOUT_MS = 10;
+
 const ENDED_KEY = "_weir_edge/ended";
 
 /**
@@ -266,7 +273,8 @@ export class WeirJob {
   }
 
   /**
-   * Every subtask in a `WeirSubtask` object of its own (edgePlacement), reached over the
+   * Every subtask in a `WeirSubtask` object of its own (with the environment's
+   * `bufferTimeout` {@link EDGE_BUFFER_TIMEOUT_MS} unless the job set one) (edgePlacement), reached over the
    * RPC transport, with the runtime's remote hosts as the control plane: the master here
    * deploys, triggers and restarts them (runtime/remote/).
    */
@@ -296,6 +304,9 @@ export class WeirJob {
     this.#placement = { transport, hosts };
     const runtime = env.options.runtime ?? {};
     (env.options as { runtime?: RuntimeOptions }).runtime = { ...runtime, transport, hostOf: place, remoteHosts: Object.fromEntries(hosts) };
+    // Every batch between objects costs a call (about 0.3 ms and an fsync) whatever it carries:
+    // records wait a little to share one, unless the job chose its own buffer timeout.
+    if (env.options.bufferTimeout === undefined) env.options.bufferTimeout = EDGE_BUFFER_TIMEOUT_MS;
   }
 
   /** The subtask objects of the job and the transport to them, when its subtasks run in objects. */

@@ -47,6 +47,15 @@ if (workerdSkip) {
       assertExactlyOnce(r.committed, n);
     });
 
+    test("a rate-limited source across objects, its records held by WeirJob's default buffer timeout, ends exactly-once through an injected failure (unaligned)", { timeout: 120_000 }, async () => {
+      const n = 4_000;
+      const host = await start({ N: String(n), RATE: "4000", INTERVAL: "50", UNALIGNED: "true", FAIL_AT: "2500" });
+      const r = await json<Done>(host.fetch("/_test/done"));
+      assert.equal(r.status, "finished", r.error);
+      assert.ok(r.restarts >= 1, `restarts ${r.restarts}`);
+      assertExactlyOnce(r.committed, n);
+    });
+
     test("a subtask object reset mid-job (as an eviction) fails the attempt; every object is redeployed from the latest checkpoint and the job ends exactly-once", { timeout: 120_000 }, async () => {
       const n = 300_000;
       const host = await start({ N: String(n), INTERVAL: "100" });
@@ -104,7 +113,11 @@ if (workerdSkip) {
 
     test("unaligned under backpressure across objects: checkpoints persist in-flight data and the job ends exactly-once through an injected failure", { timeout: 120_000 }, async () => {
       const n = 20_000;
-      const host = await start({ N: String(n), INTERVAL: "100", UNALIGNED: "true", SLOW_EVERY: "100", FAIL_AT: "14000" });
+      // Buffer timeout 0: a source poll's records go out as three small batches per step, which
+      // fill the channels' 8 credits long before the source ends. With WeirJob's 10 ms they go
+      // as ~20 full batches in all, fewer than the credits: the source never waits, and the
+      // checkpoints find no data in flight to persist.
+      const host = await start({ N: String(n), INTERVAL: "100", UNALIGNED: "true", SLOW_EVERY: "100", FAIL_AT: "14000", BUFFER_TIMEOUT: "0" });
       const r = await json<Done>(host.fetch("/_test/done"));
       assert.equal(r.status, "finished", r.error);
       assert.ok(r.restarts >= 1, `restarts ${r.restarts}`);
