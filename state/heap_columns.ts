@@ -25,7 +25,16 @@ export const STRING_COLUMN_UNITS_MAX = 1 << 20;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** The form a column is written in (one pass over its items). */
+/**
+ * The form a column is written in (one pass over its items).
+ *
+ * @example
+ * ```ts
+ * import { columnForm } from "./heap_columns.ts";
+ * console.assert(columnForm([1, 2]) === "i32" && columnForm([0.5]) === "f64");
+ * console.assert(columnForm(["é"]) === "str" && columnForm([{ a: 1 }]) === "array");
+ * ```
+ */
 export function columnForm(items: readonly unknown[]): ColumnForm {
   const n = items.length;
   if (n === 0) return "array";
@@ -89,6 +98,19 @@ export function writeNumbers(w: CborWriter, form: "i32" | "f64", items: readonly
 /**
  * A decoded column as items: an array as it is, a typed form (format 3 and later only)
  * turned into its typed array or strings.
+ *
+ * @example
+ * ```ts
+ * import { columnForm, readColumn, writeNumberColumnHead, writeNumbers } from "./heap_columns.ts";
+ * import { CborWriter } from "../codec/cbor_writer.ts";
+ * import { decode } from "../codec/cbor.ts";
+ * const items = [3, -7];
+ * const w = new CborWriter();
+ * writeNumberColumnHead(w, "i32", items.length);
+ * writeNumbers(w, "i32", items, 0, items.length);
+ * const back = readColumn(decode(w.bytes()), true, () => "doc");
+ * console.assert(columnForm(items) === "i32" && back[1] === -7);
+ * ```
  * @throws {WeirError} `checkpoint_corrupt` naming the state and key group for a column
  *   that is neither, or whose bytes or ends do not add up
  */
