@@ -247,9 +247,10 @@ export class CheckpointCoordinator {
   }
 
   /** Where the files of a checkpoint go: the job's storage, or the savepoint's own. */
-  locate(checkpointId: number, savepoint: SavepointTarget | undefined = this.#pending.get(checkpointId)?.savepoint): { storage: StorageAdapter; dir: string } {
+  locate(checkpointId: number, savepoint: SavepointTarget | undefined = this.#pending.get(checkpointId)?.savepoint): { storage: StorageAdapter; dir: string; directory?: string } {
     const sp = savepoint;
-    return sp ? { storage: sp.storage, dir: sp.dir } : { storage: this.#init.storage, dir: checkpointDir(this.#init.jobName, this.#init.jobId, checkpointId) };
+    if (!sp) return { storage: this.#init.storage, dir: checkpointDir(this.#init.jobName, this.#init.jobId, checkpointId) };
+    return sp.directory === undefined ? { storage: sp.storage, dir: sp.dir } : { storage: sp.storage, dir: sp.dir, directory: sp.directory };
   }
 
   /** A subtask's part is durable. */

@@ -59,6 +59,11 @@ export interface SavepointTarget {
   storage: StorageAdapter;
   location: string;
   dir: string;
+  /**
+   * The directory path `storage` was opened from (storage/directory.ts), when it was: a
+   * remote host opens it too and writes its files there itself, not through the master.
+   */
+  directory?: string;
 }
 
 export interface Pending {

@@ -211,10 +211,14 @@ export class Execution implements SubtaskHost, CheckpointTarget {
     this.#remote?.cancel();
   }
 
-  /** Where checkpoint n's state files go: the job's storage (hosts write it), or a savepoint's (through the master). */
+  /**
+   * Where checkpoint n's state files go: the job's storage or a savepoint's directory, which
+   * hosts write themselves, else through the master.
+   */
   stateTarget(checkpointId: number): StateTarget {
-    const { storage, dir } = this.#owner.coordinator.locate(checkpointId);
-    return storage === this.#owner.storage && dir === checkpointDir(this.#owner.jobName, this.#owner.jobId, checkpointId) ? "job" : "master";
+    const { storage, dir, directory } = this.#owner.coordinator.locate(checkpointId);
+    if (storage === this.#owner.storage && dir === checkpointDir(this.#owner.jobName, this.#owner.jobId, checkpointId)) return "job";
+    return directory !== undefined ? { directory, dir } : "master";
   }
 
   // ---- CheckpointTarget ----

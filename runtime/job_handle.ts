@@ -254,5 +254,5 @@ function savepointTarget(targetDirectory: string, jobId: string) {
   }
   const { storage, root } = openDirectory(targetDirectory, "The savepoint target directory");
   const dir = `savepoint-${jobId.slice(0, 6)}-${savepointSuffix()}`;
-  return { storage, dir, location: `${root}/${dir}` };
+  return { storage, dir, location: `${root}/${dir}`, directory: targetDirectory };
 }

@@ -38,6 +38,8 @@ export interface LoopbackStats {
   bytes: number;
   /** Bytes of the largest message to the host (a deploy carries where state is, never the state). */
   largestToHost: number;
+  /** Bytes of the largest message to the master (a host writes savepoint files itself where it can open their directory). */
+  largestToMaster: number;
   /** Host incarnations started (1 + restarts after crash()). */
   incarnations: number;
 }
@@ -63,7 +65,7 @@ export interface LoopbackStats {
  */
 export class LoopbackHost implements RemoteHost {
   readonly hostId: string;
-  readonly stats: LoopbackStats = { toHost: 0, toMaster: 0, bytes: 0, largestToHost: 0, incarnations: 0 };
+  readonly stats: LoopbackStats = { toHost: 0, toMaster: 0, bytes: 0, largestToHost: 0, largestToMaster: 0, incarnations: 0 };
   readonly #init: LoopbackHostInit;
   #executor: TaskExecutor | undefined;
   #connection: Connection | undefined;
@@ -121,6 +123,7 @@ export class LoopbackHost implements RemoteHost {
         const bytes = encodeControl(m);
         this.stats.toMaster++;
         this.stats.bytes += bytes.length;
+        this.stats.largestToMaster = Math.max(this.stats.largestToMaster, bytes.length);
         if (this.#executor === executor) this.#connection?.toMaster(bytes);
       },
     });

@@ -20,10 +20,12 @@ import type { SubtaskMetrics } from "../subtask_metrics.ts";
 
 /**
  * Where a checkpoint's state files go: `"job"` — the host writes them into the job's
- * storage itself; `"master"` — the host sends the bytes to the master (`writeState`),
- * which writes them where only it can (a savepoint's target directory).
+ * storage itself; `{ directory, dir }` — the host opens the directory path (a savepoint's
+ * target directory) and writes them under `dir` there itself; `"master"` — the host sends
+ * the bytes to the master (`writeState`), which writes them where only it can (a savepoint
+ * into storage given in code, or a host that cannot open the directory).
  */
-export type StateTarget = "job" | "master";
+export type StateTarget = "job" | "master" | { directory: string; dir: string };
 
 /** What a host checks its own graph against before it builds anything. */
 export interface GraphFingerprint {

@@ -18,7 +18,7 @@ import { HostedSubtasks, type PlainTuning } from "../subtask_builder.ts";
 import { subtaskMetrics } from "../subtask_metrics.ts";
 import type { Timer } from "../../actors/time.ts";
 import type { SubtaskAck, SubtaskHost } from "../subtask_host.ts";
-import type { DirectoryOpener } from "../../storage/directory.ts";
+import { type DirectoryOpener, openDirectory } from "../../storage/directory.ts";
 import { type HostRestore, loadHostRestore } from "./host_restore.ts";
 import { type GraphFingerprint, type StateTarget, type ToHost, type ToMaster, toWireError } from "./messages.ts";
 
@@ -298,9 +298,17 @@ class HostedAttempt implements SubtaskHost {
 
   async writeState(vertexId: string, subtaskIndex: number, checkpointId: number, parts: readonly Uint8Array[]): Promise<string> {
     const target = await this.#target(checkpointId);
+    const file = `${vertexId}-${subtaskIndex}`;
     if (target === "job") {
-      const key = joinKey(checkpointDir(this.#jobName, this.#jobId, checkpointId), `${vertexId}-${subtaskIndex}`);
+      const key = joinKey(checkpointDir(this.#jobName, this.#jobId, checkpointId), file);
       await putInParts(this.#init.storage, key, parts);
+      return key;
+    }
+    const savepoint = target === "master" ? undefined : this.#openSavepoint(target.directory);
+    if (savepoint && target !== "master") {
+      // The savepoint's files go straight from here: no message carries them (32 MiB per RPC).
+      const key = joinKey(target.dir, file);
+      await putInParts(savepoint, key, parts);
       return key;
     }
     // A message to the master carries the file in one buffer.
@@ -310,6 +318,15 @@ class HostedAttempt implements SubtaskHost {
       this.#writes.set(requestId, { resolve, reject });
       this.#send({ kind: "writeState", attempt: this.attempt, requestId, vertexId, subtaskIndex, checkpointId, bytes });
     });
+  }
+  /** The savepoint directory as this host opens it; undefined when it cannot (no opener): the master writes then. */
+  #openSavepoint(directory: string): StorageAdapter | undefined {
+    try {
+      return (this.#init.openDirectory ?? ((p: string) => openDirectory(p, "The savepoint target directory")))(directory).storage;
+    } catch (e) {
+      if (e instanceof WeirError && e.code === "storage_unavailable") return undefined;
+      throw e;
+    }
   }
   acknowledge(ack: SubtaskAck): void {
     this.#send({ kind: "acknowledge", attempt: this.attempt, ack });

@@ -10,12 +10,21 @@ import type { SubtaskAddress } from "../../../actors/transport.ts";
 import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../../mod.ts";
 import { LoopbackHost } from "../../../runtime/remote/loopback.ts";
 import { assertExactlyOnce, type Pair } from "../../helpers.ts";
-import { VirtualWorld } from "../../virtual_world.ts";
+import { memoryDirectories, VirtualWorld } from "../../virtual_world.ts";
 
 /** Bytes of padding kept in keyed state per key (7 keys). */
 const PAD_BYTES = 1_200_000;
 
-test("a deploy restoring many MB of keyed state stays under 64 KiB; the restore is exactly-once", async () => {
+test("a deploy restoring many MB of keyed state stays under 64 KiB; the restore is exactly-once; the host writes its savepoint files itself", async () => {
+  const dirs = memoryDirectories();
+  try {
+    await bigStateJob(dirs.storage);
+  } finally {
+    dirs.restore();
+  }
+});
+
+async function bigStateJob(directories: MemoryStorage) {
   const world = new VirtualWorld();
   const storage = new MemoryStorage();
   const transport = new MemoryTransport();
@@ -55,6 +64,11 @@ test("a deploy restoring many MB of keyed state stays under 64 KiB; the restore 
   const stateSize = () => job!.checkpointStats().latest.completed?.state_size ?? 0;
   await world.drive(() => stateSize() > 7 * PAD_BYTES);
   failure.armed = true;
+  // Restarted and running again (the failure reached the master and the hosts redeployed).
+  await world.drive(() => job!.checkpointStats().latest.restored !== null && job!.status === "RUNNING");
+  let savepoint: string | undefined;
+  void job!.triggerSavepoint("sp-big").then((d) => (savepoint = d.external_path ?? `${d.status}: ${d.failure_message}`), (e) => (savepoint = String(e)));
+  await world.drive(() => savepoint !== undefined);
   const result = await world.untilDone(job!);
 
   assert.equal(result.status, "finished", String(result.error));
@@ -65,5 +79,11 @@ test("a deploy restoring many MB of keyed state stays under 64 KiB; the restore 
   assert.ok(stateSize() > 7 * PAD_BYTES, `the checkpoints hold the padding (${stateSize()} bytes)`);
   assert.equal(host.stats.incarnations, 1);
   assert.ok(host.stats.largestToHost < 64 * 1024, `the largest message to the host was ${host.stats.largestToHost} bytes`);
+  // The savepoint's keyed files (MBs) went from the host straight into the directory.
+  assert.match(savepoint!, /^mem:sp-big\/savepoint-/);
+  const spDir = savepoint!.slice("mem:sp-big/".length);
+  const spFiles = await directories.list(`${spDir}/`);
+  assert.ok(spFiles.includes(`${spDir}/_metadata`) && spFiles.filter((k) => k.startsWith(`${spDir}/${keyed}-`)).length === 3, spFiles.join());
+  assert.ok(host.stats.largestToMaster < 64 * 1024, `the largest message to the master was ${host.stats.largestToMaster} bytes`);
   assertExactlyOnce(sink.committed, n);
-});
+}
