@@ -186,7 +186,7 @@ try {
     ["weir, one Durable Object (workerd)", perSecond(edge), `${n} records, median of 3, checkpoints every 1 s to DO SQLite`],
     ["weir, one local process (this runtime)", perSecond(median(localRates)), "same job, MemoryStorage"],
     ["2 stages across Durable Objects (RPC transport)", perSecond(acrossRate), `${n} records, batches of 1000, capacity 8, median of 3`],
-    ["weir, the job across 5 WeirSubtask objects (runtime deploys it)", perSecond(objectsRate), `${objectsN} records, one run, checkpoints every 1 s to WeirJob's storage`],
+    ["weir, the job across 5 WeirSubtask objects (runtime deploys it)", perSecond(objectsRate), `${objectsN} records, one run, checkpoints every 1 s (files in each subtask's object)`],
     ["per-event DO pattern, sequential", perSecond(seqRate), `${perEventN} events: 1 RPC + 1 storage.put each`],
     ["per-event DO pattern, 64 in flight", perSecond(parRate), ""],
   ]));
