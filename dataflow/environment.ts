@@ -65,6 +65,12 @@ export interface RuntimeOptions {
    * subtasks show in `job.vertices()`, REST metrics and backpressure that much behind.
    */
   metricsIntervalMs?: number;
+  /**
+   * Milliseconds of the clock a running remote host may send nothing (its metrics reports
+   * are the heartbeat) before the attempt fails with `host_failed` and the restart starts
+   * the host anew (default: 50 000, or 10 metrics intervals if longer).
+   */
+  heartbeatTimeoutMs?: number;
   /** The most state entries a slice of an asynchronous snapshot takes (tests, simulator). */
   snapshotSliceMax?: number;
 }
@@ -339,6 +345,7 @@ export class StreamEnvironment implements GraphBuilder {
           remoteHosts: rt.remoteHosts,
           deployTimeoutMs: rt.deployTimeoutMs,
           metricsIntervalMs: rt.metricsIntervalMs,
+          heartbeatTimeoutMs: rt.heartbeatTimeoutMs,
           snapshotSliceMax: rt.snapshotSliceMax,
         },
         clock: rt.clock ?? systemClock,

@@ -2,7 +2,7 @@ import { invalidOption } from "../errors.ts";
 
 /** Every key of `RuntimeOptions` (environment.ts): anything else is a typo. */
 const KNOWN_RUNTIME = new Set([
-  "clock", "scheduler", "pick", "faults", "sliceSteps", "beforeStep", "jobId", "transport", "hostOf", "remoteHosts", "snapshotSliceMax", "deployTimeoutMs", "metricsIntervalMs",
+  "clock", "scheduler", "pick", "faults", "sliceSteps", "beforeStep", "jobId", "transport", "hostOf", "remoteHosts", "snapshotSliceMax", "deployTimeoutMs", "metricsIntervalMs", "heartbeatTimeoutMs",
 ]);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
@@ -27,9 +27,13 @@ export function checkRuntimeOptions(runtime: unknown): void {
   if (transport !== undefined && (!isObject(transport) || typeof transport.openSender !== "function" || typeof transport.openReceiver !== "function")) {
     throw invalidOption("runtime.transport", transport, "must be a Transport (openSender, openReceiver)");
   }
-  for (const k of ["deployTimeoutMs", "metricsIntervalMs"]) {
+  for (const k of ["deployTimeoutMs", "metricsIntervalMs", "heartbeatTimeoutMs"]) {
     const ms = runtime[k];
     if (ms !== undefined && !(typeof ms === "number" && ms > 0 && Number.isFinite(ms))) throw invalidOption(`runtime.${k}`, ms, "must be a positive number of milliseconds");
+  }
+  const { metricsIntervalMs: every, heartbeatTimeoutMs: silence } = runtime as { metricsIntervalMs?: number; heartbeatTimeoutMs?: number };
+  if (silence !== undefined && silence <= (every ?? 1_000)) {
+    throw invalidOption("runtime.heartbeatTimeoutMs", silence, `must be longer than the metrics interval (${every ?? 1_000} ms): the metrics reports are the heartbeat`);
   }
   const hosts = runtime.remoteHosts;
   if (hosts === undefined) return;

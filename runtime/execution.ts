@@ -62,6 +62,8 @@ export interface ExecutionTuning extends PlainTuning {
   deployTimeoutMs?: number;
   /** How often remote hosts report their subtasks' figures (RemoteHostsInit.metricsIntervalMs). */
   metricsIntervalMs?: number;
+  /** How long a running remote host may stay silent (RemoteHostsInit.heartbeatTimeoutMs). */
+  heartbeatTimeoutMs?: number;
 }
 
 /**
@@ -187,6 +189,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
         remoteOf,
         deployTimeoutMs: this.#tuning.deployTimeoutMs,
         metricsIntervalMs: this.#tuning.metricsIntervalMs,
+        heartbeatTimeoutMs: this.#tuning.heartbeatTimeoutMs,
       });
     }
     await local.open(() => this.#running);

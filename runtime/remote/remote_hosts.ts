@@ -38,7 +38,17 @@ export interface RemoteHostsInit {
   deployTimeoutMs?: number;
   /** How often each host reports its subtasks' figures, in ms of its clock (default 1000). */
   metricsIntervalMs?: number;
+  /**
+   * Milliseconds of the owner's clock a running host may stay silent (its metrics reports
+   * are the heartbeat) before the attempt fails with `host_failed` and the host is
+   * abandoned (default: 50 000 or 10 metrics intervals, whichever is longer; Flink's
+   * `heartbeat.timeout` is 50 s).
+   */
+  heartbeatTimeoutMs?: number;
 }
+
+/** The heartbeat timeout unless set, at the default metrics interval (Flink's `heartbeat.timeout`). */
+export const HEARTBEAT_TIMEOUT_MS_DEFAULT = 50_000;
 
 /** How long a host may take to build and restore its subtasks unless set: restored state travels in the deploy. */
 export const DEPLOY_TIMEOUT_MS_DEFAULT = 60_000;
@@ -49,6 +59,8 @@ interface Connected {
   gateway: TaskExecutorGateway | undefined;
   subtasks: SubtaskAddress[];
   deployed: boolean;
+  /** When the host's latest message arrived (the owner's clock). */
+  lastHeard: number;
 }
 
 /** The remote hosts of one execution attempt; see the module documentation. */
@@ -60,6 +72,7 @@ export class RemoteHosts {
   #deployedCount = 0;
   #allDeployed: (() => void) | undefined;
   #deployTimer: Timer | undefined;
+  #heartbeatTimer: Timer | undefined;
   /** The latest figures of every remote subtask, by vertex id and subtask index (0 until its host reports). */
   readonly #metrics = new Map<string, Map<number, SubtaskMetrics>>();
 
@@ -72,7 +85,7 @@ export class RemoteHosts {
         const host = init.remoteOf(address);
         if (!host) continue;
         let c = this.#hosts.get(host.hostId);
-        if (!c) this.#hosts.set(host.hostId, (c = { host, gateway: undefined, subtasks: [], deployed: false }));
+        if (!c) this.#hosts.set(host.hostId, (c = { host, gateway: undefined, subtasks: [], deployed: false, lastHeard: 0 }));
         if (c.host !== host) throw new WeirError("invalid_option", `Two remote hosts are named "${host.hostId}"`);
         c.subtasks.push(address);
         let byIndex = this.#metrics.get(v.id);
@@ -148,9 +161,29 @@ export class RemoteHosts {
     return [...(this.#metrics.get(vertexId)?.values() ?? [])];
   }
 
-  /** Every host deployed: their subtasks run. */
+  /** Every host deployed: their subtasks run, and each must be heard from within the heartbeat timeout. */
   start(): void {
     this.send({ kind: "start", attempt: this.#owner.attempt });
+    if (this.#hosts.size === 0 || this.#closed) return;
+    const timeoutMs = this.#init.heartbeatTimeoutMs ?? Math.max(HEARTBEAT_TIMEOUT_MS_DEFAULT, 10 * (this.#init.metricsIntervalMs ?? 1_000));
+    const now = this.#owner.clock.now();
+    for (const c of this.#hosts.values()) c.lastHeard = now;
+    this.#checkHeartbeats(timeoutMs);
+  }
+
+  /** Checks twice per timeout: a silent host is found at most 1.5 timeouts after its last message. */
+  #checkHeartbeats(timeoutMs: number): void {
+    this.#heartbeatTimer = this.#owner.scheduler.after(timeoutMs / 2, () => {
+      if (this.#closed) return;
+      const now = this.#owner.clock.now();
+      const silent = [...this.#hosts.values()].find((c) => now - c.lastHeard > timeoutMs);
+      if (!silent) return this.#checkHeartbeats(timeoutMs);
+      silent.host.abandon?.();
+      this.#owner.failed(
+        `remote host ${silent.host.hostId}`,
+        new WeirError("host_failed", `Remote host ${silent.host.hostId} sent nothing for ${Math.round(now - silent.lastHeard)} ms (runtime.heartbeatTimeoutMs ${timeoutMs}): dead or hung`),
+      );
+    });
   }
 
   /** Sends a message to every host of the attempt. */
@@ -163,6 +196,7 @@ export class RemoteHosts {
     if (this.#closed) return;
     this.#closed = true;
     this.#deployTimer?.cancel();
+    this.#heartbeatTimer?.cancel();
     for (const c of this.#hosts.values()) {
       if (!c.gateway) continue;
       try {
@@ -191,6 +225,7 @@ export class RemoteHosts {
   #received(c: Connected, m: ToMaster): void {
     const owner = this.#owner;
     if (this.#closed || m.attempt !== owner.attempt || !owner.running) return;
+    c.lastHeard = owner.clock.now();
     switch (m.kind) {
       case "deployed":
         if (c.deployed) return;
