@@ -68,7 +68,12 @@ export class WorkerThreadTransport implements Transport {
     this.#options = options;
   }
 
-  /** Where messages for ends in thread `id` go. */
+  /** The thread that hosts a subtask's end when it is not opened here (the option's answer). */
+  threadOf(subtask: SubtaskAddress): string {
+    return this.#options.threadOf(subtask);
+  }
+
+  /** Where messages for ends in thread `id` go (a later call for `id` replaces the port). */
   addPeer(id: string, port: PortLike): void {
     this.#peers.set(id, port);
   }

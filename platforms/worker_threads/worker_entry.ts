@@ -1,7 +1,10 @@
 /**
  * What runs inside a Worker started by WorkerHost: imports the job's module, builds the
  * job graph from the same code as the main thread, and runs a TaskExecutor whose control
- * messages and channel frames travel over the worker's port.
+ * messages travel over the worker's port. Channel frames go straight to another Worker
+ * when the main thread handed this one a MessagePort to it (`peer`) and the deploy's
+ * `placement` puts the other end there; everything else goes to the main thread, which
+ * delivers or relays it.
  * @module
  */
 import { WeirError } from "../../errors.ts";
@@ -15,11 +18,41 @@ const scope = globalThis as unknown as { postMessage(m: unknown, t?: Transferabl
 let executor: TaskExecutor | undefined;
 let transport: WorkerThreadTransport | undefined;
 const early: unknown[] = [];
+/** The thread of every subtask of the attempt being deployed, by "vertexId/index". */
+const placement = new Map<string, string>();
+/** Other Workers this one has a port to. */
+const direct = new Map<string, MessagePort>();
 
-function handle(m: { t: string; b?: Uint8Array }): void {
+type Incoming = { t: string; b?: Uint8Array; id?: string; port?: MessagePort; table?: [string, string][] };
+
+function handle(m: Incoming): void {
   if (!executor || !transport) return void early.push(m);
-  if (m.t === "weir-data") transport.receive(m as unknown as ThreadFrame);
-  else if (m.t === "control") executor.handle(decodeToHost(m.b!));
+  switch (m.t) {
+    case "weir-data":
+      return transport.receive(m as unknown as ThreadFrame);
+    case "control":
+      return executor.handle(decodeToHost(m.b!));
+    case "placement":
+      // Posted just before its deploy: channels open only after it.
+      placement.clear();
+      for (const [k, thread] of m.table!) placement.set(k, thread);
+      return;
+    case "peer": {
+      const { id, port } = m as { id: string; port: MessagePort };
+      // A restarted Worker gets new ports; the old one led to its dead incarnation.
+      direct.get(id)?.close();
+      direct.set(id, port);
+      port.onmessage = (e: MessageEvent) => handle(e.data);
+      transport.addPeer(id, port);
+      return;
+    }
+  }
+}
+
+/** Another Worker when this one has a port to it, else the main thread (which relays). */
+function threadOf(s: { vertexId: string; subtaskIndex: number }): string {
+  const t = placement.get(`${s.vertexId}/${s.subtaskIndex}`);
+  return t !== undefined && direct.has(t) ? t : "main";
 }
 
 scope.onmessage = (e: MessageEvent) => {
@@ -31,7 +64,7 @@ scope.onmessage = (e: MessageEvent) => {
       throw new WeirError("invalid_option", `Module ${m.module} has no exported function "${m.export}" that builds the job (exports: ${Object.keys(mod).join(", ") || "none"})`);
     }
     const env: StreamEnvironment = await mod[m.export](m.args);
-    transport = new WorkerThreadTransport({ scheduler: systemScheduler, threadOf: () => "main" });
+    transport = new WorkerThreadTransport({ scheduler: systemScheduler, threadOf });
     transport.addPeer("main", { postMessage: (x, t) => scope.postMessage(x, t) });
     executor = new TaskExecutor({
       hostId: m.hostId,
@@ -47,6 +80,6 @@ scope.onmessage = (e: MessageEvent) => {
         scope.postMessage({ t: "control", b }, [b.buffer as ArrayBuffer]);
       },
     });
-    for (const x of early.splice(0)) handle(x as { t: string; b?: Uint8Array });
+    for (const x of early.splice(0)) handle(x as Incoming);
   })().catch((err) => scope.postMessage({ t: "error", message: String(err?.stack ?? err) }));
 };

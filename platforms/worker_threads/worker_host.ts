@@ -25,7 +25,16 @@ export interface WorkerHostOptions {
   args: unknown;
   /** The main thread's transport: the Worker becomes its peer `hostId`. */
   transport: WorkerThreadTransport;
+  /**
+   * Give this Worker a MessagePort to every other live Worker of the same transport, so
+   * that their channels skip the main thread (default true); false: every frame goes
+   * through the main thread, which relays it.
+   */
+  direct?: boolean;
 }
+
+/** The live Workers of each transport by host id: a new one gets a port to each. */
+const workersOf = new WeakMap<WorkerThreadTransport, Map<string, Worker>>();
 
 /**
  * See the module documentation. Give it to the job as `runtime.remoteHosts[hostId]`, with
@@ -52,6 +61,8 @@ export class WorkerHost implements RemoteHost {
   #handlers: ControlHandlers | undefined;
   /** Workers started (1 + restarts after a death). */
   started = 0;
+  /** MessageChannels this host's Workers were given to other Workers. */
+  portsHandedOut = 0;
 
   constructor(options: WorkerHostOptions) {
     this.hostId = options.hostId;
@@ -65,6 +76,7 @@ export class WorkerHost implements RemoteHost {
     return {
       send: (m) => {
         if (closed) return;
+        if (m.kind === "deploy") this.#postPlacement(worker, m.graph.vertices);
         const b = encodeControl(m);
         worker.postMessage({ t: "control", b }, [b.buffer as ArrayBuffer]);
       },
@@ -77,8 +89,37 @@ export class WorkerHost implements RemoteHost {
 
   /** Stops the Worker (at the end of a job). */
   terminate(): void {
+    const live = workersOf.get(this.#options.transport);
+    if (live?.get(this.hostId) === this.#worker) live?.delete(this.hostId);
     this.#worker?.terminate();
     this.#worker = undefined;
+  }
+
+  /** Where every subtask of the attempt runs, for the Worker's direct sends; before the deploy on the same port. */
+  #postPlacement(worker: Worker, vertices: readonly { id: string; parallelism: number }[]): void {
+    if (this.#options.direct === false) return;
+    const table: [string, string][] = [];
+    for (const v of vertices) {
+      for (let i = 0; i < v.parallelism; i++) table.push([`${v.id}/${i}`, this.#options.transport.threadOf({ vertexId: v.id, subtaskIndex: i })]);
+    }
+    worker.postMessage({ t: "placement", table });
+  }
+
+  /** Hands the new Worker and every other live Worker of the transport the two ends of a MessageChannel. */
+  #introduce(worker: Worker): void {
+    const o = this.#options;
+    let live = workersOf.get(o.transport);
+    if (!live) workersOf.set(o.transport, (live = new Map()));
+    if (o.direct !== false) {
+      for (const [id, other] of live) {
+        if (id === o.hostId) continue;
+        const channel = new MessageChannel();
+        worker.postMessage({ t: "peer", id, port: channel.port1 }, [channel.port1]);
+        other.postMessage({ t: "peer", id: o.hostId, port: channel.port2 }, [channel.port2]);
+        this.portsHandedOut++;
+      }
+    }
+    live.set(o.hostId, worker);
   }
 
   /** The master gave up on the Worker (a deploy it did not answer): it is terminated, the next connect starts another. */
@@ -103,6 +144,7 @@ export class WorkerHost implements RemoteHost {
       this.#died(new WeirError("host_failed", `Worker host ${o.hostId} died: ${e.message}`));
     };
     worker.postMessage({ t: "init", module: o.module, export: o.export, args: o.args, hostId: o.hostId });
+    this.#introduce(worker);
     return worker;
   }
 
