@@ -6,7 +6,8 @@ import { CheckpointCoordinator, type SavepointTarget } from "../checkpoint/coord
 import type { CheckpointDetails } from "../checkpoint/stats.ts";
 import { checkpointDir, highestCheckpointId, listCompleted } from "../checkpoint/metadata.ts";
 import { checkChannelState } from "../checkpoint/channel_state_restore.ts";
-import { type LoadedCheckpoint, checkCompatible, loadCheckpoint } from "../checkpoint/restore.ts";
+import { type LoadedCheckpoint, checkCompatible, loadCheckpoint, type LoadOptions } from "../checkpoint/restore.ts";
+import { filesForSubtasks } from "../checkpoint/restore_selection.ts";
 import type { JobGraph } from "../dataflow/job_graph.ts";
 import { WeirError } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
@@ -174,7 +175,7 @@ export class JobMaster implements ExecutionOwner {
   async #restorePoint(): Promise<LoadedCheckpoint | undefined> {
     const own = await this.#latestOwnCheckpoint();
     if (own || !this.#init.restoreFrom) return own;
-    const loaded = await loadFrom(this.#init.restoreFrom);
+    const loaded = await loadFrom(this.#init.restoreFrom, this.#loadOptions());
     // A completed stop-with-savepoint of another run committed its transactions when it
     // ended; committing them again would duplicate output in a sink that is not idempotent.
     // (The run that took it finishes from it in #finishFromTerminal and does commit.)
@@ -203,12 +204,29 @@ export class JobMaster implements ExecutionOwner {
     }
   }
 
+  /**
+   * Which state files the master reads of a checkpoint it restores: with remote hosts, only
+   * those of the subtasks in this process (each host reads its own part itself), all of
+   * them for a checkpoint with unaligned parts (its channel state is checked against the
+   * graph here). A job with every subtask remote reads the metadata alone.
+   */
+  #loadOptions(): LoadOptions {
+    const { hostOf, remoteHosts } = this.#init.tuning;
+    if (!hostOf || !remoteHosts) return {};
+    const local: string[] = [];
+    for (const v of this.graph.vertices) {
+      for (let i = 0; i < v.parallelism; i++) if (!Object.hasOwn(remoteHosts, hostOf({ vertexId: v.id, subtaskIndex: i }))) local.push(`${v.id}/${i}`);
+    }
+    const mine = filesForSubtasks(this.graph, local);
+    return { only: (ref, metadata) => metadata.unaligned || mine(ref, metadata) };
+  }
+
   async #latestOwnCheckpoint(): Promise<LoadedCheckpoint | undefined> {
     const ids = await listCompleted(this.storage, this.jobName, this.jobId);
     if (ids.length === 0) return undefined;
     const id = ids[ids.length - 1];
     const dir = checkpointDir(this.jobName, this.jobId, id);
-    const loaded = await loadCheckpoint(this.storage, dir);
+    const loaded = await loadCheckpoint(this.storage, dir, this.#loadOptions());
     loaded.location = `${this.storage.description}/${dir}`;
     loaded.home = { kind: "job", dir };
     this.#ownRestores.add(loaded);
@@ -324,7 +342,7 @@ export class JobMaster implements ExecutionOwner {
    */
   async #finishFromTerminal(): Promise<void> {
     const t = this.#terminal!;
-    const restore = await loadFrom(t);
+    const restore = await loadFrom(t, this.#loadOptions());
     this.#savepointOnStop = t.location;
     const id = restore.metadata.checkpointId;
     this.coordinator.stats.restored(id, this.clock.now(), true, t.location);
@@ -399,8 +417,8 @@ export class JobMaster implements ExecutionOwner {
 
 
 /** Loads a checkpoint or savepoint from a restore source, named by its location. */
-async function loadFrom(source: RestoreSource): Promise<LoadedCheckpoint> {
-  const loaded = await loadCheckpoint(source.storage, source.dir);
+async function loadFrom(source: RestoreSource, options?: LoadOptions): Promise<LoadedCheckpoint> {
+  const loaded = await loadCheckpoint(source.storage, source.dir, options);
   loaded.location = source.location;
   loaded.home = source.home ?? { kind: "directory", path: source.location };
   return loaded;

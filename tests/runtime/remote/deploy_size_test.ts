@@ -24,9 +24,19 @@ test("a deploy restoring many MB of keyed state stays under 64 KiB; the restore 
   }
 });
 
+/** The job's storage, counting reads of the keyed stage's state files (the master reads none of them). */
+class CountingStorage extends MemoryStorage {
+  readonly reads: string[] = [];
+  stateFile: RegExp | undefined;
+  override get(key: string): Promise<Uint8Array | undefined> {
+    if (this.stateFile?.test(key)) this.reads.push(key);
+    return super.get(key);
+  }
+}
+
 async function bigStateJob(directories: MemoryStorage) {
   const world = new VirtualWorld();
-  const storage = new MemoryStorage();
+  const storage = new CountingStorage();
   const transport = new MemoryTransport();
   const n = 6_000;
   // Armed by the test once a checkpoint with the full state completed: the failure then
@@ -54,6 +64,7 @@ async function bigStateJob(directories: MemoryStorage) {
     }, { uid: "sum", parallelism: 3 })
     .sinkTo(sink, { uid: "out", parallelism: 3 });
   const keyed = env.jobGraph().vertices.find((v) => v.uids.includes("sum"))!.id;
+  storage.stateFile = new RegExp(`/chk-\\d+/${keyed}-\\d+$`);
   const host = new LoopbackHost({ hostId: "keyed", graph: () => env.jobGraph(), storage, transport, clock: world.clock, scheduler: world.scheduler });
   const hostOf = (s: SubtaskAddress) => (s.vertexId === keyed ? "keyed" : "master");
   (env.options as { runtime?: unknown }).runtime = world.runtime({ transport, hostOf, remoteHosts: { keyed: host } });
@@ -78,6 +89,7 @@ async function bigStateJob(directories: MemoryStorage) {
   assert.ok(restored, "the restart restored a checkpoint");
   assert.ok(stateSize() > 7 * PAD_BYTES, `the checkpoints hold the padding (${stateSize()} bytes)`);
   assert.equal(host.stats.incarnations, 1);
+  assert.equal(storage.reads.length, 3, `the host alone read the 3 keyed state files: ${storage.reads.join(", ")}`);
   assert.ok(host.stats.largestToHost < 64 * 1024, `the largest message to the host was ${host.stats.largestToHost} bytes`);
   // The savepoint's keyed files (MBs) went from the host straight into the directory.
   assert.match(savepoint!, /^mem:sp-big\/savepoint-/);
