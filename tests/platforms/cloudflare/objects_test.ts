@@ -188,6 +188,32 @@ if (workerdSkip) {
       assert.deepEqual([after.job, ...Object.values(after.objects)].flat(), [], "the finished run left no files in any object");
     });
 
+    test("incremental checkpoints across objects: each object keeps its shared files, a reset object restores from them, the job ends exactly-once and no file is left anywhere", { timeout: 120_000 }, async () => {
+      const n = 300_000;
+      const host = await start({ N: String(n), INTERVAL: "100", INCREMENTAL: "true", PAD_BYTES: "1000" });
+      let committed: Pair[] = [];
+      for (let i = 0; i < 6000 && committed.length === 0; i++) {
+        committed = (await json<{ committed: Pair[] }>(host.fetch("/_test/committed"))).committed;
+        if (committed.length === 0) await sleep(10);
+      }
+      const id = await jobId(host);
+      const names = (await json<{ objects: Done["objects"] }>(host.fetch("/_test/objects"))).objects.hosts;
+      const query = `/_test/storage?prefix=${encodeURIComponent(`counting/${id}/shared/`)}${names.map((o) => `&object=${encodeURIComponent(o)}`).join("")}`;
+      const listed = await json<{ job: string[]; objects: Record<string, string[]> }>(host.fetch(query));
+      assert.deepEqual(listed.job, [], "no shared file in the job object");
+      const keyedObjects = names.filter((name) => listed.objects[name].length > 0);
+      assert.ok(keyedObjects.length >= 3, `the keyed objects hold shared files: ${JSON.stringify(listed.objects)}`);
+      for (const name of keyedObjects) for (const k of listed.objects[name]) assert.ok(k.includes(`/${name.split("/")[2]}/`), `${name} holds ${k}`);
+      const aborted = await json<{ status: number; body: string }>(host.fetch("/_test/abort"));
+      assert.notEqual(aborted.status, 500, `the object was not reset: ${aborted.body}`);
+      const r = await json<Done>(host.fetch("/_test/done"));
+      assert.equal(r.status, "finished", r.error);
+      assert.ok(r.restarts >= 1 && r.restored, `restarts ${r.restarts}`);
+      assertExactlyOnce(r.committed, n);
+      const after = await json<{ job: string[]; objects: Record<string, string[]> }>(host.fetch(query.replace(encodeURIComponent("shared/"), "")));
+      assert.deepEqual([after.job, ...Object.values(after.objects)].flat(), [], "the finished run left no files in any object");
+    });
+
     test("workerd disposed and started again over its persisted storage: the job across objects resumes from its latest checkpoint and ends exactly-once", { timeout: 120_000 }, async () => {
       // No rate limit: a rate-limited source sends a tiny batch every millisecond, and each
       // costs a call between objects (README, "Subtasks in objects of their own").
