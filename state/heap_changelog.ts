@@ -141,8 +141,11 @@ export async function readHeapChain(storage: StorageAdapter, handle: Incremental
   for (const ref of handle.shared) {
     const bytes = await storage.get(ref.key);
     if (!bytes) throw new WeirError("checkpoint_corrupt", `Shared state file ${ref.key} in ${storage.description} is missing`);
-    if (bytes.length !== ref.size || checksumOf(bytes) !== ref.checksum) {
-      throw new WeirError("checkpoint_corrupt", `Shared state file ${ref.key} in ${storage.description} is not what the checkpoint wrote (${bytes.length} bytes, expected ${ref.size})`);
+    if (bytes.length !== ref.size) {
+      throw new WeirError("checkpoint_corrupt", `Shared state file ${ref.key} in ${storage.description} is not what the checkpoint wrote: ${bytes.length} bytes, the checkpoint wrote ${ref.size}`);
+    }
+    if (checksumOf(bytes) !== ref.checksum) {
+      throw new WeirError("checkpoint_corrupt", `Shared state file ${ref.key} in ${storage.description} is not what the checkpoint wrote: its checksum differs from the one in the checkpoint (${bytes.length} bytes, as written): changed after it was written`);
     }
     apply(decode<HeapChangelogFile>(bytes, `shared state file ${ref.key}`), handle.version);
   }
