@@ -11,14 +11,15 @@ import type { CheckpointMetadata, SubtaskFileRef } from "./metadata.ts";
 /** The graph as far as the selection is concerned. */
 export interface SelectionGraph {
   vertices: readonly { id: string; uids: readonly string[]; parallelism: number }[];
-  edges: readonly { from: string; to: string }[];
+  edges: readonly { from: string; to: string; partitioning?: { kind: string } }[];
 }
 
 /**
  * A predicate for {@link loadCheckpoint}'s `only`: true for the files that the new subtasks
  * `subtasks` ("vertexId/index") restore from.
  * - Operator state of a uid: at the same parallelism, the old subtask with the same index,
- *   and old subtask 0 (broadcast state is restored from its copy); at another parallelism,
+ *   and old subtask 0 when the vertex has a broadcast input (broadcast state is restored
+ *   from subtask 0's copy, and only an operator with a broadcast input keeps one); at another parallelism,
  *   every old subtask of the vertex that held the uid (key groups and operator lists are
  *   dealt over all of them).
  * - Channel state, only in a checkpoint with unaligned parts: every old subtask of the
@@ -32,7 +33,7 @@ export interface SelectionGraph {
  * const metadata = { unaligned: false, vertices: [{ id: "v1", name: "a", parallelism: 2, uids: ["a"] }] } as never;
  * const only = filesForSubtasks(graph, ["v1/1"]);
  * const ref = (i: number) => ({ vertexId: "v1", subtaskIndex: i, file: `v1-${i}`, stateSize: 0 });
- * console.assert(only(ref(1), metadata) && only(ref(0), metadata));
+ * console.assert(only(ref(1), metadata) && !only(ref(0), metadata));
  * ```
  */
 export function filesForSubtasks(graph: SelectionGraph, subtasks: Iterable<string>): (ref: SubtaskFileRef, metadata: CheckpointMetadata) => boolean {
@@ -61,13 +62,14 @@ function selection(graph: SelectionGraph, mine: Map<string, Set<number>>, metada
   for (const [vertexId, indexes] of mine) {
     const v = graph.vertices.find((x) => x.id === vertexId);
     if (!v) continue;
+    const broadcastInput = graph.edges.some((e) => e.to === vertexId && e.partitioning?.kind === "broadcast");
     for (const old of metadata.vertices) {
       if (!old.uids.some((uid) => v.uids.includes(uid))) continue;
       if (old.parallelism !== v.parallelism) {
         wantAll(old.id);
         continue;
       }
-      want(old.id, 0);
+      if (broadcastInput) want(old.id, 0);
       for (const i of indexes) want(old.id, i);
     }
     if (!metadata.unaligned) continue;
