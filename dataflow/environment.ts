@@ -12,7 +12,7 @@ import type { RemoteHost } from "../runtime/remote/gateway.ts";
 import { type RestartOptions, restartStrategy } from "../runtime/restart_strategy.ts";
 import { checkStateOptions, type StateBackendOptions } from "../state/backend_registry.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
-import { openDirectory } from "../storage/directory.ts";
+import { DEFAULT_STORAGE_DIR, openDirectory } from "../storage/directory.ts";
 import { DataStream, type GraphBuilder } from "./data_stream.ts";
 import { buildJobGraph, type JobGraph } from "./job_graph.ts";
 import type { Source } from "./operator.ts";
@@ -321,7 +321,7 @@ export class StreamEnvironment implements GraphBuilder {
     const graph = buildJobGraph(this.#transformations, { parallelism: this.parallelism, maxParallelism: this.maxParallelism });
     this.#executed = true;
     const rt = o.runtime ?? {};
-    const storage = o.storage ?? openDirectory(".weir", "The default storage").storage;
+    const storage = o.storage ?? openDirectory(DEFAULT_STORAGE_DIR, "The default storage").storage;
     const checkpoint = checkpointConfig(o.checkpoint);
     const resumeId = rt.jobId || o.fresh ? undefined : await JobMaster.unfinishedRun(storage, this.jobName);
     const master = new JobMaster(

@@ -8,6 +8,9 @@
 import { WeirError } from "../errors.ts";
 import type { StorageAdapter } from "./adapter.ts";
 
+/** The directory a job keeps its checkpoints in when its options name no `storage` (under the working directory). */
+export const DEFAULT_STORAGE_DIR = ".weir";
+
 /** Opens storage rooted at a directory path; `root` is the path made absolute, for locations. */
 export type DirectoryOpener = (path: string) => { storage: StorageAdapter; root: string };
 

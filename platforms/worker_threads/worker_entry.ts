@@ -13,6 +13,7 @@ import { TaskExecutor } from "../../runtime/remote/task_executor.ts";
 import { decodeToHost, encodeControl } from "../../runtime/remote/control_wire.ts";
 import type { StreamEnvironment } from "../../dataflow/environment.ts";
 import { type ThreadFrame, WorkerThreadTransport } from "./transport.ts";
+import { DEFAULT_STORAGE_DIR, openDirectory } from "../../storage/directory.ts";
 
 const scope = globalThis as unknown as { postMessage(m: unknown, t?: Transferable[]): void; onmessage: ((e: MessageEvent) => void) | null };
 let executor: TaskExecutor | undefined;
@@ -69,7 +70,8 @@ scope.onmessage = (e: MessageEvent) => {
     executor = new TaskExecutor({
       hostId: m.hostId,
       graph: env.jobGraph(),
-      storage: env.options.storage!,
+      // The master's default when the job names none (environment.ts): the same directory.
+      storage: env.options.storage ?? openDirectory(DEFAULT_STORAGE_DIR, "The default storage").storage,
       // A restoreFrom given in code as { storage, path } is the same storage here (built by the same code).
       restoreStorage: typeof env.options.restoreFrom === "object" ? env.options.restoreFrom.storage : undefined,
       transport,

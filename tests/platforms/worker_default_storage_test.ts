@@ -1,0 +1,31 @@
+import { test } from "node:test";
+import { rmSync } from "node:fs";
+import assert from "node:assert/strict";
+import { systemScheduler } from "../../platforms/system.ts";
+import { WorkerHost } from "../../platforms/worker_threads/worker_host.ts";
+import { WorkerThreadTransport } from "../../platforms/worker_threads/transport.ts";
+import { assertExactlyOnce } from "../helpers.ts";
+import { defaultStorageJob } from "./fixtures/worker_default_storage_job.ts";
+
+test("a job that names no storage checkpoints from a Worker into the default directory, as the main thread does", async () => {
+  // The Worker used to take env.options.storage as given (undefined) and every checkpoint
+  // it took failed: "undefined is not an object (evaluating 'storage.putParts')".
+  const args = { jobName: `worker-default-storage-${crypto.randomUUID().slice(0, 8)}`, n: 3_000 };
+  const env = defaultStorageJob(args);
+  const keyed = env.jobGraph().vertices.find((v) => v.uids.includes("sum"))!.id;
+  const hostOf = (s: { vertexId: string }) => (s.vertexId === keyed ? "w1" : "main");
+  const transport = new WorkerThreadTransport({ scheduler: systemScheduler, threadOf: hostOf });
+  const host = new WorkerHost({ hostId: "w1", module: new URL("./fixtures/worker_default_storage_job.ts", import.meta.url).href, export: "defaultStorageJob", args, transport });
+  (env.options as { runtime?: unknown }).runtime = { transport, hostOf, remoteHosts: { w1: host } };
+  try {
+    const job = await env.execute();
+    const result = await job.done;
+    assert.equal(result.status, "finished", String(result.error));
+    assert.equal(result.restarts, 0);
+    assertExactlyOnce(env.sink!.committed, args.n);
+  } finally {
+    host.terminate();
+    // A finished job deletes its files; FileStorage leaves the emptied directories.
+    rmSync(`.weir/${args.jobName}`, { recursive: true, force: true });
+  }
+});
