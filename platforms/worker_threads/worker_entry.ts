@@ -14,6 +14,7 @@ import { decodeToHost, encodeControl } from "../../runtime/remote/control_wire.t
 import type { StreamEnvironment } from "../../dataflow/environment.ts";
 import { type ThreadFrame, WorkerThreadTransport } from "./transport.ts";
 import { DEFAULT_STORAGE_DIR, openDirectory } from "../../storage/directory.ts";
+import { MemoryStorage } from "../../storage/memory.ts";
 
 const scope = globalThis as unknown as { postMessage(m: unknown, t?: Transferable[]): void; onmessage: ((e: MessageEvent) => void) | null };
 let executor: TaskExecutor | undefined;
@@ -65,6 +66,11 @@ scope.onmessage = (e: MessageEvent) => {
       throw new WeirError("invalid_option", `Module ${m.module} has no exported function "${m.export}" that builds the job (exports: ${Object.keys(mod).join(", ") || "none"})`);
     }
     const env: StreamEnvironment = await mod[m.export](m.args);
+    if (env.options.storage instanceof MemoryStorage) {
+      // Each thread would have its own: the master's _metadata and this Worker's state files
+      // would never meet, and the first restore would fail ("No _metadata in memory/…").
+      throw new WeirError("invalid_option", `Job built by ${m.export} in ${m.module} uses MemoryStorage, which is not shared between threads: subtasks in a Worker need storage every thread reaches (FileStorage, SqliteStorage, or none for the default .weir directory)`);
+    }
     transport = new WorkerThreadTransport({ scheduler: systemScheduler, threadOf });
     transport.addPeer("main", { postMessage: (x, t) => scope.postMessage(x, t) });
     executor = new TaskExecutor({

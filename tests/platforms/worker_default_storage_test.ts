@@ -5,6 +5,7 @@ import { systemScheduler } from "../../platforms/system.ts";
 import { WorkerHost } from "../../platforms/worker_threads/worker_host.ts";
 import { WorkerThreadTransport } from "../../platforms/worker_threads/transport.ts";
 import { assertExactlyOnce } from "../helpers.ts";
+import { WeirError } from "../../errors.ts";
 import { defaultStorageJob } from "./fixtures/worker_default_storage_job.ts";
 
 test("a job that names no storage checkpoints from a Worker into the default directory, as the main thread does", async () => {
@@ -27,5 +28,24 @@ test("a job that names no storage checkpoints from a Worker into the default dir
     host.terminate();
     // A finished job deletes its files; FileStorage leaves the emptied directories.
     rmSync(`.weir/${args.jobName}`, { recursive: true, force: true });
+  }
+});
+
+test("a job in MemoryStorage with a subtask in a Worker fails naming MemoryStorage, not at its first restore", async () => {
+  // Each thread had its own MemoryStorage: the job ran, and its first restore failed with
+  // "No _metadata in memory/…/chk-5 … (is the path right…)".
+  const args = { jobName: "worker-memory-storage", n: 1_000, memory: true };
+  const env = defaultStorageJob(args);
+  const keyed = env.jobGraph().vertices.find((v) => v.uids.includes("sum"))!.id;
+  const hostOf = (s: { vertexId: string }) => (s.vertexId === keyed ? "w1" : "main");
+  const transport = new WorkerThreadTransport({ scheduler: systemScheduler, threadOf: hostOf });
+  const host = new WorkerHost({ hostId: "w1", module: new URL("./fixtures/worker_default_storage_job.ts", import.meta.url).href, export: "defaultStorageJob", args, transport });
+  (env.options as { runtime?: unknown }).runtime = { transport, hostOf, remoteHosts: { w1: host } };
+  try {
+    const result = await (await env.execute()).done;
+    assert.equal(result.status, "failed");
+    assert.ok(result.error instanceof WeirError && /MemoryStorage, which is not shared between threads/.test(result.error.message), String(result.error));
+  } finally {
+    host.terminate();
   }
 });
