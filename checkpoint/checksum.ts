@@ -110,6 +110,34 @@ export class ChecksumInSlices {
 }
 
 /**
+ * The checksum of bytes that pass by part after part (a file written while it is read
+ * from a state backend); `value` equals checksumOf() their concatenation.
+ *
+ * @example
+ * ```ts
+ * import { ChecksumOfParts, checksumOf } from "./checksum.ts";
+ * const bytes = new TextEncoder().encode("123456789");
+ * const c = new ChecksumOfParts();
+ * c.update(bytes.subarray(0, 4));
+ * c.update(bytes.subarray(4));
+ * console.assert(c.value === checksumOf(bytes) && c.size === 9);
+ * ```
+ */
+export class ChecksumOfParts {
+  #crc = 0xffffffff;
+  /** Bytes seen so far. */
+  size = 0;
+  update(bytes: Uint8Array): void {
+    this.#crc = crc32cUpdate(this.#crc, bytes, 0, bytes.length);
+    this.size += bytes.length;
+  }
+  /** The checksum so far, as checksumOf() writes it. */
+  get value(): string {
+    return `${CHECKSUM_ALGORITHM}:${((this.#crc ^ 0xffffffff) >>> 0).toString(16).padStart(8, "0")}`;
+  }
+}
+
+/**
  * The checksum of `bytes` as recorded in `_metadata`: `"crc32c:"` and 8 hex digits.
  *
  * @example

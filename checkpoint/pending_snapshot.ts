@@ -1,7 +1,7 @@
 import type { SharedStateRef } from "../state/backend.ts";
 import { type Barrier, type ChannelStateItem, isBatch } from "../actors/messages.ts";
 import { type CborHead, encodeBody, encodePartsList } from "../codec/cbor.ts";
-import type { StateCapture } from "../dataflow/operator.ts";
+import type { StateCapture, StreamedParts } from "../dataflow/operator.ts";
 import { encodeChannelItem } from "./channel_state_items.ts";
 import { WeirError } from "../errors.ts";
 import type { AlignmentTiming } from "./barrier_handler.ts";
@@ -42,8 +42,10 @@ export interface ChannelPeer {
  */
 export class PendingSnapshot {
   readonly barrier: Barrier;
-  /** uid → the encoded OperatorSnapshot, whole or as parts (a large capture's, never joined). */
-  readonly operators: Record<string, Uint8Array | Uint8Array[]>;
+  /** uid → the encoded OperatorSnapshot, whole, as parts (never joined), or as parts read while written. */
+  readonly operators: Record<string, Uint8Array | Uint8Array[] | StreamedParts>;
+  /** Captures whose parts are read while the file is written: released after the write. */
+  readonly #streaming: StateCapture[] = [];
   /** Operator state still being captured asynchronously, by uid (see StateCapture). */
   readonly captures = new Map<string, StateCapture>();
   /** The shared files the finished captures refer to (incremental checkpoints). */
@@ -94,16 +96,24 @@ export class PendingSnapshot {
   captured(uid: string): void {
     const capture = this.captures.get(uid);
     if (!capture) return;
-    this.operators[uid] = capture.parts?.() ?? capture.bytes();
+    const streamed = capture.streamedParts?.();
+    this.operators[uid] = streamed ?? capture.parts?.() ?? capture.bytes();
     for (const ref of capture.sharedState?.() ?? []) this.sharedState.push(ref);
-    capture.release();
+    if (streamed) this.#streaming.push(capture);
+    else capture.release();
     this.captures.delete(uid);
   }
 
-  /** Frees the captures still running (the checkpoint was dropped). */
+  /** Frees the captures still running (the checkpoint was dropped), and those whose parts were being written. */
   releaseCaptures(): void {
     for (const c of this.captures.values()) c.release();
     this.captures.clear();
+    this.releaseStreaming();
+  }
+
+  /** The file was written (or failed): frees the captures its parts were read from. */
+  releaseStreaming(): void {
+    for (const c of this.#streaming.splice(0)) c.release();
   }
 
   #add(map: Map<unknown, Uint8Array[]>, key: unknown, batches: ChannelStateItem[]): void {
@@ -149,7 +159,7 @@ export class PendingSnapshot {
   toParts(
     meta: Omit<SubtaskStateFile, "operators" | "inputChannels" | "outputChannels" | "checkpointId" | "channelPeers">,
     peers?: { input(channel: number): ChannelPeer; output(key: string): ChannelPeer },
-  ): Uint8Array[] {
+  ): Uint8Array[] | StreamedParts {
     const file: FileToWrite = {
       ...meta,
       checkpointId: this.barrier.checkpointId,
@@ -174,22 +184,55 @@ export class PendingSnapshot {
 }
 
 /** A SubtaskStateFile whose operator states may be in parts. */
-type FileToWrite = Omit<SubtaskStateFile, "operators"> & { operators: Record<string, Uint8Array | Uint8Array[]> };
+type FileToWrite = Omit<SubtaskStateFile, "operators"> & { operators: Record<string, Uint8Array | Uint8Array[] | StreamedParts> };
 
 /**
  * What encode(file) writes, as parts, with the operator states in as they are (not even
  * copied): encoding the file whole would copy a large state through the encoder at the
- * cost of a pause, and joining it would hold it in memory twice.
+ * cost of a pause, and joining it would hold it in memory twice. An operator state read
+ * while it is written makes the whole file so (its size is known, its bytes are not yet).
  */
-function encodeFile(file: FileToWrite): Uint8Array[] {
+function encodeFile(file: FileToWrite): Uint8Array[] | StreamedParts {
   const rest = Object.entries(file).filter(([k, v]) => k !== "operators" && v !== undefined);
-  const parts: (CborHead | Uint8Array)[] = [{ map: rest.length + 1 }];
+  const parts: (CborHead | Uint8Array | StreamedParts)[] = [{ map: rest.length + 1 }];
   for (const [k, v] of rest) parts.push(encodeBody(k), encodeBody(v, "a state file"));
   const ops = Object.entries(file.operators);
   parts.push(encodeBody("operators"), { map: ops.length });
   for (const [uid, state] of ops) {
+    if (isStreamed(state)) {
+      parts.push(encodeBody(uid), { bytes: state.size }, state);
+      continue;
+    }
     const pieces = state instanceof Uint8Array ? [state] : state;
     parts.push(encodeBody(uid), { bytes: pieces.reduce((n, p) => n + p.length, 0) }, ...pieces);
   }
-  return encodePartsList(parts);
+  if (!parts.some(isStreamed)) return encodePartsList(parts as (CborHead | Uint8Array)[]);
+  // Runs between streamed states are laid out now; only the streamed bytes come later.
+  const segments: (Uint8Array[] | StreamedParts)[] = [];
+  let run: (CborHead | Uint8Array)[] = [];
+  let size = 0;
+  const endRun = () => {
+    const bytes = encodePartsList(run, 64 * 1024, segments.length === 0);
+    for (const b of bytes) size += b.length;
+    segments.push(bytes);
+    run = [];
+  };
+  for (const p of parts) {
+    if (!isStreamed(p)) {
+      run.push(p);
+      continue;
+    }
+    endRun();
+    segments.push(p);
+    size += p.size;
+  }
+  endRun();
+  function* all(): Generator<Uint8Array> {
+    for (const s of segments) yield* Array.isArray(s) ? s : s.parts;
+  }
+  return { size, parts: all() };
+}
+
+function isStreamed(p: unknown): p is StreamedParts {
+  return typeof p === "object" && p !== null && !(p instanceof Uint8Array) && !Array.isArray(p) && "parts" in p && "size" in p;
 }

@@ -100,10 +100,10 @@ export function encodeParts(parts: (CborHead | Uint8Array)[]): Uint8Array {
  * into buffers of at most `joinBytesMax`. A file of parts is written with
  * storage's putInParts(), so a large state never sits in memory twice.
  */
-export function encodePartsList(parts: (CborHead | Uint8Array)[], joinBytesMax = 64 * 1024): Uint8Array[] {
+export function encodePartsList(parts: (CborHead | Uint8Array)[], joinBytesMax = 64 * 1024, versionByte = true): Uint8Array[] {
   const out: Uint8Array[] = [];
-  let run: Uint8Array[] = [Uint8Array.of(FORMAT_VERSION)];
-  let runBytes = 1;
+  let run: Uint8Array[] = versionByte ? [Uint8Array.of(FORMAT_VERSION)] : [];
+  let runBytes = run.length;
   const flush = () => {
     if (run.length === 0) return;
     if (run.length === 1) out.push(run[0]);
@@ -133,6 +133,11 @@ export function encodePartsList(parts: (CborHead | Uint8Array)[], joinBytesMax =
   }
   flush();
   return out;
+}
+
+/** The bytes of one head, as encodeParts() writes it. */
+export function encodeHead(h: CborHead): Uint8Array {
+  return head(h);
 }
 
 function head(h: CborHead): Uint8Array {

@@ -80,6 +80,12 @@ export interface RestoredState {
   transactionsCommitted: boolean;
 }
 
+/** Bytes produced part by part while they are written; `size` is their total. */
+export interface StreamedParts {
+  size: number;
+  parts: Iterable<Uint8Array>;
+}
+
 /**
  * The asynchronous part of an operator's snapshot (Flink's `AsyncSnapshotCallable`): taken
  * at the snapshot point, then stepped between records until its bytes are ready, so that
@@ -95,6 +101,12 @@ export interface StateCapture {
    * to storage part by part (storage's putInParts) and is never joined into one buffer.
    */
   parts?(): Uint8Array[];
+  /**
+   * Optional, preferred over parts(): the bytes as parts produced while they are written
+   * (read again from the backend), with their total size known now. The capture must not
+   * be released before the parts were consumed.
+   */
+  streamedParts?(): StreamedParts | undefined;
   /** Frees what the capture holds (marks, copies); idempotent. */
   release(): void;
   /** The shared files (incremental checkpoints) the bytes refer to, once done; none when absent. */

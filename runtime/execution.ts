@@ -256,7 +256,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
 
   // ---- SubtaskHost ----
 
-  writeState(vertexId: string, subtaskIndex: number, checkpointId: number, parts: readonly Uint8Array[]): Promise<string> {
+  writeState(vertexId: string, subtaskIndex: number, checkpointId: number, parts: Iterable<Uint8Array>): Promise<string> {
     const { storage, dir } = this.#owner.coordinator.locate(checkpointId);
     const key = joinKey(dir, `${vertexId}-${subtaskIndex}`);
     return putInParts(storage, key, parts).then(() => key);

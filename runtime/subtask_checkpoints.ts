@@ -7,7 +7,7 @@ import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
 import { type ChannelPeer, PendingSnapshot, type SubtaskStateFile } from "../checkpoint/pending_snapshot.ts";
 import { WeirError } from "../errors.ts";
 import type { StateCapture } from "../dataflow/operator.ts";
-import { ChecksumInSlices } from "../checkpoint/checksum.ts";
+import { ChecksumInSlices, ChecksumOfParts } from "../checkpoint/checksum.ts";
 import { SnapshotWork } from "./snapshot_work.ts";
 import type { PriorityMessage } from "./subtask.ts";
 import type { SubtaskHost } from "./subtask_host.ts";
@@ -272,16 +272,33 @@ export class SubtaskCheckpoints implements BarrierController {
     const meta = this.#actor.fileMeta;
     // In parts: a large operator state goes to storage as the chunks it was captured in.
     const assembling = this.#actor.now();
-    const parts = snap.toParts(meta, this.#peers);
+    const file = snap.toParts(meta, this.#peers);
     snap.stepTook(this.#actor.now() - assembling);
+    if (!Array.isArray(file)) {
+      // Read from the backend while written (sqlite's canonical tables): the checksum is
+      // taken as the parts go by, and the size the heads announced is checked at the end.
+      const checksum = new ChecksumOfParts();
+      const name = this.#actor.name;
+      const checked = function* (): Generator<Uint8Array> {
+        for (const p of file.parts) {
+          checksum.update(p);
+          yield p;
+        }
+        if (checksum.size !== file.size) throw new WeirError("invariant_broken", `${name}: checkpoint ${id}'s state file was laid out as ${file.size} bytes but ${checksum.size} were read`);
+      };
+      this.#write(snap, checked(), file.size, () => checksum.value);
+      return;
+    }
+    let size = 0;
+    for (const p of file) size += p.length;
     // The checksum of a large file is computed in slices too, between records.
-    const checksum = new ChecksumInSlices(parts);
+    const checksum = new ChecksumInSlices(file);
     this.#work.add({
       checkpointId: id,
       firstBudget: 256 * 1024,
       maxBudget: 1 << 30,
       step: (n) => checksum.step(n),
-      done: () => this.#write(snap, parts, checksum.value),
+      done: () => this.#write(snap, file, size, () => checksum.value),
       drop: () => {},
       stepTook: (ms) => snap.stepTook(ms),
     });
@@ -312,14 +329,12 @@ export class SubtaskCheckpoints implements BarrierController {
   }
 
   /** Writes a finished snapshot's file and acknowledges it. */
-  #write(snap: PendingSnapshot, parts: Uint8Array[], stateChecksum: string): void {
+  #write(snap: PendingSnapshot, parts: Iterable<Uint8Array>, size: number, stateChecksum: () => string): void {
     const id = snap.barrier.checkpointId;
     const meta = this.#actor.fileMeta;
-    let size = 0;
-    for (const p of parts) size += p.length;
     const write = () => this.#host.writeState(meta.vertexId, meta.subtaskIndex, id, parts);
     // A sink's pre-commit must be durable before the checkpoint can be acknowledged.
-    (snap.preCommitted ? snap.preCommitted.then(write) : write()).then(
+    (snap.preCommitted ? snap.preCommitted.then(write) : write()).finally(() => snap.releaseStreaming()).then(
       (stateKey) => {
         if (!this.#actor.alive) return;
         this.#host.acknowledge({
@@ -329,7 +344,7 @@ export class SubtaskCheckpoints implements BarrierController {
           stateKey,
           stateSize: size,
           ...this.#sizes(snap, size),
-          stateChecksum,
+          stateChecksum: stateChecksum(),
           sharedState: [...new Set(snap.sharedState.map((r) => r.key))],
           persistedData: snap.persistedBytes,
           unaligned: snap.unaligned,

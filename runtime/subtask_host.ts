@@ -57,9 +57,10 @@ export interface SubtaskHost {
   readonly channelStateMaxBytes: number;
   /**
    * Writes a subtask's checkpoint file, given as parts whose concatenation it is (storage's
-   * putInParts(): a large state is not joined into one buffer); resolves to its storage key.
+   * putInParts(): a large state is not joined into one buffer; the parts may be produced
+   * as they are taken, read from a state backend); resolves to its storage key.
    */
-  writeState(vertexId: string, subtaskIndex: number, checkpointId: number, parts: readonly Uint8Array[]): Promise<string>;
+  writeState(vertexId: string, subtaskIndex: number, checkpointId: number, parts: Iterable<Uint8Array>): Promise<string>;
   acknowledge(ack: SubtaskAck): void;
   decline(checkpointId: number, reason: CheckpointFailureReason, message: string): void;
   failed(subtaskName: string, error: unknown): void;

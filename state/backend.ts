@@ -125,6 +125,28 @@ export interface EncodedTable {
   groups: EncodedGroup[];
 }
 
+/** A key group of an {@link EncodedStream}: how many entries and bytes its chunks will hold. */
+export interface EncodedGroupSize {
+  keyGroup: number;
+  entries: number;
+  bytes: number;
+}
+
+/**
+ * Canonical tables whose encoded entries are read again while they are written (sqlite):
+ * the layout (sizes) is known once step() finished, the bytes come from `chunks()`, so a
+ * state larger than memory is never held whole, in the heap or outside it.
+ */
+export interface EncodedStream {
+  tables: Record<string, { kind: StateKind; ttl?: true; groups: EncodedGroupSize[] }>;
+  /**
+   * The entries of table `name` as CBOR `[key, value]` items, key group by key group in the
+   * layout's order, in chunks (fresh buffers) of at most about 1 MB that never span two groups.
+   * @throws {WeirError} `invariant_broken` when the bytes differ from the layout
+   */
+  chunks(name: string): Iterable<{ keyGroup: number; bytes: Uint8Array }>;
+}
+
 /**
  * The asynchronous part of one keyed snapshot. The owner calls `step` between records
  * until it returns true, then takes `result()` and calls `release()`.
@@ -148,6 +170,12 @@ export interface KeyedStateSnapshot {
    * @throws {WeirError} `invariant_broken` when step() has not finished
    */
   encodedTables?(): Record<string, EncodedTable>;
+  /**
+   * Preferred over encodedTables() when present: the layout now, the bytes read while the
+   * file is written; valid until release().
+   * @throws {WeirError} `invariant_broken` when step() has not finished
+   */
+  encodedStream?(): EncodedStream;
   /** Drops the marks or copies held for this snapshot; idempotent. */
   release(): void;
 }

@@ -1,13 +1,14 @@
 /**
  * The SQLite backend's canonical snapshots and restores: rows of a pinned WAL snapshot
- * read a page per step into KeyedTableSnapshot tables (what savepoints hold, whatever the
- * backend), kept encoded so state larger than the heap never sits decoded in it, and
- * canonical tables turned back into rows for a restore.
+ * measured a page per step, then read again as KeyedTableSnapshot tables (what savepoints
+ * hold, whatever the backend) while the file is written, kept encoded so state larger
+ * than memory never sits whole in it, and canonical tables turned back into rows for a
+ * restore.
  * @module
  */
 import { FORMAT_VERSION, cborHead, decode, encode, encodeBody, encodeParts } from "../codec/cbor.ts";
 import { WeirError, assert } from "../errors.ts";
-import type { EncodedGroup, EncodedTable, KeyedStateSnapshot } from "./backend.ts";
+import type { EncodedGroup, EncodedGroupSize, EncodedStream, EncodedTable, KeyedStateSnapshot } from "./backend.ts";
 import { type KeyGroupRange, canonicalKey } from "./key_group.ts";
 import type { KeyedTableSnapshot, StateKind } from "./keyed_state.ts";
 import { liveStored } from "./sqlite_forms.ts";
@@ -27,33 +28,30 @@ export interface CanonicalState {
   declaredTtl: number | undefined;
 }
 
-/** A table's key groups as they are read, entries already encoded. */
-interface TableFill {
-  table: EncodedTable;
-  s: CanonicalState;
-  group: GroupFill | undefined;
-}
-
-/** The key group being read: its encoded entries so far. */
-interface GroupFill {
-  out: EncodedGroup;
-  sink: Uint8Array;
-  length: number;
-}
-
-/** Bytes a key group's encoded entries start with; each chunk of a group holds at most CHUNK_BYTES_MAX. */
-const CHUNK_BYTES_FIRST = 4096;
+/** Bytes of a chunk of a key group's encoded entries (more for an entry larger than that). */
 const CHUNK_BYTES_MAX = 1 << 20;
 const CBOR_ARRAY_OF_TWO = 0x82;
 
+/** A table's layout as the first pass measures it. */
+interface TableLayout {
+  name: string;
+  s: CanonicalState;
+  kind: StateKind;
+  ttl?: true;
+  groups: EncodedGroupSize[];
+}
+
 /**
- * A snapshot reading `reader` (pinned at the snapshot point) into canonical tables, about
+ * A snapshot of `reader` (pinned at the snapshot point) as canonical tables, about
  * `budget` rows per step; `now` is the processing time TTL expiry is judged at. Entries
  * are not decoded: a row's value is stored as its canonical form's encoding already, so
- * each entry is put together as CBOR bytes (`[key, value]`) in byte chunks per key group,
- * which `encodedTables()` hands to the checkpoint writer as they are. Only TTL states
- * whose expired parts are left out decode their values, one at a time. The decoded
- * tables (`result()`) are built on request from those bytes.
+ * each entry is put together as CBOR bytes (`[key, value]`). The steps only measure
+ * (entries and bytes per key group); `encodedStream()` reads the rows again from the same
+ * read transaction while the checkpoint file is written, a chunk at a time, so neither the
+ * heap nor the memory outside it ever holds the whole state. Only TTL states whose expired
+ * parts are left out decode their values, one at a time (in both passes, judged at the
+ * same `now`, so they agree). `encodedTables()` and the decoded `result()` collect the
+ * stream, for tests and tools.
  *
  * @example
  * ```ts
@@ -79,56 +77,135 @@ export function canonicalSnapshot(
   at: { checkpointId: number; now: number; uid: string },
 ): KeyedStateSnapshot {
   const { checkpointId, now, uid } = at;
-  let tables: Record<string, EncodedTable> | undefined = {};
-  const byId = new Map<number, TableFill>();
+  const layouts = new Map<number, TableLayout>();
   for (const s of states) {
-    const table: EncodedTable = { kind: s.kind, groups: [] };
-    if (s.ttl) table.ttl = true;
-    tables[s.name] = table;
-    byId.set(s.sid, { table, s, group: undefined });
+    const t: TableLayout = { name: s.name, s, kind: s.kind, groups: [] };
+    if (s.ttl) t.ttl = true;
+    layouts.set(s.sid, t);
   }
   let done = false;
   let released = false;
-  const finished = () => {
-    assert(done && !released && tables !== undefined, () => `Keyed snapshot ${checkpointId} was asked for its result before it finished`);
-    return tables;
+  const table = (row: StoredRow) => {
+    const t = layouts.get(row.s);
+    assert(t !== undefined, () => `The SQLite state file of operator "${uid}" holds a row of unknown state ${row.s}`);
+    return t;
+  };
+  const finished = () => assert(done && !released, () => `Keyed snapshot ${checkpointId} was asked for its result before it finished`);
+  const stream: EncodedStream = {
+    tables: {},
+    chunks: (name) => {
+      finished();
+      const t = [...layouts.values()].find((l) => l.name === name);
+      assert(t !== undefined, () => `Keyed snapshot ${checkpointId} has no table "${name}"`);
+      return readChunks(reader, t, now, () => released);
+    },
+  };
+  for (const t of layouts.values()) stream.tables[t.name] = t.ttl ? { kind: t.kind, ttl: true, groups: t.groups } : { kind: t.kind, groups: t.groups };
+  const collect = (): Record<string, EncodedTable> => {
+    const out: Record<string, EncodedTable> = {};
+    for (const [name, t] of Object.entries(stream.tables)) {
+      const groups: EncodedGroup[] = t.groups.map((g) => ({ keyGroup: g.keyGroup, entries: g.entries, chunks: [] }));
+      let i = -1;
+      for (const c of stream.chunks(name)) {
+        if (i < 0 || groups[i].keyGroup !== c.keyGroup) i++;
+        groups[i].chunks.push(c.bytes);
+      }
+      out[name] = t.ttl ? { kind: t.kind, ttl: true, groups } : { kind: t.kind, groups };
+    }
+    return out;
   };
   return {
     checkpointId,
     step: (budget) => {
       if (done) return true;
       assert(!released, () => `Keyed snapshot ${checkpointId} was stepped after its release`);
-      const rows = reader.next(budget === Infinity ? -1 : Math.max(1, Math.floor(budget)));
-      for (const row of rows) {
-        const into = byId.get(row.s);
-        assert(into !== undefined, () => `The SQLite state file of operator "${uid}" holds a row of unknown state ${row.s}`);
-        addRow(into, row, now);
-      }
-      if (reader.done) {
-        done = true;
-        reader.close();
-        for (const fill of byId.values()) closeGroup(fill);
-      }
+      for (const row of reader.next(budget === Infinity ? -1 : Math.max(1, Math.floor(budget)))) measure(table(row), row, now);
+      done = reader.done;
       return done;
     },
-    result: () => ({ format: "canonical", tables: decodeTables(finished()) }),
-    encodedTables: finished,
+    result: () => ({ format: "canonical", tables: decodeTables(collect()) }),
+    encodedTables: collect,
+    encodedStream: () => {
+      finished();
+      return stream;
+    },
     release: () => {
       if (released) return;
       released = true;
-      tables = undefined;
-      byId.clear();
+      layouts.clear();
       reader.close();
     },
   };
 }
 
-/** Files one stored row into its table's key group as encoded `[key, value]`, expired TTL parts left out. */
-function addRow(into: TableFill, row: StoredRow, now: number): void {
+/** The first pass: counts one stored row's entry in its table's key group. */
+function measure(t: TableLayout, row: StoredRow, now: number): void {
+  const e = entryOf(t.s, row, now);
+  if (e === undefined) return;
+  let g = t.groups[t.groups.length - 1];
+  if (g === undefined || g.keyGroup !== row.kg) t.groups.push((g = { keyGroup: row.kg, entries: 0, bytes: 0 }));
+  g.entries++;
+  g.bytes += 1 + e[0].length + e[1].length;
+}
+
+/** Rows read a page at a time in the second pass. */
+const PAGE_ROWS = 4096;
+
+/**
+ * The second pass over table `t`: its entries' bytes in chunks, checked against what the
+ * first pass measured (a mismatch would make the file's heads lie).
+ */
+function* readChunks(reader: SqliteSnapshotReader, t: TableLayout, now: number, released: () => boolean): Generator<{ keyGroup: number; bytes: Uint8Array }> {
+  reader.rewind();
+  let gi = -1;
+  let sink = new Uint8Array(0);
+  let length = 0;
+  let entries = 0;
+  let bytes = 0;
+  const groupEnd = () => {
+    if (gi < 0) return;
+    const g = t.groups[gi];
+    assert(g.entries === entries && g.bytes === bytes, () => `SQLite snapshot of "${t.name}": key group ${g.keyGroup} read ${entries} entries (${bytes} B) the second time, ${g.entries} (${g.bytes} B) the first`);
+  };
+  while (!reader.done) {
+    assert(!released(), () => `SQLite snapshot of "${t.name}" was released while its file was written`);
+    for (const row of reader.next(PAGE_ROWS)) {
+      if (row.s !== t.s.sid) continue;
+      const e = entryOf(t.s, row, now);
+      if (e === undefined) continue;
+      const [key, value] = e;
+      const n = 1 + key.length + value.length;
+      if (gi < 0 || t.groups[gi].keyGroup !== row.kg) {
+        if (length > 0) yield { keyGroup: t.groups[gi].keyGroup, bytes: sink.subarray(0, length) };
+        groupEnd();
+        gi++;
+        assert(gi < t.groups.length && t.groups[gi].keyGroup === row.kg, () => `SQLite snapshot of "${t.name}": key group ${row.kg} was not there the first time`);
+        sink = new Uint8Array(Math.max(n, Math.min(CHUNK_BYTES_MAX, t.groups[gi].bytes)));
+        length = entries = bytes = 0;
+      } else if (length + n > sink.length) {
+        yield { keyGroup: row.kg, bytes: sink.subarray(0, length) };
+        sink = new Uint8Array(Math.max(n, Math.min(CHUNK_BYTES_MAX, t.groups[gi].bytes - bytes)));
+        length = 0;
+      }
+      sink[length] = CBOR_ARRAY_OF_TWO;
+      sink.set(key, length + 1);
+      sink.set(value, length + 1 + key.length);
+      length += n;
+      entries++;
+      bytes += n;
+    }
+  }
+  if (length > 0) yield { keyGroup: t.groups[gi].keyGroup, bytes: sink.subarray(0, length) };
+  groupEnd();
+  assert(gi === t.groups.length - 1, () => `SQLite snapshot of "${t.name}": ${t.groups.length - 1 - gi} key groups missing the second time`);
+}
+
+/** A stored row's entry as CBOR bodies [key, value]; undefined when its TTL parts all expired. */
+function entryOf(s: CanonicalState, row: StoredRow, now: number): [Uint8Array, Uint8Array] | undefined {
   let value: Uint8Array;
-  if (into.s.ttl && into.s.declaredTtl !== undefined) {
-    const live = liveStored(into.s.kind, decode(row.v, "a value in the SQLite state database"), into.s.declaredTtl, now);
-    if (live === undefined) return;
+  if (s.ttl && s.declaredTtl !== undefined) {
+    const live = liveStored(s.kind, decode(row.v, "a value in the SQLite state database"), s.declaredTtl, now);
+    if (live === undefined) return undefined;
     value = encodeBody(live, "a state value");
   } else if (row.v[0] === FORMAT_VERSION) {
     value = row.v.subarray(1);
@@ -137,30 +214,7 @@ function addRow(into: TableFill, row: StoredRow, now: number): void {
     value = encodeBody(decode(row.v, "a value in the SQLite state database"), "a state value");
   }
   const key = row.ok !== null && row.ok[0] === FORMAT_VERSION ? row.ok.subarray(1) : keyBody(row);
-  if (into.group === undefined || into.group.out.keyGroup !== row.kg) {
-    closeGroup(into);
-    const out: EncodedGroup = { keyGroup: row.kg, entries: 0, chunks: [] };
-    into.table.groups.push(out);
-    into.group = { out, sink: new Uint8Array(CHUNK_BYTES_FIRST), length: 0 };
-  }
-  const g = into.group;
-  const n = 1 + key.length + value.length;
-  if (g.length + n > g.sink.length) {
-    if (g.length + n <= CHUNK_BYTES_MAX) {
-      const grown = new Uint8Array(Math.min(CHUNK_BYTES_MAX, Math.max(g.sink.length * 2, g.length + n)));
-      grown.set(g.sink.subarray(0, g.length));
-      g.sink = grown;
-    } else {
-      if (g.length > 0) g.out.chunks.push(g.sink.subarray(0, g.length));
-      g.sink = new Uint8Array(Math.max(CHUNK_BYTES_MAX, n));
-      g.length = 0;
-    }
-  }
-  g.sink[g.length] = CBOR_ARRAY_OF_TWO;
-  g.sink.set(key, g.length + 1);
-  g.sink.set(value, g.length + 1 + key.length);
-  g.length += n;
-  g.out.entries++;
+  return [key, value];
 }
 
 /** The CBOR body of a row's key: a UTF-8 key's bytes are a text string's already. */
@@ -175,15 +229,6 @@ function keyBody(row: StoredRow): Uint8Array {
     return out;
   }
   return encodeBody(keyFromBytes(row.k), "a state key");
-}
-
-/** Ends the key group being read: its last chunk is cut to its length. */
-function closeGroup(fill: TableFill): void {
-  const g = fill.group;
-  if (g === undefined) return;
-  // A copy when the chunk is mostly empty, so the slack does not stay allocated.
-  if (g.length > 0) g.out.chunks.push(g.length * 2 < g.sink.length ? g.sink.slice(0, g.length) : g.sink.subarray(0, g.length));
-  fill.group = undefined;
 }
 
 /** Decoded canonical tables from encoded ones. */

@@ -406,6 +406,13 @@ export class SqliteSnapshotReader {
     return rows;
   }
 
+  /** Starts again at the first row, in the same read transaction (the same snapshot). */
+  rewind(): void {
+    assert(!this.#closed, () => "A closed SQLite snapshot reader was rewound");
+    this.#after = [-1, 0, new Uint8Array(0)];
+    this.#done = false;
+  }
+
   /** Ends the read transaction and closes the connection. Idempotent. */
   close(): void {
     if (this.#closed) return;

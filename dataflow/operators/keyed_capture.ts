@@ -7,15 +7,15 @@
  * (state/heap_encode.ts) without building the canonical [key, value] pairs first.
  * @module
  */
-import { type CborHead, encode, encodeBody, encodePartsList } from "../../codec/cbor.ts";
+import { type CborHead, FORMAT_VERSION, encode, encodeBody, encodeHead, encodePartsList } from "../../codec/cbor.ts";
 import { CborWriter } from "../../codec/cbor_writer.ts";
 import { assert } from "../../errors.ts";
-import type { EncodedTable, KeyedStateSnapshot, SharedStateRef } from "../../state/backend.ts";
+import type { EncodedStream, EncodedTable, KeyedStateSnapshot, SharedStateRef } from "../../state/backend.ts";
 import { ColumnsEncoder } from "../../state/heap_encode.ts";
 import { isColumnar } from "../../state/heap_snapshot.ts";
 import type { KeyedTableSnapshot } from "../../state/keyed_state.ts";
 import { joinParts } from "../../storage/adapter.ts";
-import type { StateCapture } from "../operator.ts";
+import type { StateCapture, StreamedParts } from "../operator.ts";
 
 /** One key group's entries still to encode. */
 interface GroupWork {
@@ -58,6 +58,8 @@ export class KeyedStateCapture implements StateCapture {
   #bytes: Uint8Array | undefined;
   /** Encoded tables (sqlite): the file as parts, the backend's chunks among them uncopied. */
   #fileParts: Uint8Array[] | undefined;
+  /** Encoded tables read again while written (sqlite): the file's size and its parts to come. */
+  #streamed: StreamedParts | undefined;
   #released = false;
   /** The columnar path: the writer and what is left to write into it. */
   #writer: CborWriter | undefined;
@@ -73,7 +75,7 @@ export class KeyedStateCapture implements StateCapture {
   }
 
   step(budget: number): boolean | Promise<boolean> {
-    if (this.#bytes || this.#fileParts) return true;
+    if (this.#bytes || this.#fileParts || this.#streamed) return true;
     if (this.#columns) {
       if (!this.#columns.step(budget)) return false;
       this.#bytes = this.#writer!.take();
@@ -106,6 +108,8 @@ export class KeyedStateCapture implements StateCapture {
 
   /** The backend's snapshot is done: lays out the parts, entries to be encoded by later steps. */
   #collected(): boolean {
+    const stream = this.#snap.encodedStream?.();
+    if (stream) return this.#fromStream(stream);
     const encoded = this.#snap.encodedTables?.();
     if (encoded) return this.#fromEncoded(encoded);
     if (isColumnar(this.#snap)) {
@@ -169,7 +173,58 @@ export class KeyedStateCapture implements StateCapture {
     return true;
   }
 
+  /**
+   * Tables read again while the file is written: the heads (and so the size) are laid out
+   * now from the measured key groups, the entries' chunks come from the backend as the
+   * parts are taken; the snapshot is released with the capture, after the write.
+   */
+  #fromStream(stream: EncodedStream): boolean {
+    const names = Object.keys(stream.tables);
+    const lead: (CborHead | Uint8Array)[] = [{ map: this.#operator ? 2 : 1 }];
+    if (this.#operator) lead.push(encodeBody("operator"), encodeBody(this.#operator, this.#what));
+    lead.push(encodeBody("keyed"), { map: names.length });
+    let size = 1;
+    const heads = (parts: (CborHead | Uint8Array)[]) => {
+      const bytes = encodePartsList(parts, 64 * 1024, false);
+      for (const b of bytes) size += b.length;
+      return bytes;
+    };
+    const leadBytes = heads(lead);
+    const tables = names.map((name) => {
+      const t = stream.tables[name];
+      const head: (CborHead | Uint8Array)[] = [encodeBody(name), { map: t.ttl ? 3 : 2 }, encodeBody("kind"), encodeBody(t.kind)];
+      if (t.ttl) head.push(encodeBody("ttl"), encodeBody(true));
+      head.push(encodeBody("groups"), { array: t.groups.length });
+      const groupHeads = t.groups.map((g) => {
+        size += g.bytes;
+        return heads([{ array: 2 }, encodeBody(g.keyGroup), { array: g.entries }]);
+      });
+      return { name, head: heads(head), groupHeads, groups: t.groups };
+    });
+    function* parts(): Generator<Uint8Array> {
+      yield Uint8Array.of(FORMAT_VERSION);
+      yield* leadBytes;
+      for (const t of tables) {
+        yield* t.head;
+        let gi = -1;
+        for (const c of stream.chunks(t.name)) {
+          if (gi < 0 || t.groups[gi].keyGroup !== c.keyGroup) yield* t.groupHeads[++gi];
+          yield c.bytes;
+        }
+        assert(gi === t.groups.length - 1, () => `Table "${t.name}" streamed ${gi + 1} of ${t.groups.length} key groups`);
+      }
+    }
+    this.#streamed = { size, parts: parts() };
+    return true;
+  }
+
+  /** The file as parts read while written (sqlite's canonical tables), until release(). */
+  streamedParts(): StreamedParts | undefined {
+    return this.#released ? undefined : this.#streamed;
+  }
+
   bytes(): Uint8Array {
+    if (this.#streamed && !this.#released) return (this.#bytes ??= joinParts([...this.#streamed.parts]));
     if (this.#fileParts && !this.#released) return (this.#bytes ??= joinParts(this.#fileParts));
     assert(this.#bytes && !this.#released, () => "A keyed state capture was asked for its bytes before it finished");
     return this.#bytes;
@@ -186,6 +241,7 @@ export class KeyedStateCapture implements StateCapture {
     this.#released = true;
     this.#bytes = undefined;
     this.#fileParts = undefined;
+    this.#streamed = undefined;
     this.#parts = undefined;
     this.#work = [];
     this.#columns = undefined;

@@ -296,7 +296,7 @@ class HostedAttempt implements SubtaskHost {
 
   // ---- SubtaskHost ----
 
-  async writeState(vertexId: string, subtaskIndex: number, checkpointId: number, parts: readonly Uint8Array[]): Promise<string> {
+  async writeState(vertexId: string, subtaskIndex: number, checkpointId: number, parts: Iterable<Uint8Array>): Promise<string> {
     const target = await this.#target(checkpointId);
     const file = `${vertexId}-${subtaskIndex}`;
     if (target === "job") {
@@ -312,7 +312,7 @@ class HostedAttempt implements SubtaskHost {
       return key;
     }
     // A message to the master carries the file in one buffer.
-    const bytes = joinParts(parts);
+    const bytes = joinParts([...parts]);
     const requestId = this.#nextRequest++;
     return new Promise<string>((resolve, reject) => {
       this.#writes.set(requestId, { resolve, reject });

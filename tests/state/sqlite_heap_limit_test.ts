@@ -11,9 +11,9 @@ import { runChildJob } from "../child_job.ts";
  * database's own files are copied), without them (the final checkpoint holds canonical
  * tables, read from the database and kept encoded, never decoded into the heap), and
  * with a savepoint (always canonical) taken while records flow. The canonical state
- * file's encoded chunks are still held in memory outside the JS heap until they are
- * written as parts (ArrayBuffers, which V8's limit does not count and Bun's heapUsed
- * does). Deno runs the child with V8's hard limit
+ * file is read from the database while it is written, part by part; the row buffers
+ * read (ArrayBuffers, which V8's limit does not count and Bun's heapUsed does) are
+ * garbage the collector may free late. Deno runs the child with V8's hard limit
  * (it dies if the heap grows past it); Bun has no such flag, so there the child's heap is
  * measured after full GCs. The same job on the heap backend must break the limit, which
  * shows the limit binds. `bun bench/sqlite_state.ts --heap-keys 5000000` runs 5 M keys
