@@ -308,7 +308,15 @@ export class SqliteStateStore {
   flush(): number {
     const dirty = this.#dirty.filter((e) => e.dirty);
     this.#dirty = [];
-    if (dirty.length > 0) this.#writeRows(dirty);
+    if (dirty.length > 0) {
+      try {
+        this.#writeRows(dirty);
+      } catch (e) {
+        // Still dirty (rolled back), and write() or touch() will not list them again.
+        this.#dirty = dirty.concat(this.#dirty);
+        throw e;
+      }
+    }
     return dirty.length;
   }
 

@@ -9,6 +9,7 @@ import { keyFromBytes } from "../../state/sqlite_keys.ts";
 import { decode } from "../../codec/cbor.ts";
 import { KeyFilter } from "../../state/sqlite_bloom.ts";
 import { hashKey } from "../../state/key_group.ts";
+import { WeirError } from "../../errors.ts";
 
 const plain = stateCodec("v", "value", false);
 
@@ -74,5 +75,21 @@ describe("KeyFilter", () => {
     for (let i = 0; i < 100_000; i++) if (f.mayHold(1, hashKey(`other${i}`))) false_++;
     assert.ok(false_ < 5_000, `${false_} false positives in 100 000`);
     assert.ok(f.bytes < n * 4, `${f.bytes} bytes`);
+  });
+});
+
+describe(`SqliteStateStore flush failure (${sqliteDriver.name})`, () => {
+  test("entries of a flush that failed are written by the next flush", () => {
+    const store = openStore(1000);
+    store.write(0, "a", "a", 1);
+    store.write(0, "bad", "bad", () => 0);
+    assert.throws(() => store.flush(), (e) => e instanceof WeirError && e.code === "value_not_persistable");
+    // The bad value is replaced; "a" was rolled back with it and must still reach the file.
+    store.write(0, "bad", "bad", 2);
+    assert.equal(store.flush(), 2);
+    store.clearCache();
+    assert.equal(store.read(0, "a", "a"), 1);
+    assert.equal(store.read(0, "bad", "bad"), 2);
+    store.dispose();
   });
 });
