@@ -104,7 +104,7 @@ export type WeirErrorCode =
   // A remote host (worker thread, Durable Object) died, could not be reached, or refused a
   // deploy (its graph differs from the master's): the job attempt fails and restarts.
   | "host_failed"
-  // A remote host did not answer a deploy within `runtime.deployTimeoutMs` (a dead or hung
+  // A deploying remote host sent nothing for `runtime.deployTimeoutMs` (a dead or hung
   // worker): the job attempt fails and restarts; the host is started anew.
   | "deploy_timeout"
   // The simulator's injected crash.

@@ -54,9 +54,11 @@ export interface RuntimeOptions {
    */
   remoteHosts?: Readonly<Record<string, RemoteHost>>;
   /**
-   * Milliseconds of the clock a remote host has to answer a deploy (default 60 000): one
-   * that does not (a dead or hung Worker) fails the attempt with `deploy_timeout`, the
-   * restart strategy decides, and the host is started anew.
+   * Milliseconds of the clock a remote host may stay silent while it deploys (default
+   * 60 000): one that neither answers nor reports for that long (a dead or hung Worker)
+   * fails the attempt with `deploy_timeout`, the restart strategy decides, and the host is
+   * started anew. A host reports every `metricsIntervalMs` from the start of its deploy,
+   * so a restore that takes longer is waited for.
    */
   deployTimeoutMs?: number;
   /**

@@ -41,7 +41,7 @@ const workersOf = new WeakMap<WorkerThreadTransport, Map<string, Worker>>();
  * `runtime.transport` the same WorkerThreadTransport and `runtime.hostOf` naming `hostId`
  * for the subtasks it runs; call `terminate()` once the job ended. A Worker that fails to
  * start or dies fails the attempt with `host_failed`; one that does not answer a deploy
- * within `runtime.deployTimeoutMs` is terminated (`deploy_timeout`); the restart starts a
+ * and sends nothing for `runtime.deployTimeoutMs` is terminated (`deploy_timeout`); the restart starts a
  * new Worker either way.
  *
  * @example

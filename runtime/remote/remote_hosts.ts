@@ -32,8 +32,9 @@ export interface RemoteHostsInit {
   /** The remote host that runs a subtask; undefined: it runs in the master's process. */
   remoteOf(subtask: SubtaskAddress): RemoteHost | undefined;
   /**
-   * Milliseconds of the owner's clock every host has to answer `deploy`; a host that
-   * did not fails the attempt with `deploy_timeout` and is abandoned (default 60 000).
+   * Milliseconds of the owner's clock a deploying host may stay silent (its reports start
+   * with the deploy, before its restore); one that neither answered `deploy` nor reported
+   * for that long fails the attempt with `deploy_timeout` and is abandoned (default 60 000).
    */
   deployTimeoutMs?: number;
   /** How often each host reports its subtasks' figures, in ms of its clock (default 1000). */
@@ -120,6 +121,7 @@ export class RemoteHosts {
     if (this.#hosts.size > 0) this.#deployTimer = this.#owner.scheduler.after(timeoutMs, () => this.#deployTimedOut(timeoutMs));
     for (const c of this.#hosts.values()) {
       if (this.#closed) break;
+      c.lastHeard = this.#owner.clock.now();
       c.gateway = c.host.connect({
         deliver: (m) => this.#received(c, m),
         failed: (e) => this.#hostFailed(c, e),
@@ -142,17 +144,27 @@ export class RemoteHosts {
     return done;
   }
 
-  /** The hosts that did not answer are abandoned (a hung Worker is terminated) and the attempt fails. */
+  /**
+   * Hosts still deploying that sent nothing for `timeoutMs` are abandoned (a hung Worker is
+   * terminated) and the attempt fails; one that reports while it restores is waited for.
+   */
   #deployTimedOut(timeoutMs: number): void {
     this.#deployTimer = undefined;
     if (this.#closed) return;
-    const silent = [...this.#hosts.values()].filter((c) => !c.deployed);
-    if (silent.length === 0) return;
+    const now = this.#owner.clock.now();
+    const deploying = [...this.#hosts.values()].filter((c) => !c.deployed);
+    const silent = deploying.filter((c) => now - c.lastHeard >= timeoutMs);
+    if (silent.length === 0) {
+      if (deploying.length === 0) return;
+      const next = Math.min(...deploying.map((c) => c.lastHeard)) + timeoutMs - now;
+      this.#deployTimer = this.#owner.scheduler.after(Math.max(1, next), () => this.#deployTimedOut(timeoutMs));
+      return;
+    }
     for (const c of silent) c.host.abandon?.();
     const names = silent.map((c) => c.host.hostId).join(", ");
     this.#owner.failed(
       `remote host ${silent[0].host.hostId}`,
-      new WeirError("deploy_timeout", `Remote host${silent.length > 1 ? "s" : ""} ${names} did not answer the deploy of attempt ${this.#owner.attempt} within ${timeoutMs} ms (runtime.deployTimeoutMs): dead or hung`),
+      new WeirError("deploy_timeout", `Remote host${silent.length > 1 ? "s" : ""} ${names} did not answer the deploy of attempt ${this.#owner.attempt} and sent nothing for ${timeoutMs} ms (runtime.deployTimeoutMs): dead or hung`),
     );
   }
 

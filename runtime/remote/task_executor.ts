@@ -146,6 +146,10 @@ class HostedAttempt implements SubtaskHost {
       this.#jobName = m.jobName;
       this.#jobId = m.jobId;
       this.#applyTuning(m.tuning);
+      // Reports start now, not once deployed: while this host reads and loads its state
+      // (minutes for a large one), they tell the master it is alive, and a slow restore is
+      // not taken for a dead host (Flink heartbeats during the restore too).
+      this.#scheduleMetrics(m.metricsIntervalMs ?? METRICS_INTERVAL_MS_DEFAULT);
       const mine = new Map(m.subtasks.map((s) => [`${s.vertexId}/${s.subtaskIndex}`, s]));
       const init = this.#init;
       // The deploy says where the checkpoint is; this host reads its own subtasks' part.
@@ -174,7 +178,6 @@ class HostedAttempt implements SubtaskHost {
       // Channel state, routed to the subtasks that now own it, is replayed before anything new.
       for (const [to, list] of restore?.inFlight ?? []) if (mine.has(to)) subtasks.restoreInFlight(to, list);
       this.#send({ kind: "deployed", attempt: this.attempt, hostId: this.#init.hostId });
-      this.#scheduleMetrics(m.metricsIntervalMs ?? METRICS_INTERVAL_MS_DEFAULT);
     } catch (e) {
       this.failed(`deploy on host ${this.#init.hostId}`, e);
     }

@@ -7,10 +7,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MemoryTransport } from "../../../actors/memory_transport.ts";
 import type { SubtaskAddress } from "../../../actors/transport.ts";
-import { MemoryStorage, type WeirError } from "../../../mod.ts";
+import { MemoryStorage, type StorageAdapter, type WeirError } from "../../../mod.ts";
 import type { ControlHandlers, RemoteHost, TaskExecutorGateway } from "../../../runtime/remote/gateway.ts";
 import { LoopbackHost } from "../../../runtime/remote/loopback.ts";
-import { assertExactlyOnce, countingJob } from "../../helpers.ts";
+import { FailOnce, assertExactlyOnce, countingJob } from "../../helpers.ts";
 import { VirtualWorld } from "../../virtual_world.ts";
 
 /** A host whose first incarnation is dead: it swallows every message until the master abandons it. */
@@ -67,7 +67,7 @@ test("a host that never answers the deploy fails the attempt with deploy_timeout
   assert.equal(host.inner.stats.incarnations, 1, "the second attempt started the host");
   const cause = job.lastError as WeirError;
   assert.equal(cause.code, "deploy_timeout");
-  assert.match(cause.message, /keyed did not answer the deploy of attempt 0 within 5000 ms/);
+  assert.match(cause.message, /keyed did not answer the deploy of attempt 0 and sent nothing for 5000 ms/);
   assertExactlyOnce(sink.committed, n);
 });
 
@@ -84,4 +84,56 @@ test("runtime.deployTimeoutMs must be a positive number", async () => {
   const { env } = setup({ strategy: "none" });
   (env.options.runtime as { deployTimeoutMs?: unknown }).deployTimeoutMs = 0;
   await assert.rejects(() => env.execute(), (e: WeirError) => e.code === "invalid_option" && /deployTimeoutMs/.test(e.message));
+});
+
+/** The job's storage as a host sees it: each read takes `delayMs` of virtual time while `slow()`. */
+class SlowReads implements StorageAdapter {
+  readonly description = "slow-reads";
+  slowReads = 0;
+  constructor(readonly inner: MemoryStorage, readonly slow: () => boolean, readonly sleep: (ms: number) => Promise<void>, readonly delayMs: number) {}
+  async get(key: string): Promise<Uint8Array | undefined> {
+    if (this.slow()) {
+      this.slowReads++;
+      await this.sleep(this.delayMs);
+    }
+    return this.inner.get(key);
+  }
+  put(key: string, bytes: Uint8Array): Promise<void> {
+    return this.inner.put(key, bytes);
+  }
+  delete(key: string): Promise<void> {
+    return this.inner.delete(key);
+  }
+  list(prefix: string): Promise<string[]> {
+    return this.inner.list(prefix);
+  }
+  deletePrefix(prefix: string): Promise<void> {
+    return this.inner.deletePrefix(prefix);
+  }
+}
+
+test("a host whose restore takes over three deploy timeouts keeps reporting and is waited for: no deploy_timeout, exactly-once", async () => {
+  const world = new VirtualWorld();
+  const storage = new MemoryStorage();
+  const transport = new MemoryTransport();
+  let job: Awaited<ReturnType<typeof env.execute>> | undefined;
+  const fail = new FailOnce(() => job !== undefined && job.checkpointStats().counts.completed >= 1);
+  const { env, sink, n } = countingJob({ storage, checkpoint: { interval: 20 }, batchSize: 64, channelCapacity: 2, failInReduce: fail, ratePerSecond: 10_000 });
+  (env.options as { restart?: unknown }).restart = { strategy: "fixed-delay", attempts: 3, delay: 10 };
+  const keyed = env.jobGraph().vertices.find((v) => v.uids.includes("sum"))!.id;
+  // Once the failure happened, every read of the host's restore takes 16 s: over three 5 s timeouts.
+  const hostStorage = new SlowReads(storage, () => fail.fired, (ms) => world.sleep(ms), 16_000);
+  const host = new LoopbackHost({ hostId: "keyed", graph: () => env.jobGraph(), storage: hostStorage, transport, clock: world.clock, scheduler: world.scheduler });
+  const hostOf = (s: SubtaskAddress) => (s.vertexId === keyed ? "keyed" : "master");
+  (env.options as { runtime?: unknown }).runtime = world.runtime({ transport, hostOf, remoteHosts: { keyed: host }, deployTimeoutMs: 5_000, metricsIntervalMs: 1_000 });
+  let error: unknown;
+  env.execute().then((j) => (job = j), (e) => (error = e));
+  await world.drive(() => job !== undefined || error !== undefined);
+  if (error !== undefined) throw error;
+  const result = await world.untilDone(job!);
+  assert.equal(result.status, "finished", String(result.error));
+  assert.equal(result.restarts, 1, String(job!.lastError));
+  assert.ok(fail.fired);
+  assert.ok(hostStorage.slowReads > 0, "the restore read through the slow storage");
+  assertExactlyOnce(sink.committed, n);
 });
