@@ -73,6 +73,14 @@ export class CheckpointCoordinator {
     return this.#housekeeping;
   }
 
+  /**
+   * Checkpoint ids up to `highest` were used (by a crashed process of this run): later ids
+   * start above it, and {@link sweepAtEnd} sweeps the files written for them.
+   */
+  idsUsedUpTo(highest: number): void {
+    this.#nextId = Math.max(this.#nextId, highest + 1);
+  }
+
   get pendingCount(): number {
     return this.#pending.size;
   }

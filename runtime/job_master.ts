@@ -345,6 +345,9 @@ export class JobMaster implements ExecutionOwner {
     const restore = await loadFrom(t, this.#loadOptions());
     this.#savepointOnStop = t.location;
     const id = restore.metadata.checkpointId;
+    // No execution is attached, so no sweep runs but the one at the end: it must cover the
+    // ids a crashed process used, whose own sweeps a slow delete may have held back.
+    this.coordinator.idsUsedUpTo(Math.max(id, await highestCheckpointId(this.storage, this.jobName, this.jobId)));
     this.coordinator.stats.restored(id, this.clock.now(), true, t.location);
     this.#restoredEvent = { type: "restored", checkpointId: id, location: t.location };
     this.#emit(this.#restoredEvent);

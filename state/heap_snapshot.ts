@@ -95,6 +95,10 @@ export class HeapSnapshot implements ColumnarSnapshot {
   /** The next slot to visit in the current table. */
   #slot = 0;
   #keyIter: Iterator<unknown> | undefined;
+  /** The current table's slots (or dirty keys) were all visited: its saved entries are being taken. */
+  #scanned = false;
+  /** The next saved entry to take in the current table (after its slots were visited). */
+  #savedAt = 0;
   #columns: TableColumns[] | undefined;
   #released = false;
 
@@ -133,7 +137,10 @@ export class HeapSnapshot implements ColumnarSnapshot {
       const t = p.at.table;
       // Read per step: the table grows its typed arrays between steps.
       const vers = t.vers;
-      if (p.dirty) {
+      if (this.#scanned) {
+        // Back for the rest of the saved entries: the scan must not take budget again (with a
+        // budget of 1 it took all of it, and the saved entries were never reached).
+      } else if (p.dirty) {
         this.#keyIter ??= p.dirty.values();
         for (;;) {
           if (left-- <= 0) return false;
@@ -163,9 +170,25 @@ export class HeapSnapshot implements ColumnarSnapshot {
           if (ver > after) this.#emit(p, k, t.values[slot], slot, t.groups[slot], true);
           vers[slot] = visited;
         }
+        this.#slot = slot;
       }
-      for (const [k, v, ver, g] of p.saved) if (ver > after) this.#emit(p, k, v, -1, g, false);
-      left -= p.saved.length;
+      this.#scanned = true;
+      // Saved entries are taken in slices too: when every key is written during a snapshot,
+      // nearly all of them were saved, and taking them at once stalled records for 25 ms at
+      // a million keys. No entry is saved for this table any more: every slot of the
+      // snapshot's version was visited or saved.
+      const saved = p.saved;
+      let i = this.#savedAt;
+      for (; i < saved.length; i++) {
+        if (left-- <= 0) {
+          this.#savedAt = i;
+          return false;
+        }
+        const [k, v, ver, g] = saved[i];
+        if (ver > after) this.#emit(p, k, v, -1, g, false);
+      }
+      this.#savedAt = 0;
+      this.#scanned = false;
       this.#tombstonesOf(p, visited);
       p.saved = [];
       p.dirty = undefined;

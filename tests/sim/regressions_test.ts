@@ -45,6 +45,9 @@ const INTERRUPTED_SWEEP =
 const LATE_UPLOAD =
   "incremental: a slow shared file upload of an abandoned attempt landed after the last sweep and the job ended without another (fix: the job's clean-up sweeps every id used)";
 
+const SAVED_ENTRIES_SLICE =
+  "incremental: a changelog stepped one unit at a time spent each step's unit on its finished key scan and never reached the entries saved by writes during it; the subtask never acknowledged again and every checkpoint expired (fix: a table's scan is not repeated once done)";
+
 /** Each seed was checked to fail with its fix reverted. */
 const FOUND: { seed: number; mode: SimMode; bug: string; extensions?: false; incremental?: true }[] = [
   { seed: 44, mode: "unaligned", bug: HALF_CHECKPOINT, extensions: false },
@@ -67,6 +70,7 @@ const FOUND: { seed: number; mode: SimMode; bug: string; extensions?: false; inc
   { seed: 2170, mode: "aligned-with-timeout", bug: RESUMED_ID_REUSE, incremental: true },
   { seed: 403, mode: "unaligned", bug: INTERRUPTED_SWEEP, incremental: true },
   { seed: 76, mode: "unaligned", bug: LATE_UPLOAD, incremental: true },
+  { seed: 15, mode: "aligned", bug: SAVED_ENTRIES_SLICE, incremental: true },
   {
     seed: 333,
     mode: "aligned-with-timeout",

@@ -23,7 +23,7 @@ describe("state options", () => {
 });
 
 describe("heap snapshots", () => {
-  test("entries saved by writes during a snapshot keep their values at the snapshot point", () => {
+  test("entries saved by writes during a snapshot are taken in slices too, and keep their values at the snapshot point", () => {
     const b = new HeapKeyedStateBackend({ maxParallelism: 8, range: { start: 0, end: 7 } });
     const n = 1_000;
     const count = b.valueState<number>("n");
@@ -37,7 +37,11 @@ describe("heap snapshots", () => {
       b.setCurrentKey(k);
       count.update(-1);
     }
-    while (!snap.step(100));
+    // A budget that covers the slots but not the saved entries as well: not done in one step.
+    assert.equal(snap.step(n + 10), false);
+    let steps = 1;
+    while (!snap.step(100)) steps++;
+    assert.ok(steps >= 10, `${steps} steps`);
     const handle = snap.result();
     snap.release();
     assert.equal(handle.format, "canonical");
