@@ -209,23 +209,8 @@ export class StateTable {
    * key goes into the Map on the first lookup of key group g (see the module doc).
    */
   loadEntry(k: unknown, v: unknown, g: number): void {
-    let s = this.#free.pop();
-    if (s === undefined) {
-      s = this.keys.length;
-      this.keys.push(k);
-      this.values.push(v);
-      if (s >= this.vers.length) this.#grow(s + 1);
-    } else {
-      this.keys[s] = k;
-      this.values[s] = v;
-    }
-    this.vers[s] = this.#versions.current;
-    this.groups[s] = g;
-    let ranges = this.#pendingRanges.get(g);
-    if (ranges === undefined) this.#pendingRanges.set(g, (ranges = [s, s + 1]));
-    else if (ranges[ranges.length - 1] === s) ranges[ranges.length - 1] = s + 1;
-    else ranges.push(s, s + 1);
-    this.#pending++;
+    const s = this.#take(k, v, this.#versions.current, g);
+    this.#addPending(g, s, s + 1);
   }
 
   /**
@@ -242,6 +227,11 @@ export class StateTable {
     if (to > this.vers.length) this.#grow(to);
     this.vers.fill(this.#versions.current, from, to);
     this.groups.fill(g, from, to);
+    this.#addPending(g, from, to);
+  }
+
+  /** Slots from..to of key group g wait for their keys to go into the Map. */
+  #addPending(g: number, from: number, to: number): void {
     const ranges = this.#pendingRanges.get(g);
     if (ranges === undefined) this.#pendingRanges.set(g, [from, to]);
     else if (ranges[ranges.length - 1] === from) ranges[ranges.length - 1] = to;
@@ -250,6 +240,11 @@ export class StateTable {
   }
 
   #put(k: unknown, v: unknown, ver: number, g: number): void {
+    this.slots.set(k, this.#take(k, v, ver, g));
+  }
+
+  /** A free slot (or a new one) holding the entry; the caller maps the key to it. */
+  #take(k: unknown, v: unknown, ver: number, g: number): number {
     let s = this.#free.pop();
     if (s === undefined) {
       s = this.keys.length;
@@ -262,7 +257,7 @@ export class StateTable {
     }
     this.vers[s] = ver;
     this.groups[s] = g;
-    this.slots.set(k, s);
+    return s;
   }
 
   #grow(min: number): void {

@@ -11,38 +11,42 @@ import type { Barrier } from "../../actors/messages.ts";
 import { MemoryStorage } from "../../mod.ts";
 import { SimClock, SimScheduler } from "../../sim/clock.ts";
 
-test("a checkpoint evicted from the history while in progress still reports its outcome", async () => {
+/** A coordinator on a simulated clock for one vertex of `parallelism` subtasks; `triggered` collects its barriers. */
+function coordinatorOf(parallelism: number, maxConcurrent: number, onCheckpoint?: (d: CheckpointDetails) => void) {
   const clock = new SimClock(0);
-  const scheduler = new SimScheduler(clock);
-  const storage = new MemoryStorage();
-  const listenerErrors: unknown[] = [];
   const coordinator = new CheckpointCoordinator({
-    config: { ...CHECKPOINT_DEFAULTS, maxConcurrent: 500, timeout: 10_000 },
+    config: { ...CHECKPOINT_DEFAULTS, maxConcurrent, timeout: 10_000 },
     clock,
-    scheduler,
-    storage,
-    jobName: "evict",
+    scheduler: new SimScheduler(clock),
+    storage: new MemoryStorage(),
+    jobName: "stats",
     jobId: "0123456789abcdef0123456789abcdef",
     maxParallelism: 128,
     onJobFailure: () => {},
-    // What JobMaster's listener does with every outcome.
-    onCheckpoint: (d) => {
-      try {
-        void d.status;
-      } catch (e) {
-        listenerErrors.push(e);
-      }
-    },
+    onCheckpoint,
   });
   const triggered: Barrier[] = [];
   coordinator.attach({
-    vertices: [{ id: "v0", name: "only", parallelism: 1, uids: ["a"] }],
+    vertices: [{ id: "v0", name: "only", parallelism, uids: ["a"] }],
     triggerSources: (b) => void triggered.push(b),
     snapshotAll: () => {},
     notifyComplete: () => {},
     notifyAborted: () => {},
     resumeSources: () => {},
   }, 0, []);
+  return { clock, coordinator, triggered };
+}
+
+test("a checkpoint evicted from the history while in progress still reports its outcome", async () => {
+  const listenerErrors: unknown[] = [];
+  // What JobMaster's listener does with every outcome.
+  const { clock, coordinator, triggered } = coordinatorOf(1, 500, (d) => {
+    try {
+      void d.status;
+    } catch (e) {
+      listenerErrors.push(e);
+    }
+  });
   const ack = (id: number) => coordinator.acknowledge({
     checkpointId: id, vertexId: "v0", subtaskIndex: 0, stateKey: `k/${id}`, stateSize: 1, stateChecksum: "crc32c:00000000", persistedData: 0,
     unaligned: false, startDelayMs: 0, alignmentDurationMs: 0, ackTimestamp: clock.now(),
@@ -64,27 +68,7 @@ test("a checkpoint evicted from the history while in progress still reports its 
 });
 
 test("a subtask's longest async step shows in its checkpoint details as checkpoint.longest_step (ms, to 0.01)", async () => {
-  const clock = new SimClock(0);
-  const scheduler = new SimScheduler(clock);
-  const coordinator = new CheckpointCoordinator({
-    config: { ...CHECKPOINT_DEFAULTS, timeout: 10_000 },
-    clock,
-    scheduler,
-    storage: new MemoryStorage(),
-    jobName: "steps",
-    jobId: "0123456789abcdef0123456789abcdef",
-    maxParallelism: 128,
-    onJobFailure: () => {},
-  });
-  const triggered: Barrier[] = [];
-  coordinator.attach({
-    vertices: [{ id: "v0", name: "only", parallelism: 2, uids: ["a"] }],
-    triggerSources: (b) => void triggered.push(b),
-    snapshotAll: () => {},
-    notifyComplete: () => {},
-    notifyAborted: () => {},
-    resumeSources: () => {},
-  }, 0, []);
+  const { clock, coordinator, triggered } = coordinatorOf(2, CHECKPOINT_DEFAULTS.maxConcurrent);
   const done = coordinator.trigger("CHECKPOINT");
   for (const [subtaskIndex, longestStepMs] of [[0, 3.456], [1, 0.5]]) {
     coordinator.acknowledge({
