@@ -141,7 +141,8 @@ export interface EncodedStream {
   tables: Record<string, { kind: StateKind; ttl?: true; groups: EncodedGroupSize[] }>;
   /**
    * The entries of table `name` as CBOR `[key, value]` items, key group by key group in the
-   * layout's order, in chunks (fresh buffers) of at most about 1 MB that never span two groups.
+   * layout's order, in chunks of at most about 1 MB (views of buffers never written again)
+   * that never span two groups.
    * @throws {WeirError} `invariant_broken` when the bytes differ from the layout
    */
   chunks(name: string): Iterable<{ keyGroup: number; bytes: Uint8Array }>;

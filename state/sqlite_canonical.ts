@@ -148,8 +148,8 @@ function measure(t: TableLayout, row: StoredRow, now: number): void {
   g.bytes += 1 + e[0].length + e[1].length;
 }
 
-/** Rows read a page at a time in the second pass. */
-const PAGE_ROWS = 4096;
+/** Rows read a page at a time in the second pass (about what a snapshot step takes at most). */
+const PAGE_ROWS = 1024;
 
 /**
  * The second pass over table `t`: its entries' bytes in chunks, checked against what the
@@ -159,13 +159,20 @@ function* readChunks(reader: SqliteSnapshotReader, t: TableLayout, now: number, 
   reader.rewind();
   let gi = -1;
   let sink = new Uint8Array(0);
+  /** Bytes of sink written; from `from` on not yet handed out (what was is never overwritten). */
   let length = 0;
+  let from = 0;
   let entries = 0;
   let bytes = 0;
   const groupEnd = () => {
     if (gi < 0) return;
     const g = t.groups[gi];
     assert(g.entries === entries && g.bytes === bytes, () => `SQLite snapshot of "${t.name}": key group ${g.keyGroup} read ${entries} entries (${bytes} B) the second time, ${g.entries} (${g.bytes} B) the first`);
+  };
+  const pending = () => {
+    const out = { keyGroup: t.groups[gi].keyGroup, bytes: sink.subarray(from, length) };
+    from = length;
+    return out;
   };
   while (!reader.done) {
     assert(!released(), () => `SQLite snapshot of "${t.name}" was released while its file was written`);
@@ -176,16 +183,16 @@ function* readChunks(reader: SqliteSnapshotReader, t: TableLayout, now: number, 
       const [key, value] = e;
       const n = 1 + key.length + value.length;
       if (gi < 0 || t.groups[gi].keyGroup !== row.kg) {
-        if (length > 0) yield { keyGroup: t.groups[gi].keyGroup, bytes: sink.subarray(0, length) };
+        if (length > from) yield pending();
         groupEnd();
         gi++;
         assert(gi < t.groups.length && t.groups[gi].keyGroup === row.kg, () => `SQLite snapshot of "${t.name}": key group ${row.kg} was not there the first time`);
         sink = new Uint8Array(Math.max(n, Math.min(CHUNK_BYTES_MAX, t.groups[gi].bytes)));
-        length = entries = bytes = 0;
+        length = from = entries = bytes = 0;
       } else if (length + n > sink.length) {
-        yield { keyGroup: row.kg, bytes: sink.subarray(0, length) };
+        if (length > from) yield pending();
         sink = new Uint8Array(Math.max(n, Math.min(CHUNK_BYTES_MAX, t.groups[gi].bytes - bytes)));
-        length = 0;
+        length = from = 0;
       }
       sink[length] = CBOR_ARRAY_OF_TWO;
       sink.set(key, length + 1);
@@ -194,8 +201,11 @@ function* readChunks(reader: SqliteSnapshotReader, t: TableLayout, now: number, 
       entries++;
       bytes += n;
     }
+    // At least a part per page: taking one costs at most a page of rows (the write awaits
+    // between parts, so the subtask goes on between them).
+    if (length > from) yield pending();
   }
-  if (length > 0) yield { keyGroup: t.groups[gi].keyGroup, bytes: sink.subarray(0, length) };
+  if (length > from) yield pending();
   groupEnd();
   assert(gi === t.groups.length - 1, () => `SQLite snapshot of "${t.name}": ${t.groups.length - 1 - gi} key groups missing the second time`);
 }
