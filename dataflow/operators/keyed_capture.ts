@@ -7,7 +7,7 @@
  * (state/heap_encode.ts) without building the canonical [key, value] pairs first.
  * @module
  */
-import { type CborHead, FORMAT_VERSION, encode, encodeBody, encodeHead, encodePartsList } from "../../codec/cbor.ts";
+import { type CborHead, FORMAT_VERSION, encode, encodeBody, encodePartsList } from "../../codec/cbor.ts";
 import { CborWriter } from "../../codec/cbor_writer.ts";
 import { assert } from "../../errors.ts";
 import type { EncodedStream, EncodedTable, KeyedStateSnapshot, SharedStateRef } from "../../state/backend.ts";
