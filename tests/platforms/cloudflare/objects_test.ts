@@ -112,12 +112,14 @@ if (workerdSkip) {
     });
 
     test("unaligned under backpressure across objects: checkpoints persist in-flight data and the job ends exactly-once through an injected failure", { timeout: 120_000 }, async () => {
-      const n = 20_000;
+      // Long enough that several checkpoints run under backpressure before the end on a fast,
+      // quiet machine (with 20 000 records one run ended after three checkpoints, none unaligned).
+      const n = 60_000;
       // Buffer timeout 0: a source poll's records go out as three small batches per step, which
       // fill the channels' 8 credits long before the source ends. With WeirJob's 10 ms they go
       // as ~20 full batches in all, fewer than the credits: the source never waits, and the
       // checkpoints find no data in flight to persist.
-      const host = await start({ N: String(n), INTERVAL: "100", UNALIGNED: "true", SLOW_EVERY: "100", FAIL_AT: "14000", BUFFER_TIMEOUT: "0" });
+      const host = await start({ N: String(n), INTERVAL: "100", UNALIGNED: "true", SLOW_EVERY: "100", FAIL_AT: "40000", BUFFER_TIMEOUT: "0" });
       const r = await json<Done>(host.fetch("/_test/done"));
       assert.equal(r.status, "finished", r.error);
       assert.ok(r.restarts >= 1, `restarts ${r.restarts}`);
