@@ -11,6 +11,28 @@ import { WeirError } from "../errors.ts";
 import { FORMAT_VERSION, encodeBody } from "./cbor.ts";
 
 /**
+ * Writes the CBOR head of major type `major` with argument `n` (0 ≤ n < 2^32) at `at`, in
+ * at most 5 bytes the caller made room for; returns the position after it.
+ */
+export function writeHead(b: Uint8Array, view: DataView, at: number, major: number, n: number): number {
+  const m = major << 5;
+  if (n < 24) b[at++] = m | n;
+  else if (n < 0x100) {
+    b[at++] = m | 24;
+    b[at++] = n;
+  } else if (n < 0x10000) {
+    b[at++] = m | 25;
+    view.setUint16(at, n);
+    at += 2;
+  } else {
+    b[at++] = m | 26;
+    view.setUint32(at, n);
+    at += 4;
+  }
+  return at;
+}
+
+/**
  * Appends CBOR items; `bytes()` returns them behind the format version byte, as encode()
  * would have written the whole value.
  *
@@ -60,21 +82,7 @@ export class CborWriter {
   head(major: number, n: number): void {
     if (!(n >= 0 && n <= 0xffffffff)) throw new WeirError("value_not_persistable", `Cannot persist ${this.#what}: a CBOR item of ${n} parts or bytes`);
     this.#room(5);
-    const m = major << 5;
-    const b = this.#buf;
-    if (n < 24) b[this.#at++] = m | n;
-    else if (n < 0x100) {
-      b[this.#at++] = m | 24;
-      b[this.#at++] = n;
-    } else if (n < 0x10000) {
-      b[this.#at++] = m | 25;
-      this.#view.setUint16(this.#at, n);
-      this.#at += 2;
-    } else {
-      b[this.#at++] = m | 26;
-      this.#view.setUint32(this.#at, n);
-      this.#at += 4;
-    }
+    this.#at = writeHead(this.#buf, this.#view, this.#at, major, n);
   }
 
   /** Encoded bytes (an encodeBody() result) as the next item. */

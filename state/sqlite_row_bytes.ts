@@ -10,6 +10,7 @@
  * @module
  */
 import { FORMAT_VERSION, encode } from "../codec/cbor.ts";
+import { writeHead } from "../codec/cbor_writer.ts";
 import { keyBytes } from "./sqlite_keys.ts";
 
 /** Bytes of each shared buffer; a row larger than that gets a buffer of its own size. */
@@ -112,21 +113,7 @@ export class RowBytes {
 
   /** Writes a CBOR head at #at (room checked by the caller: at most 5 bytes). */
   #head(major: number, n: number): void {
-    const b = this.#buf;
-    const m = major << 5;
-    if (n < 24) b[this.#at++] = m | n;
-    else if (n < 0x100) {
-      b[this.#at++] = m | 24;
-      b[this.#at++] = n;
-    } else if (n < 0x10000) {
-      b[this.#at++] = m | 25;
-      this.#view.setUint16(this.#at, n);
-      this.#at += 2;
-    } else {
-      b[this.#at++] = m | 26;
-      this.#view.setUint32(this.#at, n);
-      this.#at += 4;
-    }
+    this.#at = writeHead(this.#buf, this.#view, this.#at, major, n);
   }
 
   #number(v: number): Uint8Array {
