@@ -1,7 +1,10 @@
 import type { Batch } from "../../actors/messages.ts";
+import { WeirError } from "../../errors.ts";
 import { StatelessOperator, eachRecord } from "./base.ts";
+import type { OperatorContext, RestoredState } from "../operator.ts";
 import type { OutputTag } from "../side_output.ts";
 import { ProcessOutput } from "./process_output.ts";
+import type { TimerService } from "../timer_service.ts";
 
 /** What a (non-keyed) process function sees for each record. */
 export interface ProcessContext<O> {
@@ -15,6 +18,12 @@ export interface ProcessContext<O> {
    * @throws {WeirError} `invalid_option` when tag is not an OutputTag
    */
   output<X>(tag: OutputTag<X>, value: X): void;
+  /**
+   * The clocks, as in Flink's non-keyed `ProcessFunction`: `currentProcessingTime()` (the
+   * job's clock) and `currentWatermark()` work; timers need a keyed stream.
+   * @throws {WeirError} `invalid_job` from register…Timer and delete…Timer, naming the operator
+   */
+  readonly timerService: TimerService;
 }
 
 /** A process function on a stream that is not keyed (Flink's `ProcessFunction`); may be async. */
@@ -31,19 +40,46 @@ export class ProcessOperator extends StatelessOperator {
   readonly #fn: ProcessFunction<unknown, unknown>;
   readonly #ctx: ProcessContext<unknown>;
   readonly #output: ProcessOutput;
+  #name = "";
+  #clock: OperatorContext["clock"] | undefined;
+  #watermark = -Infinity;
 
   /** `consumedTags` returns the side outputs someone reads; records to other tags are dropped. */
   constructor(fn: ProcessFunction<unknown, unknown>, consumedTags: () => Set<string> | undefined = () => undefined) {
     super();
     this.#fn = fn;
     const output = (this.#output = new ProcessOutput((v) => this.copy(v), consumedTags));
+    // Flink's non-keyed ProcessFunction: the clocks answer, setting a timer throws.
+    const noTimers = (what: string) => (timestamp: number) => {
+      throw new WeirError("invalid_job", `${what}(${timestamp}) in process "${this.#name}", which is not keyed: timers need keyBy(…) first`);
+    };
+    const timerService: TimerService = {
+      currentProcessingTime: () => this.#clock!.now(),
+      currentWatermark: () => this.#watermark,
+      registerEventTimeTimer: noTimers("registerEventTimeTimer"),
+      registerProcessingTimeTimer: noTimers("registerProcessingTimeTimer"),
+      deleteEventTimeTimer: noTimers("deleteEventTimeTimer"),
+      deleteProcessingTimeTimer: noTimers("deleteProcessingTimeTimer"),
+    };
     this.#ctx = {
       get timestamp() {
         return output.currentTimestamp;
       },
       emit: output.emit,
       output: output.output,
+      timerService,
     };
+  }
+
+  override open(ctx: OperatorContext, restored: RestoredState | undefined): void {
+    this.#name = ctx.name;
+    this.#clock = ctx.clock;
+    super.open(ctx, restored);
+  }
+
+  processWatermark(watermark: number): unknown[] {
+    this.#watermark = watermark;
+    return [];
   }
 
   processBatch(values: Batch): unknown[] | Promise<unknown[]> {
