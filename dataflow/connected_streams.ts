@@ -8,7 +8,7 @@
 import { registerType } from "../codec/type_registry.ts";
 import { WeirError } from "../errors.ts";
 import type { DataStream, KeyedStream } from "./data_stream.ts";
-import type { KeyedProcessContext } from "./operators/keyed_process.ts";
+import type { KeyedProcessContext, OnTimerContext } from "./operators/keyed_process.ts";
 import type { ProcessContext } from "./operators/process.ts";
 import type { OperatorOptions, Transformation } from "./transformation.ts";
 import { type KeyedBroadcastProcessFunction, KeyedBroadcastProcessOperator } from "./operators/keyed_broadcast_process.ts";
@@ -28,10 +28,15 @@ registerType(InputRecord, {
   decode: (d) => new InputRecord((d as [1 | 2, unknown])[0], (d as [1 | 2, unknown])[1]),
 });
 
-/** The two-input keyed process function (Flink's `KeyedCoProcessFunction`); methods may be async. */
+/**
+ * The two-input keyed process function (Flink's `KeyedCoProcessFunction`); methods may be
+ * async. Timers registered from either input call `onTimer` once per key, domain and
+ * timestamp, as in a keyed `process`.
+ */
 export interface KeyedCoProcessFunction<A, B, K, O> {
   processElement1(value: A, ctx: KeyedProcessContext<K, O>): void | Promise<void>;
   processElement2(value: B, ctx: KeyedProcessContext<K, O>): void | Promise<void>;
+  onTimer?(timestamp: number, ctx: OnTimerContext<K, O>): void | Promise<void>;
 }
 
 /**
@@ -70,6 +75,7 @@ export class ConnectedStreams<A, B, K> {
     if (!fn || typeof fn.processElement1 !== "function" || typeof fn.processElement2 !== "function") {
       throw new WeirError("invalid_option", `connect().process${options?.uid ? ` ("${options.uid}")` : ""} needs an object with processElement1 and processElement2, got ${String(fn)}`);
     }
+    if (fn.onTimer !== undefined && typeof fn.onTimer !== "function") throw new WeirError("invalid_option", `connect().process${options?.uid ? ` ("${options.uid}")` : ""} onTimer must be a function, got ${String(fn.onTimer)}`);
     const base = options?.uid;
     const ka = this.#ka;
     const kb = this.#kb;
@@ -77,7 +83,10 @@ export class ConnectedStreams<A, B, K> {
     const two = this.#b.map((v) => new InputRecord(2, v), { uid: base ? `${base}.in2` : undefined, name: "connect-input-2" });
     return one.union(two as DataStream<InputRecord>)
       .keyBy((r) => (r.input === 1 ? ka(r.value as A) : kb(r.value as B)))
-      .process<O>((r, ctx) => (r.input === 1 ? fn.processElement1(r.value as A, ctx as KeyedProcessContext<K, O>) : fn.processElement2(r.value as B, ctx as KeyedProcessContext<K, O>)), options);
+      .process<O>({
+        processElement: (r, ctx) => (r.input === 1 ? fn.processElement1(r.value as A, ctx as KeyedProcessContext<K, O>) : fn.processElement2(r.value as B, ctx as KeyedProcessContext<K, O>)),
+        onTimer: fn.onTimer && ((timestamp, ctx) => fn.onTimer!(timestamp, ctx as OnTimerContext<K, O>)),
+      }, options);
   }
 }
 
