@@ -2,7 +2,7 @@ import type { Batch } from "../../actors/messages.ts";
 import { WeirError } from "../../errors.ts";
 import type { ValueState } from "../../state/keyed_state.ts";
 import type { OperatorContext, RestoredState } from "../operator.ts";
-import { SideRecord } from "../side_output.ts";
+import { type OutputTag, SideRecord, checkTag } from "../side_output.ts";
 import type { TimeDomain } from "../timer_service.ts";
 import { type TimeWindow, type WindowAssigner, windowStart } from "../window_assigners.ts";
 import { TimedKeyedOperator } from "./timed_keyed.ts";
@@ -11,6 +11,13 @@ import { TimedKeyedOperator } from "./timed_keyed.ts";
 export interface WindowContext<O> {
   /** Emits a result (its timestamp is the window's max timestamp, end - 1). */
   emit(value: O): void;
+  /**
+   * Emits a record to a side output (Flink's `ProcessWindowFunction.Context#output`), read
+   * with `getSideOutput(tag)` on the stream the window's `process` returned; dropped when
+   * no one reads that tag. Its timestamp is the window's max timestamp.
+   * @throws {WeirError} `invalid_option` when tag is not an OutputTag
+   */
+  output<X>(tag: OutputTag<X>, value: X): void;
   currentWatermark(): number;
   currentProcessingTime(): number;
 }
@@ -136,6 +143,12 @@ export class WindowOperator extends TimedKeyedOperator {
     this.#ctx = {
       emit: (v) => {
         this.#out.push(this.copy(v));
+        this.#out.timestamps!.push(this.#outTimestamp);
+      },
+      output: (tag, v) => {
+        const name = checkTag(tag, this.#name).name;
+        if (!this.#consumedTags()?.has(name)) return;
+        this.#out.push(new SideRecord(name, this.copy(v)));
         this.#out.timestamps!.push(this.#outTimestamp);
       },
       currentWatermark: () => this.timers.watermark,

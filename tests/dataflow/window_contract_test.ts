@@ -110,6 +110,36 @@ describe("windows: the contract's details", () => {
     assert.deepEqual(late.committed.map((x) => x.v), [1_000_000]);
   });
 
+  test("a window's process writes side outputs with ctx.output, beside its late side output", async () => {
+    const world = new VirtualWorld();
+    const sink = new CollectSink<number>();
+    const big = new CollectSink<[number, number]>();
+    const late = new CollectSink<Ev>();
+    const bigTag = new OutputTag<[number, number]>("big");
+    const lateTag = new OutputTag<Ev>("late");
+    const e = virtualEnv(world, "window-side-output", { parallelism: 1 });
+    const events: Ev[] = [
+      { key: "a", at: 100, v: 1 }, { key: "a", at: 200, v: 50 }, { key: "a", at: 1100, v: 2 }, { key: "a", at: 300, v: 7 }, { key: "a", at: 2100, v: 3 },
+    ];
+    const out = e.fromSource(new Values(events), { uid: "src" })
+      .assignTimestampsAndWatermarks(punctuated, { uid: "ts" })
+      .keyBy((x) => x.key)
+      .window(TumblingEventTimeWindows.of(1000))
+      .sideOutputLateData(lateTag)
+      .process<number>((_k, w, els, ctx) => {
+        const sum = els.reduce((a, b) => a + b.v, 0);
+        if (sum > 10) ctx.output(bigTag, [w.start, sum]);
+        else ctx.emit(sum);
+      }, { uid: "w" });
+    out.sinkTo(sink, { uid: "out" });
+    out.getSideOutput(bigTag).sinkTo(big, { uid: "big" });
+    out.getSideOutput(lateTag).sinkTo(late, { uid: "late" });
+    assert.equal((await run(world, e)).status, "finished");
+    assert.deepEqual(sink.committed, [2, 3]);
+    assert.deepEqual(big.committed, [[0, 51]]);
+    assert.deepEqual(late.committed.map((x) => x.v), [7]);
+  });
+
   test("session windows merge when a record bridges two sessions; each session fires once", async () => {
     const world = new VirtualWorld();
     const sink = new CollectSink<[string, number, number, number]>();
