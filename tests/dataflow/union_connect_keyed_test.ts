@@ -42,7 +42,7 @@ describe("union and connect (Flink's DataStream.union and connect)", () => {
     const payments = e.fromSource(new SequenceSource(0, 100, { ratePerSecond: 1000 }), { uid: "payments" }).filter((n) => n % 3 !== 0, { uid: "paid" })
       .assignTimestampsAndWatermarks(ts, { uid: "payments-ts" });
     orders.keyBy((n) => n).connect(payments.keyBy((n) => n)).process<string>({
-      processElement1(n, ctx) {
+      processElement1(_n, ctx) {
         ctx.valueState<boolean>("ordered").update(true);
         ctx.timerService.registerEventTimeTimer(ctx.timestamp! + 5000);
       },

@@ -27,7 +27,7 @@ class Values<T> implements Source<T> {
 type Ev = { key: string; at: number; v: number };
 /** The watermark follows every record: it is the record's timestamp minus 1 (Flink's punctuated watermark). */
 const punctuated = WatermarkStrategy.forGenerator<Ev>(() => ({
-  onEvent: (e, ts, out) => out.emitWatermark(ts - 1),
+  onEvent: (_e, ts, out) => out.emitWatermark(ts - 1),
   onPeriodicEmit: () => {},
 })).withTimestampAssigner((e) => e.at);
 
@@ -40,7 +40,7 @@ describe("windows: the contract's details", () => {
     const world = new VirtualWorld();
     const sink = new CollectSink<[number, number, number[]]>();
     const e = virtualEnv(world, "window-bounds", { parallelism: 1 });
-    e.fromSource(new Values<Ev>([0, 999, 1000, 1999, 2000].map((at) => ({ key: "k", at, v: at }))), { uid: "src" })
+    e.fromSource<Ev>(new Values<Ev>([0, 999, 1000, 1999, 2000].map((at) => ({ key: "k", at, v: at }))), { uid: "src" })
       .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<Ev>().withTimestampAssigner((e) => e.at), { uid: "ts" })
       .keyBy((e) => e.key)
       .window(TumblingEventTimeWindows.of(1000))
@@ -63,7 +63,7 @@ describe("windows: the contract's details", () => {
       { key: "a", at: 300, v: 4 }, // late, no lateness: side output
       { key: "a", at: 1600, v: 5 },
     ];
-    const out = e.fromSource(new Values(events), { uid: "src" })
+    const out = e.fromSource<Ev>(new Values(events), { uid: "src" })
       .assignTimestampsAndWatermarks(punctuated, { uid: "ts" })
       .keyBy((e) => e.key)
       .window(TumblingEventTimeWindows.of(1000))
@@ -96,7 +96,7 @@ describe("windows: the contract's details", () => {
       { key: "a", at: 1600, v: 100_000 }, // watermark 1599 >= 999 + 500: [0,1000) is gone
       { key: "a", at: 700, v: 1_000_000 }, // too late: side output
     ];
-    const out = e.fromSource(new Values(events), { uid: "src" })
+    const out = e.fromSource<Ev>(new Values(events), { uid: "src" })
       .assignTimestampsAndWatermarks(punctuated, { uid: "ts" })
       .keyBy((e) => e.key)
       .window(TumblingEventTimeWindows.of(1000))
@@ -121,7 +121,7 @@ describe("windows: the contract's details", () => {
     const events: Ev[] = [
       { key: "a", at: 100, v: 1 }, { key: "a", at: 200, v: 50 }, { key: "a", at: 1100, v: 2 }, { key: "a", at: 300, v: 7 }, { key: "a", at: 2100, v: 3 },
     ];
-    const out = e.fromSource(new Values(events), { uid: "src" })
+    const out = e.fromSource<Ev>(new Values(events), { uid: "src" })
       .assignTimestampsAndWatermarks(punctuated, { uid: "ts" })
       .keyBy((x) => x.key)
       .window(TumblingEventTimeWindows.of(1000))
@@ -149,7 +149,7 @@ describe("windows: the contract's details", () => {
     const events: Ev[] = [
       { key: "a", at: 0, v: 1 }, { key: "b", at: 0, v: 1 }, { key: "a", at: 400, v: 1 }, { key: "a", at: 200, v: 1 }, { key: "b", at: 1000, v: 1 },
     ];
-    e.fromSource(new Values(events, 5), { uid: "src", parallelism: 1 })
+    e.fromSource<Ev>(new Values(events, 5), { uid: "src", parallelism: 1 })
       .assignTimestampsAndWatermarks(WatermarkStrategy.forBoundedOutOfOrderness<Ev>(1000).withTimestampAssigner((x) => x.at), { uid: "ts" })
       .keyBy((x) => x.key)
       .window(EventTimeSessionWindows.withGap(300))

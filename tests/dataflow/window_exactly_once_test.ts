@@ -64,7 +64,7 @@ describe("each window fires exactly once per key through failures", () => {
       test(`${name} windows with process, a failure after the first completed checkpoint (${unaligned ? "unaligned" : "aligned"})`, async () => {
         const world = new VirtualWorld();
         const sink = new CollectSink<Row>();
-        let job: JobHandle | undefined;
+        const running: { job?: JobHandle } = {};
         let failed = false;
         const e = virtualEnv(world, `${name}-${unaligned}`, { checkpoint: { interval: 20, unaligned } });
         e.fromSource(new SequenceSource(0, N, { ratePerSecond: 2000 }), { uid: "src" })
@@ -72,15 +72,15 @@ describe("each window fires exactly once per key through failures", () => {
           .keyBy((n) => n % KEYS)
           .window(assigner)
           .process<Row>((key, w, els, ctx) => {
-            if (!failed && job !== undefined && job.checkpointStats().counts.completed >= 2 && w.start > 5000) {
+            if (!failed && running.job !== undefined && running.job.checkpointStats().counts.completed >= 2 && w.start > 5000) {
               failed = true;
               throw new Error("injected failure in a window function");
             }
             ctx.emit([key, w.start, w.end, els.reduce((a, b) => a + b, 0), els.length]);
           }, { uid: "w", parallelism: 3 })
           .sinkTo(sink, { uid: "out" });
-        job = await e.execute();
-        const result = await world.untilDone(job);
+        running.job = await e.execute();
+        const result = await world.untilDone(running.job);
         assert.equal(result.status, "finished", String(result.error));
         assert.ok(failed && result.restarts >= 1, "the failure happened");
         assert.deepEqual(sortRows(sink.committed), sortRows(expected()));
