@@ -146,6 +146,11 @@ export interface StreamOperator {
    */
   readonly timestamped?: boolean;
   /**
+   * Records this operator dropped as later than its windows' allowed lateness with no late
+   * side output to go to (Flink's `numLateRecordsDropped`), counted since the attempt started.
+   */
+  readonly lateRecordsDropped?: number;
+  /**
    * Event time at this operator's input advanced to `watermark` (ms; +Infinity at end of
    * input): returns what fires (event-time timers, windows), timestamped. The watermark
    * passes on to the next operator after what this returned.

@@ -25,11 +25,12 @@ function subtaskFigures(s: Subtask, rates: { in: number; out: number }): Record<
     "buffers.inputQueueLength": s.queuedBatches,
     "buffers.outputQueueLength": s.outputBuffered,
     checkpointsPending: s.pendingSnapshots,
+    numLateRecordsDropped: s.lateRecordsDropped,
   };
 }
 
 /** The metric names every subtask has. */
-export const SUBTASK_METRICS: readonly string[] = Object.keys(subtaskFigures({ index: 0, recordsIn: 0, recordsOut: 0, busyMs: 0, backpressuredMs: 0, queuedBatches: 0, outputBuffered: 0, barrierState: "", pendingSnapshots: 0 }, { in: 0, out: 0 }));
+export const SUBTASK_METRICS: readonly string[] = Object.keys(subtaskFigures({ index: 0, recordsIn: 0, recordsOut: 0, busyMs: 0, backpressuredMs: 0, queuedBatches: 0, outputBuffered: 0, barrierState: "", pendingSnapshots: 0, lateRecordsDropped: 0 }, { in: 0, out: 0 }));
 
 interface Sample {
   at: number;

@@ -142,6 +142,12 @@ export class Subtask implements Runnable, CheckpointedActor, InputChannelOwner, 
   get pendingSnapshots(): number {
     return this.#checkpoints.pendingCount;
   }
+  /** Late records its window operators dropped (Flink's numLateRecordsDropped). */
+  get lateRecordsDropped(): number {
+    let n = 0;
+    for (const op of this.#chain.operators) n += op.operator.lateRecordsDropped ?? 0;
+    return n;
+  }
 
   now(): number {
     return this.#host.clock.now();

@@ -20,6 +20,8 @@ export interface SubtaskMetrics {
   barrierState: string;
   /** Checkpoints still being collected here. */
   pendingSnapshots: number;
+  /** Records too late for their windows and dropped (no late side output), Flink's numLateRecordsDropped. */
+  lateRecordsDropped: number;
 }
 
 /** A subtask's figures now. */
@@ -31,6 +33,7 @@ export function subtaskMetrics(s: Subtask): SubtaskMetrics {
     outputBuffered: s.gates.reduce((n, g) => n + g.buffered, 0),
     barrierState: s.barrierState,
     pendingSnapshots: s.pendingSnapshots,
+    lateRecordsDropped: s.lateRecordsDropped,
   };
 }
 
@@ -44,5 +47,5 @@ export function subtaskMetrics(s: Subtask): SubtaskMetrics {
  * ```
  */
 export function zeroMetrics(index: number): SubtaskMetrics {
-  return { index, recordsIn: 0, recordsOut: 0, busyMs: 0, backpressuredMs: 0, queuedBatches: 0, outputBuffered: 0, barrierState: "", pendingSnapshots: 0 };
+  return { index, recordsIn: 0, recordsOut: 0, busyMs: 0, backpressuredMs: 0, queuedBatches: 0, outputBuffered: 0, barrierState: "", pendingSnapshots: 0, lateRecordsDropped: 0 };
 }

@@ -140,6 +140,34 @@ describe("windows: the contract's details", () => {
     assert.deepEqual(late.committed.map((x) => x.v), [7]);
   });
 
+  test("a late record with no late side output is dropped and counted (Flink's numLateRecordsDropped)", async () => {
+    const world = new VirtualWorld();
+    const sink = new CollectSink<number>();
+    const e = virtualEnv(world, "late-dropped", { parallelism: 1 });
+    const events: Ev[] = [
+      { key: "a", at: 100, v: 1 }, { key: "a", at: 1500, v: 2 }, { key: "a", at: 200, v: 4 }, { key: "a", at: 300, v: 8 }, { key: "a", at: 1600, v: 16 },
+    ];
+    e.fromSource<Ev>(new Values(events), { uid: "src" })
+      .assignTimestampsAndWatermarks(punctuated, { uid: "ts" })
+      .keyBy((x) => x.key)
+      .window(TumblingEventTimeWindows.of(1000))
+      .reduce((a, b) => ({ ...a, v: a.v + b.v }), { uid: "w", name: "sums" })
+      .map((x) => x.v, { uid: "v" })
+      .sinkTo(sink, { uid: "out" });
+    const job = await e.execute();
+    let dropped = -1;
+    let done = false;
+    job.done.then(() => (done = true));
+    await world.drive(() => {
+      const w = job.vertices().find((v) => v.name.includes("sums"));
+      if (w && w.subtasks.length > 0) dropped = w.subtasks.reduce((n, s) => n + s.lateRecordsDropped, 0);
+      return dropped === 2 || done;
+    }, 60_000);
+    assert.equal(dropped, 2, "two records dropped as late, counted on the window's vertex");
+    assert.equal((await world.untilDone(job)).status, "finished");
+    assert.deepEqual(sink.committed, [1, 18]);
+  });
+
   test("session windows merge when a record bridges two sessions; each session fires once", async () => {
     const world = new VirtualWorld();
     const sink = new CollectSink<[string, number, number, number]>();
