@@ -226,8 +226,11 @@ export class WindowOperator extends TimedKeyedOperator {
   /** Session windows: the record's window merges with every window of its key it overlaps. */
   #addToSession(v: unknown, time: number, fires: (() => void | Promise<void>)[]): boolean {
     const w = this.#assigner.assign(time)[0];
-    if (this.#isLate(w)) return false;
     const contents = this.#state();
+    // Flink merges first and then asks whether the merged window is late: a record late for
+    // its own window still joins an open session it overlaps. (An open session is never
+    // late, as its cleanup timer has not fired, so only a record that overlaps none is.)
+    if (this.#isLate(w) && !this.#overlapsAny(contents.all(), w)) return false;
     let start = w.start;
     let end = w.end;
     let acc = this.#fn.init(v);
@@ -251,6 +254,12 @@ export class WindowOperator extends TimedKeyedOperator {
     this.#registerTimers(end);
     if (this.#assigner.eventTime && end - 1 <= this.timers.watermark) this.#fireLate(start, fires);
     return true;
+  }
+
+  /** Whether window w touches or overlaps one of the [start, end, acc] triples (Flink's TimeWindow.intersects). */
+  #overlapsAny(all: readonly unknown[], w: TimeWindow): boolean {
+    for (let i = 0; i < all.length; i += 3) if (!((all[i] as number) > w.end || (all[i + 1] as number) < w.start)) return true;
+    return false;
   }
 
   /** The timer that fires a window ending at `end`, and the one that drops it after the allowed lateness. */

@@ -187,6 +187,33 @@ describe("windows: the contract's details", () => {
     assert.deepEqual(sink.committed.sort((x, y) => x[0].localeCompare(y[0]) || x[1] - y[1]), [["a", 0, 700, 3], ["b", 0, 300, 1], ["b", 1000, 1300, 1]]);
   });
 
+  test("a record late for its own session window still joins an open session it overlaps (Flink merges, then asks whether the merged window is late)", async () => {
+    const world = new VirtualWorld();
+    const sink = new CollectSink<[number, number, number]>();
+    const late = new CollectSink<Ev>();
+    const tag = new OutputTag<Ev>("late");
+    const e = virtualEnv(world, "session-late-join", { parallelism: 1 });
+    // One session of records every 50 ms from 0 to 1000 (gap 100), the watermark at 999 - 1;
+    // then a record at 500, 499 ms behind the watermark: its own window [500, 600) is late,
+    // but it lies inside the open session [0, 1100). A record at -500 joins nothing: late.
+    const events: Ev[] = [
+      ...Array.from({ length: 21 }, (_, i) => ({ key: "a", at: i * 50, v: 1 })),
+      { key: "a", at: 500, v: 100 },
+      { key: "a", at: -500, v: 1000 },
+    ];
+    const out = e.fromSource<Ev>(new Values(events), { uid: "src" })
+      .assignTimestampsAndWatermarks(punctuated, { uid: "ts" })
+      .keyBy((x) => x.key)
+      .window(EventTimeSessionWindows.withGap(100))
+      .sideOutputLateData(tag)
+      .process<[number, number, number]>((_k, w, els, ctx) => ctx.emit([w.start, w.end, els.reduce((a, b) => a + b.v, 0)]), { uid: "sessions" });
+    out.sinkTo(sink, { uid: "out" });
+    out.getSideOutput(tag).sinkTo(late, { uid: "late" });
+    assert.equal((await run(world, e)).status, "finished");
+    assert.deepEqual(sink.committed, [[0, 1100, 121]]);
+    assert.deepEqual(late.committed.map((x) => x.at), [-500]);
+  });
+
   test("a window can follow a window: results carry end - 1 as their timestamp", async () => {
     const world = new VirtualWorld();
     const sink = new CollectSink<[number, number]>();
