@@ -56,3 +56,41 @@ describe("window accumulators as Flink users write them", () => {
     });
   }
 });
+
+describe("records stay values around windows", () => {
+  test("a reduce that changes its first argument in place leaves other consumers of the same records unchanged", async () => {
+    const world = new VirtualWorld();
+    type Rec = { k: number; v: number };
+    const sums = new CollectSink<number>();
+    const maxes = new CollectSink<number>();
+    const raw = new CollectSink<number>();
+    const e = virtualEnv(world, "reduce-in-place", { parallelism: 1 });
+    const records = e.fromSource(new SequenceSource(0, 100), { uid: "src" })
+      .map((n): Rec => ({ k: n % 2, v: n }), { uid: "rec" })
+      .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<Rec>().withTimestampAssigner((r) => r.v * 10), { uid: "ts" });
+    const keyed = records.keyBy((r) => r.k);
+    keyed.window(TumblingEventTimeWindows.of(500)).reduce((a, b) => {
+      a.v += b.v;
+      return a;
+    }, { uid: "sum" }).map((r) => r.v, { uid: "sum-v" }).sinkTo(sums, { uid: "sums" });
+    keyed.window(TumblingEventTimeWindows.of(500)).reduce((a, b) => {
+      a.v = Math.max(a.v, b.v);
+      return a;
+    }, { uid: "max" }).map((r) => r.v, { uid: "max-v" }).sinkTo(maxes, { uid: "maxes" });
+    records.map((r) => r.v, { uid: "raw-v" }).sinkTo(raw, { uid: "raw" });
+    const result = await world.untilDone(await e.execute());
+    assert.equal(result.status, "finished", String(result.error));
+    const wantSums: number[] = [];
+    const wantMaxes: number[] = [];
+    for (let s = 0; s < 100; s += 50) {
+      for (const k of [0, 1]) {
+        const vs = Array.from({ length: 50 }, (_, i) => s + i).filter((n) => n % 2 === k);
+        wantSums.push(vs.reduce((a, b) => a + b, 0));
+        wantMaxes.push(Math.max(...vs));
+      }
+    }
+    assert.deepEqual([...sums.committed].sort((a, b) => a - b), wantSums.sort((a, b) => a - b));
+    assert.deepEqual([...maxes.committed].sort((a, b) => a - b), wantMaxes.sort((a, b) => a - b));
+    assert.deepEqual([...raw.committed].sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i));
+  });
+});

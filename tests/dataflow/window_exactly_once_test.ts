@@ -1,6 +1,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { CollectSink, EventTimeSessionWindows, MemoryStorage, OutputTag, SequenceSource, SlidingEventTimeWindows, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy } from "../../mod.ts";
+import {
+  CollectSink, EventTimeSessionWindows, MemoryStorage, OutputTag, ProcessingTimeSessionWindows, SequenceSource, SlidingEventTimeWindows, StreamEnvironment, TumblingEventTimeWindows,
+  TumblingProcessingTimeWindows, WatermarkStrategy,
+} from "../../mod.ts";
 import type { JobHandle, WindowAssigner } from "../../mod.ts";
 import { GatedSequence } from "../gated_sequence.ts";
 import { memoryDirectories, VirtualWorld } from "../virtual_world.ts";
@@ -84,6 +87,42 @@ describe("each window fires exactly once per key through failures", () => {
         assert.equal(result.status, "finished", String(result.error));
         assert.ok(failed && result.restarts >= 1, "the failure happened");
         assert.deepEqual(sortRows(sink.committed), sortRows(expected()));
+      });
+    }
+  }
+
+  for (const [name, assigner] of [["tumbling", TumblingProcessingTimeWindows.of(50)], ["session", ProcessingTimeSessionWindows.withGap(5)]] as const) {
+    for (const unaligned of [false, true]) {
+      test(`processing-time ${name} windows count every record once and fire each key and window once through a failure (${unaligned ? "unaligned" : "aligned"})`, async () => {
+        const world = new VirtualWorld();
+        const sink = new CollectSink<[number, number, number]>();
+        const running: { job?: JobHandle } = {};
+        let failed = false;
+        const e = virtualEnv(world, `processing-${name}-${unaligned}`, { checkpoint: { interval: 20, unaligned } });
+        e.fromSource(new SequenceSource(0, N, { ratePerSecond: 2000 }), { uid: "src" })
+          .keyBy((n) => n % KEYS)
+          .window(assigner)
+          .aggregate({
+            createAccumulator: (): [number, number] => [-1, 0],
+            add: (n: number, acc: [number, number]): [number, number] => {
+              if (!failed && n > N / 2 && (running.job?.checkpointStats().counts.completed ?? 0) >= 2) {
+                failed = true;
+                throw new Error("injected failure in add");
+              }
+              return [n % KEYS, acc[1] + 1];
+            },
+            getResult: (acc) => acc,
+            merge: (a, b): [number, number] => [Math.max(a[0], b[0]), a[1] + b[1]],
+          }, { uid: "w", parallelism: 3 })
+          .process<[number, number, number]>(([key, c], ctx) => ctx.emit([ctx.timestamp!, key, c]), { uid: "stamp" })
+          .sinkTo(sink, { uid: "out" });
+        running.job = await e.execute();
+        const result = await world.untilDone(running.job);
+        assert.equal(result.status, "finished", String(result.error));
+        assert.ok(failed && result.restarts >= 1, "the failure happened");
+        assert.equal(sink.committed.reduce((a, [, , c]) => a + c, 0), N, "every record counted once");
+        const fired = sink.committed.map(([end, key]) => `${key}@${end}`);
+        assert.equal(new Set(fired).size, fired.length, "no key and window fired twice");
       });
     }
   }
