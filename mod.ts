@@ -54,6 +54,7 @@ export { BroadcastConnectedStreams, CoConnectedStreams, type CoProcessFunction, 
 export type { BroadcastContext, KeyedBroadcastProcessFunction, KeyedReadOnlyBroadcastContext } from "./dataflow/operators/keyed_broadcast_process.ts";
 export type { ProcessContext, ProcessFunction } from "./dataflow/operators/process.ts";
 export type { OperatorOptions } from "./dataflow/transformation.ts";
+export type { FromSourceOptions } from "./dataflow/from_source.ts";
 export type { KeyedProcessContext, KeyedProcessFunction } from "./dataflow/operators/keyed_process.ts";
 export type { OperatorContext, OperatorSnapshot, RestoredState, Sink, SinkWriter, Source, SourceReader, StreamOperator } from "./dataflow/operator.ts";
 export { sinkTransactionId } from "./dataflow/operator.ts";

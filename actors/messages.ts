@@ -11,8 +11,11 @@ import { WeirError } from "../errors.ts";
  * event time, `timestamps` holds each record's timestamp (ms; NaN for a record without
  * one), parallel to the records: one array per batch instead of an envelope per record,
  * so that a job without event time pays nothing (Flink's `StreamRecord.timestamp`).
+ * A batch a source reader returns may carry `split`, the id of the one source split its
+ * records come from (see SourceReader.splits): one tag per batch, not per record, read by
+ * the watermark assigner chained to the source and dropped after it.
  */
-export type Batch = unknown[] & { timestamps?: number[] };
+export type Batch = unknown[] & { timestamps?: number[]; split?: string };
 
 /** What kind of snapshot a barrier asks for. */
 export type CheckpointType = "CHECKPOINT" | "SAVEPOINT";

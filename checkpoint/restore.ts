@@ -1,6 +1,7 @@
 /**
  * Loads a completed checkpoint and cuts it into what each new subtask restores: operator
- * state by uid (keyed state by key group range, operator lists dealt round-robin).
+ * state by uid (keyed state by key group range, operator lists dealt round-robin, union
+ * list entries to every new subtask).
  * Channel state is routed by channel_state_restore.ts.
  * @module
  */
@@ -9,6 +10,7 @@ import { decode } from "../codec/cbor.ts";
 import { WeirError } from "../errors.ts";
 import type { OperatorSnapshot, RestoredState } from "../dataflow/operator.ts";
 import { BroadcastStateSnapshot } from "../state/broadcast_state.ts";
+import { UnionListEntry } from "../state/union_list_state.ts";
 import type { KeyGroupRange } from "../state/key_group.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { checksumOf } from "./checksum.ts";
@@ -138,6 +140,9 @@ function operatorState(
       // Broadcast state: every subtask held the same copy, every new one gets old subtask 0's.
       if (e instanceof BroadcastStateSnapshot) {
         if (f.subtaskIndex === 0) operator.push(e);
+      } else if (e instanceof UnionListEntry && oldParallelism !== newParallelism) {
+        // Union list state: every new subtask gets every entry (restore_selection.ts reads all files then).
+        operator.push(e);
       } else if (oldParallelism === newParallelism) {
         if (f.subtaskIndex === newIndex) operator.push(e);
       } else if (dealt++ % newParallelism === newIndex) operator.push(e);

@@ -1,5 +1,6 @@
 import { open, readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import type { Batch } from "../actors/messages.ts";
 import type { OperatorContext, Source, SourceReader } from "../dataflow/operator.ts";
 import { WeirError, invalidOption } from "../errors.ts";
 import { type FileFormat, type ParsedChunk, parseChunk } from "./file_formats.ts";
@@ -49,8 +50,10 @@ const OPTIONS = ["format", "monitorInterval", "skipBadRecords", "chunkBytes"];
  * Bounded by default; with `monitorInterval` it watches for new files and appended lines and
  * emits a line only once its newline arrived (bounded mode also emits a last line without one).
  * Splits are dealt over the subtasks at the first start; new files go to the subtask that
- * holds the discovery role, which travels with the checkpoint on rescale. After Flink's
- * `FileSource` (FLIP-27) with `monitorContinuously`.
+ * holds the discovery role, which travels with the checkpoint on rescale. Watermarks are
+ * generated per file (SourceReader.splits): a file that lags holds the subtask's watermark
+ * back, a finished one no longer does. After Flink's `FileSource` (FLIP-27) with
+ * `monitorContinuously`.
  *
  * @throws {WeirError} `invalid_option` for bad options; at start `file_not_found` naming a
  *   path that does not exist; while reading `bad_record` naming file and line.
@@ -178,7 +181,8 @@ class FileSourceReader implements SourceReader {
     if (b) {
       const split = this.#splits[this.#current];
       const end = Math.min(b.values.length, this.#next + max);
-      const out = b.values.slice(this.#next, end);
+      const out: Batch = b.values.slice(this.#next, end);
+      out.split = split.path;
       if (end > 0) {
         split.offset = b.ends[end - 1];
         split.line = b.lineEnds[end - 1];
@@ -205,6 +209,13 @@ class FileSourceReader implements SourceReader {
     this.#current = next;
     this.#fetch(next);
     return [];
+  }
+
+  /** The files this subtask reads and has not finished (each file is a split; its id is its path). */
+  splits(): string[] {
+    const ids: string[] = [];
+    for (const s of this.#splits) if (!s.done) ids.push(s.path);
+    return ids;
   }
 
   waitMs(): number {

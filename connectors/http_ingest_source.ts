@@ -1,7 +1,11 @@
+import type { Batch } from "../actors/messages.ts";
 import { WeirError, invalidOption } from "../errors.ts";
 import type { OperatorContext, Source, SourceReader } from "../dataflow/operator.ts";
 import { IngestLog } from "./ingest_log.ts";
 import { registerIngestEndpoint } from "./ingest_endpoints.ts";
+
+/** The id of the ingest log as a split (SourceReader.splits): one per source. */
+const INGEST_SPLIT = "ingest-log";
 
 /** Options of {@link HttpIngestSource}. */
 export interface HttpIngestSourceOptions {
@@ -117,7 +121,8 @@ class IngestReader implements SourceReader {
     const split = this.#split;
     if (!split || !this.#log) return [];
     if (this.#events) {
-      const out = this.#events.slice(split.offset, split.offset + max);
+      const out: Batch = this.#events.slice(split.offset, split.offset + max);
+      out.split = INGEST_SPLIT;
       split.offset += out.length;
       if (split.offset >= this.#events.length) {
         this.#events = undefined;
@@ -129,6 +134,11 @@ class IngestReader implements SourceReader {
     // Reads happen off the poll, so a slow storage never holds up a barrier behind it.
     if (!this.#fetching && split.segment <= this.#log.resolvedThrough) this.#fetch(split.segment);
     return [];
+  }
+
+  /** The ingest log is one split, held by one subtask; the others hold none (and are idle for event time). */
+  splits(): string[] {
+    return this.#split ? [INGEST_SPLIT] : [];
   }
 
   #fetch(segment: number): void {

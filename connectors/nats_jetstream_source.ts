@@ -1,3 +1,4 @@
+import type { Batch } from "../actors/messages.ts";
 import type { OperatorContext, Source, SourceReader } from "../dataflow/operator.ts";
 import { WeirError, invalidOption } from "../errors.ts";
 import { checkNatsServers, connectNats, type NatsClient, natsStreamExists, natsUnavailable } from "./clients/nats.ts";
@@ -123,6 +124,7 @@ class NatsReader implements SourceReader {
     if (!split) return this.#source.bounded ? null : [];
     if (out) {
       split.next = out[out.length - 1].seq + 1;
+      (out as Batch).split = split.stream;
       return out;
     }
     if (this.#prefetch.ended || (split.end !== undefined && split.next > split.end)) return null;
@@ -130,6 +132,11 @@ class NatsReader implements SourceReader {
     const servers = this.#source.servers;
     this.#prefetch.fetch(() => this.#read(split, from), () => split === this.#split && split.next === from, (e) => e instanceof WeirError ? e : natsUnavailable(servers, e));
     return [];
+  }
+
+  /** The stream is one split, held by one subtask; the others hold none (and are idle for event time). */
+  splits(): string[] {
+    return this.#split ? [this.#split.stream] : [];
   }
 
   waitMs(): number {

@@ -1,3 +1,4 @@
+import type { Batch } from "../actors/messages.ts";
 import type { OperatorContext, Source, SourceReader } from "../dataflow/operator.ts";
 import { WeirError, invalidOption } from "../errors.ts";
 import { checkRedisUrl, connectRedis, type RedisClient, redisUnavailable } from "./clients/redis.ts";
@@ -119,12 +120,18 @@ class RedisStreamReader implements SourceReader {
     if (!split) return this.#source.bounded ? null : [];
     if (out) {
       split.last = out[out.length - 1].id;
+      (out as Batch).split = split.stream;
       return out;
     }
     if (this.#prefetch.ended || (split.end !== undefined && compareIds(split.last, split.end) >= 0)) return null;
     const after = split.last;
     this.#prefetch.fetch(() => this.#read(split, after), () => split === this.#split && split.last === after, (e) => redisUnavailable(this.#source.url, e));
     return [];
+  }
+
+  /** The stream is one split, held by one subtask; the others hold none (and are idle for event time). */
+  splits(): string[] {
+    return this.#split ? [this.#split.stream] : [];
   }
 
   waitMs(): number {

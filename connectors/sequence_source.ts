@@ -1,17 +1,25 @@
 import { WeirError, invalidOption } from "../errors.ts";
+import type { Batch } from "../actors/messages.ts";
 import type { OperatorContext, Source, SourceReader } from "../dataflow/operator.ts";
 
-/** A range of the sequence and how far it was read. */
+/** A range of the sequence and how far it was read; `id` ("from..to") is not persisted. */
 interface Split {
   from: number;
   to: number;
   next: number;
+  id: string;
+}
+
+function split(from: number, to: number, next: number): Split {
+  return { from, to, next, id: `${from}..${to}` };
 }
 
 /**
  * Emits the integers from `from` (inclusive) to `to` (exclusive), each exactly once per
  * successful run, split across its subtasks. Its position (the splits) is part of every
- * checkpoint, so a restore resumes where the checkpoint was taken.
+ * checkpoint, so a restore resumes where the checkpoint was taken. Each subtask starts with
+ * one split, a range "from..to" (its id); a restore at a lower parallelism gives a subtask
+ * several, read one after the other, each with its own watermarks (SourceReader.splits).
  *
  * @example
  * ```ts
@@ -68,13 +76,13 @@ class SequenceReader implements SourceReader {
       const offset = (i: number) => i * base + Math.min(i, extra);
       const start = from + offset(ctx.subtaskIndex);
       const end = from + offset(ctx.subtaskIndex + 1);
-      this.#splits = start < end ? [{ from: start, to: end, next: start }] : [];
+      this.#splits = start < end ? [split(start, end, start)] : [];
     }
     if (this.#source.ratePerSecond) this.#rate = this.#source.ratePerSecond / ctx.parallelism;
     this.#startedAt = ctx.clock.now();
   }
 
-  poll(max: number): number[] | null {
+  poll(max: number): Batch | null {
     while (this.#splits.length > 0 && this.#splits[0].next >= this.#splits[0].to) this.#splits.shift();
     if (this.#splits.length === 0) return null;
     let n = max;
@@ -83,13 +91,20 @@ class SequenceReader implements SourceReader {
       n = Math.min(n, allowed);
       if (n <= 0) return [];
     }
-    const split = this.#splits[0];
-    const count = Math.min(n, split.to - split.next);
-    const out = new Array<number>(count);
-    for (let i = 0; i < count; i++) out[i] = split.next + i;
-    split.next += count;
+    const s = this.#splits[0];
+    const count = Math.min(n, s.to - s.next);
+    const out: Batch = new Array<number>(count);
+    for (let i = 0; i < count; i++) out[i] = s.next + i;
+    s.next += count;
     this.#emitted += count;
+    out.split = s.id;
     return out;
+  }
+
+  splits(): string[] {
+    const ids: string[] = [];
+    for (const s of this.#splits) if (s.next < s.to) ids.push(s.id);
+    return ids;
   }
 
   waitMs(): number {
@@ -97,7 +112,7 @@ class SequenceReader implements SourceReader {
   }
 
   snapshotState(): unknown[] {
-    return this.#splits.filter((s) => s.next < s.to).map((s) => ({ ...s }));
+    return this.#splits.filter((s) => s.next < s.to).map((s) => ({ from: s.from, to: s.to, next: s.next }));
   }
 }
 
@@ -106,5 +121,5 @@ function checkSplit(s: unknown): Split {
   if (!o || typeof o !== "object" || ![o.from, o.to, o.next].every(Number.isSafeInteger) || o.next < o.from || o.next > o.to) {
     throw new WeirError("checkpoint_corrupt", `SequenceSource cannot restore split ${JSON.stringify(s)}`);
   }
-  return { from: o.from, to: o.to, next: o.next };
+  return split(o.from, o.to, o.next);
 }

@@ -16,6 +16,8 @@ import { DEFAULT_STORAGE_DIR, openDirectory } from "../storage/directory.ts";
 import { DataStream, type GraphBuilder } from "./data_stream.ts";
 import { buildJobGraph, type JobGraph } from "./job_graph.ts";
 import type { Source } from "./operator.ts";
+import { type FromSourceOptions, fromSourceParts } from "./from_source.ts";
+import type { WatermarkStrategy } from "./watermark_strategy.ts";
 import type { OperatorOptions, Transformation } from "./transformation.ts";
 import { codeOf, inputsOf, UidHasher } from "./uid_hash.ts";
 import { checkRuntimeOptions } from "./runtime_options.ts";
@@ -291,11 +293,19 @@ export class StreamEnvironment implements GraphBuilder {
     return full;
   }
 
-  /** Starts a stream from a source. */
-  fromSource<T>(source: Source<T>, options?: OperatorOptions): DataStream<T> {
+  /**
+   * Starts a stream from a source; a `watermarkStrategy` (an option, or second as in Flink's
+   * `fromSource(source, strategy, name)`) generates watermarks there, per source split.
+   * @throws {WeirError} `invalid_option` for a source without createReader or bad options
+   */
+  fromSource<T>(source: Source<T>, options?: FromSourceOptions<T>): DataStream<T>;
+  fromSource<T>(source: Source<T>, watermarkStrategy: WatermarkStrategy<T>, sourceName?: string | OperatorOptions): DataStream<T>;
+  fromSource<T>(source: Source<T>, second?: FromSourceOptions<T> | WatermarkStrategy<T>, third?: string | OperatorOptions): DataStream<T> {
     if (!source || typeof (source as Source).createReader !== "function") throw invalidOption("fromSource source", source, "must be a Source (with createReader)");
-    const t = this.add({ kind: "source", source: source as Source, code: codeOf(source) }, options);
-    return new DataStream<T>(this, t);
+    const parts = fromSourceParts(second, third);
+    const t = this.add({ kind: "source", source: source as Source, code: codeOf(source) }, parts.source);
+    const stream = new DataStream<T>(this, t);
+    return parts.watermarks ? stream.assignTimestampsAndWatermarks(parts.watermarks.strategy, parts.watermarks.options) : stream;
   }
 
   /**

@@ -40,6 +40,14 @@ export interface OperatorContext {
   /** Period of generated watermarks in ms (the environment's `autoWatermarkInterval`); 200 when absent. */
   readonly autoWatermarkIntervalMs?: number;
   /**
+   * Set only for the first operator chained to a source whose reader reports its splits
+   * ({@link SourceReader.splits}): the splits that reader holds now (it was opened before
+   * this operator). Its batches reach the operator tagged with their split (`split` of
+   * Batch in actors/messages.ts), so that a watermark assigner there generates watermarks
+   * per split (FLIP-27's per-split watermarks, Flink 1.11+).
+   */
+  readonly sourceSplits?: () => readonly string[];
+  /**
    * Creates this operator's keyed state backend, the one the job's `state` options chose
    * (state/backend.ts is the contract). Absent where a runtime does not hand one out:
    * keyed operators then keep their state on the heap.
@@ -214,6 +222,17 @@ export interface SourceReader {
   poll(max: number): unknown[] | null | Promise<unknown[] | null>;
   /** After an empty poll: how long to wait before polling again. */
   waitMs?(): number;
+  /**
+   * Optional: the ids of the splits this reader holds and has not finished (FLIP-27's
+   * splits: a file, a range of a sequence, a stream), [] when it holds none. Ids are
+   * stable across restores and rescales (a split keeps its id when it moves to another
+   * subtask). A reader that has this method returns from poll() records of one split at a
+   * time and tags each non-empty batch with that split's id (`batch.split = id`, see Batch
+   * in actors/messages.ts: one property per batch, nothing per record). A watermark
+   * assigner chained to the source then generates watermarks per split and combines them
+   * as the minimum over the splits that are not idle; a subtask with no split is idle.
+   */
+  splits?(): readonly string[];
   /** The read position, as a list of splits (dealt round-robin on rescale). */
   snapshotState(checkpointId: number): unknown[];
   notifyCheckpointComplete?(checkpointId: number): void | Promise<void>;

@@ -48,6 +48,13 @@ function byTimestamp(op: StreamOperator, values: Batch): unknown[] | Promise<unk
   return loop();
 }
 
+/** A copy of a polled batch unless its records are primitives (copyBatch), with its split tag. */
+function ownBatch(batch: Batch): Batch {
+  const out: Batch = copyBatch(batch);
+  if (out !== batch && batch.split !== undefined) out.split = batch.split;
+  return out;
+}
+
 /** One element of an operator chain with the names used in errors. */
 export interface ChainedOperator {
   operator: StreamOperator;
@@ -202,7 +209,7 @@ export class OperatorChain {
    */
   poll(max: number): unknown[] | null | Promise<unknown[] | null> {
     const { reader, ctx } = this.source!;
-    const own = ctx.objectReuse ? undefined : copyBatch;
+    const own = ctx.objectReuse ? undefined : ownBatch;
     try {
       const polled = reader.poll(max);
       if (polled instanceof Promise) {

@@ -202,7 +202,6 @@ export class HostedSubtasks {
           jobId: ctx.jobId,
         }),
     });
-    const chain: ChainedOperator[] = v.chain.map((spec) => ({ operator: spec.createOperator(), ctx: ctxFor(spec.uid, spec.name) }));
     let reader: { reader: ReturnType<NonNullable<JobVertex["source"]>["source"]["createReader"]>; ctx: OperatorContext } | undefined;
     if (v.source) {
       const sctx = ctxFor(v.source.uid, v.source.name);
@@ -211,6 +210,12 @@ export class HostedSubtasks {
       const restored = restore?.operators.get(v.source.uid)?.operator;
       this.#opens.push(() => r.reader.open(sctx, restored));
     }
+    const splitsOf = reader?.reader.splits ? reader.reader : undefined;
+    const chain: ChainedOperator[] = v.chain.map((spec, i) => {
+      const octx = ctxFor(spec.uid, spec.name);
+      // The operator right after a reader that reports its splits sees them (per-split watermarks).
+      return { operator: spec.createOperator(), ctx: i === 0 && splitsOf ? { ...octx, sourceSplits: () => splitsOf.splits!() } : octx };
+    });
     for (const { operator, ctx: octx } of chain) this.#opens.push(() => operator.open(octx, restore?.operators.get(octx.uid)));
     return new Subtask(ctx.host, {
       vertexId: v.id,

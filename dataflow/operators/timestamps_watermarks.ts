@@ -2,6 +2,8 @@ import type { Batch } from "../../actors/messages.ts";
 import { WeirError } from "../../errors.ts";
 import type { OperatorContext, OperatorSnapshot, RestoredState, StreamOperator } from "../operator.ts";
 import type { WatermarkGenerator, WatermarkOutput, WatermarkStrategy } from "../watermark_strategy.ts";
+import { UnionListEntry } from "../../state/union_list_state.ts";
+import { restoredSplitWatermarks, SplitWatermarks } from "./split_watermarks.ts";
 
 /** Flink's `pipeline.auto-watermark-interval` default. */
 export const AUTO_WATERMARK_INTERVAL_MS = 200;
@@ -9,8 +11,11 @@ export const AUTO_WATERMARK_INTERVAL_MS = 200;
 /**
  * assignTimestampsAndWatermarks (Flink's `TimestampsAndWatermarksOperator`): stamps each
  * record, feeds the generator, and replaces its input's watermarks with the generator's.
- * The last watermark it emitted is operator state, so that its watermark does not go
- * backwards after a restore.
+ * Chained to a source whose reader reports its splits (ctx.sourceSplits), it generates per
+ * split instead, as Flink's `SourceOperator` does (split_watermarks.ts): one generator per
+ * split, the minimum over the splits that are not idle, idle with no split. The last
+ * watermark it emitted is operator state, and so is each split's (union list state: on a
+ * rescale it follows its split), so that watermarks do not go backwards after a restore.
  */
 export class TimestampsAndWatermarksOperator implements StreamOperator {
   readonly timestamped = true;
@@ -24,6 +29,10 @@ export class TimestampsAndWatermarksOperator implements StreamOperator {
   #pending = -Infinity;
   #emitted = -Infinity;
   #idle: boolean | undefined;
+  /** Per-split generation, when chained to a source that reports its splits. */
+  #splits: SplitWatermarks | undefined;
+  /** The idleness last reported in per-split mode. */
+  #idleReported = false;
   readonly #output: WatermarkOutput = {
     emitWatermark: (ts) => {
       if (typeof ts !== "number" || Number.isNaN(ts)) {
@@ -43,12 +52,20 @@ export class TimestampsAndWatermarksOperator implements StreamOperator {
   open(ctx: OperatorContext, restored: RestoredState | undefined): void {
     this.#name = ctx.name;
     this.#clock = ctx.clock;
-    this.#generator = this.#strategy.generator({ now: () => ctx.clock.now() });
+    const genCtx = { now: () => ctx.clock.now() };
+    this.#generator = this.#strategy.generator(genCtx);
     // Restored at another parallelism a subtask may get several; the lowest never skips a record's window.
     const previous = (restored?.operator ?? []).filter((w): w is number => typeof w === "number");
     if (previous.length > 0) this.#emitted = this.#pending = Math.min(...previous);
     this.#intervalMs = ctx.autoWatermarkIntervalMs ?? this.#intervalMs;
     this.#nextPeriodicAt = ctx.clock.now() + this.#intervalMs;
+    if (ctx.sourceSplits) {
+      const unions = (restored?.operator ?? []).filter((e): e is UnionListEntry => e instanceof UnionListEntry).map((e) => e.value);
+      const restoredSplits = restoredSplitWatermarks(unions, ctx.name);
+      this.#splits = new SplitWatermarks(ctx.sourceSplits, () => this.#strategy.generator(genCtx), restoredSplits, ctx.name);
+      // The first periodic emit comes at once: a subtask that holds no split is idle from the start.
+      this.#nextPeriodicAt = ctx.clock.now();
+    }
   }
 
   processBatch(values: Batch): unknown[] {
@@ -56,7 +73,9 @@ export class TimestampsAndWatermarksOperator implements StreamOperator {
     const had = values.timestamps;
     const n = values.length;
     const ts = new Array<number>(n);
-    const gen = this.#generator;
+    const split = this.#splits?.forSplit(values.split);
+    const gen = split ? split.generator : this.#generator;
+    const output = split ? split.output : this.#output;
     for (let i = 0; i < n; i++) {
       const v = values[i];
       const before = had === undefined || Number.isNaN(had[i]) ? undefined : had[i];
@@ -70,7 +89,7 @@ export class TimestampsAndWatermarksOperator implements StreamOperator {
         );
       }
       ts[i] = t;
-      gen.onEvent(v, t, this.#output);
+      gen.onEvent(v, t, output);
     }
     const out: Batch = values.slice();
     out.timestamps = ts;
@@ -78,6 +97,7 @@ export class TimestampsAndWatermarksOperator implements StreamOperator {
   }
 
   takeWatermark(): { watermark?: number; idle?: boolean } | undefined {
+    if (this.#splits) this.#combineSplits(this.#splits);
     let made: { watermark?: number; idle?: boolean } | undefined;
     if (this.#idle !== undefined) {
       made = { idle: this.#idle };
@@ -96,11 +116,21 @@ export class TimestampsAndWatermarksOperator implements StreamOperator {
 
   onProcessingTime(now: number): unknown[] {
     this.#nextPeriodicAt = now + this.#intervalMs;
-    this.#generator.onPeriodicEmit(this.#output);
+    if (this.#splits) this.#splits.periodic();
+    else this.#generator.onPeriodicEmit(this.#output);
     return [];
   }
 
+  /** Per-split mode: the splits' minimum becomes the pending watermark; idleness changes are reported once. */
+  #combineSplits(splits: SplitWatermarks): void {
+    const c = splits.combined();
+    if (c.idle !== this.#idleReported) this.#idle = this.#idleReported = c.idle;
+    if (!c.idle && c.watermark > this.#pending) this.#pending = c.watermark;
+  }
+
   snapshotState(): OperatorSnapshot {
-    return this.#emitted > -Infinity ? { operator: [this.#emitted] } : {};
+    const operator: unknown[] = this.#emitted > -Infinity ? [this.#emitted] : [];
+    if (this.#splits) operator.push(new UnionListEntry(this.#splits.snapshot()));
+    return operator.length > 0 ? { operator } : {};
   }
 }
