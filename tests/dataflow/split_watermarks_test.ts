@@ -44,9 +44,9 @@ describe("watermarks per source split (FLIP-27)", () => {
       for (const f of ["a", "b"]) writeFileSync(join(dir, `${f}.jsonl`), Array.from({ length: 100 }, (_, i) => JSON.stringify({ f, t: i * 1000 })).join("\n") + "\n");
       const world = new VirtualWorld();
       const fired: Fired[] = [];
-      const late: unknown[] = [];
-      const e = env(world, "split-files");
       type Line = { f: string; t: number };
+      const late: Line[] = [];
+      const e = env(world, "split-files");
       // Punctuated (a watermark per record): what comes out does not depend on when periodic emits happen.
       const punctuated = WatermarkStrategy.forGenerator<Line>(() => ({ onEvent: (_v, t, out) => out.emitWatermark(t - 1), onPeriodicEmit() {} }))
         .withTimestampAssigner((l) => l.t);
