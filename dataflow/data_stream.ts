@@ -93,6 +93,9 @@ export class DataStream<T> {
    * through every operator after it; watermarks flow through channels, each subtask's is
    * the minimum over its inputs (idle ones left out), and at end of input event time jumps
    * to +Infinity. Watermarks arriving from upstream stop here: this operator makes its own.
+   * Directly on a source that has splits (SourceReader.splits; `fromSource(src, strategy)`
+   * is the same) it generates per split: the minimum over the splits that are not idle, idle
+   * while the subtask holds no split (FLIP-27's per-split watermarks).
    *
    * @example
    * ```ts
