@@ -21,7 +21,7 @@ export class TimestampsAndWatermarksOperator implements StreamOperator {
   readonly timestamped = true;
   readonly #strategy: WatermarkStrategy<unknown>;
   #intervalMs: number;
-  #generator!: WatermarkGenerator<unknown>;
+  #generator: WatermarkGenerator<unknown> | undefined;
   #name = "";
   #clock!: OperatorContext["clock"];
   #nextPeriodicAt = Infinity;
@@ -53,7 +53,8 @@ export class TimestampsAndWatermarksOperator implements StreamOperator {
     this.#name = ctx.name;
     this.#clock = ctx.clock;
     const genCtx = { now: () => ctx.clock.now() };
-    this.#generator = this.#strategy.generator(genCtx);
+    // Per split, each split gets a generator of its own; the subtask's one is never used.
+    if (!ctx.sourceSplits) this.#generator = this.#strategy.generator(genCtx);
     // Restored at another parallelism a subtask may get several; the lowest never skips a record's window.
     const previous = (restored?.operator ?? []).filter((w): w is number => typeof w === "number");
     if (previous.length > 0) this.#emitted = this.#pending = Math.min(...previous);
@@ -74,7 +75,7 @@ export class TimestampsAndWatermarksOperator implements StreamOperator {
     const n = values.length;
     const ts = new Array<number>(n);
     const split = this.#splits?.forSplit(values.split);
-    const gen = split ? split.generator : this.#generator;
+    const gen = split ? split.generator : this.#generator!;
     const output = split ? split.output : this.#output;
     for (let i = 0; i < n; i++) {
       const v = values[i];
@@ -117,7 +118,7 @@ export class TimestampsAndWatermarksOperator implements StreamOperator {
   onProcessingTime(now: number): unknown[] {
     this.#nextPeriodicAt = now + this.#intervalMs;
     if (this.#splits) this.#splits.periodic();
-    else this.#generator.onPeriodicEmit(this.#output);
+    else this.#generator!.onPeriodicEmit(this.#output);
     return [];
   }
 
