@@ -1,7 +1,7 @@
 import type { Batch } from "../../actors/messages.ts";
 import { WeirError } from "../../errors.ts";
 import { StatelessOperator, eachRecord } from "./base.ts";
-import type { OperatorContext, RestoredState } from "../operator.ts";
+import type { OperatorContext, OperatorSnapshot, RestoredState } from "../operator.ts";
 import type { OutputTag } from "../side_output.ts";
 import { ProcessOutput } from "./process_output.ts";
 import type { TimerService } from "../timer_service.ts";
@@ -74,12 +74,21 @@ export class ProcessOperator extends StatelessOperator {
   override open(ctx: OperatorContext, restored: RestoredState | undefined): void {
     this.#name = ctx.name;
     this.#clock = ctx.clock;
+    // The watermark reached is operator state, so currentWatermark() never goes backwards
+    // over a restore; the lowest of several (a rescale) never runs ahead of any input.
+    const marks = (restored?.operator ?? []).filter((w): w is number => typeof w === "number");
+    if (marks.length > 0) this.#watermark = Math.min(...marks);
     super.open(ctx, restored);
   }
 
   processWatermark(watermark: number): unknown[] {
-    this.#watermark = watermark;
+    if (watermark > this.#watermark) this.#watermark = watermark;
     return [];
+  }
+
+  override snapshotState(): OperatorSnapshot {
+    const wm = this.#watermark;
+    return wm > -Infinity && wm < Infinity ? { operator: [wm] } : {};
   }
 
   processBatch(values: Batch): unknown[] | Promise<unknown[]> {
