@@ -286,6 +286,8 @@ export class OperatorChain {
         }
       },
       bytes: () => capture.bytes(),
+      // Without it a capture's parts (a heap state's writer chunks) were joined into one copy.
+      parts: capture.parts ? () => capture.parts!() : undefined,
       release: () => capture.release(),
       sharedState: () => capture.sharedState?.() ?? [],
     };

@@ -24,7 +24,11 @@ export interface SnapshotJob {
 }
 
 /**
- * Background snapshot work in order of arrival, stepped one slice at a time.
+ * Background snapshot work in order of arrival, stepped one slice at a time. A step that
+ * returns a promise (a changelog upload) parks its job: the subtask goes on with records,
+ * and the job's end is taken up when the promise settles (`wake`). Awaiting it held every
+ * record up for the whole write, 25–100 ms for an 8 MB base in MemoryStorage, longer on a
+ * remote store.
  *
  * @example
  * ```ts
@@ -40,42 +44,73 @@ export interface SnapshotJob {
 export class SnapshotWork {
   readonly #clock: { now(): number };
   readonly #budgetMs: number;
-  readonly #jobs: { job: SnapshotJob; slice: StepSlice }[] = [];
+  readonly #jobs: { job: SnapshotJob; slice: StepSlice; parked: boolean }[] = [];
+  readonly #wake: () => void;
+  readonly #fail: (error: unknown) => void;
 
-  constructor(clock: { now(): number }, budgetMs: number) {
+  /**
+   * `wake` is called when a parked job's promise settled (work may go on), `fail` when it
+   * rejected (a job that throws fails the subtask); both default to doing nothing.
+   */
+  constructor(clock: { now(): number }, budgetMs: number, o?: { wake?: () => void; fail?: (error: unknown) => void }) {
     this.#clock = clock;
     this.#budgetMs = budgetMs;
+    this.#wake = o?.wake ?? (() => {});
+    this.#fail = o?.fail ?? (() => {});
   }
 
+  /** A job can be stepped now (the oldest one is not waiting for its promise). */
   get pending(): boolean {
-    return this.#jobs.length > 0;
+    return this.#jobs.length > 0 && !this.#jobs[0].parked;
+  }
+
+  /** A job waits for its promise (an upload in flight). */
+  get parked(): boolean {
+    return this.#jobs.length > 0 && this.#jobs[0].parked;
   }
 
   add(job: SnapshotJob): void {
     const slice = new StepSlice(job.maxBudget, this.#budgetMs);
     slice.records = job.firstBudget;
-    this.#jobs.push({ job, slice });
+    this.#jobs.push({ job, slice, parked: false });
   }
 
   /** Steps the oldest job by one slice; a job that throws fails the subtask (its caller). */
-  run(): void | Promise<void> {
+  run(): void {
     const head = this.#jobs[0];
-    if (!head) return;
+    if (!head || head.parked) return;
     const { job, slice } = head;
     const started = this.#clock.now();
     const n = slice.records;
     slice.took(n);
     const r = job.step(n);
-    const after = (finished: boolean) => {
-      const ms = this.#clock.now() - started;
-      slice.stepEnded(ms);
-      job.stepTook?.(ms);
-      if (!finished || this.#jobs[0] !== head) return;
-      this.#jobs.shift();
-      job.done();
-    };
-    if (r instanceof Promise) return r.then(after);
-    after(r);
+    // Only the synchronous part holds records up: a promise's wait is the store's time.
+    const ms = this.#clock.now() - started;
+    slice.stepEnded(ms);
+    job.stepTook?.(ms);
+    if (r instanceof Promise) {
+      head.parked = true;
+      r.then(
+        (finished) => {
+          head.parked = false;
+          if (this.#jobs[0] !== head) return;
+          if (finished) this.#finish(head);
+          this.#wake();
+        },
+        (e) => {
+          head.parked = false;
+          if (this.#jobs[0] === head) this.#fail(e);
+        },
+      );
+      return;
+    }
+    if (r) this.#finish(head);
+  }
+
+  #finish(head: { job: SnapshotJob }): void {
+    if (this.#jobs[0] !== head) return;
+    this.#jobs.shift();
+    head.job.done();
   }
 
   /** Drops the jobs of one checkpoint (aborted). */

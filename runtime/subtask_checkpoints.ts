@@ -24,6 +24,10 @@ export interface CheckpointedActor {
   now(): number;
   post(message: PriorityMessage): void;
   timer(delayMs: number, fn: () => void): Timer;
+  /** Makes the actor runnable again (snapshot work that waited for an upload may go on). */
+  wake(): void;
+  /** Fails the subtask. */
+  fail(error: unknown): void;
   /** The snapshot point: each operator's state encoded, or captured to be finished asynchronously. */
   captureOperators(checkpointId: number, savepoint: boolean): Record<string, Uint8Array | StateCapture>;
   /** Resolves once what the operators pre-committed at that snapshot is durable. */
@@ -57,7 +61,7 @@ export class SubtaskCheckpoints implements BarrierController {
     this.#actor = actor;
     this.#host = host;
     this.#handler = new BarrierHandler(this, restoredCheckpointId);
-    this.#work = new SnapshotWork(actor, host.stepBudgetMs);
+    this.#work = new SnapshotWork(actor, host.stepBudgetMs, { wake: () => actor.wake(), fail: (e) => actor.fail(e) });
   }
 
   /** Snapshot work waits for a slice of the actor. */
@@ -66,7 +70,7 @@ export class SubtaskCheckpoints implements BarrierController {
   }
 
   /** One slice of snapshot work. */
-  runWork(): void | Promise<void> {
+  runWork(): void {
     return this.#work.run();
   }
 

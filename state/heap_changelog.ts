@@ -18,7 +18,7 @@
 import { decode } from "../codec/cbor.ts";
 import { checksumOf } from "../checkpoint/checksum.ts";
 import { assert, WeirError } from "../errors.ts";
-import type { StorageAdapter } from "../storage/adapter.ts";
+import { type StorageAdapter, putInParts } from "../storage/adapter.ts";
 import type { IncrementalKeyedState, SharedStateRef } from "./backend.ts";
 import type { KeyGroupRange } from "./key_group.ts";
 import type { KeyedTableSnapshot } from "./keyed_state.ts";
@@ -84,23 +84,25 @@ export class HeapChangelog {
   }
 
   /**
-   * Writes the snapshot's file and returns the handle of the chain it ends: the chain the
+   * Writes the snapshot's file (as parts, with their checksum) and returns the handle of the chain it ends: the chain the
    * plan extended (taken when it began), so that snapshots finishing out of order never
    * put a newer checkpoint's file into an older one's chain.
    * @throws {WeirError} `storage_failed` style errors of the storage (the checkpoint declines)
    */
-  async finish(checkpointId: number, plan: ChangelogPlan, visitedVersion: number, bytes: Uint8Array): Promise<IncrementalKeyedState> {
+  async finish(checkpointId: number, plan: ChangelogPlan, visitedVersion: number, parts: Uint8Array[], checksum: string): Promise<IncrementalKeyedState> {
     const key = `${this.#prefix}/${checkpointId}-${plan.base ? "base" : "changelog"}`;
+    let size = 0;
+    for (const p of parts) size += p.length;
     try {
-      await this.#storage.put(key, bytes);
+      await putInParts(this.#storage, key, parts);
     } finally {
       this.#settle(plan);
     }
-    const ref: SharedStateRef = { key, size: bytes.length, checksum: checksumOf(bytes) };
+    const ref: SharedStateRef = { key, size, checksum };
     const chain = [...plan.previous, ref];
     // Only the newest snapshot decides what the next changelog extends and what it holds.
     if (checkpointId > this.#chainId) {
-      if (plan.base) this.#baseBytes = bytes.length;
+      if (plan.base) this.#baseBytes = size;
       this.#chain = chain;
       this.#chainId = checkpointId;
       this.#changedAfter = visitedVersion;

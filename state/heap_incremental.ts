@@ -1,17 +1,22 @@
 /**
  * The keyed snapshot of an incremental heap checkpoint (heap_changelog.ts): steps the heap
  * snapshot (changed entries only, for a changelog), then encodes its columns into the
- * shared file a budget of entries per step (heap_encode.ts), then writes the file. No step
- * encodes the whole state at once, so a base of a million keys does not stop the subtask.
+ * shared file's chunks a budget of entries per step (heap_encode.ts), checksums them in
+ * slices, then writes the file as those chunks. No step encodes, copies or checksums the
+ * whole state at once, so a base of a million keys does not stop the subtask.
  * @module
  */
 import { encodeBody } from "../codec/cbor.ts";
 import { CborWriter } from "../codec/cbor_writer.ts";
+import { ChecksumInSlices } from "../checkpoint/checksum.ts";
 import { WeirError } from "../errors.ts";
 import type { IncrementalKeyedState, KeyedStateSnapshot } from "./backend.ts";
 import { ColumnsEncoder } from "./heap_encode.ts";
 import type { ChangelogPlan, HeapChangelog } from "./heap_changelog.ts";
 import type { HeapSnapshot } from "./heap_snapshot.ts";
+
+/** Bytes checksummed per unit of a step's budget (entries): 4096 entries, 1 MiB. */
+const CHECKSUM_BYTES_PER_ENTRY = 256;
 
 /**
  * Wraps a heap snapshot into one that ends with the changelog (or base) file written.
@@ -35,6 +40,8 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
   let writing: Promise<boolean> | undefined;
   let writer: CborWriter | undefined;
   let encoder: ColumnsEncoder | undefined;
+  let parts: Uint8Array[] | undefined;
+  let checksum: ChecksumInSlices | undefined;
   let deleted: Record<string, [number, unknown[]][]> = {};
   const what = `the changelog of checkpoint ${checkpointId}`;
   return {
@@ -55,15 +62,23 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
         encoder = new ColumnsEncoder(writer, tables, "columns");
         return false;
       }
-      if (!encoder.step(budget)) return false;
-      writer!.value("deleted");
-      writer!.raw(encodeBody(deleted, what));
-      const bytes = writer!.take();
-      writer = undefined;
-      writing = log.finish(checkpointId, plan, snap.version + 0.5, bytes).then((h) => {
+      if (!checksum) {
+        if (!encoder.step(budget)) return false;
+        writer!.value("deleted");
+        writer!.raw(encodeBody(deleted, what));
+        // The file stays in the writer's chunks, checksummed a slice at a time (a base of a
+        // million keys is megabytes: checksumming it at once held records up for ~30 ms).
+        parts = writer!.takeParts();
+        writer = undefined;
+        checksum = new ChecksumInSlices(parts);
+        return false;
+      }
+      if (!checksum.step(budget * CHECKSUM_BYTES_PER_ENTRY)) return false;
+      writing = log.finish(checkpointId, plan, snap.version + 0.5, parts!, checksum.value).then((h) => {
         handle = h;
         return true;
       });
+      parts = undefined;
       return writing;
     },
     result: () => {
@@ -74,6 +89,8 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
       snap.release();
       writer = undefined;
       encoder = undefined;
+      parts = undefined;
+      checksum = undefined;
       if (!handle) log.aborted(plan);
     },
   };

@@ -78,7 +78,8 @@ export class KeyedStateCapture implements StateCapture {
     if (this.#bytes || this.#fileParts || this.#streamed) return true;
     if (this.#columns) {
       if (!this.#columns.step(budget)) return false;
-      this.#bytes = this.#writer!.take();
+      // The writer's chunks go to storage as parts: joining them would copy the whole state in one step.
+      this.#fileParts = this.#writer!.takeParts();
       this.#columns = undefined;
       this.#writer = undefined;
       return true;

@@ -1,7 +1,7 @@
 /** CborWriter: values written straight into one buffer read back through decode() as themselves. */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { CborWriter } from "../../codec/cbor_writer.ts";
+import { CBOR_CHUNK_BYTES_MAX, CborWriter } from "../../codec/cbor_writer.ts";
 import { decode, encode } from "../../codec/cbor.ts";
 import { WeirError } from "../../errors.ts";
 
@@ -53,5 +53,31 @@ describe("CborWriter", () => {
     assert.deepEqual(taken, copied);
     assert.equal(w.length, 0);
     assert.deepEqual(decode(taken), Array.from({ length: 100 }, (_, i) => i));
+  });
+
+  test("takeParts() hands over chunks of at most CBOR_CHUNK_BYTES_MAX bytes that join to bytes(), a larger item in a chunk of its own", () => {
+    const w = new CborWriter("v", 16);
+    const n = 400_000;
+    w.head(4, n + 1);
+    for (let i = 0; i < n; i++) w.value(i * 7);
+    const big = new Uint8Array(CBOR_CHUNK_BYTES_MAX + 10).fill(3);
+    w.value(big);
+    const joined = w.bytes();
+    const length = w.length;
+    const parts = w.takeParts();
+    assert.equal(w.length, 0);
+    assert.ok(parts.length > 2, `${parts.length} parts`);
+    assert.ok(parts.every((p) => p.length <= CBOR_CHUNK_BYTES_MAX + 64), `part sizes ${parts.map((p) => p.length).join(", ")}`);
+    const all = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.length;
+    }
+    assert.equal(all.length, length);
+    assert.deepEqual(all, joined);
+    const back = decode<unknown[]>(all);
+    assert.equal(back[n - 1], (n - 1) * 7);
+    assert.deepEqual(back[n], big);
   });
 });

@@ -36,23 +36,41 @@ test("SnapshotWork reports every slice's duration to its job and shrinks slices 
   assert.ok(steps.slice(1).every((ms) => ms <= 4 + 1e-9), `slices after the first: ${steps.slice(1).join(", ")}`);
 });
 
-test("SnapshotWork reports the duration of an async slice once it settles", async () => {
+test("SnapshotWork parks a job whose slice returns a promise: only the synchronous part is a pause, and wake() takes the job up once it settles", async () => {
   let now = 0;
-  const work = new SnapshotWork({ now: () => now }, 4);
+  let wakes = 0;
+  const failures: unknown[] = [];
+  const work = new SnapshotWork({ now: () => now }, 4, { wake: () => wakes++, fail: (e) => failures.push(e) });
   const steps: number[] = [];
+  let upload: ((finished: boolean) => void) | undefined;
+  let done = false;
   work.add({
     checkpointId: 2,
     firstBudget: 1,
     maxBudget: 1,
     step: () => {
       now += 3;
-      return Promise.resolve(true);
+      // An upload that takes 50 ms of the clock, during which records must flow.
+      return new Promise<boolean>((resolve) => (upload = resolve));
     },
-    done: () => {},
+    done: () => (done = true),
     drop: () => {},
     stepTook: (ms) => steps.push(ms),
   });
-  await work.run();
-  assert.deepEqual(steps, [3]);
-  assert.equal(work.pending, false);
+  work.run();
+  assert.deepEqual(steps, [3], "the slice's synchronous part");
+  assert.equal(work.pending, false, "a parked job does not keep the subtask from its records");
+  assert.equal(work.parked, true);
+  now += 50;
+  upload!(true);
+  await Promise.resolve();
+  assert.equal(done, true);
+  assert.equal(wakes, 1);
+  assert.equal(work.parked, false);
+  assert.deepEqual(steps, [3], "the wait is the store's time, not a pause");
+  // A job whose promise rejects fails the subtask.
+  work.add({ checkpointId: 3, firstBudget: 1, maxBudget: 1, step: () => Promise.reject(new Error("disk gone")), done: () => {}, drop: () => {} });
+  work.run();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal((failures[0] as Error)?.message, "disk gone");
 });
