@@ -152,7 +152,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       this.#tables.set(name, (t = new StateTable(name, this.#versions, save, (v) => this.#copyStored(name, v), groupOf)));
       if (this.#changelog) {
         t.deleted = new Set();
-        t.dirty = new Set();
+        t.dirty = [];
       }
       this.#kinds.set(name, kind);
     }
@@ -296,12 +296,12 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     // Deletes since the previous changelog become this one's tombstones (a base needs none),
     // and the keys written since then are the only ones a changelog visits.
     const deleted = new Map<StateTable, Set<unknown>>();
-    const dirty = new Map<StateTable, Set<unknown>>();
+    const dirty = new Map<StateTable, number[]>();
     for (const t of this.#tables.values()) {
       if (t.deleted && t.deleted.size > 0) deleted.set(t, t.deleted);
-      dirty.set(t, t.dirty ?? new Set());
+      dirty.set(t, t.dirty ?? []);
       t.deleted = new Set();
-      t.dirty = new Set();
+      t.dirty = [];
     }
     const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables, plan.base ? undefined : { after: plan.changedAfter, deleted, dirty });
     this.#collecting = snap;

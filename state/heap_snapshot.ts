@@ -72,15 +72,15 @@ interface TableProgress {
   saved: [unknown, unknown, number, number][];
   /** Columns by key group (index = key group). */
   groups: (GroupColumns | undefined)[];
-  /** For a changelog: the keys written since the previous one, the only ones visited. */
-  dirty: Set<unknown> | undefined;
+  /** For a changelog: the slots written since the previous one, the only ones visited. */
+  dirty: number[] | undefined;
 }
 
-/** What a changelog snapshot takes: cells written after `after`, the keys `dirty` names, tombstones of `deleted`. */
+/** What a changelog snapshot takes: cells written after `after`, in the slots `dirty` names, tombstones of `deleted`. */
 export interface SnapshotChanges {
   after: number;
   deleted: Map<StateTable, Set<unknown>>;
-  dirty: Map<StateTable, Set<unknown>>;
+  dirty: Map<StateTable, number[]>;
 }
 
 /** A snapshot in progress; see the module doc. */
@@ -94,7 +94,8 @@ export class HeapSnapshot implements ColumnarSnapshot {
   #t = 0;
   /** The next slot to visit in the current table. */
   #slot = 0;
-  #keyIter: Iterator<unknown> | undefined;
+  /** The next dirty slot to visit in the current table (a changelog). */
+  #dirtyAt = 0;
   /** The current table's slots (or dirty keys) were all visited: its saved entries are being taken. */
   #scanned = false;
   /** The next saved entry to take in the current table (after its slots were visited). */
@@ -114,7 +115,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
     this.#changedAfter = changes?.after ?? 0;
     this.#deleted = changes?.deleted;
     this.#owner = owner;
-    this.#tables = tables.map((at) => ({ at, saved: [], groups: [], dirty: changes ? (changes.dirty.get(at.table) ?? new Set()) : undefined }));
+    this.#tables = tables.map((at) => ({ at, saved: [], groups: [], dirty: changes ? (changes.dirty.get(at.table) ?? []) : undefined }));
     for (const p of this.#tables) this.#byTable.set(p.at.table, p);
   }
 
@@ -141,18 +142,26 @@ export class HeapSnapshot implements ColumnarSnapshot {
         // Back for the rest of the saved entries: the scan must not take budget again (with a
         // budget of 1 it took all of it, and the saved entries were never reached).
       } else if (p.dirty) {
-        this.#keyIter ??= p.dirty.values();
-        for (;;) {
-          if (left-- <= 0) return false;
-          const next = this.#keyIter.next();
-          if (next.done) break;
-          const k = next.value;
-          const slot = t.slots.get(k);
-          // Deleted (a tombstone, or saved) or written after the snapshot point (the old value was saved).
-          if (slot === undefined || vers[slot] > version) continue;
-          if (vers[slot] > after) this.#emit(p, k, t.values[slot], slot, t.groups[slot], true);
+        const dirty = p.dirty;
+        const keys = t.keys;
+        let i = this.#dirtyAt;
+        for (; i < dirty.length; i++) {
+          if (left-- <= 0) {
+            this.#dirtyAt = i;
+            return false;
+          }
+          const slot = dirty[i];
+          const ver = vers[slot];
+          // Written after the snapshot point (the old value was saved), or visited already:
+          // a slot freed and taken again is noted twice, and the visit stamped it above version.
+          if (ver > version) continue;
+          const k = keys[slot];
+          // Deleted: a tombstone, or saved.
+          if (k === FREE_SLOT) continue;
+          if (ver > after) this.#emit(p, k, t.values[slot], slot, t.groups[slot], true);
           vers[slot] = visited;
         }
+        this.#dirtyAt = i;
       } else {
         const keys = t.keys;
         const n = keys.length;
@@ -194,7 +203,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
       p.dirty = undefined;
       this.#byTable.delete(p.at.table);
       this.#slot = 0;
-      this.#keyIter = undefined;
+      this.#dirtyAt = 0;
       this.#t++;
     }
     this.#owner.detach(this);

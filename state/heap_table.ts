@@ -11,7 +11,7 @@
  * a snapshot or a restore computed it, so that a key is hashed once in its life, not once
  * per checkpoint). No object per entry: a snapshot visits slots by index, and a million
  * keys are three arrays and a Map for the collector, not a million cells. Freed slots are
- * reused. With incremental checkpoints the table also notes which keys were written since
+ * reused. With incremental checkpoints the table also notes which slots were written since
  * the last snapshot point (`dirty`), so that a changelog visits only those.
  *
  * A restore fills the slots and leaves the Map to later (`loadEntry`): a million Map
@@ -66,8 +66,12 @@ export class StateTable {
   groups = new Int32Array(16).fill(-1);
   /** Keys deleted since the last changelog's snapshot point (incremental checkpoints only). */
   deleted: Set<unknown> | undefined;
-  /** Keys written since the last changelog's snapshot point (incremental checkpoints only). */
-  dirty: Set<unknown> | undefined;
+  /**
+   * Slots written since the last changelog's snapshot point (incremental checkpoints only),
+   * each noted on its first write of a version (a slot freed and taken again may be noted
+   * twice): a compare per write where a Set of keys cost a hash insert per record.
+   */
+  dirty: number[] | undefined;
   readonly #free: number[] = [];
   readonly #versions: Versions;
   readonly #save: SaveEntry;
@@ -155,8 +159,7 @@ export class StateTable {
     if (typeof v !== "object" || v === null) return v;
     if (this.vers[s] <= this.#versions.collecting) return this.values[this.#own(k, s)];
     // An object handed out may be changed in place: it counts as written (changelogs).
-    this.vers[s] = this.#versions.current;
-    this.dirty?.add(k);
+    this.#written(s);
     return v;
   }
 
@@ -166,8 +169,7 @@ export class StateTable {
     else {
       if (this.vers[s] <= this.#versions.collecting) this.#save(this, k, this.values[s], this.vers[s], this.groups[s]);
       this.values[s] = v;
-      this.vers[s] = this.#versions.current;
-      this.dirty?.add(k);
+      this.#written(s);
     }
     return this;
   }
@@ -192,15 +194,22 @@ export class StateTable {
     const s = this.#pending === 0 ? this.slots.get(k) : this.#slot(k);
     if (s === undefined) return -1;
     if (this.vers[s] <= this.#versions.collecting) return this.#own(k, s);
-    this.vers[s] = this.#versions.current;
-    this.dirty?.add(k);
+    this.#written(s);
     return s;
   }
 
   /** A new entry for a key that has none (the caller looked it up). */
   add(k: unknown, v: unknown): void {
-    this.#put(k, v, this.#versions.current, -1);
-    this.dirty?.add(k);
+    const s = this.#take(k, v, this.#versions.current, -1);
+    this.slots.set(k, s);
+    this.dirty?.push(s);
+  }
+
+  /** Slot s was written now: stamped with the current version, noted on its first write of it. */
+  #written(s: number): void {
+    const current = this.#versions.current;
+    if (this.dirty !== undefined && this.vers[s] < current) this.dirty.push(s);
+    this.vers[s] = current;
   }
 
   /**
@@ -239,10 +248,6 @@ export class StateTable {
     this.#pending += to - from;
   }
 
-  #put(k: unknown, v: unknown, ver: number, g: number): void {
-    this.slots.set(k, this.#take(k, v, ver, g));
-  }
-
   /** A free slot (or a new one) holding the entry; the caller maps the key to it. */
   #take(k: unknown, v: unknown, ver: number, g: number): number {
     let s = this.#free.pop();
@@ -276,8 +281,7 @@ export class StateTable {
     const v = this.values[s];
     this.#save(this, k, v, this.vers[s], this.groups[s]);
     this.values[s] = this.#copy(v);
-    this.vers[s] = this.#versions.current;
-    this.dirty?.add(k);
+    this.#written(s);
     return s;
   }
 
@@ -288,5 +292,6 @@ export class StateTable {
     this.keys.length = 0;
     this.values.length = 0;
     this.#free.length = 0;
+    if (this.dirty) this.dirty.length = 0;
   }
 }

@@ -10,7 +10,8 @@ import { WeirError } from "../../errors.ts";
 import type { IncrementalKeyedState, KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
 import { keyGroupOf, keyGroupRangeFor } from "../../state/key_group.ts";
-import { encode } from "../../codec/cbor.ts";
+import { decode, encode } from "../../codec/cbor.ts";
+import { readColumn } from "../../state/heap_columns.ts";
 import { checksumOf } from "../../checkpoint/checksum.ts";
 import { runBackendConformance } from "./backend_conformance.ts";
 
@@ -165,6 +166,31 @@ describe("incremental heap checkpoints", () => {
     const canonical: KeyedStateHandle = sp.result();
     sp.release();
     assert.equal(canonical.format, "canonical");
+  });
+
+  test("a slot freed and taken by another key between two checkpoints puts that key in the changelog once", async () => {
+    const storage = new MemoryStorage();
+    const b = backend(storage);
+    const v = () => b.valueState<number>("v");
+    b.setCurrentKey("keep");
+    v().update(0);
+    await finish(b.snapshot(1));
+    // "gone" is written (its slot noted), deleted, and its slot goes to "new" (noted again).
+    b.setCurrentKey("gone");
+    v().update(1);
+    v().clear();
+    b.setCurrentKey("new");
+    v().update(2);
+    const log = await finish(b.snapshot(2));
+    const file = decode<{ tables: Record<string, { groups: [number, unknown, unknown][] }> }>((await storage.get(log.shared[1].key))!);
+    const keys = file.tables.v.groups.flatMap(([g, k]) => [...(readColumn(k, true, () => `group ${g}`) as ArrayLike<unknown>)] as unknown[]);
+    assert.deepEqual(keys, ["new"]);
+    const r = backend(storage);
+    await r.restore([log]);
+    r.setCurrentKey("new");
+    assert.equal(r.valueState<number>("v").value(), 2);
+    r.setCurrentKey("gone");
+    assert.equal(r.valueState<number>("v").value(), undefined);
   });
 
   test("snapshots whose writes finish out of order: each chain holds only files of its own checkpoint and older", async () => {
