@@ -183,7 +183,7 @@ describe("incremental heap checkpoints", () => {
     v().update(2);
     const log = await finish(b.snapshot(2));
     const file = decode<{ tables: Record<string, { groups: [number, unknown, unknown][] }> }>((await storage.get(log.shared[1].key))!);
-    const keys = file.tables.v.groups.flatMap(([g, k]) => [...(readColumn(k, true, () => `group ${g}`) as ArrayLike<unknown>)] as unknown[]);
+    const keys = file.tables.v.groups.flatMap(([g, k]) => Array.from(readColumn(k, true, () => `group ${g}`)));
     assert.deepEqual(keys, ["new"]);
     const r = backend(storage);
     await r.restore([log]);
