@@ -102,6 +102,8 @@ export interface StreamedParts {
 export interface StateCapture {
   /** Does about `budget` units of work (entries); true once bytes() is ready. */
   step(budget: number): boolean | Promise<boolean>;
+  /** True when a promise step() returns only waits for storage: records may flow meanwhile (KeyedStateSnapshot's). */
+  readonly awaitsStorageOnly?: boolean;
   /** The encoded OperatorSnapshot, as encode() writes it. */
   bytes(): Uint8Array;
   /**

@@ -285,6 +285,7 @@ export class OperatorChain {
           throw this.error(i, e);
         }
       },
+      awaitsStorageOnly: capture.awaitsStorageOnly,
       bytes: () => capture.bytes(),
       // Without it a capture's parts (a heap state's writer chunks) were joined into one copy.
       parts: capture.parts ? () => capture.parts!() : undefined,

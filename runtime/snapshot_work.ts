@@ -16,6 +16,12 @@ export interface SnapshotJob {
   done(): void;
   /** Called when the job is dropped (its checkpoint aborted, the subtask stopped). */
   drop(): void;
+  /**
+   * True when a promise its step returns only waits for storage: the job is parked and the
+   * subtask goes on meanwhile. Otherwise the subtask waits for the promise (a sqlite native
+   * snapshot's chain assumes no other snapshot begins during its upload).
+   */
+  readonly parkable?: boolean;
   /** Units of the first slice and at most per slice. */
   readonly firstBudget: number;
   readonly maxBudget: number;
@@ -24,9 +30,9 @@ export interface SnapshotJob {
 }
 
 /**
- * Background snapshot work in order of arrival, stepped one slice at a time. A step that
- * returns a promise (a changelog upload) parks its job: the subtask goes on with records,
- * and the job's end is taken up when the promise settles (`wake`). Awaiting it held every
+ * Background snapshot work in order of arrival, stepped one slice at a time. A parkable
+ * job's step that returns a promise (a heap changelog upload) parks the job: the subtask
+ * goes on with records, and the job's end is taken up when the promise settles (`wake`). Awaiting it held every
  * record up for the whole write, 25–100 ms for an 8 MB base in MemoryStorage, longer on a
  * remote store.
  *
@@ -75,8 +81,11 @@ export class SnapshotWork {
     this.#jobs.push({ job, slice, parked: false });
   }
 
-  /** Steps the oldest job by one slice; a job that throws fails the subtask (its caller). */
-  run(): void {
+  /**
+   * Steps the oldest job by one slice; a job that throws fails the subtask (its caller).
+   * A promise when a job that is not parkable waits for I/O.
+   */
+  run(): void | Promise<void> {
     const head = this.#jobs[0];
     if (!head || head.parked) return;
     const { job, slice } = head;
@@ -84,10 +93,20 @@ export class SnapshotWork {
     const n = slice.records;
     slice.took(n);
     const r = job.step(n);
-    // Only the synchronous part holds records up: a promise's wait is the store's time.
-    const ms = this.#clock.now() - started;
-    slice.stepEnded(ms);
-    job.stepTook?.(ms);
+    const ended = () => {
+      const ms = this.#clock.now() - started;
+      slice.stepEnded(ms);
+      job.stepTook?.(ms);
+    };
+    if (r instanceof Promise && job.parkable !== true) {
+      // The subtask waits for it: the whole wait holds its records up.
+      return r.then((finished) => {
+        ended();
+        if (finished) this.#finish(head);
+      });
+    }
+    // Only the synchronous part holds records up: a parked promise's wait is the store's time.
+    ended();
     if (r instanceof Promise) {
       head.parked = true;
       r.then(

@@ -160,6 +160,12 @@ export interface KeyedStateSnapshot {
    */
   step(budget: number): boolean | Promise<boolean>;
   /**
+   * True when a promise step() returns only waits for storage (an upload of what the
+   * snapshot already holds): the subtask goes on with records, and may take the next
+   * snapshot, while it waits. Absent: the subtask waits for the promise.
+   */
+  readonly awaitsStorageOnly?: boolean;
+  /**
    * The state at the snapshot point.
    * @throws {WeirError} `invariant_broken` when step() has not finished
    */

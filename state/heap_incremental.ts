@@ -46,6 +46,8 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
   const what = `the changelog of checkpoint ${checkpointId}`;
   return {
     checkpointId,
+    // Its one promise is the upload of the file's chunks, which no record changes.
+    awaitsStorageOnly: true,
     step: (budget) => {
       if (handle) return true;
       if (writing) return writing;

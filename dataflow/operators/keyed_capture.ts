@@ -74,6 +74,10 @@ export class KeyedStateCapture implements StateCapture {
     this.#operator = operator;
   }
 
+  get awaitsStorageOnly(): boolean {
+    return this.#snap.awaitsStorageOnly === true;
+  }
+
   step(budget: number): boolean | Promise<boolean> {
     if (this.#bytes || this.#fileParts || this.#streamed) return true;
     if (this.#columns) {

@@ -36,7 +36,32 @@ test("SnapshotWork reports every slice's duration to its job and shrinks slices 
   assert.ok(steps.slice(1).every((ms) => ms <= 4 + 1e-9), `slices after the first: ${steps.slice(1).join(", ")}`);
 });
 
-test("SnapshotWork parks a job whose slice returns a promise: only the synchronous part is a pause, and wake() takes the job up once it settles", async () => {
+test("SnapshotWork reports the duration of a slice that is not parkable once its promise settles: the subtask waited for it", async () => {
+  let now = 0;
+  const work = new SnapshotWork({ now: () => now }, 4);
+  const steps: number[] = [];
+  work.add({
+    checkpointId: 2,
+    firstBudget: 1,
+    maxBudget: 1,
+    step: () => {
+      now += 3;
+      return new Promise<boolean>((resolve) => setTimeout(() => {
+        now += 5;
+        resolve(true);
+      }, 0));
+    },
+    done: () => {},
+    drop: () => {},
+    stepTook: (ms) => steps.push(ms),
+  });
+  assert.equal(work.pending, true);
+  await work.run();
+  assert.deepEqual(steps, [8]);
+  assert.equal(work.pending, false);
+});
+
+test("SnapshotWork parks a parkable job whose slice returns a promise: only the synchronous part is a pause, and wake() takes the job up once it settles", async () => {
   let now = 0;
   let wakes = 0;
   const failures: unknown[] = [];
@@ -48,6 +73,7 @@ test("SnapshotWork parks a job whose slice returns a promise: only the synchrono
     checkpointId: 2,
     firstBudget: 1,
     maxBudget: 1,
+    parkable: true,
     step: () => {
       now += 3;
       // An upload that takes 50 ms of the clock, during which records must flow.
@@ -69,7 +95,7 @@ test("SnapshotWork parks a job whose slice returns a promise: only the synchrono
   assert.equal(work.parked, false);
   assert.deepEqual(steps, [3], "the wait is the store's time, not a pause");
   // A job whose promise rejects fails the subtask.
-  work.add({ checkpointId: 3, firstBudget: 1, maxBudget: 1, step: () => Promise.reject(new Error("disk gone")), done: () => {}, drop: () => {} });
+  work.add({ checkpointId: 3, firstBudget: 1, maxBudget: 1, parkable: true, step: () => Promise.reject(new Error("disk gone")), done: () => {}, drop: () => {} });
   work.run();
   await new Promise((r) => setTimeout(r, 0));
   assert.equal((failures[0] as Error)?.message, "disk gone");
