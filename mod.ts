@@ -60,6 +60,7 @@ export type { OperatorContext, OperatorSnapshot, RestoredState, Sink, SinkWriter
 export { sinkTransactionId } from "./dataflow/operator.ts";
 export type { KeyedTableSnapshot, ListState, MapState, StateKind, StateOptions, ValueState } from "./state/keyed_state.ts";
 export type {
+  AggregatingState,
   CanonicalKeyedState,
   IncrementalKeyedState,
   KeyedStateBackend,
@@ -70,6 +71,7 @@ export type {
   ReducingState,
   SharedStateRef,
   SnapshotOptions,
+  StateAggregator,
 } from "./state/backend.ts";
 export { registerStateBackend, type StateBackendOptions } from "./state/backend_registry.ts";
 export { HeapKeyedStateBackend } from "./state/heap_backend.ts";

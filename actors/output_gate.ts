@@ -176,11 +176,19 @@ export class OutputGate {
       case "rebalance": {
         const c = this.#next;
         this.#next = (this.#next + 1) % channels.length;
-        for (let i = 0; i < batch.length; i++) this.#push(c, batch[i], ts === undefined ? NaN : ts[i]);
-        return;
+        return this.#appendTimed(c, batch, ts);
       }
     }
-    for (let i = 0; i < batch.length; i++) this.#push(0, batch[i], ts === undefined ? NaN : ts[i]);
+    this.#appendTimed(0, batch, ts);
+  }
+
+  /** #append with timestamps: a big enough batch with its own timestamps travels as it is, as on the untimed path. */
+  #appendTimed(c: number, batch: Batch, ts: number[] | undefined): void {
+    if (ts !== undefined && this.#building[c].length === 0 && batch.length >= this.#asIsMin) {
+      this.channels[c].send(batch);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) this.#push(c, batch[i], ts === undefined ? NaN : ts[i]);
   }
 
   #push(c: number, value: unknown, timestamp: number): void {

@@ -10,10 +10,10 @@
  *   call; a `null`/`undefined` key is `invalid_key`. Keys are compared by value
  *   (`canonicalKey`); a key object the caller changes later stays filed as it was.
  * - **States are declared by name** on first use: `valueState`, `listState`, `mapState`
- *   (each with `StateOptions`, TTL included: see `ttl.ts`) and `reducingState(name, fn)`.
- *   A name keeps its kind: declaring it as another kind is `state_kind_mismatch`. A
- *   reducing state is a value state in snapshots (kind `"value"`), so a rolling reduce's
- *   savepoint restores into any backend.
+ *   (each with `StateOptions`, TTL included: see `ttl.ts`), `reducingState(name, fn)` and
+ *   `aggregatingState(name, aggregator)`. A name keeps its kind: declaring it as another
+ *   kind is `state_kind_mismatch`. Reducing and aggregating states are value states in
+ *   snapshots (kind `"value"`), so a rolling reduce's savepoint restores into any backend.
  * - **Values are values.** What `update`/`add`/`put` stored is the state's own; a backend
  *   may keep the reference (heap) or encode it (sqlite). A value read back may be the
  *   stored object itself: user code that changes it in place must write it back to be
@@ -58,6 +58,32 @@ export interface ReducingState<T> {
   add(value: T): void;
   /** Folds value into `key`'s accumulator and returns the new accumulator (still owned by state). */
   addFor(key: unknown, value: T): T;
+  clear(): void;
+}
+
+/**
+ * How an aggregating state folds its inputs (the part of Flink's `AggregateFunction` a
+ * state runs): `createAccumulator` for a key without one, then `add`, which may change
+ * `acc` in place and returns the accumulator to keep.
+ */
+export interface StateAggregator<IN, ACC> {
+  createAccumulator(): ACC;
+  add(value: IN, acc: ACC): ACC;
+}
+
+/**
+ * A per-key accumulator folded from inputs of another type (Flink's `AggregatingState`,
+ * except that get() is the accumulator itself, not a result taken from it). `addFor(key,
+ * value)` is the fast path: one lookup per input, no `setCurrentKey` needed for a
+ * primitive key.
+ */
+export interface AggregatingState<IN, ACC> {
+  /** The current key's accumulator, or undefined. */
+  get(): ACC | undefined;
+  /** Folds value into the current key's accumulator (created first when it has none). */
+  add(value: IN): void;
+  /** Folds value into `key`'s accumulator and returns the new accumulator (still owned by state). */
+  addFor(key: unknown, value: IN): ACC;
   clear(): void;
 }
 
@@ -202,6 +228,8 @@ export interface KeyedStateBackend {
   listState<T>(name: string, options?: StateOptions): ListState<T>;
   mapState<K, V>(name: string, options?: StateOptions): MapState<K, V>;
   reducingState<T>(name: string, reduce: (acc: T, value: T) => T): ReducingState<T>;
+  /** @throws {WeirError} `state_kind_mismatch`, `state_ttl_mismatch` (a restored TTL state) */
+  aggregatingState<IN, ACC>(name: string, aggregator: StateAggregator<IN, ACC>): AggregatingState<IN, ACC>;
   /** The snapshot point; see KeyedStateSnapshot. */
   snapshot(checkpointId: number, options?: SnapshotOptions): KeyedStateSnapshot;
   /**

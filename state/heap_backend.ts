@@ -6,7 +6,7 @@
  */
 import { copyValue, unpersistablePart } from "../codec/values.ts";
 import { WeirError } from "../errors.ts";
-import type { IncrementalKeyedState, KeyedStateBackend, KeyedStateBackendInit, KeyedStateHandle, KeyedStateSnapshot, ReducingState, SnapshotOptions } from "./backend.ts";
+import type { AggregatingState, IncrementalKeyedState, KeyedStateBackend, KeyedStateBackendInit, KeyedStateHandle, KeyedStateSnapshot, ReducingState, SnapshotOptions, StateAggregator } from "./backend.ts";
 import { type KeyGroupRange, canonicalKey, invalidKey, keyGroupOf } from "./key_group.ts";
 import type { ListState, MapState, StateKind, ValueState } from "./keyed_state.ts";
 import { ttlListState, ttlMapState, ttlValueState } from "./heap_ttl_states.ts";
@@ -252,6 +252,37 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     };
     return {
       get: () => t.get(this.#key(name)) as T | undefined,
+      add: (value) => void addFor(this.#key(name), value),
+      addFor: (key, value) => {
+        if (key === undefined || key === null) throw invalidKey(key);
+        return addFor(typeof key === "object" ? this.#canonical(key) : key, value);
+      },
+      clear: () => void t.delete(this.#key(name)),
+    };
+  }
+
+  /**
+   * An aggregating state; in snapshots a value state of the same name, as a reducing state.
+   * @throws {WeirError} `state_kind_mismatch`, `state_ttl_mismatch` (a restored TTL state)
+   */
+  aggregatingState<IN, ACC>(name: string, aggregator: StateAggregator<IN, ACC>): AggregatingState<IN, ACC> {
+    const t = this.#table(name, "value");
+    if (this.#ttlTables.has(name)) {
+      throw new WeirError("state_ttl_mismatch", `Keyed state "${name}" was stored with a TTL and is now declared as an aggregating state without one`);
+    }
+    // As reducingState: one lookup per input, the accumulator folded in its cell.
+    const addFor = (k: unknown, value: IN): ACC => {
+      const slot = t.slotFor(k);
+      if (slot < 0) {
+        const acc = aggregator.add(value, aggregator.createAccumulator());
+        t.add(k, acc);
+        return acc;
+      }
+      const values = t.values;
+      return (values[slot] = aggregator.add(value, values[slot] as ACC));
+    };
+    return {
+      get: () => t.get(this.#key(name)) as ACC | undefined,
       add: (value) => void addFor(this.#key(name), value),
       addFor: (key, value) => {
         if (key === undefined || key === null) throw invalidKey(key);

@@ -10,7 +10,7 @@
 import { copyValue } from "../codec/values.ts";
 import { WeirError } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
-import type { IncrementalKeyedState, KeyedStateBackend, KeyedStateBackendInit, KeyedStateHandle, KeyedStateSnapshot, ReducingState, SnapshotOptions } from "./backend.ts";
+import type { AggregatingState, IncrementalKeyedState, KeyedStateBackend, KeyedStateBackendInit, KeyedStateHandle, KeyedStateSnapshot, ReducingState, SnapshotOptions, StateAggregator } from "./backend.ts";
 import { ttlListState, ttlMapState, ttlValueState } from "./heap_ttl_states.ts";
 import { type KeyGroupRange, canonicalKey, invalidKey } from "./key_group.ts";
 import { type ListState, type MapState, readTable, type StateKind, type ValueState } from "./keyed_state.ts";
@@ -252,6 +252,34 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
     };
     return {
       get: () => store.read(s.sid, this.#key.canonical(), this.#currentOriginal) as T | undefined,
+      add: (value) => void addFor(this.#key.canonical(), this.#key.original(this.#currentCanonical), value),
+      addFor: (key, value) => {
+        if (key === undefined || key === null) throw invalidKey(key);
+        if (typeof key !== "object") return addFor(key, key, value);
+        const c = canonicalKey(key);
+        return addFor(c, copyValue(key), value);
+      },
+      clear: () => store.write(s.sid, this.#key.canonical(), undefined, undefined),
+    };
+  }
+
+  /**
+   * An aggregating state; stored as a value state of the same name, as a reducing state.
+   * @throws {WeirError} `state_kind_mismatch`, `state_ttl_mismatch` (a restored TTL state)
+   */
+  aggregatingState<IN, ACC>(name: string, aggregator: StateAggregator<IN, ACC>): AggregatingState<IN, ACC> {
+    const s = this.#state(name, "value", true);
+    if (s.ttl) throw new WeirError("state_ttl_mismatch", `Keyed state "${name}" was stored with a TTL and is now declared as an aggregating state without one`);
+    s.reducing = true;
+    const store = this.#store;
+    const addFor = (c: unknown, original: unknown, value: IN): ACC => {
+      const acc = store.read(s.sid, c, original) as ACC | undefined;
+      const next = aggregator.add(value, acc === undefined ? aggregator.createAccumulator() : acc);
+      store.write(s.sid, c, original, next);
+      return next;
+    };
+    return {
+      get: () => store.read(s.sid, this.#key.canonical(), this.#currentOriginal) as ACC | undefined,
       add: (value) => void addFor(this.#key.canonical(), this.#key.original(this.#currentCanonical), value),
       addFor: (key, value) => {
         if (key === undefined || key === null) throw invalidKey(key);

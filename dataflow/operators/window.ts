@@ -1,6 +1,6 @@
 import type { Batch } from "../../actors/messages.ts";
 import { WeirError } from "../../errors.ts";
-import type { ValueState } from "../../state/keyed_state.ts";
+import type { AggregatingState, KeyedStateBackend } from "../../state/backend.ts";
 import type { OperatorContext, RestoredState } from "../operator.ts";
 import { type OutputTag, SideRecord, checkTag } from "../side_output.ts";
 import type { TimeDomain } from "../timer_service.ts";
@@ -48,59 +48,102 @@ function inOrder(steps: (() => void | Promise<void>)[], from = 0): void | Promis
 const CONTENTS = "weir.window";
 const NONE: readonly unknown[] = Object.freeze([]);
 
+/** What one edit does to a key's window list: fold `value` into window `start` (created with `end` when absent), drop window `start`, or make the list `triples`. */
+const ADD = 0;
+const REMOVE = 1;
+const REPLACE = 2;
+
+/** One change of a key's window list, as its aggregating state folds it in. */
+interface Edit {
+  op: typeof ADD | typeof REMOVE | typeof REPLACE;
+  start: number;
+  end: number;
+  value: unknown;
+  triples: unknown[];
+  /** Set by an Add that created its window. */
+  created: boolean;
+}
+
 /**
- * The open windows of the current key as one value state: a flat list of
+ * The open windows of a key as one aggregating state: a flat list of
  * [start, end, accumulator or elements] triples (a key has few windows open: one or two
- * tumbling, size/slide sliding, a few sessions). One state read and one write per record,
- * where a map state per window would take twice as many lookups. Windows of a key never
- * share a start.
+ * tumbling, size/slide sliding, a few sessions), changed in place by edits. A record costs
+ * one state lookup by its key (`addFor`, no `setCurrentKey`), as a rolling reduce's does:
+ * the backend copies the list first when a snapshot in progress still needs it (heap) or
+ * writes the changed copy back (SQLite). The operator reuses one edit, so adding a record
+ * allocates nothing unless its window is new. Windows of a key never share a start.
  */
 class WindowContents {
-  readonly #state: ValueState<unknown[]>;
-  constructor(state: ValueState<unknown[]>) {
-    this.#state = state;
+  readonly #state: AggregatingState<Edit, unknown[]>;
+  readonly #edit: Edit = { op: ADD, start: 0, end: 0, value: undefined, triples: [], created: false };
+
+  constructor(backend: KeyedStateBackend, fn: WindowFunction) {
+    this.#state = backend.aggregatingState<Edit, unknown[]>(CONTENTS, {
+      createAccumulator: () => [],
+      add: (e, a) => {
+        if (e.op === REPLACE) return e.triples;
+        for (let i = 0; i < a.length; i += 3) {
+          if (a[i] !== e.start) continue;
+          if (e.op === REMOVE) a.splice(i, 3);
+          else a[i + 2] = fn.add(a[i + 2], e.value);
+          return a;
+        }
+        if (e.op === ADD) {
+          a.push(e.start, e.end, fn.init(e.value));
+          e.created = true;
+        }
+        return a;
+      },
+    });
   }
+
+  /** The current key's windows. */
   all(): readonly unknown[] {
-    return this.#state.value() ?? NONE;
+    return this.#state.get() ?? NONE;
   }
+
+  /** The current key's window `start`. */
   get(start: number): [end: number, acc: unknown] | undefined {
     const a = this.all();
     for (let i = 0; i < a.length; i += 3) if (a[i] === start) return [a[i + 1] as number, a[i + 2]];
     return undefined;
   }
-  /** Adds `value` to window `start` (created when absent); true when it was created. */
-  add(start: number, end: number, value: unknown, fn: WindowFunction): boolean {
-    const a = this.#state.value();
-    if (a === undefined) {
-      this.#state.update([start, end, fn.init(value)]);
-      return true;
-    }
-    let created = true;
-    for (let i = 0; i < a.length; i += 3) {
-      if (a[i] !== start) continue;
-      a[i + 2] = fn.add(a[i + 2], value);
-      created = false;
-      break;
-    }
-    if (created) a.push(start, end, fn.init(value));
-    // Changed in place after a read, then written back: a backend that keeps the object
-    // (heap) copied it for any snapshot in progress on the read; one that decoded a copy
-    // (SQLite) takes the write.
-    this.#state.update(a);
-    return created;
+
+  /** Adds `value` to `key`'s window `start` (created when absent); true when it was created. */
+  addFor(key: unknown, start: number, end: number, value: unknown): boolean {
+    const e = this.#edit;
+    e.op = ADD;
+    e.start = start;
+    e.end = end;
+    e.value = value;
+    e.created = false;
+    this.#state.addFor(key, e);
+    e.value = undefined;
+    return e.created;
   }
+
+  /** Drops the current key's window `start`, and the key's entry with its last window. */
   remove(start: number): void {
     const a = this.all();
     for (let i = 0; i < a.length; i += 3) {
       if (a[i] !== start) continue;
       if (a.length === 3) this.#state.clear();
-      else this.#state.update([...a.slice(0, i), ...a.slice(i + 3)]);
+      else {
+        this.#edit.op = REMOVE;
+        this.#edit.start = start;
+        this.#state.add(this.#edit);
+      }
       return;
     }
   }
+
+  /** The current key's windows become `triples`. */
   replace(triples: unknown[]): void {
-    if (triples.length === 0) this.#state.clear();
-    else this.#state.update(triples);
+    if (triples.length === 0) return this.#state.clear();
+    this.#edit.op = REPLACE;
+    this.#edit.triples = triples;
+    this.#state.add(this.#edit);
+    this.#edit.triples = [];
   }
 }
 
@@ -163,7 +206,7 @@ export class WindowOperator extends TimedKeyedOperator {
   }
 
   #state(): WindowContents {
-    return (this.#contents ??= new WindowContents(this.backend.valueState<unknown[]>(CONTENTS)));
+    return (this.#contents ??= new WindowContents(this.backend, this.#fn));
   }
 
   #newOut(): Batch {
@@ -180,9 +223,11 @@ export class WindowOperator extends TimedKeyedOperator {
     // A record arriving in the millisecond whose windows already fired belongs to the next
     // one: processing time, as this operator sees it, never goes back behind a firing.
     const now = eventTime ? 0 : Math.max(this.#clock.now(), this.#processingFiredUpTo + 1);
+    const merging = this.#assigner.merging;
+    const sel = this.keySelector;
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
-      this.backend.setCurrentKey(this.keySelector(v));
+      const key = sel(v);
       let time = now;
       if (eventTime) {
         time = ts === undefined ? NaN : ts[i];
@@ -193,7 +238,11 @@ export class WindowOperator extends TimedKeyedOperator {
           );
         }
       }
-      const taken = this.#assigner.merging ? this.#addToSession(v, time, fires) : this.#addToWindows(v, time, fires);
+      let taken: boolean;
+      if (merging) {
+        this.backend.setCurrentKey(key);
+        taken = this.#addToSession(v, time, fires);
+      } else taken = this.#addToWindows(key, v, time, fires);
       if (!taken) this.#late(v, time, out);
     }
     const r = inOrder(fires);
@@ -205,8 +254,11 @@ export class WindowOperator extends TimedKeyedOperator {
     return this.#assigner.eventTime && w.end - 1 + this.#latenessMs <= this.timers.watermark;
   }
 
-  /** Tumbling and sliding windows: the record goes into each of its windows that is not late. */
-  #addToWindows(v: unknown, time: number, fires: (() => void | Promise<void>)[]): boolean {
+  /**
+   * Tumbling and sliding windows: the record goes into each of its windows that is not
+   * late. The key is set as current only when a window is new (its timers) or fires late.
+   */
+  #addToWindows(key: unknown, v: unknown, time: number, fires: (() => void | Promise<void>)[]): boolean {
     const { size, slide, offset } = this.#assigner.fixed!;
     const contents = this.#state();
     const watermark = this.timers.watermark;
@@ -217,8 +269,14 @@ export class WindowOperator extends TimedKeyedOperator {
       const end = start + size;
       if (eventTime && end - 1 + this.#latenessMs <= watermark) continue;
       taken = true;
-      if (contents.add(start, end, v, this.#fn)) this.#registerTimers(end);
-      if (eventTime && end - 1 <= watermark) this.#fireLate(start, fires);
+      if (contents.addFor(key, start, end, v)) {
+        this.backend.setCurrentKey(key);
+        this.#registerTimers(end);
+      }
+      if (eventTime && end - 1 <= watermark) {
+        this.backend.setCurrentKey(key);
+        this.#fireLate(start, fires);
+      }
     }
     return taken;
   }

@@ -126,6 +126,39 @@ export function runBackendConformance(name: string, create: BackendFactory): voi
       for (const x of [b, r, plain]) x.dispose();
     });
 
+    test("aggregatingState() creates an accumulator per key, folds in place, and snapshots hold it as a value state", async () => {
+      const b = await make();
+      // Inputs of another type than the accumulator, which add() changes in place.
+      const lists = { createAccumulator: (): number[] => [], add: (v: number, acc: number[]) => (acc.push(v), acc) };
+      const agg = b.aggregatingState<number, number[]>("agg", lists);
+      assert.deepEqual(agg.addFor("a", 1), [1]);
+      assert.deepEqual(agg.addFor("a", 2), [1, 2]);
+      assert.deepEqual(agg.addFor({ k: "obj" }, 5), [5]);
+      b.setCurrentKey("a");
+      agg.add(3);
+      assert.deepEqual(agg.get(), [1, 2, 3]);
+      b.setCurrentKey("b");
+      assert.equal(agg.get(), undefined);
+      const snap = b.snapshot(1);
+      agg.addFor("a", 4); // in place, after the snapshot point
+      const handle = await finish(snap);
+      b.setCurrentKey("a");
+      assert.deepEqual(agg.get(), [1, 2, 3, 4]);
+      agg.clear();
+      assert.equal(agg.get(), undefined);
+      const r = await make();
+      await r.restore([handle]);
+      r.setCurrentKey("a");
+      assert.deepEqual(r.valueState("agg").value(), [1, 2, 3], "the snapshot holds the accumulator as it was at its point");
+      const again = (await (async () => {
+        const x = await make();
+        await x.restore([handle]);
+        return x;
+      })());
+      assert.deepEqual(again.aggregatingState<number, number[]>("agg", lists).addFor({ k: "obj" }, 6), [5, 6]);
+      for (const x of [b, r, again]) x.dispose();
+    });
+
     test("TTL: values expire ttl ms after their write; snapshots keep write times and drop expired entries", async () => {
       const clock = new ManualClock();
       const b = await make({ clock });
