@@ -33,49 +33,82 @@ export interface TimerService {
   deleteProcessingTimeTimer(timestamp: number): void;
 }
 
-/** A timer in a queue; whether it is still live is in keyed state (a deleted one is skipped when it comes up). */
-interface QueuedTimer {
-  timestamp: number;
-  key: unknown;
-}
+/**
+ * The queued timers of one domain, by timestamp: a bucket of keys per timestamp (in
+ * registration order) and a binary min-heap of the bucketed timestamps. Many keys register
+ * the same timestamp (every key's window ending at one minute, say), so a registration is
+ * an append to the bucket last used, and the heap holds one entry per distinct timestamp,
+ * not one per timer. Whether a queued timer is still live is in keyed state: a deleted one
+ * is skipped when its bucket comes up.
+ */
+class TimerQueue {
+  readonly #heap: number[] = [];
+  readonly #buckets = new Map<number, unknown[]>();
+  #lastTimestamp = NaN;
+  #lastBucket: unknown[] | undefined;
 
-/** A binary min-heap of timers by timestamp. */
-class TimerHeap {
-  readonly #items: QueuedTimer[] = [];
-  get size(): number {
-    return this.#items.length;
+  get empty(): boolean {
+    return this.#heap.length === 0;
   }
-  peek(): QueuedTimer | undefined {
-    return this.#items[0];
+
+  /** The earliest queued timestamp, or Infinity. */
+  peek(): number {
+    return this.#heap.length > 0 ? this.#heap[0] : Infinity;
   }
-  push(t: QueuedTimer): void {
-    const a = this.#items;
+
+  push(timestamp: number, key: unknown): void {
+    if (timestamp === this.#lastTimestamp && this.#lastBucket !== undefined) {
+      this.#lastBucket.push(key);
+      return;
+    }
+    let bucket = this.#buckets.get(timestamp);
+    if (bucket === undefined) {
+      this.#buckets.set(timestamp, (bucket = []));
+      this.#heapPush(timestamp);
+    }
+    bucket.push(key);
+    this.#lastTimestamp = timestamp;
+    this.#lastBucket = bucket;
+  }
+
+  /** Takes the keys queued at the earliest timestamp (the caller peeked it). */
+  popBucket(): unknown[] {
+    const timestamp = this.#heapPop();
+    const bucket = this.#buckets.get(timestamp)!;
+    this.#buckets.delete(timestamp);
+    if (timestamp === this.#lastTimestamp) this.#lastBucket = undefined;
+    return bucket;
+  }
+
+  #heapPush(t: number): void {
+    const a = this.#heap;
+    let i = a.length;
     a.push(t);
-    let i = a.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (a[p].timestamp <= a[i].timestamp) break;
-      [a[p], a[i]] = [a[i], a[p]];
+      if (a[p] <= t) break;
+      a[i] = a[p];
       i = p;
     }
+    a[i] = t;
   }
-  pop(): QueuedTimer | undefined {
-    const a = this.#items;
+
+  #heapPop(): number {
+    const a = this.#heap;
     const top = a[0];
-    const last = a.pop();
-    if (a.length > 0 && last !== undefined) {
-      a[0] = last;
+    const last = a.pop()!;
+    const n = a.length;
+    if (n > 0) {
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && a[l].timestamp < a[m].timestamp) m = l;
-        if (r < a.length && a[r].timestamp < a[m].timestamp) m = r;
-        if (m === i) break;
-        [a[m], a[i]] = [a[i], a[m]];
+        if (l >= n) break;
+        const m = l + 1 < n && a[l + 1] < a[l] ? l + 1 : l;
+        if (a[m] >= last) break;
+        a[i] = a[m];
         i = m;
       }
+      a[i] = last;
     }
     return top;
   }
@@ -107,7 +140,7 @@ export class InternalTimerService {
   readonly #backend: KeyedStateBackend;
   readonly #clock: { now(): number };
   readonly #owner: string;
-  readonly #queues: Record<TimeDomain, TimerHeap> = { event: new TimerHeap(), processing: new TimerHeap() };
+  readonly #queues: Record<TimeDomain, TimerQueue> = { event: new TimerQueue(), processing: new TimerQueue() };
   #watermark = -Infinity;
   /** The service as user code sees it, for the current key. */
   readonly forKey: TimerService;
@@ -170,7 +203,7 @@ export class InternalTimerService {
       list.push(code, timestamp);
       state.update(list);
     }
-    this.#queues[domain].push({ timestamp, key: this.#backend.currentKey });
+    this.#queues[domain].push(timestamp, this.#backend.currentKey);
   }
 
   /** Deletes the current key's timer; the queued copy is skipped when it comes up. */
@@ -188,7 +221,7 @@ export class InternalTimerService {
         if (g < range.start || g > range.end) continue;
         for (const [key, value] of entries) {
           const list = value as number[];
-          for (let i = 0; i < list.length; i += 2) this.#queues[list[i] === 0 ? "event" : "processing"].push({ timestamp: list[i + 1], key });
+          for (let i = 0; i < list.length; i += 2) this.#queues[list[i] === 0 ? "event" : "processing"].push(list[i + 1], key);
         }
       }
     }
@@ -201,7 +234,7 @@ export class InternalTimerService {
 
   /** The earliest processing-time timer still queued, or Infinity. */
   nextProcessingTime(): number {
-    return this.#queues.processing.peek()?.timestamp ?? Infinity;
+    return this.#queues.processing.peek();
   }
 
   /** Event time advanced (never backwards). */
@@ -216,12 +249,14 @@ export class InternalTimerService {
    */
   takeDue(domain: TimeDomain, upTo: number): { key: unknown; timestamp: number }[] {
     const q = this.#queues[domain];
+    const code = DOMAIN_CODE[domain];
     const due: { key: unknown; timestamp: number }[] = [];
-    for (let t = q.peek(); t !== undefined && t.timestamp <= upTo; t = q.peek()) {
-      q.pop();
-      this.#backend.setCurrentKey(t.key);
-      // Deleted since it was queued, or queued twice (deleted and registered again).
-      if (this.#remove(DOMAIN_CODE[domain], t.timestamp)) due.push(t);
+    for (let timestamp = q.peek(); !q.empty && timestamp <= upTo; timestamp = q.peek()) {
+      for (const key of q.popBucket()) {
+        this.#backend.setCurrentKey(key);
+        // Deleted since it was queued, or queued twice (deleted and registered again).
+        if (this.#remove(code, timestamp)) due.push({ key, timestamp });
+      }
     }
     return due;
   }
