@@ -10,8 +10,8 @@
  * output, so a checkpoint holds either both or neither.
  * @module
  */
-import type { KeyedStateBackend } from "../state/backend.ts";
-import { type KeyedTableSnapshot, readTable, type ValueState } from "../state/keyed_state.ts";
+import type { AggregatingState, KeyedStateBackend } from "../state/backend.ts";
+import { type KeyedTableSnapshot, readTable } from "../state/keyed_state.ts";
 import { WeirError } from "../errors.ts";
 
 /** Which clock a timer follows. */
@@ -46,14 +46,19 @@ class TimerQueue {
   readonly #buckets = new Map<number, unknown[]>();
   #lastTimestamp = NaN;
   #lastBucket: unknown[] | undefined;
+  /** The bucket being taken (out of the map and the heap), from #headIndex on. */
+  #head: unknown[] | undefined;
+  #headIndex = 0;
+  #headTimestamp = NaN;
 
   get empty(): boolean {
-    return this.#heap.length === 0;
+    return this.#head === undefined && this.#heap.length === 0;
   }
 
   /** The earliest queued timestamp, or Infinity. */
   peek(): number {
-    return this.#heap.length > 0 ? this.#heap[0] : Infinity;
+    if (this.#head === undefined) return this.#heap.length > 0 ? this.#heap[0] : Infinity;
+    return this.#heap.length > 0 && this.#heap[0] < this.#headTimestamp ? this.#heap[0] : this.#headTimestamp;
   }
 
   push(timestamp: number, key: unknown): void {
@@ -71,13 +76,36 @@ class TimerQueue {
     this.#lastBucket = bucket;
   }
 
-  /** Takes the keys queued at the earliest timestamp (the caller peeked it). */
-  popBucket(): unknown[] {
-    const timestamp = this.#heapPop();
-    const bucket = this.#buckets.get(timestamp)!;
-    this.#buckets.delete(timestamp);
-    if (timestamp === this.#lastTimestamp) this.#lastBucket = undefined;
-    return bucket;
+  /** Takes one key queued at the earliest timestamp (the caller peeked it: not empty). */
+  pop(): unknown {
+    if (this.#head !== undefined && this.#heap.length > 0 && this.#heap[0] < this.#headTimestamp) {
+      // An earlier timer was queued while a bucket was being taken: the rest of the bucket waits.
+      this.#unhead();
+    }
+    if (this.#head === undefined) {
+      const timestamp = this.#heapPop();
+      this.#head = this.#buckets.get(timestamp)!;
+      this.#buckets.delete(timestamp);
+      if (timestamp === this.#lastTimestamp) this.#lastBucket = undefined;
+      this.#headIndex = 0;
+      this.#headTimestamp = timestamp;
+    }
+    const key = this.#head[this.#headIndex++];
+    if (this.#headIndex === this.#head.length) this.#head = undefined;
+    return key;
+  }
+
+  /** Puts the rest of the bucket being taken back in front of its timestamp's keys. */
+  #unhead(): void {
+    const rest = this.#head!.slice(this.#headIndex);
+    this.#head = undefined;
+    const t = this.#headTimestamp;
+    const later = this.#buckets.get(t);
+    if (later === undefined) {
+      this.#buckets.set(t, rest);
+      this.#heapPush(t);
+    } else later.unshift(...rest);
+    if (t === this.#lastTimestamp) this.#lastBucket = this.#buckets.get(t);
   }
 
   #heapPush(t: number): void {
@@ -112,6 +140,25 @@ class TimerQueue {
     }
     return top;
   }
+}
+
+/** Removes n elements of `a` at `i` in place (splice would allocate the array of those removed). */
+export function removeAt(a: unknown[], i: number, n: number): void {
+  for (let j = i + n; j < a.length; j++) a[j - n] = a[j];
+  a.length -= n;
+}
+
+/** What one edit does to a key's timer list: add a timer (once), or remove one. */
+const ADD = 0;
+const REMOVE = 1;
+
+/** One change of a key's timer list, as its aggregating state folds it in (one object, reused). */
+interface TimerEdit {
+  op: typeof ADD | typeof REMOVE;
+  code: number;
+  timestamp: number;
+  /** Set by the fold: whether the list changed. */
+  changed: boolean;
 }
 
 function checkTimestamp(what: string, ts: unknown, owner: string): number {
@@ -163,47 +210,55 @@ export class InternalTimerService {
     return this.#watermark;
   }
 
-  #timerState: ValueState<number[]> | undefined;
+  #timerState: AggregatingState<TimerEdit, number[]> | undefined;
+  readonly #edit: TimerEdit = { op: ADD, code: 0, timestamp: 0, changed: false };
 
-  /** The timers of the current key (the accessor follows the backend's current key). */
-  #state(): ValueState<number[]> {
-    return (this.#timerState ??= this.#backend.valueState<number[]>(TIMER_STATE));
-  }
-
-  /** Index of the current key's timer in its list, or -1. */
-  #find(list: number[] | undefined, code: number, timestamp: number): number {
-    if (list === undefined) return -1;
-    for (let i = 0; i < list.length; i += 2) if (list[i] === code && list[i + 1] === timestamp) return i;
-    return -1;
+  /**
+   * The timers of the current key, as an aggregating state (one lookup per change, folded
+   * in place as window contents are; the accessor follows the backend's current key).
+   */
+  #state(): AggregatingState<TimerEdit, number[]> {
+    return (this.#timerState ??= this.#backend.aggregatingState<TimerEdit, number[]>(TIMER_STATE, {
+      createAccumulator: () => [],
+      add: (e, list) => {
+        let i = 0;
+        while (i < list.length && !(list[i] === e.code && list[i + 1] === e.timestamp)) i += 2;
+        const found = i < list.length;
+        if (e.op === ADD && !found) list.push(e.code, e.timestamp);
+        else if (e.op === REMOVE && found) removeAt(list, i, 2);
+        e.changed = e.op === ADD ? !found : found;
+        return list;
+      },
+    }));
   }
 
   /** Removes the current key's timer; false when it had none there. */
   #remove(code: number, timestamp: number): boolean {
     const state = this.#state();
-    const list = state.value();
-    const i = this.#find(list, code, timestamp);
-    if (i < 0) return false;
-    if (list!.length === 2) state.clear();
-    else {
-      // In place after the read, then written back (see WindowContents.add).
-      list!.splice(i, 2);
-      state.update(list!);
+    const list = state.get();
+    if (list === undefined) return false;
+    if (list.length === 2) {
+      if (list[0] !== code || list[1] !== timestamp) return false;
+      // The key's last timer: its entry goes.
+      state.clear();
+      return true;
     }
-    return true;
+    const e = this.#edit;
+    e.op = REMOVE;
+    e.code = code;
+    e.timestamp = timestamp;
+    state.add(e);
+    return e.changed;
   }
 
   /** A timer for the current key (once per domain and timestamp). */
   register(domain: TimeDomain, timestamp: number): void {
-    const state = this.#state();
-    const list = state.value();
-    const code = DOMAIN_CODE[domain];
-    if (this.#find(list, code, timestamp) >= 0) return;
-    if (list === undefined) state.update([code, timestamp]);
-    else {
-      list.push(code, timestamp);
-      state.update(list);
-    }
-    this.#queues[domain].push(timestamp, this.#backend.currentKey);
+    const e = this.#edit;
+    e.op = ADD;
+    e.code = DOMAIN_CODE[domain];
+    e.timestamp = timestamp;
+    this.#state().add(e);
+    if (e.changed) this.#queues[domain].push(timestamp, this.#backend.currentKey);
   }
 
   /** Deletes the current key's timer; the queued copy is skipped when it comes up. */
@@ -243,21 +298,29 @@ export class InternalTimerService {
   }
 
   /**
-   * Takes the timers of `domain` due at `upTo` (the watermark, or the processing time) out
-   * of state, in timestamp order: the caller fires each with its key set. Call again until
-   * it returns none: a timer may register another one that is due already.
+   * Takes the next timer of `domain` due at `upTo` (the watermark, or the processing time)
+   * out of state, in timestamp order, and sets its key as the backend's current key: its
+   * timestamp, or NaN when none is due. The caller fires it before it takes the next (a
+   * timer may register another one that is due already).
    */
-  takeDue(domain: TimeDomain, upTo: number): { key: unknown; timestamp: number }[] {
+  nextDue(domain: TimeDomain, upTo: number): number {
     const q = this.#queues[domain];
     const code = DOMAIN_CODE[domain];
-    const due: { key: unknown; timestamp: number }[] = [];
     for (let timestamp = q.peek(); !q.empty && timestamp <= upTo; timestamp = q.peek()) {
-      for (const key of q.popBucket()) {
-        this.#backend.setCurrentKey(key);
-        // Deleted since it was queued, or queued twice (deleted and registered again).
-        if (this.#remove(code, timestamp)) due.push({ key, timestamp });
-      }
+      this.#backend.setCurrentKey(q.pop());
+      // Deleted since it was queued, or queued twice (deleted and registered again).
+      if (this.#remove(code, timestamp)) return timestamp;
     }
+    return NaN;
+  }
+
+  /**
+   * Takes every timer of `domain` due at `upTo` out of state, in timestamp order: the caller
+   * fires each with its key set. Call again until it returns none.
+   */
+  takeDue(domain: TimeDomain, upTo: number): { key: unknown; timestamp: number }[] {
+    const due: { key: unknown; timestamp: number }[] = [];
+    for (let t = this.nextDue(domain, upTo); !Number.isNaN(t); t = this.nextDue(domain, upTo)) due.push({ key: this.#backend.currentKey, timestamp: t });
     return due;
   }
 }

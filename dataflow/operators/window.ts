@@ -3,7 +3,7 @@ import { WeirError } from "../../errors.ts";
 import type { AggregatingState, KeyedStateBackend } from "../../state/backend.ts";
 import type { OperatorContext, RestoredState } from "../operator.ts";
 import { type OutputTag, SideRecord, checkTag } from "../side_output.ts";
-import type { TimeDomain } from "../timer_service.ts";
+import { removeAt, type TimeDomain } from "../timer_service.ts";
 import { type TimeWindow, type WindowAssigner, windowStart } from "../window_assigners.ts";
 import { TimedKeyedOperator } from "./timed_keyed.ts";
 
@@ -64,6 +64,25 @@ interface Edit {
   created: boolean;
 }
 
+/** Where window `start` is in a key's list of triples, or -1. */
+function indexOfWindow(a: readonly unknown[], start: number): number {
+  for (let i = 0; i < a.length; i += 3) if (a[i] === start) return i;
+  return -1;
+}
+
+/**
+ * An empty array whose elements V8 keeps tagged. A list of only numbers is kept as
+ * unboxed doubles once one of them is not a small integer (a window start in epoch ms),
+ * and then every read of a number accumulator from it, to pass it to the window function,
+ * allocates a box: per record. Elements kinds only ever widen, so an array that held
+ * `undefined` once stays tagged. (JSC boxes no doubles; this costs it nothing.)
+ */
+function genericArray(): unknown[] {
+  const a: unknown[] = [undefined];
+  a.pop();
+  return a;
+}
+
 /**
  * The open windows of a key as one aggregating state: a flat list of
  * [start, end, accumulator or elements] triples (a key has few windows open: one or two
@@ -79,12 +98,12 @@ class WindowContents {
 
   constructor(backend: KeyedStateBackend, fn: WindowFunction) {
     this.#state = backend.aggregatingState<Edit, unknown[]>(CONTENTS, {
-      createAccumulator: () => [],
+      createAccumulator: genericArray,
       add: (e, a) => {
         if (e.op === REPLACE) return e.triples;
         for (let i = 0; i < a.length; i += 3) {
           if (a[i] !== e.start) continue;
-          if (e.op === REMOVE) a.splice(i, 3);
+          if (e.op === REMOVE) removeAt(a, i, 3);
           else a[i + 2] = fn.add(a[i + 2], e.value);
           return a;
         }
@@ -105,8 +124,8 @@ class WindowContents {
   /** The current key's window `start`. */
   get(start: number): [end: number, acc: unknown] | undefined {
     const a = this.all();
-    for (let i = 0; i < a.length; i += 3) if (a[i] === start) return [a[i + 1] as number, a[i + 2]];
-    return undefined;
+    const i = indexOfWindow(a, start);
+    return i < 0 ? undefined : [a[i + 1] as number, a[i + 2]];
   }
 
   /** Adds `value` to `key`'s window `start` (created when absent); true when it was created. */
@@ -125,16 +144,16 @@ class WindowContents {
   /** Drops the current key's window `start`, and the key's entry with its last window. */
   remove(start: number): void {
     const a = this.all();
-    for (let i = 0; i < a.length; i += 3) {
-      if (a[i] !== start) continue;
-      if (a.length === 3) this.#state.clear();
-      else {
-        this.#edit.op = REMOVE;
-        this.#edit.start = start;
-        this.#state.add(this.#edit);
-      }
-      return;
-    }
+    const i = indexOfWindow(a, start);
+    if (i >= 0) this.removeAt(a, i);
+  }
+
+  /** Drops the window at `i` of `a`, the current key's list as all() gave it. */
+  removeAt(a: readonly unknown[], i: number): void {
+    if (a.length === 3) return this.#state.clear();
+    this.#edit.op = REMOVE;
+    this.#edit.start = a[i] as number;
+    this.#state.add(this.#edit);
   }
 
   /** The current key's windows become `triples`. */
@@ -270,7 +289,9 @@ export class WindowOperator extends TimedKeyedOperator {
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
       const key = sel(v);
-      const time = eventTime ? (ts === undefined ? NaN : ts[i]) : now;
+      // `+`: an array filled after `new Array(n)` stays holey, and V8 boxes each element it
+      // reads from one as a number-or-undefined unless told it is a number.
+      const time = eventTime ? (ts === undefined ? NaN : +ts[i]) : now;
       if (time !== time) throw this.#noTimestamp(v);
       if (!(time >= from && time < from + slide)) from = windowStart(time, offset, slide);
       let taken = false;
@@ -387,30 +408,35 @@ export class WindowOperator extends TimedKeyedOperator {
   /** Timers due: each key's windows ending there fire, those past their lateness are dropped. */
   #onTimers(domain: TimeDomain, upTo: number, out = this.#newOut()): unknown[] | Promise<unknown[]> {
     this.#out = out;
-    const steps: (() => void | Promise<void>)[] = [];
-    for (let due = this.timers.takeDue(domain, upTo); due.length > 0; due = this.timers.takeDue(domain, upTo)) {
-      for (const { key, timestamp } of due) steps.push(() => this.#onTimer(key, timestamp));
-      // A window function may be async: the due timers of one round run in order before the next is taken.
-      const r = inOrder(steps.splice(0));
+    for (let t = this.timers.nextDue(domain, upTo); !Number.isNaN(t); t = this.timers.nextDue(domain, upTo)) {
+      // A window function may be async: the next timer is taken once it is done.
+      const r = this.#onTimer(this.backend.currentKey, t);
       if (r instanceof Promise) return r.then(() => this.#onTimers(domain, upTo, out));
     }
     return out;
   }
 
+  /** Timer `t` of `key` (the current key) is due. */
   #onTimer(key: unknown, t: number): void | Promise<void> {
-    this.backend.setCurrentKey(key);
     const contents = this.#state();
     const fixed = this.#assigner.fixed;
     if (fixed !== undefined) {
       // A fixed-size window is found from the timer: it ends at t + 1 (fire) or t + 1 - lateness (drop).
       const fireStart = t + 1 - fixed.size;
-      const entry = contents.get(fireStart);
-      const r = entry !== undefined ? this.#fire(key, { start: fireStart, end: entry[0] }, entry[1]) : undefined;
-      const drop = () => {
-        this.backend.setCurrentKey(key);
-        contents.remove(t + 1 - this.#latenessMs - fixed.size);
-      };
-      return r instanceof Promise ? r.then(drop) : drop();
+      const dropStart = fireStart - this.#latenessMs;
+      const all = contents.all();
+      const i = indexOfWindow(all, fireStart);
+      const r = i >= 0 ? this.#fire(key, { start: fireStart, end: all[i + 1] as number }, all[i + 2]) : undefined;
+      if (r instanceof Promise) {
+        return r.then(() => {
+          this.backend.setCurrentKey(key);
+          contents.remove(dropStart);
+        });
+      }
+      // Without lateness the window fired is the one dropped: the list read above is still the key's.
+      if (i >= 0 && dropStart === fireStart) contents.removeAt(all, i);
+      else contents.remove(dropStart);
+      return;
     }
     const steps: (() => void | Promise<void>)[] = [];
     const all = contents.all();
