@@ -6,7 +6,8 @@ import { memoryDirectories, VirtualWorld } from "../virtual_world.ts";
 
 /** Time that passes while no job runs: TTL is absolute, timers due meanwhile fire after the restore. */
 describe("processing time across stop-with-savepoint and restore", () => {
-  test("state TTL is absolute across restores and not refreshed by reads (value, list, map); processing-time timers due while stopped fire after the restore", async () => {
+  for (const [backend1, backend2] of [["heap", "heap"], ["sqlite", "sqlite"], ["heap", "sqlite"]] as const) {
+  test(`state TTL is absolute across restores and not refreshed by reads (value, list, map); processing-time timers due while stopped fire after the restore (${backend1} to ${backend2})`, async () => {
     const world = new VirtualWorld();
     const dirs = memoryDirectories();
     try {
@@ -21,6 +22,7 @@ describe("processing time across stop-with-savepoint and restore", () => {
           restart: { strategy: "none" },
           runtime: world.runtime(),
           restoreFrom,
+          state: { backend: restoreFrom ? backend2 : backend1 },
         });
         env.fromSource<number>(gated, { uid: "src", parallelism: 1 })
           .keyBy((n) => n % 5)
@@ -83,4 +85,5 @@ describe("processing time across stop-with-savepoint and restore", () => {
       dirs.restore();
     }
   });
+  }
 });
