@@ -70,6 +70,8 @@ export class FileSource<T = unknown> implements Source<T> {
   readonly monitorInterval: number | undefined;
   readonly skipBadRecords: boolean;
   readonly chunkBytes: number;
+  /** The record type it declares (`union` refuses a stream of another): "string" per line, "string[]" per CSV row; JSON lines are any value. */
+  readonly recordType: string | undefined;
   #skipped = 0;
   #listing: { attempt: number; files: Promise<string[]> } | undefined;
 
@@ -91,6 +93,7 @@ export class FileSource<T = unknown> implements Source<T> {
       throw invalidOption("FileSource chunkBytes", chunkBytes, `must be an integer from 16 to ${LINE_BYTES_MAX}`);
     }
     this.paths = list.map((p) => resolve(p));
+    this.recordType = format === "lines" ? "string" : format === "csv" ? "string[]" : undefined;
     this.format = format;
     this.monitorInterval = monitorInterval;
     this.skipBadRecords = skipBadRecords;

@@ -54,6 +54,8 @@ const IDLE_WAIT_MS = 1000;
  */
 export class NatsJetStreamSource implements Source<NatsJetStreamMessage> {
   declare readonly __type?: NatsJetStreamMessage;
+  /** The record type it declares: `union` refuses a stream of another declared type. */
+  readonly recordType = "NatsJetStreamMessage";
   readonly servers: string[];
   readonly stream: string;
   readonly subject: string | undefined;

@@ -55,6 +55,8 @@ const IDLE_WAIT_MS = 1000;
  */
 export class RedisStreamSource implements Source<RedisStreamEntry> {
   declare readonly __type?: RedisStreamEntry;
+  /** The record type it declares: `union` refuses a stream of another declared type. */
+  readonly recordType = "RedisStreamEntry";
   readonly url: string;
   readonly stream: string;
   readonly startId: string;

@@ -29,6 +29,8 @@ function split(from: number, to: number, next: number): Split {
  */
 export class SequenceSource implements Source<number> {
   declare readonly __type?: number;
+  /** The record type it declares: `union` refuses a stream of another declared type. */
+  readonly recordType = "number";
   readonly from: number;
   readonly to: number;
   readonly ratePerSecond: number | undefined;

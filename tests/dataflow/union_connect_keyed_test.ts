@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment, WatermarkStrategy, WeirError } from "../../mod.ts";
+import { CollectSink, FileSource, MemoryStorage, SequenceSource, StreamEnvironment, WatermarkStrategy, WeirError } from "../../mod.ts";
 import { FailOnce } from "../helpers.ts";
 import { VirtualWorld } from "../virtual_world.ts";
 import { virtualEnv } from "./virtual_env.ts";
@@ -80,5 +80,18 @@ describe("union and connect (Flink's DataStream.union and connect)", () => {
     const a = e.fromSource(new SequenceSource(0, 3), { uid: "a" }).map((n) => n, { name: "numbers" }).returns("number");
     const b = e.fromSource(new SequenceSource(0, 3), { uid: "b" }).map((n) => String(n), { name: "strings" }).returns("string");
     assert.throws(() => a.union(b as never), (err: unknown) => err instanceof WeirError && /numbers/.test(err.message) && /strings/.test(err.message) && /number/.test(err.message) && /string/.test(err.message));
+  });
+});
+
+describe("record types sources declare", () => {
+  test("union of a SequenceSource (numbers) and a FileSource of lines (strings) is refused, naming both; same types pass", () => {
+    const e = new StreamEnvironment({ jobName: "union-source-types", storage: new MemoryStorage() });
+    const numbers = e.fromSource(new SequenceSource(0, 3), { uid: "numbers" });
+    const lines = e.fromSource(new FileSource("./no-such-file.txt"), { uid: "lines" });
+    const rows = e.fromSource(new FileSource("./no-such-file.csv", { format: "csv" }), { uid: "rows" });
+    assert.throws(() => numbers.union(lines as never), (err: unknown) => err instanceof WeirError && err.code === "invalid_job" && /numbers/.test(err.message) && /lines/.test(err.message));
+    assert.throws(() => lines.union(rows as never), (err: unknown) => err instanceof WeirError && /string\[\]/.test(err.message));
+    numbers.union(e.fromSource(new SequenceSource(5, 9), { uid: "more-numbers" }));
+    lines.union(e.fromSource(new FileSource("./other.txt"), { uid: "more-lines" }));
   });
 });
