@@ -3,7 +3,9 @@
  * `--keys`): a rolling count per key, as in bench/state.ts's heap rows. Per size: update
  * rate, a native base checkpoint and changelogs after 1 % and 10 % of keys changed (time
  * and bytes written), and restore time from the native checkpoint (base + changelog) and
- * from canonical tables (a savepoint). Storage is MemoryStorage, so times are SQLite's
+ * from canonical tables (a savepoint's, already decoded); then the restore of a savepoint
+ * as a job does it (its bytes decoded, then loaded), from a sqlite savepoint (keys in
+ * order) and from a heap savepoint (keys in insertion order). Storage is MemoryStorage, so times are SQLite's
  * and weir's, not a disk's. `--heap-keys N` also runs tests/state/fixtures/many_keys.ts
  * (N keys × 200 B) in a child and reports its heap after full GCs.
  *
@@ -17,8 +19,12 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { MemoryStorage, type KeyedStateHandle, type KeyedStateSnapshot } from "../mod.ts";
+import { decode, encode } from "../codec/cbor.ts";
+import type { KeyedStateBackendInit } from "../state/backend.ts";
+import { HeapKeyedStateBackend } from "../state/heap_backend.ts";
+import type { KeyedTableSnapshot } from "../state/keyed_state.ts";
+import { type SqliteBackendOptions, SqliteKeyedStateBackend } from "../state/sqlite_backend.ts";
 import { sqliteDriver } from "../platforms/sqlite.ts";
-import { SqliteKeyedStateBackend } from "../state/sqlite_backend.ts";
 import { bytes, nowMs, perSecond, runtimeName, table } from "./stats.ts";
 
 const { values } = parseArgs({
@@ -52,6 +58,22 @@ interface Row {
   log10Bytes: number;
   restoreNativeMs: number;
   restoreCanonicalMs: number;
+  /** Decode of the savepoint's bytes + load, as a job restores: from sqlite's and from heap's savepoint. */
+  restoreSqliteBytesMs: number;
+  restoreHeapBytesMs: number;
+}
+
+/** Decodes encoded canonical tables (a savepoint's state, as restore.ts does) and loads them into a new backend; ms. */
+async function restoreFromBytes(encoded: Uint8Array, init: KeyedStateBackendInit, options: SqliteBackendOptions, keys: number): Promise<number> {
+  const t = nowMs();
+  const tables = decode<Record<string, KeyedTableSnapshot>>(encoded);
+  const r = new SqliteKeyedStateBackend(init, options);
+  await r.restore([{ format: "canonical", tables }]);
+  const ms = nowMs() - t;
+  r.setCurrentKey(`key-${keys - 1}`);
+  if (!(Number(r.reducingState<number>("count", (a, v) => a + v).get()) >= 1)) throw new Error("savepoint restore lost a key");
+  r.dispose();
+  return ms;
 }
 
 async function run(keys: number): Promise<Row> {
@@ -95,8 +117,17 @@ async function run(keys: number): Promise<Row> {
   await c.restore([savepoint]);
   const restoreCanonicalMs = nowMs() - t;
   c.dispose();
+  if (savepoint.format !== "canonical") throw new Error("a savepoint is canonical");
+  const restoreSqliteBytesMs = await restoreFromBytes(encode(savepoint.tables), init, options, keys);
   b.dispose();
-  return { keys, updatesPerSecond, baseMs, baseBytes: sharedBytes(base), log1Ms, log1Bytes: sharedBytes(log1, base), log10Ms, log10Bytes: sharedBytes(log10, log1), restoreNativeMs, restoreCanonicalMs };
+  const heap = new HeapKeyedStateBackend(init);
+  const heapCount = heap.reducingState<number>("count", (a, v) => a + v);
+  for (let i = 0; i < keys; i++) heapCount.addFor(`key-${i}`, 1);
+  const heapSavepoint = await finish(heap.snapshot(1, { savepoint: true }));
+  if (heapSavepoint.format !== "canonical") throw new Error("a savepoint is canonical");
+  const heapBytes = encode(heapSavepoint.tables);
+  const restoreHeapBytesMs = await restoreFromBytes(heapBytes, init, options, keys);
+  return { keys, updatesPerSecond, baseMs, baseBytes: sharedBytes(base), log1Ms, log1Bytes: sharedBytes(log1, base), log10Ms, log10Bytes: sharedBytes(log10, log1), restoreNativeMs, restoreCanonicalMs, restoreSqliteBytesMs, restoreHeapBytesMs };
 }
 
 console.log(`SQLite keyed state, ${runtimeName()} (${sqliteDriver.name}), rolling count, one subtask`);
@@ -118,6 +149,10 @@ console.log(table([
     ms(r.restoreCanonicalMs),
   ]),
 ]));
+
+for (const r of rows) {
+  console.log(`sqlite restore from savepoint, ${r.keys.toLocaleString("en")} keys (decode + load): ${ms(r.restoreSqliteBytesMs)} from a sqlite savepoint, ${ms(r.restoreHeapBytesMs)} from a heap savepoint`);
+}
 
 if (heapKeys > 0) {
   const fixture = join(dirname(fileURLToPath(import.meta.url)), "..", "tests", "state", "fixtures", "many_keys.ts");

@@ -14,10 +14,12 @@ import type { AggregatingState, IncrementalKeyedState, KeyedStateBackend, KeyedS
 import { ttlListState, ttlMapState, ttlValueState } from "./heap_ttl_states.ts";
 import { type KeyGroupRange, canonicalKey, invalidKey } from "./key_group.ts";
 import { type ListState, type MapState, readTable, type StateKind, type ValueState } from "./keyed_state.ts";
+import { maxLocalPayload, templatePageSize } from "./sqlite_btree_file.ts";
 import { canonicalSnapshot, writeCanonicalRows } from "./sqlite_canonical.ts";
 import type { SqliteDriver } from "./sqlite_driver.ts";
 import { stateCodec } from "./sqlite_forms.ts";
 import { type NativeChain, type NativeState, SQLITE_NATIVE_VERSION, SqliteNativeSnapshot, adoptBase, applyFile, downloadFile, needsBase, readLayout } from "./sqlite_native.ts";
+import { type RestoredTable, canonicalRecords } from "./sqlite_restore_file.ts";
 import { SqliteStateStore } from "./sqlite_store.ts";
 import { type CurrentKey, StoreTable, sqliteListState, sqliteMapState, sqliteValueState } from "./sqlite_views.ts";
 import { type StateOptions, TtlClock, checkTtl } from "./ttl.ts";
@@ -414,16 +416,30 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
     return s;
   }
 
-  /** Loads the key groups of this backend's range from canonical tables (any backend's). */
+  /**
+   * Loads the key groups of this backend's range from canonical tables (any backend's):
+   * into an empty store as a file written whole (sqlite_restore_file.ts), else row by row.
+   */
   #restoreCanonical(states: KeyedStateHandle[]): void {
+    const tables: RestoredTable[] = [];
     for (const state of states) {
       if (state.format !== "canonical") continue;
       for (const [name, raw] of Object.entries(state.tables)) {
         const table = readTable(name, raw);
-        const s = this.#restoredState(name, table.kind, table.ttl === true);
-        this.#store.bulkLoad((w) => writeCanonicalRows(w, name, table, s.sid, this.range));
+        tables.push({ name, table, sid: this.#restoredState(name, table.kind, table.ttl === true).sid });
       }
     }
+    if (tables.length === 0) return;
+    if (this.#store.isEmpty()) {
+      const template = this.#store.kvTemplate();
+      const records = canonicalRecords(tables, this.range, maxLocalPayload(templatePageSize(template)));
+      if (records !== undefined && records.count > 0) {
+        this.#store.adoptRecords(template, records);
+        return;
+      }
+      this.#driver.removeFiles(template.path);
+    }
+    for (const t of tables) this.#store.bulkLoad((w) => writeCanonicalRows(w, t.name, t.table, t.sid, this.range));
   }
 
   /** Closes and removes the working file. */

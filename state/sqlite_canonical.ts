@@ -286,7 +286,7 @@ export function writeCanonicalRows(w: BulkRowWriter, name: string, table: KeyedT
 }
 
 /** SQLite's BLOB order: bytes compared one by one, a prefix first. */
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
   return a.length - b.length;
@@ -296,7 +296,7 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
  * A stored TTL value's shape, checked at restore as the heap checks it.
  * @throws {WeirError} `checkpoint_corrupt`
  */
-function checkStoredTtl(name: string, kind: StateKind, v: unknown): void {
+export function checkStoredTtl(name: string, kind: StateKind, v: unknown): void {
   const tuple = (t: unknown) => Array.isArray(t) && t.length === 2 && typeof t[0] === "number";
   const ok = kind === "value" ? tuple(v) : Array.isArray(v) && v.every((e) => (kind === "list" ? tuple(e) : Array.isArray(e) && tuple(e[1])));
   if (!ok) throw new WeirError("checkpoint_corrupt", `Keyed state "${name}" with TTL has a ${kind} entry without a write time in the snapshot`);

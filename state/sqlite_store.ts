@@ -15,6 +15,7 @@ import { decode, encode } from "../codec/cbor.ts";
 import { WeirError, assert } from "../errors.ts";
 import { hashKey } from "./key_group.ts";
 import { KeyFilter } from "./sqlite_bloom.ts";
+import { type KvRecords, type KvTemplate, buildKvFile } from "./sqlite_btree_file.ts";
 import { BulkRowWriter } from "./sqlite_bulk.ts";
 import { keyBytes } from "./sqlite_keys.ts";
 import { RowBytes } from "./sqlite_row_bytes.ts";
@@ -151,6 +152,49 @@ export class SqliteStateStore {
     this.#driver.renameFile(from, this.path);
     this.#written = undefined;
     this.#open();
+  }
+
+  /**
+   * A new file beside this store's, with its schema and empty tables, written by SQLite:
+   * what a restore written whole starts from (see adoptRecords()).
+   * @throws {WeirError} `storage_failed`
+   */
+  kvTemplate(): KvTemplate & { path: string } {
+    const path = `${this.path}.load`;
+    this.#driver.removeFiles(path);
+    try {
+      const db = this.#driver.open(path);
+      let rootPage: number;
+      try {
+        db.exec(SCHEMA);
+        rootPage = db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'kv'").get()!.rootpage as number;
+      } finally {
+        db.close();
+      }
+      return { path, bytes: this.#driver.readFile(path), rootPage };
+    } catch (e) {
+      this.#driver.removeFiles(path);
+      if (e instanceof WeirError) throw e;
+      throw new WeirError("storage_failed", `Cannot write the SQLite template file ${path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /**
+   * Writes `template`'s file with `records` (in primary-key order) in its kv table and makes
+   * it this store's file: a restore into an empty store without a statement per row.
+   * @throws {WeirError} `storage_failed` when the file cannot be written;
+   *   `invariant_broken` when the store holds unwritten values
+   */
+  adoptRecords(template: KvTemplate & { path: string }, records: KvRecords): number {
+    try {
+      this.#driver.writeFile(template.path, buildKvFile(template, records));
+    } catch (e) {
+      this.#driver.removeFiles(template.path);
+      if (e instanceof WeirError) throw e;
+      throw new WeirError("storage_failed", `Cannot write the restored SQLite state file ${template.path}: ${(e as Error).message}`, { cause: e });
+    }
+    this.adoptFile(template.path);
+    return records.count;
   }
 
   /** True when the file holds no row. */

@@ -1,0 +1,114 @@
+/**
+ * A restore of canonical tables into an empty SQLite backend, as a database file written
+ * whole (sqlite_btree_file.ts) rather than row by row: the rows of every table and key
+ * group of the backend's range are put in primary-key order (key group, state id, key)
+ * and encoded as records here. Tables that do not fit that path (a key held twice, a
+ * record that needs an overflow page) are left to the row-by-row path.
+ * @module
+ */
+import { encode } from "../codec/cbor.ts";
+import { type KeyGroupRange, canonicalKey } from "./key_group.ts";
+import type { KeyedTableSnapshot } from "./keyed_state.ts";
+import { KvRecords, isAscii } from "./sqlite_btree_file.ts";
+import { checkStoredTtl, compareBytes } from "./sqlite_canonical.ts";
+import { RowBytes } from "./sqlite_row_bytes.ts";
+
+/** One canonical table to restore, with the state id its rows get. */
+export interface RestoredTable {
+  name: string;
+  table: KeyedTableSnapshot;
+  sid: number;
+}
+
+/** One key group of one table. */
+interface Segment {
+  kg: number;
+  t: RestoredTable;
+  entries: [unknown, unknown][];
+}
+
+/**
+ * The records of `tables`' key groups in `range`, in primary-key order, or undefined when
+ * they cannot all go into a file written whole: a (key group, state) or a key held twice,
+ * or a record over `recordBytesMax`.
+ * @throws {WeirError} `checkpoint_corrupt` for a TTL entry without a write time;
+ *   `value_not_persistable`, `invalid_key`
+ *
+ * @example
+ * ```ts
+ * import { canonicalRecords } from "./sqlite_restore_file.ts";
+ * const table = { kind: "value" as const, groups: [[5, [["b", 2], ["a", 1]]], [1, [["c", 3]]]] as [number, [unknown, unknown][]][] };
+ * const r = canonicalRecords([{ name: "n", table, sid: 0 }], { start: 0, end: 7 }, 1000);
+ * console.assert(r !== undefined && r.count === 3);
+ * ```
+ */
+export function canonicalRecords(tables: RestoredTable[], range: KeyGroupRange, recordBytesMax: number): KvRecords | undefined {
+  const segments: Segment[] = [];
+  for (const t of tables) {
+    for (const [kg, entries] of t.table.groups) if (kg >= range.start && kg <= range.end && entries.length > 0) segments.push({ kg, t, entries });
+  }
+  segments.sort((a, b) => a.kg - b.kg || a.t.sid - b.t.sid);
+  for (let i = 1; i < segments.length; i++) {
+    if (segments[i].kg === segments[i - 1].kg && segments[i].t.sid === segments[i - 1].t.sid) return undefined;
+  }
+  const records = new KvRecords();
+  const bytes = new RowBytes();
+  for (const seg of segments) {
+    const ok = seg.t.table.ttl !== true && asciiKeys(seg.entries) ? asciiSegment(records, seg, recordBytesMax) : genericSegment(records, bytes, seg, recordBytesMax);
+    if (!ok) return undefined;
+  }
+  return records;
+}
+
+/** True when every key is an ASCII string: their bytes sort as the strings do. */
+function asciiKeys(entries: [unknown, unknown][]): boolean {
+  for (let i = 0; i < entries.length; i++) {
+    const k = entries[i][0];
+    if (typeof k !== "string" || !isAscii(k)) return false;
+  }
+  return true;
+}
+
+/** A key group of ASCII string keys, sorted as strings; false for a key held twice or a record too large. */
+function asciiSegment(records: KvRecords, { kg, t, entries }: Segment, recordBytesMax: number): boolean {
+  let sorted = true;
+  for (let i = 1; i < entries.length && sorted; i++) if (!((entries[i - 1][0] as string) < (entries[i][0] as string))) sorted = false;
+  let order: number[] | undefined;
+  if (!sorted) {
+    order = Array.from({ length: entries.length }, (_, i) => i).sort((a, b) => ((entries[a][0] as string) < (entries[b][0] as string) ? -1 : 1));
+    for (let j = 1; j < order.length; j++) if (entries[order[j - 1]][0] === entries[order[j]][0]) return false;
+  }
+  const bytes = new RowBytes();
+  for (let j = 0; j < entries.length; j++) {
+    const [key, v] = entries[order === undefined ? j : order[j]];
+    let size = records.addAscii(kg, t.sid, key as string, v);
+    if (size < 0) size = records.add(kg, t.sid, bytes.key(key), null, bytes.value(v));
+    if (size > recordBytesMax) return false;
+  }
+  return true;
+}
+
+/** A key group of any keys, sorted by their bytes; false for a key held twice or a record too large. */
+function genericSegment(records: KvRecords, bytes: RowBytes, { kg, t, entries }: Segment, recordBytesMax: number): boolean {
+  const keys: Uint8Array[] = new Array(entries.length);
+  let sorted = true;
+  for (let i = 0; i < entries.length; i++) {
+    keys[i] = bytes.key(canonicalKey(entries[i][0]));
+    if (sorted && i > 0 && compareBytes(keys[i - 1], keys[i]) >= 0) sorted = false;
+  }
+  let order: number[] | undefined;
+  if (!sorted) {
+    order = Array.from({ length: entries.length }, (_, i) => i).sort((a, b) => compareBytes(keys[a], keys[b]));
+    for (let j = 1; j < order.length; j++) if (compareBytes(keys[order[j - 1]], keys[order[j]]) === 0) return false;
+  }
+  const ttl = t.table.ttl === true;
+  for (let j = 0; j < entries.length; j++) {
+    const i = order === undefined ? j : order[j];
+    const [key, v] = entries[i];
+    if (ttl) checkStoredTtl(t.name, t.table.kind, v);
+    // canonicalKey() returns a primitive key itself: only object keys keep their original.
+    const ok = typeof key === "object" && key !== null ? encode(key, "a state key") : null;
+    if (records.add(kg, t.sid, keys[i], ok, bytes.value(v)) > recordBytesMax) return false;
+  }
+  return true;
+}
