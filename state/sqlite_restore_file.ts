@@ -9,7 +9,7 @@
 import { encode } from "../codec/cbor.ts";
 import { type KeyGroupRange, canonicalKey } from "./key_group.ts";
 import type { KeyedTableSnapshot } from "./keyed_state.ts";
-import { KvRecords, isAscii } from "./sqlite_btree_file.ts";
+import { KvRecords, isAscii } from "./sqlite_records.ts";
 import { checkStoredTtl, compareBytes } from "./sqlite_canonical.ts";
 import { RowBytes } from "./sqlite_row_bytes.ts";
 

@@ -1,0 +1,238 @@
+/**
+ * Rows of the SQLite backend's `kv` table (kg, s, k, ok, v) as SQLite records
+ * (https://www.sqlite.org/fileformat2.html#record_format), back to back in one buffer:
+ * what sqlite_btree_file.ts packs into pages. Keys that are ASCII strings and values that
+ * are numbers, ASCII strings, booleans or null are written here byte by byte, as
+ * keyBytes() and encode() would write them; any other comes as bytes.
+ * @module
+ */
+import { FORMAT_VERSION } from "../codec/cbor.ts";
+import { WeirError } from "../errors.ts";
+import { KEY_TAG_UTF8 } from "./sqlite_keys.ts";
+
+/** Bytes of a SQLite varint for n (0 ≤ n < 2^32). */
+export function varintLength(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
+}
+
+/** Writes a SQLite varint (big-endian, 7 bits a byte) for 0 ≤ n < 2^32 at `at`; returns the position after. */
+export function writeVarint(b: Uint8Array, at: number, n: number): number {
+  if (n < 0x80) {
+    b[at] = n;
+    return at + 1;
+  }
+  const len = varintLength(n);
+  for (let i = len - 1; i >= 0; i--) {
+    b[at + i] = (n & 0x7f) | (i === len - 1 ? 0 : 0x80);
+    n = Math.floor(n / 128);
+  }
+  return at + len;
+}
+
+/**
+ * Records of the `kv` table (kg, s, k, ok, v) encoded back to back, in the order they are
+ * added, which must be primary-key order.
+ *
+ * @example
+ * ```ts
+ * import { KvRecords } from "./sqlite_records.ts";
+ * const r = new KvRecords();
+ * r.add(3, 0, Uint8Array.of(0x73, 0x61), null, Uint8Array.of(1, 7));
+ * console.assert(r.count === 1 && r.size(0) === 11);
+ * ```
+ */
+export class KvRecords {
+  /** The records back to back. */
+  bytes: Uint8Array = new Uint8Array(1 << 20);
+  /** Where record i ends (it starts where i - 1 ends). */
+  #ends = new Int32Array(1 << 16);
+  #count = 0;
+  #at = 0;
+
+  /** Records added. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Where record `i` starts in `bytes`. */
+  start(i: number): number {
+    return i === 0 ? 0 : this.#ends[i - 1];
+  }
+
+  /** Bytes of record `i`. */
+  size(i: number): number {
+    return this.#ends[i] - (i === 0 ? 0 : this.#ends[i - 1]);
+  }
+
+  #room(size: number): void {
+    if (this.#at + size > this.bytes.length) {
+      const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.#at + size));
+      grown.set(this.bytes.subarray(0, this.#at));
+      this.bytes = grown;
+    }
+    if (this.#count === this.#ends.length) {
+      const ends = new Int32Array(this.#ends.length * 2);
+      ends.set(this.#ends);
+      this.#ends = ends;
+    }
+  }
+
+  /**
+   * Appends one row's record; returns its size in bytes.
+   * @throws {WeirError} `invariant_broken` for a key group or state id beyond 32 bits
+   */
+  add(kg: number, s: number, k: Uint8Array, ok: Uint8Array | null, v: Uint8Array): number {
+    if (!(kg >= 0 && s >= 0 && kg < 0x80000000 && s < 0x80000000 && Number.isInteger(kg) && Number.isInteger(s))) {
+      throw new WeirError("invariant_broken", `Row (${kg}, ${s}) has a key group or state id outside 0..2^31`);
+    }
+    const kgBytes = intBytes(kg);
+    const sBytes = intBytes(s);
+    const kType = 12 + 2 * k.length;
+    const okType = ok === null ? 0 : 12 + 2 * ok.length;
+    const vType = 12 + 2 * v.length;
+    let header = 1 + 1 + varintLength(kType) + varintLength(okType) + varintLength(vType) + 1;
+    if (header > 0x7f) header++;
+    const size = header + kgBytes + sBytes + k.length + (ok === null ? 0 : ok.length) + v.length;
+    this.#room(size);
+    const b = this.bytes;
+    let at = writeVarint(b, this.#at, header);
+    b[at++] = intType(kg, kgBytes);
+    b[at++] = intType(s, sBytes);
+    at = writeVarint(b, at, kType);
+    at = writeVarint(b, at, okType);
+    at = writeVarint(b, at, vType);
+    at = writeInt(b, at, kg, kgBytes);
+    at = writeInt(b, at, s, sBytes);
+    at = copy(b, at, k);
+    if (ok !== null) at = copy(b, at, ok);
+    at = copy(b, at, v);
+    this.#at = at;
+    this.#ends[this.#count++] = at;
+    return size;
+  }
+
+  /**
+   * Appends the record of a row whose key is an ASCII string (stored as its tag and its
+   * bytes) and whose value is a number, ASCII string, boolean or null, written here
+   * without an intermediate array; returns its size, or -1 (nothing added) for a value
+   * of any other kind, which goes through add().
+   */
+  addAscii(kg: number, s: number, key: string, v: unknown): number {
+    let vLength: number;
+    let vInt = 0;
+    if (typeof v === "number") {
+      if (Number.isInteger(v) && v >= -0x100000000 && v <= 0xffffffff && !Object.is(v, -0)) {
+        vInt = v >= 0 ? v : -1 - v;
+        vLength = 1 + headLength(vInt);
+      } else vLength = 10;
+    } else if (typeof v === "string") {
+      if (!isAscii(v)) return -1;
+      vLength = 1 + headLength(v.length) + v.length;
+    } else if (typeof v === "boolean" || v === null) vLength = 2;
+    else return -1;
+    if (!(kg >= 0 && s >= 0 && kg < 0x80000000 && s < 0x80000000 && Number.isInteger(kg) && Number.isInteger(s))) {
+      throw new WeirError("invariant_broken", `Row (${kg}, ${s}) has a key group or state id outside 0..2^31`);
+    }
+    const kLength = 1 + key.length;
+    const kgBytes = intBytes(kg);
+    const sBytes = intBytes(s);
+    const kType = 12 + 2 * kLength;
+    const vType = 12 + 2 * vLength;
+    let header = 1 + 1 + varintLength(kType) + 1 + varintLength(vType) + 1;
+    if (header > 0x7f) header++;
+    const size = header + kgBytes + sBytes + kLength + vLength;
+    if (this.#at + size > this.bytes.length || this.#count === this.#ends.length) this.#room(size);
+    const b = this.bytes;
+    let at = writeVarint(b, this.#at, header);
+    b[at++] = intType(kg, kgBytes);
+    b[at++] = intType(s, sBytes);
+    at = writeVarint(b, at, kType);
+    b[at++] = 0;
+    at = writeVarint(b, at, vType);
+    at = writeInt(b, at, kg, kgBytes);
+    at = writeInt(b, at, s, sBytes);
+    b[at++] = KEY_TAG_UTF8;
+    at = writeAscii(b, at, key);
+    b[at++] = FORMAT_VERSION;
+    if (typeof v === "number") {
+      if (vLength === 10) {
+        b[at++] = 0xfb;
+        F64.setFloat64(0, v);
+        for (let i = 0; i < 8; i++) b[at++] = F64_BYTES[i];
+      } else at = writeCborHead(b, at, v >= 0 ? 0 : 1, vInt);
+    } else if (typeof v === "string") at = writeAscii(b, writeCborHead(b, at, 3, v.length), v);
+    else b[at++] = v === null ? 0xf6 : v ? 0xf5 : 0xf4;
+    this.#at = at;
+    this.#ends[this.#count++] = at;
+    return size;
+  }
+}
+
+const NOT_ASCII = /[\u0080-\uffff]/;
+
+/** True for a string of ASCII characters only (its UTF-8 bytes are its characters). */
+export function isAscii(s: string): boolean {
+  return !NOT_ASCII.test(s);
+}
+const F64 = new DataView(new ArrayBuffer(8));
+const F64_BYTES = new Uint8Array(F64.buffer);
+
+/** Bytes of a CBOR head with argument n (0 ≤ n < 2^32). */
+function headLength(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+}
+
+function writeCborHead(b: Uint8Array, at: number, major: number, n: number): number {
+  const m = major << 5;
+  if (n < 24) b[at++] = m | n;
+  else if (n < 0x100) {
+    b[at++] = m | 24;
+    b[at++] = n;
+  } else if (n < 0x10000) {
+    b[at++] = m | 25;
+    b[at++] = n >>> 8;
+    b[at++] = n & 0xff;
+  } else {
+    b[at++] = m | 26;
+    b[at++] = n >>> 24;
+    b[at++] = (n >>> 16) & 0xff;
+    b[at++] = (n >>> 8) & 0xff;
+    b[at++] = n & 0xff;
+  }
+  return at;
+}
+
+function writeAscii(b: Uint8Array, at: number, text: string): number {
+  const n = text.length;
+  for (let i = 0; i < n; i++) b[at + i] = text.charCodeAt(i);
+  return at + n;
+}
+
+/** Copies small arrays a byte at a time: cheaper than set() below a few dozen bytes. */
+function copy(b: Uint8Array, at: number, from: Uint8Array): number {
+  const n = from.length;
+  if (n > 32) b.set(from, at);
+  else for (let i = 0; i < n; i++) b[at + i] = from[i];
+  return at + n;
+}
+
+/** Body bytes of a non-negative integer column, as SQLite picks them (schema format 4: 0 and 1 take none). */
+function intBytes(n: number): number {
+  return n <= 1 ? 0 : n < 0x80 ? 1 : n < 0x8000 ? 2 : n < 0x800000 ? 3 : 4;
+}
+
+/** The serial type of a non-negative integer column of `bytes` body bytes. */
+function intType(n: number, bytes: number): number {
+  return bytes === 0 ? 8 + n : bytes;
+}
+
+/** Writes a big-endian two's-complement integer of `bytes` bytes. */
+function writeInt(b: Uint8Array, at: number, n: number, bytes: number): number {
+  for (let i = bytes - 1; i >= 0; i--) {
+    b[at + i] = n & 0xff;
+    n >>= 8;
+  }
+  return at + bytes;
+}
+
+/** What {@link buildKvFile} needs of the template file SQLite wrote. */
