@@ -71,19 +71,6 @@ function indexOfWindow(a: readonly unknown[], start: number): number {
 }
 
 /**
- * An empty array whose elements V8 keeps tagged. A list of only numbers is kept as
- * unboxed doubles once one of them is not a small integer (a window start in epoch ms),
- * and then every read of a number accumulator from it, to pass it to the window function,
- * allocates a box: per record. Elements kinds only ever widen, so an array that held
- * `undefined` once stays tagged. (JSC boxes no doubles; this costs it nothing.)
- */
-function genericArray(): unknown[] {
-  const a: unknown[] = [undefined];
-  a.pop();
-  return a;
-}
-
-/**
  * The open windows of a key as one aggregating state: a flat list of
  * [start, end, accumulator or elements] triples (a key has few windows open: one or two
  * tumbling, size/slide sliding, a few sessions), changed in place by edits. A record costs
@@ -98,7 +85,7 @@ class WindowContents {
 
   constructor(backend: KeyedStateBackend, fn: WindowFunction) {
     this.#state = backend.aggregatingState<Edit, unknown[]>(CONTENTS, {
-      createAccumulator: genericArray,
+      createAccumulator: () => [],
       add: (e, a) => {
         if (e.op === REPLACE) return e.triples;
         for (let i = 0; i < a.length; i += 3) {
