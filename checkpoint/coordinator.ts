@@ -7,13 +7,11 @@ import type { CheckpointConfig } from "./config.ts";
 import type { CheckpointFailureReason } from "./failure_reason.ts";
 import { WEIR_VERSION } from "../version.ts";
 import { type CheckpointMetadata, METADATA_FILE, checkpointDir, encodeMetadata, joinKey } from "./metadata.ts";
-import { SharedStateRegistry } from "./shared_state.ts";
+import { CheckpointsCleaner } from "./checkpoints_cleaner.ts";
 import { type CheckpointDetails, CheckpointStatsTracker } from "./stats.ts";
 import type { CheckpointTarget, CoordinatorInit, Pending, SavepointTarget, TriggerRequest } from "./coordinator_types.ts";
 
 export type { CheckpointTarget, CoordinatorFaults, CoordinatorInit, SavepointTarget } from "./coordinator_types.ts";
-
-const FAILED_DIRS_MAX = 64;
 
 /**
  * Triggers checkpoints at the sources, collects acks, commits each checkpoint by
@@ -31,19 +29,13 @@ export class CheckpointCoordinator {
   #periodic: Timer | undefined;
   #lastCompletedAt = -Infinity;
   #consecutiveFailures = 0;
-  #completedIds: number[] = [];
   /** Metadata writes not yet settled; recovery waits for them (see metadataWritesSettled). */
   #metadataWrites = new Set<Promise<void>>();
   #finishing = false;
   /** Every subtask's input ended (drained): the final checkpoint may start. */
   #inputEnded = false;
-  /** Storage of recently failed checkpoints, to delete state files that land late. */
-  #failedDirs = new Map<number, StorageAdapter>();
   #shutDown = false;
-  /** The job's shared files, counted across the checkpoints that may be restored. */
-  readonly #shared: SharedStateRegistry;
-  /** Discards of subsumed checkpoints and sweeps of shared files, one after another. */
-  #housekeeping: Promise<void> = Promise.resolve();
+  readonly #cleaner: CheckpointsCleaner;
   completedCount = 0;
   failedCount = 0;
 
@@ -51,7 +43,8 @@ export class CheckpointCoordinator {
     this.#init = init;
     this.config = init.config;
     this.#nextId = init.nextId ?? 1;
-    this.#shared = new SharedStateRegistry(init.storage, init.jobName, init.jobId);
+    const { storage, jobName, jobId, config } = init;
+    this.#cleaner = new CheckpointsCleaner({ storage, jobName, jobId, retained: config.retained, onDiscarded: (id) => this.stats.discarded(id) });
   }
 
   /**
@@ -59,7 +52,7 @@ export class CheckpointCoordinator {
    * shared files no restorable checkpoint refers to swept. Never rejects.
    */
   housekeeping(): Promise<void> {
-    return this.#housekeeping;
+    return this.#cleaner.settled();
   }
 
   /**
@@ -68,9 +61,7 @@ export class CheckpointCoordinator {
    * landed after the last sweep). Resolves with the housekeeping; never rejects.
    */
   sweepAtEnd(): Promise<void> {
-    const below = this.#nextId;
-    this.#housekeeping = this.#housekeeping.then(() => this.#shared.sweep(below)).then(() => {}, () => {});
-    return this.#housekeeping;
+    return this.#cleaner.sweepBelow(this.#nextId);
   }
 
   /**
@@ -102,12 +93,11 @@ export class CheckpointCoordinator {
     this.#finishing = false;
     this.#inputEnded = false;
     this.#nextId = Math.max(this.#nextId, restoredId + 1, highestUsedId + 1);
-    this.#completedIds = [...new Set([...this.#completedIds, ...retainedIds])].sort((a, b) => a - b);
+    this.#cleaner.retain(retainedIds);
     // Nothing of an earlier attempt or process writes a chain on: files written for the
     // ids used so far that no restorable checkpoint refers to are garbage now, even if no
     // checkpoint completes before the job ends.
-    const below = this.#nextId;
-    this.#housekeeping = this.#housekeeping.then(() => this.#shared.sweep(below)).then(() => {}, () => {});
+    void this.#cleaner.sweepBelow(this.#nextId);
     this.#schedulePeriodic(this.config.interval);
   }
 
@@ -264,15 +254,7 @@ export class CheckpointCoordinator {
   /** A subtask's part is durable. */
   acknowledge(ack: SubtaskAck): void {
     const p = this.#pending.get(ack.checkpointId);
-    if (!p) {
-      // A write that landed after its checkpoint failed: its directory was already deleted.
-      // It went where locate() pointed, the savepoint's storage or (once failed) the job's.
-      const failed = this.#failedDirs.get(ack.checkpointId);
-      if (failed) {
-        for (const storage of new Set([failed, this.#init.storage])) void storage.delete(ack.stateKey).catch(() => {});
-      }
-      return;
-    }
+    if (!p) return this.#cleaner.lateStateFile(ack.checkpointId, ack.stateKey);
     const key = `${ack.vertexId}-${ack.subtaskIndex}`;
     if (!p.notYetAcked.delete(key)) return;
     p.acks.push(ack);
@@ -295,33 +277,12 @@ export class CheckpointCoordinator {
     assert(p.notYetAcked.size === 0 && p.acks.length === p.subtaskCount, () => `Checkpoint ${p.id} committing with ${p.acks.length} of ${p.subtaskCount} acks`);
     const dir = p.savepoint ? p.savepoint.dir : checkpointDir(init.jobName, init.jobId, p.id);
     const storage = p.savepoint ? p.savepoint.storage : init.storage;
-    const metadata: CheckpointMetadata = {
-      magic: "weir-checkpoint",
-      jobName: init.jobName,
-      jobId: init.jobId,
-      checkpointId: p.id,
-      type: p.barrier.type,
-      unaligned: p.acks.some((a) => a.unaligned),
-      triggerTimestamp: p.barrier.timestamp,
-      completedTimestamp: init.clock.now(),
-      weirVersion: WEIR_VERSION,
-      maxParallelism: init.maxParallelism,
-      terminal: Boolean(p.final && p.savepoint),
-      vertices: target.vertices.map((v) => ({ id: v.id, name: v.name, parallelism: v.parallelism, uids: v.uids })),
-      subtasks: p.acks.map((a) => ({
-        vertexId: a.vertexId,
-        subtaskIndex: a.subtaskIndex,
-        file: a.stateKey.slice(a.stateKey.lastIndexOf("/") + 1),
-        stateSize: a.stateSize,
-        checksum: a.stateChecksum,
-        shared: a.sharedState ?? [],
-      })),
-    };
+    const metadata = completedMetadata(init, target, p);
     try {
       init.faults?.beforeCommit?.(p.id);
       p.metadataWriteIssued = true;
       // From here on recovery may pick it: its shared files must stay (savepoints have none).
-      if (!p.savepoint) this.#shared.register(p.id, metadata.subtasks.flatMap((f) => f.shared ?? []));
+      if (!p.savepoint) this.#cleaner.metadataWriteIssued(p.id, metadata.subtasks.flatMap((f) => f.shared ?? []));
       const write = storage.put(joinKey(dir, METADATA_FILE), encodeMetadata(metadata));
       this.#metadataWrites.add(write);
       try {
@@ -330,7 +291,7 @@ export class CheckpointCoordinator {
         this.#metadataWrites.delete(write);
       }
     } catch (e) {
-      if (p.metadataWriteIssued) this.#shared.metadataWriteFailed(p.id);
+      if (p.metadataWriteIssued) this.#cleaner.metadataWriteFailed(p.id);
       if (this.#pending.get(p.id) !== p) return;
       if (e instanceof WeirError && e.code === "coordinator_crash") return this.#init.onJobFailure(e);
       return this.#fail(p, "storage_failed", `Checkpoint ${p.id} metadata could not be written: ${(e as Error).message}`, true);
@@ -350,7 +311,6 @@ export class CheckpointCoordinator {
       if (e instanceof WeirError && e.code === "coordinator_crash") return this.#init.onJobFailure(e);
       throw e;
     }
-    if (!p.savepoint) this.#completedIds.push(p.id);
     // Older pending checkpoints are subsumed by this one.
     for (const older of [...this.#pending.values()]) {
       if (older.id < p.id && !older.final) this.#fail(older, "checkpoint_subsumed", `Checkpoint ${older.id} subsumed by completed checkpoint ${p.id}`, true);
@@ -376,28 +336,8 @@ export class CheckpointCoordinator {
     if (!p.savepoint || p.final) target.notifyComplete(p.id, p.final);
     init.onCheckpoint?.(details);
     for (const w of p.waiters) w(details);
-    if (!p.savepoint) {
-      const completed = p.id;
-      this.#housekeeping = this.#housekeeping.then(async () => {
-        await this.#discardSubsumed();
-        await this.#shared.sweep(completed);
-      }).then(() => {}, () => {});
-    }
+    if (!p.savepoint) this.#cleaner.completed(p.id);
     this.#drainQueue();
-  }
-
-  async #discardSubsumed(): Promise<void> {
-    const keep = this.config.retained;
-    while (this.#completedIds.length > keep) {
-      const id = this.#completedIds.shift()!;
-      this.stats.discarded(id);
-      try {
-        await this.#init.storage.deletePrefix(`${checkpointDir(this.#init.jobName, this.#init.jobId, id)}/`);
-        this.#shared.discard(id);
-      } catch {
-        // A checkpoint that could not be deleted only costs space; it is never restored over a newer one.
-      }
-    }
   }
 
   #fail(p: Pending, reason: CheckpointFailureReason, message: string, countsAsFailure: boolean): void {
@@ -408,12 +348,7 @@ export class CheckpointCoordinator {
     this.failedCount++;
     this.#target?.notifyAborted(p.id, reason);
     this.#init.onCheckpoint?.(details);
-    if (!p.metadataWriteIssued) {
-      const { storage, dir } = this.locate(p.id, p.savepoint);
-      this.#failedDirs.set(p.id, storage);
-      if (this.#failedDirs.size > FAILED_DIRS_MAX) this.#failedDirs.delete(this.#failedDirs.keys().next().value!);
-      void storage.deletePrefix(dir ? `${dir}/` : "").catch(() => {});
-    }
+    if (!p.metadataWriteIssued) this.#cleaner.failed(p.id, this.locate(p.id, p.savepoint));
     for (const w of p.waiters) w(details);
     // As in Flink, a failed savepoint is reported to whoever asked for it but never fails the job.
     if (countsAsFailure && reason !== "checkpoint_subsumed" && p.barrier.type !== "SAVEPOINT") {
@@ -438,4 +373,30 @@ export class CheckpointCoordinator {
     }
     this.#drainQueue();
   }
+}
+
+/** The metadata of a checkpoint every subtask acknowledged: writing it commits the checkpoint. */
+function completedMetadata(init: CoordinatorInit, target: CheckpointTarget, p: Pending): CheckpointMetadata {
+  return {
+    magic: "weir-checkpoint",
+    jobName: init.jobName,
+    jobId: init.jobId,
+    checkpointId: p.id,
+    type: p.barrier.type,
+    unaligned: p.acks.some((a) => a.unaligned),
+    triggerTimestamp: p.barrier.timestamp,
+    completedTimestamp: init.clock.now(),
+    weirVersion: WEIR_VERSION,
+    maxParallelism: init.maxParallelism,
+    terminal: Boolean(p.final && p.savepoint),
+    vertices: target.vertices.map((v) => ({ id: v.id, name: v.name, parallelism: v.parallelism, uids: v.uids })),
+    subtasks: p.acks.map((a) => ({
+      vertexId: a.vertexId,
+      subtaskIndex: a.subtaskIndex,
+      file: a.stateKey.slice(a.stateKey.lastIndexOf("/") + 1),
+      stateSize: a.stateSize,
+      checksum: a.stateChecksum,
+      shared: a.sharedState ?? [],
+    })),
+  };
 }

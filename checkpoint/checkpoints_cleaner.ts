@@ -1,0 +1,137 @@
+/**
+ * What the checkpoint coordinator deletes, and when: completed checkpoints beyond
+ * `checkpoint.retained` once a newer one completed, shared files no restorable checkpoint
+ * refers to, and the directories of failed checkpoints (with the state files that land
+ * after their checkpoint failed). This is the role of Flink's `CheckpointsCleaner` and the
+ * subsumption in its `CompletedCheckpointStore` (1.15); the deletes run one after another,
+ * off the commit path, and a failed delete only costs space.
+ * @module
+ */
+import type { StorageAdapter } from "../storage/adapter.ts";
+import { checkpointDir } from "./metadata.ts";
+import { SharedStateRegistry } from "./shared_state.ts";
+
+/** Failed checkpoints remembered to delete their late state files; older ones are forgotten. */
+const FAILED_DIRS_MAX = 64;
+
+/** The job's checkpoint storage and how many completed checkpoints it keeps. */
+export interface CheckpointsCleanerInit {
+  storage: StorageAdapter;
+  jobName: string;
+  jobId: string;
+  /** Completed checkpoints kept (`checkpoint.retained`, an integer >= 1). */
+  retained: number;
+  /** A completed checkpoint is being deleted (subsumed beyond `retained`). */
+  onDiscarded(checkpointId: number): void;
+}
+
+/**
+ * Deletes subsumed checkpoints, unreferenced shared files and failed checkpoints' files.
+ *
+ * @example
+ * ```ts
+ * import { CheckpointsCleaner } from "./checkpoints_cleaner.ts";
+ * import { MemoryStorage } from "../storage/memory.ts";
+ * const storage = new MemoryStorage();
+ * const cleaner = new CheckpointsCleaner({ storage, jobName: "j", jobId: "id", retained: 1, onDiscarded: () => {} });
+ * await storage.put("j/id/chk-1/_metadata", new Uint8Array(1));
+ * cleaner.completed(1);
+ * cleaner.completed(2);
+ * await cleaner.settled();
+ * console.assert((await storage.list("j/id/chk-1/")).length === 0);
+ * ```
+ */
+export class CheckpointsCleaner {
+  readonly #init: CheckpointsCleanerInit;
+  /** The job's shared files, counted across the checkpoints that may be restored. */
+  readonly #shared: SharedStateRegistry;
+  /** Completed checkpoints in the job's storage, oldest first. */
+  #completedIds: number[] = [];
+  /** Storage of recently failed checkpoints, to delete state files that land late. */
+  readonly #failedDirs = new Map<number, StorageAdapter>();
+  /** Discards of subsumed checkpoints and sweeps of shared files, one after another. */
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(init: CheckpointsCleanerInit) {
+    this.#init = init;
+    this.#shared = new SharedStateRegistry(init.storage, init.jobName, init.jobId);
+  }
+
+  /** Resolves once the deletes queued so far are done. Never rejects. */
+  settled(): Promise<void> {
+    return this.#queue;
+  }
+
+  /** Checkpoints a restore brought back (or kept): they count towards `retained`. */
+  retain(ids: readonly number[]): void {
+    this.#completedIds = [...new Set([...this.#completedIds, ...ids])].sort((a, b) => a - b);
+  }
+
+  /**
+   * Nothing writes a chain on from ids below `nextId` (a new execution attempt, or the job
+   * ended): their shared files that no restorable checkpoint refers to go. Resolves with the
+   * queue; never rejects.
+   */
+  sweepBelow(nextId: number): Promise<void> {
+    return this.#enqueue(() => this.#shared.sweep(nextId));
+  }
+
+  /** The metadata write of checkpoint `id` is issued: the shared files it names stay. */
+  metadataWriteIssued(id: number, sharedKeys: Iterable<string>): void {
+    this.#shared.register(id, sharedKeys);
+  }
+
+  /** The metadata write of checkpoint `id` failed: it may still have landed. */
+  metadataWriteFailed(id: number): void {
+    this.#shared.metadataWriteFailed(id);
+  }
+
+  /** Checkpoint `id` completed in the job's storage: older ones beyond `retained` go, then unreferenced shared files. */
+  completed(id: number): void {
+    this.#completedIds.push(id);
+    this.#enqueue(async () => {
+      await this.#discardSubsumed();
+      await this.#shared.sweep(id);
+    });
+  }
+
+  /**
+   * Checkpoint `id` failed before its metadata write was issued: its directory goes now,
+   * and state files of it that land later go as they are acknowledged.
+   */
+  failed(id: number, { storage, dir }: { storage: StorageAdapter; dir: string }): void {
+    this.#failedDirs.set(id, storage);
+    if (this.#failedDirs.size > FAILED_DIRS_MAX) this.#failedDirs.delete(this.#failedDirs.keys().next().value!);
+    void storage.deletePrefix(dir ? `${dir}/` : "").catch(() => {});
+  }
+
+  /**
+   * A state file was acknowledged for a checkpoint no longer pending. If that checkpoint
+   * failed, the file landed after its directory was deleted: it went where the
+   * coordinator's `locate()` pointed, the savepoint's storage or (once failed) the job's.
+   */
+  lateStateFile(id: number, stateKey: string): void {
+    const failed = this.#failedDirs.get(id);
+    if (!failed) return;
+    for (const storage of new Set([failed, this.#init.storage])) void storage.delete(stateKey).catch(() => {});
+  }
+
+  #enqueue(work: () => Promise<unknown>): Promise<void> {
+    this.#queue = this.#queue.then(work).then(() => {}, () => {});
+    return this.#queue;
+  }
+
+  async #discardSubsumed(): Promise<void> {
+    const { storage, jobName, jobId, retained } = this.#init;
+    while (this.#completedIds.length > retained) {
+      const id = this.#completedIds.shift()!;
+      this.#init.onDiscarded(id);
+      try {
+        await storage.deletePrefix(`${checkpointDir(jobName, jobId, id)}/`);
+        this.#shared.discard(id);
+      } catch {
+        // A checkpoint that could not be deleted only costs space; it is never restored over a newer one.
+      }
+    }
+  }
+}
