@@ -4,16 +4,15 @@ import type { Clock, Scheduler, Timer } from "../actors/time.ts";
 import { decode, encode } from "../codec/cbor.ts";
 import { CheckpointCoordinator, type SavepointTarget } from "../checkpoint/coordinator.ts";
 import type { CheckpointDetails } from "../checkpoint/stats.ts";
-import { checkpointDir, highestCheckpointId, listCompleted } from "../checkpoint/metadata.ts";
-import { checkChannelState } from "../checkpoint/channel_state_restore.ts";
-import { type LoadedCheckpoint, checkCompatible, loadCheckpoint, type LoadOptions } from "../checkpoint/restore.ts";
-import { filesForSubtasks } from "../checkpoint/restore_selection.ts";
+import { highestCheckpointId, listCompleted } from "../checkpoint/metadata.ts";
+import type { LoadedCheckpoint } from "../checkpoint/restore.ts";
 import type { JobGraph } from "../dataflow/job_graph.ts";
 import { WeirError } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { openDirectory } from "../storage/directory.ts";
 import { Execution, type ExecutionOwner } from "./execution.ts";
 import type { JobResult, JobStatus } from "./job_status.ts";
+import { RestorePoints } from "./restore_point.ts";
 
 export type { JobEvent, JobMasterInit, JobWarning, RestoreSource, UnfinishedRun } from "./job_master_types.ts";
 import type { JobEvent, JobMasterInit, JobWarning, RestoreSource, UnfinishedRun } from "./job_master_types.ts";
@@ -54,8 +53,7 @@ export class JobMaster implements ExecutionOwner {
    */
   #terminal: RestoreSource | undefined;
   #resumeStopSavepoint: string | undefined;
-  /** Checkpoints loaded from this run's own directory (a resume), as opposed to restoreFrom. */
-  readonly #ownRestores = new WeakSet<LoadedCheckpoint>();
+  readonly #restores: RestorePoints;
   /**
    * Set when this start never ran the job (a refused resume, a busy port): the unfinished
    * run it found, if any, stays unfinished for the next start.
@@ -74,6 +72,8 @@ export class JobMaster implements ExecutionOwner {
     this.startTime = init.clock.now();
     this.dispatcher = this.newDispatcher();
     this.done = new Promise((r) => (this.#resolveDone = r));
+    const { graph, storage, tuning, restoreFrom } = init;
+    this.#restores = new RestorePoints({ jobName: init.jobName, jobId: this.jobId, graph, storage, tuning, restoreFrom, onOwnRefused: () => (this.#keepRunMarker = true) });
     this.coordinator = new CheckpointCoordinator({
       config: init.checkpoint,
       clock: init.clock,
@@ -168,74 +168,12 @@ export class JobMaster implements ExecutionOwner {
       return this.#finishFromTerminal();
     }
     await this.storage.put(`${this.jobName}/_current`, encode({ jobId: this.jobId, startedAt: this.startTime }));
-    await this.#deploy(await this.#restorePoint());
-  }
-
-  /** What a (re)start restores: this run's latest checkpoint, else restoreFrom, else nothing. */
-  async #restorePoint(): Promise<LoadedCheckpoint | undefined> {
-    const own = await this.#latestOwnCheckpoint();
-    if (own || !this.#init.restoreFrom) return own;
-    const loaded = await loadFrom(this.#init.restoreFrom, this.#loadOptions());
-    // A completed stop-with-savepoint of another run committed its transactions when it
-    // ended; committing them again would duplicate output in a sink that is not idempotent.
-    // (The run that took it finishes from it in #finishFromTerminal and does commit.)
-    loaded.transactionsCommitted = loaded.metadata.terminal === true && loaded.metadata.jobId !== this.jobId;
-    return loaded;
-  }
-
-  /**
-   * Refuses a restore that does not fit the graph. When the checkpoint is one of this run's
-   * own, the start resumed an unfinished run of the same jobName and storage (a crashed
-   * process, or another job that used the name): the error says how to start fresh.
-   */
-  #checkRestore(restore: LoadedCheckpoint): void {
-    try {
-      checkCompatible(restore, this.graph.vertices, this.#init.restoreFrom?.allowNonRestoredState ?? false, this.graph.maxParallelism);
-      checkChannelState(restore, this.graph);
-    } catch (e) {
-      if (!(e instanceof WeirError) || !this.#ownRestores.has(restore)) throw e;
-      this.#keepRunMarker = true;
-      throw new WeirError(
-        e.code,
-        `Job "${this.jobName}" resumes the unfinished run ${this.jobId} found in ${this.storage.description} (same jobName and storage), but that run's checkpoint does not fit this job: ${e.message.replace(/ \(set allowNonRestoredState to skip it\)$/, "")}. ` +
-          `To start fresh, set the option fresh: true (weir run FILE --fresh, npm start -- --fresh) or use another jobName or storage; the earlier run's checkpoints stay at ${restore.location} for restoreFrom`,
-        { cause: e },
-      );
-    }
-  }
-
-  /**
-   * Which state files the master reads of a checkpoint it restores: with remote hosts, only
-   * those of the subtasks in this process (each host reads its own part itself), all of
-   * them for a checkpoint with unaligned parts (its channel state is checked against the
-   * graph here). A job with every subtask remote reads the metadata alone.
-   */
-  #loadOptions(): LoadOptions {
-    const { hostOf, remoteHosts } = this.#init.tuning;
-    if (!hostOf || !remoteHosts) return {};
-    const local: string[] = [];
-    for (const v of this.graph.vertices) {
-      for (let i = 0; i < v.parallelism; i++) if (!Object.hasOwn(remoteHosts, hostOf({ vertexId: v.id, subtaskIndex: i }))) local.push(`${v.id}/${i}`);
-    }
-    const mine = filesForSubtasks(this.graph, local);
-    return { only: (ref, metadata) => metadata.unaligned || mine(ref, metadata) };
-  }
-
-  async #latestOwnCheckpoint(): Promise<LoadedCheckpoint | undefined> {
-    const ids = await listCompleted(this.storage, this.jobName, this.jobId);
-    if (ids.length === 0) return undefined;
-    const id = ids[ids.length - 1];
-    const dir = checkpointDir(this.jobName, this.jobId, id);
-    const loaded = await loadCheckpoint(this.storage, dir, this.#loadOptions());
-    loaded.location = `${this.storage.description}/${dir}`;
-    loaded.home = { kind: "job", dir };
-    this.#ownRestores.add(loaded);
-    return loaded;
+    await this.#deploy(await this.#restores.latest());
   }
 
   async #deploy(restore: LoadedCheckpoint | undefined): Promise<void> {
     if (this.#ended) return;
-    if (restore) this.#checkRestore(restore);
+    if (restore) this.#restores.check(restore);
     const execution = new Execution(this, this.graph, this.restarts, this.#init.tuning);
     this.#execution = execution;
     const restoredId = restore?.metadata.checkpointId ?? 0;
@@ -287,7 +225,7 @@ export class JobMaster implements ExecutionOwner {
     // A checkpoint of the failed attempt may still be committing: its outcome decides what is latest.
     await this.coordinator.metadataWritesSettled();
     if (this.#ended) return;
-    await this.#deploy(await this.#restorePoint());
+    await this.#deploy(await this.#restores.latest());
   }
 
   allSourcesFinished(execution: Execution): void {
@@ -342,7 +280,7 @@ export class JobMaster implements ExecutionOwner {
    */
   async #finishFromTerminal(): Promise<void> {
     const t = this.#terminal!;
-    const restore = await loadFrom(t, this.#loadOptions());
+    const restore = await this.#restores.load(t);
     this.#savepointOnStop = t.location;
     const id = restore.metadata.checkpointId;
     // No execution is attached, so no sweep runs but the one at the end: it must cover the
@@ -418,11 +356,3 @@ export class JobMaster implements ExecutionOwner {
   }
 }
 
-
-/** Loads a checkpoint or savepoint from a restore source, named by its location. */
-async function loadFrom(source: RestoreSource, options?: LoadOptions): Promise<LoadedCheckpoint> {
-  const loaded = await loadCheckpoint(source.storage, source.dir, options);
-  loaded.location = source.location;
-  loaded.home = source.home ?? { kind: "directory", path: source.location };
-  return loaded;
-}
