@@ -17,7 +17,6 @@ import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { MemoryStorage, type KeyedStateHandle, type KeyedStateSnapshot } from "../mod.ts";
 import { decode, encode } from "../codec/cbor.ts";
 import type { KeyedStateBackendInit } from "../state/backend.ts";
@@ -25,11 +24,12 @@ import { HeapKeyedStateBackend } from "../state/heap_backend.ts";
 import type { KeyedTableSnapshot } from "../state/keyed_state.ts";
 import { type SqliteBackendOptions, SqliteKeyedStateBackend } from "../state/sqlite_backend.ts";
 import { sqliteDriver } from "../platforms/sqlite.ts";
+import { benchArgs } from "./args.ts";
 import { bytes, nowMs, perSecond, runtimeName, table } from "./stats.ts";
 
-const { values } = parseArgs({
-  args: process.argv.slice(2),
-  options: { keys: { type: "string", default: "100000,1000000" }, "heap-keys": { type: "string", default: "0" } },
+const values = benchArgs("Usage: bun bench/sqlite_state.ts [--keys 100000,1000000] [--heap-keys 5000000]", {
+  keys: { type: "string", default: "100000,1000000" },
+  "heap-keys": { type: "string", default: "0" },
 });
 const sizes = values.keys.split(",").map(Number);
 const heapKeys = Number(values["heap-keys"]);

@@ -23,26 +23,22 @@
  * @module
  */
 import { loadavg } from "node:os";
-import process from "node:process";
-import { parseArgs } from "node:util";
 import { decode } from "../codec/cbor.ts";
 import { KeyedStateCapture } from "../dataflow/operators/keyed_capture.ts";
 import { MemoryStorage, SequenceSource, StreamEnvironment } from "../mod.ts";
 import { HeapKeyedStateBackend } from "../state/heap_backend.ts";
 import type { IncrementalKeyedState } from "../state/backend.ts";
 import type { KeyedTableSnapshot } from "../state/keyed_state.ts";
+import { benchArgs } from "./args.ts";
 import { CountingSink } from "./counting_sink.ts";
 import { bytes, median, nowMs, perSecond, runtimeName, table } from "./stats.ts";
 
-const { values } = parseArgs({
-  args: process.argv.slice(2),
-  options: {
-    keys: { type: "string", default: "100000,1000000" },
-    "per-key": { type: "string", default: "8" },
-    interval: { type: "string", default: "1000" },
-    "min-records": { type: "string", default: "5000000" },
-    "restore-only": { type: "boolean", default: false },
-  },
+const values = benchArgs("Usage: bun bench/state.ts [--keys 100000,1000000] [--per-key 8] [--interval 1000] [--min-records 5000000] [--restore-only]", {
+  keys: { type: "string", default: "100000,1000000" },
+  "per-key": { type: "string", default: "8" },
+  interval: { type: "string", default: "1000" },
+  "min-records": { type: "string", default: "5000000" },
+  "restore-only": { type: "boolean", default: false },
 });
 const sizes = values.keys.split(",").map(Number);
 const perKey = Number(values["per-key"]);

@@ -15,14 +15,15 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { DenoKvStorage, FileStorage, MemoryStorage, SqliteStorage, type StorageAdapter } from "../mod.ts";
+import { benchArgs } from "./args.ts";
 import { bytes, median, nowMs, runtimeName, table } from "./stats.ts";
 import { printResultLine } from "./other_runtime.ts";
 
-const { values } = parseArgs({
-  args: (globalThis as { process?: { argv: string[] } }).process?.argv.slice(2) ?? [],
-  options: { mb: { type: "string", default: "10" }, subtasks: { type: "string", default: "8" }, runs: { type: "string", default: "5" } },
+const values = benchArgs("Usage: deno run -A bench/storage.ts [--mb 10] [--subtasks 8] [--runs 5]", {
+  mb: { type: "string", default: "10" },
+  subtasks: { type: "string", default: "8" },
+  runs: { type: "string", default: "5" },
 });
 const stateBytes = Math.round(Number(values.mb) * 1024 * 1024);
 const subtasks = Number(values.subtasks);
