@@ -5,6 +5,8 @@
  * DataView, primitives, and instances of classes registered with `registerType`. Anything
  * else (an unregistered class instance, a function, a symbol, a WeakMap, a Promise) is
  * refused with a WeirError naming its type — never silently turned into something else.
+ * A string with a lone surrogate copies as it is but is not persisted: CBOR text is
+ * UTF-8, which cannot carry it (it would read back with U+FFFD in its place).
  * @module
  */
 import { WeirError } from "../errors.ts";
@@ -156,6 +158,29 @@ export function copyBatch(batch: unknown[]): unknown[] {
 }
 
 /**
+ * Whether a string has no lone surrogate, so that UTF-8 carries it as it is
+ * (`String.prototype.isWellFormed`, ES2024, where the runtime has it).
+ *
+ * @example
+ * ```ts
+ * import { isWellFormed } from "./values.ts";
+ * console.assert(isWellFormed("a\u{1F600}") && !isWellFormed("a\uD800"));
+ * ```
+ */
+export function isWellFormed(s: string): boolean {
+  const native = (s as { isWellFormed?: () => boolean }).isWellFormed;
+  if (native) return native.call(s);
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+}
+
+/** A part that is a string UTF-8 cannot carry, or undefined. */
+function illFormed(s: string, path: string): string | undefined {
+  if (isWellFormed(s)) return undefined;
+  const shown = s.length > 40 ? `${JSON.stringify(s.slice(0, 40)).slice(0, -1)}…"` : JSON.stringify(s);
+  return `${path} is a string with a lone surrogate (${shown}), which UTF-8 cannot carry: it would read back with U+FFFD in its place`;
+}
+
+/**
  * The first part of a value that cannot be persisted faithfully, as a message, or
  * undefined when the whole value can. Persisting (cbor.ts) calls this first, so that a
  * class instance is never written as a plain object.
@@ -169,6 +194,8 @@ function check(v: unknown, depth: number, path: string): string | undefined {
     case "function":
     case "symbol":
       return `${path} is a ${typeName(v)}, which has no value to persist`;
+    case "string":
+      return illFormed(v, path);
     case "object":
       break;
     default:
@@ -181,7 +208,7 @@ function check(v: unknown, depth: number, path: string): string | undefined {
     const a = v as unknown[];
     for (let i = 0; i < a.length; i++) {
       const e = a[i];
-      if (typeof e === "object" || typeof e === "function" || typeof e === "symbol") {
+      if (typeof e === "object" || typeof e === "function" || typeof e === "symbol" || typeof e === "string") {
         const bad = check(e, depth + 1, `${path}[${i}]`);
         if (bad) return bad;
       }
@@ -191,8 +218,10 @@ function check(v: unknown, depth: number, path: string): string | undefined {
   if (ctor === Object || ctor === undefined) {
     for (const k in v) {
       if (!Object.hasOwn(v, k)) continue;
+      const badKey = illFormed(k, `${path} (a key)`);
+      if (badKey) return badKey;
       const e = (v as Record<string, unknown>)[k];
-      if (typeof e === "object" || typeof e === "function" || typeof e === "symbol") {
+      if (typeof e === "object" || typeof e === "function" || typeof e === "symbol" || typeof e === "string") {
         const bad = check(e, depth + 1, `${path}.${k}`);
         if (bad) return bad;
       }

@@ -12,6 +12,7 @@
  * @module
  */
 import type { CborWriter } from "../codec/cbor_writer.ts";
+import { isWellFormed } from "../codec/values.ts";
 import { WeirError } from "../errors.ts";
 
 /** How a column is written; see the module doc. */
@@ -155,11 +156,4 @@ function numbers(bytes: unknown, size: 4 | 8, bad: (why: string) => WeirError): 
   const out = size === 4 ? new Int32Array(n) : new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = size === 4 ? view.getInt32(4 * i, true) : view.getFloat64(8 * i, true);
   return out;
-}
-
-/** No lone surrogate (String.prototype.isWellFormed, ES2024, where the runtime has it). */
-function isWellFormed(s: string): boolean {
-  const native = (s as { isWellFormed?: () => boolean }).isWellFormed;
-  if (native) return native.call(s);
-  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
 }

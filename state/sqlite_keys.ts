@@ -8,6 +8,7 @@
  * the two never collide.
  * @module
  */
+import { isWellFormed } from "../codec/values.ts";
 import { WeirError } from "../errors.ts";
 
 const TAG_STRING = 0x73; // "s": UTF-8
@@ -83,8 +84,7 @@ function bytesString(b: Uint8Array): string {
 export function keyBytes(canonical: unknown): Uint8Array {
   switch (typeof canonical) {
     case "string":
-      // isWellFormed is ES2024; Bun and Deno have it, the type-check's lib (ES2023) does not.
-      return (canonical as string & { isWellFormed(): boolean }).isWellFormed() ? utf8Bytes(canonical) : stringBytes(TAG_UTF16, canonical);
+      return isWellFormed(canonical) ? utf8Bytes(canonical) : stringBytes(TAG_UTF16, canonical);
     case "number": {
       // Big-endian, so ascending integer keys append to their key group's end of the B-tree.
       f64.setFloat64(0, canonical === 0 ? 0 : Number.isNaN(canonical) ? NaN : canonical);
