@@ -289,6 +289,8 @@ export class OperatorChain {
       bytes: () => capture.bytes(),
       // Without it a capture's parts (a heap state's writer chunks) were joined into one copy.
       parts: capture.parts ? () => capture.parts!() : undefined,
+      // Without it sqlite's canonical files were read whole into memory instead of streamed.
+      streamedParts: capture.streamedParts ? () => capture.streamedParts!() : undefined,
       release: () => capture.release(),
       sharedState: () => capture.sharedState?.() ?? [],
     };
