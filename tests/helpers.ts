@@ -8,9 +8,15 @@ export type Pair = [key: number, count: number];
 /** A flag a test arms once; the job's functions throw the first time they see it armed. */
 export class FailOnce {
   #armed = true;
+  #ready: () => boolean = () => true;
   constructor(readonly when: (n: number) => boolean) {}
+  /** Fires only once `ready()` holds too (e.g. a checkpoint was committed), so a loaded machine cannot move the failure before the first checkpoint. */
+  after(ready: () => boolean): this {
+    this.#ready = ready;
+    return this;
+  }
   check(n: number, where: string): void {
-    if (this.#armed && this.when(n)) {
+    if (this.#armed && this.when(n) && this.#ready()) {
       this.#armed = false;
       throw new Error(`injected failure in ${where} at ${n}`);
     }
