@@ -7,12 +7,12 @@ import { failureReport } from "../../sim/report.ts";
 
 /**
  * Seeds per mode, and where they start. CI runs the suite under Bun and again under Deno and
- * must finish in 20 minutes on 2 cores, so each runtime takes a slice: Bun seeds 0..149, Deno
+ * must finish in 20 minutes on 2 cores, so each runtime takes a slice: Bun seeds 0..99, Deno
  * 400..449 (seeds Bun does not run). Thousands more run with `npm run sim`.
  */
 const IS_DENO = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
 const FIRST_SEED = IS_DENO ? 400 : 0;
-const SEEDS_PER_MODE = IS_DENO ? 50 : 150;
+const SEEDS_PER_MODE = IS_DENO ? 50 : 100;
 /** Seeds per test; the timeout only guards against a hang (a loaded machine runs a chunk in well over a minute). */
 const CHUNK = 50;
 
