@@ -13,7 +13,7 @@
  * @module
  */
 import { WeirError, assert } from "../errors.ts";
-import { type KvRecords, varintLength, writeVarint } from "./sqlite_records.ts";
+import { type KvRecords, varintLength } from "./sqlite_records.ts";
 
 const LEAF_INDEX = 0x0a;
 const INTERIOR_INDEX = 0x02;
@@ -101,12 +101,14 @@ export function buildKvFile(template: KvTemplate, records: KvRecords): Uint8Arra
   const pageSize = templatePageSize(template);
   const maxLocal = maxLocalPayload(pageSize);
   const n = records.count;
-  let total = 0;
+  // A cell grows with its record: a record fits when its cell is no larger than the largest fitting record's.
+  const cellMax = varintLength(maxLocal) + maxLocal;
   for (let i = 0; i < n; i++) {
-    const s = records.size(i);
-    if (s > maxLocal) throw new WeirError("invariant_broken", `A kv record of ${s} B needs an overflow page (at most ${maxLocal} B fit)`);
-    total += s + 5;
+    if (records.end(i) - records.start(i) > cellMax) {
+      throw new WeirError("invariant_broken", `A kv record of ${records.size(i)} B needs an overflow page (at most ${maxLocal} B fit)`);
+    }
   }
+  const total = n === 0 ? 0 : records.end(n - 1) + 2 * n;
   const file = new PageFile(template, pageSize, Math.ceil((total * 1.05) / (pageSize - LEAF_HEADER)) + 8);
   if (n > 0) {
     let level = leaves(records, file);
@@ -119,11 +121,10 @@ export function buildKvFile(template: KvTemplate, records: KvRecords): Uint8Arra
   return out;
 }
 
-/** Copies record `i` to `at` in `b`, behind its size as a varint; returns the position after. */
-function putRecord(b: Uint8Array, at: number, records: KvRecords, i: number): number {
+/** Copies cell `i` (record `i` behind its size as a varint) to `at` in `b`; returns the position after. */
+function putCell(b: Uint8Array, at: number, records: KvRecords, i: number): number {
   const from = records.start(i);
-  const size = records.size(i);
-  at = writeVarint(b, at, size);
+  const size = records.end(i) - from;
   const src = records.bytes;
   if (size > 48) b.set(src.subarray(from, from + size), at);
   else for (let j = 0; j < size; j++) b[at + j] = src[from + j];
@@ -141,8 +142,7 @@ function leaves(records: KvRecords, file: PageFile): Level {
     const start = i;
     let used = LEAF_HEADER;
     for (; i < n; i++) {
-      const size = records.size(i);
-      const cell = 2 + varintLength(size) + size;
+      const cell = 2 + records.end(i) - records.start(i);
       if (used + cell > pageSize) break;
       used += cell;
     }
@@ -170,16 +170,18 @@ function leafPage(records: KvRecords, a: number, b: number, file: PageFile, root
   const page = file.bytes;
   page[base] = LEAF_INDEX;
   setUint16(page, base + 3, b - a);
-  let top = file.pageSize;
-  let ptr = LEAF_HEADER;
-  for (let i = a; i < b; i++) {
-    const size = records.size(i);
-    top -= varintLength(size) + size;
-    putRecord(page, base + top, records, i);
-    setUint16(page, base + ptr, top);
-    ptr += 2;
-  }
-  assert(ptr <= top, () => `Leaf page cells overlap its pointers (${ptr} > ${top})`);
+  // The page's cells are one run in records.bytes: copied at once to the end of the page,
+  // in key order upwards (SQLite asks no order of the content area, only the pointers').
+  const from = records.start(a);
+  const bytes = records.end(b - 1) - from;
+  const top = file.pageSize - bytes;
+  const ptrEnd = LEAF_HEADER + 2 * (b - a);
+  assert(ptrEnd <= top, () => `Leaf page cells overlap its pointers (${ptrEnd} > ${top})`);
+  page.set(records.bytes.subarray(from, from + bytes), base + top);
+  let ptr = base + LEAF_HEADER;
+  const shift = top - from;
+  setUint16(page, ptr, top);
+  for (let i = a + 1; i < b; i++) setUint16(page, (ptr += 2), records.start(i) + shift);
   setUint16(page, base + 5, top === 65536 ? 0 : top);
   return number;
 }
@@ -188,7 +190,7 @@ function leafPage(records: KvRecords, a: number, b: number, file: PageFile, root
 function interiors(records: KvRecords, below: Level, file: PageFile): Level {
   const m = below.pages.length - 1;
   const pageSize = file.pageSize;
-  const cellSize = (d: number) => 4 + varintLength(records.size(d)) + records.size(d);
+  const cellSize = (d: number) => 4 + records.end(d) - records.start(d);
   const ranges: number[] = [];
   const dividers: number[] = [];
   let j = 0;
@@ -229,10 +231,9 @@ function interiorPage(records: KvRecords, below: Level, a: number, b: number, fi
   let ptr = INTERIOR_HEADER;
   for (let c = a; c < b; c++) {
     const d = below.dividers[c];
-    const size = records.size(d);
-    top -= 4 + varintLength(size) + size;
+    top -= 4 + records.end(d) - records.start(d);
     setUint32(page, base + top, below.pages[c]);
-    putRecord(page, base + top + 4, records, d);
+    putCell(page, base + top + 4, records, d);
     setUint16(page, base + ptr, top);
     ptr += 2;
   }

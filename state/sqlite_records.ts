@@ -1,14 +1,21 @@
 /**
  * Rows of the SQLite backend's `kv` table (kg, s, k, ok, v) as SQLite records
- * (https://www.sqlite.org/fileformat2.html#record_format), back to back in one buffer:
- * what sqlite_btree_file.ts packs into pages. Keys that are ASCII strings and values that
+ * (https://www.sqlite.org/fileformat2.html#record_format), each behind its size as a
+ * varint (an index B-tree leaf cell), back to back in one buffer: what
+ * sqlite_btree_file.ts packs into pages, a page's run of cells copied at once. Keys that are ASCII strings and values that
  * are numbers, ASCII strings, booleans or null are written here byte by byte, as
  * keyBytes() and encode() would write them; any other comes as bytes.
  * @module
  */
 import { FORMAT_VERSION } from "../codec/cbor.ts";
-import { WeirError } from "../errors.ts";
+import { WeirError, assert } from "../errors.ts";
 import { KEY_TAG_UTF8 } from "./sqlite_keys.ts";
+
+/** The record bytes of a cell of `cell` bytes: the cell less its size varint. */
+function payloadOfCell(cell: number): number {
+  for (let n = 1; n <= 5; n++) if (varintLength(cell - n) === n) return cell - n;
+  throw new WeirError("invariant_broken", `No record fits a cell of ${cell} B`);
+}
 
 /** Bytes of a SQLite varint for n (0 ≤ n < 2^32). */
 export function varintLength(n: number): number {
@@ -30,38 +37,50 @@ export function writeVarint(b: Uint8Array, at: number, n: number): number {
 }
 
 /**
- * Records of the `kv` table (kg, s, k, ok, v) encoded back to back, in the order they are
- * added, which must be primary-key order.
+ * Records of the `kv` table (kg, s, k, ok, v) encoded back to back as leaf cells (the
+ * record's size as a varint, then the record), in the order they are added, which must
+ * be primary-key order. `sizeHint` (records, bytes of all cells) sizes the buffers once
+ * instead of growing them by copies.
  *
  * @example
  * ```ts
  * import { KvRecords } from "./sqlite_records.ts";
  * const r = new KvRecords();
  * r.add(3, 0, Uint8Array.of(0x73, 0x61), null, Uint8Array.of(1, 7));
- * console.assert(r.count === 1 && r.size(0) === 11);
+ * console.assert(r.count === 1 && r.size(0) === 11 && r.end(0) - r.start(0) === 12);
  * ```
  */
 export class KvRecords {
-  /** The records back to back. */
-  bytes: Uint8Array = new Uint8Array(1 << 20);
-  /** Where record i ends (it starts where i - 1 ends). */
-  #ends = new Int32Array(1 << 16);
+  /** The cells back to back. */
+  bytes: Uint8Array;
+  /** Where cell i ends (it starts where i - 1 ends). */
+  #ends: Int32Array;
   #count = 0;
   #at = 0;
+
+  constructor(sizeHint?: { records: number; bytes: number }) {
+    this.bytes = new Uint8Array(Math.max(1 << 16, sizeHint?.bytes ?? 1 << 20));
+    this.#ends = new Int32Array(Math.max(1 << 10, sizeHint?.records ?? 1 << 16));
+  }
 
   /** Records added. */
   get count(): number {
     return this.#count;
   }
 
-  /** Where record `i` starts in `bytes`. */
+  /** Where cell `i` (its size varint, then record `i`) starts in `bytes`. */
   start(i: number): number {
     return i === 0 ? 0 : this.#ends[i - 1];
   }
 
-  /** Bytes of record `i`. */
+  /** Where cell `i` ends in `bytes`. */
+  end(i: number): number {
+    return this.#ends[i];
+  }
+
+  /** Bytes of record `i` (without its size varint). */
   size(i: number): number {
-    return this.#ends[i] - (i === 0 ? 0 : this.#ends[i - 1]);
+    return payloadOfCell(this.#ends[i] - (i === 0 ? 0 : this.#ends[i - 1]));
   }
 
   #room(size: number): void {
@@ -93,9 +112,9 @@ export class KvRecords {
     let header = 1 + 1 + varintLength(kType) + varintLength(okType) + varintLength(vType) + 1;
     if (header > 0x7f) header++;
     const size = header + kgBytes + sBytes + k.length + (ok === null ? 0 : ok.length) + v.length;
-    this.#room(size);
+    this.#room(varintLength(size) + size);
     const b = this.bytes;
-    let at = writeVarint(b, this.#at, header);
+    let at = writeVarint(b, writeVarint(b, this.#at, size), header);
     b[at++] = intType(kg, kgBytes);
     b[at++] = intType(s, sBytes);
     at = writeVarint(b, at, kType);
@@ -111,11 +130,18 @@ export class KvRecords {
     return size;
   }
 
+  /** Drops the records from `count` on (a key group that goes another way after all). */
+  truncate(count: number): void {
+    assert(count >= 0 && count <= this.#count, () => `Cannot truncate ${this.#count} records to ${count}`);
+    this.#count = count;
+    this.#at = count === 0 ? 0 : this.#ends[count - 1];
+  }
+
   /**
-   * Appends the record of a row whose key is an ASCII string (stored as its tag and its
-   * bytes) and whose value is a number, ASCII string, boolean or null, written here
-   * without an intermediate array; returns its size, or -1 (nothing added) for a value
-   * of any other kind, which goes through add().
+   * Appends the record of a row whose key is a string (stored as its tag and its bytes)
+   * and whose value is a number, ASCII string, boolean or null, written here without an
+   * intermediate array; returns its size, or (nothing added) -1 for a value of any other
+   * kind, which goes through add(), and -2 for a key that is not ASCII.
    */
   addAscii(kg: number, s: number, key: string, v: unknown): number {
     let vLength: number;
@@ -141,9 +167,10 @@ export class KvRecords {
     let header = 1 + 1 + varintLength(kType) + 1 + varintLength(vType) + 1;
     if (header > 0x7f) header++;
     const size = header + kgBytes + sBytes + kLength + vLength;
-    if (this.#at + size > this.bytes.length || this.#count === this.#ends.length) this.#room(size);
+    const cell = varintLength(size) + size;
+    if (this.#at + cell > this.bytes.length || this.#count === this.#ends.length) this.#room(cell);
     const b = this.bytes;
-    let at = writeVarint(b, this.#at, header);
+    let at = writeVarint(b, writeVarint(b, this.#at, size), header);
     b[at++] = intType(kg, kgBytes);
     b[at++] = intType(s, sBytes);
     at = writeVarint(b, at, kType);
@@ -152,7 +179,9 @@ export class KvRecords {
     at = writeInt(b, at, kg, kgBytes);
     at = writeInt(b, at, s, sBytes);
     b[at++] = KEY_TAG_UTF8;
-    at = writeAscii(b, at, key);
+    // The key is checked while it is copied: one pass over its characters, not two.
+    at = writeAsciiChecked(b, at, key);
+    if (at < 0) return -2;
     b[at++] = FORMAT_VERSION;
     if (typeof v === "number") {
       if (vLength === 10) {
@@ -206,6 +235,18 @@ function writeAscii(b: Uint8Array, at: number, text: string): number {
   const n = text.length;
   for (let i = 0; i < n; i++) b[at + i] = text.charCodeAt(i);
   return at + n;
+}
+
+/** writeAscii(), or -1 when a character is not ASCII (the bytes written are then garbage). */
+function writeAsciiChecked(b: Uint8Array, at: number, text: string): number {
+  const n = text.length;
+  let all = 0;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    all |= c;
+    b[at + i] = c;
+  }
+  return all > 0x7f ? -1 : at + n;
 }
 
 /** Copies small arrays a byte at a time: cheaper than set() below a few dozen bytes. */

@@ -51,38 +51,56 @@ export function canonicalRecords(tables: RestoredTable[], range: KeyGroupRange, 
   for (let i = 1; i < segments.length; i++) {
     if (segments[i].kg === segments[i - 1].kg && segments[i].t.sid === segments[i - 1].t.sid) return undefined;
   }
-  const records = new KvRecords();
-  const bytes = new RowBytes();
+  let entries = 0;
+  for (const seg of segments) entries += seg.entries.length;
+  // About 24 B a cell for short keys and small values; more grows the buffer once or twice.
+  const records = new KvRecords({ records: entries, bytes: entries * 24 });
+  let bytes: RowBytes | undefined;
   for (const seg of segments) {
-    const ok = seg.t.table.ttl !== true && asciiKeys(seg.entries) ? asciiSegment(records, seg, recordBytesMax) : genericSegment(records, bytes, seg, recordBytesMax);
+    let ok = seg.t.table.ttl !== true && stringKeys(seg.entries) ? asciiSegment(records, seg, recordBytesMax) : undefined;
+    if (ok === undefined) ok = genericSegment(records, (bytes ??= new RowBytes()), seg, recordBytesMax);
     if (!ok) return undefined;
   }
   return records;
 }
 
-/** True when every key is an ASCII string: their bytes sort as the strings do. */
-function asciiKeys(entries: [unknown, unknown][]): boolean {
-  for (let i = 0; i < entries.length; i++) {
-    const k = entries[i][0];
-    if (typeof k !== "string" || !isAscii(k)) return false;
-  }
+/** True when every key is a string. */
+function stringKeys(entries: [unknown, unknown][]): boolean {
+  for (let i = 0; i < entries.length; i++) if (typeof entries[i][0] !== "string") return false;
   return true;
 }
 
-/** A key group of ASCII string keys, sorted as strings; false for a key held twice or a record too large. */
-function asciiSegment(records: KvRecords, { kg, t, entries }: Segment, recordBytesMax: number): boolean {
+/**
+ * A key group of string keys, sorted as strings: false for a key held twice or a record
+ * too large; undefined (nothing added) when a key is not ASCII, whose bytes need not sort
+ * as its string does.
+ */
+function asciiSegment(records: KvRecords, { kg, t, entries }: Segment, recordBytesMax: number): boolean | undefined {
   let sorted = true;
   for (let i = 1; i < entries.length && sorted; i++) if (!((entries[i - 1][0] as string) < (entries[i][0] as string))) sorted = false;
-  let order: number[] | undefined;
   if (!sorted) {
-    order = Array.from({ length: entries.length }, (_, i) => i).sort((a, b) => ((entries[a][0] as string) < (entries[b][0] as string) ? -1 : 1));
-    for (let j = 1; j < order.length; j++) if (entries[order[j - 1]][0] === entries[order[j]][0]) return false;
+    // A heap savepoint's keys come in insertion order. Sorting the entries themselves
+    // costs 0.5–0.8× sorting their indices (one indirection less per comparison).
+    entries = entries.slice().sort((a, b) => ((a[0] as string) < (b[0] as string) ? -1 : 1));
+    for (let j = 1; j < entries.length; j++) if (entries[j - 1][0] === entries[j][0]) return false;
   }
-  const bytes = new RowBytes();
+  const first = records.count;
+  let bytes: RowBytes | undefined;
   for (let j = 0; j < entries.length; j++) {
-    const [key, v] = entries[order === undefined ? j : order[j]];
+    const [key, v] = entries[j];
     let size = records.addAscii(kg, t.sid, key as string, v);
-    if (size < 0) size = records.add(kg, t.sid, bytes.key(key), null, bytes.value(v));
+    if (size === -2) {
+      records.truncate(first);
+      return undefined;
+    }
+    if (size === -1) {
+      if (!isAscii(key as string)) {
+        records.truncate(first);
+        return undefined;
+      }
+      bytes ??= new RowBytes();
+      size = records.add(kg, t.sid, bytes.key(key), null, bytes.value(v));
+    }
     if (size > recordBytesMax) return false;
   }
   return true;

@@ -167,7 +167,9 @@ export class SqliteStateStore {
       const db = this.#driver.open(path);
       let rootPage: number;
       try {
-        db.exec(SCHEMA);
+        // A scratch file read back at once: one transaction and no fsync (three synced
+        // commits took 60 ms of a 1 M-key restore's 0.6 s).
+        db.exec(`PRAGMA synchronous = OFF; BEGIN; ${SCHEMA} COMMIT;`);
         rootPage = db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'kv'").get()!.rootpage as number;
       } finally {
         db.close();
