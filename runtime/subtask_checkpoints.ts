@@ -9,7 +9,7 @@ import { WeirError } from "../errors.ts";
 import type { StateCapture } from "../dataflow/operator.ts";
 import { ChecksumInSlices, ChecksumOfParts } from "../checkpoint/checksum.ts";
 import { SnapshotWork } from "./snapshot_work.ts";
-import type { PriorityMessage } from "./subtask.ts";
+import type { PriorityMessage } from "./priority_message.ts";
 import type { SubtaskHost } from "./subtask_host.ts";
 
 /** What the checkpointing half of a subtask needs from the actor. */
