@@ -66,15 +66,20 @@ export class CborWriter {
   #chunked = 0;
   readonly #what: string;
 
-  /** `what` names the data in errors; `capacity` is the first chunk's size in bytes. */
-  constructor(what = "value", capacity = 1 << 16) {
+  /**
+   * `what` names the data in errors; `capacity` is the first chunk's size in bytes. Without
+   * `versionByte` the items start at once: a part of a file that has its version byte
+   * elsewhere (heap snapshot entries encoded as they are collected).
+   */
+  constructor(what = "value", capacity = 1 << 16, versionByte = true) {
     this.#what = what;
     this.#buf = new Uint8Array(Math.max(16, Math.min(capacity, CBOR_CHUNK_BYTES_MAX)));
     this.#view = new DataView(this.#buf.buffer);
-    this.#buf[0] = FORMAT_VERSION;
+    if (versionByte) this.#buf[0] = FORMAT_VERSION;
+    else this.#at = 0;
   }
 
-  /** Bytes written so far, the version byte included. */
+  /** Bytes written so far, the version byte (if any) included. */
   get length(): number {
     return this.#chunked + this.#at;
   }

@@ -199,10 +199,17 @@ export interface KeyedStateSnapshot {
   /**
    * The canonical result with its entries already encoded, when the backend holds them
    * encoded (sqlite): the checkpoint writer copies those bytes as they are, and state
-   * larger than the heap never sits decoded in it. Absent: use result().
+   * larger than the heap never sits decoded in it. Absent or undefined: use result().
    * @throws {WeirError} `invariant_broken` when step() has not finished
    */
-  encodedTables?(): Record<string, EncodedTable>;
+  encodedTables?(): Record<string, EncodedTable> | undefined;
+  /**
+   * Asks the snapshot to encode its entries (canonical `[key, value]` pairs, CBOR) as it
+   * collects them and to hand them over by encodedTables(), not as tables: no copy of a
+   * value and no table of entries on the heap in between. True when it will; only before
+   * the first step (false after). `what` names the state in errors.
+   */
+  encodeAsCollected?(what: string): boolean;
   /**
    * Preferred over encodedTables() when present: the layout now, the bytes read while the
    * file is written; valid until release().

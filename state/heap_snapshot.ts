@@ -9,12 +9,20 @@
  *
  * Entries are collected as columns, a keys array and a values array per key group (no
  * array per entry: at a million keys those were most of a checkpoint's garbage), and the
- * key group of an entry is computed once and kept in the table. A changelog (incremental
+ * key group of an entry is computed once and kept in the table. An entry the table hands
+ * over is filed at once (no list of saved entries to take later). A changelog (incremental
  * checkpoint) visits only the keys the tables noted as written since the previous one.
+ *
+ * A checkpoint's writer may ask for the entries encoded as they are collected
+ * (`encodeAsCollected`): then each key group's `[key, value]` pairs go straight into a
+ * CBOR writer of its own, and neither a copy of a value nor a column of a million entries
+ * lives on the heap until a later step encodes it (their collections were most of the
+ * pauses of a full checkpoint at a million keys).
  * @module
  */
-import { assert } from "../errors.ts";
-import type { KeyedStateHandle, KeyedStateSnapshot } from "./backend.ts";
+import { CborWriter } from "../codec/cbor_writer.ts";
+import { WeirError, assert } from "../errors.ts";
+import type { EncodedGroup, EncodedTable, KeyedStateHandle, KeyedStateSnapshot } from "./backend.ts";
 import { FREE_SLOT, type StateTable, type Versions } from "./heap_table.ts";
 import { keyGroupOf } from "./key_group.ts";
 import type { KeyedTableSnapshot, StateKind } from "./keyed_state.ts";
@@ -66,12 +74,23 @@ interface GroupColumns {
   values: unknown[];
 }
 
+/** One key group's pairs, encoded as collected. */
+interface GroupPairs {
+  w: CborWriter;
+  entries: number;
+}
+
 interface TableProgress {
   at: TableAtSnapshot;
-  /** Entries of the snapshot's version the table replaced before they were visited: key, value, version, key group. */
-  saved: [unknown, unknown, number, number][];
+  /**
+   * Keys of entries the table handed over before they were visited, kept only when a
+   * changelog's deletes must tell them from keys absent at the snapshot point.
+   */
+  savedKeys: Set<unknown> | undefined;
   /** Columns by key group (index = key group). */
   groups: (GroupColumns | undefined)[];
+  /** Encoded pairs by key group (index = key group), when encoding as collected. */
+  pairs: (GroupPairs | undefined)[];
   /** For a changelog: the slots written since the previous one, the only ones visited. */
   dirty: number[] | undefined;
 }
@@ -96,11 +115,13 @@ export class HeapSnapshot implements ColumnarSnapshot {
   #slot = 0;
   /** The next dirty slot to visit in the current table (a changelog). */
   #dirtyAt = 0;
-  /** The current table's slots (or dirty keys) were all visited: its saved entries are being taken. */
-  #scanned = false;
-  /** The next saved entry to take in the current table (after its slots were visited). */
-  #savedAt = 0;
   #columns: TableColumns[] | undefined;
+  /** Encoding as collected: names the state in errors; the encoded tables once finished. */
+  #encodeFor: string | undefined;
+  #encoded: Record<string, EncodedTable> | undefined;
+  /** An entry handed over by a table failed to encode: the next step throws it. */
+  #failure: unknown;
+  #started = false;
   #released = false;
 
   /** Only cells written after this version are taken (a changelog); 0 takes every cell. */
@@ -115,18 +136,48 @@ export class HeapSnapshot implements ColumnarSnapshot {
     this.#changedAfter = changes?.after ?? 0;
     this.#deleted = changes?.deleted;
     this.#owner = owner;
-    this.#tables = tables.map((at) => ({ at, saved: [], groups: [], dirty: changes ? (changes.dirty.get(at.table) ?? []) : undefined }));
+    this.#tables = tables.map((at) => ({
+      at,
+      savedKeys: (changes?.deleted.get(at.table)?.size ?? 0) > 0 ? new Set() : undefined,
+      groups: [],
+      pairs: [],
+      dirty: changes ? (changes.dirty.get(at.table) ?? []) : undefined,
+    }));
     for (const p of this.#tables) this.#byTable.set(p.at.table, p);
   }
 
-  /** A table replaces an entry of this snapshot's version that was not visited yet: the snapshot keeps the old value. */
+  /**
+   * Encodes entries as they are collected (see the module doc); only for a full snapshot,
+   * before anything was collected.
+   */
+  encodeAsCollected(what: string): boolean {
+    if (this.#started || this.#changedAfter > 0 || this.#tables.some((p) => p.dirty !== undefined || p.groups.length > 0)) return false;
+    this.#encodeFor = what;
+    return true;
+  }
+
+  /**
+   * A table replaces an entry of this snapshot's version that was not visited yet: the
+   * snapshot files the old value now (the table keeps a copy, or the new value).
+   */
   save(table: StateTable, k: unknown, value: unknown, version: number, keyGroup: number): void {
-    this.#byTable.get(table)?.saved.push([k, value, version, keyGroup]);
+    const p = this.#byTable.get(table);
+    if (p === undefined) return;
+    p.savedKeys?.add(k);
+    if (version <= this.#changedAfter) return;
+    try {
+      this.#emit(p, k, value, -1, keyGroup, false);
+    } catch (e) {
+      // On a record's path: the checkpoint fails at its next step, not the record.
+      this.#failure ??= e;
+    }
   }
 
   step(budget: number): boolean {
-    if (this.#columns) return true;
+    if (this.#columns || this.#encoded) return true;
     assert(!this.#released, () => `Keyed snapshot ${this.checkpointId} was stepped after its release`);
+    if (this.#failure !== undefined) throw this.#failure;
+    this.#started = true;
     let left = budget;
     // Visited cells are stamped between this version and the next: no later touch copies
     // them for this snapshot, and the next changelog (after version + 0.5) leaves them out.
@@ -138,10 +189,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
       const t = p.at.table;
       // Read per step: the table grows its typed arrays between steps.
       const vers = t.vers;
-      if (this.#scanned) {
-        // Back for the rest of the saved entries: the scan must not take budget again (with a
-        // budget of 1 it took all of it, and the saved entries were never reached).
-      } else if (p.dirty) {
+      if (p.dirty) {
         const dirty = p.dirty;
         const keys = t.keys;
         let i = this.#dirtyAt;
@@ -181,25 +229,10 @@ export class HeapSnapshot implements ColumnarSnapshot {
         }
         this.#slot = slot;
       }
-      this.#scanned = true;
-      // Saved entries are taken in slices too: when every key is written during a snapshot,
-      // nearly all of them were saved, and taking them at once stalled records for 25 ms at
-      // a million keys. No entry is saved for this table any more: every slot of the
-      // snapshot's version was visited or saved.
-      const saved = p.saved;
-      let i = this.#savedAt;
-      for (; i < saved.length; i++) {
-        if (left-- <= 0) {
-          this.#savedAt = i;
-          return false;
-        }
-        const [k, v, ver, g] = saved[i];
-        if (ver > after) this.#emit(p, k, v, -1, g, false);
-      }
-      this.#savedAt = 0;
-      this.#scanned = false;
+      // No entry is saved for this table any more: every slot of the snapshot's version was
+      // visited or handed over (and filed then).
       this.#tombstonesOf(p, visited);
-      p.saved = [];
+      p.savedKeys = undefined;
       p.dirty = undefined;
       this.#byTable.delete(p.at.table);
       this.#slot = 0;
@@ -207,6 +240,20 @@ export class HeapSnapshot implements ColumnarSnapshot {
       this.#t++;
     }
     this.#owner.detach(this);
+    if (this.#failure !== undefined) throw this.#failure;
+    if (this.#encodeFor !== undefined) {
+      const encoded: Record<string, EncodedTable> = {};
+      for (const p of this.#tables) {
+        const groups: EncodedGroup[] = [];
+        p.pairs.forEach((g, keyGroup) => {
+          if (g) groups.push({ keyGroup, entries: g.entries, chunks: g.w.takeParts() });
+        });
+        p.pairs = [];
+        encoded[p.at.table.name] = p.at.ttlValue ? { kind: p.at.kind, ttl: true, groups } : { kind: p.at.kind, groups };
+      }
+      this.#encoded = encoded;
+      return true;
+    }
     this.#columns = this.#tables.map((p) => {
       const groups: TableColumns["groups"] = [];
       p.groups.forEach((cols, g) => {
@@ -222,7 +269,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
   #tombstonesOf(p: TableProgress, visited: number): void {
     const deleted = this.#deleted?.get(p.at.table);
     if (!deleted || deleted.size === 0) return;
-    const savedKeys = new Set(p.saved.map((e) => e[0]));
+    const savedKeys = p.savedKeys ?? new Set();
     const groups = new Map<number, unknown[]>();
     const t = p.at.table;
     for (const k of deleted) {
@@ -242,11 +289,13 @@ export class HeapSnapshot implements ColumnarSnapshot {
     return this.#tombstones;
   }
 
-  /** Files one entry under its key group; `live` values are copied (the table keeps them). */
+  /**
+   * Files one entry under its key group; `live` values are copied (the table keeps them),
+   * unless they are encoded now.
+   */
   #emit(p: TableProgress, k: unknown, stored: unknown, slot: number, keyGroup: number, live: boolean): void {
     let value = p.at.ttlValue ? p.at.ttlValue(stored) : p.at.kind === "map" ? [...(stored as Map<unknown, unknown>).values()] : stored;
     if (value === undefined && p.at.ttlValue) return;
-    if (live && typeof value === "object" && value !== null) value = this.#owner.copy(p.at.table.name, value);
     // Only an object key has a canonical form other than itself, a string starting \u0000 or \u0001.
     const key = typeof k === "string" && k.charCodeAt(0) <= 1 ? this.#owner.original(k) : k;
     let g = keyGroup;
@@ -254,10 +303,37 @@ export class HeapSnapshot implements ColumnarSnapshot {
       g = keyGroupOf(key, this.#owner.maxParallelism);
       if (slot >= 0) p.at.table.groups[slot] = g;
     }
+    if (this.#encodeFor !== undefined) return this.#encode(p, g, key, value);
+    if (live && typeof value === "object" && value !== null) value = this.#owner.copy(p.at.table.name, value);
     let cols = p.groups[g];
     if (cols === undefined) p.groups[g] = cols = { keys: [], values: [] };
     cols.keys.push(key);
     cols.values.push(value);
+  }
+
+  /** Appends one `[key, value]` pair to its key group's writer. */
+  #encode(p: TableProgress, g: number, key: unknown, value: unknown): void {
+    let out = p.pairs[g];
+    // Small first chunks: a key group holds 1/128 of the keys or less.
+    if (out === undefined) p.pairs[g] = out = { w: new CborWriter(this.#encodeFor, 4096, false), entries: 0 };
+    const w = out.w;
+    w.head(4, 2);
+    w.value(key);
+    try {
+      w.value(value);
+    } catch (e) {
+      // The error a copy gives names the state and the part that cannot be kept.
+      if (e instanceof WeirError && e.code === "value_not_persistable" && typeof value === "object" && value !== null) this.#owner.copy(p.at.table.name, value);
+      throw e;
+    }
+    out.entries++;
+  }
+
+  /** The entries encoded as collected (see `encodeAsCollected`), or undefined when they were not. */
+  encodedTables(): Record<string, EncodedTable> | undefined {
+    if (this.#encodeFor === undefined) return undefined;
+    assert(this.#encoded && !this.#released, () => `Keyed snapshot ${this.checkpointId} was asked for its encoded tables before it finished or after its release`);
+    return this.#encoded;
   }
 
   columns(): TableColumns[] {
@@ -279,10 +355,12 @@ export class HeapSnapshot implements ColumnarSnapshot {
     if (this.#released) return;
     this.#released = true;
     this.#columns = undefined;
+    this.#encoded = undefined;
     this.#owner.detach(this);
     for (const p of this.#tables) {
-      p.saved = [];
+      p.savedKeys = undefined;
       p.groups = [];
+      p.pairs = [];
       p.dirty = undefined;
     }
   }

@@ -72,6 +72,9 @@ export class KeyedStateCapture implements StateCapture {
     this.#snap = snap;
     this.#what = what;
     this.#operator = operator;
+    // Before the first record after the snapshot point: an entry a record replaces is
+    // encoded then, rather than held as a value and encoded by a later step.
+    snap.encodeAsCollected?.(what);
   }
 
   get awaitsStorageOnly(): boolean {

@@ -24,6 +24,16 @@ describe("CborWriter", () => {
     });
   });
 
+  test("without the version byte, items start at byte 0: a part of a file whose version byte comes first", () => {
+    const w = new CborWriter("part", 16, false);
+    w.value("ab");
+    w.value(7);
+    assert.equal(w.length, 4);
+    assert.deepEqual([...w.bytes()], [0x62, 0x61, 0x62, 0x07]);
+    const whole = new CborWriter("whole", 16);
+    assert.equal(whole.length, 1);
+  });
+
   test("bytes() decode as what encode() wrote for the same structure", () => {
     const w = new CborWriter();
     w.head(5, 1);
