@@ -17,6 +17,9 @@ import type { KeyedTableSnapshot } from "../../state/keyed_state.ts";
 import { joinParts } from "../../storage/adapter.ts";
 import type { StateCapture, StreamedParts } from "../operator.ts";
 
+/** Encoded tables' parts shorter than this are joined into one buffer, longer ones handed on as they are. */
+const ENCODED_JOIN_BYTES_MAX = 4096;
+
 /** One key group's entries still to encode. */
 interface GroupWork {
   entries: [unknown, unknown][];
@@ -176,7 +179,10 @@ export class KeyedStateCapture implements StateCapture {
       for (const g of t.groups) parts.push({ array: 2 }, encodeBody(g.keyGroup), { array: g.entries }, ...g.chunks);
     }
     // Not joined: the chunks go to storage as parts, so the file is never in memory twice.
-    this.#fileParts = encodePartsList(parts);
+    // Only runs under 4 KiB (heads, a key group's last chunk) are: joining every chunk under
+    // the default 64 KiB copied most of a heap snapshot (its key groups' first chunks, 8 MB
+    // at a million keys) in this one step, 7-24 ms.
+    this.#fileParts = encodePartsList(parts, ENCODED_JOIN_BYTES_MAX);
     this.#snap.release();
     return true;
   }
