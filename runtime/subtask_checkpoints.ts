@@ -1,14 +1,19 @@
+/**
+ * The checkpointing half of a subtask actor: barrier alignment, channel-state recording
+ * and barrier forwarding for the snapshots in flight; the finished ones go to SnapshotWriter.
+ * @module
+ */
 import type { CheckpointableInput } from "../actors/input_gate.ts";
 import type { Barrier, ChannelStateItem } from "../actors/messages.ts";
 import type { OutputGate } from "../actors/output_gate.ts";
 import type { Timer } from "../actors/time.ts";
 import { type AlignmentTiming, type BarrierController, BarrierHandler } from "../checkpoint/barrier_handler.ts";
 import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
-import { type ChannelPeer, PendingSnapshot, type SubtaskStateFile } from "../checkpoint/pending_snapshot.ts";
+import { PendingSnapshot, type SubtaskStateFile } from "../checkpoint/pending_snapshot.ts";
 import { WeirError } from "../errors.ts";
 import type { StateCapture } from "../dataflow/operator.ts";
-import { ChecksumInSlices, ChecksumOfParts } from "../checkpoint/checksum.ts";
 import { SnapshotWork } from "./snapshot_work.ts";
+import { type ChannelPeers, SnapshotWriter } from "./snapshot_writer.ts";
 import type { PriorityMessage } from "./priority_message.ts";
 import type { SubtaskHost } from "./subtask_host.ts";
 
@@ -36,13 +41,10 @@ export interface CheckpointedActor {
 
 /**
  * The checkpointing half of a subtask: barrier alignment (through the BarrierHandler
- * state machine), the snapshots being collected, channel-state recording, forwarding
- * barriers in-band or ahead of the output buffers, and writing and acking the result.
+ * state machine), the snapshots being collected, channel-state recording, and forwarding
+ * barriers in-band or ahead of the output buffers; SnapshotWriter writes and acks the result.
  */
 export class SubtaskCheckpoints implements BarrierController {
-  /** Shared files the last acknowledged snapshot referred to: what a new one need not count as written. */
-  #sharedAcknowledged = new Set<string>();
-
   readonly #actor: CheckpointedActor;
   readonly #host: SubtaskHost;
   readonly #handler: BarrierHandler;
@@ -56,12 +58,15 @@ export class SubtaskCheckpoints implements BarrierController {
 
   /** The asynchronous part of the snapshots: captures, then the state file's checksum. */
   readonly #work: SnapshotWork;
+  /** Lays out, writes and acknowledges complete snapshots. */
+  readonly #writer: SnapshotWriter;
 
   constructor(actor: CheckpointedActor, host: SubtaskHost, restoredCheckpointId: number) {
     this.#actor = actor;
     this.#host = host;
     this.#handler = new BarrierHandler(this, restoredCheckpointId);
     this.#work = new SnapshotWork(actor, host.stepBudgetMs, { wake: () => actor.wake(), fail: (e) => actor.fail(e) });
+    this.#writer = new SnapshotWriter(actor, { host, work: this.#work, peers: this.#peers });
   }
 
   /** Snapshot work waits for a slice of the actor. */
@@ -274,39 +279,7 @@ export class SubtaskCheckpoints implements BarrierController {
     if (!snap.complete || this.#pending.get(id) !== snap) return;
     this.#pending.delete(id);
     this.#cancelTimeouts(id);
-    const meta = this.#actor.fileMeta;
-    // In parts: a large operator state goes to storage as the chunks it was captured in.
-    const assembling = this.#actor.now();
-    const file = snap.toParts(meta, this.#peers);
-    snap.stepTook(this.#actor.now() - assembling);
-    if (!Array.isArray(file)) {
-      // Read from the backend while written (sqlite's canonical tables): the checksum is
-      // taken as the parts go by, and the size the heads announced is checked at the end.
-      const checksum = new ChecksumOfParts();
-      const name = this.#actor.name;
-      const checked = function* (): Generator<Uint8Array> {
-        for (const p of file.parts) {
-          checksum.update(p);
-          yield p;
-        }
-        if (checksum.size !== file.size) throw new WeirError("invariant_broken", `${name}: checkpoint ${id}'s state file was laid out as ${file.size} bytes but ${checksum.size} were read`);
-      };
-      this.#write(snap, checked(), file.size, () => checksum.value);
-      return;
-    }
-    let size = 0;
-    for (const p of file) size += p.length;
-    // The checksum of a large file is computed in slices too, between records.
-    const checksum = new ChecksumInSlices(file);
-    this.#work.add({
-      checkpointId: id,
-      firstBudget: 256 * 1024,
-      maxBudget: 1 << 30,
-      step: (n) => checksum.step(n),
-      done: () => this.#write(snap, file, size, () => checksum.value),
-      drop: () => {},
-      stepTook: (ms) => snap.stepTook(ms),
-    });
+    this.#writer.write(snap);
   }
 
   #captureFailed(checkpointId: number, e: unknown): false {
@@ -315,63 +288,10 @@ export class SubtaskCheckpoints implements BarrierController {
     return false;
   }
 
-  /**
-   * Flink's state_size (the state file and every shared file it refers to) and
-   * checkpointed_size (the state file and the shared files first referred to now).
-   */
-  #sizes(snap: PendingSnapshot, fileBytes: number): { fullStateSize: number; checkpointedSize: number } {
-    let full = fileBytes;
-    let written = fileBytes;
-    const keys = new Set<string>();
-    for (const ref of snap.sharedState) {
-      if (keys.has(ref.key)) continue;
-      keys.add(ref.key);
-      full += ref.size;
-      if (!this.#sharedAcknowledged.has(ref.key)) written += ref.size;
-    }
-    this.#sharedAcknowledged = keys;
-    return { fullStateSize: full, checkpointedSize: written };
-  }
-
-  /** Writes a finished snapshot's file and acknowledges it. */
-  #write(snap: PendingSnapshot, parts: Iterable<Uint8Array>, size: number, stateChecksum: () => string): void {
-    const id = snap.barrier.checkpointId;
-    const meta = this.#actor.fileMeta;
-    const write = () => this.#host.writeState(meta.vertexId, meta.subtaskIndex, id, parts);
-    // A sink's pre-commit must be durable before the checkpoint can be acknowledged.
-    (snap.preCommitted ? snap.preCommitted.then(write) : write()).finally(() => snap.releaseStreaming()).then(
-      (stateKey) => {
-        if (!this.#actor.alive) return;
-        this.#host.acknowledge({
-          checkpointId: id,
-          vertexId: meta.vertexId,
-          subtaskIndex: meta.subtaskIndex,
-          stateKey,
-          stateSize: size,
-          ...this.#sizes(snap, size),
-          stateChecksum: stateChecksum(),
-          sharedState: [...new Set(snap.sharedState.map((r) => r.key))],
-          persistedData: snap.persistedBytes,
-          unaligned: snap.unaligned,
-          startDelayMs: snap.timing.startDelayMs,
-          alignmentDurationMs: snap.timing.alignmentDurationMs,
-          // Flink's sync part is the snapshot point on the task thread, the async part the rest.
-          syncDurationMs: snap.syncDurationMs,
-          asyncDurationMs: this.#actor.now() - snap.asyncStartedAt,
-          longestStepMs: snap.longestStepMs,
-          ackTimestamp: this.#actor.now(),
-        });
-      },
-      (e) => {
-        if (this.#actor.alive) this.#host.decline(id, "storage_failed", `${this.#actor.name}: ${(e as Error).message}`);
-      },
-    );
-  }
-
   /** The other ends of this subtask's channels, written with channel state so that a rescaled restore can route it. */
-  readonly #peers = {
-    input: (c: number): ChannelPeer => this.#actor.inputs.peer(c),
-    output: (key: string): ChannelPeer => {
+  readonly #peers: ChannelPeers = {
+    input: (c) => this.#actor.inputs.peer(c),
+    output: (key) => {
       const [g, c] = key.split(":").map(Number);
       return this.#actor.gates[g].channels[c].address.receiver;
     },
