@@ -17,8 +17,10 @@
  * ```
  * @module
  */
-export { environmentDefaults, StreamEnvironment, setEnvironmentDefaults, setHttpStarter } from "./dataflow/environment.ts";
-export type { EnvironmentDefaults, EnvironmentOptions, HttpOptions, RuntimeOptions } from "./dataflow/environment.ts";
+export { StreamEnvironment } from "./dataflow/environment.ts";
+export { environmentDefaults, setEnvironmentDefaults, setHttpStarter } from "./dataflow/environment_defaults.ts";
+export type { EnvironmentDefaults } from "./dataflow/environment_defaults.ts";
+export type { EnvironmentOptions, HttpOptions, RuntimeOptions } from "./dataflow/environment_options.ts";
 export type { ChannelAddress, CreditMessage, DataMessage, Link, LinkHandlers, SubtaskAddress, Transport } from "./actors/transport.ts";
 export { MemoryTransport } from "./actors/memory_transport.ts";
 // Remote hosts (runtime/remote/): the seam Worker threads (weir-stream/worker-threads) and
@@ -127,7 +129,7 @@ export type { JobCommandLine } from "./cli/job_args.ts";
 
 // Wiring, not a re-export: `http` options of a StreamEnvironment serve the REST API through
 // this starter, installed here so that the core never imports a server.
-import { setHttpStarter } from "./dataflow/environment.ts";
+import { setHttpStarter } from "./dataflow/environment_defaults.ts";
 import { startJobServer } from "./http/server.ts";
 setHttpStarter(startJobServer);
 

@@ -6,7 +6,7 @@
  * total over both subtasks) for the buffer-timeout figures. Imports no node: module (bundles for workerd).
  */
 import { StreamEnvironment } from "../dataflow/environment.ts";
-import type { EnvironmentOptions } from "../dataflow/environment.ts";
+import type { EnvironmentOptions } from "../dataflow/environment_options.ts";
 import { SequenceSource } from "../connectors/sequence_source.ts";
 import { CountingSink } from "./counting_sink.ts";
 

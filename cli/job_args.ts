@@ -8,7 +8,7 @@
  */
 import process from "node:process";
 import { relative } from "node:path";
-import { environmentDefaults, type EnvironmentDefaults, setEnvironmentDefaults } from "../dataflow/environment.ts";
+import { environmentDefaults, type EnvironmentDefaults, setEnvironmentDefaults } from "../dataflow/environment_defaults.ts";
 import { HOSTNAME_DEFAULT, PORT_DEFAULT } from "../http/server.ts";
 import { WeirError } from "../errors.ts";
 import { type FlagSpec, intFlag, type ParsedArgs, parseArgs, stringFlag, usage } from "./args.ts";
@@ -167,7 +167,7 @@ export interface JobCommandLine {
  * @example
  * ```ts
  * import { jobCommandLine } from "./job_args.ts";
- * import { setEnvironmentDefaults } from "../dataflow/environment.ts";
+ * import { setEnvironmentDefaults } from "../dataflow/environment_defaults.ts";
  * const { defaults, flags } = jobCommandLine({ parallelism: 2 }, { argv: ["--port", "0", "--input", "in"], flags: { input: "string" } });
  * console.assert(defaults.parallelism === 2 && defaults.http?.port === 0 && flags.input === "in");
  * console.assert(defaults.launchCommand?.endsWith("--port 0 --input in"));
@@ -216,7 +216,7 @@ export function jobCommandLine(
  * @example
  * ```ts
  * import { applyCommandLine } from "./job_args.ts";
- * import { setEnvironmentDefaults } from "../dataflow/environment.ts";
+ * import { setEnvironmentDefaults } from "../dataflow/environment_defaults.ts";
  * const d = applyCommandLine({ parallelism: 2 }, { argv: ["--port", "0"] });
  * console.assert(d.parallelism === 2 && d.http?.port === 0);
  * setEnvironmentDefaults({});

@@ -5,7 +5,7 @@
  * @module
  */
 import process from "node:process";
-import type { HttpOptions } from "../dataflow/environment.ts";
+import type { HttpOptions } from "../dataflow/environment_options.ts";
 import { WeirError, invalidOption } from "../errors.ts";
 import { type RunningServer, serve } from "../platforms/serve.ts";
 import type { JobHandle } from "../runtime/job_handle.ts";
@@ -47,7 +47,7 @@ const byUrl = new Map<string, Shared>();
  *
  * @example
  * ```ts
- * import { setHttpStarter } from "../dataflow/environment.ts";
+ * import { setHttpStarter } from "../dataflow/environment_defaults.ts";
  * import { startJobServer } from "./server.ts";
  * setHttpStarter(startJobServer);
  * ```

@@ -8,7 +8,8 @@
  */
 import { CollectSink } from "../connectors/collect_sink.ts";
 import { SequenceSource } from "../connectors/sequence_source.ts";
-import { type EnvironmentOptions, StreamEnvironment } from "../dataflow/environment.ts";
+import { StreamEnvironment } from "../dataflow/environment.ts";
+import type { EnvironmentOptions } from "../dataflow/environment_options.ts";
 import { TumblingEventTimeWindows } from "../dataflow/window_assigners.ts";
 import { WatermarkStrategy } from "../dataflow/watermark_strategy.ts";
 import { mkdtempSync } from "node:fs";

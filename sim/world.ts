@@ -5,7 +5,7 @@
  */
 import { setImmediate } from "node:timers";
 import type { Runnable } from "../actors/dispatcher.ts";
-import type { RuntimeOptions } from "../dataflow/environment.ts";
+import type { RuntimeOptions } from "../dataflow/environment_options.ts";
 import type { Scheduler } from "../actors/time.ts";
 import { SimClock, SimScheduler } from "./clock.ts";
 import type { SimPrng } from "./prng.ts";

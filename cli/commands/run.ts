@@ -6,7 +6,7 @@ import process from "node:process";
 import { resolve } from "node:path";
 import { existsSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import { setEnvironmentDefaults } from "../../dataflow/environment.ts";
+import { setEnvironmentDefaults } from "../../dataflow/environment_defaults.ts";
 import { WeirError } from "../../errors.ts";
 import { jobRegistry } from "../../http/registry.ts";
 import { serverClosed } from "../../http/server.ts";

@@ -29,7 +29,7 @@ export { rearmStoredAlarm } from "./alarms.ts";
 // The part of weir's API that runs on workerd (mod.ts also exports file, SQLite and server
 // code that a Worker bundle cannot hold): what a job on Cloudflare is built from.
 export { StreamEnvironment } from "../../dataflow/environment.ts";
-export type { EnvironmentOptions } from "../../dataflow/environment.ts";
+export type { EnvironmentOptions } from "../../dataflow/environment_options.ts";
 export { DataStream, KeyedStream } from "../../dataflow/data_stream.ts";
 export { OutputTag } from "../../dataflow/side_output.ts";
 export { WatermarkStrategy } from "../../dataflow/watermark_strategy.ts";

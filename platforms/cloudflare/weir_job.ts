@@ -5,7 +5,9 @@
  * @module
  */
 import type { Hono } from "hono";
-import { environmentDefaults, type RuntimeOptions, setEnvironmentDefaults, type StreamEnvironment } from "../../dataflow/environment.ts";
+import type { StreamEnvironment } from "../../dataflow/environment.ts";
+import { environmentDefaults, setEnvironmentDefaults } from "../../dataflow/environment_defaults.ts";
+import type { RuntimeOptions } from "../../dataflow/environment_options.ts";
 import { WeirError, type WeirErrorCode } from "../../errors.ts";
 import { createApp } from "../../http/app.ts";
 import { statusForCode } from "../../http/errors.ts";

@@ -4,7 +4,7 @@
  * Object RPC transport and a mailbox that serializes what arrives.
  * @module
  */
-import { environmentDefaults, setEnvironmentDefaults } from "../../dataflow/environment.ts";
+import { environmentDefaults, setEnvironmentDefaults } from "../../dataflow/environment_defaults.ts";
 import { WeirError } from "../../errors.ts";
 import { decodeToHost, encodeControl } from "../../runtime/remote/control_wire.ts";
 import type { ToHost } from "../../runtime/remote/messages.ts";

@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { parseArgs } from "../../cli/args.ts";
 import { applyCommandLine, jobCommandLine, jobDefaults, jobFlagsHelp, launchCommand, markStartedByCli, restoreCommand, shellQuote } from "../../cli/job_args.ts";
-import { environmentDefaults, setEnvironmentDefaults } from "../../dataflow/environment.ts";
+import { environmentDefaults, setEnvironmentDefaults } from "../../dataflow/environment_defaults.ts";
 import { WeirError } from "../../errors.ts";
 import process from "node:process";
 
