@@ -117,10 +117,7 @@ class CollectingAligned implements BarrierHandlerState {
     if (priority) return startUnaligned(h, channel);
     h.seen.add(channel);
     h.ctl.block(channel);
-    if (!h.allArrived()) return this;
-    h.ctl.unblockAll();
-    h.ctl.snapshotAligned(h.current!, h.timing());
-    return finish(h);
+    return this.endOfPartition(h);
   }
   alignmentTimeout(h: Handler, checkpointId: number): BarrierHandlerState {
     if (checkpointId !== h.current!.checkpointId) return this;
@@ -129,10 +126,7 @@ class CollectingAligned implements BarrierHandlerState {
   abort(h: Handler, checkpointId: number, reason: CheckpointFailureReason): BarrierHandlerState {
     if (checkpointId < h.current!.checkpointId) return this;
     h.ctl.unblockAll();
-    h.ctl.abortCheckpoint(h.current!.checkpointId, reason, false);
-    if (checkpointId > h.latestId) h.latestId = checkpointId;
-    h.current = undefined;
-    return WAITING;
+    return abortCurrent(h, checkpointId, reason);
   }
   endOfPartition(h: Handler): BarrierHandlerState {
     if (!h.allArrived()) return this;
@@ -162,10 +156,7 @@ class CollectingUnaligned implements BarrierHandlerState {
   }
   abort(h: Handler, checkpointId: number, reason: CheckpointFailureReason): BarrierHandlerState {
     if (checkpointId < h.current!.checkpointId) return this;
-    h.ctl.abortCheckpoint(h.current!.checkpointId, reason, false);
-    if (checkpointId > h.latestId) h.latestId = checkpointId;
-    h.current = undefined;
-    return WAITING;
+    return abortCurrent(h, checkpointId, reason);
   }
   endOfPartition(h: Handler): BarrierHandlerState {
     if (!h.allArrived()) return this;
@@ -224,6 +215,17 @@ function subsume(h: Handler): void {
   h.ctl.unblockAll();
   h.ctl.abortCheckpoint(h.current!.checkpointId, "checkpoint_subsumed", true);
   h.current = undefined;
+}
+
+/**
+ * The coordinator aborted the current checkpoint, or a newer one (which subsumes it): the
+ * current one is dropped without a decline, and barriers up to `checkpointId` are late here.
+ */
+function abortCurrent(h: Handler, checkpointId: number, reason: CheckpointFailureReason): BarrierHandlerState {
+  h.ctl.abortCheckpoint(h.current!.checkpointId, reason, false);
+  if (checkpointId > h.latestId) h.latestId = checkpointId;
+  h.current = undefined;
+  return WAITING;
 }
 
 function finish(h: Handler): BarrierHandlerState {
