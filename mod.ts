@@ -31,7 +31,8 @@ export { TaskExecutor, type TaskExecutorInit } from "./runtime/remote/task_execu
 export { LoopbackHost, type LoopbackHostInit, type LoopbackStats } from "./runtime/remote/loopback.ts";
 export { decodeToHost, decodeToMaster, encodeControl } from "./runtime/remote/control_wire.ts";
 export { SerializingTransport, type SerializingTransportOptions } from "./actors/serializing_transport.ts";
-export { DataStream, KeyedStream } from "./dataflow/data_stream.ts";
+export { DataStream } from "./dataflow/data_stream.ts";
+export { KeyedStream } from "./dataflow/keyed_stream.ts";
 export { OutputTag } from "./dataflow/side_output.ts";
 export {
   type TimestampAssigner,

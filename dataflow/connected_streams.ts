@@ -7,7 +7,8 @@
  */
 import { registerType } from "../codec/type_registry.ts";
 import { WeirError } from "../errors.ts";
-import type { DataStream, KeyedStream } from "./data_stream.ts";
+import type { DataStream } from "./data_stream.ts";
+import type { KeyedStream } from "./keyed_stream.ts";
 import type { KeyedProcessContext, OnTimerContext } from "./operators/keyed_process.ts";
 import type { ProcessContext } from "./operators/process.ts";
 import type { OperatorOptions, Transformation } from "./transformation.ts";

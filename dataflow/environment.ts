@@ -14,6 +14,7 @@ import { restartStrategy } from "../runtime/restart_strategy.ts";
 import { DEFAULT_STORAGE_DIR, openDirectory } from "../storage/directory.ts";
 import { DataStream, type GraphBuilder } from "./data_stream.ts";
 import { environmentDefaults, installedHttpStarter, withDefaults } from "./environment_defaults.ts";
+import { KeyedStream } from "./keyed_stream.ts";
 import { checkOptionNames, checkOptions, type EnvironmentOptions, positiveInt } from "./environment_options.ts";
 import { buildJobGraph, type JobGraph } from "./job_graph.ts";
 import type { Source } from "./operator.ts";
@@ -87,6 +88,11 @@ export class StreamEnvironment implements GraphBuilder {
     if (o.bufferTimeout !== undefined) full.bufferTimeout = o.bufferTimeout;
     this.#transformations.push(full);
     return full;
+  }
+
+  /** A keyed stream of this environment (GraphBuilder.keyed, for DataStream.keyBy). */
+  keyed<T, K>(input: Transformation, keySelector: (value: T) => K): KeyedStream<T, K> {
+    return new KeyedStream<T, K>(this, input, keySelector);
   }
 
   /**

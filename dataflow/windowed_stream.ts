@@ -4,7 +4,8 @@
  * @module
  */
 import { WeirError, invalidOption } from "../errors.ts";
-import type { DataStream, KeyedStream } from "./data_stream.ts";
+import type { DataStream } from "./data_stream.ts";
+import type { KeyedStream } from "./keyed_stream.ts";
 import { WindowOperator, type WindowContext, type WindowFunction } from "./operators/window.ts";
 import { OutputTag } from "./side_output.ts";
 import type { OperatorOptions } from "./transformation.ts";

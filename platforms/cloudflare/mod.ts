@@ -30,7 +30,8 @@ export { rearmStoredAlarm } from "./alarms.ts";
 // code that a Worker bundle cannot hold): what a job on Cloudflare is built from.
 export { StreamEnvironment } from "../../dataflow/environment.ts";
 export type { EnvironmentOptions } from "../../dataflow/environment_options.ts";
-export { DataStream, KeyedStream } from "../../dataflow/data_stream.ts";
+export { DataStream } from "../../dataflow/data_stream.ts";
+export { KeyedStream } from "../../dataflow/keyed_stream.ts";
 export { OutputTag } from "../../dataflow/side_output.ts";
 export { WatermarkStrategy } from "../../dataflow/watermark_strategy.ts";
 export type { OperatorContext, Sink, SinkWriter, Source, SourceReader } from "../../dataflow/operator.ts";
