@@ -187,6 +187,19 @@ export function decode<T = unknown>(bytes: Uint8Array, what = "data"): T {
 }
 
 /**
+ * Decodes the CBOR item at [start, end) of bytes that decode() accepts (their version byte
+ * checked by the caller): a part of a larger item, as codec/cbor_scan.ts finds it.
+ * @throws {WeirError} `storage_corrupt` naming `what`
+ */
+export function decodeItem<T = unknown>(bytes: Uint8Array, start: number, end: number, what = "data"): T {
+  try {
+    return decoder.decode(bytes.subarray(start, end)) as T;
+  } catch (cause) {
+    throw new WeirError("storage_corrupt", `Cannot decode ${what}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/**
  * Encodes record batches for channel state; records come back as the same kind of
  * value (registered classes as their class).
  * @throws {WeirError} `value_not_persistable` naming a record's type that would not

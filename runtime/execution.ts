@@ -177,7 +177,8 @@ export class Execution implements SubtaskHost, CheckpointTarget {
       restoredCheckpointId: this.#restoredId,
       isLocal: (s) => remoteOf(s) === undefined,
       dispatcherFor: (s) => this.dispatcherFor(s),
-      restoreOf: (v, i, range) => (restore ? stateForSubtask(restore, v, i, range) : undefined),
+      // A backend other than heap (sqlite) may copy restored key groups as the bytes they are.
+      restoreOf: (v, i, range) => (restore ? stateForSubtask(restore, v, i, range, { encodedKeyedGroups: (this.#tuning.state?.backend ?? "heap") !== "heap" }) : undefined),
     });
     this.#local = local;
     if (remoteHosts && hostOf) {

@@ -20,6 +20,7 @@ import type { SqliteDriver } from "./sqlite_driver.ts";
 import { stateCodec } from "./sqlite_forms.ts";
 import { type NativeChain, type NativeState, SQLITE_NATIVE_VERSION, SqliteNativeSnapshot, adoptBase, applyFile, downloadFile, needsBase, readLayout } from "./sqlite_native.ts";
 import { type RestoredTable, canonicalRecords } from "./sqlite_restore_file.ts";
+import { encodedSource } from "./encoded_tables.ts";
 import { SqliteStateStore } from "./sqlite_store.ts";
 import { type CurrentKey, StoreTable, sqliteListState, sqliteMapState, sqliteValueState } from "./sqlite_views.ts";
 import { type StateOptions, TtlClock, checkTtl } from "./ttl.ts";
@@ -425,7 +426,8 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
     for (const state of states) {
       if (state.format !== "canonical") continue;
       for (const [name, raw] of Object.entries(state.tables)) {
-        const table = readTable(name, raw);
+        // A table with its groups still encoded has a valid kind; reading them would decode them.
+        const table = encodedSource(raw) !== undefined ? raw : readTable(name, raw);
         tables.push({ name, table, sid: this.#restoredState(name, table.kind, table.ttl === true).sid });
       }
     }

@@ -130,6 +130,54 @@ export class KvRecords {
     return size;
   }
 
+  /**
+   * Appends the record of a row whose key and value come as CBOR bytes of `src` (a
+   * savepoint's): the key a text string's content [keyStart, keyStart + keyLength), stored
+   * as its tag and its bytes, the value the whole item [valueStart, valueEnd), stored behind
+   * the format version as encode() would. Returns the record's size, or -2 (nothing added)
+   * for a key that is not ASCII.
+   * @throws {WeirError} `invariant_broken` for a key group or state id beyond 32 bits
+   */
+  addEncoded(kg: number, s: number, src: Uint8Array, keyStart: number, keyLength: number, valueStart: number, valueEnd: number): number {
+    if (!(kg >= 0 && s >= 0 && kg < 0x80000000 && s < 0x80000000 && Number.isInteger(kg) && Number.isInteger(s))) {
+      throw new WeirError("invariant_broken", `Row (${kg}, ${s}) has a key group or state id outside 0..2^31`);
+    }
+    const kLength = 1 + keyLength;
+    const vLength = 1 + valueEnd - valueStart;
+    const kgBytes = intBytes(kg);
+    const sBytes = intBytes(s);
+    const kType = 12 + 2 * kLength;
+    const vType = 12 + 2 * vLength;
+    let header = 1 + 1 + varintLength(kType) + 1 + varintLength(vType) + 1;
+    if (header > 0x7f) header++;
+    const size = header + kgBytes + sBytes + kLength + vLength;
+    const cell = varintLength(size) + size;
+    if (this.#at + cell > this.bytes.length || this.#count === this.#ends.length) this.#room(cell);
+    const b = this.bytes;
+    let at = writeVarint(b, writeVarint(b, this.#at, size), header);
+    b[at++] = intType(kg, kgBytes);
+    b[at++] = intType(s, sBytes);
+    at = writeVarint(b, at, kType);
+    b[at++] = 0;
+    at = writeVarint(b, at, vType);
+    at = writeInt(b, at, kg, kgBytes);
+    at = writeInt(b, at, s, sBytes);
+    b[at++] = KEY_TAG_UTF8;
+    let all = 0;
+    for (let i = 0; i < keyLength; i++) {
+      const c = src[keyStart + i];
+      all |= c;
+      b[at + i] = c;
+    }
+    if (all > 0x7f) return -2;
+    at += keyLength;
+    b[at++] = FORMAT_VERSION;
+    at = copyRange(b, at, src, valueStart, valueEnd);
+    this.#at = at;
+    this.#ends[this.#count++] = at;
+    return size;
+  }
+
   /** Drops the records from `count` on (a key group that goes another way after all). */
   truncate(count: number): void {
     assert(count >= 0 && count <= this.#count, () => `Cannot truncate ${this.#count} records to ${count}`);
@@ -247,6 +295,14 @@ function writeAsciiChecked(b: Uint8Array, at: number, text: string): number {
     b[at + i] = c;
   }
   return all > 0x7f ? -1 : at + n;
+}
+
+/** Copies src[from, to) to `at` in `b`, small ranges a byte at a time; returns the position after. */
+function copyRange(b: Uint8Array, at: number, src: Uint8Array, from: number, to: number): number {
+  const n = to - from;
+  if (n > 32) b.set(src.subarray(from, to), at);
+  else for (let i = 0; i < n; i++) b[at + i] = src[from + i];
+  return at + n;
 }
 
 /** Copies small arrays a byte at a time: cheaper than set() below a few dozen bytes. */

@@ -6,7 +6,10 @@
  * record that needs an overflow page) are left to the row-by-row path.
  * @module
  */
-import { encode } from "../codec/cbor.ts";
+import { decodeItem, encode } from "../codec/cbor.ts";
+import { WeirError } from "../errors.ts";
+import { type EncodedGroupRange, type EncodedTableSource, encodedSource } from "./encoded_tables.ts";
+import { encodedGroupRecords } from "./sqlite_encoded_records.ts";
 import { type KeyGroupRange, canonicalKey } from "./key_group.ts";
 import type { KeyedTableSnapshot } from "./keyed_state.ts";
 import { KvRecords, isAscii } from "./sqlite_records.ts";
@@ -20,12 +23,17 @@ export interface RestoredTable {
   sid: number;
 }
 
-/** One key group of one table. */
+/** One key group of one table: its entries, or where they lie encoded. */
 interface Segment {
   kg: number;
   t: RestoredTable;
-  entries: [unknown, unknown][];
+  entries: [unknown, unknown][] | undefined;
+  encoded?: { source: EncodedTableSource; group: EncodedGroupRange };
+  count: number;
 }
+
+/** A segment whose entries are decoded. */
+type DecodedSegment = Segment & { entries: [unknown, unknown][] };
 
 /**
  * The records of `tables`' key groups in `range`, in primary-key order, or undefined when
@@ -45,20 +53,40 @@ interface Segment {
 export function canonicalRecords(tables: RestoredTable[], range: KeyGroupRange, recordBytesMax: number): KvRecords | undefined {
   const segments: Segment[] = [];
   for (const t of tables) {
-    for (const [kg, entries] of t.table.groups) if (kg >= range.start && kg <= range.end && entries.length > 0) segments.push({ kg, t, entries });
+    // A table read from a state file with its groups still encoded (a TTL table's entries
+    // are checked one by one, so it is decoded).
+    const source = t.table.ttl === true ? undefined : encodedSource(t.table);
+    if (source !== undefined) {
+      for (const group of source.groups) {
+        const kg = group.keyGroup;
+        if (kg >= range.start && kg <= range.end && group.entries > 0) segments.push({ kg, t, entries: undefined, encoded: { source, group }, count: group.entries });
+      }
+      continue;
+    }
+    for (const [kg, entries] of t.table.groups) if (kg >= range.start && kg <= range.end && entries.length > 0) segments.push({ kg, t, entries, count: entries.length });
   }
   segments.sort((a, b) => a.kg - b.kg || a.t.sid - b.t.sid);
   for (let i = 1; i < segments.length; i++) {
     if (segments[i].kg === segments[i - 1].kg && segments[i].t.sid === segments[i - 1].t.sid) return undefined;
   }
   let entries = 0;
-  for (const seg of segments) entries += seg.entries.length;
+  for (const seg of segments) entries += seg.count;
   // About 24 B a cell for short keys and small values; more grows the buffer once or twice.
   const records = new KvRecords({ records: entries, bytes: entries * 24 });
   let bytes: RowBytes | undefined;
   for (const seg of segments) {
-    let ok = seg.t.table.ttl !== true && stringKeys(seg.entries) ? asciiSegment(records, seg, recordBytesMax) : undefined;
-    if (ok === undefined) ok = genericSegment(records, (bytes ??= new RowBytes()), seg, recordBytesMax);
+    if (seg.encoded !== undefined) {
+      const { source, group } = seg.encoded;
+      const done = encodedGroupRecords(records, source, group, seg.t.sid, recordBytesMax);
+      if (done === false) return undefined;
+      if (done) continue;
+      // Keys out of order (a heap savepoint's) or not ASCII: decode this key group alone.
+      seg.entries = decodeItem<[unknown, unknown][]>(source.bytes, group.start, group.end, source.what);
+      if (!Array.isArray(seg.entries)) throw new WeirError("checkpoint_corrupt", `Key group ${seg.kg} of keyed state "${seg.t.name}" in ${source.what} is not a list of entries`);
+    }
+    const decoded = seg as DecodedSegment;
+    let ok = seg.t.table.ttl !== true && stringKeys(decoded.entries) ? asciiSegment(records, decoded, recordBytesMax) : undefined;
+    if (ok === undefined) ok = genericSegment(records, (bytes ??= new RowBytes()), decoded, recordBytesMax);
     if (!ok) return undefined;
   }
   return records;
@@ -75,7 +103,7 @@ function stringKeys(entries: [unknown, unknown][]): boolean {
  * too large; undefined (nothing added) when a key is not ASCII, whose bytes need not sort
  * as its string does.
  */
-function asciiSegment(records: KvRecords, { kg, t, entries }: Segment, recordBytesMax: number): boolean | undefined {
+function asciiSegment(records: KvRecords, { kg, t, entries }: DecodedSegment, recordBytesMax: number): boolean | undefined {
   let sorted = true;
   for (let i = 1; i < entries.length && sorted; i++) if (!((entries[i - 1][0] as string) < (entries[i][0] as string))) sorted = false;
   if (!sorted) {
@@ -107,7 +135,7 @@ function asciiSegment(records: KvRecords, { kg, t, entries }: Segment, recordByt
 }
 
 /** A key group of any keys, sorted by their bytes; false for a key held twice or a record too large. */
-function genericSegment(records: KvRecords, bytes: RowBytes, { kg, t, entries }: Segment, recordBytesMax: number): boolean {
+function genericSegment(records: KvRecords, bytes: RowBytes, { kg, t, entries }: DecodedSegment, recordBytesMax: number): boolean {
   const keys: Uint8Array[] = new Array(entries.length);
   let sorted = true;
   for (let i = 0; i < entries.length; i++) {

@@ -5,9 +5,12 @@ import { SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
 import { canonicalRecords } from "../../state/sqlite_restore_file.ts";
 import { KvRecords, varintLength } from "../../state/sqlite_records.ts";
 import { keyBytes } from "../../state/sqlite_keys.ts";
-import { encode } from "../../codec/cbor.ts";
+import { decode, encode } from "../../codec/cbor.ts";
 import { compareBytes } from "../../state/sqlite_canonical.ts";
 import type { KeyedTableSnapshot } from "../../state/keyed_state.ts";
+import { keyGroupOf } from "../../state/key_group.ts";
+import { readOperatorSnapshot } from "../../checkpoint/operator_snapshot_read.ts";
+import { encodedSource } from "../../state/encoded_tables.ts";
 
 /** One key group (0) holds every key. */
 function backend(): SqliteKeyedStateBackend {
@@ -102,6 +105,94 @@ describe(`sqlite_restore_file (${sqliteDriver.name})`, () => {
     for (const entries of [[["a", 1], ["a", 2]], [["b", 1], ["a", 1], ["b", 2]]] as [unknown, unknown][][]) {
       const table: KeyedTableSnapshot = { kind: "value", groups: [[1, entries]] };
       assert.equal(canonicalRecords([{ name: "n", table, sid: 0 }], { start: 0, end: 7 }, 1000), undefined);
+    }
+  });
+
+  /** Tables over 8 key groups: `sorted` puts each group's keys in byte order, as a sqlite savepoint does. */
+  function tablesOf(keys: unknown[], sorted: boolean): Record<string, KeyedTableSnapshot> {
+    const value = new Map<number, [unknown, unknown][]>();
+    const ttl = new Map<number, [unknown, unknown][]>();
+    keys.forEach((k, i) => {
+      const g = keyGroupOf(k, 8);
+      if (!value.has(g)) value.set(g, []);
+      value.get(g)!.push([k, i % 3 === 0 ? { n: i, s: `v${i}` } : i % 3 === 1 ? i * 1.25 : `é${i}`]);
+      if (i % 5 === 0) {
+        if (!ttl.has(g)) ttl.set(g, []);
+        ttl.get(g)!.push([k, [1000 + i, i]]);
+      }
+    });
+    const order = (m: Map<number, [unknown, unknown][]>) => [...m].map(([g, e]) => [g, sorted ? e.sort((a, b) => compareBytes(keyBytes(a[0]), keyBytes(b[0]))) : e] as [number, [unknown, unknown][]]);
+    return { v: { kind: "value", groups: order(value) }, t: { kind: "value", ttl: true, groups: order(ttl) } };
+  }
+
+  function backend8(): SqliteKeyedStateBackend {
+    return new SqliteKeyedStateBackend({ maxParallelism: 8, range: { start: 0, end: 7 }, incremental: false, uid: "t", subtaskIndex: 0, jobId: "t" }, { driver: sqliteDriver });
+  }
+
+  function rows(b: SqliteKeyedStateBackend): string {
+    return JSON.stringify(b.store.db.prepare("SELECT kg, s, k, ok, v FROM kv ORDER BY kg, s, k").all().map((r) => [r.kg, r.s, [...(r.k as Uint8Array)], r.ok === null ? null : [...(r.ok as Uint8Array)], [...(r.v as Uint8Array)]]));
+  }
+
+  for (const [name, keys, sorted] of [
+    ["ASCII keys in byte order (a sqlite savepoint's)", Array.from({ length: 3000 }, (_, i) => `key-${i}`), true],
+    ["ASCII keys in insertion order (a heap savepoint's)", Array.from({ length: 3000 }, (_, i) => `key-${i}`), false],
+    ["string keys, some not ASCII, in byte order", Array.from({ length: 600 }, (_, i) => (i % 7 === 0 ? `ü${i}` : i % 11 === 0 ? `\u{10000}${i}` : `k${i}`)), true],
+    ["keys of every kind", Array.from({ length: 600 }, (_, i) => (i % 3 === 0 ? `k${i}` : i % 3 === 1 ? i : { id: i })), false],
+  ] as [string, unknown[], boolean][]) {
+    test(`a restore from a state file's bytes, key groups left encoded, writes the rows decoded tables give: ${name}`, () => {
+      const bytes = encode({ keyed: tablesOf(keys, sorted) });
+      const decoded = backend8();
+      decoded.restore([{ format: "canonical", tables: tablesOf(keys, sorted) }]);
+      const lazyTables = readOperatorSnapshot(bytes, "a test state file").keyed!;
+      const lazy = backend8();
+      lazy.restore([{ format: "canonical", tables: lazyTables }]);
+      assert.equal(integrity(lazy), "ok");
+      assert.equal(rows(lazy), rows(decoded));
+      if (sorted && keys.every((k) => typeof k === "string" && /^[\x00-\x7f]*$/.test(k))) {
+        assert.ok(encodedSource(lazyTables.v) !== undefined, "the value table's groups were copied as bytes, never decoded");
+      }
+      const state = lazy.valueState<unknown>("v");
+      keys.forEach((k, i) => {
+        if (i % 37 !== 0) return;
+        lazy.setCurrentKey(k);
+        assert.deepEqual(state.value(), i % 3 === 0 ? { n: i, s: `v${i}` } : i % 3 === 1 ? i * 1.25 : `é${i}`, `key ${String(k)}`);
+      });
+      decoded.dispose();
+      lazy.dispose();
+    });
+  }
+
+  test("a restore from a state file's bytes with a key held twice in an encoded group falls back to rows and keeps the last value", () => {
+    const table: KeyedTableSnapshot = { kind: "value", groups: [[keyGroupOf("a", 8), [["a", 1], ["a", 2]]]] };
+    const b = backend8();
+    b.restore([{ format: "canonical", tables: readOperatorSnapshot(encode({ keyed: { v: table } }), "twice").keyed! }]);
+    b.setCurrentKey("a");
+    assert.equal(b.valueState<number>("v").value(), 2);
+    b.dispose();
+  });
+
+  test("a restore from a state file whose encoded keys are odd agrees with decode(): a byte-string key, a key of bad UTF-8", () => {
+    for (const change of ["bytes", "utf8"]) {
+      const bytes = encode({ keyed: { v: { kind: "value", groups: [[keyGroupOf("abc", 8), [["abc", 1]]]] } } });
+      const at = bytes.indexOf(0x63, bytes.length - 8);
+      assert.ok(at > 0 && bytes[at + 1] === 0x61);
+      // The key's head, a text string of 3 (0x63), becomes a byte string of 3; or its first byte an invalid UTF-8 byte.
+      if (change === "bytes") bytes[at] = 0x43;
+      else bytes[at + 1] = 0xff;
+      const outcome = (tables: () => Record<string, KeyedTableSnapshot>) => {
+        const b = backend8();
+        try {
+          b.restore([{ format: "canonical", tables: tables() }]);
+          assert.equal(integrity(b), "ok");
+          return rows(b);
+        } catch (e) {
+          assert.equal((e as Error).name, "WeirError");
+          return `WeirError ${(e as { code?: string }).code}`;
+        } finally {
+          b.dispose();
+        }
+      };
+      assert.equal(outcome(() => readOperatorSnapshot(bytes, "odd key").keyed!), outcome(() => (decode(bytes) as { keyed: Record<string, KeyedTableSnapshot> }).keyed), change);
     }
   });
 });
