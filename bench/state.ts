@@ -6,7 +6,8 @@
  * incremental with 1 % of the keys changing, where after a first pass over all keys the
  * records go to the first 1 % of them, beside the same pattern without checkpoints; at
  * least `--min-records` records). Per row: records/s (of wall time and of the process's CPU
- * time, which other processes on a shared machine change less), the longest
+ * time, which other processes on a shared machine change less, and a checkpoint's CPU: the
+ * CPU beyond the same job's without checkpoints, per checkpoint), the longest
  * gap between two records reaching the keyed operator (a pause of the one thread: a
  * checkpoint's synchronous part, a garbage collection, a long step), how many gaps
  * exceeded 10 ms, the same apart for the first pass over the keys (every key new: inserts)
@@ -82,6 +83,10 @@ interface JobRow {
   rate: number;
   /** Records per second of the process's CPU time (all its threads, the collector's too): what other processes on the machine change least. */
   cpuRate: number;
+  /** The process's CPU time for the job, ms. */
+  cpuMs: number;
+  /** Checkpoints completed, the final one at end of input included. */
+  completed: number;
   maxGapMs: number;
   gapsOver10: number;
   /** The first pass over the keys (each key's first record: Map inserts) and the steady state after it. */
@@ -146,9 +151,8 @@ async function job(keys: number, o: { label: string; intervalMs: number; increme
   if (result.status !== "finished") throw new Error(`${o.label}: the job ended ${result.status}: ${result.error ?? ""}`);
   if (sink.count !== n) throw new Error(`${o.label}: ${sink.count} records reached the sink, expected ${n}`);
   // The final checkpoint at end of input runs when nothing flows any more: periodic ones only.
-  const history = (handle.checkpointStats().history as unknown as Record<string, unknown>[])
-    .filter((c) => c.status === "COMPLETED" && !c.is_savepoint)
-    .slice(1);
+  const completed = (handle.checkpointStats().history as unknown as Record<string, unknown>[]).filter((c) => c.status === "COMPLETED" && !c.is_savepoint);
+  const history = completed.slice(1);
   const subtasks = history.flatMap((c) => Object.values(c.tasks as Record<string, { subtasks: { checkpoint: { sync: number; longest_step: number } }[] }>).flatMap((t) => t.subtasks));
   const sync = subtasks.map((s) => s.checkpoint.sync);
   const steps = subtasks.map((s) => s.checkpoint.longest_step);
@@ -156,6 +160,8 @@ async function job(keys: number, o: { label: string; intervalMs: number; increme
     label: o.label,
     rate: n / (ms / 1000),
     cpuRate: n / ((cpu.user + cpu.system) / 1e6),
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    completed: completed.length,
     maxGapMs: maxGap,
     gapsOver10: over10,
     first,
@@ -274,7 +280,7 @@ async function incremental(keys: number): Promise<string[]> {
   return out;
 }
 
-const rows: string[][] = [["keys", "variant", "records/s", "per CPU s", "longest gap", "gaps > 10 ms", "first pass: longest", "> 10 ms", "steady: longest", "> 10 ms", "checkpoints", "max sync", "longest async step", "median duration", "state size", "checkpointed"]];
+const rows: string[][] = [["keys", "variant", "records/s", "per CPU s", "CPU per checkpoint", "longest gap", "gaps > 10 ms", "first pass: longest", "> 10 ms", "steady: longest", "> 10 ms", "checkpoints", "max sync", "longest async step", "median duration", "state size", "checkpointed"]];
 const restoreRows: string[][] = [["keys", "from", "bytes", "restore", "first pass after", "next pass"]];
 const incrementalRows: string[][] = [["keys", "incremental base", "changelog, 1 % changed", "changelog, 10 % changed"]];
 for (const keys of sizes) {
@@ -285,14 +291,21 @@ for (const keys of sizes) {
     { label: "no checkpoints, 1 % of keys change", intervalMs: 0, hot: 0.01 },
     { label: `heap incremental, 1 % of keys change`, intervalMs, incremental: true, hot: 0.01 },
   ];
+  /** CPU ms of the job without checkpoints on the same pattern of keys (hot or not). */
+  const baseCpu = new Map<number | undefined, number>();
   for (const v of values["restore-only"] ? [] : variants.filter((v) => v.label.includes(values.only))) {
     const r = await job(keys, v);
+    if (v.intervalMs === 0) baseCpu.set(v.hot, r.cpuMs);
+    const base = baseCpu.get(v.hot);
+    // What a checkpoint costs the process: CPU beyond the same job's without checkpoints.
+    const perCheckpoint = v.intervalMs > 0 && base !== undefined && r.completed > 0 ? `${((r.cpuMs - base) / r.completed).toFixed(0)} ms` : "-";
     console.log(`  ${runtimeName()} ${keys} keys, ${r.label}: ${perSecond(r.rate)} records/s, longest gap ${r.maxGapMs.toFixed(1)} ms (first pass ${r.first.max.toFixed(1)}, steady ${r.steady.max.toFixed(1)}), ${r.checkpoints} checkpoints`);
     rows.push([
       String(keys),
       r.label,
       perSecond(r.rate),
       perSecond(r.cpuRate),
+      perCheckpoint,
       `${r.maxGapMs.toFixed(1)} ms`,
       String(r.gapsOver10),
       `${r.first.max.toFixed(1)} ms`,
@@ -309,7 +322,7 @@ for (const keys of sizes) {
   }
   if (!values["restore-only"]) {
     const m = machineGaps(2000);
-    rows.push([String(keys), "the machine alone: a clock loop, 2 s", "-", "-", `${m.max.toFixed(1)} ms`, String(m.over10), "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"]);
+    rows.push([String(keys), "the machine alone: a clock loop, 2 s", "-", "-", "-", `${m.max.toFixed(1)} ms`, String(m.over10), "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"]);
   }
   if (values["jobs-only"]) continue;
   for (const [from, r] of [["full checkpoint (decode + load)", restoreMs(keys)], ["incremental base (read + decode + load)", await restoreChainMs(keys, 0)], ["base + 3 changelogs of 1 %", await restoreChainMs(keys, 3)]] as const) {
