@@ -35,7 +35,7 @@ export function readOperatorSnapshot(bytes: Uint8Array, what: string): OperatorS
     s.head();
     s.at = keyAt;
     if (s.major !== MAJOR_TEXT) return decode<OperatorSnapshot>(bytes, what);
-    const field = s.text();
+    const field = s.propertyName();
     if (field === "keyed") out.keyed = readLazyTables(s, what);
     else {
       const start = s.at;

@@ -134,6 +134,16 @@ export class CborScanner {
     return s;
   }
 
+  /**
+   * Reads a text string that is a map key, as decode() names the property: cbor-x turns
+   * `__proto__` into `__proto_` so that decoded data never sets an object's prototype.
+   * @throws {WeirError} `storage_corrupt` when the item is not a text string
+   */
+  propertyName(): string {
+    const key = this.text();
+    return key === "__proto__" ? "__proto_" : key;
+  }
+
   #corrupt(why: string): never {
     throw new WeirError("storage_corrupt", `Cannot read ${this.#what}: it ${why} at byte ${this.at}`);
   }

@@ -79,7 +79,7 @@ export function readLazyTables(s: CborScanner, what: string): Record<string, Key
       s.skip();
       return decodeItem(bytes, start, s.at, what);
     }
-    const name = s.text();
+    const name = s.propertyName();
     out[name] = lazyTable(s, what);
   }
   return out;
@@ -105,7 +105,7 @@ function lazyTable(s: CborScanner, what: string): KeyedTableSnapshot {
     s.head();
     s.at = keyAt;
     if (s.major !== MAJOR_TEXT) return eager();
-    const field = s.text();
+    const field = s.propertyName();
     const valueAt = s.at;
     if (field === "groups") {
       groupsStart = valueAt;

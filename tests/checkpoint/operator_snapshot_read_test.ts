@@ -51,6 +51,11 @@ describe("operator_snapshot_read", () => {
       const bytes = encode(other);
       assert.deepEqual(readOperatorSnapshot(bytes, "other"), decode(bytes));
     }
+    // A state named __proto__ comes back under the name decode() gives it, never as a prototype.
+    const proto = encode(JSON.parse('{"keyed": {"__proto__": {"kind": "value", "groups": [[1, [["k", 1]]]]}}, "__proto__": 5}'));
+    const read = readOperatorSnapshot(proto, "proto");
+    assert.deepEqual(read, decode(proto));
+    assert.deepEqual(Object.keys(read.keyed!), ["__proto_"]);
     const mapKeys = encode(new Map<unknown, unknown>([[1, "one"]]));
     assert.deepEqual(readOperatorSnapshot(mapKeys, "numbered"), decode(mapKeys));
   });
