@@ -224,7 +224,9 @@ export class DataStream<T> {
    * const odds = env.fromSource(new SequenceSource(0, 5)).map((n) => n * 2 + 1);
    * evens.union(odds).sinkTo(new CollectSink<number>());
    * ```
-   * @throws {WeirError} `invalid_job` when a stream is given twice or belongs to another environment.
+   * A stream given twice (`s.union(s)`) gives each record twice, as in Flink.
+   * @throws {WeirError} `invalid_job` when a stream belongs to another environment or the
+   *   streams declare different record types.
    */
   union(...others: DataStream<T>[]): DataStream<T> {
     const all = [this, ...others];
@@ -241,11 +243,18 @@ export class DataStream<T> {
         `union() of streams of different record types: "${first[0].name}" declares ${first[1]}, "${other[0].name}" declares ${other[1]}; union joins streams of one type (map one of them first)`,
       );
     }
-    const ids = all.map((s) => s.transformation.id);
-    if (new Set(ids).size !== ids.length) {
-      throw new WeirError("invalid_job", `union() got the stream of "${this.transformation.name}" twice; a stream is unioned once`);
-    }
-    const t = this.builder.add({ kind: "union", unionOf: all.map((s) => ({ id: s.transformation.id, partitioning: s.#partitioning })) }, undefined);
+    // A stream given again reaches the union through an identity map of its own, since two
+    // edges of one producer to one consumer would be one channel: Flink's "union with itself
+    // gives each element twice".
+    const given = new Set<number>();
+    const inputs = all.map((s) => {
+      if (!given.has(s.transformation.id)) {
+        given.add(s.transformation.id);
+        return s;
+      }
+      return s.map((v) => v, { name: `${s.transformation.name} (again in union)` });
+    });
+    const t = this.builder.add({ kind: "union", unionOf: inputs.map((s) => ({ id: s.transformation.id, partitioning: s.#partitioning })) }, undefined);
     if (first) t.declaredType = first[1];
     return new DataStream<T>(this.builder, t);
   }

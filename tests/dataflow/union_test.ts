@@ -47,10 +47,20 @@ describe("DataStream.union()", () => {
     assertExactlyOnce(sink.committed, 8000);
   });
 
-  test("a stream unioned with itself is refused, naming it", () => {
-    const e = env("union-self");
-    const s = e.fromSource(new SequenceSource(0, 5)).map((n) => n, { name: "twice" });
-    assert.throws(() => s.union(s), (err: unknown) => err instanceof WeirError && err.code === "invalid_job" && err.message.includes('"twice"'));
+  test("a stream unioned with itself gives each record twice (Flink's union), exactly-once through a failure", async () => {
+    const e = env("union-self", { checkpoint: { interval: 10 } });
+    const fail = new FailOnce((n) => n === 1500);
+    const sink = new CollectSink<number>();
+    const s = e.fromSource(new SequenceSource(0, 2000, { ratePerSecond: 40_000 }), { uid: "src" }).map((n) => {
+      fail.check(n, "map");
+      return n;
+    }, { uid: "twice" });
+    s.union(s, s.keyBy((n) => n % 3)).map((n) => n, { uid: "after" }).sinkTo(sink, { uid: "out" });
+    const result = await (await e.execute()).done;
+    assert.equal(result.status, "finished", String(result.error));
+    assert.ok(fail.fired && result.restarts >= 1, "the failure happened and the job restarted");
+    const expected = Array.from({ length: 2000 }, (_, n) => [n, n]).flat();
+    assert.deepEqual([...sink.committed].sort((a, b) => a - b), [...expected, ...Array.from({ length: 2000 }, (_, n) => n)].sort((a, b) => a - b));
   });
 
   test("union of streams whose producers declare different record types is refused, naming both streams and types", () => {
