@@ -8,6 +8,7 @@ import type { CheckpointFailureReason } from "./failure_reason.ts";
 import { WEIR_VERSION } from "../version.ts";
 import { type CheckpointMetadata, METADATA_FILE, checkpointDir, encodeMetadata, joinKey } from "./metadata.ts";
 import { CheckpointsCleaner } from "./checkpoints_cleaner.ts";
+import { CheckpointRequestDecider } from "./request_decider.ts";
 import { type CheckpointDetails, CheckpointStatsTracker } from "./stats.ts";
 import type { CheckpointTarget, CoordinatorInit, Pending, SavepointTarget, TriggerRequest } from "./coordinator_types.ts";
 
@@ -25,9 +26,9 @@ export class CheckpointCoordinator {
   #target: CheckpointTarget | undefined;
   #nextId: number;
   #pending = new Map<number, Pending>();
-  #queue: TriggerRequest[] = [];
+  /** Requested checkpoints not started yet, and when the next may start. */
+  readonly #requests: CheckpointRequestDecider;
   #periodic: Timer | undefined;
-  #lastCompletedAt = -Infinity;
   #consecutiveFailures = 0;
   /** Metadata writes not yet settled; recovery waits for them (see metadataWritesSettled). */
   #metadataWrites = new Set<Promise<void>>();
@@ -43,6 +44,7 @@ export class CheckpointCoordinator {
     this.#init = init;
     this.config = init.config;
     this.#nextId = init.nextId ?? 1;
+    this.#requests = new CheckpointRequestDecider(init.config);
     const { storage, jobName, jobId, config } = init;
     this.#cleaner = new CheckpointsCleaner({ storage, jobName, jobId, retained: config.retained, onDiscarded: (id) => this.stats.discarded(id) });
   }
@@ -112,7 +114,7 @@ export class CheckpointCoordinator {
     this.#inputEnded = false;
     for (const p of [...this.#pending.values()]) this.#fail(p, reason, `Checkpoint ${p.id} aborted: ${reason.replaceAll("_", " ")}`, false);
     // Queued requests fail too; a restarted job asks for its final checkpoint again when its sources finish.
-    for (const r of this.#queue.splice(0)) this.#rejectRequest(r, reason);
+    for (const r of this.#requests.takeAll()) this.#rejectRequest(r, reason);
   }
 
   /** The job ended for good: nothing more is triggered. */
@@ -135,9 +137,8 @@ export class CheckpointCoordinator {
     this.#periodic = this.#init.scheduler.after(delay, () => {
       this.#periodic = undefined;
       if (!this.#target || this.#finishing) return;
-      const pauseLeft = this.#lastCompletedAt + this.config.minPause - this.#init.clock.now();
-      if (pauseLeft > 0) return this.#schedulePeriodic(pauseLeft);
-      if (this.#pending.size >= this.config.maxConcurrent || this.#savepointPending()) return this.#schedulePeriodic(this.config.interval);
+      const wait = this.#requests.periodicWait(this.#init.clock.now(), this.#pending);
+      if (wait > 0) return this.#schedulePeriodic(wait);
       this.#start({ type: "CHECKPOINT", final: false, resolve: () => {} });
       this.#schedulePeriodic(this.config.interval);
     });
@@ -148,7 +149,7 @@ export class CheckpointCoordinator {
     return new Promise((resolve) => {
       const r: TriggerRequest = { type, final: false, savepoint, resolve, terminate: options.terminate };
       if (this.#shutDown || !this.#target || this.#finishing) return this.#rejectRequest(r, "declined_task_not_ready");
-      this.#queue.push(r);
+      this.#requests.push(r);
       this.#drainQueue();
     });
   }
@@ -163,25 +164,16 @@ export class CheckpointCoordinator {
     if (this.#finishing && !savepoint) return new Promise(() => {});
     this.#finishing = true;
     this.#periodic?.cancel();
-    for (const r of this.#queue.splice(0)) this.#rejectRequest(r, "declined_task_not_ready");
+    for (const r of this.#requests.takeAll()) this.#rejectRequest(r, "declined_task_not_ready");
     return new Promise((resolve) => {
-      this.#queue.push({ type: savepoint ? "SAVEPOINT" : "CHECKPOINT", final: true, resolve, savepoint });
+      this.#requests.push({ type: savepoint ? "SAVEPOINT" : "CHECKPOINT", final: true, resolve, savepoint });
       this.#drainQueue();
     });
   }
 
-  /**
-   * While a savepoint is in flight nothing else starts: a later unaligned barrier would
-   * overtake its aligned one (and a stop-with-savepoint ends the job anyway).
-   */
-  #savepointPending(): boolean {
-    for (const p of this.#pending.values()) if (p.barrier.type === "SAVEPOINT" || p.final) return true;
-    return false;
-  }
-
   /** A final checkpoint or a stop-with-savepoint is running or queued: the job is ending. */
   get ending(): boolean {
-    return this.#finishing || this.#queue.some((r) => r.final || r.terminate) || [...this.#pending.values()].some((p) => p.final);
+    return this.#finishing || this.#requests.endingQueued || [...this.#pending.values()].some((p) => p.final);
   }
 
   /** The final checkpoint (or stop-with-savepoint) that completed, once one did. */
@@ -193,13 +185,11 @@ export class CheckpointCoordinator {
     this.#drainQueue();
   }
 
+  /** Starts the queued requests that may start now (CheckpointRequestDecider.next). */
   #drainQueue(): void {
-    while (this.#queue.length > 0 && this.#target) {
-      const next = this.#queue[0];
-      // The final checkpoint waits for the drained input and every other checkpoint; others
-      // wait for a free slot and for savepoints.
-      if (next.final ? this.#pending.size > 0 || !this.#inputEnded : this.#pending.size >= this.config.maxConcurrent || this.#savepointPending()) return;
-      this.#queue.shift();
+    while (this.#target) {
+      const next = this.#requests.next(this.#pending, this.#inputEnded);
+      if (next === undefined) return;
       this.#start(next);
     }
   }
@@ -304,7 +294,7 @@ export class CheckpointCoordinator {
     const details = this.stats.completed(p.id, init.clock.now(), location)!;
     this.completedCount++;
     this.#consecutiveFailures = 0;
-    this.#lastCompletedAt = init.clock.now();
+    this.#requests.completed(init.clock.now());
     try {
       init.faults?.afterCommit?.(p.id);
     } catch (e) {
