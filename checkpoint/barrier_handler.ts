@@ -107,12 +107,8 @@ class WaitingForFirstBarrier implements BarrierHandlerState {
 class CollectingAligned implements BarrierHandlerState {
   readonly name = "CollectingAligned";
   barrierReceived(h: Handler, channel: number, barrier: Barrier, priority: boolean): BarrierHandlerState {
-    const id = h.current!.checkpointId;
-    if (barrier.checkpointId < id) return late(h, barrier, this);
-    if (barrier.checkpointId > id) {
-      subsume(h);
-      return WAITING.barrierReceived(h, channel, barrier, priority);
-    }
+    const other = ofOtherCheckpoint(h, channel, barrier, priority, this);
+    if (other) return other;
     // The upstream output timed out and sent this barrier ahead of its data: switch.
     if (priority) return startUnaligned(h, channel);
     h.seen.add(channel);
@@ -140,15 +136,11 @@ class CollectingAligned implements BarrierHandlerState {
 class CollectingUnaligned implements BarrierHandlerState {
   readonly name = "CollectingUnaligned";
   barrierReceived(h: Handler, channel: number, barrier: Barrier, priority: boolean): BarrierHandlerState {
-    const id = h.current!.checkpointId;
-    if (barrier.checkpointId < id) return late(h, barrier, this);
-    if (barrier.checkpointId === id && h.seen.has(channel)) return this;
-    if (barrier.checkpointId > id) {
-      subsume(h);
-      return WAITING.barrierReceived(h, channel, barrier, priority);
-    }
+    const other = ofOtherCheckpoint(h, channel, barrier, priority, this);
+    if (other) return other;
+    if (h.seen.has(channel)) return this;
     h.seen.add(channel);
-    h.ctl.barrierArrivedAfterSnapshot(id, channel, priority);
+    h.ctl.barrierArrivedAfterSnapshot(barrier.checkpointId, channel, priority);
     return this.endOfPartition(h);
   }
   alignmentTimeout(): BarrierHandlerState {
@@ -174,12 +166,8 @@ class CollectingAtLeastOnce implements BarrierHandlerState {
     return finish(h);
   }
   barrierReceived(h: Handler, channel: number, barrier: Barrier, priority: boolean): BarrierHandlerState {
-    const id = h.current!.checkpointId;
-    if (barrier.checkpointId < id) return late(h, barrier, this);
-    if (barrier.checkpointId > id) {
-      subsume(h);
-      return WAITING.barrierReceived(h, channel, barrier, priority);
-    }
+    const other = ofOtherCheckpoint(h, channel, barrier, priority, this);
+    if (other) return other;
     h.seen.add(channel);
     return this.check(h);
   }
@@ -209,6 +197,21 @@ function startUnaligned(h: Handler, arrivedOn: number | undefined): BarrierHandl
 function late(h: Handler, barrier: Barrier, state: BarrierHandlerState = WAITING): BarrierHandlerState {
   h.ctl.declineLate(barrier.checkpointId);
   return state;
+}
+
+/**
+ * A barrier of another checkpoint than the current one, while collecting: an older one is
+ * late (declined, `state` stays), a newer one subsumes the current checkpoint and starts
+ * its own. Undefined for a barrier of the current checkpoint.
+ */
+function ofOtherCheckpoint(h: Handler, channel: number, barrier: Barrier, priority: boolean, state: BarrierHandlerState): BarrierHandlerState | undefined {
+  const id = h.current!.checkpointId;
+  if (barrier.checkpointId < id) return late(h, barrier, state);
+  if (barrier.checkpointId > id) {
+    subsume(h);
+    return WAITING.barrierReceived(h, channel, barrier, priority);
+  }
+  return undefined;
 }
 
 function subsume(h: Handler): void {

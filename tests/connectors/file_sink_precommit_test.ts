@@ -3,7 +3,7 @@
  *
  * FileSinkWriter.snapshotState (connectors/file_sink.ts:72-81) starts writeDurably() of
  * `.pending/<txn>.jsonl` and returns at once; the subtask then writes its state file and
- * acks (runtime/subtask_checkpoints.ts #maybeComplete), and the coordinator commits the
+ * acks (runtime/snapshot_writer.ts, SnapshotWriter.write), and the coordinator commits the
  * checkpoint (metadata written) while the pre-commit file does not exist yet. A crash
  * (process or a failover whose restart reaches open() before the write landed) after the
  * metadata write restores that checkpoint, and FileSinkWriter.open -> #commit finds
@@ -12,7 +12,7 @@
  *
  * Two-phase commit needs the pre-commit to be durable before the ack. Fix: make the
  * pre-commit part of the snapshot (e.g. an async snapshot phase the subtask awaits before
- * writing/acking its state, see SubtaskCheckpoints #maybeComplete), or store the
+ * writing/acking its state, see SnapshotWriter), or store the
  * transaction's records in the operator state instead of a side file.
  */
 import { test } from "node:test";
