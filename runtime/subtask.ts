@@ -169,10 +169,6 @@ export class Subtask implements Runnable, CheckpointedActor, InputChannelOwner, 
     this.wake();
   }
 
-  outputBlocked(): boolean {
-    return this.#output.blocked;
-  }
-
   runnable(): boolean {
     if (this.#source?.polled && !this.#suspended) return true;
     if (this.#priority.length > 0) return true;
