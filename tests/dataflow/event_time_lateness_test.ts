@@ -1,0 +1,92 @@
+/**
+ * Lateness in event time, with watermarks a generator emits per record (batchSize 1):
+ * sliding windows with allowedLateness fire again with the full result and send later
+ * records to the late side output; the late side output of reduce and aggregate; and
+ * forBoundedOutOfOrderness's watermark trailing the largest timestamp by bound + 1 (Flink's).
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  CollectSink, MemoryStorage, OutputTag, SequenceSource, SlidingEventTimeWindows, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy,
+} from "../../mod.ts";
+import { VirtualWorld } from "../virtual_world.ts";
+
+const env = (name: string, extra: Record<string, unknown> = {}) =>
+  new StreamEnvironment({ jobName: name, parallelism: 2, storage: new MemoryStorage(), ...extra });
+
+describe("late records in event-time windows", () => {
+  test("sliding window, allowed lateness refires with the full result, later goes to the side output", async () => {
+    const e = env("slide", { parallelism: 1, batchSize: 1 });
+    const ts = [1, 6, 11, 3, 20, 2];
+    const late = new OutputTag<number>("late");
+    const out = new CollectSink<string>();
+    const lateSink = new CollectSink<number>();
+    const w = e.fromSource(new SequenceSource(0, ts.length), { uid: "src" })
+      .map((i) => ts[i], { uid: "ts" })
+      .assignTimestampsAndWatermarks(
+        WatermarkStrategy.forGenerator<number>(() => ({ onEvent: (_v, t, o) => o.emitWatermark(t), onPeriodicEmit() {} })).withTimestampAssigner((v) => v),
+        { uid: "wm" },
+      )
+      .keyBy(() => "k")
+      .window(SlidingEventTimeWindows.of(10, 5))
+      .allowedLateness(5)
+      .sideOutputLateData(late)
+      .process<string>((_k, win, els, ctx) => ctx.emit(`${win.start}-${win.end}:${[...els].sort((x, y) => x - y).join(",")}`), { uid: "w" });
+    w.sinkTo(out, { uid: "out" });
+    w.getSideOutput(late).sinkTo(lateSink, { uid: "lateout" });
+    const r = await (await e.execute()).done;
+    assert.equal(r.status, "finished", String(r.error));
+    assert.deepEqual([...out.committed].sort(), ["-5-5:1", "0-10:1,6", "0-10:1,3,6", "5-15:6,11", "10-20:11", "15-25:20", "20-30:20"].sort());
+    assert.deepEqual(lateSink.committed, [2]);
+  });
+
+  test("late side output on reduce and aggregate results", async () => {
+    for (const kind of ["reduce", "aggregate"] as const) {
+      const e = env(`late-${kind}`, { parallelism: 1, batchSize: 1 });
+      const ts = [1, 15, 3, 25];
+      const late = new OutputTag<number>("late");
+      const out = new CollectSink<number>();
+      const lateSink = new CollectSink<number>();
+      const w = e.fromSource(new SequenceSource(0, ts.length), { uid: "src" })
+        .map((i) => ts[i], { uid: "ts" })
+        .assignTimestampsAndWatermarks(
+          WatermarkStrategy.forGenerator<number>(() => ({ onEvent: (_v, t, o) => o.emitWatermark(t), onPeriodicEmit() {} })).withTimestampAssigner((v) => v),
+          { uid: "wm" },
+        )
+        .keyBy(() => "k")
+        .window(TumblingEventTimeWindows.of(10))
+        .sideOutputLateData(late);
+      const res = kind === "reduce"
+        ? w.reduce((a, b) => a + b, { uid: "w" })
+        : w.aggregate({ createAccumulator: () => 0, add: (v: number, a: number) => a + v, getResult: (a: number) => a, merge: (a: number, b: number) => a + b }, { uid: "w" });
+      res.sinkTo(out, { uid: "out" });
+      res.getSideOutput(late).sinkTo(lateSink, { uid: "lateout" });
+      const r = await (await e.execute()).done;
+      assert.equal(r.status, "finished", String(r.error));
+      assert.deepEqual([...out.committed].sort((a, b) => a - b), [1, 15, 25], kind);
+      assert.deepEqual(lateSink.committed, [3], kind);
+    }
+  });
+
+  test("bounded out-of-orderness: a record exactly `bound` behind the largest timestamp is not late (watermark = max - bound - 1)", async () => {
+    const world = new VirtualWorld();
+    const e = env("bound", { parallelism: 1, autoWatermarkInterval: 20, runtime: world.runtime() });
+    const ts = [29, 19, 8];
+    const lateTag = new OutputTag<number>("late");
+    const out = new CollectSink<string>();
+    const late = new CollectSink<number>();
+    const w = e.fromSource(new SequenceSource(0, ts.length, { ratePerSecond: 10 }), { uid: "src" })
+      .map((i) => ts[i], { uid: "m" })
+      .assignTimestampsAndWatermarks(WatermarkStrategy.forBoundedOutOfOrderness<number>(10).withTimestampAssigner((v) => v), { uid: "wm" })
+      .keyBy(() => 0)
+      .window(TumblingEventTimeWindows.of(10))
+      .sideOutputLateData(lateTag)
+      .process<string>((_k, win, els, ctx) => ctx.emit(`${win.start}:${els}`), { uid: "w" });
+    w.sinkTo(out, { uid: "out" });
+    w.getSideOutput(lateTag).sinkTo(late, { uid: "late" });
+    const r = await world.untilDone(await e.execute());
+    assert.equal(r.status, "finished", String(r.error));
+    assert.deepEqual([...out.committed].sort(), ["10:19", "20:29"]);
+    assert.deepEqual(late.committed, [8]);
+  });
+});
