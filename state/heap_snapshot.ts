@@ -316,11 +316,8 @@ export class HeapSnapshot implements ColumnarSnapshot {
     let out = p.pairs[g];
     // Small first chunks: a key group holds 1/128 of the keys or less.
     if (out === undefined) p.pairs[g] = out = { w: new CborWriter(this.#encodeFor, 4096, false), entries: 0 };
-    const w = out.w;
-    w.head(4, 2);
-    w.value(key);
     try {
-      w.value(value);
+      out.w.pair(key, value);
     } catch (e) {
       // The error a copy gives names the state and the part that cannot be kept.
       if (e instanceof WeirError && e.code === "value_not_persistable" && typeof value === "object" && value !== null) this.#owner.copy(p.at.table.name, value);

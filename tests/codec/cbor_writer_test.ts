@@ -24,6 +24,22 @@ describe("CborWriter", () => {
     });
   });
 
+  test("pair() writes the bytes of head(4, 2) and two value()s, integers in 0 … 2^32 - 1 inline and anything else as value() does", () => {
+    const items: unknown[] = [0, 1, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, -0, -1, 0.5, NaN, "k", null, [1], { a: 2 }];
+    for (const k of items) {
+      for (const v of items) {
+        const a = new CborWriter("pair", 16, false);
+        a.pair(k, v);
+        const b = new CborWriter("pair", 16, false);
+        b.head(4, 2);
+        b.value(k);
+        b.value(v);
+        assert.deepEqual([...a.bytes()], [...b.bytes()], `${String(k)}, ${String(v)}`);
+      }
+    }
+    assert.throws(() => new CborWriter("the pair").pair(1, () => 1), (e: unknown) => e instanceof WeirError && e.code === "value_not_persistable");
+  });
+
   test("without the version byte, items start at byte 0: a part of a file whose version byte comes first", () => {
     const w = new CborWriter("part", 16, false);
     w.value("ab");
