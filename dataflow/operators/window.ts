@@ -1,11 +1,11 @@
 import type { Batch } from "../../actors/messages.ts";
 import { WeirError } from "../../errors.ts";
-import type { AggregatingState, KeyedStateBackend } from "../../state/backend.ts";
 import type { OperatorContext, RestoredState } from "../operator.ts";
 import { type OutputTag, SideRecord, checkTag } from "../side_output.ts";
-import { removeAt, type TimeDomain } from "../timer_service.ts";
+import type { TimeDomain } from "../timer_service.ts";
 import { type TimeWindow, type WindowAssigner, windowStart } from "../window_assigners.ts";
 import { TimedKeyedOperator } from "./timed_keyed.ts";
+import { indexOfWindow, WindowContents, type WindowFold } from "./window_contents.ts";
 
 /** What a window function sees when its window fires. */
 export interface WindowContext<O> {
@@ -26,11 +26,7 @@ export interface WindowContext<O> {
  * How a window's contents are kept and turned into output: reduce and aggregate keep one
  * accumulator per key and window (incremental), process keeps the elements.
  */
-export interface WindowFunction {
-  /** The window's state after its first record. */
-  init(value: unknown): unknown;
-  /** The window's state after one more record (may change acc in place). */
-  add(acc: unknown, value: unknown): unknown;
+export interface WindowFunction extends WindowFold {
   /** Two windows' states merged into one (session windows). */
   merge(a: unknown, b: unknown): unknown;
   /** The window fired: emit its result(s). */
@@ -42,114 +38,6 @@ function inOrder(steps: (() => void | Promise<void>)[], from = 0): void | Promis
   for (let i = from; i < steps.length; i++) {
     const r = steps[i]();
     if (r instanceof Promise) return r.then(() => inOrder(steps, i + 1));
-  }
-}
-
-const CONTENTS = "weir.window";
-const NONE: readonly unknown[] = Object.freeze([]);
-
-/** What one edit does to a key's window list: fold `value` into window `start` (created with `end` when absent), drop window `start`, or make the list `triples`. */
-const ADD = 0;
-const REMOVE = 1;
-const REPLACE = 2;
-
-/** One change of a key's window list, as its aggregating state folds it in. */
-interface Edit {
-  op: typeof ADD | typeof REMOVE | typeof REPLACE;
-  start: number;
-  end: number;
-  value: unknown;
-  triples: unknown[];
-  /** Set by an Add that created its window. */
-  created: boolean;
-}
-
-/** Where window `start` is in a key's list of triples, or -1. */
-function indexOfWindow(a: readonly unknown[], start: number): number {
-  for (let i = 0; i < a.length; i += 3) if (a[i] === start) return i;
-  return -1;
-}
-
-/**
- * The open windows of a key as one aggregating state: a flat list of
- * [start, end, accumulator or elements] triples (a key has few windows open: one or two
- * tumbling, size/slide sliding, a few sessions), changed in place by edits. A record costs
- * one state lookup by its key (`addFor`, no `setCurrentKey`), as a rolling reduce's does:
- * the backend copies the list first when a snapshot in progress still needs it (heap) or
- * writes the changed copy back (SQLite). The operator reuses one edit, so adding a record
- * allocates nothing unless its window is new. Windows of a key never share a start.
- */
-class WindowContents {
-  readonly #state: AggregatingState<Edit, unknown[]>;
-  readonly #edit: Edit = { op: ADD, start: 0, end: 0, value: undefined, triples: [], created: false };
-
-  constructor(backend: KeyedStateBackend, fn: WindowFunction) {
-    this.#state = backend.aggregatingState<Edit, unknown[]>(CONTENTS, {
-      createAccumulator: () => [],
-      add: (e, a) => {
-        if (e.op === REPLACE) return e.triples;
-        for (let i = 0; i < a.length; i += 3) {
-          if (a[i] !== e.start) continue;
-          if (e.op === REMOVE) removeAt(a, i, 3);
-          else a[i + 2] = fn.add(a[i + 2], e.value);
-          return a;
-        }
-        if (e.op === ADD) {
-          a.push(e.start, e.end, fn.init(e.value));
-          e.created = true;
-        }
-        return a;
-      },
-    });
-  }
-
-  /** The current key's windows. */
-  all(): readonly unknown[] {
-    return this.#state.get() ?? NONE;
-  }
-
-  /** The current key's window `start`. */
-  get(start: number): [end: number, acc: unknown] | undefined {
-    const a = this.all();
-    const i = indexOfWindow(a, start);
-    return i < 0 ? undefined : [a[i + 1] as number, a[i + 2]];
-  }
-
-  /** Adds `value` to `key`'s window `start` (created when absent); true when it was created. */
-  addFor(key: unknown, start: number, end: number, value: unknown): boolean {
-    const e = this.#edit;
-    e.op = ADD;
-    e.start = start;
-    e.end = end;
-    e.value = value;
-    e.created = false;
-    this.#state.addFor(key, e);
-    e.value = undefined;
-    return e.created;
-  }
-
-  /** Drops the current key's window `start`, and the key's entry with its last window. */
-  remove(start: number): void {
-    const a = this.all();
-    const i = indexOfWindow(a, start);
-    if (i >= 0) this.removeAt(a, i);
-  }
-
-  /** Drops the window at `i` of `a`, the current key's list as all() gave it. */
-  removeAt(a: readonly unknown[], i: number): void {
-    if (a.length === 3) return this.#state.clear();
-    this.#edit.op = REMOVE;
-    this.#edit.start = a[i] as number;
-    this.#state.add(this.#edit);
-  }
-
-  /** The current key's windows become `triples`. */
-  replace(triples: unknown[]): void {
-    if (triples.length === 0) return this.#state.clear();
-    this.#edit.op = REPLACE;
-    this.#edit.triples = triples;
-    this.#state.add(this.#edit);
-    this.#edit.triples = [];
   }
 }
 
