@@ -137,4 +137,18 @@ describe("timers in keyed process (Flink's InternalTimerService)", () => {
     assert.match(cause.message, /bad-timer/);
     assert.match(cause.message, /"soon"/);
   });
+
+  test("a timer that fires in a process function given without onTimer fails the job with invalid_job naming key and time", async () => {
+    const env = new StreamEnvironment({ jobName: "timers-no-ontimer", parallelism: 1, storage: new MemoryStorage(), restart: { strategy: "none" } });
+    env.fromSource(new SequenceSource(0, 3), WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((n) => n), "src")
+      .keyBy((n) => n)
+      .process<number>((n, ctx) => ctx.timerService.registerEventTimeTimer(n + 100), { uid: "no-on-timer" })
+      .sinkTo(new CollectSink<number>(), { uid: "out" });
+    const result = await (await env.execute()).done;
+    assert.equal(result.status, "failed");
+    const cause = (result.error as { cause?: unknown }).cause;
+    assert.ok(cause instanceof WeirError && cause.code === "invalid_job", String(result.error));
+    assert.match(result.error!.message, /no-on-timer/);
+    assert.match(cause.message, /without onTimer \(key 0, event time 100\)/);
+  });
 });
