@@ -1,13 +1,14 @@
 /**
  * Lateness in event time, with watermarks a generator emits per record (batchSize 1):
  * sliding windows with allowedLateness fire again with the full result and send later
- * records to the late side output; the late side output of reduce and aggregate; and
+ * records to the late side output; a late session merges with fired and open ones; the
+ * late side output of reduce and aggregate; and
  * forBoundedOutOfOrderness's watermark trailing the largest timestamp by bound + 1 (Flink's).
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  CollectSink, MemoryStorage, OutputTag, SequenceSource, SlidingEventTimeWindows, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy,
+  CollectSink, EventTimeSessionWindows, MemoryStorage, OutputTag, SequenceSource, SlidingEventTimeWindows, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy,
 } from "../../mod.ts";
 import { VirtualWorld } from "../virtual_world.ts";
 
@@ -66,6 +67,34 @@ describe("late records in event-time windows", () => {
       assert.deepEqual([...out.committed].sort((a, b) => a - b), [1, 15, 25], kind);
       assert.deepEqual(lateSink.committed, [3], kind);
     }
+  });
+
+  test("session windows with allowedLateness: a late record merges a fired session with the next, which fires with the full result", async () => {
+    const e = env("sesslate", { parallelism: 1, batchSize: 1 });
+    const ts = [0, 15, 7, 100, 30];
+    const late = new OutputTag<number>("late");
+    const out = new CollectSink<string>();
+    const lateSink = new CollectSink<number>();
+    const w = e.fromSource(new SequenceSource(0, ts.length), { uid: "src" })
+      .map((i) => ts[i], { uid: "ts" })
+      .assignTimestampsAndWatermarks(
+        WatermarkStrategy.forGenerator<number>(() => ({ onEvent: (_v, t, o) => o.emitWatermark(t), onPeriodicEmit() {} })).withTimestampAssigner((v) => v),
+        { uid: "wm" },
+      )
+      .keyBy(() => "k")
+      .window(EventTimeSessionWindows.withGap(10))
+      .allowedLateness(50)
+      .sideOutputLateData(late)
+      .process<string>((_k, win, els, ctx) => ctx.emit(`${win.start}-${win.end}:${[...els].sort((x, y) => x - y).join(",")}`), { uid: "w" });
+    w.sinkTo(out, { uid: "out" });
+    w.getSideOutput(late).sinkTo(lateSink, { uid: "lateout" });
+    const r = await (await e.execute()).done;
+    assert.equal(r.status, "finished", String(r.error));
+    // 0: [0,10) fires at watermark 15; 7 (late, within the lateness) bridges [0,10) and [15,25)
+    // into [0,25), due at 24; 100 fires it (then its lateness has passed too); 30 at watermark
+    // 100 is later than 30 + 10 - 1 + 50: the late side output.
+    assert.deepEqual([...out.committed].sort(), ["0-10:0", "0-25:0,7,15", "100-110:100"].sort());
+    assert.deepEqual(lateSink.committed, [30]);
   });
 
   test("bounded out-of-orderness: a record exactly `bound` behind the largest timestamp is not late (watermark = max - bound - 1)", async () => {
