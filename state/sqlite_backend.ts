@@ -329,6 +329,8 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       range: this.range,
       states: [...this.#states].map(([name, s]): NativeState => [name, s.sid, s.kind, s.ttl]),
       previous: base ? undefined : this.#chain,
+      ttls: new Map([...this.#states.values()].filter((s) => s.ttl && s.declaredTtl !== undefined).map((s) => [s.sid, s.declaredTtl!])),
+      now: this.#ttlClock?.now(),
       onResult: (chain) => {
         settle();
         if (checkpointId > this.#chainCheckpointId) {

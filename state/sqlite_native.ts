@@ -6,7 +6,8 @@
  * checkpoint and the keys deleted since), and refers to the base and the changelogs before
  * it as shared files, which a restore downloads and applies in order. A new base is
  * written when the chain grows long (materialization, as in Flink 1.15's changelog
- * backend). Files go up in parts of at most {@link PART_BYTES}.
+ * backend). A base leaves out the rows of TTL states that expired (Flink's cleanup in full
+ * snapshot). Files go up in parts of at most {@link PART_BYTES}.
  * @module
  */
 import { checksumOf } from "../checkpoint/checksum.ts";
@@ -17,6 +18,7 @@ import type { IncrementalKeyedState, KeyedStateSnapshot, SharedStateRef } from "
 import type { KeyGroupRange } from "./key_group.ts";
 import type { StateKind } from "./keyed_state.ts";
 import type { SqliteDatabase, SqliteDriver } from "./sqlite_driver.ts";
+import { liveStored } from "./sqlite_forms.ts";
 import type { SqliteStateStore } from "./sqlite_store.ts";
 
 /** The version of this format; restoring a newer one is refused. */
@@ -65,6 +67,12 @@ export interface NativeSnapshotInit {
   states: NativeState[];
   /** The chain to extend with a changelog; undefined writes a base. */
   previous: NativeChain | undefined;
+  /**
+   * The TTL (ms) declared in this run per state id, and the processing time of the snapshot
+   * point: a base leaves out rows whose every part expired (Flink's cleanup in full snapshot).
+   */
+  ttls?: ReadonlyMap<number, number>;
+  now?: number;
   /** Called with the chain once the result was taken; aborted snapshots call `onAbort`. */
   onResult(chain: NativeChain): void;
   onAbort(): void;
@@ -122,7 +130,9 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     const reader = (this.#reader = init.driver.open(init.store.path));
     try {
       reader.exec(`ATTACH '${this.#outPath.replace(/'/g, "''")}' AS out`);
-      reader.exec(`PRAGMA out.journal_mode = OFF; PRAGMA out.synchronous = OFF; CREATE TABLE out.kv ${KV_SCHEMA}; CREATE TABLE out.gone ${GONE_SCHEMA};`);
+      // A base of TTL states gives back the pages of the expired rows it drops (auto_vacuum, set before its first table).
+      const vacuum = this.#kind === "base" && (init.ttls?.size ?? 0) > 0;
+      reader.exec(`${vacuum ? "PRAGMA out.auto_vacuum = FULL; " : ""}PRAGMA out.journal_mode = OFF; PRAGMA out.synchronous = OFF; CREATE TABLE out.kv ${KV_SCHEMA}; CREATE TABLE out.gone ${GONE_SCHEMA};`);
       reader.exec("BEGIN");
       // A WAL read transaction takes its snapshot at its first read: this is the snapshot point.
       reader.prepare("SELECT count(*) AS n FROM main.changed").get();
@@ -165,8 +175,10 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
       const limit = budget === Infinity ? -1 : Math.max(1000, Math.floor(budget));
       const n = r.prepare("INSERT INTO out.kv SELECT * FROM main.kv WHERE (kg, s, k) > (?, ?, ?) ORDER BY kg, s, k LIMIT ?").run(...this.#after, limit).changes;
       this.#rows += n;
-      if (limit > 0 && n === limit) {
-        const last = r.prepare("SELECT kg, s, k FROM out.kv ORDER BY kg DESC, s DESC, k DESC LIMIT 1").get()!;
+      // The slice's last row is taken before expired rows leave it, so the next slice starts after it.
+      const last = limit > 0 && n === limit ? r.prepare("SELECT kg, s, k FROM out.kv ORDER BY kg DESC, s DESC, k DESC LIMIT 1").get()! : undefined;
+      this.#rows -= this.#dropExpired(r);
+      if (last) {
         this.#after = [last.kg as number, last.s as number, last.k as Uint8Array];
         return;
       }
@@ -175,6 +187,28 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     this.#closeReader();
     this.#copied = true;
     this.#uploadSize = this.#init.driver.fileSize(this.#outPath);
+  }
+
+  /**
+   * Deletes from the base being written the rows of this slice (after `#after`) of TTL states
+   * whose value, or every element or entry, expired; returns how many. Expired parts of a
+   * row that is partly alive stay: a read never returns them.
+   */
+  #dropExpired(r: SqliteDatabase): number {
+    const { ttls, now, states } = this.#init;
+    if (!ttls || ttls.size === 0 || now === undefined) return 0;
+    const kinds = new Map(states.map(([, sid, kind]) => [sid, kind]));
+    const del = r.prepare("DELETE FROM out.kv WHERE kg = ? AND s = ? AND k = ?");
+    let dropped = 0;
+    for (const row of r.prepare("SELECT kg, s, k, v FROM out.kv WHERE (kg, s, k) > (?, ?, ?)").all(...this.#after)) {
+      const ttl = ttls.get(row.s as number);
+      const kind = kinds.get(row.s as number);
+      if (ttl === undefined || kind === undefined) continue;
+      if (liveStored(kind, decode(row.v as Uint8Array, "a value in the SQLite state database"), ttl, now) === undefined) {
+        dropped += del.run(row.kg as number, row.s as number, row.k as Uint8Array).changes;
+      }
+    }
+    return dropped;
   }
 
   async #uploadPart(): Promise<void> {

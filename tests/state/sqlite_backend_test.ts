@@ -168,6 +168,41 @@ describe("SqliteKeyedStateBackend native checkpoints (incremental: true)", () =>
     r.dispose();
   });
 
+  test("a base leaves out rows whose TTL expired (cleanup in full snapshot); rows partly alive and states without TTL stay", async () => {
+    let now = 1000;
+    const clock = { now: () => now };
+    const storage = new MemoryStorage();
+    const b = native(storage, { clock });
+    for (let i = 0; i < 2000; i++) {
+      b.setCurrentKey(i);
+      b.valueState<string>("v", { ttl: 100 }).update("x".repeat(100));
+    }
+    b.setCurrentKey("mixed");
+    b.mapState<string, number>("m", { ttl: 100 }).put("old", 1);
+    b.setCurrentKey("plain");
+    b.valueState<string>("p").update("kept");
+    now += 60;
+    b.setCurrentKey("mixed");
+    b.mapState<string, number>("m", { ttl: 100 }).put("new", 2);
+    b.setCurrentKey("young");
+    b.valueState<string>("v", { ttl: 100 }).update("young");
+    now += 60; // the 2000 values and "old" expired, never read since
+    const h = await finish(b.snapshot(1));
+    assert.ok(newBytes(h, undefined) < 2000 * 100 / 4, `the base holds no expired value: ${newBytes(h, undefined)} B`);
+    const r = native(storage, { clock });
+    await r.restore([h]);
+    r.setCurrentKey("young");
+    assert.equal(r.valueState<string>("v", { ttl: 100 }).value(), "young");
+    r.setCurrentKey("mixed");
+    assert.deepEqual(r.mapState<string, number>("m", { ttl: 100 }).entries(), [["new", 2]]);
+    r.setCurrentKey("plain");
+    assert.equal(r.valueState<string>("p").value(), "kept");
+    r.setCurrentKey(7);
+    assert.equal(r.valueState<string>("v", { ttl: 100 }).value(), undefined);
+    b.dispose();
+    r.dispose();
+  });
+
   test("native handles of two subtasks restore into three (a rescale), each taking its key groups", async () => {
     const storage = new MemoryStorage();
     const old = [0, 1].map((i) => native(storage, { range: keyGroupRangeFor(i, 2, 128), subtaskIndex: i }));
