@@ -139,6 +139,11 @@ export class JobHandle {
     return new Map(this.#master.graph.vertices.map((v) => [v.id, vertexHexId(v)]));
   }
 
+  /** The job's keyed state backend and whether its checkpoints are incremental (DESIGN.md "State options"). */
+  get stateOptions(): { backend: string; incremental: boolean } {
+    return this.#master.stateOptions;
+  }
+
   checkpointConfig(): CheckpointConfigInfo {
     const c = this.#config;
     return {

@@ -60,6 +60,12 @@ export class JobMaster implements ExecutionOwner {
    */
   #keepRunMarker = false;
 
+  /** The keyed state options the job runs with (DESIGN.md "State options"), defaults filled in. */
+  get stateOptions(): { backend: string; incremental: boolean } {
+    const state = this.#init.tuning.state;
+    return { backend: state?.backend ?? "heap", incremental: state?.incremental ?? false };
+  }
+
   constructor(init: JobMasterInit, resume?: UnfinishedRun) {
     this.#init = init;
     this.jobName = init.jobName;

@@ -71,7 +71,7 @@ export function stateBackendFactory(options: StateBackendOptions | undefined): K
  */
 export function checkStateOptions(options: StateBackendOptions | undefined): void {
   if (options === undefined) return;
-  if (options === null || typeof options !== "object") throw invalidOption("state", options, "must be an object");
+  if (options === null || typeof options !== "object" || Array.isArray(options)) throw invalidOption("state", options, "must be an object");
   for (const k of Object.keys(options)) {
     if (k !== "backend" && k !== "incremental") throw invalidOption(`state.${k}`, (options as Record<string, unknown>)[k], "is not a known state option");
   }

@@ -55,9 +55,14 @@ export function checkpointRoutes(deps: ApiDeps): Hono {
   app.post("/jobs/:jobid/checkpoints", ...jsonBody(checkpointTriggerBody), (c) => {
     const job = registry.job(c.req.param("jobid"));
     const body = c.req.valid("json");
-    // weir checkpoints are always full; Flink's CONFIGURED and FULL both mean exactly that.
-    if (body.checkpointType === "INCREMENTAL") {
-      throw badRequest(`Field "checkpointType" must be "CONFIGURED" or "FULL", got "INCREMENTAL": weir takes full checkpoints only`);
+    // A checkpoint is what `state.incremental` says (Flink's CONFIGURED); FULL or INCREMENTAL
+    // is only taken when it is that, never silently the other kind.
+    const configured = job.stateOptions.incremental ? "INCREMENTAL" : "FULL";
+    if (body.checkpointType !== undefined && body.checkpointType !== "CONFIGURED" && body.checkpointType !== configured) {
+      throw badRequest(
+        `Field "checkpointType" must be "CONFIGURED" or "${configured}", got "${body.checkpointType}": this job's checkpoints are ` +
+          (configured === "FULL" ? `full (state.incremental is false)` : `incremental (state: { incremental: true }); a full, self-contained copy is a savepoint (POST /jobs/${job.id}/savepoints)`),
+      );
     }
     mustRun(job);
     const requestId = triggers.start(job.id, "checkpoint", () => checkpointNow(job), body.triggerId);
@@ -82,21 +87,27 @@ function details(job: JobHandle, raw: string, flink: boolean) {
 /**
  * Flink's CheckpointConfigInfo over weir's: the mode as Flink writes it on the wire
  * (lower case, `exactly_once`), and the state backend and changelog fields Flink's web UI
- * shows (weir keeps state on the heap and has no changelog).
+ * shows. `state_backend` is Flink's class name for heap state (`HashMapStateBackend`) and
+ * `SqliteStateBackend` for sqlite (RocksDB's role); `state_changelog_enabled` is true for
+ * incremental heap checkpoints (a changelog on the checkpoint storage, Flink 1.15's
+ * generalized incremental checkpoints), false for sqlite's own incremental files (as
+ * RocksDB's). weir materializes a base every few changelogs, not on a timer: the interval is 0.
  *
  * @example
  * ```ts
  * import { flinkCheckpointConfig } from "./checkpoints.ts";
- * // flinkCheckpointConfig(job).state_backend → "HashMapStateBackend"
+ * // flinkCheckpointConfig(job).state_backend → "HashMapStateBackend" (state: { backend: "heap" })
  * ```
  */
 export function flinkCheckpointConfig(job: JobHandle): Record<string, unknown> {
+  const { backend, incremental } = job.stateOptions;
+  const changelog = backend === "heap" && incremental;
   return {
     ...job.checkpointConfig(),
-    state_backend: "HashMapStateBackend",
+    state_backend: backend === "heap" ? "HashMapStateBackend" : `${backend[0].toUpperCase()}${backend.slice(1)}StateBackend`,
     checkpoints_after_tasks_finish: true,
-    state_changelog_enabled: false,
-    changelog_storage: "",
+    state_changelog_enabled: changelog,
+    changelog_storage: changelog ? job.checkpointConfig().checkpoint_storage : "",
     changelog_periodic_materialization_interval: 0,
   };
 }

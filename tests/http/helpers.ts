@@ -4,17 +4,18 @@
  * @module
  */
 import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
-import type { CheckpointOptions, JobHandle } from "../../mod.ts";
+import type { CheckpointOptions, JobHandle, StateBackendOptions } from "../../mod.ts";
 import { serverClosed } from "../../http/server.ts";
 
 /** A job that keeps running (rate-limited source over a huge range) with the REST API on port 0. */
-export async function startJob(options: { token?: string; checkpoint?: CheckpointOptions; jobName?: string; parallelism?: number } = {}): Promise<{ job: JobHandle; url: string }> {
+export async function startJob(options: { token?: string; checkpoint?: CheckpointOptions; jobName?: string; parallelism?: number; state?: StateBackendOptions } = {}): Promise<{ job: JobHandle; url: string }> {
   const env = new StreamEnvironment({
     jobName: options.jobName ?? "http-test",
     parallelism: options.parallelism ?? 2,
     storage: new MemoryStorage(),
     checkpoint: options.checkpoint ?? { interval: 0 },
     http: { port: 0, hostname: "127.0.0.1", token: options.token },
+    state: options.state,
   });
   env.fromSource(new SequenceSource(0, Number.MAX_SAFE_INTEGER, { ratePerSecond: 2000 }), { uid: "numbers" })
     .map((n) => n * 2, { uid: "double" })
