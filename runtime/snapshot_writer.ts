@@ -103,7 +103,9 @@ export class SnapshotWriter {
       full += ref.size;
       if (!this.#sharedAcknowledged.has(ref.key)) written += ref.size;
     }
-    this.#sharedAcknowledged = keys;
+    // A savepoint refers to no shared file, yet the next checkpoint extends the chain of the
+    // checkpoint before it: forgetting those files would count the whole chain as written.
+    if (snap.barrier.type !== "SAVEPOINT") this.#sharedAcknowledged = keys;
     return { fullStateSize: full, checkpointedSize: written };
   }
 

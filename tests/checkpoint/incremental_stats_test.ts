@@ -50,3 +50,27 @@ describe("state_size and checkpointed_size", () => {
     });
   }
 });
+
+describe("checkpointed_size after a savepoint", () => {
+  for (const backend of ["heap", "sqlite"] as const) {
+    test(`incremental ${backend}: a checkpoint after a savepoint counts only what it wrote, not the chain the savepoint did not refer to`, async () => {
+      const sink = new CollectSink<[number, number]>();
+      const h = await job(backend, true, sink).execute();
+      await h.triggerCheckpoint();
+      await until(() => sink.committed.length > FILL + 500);
+      await h.triggerCheckpoint();
+      const seen: string[] = [];
+      // A savepoint is full and canonical (writes all it stands for); the checkpoint after
+      // it extends the previous checkpoint's chain. Twice, since one of them may be a new base.
+      for (let i = 0; i < 2; i++) {
+        const sp = await h.triggerSavepoint("savepoints");
+        assert.equal(sp.checkpointed_size, sp.state_size, "a savepoint writes all it stands for");
+        const d = await h.triggerCheckpoint();
+        assert.equal(d.status, "COMPLETED");
+        seen.push(`${d.checkpointed_size}/${d.state_size}`);
+      }
+      await h.cancel();
+      assert.ok(seen.some((s) => { const [w, all] = s.split("/").map(Number); return w < all / 5; }), `written/state after savepoints: ${seen.join(", ")}`);
+    });
+  }
+});
