@@ -44,10 +44,10 @@ export function indexOfWindow(a: readonly unknown[], start: number): number {
  *
  * Records go through a state view of their own whose fold takes the record itself and
  * finds its window in fields of this object: no edit object is written per record, and
- * the fold the backend calls per record is one function, which V8 inlines where the
- * general edits (removals, session merges) would have made that call polymorphic. A key's
- * list is allocated at its exact size when its first window opens (a list grown by push
- * takes 17 slots), so that 10 K keys' lists stay within a cache's reach.
+ * the backend's call of the fold sees one function, not also the edits' (removals,
+ * session merges). A key's list is allocated at its exact size when its first window
+ * opens (a list grown by push takes 17 slots): 10 K keys' lists are the working set of
+ * every record, and the smaller it is, the more of it stays in the cache.
  */
 export class WindowContents {
   readonly #edits: AggregatingState<Edit, unknown[]>;
