@@ -67,6 +67,8 @@ export function renderMetrics(jobs: readonly JobHandle[], backpressure: Readonly
       m.add("weir_checkpoint_last_id", "gauge", "Id of the latest completed checkpoint.", j, latest.id);
       m.add("weir_checkpoint_last_duration_ms", "gauge", "End-to-end duration of the latest completed checkpoint.", j, latest.end_to_end_duration);
       m.add("weir_checkpoint_last_size_bytes", "gauge", "State size of the latest completed checkpoint.", j, latest.state_size);
+      // Flink's lastCheckpointSize beside lastCheckpointFullSize: less than the state size for incremental checkpoints.
+      m.add("weir_checkpoint_last_checkpointed_size_bytes", "gauge", "Bytes the latest completed checkpoint wrote (checkpointed_size).", j, latest.checkpointed_size);
       m.add("weir_checkpoint_last_persisted_data_bytes", "gauge", "In-flight data persisted by the latest completed checkpoint.", j, latest.persisted_data);
     }
     for (const [stat, value] of Object.entries(stats.summary.end_to_end_duration)) {
