@@ -1,0 +1,82 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CollectSink, FileStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
+
+const KEYS = 300;
+
+/** Polls until cond holds (a hang guard, not a speed check). */
+async function until(what: string, cond: () => boolean, limitMs = 60_000): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`Not reached: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function countingJob(o: { dir: string; backend: "heap" | "sqlite"; incremental: boolean; jobName: string; restoreFrom?: string }) {
+  const env = new StreamEnvironment({
+    jobName: o.jobName, parallelism: 2, storage: new FileStorage(o.dir), restoreFrom: o.restoreFrom,
+    checkpoint: { retained: 1 }, restart: { strategy: "none" }, state: { backend: o.backend, incremental: o.incremental },
+  });
+  const sink = new CollectSink<[number, number]>();
+  const seen = { n: 0 };
+  env.fromSource(new SequenceSource(0, 1e9, { ratePerSecond: 20_000 }), { uid: "n" })
+    .map((n): [number, number] => (seen.n++, [n % KEYS, 1]), { uid: "pair" })
+    .keyBy((p) => p[0])
+    .reduce((a, b): [number, number] => [a[0], a[1] + b[1]], { uid: "count" })
+    .sinkTo(sink, { uid: "out" });
+  return { env, sink, seen };
+}
+
+/** Every file under dir with its size: what a refused restore must leave as it was. */
+function files(dir: string, out = new Map<string, number>()): Map<string, number> {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) files(p, out);
+    else out.set(p, statSync(p).size);
+  }
+  return out;
+}
+
+describe("an incremental checkpoint restored by another backend (issue 10, bad input)", () => {
+  for (const [from, to] of [["heap", "sqlite"], ["sqlite", "heap"]] as const) {
+    test(`${from} incremental → ${to}: the job fails with state_backend_mismatch naming both backends; the checkpoint stays restorable by ${from}`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), "weir-other-backend-"));
+      try {
+        const first = countingJob({ dir, backend: from, incremental: true, jobName: "first" });
+        const job = await first.env.execute();
+        await until("every key counted", () => first.seen.n > KEYS);
+        await job.triggerCheckpoint();
+        const seen = first.seen.n;
+        await until("more records", () => first.seen.n > seen + KEYS);
+        const d = await job.triggerCheckpoint(); // a changelog on the base: the backend's own format
+        assert.equal(d.status, "COMPLETED");
+        await job.cancel();
+        await job.done;
+        const path = (d as typeof d & { external_path: string }).external_path;
+        const before = files(dir);
+
+        const other = countingJob({ dir, backend: to, incremental: false, jobName: "other", restoreFrom: path });
+        const refused = await (await other.env.execute()).done;
+        assert.equal(refused.status, "failed");
+        assert.equal(refused.error?.code, "state_backend_mismatch", refused.error?.message);
+        assert.match(refused.error!.message, new RegExp(`"${from}"`));
+        assert.match(refused.error!.message, new RegExp(`"${to}"`));
+        assert.equal(other.sink.committed.length, 0);
+        for (const [file, size] of before) assert.equal(files(dir).get(file), size, `${file} kept as it was`);
+
+        const same = countingJob({ dir, backend: from, incremental: true, jobName: "same", restoreFrom: path });
+        const again = await same.env.execute();
+        const c = await again.triggerCheckpoint();
+        assert.equal(c.status, "COMPLETED", c.failure_message);
+        await again.cancel();
+        assert.equal((await again.done).status, "canceled");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
