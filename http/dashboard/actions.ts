@@ -37,6 +37,7 @@ async function act(action) {
   } finally {
     state.busy = false;
     for (const id of ids) $(id).disabled = false;
+    refreshNow();
   }
 }
 

@@ -245,9 +245,21 @@ async function refresh() {
     document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
   } catch (e) {
     $("error").textContent = "Cannot reach the REST API: " + e.message;
-  } finally {
-    setTimeout(refresh, 1000);
   }
+}
+
+// One refresh loop: refreshNow() runs the next refresh at once (a job switch, an action that
+// ended) instead of starting a second loop. After a stop the server of an ended job stays up
+// only about a second, so the final status must be read right away, not at the next tick.
+const refreshLoop = { timer: null, running: null, again: false };
+function refreshNow() {
+  clearTimeout(refreshLoop.timer);
+  if (refreshLoop.running) { refreshLoop.again = true; return refreshLoop.running; }
+  refreshLoop.running = refresh().finally(() => {
+    refreshLoop.running = null;
+    if (refreshLoop.again) { refreshLoop.again = false; refreshNow(); } else refreshLoop.timer = setTimeout(refreshNow, 1000);
+  });
+  return refreshLoop.running;
 }
 
 // A job switch shows loading panels until its data arrived, never the previous job's.
@@ -258,14 +270,14 @@ function showLoading() {
   resetCheckpointTab();
 }
 
-$("job-select").addEventListener("change", (e) => { state.jobId = e.target.value; location.hash = state.jobId; refresh(); });
+$("job-select").addEventListener("change", (e) => { state.jobId = e.target.value; location.hash = state.jobId; refreshNow(); });
 `;
 
 const INIT_JS = String.raw`
 initCheckpointTabs();
 initActions();
 getJson("/config").then((c) => { if (c["auth-required"]) $("token-field").hidden = false; }).catch(() => {});
-refresh();
+refreshNow();
 `;
 
 /** JavaScript of the dashboard page (runs in the browser). */
