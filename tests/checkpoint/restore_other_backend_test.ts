@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CollectSink, FileStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
+import { CollectSink, FileStorage, SequenceSource, StreamEnvironment, WeirError } from "../../mod.ts";
 
 const KEYS = 300;
 
@@ -62,7 +62,8 @@ describe("an incremental checkpoint restored by another backend (issue 10, bad i
         const other = countingJob({ dir, backend: to, incremental: false, jobName: "other", restoreFrom: path });
         const refused = await (await other.env.execute()).done;
         assert.equal(refused.status, "failed");
-        assert.equal(refused.error?.code, "state_backend_mismatch", refused.error?.message);
+        assert.ok(refused.error instanceof WeirError, String(refused.error));
+        assert.equal(refused.error.code, "state_backend_mismatch", refused.error.message);
         assert.match(refused.error!.message, new RegExp(`"${from}"`));
         assert.match(refused.error!.message, new RegExp(`"${to}"`));
         assert.equal(other.sink.committed.length, 0);
