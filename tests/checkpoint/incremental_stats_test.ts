@@ -2,6 +2,9 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
 import type { JobHandle } from "../../mod.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const KEYS = 5000;
 const FILL = 20_000;
@@ -56,6 +59,8 @@ describe("checkpointed_size after a savepoint", () => {
     test(`incremental ${backend}: a checkpoint after a savepoint counts only what it wrote, not the chain the savepoint did not refer to`, async () => {
       const sink = new CollectSink<[number, number]>();
       const h = await job(backend, true, sink).execute();
+      // Savepoints go to a directory on disk, whatever the checkpoint storage.
+      const savepoints = mkdtempSync(join(tmpdir(), "weir-incremental-stats-"));
       await h.triggerCheckpoint();
       await until(() => sink.committed.length > FILL + 500);
       await h.triggerCheckpoint();
@@ -63,13 +68,14 @@ describe("checkpointed_size after a savepoint", () => {
       // A savepoint is full and canonical (writes all it stands for); the checkpoint after
       // it extends the previous checkpoint's chain. Twice, since one of them may be a new base.
       for (let i = 0; i < 2; i++) {
-        const sp = await h.triggerSavepoint("savepoints");
+        const sp = await h.triggerSavepoint(savepoints);
         assert.equal(sp.checkpointed_size, sp.state_size, "a savepoint writes all it stands for");
         const d = await h.triggerCheckpoint();
         assert.equal(d.status, "COMPLETED");
         seen.push(`${d.checkpointed_size}/${d.state_size}`);
       }
       await h.cancel();
+      rmSync(savepoints, { recursive: true, force: true });
       assert.ok(seen.some((s) => { const [w, all] = s.split("/").map(Number); return w < all / 5; }), `written/state after savepoints: ${seen.join(", ")}`);
     });
   }
