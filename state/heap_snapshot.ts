@@ -83,8 +83,9 @@ interface GroupPairs {
 interface TableProgress {
   at: TableAtSnapshot;
   /**
-   * Keys of entries the table handed over before they were visited, kept only when a
-   * changelog's deletes must tell them from keys absent at the snapshot point.
+   * Keys live at the snapshot point that the table handed over before they were visited,
+   * and deleted keys visited: kept only when a changelog's deletes must tell them from keys
+   * absent at the snapshot point.
    */
   savedKeys: Set<unknown> | undefined;
   /** Columns by key group (index = key group). */
@@ -189,6 +190,10 @@ export class HeapSnapshot implements ColumnarSnapshot {
       const t = p.at.table;
       // Read per step: the table grows its typed arrays between steps.
       const vers = t.vers;
+      // Deleted keys live at the snapshot point are noted as visited: a record may write
+      // them before the table's visit ends, and then their slot says nothing of that point.
+      const present = p.savedKeys;
+      const deletedKeys = present && this.#deleted?.get(t);
       if (p.dirty) {
         const dirty = p.dirty;
         const keys = t.keys;
@@ -208,6 +213,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
           if (k === FREE_SLOT) continue;
           if (ver > after) this.#emit(p, k, t.values[slot], slot, t.groups[slot], true);
           vers[slot] = visited;
+          if (deletedKeys && deletedKeys.has(k)) present!.add(k);
         }
         this.#dirtyAt = i;
       } else {
@@ -226,12 +232,13 @@ export class HeapSnapshot implements ColumnarSnapshot {
           if (k === FREE_SLOT) continue;
           if (ver > after) this.#emit(p, k, t.values[slot], slot, t.groups[slot], true);
           vers[slot] = visited;
+          if (deletedKeys && deletedKeys.has(k)) present!.add(k);
         }
         this.#slot = slot;
       }
       // No entry is saved for this table any more: every slot of the snapshot's version was
       // visited or handed over (and filed then).
-      this.#tombstonesOf(p, visited);
+      this.#tombstonesOf(p);
       p.savedKeys = undefined;
       p.dirty = undefined;
       this.#byTable.delete(p.at.table);
@@ -265,16 +272,17 @@ export class HeapSnapshot implements ColumnarSnapshot {
     return true;
   }
 
-  /** Deleted keys that were absent at the snapshot point, by key group. */
-  #tombstonesOf(p: TableProgress, visited: number): void {
+  /**
+   * Deleted keys that were absent at the snapshot point, by key group: neither visited nor
+   * saved. Not read from the table: a record may have written a visited key since.
+   */
+  #tombstonesOf(p: TableProgress): void {
     const deleted = this.#deleted?.get(p.at.table);
     if (!deleted || deleted.size === 0) return;
-    const savedKeys = p.savedKeys ?? new Set();
+    const present = p.savedKeys ?? new Set();
     const groups = new Map<number, unknown[]>();
-    const t = p.at.table;
     for (const k of deleted) {
-      const slot = t.slots.get(k);
-      if ((slot !== undefined && t.vers[slot] <= visited) || savedKeys.has(k)) continue;
+      if (present.has(k)) continue;
       const key = this.#owner.original(k);
       const g = keyGroupOf(key, this.#owner.maxParallelism);
       let list = groups.get(g);
