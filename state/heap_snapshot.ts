@@ -130,6 +130,8 @@ export class HeapSnapshot implements ColumnarSnapshot {
   /** Per table, keys deleted since the previous changelog: tombstones unless present at the snapshot point. */
   readonly #deleted: Map<StateTable, Set<unknown>> | undefined;
   readonly #tombstones: Record<string, [number, unknown[]][]> = {};
+  /** The current table's deleted keys being sorted into tombstones, across steps. */
+  #scan: { keys: Iterator<unknown>; groups: Map<number, unknown[]> } | undefined;
 
   constructor(checkpointId: number, version: number, owner: HeapSnapshotOwner, tables: TableAtSnapshot[], changes?: SnapshotChanges) {
     this.checkpointId = checkpointId;
@@ -237,8 +239,10 @@ export class HeapSnapshot implements ColumnarSnapshot {
         this.#slot = slot;
       }
       // No entry is saved for this table any more: every slot of the snapshot's version was
-      // visited or handed over (and filed then).
-      this.#tombstonesOf(p);
+      // visited or handed over (and filed then). Its deleted keys are sorted a budget at a
+      // time: a mass delete leaves a million of them.
+      left = this.#tombstonesOf(p, left);
+      if (left < 0) return false;
       p.savedKeys = undefined;
       p.dirty = undefined;
       this.#byTable.delete(p.at.table);
@@ -274,22 +278,31 @@ export class HeapSnapshot implements ColumnarSnapshot {
 
   /**
    * Deleted keys that were absent at the snapshot point, by key group: neither visited nor
-   * saved. Not read from the table: a record may have written a visited key since.
+   * saved. Not read from the table: a record may have written a visited key since. Goes on
+   * from where the last step left off; returns the budget left, or -1 when not done.
    */
-  #tombstonesOf(p: TableProgress): void {
+  #tombstonesOf(p: TableProgress, budget: number): number {
     const deleted = this.#deleted?.get(p.at.table);
-    if (!deleted || deleted.size === 0) return;
-    const present = p.savedKeys ?? new Set();
-    const groups = new Map<number, unknown[]>();
-    for (const k of deleted) {
-      if (present.has(k)) continue;
+    if (!deleted || deleted.size === 0) return budget;
+    // The set no longer changes: the table noted later deletes in a new one at the snapshot point.
+    const scan = (this.#scan ??= { keys: deleted.values(), groups: new Map() });
+    const present = p.savedKeys;
+    let left = budget;
+    for (;;) {
+      if (left-- <= 0) return -1;
+      const next = scan.keys.next();
+      if (next.done) break;
+      const k = next.value;
+      if (present?.has(k)) continue;
       const key = this.#owner.original(k);
       const g = keyGroupOf(key, this.#owner.maxParallelism);
-      let list = groups.get(g);
-      if (!list) groups.set(g, (list = []));
+      let list = scan.groups.get(g);
+      if (!list) scan.groups.set(g, (list = []));
       list.push(key);
     }
-    if (groups.size > 0) this.#tombstones[p.at.table.name] = [...groups.entries()];
+    this.#scan = undefined;
+    if (scan.groups.size > 0) this.#tombstones[p.at.table.name] = [...scan.groups.entries()];
+    return Math.max(0, left);
   }
 
   /** Tombstones per table name (a changelog's deletes); only after step() finished. */

@@ -56,3 +56,35 @@ test("a key deleted and written again before a changelog's snapshot point, then 
     assert.equal(r.valueState<number>("v").value(), k + 1, `key ${k}`);
   }
 });
+
+test("a changelog after a mass delete sorts its tombstones a step's budget at a time, and a restore has every key deleted", async () => {
+  const storage = new MemoryStorage();
+  const b = backend(storage);
+  const v = b.valueState<number>("v");
+  for (let k = 0; k < 2000; k++) {
+    b.setCurrentKey(k);
+    v.update(k);
+  }
+  await finish(b.snapshot(1), () => {});
+  for (let k = 0; k < 2000; k++) {
+    b.setCurrentKey(k);
+    v.clear();
+  }
+  const snap = b.snapshot(2);
+  let steps = 0;
+  for (;;) {
+    steps++;
+    let done = snap.step(10);
+    if (done instanceof Promise) done = await done;
+    if (done) break;
+  }
+  const h = snap.result() as IncrementalKeyedState;
+  snap.release();
+  assert.ok(steps >= 2000 / 10, `2000 tombstones in ${steps} steps of 10`);
+  const r = backend(storage);
+  await r.restore([h]);
+  for (let k = 0; k < 2000; k += 7) {
+    r.setCurrentKey(k);
+    assert.equal(r.valueState<number>("v").value(), undefined, `key ${k}`);
+  }
+});
