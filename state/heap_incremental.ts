@@ -6,7 +6,6 @@
  * whole state at once, so a base of a million keys does not stop the subtask.
  * @module
  */
-import { encodeBody } from "../codec/cbor.ts";
 import { CborWriter } from "../codec/cbor_writer.ts";
 import { ChecksumInSlices } from "../checkpoint/checksum.ts";
 import { WeirError } from "../errors.ts";
@@ -42,6 +41,7 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
   let encoder: ColumnsEncoder | undefined;
   let parts: Uint8Array[] | undefined;
   let checksum: ChecksumInSlices | undefined;
+  let tombstones: TombstonesWriter | undefined;
   let deleted: Record<string, [number, unknown[]][]> = {};
   const what = `the changelog of checkpoint ${checkpointId}`;
   return {
@@ -64,10 +64,15 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
         encoder = new ColumnsEncoder(writer, tables, "columns");
         return false;
       }
-      if (!checksum) {
+      if (!tombstones) {
         if (!encoder.step(budget)) return false;
         writer!.value("deleted");
-        writer!.raw(encodeBody(deleted, what));
+        tombstones = new TombstonesWriter(writer!, deleted);
+        return false;
+      }
+      if (!checksum) {
+        // A mass delete leaves a million tombstones: written a budget of keys per step.
+        if (!tombstones.step(budget)) return false;
         // The file stays in the writer's chunks, checksummed a slice at a time (a base of a
         // million keys is megabytes: checksumming it at once held records up for ~30 ms).
         parts = writer!.takeParts();
@@ -91,9 +96,58 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
       snap.release();
       writer = undefined;
       encoder = undefined;
+      tombstones = undefined;
       parts = undefined;
       checksum = undefined;
       if (!handle) log.aborted(plan);
     },
   };
+}
+
+/** Writes `{ table: [[keyGroup, keys]] }` as encode() would, about `budget` keys per step. */
+class TombstonesWriter {
+  readonly #w: CborWriter;
+  readonly #tables: [string, [number, unknown[]][]][];
+  #t = 0;
+  #g = -1;
+  #i = 0;
+
+  constructor(w: CborWriter, deleted: Record<string, [number, unknown[]][]>) {
+    this.#w = w;
+    this.#tables = Object.entries(deleted);
+    w.head(5, this.#tables.length);
+  }
+
+  /** True once every table's tombstones are written. */
+  step(budget: number): boolean {
+    const w = this.#w;
+    let left = Math.max(1, budget);
+    while (this.#t < this.#tables.length) {
+      const [name, groups] = this.#tables[this.#t];
+      if (this.#g < 0) {
+        w.value(name);
+        w.head(4, groups.length);
+        this.#g = 0;
+      }
+      while (this.#g < groups.length) {
+        const [g, keys] = groups[this.#g];
+        if (this.#i === 0) {
+          w.head(4, 2);
+          w.value(g);
+          w.head(4, keys.length);
+        }
+        const end = Math.min(keys.length, this.#i + left);
+        for (let i = this.#i; i < end; i++) w.value(keys[i]);
+        left -= end - this.#i;
+        this.#i = end;
+        if (end < keys.length) return false;
+        this.#i = 0;
+        this.#g++;
+        if (left <= 0) return this.#g === groups.length && this.#t + 1 === this.#tables.length;
+      }
+      this.#g = -1;
+      this.#t++;
+    }
+    return true;
+  }
 }
