@@ -16,6 +16,7 @@ import { incrementalSnapshot } from "./heap_incremental.ts";
 import { type HeapChainFile, type RestoreTarget, restoreChain, restoreTables } from "./heap_restore.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { StateTable, type Versions } from "./heap_table.ts";
+import { SlotList } from "./slot_list.ts";
 import { type StateOptions, TtlClock, TtlEntry, checkTtl, snapshotTtlValue } from "./ttl.ts";
 
 /**
@@ -152,7 +153,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       this.#tables.set(name, (t = new StateTable(name, this.#versions, save, (v) => this.#copyStored(name, v), groupOf)));
       if (this.#changelog) {
         t.deleted = new Set();
-        t.dirty = [];
+        t.dirty = new SlotList();
       }
       this.#kinds.set(name, kind);
     }
@@ -327,12 +328,12 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     // Deletes since the previous changelog become this one's tombstones (a base needs none),
     // and the keys written since then are the only ones a changelog visits.
     const deleted = new Map<StateTable, Set<unknown>>();
-    const dirty = new Map<StateTable, number[]>();
+    const dirty = new Map<StateTable, SlotList>();
     for (const t of this.#tables.values()) {
       if (t.deleted && t.deleted.size > 0) deleted.set(t, t.deleted);
-      dirty.set(t, t.dirty ?? []);
+      dirty.set(t, t.dirty ?? new SlotList());
       t.deleted = new Set();
-      t.dirty = [];
+      t.dirty = new SlotList();
     }
     const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables, plan.base ? undefined : { after: plan.changedAfter, deleted, dirty });
     this.#collecting = snap;

@@ -26,6 +26,7 @@ import type { EncodedGroup, EncodedTable, KeyedStateHandle, KeyedStateSnapshot }
 import { FREE_SLOT, type StateTable, type Versions } from "./heap_table.ts";
 import { keyGroupOf } from "./key_group.ts";
 import type { KeyedTableSnapshot, StateKind } from "./keyed_state.ts";
+import { SlotList } from "./slot_list.ts";
 
 /**
  * One table's entries as columns: per key group (ascending), the original keys and the
@@ -93,14 +94,14 @@ interface TableProgress {
   /** Encoded pairs by key group (index = key group), when encoding as collected. */
   pairs: (GroupPairs | undefined)[];
   /** For a changelog: the slots written since the previous one, the only ones visited. */
-  dirty: number[] | undefined;
+  dirty: SlotList | undefined;
 }
 
 /** What a changelog snapshot takes: cells written after `after`, in the slots `dirty` names, tombstones of `deleted`. */
 export interface SnapshotChanges {
   after: number;
   deleted: Map<StateTable, Set<unknown>>;
-  dirty: Map<StateTable, number[]>;
+  dirty: Map<StateTable, SlotList>;
 }
 
 /** A snapshot in progress; see the module doc. */
@@ -144,7 +145,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
       savedKeys: (changes?.deleted.get(at.table)?.size ?? 0) > 0 ? new Set() : undefined,
       groups: [],
       pairs: [],
-      dirty: changes ? (changes.dirty.get(at.table) ?? []) : undefined,
+      dirty: changes ? (changes.dirty.get(at.table) ?? new SlotList()) : undefined,
     }));
     for (const p of this.#tables) this.#byTable.set(p.at.table, p);
   }
@@ -205,7 +206,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
             this.#dirtyAt = i;
             return false;
           }
-          const slot = dirty[i];
+          const slot = dirty.at(i);
           const ver = vers[slot];
           // Written after the snapshot point (the old value was saved), or visited already:
           // a slot freed and taken again is noted twice, and the visit stamped it above version.

@@ -24,6 +24,7 @@
  */
 
 import { WeirError } from "../errors.ts";
+import type { SlotList } from "./slot_list.ts";
 
 /** The versions of one backend, shared by its tables. */
 export interface Versions {
@@ -71,7 +72,7 @@ export class StateTable {
    * each noted on its first write of a version (a slot freed and taken again may be noted
    * twice): a compare per write where a Set of keys cost a hash insert per record.
    */
-  dirty: number[] | undefined;
+  dirty: SlotList | undefined;
   readonly #free: number[] = [];
   readonly #versions: Versions;
   readonly #save: SaveEntry;
@@ -292,6 +293,6 @@ export class StateTable {
     this.keys.length = 0;
     this.values.length = 0;
     this.#free.length = 0;
-    if (this.dirty) this.dirty.length = 0;
+    this.dirty?.clear();
   }
 }
