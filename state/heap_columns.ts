@@ -36,7 +36,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * console.assert(columnForm(["é"]) === "str" && columnForm([{ a: 1 }]) === "array");
  * ```
  */
-export function columnForm(items: readonly unknown[]): ColumnForm {
+export function columnForm(items: ArrayLike<unknown>): ColumnForm {
   const n = items.length;
   if (n === 0) return "array";
   const first = items[0];
@@ -88,7 +88,7 @@ export function writeNumberColumnHead(w: CborWriter, form: "i32" | "f64", n: num
 }
 
 /** Writes items `from` … `to` - 1 of a number column, little-endian. */
-export function writeNumbers(w: CborWriter, form: "i32" | "f64", items: readonly unknown[], from: number, to: number): void {
+export function writeNumbers(w: CborWriter, form: "i32" | "f64", items: ArrayLike<unknown>, from: number, to: number): void {
   const size = form === "i32" ? 4 : 8;
   const view = new DataView(new ArrayBuffer(size * (to - from)));
   if (form === "i32") for (let i = from; i < to; i++) view.setInt32(4 * (i - from), items[i] as number, true);

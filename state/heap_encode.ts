@@ -106,7 +106,7 @@ export class ColumnsEncoder {
    * in its form (heap_columns.ts); returns the budget left, and moves to the next column
    * once this one is written.
    */
-  #column(items: readonly unknown[], budget: number): number {
+  #column(items: ArrayLike<unknown>, budget: number): number {
     const w = this.#w;
     const n = items.length;
     let left = budget;
@@ -115,7 +115,8 @@ export class ColumnsEncoder {
       this.#form = columnForm(items);
       this.#ci = 0;
       if (this.#form === "str") {
-        writeStringColumn(w, items);
+        // Only an array of strings has this form.
+        writeStringColumn(w, items as readonly unknown[]);
         this.#ci = n;
         left -= n;
       } else if (this.#form === "array") w.head(4, n);

@@ -27,6 +27,7 @@ import { FREE_SLOT, type StateTable, type Versions } from "./heap_table.ts";
 import { keyGroupOf } from "./key_group.ts";
 import type { KeyedTableSnapshot, StateKind } from "./keyed_state.ts";
 import { SlotList } from "./slot_list.ts";
+import { ColumnBuilder } from "./column_builder.ts";
 
 /**
  * One table's entries as columns: per key group (ascending), the original keys and the
@@ -36,7 +37,7 @@ export interface TableColumns {
   name: string;
   kind: StateKind;
   ttl: boolean;
-  groups: [keyGroup: number, keys: unknown[], values: unknown[]][];
+  groups: [keyGroup: number, keys: ArrayLike<unknown>, values: ArrayLike<unknown>][];
 }
 
 /** A keyed snapshot that can hand over its entries as columns (the heap's). */
@@ -71,8 +72,8 @@ export interface HeapSnapshotOwner {
 }
 
 interface GroupColumns {
-  keys: unknown[];
-  values: unknown[];
+  keys: ColumnBuilder;
+  values: ColumnBuilder;
 }
 
 /** One key group's pairs, encoded as collected. */
@@ -269,7 +270,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
     this.#columns = this.#tables.map((p) => {
       const groups: TableColumns["groups"] = [];
       p.groups.forEach((cols, g) => {
-        if (cols) groups.push([g, cols.keys, cols.values]);
+        if (cols) groups.push([g, cols.keys.items(), cols.values.items()]);
       });
       p.groups = [];
       return { name: p.at.table.name, kind: p.at.kind, ttl: p.at.ttlValue !== undefined, groups };
@@ -328,7 +329,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
     if (this.#encodeFor !== undefined) return this.#encode(p, g, key, value);
     if (live && typeof value === "object" && value !== null) value = this.#owner.copy(p.at.table.name, value);
     let cols = p.groups[g];
-    if (cols === undefined) p.groups[g] = cols = { keys: [], values: [] };
+    if (cols === undefined) p.groups[g] = cols = { keys: new ColumnBuilder(), values: new ColumnBuilder() };
     cols.keys.push(key);
     cols.values.push(value);
   }
@@ -364,7 +365,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
   result(): KeyedStateHandle {
     const out: Record<string, KeyedTableSnapshot> = {};
     for (const t of this.columns()) {
-      out[t.name] = { kind: t.kind, groups: t.groups.map(([g, keys, values]) => [g, keys.map((k, i) => [k, values[i]] as [unknown, unknown])]) };
+      out[t.name] = { kind: t.kind, groups: t.groups.map(([g, keys, values]) => [g, Array.from(keys, (k, i) => [k, values[i]] as [unknown, unknown])]) };
       if (t.ttl) out[t.name].ttl = true;
     }
     return { format: "canonical", tables: out };

@@ -7,6 +7,7 @@ import { ColumnsEncoder } from "../../state/heap_encode.ts";
 import type { TableColumns } from "../../state/heap_snapshot.ts";
 import { columnForm, readColumn } from "../../state/heap_columns.ts";
 import { WeirError } from "../../errors.ts";
+import { ColumnBuilder } from "../../state/column_builder.ts";
 
 const tables: TableColumns[] = [
   { name: "count", kind: "value", ttl: false, groups: [[0, [1, 2, 3], [10, 20, 30]], [5, ["a"], [1.5]], [127, [], []]] },
@@ -26,7 +27,7 @@ describe("ColumnsEncoder", () => {
   test("pairs: what encode() writes for the canonical tables (decoded alike), whatever the budget per step", () => {
     const canonical: Record<string, unknown> = {};
     for (const t of tables) {
-      canonical[t.name] = { kind: t.kind, ...(t.ttl ? { ttl: true } : {}), groups: t.groups.map(([g, keys, values]) => [g, keys.map((k, i) => [k, values[i]])]) };
+      canonical[t.name] = { kind: t.kind, ...(t.ttl ? { ttl: true } : {}), groups: t.groups.map(([g, keys, values]) => [g, Array.from(keys, (k, i) => [k, values[i]])]) };
     }
     const expected = encode(canonical);
     for (const budget of [1, 2, 3, 1000]) {
@@ -111,5 +112,27 @@ describe("typed columns", () => {
     bad({ u8: new Uint8Array(1) });
     bad(7);
     assert.deepEqual(Array.from(readColumn({ str: "abc", ends: new Uint8Array(new Uint32Array([1, 3]).buffer) }, true, where)), ["a", "bc"]);
+  });
+
+  test("columns collected by ColumnBuilder (Float64Array while all are numbers) are written byte for byte as arrays", () => {
+    const columns = [[1, 2, 3], [1, -0, 2.5, NaN, Infinity, 2 ** 40], [7, "a", 8], ["x", "y"], [{ id: 1 }]];
+    const asArrays: TableColumns[] = [{ name: "n", kind: "value", ttl: false, groups: columns.map((c, g) => [g, c, c]) }];
+    const built: TableColumns[] = [{ name: "n", kind: "value", ttl: false, groups: columns.map((c, g) => {
+      const b = new ColumnBuilder();
+      for (const item of c) b.push(item);
+      return [g, b.items(), b.items()];
+    }) }];
+    assert.ok(built[0].groups[1][1] instanceof Float64Array && Array.isArray(built[0].groups[2][1]));
+    for (const layout of ["pairs", "columns"] as const) {
+      for (const budget of [1, 2, 1000]) {
+        const bytes = (t: TableColumns[]) => {
+          const w = new CborWriter("test", 16);
+          const e = new ColumnsEncoder(w, t, layout);
+          while (!e.step(budget)) { /* steps */ }
+          return w.bytes();
+        };
+        assert.deepEqual(bytes(built), bytes(asArrays), `${layout}, budget ${budget}`);
+      }
+    }
   });
 });
