@@ -4,8 +4,8 @@
  * updated `--per-key` times in turn, without checkpoints and with a checkpoint every
  * `--interval` ms (heap backend: full snapshots; incremental with every key changing;
  * incremental with 1 % of the keys changing, where after a first pass over all keys the
- * records go to the first 1 % of them, beside the same pattern without checkpoints; at
- * least `--min-records` records). Per row: records/s (of wall time and of the process's CPU
+ * records go to the first 1 % of them, beside the same pattern without checkpoints; the
+ * sqlite backend with all keys and with 1 % changing; at least `--min-records` records). Per row: records/s (of wall time and of the process's CPU
  * time, which other processes on a shared machine change less, and a checkpoint's CPU: the
  * CPU beyond the same job's without checkpoints, per checkpoint), the longest
  * gap between two records reaching the keyed operator (a pause of the one thread: a
@@ -103,7 +103,7 @@ interface JobRow {
 
 let jobs = 0;
 
-async function job(keys: number, o: { label: string; intervalMs: number; incremental?: boolean; hot?: number }): Promise<JobRow> {
+async function job(keys: number, o: { label: string; intervalMs: number; incremental?: boolean; hot?: number; backend?: "heap" | "sqlite" }): Promise<JobRow> {
   const n = Math.max(keys * perKey, minRecords);
   const sink = new CountingSink();
   const env = new StreamEnvironment({
@@ -111,7 +111,7 @@ async function job(keys: number, o: { label: string; intervalMs: number; increme
     parallelism: 1,
     storage: new MemoryStorage(),
     checkpoint: { interval: o.intervalMs, retained: 2 },
-    state: { backend: "heap", incremental: o.incremental ?? false },
+    state: { backend: o.backend ?? "heap", incremental: o.incremental ?? false },
   });
   let last = 0;
   let maxGap = 0;
@@ -290,6 +290,10 @@ for (const keys of sizes) {
     { label: `heap incremental, all keys change`, intervalMs, incremental: true },
     { label: "no checkpoints, 1 % of keys change", intervalMs: 0, hot: 0.01 },
     { label: `heap incremental, 1 % of keys change`, intervalMs, incremental: true, hot: 0.01 },
+    // sqlite checkpoints are incremental by nature (the database's changed files).
+    { label: "sqlite, no checkpoints", intervalMs: 0, backend: "sqlite" as const },
+    { label: `sqlite, every ${intervalMs} ms`, intervalMs, backend: "sqlite" as const, incremental: true },
+    { label: `sqlite, 1 % of keys change`, intervalMs, backend: "sqlite" as const, incremental: true, hot: 0.01 },
   ];
   /** CPU ms of the job without checkpoints on the same pattern of keys (hot or not). */
   const baseCpu = new Map<number | undefined, number>();
