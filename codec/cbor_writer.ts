@@ -14,7 +14,7 @@ import { FORMAT_VERSION, encodeBody } from "./cbor.ts";
  * Writes the CBOR head of major type `major` with argument `n` (0 ≤ n < 2^32) at `at`, in
  * at most 5 bytes the caller made room for; returns the position after it.
  */
-export function writeHead(b: Uint8Array, view: DataView, at: number, major: number, n: number): number {
+export function writeHead(b: Uint8Array, at: number, major: number, n: number): number {
   const m = major << 5;
   if (n < 24) b[at++] = m | n;
   else if (n < 0x100) {
@@ -22,12 +22,14 @@ export function writeHead(b: Uint8Array, view: DataView, at: number, major: numb
     b[at++] = n;
   } else if (n < 0x10000) {
     b[at++] = m | 25;
-    view.setUint16(at, n);
-    at += 2;
+    b[at++] = n >>> 8;
+    b[at++] = n & 0xff;
   } else {
     b[at++] = m | 26;
-    view.setUint32(at, n);
-    at += 4;
+    b[at++] = n >>> 24;
+    b[at++] = (n >>> 16) & 0xff;
+    b[at++] = (n >>> 8) & 0xff;
+    b[at++] = n & 0xff;
   }
   return at;
 }
@@ -101,7 +103,7 @@ export class CborWriter {
   head(major: number, n: number): void {
     if (!(n >= 0 && n <= 0xffffffff)) throw new WeirError("value_not_persistable", `Cannot persist ${this.#what}: a CBOR item of ${n} parts or bytes`);
     this.#room(5);
-    this.#at = writeHead(this.#buf, this.#view, this.#at, major, n);
+    this.#at = writeHead(this.#buf, this.#at, major, n);
   }
 
   /**
@@ -115,8 +117,8 @@ export class CborWriter {
       this.#room(11);
       const b = this.#buf;
       b[this.#at++] = 0x82;
-      this.#at = writeHead(b, this.#view, this.#at, 0, k);
-      this.#at = writeHead(b, this.#view, this.#at, 0, v);
+      this.#at = writeHead(b, this.#at, 0, k);
+      this.#at = writeHead(b, this.#at, 0, v);
       return;
     }
     this.head(4, 2);

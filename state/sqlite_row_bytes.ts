@@ -113,7 +113,7 @@ export class RowBytes {
 
   /** Writes a CBOR head at #at (room checked by the caller: at most 5 bytes). */
   #head(major: number, n: number): void {
-    this.#at = writeHead(this.#buf, this.#view, this.#at, major, n);
+    this.#at = writeHead(this.#buf, this.#at, major, n);
   }
 
   #number(v: number): Uint8Array {
