@@ -8,6 +8,7 @@
  * @module
  */
 import { FORMAT_VERSION } from "../codec/cbor.ts";
+import { writeHead } from "../codec/cbor_writer.ts";
 import { WeirError, assert } from "../errors.ts";
 import { KEY_TAG_UTF8 } from "./sqlite_keys.ts";
 
@@ -57,6 +58,8 @@ export class KvRecords {
   #ends: Int32Array;
   #count = 0;
   #at = 0;
+  /** The size of the record #beginTextKeyRow started. */
+  #rowSize = 0;
 
   constructor(sizeHint?: { records: number; bytes: number }) {
     this.bytes = new Uint8Array(Math.max(1 << 16, sizeHint?.bytes ?? 1 << 20));
@@ -139,11 +142,35 @@ export class KvRecords {
    * @throws {WeirError} `invariant_broken` for a key group or state id beyond 32 bits
    */
   addEncoded(kg: number, s: number, src: Uint8Array, keyStart: number, keyLength: number, valueStart: number, valueEnd: number): number {
+    let at = this.#beginTextKeyRow(kg, s, 1 + keyLength, 1 + valueEnd - valueStart);
+    const b = this.bytes;
+    const size = this.#rowSize;
+    let all = 0;
+    for (let i = 0; i < keyLength; i++) {
+      const c = src[keyStart + i];
+      all |= c;
+      b[at + i] = c;
+    }
+    if (all > 0x7f) return -2;
+    at += keyLength;
+    b[at++] = FORMAT_VERSION;
+    at = copyRange(b, at, src, valueStart, valueEnd);
+    this.#at = at;
+    this.#ends[this.#count++] = at;
+    return size;
+  }
+
+  /**
+   * Starts the record of a row whose key is text (`kLength` bytes with its tag) and whose
+   * value takes `vLength` bytes (with the format version): size, header, key group, state id
+   * and the key's tag. Returns where the key's bytes go and leaves the record's size in
+   * `#rowSize` (per row on a restore's path, so no object is returned).
+   * @throws {WeirError} `invariant_broken` for a key group or state id beyond 32 bits
+   */
+  #beginTextKeyRow(kg: number, s: number, kLength: number, vLength: number): number {
     if (!(kg >= 0 && s >= 0 && kg < 0x80000000 && s < 0x80000000 && Number.isInteger(kg) && Number.isInteger(s))) {
       throw new WeirError("invariant_broken", `Row (${kg}, ${s}) has a key group or state id outside 0..2^31`);
     }
-    const kLength = 1 + keyLength;
-    const vLength = 1 + valueEnd - valueStart;
     const kgBytes = intBytes(kg);
     const sBytes = intBytes(s);
     const kType = 12 + 2 * kLength;
@@ -163,19 +190,8 @@ export class KvRecords {
     at = writeInt(b, at, kg, kgBytes);
     at = writeInt(b, at, s, sBytes);
     b[at++] = KEY_TAG_UTF8;
-    let all = 0;
-    for (let i = 0; i < keyLength; i++) {
-      const c = src[keyStart + i];
-      all |= c;
-      b[at + i] = c;
-    }
-    if (all > 0x7f) return -2;
-    at += keyLength;
-    b[at++] = FORMAT_VERSION;
-    at = copyRange(b, at, src, valueStart, valueEnd);
-    this.#at = at;
-    this.#ends[this.#count++] = at;
-    return size;
+    this.#rowSize = size;
+    return at;
   }
 
   /** Drops the records from `count` on (a key group that goes another way after all). */
@@ -204,29 +220,9 @@ export class KvRecords {
       vLength = 1 + headLength(v.length) + v.length;
     } else if (typeof v === "boolean" || v === null) vLength = 2;
     else return -1;
-    if (!(kg >= 0 && s >= 0 && kg < 0x80000000 && s < 0x80000000 && Number.isInteger(kg) && Number.isInteger(s))) {
-      throw new WeirError("invariant_broken", `Row (${kg}, ${s}) has a key group or state id outside 0..2^31`);
-    }
-    const kLength = 1 + key.length;
-    const kgBytes = intBytes(kg);
-    const sBytes = intBytes(s);
-    const kType = 12 + 2 * kLength;
-    const vType = 12 + 2 * vLength;
-    let header = 1 + 1 + varintLength(kType) + 1 + varintLength(vType) + 1;
-    if (header > 0x7f) header++;
-    const size = header + kgBytes + sBytes + kLength + vLength;
-    const cell = varintLength(size) + size;
-    if (this.#at + cell > this.bytes.length || this.#count === this.#ends.length) this.#room(cell);
+    let at = this.#beginTextKeyRow(kg, s, 1 + key.length, vLength);
     const b = this.bytes;
-    let at = writeVarint(b, writeVarint(b, this.#at, size), header);
-    b[at++] = intType(kg, kgBytes);
-    b[at++] = intType(s, sBytes);
-    at = writeVarint(b, at, kType);
-    b[at++] = 0;
-    at = writeVarint(b, at, vType);
-    at = writeInt(b, at, kg, kgBytes);
-    at = writeInt(b, at, s, sBytes);
-    b[at++] = KEY_TAG_UTF8;
+    const size = this.#rowSize;
     // The key is checked while it is copied: one pass over its characters, not two.
     at = writeAsciiChecked(b, at, key);
     if (at < 0) return -2;
@@ -236,8 +232,8 @@ export class KvRecords {
         b[at++] = 0xfb;
         F64.setFloat64(0, v);
         for (let i = 0; i < 8; i++) b[at++] = F64_BYTES[i];
-      } else at = writeCborHead(b, at, v >= 0 ? 0 : 1, vInt);
-    } else if (typeof v === "string") at = writeAscii(b, writeCborHead(b, at, 3, v.length), v);
+      } else at = writeHead(b, at, v >= 0 ? 0 : 1, vInt);
+    } else if (typeof v === "string") at = writeAscii(b, writeHead(b, at, 3, v.length), v);
     else b[at++] = v === null ? 0xf6 : v ? 0xf5 : 0xf4;
     this.#at = at;
     this.#ends[this.#count++] = at;
@@ -257,26 +253,6 @@ const F64_BYTES = new Uint8Array(F64.buffer);
 /** Bytes of a CBOR head with argument n (0 ≤ n < 2^32). */
 function headLength(n: number): number {
   return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
-}
-
-function writeCborHead(b: Uint8Array, at: number, major: number, n: number): number {
-  const m = major << 5;
-  if (n < 24) b[at++] = m | n;
-  else if (n < 0x100) {
-    b[at++] = m | 24;
-    b[at++] = n;
-  } else if (n < 0x10000) {
-    b[at++] = m | 25;
-    b[at++] = n >>> 8;
-    b[at++] = n & 0xff;
-  } else {
-    b[at++] = m | 26;
-    b[at++] = n >>> 24;
-    b[at++] = (n >>> 16) & 0xff;
-    b[at++] = (n >>> 8) & 0xff;
-    b[at++] = n & 0xff;
-  }
-  return at;
 }
 
 function writeAscii(b: Uint8Array, at: number, text: string): number {
