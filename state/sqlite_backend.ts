@@ -243,27 +243,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
    * @throws {WeirError} `state_kind_mismatch`, `state_ttl_mismatch` (a restored TTL state)
    */
   reducingState<T>(name: string, reduce: (acc: T, value: T) => T): ReducingState<T> {
-    const s = this.#state(name, "value", true);
-    if (s.ttl) throw new WeirError("state_ttl_mismatch", `Keyed state "${name}" was stored with a TTL and is now declared as a reducing state without one`);
-    s.reducing = true;
-    const store = this.#store;
-    const addFor = (c: unknown, original: unknown, value: T): T => {
-      const acc = store.read(s.sid, c, original) as T | undefined;
-      const next = acc === undefined ? value : reduce(acc, value);
-      store.write(s.sid, c, original, next);
-      return next;
-    };
-    return {
-      get: () => store.read(s.sid, this.#key.canonical(), this.#currentOriginal) as T | undefined,
-      add: (value) => void addFor(this.#key.canonical(), this.#key.original(this.#currentCanonical), value),
-      addFor: (key, value) => {
-        if (key === undefined || key === null) throw invalidKey(key);
-        if (typeof key !== "object") return addFor(key, key, value);
-        const c = canonicalKey(key);
-        return addFor(c, copyValue(key), value);
-      },
-      clear: () => store.write(s.sid, this.#key.canonical(), undefined, undefined),
-    };
+    return this.#foldingState<T, T>(name, "a reducing state", (value, acc) => acc === undefined ? value : reduce(acc, value));
   }
 
   /**
@@ -271,13 +251,17 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
    * @throws {WeirError} `state_kind_mismatch`, `state_ttl_mismatch` (a restored TTL state)
    */
   aggregatingState<IN, ACC>(name: string, aggregator: StateAggregator<IN, ACC>): AggregatingState<IN, ACC> {
+    return this.#foldingState<IN, ACC>(name, "an aggregating state", (value, acc) => aggregator.add(value, acc === undefined ? aggregator.createAccumulator() : acc));
+  }
+
+  /** A value state each input is folded into with one read and one write (reducing and aggregating states). */
+  #foldingState<IN, ACC>(name: string, what: string, fold: (value: IN, acc: ACC | undefined) => ACC): AggregatingState<IN, ACC> {
     const s = this.#state(name, "value", true);
-    if (s.ttl) throw new WeirError("state_ttl_mismatch", `Keyed state "${name}" was stored with a TTL and is now declared as an aggregating state without one`);
+    if (s.ttl) throw new WeirError("state_ttl_mismatch", `Keyed state "${name}" was stored with a TTL and is now declared as ${what} without one`);
     s.reducing = true;
     const store = this.#store;
     const addFor = (c: unknown, original: unknown, value: IN): ACC => {
-      const acc = store.read(s.sid, c, original) as ACC | undefined;
-      const next = aggregator.add(value, acc === undefined ? aggregator.createAccumulator() : acc);
+      const next = fold(value, store.read(s.sid, c, original) as ACC | undefined);
       store.write(s.sid, c, original, next);
       return next;
     };
