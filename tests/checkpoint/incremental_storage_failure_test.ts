@@ -4,17 +4,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CollectSink, FileStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
+import { until } from "../helpers.ts";
 
 const KEYS = 500;
-
-/** Polls until cond holds (a hang guard, not a speed check). */
-async function until(what: string, cond: () => boolean, limitMs = 60_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`Not reached: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /**
  * Local files whose disk is full for one write of subtask 1's shared state (a base or

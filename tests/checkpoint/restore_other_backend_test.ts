@@ -4,17 +4,9 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CollectSink, FileStorage, SequenceSource, StreamEnvironment, WeirError } from "../../mod.ts";
+import { until } from "../helpers.ts";
 
 const KEYS = 300;
-
-/** Polls until cond holds (a hang guard, not a speed check). */
-async function until(what: string, cond: () => boolean, limitMs = 60_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`Not reached: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 function countingJob(o: { dir: string; backend: "heap" | "sqlite"; incremental: boolean; jobName: string; restoreFrom?: string }) {
   const env = new StreamEnvironment({

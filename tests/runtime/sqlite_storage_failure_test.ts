@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { MemoryStorage, type StorageAdapter } from "../../mod.ts";
-import { assertExactlyOnce, checkpointsCompleted, countingJob, sleep } from "../helpers.ts";
+import { assertExactlyOnce, checkpointsCompleted, countingJob, until } from "../helpers.ts";
 
 /**
  * Checkpoint storage whose disk fills up on demand: while `full`, every write but a
@@ -31,14 +31,6 @@ class FillingDisk implements StorageAdapter {
   }
   deletePrefix(prefix: string) {
     return this.inner.deletePrefix(prefix);
-  }
-}
-
-async function until(what: string, done: () => boolean, limitMs = 60_000): Promise<void> {
-  const start = Date.now();
-  while (!done()) {
-    if (Date.now() - start > limitMs) throw new Error(`Not within ${limitMs} ms: ${what}`);
-    await sleep(5);
   }
 }
 

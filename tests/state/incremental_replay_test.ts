@@ -4,18 +4,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CollectSink, FileStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
+import { until } from "../helpers.ts";
 
 const KEYS = 200;
 type Out = [key: number, i: number, value: number | null, map: [number, number][], list: number[]];
-
-/** Polls until cond holds (a hang guard, not a speed check). */
-async function until(what: string, cond: () => boolean, limitMs = 60_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`Not reached: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** What the i-th record of a key does to its state: updates, clears, puts and removes. */
 function step(i: number, v: { value: number | null }, m: Map<number, number>, l: number[]): void {
