@@ -363,7 +363,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
         at += file.parts;
         try {
           if (file.kind === "base" && this.#states.size === 0 && this.#store.isEmpty()) this.#adopt(path, layout.states);
-          else this.#apply(path, layout.states, file.kind === "changelog");
+          else this.#apply(path, layout.states, file.kind === "changelog", h.version);
         } finally {
           this.#driver.removeFiles(path);
         }
@@ -389,8 +389,8 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
   }
 
   /** Copies the rows of this range from a downloaded file, state ids mapped to this backend's. */
-  #apply(path: string, states: NativeState[], changelog: boolean): void {
-    applyFile(this.#store, path, this.range, changelog, states.map(([name, theirs, kind, ttl]) => [theirs, this.#restoredState(name, kind, ttl).sid]));
+  #apply(path: string, states: NativeState[], changelog: boolean, version: number): void {
+    applyFile(this.#store, path, this.range, changelog, states.map(([name, theirs, kind, ttl]) => [theirs, this.#restoredState(name, kind, ttl).sid]), version);
   }
 
   /** The state a restore fills, declared (with the restored TTL flag) if new. */

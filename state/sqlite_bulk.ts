@@ -17,13 +17,13 @@ export const BULK_ROWS = 128;
 
 const PER_ROW = 5;
 
-function insert(rows: number): string {
-  return `INSERT OR REPLACE INTO kv (kg, s, k, ok, v) VALUES ${Array(rows).fill("(?, ?, ?, ?, ?)").join(", ")}`;
+function insert(table: string, rows: number): string {
+  return `INSERT OR REPLACE INTO ${table} (kg, s, k, ok, v) VALUES ${Array(rows).fill("(?, ?, ?, ?, ?)").join(", ")}`;
 }
 
 /**
- * Writes rows in batches on an open transaction of `db`; `finish()` writes the last,
- * partial batch.
+ * Writes rows in batches on an open transaction of `db`, into `table` (default `kv`);
+ * `finish()` writes the last, partial batch.
  *
  * @example
  * ```ts
@@ -40,14 +40,16 @@ function insert(rows: number): string {
  */
 export class BulkRowWriter {
   readonly #db: SqliteDatabase;
+  readonly #table: string;
   #full: SqliteStatement | undefined;
   readonly #params: SqliteValue[] = new Array(BULK_ROWS * PER_ROW);
   #at = 0;
   /** Rows written so far. */
   written = 0;
 
-  constructor(db: SqliteDatabase) {
+  constructor(db: SqliteDatabase, table = "kv") {
     this.#db = db;
+    this.#table = table;
   }
 
   /** Adds a row: key group, state id, key bytes, original key (objects only), encoded value. */
@@ -61,7 +63,7 @@ export class BulkRowWriter {
     p[at + 4] = v;
     this.#at = at + PER_ROW;
     if (this.#at === p.length) {
-      this.#full ??= this.#db.prepare(insert(BULK_ROWS));
+      this.#full ??= this.#db.prepare(insert(this.#table, BULK_ROWS));
       this.#full.run(...p);
       this.written += BULK_ROWS;
       this.#at = 0;
@@ -72,7 +74,7 @@ export class BulkRowWriter {
   finish(): void {
     const rows = this.#at / PER_ROW;
     if (rows === 0) return;
-    this.#db.prepare(insert(rows)).run(...this.#params.slice(0, this.#at));
+    this.#db.prepare(insert(this.#table, rows)).run(...this.#params.slice(0, this.#at));
     this.written += rows;
     this.#at = 0;
   }

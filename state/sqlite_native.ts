@@ -1,10 +1,11 @@
 /**
  * The SQLite backend's own checkpoint format (`state: { backend: "sqlite", incremental: true }`):
- * database files in the job's storage, copied row by row inside SQLite (no value is decoded
- * into the JavaScript heap), as Flink's RocksDB backend uploads SST files. A checkpoint
- * writes either a base (every row) or a changelog (the rows written since the previous
- * checkpoint and the keys deleted since), and refers to the base and the changelogs before
- * it as shared files, which a restore downloads and applies in order. A new base is
+ * files in the job's storage, as Flink's RocksDB backend uploads SST files. A checkpoint
+ * writes either a base (every row: a SQLite database copied row by row inside SQLite, no
+ * value decoded into the JavaScript heap) or a changelog (the rows written since the
+ * previous checkpoint and the keys deleted since, in sqlite_changelog.ts's format; in
+ * format version 1 a SQLite database too), and refers to the base and the changelogs
+ * before it as shared files, which a restore downloads and applies in order. A new base is
  * written when the chain grows long (materialization, as in Flink 1.15's changelog
  * backend). A base leaves out the rows of TTL states that expired (Flink's cleanup in full
  * snapshot). Files go up in parts of at most {@link PART_BYTES}.
@@ -17,16 +18,22 @@ import type { StorageAdapter } from "../storage/adapter.ts";
 import type { IncrementalKeyedState, KeyedStateSnapshot, SharedStateRef } from "./backend.ts";
 import type { KeyGroupRange } from "./key_group.ts";
 import type { StateKind } from "./keyed_state.ts";
-import type { SqliteDatabase, SqliteDriver } from "./sqlite_driver.ts";
+import type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./sqlite_driver.ts";
 import { liveStored } from "./sqlite_forms.ts";
+import { BulkRowWriter } from "./sqlite_bulk.ts";
+import type { DirtyCapture } from "./sqlite_capture.ts";
+import { RowBytes } from "./sqlite_row_bytes.ts";
+import { type ChangelogWriter, applyChangelog } from "./sqlite_changelog.ts";
 import type { SqliteStateStore } from "./sqlite_store.ts";
 
-/** The version of this format; restoring a newer one is refused. */
-export const SQLITE_NATIVE_VERSION = 1;
-/** The largest part of a file put into storage at once. */
-export const PART_BYTES = 32 * 2 ** 20;
+/** The version of this format; restoring a newer one is refused. Version 1's changelogs are SQLite files. */
+export const SQLITE_NATIVE_VERSION = 2;
+/** The largest part of a file put into storage at once (and checksummed in one step). */
+export const PART_BYTES = 4 * 2 ** 20;
 /** Changelogs after which the next checkpoint writes a base. */
 const CHANGELOGS_MAX = 8;
+
+const KV_SCHEMA = "(kg INTEGER NOT NULL, s INTEGER NOT NULL, k BLOB NOT NULL, ok BLOB, v BLOB NOT NULL, PRIMARY KEY (kg, s, k)) WITHOUT ROWID";
 
 /** A state as a native file records it. */
 export type NativeState = [name: string, sid: number, kind: StateKind, ttl: boolean];
@@ -50,8 +57,6 @@ export interface NativeChain {
   shared: SharedStateRef[];
 }
 
-const KV_SCHEMA = "(kg INTEGER NOT NULL, s INTEGER NOT NULL, k BLOB NOT NULL, ok BLOB, v BLOB NOT NULL, PRIMARY KEY (kg, s, k)) WITHOUT ROWID";
-const GONE_SCHEMA = "(kg INTEGER NOT NULL, s INTEGER NOT NULL, k BLOB NOT NULL, PRIMARY KEY (kg, s, k)) WITHOUT ROWID";
 
 /** Where one snapshot writes and what it extends. */
 export interface NativeSnapshotInit {
@@ -100,17 +105,27 @@ export function needsBase(previous: NativeChain | undefined): boolean {
 }
 
 /**
- * One native snapshot: at construction (the snapshot point) a second connection pins the
- * working file and the changed keys are handed over to it; step() copies rows into a
- * local file, then uploads it in parts.
+ * One native snapshot. At construction (the snapshot point) the store's dirty keys are
+ * captured (sqlite_capture.ts) and its changelog file of the epoch ending now is taken
+ * over; a base also pins the working file in a read transaction of a second connection.
+ * step() copies rows into the file to upload (a base: the pinned rows, a slice at a
+ * time; a changelog: the changelog file as it is), writes the captured values over them,
+ * a slice at a time, then uploads the file in parts. Nothing is written to the working
+ * file at the snapshot point, so records wait only for the capture.
  */
 export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   readonly checkpointId: number;
   readonly #init: NativeSnapshotInit;
   readonly #kind: "base" | "changelog";
   readonly #outPath: string;
-  #reader: SqliteDatabase | undefined;
+  readonly #capture: DirtyCapture;
+  /** A base: the connection pinning the working file, with the file to upload attached as `out`. */
+  #db: SqliteDatabase | undefined;
+  /** A changelog: its file, which the write-backs of the epoch ending at the snapshot point filled. */
+  #log: ChangelogWriter | undefined;
   #after: [number, number, Uint8Array] = [-1, 0, new Uint8Array(0)];
+  #rowsCopied = false;
+  #captured = 0;
   #copied = false;
   #rows = 0;
   #uploadAt = 0;
@@ -124,24 +139,39 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     this.#init = init;
     this.checkpointId = init.checkpointId;
     this.#kind = init.previous ? "changelog" : "base";
-    this.#outPath = `${init.workDirectory}/${init.keyPrefix.replace(/[^A-Za-z0-9_.-]/g, "_")}-${init.checkpointId}-${this.#kind}.db`;
-    init.driver.removeFiles(this.#outPath);
-    init.store.flush();
-    const reader = (this.#reader = init.driver.open(init.store.path));
+    const { store, driver } = init;
+    this.#capture = store.capture(this.#kind === "changelog");
+    let log: ChangelogWriter;
     try {
-      reader.exec(`ATTACH '${this.#outPath.replace(/'/g, "''")}' AS out`);
-      // A base of TTL states gives back the pages of the expired rows it drops (auto_vacuum, set before its first table).
-      const vacuum = this.#kind === "base" && (init.ttls?.size ?? 0) > 0;
-      reader.exec(`${vacuum ? "PRAGMA out.auto_vacuum = FULL; " : ""}PRAGMA out.journal_mode = OFF; PRAGMA out.synchronous = OFF; CREATE TABLE out.kv ${KV_SCHEMA}; CREATE TABLE out.gone ${GONE_SCHEMA};`);
-      reader.exec("BEGIN");
-      // A WAL read transaction takes its snapshot at its first read: this is the snapshot point.
-      reader.prepare("SELECT count(*) AS n FROM main.changed").get();
+      log = store.rotateLog();
     } catch (e) {
-      this.#closeReader();
-      throw new WeirError("storage_failed", `Cannot start snapshot ${init.checkpointId} of ${init.store.path}: ${(e as Error).message}`, { cause: e });
+      this.#capture.release();
+      throw e;
     }
-    // The changes now belong to this snapshot; if it is aborted, the next one writes a base.
-    init.store.clearChanges();
+    if (this.#kind === "changelog") {
+      // The changelog file holds every row written back since the previous snapshot point.
+      this.#outPath = log.path;
+      this.#log = log;
+      this.#rowsCopied = true;
+      return;
+    }
+    driver.removeFiles(log.path);
+    this.#outPath = `${init.workDirectory}/${init.keyPrefix.replace(/[^A-Za-z0-9_.-]/g, "_")}-${init.checkpointId}-base.db`;
+    driver.removeFiles(this.#outPath);
+    const db = (this.#db = driver.open(store.path));
+    try {
+      db.exec(`ATTACH '${this.#outPath.replace(/'/g, "''")}' AS out`);
+      // A base of TTL states gives back the pages of the expired rows it drops (auto_vacuum, set before its first table).
+      const vacuum = (init.ttls?.size ?? 0) > 0;
+      db.exec(`${vacuum ? "PRAGMA out.auto_vacuum = FULL; " : ""}PRAGMA out.journal_mode = OFF; PRAGMA out.synchronous = OFF; CREATE TABLE out.kv ${KV_SCHEMA};`);
+      db.exec("BEGIN");
+      // A WAL read transaction takes its snapshot at its first read: this is the snapshot point.
+      db.prepare("SELECT count(*) AS n FROM main.meta").get();
+    } catch (e) {
+      this.#closeDb();
+      this.#capture.release();
+      throw new WeirError("storage_failed", `Cannot start snapshot ${init.checkpointId} of ${store.path}: ${(e as Error).message}`, { cause: e });
+    }
   }
 
   step(budget: number): boolean | Promise<boolean> {
@@ -149,10 +179,11 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     assert(!this.#released, () => `Native snapshot ${this.checkpointId} was stepped after its release`);
     if (!this.#copied) {
       try {
-        this.#copy(budget);
+        if (!this.#rowsCopied) this.#copyRows(budget);
+        else this.#writeCaptured(budget);
       } catch (e) {
         // A full disk (or any SQLite failure) fails this checkpoint, not the working file.
-        this.#closeReader();
+        this.#closeDb();
         if (e instanceof WeirError) throw e;
         throw new WeirError("storage_failed", `Cannot write snapshot ${this.checkpointId} of ${this.#init.store.path}: ${(e as Error).message}`, { cause: e });
       }
@@ -165,28 +196,74 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     });
   }
 
-  /** Copies about `budget` rows (a changelog in one go), then closes the file. */
-  #copy(budget: number): void {
-    const r = this.#reader!;
-    if (this.#kind === "changelog") {
-      this.#rows += r.prepare("INSERT INTO out.kv SELECT kv.* FROM main.changed c JOIN main.kv kv ON kv.kg = c.kg AND kv.s = c.s AND kv.k = c.k").run().changes;
-      this.#rows += r.prepare("INSERT INTO out.gone SELECT c.kg, c.s, c.k FROM main.changed c WHERE NOT EXISTS (SELECT 1 FROM main.kv kv WHERE kv.kg = c.kg AND kv.s = c.s AND kv.k = c.k)").run().changes;
-    } else {
-      const limit = budget === Infinity ? -1 : Math.max(1000, Math.floor(budget));
-      const n = r.prepare("INSERT INTO out.kv SELECT * FROM main.kv WHERE (kg, s, k) > (?, ?, ?) ORDER BY kg, s, k LIMIT ?").run(...this.#after, limit).changes;
-      this.#rows += n;
-      // The slice's last row is taken before expired rows leave it, so the next slice starts after it.
-      const last = limit > 0 && n === limit ? r.prepare("SELECT kg, s, k FROM out.kv ORDER BY kg DESC, s DESC, k DESC LIMIT 1").get()! : undefined;
-      this.#rows -= this.#dropExpired(r);
-      if (last) {
-        this.#after = [last.kg as number, last.s as number, last.k as Uint8Array];
-        return;
-      }
+  /** A base: copies about `budget` rows of the pinned working file. */
+  #copyRows(budget: number): void {
+    const r = this.#db!;
+    const limit = budget === Infinity ? -1 : Math.max(1000, Math.floor(budget));
+    const n = r.prepare("INSERT INTO out.kv SELECT * FROM main.kv WHERE (kg, s, k) > (?, ?, ?) ORDER BY kg, s, k LIMIT ?").run(...this.#after, limit).changes;
+    this.#rows += n;
+    // The slice's last row is taken before expired rows leave it, so the next slice starts after it.
+    const last = limit > 0 && n === limit ? r.prepare("SELECT kg, s, k FROM out.kv ORDER BY kg DESC, s DESC, k DESC LIMIT 1").get()! : undefined;
+    this.#rows -= this.#dropExpired(r);
+    if (last) {
+      this.#after = [last.kg as number, last.s as number, last.k as Uint8Array];
+      return;
     }
+    // Every row is copied: the pin on the working file ends; captured values follow.
     r.exec("COMMIT");
-    this.#closeReader();
+    this.#rowsCopied = true;
+  }
+
+  /**
+   * Writes about `budget` captured values over the copied rows (a deleted key: no row, and
+   * a tombstone in a changelog); after the last, closes the file.
+   */
+  #writeCaptured(budget: number): void {
+    const capture = this.#capture;
+    const end = Math.min(capture.size, this.#captured + Math.max(256, Math.floor(budget)));
+    const { ttls, now, states } = this.#init;
+    const kinds = new Map(states.map(([, sid, kind]) => [sid, kind]));
+    const bytes = new RowBytes();
+    const log = this.#log;
+    const base = log ? undefined : this.#baseWriter();
+    for (let i = this.#captured; i < end; i++) {
+      const { entry: e, bytes: b, stored } = capture.value(i);
+      let live = b !== undefined || stored !== undefined;
+      const ttl = ttls?.get(e.sid);
+      if (live && base && ttl !== undefined && now !== undefined) {
+        live = liveStored(kinds.get(e.sid)!, b ? decode(b, "a captured keyed state value") : stored, ttl, now) !== undefined;
+      }
+      const k = bytes.key(e.canonical);
+      if (!live) {
+        if (log) log.remove(e.keyGroup, e.sid, k);
+        else this.#rows -= base!.del.run(e.keyGroup, e.sid, k).changes;
+        continue;
+      }
+      const ok = e.key === undefined ? null : encode(e.key, "a state key");
+      if (log) log.put(e.keyGroup, e.sid, k, ok, b ?? bytes.value(stored));
+      else base!.rows.row(e.keyGroup, e.sid, k, ok, b ?? bytes.value(stored));
+    }
+    if (base) {
+      base.rows.finish();
+      this.#rows += base.rows.written;
+      this.#db!.exec("COMMIT");
+    }
+    this.#captured = end;
+    if (end < capture.size) return;
+    this.#capture.release();
+    if (log) {
+      log.finish();
+      this.#rows = log.records;
+    } else this.#closeDb();
     this.#copied = true;
     this.#uploadSize = this.#init.driver.fileSize(this.#outPath);
+  }
+
+  /** A base's statements for captured values, on a transaction begun for them. */
+  #baseWriter(): { rows: BulkRowWriter; del: SqliteStatement } {
+    const db = this.#db!;
+    db.exec("BEGIN");
+    return { rows: new BulkRowWriter(db, "out.kv"), del: db.prepare("DELETE FROM out.kv WHERE kg = ? AND s = ? AND k = ?") };
   }
 
   /**
@@ -243,7 +320,8 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    this.#closeReader();
+    this.#closeDb();
+    this.#capture.release();
     this.#init.driver.removeFiles(this.#outPath);
     if (!this.#taken) {
       this.#init.onAbort();
@@ -252,9 +330,9 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     }
   }
 
-  #closeReader(): void {
-    const r = this.#reader;
-    this.#reader = undefined;
+  #closeDb(): void {
+    const r = this.#db;
+    this.#db = undefined;
     if (!r) return;
     try {
       r.exec("ROLLBACK");
@@ -319,37 +397,44 @@ export function adoptBase(store: SqliteStateStore, path: string, range: KeyGroup
   // Two range deletes, each an index seek: "kg < a OR kg > b" would scan every row.
   db.prepare("DELETE FROM kv WHERE kg < ?").run(range.start);
   db.prepare("DELETE FROM kv WHERE kg > ?").run(range.end);
-  db.exec("DROP TABLE IF EXISTS gone; DELETE FROM changed;");
+  db.exec("DROP TABLE IF EXISTS gone");
 }
 
 /**
  * Copies the rows of `range` from a downloaded file into the store, each state id of the
- * file mapped to the store's (`[theirs, ours]`); a changelog's tombstones delete.
+ * file mapped to the store's (`[theirs, ours]`): a base's rows, or a changelog's records in
+ * order (tombstones delete), read as written by format `version`.
  * @throws {WeirError} `checkpoint_corrupt` when SQLite cannot read or apply the file
  */
-export function applyFile(store: SqliteStateStore, path: string, range: KeyGroupRange, changelog: boolean, sids: [theirs: number, ours: number][]): void {
+export function applyFile(store: SqliteStateStore, path: string, range: KeyGroupRange, changelog: boolean, sids: [theirs: number, ours: number][], version = SQLITE_NATIVE_VERSION): void {
   const db = store.db;
   store.clearCache();
   store.forgetWrittenKeys();
-  db.exec(`ATTACH '${path.replace(/'/g, "''")}' AS f`);
+  const records = changelog && version >= 2;
+  const bytes = records ? store.driver.readFile(path) : undefined;
+  if (!records) db.exec(`ATTACH '${path.replace(/'/g, "''")}' AS f`);
   // A restore runs before any record and no snapshot reads the file yet: without the WAL
   // each changed page is written once, not to the log and then to the file.
   db.exec("PRAGMA main.journal_mode = OFF");
   try {
     db.exec("BEGIN");
-    for (const [theirs, ours] of sids) {
-      db.prepare("INSERT OR REPLACE INTO main.kv SELECT kg, ?, k, ok, v FROM f.kv WHERE s = ? AND kg BETWEEN ? AND ?").run(ours, theirs, range.start, range.end);
-      if (changelog) {
-        // The whole primary key in the IN list: one index seek per deleted key.
-        db.prepare("DELETE FROM main.kv WHERE (kg, s, k) IN (SELECT kg, ?, k FROM f.gone WHERE s = ? AND kg BETWEEN ? AND ?)").run(ours, theirs, range.start, range.end);
+    if (bytes) applyChangelog(db, bytes, path, range, new Map(sids));
+    else {
+      for (const [theirs, ours] of sids) {
+        db.prepare("INSERT OR REPLACE INTO main.kv SELECT kg, ?, k, ok, v FROM f.kv WHERE s = ? AND kg BETWEEN ? AND ?").run(ours, theirs, range.start, range.end);
+        if (changelog) {
+          // The whole primary key in the IN list: one index seek per deleted key.
+          db.prepare("DELETE FROM main.kv WHERE (kg, s, k) IN (SELECT kg, ?, k FROM f.gone WHERE s = ? AND kg BETWEEN ? AND ?)").run(ours, theirs, range.start, range.end);
+        }
       }
     }
     db.exec("COMMIT");
   } catch (e) {
     db.exec("ROLLBACK");
+    if (e instanceof WeirError) throw e;
     throw new WeirError("checkpoint_corrupt", `Cannot apply the SQLite state file ${path}: ${(e as Error).message}`, { cause: e });
   } finally {
-    db.exec("DETACH f");
+    if (!records) db.exec("DETACH f");
     db.exec("PRAGMA main.journal_mode = WAL");
   }
 }

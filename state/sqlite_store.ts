@@ -20,27 +20,15 @@ import type { KvRecords } from "./sqlite_records.ts";
 import { BulkRowWriter } from "./sqlite_bulk.ts";
 import { keyBytes } from "./sqlite_keys.ts";
 import { RowBytes } from "./sqlite_row_bytes.ts";
+import { CacheEntry, EntryCache } from "./sqlite_cache.ts";
+import type { DirtyCapture } from "./sqlite_capture.ts";
+import { ChangelogWriter } from "./sqlite_changelog.ts";
 import type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./sqlite_driver.ts";
 
 /** Converts one state's values between their in-memory form and their stored (canonical) form. */
 export interface StateCodec {
   toStored(mem: unknown): unknown;
   fromStored(stored: unknown): unknown;
-}
-
-/** A cached key: its value in memory (undefined: absent), and whether the file lags behind it. */
-class CacheEntry {
-  constructor(
-    readonly sid: number,
-    readonly canonical: unknown,
-    readonly keyGroup: number,
-    /** The original key when it is an object (canonical is its text); else undefined. */
-    readonly key: unknown,
-    public mem: unknown,
-    public dirty: boolean,
-  ) {}
-  /** Read or written since the last eviction pass (second chance, as in CLOCK). */
-  hit = true;
 }
 
 /** One row as stored: key group, state id, key bytes, original key (objects only), value. */
@@ -60,8 +48,9 @@ export interface SqliteStoreOptions {
   /** Keys kept decoded in memory; more are written back and dropped. */
   cacheEntriesMax: number;
   /**
-   * Records every key written to the file in a `changed` table, until clearChanges():
-   * the content of the next changelog (incremental checkpoints).
+   * Writes every row written back to the file into a changelog file too, one file per
+   * capture epoch (see rotateLog()): the content of the next changelog (incremental
+   * checkpoints).
    */
   trackChanges?: boolean;
 }
@@ -70,8 +59,7 @@ export interface SqliteStoreOptions {
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS kv (kg INTEGER NOT NULL, s INTEGER NOT NULL, k BLOB NOT NULL, ok BLOB, v BLOB NOT NULL,
   PRIMARY KEY (kg, s, k)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS changed (kg INTEGER NOT NULL, s INTEGER NOT NULL, k BLOB NOT NULL, PRIMARY KEY (kg, s, k)) WITHOUT ROWID;`;
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`;
 
 /**
  * Rows by key group, state and key behind a write-back cache. Not safe to share between
@@ -99,11 +87,11 @@ export class SqliteStateStore {
   #db!: SqliteDatabase;
   #select!: SqliteStatement;
   #delete!: SqliteStatement;
-  #changed!: SqliteStatement;
-  readonly #caches = new Map<number, Map<unknown, CacheEntry>>();
+  /** The changelog file of this capture epoch (trackChanges). */
+  #log: ChangelogWriter | undefined;
+  #logSeq = 0;
+  readonly #cache: EntryCache;
   readonly #codecs = new Map<number, StateCodec>();
-  #size = 0;
-  #dirty: CacheEntry[] = [];
   /**
    * Keys written to the file by this store, so a new key skips the lookup; undefined once
    * rows came from elsewhere (a restore), when every miss asks the file.
@@ -120,6 +108,7 @@ export class SqliteStateStore {
     this.maxParallelism = options.maxParallelism;
     this.cacheEntriesMax = options.cacheEntriesMax;
     this.#trackChanges = options.trackChanges ?? false;
+    this.#cache = new EntryCache(options.cacheEntriesMax);
     this.#open();
   }
 
@@ -137,7 +126,34 @@ export class SqliteStateStore {
     }
     this.#select = db.prepare("SELECT ok, v FROM kv WHERE kg = ? AND s = ? AND k = ?");
     this.#delete = db.prepare("DELETE FROM kv WHERE kg = ? AND s = ? AND k = ?");
-    this.#changed = db.prepare("INSERT OR IGNORE INTO changed (kg, s, k) VALUES (?, ?, ?)");
+    if (this.#trackChanges && !this.#log) this.#openLog();
+  }
+
+  /** Starts the changelog file of a new capture epoch. */
+  #openLog(): void {
+    this.#log = new ChangelogWriter(this.#driver, `${this.path}.log-${++this.#logSeq}`);
+  }
+
+  /**
+   * Ends the changelog file of this capture epoch and starts the next: the file returned
+   * holds every row written back since the previous rotation and is the caller's (to append
+   * to, and to remove).
+   * @throws {WeirError} `invariant_broken` without trackChanges; `storage_failed`
+   */
+  rotateLog(): ChangelogWriter {
+    const log = this.#log;
+    assert(log !== undefined, () => `The SQLite state file ${this.path} keeps no changelog`);
+    log.finish();
+    this.#openLog();
+    return log;
+  }
+
+  /**
+   * The snapshot point's take of the cache: the dirty keys (every one, or with `changedOnly`
+   * those changed since the previous capture) with their values now, and a new epoch.
+   */
+  capture(changedOnly: boolean): DirtyCapture {
+    return this.#cache.capture(changedOnly, this.#codecs);
   }
 
   /**
@@ -145,14 +161,18 @@ export class SqliteStateStore {
    * @throws {WeirError} `invariant_broken` when dirty values would be lost
    */
   adoptFile(from: string): void {
-    assert(this.#dirty.every((e) => !e.dirty), () => `The SQLite state file ${this.path} was replaced while it had unwritten values`);
-    for (const c of this.#caches.values()) c.clear();
-    this.#size = 0;
+    assert(this.#cache.dirtyCount === 0, () => `The SQLite state file ${this.path} was replaced while it had unwritten values`);
+    this.#cache.clear();
     this.#db.close();
     this.#driver.removeFiles(this.path);
     this.#driver.renameFile(from, this.path);
     this.#written = undefined;
     this.#open();
+  }
+
+  #removeLog(): void {
+    if (this.#log) this.#driver.removeFiles(this.#log.path);
+    this.#log = undefined;
   }
 
   /**
@@ -206,9 +226,9 @@ export class SqliteStateStore {
     return this.#db.prepare("SELECT 1 AS one FROM kv LIMIT 1").get() === undefined;
   }
 
-  /** Forgets the keys recorded as changed: they are in a checkpoint now. */
-  clearChanges(): void {
-    this.#db.exec("DELETE FROM changed");
+  /** The driver the file is opened with. */
+  get driver(): SqliteDriver {
+    return this.#driver;
   }
 
   /** The open connection, for the backend's own statements (metadata, snapshots). */
@@ -218,53 +238,47 @@ export class SqliteStateStore {
 
   /** Keys held decoded in memory now. */
   get cachedEntries(): number {
-    return this.#size;
+    return this.#cache.size;
   }
 
   /** Registers the codec of state id `sid` (its in-memory form). */
   declare(sid: number, codec: StateCodec): void {
     this.#codecs.set(sid, codec);
-    if (!this.#caches.has(sid)) this.#caches.set(sid, new Map());
-  }
-
-  #cache(sid: number): Map<unknown, CacheEntry> {
-    const c = this.#caches.get(sid);
-    if (!c) throw new WeirError("invariant_broken", `SQLite state id ${sid} was used before it was declared`);
-    return c;
+    this.#cache.declare(sid);
   }
 
   /** The value of `canonical` in state `sid` (undefined: none), loaded into the cache. */
   read(sid: number, canonical: unknown, key: unknown): unknown {
-    const cache = this.#cache(sid);
-    const e = cache.get(canonical);
+    const e = this.#cache.map(sid).get(canonical);
     if (e !== undefined) {
       e.hit = true;
+      // The caller may change an object in place: a snapshot that holds it takes a copy first.
+      e.capture?.preserve(e);
       return e.mem;
     }
     const hash = hashKey(canonical);
     const kg = hash % this.maxParallelism;
     const row = this.#written && !this.#written.mayHold(sid, hash) ? undefined : this.#select.get(kg, sid, keyBytes(canonical));
     const mem = row ? this.#codecs.get(sid)!.fromStored(decode(row.v as Uint8Array, "a value in the SQLite state database")) : undefined;
-    this.#insert(cache, new CacheEntry(sid, canonical, kg, canonical === key ? undefined : key, mem, false));
+    this.#insert(new CacheEntry(sid, canonical, kg, canonical === key ? undefined : key, mem, this.#cache.epoch));
     return mem;
   }
 
   /** Sets the value of `canonical` (undefined deletes it); written to the file on eviction or flush. */
   write(sid: number, canonical: unknown, key: unknown, mem: unknown): void {
-    const cache = this.#cache(sid);
-    const e = cache.get(canonical);
+    const cache = this.#cache;
+    const e = cache.map(sid).get(canonical);
     if (e !== undefined) {
+      // A snapshot holding the old value by reference keeps it.
+      e.capture?.preserve(e);
       e.mem = mem;
       e.hit = true;
-      if (!e.dirty) {
-        e.dirty = true;
-        this.#dirty.push(e);
-      }
+      cache.changed(e);
       return;
     }
-    const fresh = new CacheEntry(sid, canonical, hashKey(canonical) % this.maxParallelism, canonical === key ? undefined : key, mem, true);
-    this.#dirty.push(fresh);
-    this.#insert(cache, fresh);
+    const fresh = new CacheEntry(sid, canonical, hashKey(canonical) % this.maxParallelism, canonical === key ? undefined : key, mem, cache.epoch);
+    cache.changed(fresh);
+    this.#insert(fresh);
   }
 
   /**
@@ -272,51 +286,32 @@ export class SqliteStateStore {
    * @throws {WeirError} `invariant_broken` when the key is not cached (read it first)
    */
   touch(sid: number, canonical: unknown): void {
-    const e = this.#cache(sid).get(canonical);
+    const e = this.#cache.map(sid).get(canonical);
     if (e === undefined) throw new WeirError("invariant_broken", `SQLite state ${sid}: key ${String(canonical)} changed in place but is not cached`);
-    if (!e.dirty) {
-      e.dirty = true;
-      this.#dirty.push(e);
-    }
+    this.#cache.changed(e);
   }
 
-  #insert(cache: Map<unknown, CacheEntry>, e: CacheEntry): void {
-    cache.set(e.canonical, e);
-    if (++this.#size > this.cacheEntriesMax) this.#evict();
+  #insert(e: CacheEntry): void {
+    const cache = this.#cache;
+    cache.insert(e);
+    if (!cache.overfull) return;
+    const victims = cache.takeVictims();
+    const dirty = victims.filter((v) => v.dirty);
+    if (dirty.length === 0) return;
+    try {
+      this.#writeRows(dirty);
+    } catch (e) {
+      // Not written: they stay cached (and dirty) rather than be lost.
+      for (const v of victims) cache.insert(v);
+      throw e;
+    }
   }
 
   /**
-   * Drops about a quarter of the cache, oldest first, giving keys used since the last pass a
-   * second chance; dirty victims are written in one transaction.
+   * Writes dirty entries in one transaction and marks them clean. An entry changed in this
+   * capture epoch goes to the changelog file too; one changed before was captured by the
+   * snapshot that ended its epoch, so its value is in that checkpoint already.
    */
-  #evict(): void {
-    const target = Math.floor(this.cacheEntriesMax * 0.75);
-    const victims: CacheEntry[] = [];
-    for (let pass = 0; pass < 2 && this.#size - victims.length > target; pass++) {
-      for (const cache of this.#caches.values()) {
-        const spared: CacheEntry[] = [];
-        for (const e of cache.values()) {
-          if (this.#size - victims.length <= target) break;
-          if (e.hit) {
-            e.hit = false;
-            spared.push(e);
-          } else victims.push(e);
-        }
-        // Spared keys go to the back, so the next pass starts at keys not used lately.
-        for (const e of spared) {
-          cache.delete(e.canonical);
-          cache.set(e.canonical, e);
-        }
-      }
-    }
-    const dirty = victims.filter((e) => e.dirty);
-    if (dirty.length > 0) this.#writeRows(dirty);
-    for (const e of victims) this.#caches.get(e.sid)!.delete(e.canonical);
-    this.#size -= victims.length;
-    if (dirty.length > 0) this.#dirty = this.#dirty.filter((e) => e.dirty);
-  }
-
-  /** Writes dirty entries in one transaction and marks them clean. */
   #writeRows(entries: CacheEntry[]): void {
     const db = this.#db;
     // In primary-key order (key group, state) the batch touches neighbouring B-tree pages.
@@ -326,50 +321,48 @@ export class SqliteStateStore {
     // arrays per row cost more than SQLite spends on it. A batch holds a key once, so
     // deletes may run before the upserts buffered beside them.
     const bytes = new RowBytes();
+    const log = this.#log;
+    const epoch = this.#cache.epoch;
     const rows = new BulkRowWriter(db);
+    // A changelog record of a batch that is rolled back does no harm: the key stays dirty,
+    // and what is written or captured of it later comes after it in the file.
     db.exec("BEGIN");
     try {
       for (const e of entries) {
         const k = bytes.key(e.canonical);
-        if (this.#trackChanges) this.#changed.run(e.keyGroup, e.sid, k);
-        if (e.mem === undefined) this.#delete.run(e.keyGroup, e.sid, k);
-        else {
-          this.#written?.add(e.sid, hashKey(e.canonical));
-          const stored = this.#codecs.get(e.sid)!.toStored(e.mem);
-          rows.row(e.keyGroup, e.sid, k, e.key === undefined ? null : encode(e.key, "a state key"), bytes.value(stored));
+        const logged = log !== undefined && e.epoch === epoch;
+        if (e.mem === undefined) {
+          this.#delete.run(e.keyGroup, e.sid, k);
+          if (logged) log.remove(e.keyGroup, e.sid, k);
+          continue;
         }
-        e.dirty = false;
+        this.#written?.add(e.sid, hashKey(e.canonical));
+        const ok = e.key === undefined ? null : encode(e.key, "a state key");
+        const v = bytes.value(this.#codecs.get(e.sid)!.toStored(e.mem));
+        rows.row(e.keyGroup, e.sid, k, ok, v);
+        if (logged) log.put(e.keyGroup, e.sid, k, ok, v);
       }
       rows.finish();
       db.exec("COMMIT");
     } catch (err) {
       db.exec("ROLLBACK");
-      for (const e of entries) e.dirty = true;
       if (err instanceof WeirError) throw err;
       throw new WeirError("storage_failed", `Cannot write keyed state to ${this.path}: ${(err as Error).message}`, { cause: err });
     }
+    this.#cache.cleaned(entries);
     this.rowsWritten += entries.length;
   }
 
   /** Writes every dirty entry to the file; returns how many. */
   flush(): number {
-    const dirty = this.#dirty.filter((e) => e.dirty);
-    this.#dirty = [];
-    if (dirty.length > 0) {
-      try {
-        this.#writeRows(dirty);
-      } catch (e) {
-        // Still dirty (rolled back), and write() or touch() will not list them again.
-        this.#dirty = dirty.concat(this.#dirty);
-        throw e;
-      }
-    }
+    const dirty = this.#cache.dirtyEntries();
+    if (dirty.length > 0) this.#writeRows(dirty);
     return dirty.length;
   }
 
-  /** Keys changed since the last flush, as (state id, canonical key): a changelog's content. */
+  /** Keys changed and not yet written to the file. */
   get dirtyEntries(): number {
-    return this.#dirty.length;
+    return this.#cache.dirtyCount;
   }
 
   /**
@@ -408,8 +401,7 @@ export class SqliteStateStore {
   /** Forgets cached values after writing back the dirty ones. */
   clearCache(): void {
     this.flush();
-    for (const c of this.#caches.values()) c.clear();
-    this.#size = 0;
+    this.#cache.clear();
   }
 
   /**
@@ -427,6 +419,7 @@ export class SqliteStateStore {
     this.#disposed = true;
     this.#db.close();
     this.#driver.removeFiles(this.path);
+    this.#removeLog();
   }
 }
 
