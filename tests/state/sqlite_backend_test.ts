@@ -249,7 +249,8 @@ describe("SqliteKeyedStateBackend native checkpoints (incremental: true)", () =>
     const h3 = await finish(b.snapshot(3));
     assert.ok(newBytes(h3, h1) > 0);
     const files = decodeLayoutFiles(h3);
-    assert.deepEqual(files, ["base"]);
+    // A base and the changelog of the values captured at its snapshot point.
+    assert.deepEqual(files, ["base", "changelog"]);
     const r = native(storage);
     await r.restore([h3]);
     r.setCurrentKey("a");
@@ -264,7 +265,8 @@ describe("SqliteKeyedStateBackend native checkpoints (incremental: true)", () =>
     const n = b.valueState<number>("n");
     const handles: KeyedStateHandle[] = [];
     // Checkpoints until the newest starts a new chain (a base), so the one before it belongs to the old chain.
-    for (let id = 1; id < 5 || decodeLayoutFiles(handles[handles.length - 1]).length > 1; id++) {
+    // A new chain: a base and the changelog of its captured values.
+    for (let id = 1; id < 5 || decodeLayoutFiles(handles[handles.length - 1]).length > 2; id++) {
       assert.ok(id < 60, "a new base within 60 checkpoints");
       for (let i = 0; i < 50; i++) {
         b.setCurrentKey(`k${(id * 7 + i) % 300}`);
