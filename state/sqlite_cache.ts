@@ -182,15 +182,15 @@ export class EntryCache {
    * changed since the previous capture) with their values now; a new epoch begins.
    */
   capture(changedOnly: boolean, codecs: ReadonlyMap<number, StateCodec>): DirtyCapture {
-    const taken: CacheEntry[] = [];
+    const capture = new DirtyCapture(codecs);
     const epoch = this.#epoch++;
     for (const e of this.#dirty) {
       if (!e.dirty || (changedOnly && e.epoch !== epoch)) continue;
       // Still tied to an earlier snapshot that has not written it yet: that one encodes it now.
       e.capture?.preserve(e);
-      taken.push(e);
+      capture.take(e);
     }
-    return new DirtyCapture(codecs, taken);
+    return capture;
   }
 
   /**

@@ -35,7 +35,8 @@ export interface CapturedValue {
  * import { decode } from "../codec/cbor.ts";
  * const codecs = new Map([[0, { toStored: (v: unknown) => v, fromStored: (v: unknown) => v }]]);
  * const e = new CacheEntry(0, "k", 3, undefined, [1], 0);
- * const c = new DirtyCapture(codecs, [e]);
+ * const c = new DirtyCapture(codecs);
+ * c.take(e);
  * c.preserve(e); // what the store does before handing the list out again
  * (e.mem as number[]).push(2);
  * console.assert(JSON.stringify(decode(c.value(0).bytes!)) === "[1]");
@@ -45,23 +46,24 @@ export class DirtyCapture {
   readonly #codecs: ReadonlyMap<number, StateCodec>;
   readonly #entries: CacheEntry[];
   readonly #mems: unknown[];
-  readonly #bytes: (Uint8Array | undefined)[];
+  /** Values encoded early (the key was used again), by index: few. */
+  readonly #bytes = new Map<number, Uint8Array>();
   /** A value that could not be encoded early: the snapshot fails with it when it gets there. */
   readonly #errors = new Map<number, unknown>();
 
-  /** Takes `entries` (dirty, each in no other capture) with their values now. */
-  constructor(codecs: ReadonlyMap<number, StateCodec>, entries: CacheEntry[]) {
+  /** An empty capture; take() adds keys (at the snapshot point: one pass over the dirty keys). */
+  constructor(codecs: ReadonlyMap<number, StateCodec>) {
     this.#codecs = codecs;
-    this.#entries = entries;
-    const n = entries.length;
-    this.#mems = new Array(n);
-    this.#bytes = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const e = entries[i];
-      this.#mems[i] = e.mem;
-      e.capture = this;
-      e.captureAt = i;
-    }
+    this.#entries = [];
+    this.#mems = [];
+  }
+
+  /** Takes `e` (dirty, in no other capture) with its value now. */
+  take(e: CacheEntry): void {
+    e.capture = this;
+    e.captureAt = this.#entries.length;
+    this.#entries.push(e);
+    this.#mems.push(e.mem);
   }
 
   /** Keys captured. */
@@ -80,7 +82,7 @@ export class DirtyCapture {
     const mem = this.#mems[i];
     if (mem === null || typeof mem !== "object") return;
     try {
-      this.#bytes[i] = encode(this.#codecs.get(e.sid)!.toStored(mem), "a keyed state value");
+      this.#bytes.set(i, encode(this.#codecs.get(e.sid)!.toStored(mem), "a keyed state value"));
     } catch (err) {
       this.#errors.set(i, err);
     }
@@ -97,7 +99,7 @@ export class DirtyCapture {
     if (entry.capture === this) entry.capture = undefined;
     const err = this.#errors.get(i);
     if (err !== undefined) throw err;
-    const bytes = this.#bytes[i];
+    const bytes = this.#bytes.get(i);
     const mem = this.#mems[i];
     return { entry, bytes, stored: bytes !== undefined || mem === undefined ? undefined : this.#codecs.get(entry.sid)!.toStored(mem) };
   }
@@ -106,6 +108,6 @@ export class DirtyCapture {
   release(): void {
     for (const e of this.#entries) if (e.capture === this) e.capture = undefined;
     this.#mems.length = 0;
-    this.#bytes.length = 0;
+    this.#bytes.clear();
   }
 }
