@@ -84,25 +84,28 @@ export interface NativeSnapshotInit {
 
 /**
  * True when the next checkpoint should write a base rather than a changelog: no chain yet,
- * 8 changelogs already (a base's own included), or changelogs holding more records than
- * the base has rows, which bounds what a restore replays to the size of the state.
+ * 8 changelogs after the base already, or changelogs holding more records than the state
+ * at the base had rows, which bounds what a restore replays to about the size of the
+ * state. A base is two files: its rows, and the values captured at its snapshot point.
  *
  * @example
  * ```ts
  * import { needsBase } from "./sqlite_native.ts";
- * const base = { kind: "base" as const, parts: 1, rows: 1000 };
+ * const base = { kind: "base" as const, parts: 1, rows: 900 };
+ * const captured = { kind: "changelog" as const, parts: 1, rows: 100 };
+ * const log = (rows: number) => ({ kind: "changelog" as const, parts: 1, rows });
  * console.assert(needsBase(undefined));
- * console.assert(!needsBase({ files: [base, { kind: "changelog", parts: 1, rows: 10 }], shared: [] }));
- * console.assert(!needsBase({ files: [base, { kind: "changelog", parts: 1, rows: 600 }], shared: [] }));
- * console.assert(needsBase({ files: [base, { kind: "changelog", parts: 1, rows: 600 }, { kind: "changelog", parts: 1, rows: 600 }], shared: [] }));
+ * console.assert(!needsBase({ files: [base, captured, log(10)], shared: [] }));
+ * console.assert(!needsBase({ files: [base, captured, log(600), log(400)], shared: [] }));
+ * console.assert(needsBase({ files: [base, captured, log(600), log(401)], shared: [] }));
  * ```
  */
 export function needsBase(previous: NativeChain | undefined): boolean {
   if (!previous) return true;
-  const changelogs = previous.files.filter((f) => f.kind === "changelog");
-  const base = previous.files.find((f) => f.kind === "base");
+  const [base, captured, ...changelogs] = previous.files;
+  if (base?.kind !== "base" || captured?.kind !== "changelog") return true;
   const logRows = changelogs.reduce((n, f) => n + f.rows, 0);
-  return changelogs.length >= CHANGELOGS_MAX || !base || logRows > base.rows;
+  return changelogs.length >= CHANGELOGS_MAX || logRows > base.rows + captured.rows;
 }
 
 /**
@@ -385,6 +388,8 @@ export function readLayout(handle: IncrementalKeyedState): NativeLayout {
  */
 export async function downloadFile(storage: StorageAdapter, driver: SqliteDriver, refs: SharedStateRef[], path: string): Promise<void> {
   driver.removeFiles(path);
+  // A changelog may be empty: no parts, and still a file.
+  if (refs.length === 0) driver.writeFile(path, new Uint8Array(0));
   for (let i = 0; i < refs.length; i++) {
     const ref = refs[i];
     const bytes = await storage.get(ref.key);
@@ -420,7 +425,12 @@ export function applyFile(store: SqliteStateStore, path: string, range: KeyGroup
   store.clearCache();
   store.forgetWrittenKeys();
   const records = changelog && version >= 2;
-  const bytes = records ? store.driver.readFile(path) : undefined;
+  let bytes: Uint8Array | undefined;
+  try {
+    if (records) bytes = store.driver.readFile(path);
+  } catch (e) {
+    throw new WeirError("checkpoint_corrupt", `Cannot read the SQLite changelog file ${path}: ${(e as Error).message}`, { cause: e });
+  }
   if (!records) db.exec(`ATTACH '${path.replace(/'/g, "''")}' AS f`);
   // A restore runs before any record and no snapshot reads the file yet: without the WAL
   // each changed page is written once, not to the log and then to the file.
