@@ -50,16 +50,27 @@ export class ChangelogWriter {
   records = 0;
   /** Some record is a tombstone. */
   tombstones = false;
+  /**
+   * Why appending failed (a full disk): later records are dropped, and finish() throws it, so
+   * the checkpoint this file was for fails rather than the write-back that appended.
+   */
+  #failed: WeirError | undefined;
 
-  /** Appends to `path` (created empty unless `append`). */
+  /** Appends to `path` (created empty unless `append`; a failure shows at finish()). */
   constructor(driver: SqliteDriver, path: string, append = false) {
     this.#driver = driver;
     this.path = path;
-    if (!append) driver.writeFile(path, new Uint8Array(0));
+    if (append) return;
+    try {
+      driver.writeFile(path, new Uint8Array(0));
+    } catch (e) {
+      this.#failed = new WeirError("storage_failed", `Cannot create the changelog file ${path}: ${(e as Error).message}`, { cause: e });
+    }
   }
 
   /** A put of `v` at (kg, s, k); `ok` is the original key's encoding, or null. */
   put(kg: number, s: number, k: Uint8Array, ok: Uint8Array | null, v: Uint8Array): void {
+    if (this.#failed) return;
     this.#room(17 + k.length + 4 + (ok?.length ?? 0) + 4 + v.length);
     this.#head(1, kg, s, k);
     this.#bytes(ok);
@@ -68,6 +79,7 @@ export class ChangelogWriter {
 
   /** A tombstone of (kg, s, k). */
   remove(kg: number, s: number, k: Uint8Array): void {
+    if (this.#failed) return;
     this.#room(13 + k.length);
     this.#head(0, kg, s, k);
     this.tombstones = true;
@@ -104,15 +116,23 @@ export class ChangelogWriter {
     try {
       this.#driver.writeFile(this.path, this.#buf.subarray(0, this.#at), true);
     } catch (e) {
-      if (e instanceof WeirError) throw e;
-      throw new WeirError("storage_failed", `Cannot append to the changelog file ${this.path}: ${(e as Error).message}`, { cause: e });
+      this.#failed = new WeirError("storage_failed", `Cannot append to the changelog file ${this.path}: ${(e as Error).message}`, { cause: e });
     }
     this.#at = 0;
   }
 
-  /** Appends what is buffered: the file holds every record. */
+  /** Appends what is buffered; never throws (see finish()). */
+  flush(): void {
+    this.#spill();
+  }
+
+  /**
+   * Appends what is buffered: the file holds every record.
+   * @throws {WeirError} `storage_failed` when some append failed
+   */
   finish(): void {
     this.#spill();
+    if (this.#failed) throw this.#failed;
   }
 }
 

@@ -138,12 +138,12 @@ export class SqliteStateStore {
    * Ends the changelog file of this capture epoch and starts the next: the file returned
    * holds every row written back since the previous rotation and is the caller's (to append
    * to, and to remove).
-   * @throws {WeirError} `invariant_broken` without trackChanges; `storage_failed`
+   * @throws {WeirError} `invariant_broken` without trackChanges
    */
   rotateLog(): ChangelogWriter {
     const log = this.#log;
     assert(log !== undefined, () => `The SQLite state file ${this.path} keeps no changelog`);
-    log.finish();
+    log.flush();
     this.#openLog();
     return log;
   }

@@ -1,0 +1,80 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { join } from "node:path";
+import { WeirError } from "../../errors.ts";
+import { sqliteDriver } from "../../platforms/sqlite.ts";
+import { SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
+import type { KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
+import type { SqliteDriver } from "../../state/sqlite_driver.ts";
+import { readLayout } from "../../state/sqlite_native.ts";
+import { MemoryStorage } from "../../storage/memory.ts";
+
+const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-changelog-failure-"));
+
+/** The real driver, with appends to changelog files failing while `full` is set (a full disk). */
+function fullDiskDriver(): SqliteDriver & { full: boolean } {
+  const d = {
+    ...sqliteDriver,
+    full: false,
+    writeFile(path: string, bytes: Uint8Array, append?: boolean) {
+      if (d.full && /\.log-\d+$/.test(path)) throw new Error("ENOSPC: no space left on device");
+      sqliteDriver.writeFile(path, bytes, append);
+    },
+  };
+  return d;
+}
+
+async function finish(snap: KeyedStateSnapshot): Promise<KeyedStateHandle> {
+  while (!(await snap.step(1000)));
+  const r = snap.result();
+  snap.release();
+  return r;
+}
+
+describe("SqliteKeyedStateBackend changelog file on a full disk", () => {
+  test("write-backs go on; the checkpoint whose changelog lost records fails with storage_failed; the next is a base that restores everything", async () => {
+    const storage = new MemoryStorage();
+    const driver = fullDiskDriver();
+    const init = { maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, uid: "op", subtaskIndex: 0, jobId: "j", storage };
+    // A cache of 50 keys: the 5 000 keys below are written back (and logged) many times over.
+    const b = new SqliteKeyedStateBackend(init, { driver, directory, cacheEntriesMax: 50, nativeCheckpoints: true });
+    const n = b.valueState<string>("n");
+    // Values of 200 bytes: more than the changelog writer buffers, so appends reach the disk.
+    const value = (round: number, i: number) => `${round}-${i}`.padEnd(200, ".");
+    const fill = (round: number) => {
+      for (let i = 0; i < 5000; i++) {
+        b.setCurrentKey(i);
+        n.update(value(round, i));
+      }
+    };
+    fill(0);
+    await finish(b.snapshot(1)); // a base
+    driver.full = true;
+    fill(1); // appends to the changelog fail; the working file takes every write-back
+    driver.full = false;
+    const failed = b.snapshot(2);
+    await assert.rejects(async () => {
+      while (!(await failed.step(1000)));
+    }, (e: unknown) => e instanceof WeirError && e.code === "storage_failed" && /changelog file/.test(e.message));
+    failed.release();
+    fill(2);
+    const h3 = await finish(b.snapshot(3));
+    const files = decodeFiles(h3);
+    assert.equal(files[0], "base", `after a failed changelog the next checkpoint is a base, got ${files.join(",")}`);
+    const r = new SqliteKeyedStateBackend({ ...init }, { driver: sqliteDriver, directory, nativeCheckpoints: true });
+    await r.restore([h3]);
+    const rn = r.valueState<string>("n");
+    for (let i = 0; i < 5000; i++) {
+      r.setCurrentKey(i);
+      assert.equal(rn.value(), value(2, i), `key ${i}`);
+    }
+    b.dispose();
+    r.dispose();
+  });
+});
+
+function decodeFiles(h: KeyedStateHandle): string[] {
+  assert.equal(h.format, "incremental");
+  return readLayout(h as Parameters<typeof readLayout>[0]).files.map((f) => f.kind);
+}
