@@ -209,7 +209,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   #copyRows(budget: number): void {
     const r = this.#db!;
     const base = this.#files[0];
-    const limit = budget === Infinity ? -1 : Math.max(1000, Math.floor(budget));
+    const limit = budget === Infinity ? -1 : Math.max(256, Math.floor(budget));
     const n = r.prepare("INSERT INTO out.kv SELECT * FROM main.kv WHERE (kg, s, k) > (?, ?, ?) ORDER BY kg, s, k LIMIT ?").run(...this.#after, limit).changes;
     base.rows += n;
     // The slice's last row is taken before expired rows leave it, so the next slice starts after it.
@@ -238,7 +238,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
       this.#files.push({ path: this.#log.path, kind: "changelog", rows: 0, parts: 0 });
     }
     const log = this.#log;
-    const end = Math.min(capture.size, this.#captured + Math.max(256, Math.floor(budget)));
+    const end = Math.min(capture.size, this.#captured + Math.max(64, Math.floor(budget)));
     const { ttls, now, states } = this.#init;
     const kinds = new Map(states.map(([, sid, kind]) => [sid, kind]));
     const base = this.#kind === "base";
