@@ -7,7 +7,7 @@ import { sqliteDriver } from "../../platforms/sqlite.ts";
 import { SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
 import type { KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
 import type { SqliteDriver } from "../../state/sqlite_driver.ts";
-import { readLayout } from "../../state/sqlite_native.ts";
+import { readLayout } from "../../state/sqlite_native_restore.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
 
 const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-changelog-failure-"));

@@ -1,0 +1,119 @@
+/**
+ * Restoring the SQLite backend's own checkpoints (sqlite_native.ts): a handle's layout,
+ * its files downloaded and checked part by part, a base adopted as the working file, and
+ * files applied in order.
+ * @module
+ */
+import { checksumOf } from "../checkpoint/checksum.ts";
+import { decode } from "../codec/cbor.ts";
+import { WeirError } from "../errors.ts";
+import type { StorageAdapter } from "../storage/adapter.ts";
+import type { IncrementalKeyedState, SharedStateRef } from "./backend.ts";
+import type { KeyGroupRange } from "./key_group.ts";
+import { applyChangelog } from "./sqlite_changelog.ts";
+import type { SqliteDriver } from "./sqlite_driver.ts";
+import { type NativeLayout, SQLITE_NATIVE_VERSION } from "./sqlite_native.ts";
+import type { SqliteStateStore } from "./sqlite_store.ts";
+
+/**
+ * The layout of a native handle.
+ * @throws {WeirError} `state_backend_mismatch` for a newer version; `checkpoint_corrupt`
+ *
+ * @example
+ * ```ts
+ * import { readLayout } from "./sqlite_native_restore.ts";
+ * import { WeirError } from "../errors.ts";
+ * try {
+ *   readLayout({ format: "incremental", backend: "sqlite", version: 9, range: { start: 0, end: 7 }, shared: [] });
+ * } catch (e) {
+ *   console.assert(e instanceof WeirError && e.code === "state_backend_mismatch" && e.message.includes("version 9"));
+ * }
+ * ```
+ */
+export function readLayout(handle: IncrementalKeyedState): NativeLayout {
+  if (handle.version > SQLITE_NATIVE_VERSION) {
+    throw new WeirError("state_backend_mismatch", `Keyed state written by the "sqlite" backend in format version ${handle.version} cannot be restored by this "sqlite" backend (format version ${SQLITE_NATIVE_VERSION}); restore from a savepoint instead`);
+  }
+  const layout = handle.inline ? decode<NativeLayout>(handle.inline, "the SQLite state layout") : undefined;
+  const parts = layout?.files.reduce((n, f) => n + f.parts, 0);
+  if (!layout || !Array.isArray(layout.states) || parts !== handle.shared.length) {
+    throw new WeirError("checkpoint_corrupt", `The SQLite state handle of range ${handle.range.start}-${handle.range.end} does not describe its ${handle.shared.length} shared files`);
+  }
+  return layout;
+}
+
+/**
+ * Downloads one file of a chain into `path`, checking every part.
+ * @throws {WeirError} `checkpoint_corrupt` for a missing or damaged part
+ */
+export async function downloadFile(storage: StorageAdapter, driver: SqliteDriver, refs: SharedStateRef[], path: string): Promise<void> {
+  driver.removeFiles(path);
+  // A changelog may be empty: no parts, and still a file.
+  if (refs.length === 0) driver.writeFile(path, new Uint8Array(0));
+  for (let i = 0; i < refs.length; i++) {
+    const ref = refs[i];
+    const bytes = await storage.get(ref.key);
+    if (!bytes) throw new WeirError("checkpoint_corrupt", `The SQLite state file part ${ref.key} is missing from ${storage.description}`);
+    if (bytes.length !== ref.size || checksumOf(bytes) !== ref.checksum) {
+      throw new WeirError("checkpoint_corrupt", `The SQLite state file part ${ref.key} in ${storage.description} does not match its checksum`);
+    }
+    driver.writeFile(path, bytes, i > 0);
+  }
+}
+
+/**
+ * Makes a downloaded base the store's working file and drops the rows outside `range`.
+ * @throws {WeirError} `invariant_broken` when the store has unwritten values
+ */
+export function adoptBase(store: SqliteStateStore, path: string, range: KeyGroupRange): void {
+  store.adoptFile(path);
+  const db = store.db;
+  // Two range deletes, each an index seek: "kg < a OR kg > b" would scan every row.
+  db.prepare("DELETE FROM kv WHERE kg < ?").run(range.start);
+  db.prepare("DELETE FROM kv WHERE kg > ?").run(range.end);
+  db.exec("DROP TABLE IF EXISTS gone");
+}
+
+/**
+ * Copies the rows of `range` from a downloaded file into the store, each state id of the
+ * file mapped to the store's (`[theirs, ours]`): a base's rows, or a changelog's records in
+ * order (tombstones delete), read as written by format `version`.
+ * @throws {WeirError} `checkpoint_corrupt` when SQLite cannot read or apply the file
+ */
+export function applyFile(store: SqliteStateStore, path: string, range: KeyGroupRange, changelog: boolean, sids: [theirs: number, ours: number][], version = SQLITE_NATIVE_VERSION): void {
+  const db = store.db;
+  store.clearCache();
+  store.forgetWrittenKeys();
+  const records = changelog && version >= 2;
+  let bytes: Uint8Array | undefined;
+  try {
+    if (records) bytes = store.driver.readFile(path);
+  } catch (e) {
+    throw new WeirError("checkpoint_corrupt", `Cannot read the SQLite changelog file ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!records) db.exec(`ATTACH '${path.replace(/'/g, "''")}' AS f`);
+  // A restore runs before any record and no snapshot reads the file yet: without the WAL
+  // each changed page is written once, not to the log and then to the file.
+  db.exec("PRAGMA main.journal_mode = OFF");
+  try {
+    db.exec("BEGIN");
+    if (bytes) applyChangelog(db, bytes, path, range, new Map(sids));
+    else {
+      for (const [theirs, ours] of sids) {
+        db.prepare("INSERT OR REPLACE INTO main.kv SELECT kg, ?, k, ok, v FROM f.kv WHERE s = ? AND kg BETWEEN ? AND ?").run(ours, theirs, range.start, range.end);
+        if (changelog) {
+          // The whole primary key in the IN list: one index seek per deleted key.
+          db.prepare("DELETE FROM main.kv WHERE (kg, s, k) IN (SELECT kg, ?, k FROM f.gone WHERE s = ? AND kg BETWEEN ? AND ?)").run(ours, theirs, range.start, range.end);
+        }
+      }
+    }
+    db.exec("COMMIT");
+  } catch (e) {
+    db.exec("ROLLBACK");
+    if (e instanceof WeirError) throw e;
+    throw new WeirError("checkpoint_corrupt", `Cannot apply the SQLite state file ${path}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    if (!records) db.exec("DETACH f");
+    db.exec("PRAGMA main.journal_mode = WAL");
+  }
+}
