@@ -156,9 +156,12 @@ export class EntryCache {
       const e = this.#next();
       if (e === undefined) break;
       if (e.hit) e.hit = false;
-      else victims.push(e);
+      else {
+        // Out of its Map at once: the second turn passes the keys the first took again.
+        this.#maps.get(e.sid)!.delete(e.canonical);
+        victims.push(e);
+      }
     }
-    for (const e of victims) this.#maps.get(e.sid)!.delete(e.canonical);
     this.#size -= victims.length;
     return victims;
   }

@@ -1,0 +1,201 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { CacheEntry, EntryCache } from "../../state/sqlite_cache.ts";
+import type { StateCodec } from "../../state/sqlite_store.ts";
+import { decode } from "../../codec/cbor.ts";
+import { WeirError } from "../../errors.ts";
+
+const plain: StateCodec = { toStored: (v) => v, fromStored: (v) => v };
+const codecs = new Map([[0, plain], [1, plain], [2, plain]]);
+
+function cacheOf(capacity: number, sids = [0]): EntryCache {
+  const cache = new EntryCache(capacity);
+  for (const sid of sids) cache.declare(sid);
+  return cache;
+}
+
+function put(cache: EntryCache, key: string, mem: unknown = key, sid = 0): CacheEntry {
+  const e = new CacheEntry(sid, key, 0, undefined, mem, cache.epoch);
+  cache.insert(e);
+  return e;
+}
+
+/** The keys cached now, over every state, counted one by one. */
+function cachedKeys(cache: EntryCache, sids = [0]): string[] {
+  return sids.flatMap((sid) => [...cache.map(sid).keys()].map((k) => `${sid}:${String(k)}`));
+}
+
+describe("EntryCache", () => {
+  test("takeVictims() spares the keys hit since the hand passed them and takes the others", () => {
+    const cache = cacheOf(8);
+    assert.equal(cache.batch, 2);
+    const es = Array.from({ length: 9 }, (_, i) => put(cache, `k${i}`));
+    // Every key is new (hit): the first turn clears them all, the second takes the oldest two.
+    assert.deepEqual(cache.takeVictims().map((e) => e.canonical), ["k0", "k1"]);
+    assert.ok(es.slice(2).every((e) => !e.hit), "the hand cleared every hit it passed");
+    // The hand stands at k2 now: k2 and k4 are used again, k3 and k5 are not.
+    es[2].hit = true;
+    es[4].hit = true;
+    put(cache, "n0");
+    put(cache, "n1");
+    assert.deepEqual(cache.takeVictims().map((e) => e.canonical), ["k3", "k5"]);
+    assert.ok(cache.map(0).has("k2") && cache.map(0).has("k4"));
+    assert.equal(es[2].hit, false, "a spared key loses its second chance");
+    assert.equal(cache.size, 7);
+    assert.equal(cache.size, cachedKeys(cache).length);
+  });
+
+  test("takeVictims() never takes a key twice when the hand comes round again to one it took", () => {
+    const cache = cacheOf(8);
+    const es = Array.from({ length: 9 }, (_, i) => put(cache, `k${i}`));
+    cache.takeVictims(); // k0, k1; every other key's hit cleared; the hand stands at k2
+    for (const e of es.slice(3)) e.hit = true;
+    put(cache, "n0");
+    put(cache, "n1");
+    // Only k2 is not hit: the first turn takes it and clears the rest, the second takes k3.
+    const victims = cache.takeVictims();
+    assert.deepEqual(victims.map((e) => e.canonical), ["k2", "k3"]);
+    assert.equal(new Set(victims).size, victims.length, "no key is a victim twice");
+    assert.equal(cache.size, cachedKeys(cache).length, "size counts the keys cached");
+    assert.ok(cache.size <= cache.capacity);
+  });
+
+  test("takeVictims() takes at least a batch and brings the size to the capacity, across states", () => {
+    const sids = [0, 1, 2];
+    const cache = cacheOf(100, sids);
+    assert.equal(cache.batch, 25);
+    for (let i = 0; i < 101; i++) put(cache, `k${i}`, i, i % 3);
+    assert.ok(cache.overfull);
+    const v1 = cache.takeVictims();
+    assert.ok(v1.length >= cache.batch, `${v1.length} victims`);
+    assert.equal(new Set(v1).size, v1.length);
+    assert.ok(cache.size <= 100 && !cache.overfull);
+    assert.equal(cache.size, 101 - v1.length);
+    assert.equal(cache.size, cachedKeys(cache, sids).length);
+    // Far over the capacity (inserts without eviction): down to the capacity in one call.
+    for (let i = 0; i < 300; i++) put(cache, `m${i}`, i, i % 3);
+    const v2 = cache.takeVictims();
+    assert.ok(v2.length >= cache.batch);
+    assert.equal(cache.size, 100);
+    assert.equal(cache.size, cachedKeys(cache, sids).length);
+    for (const v of [...v1, ...v2]) assert.ok(!cache.map(v.sid).has(v.canonical), `victim ${String(v.canonical)} left the cache`);
+    // Many rounds with some keys used between them: the count stays true.
+    for (let round = 0; round < 50; round++) {
+      for (let i = 0; i < 40; i++) put(cache, `r${round}-${i}`, i, (round + i) % 3);
+      for (const sid of sids) for (const [j, e] of [...cache.map(sid).values()].entries()) if (j % 3 === round % 3) e.hit = true;
+      while (cache.overfull) {
+        const v = cache.takeVictims();
+        assert.equal(new Set(v).size, v.length, `round ${round}: no key is a victim twice`);
+      }
+      assert.equal(cache.size, cachedKeys(cache, sids).length, `round ${round}`);
+    }
+  });
+
+  test("dirtyCount and the keys a capture takes stay right through changed/cleaned cycles while the dirty list is compacted", () => {
+    const cache = cacheOf(10_000);
+    const es = Array.from({ length: 5000 }, (_, i) => put(cache, `k${i}`));
+    const model = new Set<CacheEntry>();
+    let compacted = false;
+    for (let round = 0; round < 12; round++) {
+      // Change a stripe (some keys twice), then clean nearly all: the list then holds far
+      // more clean keys than dirty ones, and the next new key in it compacts it.
+      const from = (round * 1700) % es.length;
+      for (let j = 0; j < 2500; j++) {
+        const e = es[(from + j) % es.length];
+        cache.changed(e);
+        if (j % 5 === 0) cache.changed(e);
+        model.add(e);
+      }
+      const clean = es.filter((_, i) => (i + round) % 50 !== 0);
+      cache.cleaned(clean);
+      cache.cleaned(clean); // cleaning a clean key again changes nothing
+      for (const e of clean) model.delete(e);
+      compacted ||= es.some((e) => !e.dirty && !e.listed && e.epoch > 0);
+      assert.equal(cache.dirtyCount, model.size, `round ${round}`);
+      // Every dirty key is still in the list a capture walks.
+      const capture = cache.capture(false, codecs);
+      assert.deepEqual(new Set(entriesOf(capture)), new Set([...model].map((e) => e.canonical)), `round ${round}`);
+      capture.release();
+    }
+    assert.ok(compacted, "the dirty list was compacted on the way");
+    const dirty = cache.dirtyEntries();
+    assert.deepEqual(new Set(dirty), model);
+    cache.cleaned(dirty);
+    assert.equal(cache.dirtyCount, 0);
+    assert.deepEqual(cache.dirtyEntries(), []);
+    // Keys dropped from the list by the compaction come back to it when changed again.
+    cache.changed(es[5]);
+    assert.deepEqual(cache.dirtyEntries(), [es[5]]);
+    assert.equal(cache.dirtyCount, 1);
+  });
+
+  test("capture(true) takes the keys changed in the current epoch; capture(false) every dirty one", () => {
+    const cache = cacheOf(100);
+    const [a, b, c] = ["a", "b", "c"].map((k) => put(cache, k));
+    cache.changed(a);
+    cache.changed(b);
+    const first = cache.capture(false, codecs);
+    assert.equal(first.size, 2);
+    assert.equal(cache.epoch, 1);
+    first.release();
+    cache.changed(c); // a and b stay dirty, changed before the epoch began
+    const second = cache.capture(true, codecs);
+    assert.deepEqual(entriesOf(second), ["c"]);
+    second.release();
+    cache.changed(a);
+    cache.changed(c);
+    cache.cleaned([c]);
+    const third = cache.capture(true, codecs);
+    assert.deepEqual(entriesOf(third), ["a"]);
+    third.release();
+    // A clean key changed in this epoch is not taken; a dirty one from any epoch is, by capture(false).
+    const all = cache.capture(false, codecs);
+    assert.deepEqual(entriesOf(all).sort(), ["a", "b"]);
+    all.release();
+    assert.equal(cache.capture(true, codecs).size, 0, "nothing changed in the new epoch");
+    assert.equal(cache.dirtyCount, 2, "a capture leaves the keys dirty");
+  });
+
+  test("a key captured again while an earlier capture holds it is encoded for the earlier one first", () => {
+    const cache = cacheOf(100);
+    const e = put(cache, "k", [1]);
+    cache.changed(e);
+    const earlier = cache.capture(false, codecs);
+    const later = cache.capture(false, codecs);
+    assert.equal(e.capture, later);
+    // The store hands the value out (preserving it for the capture tying the key) and it changes in place.
+    e.capture?.preserve(e);
+    (e.mem as number[]).push(2);
+    const old = earlier.value(0);
+    assert.deepEqual(decode(old.bytes!), [1], "the earlier capture keeps the value it took");
+    assert.deepEqual(decode(later.value(0).bytes!), [1], "the later capture took [1] too, preserved before the change");
+    earlier.release();
+    later.release();
+  });
+
+  test("clear() refuses with invariant_broken while keys are dirty, and forgets every key once clean", () => {
+    const cache = cacheOf(4);
+    const es = ["a", "b", "c"].map((k) => put(cache, k));
+    cache.changed(es[1]);
+    assert.throws(() => cache.clear(), (err: unknown) => err instanceof WeirError && err.code === "invariant_broken" && /1 unwritten/.test(err.message));
+    assert.equal(cache.size, 3, "a refused clear() drops nothing");
+    cache.cleaned([es[1]]);
+    cache.clear();
+    assert.equal(cache.size, 0);
+    assert.equal(cache.map(0).size, 0);
+    assert.deepEqual(cache.dirtyEntries(), []);
+    // The cache works on after a clear: the hand starts afresh.
+    for (let i = 0; i < 5; i++) put(cache, `n${i}`);
+    assert.ok(cache.takeVictims().length >= 1);
+    assert.equal(cache.size, cachedKeys(cache).length);
+  });
+
+  test("map() refuses a state id that was never declared", () => {
+    const cache = cacheOf(4);
+    assert.throws(() => cache.map(7), (err: unknown) => err instanceof WeirError && err.code === "invariant_broken" && /7/.test(err.message));
+  });
+});
+
+function entriesOf(capture: { size: number; value(i: number): { entry: CacheEntry } }): unknown[] {
+  return Array.from({ length: capture.size }, (_, i) => capture.value(i).entry.canonical);
+}
