@@ -1,0 +1,127 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { DirtyCapture } from "../../state/sqlite_capture.ts";
+import { CacheEntry } from "../../state/sqlite_cache.ts";
+import { stateCodec } from "../../state/sqlite_forms.ts";
+import type { StateCodec } from "../../state/sqlite_store.ts";
+import { decode } from "../../codec/cbor.ts";
+import { RowBytes } from "../../state/sqlite_row_bytes.ts";
+import { WeirError } from "../../errors.ts";
+
+const plain: StateCodec = { toStored: (v) => v, fromStored: (v) => v };
+// State 1 is a map state: its in-memory Map is stored as the list of its entries.
+const codecs = new Map<number, StateCodec>([[0, plain], [1, stateCodec("m", "map", false)]]);
+
+function entry(key: string, mem: unknown, sid = 0): CacheEntry {
+  const e = new CacheEntry(sid, key, 7, undefined, mem, 0);
+  e.dirty = true;
+  return e;
+}
+
+/** The value captured at `i` as the snapshot writes it: decoded bytes, the stored form, or "tombstone". */
+function valueAt(c: DirtyCapture, i: number): unknown {
+  const { bytes, stored } = c.value(i);
+  if (bytes !== undefined) return decode(bytes);
+  return stored === undefined ? "tombstone" : stored;
+}
+
+describe("DirtyCapture", () => {
+  test("an object value changed in place after preserve() keeps its value of the snapshot point", () => {
+    const list = entry("l", [1, 2]);
+    const map = entry("m", new Map([["a", ["a", 1]]]), 1);
+    const c = new DirtyCapture(codecs, [list, map]);
+    assert.equal(list.capture, c);
+    assert.equal(map.captureAt, 1);
+    // What the store does before handing a value out: preserve, then the reader changes it.
+    list.capture?.preserve(list);
+    map.capture?.preserve(map);
+    assert.equal(list.capture, undefined, "preserve() unties the key");
+    (list.mem as number[]).push(3);
+    (map.mem as Map<string, unknown>).set("b", ["b", 2]);
+    (map.mem as Map<string, unknown>).delete("a");
+    assert.ok(c.value(0).bytes !== undefined, "an object is encoded at preserve()");
+    assert.deepEqual(valueAt(c, 0), [1, 2]);
+    assert.deepEqual(valueAt(c, 1), [["a", 1]]);
+    c.release();
+  });
+
+  test("a value not used again is kept by reference and read at value(i) in its stored form", () => {
+    const map = entry("m", new Map([["a", ["a", 1]]]), 1);
+    const c = new DirtyCapture(codecs, [map]);
+    const v = c.value(0);
+    assert.equal(v.bytes, undefined, "nothing was encoded early");
+    assert.deepEqual(v.stored, [["a", 1]]);
+    assert.equal(v.entry, map);
+    assert.equal(map.capture, undefined, "value(i) unties the key");
+    c.release();
+  });
+
+  test("a primitive replaced after the capture keeps the old value", () => {
+    const n = entry("n", 41);
+    const s = entry("s", "before");
+    const c = new DirtyCapture(codecs, [n, s]);
+    // The store preserves before it replaces a value.
+    n.capture?.preserve(n);
+    n.mem = 42;
+    s.capture?.preserve(s);
+    s.mem = "after";
+    assert.equal(c.value(0).bytes, undefined, "a primitive is not encoded early");
+    assert.equal(valueAt(c, 0), 41);
+    assert.equal(valueAt(c, 1), "before");
+    c.release();
+  });
+
+  test("a deleted key (undefined) reads back as a tombstone, also after preserve()", () => {
+    const gone = entry("gone", undefined);
+    const later = entry("later", undefined);
+    const c = new DirtyCapture(codecs, [gone, later]);
+    later.capture?.preserve(later);
+    later.mem = [1]; // set again after the snapshot point
+    for (const i of [0, 1]) {
+      const v = c.value(i);
+      assert.equal(v.bytes, undefined);
+      assert.equal(v.stored, undefined);
+    }
+    c.release();
+  });
+
+  test("a value that cannot be encoded does not throw at preserve() but at value(i), with value_not_persistable", () => {
+    const bad = entry("bad", { f: () => 1 });
+    const good = entry("good", [1]);
+    const c = new DirtyCapture(codecs, [bad, good]);
+    assert.doesNotThrow(() => bad.capture?.preserve(bad));
+    good.capture?.preserve(good);
+    assert.throws(() => c.value(0), (e: unknown) => e instanceof WeirError && e.code === "value_not_persistable");
+    assert.deepEqual(valueAt(c, 1), [1], "the other keys are unaffected");
+    c.release();
+  });
+
+  test("a bare function, kept by reference like a primitive, fails as the snapshot encodes it, with value_not_persistable", () => {
+    const fn = entry("fn", () => 1);
+    const c = new DirtyCapture(codecs, [fn]);
+    assert.doesNotThrow(() => fn.capture?.preserve(fn));
+    const { bytes, stored } = c.value(0);
+    assert.equal(bytes, undefined);
+    assert.equal(typeof stored, "function");
+    // What the snapshot does with a stored form (sqlite_native.ts #writeCaptured).
+    assert.throws(() => new RowBytes().value(stored), (e: unknown) => e instanceof WeirError && e.code === "value_not_persistable");
+    c.release();
+  });
+
+  test("release() unties every key still tied to the capture, and no other capture's", () => {
+    const a = entry("a", [1]);
+    const b = entry("b", [2]);
+    const c = new DirtyCapture(codecs, [a, b]);
+    const other = new DirtyCapture(codecs, [entry("x", 1)]);
+    // b is captured again by a later capture (which the cache preserves for the earlier one first).
+    b.capture?.preserve(b);
+    const later = new DirtyCapture(codecs, [b]);
+    c.release();
+    assert.equal(a.capture, undefined);
+    assert.equal(b.capture, later, "a key tied to a later capture stays tied to it");
+    assert.deepEqual(valueAt(later, 0), [2]);
+    assert.equal(other.size, 1);
+    other.release();
+    later.release();
+  });
+});
