@@ -98,6 +98,8 @@ export interface NativeSnapshotInit {
  * console.assert(!needsBase({ files: [base, captured, log(10)], shared: [] }));
  * console.assert(!needsBase({ files: [base, captured, log(600), log(400)], shared: [] }));
  * console.assert(needsBase({ files: [base, captured, log(600), log(401)], shared: [] }));
+ * // Every key was captured (none written back): the base is its own changelog.
+ * console.assert(!needsBase({ files: [{ kind: "base", parts: 1, rows: 0 }, { kind: "changelog", parts: 1, rows: 10_000 }, log(100)], shared: [] }));
  * ```
  */
 export function needsBase(previous: NativeChain | undefined): boolean {
