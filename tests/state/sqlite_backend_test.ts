@@ -301,6 +301,25 @@ describe("SqliteKeyedStateBackend native checkpoints (incremental: true)", () =>
     await assert.rejects(async () => await native(storage).restore([h]), (e: unknown) => e instanceof WeirError && e.code === "checkpoint_corrupt" && /missing/.test(e.message));
     b.dispose();
   });
+
+  test("empty files restore: a base with no dirty value (its own changelog empty) and a changelog with no change", async () => {
+    const storage = new MemoryStorage();
+    const b = native(storage);
+    b.setCurrentKey("a");
+    b.valueState<number>("n").update(1);
+    b.store.flush(); // nothing dirty: the base's changelog of captured values has no record
+    const h1 = await finish(b.snapshot(1));
+    const h2 = await finish(b.snapshot(2)); // nothing changed since
+    assert.deepEqual(decodeLayoutFiles(h2), ["base", "changelog", "changelog"]);
+    for (const h of [h1, h2]) {
+      const r = native(storage);
+      await r.restore([h]);
+      r.setCurrentKey("a");
+      assert.equal(r.valueState<number>("n").value(), 1);
+      r.dispose();
+    }
+    b.dispose();
+  });
 });
 
 function keyGroupOfNumber(k: number): number {
