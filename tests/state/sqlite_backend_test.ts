@@ -12,6 +12,8 @@ import { MemoryStorage } from "../../storage/memory.ts";
 import type { KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
 import { keyGroupOf, keyGroupRangeFor } from "../../state/key_group.ts";
 import { decode } from "../../codec/cbor.ts";
+import { readChangelog } from "../../state/sqlite_changelog.ts";
+import { keyFromBytes } from "../../state/sqlite_keys.ts";
 import { KeyedStateCapture } from "../../dataflow/operators/keyed_capture.ts";
 
 const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-backend-"));
@@ -129,8 +131,8 @@ function newBytes(h: KeyedStateHandle, before: KeyedStateHandle | undefined): nu
 }
 
 describe("SqliteKeyedStateBackend native checkpoints (incremental: true)", () => {
-  const native = (storage: MemoryStorage, over: Partial<KeyedStateBackendInit> = {}) =>
-    new SqliteKeyedStateBackend({ ...init, maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, storage, ...over }, { driver: sqliteDriver, directory, cacheEntriesMax: 500, nativeCheckpoints: true });
+  const native = (storage: MemoryStorage, over: Partial<KeyedStateBackendInit> = {}, cacheEntriesMax = 500) =>
+    new SqliteKeyedStateBackend({ ...init, maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, storage, ...over }, { driver: sqliteDriver, directory, cacheEntriesMax, nativeCheckpoints: true });
 
   test("a base, then changelogs of only what changed; the latest handle restores updates and deletions", async () => {
     const storage = new MemoryStorage();
@@ -320,7 +322,262 @@ describe("SqliteKeyedStateBackend native checkpoints (incremental: true)", () =>
     }
     b.dispose();
   });
+
+  test("a changelog checkpoint restores the state of its snapshot point while values change in place, are replaced, deleted and evicted before it is stepped", async () => {
+    const storage = new MemoryStorage();
+    // A cache far smaller than the keys touched: evictions write captured keys back during the race.
+    const b = native(storage, {}, 40);
+    const h = new ModelState(b);
+    const n = 300;
+    for (let i = 0; i < n; i++) h.update(i, `v${i}`).add(i, i).put(i, "a", i).reduce(i, 1);
+    await finish(b.snapshot(1));
+    // The changes the changelog holds: some written back (evicted), the last ones still dirty.
+    for (let i = 0; i < n; i += 2) {
+      h.add(i, 1000 + i).put(i, "b", i).reduce(i, 2);
+      if (i % 10 === 0) h.update(i, `changed-${i}`);
+      if (i % 14 === 0) h.remove(i);
+    }
+    assert.ok(b.store.dirtyEntries > 0, "some changed values are dirty at the snapshot point");
+    const expected = h.expected(n);
+    const snap = b.snapshot(2);
+    // Most recently changed (the captured keys) first, then the rest, which evicts the captured ones.
+    const race = (round: number) => {
+      for (let i = n - 2; i >= 0; i -= 2) {
+        h.add(i, -round).put(i, "a", -round).put(i, `r${round}`, round).reduce(i, 5);
+        if (i % 4 === 0) h.update(i, `raced-${round}-${i}`);
+        if (i % 6 === 0) h.remove(i);
+      }
+      for (let i = 1; i < n; i += 2) h.reduce(i, 7).add(i, round);
+    };
+    race(0);
+    for (let round = 1; !(await snap.step(1)); round++) race(round);
+    const h2 = snap.result();
+    snap.release();
+    assert.deepEqual(decodeLayoutFiles(h2), ["base", "changelog", "changelog"]);
+    const r = native(storage, {}, 40);
+    await r.restore([h2]);
+    assert.deepEqual(new ModelState(r).actual(n), expected);
+    assert.deepEqual(h.actual(n), h.expected(n), "the running backend has every change of the race");
+    b.dispose();
+    r.dispose();
+  });
+
+  test("a changelog holds only the keys changed since the previous checkpoint, not keys dirty since before the base", async () => {
+    const storage = new MemoryStorage();
+    // Every key fits the cache: no value is written back, all stay dirty across both checkpoints.
+    const b = native(storage, {}, 20_000);
+    const v = b.valueState<string>("v");
+    for (let i = 0; i < 10_000; i++) {
+      b.setCurrentKey(i);
+      v.update(`value-${i}`.padEnd(100, "."));
+    }
+    const h1 = await finish(b.snapshot(1));
+    assert.equal(b.store.dirtyEntries, 10_000, "nothing was written back");
+    const changed = new Set<number>();
+    for (let i = 0; i < 100; i++) {
+      const k = i * 97;
+      changed.add(k);
+      b.setCurrentKey(k);
+      v.update(`changed-${k}`.padEnd(100, "!"));
+    }
+    const h2 = await finish(b.snapshot(2));
+    assert.deepEqual(decodeLayoutFiles(h2), ["base", "changelog", "changelog"]);
+    const baseBytes = newBytes(h1, undefined);
+    const logBytes = newBytes(h2, h1);
+    assert.ok(logBytes <= baseBytes * 0.02, `changelog ${logBytes} B vs base ${baseBytes} B`);
+    // The changelog's records name exactly the changed keys.
+    const known = new Set((h1 as { shared: { key: string }[] }).shared.map((ref) => ref.key));
+    const parts = await Promise.all((h2 as { shared: { key: string }[] }).shared.filter((ref) => !known.has(ref.key)).map((ref) => storage.get(ref.key)));
+    const logged: unknown[] = [];
+    readChangelog(concatBytes(parts.map((p) => p!)), "the changelog", (_kg, _s, k, _ok, value) => {
+      assert.ok(value !== null, "no key was deleted");
+      logged.push(keyFromBytes(k));
+    });
+    assert.deepEqual(new Set(logged), changed);
+    assert.equal(logged.length, changed.size);
+    const r = native(storage, {}, 20_000);
+    await r.restore([h2]);
+    const rv = r.valueState<string>("v");
+    for (let i = 0; i < 10_000; i += 7) {
+      r.setCurrentKey(i);
+      assert.equal(rv.value(), changed.has(i) ? `changed-${i}`.padEnd(100, "!") : `value-${i}`.padEnd(100, "."), `key ${i}`);
+    }
+    b.dispose();
+    r.dispose();
+  });
+
+  test("every handle of a chain of a base and several changelogs, with keys deleted and inserted again, restores its state", async () => {
+    const storage = new MemoryStorage();
+    const b = native(storage, {}, 100);
+    const h = new ModelState(b);
+    const n = 2000;
+    for (let i = 0; i < n; i++) h.update(i, `v${i}`).add(i, i);
+    const handles = [await finish(b.snapshot(1))];
+    const expected = [h.expected(n + 100)];
+    for (let round = 1; round <= 4; round++) {
+      for (let j = 0; j < 40; j++) {
+        const i = (round * 400 + j * 7) % n;
+        h.remove(i); // deleted this round
+        const back = ((round - 1) * 400 + j * 7) % n;
+        h.update(back, `back-${round}`).add(back, round); // deleted last round (or before), inserted again
+        const twice = (i + 3) % n;
+        h.remove(twice).update(twice, `twice-${round}`); // deleted and inserted again within the round
+        const fresh = n + ((round * 13 + j) % 100);
+        h.update(fresh, `new-${round}`).add(fresh, round); // a key the base never had
+        if (j % 3 === 0) h.remove(fresh);
+      }
+      handles.push(await finish(b.snapshot(round + 1)));
+      expected.push(h.expected(n + 100));
+    }
+    assert.deepEqual(decodeLayoutFiles(handles[4]), ["base", "changelog", "changelog", "changelog", "changelog", "changelog"]);
+    for (const [at, handle] of handles.entries()) {
+      const r = native(storage, {}, 100);
+      await r.restore([handle]);
+      assert.deepEqual(new ModelState(r).actual(n + 100), expected[at], `checkpoint ${at + 1}`);
+      r.dispose();
+    }
+    b.dispose();
+  });
+
+  for (const steps of [0, 1]) {
+    test(`a checkpoint aborted after its capture (${steps} steps taken) is followed by a base that loses nothing, also when keys it captured change afterwards`, async () => {
+      const storage = new MemoryStorage();
+      const b = native(storage, {}, 30);
+      const h = new ModelState(b);
+      const n = 200;
+      for (let i = 0; i < n; i++) h.update(i, `v${i}`).add(i, i).reduce(i, 1);
+      await finish(b.snapshot(1));
+      // Changes handed to the checkpoint that aborts: written back (evicted) or captured (dirty).
+      for (let i = 0; i < n; i += 3) h.add(i, -i).reduce(i, 2).put(i, "x", i);
+      for (let i = 0; i < n; i += 9) h.remove(i);
+      assert.ok(b.store.dirtyEntries > 0);
+      const aborted = b.snapshot(2);
+      // While it holds them, and after it is gone: the captured keys (the last changed) change first.
+      for (let i = n - 1; i >= n - 40; i--) h.add(i, 1).reduce(i, 3);
+      for (let s = 0; s < steps; s++) await aborted.step(1);
+      aborted.release();
+      for (let i = n - 1; i >= 0; i -= 3) {
+        h.add(i, 2).put(i, "y", i).reduce(i, 4);
+        if (i % 5 === 0) h.update(i, `after-${i}`);
+        if (i % 11 === 0) h.remove(i);
+      }
+      const expected = h.expected(n);
+      const h3 = await finish(b.snapshot(3));
+      assert.deepEqual(decodeLayoutFiles(h3), ["base", "changelog"]);
+      // The chain goes on from the new base.
+      for (let i = 0; i < n; i += 4) h.reduce(i, 5);
+      const h4 = await finish(b.snapshot(4));
+      assert.deepEqual(decodeLayoutFiles(h4), ["base", "changelog", "changelog"]);
+      for (const [handle, want] of [[h3, expected], [h4, h.expected(n)]] as const) {
+        const r = native(storage, {}, 30);
+        await r.restore([handle]);
+        assert.deepEqual(new ModelState(r).actual(n), want);
+        r.dispose();
+      }
+      b.dispose();
+    });
+  }
 });
+
+/** What a key holds in the model of {@link ModelState}. */
+interface KeyModel {
+  v?: string;
+  l?: number[];
+  m?: Map<string, number>;
+  r?: number;
+}
+
+/**
+ * A backend's value, list, map and reducing states driven beside a model of them. Keys are
+ * numbers, strings and objects by turns; the reducing state changes its accumulator in place.
+ */
+class ModelState {
+  readonly #model = new Map<number, KeyModel>();
+  constructor(readonly b: SqliteKeyedStateBackend) {}
+
+  #key(i: number): unknown {
+    return i % 3 === 0 ? { id: i } : i % 3 === 1 ? `k${i}` : i;
+  }
+
+  #at(i: number): KeyModel {
+    this.b.setCurrentKey(this.#key(i));
+    let m = this.#model.get(i);
+    if (m === undefined) this.#model.set(i, (m = {}));
+    return m;
+  }
+
+  #reducing() {
+    return this.b.reducingState<{ n: number }>("r", (acc, v) => {
+      acc.n += v.n;
+      return acc;
+    });
+  }
+
+  update(i: number, v: string): this {
+    this.#at(i).v = v;
+    this.b.valueState<string>("v").update(v);
+    return this;
+  }
+
+  add(i: number, x: number): this {
+    const m = this.#at(i);
+    m.l = [...(m.l ?? []), x];
+    this.b.listState<number>("l").add(x);
+    return this;
+  }
+
+  put(i: number, mk: string, x: number): this {
+    const m = this.#at(i);
+    (m.m ??= new Map()).set(mk, x);
+    this.b.mapState<string, number>("m").put(mk, x);
+    return this;
+  }
+
+  reduce(i: number, x: number): this {
+    const m = this.#at(i);
+    m.r = (m.r ?? 0) + x;
+    this.#reducing().add({ n: x });
+    return this;
+  }
+
+  /** Clears every state of key `i`. */
+  remove(i: number): this {
+    this.#at(i);
+    this.#model.set(i, {});
+    this.b.valueState<string>("v").clear();
+    this.b.listState<number>("l").clear();
+    this.b.mapState<string, number>("m").clear();
+    this.#reducing().clear();
+    return this;
+  }
+
+  /** The model's state of keys 0 to n - 1, one line per key. */
+  expected(n: number): string[] {
+    return Array.from({ length: n }, (_, i) => {
+      const m = this.#model.get(i) ?? {};
+      return JSON.stringify([i, m.v ?? null, m.l ?? [], [...(m.m ?? new Map()).entries()], m.r ?? null]);
+    });
+  }
+
+  /** The backend's state of keys 0 to n - 1, as expected() writes it. */
+  actual(n: number): string[] {
+    return Array.from({ length: n }, (_, i) => {
+      this.b.setCurrentKey(this.#key(i));
+      const b = this.b;
+      return JSON.stringify([i, b.valueState<string>("v").value() ?? null, b.listState<number>("l").get(), b.mapState<string, number>("m").entries(), this.#reducing().get()?.n ?? null]);
+    });
+  }
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
 
 function keyGroupOfNumber(k: number): number {
   return keyGroupOf(k, 128);
