@@ -297,14 +297,19 @@ export class SqliteStateStore {
     if (!cache.overfull) return;
     const victims = cache.takeVictims();
     const dirty = victims.filter((v) => v.dirty);
-    if (dirty.length === 0) return;
-    try {
-      this.#writeRows(dirty);
-    } catch (e) {
-      // Not written: they stay cached (and dirty) rather than be lost.
-      for (const v of victims) cache.insert(v);
-      throw e;
+    if (dirty.length > 0) {
+      try {
+        this.#writeRows(dirty);
+      } catch (e) {
+        // Not written: they stay cached (and dirty) rather than be lost.
+        for (const v of victims) cache.insert(v);
+        throw e;
+      }
     }
+    // A victim may stay in the cache's dirty list until it is compacted (up to as many as
+    // the dirty keys, 100 K by default): without its value there, which a capture keeps
+    // for itself, the heap does not hold the evicted values too.
+    for (const v of victims) v.mem = undefined;
   }
 
   /**
