@@ -126,6 +126,9 @@ export class EntryCache {
       e.dirty = false;
       this.#dirtyCount--;
     }
+    // Here too, not only in changed(): reads alone write dirty keys back as they evict
+    // them, and a list never compacted would hold every key that was dirty.
+    if (this.#dirty.length > 2 * this.#dirtyCount + 1024) this.#compact();
   }
 
   #compact(): void {

@@ -129,6 +129,19 @@ describe("EntryCache", () => {
     assert.equal(cache.dirtyCount, 1);
   });
 
+  test("cleaned() lets go of keys written back, without waiting for a later change (reads alone evict every dirty key)", () => {
+    const cache = cacheOf(10_000);
+    const es = Array.from({ length: 5000 }, (_, i) => put(cache, `k${i}`));
+    for (const e of es) cache.changed(e);
+    cache.cleaned(es.slice(0, 4000));
+    assert.equal(cache.dirtyCount, 1000);
+    assert.ok(es.slice(0, 4000).every((e) => !e.listed), "the dirty list no longer holds the clean keys");
+    assert.ok(es.slice(4000).every((e) => e.listed && e.dirty));
+    const capture = cache.capture(false, codecs);
+    assert.deepEqual(entriesOf(capture), es.slice(4000).map((e) => e.canonical));
+    capture.release();
+  });
+
   test("capture(true) takes the keys changed in the current epoch; capture(false) every dirty one", () => {
     const cache = cacheOf(100);
     const [a, b, c] = ["a", "b", "c"].map((k) => put(cache, k));
