@@ -12,6 +12,13 @@ const plain: StateCodec = { toStored: (v) => v, fromStored: (v) => v };
 // State 1 is a map state: its in-memory Map is stored as the list of its entries.
 const codecs = new Map<number, StateCodec>([[0, plain], [1, stateCodec("m", "map", false)]]);
 
+/** A capture of `entries`, taken as the cache takes them at a snapshot point. */
+function captureOf(entries: CacheEntry[]): DirtyCapture {
+  const c = new DirtyCapture(codecs);
+  for (const e of entries) c.take(e);
+  return c;
+}
+
 function entry(key: string, mem: unknown, sid = 0): CacheEntry {
   const e = new CacheEntry(sid, key, 7, undefined, mem, 0);
   e.dirty = true;
@@ -29,7 +36,7 @@ describe("DirtyCapture", () => {
   test("an object value changed in place after preserve() keeps its value of the snapshot point", () => {
     const list = entry("l", [1, 2]);
     const map = entry("m", new Map([["a", ["a", 1]]]), 1);
-    const c = new DirtyCapture(codecs, [list, map]);
+    const c = captureOf([list, map]);
     assert.equal(list.capture, c);
     assert.equal(map.captureAt, 1);
     // What the store does before handing a value out: preserve, then the reader changes it.
@@ -47,7 +54,7 @@ describe("DirtyCapture", () => {
 
   test("a value not used again is kept by reference and read at value(i) in its stored form", () => {
     const map = entry("m", new Map([["a", ["a", 1]]]), 1);
-    const c = new DirtyCapture(codecs, [map]);
+    const c = captureOf([map]);
     const v = c.value(0);
     assert.equal(v.bytes, undefined, "nothing was encoded early");
     assert.deepEqual(v.stored, [["a", 1]]);
@@ -59,7 +66,7 @@ describe("DirtyCapture", () => {
   test("a primitive replaced after the capture keeps the old value", () => {
     const n = entry("n", 41);
     const s = entry("s", "before");
-    const c = new DirtyCapture(codecs, [n, s]);
+    const c = captureOf([n, s]);
     // The store preserves before it replaces a value.
     n.capture?.preserve(n);
     n.mem = 42;
@@ -74,7 +81,7 @@ describe("DirtyCapture", () => {
   test("a deleted key (undefined) reads back as a tombstone, also after preserve()", () => {
     const gone = entry("gone", undefined);
     const later = entry("later", undefined);
-    const c = new DirtyCapture(codecs, [gone, later]);
+    const c = captureOf([gone, later]);
     later.capture?.preserve(later);
     later.mem = [1]; // set again after the snapshot point
     for (const i of [0, 1]) {
@@ -88,7 +95,7 @@ describe("DirtyCapture", () => {
   test("a value that cannot be encoded does not throw at preserve() but at value(i), with value_not_persistable", () => {
     const bad = entry("bad", { f: () => 1 });
     const good = entry("good", [1]);
-    const c = new DirtyCapture(codecs, [bad, good]);
+    const c = captureOf([bad, good]);
     assert.doesNotThrow(() => bad.capture?.preserve(bad));
     good.capture?.preserve(good);
     assert.throws(() => c.value(0), (e: unknown) => e instanceof WeirError && e.code === "value_not_persistable");
@@ -98,7 +105,7 @@ describe("DirtyCapture", () => {
 
   test("a bare function, kept by reference like a primitive, fails as the snapshot encodes it, with value_not_persistable", () => {
     const fn = entry("fn", () => 1);
-    const c = new DirtyCapture(codecs, [fn]);
+    const c = captureOf([fn]);
     assert.doesNotThrow(() => fn.capture?.preserve(fn));
     const { bytes, stored } = c.value(0);
     assert.equal(bytes, undefined);
@@ -111,11 +118,11 @@ describe("DirtyCapture", () => {
   test("release() unties every key still tied to the capture, and no other capture's", () => {
     const a = entry("a", [1]);
     const b = entry("b", [2]);
-    const c = new DirtyCapture(codecs, [a, b]);
-    const other = new DirtyCapture(codecs, [entry("x", 1)]);
+    const c = captureOf([a, b]);
+    const other = captureOf([entry("x", 1)]);
     // b is captured again by a later capture (which the cache preserves for the earlier one first).
     b.capture?.preserve(b);
-    const later = new DirtyCapture(codecs, [b]);
+    const later = captureOf([b]);
     c.release();
     assert.equal(a.capture, undefined);
     assert.equal(b.capture, later, "a key tied to a later capture stays tied to it");
