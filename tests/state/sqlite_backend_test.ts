@@ -9,6 +9,7 @@ import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
 import type { KeyedStateBackendInit } from "../../state/backend.ts";
 import { runBackendConformance, tablesOf } from "./backend_conformance.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
+import { joinParts } from "../../storage/adapter.ts";
 import type { KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
 import { keyGroupOf, keyGroupRangeFor } from "../../state/key_group.ts";
 import { decode } from "../../codec/cbor.ts";
@@ -389,7 +390,7 @@ describe("SqliteKeyedStateBackend native checkpoints (incremental: true)", () =>
     const known = new Set((h1 as { shared: { key: string }[] }).shared.map((ref) => ref.key));
     const parts = await Promise.all((h2 as { shared: { key: string }[] }).shared.filter((ref) => !known.has(ref.key)).map((ref) => storage.get(ref.key)));
     const logged: unknown[] = [];
-    readChangelog(concatBytes(parts.map((p) => p!)), "the changelog", (_kg, _s, k, _ok, value) => {
+    readChangelog(joinParts(parts.map((p) => p!)), "the changelog", (_kg, _s, k, _ok, value) => {
       assert.ok(value !== null, "no key was deleted");
       logged.push(keyFromBytes(k));
     });
@@ -567,16 +568,6 @@ class ModelState {
       return JSON.stringify([i, b.valueState<string>("v").value() ?? null, b.listState<number>("l").get(), b.mapState<string, number>("m").entries(), this.#reducing().get()?.n ?? null]);
     });
   }
-}
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 function keyGroupOfNumber(k: number): number {
