@@ -14,7 +14,7 @@ import type { AggregatingState, IncrementalKeyedState, KeyedStateBackend, KeyedS
 import { ttlListState, ttlMapState, ttlValueState } from "./heap_ttl_states.ts";
 import { type KeyGroupRange, canonicalKey, invalidKey } from "./key_group.ts";
 import { type ListState, type MapState, readTable, type StateKind, type ValueState } from "./keyed_state.ts";
-import { maxLocalPayload, templatePageSize } from "./sqlite_btree_file.ts";
+import { adoptRecords, kvTemplate, maxLocalPayload, templatePageSize } from "./sqlite_btree_file.ts";
 import { canonicalSnapshot, writeCanonicalRows } from "./sqlite_canonical.ts";
 import type { SqliteDriver } from "./sqlite_driver.ts";
 import { stateCodec } from "./sqlite_forms.ts";
@@ -420,10 +420,10 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
     }
     if (tables.length === 0) return;
     if (this.#store.isEmpty()) {
-      const template = this.#store.kvTemplate();
+      const template = kvTemplate(this.#store);
       const records = canonicalRecords(tables, this.range, maxLocalPayload(templatePageSize(template)));
       if (records !== undefined && records.count > 0) {
-        this.#store.adoptRecords(template, records);
+        adoptRecords(this.#store, template, records);
         return;
       }
       this.#driver.removeFiles(template.path);

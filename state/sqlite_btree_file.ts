@@ -14,6 +14,7 @@
  */
 import { WeirError, assert } from "../errors.ts";
 import { type KvRecords, varintLength } from "./sqlite_records.ts";
+import { SCHEMA, type SqliteStateStore } from "./sqlite_store.ts";
 
 const LEAF_INDEX = 0x0a;
 const INTERIOR_INDEX = 0x02;
@@ -252,4 +253,50 @@ function setUint32(b: Uint8Array, at: number, n: number): void {
   b[at + 1] = (n >>> 16) & 0xff;
   b[at + 2] = (n >>> 8) & 0xff;
   b[at + 3] = n & 0xff;
+}
+
+/**
+ * A new file beside `store`'s, with its schema and empty tables, written by SQLite: what a
+ * restore written whole starts from (see adoptRecords()).
+ * @throws {WeirError} `storage_failed`
+ */
+export function kvTemplate(store: SqliteStateStore): KvTemplate & { path: string } {
+  const { driver } = store;
+  const path = `${store.path}.load`;
+  driver.removeFiles(path);
+  try {
+    const db = driver.open(path);
+    let rootPage: number;
+    try {
+      // A scratch file read back at once: one transaction and no fsync (three synced
+      // commits took 60 ms of a 1 M-key restore's 0.6 s).
+      db.exec(`PRAGMA synchronous = OFF; BEGIN; ${SCHEMA} COMMIT;`);
+      rootPage = db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'kv'").get()!.rootpage as number;
+    } finally {
+      db.close();
+    }
+    return { path, bytes: driver.readFile(path), rootPage };
+  } catch (e) {
+    driver.removeFiles(path);
+    if (e instanceof WeirError) throw e;
+    throw new WeirError("storage_failed", `Cannot write the SQLite template file ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Writes `template`'s file with `records` (in primary-key order) in its kv table and makes
+ * it `store`'s file: a restore into an empty store without a statement per row.
+ * @throws {WeirError} `storage_failed` when the file cannot be written;
+ *   `invariant_broken` when the store holds unwritten values
+ */
+export function adoptRecords(store: SqliteStateStore, template: KvTemplate & { path: string }, records: KvRecords): number {
+  try {
+    store.driver.writeFile(template.path, buildKvFile(template, records));
+  } catch (e) {
+    store.driver.removeFiles(template.path);
+    if (e instanceof WeirError) throw e;
+    throw new WeirError("storage_failed", `Cannot write the restored SQLite state file ${template.path}: ${(e as Error).message}`, { cause: e });
+  }
+  store.adoptFile(template.path);
+  return records.count;
 }

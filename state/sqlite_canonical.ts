@@ -15,7 +15,7 @@ import { liveStored } from "./sqlite_forms.ts";
 import type { BulkRowWriter } from "./sqlite_bulk.ts";
 import { KEY_TAG_UTF8, keyFromBytes } from "./sqlite_keys.ts";
 import { RowBytes } from "./sqlite_row_bytes.ts";
-import type { SqliteSnapshotReader, StoredRow } from "./sqlite_store.ts";
+import type { SqliteSnapshotReader, StoredRow } from "./sqlite_snapshot_reader.ts";
 
 /** A state as a canonical snapshot needs it. */
 export interface CanonicalState {

@@ -15,8 +15,6 @@ import { decode, encode } from "../codec/cbor.ts";
 import { WeirError, assert } from "../errors.ts";
 import { hashKey } from "./key_group.ts";
 import { KeyFilter } from "./sqlite_bloom.ts";
-import { type KvTemplate, buildKvFile } from "./sqlite_btree_file.ts";
-import type { KvRecords } from "./sqlite_records.ts";
 import { BulkRowWriter } from "./sqlite_bulk.ts";
 import { keyBytes } from "./sqlite_keys.ts";
 import { RowBytes } from "./sqlite_row_bytes.ts";
@@ -24,6 +22,7 @@ import { CacheEntry, EntryCache } from "./sqlite_cache.ts";
 import type { DirtyCapture } from "./sqlite_capture.ts";
 import { ChangelogWriter } from "./sqlite_changelog.ts";
 import type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./sqlite_driver.ts";
+import { SqliteSnapshotReader } from "./sqlite_snapshot_reader.ts";
 
 /** Converts one state's values between their in-memory form and their stored (canonical) form. */
 export interface StateCodec {
@@ -31,14 +30,6 @@ export interface StateCodec {
   fromStored(stored: unknown): unknown;
 }
 
-/** One row as stored: key group, state id, key bytes, original key (objects only), value. */
-export interface StoredRow {
-  kg: number;
-  s: number;
-  k: Uint8Array;
-  ok: Uint8Array | null;
-  v: Uint8Array;
-}
 
 /** What a store is opened with. */
 export interface SqliteStoreOptions {
@@ -55,8 +46,8 @@ export interface SqliteStoreOptions {
   trackChanges?: boolean;
 }
 
-/** The schema version of the working file. */
-const SCHEMA = `
+/** The working file's tables (a restore's template file has them too). */
+export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS kv (kg INTEGER NOT NULL, s INTEGER NOT NULL, k BLOB NOT NULL, ok BLOB, v BLOB NOT NULL,
   PRIMARY KEY (kg, s, k)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`;
@@ -173,51 +164,6 @@ export class SqliteStateStore {
   #removeLog(): void {
     if (this.#log) this.#driver.removeFiles(this.#log.path);
     this.#log = undefined;
-  }
-
-  /**
-   * A new file beside this store's, with its schema and empty tables, written by SQLite:
-   * what a restore written whole starts from (see adoptRecords()).
-   * @throws {WeirError} `storage_failed`
-   */
-  kvTemplate(): KvTemplate & { path: string } {
-    const path = `${this.path}.load`;
-    this.#driver.removeFiles(path);
-    try {
-      const db = this.#driver.open(path);
-      let rootPage: number;
-      try {
-        // A scratch file read back at once: one transaction and no fsync (three synced
-        // commits took 60 ms of a 1 M-key restore's 0.6 s).
-        db.exec(`PRAGMA synchronous = OFF; BEGIN; ${SCHEMA} COMMIT;`);
-        rootPage = db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'kv'").get()!.rootpage as number;
-      } finally {
-        db.close();
-      }
-      return { path, bytes: this.#driver.readFile(path), rootPage };
-    } catch (e) {
-      this.#driver.removeFiles(path);
-      if (e instanceof WeirError) throw e;
-      throw new WeirError("storage_failed", `Cannot write the SQLite template file ${path}: ${(e as Error).message}`, { cause: e });
-    }
-  }
-
-  /**
-   * Writes `template`'s file with `records` (in primary-key order) in its kv table and makes
-   * it this store's file: a restore into an empty store without a statement per row.
-   * @throws {WeirError} `storage_failed` when the file cannot be written;
-   *   `invariant_broken` when the store holds unwritten values
-   */
-  adoptRecords(template: KvTemplate & { path: string }, records: KvRecords): number {
-    try {
-      this.#driver.writeFile(template.path, buildKvFile(template, records));
-    } catch (e) {
-      this.#driver.removeFiles(template.path);
-      if (e instanceof WeirError) throw e;
-      throw new WeirError("storage_failed", `Cannot write the restored SQLite state file ${template.path}: ${(e as Error).message}`, { cause: e });
-    }
-    this.adoptFile(template.path);
-    return records.count;
   }
 
   /** True when the file holds no row. */
@@ -425,55 +371,5 @@ export class SqliteStateStore {
     this.#db.close();
     this.#driver.removeFiles(this.path);
     this.#removeLog();
-  }
-}
-
-/** Rows in (key group, state, key) order from a pinned read transaction, a page at a time. */
-export class SqliteSnapshotReader {
-  readonly #db: SqliteDatabase;
-  readonly #page: SqliteStatement;
-  #after: [number, number, Uint8Array] = [-1, 0, new Uint8Array(0)];
-  #done = false;
-  #closed = false;
-
-  constructor(db: SqliteDatabase) {
-    this.#db = db;
-    db.exec("BEGIN");
-    // A WAL read transaction takes its snapshot at its first read, not at BEGIN.
-    db.prepare("SELECT count(*) AS n FROM meta").get();
-    this.#page = db.prepare("SELECT kg, s, k, ok, v FROM kv WHERE (kg, s, k) > (?, ?, ?) ORDER BY kg, s, k LIMIT ?");
-  }
-
-  /** True once every row was returned. */
-  get done(): boolean {
-    return this.#done;
-  }
-
-  /** The next `limit` rows (fewer at the end). */
-  next(limit: number): StoredRow[] {
-    if (this.#done) return [];
-    const rows = this.#page.all(this.#after[0], this.#after[1], this.#after[2], limit) as unknown as StoredRow[];
-    if (limit < 0 || rows.length < limit) this.#done = true;
-    const last = rows[rows.length - 1];
-    if (last) this.#after = [last.kg, last.s, last.k];
-    return rows;
-  }
-
-  /** Starts again at the first row, in the same read transaction (the same snapshot). */
-  rewind(): void {
-    assert(!this.#closed, () => "A closed SQLite snapshot reader was rewound");
-    this.#after = [-1, 0, new Uint8Array(0)];
-    this.#done = false;
-  }
-
-  /** Ends the read transaction and closes the connection. Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      this.#db.exec("COMMIT");
-    } finally {
-      this.#db.close();
-    }
   }
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
 import { SqliteStateStore } from "../../state/sqlite_store.ts";
 import { SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
-import { maxLocalPayload } from "../../state/sqlite_btree_file.ts";
+import { adoptRecords, kvTemplate, maxLocalPayload } from "../../state/sqlite_btree_file.ts";
 import { KvRecords } from "../../state/sqlite_records.ts";
 import { compareBytes } from "../../state/sqlite_canonical.ts";
 import type { KeyedTableSnapshot } from "../../state/keyed_state.ts";
@@ -40,7 +40,7 @@ describe(`sqlite_btree_file (${sqliteDriver.name})`, () => {
   ] as [string, number, (i: number) => number][]) {
     test(`buildKvFile() writes a kv B-tree that SQLite reads and keeps writing to: ${name}`, () => {
       const store = openStore();
-      const template = store.kvTemplate();
+      const template = kvTemplate(store);
       const max = maxLocalPayload(4096);
       let rows = sortedRows(n, size);
       if (n === 0) {
@@ -62,7 +62,7 @@ describe(`sqlite_btree_file (${sqliteDriver.name})`, () => {
       }
       const records = new KvRecords();
       for (const [kg, s, k, v] of rows) assert.ok(records.add(kg, s, k, null, v) <= max);
-      store.adoptRecords(template, records);
+      adoptRecords(store, template, records);
       assert.equal(integrity(store), "ok");
       assert.equal(store.db.prepare("SELECT count(*) AS n FROM kv").get()!.n, rows.length);
       const all = store.db.prepare("SELECT kg, s, k, v FROM kv ORDER BY kg, s, k").all();
