@@ -12,6 +12,7 @@ const SLOW = { timeout: 240_000 };
 /** A savepoint of a keyed count (uid "count", state "n", keys "k0".."k2") and a map state. */
 async function savepoint(dir: string): Promise<string> {
   const env = new StreamEnvironment({ jobName: "cli-tools", parallelism: 2, storage: new FileStorage(join(dir, "store")) });
+  const sink = new CollectSink<number>();
   env.fromSource(new SequenceSource(0, 1e9, { ratePerSecond: 2000 }), { uid: "numbers" })
     .keyBy((n) => `k${n % 3}`)
     .process<number>((n, ctx) => {
@@ -20,9 +21,12 @@ async function savepoint(dir: string): Promise<string> {
       ctx.mapState<string, bigint>("last").put("v", BigInt(n));
       ctx.emit(n);
     }, { uid: "count" })
-    .sinkTo(new CollectSink<number>(), { uid: "out" });
+    .sinkTo(sink, { uid: "out" });
   const job = await env.execute();
-  await job.triggerCheckpoint();
+  // Until a record of every key is in a checkpoint: the two source subtasks start apart, and
+  // on a loaded machine one may not have emitted a record yet.
+  do await job.triggerCheckpoint();
+  while (new Set(sink.committed.map((n) => n % 3)).size < 3);
   return await job.stop({ savepoint: join(dir, "sp") });
 }
 
