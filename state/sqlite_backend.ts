@@ -108,6 +108,13 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
   #nativeInFlight = 0;
   /** An aborted snapshot took changes with it (or state was restored): the next one is a base. */
   #forceBase = true;
+  /**
+   * Native snapshots started so far, and the start number of the newest one aborted (or of
+   * the last started before a restore): a base started before it does not lift #forceBase,
+   * since the changes handed to the aborted one came after its snapshot point.
+   */
+  #nativeStarted = 0;
+  #forcedAfter = 0;
   #restored = 0;
 
   /** @throws {WeirError} `storage_failed` when the working file cannot be created */
@@ -299,6 +306,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
   #nativeSnapshot(checkpointId: number, storage: StorageAdapter): KeyedStateSnapshot {
     const base = this.#forceBase || this.#nativeInFlight > 0 || needsBase(this.#chain);
     this.#nativeInFlight++;
+    const started = ++this.#nativeStarted;
     let open = true;
     const settle = () => {
       if (open) this.#nativeInFlight--;
@@ -321,12 +329,13 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
         if (checkpointId > this.#chainCheckpointId) {
           this.#chain = chain;
           this.#chainCheckpointId = checkpointId;
-          if (base) this.#forceBase = false;
+          if (base && started > this.#forcedAfter) this.#forceBase = false;
         }
       },
       onAbort: () => {
         settle();
         this.#forceBase = true;
+        this.#forcedAfter = Math.max(this.#forcedAfter, started);
       },
     });
   }
@@ -348,6 +357,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       if (state.range.end >= this.range.start && state.range.start <= this.range.end) native.push(state);
     }
     this.#forceBase = true;
+    this.#forcedAfter = this.#nativeStarted;
     const canonical = () => this.#restoreCanonical(states);
     if (native.length === 0) return canonical();
     return this.#restoreNative(native).then(canonical);

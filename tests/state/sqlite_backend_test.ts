@@ -262,6 +262,31 @@ describe("SqliteKeyedStateBackend native checkpoints (incremental: true)", () =>
     r.dispose();
   });
 
+  test("a base that completes after a later checkpoint aborted is not extended: the next checkpoint is a base again", async () => {
+    const storage = new MemoryStorage();
+    const b = native(storage);
+    const n = b.valueState<number>("n");
+    b.setCurrentKey("a");
+    n.update(1);
+    const first = b.snapshot(1); // a base, in flight
+    b.setCurrentKey("b");
+    n.update(2); // after the first snapshot point: handed to the second checkpoint only
+    b.snapshot(2).release(); // a base too (one is in flight), aborted
+    await finish(first);
+    b.setCurrentKey("c");
+    n.update(3);
+    const h3 = await finish(b.snapshot(3));
+    const r = native(storage);
+    await r.restore([h3]);
+    for (const [k, want] of [["a", 1], ["b", 2], ["c", 3]] as const) {
+      r.setCurrentKey(k);
+      assert.equal(r.valueState<number>("n").value(), want, `key ${k}`);
+    }
+    assert.deepEqual(decodeLayoutFiles(h3), ["base", "changelog"], "a chain from before the aborted checkpoint's point lacks its changes");
+    b.dispose();
+    r.dispose();
+  });
+
   test("a new chain starts with a base after a few changelogs; files are named by checkpoint id; the old chain still restores", async () => {
     const storage = new MemoryStorage();
     const b = native(storage);
