@@ -148,10 +148,11 @@ export class EntryCache {
 
   /**
    * Takes `batch` keys (or down to `capacity`, whichever is more) out of the cache, oldest
-   * first, sparing once each key used since the hand last passed it. The dirty ones among
-   * them are the caller's to write back.
+   * first, sparing once each key used since the hand last passed it, and `spare` always (the
+   * key just inserted: its reader may change its value in place and touch it next). The
+   * dirty ones among them are the caller's to write back.
    */
-  takeVictims(): CacheEntry[] {
+  takeVictims(spare?: CacheEntry): CacheEntry[] {
     const want = Math.max(this.batch, this.#size - this.capacity);
     const victims: CacheEntry[] = [];
     // Two turns of the hand at most: the first clears every hit.
@@ -159,7 +160,7 @@ export class EntryCache {
       const e = this.#next();
       if (e === undefined) break;
       if (e.hit) e.hit = false;
-      else {
+      else if (e !== spare) {
         // Out of its Map at once: the second turn passes the keys the first took again.
         this.#maps.get(e.sid)!.delete(e.canonical);
         victims.push(e);

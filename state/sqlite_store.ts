@@ -241,7 +241,7 @@ export class SqliteStateStore {
     const cache = this.#cache;
     cache.insert(e);
     if (!cache.overfull) return;
-    const victims = cache.takeVictims();
+    const victims = cache.takeVictims(e);
     const dirty = victims.filter((v) => v.dirty);
     if (dirty.length > 0) {
       try {

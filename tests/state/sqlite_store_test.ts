@@ -55,6 +55,22 @@ describe(`SqliteStateStore (${sqliteDriver.name})`, () => {
     store.dispose();
   });
 
+  test("read() of a key not cached never evicts that key, so a list it returns can be changed in place and touched", () => {
+    const store = openStore(4);
+    store.declare(1, stateCodec("l", "list", false));
+    store.write(1, "x", "x", [1]);
+    for (const k of ["a", "b", "c", "d"]) store.write(0, k, k, k); // the fifth key: "x" is written back and evicted
+    assert.equal(store.cachedEntries, 4);
+    for (const k of ["a", "b", "c", "d"]) store.read(0, k, k); // every cached key used since the hand passed it
+    const list = store.read(1, "x", "x") as number[];
+    assert.deepEqual(list, [1]);
+    list.push(2);
+    store.touch(1, "x");
+    store.clearCache();
+    assert.deepEqual(store.read(1, "x", "x"), [1, 2]);
+    store.dispose();
+  });
+
   test("dispose() removes the working file", () => {
     const store = openStore(4);
     store.write(0, "a", "a", 1);
