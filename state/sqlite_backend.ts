@@ -312,32 +312,39 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       if (open) this.#nativeInFlight--;
       open = false;
     };
-    return new SqliteNativeSnapshot({
-      store: this.#store,
-      driver: this.#driver,
-      storage,
-      keyPrefix: this.#keyPrefix,
-      workDirectory: this.#directory,
-      checkpointId,
-      range: this.range,
-      states: [...this.#states].map(([name, s]): NativeState => [name, s.sid, s.kind, s.ttl]),
-      previous: base ? undefined : this.#chain,
-      ttls: new Map([...this.#states.values()].filter((s) => s.ttl && s.declaredTtl !== undefined).map((s) => [s.sid, s.declaredTtl!])),
-      now: this.#ttlClock?.now(),
-      onResult: (chain) => {
-        settle();
-        if (checkpointId > this.#chainCheckpointId) {
-          this.#chain = chain;
-          this.#chainCheckpointId = checkpointId;
-          if (base && started > this.#forcedAfter) this.#forceBase = false;
-        }
-      },
-      onAbort: () => {
-        settle();
-        this.#forceBase = true;
-        this.#forcedAfter = Math.max(this.#forcedAfter, started);
-      },
-    });
+    const abort = () => {
+      settle();
+      this.#forceBase = true;
+      this.#forcedAfter = Math.max(this.#forcedAfter, started);
+    };
+    try {
+      return new SqliteNativeSnapshot({
+        store: this.#store,
+        driver: this.#driver,
+        storage,
+        keyPrefix: this.#keyPrefix,
+        workDirectory: this.#directory,
+        checkpointId,
+        range: this.range,
+        states: [...this.#states].map(([name, s]): NativeState => [name, s.sid, s.kind, s.ttl]),
+        previous: base ? undefined : this.#chain,
+        ttls: new Map([...this.#states.values()].filter((s) => s.ttl && s.declaredTtl !== undefined).map((s) => [s.sid, s.declaredTtl!])),
+        now: this.#ttlClock?.now(),
+        onResult: (chain) => {
+          settle();
+          if (checkpointId > this.#chainCheckpointId) {
+            this.#chain = chain;
+            this.#chainCheckpointId = checkpointId;
+            if (base && started > this.#forcedAfter) this.#forceBase = false;
+          }
+        },
+        onAbort: abort,
+      });
+    } catch (e) {
+      // Failed at its snapshot point (its capture taken): no release() will come for it.
+      abort();
+      throw e;
+    }
   }
 
   /**

@@ -168,8 +168,8 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     const path = `${init.workDirectory}/${init.keyPrefix.replace(/[^A-Za-z0-9_.-]/g, "_")}-${init.checkpointId}-base.db`;
     this.#files.push({ path, kind: "base", rows: 0, parts: 0 });
     driver.removeFiles(path);
-    const db = (this.#db = driver.open(store.path));
     try {
+      const db = (this.#db = driver.open(store.path));
       db.exec(`ATTACH '${path.replace(/'/g, "''")}' AS out`);
       // A base of TTL states gives back the pages of the expired rows it drops (auto_vacuum, set before its first table).
       const vacuum = (init.ttls?.size ?? 0) > 0;

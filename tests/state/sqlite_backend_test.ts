@@ -330,6 +330,38 @@ describe("SqliteKeyedStateBackend native checkpoints (incremental: true)", () =>
     b.dispose();
   });
 
+  test("a base that fails at its snapshot point (SQLite cannot open the file) leaves later checkpoints free to be changelogs", async () => {
+    const storage = new MemoryStorage();
+    let failOpen = false;
+    const driver = { ...sqliteDriver, open: (path: string) => {
+      if (failOpen) throw new Error("unable to open database file");
+      return sqliteDriver.open(path);
+    } };
+    const b = new SqliteKeyedStateBackend({ ...init, maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, storage }, { driver, directory, nativeCheckpoints: true });
+    const n = b.valueState<number>("n");
+    b.setCurrentKey("a");
+    n.update(1);
+    failOpen = true;
+    assert.throws(() => b.snapshot(1), (e: unknown) => e instanceof WeirError && e.code === "storage_failed");
+    failOpen = false;
+    b.setCurrentKey("b");
+    n.update(2);
+    const h2 = await finish(b.snapshot(2));
+    assert.deepEqual(decodeLayoutFiles(h2), ["base", "changelog"]);
+    b.setCurrentKey("c");
+    n.update(3);
+    const h3 = await finish(b.snapshot(3));
+    assert.deepEqual(decodeLayoutFiles(h3), ["base", "changelog", "changelog"], "nothing is in flight: a changelog");
+    const r = native(storage);
+    await r.restore([h3]);
+    for (const [k, want] of [["a", 1], ["b", 2], ["c", 3]] as const) {
+      r.setCurrentKey(k);
+      assert.equal(r.valueState<number>("n").value(), want, `key ${k}`);
+    }
+    b.dispose();
+    r.dispose();
+  });
+
   test("empty files restore: a base with no dirty value (its own changelog empty) and a changelog with no change", async () => {
     const storage = new MemoryStorage();
     const b = native(storage);
