@@ -2,7 +2,8 @@
  * The SQLite keyed state backend (issue 10 item 3) at 100 K and 1 M keys (5 M with
  * `--keys`): a rolling count per key, as in bench/state.ts's heap rows. Per size: update
  * rate, a native base checkpoint and changelogs after 1 % and 10 % of keys changed (time
- * and bytes written), and restore time from the native checkpoint (base + changelog) and
+ * and bytes written), and restore time from the native checkpoint (base + changelog), from
+ * the longest chain (10 % of the keys changing per checkpoint until a new base is due) and
  * from canonical tables (a savepoint's, already decoded); then the restore of a savepoint
  * as a job does it (an operator snapshot's bytes read as checkpoint/restore.ts reads them,
  * key groups left encoded, then loaded), from a sqlite savepoint (keys in
@@ -24,6 +25,8 @@ import { readOperatorSnapshot } from "../checkpoint/operator_snapshot_read.ts";
 import type { KeyedStateBackendInit } from "../state/backend.ts";
 import { HeapKeyedStateBackend } from "../state/heap_backend.ts";
 import { type SqliteBackendOptions, SqliteKeyedStateBackend } from "../state/sqlite_backend.ts";
+import type { IncrementalKeyedState } from "../state/backend.ts";
+import { readLayout } from "../state/sqlite_native_restore.ts";
 import { sqliteDriver } from "../platforms/sqlite.ts";
 import { benchArgs } from "./args.ts";
 import { bytes, nowMs, perSecond, runtimeName, table } from "./stats.ts";
@@ -58,6 +61,9 @@ interface Row {
   log10Ms: number;
   log10Bytes: number;
   restoreNativeMs: number;
+  /** Restore from the longest chain (10 % of keys changing per checkpoint until a new base is due), and the records its changelogs hold. */
+  restoreChainMs: number;
+  chainRecords: number;
   restoreCanonicalMs: number;
   /** Decode of the savepoint's bytes + load, as a job restores: from sqlite's and from heap's savepoint. */
   restoreSqliteBytesMs: number;
@@ -112,6 +118,21 @@ async function run(keys: number): Promise<Row> {
   if (r.reducingState<number>("count", (a, v) => a + v).get() !== 2) throw new Error("native restore lost an update");
   r.dispose();
 
+  // The longest chain: 10 % of the keys change per checkpoint until the next one is a base.
+  let longest = log10;
+  for (let id = 10, round = 3; ; id++, round++) {
+    change(0.1, round);
+    const h = await finish(b.snapshot(id));
+    if (readLayout(h as IncrementalKeyedState).files.length <= 2) break;
+    longest = h;
+  }
+  const chainRecords = readLayout(longest as IncrementalKeyedState).files.slice(1).reduce((n, f) => n + f.rows, 0);
+  t = nowMs();
+  const chained = new SqliteKeyedStateBackend(init, options);
+  await chained.restore([longest]);
+  const restoreChainMs = nowMs() - t;
+  chained.dispose();
+
   const savepoint = await finish(b.snapshot(4, { savepoint: true }));
   t = nowMs();
   const c = new SqliteKeyedStateBackend(init, options);
@@ -128,7 +149,7 @@ async function run(keys: number): Promise<Row> {
   if (heapSavepoint.format !== "canonical") throw new Error("a savepoint is canonical");
   const heapBytes = encode({ keyed: heapSavepoint.tables });
   const restoreHeapBytesMs = await restoreFromBytes(heapBytes, init, options, keys);
-  return { keys, updatesPerSecond, baseMs, baseBytes: sharedBytes(base), log1Ms, log1Bytes: sharedBytes(log1, base), log10Ms, log10Bytes: sharedBytes(log10, log1), restoreNativeMs, restoreCanonicalMs, restoreSqliteBytesMs, restoreHeapBytesMs };
+  return { keys, updatesPerSecond, baseMs, baseBytes: sharedBytes(base), log1Ms, log1Bytes: sharedBytes(log1, base), log10Ms, log10Bytes: sharedBytes(log10, log1), restoreNativeMs, restoreChainMs, chainRecords, restoreCanonicalMs, restoreSqliteBytesMs, restoreHeapBytesMs };
 }
 
 console.log(`SQLite keyed state, ${runtimeName()} (${sqliteDriver.name}), rolling count, one subtask`);
@@ -136,7 +157,7 @@ const rows: Row[] = [];
 for (const keys of sizes) rows.push(await run(keys));
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 console.log(table([
-  ["keys", "updates/s", "base ckpt", "base bytes", "1% ckpt", "1% bytes", "10% ckpt", "10% bytes", "restore native", "restore savepoint"],
+  ["keys", "updates/s", "base ckpt", "base bytes", "1% ckpt", "1% bytes", "10% ckpt", "10% bytes", "restore native", "restore longest chain", "restore savepoint"],
   ...rows.map((r) => [
     r.keys.toLocaleString("en"),
     perSecond(r.updatesPerSecond),
@@ -147,6 +168,7 @@ console.log(table([
     ms(r.log10Ms),
     bytes(r.log10Bytes),
     ms(r.restoreNativeMs),
+    `${ms(r.restoreChainMs)} (${perSecond(r.chainRecords)} records)`,
     ms(r.restoreCanonicalMs),
   ]),
 ]));
