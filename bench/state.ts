@@ -5,7 +5,8 @@
  * `--interval` ms (heap backend: full snapshots; incremental with every key changing;
  * incremental with 1 % of the keys changing, where after a first pass over all keys the
  * records go to the first 1 % of them, beside the same pattern without checkpoints; the
- * sqlite backend with all keys and with 1 % changing; at least `--min-records` records). Per row: records/s (of wall time and of the process's CPU
+ * sqlite backend with all keys and with 1 % changing, each beside the same pattern without
+ * checkpoints; at least `--min-records` records). Per row: records/s (of wall time and of the process's CPU
  * time, which other processes on a shared machine change less, and a checkpoint's CPU: the
  * CPU beyond the same job's without checkpoints, per checkpoint), the longest
  * gap between two records reaching the keyed operator (a pause of the one thread: a
