@@ -18,7 +18,8 @@ import { adoptRecords, kvTemplate, maxLocalPayload, templatePageSize } from "./s
 import { canonicalSnapshot, writeCanonicalRows } from "./sqlite_canonical.ts";
 import type { SqliteDriver } from "./sqlite_driver.ts";
 import { stateCodec } from "./sqlite_forms.ts";
-import { type NativeChain, type NativeState, SQLITE_NATIVE_VERSION, SqliteNativeSnapshot, needsBase } from "./sqlite_native.ts";
+import { type NativeState, SQLITE_NATIVE_VERSION, SqliteNativeSnapshot } from "./sqlite_native.ts";
+import { NativeChainTracker } from "./sqlite_native_chain.ts";
 import { adoptBase, applyFile, downloadFile, readLayout } from "./sqlite_native_restore.ts";
 import { type RestoredTable, canonicalRecords } from "./sqlite_restore_file.ts";
 import { encodedSource } from "./encoded_tables.ts";
@@ -101,20 +102,8 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
   readonly #storage: StorageAdapter | undefined;
   readonly #keyPrefix: string;
   #nextSid = 0;
-  /** The chain of the newest native checkpoint whose result was taken. */
-  #chain: NativeChain | undefined;
-  #chainCheckpointId = -1;
-  /** Native snapshots started and not yet taken or released: the next one must be a base. */
-  #nativeInFlight = 0;
-  /** An aborted snapshot took changes with it (or state was restored): the next one is a base. */
-  #forceBase = true;
-  /**
-   * Native snapshots started so far, and the start number of the newest one aborted (or of
-   * the last started before a restore): a base started before it does not lift #forceBase,
-   * since the changes handed to the aborted one came after its snapshot point.
-   */
-  #nativeStarted = 0;
-  #forcedAfter = 0;
+  /** Base or changelog next, and the chain a changelog extends. */
+  readonly #chains = new NativeChainTracker();
   #restored = 0;
 
   /** @throws {WeirError} `storage_failed` when the working file cannot be created */
@@ -304,19 +293,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
    * chain is long.
    */
   #nativeSnapshot(checkpointId: number, storage: StorageAdapter): KeyedStateSnapshot {
-    const base = this.#forceBase || this.#nativeInFlight > 0 || needsBase(this.#chain);
-    this.#nativeInFlight++;
-    const started = ++this.#nativeStarted;
-    let open = true;
-    const settle = () => {
-      if (open) this.#nativeInFlight--;
-      open = false;
-    };
-    const abort = () => {
-      settle();
-      this.#forceBase = true;
-      this.#forcedAfter = Math.max(this.#forcedAfter, started);
-    };
+    const { previous, onResult, onAbort } = this.#chains.begin(checkpointId);
     try {
       return new SqliteNativeSnapshot({
         store: this.#store,
@@ -327,25 +304,19 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
         checkpointId,
         range: this.range,
         states: [...this.#states].map(([name, s]): NativeState => [name, s.sid, s.kind, s.ttl]),
-        previous: base ? undefined : this.#chain,
+        previous,
         ttls: new Map([...this.#states.values()].filter((s) => s.ttl && s.declaredTtl !== undefined).map((s) => [s.sid, s.declaredTtl!])),
         now: this.#ttlClock?.now(),
-        onResult: (chain) => {
-          settle();
-          if (checkpointId > this.#chainCheckpointId) {
-            this.#chain = chain;
-            this.#chainCheckpointId = checkpointId;
-            if (base && started > this.#forcedAfter) this.#forceBase = false;
-          }
-        },
-        onAbort: abort,
+        onResult,
+        onAbort,
       });
     } catch (e) {
       // Failed at its snapshot point (its capture taken): no release() will come for it.
-      abort();
+      onAbort();
       throw e;
     }
   }
+
 
   /**
    * Loads the key groups of this backend's range from canonical tables (any backend's) and
@@ -363,8 +334,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       readLayout(state);
       if (state.range.end >= this.range.start && state.range.start <= this.range.end) native.push(state);
     }
-    this.#forceBase = true;
-    this.#forcedAfter = this.#nativeStarted;
+    this.#chains.restored();
     const canonical = () => this.#restoreCanonical(states);
     if (native.length === 0) return canonical();
     return this.#restoreNative(native).then(canonical);
