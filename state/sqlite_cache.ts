@@ -115,8 +115,7 @@ export class EntryCache {
     if (e.listed) return;
     e.listed = true;
     this.#dirty.push(e);
-    // Clean and evicted keys linger in the list; dropped once they outnumber the dirty ones.
-    if (this.#dirty.length > 2 * this.#dirtyCount + 1024) this.#compact();
+    this.#compactIfSparse();
   }
 
   /** Notes that `entries` were written back (committed). */
@@ -128,6 +127,11 @@ export class EntryCache {
     }
     // Here too, not only in changed(): reads alone write dirty keys back as they evict
     // them, and a list never compacted would hold every key that was dirty.
+    this.#compactIfSparse();
+  }
+
+  /** Clean and evicted keys linger in the dirty list; dropped once they outnumber the dirty ones. */
+  #compactIfSparse(): void {
     if (this.#dirty.length > 2 * this.#dirtyCount + 1024) this.#compact();
   }
 

@@ -114,10 +114,10 @@ export function needsBase(previous: NativeChain | undefined): boolean {
  * One native snapshot. At construction (the snapshot point) the store's dirty keys are
  * captured (sqlite_capture.ts) and its changelog file of the epoch ending now is taken
  * over; a base also pins the working file in a read transaction of a second connection.
- * step() copies rows into the file to upload (a base: the pinned rows, a slice at a
- * time; a changelog: the changelog file as it is), writes the captured values over them,
- * a slice at a time, then uploads the file in parts. Nothing is written to the working
- * file at the snapshot point, so records wait only for the capture.
+ * step() copies a base's pinned rows into its file a slice at a time, appends the captured
+ * values to the changelog (the taken-over file, or a base's own after it) a slice at a
+ * time, then uploads the files in parts. Nothing is written to the working file at the
+ * snapshot point, so records wait only for the capture.
  */
 export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   readonly checkpointId: number;
@@ -132,8 +132,11 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
    * in the base itself, out of key order, cost 4 µs a row against 0.15).
    */
   #log: ChangelogWriter | undefined;
-  /** The files to upload, in the chain's order, and what is uploaded of them. */
-  readonly #files: { path: string; kind: NativeFile["kind"]; rows: number; parts: number }[] = [];
+  /** The files to upload, in the chain's order: their sizes once written, and what is uploaded of them. */
+  readonly #files: { path: string; kind: NativeFile["kind"]; rows: number; parts: number; size: number }[] = [];
+  /** State id → kind, for the TTL of captured values and of a base's rows. */
+  readonly #kinds: ReadonlyMap<number, StateKind>;
+  #chain: NativeChain | undefined;
   #after: [number, number, Uint8Array] = [-1, 0, new Uint8Array(0)];
   #rowsCopied = false;
   #captured = 0;
@@ -149,6 +152,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     this.#init = init;
     this.checkpointId = init.checkpointId;
     this.#kind = init.previous ? "changelog" : "base";
+    this.#kinds = new Map(init.states.map(([, sid, kind]) => [sid, kind]));
     const { store, driver } = init;
     this.#capture = store.capture(this.#kind === "changelog");
     let log: ChangelogWriter;
@@ -160,13 +164,13 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     }
     if (this.#kind === "changelog") {
       this.#log = log;
-      this.#files.push({ path: log.path, kind: "changelog", rows: 0, parts: 0 });
+      this.#files.push({ path: log.path, kind: "changelog", rows: 0, parts: 0, size: 0 });
       this.#rowsCopied = true;
       return;
     }
     driver.removeFiles(log.path);
     const path = `${init.workDirectory}/${init.keyPrefix.replace(/[^A-Za-z0-9_.-]/g, "_")}-${init.checkpointId}-base.db`;
-    this.#files.push({ path, kind: "base", rows: 0, parts: 0 });
+    this.#files.push({ path, kind: "base", rows: 0, parts: 0, size: 0 });
     driver.removeFiles(path);
     try {
       const db = (this.#db = driver.open(store.path));
@@ -224,6 +228,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     // Every row is copied: the pin on the working file ends; captured values follow.
     r.exec("COMMIT");
     this.#closeDb();
+    base.size = this.#init.driver.fileSize(base.path);
     this.#rowsCopied = true;
   }
 
@@ -237,12 +242,11 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
       // A base's captured values: a changelog after it, even when there are none, so a
       // base is always two files (a restore need not tell the cases apart).
       this.#log = new ChangelogWriter(this.#init.driver, `${this.#files[0].path}.log`);
-      this.#files.push({ path: this.#log.path, kind: "changelog", rows: 0, parts: 0 });
+      this.#files.push({ path: this.#log.path, kind: "changelog", rows: 0, parts: 0, size: 0 });
     }
     const log = this.#log;
     const end = Math.min(capture.size, this.#captured + Math.max(64, Math.floor(budget)));
-    const { ttls, now, states } = this.#init;
-    const kinds = new Map(states.map(([, sid, kind]) => [sid, kind]));
+    const { ttls, now } = this.#init;
     const base = this.#kind === "base";
     const bytes = new RowBytes();
     for (let i = this.#captured; i < end; i++) {
@@ -250,7 +254,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
       let live = b !== undefined || stored !== undefined;
       const ttl = ttls?.get(e.sid);
       if (live && base && ttl !== undefined && now !== undefined) {
-        live = liveStored(kinds.get(e.sid)!, b ? decode(b, "a captured keyed state value") : stored, ttl, now) !== undefined;
+        live = liveStored(this.#kinds.get(e.sid)!, b ? decode(b, "a captured keyed state value") : stored, ttl, now) !== undefined;
       }
       const k = bytes.key(e.canonical);
       if (live) log.put(e.keyGroup, e.sid, k, e.key === undefined ? null : encode(e.key, "a state key"), b ?? bytes.value(stored));
@@ -260,23 +264,25 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     if (end < capture.size) return;
     capture.release();
     log.finish();
-    this.#files[this.#files.length - 1].rows = log.records;
+    const file = this.#files[this.#files.length - 1];
+    file.rows = log.records;
+    file.size = this.#init.driver.fileSize(file.path);
     this.#copied = true;
   }
+
   /**
    * Deletes from the base being written the rows of this slice (after `#after`) of TTL states
    * whose value, or every element or entry, expired; returns how many. Expired parts of a
    * row that is partly alive stay: a read never returns them.
    */
   #dropExpired(r: SqliteDatabase): number {
-    const { ttls, now, states } = this.#init;
+    const { ttls, now } = this.#init;
     if (!ttls || ttls.size === 0 || now === undefined) return 0;
-    const kinds = new Map(states.map(([, sid, kind]) => [sid, kind]));
     const del = r.prepare("DELETE FROM out.kv WHERE kg = ? AND s = ? AND k = ?");
     let dropped = 0;
     for (const row of r.prepare("SELECT kg, s, k, v FROM out.kv WHERE (kg, s, k) > (?, ?, ?)").all(...this.#after)) {
       const ttl = ttls.get(row.s as number);
-      const kind = kinds.get(row.s as number);
+      const kind = this.#kinds.get(row.s as number);
       if (ttl === undefined || kind === undefined) continue;
       if (liveStored(kind, decode(row.v as Uint8Array, "a value in the SQLite state database"), ttl, now) === undefined) {
         dropped += del.run(row.kg as number, row.s as number, row.k as Uint8Array).changes;
@@ -287,8 +293,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
 
   /** Every file is in storage. */
   #uploaded(): boolean {
-    const { driver } = this.#init;
-    while (this.#uploading < this.#files.length && this.#uploadAt >= driver.fileSize(this.#files[this.#uploading].path)) {
+    while (this.#uploading < this.#files.length && this.#uploadAt >= this.#files[this.#uploading].size) {
       this.#uploading++;
       this.#uploadAt = 0;
     }
@@ -316,7 +321,6 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     this.#result = { format: "incremental", backend: "sqlite", version: SQLITE_NATIVE_VERSION, range: this.#init.range, shared: chain.shared, inline: encode(layout, "the SQLite state layout") };
     this.#chain = chain;
   }
-  #chain: NativeChain | undefined;
 
   #removeFiles(): void {
     for (const f of this.#files) this.#init.driver.removeFiles(f.path);
