@@ -70,6 +70,23 @@ export function countingJob(options: EnvironmentOptions & {
   return { env, sink, n };
 }
 
+/**
+ * An unbounded rolling count over `keys` keys (SequenceSource at 20 000 records/s → map to
+ * [n % keys, 1] → keyBy → reduce → CollectSink; uids n, pair, count, out) in an environment
+ * of `options`; `seen.n` counts the records the map saw.
+ */
+export function keyedCountJob(options: EnvironmentOptions, keys: number) {
+  const env = new StreamEnvironment(options);
+  const sink = new CollectSink<Pair>();
+  const seen = { n: 0 };
+  env.fromSource(new SequenceSource(0, 1e9, { ratePerSecond: 20_000 }), { uid: "n" })
+    .map((n): Pair => (seen.n++, [n % keys, 1]), { uid: "pair" })
+    .keyBy((p) => p[0])
+    .reduce((a, b): Pair => [a[0], a[1] + b[1]], { uid: "count" })
+    .sinkTo(sink, { uid: "out" });
+  return { env, sink, seen };
+}
+
 /** For every key k: exactly the running counts 1..n_k, each once. */
 export function assertExactlyOnce(committed: Pair[], n: number, keys = 7): void {
   const seen = new Map<number, number[]>();

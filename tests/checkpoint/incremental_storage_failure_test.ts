@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CollectSink, FileStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
-import { until } from "../helpers.ts";
+import { FileStorage } from "../../mod.ts";
+import { keyedCountJob, until } from "../helpers.ts";
 
 const KEYS = 500;
 
@@ -34,18 +34,10 @@ class OneFullWrite extends FileStorage {
 }
 
 function countingJob(o: { backend: "heap" | "sqlite"; storage: FileStorage; parallelism: number; restoreFrom?: string; jobName: string }) {
-  const env = new StreamEnvironment({
+  return keyedCountJob({
     jobName: o.jobName, parallelism: o.parallelism, storage: o.storage, restoreFrom: o.restoreFrom,
     checkpoint: { retained: 2, tolerableFailures: 5 }, state: { backend: o.backend, incremental: true },
-  });
-  const sink = new CollectSink<[number, number]>();
-  const seen = { n: 0 };
-  env.fromSource(new SequenceSource(0, 1e9, { ratePerSecond: 20_000 }), { uid: "n" })
-    .map((n): [number, number] => (seen.n++, [n % KEYS, 1]), { uid: "pair" })
-    .keyBy((p) => p[0])
-    .reduce((a, b): [number, number] => [a[0], a[1] + b[1]], { uid: "count" })
-    .sinkTo(sink, { uid: "out" });
-  return { env, sink, seen };
+  }, KEYS);
 }
 
 describe("out of disk during an incremental checkpoint (issue 10, bad input)", () => {

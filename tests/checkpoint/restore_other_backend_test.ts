@@ -3,24 +3,16 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CollectSink, FileStorage, SequenceSource, StreamEnvironment, WeirError } from "../../mod.ts";
-import { until } from "../helpers.ts";
+import { FileStorage, WeirError } from "../../mod.ts";
+import { keyedCountJob, until } from "../helpers.ts";
 
 const KEYS = 300;
 
 function countingJob(o: { dir: string; backend: "heap" | "sqlite"; incremental: boolean; jobName: string; restoreFrom?: string }) {
-  const env = new StreamEnvironment({
+  return keyedCountJob({
     jobName: o.jobName, parallelism: 2, storage: new FileStorage(o.dir), restoreFrom: o.restoreFrom,
     checkpoint: { retained: 1 }, restart: { strategy: "none" }, state: { backend: o.backend, incremental: o.incremental },
-  });
-  const sink = new CollectSink<[number, number]>();
-  const seen = { n: 0 };
-  env.fromSource(new SequenceSource(0, 1e9, { ratePerSecond: 20_000 }), { uid: "n" })
-    .map((n): [number, number] => (seen.n++, [n % KEYS, 1]), { uid: "pair" })
-    .keyBy((p) => p[0])
-    .reduce((a, b): [number, number] => [a[0], a[1] + b[1]], { uid: "count" })
-    .sinkTo(sink, { uid: "out" });
-  return { env, sink, seen };
+  }, KEYS);
 }
 
 /** Every file under dir with its size: what a refused restore must leave as it was. */
