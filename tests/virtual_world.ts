@@ -29,11 +29,17 @@ export class VirtualWorld {
    * @throws when it has not ended after `maxVirtualMs` of virtual time
    */
   async untilDone<R>(job: { done: Promise<R> }, maxVirtualMs = 600_000): Promise<R> {
-    let result: { value: R } | undefined;
-    job.done.then((value) => (result = { value }));
-    await this.drive(() => result !== undefined, maxVirtualMs);
+    const result = await this.settle(job.done, maxVirtualMs);
     if (!result) throw new Error(`The job did not end within ${maxVirtualMs} ms of virtual time`);
     return result.value;
+  }
+
+  /** Runs events until `promise` resolves (its value) or `maxVirtualMs` passed (undefined). */
+  async settle<R>(promise: Promise<R>, maxVirtualMs = 60_000): Promise<{ value: R } | undefined> {
+    let result: { value: R } | undefined;
+    promise.then((value) => (result = { value }));
+    await this.drive(() => result !== undefined, maxVirtualMs);
+    return result;
   }
 
   /** Runs events until `until()` holds, `maxVirtualMs` passed, or nothing is left to run. */

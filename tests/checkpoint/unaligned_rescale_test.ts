@@ -65,18 +65,14 @@ function job(
 async function firstRun(world: VirtualWorld, from: number, storage: StorageAdapter, sink: CollectSink<Pair>) {
   const h = await job(world, { p: from, storage, sink }).execute();
   await world.drive(() => false, 300);
-  let d: Awaited<ReturnType<typeof h.triggerCheckpoint>> | undefined;
-  h.triggerCheckpoint().then((x) => (d = x));
-  await world.drive(() => d !== undefined, 10_000);
+  const d = (await world.settle(h.triggerCheckpoint(), 10_000))?.value;
   assert.equal(d?.status, "COMPLETED");
   assert.equal(d!.checkpoint_type, "UNALIGNED_CHECKPOINT");
   assert.ok(d!.persisted_data > 0, "the checkpoint holds in-flight records");
   const byTask = Object.values(d!.tasks);
   assert.ok(byTask.find((t) => t.name.startsWith("Source"))!.persisted_data > 0, "output buffers of the sources were persisted");
   assert.ok(byTask.find((t) => t.name.startsWith("sum"))!.persisted_data > 0, "queued input of the keyed operator was persisted");
-  let canceled = false;
-  h.cancel().then(() => (canceled = true));
-  await world.drive(() => canceled, 10_000);
+  await world.settle(h.cancel(), 10_000);
   assert.ok(sink.committed.length < N, "the first run stopped mid-way");
   return `${JOB}/${h.id}/chk-${d!.id}`;
 }

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { CollectSink, MemoryStorage, StreamEnvironment } from "../../mod.ts";
-import type { CheckpointDetails, JobHandle } from "../../mod.ts";
+import type { JobHandle } from "../../mod.ts";
 import { GatedSequence } from "../gated_sequence.ts";
 import { VirtualWorld } from "../virtual_world.ts";
 
@@ -35,9 +35,7 @@ describe("expired TTL state leaves the checkpoints of a job", () => {
         const job = await e.execute();
         await world.drive(() => seen >= 1000, 60_000);
         const checkpoint = async (j: JobHandle) => {
-          let d: CheckpointDetails | undefined;
-          j.triggerCheckpoint().then((x) => (d = x));
-          await world.drive(() => d !== undefined, 60_000);
+          const d = (await world.settle(j.triggerCheckpoint(), 60_000))?.value;
           assert.equal(d!.status, "COMPLETED");
           return d!.state_size;
         };

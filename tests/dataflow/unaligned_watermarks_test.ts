@@ -49,15 +49,11 @@ describe("watermarks in the channel state of an unaligned checkpoint", () => {
       const late = new CollectSink<number>();
       const h = await job(world, { p: from, storage, sink, late }).execute();
       await world.drive(() => false, 300);
-      let d: Awaited<ReturnType<typeof h.triggerCheckpoint>> | undefined;
-      h.triggerCheckpoint().then((x) => (d = x));
-      await world.drive(() => d !== undefined, 10_000);
+      const d = (await world.settle(h.triggerCheckpoint(), 10_000))?.value;
       assert.equal(d?.status, "COMPLETED");
       assert.equal(d!.checkpoint_type, "UNALIGNED_CHECKPOINT");
       assert.ok(d!.persisted_data > 0, "the checkpoint holds in-flight records (and the watermarks between them)");
-      let canceled = false;
-      h.cancel().then(() => (canceled = true));
-      await world.drive(() => canceled, 10_000);
+      await world.settle(h.cancel(), 10_000);
       const dir = `${JOB}/${h.id}/chk-${d!.id}`;
       const h2 = await job(world, { p: to, storage, sink, late, restoreFrom: dir }).execute();
       const r = await world.untilDone(h2);
