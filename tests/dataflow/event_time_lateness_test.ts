@@ -15,6 +15,16 @@ import { VirtualWorld } from "../virtual_world.ts";
 const env = (name: string, extra: Record<string, unknown> = {}) =>
   new StreamEnvironment({ jobName: name, parallelism: 2, storage: new MemoryStorage(), ...extra });
 
+/** `ts` in order as records and their timestamps, a watermark after each, all under one key. */
+const keyedTimestamps = (e: StreamEnvironment, ts: number[]) =>
+  e.fromSource(new SequenceSource(0, ts.length), { uid: "src" })
+    .map((i) => ts[i], { uid: "ts" })
+    .assignTimestampsAndWatermarks(
+      WatermarkStrategy.forGenerator<number>(() => ({ onEvent: (_v, t, o) => o.emitWatermark(t), onPeriodicEmit() {} })).withTimestampAssigner((v) => v),
+      { uid: "wm" },
+    )
+    .keyBy(() => "k");
+
 describe("late records in event-time windows", () => {
   test("sliding window, allowed lateness refires with the full result, later goes to the side output", async () => {
     const e = env("slide", { parallelism: 1, batchSize: 1 });
@@ -22,13 +32,7 @@ describe("late records in event-time windows", () => {
     const late = new OutputTag<number>("late");
     const out = new CollectSink<string>();
     const lateSink = new CollectSink<number>();
-    const w = e.fromSource(new SequenceSource(0, ts.length), { uid: "src" })
-      .map((i) => ts[i], { uid: "ts" })
-      .assignTimestampsAndWatermarks(
-        WatermarkStrategy.forGenerator<number>(() => ({ onEvent: (_v, t, o) => o.emitWatermark(t), onPeriodicEmit() {} })).withTimestampAssigner((v) => v),
-        { uid: "wm" },
-      )
-      .keyBy(() => "k")
+    const w = keyedTimestamps(e, ts)
       .window(SlidingEventTimeWindows.of(10, 5))
       .allowedLateness(5)
       .sideOutputLateData(late)
@@ -48,13 +52,7 @@ describe("late records in event-time windows", () => {
       const late = new OutputTag<number>("late");
       const out = new CollectSink<number>();
       const lateSink = new CollectSink<number>();
-      const w = e.fromSource(new SequenceSource(0, ts.length), { uid: "src" })
-        .map((i) => ts[i], { uid: "ts" })
-        .assignTimestampsAndWatermarks(
-          WatermarkStrategy.forGenerator<number>(() => ({ onEvent: (_v, t, o) => o.emitWatermark(t), onPeriodicEmit() {} })).withTimestampAssigner((v) => v),
-          { uid: "wm" },
-        )
-        .keyBy(() => "k")
+      const w = keyedTimestamps(e, ts)
         .window(TumblingEventTimeWindows.of(10))
         .sideOutputLateData(late);
       const res = kind === "reduce"
@@ -75,13 +73,7 @@ describe("late records in event-time windows", () => {
     const late = new OutputTag<number>("late");
     const out = new CollectSink<string>();
     const lateSink = new CollectSink<number>();
-    const w = e.fromSource(new SequenceSource(0, ts.length), { uid: "src" })
-      .map((i) => ts[i], { uid: "ts" })
-      .assignTimestampsAndWatermarks(
-        WatermarkStrategy.forGenerator<number>(() => ({ onEvent: (_v, t, o) => o.emitWatermark(t), onPeriodicEmit() {} })).withTimestampAssigner((v) => v),
-        { uid: "wm" },
-      )
-      .keyBy(() => "k")
+    const w = keyedTimestamps(e, ts)
       .window(EventTimeSessionWindows.withGap(10))
       .allowedLateness(50)
       .sideOutputLateData(late)
