@@ -14,14 +14,13 @@ import type { AggregatingState, IncrementalKeyedState, KeyedStateBackend, KeyedS
 import { ttlListState, ttlMapState, ttlValueState } from "./heap_ttl_states.ts";
 import { type KeyGroupRange, canonicalKey, invalidKey } from "./key_group.ts";
 import { type ListState, type MapState, readTable, type StateKind, type ValueState } from "./keyed_state.ts";
-import { adoptRecords, kvTemplate, maxLocalPayload, templatePageSize } from "./sqlite_btree_file.ts";
-import { canonicalSnapshot, writeCanonicalRows } from "./sqlite_canonical.ts";
+import { canonicalSnapshot } from "./sqlite_canonical.ts";
 import type { SqliteDriver } from "./sqlite_driver.ts";
 import { stateCodec } from "./sqlite_forms.ts";
 import { type NativeState, SQLITE_NATIVE_VERSION, SqliteNativeSnapshot } from "./sqlite_native.ts";
 import { NativeChainTracker } from "./sqlite_native_chain.ts";
-import { adoptBase, applyFile, downloadFile, readLayout } from "./sqlite_native_restore.ts";
-import { type RestoredTable, canonicalRecords } from "./sqlite_restore_file.ts";
+import { adoptBase, applyFile, forEachChainFile, nativeHandles } from "./sqlite_native_restore.ts";
+import { type RestoredTable, loadCanonicalTables } from "./sqlite_restore_file.ts";
 import { encodedSource } from "./encoded_tables.ts";
 import { SqliteStateStore } from "./sqlite_store.ts";
 import { type CurrentKey, StoreTable, sqliteListState, sqliteMapState, sqliteValueState } from "./sqlite_views.ts";
@@ -100,6 +99,8 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
   readonly #directory: string;
   /** Where native checkpoints go; undefined: checkpoints are canonical. */
   readonly #storage: StorageAdapter | undefined;
+  /** The job's storage, which native checkpoints are restored from. */
+  readonly #storageForRestore: StorageAdapter | undefined;
   readonly #keyPrefix: string;
   #nextSid = 0;
   /** Base or changelog next, and the chain a changelog extends. */
@@ -317,7 +318,6 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
     }
   }
 
-
   /**
    * Loads the key groups of this backend's range from canonical tables (any backend's) and
    * from this backend's own checkpoints (database files, downloaded and applied in order).
@@ -325,46 +325,22 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
    *   `state_backend_mismatch` for another backend's own format or a newer version of this one's
    */
   restore(states: KeyedStateHandle[]): void | Promise<void> {
-    const native: IncrementalKeyedState[] = [];
-    for (const state of states) {
-      if (state.format === "canonical") continue;
-      if (state.backend !== this.name) {
-        throw new WeirError("state_backend_mismatch", `Keyed state written by the "${state.backend}" backend in its own format cannot be restored by the "sqlite" backend; restore from a savepoint instead`);
-      }
-      readLayout(state);
-      if (state.range.end >= this.range.start && state.range.start <= this.range.end) native.push(state);
-    }
+    const native = nativeHandles(states, this.range);
     this.#chains.restored();
     const canonical = () => this.#restoreCanonical(states);
     if (native.length === 0) return canonical();
     return this.#restoreNative(native).then(canonical);
   }
 
+  /** Downloads and applies each file of the chains in order; a base into an empty store becomes its working file. */
   async #restoreNative(handles: IncrementalKeyedState[]): Promise<void> {
-    const storage = this.#restoreStorage();
-    for (const h of handles) {
-      const layout = readLayout(h);
-      let at = 0;
-      for (const file of layout.files) {
-        const path = `${this.#store.path}.restore-${++this.#restored}.db`;
-        await downloadFile(storage!, this.#driver, h.shared.slice(at, at + file.parts), path);
-        at += file.parts;
-        try {
-          if (file.kind === "base" && this.#states.size === 0 && this.#store.isEmpty()) this.#adopt(path, layout.states);
-          else this.#apply(path, layout.states, file.kind === "changelog", h.version);
-        } finally {
-          this.#driver.removeFiles(path);
-        }
-      }
-    }
+    const storage = this.#storageForRestore;
+    if (!storage) throw new WeirError("storage_unavailable", `The "sqlite" backend of operator "${this.#uid}" was given no storage to read its checkpoint files from`);
+    await forEachChainFile(storage, this.#driver, handles, () => `${this.#store.path}.restore-${++this.#restored}.db`, (path, file, layout, h) => {
+      if (file.kind === "base" && this.#states.size === 0 && this.#store.isEmpty()) this.#adopt(path, layout.states);
+      else this.#apply(path, layout.states, file.kind === "changelog", h.version);
+    });
   }
-
-  /** The storage native checkpoints are read from: the job's. */
-  #restoreStorage(): StorageAdapter {
-    if (!this.#storageForRestore) throw new WeirError("storage_unavailable", `The "sqlite" backend of operator "${this.#uid}" was given no storage to read its checkpoint files from`);
-    return this.#storageForRestore;
-  }
-  #storageForRestore: StorageAdapter | undefined;
 
   /** Takes a downloaded base as the working file: no row is copied. */
   #adopt(path: string, states: NativeState[]): void {
@@ -405,17 +381,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
         tables.push({ name, table, sid: this.#restoredState(name, table.kind, table.ttl === true).sid });
       }
     }
-    if (tables.length === 0) return;
-    if (this.#store.isEmpty()) {
-      const template = kvTemplate(this.#store);
-      const records = canonicalRecords(tables, this.range, maxLocalPayload(templatePageSize(template)));
-      if (records !== undefined && records.count > 0) {
-        adoptRecords(this.#store, template, records);
-        return;
-      }
-      this.#driver.removeFiles(template.path);
-    }
-    for (const t of tables) this.#store.bulkLoad((w) => writeCanonicalRows(w, t.name, t.table, t.sid, this.range));
+    if (tables.length > 0) loadCanonicalTables(this.#store, tables, this.range);
   }
 
   /** Closes and removes the working file. */

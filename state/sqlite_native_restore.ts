@@ -8,11 +8,11 @@ import { checksumOf } from "../checkpoint/checksum.ts";
 import { decode } from "../codec/cbor.ts";
 import { WeirError } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
-import type { IncrementalKeyedState, SharedStateRef } from "./backend.ts";
+import type { IncrementalKeyedState, KeyedStateHandle, SharedStateRef } from "./backend.ts";
 import type { KeyGroupRange } from "./key_group.ts";
 import { applyChangelog } from "./sqlite_changelog.ts";
 import type { SqliteDriver } from "./sqlite_driver.ts";
-import { type NativeLayout, SQLITE_NATIVE_VERSION } from "./sqlite_native.ts";
+import { type NativeFile, type NativeLayout, SQLITE_NATIVE_VERSION } from "./sqlite_native.ts";
 import type { SqliteStateStore } from "./sqlite_store.ts";
 
 /**
@@ -115,5 +115,52 @@ export function applyFile(store: SqliteStateStore, path: string, range: KeyGroup
   } finally {
     if (!records) db.exec("DETACH f");
     db.exec("PRAGMA main.journal_mode = WAL");
+  }
+}
+
+/**
+ * The handles of this backend's own format among `states` whose key groups meet `range`,
+ * every native handle's layout checked.
+ * @throws {WeirError} `state_backend_mismatch` for another backend's own format or a newer
+ *   version of this one's; `checkpoint_corrupt`
+ */
+export function nativeHandles(states: KeyedStateHandle[], range: KeyGroupRange): IncrementalKeyedState[] {
+  const native: IncrementalKeyedState[] = [];
+  for (const state of states) {
+    if (state.format === "canonical") continue;
+    if (state.backend !== "sqlite") {
+      throw new WeirError("state_backend_mismatch", `Keyed state written by the "${state.backend}" backend in its own format cannot be restored by the "sqlite" backend; restore from a savepoint instead`);
+    }
+    readLayout(state);
+    if (state.range.end >= range.start && state.range.start <= range.end) native.push(state);
+  }
+  return native;
+}
+
+/**
+ * Downloads every file of every handle's chain in order to a path `pathOf()` gives, hands it
+ * to `take`, and removes it after.
+ * @throws {WeirError} `checkpoint_corrupt` for a missing or damaged part
+ */
+export async function forEachChainFile(
+  storage: StorageAdapter,
+  driver: SqliteDriver,
+  handles: IncrementalKeyedState[],
+  pathOf: () => string,
+  take: (path: string, file: NativeFile, layout: NativeLayout, handle: IncrementalKeyedState) => void,
+): Promise<void> {
+  for (const h of handles) {
+    const layout = readLayout(h);
+    let at = 0;
+    for (const file of layout.files) {
+      const path = pathOf();
+      await downloadFile(storage, driver, h.shared.slice(at, at + file.parts), path);
+      at += file.parts;
+      try {
+        take(path, file, layout, h);
+      } finally {
+        driver.removeFiles(path);
+      }
+    }
   }
 }

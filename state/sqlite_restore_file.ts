@@ -15,6 +15,9 @@ import type { KeyedTableSnapshot } from "./keyed_state.ts";
 import { KvRecords, isAscii } from "./sqlite_records.ts";
 import { checkStoredTtl, compareBytes } from "./sqlite_canonical.ts";
 import { RowBytes } from "./sqlite_row_bytes.ts";
+import { adoptRecords, kvTemplate, maxLocalPayload, templatePageSize } from "./sqlite_btree_file.ts";
+import { writeCanonicalRows } from "./sqlite_canonical.ts";
+import type { SqliteStateStore } from "./sqlite_store.ts";
 
 /** One canonical table to restore, with the state id its rows get. */
 export interface RestoredTable {
@@ -157,4 +160,22 @@ function genericSegment(records: KvRecords, bytes: RowBytes, { kg, t, entries }:
     if (records.add(kg, t.sid, keys[i], ok, bytes.value(v)) > recordBytesMax) return false;
   }
   return true;
+}
+
+/**
+ * Loads the key groups of `range` from canonical tables into `store`: into an empty store as
+ * a file written whole, else (or when a record needs an overflow page) row by row.
+ * @throws {WeirError} `storage_failed`; `checkpoint_corrupt` for a table that does not decode
+ */
+export function loadCanonicalTables(store: SqliteStateStore, tables: RestoredTable[], range: KeyGroupRange): void {
+  if (store.isEmpty()) {
+    const template = kvTemplate(store);
+    const records = canonicalRecords(tables, range, maxLocalPayload(templatePageSize(template)));
+    if (records !== undefined && records.count > 0) {
+      adoptRecords(store, template, records);
+      return;
+    }
+    store.driver.removeFiles(template.path);
+  }
+  for (const t of tables) store.bulkLoad((w) => writeCanonicalRows(w, t.name, t.table, t.sid, range));
 }
