@@ -136,6 +136,8 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   readonly #files: { path: string; kind: NativeFile["kind"]; rows: number; parts: number; size: number }[] = [];
   /** State id → kind, for the TTL of captured values and of a base's rows. */
   readonly #kinds: ReadonlyMap<number, StateKind>;
+  /** Keys and values of captured rows, across steps. */
+  readonly #rowBytes = new RowBytes();
   #chain: NativeChain | undefined;
   #after: [number, number, Uint8Array] = [-1, 0, new Uint8Array(0)];
   #rowsCopied = false;
@@ -248,7 +250,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     const end = Math.min(capture.size, this.#captured + Math.max(64, Math.floor(budget)));
     const { ttls, now } = this.#init;
     const base = this.#kind === "base";
-    const bytes = new RowBytes();
+    const bytes = this.#rowBytes;
     for (let i = this.#captured; i < end; i++) {
       const { entry: e, bytes: b, stored } = capture.value(i);
       let live = b !== undefined || stored !== undefined;

@@ -83,6 +83,8 @@ export class SqliteStateStore {
   #logSeq = 0;
   readonly #cache: EntryCache;
   readonly #codecs = new Map<number, StateCodec>();
+  /** Keys and values of written-back rows (views stay valid: a full buffer is replaced, never reused). */
+  readonly #rowBytes = new RowBytes();
   /**
    * Keys written to the file by this store, so a new key skips the lookup; undefined once
    * rows came from elsewhere (a restore), when every miss asks the file.
@@ -271,7 +273,7 @@ export class SqliteStateStore {
     // restore writes them (sqlite_bulk.ts, sqlite_row_bytes.ts): a call and two small
     // arrays per row cost more than SQLite spends on it. A batch holds a key once, so
     // deletes may run before the upserts buffered beside them.
-    const bytes = new RowBytes();
+    const bytes = this.#rowBytes;
     const log = this.#log;
     const epoch = this.#cache.epoch;
     const rows = new BulkRowWriter(db);
