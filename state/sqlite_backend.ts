@@ -19,7 +19,7 @@ import type { SqliteDriver } from "./sqlite_driver.ts";
 import { stateCodec } from "./sqlite_forms.ts";
 import { type NativeState, SQLITE_NATIVE_VERSION, SqliteNativeSnapshot } from "./sqlite_native.ts";
 import { NativeChainTracker } from "./sqlite_native_chain.ts";
-import { adoptBase, applyFile, forEachChainFile, nativeHandles } from "./sqlite_native_restore.ts";
+import { adoptBase, applyFile, nativeHandles, restoreChains } from "./sqlite_native_restore.ts";
 import { type RestoredTable, loadCanonicalTables } from "./sqlite_restore_file.ts";
 import { encodedSource } from "./encoded_tables.ts";
 import { SqliteStateStore } from "./sqlite_store.ts";
@@ -332,19 +332,33 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
     return this.#restoreNative(native).then(canonical);
   }
 
-  /** Downloads and applies each file of the chains in order; a base into an empty store becomes its working file. */
+  /**
+   * Downloads and applies each file of the chains in order; a base into an empty store
+   * becomes its working file, merged with its changelogs in one pass when they are many
+   * (sqlite_native_restore.ts's restoreChains()).
+   */
   async #restoreNative(handles: IncrementalKeyedState[]): Promise<void> {
     const storage = this.#storageForRestore;
     if (!storage) throw new WeirError("storage_unavailable", `The "sqlite" backend of operator "${this.#uid}" was given no storage to read its checkpoint files from`);
-    await forEachChainFile(storage, this.#driver, handles, () => `${this.#store.path}.restore-${++this.#restored}.db`, (path, file, layout, h) => {
-      if (file.kind === "base" && this.#states.size === 0 && this.#store.isEmpty()) this.#adopt(path, layout.states);
-      else this.#apply(path, layout.states, file.kind === "changelog", h.version);
+    await restoreChains(storage, handles, {
+      store: this.#store,
+      range: this.range,
+      pathOf: () => `${this.#store.path}.restore-${++this.#restored}.db`,
+      empty: () => this.#states.size === 0 && this.#store.isEmpty(),
+      adopt: (path, states) => this.#adopt(path, states),
+      apply: (path, states, changelog, version) => this.#apply(path, states, changelog, version),
+      merged: (states) => this.#declareRestored(states),
     });
   }
 
   /** Takes a downloaded base as the working file: no row is copied. */
   #adopt(path: string, states: NativeState[]): void {
     adoptBase(this.#store, path, this.range);
+    this.#declareRestored(states);
+  }
+
+  /** Declares the states of a working file taken whole from a checkpoint, with their state ids. */
+  #declareRestored(states: NativeState[]): void {
     for (const [name, sid, kind, ttl] of states) {
       this.#states.set(name, { sid, kind, ttl, declaredTtl: undefined, reducing: false, view: undefined, viewTtl: undefined });
       this.#store.declare(sid, stateCodec(name, kind, ttl));

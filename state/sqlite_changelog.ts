@@ -142,31 +142,52 @@ export class ChangelogWriter {
  */
 export function readChangelog(bytes: Uint8Array, what: string, row: (kg: number, s: number, k: Uint8Array, ok: Uint8Array | null, v: Uint8Array | null) => void): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  scanChangelog(bytes, what, (at, _end, kg, s, kAt, kLength) => {
+    const k = bytes.subarray(kAt, kAt + kLength);
+    if (bytes[at] === 0) return row(kg, s, k, null, null);
+    const okAt = kAt + kLength;
+    const okLength = view.getUint32(okAt, true);
+    const vAt = okLength === NO_KEY ? okAt + 4 : okAt + 4 + okLength;
+    const ok = okLength === NO_KEY ? null : bytes.subarray(okAt + 4, vAt);
+    row(kg, s, k, ok, bytes.subarray(vAt + 4, vAt + 4 + view.getUint32(vAt, true)));
+  });
+}
+
+/**
+ * Calls `record` with where each record of a changelog file's bytes lies, in order: its
+ * bytes [at, end) (at `at` its tag: 1 put, 0 tombstone), key group, state id and key bytes
+ * [kAt, kAt + kLength); a put's original key and value follow the key as written (see the
+ * module doc). Every length is checked here, so a caller may read them back unchecked.
+ * @throws {WeirError} `checkpoint_corrupt` naming `what` when a record is cut short or has an unknown tag
+ */
+export function scanChangelog(bytes: Uint8Array, what: string, record: (at: number, end: number, kg: number, s: number, kAt: number, kLength: number) => void): void {
+  const n = bytes.length;
   let at = 0;
   const corrupt = (why: string) => new WeirError("checkpoint_corrupt", `The SQLite changelog file ${what} is damaged at byte ${at}: ${why}`);
-  const take = (nullable: boolean): Uint8Array | null => {
-    if (at + 4 > bytes.length) throw corrupt("a length is cut short");
-    const n = view.getUint32(at, true);
-    at += 4;
-    if (n === NO_KEY && nullable) return null;
-    if (at + n > bytes.length) throw corrupt(`${n} bytes announced, ${bytes.length - at} left`);
-    const b = bytes.subarray(at, at + n);
-    at += n;
-    return b;
-  };
-  while (at < bytes.length) {
+  // Lengths read byte by byte: Bun's DataView reads made this loop 4 times slower.
+  const u32 = (i: number) => (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24)) >>> 0;
+  while (at < n) {
     const tag = bytes[at];
     if (tag !== 0 && tag !== 1) throw corrupt(`unknown record tag ${tag}`);
-    if (at + 9 > bytes.length) throw corrupt("a record head is cut short");
-    const kg = view.getUint32(at + 1, true);
-    const s = view.getUint32(at + 5, true);
-    at += 9;
-    const k = take(false)!;
-    if (tag === 0) row(kg, s, k, null, null);
-    else {
-      const ok = take(true);
-      row(kg, s, k, ok, take(false));
+    if (at + 13 > n) throw corrupt("a record head is cut short");
+    const kLength = u32(at + 9);
+    let end = at + 13 + kLength;
+    if (end > n) throw corrupt(`${kLength} key bytes announced, ${n - at - 13} left`);
+    if (tag === 1) {
+      if (end + 4 > n) throw corrupt("a length is cut short");
+      const okLength = u32(end);
+      end += 4;
+      if (okLength !== NO_KEY) {
+        if (end + okLength > n) throw corrupt(`${okLength} original key bytes announced, ${n - end} left`);
+        end += okLength;
+      }
+      if (end + 4 > n) throw corrupt("a length is cut short");
+      const vLength = u32(end);
+      end += 4 + vLength;
+      if (end > n) throw corrupt(`${vLength} value bytes announced, ${n - end + vLength} left`);
     }
+    record(at, end, u32(at + 1), u32(at + 5), at + 13, kLength);
+    at = end;
   }
 }
 

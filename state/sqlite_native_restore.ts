@@ -10,9 +10,11 @@ import { WeirError } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import type { IncrementalKeyedState, KeyedStateHandle, SharedStateRef } from "./backend.ts";
 import type { KeyGroupRange } from "./key_group.ts";
+import { ChainChanges } from "./sqlite_chain_changes.ts";
+import { REBUILD_BASE_BYTES_MAX, rebuildChain } from "./sqlite_chain_rebuild.ts";
 import { applyChangelog } from "./sqlite_changelog.ts";
 import type { SqliteDriver } from "./sqlite_driver.ts";
-import { type NativeFile, type NativeLayout, SQLITE_NATIVE_VERSION } from "./sqlite_native.ts";
+import { type NativeFile, type NativeLayout, type NativeState, SQLITE_NATIVE_VERSION } from "./sqlite_native.ts";
 import type { SqliteStateStore } from "./sqlite_store.ts";
 
 /**
@@ -162,5 +164,124 @@ export async function forEachChainFile(
         driver.removeFiles(path);
       }
     }
+  }
+}
+
+/** A downloaded file of a chain: where it is and what it is. */
+export interface ChainFile {
+  path: string;
+  file: NativeFile;
+}
+
+/**
+ * Downloads every file of `handle`'s chain to a path `pathOf()` gives and hands them all to
+ * `take` at once, in order (a merge reads them together); removes them after.
+ * @throws {WeirError} `checkpoint_corrupt` for a missing or damaged part
+ */
+export async function withChainFiles(storage: StorageAdapter, driver: SqliteDriver, handle: IncrementalKeyedState, pathOf: () => string, take: (files: ChainFile[], layout: NativeLayout) => void): Promise<void> {
+  const layout = readLayout(handle);
+  const files: ChainFile[] = [];
+  try {
+    let at = 0;
+    for (const file of layout.files) {
+      const path = pathOf();
+      files.push({ path, file });
+      await downloadFile(storage, driver, handle.shared.slice(at, at + file.parts), path);
+      at += file.parts;
+    }
+    take(files, layout);
+  } finally {
+    for (const { path } of files) driver.removeFiles(path);
+  }
+}
+
+/** Base rows per changelog record above which a chain is applied record by record. */
+const MERGE_ROWS_PER_RECORD = 16;
+
+/**
+ * True when `handle`'s chain (format version 2) is worth merging with its base in one pass
+ * (mergeChainFiles()) rather than upserting record by record, and its base is small enough
+ * to merge in memory: the merge costs a pass over the base's rows, an upsert in SQLite some
+ * 5–20 times a row's share of that pass (measured at 1 M keys: a chain of 1 % of the base's
+ * rows took 0.2 s file by file, 0.3 s merged; of 11 %, 0.65 s and 0.35 s).
+ */
+export function mergePays(handle: IncrementalKeyedState): boolean {
+  const layout = readLayout(handle);
+  const [base, ...changelogs] = layout.files;
+  if (handle.version < 2 || base?.kind !== "base" || !changelogs.every((f) => f.kind === "changelog")) return false;
+  const baseBytes = handle.shared.slice(0, base.parts).reduce((n, r) => n + r.size, 0);
+  const records = changelogs.reduce((n, f) => n + f.rows, 0);
+  return baseBytes <= REBUILD_BASE_BYTES_MAX && records > 0 && records * MERGE_ROWS_PER_RECORD >= base.rows;
+}
+
+/**
+ * Restores a chain of format version 2 into an empty `store` as one merge of its base and
+ * its changelogs' last records (sqlite_chain_rebuild.ts), each state id kept. Returns false,
+ * having changed nothing, when the chain does not suit it: a base too large to read into
+ * memory, or a record that needs an overflow page.
+ * @throws {WeirError} `checkpoint_corrupt` for a damaged file; `storage_failed`
+ */
+export function mergeChainFiles(store: SqliteStateStore, files: ChainFile[], layout: NativeLayout, range: KeyGroupRange): boolean {
+  const [base, ...changelogs] = files;
+  const driver = store.driver;
+  if (base?.file.kind !== "base" || driver.fileSize(base.path) > REBUILD_BASE_BYTES_MAX) return false;
+  const sids = new Map(layout.states.map(([, sid]) => [sid, sid]));
+  const changes = new ChainChanges(range, sids);
+  let bytes: Uint8Array;
+  let kvRoot: number;
+  try {
+    for (const { path } of changelogs) changes.add({ bytes: driver.readFile(path), what: path });
+    const db = driver.open(base.path);
+    try {
+      kvRoot = db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'kv'").get()?.rootpage as number;
+    } finally {
+      db.close();
+    }
+    bytes = driver.readFile(base.path);
+  } catch (e) {
+    if (e instanceof WeirError) throw e;
+    throw new WeirError("checkpoint_corrupt", `Cannot read the SQLite state chain of ${base.path}: ${(e as Error).message}`, { cause: e });
+  }
+  if (typeof kvRoot !== "number") throw new WeirError("checkpoint_corrupt", `The SQLite state file ${base.path} has no kv table`);
+  return rebuildChain(store, { bytes, kvRoot, what: base.path }, changes, range);
+}
+
+/** What restoring native chains asks of the backend they restore into. */
+export interface ChainTarget {
+  store: SqliteStateStore;
+  range: KeyGroupRange;
+  /** Where to download the next file. */
+  pathOf(): string;
+  /** True while the backend holds no state: a base is adopted (or a chain merged), not copied. */
+  empty(): boolean;
+  /** Makes a downloaded base the working file and declares its states. */
+  adopt(path: string, states: NativeState[]): void;
+  /** Copies a downloaded file's rows into the working file, its states mapped to the backend's. */
+  apply(path: string, states: NativeState[], changelog: boolean, version: number): void;
+  /** The working file was made whole from a chain (mergeChainFiles()): declares its states. */
+  merged(states: NativeState[]): void;
+}
+
+/**
+ * Restores each handle's chain into `target`: merged in one pass when the backend is empty
+ * and mergePays() says so, else file by file, one downloaded at a time.
+ * @throws {WeirError} `checkpoint_corrupt`, `storage_failed`
+ */
+export async function restoreChains(storage: StorageAdapter, handles: IncrementalKeyedState[], target: ChainTarget): Promise<void> {
+  const driver = target.store.driver;
+  const take = (path: string, file: NativeFile, layout: NativeLayout, h: IncrementalKeyedState) => {
+    if (file.kind === "base" && target.empty()) target.adopt(path, layout.states);
+    else target.apply(path, layout.states, file.kind === "changelog", h.version);
+  };
+  for (const h of handles) {
+    if (!(target.empty() && mergePays(h))) {
+      await forEachChainFile(storage, driver, [h], target.pathOf, take);
+      continue;
+    }
+    await withChainFiles(storage, driver, h, target.pathOf, (files, layout) => {
+      if (mergeChainFiles(target.store, files, layout, target.range)) return target.merged(layout.states);
+      // A record too large for the merge: file by file after all.
+      for (const { path, file } of files) take(path, file, layout, h);
+    });
   }
 }

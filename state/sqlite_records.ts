@@ -104,17 +104,28 @@ export class KvRecords {
    * @throws {WeirError} `invariant_broken` for a key group or state id beyond 32 bits
    */
   add(kg: number, s: number, k: Uint8Array, ok: Uint8Array | null, v: Uint8Array): number {
+    return this.addFrom(kg, s, k, 0, k.length, ok ?? k, ok === null ? -1 : 0, ok?.length ?? 0, v, 0, v.length);
+  }
+
+  /**
+   * Appends one row's record from ranges of buffers (a changelog file's, without a view per
+   * row): key `kSrc[kAt, kAt + kLength)`, original key likewise (`okAt` -1: none), value
+   * likewise. Returns its size in bytes.
+   * @throws {WeirError} `invariant_broken` for a key group or state id beyond 32 bits
+   */
+  addFrom(kg: number, s: number, kSrc: Uint8Array, kAt: number, kLength: number, okSrc: Uint8Array, okAt: number, okLength: number, vSrc: Uint8Array, vAt: number, vLength: number): number {
     if (!(kg >= 0 && s >= 0 && kg < 0x80000000 && s < 0x80000000 && Number.isInteger(kg) && Number.isInteger(s))) {
       throw new WeirError("invariant_broken", `Row (${kg}, ${s}) has a key group or state id outside 0..2^31`);
     }
+    const hasOk = okAt >= 0;
     const kgBytes = intBytes(kg);
     const sBytes = intBytes(s);
-    const kType = 12 + 2 * k.length;
-    const okType = ok === null ? 0 : 12 + 2 * ok.length;
-    const vType = 12 + 2 * v.length;
+    const kType = 12 + 2 * kLength;
+    const okType = hasOk ? 12 + 2 * okLength : 0;
+    const vType = 12 + 2 * vLength;
     let header = 1 + 1 + varintLength(kType) + varintLength(okType) + varintLength(vType) + 1;
     if (header > 0x7f) header++;
-    const size = header + kgBytes + sBytes + k.length + (ok === null ? 0 : ok.length) + v.length;
+    const size = header + kgBytes + sBytes + kLength + (hasOk ? okLength : 0) + vLength;
     this.#room(varintLength(size) + size);
     const b = this.bytes;
     let at = writeVarint(b, writeVarint(b, this.#at, size), header);
@@ -125,12 +136,22 @@ export class KvRecords {
     at = writeVarint(b, at, vType);
     at = writeInt(b, at, kg, kgBytes);
     at = writeInt(b, at, s, sBytes);
-    at = copy(b, at, k);
-    if (ok !== null) at = copy(b, at, ok);
-    at = copy(b, at, v);
+    at = copyRange(b, at, kSrc, kAt, kAt + kLength);
+    if (hasOk) at = copyRange(b, at, okSrc, okAt, okAt + okLength);
+    at = copyRange(b, at, vSrc, vAt, vAt + vLength);
     this.#at = at;
     this.#ends[this.#count++] = at;
     return size;
+  }
+
+  /**
+   * Appends a cell as it is: `src[start, end)`, a record behind its size as a varint (a leaf
+   * cell read from a file of the same format, sqlite_btree_cells.ts).
+   */
+  addCell(src: Uint8Array, start: number, end: number): void {
+    this.#room(end - start);
+    this.#at = copyRange(this.bytes, this.#at, src, start, end);
+    this.#ends[this.#count++] = this.#at;
   }
 
   /**
@@ -278,14 +299,6 @@ function copyRange(b: Uint8Array, at: number, src: Uint8Array, from: number, to:
   const n = to - from;
   if (n > 32) b.set(src.subarray(from, to), at);
   else for (let i = 0; i < n; i++) b[at + i] = src[from + i];
-  return at + n;
-}
-
-/** Copies small arrays a byte at a time: cheaper than set() below a few dozen bytes. */
-function copy(b: Uint8Array, at: number, from: Uint8Array): number {
-  const n = from.length;
-  if (n > 32) b.set(from, at);
-  else for (let i = 0; i < n; i++) b[at + i] = from[i];
   return at + n;
 }
 

@@ -1,0 +1,97 @@
+/**
+ * Reads the cells of an index B-tree (a WITHOUT ROWID table such as `kv`) straight from a
+ * SQLite database file's bytes (https://www.sqlite.org/fileformat2.html), in key order:
+ * what a restore merges a chain's changes into (sqlite_chain_rebuild.ts) without asking
+ * SQLite for each row. Only what the tree's pages say is read: freelist, pointer-map and
+ * other tables' pages are never visited. A cell whose record spills to an overflow page is
+ * not read: the walk stops and says so, and the caller takes SQLite's path.
+ * @module
+ */
+import { WeirError } from "../errors.ts";
+import { maxLocalPayload } from "./sqlite_btree_file.ts";
+
+const LEAF_INDEX = 0x0a;
+const INTERIOR_INDEX = 0x02;
+/** Deeper than any B-tree of 2^32 pages: a deeper walk is a loop in a damaged file. */
+const DEPTH_MAX = 40;
+
+/** The page size (bytes) of a database file's header. */
+export function filePageSize(file: Uint8Array): number {
+  const raw = file.length >= 100 ? (file[16] << 8) | file[17] : 0;
+  return raw === 1 ? 65536 : raw;
+}
+
+/**
+ * Calls `cell(start, end)` for each cell of the index B-tree rooted at page `rootPage` of
+ * `file`, in key order: `file[start, end)` is the record's size as a varint, then the record
+ * (as a leaf cell of sqlite_records.ts's KvRecords holds it). Returns false, having stopped,
+ * at a record that spills to an overflow page.
+ * @throws {WeirError} `checkpoint_corrupt` naming `what` for a page that is not an index
+ *   B-tree page or a cell outside its page
+ *
+ * @example
+ * ```ts
+ * import { forEachIndexCell } from "./sqlite_btree_cells.ts";
+ * import { sqliteDriver } from "../platforms/sqlite.ts";
+ * const path = `${sqliteDriver.tempDirectory()}/weir-doc-cells-${performance.now()}.db`;
+ * const db = sqliteDriver.open(path);
+ * db.exec("CREATE TABLE t (a INTEGER PRIMARY KEY, b) WITHOUT ROWID; INSERT INTO t VALUES (2, 'x'), (1, 'y');");
+ * const root = db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 't'").get()!.rootpage as number;
+ * db.close();
+ * let cells = 0;
+ * console.assert(forEachIndexCell(sqliteDriver.readFile(path), root, "t", () => cells++) && cells === 2);
+ * sqliteDriver.removeFiles(path);
+ * ```
+ */
+export function forEachIndexCell(file: Uint8Array, rootPage: number, what: string, cell: (start: number, end: number) => void): boolean {
+  const pageSize = filePageSize(file);
+  const pages = Math.floor(file.length / pageSize);
+  const corrupt = (why: string) => new WeirError("checkpoint_corrupt", `The SQLite file ${what} is damaged: ${why}`);
+  if (!(pageSize >= 512 && (pageSize & (pageSize - 1)) === 0)) throw corrupt(`page size ${pageSize}`);
+  const maxLocal = maxLocalPayload(pageSize - file[20]);
+
+  /** The end of the cell whose size varint starts at `at` in the page [base, base + pageSize), or -1 when it spills. */
+  const cellEnd = (at: number, limit: number): number => {
+    let size = 0;
+    let i = 0;
+    for (; i < 9; i++) {
+      const b = file[at + i];
+      size = size * 128 + (b & 0x7f);
+      if (b < 0x80) break;
+    }
+    if (size > maxLocal) return -1;
+    const end = at + i + 1 + size;
+    if (end > limit) throw corrupt(`a cell at byte ${at} ends past its page`);
+    return end;
+  };
+
+  const walk = (page: number, depth: number): boolean => {
+    if (!(page >= 1 && page <= pages) || depth > DEPTH_MAX) throw corrupt(`page ${page} at depth ${depth} is not in the file of ${pages} pages`);
+    const base = (page - 1) * pageSize;
+    const head = page === 1 ? base + 100 : base;
+    const type = file[head];
+    const count = (file[head + 3] << 8) | file[head + 4];
+    const limit = base + pageSize;
+    if (type === LEAF_INDEX) {
+      for (let c = 0; c < count; c++) {
+        const at = base + ((file[head + 8 + 2 * c] << 8) | file[head + 9 + 2 * c]);
+        const end = cellEnd(at, limit);
+        if (end < 0) return false;
+        cell(at, end);
+      }
+      return true;
+    }
+    if (type !== INTERIOR_INDEX) throw corrupt(`page ${page} has type ${type}, not an index B-tree page`);
+    // Each cell: its left child's keys, then its own record; the right-most child's keys last.
+    for (let c = 0; c < count; c++) {
+      const at = base + ((file[head + 12 + 2 * c] << 8) | file[head + 13 + 2 * c]);
+      if (at + 4 >= limit) throw corrupt(`a cell of page ${page} lies past it`);
+      if (!walk(((file[at] << 24) >>> 0) + (file[at + 1] << 16) + (file[at + 2] << 8) + file[at + 3], depth + 1)) return false;
+      const end = cellEnd(at + 4, limit);
+      if (end < 0) return false;
+      cell(at + 4, end);
+    }
+    return walk(((file[head + 8] << 24) >>> 0) + (file[head + 9] << 16) + (file[head + 10] << 8) + file[head + 11], depth + 1);
+  };
+  return walk(rootPage, 0);
+}

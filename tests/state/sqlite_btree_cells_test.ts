@@ -1,0 +1,67 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { join } from "node:path";
+import { WeirError } from "../../errors.ts";
+import { sqliteDriver } from "../../platforms/sqlite.ts";
+import { forEachIndexCell } from "../../state/sqlite_btree_cells.ts";
+import { KvRecords } from "../../state/sqlite_records.ts";
+import { SimPrng } from "../../sim/prng.ts";
+
+const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-btree-cells-"));
+const KV = "(kg INTEGER NOT NULL, s INTEGER NOT NULL, k BLOB NOT NULL, ok BLOB, v BLOB NOT NULL, PRIMARY KEY (kg, s, k)) WITHOUT ROWID";
+
+/** A database file whose kv table holds `rows` random rows (inserted in random order), and its root page. */
+function kvFile(name: string, rows: number, valueBytes = 8): { path: string; root: number } {
+  const path = join(directory, name);
+  sqliteDriver.removeFiles(path);
+  const db = sqliteDriver.open(path);
+  db.exec(`CREATE TABLE kv ${KV}; BEGIN`);
+  const prng = new SimPrng(name);
+  const insert = db.prepare("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?, ?)");
+  for (let i = 0; i < rows; i++) {
+    const k = Uint8Array.from({ length: prng.range(1, 30) }, () => prng.int(256));
+    insert.run(prng.int(300), prng.int(3), k, prng.chance(0.3) ? Uint8Array.of(1, 2) : null, Uint8Array.from({ length: valueBytes }, () => prng.int(256)));
+  }
+  db.exec("COMMIT");
+  const root = db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'kv'").get()!.rootpage as number;
+  db.close();
+  return { path, root };
+}
+
+describe("forEachIndexCell()", () => {
+  test("gives every cell of a several-level kv B-tree in key order, each the record SQLite's row makes", () => {
+    const { path, root } = kvFile("deep.db", 20_000);
+    const file = sqliteDriver.readFile(path);
+    const cells: Uint8Array[] = [];
+    assert.equal(forEachIndexCell(file, root, path, (start, end) => cells.push(file.slice(start, end))), true);
+    const db = sqliteDriver.open(path);
+    assert.ok((db.prepare("PRAGMA page_count").get()!.page_count as number) > 100, "the tree has interior pages");
+    const rows = db.prepare("SELECT kg, s, k, ok, v FROM kv ORDER BY kg, s, k").all();
+    db.close();
+    assert.equal(cells.length, rows.length);
+    const expected = new KvRecords();
+    for (const r of rows) expected.add(r.kg as number, r.s as number, r.k as Uint8Array, r.ok as Uint8Array | null, r.v as Uint8Array);
+    for (let i = 0; i < rows.length; i++) assert.deepEqual(cells[i], expected.bytes.slice(expected.start(i), expected.end(i)), `row ${i}`);
+    sqliteDriver.removeFiles(path);
+  });
+
+  test("stops and returns false at a record that spills to an overflow page", () => {
+    const { path, root } = kvFile("big.db", 50, 3000);
+    const file = sqliteDriver.readFile(path);
+    let cells = 0;
+    assert.equal(forEachIndexCell(file, root, path, () => cells++), false);
+    assert.equal(cells, 0);
+    sqliteDriver.removeFiles(path);
+  });
+
+  test("refuses a page that is not an index B-tree page with checkpoint_corrupt naming the file", () => {
+    const { path, root } = kvFile("damaged.db", 2000);
+    const file = sqliteDriver.readFile(path);
+    const pageSize = (file[16] << 8) | file[17];
+    file[(root - 1) * pageSize] = 0x0d;
+    assert.throws(() => forEachIndexCell(file, root, "damaged.db", () => {}), (e: unknown) => e instanceof WeirError && e.code === "checkpoint_corrupt" && /damaged\.db/.test(e.message));
+    assert.throws(() => forEachIndexCell(file, 10_000, "damaged.db", () => {}), (e: unknown) => e instanceof WeirError && e.code === "checkpoint_corrupt" && /page 10000/.test(e.message));
+    sqliteDriver.removeFiles(path);
+  });
+});
