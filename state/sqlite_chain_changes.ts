@@ -13,6 +13,7 @@
  * into the files' own bytes 0.6–1 s, each digit read missing the cache.
  * @module
  */
+import { assert } from "../errors.ts";
 import type { KeyGroupRange } from "./key_group.ts";
 import { scanChangelog } from "./sqlite_changelog.ts";
 
@@ -151,17 +152,22 @@ export class ChainChanges {
     const files = this.#files;
     // Records and bytes per group, then where each group starts.
     const starts = new Int32Array(groups + 1);
-    const byteStarts = new Float64Array(groups + 1);
+    const byteStarts = new Int32Array(groups + 1);
+    let total = 0;
     for (let i = 0; i < n; i++) {
       const g = groupOf[i];
+      const size = recordEnd[i] - recordAt[i];
       starts[g + 1]++;
-      byteStarts[g + 1] += recordEnd[i] - recordAt[i];
+      byteStarts[g + 1] += size;
+      total += size;
     }
+    // Offsets are 32-bit integers: a typed array read as a double index was slower on Bun.
+    assert(total < 2 ** 31, () => `A chain's changelog records of ${total} B are too many to merge`);
     for (let g = 1; g <= groups; g++) {
       starts[g] += starts[g - 1];
       byteStarts[g] += byteStarts[g - 1];
     }
-    const grouped = new Uint8Array(byteStarts[groups]);
+    const grouped = new Uint8Array(total);
     const at = new Int32Array(n);
     const keyLength = new Int32Array(n);
     const next = starts.slice(0, groups);
@@ -192,7 +198,7 @@ export class ChainChanges {
         const p = pos[j];
         if (j + 1 < starts[g + 1]) {
           const q = pos[j + 1];
-          if (compareBlobs(grouped, at[p] + KEY_OFFSET, keyLength[p], grouped, at[q] + KEY_OFFSET, keyLength[q]) === 0) continue;
+          if (sameKey(grouped, at[p] + KEY_OFFSET, keyLength[p], at[q] + KEY_OFFSET, keyLength[q])) continue;
         }
         out.at[m] = at[p];
         out.keyLength[m] = keyLength[p];
@@ -298,15 +304,17 @@ function sortByKey(keys: Keys, lo: number, hi: number, d: number): void {
     return;
   }
   keys.counts.push(counts);
-  if (hi - lo <= INSERTION_MAX) insertionSort(keys, lo, hi);
+  if (hi - lo <= INSERTION_MAX) insertionSort(keys, lo, hi, d);
 }
 
-function insertionSort(keys: Keys, lo: number, hi: number): void {
+/** Sorts order[lo, hi) stably by key bytes, the first `d` of which every key there shares. */
+function insertionSort(keys: Keys, lo: number, hi: number, d: number): void {
   const { bytes, at, length, order } = keys;
+  const from = KEY_OFFSET + d;
   for (let j = lo + 1; j < hi; j++) {
     const r = order[j];
     let i = j - 1;
-    while (i >= lo && compareBlobs(bytes, at[order[i]] + KEY_OFFSET, length[order[i]], bytes, at[r] + KEY_OFFSET, length[r]) > 0) {
+    while (i >= lo && compareBlobs(bytes, at[order[i]] + from, length[order[i]] - d, bytes, at[r] + from, length[r] - d) > 0) {
       order[i + 1] = order[i];
       i--;
     }
@@ -314,7 +322,26 @@ function insertionSort(keys: Keys, lo: number, hi: number): void {
   }
 }
 
-/** x[a, a + la) against y[b, b + lb) as SQLite compares BLOBs: negative, 0 or positive. */
+/**
+ * True when bytes[a, a + la) and bytes[b, b + lb) are the same key; compared from the end,
+ * where neighbours in key order differ (their start is a shared prefix).
+ */
+function sameKey(bytes: Uint8Array, a: number, la: number, b: number, lb: number): boolean {
+  if (la !== lb) return false;
+  for (let i = la - 1; i >= 0; i--) if (bytes[a + i] !== bytes[b + i]) return false;
+  return true;
+}
+
+/**
+ * x[a, a + la) against y[b, b + lb) as SQLite compares BLOBs: negative, 0 or positive.
+ *
+ * @example
+ * ```ts
+ * import { compareBlobs } from "./sqlite_chain_changes.ts";
+ * const k = Uint8Array.of(1, 0, 2);
+ * console.assert(compareBlobs(k, 0, 1, k, 0, 2) < 0 && compareBlobs(k, 2, 1, k, 0, 2) > 0);
+ * ```
+ */
 export function compareBlobs(x: Uint8Array, a: number, la: number, y: Uint8Array, b: number, lb: number): number {
   const n = la < lb ? la : lb;
   for (let i = 0; i < n; i++) if (x[a + i] !== y[b + i]) return x[a + i] - y[b + i];
