@@ -9,6 +9,7 @@ import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readSync,
 import { tmpdir } from "node:os";
 import { currentRuntime } from "./serve.ts";
 import type { SqliteDriver } from "../state/sqlite_driver.ts";
+import { openSqliteWriter } from "./sqlite_writer.ts";
 
 const runtime = currentRuntime();
 async function loadOpener(): Promise<SqliteDriver["open"]> {
@@ -59,4 +60,5 @@ export const sqliteDriver: SqliteDriver = {
     }
   },
   renameFile: (from, to) => renameSync(from, to),
+  openWriter: openSqliteWriter,
 };

@@ -190,10 +190,10 @@ export class EntryCache {
 
   /**
    * The snapshot point's take: the dirty keys (every one, or with `changedOnly` those
-   * changed since the previous capture) with their values now; a new epoch begins.
+   * changed since the previous capture) with their values now, into `capture` (a new one
+   * by default); a new epoch begins.
    */
-  capture(changedOnly: boolean, codecs: ReadonlyMap<number, StateCodec>): DirtyCapture {
-    const capture = new DirtyCapture(codecs);
+  capture(changedOnly: boolean, codecs: ReadonlyMap<number, StateCodec>, capture = new DirtyCapture(codecs)): DirtyCapture {
     const epoch = this.#epoch++;
     for (const e of this.#dirty) {
       if (!e.dirty || (changedOnly && e.epoch !== epoch)) continue;

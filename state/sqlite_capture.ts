@@ -66,6 +66,17 @@ export class DirtyCapture {
     this.#mems.push(e.mem);
   }
 
+  /**
+   * Takes a key written back but perhaps not yet in the file, by its encoded value
+   * (undefined: deleted). It is out of the cache, so nothing changes it: no copy is due.
+   */
+  takeEncoded(e: CacheEntry, bytes: Uint8Array | undefined): void {
+    const i = this.#entries.length;
+    this.#entries.push(e);
+    this.#mems.push(undefined);
+    if (bytes !== undefined) this.#bytes.set(i, bytes);
+  }
+
   /** Keys captured. */
   get size(): number {
     return this.#entries.length;

@@ -22,6 +22,31 @@ import type { KeyGroupRange } from "./key_group.ts";
 const CHUNK_BYTES = 256 * 1024;
 const NO_KEY = 0xffffffff;
 
+/** Bytes one record takes: a put of `v`, or a tombstone when `v` is null. */
+export function recordBytes(k: Uint8Array, ok: Uint8Array | null, v: Uint8Array | null): number {
+  return v === null ? 13 + k.length : 21 + k.length + (ok?.length ?? 0) + v.length;
+}
+
+/**
+ * Writes one record (a put of `v`, or a tombstone when `v` is null) into `buf` at `at`;
+ * returns where it ends. The caller makes room for recordBytes().
+ */
+export function writeRecord(buf: Uint8Array, view: DataView, at: number, kg: number, s: number, k: Uint8Array, ok: Uint8Array | null, v: Uint8Array | null): number {
+  buf[at] = v === null ? 0 : 1;
+  view.setUint32(at + 1, kg, true);
+  view.setUint32(at + 5, s, true);
+  at = writeBytes(buf, view, at + 9, k);
+  if (v === null) return at;
+  return writeBytes(buf, view, writeBytes(buf, view, at, ok), v);
+}
+
+function writeBytes(buf: Uint8Array, view: DataView, at: number, b: Uint8Array | null): number {
+  view.setUint32(at, b === null ? NO_KEY : b.length, true);
+  if (b === null) return at + 4;
+  buf.set(b, at + 4);
+  return at + 4 + b.length;
+}
+
 /**
  * Appends records to a changelog file.
  *
@@ -71,35 +96,18 @@ export class ChangelogWriter {
   /** A put of `v` at (kg, s, k); `ok` is the original key's encoding, or null. */
   put(kg: number, s: number, k: Uint8Array, ok: Uint8Array | null, v: Uint8Array): void {
     if (this.#failed) return;
-    this.#room(17 + k.length + 4 + (ok?.length ?? 0) + 4 + v.length);
-    this.#head(1, kg, s, k);
-    this.#bytes(ok);
-    this.#bytes(v);
+    this.#room(recordBytes(k, ok, v));
+    this.#at = writeRecord(this.#buf, this.#view, this.#at, kg, s, k, ok, v);
+    this.records++;
   }
 
   /** A tombstone of (kg, s, k). */
   remove(kg: number, s: number, k: Uint8Array): void {
     if (this.#failed) return;
-    this.#room(13 + k.length);
-    this.#head(0, kg, s, k);
-    this.tombstones = true;
-  }
-
-  #head(tag: number, kg: number, s: number, k: Uint8Array): void {
-    this.#buf[this.#at++] = tag;
-    this.#view.setUint32(this.#at, kg, true);
-    this.#view.setUint32(this.#at + 4, s, true);
-    this.#at += 8;
-    this.#bytes(k);
+    this.#room(recordBytes(k, null, null));
+    this.#at = writeRecord(this.#buf, this.#view, this.#at, kg, s, k, null, null);
     this.records++;
-  }
-
-  #bytes(b: Uint8Array | null): void {
-    this.#view.setUint32(this.#at, b === null ? NO_KEY : b.length, true);
-    this.#at += 4;
-    if (b === null) return;
-    this.#buf.set(b, this.#at);
-    this.#at += b.length;
+    this.tombstones = true;
   }
 
   #room(n: number): void {

@@ -34,6 +34,43 @@ export interface SqliteDatabase {
   close(): void;
 }
 
+/**
+ * A connection to one database file on a thread of its own, which applies write-back
+ * batches (sqlite_write_batch.ts) in the order they were sent, each in one transaction,
+ * while the sending thread goes on; the RocksDB backend's background flush plays this role
+ * in Flink. Sequence numbers start at 1.
+ */
+export interface SqliteBackgroundWriter {
+  /**
+   * The thread is up. Until it is, batches are the sender's to apply: a thread may need
+   * the sender's event loop to start, so waiting for it then would never end.
+   */
+  ready(): boolean;
+  /**
+   * Queues batches (copied), to be applied in order in one transaction; returns the
+   * sequence number.
+   */
+  send(batches: Uint8Array[]): number;
+  /** The sequence number of the last batch committed (0: none yet). */
+  committed(): number;
+  /**
+   * Blocks the calling thread until batch `seq` is committed.
+   * @throws {WeirError} `storage_failed` naming the file when a batch failed (every later
+   *   call throws it too), or when the thread gave no sign for 60 s
+   */
+  waitFor(seq: number): void;
+  /** Why a batch failed (a full disk), or undefined while none has. */
+  failure(): string | undefined;
+  /**
+   * Waits for every batch sent, then closes the thread's connection, so that another may
+   * replace or change the file; the next batch opens it again.
+   * @throws {WeirError} `storage_failed` as waitFor()
+   */
+  closeConnection(): void;
+  /** Ends the thread at once (batches not yet applied are dropped). Idempotent. */
+  terminate(): void;
+}
+
 /** A runtime's SQLite driver and the few file operations its working files need. */
 export interface SqliteDriver {
   /** "bun:sqlite" or "node:sqlite", for messages and benchmarks. */
@@ -59,4 +96,9 @@ export interface SqliteDriver {
   readFileRange(path: string, offset: number, length: number): Uint8Array;
   /** Moves a file over another (same file system). */
   renameFile(from: string, to: string): void;
+  /**
+   * A background writer to the database file at `path` (opened when the first batch comes),
+   * where the runtime has threads; absent elsewhere, where write-backs run inline.
+   */
+  openWriter?(path: string): SqliteBackgroundWriter;
 }

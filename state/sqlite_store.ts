@@ -16,10 +16,12 @@ import { WeirError, assert } from "../errors.ts";
 import { hashKey } from "./key_group.ts";
 import { KeyFilter } from "./sqlite_bloom.ts";
 import { BulkRowWriter } from "./sqlite_bulk.ts";
+import { WriteBatch } from "./sqlite_write_batch.ts";
+import { type PendingWrite, WriteBackQueue } from "./sqlite_write_queue.ts";
 import { keyBytes } from "./sqlite_keys.ts";
 import { RowBytes } from "./sqlite_row_bytes.ts";
 import { CacheEntry, EntryCache } from "./sqlite_cache.ts";
-import type { DirtyCapture } from "./sqlite_capture.ts";
+import { DirtyCapture } from "./sqlite_capture.ts";
 import { ChangelogWriter } from "./sqlite_changelog.ts";
 import type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./sqlite_driver.ts";
 import { SqliteSnapshotReader } from "./sqlite_snapshot_reader.ts";
@@ -44,6 +46,11 @@ export interface SqliteStoreOptions {
    * checkpoints).
    */
   trackChanges?: boolean;
+  /**
+   * Write-backs go to the driver's background writer, when it has one (default true);
+   * false applies them on the calling thread.
+   */
+  backgroundWrites?: boolean;
 }
 
 /** The working file's tables (a restore's template file has them too). */
@@ -77,7 +84,7 @@ export class SqliteStateStore {
   readonly #trackChanges: boolean;
   #db!: SqliteDatabase;
   #select!: SqliteStatement;
-  #delete!: SqliteStatement;
+  readonly #writes: WriteBackQueue;
   /** The changelog file of this capture epoch (trackChanges). */
   #log: ChangelogWriter | undefined;
   #logSeq = 0;
@@ -103,6 +110,8 @@ export class SqliteStateStore {
     this.#trackChanges = options.trackChanges ?? false;
     this.#cache = new EntryCache(options.cacheEntriesMax);
     this.#open();
+    const background = options.backgroundWrites !== false && driver.openWriter !== undefined;
+    this.#writes = new WriteBackQueue(this.#db, background ? () => driver.openWriter!(this.path) : undefined);
   }
 
   /** Opens the connection to the file (created if absent) and prepares the statements. */
@@ -118,7 +127,7 @@ export class SqliteStateStore {
       throw new WeirError("storage_failed", `Cannot set up the SQLite state database ${options.path}: ${(e as Error).message}`, { cause: e });
     }
     this.#select = db.prepare("SELECT ok, v FROM kv WHERE kg = ? AND s = ? AND k = ?");
-    this.#delete = db.prepare("DELETE FROM kv WHERE kg = ? AND s = ? AND k = ?");
+    if (this.#writes) this.#writes.db = db;
     if (this.#trackChanges && !this.#log) this.#openLog();
   }
 
@@ -146,7 +155,10 @@ export class SqliteStateStore {
    * those changed since the previous capture) with their values now, and a new epoch.
    */
   capture(changedOnly: boolean): DirtyCapture {
-    return this.#cache.capture(changedOnly, this.#codecs);
+    const capture = new DirtyCapture(this.#codecs);
+    // A changelog has the pending keys already: their records went to it when written back.
+    if (!changedOnly) this.#writes.captureInto(capture);
+    return this.#cache.capture(changedOnly, this.#codecs, capture);
   }
 
   /**
@@ -155,6 +167,7 @@ export class SqliteStateStore {
    */
   adoptFile(from: string): void {
     assert(this.#cache.dirtyCount === 0, () => `The SQLite state file ${this.path} was replaced while it had unwritten values`);
+    this.#writes.quiesce();
     this.#cache.clear();
     this.#db.close();
     this.#driver.removeFiles(this.path);
@@ -179,14 +192,31 @@ export class SqliteStateStore {
     return this.#driver;
   }
 
-  /** The open connection, for the backend's own statements (metadata, snapshots). */
+  /**
+   * The open connection, for the backend's own statements (restores, metadata), once every
+   * write-back is in the file and the background writer's connection is closed.
+   */
   get db(): SqliteDatabase {
+    this.#writes.quiesce();
     return this.#db;
   }
 
   /** Keys held decoded in memory now. */
   get cachedEntries(): number {
     return this.#cache.size;
+  }
+
+  /** Keys written back and not yet known to be in the file (see sqlite_write_queue.ts). */
+  get pendingWrites(): number {
+    return this.#writes.pendingKeys;
+  }
+
+  /**
+   * Resolves true once write-backs go to a background writer (false: they run inline).
+   * A writer starts with the first write-back otherwise; tests start it early.
+   */
+  backgroundWriterReady(): Promise<boolean> {
+    return this.#writes.writerReady();
   }
 
   /** Registers the codec of state id `sid` (its in-memory form). */
@@ -204,11 +234,21 @@ export class SqliteStateStore {
       e.capture?.preserve(e);
       return e.mem;
     }
+    const pending = this.#writes.find(sid, canonical);
+    if (pending !== undefined) return this.#readPending(pending, key);
     const hash = hashKey(canonical);
     const kg = hash % this.maxParallelism;
     const row = this.#written && !this.#written.mayHold(sid, hash) ? undefined : this.#select.get(kg, sid, keyBytes(canonical));
     const mem = row ? this.#codecs.get(sid)!.fromStored(decode(row.v as Uint8Array, "a value in the SQLite state database")) : undefined;
     this.#insert(new CacheEntry(sid, canonical, kg, canonical === key ? undefined : key, mem, this.#cache.epoch));
+    return mem;
+  }
+
+  /** A key written back and not yet known committed: cached again, clean, from its encoded value. */
+  #readPending(p: PendingWrite, key: unknown): unknown {
+    const { sid, canonical, keyGroup } = p.entry;
+    const mem = p.v === undefined ? undefined : this.#codecs.get(sid)!.fromStored(decode(p.v, "a value in the SQLite state database"));
+    this.#insert(new CacheEntry(sid, canonical, keyGroup, canonical === key ? undefined : key, mem, this.#cache.epoch));
     return mem;
   }
 
@@ -247,7 +287,7 @@ export class SqliteStateStore {
     const dirty = victims.filter((v) => v.dirty);
     if (dirty.length > 0) {
       try {
-        this.#writeRows(dirty);
+        this.#writeBack(dirty);
       } catch (e) {
         // Not written: they stay cached (and dirty) rather than be lost.
         for (const v of victims) cache.insert(v);
@@ -261,47 +301,42 @@ export class SqliteStateStore {
   }
 
   /**
-   * Writes dirty entries in one transaction and marks them clean. An entry changed in this
-   * capture epoch goes to the changelog file too; one changed before was captured by the
-   * snapshot that ended its epoch, so its value is in that checkpoint already.
+   * Writes dirty entries back in one batch (sqlite_write_queue.ts: inline, or queued to the
+   * background writer) and marks them clean. An entry changed in this capture epoch goes to
+   * the changelog file too; one changed before was captured by the snapshot that ended its
+   * epoch, so its value is in that checkpoint already.
+   * @throws {WeirError} `value_not_persistable` for a value that cannot be encoded,
+   *   `storage_failed` when the file refuses the batch; nothing is marked clean then
    */
-  #writeRows(entries: CacheEntry[]): void {
-    const db = this.#db;
+  #writeBack(entries: CacheEntry[]): void {
     // In primary-key order (key group, state) the batch touches neighbouring B-tree pages.
     entries.sort((a, b) => a.keyGroup - b.keyGroup || a.sid - b.sid);
-    // Upserts go 128 to a statement, keys and values written into shared buffers, as a
-    // restore writes them (sqlite_bulk.ts, sqlite_row_bytes.ts): a call and two small
-    // arrays per row cost more than SQLite spends on it. A batch holds a key once, so
-    // deletes may run before the upserts buffered beside them.
     const bytes = this.#rowBytes;
     const log = this.#log;
     const epoch = this.#cache.epoch;
-    const rows = new BulkRowWriter(db);
-    // A changelog record of a batch that is rolled back does no harm: the key stays dirty,
+    const batch = new WriteBatch();
+    const items: PendingWrite[] = new Array(entries.length);
+    // A changelog record of a batch that is not written does no harm: the key stays dirty,
     // and what is written or captured of it later comes after it in the file.
-    db.exec("BEGIN");
-    try {
-      for (const e of entries) {
-        const k = bytes.key(e.canonical);
-        const logged = log !== undefined && e.epoch === epoch;
-        if (e.mem === undefined) {
-          this.#delete.run(e.keyGroup, e.sid, k);
-          if (logged) log.remove(e.keyGroup, e.sid, k);
-          continue;
-        }
-        this.#written?.add(e.sid, hashKey(e.canonical));
-        const ok = e.key === undefined ? null : encode(e.key, "a state key");
-        const v = bytes.value(this.#codecs.get(e.sid)!.toStored(e.mem));
-        rows.row(e.keyGroup, e.sid, k, ok, v);
-        if (logged) log.put(e.keyGroup, e.sid, k, ok, v);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      const k = bytes.key(e.canonical);
+      const logged = log !== undefined && e.epoch === epoch;
+      if (e.mem === undefined) {
+        batch.remove(e.keyGroup, e.sid, k);
+        if (logged) log.remove(e.keyGroup, e.sid, k);
+        items[i] = { entry: e, v: undefined };
+        continue;
       }
-      rows.finish();
-      db.exec("COMMIT");
-    } catch (err) {
-      db.exec("ROLLBACK");
-      if (err instanceof WeirError) throw err;
-      throw new WeirError("storage_failed", `Cannot write keyed state to ${this.path}: ${(err as Error).message}`, { cause: err });
+      this.#written?.add(e.sid, hashKey(e.canonical));
+      const ok = e.key === undefined ? null : encode(e.key, "a state key");
+      // A view of RowBytes' shared buffers: it stays valid while the write is pending.
+      const v = bytes.value(this.#codecs.get(e.sid)!.toStored(e.mem));
+      batch.put(e.keyGroup, e.sid, k, ok, v);
+      if (logged) log.put(e.keyGroup, e.sid, k, ok, v);
+      items[i] = { entry: e, v };
     }
+    this.#writes.write(batch, items);
     this.#cache.cleaned(entries);
     this.rowsWritten += entries.length;
   }
@@ -309,7 +344,8 @@ export class SqliteStateStore {
   /** Writes every dirty entry to the file; returns how many. */
   flush(): number {
     const dirty = this.#cache.dirtyEntries();
-    if (dirty.length > 0) this.#writeRows(dirty);
+    if (dirty.length > 0) this.#writeBack(dirty);
+    this.#writes.drain();
     return dirty.length;
   }
 
@@ -325,6 +361,7 @@ export class SqliteStateStore {
    */
   bulkLoad(fill: (w: BulkRowWriter) => void): number {
     this.clearCache();
+    this.#writes.quiesce();
     this.#written = undefined;
     const db = this.#db;
     const w = new BulkRowWriter(db);
@@ -370,6 +407,7 @@ export class SqliteStateStore {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    this.#writes.dispose();
     this.#db.close();
     this.#driver.removeFiles(this.path);
     this.#removeLog();

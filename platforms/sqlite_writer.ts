@@ -1,0 +1,96 @@
+/**
+ * The SQLite background writer on Bun and Deno: a worker thread (sqlite_writer_worker.ts)
+ * with its own connection to the working file, sent write-back batches as bytes, and
+ * shared memory in which it counts off what it committed, so the subtask's thread learns
+ * it without waiting for a message, and blocks (Atomics.wait) only when it must: too many
+ * batches pending, a flush, a restore.
+ * @module
+ */
+import { Worker } from "node:worker_threads";
+import { WeirError } from "../errors.ts";
+import type { SqliteBackgroundWriter } from "../state/sqlite_driver.ts";
+import { CONTROL_SLOTS, FAILURE_BYTES, type WriterMessage, WriterSlot, type WriterStart, WriterState, readFailure } from "./sqlite_writer_protocol.ts";
+
+/** How long a wait may go without a sign of the writer's thread before it is given up. */
+const SILENCE_MS = 60_000;
+
+const workerUrl = new URL(`./sqlite_writer_worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url);
+
+/**
+ * Starts a background writer to the database file at `path`.
+ *
+ * @example
+ * ```ts
+ * import { openSqliteWriter } from "./sqlite_writer.ts";
+ * import { sqliteDriver } from "./sqlite.ts";
+ * import { SCHEMA } from "../state/sqlite_store.ts";
+ * import { WriteBatch } from "../state/sqlite_write_batch.ts";
+ * const path = `${sqliteDriver.tempDirectory()}/weir-doc-writer-${performance.now()}.db`;
+ * const db = sqliteDriver.open(path);
+ * db.exec(`PRAGMA journal_mode = WAL; ${SCHEMA}`);
+ * const w = openSqliteWriter(path);
+ * const b = new WriteBatch();
+ * b.put(1, 0, Uint8Array.of(7), null, Uint8Array.of(9));
+ * w.waitFor(w.send([b.bytes()]));
+ * console.assert(db.prepare("SELECT count(*) AS n FROM kv").get()?.n === 1);
+ * w.terminate();
+ * db.close();
+ * sqliteDriver.removeFiles(path);
+ * ```
+ */
+export function openSqliteWriter(path: string): SqliteBackgroundWriter {
+  const control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
+  const failureText = new Uint8Array(new SharedArrayBuffer(FAILURE_BYTES));
+  // node:worker_threads on Bun and Deno too: it hands the thread its start at once
+  // (workerData). A Web Worker's first message waited on Bun until the sending thread's
+  // event loop idled, which a busy subtask may not do for seconds.
+  const start: WriterStart = { path, control: control.buffer as SharedArrayBuffer, failure: failureText.buffer as SharedArrayBuffer };
+  const worker = new Worker(workerUrl, { workerData: start });
+  // An idle writer must not keep the process alive.
+  worker.unref();
+  const post = (m: WriterMessage, transfer: ArrayBuffer[] = []) => worker.postMessage(m, transfer);
+  let sent = 0;
+  let ended = false;
+
+  const failure = () => readFailure(control, failureText);
+  const waitFor = (seq: number) => {
+    let deadline = performance.now() + SILENCE_MS;
+    for (;;) {
+      const events = Atomics.load(control, WriterSlot.Events);
+      const failed = failure();
+      if (failed !== undefined) throw new WeirError("storage_failed", failed);
+      if (Atomics.load(control, WriterSlot.Committed) >= seq) return;
+      if (ended) throw new WeirError("storage_failed", `The background writer of the SQLite state file ${path} was ended before batch ${seq} was written`);
+      const left = deadline - performance.now();
+      if (left <= 0) throw new WeirError("storage_failed", `The background writer of the SQLite state file ${path} gave no sign for ${SILENCE_MS / 1000} s (batch ${seq} of ${sent} not written)`);
+      if (Atomics.wait(control, WriterSlot.Events, events, left) !== "timed-out") deadline = performance.now() + SILENCE_MS;
+    }
+  };
+
+  return {
+    ready: () => Atomics.load(control, WriterSlot.State) !== WriterState.Starting,
+    send(batches) {
+      const ends: number[] = [];
+      let size = 0;
+      for (const b of batches) ends.push((size += b.length));
+      const buffer = new ArrayBuffer(size);
+      const all = new Uint8Array(buffer);
+      for (let i = 0; i < batches.length; i++) all.set(batches[i], i === 0 ? 0 : ends[i - 1]);
+      post({ kind: "batches", seq: ++sent, buffer, ends }, [buffer]);
+      return sent;
+    },
+    committed: () => Atomics.load(control, WriterSlot.Committed),
+    waitFor,
+    failure,
+    closeConnection() {
+      if (sent === 0 || ended) return;
+      post({ kind: "close", seq: ++sent });
+      waitFor(sent);
+    },
+    terminate() {
+      if (ended) return;
+      ended = true;
+      worker.terminate();
+    },
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * The thread of a SQLite background writer (sqlite_writer.ts): one connection to one
+ * working file, applying the batches it is sent in order and counting them off in shared
+ * memory, where the subtask's thread reads, and if it must, waits for, what is committed.
+ * @module
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { sqliteDriver } from "./sqlite.ts";
+import { applyWriteBatches } from "../state/sqlite_write_batch.ts";
+import type { SqliteDatabase } from "../state/sqlite_driver.ts";
+import { type WriterMessage, WriterSlot, type WriterStart, WriterState, reportFailure } from "./sqlite_writer_protocol.ts";
+
+const start = workerData as WriterStart;
+const control = new Int32Array(start.control);
+const failure = new Uint8Array(start.failure);
+let db: SqliteDatabase | undefined;
+
+function open(): SqliteDatabase {
+  const d = sqliteDriver.open(start.path);
+  // Per connection: the file's own connection sets WAL mode, which every connection shares.
+  d.exec("PRAGMA synchronous = OFF; PRAGMA cache_size = -65536; PRAGMA busy_timeout = 10000;");
+  return d;
+}
+
+parentPort!.on("message", (m: WriterMessage) => {
+  if (Atomics.load(control, WriterSlot.State) !== WriterState.Failed) {
+    try {
+      if (m.kind === "batches") applyWriteBatches((db ??= open()), m.ends.map((end, i) => new Uint8Array(m.buffer, i === 0 ? 0 : m.ends[i - 1], end - (i === 0 ? 0 : m.ends[i - 1]))));
+      else {
+        db?.close();
+        db = undefined;
+      }
+      Atomics.store(control, WriterSlot.Committed, m.seq);
+    } catch (err) {
+      reportFailure(control, failure, (err as Error).message);
+    }
+  }
+  Atomics.add(control, WriterSlot.Events, 1);
+  Atomics.notify(control, WriterSlot.Events);
+});
+Atomics.store(control, WriterSlot.State, WriterState.Running);

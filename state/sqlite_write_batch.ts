@@ -1,0 +1,94 @@
+/**
+ * Write-back batches of the SQLite backend: the dirty keys that a cache eviction or a
+ * flush gives up, as records of the changelog format (sqlite_changelog.ts), applied to
+ * the working file in one transaction. A batch is bytes, so it can cross to the thread
+ * that writes it (platforms/sqlite_writer.ts): upserting 2 048 rows at random places of
+ * a 1 M-row B-tree took 9 ms of the subtask's thread per eviction, half of a job's time
+ * when every record misses the cache, and the longest pause between records.
+ * @module
+ */
+import { WeirError } from "../errors.ts";
+import { BulkRowWriter } from "./sqlite_bulk.ts";
+import { readChangelog, recordBytes, writeRecord } from "./sqlite_changelog.ts";
+import type { SqliteDatabase } from "./sqlite_driver.ts";
+
+const START_BYTES = 64 * 1024;
+
+/**
+ * Records of one write-back, each key at most once.
+ *
+ * @example
+ * ```ts
+ * import { WriteBatch, applyWriteBatches } from "./sqlite_write_batch.ts";
+ * import { sqliteDriver } from "../platforms/sqlite.ts";
+ * import { SCHEMA } from "./sqlite_store.ts";
+ * const db = sqliteDriver.open(":memory:");
+ * db.exec(SCHEMA);
+ * const b = new WriteBatch();
+ * b.put(3, 0, Uint8Array.of(1), null, Uint8Array.of(9));
+ * b.remove(3, 0, Uint8Array.of(2));
+ * applyWriteBatches(db, [b.bytes()]);
+ * console.assert((db.prepare("SELECT v FROM kv").get()?.v as Uint8Array)[0] === 9);
+ * db.close();
+ * ```
+ */
+export class WriteBatch {
+  #buf = new Uint8Array(START_BYTES);
+  #view = new DataView(this.#buf.buffer);
+  #at = 0;
+  /** Records so far. */
+  records = 0;
+
+  /** A put of `v` at (kg, s, k); `ok` is the original key's encoding, or null. */
+  put(kg: number, s: number, k: Uint8Array, ok: Uint8Array | null, v: Uint8Array): void {
+    this.#room(recordBytes(k, ok, v));
+    this.#at = writeRecord(this.#buf, this.#view, this.#at, kg, s, k, ok, v);
+    this.records++;
+  }
+
+  /** A delete of (kg, s, k). */
+  remove(kg: number, s: number, k: Uint8Array): void {
+    this.#room(recordBytes(k, null, null));
+    this.#at = writeRecord(this.#buf, this.#view, this.#at, kg, s, k, null, null);
+    this.records++;
+  }
+
+  #room(n: number): void {
+    if (this.#at + n <= this.#buf.length) return;
+    const grown = new Uint8Array(Math.max(2 * this.#buf.length, this.#at + n));
+    grown.set(this.#buf.subarray(0, this.#at));
+    this.#buf = grown;
+    this.#view = new DataView(grown.buffer);
+  }
+
+  /** The records written, as a view (valid until the next put or remove). */
+  bytes(): Uint8Array {
+    return this.#buf.subarray(0, this.#at);
+  }
+}
+
+/**
+ * Applies write-back batches to `db`'s kv table in order, all in one transaction: several
+ * at once touch fewer B-tree pages per row (random keys in a 1 M-row table: about 15 µs a
+ * row in batches of 2 048, 7 µs in 32 768).
+ * @throws {WeirError} `storage_failed` naming the file when SQLite refuses them (a full
+ *   disk); nothing of them is applied then
+ */
+export function applyWriteBatches(db: SqliteDatabase, batches: readonly Uint8Array[]): void {
+  db.exec("BEGIN");
+  try {
+    const rows = new BulkRowWriter(db);
+    const del = db.prepare("DELETE FROM kv WHERE kg = ? AND s = ? AND k = ?");
+    for (const bytes of batches) {
+      // A batch holds a key once, so its deletes may run before the puts buffered beside
+      // them; a later batch may hold the key again, so its records wait for these.
+      readChangelog(bytes, "a write-back batch", (kg, s, k, ok, v) => (v === null ? del.run(kg, s, k) : rows.row(kg, s, k, ok, v)));
+      rows.finish();
+    }
+    db.exec("COMMIT");
+  } catch (err) {
+    db.exec("ROLLBACK");
+    if (err instanceof WeirError) throw err;
+    throw new WeirError("storage_failed", `Cannot write keyed state to ${db.path}: ${(err as Error).message}`, { cause: err });
+  }
+}

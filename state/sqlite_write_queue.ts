@@ -1,0 +1,213 @@
+/**
+ * Where the SQLite backend's write-backs go: inline on the subtask's thread, or to a
+ * background writer (platforms/sqlite_writer.ts) while the subtask goes on. A key written
+ * back stays readable here, by its encoded value, until its batch commits: the file does
+ * not have it before, and the cache gave it up. Flink's RocksDB backend reads a memtable
+ * being flushed the same way.
+ *
+ * What a snapshot needs of it: a changelog already has every batch's records (appended
+ * when the batch was made); a base pins the file, which may lack the batches not yet
+ * committed, so it takes their values too (captureInto()).
+ * @module
+ */
+import { WeirError } from "../errors.ts";
+import type { CacheEntry } from "./sqlite_cache.ts";
+import type { DirtyCapture } from "./sqlite_capture.ts";
+import type { SqliteBackgroundWriter, SqliteDatabase } from "./sqlite_driver.ts";
+import { type WriteBatch, applyWriteBatches } from "./sqlite_write_batch.ts";
+
+/** A key of a batch not yet committed, with its encoded value (undefined: deleted). */
+export interface PendingWrite {
+  entry: CacheEntry;
+  v: Uint8Array | undefined;
+}
+
+/**
+ * Rows gathered before they go to the background writer as one transaction: large enough
+ * that a B-tree page takes several (random keys in a 1 M-row table cost about 15 µs a row
+ * in transactions of 2 048 rows, 7 µs in 32 768), small enough to hold in memory.
+ */
+const GROUP_ROWS = 16_384;
+
+/** Groups sent and not yet known committed, before the subtask waits for the oldest. */
+const MAX_GROUPS_IN_FLIGHT = 2;
+
+interface Group {
+  /** Sequence number once sent. */
+  seq: number;
+  batches: Uint8Array[];
+  items: PendingWrite[];
+}
+
+/**
+ * Write-backs of one store.
+ *
+ * @example
+ * ```ts
+ * import { WriteBackQueue } from "./sqlite_write_queue.ts";
+ * import { WriteBatch } from "./sqlite_write_batch.ts";
+ * import { CacheEntry } from "./sqlite_cache.ts";
+ * import { SCHEMA } from "./sqlite_store.ts";
+ * import { sqliteDriver } from "../platforms/sqlite.ts";
+ * const db = sqliteDriver.open(":memory:");
+ * db.exec(SCHEMA);
+ * const q = new WriteBackQueue(db, undefined); // inline: committed on return
+ * const b = new WriteBatch();
+ * b.put(1, 0, Uint8Array.of(7), null, Uint8Array.of(9));
+ * q.write(b, [{ entry: new CacheEntry(0, 7, 1, undefined, 9, 0), v: Uint8Array.of(9) }]);
+ * console.assert(q.find(0, 7) === undefined && db.prepare("SELECT v FROM kv").get() !== undefined);
+ * db.close();
+ * ```
+ */
+export class WriteBackQueue {
+  #db: SqliteDatabase;
+  readonly #open: (() => SqliteBackgroundWriter) | undefined;
+  #writer: SqliteBackgroundWriter | undefined;
+  /** State id → canonical key → its newest pending write. */
+  readonly #pending = new Map<number, Map<unknown, PendingWrite>>();
+  /** Groups sent, oldest first, until known committed. */
+  readonly #sent: Group[] = [];
+  /** The group being gathered. */
+  #gathering: Group = { seq: 0, batches: [], items: [] };
+  #pendingKeys = 0;
+
+  /**
+   * `open` starts the background writer when the first batch comes, and batches go to it
+   * once it is up, gathered into groups; without it every batch is applied to `db` before
+   * write() returns.
+   */
+  constructor(db: SqliteDatabase, open: (() => SqliteBackgroundWriter) | undefined) {
+    this.#db = db;
+    this.#open = open;
+  }
+
+  /** The store reopened its connection (a restored file). */
+  set db(db: SqliteDatabase) {
+    this.#db = db;
+  }
+
+  /**
+   * Starts the background writer if there is one and resolves once it is up (false: there
+   * is none, or it did not come up within `timeoutMs`), so that a test knows where the next
+   * batches go.
+   */
+  async writerReady(timeoutMs = 10_000): Promise<boolean> {
+    if (this.#open === undefined) return false;
+    const writer = (this.#writer ??= this.#open());
+    for (const end = Date.now() + timeoutMs; !writer.ready() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 2));
+    return writer.ready();
+  }
+
+  /** Keys written back and not yet known committed (a key written twice counts twice). */
+  get pendingKeys(): number {
+    return this.#pendingKeys;
+  }
+
+  /**
+   * Writes `batch`, which holds the keys of `items`, each once. Inline it is committed on
+   * return; otherwise its keys stay readable by find() until it is.
+   * @throws {WeirError} `storage_failed` when this batch (inline) or an earlier one could
+   *   not be written; nothing of this one is written then
+   */
+  write(batch: WriteBatch, items: PendingWrite[]): void {
+    if (this.#open === undefined) return applyWriteBatches(this.#db, [batch.bytes()]);
+    const writer = (this.#writer ??= this.#open());
+    // Not up yet (it starts on the thread's next turns): this one is written here.
+    if (!writer.ready() && this.#pendingKeys === 0) return applyWriteBatches(this.#db, [batch.bytes()]);
+    const failed = writer.failure();
+    if (failed !== undefined) throw new WeirError("storage_failed", failed);
+    const group = this.#gathering;
+    // A batch is made per write-back: its bytes stay as they are.
+    group.batches.push(batch.bytes());
+    for (const p of items) {
+      this.#mapOf(p.entry.sid).set(p.entry.canonical, p);
+      group.items.push(p);
+    }
+    this.#pendingKeys += items.length;
+    if (group.items.length >= GROUP_ROWS) this.#send(writer);
+    else this.#prune();
+  }
+
+  /** Sends the gathered group; returns its sequence number. */
+  #send(writer: SqliteBackgroundWriter): number {
+    const group = this.#gathering;
+    this.#gathering = { seq: 0, batches: [], items: [] };
+    group.seq = writer.send(group.batches); (globalThis as any).__sends = ((globalThis as any).__sends ?? 0) + 1;
+    group.batches = [];
+    this.#sent.push(group);
+    const sent = this.#sent;
+    if (sent.length > MAX_GROUPS_IN_FLIGHT) writer.waitFor(sent[sent.length - 1 - MAX_GROUPS_IN_FLIGHT].seq);
+    this.#prune();
+    return group.seq;
+  }
+
+  #mapOf(sid: number): Map<unknown, PendingWrite> {
+    let m = this.#pending.get(sid);
+    if (!m) this.#pending.set(sid, (m = new Map()));
+    return m;
+  }
+
+  /** The pending write of a key, if it may not be in the file yet. */
+  find(sid: number, canonical: unknown): PendingWrite | undefined {
+    if (this.#pendingKeys === 0) return undefined;
+    this.#prune();
+    return this.#pending.get(sid)?.get(canonical);
+  }
+
+  /** Forgets the keys of committed groups (a key pending in a later one stays). */
+  #prune(): void {
+    const sent = this.#sent;
+    if (sent.length === 0) return;
+    const committed = this.#writer!.committed();
+    let done = 0;
+    for (; done < sent.length && sent[done].seq <= committed; done++) {
+      for (const p of sent[done].items) {
+        const m = this.#pending.get(p.entry.sid)!;
+        if (m.get(p.entry.canonical) === p) m.delete(p.entry.canonical);
+      }
+      this.#pendingKeys -= sent[done].items.length;
+    }
+    if (done > 0) sent.splice(0, done);
+  }
+
+  /**
+   * Blocks until every batch written is committed: the file then has every key written back.
+   * @throws {WeirError} `storage_failed` when a batch failed
+   */
+  drain(): void {
+    if (this.#pendingKeys === 0) return;
+    // Keys are gathered only once the writer is up.
+    const writer = this.#writer!;
+    const last = this.#gathering.items.length > 0 ? this.#send(writer) : this.#sent[this.#sent.length - 1]?.seq;
+    if (last !== undefined) writer.waitFor(last);
+    this.#prune();
+  }
+
+  /**
+   * Drains, then closes the background connection: the subtask's own connection may then
+   * change the file's journal mode or replace the file.
+   * @throws {WeirError} `storage_failed` when a batch failed
+   */
+  quiesce(): void {
+    this.drain();
+    this.#writer?.closeConnection();
+  }
+
+  /** Takes the value of every pending key into `capture`, oldest first (the cache's dirty keys come after: newer). */
+  captureInto(capture: DirtyCapture): void {
+    if (this.#pendingKeys === 0) return;
+    this.#prune();
+    for (const g of this.#sent) for (const p of g.items) capture.takeEncoded(p.entry, p.v);
+    for (const p of this.#gathering.items) capture.takeEncoded(p.entry, p.v);
+  }
+
+  /** Ends the background writer; pending keys are dropped with the file. Idempotent. */
+  dispose(): void {
+    this.#writer?.terminate();
+    this.#writer = undefined;
+    this.#sent.length = 0;
+    this.#gathering = { seq: 0, batches: [], items: [] };
+    this.#pending.clear();
+    this.#pendingKeys = 0;
+  }
+}
