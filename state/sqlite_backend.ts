@@ -42,6 +42,13 @@ export interface SqliteBackendOptions {
    * rather than canonical tables. Default true; false keeps them canonical.
    */
   nativeCheckpoints?: boolean;
+  /**
+   * Write-backs of evicted keys go to a thread of their own where the driver has one
+   * (default true; sqlite_write_queue.ts); false writes them on the subtask's thread.
+   */
+  backgroundWrites?: boolean;
+  /** Rows per background transaction (tests use few; see sqlite_write_queue.ts). */
+  writeGroupRows?: number;
 }
 
 /** One declared (or restored) state. */
@@ -130,6 +137,8 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       maxParallelism: init.maxParallelism,
       cacheEntriesMax: options.cacheEntriesMax ?? 100_000,
       trackChanges: this.#storage !== undefined,
+      backgroundWrites: options.backgroundWrites,
+      writeGroupRows: options.writeGroupRows,
     });
     this.#key = {
       canonical: () => {

@@ -59,9 +59,10 @@ export class EntryCache {
   #hand: Iterator<CacheEntry> | undefined;
   #handAt = 0;
 
-  constructor(capacity: number) {
+  /** `batchMax` victims at most per takeVictims() (a quarter of `capacity` at most). */
+  constructor(capacity: number, batchMax = 2048) {
     this.capacity = capacity;
-    this.batch = Math.max(1, Math.min(2048, Math.floor(capacity / 4)));
+    this.batch = Math.max(1, Math.min(batchMax, Math.floor(capacity / 4)));
   }
 
   /** The capture epoch: bumped by capture(). */

@@ -51,6 +51,8 @@ export interface SqliteStoreOptions {
    * false applies them on the calling thread.
    */
   backgroundWrites?: boolean;
+  /** Rows a background writer's transaction gathers (default GROUP_ROWS); tests use few. */
+  writeGroupRows?: number;
 }
 
 /** The working file's tables (a restore's template file has them too). */
@@ -108,10 +110,13 @@ export class SqliteStateStore {
     this.maxParallelism = options.maxParallelism;
     this.cacheEntriesMax = options.cacheEntriesMax;
     this.#trackChanges = options.trackChanges ?? false;
-    this.#cache = new EntryCache(options.cacheEntriesMax);
-    this.#open();
     const background = options.backgroundWrites !== false && driver.openWriter !== undefined;
-    this.#writes = new WriteBackQueue(this.#db, background ? () => driver.openWriter!(this.path) : undefined);
+    // Inline a batch is a transaction, and larger ones write fewer B-tree pages per row; a
+    // background writer gathers batches into larger transactions anyway, so 512 victims
+    // keep the subtask's share (encoding them) a short pause.
+    this.#cache = new EntryCache(options.cacheEntriesMax, background ? 512 : 2048);
+    this.#open();
+    this.#writes = new WriteBackQueue(this.#db, background ? () => driver.openWriter!(this.path) : undefined, options.writeGroupRows);
   }
 
   /** Opens the connection to the file (created if absent) and prepares the statements. */

@@ -27,7 +27,7 @@ export interface PendingWrite {
  * that a B-tree page takes several (random keys in a 1 M-row table cost about 15 µs a row
  * in transactions of 2 048 rows, 7 µs in 32 768), small enough to hold in memory.
  */
-const GROUP_ROWS = 16_384;
+export const GROUP_ROWS = 16_384;
 
 /** Groups sent and not yet known committed, before the subtask waits for the oldest. */
 const MAX_GROUPS_IN_FLIGHT = 2;
@@ -70,15 +70,17 @@ export class WriteBackQueue {
   /** The group being gathered. */
   #gathering: Group = { seq: 0, batches: [], items: [] };
   #pendingKeys = 0;
+  readonly #groupRows: number;
 
   /**
    * `open` starts the background writer when the first batch comes, and batches go to it
-   * once it is up, gathered into groups; without it every batch is applied to `db` before
+   * once it is up, gathered into transactions of `groupRows` rows or more; without it every batch is applied to `db` before
    * write() returns.
    */
-  constructor(db: SqliteDatabase, open: (() => SqliteBackgroundWriter) | undefined) {
+  constructor(db: SqliteDatabase, open: (() => SqliteBackgroundWriter) | undefined, groupRows = GROUP_ROWS) {
     this.#db = db;
     this.#open = open;
+    this.#groupRows = groupRows;
   }
 
   /** The store reopened its connection (a restored file). */
@@ -124,7 +126,7 @@ export class WriteBackQueue {
       group.items.push(p);
     }
     this.#pendingKeys += items.length;
-    if (group.items.length >= GROUP_ROWS) this.#send(writer);
+    if (group.items.length >= this.#groupRows) this.#send(writer);
     else this.#prune();
   }
 

@@ -1,0 +1,92 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { join } from "node:path";
+import { sqliteDriver } from "../../platforms/sqlite.ts";
+import { openSqliteWriter } from "../../platforms/sqlite_writer.ts";
+import { SCHEMA } from "../../state/sqlite_store.ts";
+import { WriteBatch } from "../../state/sqlite_write_batch.ts";
+import type { SqliteBackgroundWriter } from "../../state/sqlite_driver.ts";
+import { WeirError } from "../../errors.ts";
+
+const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-writer-"));
+let files = 0;
+
+async function opened(): Promise<{ path: string; writer: SqliteBackgroundWriter }> {
+  const path = join(directory, `w${++files}.db`);
+  const db = sqliteDriver.open(path);
+  db.exec(`PRAGMA journal_mode = WAL; ${SCHEMA}`);
+  db.close();
+  const writer = openSqliteWriter(path);
+  for (let i = 0; i < 5000 && !writer.ready(); i++) await new Promise((r) => setTimeout(r, 2));
+  assert.ok(writer.ready(), "the writer's thread comes up");
+  return { path, writer };
+}
+
+function batch(f: (b: WriteBatch) => void): Uint8Array {
+  const b = new WriteBatch();
+  f(b);
+  return b.bytes();
+}
+
+function values(path: string): Map<number, number> {
+  const db = sqliteDriver.open(path);
+  const rows = db.prepare("SELECT k, v FROM kv ORDER BY k").all();
+  db.close();
+  return new Map(rows.map((r) => [(r.k as Uint8Array)[0], (r.v as Uint8Array)[0]]));
+}
+
+describe(`SQLite background writer (${sqliteDriver.name})`, () => {
+  test("batches of one send apply in their order in one transaction; sends apply in order; waitFor returns once committed", async () => {
+    const { path, writer } = await opened();
+    const first = writer.send([
+      batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(10))),
+      batch((b) => b.remove(1, 0, Uint8Array.of(1))),
+      batch((b) => {
+        b.put(1, 0, Uint8Array.of(2), null, Uint8Array.of(20));
+        b.remove(1, 0, Uint8Array.of(3));
+      }),
+    ]);
+    const second = writer.send([batch((b) => b.put(1, 0, Uint8Array.of(3), null, Uint8Array.of(30)))]);
+    assert.equal(second, first + 1);
+    writer.waitFor(second);
+    assert.ok(writer.committed() >= second);
+    assert.deepEqual([...values(path)], [[2, 20], [3, 30]]);
+    writer.terminate();
+  });
+
+  test("closeConnection() waits for what was sent and closes; the next send opens the file again", async () => {
+    const { path, writer } = await opened();
+    writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]);
+    writer.closeConnection();
+    assert.equal(values(path).get(1), 1, "committed before the close returned");
+    writer.waitFor(writer.send([batch((b) => b.put(1, 0, Uint8Array.of(2), null, Uint8Array.of(2)))]));
+    assert.equal(values(path).get(2), 2);
+    writer.terminate();
+  });
+
+  test("a failed transaction is reported by failure() and every later waitFor(), naming the cause; nothing of it is applied", async () => {
+    const { path, writer } = await opened();
+    const db = sqliteDriver.open(path);
+    db.exec("ALTER TABLE kv RENAME TO kv_moved");
+    db.close();
+    const seq = writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]);
+    assert.throws(() => writer.waitFor(seq), (e) => e instanceof WeirError && e.code === "storage_failed" && /no such table: kv/.test(e.message));
+    assert.match(writer.failure() ?? "", /no such table: kv/);
+    assert.throws(() => writer.waitFor(seq + 1), (e) => e instanceof WeirError && e.code === "storage_failed");
+    writer.terminate();
+  });
+
+  test("waitFor() after terminate() throws storage_failed rather than waiting", async () => {
+    const { writer } = await opened();
+    const seq = writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]);
+    writer.terminate();
+    writer.terminate();
+    try {
+      writer.waitFor(seq + 1);
+      assert.fail("waitFor returned");
+    } catch (e) {
+      assert.ok(e instanceof WeirError && e.code === "storage_failed" && /ended/.test(e.message), String(e));
+    }
+  });
+});
