@@ -134,7 +134,7 @@ export class WriteBackQueue {
   #send(writer: SqliteBackgroundWriter): number {
     const group = this.#gathering;
     this.#gathering = { seq: 0, batches: [], items: [] };
-    group.seq = writer.send(group.batches); (globalThis as any).__sends = ((globalThis as any).__sends ?? 0) + 1;
+    group.seq = writer.send(group.batches);
     group.batches = [];
     this.#sent.push(group);
     const sent = this.#sent;

@@ -7,7 +7,7 @@ import { SqliteStateStore } from "../../state/sqlite_store.ts";
 import { SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
 import { stateCodec } from "../../state/sqlite_forms.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
-import type { KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
+import type { KeyedStateHandle } from "../../state/backend.ts";
 import { WeirError } from "../../errors.ts";
 import { decode } from "../../codec/cbor.ts";
 import { ModelState } from "./sqlite_model_state.ts";
@@ -110,13 +110,6 @@ describe(`SQLite write-backs on a background writer (${sqliteDriver.name})`, () 
     store.dispose();
   });
 });
-
-async function finish(snap: KeyedStateSnapshot): Promise<KeyedStateHandle> {
-  while (!(await snap.step(50)));
-  const r = snap.result();
-  snap.release();
-  return r;
-}
 
 describe(`SQLite native checkpoints with a background writer (${sqliteDriver.name})`, () => {
   const native = (storage: MemoryStorage) =>
