@@ -11,12 +11,12 @@
  * knowing the in-memory forms; a {@link StateCodec} per state converts between the two.
  * @module
  */
-import { decode, encode } from "../codec/cbor.ts";
+import { decode } from "../codec/cbor.ts";
 import { WeirError, assert } from "../errors.ts";
 import { hashKey } from "./key_group.ts";
 import { KeyFilter } from "./sqlite_bloom.ts";
 import { BulkRowWriter } from "./sqlite_bulk.ts";
-import { WriteBatch } from "./sqlite_write_batch.ts";
+import { encodeWriteBack } from "./sqlite_write_back.ts";
 import { type PendingWrite, WriteBackQueue } from "./sqlite_write_queue.ts";
 import { keyBytes } from "./sqlite_keys.ts";
 import { RowBytes } from "./sqlite_row_bytes.ts";
@@ -307,40 +307,14 @@ export class SqliteStateStore {
 
   /**
    * Writes dirty entries back in one batch (sqlite_write_queue.ts: inline, or queued to the
-   * background writer) and marks them clean. An entry changed in this capture epoch goes to
-   * the changelog file too; one changed before was captured by the snapshot that ended its
-   * epoch, so its value is in that checkpoint already.
+   * background writer) and marks them clean; see encodeWriteBack().
    * @throws {WeirError} `value_not_persistable` for a value that cannot be encoded,
    *   `storage_failed` when the file refuses the batch; nothing is marked clean then
    */
   #writeBack(entries: CacheEntry[]): void {
     // In primary-key order (key group, state) the batch touches neighbouring B-tree pages.
     entries.sort((a, b) => a.keyGroup - b.keyGroup || a.sid - b.sid);
-    const bytes = this.#rowBytes;
-    const log = this.#log;
-    const epoch = this.#cache.epoch;
-    const batch = new WriteBatch();
-    const items: PendingWrite[] = new Array(entries.length);
-    // A changelog record of a batch that is not written does no harm: the key stays dirty,
-    // and what is written or captured of it later comes after it in the file.
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i];
-      const k = bytes.key(e.canonical);
-      const logged = log !== undefined && e.epoch === epoch;
-      if (e.mem === undefined) {
-        batch.remove(e.keyGroup, e.sid, k);
-        if (logged) log.remove(e.keyGroup, e.sid, k);
-        items[i] = { entry: e, v: undefined };
-        continue;
-      }
-      this.#written?.add(e.sid, hashKey(e.canonical));
-      const ok = e.key === undefined ? null : encode(e.key, "a state key");
-      // A view of RowBytes' shared buffers: it stays valid while the write is pending.
-      const v = bytes.value(this.#codecs.get(e.sid)!.toStored(e.mem));
-      batch.put(e.keyGroup, e.sid, k, ok, v);
-      if (logged) log.put(e.keyGroup, e.sid, k, ok, v);
-      items[i] = { entry: e, v };
-    }
+    const { batch, items } = encodeWriteBack(entries, { bytes: this.#rowBytes, codecs: this.#codecs, log: this.#log, epoch: this.#cache.epoch, written: this.#written });
     this.#writes.write(batch, items);
     this.#cache.cleaned(entries);
     this.rowsWritten += entries.length;

@@ -1,0 +1,60 @@
+/**
+ * A write-back's records: the dirty keys a SQLite store gives up, encoded once for the
+ * working file's batch (sqlite_write_batch.ts), for the changelog of the capture epoch
+ * (sqlite_changelog.ts) and for reads while the batch is pending (sqlite_write_queue.ts).
+ * @module
+ */
+import { encode } from "../codec/cbor.ts";
+import { hashKey } from "./key_group.ts";
+import type { KeyFilter } from "./sqlite_bloom.ts";
+import type { CacheEntry } from "./sqlite_cache.ts";
+import type { ChangelogWriter } from "./sqlite_changelog.ts";
+import type { RowBytes } from "./sqlite_row_bytes.ts";
+import type { StateCodec } from "./sqlite_store.ts";
+import { WriteBatch } from "./sqlite_write_batch.ts";
+import type { PendingWrite } from "./sqlite_write_queue.ts";
+
+/** What encoding a write-back needs of its store. */
+export interface WriteBackContext {
+  bytes: RowBytes;
+  codecs: ReadonlyMap<number, StateCodec>;
+  /** The changelog of the capture epoch (incremental checkpoints), if kept. */
+  log: ChangelogWriter | undefined;
+  /** The capture epoch now: an entry changed in it goes to the log. */
+  epoch: number;
+  /** Keys written to the file, if still tracked. */
+  written: KeyFilter | undefined;
+}
+
+/**
+ * Encodes `entries` (each key once) into a batch and its pending writes, and appends those
+ * changed in this capture epoch to the log; one changed before was captured by the snapshot
+ * that ended its epoch, so its value is in that checkpoint already. A log record of a batch
+ * that is then not written does no harm: the key stays dirty, and what is written or
+ * captured of it later comes after it in the file.
+ * @throws {WeirError} `value_not_persistable` for a value or key that cannot be encoded
+ */
+export function encodeWriteBack(entries: readonly CacheEntry[], c: WriteBackContext): { batch: WriteBatch; items: PendingWrite[] } {
+  const { bytes, log, epoch } = c;
+  const batch = new WriteBatch();
+  const items: PendingWrite[] = new Array(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    const k = bytes.key(e.canonical);
+    const logged = log !== undefined && e.epoch === epoch;
+    if (e.mem === undefined) {
+      batch.remove(e.keyGroup, e.sid, k);
+      if (logged) log.remove(e.keyGroup, e.sid, k);
+      items[i] = { entry: e, v: undefined };
+      continue;
+    }
+    c.written?.add(e.sid, hashKey(e.canonical));
+    const ok = e.key === undefined ? null : encode(e.key, "a state key");
+    // A view of RowBytes' shared buffers: it stays valid while the write is pending.
+    const v = bytes.value(c.codecs.get(e.sid)!.toStored(e.mem));
+    batch.put(e.keyGroup, e.sid, k, ok, v);
+    if (logged) log.put(e.keyGroup, e.sid, k, ok, v);
+    items[i] = { entry: e, v };
+  }
+  return { batch, items };
+}
