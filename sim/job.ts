@@ -20,7 +20,10 @@ import { registerStateBackend } from "../state/backend_registry.ts";
 
 // Working files of state: { backend: "sqlite" } in a directory of this process: a seed's
 // job id (and so its file names) is the same in two simulator processes running that seed.
-registerStateBackend("sqlite", sqliteStateBackend({ directory: mkdtempSync(join(tmpdir(), "weir-sim-state-")) }));
+// A cache smaller than a seed's keys (1 to 6), and small background transactions: evictions,
+// write-backs pending and in flight race every checkpoint and restore. Where they go and
+// when they commit is timing, never what a subtask reads, so a seed stays reproducible.
+registerStateBackend("sqlite", sqliteStateBackend({ directory: mkdtempSync(join(tmpdir(), "weir-sim-state-")), cacheEntriesMax: 2, writeGroupRows: 4 }));
 import type { Pair, WindowCount } from "./checkers.ts";
 import type { SimConfig } from "./config.ts";
 
