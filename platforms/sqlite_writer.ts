@@ -28,7 +28,7 @@ const workerUrl = new URL(`./sqlite_writer_worker${import.meta.url.endsWith(".ts
  * const path = `${sqliteDriver.tempDirectory()}/weir-doc-writer-${performance.now()}.db`;
  * const db = sqliteDriver.open(path);
  * db.exec(`PRAGMA journal_mode = WAL; ${SCHEMA}`);
- * const w = openSqliteWriter(path);
+ * const w = openSqliteWriter(path, 8);
  * const b = new WriteBatch();
  * b.put(1, 0, Uint8Array.of(7), null, Uint8Array.of(9));
  * w.waitFor(w.send([b.bytes()]));
@@ -38,13 +38,13 @@ const workerUrl = new URL(`./sqlite_writer_worker${import.meta.url.endsWith(".ts
  * sqliteDriver.removeFiles(path);
  * ```
  */
-export function openSqliteWriter(path: string): SqliteBackgroundWriter {
+export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgroundWriter {
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
   const failureText = new Uint8Array(new SharedArrayBuffer(FAILURE_BYTES));
   // node:worker_threads on Bun and Deno too: it hands the thread its start at once
   // (workerData). A Web Worker's first message waited on Bun until the sending thread's
   // event loop idled, which a busy subtask may not do for seconds.
-  const start: WriterStart = { path, control: control.buffer as SharedArrayBuffer, failure: failureText.buffer as SharedArrayBuffer };
+  const start: WriterStart = { path, keyGroups, control: control.buffer as SharedArrayBuffer, failure: failureText.buffer as SharedArrayBuffer };
   const worker = new Worker(workerUrl, { workerData: start });
   // An idle writer must not keep the process alive.
   worker.unref();
@@ -70,13 +70,16 @@ export function openSqliteWriter(path: string): SqliteBackgroundWriter {
   return {
     ready: () => Atomics.load(control, WriterSlot.State) !== WriterState.Starting,
     send(batches) {
-      const ends: number[] = [];
       let size = 0;
-      for (const b of batches) ends.push((size += b.length));
+      for (const b of batches) size += b.length;
       const buffer = new ArrayBuffer(size);
       const all = new Uint8Array(buffer);
-      for (let i = 0; i < batches.length; i++) all.set(batches[i], i === 0 ? 0 : ends[i - 1]);
-      post({ kind: "batches", seq: ++sent, buffer, ends }, [buffer]);
+      size = 0;
+      for (const b of batches) {
+        all.set(b, size);
+        size += b.length;
+      }
+      post({ kind: "batches", seq: ++sent, buffer }, [buffer]);
       return sent;
     },
     committed: () => Atomics.load(control, WriterSlot.Committed),

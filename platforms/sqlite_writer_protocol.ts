@@ -7,6 +7,8 @@
 /** What the writer's thread starts with (its workerData). */
 export interface WriterStart {
   path: string;
+  /** Key groups of the file's rows are below this. */
+  keyGroups: number;
   control: SharedArrayBuffer;
   failure: SharedArrayBuffer;
 }
@@ -14,11 +16,11 @@ export interface WriterStart {
 /** Messages to the writer's thread, in order. */
 export type WriterMessage =
   /**
-   * Batches back to back in one buffer, each ending at its `ends` offset. One ArrayBuffer
-   * rather than typed arrays: Deno's worker_threads walks the elements of every typed
-   * array in a message (a third of the writer's time).
+   * Batches back to back in one buffer, in order. An ArrayBuffer rather than typed arrays:
+   * Deno's worker_threads walks the elements of every typed array in a message (a third of
+   * the writer's time).
    */
-  | { kind: "batches"; seq: number; buffer: ArrayBuffer; ends: number[] }
+  | { kind: "batches"; seq: number; buffer: ArrayBuffer }
   | { kind: "close"; seq: number };
 
 /** Int32 slots of the control memory. */

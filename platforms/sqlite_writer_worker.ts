@@ -25,7 +25,7 @@ function open(): SqliteDatabase {
 parentPort!.on("message", (m: WriterMessage) => {
   if (Atomics.load(control, WriterSlot.State) !== WriterState.Failed) {
     try {
-      if (m.kind === "batches") applyWriteBatches((db ??= open()), m.ends.map((end, i) => new Uint8Array(m.buffer, i === 0 ? 0 : m.ends[i - 1], end - (i === 0 ? 0 : m.ends[i - 1]))));
+      if (m.kind === "batches") applyWriteBatches((db ??= open()), [new Uint8Array(m.buffer)], start.keyGroups);
       else {
         db?.close();
         db = undefined;

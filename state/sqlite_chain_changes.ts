@@ -67,7 +67,7 @@ export interface SortedChanges {
  */
 export class ChainChanges {
   readonly #range: KeyGroupRange;
-  readonly #sids: ReadonlyMap<number, number>;
+  readonly #sids: ReadonlyMap<number, number> | undefined;
   readonly #files: Uint8Array[] = [];
   /** Per record kept, in chain order: its file, its bytes [at, end), key group, state id (ours), key length. */
   #file = new Uint8Array(1024);
@@ -78,8 +78,11 @@ export class ChainChanges {
   #kLength = new Int32Array(1024);
   #count = 0;
 
-  /** Records of key groups in `range` and of the state ids in `sids` (theirs → ours) are kept. */
-  constructor(range: KeyGroupRange, sids: ReadonlyMap<number, number>) {
+  /**
+   * Records of key groups in `range` and of the state ids in `sids` (theirs → ours) are
+   * kept; without `sids`, every state id, as it is.
+   */
+  constructor(range: KeyGroupRange, sids: ReadonlyMap<number, number> | undefined) {
     this.#range = range;
     this.#sids = sids;
   }
@@ -105,7 +108,7 @@ export class ChainChanges {
       // Records of one state come in runs: one map lookup per run.
       if (theirs !== theirsSeen) {
         theirsSeen = theirs;
-        ours = sids.get(theirs);
+        ours = sids === undefined ? theirs : sids.get(theirs);
       }
       if (ours === undefined || kg < start || kg > last) return;
       if (this.#count === this.#at.length) this.#grow();

@@ -98,7 +98,8 @@ export interface SqliteDriver {
   renameFile(from: string, to: string): void;
   /**
    * A background writer to the database file at `path` (opened when the first batch comes),
-   * where the runtime has threads; absent elsewhere, where write-backs run inline.
+   * whose key groups are below `keyGroups`, where the runtime has threads; absent
+   * elsewhere, where write-backs run inline.
    */
-  openWriter?(path: string): SqliteBackgroundWriter;
+  openWriter?(path: string, keyGroups: number): SqliteBackgroundWriter;
 }

@@ -9,7 +9,8 @@
  */
 import { WeirError } from "../errors.ts";
 import { BulkRowWriter } from "./sqlite_bulk.ts";
-import { readChangelog, recordBytes, writeRecord } from "./sqlite_changelog.ts";
+import { ChainChanges } from "./sqlite_chain_changes.ts";
+import { recordBytes, writeRecord } from "./sqlite_changelog.ts";
 import type { SqliteDatabase } from "./sqlite_driver.ts";
 
 const START_BYTES = 64 * 1024;
@@ -27,7 +28,7 @@ const START_BYTES = 64 * 1024;
  * const b = new WriteBatch();
  * b.put(3, 0, Uint8Array.of(1), null, Uint8Array.of(9));
  * b.remove(3, 0, Uint8Array.of(2));
- * applyWriteBatches(db, [b.bytes()]);
+ * applyWriteBatches(db, [b.bytes()], 8);
  * console.assert((db.prepare("SELECT v FROM kv").get()?.v as Uint8Array)[0] === 9);
  * db.close();
  * ```
@@ -68,27 +69,50 @@ export class WriteBatch {
 }
 
 /**
- * Applies write-back batches to `db`'s kv table in order, all in one transaction: several
- * at once touch fewer B-tree pages per row (random keys in a 1 M-row table: about 15 µs a
- * row in batches of 2 048, 7 µs in 32 768).
+ * Applies write-back batches to `db`'s kv table, all in one transaction: the last record of
+ * each key (the batches in order, a later one winning), in primary-key order, so the
+ * upserts walk the B-tree once from its first page to its last rather than jump about it.
+ * Several batches at once touch fewer pages per row too (random keys in a 1 M-row table:
+ * about 15 µs a row in transactions of 2 048, 7 µs in 32 768, unsorted). Key groups are
+ * below `keyGroups`.
  * @throws {WeirError} `storage_failed` naming the file when SQLite refuses them (a full
  *   disk); nothing of them is applied then
  */
-export function applyWriteBatches(db: SqliteDatabase, batches: readonly Uint8Array[]): void {
+export function applyWriteBatches(db: SqliteDatabase, batches: readonly Uint8Array[], keyGroups: number): void {
+  const changes = new ChainChanges({ start: 0, end: keyGroups - 1 }, undefined);
+  for (const bytes of batches) changes.add({ bytes, what: "a write-back batch" });
+  const { count, bytes, at, keyGroup, stateId, keyLength } = changes.lastInKeyOrder();
   db.exec("BEGIN");
   try {
     const rows = new BulkRowWriter(db);
     const del = db.prepare("DELETE FROM kv WHERE kg = ? AND s = ? AND k = ?");
-    for (const bytes of batches) {
-      // A batch holds a key once, so its deletes may run before the puts buffered beside
-      // them; a later batch may hold the key again, so its records wait for these.
-      readChangelog(bytes, "a write-back batch", (kg, s, k, ok, v) => (v === null ? del.run(kg, s, k) : rows.row(kg, s, k, ok, v)));
-      rows.finish();
+    for (let j = 0; j < count; j++) {
+      const kAt = at[j] + KEY_OFFSET;
+      const kEnd = kAt + keyLength[j];
+      const k = bytes.subarray(kAt, kEnd);
+      // Each key once: a delete may run before the puts buffered beside it.
+      if (bytes[at[j]] === 0) {
+        del.run(keyGroup[j], stateId[j], k);
+        continue;
+      }
+      const okLength = u32(bytes, kEnd);
+      const vAt = okLength === NO_KEY ? kEnd + 4 : kEnd + 4 + okLength;
+      rows.row(keyGroup[j], stateId[j], k, okLength === NO_KEY ? null : bytes.subarray(kEnd + 4, vAt), bytes.subarray(vAt + 4, vAt + 4 + u32(bytes, vAt)));
     }
+    rows.finish();
     db.exec("COMMIT");
   } catch (err) {
     db.exec("ROLLBACK");
     if (err instanceof WeirError) throw err;
     throw new WeirError("storage_failed", `Cannot write keyed state to ${db.path}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** A record's key starts this far into it: tag, key group, state id, key length. */
+const KEY_OFFSET = 13;
+/** An original key's length when there is none. */
+const NO_KEY = 0xffffffff;
+
+function u32(b: Uint8Array, at: number): number {
+  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
 }

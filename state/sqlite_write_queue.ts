@@ -51,7 +51,7 @@ interface Group {
  * import { sqliteDriver } from "../platforms/sqlite.ts";
  * const db = sqliteDriver.open(":memory:");
  * db.exec(SCHEMA);
- * const q = new WriteBackQueue(db, undefined); // inline: committed on return
+ * const q = new WriteBackQueue(db, 8, undefined); // inline: committed on return
  * const b = new WriteBatch();
  * b.put(1, 0, Uint8Array.of(7), null, Uint8Array.of(9));
  * q.write(b, [{ entry: new CacheEntry(0, 7, 1, undefined, 9, 0), v: Uint8Array.of(9) }]);
@@ -71,14 +71,16 @@ export class WriteBackQueue {
   #gathering: Group = { seq: 0, batches: [], items: [] };
   #pendingKeys = 0;
   readonly #groupRows: number;
+  readonly #keyGroups: number;
 
   /**
-   * `open` starts the background writer when the first batch comes, and batches go to it
+   * Key groups are below `keyGroups`. `open` starts the background writer when the first batch comes, and batches go to it
    * once it is up, gathered into transactions of `groupRows` rows or more; without it every batch is applied to `db` before
    * write() returns.
    */
-  constructor(db: SqliteDatabase, open: (() => SqliteBackgroundWriter) | undefined, groupRows = GROUP_ROWS) {
+  constructor(db: SqliteDatabase, keyGroups: number, open: (() => SqliteBackgroundWriter) | undefined, groupRows = GROUP_ROWS) {
     this.#db = db;
+    this.#keyGroups = keyGroups;
     this.#open = open;
     this.#groupRows = groupRows;
   }
@@ -112,10 +114,10 @@ export class WriteBackQueue {
    *   not be written; nothing of this one is written then
    */
   write(batch: WriteBatch, items: PendingWrite[]): void {
-    if (this.#open === undefined) return applyWriteBatches(this.#db, [batch.bytes()]);
+    if (this.#open === undefined) return applyWriteBatches(this.#db, [batch.bytes()], this.#keyGroups);
     const writer = (this.#writer ??= this.#open());
     // Not up yet (it starts on the thread's next turns): this one is written here.
-    if (!writer.ready() && this.#pendingKeys === 0) return applyWriteBatches(this.#db, [batch.bytes()]);
+    if (!writer.ready() && this.#pendingKeys === 0) return applyWriteBatches(this.#db, [batch.bytes()], this.#keyGroups);
     const failed = writer.failure();
     if (failed !== undefined) throw new WeirError("storage_failed", failed);
     const group = this.#gathering;
