@@ -29,14 +29,21 @@ function job(backend: "heap" | "sqlite", incremental: boolean, sink: CollectSink
   return env;
 }
 
+/**
+ * The checkpoint that wrote least of three after the fill: any one of them may be a new
+ * base (one checkpoint in nine of a sqlite chain is, and periodic ones run between).
+ */
 async function sizesAfterFill(h: JobHandle, sink: CollectSink<[number, number]>) {
   await h.triggerCheckpoint();
   await until(() => sink.committed.length > FILL + 500);
   await h.triggerCheckpoint(); // the first after the fill: maybe still a base
-  await h.triggerCheckpoint();
-  const d = await h.triggerCheckpoint();
+  let least = { state: 0, written: Infinity };
+  for (let i = 0; i < 3; i++) {
+    const d = await h.triggerCheckpoint();
+    if (d.checkpointed_size < least.written) least = { state: d.state_size, written: d.checkpointed_size };
+  }
   await h.cancel();
-  return { state: d.state_size, written: d.checkpointed_size };
+  return least;
 }
 
 describe("state_size and checkpointed_size", () => {
