@@ -29,13 +29,20 @@ export interface PendingWrite {
  */
 export const GROUP_ROWS = 16_384;
 
+/**
+ * Bytes of records at which a group goes out before it has GROUP_ROWS: the pending keys'
+ * values are on the subtask's heap until their group commits (large values, a small heap).
+ */
+const GROUP_BYTES = 2 * 1024 * 1024;
+
 /** Groups sent and not yet known committed, before the subtask waits for the oldest. */
-const MAX_GROUPS_IN_FLIGHT = 2;
+const MAX_GROUPS_IN_FLIGHT = 1;
 
 interface Group {
   /** Sequence number once sent. */
   seq: number;
   batches: Uint8Array[];
+  bytes: number;
   items: PendingWrite[];
 }
 
@@ -68,14 +75,14 @@ export class WriteBackQueue {
   /** Groups sent, oldest first, until known committed. */
   readonly #sent: Group[] = [];
   /** The group being gathered. */
-  #gathering: Group = { seq: 0, batches: [], items: [] };
+  #gathering: Group = { seq: 0, batches: [], bytes: 0, items: [] };
   #pendingKeys = 0;
   readonly #groupRows: number;
   readonly #keyGroups: number;
 
   /**
    * Key groups are below `keyGroups`. `open` starts the background writer when the first batch comes, and batches go to it
-   * once it is up, gathered into transactions of `groupRows` rows or more; without it every batch is applied to `db` before
+   * once it is up, gathered into transactions of `groupRows` rows (or 2 MB); without it every batch is applied to `db` before
    * write() returns.
    */
   constructor(db: SqliteDatabase, keyGroups: number, open: (() => SqliteBackgroundWriter) | undefined, groupRows = GROUP_ROWS) {
@@ -123,19 +130,20 @@ export class WriteBackQueue {
     const group = this.#gathering;
     // A batch is made per write-back: its bytes stay as they are.
     group.batches.push(batch.bytes());
+    group.bytes += batch.bytes().length;
     for (const p of items) {
       this.#mapOf(p.entry.sid).set(p.entry.canonical, p);
       group.items.push(p);
     }
     this.#pendingKeys += items.length;
-    if (group.items.length >= this.#groupRows) this.#send(writer);
+    if (group.items.length >= this.#groupRows || group.bytes >= GROUP_BYTES) this.#send(writer);
     else this.#prune();
   }
 
   /** Sends the gathered group; returns its sequence number. */
   #send(writer: SqliteBackgroundWriter): number {
     const group = this.#gathering;
-    this.#gathering = { seq: 0, batches: [], items: [] };
+    this.#gathering = { seq: 0, batches: [], bytes: 0, items: [] };
     group.seq = writer.send(group.batches);
     group.batches = [];
     this.#sent.push(group);
@@ -210,7 +218,7 @@ export class WriteBackQueue {
     this.#writer?.terminate();
     this.#writer = undefined;
     this.#sent.length = 0;
-    this.#gathering = { seq: 0, batches: [], items: [] };
+    this.#gathering = { seq: 0, batches: [], bytes: 0, items: [] };
     this.#pending.clear();
     this.#pendingKeys = 0;
   }
