@@ -15,6 +15,7 @@ import type { KeyGroupRange } from "./key_group.ts";
 import { filePageSize, forEachIndexCell } from "./sqlite_btree_cells.ts";
 import { adoptRecords, kvTemplate, maxLocalPayload, templatePageSize } from "./sqlite_btree_file.ts";
 import type { ChainChanges, SortedChanges } from "./sqlite_chain_changes.ts";
+import { recordU32 } from "./sqlite_changelog.ts";
 import { KvRecords, varintLength } from "./sqlite_records.ts";
 import type { SqliteStateStore } from "./sqlite_store.ts";
 
@@ -51,10 +52,10 @@ export function mergeChain(base: BaseFile, changes: SortedChanges, range: KeyGro
     if (bytes[at] !== 1) return true;
     const kAt = at + 13;
     const kEnd = kAt + keyLength[i];
-    const okLength = u32(bytes, kEnd);
+    const okLength = recordU32(bytes, kEnd);
     const none = okLength === 0xffffffff;
     const vAt = none ? kEnd + 4 : kEnd + 4 + okLength;
-    const size = records.addFrom(keyGroup[i], stateId[i], bytes, kAt, keyLength[i], bytes, none ? -1 : kEnd + 4, none ? 0 : okLength, bytes, vAt + 4, u32(bytes, vAt));
+    const size = records.addFrom(keyGroup[i], stateId[i], bytes, kAt, keyLength[i], bytes, none ? -1 : kEnd + 4, none ? 0 : okLength, bytes, vAt + 4, recordU32(bytes, vAt));
     return size <= recordBytesMax;
   };
   const complete = forEachIndexCell(file, base.kvRoot, base.what, (start, end) => {
@@ -130,9 +131,6 @@ function isSmallInt(type: number): boolean {
   return (type >= 1 && type <= 4) || type === 8 || type === 9;
 }
 
-function u32(b: Uint8Array, at: number): number {
-  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
-}
 
 /** Bytes of the varint at `at`. */
 function varintAt(b: Uint8Array, at: number): number {

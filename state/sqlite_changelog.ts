@@ -47,6 +47,11 @@ function writeBytes(buf: Uint8Array, view: DataView, at: number, b: Uint8Array |
   return at + 4 + b.length;
 }
 
+/** The little-endian u32 at `at` of a record's bytes (a length; 0xFFFFFFFF: no original key). */
+export function recordU32(b: Uint8Array, at: number): number {
+  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+}
+
 /**
  * Appends records to a changelog file.
  *

@@ -10,7 +10,7 @@
 import { WeirError } from "../errors.ts";
 import { BulkRowWriter } from "./sqlite_bulk.ts";
 import { ChainChanges } from "./sqlite_chain_changes.ts";
-import { recordBytes, writeRecord } from "./sqlite_changelog.ts";
+import { recordBytes, recordU32, writeRecord } from "./sqlite_changelog.ts";
 import type { SqliteDatabase } from "./sqlite_driver.ts";
 
 const START_BYTES = 64 * 1024;
@@ -95,9 +95,9 @@ export function applyWriteBatches(db: SqliteDatabase, batches: readonly Uint8Arr
         del.run(keyGroup[j], stateId[j], k);
         continue;
       }
-      const okLength = u32(bytes, kEnd);
+      const okLength = recordU32(bytes, kEnd);
       const vAt = okLength === NO_KEY ? kEnd + 4 : kEnd + 4 + okLength;
-      rows.row(keyGroup[j], stateId[j], k, okLength === NO_KEY ? null : bytes.subarray(kEnd + 4, vAt), bytes.subarray(vAt + 4, vAt + 4 + u32(bytes, vAt)));
+      rows.row(keyGroup[j], stateId[j], k, okLength === NO_KEY ? null : bytes.subarray(kEnd + 4, vAt), bytes.subarray(vAt + 4, vAt + 4 + recordU32(bytes, vAt)));
     }
     rows.finish();
     db.exec("COMMIT");
@@ -112,7 +112,3 @@ export function applyWriteBatches(db: SqliteDatabase, batches: readonly Uint8Arr
 const KEY_OFFSET = 13;
 /** An original key's length when there is none. */
 const NO_KEY = 0xffffffff;
-
-function u32(b: Uint8Array, at: number): number {
-  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
-}
