@@ -16,6 +16,7 @@ import { type KeyGroupRange, canonicalKey, invalidKey } from "./key_group.ts";
 import { type ListState, type MapState, readTable, type StateKind, type ValueState } from "./keyed_state.ts";
 import { canonicalSnapshot } from "./sqlite_canonical.ts";
 import type { SqliteDriver } from "./sqlite_driver.ts";
+import type { SqliteBackendOptions } from "./sqlite_backend_options.ts";
 import { stateCodec } from "./sqlite_forms.ts";
 import { type NativeState, SQLITE_NATIVE_VERSION, SqliteNativeSnapshot } from "./sqlite_native.ts";
 import { NativeChainTracker } from "./sqlite_native_chain.ts";
@@ -28,28 +29,7 @@ import { type StateOptions, TtlClock, checkTtl } from "./ttl.ts";
 
 /** The version of what this backend writes in its own format; newer ones are refused. */
 export const SQLITE_STATE_FORMAT_VERSION = SQLITE_NATIVE_VERSION;
-
-/** Where and how the backend keeps its working files. */
-export interface SqliteBackendOptions {
-  driver: SqliteDriver;
-  /** Directory of the working database files (default: the OS temp directory + `/weir-state`). */
-  directory?: string;
-  /** Keys kept decoded in memory per backend (default 100 000). */
-  cacheEntriesMax?: number;
-  /**
-   * Checkpoints (not savepoints) of a backend created with `incremental: true` and a
-   * storage go in this backend's own format (sqlite_native.ts: a base and changelogs)
-   * rather than canonical tables. Default true; false keeps them canonical.
-   */
-  nativeCheckpoints?: boolean;
-  /**
-   * Write-backs of evicted keys go to a thread of their own where the driver has one
-   * (default true; sqlite_write_queue.ts); false writes them on the subtask's thread.
-   */
-  backgroundWrites?: boolean;
-  /** Rows per background transaction (tests use few; see sqlite_write_queue.ts). */
-  writeGroupRows?: number;
-}
+export type { SqliteBackendOptions } from "./sqlite_backend_options.ts";
 
 /** One declared (or restored) state. */
 interface StateInfo {

@@ -1,0 +1,27 @@
+/**
+ * The options of the SQLite keyed state backend (sqlite_backend.ts).
+ * @module
+ */
+import type { SqliteDriver } from "./sqlite_driver.ts";
+
+/** Where and how the backend keeps its working files. */
+export interface SqliteBackendOptions {
+  driver: SqliteDriver;
+  /** Directory of the working database files (default: the OS temp directory + `/weir-state`). */
+  directory?: string;
+  /** Keys kept decoded in memory per backend (default 100 000). */
+  cacheEntriesMax?: number;
+  /**
+   * Checkpoints (not savepoints) of a backend created with `incremental: true` and a
+   * storage go in this backend's own format (sqlite_native.ts: a base and changelogs)
+   * rather than canonical tables. Default true; false keeps them canonical.
+   */
+  nativeCheckpoints?: boolean;
+  /**
+   * Write-backs of evicted keys go to a thread of their own where the driver has one
+   * (default true; sqlite_write_queue.ts); false writes them on the subtask's thread.
+   */
+  backgroundWrites?: boolean;
+  /** Rows per background transaction (tests use few; see sqlite_write_queue.ts). */
+  writeGroupRows?: number;
+}
