@@ -18,9 +18,14 @@ async function until(cond: () => boolean, limitMs = 60_000): Promise<void> {
   }
 }
 
-/** Every key written first, then only 10 keys change: later checkpoints write little but stand for everything. */
+/**
+ * Every key written first, then only 10 keys change: later checkpoints write little but
+ * stand for everything. Periodic checkpoints (which commit the sink) come every 250 ms: at
+ * 50 ms, under CI load on a slow machine, they overlapped the triggered ones, and a
+ * checkpoint aborted by another makes the next one a base, so every one checked was.
+ */
 function job(backend: "heap" | "sqlite", incremental: boolean, sink: CollectSink<[number, number]>) {
-  const env = new StreamEnvironment({ jobName: `sizes-${backend}-${incremental}`, parallelism: 1, storage: new MemoryStorage(), checkpoint: { interval: 50 }, state: { backend, incremental } });
+  const env = new StreamEnvironment({ jobName: `sizes-${backend}-${incremental}`, parallelism: 1, storage: new MemoryStorage(), checkpoint: { interval: 250 }, state: { backend, incremental } });
   env.fromSource(new SequenceSource(0, 1e9, { ratePerSecond: 40_000 }), { uid: "n" })
     .map((n): [number, number] => [n < FILL ? n % KEYS : n % 10, 1], { uid: "pair" })
     .keyBy((p) => p[0])
