@@ -18,12 +18,15 @@ import { join } from "node:path";
 import { sqliteStateBackend } from "../platforms/sqlite_state.ts";
 import { registerStateBackend } from "../state/backend_registry.ts";
 
-// Working files of state: { backend: "sqlite" } in a directory of this process: a seed's
-// job id (and so its file names) is the same in two simulator processes running that seed.
-// A cache smaller than a seed's keys (1 to 6), and small background transactions: evictions,
-// write-backs pending and in flight race every checkpoint and restore. Where they go and
-// when they commit is timing, never what a subtask reads, so a seed stays reproducible.
-registerStateBackend("sqlite", sqliteStateBackend({ directory: mkdtempSync(join(tmpdir(), "weir-sim-state-")), cacheEntriesMax: 2, writeGroupRows: 4 }));
+// A seed's { backend: "sqlite" } runs as "sim-sqlite": working files in a directory of this
+// process (a seed's job id, and so its file names, is the same in two simulator processes
+// running that seed), a cache smaller than a seed's keys (1 to 6) and small background
+// transactions, so evictions and write-backs pending and in flight race every checkpoint
+// and restore. Where they go and when they commit is timing, never what a subtask reads,
+// so a seed stays reproducible. Its own name: tests that share this process keep "sqlite"
+// as jobs get it.
+const SIM_SQLITE = "sim-sqlite";
+registerStateBackend(SIM_SQLITE, sqliteStateBackend({ directory: mkdtempSync(join(tmpdir(), "weir-sim-state-")), cacheEntriesMax: 2, writeGroupRows: 4 }));
 import type { Pair, WindowCount } from "./checkers.ts";
 import type { SimConfig } from "./config.ts";
 
@@ -54,7 +57,7 @@ export function buildCountingJob(
     restart: { strategy: "fixed-delay", attempts: 1_000_000, delay: c.restartDelayMs },
     batchSize: c.batchSize,
     channelCapacity: c.channelCapacity,
-    state: c.state,
+    state: c.state?.backend === "sqlite" ? { ...c.state, backend: SIM_SQLITE } : c.state,
     ...(c.bufferTimeout ? { bufferTimeout: c.bufferTimeout.env } : {}),
     ...options,
     runtime: { ...options.runtime, snapshotSliceMax: c.snapshotSliceMax },
