@@ -6,6 +6,7 @@
  * batches pending, a flush, a restore.
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { WeirError } from "../errors.ts";
 import type { SqliteBackgroundWriter } from "../state/sqlite_driver.ts";
@@ -14,7 +15,8 @@ import { CONTROL_SLOTS, FAILURE_BYTES, type WriterMessage, WriterSlot, type Writ
 /** How long a wait may go without a sign of the writer's thread before it is given up. */
 const SILENCE_MS = 60_000;
 
-const workerUrl = new URL(`./sqlite_writer_worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url);
+// A path, not a URL: Bun's and Node's URL types disagree in a type check of both.
+const workerPath = fileURLToPath(new URL(`./sqlite_writer_worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url).href);
 
 /**
  * Starts a background writer to the database file at `path`.
@@ -45,7 +47,7 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
   // (workerData). A Web Worker's first message waited on Bun until the sending thread's
   // event loop idled, which a busy subtask may not do for seconds.
   const start: WriterStart = { path, keyGroups, control: control.buffer as SharedArrayBuffer, failure: failureText.buffer as SharedArrayBuffer };
-  const worker = new Worker(workerUrl, { workerData: start });
+  const worker = new Worker(workerPath, { workerData: start });
   // An idle writer must not keep the process alive.
   worker.unref();
   const post = (m: WriterMessage, transfer: ArrayBuffer[] = []) => worker.postMessage(m, transfer);
