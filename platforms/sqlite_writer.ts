@@ -69,8 +69,14 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
     }
   };
 
+  const ready = () => Atomics.load(control, WriterSlot.State) !== WriterState.Starting;
   return {
-    ready: () => Atomics.load(control, WriterSlot.State) !== WriterState.Starting,
+    ready,
+    async whenReady(timeoutMs) {
+      // Polled on timers: the thread may need this event loop to turn before it is up.
+      for (const end = performance.now() + timeoutMs; !ready() && performance.now() < end; ) await new Promise((r) => setTimeout(r, 2));
+      return ready();
+    },
     send(batches) {
       let size = 0;
       for (const b of batches) size += b.length;

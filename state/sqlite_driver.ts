@@ -46,6 +46,8 @@ export interface SqliteBackgroundWriter {
    * the sender's event loop to start, so waiting for it then would never end.
    */
   ready(): boolean;
+  /** Resolves true once the thread is up, false if it is not within `timeoutMs`. */
+  whenReady(timeoutMs: number): Promise<boolean>;
   /**
    * Queues batches (copied), to be applied in order in one transaction; returns the
    * sequence number.

@@ -102,11 +102,9 @@ export class WriteBackQueue {
    * is none, or it did not come up within `timeoutMs`), so that a test knows where the next
    * batches go.
    */
-  async writerReady(timeoutMs = 10_000): Promise<boolean> {
-    if (this.#open === undefined) return false;
-    const writer = (this.#writer ??= this.#open());
-    for (const end = Date.now() + timeoutMs; !writer.ready() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 2));
-    return writer.ready();
+  writerReady(timeoutMs = 10_000): Promise<boolean> {
+    if (this.#open === undefined) return Promise.resolve(false);
+    return (this.#writer ??= this.#open()).whenReady(timeoutMs);
   }
 
   /** Keys written back and not yet known committed (a key written twice counts twice). */

@@ -18,8 +18,7 @@ async function opened(): Promise<{ path: string; writer: SqliteBackgroundWriter 
   db.exec(`PRAGMA journal_mode = WAL; ${SCHEMA}`);
   db.close();
   const writer = openSqliteWriter(path, 8);
-  for (let i = 0; i < 5000 && !writer.ready(); i++) await new Promise((r) => setTimeout(r, 2));
-  assert.ok(writer.ready(), "the writer's thread comes up");
+  assert.ok(await writer.whenReady(10_000), "the writer's thread comes up");
   return { path, writer };
 }
 
