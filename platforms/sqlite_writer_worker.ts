@@ -4,11 +4,31 @@
  * memory, where the subtask's thread reads, and if it must, waits for, what is committed.
  * @module
  */
+import { setPriority } from "node:os";
+import process from "node:process";
 import { parentPort, workerData } from "node:worker_threads";
 import { sqliteDriver } from "./sqlite.ts";
 import { applyWriteBatches } from "../state/sqlite_write_batch.ts";
 import type { SqliteDatabase } from "../state/sqlite_driver.ts";
 import { type WriterMessage, WriterSlot, type WriterStart, WriterState, reportFailure } from "./sqlite_writer_protocol.ts";
+
+/**
+ * The writer thread's nice value: below the subtask's thread, which then wins a core when
+ * more threads are busy than there are cores (on 2 cores, the subtask's pauses were the
+ * writer's time slices). RocksDB lowers its background threads the same way
+ * (Env::LowerThreadPoolCPUPriority).
+ */
+const WRITER_NICE = 10;
+
+// Linux only: there a nice value is per thread and 0 names the calling one; elsewhere
+// setpriority(0) would lower the whole process.
+if (process.platform === "linux") {
+  try {
+    setPriority(WRITER_NICE);
+  } catch {
+    // Not permitted (a sandbox): the writer runs at the subtask's priority.
+  }
+}
 
 const start = workerData as WriterStart;
 const control = new Int32Array(start.control);

@@ -31,6 +31,8 @@ export class CacheEntry {
   capture: DirtyCapture | undefined = undefined;
   /** This key's index in `capture`. */
   captureAt = 0;
+  /** The newest capture whose pass visited this key (see DirtyCapture.visit()). */
+  seenBy: DirtyCapture | undefined = undefined;
 }
 
 /**
@@ -58,6 +60,8 @@ export class EntryCache {
   /** The CLOCK hand: a live iterator over one state's Map (it sees entries added later). */
   #hand: Iterator<CacheEntry> | undefined;
   #handAt = 0;
+  /** The newest capture, while its pass over the dirty list is on. */
+  #passing: DirtyCapture | undefined;
 
   /** `batchMax` victims at most per takeVictims() (a quarter of `capacity` at most). */
   constructor(capacity: number, batchMax = 2048) {
@@ -107,6 +111,19 @@ export class EntryCache {
     this.#size++;
   }
 
+  /**
+   * Called before `e`'s value is handed out or replaced: a capture that holds the key, or
+   * whose pass has not reached it, keeps its value first.
+   */
+  use(e: CacheEntry): void {
+    const p = this.#passing;
+    if (p !== undefined) {
+      if (p.passed) this.#passing = undefined;
+      else if (e.seenBy !== p) p.visit(e);
+    }
+    e.capture?.preserve(e);
+  }
+
   /** Notes that `e`'s value changed (replaced, or changed in place). */
   changed(e: CacheEntry): void {
     e.epoch = this.#epoch;
@@ -121,8 +138,11 @@ export class EntryCache {
 
   /** Notes that `entries` were written back (committed). */
   cleaned(entries: readonly CacheEntry[]): void {
+    const p = this.#passing !== undefined && !this.#passing.passed ? this.#passing : undefined;
     for (const e of entries) {
       if (!e.dirty) continue;
+      // Dirty at the snapshot point: the capture takes it before it is clean.
+      if (p !== undefined && e.seenBy !== p) p.visit(e);
       e.dirty = false;
       this.#dirtyCount--;
     }
@@ -191,18 +211,21 @@ export class EntryCache {
 
   /**
    * The snapshot point's take: the dirty keys (every one, or with `changedOnly` those
-   * changed since the previous capture) with their values now, into `capture` (a new one
-   * by default); a new epoch begins.
+   * changed since the previous capture), into `capture` (a new one by default), which
+   * passes over them in steps (DirtyCapture.pass()) and meanwhile takes a key before it is
+   * used (use(), cleaned()); a new epoch begins.
    */
   capture(changedOnly: boolean, codecs: ReadonlyMap<number, StateCodec>, capture = new DirtyCapture(codecs)): DirtyCapture {
-    const epoch = this.#epoch++;
-    for (const e of this.#dirty) {
-      if (!e.dirty || (changedOnly && e.epoch !== epoch)) continue;
-      // Still tied to an earlier snapshot that has not written it yet: that one encodes it now.
-      e.capture?.preserve(e);
-      capture.take(e);
-    }
+    this.#endPass();
+    capture.beginPass(this.#dirty, this.#dirty.length, this.#epoch++, changedOnly);
+    this.#passing = capture;
     return capture;
+  }
+
+  /** Finishes the pass of the newest capture, if it is still on. */
+  #endPass(): void {
+    this.#passing?.pass(Infinity);
+    this.#passing = undefined;
   }
 
   /**
@@ -211,6 +234,7 @@ export class EntryCache {
    */
   clear(): void {
     if (this.#dirtyCount > 0) throw new WeirError("invariant_broken", `The SQLite state cache was cleared with ${this.#dirtyCount} unwritten values`);
+    this.#endPass();
     for (const m of this.#maps.values()) m.clear();
     for (const e of this.#dirty) e.listed = false;
     this.#dirty = [];

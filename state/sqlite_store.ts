@@ -162,7 +162,7 @@ export class SqliteStateStore {
   capture(changedOnly: boolean): DirtyCapture {
     const capture = new DirtyCapture(this.#codecs);
     // A changelog has the pending keys already: their records went to it when written back.
-    if (!changedOnly) this.#writes.captureInto(capture);
+    if (!changedOnly) this.#writes.capturePending(capture);
     return this.#cache.capture(changedOnly, this.#codecs, capture);
   }
 
@@ -236,7 +236,7 @@ export class SqliteStateStore {
     if (e !== undefined) {
       e.hit = true;
       // The caller may change an object in place: a snapshot that holds it takes a copy first.
-      e.capture?.preserve(e);
+      this.#cache.use(e);
       return e.mem;
     }
     const pending = this.#writes.find(sid, canonical);
@@ -263,7 +263,7 @@ export class SqliteStateStore {
     const e = cache.map(sid).get(canonical);
     if (e !== undefined) {
       // A snapshot holding the old value by reference keeps it.
-      e.capture?.preserve(e);
+      cache.use(e);
       e.mem = mem;
       e.hit = true;
       cache.changed(e);

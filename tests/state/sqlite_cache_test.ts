@@ -175,15 +175,62 @@ describe("EntryCache", () => {
     cache.changed(e);
     const earlier = cache.capture(false, codecs);
     const later = cache.capture(false, codecs);
-    assert.equal(e.capture, later);
-    // The store hands the value out (preserving it for the capture tying the key) and it changes in place.
-    e.capture?.preserve(e);
+    // The store hands the value out: the later capture's pass takes the key first (which
+    // preserves it for the earlier one), then preserves it for itself; it changes in place.
+    cache.use(e);
+    assert.equal(e.seenBy, later);
     (e.mem as number[]).push(2);
     const old = earlier.value(0);
     assert.deepEqual(decode(old.bytes!), [1], "the earlier capture keeps the value it took");
     assert.deepEqual(decode(later.value(0).bytes!), [1], "the later capture took [1] too, preserved before the change");
     earlier.release();
     later.release();
+  });
+
+  test("a capture passes over the dirty keys in steps; a key used, changed or written back before the pass reaches it is taken with its value of the snapshot point", () => {
+    const cache = cacheOf(100);
+    const es = Array.from({ length: 8 }, (_, i) => put(cache, `k${i}`, i));
+    for (const e of es.slice(0, 6)) cache.changed(e);
+    const lingering = es[6];
+    cache.changed(lingering);
+    cache.cleaned([lingering]); // clean at the snapshot point, still in the dirty list
+    const capture = cache.capture(false, codecs);
+    assert.equal(capture.passed, false, "nothing is taken at the snapshot point");
+    assert.equal(capture.pass(2), false);
+    // k3 is replaced (the store's write(): use, then the new value), k4 written back and
+    // evicted (its value dropped), k6 changed again though it was clean then, k7 new then.
+    cache.use(es[3]);
+    es[3].mem = 33;
+    cache.changed(es[3]);
+    cache.cleaned([es[4]]);
+    es[4].mem = undefined;
+    cache.use(lingering);
+    lingering.mem = 66;
+    cache.changed(lingering);
+    cache.changed(es[7]);
+    assert.equal(capture.pass(Infinity), true);
+    const taken = new Map(Array.from({ length: capture.size }, (_, i) => capture.value(i)).map((v) => [v.entry.canonical, v.stored]));
+    assert.deepEqual(taken, new Map([["k0", 0], ["k1", 1], ["k2", 2], ["k3", 3], ["k4", 4], ["k5", 5]]));
+    capture.release();
+    // The next changed-only capture has the keys changed after the snapshot point, with their new values.
+    const next = cache.capture(true, codecs);
+    assert.deepEqual(new Map(Array.from({ length: next.size }, (_, i) => next.value(i)).map((v) => [v.entry.canonical, v.stored])), new Map([["k3", 33], ["k6", 66], ["k7", 7]]));
+    next.release();
+  });
+
+  test("a changed-only capture's pass takes only the keys of its epoch, also when they are used before it reaches them", () => {
+    const cache = cacheOf(100);
+    const [a, b] = ["a", "b"].map((k) => put(cache, k, k));
+    cache.changed(a);
+    cache.capture(true, codecs).release();
+    cache.changed(b); // a stays dirty from the epoch before
+    const capture = cache.capture(true, codecs);
+    cache.use(a);
+    cache.use(b);
+    b.mem = "b2";
+    cache.changed(b);
+    assert.deepEqual(Array.from({ length: capture.size }, (_, i) => capture.value(i).stored), ["b"]);
+    capture.release();
   });
 
   test("clear() refuses with invariant_broken while keys are dirty, and forgets every key once clean", () => {
