@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import process from "node:process";
 import { join } from "node:path";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
 import { openSqliteWriter } from "../../platforms/sqlite_writer.ts";
@@ -35,7 +36,33 @@ function values(path: string): Map<number, number> {
   return new Map(rows.map((r) => [(r.k as Uint8Array)[0], (r.v as Uint8Array)[0]]));
 }
 
+/** A thread's nice value (Linux: field 19 of its stat file). */
+function niceOf(statPath: string): number {
+  return Number(readFileSync(statPath, "utf8").split(") ")[1].split(" ")[16]);
+}
+
+function threadNices(): number[] {
+  return readdirSync("/proc/self/task").map((tid) => niceOf(`/proc/self/task/${tid}/stat`));
+}
+
+function ownNice(): number {
+  return process.platform === "linux" ? niceOf("/proc/thread-self/stat") : 0;
+}
+
 describe(`SQLite background writer (${sqliteDriver.name})`, () => {
+  // Skipped where the tests themselves run at nice 10 or more (the writer cannot go lower then).
+  test("on Linux the writer's thread runs at nice 10, and only it: the subtask's thread keeps its priority", { skip: process.platform !== "linux" || ownNice() >= 10 }, async () => {
+    const self = ownNice();
+    const before = threadNices().filter((n) => n === 10).length;
+    const { writer } = await opened();
+    try {
+      assert.equal(threadNices().filter((n) => n === 10).length, before + 1, "one more thread at nice 10");
+      assert.equal(ownNice(), self, "the calling thread's nice is unchanged");
+    } finally {
+      writer.terminate();
+    }
+  });
+
   test("batches of one send apply in their order in one transaction; sends apply in order; waitFor returns once committed", async () => {
     const { path, writer } = await opened();
     const first = writer.send([
