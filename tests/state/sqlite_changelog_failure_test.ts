@@ -78,3 +78,50 @@ function decodeFiles(h: KeyedStateHandle): string[] {
   assert.equal(h.format, "incremental");
   return readLayout(h as Parameters<typeof readLayout>[0]).files.map((f) => f.kind);
 }
+
+describe("SqliteKeyedStateBackend native upload on a failing read", () => {
+  test("a part that cannot be read fails the checkpoint as a rejected step (declined, as a failed put is), not a throw from step() that fails the subtask", async () => {
+    const storage = new MemoryStorage();
+    const d = {
+      ...sqliteDriver,
+      broken: false,
+      readFileRange(path: string, offset: number, length: number): Uint8Array {
+        if (d.broken) throw new Error("EIO: i/o error, read");
+        return sqliteDriver.readFileRange(path, offset, length);
+      },
+    };
+    const init = { maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, uid: "op", subtaskIndex: 0, jobId: "j", storage };
+    const b = new SqliteKeyedStateBackend(init, { driver: d, directory, cacheEntriesMax: 50, nativeCheckpoints: true });
+    const n = b.valueState<string>("n");
+    for (let i = 0; i < 500; i++) {
+      b.setCurrentKey(i);
+      n.update(`v${i}`);
+    }
+    d.broken = true;
+    const snap = b.snapshot(1);
+    // runtime/subtask_checkpoints.ts declines a checkpoint whose step rejects; a step that
+    // throws fails the subtask (runtime/snapshot_work.ts).
+    let thrown: unknown;
+    let rejected: unknown;
+    for (let s = 0; s < 10_000 && thrown === undefined && rejected === undefined; s++) {
+      let r: boolean | Promise<boolean>;
+      try {
+        r = snap.step(1000);
+      } catch (e) {
+        thrown = e;
+        break;
+      }
+      if (r instanceof Promise) {
+        try {
+          if (await r) break;
+        } catch (e) {
+          rejected = e;
+        }
+      } else if (r) break;
+    }
+    snap.release();
+    b.dispose();
+    assert.equal(thrown, undefined, `step() threw: ${(thrown as Error)?.message}`);
+    assert.ok(rejected instanceof Error && /EIO/.test(rejected.message), "the step rejected with the read's error");
+  });
+});
