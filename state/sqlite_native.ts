@@ -216,7 +216,13 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
       }
       return this.#copied && this.#uploaded() ? (this.#finish(), true) : false;
     }
-    const put = this.#uploadPart(budget);
+    let put: Promise<void> | undefined;
+    try {
+      put = this.#uploadPart(budget);
+    } catch (e) {
+      // As a failed put: the checkpoint is declined (a rejection), the subtask goes on.
+      return Promise.reject(e);
+    }
     if (put === undefined) return false;
     return put.then(() => {
       if (!this.#uploaded()) return false;
