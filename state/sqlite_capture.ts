@@ -199,6 +199,7 @@ export class DirtyCapture {
     this.#list = [];
     this.#listAt = this.#listEnd = 0;
     this.#pending.length = 0;
+    this.#pendingCount = 0;
     for (const e of this.#entries) if (e.capture === this) e.capture = undefined;
     this.#entries.length = 0;
     this.#mems.length = 0;
