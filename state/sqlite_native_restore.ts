@@ -16,6 +16,7 @@ import { applyChangelog } from "./sqlite_changelog.ts";
 import type { SqliteDriver } from "./sqlite_driver.ts";
 import { type NativeFile, type NativeLayout, type NativeState, SQLITE_NATIVE_VERSION } from "./sqlite_native.ts";
 import type { SqliteStateStore } from "./sqlite_store.ts";
+import { inTransaction } from "./sqlite_transaction.ts";
 
 /**
  * The layout of a native handle.
@@ -98,9 +99,8 @@ export function applyFile(store: SqliteStateStore, path: string, range: KeyGroup
   // each changed page is written once, not to the log and then to the file.
   db.exec("PRAGMA main.journal_mode = OFF");
   try {
-    db.exec("BEGIN");
-    if (bytes) applyChangelog(db, bytes, path, range, new Map(sids));
-    else {
+    inTransaction(db, () => {
+      if (bytes) return applyChangelog(db, bytes, path, range, new Map(sids));
       for (const [theirs, ours] of sids) {
         db.prepare("INSERT OR REPLACE INTO main.kv SELECT kg, ?, k, ok, v FROM f.kv WHERE s = ? AND kg BETWEEN ? AND ?").run(ours, theirs, range.start, range.end);
         if (changelog) {
@@ -108,12 +108,7 @@ export function applyFile(store: SqliteStateStore, path: string, range: KeyGroup
           db.prepare("DELETE FROM main.kv WHERE (kg, s, k) IN (SELECT kg, ?, k FROM f.gone WHERE s = ? AND kg BETWEEN ? AND ?)").run(ours, theirs, range.start, range.end);
         }
       }
-    }
-    db.exec("COMMIT");
-  } catch (e) {
-    db.exec("ROLLBACK");
-    if (e instanceof WeirError) throw e;
-    throw new WeirError("checkpoint_corrupt", `Cannot apply the SQLite state file ${path}: ${(e as Error).message}`, { cause: e });
+    }, (err) => new WeirError("checkpoint_corrupt", `Cannot apply the SQLite state file ${path}: ${err.message}`, { cause: err }));
   } finally {
     if (!records) db.exec("DETACH f");
     db.exec("PRAGMA main.journal_mode = WAL");

@@ -25,6 +25,7 @@ import { DirtyCapture } from "./sqlite_capture.ts";
 import { ChangelogWriter } from "./sqlite_changelog.ts";
 import type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./sqlite_driver.ts";
 import { SqliteSnapshotReader } from "./sqlite_snapshot_reader.ts";
+import { inTransaction } from "./sqlite_transaction.ts";
 
 /** Converts one state's values between their in-memory form and their stored (canonical) form. */
 export interface StateCodec {
@@ -347,15 +348,11 @@ export class SqliteStateStore {
     // A restore runs before any record and no snapshot reads the file yet: without the WAL
     // each page is written once, not to the log and then to the file.
     db.exec("PRAGMA main.journal_mode = OFF");
-    db.exec("BEGIN");
     try {
-      fill(w);
-      w.finish();
-      db.exec("COMMIT");
-    } catch (err) {
-      db.exec("ROLLBACK");
-      if (err instanceof WeirError) throw err;
-      throw new WeirError("storage_failed", `Cannot restore keyed state into ${this.path}: ${(err as Error).message}`, { cause: err });
+      inTransaction(db, () => {
+        fill(w);
+        w.finish();
+      }, (err) => new WeirError("storage_failed", `Cannot restore keyed state into ${this.path}: ${err.message}`, { cause: err }));
     } finally {
       db.exec("PRAGMA main.journal_mode = WAL");
     }

@@ -12,6 +12,7 @@ import { BulkRowWriter } from "./sqlite_bulk.ts";
 import { ChainChanges } from "./sqlite_chain_changes.ts";
 import { recordBytes, recordU32, writeRecord } from "./sqlite_changelog.ts";
 import type { SqliteDatabase } from "./sqlite_driver.ts";
+import { inTransaction } from "./sqlite_transaction.ts";
 
 const START_BYTES = 64 * 1024;
 
@@ -82,8 +83,7 @@ export function applyWriteBatches(db: SqliteDatabase, batches: readonly Uint8Arr
   const changes = new ChainChanges({ start: 0, end: keyGroups - 1 }, undefined);
   for (const bytes of batches) changes.add({ bytes, what: "a write-back batch" });
   const { count, bytes, at, keyGroup, stateId, keyLength } = changes.lastInKeyOrder();
-  db.exec("BEGIN");
-  try {
+  inTransaction(db, () => {
     const rows = new BulkRowWriter(db);
     const del = db.prepare("DELETE FROM kv WHERE kg = ? AND s = ? AND k = ?");
     for (let j = 0; j < count; j++) {
@@ -100,12 +100,7 @@ export function applyWriteBatches(db: SqliteDatabase, batches: readonly Uint8Arr
       rows.row(keyGroup[j], stateId[j], k, okLength === NO_KEY ? null : bytes.subarray(kEnd + 4, vAt), bytes.subarray(vAt + 4, vAt + 4 + recordU32(bytes, vAt)));
     }
     rows.finish();
-    db.exec("COMMIT");
-  } catch (err) {
-    db.exec("ROLLBACK");
-    if (err instanceof WeirError) throw err;
-    throw new WeirError("storage_failed", `Cannot write keyed state to ${db.path}: ${(err as Error).message}`, { cause: err });
-  }
+  }, (err) => new WeirError("storage_failed", `Cannot write keyed state to ${db.path}: ${err.message}`, { cause: err }));
 }
 
 /** A record's key starts this far into it: tag, key group, state id, key length. */
