@@ -31,6 +31,12 @@ export const SQLITE_NATIVE_VERSION = 2;
 export const PART_BYTES = 2 ** 20;
 /** Bytes of a part checksummed per unit of a step's budget (a unit is about a row copied). */
 const CHECKSUM_BYTES_PER_UNIT = 128;
+/**
+ * Bytes checksummed per step at least: a small file takes one step whatever its size, so
+ * that how many rows were pending in the working file (the background writer's timing)
+ * does not change how many steps a snapshot takes (the simulator's traces compare them).
+ */
+const CHECKSUM_BYTES_MIN = 64 * 1024;
 
 /** Dirty keys the capture's pass visits per unit of a step's budget (a unit is about a row copied). */
 const PASS_KEYS_PER_UNIT = 1;
@@ -336,7 +342,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
       return undefined;
     }
     if (!part.summed) {
-      part.summed = part.checksum.step(budget === Infinity ? Infinity : Math.max(1, budget) * CHECKSUM_BYTES_PER_UNIT);
+      part.summed = part.checksum.step(budget === Infinity ? Infinity : Math.max(CHECKSUM_BYTES_MIN, budget * CHECKSUM_BYTES_PER_UNIT));
       if (!part.summed || budget !== Infinity) return undefined;
     }
     this.#part = undefined;
