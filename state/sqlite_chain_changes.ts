@@ -15,12 +15,10 @@
  */
 import { assert } from "../errors.ts";
 import type { KeyGroupRange } from "./key_group.ts";
-import { scanChangelog } from "./sqlite_changelog.ts";
+import { RECORD_KEY_OFFSET, scanChangelog } from "./sqlite_changelog.ts";
 
 /** Ranges this short are sorted by insertion: a counting pass costs more. */
 const INSERTION_MAX = 24;
-/** A record's key starts this far into it: tag, key group, state id, key length. */
-const KEY_OFFSET = 13;
 
 /** One changelog file's bytes, and how to name it in errors. */
 export interface ChangelogBytes {
@@ -201,7 +199,7 @@ export class ChainChanges {
         const p = pos[j];
         if (j + 1 < starts[g + 1]) {
           const q = pos[j + 1];
-          if (sameKey(grouped, at[p] + KEY_OFFSET, keyLength[p], at[q] + KEY_OFFSET, keyLength[q])) continue;
+          if (sameKey(grouped, at[p] + RECORD_KEY_OFFSET, keyLength[p], at[q] + RECORD_KEY_OFFSET, keyLength[q])) continue;
         }
         out.at[m] = at[p];
         out.keyLength[m] = keyLength[p];
@@ -252,7 +250,7 @@ export class ChainChanges {
 
 /** What the key sort reads and writes. */
 interface Keys {
-  /** Records, each with its key KEY_OFFSET bytes in. */
+  /** Records, each with its key RECORD_KEY_OFFSET bytes in. */
   bytes: Uint8Array;
   /** Where each record starts in bytes. */
   at: Int32Array;
@@ -277,7 +275,7 @@ function sortByKey(keys: Keys, lo: number, hi: number, d: number): void {
     let max = 0;
     for (let j = lo; j < hi; j++) {
       const r = order[j];
-      const digit = d < length[r] ? bytes[at[r] + KEY_OFFSET + d] + 1 : 0;
+      const digit = d < length[r] ? bytes[at[r] + RECORD_KEY_OFFSET + d] + 1 : 0;
       counts[digit + 1]++;
       if (digit < min) min = digit;
       if (digit > max) max = digit;
@@ -294,7 +292,7 @@ function sortByKey(keys: Keys, lo: number, hi: number, d: number): void {
     for (let c = min + 1; c <= max + 1; c++) counts[c] += counts[c - 1];
     for (let j = lo; j < hi; j++) {
       const r = order[j];
-      tmp[lo + counts[d < length[r] ? bytes[at[r] + KEY_OFFSET + d] + 1 : 0]++] = r;
+      tmp[lo + counts[d < length[r] ? bytes[at[r] + RECORD_KEY_OFFSET + d] + 1 : 0]++] = r;
     }
     order.set(tmp.subarray(lo, hi), lo);
     // counts[c] is now where digit c's run ends; digit 0 (ended keys) needs no sort.
@@ -313,7 +311,7 @@ function sortByKey(keys: Keys, lo: number, hi: number, d: number): void {
 /** Sorts order[lo, hi) stably by key bytes, the first `d` of which every key there shares. */
 function insertionSort(keys: Keys, lo: number, hi: number, d: number): void {
   const { bytes, at, length, order } = keys;
-  const from = KEY_OFFSET + d;
+  const from = RECORD_KEY_OFFSET + d;
   for (let j = lo + 1; j < hi; j++) {
     const r = order[j];
     let i = j - 1;

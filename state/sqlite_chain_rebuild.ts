@@ -15,7 +15,7 @@ import type { KeyGroupRange } from "./key_group.ts";
 import { filePageSize, forEachIndexCell } from "./sqlite_btree_cells.ts";
 import { adoptRecords, kvTemplate, maxLocalPayload, templatePageSize } from "./sqlite_btree_file.ts";
 import type { ChainChanges, SortedChanges } from "./sqlite_chain_changes.ts";
-import { recordU32 } from "./sqlite_changelog.ts";
+import { NO_ORIGINAL_KEY, RECORD_KEY_OFFSET, recordU32, recordValueAt } from "./sqlite_changelog.ts";
 import { KvRecords, varintLength } from "./sqlite_records.ts";
 import type { SqliteStateStore } from "./sqlite_store.ts";
 
@@ -50,11 +50,11 @@ export function mergeChain(base: BaseFile, changes: SortedChanges, range: KeyGro
   const put = (i: number): boolean => {
     const at = recordAt[i];
     if (bytes[at] !== 1) return true;
-    const kAt = at + 13;
+    const kAt = at + RECORD_KEY_OFFSET;
     const kEnd = kAt + keyLength[i];
     const okLength = recordU32(bytes, kEnd);
-    const none = okLength === 0xffffffff;
-    const vAt = none ? kEnd + 4 : kEnd + 4 + okLength;
+    const none = okLength === NO_ORIGINAL_KEY;
+    const vAt = recordValueAt(bytes, kEnd);
     const size = records.addFrom(keyGroup[i], stateId[i], bytes, kAt, keyLength[i], bytes, none ? -1 : kEnd + 4, none ? 0 : okLength, bytes, vAt + 4, recordU32(bytes, vAt));
     return size <= recordBytesMax;
   };
@@ -81,7 +81,7 @@ export function mergeChain(base: BaseFile, changes: SortedChanges, range: KeyGro
       let c = keyGroup[j] - kg || stateId[j] - s;
       if (c === 0) {
         const n = keyLength[j];
-        const kAt = recordAt[j] + 13;
+        const kAt = recordAt[j] + RECORD_KEY_OFFSET;
         const m = n < kLength ? n : kLength;
         let x = 0;
         while (x < m && bytes[kAt + x] === file[body + x]) x++;

@@ -20,11 +20,14 @@ import type { KeyGroupRange } from "./key_group.ts";
 
 /** Bytes buffered before they are appended to the file. */
 const CHUNK_BYTES = 256 * 1024;
-const NO_KEY = 0xffffffff;
+/** A record's key starts this far into it: tag, key group, state id, key length. */
+export const RECORD_KEY_OFFSET = 13;
+/** The original-key length of a record whose key is its own (no original key). */
+export const NO_ORIGINAL_KEY = 0xffffffff;
 
 /** Bytes one record takes: a put of `v`, or a tombstone when `v` is null. */
 export function recordBytes(k: Uint8Array, ok: Uint8Array | null, v: Uint8Array | null): number {
-  return v === null ? 13 + k.length : 21 + k.length + (ok?.length ?? 0) + v.length;
+  return v === null ? RECORD_KEY_OFFSET + k.length : RECORD_KEY_OFFSET + 8 + k.length + (ok?.length ?? 0) + v.length;
 }
 
 /**
@@ -41,15 +44,24 @@ export function writeRecord(buf: Uint8Array, view: DataView, at: number, kg: num
 }
 
 function writeBytes(buf: Uint8Array, view: DataView, at: number, b: Uint8Array | null): number {
-  view.setUint32(at, b === null ? NO_KEY : b.length, true);
+  view.setUint32(at, b === null ? NO_ORIGINAL_KEY : b.length, true);
   if (b === null) return at + 4;
   buf.set(b, at + 4);
   return at + 4 + b.length;
 }
 
-/** The little-endian u32 at `at` of a record's bytes (a length; 0xFFFFFFFF: no original key). */
+/** The little-endian u32 at `at` of a record's bytes (a length; NO_ORIGINAL_KEY: none). */
 export function recordU32(b: Uint8Array, at: number): number {
   return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+}
+
+/**
+ * Where the value's length field of a put record lies, given the end of its key `kEnd`
+ * (the value's bytes follow that field): past the original key's length field and bytes.
+ */
+export function recordValueAt(b: Uint8Array, kEnd: number): number {
+  const okLength = recordU32(b, kEnd);
+  return okLength === NO_ORIGINAL_KEY ? kEnd + 4 : kEnd + 4 + okLength;
 }
 
 /**
@@ -154,15 +166,13 @@ export class ChangelogWriter {
  * @throws {WeirError} `checkpoint_corrupt` naming `what` when a record is cut short or has an unknown tag
  */
 export function readChangelog(bytes: Uint8Array, what: string, row: (kg: number, s: number, k: Uint8Array, ok: Uint8Array | null, v: Uint8Array | null) => void): void {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   scanChangelog(bytes, what, (at, _end, kg, s, kAt, kLength) => {
     const k = bytes.subarray(kAt, kAt + kLength);
     if (bytes[at] === 0) return row(kg, s, k, null, null);
     const okAt = kAt + kLength;
-    const okLength = view.getUint32(okAt, true);
-    const vAt = okLength === NO_KEY ? okAt + 4 : okAt + 4 + okLength;
-    const ok = okLength === NO_KEY ? null : bytes.subarray(okAt + 4, vAt);
-    row(kg, s, k, ok, bytes.subarray(vAt + 4, vAt + 4 + view.getUint32(vAt, true)));
+    const vAt = recordValueAt(bytes, okAt);
+    const ok = recordU32(bytes, okAt) === NO_ORIGINAL_KEY ? null : bytes.subarray(okAt + 4, vAt);
+    row(kg, s, k, ok, bytes.subarray(vAt + 4, vAt + 4 + recordU32(bytes, vAt)));
   });
 }
 
@@ -182,15 +192,15 @@ export function scanChangelog(bytes: Uint8Array, what: string, record: (at: numb
   while (at < n) {
     const tag = bytes[at];
     if (tag !== 0 && tag !== 1) throw corrupt(`unknown record tag ${tag}`);
-    if (at + 13 > n) throw corrupt("a record head is cut short");
+    if (at + RECORD_KEY_OFFSET > n) throw corrupt("a record head is cut short");
     const kLength = u32(at + 9);
-    let end = at + 13 + kLength;
-    if (end > n) throw corrupt(`${kLength} key bytes announced, ${n - at - 13} left`);
+    let end = at + RECORD_KEY_OFFSET + kLength;
+    if (end > n) throw corrupt(`${kLength} key bytes announced, ${n - at - RECORD_KEY_OFFSET} left`);
     if (tag === 1) {
       if (end + 4 > n) throw corrupt("a length is cut short");
       const okLength = u32(end);
       end += 4;
-      if (okLength !== NO_KEY) {
+      if (okLength !== NO_ORIGINAL_KEY) {
         if (end + okLength > n) throw corrupt(`${okLength} original key bytes announced, ${n - end} left`);
         end += okLength;
       }
@@ -199,7 +209,7 @@ export function scanChangelog(bytes: Uint8Array, what: string, record: (at: numb
       end += 4 + vLength;
       if (end > n) throw corrupt(`${vLength} value bytes announced, ${n - end + vLength} left`);
     }
-    record(at, end, u32(at + 1), u32(at + 5), at + 13, kLength);
+    record(at, end, u32(at + 1), u32(at + 5), at + RECORD_KEY_OFFSET, kLength);
     at = end;
   }
 }

@@ -10,7 +10,7 @@
 import { WeirError } from "../errors.ts";
 import { BulkRowWriter } from "./sqlite_bulk.ts";
 import { ChainChanges } from "./sqlite_chain_changes.ts";
-import { recordBytes, recordU32, writeRecord } from "./sqlite_changelog.ts";
+import { NO_ORIGINAL_KEY, RECORD_KEY_OFFSET, recordBytes, recordU32, recordValueAt, writeRecord } from "./sqlite_changelog.ts";
 import type { SqliteDatabase } from "./sqlite_driver.ts";
 import { inTransaction } from "./sqlite_transaction.ts";
 
@@ -87,7 +87,7 @@ export function applyWriteBatches(db: SqliteDatabase, batches: readonly Uint8Arr
     const rows = new BulkRowWriter(db);
     const del = db.prepare("DELETE FROM kv WHERE kg = ? AND s = ? AND k = ?");
     for (let j = 0; j < count; j++) {
-      const kAt = at[j] + KEY_OFFSET;
+      const kAt = at[j] + RECORD_KEY_OFFSET;
       const kEnd = kAt + keyLength[j];
       const k = bytes.subarray(kAt, kEnd);
       // Each key once: a delete may run before the puts buffered beside it.
@@ -95,15 +95,9 @@ export function applyWriteBatches(db: SqliteDatabase, batches: readonly Uint8Arr
         del.run(keyGroup[j], stateId[j], k);
         continue;
       }
-      const okLength = recordU32(bytes, kEnd);
-      const vAt = okLength === NO_KEY ? kEnd + 4 : kEnd + 4 + okLength;
-      rows.row(keyGroup[j], stateId[j], k, okLength === NO_KEY ? null : bytes.subarray(kEnd + 4, vAt), bytes.subarray(vAt + 4, vAt + 4 + recordU32(bytes, vAt)));
+      const vAt = recordValueAt(bytes, kEnd);
+      rows.row(keyGroup[j], stateId[j], k, recordU32(bytes, kEnd) === NO_ORIGINAL_KEY ? null : bytes.subarray(kEnd + 4, vAt), bytes.subarray(vAt + 4, vAt + 4 + recordU32(bytes, vAt)));
     }
     rows.finish();
   }, (err) => new WeirError("storage_failed", `Cannot write keyed state to ${db.path}: ${err.message}`, { cause: err }));
 }
-
-/** A record's key starts this far into it: tag, key group, state id, key length. */
-const KEY_OFFSET = 13;
-/** An original key's length when there is none. */
-const NO_KEY = 0xffffffff;
