@@ -116,12 +116,15 @@ export class EntryCache {
    * whose pass has not reached it, keeps its value first.
    */
   use(e: CacheEntry): void {
-    const p = this.#passing;
-    if (p !== undefined) {
-      if (p.passed) this.#passing = undefined;
-      else if (e.seenBy !== p) p.visit(e);
-    }
+    const p = this.#passOn();
+    if (p !== undefined && e.seenBy !== p) p.visit(e);
     e.capture?.preserve(e);
+  }
+
+  /** The newest capture if its pass is still on (forgotten once it is over). */
+  #passOn(): DirtyCapture | undefined {
+    if (this.#passing?.passed) this.#passing = undefined;
+    return this.#passing;
   }
 
   /** Notes that `e`'s value changed (replaced, or changed in place). */
@@ -138,7 +141,7 @@ export class EntryCache {
 
   /** Notes that `entries` were written back (committed). */
   cleaned(entries: readonly CacheEntry[]): void {
-    const p = this.#passing !== undefined && !this.#passing.passed ? this.#passing : undefined;
+    const p = this.#passOn();
     for (const e of entries) {
       if (!e.dirty) continue;
       // Dirty at the snapshot point: the capture takes it before it is clean.

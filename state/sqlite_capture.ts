@@ -52,8 +52,8 @@ export interface CapturedValue {
  */
 export class DirtyCapture {
   readonly #codecs: ReadonlyMap<number, StateCodec>;
-  /** Written-back keys not yet known in the file, by their encoded values: lists and their ends. */
-  readonly #pending: { items: readonly PendingWrite[]; start: number; end: number }[] = [];
+  /** Written-back keys not yet known in the file, by their encoded values: lists and how many of each. */
+  readonly #pending: { items: readonly PendingWrite[]; count: number }[] = [];
   #pendingCount = 0;
   readonly #entries: CacheEntry[];
   readonly #mems: unknown[];
@@ -130,14 +130,15 @@ export class DirtyCapture {
   }
 
   /**
-   * Takes keys written back but perhaps not yet in the file: `items[start, end)`, by their
-   * encoded values (undefined: deleted). They are out of the cache, so nothing changes them:
-   * no copy is due. They come before every key taken otherwise (those are newer).
+   * Takes keys written back but perhaps not yet in the file: the first `count` of `items`
+   * (a list that may grow later), by their encoded values (undefined: deleted). They are out
+   * of the cache, so nothing changes them: no copy is due. They come before every key taken
+   * otherwise (those are newer).
    */
-  takePending(items: readonly PendingWrite[], start: number, end: number): void {
-    if (end <= start) return;
-    this.#pending.push({ items, start, end });
-    this.#pendingCount += end - start;
+  takePending(items: readonly PendingWrite[], count: number): void {
+    if (count === 0) return;
+    this.#pending.push({ items, count });
+    this.#pendingCount += count;
   }
 
   /** Keys captured (the pass is finished first). */
@@ -183,12 +184,9 @@ export class DirtyCapture {
   }
 
   #pendingValue(i: number): CapturedValue {
-    for (const { items, start, end } of this.#pending) {
-      if (i < end - start) {
-        const p = items[start + i];
-        return { entry: p.entry, bytes: p.v, stored: undefined };
-      }
-      i -= end - start;
+    for (const { items, count } of this.#pending) {
+      if (i < count) return { entry: items[i].entry, bytes: items[i].v, stored: undefined };
+      i -= count;
     }
     throw new WeirError("invariant_broken", `Captured key ${i} is past the written-back keys taken`);
   }

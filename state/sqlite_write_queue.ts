@@ -215,8 +215,7 @@ export class WriteBackQueue {
   capturePending(capture: DirtyCapture): void {
     if (this.#pendingKeys === 0) return;
     this.#prune();
-    for (const g of this.#sent) capture.takePending(g.items, 0, g.items.length);
-    capture.takePending(this.#gathering.items, 0, this.#gathering.items.length);
+    for (const g of [...this.#sent, this.#gathering]) capture.takePending(g.items, g.items.length);
   }
 
   /** Ends the background writer; pending keys are dropped with the file. Idempotent. */
