@@ -8,10 +8,9 @@
  * before it as shared files, which a restore downloads and applies in order. A new base is
  * written when the chain grows long (materialization, as in Flink 1.15's changelog
  * backend). A base leaves out the rows of TTL states that expired (Flink's cleanup in full
- * snapshot). Files go up in parts of at most {@link PART_BYTES}.
+ * snapshot). Files go up in parts (sqlite_part_upload.ts).
  * @module
  */
-import { ChecksumInSlices } from "../checkpoint/checksum.ts";
 import { decode, encode } from "../codec/cbor.ts";
 import { WeirError, assert } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
@@ -21,23 +20,13 @@ import type { StateKind } from "./keyed_state.ts";
 import type { SqliteDatabase, SqliteDriver } from "./sqlite_driver.ts";
 import { liveStored } from "./sqlite_forms.ts";
 import type { DirtyCapture } from "./sqlite_capture.ts";
+import { PartUpload } from "./sqlite_part_upload.ts";
 import { RowBytes } from "./sqlite_row_bytes.ts";
 import { ChangelogWriter } from "./sqlite_changelog.ts";
 import type { SqliteStateStore } from "./sqlite_store.ts";
 
 /** The version of this format; restoring a newer one is refused. Version 1's changelogs are SQLite files. */
 export const SQLITE_NATIVE_VERSION = 2;
-/** The largest part of a file put into storage at once: each its own storage object. */
-export const PART_BYTES = 2 ** 20;
-/** Bytes of a part checksummed per unit of a step's budget (a unit is about a row copied). */
-const CHECKSUM_BYTES_PER_UNIT = 128;
-/**
- * Bytes checksummed per step at least: a small file takes one step whatever its size, so
- * that how many rows were pending in the working file (the background writer's timing)
- * does not change how many steps a snapshot takes (the simulator's traces compare them).
- */
-const CHECKSUM_BYTES_MIN = 64 * 1024;
-
 /** Dirty keys the capture's pass visits per unit of a step's budget (a unit is about a row copied). */
 const PASS_KEYS_PER_UNIT = 1;
 
@@ -155,17 +144,14 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   #rowsCopied = false;
   #captured = 0;
   #copied = false;
-  #uploading = 0;
-  #uploadAt = 0;
-  #refs: SharedStateRef[] = [];
-  /** The part being checksummed before it is put. */
-  #part: { bytes: Uint8Array; checksum: ChecksumInSlices; summed: boolean } | undefined;
+  readonly #upload: PartUpload;
   #result: IncrementalKeyedState | undefined;
   #taken = false;
   #released = false;
 
   constructor(init: NativeSnapshotInit) {
     this.#init = init;
+    this.#upload = new PartUpload(init, this.#files);
     this.checkpointId = init.checkpointId;
     this.#kind = init.previous ? "changelog" : "base";
     this.#kinds = new Map(init.states.map(([, sid, kind]) => [sid, kind]));
@@ -220,18 +206,12 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
         if (e instanceof WeirError) throw e;
         throw new WeirError("storage_failed", `Cannot write snapshot ${this.checkpointId} of ${this.#init.store.path}: ${(e as Error).message}`, { cause: e });
       }
-      return this.#copied && this.#uploaded() ? (this.#finish(), true) : false;
+      return this.#copied && this.#upload.done ? (this.#finish(), true) : false;
     }
-    let put: Promise<void> | undefined;
-    try {
-      put = this.#uploadPart(budget);
-    } catch (e) {
-      // As a failed put: the checkpoint is declined (a rejection), the subtask goes on.
-      return Promise.reject(e);
-    }
+    const put = this.#upload.step(budget);
     if (put === undefined) return false;
     return put.then(() => {
-      if (!this.#uploaded()) return false;
+      if (!this.#upload.done) return false;
       this.#finish();
       return true;
     });
@@ -317,48 +297,11 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     return dropped;
   }
 
-  /** Every file is in storage. */
-  #uploaded(): boolean {
-    while (this.#uploading < this.#files.length && this.#uploadAt >= this.#files[this.#uploading].size) {
-      this.#uploading++;
-      this.#uploadAt = 0;
-    }
-    return this.#uploading === this.#files.length;
-  }
-
-  /**
-   * The next step of uploading the file: reads its next part, or checksums about `budget`
-   * units of the part read, or puts the part once checksummed (the promise; undefined when
-   * the step was not a put). Each its own step: reading 4 MiB into fresh memory took 12 ms
-   * of the subtask's thread on a 2-core VM, and its checksum as long.
-   */
-  #uploadPart(budget: number): Promise<void> | undefined {
-    const { driver, storage, keyPrefix, checkpointId } = this.#init;
-    const file = this.#files[this.#uploading];
-    const part = this.#part;
-    if (part === undefined) {
-      const bytes = driver.readFileRange(file.path, this.#uploadAt, PART_BYTES);
-      this.#part = { bytes, checksum: new ChecksumInSlices(bytes), summed: false };
-      return undefined;
-    }
-    if (!part.summed) {
-      part.summed = part.checksum.step(budget === Infinity ? Infinity : Math.max(CHECKSUM_BYTES_MIN, budget * CHECKSUM_BYTES_PER_UNIT));
-      if (!part.summed || budget !== Infinity) return undefined;
-    }
-    this.#part = undefined;
-    const key = `${keyPrefix}/${checkpointId}-${file.kind}-${this.#refs.length}.db`;
-    return storage.put(key, part.bytes).then(() => {
-      this.#refs.push({ key, size: part.bytes.length, checksum: part.checksum.value });
-      file.parts++;
-      this.#uploadAt += part.bytes.length;
-    });
-  }
-
   #finish(): void {
     this.#removeFiles();
     const prev = this.#init.previous;
     const files = this.#files.map(({ kind, parts, rows }): NativeFile => ({ kind, parts, rows }));
-    const chain: NativeChain = { files: [...(prev?.files ?? []), ...files], shared: [...(prev?.shared ?? []), ...this.#refs] };
+    const chain: NativeChain = { files: [...(prev?.files ?? []), ...files], shared: [...(prev?.shared ?? []), ...this.#upload.refs] };
     const layout: NativeLayout = { states: this.#init.states, files: chain.files };
     this.#result = { format: "incremental", backend: "sqlite", version: SQLITE_NATIVE_VERSION, range: this.#init.range, shared: chain.shared, inline: encode(layout, "the SQLite state layout") };
     this.#chain = chain;
@@ -386,7 +329,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     if (!this.#taken) {
       this.#init.onAbort();
       // Parts of an aborted snapshot are referenced by nothing.
-      for (const ref of this.#refs) void this.#init.storage.delete(ref.key).catch(() => {});
+      for (const ref of this.#upload.refs) void this.#init.storage.delete(ref.key).catch(() => {});
     }
   }
 
