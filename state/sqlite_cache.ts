@@ -9,17 +9,34 @@ import { WeirError } from "../errors.ts";
 import { DirtyCapture } from "./sqlite_capture.ts";
 import type { StateCodec } from "./sqlite_store.ts";
 
-/** A cached key: its value in memory (undefined: absent), and whether the file lags behind it. */
+/**
+ * A cached key: its value in memory (undefined: absent), and whether the file lags behind it.
+ *
+ * Entries of a cache are reused for other keys (EntryCache.entry()) once evicted, clean, off
+ * the dirty list, and unpinned by every capture and pending write-back that read them. With every
+ * record missing the cache, a new entry per miss lived about a second in the cache, long
+ * enough for young-generation collections to copy it: with the pending write-backs' objects
+ * (see sqlite_pending_writes.ts), 480 bytes copied per record and scavenges of 10–80 ms on
+ * Deno.
+ *
+ * An entry leaves the dirty list (by its sweep) before it is reused, though reuse while it is
+ * named there would be safe (a capture's pass judges an entry by what it holds now): how
+ * long the list is decides how many steps a pass takes, and it must not depend on when the
+ * background writer commits, which unpins entries (the simulator replays seeds bit for bit).
+ */
 export class CacheEntry {
   constructor(
-    readonly sid: number,
-    readonly canonical: unknown,
-    readonly keyGroup: number,
+    /** The state id, canonical key, key group and original key: set anew only when reused. */
+    public sid: number,
+    public canonical: unknown,
+    public keyGroup: number,
     /** The original key when it is an object (canonical is its text); else undefined. */
-    readonly key: unknown,
+    public key: unknown,
     public mem: unknown,
     /** The cache's capture epoch when the value last changed. */
     public epoch: number,
+    /** The free list this entry returns to when nothing refers to it (none: never reused). */
+    readonly pool?: EntryPool,
   ) {}
   /** The file lags behind `mem`. */
   dirty = false;
@@ -33,6 +50,43 @@ export class CacheEntry {
   captureAt = 0;
   /** The newest capture whose pass visited this key (see DirtyCapture.visit()). */
   seenBy: DirtyCapture | undefined = undefined;
+  /** In its cache's Map (false once evicted). */
+  cached = true;
+  /** Captures and pending write-backs that read this entry (it is not reused while any does). */
+  pins = 0;
+  /** On its pool's free list. */
+  free = false;
+}
+
+/** Keys of the dirty list a sweep passes over per key listed or written back. */
+const SWEEP_PER_KEY = 8;
+
+/** A cache's entries free for reuse, at most `max` (its capacity: evicted keys leave the dirty list in bulk). */
+interface EntryPool {
+  readonly free: CacheEntry[];
+  readonly max: number;
+}
+
+/**
+ * Returns `e` to its pool if nothing refers to it any more. A dirty entry is never free: out
+ * of the cache it is a victim being written back, whose group may commit and unpin it (a
+ * background writer is fast) before the store marks it clean (cleaned(): a capture's pass
+ * may still take its value then); evicted() retires it after that.
+ */
+function retire(e: CacheEntry): void {
+  const pool = e.pool;
+  if (pool === undefined || e.cached || e.dirty || e.listed || e.pins > 0 || e.free || pool.free.length >= pool.max) return;
+  e.free = true;
+  // Nothing of the key it held stays reachable through it.
+  e.canonical = e.key = e.mem = undefined;
+  e.capture = e.seenBy = undefined;
+  pool.free.push(e);
+}
+
+/** A capture or pending write-back no longer reads `e`. */
+export function unpin(e: CacheEntry): void {
+  e.pins--;
+  retire(e);
 }
 
 /**
@@ -54,7 +108,12 @@ export class EntryCache {
   readonly #maps = new Map<number, Map<unknown, CacheEntry>>();
   readonly #mapList: Map<unknown, CacheEntry>[] = [];
   #size = 0;
+  /** The dirty list: append-only while a sweep is on (captures pass over it as it is). */
   #dirty: CacheEntry[] = [];
+  /** The sweep compacting the dirty list, a slice at a time: the list it builds, and how far it got of `#dirty[0, #sweepEnd)`. */
+  #swept: CacheEntry[] | undefined;
+  #sweepAt = 0;
+  #sweepEnd = 0;
   #dirtyCount = 0;
   #epoch = 0;
   /** The CLOCK hand: a live iterator over one state's Map (it sees entries added later). */
@@ -62,10 +121,13 @@ export class EntryCache {
   #handAt = 0;
   /** The newest capture, while its pass over the dirty list is on. */
   #passing: DirtyCapture | undefined;
+  /** Entries evicted and free of every reference, for reuse. */
+  readonly #pool: EntryPool;
 
   /** `batchMax` victims at most per takeVictims() (a quarter of `capacity` at most). */
   constructor(capacity: number, batchMax = 2048) {
     this.capacity = capacity;
+    this.#pool = { free: [], max: capacity };
     this.batch = Math.max(1, Math.min(batchMax, Math.floor(capacity / 4)));
   }
 
@@ -106,9 +168,43 @@ export class EntryCache {
     return m;
   }
 
+  /**
+   * A clean entry for a key of state `sid`, changed in this epoch as far as the cache knows:
+   * a free one reused, or a new one.
+   */
+  entry(sid: number, canonical: unknown, keyGroup: number, key: unknown, mem: unknown): CacheEntry {
+    const e = this.#pool.free.pop();
+    if (e === undefined) return new CacheEntry(sid, canonical, keyGroup, key, mem, this.#epoch, this.#pool);
+    e.free = false;
+    e.sid = sid;
+    e.canonical = canonical;
+    e.keyGroup = keyGroup;
+    e.key = key;
+    e.mem = mem;
+    // A newer epoch than any capture's: a pass that still lists this object under its former
+    // key finds it changed after the snapshot point and leaves it.
+    e.epoch = this.#epoch;
+    e.dirty = false;
+    e.hit = true;
+    e.captureAt = 0;
+    e.cached = true;
+    return e;
+  }
+
   insert(e: CacheEntry): void {
     this.map(e.sid).set(e.canonical, e);
+    e.cached = true;
     this.#size++;
+  }
+
+  /** Evicted entries whose values went where they belong (written back, or clean): reused once free. */
+  evicted(entries: readonly CacheEntry[]): void {
+    for (const e of entries) {
+      // An evicted key may stay in the dirty list until it is compacted: without its value
+      // there, which a capture keeps for itself, the heap does not hold evicted values too.
+      e.mem = undefined;
+      retire(e);
+    }
   }
 
   /**
@@ -136,7 +232,7 @@ export class EntryCache {
     if (e.listed) return;
     e.listed = true;
     this.#dirty.push(e);
-    this.#compactIfSparse();
+    this.#sweepIfSparse(SWEEP_PER_KEY);
   }
 
   /** Notes that `entries` were written back (committed). */
@@ -151,26 +247,59 @@ export class EntryCache {
     }
     // Here too, not only in changed(): reads alone write dirty keys back as they evict
     // them, and a list never compacted would hold every key that was dirty.
-    this.#compactIfSparse();
+    this.#sweepIfSparse(SWEEP_PER_KEY * entries.length);
   }
 
-  /** Clean and evicted keys linger in the dirty list; dropped once they outnumber the dirty ones. */
-  #compactIfSparse(): void {
-    if (this.#dirty.length > 2 * this.#dirtyCount + 1024) this.#compact();
-  }
-
-  #compact(): void {
-    const kept: CacheEntry[] = [];
-    for (const e of this.#dirty) {
-      if (e.dirty) kept.push(e);
-      else e.listed = false;
+  /**
+   * Clean and evicted keys linger in the dirty list; once they outnumber the dirty ones a
+   * sweep drops them, `n` keys per call. Compacting 200 K keys at once held records up for
+   * 10–25 ms.
+   */
+  #sweepIfSparse(n: number): void {
+    if (this.#swept === undefined) {
+      if (this.#dirty.length <= 2 * this.#dirtyCount + 1024) return;
+      this.#startSweep();
     }
+    this.#sweep(n);
+  }
+
+  #startSweep(): void {
+    this.#swept = [];
+    this.#sweepAt = 0;
+    this.#sweepEnd = this.#dirty.length;
+  }
+
+  /**
+   * Sweeps `n` more keys of the dirty list into the list being built; at the end, the keys
+   * listed since the sweep began follow, and the new list replaces the old one. The old one
+   * is never changed: a capture's pass that holds it sees every key listed at its snapshot
+   * point (and perhaps keys dropped since, which visit() finds clean or changed later).
+   */
+  #sweep(n: number): void {
+    const list = this.#dirty;
+    const kept = this.#swept!;
+    const end = Math.min(this.#sweepEnd, this.#sweepAt + n);
+    for (let i = this.#sweepAt; i < end; i++) {
+      const e = list[i];
+      if (e.dirty) kept.push(e);
+      else {
+        e.listed = false;
+        retire(e);
+      }
+    }
+    this.#sweepAt = end;
+    if (end < this.#sweepEnd) return;
+    for (let i = end; i < list.length; i++) kept.push(list[i]);
     this.#dirty = kept;
+    this.#swept = undefined;
   }
 
   /** Every dirty key. */
   dirtyEntries(): CacheEntry[] {
-    this.#compact();
+    // The sweep on, if any, then one over the whole list.
+    if (this.#swept !== undefined) this.#sweep(Infinity);
+    this.#startSweep();
+    this.#sweep(Infinity);
     return this.#dirty.slice();
   }
 
@@ -191,6 +320,7 @@ export class EntryCache {
       else if (e !== spare) {
         // Out of its Map at once: the second turn passes the keys the first took again.
         this.#maps.get(e.sid)!.delete(e.canonical);
+        e.cached = false;
         victims.push(e);
       }
     }
@@ -238,9 +368,12 @@ export class EntryCache {
   clear(): void {
     if (this.#dirtyCount > 0) throw new WeirError("invariant_broken", `The SQLite state cache was cleared with ${this.#dirtyCount} unwritten values`);
     this.#endPass();
+    // The entries dropped here keep `cached` and are never reused: nothing need be known of
+    // who still holds them.
     for (const m of this.#maps.values()) m.clear();
     for (const e of this.#dirty) e.listed = false;
     this.#dirty = [];
+    this.#swept = undefined;
     this.#size = 0;
     this.#hand = undefined;
   }

@@ -20,8 +20,8 @@
  */
 import { encode } from "../codec/cbor.ts";
 import { WeirError } from "../errors.ts";
-import type { CacheEntry } from "./sqlite_cache.ts";
-import type { PendingWrite } from "./sqlite_write_queue.ts";
+import { type CacheEntry, unpin } from "./sqlite_cache.ts";
+import type { PendingWrites } from "./sqlite_pending_writes.ts";
 import type { StateCodec } from "./sqlite_store.ts";
 
 /** A captured key's value as stored: encoded bytes, or undefined for a deleted key. */
@@ -53,7 +53,7 @@ export interface CapturedValue {
 export class DirtyCapture {
   readonly #codecs: ReadonlyMap<number, StateCodec>;
   /** Written-back keys not yet known in the file, by their encoded values: lists and how many of each. */
-  readonly #pending: { items: readonly PendingWrite[]; count: number }[] = [];
+  readonly #pending: { writes: PendingWrites; count: number }[] = [];
   #pendingCount = 0;
   readonly #entries: CacheEntry[];
   readonly #mems: unknown[];
@@ -121,8 +121,9 @@ export class DirtyCapture {
     }
   }
 
-  /** Takes `e` (dirty, in no other capture) with its value now. */
+  /** Takes `e` (dirty, in no other capture) with its value now; `e` stays pinned until release(). */
   take(e: CacheEntry): void {
+    e.pins++;
     e.capture = this;
     e.captureAt = this.#entries.length;
     this.#entries.push(e);
@@ -130,14 +131,15 @@ export class DirtyCapture {
   }
 
   /**
-   * Takes keys written back but perhaps not yet in the file: the first `count` of `items`
-   * (a list that may grow later), by their encoded values (undefined: deleted). They are out
-   * of the cache, so nothing changes them: no copy is due. They come before every key taken
-   * otherwise (those are newer).
+   * Takes keys written back but perhaps not yet in the file: the first `count` of `writes`
+   * (which may grow later), by their encoded values (undefined: deleted), held until
+   * release(). They are out of the cache, so nothing changes them: no copy is due. They
+   * come before every key taken otherwise (those are newer).
    */
-  takePending(items: readonly PendingWrite[], count: number): void {
+  takePending(writes: PendingWrites, count: number): void {
     if (count === 0) return;
-    this.#pending.push({ items, count });
+    writes.hold();
+    this.#pending.push({ writes, count });
     this.#pendingCount += count;
   }
 
@@ -184,8 +186,8 @@ export class DirtyCapture {
   }
 
   #pendingValue(i: number): CapturedValue {
-    for (const { items, count } of this.#pending) {
-      if (i < count) return { entry: items[i].entry, bytes: items[i].v, stored: undefined };
+    for (const { writes, count } of this.#pending) {
+      if (i < count) return { entry: writes.entry(i), bytes: writes.value(i), stored: undefined };
       i -= count;
     }
     throw new WeirError("invariant_broken", `Captured key ${i} is past the written-back keys taken`);
@@ -196,9 +198,13 @@ export class DirtyCapture {
     // A pass not over ends: the cache stops visiting keys for it.
     this.#list = [];
     this.#listAt = this.#listEnd = 0;
+    for (const { writes } of this.#pending) writes.letGo();
     this.#pending.length = 0;
     this.#pendingCount = 0;
-    for (const e of this.#entries) if (e.capture === this) e.capture = undefined;
+    for (const e of this.#entries) {
+      if (e.capture === this) e.capture = undefined;
+      unpin(e);
+    }
     this.#entries.length = 0;
     this.#mems.length = 0;
     this.#bytes.clear();

@@ -11,16 +11,15 @@
  * knowing the in-memory forms; a {@link StateCodec} per state converts between the two.
  * @module
  */
-import { decode } from "../codec/cbor.ts";
 import { WeirError, assert } from "../errors.ts";
 import { hashKey } from "./key_group.ts";
 import { KeyFilter } from "./sqlite_bloom.ts";
 import { BulkRowWriter } from "./sqlite_bulk.ts";
 import { encodeWriteBack } from "./sqlite_write_back.ts";
-import { type PendingWrite, WriteBackQueue } from "./sqlite_write_queue.ts";
+import { PENDING_DELETE, WriteBackQueue } from "./sqlite_write_queue.ts";
 import { keyBytes } from "./sqlite_keys.ts";
-import { RowBytes } from "./sqlite_row_bytes.ts";
-import { CacheEntry, EntryCache } from "./sqlite_cache.ts";
+import { RowBytes, decodeStored } from "./sqlite_row_bytes.ts";
+import { type CacheEntry, EntryCache } from "./sqlite_cache.ts";
 import { DirtyCapture } from "./sqlite_capture.ts";
 import { ChangelogWriter } from "./sqlite_changelog.ts";
 import type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./sqlite_driver.ts";
@@ -93,7 +92,7 @@ export class SqliteStateStore {
   #logSeq = 0;
   readonly #cache: EntryCache;
   readonly #codecs = new Map<number, StateCodec>();
-  /** Keys and values of written-back rows (views stay valid: a full buffer is replaced, never reused). */
+  /** Keys and values of written-back rows: copied into the batch and the log, so reused by the next write-back. */
   readonly #rowBytes = new RowBytes();
   /**
    * Keys written to the file by this store, so a new key skips the lookup; undefined once
@@ -240,21 +239,17 @@ export class SqliteStateStore {
       this.#cache.use(e);
       return e.mem;
     }
-    const pending = this.#writes.find(sid, canonical);
-    if (pending !== undefined) return this.#readPending(pending, key);
     const hash = hashKey(canonical);
     const kg = hash % this.maxParallelism;
-    const row = this.#written && !this.#written.mayHold(sid, hash) ? undefined : this.#select.get(kg, sid, keyBytes(canonical));
-    const mem = row ? this.#codecs.get(sid)!.fromStored(decode(row.v as Uint8Array, "a value in the SQLite state database")) : undefined;
-    this.#insert(new CacheEntry(sid, canonical, kg, canonical === key ? undefined : key, mem, this.#cache.epoch));
-    return mem;
-  }
-
-  /** A key written back and not yet known committed: cached again, clean, from its encoded value. */
-  #readPending(p: PendingWrite, key: unknown): unknown {
-    const { sid, canonical, keyGroup } = p.entry;
-    const mem = p.v === undefined ? undefined : this.#codecs.get(sid)!.fromStored(decode(p.v, "a value in the SQLite state database"));
-    this.#insert(new CacheEntry(sid, canonical, keyGroup, canonical === key ? undefined : key, mem, this.#cache.epoch));
+    // A key written back and not yet known committed is read from its encoded value.
+    const pending = this.#writes.find(sid, canonical);
+    const v = pending !== undefined
+      ? (pending === PENDING_DELETE ? undefined : pending)
+      : this.#written && !this.#written.mayHold(sid, hash)
+      ? undefined
+      : this.#select.get(kg, sid, keyBytes(canonical))?.v as Uint8Array | undefined;
+    const mem = v === undefined ? undefined : this.#codecs.get(sid)!.fromStored(decodeStored(v, "a value in the SQLite state database"));
+    this.#insert(this.#cache.entry(sid, canonical, kg, canonical === key ? undefined : key, mem));
     return mem;
   }
 
@@ -270,7 +265,7 @@ export class SqliteStateStore {
       cache.changed(e);
       return;
     }
-    const fresh = new CacheEntry(sid, canonical, hashKey(canonical) % this.maxParallelism, canonical === key ? undefined : key, mem, cache.epoch);
+    const fresh = cache.entry(sid, canonical, hashKey(canonical) % this.maxParallelism, canonical === key ? undefined : key, mem);
     cache.changed(fresh);
     this.#insert(fresh);
   }
@@ -295,15 +290,13 @@ export class SqliteStateStore {
       try {
         this.#writeBack(dirty);
       } catch (e) {
-        // Not written: they stay cached (and dirty) rather than be lost.
-        for (const v of victims) cache.insert(v);
+        // Not written: they stay cached (and dirty) rather than be lost. A clean victim that
+        // went back to the pool meanwhile (an older group of it committed) is in the file.
+        for (const v of victims) if (!v.free) cache.insert(v);
         throw e;
       }
     }
-    // A victim may stay in the cache's dirty list until it is compacted (up to as many as
-    // the dirty keys, 100 K by default): without its value there, which a capture keeps
-    // for itself, the heap does not hold the evicted values too.
-    for (const v of victims) v.mem = undefined;
+    cache.evicted(victims);
   }
 
   /**
@@ -315,8 +308,9 @@ export class SqliteStateStore {
   #writeBack(entries: CacheEntry[]): void {
     // In primary-key order (key group, state) the batch touches neighbouring B-tree pages.
     entries.sort((a, b) => a.keyGroup - b.keyGroup || a.sid - b.sid);
-    const { batch, items } = encodeWriteBack(entries, { bytes: this.#rowBytes, codecs: this.#codecs, log: this.#log, epoch: this.#cache.epoch, written: this.#written });
-    this.#writes.write(batch, items);
+    this.#rowBytes.reuse();
+    const batch = encodeWriteBack(entries, { bytes: this.#rowBytes, codecs: this.#codecs, log: this.#log, epoch: this.#cache.epoch, written: this.#written });
+    this.#writes.write(batch, entries);
     this.#cache.cleaned(entries);
     this.rowsWritten += entries.length;
   }

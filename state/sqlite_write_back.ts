@@ -1,7 +1,7 @@
 /**
  * A write-back's records: the dirty keys a SQLite store gives up, encoded once for the
- * working file's batch (sqlite_write_batch.ts), for the changelog of the capture epoch
- * (sqlite_changelog.ts) and for reads while the batch is pending (sqlite_write_queue.ts).
+ * working file's batch (sqlite_write_batch.ts), which reads find while the batch is pending
+ * (sqlite_write_queue.ts), and for the changelog of the capture epoch (sqlite_changelog.ts).
  * @module
  */
 import { encode } from "../codec/cbor.ts";
@@ -12,7 +12,6 @@ import type { ChangelogWriter } from "./sqlite_changelog.ts";
 import type { RowBytes } from "./sqlite_row_bytes.ts";
 import type { StateCodec } from "./sqlite_store.ts";
 import { WriteBatch } from "./sqlite_write_batch.ts";
-import type { PendingWrite } from "./sqlite_write_queue.ts";
 
 /** What encoding a write-back needs of its store. */
 export interface WriteBackContext {
@@ -27,17 +26,16 @@ export interface WriteBackContext {
 }
 
 /**
- * Encodes `entries` (each key once) into a batch and its pending writes, and appends those
+ * Encodes `entries` (each key once) into a batch, record `i` of `entries[i]`, and appends those
  * changed in this capture epoch to the log; one changed before was captured by the snapshot
  * that ended its epoch, so its value is in that checkpoint already. A log record of a batch
  * that is then not written does no harm: the key stays dirty, and what is written or
  * captured of it later comes after it in the file.
  * @throws {WeirError} `value_not_persistable` for a value or key that cannot be encoded
  */
-export function encodeWriteBack(entries: readonly CacheEntry[], c: WriteBackContext): { batch: WriteBatch; items: PendingWrite[] } {
+export function encodeWriteBack(entries: readonly CacheEntry[], c: WriteBackContext): WriteBatch {
   const { bytes, log, epoch } = c;
-  const batch = new WriteBatch();
-  const items: PendingWrite[] = new Array(entries.length);
+  const batch = new WriteBatch(entries.length);
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i];
     const k = bytes.key(e.canonical);
@@ -45,16 +43,13 @@ export function encodeWriteBack(entries: readonly CacheEntry[], c: WriteBackCont
     if (e.mem === undefined) {
       batch.remove(e.keyGroup, e.sid, k);
       if (logged) log.remove(e.keyGroup, e.sid, k);
-      items[i] = { entry: e, v: undefined };
       continue;
     }
     c.written?.add(e.sid, hashKey(e.canonical));
     const ok = e.key === undefined ? null : encode(e.key, "a state key");
-    // A view of RowBytes' shared buffers: it stays valid while the write is pending.
     const v = bytes.value(c.codecs.get(e.sid)!.toStored(e.mem));
     batch.put(e.keyGroup, e.sid, k, ok, v);
     if (logged) log.put(e.keyGroup, e.sid, k, ok, v);
-    items[i] = { entry: e, v };
   }
-  return { batch, items };
+  return batch;
 }

@@ -14,13 +14,11 @@ import { WeirError } from "../errors.ts";
 import type { CacheEntry } from "./sqlite_cache.ts";
 import type { DirtyCapture } from "./sqlite_capture.ts";
 import type { SqliteBackgroundWriter, SqliteDatabase } from "./sqlite_driver.ts";
+import { PendingWrites } from "./sqlite_pending_writes.ts";
 import { type WriteBatch, applyWriteBatches } from "./sqlite_write_batch.ts";
 
-/** A key of a batch not yet committed, with its encoded value (undefined: deleted). */
-export interface PendingWrite {
-  entry: CacheEntry;
-  v: Uint8Array | undefined;
-}
+/** What find() gives for a key whose pending write is a delete. */
+export const PENDING_DELETE: unique symbol = Symbol("pending delete");
 
 /**
  * Rows gathered before they go to the background writer as one transaction: large enough
@@ -41,19 +39,19 @@ const MAX_GROUPS_IN_FLIGHT = 1;
 interface Group {
   /** Sequence number once sent. */
   seq: number;
-  batches: Uint8Array[];
   bytes: number;
-  items: PendingWrite[];
+  /** The group's batches and keys, kept until it commits: pending reads find their values there. */
+  writes: PendingWrites;
   /**
-   * State id → canonical key → its write in this group. A Map per group, dropped whole once
-   * the group commits: one Map of every pending key, its keys deleted as groups committed,
-   * rehashed every few thousand writes, for 12 ms each on a 2-core VM.
+   * State id → canonical key → its index in `writes` (the latest). A Map per group, dropped
+   * whole once the group commits: one Map of every pending key, its keys deleted as groups
+   * committed, rehashed every few thousand writes, for 12 ms each on a 2-core VM.
    */
-  keys: Map<number, Map<unknown, PendingWrite>>;
+  keys: Map<number, Map<unknown, number>>;
 }
 
 function newGroup(): Group {
-  return { seq: 0, batches: [], bytes: 0, items: [], keys: new Map() };
+  return { seq: 0, bytes: 0, writes: new PendingWrites(), keys: new Map() };
 }
 
 /**
@@ -71,7 +69,7 @@ function newGroup(): Group {
  * const q = new WriteBackQueue(db, 8, undefined); // inline: committed on return
  * const b = new WriteBatch();
  * b.put(1, 0, Uint8Array.of(7), null, Uint8Array.of(9));
- * q.write(b, [{ entry: new CacheEntry(0, 7, 1, undefined, 9, 0), v: Uint8Array.of(9) }]);
+ * q.write(b, [new CacheEntry(0, 7, 1, undefined, 9, 0)]);
  * console.assert(q.find(0, 7) === undefined && db.prepare("SELECT v FROM kv").get() !== undefined);
  * db.close();
  * ```
@@ -121,12 +119,12 @@ export class WriteBackQueue {
   }
 
   /**
-   * Writes `batch`, which holds the keys of `items`, each once. Inline it is committed on
-   * return; otherwise its keys stay readable by find() until it is.
+   * Writes `batch`, whose `i`th record is of `entries[i]`, each key once. Inline it is
+   * committed on return; otherwise its keys stay readable by find() until it is.
    * @throws {WeirError} `storage_failed` when this batch (inline) or an earlier one could
    *   not be written; nothing of this one is written then
    */
-  write(batch: WriteBatch, items: PendingWrite[]): void {
+  write(batch: WriteBatch, entries: readonly CacheEntry[]): void {
     if (this.#open === undefined) return applyWriteBatches(this.#db, [batch.bytes()], this.#keyGroups);
     const writer = (this.#writer ??= this.#open());
     // Not up yet (it starts on the thread's next turns): this one is written here.
@@ -134,17 +132,25 @@ export class WriteBackQueue {
     const failed = writer.failure();
     if (failed !== undefined) throw new WeirError("storage_failed", failed);
     const group = this.#gathering;
+    const { writes } = group;
     // A batch is made per write-back: its bytes stay as they are.
-    group.batches.push(batch.bytes());
-    group.bytes += batch.bytes().length;
-    for (const p of items) {
-      let m = group.keys.get(p.entry.sid);
-      if (!m) group.keys.set(p.entry.sid, (m = new Map()));
-      m.set(p.entry.canonical, p);
-      group.items.push(p);
+    const bytes = batch.bytes();
+    const first = writes.length;
+    writes.add(entries, bytes);
+    group.bytes += bytes.length;
+    let sid = -1;
+    let m: Map<unknown, number> | undefined;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      if (e.sid !== sid) {
+        sid = e.sid;
+        m = group.keys.get(sid);
+        if (!m) group.keys.set(sid, (m = new Map()));
+      }
+      m!.set(e.canonical, first + i);
     }
-    this.#pendingKeys += items.length;
-    if (group.items.length >= this.#groupRows || group.bytes >= GROUP_BYTES) this.#send(writer);
+    this.#pendingKeys += entries.length;
+    if (writes.length >= this.#groupRows || group.bytes >= GROUP_BYTES) this.#send(writer);
     else this.#prune();
   }
 
@@ -152,8 +158,7 @@ export class WriteBackQueue {
   #send(writer: SqliteBackgroundWriter): number {
     const group = this.#gathering;
     this.#gathering = newGroup();
-    group.seq = writer.send(group.batches);
-    group.batches = [];
+    group.seq = writer.send(group.writes.batches);
     this.#sent.push(group);
     const sent = this.#sent;
     if (sent.length > MAX_GROUPS_IN_FLIGHT) writer.waitFor(sent[sent.length - 1 - MAX_GROUPS_IN_FLIGHT].seq);
@@ -161,16 +166,20 @@ export class WriteBackQueue {
     return group.seq;
   }
 
-  /** The pending write of a key, if it may not be in the file yet: the newest group's. */
-  find(sid: number, canonical: unknown): PendingWrite | undefined {
+  /**
+   * The encoded value of a key's pending write, the newest group's, if it may not be in the
+   * file yet: PENDING_DELETE for a delete, undefined when none is pending.
+   */
+  find(sid: number, canonical: unknown): Uint8Array | typeof PENDING_DELETE | undefined {
     if (this.#pendingKeys === 0) return undefined;
     this.#prune();
-    const p = this.#gathering.keys.get(sid)?.get(canonical);
-    if (p !== undefined) return p;
+    const gathering = this.#gathering;
+    const p = gathering.keys.get(sid)?.get(canonical);
+    if (p !== undefined) return gathering.writes.value(p) ?? PENDING_DELETE;
     const sent = this.#sent;
     for (let i = sent.length - 1; i >= 0; i--) {
       const q = sent[i].keys.get(sid)?.get(canonical);
-      if (q !== undefined) return q;
+      if (q !== undefined) return sent[i].writes.value(q) ?? PENDING_DELETE;
     }
     return undefined;
   }
@@ -181,7 +190,10 @@ export class WriteBackQueue {
     if (sent.length === 0) return;
     const committed = this.#writer!.committed();
     let done = 0;
-    for (; done < sent.length && sent[done].seq <= committed; done++) this.#pendingKeys -= sent[done].items.length;
+    for (; done < sent.length && sent[done].seq <= committed; done++) {
+      this.#pendingKeys -= sent[done].writes.length;
+      sent[done].writes.drop();
+    }
     if (done > 0) sent.splice(0, done);
   }
 
@@ -193,7 +205,7 @@ export class WriteBackQueue {
     if (this.#pendingKeys === 0) return;
     // Keys are gathered only once the writer is up.
     const writer = this.#writer!;
-    const last = this.#gathering.items.length > 0 ? this.#send(writer) : this.#sent[this.#sent.length - 1]?.seq;
+    const last = this.#gathering.writes.length > 0 ? this.#send(writer) : this.#sent[this.#sent.length - 1]?.seq;
     if (last !== undefined) writer.waitFor(last);
     this.#prune();
   }
@@ -215,7 +227,7 @@ export class WriteBackQueue {
   capturePending(capture: DirtyCapture): void {
     if (this.#pendingKeys === 0) return;
     this.#prune();
-    for (const g of [...this.#sent, this.#gathering]) capture.takePending(g.items, g.items.length);
+    for (const g of [...this.#sent, this.#gathering]) capture.takePending(g.writes, g.writes.length);
   }
 
   /** Ends the background writer; pending keys are dropped with the file. Idempotent. */

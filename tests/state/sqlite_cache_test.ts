@@ -4,6 +4,9 @@ import { CacheEntry, EntryCache } from "../../state/sqlite_cache.ts";
 import type { StateCodec } from "../../state/sqlite_store.ts";
 import { decode } from "../../codec/cbor.ts";
 import { WeirError } from "../../errors.ts";
+import { FORMAT_VERSION } from "../../codec/cbor.ts";
+import { PendingWrites } from "../../state/sqlite_pending_writes.ts";
+import { WriteBatch } from "../../state/sqlite_write_batch.ts";
 
 const plain: StateCodec = { toStored: (v) => v, fromStored: (v) => v };
 const codecs = new Map([[0, plain], [1, plain], [2, plain]]);
@@ -248,6 +251,145 @@ describe("EntryCache", () => {
     for (let i = 0; i < 5; i++) put(cache, `n${i}`);
     assert.ok(cache.takeVictims().length >= 1);
     assert.equal(cache.size, cachedKeys(cache).length);
+  });
+
+  test("an evicted entry is reused for another key only once no capture, dirty list or pending write-back refers to it", () => {
+    const cache = cacheOf(4);
+    const fresh = (k: string, mem: unknown = k) => {
+      const e = cache.entry(0, k, 0, undefined, mem);
+      cache.insert(e);
+      return e;
+    };
+    const a = fresh("a", [1]);
+    cache.changed(a);
+    const capture = cache.capture(false, codecs);
+    assert.equal(capture.pass(Infinity), true);
+    for (const k of ["b", "c", "d", "e"]) fresh(k);
+    // Every key is new (hit): the first turn of the hand clears them, the second takes a.
+    assert.deepEqual(cache.takeVictims(), [a]);
+    cache.cleaned([a]); // written back
+    cache.evicted([a]);
+    assert.equal(a.mem, undefined, "an evicted entry drops its value");
+    assert.notEqual(cache.entry(0, "x", 0, undefined, 0), a, "still in the dirty list and taken by a capture: not reused");
+    cache.dirtyEntries(); // sweeps the dirty list: a leaves it
+    assert.equal(a.listed, false);
+    const pending = new PendingWrites();
+    const batch = new WriteBatch(1);
+    batch.put(0, 0, Uint8Array.of(1), null, Uint8Array.of(FORMAT_VERSION, 7));
+    pending.add([a], batch.bytes());
+    pending.hold(); // a capture of a base reads it
+    capture.release();
+    assert.notEqual(cache.entry(0, "y", 0, undefined, 0), a, "pending in a write-back group: not reused");
+    pending.drop(); // committed
+    assert.notEqual(cache.entry(0, "z", 0, undefined, 0), a, "a capture still reads the group: not reused");
+    assert.deepEqual(pending.entry(0), a);
+    assert.equal(decode(pending.value(0)!), 7);
+    pending.letGo();
+    const reused = cache.entry(0, "w", 5, undefined, 9);
+    assert.equal(reused, a, "free of every reference: reused");
+    assert.deepEqual(
+      { canonical: reused.canonical, keyGroup: reused.keyGroup, mem: reused.mem, dirty: reused.dirty, capture: reused.capture, pins: reused.pins, epoch: reused.epoch },
+      { canonical: "w", keyGroup: 5, mem: 9, dirty: false, capture: undefined, pins: 0, epoch: cache.epoch },
+    );
+    // Changed under its new key, it is listed once.
+    cache.insert(reused);
+    cache.changed(reused);
+    assert.equal(cache.dirtyEntries().filter((e) => e === reused).length, 1);
+  });
+
+  test("a victim whose write-back group commits before it is marked clean stays its key's until then", () => {
+    // A background writer may commit a group in the write() that sent it, before the store
+    // calls cleaned(): the victim is unpinned while still dirty, and cleaned() then lets the
+    // capture's pass take it.
+    const cache = cacheOf(4);
+    const a = cache.entry(0, "a", 0, undefined, "va");
+    cache.insert(a);
+    cache.changed(a);
+    const capture = cache.capture(false, codecs); // its pass has not reached a
+    for (const k of ["b", "c", "d", "e"]) cache.insert(cache.entry(0, k, 0, undefined, k));
+    assert.deepEqual(cache.takeVictims(), [a]);
+    const pending = new PendingWrites();
+    const batch = new WriteBatch(1);
+    batch.put(0, 0, Uint8Array.of(1), null, Uint8Array.of(FORMAT_VERSION, 7));
+    pending.add([a], batch.bytes());
+    pending.drop(); // committed at once
+    assert.equal(a.free, false, "dirty: not free");
+    cache.cleaned([a]);
+    cache.evicted([a]);
+    assert.equal(capture.size, 1);
+    const { entry, stored } = capture.value(0);
+    assert.deepEqual([entry, entry.canonical, stored], [a, "a", "va"], "the capture took a with its value at the snapshot point");
+    assert.notEqual(cache.entry(0, "x", 0, undefined, 0), a, "held by the capture: not reused");
+    capture.release();
+    cache.dirtyEntries(); // sweeps the dirty list: a leaves it
+    assert.equal(cache.entry(0, "y", 0, undefined, 0), a, "free once the capture lets go and the list is swept");
+  });
+
+  test("entries made outside a cache (no pool) are never reused; an entry freed twice is pooled once", () => {
+    const cache = cacheOf(4);
+    const outside = put(cache, "o");
+    const pooled = ["p", "q", "r", "s"].map((k) => {
+      const e = cache.entry(0, k, 0, undefined, 1);
+      cache.insert(e);
+      return e;
+    });
+    const first = cache.takeVictims();
+    const second = (cache.insert(cache.entry(0, "t", 0, undefined, 1)), cache.takeVictims());
+    assert.deepEqual([...first, ...second], [outside, pooled[0]], "the hand takes the oldest keys");
+    cache.evicted(first);
+    cache.evicted(second);
+    cache.evicted(second); // freed twice: one place in the pool
+    const a = cache.entry(0, "a", 0, undefined, 1);
+    const b = cache.entry(0, "b", 0, undefined, 1);
+    assert.equal(a, pooled[0], "the pooled entry is reused");
+    assert.ok(b !== a && b !== outside, "once, and never the entry made outside the cache");
+  });
+
+  test("a capture whose snapshot point falls in a sweep of the dirty list, with entries reused before and after it, takes exactly the keys dirty then", () => {
+    const cache = cacheOf(6000);
+    const live = new Map<string, CacheEntry>();
+    const add = (k: string) => {
+      const e = cache.entry(0, k, 0, undefined, k);
+      cache.insert(e);
+      cache.changed(e);
+      live.set(k, e);
+      return e;
+    };
+    const evict = () => {
+      const victims = cache.takeVictims();
+      cache.cleaned(victims.filter((e) => e.dirty));
+      cache.evicted(victims);
+      for (const e of victims) live.delete(e.canonical as string);
+      return victims;
+    };
+    const es = Array.from({ length: 6000 }, (_, i) => add(`a${i}`));
+    // Written back one at a time: once the clean keys outnumber the dirty ones, a sweep of
+    // the list begins and passes over a few keys per call.
+    let at = 0;
+    while (es.every((e) => e.listed)) cache.cleaned([es[at++]]);
+    assert.ok(es.slice(0, at).some((e) => e.listed), "the sweep is partway");
+    // The oldest keys (all clean) are evicted: those the sweep passed are free at once.
+    const victims = evict();
+    assert.ok(victims.every((e) => !e.dirty));
+    const reusedBefore = Array.from({ length: 300 }, (_, i) => add(`b${i}`)).filter((e) => victims.includes(e)).length;
+    assert.ok(reusedBefore > 0, "entries were reused before the snapshot point");
+    const dirtyThen = new Map([...live.values()].filter((e) => e.dirty).map((e) => [e.canonical, e.mem]));
+    const capture = cache.capture(false, codecs);
+    capture.pass(50);
+    // After the snapshot point: keys written back before the pass reaches them, evictions,
+    // and new keys in reused entries the capture's list may still name under their former keys.
+    const clean = [...live.values()].filter((e) => e.dirty).slice(1000, 1100);
+    cache.cleaned(clean);
+    let reusedAfter = 0;
+    for (let round = 0; round < 3; round++) {
+      const gone = evict();
+      for (let i = 0; i < 200; i++) if (gone.includes(add(`c${round}-${i}`))) reusedAfter++;
+    }
+    assert.ok(reusedAfter > 0, "entries were reused after the snapshot point");
+    capture.pass(Infinity);
+    const taken = new Map(Array.from({ length: capture.size }, (_, i) => capture.value(i)).map((v) => [v.entry.canonical, v.stored]));
+    assert.deepEqual(taken, dirtyThen);
+    capture.release();
   });
 
   test("map() refuses a state id that was never declared", () => {
