@@ -77,20 +77,33 @@ export class ModelState {
     return this;
   }
 
+  /** The model's state of key `i`, as one line. */
+  expectedKey(i: number): string {
+    const m = this.#model.get(i) ?? {};
+    return JSON.stringify([i, m.v ?? null, m.l ?? [], [...(m.m ?? new Map()).entries()], m.r ?? null]);
+  }
+
+  /** The backend's state of key `i`, as expectedKey() writes it. */
+  actualKey(i: number): string {
+    this.b.setCurrentKey(this.#key(i));
+    const b = this.b;
+    return JSON.stringify([i, b.valueState<string>("v").value() ?? null, b.listState<number>("l").get(), b.mapState<string, number>("m").entries(), this.#reducing().get()?.n ?? null]);
+  }
+
   /** The model's state of keys 0 to n - 1, one line per key. */
   expected(n: number): string[] {
-    return Array.from({ length: n }, (_, i) => {
-      const m = this.#model.get(i) ?? {};
-      return JSON.stringify([i, m.v ?? null, m.l ?? [], [...(m.m ?? new Map()).entries()], m.r ?? null]);
-    });
+    return Array.from({ length: n }, (_, i) => this.expectedKey(i));
   }
 
   /** The backend's state of keys 0 to n - 1, as expected() writes it. */
   actual(n: number): string[] {
-    return Array.from({ length: n }, (_, i) => {
-      this.b.setCurrentKey(this.#key(i));
-      const b = this.b;
-      return JSON.stringify([i, b.valueState<string>("v").value() ?? null, b.listState<number>("l").get(), b.mapState<string, number>("m").entries(), this.#reducing().get()?.n ?? null]);
-    });
+    return Array.from({ length: n }, (_, i) => this.actualKey(i));
+  }
+
+  /** A copy of the model as it is now, driving `b` (a backend restored to this point). */
+  copy(b: SqliteKeyedStateBackend): ModelState {
+    const c = new ModelState(b);
+    for (const [i, m] of this.#model) c.#model.set(i, { ...m, m: m.m && new Map(m.m) });
+    return c;
   }
 }

@@ -7,10 +7,11 @@ import { SqliteStateStore } from "../../state/sqlite_store.ts";
 import { SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
 import { stateCodec } from "../../state/sqlite_forms.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
-import type { KeyedStateHandle } from "../../state/backend.ts";
+import type { KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
 import { WeirError } from "../../errors.ts";
 import { decode } from "../../codec/cbor.ts";
 import { ModelState } from "./sqlite_model_state.ts";
+import { SimPrng } from "../../sim/prng.ts";
 
 const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-write-queue-"));
 let files = 0;
@@ -112,10 +113,10 @@ describe(`SQLite write-backs on a background writer (${sqliteDriver.name})`, () 
 });
 
 describe(`SQLite native checkpoints with a background writer (${sqliteDriver.name})`, () => {
-  const native = (storage: MemoryStorage) =>
+  const native = (storage: MemoryStorage, cacheEntriesMax = 40, writeGroupRows = 48) =>
     new SqliteKeyedStateBackend(
       { maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, storage, uid: "op", subtaskIndex: 0, jobId: "wq" },
-      { driver: sqliteDriver, directory, cacheEntriesMax: 40, nativeCheckpoints: true, writeGroupRows: 48 },
+      { driver: sqliteDriver, directory, cacheEntriesMax, nativeCheckpoints: true, writeGroupRows },
     );
 
   test("bases and changelogs restore their snapshot points while keys are pending, in flight and committed, with changes racing the steps", async () => {
@@ -150,4 +151,142 @@ describe(`SQLite native checkpoints with a background writer (${sqliteDriver.nam
     assert.deepEqual(h.actual(n), h.expected(n), "the running backend has every change");
     b.dispose();
   });
+
+  /**
+   * One seeded run: a tiny cache and small write groups, so that entries are evicted,
+   * pending, committed and reused for other keys all the time; random value, list, map and
+   * reducing changes (and reads checked against the model) on a few hundred keys, racing up
+   * to three snapshots in flight (native bases and changelogs, now and then a savepoint),
+   * stepped with random budgets, some released early. Halfway the backend is replaced by
+   * one restored from its newest checkpoint, which goes on. Every checkpoint that completed
+   * is then restored into a fresh backend and compared with the model at its snapshot point.
+   * The seed fixes every draw; when the background writer commits does vary from run to run.
+   */
+  async function randomRun(seed: number): Promise<{ completed: number; released: number; restoredFrom: number }> {
+    const prng = new SimPrng(`sqlite-write-queue/${seed}`);
+    const cacheEntriesMax = prng.range(8, 40);
+    // Small groups half the time: a group then often commits before write() returns. Else
+    // groups of at least the cache's size: their entries, unpinned at once when a group
+    // commits, overflow the pool of free entries, so new ones are made and listed dirty.
+    const groupRows = prng.chance(0.5) ? prng.range(4, 8) : prng.range(cacheEntriesMax, 48);
+    const n = prng.range(120, 220);
+    // Keys n to n + COLD - 1 are written in runs (value state only), making and evicting
+    // entries by the hundred: the dirty list outgrows its dirty keys and is swept in slices
+    // while changes and captures go on. A sample of them is checked beside keys 0 to n - 1.
+    const COLD = 3000;
+    const checked = [...Array.from({ length: n }, (_, i) => i), ...Array.from({ length: 40 }, (_, i) => n + Math.floor((i * COLD) / 40) + prng.int(COLD / 40))];
+    // The cold keys written last: the ones likely dirty in the cache at a snapshot point.
+    const recentCold: number[] = [];
+    const where = `seed ${seed} (cache ${cacheEntriesMax}, groups of ${groupRows}, ${n} keys)`;
+    const storage = new MemoryStorage();
+    let b = native(storage, cacheEntriesMax, groupRows);
+    assert.equal(await b.store.backgroundWriterReady(), true);
+    let h = new ModelState(b);
+    interface Flight { snap: KeyedStateSnapshot; id: number; savepoint: boolean; keys: number[]; expected: string[]; model: ModelState }
+    const flights: Flight[] = [];
+    const completed: { id: number; savepoint: boolean; handle: KeyedStateHandle; keys: number[]; expected: string[]; model: ModelState }[] = [];
+    let nextId = 1;
+    let released = 0;
+    let restoredFrom = 0;
+    // Most changes go to a few hot keys (cached, dirty again and again), the rest anywhere.
+    const key = () => (prng.chance(0.5) ? prng.int(Math.min(n, 12)) : prng.int(n));
+    const change = () => {
+      const i = key();
+      const r = prng.int(20);
+      if (r < 5) h.update(i, `s${seed}-${nextId}-${prng.int(1000)}`);
+      else if (r < 9) h.add(i, prng.int(100));
+      else if (r < 13) h.put(i, `m${prng.int(4)}`, prng.int(100));
+      else if (r < 17) h.reduce(i, prng.range(1, 9));
+      else if (r < 18) h.remove(i);
+      else assert.equal(h.actualKey(i), h.expectedKey(i), `${where}: key ${i} read back while running`);
+    };
+    const finish = (f: Flight) => {
+      completed.push({ id: f.id, savepoint: f.savepoint, handle: f.snap.result(), keys: f.keys, expected: f.expected, model: f.model });
+      f.snap.release();
+      flights.splice(flights.indexOf(f), 1);
+    };
+    const stepOnce = async (f: Flight, budget: number) => {
+      if (await f.snap.step(budget)) finish(f);
+    };
+    const phase = async (ticks: number) => {
+      for (let t = 0; t < ticks; t++) {
+        for (let k = prng.range(1, 25); k > 0; k--) change();
+        if (prng.chance(0.08)) {
+          const from = prng.int(COLD);
+          for (let k = prng.range(100, 500); k > 0; k--) {
+            const i = n + ((from + k) % COLD);
+            h.update(i, `cold-${nextId}-${t}`);
+            recentCold.push(i);
+          }
+          recentCold.splice(0, recentCold.length - 2 * cacheEntriesMax);
+        }
+        if (flights.length < 3 && prng.chance(0.12)) {
+          const savepoint = prng.chance(0.15);
+          const id = nextId++;
+          // The model at the snapshot point: nothing changed after this call may show.
+          const keys = [...new Set([...checked, ...recentCold])];
+          flights.push({ id, savepoint, keys, expected: keys.map((i) => h.expectedKey(i)), model: h.copy(b), snap: b.snapshot(id, savepoint ? { savepoint: true } : undefined) });
+          // A savepoint reads the file after a flush: every dirty key was written back.
+          if (savepoint) assert.equal(b.store.dirtyEntries, 0, `${where}: keys left dirty by the flush of savepoint ${id}`);
+        }
+        if (flights.length > 0 && prng.chance(0.6)) {
+          const f = prng.pick(flights);
+          await stepOnce(f, prng.pick([1, 2, 8, 20, 64, 300, Infinity]));
+        }
+        if (flights.length > 0 && prng.chance(0.01)) {
+          // Aborted, at any point of its steps: the next snapshot is a base.
+          const f = prng.pick(flights);
+          f.snap.release();
+          flights.splice(flights.indexOf(f), 1);
+          released++;
+        }
+        // Now and then the writer's commits are seen between changes (groups dropped).
+        if (prng.chance(0.05)) await new Promise((r) => setTimeout(r, 0));
+      }
+      // The snapshots still in flight: released, or finished in random steps.
+      while (flights.length > 0) {
+        const f = prng.pick(flights);
+        if (prng.chance(0.2)) {
+          f.snap.release();
+          flights.splice(flights.indexOf(f), 1);
+          released++;
+          continue;
+        }
+        await stepOnce(f, prng.pick([8, 64, Infinity]));
+        for (let k = prng.range(0, 10); k > 0; k--) change();
+      }
+    };
+    await phase(prng.range(100, 150));
+    // A restart: the newest native checkpoint becomes a new backend's state (its working
+    // file adopted), which goes on from there.
+    const last = completed.filter((c) => !c.savepoint).at(-1);
+    if (last !== undefined) {
+      b.dispose();
+      b = native(storage, cacheEntriesMax, groupRows);
+      await b.restore([last.handle]);
+      assert.equal(await b.store.backgroundWriterReady(), true);
+      h = last.model.copy(b);
+      restoredFrom = last.id;
+      await phase(prng.range(60, 100));
+    }
+    assert.deepEqual(checked.map((i) => h.actualKey(i)), checked.map((i) => h.expectedKey(i)), `${where}: the running backend has every change`);
+    b.dispose();
+    for (const c of completed) {
+      const r = native(storage, 4096, groupRows);
+      await r.restore([c.handle]);
+      const restored = new ModelState(r);
+      assert.deepEqual(c.keys.map((i) => restored.actualKey(i)), c.expected, `${where}: ${c.savepoint ? "savepoint" : "checkpoint"} ${c.id} restored`);
+      r.dispose();
+    }
+    return { completed: completed.length, released, restoredFrom };
+  }
+
+  // Seeds 3, 6 and 12 draw small write groups (a group often commits before write()
+  // returns); 2 and 8 large ones beside a small cache (the dirty list is swept in slices).
+  for (const seed of [2, 3, 6, 8, 12]) {
+    test(`random changes, reads, up to three snapshots in flight with random steps and early releases, a restart: every checkpoint restores its snapshot point (seed ${seed})`, async () => {
+      const { completed, released, restoredFrom } = await randomRun(seed);
+      assert.ok(completed >= 3 && restoredFrom > 0, `seed ${seed}: ${completed} checkpoints completed (${released} released early), restarted from ${restoredFrom}`);
+    });
+  }
 });
