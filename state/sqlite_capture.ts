@@ -20,7 +20,7 @@
  */
 import { encode } from "../codec/cbor.ts";
 import { WeirError } from "../errors.ts";
-import { type CacheEntry, unpin } from "./sqlite_cache.ts";
+import { type CacheEntry, unpin } from "./sqlite_cache_entry.ts";
 import type { PendingWrites } from "./sqlite_pending_writes.ts";
 import type { StateCodec } from "./sqlite_store.ts";
 
@@ -39,7 +39,7 @@ export interface CapturedValue {
  * @example
  * ```ts
  * import { DirtyCapture } from "./sqlite_capture.ts";
- * import { CacheEntry } from "./sqlite_cache.ts";
+ * import { CacheEntry } from "./sqlite_cache_entry.ts";
  * import { decode } from "../codec/cbor.ts";
  * const codecs = new Map([[0, { toStored: (v: unknown) => v, fromStored: (v: unknown) => v }]]);
  * const e = new CacheEntry(0, "k", 3, undefined, [1], 0);

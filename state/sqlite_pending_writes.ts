@@ -11,7 +11,7 @@
  * @module
  */
 import { RECORD_KEY_OFFSET, recordU32, recordValueAt } from "./sqlite_changelog.ts";
-import { type CacheEntry, unpin } from "./sqlite_cache.ts";
+import { type CacheEntry, unpin } from "./sqlite_cache_entry.ts";
 
 /**
  * Keys written back in batches, in order, with their records.
@@ -20,7 +20,7 @@ import { type CacheEntry, unpin } from "./sqlite_cache.ts";
  * ```ts
  * import { PendingWrites } from "./sqlite_pending_writes.ts";
  * import { WriteBatch } from "./sqlite_write_batch.ts";
- * import { CacheEntry } from "./sqlite_cache.ts";
+ * import { CacheEntry } from "./sqlite_cache_entry.ts";
  * const b = new WriteBatch();
  * b.put(1, 0, Uint8Array.of(7), null, Uint8Array.of(9, 8));
  * b.remove(1, 0, Uint8Array.of(6));

@@ -7,7 +7,7 @@
 import { encode } from "../codec/cbor.ts";
 import { hashKey } from "./key_group.ts";
 import type { KeyFilter } from "./sqlite_bloom.ts";
-import type { CacheEntry } from "./sqlite_cache.ts";
+import type { CacheEntry } from "./sqlite_cache_entry.ts";
 import type { ChangelogWriter } from "./sqlite_changelog.ts";
 import type { RowBytes } from "./sqlite_row_bytes.ts";
 import type { StateCodec } from "./sqlite_store.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 import { WeirError } from "../errors.ts";
-import type { CacheEntry } from "./sqlite_cache.ts";
+import type { CacheEntry } from "./sqlite_cache_entry.ts";
 import type { DirtyCapture } from "./sqlite_capture.ts";
 import type { SqliteBackgroundWriter, SqliteDatabase } from "./sqlite_driver.ts";
 import { PendingWrites } from "./sqlite_pending_writes.ts";
@@ -61,7 +61,7 @@ function newGroup(): Group {
  * ```ts
  * import { WriteBackQueue } from "./sqlite_write_queue.ts";
  * import { WriteBatch } from "./sqlite_write_batch.ts";
- * import { CacheEntry } from "./sqlite_cache.ts";
+ * import { CacheEntry } from "./sqlite_cache_entry.ts";
  * import { SCHEMA } from "./sqlite_store.ts";
  * import { sqliteDriver } from "../platforms/sqlite.ts";
  * const db = sqliteDriver.open(":memory:");

@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { CacheEntry, EntryCache } from "../../state/sqlite_cache.ts";
+import { EntryCache } from "../../state/sqlite_cache.ts";
+import { CacheEntry } from "../../state/sqlite_cache_entry.ts";
 import type { StateCodec } from "../../state/sqlite_store.ts";
 import { decode } from "../../codec/cbor.ts";
 import { WeirError } from "../../errors.ts";

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { DirtyCapture } from "../../state/sqlite_capture.ts";
-import { CacheEntry } from "../../state/sqlite_cache.ts";
+import { CacheEntry } from "../../state/sqlite_cache_entry.ts";
 import { stateCodec } from "../../state/sqlite_forms.ts";
 import type { StateCodec } from "../../state/sqlite_store.ts";
 import { decode } from "../../codec/cbor.ts";
