@@ -54,7 +54,7 @@ export class CacheEntry {
   free = false;
 }
 
-/** A cache's entries free for reuse, at most `max` (its capacity: evicted keys leave the dirty list in bulk). */
+/** A cache's entries free for reuse, at most `max`. */
 export interface EntryPool {
   readonly free: CacheEntry[];
   readonly max: number;
