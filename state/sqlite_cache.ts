@@ -183,13 +183,15 @@ export class EntryCache {
   }
 
   /**
-   * Clean and evicted keys linger in the dirty list; once they outnumber the dirty ones a
-   * sweep drops them, `n` keys per call. Compacting 200 K keys at once held records up for
-   * 10–25 ms.
+   * Clean and evicted keys linger in the dirty list; once they are an eighth of the dirty
+   * ones (or 1 024) a sweep drops them, `n` keys per call. Compacting 200 K keys at once held
+   * records up for 10–25 ms.
    */
   #sweepIfSparse(n: number): void {
     if (this.#swept === undefined) {
-      if (this.#dirty.length <= 2 * this.#dirtyCount + 1024) return;
+      // Soon rather than once the list doubles: evicted keys come free for reuse (their
+      // entries) only once swept, and a steady trickle of them is what the pool can keep.
+      if (this.#dirty.length <= this.#dirtyCount + Math.max(1024, this.#dirtyCount >> 3)) return;
       this.#startSweep();
     }
     this.#sweep(n);
