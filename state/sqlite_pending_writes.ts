@@ -14,6 +14,15 @@ import { RECORD_KEY_OFFSET, recordU32, recordValueAt } from "./sqlite_changelog.
 import { type CacheEntry, unpin } from "./sqlite_cache_entry.ts";
 
 /**
+ * Where the value's length field of the record at `at` lies; for a tombstone (no value),
+ * minus where the record ends.
+ */
+function valueFieldAt(batch: Uint8Array, at: number): number {
+  const kEnd = at + RECORD_KEY_OFFSET + recordU32(batch, at + RECORD_KEY_OFFSET - 4);
+  return batch[at] === 0 ? -kEnd : recordValueAt(batch, kEnd);
+}
+
+/**
  * Keys written back in batches, in order, with their records.
  *
  * @example
@@ -58,12 +67,8 @@ export class PendingWrites {
       this.#entries.push(e);
       this.#batchOf.push(b);
       this.#at.push(at);
-      const kEnd = at + RECORD_KEY_OFFSET + recordU32(batch, at + 9);
-      if (batch[at] === 0) at = kEnd;
-      else {
-        const vAt = recordValueAt(batch, kEnd);
-        at = vAt + 4 + recordU32(batch, vAt);
-      }
+      const vAt = valueFieldAt(batch, at);
+      at = vAt < 0 ? -vAt : vAt + 4 + recordU32(batch, vAt);
     }
   }
 
@@ -76,10 +81,8 @@ export class PendingWrites {
   value(i: number): Uint8Array | undefined {
     const batch = this.batches[this.#batchOf[i]];
     const at = this.#at[i];
-    if (batch[at] === 0) return undefined;
-    const kEnd = at + RECORD_KEY_OFFSET + recordU32(batch, at + 9);
-    const vAt = recordValueAt(batch, kEnd);
-    return batch.subarray(vAt + 4, vAt + 4 + recordU32(batch, vAt));
+    const vAt = valueFieldAt(batch, at);
+    return vAt < 0 ? undefined : batch.subarray(vAt + 4, vAt + 4 + recordU32(batch, vAt));
   }
 
   /** A capture reads these keys until it calls letGo(). */
