@@ -17,6 +17,7 @@ interface BunDatabase {
     all(...p: SqliteValue[]): unknown[];
   };
   close(): void;
+  serialize(): Uint8Array;
 }
 type BunDatabaseClass = new (path: string, options: { create: boolean; strict: boolean }) => BunDatabase;
 
@@ -61,5 +62,6 @@ export function openSqlite(path: string): SqliteDatabase {
       };
     },
     close: () => db.close(),
+    serialize: () => db.serialize(),
   };
 }

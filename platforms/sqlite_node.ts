@@ -38,5 +38,7 @@ export function openSqlite(path: string): SqliteDatabase {
       };
     },
     close: () => db.close(),
+    // Deno's node:sqlite copies a database's pages; Node's (to 24 at least) cannot.
+    ...(typeof (db as { serialize?: unknown }).serialize === "function" ? { serialize: () => (db as unknown as { serialize(): Uint8Array }).serialize() } : {}),
   };
 }

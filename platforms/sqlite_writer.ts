@@ -9,8 +9,8 @@
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { WeirError } from "../errors.ts";
-import type { SqliteBackgroundWriter } from "../state/sqlite_driver.ts";
-import { CONTROL_SLOTS, FAILURE_BYTES, type WriterMessage, WriterSlot, type WriterStart, WriterState, readFailure } from "./sqlite_writer_protocol.ts";
+import type { SqliteBackgroundWriter, WriterImage } from "../state/sqlite_driver.ts";
+import { CONTROL_SLOTS, FAILURE_BYTES, IMAGE_RESULT_BYTES, type WriterMessage, WriterSlot, type WriterStart, WriterState, readFailure, readImage } from "./sqlite_writer_protocol.ts";
 
 /** How long a wait may go without a sign of the writer's thread before it is given up. */
 const SILENCE_MS = 60_000;
@@ -91,6 +91,21 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
       return sent;
     },
     committed: () => Atomics.load(control, WriterSlot.Committed),
+    writeImage(imagePath): WriterImage {
+      const result = new SharedArrayBuffer(IMAGE_RESULT_BYTES);
+      const seq = ++sent;
+      post({ kind: "image", seq, path: imagePath, result });
+      return {
+        seq,
+        rows() {
+          // A writer failed before the image ignores it: waitFor() throws why.
+          waitFor(seq);
+          const r = readImage(result);
+          if ("failure" in r) throw new WeirError("storage_failed", r.failure);
+          return r.rows;
+        },
+      };
+    },
     waitFor,
     failure,
     closeConnection() {

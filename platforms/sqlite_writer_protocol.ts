@@ -21,6 +21,8 @@ export type WriterMessage =
    * the writer's time).
    */
   | { kind: "batches"; seq: number; buffer: ArrayBuffer }
+  /** A page image of the file to write to `path`; the outcome goes to `result` (ImageSlot). */
+  | { kind: "image"; seq: number; path: string; result: SharedArrayBuffer }
   | { kind: "close"; seq: number };
 
 /** Int32 slots of the control memory. */
@@ -46,6 +48,19 @@ export const WriterState = {
 export const CONTROL_SLOTS = 4;
 export const FAILURE_BYTES = 2048;
 
+/**
+ * Float64 slots of an image's result memory, then the failure text's bytes from
+ * IMAGE_TEXT_OFFSET: the writer's thread fills them before it counts the image done.
+ */
+export const ImageSlot = {
+  /** Rows of the image's kv table, or -1 when it failed. */
+  Rows: 0,
+  /** Bytes of the failure text. */
+  FailureLength: 1,
+} as const;
+export const IMAGE_TEXT_OFFSET = 16;
+export const IMAGE_RESULT_BYTES = IMAGE_TEXT_OFFSET + FAILURE_BYTES;
+
 /** Records why a batch failed, then the state (a reader sees the text once it sees Failed). */
 export function reportFailure(control: Int32Array, failure: Uint8Array, message: string): void {
   const { written } = new TextEncoder().encodeInto(message, failure);
@@ -58,4 +73,21 @@ export function readFailure(control: Int32Array, failure: Uint8Array): string | 
   if (Atomics.load(control, WriterSlot.State) !== WriterState.Failed) return undefined;
   // A copy: TextDecoder refuses views of shared memory.
   return new TextDecoder().decode(failure.slice(0, Atomics.load(control, WriterSlot.FailureLength)));
+}
+
+/** Records an image's outcome in its result memory (ImageSlot): rows, or why it failed. */
+export function reportImage(result: SharedArrayBuffer, rows: number, failure?: string): void {
+  const slots = new Float64Array(result, 0, 2);
+  if (failure !== undefined) {
+    slots[ImageSlot.FailureLength] = new TextEncoder().encodeInto(failure, new Uint8Array(result, IMAGE_TEXT_OFFSET)).written;
+  }
+  slots[ImageSlot.Rows] = failure === undefined ? rows : -1;
+}
+
+/** An image's rows, or its failure text (ImageSlot), once the writer counted it done. */
+export function readImage(result: SharedArrayBuffer): { rows: number } | { failure: string } {
+  const slots = new Float64Array(result, 0, 2);
+  if (slots[ImageSlot.Rows] >= 0) return { rows: slots[ImageSlot.Rows] };
+  // A copy: TextDecoder refuses views of shared memory.
+  return { failure: new TextDecoder().decode(new Uint8Array(result, IMAGE_TEXT_OFFSET, slots[ImageSlot.FailureLength]).slice()) };
 }

@@ -32,6 +32,11 @@ export interface SqliteDatabase {
   prepare(sql: string): SqliteStatement;
   /** Closes the connection; nothing may be called on it or its statements after. */
   close(): void;
+  /**
+   * The database's pages as one file image (sqlite3_serialize), as of this connection's
+   * read transaction if one is open; absent where the runtime's driver has no such call.
+   */
+  serialize?(): Uint8Array;
 }
 
 /**
@@ -69,8 +74,28 @@ export interface SqliteBackgroundWriter {
    * @throws {WeirError} `storage_failed` as waitFor()
    */
   closeConnection(): void;
+  /**
+   * Queues a copy of the file's pages, as the thread's connection sees the file after every
+   * batch sent before it, to be written to `path` as a database file of its own (a base:
+   * a page image, which SQLite reads as it is, so no row is copied one by one). Done once
+   * `committed()` reaches the returned image's `seq`. A failure (a full disk) is the image's,
+   * not the writer's: later batches go on.
+   */
+  writeImage(path: string): WriterImage;
   /** Ends the thread at once (batches not yet applied are dropped). Idempotent. */
   terminate(): void;
+}
+
+/** A page image a background writer was asked for (SqliteBackgroundWriter.writeImage). */
+export interface WriterImage {
+  /** Done once the writer's `committed()` reaches this. */
+  readonly seq: number;
+  /**
+   * Once done: the rows of its `kv` table.
+   * @throws {WeirError} `storage_failed` naming the file when the image could not be
+   *   written, or when the writer failed before it
+   */
+  rows(): number;
 }
 
 /** A runtime's SQLite driver and the few file operations its working files need. */

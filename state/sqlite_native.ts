@@ -1,8 +1,9 @@
 /**
  * The SQLite backend's own checkpoint format (`state: { backend: "sqlite", incremental: true }`):
  * files in the job's storage, as Flink's RocksDB backend uploads SST files. A checkpoint
- * writes either a base (every row: a SQLite database copied row by row inside SQLite, no
- * value decoded into the JavaScript heap) or a changelog (the rows written since the
+ * writes either a base (every row: a page image of the working file that the background
+ * writer copies, or a SQLite database copied row by row inside SQLite; no value decoded
+ * into the JavaScript heap either way) or a changelog (the rows written since the
  * previous checkpoint and the keys deleted since, in sqlite_changelog.ts's format; in
  * format version 1 a SQLite database too), and refers to the base and the changelogs
  * before it as shared files, which a restore downloads and applies in order. A new base is
@@ -17,7 +18,7 @@ import type { StorageAdapter } from "../storage/adapter.ts";
 import type { IncrementalKeyedState, KeyedStateSnapshot, SharedStateRef } from "./backend.ts";
 import type { KeyGroupRange } from "./key_group.ts";
 import type { StateKind } from "./keyed_state.ts";
-import type { SqliteDatabase, SqliteDriver } from "./sqlite_driver.ts";
+import type { SqliteDatabase, SqliteDriver, WriterImage } from "./sqlite_driver.ts";
 import { liveStored } from "./sqlite_forms.ts";
 import type { DirtyCapture } from "./sqlite_capture.ts";
 import { PartUpload } from "./sqlite_part_upload.ts";
@@ -29,6 +30,13 @@ import type { SqliteStateStore } from "./sqlite_store.ts";
 export const SQLITE_NATIVE_VERSION = 2;
 /** Dirty keys the capture's pass visits per unit of a step's budget (a unit is about a row copied). */
 const PASS_KEYS_PER_UNIT = 1;
+
+/**
+ * Bytes of the working file up to which a base is a page image the background writer
+ * copies (SqliteBackgroundWriter.writeImage), held whole in its memory while written; a
+ * larger file, a base of TTL states or one without a background writer copies its rows.
+ */
+const IMAGE_BYTES_MAX = 64 * 1024 * 1024;
 
 /** Changelogs after which the next checkpoint writes a base. */
 const CHANGELOGS_MAX = 8;
@@ -142,7 +150,10 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   #chain: NativeChain | undefined;
   #after: [number, number, Uint8Array] = [-1, 0, new Uint8Array(0)];
   #rowsCopied = false;
+  /** A base the background writer writes as a page image of the working file, until taken. */
+  #image: WriterImage | undefined;
   #captured = 0;
+  #logWritten = false;
   #copied = false;
   readonly #upload: PartUpload;
   #result: IncrementalKeyedState | undefined;
@@ -156,7 +167,13 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     this.#kind = init.previous ? "changelog" : "base";
     this.#kinds = new Map(init.states.map(([, sid, kind]) => [sid, kind]));
     const { store, driver } = init;
-    this.#capture = store.capture(this.#kind === "changelog");
+    const base = this.#kind === "base";
+    const path = `${init.workDirectory}/${init.keyPrefix.replace(/[^A-Za-z0-9_.-]/g, "_")}-${init.checkpointId}-base.db`;
+    if (base) driver.removeFiles(path);
+    // A base of TTL states leaves their expired rows out, which only a copy row by row can.
+    const imaged = base && (init.ttls?.size ?? 0) === 0 && store.fileBytes() <= IMAGE_BYTES_MAX ? store.captureWithImage(path) : undefined;
+    this.#capture = imaged?.capture ?? store.capture(!base);
+    this.#image = imaged?.image;
     let log: ChangelogWriter;
     try {
       log = store.rotateLog();
@@ -164,16 +181,15 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
       this.#capture.release();
       throw e;
     }
-    if (this.#kind === "changelog") {
+    if (!base) {
       this.#log = log;
       this.#files.push({ path: log.path, kind: "changelog", rows: 0, parts: 0, size: 0 });
       this.#rowsCopied = true;
       return;
     }
     driver.removeFiles(log.path);
-    const path = `${init.workDirectory}/${init.keyPrefix.replace(/[^A-Za-z0-9_.-]/g, "_")}-${init.checkpointId}-base.db`;
     this.#files.push({ path, kind: "base", rows: 0, parts: 0, size: 0 });
-    driver.removeFiles(path);
+    if (this.#image) return;
     try {
       const db = (this.#db = driver.open(store.path));
       db.exec(`ATTACH '${path.replace(/'/g, "''")}' AS out`);
@@ -198,8 +214,9 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
       try {
         // The capture's pass first: until it is over, every key used is checked against it.
         if (!this.#capture.passed) this.#capture.pass(budget === Infinity ? Infinity : Math.max(16, budget * PASS_KEYS_PER_UNIT));
-        else if (!this.#rowsCopied) this.#copyRows(budget);
-        else this.#writeCaptured(budget);
+        else if (!this.#rowsCopied && !this.#image) this.#copyRows(budget);
+        else if (!this.#logWritten) this.#writeCaptured(budget);
+        else this.#takeImage();
       } catch (e) {
         // A full disk (or any SQLite failure) fails this checkpoint, not the working file.
         this.#closeDb();
@@ -273,6 +290,20 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     const file = this.#files[this.#files.length - 1];
     file.rows = log.records;
     file.size = this.#init.driver.fileSize(file.path);
+    this.#logWritten = true;
+    this.#copied = this.#image === undefined;
+  }
+
+  /**
+   * A base's page image, once the background writer wrote it: by now, after the pass and
+   * the captured values, it mostly has; if not, this waits (a wait the same at every run,
+   * which keeps the simulator's schedules the same).
+   */
+  #takeImage(): void {
+    const base = this.#files[0];
+    base.rows = this.#image!.rows();
+    base.size = this.#init.driver.fileSize(base.path);
+    this.#image = undefined;
     this.#copied = true;
   }
 
@@ -325,6 +356,15 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     this.#released = true;
     this.#closeDb();
     this.#capture.release();
+    if (this.#image) {
+      try {
+        // Its file is removed once the writer is done with it.
+        this.#image.rows();
+      } catch {
+        // It failed: whatever it wrote goes below all the same.
+      }
+      this.#image = undefined;
+    }
     this.#removeFiles();
     if (!this.#taken) {
       this.#init.onAbort();

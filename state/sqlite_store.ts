@@ -23,7 +23,7 @@ import { EntryCache } from "./sqlite_cache.ts";
 import type { CacheEntry } from "./sqlite_cache_entry.ts";
 import { DirtyCapture } from "./sqlite_capture.ts";
 import { ChangelogWriter } from "./sqlite_changelog.ts";
-import type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./sqlite_driver.ts";
+import type { SqliteDatabase, SqliteDriver, SqliteStatement, WriterImage } from "./sqlite_driver.ts";
 import { SqliteSnapshotReader } from "./sqlite_snapshot_reader.ts";
 import { inTransaction } from "./sqlite_transaction.ts";
 
@@ -165,6 +165,28 @@ export class SqliteStateStore {
     // A changelog has the pending keys already: their records went to it when written back.
     if (!changedOnly) this.#writes.capturePending(capture);
     return this.#cache.capture(changedOnly, this.#codecs, capture);
+  }
+
+  /**
+   * A base's snapshot point with a page image of the file, written to `imagePath` by the
+   * background writer: capture(false), except that the write-backs already sent are in the
+   * image (the writer applies them before it copies the pages), so only those not yet sent
+   * are taken. Undefined, having taken nothing, when no writer is up or its driver cannot
+   * copy pages.
+   */
+  captureWithImage(imagePath: string): { capture: DirtyCapture; image: WriterImage } | undefined {
+    const image = this.#writes.writeImage(imagePath);
+    if (image === undefined) return undefined;
+    const capture = new DirtyCapture(this.#codecs);
+    this.#writes.capturePending(capture, true);
+    return { capture: this.#cache.capture(false, this.#codecs, capture), image };
+  }
+
+  /** Bytes of the file's pages as this store's connection sees them (what a page image copies). */
+  fileBytes(): number {
+    const pages = this.#db.prepare("PRAGMA page_count").get()?.page_count as number;
+    const size = this.#db.prepare("PRAGMA page_size").get()?.page_size as number;
+    return pages * size;
   }
 
   /**

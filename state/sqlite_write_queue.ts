@@ -13,7 +13,7 @@
 import { WeirError } from "../errors.ts";
 import type { CacheEntry } from "./sqlite_cache_entry.ts";
 import type { DirtyCapture } from "./sqlite_capture.ts";
-import type { SqliteBackgroundWriter, SqliteDatabase } from "./sqlite_driver.ts";
+import type { SqliteBackgroundWriter, SqliteDatabase, WriterImage } from "./sqlite_driver.ts";
 import { PendingWrites } from "./sqlite_pending_writes.ts";
 import { type WriteBatch, applyWriteBatches } from "./sqlite_write_batch.ts";
 
@@ -221,13 +221,25 @@ export class WriteBackQueue {
   }
 
   /**
-   * Gives `capture` every pending key, oldest first (the cache's dirty keys come after:
-   * newer), as the lists they are in: no pass over them.
+   * Gives `capture` every pending key (with `unsentOnly`, those of the group not yet sent),
+   * oldest first (the cache's dirty keys come after: newer), as the lists they are in: no
+   * pass over them.
    */
-  capturePending(capture: DirtyCapture): void {
+  capturePending(capture: DirtyCapture, unsentOnly = false): void {
     if (this.#pendingKeys === 0) return;
     this.#prune();
-    for (const g of [...this.#sent, this.#gathering]) capture.takePending(g.writes, g.writes.length);
+    for (const g of unsentOnly ? [this.#gathering] : [...this.#sent, this.#gathering]) capture.takePending(g.writes, g.writes.length);
+  }
+
+  /**
+   * Asks the background writer for a page image of the file written to `path`, holding
+   * every group sent so far (not the one being gathered); undefined when no writer is up
+   * or the driver cannot copy pages.
+   */
+  writeImage(path: string): WriterImage | undefined {
+    if (this.#open === undefined || this.#db.serialize === undefined) return undefined;
+    const writer = (this.#writer ??= this.#open());
+    return writer.ready() && writer.failure() === undefined ? writer.writeImage(path) : undefined;
   }
 
   /** Ends the background writer; pending keys are dropped with the file. Idempotent. */
