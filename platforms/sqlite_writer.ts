@@ -97,6 +97,7 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
       post({ kind: "image", seq, path: imagePath, result });
       return {
         seq,
+        done: () => Atomics.load(control, WriterSlot.Committed) >= seq || failure() !== undefined || ended,
         rows() {
           // A writer failed before the image ignores it: waitFor() throws why.
           waitFor(seq);

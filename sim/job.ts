@@ -26,7 +26,7 @@ import { registerStateBackend } from "../state/backend_registry.ts";
 // so a seed stays reproducible. Its own name: tests that share this process keep "sqlite"
 // as jobs get it.
 const SIM_SQLITE = "sim-sqlite";
-registerStateBackend(SIM_SQLITE, sqliteStateBackend({ directory: mkdtempSync(join(tmpdir(), "weir-sim-state-")), cacheEntriesMax: 2, writeGroupRows: 4 }));
+registerStateBackend(SIM_SQLITE, sqliteStateBackend({ directory: mkdtempSync(join(tmpdir(), "weir-sim-state-")), cacheEntriesMax: 2, writeGroupRows: 4, waitForWriter: true }));
 import type { Pair, WindowCount } from "./checkers.ts";
 import type { SimConfig } from "./config.ts";
 

@@ -119,6 +119,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       trackChanges: this.#storage !== undefined,
       backgroundWrites: options.backgroundWrites,
       writeGroupRows: options.writeGroupRows,
+      waitForWriter: options.waitForWriter,
     });
     this.#key = {
       canonical: () => {

@@ -24,4 +24,11 @@ export interface SqliteBackendOptions {
   backgroundWrites?: boolean;
   /** Rows per background transaction (tests use few; see sqlite_write_queue.ts). */
   writeGroupRows?: number;
+  /**
+   * A snapshot whose base the background writer copies waits for it when it gets there,
+   * rather than taking steps until it is done, so that the steps a snapshot takes never
+   * depend on the writer thread's pace (the simulator, whose schedules must repeat).
+   * Default false: the subtask processes records meanwhile.
+   */
+  waitForWriter?: boolean;
 }

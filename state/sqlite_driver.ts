@@ -90,6 +90,8 @@ export interface SqliteBackgroundWriter {
 export interface WriterImage {
   /** Done once the writer's `committed()` reaches this. */
   readonly seq: number;
+  /** True once the writer is done with it (written, failed, or the writer failed first). */
+  done(): boolean;
   /**
    * Once done: the rows of its `kv` table.
    * @throws {WeirError} `storage_failed` naming the file when the image could not be

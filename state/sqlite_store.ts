@@ -54,6 +54,8 @@ export interface SqliteStoreOptions {
   backgroundWrites?: boolean;
   /** Rows a background writer's transaction gathers (default GROUP_ROWS); tests use few. */
   writeGroupRows?: number;
+  /** See SqliteBackendOptions.waitForWriter. */
+  waitForWriter?: boolean;
 }
 
 /** The working file's tables (a restore's template file has them too). */
@@ -83,6 +85,8 @@ export class SqliteStateStore {
   readonly path: string;
   readonly maxParallelism: number;
   readonly cacheEntriesMax: number;
+  /** See SqliteBackendOptions.waitForWriter. */
+  readonly waitForWriter: boolean;
   readonly #driver: SqliteDriver;
   readonly #trackChanges: boolean;
   #db!: SqliteDatabase;
@@ -110,6 +114,7 @@ export class SqliteStateStore {
     this.path = options.path;
     this.maxParallelism = options.maxParallelism;
     this.cacheEntriesMax = options.cacheEntriesMax;
+    this.waitForWriter = options.waitForWriter ?? false;
     this.#trackChanges = options.trackChanges ?? false;
     const background = options.backgroundWrites !== false && driver.openWriter !== undefined;
     // Inline a batch is a transaction, and larger ones write fewer B-tree pages per row; a

@@ -83,6 +83,8 @@ export class WriteBackQueue {
   /** The group being gathered. */
   #gathering: Group = newGroup();
   #pendingKeys = 0;
+  /** The sequence number of the latest page image asked for (writeImage()). */
+  #imageSeq = 0;
   readonly #groupRows: number;
   readonly #keyGroups: number;
 
@@ -161,7 +163,9 @@ export class WriteBackQueue {
     group.seq = writer.send(group.writes.batches);
     this.#sent.push(group);
     const sent = this.#sent;
-    if (sent.length > MAX_GROUPS_IN_FLIGHT) writer.waitFor(sent[sent.length - 1 - MAX_GROUPS_IN_FLIGHT].seq);
+    // An image takes the writer 100–400 ms, in which one group more may go out unwaited.
+    const inFlight = writer.committed() < this.#imageSeq ? MAX_GROUPS_IN_FLIGHT + 1 : MAX_GROUPS_IN_FLIGHT;
+    if (sent.length > inFlight) writer.waitFor(sent[sent.length - 1 - inFlight].seq);
     this.#prune();
     return group.seq;
   }
@@ -239,7 +243,10 @@ export class WriteBackQueue {
   writeImage(path: string): WriterImage | undefined {
     if (this.#open === undefined || this.#db.serialize === undefined) return undefined;
     const writer = (this.#writer ??= this.#open());
-    return writer.ready() && writer.failure() === undefined ? writer.writeImage(path) : undefined;
+    if (!writer.ready() || writer.failure() !== undefined) return undefined;
+    const image = writer.writeImage(path);
+    this.#imageSeq = image.seq;
+    return image;
   }
 
   /** Ends the background writer; pending keys are dropped with the file. Idempotent. */
