@@ -6,11 +6,12 @@
  * batches pending, a flush, a restore.
  * @module
  */
+import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { WeirError } from "../errors.ts";
 import type { SqliteBackgroundWriter, WriterImage } from "../state/sqlite_driver.ts";
-import { CONTROL_SLOTS, FAILURE_BYTES, IMAGE_RESULT_BYTES, type WriterMessage, WriterSlot, type WriterStart, WriterState, readFailure, readImage } from "./sqlite_writer_protocol.ts";
+import { CONTROL_SLOTS, FAILURE_BYTES, IMAGE_RESULT_BYTES, ImageState, type WriterMessage, WriterSlot, type WriterStart, WriterState, abandonImage, imageState, readFailure, readImage } from "./sqlite_writer_protocol.ts";
 
 /** How long a wait may go without a sign of the writer's thread before it is given up. */
 const SILENCE_MS = 60_000;
@@ -53,18 +54,25 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
   const post = (m: WriterMessage, transfer: ArrayBuffer[] = []) => worker.postMessage(m, transfer);
   let sent = 0;
   let ended = false;
+  /** Images not known finished: when the thread ends, those not finished are nobody's. */
+  let images: { path: string; result: SharedArrayBuffer }[] = [];
+  worker.on("exit", () => {
+    // The thread wrote only the file itself: SQLite never opened it.
+    for (const { path: p, result } of images) if (imageState(result) !== ImageState.Finished) rmSync(p, { force: true });
+    images = [];
+  });
 
   const failure = () => readFailure(control, failureText);
-  const waitFor = (seq: number) => {
+  const waitFor = (seq: number, what = `batch ${seq}`) => {
     let deadline = performance.now() + SILENCE_MS;
     for (;;) {
       const events = Atomics.load(control, WriterSlot.Events);
       const failed = failure();
       if (failed !== undefined) throw new WeirError("storage_failed", failed);
       if (Atomics.load(control, WriterSlot.Committed) >= seq) return;
-      if (ended) throw new WeirError("storage_failed", `The background writer of the SQLite state file ${path} was ended before batch ${seq} was written`);
+      if (ended) throw new WeirError("storage_failed", `The background writer of the SQLite state file ${path} was ended before ${what} was written`);
       const left = deadline - performance.now();
-      if (left <= 0) throw new WeirError("storage_failed", `The background writer of the SQLite state file ${path} gave no sign for ${SILENCE_MS / 1000} s (batch ${seq} of ${sent} not written)`);
+      if (left <= 0) throw new WeirError("storage_failed", `The background writer of the SQLite state file ${path} gave no sign for ${SILENCE_MS / 1000} s (${what} of ${sent} not written)`);
       if (Atomics.wait(control, WriterSlot.Events, events, left) !== "timed-out") deadline = performance.now() + SILENCE_MS;
     }
   };
@@ -94,17 +102,22 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
     writeImage(imagePath): WriterImage {
       const result = new SharedArrayBuffer(IMAGE_RESULT_BYTES);
       const seq = ++sent;
+      images = images.filter((i) => imageState(i.result) === ImageState.Pending);
+      images.push({ path: imagePath, result });
       post({ kind: "image", seq, path: imagePath, result });
+      const what = `the page image ${imagePath}`;
       return {
         seq,
-        done: () => Atomics.load(control, WriterSlot.Committed) >= seq || failure() !== undefined || ended,
+        done: () => imageState(result) !== ImageState.Pending || failure() !== undefined || ended,
         rows() {
-          // A writer failed before the image ignores it: waitFor() throws why.
-          waitFor(seq);
+          // Finished, it is the image's outcome, whatever failed after it; a writer that
+          // failed before it ignores it, and waitFor() throws why.
+          if (imageState(result) !== ImageState.Finished) waitFor(seq, what);
           const r = readImage(result);
           if ("failure" in r) throw new WeirError("storage_failed", r.failure);
           return r.rows;
         },
+        abandon: () => abandonImage(result),
       };
     },
     waitFor,

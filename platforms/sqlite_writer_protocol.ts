@@ -49,17 +49,24 @@ export const CONTROL_SLOTS = 4;
 export const FAILURE_BYTES = 2048;
 
 /**
- * Float64 slots of an image's result memory, then the failure text's bytes from
- * IMAGE_TEXT_OFFSET: the writer's thread fills them before it counts the image done.
+ * An image's result memory: an Int32 ownership state (ImageState) at byte 0, its rows
+ * (Float64, -1 when it failed) at byte 8, the failure text's length (Float64) at byte 16
+ * and its bytes from IMAGE_TEXT_OFFSET. The writer's thread fills them before it marks the
+ * image finished.
  */
-export const ImageSlot = {
-  /** Rows of the image's kv table, or -1 when it failed. */
-  Rows: 0,
-  /** Bytes of the failure text. */
-  FailureLength: 1,
-} as const;
-export const IMAGE_TEXT_OFFSET = 16;
+export const IMAGE_TEXT_OFFSET = 24;
 export const IMAGE_RESULT_BYTES = IMAGE_TEXT_OFFSET + FAILURE_BYTES;
+
+/**
+ * Who owns an image's file: whichever side moves the state off Pending first. Finished:
+ * the snapshot that asked for it (written, or failed); Abandoned: the writer's thread,
+ * which then skips or removes it, so a released snapshot never waits for its image.
+ */
+export const ImageState = {
+  Pending: 0,
+  Finished: 1,
+  Abandoned: 2,
+} as const;
 
 /** Records why a batch failed, then the state (a reader sees the text once it sees Failed). */
 export function reportFailure(control: Int32Array, failure: Uint8Array, message: string): void {
@@ -75,19 +82,31 @@ export function readFailure(control: Int32Array, failure: Uint8Array): string | 
   return new TextDecoder().decode(failure.slice(0, Atomics.load(control, WriterSlot.FailureLength)));
 }
 
-/** Records an image's outcome in its result memory (ImageSlot): rows, or why it failed. */
-export function reportImage(result: SharedArrayBuffer, rows: number, failure?: string): void {
-  const slots = new Float64Array(result, 0, 2);
-  if (failure !== undefined) {
-    slots[ImageSlot.FailureLength] = new TextEncoder().encodeInto(failure, new Uint8Array(result, IMAGE_TEXT_OFFSET)).written;
-  }
-  slots[ImageSlot.Rows] = failure === undefined ? rows : -1;
+/**
+ * Records an image's outcome in its result memory: rows, or why it failed; then marks it
+ * finished. False when the snapshot abandoned it first: its file is the caller's to remove.
+ */
+export function reportImage(result: SharedArrayBuffer, rows: number, failure?: string): boolean {
+  const numbers = new Float64Array(result, 8, 2);
+  if (failure !== undefined) numbers[1] = new TextEncoder().encodeInto(failure, new Uint8Array(result, IMAGE_TEXT_OFFSET)).written;
+  numbers[0] = failure === undefined ? rows : -1;
+  return Atomics.compareExchange(new Int32Array(result, 0, 1), 0, ImageState.Pending, ImageState.Finished) === ImageState.Pending;
 }
 
-/** An image's rows, or its failure text (ImageSlot), once the writer counted it done. */
+/** An image's state (ImageState). */
+export function imageState(result: SharedArrayBuffer): number {
+  return Atomics.load(new Int32Array(result, 0, 1), 0);
+}
+
+/** Gives an image up, if it is still pending; true when it was (its file is the writer's now). */
+export function abandonImage(result: SharedArrayBuffer): boolean {
+  return Atomics.compareExchange(new Int32Array(result, 0, 1), 0, ImageState.Pending, ImageState.Abandoned) === ImageState.Pending;
+}
+
+/** A finished image's rows, or its failure text. */
 export function readImage(result: SharedArrayBuffer): { rows: number } | { failure: string } {
-  const slots = new Float64Array(result, 0, 2);
-  if (slots[ImageSlot.Rows] >= 0) return { rows: slots[ImageSlot.Rows] };
+  const numbers = new Float64Array(result, 8, 2);
+  if (numbers[0] >= 0) return { rows: numbers[0] };
   // A copy: TextDecoder refuses views of shared memory.
-  return { failure: new TextDecoder().decode(new Uint8Array(result, IMAGE_TEXT_OFFSET, slots[ImageSlot.FailureLength]).slice()) };
+  return { failure: new TextDecoder().decode(new Uint8Array(result, IMAGE_TEXT_OFFSET, numbers[1]).slice()) };
 }

@@ -10,7 +10,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { sqliteDriver } from "./sqlite.ts";
 import { applyWriteBatches } from "../state/sqlite_write_batch.ts";
 import type { SqliteDatabase } from "../state/sqlite_driver.ts";
-import { type WriterMessage, WriterSlot, type WriterStart, WriterState, reportFailure, reportImage } from "./sqlite_writer_protocol.ts";
+import { ImageState, type WriterMessage, WriterSlot, type WriterStart, WriterState, imageState, reportFailure, reportImage } from "./sqlite_writer_protocol.ts";
 
 /**
  * The writer thread's nice value: below the subtask's thread, which then wins a core when
@@ -49,8 +49,11 @@ function open(): SqliteDatabase {
  * the image's: reported in its result memory, the writer goes on.
  */
 function writeImage(path: string, result: SharedArrayBuffer): void {
-  const d = (db ??= open());
+  // Its snapshot was released meanwhile: nobody reads it.
+  if (imageState(result) === ImageState.Abandoned) return;
+  let owned: boolean;
   try {
+    const d = (db ??= open());
     if (!d.serialize) throw new Error(`${sqliteDriver.name} cannot copy a database's pages`);
     d.exec("BEGIN");
     let rows: number;
@@ -62,10 +65,11 @@ function writeImage(path: string, result: SharedArrayBuffer): void {
       d.exec("COMMIT");
     }
     sqliteDriver.writeFile(path, bytes);
-    reportImage(result, rows);
+    owned = reportImage(result, rows);
   } catch (err) {
-    reportImage(result, 0, `Cannot write a page image of ${start.path} to ${path}: ${(err as Error).message}`);
+    owned = reportImage(result, 0, `Cannot write a page image of ${start.path} to ${path}: ${(err as Error).message}`);
   }
+  if (!owned) sqliteDriver.removeFiles(path);
 }
 
 parentPort!.on("message", (m: WriterMessage) => {

@@ -285,7 +285,10 @@ export class OperatorChain {
           throw this.error(i, e);
         }
       },
-      awaitsStorageOnly: capture.awaitsStorageOnly,
+      // Read at each step: a capture may park in one phase and not in another.
+      get awaitsStorageOnly() {
+        return capture.awaitsStorageOnly;
+      },
       bytes: () => capture.bytes(),
       // Without it a capture's parts (a heap state's writer chunks) were joined into one copy.
       parts: capture.parts ? () => capture.parts!() : undefined,

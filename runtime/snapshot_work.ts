@@ -19,7 +19,8 @@ export interface SnapshotJob {
   /**
    * True when a promise its step returns only waits for storage: the job is parked and the
    * subtask goes on meanwhile. Otherwise the subtask waits for the promise (a sqlite native
-   * snapshot's chain assumes no other snapshot begins during its upload).
+   * snapshot's chain assumes no other snapshot begins during its upload). Read after each
+   * step, which may change it (a sqlite base waits parked for its page image, not for its upload).
    */
   readonly parkable?: boolean;
   /** Units of the first slice and at most per slice. */

@@ -167,7 +167,9 @@ export class SubtaskCheckpoints implements BarrierController {
         // Capped: a capture's phases cost differently per entry (visiting, encoding), and a
         // slice grown in a cheap phase must not overrun the budget in the next one.
         maxBudget: this.#host.snapshotSliceMax ?? 4096,
-        parkable: capture.awaitsStorageOnly === true,
+        get parkable() {
+          return capture.awaitsStorageOnly === true;
+        },
         step: (n) => {
           const r = capture.step(n);
           // A capture waiting for I/O (a changelog upload) that fails declines its checkpoint

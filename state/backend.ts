@@ -188,7 +188,8 @@ export interface KeyedStateSnapshot {
   /**
    * True when a promise step() returns only waits for storage (an upload of what the
    * snapshot already holds): the subtask goes on with records, and may take the next
-   * snapshot, while it waits. Absent: the subtask waits for the promise.
+   * snapshot, while it waits. Absent: the subtask waits for the promise. Read after each
+   * step: it may hold in one phase and not in another.
    */
   readonly awaitsStorageOnly?: boolean;
   /**

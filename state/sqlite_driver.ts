@@ -98,6 +98,12 @@ export interface WriterImage {
    *   written, or when the writer failed before it
    */
   rows(): number;
+  /**
+   * Gives the image up (its snapshot was released): true when it was not finished yet,
+   * and the writer then removes its file (when its thread ends, at the latest); false
+   * when it was, and its file is the caller's to remove.
+   */
+  abandon(): boolean;
 }
 
 /** A runtime's SQLite driver and the few file operations its working files need. */

@@ -38,6 +38,9 @@ const PASS_KEYS_PER_UNIT = 1;
  */
 const IMAGE_BYTES_MAX = 64 * 1024 * 1024;
 
+/** How often a snapshot parked for its base's page image looks whether it is written, ms. */
+const IMAGE_POLL_MS = 2;
+
 /** Changelogs after which the next checkpoint writes a base. */
 const CHANGELOGS_MAX = 8;
 
@@ -179,6 +182,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
       log = store.rotateLog();
     } catch (e) {
       this.#capture.release();
+      this.#image?.abandon();
       throw e;
     }
     if (!base) {
@@ -207,6 +211,15 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     }
   }
 
+  /**
+   * True while the snapshot waits for its base's page image: nothing the subtask does then
+   * changes what the snapshot holds, so records flow (the runtime parks it). During the
+   * upload it is false, and the subtask waits (SnapshotJob.parkable).
+   */
+  get awaitsStorageOnly(): boolean {
+    return this.#image !== undefined && this.#logWritten && !this.#init.store.waitForWriter;
+  }
+
   step(budget: number): boolean | Promise<boolean> {
     if (this.#result) return true;
     assert(!this.#released, () => `Native snapshot ${this.checkpointId} was stepped after its release`);
@@ -216,7 +229,10 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
         if (!this.#capture.passed) this.#capture.pass(budget === Infinity ? Infinity : Math.max(16, budget * PASS_KEYS_PER_UNIT));
         else if (!this.#rowsCopied && !this.#image) this.#copyRows(budget);
         else if (!this.#logWritten) this.#writeCaptured(budget);
-        else this.#takeImage();
+        else {
+          const waiting = this.#takeImage();
+          if (waiting) return waiting;
+        }
       } catch (e) {
         // A full disk (or any SQLite failure) fails this checkpoint, not the working file.
         this.#closeDb();
@@ -296,12 +312,20 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
 
   /**
    * A base's page image, once the background writer wrote it (100–400 ms for 28 MB on a
-   * 2-core VM, longer than the pass and the captured values take): until then a step does
-   * nothing, unless the store waits for its writer (SqliteBackendOptions.waitForWriter).
+   * 2-core VM, longer than the pass and the captured values take). Until then a promise of
+   * it, which parks the snapshot (awaitsStorageOnly) while records flow, unless the store
+   * waits for its writer (SqliteBackendOptions.waitForWriter).
    */
-  #takeImage(): void {
+  #takeImage(): Promise<boolean> | undefined {
     const image = this.#image!;
-    if (!image.done() && !this.#init.store.waitForWriter) return;
+    if (!image.done() && !this.#init.store.waitForWriter) {
+      // Polled on a timer: stepping the snapshot until then kept an idle subtask's thread
+      // busy, on a core the writer needs.
+      return new Promise((resolve) => {
+        const poll = () => (image.done() ? resolve(false) : setTimeout(poll, IMAGE_POLL_MS));
+        setTimeout(poll, IMAGE_POLL_MS);
+      });
+    }
     const base = this.#files[0];
     base.rows = image.rows();
     base.size = this.#init.driver.fileSize(base.path);
@@ -358,15 +382,9 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     this.#released = true;
     this.#closeDb();
     this.#capture.release();
-    if (this.#image) {
-      try {
-        // Its file is removed once the writer is done with it.
-        this.#image.rows();
-      } catch {
-        // It failed: whatever it wrote goes below all the same.
-      }
-      this.#image = undefined;
-    }
+    // Not finished: the writer removes its file, so a release never waits for it.
+    this.#image?.abandon();
+    this.#image = undefined;
     this.#removeFiles();
     if (!this.#taken) {
       this.#init.onAbort();

@@ -1,0 +1,159 @@
+/**
+ * A sqlite base written as a page image of the working file by the background writer
+ * (state/sqlite_native.ts): what restores it, and that no image file outlives its snapshot.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { sqliteDriver } from "../../platforms/sqlite.ts";
+import { SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
+import { MemoryStorage } from "../../storage/memory.ts";
+import type { KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
+import { keyGroupOf, keyGroupRangeFor } from "../../state/key_group.ts";
+
+const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-native-"));
+
+const canImage = (() => {
+  const db = sqliteDriver.open(":memory:");
+  const can = db.serialize !== undefined;
+  db.close();
+  return can;
+})();
+
+async function finish(snap: KeyedStateSnapshot): Promise<KeyedStateHandle> {
+  while (!(await snap.step(1000)));
+  const r = snap.result();
+  snap.release();
+  return r;
+}
+
+/** The journal-mode bytes (18, 19) of a handle's base: 2 in a page image of the WAL working file, 1 in a row copy. */
+async function baseHeaderBytes(storage: MemoryStorage, h: KeyedStateHandle): Promise<[number, number]> {
+  assert.equal(h.format, "incremental");
+  const first = await storage.get((h as { shared: { key: string }[] }).shared[0].key);
+  assert.ok(first && new TextDecoder().decode(first.subarray(0, 15)) === "SQLite format 3");
+  return [first[18], first[19]];
+}
+
+const native = (storage: MemoryStorage, dir: string, sub = 0, of = 1, cacheEntriesMax = 64) =>
+  new SqliteKeyedStateBackend(
+    { maxParallelism: 128, range: keyGroupRangeFor(sub, of, 128), incremental: true, storage, uid: "op", subtaskIndex: sub, jobId: "img" },
+    { driver: sqliteDriver, directory: dir, cacheEntriesMax, nativeCheckpoints: true, writeGroupRows: 16 },
+  );
+
+describe(`sqlite bases as page images (${sqliteDriver.name})`, { skip: !canImage }, () => {
+  test("a page-image base restores by adoption, by merge with its changelogs and applied into a backend holding state (2 subtasks into 1); no -wal/-shm is left", async () => {
+    const dir = mkdtempSync(join(directory, "restore-"));
+    const storage = new MemoryStorage();
+    const old = [0, 1].map((i) => native(storage, dir, i, 2));
+    for (const b of old) assert.equal(await b.store.backgroundWriterReady(), true);
+    // Each backend writes the keys of its own key groups.
+    const mine = (k: number) => old.findIndex((b) => {
+      const g = keyGroupOf(k, 128);
+      return g >= b.range.start && g <= b.range.end;
+    });
+    const expected = new Map<number, number>();
+    for (let k = 0; k < 2000; k++) {
+      const b = old[mine(k)];
+      b.setCurrentKey(k);
+      b.valueState<number>("v").update(k);
+      expected.set(k, k);
+    }
+    for (let k = 0; k < 2000; k += 7) {
+      const b = old[mine(k)];
+      b.setCurrentKey(k);
+      b.valueState<number>("v").clear();
+      expected.delete(k);
+    }
+    // Subtask 0's base has no captured value (all written back): a restore adopts it rather than merging.
+    old[0].store.flush();
+    const bases = await Promise.all(old.map((b) => finish(b.snapshot(1))));
+    for (const h of bases) assert.deepEqual(await baseHeaderBytes(storage, h), [2, 2], "the base is a page image of the WAL working file");
+    // A changelog on top (many records: mergePays() then picks the merge for an empty backend).
+    for (let k = 1; k < 2000; k += 2) {
+      const b = old[mine(k)];
+      b.setCurrentKey(k);
+      b.valueState<number>("v").update(-k);
+      expected.set(k, -k);
+    }
+    const chains = await Promise.all(old.map((b) => finish(b.snapshot(2))));
+    // Every key of the restored backend's key groups (a single subtask's handle covers exactly those).
+    const check = (r: SqliteKeyedStateBackend, what: string, exp: Map<number, number>) => {
+      for (let k = 0; k < 2000; k++) {
+        const g = keyGroupOf(k, 128);
+        if (g < r.range.start || g > r.range.end) continue;
+        r.setCurrentKey(k);
+        assert.equal(r.valueState<number>("v").value(), exp.get(k), `${what}: key ${k}`);
+      }
+    };
+    const atBase = new Map<number, number>();
+    for (let k = 0; k < 2000; k++) if (k % 7 !== 0) atBase.set(k, k);
+    // 1. Adopted: one subtask's base alone into an empty backend of its range.
+    const a = native(storage, dir, 0, 2);
+    await a.restore([bases[0]]);
+    check(a, "adopted", atBase);
+    // 2. Merged with its changelog (empty backend, many records).
+    const m = native(storage, dir, 0, 2);
+    await m.restore([chains[0]]);
+    check(m, "merged", expected);
+    // 3. Applied: both subtasks' chains into one backend (the second is applied into a backend holding state).
+    const one = native(storage, dir, 0, 1);
+    await one.restore(chains);
+    check(one, "applied", expected);
+    for (const b of [...old, a, m, one]) b.dispose();
+    const left = readdirSync(dir).filter((f) => /-(wal|shm)$/.test(f) || /restore/.test(f));
+    assert.deepEqual(left, [], "no restore file, -wal or -shm is left behind");
+  });
+
+  test("a base's image is not left behind when the store is disposed (writer terminated) before the snapshot is released", async () => {
+    const dir = mkdtempSync(join(directory, "leak-"));
+    const storage = new MemoryStorage();
+    const b = native(storage, dir, 0, 1, 1000);
+    assert.equal(await b.store.backgroundWriterReady(), true);
+    const v = b.valueState<string>("v");
+    for (let k = 0; k < 150_000; k++) {
+      b.setCurrentKey(k);
+      v.update("y".repeat(200) + k);
+    }
+    b.store.flush();
+    const snap = b.snapshot(1);
+    // Let the writer start on the image, then end it.
+    await new Promise((r) => setTimeout(r, 5));
+    b.dispose();
+    snap.release();
+    // The writer's thread ends some time after terminate(): its exit removes the image.
+    const left = () => readdirSync(dir).filter((f) => f.includes("-base"));
+    for (const end = Date.now() + 20_000; left().length > 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(left(), [], "no image left behind");
+  });
+
+  test("a base released while its image is pending leaves no file behind; the next base restores everything", async () => {
+    const dir = mkdtempSync(join(directory, "abort-"));
+    const storage = new MemoryStorage();
+    const b = native(storage, dir, 0, 1, 1000);
+    assert.equal(await b.store.backgroundWriterReady(), true);
+    const v = b.valueState<string>("v");
+    for (let k = 0; k < 50_000; k++) {
+      b.setCurrentKey(k);
+      v.update("z".repeat(200) + k);
+    }
+    b.store.flush();
+    const snap = b.snapshot(1);
+    snap.release();
+    // The next base is a page image too and restores everything.
+    const handle = await finish(b.snapshot(2));
+    assert.deepEqual(await baseHeaderBytes(storage, handle), [2, 2]);
+    // store.db waits for every message the writer was sent (the aborted image included).
+    void b.store.db;
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes("-1-base")), [], "the aborted base's image is removed");
+    const r = native(storage, dir, 0, 1, 1000);
+    await r.restore([handle]);
+    for (const k of [0, 777, 49_999]) {
+      r.setCurrentKey(k);
+      assert.equal(r.valueState<string>("v").value(), "z".repeat(200) + k);
+    }
+    b.dispose();
+    r.dispose();
+  });
+});
