@@ -42,6 +42,19 @@ const native = (storage: MemoryStorage, dir: string, sub = 0, of = 1, cacheEntri
     { driver: sqliteDriver, directory: dir, cacheEntriesMax, nativeCheckpoints: true, writeGroupRows: 16 },
   );
 
+/** A backend with a background writer up, holding `keys` values `prefix + key`, every one in its file. */
+async function filled(storage: MemoryStorage, dir: string, keys: number, prefix: string): Promise<SqliteKeyedStateBackend> {
+  const b = native(storage, dir, 0, 1, 1000);
+  assert.equal(await b.store.backgroundWriterReady(), true);
+  const v = b.valueState<string>("v");
+  for (let k = 0; k < keys; k++) {
+    b.setCurrentKey(k);
+    v.update(prefix + k);
+  }
+  b.store.flush();
+  return b;
+}
+
 describe(`sqlite bases as page images (${sqliteDriver.name})`, { skip: !canImage }, () => {
   test("a page-image base restores by adoption, by merge with its changelogs and applied into a backend holding state (2 subtasks into 1); no -wal/-shm is left", async () => {
     const dir = mkdtempSync(join(directory, "restore-"));
@@ -109,14 +122,7 @@ describe(`sqlite bases as page images (${sqliteDriver.name})`, { skip: !canImage
   test("a base's image is not left behind when the store is disposed (writer terminated) before the snapshot is released", async () => {
     const dir = mkdtempSync(join(directory, "leak-"));
     const storage = new MemoryStorage();
-    const b = native(storage, dir, 0, 1, 1000);
-    assert.equal(await b.store.backgroundWriterReady(), true);
-    const v = b.valueState<string>("v");
-    for (let k = 0; k < 150_000; k++) {
-      b.setCurrentKey(k);
-      v.update("y".repeat(200) + k);
-    }
-    b.store.flush();
+    const b = await filled(storage, dir, 150_000, "y".repeat(200));
     const snap = b.snapshot(1);
     // Let the writer start on the image, then end it.
     await new Promise((r) => setTimeout(r, 5));
@@ -131,14 +137,7 @@ describe(`sqlite bases as page images (${sqliteDriver.name})`, { skip: !canImage
   test("a base released while its image is pending leaves no file behind; the next base restores everything", async () => {
     const dir = mkdtempSync(join(directory, "abort-"));
     const storage = new MemoryStorage();
-    const b = native(storage, dir, 0, 1, 1000);
-    assert.equal(await b.store.backgroundWriterReady(), true);
-    const v = b.valueState<string>("v");
-    for (let k = 0; k < 50_000; k++) {
-      b.setCurrentKey(k);
-      v.update("z".repeat(200) + k);
-    }
-    b.store.flush();
+    const b = await filled(storage, dir, 50_000, "z".repeat(200));
     const snap = b.snapshot(1);
     snap.release();
     // The next base is a page image too and restores everything.
