@@ -125,10 +125,11 @@ export function needsBase(previous: NativeChain | undefined): boolean {
 /**
  * One native snapshot. At construction (the snapshot point) the store's dirty keys are
  * captured (sqlite_capture.ts) and its changelog file of the epoch ending now is taken
- * over; a base also pins the working file in a read transaction of a second connection.
- * step() copies a base's pinned rows into its file a slice at a time, appends the captured
- * values to the changelog (the taken-over file, or a base's own after it) a slice at a
- * time, then uploads the files in parts. Nothing is written to the working file at the
+ * over; a base asks the background writer for a page image of the working file (or, where
+ * it cannot have one, pins the file in a read transaction of a second connection). step()
+ * copies a pinned base's rows into its file a slice at a time, appends the captured values
+ * to the changelog (the taken-over file, or a base's own after it) a slice at a time, waits
+ * (parked) for a page image, then uploads the files in parts. Nothing is written to the working file at the
  * snapshot point, and the capture takes no key there either (its pass is the first steps).
  */
 export class SqliteNativeSnapshot implements KeyedStateSnapshot {

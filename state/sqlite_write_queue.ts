@@ -7,7 +7,8 @@
  *
  * What a snapshot needs of it: a changelog already has every batch's records (appended
  * when the batch was made); a base pins the file, which may lack the batches not yet
- * committed, so it takes their values too (capturePending()).
+ * committed, so it takes their values too (capturePending()); a base that is a page image
+ * the writer copies after the batches sent (writeImage()) takes only those not yet sent.
  * @module
  */
 import { WeirError } from "../errors.ts";
