@@ -21,6 +21,13 @@ export interface Scheduler {
   after(delayMs: number, fn: () => void): Timer;
   /** Runs fn soon, after pending I/O and timers had their turn. */
   defer(fn: () => void): void;
+  /**
+   * Work done outside this scheduler's time (on a thread of its own) that its clock must not
+   * run past: a virtual scheduler runs no event until `work` settles, so that virtual time
+   * does not race ahead of real work (a checkpoint expiring in virtual minutes while a
+   * thread writes for real milliseconds). Real time needs nothing, and may leave it out.
+   */
+  hold?(work: Promise<unknown>): void;
 }
 
 /** A source of uniform random numbers in [0, 1). */

@@ -15,6 +15,8 @@ import { CONTROL_SLOTS, FAILURE_BYTES, IMAGE_RESULT_BYTES, ImageState, type Writ
 
 /** How long a wait may go without a sign of the writer's thread before it is given up. */
 const SILENCE_MS = 60_000;
+/** How often whenDone() looks whether a page image is written, ms. */
+const IMAGE_POLL_MS = 2;
 
 // A path, not a URL: Bun's and Node's URL types disagree in a type check of both.
 const workerPath = fileURLToPath(new URL(`./sqlite_writer_worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url).href);
@@ -106,9 +108,16 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
       images.push({ path: imagePath, result });
       post({ kind: "image", seq, path: imagePath, result });
       const what = `the page image ${imagePath}`;
+      const done = () => imageState(result) !== ImageState.Pending || failure() !== undefined || ended;
       return {
         seq,
-        done: () => imageState(result) !== ImageState.Pending || failure() !== undefined || ended,
+        done,
+        whenDone: () => new Promise<void>((resolve) => {
+          // Polled: on Deno, Atomics.waitAsync with a timeout never resolves when nothing
+          // else keeps the event loop alive.
+          const poll = () => (done() ? resolve() : setTimeout(poll, IMAGE_POLL_MS));
+          poll();
+        }),
         rows() {
           // Finished, it is the image's outcome, whatever failed after it; a writer that
           // failed before it ignores it, and waitFor() throws why.

@@ -194,6 +194,7 @@ export class HostedSubtasks {
           maxParallelism: g.maxParallelism,
           range,
           clock: ctx.clock,
+          scheduler: ctx.host.scheduler,
           incremental,
           storage: ctx.storage,
           sharedDirectory: sharedStateDirectory(ctx.jobName, ctx.jobId),

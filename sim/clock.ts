@@ -86,6 +86,19 @@ export class SimScheduler implements Scheduler {
     this.schedule(this.delays.defer(), "defer", fn);
   }
 
+  readonly #held = new Set<Promise<void>>();
+
+  hold(work: Promise<unknown>): void {
+    const settled = work.then(() => {}, () => {});
+    this.#held.add(settled);
+    void settled.then(() => this.#held.delete(settled));
+  }
+
+  /** Settles once the work held now (hold()) has settled; undefined when none is. */
+  get held(): Promise<void> | undefined {
+    return this.#held.size === 0 ? undefined : Promise.all(this.#held).then(() => {});
+  }
+
   /** Enqueues fn at now + delayMs under a label that the trace shows. */
   schedule(delayMs: number, label: string, fn: () => void): SimEvent {
     const e: SimEvent = { time: this.clock.now() + delayMs, seq: this.#seq++, label, fn, cancelled: false };

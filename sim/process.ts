@@ -38,6 +38,10 @@ export class ProcessScheduler implements Scheduler {
     this.schedule(this.#world.delays.defer(), "defer", fn);
   }
 
+  hold(work: Promise<unknown>): void {
+    this.#world.hold(work);
+  }
+
   /** Enqueues fn on the world's queue; it never runs once the process died. */
   schedule(delayMs: number, label: string, fn: () => void): SimEvent {
     const e: SimEvent = this.#world.schedule(delayMs, label, () => {

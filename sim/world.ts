@@ -121,6 +121,12 @@ export class World {
         this.limitReason = reason;
         return "limit";
       }
+      // Virtual time waits for work on real threads (Scheduler.hold).
+      const held = this.scheduler.held;
+      if (held) {
+        await held;
+        continue;
+      }
       const e = this.scheduler.next();
       if (!e) {
         // Nothing queued: one settle lets pending promise chains finish (and maybe schedule more).

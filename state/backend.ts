@@ -41,7 +41,7 @@
  *
  * @module
  */
-import type { Clock } from "../actors/time.ts";
+import type { Clock, Scheduler } from "../actors/time.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import type { KeyGroupRange } from "./key_group.ts";
 import type { KeyedTableSnapshot, ListState, MapState, StateKind, StateOptions, ValueState } from "./keyed_state.ts";
@@ -261,6 +261,8 @@ export interface KeyedStateBackendInit {
   range: KeyGroupRange;
   /** Processing-time clock for TTL; without it a TTL declaration is `invalid_state_ttl`. */
   clock?: Clock;
+  /** The subtask's scheduler: a backend tells it of work on threads of its own (Scheduler.hold). */
+  scheduler?: Scheduler;
   /** Write changelogs rather than full snapshots to checkpoints. */
   incremental: boolean;
   /** The job's storage, for backends that write shared files or keep a database. */

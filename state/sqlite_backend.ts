@@ -7,6 +7,7 @@
  * range from canonical tables written by any backend.
  * @module
  */
+import type { Scheduler } from "../actors/time.ts";
 import { copyValue } from "../codec/values.ts";
 import { WeirError } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
@@ -80,6 +81,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
   readonly #store: SqliteStateStore;
   readonly #states = new Map<string, StateInfo>();
   readonly #ttlClock: TtlClock | undefined;
+  readonly #scheduler: Scheduler | undefined;
   readonly #uid: string;
   readonly #key: CurrentKey;
   readonly #driver: SqliteDriver;
@@ -100,6 +102,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
     this.range = init.range;
     this.#uid = init.uid;
     this.#ttlClock = init.clock ? new TtlClock(init.clock) : undefined;
+    this.#scheduler = init.scheduler;
     const driver = options.driver;
     const directory = options.directory ?? `${driver.tempDirectory()}/weir-state`;
     driver.ensureDirectory(directory);
@@ -298,6 +301,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
         previous,
         ttls: new Map([...this.#states.values()].filter((s) => s.ttl && s.declaredTtl !== undefined).map((s) => [s.sid, s.declaredTtl!])),
         now: this.#ttlClock?.now(),
+        scheduler: this.#scheduler,
         onResult,
         onAbort,
       });

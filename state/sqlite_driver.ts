@@ -92,6 +92,8 @@ export interface WriterImage {
   readonly seq: number;
   /** True once the writer is done with it (written, failed, or the writer failed first). */
   done(): boolean;
+  /** Resolves once done() is true; never rejects (rows() tells how it ended). */
+  whenDone(): Promise<void>;
   /**
    * Once done: the rows of its `kv` table.
    * @throws {WeirError} `storage_failed` naming the file when the image could not be

@@ -12,6 +12,7 @@
  * snapshot). Files go up in parts (sqlite_part_upload.ts).
  * @module
  */
+import type { Scheduler } from "../actors/time.ts";
 import { decode, encode } from "../codec/cbor.ts";
 import { WeirError, assert } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
@@ -37,9 +38,6 @@ const PASS_KEYS_PER_UNIT = 1;
  * larger file, a base of TTL states or one without a background writer copies its rows.
  */
 const IMAGE_BYTES_MAX = 64 * 1024 * 1024;
-
-/** How often a snapshot parked for its base's page image looks whether it is written, ms. */
-const IMAGE_POLL_MS = 2;
 
 /** Changelogs after which the next checkpoint writes a base. */
 const CHANGELOGS_MAX = 8;
@@ -89,6 +87,8 @@ export interface NativeSnapshotInit {
    */
   ttls?: ReadonlyMap<number, number>;
   now?: number;
+  /** The job's scheduler, told of the wait for a page image (Scheduler.hold). */
+  scheduler?: Scheduler;
   /** Called with the chain once the result was taken; aborted snapshots call `onAbort`. */
   onResult(chain: NativeChain): void;
   onAbort(): void;
@@ -320,12 +320,11 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   #takeImage(): Promise<boolean> | undefined {
     const image = this.#image!;
     if (!image.done() && !this.#init.store.waitForWriter) {
-      // Polled on a timer: stepping the snapshot until then kept an idle subtask's thread
-      // busy, on a core the writer needs.
-      return new Promise((resolve) => {
-        const poll = () => (image.done() ? resolve(false) : setTimeout(poll, IMAGE_POLL_MS));
-        setTimeout(poll, IMAGE_POLL_MS);
-      });
+      // Awaited, not stepped: stepping the snapshot until then kept an idle subtask's
+      // thread busy, on a core the writer needs.
+      const written = image.whenDone();
+      this.#init.scheduler?.hold?.(written);
+      return written.then(() => false);
     }
     const base = this.#files[0];
     base.rows = image.rows();

@@ -163,12 +163,14 @@ export class SqliteStateStore {
 
   /**
    * The snapshot point's take of the cache: the dirty keys (every one, or with `changedOnly`
-   * those changed since the previous capture) with their values now, and a new epoch.
+   * those changed since the previous capture) with their values now, and a new epoch; of
+   * the pending write-backs every one, or with `pendingUnsentOnly` those not yet sent to
+   * the background writer.
    */
-  capture(changedOnly: boolean): DirtyCapture {
+  capture(changedOnly: boolean, pendingUnsentOnly = false): DirtyCapture {
     const capture = new DirtyCapture(this.#codecs);
     // A changelog has the pending keys already: their records went to it when written back.
-    if (!changedOnly) this.#writes.capturePending(capture);
+    if (!changedOnly) this.#writes.capturePending(capture, pendingUnsentOnly);
     return this.#cache.capture(changedOnly, this.#codecs, capture);
   }
 
@@ -181,10 +183,7 @@ export class SqliteStateStore {
    */
   captureWithImage(imagePath: string): { capture: DirtyCapture; image: WriterImage } | undefined {
     const image = this.#writes.writeImage(imagePath);
-    if (image === undefined) return undefined;
-    const capture = new DirtyCapture(this.#codecs);
-    this.#writes.capturePending(capture, true);
-    return { capture: this.#cache.capture(false, this.#codecs, capture), image };
+    return image && { capture: this.capture(false, true), image };
   }
 
   /** Bytes of the file's pages as this store's connection sees them (what a page image copies). */

@@ -85,7 +85,7 @@ describe("windows on keyed streams", () => {
       }, { uid: "win" })
       .sinkTo(sink, { uid: "out" });
     const result = await finished(world, e);
-    assert.equal(result.status, "finished");
+    assert.equal(result.status, "finished", `the job ended ${result.status}: ${result.error?.stack}`);
     assert.ok(fail.fired && result.restarts >= 1);
     const want = oracle((ts) => [0, 1, 2, 3].map((i) => Math.floor(ts / 500) * 500 - i * 500).filter((s) => s > ts - 2000));
     assert.deepEqual(sorted(sink.committed), sorted([...want].map(([id, [s, c]]) => [Number(id.split("/")[0]), s, c] as [number, number, number])));

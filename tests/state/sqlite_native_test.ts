@@ -155,4 +155,54 @@ describe(`sqlite bases as page images (${sqliteDriver.name})`, { skip: !canImage
     b.dispose();
     r.dispose();
   });
+
+  test("a snapshot waiting for its page image holds its scheduler's clock until the image is written (virtual time does not race the writer)", async () => {
+    const dir = mkdtempSync(join(directory, "hold-"));
+    const storage = new MemoryStorage();
+    const held: Promise<unknown>[] = [];
+    const scheduler = { after: () => ({ cancel() {} }), defer() {}, hold: (work: Promise<unknown>) => void held.push(work) };
+    const b = new SqliteKeyedStateBackend(
+      { maxParallelism: 128, range: keyGroupRangeFor(0, 1, 128), incremental: true, storage, uid: "op", subtaskIndex: 0, jobId: "hold", scheduler },
+      { driver: sqliteDriver, directory: dir, cacheEntriesMax: 64, nativeCheckpoints: true, writeGroupRows: 16 },
+    );
+    assert.equal(await b.store.backgroundWriterReady(), true);
+    // Another connection's write lock stalls the writer on the first write-back group, and
+    // so on the image queued behind it.
+    const lock = sqliteDriver.open(b.store.path);
+    lock.exec("BEGIN IMMEDIATE");
+    const v = b.valueState<number>("v");
+    // A few more keys than the cache holds: one group of write-backs goes to the writer
+    // (a second would wait for the first, behind the lock).
+    for (let k = 0; k < 72; k++) {
+      b.setCurrentKey(k);
+      v.update(k);
+    }
+    const snap = b.snapshot(1);
+    let waited: Promise<boolean> | undefined;
+    for (let i = 0; i < 1000 && !waited; i++) {
+      const r = snap.step(1000);
+      if (r instanceof Promise) waited = r;
+      else assert.equal(r, false, "not finished while the writer is stalled");
+    }
+    assert.ok(waited, "the snapshot waits for its image");
+    assert.equal(snap.awaitsStorageOnly, true);
+    assert.equal(held.length, 1, "the wait is held on the scheduler");
+    let settled = false;
+    void held[0].then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(settled, false, "the held wait lasts while the writer is stalled");
+    lock.exec("ROLLBACK");
+    lock.close();
+    await held[0];
+    const handle = await finish(snap);
+    assert.deepEqual(await baseHeaderBytes(storage, handle), [2, 2]);
+    const r = native(storage, dir, 0, 1, 1000);
+    await r.restore([handle]);
+    for (const k of [0, 63, 71]) {
+      r.setCurrentKey(k);
+      assert.equal(r.valueState<number>("v").value(), k);
+    }
+    b.dispose();
+    r.dispose();
+  });
 });
