@@ -12,6 +12,7 @@ import { maxLocalPayload } from "./sqlite_btree_file.ts";
 
 const LEAF_INDEX = 0x0a;
 const INTERIOR_INDEX = 0x02;
+const LEAF_TABLE = 0x0d;
 /** Deeper than any B-tree of 2^32 pages: a deeper walk is a loop in a damaged file. */
 const DEPTH_MAX = 40;
 
@@ -94,4 +95,64 @@ export function forEachIndexCell(file: Uint8Array, rootPage: number, what: strin
     return walk(((file[head + 8] << 24) >>> 0) + (file[head + 9] << 16) + (file[head + 10] << 8) + file[head + 11], depth + 1);
   };
   return walk(rootPage, 0);
+}
+
+/**
+ * The root page of table `name` as the schema table (page 1) of the database `file` names
+ * it: what SQLite's `SELECT rootpage FROM sqlite_schema` answers, without opening the file.
+ * Undefined when the schema is not one leaf page of cells that fit in it (a schema of
+ * many tables; the caller asks SQLite), or names no such table.
+ *
+ * @example
+ * ```ts
+ * import { tableRootPage } from "./sqlite_btree_cells.ts";
+ * import { sqliteDriver } from "../platforms/sqlite.ts";
+ * const path = `${sqliteDriver.tempDirectory()}/weir-doc-root-${performance.now()}.db`;
+ * const db = sqliteDriver.open(path);
+ * db.exec("CREATE TABLE a (x); CREATE TABLE kv (k PRIMARY KEY) WITHOUT ROWID;");
+ * const root = db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'kv'").get()!.rootpage;
+ * db.close();
+ * console.assert(tableRootPage(sqliteDriver.readFile(path), "kv") === root);
+ * sqliteDriver.removeFiles(path);
+ * ```
+ */
+export function tableRootPage(file: Uint8Array, name: string): number | undefined {
+  const pageSize = filePageSize(file);
+  if (pageSize < 512 || file.length < pageSize || file[100] !== LEAF_TABLE) return undefined;
+  const usable = pageSize - file[20];
+  const count = (file[103] << 8) | file[104];
+  const want = new TextEncoder().encode(name);
+  let at = 0;
+  const varint = (): number => {
+    let v = 0;
+    for (let i = 0; i < 9; i++) {
+      const b = file[at++];
+      v = v * 128 + (b & 0x7f);
+      if (b < 0x80) break;
+    }
+    return v;
+  };
+  for (let c = 0; c < count; c++) {
+    at = (file[108 + 2 * c] << 8) | file[109 + 2 * c];
+    const payload = varint();
+    varint(); // the rowid
+    // A cell that spills to an overflow page (a long CREATE statement): SQLite's to read.
+    if (payload > usable - 35 || at + payload > pageSize) return undefined;
+    const headerStart = at;
+    const headerEnd = headerStart + varint();
+    const types: number[] = [];
+    while (at < headerEnd && types.length < 4) types.push(varint());
+    // Columns: type, name, tbl_name, rootpage (an integer of 1–4 bytes).
+    const [typeT, nameT, tableT, rootT] = types;
+    if (types.length < 4 || ![typeT, nameT, tableT].every((t) => t >= 13 && t % 2 === 1) || !(rootT >= 1 && rootT <= 4)) continue;
+    let body = headerEnd + (typeT - 13) / 2;
+    const nameLength = (nameT - 13) / 2;
+    const matches = nameLength === want.length && want.every((b, i) => file[body + i] === b);
+    body += nameLength + (tableT - 13) / 2;
+    if (!matches) continue;
+    let root = 0;
+    for (let i = 0; i < rootT; i++) root = root * 256 + file[body + i];
+    return root;
+  }
+  return undefined;
 }

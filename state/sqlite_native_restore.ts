@@ -10,6 +10,7 @@ import { WeirError } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import type { IncrementalKeyedState, KeyedStateHandle, SharedStateRef } from "./backend.ts";
 import type { KeyGroupRange } from "./key_group.ts";
+import { tableRootPage } from "./sqlite_btree_cells.ts";
 import { ChainChanges } from "./sqlite_chain_changes.ts";
 import { REBUILD_BASE_BYTES_MAX, rebuildChain } from "./sqlite_chain_rebuild.ts";
 import { applyChangelog } from "./sqlite_changelog.ts";
@@ -53,15 +54,31 @@ export async function downloadFile(storage: StorageAdapter, driver: SqliteDriver
   driver.removeFiles(path);
   // A changelog may be empty: no parts, and still a file.
   if (refs.length === 0) driver.writeFile(path, new Uint8Array(0));
-  for (let i = 0; i < refs.length; i++) {
-    const ref = refs[i];
-    const bytes = await storage.get(ref.key);
-    if (!bytes) throw new WeirError("checkpoint_corrupt", `The SQLite state file part ${ref.key} is missing from ${storage.description}`);
-    if (bytes.length !== ref.size || checksumOf(bytes) !== ref.checksum) {
-      throw new WeirError("checkpoint_corrupt", `The SQLite state file part ${ref.key} in ${storage.description} does not match its checksum`);
-    }
-    driver.writeFile(path, bytes, i > 0);
+  for (let i = 0; i < refs.length; i++) driver.writeFile(path, await downloadPart(storage, refs[i]), i > 0);
+}
+
+/**
+ * Downloads one file of a chain into memory, checking every part.
+ * @throws {WeirError} `checkpoint_corrupt` for a missing or damaged part
+ */
+export async function downloadBytes(storage: StorageAdapter, refs: SharedStateRef[]): Promise<Uint8Array> {
+  if (refs.length === 1) return await downloadPart(storage, refs[0]);
+  const bytes = new Uint8Array(refs.reduce((n, r) => n + r.size, 0));
+  let at = 0;
+  for (const ref of refs) {
+    bytes.set(await downloadPart(storage, ref), at);
+    at += ref.size;
   }
+  return bytes;
+}
+
+async function downloadPart(storage: StorageAdapter, ref: SharedStateRef): Promise<Uint8Array> {
+  const bytes = await storage.get(ref.key);
+  if (!bytes) throw new WeirError("checkpoint_corrupt", `The SQLite state file part ${ref.key} is missing from ${storage.description}`);
+  if (bytes.length !== ref.size || checksumOf(bytes) !== ref.checksum) {
+    throw new WeirError("checkpoint_corrupt", `The SQLite state file part ${ref.key} in ${storage.description} does not match its checksum`);
+  }
+  return bytes;
 }
 
 /**
@@ -162,32 +179,26 @@ export async function forEachChainFile(
   }
 }
 
-/** A downloaded file of a chain: where it is and what it is. */
+/** A file of a chain downloaded into memory: what it is, and its bytes. */
 export interface ChainFile {
-  path: string;
   file: NativeFile;
+  bytes: Uint8Array;
 }
 
 /**
- * Downloads every file of `handle`'s chain to a path `pathOf()` gives and hands them all to
- * `take` at once, in order (a merge reads them together); removes them after.
+ * Downloads every file of `handle`'s chain into memory, in order (a merge reads them
+ * together, and writing them to disk first only to read them back cost a pass over each).
  * @throws {WeirError} `checkpoint_corrupt` for a missing or damaged part
  */
-export async function withChainFiles(storage: StorageAdapter, driver: SqliteDriver, handle: IncrementalKeyedState, pathOf: () => string, take: (files: ChainFile[], layout: NativeLayout) => void): Promise<void> {
+export async function downloadChain(storage: StorageAdapter, handle: IncrementalKeyedState): Promise<ChainFile[]> {
   const layout = readLayout(handle);
   const files: ChainFile[] = [];
-  try {
-    let at = 0;
-    for (const file of layout.files) {
-      const path = pathOf();
-      files.push({ path, file });
-      await downloadFile(storage, driver, handle.shared.slice(at, at + file.parts), path);
-      at += file.parts;
-    }
-    take(files, layout);
-  } finally {
-    for (const { path } of files) driver.removeFiles(path);
+  let at = 0;
+  for (const file of layout.files) {
+    files.push({ file, bytes: await downloadBytes(storage, handle.shared.slice(at, at + file.parts)) });
+    at += file.parts;
   }
+  return files;
 }
 
 /** Base rows per changelog record above which a chain is applied record by record. */
@@ -216,29 +227,39 @@ export function mergePays(handle: IncrementalKeyedState): boolean {
  * memory, or a record that needs an overflow page.
  * @throws {WeirError} `checkpoint_corrupt` for a damaged file; `storage_failed`
  */
-export function mergeChainFiles(store: SqliteStateStore, files: ChainFile[], layout: NativeLayout, range: KeyGroupRange): boolean {
+export function mergeChainFiles(store: SqliteStateStore, files: ChainFile[], layout: NativeLayout, range: KeyGroupRange, what: string): boolean {
   const [base, ...changelogs] = files;
-  const driver = store.driver;
-  if (base?.file.kind !== "base" || driver.fileSize(base.path) > REBUILD_BASE_BYTES_MAX) return false;
+  if (base?.file.kind !== "base" || base.bytes.length > REBUILD_BASE_BYTES_MAX) return false;
   const sids = new Map(layout.states.map(([, sid]) => [sid, sid]));
   const changes = new ChainChanges(range, sids);
-  let bytes: Uint8Array;
-  let kvRoot: number;
+  changelogs.forEach(({ bytes }, i) => changes.add({ bytes, what: `changelog ${i + 1} of ${what}` }));
+  const baseWhat = `the base of ${what}`;
+  const kvRoot = tableRootPage(base.bytes, "kv") ?? rootPageBySqlite(store.driver, base.bytes, baseWhat);
+  return rebuildChain(store, { bytes: base.bytes, kvRoot, what: baseWhat }, changes, range);
+}
+
+/**
+ * The root page of a base's `kv` table as SQLite reads it, for a schema tableRootPage()
+ * cannot read alone (never written by this backend, but a file may hold one).
+ * @throws {WeirError} `checkpoint_corrupt` when SQLite cannot read the file or it has no `kv`
+ */
+function rootPageBySqlite(driver: SqliteDriver, bytes: Uint8Array, what: string): number {
+  const path = `${driver.tempDirectory()}/weir-base-schema-${crypto.randomUUID()}.db`;
   try {
-    for (const { path } of changelogs) changes.add({ bytes: driver.readFile(path), what: path });
-    const db = driver.open(base.path);
+    driver.writeFile(path, bytes);
+    const db = driver.open(path);
     try {
-      kvRoot = db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'kv'").get()?.rootpage as number;
+      const root = db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'kv'").get()?.rootpage;
+      if (typeof root === "number") return root;
     } finally {
       db.close();
     }
-    bytes = driver.readFile(base.path);
   } catch (e) {
-    if (e instanceof WeirError) throw e;
-    throw new WeirError("checkpoint_corrupt", `Cannot read the SQLite state chain of ${base.path}: ${(e as Error).message}`, { cause: e });
+    throw new WeirError("checkpoint_corrupt", `Cannot read the SQLite state file ${what}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    driver.removeFiles(path);
   }
-  if (typeof kvRoot !== "number") throw new WeirError("checkpoint_corrupt", `The SQLite state file ${base.path} has no kv table`);
-  return rebuildChain(store, { bytes, kvRoot, what: base.path }, changes, range);
+  throw new WeirError("checkpoint_corrupt", `The SQLite state file ${what} has no kv table`);
 }
 
 /** What restoring native chains asks of the backend they restore into. */
@@ -273,10 +294,21 @@ export async function restoreChains(storage: StorageAdapter, handles: Incrementa
       await forEachChainFile(storage, driver, [h], target.pathOf, take);
       continue;
     }
-    await withChainFiles(storage, driver, h, target.pathOf, (files, layout) => {
-      if (mergeChainFiles(target.store, files, layout, target.range)) return target.merged(layout.states);
-      // A record too large for the merge: file by file after all.
-      for (const { path, file } of files) take(path, file, layout, h);
-    });
+    const layout = readLayout(h);
+    const files = await downloadChain(storage, h);
+    if (mergeChainFiles(target.store, files, layout, target.range, `the chain of key groups ${h.range.start}-${h.range.end}`)) {
+      target.merged(layout.states);
+      continue;
+    }
+    // A record too large for the merge: file by file after all.
+    for (const { file, bytes } of files) {
+      const path = target.pathOf();
+      try {
+        driver.writeFile(path, bytes);
+        take(path, file, layout, h);
+      } finally {
+        driver.removeFiles(path);
+      }
+    }
   }
 }

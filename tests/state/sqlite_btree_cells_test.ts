@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { WeirError } from "../../errors.ts";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
-import { forEachIndexCell } from "../../state/sqlite_btree_cells.ts";
+import { forEachIndexCell, tableRootPage } from "../../state/sqlite_btree_cells.ts";
 import { KvRecords } from "../../state/sqlite_records.ts";
 import { SimPrng } from "../../sim/prng.ts";
 
@@ -62,6 +62,33 @@ describe("forEachIndexCell()", () => {
     file[(root - 1) * pageSize] = 0x0d;
     assert.throws(() => forEachIndexCell(file, root, "damaged.db", () => {}), (e: unknown) => e instanceof WeirError && e.code === "checkpoint_corrupt" && /damaged\.db/.test(e.message));
     assert.throws(() => forEachIndexCell(file, 10_000, "damaged.db", () => {}), (e: unknown) => e instanceof WeirError && e.code === "checkpoint_corrupt" && /page 10000/.test(e.message));
+    sqliteDriver.removeFiles(path);
+  });
+});
+
+describe("tableRootPage()", () => {
+  test("names the root page SQLite's schema gives, for tables after others, and undefined for a table not there or a schema SQLite must read", () => {
+    const path = join(directory, "schema.db");
+    sqliteDriver.removeFiles(path);
+    const db = sqliteDriver.open(path);
+    db.exec(`PRAGMA journal_mode = WAL; CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID; CREATE INDEX meta_v ON meta (value); CREATE VIEW vw AS SELECT 1; CREATE TABLE kv ${KV}; INSERT INTO kv VALUES (1, 0, x'01', NULL, x'02')`);
+    const rootOf = (name: string) => db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = ?").get(name)!.rootpage as number;
+    // WAL: the schema is in the file once checkpointed.
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    const file = sqliteDriver.readFile(path);
+    assert.equal(tableRootPage(file, "kv"), rootOf("kv"));
+    assert.equal(tableRootPage(file, "meta"), rootOf("meta"));
+    assert.ok(rootOf("kv") > 2);
+    assert.equal(tableRootPage(file, "k"), undefined);
+    assert.equal(tableRootPage(file, "vw"), undefined, "a view has no root page");
+    // A schema of more tables than page 1 holds (an interior page first): undefined, not a guess.
+    for (let i = 0; i < 60; i++) db.exec(`CREATE TABLE padding_${i}_${"x".repeat(40)} (a, b, c)`);
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    const big = sqliteDriver.readFile(path);
+    assert.equal(big[100], 0x05, "page 1 is an interior page now");
+    assert.equal(tableRootPage(big, "kv"), undefined);
+    assert.equal(tableRootPage(new Uint8Array(50), "kv"), undefined, "no header");
+    db.close();
     sqliteDriver.removeFiles(path);
   });
 });

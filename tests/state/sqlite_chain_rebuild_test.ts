@@ -6,7 +6,7 @@ import { sqliteDriver } from "../../platforms/sqlite.ts";
 import type { IncrementalKeyedState, KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
 import type { KeyGroupRange } from "../../state/key_group.ts";
 import { SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
-import { adoptBase, applyFile, mergeChainFiles, mergePays, readLayout, withChainFiles } from "../../state/sqlite_native_restore.ts";
+import { adoptBase, applyFile, downloadChain, mergeChainFiles, mergePays, readLayout } from "../../state/sqlite_native_restore.ts";
 import type { SqliteDatabase } from "../../state/sqlite_driver.ts";
 import { SqliteStateStore } from "../../state/sqlite_store.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
@@ -70,24 +70,51 @@ async function chain(storage: MemoryStorage, valueBytes = 1, expected = new Map<
 }
 
 /** Restores `handle`'s chain into two empty stores, by the merge and file by file; returns both stores' rows. */
-async function restoreBothWays(storage: MemoryStorage, handle: KeyedStateHandle, range: KeyGroupRange): Promise<{ merged: string[]; byFile: string[]; took: boolean }> {
+async function restoreBothWays(storage: MemoryStorage, handle: KeyedStateHandle, range: KeyGroupRange, schemaOverPage1 = false): Promise<{ merged: string[]; byFile: string[]; took: boolean }> {
   const merged = storeOf();
   const byFile = storeOf();
   let took = false;
-  await withChainFiles(storage, sqliteDriver, handle as IncrementalKeyedState, () => join(directory, `file-${++opened}`), (files, layout) => {
-    took = mergeChainFiles(merged, files, layout, range);
-    for (const { path, file } of files) {
-      if (file.kind === "base") adoptBase(byFile, path, range);
-      else applyFile(byFile, path, range, true, layout.states.map(([, sid]) => [sid, sid]));
-    }
-  });
+  const layout = readLayout(handle as IncrementalKeyedState);
+  const files = await downloadChain(storage, handle as IncrementalKeyedState);
+  if (schemaOverPage1) files[0].bytes = withSchemaOverPage1(files[0].bytes);
+  took = mergeChainFiles(merged, files, layout, range, "the test's chain");
+  for (const { bytes, file } of files) {
+    const path = join(directory, `file-${++opened}`);
+    sqliteDriver.writeFile(path, bytes);
+    if (file.kind === "base") adoptBase(byFile, path, range);
+    else applyFile(byFile, path, range, true, layout.states.map(([, sid]) => [sid, sid]));
+    sqliteDriver.removeFiles(path);
+  }
   const out = { merged: rowsOf(merged.db), byFile: rowsOf(byFile.db), took };
   merged.dispose();
   byFile.dispose();
   return out;
 }
 
+/** The base `bytes` with tables added until its schema outgrows page 1 (the merge asks SQLite for kv's root page then). */
+function withSchemaOverPage1(bytes: Uint8Array): Uint8Array {
+  const path = join(directory, `padded-${++opened}`);
+  sqliteDriver.writeFile(path, bytes);
+  const db = sqliteDriver.open(path);
+  db.exec("PRAGMA journal_mode = DELETE");
+  for (let i = 0; i < 60; i++) db.exec(`CREATE TABLE padding_${i}_${"x".repeat(40)} (a, b, c)`);
+  db.close();
+  const padded = sqliteDriver.readFile(path);
+  sqliteDriver.removeFiles(path);
+  assert.equal(padded[100], 0x05, "page 1 is an interior page");
+  return padded;
+}
+
 describe("mergeChainFiles()", () => {
+  test("reads the root page of kv through SQLite when the base's schema is more than page 1", async () => {
+    const storage = new MemoryStorage();
+    const h = await chain(storage);
+    const { merged, byFile, took } = await restoreBothWays(storage, h, { start: 0, end: maxParallelism - 1 }, true);
+    assert.equal(took, true);
+    assert.ok(byFile.length > 100);
+    assert.deepEqual(merged, byFile);
+  });
+
   for (const range of [{ start: 0, end: maxParallelism - 1 }, { start: 20, end: 40 }]) {
     test(`restores a chain with deletions, revivals, object keys and a state added later as applying it file by file does (key groups ${range.start}-${range.end})`, async () => {
       const storage = new MemoryStorage();
@@ -107,9 +134,8 @@ describe("mergeChainFiles()", () => {
     const storage = new MemoryStorage();
     const h = await chain(storage, 3000);
     const merged = storeOf();
-    await withChainFiles(storage, sqliteDriver, h as IncrementalKeyedState, () => join(directory, `file-${++opened}`), (files, layout) => {
-      assert.equal(mergeChainFiles(merged, files, layout, { start: 0, end: maxParallelism - 1 }), false);
-    });
+    const files = await downloadChain(storage, h as IncrementalKeyedState);
+    assert.equal(mergeChainFiles(merged, files, readLayout(h as IncrementalKeyedState), { start: 0, end: maxParallelism - 1 }, "the test's chain"), false);
     assert.deepEqual(rowsOf(merged.db), []);
     merged.dispose();
   });
