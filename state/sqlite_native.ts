@@ -19,11 +19,12 @@ import type { StorageAdapter } from "../storage/adapter.ts";
 import type { IncrementalKeyedState, KeyedStateSnapshot, SharedStateRef } from "./backend.ts";
 import type { KeyGroupRange } from "./key_group.ts";
 import type { StateKind } from "./keyed_state.ts";
-import type { SqliteDatabase, SqliteDriver, WriterImage } from "./sqlite_driver.ts";
+import type { SqliteDriver, WriterImage } from "./sqlite_driver.ts";
 import { liveStored } from "./sqlite_forms.ts";
 import type { DirtyCapture } from "./sqlite_capture.ts";
 import { PartUpload } from "./sqlite_part_upload.ts";
 import { RowBytes } from "./sqlite_row_bytes.ts";
+import { RowCopyBase } from "./sqlite_row_copy.ts";
 import { ChangelogWriter } from "./sqlite_changelog.ts";
 import type { SqliteStateStore } from "./sqlite_store.ts";
 
@@ -41,8 +42,6 @@ const IMAGE_BYTES_MAX = 64 * 1024 * 1024;
 
 /** Changelogs after which the next checkpoint writes a base. */
 const CHANGELOGS_MAX = 8;
-
-const KV_SCHEMA = "(kg INTEGER NOT NULL, s INTEGER NOT NULL, k BLOB NOT NULL, ok BLOB, v BLOB NOT NULL, PRIMARY KEY (kg, s, k)) WITHOUT ROWID";
 
 /** A state as a native file records it. */
 export type NativeState = [name: string, sid: number, kind: StateKind, ttl: boolean];
@@ -137,8 +136,8 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   readonly #init: NativeSnapshotInit;
   readonly #kind: "base" | "changelog";
   readonly #capture: DirtyCapture;
-  /** A base: the connection pinning the working file, with the base file attached as `out`. */
-  #db: SqliteDatabase | undefined;
+  /** A base copied row by row (no page image): the copy, until every row is in. */
+  #rowCopy: RowCopyBase | undefined;
   /**
    * Where the captured values go: a changelog's file, which the write-backs of the epoch
    * ending at the snapshot point filled; a base's own changelog after it (overwriting rows
@@ -152,8 +151,6 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   /** Keys and values of captured rows, across steps. */
   readonly #rowBytes = new RowBytes();
   #chain: NativeChain | undefined;
-  #after: [number, number, Uint8Array] = [-1, 0, new Uint8Array(0)];
-  #rowsCopied = false;
   /** A base the background writer writes as a page image of the working file, until taken. */
   #image: WriterImage | undefined;
   #captured = 0;
@@ -189,26 +186,18 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     if (!base) {
       this.#log = log;
       this.#files.push({ path: log.path, kind: "changelog", rows: 0, parts: 0, size: 0 });
-      this.#rowsCopied = true;
       return;
     }
     driver.removeFiles(log.path);
     this.#files.push({ path, kind: "base", rows: 0, parts: 0, size: 0 });
     if (this.#image) return;
+    const { ttls, now } = init;
     try {
-      const db = (this.#db = driver.open(store.path));
-      db.exec(`ATTACH '${path.replace(/'/g, "''")}' AS out`);
-      // A base of TTL states gives back the pages of the expired rows it drops (auto_vacuum, set before its first table).
-      const vacuum = (init.ttls?.size ?? 0) > 0;
-      db.exec(`${vacuum ? "PRAGMA out.auto_vacuum = FULL; " : ""}PRAGMA out.journal_mode = OFF; PRAGMA out.synchronous = OFF; CREATE TABLE out.kv ${KV_SCHEMA};`);
-      db.exec("BEGIN");
-      // A WAL read transaction takes its snapshot at its first read: this is the snapshot point.
-      db.prepare("SELECT count(*) AS n FROM main.meta").get();
+      this.#rowCopy = new RowCopyBase(driver, store.path, path, ttls && now !== undefined ? { ttls, kinds: this.#kinds, now } : undefined);
     } catch (e) {
-      this.#closeDb();
       this.#capture.release();
       driver.removeFiles(path);
-      throw new WeirError("storage_failed", `Cannot start snapshot ${init.checkpointId} of ${store.path}: ${(e as Error).message}`, { cause: e });
+      throw e;
     }
   }
 
@@ -228,7 +217,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
       try {
         // The capture's pass first: until it is over, every key used is checked against it.
         if (!this.#capture.passed) this.#capture.pass(budget === Infinity ? Infinity : Math.max(16, budget * PASS_KEYS_PER_UNIT));
-        else if (!this.#rowsCopied && !this.#image) this.#copyRows(budget);
+        else if (this.#rowCopy) this.#copyRows(budget);
         else if (!this.#logWritten) this.#writeCaptured(budget);
         else {
           const waiting = this.#takeImage();
@@ -236,7 +225,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
         }
       } catch (e) {
         // A full disk (or any SQLite failure) fails this checkpoint, not the working file.
-        this.#closeDb();
+        this.#rowCopy?.close();
         if (e instanceof WeirError) throw e;
         throw new WeirError("storage_failed", `Cannot write snapshot ${this.checkpointId} of ${this.#init.store.path}: ${(e as Error).message}`, { cause: e });
       }
@@ -251,25 +240,16 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     });
   }
 
-  /** A base: copies about `budget` rows of the pinned working file. */
+  /** A base copied row by row: about `budget` rows more. */
   #copyRows(budget: number): void {
-    const r = this.#db!;
+    const copy = this.#rowCopy!;
+    const done = copy.step(budget);
     const base = this.#files[0];
-    const limit = budget === Infinity ? -1 : Math.max(256, Math.floor(budget));
-    const n = r.prepare("INSERT INTO out.kv SELECT * FROM main.kv WHERE (kg, s, k) > (?, ?, ?) ORDER BY kg, s, k LIMIT ?").run(...this.#after, limit).changes;
-    base.rows += n;
-    // The slice's last row is taken before expired rows leave it, so the next slice starts after it.
-    const last = limit > 0 && n === limit ? r.prepare("SELECT kg, s, k FROM out.kv ORDER BY kg DESC, s DESC, k DESC LIMIT 1").get()! : undefined;
-    base.rows -= this.#dropExpired(r);
-    if (last) {
-      this.#after = [last.kg as number, last.s as number, last.k as Uint8Array];
-      return;
-    }
-    // Every row is copied: the pin on the working file ends; captured values follow.
-    r.exec("COMMIT");
-    this.#closeDb();
+    base.rows = copy.rows;
+    if (!done) return;
+    // Every row is copied: the pin on the working file ended; captured values follow.
+    this.#rowCopy = undefined;
     base.size = this.#init.driver.fileSize(base.path);
-    this.#rowsCopied = true;
   }
 
   /**
@@ -333,27 +313,6 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     this.#copied = true;
   }
 
-  /**
-   * Deletes from the base being written the rows of this slice (after `#after`) of TTL states
-   * whose value, or every element or entry, expired; returns how many. Expired parts of a
-   * row that is partly alive stay: a read never returns them.
-   */
-  #dropExpired(r: SqliteDatabase): number {
-    const { ttls, now } = this.#init;
-    if (!ttls || ttls.size === 0 || now === undefined) return 0;
-    const del = r.prepare("DELETE FROM out.kv WHERE kg = ? AND s = ? AND k = ?");
-    let dropped = 0;
-    for (const row of r.prepare("SELECT kg, s, k, v FROM out.kv WHERE (kg, s, k) > (?, ?, ?)").all(...this.#after)) {
-      const ttl = ttls.get(row.s as number);
-      const kind = this.#kinds.get(row.s as number);
-      if (ttl === undefined || kind === undefined) continue;
-      if (liveStored(kind, decode(row.v as Uint8Array, "a value in the SQLite state database"), ttl, now) === undefined) {
-        dropped += del.run(row.kg as number, row.s as number, row.k as Uint8Array).changes;
-      }
-    }
-    return dropped;
-  }
-
   #finish(): void {
     this.#removeFiles();
     const prev = this.#init.previous;
@@ -380,7 +339,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    this.#closeDb();
+    this.#rowCopy?.close();
     this.#capture.release();
     // Not finished: the writer removes its file, so a release never waits for it.
     this.#image?.abandon();
@@ -391,17 +350,5 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
       // Parts of an aborted snapshot are referenced by nothing.
       for (const ref of this.#upload.refs) void this.#init.storage.delete(ref.key).catch(() => {});
     }
-  }
-
-  #closeDb(): void {
-    const r = this.#db;
-    this.#db = undefined;
-    if (!r) return;
-    try {
-      r.exec("ROLLBACK");
-    } catch {
-      // Not in a transaction (committed already).
-    }
-    r.close();
   }
 }
