@@ -1,5 +1,6 @@
 /**
- * The options of the SQLite keyed state backend (sqlite_backend.ts).
+ * The options of the SQLite keyed state backend (sqlite_backend.ts) and of the store under
+ * it (sqlite_store.ts).
  * @module
  */
 import type { SqliteDriver } from "./sqlite_driver.ts";
@@ -30,5 +31,29 @@ export interface SqliteBackendOptions {
    * depend on the writer thread's pace (the simulator, whose schedules must repeat).
    * Default false: the subtask processes records meanwhile.
    */
+  waitForWriter?: boolean;
+}
+
+/** What a store is opened with. */
+export interface SqliteStoreOptions {
+  /** The database file (created; an existing file is reopened as it is). */
+  path: string;
+  maxParallelism: number;
+  /** Keys kept decoded in memory; more are written back and dropped. */
+  cacheEntriesMax: number;
+  /**
+   * Writes every row written back to the file into a changelog file too, one file per
+   * capture epoch (see rotateLog()): the content of the next changelog (incremental
+   * checkpoints).
+   */
+  trackChanges?: boolean;
+  /**
+   * Write-backs go to the driver's background writer, when it has one (default true);
+   * false applies them on the calling thread.
+   */
+  backgroundWrites?: boolean;
+  /** Rows a background writer's transaction gathers (default GROUP_ROWS); tests use few. */
+  writeGroupRows?: number;
+  /** See SqliteBackendOptions.waitForWriter. */
   waitForWriter?: boolean;
 }

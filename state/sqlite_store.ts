@@ -26,36 +26,12 @@ import { ChangelogWriter } from "./sqlite_changelog.ts";
 import type { SqliteDatabase, SqliteDriver, SqliteStatement, WriterImage } from "./sqlite_driver.ts";
 import { SqliteSnapshotReader } from "./sqlite_snapshot_reader.ts";
 import { inTransaction } from "./sqlite_transaction.ts";
+import type { SqliteStoreOptions } from "./sqlite_backend_options.ts";
 
 /** Converts one state's values between their in-memory form and their stored (canonical) form. */
 export interface StateCodec {
   toStored(mem: unknown): unknown;
   fromStored(stored: unknown): unknown;
-}
-
-
-/** What a store is opened with. */
-export interface SqliteStoreOptions {
-  /** The database file (created; an existing file is reopened as it is). */
-  path: string;
-  maxParallelism: number;
-  /** Keys kept decoded in memory; more are written back and dropped. */
-  cacheEntriesMax: number;
-  /**
-   * Writes every row written back to the file into a changelog file too, one file per
-   * capture epoch (see rotateLog()): the content of the next changelog (incremental
-   * checkpoints).
-   */
-  trackChanges?: boolean;
-  /**
-   * Write-backs go to the driver's background writer, when it has one (default true);
-   * false applies them on the calling thread.
-   */
-  backgroundWrites?: boolean;
-  /** Rows a background writer's transaction gathers (default GROUP_ROWS); tests use few. */
-  writeGroupRows?: number;
-  /** See SqliteBackendOptions.waitForWriter. */
-  waitForWriter?: boolean;
 }
 
 /** The working file's tables (a restore's template file has them too). */
