@@ -14,9 +14,11 @@ import { WeirError } from "../errors.ts";
 import type { KeyGroupRange } from "./key_group.ts";
 import { filePageSize, forEachIndexCell } from "./sqlite_btree_cells.ts";
 import { adoptRecords, kvTemplate, maxLocalPayload, templatePageSize } from "./sqlite_btree_file.ts";
-import type { ChainChanges, SortedChanges } from "./sqlite_chain_changes.ts";
+import type { SortedChanges } from "./sqlite_chain_changes.ts";
 import { NO_ORIGINAL_KEY, RECORD_KEY_OFFSET, recordU32, recordValueAt } from "./sqlite_changelog.ts";
 import { KvRecords, varintLength } from "./sqlite_records.ts";
+import { BulkRowWriter } from "./sqlite_bulk.ts";
+import { inTransaction } from "./sqlite_transaction.ts";
 import type { SqliteStateStore } from "./sqlite_store.ts";
 
 /**
@@ -108,11 +110,11 @@ export function mergeChain(base: BaseFile, changes: SortedChanges, range: KeyGro
  * Returns false, having changed nothing, when the chain cannot be merged this way.
  * @throws {WeirError} `checkpoint_corrupt`; `storage_failed` when the file cannot be written
  */
-export function rebuildChain(store: SqliteStateStore, base: BaseFile, changes: ChainChanges, range: KeyGroupRange): boolean {
+export function rebuildChain(store: SqliteStateStore, base: BaseFile, changes: SortedChanges, range: KeyGroupRange): boolean {
   if (filePageSize(base.bytes) === 0) throw new WeirError("checkpoint_corrupt", `The SQLite file ${base.what} has no database header`);
   const template = kvTemplate(store);
   try {
-    const records = mergeChain(base, changes.lastInKeyOrder(), range, maxLocalPayload(templatePageSize(template)));
+    const records = mergeChain(base, changes, range, maxLocalPayload(templatePageSize(template)));
     if (records === undefined) {
       store.driver.removeFiles(template.path);
       return false;
@@ -123,6 +125,45 @@ export function rebuildChain(store: SqliteStateStore, base: BaseFile, changes: C
   } catch (e) {
     store.driver.removeFiles(template.path);
     throw e;
+  }
+}
+
+/**
+ * Writes a chain's last records (in key order) into the store's file through SQLite: a put
+ * replaces or adds its row, a tombstone deletes one. What a restore does when the changes
+ * are few against the base (it adopts the base's file as it is, then this): each upsert
+ * lands next to the previous one, where the merge passes over every row of the base.
+ * @throws {WeirError} `checkpoint_corrupt` when SQLite cannot apply them
+ */
+export function upsertChanges(store: SqliteStateStore, changes: SortedChanges, what: string): void {
+  const db = store.db;
+  const { bytes, at, keyGroup, stateId, keyLength, count } = changes;
+  store.clearCache();
+  store.forgetWrittenKeys();
+  // As a restore's other writes: no snapshot reads the file yet, so without the WAL.
+  db.exec("PRAGMA main.journal_mode = OFF");
+  try {
+    inTransaction(db, () => {
+      const rows = new BulkRowWriter(db);
+      const del = db.prepare("DELETE FROM kv WHERE kg = ? AND s = ? AND k = ?");
+      for (let j = 0; j < count; j++) {
+        const kAt = at[j] + RECORD_KEY_OFFSET;
+        const kEnd = kAt + keyLength[j];
+        const k = bytes.subarray(kAt, kEnd);
+        // One record per key: a tombstone need not wait for the puts buffered before it.
+        if (bytes[at[j]] !== 1) {
+          del.run(keyGroup[j], stateId[j], k);
+          continue;
+        }
+        const okLength = recordU32(bytes, kEnd);
+        const vAt = recordValueAt(bytes, kEnd);
+        const ok = okLength === NO_ORIGINAL_KEY ? null : bytes.subarray(kEnd + 4, kEnd + 4 + okLength);
+        rows.row(keyGroup[j], stateId[j], k, ok, bytes.subarray(vAt + 4, vAt + 4 + recordU32(bytes, vAt)));
+      }
+      rows.finish();
+    }, (err) => new WeirError("checkpoint_corrupt", `Cannot apply the changes of ${what}: ${err.message}`, { cause: err }));
+  } finally {
+    db.exec("PRAGMA main.journal_mode = WAL");
   }
 }
 

@@ -6,7 +6,8 @@ import { sqliteDriver } from "../../platforms/sqlite.ts";
 import type { IncrementalKeyedState, KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
 import type { KeyGroupRange } from "../../state/key_group.ts";
 import { SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
-import { adoptBase, applyFile, downloadChain, mergeChainFiles, mergePays, readLayout } from "../../state/sqlite_native_restore.ts";
+import { adoptBase, applyFile, chainChanges, downloadChain, mergeChainFiles, readLayout, restoresInMemory } from "../../state/sqlite_native_restore.ts";
+import { upsertChanges } from "../../state/sqlite_chain_rebuild.ts";
 import type { SqliteDatabase } from "../../state/sqlite_driver.ts";
 import { SqliteStateStore } from "../../state/sqlite_store.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
@@ -70,14 +71,22 @@ async function chain(storage: MemoryStorage, valueBytes = 1, expected = new Map<
 }
 
 /** Restores `handle`'s chain into two empty stores, by the merge and file by file; returns both stores' rows. */
-async function restoreBothWays(storage: MemoryStorage, handle: KeyedStateHandle, range: KeyGroupRange, schemaOverPage1 = false): Promise<{ merged: string[]; byFile: string[]; took: boolean }> {
+async function restoreBothWays(storage: MemoryStorage, handle: KeyedStateHandle, range: KeyGroupRange, schemaOverPage1 = false, upsert = false): Promise<{ merged: string[]; byFile: string[]; took: boolean }> {
   const merged = storeOf();
   const byFile = storeOf();
   let took = false;
   const layout = readLayout(handle as IncrementalKeyedState);
   const files = await downloadChain(storage, handle as IncrementalKeyedState);
   if (schemaOverPage1) files[0].bytes = withSchemaOverPage1(files[0].bytes);
-  took = mergeChainFiles(merged, files, layout, range, "the test's chain");
+  const changes = chainChanges(files, layout, range, "the test's chain");
+  if (upsert) {
+    // The base adopted as it is, then the changes upserted in key order.
+    const path = join(directory, `file-${++opened}`);
+    sqliteDriver.writeFile(path, files[0].bytes);
+    adoptBase(merged, path, range);
+    upsertChanges(merged, changes, "the test's chain");
+    took = true;
+  } else took = mergeChainFiles(merged, files[0], changes, range, "the test's chain");
   for (const { bytes, file } of files) {
     const path = join(directory, `file-${++opened}`);
     sqliteDriver.writeFile(path, bytes);
@@ -106,6 +115,16 @@ function withSchemaOverPage1(bytes: Uint8Array): Uint8Array {
 }
 
 describe("mergeChainFiles()", () => {
+  for (const range of [{ start: 0, end: maxParallelism - 1 }, { start: 20, end: 40 }]) {
+    test(`upsertChanges() into the adopted base restores the chain as applying it file by file does (key groups ${range.start}-${range.end})`, async () => {
+      const storage = new MemoryStorage();
+      const h = await chain(storage);
+      const { merged, byFile } = await restoreBothWays(storage, h, range, false, true);
+      assert.ok(byFile.length > 100);
+      assert.deepEqual(merged, byFile);
+    });
+  }
+
   test("reads the root page of kv through SQLite when the base's schema is more than page 1", async () => {
     const storage = new MemoryStorage();
     const h = await chain(storage);
@@ -121,7 +140,7 @@ describe("mergeChainFiles()", () => {
       const h = await chain(storage);
       const layout = readLayout(h as IncrementalKeyedState);
       assert.deepEqual(layout.files.map((f) => f.kind), ["base", "changelog", "changelog", "changelog", "changelog", "changelog"]);
-      assert.ok(mergePays(h as IncrementalKeyedState), "a restore of this chain takes the merge");
+      assert.ok(restoresInMemory(h as IncrementalKeyedState), "a restore of this chain is in memory");
       const { merged, byFile, took } = await restoreBothWays(storage, h, range);
       assert.equal(took, true);
       assert.ok(byFile.length > 100);
@@ -135,7 +154,8 @@ describe("mergeChainFiles()", () => {
     const h = await chain(storage, 3000);
     const merged = storeOf();
     const files = await downloadChain(storage, h as IncrementalKeyedState);
-    assert.equal(mergeChainFiles(merged, files, readLayout(h as IncrementalKeyedState), { start: 0, end: maxParallelism - 1 }, "the test's chain"), false);
+    const all = { start: 0, end: maxParallelism - 1 };
+    assert.equal(mergeChainFiles(merged, files[0], chainChanges(files, readLayout(h as IncrementalKeyedState), all, "the test's chain"), all, "the test's chain"), false);
     assert.deepEqual(rowsOf(merged.db), []);
     merged.dispose();
   });

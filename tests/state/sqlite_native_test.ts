@@ -83,7 +83,7 @@ describe(`sqlite bases as page images (${sqliteDriver.name})`, { skip: !canImage
     old[0].store.flush();
     const bases = await Promise.all(old.map((b) => finish(b.snapshot(1))));
     for (const h of bases) assert.deepEqual(await baseHeaderBytes(storage, h), [2, 2], "the base is a page image of the WAL working file");
-    // A changelog on top (many records: mergePays() then picks the merge for an empty backend).
+    // A changelog on top (half the keys: a restore into an empty backend merges it with the base).
     for (let k = 1; k < 2000; k += 2) {
       const b = old[mine(k)];
       b.setCurrentKey(k);
