@@ -46,6 +46,15 @@ interface StateInfo {
   viewTtl: number | undefined;
 }
 
+/**
+ * Working files are named by job, operator, subtask and a count of the files this copy of
+ * the module opened, which keeps two backends of one operator in this process (a restart)
+ * apart; and by this copy's random name, which keeps them apart from those of another
+ * process (or worker thread, which loads its own copy) running the same job in the same
+ * directory, whose count goes the same way: it would remove the file, and each would then
+ * read the other's rows (a snapshot that opens the file anew), or fail.
+ */
+const fileOwner = crypto.randomUUID().slice(0, 8);
 let openedFiles = 0;
 
 /**
@@ -112,8 +121,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
     this.#storageForRestore = init.storage;
     const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 60);
     this.#keyPrefix = `${init.sharedDirectory ?? "shared"}/sqlite/${safe(init.jobId)}/${safe(init.uid)}/${init.subtaskIndex}`;
-    // The counter keeps two backends of one operator in this process (a restart) apart.
-    const path = `${directory}/${safe(init.jobId)}-${safe(init.uid)}-${init.subtaskIndex}-${++openedFiles}.db`;
+    const path = `${directory}/${safe(init.jobId)}-${safe(init.uid)}-${init.subtaskIndex}-${fileOwner}-${++openedFiles}.db`;
     driver.removeFiles(path);
     this.#store = new SqliteStateStore(driver, {
       path,

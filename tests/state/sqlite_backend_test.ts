@@ -2,6 +2,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { WeirError } from "../../errors.ts";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
 import { SQLITE_STATE_FORMAT_VERSION, SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
@@ -17,6 +19,7 @@ import { readChangelog } from "../../state/sqlite_changelog.ts";
 import { keyFromBytes } from "../../state/sqlite_keys.ts";
 import { KeyedStateCapture } from "../../dataflow/operators/keyed_capture.ts";
 import { ModelState } from "./sqlite_model_state.ts";
+import type { PeerMessage, PeerReply } from "./sqlite_backend_peer.ts";
 
 const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-backend-"));
 
@@ -115,6 +118,30 @@ describe("SqliteKeyedStateBackend", () => {
       assert.equal(count.get(), 3);
     }
     b.dispose();
+  });
+
+  test("backends of one job, operator and subtask in two processes sharing a directory each keep their own working file", async () => {
+    // Each thread loads its own copy of the modules (its own count of files opened), as each
+    // process does: both backends are the first their copy opens, in the same directory.
+    const peers = [0, 1].map(() => new Worker(fileURLToPath(new URL("./sqlite_backend_peer.ts", import.meta.url).href), { workerData: { directory } }));
+    const ask = (w: Worker, m: PeerMessage) => new Promise<PeerReply>((resolve, reject) => {
+      w.once("message", resolve);
+      w.once("error", reject);
+      w.postMessage(m);
+    });
+    try {
+      const [a, b] = peers;
+      assert.deepEqual(await ask(a, { kind: "open", key: "a", value: 1 }), { ok: true });
+      // The second process opens its backend while the first one's is open (and writes its file).
+      assert.deepEqual(await ask(b, { kind: "open", key: "b", value: 2 }), { ok: true });
+      const entries = (r: PeerReply) => r.ok ? r.tables?.v.groups.flatMap(([, es]) => es) : r.error;
+      // The first one's snapshot reads its own file: its key, not the other process's.
+      assert.deepEqual(entries(await ask(a, { kind: "snapshot" })), [["a", 1]]);
+      assert.deepEqual(entries(await ask(b, { kind: "snapshot" })), [["b", 2]]);
+      for (const w of peers) assert.deepEqual(await ask(w, { kind: "dispose" }), { ok: true });
+    } finally {
+      for (const w of peers) await w.terminate();
+    }
   });
 });
 
