@@ -17,8 +17,8 @@ import { adoptRecords, kvTemplate, maxLocalPayload, templatePageSize } from "./s
 import type { SortedChanges } from "./sqlite_chain_changes.ts";
 import { NO_ORIGINAL_KEY, RECORD_KEY_OFFSET, recordU32, recordValueAt } from "./sqlite_changelog.ts";
 import { KvRecords, varintLength } from "./sqlite_records.ts";
-import { BulkRowWriter } from "./sqlite_bulk.ts";
 import { inTransaction } from "./sqlite_transaction.ts";
+import { upsertSorted } from "./sqlite_write_batch.ts";
 import type { SqliteStateStore } from "./sqlite_store.ts";
 
 /**
@@ -137,31 +137,12 @@ export function rebuildChain(store: SqliteStateStore, base: BaseFile, changes: S
  */
 export function upsertChanges(store: SqliteStateStore, changes: SortedChanges, what: string): void {
   const db = store.db;
-  const { bytes, at, keyGroup, stateId, keyLength, count } = changes;
   store.clearCache();
   store.forgetWrittenKeys();
   // As a restore's other writes: no snapshot reads the file yet, so without the WAL.
   db.exec("PRAGMA main.journal_mode = OFF");
   try {
-    inTransaction(db, () => {
-      const rows = new BulkRowWriter(db);
-      const del = db.prepare("DELETE FROM kv WHERE kg = ? AND s = ? AND k = ?");
-      for (let j = 0; j < count; j++) {
-        const kAt = at[j] + RECORD_KEY_OFFSET;
-        const kEnd = kAt + keyLength[j];
-        const k = bytes.subarray(kAt, kEnd);
-        // One record per key: a tombstone need not wait for the puts buffered before it.
-        if (bytes[at[j]] !== 1) {
-          del.run(keyGroup[j], stateId[j], k);
-          continue;
-        }
-        const okLength = recordU32(bytes, kEnd);
-        const vAt = recordValueAt(bytes, kEnd);
-        const ok = okLength === NO_ORIGINAL_KEY ? null : bytes.subarray(kEnd + 4, kEnd + 4 + okLength);
-        rows.row(keyGroup[j], stateId[j], k, ok, bytes.subarray(vAt + 4, vAt + 4 + recordU32(bytes, vAt)));
-      }
-      rows.finish();
-    }, (err) => new WeirError("checkpoint_corrupt", `Cannot apply the changes of ${what}: ${err.message}`, { cause: err }));
+    inTransaction(db, () => upsertSorted(db, changes), (err) => new WeirError("checkpoint_corrupt", `Cannot apply the changes of ${what}: ${err.message}`, { cause: err }));
   } finally {
     db.exec("PRAGMA main.journal_mode = WAL");
   }

@@ -9,7 +9,7 @@
  */
 import { WeirError } from "../errors.ts";
 import { BulkRowWriter } from "./sqlite_bulk.ts";
-import { ChainChanges } from "./sqlite_chain_changes.ts";
+import { ChainChanges, type SortedChanges } from "./sqlite_chain_changes.ts";
 import { NO_ORIGINAL_KEY, RECORD_KEY_OFFSET, recordBytes, recordU32, recordValueAt, writeRecord } from "./sqlite_changelog.ts";
 import type { SqliteDatabase } from "./sqlite_driver.ts";
 import { inTransaction } from "./sqlite_transaction.ts";
@@ -93,22 +93,29 @@ export class WriteBatch {
 export function applyWriteBatches(db: SqliteDatabase, batches: readonly Uint8Array[], keyGroups: number): void {
   const changes = new ChainChanges({ start: 0, end: keyGroups - 1 }, undefined);
   for (const bytes of batches) changes.add({ bytes, what: "a write-back batch" });
-  const { count, bytes, at, keyGroup, stateId, keyLength } = changes.lastInKeyOrder();
-  inTransaction(db, () => {
-    const rows = new BulkRowWriter(db);
-    const del = db.prepare("DELETE FROM kv WHERE kg = ? AND s = ? AND k = ?");
-    for (let j = 0; j < count; j++) {
-      const kAt = at[j] + RECORD_KEY_OFFSET;
-      const kEnd = kAt + keyLength[j];
-      const k = bytes.subarray(kAt, kEnd);
-      // Each key once: a delete may run before the puts buffered beside it.
-      if (bytes[at[j]] === 0) {
-        del.run(keyGroup[j], stateId[j], k);
-        continue;
-      }
-      const vAt = recordValueAt(bytes, kEnd);
-      rows.row(keyGroup[j], stateId[j], k, recordU32(bytes, kEnd) === NO_ORIGINAL_KEY ? null : bytes.subarray(kEnd + 4, vAt), bytes.subarray(vAt + 4, vAt + 4 + recordU32(bytes, vAt)));
+  const sorted = changes.lastInKeyOrder();
+  inTransaction(db, () => upsertSorted(db, sorted), (err) => new WeirError("storage_failed", `Cannot write keyed state to ${db.path}: ${err.message}`, { cause: err }));
+}
+
+/**
+ * Writes the last record of each key (`changes`, in key order) into the `kv` table, in the
+ * caller's transaction: the puts as bulk upserts, the tombstones as deletes.
+ */
+export function upsertSorted(db: SqliteDatabase, changes: SortedChanges): void {
+  const { count, bytes, at, keyGroup, stateId, keyLength } = changes;
+  const rows = new BulkRowWriter(db);
+  const del = db.prepare("DELETE FROM kv WHERE kg = ? AND s = ? AND k = ?");
+  for (let j = 0; j < count; j++) {
+    const kAt = at[j] + RECORD_KEY_OFFSET;
+    const kEnd = kAt + keyLength[j];
+    const k = bytes.subarray(kAt, kEnd);
+    // Each key once: a delete may run before the puts buffered beside it.
+    if (bytes[at[j]] === 0) {
+      del.run(keyGroup[j], stateId[j], k);
+      continue;
     }
-    rows.finish();
-  }, (err) => new WeirError("storage_failed", `Cannot write keyed state to ${db.path}: ${err.message}`, { cause: err }));
+    const vAt = recordValueAt(bytes, kEnd);
+    rows.row(keyGroup[j], stateId[j], k, recordU32(bytes, kEnd) === NO_ORIGINAL_KEY ? null : bytes.subarray(kEnd + 4, vAt), bytes.subarray(vAt + 4, vAt + 4 + recordU32(bytes, vAt)));
+  }
+  rows.finish();
 }
