@@ -56,9 +56,12 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
   const post = (m: WriterMessage, transfer: ArrayBuffer[] = []) => worker.postMessage(m, transfer);
   let sent = 0;
   let ended = false;
+  /** The thread is gone, whatever ended it (seen only when this thread's event loop turns). */
+  let exited = false;
   /** Images not known finished: when the thread ends, those not finished are nobody's. */
   let images: { path: string; result: SharedArrayBuffer }[] = [];
   worker.on("exit", () => {
+    exited = true;
     // The thread wrote only the file itself: SQLite never opened it.
     for (const { path: p, result } of images) if (imageState(result) !== ImageState.Finished) rmSync(p, { force: true });
     images = [];
@@ -72,7 +75,7 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
       const failed = failure();
       if (failed !== undefined) throw new WeirError("storage_failed", failed);
       if (Atomics.load(control, WriterSlot.Committed) >= seq) return;
-      if (ended) throw new WeirError("storage_failed", `The background writer of the SQLite state file ${path} was ended before ${what} was written`);
+      if (ended || exited) throw new WeirError("storage_failed", `The background writer of the SQLite state file ${path} ${ended ? "was ended" : "exited"} before ${what} was written`);
       const left = deadline - performance.now();
       if (left <= 0) throw new WeirError("storage_failed", `The background writer of the SQLite state file ${path} gave no sign for ${SILENCE_MS / 1000} s (${what} of ${sent} not written)`);
       if (Atomics.wait(control, WriterSlot.Events, events, left) !== "timed-out") deadline = performance.now() + SILENCE_MS;
@@ -108,7 +111,8 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
       images.push({ path: imagePath, result });
       post({ kind: "image", seq, path: imagePath, result });
       const what = `the page image ${imagePath}`;
-      const done = () => imageState(result) !== ImageState.Pending || failure() !== undefined || ended;
+      // An exited thread ends the wait too: rows() then says so.
+      const done = () => imageState(result) !== ImageState.Pending || failure() !== undefined || ended || exited;
       return {
         seq,
         done,

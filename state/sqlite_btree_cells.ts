@@ -137,7 +137,7 @@ export function tableRootPage(file: Uint8Array, name: string): number | undefine
     const payload = varint();
     varint(); // the rowid
     // A cell that spills to an overflow page (a long CREATE statement): SQLite's to read.
-    if (payload > usable - 35 || at + payload > pageSize) return undefined;
+    if (payload > usable - 35 || at + payload > usable) return undefined;
     const headerStart = at;
     const headerEnd = headerStart + varint();
     const types: number[] = [];

@@ -90,7 +90,7 @@ export interface SqliteBackgroundWriter {
 export interface WriterImage {
   /** Done once the writer's `committed()` reaches this. */
   readonly seq: number;
-  /** True once the writer is done with it (written, failed, or the writer failed first). */
+  /** True once the writer is done with it (written, failed, or the writer failed or its thread ended first). */
   done(): boolean;
   /** Resolves once done() is true; never rejects (rows() tells how it ended). */
   whenDone(): Promise<void>;

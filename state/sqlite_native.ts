@@ -153,6 +153,8 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   #chain: NativeChain | undefined;
   /** A base the background writer writes as a page image of the working file, until taken. */
   #image: WriterImage | undefined;
+  /** The image was awaited once (whenDone() resolves only once it is done). */
+  #imageAwaited = false;
   #captured = 0;
   #logWritten = false;
   #copied = false;
@@ -203,8 +205,9 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
 
   /**
    * True while the snapshot waits for its base's page image: nothing the subtask does then
-   * changes what the snapshot holds, so records flow (the runtime parks it). During the
-   * upload it is false, and the subtask waits (SnapshotJob.parkable).
+   * changes what the snapshot holds, so records flow (the runtime parks it; on virtual time
+   * the clock is held meanwhile, and nothing runs). During the upload it is false, and the
+   * subtask waits (SnapshotJob.parkable).
    */
   get awaitsStorageOnly(): boolean {
     return this.#image !== undefined && this.#logWritten && !this.#init.store.waitForWriter;
@@ -295,15 +298,19 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
    * A base's page image, once the background writer wrote it (100–400 ms for 28 MB on a
    * 2-core VM, longer than the pass and the captured values take). Until then a promise of
    * it, which parks the snapshot (awaitsStorageOnly) while records flow, unless the store
-   * waits for its writer (SqliteBackendOptions.waitForWriter).
+   * waits for its writer (SqliteBackendOptions.waitForWriter). A scheduler that holds its
+   * clock for real work (virtual time, Scheduler.hold) is always handed the wait, written
+   * or not, so that its events do not depend on the writer thread's pace.
    */
   #takeImage(): Promise<boolean> | undefined {
     const image = this.#image!;
-    if (!image.done() && !this.#init.store.waitForWriter) {
+    const scheduler = this.#init.scheduler;
+    if (!this.#imageAwaited && !this.#init.store.waitForWriter && (scheduler?.hold !== undefined || !image.done())) {
       // Awaited, not stepped: stepping the snapshot until then kept an idle subtask's
       // thread busy, on a core the writer needs.
+      this.#imageAwaited = true;
       const written = image.whenDone();
-      this.#init.scheduler?.hold?.(written);
+      scheduler?.hold?.(written);
       return written.then(() => false);
     }
     const base = this.#files[0];

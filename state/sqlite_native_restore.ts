@@ -244,19 +244,27 @@ export function chainChanges(files: ChainFile[], layout: NativeLayout, range: Ke
 export function mergeChainFiles(store: SqliteStateStore, base: ChainFile, changes: SortedChanges, range: KeyGroupRange, what: string): boolean {
   if (base.file.kind !== "base" || base.bytes.length > REBUILD_BASE_BYTES_MAX) return false;
   const baseWhat = `the base of ${what}`;
-  const kvRoot = tableRootPage(base.bytes, "kv") ?? rootPageBySqlite(store.driver, base.bytes, baseWhat);
+  const kvRoot = tableRootPage(base.bytes, "kv") ?? rootPageBySqlite(store, base.bytes, baseWhat);
   return rebuildChain(store, { bytes: base.bytes, kvRoot, what: baseWhat }, changes, range);
 }
 
 /**
  * The root page of a base's `kv` table as SQLite reads it, for a schema tableRootPage()
- * cannot read alone (never written by this backend, but a file may hold one).
- * @throws {WeirError} `checkpoint_corrupt` when SQLite cannot read the file or it has no `kv`
+ * cannot read alone (never written by this backend, but a file may hold one); the bytes
+ * are written beside the store's working file for SQLite to open.
+ * @throws {WeirError} `storage_failed` when the file cannot be written; `checkpoint_corrupt`
+ *   when SQLite cannot read it or it has no `kv` table
  */
-function rootPageBySqlite(driver: SqliteDriver, bytes: Uint8Array, what: string): number {
-  const path = `${driver.tempDirectory()}/weir-base-schema-${crypto.randomUUID()}.db`;
+function rootPageBySqlite(store: SqliteStateStore, bytes: Uint8Array, what: string): number {
+  const { driver } = store;
+  const path = `${store.path}.schema.db`;
   try {
     driver.writeFile(path, bytes);
+  } catch (e) {
+    driver.removeFiles(path);
+    throw new WeirError("storage_failed", `Cannot write ${what} to ${path} to read its schema: ${(e as Error).message}`, { cause: e });
+  }
+  try {
     const db = driver.open(path);
     try {
       const root = db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'kv'").get()?.rootpage;
@@ -265,11 +273,11 @@ function rootPageBySqlite(driver: SqliteDriver, bytes: Uint8Array, what: string)
       db.close();
     }
   } catch (e) {
-    throw new WeirError("checkpoint_corrupt", `Cannot read the SQLite state file ${what}: ${(e as Error).message}`, { cause: e });
+    throw new WeirError("checkpoint_corrupt", `Cannot read the schema of ${what}: ${(e as Error).message}`, { cause: e });
   } finally {
     driver.removeFiles(path);
   }
-  throw new WeirError("checkpoint_corrupt", `The SQLite state file ${what} has no kv table`);
+  throw new WeirError("checkpoint_corrupt", `${what[0].toUpperCase()}${what.slice(1)} has no kv table`);
 }
 
 /** What restoring native chains asks of the backend they restore into. */
@@ -317,7 +325,7 @@ export async function restoreChains(storage: StorageAdapter, handles: Incrementa
     }
     const layout = readLayout(h);
     const files = await downloadChain(storage, h);
-    const what = `the chain of key groups ${h.range.start}-${h.range.end}`;
+    const what = `the chain of key groups ${h.range.start}-${h.range.end} from ${h.shared[0]?.key ?? "no file"} in ${storage.description}`;
     const changes = chainChanges(files, layout, target.range, what);
     const [base] = files;
     if (changes.count * MERGE_ROWS_PER_CHANGE < base.file.rows) {

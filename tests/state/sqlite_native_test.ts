@@ -156,6 +156,34 @@ describe(`sqlite bases as page images (${sqliteDriver.name})`, { skip: !canImage
     r.dispose();
   });
 
+  test("with a scheduler that holds its clock, a base's snapshot waits for its image once even when it is written already (its steps do not depend on the writer's pace)", async () => {
+    const dir = mkdtempSync(join(directory, "hold-once-"));
+    const storage = new MemoryStorage();
+    const held: Promise<unknown>[] = [];
+    const scheduler = { after: () => ({ cancel() {} }), defer() {}, hold: (work: Promise<unknown>) => void held.push(work) };
+    const b = new SqliteKeyedStateBackend(
+      { maxParallelism: 128, range: keyGroupRangeFor(0, 1, 128), incremental: true, storage, uid: "op", subtaskIndex: 0, jobId: "hold-once", scheduler },
+      { driver: sqliteDriver, directory: dir, cacheEntriesMax: 64, nativeCheckpoints: true, writeGroupRows: 16 },
+    );
+    assert.equal(await b.store.backgroundWriterReady(), true);
+    b.setCurrentKey(1);
+    b.valueState<number>("v").update(1);
+    const snap = b.snapshot(1);
+    // Time for the writer to finish the image of a one-row file.
+    await new Promise((r) => setTimeout(r, 200));
+    const promises: number[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      const r = snap.step(1000);
+      if (r instanceof Promise) promises.push(i);
+      if ((r instanceof Promise ? await r : r) === true) break;
+    }
+    assert.equal(held.length, 1, "one wait, held");
+    assert.equal(promises.length, 3, "the image's wait, then a put of the base and one of its captured values");
+    snap.result();
+    snap.release();
+    b.dispose();
+  });
+
   test("a snapshot waiting for its page image holds its scheduler's clock until the image is written (virtual time does not race the writer)", async () => {
     const dir = mkdtempSync(join(directory, "hold-"));
     const storage = new MemoryStorage();
