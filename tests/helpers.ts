@@ -118,7 +118,10 @@ export function sleep(ms: number): Promise<void> {
 export async function checkpointsCompleted(job: { checkpointStats(): { counts: { completed: number } } }, count = 1, limitMs = 60_000): Promise<void> {
   const start = Date.now();
   while (job.checkpointStats().counts.completed < count) {
-    if (Date.now() - start > limitMs) throw new Error(`Fewer than ${count} checkpoints completed within ${limitMs} ms`);
+    if (Date.now() - start > limitMs) {
+      const stats = job.checkpointStats() as { counts: unknown; latest?: { failed: unknown } };
+      throw new Error(`Fewer than ${count} checkpoints completed within ${limitMs} ms: ${JSON.stringify(stats.counts)}; the latest failed: ${JSON.stringify(stats.latest?.failed)}`);
+    }
     await sleep(5);
   }
 }

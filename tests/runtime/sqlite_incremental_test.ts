@@ -5,6 +5,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CollectSink, FileStorage, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
+import { GatedSequence } from "../gated_sequence.ts";
 
 describe("sqlite backend with incremental checkpoints in a job", () => {
   test("a failure restores from native base + changelog files, exactly-once; files no checkpoint needs are deleted", async () => {
@@ -47,7 +48,10 @@ describe("sqlite native checkpoints restored at another parallelism", () => {
     const N = 20_000;
     const KEYS = 50;
     type P = [key: number, sum: number];
-    const job = (parallelism: number, sink: CollectSink<P>, restoreFrom?: string) => {
+    // The first run's source stops at half its input and waits there, so that the job is
+    // still running when its checkpoints complete and it is canceled (a finished job keeps
+    // no checkpoint), however slowly a loaded machine takes them.
+    const job = (parallelism: number, sink: CollectSink<P>, allowed: number, restoreFrom?: string) => {
       // One storage root for both runs: checkpoint files refer to shared files beside them.
       const env = new StreamEnvironment({
         jobName: "sqlite-rescale",
@@ -57,7 +61,9 @@ describe("sqlite native checkpoints restored at another parallelism", () => {
         checkpoint: { interval: 5 },
         state: { backend: "sqlite", incremental: true },
       });
-      env.fromSource(new SequenceSource(0, N, { ratePerSecond: 10_000 }), { uid: "n", parallelism: 1 })
+      const source = new GatedSequence(N);
+      source.allowed = allowed;
+      env.fromSource<number>(source, { uid: "n", parallelism: 1 })
         .map((n): P => [n % KEYS, n], { uid: "pair" })
         .keyBy((p) => p[0])
         .reduce((a, b): P => [a[0], a[1] + b[1]], { uid: "sum" })
@@ -65,13 +71,13 @@ describe("sqlite native checkpoints restored at another parallelism", () => {
       return env;
     };
     const sink = new CollectSink<P>();
-    const first = await job(3, sink).execute();
+    const first = await job(3, sink, N / 2).execute();
     await checkpointsCompleted(first, 5);
     await first.cancel();
     const storage = new FileStorage(root);
     const metadata = (await storage.list("sqlite-rescale/")).filter((k) => k.endsWith("/_metadata"));
     assert.equal(metadata.length, 1, "one retained checkpoint");
-    const second = await job(2, sink, join(root, metadata[0])).execute();
+    const second = await job(2, sink, N, join(root, metadata[0])).execute();
     assert.equal((await second.done).status, "finished");
     const finals = new Map<number, number>();
     for (const [k, s] of sink.committed) finals.set(k, Math.max(finals.get(k) ?? 0, s));
