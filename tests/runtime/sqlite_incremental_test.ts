@@ -4,7 +4,7 @@ import { assertExactlyOnce, checkpointsCompleted, countingJob, FailOnce } from "
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CollectSink, FileStorage, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
+import { CollectSink, FileStorage, MemoryStorage, StreamEnvironment } from "../../mod.ts";
 import { GatedSequence } from "../gated_sequence.ts";
 
 describe("sqlite backend with incremental checkpoints in a job", () => {
