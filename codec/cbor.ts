@@ -158,12 +158,41 @@ function head(h: CborHead): Uint8Array {
  * @throws {WeirError} `value_not_persistable` for 2^32 or more
  */
 export function cborHead(major: number, n: number): Uint8Array {
-  const m = major << 5;
-  if (n < 24) return Uint8Array.of(m | n);
-  if (n < 0x100) return Uint8Array.of(m | 24, n);
-  if (n < 0x10000) return Uint8Array.of(m | 25, n >> 8, n & 0xff);
-  if (n < 0x100000000) return Uint8Array.of(m | 26, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+  const out = new Uint8Array(cborHeadLength(n));
+  writeCborHead(out, 0, major, n);
+  return out;
+}
+
+/**
+ * Bytes of a CBOR head for a count or length of `n`: 1, 2, 3 or 5.
+ * @throws {WeirError} `value_not_persistable` from 2^32 on
+ */
+export function cborHeadLength(n: number): number {
+  if (n < 24) return 1;
+  if (n < 0x100) return 2;
+  if (n < 0x10000) return 3;
+  if (n < 0x100000000) return 5;
   throw new WeirError("value_not_persistable", `Cannot persist a CBOR item of ${n} parts or bytes`);
+}
+
+/** Writes cborHead(major, n) into out at `at`, without making an array of it. */
+export function writeCborHead(out: Uint8Array, at: number, major: number, n: number): void {
+  const m = major << 5;
+  if (n < 24) out[at] = m | n;
+  else if (n < 0x100) {
+    out[at] = m | 24;
+    out[at + 1] = n;
+  } else if (n < 0x10000) {
+    out[at] = m | 25;
+    out[at + 1] = n >> 8;
+    out[at + 2] = n & 0xff;
+  } else {
+    out[at] = m | 26;
+    out[at + 1] = n >>> 24;
+    out[at + 2] = (n >>> 16) & 0xff;
+    out[at + 3] = (n >>> 8) & 0xff;
+    out[at + 4] = n & 0xff;
+  }
 }
 
 /** Decodes bytes written by encode(); `what` names the data in errors. CBOR maps come back as objects. */

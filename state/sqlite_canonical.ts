@@ -6,7 +6,7 @@
  * restore.
  * @module
  */
-import { FORMAT_VERSION, cborHead, decode, encode, encodeBody, encodeParts } from "../codec/cbor.ts";
+import { FORMAT_VERSION, cborHeadLength, decode, encode, encodeBody, encodeParts, writeCborHead } from "../codec/cbor.ts";
 import { WeirError, assert } from "../errors.ts";
 import type { EncodedGroup, EncodedGroupSize, EncodedStream, EncodedTable, KeyedStateSnapshot } from "./backend.ts";
 import { type KeyGroupRange, canonicalKey } from "./key_group.ts";
@@ -85,6 +85,7 @@ export function canonicalSnapshot(
   }
   let done = false;
   let released = false;
+  const form = newForm();
   const table = (row: StoredRow) => {
     const t = layouts.get(row.s);
     assert(t !== undefined, () => `The SQLite state file of operator "${uid}" holds a row of unknown state ${row.s}`);
@@ -119,7 +120,7 @@ export function canonicalSnapshot(
     step: (budget) => {
       if (done) return true;
       assert(!released, () => `Keyed snapshot ${checkpointId} was stepped after its release`);
-      for (const row of reader.next(budget === Infinity ? -1 : Math.max(1, Math.floor(budget)))) measure(table(row), row, now);
+      for (const row of reader.next(budget === Infinity ? -1 : Math.max(1, Math.floor(budget)))) measure(table(row), row, now, form);
       done = reader.done;
       return done;
     },
@@ -139,13 +140,12 @@ export function canonicalSnapshot(
 }
 
 /** The first pass: counts one stored row's entry in its table's key group. */
-function measure(t: TableLayout, row: StoredRow, now: number): void {
-  const e = entryOf(t.s, row, now);
-  if (e === undefined) return;
+function measure(t: TableLayout, row: StoredRow, now: number, form: EntryForm): void {
+  if (!formOf(t.s, row, now, form)) return;
   let g = t.groups[t.groups.length - 1];
   if (g === undefined || g.keyGroup !== row.kg) t.groups.push((g = { keyGroup: row.kg, entries: 0, bytes: 0 }));
   g.entries++;
-  g.bytes += 1 + e[0].length + e[1].length;
+  g.bytes += form.size;
 }
 
 /** Rows read a page at a time in the second pass (about what a snapshot step takes at most). */
@@ -157,6 +157,7 @@ const PAGE_ROWS = 1024;
  */
 function* readChunks(reader: SqliteSnapshotReader, t: TableLayout, now: number, released: () => boolean): Generator<{ keyGroup: number; bytes: Uint8Array }> {
   reader.rewind();
+  const form = newForm();
   let gi = -1;
   let sink = new Uint8Array(0);
   /** Bytes of sink written; from `from` on not yet handed out (what was is never overwritten). */
@@ -178,10 +179,8 @@ function* readChunks(reader: SqliteSnapshotReader, t: TableLayout, now: number, 
     assert(!released(), () => `SQLite snapshot of "${t.name}" was released while its file was written`);
     for (const row of reader.next(PAGE_ROWS)) {
       if (row.s !== t.s.sid) continue;
-      const e = entryOf(t.s, row, now);
-      if (e === undefined) continue;
-      const [key, value] = e;
-      const n = 1 + key.length + value.length;
+      if (!formOf(t.s, row, now, form)) continue;
+      const n = form.size;
       if (gi < 0 || t.groups[gi].keyGroup !== row.kg) {
         if (length > from) yield pending();
         groupEnd();
@@ -194,9 +193,7 @@ function* readChunks(reader: SqliteSnapshotReader, t: TableLayout, now: number, 
         sink = new Uint8Array(Math.max(n, Math.min(CHUNK_BYTES_MAX, t.groups[gi].bytes - bytes)));
         length = from = 0;
       }
-      sink[length] = CBOR_ARRAY_OF_TWO;
-      sink.set(key, length + 1);
-      sink.set(value, length + 1 + key.length);
+      writeForm(form, sink, length);
       length += n;
       entries++;
       bytes += n;
@@ -210,35 +207,77 @@ function* readChunks(reader: SqliteSnapshotReader, t: TableLayout, now: number, 
   assert(gi === t.groups.length - 1, () => `SQLite snapshot of "${t.name}": ${t.groups.length - 1 - gi} key groups missing the second time`);
 }
 
-/** A stored row's entry as CBOR bodies [key, value]; undefined when its TTL parts all expired. */
-function entryOf(s: CanonicalState, row: StoredRow, now: number): [Uint8Array, Uint8Array] | undefined {
-  let value: Uint8Array;
-  if (s.ttl && s.declaredTtl !== undefined) {
-    const live = liveStored(s.kind, decode(row.v, "a value in the SQLite state database"), s.declaredTtl, now);
-    if (live === undefined) return undefined;
-    value = encodeBody(live, "a state value");
-  } else if (row.v[0] === FORMAT_VERSION) {
-    value = row.v.subarray(1);
-  } else {
-    // Written by an older format version: decode() migrates it.
-    value = encodeBody(decode(row.v, "a value in the SQLite state database"), "a state value");
-  }
-  const key = row.ok !== null && row.ok[0] === FORMAT_VERSION ? row.ok.subarray(1) : keyBody(row);
-  return [key, value];
+/**
+ * How a row's entry `[key, value]` is put together as CBOR: each body either a stored
+ * column from its second byte on (its first is the format version: `from` 1), or bytes
+ * made for it (`from` 0); a UTF-8 key is its stored bytes after the tag, behind a text
+ * string's head (`textHead`). Filled in place, one per pass (a pass that yields between
+ * filling and writing one lets another snapshot's pass run), so that the common row costs
+ * no allocation: making two views per row for both passes was most of a snapshot's time on
+ * Bun.
+ */
+interface EntryForm {
+  key: Uint8Array;
+  keyFrom: number;
+  /** Bytes of the text string head before a UTF-8 key's bytes; 0 for other keys. */
+  textHead: number;
+  value: Uint8Array;
+  valueFrom: number;
+  /** Bytes of the whole entry: the array head, the key's body, the value's body. */
+  size: number;
 }
 
-/** The CBOR body of a row's key: a UTF-8 key's bytes are a text string's already. */
-function keyBody(row: StoredRow): Uint8Array {
-  if (row.ok !== null) return encodeBody(decode(row.ok, "a key in the SQLite state database"), "a state key");
-  if (row.k[0] === KEY_TAG_UTF8) {
-    const text = row.k.subarray(1);
-    const head = cborHead(3, text.length);
-    const out = new Uint8Array(head.length + text.length);
-    out.set(head);
-    out.set(text, head.length);
-    return out;
+function newForm(): EntryForm {
+  return { key: new Uint8Array(0), keyFrom: 0, textHead: 0, value: new Uint8Array(0), valueFrom: 0, size: 0 };
+}
+
+/** Fills `f` with a stored row's entry; false when its TTL parts all expired. */
+function formOf(s: CanonicalState, row: StoredRow, now: number, f: EntryForm): boolean {
+  if (s.ttl && s.declaredTtl !== undefined) {
+    const live = liveStored(s.kind, decode(row.v, "a value in the SQLite state database"), s.declaredTtl, now);
+    if (live === undefined) return false;
+    f.value = encodeBody(live, "a state value");
+    f.valueFrom = 0;
+  } else if (row.v[0] === FORMAT_VERSION) {
+    f.value = row.v;
+    f.valueFrom = 1;
+  } else {
+    // Written by an older format version: decode() migrates it.
+    f.value = encodeBody(decode(row.v, "a value in the SQLite state database"), "a state value");
+    f.valueFrom = 0;
   }
-  return encodeBody(keyFromBytes(row.k), "a state key");
+  f.textHead = 0;
+  if (row.ok !== null && row.ok[0] === FORMAT_VERSION) {
+    f.key = row.ok;
+    f.keyFrom = 1;
+  } else if (row.ok !== null) {
+    f.key = encodeBody(decode(row.ok, "a key in the SQLite state database"), "a state key");
+    f.keyFrom = 0;
+  } else if (row.k[0] === KEY_TAG_UTF8) {
+    // A UTF-8 key's bytes are a text string's already.
+    f.key = row.k;
+    f.keyFrom = 1;
+    f.textHead = cborHeadLength(row.k.length - 1);
+  } else {
+    f.key = encodeBody(keyFromBytes(row.k), "a state key");
+    f.keyFrom = 0;
+  }
+  f.size = 1 + f.textHead + f.key.length - f.keyFrom + f.value.length - f.valueFrom;
+  return true;
+}
+
+/**
+ * Writes the entry `f` describes at sink[at, at + f.size). A stored column is copied whole,
+ * one byte early (no view made of it); what lands in that byte is written over after.
+ */
+function writeForm(f: EntryForm, sink: Uint8Array, at: number): void {
+  const keyAt = at + 1 + f.textHead;
+  const valueAt = keyAt + f.key.length - f.keyFrom;
+  sink.set(f.value, valueAt - f.valueFrom);
+  sink.set(f.key, keyAt - f.keyFrom);
+  // A text string's head (major type 3) before the UTF-8 key's bytes.
+  if (f.textHead > 0) writeCborHead(sink, at + 1, 3, f.key.length - 1);
+  sink[at] = CBOR_ARRAY_OF_TWO;
 }
 
 /** Decoded canonical tables from encoded ones. */
