@@ -8,6 +8,7 @@ import { KeyedStateCapture } from "../../dataflow/operators/keyed_capture.ts";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
 import type { KeyedStateSnapshot } from "../../state/backend.ts";
 import { SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
+import { joinParts } from "../../storage/adapter.ts";
 
 /**
  * Canonical SQLite snapshots are measured while stepped and read again while their file
@@ -100,18 +101,9 @@ describe("sqlite canonical entries", () => {
       b.setCurrentKey(`other key ${i} `.repeat(3));
       b.valueState<string>("v").update(`${i}`);
     }
-    const join = (parts: Uint8Array[]) => {
-      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-      let at = 0;
-      for (const p of parts) {
-        out.set(p, at);
-        at += p.length;
-      }
-      return out;
-    };
     const alone = [a, b].map((x, i) => {
       const c = captured(x.snapshot(10 + i, { savepoint: true }));
-      const bytes = join([...c.streamedParts()!.parts]);
+      const bytes = joinParts([...c.streamedParts()!.parts]);
       c.release();
       return bytes;
     });
@@ -127,7 +119,7 @@ describe("sqlite canonical entries", () => {
         open++;
       }
     }
-    assert.deepEqual(read.map(join), alone);
+    assert.deepEqual(read.map((parts) => joinParts(parts)), alone);
     for (const c of captures) c.release();
     a.dispose();
     b.dispose();

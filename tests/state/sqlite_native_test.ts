@@ -55,6 +55,20 @@ async function filled(storage: MemoryStorage, dir: string, keys: number, prefix:
   return b;
 }
 
+/** A backend with its background writer up, whose scheduler records the work it is told to hold (Scheduler.hold). */
+async function holding(name: string) {
+  const dir = mkdtempSync(join(directory, `${name}-`));
+  const storage = new MemoryStorage();
+  const held: Promise<unknown>[] = [];
+  const scheduler = { after: () => ({ cancel() {} }), defer() {}, hold: (work: Promise<unknown>) => void held.push(work) };
+  const b = new SqliteKeyedStateBackend(
+    { maxParallelism: 128, range: keyGroupRangeFor(0, 1, 128), incremental: true, storage, uid: "op", subtaskIndex: 0, jobId: name, scheduler },
+    { driver: sqliteDriver, directory: dir, cacheEntriesMax: 64, nativeCheckpoints: true, writeGroupRows: 16 },
+  );
+  assert.equal(await b.store.backgroundWriterReady(), true);
+  return { dir, storage, held, b };
+}
+
 describe(`sqlite bases as page images (${sqliteDriver.name})`, { skip: !canImage }, () => {
   test("a page-image base restores by adoption, by merge with its changelogs and applied into a backend holding state (2 subtasks into 1); no -wal/-shm is left", async () => {
     const dir = mkdtempSync(join(directory, "restore-"));
@@ -157,15 +171,7 @@ describe(`sqlite bases as page images (${sqliteDriver.name})`, { skip: !canImage
   });
 
   test("with a scheduler that holds its clock, a base's snapshot waits for its image once even when it is written already (its steps do not depend on the writer's pace)", async () => {
-    const dir = mkdtempSync(join(directory, "hold-once-"));
-    const storage = new MemoryStorage();
-    const held: Promise<unknown>[] = [];
-    const scheduler = { after: () => ({ cancel() {} }), defer() {}, hold: (work: Promise<unknown>) => void held.push(work) };
-    const b = new SqliteKeyedStateBackend(
-      { maxParallelism: 128, range: keyGroupRangeFor(0, 1, 128), incremental: true, storage, uid: "op", subtaskIndex: 0, jobId: "hold-once", scheduler },
-      { driver: sqliteDriver, directory: dir, cacheEntriesMax: 64, nativeCheckpoints: true, writeGroupRows: 16 },
-    );
-    assert.equal(await b.store.backgroundWriterReady(), true);
+    const { held, b } = await holding("hold-once");
     b.setCurrentKey(1);
     b.valueState<number>("v").update(1);
     const snap = b.snapshot(1);
@@ -185,15 +191,7 @@ describe(`sqlite bases as page images (${sqliteDriver.name})`, { skip: !canImage
   });
 
   test("a snapshot waiting for its page image holds its scheduler's clock until the image is written (virtual time does not race the writer)", async () => {
-    const dir = mkdtempSync(join(directory, "hold-"));
-    const storage = new MemoryStorage();
-    const held: Promise<unknown>[] = [];
-    const scheduler = { after: () => ({ cancel() {} }), defer() {}, hold: (work: Promise<unknown>) => void held.push(work) };
-    const b = new SqliteKeyedStateBackend(
-      { maxParallelism: 128, range: keyGroupRangeFor(0, 1, 128), incremental: true, storage, uid: "op", subtaskIndex: 0, jobId: "hold", scheduler },
-      { driver: sqliteDriver, directory: dir, cacheEntriesMax: 64, nativeCheckpoints: true, writeGroupRows: 16 },
-    );
-    assert.equal(await b.store.backgroundWriterReady(), true);
+    const { dir, storage, held, b } = await holding("hold");
     // Another connection's write lock stalls the writer on the first write-back group, and
     // so on the image queued behind it.
     const lock = sqliteDriver.open(b.store.path);
