@@ -18,8 +18,8 @@ import { type ListState, type MapState, readTable, type StateKind, type ValueSta
 import { canonicalSnapshot } from "./sqlite_canonical.ts";
 import type { SqliteDriver } from "./sqlite_driver.ts";
 import type { SqliteBackendOptions } from "./sqlite_backend_options.ts";
-import { stateCodec } from "./sqlite_forms.ts";
 import { type NativeState, SQLITE_NATIVE_VERSION, SqliteNativeSnapshot } from "./sqlite_native.ts";
+import { type StateInfo, StateCatalog } from "./sqlite_state_catalog.ts";
 import { NativeChainTracker } from "./sqlite_native_chain.ts";
 import { adoptBase, applyFile, nativeHandles, restoreChains } from "./sqlite_native_restore.ts";
 import { type RestoredTable, loadCanonicalTables } from "./sqlite_restore_file.ts";
@@ -32,27 +32,10 @@ import { type StateOptions, TtlClock, checkTtl } from "./ttl.ts";
 export const SQLITE_STATE_FORMAT_VERSION = SQLITE_NATIVE_VERSION;
 export type { SqliteBackendOptions } from "./sqlite_backend_options.ts";
 
-/** One declared (or restored) state. */
-interface StateInfo {
-  sid: number;
-  kind: StateKind;
-  /** Values are stored with write times. */
-  ttl: boolean;
-  /** The TTL declared in this run (restored-only states have none yet). */
-  declaredTtl: number | undefined;
-  reducing: boolean;
-  /** The view handed out for the current declaration, reused while it does not change. */
-  view: unknown;
-  viewTtl: number | undefined;
-}
-
 /**
- * Working files are named by job, operator, subtask and a count of the files this copy of
- * the module opened, which keeps two backends of one operator in this process (a restart)
- * apart; and by this copy's random name, which keeps them apart from those of another
- * process (or worker thread, which loads its own copy) running the same job in the same
- * directory, whose count goes the same way: it would remove the file, and each would then
- * read the other's rows (a snapshot that opens the file anew), or fail.
+ * Working files are named by job, operator, subtask, a count of the files this copy of the
+ * module opened (a restart in this process) and this copy's random name: another process
+ * or worker thread running the same job in the same directory counts the same way.
  */
 const fileOwner = crypto.randomUUID().slice(0, 8);
 let openedFiles = 0;
@@ -88,7 +71,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
   /** A copy of the current key when it is an object (canonical is its text). */
   #currentOriginal: unknown = undefined;
   readonly #store: SqliteStateStore;
-  readonly #states = new Map<string, StateInfo>();
+  readonly #states: StateCatalog;
   readonly #ttlClock: TtlClock | undefined;
   readonly #scheduler: Scheduler | undefined;
   readonly #uid: string;
@@ -100,7 +83,6 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
   /** The job's storage, which native checkpoints are restored from. */
   readonly #storageForRestore: StorageAdapter | undefined;
   readonly #keyPrefix: string;
-  #nextSid = 0;
   /** Base or changelog next, and the chain a changelog extends. */
   readonly #chains = new NativeChainTracker();
   #restored = 0;
@@ -132,6 +114,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       writeGroupRows: options.writeGroupRows,
       waitForWriter: options.waitForWriter,
     });
+    this.#states = new StateCatalog(this.#store);
     this.#key = {
       canonical: () => {
         if (this.currentKey === undefined) throw new WeirError("state_no_key", `Keyed state was used outside of a keyed context in operator "${this.#uid}"`);
@@ -157,40 +140,18 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
   }
 
   /**
-   * The state of a name, declared on first use.
-   * @throws {WeirError} `state_kind_mismatch` when it is another kind
-   */
-  #state(name: string, kind: StateKind, reducing = false): StateInfo {
-    let s = this.#states.get(name);
-    if (s === undefined) {
-      s = { sid: this.#nextSid++, kind, ttl: false, declaredTtl: undefined, reducing, view: undefined, viewTtl: undefined };
-      this.#states.set(name, s);
-      this.#store.declare(s.sid, stateCodec(name, kind, false));
-      return s;
-    }
-    if (s.kind !== kind || (s.reducing && !reducing)) {
-      const known = s.reducing ? "reducing" : s.kind;
-      throw new WeirError("state_kind_mismatch", `Keyed state "${name}" is a ${known} state; it cannot be used as a ${reducing ? "reducing" : kind} state`);
-    }
-    return s;
-  }
-
-  /**
    * The state of a declaration with its TTL, checked against what was restored.
    * @throws {WeirError} `invalid_state_ttl`, `state_ttl_mismatch`
    */
   #declare(name: string, kind: StateKind, options: StateOptions | undefined): StateInfo {
     const ttl = checkTtl(name, options);
-    const s = this.#state(name, kind);
+    const s = this.#states.state(name, kind);
     if (s.view !== undefined && s.viewTtl === ttl) return s;
     if (s.ttl !== (ttl !== undefined) && this.#hasRows(s.sid)) {
       throw new WeirError("state_ttl_mismatch", `Keyed state "${name}" was stored ${s.ttl ? "with" : "without"} a TTL and is now declared ${ttl !== undefined ? `with ttl ${ttl}` : "without one"}`);
     }
     if (ttl !== undefined && !this.#ttlClock) throw new WeirError("invalid_state_ttl", `Keyed state "${name}": this operator has no clock for a TTL`);
-    if (s.ttl !== (ttl !== undefined)) {
-      s.ttl = ttl !== undefined;
-      this.#store.declare(s.sid, stateCodec(name, kind, s.ttl));
-    }
+    this.#states.setTtl(name, s, ttl !== undefined);
     s.declaredTtl = ttl;
     s.viewTtl = ttl;
     s.view = undefined;
@@ -255,7 +216,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
 
   /** A value state each input is folded into with one read and one write (reducing and aggregating states). */
   #foldingState<IN, ACC>(name: string, what: string, fold: (value: IN, acc: ACC | undefined) => ACC): AggregatingState<IN, ACC> {
-    const s = this.#state(name, "value", true);
+    const s = this.#states.state(name, "value", true);
     if (s.ttl) throw new WeirError("state_ttl_mismatch", `Keyed state "${name}" was stored with a TTL and is now declared as ${what} without one`);
     s.reducing = true;
     const store = this.#store;
@@ -285,8 +246,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
    */
   snapshot(checkpointId: number, options?: SnapshotOptions): KeyedStateSnapshot {
     if (this.#storage && !options?.savepoint) return this.#nativeSnapshot(checkpointId, this.#storage);
-    const states = [...this.#states].map(([name, s]) => ({ name, sid: s.sid, kind: s.kind, ttl: s.ttl, declaredTtl: s.declaredTtl }));
-    return canonicalSnapshot(this.#store.openSnapshot(), states, { checkpointId, now: this.#ttlClock?.now() ?? 0, uid: this.#uid });
+    return canonicalSnapshot(this.#store.openSnapshot(), this.#states.canonical(), { checkpointId, now: this.#ttlClock?.now() ?? 0, uid: this.#uid });
   }
 
   /**
@@ -305,9 +265,9 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
         workDirectory: this.#directory,
         checkpointId,
         range: this.range,
-        states: [...this.#states].map(([name, s]): NativeState => [name, s.sid, s.kind, s.ttl]),
+        states: this.#states.native(),
         previous,
-        ttls: new Map([...this.#states.values()].filter((s) => s.ttl && s.declaredTtl !== undefined).map((s) => [s.sid, s.declaredTtl!])),
+        ttls: this.#states.declaredTtls(),
         now: this.#ttlClock?.now(),
         scheduler: this.#scheduler,
         onResult,
@@ -349,38 +309,19 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       empty: () => this.#states.size === 0 && this.#store.isEmpty(),
       adopt: (path, states) => this.#adopt(path, states),
       apply: (path, states, changelog, version) => this.#apply(path, states, changelog, version),
-      merged: (states) => this.#declareRestored(states),
+      merged: (states) => this.#states.declareRestored(states),
     });
   }
 
   /** Takes a downloaded base as the working file: no row is copied. */
   #adopt(path: string, states: NativeState[]): void {
     adoptBase(this.#store, path, this.range);
-    this.#declareRestored(states);
-  }
-
-  /** Declares the states of a working file taken whole from a checkpoint, with their state ids. */
-  #declareRestored(states: NativeState[]): void {
-    for (const [name, sid, kind, ttl] of states) {
-      this.#states.set(name, { sid, kind, ttl, declaredTtl: undefined, reducing: false, view: undefined, viewTtl: undefined });
-      this.#store.declare(sid, stateCodec(name, kind, ttl));
-      this.#nextSid = Math.max(this.#nextSid, sid + 1);
-    }
+    this.#states.declareRestored(states);
   }
 
   /** Copies the rows of this range from a downloaded file, state ids mapped to this backend's. */
   #apply(path: string, states: NativeState[], changelog: boolean, version: number): void {
-    applyFile(this.#store, path, this.range, changelog, states.map(([name, theirs, kind, ttl]) => [theirs, this.#restoredState(name, kind, ttl).sid]), version);
-  }
-
-  /** The state a restore fills, declared (with the restored TTL flag) if new. */
-  #restoredState(name: string, kind: StateKind, ttl: boolean): StateInfo {
-    const s = this.#state(name, kind);
-    if (ttl && !s.ttl) {
-      s.ttl = true;
-      this.#store.declare(s.sid, stateCodec(name, kind, true));
-    }
-    return s;
+    applyFile(this.#store, path, this.range, changelog, states.map(([name, theirs, kind, ttl]) => [theirs, this.#states.restored(name, kind, ttl).sid]), version);
   }
 
   /**
@@ -394,7 +335,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       for (const [name, raw] of Object.entries(state.tables)) {
         // A table with its groups still encoded has a valid kind; reading them would decode them.
         const table = encodedSource(raw) !== undefined ? raw : readTable(name, raw);
-        tables.push({ name, table, sid: this.#restoredState(name, table.kind, table.ttl === true).sid });
+        tables.push({ name, table, sid: this.#states.restored(name, table.kind, table.ttl === true).sid });
       }
     }
     if (tables.length > 0) loadCanonicalTables(this.#store, tables, this.range);

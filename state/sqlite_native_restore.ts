@@ -152,29 +152,27 @@ export function nativeHandles(states: KeyedStateHandle[], range: KeyGroupRange):
 }
 
 /**
- * Downloads every file of every handle's chain in order to a path `pathOf()` gives, hands it
- * to `take`, and removes it after.
+ * Downloads every file of `handle`'s chain (its `layout`) in order to a path `pathOf()`
+ * gives, hands it to `take`, and removes it after.
  * @throws {WeirError} `checkpoint_corrupt` for a missing or damaged part
  */
 export async function forEachChainFile(
   storage: StorageAdapter,
   driver: SqliteDriver,
-  handles: IncrementalKeyedState[],
+  handle: IncrementalKeyedState,
+  layout: NativeLayout,
   pathOf: () => string,
-  take: (path: string, file: NativeFile, layout: NativeLayout, handle: IncrementalKeyedState) => void,
+  take: (path: string, file: NativeFile) => void,
 ): Promise<void> {
-  for (const h of handles) {
-    const layout = readLayout(h);
-    let at = 0;
-    for (const file of layout.files) {
-      const path = pathOf();
-      await downloadFile(storage, driver, h.shared.slice(at, at + file.parts), path);
-      at += file.parts;
-      try {
-        take(path, file, layout, h);
-      } finally {
-        driver.removeFiles(path);
-      }
+  let at = 0;
+  for (const file of layout.files) {
+    const path = pathOf();
+    await downloadFile(storage, driver, handle.shared.slice(at, at + file.parts), path);
+    at += file.parts;
+    try {
+      take(path, file);
+    } finally {
+      driver.removeFiles(path);
     }
   }
 }
@@ -186,12 +184,12 @@ export interface ChainFile {
 }
 
 /**
- * Downloads every file of `handle`'s chain into memory, in order (a merge reads them
- * together, and writing them to disk first only to read them back cost a pass over each).
+ * Downloads every file of `handle`'s chain (its `layout`) into memory, in order (a merge
+ * reads them together, and writing them to disk first only to read them back cost a pass
+ * over each).
  * @throws {WeirError} `checkpoint_corrupt` for a missing or damaged part
  */
-export async function downloadChain(storage: StorageAdapter, handle: IncrementalKeyedState): Promise<ChainFile[]> {
-  const layout = readLayout(handle);
+export async function downloadChain(storage: StorageAdapter, handle: IncrementalKeyedState, layout: NativeLayout): Promise<ChainFile[]> {
   const files: ChainFile[] = [];
   let at = 0;
   for (const file of layout.files) {
@@ -212,13 +210,12 @@ export async function downloadChain(storage: StorageAdapter, handle: Incremental
 const MERGE_ROWS_PER_CHANGE = 8;
 
 /**
- * True when `handle`'s chain (format version 2: a base and changelogs) is restored into an
- * empty backend in memory: its changelogs' last records per key found and sorted at once
- * (sqlite_chain_changes.ts), then merged with the base or upserted into it. False for a
- * base too large to hold in memory, which is applied file by file.
+ * True when `handle`'s chain (its `layout`, format version 2: a base and changelogs) is
+ * restored into an empty backend in memory: its changelogs' last records per key found and
+ * sorted at once (sqlite_chain_changes.ts), then merged with the base or upserted into it.
+ * False for a base too large to hold in memory, which is applied file by file.
  */
-export function restoresInMemory(handle: IncrementalKeyedState): boolean {
-  const layout = readLayout(handle);
+export function restoresInMemory(handle: IncrementalKeyedState, layout: NativeLayout): boolean {
   const [base, ...changelogs] = layout.files;
   if (handle.version < 2 || base?.kind !== "base" || !changelogs.every((f) => f.kind === "changelog")) return false;
   const baseBytes = handle.shared.slice(0, base.parts).reduce((n, r) => n + r.size, 0);
@@ -305,31 +302,31 @@ export interface ChainTarget {
  */
 export async function restoreChains(storage: StorageAdapter, handles: IncrementalKeyedState[], target: ChainTarget): Promise<void> {
   const driver = target.store.driver;
-  const take = (path: string, file: NativeFile, layout: NativeLayout, h: IncrementalKeyedState) => {
-    if (file.kind === "base" && target.empty()) target.adopt(path, layout.states);
-    else target.apply(path, layout.states, file.kind === "changelog", h.version);
-  };
-  const takeBytes = (bytes: Uint8Array, file: NativeFile, layout: NativeLayout, h: IncrementalKeyedState) => {
-    const path = target.pathOf();
-    try {
-      driver.writeFile(path, bytes);
-      take(path, file, layout, h);
-    } finally {
-      driver.removeFiles(path);
-    }
-  };
   for (const h of handles) {
-    if (!(target.empty() && restoresInMemory(h))) {
-      await forEachChainFile(storage, driver, [h], target.pathOf, take);
+    const layout = readLayout(h);
+    const take = (path: string, file: NativeFile) => {
+      if (file.kind === "base" && target.empty()) target.adopt(path, layout.states);
+      else target.apply(path, layout.states, file.kind === "changelog", h.version);
+    };
+    const takeBytes = (bytes: Uint8Array, file: NativeFile) => {
+      const path = target.pathOf();
+      try {
+        driver.writeFile(path, bytes);
+        take(path, file);
+      } finally {
+        driver.removeFiles(path);
+      }
+    };
+    if (!(target.empty() && restoresInMemory(h, layout))) {
+      await forEachChainFile(storage, driver, h, layout, target.pathOf, take);
       continue;
     }
-    const layout = readLayout(h);
-    const files = await downloadChain(storage, h);
+    const files = await downloadChain(storage, h, layout);
     const what = `the chain of key groups ${h.range.start}-${h.range.end} from ${h.shared[0]?.key ?? "no file"} in ${storage.description}`;
     const changes = chainChanges(files, layout, target.range, what);
     const [base] = files;
     if (changes.count * MERGE_ROWS_PER_CHANGE < base.file.rows) {
-      takeBytes(base.bytes, base.file, layout, h);
+      takeBytes(base.bytes, base.file);
       upsertChanges(target.store, changes, what);
       continue;
     }
@@ -338,6 +335,6 @@ export async function restoreChains(storage: StorageAdapter, handles: Incrementa
       continue;
     }
     // A record too large for the merge: file by file after all.
-    for (const { file, bytes } of files) takeBytes(bytes, file, layout, h);
+    for (const { file, bytes } of files) takeBytes(bytes, file);
   }
 }

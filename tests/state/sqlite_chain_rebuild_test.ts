@@ -76,7 +76,7 @@ async function restoreBothWays(storage: MemoryStorage, handle: KeyedStateHandle,
   const byFile = storeOf();
   let took = false;
   const layout = readLayout(handle as IncrementalKeyedState);
-  const files = await downloadChain(storage, handle as IncrementalKeyedState);
+  const files = await downloadChain(storage, handle as IncrementalKeyedState, layout);
   if (schemaOverPage1) files[0].bytes = withSchemaOverPage1(files[0].bytes);
   const changes = chainChanges(files, layout, range, "the test's chain");
   if (upsert) {
@@ -140,7 +140,7 @@ describe("mergeChainFiles()", () => {
       const h = await chain(storage);
       const layout = readLayout(h as IncrementalKeyedState);
       assert.deepEqual(layout.files.map((f) => f.kind), ["base", "changelog", "changelog", "changelog", "changelog", "changelog"]);
-      assert.ok(restoresInMemory(h as IncrementalKeyedState), "a restore of this chain is in memory");
+      assert.ok(restoresInMemory(h as IncrementalKeyedState, layout), "a restore of this chain is in memory");
       const { merged, byFile, took } = await restoreBothWays(storage, h, range);
       assert.equal(took, true);
       assert.ok(byFile.length > 100);
@@ -153,9 +153,10 @@ describe("mergeChainFiles()", () => {
     const storage = new MemoryStorage();
     const h = await chain(storage, 3000);
     const merged = storeOf();
-    const files = await downloadChain(storage, h as IncrementalKeyedState);
+    const layout = readLayout(h as IncrementalKeyedState);
+    const files = await downloadChain(storage, h as IncrementalKeyedState, layout);
     const all = { start: 0, end: maxParallelism - 1 };
-    assert.equal(mergeChainFiles(merged, files[0], chainChanges(files, readLayout(h as IncrementalKeyedState), all, "the test's chain"), all, "the test's chain"), false);
+    assert.equal(mergeChainFiles(merged, files[0], chainChanges(files, layout, all, "the test's chain"), all, "the test's chain"), false);
     assert.deepEqual(rowsOf(merged.db), []);
     merged.dispose();
   });
