@@ -5,8 +5,9 @@
  * synchronously afterwards. File operations use `node:fs`, which all three provide.
  * @module
  */
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { ownBytes } from "../storage/adapter.ts";
 import { currentRuntime } from "./serve.ts";
 import type { SqliteDriver } from "../state/sqlite_driver.ts";
 import { openSqliteWriter } from "./sqlite_writer.ts";
@@ -41,8 +42,16 @@ export const sqliteDriver: SqliteDriver = {
   },
   ensureDirectory: (path) => void mkdirSync(path, { recursive: true }),
   tempDirectory: () => tmpdir(),
-  readFile: (path) => new Uint8Array(readFileSync(path)),
+  readFile: (path) => ownBytes(readFileSync(path)),
   writeFile: (path, bytes, append) => (append ? appendFileSync(path, bytes) : writeFileSync(path, bytes)),
+  writeFileAt: (path, offset, bytes) => {
+    const fd = openSync(path, "r+");
+    try {
+      for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at, offset + at);
+    } finally {
+      closeSync(fd);
+    }
+  },
   fileSize: (path) => statSync(path).size,
   readFileRange: (path, offset, length) => {
     const fd = openSync(path, "r");

@@ -8,6 +8,7 @@
  * @module
  */
 import { WeirError } from "../errors.ts";
+import { joinParts } from "../storage/adapter.ts";
 import { maxLocalPayload } from "./sqlite_btree_file.ts";
 
 const LEAF_INDEX = 0x0a;
@@ -16,6 +17,28 @@ const LEAF_TABLE = 0x0d;
 /** Deeper than any B-tree of 2^32 pages: a deeper walk is a loop in a damaged file. */
 const DEPTH_MAX = 40;
 
+/**
+ * A database file's bytes as the parts it was stored in, each but the last `partBytes`
+ * long, a whole number of pages: a file downloaded in parts is read where it lies, since
+ * joining them is a second copy of the file in fresh memory (on a 2-core VM the first
+ * touch of it costs more than the copy).
+ */
+export interface PagedFile {
+  readonly parts: readonly Uint8Array[];
+  readonly partBytes: number;
+  readonly length: number;
+}
+
+/** `parts` as a PagedFile: as they are when each holds whole pages, else joined. */
+export function pagedFile(parts: readonly Uint8Array[]): PagedFile {
+  const length = parts.reduce((n, p) => n + p.length, 0);
+  const first = parts[0] ?? new Uint8Array(0);
+  const pageSize = filePageSize(first);
+  const whole = pageSize > 0 && first.length % pageSize === 0 && parts.every((p, i) => i === parts.length - 1 || p.length === first.length);
+  if (parts.length === 1 || whole) return { parts, partBytes: Math.max(1, first.length), length };
+  return { parts: [joinParts(parts, length)], partBytes: Math.max(1, length), length };
+}
+
 /** The page size (bytes) of a database file's header. */
 export function filePageSize(file: Uint8Array): number {
   const raw = file.length >= 100 ? (file[16] << 8) | file[17] : 0;
@@ -23,10 +46,11 @@ export function filePageSize(file: Uint8Array): number {
 }
 
 /**
- * Calls `cell(start, end)` for each cell of the index B-tree rooted at page `rootPage` of
- * `file`, in key order: `file[start, end)` is the record's size as a varint, then the record
- * (as a leaf cell of sqlite_records.ts's KvRecords holds it). Returns false, having stopped,
- * at a record that spills to an overflow page.
+ * Calls `cell(start, end, bytes)` for each cell of the index B-tree rooted at page
+ * `rootPage` of `file`, in key order: `bytes[start, end)` (`bytes` being `file` or the part
+ * of it the cell's page is in) is the record's size as a varint, then the record (as a leaf
+ * cell of sqlite_records.ts's KvRecords holds it). Returns false, having stopped, at a
+ * record that spills to an overflow page.
  * @throws {WeirError} `checkpoint_corrupt` naming `what` for a page that is not an index
  *   B-tree page or a cell outside its page
  *
@@ -44,55 +68,59 @@ export function filePageSize(file: Uint8Array): number {
  * sqliteDriver.removeFiles(path);
  * ```
  */
-export function forEachIndexCell(file: Uint8Array, rootPage: number, what: string, cell: (start: number, end: number) => void): boolean {
-  const pageSize = filePageSize(file);
-  const pages = Math.floor(file.length / pageSize);
+export function forEachIndexCell(file: Uint8Array | PagedFile, rootPage: number, what: string, cell: (start: number, end: number, bytes: Uint8Array) => void): boolean {
+  const { parts, partBytes, length } = file instanceof Uint8Array ? pagedFile([file]) : file;
+  const pageSize = filePageSize(parts[0] ?? new Uint8Array(0));
+  const pages = Math.floor(length / pageSize);
   const corrupt = (why: string) => new WeirError("checkpoint_corrupt", `The SQLite file ${what} is damaged: ${why}`);
   if (!(pageSize >= 512 && (pageSize & (pageSize - 1)) === 0)) throw corrupt(`page size ${pageSize}`);
-  const maxLocal = maxLocalPayload(pageSize - file[20]);
+  const maxLocal = maxLocalPayload(pageSize - parts[0][20]);
 
-  /** The end of the cell whose size varint starts at `at` in the page [base, base + pageSize), or -1 when it spills. */
-  const cellEnd = (at: number, limit: number): number => {
+  /** The end of the cell whose size varint starts at `at` in `b`, below `limit`, or -1 when it spills. */
+  const cellEnd = (b: Uint8Array, at: number, limit: number): number => {
     let size = 0;
     let i = 0;
     for (; i < 9; i++) {
-      const b = file[at + i];
-      size = size * 128 + (b & 0x7f);
-      if (b < 0x80) break;
+      const x = b[at + i];
+      size = size * 128 + (x & 0x7f);
+      if (x < 0x80) break;
     }
     if (size > maxLocal) return -1;
     const end = at + i + 1 + size;
-    if (end > limit) throw corrupt(`a cell at byte ${at} ends past its page`);
+    if (end > limit) throw corrupt(`a cell at byte ${at} of its part ends past its page`);
     return end;
   };
 
   const walk = (page: number, depth: number): boolean => {
     if (!(page >= 1 && page <= pages) || depth > DEPTH_MAX) throw corrupt(`page ${page} at depth ${depth} is not in the file of ${pages} pages`);
-    const base = (page - 1) * pageSize;
+    const offset = (page - 1) * pageSize;
+    const part = Math.floor(offset / partBytes);
+    const b = parts[part];
+    const base = offset - part * partBytes;
     const head = page === 1 ? base + 100 : base;
-    const type = file[head];
-    const count = (file[head + 3] << 8) | file[head + 4];
+    const type = b[head];
+    const count = (b[head + 3] << 8) | b[head + 4];
     const limit = base + pageSize;
     if (type === LEAF_INDEX) {
       for (let c = 0; c < count; c++) {
-        const at = base + ((file[head + 8 + 2 * c] << 8) | file[head + 9 + 2 * c]);
-        const end = cellEnd(at, limit);
+        const at = base + ((b[head + 8 + 2 * c] << 8) | b[head + 9 + 2 * c]);
+        const end = cellEnd(b, at, limit);
         if (end < 0) return false;
-        cell(at, end);
+        cell(at, end, b);
       }
       return true;
     }
     if (type !== INTERIOR_INDEX) throw corrupt(`page ${page} has type ${type}, not an index B-tree page`);
     // Each cell: its left child's keys, then its own record; the right-most child's keys last.
     for (let c = 0; c < count; c++) {
-      const at = base + ((file[head + 12 + 2 * c] << 8) | file[head + 13 + 2 * c]);
+      const at = base + ((b[head + 12 + 2 * c] << 8) | b[head + 13 + 2 * c]);
       if (at + 4 >= limit) throw corrupt(`a cell of page ${page} lies past it`);
-      if (!walk(((file[at] << 24) >>> 0) + (file[at + 1] << 16) + (file[at + 2] << 8) + file[at + 3], depth + 1)) return false;
-      const end = cellEnd(at + 4, limit);
+      if (!walk(((b[at] << 24) >>> 0) + (b[at + 1] << 16) + (b[at + 2] << 8) + b[at + 3], depth + 1)) return false;
+      const end = cellEnd(b, at + 4, limit);
       if (end < 0) return false;
-      cell(at + 4, end);
+      cell(at + 4, end, b);
     }
-    return walk(((file[head + 8] << 24) >>> 0) + (file[head + 9] << 16) + (file[head + 10] << 8) + file[head + 11], depth + 1);
+    return walk(((b[head + 8] << 24) >>> 0) + (b[head + 9] << 16) + (b[head + 10] << 8) + b[head + 11], depth + 1);
   };
   return walk(rootPage, 0);
 }

@@ -13,7 +13,8 @@
  * @module
  */
 import { WeirError, assert } from "../errors.ts";
-import { type KvRecords, varintLength } from "./sqlite_records.ts";
+import { KvRecords, varintLength } from "./sqlite_records.ts";
+import type { SqliteDriver } from "./sqlite_driver.ts";
 import { SCHEMA, type SqliteStateStore } from "./sqlite_store.ts";
 
 const LEAF_INDEX = 0x0a;
@@ -61,65 +62,203 @@ interface Level {
   dividers: number[];
 }
 
-/** The file being written: the template's pages, then new ones; the root goes in the template's slot. */
-class PageFile {
+/** Bytes of the pages held before they are appended to the file. */
+const CHUNK_BYTES = 1 << 20;
+
+/**
+ * The file being written, page after page: the template's pages (the root in the
+ * template's slot) stay in memory and are written last, over the placeholder written
+ * first; new pages go to the file a chunk at a time through one buffer. A buffer of the
+ * whole file cost more than writing it: on a 2-core VM the first touch of fresh memory
+ * costs 3–7 ms a megabyte (page faults), and a 1 M-key file is about 28 MB.
+ */
+class PageSink {
+  /** The buffer the page page() returned lives in. */
   bytes: Uint8Array;
   pages: number;
   readonly pageSize: number;
   readonly rootPage: number;
+  readonly #head: Uint8Array;
+  readonly #chunk: Uint8Array;
+  /** Pages in #chunk, not yet written. */
+  #inChunk = 0;
+  readonly #driver: SqliteDriver;
+  readonly #path: string;
 
-  constructor(template: KvTemplate, pageSize: number, estimatedPages: number) {
+  /** @throws {WeirError} `storage_failed` when the file cannot be written */
+  constructor(driver: SqliteDriver, path: string, template: KvTemplate, pageSize: number) {
+    this.#driver = driver;
+    this.#path = path;
     this.pageSize = pageSize;
     this.rootPage = template.rootPage;
     this.pages = template.bytes.length / pageSize;
-    this.bytes = new Uint8Array((this.pages + estimatedPages) * pageSize);
-    this.bytes.set(template.bytes);
+    this.#head = template.bytes.slice();
+    this.#chunk = new Uint8Array(Math.max(1, Math.floor(CHUNK_BYTES / pageSize)) * pageSize);
+    this.bytes = this.#head;
+    this.#write(() => driver.writeFile(path, this.#head));
   }
 
-  /** A zeroed page to write: the root's slot, or a new page at the end. Returns [page number, offset]. */
+  #write(write: () => void): void {
+    try {
+      write();
+    } catch (e) {
+      throw new WeirError("storage_failed", `Cannot write the SQLite state file ${this.#path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /**
+   * A zeroed page to write, the root's slot or a new page at the end, in `bytes` (valid
+   * until the next call). Returns [page number, offset in bytes].
+   */
   page(root: boolean): [number, number] {
     const size = this.pageSize;
     if (root) {
       const at = (this.rootPage - 1) * size;
-      this.bytes.fill(0, at, at + size);
+      this.#head.fill(0, at, at + size);
+      this.bytes = this.#head;
       return [this.rootPage, at];
     }
-    if ((this.pages + 1) * size > this.bytes.length) {
-      const grown = new Uint8Array(Math.ceil(this.bytes.length * 1.5 / size + 1) * size);
-      grown.set(this.bytes);
-      this.bytes = grown;
-    }
-    return [++this.pages, (this.pages - 1) * size];
+    if ((this.#inChunk + 1) * size > this.#chunk.length) this.#flush();
+    const at = this.#inChunk++ * size;
+    this.#chunk.fill(0, at, at + size);
+    this.bytes = this.#chunk;
+    return [++this.pages, at];
+  }
+
+  #flush(): void {
+    if (this.#inChunk === 0) return;
+    const pages = this.#chunk.subarray(0, this.#inChunk * this.pageSize);
+    this.#write(() => this.#driver.writeFile(this.#path, pages, true));
+    this.#inChunk = 0;
+  }
+
+  /**
+   * Writes the last pages, then the template's pages with the root and the database size.
+   * The header's size (offset 28) is trusted when its change counter (24) equals the
+   * version-valid-for number (92), as it does in a file SQLite closed.
+   */
+  finish(): void {
+    this.#flush();
+    new DataView(this.#head.buffer, this.#head.byteOffset).setUint32(28, this.pages);
+    this.#write(() => this.#driver.writeFileAt(this.#path, 0, this.#head));
   }
 }
 
+/** Bytes of records a KvFileWriter gathers before it packs them into pages. */
+const WINDOW_BYTES = 1 << 20;
+
 /**
- * The database file: the template with the `kv` B-tree holding `records` (in primary-key
- * order, each at most {@link maxLocalPayload} bytes).
- * @throws {WeirError} `invariant_broken` when a record is larger than a page holds
+ * Writes the database file at `path`, the template with a `kv` B-tree of the records
+ * appended to `records` in primary-key order: full leaf pages are packed and written
+ * whenever the records gathered reach a megabyte (written()), the rest and the interior
+ * pages by finish(). Records are at most {@link KvFileWriter.recordBytesMax} bytes.
+ *
+ * @example
+ * ```ts
+ * import { KvFileWriter, kvTemplate } from "./sqlite_btree_file.ts";
+ * import { SqliteStateStore } from "./sqlite_store.ts";
+ * import { sqliteDriver } from "../platforms/sqlite.ts";
+ * const path = `${sqliteDriver.tempDirectory()}/weir-doc-kv-${performance.now()}.db`;
+ * const store = new SqliteStateStore(sqliteDriver, { path, maxParallelism: 8, cacheEntriesMax: 4 });
+ * const template = kvTemplate(store);
+ * const w = new KvFileWriter(sqliteDriver, template.path, template);
+ * w.records.add(1, 0, Uint8Array.of(0x73, 0x61), null, Uint8Array.of(1, 7));
+ * w.written();
+ * w.finish();
+ * store.adoptFile(template.path);
+ * console.assert(store.db.prepare("SELECT count(*) AS n FROM kv").get()?.n === 1);
+ * store.dispose();
+ * ```
  */
-export function buildKvFile(template: KvTemplate, records: KvRecords): Uint8Array {
-  const pageSize = templatePageSize(template);
-  const maxLocal = maxLocalPayload(pageSize);
-  const n = records.count;
-  // A cell grows with its record: a record fits when its cell is no larger than the largest fitting record's.
-  const cellMax = varintLength(maxLocal) + maxLocal;
-  for (let i = 0; i < n; i++) {
-    if (records.end(i) - records.start(i) > cellMax) {
-      throw new WeirError("invariant_broken", `A kv record of ${records.size(i)} B needs an overflow page (at most ${maxLocal} B fit)`);
+export class KvFileWriter {
+  /** Where the next records go, in primary-key order; written() after each. */
+  readonly records: KvRecords;
+  /** The largest record a page holds without an overflow page. */
+  readonly recordBytesMax: number;
+  /** The leaf pages written and the records between them (in #dividers). */
+  readonly #leaves: Level = { pages: [], dividers: [] };
+  readonly #dividers = new KvRecords({ records: 1024, bytes: 1 << 16 });
+  readonly #file: PageSink;
+  readonly #cellMax: number;
+
+  /**
+   * `records`: those to write, when they are all at hand (else a window of a few megabytes).
+   * @throws {WeirError} `storage_failed` when the file cannot be written
+   */
+  constructor(driver: SqliteDriver, path: string, template: KvTemplate, records?: KvRecords) {
+    const pageSize = templatePageSize(template);
+    this.recordBytesMax = maxLocalPayload(pageSize);
+    // A cell grows with its record: a record fits when its cell is no larger than the largest fitting record's.
+    this.#cellMax = varintLength(this.recordBytesMax) + this.recordBytesMax;
+    this.records = records ?? new KvRecords({ records: 1 << 16, bytes: 2 * WINDOW_BYTES });
+    this.#file = new PageSink(driver, path, template, pageSize);
+  }
+
+  /** Packs the full leaf pages of the records gathered once they are many. */
+  written(): void {
+    if (this.records.byteLength >= WINDOW_BYTES) this.#pack(false);
+  }
+
+  /**
+   * Packs the rest and the interior pages, and writes the file's first pages last.
+   * @throws {WeirError} `invariant_broken` for a record larger than a page holds;
+   *   `storage_failed`
+   */
+  finish(): void {
+    this.#pack(true);
+    let level = this.#leaves;
+    while (level.pages.length > 1) level = interiors(this.#dividers, level, this.#file);
+    this.#file.finish();
+  }
+
+  /**
+   * Packs the records gathered into full leaf pages, each next record going up a level;
+   * before the last (`final`), a page is packed only when a record follows the one that
+   * goes up. The records packed are dropped.
+   */
+  #pack(final: boolean): void {
+    const records = this.records;
+    const n = records.count;
+    const file = this.#file;
+    const pageSize = file.pageSize;
+    const { pages, dividers } = this.#leaves;
+    let i = 0;
+    while (i < n) {
+      const start = i;
+      let used = LEAF_HEADER;
+      for (; i < n; i++) {
+        const cell = records.end(i) - records.start(i);
+        if (cell > this.#cellMax) throw new WeirError("invariant_broken", `A kv record of ${records.size(i)} B needs an overflow page (at most ${this.recordBytesMax} B fit)`);
+        if (used + 2 + cell > pageSize) break;
+        used += 2 + cell;
+      }
+      assert(i - start >= 2 || i === n, () => `A leaf page of ${pageSize} B took ${i - start} records`);
+      if (!final && i >= n - 1) {
+        i = start;
+        break;
+      }
+      if (i === n) {
+        pages.push(leafPage(records, start, n, file, pages.length === 0));
+      } else if (i === n - 1) {
+        // The last record alone is left: this page's last record goes up instead, so that
+        // no page is empty.
+        pages.push(leafPage(records, start, i - 1, file, false));
+        dividers.push(this.#divider(i - 1));
+        pages.push(leafPage(records, n - 1, n, file, false));
+        i = n;
+      } else {
+        pages.push(leafPage(records, start, i, file, false));
+        dividers.push(this.#divider(i++));
+      }
     }
+    records.dropFirst(i);
   }
-  const total = n === 0 ? 0 : records.end(n - 1) + 2 * n;
-  const file = new PageFile(template, pageSize, Math.ceil((total * 1.05) / (pageSize - LEAF_HEADER)) + 8);
-  if (n > 0) {
-    let level = leaves(records, file);
-    while (level.pages.length > 1) level = interiors(records, level, file);
+
+  /** Keeps record `i` as a divider; returns its index in #dividers. */
+  #divider(i: number): number {
+    this.#dividers.addCell(this.records.bytes, this.records.start(i), this.records.end(i));
+    return this.#dividers.count - 1;
   }
-  const out = file.bytes.subarray(0, file.pages * pageSize);
-  // The header's database size (offset 28) is trusted when its change counter (24) equals
-  // the version-valid-for number (92), as it does in a file SQLite closed.
-  new DataView(out.buffer, out.byteOffset).setUint32(28, file.pages);
-  return out;
 }
 
 /** Copies cell `i` (record `i` behind its size as a varint) to `at` in `b`; returns the position after. */
@@ -132,41 +271,7 @@ function putCell(b: Uint8Array, at: number, records: KvRecords, i: number): numb
   return at + size;
 }
 
-/** Packs records into full leaf pages; a record between two leaves goes up a level. */
-function leaves(records: KvRecords, file: PageFile): Level {
-  const n = records.count;
-  const pageSize = file.pageSize;
-  const ranges: number[] = [];
-  const dividers: number[] = [];
-  let i = 0;
-  while (i < n) {
-    const start = i;
-    let used = LEAF_HEADER;
-    for (; i < n; i++) {
-      const cell = 2 + records.end(i) - records.start(i);
-      if (used + cell > pageSize) break;
-      used += cell;
-    }
-    assert(i - start >= 2 || i === n, () => `A leaf page of ${pageSize} B took ${i - start} records`);
-    if (i === n) ranges.push(start, i);
-    else if (i === n - 1) {
-      // The last record alone is left: this page's last record goes up instead, so that
-      // no page is empty.
-      ranges.push(start, i - 1, n - 1, n);
-      dividers.push(i - 1);
-      i = n;
-    } else {
-      ranges.push(start, i);
-      dividers.push(i++);
-    }
-  }
-  const root = ranges.length === 2;
-  const pages: number[] = [];
-  for (let r = 0; r < ranges.length; r += 2) pages.push(leafPage(records, ranges[r], ranges[r + 1], file, root));
-  return { pages, dividers };
-}
-
-function leafPage(records: KvRecords, a: number, b: number, file: PageFile, root: boolean): number {
+function leafPage(records: KvRecords, a: number, b: number, file: PageSink, root: boolean): number {
   const [number, base] = file.page(root);
   const page = file.bytes;
   page[base] = LEAF_INDEX;
@@ -188,7 +293,7 @@ function leafPage(records: KvRecords, a: number, b: number, file: PageFile, root
 }
 
 /** Packs a level's pages under interior pages: cells (left child, divider), then a right-most child. */
-function interiors(records: KvRecords, below: Level, file: PageFile): Level {
+function interiors(records: KvRecords, below: Level, file: PageSink): Level {
   const m = below.pages.length - 1;
   const pageSize = file.pageSize;
   const cellSize = (d: number) => 4 + records.end(d) - records.start(d);
@@ -221,7 +326,7 @@ function interiors(records: KvRecords, below: Level, file: PageFile): Level {
   return { pages, dividers };
 }
 
-function interiorPage(records: KvRecords, below: Level, a: number, b: number, file: PageFile, root: boolean): number {
+function interiorPage(records: KvRecords, below: Level, a: number, b: number, file: PageSink, root: boolean): number {
   assert(b > a, () => `Interior page of children ${a}-${b} has no cell`);
   const [number, base] = file.page(root);
   const page = file.bytes;
@@ -291,11 +396,10 @@ export function kvTemplate(store: SqliteStateStore): KvTemplate & { path: string
  */
 export function adoptRecords(store: SqliteStateStore, template: KvTemplate & { path: string }, records: KvRecords): number {
   try {
-    store.driver.writeFile(template.path, buildKvFile(template, records));
+    new KvFileWriter(store.driver, template.path, template, records).finish();
   } catch (e) {
     store.driver.removeFiles(template.path);
-    if (e instanceof WeirError) throw e;
-    throw new WeirError("storage_failed", `Cannot write the restored SQLite state file ${template.path}: ${(e as Error).message}`, { cause: e });
+    throw e;
   }
   store.adoptFile(template.path);
   return records.count;

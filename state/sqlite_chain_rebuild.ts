@@ -2,8 +2,8 @@
  * A restore of a native chain (a base and its changelogs, sqlite_native.ts) into an empty
  * store as one merge: the base's `kv` cells read from its file in key order
  * (sqlite_btree_cells.ts), the chain's last record per key in key order
- * (sqlite_chain_changes.ts), and the merged rows written as a new file whole
- * (sqlite_btree_file.ts), which the store adopts. Upserting the changes into the base
+ * (sqlite_chain_changes.ts), and the merged rows written as a new file, full pages a
+ * megabyte at a time (sqlite_btree_file.ts), which the store adopts. Upserting the changes into the base
  * through SQLite cost 1.7 µs a row in key order and 5–7 µs in the changelogs' order; the
  * merge reads and copies bytes once. The base's file is read into memory, so bases over
  * {@link REBUILD_BASE_BYTES_MAX} take SQLite's path, and so does a chain whose records need
@@ -12,40 +12,39 @@
  */
 import { WeirError } from "../errors.ts";
 import type { KeyGroupRange } from "./key_group.ts";
-import { filePageSize, forEachIndexCell } from "./sqlite_btree_cells.ts";
-import { adoptRecords, kvTemplate, maxLocalPayload, templatePageSize } from "./sqlite_btree_file.ts";
+import { type PagedFile, filePageSize, forEachIndexCell } from "./sqlite_btree_cells.ts";
+import { KvFileWriter, kvTemplate } from "./sqlite_btree_file.ts";
 import type { SortedChanges } from "./sqlite_chain_changes.ts";
 import { NO_ORIGINAL_KEY, RECORD_KEY_OFFSET, recordU32, recordValueAt } from "./sqlite_changelog.ts";
-import { KvRecords, varintLength } from "./sqlite_records.ts";
+import { varintLength } from "./sqlite_records.ts";
 import { inTransaction } from "./sqlite_transaction.ts";
 import { upsertSorted } from "./sqlite_write_batch.ts";
 import type { SqliteStateStore } from "./sqlite_store.ts";
 
 /**
- * The largest base file merged in memory. The merge holds about five times its size at
- * once (the base, the chain's records and their grouped copy, the merged records, the new
- * file); a larger base, as state larger than memory has, is applied file by file.
+ * The largest base file merged in memory. The merge holds the base, the chain's records
+ * and their grouped copy at once (the merged file is written a megabyte at a time); a
+ * larger base, as state larger than memory has, is applied file by file.
  */
 export const REBUILD_BASE_BYTES_MAX = 64 * 2 ** 20;
 
 /** A base's file: its bytes and the root page of its `kv` table. */
 export interface BaseFile {
-  bytes: Uint8Array;
+  file: PagedFile;
   kvRoot: number;
   what: string;
 }
 
 /**
- * The rows of `base` whose key group is in `range`, with a chain's last records (in key
- * order) merged in: a put replaces or adds a row, a tombstone removes one. Cells
- * in the records' form, in key order; undefined when a record is larger than
- * `recordBytesMax` or spills to an overflow page in the base.
- * @throws {WeirError} `checkpoint_corrupt` for a damaged base
+ * Writes the rows of `base` whose key group is in `range`, with a chain's last records (in
+ * key order) merged in, to `out` (a put replaces or adds a row, a tombstone removes one).
+ * False, the file left unfinished, when a record is larger than a page holds or spills to
+ * an overflow page in the base.
+ * @throws {WeirError} `checkpoint_corrupt` for a damaged base; `storage_failed`
  */
-export function mergeChain(base: BaseFile, changes: SortedChanges, range: KeyGroupRange, recordBytesMax: number): KvRecords | undefined {
-  const file = base.bytes;
+export function mergeChain(base: BaseFile, changes: SortedChanges, range: KeyGroupRange, out: KvFileWriter): boolean {
   const { bytes, at: recordAt, keyGroup, stateId, keyLength, count } = changes;
-  const records = new KvRecords({ records: 1024 + Math.floor(file.length / 16), bytes: file.length + 2 * count * 16 });
+  const { records, recordBytesMax } = out;
   let j = 0;
   let fits = true;
   /** Adds change `i` (a put) as a record; false when it is too large. */
@@ -58,9 +57,10 @@ export function mergeChain(base: BaseFile, changes: SortedChanges, range: KeyGro
     const none = okLength === NO_ORIGINAL_KEY;
     const vAt = recordValueAt(bytes, kEnd);
     const size = records.addFrom(keyGroup[i], stateId[i], bytes, kAt, keyLength[i], bytes, none ? -1 : kEnd + 4, none ? 0 : okLength, bytes, vAt + 4, recordU32(bytes, vAt));
+    out.written();
     return size <= recordBytesMax;
   };
-  const complete = forEachIndexCell(file, base.kvRoot, base.what, (start, end) => {
+  const complete = forEachIndexCell(base.file, base.kvRoot, base.what, (start, end, file) => {
     if (!fits) return;
     // The record: its header's size, the serial types of kg, s and k, then their bodies.
     const headerStart = start + varintAt(file, start);
@@ -99,10 +99,11 @@ export function mergeChain(base: BaseFile, changes: SortedChanges, range: KeyGro
     if (kg < range.start || kg > range.end) return;
     if (end - start - varintLength(end - start) > recordBytesMax) return void (fits = false);
     records.addCell(file, start, end);
+    out.written();
   });
-  if (!complete || !fits) return undefined;
-  for (; j < count; j++) if (!put(j)) return undefined;
-  return records;
+  if (!complete || !fits) return false;
+  for (; j < count; j++) if (!put(j)) return false;
+  return true;
 }
 
 /**
@@ -111,16 +112,17 @@ export function mergeChain(base: BaseFile, changes: SortedChanges, range: KeyGro
  * @throws {WeirError} `checkpoint_corrupt`; `storage_failed` when the file cannot be written
  */
 export function rebuildChain(store: SqliteStateStore, base: BaseFile, changes: SortedChanges, range: KeyGroupRange): boolean {
-  if (filePageSize(base.bytes) === 0) throw new WeirError("checkpoint_corrupt", `The SQLite file ${base.what} has no database header`);
+  if (filePageSize(base.file.parts[0]) === 0) throw new WeirError("checkpoint_corrupt", `The SQLite file ${base.what} has no database header`);
   const template = kvTemplate(store);
   try {
-    const records = mergeChain(base, changes, range, maxLocalPayload(templatePageSize(template)));
-    if (records === undefined) {
+    const out = new KvFileWriter(store.driver, template.path, template);
+    if (!mergeChain(base, changes, range, out)) {
       store.driver.removeFiles(template.path);
       return false;
     }
+    out.finish();
     store.forgetWrittenKeys();
-    adoptRecords(store, template, records);
+    store.adoptFile(template.path);
     return true;
   } catch (e) {
     store.driver.removeFiles(template.path);

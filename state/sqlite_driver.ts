@@ -127,6 +127,8 @@ export interface SqliteDriver {
   readFile(path: string): Uint8Array;
   /** Writes a whole file, or appends to it (a database downloaded from checkpoint storage in parts). */
   writeFile(path: string, bytes: Uint8Array, append?: boolean): void;
+  /** Writes `bytes` over an existing file's from `offset` on (a file written in order, its first pages last). */
+  writeFileAt(path: string, offset: number, bytes: Uint8Array): void;
   /** Size of a file in bytes. */
   fileSize(path: string): number;
   /** `length` bytes of a file from `offset` (fewer at its end): a part of a database to upload. */

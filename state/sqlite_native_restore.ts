@@ -7,10 +7,10 @@
 import { checksumOf } from "../checkpoint/checksum.ts";
 import { decode } from "../codec/cbor.ts";
 import { WeirError } from "../errors.ts";
-import type { StorageAdapter } from "../storage/adapter.ts";
+import { type StorageAdapter, joinParts } from "../storage/adapter.ts";
 import type { IncrementalKeyedState, KeyedStateHandle, SharedStateRef } from "./backend.ts";
 import type { KeyGroupRange } from "./key_group.ts";
-import { tableRootPage } from "./sqlite_btree_cells.ts";
+import { pagedFile, tableRootPage } from "./sqlite_btree_cells.ts";
 import { ChainChanges, type SortedChanges } from "./sqlite_chain_changes.ts";
 import { REBUILD_BASE_BYTES_MAX, rebuildChain, upsertChanges } from "./sqlite_chain_rebuild.ts";
 import { applyChangelog } from "./sqlite_changelog.ts";
@@ -57,19 +57,20 @@ export async function downloadFile(storage: StorageAdapter, driver: SqliteDriver
   for (let i = 0; i < refs.length; i++) driver.writeFile(path, await downloadPart(storage, refs[i]), i > 0);
 }
 
+/** Writes a file given as parts (none: an empty file). */
+function writeParts(driver: SqliteDriver, path: string, parts: readonly Uint8Array[]): void {
+  driver.writeFile(path, parts[0] ?? new Uint8Array(0));
+  for (let i = 1; i < parts.length; i++) driver.writeFile(path, parts[i], true);
+}
+
 /**
- * Downloads one file of a chain into memory, checking every part.
+ * Downloads the parts of one file of a chain into memory, checking each.
  * @throws {WeirError} `checkpoint_corrupt` for a missing or damaged part
  */
-export async function downloadBytes(storage: StorageAdapter, refs: SharedStateRef[]): Promise<Uint8Array> {
-  if (refs.length === 1) return await downloadPart(storage, refs[0]);
-  const bytes = new Uint8Array(refs.reduce((n, r) => n + r.size, 0));
-  let at = 0;
-  for (const ref of refs) {
-    bytes.set(await downloadPart(storage, ref), at);
-    at += ref.size;
-  }
-  return bytes;
+async function downloadParts(storage: StorageAdapter, refs: SharedStateRef[]): Promise<Uint8Array[]> {
+  const parts: Uint8Array[] = [];
+  for (const ref of refs) parts.push(await downloadPart(storage, ref));
+  return parts;
 }
 
 async function downloadPart(storage: StorageAdapter, ref: SharedStateRef): Promise<Uint8Array> {
@@ -177,10 +178,10 @@ export async function forEachChainFile(
   }
 }
 
-/** A file of a chain downloaded into memory: what it is, and its bytes. */
+/** A file of a chain downloaded into memory: what it is, and its bytes in the parts they were stored in. */
 export interface ChainFile {
   file: NativeFile;
-  bytes: Uint8Array;
+  parts: Uint8Array[];
 }
 
 /**
@@ -193,7 +194,7 @@ export async function downloadChain(storage: StorageAdapter, handle: Incremental
   const files: ChainFile[] = [];
   let at = 0;
   for (const file of layout.files) {
-    files.push({ file, bytes: await downloadBytes(storage, handle.shared.slice(at, at + file.parts)) });
+    files.push({ file, parts: await downloadParts(storage, handle.shared.slice(at, at + file.parts)) });
     at += file.parts;
   }
   return files;
@@ -225,8 +226,8 @@ export function restoresInMemory(handle: IncrementalKeyedState, layout: NativeLa
 /** The last record of each key across a downloaded chain's changelogs, in key order, each state id kept. */
 export function chainChanges(files: ChainFile[], layout: NativeLayout, range: KeyGroupRange, what: string): SortedChanges {
   const changes = new ChainChanges(range, new Map(layout.states.map(([, sid]) => [sid, sid])));
-  files.forEach(({ file, bytes }, i) => {
-    if (file.kind === "changelog") changes.add({ bytes, what: `file ${i + 1} of ${what}` });
+  files.forEach(({ file, parts }, i) => {
+    if (file.kind === "changelog") changes.add({ bytes: joinParts(parts), what: `file ${i + 1} of ${what}` });
   });
   return changes.lastInKeyOrder();
 }
@@ -239,10 +240,11 @@ export function chainChanges(files: ChainFile[], layout: NativeLayout, range: Ke
  * @throws {WeirError} `checkpoint_corrupt` for a damaged file; `storage_failed`
  */
 export function mergeChainFiles(store: SqliteStateStore, base: ChainFile, changes: SortedChanges, range: KeyGroupRange, what: string): boolean {
-  if (base.file.kind !== "base" || base.bytes.length > REBUILD_BASE_BYTES_MAX) return false;
+  const file = pagedFile(base.parts);
+  if (base.file.kind !== "base" || file.length > REBUILD_BASE_BYTES_MAX) return false;
   const baseWhat = `the base of ${what}`;
-  const kvRoot = tableRootPage(base.bytes, "kv") ?? rootPageBySqlite(store, base.bytes, baseWhat);
-  return rebuildChain(store, { bytes: base.bytes, kvRoot, what: baseWhat }, changes, range);
+  const kvRoot = tableRootPage(file.parts[0], "kv") ?? rootPageBySqlite(store, file.parts, baseWhat);
+  return rebuildChain(store, { file, kvRoot, what: baseWhat }, changes, range);
 }
 
 /**
@@ -252,11 +254,11 @@ export function mergeChainFiles(store: SqliteStateStore, base: ChainFile, change
  * @throws {WeirError} `storage_failed` when the file cannot be written; `checkpoint_corrupt`
  *   when SQLite cannot read it or it has no `kv` table
  */
-function rootPageBySqlite(store: SqliteStateStore, bytes: Uint8Array, what: string): number {
+function rootPageBySqlite(store: SqliteStateStore, parts: readonly Uint8Array[], what: string): number {
   const { driver } = store;
   const path = `${store.path}.schema.db`;
   try {
-    driver.writeFile(path, bytes);
+    writeParts(driver, path, parts);
   } catch (e) {
     driver.removeFiles(path);
     throw new WeirError("storage_failed", `Cannot write ${what} to ${path} to read its schema: ${(e as Error).message}`, { cause: e });
@@ -308,10 +310,10 @@ export async function restoreChains(storage: StorageAdapter, handles: Incrementa
       if (file.kind === "base" && target.empty()) target.adopt(path, layout.states);
       else target.apply(path, layout.states, file.kind === "changelog", h.version);
     };
-    const takeBytes = (bytes: Uint8Array, file: NativeFile) => {
+    const takeParts = (parts: readonly Uint8Array[], file: NativeFile) => {
       const path = target.pathOf();
       try {
-        driver.writeFile(path, bytes);
+        writeParts(driver, path, parts);
         take(path, file);
       } finally {
         driver.removeFiles(path);
@@ -326,7 +328,7 @@ export async function restoreChains(storage: StorageAdapter, handles: Incrementa
     const changes = chainChanges(files, layout, target.range, what);
     const [base] = files;
     if (changes.count * MERGE_ROWS_PER_CHANGE < base.file.rows) {
-      takeBytes(base.bytes, base.file);
+      takeParts(base.parts, base.file);
       upsertChanges(target.store, changes, what);
       continue;
     }
@@ -335,6 +337,6 @@ export async function restoreChains(storage: StorageAdapter, handles: Incrementa
       continue;
     }
     // A record too large for the merge: file by file after all.
-    for (const { file, bytes } of files) takeBytes(bytes, file);
+    for (const { file, parts } of files) takeParts(parts, file);
   }
 }

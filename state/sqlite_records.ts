@@ -71,6 +71,26 @@ export class KvRecords {
     return this.#count;
   }
 
+  /** Bytes of the cells added. */
+  get byteLength(): number {
+    return this.#at;
+  }
+
+  /**
+   * Forgets the first `n` cells (written out), moving the rest to the front: a window over
+   * records written a page at a time (sqlite_btree_file.ts's KvFileWriter).
+   */
+  dropFirst(n: number): void {
+    if (n === 0) return;
+    const shift = this.start(n);
+    const rest = this.#count - n;
+    this.bytes.copyWithin(0, shift, this.#at);
+    const ends = this.#ends;
+    for (let i = 0; i < rest; i++) ends[i] = ends[n + i] - shift;
+    this.#count = rest;
+    this.#at -= shift;
+  }
+
   /** Where cell `i` (its size varint, then record `i`) starts in `bytes`. */
   start(i: number): number {
     return i === 0 ? 0 : this.#ends[i - 1];
@@ -320,5 +340,3 @@ function writeInt(b: Uint8Array, at: number, n: number, bytes: number): number {
   }
   return at + bytes;
 }
-
-/** What {@link buildKvFile} needs of the template file SQLite wrote. */

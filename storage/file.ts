@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, readFile, rename, rm, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { type StorageAdapter, checkKey } from "./adapter.ts";
+import { type StorageAdapter, checkKey, ownBytes } from "./adapter.ts";
 import { WeirError } from "../errors.ts";
 
 let tmpCounter = 0;
@@ -45,7 +45,7 @@ export class FileStorage implements StorageAdapter {
 
   async get(key: string): Promise<Uint8Array | undefined> {
     try {
-      return new Uint8Array(await readFile(this.#path(key)));
+      return ownBytes(await readFile(this.#path(key)));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw new WeirError("storage_failed", `Cannot read ${key} from ${this.description}: ${(e as Error).message}`, { cause: e });

@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { WeirError } from "../../errors.ts";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
-import { forEachIndexCell, tableRootPage } from "../../state/sqlite_btree_cells.ts";
+import { forEachIndexCell, pagedFile, tableRootPage } from "../../state/sqlite_btree_cells.ts";
 import { KvRecords } from "../../state/sqlite_records.ts";
 import { SimPrng } from "../../sim/prng.ts";
 
@@ -43,6 +43,23 @@ describe("forEachIndexCell()", () => {
     const expected = new KvRecords();
     for (const r of rows) expected.add(r.kg as number, r.s as number, r.k as Uint8Array, r.ok as Uint8Array | null, r.v as Uint8Array);
     for (let i = 0; i < rows.length; i++) assert.deepEqual(cells[i], expected.bytes.slice(expected.start(i), expected.end(i)), `row ${i}`);
+    sqliteDriver.removeFiles(path);
+  });
+
+  test("reads a file given as parts where they lie when each holds whole pages, and joins parts that cut pages", () => {
+    const { path, root } = kvFile("parts.db", 20_000);
+    const file = sqliteDriver.readFile(path);
+    const whole: string[] = [];
+    forEachIndexCell(file, root, path, (start, end, bytes) => whole.push(bytes.slice(start, end).join()));
+    const split = (size: number) => Array.from({ length: Math.ceil(file.length / size) }, (_, i) => file.slice(i * size, (i + 1) * size));
+    for (const [size, asIs] of [[3 * 4096, true], [4096, true], [5000, false], [file.length, true]] as [number, boolean][]) {
+      const paged = pagedFile(split(size));
+      assert.equal(paged.parts.length > 1, asIs && size < file.length, `parts of ${size} B ${asIs ? "read as they are" : "joined"}`);
+      assert.equal(paged.length, file.length);
+      const cells: string[] = [];
+      assert.equal(forEachIndexCell(paged, root, path, (start, end, bytes) => cells.push(bytes.slice(start, end).join())), true);
+      assert.deepEqual(cells, whole, `parts of ${size} B`);
+    }
     sqliteDriver.removeFiles(path);
   });
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
 import { SqliteStateStore } from "../../state/sqlite_store.ts";
 import { SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
-import { adoptRecords, kvTemplate, maxLocalPayload } from "../../state/sqlite_btree_file.ts";
+import { KvFileWriter, adoptRecords, kvTemplate, maxLocalPayload } from "../../state/sqlite_btree_file.ts";
 import { KvRecords } from "../../state/sqlite_records.ts";
 import { compareBytes } from "../../state/sqlite_canonical.ts";
 import type { KeyedTableSnapshot } from "../../state/keyed_state.ts";
@@ -36,9 +36,10 @@ describe(`sqlite_btree_file (${sqliteDriver.name})`, () => {
     ["one leaf", 3, () => 10],
     ["two leaves with one record on the last", 0, () => 0],
     ["three levels of small records", 40_000, () => 4],
+    ["pages written in several chunks", 150_000, () => 4],
     ["records at the page limit", 400, (i: number) => (i % 7 === 0 ? 960 : 30)],
   ] as [string, number, (i: number) => number][]) {
-    test(`buildKvFile() writes a kv B-tree that SQLite reads and keeps writing to: ${name}`, () => {
+    test(`KvFileWriter writes a kv B-tree that SQLite reads and keeps writing to: ${name}`, () => {
       const store = openStore();
       const template = kvTemplate(store);
       const max = maxLocalPayload(4096);
@@ -82,6 +83,35 @@ describe(`sqlite_btree_file (${sqliteDriver.name})`, () => {
       store.dispose();
     });
   }
+
+  test("KvFileWriter writes records appended one by one, a window at a time, as the same file as records given whole", () => {
+    const store = openStore();
+    const template = kvTemplate(store);
+    // About 9 MB of records: several windows, with pages of 1 to 19 records.
+    const rows = sortedRows(120_000, (i) => (i % 11 === 0 ? 900 : 20 + (i % 40)));
+    const whole = new KvRecords();
+    for (const [kg, s, k, v] of rows) whole.add(kg, s, k, null, v);
+    new KvFileWriter(sqliteDriver, `${template.path}.whole`, template, whole).finish();
+    const w = new KvFileWriter(sqliteDriver, `${template.path}.window`, template);
+    let packed = false;
+    for (const [kg, s, k, v] of rows) {
+      w.records.add(kg, s, k, null, v);
+      w.written();
+      if (w.records.count < 1000) packed = true;
+    }
+    assert.ok(packed, "pages were packed before finish()");
+    w.finish();
+    const a = sqliteDriver.readFile(`${template.path}.whole`);
+    const b = sqliteDriver.readFile(`${template.path}.window`);
+    assert.ok(a.length > 8 * 2 ** 20, `a file of ${a.length} B`);
+    assert.ok(a.length === b.length && a.every((x, i) => x === b[i]), "the two files are the same");
+    store.driver.renameFile(`${template.path}.window`, template.path);
+    store.adoptFile(template.path);
+    assert.equal(integrity(store), "ok");
+    assert.equal(store.db.prepare("SELECT count(*) AS n FROM kv").get()!.n, rows.length);
+    sqliteDriver.removeFiles(`${template.path}.whole`);
+    store.dispose();
+  });
 
   test("a restore from canonical tables into an empty backend gives back every key: unsorted, mixed, object keys, TTL-less big values fall back to rows", () => {
     const maxParallelism = 16;

@@ -11,6 +11,7 @@ import { upsertChanges } from "../../state/sqlite_chain_rebuild.ts";
 import type { SqliteDatabase } from "../../state/sqlite_driver.ts";
 import { SqliteStateStore } from "../../state/sqlite_store.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
+import { joinParts } from "../../storage/adapter.ts";
 
 const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-chain-rebuild-"));
 let opened = 0;
@@ -71,25 +72,30 @@ async function chain(storage: MemoryStorage, valueBytes = 1, expected = new Map<
 }
 
 /** Restores `handle`'s chain into two empty stores, by the merge and file by file; returns both stores' rows. */
-async function restoreBothWays(storage: MemoryStorage, handle: KeyedStateHandle, range: KeyGroupRange, schemaOverPage1 = false, upsert = false): Promise<{ merged: string[]; byFile: string[]; took: boolean }> {
+async function restoreBothWays(storage: MemoryStorage, handle: KeyedStateHandle, range: KeyGroupRange, schemaOverPage1 = false, upsert = false, basePartBytes = 0): Promise<{ merged: string[]; byFile: string[]; took: boolean }> {
   const merged = storeOf();
   const byFile = storeOf();
   let took = false;
   const layout = readLayout(handle as IncrementalKeyedState);
   const files = await downloadChain(storage, handle as IncrementalKeyedState, layout);
-  if (schemaOverPage1) files[0].bytes = withSchemaOverPage1(files[0].bytes);
+  if (schemaOverPage1) files[0].parts = [withSchemaOverPage1(joinParts(files[0].parts))];
+  if (basePartBytes > 0) {
+    const base = joinParts(files[0].parts);
+    files[0].parts = Array.from({ length: Math.ceil(base.length / basePartBytes) }, (_, i) => base.slice(i * basePartBytes, (i + 1) * basePartBytes));
+    assert.ok(files[0].parts.length > 2, `the base in ${files[0].parts.length} parts`);
+  }
   const changes = chainChanges(files, layout, range, "the test's chain");
   if (upsert) {
     // The base adopted as it is, then the changes upserted in key order.
     const path = join(directory, `file-${++opened}`);
-    sqliteDriver.writeFile(path, files[0].bytes);
+    sqliteDriver.writeFile(path, joinParts(files[0].parts));
     adoptBase(merged, path, range);
     upsertChanges(merged, changes, "the test's chain");
     took = true;
   } else took = mergeChainFiles(merged, files[0], changes, range, "the test's chain");
-  for (const { bytes, file } of files) {
+  for (const { parts, file } of files) {
     const path = join(directory, `file-${++opened}`);
-    sqliteDriver.writeFile(path, bytes);
+    sqliteDriver.writeFile(path, joinParts(parts));
     if (file.kind === "base") adoptBase(byFile, path, range);
     else applyFile(byFile, path, range, true, layout.states.map(([, sid]) => [sid, sid]));
     sqliteDriver.removeFiles(path);
@@ -148,6 +154,15 @@ describe("mergeChainFiles()", () => {
       assert.deepEqual(merged, byFile);
     });
   }
+
+  test("merges a base stored in parts of whole pages, read where they lie, as applying it file by file does", async () => {
+    const storage = new MemoryStorage();
+    const h = await chain(storage);
+    const { merged, byFile, took } = await restoreBothWays(storage, h, { start: 0, end: maxParallelism - 1 }, false, false, 2 * 4096);
+    assert.equal(took, true);
+    assert.ok(byFile.length > 100);
+    assert.deepEqual(merged, byFile);
+  });
 
   test("leaves a chain whose records need overflow pages to the file-by-file path, the store unchanged", async () => {
     const storage = new MemoryStorage();
