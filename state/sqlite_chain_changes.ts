@@ -75,14 +75,19 @@ export class ChainChanges {
   #s = new Int32Array(1024);
   #kLength = new Int32Array(1024);
   #count = 0;
+  /** lastInKeyOrder() was called: the arrays above hold its result. */
+  #taken = false;
 
   /**
    * Records of key groups in `range` and of the state ids in `sids` (theirs → ours) are
-   * kept; without `sids`, every state id, as it is.
+   * kept; without `sids`, every state id, as it is. `bytes`: of every file to come, when
+   * known, so that the per-record arrays are made once (their memory is touched only as
+   * far as records come): grown by doubling, each copy touched fresh memory.
    */
-  constructor(range: KeyGroupRange, sids: ReadonlyMap<number, number> | undefined) {
+  constructor(range: KeyGroupRange, sids: ReadonlyMap<number, number> | undefined, bytes = 0) {
     this.#range = range;
     this.#sids = sids;
+    if (bytes > RECORD_KEY_OFFSET * this.#at.length) this.#grow(Math.ceil(bytes / RECORD_KEY_OFFSET));
   }
 
   /** Records kept so far. */
@@ -95,6 +100,7 @@ export class ChainChanges {
    * @throws {WeirError} `checkpoint_corrupt` for a damaged file
    */
   add(log: ChangelogBytes): void {
+    assert(!this.#taken, () => "A chain's changes were already taken");
     const file = this.#files.length;
     if (file > 255) throw new RangeError("A chain holds at most 256 changelog files");
     this.#files.push(log.bytes);
@@ -109,7 +115,7 @@ export class ChainChanges {
         ours = sids === undefined ? theirs : sids.get(theirs);
       }
       if (ours === undefined || kg < start || kg > last) return;
-      if (this.#count === this.#at.length) this.#grow();
+      if (this.#count === this.#at.length) this.#grow(this.#at.length * 2);
       const i = this.#count++;
       this.#file[i] = file;
       this.#at[i] = at;
@@ -120,8 +126,7 @@ export class ChainChanges {
     });
   }
 
-  #grow(): void {
-    const n = this.#at.length * 2;
+  #grow(n: number): void {
     const file = new Uint8Array(n);
     file.set(this.#file);
     this.#file = file;
@@ -143,6 +148,8 @@ export class ChainChanges {
    * that sorting a group reads a few kilobytes, not bytes scattered over every file.
    */
   lastInKeyOrder(): SortedChanges {
+    assert(!this.#taken, () => "A chain's changes were already taken");
+    this.#taken = true;
     const n = this.#count;
     const { groupOf, groups, kgOf, sOf } = this.#groups();
     // Fields read into locals: Bun does not hoist private field reads out of these loops.
@@ -186,12 +193,13 @@ export class ChainChanges {
       if (size > 64) grouped.set(src.subarray(from, from + size), to);
       else for (let x = 0; x < size; x++) grouped[to + x] = src[from + x];
     }
-    // Each group's positions sorted by key, stably: a key's newest record is the last of its run.
-    const pos = new Int32Array(n);
+    // The per-record arrays are free now: the sort and the result reuse them, since fresh
+    // memory costs its first touch (pos in the state ids', tmp in the ends').
+    const pos = this.#s;
     for (let p = 0; p < n; p++) pos[p] = p;
-    const sort: Keys = { bytes: grouped, at, length: keyLength, order: pos, tmp: new Int32Array(n), counts: [] };
+    const sort: Keys = { bytes: grouped, at, length: keyLength, order: pos, tmp: recordEnd, counts: [] };
     for (let g = 0; g < groups; g++) if (starts[g + 1] - starts[g] > 1) sortByKey(sort, starts[g], starts[g + 1], 0);
-    const out: SortedChanges = { count: 0, bytes: grouped, at: new Int32Array(n), keyGroup: new Int32Array(n), stateId: new Int32Array(n), keyLength: new Int32Array(n) };
+    const out: SortedChanges = { count: 0, bytes: grouped, at: recordAt, keyGroup: groupOf, stateId: recordEnd, keyLength: recordKeyLength };
     let m = 0;
     for (let g = 0; g < groups; g++) {
       const first = m;
@@ -224,7 +232,8 @@ export class ChainChanges {
     const start = this.#range.start;
     let sMax = 0;
     for (let i = 0; i < n; i++) if (s[i] > sMax) sMax = s[i];
-    const groupOf = new Int32Array(n);
+    // In place: a record's group is all that is read of its key group and state id after this.
+    const groupOf = kg;
     const direct = (this.#range.end - start + 1) * (sMax + 1);
     if (direct <= 4 * n + 65536) {
       for (let i = 0; i < n; i++) groupOf[i] = (kg[i] - start) * (sMax + 1) + s[i];

@@ -81,14 +81,15 @@ describe("ChainChanges", () => {
     assert.deepEqual(listOf(c.lastInKeyOrder()), sqliteOrder(recs));
   });
 
-  for (const [name, range, sids] of [
-    ["a few states", { start: 0, end: 15 }, [0, 1, 2]],
+  for (const [name, range, sids, hinted] of [
+    ["a few states", { start: 0, end: 15 }, [0, 1, 2], false],
+    ["a few states, the files' size told up front", { start: 0, end: 15 }, [0, 1, 2], true],
     // More (key group, state) pairs than records: the groups are numbered from the pairs present.
-    ["state ids far apart over many key groups", { start: 0, end: 32767 }, [0, 5000, 70000]],
+    ["state ids far apart over many key groups", { start: 0, end: 32767 }, [0, 5000, 70000], false],
   ] as const) {
     test(`lastInKeyOrder() sorts and dedupes random keys across files as SQLite does (${name})`, () => {
       const prng = new SimPrng(4242);
-      const c = new ChainChanges(range, new Map(sids.map((s) => [s, s])));
+      const logs: ReturnType<typeof logOf>[] = [];
       const latest = new Map<string, Rec>();
       for (let f = 0; f < 5; f++) {
         const recs: Rec[] = [];
@@ -102,13 +103,23 @@ describe("ChainChanges", () => {
           recs.push(rec);
           latest.set(`${kg}/${s}/${k.join(",")}`, rec);
         }
-        c.add(logOf(recs));
+        logs.push(logOf(recs));
       }
+      const c = new ChainChanges(range, new Map(sids.map((s) => [s, s])), hinted ? logs.reduce((n, l) => n + l.bytes.length, 0) : 0);
+      for (const log of logs) c.add(log);
       const got = listOf(c.lastInKeyOrder());
       assert.equal(got.length, latest.size);
       assert.deepEqual(got, sqliteOrder([...latest.values()]));
     });
   }
+
+  test("the changes are taken once: their arrays become the result's", () => {
+    const c = new ChainChanges({ start: 0, end: 7 }, new Map([[0, 0]]));
+    c.add(logOf([[1, 0, [5], 1]]));
+    c.lastInKeyOrder();
+    assert.throws(() => c.lastInKeyOrder(), /already taken/);
+    assert.throws(() => c.add(logOf([[1, 0, [6], 1]])), /already taken/);
+  });
 
   test("add() refuses a damaged file with checkpoint_corrupt", () => {
     const c = new ChainChanges({ start: 0, end: 7 }, new Map([[0, 0]]));
