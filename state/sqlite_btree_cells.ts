@@ -34,7 +34,7 @@ export function pagedFile(parts: readonly Uint8Array[]): PagedFile {
   const length = parts.reduce((n, p) => n + p.length, 0);
   const first = parts[0] ?? new Uint8Array(0);
   const pageSize = filePageSize(first);
-  const whole = pageSize > 0 && first.length % pageSize === 0 && parts.every((p, i) => i === parts.length - 1 || p.length === first.length);
+  const whole = pageSize > 0 && first.length % pageSize === 0 && parts.every((p, i) => (i === parts.length - 1 ? p.length <= first.length : p.length === first.length));
   if (parts.length === 1 || whole) return { parts, partBytes: Math.max(1, first.length), length };
   return { parts: [joinParts(parts, length)], partBytes: Math.max(1, length), length };
 }

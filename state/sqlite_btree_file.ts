@@ -309,11 +309,14 @@ export function kvTemplate(store: SqliteStateStore): KvTemplate & { path: string
 
 /**
  * Writes `template`'s file with `records` (in primary-key order) in its kv table and makes
- * it `store`'s file: a restore into an empty store without a statement per row.
+ * it `store`'s file: a restore into an empty store without a statement per row. Returns
+ * the rows written; `records` is emptied (written pages are dropped from it).
  * @throws {WeirError} `storage_failed` when the file cannot be written;
- *   `invariant_broken` when the store holds unwritten values
+ *   `invariant_broken` when the store holds unwritten values or a record needs an
+ *   overflow page
  */
 export function adoptRecords(store: SqliteStateStore, template: KvTemplate & { path: string }, records: KvRecords): number {
+  const rows = records.count;
   try {
     new KvFileWriter(store.driver, template.path, template, records).finish();
   } catch (e) {
@@ -321,5 +324,5 @@ export function adoptRecords(store: SqliteStateStore, template: KvTemplate & { p
     throw e;
   }
   store.adoptFile(template.path);
-  return records.count;
+  return rows;
 }

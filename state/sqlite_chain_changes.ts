@@ -87,7 +87,8 @@ export class ChainChanges {
   constructor(range: KeyGroupRange, sids: ReadonlyMap<number, number> | undefined, bytes = 0) {
     this.#range = range;
     this.#sids = sids;
-    if (bytes > RECORD_KEY_OFFSET * this.#at.length) this.#grow(Math.ceil(bytes / RECORD_KEY_OFFSET));
+    // At most 2^24 records reserved (84 MB of arrays, touched only as records come); more grow.
+    if (bytes > RECORD_KEY_OFFSET * this.#at.length) this.#grow(Math.min(2 ** 24, Math.ceil(bytes / RECORD_KEY_OFFSET)));
   }
 
   /** Records kept so far. */

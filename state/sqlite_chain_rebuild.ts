@@ -57,8 +57,10 @@ export function mergeChain(base: BaseFile, changes: SortedChanges, range: KeyGro
     const none = okLength === NO_ORIGINAL_KEY;
     const vAt = recordValueAt(bytes, kEnd);
     const size = records.addFrom(keyGroup[i], stateId[i], bytes, kAt, keyLength[i], bytes, none ? -1 : kEnd + 4, none ? 0 : okLength, bytes, vAt + 4, recordU32(bytes, vAt));
+    // Checked before the window is packed, which would refuse it: too large goes file by file.
+    if (size > recordBytesMax) return false;
     out.written();
-    return size <= recordBytesMax;
+    return true;
   };
   const complete = forEachIndexCell(base.file, base.kvRoot, base.what, (start, end, file) => {
     if (!fits) return;

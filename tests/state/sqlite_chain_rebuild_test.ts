@@ -176,6 +176,39 @@ describe("mergeChainFiles()", () => {
     merged.dispose();
   });
 
+  test("a chain whose last put is too large for a page, and for the merge's window, is restored file by file", async () => {
+    const storage = new MemoryStorage();
+    const init = { maxParallelism, range: { start: 0, end: maxParallelism - 1 }, incremental: true, storage, uid: "op", subtaskIndex: 0, jobId: "j" };
+    const b = new SqliteKeyedStateBackend(init, { driver: sqliteDriver, directory, cacheEntriesMax: 50, nativeCheckpoints: true });
+    for (let i = 0; i < 200; i++) {
+      b.setCurrentKey(`k${i}`);
+      b.valueState<string>("v").update(`v${i}`);
+    }
+    await finish(b.snapshot(1));
+    // Many changes (the merge's path), then a value over the merge's window of 1 MiB.
+    for (let i = 0; i < 5000; i++) {
+      b.setCurrentKey(`n${i}`);
+      b.valueState<string>("v").update(`w${i}`);
+    }
+    b.setCurrentKey("big");
+    b.valueState<string>("v").update("x".repeat(1_200_000));
+    const h = await finish(b.snapshot(2));
+    b.dispose();
+    const layout = readLayout(h as IncrementalKeyedState);
+    const files = await downloadChain(storage, h as IncrementalKeyedState, layout);
+    const all = { start: 0, end: maxParallelism - 1 };
+    const merged = storeOf();
+    assert.equal(mergeChainFiles(merged, files[0], chainChanges(files, layout, all, "the test's chain"), all, "the test's chain"), false);
+    merged.dispose();
+    const r = new SqliteKeyedStateBackend(init, { driver: sqliteDriver, directory, nativeCheckpoints: true });
+    await r.restore([h]);
+    r.setCurrentKey("big");
+    assert.equal(r.valueState<string>("v").value()?.length, 1_200_000);
+    r.setCurrentKey("n4999");
+    assert.equal(r.valueState<string>("v").value(), "w4999");
+    r.dispose();
+  });
+
   test("a backend restored from a long chain reads the values the chain's last checkpoint held", async () => {
     const storage = new MemoryStorage();
     const expected = new Map<number, string>();
