@@ -5,7 +5,7 @@
  * synchronously afterwards. File operations use `node:fs`, which all three provide.
  * @module
  */
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { ownBytes } from "../storage/adapter.ts";
 import { currentRuntime } from "./serve.ts";
@@ -56,14 +56,15 @@ export const sqliteDriver: SqliteDriver = {
   readFileRange: (path, offset, length) => {
     const fd = openSync(path, "r");
     try {
-      const out = new Uint8Array(length);
+      // Sized to what the file holds: a short last part keeps no megabyte alive where it is stored.
+      const out = new Uint8Array(Math.max(0, Math.min(length, fstatSync(fd).size - offset)));
       let at = 0;
-      while (at < length) {
-        const n = readSync(fd, out, at, length - at, offset + at);
+      while (at < out.length) {
+        const n = readSync(fd, out, at, out.length - at, offset + at);
         if (n === 0) break;
         at += n;
       }
-      return at === length ? out : out.subarray(0, at);
+      return at === out.length ? out : out.subarray(0, at);
     } finally {
       closeSync(fd);
     }

@@ -6,7 +6,7 @@
  * @module
  */
 import { ChecksumInSlices } from "../checkpoint/checksum.ts";
-import type { StorageAdapter } from "../storage/adapter.ts";
+import { type StorageAdapter, handOver } from "../storage/adapter.ts";
 import type { SharedStateRef } from "./backend.ts";
 import type { SqliteDriver } from "./sqlite_driver.ts";
 
@@ -106,7 +106,8 @@ export class PartUpload {
     }
     this.#part = undefined;
     const key = `${keyPrefix}/${checkpointId}-${file.kind}-${this.refs.length}.db`;
-    return storage.put(key, part.bytes).then(() => {
+    // Read for this put alone: the storage may keep the buffer rather than copy it.
+    return storage.put(key, handOver(part.bytes)).then(() => {
       this.refs.push({ key, size: part.bytes.length, checksum: part.checksum.value });
       file.parts++;
       this.#at += part.bytes.length;

@@ -29,6 +29,34 @@ export interface StorageAdapter {
   deletePrefix(prefix: string): Promise<void>;
 }
 
+/** Buffers whose callers gave them up when they put them (handOver()). */
+const handedOver = new WeakSet<Uint8Array>();
+
+/**
+ * Marks `bytes`, about to be put, as the storage's from then on: the caller never reads
+ * or changes them again, so an adapter that keeps what it is given (MemoryStorage) need
+ * not copy them, where a copy protects it from a caller that reuses its buffer. Adapters
+ * that write the bytes elsewhere ignore the mark. Returns `bytes`.
+ *
+ * @example
+ * ```ts
+ * import { handOver } from "./adapter.ts";
+ * import { MemoryStorage } from "./memory.ts";
+ * const s = new MemoryStorage();
+ * await s.put("a/b", handOver(new Uint8Array([1, 2])));
+ * console.assert((await s.get("a/b"))?.length === 2);
+ * ```
+ */
+export function handOver(bytes: Uint8Array): Uint8Array {
+  handedOver.add(bytes);
+  return bytes;
+}
+
+/** True, once, for bytes handOver() marked: the adapter may keep them as they are. */
+export function takeHandedOver(bytes: Uint8Array): boolean {
+  return handedOver.delete(bytes);
+}
+
 /** Rejects keys that could escape a storage root or be read ambiguously. */
 export function checkKey(key: string): void {
   if (typeof key !== "string" || key.length === 0 || key.startsWith("/") || key.split("/").some((p) => p === "" || p === "." || p === "..")) {

@@ -1,5 +1,5 @@
 import { WeirError } from "../errors.ts";
-import { type StorageAdapter, checkKey } from "./adapter.ts";
+import { type StorageAdapter, checkKey, handOver, takeHandedOver } from "./adapter.ts";
 
 /**
  * Keeps everything in a Map: for tests, the simulator, and jobs that need no durability.
@@ -15,8 +15,6 @@ import { type StorageAdapter, checkKey } from "./adapter.ts";
 export class MemoryStorage implements StorageAdapter {
   readonly description = "memory";
   #data = new Map<string, Uint8Array>();
-  /** Buffers putParts() joined and hands to put(), which need no copy. */
-  readonly #joined = new WeakSet<Uint8Array>();
 
   get(key: string): Promise<Uint8Array | undefined> {
     checkKey(key);
@@ -25,9 +23,9 @@ export class MemoryStorage implements StorageAdapter {
   }
   put(key: string, bytes: Uint8Array): Promise<void> {
     checkKey(key);
-    // A copy, so that a caller reusing its buffer cannot change what was stored (a buffer
-    // putParts() joined is no caller's).
-    this.#data.set(key, this.#joined.delete(bytes) ? bytes : bytes.slice());
+    // A copy, so that a caller reusing its buffer cannot change what was stored; bytes
+    // handed over (a buffer putParts() joined, a part an upload read) are no caller's.
+    this.#data.set(key, takeHandedOver(bytes) ? bytes : bytes.slice());
     return Promise.resolve();
   }
   /**
@@ -55,8 +53,7 @@ export class MemoryStorage implements StorageAdapter {
       joined.set(p, at);
       at += p.length;
     }
-    this.#joined.add(joined);
-    return this.put(key, joined);
+    return this.put(key, handOver(joined));
   }
   delete(key: string): Promise<void> {
     checkKey(key);

@@ -1,7 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { ownBytes } from "../../storage/adapter.ts";
+import { handOver, ownBytes } from "../../storage/adapter.ts";
+import { MemoryStorage } from "../../storage/memory.ts";
 
 describe("ownBytes()", () => {
   test("a buffer with its memory to itself is viewed as a plain Uint8Array, not copied", () => {
@@ -22,5 +23,23 @@ describe("ownBytes()", () => {
     assert.notEqual(own.buffer, pooled.buffer);
     assert.equal(own.buffer.byteLength, pooled.length);
     assert.deepEqual([...own], [...pooled]);
+  });
+});
+
+describe("handOver()", () => {
+  test("MemoryStorage keeps bytes handed over as they are, and copies the rest", async () => {
+    const s = new MemoryStorage();
+    const given = new Uint8Array([1, 2, 3]);
+    await s.put("a/given", given);
+    given[0] = 9;
+    assert.equal((await s.get("a/given"))![0], 1, "a buffer not handed over is copied");
+    const handed = handOver(new Uint8Array([4, 5, 6]));
+    await s.put("a/handed", handed);
+    handed[0] = 7;
+    assert.equal((await s.get("a/handed"))![0], 7, "a buffer handed over is kept, not copied");
+    // The mark is taken by the put: the same buffer put again is copied.
+    await s.put("a/again", handed);
+    handed[1] = 8;
+    assert.equal((await s.get("a/again"))![1], 5);
   });
 });
