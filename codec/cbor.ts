@@ -159,7 +159,7 @@ function head(h: CborHead): Uint8Array {
  */
 export function cborHead(major: number, n: number): Uint8Array {
   const out = new Uint8Array(cborHeadLength(n));
-  writeCborHead(out, 0, major, n);
+  writeHead(out, 0, major, n);
   return out;
 }
 
@@ -175,24 +175,28 @@ export function cborHeadLength(n: number): number {
   throw new WeirError("value_not_persistable", `Cannot persist a CBOR item of ${n} parts or bytes`);
 }
 
-/** Writes cborHead(major, n) into out at `at`, without making an array of it. */
-export function writeCborHead(out: Uint8Array, at: number, major: number, n: number): void {
+/**
+ * Writes the CBOR head of major type `major` with argument `n` (0 ≤ n < 2^32) at `at`, in
+ * at most 5 bytes the caller made room for; returns the position after it.
+ */
+export function writeHead(b: Uint8Array, at: number, major: number, n: number): number {
   const m = major << 5;
-  if (n < 24) out[at] = m | n;
+  if (n < 24) b[at++] = m | n;
   else if (n < 0x100) {
-    out[at] = m | 24;
-    out[at + 1] = n;
+    b[at++] = m | 24;
+    b[at++] = n;
   } else if (n < 0x10000) {
-    out[at] = m | 25;
-    out[at + 1] = n >> 8;
-    out[at + 2] = n & 0xff;
+    b[at++] = m | 25;
+    b[at++] = n >>> 8;
+    b[at++] = n & 0xff;
   } else {
-    out[at] = m | 26;
-    out[at + 1] = n >>> 24;
-    out[at + 2] = (n >>> 16) & 0xff;
-    out[at + 3] = (n >>> 8) & 0xff;
-    out[at + 4] = n & 0xff;
+    b[at++] = m | 26;
+    b[at++] = n >>> 24;
+    b[at++] = (n >>> 16) & 0xff;
+    b[at++] = (n >>> 8) & 0xff;
+    b[at++] = n & 0xff;
   }
+  return at;
 }
 
 /** Decodes bytes written by encode(); `what` names the data in errors. CBOR maps come back as objects. */

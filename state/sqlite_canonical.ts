@@ -6,7 +6,7 @@
  * restore.
  * @module
  */
-import { FORMAT_VERSION, cborHeadLength, decode, encode, encodeBody, encodeParts, writeCborHead } from "../codec/cbor.ts";
+import { FORMAT_VERSION, cborHeadLength, decode, encode, encodeBody, encodeParts, writeHead } from "../codec/cbor.ts";
 import { WeirError, assert } from "../errors.ts";
 import type { EncodedGroup, EncodedGroupSize, EncodedStream, EncodedTable, KeyedStateSnapshot } from "./backend.ts";
 import { type KeyGroupRange, canonicalKey } from "./key_group.ts";
@@ -276,7 +276,7 @@ function writeForm(f: EntryForm, sink: Uint8Array, at: number): void {
   sink.set(f.value, valueAt - f.valueFrom);
   sink.set(f.key, keyAt - f.keyFrom);
   // A text string's head (major type 3) before the UTF-8 key's bytes.
-  if (f.textHead > 0) writeCborHead(sink, at + 1, 3, f.key.length - 1);
+  if (f.textHead > 0) writeHead(sink, at + 1, 3, f.key.length - 1);
   sink[at] = CBOR_ARRAY_OF_TWO;
 }
 

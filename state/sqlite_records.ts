@@ -7,8 +7,7 @@
  * keyBytes() and encode() would write them; any other comes as bytes.
  * @module
  */
-import { FORMAT_VERSION } from "../codec/cbor.ts";
-import { writeHead } from "../codec/cbor_writer.ts";
+import { FORMAT_VERSION, cborHeadLength, writeHead } from "../codec/cbor.ts";
 import { WeirError, assert } from "../errors.ts";
 import { KEY_TAG_UTF8 } from "./sqlite_keys.ts";
 
@@ -254,11 +253,11 @@ export class KvRecords {
     if (typeof v === "number") {
       if (Number.isInteger(v) && v >= -0x100000000 && v <= 0xffffffff && !Object.is(v, -0)) {
         vInt = v >= 0 ? v : -1 - v;
-        vLength = 1 + headLength(vInt);
+        vLength = 1 + cborHeadLength(vInt);
       } else vLength = 10;
     } else if (typeof v === "string") {
       if (!isAscii(v)) return -1;
-      vLength = 1 + headLength(v.length) + v.length;
+      vLength = 1 + cborHeadLength(v.length) + v.length;
     } else if (typeof v === "boolean" || v === null) vLength = 2;
     else return -1;
     let at = this.#beginTextKeyRow(kg, s, 1 + key.length, vLength);
@@ -290,11 +289,6 @@ export function isAscii(s: string): boolean {
 }
 const F64 = new DataView(new ArrayBuffer(8));
 const F64_BYTES = new Uint8Array(F64.buffer);
-
-/** Bytes of a CBOR head with argument n (0 ≤ n < 2^32). */
-function headLength(n: number): number {
-  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
-}
 
 function writeAscii(b: Uint8Array, at: number, text: string): number {
   const n = text.length;

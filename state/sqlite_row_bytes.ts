@@ -10,7 +10,7 @@
  * @module
  */
 import { FORMAT_VERSION, decode, encode } from "../codec/cbor.ts";
-import { writeHead } from "../codec/cbor_writer.ts";
+import { writeHead } from "../codec/cbor.ts";
 import { keyBytes } from "./sqlite_keys.ts";
 
 /** Bytes of each shared buffer; a row larger than that gets a buffer of its own size. */
