@@ -225,8 +225,7 @@ export function restoresInMemory(handle: IncrementalKeyedState, layout: NativeLa
 
 /** The last record of each key across a downloaded chain's changelogs, in key order, each state id kept. */
 export function chainChanges(files: ChainFile[], layout: NativeLayout, range: KeyGroupRange, what: string): SortedChanges {
-  const logs = files.filter((f) => f.file.kind === "changelog");
-  const bytes = logs.reduce((n, f) => n + f.parts.reduce((m, p) => m + p.length, 0), 0);
+  const bytes = files.reduce((n, f) => (f.file.kind === "changelog" ? n + f.parts.reduce((m, p) => m + p.length, 0) : n), 0);
   const changes = new ChainChanges(range, new Map(layout.states.map(([, sid]) => [sid, sid])), bytes);
   files.forEach(({ file, parts }, i) => {
     if (file.kind === "changelog") changes.add({ bytes: joinParts(parts), what: `file ${i + 1} of ${what}` });
