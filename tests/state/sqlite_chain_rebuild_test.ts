@@ -158,7 +158,9 @@ describe("mergeChainFiles()", () => {
   test("merges a base stored in parts of whole pages, read where they lie, as applying it file by file does", async () => {
     const storage = new MemoryStorage();
     const h = await chain(storage);
-    const { merged, byFile, took } = await restoreBothWays(storage, h, { start: 0, end: maxParallelism - 1 }, false, false, 2 * 4096);
+    // A page a part: how much of the first checkpoint's rows the base holds (the rest are
+    // captured values) depends on how far the writer got, so the base may be only a few pages.
+    const { merged, byFile, took } = await restoreBothWays(storage, h, { start: 0, end: maxParallelism - 1 }, false, false, 4096);
     assert.equal(took, true);
     assert.ok(byFile.length > 100);
     assert.deepEqual(merged, byFile);
