@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CollectSink, FileStorage, StreamEnvironment, WeirError } from "../../mod.ts";
 import type { EnvironmentOptions, JobEvent, JobHandle } from "../../mod.ts";
-import { checksumOf, crc32c } from "../../checkpoint/checksum.ts";
+import { ChecksumInSlices, checksumOf, crc32c } from "../../checkpoint/checksum.ts";
 import { decodeMetadata } from "../../checkpoint/metadata.ts";
 import { encode } from "../../codec/cbor.ts";
 import { GatedSequence } from "../gated_sequence.ts";
@@ -75,6 +75,22 @@ describe("checkpoint checksums", () => {
     const bytes = Uint8Array.from({ length: 300 }, (_, i) => (i * 7919 + 13) & 0xff);
     for (let n = 0; n <= bytes.length; n += 1) assert.equal(crc32c(bytes.subarray(0, n)), crc32cBitwise(bytes.subarray(0, n)), `length ${n}`);
     assert.equal(checksumOf(new TextEncoder().encode("123456789")), "crc32c:e3069283");
+  });
+
+  test("crc32c() and ChecksumInSlices agree with the bitwise definition at every alignment of the bytes and every slice", () => {
+    const bytes = Uint8Array.from({ length: 200 }, (_, i) => (i * 2654435761) >>> 24);
+    for (let offset = 0; offset < 8; offset++) {
+      for (const n of [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 100, 191]) {
+        const view = bytes.subarray(offset, offset + n);
+        const expected = crc32cBitwise(view);
+        assert.equal(crc32c(view), expected, `offset ${offset}, length ${n}`);
+        for (const slice of [1, 3, 8, 13]) {
+          const c = new ChecksumInSlices(view);
+          while (!c.step(slice));
+          assert.equal(c.value, `crc32c:${expected.toString(16).padStart(8, "0")}`, `offset ${offset}, length ${n}, slices of ${slice}`);
+        }
+      }
+    }
   });
 
   test("_metadata records a checksum of every state file and of itself", async () => {
