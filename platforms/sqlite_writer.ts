@@ -6,17 +6,18 @@
  * batches pending, a flush, a restore.
  * @module
  */
-import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
-import { WeirError } from "../errors.ts";
+import { MessageChannel, Worker, receiveMessageOnPort } from "node:worker_threads";
+import { WeirError, assert } from "../errors.ts";
 import type { SqliteBackgroundWriter, WriterImage } from "../state/sqlite_driver.ts";
-import { CONTROL_SLOTS, FAILURE_BYTES, IMAGE_RESULT_BYTES, ImageState, type WriterMessage, WriterSlot, type WriterStart, WriterState, abandonImage, imageState, readFailure, readImage } from "./sqlite_writer_protocol.ts";
+import { CONTROL_SLOTS, FAILURE_BYTES, IMAGE_RESULT_BYTES, type ImageMessage, ImageState, type WriterMessage, WriterSlot, type WriterStart, WriterState, abandonImage, imageState, readFailure, readImage } from "./sqlite_writer_protocol.ts";
 
 /** How long a wait may go without a sign of the writer's thread before it is given up. */
 const SILENCE_MS = 60_000;
-/** How often whenDone() looks whether a page image is written, ms. */
+/** How often whenDone() looks whether a page image is copied, ms. */
 const IMAGE_POLL_MS = 2;
+/** How long an image marked finished may take to show on its port (posted just before), ms. */
+const IMAGE_ARRIVAL_MS = 10_000;
 
 // A path, not a URL: Bun's and Node's URL types disagree in a type check of both.
 const workerPath = fileURLToPath(new URL(`./sqlite_writer_worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url).href);
@@ -49,8 +50,9 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
   // node:worker_threads on Bun and Deno too: it hands the thread its start at once
   // (workerData). A Web Worker's first message waited on Bun until the sending thread's
   // event loop idled, which a busy subtask may not do for seconds.
-  const start: WriterStart = { path, keyGroups, control: control.buffer as SharedArrayBuffer, failure: failureText.buffer as SharedArrayBuffer };
-  const worker = new Worker(workerPath, { workerData: start });
+  const { port1: imagesIn, port2: imagesOut } = new MessageChannel();
+  const start: WriterStart = { path, keyGroups, control: control.buffer as SharedArrayBuffer, failure: failureText.buffer as SharedArrayBuffer, images: imagesOut };
+  const worker = new Worker(workerPath, { workerData: start, transferList: [imagesOut] });
   // An idle writer must not keep the process alive.
   worker.unref();
   const post = (m: WriterMessage, transfer: ArrayBuffer[] = []) => worker.postMessage(m, transfer);
@@ -58,13 +60,28 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
   let ended = false;
   /** The thread is gone, whatever ended it (seen only when this thread's event loop turns). */
   let exited = false;
-  /** Images not known finished: when the thread ends, those not finished are nobody's. */
-  let images: { path: string; result: SharedArrayBuffer }[] = [];
+  // Read only with receiveMessageOnPort: the port must not keep the process alive.
+  (imagesIn as { unref?: () => void }).unref?.();
+  let portClosed = false;
+  const closePort = () => {
+    portClosed = true;
+    images.clear();
+    imagesIn.close();
+  };
+  /** Images asked for and neither taken nor abandoned, by sequence number, with their bytes once arrived. */
+  const images = new Map<number, { bytes?: Uint8Array }>();
+  /** Takes every image that arrived; those given up meanwhile are dropped. */
+  const receiveImages = () => {
+    for (let m; !portClosed && (m = receiveMessageOnPort(imagesIn)); ) {
+      const { seq, buffer } = m.message as ImageMessage;
+      const image = images.get(seq);
+      if (image) image.bytes = new Uint8Array(buffer);
+    }
+  };
   worker.on("exit", () => {
     exited = true;
-    // The thread wrote only the file itself: SQLite never opened it.
-    for (const { path: p, result } of images) if (imageState(result) !== ImageState.Finished) rmSync(p, { force: true });
-    images = [];
+    // Images the thread finished before it ended are still readable.
+    receiveImages();
   });
 
   const failure = () => readFailure(control, failureText);
@@ -104,15 +121,15 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
       return sent;
     },
     committed: () => Atomics.load(control, WriterSlot.Committed),
-    writeImage(imagePath): WriterImage {
+    pageImage(what): WriterImage {
       const result = new SharedArrayBuffer(IMAGE_RESULT_BYTES);
       const seq = ++sent;
-      images = images.filter((i) => imageState(i.result) === ImageState.Pending);
-      images.push({ path: imagePath, result });
-      post({ kind: "image", seq, path: imagePath, result });
-      const what = `the page image ${imagePath}`;
-      // An exited thread ends the wait too: rows() then says so.
+      const entry: { bytes?: Uint8Array } = {};
+      images.set(seq, entry);
+      post({ kind: "image", seq, result });
+      // An exited thread ends the wait too: take() then says so.
       const done = () => imageState(result) !== ImageState.Pending || failure() !== undefined || ended || exited;
+      let taken = false;
       return {
         seq,
         done,
@@ -122,15 +139,32 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
           const poll = () => (done() ? resolve() : setTimeout(poll, IMAGE_POLL_MS));
           poll();
         }),
-        rows() {
-          // Finished, it is the image's outcome, whatever failed after it; a writer that
-          // failed before it ignores it, and waitFor() throws why.
-          if (imageState(result) !== ImageState.Finished) waitFor(seq, what);
-          const r = readImage(result);
-          if ("failure" in r) throw new WeirError("storage_failed", r.failure);
-          return r.rows;
+        take() {
+          assert(!taken, () => `${what} was taken twice`);
+          taken = true;
+          try {
+            // Finished, it is the image's outcome, whatever failed after it; a writer that
+            // failed before it ignores it, and waitFor() throws why.
+            if (imageState(result) !== ImageState.Finished) waitFor(seq, what);
+            const r = readImage(result);
+            if ("failure" in r) throw new WeirError("storage_failed", `${r.failure} (${what})`);
+            for (const end = performance.now() + IMAGE_ARRIVAL_MS; entry.bytes === undefined; ) {
+              receiveImages();
+              if (entry.bytes !== undefined) break;
+              if (performance.now() > end || exited) throw new WeirError("storage_failed", `${what} of ${path} was copied, but its bytes never arrived from the writer's thread`);
+              Atomics.wait(control, WriterSlot.Events, Atomics.load(control, WriterSlot.Events), 1);
+            }
+            return { bytes: entry.bytes, rows: r.rows };
+          } finally {
+            images.delete(seq);
+          }
         },
-        abandon: () => abandonImage(result),
+        abandon() {
+          images.delete(seq);
+          // Arrived already, or on its way: receiveImages() drops it.
+          receiveImages();
+          return abandonImage(result);
+        },
       };
     },
     waitFor,
@@ -143,6 +177,7 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
     terminate() {
       if (ended) return;
       ended = true;
+      closePort();
       worker.terminate();
     },
   };

@@ -3,6 +3,7 @@
  * the slots of the shared memory its thread reports in.
  * @module
  */
+import type { MessagePort } from "node:worker_threads";
 
 /** What the writer's thread starts with (its workerData). */
 export interface WriterStart {
@@ -11,6 +12,17 @@ export interface WriterStart {
   keyGroups: number;
   control: SharedArrayBuffer;
   failure: SharedArrayBuffer;
+  /** Where page images go (ImageMessage), read with receiveMessageOnPort: no event loop turn needed. */
+  images: MessagePort;
+}
+
+/**
+ * A page image's bytes, from the writer's thread, posted before its result memory says
+ * Finished. An ArrayBuffer, transferred: no copy, and its pages are already faulted in.
+ */
+export interface ImageMessage {
+  seq: number;
+  buffer: ArrayBuffer;
 }
 
 /** Messages to the writer's thread, in order. */
@@ -21,8 +33,8 @@ export type WriterMessage =
    * the writer's time).
    */
   | { kind: "batches"; seq: number; buffer: ArrayBuffer }
-  /** A page image of the file to write to `path`; the outcome goes to `result` (ImageSlot). */
-  | { kind: "image"; seq: number; path: string; result: SharedArrayBuffer }
+  /** A page image of the file, posted on `images` (ImageMessage); the outcome goes to `result`. */
+  | { kind: "image"; seq: number; result: SharedArrayBuffer }
   | { kind: "close"; seq: number };
 
 /** Int32 slots of the control memory. */
@@ -58,9 +70,9 @@ export const IMAGE_TEXT_OFFSET = 24;
 export const IMAGE_RESULT_BYTES = IMAGE_TEXT_OFFSET + FAILURE_BYTES;
 
 /**
- * Who owns an image's file: whichever side moves the state off Pending first. Finished:
- * the snapshot that asked for it (written, or failed); Abandoned: the writer's thread,
- * which then skips or removes it, so a released snapshot never waits for its image.
+ * Who owns an image: whichever side moves the state off Pending first. Finished: the
+ * snapshot that asked for it (copied, or failed); Abandoned: the writer's thread, which
+ * then skips it, so a released snapshot never waits for its image.
  */
 export const ImageState = {
   Pending: 0,
@@ -84,7 +96,7 @@ export function readFailure(control: Int32Array, failure: Uint8Array): string | 
 
 /**
  * Records an image's outcome in its result memory: rows, or why it failed; then marks it
- * finished. False when the snapshot abandoned it first: its file is the caller's to remove.
+ * finished. False when the snapshot abandoned it first.
  */
 export function reportImage(result: SharedArrayBuffer, rows: number, failure?: string): boolean {
   const numbers = new Float64Array(result, 8, 2);

@@ -10,7 +10,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { sqliteDriver } from "./sqlite.ts";
 import { applyWriteBatches } from "../state/sqlite_write_batch.ts";
 import type { SqliteDatabase } from "../state/sqlite_driver.ts";
-import { ImageState, type WriterMessage, WriterSlot, type WriterStart, WriterState, imageState, reportFailure, reportImage } from "./sqlite_writer_protocol.ts";
+import { type ImageMessage, ImageState, type WriterMessage, WriterSlot, type WriterStart, WriterState, imageState, reportFailure, reportImage } from "./sqlite_writer_protocol.ts";
 
 /**
  * The writer thread's nice value: below the subtask's thread, which then wins a core when
@@ -43,15 +43,16 @@ function open(): SqliteDatabase {
 }
 
 /**
- * Writes the file's pages as this connection sees them now to `path`, in one read
- * transaction: SQLite copies its pages (sqlite3_serialize), some 30–40 MB at 1 M keys, where
- * copying the rows one by one cost the subtask's thread 0.4–0.7 s per base. Its failure is
- * the image's: reported in its result memory, the writer goes on.
+ * Copies the file's pages as this connection sees them now, in one read transaction
+ * (sqlite3_serialize: some 30–40 MB at 1 M keys, where copying the rows one by one cost
+ * the subtask's thread 0.4–0.7 s per base), and hands them to the subtask's thread, which
+ * uploads them: written to a file here, they were read back there into fresh memory, whose
+ * first touch cost the subtask 3–7 ms a megabyte. Its failure is the image's: reported in
+ * its result memory, the writer goes on.
  */
-function writeImage(path: string, result: SharedArrayBuffer): void {
+function pageImage(seq: number, result: SharedArrayBuffer): void {
   // Its snapshot was released meanwhile: nobody reads it.
   if (imageState(result) === ImageState.Abandoned) return;
-  let owned: boolean;
   try {
     const d = (db ??= open());
     if (!d.serialize) throw new Error(`${sqliteDriver.name} cannot copy a database's pages`);
@@ -64,19 +65,22 @@ function writeImage(path: string, result: SharedArrayBuffer): void {
     } finally {
       d.exec("COMMIT");
     }
-    sqliteDriver.writeFile(path, bytes);
-    owned = reportImage(result, rows);
+    // A view of part of a buffer (Bun pools small ones) is copied: only whole buffers move.
+    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+    const message: ImageMessage = { seq, buffer: whole.buffer as ArrayBuffer };
+    // Posted before it is marked finished: the subtask's thread reads it once it sees that.
+    start.images.postMessage(message, [message.buffer]);
+    reportImage(result, rows);
   } catch (err) {
-    owned = reportImage(result, 0, `Cannot write a page image of ${start.path} to ${path}: ${(err as Error).message}`);
+    reportImage(result, 0, `Cannot copy the pages of ${start.path}: ${(err as Error).message}`);
   }
-  if (!owned) sqliteDriver.removeFiles(path);
 }
 
 parentPort!.on("message", (m: WriterMessage) => {
   if (Atomics.load(control, WriterSlot.State) !== WriterState.Failed) {
     try {
       if (m.kind === "batches") applyWriteBatches((db ??= open()), [new Uint8Array(m.buffer)], start.keyGroups);
-      else if (m.kind === "image") writeImage(m.path, m.result);
+      else if (m.kind === "image") pageImage(m.seq, m.result);
       else {
         db?.close();
         db = undefined;

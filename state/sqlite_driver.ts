@@ -76,34 +76,36 @@ export interface SqliteBackgroundWriter {
   closeConnection(): void;
   /**
    * Queues a copy of the file's pages, as the thread's connection sees the file after every
-   * batch sent before it, to be written to `path` as a database file of its own (a base:
-   * a page image, which SQLite reads as it is, so no row is copied one by one). Done once
-   * `committed()` reaches the returned image's `seq`. A failure (a full disk) is the image's,
-   * not the writer's: later batches go on.
+   * batch sent before it: a database file of its own (a base: a page image, which SQLite
+   * reads as it is, so no row is copied one by one), handed to this thread in memory.
+   * Done once `committed()` reaches the returned image's `seq`. A failure (out of memory)
+   * is the image's, named `what` in its error, not the writer's: later batches go on.
    */
-  writeImage(path: string): WriterImage;
+  pageImage(what: string): WriterImage;
   /** Ends the thread at once (batches not yet applied are dropped). Idempotent. */
   terminate(): void;
 }
 
-/** A page image a background writer was asked for (SqliteBackgroundWriter.writeImage). */
+/** A page image a background writer was asked for (SqliteBackgroundWriter.pageImage). */
 export interface WriterImage {
   /** Done once the writer's `committed()` reaches this. */
   readonly seq: number;
-  /** True once the writer is done with it (written, failed, or the writer failed or its thread ended first). */
+  /** True once the writer is done with it (copied, failed, or the writer failed or its thread ended first). */
   done(): boolean;
-  /** Resolves once done() is true; never rejects (rows() tells how it ended). */
+  /** Resolves once done() is true; never rejects (take() tells how it ended). */
   whenDone(): Promise<void>;
   /**
-   * Once done: the rows of its `kv` table.
-   * @throws {WeirError} `storage_failed` naming the file when the image could not be
-   *   written, or when the writer failed before it
+   * Once done, and once only: the image's bytes (a database file, in memory the writer's
+   * thread filled, so this thread reads it without faulting fresh pages in) and the rows of
+   * its `kv` table.
+   * @throws {WeirError} `storage_failed` naming the image when it could not be made, or when
+   *   the writer failed or its thread ended before it; `invariant_broken` when taken twice
    */
-  rows(): number;
+  take(): { bytes: Uint8Array; rows: number };
   /**
-   * Gives the image up (its snapshot was released): true when it was not finished yet,
-   * and the writer then removes its file (when its thread ends, at the latest); false
-   * when it was, and its file is the caller's to remove.
+   * Gives the image up (its snapshot was released): true when it was not finished yet
+   * (the writer then skips it, or drops it once copied); false when it was. Its bytes are
+   * dropped either way.
    */
   abandon(): boolean;
 }

@@ -35,7 +35,7 @@ const PASS_KEYS_PER_UNIT = 1;
 
 /**
  * Bytes of the working file up to which a base is a page image the background writer
- * copies (SqliteBackgroundWriter.writeImage), held whole in its memory while written; a
+ * copies (SqliteBackgroundWriter.pageImage), held whole in memory until uploaded; a
  * larger file, a base of TTL states or one without a background writer copies its rows.
  */
 const IMAGE_BYTES_MAX = 64 * 1024 * 1024;
@@ -145,7 +145,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
    */
   #log: ChangelogWriter | undefined;
   /** The files to upload, in the chain's order: their sizes once written, and what is uploaded of them. */
-  readonly #files: { path: string; kind: NativeFile["kind"]; rows: number; parts: number; size: number }[] = [];
+  readonly #files: { path: string; kind: NativeFile["kind"]; rows: number; parts: number; size: number; bytes?: Uint8Array }[] = [];
   /** State id → kind, for the TTL of captured values and of a base's rows. */
   readonly #kinds: ReadonlyMap<number, StateKind>;
   /** Keys and values of captured rows, across steps. */
@@ -174,7 +174,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     const path = `${init.workDirectory}/${init.keyPrefix.replace(/[^A-Za-z0-9_.-]/g, "_")}-${init.checkpointId}-base.db`;
     if (base) driver.removeFiles(path);
     // A base of TTL states leaves their expired rows out, which only a copy row by row can.
-    const imaged = base && (init.ttls?.size ?? 0) === 0 && store.fileBytes() <= IMAGE_BYTES_MAX ? store.captureWithImage(path) : undefined;
+    const imaged = base && (init.ttls?.size ?? 0) === 0 && store.fileBytes() <= IMAGE_BYTES_MAX ? store.captureWithImage(`the page image of snapshot ${init.checkpointId}`) : undefined;
     this.#capture = imaged?.capture ?? store.capture(!base);
     this.#image = imaged?.image;
     let log: ChangelogWriter;
@@ -295,7 +295,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   }
 
   /**
-   * A base's page image, once the background writer wrote it (100–400 ms for 28 MB on a
+   * A base's page image, once the background writer copied it (100–400 ms for 28 MB on a
    * 2-core VM, longer than the pass and the captured values take). Until then a promise of
    * it, which parks the snapshot (awaitsStorageOnly) while records flow, unless the store
    * waits for its writer (SqliteBackendOptions.waitForWriter). A scheduler that holds its
@@ -314,9 +314,11 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
       return written.then(() => false);
     }
     const base = this.#files[0];
-    base.rows = image.rows();
-    base.size = this.#init.driver.fileSize(base.path);
     this.#image = undefined;
+    const { bytes, rows } = image.take();
+    base.rows = rows;
+    base.bytes = bytes;
+    base.size = bytes.length;
     this.#copied = true;
   }
 
@@ -331,7 +333,11 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   }
 
   #removeFiles(): void {
-    for (const f of this.#files) this.#init.driver.removeFiles(f.path);
+    for (const f of this.#files) {
+      // An image in memory has no file; its bytes are the storage's now, or nobody's.
+      if (f.bytes) f.bytes = undefined;
+      else this.#init.driver.removeFiles(f.path);
+    }
   }
 
   result(): IncrementalKeyedState {

@@ -21,12 +21,17 @@ const CHECKSUM_BYTES_PER_UNIT = 128;
  */
 const CHECKSUM_BYTES_MIN = 64 * 1024;
 
-/** A file to upload; `size` is final once the upload starts, `parts` counts the parts put. */
+/**
+ * A file to upload; `size` is final once the upload starts, `parts` counts the parts put.
+ * `bytes`, when given, are the file's in memory (a page image): parts are views of them,
+ * and `path` is not read.
+ */
 export interface UploadFile {
   path: string;
   kind: string;
   size: number;
   parts: number;
+  bytes?: Uint8Array;
 }
 
 /** Where the parts go: storage keys `${keyPrefix}/${checkpointId}-${kind}-${n}.db`. */
@@ -96,7 +101,7 @@ export class PartUpload {
     const file = this.#files[this.#file];
     const part = this.#part;
     if (part === undefined) {
-      const bytes = driver.readFileRange(file.path, this.#at, PART_BYTES);
+      const bytes = file.bytes?.subarray(this.#at, this.#at + PART_BYTES) ?? driver.readFileRange(file.path, this.#at, PART_BYTES);
       this.#part = { bytes, checksum: new ChecksumInSlices(bytes), summed: false };
       return undefined;
     }
@@ -106,7 +111,8 @@ export class PartUpload {
     }
     this.#part = undefined;
     const key = `${keyPrefix}/${checkpointId}-${file.kind}-${this.refs.length}.db`;
-    // Read for this put alone: the storage may keep the buffer rather than copy it.
+    // Read for this put alone, or a view of an image nothing else writes: the storage may
+    // keep the buffer rather than copy it.
     return storage.put(key, handOver(part.bytes)).then(() => {
       this.refs.push({ key, size: part.bytes.length, checksum: part.checksum.value });
       file.parts++;

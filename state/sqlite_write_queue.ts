@@ -8,7 +8,7 @@
  * What a snapshot needs of it: a changelog already has every batch's records (appended
  * when the batch was made); a base pins the file, which may lack the batches not yet
  * committed, so it takes their values too (capturePending()); a base that is a page image
- * the writer copies after the batches sent (writeImage()) takes only those not yet sent.
+ * the writer copies after the batches sent (pageImage()) takes only those not yet sent.
  * @module
  */
 import { WeirError } from "../errors.ts";
@@ -84,7 +84,7 @@ export class WriteBackQueue {
   /** The group being gathered. */
   #gathering: Group = newGroup();
   #pendingKeys = 0;
-  /** The sequence number of the latest page image asked for (writeImage()). */
+  /** The sequence number of the latest page image asked for (pageImage()). */
   #imageSeq = 0;
   readonly #groupRows: number;
   readonly #keyGroups: number;
@@ -237,15 +237,15 @@ export class WriteBackQueue {
   }
 
   /**
-   * Asks the background writer for a page image of the file written to `path`, holding
-   * every group sent so far (not the one being gathered); undefined when no writer is up
-   * or the driver cannot copy pages.
+   * Asks the background writer for a page image of the file (named `what` in errors),
+   * holding every group sent so far (not the one being gathered); undefined when no writer
+   * is up or the driver cannot copy pages.
    */
-  writeImage(path: string): WriterImage | undefined {
+  pageImage(what: string): WriterImage | undefined {
     if (this.#open === undefined || this.#db.serialize === undefined) return undefined;
     const writer = (this.#writer ??= this.#open());
     if (!writer.ready() || writer.failure() !== undefined) return undefined;
-    const image = writer.writeImage(path);
+    const image = writer.pageImage(what);
     this.#imageSeq = image.seq;
     return image;
   }

@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import process from "node:process";
 import { join } from "node:path";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
@@ -127,35 +127,63 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
     return can;
   })();
 
-  test("writeImage() copies the file's pages after every batch sent before it and none sent after; rows() counts its rows", { skip: !canImage }, async () => {
+  /** The rows of a database file's bytes, as values(). */
+  function imageValues(bytes: Uint8Array): Map<number, number> {
+    const imagePath = join(directory, `image-${++files}.db`);
+    sqliteDriver.writeFile(imagePath, bytes);
+    const db = sqliteDriver.open(imagePath);
+    assert.equal(db.prepare("PRAGMA integrity_check").get()?.integrity_check, "ok");
+    db.close();
+    const out = values(imagePath);
+    sqliteDriver.removeFiles(imagePath);
+    return out;
+  }
+
+  test("pageImage() copies the file's pages after every batch sent before it and none sent after, in memory; take() gives them and the rows once", { skip: !canImage }, async () => {
     const { path, writer } = await opened();
     writer.send([batch((b) => {
       for (let k = 1; k <= 5; k++) b.put(k % 3, 0, Uint8Array.of(k), null, Uint8Array.of(10 * k));
     })]);
-    const imagePath = `${path}.image`;
-    const image = writer.writeImage(imagePath);
+    const image = writer.pageImage("the test's image");
     const later = writer.send([batch((b) => {
       b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(99));
       b.put(1, 0, Uint8Array.of(6), null, Uint8Array.of(60));
       b.remove(2, 0, Uint8Array.of(2));
     })]);
     assert.equal(later, image.seq + 1, "the image takes a sequence number of its own, in order");
-    assert.equal(image.rows(), 5);
+    const { bytes, rows } = image.take();
+    assert.equal(rows, 5);
+    assert.equal(bytes.byteOffset, 0, "the whole buffer the writer's thread filled");
+    assert.equal(bytes.byteLength, bytes.buffer.byteLength);
     writer.waitFor(later);
-    assert.deepEqual([...values(imagePath)], [[1, 10], [2, 20], [3, 30], [4, 40], [5, 50]]);
+    assert.deepEqual([...imageValues(bytes)], [[1, 10], [2, 20], [3, 30], [4, 40], [5, 50]]);
     assert.deepEqual([...values(path)], [[1, 99], [3, 30], [4, 40], [5, 50], [6, 60]]);
-    const db = sqliteDriver.open(imagePath);
-    assert.equal(db.prepare("PRAGMA integrity_check").get()?.integrity_check, "ok");
-    db.close();
+    assert.throws(() => image.take(), (e: unknown) => e instanceof WeirError && e.code === "invariant_broken");
     writer.terminate();
   });
 
-  test("an image that cannot be written fails with storage_failed naming its path; the writer goes on with later batches", { skip: !canImage }, async () => {
+  test("images taken out of order each get their own bytes", { skip: !canImage }, async () => {
+    const { writer } = await opened();
+    writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]);
+    const first = writer.pageImage("the first image");
+    writer.send([batch((b) => b.put(1, 0, Uint8Array.of(2), null, Uint8Array.of(2)))]);
+    const second = writer.pageImage("the second image");
+    writer.waitFor(second.seq);
+    assert.deepEqual([...imageValues(second.take().bytes)], [[1, 1], [2, 2]]);
+    assert.deepEqual([...imageValues(first.take().bytes)], [[1, 1]]);
+    writer.terminate();
+  });
+
+  test("an image that cannot be made fails with storage_failed naming it; the writer goes on with later batches", { skip: !canImage }, async () => {
     const { path, writer } = await opened();
-    const imagePath = join(directory, "no-such-directory", "image.db");
-    const image = writer.writeImage(imagePath);
+    const db = sqliteDriver.open(path);
+    db.exec("ALTER TABLE kv RENAME TO kv_moved");
+    const image = writer.pageImage("the test's image");
+    await image.whenDone();
+    db.exec("ALTER TABLE kv_moved RENAME TO kv");
+    db.close();
     const next = writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]);
-    assert.throws(() => image.rows(), (e: unknown) => e instanceof WeirError && e.code === "storage_failed" && e.message.includes(imagePath));
+    assert.throws(() => image.take(), (e: unknown) => e instanceof WeirError && e.code === "storage_failed" && e.message.includes("the test's image") && /no such table: kv/.test(e.message));
     writer.waitFor(next);
     assert.equal(writer.failure(), undefined);
     assert.equal(values(path).get(1), 1);
@@ -168,14 +196,15 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
     db.exec("ALTER TABLE kv RENAME TO kv_moved");
     db.close();
     writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]);
-    const image = writer.writeImage(join(directory, "after-failure.db"));
-    assert.throws(() => image.rows(), (e: unknown) => e instanceof WeirError && e.code === "storage_failed" && /no such table: kv/.test(e.message));
+    const image = writer.pageImage("the test's image");
+    assert.throws(() => image.take(), (e: unknown) => e instanceof WeirError && e.code === "storage_failed" && /no such table: kv/.test(e.message));
     writer.terminate();
   });
-  test("a finished image's rows() is its rows even when a later batch failed", { skip: !canImage }, async () => {
+
+  test("a finished image's take() is its bytes even when a later batch failed", { skip: !canImage }, async () => {
     const { path, writer } = await opened();
     writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]);
-    const image = writer.writeImage(`${path}.image`);
+    const image = writer.pageImage("the test's image");
     while (!image.done()) await new Promise((r) => setTimeout(r, 1));
     const db = sqliteDriver.open(path);
     db.exec("ALTER TABLE kv RENAME TO kv_moved");
@@ -183,32 +212,32 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
     writer.send([batch((b) => b.put(1, 0, Uint8Array.of(2), null, Uint8Array.of(2)))]);
     while (writer.failure() === undefined) await new Promise((r) => setTimeout(r, 1));
     assert.equal(image.done(), true);
-    assert.equal(image.rows(), 1, "the later failure is not the image's");
+    const { bytes, rows } = image.take();
+    assert.equal(rows, 1, "the later failure is not the image's");
+    assert.deepEqual([...imageValues(bytes)], [[1, 1]]);
     writer.terminate();
   });
 
-  test("an image abandoned before the writer gets to it is never written; one abandoned once written is the caller's", { skip: !canImage }, async () => {
-    const { path, writer } = await opened();
+  test("an image abandoned before the writer gets to it is never made; one abandoned once made is dropped", { skip: !canImage }, async () => {
+    const { writer } = await opened();
     // Batches ahead of the image, so it is still pending when abandoned.
     for (let i = 0; i < 50; i++) writer.send([batch((b) => { for (let k = 0; k < 200; k++) b.put(k % 8, 0, Uint8Array.of(i, k), null, new Uint8Array(64)); })]);
-    const early = writer.writeImage(`${path}.early`);
+    const early = writer.pageImage("the early image");
     assert.equal(early.abandon(), true);
-    const late = writer.writeImage(`${path}.late`);
-    writer.waitFor(late.seq);
-    assert.equal(existsSync(`${path}.early`), false, "the abandoned image is not on disk");
-    assert.equal(late.abandon(), false, "finished: the caller removes it");
-    assert.equal(existsSync(`${path}.late`), true);
+    const late = writer.pageImage("the late image");
+    const last = writer.pageImage("the last image");
+    writer.waitFor(last.seq);
+    assert.equal(late.abandon(), false, "finished before it was given up");
+    assert.equal(last.take().rows, 50 * 200, "images after abandoned ones arrive as theirs");
     writer.terminate();
   });
 
-  test("when the writer's thread ends, images not finished are removed, and rows() throws storage_failed naming the image", { skip: !canImage }, async () => {
-    const { path, writer } = await opened();
+  test("when the writer's thread ends, take() of an image not finished throws storage_failed naming it", { skip: !canImage }, async () => {
+    const { writer } = await opened();
     for (let i = 0; i < 200; i++) writer.send([batch((b) => { for (let k = 0; k < 200; k++) b.put(k % 8, 0, Uint8Array.of(i, k), null, new Uint8Array(100)); })]);
-    const image = writer.writeImage(`${path}.image`);
+    const image = writer.pageImage("the test's image");
     writer.terminate();
     assert.equal(image.done(), true);
-    assert.throws(() => image.rows(), (e: unknown) => e instanceof WeirError && e.code === "storage_failed" && e.message.includes(`${path}.image`));
-    for (const end = Date.now() + 20_000; existsSync(`${path}.image`) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(existsSync(`${path}.image`), false);
+    assert.throws(() => image.take(), (e: unknown) => e instanceof WeirError && e.code === "storage_failed" && e.message.includes("the test's image"));
   });
 });
