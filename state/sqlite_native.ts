@@ -279,9 +279,12 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
       if (live && base && ttl !== undefined && now !== undefined) {
         live = liveStored(this.#kinds.get(e.sid)!, b ? decode(b, "a captured keyed state value") : stored, ttl, now) !== undefined;
       }
-      const k = bytes.key(e.canonical);
-      if (live) log.put(e.keyGroup, e.sid, k, e.key === undefined ? null : encode(e.key, "a state key"), b ?? bytes.value(stored));
-      else log.remove(e.keyGroup, e.sid, k);
+      // The log copies what it is given at once: one buffer serves every key.
+      bytes.reuse();
+      const ok = live && e.key !== undefined ? encode(e.key, "a state key") : null;
+      if (!live) log.remove(e.keyGroup, e.sid, bytes.key(e.canonical));
+      else if (b) log.put(e.keyGroup, e.sid, bytes.key(e.canonical), ok, b);
+      else log.putValue(e.keyGroup, e.sid, e.canonical, ok, stored);
     }
     this.#captured = end;
     if (end < capture.size) return;

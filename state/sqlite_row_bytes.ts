@@ -22,6 +22,111 @@ const ENCODE_INTO_MIN = 32;
 const utf8 = new TextEncoder();
 
 /**
+ * Bytes keyBytes(`canonical`) takes when writeKey() can write it: a string's length and
+ * tag (an ASCII one; writeKey() finds out), a number's 9; -1 for any other key.
+ */
+export function keyRoom(canonical: unknown): number {
+  return typeof canonical === "string" ? 1 + canonical.length : typeof canonical === "number" ? 9 : -1;
+}
+
+/**
+ * Writes keyBytes(`canonical`) into `buf` at `at`, given keyRoom() bytes of room; returns
+ * where it ends, or -1 (nothing of it to keep) for a key keyBytes() must encode: a string
+ * beyond ASCII, or a key other than a string or a number.
+ */
+export function writeKey(buf: Uint8Array, view: DataView, at: number, canonical: unknown): number {
+  if (typeof canonical === "string") {
+    const n = canonical.length;
+    buf[at] = TAG_STRING;
+    for (let i = 0; i < n; i++) {
+      const c = canonical.charCodeAt(i);
+      // Beyond ASCII: keyBytes() knows UTF-8 and lone surrogates.
+      if (c > 0x7f) return -1;
+      buf[at + 1 + i] = c;
+    }
+    return at + 1 + n;
+  }
+  if (typeof canonical !== "number") return -1;
+  buf[at] = TAG_NUMBER;
+  // As keyBytes(): 0 and -0 alike, every NaN alike.
+  view.setFloat64(at + 1, canonical === 0 ? 0 : Number.isNaN(canonical) ? NaN : canonical);
+  return at + 9;
+}
+
+/**
+ * Bytes writeValue() may take for `v`: a number's 10, an ASCII string's length and head, 2
+ * for a boolean, null or undefined; -1 for a value only encode() writes.
+ */
+export function valueRoom(v: unknown): number {
+  switch (typeof v) {
+    case "number":
+      return 10;
+    case "string":
+      return v.length > 0xffffffff ? -1 : 6 + v.length;
+    case "boolean":
+    case "undefined":
+      return 2;
+    default:
+      return v === null ? 2 : -1;
+  }
+}
+
+/**
+ * Writes `v` as stored (the format version byte, then its CBOR) into `buf` at `at`, given
+ * valueRoom() bytes of room; returns where it ends, or -1 (nothing of it to keep) for a
+ * value encode() must write (a string beyond ASCII, an object).
+ */
+export function writeValue(buf: Uint8Array, view: DataView, at: number, v: unknown): number {
+  switch (typeof v) {
+    case "number":
+      return writeNumber(buf, view, at, v);
+    case "string":
+      return writeAscii(buf, at, v);
+    case "boolean":
+      return writeSimple(buf, at, v ? 0xf5 : 0xf4);
+    case "undefined":
+      return writeSimple(buf, at, 0xf7);
+    default:
+      return v === null ? writeSimple(buf, at, 0xf6) : -1;
+  }
+}
+
+function writeSimple(buf: Uint8Array, at: number, b: number): number {
+  buf[at] = FORMAT_VERSION;
+  buf[at + 1] = b;
+  return at + 2;
+}
+
+function writeNumber(buf: Uint8Array, view: DataView, at: number, v: number): number {
+  buf[at++] = FORMAT_VERSION;
+  if (Number.isInteger(v) && v >= -0x100000000 && v <= 0xffffffff && !Object.is(v, -0)) {
+    return v >= 0 ? writeHead(buf, at, 0, v) : writeHead(buf, at, 1, -1 - v);
+  }
+  buf[at] = 0xfb;
+  view.setFloat64(at + 1, v);
+  return at + 9;
+}
+
+/** An ASCII string's bytes, or -1 for any other. */
+function writeAscii(buf: Uint8Array, at: number, s: string): number {
+  const n = s.length;
+  buf[at++] = FORMAT_VERSION;
+  const body = writeHead(buf, at, 3, n);
+  if (n >= ENCODE_INTO_MIN) {
+    // Into exactly n bytes: every character went in as one byte only if it was ASCII
+    // (anything else takes two or more, a lone surrogate three).
+    const { read, written } = utf8.encodeInto(s, buf.subarray(body, body + n));
+    return read === n && written === n ? body + n : -1;
+  }
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    buf[body + i] = c;
+  }
+  return body + n;
+}
+
+/**
  * Writes keys and values into shared buffers. Views stay valid: a full buffer is
  * replaced, never overwritten.
  *
@@ -57,40 +162,19 @@ export class RowBytes {
     this.#at = 0;
   }
 
-  #take(start: number): Uint8Array {
-    return this.#buf.subarray(start, this.#at);
-  }
-
   /**
    * keyBytes(canonical), as a view.
    * @throws {WeirError} `invalid_key` (from keyBytes) for a value that is not a canonical key
    */
   key(canonical: unknown): Uint8Array {
-    if (typeof canonical === "string") {
-      const n = canonical.length;
-      this.#room(1 + n);
-      const b = this.#buf;
-      const start = this.#at;
-      b[start] = TAG_STRING;
-      for (let i = 0; i < n; i++) {
-        const c = canonical.charCodeAt(i);
-        // Beyond ASCII: keyBytes() knows UTF-8 and lone surrogates. Nothing was taken yet.
-        if (c > 0x7f) return keyBytes(canonical);
-        b[start + 1 + i] = c;
-      }
-      this.#at = start + 1 + n;
-      return this.#take(start);
-    }
-    if (typeof canonical === "number") {
-      this.#room(9);
-      const start = this.#at;
-      this.#buf[start] = TAG_NUMBER;
-      // As keyBytes(): 0 and -0 alike, every NaN alike.
-      this.#view.setFloat64(start + 1, canonical === 0 ? 0 : Number.isNaN(canonical) ? NaN : canonical);
-      this.#at = start + 9;
-      return this.#take(start);
-    }
-    return keyBytes(canonical);
+    const room = keyRoom(canonical);
+    if (room < 0) return keyBytes(canonical);
+    this.#room(room);
+    const start = this.#at;
+    const end = writeKey(this.#buf, this.#view, start, canonical);
+    if (end < 0) return keyBytes(canonical);
+    this.#at = end;
+    return this.#buf.subarray(start, end);
   }
 
   /**
@@ -98,79 +182,14 @@ export class RowBytes {
    * @throws {WeirError} `value_not_persistable` (from encode) for a value that cannot be stored
    */
   value(v: unknown): Uint8Array {
-    switch (typeof v) {
-      case "number":
-        return this.#number(v);
-      case "string":
-        return this.#string(v) ?? encode(v, "a state value");
-      case "boolean":
-        return this.#byte(v ? 0xf5 : 0xf4);
-      case "undefined":
-        return this.#byte(0xf7);
-      default:
-        return v === null ? this.#byte(0xf6) : encode(v, "a state value");
-    }
-  }
-
-  #byte(b: number): Uint8Array {
-    this.#room(2);
+    const room = valueRoom(v);
+    if (room < 0) return encode(v, "a state value");
+    this.#room(room);
     const start = this.#at;
-    this.#buf[start] = FORMAT_VERSION;
-    this.#buf[start + 1] = b;
-    this.#at = start + 2;
-    return this.#take(start);
-  }
-
-  /** Writes a CBOR head at #at (room checked by the caller: at most 5 bytes). */
-  #head(major: number, n: number): void {
-    this.#at = writeHead(this.#buf, this.#at, major, n);
-  }
-
-  #number(v: number): Uint8Array {
-    this.#room(10);
-    const start = this.#at;
-    this.#buf[this.#at++] = FORMAT_VERSION;
-    if (Number.isInteger(v) && v >= -0x100000000 && v <= 0xffffffff && !Object.is(v, -0)) {
-      if (v >= 0) this.#head(0, v);
-      else this.#head(1, -1 - v);
-    } else {
-      this.#buf[this.#at++] = 0xfb;
-      this.#view.setFloat64(this.#at, v);
-      this.#at += 8;
-    }
-    return this.#take(start);
-  }
-
-  /** An ASCII string's bytes, or undefined (nothing taken) for any other. */
-  #string(s: string): Uint8Array | undefined {
-    const n = s.length;
-    if (n > 0xffffffff) return undefined;
-    this.#room(6 + n);
-    const start = this.#at;
-    this.#buf[this.#at++] = FORMAT_VERSION;
-    this.#head(3, n);
-    const b = this.#buf;
-    const body = this.#at;
-    if (n >= ENCODE_INTO_MIN) {
-      // Into exactly n bytes: every character went in as one byte only if it was ASCII
-      // (anything else takes two or more, a lone surrogate three).
-      const { read, written } = utf8.encodeInto(s, b.subarray(body, body + n));
-      if (read !== n || written !== n) {
-        this.#at = start;
-        return undefined;
-      }
-    } else {
-      for (let i = 0; i < n; i++) {
-        const c = s.charCodeAt(i);
-        if (c > 0x7f) {
-          this.#at = start;
-          return undefined;
-        }
-        b[body + i] = c;
-      }
-    }
-    this.#at = body + n;
-    return this.#take(start);
+    const end = writeValue(this.#buf, this.#view, start, v);
+    if (end < 0) return encode(v, "a state value");
+    this.#at = end;
+    return this.#buf.subarray(start, end);
   }
 }
 

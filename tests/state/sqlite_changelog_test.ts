@@ -4,6 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
 import { ChangelogWriter, applyChangelog, readChangelog } from "../../state/sqlite_changelog.ts";
+import { RowBytes } from "../../state/sqlite_row_bytes.ts";
 import type { SqliteDatabase } from "../../state/sqlite_driver.ts";
 import { WeirError } from "../../errors.ts";
 
@@ -92,6 +93,32 @@ describe(`ChangelogWriter and readChangelog (${sqliteDriver.name})`, () => {
       assert.deepEqual(r.v, i % 1000 === 999 ? undefined : [...v], `record ${i}`);
     }
     assert.deepEqual(got[got.length - 1].v, [...bytes(257 * 1024, 3)]);
+  });
+
+  test("putValue() writes the bytes put() of keyBytes() and RowBytes.value() writes, for every kind of key and value, across buffer spills", () => {
+    const keys: unknown[] = ["k", "", "k-1".repeat(40), "ключ", "\ud800", 0, -0, 7.5, NaN, -1e300, 2 ** 40];
+    const values: unknown[] = [0, 1, -1, 23, 24, 255, 256, 65536, 2 ** 32 - 1, 2 ** 32, -(2 ** 32), -(2 ** 32) - 1, 0.5, -0, NaN, Infinity, "", "x", "a".repeat(31), "b".repeat(32), "c".repeat(5000), "é", "é".repeat(40), true, false, null, undefined, [1, "two"], { a: 1 }, new Map([[1, 2]])];
+    const byPut = new ChangelogWriter(sqliteDriver, fresh());
+    const byValue = new ChangelogWriter(sqliteDriver, fresh());
+    const rows = new RowBytes();
+    let n = 0;
+    // Enough records that several land across the 256 KB buffer's end.
+    for (let round = 0; round < 12; round++) {
+      for (const k of keys) {
+        for (const v of values) {
+          const ok = n % 3 === 0 ? Uint8Array.of(n & 0xff, 1) : null;
+          byPut.put(n % 128, round, rows.key(k), ok, rows.value(v));
+          byValue.putValue(n % 128, round, k, ok, v);
+          n++;
+        }
+      }
+    }
+    byPut.finish();
+    byValue.finish();
+    assert.equal(byValue.records, n);
+    const expected = sqliteDriver.readFile(byPut.path);
+    assert.ok(expected.length > 3 * 256 * 1024, `${expected.length} bytes`);
+    assert.deepEqual(sqliteDriver.readFile(byValue.path), expected);
   });
 
   test("a writer opened with append adds to the file; without it starts the file empty", () => {
