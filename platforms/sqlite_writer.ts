@@ -69,16 +69,13 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
     imagesIn.close();
   };
   /** Images asked for and neither taken nor abandoned, by sequence number, with their bytes once arrived. */
-  const images = new Map<number, { bytes?: Uint8Array; partChecksums?: string[] }>();
+  const images = new Map<number, { bytes?: Uint8Array }>();
   /** Takes every image that arrived; those given up meanwhile are dropped. */
   const receiveImages = () => {
     for (let m; !portClosed && (m = receiveMessageOnPort(imagesIn)); ) {
-      const { seq, buffer, partChecksums } = m.message as ImageMessage;
+      const { seq, buffer } = m.message as ImageMessage;
       const image = images.get(seq);
-      if (image) {
-        image.bytes = new Uint8Array(buffer);
-        image.partChecksums = partChecksums;
-      }
+      if (image) image.bytes = new Uint8Array(buffer);
     }
   };
   worker.on("exit", () => {
@@ -124,12 +121,12 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
       return sent;
     },
     committed: () => Atomics.load(control, WriterSlot.Committed),
-    pageImage(what, partBytes): WriterImage {
+    pageImage(what): WriterImage {
       const result = new SharedArrayBuffer(IMAGE_RESULT_BYTES);
       const seq = ++sent;
-      const entry: { bytes?: Uint8Array; partChecksums?: string[] } = {};
+      const entry: { bytes?: Uint8Array } = {};
       images.set(seq, entry);
-      post({ kind: "image", seq, result, partBytes });
+      post({ kind: "image", seq, result });
       // An exited thread ends the wait too: take() then says so.
       const done = () => imageState(result) !== ImageState.Pending || failure() !== undefined || ended || exited;
       let taken = false;
@@ -157,7 +154,7 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
               if (performance.now() > end || exited) throw new WeirError("storage_failed", `${what} of ${path} was copied, but its bytes never arrived from the writer's thread`);
               Atomics.wait(control, WriterSlot.Events, Atomics.load(control, WriterSlot.Events), 1);
             }
-            return { bytes: entry.bytes, rows: r.rows, partChecksums: entry.partChecksums };
+            return { bytes: entry.bytes, rows: r.rows };
           } finally {
             images.delete(seq);
           }
