@@ -125,6 +125,8 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
       const result = new SharedArrayBuffer(IMAGE_RESULT_BYTES);
       const seq = ++sent;
       const entry: { bytes?: Uint8Array } = {};
+      // Images abandoned since the last look go now, not at the next take().
+      receiveImages();
       images.set(seq, entry);
       post({ kind: "image", seq, result });
       // An exited thread ends the wait too: take() then says so.
@@ -151,7 +153,7 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
             for (const end = performance.now() + IMAGE_ARRIVAL_MS; entry.bytes === undefined; ) {
               receiveImages();
               if (entry.bytes !== undefined) break;
-              if (performance.now() > end || exited) throw new WeirError("storage_failed", `${what} of ${path} was copied, but its bytes never arrived from the writer's thread`);
+              if (performance.now() > end || exited || portClosed) throw new WeirError("storage_failed", `${what} of ${path} was copied, but its bytes never arrived from the writer's thread`);
               Atomics.wait(control, WriterSlot.Events, Atomics.load(control, WriterSlot.Events), 1);
             }
             return { bytes: entry.bytes, rows: r.rows };
@@ -177,6 +179,8 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
     terminate() {
       if (ended) return;
       ended = true;
+      // Images finished before keep their bytes: a take() of one still succeeds.
+      receiveImages();
       closePort();
       worker.terminate();
     },

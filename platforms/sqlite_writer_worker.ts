@@ -68,6 +68,8 @@ function pageImage(seq: number, result: SharedArrayBuffer): void {
     // A view of part of a buffer (Bun pools small ones) is copied: only whole buffers move.
     const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
     const message: ImageMessage = { seq, buffer: whole.buffer as ArrayBuffer };
+    // Abandoned while copied: not posted, so it does not wait in the port for a reader.
+    if (imageState(result) === ImageState.Abandoned) return;
     // Posted before it is marked finished: the subtask's thread reads it once it sees that.
     start.images.postMessage(message, [message.buffer]);
     reportImage(result, rows);

@@ -232,6 +232,20 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
     writer.terminate();
   });
 
+  test("an image finished before terminate() is still taken whole, at once", { skip: !canImage }, async () => {
+    const { writer } = await opened();
+    writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]);
+    const image = writer.pageImage("the test's image");
+    // Finished, its message not yet read: no event loop turn came between.
+    writer.waitFor(image.seq);
+    writer.terminate();
+    const started = performance.now();
+    const { bytes, rows } = image.take();
+    assert.ok(performance.now() - started < 1000, "no wait for bytes that already came");
+    assert.equal(rows, 1);
+    assert.deepEqual([...imageValues(bytes)], [[1, 1]]);
+  });
+
   test("when the writer's thread ends, take() of an image not finished throws storage_failed naming it", { skip: !canImage }, async () => {
     const { writer } = await opened();
     for (let i = 0; i < 200; i++) writer.send([batch((b) => { for (let k = 0; k < 200; k++) b.put(k % 8, 0, Uint8Array.of(i, k), null, new Uint8Array(100)); })]);
