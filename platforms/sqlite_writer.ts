@@ -69,13 +69,16 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
     imagesIn.close();
   };
   /** Images asked for and neither taken nor abandoned, by sequence number, with their bytes once arrived. */
-  const images = new Map<number, { bytes?: Uint8Array }>();
+  const images = new Map<number, { bytes?: Uint8Array; partChecksums?: string[] }>();
   /** Takes every image that arrived; those given up meanwhile are dropped. */
   const receiveImages = () => {
     for (let m; !portClosed && (m = receiveMessageOnPort(imagesIn)); ) {
-      const { seq, buffer } = m.message as ImageMessage;
+      const { seq, buffer, partChecksums } = m.message as ImageMessage;
       const image = images.get(seq);
-      if (image) image.bytes = new Uint8Array(buffer);
+      if (image) {
+        image.bytes = new Uint8Array(buffer);
+        image.partChecksums = partChecksums;
+      }
     }
   };
   worker.on("exit", () => {
@@ -121,14 +124,14 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
       return sent;
     },
     committed: () => Atomics.load(control, WriterSlot.Committed),
-    pageImage(what): WriterImage {
+    pageImage(what, partBytes): WriterImage {
       const result = new SharedArrayBuffer(IMAGE_RESULT_BYTES);
       const seq = ++sent;
-      const entry: { bytes?: Uint8Array } = {};
+      const entry: { bytes?: Uint8Array; partChecksums?: string[] } = {};
       // Images abandoned since the last look go now, not at the next take().
       receiveImages();
       images.set(seq, entry);
-      post({ kind: "image", seq, result });
+      post({ kind: "image", seq, result, partBytes });
       // An exited thread ends the wait too: take() then says so.
       const done = () => imageState(result) !== ImageState.Pending || failure() !== undefined || ended || exited;
       let taken = false;
@@ -156,7 +159,7 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
               if (performance.now() > end || exited || portClosed) throw new WeirError("storage_failed", `${what} of ${path} was copied, but its bytes never arrived from the writer's thread`);
               Atomics.wait(control, WriterSlot.Events, Atomics.load(control, WriterSlot.Events), 1);
             }
-            return { bytes: entry.bytes, rows: r.rows };
+            return { bytes: entry.bytes, rows: r.rows, partChecksums: entry.partChecksums };
           } finally {
             images.delete(seq);
           }

@@ -23,6 +23,8 @@ export interface WriterStart {
 export interface ImageMessage {
   seq: number;
   buffer: ArrayBuffer;
+  /** checksumOf() each part of the bytes asked for (`partBytes`), in order. */
+  partChecksums?: string[];
 }
 
 /** Messages to the writer's thread, in order. */
@@ -34,7 +36,7 @@ export type WriterMessage =
    */
   | { kind: "batches"; seq: number; buffer: ArrayBuffer }
   /** A page image of the file, posted on `images` (ImageMessage); the outcome goes to `result`. */
-  | { kind: "image"; seq: number; result: SharedArrayBuffer }
+  | { kind: "image"; seq: number; result: SharedArrayBuffer; partBytes?: number }
   | { kind: "close"; seq: number };
 
 /** Int32 slots of the control memory. */

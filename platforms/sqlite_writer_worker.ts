@@ -8,6 +8,7 @@ import { setPriority } from "node:os";
 import process from "node:process";
 import { parentPort, workerData } from "node:worker_threads";
 import { sqliteDriver } from "./sqlite.ts";
+import { checksumOf } from "../checkpoint/checksum.ts";
 import { applyWriteBatches } from "../state/sqlite_write_batch.ts";
 import type { SqliteDatabase } from "../state/sqlite_driver.ts";
 import { type ImageMessage, ImageState, type WriterMessage, WriterSlot, type WriterStart, WriterState, imageState, reportFailure, reportImage } from "./sqlite_writer_protocol.ts";
@@ -50,7 +51,7 @@ function open(): SqliteDatabase {
  * first touch cost the subtask 3–7 ms a megabyte. Its failure is the image's: reported in
  * its result memory, the writer goes on.
  */
-function pageImage(seq: number, result: SharedArrayBuffer): void {
+function pageImage(seq: number, result: SharedArrayBuffer, partBytes: number | undefined): void {
   // Its snapshot was released meanwhile: nobody reads it.
   if (imageState(result) === ImageState.Abandoned) return;
   try {
@@ -68,6 +69,11 @@ function pageImage(seq: number, result: SharedArrayBuffer): void {
     // A view of part of a buffer (Bun pools small ones) is copied: only whole buffers move.
     const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
     const message: ImageMessage = { seq, buffer: whole.buffer as ArrayBuffer };
+    // Here, not on the subtask's thread: this one has time between batches.
+    if (partBytes !== undefined && partBytes > 0) {
+      message.partChecksums = [];
+      for (let at = 0; at < whole.length; at += partBytes) message.partChecksums.push(checksumOf(whole.subarray(at, at + partBytes)));
+    }
     // Abandoned while copied: not posted, so it does not wait in the port for a reader.
     if (imageState(result) === ImageState.Abandoned) return;
     // Posted before it is marked finished: the subtask's thread reads it once it sees that.
@@ -82,7 +88,7 @@ parentPort!.on("message", (m: WriterMessage) => {
   if (Atomics.load(control, WriterSlot.State) !== WriterState.Failed) {
     try {
       if (m.kind === "batches") applyWriteBatches((db ??= open()), [new Uint8Array(m.buffer)], start.keyGroups);
-      else if (m.kind === "image") pageImage(m.seq, m.result);
+      else if (m.kind === "image") pageImage(m.seq, m.result, m.partBytes);
       else {
         db?.close();
         db = undefined;

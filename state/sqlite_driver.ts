@@ -78,10 +78,12 @@ export interface SqliteBackgroundWriter {
    * Queues a copy of the file's pages, as the thread's connection sees the file after every
    * batch sent before it: a database file of its own (a base: a page image, which SQLite
    * reads as it is, so no row is copied one by one), handed to this thread in memory.
-   * Done once `committed()` reaches the returned image's `seq`. A failure (out of memory)
-   * is the image's, named `what` in its error, not the writer's: later batches go on.
+   * Done once `committed()` reaches the returned image's `seq`. With `partBytes`, the
+   * writer's thread also checksums the image in parts of that many bytes (the parts an
+   * upload puts), off the subtask's thread. A failure (out of memory) is the image's, named
+   * `what` in its error, not the writer's: later batches go on.
    */
-  pageImage(what: string): WriterImage;
+  pageImage(what: string, partBytes?: number): WriterImage;
   /** Ends the thread at once (batches not yet applied are dropped). Idempotent. */
   terminate(): void;
 }
@@ -96,12 +98,12 @@ export interface WriterImage {
   whenDone(): Promise<void>;
   /**
    * Once done, and once only: the image's bytes (a database file, in memory the writer's
-   * thread filled, so this thread reads it without faulting fresh pages in) and the rows of
-   * its `kv` table.
+   * thread filled, so this thread reads it without faulting fresh pages in), the rows of
+   * its `kv` table, and with `partBytes` the checksums (checksumOf()) of its parts in order.
    * @throws {WeirError} `storage_failed` naming the image when it could not be made, or when
    *   the writer failed or its thread ended before it; `invariant_broken` when taken twice
    */
-  take(): { bytes: Uint8Array; rows: number };
+  take(): { bytes: Uint8Array; rows: number; partChecksums?: string[] };
   /**
    * Gives the image up (its snapshot was released): true when it was not finished yet
    * (the writer then skips it, or drops it once copied); false when it was. Its bytes are

@@ -22,7 +22,7 @@ import type { StateKind } from "./keyed_state.ts";
 import type { SqliteDriver, WriterImage } from "./sqlite_driver.ts";
 import { liveStored } from "./sqlite_forms.ts";
 import type { DirtyCapture } from "./sqlite_capture.ts";
-import { PartUpload } from "./sqlite_part_upload.ts";
+import { PART_BYTES, PartUpload } from "./sqlite_part_upload.ts";
 import { RowBytes } from "./sqlite_row_bytes.ts";
 import { RowCopyBase } from "./sqlite_row_copy.ts";
 import { ChangelogWriter } from "./sqlite_changelog.ts";
@@ -145,7 +145,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
    */
   #log: ChangelogWriter | undefined;
   /** The files to upload, in the chain's order: their sizes once written, and what is uploaded of them. */
-  readonly #files: { path: string; kind: NativeFile["kind"]; rows: number; parts: number; size: number; bytes?: Uint8Array }[] = [];
+  readonly #files: { path: string; kind: NativeFile["kind"]; rows: number; parts: number; size: number; bytes?: Uint8Array; partChecksums?: string[] }[] = [];
   /** State id → kind, for the TTL of captured values and of a base's rows. */
   readonly #kinds: ReadonlyMap<number, StateKind>;
   /** Keys and values of captured rows, across steps. */
@@ -174,7 +174,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     const path = `${init.workDirectory}/${init.keyPrefix.replace(/[^A-Za-z0-9_.-]/g, "_")}-${init.checkpointId}-base.db`;
     if (base) driver.removeFiles(path);
     // A base of TTL states leaves their expired rows out, which only a copy row by row can.
-    const imaged = base && (init.ttls?.size ?? 0) === 0 && store.fileBytes() <= IMAGE_BYTES_MAX ? store.captureWithImage(`the page image of snapshot ${init.checkpointId}`) : undefined;
+    const imaged = base && (init.ttls?.size ?? 0) === 0 && store.fileBytes() <= IMAGE_BYTES_MAX ? store.captureWithImage(`the page image of snapshot ${init.checkpointId}`, PART_BYTES) : undefined;
     this.#capture = imaged?.capture ?? store.capture(!base);
     this.#image = imaged?.image;
     let log: ChangelogWriter;
@@ -318,9 +318,10 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     }
     const base = this.#files[0];
     this.#image = undefined;
-    const { bytes, rows } = image.take();
+    const { bytes, rows, partChecksums } = image.take();
     base.rows = rows;
     base.bytes = bytes;
+    base.partChecksums = partChecksums;
     base.size = bytes.length;
     this.#copied = true;
   }
@@ -338,7 +339,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   #removeFiles(): void {
     for (const f of this.#files) {
       // An image in memory has no file; its bytes are the storage's now, or nobody's.
-      if (f.bytes) f.bytes = undefined;
+      if (f.bytes) f.bytes = f.partChecksums = undefined;
       else this.#init.driver.removeFiles(f.path);
     }
   }

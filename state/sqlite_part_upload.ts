@@ -24,7 +24,8 @@ const CHECKSUM_BYTES_MIN = 64 * 1024;
 /**
  * A file to upload; `size` is final once the upload starts, `parts` counts the parts put.
  * `bytes`, when given, are the file's in memory (a page image): parts are views of them,
- * and `path` is not read.
+ * and `path` is not read; `partChecksums`, when given with them, are the checksums of
+ * their PART_BYTES parts in order, computed where they were made, not here again.
  */
 export interface UploadFile {
   path: string;
@@ -32,6 +33,7 @@ export interface UploadFile {
   size: number;
   parts: number;
   bytes?: Uint8Array;
+  partChecksums?: readonly string[];
 }
 
 /** Where the parts go: storage keys `${keyPrefix}/${checkpointId}-${kind}-${n}.db`. */
@@ -66,8 +68,8 @@ export class PartUpload {
   readonly #files: readonly UploadFile[];
   #file = 0;
   #at = 0;
-  /** The part read and being checksummed, until it is put. */
-  #part: { bytes: Uint8Array; checksum: ChecksumInSlices; summed: boolean } | undefined;
+  /** The part read, being checksummed (its checksum then a string), until it is put. */
+  #part: { bytes: Uint8Array; checksum: ChecksumInSlices | string } | undefined;
 
   constructor(to: UploadTarget, files: readonly UploadFile[]) {
     this.#to = to;
@@ -102,19 +104,21 @@ export class PartUpload {
     const part = this.#part;
     if (part === undefined) {
       const bytes = file.bytes?.subarray(this.#at, this.#at + PART_BYTES) ?? driver.readFileRange(file.path, this.#at, PART_BYTES);
-      this.#part = { bytes, checksum: new ChecksumInSlices(bytes), summed: false };
+      const known = file.bytes && file.partChecksums?.[this.#at / PART_BYTES];
+      this.#part = { bytes, checksum: known || new ChecksumInSlices(bytes) };
       return undefined;
     }
-    if (!part.summed) {
-      part.summed = part.checksum.step(budget === Infinity ? Infinity : Math.max(CHECKSUM_BYTES_MIN, budget * CHECKSUM_BYTES_PER_UNIT));
+    if (typeof part.checksum !== "string") {
+      if (part.checksum.step(budget === Infinity ? Infinity : Math.max(CHECKSUM_BYTES_MIN, budget * CHECKSUM_BYTES_PER_UNIT))) part.checksum = part.checksum.value;
       return undefined;
     }
     this.#part = undefined;
     const key = `${keyPrefix}/${checkpointId}-${file.kind}-${this.refs.length}.db`;
     // Read for this put alone, or a view of an image nothing else writes: the storage may
     // keep the buffer rather than copy it.
+    const checksum = part.checksum;
     return storage.put(key, handOver(part.bytes)).then(() => {
-      this.refs.push({ key, size: part.bytes.length, checksum: part.checksum.value });
+      this.refs.push({ key, size: part.bytes.length, checksum });
       file.parts++;
       this.#at += part.bytes.length;
     });

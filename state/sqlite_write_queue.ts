@@ -237,15 +237,16 @@ export class WriteBackQueue {
   }
 
   /**
-   * Asks the background writer for a page image of the file (named `what` in errors),
+   * Asks the background writer for a page image of the file (named `what` in errors, its
+   * parts of `partBytes` checksummed; see SqliteBackgroundWriter.pageImage()),
    * holding every group sent so far (not the one being gathered); undefined when no writer
    * is up or the driver cannot copy pages.
    */
-  pageImage(what: string): WriterImage | undefined {
+  pageImage(what: string, partBytes?: number): WriterImage | undefined {
     if (this.#open === undefined || this.#db.serialize === undefined) return undefined;
     const writer = (this.#writer ??= this.#open());
     if (!writer.ready() || writer.failure() !== undefined) return undefined;
-    const image = writer.pageImage(what);
+    const image = writer.pageImage(what, partBytes);
     this.#imageSeq = image.seq;
     return image;
   }

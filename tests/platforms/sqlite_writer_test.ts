@@ -9,6 +9,7 @@ import { SCHEMA } from "../../state/sqlite_store.ts";
 import { WriteBatch } from "../../state/sqlite_write_batch.ts";
 import type { SqliteBackgroundWriter } from "../../state/sqlite_driver.ts";
 import { WeirError } from "../../errors.ts";
+import { checksumOf } from "../../checkpoint/checksum.ts";
 
 const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-writer-"));
 let files = 0;
@@ -159,6 +160,17 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
     assert.deepEqual([...imageValues(bytes)], [[1, 10], [2, 20], [3, 30], [4, 40], [5, 50]]);
     assert.deepEqual([...values(path)], [[1, 99], [3, 30], [4, 40], [5, 50], [6, 60]]);
     assert.throws(() => image.take(), (e: unknown) => e instanceof WeirError && e.code === "invariant_broken");
+    writer.terminate();
+  });
+
+  test("pageImage() with partBytes checksums the image's parts on the writer's thread", { skip: !canImage }, async () => {
+    const { writer } = await opened();
+    writer.send([batch((b) => { for (let k = 0; k < 200; k++) b.put(k % 8, 0, Uint8Array.of(k), null, new Uint8Array(100).fill(k)); })]);
+    const { bytes, partChecksums } = writer.pageImage("the test's image", 4096).take();
+    assert.ok(bytes.length >= 3 * 4096, `${bytes.length} bytes`);
+    const parts = Array.from({ length: Math.ceil(bytes.length / 4096) }, (_, i) => checksumOf(bytes.subarray(i * 4096, (i + 1) * 4096)));
+    assert.deepEqual(partChecksums, parts);
+    assert.equal(writer.pageImage("another image").take().partChecksums, undefined, "none asked for");
     writer.terminate();
   });
 

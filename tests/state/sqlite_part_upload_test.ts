@@ -10,9 +10,19 @@ import { MemoryStorage } from "../../storage/memory.ts";
 const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-part-upload-"));
 const bytesOf = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 131 + seed) & 0xff);
 
-/** Runs the upload to its end with small budgets. */
-async function run(up: PartUpload): Promise<void> {
-  while (!up.done) await up.step(4096);
+/** Runs the upload to its end with small budgets; returns how many steps were puts and how many were not. */
+async function run(up: PartUpload): Promise<{ puts: number; others: number }> {
+  let puts = 0;
+  let others = 0;
+  while (!up.done) {
+    const put = up.step(4096);
+    if (put === undefined) others++;
+    else {
+      puts++;
+      await put;
+    }
+  }
+  return { puts, others };
 }
 
 describe("PartUpload", () => {
@@ -36,5 +46,17 @@ describe("PartUpload", () => {
       assert.equal(ref.checksum, checksumOf(expected[i]), `part ${i}`);
       assert.deepEqual(await storage.get(ref.key), expected[i]);
     }
+  });
+
+  test("checksums that came with bytes in memory are used as they are, without a step to compute them", async () => {
+    const storage = new MemoryStorage();
+    const inMemory = bytesOf(2 * PART_BYTES + 5, 3);
+    // Not the real checksums: only a checksum taken as given shows up in the refs.
+    const given = ["crc32c:00000001", "crc32c:00000002", "crc32c:00000003"];
+    const files: UploadFile[] = [{ path: join(directory, "never-written"), kind: "base", size: inMemory.length, parts: 0, bytes: inMemory, partChecksums: given }];
+    const up = new PartUpload({ driver: sqliteDriver, storage, keyPrefix: "p", checkpointId: 4 }, files);
+    const steps = await run(up);
+    assert.deepEqual(up.refs.map((r) => r.checksum), given);
+    assert.deepEqual(steps, { puts: 3, others: 3 }, "a step to take each part, one to put it");
   });
 });
