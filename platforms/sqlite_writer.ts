@@ -105,6 +105,14 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
   const ready = () => Atomics.load(control, WriterSlot.State) !== WriterState.Starting;
   return {
     ready,
+    waitReady(timeoutMs) {
+      for (const end = performance.now() + timeoutMs; !ready(); ) {
+        const left = end - performance.now();
+        if (left <= 0) return false;
+        Atomics.wait(control, WriterSlot.State, WriterState.Starting, left);
+      }
+      return true;
+    },
     async whenReady(timeoutMs) {
       // Polled on timers: the thread may need this event loop to turn before it is up.
       for (const end = performance.now() + timeoutMs; !ready() && performance.now() < end; ) await new Promise((r) => setTimeout(r, 2));

@@ -102,3 +102,4 @@ parentPort!.on("message", (m: WriterMessage) => {
   Atomics.notify(control, WriterSlot.Events);
 });
 Atomics.store(control, WriterSlot.State, WriterState.Running);
+Atomics.notify(control, WriterSlot.State);

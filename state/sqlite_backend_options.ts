@@ -27,7 +27,8 @@ export interface SqliteBackendOptions {
   writeGroupRows?: number;
   /**
    * A snapshot whose base the background writer copies waits for it when it gets there,
-   * rather than taking steps until it is done, so that the steps a snapshot takes never
+   * rather than taking steps until it is done, and a base waits for a writer that is not
+   * up yet rather than copying its rows itself, so that the steps a snapshot takes never
    * depend on the writer thread's pace (the simulator, whose schedules must repeat).
    * Default false: the subtask processes records meanwhile.
    */

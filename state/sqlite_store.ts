@@ -158,7 +158,7 @@ export class SqliteStateStore {
    * copy pages.
    */
   captureWithImage(what: string, partBytes?: number): { capture: DirtyCapture; image: WriterImage } | undefined {
-    const image = this.#writes.pageImage(what, partBytes);
+    const image = this.#writes.pageImage(what, partBytes, this.waitForWriter);
     return image && { capture: this.capture(false, true), image };
   }
 

@@ -36,6 +36,8 @@ const GROUP_BYTES = 2 * 1024 * 1024;
 
 /** Groups sent and not yet known committed, before the subtask waits for the oldest. */
 const MAX_GROUPS_IN_FLIGHT = 1;
+/** How long pageImage() with `waitReady` waits for the writer's thread to come up, ms. */
+const READY_WAIT_MS = 10_000;
 
 interface Group {
   /** Sequence number once sent. */
@@ -240,12 +242,15 @@ export class WriteBackQueue {
    * Asks the background writer for a page image of the file (named `what` in errors, its
    * parts of `partBytes` checksummed; see SqliteBackgroundWriter.pageImage()),
    * holding every group sent so far (not the one being gathered); undefined when no writer
-   * is up or the driver cannot copy pages.
+   * is up or the driver cannot copy pages. With `waitReady`, a writer not up yet is waited
+   * for (up to 10 s), so that whether a base is an image does not depend on how soon the
+   * writer's thread started (SqliteBackendOptions.waitForWriter: the simulator's seeds).
    */
-  pageImage(what: string, partBytes?: number): WriterImage | undefined {
+  pageImage(what: string, partBytes?: number, waitReady = false): WriterImage | undefined {
     if (this.#open === undefined || this.#db.serialize === undefined) return undefined;
     const writer = (this.#writer ??= this.#open());
-    if (!writer.ready() || writer.failure() !== undefined) return undefined;
+    if (!writer.ready() && !(waitReady && writer.waitReady(READY_WAIT_MS))) return undefined;
+    if (writer.failure() !== undefined) return undefined;
     const image = writer.pageImage(what, partBytes);
     this.#imageSeq = image.seq;
     return image;

@@ -174,6 +174,17 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
     writer.terminate();
   });
 
+  test("waitReady() blocks until the thread is up, with no turn of this thread's event loop", () => {
+    const path = join(directory, `w${++files}.db`);
+    const db = sqliteDriver.open(path);
+    db.exec(`PRAGMA journal_mode = WAL; ${SCHEMA}`);
+    db.close();
+    const writer = openSqliteWriter(path, 8);
+    assert.equal(writer.waitReady(30_000), true);
+    assert.equal(writer.ready(), true);
+    writer.terminate();
+  });
+
   test("images taken out of order each get their own bytes", { skip: !canImage }, async () => {
     const { writer } = await opened();
     writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]);
