@@ -19,6 +19,12 @@ const IMAGE_POLL_MS = 2;
 /** How long an image marked finished may take to show on its port (posted just before), ms. */
 const IMAGE_ARRIVAL_MS = 10_000;
 
+/** What came of an image on its port: nothing yet, or its bytes and part checksums. */
+interface ImageArrival {
+  bytes?: Uint8Array;
+  partChecksums?: string[];
+}
+
 // A path, not a URL: Bun's and Node's URL types disagree in a type check of both.
 const workerPath = fileURLToPath(new URL(`./sqlite_writer_worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url).href);
 
@@ -69,7 +75,7 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
     imagesIn.close();
   };
   /** Images asked for and neither taken nor abandoned, by sequence number, with their bytes once arrived. */
-  const images = new Map<number, { bytes?: Uint8Array; partChecksums?: string[] }>();
+  const images = new Map<number, ImageArrival>();
   /** Takes every image that arrived; those given up meanwhile are dropped. */
   const receiveImages = () => {
     for (let m; !portClosed && (m = receiveMessageOnPort(imagesIn)); ) {
@@ -135,7 +141,7 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
     pageImage(what, partBytes): WriterImage {
       const result = new SharedArrayBuffer(IMAGE_RESULT_BYTES);
       const seq = ++sent;
-      const entry: { bytes?: Uint8Array; partChecksums?: string[] } = {};
+      const entry: ImageArrival = {};
       // Images abandoned since the last look go now, not at the next take().
       receiveImages();
       images.set(seq, entry);

@@ -68,14 +68,14 @@ function pageImage(seq: number, result: SharedArrayBuffer, partBytes: number | u
     }
     // A view of part of a buffer (Bun pools small ones) is copied: only whole buffers move.
     const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+    // Abandoned while copied: not checksummed nor posted, so it does not wait in the port for a reader.
+    if (imageState(result) === ImageState.Abandoned) return;
     const message: ImageMessage = { seq, buffer: whole.buffer as ArrayBuffer };
     // Here, not on the subtask's thread: this one has time between batches.
     if (partBytes !== undefined && partBytes > 0) {
       message.partChecksums = [];
       for (let at = 0; at < whole.length; at += partBytes) message.partChecksums.push(checksumOf(whole.subarray(at, at + partBytes)));
     }
-    // Abandoned while copied: not posted, so it does not wait in the port for a reader.
-    if (imageState(result) === ImageState.Abandoned) return;
     // Posted before it is marked finished: the subtask's thread reads it once it sees that.
     start.images.postMessage(message, [message.buffer]);
     reportImage(result, rows);

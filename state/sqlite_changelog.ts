@@ -36,12 +36,17 @@ export function recordBytes(k: Uint8Array, ok: Uint8Array | null, v: Uint8Array 
  * returns where it ends. The caller makes room for recordBytes().
  */
 export function writeRecord(buf: Uint8Array, view: DataView, at: number, kg: number, s: number, k: Uint8Array, ok: Uint8Array | null, v: Uint8Array | null): number {
-  buf[at] = v === null ? 0 : 1;
-  view.setUint32(at + 1, kg, true);
-  view.setUint32(at + 5, s, true);
-  at = writeBytes(buf, view, at + 9, k);
+  at = writeBytes(buf, view, writeRecordHead(buf, view, at, v !== null, kg, s), k);
   if (v === null) return at;
   return writeBytes(buf, view, writeBytes(buf, view, at, ok), v);
+}
+
+/** Writes a record's tag (`put` or tombstone), key group and state id at `at`; returns where its key length goes. */
+function writeRecordHead(buf: Uint8Array, view: DataView, at: number, put: boolean, kg: number, s: number): number {
+  buf[at] = put ? 1 : 0;
+  view.setUint32(at + 1, kg, true);
+  view.setUint32(at + 5, s, true);
+  return at + 9;
 }
 
 function writeBytes(buf: Uint8Array, view: DataView, at: number, b: Uint8Array | null): number {
@@ -129,9 +134,9 @@ export class ChangelogWriter {
    * @throws {WeirError} `invalid_key`, `value_not_persistable` as keyBytes() and encode()
    */
   putValue(kg: number, s: number, canonical: unknown, ok: Uint8Array | null, stored: unknown): void {
+    if (this.#failed) return;
     const kRoom = keyRoom(canonical);
     const vRoom = valueRoom(stored);
-    if (this.#failed) return;
     if (kRoom < 0 || vRoom < 0) return this.#putSlow(kg, s, canonical, ok, stored);
     this.#room(RECORD_KEY_OFFSET + 8 + kRoom + (ok?.length ?? 0) + vRoom);
     const buf = this.#buf;
@@ -142,10 +147,7 @@ export class ChangelogWriter {
     const vAt = writeBytes(buf, view, kEnd, ok);
     const vEnd = writeValue(buf, view, vAt + 4, stored);
     if (vEnd < 0) return this.#putSlow(kg, s, canonical, ok, stored);
-    buf[at] = 1;
-    view.setUint32(at + 1, kg, true);
-    view.setUint32(at + 5, s, true);
-    view.setUint32(at + 9, kEnd - at - RECORD_KEY_OFFSET, true);
+    view.setUint32(writeRecordHead(buf, view, at, true, kg, s), kEnd - at - RECORD_KEY_OFFSET, true);
     view.setUint32(vAt, vEnd - vAt - 4, true);
     this.#at = vEnd;
     this.records++;

@@ -22,7 +22,7 @@ import type { StateKind } from "./keyed_state.ts";
 import type { SqliteDriver, WriterImage } from "./sqlite_driver.ts";
 import { liveStored } from "./sqlite_forms.ts";
 import type { DirtyCapture } from "./sqlite_capture.ts";
-import { PART_BYTES, PartUpload } from "./sqlite_part_upload.ts";
+import { PART_BYTES, PartUpload, type UploadFile } from "./sqlite_part_upload.ts";
 import { RowBytes } from "./sqlite_row_bytes.ts";
 import { RowCopyBase } from "./sqlite_row_copy.ts";
 import { ChangelogWriter } from "./sqlite_changelog.ts";
@@ -145,7 +145,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
    */
   #log: ChangelogWriter | undefined;
   /** The files to upload, in the chain's order: their sizes once written, and what is uploaded of them. */
-  readonly #files: { path: string; kind: NativeFile["kind"]; rows: number; parts: number; size: number; bytes?: Uint8Array; partChecksums?: string[] }[] = [];
+  readonly #files: (UploadFile & { kind: NativeFile["kind"]; rows: number })[] = [];
   /** State id → kind, for the TTL of captured values and of a base's rows. */
   readonly #kinds: ReadonlyMap<number, StateKind>;
   /** Keys and values of captured rows, across steps. */

@@ -152,9 +152,9 @@ export class SqliteStateStore {
 
   /**
    * A base's snapshot point with a page image of the file (named `what` in errors, its
-   * parts of `partBytes` checksummed), which the background writer copies: capture(false), except that the write-backs already sent are in the
-   * image (the writer applies them before it copies the pages), so only those not yet sent
-   * are taken. Undefined, having taken nothing, when no writer is up or its driver cannot
+   * parts of `partBytes` checksummed), which the background writer copies: capture(false),
+   * except that the write-backs already sent are in the image (the writer applies them
+   * before it copies the pages), so only those not yet sent are taken. Undefined, having taken nothing, when no writer is up or its driver cannot
    * copy pages.
    */
   captureWithImage(what: string, partBytes?: number): { capture: DirtyCapture; image: WriterImage } | undefined {
