@@ -5,8 +5,9 @@
  * synchronously afterwards. File operations use `node:fs`, which all three provide.
  * @module
  */
-import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import process from "node:process";
 import { ownBytes } from "../storage/adapter.ts";
 import { currentRuntime } from "./serve.ts";
 import type { SqliteDriver } from "../state/sqlite_driver.ts";
@@ -20,6 +21,20 @@ async function loadOpener(): Promise<SqliteDriver["open"]> {
   return bun.openSqlite;
 }
 const open = await loadOpener();
+
+/**
+ * Whether a process of this host runs: signal 0 checks without sending anything. ESRCH is
+ * the only answer that means gone; EPERM (another user's) and a runtime's permission error
+ * (Deno without --allow-run) mean alive or unknown, and keep its files.
+ */
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code !== "ESRCH";
+  }
+}
 
 /**
  * The runtime's SQLite driver.
@@ -70,5 +85,8 @@ export const sqliteDriver: SqliteDriver = {
     }
   },
   renameFile: (from, to) => renameSync(from, to),
+  listDirectory: (path) => readdirSync(path),
+  removeFile: (path) => rmSync(path, { force: true }),
+  process: { pid: process.pid, host: hostname(), isAlive: processIsAlive },
   openWriter: openSqliteWriter,
 };

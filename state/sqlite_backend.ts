@@ -25,20 +25,13 @@ import { adoptBase, applyFile, nativeHandles, restoreChains } from "./sqlite_nat
 import { type RestoredTable, loadCanonicalTables } from "./sqlite_restore_file.ts";
 import { encodedSource } from "./encoded_tables.ts";
 import { SqliteStateStore } from "./sqlite_store.ts";
+import { sweepAbandonedFiles, workingFilePath } from "./sqlite_working_files.ts";
 import { type CurrentKey, StoreTable, sqliteListState, sqliteMapState, sqliteValueState } from "./sqlite_views.ts";
 import { type StateOptions, TtlClock, checkTtl } from "./ttl.ts";
 
 /** The version of what this backend writes in its own format; newer ones are refused. */
 export const SQLITE_STATE_FORMAT_VERSION = SQLITE_NATIVE_VERSION;
 export type { SqliteBackendOptions } from "./sqlite_backend_options.ts";
-
-/**
- * Working files are named by job, operator, subtask, a count of the files this copy of the
- * module opened (a restart in this process) and this copy's random name: another process
- * or worker thread running the same job in the same directory counts the same way.
- */
-const fileOwner = crypto.randomUUID().slice(0, 8);
-let openedFiles = 0;
 
 /**
  * Keyed state of one operator in one subtask in a SQLite working file.
@@ -77,7 +70,6 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
   readonly #uid: string;
   readonly #key: CurrentKey;
   readonly #driver: SqliteDriver;
-  readonly #directory: string;
   /** Where native checkpoints go; undefined: checkpoints are canonical. */
   readonly #storage: StorageAdapter | undefined;
   /** The job's storage, which native checkpoints are restored from. */
@@ -98,12 +90,12 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
     const directory = options.directory ?? `${driver.tempDirectory()}/weir-state`;
     driver.ensureDirectory(directory);
     this.#driver = driver;
-    this.#directory = directory;
     this.#storage = init.incremental && (options.nativeCheckpoints ?? true) ? init.storage : undefined;
     this.#storageForRestore = init.storage;
     const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 60);
     this.#keyPrefix = `${init.sharedDirectory ?? "shared"}/sqlite/${safe(init.jobId)}/${safe(init.uid)}/${init.subtaskIndex}`;
-    const path = `${directory}/${safe(init.jobId)}-${safe(init.uid)}-${init.subtaskIndex}-${fileOwner}-${++openedFiles}.db`;
+    sweepAbandonedFiles(driver, directory);
+    const path = workingFilePath(driver, directory, init.jobId, init.uid, init.subtaskIndex);
     driver.removeFiles(path);
     this.#store = new SqliteStateStore(driver, {
       path,
@@ -262,7 +254,6 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
         driver: this.#driver,
         storage,
         keyPrefix: this.#keyPrefix,
-        workDirectory: this.#directory,
         checkpointId,
         range: this.range,
         states: this.#states.native(),

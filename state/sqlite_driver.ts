@@ -146,6 +146,17 @@ export interface SqliteDriver {
   readFileRange(path: string, offset: number, length: number): Uint8Array;
   /** Moves a file over another (same file system). */
   renameFile(from: string, to: string): void;
+  /** The names in a directory (not recursive). */
+  listDirectory(path: string): string[];
+  /** Removes one file; an absent file is no error. */
+  removeFile(path: string): void;
+  /**
+   * The running process, which working files are named after, so that a later process can
+   * tell files whose owner was killed (sqlite_working_files.ts). `isAlive()` answers true
+   * when it cannot tell (no permission to ask): a file is only removed when its owner is
+   * known to be gone.
+   */
+  readonly process: { readonly pid: number; readonly host: string; isAlive(pid: number): boolean };
   /**
    * A background writer to the database file at `path` (opened when the first batch comes),
    * whose key groups are below `keyGroups`, where the runtime has threads; absent

@@ -73,8 +73,6 @@ export interface NativeSnapshotInit {
   storage: StorageAdapter;
   /** Storage key prefix of this backend's shared files (no trailing slash). */
   keyPrefix: string;
-  /** Local directory for the file being written. */
-  workDirectory: string;
   checkpointId: number;
   range: KeyGroupRange;
   states: NativeState[];
@@ -171,7 +169,8 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     this.#kinds = new Map(init.states.map(([, sid, kind]) => [sid, kind]));
     const { store, driver } = init;
     const base = this.#kind === "base";
-    const path = `${init.workDirectory}/${init.keyPrefix.replace(/[^A-Za-z0-9_.-]/g, "_")}-${init.checkpointId}-base.db`;
+    // Named after the working file, so that it carries its owner's tag (sqlite_working_files.ts).
+    const path = `${store.path}-${init.checkpointId}-base.db`;
     if (base) driver.removeFiles(path);
     // A base of TTL states leaves their expired rows out, which only a copy row by row can.
     const imaged = base && (init.ttls?.size ?? 0) === 0 && store.fileBytes() <= IMAGE_BYTES_MAX ? store.captureWithImage(`the page image of snapshot ${init.checkpointId}`, PART_BYTES) : undefined;
