@@ -90,17 +90,22 @@ export class WriteBackQueue {
   #imageSeq = 0;
   readonly #groupRows: number;
   readonly #keyGroups: number;
+  /** SqliteBackendOptions.waitForWriter: nothing here depends on the writer thread's pace. */
+  readonly #waitForWriter: boolean;
 
   /**
    * Key groups are below `keyGroups`. `open` starts the background writer when the first batch comes, and batches go to it
    * once it is up, gathered into transactions of `groupRows` rows (or 2 MB); without it every batch is applied to `db` before
-   * write() returns.
+   * write() returns. With `waitForWriter` (the simulator's), what is pending at a snapshot point never depends on the writer
+   * thread's pace: the first batch waits for the writer to come up rather than be applied here, and a capture of every
+   * pending key (capturePending()) waits for the groups sent to commit.
    */
-  constructor(db: SqliteDatabase, keyGroups: number, open: (() => SqliteBackgroundWriter) | undefined, groupRows = GROUP_ROWS) {
+  constructor(db: SqliteDatabase, keyGroups: number, open: (() => SqliteBackgroundWriter) | undefined, groupRows = GROUP_ROWS, waitForWriter = false) {
     this.#db = db;
     this.#keyGroups = keyGroups;
     this.#open = open;
     this.#groupRows = groupRows;
+    this.#waitForWriter = waitForWriter;
   }
 
   /** The store reopened its connection (a restored file). */
@@ -133,7 +138,7 @@ export class WriteBackQueue {
     if (this.#open === undefined) return applyWriteBatches(this.#db, [batch.bytes()], this.#keyGroups);
     const writer = (this.#writer ??= this.#open());
     // Not up yet (it starts on the thread's next turns): this one is written here.
-    if (!writer.ready() && this.#pendingKeys === 0) return applyWriteBatches(this.#db, [batch.bytes()], this.#keyGroups);
+    if (!writer.ready() && this.#pendingKeys === 0 && !(this.#waitForWriter && writer.waitReady(READY_WAIT_MS))) return applyWriteBatches(this.#db, [batch.bytes()], this.#keyGroups);
     const failed = writer.failure();
     if (failed !== undefined) throw new WeirError("storage_failed", failed);
     const group = this.#gathering;
@@ -234,6 +239,8 @@ export class WriteBackQueue {
    */
   capturePending(capture: DirtyCapture, unsentOnly = false): void {
     if (this.#pendingKeys === 0) return;
+    // Which sent groups are committed by now is the writer's pace; none is then.
+    if (this.#waitForWriter && !unsentOnly && this.#sent.length > 0) this.#writer!.waitFor(this.#sent[this.#sent.length - 1].seq);
     this.#prune();
     for (const g of unsentOnly ? [this.#gathering] : [...this.#sent, this.#gathering]) capture.takePending(g.writes, g.writes.length);
   }

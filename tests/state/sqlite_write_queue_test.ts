@@ -88,6 +88,29 @@ describe(`SQLite write-backs on a background writer (${sqliteDriver.name})`, () 
     store.dispose();
   });
 
+  test("with waitForWriter, what is pending at a snapshot point does not depend on the writer's pace: the first write-back waits for the writer, a full capture for the groups sent", () => {
+    const open = (waitForWriter: boolean) => {
+      const store = new SqliteStateStore(sqliteDriver, { path: join(directory, `s${++files}.db`), maxParallelism: 128, cacheEntriesMax: 8, trackChanges: true, writeGroupRows: 64, waitForWriter });
+      store.declare(0, stateCodec("v", "value", false));
+      return store;
+    };
+    // Not waiting, the first write-backs go straight to the file while the writer's thread starts.
+    const eager = open(false);
+    for (let i = 0; i < 20; i++) eager.write(0, i, i, i);
+    assert.equal(eager.pendingWrites, 0, "written here: the thread was not up yet");
+    eager.dispose();
+    const waiting = open(true);
+    for (let i = 0; i < 20; i++) waiting.write(0, i, i, i);
+    assert.ok(waiting.pendingWrites > 0, "gathered for the writer, which the first write-back waited for");
+    for (let i = 20; i < 400; i++) waiting.write(0, i, i, i);
+    // Groups of 64 went out; a full capture takes the gathering group only: the sent ones are committed.
+    const capture = waiting.capture(false);
+    assert.equal(capture.size, waiting.pendingWrites + waiting.dirtyEntries, "every sent group committed before the take");
+    assert.ok(waiting.pendingWrites < 64, `${waiting.pendingWrites} pending: the gathering group only`);
+    capture.release();
+    waiting.dispose();
+  });
+
   test("a failed transaction fails the next write-back with storage_failed naming the file; its keys are kept", async () => {
     const store = await backgroundStore(8, 64);
     // The writer's connection finds no table: every transaction fails.
