@@ -22,6 +22,7 @@ import type { StateKind } from "./keyed_state.ts";
 import type { SqliteDriver, WriterImage } from "./sqlite_driver.ts";
 import { liveStored } from "./sqlite_forms.ts";
 import type { DirtyCapture } from "./sqlite_capture.ts";
+import type { CacheEntry } from "./sqlite_cache_entry.ts";
 import { PART_BYTES, PartUpload, type UploadFile } from "./sqlite_part_upload.ts";
 import { RowBytes } from "./sqlite_row_bytes.ts";
 import { RowCopyBase } from "./sqlite_row_copy.ts";
@@ -175,6 +176,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     // A base of TTL states leaves their expired rows out, which only a copy row by row can.
     const imaged = base && (init.ttls?.size ?? 0) === 0 && store.fileBytes() <= IMAGE_BYTES_MAX ? store.captureWithImage(`the page image of snapshot ${init.checkpointId}`, PART_BYTES) : undefined;
     this.#capture = imaged?.capture ?? store.capture(!base);
+    this.#capture.writeTo((e, b, stored) => this.#writeValue(e, b, stored));
     this.#image = imaged?.image;
     let log: ChangelogWriter;
     try {
@@ -225,6 +227,8 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
           const waiting = this.#takeImage();
           if (waiting) return waiting;
         }
+        // A value the pass could not write fails the snapshot (perhaps a pass finished by the next capture).
+        if (this.#capture.failure !== undefined) throw this.#capture.failure;
       } catch (e) {
         // A full disk (or any SQLite failure) fails this checkpoint, not the working file.
         this.#rowCopy?.close();
@@ -254,36 +258,48 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     base.size = this.#init.driver.fileSize(base.path);
   }
 
+  /** The changelog the captured values go to; a base's is made when first needed. */
+  #changelog(): ChangelogWriter {
+    if (this.#log) return this.#log;
+    // A base's captured values: a changelog after it, even when there are none, so a
+    // base is always two files (a restore need not tell the cases apart).
+    this.#log = new ChangelogWriter(this.#init.driver, `${this.#files[0].path}.log`);
+    this.#files.push({ path: this.#log.path, kind: "changelog", rows: 0, parts: 0, size: 0 });
+    return this.#log;
+  }
+
   /**
-   * Appends about `budget` captured values to the changelog (a deleted key, or one whose
-   * TTL expired: a tombstone); after the last, closes it.
+   * Appends a captured key's value (`b` encoded, or `stored`; neither: deleted) to the
+   * changelog; a deleted key, or one whose TTL expired, as a tombstone.
+   */
+  #writeValue(e: CacheEntry, b: Uint8Array | undefined, stored: unknown): void {
+    const log = this.#changelog();
+    let live = b !== undefined || stored !== undefined;
+    const { ttls, now } = this.#init;
+    const ttl = ttls?.get(e.sid);
+    if (live && this.#kind === "base" && ttl !== undefined && now !== undefined) {
+      live = liveStored(this.#kinds.get(e.sid)!, b ? decode(b, "a captured keyed state value") : stored, ttl, now) !== undefined;
+    }
+    // The log copies what it is given at once: one buffer serves every key.
+    const bytes = this.#rowBytes;
+    bytes.reuse();
+    const ok = live && e.key !== undefined ? encode(e.key, "a state key") : null;
+    if (!live) log.remove(e.keyGroup, e.sid, bytes.key(e.canonical));
+    else if (b) log.put(e.keyGroup, e.sid, bytes.key(e.canonical), ok, b);
+    else log.putValue(e.keyGroup, e.sid, e.canonical, ok, stored);
+  }
+
+  /**
+   * Appends about `budget` of the captured values the pass did not write (keys taken before
+   * it reached them) to the changelog; after the last, closes it.
    */
   #writeCaptured(budget: number): void {
     const capture = this.#capture;
-    if (!this.#log) {
-      // A base's captured values: a changelog after it, even when there are none, so a
-      // base is always two files (a restore need not tell the cases apart).
-      this.#log = new ChangelogWriter(this.#init.driver, `${this.#files[0].path}.log`);
-      this.#files.push({ path: this.#log.path, kind: "changelog", rows: 0, parts: 0, size: 0 });
-    }
-    const log = this.#log;
+    const log = this.#changelog();
     const end = Math.min(capture.size, this.#captured + Math.max(64, Math.floor(budget)));
-    const { ttls, now } = this.#init;
-    const base = this.#kind === "base";
-    const bytes = this.#rowBytes;
     for (let i = this.#captured; i < end; i++) {
-      const { entry: e, bytes: b, stored } = capture.value(i);
-      let live = b !== undefined || stored !== undefined;
-      const ttl = ttls?.get(e.sid);
-      if (live && base && ttl !== undefined && now !== undefined) {
-        live = liveStored(this.#kinds.get(e.sid)!, b ? decode(b, "a captured keyed state value") : stored, ttl, now) !== undefined;
-      }
-      // The log copies what it is given at once: one buffer serves every key.
-      bytes.reuse();
-      const ok = live && e.key !== undefined ? encode(e.key, "a state key") : null;
-      if (!live) log.remove(e.keyGroup, e.sid, bytes.key(e.canonical));
-      else if (b) log.put(e.keyGroup, e.sid, bytes.key(e.canonical), ok, b);
-      else log.putValue(e.keyGroup, e.sid, e.canonical, ok, stored);
+      const { entry, bytes, stored } = capture.value(i);
+      this.#writeValue(entry, bytes, stored);
     }
     this.#captured = end;
     if (end < capture.size) return;

@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { EntryCache } from "../../state/sqlite_cache.ts";
+import { DirtyCapture } from "../../state/sqlite_capture.ts";
 import { CacheEntry } from "../../state/sqlite_cache_entry.ts";
 import type { StateCodec } from "../../state/sqlite_store.ts";
 import { decode } from "../../codec/cbor.ts";
@@ -220,6 +221,57 @@ describe("EntryCache", () => {
     const next = cache.capture(true, codecs);
     assert.deepEqual(new Map(Array.from({ length: next.size }, (_, i) => next.value(i)).map((v) => [v.entry.canonical, v.stored])), new Map([["k3", 33], ["k6", 66], ["k7", 7]]));
     next.release();
+  });
+
+  test("a capture with a sink writes its pending keys, then what its pass finds, there and then, unpinned; keys taken before the pass reached them are read out with value()", () => {
+    const cache = cacheOf(100);
+    const es = Array.from({ length: 8 }, (_, i) => put(cache, `k${i}`, i));
+    for (const e of es.slice(0, 6)) cache.changed(e);
+    const pending = new PendingWrites();
+    const batch = new WriteBatch(1);
+    batch.put(0, 0, Uint8Array.of(1), null, Uint8Array.of(FORMAT_VERSION, 17));
+    const gone = new CacheEntry(0, "p", 0, undefined, undefined, cache.epoch);
+    pending.add([gone], batch.bytes());
+    const capture = new DirtyCapture(codecs);
+    capture.takePending(pending, 1);
+    cache.capture(false, codecs, capture);
+    const written: [unknown, unknown][] = [];
+    capture.writeTo((e, bytes, stored) => void written.push([e.canonical, bytes ? decode(bytes) : stored]));
+    assert.equal(capture.pass(3), false);
+    assert.deepEqual(written, [["p", 17], ["k0", 0], ["k1", 1]], "the pending key first, then the list's in order");
+    // k3 replaced and k4 written back before the pass reaches them: taken with their old values.
+    cache.use(es[3]);
+    es[3].mem = 33;
+    cache.changed(es[3]);
+    cache.cleaned([es[4]]);
+    es[4].mem = undefined;
+    assert.equal(capture.pass(Infinity), true);
+    assert.deepEqual(written, [["p", 17], ["k0", 0], ["k1", 1], ["k2", 2], ["k5", 5]]);
+    assert.deepEqual(es.filter((e) => e.pins > 0).map((e) => e.canonical), ["k3", "k4"], "only the keys taken are pinned");
+    assert.equal(capture.size, 2);
+    assert.deepEqual(Array.from({ length: capture.size }, (_, i) => capture.value(i)).map((v) => [v.entry.canonical, v.stored]), [["k3", 3], ["k4", 4]]);
+    assert.equal(capture.failure, undefined);
+    capture.release();
+    assert.deepEqual(es.filter((e) => e.pins > 0), []);
+  });
+
+  test("a sink that throws fails the capture with its first error; the pass ends and writes nothing after it", () => {
+    const cache = cacheOf(100);
+    const es = Array.from({ length: 4 }, (_, i) => put(cache, `k${i}`, i));
+    for (const e of es) cache.changed(e);
+    const capture = cache.capture(false, codecs);
+    const written: unknown[] = [];
+    const bad = new WeirError("value_not_persistable", "k1 cannot be encoded");
+    capture.writeTo((e) => {
+      if (e.canonical === "k1") throw bad;
+      written.push(e.canonical);
+    });
+    // The next capture finishes this one's pass (as a later snapshot point does).
+    cache.capture(true, codecs).release();
+    assert.equal(capture.passed, true);
+    assert.equal(capture.failure, bad);
+    assert.deepEqual(written, ["k0"]);
+    capture.release();
   });
 
   test("a changed-only capture's pass takes only the keys of its epoch, also when they are used before it reaches them", () => {

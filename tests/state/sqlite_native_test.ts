@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
 import { SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
+import { WeirError } from "../../errors.ts";
 import type { KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
 import { keyGroupOf, keyGroupRangeFor } from "../../state/key_group.ts";
 
@@ -230,5 +231,31 @@ describe(`sqlite bases as page images (${sqliteDriver.name})`, { skip: !canImage
     }
     b.dispose();
     r.dispose();
+  });
+  test("a captured key that cannot be encoded fails its checkpoint with value_not_persistable, whether its own step or the next snapshot point's pass reaches it; no file is left", async () => {
+    const dir = mkdtempSync(join(directory, "unencodable-"));
+    const storage = new MemoryStorage();
+    const b = native(storage, dir, 0, 1, 1000);
+    const v = b.valueState<string>("v");
+    for (let k = 0; k < 100; k++) {
+      b.setCurrentKey(k);
+      v.update(`v${k}`);
+    }
+    // A function cannot be encoded: the cache keeps it until a snapshot or write-back encodes it.
+    b.setCurrentKey("f");
+    v.update((() => 1) as unknown as string);
+    const refused = (e: unknown) => e instanceof WeirError && e.code === "value_not_persistable";
+    const first = b.snapshot(1);
+    await assert.rejects(finish(first), refused);
+    first.release();
+    // The next two: the second snapshot point finishes the first's pass, which meets the key.
+    const second = b.snapshot(2);
+    const third = b.snapshot(3);
+    await assert.rejects(finish(second), refused);
+    await assert.rejects(finish(third), refused);
+    second.release();
+    third.release();
+    assert.deepEqual(readdirSync(dir).filter((f) => /-base|\.log$/.test(f)), [], "no base or changelog of a failed snapshot is left");
+    b.dispose();
   });
 });
