@@ -105,6 +105,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       backgroundWrites: options.backgroundWrites,
       writeGroupRows: options.writeGroupRows,
       waitForWriter: options.waitForWriter,
+      changelogMemoryBytes: options.changelogMemoryBytes,
     });
     this.#states = new StateCatalog(this.#store);
     this.#key = {

@@ -33,6 +33,13 @@ export interface SqliteBackendOptions {
    * Default false: the subtask processes records meanwhile.
    */
   waitForWriter?: boolean;
+  /**
+   * Bytes of a capture epoch's changelog (incremental checkpoints) kept in memory before it
+   * goes to a file beside the working file (default CHANGELOG_MEMORY_BYTES, 16 MiB; 0: the
+   * file from the start). Kept in memory, it is uploaded without a copy to the file and
+   * back.
+   */
+  changelogMemoryBytes?: number;
 }
 
 /** What a store is opened with. */
@@ -57,4 +64,6 @@ export interface SqliteStoreOptions {
   writeGroupRows?: number;
   /** See SqliteBackendOptions.waitForWriter. */
   waitForWriter?: boolean;
+  /** See SqliteBackendOptions.changelogMemoryBytes. */
+  changelogMemoryBytes?: number;
 }

@@ -23,7 +23,7 @@ import type { SqliteDriver, WriterImage } from "./sqlite_driver.ts";
 import { liveStored } from "./sqlite_forms.ts";
 import type { DirtyCapture } from "./sqlite_capture.ts";
 import type { CacheEntry } from "./sqlite_cache_entry.ts";
-import { PART_BYTES, PartUpload, type UploadFile } from "./sqlite_part_upload.ts";
+import { PART_BYTES, PartUpload, type UploadFile, inParts } from "./sqlite_part_upload.ts";
 import { RowBytes } from "./sqlite_row_bytes.ts";
 import { RowCopyBase } from "./sqlite_row_copy.ts";
 import { ChangelogWriter } from "./sqlite_changelog.ts";
@@ -263,7 +263,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     if (this.#log) return this.#log;
     // A base's captured values: a changelog after it, even when there are none, so a
     // base is always two files (a restore need not tell the cases apart).
-    this.#log = new ChangelogWriter(this.#init.driver, `${this.#files[0].path}.log`);
+    this.#log = new ChangelogWriter(this.#init.driver, `${this.#files[0].path}.log`, false, this.#init.store.changelogMemoryBytes);
     this.#files.push({ path: this.#log.path, kind: "changelog", rows: 0, parts: 0, size: 0 });
     return this.#log;
   }
@@ -307,7 +307,8 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     log.finish();
     const file = this.#files[this.#files.length - 1];
     file.rows = log.records;
-    file.size = this.#init.driver.fileSize(file.path);
+    file.partBytes = log.chunks;
+    file.size = file.partBytes?.reduce((n, c) => n + c.length, 0) ?? this.#init.driver.fileSize(file.path);
     this.#logWritten = true;
     this.#copied = this.#image === undefined;
   }
@@ -335,7 +336,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     this.#image = undefined;
     const { bytes, rows, partChecksums } = image.take();
     base.rows = rows;
-    base.bytes = bytes;
+    base.partBytes = inParts(bytes);
     base.partChecksums = partChecksums;
     base.size = bytes.length;
     this.#copied = true;
@@ -354,7 +355,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   #removeFiles(): void {
     for (const f of this.#files) {
       // An image in memory has no file; its bytes are the storage's now, or nobody's.
-      if (f.bytes) f.bytes = f.partChecksums = undefined;
+      if (f.partBytes) f.partBytes = f.partChecksums = undefined;
       else this.#init.driver.removeFiles(f.path);
     }
   }

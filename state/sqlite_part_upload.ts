@@ -23,17 +23,25 @@ const CHECKSUM_BYTES_MIN = 64 * 1024;
 
 /**
  * A file to upload; `size` is final once the upload starts, `parts` counts the parts put.
- * `bytes`, when given, are the file's in memory (a page image): parts are views of them,
- * and `path` is not read; `partChecksums`, when given with them, are the checksums of
- * their PART_BYTES parts in order, computed where they were made, not here again.
+ * `partBytes`, when given, are the file's bytes in memory as the parts to put, in order
+ * (a page image's views, a changelog's chunks), and `path` is not read; `partChecksums`,
+ * when given with them, are their checksums in order, computed where they were made, not
+ * here again.
  */
 export interface UploadFile {
   path: string;
   kind: string;
   size: number;
   parts: number;
-  bytes?: Uint8Array;
+  partBytes?: readonly Uint8Array[];
   partChecksums?: readonly string[];
+}
+
+/** `bytes` as views of PART_BYTES each (the last shorter): the parts an upload puts. */
+export function inParts(bytes: Uint8Array): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length; at += PART_BYTES) parts.push(bytes.subarray(at, at + PART_BYTES));
+  return parts;
 }
 
 /** Where the parts go: storage keys `${keyPrefix}/${checkpointId}-${kind}-${n}.db`. */
@@ -103,8 +111,9 @@ export class PartUpload {
     const file = this.#files[this.#file];
     const part = this.#part;
     if (part === undefined) {
-      const bytes = file.bytes?.subarray(this.#at, this.#at + PART_BYTES) ?? driver.readFileRange(file.path, this.#at, PART_BYTES);
-      const known = file.bytes && file.partChecksums?.[this.#at / PART_BYTES];
+      // Parts are put in order, one at a time: the next one's index is how many were put.
+      const bytes = file.partBytes?.[file.parts] ?? driver.readFileRange(file.path, this.#at, PART_BYTES);
+      const known = file.partBytes && file.partChecksums?.[file.parts];
       this.#part = { bytes, checksum: known || new ChecksumInSlices(bytes) };
       return undefined;
     }
@@ -114,7 +123,7 @@ export class PartUpload {
     }
     this.#part = undefined;
     const key = `${keyPrefix}/${checkpointId}-${file.kind}-${this.refs.length}.db`;
-    // Read for this put alone, or a view of an image nothing else writes: the storage may
+    // Read for this put alone, or bytes in memory nothing else writes: the storage may
     // keep the buffer rather than copy it.
     const checksum = part.checksum;
     return storage.put(key, handOver(part.bytes)).then(() => {

@@ -22,7 +22,7 @@ import { RowBytes, decodeStored } from "./sqlite_row_bytes.ts";
 import { EntryCache } from "./sqlite_cache.ts";
 import type { CacheEntry } from "./sqlite_cache_entry.ts";
 import { DirtyCapture } from "./sqlite_capture.ts";
-import { ChangelogWriter } from "./sqlite_changelog.ts";
+import { CHANGELOG_MEMORY_BYTES, ChangelogWriter } from "./sqlite_changelog.ts";
 import type { SqliteDatabase, SqliteDriver, SqliteStatement, WriterImage } from "./sqlite_driver.ts";
 import { SqliteSnapshotReader } from "./sqlite_snapshot_reader.ts";
 import { inTransaction } from "./sqlite_transaction.ts";
@@ -63,6 +63,8 @@ export class SqliteStateStore {
   readonly cacheEntriesMax: number;
   /** See SqliteBackendOptions.waitForWriter. */
   readonly waitForWriter: boolean;
+  /** See SqliteBackendOptions.changelogMemoryBytes. */
+  readonly changelogMemoryBytes: number;
   readonly #driver: SqliteDriver;
   readonly #trackChanges: boolean;
   #db!: SqliteDatabase;
@@ -86,11 +88,13 @@ export class SqliteStateStore {
 
   constructor(driver: SqliteDriver, options: SqliteStoreOptions) {
     if (!(options.cacheEntriesMax >= 1)) throw new WeirError("invalid_option", `Option cacheEntriesMax must be >= 1, got ${options.cacheEntriesMax}`);
+    if (options.changelogMemoryBytes !== undefined && !(options.changelogMemoryBytes >= 0)) throw new WeirError("invalid_option", `Option changelogMemoryBytes must be >= 0 bytes, got ${options.changelogMemoryBytes}`);
     this.#driver = driver;
     this.path = options.path;
     this.maxParallelism = options.maxParallelism;
     this.cacheEntriesMax = options.cacheEntriesMax;
     this.waitForWriter = options.waitForWriter ?? false;
+    this.changelogMemoryBytes = options.changelogMemoryBytes ?? CHANGELOG_MEMORY_BYTES;
     this.#trackChanges = options.trackChanges ?? false;
     const background = options.backgroundWrites !== false && driver.openWriter !== undefined;
     // Inline a batch is a transaction, and larger ones write fewer B-tree pages per row; a
@@ -120,7 +124,7 @@ export class SqliteStateStore {
 
   /** Starts the changelog file of a new capture epoch. */
   #openLog(): void {
-    this.#log = new ChangelogWriter(this.#driver, `${this.path}.log-${++this.#logSeq}`);
+    this.#log = new ChangelogWriter(this.#driver, `${this.path}.log-${++this.#logSeq}`, false, this.changelogMemoryBytes);
   }
 
   /**

@@ -33,44 +33,82 @@ async function finish(snap: KeyedStateSnapshot): Promise<KeyedStateHandle> {
 }
 
 describe("SqliteKeyedStateBackend changelog file on a full disk", () => {
-  test("write-backs go on; the checkpoint whose changelog lost records fails with storage_failed; the next is a base that restores everything", async () => {
+  // In its file from the start, and kept in memory until it outgrows 256 KiB (an epoch below logs about 1 MB).
+  for (const changelogMemoryBytes of [0, 256 * 1024]) {
+    test(`write-backs go on; the checkpoint whose changelog lost records fails with storage_failed; the next is a base that restores everything (changelog kept in memory up to ${changelogMemoryBytes} B)`, async () => {
+      const storage = new MemoryStorage();
+      const driver = fullDiskDriver();
+      const init = { maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, uid: "op", subtaskIndex: 0, jobId: "j", storage };
+      // A cache of 50 keys: the 5 000 keys below are written back (and logged) many times over.
+      const b = new SqliteKeyedStateBackend(init, { driver, directory, cacheEntriesMax: 50, nativeCheckpoints: true, changelogMemoryBytes });
+      const n = b.valueState<string>("n");
+      // Values of 200 bytes: more than the changelog writer buffers, so appends reach the disk.
+      const value = (round: number, i: number) => `${round}-${i}`.padEnd(200, ".");
+      const fill = (round: number) => {
+        for (let i = 0; i < 5000; i++) {
+          b.setCurrentKey(i);
+          n.update(value(round, i));
+        }
+      };
+      fill(0);
+      await finish(b.snapshot(1)); // a base
+      driver.full = true;
+      fill(1); // appends to the changelog fail; the working file takes every write-back
+      driver.full = false;
+      const failed = b.snapshot(2);
+      await assert.rejects(async () => {
+        while (!(await failed.step(1000)));
+      }, (e: unknown) => e instanceof WeirError && e.code === "storage_failed" && /changelog file/.test(e.message));
+      failed.release();
+      fill(2);
+      const h3 = await finish(b.snapshot(3));
+      const files = decodeFiles(h3);
+      assert.equal(files[0], "base", `after a failed changelog the next checkpoint is a base, got ${files.join(",")}`);
+      const r = new SqliteKeyedStateBackend({ ...init }, { driver: sqliteDriver, directory, nativeCheckpoints: true });
+      await r.restore([h3]);
+      const rn = r.valueState<string>("n");
+      for (let i = 0; i < 5000; i++) {
+        r.setCurrentKey(i);
+        assert.equal(rn.value(), value(2, i), `key ${i}`);
+      }
+      b.dispose();
+      r.dispose();
+    });
+  }
+
+  test("a changelog kept in memory never touches the full disk: its checkpoint completes and restores", async () => {
     const storage = new MemoryStorage();
     const driver = fullDiskDriver();
     const init = { maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, uid: "op", subtaskIndex: 0, jobId: "j", storage };
-    // A cache of 50 keys: the 5 000 keys below are written back (and logged) many times over.
     const b = new SqliteKeyedStateBackend(init, { driver, directory, cacheEntriesMax: 50, nativeCheckpoints: true });
-    const n = b.valueState<string>("n");
-    // Values of 200 bytes: more than the changelog writer buffers, so appends reach the disk.
-    const value = (round: number, i: number) => `${round}-${i}`.padEnd(200, ".");
+    const n = b.valueState<number>("n");
     const fill = (round: number) => {
       for (let i = 0; i < 5000; i++) {
         b.setCurrentKey(i);
-        n.update(value(round, i));
+        n.update(round * 10_000 + i);
       }
     };
     fill(0);
-    await finish(b.snapshot(1)); // a base
+    await finish(b.snapshot(1));
     driver.full = true;
-    fill(1); // appends to the changelog fail; the working file takes every write-back
+    fill(1);
+    const h2 = await finish(b.snapshot(2));
     driver.full = false;
-    const failed = b.snapshot(2);
-    await assert.rejects(async () => {
-      while (!(await failed.step(1000)));
-    }, (e: unknown) => e instanceof WeirError && e.code === "storage_failed" && /changelog file/.test(e.message));
-    failed.release();
-    fill(2);
-    const h3 = await finish(b.snapshot(3));
-    const files = decodeFiles(h3);
-    assert.equal(files[0], "base", `after a failed changelog the next checkpoint is a base, got ${files.join(",")}`);
+    assert.deepEqual(decodeFiles(h2), ["base", "changelog", "changelog"], "a base, its captured values and this epoch's changelog");
     const r = new SqliteKeyedStateBackend({ ...init }, { driver: sqliteDriver, directory, nativeCheckpoints: true });
-    await r.restore([h3]);
-    const rn = r.valueState<string>("n");
+    await r.restore([h2]);
+    const rn = r.valueState<number>("n");
     for (let i = 0; i < 5000; i++) {
       r.setCurrentKey(i);
-      assert.equal(rn.value(), value(2, i), `key ${i}`);
+      assert.equal(rn.value(), 10_000 + i, `key ${i}`);
     }
     b.dispose();
     r.dispose();
+  });
+
+  test("changelogMemoryBytes below 0 is refused, naming the option", () => {
+    const init = { maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, uid: "op", subtaskIndex: 0, jobId: "j", storage: new MemoryStorage() };
+    assert.throws(() => new SqliteKeyedStateBackend(init, { driver: sqliteDriver, directory, changelogMemoryBytes: -1 }), (e: unknown) => e instanceof WeirError && e.code === "invalid_option" && /changelogMemoryBytes/.test(e.message));
   });
 });
 

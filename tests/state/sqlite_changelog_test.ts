@@ -121,6 +121,51 @@ describe(`ChangelogWriter and readChangelog (${sqliteDriver.name})`, () => {
     assert.deepEqual(sqliteDriver.readFile(byValue.path), expected);
   });
 
+  test("kept in memory, the records are chunks of at most 1 MiB with whole records, the same bytes as the file; no file is made", () => {
+    const write = (w: ChangelogWriter) => {
+      for (let i = 0; i < 6000; i++) {
+        if (i % 7 === 0) w.remove(i % 128, 0, bytes(4, i));
+        else w.put(i % 128, i % 2, bytes(8, i), i % 3 === 0 ? bytes(5, i) : null, bytes(100 + (i % 400), i));
+      }
+      w.put(1, 0, bytes(3, 1), null, bytes(1_500_000, 9)); // a record larger than a chunk
+      w.put(2, 0, bytes(3, 2), null, bytes(10, 2));
+    };
+    const filePath = fresh();
+    const inFile = new ChangelogWriter(sqliteDriver, filePath);
+    write(inFile);
+    inFile.finish();
+    const memPath = fresh();
+    const kept = new ChangelogWriter(sqliteDriver, memPath, false, 64 * 2 ** 20);
+    write(kept);
+    kept.flush(); // a rotation's flush: nothing to write
+    kept.finish();
+    assert.throws(() => sqliteDriver.fileSize(memPath), "no file was made");
+    const chunks = kept.chunks!;
+    assert.ok(chunks.length >= 3, `${chunks.length} chunks`);
+    assert.ok(chunks.slice(0, -2).every((c) => c.length <= 2 ** 20), "chunks of at most 1 MiB, but for a record larger than that");
+    const joined = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    chunks.reduce((at, c) => (joined.set(c, at), at + c.length), 0);
+    assert.deepEqual(joined, sqliteDriver.readFile(filePath), "the same bytes as the file");
+    // Every chunk holds whole records: each reads back on its own.
+    let records = 0;
+    for (const c of chunks) readChangelog(c, "a chunk", () => void records++);
+    assert.equal(records, inFile.records);
+    assert.equal(kept.records, inFile.records);
+  });
+
+  test("a changelog that outgrows its memory bound goes to its file, what was kept first, and every record reads back in order", () => {
+    const path = fresh();
+    const w = new ChangelogWriter(sqliteDriver, path, false, 3 * 2 ** 20);
+    const expected: number[] = [];
+    for (let i = 0; i < 40_000; i++) {
+      w.put(i % 128, 0, bytes(8, i), null, bytes(200, i));
+      expected.push(i % 128);
+    }
+    w.finish();
+    assert.equal(w.chunks, undefined, "past the bound: in the file");
+    assert.deepEqual(readAll(path).map((r) => r.kg), expected);
+  });
+
   test("a writer opened with append adds to the file; without it starts the file empty", () => {
     const path = fresh();
     const w = new ChangelogWriter(sqliteDriver, path);

@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
 import { checksumOf } from "../../checkpoint/checksum.ts";
-import { PART_BYTES, PartUpload, type UploadFile } from "../../state/sqlite_part_upload.ts";
+import { PART_BYTES, PartUpload, type UploadFile, inParts } from "../../state/sqlite_part_upload.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
 
 const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-part-upload-"));
@@ -34,7 +34,7 @@ describe("PartUpload", () => {
     const inMemory = bytesOf(PART_BYTES + 7, 2);
     const files: UploadFile[] = [
       { path, kind: "changelog", size: onDisk.length, parts: 0 },
-      { path: join(directory, "never-written"), kind: "base", size: inMemory.length, parts: 0, bytes: inMemory },
+      { path: join(directory, "never-written"), kind: "base", size: inMemory.length, parts: 0, partBytes: inParts(inMemory) },
     ];
     const up = new PartUpload({ driver: sqliteDriver, storage, keyPrefix: "p", checkpointId: 3 }, files);
     await run(up);
@@ -53,7 +53,7 @@ describe("PartUpload", () => {
     const inMemory = bytesOf(2 * PART_BYTES + 5, 3);
     // Not the real checksums: only a checksum taken as given shows up in the refs.
     const given = ["crc32c:00000001", "crc32c:00000002", "crc32c:00000003"];
-    const files: UploadFile[] = [{ path: join(directory, "never-written"), kind: "base", size: inMemory.length, parts: 0, bytes: inMemory, partChecksums: given }];
+    const files: UploadFile[] = [{ path: join(directory, "never-written"), kind: "base", size: inMemory.length, parts: 0, partBytes: inParts(inMemory), partChecksums: given }];
     const up = new PartUpload({ driver: sqliteDriver, storage, keyPrefix: "p", checkpointId: 4 }, files);
     const steps = await run(up);
     assert.deepEqual(up.refs.map((r) => r.checksum), given);
