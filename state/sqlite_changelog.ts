@@ -270,7 +270,9 @@ export class ChangelogWriter {
    */
   finish(): void {
     if (this.#kept !== undefined && this.#keptBytes + this.#at <= this.#memoryBytesMax) {
-      if (this.#at > 0) this.#kept.push(this.#buf.subarray(0, this.#at));
+      // A last chunk much shorter than its buffer is copied: a storage that keeps what it is
+      // handed (MemoryStorage) would keep the whole megabyte alive for it.
+      if (this.#at > 0) this.#kept.push(this.#at < this.#buf.length >> 2 ? this.#buf.slice(0, this.#at) : this.#buf.subarray(0, this.#at));
       this.#keptBytes += this.#at;
       // The last chunk is the caller's now: a record after finish() starts a buffer of its own.
       this.#at = 0;
