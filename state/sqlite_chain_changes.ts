@@ -15,7 +15,8 @@
  */
 import { assert } from "../errors.ts";
 import type { KeyGroupRange } from "./key_group.ts";
-import { RECORD_KEY_OFFSET, scanChangelog } from "./sqlite_changelog.ts";
+import { RECORD_KEY_OFFSET } from "./sqlite_changelog.ts";
+import { scanChangelogParts } from "./sqlite_changelog_parts.ts";
 
 /** Ranges this short are sorted by insertion: a counting pass costs more. */
 const INSERTION_MAX = 24;
@@ -23,6 +24,12 @@ const INSERTION_MAX = 24;
 /** One changelog file's bytes, and how to name it in errors. */
 export interface ChangelogBytes {
   bytes: Uint8Array;
+  what: string;
+}
+
+/** One changelog file as the parts it was stored in (read where they lie, not joined), and how to name it in errors. */
+export interface ChangelogParts {
+  parts: readonly Uint8Array[];
   what: string;
 }
 
@@ -66,9 +73,10 @@ export interface SortedChanges {
 export class ChainChanges {
   readonly #range: KeyGroupRange;
   readonly #sids: ReadonlyMap<number, number> | undefined;
+  /** The buffers records lie in: the files' parts, and copies of records that cross parts. */
   readonly #files: Uint8Array[] = [];
-  /** Per record kept, in chain order: its file, its bytes [at, end), key group, state id (ours), key length. */
-  #file = new Uint8Array(1024);
+  /** Per record kept, in chain order: its buffer in #files, its bytes [at, end), key group, state id (ours), key length. */
+  #file = new Uint16Array(1024);
   #at = new Int32Array(1024);
   #end = new Int32Array(1024);
   #kg = new Int32Array(1024);
@@ -100,16 +108,19 @@ export class ChainChanges {
    * Adds the records of the next file of the chain (later files win).
    * @throws {WeirError} `checkpoint_corrupt` for a damaged file
    */
-  add(log: ChangelogBytes): void {
+  add(log: ChangelogBytes | ChangelogParts): void {
     assert(!this.#taken, () => "A chain's changes were already taken");
-    const file = this.#files.length;
-    if (file > 255) throw new RangeError("A chain holds at most 256 changelog files");
-    this.#files.push(log.bytes);
     const { start, end: last } = this.#range;
     const sids = this.#sids;
     let theirsSeen = -1;
     let ours: number | undefined;
-    scanChangelog(log.bytes, log.what, (at, end, kg, theirs, _kAt, kLength) => {
+    let file = -1;
+    const source = (bytes: Uint8Array) => {
+      file = this.#files.length;
+      if (file > 0xffff) throw new RangeError("A chain's changelogs are held in at most 65 536 buffers");
+      this.#files.push(bytes);
+    };
+    scanChangelogParts("parts" in log ? log.parts : [log.bytes], log.what, source, (at, end, kg, theirs, _kAt, kLength) => {
       // Records of one state come in runs: one map lookup per run.
       if (theirs !== theirsSeen) {
         theirsSeen = theirs;
@@ -128,7 +139,7 @@ export class ChainChanges {
   }
 
   #grow(n: number): void {
-    const file = new Uint8Array(n);
+    const file = new Uint16Array(n);
     file.set(this.#file);
     this.#file = file;
     const grown = (a: Int32Array) => {

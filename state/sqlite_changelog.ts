@@ -305,37 +305,50 @@ export function readChangelog(bytes: Uint8Array, what: string, row: (kg: number,
  * bytes [at, end) (at `at` its tag: 1 put, 0 tombstone), key group, state id and key bytes
  * [kAt, kAt + kLength); a put's original key and value follow the key as written (see the
  * module doc). Every length is checked here, so a caller may read them back unchecked.
- * @throws {WeirError} `checkpoint_corrupt` naming `what` when a record is cut short or has an unknown tag
+ *
+ * A file read in the parts it was stored in (sqlite_changelog_parts.ts) is scanned a part
+ * at a time: from `from` on, and with `partial` a record cut short by the end of `bytes`
+ * ends the scan rather than being an error; `offset` is where `bytes` starts in the file,
+ * for errors. Returns where the scan stopped: `bytes.length`, or the start of the record
+ * cut short.
+ * @throws {WeirError} `checkpoint_corrupt` naming `what` when a record is cut short (unless
+ *   `partial`) or has an unknown tag
  */
-export function scanChangelog(bytes: Uint8Array, what: string, record: (at: number, end: number, kg: number, s: number, kAt: number, kLength: number) => void): void {
+export function scanChangelog(bytes: Uint8Array, what: string, record: (at: number, end: number, kg: number, s: number, kAt: number, kLength: number) => void, from = 0, partial = false, offset = 0): number {
   const n = bytes.length;
-  let at = 0;
-  const corrupt = (why: string) => new WeirError("checkpoint_corrupt", `The SQLite changelog file ${what} is damaged at byte ${at}: ${why}`);
+  let at = from;
+  const corrupt = (why: string) => new WeirError("checkpoint_corrupt", `The SQLite changelog file ${what} is damaged at byte ${offset + at}: ${why}`);
+  /** A record cut short by the end of `bytes`: where the scan stops, or an error. */
+  const cutShort = (why: string): number => {
+    if (partial) return at;
+    throw corrupt(why);
+  };
   // Lengths read byte by byte: Bun's DataView reads made this loop 4 times slower.
   const u32 = (i: number) => (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24)) >>> 0;
   while (at < n) {
     const tag = bytes[at];
     if (tag !== 0 && tag !== 1) throw corrupt(`unknown record tag ${tag}`);
-    if (at + RECORD_KEY_OFFSET > n) throw corrupt("a record head is cut short");
+    if (at + RECORD_KEY_OFFSET > n) return cutShort("a record head is cut short");
     const kLength = u32(at + 9);
     let end = at + RECORD_KEY_OFFSET + kLength;
-    if (end > n) throw corrupt(`${kLength} key bytes announced, ${n - at - RECORD_KEY_OFFSET} left`);
+    if (end > n) return cutShort(`${kLength} key bytes announced, ${n - at - RECORD_KEY_OFFSET} left`);
     if (tag === 1) {
-      if (end + 4 > n) throw corrupt("a length is cut short");
+      if (end + 4 > n) return cutShort("a length is cut short");
       const okLength = u32(end);
       end += 4;
       if (okLength !== NO_ORIGINAL_KEY) {
-        if (end + okLength > n) throw corrupt(`${okLength} original key bytes announced, ${n - end} left`);
+        if (end + okLength > n) return cutShort(`${okLength} original key bytes announced, ${n - end} left`);
         end += okLength;
       }
-      if (end + 4 > n) throw corrupt("a length is cut short");
+      if (end + 4 > n) return cutShort("a length is cut short");
       const vLength = u32(end);
       end += 4 + vLength;
-      if (end > n) throw corrupt(`${vLength} value bytes announced, ${n - end + vLength} left`);
+      if (end > n) return cutShort(`${vLength} value bytes announced, ${n - end + vLength} left`);
     }
     record(at, end, u32(at + 1), u32(at + 5), at + RECORD_KEY_OFFSET, kLength);
     at = end;
   }
+  return n;
 }
 
 /**

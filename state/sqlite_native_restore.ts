@@ -7,7 +7,7 @@
 import { checksumOf } from "../checkpoint/checksum.ts";
 import { decode } from "../codec/cbor.ts";
 import { WeirError } from "../errors.ts";
-import { type StorageAdapter, joinParts } from "../storage/adapter.ts";
+import type { StorageAdapter } from "../storage/adapter.ts";
 import type { IncrementalKeyedState, KeyedStateHandle, SharedStateRef } from "./backend.ts";
 import type { KeyGroupRange } from "./key_group.ts";
 import { pagedFile, tableRootPage } from "./sqlite_btree_cells.ts";
@@ -228,7 +228,8 @@ export function chainChanges(files: ChainFile[], layout: NativeLayout, range: Ke
   const bytes = files.reduce((n, f) => (f.file.kind === "changelog" ? n + f.parts.reduce((m, p) => m + p.length, 0) : n), 0);
   const changes = new ChainChanges(range, new Map(layout.states.map(([, sid]) => [sid, sid])), bytes);
   files.forEach(({ file, parts }, i) => {
-    if (file.kind === "changelog") changes.add({ bytes: joinParts(parts), what: `file ${i + 1} of ${what}` });
+    // In the parts as downloaded: joining them was a copy of every changelog into fresh memory.
+    if (file.kind === "changelog") changes.add({ parts, what: `file ${i + 1} of ${what}` });
   });
   return changes.lastInKeyOrder();
 }
