@@ -14,8 +14,8 @@ import { WeirError } from "../errors.ts";
 import type { KeyGroupRange } from "./key_group.ts";
 import { type PagedFile, filePageSize, forEachIndexCell } from "./sqlite_btree_cells.ts";
 import { KvFileWriter, kvTemplate } from "./sqlite_btree_file.ts";
-import type { SortedChanges } from "./sqlite_chain_changes.ts";
-import { NO_ORIGINAL_KEY, RECORD_KEY_OFFSET, recordU32, recordValueAt } from "./sqlite_changelog.ts";
+import { CHANGE_KEY_OFFSET, type SortedChanges } from "./sqlite_chain_changes.ts";
+import { NO_ORIGINAL_KEY, recordU32, recordValueAt } from "./sqlite_changelog.ts";
 import { varintLength } from "./sqlite_records.ts";
 import { inTransaction } from "./sqlite_transaction.ts";
 import { upsertSorted } from "./sqlite_write_batch.ts";
@@ -51,7 +51,7 @@ export function mergeChain(base: BaseFile, changes: SortedChanges, range: KeyGro
   const put = (i: number): boolean => {
     const at = recordAt[i];
     if (bytes[at] !== 1) return true;
-    const kAt = at + RECORD_KEY_OFFSET;
+    const kAt = at + CHANGE_KEY_OFFSET;
     const kEnd = kAt + keyLength[i];
     const okLength = recordU32(bytes, kEnd);
     const none = okLength === NO_ORIGINAL_KEY;
@@ -85,7 +85,7 @@ export function mergeChain(base: BaseFile, changes: SortedChanges, range: KeyGro
       let c = keyGroup[j] - kg || stateId[j] - s;
       if (c === 0) {
         const n = keyLength[j];
-        const kAt = recordAt[j] + RECORD_KEY_OFFSET;
+        const kAt = recordAt[j] + CHANGE_KEY_OFFSET;
         const m = n < kLength ? n : kLength;
         let x = 0;
         while (x < m && bytes[kAt + x] === file[body + x]) x++;

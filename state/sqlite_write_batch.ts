@@ -9,8 +9,8 @@
  */
 import { WeirError } from "../errors.ts";
 import { BulkRowWriter } from "./sqlite_bulk.ts";
-import { ChainChanges, type SortedChanges } from "./sqlite_chain_changes.ts";
-import { NO_ORIGINAL_KEY, RECORD_KEY_OFFSET, recordBytes, recordU32, recordValueAt, writeRecord } from "./sqlite_changelog.ts";
+import { CHANGE_KEY_OFFSET, ChainChanges, type SortedChanges } from "./sqlite_chain_changes.ts";
+import { NO_ORIGINAL_KEY, recordBytes, recordU32, recordValueAt, writeRecord } from "./sqlite_changelog.ts";
 import type { SqliteDatabase } from "./sqlite_driver.ts";
 import { inTransaction } from "./sqlite_transaction.ts";
 
@@ -106,7 +106,7 @@ export function upsertSorted(db: SqliteDatabase, changes: SortedChanges): void {
   const rows = new BulkRowWriter(db);
   const del = db.prepare("DELETE FROM kv WHERE kg = ? AND s = ? AND k = ?");
   for (let j = 0; j < count; j++) {
-    const kAt = at[j] + RECORD_KEY_OFFSET;
+    const kAt = at[j] + CHANGE_KEY_OFFSET;
     const kEnd = kAt + keyLength[j];
     const k = bytes.subarray(kAt, kEnd);
     // Each key once: a delete may run before the puts buffered beside it.

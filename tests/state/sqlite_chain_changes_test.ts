@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { WeirError } from "../../errors.ts";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
-import { ChainChanges, type SortedChanges } from "../../state/sqlite_chain_changes.ts";
+import { CHANGE_KEY_OFFSET, ChainChanges, type SortedChanges } from "../../state/sqlite_chain_changes.ts";
 import { ChangelogWriter } from "../../state/sqlite_changelog.ts";
 import { SimPrng } from "../../sim/prng.ts";
 
@@ -34,10 +34,10 @@ function listOf(c: SortedChanges): Rec[] {
   const view = new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
   for (let j = 0; j < c.count; j++) {
     const at = c.at[j];
-    const k = [...c.bytes.subarray(at + 13, at + 13 + c.keyLength[j])];
+    const k = [...c.bytes.subarray(at + CHANGE_KEY_OFFSET, at + CHANGE_KEY_OFFSET + c.keyLength[j])];
     let v: number | undefined;
     if (c.bytes[at] === 1) {
-      const okAt = at + 13 + c.keyLength[j];
+      const okAt = at + CHANGE_KEY_OFFSET + c.keyLength[j];
       const ok = view.getUint32(okAt, true);
       const vAt = okAt + 4 + (ok === 0xffffffff ? 0 : ok);
       v = c.bytes[vAt + 4] | (c.bytes[vAt + 5] << 8);
