@@ -8,7 +8,7 @@
  *
  * No record is decoded into an object: the records are copied, as bytes, into one buffer
  * grouped by (key group, state id), and each group (a few kilobytes to a few hundred) is
- * sorted by an MSD radix sort over its keys' bytes. Sorting the keys as strings cost
+ * sorted by radix sorts over its keys' bytes (sqlite_key_sort.ts). Sorting the keys as strings cost
  * 0.4–1.1 s to make the strings and 0.4–0.7 s to sort 809 k of them; sorting indices
  * into the files' own bytes 0.6–1 s, each digit read missing the cache.
  * @module
@@ -17,9 +17,9 @@ import { assert } from "../errors.ts";
 import type { KeyGroupRange } from "./key_group.ts";
 import { RECORD_KEY_OFFSET } from "./sqlite_changelog.ts";
 import { scanChangelogParts } from "./sqlite_changelog_parts.ts";
+import { CHANGE_KEY_OFFSET, type Keys, groupScratch, sortGroup } from "./sqlite_key_sort.ts";
 
-/** Ranges this short are sorted by insertion: a counting pass costs more. */
-const INSERTION_MAX = 24;
+export { CHANGE_KEY_OFFSET };
 
 /** One changelog file's bytes, and how to name it in errors. */
 export interface ChangelogBytes {
@@ -33,13 +33,6 @@ export interface ChangelogParts {
   what: string;
 }
 
-/**
- * A change's key starts this far into its bytes in SortedChanges: its record's tag, then
- * its key. The key group, state id and key length its changelog record holds between the
- * two are in the per-change arrays, so they are not copied (12 of the 28 bytes of a record
- * of the longest chain at 1 M keys).
- */
-export const CHANGE_KEY_OFFSET = 1;
 /** Bytes of a changelog record left out of its change: key group, state id, key length. */
 const HEAD_DROPPED = RECORD_KEY_OFFSET - CHANGE_KEY_OFFSET;
 
@@ -222,7 +215,10 @@ export class ChainChanges {
     const pos = this.#s;
     for (let p = 0; p < n; p++) pos[p] = p;
     const sort: Keys = { bytes: grouped, at, length: keyLength, order: pos, tmp: recordEnd, counts: [] };
-    for (let g = 0; g < groups; g++) if (starts[g + 1] - starts[g] > 1) sortByKey(sort, starts[g], starts[g + 1], 0);
+    let largest = 0;
+    for (let g = 0; g < groups; g++) largest = Math.max(largest, starts[g + 1] - starts[g]);
+    const scratch = groupScratch(largest);
+    for (let g = 0; g < groups; g++) if (starts[g + 1] - starts[g] > 1) sortGroup(sort, starts[g], starts[g + 1], scratch);
     const out: SortedChanges = { count: 0, bytes: grouped, at: recordAt, keyGroup: groupOf, stateId: recordEnd, keyLength: recordKeyLength };
     let m = 0;
     for (let g = 0; g < groups; g++) {
@@ -281,81 +277,6 @@ export class ChainChanges {
   }
 }
 
-/** What the key sort reads and writes. */
-interface Keys {
-  /** Changes, each with its key CHANGE_KEY_OFFSET bytes in. */
-  bytes: Uint8Array;
-  /** Where each record starts in bytes. */
-  at: Int32Array;
-  length: Int32Array;
-  order: Int32Array;
-  tmp: Int32Array;
-  /** Count arrays, one per level of the recursion at a time, reused. */
-  counts: Int32Array[];
-}
-
-/**
- * Sorts order[lo, hi) stably by key bytes from depth `d` on: an MSD radix sort, digit 0
- * being a key's end (so a shorter key sorts first), byte b digit b + 1. Only the digits
- * seen are visited (keys of digits span 10 of 257), and the count array is left zeroed.
- */
-function sortByKey(keys: Keys, lo: number, hi: number, d: number): void {
-  const { bytes, at, length, order, tmp } = keys;
-  // Each level of the recursion takes a count array from the pool and gives it back zeroed.
-  const counts = keys.counts.pop() ?? new Int32Array(258);
-  while (hi - lo > INSERTION_MAX) {
-    let min = 257;
-    let max = 0;
-    for (let j = lo; j < hi; j++) {
-      const r = order[j];
-      const digit = d < length[r] ? bytes[at[r] + CHANGE_KEY_OFFSET + d] + 1 : 0;
-      counts[digit + 1]++;
-      if (digit < min) min = digit;
-      if (digit > max) max = digit;
-    }
-    if (min === max) {
-      counts[min + 1] = 0;
-      // Every key ended: equal keys, left in chain order.
-      if (min === 0) break;
-      // Every key has the same digit here: one deeper, none moved.
-      d++;
-      continue;
-    }
-    counts[min] = 0;
-    for (let c = min + 1; c <= max + 1; c++) counts[c] += counts[c - 1];
-    for (let j = lo; j < hi; j++) {
-      const r = order[j];
-      tmp[lo + counts[d < length[r] ? bytes[at[r] + CHANGE_KEY_OFFSET + d] + 1 : 0]++] = r;
-    }
-    order.set(tmp.subarray(lo, hi), lo);
-    // counts[c] is now where digit c's run ends; digit 0 (ended keys) needs no sort.
-    for (let c = Math.max(min, 1); c <= max; c++) {
-      const a = c === min ? 0 : counts[c - 1];
-      if (counts[c] - a > 1) sortByKey(keys, lo + a, lo + counts[c], d + 1);
-    }
-    counts.fill(0, min, max + 2);
-    keys.counts.push(counts);
-    return;
-  }
-  keys.counts.push(counts);
-  if (hi - lo <= INSERTION_MAX) insertionSort(keys, lo, hi, d);
-}
-
-/** Sorts order[lo, hi) stably by key bytes, the first `d` of which every key there shares. */
-function insertionSort(keys: Keys, lo: number, hi: number, d: number): void {
-  const { bytes, at, length, order } = keys;
-  const from = CHANGE_KEY_OFFSET + d;
-  for (let j = lo + 1; j < hi; j++) {
-    const r = order[j];
-    let i = j - 1;
-    while (i >= lo && compareBlobs(bytes, at[order[i]] + from, length[order[i]] - d, bytes, at[r] + from, length[r] - d) > 0) {
-      order[i + 1] = order[i];
-      i--;
-    }
-    order[i + 1] = r;
-  }
-}
-
 /**
  * True when bytes[a, a + la) and bytes[b, b + lb) are the same key; compared from the end,
  * where neighbours in key order differ (their start is a shared prefix).
@@ -364,20 +285,4 @@ function sameKey(bytes: Uint8Array, a: number, la: number, b: number, lb: number
   if (la !== lb) return false;
   for (let i = la - 1; i >= 0; i--) if (bytes[a + i] !== bytes[b + i]) return false;
   return true;
-}
-
-/**
- * x[a, a + la) against y[b, b + lb) as SQLite compares BLOBs: negative, 0 or positive.
- *
- * @example
- * ```ts
- * import { compareBlobs } from "./sqlite_chain_changes.ts";
- * const k = Uint8Array.of(1, 0, 2);
- * console.assert(compareBlobs(k, 0, 1, k, 0, 2) < 0 && compareBlobs(k, 2, 1, k, 0, 2) > 0);
- * ```
- */
-export function compareBlobs(x: Uint8Array, a: number, la: number, y: Uint8Array, b: number, lb: number): number {
-  const n = la < lb ? la : lb;
-  for (let i = 0; i < n; i++) if (x[a + i] !== y[b + i]) return x[a + i] - y[b + i];
-  return la - lb;
 }

@@ -81,6 +81,17 @@ describe("ChainChanges", () => {
     assert.deepEqual(listOf(c.lastInKeyOrder()), sqliteOrder(recs));
   });
 
+  test("lastInKeyOrder() orders a group of keys that tie on the four bytes after their shared prefix as SQLite does: zero bytes against a key's end, longer keys, bytes above 0x7f", () => {
+    const c = new ChainChanges({ start: 0, end: 3 }, new Map([[0, 0]]));
+    // One group of over 24 keys sharing [0x73, 0x6b]: sorted by the next four bytes, then the ties.
+    const tails = [[], [0], [0, 0], [0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 1], [1], [1, 0, 0, 0], [1, 0, 0, 0, 0], [1, 0, 0, 0, 2], [0xff, 0xff, 0xff, 0xff], [0xff, 0xff, 0xff, 0xff, 0], [0x80], [0x80, 0, 0, 1, 9, 9], [0x80, 0, 0, 1, 9], [0x7f, 0xff], [2, 2, 2, 2, 2, 2, 2], [2, 2, 2, 2, 2, 2], [2, 2, 2, 2, 1], [2, 2, 2, 2, 3], [2, 2, 2, 1], [2, 2, 2, 3], [3, 0, 0, 0, 0, 0, 0], [3, 0, 0], [3], [4, 5, 6, 7, 8]];
+    const recs: Rec[] = tails.map((t, i) => [1, 0, [0x73, 0x6b, ...t], i]);
+    // Each key twice, the later record last: in reverse, then again in order.
+    c.add(logOf(recs.slice().reverse().map(([kg, s, k]): Rec => [kg, s, k, 999])));
+    c.add(logOf(recs));
+    assert.deepEqual(listOf(c.lastInKeyOrder()), sqliteOrder(recs));
+  });
+
   for (const [name, range, sids, hinted] of [
     ["a few states", { start: 0, end: 15 }, [0, 1, 2], false],
     ["a few states, the files' size told up front", { start: 0, end: 15 }, [0, 1, 2], true],
