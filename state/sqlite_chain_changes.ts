@@ -191,7 +191,9 @@ export class ChainChanges {
       byteStarts[g] += byteStarts[g - 1];
     }
     const grouped = new Uint8Array(total);
-    const at = new Int32Array(n);
+    // The state ids are read no more (#groups() put them in groupOf): their array holds
+    // where each change starts in `grouped`, since fresh memory costs its first touch.
+    const at = this.#s;
     const keyLength = new Int32Array(n);
     const next = starts.slice(0, groups);
     const nextByte = byteStarts.slice(0, groups);
@@ -210,9 +212,11 @@ export class ChainChanges {
       if (size > 64) grouped.set(src.subarray(from + 1, from + size), to + 1);
       else for (let x = 1; x < size; x++) grouped[to + x] = src[from + x];
     }
-    // The per-record arrays are free now: the sort and the result reuse them, since fresh
-    // memory costs its first touch (pos in the state ids', tmp in the ends').
-    const pos = this.#s;
+    // The per-record arrays are free now: the sort and the result reuse them. pos is the
+    // records' starts' array, and so is the result's `at`: the dedupe below writes entry m
+    // after reading pos[j] and pos[j + 1], m ≤ j, so it never overwrites what it reads
+    // later. tmp is the ends'.
+    const pos = recordAt;
     for (let p = 0; p < n; p++) pos[p] = p;
     const sort: Keys = { bytes: grouped, at, length: keyLength, order: pos, tmp: recordEnd, counts: [] };
     let largest = 0;
