@@ -107,9 +107,12 @@ export class DirtyCapture {
     this.#changedOnly = changedOnly;
   }
 
-  /** The pass is over (or was never begun): size and value() are final. */
+  /**
+   * The pass is over (or was never begun): size and value() are final. With a sink, its
+   * pending keys are written too, even when the dirty list was empty at the snapshot point.
+   */
   get passed(): boolean {
-    return this.#listAt >= this.#listEnd;
+    return this.#listAt >= this.#listEnd && (this.#sink === undefined || this.#pendingWritten >= this.#pendingCount);
   }
 
   /**
@@ -144,7 +147,7 @@ export class DirtyCapture {
       }
     }
     this.#listAt = end;
-    if (end < this.#listEnd) return false;
+    if (!this.passed) return false;
     this.#list = [];
     return true;
   }

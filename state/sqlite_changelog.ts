@@ -272,7 +272,7 @@ export class ChangelogWriter {
     if (this.#kept !== undefined && this.#keptBytes + this.#at <= this.#memoryBytesMax) {
       // A last chunk much shorter than its buffer is copied: a storage that keeps what it is
       // handed (MemoryStorage) would keep the whole megabyte alive for it.
-      if (this.#at > 0) this.#kept.push(this.#at < this.#buf.length >> 2 ? this.#buf.slice(0, this.#at) : this.#buf.subarray(0, this.#at));
+      if (this.#at > 0) this.#kept.push(this.#at < this.#buf.length >> 1 ? this.#buf.slice(0, this.#at) : this.#buf.subarray(0, this.#at));
       this.#keptBytes += this.#at;
       // The last chunk is the caller's now: a record after finish() starts a buffer of its own.
       this.#at = 0;

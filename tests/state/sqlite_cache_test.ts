@@ -255,6 +255,23 @@ describe("EntryCache", () => {
     assert.deepEqual(es.filter((e) => e.pins > 0), []);
   });
 
+  test("a capture with a sink whose dirty list was empty at the snapshot point is not over until its pending keys are written", () => {
+    const b = new WriteBatch();
+    b.put(1, 0, Uint8Array.of(7), null, Uint8Array.of(FORMAT_VERSION, 9));
+    const writes = new PendingWrites();
+    writes.add([new CacheEntry(0, 7, 1, undefined, 9, 0)], b.bytes());
+    const c = new DirtyCapture(codecs);
+    c.takePending(writes, 1);
+    c.beginPass([], 0, 0, false);
+    const seen: unknown[] = [];
+    c.writeTo((e, bytes) => seen.push([e.canonical, decode(bytes!)]));
+    assert.equal(c.passed, false, "a pending key is still to be written");
+    assert.equal(c.pass(1), true);
+    assert.deepEqual(seen, [[7, 9]]);
+    assert.equal(c.size, 0, "nothing left to read out");
+    c.release();
+  });
+
   test("a sink that throws fails the capture with its first error; the pass ends and writes nothing after it", () => {
     const cache = cacheOf(100);
     const es = Array.from({ length: 4 }, (_, i) => put(cache, `k${i}`, i));

@@ -37,10 +37,10 @@ async function baseHeaderBytes(storage: MemoryStorage, h: KeyedStateHandle): Pro
   return [first[18], first[19]];
 }
 
-const native = (storage: MemoryStorage, dir: string, sub = 0, of = 1, cacheEntriesMax = 64) =>
+const native = (storage: MemoryStorage, dir: string, sub = 0, of = 1, cacheEntriesMax = 64, writeGroupRows = 16) =>
   new SqliteKeyedStateBackend(
     { maxParallelism: 128, range: keyGroupRangeFor(sub, of, 128), incremental: true, storage, uid: "op", subtaskIndex: sub, jobId: "img" },
-    { driver: sqliteDriver, directory: dir, cacheEntriesMax, nativeCheckpoints: true, writeGroupRows: 16 },
+    { driver: sqliteDriver, directory: dir, cacheEntriesMax, nativeCheckpoints: true, writeGroupRows },
   );
 
 /** A backend with a background writer up, holding `keys` values `prefix + key`, every one in its file. */
@@ -256,6 +256,60 @@ describe(`sqlite bases as page images (${sqliteDriver.name})`, { skip: !canImage
     second.release();
     third.release();
     assert.deepEqual(readdirSync(dir).filter((f) => /-base|\.log$/.test(f)), [], "no base or changelog of a failed snapshot is left");
+    b.dispose();
+  });
+  test("a base taken while the dirty list is empty keeps the written-back keys not yet sent to the writer", async () => {
+    const dir = mkdtempSync(join(directory, "empty-list-"));
+    const storage = new MemoryStorage();
+    // Groups never fill: every write-back stays in the group being gathered (unsent).
+    const b = native(storage, dir, 0, 1, 4000, 1_000_000);
+    assert.equal(await b.store.backgroundWriterReady(), true);
+    const v = b.valueState<string>("v");
+    const n = 1200;
+    for (let k = 0; k < n; k++) {
+      b.setCurrentKey(k);
+      v.update(`v${k}`);
+    }
+    // Reads of other keys evict the written keys (512 at a time); the sweep the last
+    // eviction starts empties the dirty list.
+    for (let k = n; k < n + 10_000 && b.store.dirtyEntries > 0; k++) {
+      b.setCurrentKey(k);
+      v.value();
+    }
+    assert.equal(b.store.dirtyEntries, 0);
+    assert.ok(b.store.pendingWrites > 0, "write-backs pending");
+    const h = await finish(b.snapshot(1));
+    const r = native(storage, dir, 0, 1, 10_000);
+    await r.restore([h]);
+    const lost: number[] = [];
+    for (let k = 0; k < n; k++) {
+      r.setCurrentKey(k);
+      if (r.valueState<string>("v").value() !== `v${k}`) lost.push(k);
+    }
+    assert.deepEqual(lost, [], `lost ${lost.length} keys`);
+    b.dispose();
+    r.dispose();
+  });
+
+  test("a storage that keeps what it is handed keeps no megabyte buffer for a changelog of a few bytes", async () => {
+    const dir = mkdtempSync(join(directory, "retained-"));
+    class Keeping extends MemoryStorage {
+      readonly buffers = new Map<string, ArrayBufferLike>();
+      override put(key: string, bytes: Uint8Array): Promise<void> {
+        this.buffers.set(key, bytes.buffer);
+        return super.put(key, bytes);
+      }
+    }
+    const storage = new Keeping();
+    const b = native(storage, dir, 0, 1, 1000);
+    const v = b.valueState<number>("v");
+    for (let cp = 1; cp <= 10; cp++) {
+      b.setCurrentKey(cp);
+      v.update(cp);
+      await finish(b.snapshot(cp));
+    }
+    const mib = [...new Set(storage.buffers.values())].reduce((n, buf) => n + buf.byteLength, 0) / 2 ** 20;
+    assert.ok(mib < 2, `${storage.buffers.size} small parts hold ${mib.toFixed(1)} MiB`);
     b.dispose();
   });
 });
