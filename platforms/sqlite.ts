@@ -5,7 +5,7 @@
  * synchronously afterwards. File operations use `node:fs`, which all three provide.
  * @module
  */
-import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import process from "node:process";
 import { ownBytes } from "../storage/adapter.ts";
@@ -33,6 +33,15 @@ function processIsAlive(pid: number): boolean {
     return true;
   } catch (e) {
     return (e as { code?: string }).code !== "ESRCH";
+  }
+}
+
+/** Linux's id of this process's pid namespace ("pid:[4026531836]"); "" elsewhere. */
+function pidNamespace(): string {
+  try {
+    return readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return "";
   }
 }
 
@@ -87,6 +96,6 @@ export const sqliteDriver: SqliteDriver = {
   renameFile: (from, to) => renameSync(from, to),
   listDirectory: (path) => readdirSync(path),
   removeFile: (path) => rmSync(path, { force: true }),
-  process: { pid: process.pid, host: hostname(), isAlive: processIsAlive },
+  process: { pid: process.pid, host: hostname(), pidNamespace: pidNamespace(), isAlive: processIsAlive },
   openWriter: openSqliteWriter,
 };

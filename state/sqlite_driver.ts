@@ -156,7 +156,13 @@ export interface SqliteDriver {
    * when it cannot tell (no permission to ask): a file is only removed when its owner is
    * known to be gone.
    */
-  readonly process: { readonly pid: number; readonly host: string; isAlive(pid: number): boolean };
+  readonly process: {
+    readonly pid: number;
+    readonly host: string;
+    /** The pid namespace the pid belongs to (Linux: /proc/self/ns/pid's link; "" where there is none). */
+    readonly pidNamespace: string;
+    isAlive(pid: number): boolean;
+  };
   /**
    * A background writer to the database file at `path` (opened when the first batch comes),
    * whose key groups are below `keyGroups`, where the runtime has threads; absent

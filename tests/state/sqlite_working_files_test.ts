@@ -5,21 +5,22 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
 import { SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
 import { keyGroupRangeFor } from "../../state/key_group.ts";
-import { sweepAbandonedFiles, workingFilePath } from "../../state/sqlite_working_files.ts";
+import { hostPart, sweepAbandonedFiles, workingFilePath } from "../../state/sqlite_working_files.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
 import { runChildJob } from "../child_job.ts";
 
 const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-working-files-"));
 const fixture = new URL("./fixtures/sqlite_working_files_owner.ts", import.meta.url).pathname;
-const host = hostname().replace(/[^A-Za-z0-9-]/g, "-").slice(0, 40);
+const host = hostPart(sqliteDriver.process);
+const sweeper = new URL("./fixtures/sqlite_working_files_sweeper.ts", import.meta.url).pathname;
+const canUnshare = spawnSync("unshare", ["-p", "-f", "--mount-proc", "true"]).status === 0;
 
 /** The pid of a process that has ended. */
 async function deadPid(): Promise<number> {
@@ -66,6 +67,50 @@ describe("sqlite working files", () => {
       assert.deepEqual(sweepAbandonedFiles(sqliteDriver, dir), [], "a directory is swept once per process");
     } finally {
       sleeper.kill("SIGKILL");
+    }
+  });
+
+  test("the host part tells apart hosts whose names share a prefix, and pid namespaces of one host name", () => {
+    const name = "weir-taskmanager-deployment-7d9f8c6b5-long-pod-name";
+    const parts = [
+      hostPart({ host: name, pidNamespace: "pid:[1]" }),
+      hostPart({ host: `${name}-other`, pidNamespace: "pid:[1]" }),
+      hostPart({ host: name, pidNamespace: "pid:[2]" }),
+    ];
+    assert.equal(new Set(parts).size, 3, parts.join(" "));
+    for (const p of parts) assert.match(p, /^[A-Za-z0-9-]+$/, "no dot or underscore: the tag stays parseable");
+    assert.equal(hostPart({ host: name, pidNamespace: "pid:[1]" }), parts[0], "the same for the same process");
+    // Another host with the same prefix: its pids are not this host's, its files stay.
+    const dir = mkdtempSync(join(directory, "long-host-"));
+    writeFileSync(join(dir, `weir.${parts[1]}.4242.0123abcd_j-op-0-1.db`), "x");
+    const driver = { ...sqliteDriver, process: { pid: 7, host: name, pidNamespace: "pid:[1]", isAlive: () => false } };
+    assert.deepEqual(sweepAbandonedFiles(driver, dir), []);
+  });
+
+  test("a live process's files stay when a process of the same host name in another pid namespace opens a backend in the directory", { skip: canUnshare ? false : "needs unshare -p (root on Linux)" }, async () => {
+    const dir = mkdtempSync(join(directory, "pid-ns-"));
+    let ownerPid = 0;
+    let kill: (() => void) | undefined;
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => (ready = r));
+    const run = runChildJob(fixture, [dir], (line, k) => {
+      ownerPid = line.pid as number;
+      kill = k;
+      ready();
+    }, 60_000);
+    try {
+      await isReady;
+      const mine = () => readdirSync(dir).filter((n) => n.includes(`.${ownerPid}.`));
+      assert.ok(mine().some((n) => n.endsWith(".db")));
+      // Containers of one Kubernetes pod, or docker --network host: one host name, pid namespaces of their own.
+      const runtime = "Deno" in globalThis ? [process.execPath, "run", "-A", "--no-check"] : [process.execPath];
+      const out = spawnSync("unshare", ["-p", "-f", "--mount-proc", ...runtime, sweeper, dir], { encoding: "utf8" });
+      assert.equal(out.status, 0, out.stderr);
+      assert.deepEqual(JSON.parse(out.stdout.trim().split("\n").pop()!).removed, [], "nothing of the live process is removed");
+      assert.ok(mine().some((n) => n.endsWith(".db")), "the live process still has its database");
+    } finally {
+      kill?.();
+      await run;
     }
   });
 
