@@ -354,10 +354,12 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
 
   #removeFiles(): void {
     for (const f of this.#files) {
-      // An image in memory has no file; its bytes are the storage's now, or nobody's.
+      // Parts in memory have no file; their bytes are the storage's now, or nobody's.
       if (f.partBytes) f.partBytes = f.partChecksums = undefined;
       else this.#init.driver.removeFiles(f.path);
     }
+    // Nor does the changelog keep them alive while this snapshot is referenced.
+    this.#log = undefined;
   }
 
   result(): IncrementalKeyedState {
