@@ -29,6 +29,15 @@ const KEPT_CHUNK_BYTES = 2 ** 20;
  * about 7 MB at 180 K records/s; longer epochs outgrow it and use the file as before.
  */
 export const CHANGELOG_MEMORY_BYTES = 16 * 2 ** 20;
+
+/**
+ * Bytes of changelogs kept in memory by every writer of this thread together, and the most
+ * they may be (64 MiB): a process running many subtasks of sqlite state, each with long
+ * epochs, keeps its memory bounded as that backend promises; past it, chunks go to files. A
+ * writer's bytes come back when its chunks are released (ChangelogWriter.release()). Tests
+ * may lower `max`.
+ */
+export const changelogMemory = { kept: 0, max: 64 * 2 ** 20 };
 /** A record's key starts this far into it: tag, key group, state id, key length. */
 export const RECORD_KEY_OFFSET = 13;
 /** The original-key length of a record whose key is its own (no original key). */
@@ -223,7 +232,7 @@ export class ChangelogWriter {
   #spill(): void {
     if (this.#at === 0) return;
     if (this.#kept !== undefined) {
-      if (this.#keptBytes + this.#at <= this.#memoryBytesMax) return this.#keep();
+      if (this.#mayKeep(this.#at)) return this.#keep();
       this.#toFile();
     }
     try {
@@ -235,9 +244,15 @@ export class ChangelogWriter {
   }
 
   /** The buffer becomes a kept chunk; the next records go to a new one. */
+  /** `n` bytes more may stay in memory: within this writer's bound and the thread's. */
+  #mayKeep(n: number): boolean {
+    return this.#keptBytes + n <= this.#memoryBytesMax && changelogMemory.kept + n <= changelogMemory.max;
+  }
+
   #keep(): void {
     this.#kept!.push(this.#buf.subarray(0, this.#at));
     this.#keptBytes += this.#at;
+    changelogMemory.kept += this.#at;
     this.#at = 0;
     this.#buf = new Uint8Array(KEPT_CHUNK_BYTES);
     this.#view = new DataView(this.#buf.buffer);
@@ -246,8 +261,8 @@ export class ChangelogWriter {
   /** Past the bound: the file is created with what was kept, and takes every record from now on. */
   #toFile(): void {
     const kept = this.#kept!;
+    this.release();
     this.#kept = undefined;
-    this.#keptBytes = 0;
     this.#create();
     for (const chunk of kept) {
       if (this.#failed) return;
@@ -265,15 +280,27 @@ export class ChangelogWriter {
   }
 
   /**
+   * Gives up the chunks kept in memory (they were uploaded, or are not needed): their bytes
+   * count no more against the thread's bound. Idempotent; `chunks` is empty after it.
+   */
+  release(): void {
+    if (this.#kept === undefined) return;
+    changelogMemory.kept -= this.#keptBytes;
+    this.#keptBytes = 0;
+    this.#kept = [];
+  }
+
+  /**
    * Appends what is buffered: the file (or, kept in memory, chunks) holds every record.
    * @throws {WeirError} `storage_failed` when some append failed
    */
   finish(): void {
-    if (this.#kept !== undefined && this.#keptBytes + this.#at <= this.#memoryBytesMax) {
+    if (this.#kept !== undefined && this.#mayKeep(this.#at)) {
       // A last chunk much shorter than its buffer is copied: a storage that keeps what it is
       // handed (MemoryStorage) would keep the whole megabyte alive for it.
       if (this.#at > 0) this.#kept.push(this.#at < this.#buf.length >> 1 ? this.#buf.slice(0, this.#at) : this.#buf.subarray(0, this.#at));
       this.#keptBytes += this.#at;
+      changelogMemory.kept += this.#at;
       // The last chunk is the caller's now: a record after finish() starts a buffer of its own.
       this.#at = 0;
       this.#buf = new Uint8Array(0);

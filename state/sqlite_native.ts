@@ -191,6 +191,8 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
       this.#files.push({ path: log.path, kind: "changelog", rows: 0, parts: 0, size: 0 });
       return;
     }
+    // A base's changelog is its captured values alone: the epoch's write-backs are in its image or copy.
+    log.release();
     driver.removeFiles(log.path);
     this.#files.push({ path, kind: "base", rows: 0, parts: 0, size: 0 });
     if (this.#image) return;
@@ -358,7 +360,8 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
       if (f.partBytes) f.partBytes = f.partChecksums = undefined;
       else this.#init.driver.removeFiles(f.path);
     }
-    // Nor does the changelog keep them alive while this snapshot is referenced.
+    // Nor does the changelog keep them alive while this snapshot is referenced, or count them.
+    this.#log?.release();
     this.#log = undefined;
   }
 

@@ -189,6 +189,7 @@ export class SqliteStateStore {
   }
 
   #removeLog(): void {
+    this.#log?.release();
     if (this.#log) this.#driver.removeFiles(this.#log.path);
     this.#log = undefined;
   }

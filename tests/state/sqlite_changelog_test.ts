@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
-import { ChangelogWriter, applyChangelog, readChangelog } from "../../state/sqlite_changelog.ts";
+import { ChangelogWriter, applyChangelog, changelogMemory, readChangelog } from "../../state/sqlite_changelog.ts";
 import { RowBytes } from "../../state/sqlite_row_bytes.ts";
 import type { SqliteDatabase } from "../../state/sqlite_driver.ts";
 import { WeirError } from "../../errors.ts";
@@ -169,6 +169,36 @@ describe(`ChangelogWriter and readChangelog (${sqliteDriver.name})`, () => {
     w.finish();
     assert.equal(w.chunks, undefined, "past the bound: in the file");
     assert.deepEqual(readAll(path).map((r) => r.kg), expected);
+  });
+
+  test("writers share the thread's bound on changelogs in memory: past it a writer's records go to its file; a release gives its bytes back", () => {
+    const saved = changelogMemory.max;
+    const base = changelogMemory.kept;
+    changelogMemory.max = base + 3 * 2 ** 20;
+    try {
+      const fill = (w: ChangelogWriter) => {
+        for (let i = 0; i < 10_000; i++) w.put(i % 128, 0, bytes(8, i), null, bytes(200, i)); // about 2.2 MB
+        w.finish();
+      };
+      const a = new ChangelogWriter(sqliteDriver, fresh(), false, 16 * 2 ** 20);
+      fill(a);
+      assert.ok(a.chunks !== undefined && changelogMemory.kept > base + 2 * 2 ** 20, "the first stays in memory");
+      const bPath = fresh();
+      const b = new ChangelogWriter(sqliteDriver, bPath, false, 16 * 2 ** 20);
+      fill(b);
+      assert.equal(b.chunks, undefined, "the second outgrew what the thread may keep: in its file");
+      assert.equal(readAll(bPath).length, 10_000);
+      a.release();
+      a.release();
+      assert.equal(changelogMemory.kept, base, "released once, whatever the calls");
+      const c = new ChangelogWriter(sqliteDriver, fresh(), false, 16 * 2 ** 20);
+      fill(c);
+      assert.ok(c.chunks !== undefined, "room again after the release");
+      c.release();
+      assert.equal(changelogMemory.kept, base);
+    } finally {
+      changelogMemory.max = saved;
+    }
   });
 
   test("a writer opened with append adds to the file; without it starts the file empty", () => {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
 import { SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
+import { changelogMemory } from "../../state/sqlite_changelog.ts";
 import { WeirError } from "../../errors.ts";
 import type { KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
 import { keyGroupOf, keyGroupRangeFor } from "../../state/key_group.ts";
@@ -311,5 +312,30 @@ describe(`sqlite bases as page images (${sqliteDriver.name})`, { skip: !canImage
     const mib = [...new Set(storage.buffers.values())].reduce((n, buf) => n + buf.byteLength, 0) / 2 ** 20;
     assert.ok(mib < 2, `${storage.buffers.size} small parts hold ${mib.toFixed(1)} MiB`);
     b.dispose();
+  });
+  test("changelogs kept in memory count against the thread's bound only until their checkpoint is done or released", async () => {
+    const dir = mkdtempSync(join(directory, "memory-bound-"));
+    const before = changelogMemory.kept;
+    const storage = new MemoryStorage();
+    const b = native(storage, dir, 0, 1, 200);
+    const v = b.valueState<string>("v");
+    const fill = (round: number) => {
+      for (let k = 0; k < 3000; k++) {
+        b.setCurrentKey(k);
+        v.update(`${round}-${k}`.padEnd(100, "."));
+      }
+    };
+    fill(0);
+    await finish(b.snapshot(1));
+    fill(1);
+    await finish(b.snapshot(2));
+    fill(2);
+    const dropped = b.snapshot(3);
+    await dropped.step(1000);
+    dropped.release();
+    for (let round = 3; round < 8; round++) fill(round); // over a megabyte: a chunk is kept
+    assert.ok(changelogMemory.kept > before, "the epoch's changelog is in memory");
+    b.dispose();
+    assert.equal(changelogMemory.kept, before, "every byte given back");
   });
 });
