@@ -12,6 +12,7 @@
  * @module
  */
 import { CollectSink } from "../connectors/collect_sink.ts";
+import { changelogMemory } from "../state/sqlite_changelog.ts";
 import { setDirectoryOpener } from "../storage/directory.ts";
 import type { Pair, WindowCount } from "./checkers.ts";
 import { type SimMode, drawConfig } from "./config.ts";
@@ -52,6 +53,9 @@ export async function runSeed(
   const firstJobId = simJobId(root.fork("job-id"));
   const parts = { storage, sink, windows, beforeStep: stepHook(state), coordinatorFaults: coordinatorFaults(state), network: seedNetwork(state) };
 
+  // A seed is a world of its own: what a previous seed's dead processes kept in memory (a
+  // crashed process never releases its changelogs) must not shrink this one's room.
+  changelogMemory.kept = 0;
   const previousOpener = openSavepointDirectories(state);
   scheduleOperatorActions(state);
   trapRejections();
