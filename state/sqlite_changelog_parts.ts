@@ -23,7 +23,7 @@ import { NO_ORIGINAL_KEY, RECORD_KEY_OFFSET, recordU32, scanChangelog } from "./
  * // One tombstone (key group 1, state 0, key [7]) cut after its fifth byte.
  * const log = Uint8Array.of(0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 7);
  * const keys: number[] = [];
- * let bytes = log;
+ * let bytes: Uint8Array = log;
  * scanChangelogParts([log.subarray(0, 5), log.subarray(5)], "doc.log", (b) => (bytes = b), (_at, _end, _kg, _s, kAt) => keys.push(bytes[kAt]));
  * console.assert(keys.length === 1 && keys[0] === 7);
  * ```
