@@ -169,10 +169,19 @@ export class DirtyCapture {
     return n;
   }
 
+  /**
+   * `e`, not yet visited, holds a value of the snapshot point this capture takes: dirty then,
+   * and with `changedOnly` changed in its epoch. Changed after the snapshot point, it was
+   * visited then; clean then, it is not taken.
+   */
+  #belongs(e: CacheEntry): boolean {
+    return e.dirty && (this.#changedOnly ? e.epoch === this.#epoch : e.epoch <= this.#epoch);
+  }
+
   /** The pass's visit() of a capture with a sink: the value goes to the sink, not taken. */
   #write(e: CacheEntry): void {
     e.seenBy = this;
-    if (!e.dirty || (this.#changedOnly ? e.epoch !== this.#epoch : e.epoch > this.#epoch) || this.#failure !== undefined) return;
+    if (!this.#belongs(e) || this.#failure !== undefined) return;
     const mem = e.mem;
     try {
       this.#sink!(e, undefined, mem === undefined ? undefined : this.#codecs.get(e.sid)!.toStored(mem));
@@ -187,8 +196,7 @@ export class DirtyCapture {
    */
   visit(e: CacheEntry): void {
     e.seenBy = this;
-    // Changed after the snapshot point, it was visited then; clean then, it is not taken.
-    if (e.dirty && (this.#changedOnly ? e.epoch === this.#epoch : e.epoch <= this.#epoch)) {
+    if (this.#belongs(e)) {
       // Still tied to an earlier snapshot that has not written it yet: that one encodes it now.
       e.capture?.preserve(e);
       this.take(e);

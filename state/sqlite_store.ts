@@ -189,8 +189,10 @@ export class SqliteStateStore {
   }
 
   #removeLog(): void {
-    this.#log?.release();
-    if (this.#log) this.#driver.removeFiles(this.#log.path);
+    if (this.#log) {
+      this.#log.release();
+      this.#driver.removeFiles(this.#log.path);
+    }
     this.#log = undefined;
   }
 
