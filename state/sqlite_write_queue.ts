@@ -92,6 +92,8 @@ export class WriteBackQueue {
   readonly #keyGroups: number;
   /** SqliteBackendOptions.waitForWriter: nothing here depends on the writer thread's pace. */
   readonly #waitForWriter: boolean;
+  /** A writer waited for did not come up: later write-backs are written here without waiting again. */
+  #writerLate = false;
 
   /**
    * Key groups are below `keyGroups`. `open` starts the background writer when the first batch comes, and batches go to it
@@ -138,7 +140,7 @@ export class WriteBackQueue {
     if (this.#open === undefined) return applyWriteBatches(this.#db, [batch.bytes()], this.#keyGroups);
     const writer = (this.#writer ??= this.#open());
     // Not up yet (it starts on the thread's next turns): this one is written here.
-    if (!writer.ready() && this.#pendingKeys === 0 && !(this.#waitForWriter && writer.waitReady(READY_WAIT_MS))) return applyWriteBatches(this.#db, [batch.bytes()], this.#keyGroups);
+    if (!writer.ready() && this.#pendingKeys === 0 && !this.#waitedForWriter(writer)) return applyWriteBatches(this.#db, [batch.bytes()], this.#keyGroups);
     const failed = writer.failure();
     if (failed !== undefined) throw new WeirError("storage_failed", failed);
     const group = this.#gathering;
@@ -162,6 +164,17 @@ export class WriteBackQueue {
     this.#pendingKeys += entries.length;
     if (writes.length >= this.#groupRows || group.bytes >= GROUP_BYTES) this.#send(writer);
     else this.#prune();
+  }
+
+  /**
+   * With waitForWriter, waits once for a writer not up yet: true when it came up. One that
+   * did not within READY_WAIT_MS is not waited for again (each write-back would block).
+   */
+  #waitedForWriter(writer: SqliteBackgroundWriter): boolean {
+    if (!this.#waitForWriter || this.#writerLate) return false;
+    if (writer.waitReady(READY_WAIT_MS)) return true;
+    this.#writerLate = true;
+    return false;
   }
 
   /** Sends the gathered group; returns its sequence number. */

@@ -9,9 +9,14 @@ import { stateCodec } from "../../state/sqlite_forms.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
 import type { KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
 import { WeirError } from "../../errors.ts";
-import { decode } from "../../codec/cbor.ts";
+import { FORMAT_VERSION, decode } from "../../codec/cbor.ts";
 import { ModelState } from "./sqlite_model_state.ts";
 import { SimPrng } from "../../sim/prng.ts";
+import { SCHEMA } from "../../state/sqlite_store.ts";
+import { WriteBackQueue } from "../../state/sqlite_write_queue.ts";
+import { WriteBatch } from "../../state/sqlite_write_batch.ts";
+import { CacheEntry } from "../../state/sqlite_cache_entry.ts";
+import type { SqliteBackgroundWriter } from "../../state/sqlite_driver.ts";
 
 const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-write-queue-"));
 let files = 0;
@@ -109,6 +114,23 @@ describe(`SQLite write-backs on a background writer (${sqliteDriver.name})`, () 
     assert.ok(waiting.pendingWrites < 64, `${waiting.pendingWrites} pending: the gathering group only`);
     capture.release();
     waiting.dispose();
+  });
+
+  test("with waitForWriter, a writer that never comes up is waited for once; later write-backs go to the file at once", () => {
+    const db = sqliteDriver.open(":memory:");
+    db.exec(SCHEMA);
+    let waits = 0;
+    const never = { ready: () => false, waitReady: () => (waits++, false), terminate: () => {} } as unknown as SqliteBackgroundWriter;
+    const q = new WriteBackQueue(db, 128, () => never, 64, true);
+    for (let i = 0; i < 3; i++) {
+      const b = new WriteBatch();
+      b.put(1, 0, Uint8Array.of(i), null, Uint8Array.of(FORMAT_VERSION, i));
+      q.write(b, [new CacheEntry(0, i, 1, undefined, i, 0)]);
+    }
+    assert.equal(waits, 1, "waited once");
+    assert.equal(q.pendingKeys, 0, "every batch written here");
+    assert.equal(db.prepare("SELECT count(*) AS n FROM kv").get()!.n, 3);
+    db.close();
   });
 
   test("a failed transaction fails the next write-back with storage_failed naming the file; its keys are kept", async () => {
