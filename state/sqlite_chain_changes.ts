@@ -19,7 +19,6 @@ import { RECORD_KEY_OFFSET } from "./sqlite_changelog.ts";
 import { scanChangelogParts } from "./sqlite_changelog_parts.ts";
 import { CHANGE_KEY_OFFSET, type Keys, groupScratch, sortGroup } from "./sqlite_key_sort.ts";
 
-export { CHANGE_KEY_OFFSET };
 
 /** One changelog file's bytes, and how to name it in errors. */
 export interface ChangelogBytes {

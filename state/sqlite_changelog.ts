@@ -249,12 +249,16 @@ export class ChangelogWriter {
     return this.#keptBytes + n <= this.#memoryBytesMax && changelogMemory.kept + n <= changelogMemory.max;
   }
 
-  #keep(): void {
-    this.#kept!.push(this.#buf.subarray(0, this.#at));
+  #keep(last = false): void {
+    // A last chunk much shorter than its buffer is copied: a storage that keeps what it is
+    // handed (MemoryStorage) would keep the whole megabyte alive for it.
+    const short = last && this.#at < this.#buf.length >> 1;
+    if (this.#at > 0) this.#kept!.push(short ? this.#buf.slice(0, this.#at) : this.#buf.subarray(0, this.#at));
     this.#keptBytes += this.#at;
     changelogMemory.kept += this.#at;
     this.#at = 0;
-    this.#buf = new Uint8Array(KEPT_CHUNK_BYTES);
+    // After the last chunk a record (after finish()) starts a buffer of its own.
+    this.#buf = new Uint8Array(last ? 0 : KEPT_CHUNK_BYTES);
     this.#view = new DataView(this.#buf.buffer);
   }
 
@@ -295,18 +299,7 @@ export class ChangelogWriter {
    * @throws {WeirError} `storage_failed` when some append failed
    */
   finish(): void {
-    if (this.#kept !== undefined && this.#mayKeep(this.#at)) {
-      // A last chunk much shorter than its buffer is copied: a storage that keeps what it is
-      // handed (MemoryStorage) would keep the whole megabyte alive for it.
-      if (this.#at > 0) this.#kept.push(this.#at < this.#buf.length >> 1 ? this.#buf.slice(0, this.#at) : this.#buf.subarray(0, this.#at));
-      this.#keptBytes += this.#at;
-      changelogMemory.kept += this.#at;
-      // The last chunk is the caller's now: a record after finish() starts a buffer of its own.
-      this.#at = 0;
-      this.#buf = new Uint8Array(0);
-      this.#view = new DataView(this.#buf.buffer);
-      return;
-    }
+    if (this.#kept !== undefined && this.#mayKeep(this.#at)) return this.#keep(true);
     this.#spill();
     if (this.#failed) throw this.#failed;
   }

@@ -9,7 +9,8 @@
  */
 import { WeirError } from "../errors.ts";
 import { BulkRowWriter } from "./sqlite_bulk.ts";
-import { CHANGE_KEY_OFFSET, ChainChanges, type SortedChanges } from "./sqlite_chain_changes.ts";
+import { ChainChanges, type SortedChanges } from "./sqlite_chain_changes.ts";
+import { CHANGE_KEY_OFFSET } from "./sqlite_key_sort.ts";
 import { NO_ORIGINAL_KEY, recordBytes, recordU32, recordValueAt, writeRecord } from "./sqlite_changelog.ts";
 import type { SqliteDatabase } from "./sqlite_driver.ts";
 import { inTransaction } from "./sqlite_transaction.ts";

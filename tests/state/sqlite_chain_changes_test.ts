@@ -4,7 +4,8 @@ import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { WeirError } from "../../errors.ts";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
-import { CHANGE_KEY_OFFSET, ChainChanges, type SortedChanges } from "../../state/sqlite_chain_changes.ts";
+import { ChainChanges, type SortedChanges } from "../../state/sqlite_chain_changes.ts";
+import { CHANGE_KEY_OFFSET } from "../../state/sqlite_key_sort.ts";
 import { ChangelogWriter } from "../../state/sqlite_changelog.ts";
 import { SimPrng } from "../../sim/prng.ts";
 
