@@ -21,6 +21,32 @@ const POOL_MAX = 16_384;
 const SWEEP_PER_KEY = 8;
 
 /**
+ * Cached keys per Map, about, beyond which a state's keys are split into more Maps. A Map
+ * whose keys come and go is rebuilt whole now and then (its deleted slots reclaimed): one
+ * Map of a 100 K-key cache took 40–56 ms each time on a 2-core VM (Bun), about once a second
+ * with every record missing; a Map of a thousand keys takes well under a millisecond.
+ */
+const KEYS_PER_MAP = 1024;
+/** Maps per state at most. */
+const MAX_MAPS = 256;
+
+/**
+ * Which of a state's `mask + 1` Maps holds a canonical key (number, string, boolean or
+ * bigint: key_group.ts): a multiplicative hash of the number, or of a string's length and
+ * first, middle and last characters, its top bits. Not hashKey(): a hit must stay one cheap
+ * step, and a skewed split costs only the larger Maps' rebuilds.
+ */
+function mapIndex(canonical: unknown, mask: number): number {
+  let h: number;
+  if (typeof canonical === "number") h = canonical | 0;
+  else if (typeof canonical === "string") {
+    const n = canonical.length;
+    h = n === 0 ? 0 : n ^ Math.imul(canonical.charCodeAt(n - 1), 31) ^ Math.imul(canonical.charCodeAt(n >> 1), 961) ^ Math.imul(canonical.charCodeAt(0), 29791);
+  } else return 0;
+  return (Math.imul(h, 0x9e3779b1) >>> 16) & mask;
+}
+
+/**
  * Cached keys per state id, at most `capacity` in all before victims are taken.
  *
  * @example
@@ -37,8 +63,12 @@ export class EntryCache {
   readonly capacity: number;
   /** Victims per takeVictims(): small, so that writing the dirty ones back is a short pause. */
   readonly batch: number;
-  readonly #maps = new Map<number, Map<unknown, CacheEntry>>();
+  /** State id → its Maps (mapIndex()). */
+  readonly #maps = new Map<number, Map<unknown, CacheEntry>[]>();
+  /** Every state's Maps, in the order the CLOCK hand passes them. */
   readonly #mapList: Map<unknown, CacheEntry>[] = [];
+  /** Maps per state, less one. */
+  readonly #mask: number;
   #size = 0;
   /** The dirty list: append-only while a sweep is on (captures pass over it as it is). */
   #dirty: CacheEntry[] = [];
@@ -61,6 +91,9 @@ export class EntryCache {
     this.capacity = capacity;
     this.#pool = { free: [], max: Math.min(capacity, POOL_MAX) };
     this.batch = Math.max(1, Math.min(batchMax, Math.floor(capacity / 4)));
+    let maps = 1;
+    while (maps < MAX_MAPS && maps * KEYS_PER_MAP < capacity) maps *= 2;
+    this.#mask = maps - 1;
   }
 
   /** The capture epoch: bumped by capture(). */
@@ -85,19 +118,32 @@ export class EntryCache {
 
   declare(sid: number): void {
     if (this.#maps.has(sid)) return;
-    const m = new Map<unknown, CacheEntry>();
-    this.#maps.set(sid, m);
-    this.#mapList.push(m);
+    const maps = Array.from({ length: this.#mask + 1 }, () => new Map<unknown, CacheEntry>());
+    this.#maps.set(sid, maps);
+    this.#mapList.push(...maps);
   }
 
   /**
-   * The cached keys of state `sid`.
+   * The Map that holds (or would hold) `canonical` of state `sid`.
    * @throws {WeirError} `invariant_broken` when the state was not declared
    */
-  map(sid: number): Map<unknown, CacheEntry> {
-    const m = this.#maps.get(sid);
-    if (!m) throw new WeirError("invariant_broken", `SQLite state id ${sid} was used before it was declared`);
-    return m;
+  #mapOf(sid: number, canonical: unknown): Map<unknown, CacheEntry> {
+    const maps = this.#maps.get(sid);
+    if (!maps) throw new WeirError("invariant_broken", `SQLite state id ${sid} was used before it was declared`);
+    return maps[mapIndex(canonical, this.#mask)];
+  }
+
+  /**
+   * The cached entry of `canonical` in state `sid`, if any.
+   * @throws {WeirError} `invariant_broken` when the state was not declared
+   */
+  find(sid: number, canonical: unknown): CacheEntry | undefined {
+    return this.#mapOf(sid, canonical).get(canonical);
+  }
+
+  /** Every cached entry of state `sid` (a copy; for tests and checks). */
+  entries(sid: number): CacheEntry[] {
+    return (this.#maps.get(sid) ?? []).flatMap((m) => [...m.values()]);
   }
 
   /**
@@ -124,7 +170,7 @@ export class EntryCache {
   }
 
   insert(e: CacheEntry): void {
-    this.map(e.sid).set(e.canonical, e);
+    this.#mapOf(e.sid, e.canonical).set(e.canonical, e);
     e.cached = true;
     this.#size++;
   }
@@ -252,8 +298,8 @@ export class EntryCache {
       if (e === undefined) break;
       if (e.hit) e.hit = false;
       else if (e !== spare) {
-        // Out of its Map at once: the second turn passes the keys the first took again.
-        this.#maps.get(e.sid)!.delete(e.canonical);
+        // Out of its Map (the hand's) at once: the second turn passes the keys the first took again.
+        this.#mapList[this.#handAt].delete(e.canonical);
         e.cached = false;
         victims.push(e);
       }
@@ -304,7 +350,7 @@ export class EntryCache {
     this.#endPass();
     // The entries dropped here keep `cached` and are never reused: nothing need be known of
     // who still holds them.
-    for (const m of this.#maps.values()) m.clear();
+    for (const m of this.#mapList) m.clear();
     for (const e of this.#dirty) e.listed = false;
     this.#dirty = [];
     this.#swept = undefined;

@@ -242,7 +242,7 @@ export class SqliteStateStore {
 
   /** The value of `canonical` in state `sid` (undefined: none), loaded into the cache. */
   read(sid: number, canonical: unknown, key: unknown): unknown {
-    const e = this.#cache.map(sid).get(canonical);
+    const e = this.#cache.find(sid, canonical);
     if (e !== undefined) {
       e.hit = true;
       // The caller may change an object in place: a snapshot that holds it takes a copy first.
@@ -266,7 +266,7 @@ export class SqliteStateStore {
   /** Sets the value of `canonical` (undefined deletes it); written to the file on eviction or flush. */
   write(sid: number, canonical: unknown, key: unknown, mem: unknown): void {
     const cache = this.#cache;
-    const e = cache.map(sid).get(canonical);
+    const e = cache.find(sid, canonical);
     if (e !== undefined) {
       // A snapshot holding the old value by reference keeps it.
       cache.use(e);
@@ -285,7 +285,7 @@ export class SqliteStateStore {
    * @throws {WeirError} `invariant_broken` when the key is not cached (read it first)
    */
   touch(sid: number, canonical: unknown): void {
-    const e = this.#cache.map(sid).get(canonical);
+    const e = this.#cache.find(sid, canonical);
     if (e === undefined) throw new WeirError("invariant_broken", `SQLite state ${sid}: key ${String(canonical)} changed in place but is not cached`);
     this.#cache.changed(e);
   }

@@ -27,7 +27,7 @@ function put(cache: EntryCache, key: string, mem: unknown = key, sid = 0): Cache
 
 /** The keys cached now, over every state, counted one by one. */
 function cachedKeys(cache: EntryCache, sids = [0]): string[] {
-  return sids.flatMap((sid) => [...cache.map(sid).keys()].map((k) => `${sid}:${String(k)}`));
+  return sids.flatMap((sid) => cache.entries(sid).map((e) => `${sid}:${String(e.canonical)}`));
 }
 
 describe("EntryCache", () => {
@@ -44,7 +44,7 @@ describe("EntryCache", () => {
     put(cache, "n0");
     put(cache, "n1");
     assert.deepEqual(cache.takeVictims().map((e) => e.canonical), ["k3", "k5"]);
-    assert.ok(cache.map(0).has("k2") && cache.map(0).has("k4"));
+    assert.ok(cache.find(0, "k2") && cache.find(0, "k4"));
     assert.equal(es[2].hit, false, "a spared key loses its second chance");
     assert.equal(cache.size, 7);
     assert.equal(cache.size, cachedKeys(cache).length);
@@ -83,11 +83,11 @@ describe("EntryCache", () => {
     assert.ok(v2.length >= cache.batch);
     assert.equal(cache.size, 100);
     assert.equal(cache.size, cachedKeys(cache, sids).length);
-    for (const v of [...v1, ...v2]) assert.ok(!cache.map(v.sid).has(v.canonical), `victim ${String(v.canonical)} left the cache`);
+    for (const v of [...v1, ...v2]) assert.ok(!cache.find(v.sid, v.canonical), `victim ${String(v.canonical)} left the cache`);
     // Many rounds with some keys used between them: the count stays true.
     for (let round = 0; round < 50; round++) {
       for (let i = 0; i < 40; i++) put(cache, `r${round}-${i}`, i, (round + i) % 3);
-      for (const sid of sids) for (const [j, e] of [...cache.map(sid).values()].entries()) if (j % 3 === round % 3) e.hit = true;
+      for (const sid of sids) for (const [j, e] of cache.entries(sid).entries()) if (j % 3 === round % 3) e.hit = true;
       while (cache.overfull) {
         const v = cache.takeVictims();
         assert.equal(new Set(v).size, v.length, `round ${round}: no key is a victim twice`);
@@ -315,7 +315,7 @@ describe("EntryCache", () => {
     cache.cleaned([es[1]]);
     cache.clear();
     assert.equal(cache.size, 0);
-    assert.equal(cache.map(0).size, 0);
+    assert.equal(cache.entries(0).length, 0);
     assert.deepEqual(cache.dirtyEntries(), []);
     // The cache works on after a clear: the hand starts afresh.
     for (let i = 0; i < 5; i++) put(cache, `n${i}`);
@@ -465,7 +465,7 @@ describe("EntryCache", () => {
 
   test("map() refuses a state id that was never declared", () => {
     const cache = cacheOf(4);
-    assert.throws(() => cache.map(7), (err: unknown) => err instanceof WeirError && err.code === "invariant_broken" && /7/.test(err.message));
+    assert.throws(() => cache.find(7, "k"), (err: unknown) => err instanceof WeirError && err.code === "invariant_broken" && /7/.test(err.message));
   });
 });
 
