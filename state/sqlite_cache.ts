@@ -32,33 +32,22 @@ const MAX_MAPS = 256;
 
 /**
  * Which of a state's `mask + 1` Maps holds a canonical key (number, string, boolean or
- * bigint: key_group.ts): a multiplicative hash of the number, or of a string's length and
- * first, middle and last characters, its top bits. Not hashKey(): a hit must stay one cheap
- * step, and a skewed split costs only the larger Maps' rebuilds.
+ * bigint: key_group.ts): the top bits of a multiplicative hash of the number, or of an FNV
+ * hash of a string's length, last 12 and first 4 characters. Not hashKey(): a hit must stay
+ * cheap, and a skewed split costs only the larger Maps' rebuilds.
  */
-function mapIndex(canonical: unknown, mask: number): number {
+export function mapIndex(canonical: unknown, mask: number): number {
   let h: number;
   if (typeof canonical === "number") h = canonical | 0;
   else if (typeof canonical === "string") {
     const n = canonical.length;
-    h = n === 0 ? 0 : n ^ Math.imul(canonical.charCodeAt(n - 1), 31) ^ Math.imul(canonical.charCodeAt(n >> 1), 961) ^ Math.imul(canonical.charCodeAt(0), 29791);
+    h = n;
+    for (let i = n > 12 ? n - 12 : 0; i < n; i++) h = Math.imul(h ^ canonical.charCodeAt(i), 0x01000193);
+    for (let i = 0; i < 4 && i < n - 12; i++) h = Math.imul(h ^ canonical.charCodeAt(i), 0x01000193);
   } else return 0;
   return (Math.imul(h, 0x9e3779b1) >>> 16) & mask;
 }
 
-/**
- * Cached keys per state id, at most `capacity` in all before victims are taken.
- *
- * @example
- * ```ts
- * import { EntryCache } from "./sqlite_cache.ts";
- * import { CacheEntry } from "./sqlite_cache_entry.ts";
- * const cache = new EntryCache(2);
- * cache.declare(0);
- * for (const k of ["a", "b", "c"]) cache.insert(new CacheEntry(0, k, 0, undefined, 1, cache.epoch));
- * console.assert(cache.overfull && cache.takeVictims().length === 1 && cache.size === 2);
- * ```
- */
 export class EntryCache {
   readonly capacity: number;
   /** Victims per takeVictims(): small, so that writing the dirty ones back is a short pause. */

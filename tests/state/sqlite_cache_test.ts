@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { EntryCache } from "../../state/sqlite_cache.ts";
+import { EntryCache, mapIndex } from "../../state/sqlite_cache.ts";
 import { DirtyCapture } from "../../state/sqlite_capture.ts";
 import { CacheEntry } from "../../state/sqlite_cache_entry.ts";
 import type { StateCodec } from "../../state/sqlite_store.ts";
@@ -19,7 +19,7 @@ function cacheOf(capacity: number, sids = [0]): EntryCache {
   return cache;
 }
 
-function put(cache: EntryCache, key: string, mem: unknown = key, sid = 0): CacheEntry {
+function put(cache: EntryCache, key: unknown, mem: unknown = key, sid = 0): CacheEntry {
   const e = new CacheEntry(sid, key, 0, undefined, mem, cache.epoch);
   cache.insert(e);
   return e;
@@ -463,9 +463,61 @@ describe("EntryCache", () => {
     capture.release();
   });
 
-  test("map() refuses a state id that was never declared", () => {
+  test("find() refuses a state id that was never declared", () => {
     const cache = cacheOf(4);
     assert.throws(() => cache.find(7, "k"), (err: unknown) => err instanceof WeirError && err.code === "invariant_broken" && /7/.test(err.message));
+  });
+
+  test("a large cache splits each state's keys into Maps: every key is found, victims leave, keys used every turn stay, and the size stays true", () => {
+    const sids = [0, 1];
+    const cache = cacheOf(20_000, sids);
+    const keyOf = (sid: number, i: number): unknown => (sid === 0 ? i : `user-${i}`);
+    const hot = new Set<unknown>();
+    for (let i = 0; i < 100; i++) hot.add(keyOf(i % 2, i * 7));
+    const taken = new Set<CacheEntry>();
+    for (let i = 0; i < 60_000; i++) {
+      const sid = i % 2;
+      const e = put(cache, keyOf(sid, i) as string, i, sid);
+      // A hot key missing is read in again, as a store does; once the cache is full and
+      // turning, every key used between turns stays.
+      for (const k of hot) {
+        const hsid = typeof k === "number" ? 0 : 1;
+        const h = cache.find(hsid, k);
+        if (h) h.hit = true;
+        else if (i > 30_000) assert.fail(`hot key ${String(k)} was evicted at ${i}`);
+        else if (taken.size > 0) put(cache, k, 0, hsid);
+      }
+      if (!cache.overfull) continue;
+      for (const v of cache.takeVictims(e)) {
+        assert.ok(!taken.has(v), `key ${String(v.canonical)} taken twice`);
+        taken.add(v);
+        assert.equal(cache.find(v.sid, v.canonical), undefined, `victim ${String(v.canonical)} is still found`);
+      }
+      if (i % 5000 === 4999) assert.equal(cache.size, cachedKeys(cache, sids).length, `after ${i + 1} keys`);
+    }
+    assert.ok(taken.size >= 40_000, `${taken.size} victims`);
+    for (const sid of sids) for (const e of cache.entries(sid)) assert.equal(cache.find(sid, e.canonical), e);
+  });
+});
+
+describe("mapIndex()", () => {
+  test("spreads sequential numbers, numbered strings and words over a state's Maps evenly", () => {
+    const mask = 127;
+    const sets: [string, unknown[]][] = [
+      ["numbers", Array.from({ length: 100_000 }, (_, i) => i)],
+      ["multiples of 128", Array.from({ length: 100_000 }, (_, i) => i * 128)],
+      ["negative and large numbers", Array.from({ length: 100_000 }, (_, i) => -i * 1_000_003 - 1e12)],
+      ["numbered strings", Array.from({ length: 100_000 }, (_, i) => `user-${i}`)],
+      ["zero-padded strings", Array.from({ length: 100_000 }, (_, i) => String(i).padStart(8, "0"))],
+    ];
+    for (const [what, keys] of sets) {
+      const counts = new Array(mask + 1).fill(0);
+      for (const k of keys) counts[mapIndex(k, mask)]++;
+      const mean = keys.length / (mask + 1);
+      assert.ok(Math.max(...counts) < 2 * mean, `${what}: the fullest Map holds ${Math.max(...counts)} keys, the mean is ${mean}`);
+    }
+    assert.equal(mapIndex(true, mask), 0);
+    assert.equal(mapIndex("", mask), mapIndex("", mask));
   });
 });
 
