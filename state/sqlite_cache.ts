@@ -19,6 +19,12 @@ const POOL_MAX = 16_384;
 
 /** Keys of the dirty list a sweep passes over per key listed or written back. */
 const SWEEP_PER_KEY = 8;
+/**
+ * Keys a sweep passes over per write-back at most: 8 per key of a 2 048-key write-back were
+ * 16 K keys scattered over the heap, 2–10 ms on a 2-core VM. Reads alone list no key, so a
+ * sweep that a write-back carries on this slowly still ends.
+ */
+const SWEEP_PER_WRITE_BACK = 2048;
 
 /**
  * Cached keys per Map, about, beyond which a state's keys are split into more Maps. A Map
@@ -214,7 +220,7 @@ export class EntryCache {
     }
     // Here too, not only in changed(): reads alone write dirty keys back as they evict
     // them, and a list never compacted would hold every key that was dirty.
-    this.#sweepIfSparse(SWEEP_PER_KEY * entries.length);
+    this.#sweepIfSparse(Math.min(SWEEP_PER_KEY * entries.length, SWEEP_PER_WRITE_BACK));
   }
 
   /**

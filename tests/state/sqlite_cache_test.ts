@@ -138,9 +138,13 @@ describe("EntryCache", () => {
     const cache = cacheOf(10_000);
     const es = Array.from({ length: 5000 }, (_, i) => put(cache, `k${i}`));
     for (const e of es) cache.changed(e);
-    cache.cleaned(es.slice(0, 4000));
+    // Write-backs of 500 keys, each carrying the sweep on by 2 048 keys at most; the second
+    // round (keys clean already) stands for later write-backs.
+    for (let round = 0; round < 2; round++) for (let i = 0; i < 4000; i += 500) cache.cleaned(es.slice(i, i + 500));
     assert.equal(cache.dirtyCount, 1000);
-    assert.ok(es.slice(0, 4000).every((e) => !e.listed), "the dirty list no longer holds the clean keys");
+    // Clean keys may linger in the list up to 1 024 (or an eighth of the dirty ones) before a sweep is due.
+    const lingering = es.slice(0, 4000).filter((e) => e.listed).length;
+    assert.ok(lingering <= 1024, `the dirty list still holds ${lingering} clean keys`);
     assert.ok(es.slice(4000).every((e) => e.listed && e.dirty));
     const capture = cache.capture(false, codecs);
     assert.deepEqual(entriesOf(capture), es.slice(4000).map((e) => e.canonical));
