@@ -18,6 +18,10 @@ const SILENCE_MS = 60_000;
 const IMAGE_POLL_MS = 2;
 /** How long an image marked finished may take to show on its port (posted just before), ms. */
 const IMAGE_ARRIVAL_MS = 10_000;
+/** Buffers of applied batches kept for the next sends, at most. */
+const SPARE_BUFFERS = 3;
+/** A new batch buffer's least size: a group of 16 K small records fits. */
+const MIN_BUFFER_BYTES = 1 << 20;
 
 /** What came of an image on its port: nothing yet, or its bytes and part checksums. */
 interface ImageArrival {
@@ -57,8 +61,9 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
   // (workerData). A Web Worker's first message waited on Bun until the sending thread's
   // event loop idled, which a busy subtask may not do for seconds.
   const { port1: imagesIn, port2: imagesOut } = new MessageChannel();
-  const start: WriterStart = { path, keyGroups, control: control.buffer as SharedArrayBuffer, failure: failureText.buffer as SharedArrayBuffer, images: imagesOut };
-  const worker = new Worker(workerPath, { workerData: start, transferList: [imagesOut] });
+  const { port1: spentIn, port2: spentOut } = new MessageChannel();
+  const start: WriterStart = { path, keyGroups, control: control.buffer as SharedArrayBuffer, failure: failureText.buffer as SharedArrayBuffer, images: imagesOut, spent: spentOut };
+  const worker = new Worker(workerPath, { workerData: start, transferList: [imagesOut, spentOut] });
   // An idle writer must not keep the process alive.
   worker.unref();
   const post = (m: WriterMessage, transfer: ArrayBuffer[] = []) => worker.postMessage(m, transfer);
@@ -66,13 +71,32 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
   let ended = false;
   /** The thread is gone, whatever ended it (seen only when this thread's event loop turns). */
   let exited = false;
-  // Read only with receiveMessageOnPort: the port must not keep the process alive.
+  // Read only with receiveMessageOnPort: the ports must not keep the process alive.
   (imagesIn as { unref?: () => void }).unref?.();
+  (spentIn as { unref?: () => void }).unref?.();
   let portClosed = false;
   const closePort = () => {
     portClosed = true;
     images.clear();
+    spare.length = 0;
     imagesIn.close();
+    spentIn.close();
+  };
+  let buffersMade = 0;
+  /** Buffers the thread gave back, for the next sends. */
+  const spare: ArrayBuffer[] = [];
+  /** A buffer of at least `size` bytes: one given back if any fits, else a new one. */
+  const bufferFor = (size: number): ArrayBuffer => {
+    for (let m; !portClosed && (m = receiveMessageOnPort(spentIn)); ) {
+      if (spare.length < SPARE_BUFFERS) spare.push(m.message as ArrayBuffer);
+    }
+    const i = spare.findIndex((b) => b.byteLength >= size);
+    if (i >= 0) return spare.splice(i, 1)[0];
+    // Sized up, so that a slightly larger group next time still fits.
+    let n = MIN_BUFFER_BYTES;
+    while (n < size) n *= 2;
+    buffersMade++;
+    return new ArrayBuffer(n);
   };
   /** Images asked for and neither taken nor abandoned, by sequence number, with their bytes once arrived. */
   const images = new Map<number, ImageArrival>();
@@ -127,15 +151,18 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
     send(batches) {
       let size = 0;
       for (const b of batches) size += b.length;
-      const buffer = new ArrayBuffer(size);
+      const buffer = bufferFor(size);
       const all = new Uint8Array(buffer);
       size = 0;
       for (const b of batches) {
         all.set(b, size);
         size += b.length;
       }
-      post({ kind: "batches", seq: ++sent, buffer }, [buffer]);
+      post({ kind: "batches", seq: ++sent, buffer, length: size }, [buffer]);
       return sent;
+    },
+    get buffersMade() {
+      return buffersMade;
     },
     committed: () => Atomics.load(control, WriterSlot.Committed),
     pageImage(what, partBytes): WriterImage {

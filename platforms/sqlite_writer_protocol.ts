@@ -14,6 +14,12 @@ export interface WriterStart {
   failure: SharedArrayBuffer;
   /** Where page images go (ImageMessage), read with receiveMessageOnPort: no event loop turn needed. */
   images: MessagePort;
+  /**
+   * Where the buffers of batches applied go back (an ArrayBuffer each, transferred), read the
+   * same way, to carry the next batches: fresh memory cost the subtask's thread up to 8–16 ms
+   * per 2 MB on a 2-core VM, its pages faulted in as it was filled.
+   */
+  spent: MessagePort;
 }
 
 /**
@@ -30,11 +36,12 @@ export interface ImageMessage {
 /** Messages to the writer's thread, in order. */
 export type WriterMessage =
   /**
-   * Batches back to back in one buffer, in order. An ArrayBuffer rather than typed arrays:
+   * Batches back to back in the first `length` bytes of one buffer, in order (the buffer goes
+   * back on `spent` once they are applied). An ArrayBuffer rather than typed arrays:
    * Deno's worker_threads walks the elements of every typed array in a message (a third of
    * the writer's time).
    */
-  | { kind: "batches"; seq: number; buffer: ArrayBuffer }
+  | { kind: "batches"; seq: number; buffer: ArrayBuffer; length: number }
   /** A page image of the file, posted on `images` (ImageMessage); the outcome goes to `result`. */
   | { kind: "image"; seq: number; result: SharedArrayBuffer; partBytes?: number }
   | { kind: "close"; seq: number };

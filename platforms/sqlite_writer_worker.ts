@@ -87,7 +87,10 @@ function pageImage(seq: number, result: SharedArrayBuffer, partBytes: number | u
 parentPort!.on("message", (m: WriterMessage) => {
   if (Atomics.load(control, WriterSlot.State) !== WriterState.Failed) {
     try {
-      if (m.kind === "batches") applyWriteBatches((db ??= open()), [new Uint8Array(m.buffer)], start.keyGroups);
+      if (m.kind === "batches") {
+        applyWriteBatches((db ??= open()), [new Uint8Array(m.buffer, 0, m.length)], start.keyGroups);
+        start.spent.postMessage(m.buffer, [m.buffer]);
+      }
       else if (m.kind === "image") pageImage(m.seq, m.result, m.partBytes);
       else {
         db?.close();

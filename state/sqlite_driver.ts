@@ -65,6 +65,8 @@ export interface SqliteBackgroundWriter {
    * sequence number.
    */
   send(batches: Uint8Array[]): number;
+  /** Buffers made for sends so far; the other sends reused buffers the thread gave back. */
+  readonly buffersMade: number;
   /** The sequence number of the last batch committed (0: none yet). */
   committed(): number;
   /**

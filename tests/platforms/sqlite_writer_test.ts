@@ -87,6 +87,21 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
     writer.terminate();
   });
 
+  test("a batch's buffer goes back once applied and carries later sends; only the bytes of each send are applied", async () => {
+    const { path, writer } = await opened();
+    // A large send first: the buffer later sends reuse holds its bytes past theirs.
+    writer.waitFor(writer.send([batch((b) => {
+      for (let k = 0; k < 250; k++) b.put(1, 0, Uint8Array.of(k), null, new Uint8Array(4000).fill(k));
+    })]));
+    assert.equal(writer.buffersMade, 1);
+    for (let round = 0; round < 20; round++) writer.waitFor(writer.send([batch((b) => b.put(1, 0, Uint8Array.of(round), null, Uint8Array.of(100 + round)))]));
+    assert.ok(writer.buffersMade <= 2, `${writer.buffersMade} buffers made for 21 sends`);
+    const got = values(path);
+    assert.equal(got.size, 250, "no record beyond a send's own bytes was applied");
+    for (let k = 0; k < 250; k++) assert.equal(got.get(k), k < 20 ? 100 + k : k, `key ${k}`);
+    writer.terminate();
+  });
+
   test("closeConnection() waits for what was sent and closes; the next send opens the file again", async () => {
     const { path, writer } = await opened();
     writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]);
