@@ -87,8 +87,10 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
   const spare: ArrayBuffer[] = [];
   /** A buffer of at least `size` bytes: one given back if any fits, else a new one. */
   const bufferFor = (size: number): ArrayBuffer => {
+    // The largest kept: a group larger than every buffer kept would otherwise make a new one each time.
     for (let m; !portClosed && (m = receiveMessageOnPort(spentIn)); ) {
-      if (spare.length < SPARE_BUFFERS) spare.push(m.message as ArrayBuffer);
+      spare.push(m.message as ArrayBuffer);
+      if (spare.length > SPARE_BUFFERS) spare.splice(spare.reduce((s, b, i) => (b.byteLength < spare[s].byteLength ? i : s), 0), 1);
     }
     const i = spare.findIndex((b) => b.byteLength >= size);
     if (i >= 0) return spare.splice(i, 1)[0];

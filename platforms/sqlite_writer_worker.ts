@@ -89,7 +89,11 @@ parentPort!.on("message", (m: WriterMessage) => {
     try {
       if (m.kind === "batches") {
         applyWriteBatches((db ??= open()), [new Uint8Array(m.buffer, 0, m.length)], start.keyGroups);
-        start.spent.postMessage(m.buffer, [m.buffer]);
+        try {
+          start.spent.postMessage(m.buffer, [m.buffer]);
+        } catch {
+          // The batch is committed; its buffer not coming back costs the sender a new one.
+        }
       }
       else if (m.kind === "image") pageImage(m.seq, m.result, m.partBytes);
       else {

@@ -1,5 +1,5 @@
 /**
- * The SQLite backend's cache of decoded values in front of its working file: one Map per
+ * The SQLite backend's cache of decoded values in front of its working file: a few Maps per
  * state, a CLOCK hand choosing what to drop when the cache is full, and the list of dirty
  * keys (changed and not yet written back). The store (sqlite_store.ts) reads the file on a
  * miss and writes back the dirty keys the cache gives up.
@@ -38,22 +38,39 @@ const MAX_MAPS = 256;
 
 /**
  * Which of a state's `mask + 1` Maps holds a canonical key (number, string, boolean or
- * bigint: key_group.ts): the top bits of a multiplicative hash of the number, or of an FNV
- * hash of a string's length, last 12 and first 4 characters. Not hashKey(): a hit must stay
- * cheap, and a skewed split costs only the larger Maps' rebuilds.
+ * bigint: key_group.ts): bits 16–23 of a multiplicative hash of the key's 32-bit mix (an
+ * integer's low and high words; a fraction's first 20 bits; a bigint's low 32 bits; an FNV
+ * hash of a string of up to 64 characters, else of its first 16 and last 48). Not
+ * hashKey(): a hit must stay cheap, and a skewed split costs only the larger Maps' rebuilds.
  */
 export function mapIndex(canonical: unknown, mask: number): number {
   let h: number;
-  if (typeof canonical === "number") h = canonical | 0;
-  else if (typeof canonical === "string") {
+  if (typeof canonical === "number") {
+    h = canonical | 0;
+    if (h !== canonical) h ^= Math.imul((canonical / 4294967296) | 0, 0x85ebca6b) ^ ((canonical * 1048576) | 0);
+  } else if (typeof canonical === "string") {
     const n = canonical.length;
     h = n;
-    for (let i = n > 12 ? n - 12 : 0; i < n; i++) h = Math.imul(h ^ canonical.charCodeAt(i), 0x01000193);
-    for (let i = 0; i < 4 && i < n - 12; i++) h = Math.imul(h ^ canonical.charCodeAt(i), 0x01000193);
-  } else return 0;
-  return (Math.imul(h, 0x9e3779b1) >>> 16) & mask;
+    for (let i = n > 64 ? n - 48 : 0; i < n; i++) h = Math.imul(h ^ canonical.charCodeAt(i), 0x01000193);
+    for (let i = 0; n > 64 && i < 16; i++) h = Math.imul(h ^ canonical.charCodeAt(i), 0x01000193);
+  } else if (typeof canonical === "bigint") h = Number(BigInt.asIntN(32, canonical));
+  else h = canonical === true ? 1 : 0;
+  return (Math.imul(h ^ (h >>> 16), 0x9e3779b1) >>> 16) & mask;
 }
 
+/**
+ * Cached keys per state id, at most `capacity` in all before victims are taken.
+ *
+ * @example
+ * ```ts
+ * import { EntryCache } from "./sqlite_cache.ts";
+ * import { CacheEntry } from "./sqlite_cache_entry.ts";
+ * const cache = new EntryCache(2);
+ * cache.declare(0);
+ * for (const k of ["a", "b", "c"]) cache.insert(new CacheEntry(0, k, 0, undefined, 1, cache.epoch));
+ * console.assert(cache.overfull && cache.takeVictims().length === 1 && cache.size === 2 && cache.find(0, "c") !== undefined);
+ * ```
+ */
 export class EntryCache {
   readonly capacity: number;
   /** Victims per takeVictims(): small, so that writing the dirty ones back is a short pause. */
@@ -73,7 +90,7 @@ export class EntryCache {
   #sweepEnd = 0;
   #dirtyCount = 0;
   #epoch = 0;
-  /** The CLOCK hand: a live iterator over one state's Map (it sees entries added later). */
+  /** The CLOCK hand: a live iterator over one of the Maps (it sees entries added later). */
   #hand: Iterator<CacheEntry> | undefined;
   #handAt = 0;
   /** The newest capture, while its pass over the dirty list is on. */

@@ -65,7 +65,7 @@ export interface SqliteBackgroundWriter {
    * sequence number.
    */
   send(batches: Uint8Array[]): number;
-  /** Buffers made for sends so far; the other sends reused buffers the thread gave back. */
+  /** Buffers made for sends so far; the other sends reused buffers the thread gave back (for tests and benchmarks). */
   readonly buffersMade: number;
   /** The sequence number of the last batch committed (0: none yet). */
   committed(): number;
