@@ -87,13 +87,11 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
   const spare: ArrayBuffer[] = [];
   /** A buffer of at least `size` bytes: one given back if any fits, else a new one. */
   const bufferFor = (size: number): ArrayBuffer => {
-    // The largest kept: a group larger than every buffer kept would otherwise make a new one each time.
-    for (let m; !portClosed && (m = receiveMessageOnPort(spentIn)); ) {
-      spare.push(m.message as ArrayBuffer);
-      if (spare.length > SPARE_BUFFERS) spare.splice(spare.reduce((s, b, i) => (b.byteLength < spare[s].byteLength ? i : s), 0), 1);
-    }
-    const i = spare.findIndex((b) => b.byteLength >= size);
-    if (i >= 0) return spare.splice(i, 1)[0];
+    let given = false;
+    for (let m; !portClosed && (m = receiveMessageOnPort(spentIn)); given = true) spare.push(m.message as ArrayBuffer);
+    // The largest kept, largest first: a group larger than every buffer kept would otherwise make a new one each time.
+    if (given) spare.sort((a, b) => b.byteLength - a.byteLength).length = Math.min(spare.length, SPARE_BUFFERS);
+    if (spare.length > 0 && spare[0].byteLength >= size) return spare.shift()!;
     // Sized up, so that a slightly larger group next time still fits.
     let n = MIN_BUFFER_BYTES;
     while (n < size) n *= 2;

@@ -8,6 +8,7 @@
 import { WeirError } from "../errors.ts";
 import { DirtyCapture } from "./sqlite_capture.ts";
 import { CacheEntry, type EntryPool, retire } from "./sqlite_cache_entry.ts";
+import { mix32 } from "./key_group.ts";
 import type { StateCodec } from "./sqlite_store.ts";
 
 /**
@@ -38,10 +39,11 @@ const MAX_MAPS = 256;
 
 /**
  * Which of a state's `mask + 1` Maps holds a canonical key (number, string, boolean or
- * bigint: key_group.ts): bits 16–23 of a multiplicative hash of the key's 32-bit mix (an
- * integer's low and high words; a fraction's first 20 bits; a bigint's low 32 bits; an FNV
- * hash of a string of up to 64 characters, else of its first 16 and last 48). Not
- * hashKey(): a hit must stay cheap, and a skewed split costs only the larger Maps' rebuilds.
+ * bigint: key_group.ts): the low bits of mix32() of a 32-bit word of the key (an integer's
+ * low and high words; a fraction's first 20 bits; a bigint's low 32 bits; an FNV hash of a
+ * string of up to 64 characters, else of its first 16 and last 48). Not hashKey(), which
+ * makes a string of a fraction or a bigint and hashes all of a long string: a hit must stay
+ * cheap, and a skewed split costs only the larger Maps' rebuilds.
  */
 export function mapIndex(canonical: unknown, mask: number): number {
   let h: number;
@@ -55,7 +57,7 @@ export function mapIndex(canonical: unknown, mask: number): number {
     for (let i = 0; n > 64 && i < 16; i++) h = Math.imul(h ^ canonical.charCodeAt(i), 0x01000193);
   } else if (typeof canonical === "bigint") h = Number(BigInt.asIntN(32, canonical));
   else h = canonical === true ? 1 : 0;
-  return (Math.imul(h ^ (h >>> 16), 0x9e3779b1) >>> 16) & mask;
+  return mix32(h) & mask;
 }
 
 /**
