@@ -1,14 +1,14 @@
 /**
- * The SQLite backend's cache of decoded values in front of its working file: a few Maps per
- * state, a CLOCK hand choosing what to drop when the cache is full, and the list of dirty
- * keys (changed and not yet written back). The store (sqlite_store.ts) reads the file on a
+ * The SQLite backend's cache of decoded values in front of its working file: a table of the
+ * cached keys (sqlite_key_table.ts), a CLOCK hand choosing what to drop when the cache is
+ * full, and the list of dirty keys (changed and not yet written back). The store (sqlite_store.ts) reads the file on a
  * miss and writes back the dirty keys the cache gives up.
  * @module
  */
 import { WeirError } from "../errors.ts";
 import { DirtyCapture } from "./sqlite_capture.ts";
 import { CacheEntry, type EntryPool, retire } from "./sqlite_cache_entry.ts";
-import { mix32 } from "./key_group.ts";
+import { KeyTable } from "./sqlite_key_table.ts";
 import type { StateCodec } from "./sqlite_store.ts";
 
 /**
@@ -28,39 +28,6 @@ const SWEEP_PER_KEY = 8;
 const SWEEP_PER_WRITE_BACK = 2048;
 
 /**
- * Cached keys per Map, about, beyond which a state's keys are split into more Maps. A Map
- * whose keys come and go is rebuilt whole now and then (its deleted slots reclaimed): one
- * Map of a 100 K-key cache took 40–56 ms each time on a 2-core VM (Bun), about once a second
- * with every record missing; a Map of a thousand keys takes well under a millisecond.
- */
-const KEYS_PER_MAP = 1024;
-/** Maps per state at most. */
-const MAX_MAPS = 256;
-
-/**
- * Which of a state's `mask + 1` Maps holds a canonical key (number, string, boolean or
- * bigint: key_group.ts): the low bits of mix32() of a 32-bit word of the key (an integer's
- * low and high words; a fraction's first 20 bits; a bigint's low 32 bits; an FNV hash of a
- * string of up to 64 characters, else of its first 16 and last 48). Not hashKey(), which
- * makes a string of a fraction or a bigint and hashes all of a long string: a hit must stay
- * cheap, and a skewed split costs only the larger Maps' rebuilds.
- */
-export function mapIndex(canonical: unknown, mask: number): number {
-  let h: number;
-  if (typeof canonical === "number") {
-    h = canonical | 0;
-    if (h !== canonical) h ^= Math.imul((canonical / 4294967296) | 0, 0x85ebca6b) ^ ((canonical * 1048576) | 0);
-  } else if (typeof canonical === "string") {
-    const n = canonical.length;
-    h = n;
-    for (let i = n > 64 ? n - 48 : 0; i < n; i++) h = Math.imul(h ^ canonical.charCodeAt(i), 0x01000193);
-    for (let i = 0; n > 64 && i < 16; i++) h = Math.imul(h ^ canonical.charCodeAt(i), 0x01000193);
-  } else if (typeof canonical === "bigint") h = Number(BigInt.asIntN(32, canonical));
-  else h = canonical === true ? 1 : 0;
-  return mix32(h) & mask;
-}
-
-/**
  * Cached keys per state id, at most `capacity` in all before victims are taken.
  *
  * @example
@@ -77,12 +44,16 @@ export class EntryCache {
   readonly capacity: number;
   /** Victims per takeVictims(): small, so that writing the dirty ones back is a short pause. */
   readonly batch: number;
-  /** State id → its Maps (mapIndex()). */
-  readonly #maps = new Map<number, Map<unknown, CacheEntry>[]>();
-  /** Every state's Maps, in the order the CLOCK hand passes them. */
-  readonly #mapList: Map<unknown, CacheEntry>[] = [];
-  /** Maps per state, less one. */
-  readonly #mask: number;
+  /** Every cached key, by state id and canonical key. */
+  readonly #table: KeyTable<CacheEntry>;
+  readonly #declared = new Set<number>();
+  /**
+   * The CLOCK's frames: each cached entry in one (CacheEntry.frame), the hand passing them
+   * in order; a victim's frame goes to the next key inserted.
+   */
+  readonly #frames: (CacheEntry | undefined)[] = [];
+  readonly #freeFrames: number[] = [];
+  #hand = 0;
   #size = 0;
   /** The dirty list: append-only while a sweep is on (captures pass over it as it is). */
   #dirty: CacheEntry[] = [];
@@ -92,9 +63,6 @@ export class EntryCache {
   #sweepEnd = 0;
   #dirtyCount = 0;
   #epoch = 0;
-  /** The CLOCK hand: a live iterator over one of the Maps (it sees entries added later). */
-  #hand: Iterator<CacheEntry> | undefined;
-  #handAt = 0;
   /** The newest capture, while its pass over the dirty list is on. */
   #passing: DirtyCapture | undefined;
   /** Entries evicted and free of every reference, for reuse. */
@@ -105,9 +73,7 @@ export class EntryCache {
     this.capacity = capacity;
     this.#pool = { free: [], max: Math.min(capacity, POOL_MAX) };
     this.batch = Math.max(1, Math.min(batchMax, Math.floor(capacity / 4)));
-    let maps = 1;
-    while (maps < MAX_MAPS && maps * KEYS_PER_MAP < capacity) maps *= 2;
-    this.#mask = maps - 1;
+    this.#table = new KeyTable(capacity + this.batch);
   }
 
   /** The capture epoch: bumped by capture(). */
@@ -131,33 +97,30 @@ export class EntryCache {
   }
 
   declare(sid: number): void {
-    if (this.#maps.has(sid)) return;
-    const maps = Array.from({ length: this.#mask + 1 }, () => new Map<unknown, CacheEntry>());
-    this.#maps.set(sid, maps);
-    this.#mapList.push(...maps);
+    this.#declared.add(sid);
+  }
+
+  /** @throws {WeirError} `invariant_broken` when state `sid` was not declared */
+  #checkDeclared(sid: number): void {
+    if (!this.#declared.has(sid)) throw new WeirError("invariant_broken", `SQLite state id ${sid} was used before it was declared`);
   }
 
   /**
-   * The Map that holds (or would hold) `canonical` of state `sid`.
+   * The cached entry of `canonical` in state `sid`, if any; `hash` is
+   * cacheKeyHash(sid, canonical), given when known.
    * @throws {WeirError} `invariant_broken` when the state was not declared
    */
-  #mapOf(sid: number, canonical: unknown): Map<unknown, CacheEntry> {
-    const maps = this.#maps.get(sid);
-    if (!maps) throw new WeirError("invariant_broken", `SQLite state id ${sid} was used before it was declared`);
-    return maps[mapIndex(canonical, this.#mask)];
+  find(sid: number, canonical: unknown, hash?: number): CacheEntry | undefined {
+    const e = this.#table.get(sid, canonical, hash);
+    if (e === undefined) this.#checkDeclared(sid);
+    return e;
   }
 
-  /**
-   * The cached entry of `canonical` in state `sid`, if any.
-   * @throws {WeirError} `invariant_broken` when the state was not declared
-   */
-  find(sid: number, canonical: unknown): CacheEntry | undefined {
-    return this.#mapOf(sid, canonical).get(canonical);
-  }
-
-  /** Every cached entry of state `sid` (a copy; for tests and checks). */
+  /** Every cached entry of state `sid`, in the CLOCK's order (a copy; for tests and checks). */
   entries(sid: number): CacheEntry[] {
-    return (this.#maps.get(sid) ?? []).flatMap((m) => [...m.values()]);
+    const out: CacheEntry[] = [];
+    for (const e of this.#frames) if (e !== undefined && e.sid === sid) out.push(e);
+    return out;
   }
 
   /**
@@ -180,11 +143,20 @@ export class EntryCache {
     e.hit = true;
     e.captureAt = 0;
     e.cached = true;
+    e.hash = 0;
     return e;
   }
 
-  insert(e: CacheEntry): void {
-    this.#mapOf(e.sid, e.canonical).set(e.canonical, e);
+  /**
+   * Caches `e`, whose key is not cached; `hash` as for find().
+   * @throws {WeirError} `invariant_broken` when its state was not declared
+   */
+  insert(e: CacheEntry, hash?: number): void {
+    this.#checkDeclared(e.sid);
+    this.#table.add(e, hash);
+    const frame = this.#freeFrames.pop() ?? this.#frames.length;
+    this.#frames[frame] = e;
+    e.frame = frame;
     e.cached = true;
     this.#size++;
   }
@@ -306,34 +278,25 @@ export class EntryCache {
   takeVictims(spare?: CacheEntry): CacheEntry[] {
     const want = Math.max(this.batch, this.#size - this.capacity);
     const victims: CacheEntry[] = [];
+    const frames = this.#frames;
+    const n = frames.length;
     // Two turns of the hand at most: the first clears every hit.
-    for (let seen = 0, limit = 2 * this.#size + 2; victims.length < want && seen < limit; seen++) {
-      const e = this.#next();
-      if (e === undefined) break;
+    for (let seen = 0, limit = 2 * n; victims.length < want && seen < limit; seen++) {
+      const f = this.#hand;
+      this.#hand = f + 1 < n ? f + 1 : 0;
+      const e = frames[f];
+      if (e === undefined) continue;
       if (e.hit) e.hit = false;
       else if (e !== spare) {
-        // Out of its Map (the hand's) at once: the second turn passes the keys the first took again.
-        this.#mapList[this.#handAt].delete(e.canonical);
+        this.#table.remove(e);
+        frames[f] = undefined;
+        this.#freeFrames.push(f);
         e.cached = false;
         victims.push(e);
       }
     }
     this.#size -= victims.length;
     return victims;
-  }
-
-  #next(): CacheEntry | undefined {
-    const maps = this.#mapList;
-    for (let tries = 0; tries <= maps.length; tries++) {
-      if (this.#hand === undefined) {
-        this.#handAt = (this.#handAt + 1) % maps.length;
-        this.#hand = maps[this.#handAt].values();
-      }
-      const r = this.#hand.next();
-      if (!r.done) return r.value;
-      this.#hand = undefined;
-    }
-    return undefined;
   }
 
   /**
@@ -364,11 +327,13 @@ export class EntryCache {
     this.#endPass();
     // The entries dropped here keep `cached` and are never reused: nothing need be known of
     // who still holds them.
-    for (const m of this.#mapList) m.clear();
+    this.#table.clear();
+    this.#frames.length = 0;
+    this.#freeFrames.length = 0;
     for (const e of this.#dirty) e.listed = false;
     this.#dirty = [];
     this.#swept = undefined;
     this.#size = 0;
-    this.#hand = undefined;
+    this.#hand = 0;
   }
 }

@@ -46,8 +46,12 @@ export class CacheEntry {
   captureAt = 0;
   /** The newest capture whose pass visited this key (see DirtyCapture.visit()). */
   seenBy: DirtyCapture | undefined = undefined;
-  /** In its cache's Map (false once evicted). */
+  /** In its cache's table (false once evicted). */
   cached = true;
+  /** cacheKeyHash() of its key while in its cache's table (0: not known). */
+  hash = 0;
+  /** Its CLOCK frame while cached (EntryCache). */
+  frame = -1;
   /** Captures and pending write-backs that read this entry (it is not reused while any does). */
   pins = 0;
   /** On its pool's free list. */

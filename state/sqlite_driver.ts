@@ -61,8 +61,8 @@ export interface SqliteBackgroundWriter {
    */
   waitReady(timeoutMs: number): boolean;
   /**
-   * Queues batches (copied), to be applied in order in one transaction; returns the
-   * sequence number.
+   * Queues batches (copied before it returns: the caller reuses the array and its batches'
+   * place), to be applied in order in one transaction; returns the sequence number.
    */
   send(batches: Uint8Array[]): number;
   /** Buffers made for sends so far; the other sends reused buffers the thread gave back (for tests and benchmarks). */

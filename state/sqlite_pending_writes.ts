@@ -6,12 +6,17 @@
  * copied by every scavenge (about 200 bytes per record on Deno, with every record missing
  * the cache), which made scavenges of 10–80 ms.
  *
+ * An index of the keys finds each one's newest record (latest()), and the queue reuses the
+ * whole (reset()) once its group committed.
+ *
  * Each key holds its cache entry pinned (CacheEntry.pins) until the group is dropped and no
  * capture holds it any more: an entry is reused for another key only once nothing reads it.
  * @module
  */
 import { RECORD_KEY_OFFSET, recordU32, recordValueAt } from "./sqlite_changelog.ts";
+import { WeirError } from "../errors.ts";
 import { type CacheEntry, unpin } from "./sqlite_cache_entry.ts";
+import { cacheKeyHash, sameKey } from "./sqlite_key_table.ts";
 
 /**
  * Where the value's length field of the record at `at` lies; for a tombstone (no value),
@@ -43,15 +48,22 @@ export class PendingWrites {
   readonly batches: Uint8Array[] = [];
   readonly #entries: CacheEntry[] = [];
   /** Per key: its batch's index in `batches`, and where its record starts there. */
-  readonly #batchOf: number[] = [];
-  readonly #at: number[] = [];
+  #batchOf = new Int32Array(1024);
+  #at = new Int32Array(1024);
+  #count = 0;
+  /**
+   * Open addressing by the keys' cacheKeyHash(): 1 + the index of the newest record of the
+   * key whose home slot it is or follows (0: empty). Never a key removed: the index is
+   * dropped whole (reset()).
+   */
+  #slots = new Int32Array(2048);
   /** Captures reading these keys (hold()); the entries stay pinned until the last lets go. */
   #holders = 0;
   #dropped = false;
 
   /** Keys so far. */
   get length(): number {
-    return this.#entries.length;
+    return this.#count;
   }
 
   /**
@@ -61,14 +73,71 @@ export class PendingWrites {
   add(entries: readonly CacheEntry[], batch: Uint8Array): void {
     const b = this.batches.length;
     this.batches.push(batch);
+    if (this.#count + entries.length > this.#batchOf.length) this.#growKeys(this.#count + entries.length);
+    if (2 * (this.#count + entries.length) > this.#slots.length) this.#growSlots(2 * (this.#count + entries.length));
     let at = 0;
     for (const e of entries) {
+      const i = this.#count++;
       e.pins++;
       this.#entries.push(e);
-      this.#batchOf.push(b);
-      this.#at.push(at);
+      this.#batchOf[i] = b;
+      this.#at[i] = at;
+      this.#index(e, i);
       const vAt = valueFieldAt(batch, at);
       at = vAt < 0 ? -vAt : vAt + 4 + recordU32(batch, vAt);
+    }
+  }
+
+  #growKeys(n: number): void {
+    let size = this.#batchOf.length;
+    while (size < n) size *= 2;
+    const batchOf = new Int32Array(size);
+    const at = new Int32Array(size);
+    batchOf.set(this.#batchOf.subarray(0, this.#count));
+    at.set(this.#at.subarray(0, this.#count));
+    this.#batchOf = batchOf;
+    this.#at = at;
+  }
+
+  #growSlots(n: number): void {
+    let size = this.#slots.length;
+    while (size < n) size *= 2;
+    this.#slots = new Int32Array(size);
+    for (let i = 0; i < this.#count; i++) this.#index(this.#entries[i], i);
+  }
+
+  /** Makes `i` the newest record of its key. */
+  #index(e: CacheEntry, i: number): void {
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    // Entries made outside a cache (tests, restores) have no hash yet.
+    const hash = e.hash || (e.hash = cacheKeyHash(e.sid, e.canonical));
+    for (let s = hash & mask; ; s = (s + 1) & mask) {
+      const held = slots[s];
+      if (held === 0) {
+        slots[s] = i + 1;
+        return;
+      }
+      const o = this.#entries[held - 1];
+      if (o.hash === hash && o.sid === e.sid && sameKey(o.canonical, e.canonical)) {
+        if (held - 1 < i) slots[s] = i + 1;
+        return;
+      }
+    }
+  }
+
+  /**
+   * The index of the newest record of `canonical` in state `sid`, -1 when none; `hash` is
+   * cacheKeyHash(sid, canonical), given when known.
+   */
+  latest(sid: number, canonical: unknown, hash: number = cacheKeyHash(sid, canonical)): number {
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    for (let s = hash & mask; ; s = (s + 1) & mask) {
+      const held = slots[s];
+      if (held === 0) return -1;
+      const o = this.#entries[held - 1];
+      if (o.hash === hash && o.sid === sid && sameKey(o.canonical, canonical)) return held - 1;
     }
   }
 
@@ -102,9 +171,30 @@ export class PendingWrites {
     if (this.#holders === 0) this.#unpinAll();
   }
 
+  /** Dropped, and no capture holds these keys: reset() may make this an empty one. */
+  get reusable(): boolean {
+    return this.#dropped && this.#holders === 0;
+  }
+
+  /**
+   * Empties this for new batches, keeping its arrays: a group's index made anew per group
+   * was an Int32Array of 128 KB and a key list of 16 K every few hundred milliseconds.
+   * @throws {WeirError} `invariant_broken` while it is not reusable (its keys not yet
+   *   committed, or a capture still holding them)
+   */
+  reset(): void {
+    if (!this.reusable) {
+      const why = this.#dropped ? `${this.#holders} captures still hold its keys` : "its keys are not yet committed";
+      throw new WeirError("invariant_broken", `Pending SQLite write-backs were reused while ${why}`);
+    }
+    this.batches.length = 0;
+    this.#slots.fill(0);
+    this.#count = 0;
+    this.#dropped = false;
+  }
+
   #unpinAll(): void {
     for (const e of this.#entries) unpin(e);
     this.#entries.length = 0;
   }
 }
-

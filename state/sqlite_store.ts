@@ -20,6 +20,7 @@ import { PENDING_DELETE, WriteBackQueue } from "./sqlite_write_queue.ts";
 import { keyBytes } from "./sqlite_keys.ts";
 import { RowBytes, decodeStored } from "./sqlite_row_bytes.ts";
 import { EntryCache } from "./sqlite_cache.ts";
+import { cacheKeyHash } from "./sqlite_key_table.ts";
 import type { CacheEntry } from "./sqlite_cache_entry.ts";
 import { DirtyCapture } from "./sqlite_capture.ts";
 import { CHANGELOG_MEMORY_BYTES, ChangelogWriter } from "./sqlite_changelog.ts";
@@ -242,7 +243,8 @@ export class SqliteStateStore {
 
   /** The value of `canonical` in state `sid` (undefined: none), loaded into the cache. */
   read(sid: number, canonical: unknown, key: unknown): unknown {
-    const e = this.#cache.find(sid, canonical);
+    const keyHash = cacheKeyHash(sid, canonical);
+    const e = this.#cache.find(sid, canonical, keyHash);
     if (e !== undefined) {
       e.hit = true;
       // The caller may change an object in place: a snapshot that holds it takes a copy first.
@@ -252,21 +254,22 @@ export class SqliteStateStore {
     const hash = hashKey(canonical);
     const kg = hash % this.maxParallelism;
     // A key written back and not yet known committed is read from its encoded value.
-    const pending = this.#writes.find(sid, canonical);
+    const pending = this.#writes.find(sid, canonical, keyHash);
     const v = pending !== undefined
       ? (pending === PENDING_DELETE ? undefined : pending)
       : this.#written && !this.#written.mayHold(sid, hash)
       ? undefined
       : this.#select.get(kg, sid, keyBytes(canonical))?.v as Uint8Array | undefined;
     const mem = v === undefined ? undefined : this.#codecs.get(sid)!.fromStored(decodeStored(v, "a value in the SQLite state database"));
-    this.#insert(this.#cache.entry(sid, canonical, kg, canonical === key ? undefined : key, mem));
+    this.#insert(this.#cache.entry(sid, canonical, kg, canonical === key ? undefined : key, mem), keyHash);
     return mem;
   }
 
   /** Sets the value of `canonical` (undefined deletes it); written to the file on eviction or flush. */
   write(sid: number, canonical: unknown, key: unknown, mem: unknown): void {
     const cache = this.#cache;
-    const e = cache.find(sid, canonical);
+    const keyHash = cacheKeyHash(sid, canonical);
+    const e = cache.find(sid, canonical, keyHash);
     if (e !== undefined) {
       // A snapshot holding the old value by reference keeps it.
       cache.use(e);
@@ -277,7 +280,7 @@ export class SqliteStateStore {
     }
     const fresh = cache.entry(sid, canonical, hashKey(canonical) % this.maxParallelism, canonical === key ? undefined : key, mem);
     cache.changed(fresh);
-    this.#insert(fresh);
+    this.#insert(fresh, keyHash);
   }
 
   /**
@@ -290,9 +293,10 @@ export class SqliteStateStore {
     this.#cache.changed(e);
   }
 
-  #insert(e: CacheEntry): void {
+  /** Caches `e`, of a key not cached (`hash`: its cacheKeyHash()), and writes back the victims it makes. */
+  #insert(e: CacheEntry, hash: number): void {
     const cache = this.#cache;
-    cache.insert(e);
+    cache.insert(e, hash);
     if (!cache.overfull) return;
     const victims = cache.takeVictims(e);
     const dirty = victims.filter((v) => v.dirty);

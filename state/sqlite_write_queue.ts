@@ -15,6 +15,7 @@ import { WeirError } from "../errors.ts";
 import type { CacheEntry } from "./sqlite_cache_entry.ts";
 import type { DirtyCapture } from "./sqlite_capture.ts";
 import type { SqliteBackgroundWriter, SqliteDatabase, WriterImage } from "./sqlite_driver.ts";
+import { cacheKeyHash } from "./sqlite_key_table.ts";
 import { PendingWrites } from "./sqlite_pending_writes.ts";
 import { type WriteBatch, applyWriteBatches } from "./sqlite_write_batch.ts";
 
@@ -43,19 +44,17 @@ interface Group {
   /** Sequence number once sent. */
   seq: number;
   bytes: number;
-  /** The group's batches and keys, kept until it commits: pending reads find their values there. */
-  writes: PendingWrites;
   /**
-   * State id → canonical key → its index in `writes` (the latest). A Map per group, dropped
-   * whole once the group commits: one Map of every pending key, its keys deleted as groups
-   * committed, rehashed every few thousand writes, for 12 ms each on a 2-core VM.
+   * The group's batches and keys, kept until it commits: pending reads find their values
+   * there (PendingWrites.latest(): an index per group, dropped whole once it commits; one of
+   * every pending key, its keys deleted as groups committed, was rehashed every few thousand
+   * writes, for 12 ms each on a 2-core VM).
    */
-  keys: Map<number, Map<unknown, number>>;
+  writes: PendingWrites;
 }
 
-function newGroup(): Group {
-  return { seq: 0, bytes: 0, writes: new PendingWrites(), keys: new Map() };
-}
+/** Committed groups' PendingWrites kept for the next groups (see PendingWrites.reset()). */
+const SPARE_WRITES = 2;
 
 /**
  * Write-backs of one store.
@@ -84,7 +83,9 @@ export class WriteBackQueue {
   /** Groups sent, oldest first, until known committed. */
   readonly #sent: Group[] = [];
   /** The group being gathered. */
-  #gathering: Group = newGroup();
+  #gathering: Group;
+  /** PendingWrites of committed groups that no capture holds, for the next groups. */
+  readonly #spare: PendingWrites[] = [];
   #pendingKeys = 0;
   /** The sequence number of the latest page image asked for (pageImage()). */
   #imageSeq = 0;
@@ -108,6 +109,13 @@ export class WriteBackQueue {
     this.#open = open;
     this.#groupRows = groupRows;
     this.#waitForWriter = waitForWriter;
+    this.#gathering = this.#newGroup();
+  }
+
+  #newGroup(): Group {
+    const writes = this.#spare.pop();
+    writes?.reset();
+    return { seq: 0, bytes: 0, writes: writes ?? new PendingWrites() };
   }
 
   /** The store reopened its connection (a restored file). */
@@ -147,20 +155,8 @@ export class WriteBackQueue {
     const { writes } = group;
     // A batch is made per write-back: its bytes stay as they are.
     const bytes = batch.bytes();
-    const first = writes.length;
     writes.add(entries, bytes);
     group.bytes += bytes.length;
-    let sid = -1;
-    let m: Map<unknown, number> | undefined;
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i];
-      if (e.sid !== sid) {
-        sid = e.sid;
-        m = group.keys.get(sid);
-        if (!m) group.keys.set(sid, (m = new Map()));
-      }
-      m!.set(e.canonical, first + i);
-    }
     this.#pendingKeys += entries.length;
     if (writes.length >= this.#groupRows || group.bytes >= GROUP_BYTES) this.#send(writer);
     else this.#prune();
@@ -180,7 +176,7 @@ export class WriteBackQueue {
   /** Sends the gathered group; returns its sequence number. */
   #send(writer: SqliteBackgroundWriter): number {
     const group = this.#gathering;
-    this.#gathering = newGroup();
+    this.#gathering = this.#newGroup();
     group.seq = writer.send(group.writes.batches);
     this.#sent.push(group);
     const sent = this.#sent;
@@ -193,18 +189,19 @@ export class WriteBackQueue {
 
   /**
    * The encoded value of a key's pending write, the newest group's, if it may not be in the
-   * file yet: PENDING_DELETE for a delete, undefined when none is pending.
+   * file yet: PENDING_DELETE for a delete, undefined when none is pending. `hash` is
+   * cacheKeyHash(sid, canonical), given when known.
    */
-  find(sid: number, canonical: unknown): Uint8Array | typeof PENDING_DELETE | undefined {
+  find(sid: number, canonical: unknown, hash: number = cacheKeyHash(sid, canonical)): Uint8Array | typeof PENDING_DELETE | undefined {
     if (this.#pendingKeys === 0) return undefined;
     this.#prune();
-    const gathering = this.#gathering;
-    const p = gathering.keys.get(sid)?.get(canonical);
-    if (p !== undefined) return gathering.writes.value(p) ?? PENDING_DELETE;
+    const { writes } = this.#gathering;
+    const p = writes.latest(sid, canonical, hash);
+    if (p >= 0) return writes.value(p) ?? PENDING_DELETE;
     const sent = this.#sent;
     for (let i = sent.length - 1; i >= 0; i--) {
-      const q = sent[i].keys.get(sid)?.get(canonical);
-      if (q !== undefined) return sent[i].writes.value(q) ?? PENDING_DELETE;
+      const q = sent[i].writes.latest(sid, canonical, hash);
+      if (q >= 0) return sent[i].writes.value(q) ?? PENDING_DELETE;
     }
     return undefined;
   }
@@ -216,8 +213,11 @@ export class WriteBackQueue {
     const committed = this.#writer!.committed();
     let done = 0;
     for (; done < sent.length && sent[done].seq <= committed; done++) {
-      this.#pendingKeys -= sent[done].writes.length;
-      sent[done].writes.drop();
+      const { writes } = sent[done];
+      this.#pendingKeys -= writes.length;
+      writes.drop();
+      // One a capture holds stays its own (a base may read it for seconds).
+      if (writes.reusable && this.#spare.length < SPARE_WRITES) this.#spare.push(writes);
     }
     if (done > 0) sent.splice(0, done);
   }
@@ -281,7 +281,7 @@ export class WriteBackQueue {
     this.#writer?.terminate();
     this.#writer = undefined;
     this.#sent.length = 0;
-    this.#gathering = newGroup();
+    this.#gathering = this.#newGroup();
     this.#pendingKeys = 0;
   }
 }

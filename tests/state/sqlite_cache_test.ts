@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { EntryCache, mapIndex } from "../../state/sqlite_cache.ts";
+import { EntryCache } from "../../state/sqlite_cache.ts";
 import { DirtyCapture } from "../../state/sqlite_capture.ts";
 import { CacheEntry } from "../../state/sqlite_cache_entry.ts";
 import type { StateCodec } from "../../state/sqlite_store.ts";
@@ -481,7 +481,7 @@ describe("EntryCache", () => {
     assert.throws(() => cache.find(7, "k"), (err: unknown) => err instanceof WeirError && err.code === "invariant_broken" && /7/.test(err.message));
   });
 
-  test("a large cache splits each state's keys into Maps: every key is found, victims leave, keys used every turn stay, and the size stays true", () => {
+  test("a large cache of two states' keys: every key is found, victims leave, keys used every turn stay, and the size stays true", () => {
     const sids = [0, 1];
     const cache = cacheOf(20_000, sids);
     const keyOf = (sid: number, i: number): unknown => (sid === 0 ? i : `user-${i}`);
@@ -510,32 +510,6 @@ describe("EntryCache", () => {
     }
     assert.ok(taken.size >= 40_000, `${taken.size} victims`);
     for (const sid of sids) for (const e of cache.entries(sid)) assert.equal(cache.find(sid, e.canonical), e);
-  });
-});
-
-describe("mapIndex()", () => {
-  test("spreads sequential numbers, numbered strings and words over a state's Maps evenly", () => {
-    const mask = 127;
-    const sets: [string, unknown[]][] = [
-      ["numbers", Array.from({ length: 100_000 }, (_, i) => i)],
-      ["multiples of 128", Array.from({ length: 100_000 }, (_, i) => i * 128)],
-      ["negative and large numbers", Array.from({ length: 100_000 }, (_, i) => -i * 1_000_003 - 1e12)],
-      ["numbered strings", Array.from({ length: 100_000 }, (_, i) => `user-${i}`)],
-      ["zero-padded strings", Array.from({ length: 100_000 }, (_, i) => String(i).padStart(8, "0"))],
-      ["e-mail addresses", Array.from({ length: 100_000 }, (_, i) => `user${i}@example.com`)],
-      ["JSON of objects", Array.from({ length: 100_000 }, (_, i) => JSON.stringify({ id: i, region: "eu-west-1", tenant: "acme" }))],
-      ["long strings", Array.from({ length: 100_000 }, (_, i) => `${"x".repeat(40)}${i}${"y".repeat(40)}`)],
-      ["multiples of 2^24", Array.from({ length: 100_000 }, (_, i) => i * 16_777_216)],
-      ["fractions", Array.from({ length: 100_000 }, (_, i) => i / 100_000)],
-      ["bigints", Array.from({ length: 100_000 }, (_, i) => BigInt(i) * 1_000_003n)],
-    ];
-    for (const [what, keys] of sets) {
-      const counts = new Array(mask + 1).fill(0);
-      for (const k of keys) counts[mapIndex(k, mask)]++;
-      const mean = keys.length / (mask + 1);
-      assert.ok(Math.max(...counts) < 2 * mean, `${what}: the fullest Map holds ${Math.max(...counts)} keys, the mean is ${mean}`);
-    }
-    assert.ok(mapIndex(true, mask) >= 0 && mapIndex(true, mask) <= mask);
   });
 });
 

@@ -93,6 +93,52 @@ describe(`SQLite write-backs on a background writer (${sqliteDriver.name})`, () 
     store.dispose();
   });
 
+  test("a capture holding committed groups keeps their values while later groups reuse the key lists of others", async () => {
+    const store = await backgroundStore(8, 64);
+    for (let i = 0; i < 300; i++) store.write(0, i, i, `v${i}`);
+    assert.ok(store.pendingWrites > 0, "some keys are pending at the snapshot point");
+    const capture = store.capture(false);
+    // Many groups more, each committed and its key list reused, while the capture is held.
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 300; i++) store.write(0, i, i, `w${round}-${i}`);
+      for (let i = 0; i < 500; i++) store.write(0, `other-${i}`, `other-${i}`, round);
+      store.flush();
+    }
+    const seen = new Map<unknown, unknown>();
+    for (let i = 0; i < capture.size; i++) {
+      const { entry, bytes, stored } = capture.value(i);
+      seen.set(entry.canonical, bytes ? decode(bytes) : stored);
+    }
+    capture.release();
+    for (let i = 0; i < 300; i++) if (seen.has(i)) assert.equal(seen.get(i), `v${i}`, `key ${i} as at the snapshot point`);
+    assert.ok(seen.size > 0);
+    for (let i = 0; i < 300; i++) assert.equal(store.read(0, i, i), `w4-${i}`);
+    store.dispose();
+  });
+
+  test("NaN is one key, -0 and 0 another, while cached, pending and in the file", async () => {
+    const store = await backgroundStore(8, 64);
+    const churn = (n: number) => {
+      for (let i = 0; i < n; i++) store.write(0, `other-${i}`, `other-${i}`, i);
+    };
+    store.write(0, NaN, NaN, "nan");
+    store.write(0, -0, -0, "zero");
+    assert.equal(store.read(0, 0 / 0, 0 / 0), "nan", "cached");
+    assert.equal(store.read(0, 0, 0), "zero", "cached");
+    churn(20);
+    assert.ok(store.pendingWrites > 0);
+    assert.equal(store.read(0, Number.NaN, Number.NaN), "nan", "pending or in the file");
+    store.write(0, 0, 0, "zero again");
+    churn(20);
+    assert.equal(store.read(0, -0, -0), "zero again", "pending or in the file");
+    store.flush();
+    store.clearCache();
+    assert.equal(store.read(0, NaN, NaN), "nan", "in the file");
+    assert.equal(store.read(0, -0, -0), "zero again", "in the file");
+    assert.equal(rowsInFile(store), 22);
+    store.dispose();
+  });
+
   test("with waitForWriter, what is pending at a snapshot point does not depend on the writer's pace: the first write-back waits for the writer, a full capture for the groups sent", () => {
     const open = (waitForWriter: boolean) => {
       const store = new SqliteStateStore(sqliteDriver, { path: join(directory, `s${++files}.db`), maxParallelism: 128, cacheEntriesMax: 8, trackChanges: true, writeGroupRows: 64, waitForWriter });
