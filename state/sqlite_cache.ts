@@ -57,10 +57,26 @@ export class EntryCache {
   #size = 0;
   /** The dirty list: append-only while a sweep is on (captures pass over it as it is). */
   #dirty: CacheEntry[] = [];
-  /** The sweep compacting the dirty list, a slice at a time: the list it builds, and how far it got of `#dirty[0, #sweepEnd)`. */
+  /** Keys in the dirty list: `#dirty[0, #dirtyLength)` (an array reused may hold more, stale or undefined). */
+  #dirtyLength = 0;
+  /**
+   * The sweep compacting the dirty list, a slice at a time: the list it builds, its length,
+   * and how far it got of `#dirty[0, #sweepEnd)`.
+   */
   #swept: CacheEntry[] | undefined;
+  #sweptLength = 0;
+  /** How much of `#swept` (a reused list) may name keys from before. */
+  #sweptStale = 0;
   #sweepAt = 0;
   #sweepEnd = 0;
+  /**
+   * The list the last sweep replaced, to build the next one in, and how much of it may
+   * still name keys: a new array per sweep, as long as the dirty list, lived long enough
+   * for scavenges to copy it and was promoted (about a third of Deno's promoted bytes with
+   * every record missing the cache).
+   */
+  #spareList: CacheEntry[] | undefined;
+  #spareStale = 0;
   #dirtyCount = 0;
   #epoch = 0;
   /** The newest capture, while its pass over the dirty list is on. */
@@ -195,7 +211,7 @@ export class EntryCache {
     this.#dirtyCount++;
     if (e.listed) return;
     e.listed = true;
-    this.#dirty.push(e);
+    this.#dirty[this.#dirtyLength++] = e;
     this.#sweepIfSparse(SWEEP_PER_KEY);
   }
 
@@ -223,40 +239,55 @@ export class EntryCache {
     if (this.#swept === undefined) {
       // Soon rather than once the list doubles: evicted keys come free for reuse (their
       // entries) only once swept, and a steady trickle of them is what the pool can keep.
-      if (this.#dirty.length <= this.#dirtyCount + Math.max(1024, this.#dirtyCount >> 3)) return;
+      if (this.#dirtyLength <= this.#dirtyCount + Math.max(1024, this.#dirtyCount >> 3)) return;
       this.#startSweep();
     }
     this.#sweep(n);
   }
 
   #startSweep(): void {
-    this.#swept = [];
+    // Not one a capture's pass still reads (the newest capture's: older ones are over).
+    const spare = this.#spareList;
+    const reused = spare !== undefined && !this.#passOn()?.reads(spare);
+    this.#swept = reused ? spare : [];
+    this.#sweptStale = reused ? this.#spareStale : 0;
+    this.#spareList = undefined;
+    this.#sweptLength = 0;
     this.#sweepAt = 0;
-    this.#sweepEnd = this.#dirty.length;
+    this.#sweepEnd = this.#dirtyLength;
   }
 
   /**
    * Sweeps `n` more keys of the dirty list into the list being built; at the end, the keys
    * listed since the sweep began follow, and the new list replaces the old one. The old one
-   * is never changed: a capture's pass that holds it sees every key listed at its snapshot
-   * point (and perhaps keys dropped since, which visit() finds clean or changed later).
+   * is not changed while a capture's pass holds it (it is the next sweep's list once none
+   * does): the pass sees every key listed at its snapshot point (and perhaps keys dropped
+   * since, which visit() finds clean or changed later).
    */
   #sweep(n: number): void {
     const list = this.#dirty;
     const kept = this.#swept!;
+    let length = this.#sweptLength;
     const end = Math.min(this.#sweepEnd, this.#sweepAt + n);
     for (let i = this.#sweepAt; i < end; i++) {
       const e = list[i];
-      if (e.dirty) kept.push(e);
+      if (e.dirty) kept[length++] = e;
       else {
         e.listed = false;
         retire(e);
       }
     }
     this.#sweepAt = end;
+    this.#sweptLength = length;
     if (end < this.#sweepEnd) return;
-    for (let i = end; i < list.length; i++) kept.push(list[i]);
+    for (let i = end; i < this.#dirtyLength; i++) kept[length++] = list[i];
+    // What the reused array named past the new list goes, so that it keeps no key alive.
+    for (let i = length; i < this.#sweptStale; i++) (kept as (CacheEntry | undefined)[])[i] = undefined;
+    if (kept.length > 4 * length + 1024) kept.length = length;
+    this.#spareList = list;
+    this.#spareStale = this.#dirtyLength;
     this.#dirty = kept;
+    this.#dirtyLength = length;
     this.#swept = undefined;
   }
 
@@ -266,7 +297,7 @@ export class EntryCache {
     if (this.#swept !== undefined) this.#sweep(Infinity);
     this.#startSweep();
     this.#sweep(Infinity);
-    return this.#dirty.slice();
+    return this.#dirty.slice(0, this.#dirtyLength);
   }
 
   /**
@@ -307,7 +338,7 @@ export class EntryCache {
    */
   capture(changedOnly: boolean, codecs: ReadonlyMap<number, StateCodec>, capture = new DirtyCapture(codecs)): DirtyCapture {
     this.#endPass();
-    capture.beginPass(this.#dirty, this.#dirty.length, this.#epoch++, changedOnly);
+    capture.beginPass(this.#dirty, this.#dirtyLength, this.#epoch++, changedOnly);
     this.#passing = capture;
     return capture;
   }
@@ -330,8 +361,10 @@ export class EntryCache {
     this.#table.clear();
     this.#frames.length = 0;
     this.#freeFrames.length = 0;
-    for (const e of this.#dirty) e.listed = false;
+    for (let i = 0; i < this.#dirtyLength; i++) this.#dirty[i].listed = false;
     this.#dirty = [];
+    this.#dirtyLength = 0;
+    this.#spareList = undefined;
     this.#swept = undefined;
     this.#size = 0;
     this.#hand = 0;

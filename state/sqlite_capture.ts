@@ -107,6 +107,11 @@ export class DirtyCapture {
     this.#changedOnly = changedOnly;
   }
 
+  /** Whether the pass is on over `list` (the cache reuses a list only once no pass reads it). */
+  reads(list: readonly CacheEntry[]): boolean {
+    return this.#listAt < this.#listEnd && this.#list === list;
+  }
+
   /**
    * The pass is over (or was never begun): size and value() are final. With a sink, its
    * pending keys are written too, even when the dirty list was empty at the snapshot point.
