@@ -19,7 +19,9 @@
  * it (which puts the keys into the tables' Maps) and the next pass; and an incremental
  * base beside the changelogs written after 1 % and 10 % of the keys changed (bytes and
  * time, backend level). `--restore-only` skips the jobs, `--jobs-only` the rest; `--only`
- * runs the jobs whose label contains its text.
+ * runs the jobs whose label contains its text. `--gap-log FILE` writes every gap over 10 ms
+ * there, a line each: job label, phase, when it ended (ms of performance.now(), whose origin
+ * is the process's start, near that of V8's `--trace-gc` times) and how long it was (ms).
  *
  *   bun bench/state.ts [--keys 100000,1000000] [--per-key 8] [--interval 1000] [--min-records 5000000] [--restore-only] [--jobs-only] [--only "heap full"]
  *   deno run -A bench/state.ts
@@ -27,6 +29,7 @@
  * Storage is MemoryStorage: times are weir's, not a disk's.
  * @module
  */
+import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import process from "node:process";
 import { decode } from "../codec/cbor.ts";
@@ -39,7 +42,7 @@ import { benchArgs } from "./args.ts";
 import { CountingSink } from "./counting_sink.ts";
 import { bytes, median, nowMs, perSecond, runtimeName, table } from "./stats.ts";
 
-const values = benchArgs("Usage: bun bench/state.ts [--keys 100000,1000000] [--per-key 8] [--interval 1000] [--min-records 5000000] [--restore-only] [--jobs-only] [--only LABEL]", {
+const values = benchArgs("Usage: bun bench/state.ts [--keys 100000,1000000] [--per-key 8] [--interval 1000] [--min-records 5000000] [--restore-only] [--jobs-only] [--only LABEL] [--gap-log FILE]", {
   keys: { type: "string", default: "100000,1000000" },
   "per-key": { type: "string", default: "8" },
   interval: { type: "string", default: "1000" },
@@ -47,7 +50,10 @@ const values = benchArgs("Usage: bun bench/state.ts [--keys 100000,1000000] [--p
   "restore-only": { type: "boolean", default: false },
   "jobs-only": { type: "boolean", default: false },
   only: { type: "string", default: "" },
+  "gap-log": { type: "string", default: "" },
 });
+/** Gaps over 10 ms, for --gap-log. */
+const gapLog: string[] = [];
 const sizes = values.keys.split(",").map(Number);
 const perKey = Number(values["per-key"]);
 const intervalMs = Number(values.interval);
@@ -132,6 +138,7 @@ async function job(keys: number, o: { label: string; intervalMs: number; increme
       if (gap > 10) {
         over10++;
         phase.over10++;
+        if (values["gap-log"]) gapLog.push(`${o.label}\t${phase === first ? "first" : "steady"}\t${t.toFixed(1)}\t${gap.toFixed(1)}`);
       }
     }
     last = t;
@@ -337,6 +344,7 @@ for (const keys of sizes) {
   }
   incrementalRows.push(await incremental(keys));
 }
+if (values["gap-log"]) writeFileSync(values["gap-log"], gapLog.join("\n") + "\n");
 console.log(`\n${runtimeName()}, rolling count, parallelism 1, ${perKey} updates per key (at least ${minRecords} records), checkpoint interval ${intervalMs} ms, load ${loadavg()[0].toFixed(1)}`);
 console.log(table(rows));
 console.log();

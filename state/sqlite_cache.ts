@@ -322,7 +322,7 @@ export class EntryCache {
       if (e === undefined) continue;
       if (e.hit) e.hit = false;
       else if (e !== spare) {
-        this.#table.remove(e);
+        if (!this.#table.remove(e)) throw new WeirError("invariant_broken", `SQLite state ${e.sid}: cached key ${String(e.canonical)} was not in the cache's table`);
         frames[f] = undefined;
         this.#freeFrames.push(f);
         e.cached = false;

@@ -196,5 +196,8 @@ export class PendingWrites {
   #unpinAll(): void {
     for (const e of this.#entries) unpin(e);
     this.#entries.length = 0;
+    // Kept as a spare by the queue, this would hold a committed group's bytes (2 MB or more)
+    // until the next group: nothing reads them any more.
+    this.batches.length = 0;
   }
 }

@@ -84,6 +84,21 @@ describe("KeyTable", () => {
     assert.ok(sameKey(NaN, NaN) && sameKey(-0, 0) && !sameKey(0, "0") && !sameKey(1, 1n));
   });
 
+  test("keys of different types whose hashes are equal stay apart", () => {
+    const table = new KeyTable<Entry>(8);
+    const keys: unknown[] = [1, true, 0, 0n, "", 2, false, 1n];
+    const entries = keys.map((k) => entry(0, k));
+    for (const e of entries) table.add(e);
+    // The case under test: a boolean hashes as its number, 0n and "" as 0.
+    assert.equal(entries[0].hash, entries[1].hash);
+    assert.equal(entries[2].hash, entries[3].hash);
+    assert.equal(entries[2].hash, entries[4].hash);
+    for (let i = 0; i < keys.length; i++) assert.equal(table.get(0, keys[i]), entries[i], `key ${String(keys[i])} (${typeof keys[i]})`);
+    table.remove(entries[0]);
+    assert.equal(table.get(0, 1), undefined);
+    assert.equal(table.get(0, true), entries[1]);
+  });
+
   test("clear() forgets every key, and the table fills again", () => {
     const table = new KeyTable<Entry>(10_000);
     for (let i = 0; i < 5000; i++) table.add(entry(0, i));

@@ -61,8 +61,10 @@ describe("PendingWrites", () => {
     assert.equal(p.reusable, false);
     assert.equal(entries[0].pins, 1, "a capture holds the entries pinned");
     assert.throws(() => p.reset(), (err: unknown) => err instanceof WeirError && err.code === "invariant_broken" && /1 captures/.test(err.message));
+    assert.equal(p.batches.length, 1, "a capture still reads the batch");
     p.letGo();
     assert.equal(entries[0].pins, 0);
+    assert.equal(p.batches.length, 0, "nothing keeps the bytes of a committed batch no capture reads");
     assert.equal(p.reusable, true);
     p.reset();
     assert.equal(p.length, 0);

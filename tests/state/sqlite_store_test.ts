@@ -95,6 +95,59 @@ describe("KeyFilter", () => {
 });
 
 describe(`SqliteStateStore flush failure (${sqliteDriver.name})`, () => {
+  for (const background of [false, true]) {
+    test(`write-backs that fail on eviction leave their victims cached, and every key keeps its value, keys of three types in two states (${background ? "background writer" : "inline"})`, async () => {
+      const dir = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-store-"));
+      const store = new SqliteStateStore(sqliteDriver, { path: join(dir, "state.db"), maxParallelism: 128, cacheEntriesMax: 40, writeGroupRows: 32, backgroundWrites: background });
+      store.declare(0, plain);
+      store.declare(1, plain);
+      if (background) assert.equal(await store.backgroundWriterReady(), true);
+      let seed = 9;
+      const rnd = () => ((seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0) / 4294967296);
+      const keyOf = (n: number): unknown => (n % 3 === 0 ? n : n % 3 === 1 ? `k${n}` : BigInt(n));
+      const unpersistable = () => 0;
+      /** "sid/n" → the value last written (unpersistable: a function, which no write-back can encode). */
+      const truth = new Map<string, unknown>();
+      let failures = 0;
+      for (let step = 0; step < 20_000; step++) {
+        const sid = rnd() < 0.5 ? 0 : 1;
+        const n = Math.floor(rnd() * 400);
+        const k = keyOf(n);
+        const id = `${sid}/${n}`;
+        try {
+          if (rnd() < 0.5) {
+            const v = rnd() < 0.02 ? unpersistable : rnd() < 0.1 ? undefined : step;
+            // The cache takes the value even when the write-back its insert causes fails.
+            truth.set(id, v);
+            store.write(sid, k, k, v);
+          } else assert.equal(store.read(sid, k, k), truth.get(id), `step ${step}: key ${id}`);
+        } catch (err) {
+          if (!(err instanceof WeirError && err.code === "value_not_persistable")) throw err;
+          failures++;
+          // The job would fail here; the test puts a persistable value in place of each bad one and goes on.
+          for (const [bad, v] of truth) {
+            if (v !== unpersistable) continue;
+            const [s, m] = bad.split("/").map(Number);
+            truth.set(bad, -1);
+            try {
+              store.write(s, keyOf(m), keyOf(m), -1);
+            } catch (again) {
+              if (!(again instanceof WeirError && again.code === "value_not_persistable")) throw again;
+            }
+          }
+        }
+      }
+      assert.ok(failures > 0, "some write-backs failed");
+      store.flush();
+      store.clearCache();
+      for (const [id, v] of truth) {
+        const [s, m] = id.split("/").map(Number);
+        assert.equal(store.read(s, keyOf(m), keyOf(m)), v, `key ${id} from the file`);
+      }
+      store.dispose();
+    });
+  }
+
   test("entries of a flush that failed are written by the next flush", () => {
     const store = openStore(1000);
     store.write(0, "a", "a", 1);
