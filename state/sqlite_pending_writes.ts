@@ -61,6 +61,9 @@ export class PendingWrites {
   #holders = 0;
   #dropped = false;
 
+  /** `onReusable` is called when the last capture holding these keys lets go of them after drop(). */
+  constructor(readonly onReusable?: (writes: PendingWrites) => void) {}
+
   /** Keys so far. */
   get length(): number {
     return this.#count;
@@ -161,7 +164,10 @@ export class PendingWrites {
 
   /** A capture is done with these keys. */
   letGo(): void {
-    if (--this.#holders === 0 && this.#dropped) this.#unpinAll();
+    if (this.#holders === 0) throw new WeirError("invariant_broken", "Pending SQLite write-backs were let go of more often than held");
+    if (--this.#holders > 0 || !this.#dropped) return;
+    this.#unpinAll();
+    this.onReusable?.(this);
   }
 
   /** The queue is done with these keys (committed): unpinned once no capture holds them. */

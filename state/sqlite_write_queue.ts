@@ -115,8 +115,13 @@ export class WriteBackQueue {
   #newGroup(): Group {
     const writes = this.#spare.pop();
     writes?.reset();
-    return { seq: 0, bytes: 0, writes: writes ?? new PendingWrites() };
+    return { seq: 0, bytes: 0, writes: writes ?? new PendingWrites(this.#keep) };
   }
+
+  /** Keeps a committed group's PendingWrites that no capture holds for a later group, two at most. */
+  readonly #keep = (writes: PendingWrites): void => {
+    if (this.#spare.length < SPARE_WRITES) this.#spare.push(writes);
+  };
 
   /** The store reopened its connection (a restored file). */
   set db(db: SqliteDatabase) {
@@ -216,8 +221,8 @@ export class WriteBackQueue {
       const { writes } = sent[done];
       this.#pendingKeys -= writes.length;
       writes.drop();
-      // One a capture holds stays its own (a base may read it for seconds).
-      if (writes.reusable && this.#spare.length < SPARE_WRITES) this.#spare.push(writes);
+      // One a capture holds comes back when the capture lets go (a base may read it for seconds).
+      if (writes.reusable) this.#keep(writes);
     }
     if (done > 0) sent.splice(0, done);
   }

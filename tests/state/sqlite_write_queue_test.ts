@@ -17,6 +17,9 @@ import { WriteBackQueue } from "../../state/sqlite_write_queue.ts";
 import { WriteBatch } from "../../state/sqlite_write_batch.ts";
 import { CacheEntry } from "../../state/sqlite_cache_entry.ts";
 import type { SqliteBackgroundWriter } from "../../state/sqlite_driver.ts";
+import type { PendingWrites } from "../../state/sqlite_pending_writes.ts";
+import type { DirtyCapture } from "../../state/sqlite_capture.ts";
+import { keyBytes } from "../../state/sqlite_keys.ts";
 
 const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-write-queue-"));
 let files = 0;
@@ -176,6 +179,54 @@ describe(`SQLite write-backs on a background writer (${sqliteDriver.name})`, () 
     assert.equal(waits, 1, "waited once");
     assert.equal(q.pendingKeys, 0, "every batch written here");
     assert.equal(db.prepare("SELECT count(*) AS n FROM kv").get()!.n, 3);
+    db.close();
+  });
+
+  test("a committed group a capture held is reused by a later group once the capture lets go, not before", () => {
+    const db = sqliteDriver.open(":memory:");
+    db.exec(SCHEMA);
+    // A writer that commits only when told: which groups are committed is the test's.
+    let sent = 0;
+    let committed = 0;
+    const writer = {
+      ready: () => true,
+      failure: () => undefined,
+      send: () => ++sent,
+      committed: () => committed,
+      waitFor: (seq: number) => void (committed = Math.max(committed, seq)),
+      terminate: () => {},
+    } as unknown as SqliteBackgroundWriter;
+    const q = new WriteBackQueue(db, 128, () => writer, 2);
+    let key = 0;
+    const writeOne = () => {
+      const b = new WriteBatch();
+      b.put(1, 0, keyBytes(key), null, Uint8Array.of(FORMAT_VERSION, key & 0x7f));
+      q.write(b, [new CacheEntry(0, key, 1, undefined, key, 0)]);
+      key++;
+    };
+    /** The PendingWrites a capture of the unsent group is given (the group being gathered). */
+    const gathering = (): PendingWrites => {
+      let got: PendingWrites | undefined;
+      q.capturePending({ takePending: (w: PendingWrites) => void (got = w) } as unknown as DirtyCapture, true);
+      return got!;
+    };
+    writeOne();
+    const first = gathering();
+    writeOne(); // the first group (2 keys) goes out
+    const held: PendingWrites[] = [];
+    // As DirtyCapture.takePending(): an empty list is not held.
+    q.capturePending({ takePending: (w: PendingWrites, n: number) => n > 0 && (w.hold(), held.push(w)) } as unknown as DirtyCapture);
+    assert.deepEqual(held, [first], "the capture holds the group sent");
+    committed = sent;
+    for (let i = 0; i < 4; i++) writeOne(); // two more groups: the first is committed, held, not reused
+    writeOne();
+    assert.notEqual(gathering(), first, "a held group is not reused");
+    first.letGo();
+    committed = sent;
+    writeOne(); // the gathering group goes out; the next one takes a spare
+    writeOne();
+    assert.equal(gathering(), first, "let go of, the group's lists serve a later group");
+    assert.throws(() => first.letGo(), (err: unknown) => err instanceof WeirError && err.code === "invariant_broken");
     db.close();
   });
 
