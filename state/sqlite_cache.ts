@@ -51,8 +51,8 @@ export class EntryCache {
   readonly #table: KeyTable<CacheEntry>;
   readonly #declared = new Set<number>();
   /**
-   * The CLOCK's frames: each cached entry in one (CacheEntry.frame), the hand passing them
-   * in order; a victim's frame goes to the next key inserted.
+   * The CLOCK's frames: each cached entry in one, the hand passing them in order; a victim's
+   * frame goes to the next key inserted.
    */
   readonly #frames: (CacheEntry | undefined)[] = [];
   readonly #freeFrames: number[] = [];
@@ -68,13 +68,11 @@ export class EntryCache {
    */
   #swept: CacheEntry[] | undefined;
   #sweptLength = 0;
-  /** How much of `#swept` (a reused list) may name keys from before. */
-  #sweptStale = 0;
   #sweepAt = 0;
   #sweepEnd = 0;
   /**
-   * The list the last sweep replaced, to build the next one in, and how much of it may
-   * still name keys: a new array per sweep, as long as the dirty list, lived long enough
+   * The list the last sweep replaced, to build the next one in, and how much of it (or of
+   * `#swept` built in it) may still name keys from before: a new array per sweep, as long as the dirty list, lived long enough
    * for scavenges to copy it and was promoted (about a third of Deno's promoted bytes with
    * every record missing the cache).
    */
@@ -173,9 +171,7 @@ export class EntryCache {
   insert(e: CacheEntry, hash?: number): void {
     this.#checkDeclared(e.sid);
     this.#table.add(e, hash);
-    const frame = this.#freeFrames.pop() ?? this.#frames.length;
-    this.#frames[frame] = e;
-    e.frame = frame;
+    this.#frames[this.#freeFrames.pop() ?? this.#frames.length] = e;
     e.cached = true;
     this.#size++;
   }
@@ -253,7 +249,7 @@ export class EntryCache {
     const spare = this.#spareList;
     const reused = spare !== undefined && !this.#passOn()?.reads(spare);
     this.#swept = reused ? spare : [];
-    this.#sweptStale = reused ? this.#spareStale : 0;
+    if (!reused) this.#spareStale = 0;
     this.#spareList = undefined;
     this.#sweptLength = 0;
     this.#sweepAt = 0;
@@ -285,7 +281,7 @@ export class EntryCache {
     if (end < this.#sweepEnd) return;
     for (let i = end; i < this.#dirtyLength; i++) kept[length++] = list[i];
     // What the reused array named past the new list goes, so that it keeps no key alive.
-    for (let i = length; i < this.#sweptStale; i++) (kept as (CacheEntry | undefined)[])[i] = undefined;
+    for (let i = length; i < this.#spareStale; i++) (kept as (CacheEntry | undefined)[])[i] = undefined;
     if (kept.length > 4 * length + 1024) kept.length = length;
     this.#spareList = list;
     this.#spareStale = this.#dirtyLength;

@@ -50,8 +50,6 @@ export class CacheEntry {
   cached = true;
   /** cacheKeyHash() of its key while in its cache's table (0: not known). */
   hash = 0;
-  /** Its CLOCK frame while cached (EntryCache). */
-  frame = -1;
   /** Captures and pending write-backs that read this entry (it is not reused while any does). */
   pins = 0;
   /** On its pool's free list. */

@@ -61,7 +61,7 @@ export class PendingWrites {
   #holders = 0;
   #dropped = false;
 
-  /** `onReusable` is called when the last capture holding these keys lets go of them after drop(). */
+  /** `onReusable` is called once these keys are dropped and no capture holds them (then reusable). */
   constructor(readonly onReusable?: (writes: PendingWrites) => void) {}
 
   /** Keys so far. */
@@ -109,23 +109,22 @@ export class PendingWrites {
     for (let i = 0; i < this.#count; i++) this.#index(this.#entries[i], i);
   }
 
-  /** Makes `i` the newest record of its key. */
+  /** Makes `i`, the newest record so far, its key's. */
   #index(e: CacheEntry, i: number): void {
-    const slots = this.#slots;
-    const mask = slots.length - 1;
     // Entries made outside a cache (tests, restores) have no hash yet.
     const hash = e.hash || (e.hash = cacheKeyHash(e.sid, e.canonical));
+    this.#slots[this.#slotOf(e.sid, e.canonical, hash)] = i + 1;
+  }
+
+  /** The slot of `canonical` in state `sid`: the one naming its newest record, or the empty one it would take. */
+  #slotOf(sid: number, canonical: unknown, hash: number): number {
+    const slots = this.#slots;
+    const mask = slots.length - 1;
     for (let s = hash & mask; ; s = (s + 1) & mask) {
       const held = slots[s];
-      if (held === 0) {
-        slots[s] = i + 1;
-        return;
-      }
+      if (held === 0) return s;
       const o = this.#entries[held - 1];
-      if (o.hash === hash && o.sid === e.sid && sameKey(o.canonical, e.canonical)) {
-        if (held - 1 < i) slots[s] = i + 1;
-        return;
-      }
+      if (o.hash === hash && o.sid === sid && sameKey(o.canonical, canonical)) return s;
     }
   }
 
@@ -134,14 +133,7 @@ export class PendingWrites {
    * cacheKeyHash(sid, canonical), given when known.
    */
   latest(sid: number, canonical: unknown, hash: number = cacheKeyHash(sid, canonical)): number {
-    const slots = this.#slots;
-    const mask = slots.length - 1;
-    for (let s = hash & mask; ; s = (s + 1) & mask) {
-      const held = slots[s];
-      if (held === 0) return -1;
-      const o = this.#entries[held - 1];
-      if (o.hash === hash && o.sid === sid && sameKey(o.canonical, canonical)) return held - 1;
-    }
+    return this.#slots[this.#slotOf(sid, canonical, hash)] - 1;
   }
 
   /** The cache entry of the `i`th key. */
@@ -165,9 +157,7 @@ export class PendingWrites {
   /** A capture is done with these keys. */
   letGo(): void {
     if (this.#holders === 0) throw new WeirError("invariant_broken", "Pending SQLite write-backs were let go of more often than held");
-    if (--this.#holders > 0 || !this.#dropped) return;
-    this.#unpinAll();
-    this.onReusable?.(this);
+    if (--this.#holders === 0 && this.#dropped) this.#unpinAll();
   }
 
   /** The queue is done with these keys (committed): unpinned once no capture holds them. */
@@ -205,5 +195,6 @@ export class PendingWrites {
     // Kept as a spare by the queue, this would hold a committed group's bytes (2 MB or more)
     // until the next group: nothing reads them any more.
     this.batches.length = 0;
+    this.onReusable?.(this);
   }
 }

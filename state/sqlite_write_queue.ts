@@ -220,9 +220,8 @@ export class WriteBackQueue {
     for (; done < sent.length && sent[done].seq <= committed; done++) {
       const { writes } = sent[done];
       this.#pendingKeys -= writes.length;
+      // Back to #keep now, or when the last capture holding it lets go (a base may read it for seconds).
       writes.drop();
-      // One a capture holds comes back when the capture lets go (a base may read it for seconds).
-      if (writes.reusable) this.#keep(writes);
     }
     if (done > 0) sent.splice(0, done);
   }
