@@ -4,7 +4,7 @@
  * another parallelism can pick exactly the key groups it owns.
  * @module
  */
-import { copyValue, unpersistablePart } from "../codec/values.ts";
+import { copyValue } from "../codec/values.ts";
 import { WeirError } from "../errors.ts";
 import type { AggregatingState, IncrementalKeyedState, KeyedStateBackend, KeyedStateBackendInit, KeyedStateHandle, KeyedStateSnapshot, ReducingState, SnapshotOptions, StateAggregator } from "./backend.ts";
 import { type KeyGroupRange, canonicalKey, invalidKey, keyGroupOf } from "./key_group.ts";
@@ -17,7 +17,8 @@ import { type HeapChainFile, type RestoreTarget, restoreChain, restoreTables } f
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { StateTable, type Versions } from "./heap_table.ts";
 import { SlotList } from "./slot_list.ts";
-import { type StateOptions, TtlClock, TtlEntry, checkTtl, snapshotTtlValue } from "./ttl.ts";
+import { type StateOptions, TtlClock, type TtlEntry, checkTtl, snapshotTtlValue } from "./ttl.ts";
+import { copyStateValue, copyStoredValue } from "./heap_value_copy.ts";
 
 /**
  * Holds every keyed state table of one operator in one subtask, on the heap.
@@ -86,7 +87,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       maxParallelism: init.maxParallelism,
       versions: this.#versions,
       original: (k) => this.#originalKeys.get(k) ?? k,
-      copy: (name, v) => this.#copy(name, v),
+      copy: (name, v) => copyStateValue(v, name, this.#uid),
       detach: (snap) => {
         if (this.#collecting !== snap) return;
         this.#collecting = undefined;
@@ -150,7 +151,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     if (!t) {
       const save = (table: StateTable, k: unknown, v: unknown, ver: number, g: number) => this.#collecting?.save(table, k, v, ver, g);
       const groupOf = (k: unknown) => keyGroupOf(this.#originalKeys.get(k) ?? k, this.maxParallelism);
-      this.#tables.set(name, (t = new StateTable(name, this.#versions, save, (v) => this.#copyStored(name, v), groupOf)));
+      this.#tables.set(name, (t = new StateTable(name, this.#versions, save, (v) => copyStoredValue(v, name, this.#uid), groupOf)));
       if (this.#changelog) {
         t.deleted = new Set();
         t.dirty = new SlotList();
@@ -166,19 +167,6 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       throw new WeirError("state_no_key", `Keyed state "${name}" was used outside of a keyed context`);
     }
     return this.#currentCanonical;
-  }
-
-  /** A deep copy of a stored value, wrappers (TTL entries, map state entries) included. */
-  #copyStored(name: string, stored: unknown): unknown {
-    if (stored instanceof TtlEntry) return new TtlEntry(this.#copy(name, stored.value), stored.writtenAt);
-    if (stored instanceof Map) {
-      // A map state's entries: canonical key → [original key, value or TtlEntry].
-      const out = new Map();
-      for (const [c, [key, v]] of stored as Map<unknown, [unknown, unknown]>) out.set(c, [key, this.#copyStored(name, v)]);
-      return out;
-    }
-    if (Array.isArray(stored) && stored.length > 0 && stored[0] instanceof TtlEntry) return stored.map((e) => this.#copyStored(name, e));
-    return this.#copy(name, stored);
   }
 
   valueState<T>(name: string, options?: StateOptions): ValueState<T> {
@@ -340,21 +328,6 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables, plan.base ? undefined : { after: plan.changedAfter, deleted, dirty });
     this.#collecting = snap;
     return incrementalSnapshot(snap, log, plan);
-  }
-
-  /**
-   * A copy of a state value for a snapshot.
-   * @throws {WeirError} `value_not_persistable` naming the state, the operator and the part
-   *   that cannot be kept (an unregistered class instance…)
-   */
-  #copy(name: string, value: unknown): unknown {
-    try {
-      return copyValue(value);
-    } catch (e) {
-      if (!(e instanceof WeirError) || e.code !== "record_not_copyable") throw e;
-      const where = this.#uid === undefined ? "" : ` of operator "${this.#uid}"`;
-      throw new WeirError("value_not_persistable", `Cannot persist keyed state "${name}" in the state${where}: ${unpersistablePart(value) ?? e.message}`, { cause: e });
-    }
   }
 
   /**
