@@ -181,8 +181,9 @@ export class WriteBackQueue {
   /** Sends the gathered group; returns its sequence number. */
   #send(writer: SqliteBackgroundWriter): number {
     const group = this.#gathering;
-    this.#gathering = this.#newGroup();
+    // Sent first: if send() throws, the group stays the one gathered and its keys findable.
     group.seq = writer.send(group.writes.batches);
+    this.#gathering = this.#newGroup();
     this.#sent.push(group);
     const sent = this.#sent;
     // An image takes the writer 100–400 ms, in which one group more may go out unwaited.

@@ -230,6 +230,41 @@ describe(`SQLite write-backs on a background writer (${sqliteDriver.name})`, () 
     db.close();
   });
 
+  test("a group whose send throws stays the one gathered: its keys are still found, and a later send takes them", () => {
+    const db = sqliteDriver.open(":memory:");
+    db.exec(SCHEMA);
+    let sent = 0;
+    let refuse = true;
+    const batches: number[] = [];
+    const writer = {
+      ready: () => true,
+      failure: () => undefined,
+      send: (b: Uint8Array[]) => {
+        if (refuse) throw new WeirError("storage_failed", "the writer's thread cannot take a batch");
+        batches.push(b.length);
+        return ++sent;
+      },
+      committed: () => 0,
+      waitFor: () => {},
+      terminate: () => {},
+    } as unknown as SqliteBackgroundWriter;
+    const q = new WriteBackQueue(db, 128, () => writer, 2);
+    const writeOne = (key: number) => {
+      const b = new WriteBatch();
+      b.put(1, 0, keyBytes(key), null, Uint8Array.of(FORMAT_VERSION, key));
+      q.write(b, [new CacheEntry(0, key, 1, undefined, key, 0)]);
+    };
+    writeOne(1);
+    assert.throws(() => writeOne(2), (err: unknown) => err instanceof WeirError && err.code === "storage_failed");
+    for (const key of [1, 2]) assert.deepEqual(q.find(0, key), Uint8Array.of(FORMAT_VERSION, key), `key ${key} is still pending`);
+    assert.equal(q.pendingKeys, 2);
+    refuse = false;
+    writeOne(3); // the group of three goes out
+    assert.deepEqual(batches, [3], "the group refused is sent whole with the next write-back");
+    for (const key of [1, 2, 3]) assert.deepEqual(q.find(0, key), Uint8Array.of(FORMAT_VERSION, key));
+    db.close();
+  });
+
   test("a failed transaction fails the next write-back with storage_failed naming the file; its keys are kept", async () => {
     const store = await backgroundStore(8, 64);
     // The writer's connection finds no table: every transaction fails.
