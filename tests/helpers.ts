@@ -127,9 +127,9 @@ export async function checkpointsCompleted(job: { checkpointStats(): { counts: {
 }
 
 /** Polls until `cond` holds: a hang guard naming `what`, never a speed check. */
-export async function until(what: string, cond: () => boolean, limitMs = 60_000): Promise<void> {
+export async function until(what: string, cond: () => boolean | Promise<boolean>, limitMs = 60_000): Promise<void> {
   const start = Date.now();
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() - start > limitMs) throw new Error(`Not reached within ${limitMs} ms: ${what}`);
     await sleep(5);
   }

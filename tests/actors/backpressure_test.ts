@@ -4,7 +4,7 @@ import { MemoryStorage, SequenceSource, SerializingTransport, StreamEnvironment 
 import type { Transport } from "../../mod.ts";
 import { systemScheduler } from "../../platforms/system.ts";
 import type { OperatorSnapshot, Sink, SinkWriter } from "../../mod.ts";
-import { sleep } from "../helpers.ts";
+import { sleep, until } from "../helpers.ts";
 
 /** A sink whose writes wait until the test opens the gate. */
 class GatedSink implements Sink<number> {
@@ -45,10 +45,20 @@ describe("backpressure", () => {
       .sinkTo(sink, { uid: "sink", disableChaining: true });
     const job = await env.execute();
     let maxQueued = 0;
+    const sample = () => {
+      for (const v of job.vertices()) for (const s of v.subtasks) maxQueued = Math.max(maxQueued, s.queuedBatches);
+    };
     for (let i = 0; i < 20; i++) {
       await sleep(5);
-      for (const v of job.vertices()) for (const s of v.subtasks) maxQueued = Math.max(maxQueued, s.queuedBatches);
+      sample();
     }
+    // The backpressure reaches the source through two channels: on a loaded machine that can
+    // take longer than the 100 ms sampled above, so wait for it (still sampling the queues).
+    await until("the backpressure reached the source", () => {
+      sample();
+      const [s, m, k] = job.vertices();
+      return s.subtasks[0].outputBuffered > 0 && m.subtasks[0].outputBuffered > 0 && k.subtasks[0].queuedBatches === channelCapacity;
+    });
     const [src, map, snk] = job.vertices();
     assert.equal(sink.received, batchSize, "the sink took one batch and is stuck on it");
     // Each of the two channels holds at most its capacity; each sender has at most one step's output waiting.

@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { CollectSink, MemoryStorage, registerType, SequenceSource, StreamEnvironment } from "../../mod.ts";
 import type { EnvironmentOptions, JobHandle } from "../../mod.ts";
-import { FailOnce, sleep } from "../helpers.ts";
+import { FailOnce, sleep, until } from "../helpers.ts";
 
 class Reading {
   #value: number;
@@ -79,7 +79,8 @@ describe("classes in channel state", () => {
     // Without object reuse such a record could not even be copied; with it, it flows.
     const { env, sink } = slowJob((n) => new Unregistered(n), { objectReuse: true }, lost);
     const job = await env.execute();
-    await sleep(30);
+    // Records in flight for the barrier to overtake first, not a fixed 30 ms (a loaded machine may not have queued any yet).
+    await until("batches queued in front of the slow operator", () => job.vertices().find((v) => v.name.startsWith("slow"))!.subtasks.some((s) => s.queuedBatches >= 2));
     const d = await job.triggerCheckpoint();
     assert.equal(d.status, "FAILED");
     assert.equal(d.failure_reason, "checkpoint_declined");

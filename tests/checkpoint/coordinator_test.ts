@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
 import type { EnvironmentOptions, OperatorSnapshot, Sink, SinkWriter } from "../../mod.ts";
-import { sleep } from "../helpers.ts";
+import { sleep, until } from "../helpers.ts";
 
 /** A running job: a slow endless source, a keyed sum and a collect sink. */
 async function runningJob(o: EnvironmentOptions = {}, sink: Sink<unknown> = new CollectSink()) {
@@ -20,10 +20,12 @@ class StuckSink implements Sink<number> {
   release!: () => void;
   #gate = new Promise<void>((r) => (this.release = r));
   stuck = false;
+  /** A write is held at the gate: the sink is stuck now, not only armed. */
+  blocked = false;
   createWriter(): SinkWriter {
     return {
       open: () => {},
-      write: () => (this.stuck ? this.#gate : undefined),
+      write: () => (this.stuck ? (this.blocked = true, this.#gate) : undefined),
       snapshotState: (): OperatorSnapshot => ({}),
       notifyCheckpointComplete: () => {},
     };
@@ -71,7 +73,8 @@ describe("checkpoint coordinator", () => {
     const { job } = await runningJob({ checkpoint: { timeout: 30, tolerableFailures: 5 } }, sink);
     await sleep(10);
     sink.stuck = true;
-    await sleep(10);
+    // A write must be held before the trigger, or the barrier passes (10 ms may not bring one on a loaded machine).
+    await until("a write held by the stuck sink", () => sink.blocked);
     const d = await job.triggerCheckpoint();
     assert.equal(d.status, "FAILED");
     assert.equal(d.failure_reason, "checkpoint_expired");
@@ -88,10 +91,11 @@ describe("checkpoint coordinator", () => {
     const { job } = await runningJob({ checkpoint: { timeout: 20, tolerableFailures: 0 }, restart: { strategy: "fixed-delay", attempts: 1, delay: 1 } }, sink);
     await sleep(10);
     sink.stuck = true;
-    await sleep(10);
+    await until("a write held by the stuck sink", () => sink.blocked);
     const d = await job.triggerCheckpoint();
     assert.equal(d.status, "FAILED");
-    await sleep(20);
+    // The failover after the failed checkpoint is asynchronous: wait for it, not a fixed 20 ms.
+    await until("the job restarted", () => job.restarts >= 1);
     assert.equal(job.restarts, 1, "the job restarted");
     sink.release();
     await job.cancel();

@@ -81,7 +81,8 @@ describe("unaligned checkpoints", () => {
   test("the barrier overtakes the queued data: the snapshot does not wait for the backlog, which is stored as channel state", async () => {
     const { env } = slowJob({ n: 100_000 });
     const job = await env.execute();
-    await sleep(60);
+    // Full queues first, not a fixed 60 ms (a loaded machine may not have filled them by then).
+    await backlog(job, 2 * 4);
     const before = processed.n;
     const d = await job.triggerCheckpoint();
     const during = processed.n - before;
@@ -100,7 +101,7 @@ describe("unaligned checkpoints", () => {
   test("aligned, the same checkpoint waits for the backlog ahead of the barrier", async () => {
     const { env } = slowJob({ n: 100_000, checkpoint: { unaligned: false } });
     const job = await env.execute();
-    await sleep(60);
+    await backlog(job, 2 * 4);
     const before = processed.n;
     const d = await job.triggerCheckpoint();
     assert.equal(d.status, "COMPLETED");
@@ -221,7 +222,8 @@ describe("channel state bounds and aborts", () => {
   test("a checkpoint whose channel state exceeds channelStateMaxBytes fails with a clear reason, and the job goes on", async () => {
     const { env, sink, n } = slowJob({ checkpoint: { channelStateMaxBytes: 64 } });
     const job = await env.execute();
-    await sleep(40);
+    // In-flight data beyond 64 bytes first, not a fixed 40 ms.
+    await backlog(job, 2);
     const d = await job.triggerCheckpoint();
     assert.equal(d.status, "FAILED");
     assert.equal(d.failure_reason, "channel_state_too_large");
@@ -322,7 +324,8 @@ describe("records that cannot be persisted", () => {
       }, { uid: "unwrap" })
       .sinkTo(sink, { uid: "out" });
     const job = await env.execute();
-    await sleep(30);
+    // Records in flight for the barrier to overtake first, not a fixed 30 ms.
+    await backlog(job, 2, "unwrap");
     const d = await job.triggerCheckpoint();
     assert.equal(d.status, "FAILED");
     assert.equal(d.failure_reason, "checkpoint_declined");
@@ -332,6 +335,14 @@ describe("records that cannot be persisted", () => {
     assert.deepEqual(sink.committed.slice().sort((a, b) => a - b), [...Array(300).keys()]);
   });
 });
+
+/**
+ * Waits until `batches` batches are queued in front of the slow operator `name` (its subtasks
+ * together: one whose sender is blocked on the other drains, so "each" may never hold again).
+ */
+function backlog(job: JobHandle, batches: number, name = "sum"): Promise<void> {
+  return until(() => job.vertices().find((v) => v.name.startsWith(name))!.subtasks.reduce((n, s) => n + s.queuedBatches, 0) >= batches);
+}
 
 /** Polls until cond holds (a hang guard, not a speed check). */
 async function until(cond: () => boolean, limitMs = 30_000): Promise<void> {

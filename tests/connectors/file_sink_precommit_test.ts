@@ -21,6 +21,7 @@ import { existsSync, mkdtempSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
+import { until } from "../helpers.ts";
 
 test("when a checkpoint completes, the FileSink transactions it pre-committed are durable", async () => {
   const dir = mkdtempSync(join(tmpdir(), "weir-fsink-"));
@@ -44,7 +45,8 @@ test("when a checkpoint completes, the FileSink transactions it pre-committed ar
     for (const name of partOf(e.checkpointId)) atCommit.set(name, sizeOf(name));
   });
   try {
-    await new Promise((r) => setTimeout(r, 50));
+    // A part file with records first (the checkpoint must close one), not a fixed 50 ms.
+    await until("the sink opened a part file", () => readdirSync(dir).some((f) => f.includes("part-out-0-")));
     const d = await h.triggerCheckpoint();
     assert.equal(d.status, "COMPLETED");
   } finally {

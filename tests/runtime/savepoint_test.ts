@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CollectSink, FileStorage, MemoryStorage, SequenceSource, StreamEnvironment, WeirError } from "../../mod.ts";
 import type { EnvironmentOptions } from "../../mod.ts";
-import { assertExactlyOnce, checkpointsCompleted, type Pair, sleep } from "../helpers.ts";
+import { assertExactlyOnce, checkpointsCompleted, type Pair, sleep, until } from "../helpers.ts";
 
 const N = 6000;
 
@@ -31,7 +31,8 @@ describe("savepoints", () => {
       const dir = mkdtempSync(join(tmpdir(), "weir-sp-"));
       const first = job({ sourceP: from[0], sumP: from[1], checkpoint: { interval: 10 } });
       const h1 = await first.env.execute();
-      await sleep(60);
+      // Output committed before the stop (asserted below), not a fixed 60 ms that a loaded machine may spend starting.
+      await until("a checkpoint committed output", () => first.sink.committed.length > 0);
       const location = await h1.stop({ savepoint: dir });
       const r1 = await h1.done;
       assert.equal(r1.status, "stopped");

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import { CollectSink, MemoryStorage } from "../../../mod.ts";
 import { countJob } from "./fixtures/count_job.ts";
-import { assertExactlyOnce, sleep } from "../../helpers.ts";
+import { assertExactlyOnce, sleep, until } from "../../helpers.ts";
 import { startWorker, type WorkerdHost, type WorkerOptions, workerdSkip } from "./workerd.ts";
 import { awaitTrigger, json, jobId } from "./rest_client.ts";
 import type { Pair } from "./fixtures/count_job.ts";
@@ -133,7 +133,8 @@ if (workerdSkip) {
       const n = 20_000;
       const host = await start({ N: String(n), RATE: "4000", INTERVAL: "100" }, { r2Buckets: ["WEIR_SAVEPOINTS"] });
       const id = await jobId(host);
-      await sleep(1000);
+      // Output committed on the edge before the savepoint (asserted below), not a fixed second.
+      await until("a checkpoint committed output on the edge", async () => (await json<{ committed: Pair[] }>(host.fetch("/_test/committed"))).committed.length > 0);
       const sp = await json<{ "request-id": string }>(host.fetch(`/jobs/${id}/savepoints`, {
         method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ "target-directory": "r2://WEIR_SAVEPOINTS/exported", "cancel-job": true }),
       }));
@@ -165,7 +166,8 @@ if (workerdSkip) {
       const n = 20_000;
       const sink = new CollectSink<Pair>();
       const local = await countJob({ n, sink, storage: new MemoryStorage(), ratePerSecond: 4000, checkpoint: { interval: 100 } }).execute();
-      await sleep(1000);
+      // Output committed before the stop (asserted below), not a fixed second.
+      await until("a checkpoint committed output", () => sink.committed.length > 0);
       const savepoint = await local.stop({ savepoint: mkdtempSync(join(tmpdir(), "weir-local-sp-")) });
       assert.ok(sink.committed.length > 0 && sink.committed.length < n, `${sink.committed.length} committed locally`);
 
