@@ -152,8 +152,7 @@ describe("aligned checkpoints with timeout", () => {
     const job = await env.execute();
     // Backpressure first (each queued batch is 16 records of >= 1 ms), not a fixed wait: on a
     // loaded machine 60 ms could pass before any queue filled, and the barrier aligned in time.
-    const sum = () => job.vertices().find((v) => v.name.startsWith("sum"))!;
-    await until(() => sum().subtasks.every((s) => s.queuedBatches >= 2));
+    await backlog(job, 4);
     const d = await job.triggerCheckpoint();
     assert.equal(d.status, "COMPLETED");
     assert.equal(d.checkpoint_type, "UNALIGNED_CHECKPOINT");
