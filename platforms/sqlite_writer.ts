@@ -118,19 +118,23 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
   });
 
   const failure = () => readFailure(control, failureText);
-  const waitFor = (seq: number, what = `batch ${seq}`) => {
+  /** Waits for `seq` until committed (true) or until `until` (a performance.now() time) passed (false). */
+  const waitUntil = (seq: number, until: number, what = `batch ${seq}`): boolean => {
     let deadline = performance.now() + SILENCE_MS;
     for (;;) {
       const events = Atomics.load(control, WriterSlot.Events);
       const failed = failure();
       if (failed !== undefined) throw new WeirError("storage_failed", failed);
-      if (Atomics.load(control, WriterSlot.Committed) >= seq) return;
+      if (Atomics.load(control, WriterSlot.Committed) >= seq) return true;
       if (ended || exited) throw new WeirError("storage_failed", `The background writer of the SQLite state file ${path} ${ended ? "was ended" : "exited"} before ${what} was written`);
-      const left = deadline - performance.now();
+      const now = performance.now();
+      if (now >= until) return false;
+      const left = deadline - now;
       if (left <= 0) throw new WeirError("storage_failed", `The background writer of the SQLite state file ${path} gave no sign for ${SILENCE_MS / 1000} s (${what} of ${sent} not written)`);
-      if (Atomics.wait(control, WriterSlot.Events, events, left) !== "timed-out") deadline = performance.now() + SILENCE_MS;
+      if (Atomics.wait(control, WriterSlot.Events, events, Math.min(left, until - now)) !== "timed-out") deadline = performance.now() + SILENCE_MS;
     }
   };
+  const waitFor = (seq: number, what = `batch ${seq}`): void => void waitUntil(seq, Infinity, what);
 
   const ready = () => Atomics.load(control, WriterSlot.State) !== WriterState.Starting;
   return {
@@ -214,6 +218,7 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
       };
     },
     waitFor,
+    waitForAtMost: (seq, timeoutMs) => waitUntil(seq, performance.now() + timeoutMs),
     failure,
     closeConnection() {
       if (sent === 0 || ended) return;

@@ -75,6 +75,13 @@ export interface SqliteBackgroundWriter {
    *   call throws it too), or when the thread gave no sign for 60 s
    */
   waitFor(seq: number): void;
+  /**
+   * Blocks the calling thread until batch `seq` is committed (true) or `timeoutMs` passed
+   * (false): a subtask paces itself to the writer in waits short enough to let records
+   * through between them.
+   * @throws {WeirError} `storage_failed` as waitFor()
+   */
+  waitForAtMost(seq: number, timeoutMs: number): boolean;
   /** Why a batch failed (a full disk), or undefined while none has. */
   failure(): string | undefined;
   /**

@@ -87,6 +87,22 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
     writer.terminate();
   });
 
+  test("waitForAtMost() is true once the batch is committed, false when the time passes first, and throws a failure as waitFor()", async () => {
+    const { path, writer } = await opened();
+    const seq = writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(10)))]);
+    assert.equal(writer.waitForAtMost(seq, 60_000), true);
+    assert.ok(writer.committed() >= seq);
+    // A batch never sent is never committed: the wait ends with its time.
+    assert.equal(writer.waitForAtMost(seq + 1, 5), false);
+    const db = sqliteDriver.open(path);
+    db.exec("ALTER TABLE kv RENAME TO kv_moved");
+    db.close();
+    const failing = writer.send([batch((b) => b.put(1, 0, Uint8Array.of(2), null, Uint8Array.of(20)))]);
+    assert.throws(() => writer.waitForAtMost(failing, 60_000), (e) => e instanceof WeirError && e.code === "storage_failed" && /no such table: kv/.test(e.message));
+    writer.terminate();
+    assert.throws(() => writer.waitForAtMost(failing + 1, 60_000), (e) => e instanceof WeirError && e.code === "storage_failed");
+  });
+
   test("a batch's buffer goes back once applied and carries later sends; only the bytes of each send are applied", async () => {
     const { path, writer } = await opened();
     // A large send first: the buffer later sends reuse holds its bytes past theirs.

@@ -194,6 +194,7 @@ describe(`SQLite write-backs on a background writer (${sqliteDriver.name})`, () 
       send: () => ++sent,
       committed: () => committed,
       waitFor: (seq: number) => void (committed = Math.max(committed, seq)),
+      waitForAtMost: () => false,
       terminate: () => {},
     } as unknown as SqliteBackgroundWriter;
     const q = new WriteBackQueue(db, 128, () => writer, 2);
@@ -230,6 +231,52 @@ describe(`SQLite write-backs on a background writer (${sqliteDriver.name})`, () 
     db.close();
   });
 
+  test("a writer behind by more than one group paces each write-back in short waits; only past three groups in flight does one wait for a commit", () => {
+    const db = sqliteDriver.open(":memory:");
+    db.exec(SCHEMA);
+    let sent = 0;
+    let committed = 0;
+    const waits: string[] = [];
+    const writer = {
+      ready: () => true,
+      failure: () => undefined,
+      send: () => ++sent,
+      committed: () => committed,
+      waitFor: (seq: number) => {
+        waits.push(`until ${seq}`);
+        committed = Math.max(committed, seq);
+      },
+      waitForAtMost: (seq: number, ms: number) => (waits.push(`${seq} for ${ms} ms`), false),
+      terminate: () => {},
+    } as unknown as SqliteBackgroundWriter;
+    const q = new WriteBackQueue(db, 128, () => writer, 2);
+    let key = 0;
+    const writeOne = () => {
+      const b = new WriteBatch();
+      b.put(1, 0, keyBytes(key), null, Uint8Array.of(FORMAT_VERSION, key & 0x7f));
+      q.write(b, [new CacheEntry(0, key, 1, undefined, key, 0)]);
+      key++;
+    };
+    writeOne();
+    writeOne(); // group 1 out
+    writeOne();
+    assert.deepEqual(waits, [], "one group in flight: no wait");
+    writeOne(); // group 2 out
+    writeOne();
+    assert.deepEqual(waits, ["1 for 2 ms"], "two in flight: a short wait for the oldest");
+    writeOne(); // group 3 out
+    writeOne();
+    writeOne(); // group 4 out: one too many
+    assert.deepEqual(waits, ["1 for 2 ms", "1 for 2 ms", "until 1"]);
+    assert.equal(q.pendingKeys, 6, "the keys of the group waited for are committed; the rest stay pending");
+    committed = sent;
+    waits.length = 0;
+    writeOne();
+    assert.deepEqual(waits, [], "caught up: no wait");
+    assert.equal(q.pendingKeys, 1);
+    db.close();
+  });
+
   test("a group whose send throws stays the one gathered: its keys are still found, and a later send takes them", () => {
     const db = sqliteDriver.open(":memory:");
     db.exec(SCHEMA);
@@ -246,6 +293,7 @@ describe(`SQLite write-backs on a background writer (${sqliteDriver.name})`, () 
       },
       committed: () => 0,
       waitFor: () => {},
+      waitForAtMost: () => false,
       terminate: () => {},
     } as unknown as SqliteBackgroundWriter;
     const q = new WriteBackQueue(db, 128, () => writer, 2);
