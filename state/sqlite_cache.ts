@@ -9,6 +9,7 @@ import { WeirError } from "../errors.ts";
 import { DirtyCapture } from "./sqlite_capture.ts";
 import { CacheEntry, type EntryPool, retire } from "./sqlite_cache_entry.ts";
 import { KeyTable } from "./sqlite_key_table.ts";
+import { EntryIds } from "./sqlite_entry_ids.ts";
 import type { StateCodec } from "./sqlite_store.ts";
 
 /**
@@ -50,11 +51,15 @@ export class EntryCache {
   /** Every cached key, by state id and canonical key. */
   readonly #table: KeyTable<CacheEntry>;
   readonly #declared = new Set<number>();
+  /** Every entry of this cache by id: the table and the frames hold ids (see sqlite_entry_ids.ts). */
+  readonly #ids = new EntryIds<CacheEntry>();
   /**
-   * The CLOCK's frames: each cached entry in one, the hand passing them in order; a victim's
-   * frame goes to the next key inserted.
+   * The CLOCK's frames: each cached entry's id in one (0: a free frame), the hand passing
+   * them in order; a victim's frame goes to the next key inserted.
    */
-  readonly #frames: (CacheEntry | undefined)[] = [];
+  #frames = new Int32Array(1024);
+  /** Frames in use or freed: `#frames[0, #frameCount)`. */
+  #frameCount = 0;
   readonly #freeFrames: number[] = [];
   #hand = 0;
   #size = 0;
@@ -88,9 +93,9 @@ export class EntryCache {
   /** `batchMax` victims at most per takeVictims() (a quarter of `capacity` at most). */
   constructor(capacity: number, batchMax = 2048) {
     this.capacity = capacity;
-    this.#pool = { free: [], max: Math.min(capacity, POOL_MAX) };
+    this.#pool = { free: [], max: Math.min(capacity, POOL_MAX), ids: this.#ids };
     this.batch = Math.max(1, Math.min(batchMax, Math.floor(capacity / 4)));
-    this.#table = new KeyTable(capacity + this.batch);
+    this.#table = new KeyTable(capacity + this.batch, this.#ids);
   }
 
   /** The capture epoch: bumped by capture(). */
@@ -101,6 +106,11 @@ export class EntryCache {
   /** Keys cached now. */
   get size(): number {
     return this.#size;
+  }
+
+  /** Entries with an id now: cached, pooled, or evicted and still read (for tests: dropped ones give theirs back). */
+  get entriesWithIds(): number {
+    return this.#ids.size;
   }
 
   /** Keys changed and not yet written back. */
@@ -136,7 +146,12 @@ export class EntryCache {
   /** Every cached entry of state `sid`, in the CLOCK's order (a copy; for tests and checks). */
   entries(sid: number): CacheEntry[] {
     const out: CacheEntry[] = [];
-    for (const e of this.#frames) if (e !== undefined && e.sid === sid) out.push(e);
+    for (let f = 0; f < this.#frameCount; f++) {
+      const id = this.#frames[f];
+      if (id === 0) continue;
+      const e = this.#ids.get(id);
+      if (e.sid === sid) out.push(e);
+    }
     return out;
   }
 
@@ -171,7 +186,16 @@ export class EntryCache {
   insert(e: CacheEntry, hash?: number): void {
     this.#checkDeclared(e.sid);
     this.#table.add(e, hash);
-    this.#frames[this.#freeFrames.pop() ?? this.#frames.length] = e;
+    let f = this.#freeFrames.pop();
+    if (f === undefined) {
+      f = this.#frameCount++;
+      if (f === this.#frames.length) {
+        const grown = new Int32Array(2 * f);
+        grown.set(this.#frames);
+        this.#frames = grown;
+      }
+    }
+    this.#frames[f] = e.id;
     e.cached = true;
     this.#size++;
   }
@@ -309,17 +333,19 @@ export class EntryCache {
     const want = Math.max(this.batch, this.#size - this.capacity);
     const victims: CacheEntry[] = [];
     const frames = this.#frames;
-    const n = frames.length;
+    const ids = this.#ids;
+    const n = this.#frameCount;
     // Two turns of the hand at most: the first clears every hit.
     for (let seen = 0, limit = 2 * n; victims.length < want && seen < limit; seen++) {
       const f = this.#hand;
       this.#hand = f + 1 < n ? f + 1 : 0;
-      const e = frames[f];
-      if (e === undefined) continue;
+      const id = frames[f];
+      if (id === 0) continue;
+      const e = ids.get(id);
       if (e.hit) e.hit = false;
       else if (e !== spare) {
         if (!this.#table.remove(e)) throw new WeirError("invariant_broken", `SQLite state ${e.sid}: cached key ${String(e.canonical)} was not in the cache's table`);
-        frames[f] = undefined;
+        frames[f] = 0;
         this.#freeFrames.push(f);
         e.cached = false;
         victims.push(e);
@@ -356,9 +382,11 @@ export class EntryCache {
     if (this.#dirtyCount > 0) throw new WeirError("invariant_broken", `The SQLite state cache was cleared with ${this.#dirtyCount} unwritten values`);
     this.#endPass();
     // The entries dropped here keep `cached` and are never reused: nothing need be known of
-    // who still holds them.
+    // who still holds them. Their ids go.
+    for (let f = 0; f < this.#frameCount; f++) if (this.#frames[f] !== 0) this.#ids.release(this.#ids.get(this.#frames[f]));
     this.#table.clear();
-    this.#frames.length = 0;
+    this.#frames = new Int32Array(1024);
+    this.#frameCount = 0;
     this.#freeFrames.length = 0;
     for (let i = 0; i < this.#dirtyLength; i++) this.#dirty[i].listed = false;
     this.#dirty = [];

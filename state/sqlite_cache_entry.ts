@@ -4,6 +4,7 @@
  * @module
  */
 import type { DirtyCapture } from "./sqlite_capture.ts";
+import type { EntryIds } from "./sqlite_entry_ids.ts";
 
 /**
  * A cached key: its value in memory (undefined: absent), and whether the file lags behind it.
@@ -54,12 +55,15 @@ export class CacheEntry {
   pins = 0;
   /** On its pool's free list. */
   free = false;
+  /** Its id in its cache's EntryIds (0: none): the cache's tables hold ids, not entries. */
+  id = 0;
 }
 
-/** A cache's entries free for reuse, at most `max`. */
+/** A cache's entries free for reuse, at most `max`, and the ids of all its entries. */
 export interface EntryPool {
   readonly free: CacheEntry[];
   readonly max: number;
+  readonly ids: EntryIds<CacheEntry>;
 }
 
 /**
@@ -70,7 +74,12 @@ export interface EntryPool {
  */
 export function retire(e: CacheEntry): void {
   const pool = e.pool;
-  if (pool === undefined || e.cached || e.dirty || e.listed || e.pins > 0 || e.free || pool.free.length >= pool.max) return;
+  if (pool === undefined || e.cached || e.dirty || e.listed || e.pins > 0 || e.free) return;
+  if (pool.free.length >= pool.max) {
+    // Dropped: no table names it any more, and the pool will not give it out again.
+    pool.ids.release(e);
+    return;
+  }
   e.free = true;
   // Nothing of the key it held stays reachable through it.
   e.canonical = e.key = e.mem = undefined;

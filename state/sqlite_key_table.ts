@@ -10,9 +10,10 @@
  * @module
  */
 import { mix32 } from "./key_group.ts";
+import { EntryIds, type IdentifiedEntry } from "./sqlite_entry_ids.ts";
 
 /** What a table holds: a key of a state, and the hash it was added with (set by add()). */
-export interface KeyedEntry {
+export interface KeyedEntry extends IdentifiedEntry {
   sid: number;
   canonical: unknown;
   hash: number;
@@ -68,13 +69,14 @@ export function sameKey(a: unknown, b: unknown): boolean {
 }
 
 /**
- * Entries by (state id, canonical key), each key once.
+ * Entries by (state id, canonical key), each key once. The slots hold the entries' ids and
+ * hashes in typed arrays (see sqlite_entry_ids.ts for why not the entries).
  *
  * @example
  * ```ts
  * import { KeyTable } from "./sqlite_key_table.ts";
- * const t = new KeyTable<{ sid: number; canonical: unknown; hash: number }>(4);
- * const a = { sid: 0, canonical: "a", hash: 0 };
+ * const t = new KeyTable<{ id: number; sid: number; canonical: unknown; hash: number }>(4);
+ * const a = { id: 0, sid: 0, canonical: "a", hash: 0 };
  * t.add(a);
  * console.assert(t.get(0, "a") === a && t.get(1, "a") === undefined && t.size === 1);
  * t.remove(a);
@@ -82,18 +84,28 @@ export function sameKey(a: unknown, b: unknown): boolean {
  * ```
  */
 export class KeyTable<E extends KeyedEntry> {
-  #slots: (E | undefined)[];
+  /** Entry ids (0: an empty slot). */
+  #slots: Int32Array;
+  /** The hash of the entry in each slot: a probe compares these before it looks at an entry. */
+  #hashes: Int32Array;
   #mask: number;
   #size = 0;
   readonly #initial: number;
+  readonly #ids: EntryIds<E>;
 
-  /** Made for about `capacity` keys; it starts smaller (1 024 slots at most) and doubles when half full. */
-  constructor(capacity: number) {
+  /**
+   * Made for about `capacity` keys; it starts smaller (1 024 slots at most) and doubles when
+   * half full. An entry added without an id gets one from `ids` (shared with whoever else
+   * holds the entries by id).
+   */
+  constructor(capacity: number, ids: EntryIds<E> = new EntryIds()) {
     let n = 16;
     while (n < INITIAL_SLOTS && n < 2 * capacity) n *= 2;
     this.#initial = n;
-    this.#slots = new Array(n).fill(undefined);
+    this.#slots = new Int32Array(n);
+    this.#hashes = new Int32Array(n);
     this.#mask = n - 1;
+    this.#ids = ids;
   }
 
   /** Keys held. */
@@ -104,62 +116,73 @@ export class KeyTable<E extends KeyedEntry> {
   /** The entry of `canonical` in state `sid`, if any; `hash` is cacheKeyHash(sid, canonical), given when known. */
   get(sid: number, canonical: unknown, hash: number = cacheKeyHash(sid, canonical)): E | undefined {
     const slots = this.#slots;
+    const hashes = this.#hashes;
     const mask = this.#mask;
     for (let i = hash & mask; ; i = (i + 1) & mask) {
-      const e = slots[i];
-      if (e === undefined) return undefined;
-      if (e.hash === hash && e.sid === sid && sameKey(e.canonical, canonical)) return e;
+      const id = slots[i];
+      if (id === 0) return undefined;
+      if (hashes[i] !== hash) continue;
+      const e = this.#ids.get(id);
+      if (e.sid === sid && sameKey(e.canonical, canonical)) return e;
     }
   }
 
   /**
    * Adds `e`, whose key is not held yet (a second entry of a key is never found); sets
-   * `e.hash` to `hash`, cacheKeyHash() of its key.
+   * `e.hash` to `hash`, cacheKeyHash() of its key, and gives it an id if it has none.
    */
   add(e: E, hash: number = cacheKeyHash(e.sid, e.canonical)): void {
     e.hash = hash;
+    if (e.id === 0) this.#ids.add(e);
     if (2 * (this.#size + 1) > this.#slots.length) this.#grow();
-    this.#place(e);
+    this.#place(e.id, hash);
     this.#size++;
   }
 
-  #place(e: E): void {
+  #place(id: number, hash: number): void {
     const slots = this.#slots;
     const mask = this.#mask;
-    let i = e.hash & mask;
-    while (slots[i] !== undefined) i = (i + 1) & mask;
-    slots[i] = e;
+    let i = hash & mask;
+    while (slots[i] !== 0) i = (i + 1) & mask;
+    slots[i] = id;
+    this.#hashes[i] = hash;
   }
 
   #grow(): void {
     const old = this.#slots;
-    this.#slots = new Array(old.length * 2).fill(undefined);
+    const oldHashes = this.#hashes;
+    this.#slots = new Int32Array(old.length * 2);
+    this.#hashes = new Int32Array(old.length * 2);
     this.#mask = this.#slots.length - 1;
-    for (const e of old) if (e !== undefined) this.#place(e);
+    for (let i = 0; i < old.length; i++) if (old[i] !== 0) this.#place(old[i], oldHashes[i]);
   }
 
   /** Removes `e` (the very entry added); false when it is not held. */
   remove(e: E): boolean {
     const slots = this.#slots;
+    const hashes = this.#hashes;
     const mask = this.#mask;
+    const id = e.id;
+    if (id === 0) return false;
     let i = e.hash & mask;
     for (;; i = (i + 1) & mask) {
       const s = slots[i];
-      if (s === undefined) return false;
-      if (s === e) break;
+      if (s === 0) return false;
+      if (s === id) break;
     }
     // The entries of the cluster behind the hole that may move into it do (their home
     // slot is not cyclically within (hole, their slot]), and the hole moves to where they were.
     for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
       const s = slots[j];
-      if (s === undefined) break;
-      const home = s.hash & mask;
+      if (s === 0) break;
+      const home = hashes[j] & mask;
       const stays = i <= j ? i < home && home <= j : i < home || home <= j;
       if (stays) continue;
       slots[i] = s;
+      hashes[i] = hashes[j];
       i = j;
     }
-    slots[i] = undefined;
+    slots[i] = 0;
     this.#size--;
     return true;
   }
@@ -167,13 +190,14 @@ export class KeyTable<E extends KeyedEntry> {
   /** Every entry, in slot order (a copy). */
   values(): E[] {
     const out: E[] = [];
-    for (const e of this.#slots) if (e !== undefined) out.push(e);
+    for (const id of this.#slots) if (id !== 0) out.push(this.#ids.get(id));
     return out;
   }
 
-  /** Forgets every entry; back to the first size. */
+  /** Forgets every entry; back to the first size. Their ids stay theirs. */
   clear(): void {
-    this.#slots = new Array(this.#initial).fill(undefined);
+    this.#slots = new Int32Array(this.#initial);
+    this.#hashes = new Int32Array(this.#initial);
     this.#mask = this.#initial - 1;
     this.#size = 0;
   }

@@ -408,6 +408,27 @@ describe("EntryCache", () => {
     assert.equal(cache.entry(0, "y", 0, undefined, 0), a, "free once the capture lets go and the list is swept");
   });
 
+  test("entries the full pool drops give their ids back, which later entries take: ids stay as many as the entries cached or pooled", () => {
+    const cache = cacheOf(8);
+    const made: CacheEntry[] = [];
+    for (let k = 0; k < 40; k++) {
+      const e = cache.entry(0, k, 0, undefined, k);
+      cache.insert(e);
+      made.push(e);
+    }
+    assert.equal(cache.entriesWithIds, 40);
+    const victims = cache.takeVictims();
+    assert.equal(victims.length, 32);
+    cache.evicted(victims);
+    assert.equal(cache.entriesWithIds, 16, "8 cached, 8 pooled; the 24 dropped gave their ids back");
+    assert.deepEqual(victims.filter((e) => e.id === 0).length, 24);
+    for (let k = 40; k < 60; k++) cache.insert(cache.entry(0, k, 0, undefined, k));
+    const ids = new Set(cache.entries(0).map((e) => e.id));
+    assert.ok([...ids].every((id) => id >= 1 && id <= 40), "new entries take ids given back, not new ones");
+    for (let k = 40; k < 60; k++) assert.equal(cache.find(0, k)?.mem, k);
+    for (const e of made.slice(32)) assert.equal(cache.find(0, e.canonical), e, "the keys not taken are still found by their ids");
+  });
+
   test("entries made outside a cache (no pool) are never reused; an entry freed twice is pooled once", () => {
     const cache = cacheOf(4);
     const outside = put(cache, "o");

@@ -3,13 +3,14 @@ import assert from "node:assert/strict";
 import { cacheKeyHash, KeyTable, sameKey } from "../../state/sqlite_key_table.ts";
 
 interface Entry {
+  id: number;
   sid: number;
   canonical: unknown;
   hash: number;
 }
 
 function entry(sid: number, canonical: unknown): Entry {
-  return { sid, canonical, hash: 0 };
+  return { id: 0, sid, canonical, hash: 0 };
 }
 
 /** A deterministic pseudo-random sequence (mulberry32). */
