@@ -50,6 +50,22 @@ describe("EntryCache", () => {
     assert.equal(cache.size, cachedKeys(cache).length);
   });
 
+  test("takeVictims() with every key hit clears 8 frames per key wanted per call, so the turn that clears them is spread over calls; then it takes the oldest", () => {
+    const cache = new EntryCache(10_000, 16);
+    cache.declare(0);
+    for (let k = 0; k < 10_016; k++) cache.insert(cache.entry(0, k, 0, undefined, k));
+    let calls = 0;
+    let victims: CacheEntry[] = [];
+    while (victims.length === 0) {
+      victims = cache.takeVictims();
+      calls++;
+      assert.ok(calls < 1000, "victims come once the hand has cleared a turn");
+    }
+    assert.equal(calls, Math.ceil(10_016 / 128), "128 frames per call: the last call clears the rest of the turn and takes the first victims");
+    assert.deepEqual(victims.map((e) => e.canonical), Array.from({ length: 16 }, (_, i) => i), "the oldest keys");
+    assert.equal(cache.size, 10_000);
+  });
+
   test("takeVictims() never takes a key twice when the hand comes round again to one it took", () => {
     const cache = cacheOf(8);
     const es = Array.from({ length: 9 }, (_, i) => put(cache, `k${i}`));
