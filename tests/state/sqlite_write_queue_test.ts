@@ -16,7 +16,7 @@ import { SCHEMA } from "../../state/sqlite_store.ts";
 import { WriteBackQueue } from "../../state/sqlite_write_queue.ts";
 import { WriteBatch } from "../../state/sqlite_write_batch.ts";
 import { CacheEntry } from "../../state/sqlite_cache_entry.ts";
-import type { SqliteBackgroundWriter } from "../../state/sqlite_driver.ts";
+import type { SqliteBackgroundWriter, SqliteDatabase } from "../../state/sqlite_driver.ts";
 import type { PendingWrites } from "../../state/sqlite_pending_writes.ts";
 import type { DirtyCapture } from "../../state/sqlite_capture.ts";
 import { keyBytes } from "../../state/sqlite_keys.ts";
@@ -34,6 +34,35 @@ async function backgroundStore(cacheEntriesMax: number, groupRows: number): Prom
 
 function rowsInFile(store: SqliteStateStore): number {
   return store.db.prepare("SELECT count(*) AS n FROM kv").get()!.n as number;
+}
+
+/**
+ * A queue sending groups of two rows to a writer that commits only when told (`w.committed`)
+ * or waited for (waitFor(); waitForAtMost() only times out), its waits noted in `w.waits`.
+ */
+function queueOnFakeWriter(db: SqliteDatabase): { q: WriteBackQueue; w: { sent: number; committed: number; waits: string[] }; writeOne: () => void } {
+  const w = { sent: 0, committed: 0, waits: [] as string[] };
+  const writer = {
+    ready: () => true,
+    failure: () => undefined,
+    send: () => ++w.sent,
+    committed: () => w.committed,
+    waitFor: (seq: number) => {
+      w.waits.push(`until ${seq}`);
+      w.committed = Math.max(w.committed, seq);
+    },
+    waitForAtMost: (seq: number, ms: number) => (w.waits.push(`${seq} for ${ms} ms`), false),
+    terminate: () => {},
+  } as unknown as SqliteBackgroundWriter;
+  const q = new WriteBackQueue(db, 128, () => writer, 2);
+  let key = 0;
+  const writeOne = () => {
+    const b = new WriteBatch();
+    b.put(1, 0, keyBytes(key), null, Uint8Array.of(FORMAT_VERSION, key & 0x7f));
+    q.write(b, [new CacheEntry(0, key, 1, undefined, key, 0)]);
+    key++;
+  };
+  return { q, w, writeOne };
 }
 
 describe(`SQLite write-backs on a background writer (${sqliteDriver.name})`, () => {
@@ -185,26 +214,7 @@ describe(`SQLite write-backs on a background writer (${sqliteDriver.name})`, () 
   test("a committed group a capture held is reused by a later group once the capture lets go, not before", () => {
     const db = sqliteDriver.open(":memory:");
     db.exec(SCHEMA);
-    // A writer that commits only when told: which groups are committed is the test's.
-    let sent = 0;
-    let committed = 0;
-    const writer = {
-      ready: () => true,
-      failure: () => undefined,
-      send: () => ++sent,
-      committed: () => committed,
-      waitFor: (seq: number) => void (committed = Math.max(committed, seq)),
-      waitForAtMost: () => false,
-      terminate: () => {},
-    } as unknown as SqliteBackgroundWriter;
-    const q = new WriteBackQueue(db, 128, () => writer, 2);
-    let key = 0;
-    const writeOne = () => {
-      const b = new WriteBatch();
-      b.put(1, 0, keyBytes(key), null, Uint8Array.of(FORMAT_VERSION, key & 0x7f));
-      q.write(b, [new CacheEntry(0, key, 1, undefined, key, 0)]);
-      key++;
-    };
+    const { q, w, writeOne } = queueOnFakeWriter(db);
     /** The PendingWrites a capture of the unsent group is given (the group being gathered). */
     const gathering = (): PendingWrites => {
       let got: PendingWrites | undefined;
@@ -218,12 +228,12 @@ describe(`SQLite write-backs on a background writer (${sqliteDriver.name})`, () 
     // As DirtyCapture.takePending(): an empty list is not held.
     q.capturePending({ takePending: (w: PendingWrites, n: number) => n > 0 && (w.hold(), held.push(w)) } as unknown as DirtyCapture);
     assert.deepEqual(held, [first], "the capture holds the group sent");
-    committed = sent;
+    w.committed = w.sent;
     for (let i = 0; i < 4; i++) writeOne(); // two more groups: the first is committed, held, not reused
     writeOne();
     assert.notEqual(gathering(), first, "a held group is not reused");
     first.letGo();
-    committed = sent;
+    w.committed = w.sent;
     writeOne(); // the gathering group goes out; the next one takes a spare
     writeOne();
     assert.equal(gathering(), first, "let go of, the group's lists serve a later group");
@@ -234,29 +244,8 @@ describe(`SQLite write-backs on a background writer (${sqliteDriver.name})`, () 
   test("a writer behind by more than one group paces each write-back in short waits; only past three groups in flight does one wait for a commit", () => {
     const db = sqliteDriver.open(":memory:");
     db.exec(SCHEMA);
-    let sent = 0;
-    let committed = 0;
-    const waits: string[] = [];
-    const writer = {
-      ready: () => true,
-      failure: () => undefined,
-      send: () => ++sent,
-      committed: () => committed,
-      waitFor: (seq: number) => {
-        waits.push(`until ${seq}`);
-        committed = Math.max(committed, seq);
-      },
-      waitForAtMost: (seq: number, ms: number) => (waits.push(`${seq} for ${ms} ms`), false),
-      terminate: () => {},
-    } as unknown as SqliteBackgroundWriter;
-    const q = new WriteBackQueue(db, 128, () => writer, 2);
-    let key = 0;
-    const writeOne = () => {
-      const b = new WriteBatch();
-      b.put(1, 0, keyBytes(key), null, Uint8Array.of(FORMAT_VERSION, key & 0x7f));
-      q.write(b, [new CacheEntry(0, key, 1, undefined, key, 0)]);
-      key++;
-    };
+    const { q, w, writeOne } = queueOnFakeWriter(db);
+    const { waits } = w;
     writeOne();
     writeOne(); // group 1 out
     writeOne();
@@ -269,7 +258,7 @@ describe(`SQLite write-backs on a background writer (${sqliteDriver.name})`, () 
     writeOne(); // group 4 out: one too many
     assert.deepEqual(waits, ["1 for 2 ms", "1 for 2 ms", "until 1"]);
     assert.equal(q.pendingKeys, 6, "the keys of the group waited for are committed; the rest stay pending");
-    committed = sent;
+    w.committed = w.sent;
     waits.length = 0;
     writeOne();
     assert.deepEqual(waits, [], "caught up: no wait");
