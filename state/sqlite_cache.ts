@@ -346,7 +346,9 @@ export class EntryCache {
     const n = this.#frameCount;
     // Two turns of the hand at most (the first clears every hit), and HAND_STEPS_PER_VICTIM
     // frames per victim wanted: when every key is hit, the turn that clears them is spread
-    // over the next calls (the cache stays overfull by a few keys meanwhile).
+    // over the next calls, each insert making one (the cache stays overfull meanwhile by up
+    // to frames / (8 × batch) keys, 244 for 1 M; by a quarter of it at worst, every key hit
+    // again before the hand comes round).
     for (let seen = 0, limit = Math.min(2 * n, HAND_STEPS_PER_VICTIM * want); victims.length < want && seen < limit; seen++) {
       const f = this.#hand;
       this.#hand = f + 1 < n ? f + 1 : 0;
@@ -399,7 +401,12 @@ export class EntryCache {
     this.#frames = new Int32Array(1024);
     this.#frameCount = 0;
     this.#freeFrames.length = 0;
-    for (let i = 0; i < this.#dirtyLength; i++) this.#dirty[i].listed = false;
+    for (let i = 0; i < this.#dirtyLength; i++) {
+      const e = this.#dirty[i];
+      e.listed = false;
+      // An evicted key the sweep had not reached waited only for this: pooled, or its id goes.
+      retire(e);
+    }
     this.#dirty = [];
     this.#dirtyLength = 0;
     this.#spareList = undefined;

@@ -304,8 +304,9 @@ export class SqliteStateStore {
       try {
         this.#writeBack(dirty);
       } catch (e) {
-        // Not written: they stay cached (and dirty) rather than be lost. A clean victim that
-        // went back to the pool meanwhile (an older group of it committed) is in the file.
+        // Not written (or queued and not sent): they stay cached (and dirty) rather than be
+        // lost; a queued one is written twice, the later write last. A clean victim that went
+        // back to the pool meanwhile (an older group of it committed) is in the file.
         for (const v of victims) if (!v.free) cache.insert(v);
         throw e;
       }

@@ -155,7 +155,8 @@ export class WriteBackQueue {
    * Writes `batch`, whose `i`th record is of `entries[i]`, each key once. Inline it is
    * committed on return; otherwise its keys stay readable by find() until it is.
    * @throws {WeirError} `storage_failed` when this batch (inline) or an earlier one could
-   *   not be written; nothing of this one is written then
+   *   not be written: inline nothing of this one is written then; with a background writer
+   *   it stays in the group gathered (findable), which goes out with the next send
    */
   write(batch: WriteBatch, entries: readonly CacheEntry[]): void {
     if (this.#open === undefined) return applyWriteBatches(this.#db, [batch.bytes()], this.#keyGroups);
@@ -180,7 +181,7 @@ export class WriteBackQueue {
     return writer.committed() < this.#imageSeq ? limit + 1 : limit;
   }
 
-  /** With more than PACED_GROUPS in flight, waits up to PACE_MS for the oldest to commit. */
+  /** With more than PACED_GROUPS in flight (one more while an image is copied), waits up to PACE_MS for the oldest to commit. */
   #pace(writer: SqliteBackgroundWriter): void {
     this.#prune();
     const sent = this.#sent;

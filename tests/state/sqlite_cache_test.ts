@@ -445,6 +445,24 @@ describe("EntryCache", () => {
     for (const e of made.slice(32)) assert.equal(cache.find(0, e.canonical), e, "the keys not taken are still found by their ids");
   });
 
+  test("clear() frees the evicted keys still on the dirty list: they go to the pool rather than stay held", () => {
+    const cache = cacheOf(8);
+    const all = Array.from({ length: 16 }, (_, k) => {
+      const e = cache.entry(0, k, 0, undefined, k);
+      cache.insert(e);
+      cache.changed(e);
+      return e;
+    });
+    const victims = cache.takeVictims();
+    assert.equal(victims.length, 8);
+    cache.cleaned(victims);
+    cache.evicted(victims); // still listed: not free yet
+    cache.cleaned(all.filter((e) => !victims.includes(e)));
+    cache.clear();
+    assert.equal(cache.entriesWithIds, 8, "the cached keys' ids went; the evicted keys are pooled with theirs");
+    assert.ok(victims.includes(cache.entry(0, "x", 0, undefined, 1)), "a new key takes an evicted key's entry");
+  });
+
   test("entries made outside a cache (no pool) are never reused; an entry freed twice is pooled once", () => {
     const cache = cacheOf(4);
     const outside = put(cache, "o");
