@@ -10,6 +10,7 @@ import { DirtyCapture } from "./sqlite_capture.ts";
 import { CacheEntry, type EntryPool, retire } from "./sqlite_cache_entry.ts";
 import { KeyTable } from "./sqlite_key_table.ts";
 import { EntryIds } from "./sqlite_entry_ids.ts";
+import { ClockFrames } from "./sqlite_clock.ts";
 import type { StateCodec } from "./sqlite_store.ts";
 
 /**
@@ -61,15 +62,8 @@ export class EntryCache {
   readonly #declared = new Set<number>();
   /** Every entry of this cache by id: the table and the frames hold ids (see sqlite_entry_ids.ts). */
   readonly #ids = new EntryIds<CacheEntry>();
-  /**
-   * The CLOCK's frames: each cached entry's id in one (0: a free frame), the hand passing
-   * them in order; a victim's frame goes to the next key inserted.
-   */
-  #frames = new Int32Array(1024);
-  /** Frames in use or freed: `#frames[0, #frameCount)`. */
-  #frameCount = 0;
-  readonly #freeFrames: number[] = [];
-  #hand = 0;
+  /** The CLOCK's frames, each cached entry's id in one. */
+  readonly #clock = new ClockFrames();
   #size = 0;
   /** The dirty list: append-only while a sweep is on (captures pass over it as it is). */
   #dirty: CacheEntry[] = [];
@@ -154,8 +148,8 @@ export class EntryCache {
   /** Every cached entry of state `sid`, in the CLOCK's order (a copy; for tests and checks). */
   entries(sid: number): CacheEntry[] {
     const out: CacheEntry[] = [];
-    for (let f = 0; f < this.#frameCount; f++) {
-      const id = this.#frames[f];
+    for (let f = 0; f < this.#clock.length; f++) {
+      const id = this.#clock.at(f);
       if (id === 0) continue;
       const e = this.#ids.get(id);
       if (e.sid === sid) out.push(e);
@@ -194,16 +188,7 @@ export class EntryCache {
   insert(e: CacheEntry, hash?: number): void {
     this.#checkDeclared(e.sid);
     this.#table.add(e, hash);
-    let f = this.#freeFrames.pop();
-    if (f === undefined) {
-      f = this.#frameCount++;
-      if (f === this.#frames.length) {
-        const grown = new Int32Array(2 * f);
-        grown.set(this.#frames);
-        this.#frames = grown;
-      }
-    }
-    this.#frames[f] = e.id;
+    this.#clock.place(e.id);
     e.cached = true;
     this.#size++;
   }
@@ -341,25 +326,23 @@ export class EntryCache {
   takeVictims(spare?: CacheEntry): CacheEntry[] {
     const want = Math.max(this.batch, this.#size - this.capacity);
     const victims: CacheEntry[] = [];
-    const frames = this.#frames;
+    const clock = this.#clock;
     const ids = this.#ids;
-    const n = this.#frameCount;
+    const n = clock.length;
     // Two turns of the hand at most (the first clears every hit), and HAND_STEPS_PER_VICTIM
     // frames per victim wanted: when every key is hit, the turn that clears them is spread
     // over the next calls, each insert making one (the cache stays overfull meanwhile by up
     // to frames / (8 × batch) keys, 244 for 1 M; by a quarter of it at worst, every key hit
     // again before the hand comes round).
     for (let seen = 0, limit = Math.min(2 * n, HAND_STEPS_PER_VICTIM * want); victims.length < want && seen < limit; seen++) {
-      const f = this.#hand;
-      this.#hand = f + 1 < n ? f + 1 : 0;
-      const id = frames[f];
+      const f = clock.advance();
+      const id = clock.at(f);
       if (id === 0) continue;
       const e = ids.get(id);
       if (e.hit) e.hit = false;
       else if (e !== spare) {
         if (!this.#table.remove(e)) throw new WeirError("invariant_broken", `SQLite state ${e.sid}: cached key ${String(e.canonical)} was not in the cache's table`);
-        frames[f] = 0;
-        this.#freeFrames.push(f);
+        clock.vacate(f);
         e.cached = false;
         victims.push(e);
       }
@@ -396,11 +379,9 @@ export class EntryCache {
     this.#endPass();
     // The entries dropped here keep `cached` and are never reused: nothing need be known of
     // who still holds them. Their ids go.
-    for (let f = 0; f < this.#frameCount; f++) if (this.#frames[f] !== 0) this.#ids.release(this.#ids.get(this.#frames[f]));
+    for (let f = 0; f < this.#clock.length; f++) if (this.#clock.at(f) !== 0) this.#ids.release(this.#ids.get(this.#clock.at(f)));
     this.#table.clear();
-    this.#frames = new Int32Array(1024);
-    this.#frameCount = 0;
-    this.#freeFrames.length = 0;
+    this.#clock.clear();
     for (let i = 0; i < this.#dirtyLength; i++) {
       const e = this.#dirty[i];
       e.listed = false;
@@ -412,6 +393,5 @@ export class EntryCache {
     this.#spareList = undefined;
     this.#swept = undefined;
     this.#size = 0;
-    this.#hand = 0;
   }
 }
