@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
 import type { EnvironmentOptions, JobHandle, OperatorContext, RestoredState, SinkWriter } from "../../mod.ts";
-import { assertExactlyOnce, FailOnce, type Pair, sleep } from "../helpers.ts";
+import { assertExactlyOnce, FailOnce, type Pair, sleep, until } from "../helpers.ts";
 
 /** Counts records the slow operator finished, to see how far a barrier overtook. */
 const processed = { n: 0 };
@@ -188,10 +188,10 @@ describe("aligned checkpoints with timeout", () => {
     const job = await env.execute();
     const source = () => job.vertices().find((v) => v.name.startsWith("Source"))!;
     // Wait for the state the test is about (a full output buffer), not for a fixed time.
-    await until(() => gate.reached && source().subtasks[0].outputBuffered > 0);
+    await until("the stuck step reached and the source's output buffer full", () => gate.reached && source().subtasks[0].outputBuffered > 0);
     const pending = job.triggerCheckpoint();
     // The source acknowledges only once its barrier overtook the full buffer (the switch).
-    await until(() => {
+    await until("the source acknowledged the checkpoint", () => {
       const inProgress = job.checkpointStats().history.find((h) => h.status === "IN_PROGRESS");
       const task = inProgress && Object.values(job.checkpointDetails(inProgress.id)?.tasks ?? {}).find((t) => t.name.startsWith("Source"));
       return (task?.num_acknowledged_subtasks ?? 0) > 0;
@@ -229,7 +229,7 @@ describe("channel state bounds and aborts", () => {
     assert.match(d.failure_message!, /channelStateMaxBytes/);
     // The abort reaches each subtask on its priority lane, after the batch it is on: wait for
     // it (a fixed 5 ms was too short for Deno on a loaded CI machine), bounded by until().
-    await until(() => job.vertices().every((v) => v.subtasks.every((s) => s.pendingSnapshots === 0)));
+    await until("every subtask freed its channel state", () => job.vertices().every((v) => v.subtasks.every((s) => s.pendingSnapshots === 0)));
     for (const v of job.vertices()) for (const s of v.subtasks) assert.equal(s.pendingSnapshots, 0, `${v.name} still holds channel state`);
     const result = await job.done;
     assert.equal(result.status, "finished");
@@ -263,7 +263,7 @@ describe("channel state bounds and aborts", () => {
     const sum = Object.values(d.tasks).find((t) => t.name.startsWith("sum"))!;
     assert.equal(sum.num_acknowledged_subtasks, 0, "the receivers were still recording when it expired");
     // The abort notifications travel on the priority lanes: wait for them, not for a fixed time.
-    await until(() => job.vertices().every((v) => v.subtasks.every((s) => s.pendingSnapshots === 0 && s.barrierState === "WaitingForFirstBarrier")));
+    await until("every subtask freed its channel state and waits for a first barrier", () => job.vertices().every((v) => v.subtasks.every((s) => s.pendingSnapshots === 0 && s.barrierState === "WaitingForFirstBarrier")));
     for (const v of job.vertices()) {
       for (const s of v.subtasks) {
         assert.equal(s.pendingSnapshots, 0, `${v.name} still holds channel state`);
@@ -340,14 +340,5 @@ describe("records that cannot be persisted", () => {
  * together: one whose sender is blocked on the other drains, so "each" may never hold again).
  */
 function backlog(job: JobHandle, batches: number, name = "sum"): Promise<void> {
-  return until(() => job.vertices().find((v) => v.name.startsWith(name))!.subtasks.reduce((n, s) => n + s.queuedBatches, 0) >= batches);
-}
-
-/** Polls until cond holds (a hang guard, not a speed check). */
-async function until(cond: () => boolean, limitMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > limitMs) throw new Error(`Condition not reached within ${limitMs} ms`);
-    await sleep(2);
-  }
+  return until(`${batches} batches queued in front of ${name}`, () => job.vertices().find((v) => v.name.startsWith(name))!.subtasks.reduce((n, s) => n + s.queuedBatches, 0) >= batches);
 }
