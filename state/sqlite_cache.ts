@@ -379,7 +379,7 @@ export class EntryCache {
     this.#endPass();
     // The entries dropped here keep `cached` and are never reused: nothing need be known of
     // who still holds them. Their ids go.
-    for (let f = 0; f < this.#clock.length; f++) if (this.#clock.at(f) !== 0) this.#ids.release(this.#ids.get(this.#clock.at(f)));
+    for (const e of this.#table.values()) this.#ids.release(e);
     this.#table.clear();
     this.#clock.clear();
     for (let i = 0; i < this.#dirtyLength; i++) {
