@@ -26,6 +26,7 @@ import { DirtyCapture } from "./sqlite_capture.ts";
 import { CHANGELOG_MEMORY_BYTES, ChangelogWriter } from "./sqlite_changelog.ts";
 import type { SqliteDatabase, SqliteDriver, SqliteStatement, WriterImage } from "./sqlite_driver.ts";
 import { SqliteSnapshotReader } from "./sqlite_snapshot_reader.ts";
+import { HeldRead } from "./sqlite_held_read.ts";
 import { inTransaction } from "./sqlite_transaction.ts";
 import type { SqliteStoreOptions } from "./sqlite_backend_options.ts";
 
@@ -81,6 +82,8 @@ export class SqliteStateStore {
   readonly #driver: SqliteDriver;
   readonly #trackChanges: boolean;
   #db!: SqliteDatabase;
+  /** The read transaction held across point reads on #db (sqlite_held_read.ts). */
+  #held!: HeldRead;
   #select!: SqliteStatement;
   readonly #writes: WriteBackQueue;
   /** The changelog file of this capture epoch (trackChanges). */
@@ -122,6 +125,8 @@ export class SqliteStateStore {
   #open(): void {
     const options = { path: this.path };
     const db = (this.#db = this.#driver.open(options.path));
+    if (this.#held) this.#held.reopened(db);
+    else this.#held = new HeldRead(db);
     try {
       // A working file: checkpoints make state durable, so the file need not survive a crash.
       db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -65536; PRAGMA mmap_size = ${READ_MAP_BYTES};`);
@@ -181,6 +186,7 @@ export class SqliteStateStore {
 
   /** Bytes of the file's pages as this store's connection sees them (what a page image copies). */
   fileBytes(): number {
+    this.#held.end();
     const pages = this.#db.prepare("PRAGMA page_count").get()?.page_count as number;
     const size = this.#db.prepare("PRAGMA page_size").get()?.page_size as number;
     return pages * size;
@@ -194,6 +200,7 @@ export class SqliteStateStore {
     assert(this.#cache.dirtyCount === 0, () => `The SQLite state file ${this.path} was replaced while it had unwritten values`);
     this.#writes.quiesce();
     this.#cache.clear();
+    this.#held.end();
     this.#db.close();
     this.#driver.removeFiles(this.path);
     this.#driver.renameFile(from, this.path);
@@ -212,6 +219,7 @@ export class SqliteStateStore {
   /** True when the file holds no row. */
   isEmpty(): boolean {
     this.flush();
+    this.#held.end();
     return this.#db.prepare("SELECT 1 AS one FROM kv LIMIT 1").get() === undefined;
   }
 
@@ -226,6 +234,7 @@ export class SqliteStateStore {
    */
   get db(): SqliteDatabase {
     this.#writes.quiesce();
+    this.#held.end();
     return this.#db;
   }
 
@@ -271,10 +280,22 @@ export class SqliteStateStore {
       ? (pending === PENDING_DELETE ? undefined : pending)
       : this.#written && !this.#written.mayHold(sid, hash)
       ? undefined
-      : this.#select.get(kg, sid, keyBytes(canonical))?.v as Uint8Array | undefined;
+      : this.#readFile(kg, sid, canonical);
     const mem = v === undefined ? undefined : this.#codecs.get(sid)!.fromStored(decodeStored(v, "a value in the SQLite state database"));
     this.#insert(this.#cache.entry(sid, canonical, kg, canonical === key ? undefined : key, mem), keyHash);
     return mem;
+  }
+
+  /**
+   * A key's stored value from the file, read within a held read transaction while a
+   * background writer is up: find() has just forgotten the groups committed by then, and
+   * the count read here is at least theirs, so the snapshot has them.
+   */
+  #readFile(kg: number, sid: number, canonical: unknown): Uint8Array | undefined {
+    const committed = this.#writes.committedSeq();
+    if (committed === undefined) this.#held.end();
+    else this.#held.holdAfter(committed);
+    return this.#select.get(kg, sid, keyBytes(canonical))?.v as Uint8Array | undefined;
   }
 
   /** Sets the value of `canonical` (undefined deletes it); written to the file on eviction or flush. */
@@ -333,6 +354,10 @@ export class SqliteStateStore {
    *   `storage_failed` when the file refuses the batch; nothing is marked clean then
    */
   #writeBack(entries: CacheEntry[]): void {
+    // Inline the batch is written on this connection; to the writer, its commit could not be
+    // checkpointed past a snapshot held from before it (the WAL would grow while this one
+    // sits idle).
+    this.#held.end();
     // In primary-key order (key group, state) the batch touches neighbouring B-tree pages.
     entries.sort((a, b) => a.keyGroup - b.keyGroup || a.sid - b.sid);
     this.#rowBytes.reuse();
@@ -364,6 +389,7 @@ export class SqliteStateStore {
     this.clearCache();
     this.#writes.quiesce();
     this.#written = undefined;
+    this.#held.end();
     const db = this.#db;
     const w = new BulkRowWriter(db);
     // A restore runs before any record and no snapshot reads the file yet: without the WAL
@@ -405,6 +431,7 @@ export class SqliteStateStore {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#writes.dispose();
+    this.#held.end();
     this.#db.close();
     this.#driver.removeFiles(this.path);
     this.#removeLog();

@@ -146,6 +146,15 @@ export class WriteBackQueue {
     return (this.#writer ??= this.#open()).whenReady(timeoutMs);
   }
 
+  /**
+   * The background writer's commit count while it is up and has not failed; undefined
+   * while batches are written inline (no writer, or not up yet), each committed on return.
+   */
+  committedSeq(): number | undefined {
+    const writer = this.#writer;
+    return writer !== undefined && writer.ready() && writer.failure() === undefined ? writer.committed() : undefined;
+  }
+
   /** Keys written back and not yet known committed (a key written twice counts twice). */
   get pendingKeys(): number {
     return this.#pendingKeys;

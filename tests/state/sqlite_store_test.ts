@@ -10,6 +10,8 @@ import { decode } from "../../codec/cbor.ts";
 import { KeyFilter } from "../../state/sqlite_bloom.ts";
 import { hashKey } from "../../state/key_group.ts";
 import { WeirError } from "../../errors.ts";
+import { applyWriteBatches } from "../../state/sqlite_write_batch.ts";
+import type { SqliteBackgroundWriter, SqliteDriver } from "../../state/sqlite_driver.ts";
 
 const plain = stateCodec("v", "value", false);
 
@@ -91,6 +93,62 @@ describe("KeyFilter", () => {
     for (let i = 0; i < 100_000; i++) if (f.mayHold(1, hashKey(`other${i}`))) false_++;
     assert.ok(false_ < 5_000, `${false_} false positives in 100 000`);
     assert.ok(f.bytes < n * 4, `${f.bytes} bytes`);
+  });
+});
+
+/**
+ * The platform's driver with a background writer that commits, on a connection of its own,
+ * only when told (`commit()`) or waited for: the test decides when a write-back reaches the file.
+ */
+function driverWithManualWriter(): { driver: SqliteDriver; commit: () => void } {
+  const sent: Uint8Array[][] = [];
+  let committed = 0;
+  let path = "";
+  const commitUpTo = (seq: number) => {
+    if (seq <= committed) return;
+    const db = sqliteDriver.open(path);
+    try {
+      while (committed < seq) applyWriteBatches(db, sent[committed++], 128);
+    } finally {
+      db.close();
+    }
+  };
+  const writer = {
+    ready: () => true,
+    whenReady: () => Promise.resolve(true),
+    waitReady: () => true,
+    failure: () => undefined,
+    send: (batches: Uint8Array[]) => sent.push(batches.map((b) => b.slice())),
+    committed: () => committed,
+    waitFor: commitUpTo,
+    waitForAtMost: () => false,
+    terminate: () => {},
+    closeConnection: () => {},
+  } as unknown as SqliteBackgroundWriter;
+  const driver: SqliteDriver = Object.create(sqliteDriver, {
+    openWriter: { value: (p: string) => ((path = p), writer) },
+  });
+  return { driver, commit: () => commitUpTo(sent.length) };
+}
+
+describe(`SqliteStateStore reads while a background writer commits (${sqliteDriver.name})`, () => {
+  test("a key whose write-back the writer committed after the store's last read reads as written: the read snapshot is taken again", () => {
+    const { driver, commit } = driverWithManualWriter();
+    const dir = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-store-"));
+    const store = new SqliteStateStore(driver, { path: join(dir, "state.db"), maxParallelism: 128, cacheEntriesMax: 4, writeGroupRows: 1 });
+    store.declare(0, plain);
+    for (let k = 0; k < 50; k++) store.write(0, k, k, 1);
+    store.clearCache();
+    assert.equal(store.pendingWrites, 0);
+    // Read from the file (a snapshot is held from here), then key 0 changed and given up by the cache.
+    assert.equal(store.read(0, 10, 10), 1);
+    store.write(0, 0, 0, 2);
+    let k = 11;
+    while (store.pendingWrites === 0) assert.equal(store.read(0, k, k++), 1, "another key, read from the file");
+    assert.equal(store.read(0, k, k), 1, "a read from the file after the write-back went out, before its commit");
+    commit();
+    assert.equal(store.read(0, 0, 0), 2, "key 0 after its write-back committed");
+    store.dispose();
   });
 });
 
