@@ -5,19 +5,12 @@ import type { JobHandle } from "../../mod.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { until } from "../helpers.ts";
 
 const KEYS = 5000;
 const FILL = 20_000;
 
 /** Polls until cond holds (a hang guard, not a speed check). */
-async function until(cond: () => boolean, limitMs = 60_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not reached");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 /**
  * Every key written first, then only 10 keys change: later checkpoints write little but
  * stand for everything. Periodic checkpoints (which commit the sink) come every 250 ms: at
@@ -40,7 +33,7 @@ function job(backend: "heap" | "sqlite", incremental: boolean, sink: CollectSink
  */
 async function sizesAfterFill(h: JobHandle, sink: CollectSink<[number, number]>) {
   await h.triggerCheckpoint();
-  await until(() => sink.committed.length > FILL + 500);
+  await until("500 records past the fill committed", () => sink.committed.length > FILL + 500);
   await h.triggerCheckpoint(); // the first after the fill: maybe still a base
   let least = { state: 0, written: Infinity };
   for (let i = 0; i < 3; i++) {
@@ -74,7 +67,7 @@ describe("checkpointed_size after a savepoint", () => {
       // Savepoints go to a directory on disk, whatever the checkpoint storage.
       const savepoints = mkdtempSync(join(tmpdir(), "weir-incremental-stats-"));
       await h.triggerCheckpoint();
-      await until(() => sink.committed.length > FILL + 500);
+      await until("500 records past the fill committed", () => sink.committed.length > FILL + 500);
       await h.triggerCheckpoint();
       const seen: string[] = [];
       // A savepoint is full and canonical (writes all it stands for); the checkpoint after

@@ -4,7 +4,7 @@ import { appendFileSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CollectSink, FileSource, type FileSourceOptions, MemoryStorage, StreamEnvironment, type WeirError } from "../../mod.ts";
-import { sleep } from "../helpers.ts";
+import { sleep, until } from "../helpers.ts";
 import { renderMetrics } from "../../http/metrics.ts";
 
 function tempDir(): string {
@@ -20,14 +20,6 @@ async function runBounded<T>(paths: string | string[], options: FileSourceOption
   const job = await env.execute();
   const result = await job.done;
   return { result, committed: sink.committed, source, job };
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 describe("FileSource", () => {
@@ -100,19 +92,19 @@ describe("FileSource", () => {
     env.fromSource(new FileSource<string>(dir, { monitorInterval: 10 }), { uid: "files" }).sinkTo(sink, { uid: "out" });
     const job = await env.execute();
     try {
-      await until(() => sink.committed.includes("one"), "the first line");
+      await until("the first line", () => sink.committed.includes("one"));
       appendFileSync(first, "tw");
       await sleep(150);
       assert.deepEqual(sink.committed, ["one"], "half a line is not emitted");
       appendFileSync(first, "o\nthree\n");
       writeFileSync(join(dir, "second.log"), "dropped in\n");
-      await until(() => sink.committed.length >= 4, "the appended lines and the new file");
+      await until("the appended lines and the new file", () => sink.committed.length >= 4);
       await sleep(100);
       assert.deepEqual([...sink.committed].sort(), ["dropped in", "one", "three", "two"]);
       // A watched file that is deleted is done, not a failure.
       rmSync(first);
       writeFileSync(join(dir, "third.log"), "after the delete\n");
-      await until(() => sink.committed.includes("after the delete"), "a file dropped in after a delete");
+      await until("a file dropped in after a delete", () => sink.committed.includes("after the delete"));
       assert.equal(job.status, "RUNNING");
       assert.equal(job.restarts, 0);
     } finally {

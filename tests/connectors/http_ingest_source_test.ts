@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import "../../mod.ts";
 import { CollectSink, HttpIngestSource, MemoryStorage, StreamEnvironment, type WeirError } from "../../mod.ts";
-import { FailOnce, sleep } from "../helpers.ts";
+import { FailOnce, sleep, until } from "../helpers.ts";
 
 interface Event {
   n: number;
@@ -13,14 +13,6 @@ async function post(url: string, body: string, contentType = "application/json")
 }
 
 /** Waits until cond() holds, polling; fails after timeoutMs of wall time. */
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 function ingestJob(options: { storage?: MemoryStorage; failInMap?: FailOnce; maxLogBytes?: number; interval?: number; uid?: string } = {}) {
   const storage = options.storage ?? new MemoryStorage();
   const env = new StreamEnvironment({
@@ -53,7 +45,7 @@ describe("HttpIngestSource", () => {
       assert.equal((await post(url, JSON.stringify([{ n: 1 }, { n: 2 }]))).status, 202);
       const nd = await post(url, '{"n":3}\n\n{"n":4}\n', "application/x-ndjson");
       assert.deepEqual(await nd.json(), { accepted: 2 });
-      await until(() => sink.committed.length >= 5, "5 committed events");
+      await until("5 committed events", () => sink.committed.length >= 5);
       await sleep(100);
       assert.deepEqual([...sink.committed].sort((a, b) => a - b), [0, 1, 2, 3, 4]);
     } finally {
@@ -71,7 +63,7 @@ describe("HttpIngestSource", () => {
         const body = Array.from({ length: 30 }, (_, i) => JSON.stringify({ n: b * 30 + i })).join("\n");
         assert.equal((await post(url, body, "application/x-ndjson")).status, 202);
       }
-      await until(() => sink.committed.length >= 300, "300 committed events");
+      await until("300 committed events", () => sink.committed.length >= 300);
       await sleep(100);
       assert.ok(fail.fired, "the map failed once");
       assert.deepEqual([...sink.committed].sort((a, b) => a - b), Array.from({ length: 300 }, (_, i) => i));
@@ -89,8 +81,8 @@ describe("HttpIngestSource", () => {
       const url = `${job.url}/ingest/events-c`;
       for (let i = 0; i < 5; i++) assert.equal((await post(url, JSON.stringify({ n: i }))).status, 202);
       assert.ok((await storage.list("ingest/_ingest/events-c/")).length >= 1);
-      await until(() => sink.committed.length >= 5, "5 committed events");
-      await until(async () => (await storage.list("ingest/_ingest/events-c/")).length === 0, "the log trimmed");
+      await until("5 committed events", () => sink.committed.length >= 5);
+      await until("the log trimmed", async () => (await storage.list("ingest/_ingest/events-c/")).length === 0);
     } finally {
       await job.cancel();
     }

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CollectSink, FileSink, MemoryStorage, type Source, StreamEnvironment } from "../../mod.ts";
 import type { EnvironmentOptions, JobHandle } from "../../mod.ts";
-import { FailOnce, sleep } from "../helpers.ts";
+import { FailOnce, sleep, until } from "../helpers.ts";
 
 /** One test's input: n records with ids 0..n-1, written where the source reads. */
 export interface SourceFixture<T> {
@@ -37,14 +37,6 @@ export interface SourceHarness<T> {
 }
 
 const here = import.meta.dirname ?? new URL(".", import.meta.url).pathname;
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** Each id of 0..n-1 exactly once. */
 export function assertEachOnce(ids: number[], n: number, what = "committed"): void {
@@ -96,7 +88,7 @@ async function finish<T>(fx: SourceFixture<T>, job: JobHandle, sink: CollectSink
     const result = await job.done;
     assert.equal(result.status, "finished", `the job finished (${result.error?.message ?? ""})`);
   } else {
-    await until(() => sink.committed.length + already >= n, `${n} committed records`);
+    await until(`${n} committed records`, () => sink.committed.length + already >= n);
     await sleep(50);
     await job.cancel();
   }
@@ -143,7 +135,7 @@ export function runSourceConformance<T>(name: string, harness: SourceHarness<T>)
           const mappedBefore: number[] = [];
           const mappedAfter: number[] = [];
           const first = await runJob(fx, { slow: true, storage, mapped: mappedBefore });
-          await until(() => first.sink.committed.length >= 100, "100 committed records");
+          await until("100 committed records", () => first.sink.committed.length >= 100);
           const savepoint = await first.job.stop({ savepoint: mkdtempSync(join(tmpdir(), "weir-src-sp-")) });
           assert.ok(mappedBefore.length < n, `the first run stopped mid-input (${mappedBefore.length} of ${n})`);
           const second = await runJob(fx, { parallelism, storage, restoreFrom: savepoint, mapped: mappedAfter });

@@ -4,17 +4,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CollectSink, FileStorage, MemoryStorage, SequenceSource, StreamEnvironment, WeirError } from "../../mod.ts";
-import { FailOnce } from "../helpers.ts";
+import { FailOnce, until } from "../helpers.ts";
 
 /** Polls until cond holds (a hang guard, not a speed check). */
-async function until(cond: () => boolean, limitMs = 60_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not reached");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 type Out = [n: number, rules: number];
 
 /** Events keyed by n % 50 (keys on every subtask) see how many rules their subtask's broadcast state holds. */
@@ -60,7 +52,7 @@ describe("broadcast state pattern (keyed.connect(stream.broadcast()))", () => {
       build(env1, new SequenceSource(0, 4), new SequenceSource(0, 4000, { ratePerSecond: 2000 }), first);
       const job1 = await env1.execute();
       // All four rules have reached both subtasks once events of every key report them.
-      await until(() => new Set(first.committed.filter(([, r]) => r === 4).map(([n]) => n % 50)).size === 50);
+      await until("every number seen with the fourth rule set", () => new Set(first.committed.filter(([, r]) => r === 4).map(([n]) => n % 50)).size === 50);
       const savepoint = await job1.stop({ savepoint: join(dir, "sp") });
 
       // The rules source is exhausted in the savepoint: only the restored broadcast state knows them.
