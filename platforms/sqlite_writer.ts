@@ -169,6 +169,7 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
       return buffersMade;
     },
     committed: () => Atomics.load(control, WriterSlot.Committed),
+    applying: () => Atomics.load(control, WriterSlot.Applying) === 1,
     pageImage(what, partBytes): WriterImage {
       const result = new SharedArrayBuffer(IMAGE_RESULT_BYTES);
       const seq = ++sent;

@@ -55,6 +55,12 @@ export const WriterSlot = {
   Events: 2,
   /** Bytes of the failure text. */
   FailureLength: 3,
+  /**
+   * 1 while the thread works on a message (from before its transaction begins until its
+   * Committed is stored), else 0: a reader then holds no snapshot across the commit and
+   * the WAL checkpoint after it (sqlite_held_read.ts).
+   */
+  Applying: 4,
 } as const;
 
 /** Values of the State slot. */
@@ -66,7 +72,7 @@ export const WriterState = {
 } as const;
 
 /** Control slots, and the bytes of the failure text at most. */
-export const CONTROL_SLOTS = 4;
+export const CONTROL_SLOTS = 5;
 export const FAILURE_BYTES = 2048;
 
 /**

@@ -85,6 +85,7 @@ function pageImage(seq: number, result: SharedArrayBuffer, partBytes: number | u
 }
 
 parentPort!.on("message", (m: WriterMessage) => {
+  Atomics.store(control, WriterSlot.Applying, 1);
   if (Atomics.load(control, WriterSlot.State) !== WriterState.Failed) {
     try {
       if (m.kind === "batches") {
@@ -105,6 +106,7 @@ parentPort!.on("message", (m: WriterMessage) => {
       reportFailure(control, failure, (err as Error).message);
     }
   }
+  Atomics.store(control, WriterSlot.Applying, 0);
   Atomics.add(control, WriterSlot.Events, 1);
   Atomics.notify(control, WriterSlot.Events);
 });

@@ -70,6 +70,12 @@ export interface SqliteBackgroundWriter {
   /** The sequence number of the last batch committed (0: none yet). */
   committed(): number;
   /**
+   * True while the thread works on a message: its transaction, the WAL checkpoint after
+   * it, until committed() moves. A snapshot held meanwhile would keep the checkpoint from
+   * copying the whole WAL into the file, and the WAL would then never start over.
+   */
+  applying(): boolean;
+  /**
    * Blocks the calling thread until batch `seq` is committed.
    * @throws {WeirError} `storage_failed` naming the file when a batch failed (every later
    *   call throws it too), or when the thread gave no sign for 60 s

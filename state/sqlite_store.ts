@@ -48,9 +48,12 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WIT
  * into the page cache. Deno's SQLite is built with SQLITE_ENABLE_MEMORY_MANAGEMENT, which
  * makes every connection of the process share one page cache behind one mutex, and the
  * background writer's commits held it: with a map, point reads taking over 2 ms fell from
- * 170–220 to 40–75 per 1 M-key bench run (bench/state.ts, "sqlite, every"). The file is
- * never truncated under the map: the store turns on no auto-vacuum, so the file does not
- * shrink, and it is replaced only with the connection closed (adoptFile()).
+ * 170–220 to 40–75 per 1 M-key bench run (bench/state.ts, "sqlite, every"; see also
+ * bench/sqlite_reads.ts). A map is safe from the file shrinking (a base with TTL states has
+ * auto-vacuum, and the working file may be one): a WAL checkpoint truncates the file only
+ * once it copied the whole log, when no snapshot older than the newest is open, and no
+ * snapshot that new reads past the new end; a file is replaced only with the connection
+ * closed (adoptFile()).
  */
 const READ_MAP_BYTES = 256 * 1024 * 1024;
 
@@ -288,8 +291,9 @@ export class SqliteStateStore {
 
   /**
    * A key's stored value from the file, read within a held read transaction while a
-   * background writer is up: find() has just forgotten the groups committed by then, and
-   * the count read here is at least theirs, so the snapshot has them.
+   * background writer is up and idle (sqlite_held_read.ts): find() has just forgotten the
+   * groups committed by then, and the count read here is at least theirs, so the snapshot
+   * has them. While the writer works on a batch each read is a transaction of its own.
    */
   #readFile(kg: number, sid: number, canonical: unknown): Uint8Array | undefined {
     const committed = this.#writes.committedSeq();
@@ -354,9 +358,8 @@ export class SqliteStateStore {
    *   `storage_failed` when the file refuses the batch; nothing is marked clean then
    */
   #writeBack(entries: CacheEntry[]): void {
-    // Inline the batch is written on this connection; to the writer, its commit could not be
-    // checkpointed past a snapshot held from before it (the WAL would grow while this one
-    // sits idle).
+    // Inline the batch is written on this connection; sent to the writer, it is applied next,
+    // and the WAL checkpoint after its commit cannot finish past a snapshot held meanwhile.
     this.#held.end();
     // In primary-key order (key group, state) the batch touches neighbouring B-tree pages.
     entries.sort((a, b) => a.keyGroup - b.keyGroup || a.sid - b.sid);

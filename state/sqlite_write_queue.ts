@@ -147,12 +147,14 @@ export class WriteBackQueue {
   }
 
   /**
-   * The background writer's commit count while it is up and has not failed; undefined
-   * while batches are written inline (no writer, or not up yet), each committed on return.
+   * The background writer's commit count while it is up, idle and has not failed;
+   * undefined while batches are written inline (no writer, or not up yet, each committed on
+   * return) and while the writer works on a message (a snapshot held across its commit
+   * would keep the WAL checkpoint after it from finishing: see SqliteBackgroundWriter.applying()).
    */
   committedSeq(): number | undefined {
     const writer = this.#writer;
-    return writer !== undefined && writer.ready() && writer.failure() === undefined ? writer.committed() : undefined;
+    return writer !== undefined && writer.ready() && !writer.applying() && writer.failure() === undefined ? writer.committed() : undefined;
   }
 
   /** Keys written back and not yet known committed (a key written twice counts twice). */

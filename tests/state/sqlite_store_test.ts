@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
 import { SqliteStateStore } from "../../state/sqlite_store.ts";
@@ -120,6 +120,7 @@ function driverWithManualWriter(): { driver: SqliteDriver; commit: () => void } 
     failure: () => undefined,
     send: (batches: Uint8Array[]) => sent.push(batches.map((b) => b.slice())),
     committed: () => committed,
+    applying: () => false,
     waitFor: commitUpTo,
     waitForAtMost: () => false,
     terminate: () => {},
@@ -148,6 +149,34 @@ describe(`SqliteStateStore reads while a background writer commits (${sqliteDriv
     assert.equal(store.read(0, k, k), 1, "a read from the file after the write-back went out, before its commit");
     commit();
     assert.equal(store.read(0, 0, 0), 2, "key 0 after its write-back committed");
+    store.dispose();
+  });
+});
+
+describe(`SqliteStateStore with its background writer (${sqliteDriver.name})`, () => {
+  test("the WAL starts over while keys are read between the writer's commits: no read snapshot is held across a commit", async () => {
+    const dir = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-store-"));
+    const path = join(dir, "state.db");
+    const store = new SqliteStateStore(sqliteDriver, { path, maxParallelism: 128, cacheEntriesMax: 500, writeGroupRows: 250 });
+    store.declare(0, plain);
+    const KEYS = 20_000;
+    for (let k = 0; k < KEYS; k++) store.write(0, k, k, 0);
+    store.flush();
+    assert.equal(await store.backgroundWriterReady(), true, "the background writer comes up");
+    // Read-mostly, as a lookup job: 250 keys changed, then 3 000 read from the file, which
+    // evicts the changed ones (a group of 250 rows to the writer) and reads on while it commits.
+    const ROUNDS = 200;
+    let seed = 7;
+    const next = () => (seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0) % KEYS;
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (let i = 0, k = next(); i < 250; i++, k = next()) store.write(0, k, k, round);
+      for (let i = 0, k = next(); i < 3_000; i++, k = next()) store.read(0, k, k);
+    }
+    store.flush();
+    // A commit that leaves over 1 000 pages in the WAL starts a checkpoint (SQLite's default): the WAL
+    // stays near 4 MiB when it starts over, and grew to 15–25 MiB here when a held snapshot kept it from that.
+    const wal = statSync(`${path}-wal`).size;
+    assert.ok(wal < 10 * 1024 * 1024, `the WAL is ${wal} bytes`);
     store.dispose();
   });
 });

@@ -47,6 +47,7 @@ function queueOnFakeWriter(db: SqliteDatabase): { q: WriteBackQueue; w: { sent: 
     failure: () => undefined,
     send: () => ++w.sent,
     committed: () => w.committed,
+    applying: () => false,
     waitFor: (seq: number) => {
       w.waits.push(`until ${seq}`);
       w.committed = Math.max(w.committed, seq);
@@ -281,6 +282,7 @@ describe(`SQLite write-backs on a background writer (${sqliteDriver.name})`, () 
         return ++sent;
       },
       committed: () => 0,
+      applying: () => false,
       waitFor: () => {},
       waitForAtMost: () => false,
       terminate: () => {},
