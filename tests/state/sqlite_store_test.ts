@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
-import { SqliteStateStore } from "../../state/sqlite_store.ts";
+import { SCHEMA, SqliteStateStore } from "../../state/sqlite_store.ts";
 import { stateCodec } from "../../state/sqlite_forms.ts";
 import { keyFromBytes } from "../../state/sqlite_keys.ts";
 import { decode } from "../../codec/cbor.ts";
@@ -149,6 +149,38 @@ describe(`SqliteStateStore reads while a background writer commits (${sqliteDriv
     assert.equal(store.read(0, k, k), 1, "a read from the file after the write-back went out, before its commit");
     commit();
     assert.equal(store.read(0, 0, 0), 2, "key 0 after its write-back committed");
+    store.dispose();
+  });
+});
+
+describe(`SqliteStateStore's read transaction and the other uses of its connection (${sqliteDriver.name})`, () => {
+  test("fileBytes(), isEmpty(), db, bulkLoad() and adoptFile() each end the read transaction a point read left held", () => {
+    const { driver } = driverWithManualWriter();
+    const dir = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-store-"));
+    const store = new SqliteStateStore(driver, { path: join(dir, "state.db"), maxParallelism: 128, cacheEntriesMax: 4, writeGroupRows: 1 });
+    store.declare(0, plain);
+    for (let k = 0; k < 20; k++) store.write(0, k, k, k);
+    store.clearCache();
+    // Each read below comes from the file, within a read transaction it leaves held.
+    let k = 0;
+    const readFromFile = () => assert.equal(store.read(0, k, k), k++);
+    readFromFile();
+    assert.ok(store.fileBytes() > 0);
+    readFromFile();
+    assert.equal(store.isEmpty(), false);
+    readFromFile();
+    // A transaction of the caller's own on the connection (as restores run theirs).
+    store.db.exec("BEGIN IMMEDIATE; COMMIT;");
+    readFromFile();
+    // Turns the WAL off and back on around a transaction of its own.
+    store.bulkLoad(() => {});
+    const other = join(dir, "other.db");
+    const empty = sqliteDriver.open(other);
+    empty.exec(SCHEMA);
+    empty.close();
+    readFromFile();
+    store.adoptFile(other);
+    assert.equal(store.read(0, 5, 5), undefined, "the adopted file has no rows");
     store.dispose();
   });
 });
