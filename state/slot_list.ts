@@ -16,6 +16,8 @@
  * const l = new SlotList();
  * for (let s = 0; s < 100; s++) l.push(s);
  * console.assert(l.length === 100 && l.at(99) === 99);
+ * l.set(5, 42);
+ * console.assert(l.at(5) === 42 && l.length === 100);
  * l.clear();
  * console.assert(l.length === 0);
  * ```
@@ -42,6 +44,11 @@ export class SlotList {
       this.#slots = grown;
     }
     this.#slots[this.#n++] = slot;
+  }
+
+  /** Puts `slot` at place i (0 ≤ i < length) in place of what was there. */
+  set(i: number, slot: number): void {
+    this.#slots[i] = slot;
   }
 
   /** Forgets every slot. */
