@@ -70,10 +70,4 @@ export class HeldRead {
       if (!/no transaction is active/.test((e as Error).message)) throw e;
     }
   }
-
-  /** Uses `db` from now on; a transaction held on the previous connection is forgotten (it was closed). */
-  reopened(db: SqliteDatabase): void {
-    this.#db = db;
-    this.#after = NONE;
-  }
 }

@@ -24,9 +24,9 @@ import { cacheKeyHash } from "./sqlite_key_table.ts";
 import type { CacheEntry } from "./sqlite_cache_entry.ts";
 import { DirtyCapture } from "./sqlite_capture.ts";
 import { CHANGELOG_MEMORY_BYTES, ChangelogWriter } from "./sqlite_changelog.ts";
-import type { SqliteDatabase, SqliteDriver, SqliteStatement, WriterImage } from "./sqlite_driver.ts";
+import type { SqliteDatabase, SqliteDriver, WriterImage } from "./sqlite_driver.ts";
 import { SqliteSnapshotReader } from "./sqlite_snapshot_reader.ts";
-import { HeldRead } from "./sqlite_held_read.ts";
+import { StoreConnection } from "./sqlite_store_connection.ts";
 import { inTransaction } from "./sqlite_transaction.ts";
 import type { SqliteStoreOptions } from "./sqlite_backend_options.ts";
 
@@ -37,25 +37,7 @@ export interface StateCodec {
 }
 
 /** The working file's tables (a restore's template file has them too). */
-export const SCHEMA = `
-CREATE TABLE IF NOT EXISTS kv (kg INTEGER NOT NULL, s INTEGER NOT NULL, k BLOB NOT NULL, ok BLOB, v BLOB NOT NULL,
-  PRIMARY KEY (kg, s, k)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`;
-
-/**
- * Bytes of the file the subtask's connection reads through a memory map (PRAGMA mmap_size):
- * a page that is not in the write-ahead log is then read from the map rather than fetched
- * into the page cache. Deno's SQLite is built with SQLITE_ENABLE_MEMORY_MANAGEMENT, which
- * makes every connection of the process share one page cache behind one mutex, and the
- * background writer's commits held it: with a map, point reads taking over 2 ms fell from
- * 170–220 to 40–75 per 1 M-key bench run (bench/state.ts, "sqlite, every"; see also
- * bench/sqlite_reads.ts). A map is safe from the file shrinking (a base with TTL states has
- * auto-vacuum, and the working file may be one): a WAL checkpoint truncates the file only
- * once it copied the whole log, when no snapshot older than the newest is open, and no
- * snapshot that new reads past the new end; a file is replaced only with the connection
- * closed (adoptFile()).
- */
-const READ_MAP_BYTES = 256 * 1024 * 1024;
+export { SCHEMA } from "./sqlite_store_connection.ts";
 
 /**
  * Rows by key group, state and key behind a write-back cache. Not safe to share between
@@ -84,10 +66,8 @@ export class SqliteStateStore {
   readonly changelogMemoryBytes: number;
   readonly #driver: SqliteDriver;
   readonly #trackChanges: boolean;
-  #db!: SqliteDatabase;
-  /** The read transaction held across point reads on #db (sqlite_held_read.ts). */
-  #held!: HeldRead;
-  #select!: SqliteStatement;
+  /** This store's own connection to the file (sqlite_store_connection.ts). */
+  #conn!: StoreConnection;
   readonly #writes: WriteBackQueue;
   /** The changelog file of this capture epoch (trackChanges). */
   #log: ChangelogWriter | undefined;
@@ -121,25 +101,13 @@ export class SqliteStateStore {
     // keep the subtask's share (encoding them) a short pause.
     this.#cache = new EntryCache(options.cacheEntriesMax, background ? 512 : 2048);
     this.#open();
-    this.#writes = new WriteBackQueue(this.#db, this.maxParallelism, background ? () => driver.openWriter!(this.path, this.maxParallelism) : undefined, options.writeGroupRows, this.waitForWriter);
+    this.#writes = new WriteBackQueue(this.#conn.db, this.maxParallelism, background ? () => driver.openWriter!(this.path, this.maxParallelism) : undefined, options.writeGroupRows, this.waitForWriter);
   }
 
-  /** Opens the connection to the file (created if absent) and prepares the statements. */
+  /** Opens the connection to the file (created if absent). */
   #open(): void {
-    const options = { path: this.path };
-    const db = (this.#db = this.#driver.open(options.path));
-    if (this.#held) this.#held.reopened(db);
-    else this.#held = new HeldRead(db);
-    try {
-      // A working file: checkpoints make state durable, so the file need not survive a crash.
-      db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -65536; PRAGMA mmap_size = ${READ_MAP_BYTES};`);
-      db.exec(SCHEMA);
-    } catch (e) {
-      db.close();
-      throw new WeirError("storage_failed", `Cannot set up the SQLite state database ${options.path}: ${(e as Error).message}`, { cause: e });
-    }
-    this.#select = db.prepare("SELECT ok, v FROM kv WHERE kg = ? AND s = ? AND k = ?");
-    if (this.#writes) this.#writes.db = db;
+    this.#conn = new StoreConnection(this.#driver, this.path);
+    if (this.#writes) this.#writes.db = this.#conn.db;
     if (this.#trackChanges && !this.#log) this.#openLog();
   }
 
@@ -189,9 +157,9 @@ export class SqliteStateStore {
 
   /** Bytes of the file's pages as this store's connection sees them (what a page image copies). */
   fileBytes(): number {
-    this.#held.end();
-    const pages = this.#db.prepare("PRAGMA page_count").get()?.page_count as number;
-    const size = this.#db.prepare("PRAGMA page_size").get()?.page_size as number;
+    const db = this.#conn.db;
+    const pages = db.prepare("PRAGMA page_count").get()?.page_count as number;
+    const size = db.prepare("PRAGMA page_size").get()?.page_size as number;
     return pages * size;
   }
 
@@ -203,8 +171,7 @@ export class SqliteStateStore {
     assert(this.#cache.dirtyCount === 0, () => `The SQLite state file ${this.path} was replaced while it had unwritten values`);
     this.#writes.quiesce();
     this.#cache.clear();
-    this.#held.end();
-    this.#db.close();
+    this.#conn.close();
     this.#driver.removeFiles(this.path);
     this.#driver.renameFile(from, this.path);
     this.#written = undefined;
@@ -222,8 +189,7 @@ export class SqliteStateStore {
   /** True when the file holds no row. */
   isEmpty(): boolean {
     this.flush();
-    this.#held.end();
-    return this.#db.prepare("SELECT 1 AS one FROM kv LIMIT 1").get() === undefined;
+    return this.#conn.db.prepare("SELECT 1 AS one FROM kv LIMIT 1").get() === undefined;
   }
 
   /** The driver the file is opened with. */
@@ -237,8 +203,7 @@ export class SqliteStateStore {
    */
   get db(): SqliteDatabase {
     this.#writes.quiesce();
-    this.#held.end();
-    return this.#db;
+    return this.#conn.db;
   }
 
   /** Keys held decoded in memory now. */
@@ -283,23 +248,10 @@ export class SqliteStateStore {
       ? (pending === PENDING_DELETE ? undefined : pending)
       : this.#written && !this.#written.mayHold(sid, hash)
       ? undefined
-      : this.#readFile(kg, sid, canonical);
+      : this.#conn.read(kg, sid, keyBytes(canonical), this.#writes.committedSeq());
     const mem = v === undefined ? undefined : this.#codecs.get(sid)!.fromStored(decodeStored(v, "a value in the SQLite state database"));
     this.#insert(this.#cache.entry(sid, canonical, kg, canonical === key ? undefined : key, mem), keyHash);
     return mem;
-  }
-
-  /**
-   * A key's stored value from the file, read within a held read transaction while a
-   * background writer is up and idle (sqlite_held_read.ts): find() has just forgotten the
-   * groups committed by then, and the count read here is at least theirs, so the snapshot
-   * has them. While the writer works on a batch each read is a transaction of its own.
-   */
-  #readFile(kg: number, sid: number, canonical: unknown): Uint8Array | undefined {
-    const committed = this.#writes.committedSeq();
-    if (committed === undefined) this.#held.end();
-    else this.#held.holdAfter(committed);
-    return this.#select.get(kg, sid, keyBytes(canonical))?.v as Uint8Array | undefined;
   }
 
   /** Sets the value of `canonical` (undefined deletes it); written to the file on eviction or flush. */
@@ -360,7 +312,7 @@ export class SqliteStateStore {
   #writeBack(entries: CacheEntry[]): void {
     // Inline the batch is written on this connection; sent to the writer, it is applied next,
     // and the WAL checkpoint after its commit cannot finish past a snapshot held meanwhile.
-    this.#held.end();
+    this.#conn.endRead();
     // In primary-key order (key group, state) the batch touches neighbouring B-tree pages.
     entries.sort((a, b) => a.keyGroup - b.keyGroup || a.sid - b.sid);
     this.#rowBytes.reuse();
@@ -392,8 +344,7 @@ export class SqliteStateStore {
     this.clearCache();
     this.#writes.quiesce();
     this.#written = undefined;
-    this.#held.end();
-    const db = this.#db;
+    const db = this.#conn.db;
     const w = new BulkRowWriter(db);
     // A restore runs before any record and no snapshot reads the file yet: without the WAL
     // each page is written once, not to the log and then to the file.
@@ -434,8 +385,7 @@ export class SqliteStateStore {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#writes.dispose();
-    this.#held.end();
-    this.#db.close();
+    this.#conn.close();
     this.#driver.removeFiles(this.path);
     this.#removeLog();
   }
