@@ -19,6 +19,7 @@
 import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { sqliteDriver } from "../platforms/sqlite.ts";
+import { SimPrng } from "../sim/prng.ts";
 import { hashKey } from "../state/key_group.ts";
 import type { SqliteBackgroundWriter, SqliteDatabase } from "../state/sqlite_driver.ts";
 import { HeldRead } from "../state/sqlite_held_read.ts";
@@ -78,8 +79,8 @@ async function run(path: string, way: Way): Promise<string[]> {
   }
   const held = new HeldRead(db);
   const sent: number[] = [];
-  let seed = 12_345;
-  const next = () => (seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0) % keys;
+  const prng = new SimPrng("sqlite-reads");
+  const next = () => prng.int(keys);
   let reads = 0;
   let over2 = 0;
   let over5 = 0;

@@ -10,6 +10,7 @@ import { decode } from "../../codec/cbor.ts";
 import { KeyFilter } from "../../state/sqlite_bloom.ts";
 import { hashKey } from "../../state/key_group.ts";
 import { WeirError } from "../../errors.ts";
+import { SimPrng } from "../../sim/prng.ts";
 import { applyWriteBatches } from "../../state/sqlite_write_batch.ts";
 import type { SqliteBackgroundWriter, SqliteDriver } from "../../state/sqlite_driver.ts";
 
@@ -198,8 +199,8 @@ describe(`SqliteStateStore with its background writer (${sqliteDriver.name})`, (
     // Read-mostly, as a lookup job: 250 keys changed, then 3 000 read from the file, which
     // evicts the changed ones (a group of 250 rows to the writer) and reads on while it commits.
     const ROUNDS = 200;
-    let seed = 7;
-    const next = () => (seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0) % KEYS;
+    const prng = new SimPrng("wal");
+    const next = () => prng.int(KEYS);
     for (let round = 1; round <= ROUNDS; round++) {
       for (let i = 0, k = next(); i < 250; i++, k = next()) store.write(0, k, k, round);
       for (let i = 0, k = next(); i < 3_000; i++, k = next()) store.read(0, k, k);
