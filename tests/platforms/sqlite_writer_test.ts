@@ -42,9 +42,17 @@ function niceOf(statPath: string): number {
   return Number(readFileSync(statPath, "utf8").split(") ")[1].split(" ")[16]);
 }
 
-/** Thread id → nice value, of this process's threads. */
+/** Thread id → nice value, of this process's threads (one that ends while they are read is left out). */
 function threadNices(): Map<string, number> {
-  return new Map(readdirSync("/proc/self/task").map((tid) => [tid, niceOf(`/proc/self/task/${tid}/stat`)]));
+  const nices = new Map<string, number>();
+  for (const tid of readdirSync("/proc/self/task")) {
+    try {
+      nices.set(tid, niceOf(`/proc/self/task/${tid}/stat`));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+  }
+  return nices;
 }
 
 function ownNice(): number {
