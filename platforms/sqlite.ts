@@ -60,7 +60,6 @@ function pidNamespace(): string {
  */
 export const sqliteDriver: SqliteDriver = {
   name: runtime === "bun" ? "bun:sqlite" : "node:sqlite",
-  hexBlobReads: runtime !== "bun",
   open,
   removeFiles: (path) => {
     for (const suffix of ["", "-wal", "-shm", "-journal"]) rmSync(path + suffix, { force: true });

@@ -139,15 +139,6 @@ export interface SqliteDriver {
   /** "bun:sqlite" or "node:sqlite", for messages and benchmarks. */
   readonly name: string;
   /**
-   * Point reads fetch a value as `hex(v)` text rather than as a BLOB: on node:sqlite (Deno)
-   * each BLOB result is an ArrayBuffer with a backing store of its own outside the heap,
-   * allocated and freed through malloc, where a string is made on the heap. Measured on
-   * Deno 2.9, 1 M rows, random keys in one read transaction: 218 k point reads/s as BLOBs,
-   * 354–368 k as text, and reads over 5 ms from 18 to 4–7 in 12 s; bun:sqlite's BLOBs cost
-   * no more than text (872–979 k reads/s).
-   */
-  readonly hexBlobReads?: boolean;
-  /**
    * Opens (creating if needed) the database file at `path`.
    * @throws {WeirError} `storage_failed` naming the path when SQLite cannot open it
    */

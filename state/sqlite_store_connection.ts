@@ -6,7 +6,6 @@
  * transaction ended.
  * @module
  */
-import { bytesFromHex } from "../codec/hex.ts";
 import { WeirError } from "../errors.ts";
 import type { SqliteDatabase, SqliteDriver, SqliteStatement } from "./sqlite_driver.ts";
 import { HeldRead } from "./sqlite_held_read.ts";
@@ -65,7 +64,7 @@ export class StoreConnection {
       throw new WeirError("storage_failed", `Cannot set up the SQLite state database ${path}: ${(e as Error).message}`, { cause: e });
     }
     this.#held = new HeldRead(db);
-    this.#select = db.prepare(`SELECT ${driver.hexBlobReads ? "hex(v)" : "v"} AS v FROM kv WHERE kg = ? AND s = ? AND k = ?`);
+    this.#select = db.prepare("SELECT v FROM kv WHERE kg = ? AND s = ? AND k = ?");
   }
 
   /**
@@ -78,10 +77,7 @@ export class StoreConnection {
   read(kg: number, sid: number, k: Uint8Array, committed: number | undefined): Uint8Array | undefined {
     if (committed === undefined) this.#held.end();
     else this.#held.holdAfter(committed);
-    const v = this.#select.get(kg, sid, k)?.v as Uint8Array | string | undefined;
-    // A value as text (SqliteDriver.hexBlobReads) is made a Uint8Array here: one of at most
-    // 64 bytes has its bytes on V8's heap, not in memory of its own.
-    return typeof v === "string" ? bytesFromHex(v) : v;
+    return this.#select.get(kg, sid, k)?.v as Uint8Array | undefined;
   }
 
   /** Ends the read transaction held, if any (a write-back is about to go to the writer). */
