@@ -21,7 +21,10 @@
  * time, backend level). `--restore-only` skips the jobs, `--jobs-only` the rest; `--only`
  * runs the jobs whose label contains its text. `--gap-log FILE` writes every gap over 10 ms
  * there, a line each: job label, phase, when it ended (ms of performance.now(), whose origin
- * is the process's start, near that of V8's `--trace-gc` times) and how long it was (ms).
+ * is the process's start, near that of V8's `--trace-gc` times), how long it was (ms) and, on
+ * Linux, the CPU time the subtask's thread had in it (ms; "-" where it cannot be read), and
+ * prints per job how many steady gaps the thread spent on a core and how many off it
+ * (bench/thread_cpu.ts; reading that clock per record costs a system call each).
  *
  *   bun bench/state.ts [--keys 100000,1000000] [--per-key 8] [--interval 1000] [--min-records 5000000] [--restore-only] [--jobs-only] [--only "heap full"]
  *   deno run -A bench/state.ts
@@ -40,6 +43,7 @@ import type { IncrementalKeyedState } from "../state/backend.ts";
 import type { KeyedTableSnapshot } from "../state/keyed_state.ts";
 import { benchArgs } from "./args.ts";
 import { CountingSink } from "./counting_sink.ts";
+import { threadCpuClock } from "./thread_cpu.ts";
 import { bytes, median, nowMs, perSecond, runtimeName, table } from "./stats.ts";
 
 const values = benchArgs("Usage: bun bench/state.ts [--keys 100000,1000000] [--per-key 8] [--interval 1000] [--min-records 5000000] [--restore-only] [--jobs-only] [--only LABEL] [--gap-log FILE]", {
@@ -54,6 +58,12 @@ const values = benchArgs("Usage: bun bench/state.ts [--keys 100000,1000000] [--p
 });
 /** Gaps over 10 ms, for --gap-log. */
 const gapLog: string[] = [];
+/** The subtask's thread's CPU time, ms (the jobs run on this thread), read per record with --gap-log. */
+const threadCpu = values["gap-log"] ? await threadCpuClock() : undefined;
+/** A gap the thread spent on a core at least this share of (its work, a collection, a stalled vCPU). */
+const ON_CPU_SHARE = 0.8;
+/** A gap the thread spent off every core more than this share of (a lock, another thread, no free core). */
+const OFF_CPU_SHARE = 0.5;
 const sizes = values.keys.split(",").map(Number);
 const perKey = Number(values["per-key"]);
 const intervalMs = Number(values.interval);
@@ -67,9 +77,12 @@ const MACHINE_LOOP_MAX_MS = 120_000;
 interface Gaps {
   max: number;
   over10: number;
+  /** Of those over 10 ms, with --gap-log on Linux: the thread ran ≥ ON_CPU_SHARE of it, or less than OFF_CPU_SHARE. */
+  onCpu: number;
+  offCpu: number;
 }
 
-const noGaps = (): Gaps => ({ max: 0, over10: 0 });
+const noGaps = (): Gaps => ({ max: 0, over10: 0, onCpu: 0, offCpu: 0 });
 
 /**
  * The machine's own gaps: a loop that only reads the clock for `ms`, allocating nothing, so
@@ -126,6 +139,7 @@ async function job(keys: number, o: { label: string; intervalMs: number; increme
     state: { backend: o.backend ?? "heap", incremental: o.incremental ?? false },
   });
   let last = 0;
+  let lastCpu = 0;
   let maxGap = 0;
   let over10 = 0;
   const first = noGaps();
@@ -135,6 +149,9 @@ async function job(keys: number, o: { label: string; intervalMs: number; increme
   const key = (v: number) => {
     const t = nowMs();
     const gap = t - last;
+    const cpu = threadCpu?.() ?? 0;
+    const cpuGap = cpu - lastCpu;
+    lastCpu = cpu;
     if (last > 0) {
       // v < keys: the first record of its key (a new Map entry).
       const phase = v < keys ? first : steady;
@@ -143,7 +160,9 @@ async function job(keys: number, o: { label: string; intervalMs: number; increme
       if (gap > 10) {
         over10++;
         phase.over10++;
-        if (values["gap-log"]) gapLog.push(`${o.label}\t${phase === first ? "first" : "steady"}\t${t.toFixed(1)}\t${gap.toFixed(1)}`);
+        if (threadCpu !== undefined && cpuGap >= ON_CPU_SHARE * gap) phase.onCpu++;
+        if (threadCpu !== undefined && cpuGap < (1 - OFF_CPU_SHARE) * gap) phase.offCpu++;
+        if (values["gap-log"]) gapLog.push(`${o.label}\t${phase === first ? "first" : "steady"}\t${t.toFixed(1)}\t${gap.toFixed(1)}\t${threadCpu === undefined ? "-" : cpuGap.toFixed(1)}`);
       }
     }
     last = t;
@@ -323,6 +342,10 @@ for (const keys of sizes) {
     // What a checkpoint costs the process: CPU beyond the same job's without checkpoints.
     const perCheckpoint = v.intervalMs > 0 && base !== undefined && r.completed > 0 ? `${((r.cpuMs - base) / r.completed).toFixed(0)} ms` : "-";
     console.log(`  ${runtimeName()} ${keys} keys, ${r.label}: ${perSecond(r.rate)} records/s, longest gap ${r.maxGapMs.toFixed(1)} ms (first pass ${r.first.max.toFixed(1)}, steady ${r.steady.max.toFixed(1)}), ${r.checkpoints} checkpoints`);
+    if (threadCpu !== undefined) {
+      const s = r.steady;
+      console.log(`    steady gaps over 10 ms: ${s.over10}; the thread on a core ≥ ${ON_CPU_SHARE * 100} % of the gap: ${s.onCpu}, off every core > ${OFF_CPU_SHARE * 100} %: ${s.offCpu}, between: ${s.over10 - s.onCpu - s.offCpu}`);
+    }
     rows.push([
       String(keys),
       r.label,
