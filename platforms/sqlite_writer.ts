@@ -9,7 +9,8 @@
 import { fileURLToPath } from "node:url";
 import { MessageChannel, Worker, receiveMessageOnPort } from "node:worker_threads";
 import { WeirError, assert } from "../errors.ts";
-import type { SqliteBackgroundWriter, WriterImage } from "../state/sqlite_driver.ts";
+import type { SqliteBackgroundWriter, WriterImage, WriterOptions } from "../state/sqlite_driver.ts";
+import { currentRuntime } from "./serve.ts";
 import { CONTROL_SLOTS, FAILURE_BYTES, IMAGE_RESULT_BYTES, type ImageMessage, ImageState, type WriterMessage, WriterSlot, type WriterStart, WriterState, abandonImage, imageState, readFailure, readImage } from "./sqlite_writer_protocol.ts";
 
 /** How long a wait may go without a sign of the writer's thread before it is given up. */
@@ -54,7 +55,7 @@ const workerPath = fileURLToPath(new URL(`./sqlite_writer_worker${import.meta.ur
  * sqliteDriver.removeFiles(path);
  * ```
  */
-export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgroundWriter {
+export function openSqliteWriter(path: string, keyGroups: number, options: WriterOptions = {}): SqliteBackgroundWriter {
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
   const failureText = new Uint8Array(new SharedArrayBuffer(FAILURE_BYTES));
   // node:worker_threads on Bun and Deno too: it hands the thread its start at once
@@ -63,6 +64,8 @@ export function openSqliteWriter(path: string, keyGroups: number): SqliteBackgro
   const { port1: imagesIn, port2: imagesOut } = new MessageChannel();
   const { port1: spentIn, port2: spentOut } = new MessageChannel();
   const start: WriterStart = { path, keyGroups, control: control.buffer as SharedArrayBuffer, failure: failureText.buffer as SharedArrayBuffer, images: imagesOut, spent: spentOut };
+  // Node runs no TypeScript file as a program: there the writer stays a thread.
+  if (options.process === true && currentRuntime() !== "other") start.process = true;
   const worker = new Worker(workerPath, { workerData: start, transferList: [imagesOut, spentOut] });
   // An idle writer must not keep the process alive.
   worker.unref();

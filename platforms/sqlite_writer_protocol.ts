@@ -20,7 +20,22 @@ export interface WriterStart {
    * per 2 MB on a 2-core VM, its pages faulted in as it was filled.
    */
   spent: MessagePort;
+  /**
+   * The thread applies batches in a child process of its own (sqlite_writer_process.ts) and
+   * only relays them (sqlite_writer_relay.ts); it copies page images itself.
+   */
+  process?: boolean;
 }
+
+/**
+ * Frames between the writer's thread and its process (sqlite_writer_relay.ts,
+ * sqlite_writer_process.ts), big-endian. To the process: `[u32 length][u32 seq]` and
+ * `length` bytes of batches, or `[CLOSE_FRAME][u32 seq]` to close the connection. From it,
+ * one per frame done in order: `[u32 seq][u32 text length]` and that many bytes of UTF-8
+ * failure text (0: done). After a failure the process applies nothing more.
+ */
+export const FRAME_HEAD_BYTES = 8;
+export const CLOSE_FRAME = 0xffffffff;
 
 /**
  * A page image's bytes, from the writer's thread, posted before its result memory says

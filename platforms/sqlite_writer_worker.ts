@@ -12,6 +12,8 @@ import { checksumOf } from "../checkpoint/checksum.ts";
 import { applyWriteBatches } from "../state/sqlite_write_batch.ts";
 import type { SqliteDatabase } from "../state/sqlite_driver.ts";
 import { type ImageMessage, ImageState, type WriterMessage, WriterSlot, type WriterStart, WriterState, imageState, reportFailure, reportImage } from "./sqlite_writer_protocol.ts";
+import { openWriterConnection } from "./sqlite_writer_frames.ts";
+import { relayToProcess } from "./sqlite_writer_relay.ts";
 
 /**
  * The writer thread's nice value: below the subtask's thread, which then wins a core when
@@ -36,12 +38,7 @@ const control = new Int32Array(start.control);
 const failure = new Uint8Array(start.failure);
 let db: SqliteDatabase | undefined;
 
-function open(): SqliteDatabase {
-  const d = sqliteDriver.open(start.path);
-  // Per connection: the file's own connection sets WAL mode, which every connection shares.
-  d.exec("PRAGMA synchronous = OFF; PRAGMA cache_size = -65536; PRAGMA busy_timeout = 10000;");
-  return d;
-}
+const open = () => openWriterConnection(sqliteDriver, start.path);
 
 /**
  * Copies the file's pages as this connection sees them now, in one read transaction
@@ -84,7 +81,19 @@ function pageImage(seq: number, result: SharedArrayBuffer, partBytes: number | u
   }
 }
 
-parentPort!.on("message", (m: WriterMessage) => {
+const done = (seq: number) => Atomics.store(control, WriterSlot.Committed, seq);
+const wake = () => {
+  Atomics.add(control, WriterSlot.Events, 1);
+  Atomics.notify(control, WriterSlot.Events);
+};
+
+function closeConnection(): void {
+  db?.close();
+  db = undefined;
+}
+
+/** Applies one message on this thread's connection (the thread mode). */
+function apply(m: WriterMessage): void {
   Atomics.store(control, WriterSlot.Applying, 1);
   if (Atomics.load(control, WriterSlot.State) !== WriterState.Failed) {
     try {
@@ -97,18 +106,16 @@ parentPort!.on("message", (m: WriterMessage) => {
         }
       }
       else if (m.kind === "image") pageImage(m.seq, m.result, m.partBytes);
-      else {
-        db?.close();
-        db = undefined;
-      }
-      Atomics.store(control, WriterSlot.Committed, m.seq);
+      else closeConnection();
+      done(m.seq);
     } catch (err) {
       reportFailure(control, failure, (err as Error).message);
     }
   }
   Atomics.store(control, WriterSlot.Applying, 0);
-  Atomics.add(control, WriterSlot.Events, 1);
-  Atomics.notify(control, WriterSlot.Events);
-});
+  wake();
+}
+
+parentPort!.on("message", start.process ? relayToProcess(start, control, failure, { pageImage: (m) => pageImage(m.seq, m.result, m.partBytes), closeConnection, done, wake }) : apply);
 Atomics.store(control, WriterSlot.State, WriterState.Running);
 Atomics.notify(control, WriterSlot.State);

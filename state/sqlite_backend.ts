@@ -103,6 +103,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       cacheEntriesMax: options.cacheEntriesMax ?? 100_000,
       trackChanges: this.#storage !== undefined,
       backgroundWrites: options.backgroundWrites,
+      writerProcess: options.writerProcess,
       writeGroupRows: options.writeGroupRows,
       waitForWriter: options.waitForWriter,
       changelogMemoryBytes: options.changelogMemoryBytes,

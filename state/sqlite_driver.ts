@@ -134,6 +134,15 @@ export interface WriterImage {
   abandon(): boolean;
 }
 
+/** How a background writer runs (SqliteDriver.openWriter). */
+export interface WriterOptions {
+  /**
+   * Its transactions run in a child process of their own rather than on its thread
+   * (SqliteBackendOptions.writerProcess); Bun and Deno only.
+   */
+  process?: boolean;
+}
+
 /** A runtime's SQLite driver and the few file operations its working files need. */
 export interface SqliteDriver {
   /** "bun:sqlite" or "node:sqlite", for messages and benchmarks. */
@@ -183,5 +192,5 @@ export interface SqliteDriver {
    * whose key groups are below `keyGroups`, where the runtime has threads; absent
    * elsewhere, where write-backs run inline.
    */
-  openWriter?(path: string, keyGroups: number): SqliteBackgroundWriter;
+  openWriter?(path: string, keyGroups: number, options?: WriterOptions): SqliteBackgroundWriter;
 }

@@ -101,7 +101,7 @@ export class SqliteStateStore {
     // keep the subtask's share (encoding them) a short pause.
     this.#cache = new EntryCache(options.cacheEntriesMax, background ? 512 : 2048);
     this.#open();
-    this.#writes = new WriteBackQueue(this.#conn.db, this.maxParallelism, background ? () => driver.openWriter!(this.path, this.maxParallelism) : undefined, options.writeGroupRows, this.waitForWriter);
+    this.#writes = new WriteBackQueue(this.#conn.db, this.maxParallelism, background ? () => driver.openWriter!(this.path, this.maxParallelism, { process: options.writerProcess }) : undefined, options.writeGroupRows, this.waitForWriter);
   }
 
   /** Opens the connection to the file (created if absent). */

@@ -10,16 +10,17 @@ import { WriteBatch } from "../../state/sqlite_write_batch.ts";
 import type { SqliteBackgroundWriter } from "../../state/sqlite_driver.ts";
 import { WeirError } from "../../errors.ts";
 import { checksumOf } from "../../checkpoint/checksum.ts";
+import { until } from "../helpers.ts";
 
 const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-writer-"));
 let files = 0;
 
-async function opened(): Promise<{ path: string; writer: SqliteBackgroundWriter }> {
+async function opened(inProcess: boolean): Promise<{ path: string; writer: SqliteBackgroundWriter }> {
   const path = join(directory, `w${++files}.db`);
   const db = sqliteDriver.open(path);
   db.exec(`PRAGMA journal_mode = WAL; ${SCHEMA}`);
   db.close();
-  const writer = openSqliteWriter(path, 8);
+  const writer = openSqliteWriter(path, 8, { process: inProcess });
   assert.ok(await writer.whenReady(10_000), "the writer's thread comes up");
   return { path, writer };
 }
@@ -59,13 +60,14 @@ function ownNice(): number {
   return process.platform === "linux" ? niceOf("/proc/thread-self/stat") : 0;
 }
 
-describe(`SQLite background writer (${sqliteDriver.name})`, () => {
+// Every case in both modes: transactions on the writer's thread, or in its process.
+for (const inProcess of [false, true]) describe(`SQLite background writer${inProcess ? ", in a process of its own" : ""} (${sqliteDriver.name})`, () => {
   // Skipped where the tests themselves run at nice 10 or more (the writer cannot go lower then).
   test("on Linux the writer's thread runs at nice 10, and only it: the subtask's thread keeps its priority", { skip: process.platform !== "linux" || ownNice() >= 10 }, async () => {
     const self = ownNice();
     // Thread ids, not counts: writers of earlier tests in this process may end meanwhile.
     const before = new Set(threadNices().keys());
-    const { writer } = await opened();
+    const { writer } = await opened(inProcess);
     try {
       // At least one: threads the writer's thread starts (Bun's HeapHelper and collector
       // threads) inherit its nice value; the calling thread's is checked below.
@@ -78,7 +80,7 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
   });
 
   test("batches of one send apply in their order in one transaction; sends apply in order; waitFor returns once committed", async () => {
-    const { path, writer } = await opened();
+    const { path, writer } = await opened(inProcess);
     const first = writer.send([
       batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(10))),
       batch((b) => b.remove(1, 0, Uint8Array.of(1))),
@@ -96,7 +98,7 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
   });
 
   test("waitForAtMost() is true once the batch is committed, false when the time passes first, and throws a failure as waitFor()", async () => {
-    const { path, writer } = await opened();
+    const { path, writer } = await opened(inProcess);
     const seq = writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(10)))]);
     assert.equal(writer.waitForAtMost(seq, 60_000), true);
     assert.ok(writer.committed() >= seq);
@@ -112,7 +114,7 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
   });
 
   test("a batch's buffer goes back once applied and carries later sends; only the bytes of each send are applied", async () => {
-    const { path, writer } = await opened();
+    const { path, writer } = await opened(inProcess);
     // A large send first: the buffer later sends reuse holds its bytes past theirs.
     writer.waitFor(writer.send([batch((b) => {
       for (let k = 0; k < 250; k++) b.put(1, 0, Uint8Array.of(k), null, new Uint8Array(4000).fill(k));
@@ -128,7 +130,7 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
   });
 
   test("closeConnection() waits for what was sent and closes; the next send opens the file again", async () => {
-    const { path, writer } = await opened();
+    const { path, writer } = await opened(inProcess);
     writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]);
     writer.closeConnection();
     assert.equal(values(path).get(1), 1, "committed before the close returned");
@@ -138,7 +140,7 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
   });
 
   test("a failed transaction is reported by failure() and every later waitFor(), naming the cause; nothing of it is applied", async () => {
-    const { path, writer } = await opened();
+    const { path, writer } = await opened(inProcess);
     const db = sqliteDriver.open(path);
     db.exec("ALTER TABLE kv RENAME TO kv_moved");
     db.close();
@@ -150,7 +152,7 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
   });
 
   test("waitFor() after terminate() throws storage_failed rather than waiting", async () => {
-    const { writer } = await opened();
+    const { writer } = await opened(inProcess);
     const seq = writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]);
     writer.terminate();
     writer.terminate();
@@ -181,7 +183,7 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
   }
 
   test("pageImage() copies the file's pages after every batch sent before it and none sent after, in memory; take() gives them and the rows once", { skip: !canImage }, async () => {
-    const { path, writer } = await opened();
+    const { path, writer } = await opened(inProcess);
     writer.send([batch((b) => {
       for (let k = 1; k <= 5; k++) b.put(k % 3, 0, Uint8Array.of(k), null, Uint8Array.of(10 * k));
     })]);
@@ -204,7 +206,7 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
   });
 
   test("pageImage() with partBytes checksums the image's parts on the writer's thread", { skip: !canImage }, async () => {
-    const { writer } = await opened();
+    const { writer } = await opened(inProcess);
     writer.send([batch((b) => { for (let k = 0; k < 200; k++) b.put(k % 8, 0, Uint8Array.of(k), null, new Uint8Array(100).fill(k)); })]);
     const { bytes, partChecksums } = writer.pageImage("the test's image", 4096).take();
     assert.ok(bytes.length >= 3 * 4096, `${bytes.length} bytes`);
@@ -219,14 +221,14 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
     const db = sqliteDriver.open(path);
     db.exec(`PRAGMA journal_mode = WAL; ${SCHEMA}`);
     db.close();
-    const writer = openSqliteWriter(path, 8);
+    const writer = openSqliteWriter(path, 8, { process: inProcess });
     assert.equal(writer.waitReady(30_000), true);
     assert.equal(writer.ready(), true);
     writer.terminate();
   });
 
   test("images taken out of order each get their own bytes", { skip: !canImage }, async () => {
-    const { writer } = await opened();
+    const { writer } = await opened(inProcess);
     writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]);
     const first = writer.pageImage("the first image");
     writer.send([batch((b) => b.put(1, 0, Uint8Array.of(2), null, Uint8Array.of(2)))]);
@@ -238,7 +240,7 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
   });
 
   test("an image that cannot be made fails with storage_failed naming it; the writer goes on with later batches", { skip: !canImage }, async () => {
-    const { path, writer } = await opened();
+    const { path, writer } = await opened(inProcess);
     const db = sqliteDriver.open(path);
     db.exec("ALTER TABLE kv RENAME TO kv_moved");
     const image = writer.pageImage("the test's image");
@@ -254,7 +256,7 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
   });
 
   test("an image asked for after a failed batch throws that batch's failure", { skip: !canImage }, async () => {
-    const { path, writer } = await opened();
+    const { path, writer } = await opened(inProcess);
     const db = sqliteDriver.open(path);
     db.exec("ALTER TABLE kv RENAME TO kv_moved");
     db.close();
@@ -265,7 +267,7 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
   });
 
   test("a finished image's take() is its bytes even when a later batch failed", { skip: !canImage }, async () => {
-    const { path, writer } = await opened();
+    const { path, writer } = await opened(inProcess);
     writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]);
     const image = writer.pageImage("the test's image");
     while (!image.done()) await new Promise((r) => setTimeout(r, 1));
@@ -282,7 +284,7 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
   });
 
   test("an image abandoned before the writer gets to it is never made; one abandoned once made is dropped", { skip: !canImage }, async () => {
-    const { writer } = await opened();
+    const { writer } = await opened(inProcess);
     // Batches ahead of the image, so it is still pending when abandoned.
     for (let i = 0; i < 50; i++) writer.send([batch((b) => { for (let k = 0; k < 200; k++) b.put(k % 8, 0, Uint8Array.of(i, k), null, new Uint8Array(64)); })]);
     const early = writer.pageImage("the early image");
@@ -296,7 +298,7 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
   });
 
   test("an image finished before terminate() is still taken whole, at once", { skip: !canImage }, async () => {
-    const { writer } = await opened();
+    const { writer } = await opened(inProcess);
     writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]);
     const image = writer.pageImage("the test's image");
     // Finished, its message not yet read: no event loop turn came between.
@@ -310,11 +312,50 @@ describe(`SQLite background writer (${sqliteDriver.name})`, () => {
   });
 
   test("when the writer's thread ends, take() of an image not finished throws storage_failed naming it", { skip: !canImage }, async () => {
-    const { writer } = await opened();
+    const { writer } = await opened(inProcess);
     for (let i = 0; i < 200; i++) writer.send([batch((b) => { for (let k = 0; k < 200; k++) b.put(k % 8, 0, Uint8Array.of(i, k), null, new Uint8Array(100)); })]);
     const image = writer.pageImage("the test's image");
     writer.terminate();
     assert.equal(image.done(), true);
     assert.throws(() => image.take(), (e: unknown) => e instanceof WeirError && e.code === "storage_failed" && e.message.includes("the test's image"));
+  });
+});
+
+/** Pids of writer processes (sqlite_writer_process.ts) of the file at `path` (Linux). */
+function writerProcesses(path: string): number[] {
+  const pids: number[] = [];
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      if (args.some((a) => a.endsWith("sqlite_writer_process.ts")) && args.includes(path)) pids.push(Number(pid));
+    } catch {
+      // It ended while the processes were listed.
+    }
+  }
+  return pids;
+}
+
+describe(`SQLite background writer in a process of its own: the process (${sqliteDriver.name})`, { skip: process.platform !== "linux" }, () => {
+  test("a process that ends on its own fails the writer with storage_failed naming the file and the signal; nothing waits for it", async () => {
+    const { path, writer } = await opened(true);
+    try {
+      writer.waitFor(writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]));
+      const [pid] = writerProcesses(path);
+      assert.ok(pid !== undefined, "the writer's process runs");
+      process.kill(pid, "SIGKILL");
+      await until("the writer reports its process gone", () => writer.failure() !== undefined);
+      assert.throws(() => writer.waitFor(writer.send([batch((b) => b.put(2, 0, Uint8Array.of(2), null, Uint8Array.of(2)))])), (e: unknown) => e instanceof WeirError && e.code === "storage_failed" && e.message.includes(path) && /exited \(SIGKILL\)/.test(e.message));
+      assert.deepEqual([...values(path)], [[1, 1]], "what it committed before stays");
+    } finally {
+      writer.terminate();
+    }
+  });
+
+  test("terminate() ends the process too", async () => {
+    const { path, writer } = await opened(true);
+    writer.waitFor(writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]));
+    assert.equal(writerProcesses(path).length, 1);
+    writer.terminate();
+    await until("the writer's process ends", () => writerProcesses(path).length === 0, 20_000);
   });
 });

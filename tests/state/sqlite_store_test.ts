@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from "node:fs";
+import process from "node:process";
 import { join } from "node:path";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
 import { SCHEMA, SqliteStateStore } from "../../state/sqlite_store.ts";
@@ -210,6 +211,37 @@ describe(`SqliteStateStore with its background writer (${sqliteDriver.name})`, (
     // stays near 4 MiB when it starts over, and grew to 15–25 MiB here when a held snapshot kept it from that.
     const wal = statSync(`${path}-wal`).size;
     assert.ok(wal < 10 * 1024 * 1024, `the WAL is ${wal} bytes`);
+    store.dispose();
+  });
+
+  test("with writerProcess the write-backs commit in the writer's own process, and every key reads back as last written", async () => {
+    const dir = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-store-"));
+    const path = join(dir, "state.db");
+    const store = new SqliteStateStore(sqliteDriver, { path, maxParallelism: 128, cacheEntriesMax: 200, writeGroupRows: 250, writerProcess: true });
+    store.declare(0, plain);
+    store.write(0, -1, -1, 0);
+    assert.equal(await store.backgroundWriterReady(), true, "the background writer comes up");
+    const KEYS = 5_000;
+    const expected = new Map<number, number>();
+    const prng = new SimPrng("writer-process");
+    for (let i = 0; i < 40_000; i++) {
+      const k = prng.int(KEYS);
+      const v = (store.read(0, k, k) as number | undefined ?? 0) + 1;
+      store.write(0, k, k, v);
+      expected.set(k, v);
+    }
+    if (process.platform === "linux") {
+      const running = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).some((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(path);
+        } catch {
+          return false;
+        }
+      });
+      assert.ok(running, "a process has the file's path on its command line");
+    }
+    store.clearCache();
+    for (const [k, v] of expected) assert.equal(store.read(0, k, k), v, `key ${k}`);
     store.dispose();
   });
 });
