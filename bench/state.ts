@@ -6,7 +6,8 @@
  * incremental with 1 % of the keys changing, where after a first pass over all keys the
  * records go to the first 1 % of them, beside the same pattern without checkpoints; the
  * sqlite backend with all keys and with 1 % changing, each beside the same pattern without
- * checkpoints; at least `--min-records` records). Per row: records/s (of wall time and of the process's CPU
+ * checkpoints, and with all keys and its writer in a process of its own (`writerProcess`);
+ * at least `--min-records` records). Per row: records/s (of wall time and of the process's CPU
  * time, which other processes on a shared machine change less, and a checkpoint's CPU: the
  * CPU beyond the same job's without checkpoints, per checkpoint), the longest
  * gap between two records reaching the keyed operator (a pause of the one thread: a
@@ -37,7 +38,7 @@ import { loadavg } from "node:os";
 import process from "node:process";
 import { decode } from "../codec/cbor.ts";
 import { KeyedStateCapture } from "../dataflow/operators/keyed_capture.ts";
-import { MemoryStorage, SequenceSource, StreamEnvironment } from "../mod.ts";
+import { MemoryStorage, SequenceSource, StreamEnvironment, registerStateBackend, sqliteStateBackend } from "../mod.ts";
 import { HeapKeyedStateBackend } from "../state/heap_backend.ts";
 import type { IncrementalKeyedState } from "../state/backend.ts";
 import type { KeyedTableSnapshot } from "../state/keyed_state.ts";
@@ -56,6 +57,10 @@ const values = benchArgs("Usage: bun bench/state.ts [--keys 100000,1000000] [--p
   only: { type: "string", default: "" },
   "gap-log": { type: "string", default: "" },
 });
+/** The sqlite backend with its writer's transactions in a process of its own (SqliteBackendOptions.writerProcess). */
+const WRITER_PROCESS_BACKEND = "sqlite-writer-process";
+registerStateBackend(WRITER_PROCESS_BACKEND, sqliteStateBackend({ writerProcess: true }));
+
 /** Gaps over 10 ms, for --gap-log. */
 const gapLog: string[] = [];
 /** The subtask's thread's CPU time, ms (the jobs run on this thread), read per record with --gap-log. */
@@ -128,7 +133,7 @@ interface JobRow {
 
 let jobs = 0;
 
-async function job(keys: number, o: { label: string; intervalMs: number; incremental?: boolean; hot?: number; backend?: "heap" | "sqlite" }): Promise<JobRow> {
+async function job(keys: number, o: { label: string; intervalMs: number; incremental?: boolean; hot?: number; backend?: string }): Promise<JobRow> {
   const n = Math.max(keys * perKey, minRecords);
   const sink = new CountingSink();
   const env = new StreamEnvironment({
@@ -326,6 +331,8 @@ for (const keys of sizes) {
     // sqlite checkpoints are incremental by nature (the database's changed files).
     { label: "sqlite, no checkpoints", intervalMs: 0, backend: "sqlite" as const },
     { label: `sqlite, every ${intervalMs} ms`, intervalMs, backend: "sqlite" as const, incremental: true },
+    // Its records/s per CPU second leave out the writer's process.
+    { label: `sqlite, writer in a process, every ${intervalMs} ms`, intervalMs, backend: WRITER_PROCESS_BACKEND, incremental: true },
     { label: "sqlite, no checkpoints, 1 % of keys change", intervalMs: 0, backend: "sqlite" as const, hot: 0.01 },
     { label: `sqlite, 1 % of keys change`, intervalMs, backend: "sqlite" as const, incremental: true, hot: 0.01 },
   ];
