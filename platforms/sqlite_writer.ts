@@ -6,6 +6,8 @@
  * batches pending, a flush, a restore.
  * @module
  */
+import { basename } from "node:path";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { MessageChannel, Worker, receiveMessageOnPort } from "node:worker_threads";
 import { WeirError, assert } from "../errors.ts";
@@ -64,8 +66,9 @@ export function openSqliteWriter(path: string, keyGroups: number, options: Write
   const { port1: imagesIn, port2: imagesOut } = new MessageChannel();
   const { port1: spentIn, port2: spentOut } = new MessageChannel();
   const start: WriterStart = { path, keyGroups, control: control.buffer as SharedArrayBuffer, failure: failureText.buffer as SharedArrayBuffer, images: imagesOut, spent: spentOut };
-  // Node runs no TypeScript file as a program: there the writer stays a thread.
-  if (options.process === true && currentRuntime() !== "other") start.process = true;
+  // Node runs no TypeScript file as a program, and a compiled program (deno compile, bun
+  // build --compile) is not the runtime: there the writer stays a thread.
+  if (options.process === true && currentRuntime() !== "other" && /^(bun|deno)/.test(basename(process.execPath))) start.process = true;
   const worker = new Worker(workerPath, { workerData: start, transferList: [imagesOut, spentOut] });
   // An idle writer must not keep the process alive.
   worker.unref();
@@ -232,6 +235,15 @@ export function openSqliteWriter(path: string, keyGroups: number, options: Write
     terminate() {
       if (ended) return;
       ended = true;
+      // Killed, not left to read its pipe to the end: it would commit batches still in it.
+      const pid = Atomics.load(control, WriterSlot.Process);
+      if (pid > 0) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // Gone already.
+        }
+      }
       // Images finished before keep their bytes: a take() of one still succeeds.
       receiveImages();
       closePort();

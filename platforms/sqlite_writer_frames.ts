@@ -14,16 +14,20 @@ export function openWriterConnection(driver: SqliteDriver, path: string): Sqlite
   return d;
 }
 
+/** The reader's first buffer, bytes (it doubles as a frame needs). */
+const FIRST_BYTES = 64 * 1024;
+
 /**
  * Frames out of a byte stream's chunks, however the stream cut them: a head of two u32
  * (big-endian) and a body of `bodyLength(first, second)` bytes, handed to `onFrame` in
- * order. A body is a view of the chunk: valid during `onFrame` only.
+ * order. A body is a view of the reader's buffer, valid during `onFrame` only. Each byte is
+ * copied once into a buffer that grows by doubling (a 2 MB batch arrives in 64 KiB chunks).
  *
  * @example
  * ```ts
  * import { FrameReader } from "./sqlite_writer_frames.ts";
  * const got: string[] = [];
- * const r = new FrameReader((a, b, body) => got.push(`${a}/${b}/${body?.join(",")}`), (a) => a);
+ * const r = new FrameReader((a, b, body) => got.push(`${a}/${b}/${body.join(",")}`), (a) => a);
  * r.push(Uint8Array.of(0, 0, 0, 2, 0, 0));
  * r.push(Uint8Array.of(0, 7, 9, 8, 0, 0, 0, 0));
  * r.push(Uint8Array.of(0, 0, 0, 1));
@@ -31,36 +35,51 @@ export function openWriterConnection(driver: SqliteDriver, path: string): Sqlite
  * ```
  */
 export class FrameReader {
-  readonly #onFrame: (first: number, second: number, body: Uint8Array | undefined) => void;
+  readonly #onFrame: (first: number, second: number, body: Uint8Array) => void;
   readonly #bodyLength: (first: number, second: number) => number;
-  /** Bytes received and not yet made frames. */
-  #held = new Uint8Array(0);
+  #buffer = new Uint8Array(FIRST_BYTES);
+  #view = new DataView(this.#buffer.buffer);
+  /** Bytes of #buffer received and not yet made frames: [#start, #end). */
+  #start = 0;
+  #end = 0;
 
-  constructor(onFrame: (first: number, second: number, body: Uint8Array | undefined) => void, bodyLength: (first: number, second: number) => number) {
+  constructor(onFrame: (first: number, second: number, body: Uint8Array) => void, bodyLength: (first: number, second: number) => number) {
     this.#onFrame = onFrame;
     this.#bodyLength = bodyLength;
   }
 
   /** Takes a chunk of the stream and hands out every frame it completes. */
   push(chunk: Uint8Array): void {
-    let bytes = chunk;
-    if (this.#held.length > 0) {
-      bytes = new Uint8Array(this.#held.length + chunk.length);
-      bytes.set(this.#held);
-      bytes.set(chunk, this.#held.length);
+    this.#append(chunk);
+    while (this.#end - this.#start >= FRAME_HEAD_BYTES) {
+      const first = this.#view.getUint32(this.#start);
+      const second = this.#view.getUint32(this.#start + 4);
+      const at = this.#start + FRAME_HEAD_BYTES;
+      const end = at + this.#bodyLength(first, second);
+      if (end > this.#end) break;
+      this.#start = end;
+      this.#onFrame(first, second, this.#buffer.subarray(at, end));
     }
-    let at = 0;
-    while (bytes.length - at >= FRAME_HEAD_BYTES) {
-      const head = new DataView(bytes.buffer, bytes.byteOffset + at, FRAME_HEAD_BYTES);
-      const first = head.getUint32(0);
-      const second = head.getUint32(4);
-      const length = this.#bodyLength(first, second);
-      if (bytes.length - at - FRAME_HEAD_BYTES < length) break;
-      const body = length > 0 ? bytes.subarray(at + FRAME_HEAD_BYTES, at + FRAME_HEAD_BYTES + length) : undefined;
-      at += FRAME_HEAD_BYTES + length;
-      this.#onFrame(first, second, body);
+    if (this.#start === this.#end) this.#start = this.#end = 0;
+  }
+
+  /** Copies `chunk` behind the bytes held, moving them to the front or doubling the buffer first if it must. */
+  #append(chunk: Uint8Array): void {
+    if (this.#end + chunk.length > this.#buffer.length) {
+      const held = this.#end - this.#start;
+      let size = this.#buffer.length;
+      while (held + chunk.length > size) size *= 2;
+      if (size === this.#buffer.length) this.#buffer.copyWithin(0, this.#start, this.#end);
+      else {
+        const next = new Uint8Array(size);
+        next.set(this.#buffer.subarray(this.#start, this.#end));
+        this.#buffer = next;
+        this.#view = new DataView(next.buffer);
+      }
+      this.#start = 0;
+      this.#end = held;
     }
-    // A copy: a body handed out before is a view of this memory.
-    this.#held = bytes.slice(at);
+    this.#buffer.set(chunk, this.#end);
+    this.#end += chunk.length;
   }
 }

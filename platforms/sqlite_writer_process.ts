@@ -42,7 +42,7 @@ const frames = new FrameReader((first, second, body) => {
   }
   if (failed) return;
   try {
-    applyWriteBatches((db ??= openWriterConnection(sqliteDriver, path)), [body!], keyGroups);
+    applyWriteBatches((db ??= openWriterConnection(sqliteDriver, path)), [body], keyGroups);
     answer(second);
   } catch (e) {
     failed = true;
@@ -50,6 +50,10 @@ const frames = new FrameReader((first, second, body) => {
   }
 }, (first) => (first === CLOSE_FRAME ? 0 : first));
 
+// A terminal's Ctrl-C or hang-up reaches the whole process group; the subtask's process
+// handles them (a stop with a savepoint may still need this writer) and ends this process
+// by closing its stdin, or by SIGKILL from terminate().
+for (const signal of ["SIGINT", "SIGHUP"] as const) process.on(signal, () => {});
 process.stdin.on("data", (chunk: Uint8Array) => frames.push(chunk));
 process.stdin.on("end", () => {
   db?.close();

@@ -76,6 +76,12 @@ export const WriterSlot = {
    * the WAL checkpoint after it (sqlite_held_read.ts).
    */
   Applying: 4,
+  /**
+   * The pid of the writer's process while it runs (WriterStart.process), else 0: terminate()
+   * kills it, so that no batch still in its pipe is committed after the writer was ended
+   * (the next backend of the same subtask may have a new file at the same path by then).
+   */
+  Process: 5,
 } as const;
 
 /** Values of the State slot. */
@@ -87,7 +93,7 @@ export const WriterState = {
 } as const;
 
 /** Control slots, and the bytes of the failure text at most. */
-export const CONTROL_SLOTS = 5;
+export const CONTROL_SLOTS = 6;
 export const FAILURE_BYTES = 2048;
 
 /**

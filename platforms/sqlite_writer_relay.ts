@@ -41,8 +41,10 @@ export function writerProcessCommand(path: string, keyGroups: number): { command
 export function relayToProcess(start: WriterStart, control: Int32Array, failure: Uint8Array, hooks: RelayHooks): (m: WriterMessage) => void {
   const { command, args } = writerProcessCommand(start.path, start.keyGroups);
   const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
+  if (child.pid !== undefined) Atomics.store(control, WriterSlot.Process, child.pid);
   let stderr = "";
-  child.stderr!.on("data", (chunk: Uint8Array) => void (stderr = (stderr + new TextDecoder().decode(chunk)).slice(-2000)));
+  const stderrText = new TextDecoder();
+  child.stderr!.on("data", (chunk: Uint8Array) => void (stderr = (stderr + stderrText.decode(chunk, { stream: true })).slice(-2000)));
   const failed = () => Atomics.load(control, WriterSlot.State) === WriterState.Failed;
   const fail = (why: string) => {
     if (!failed()) reportFailure(control, failure, why);
@@ -54,6 +56,8 @@ export function relayToProcess(start: WriterStart, control: Int32Array, failure:
   /** Messages not relayed yet: those after an image wait for it. */
   const queue: WriterMessage[] = [];
   const settle = () => {
+    // Failed: the process applies nothing more, and nothing waits for what it would answer.
+    if (failed()) queue.length = 0;
     while (queue.length > 0) {
       const m = queue[0];
       if (m.kind === "image") {
@@ -98,7 +102,12 @@ export function relayToProcess(start: WriterStart, control: Int32Array, failure:
   }, (_seq, textLength) => textLength);
   child.stdout!.on("data", (chunk: Uint8Array) => answers.push(chunk));
   child.on("error", (e) => fail(`The background writer process of the SQLite state file ${start.path} could not start: ${e.message}`));
-  child.on("exit", (code, signal) => fail(`The background writer process of the SQLite state file ${start.path} exited (${signal ?? `code ${code}`})${stderr ? `: ${stderr.trim()}` : ""}`));
+  // "close", not "exit": its stdout is read to the end first, so its last answers (a failure's own text) count.
+  child.on("close", (code, signal) => {
+    // Gone: its pid may be another process's soon, which terminate() must not kill.
+    Atomics.store(control, WriterSlot.Process, 0);
+    fail(`The background writer process of the SQLite state file ${start.path} exited (${signal ?? `code ${code}`})${stderr ? `: ${stderr.trim()}` : ""}`);
+  });
   // A write to a process that ended: its exit names why.
   child.stdin!.on("error", () => {});
   return (m) => {

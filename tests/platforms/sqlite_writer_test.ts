@@ -351,11 +351,27 @@ describe(`SQLite background writer in a process of its own: the process (${sqlit
     }
   });
 
-  test("terminate() ends the process too", async () => {
+  test("terminate() kills the process: batches still in its pipe are never committed", async () => {
     const { path, writer } = await opened(true);
-    writer.waitFor(writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]));
-    assert.equal(writerProcesses(path).length, 1);
+    const ROWS = 200;
+    const rowsOf = (i: number) => batch((b) => { for (let k = 0; k < ROWS; k++) b.put(k % 8, 0, Uint8Array.of(i, k), null, new Uint8Array(100)); });
+    writer.waitFor(writer.send([rowsOf(0)]));
+    const [pid] = writerProcesses(path);
+    // Stopped, it reads nothing more: what follows stays in its pipe (and the thread's stream).
+    process.kill(pid, "SIGSTOP");
+    for (let i = 1; i <= 20; i++) writer.send([rowsOf(i)]);
+    await new Promise((r) => setTimeout(r, 100));
     writer.terminate();
+    try {
+      process.kill(pid, "SIGCONT");
+    } catch {
+      // Killed already.
+    }
     await until("the writer's process ends", () => writerProcesses(path).length === 0, 20_000);
+    const db = sqliteDriver.open(path);
+    const rows = db.prepare("SELECT count(*) AS n FROM kv").get()!.n as number;
+    db.close();
+    // Left to read its pipe once it runs again, it would commit the batches there too.
+    assert.equal(rows, ROWS, "only the batch committed before terminate()");
   });
 });

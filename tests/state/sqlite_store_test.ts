@@ -24,6 +24,33 @@ function openStore(cacheEntriesMax: number): SqliteStateStore {
   return store;
 }
 
+/** 40 000 random updates of 5 000 keys through a store whose writer runs in a process, read back after its cache is dropped. */
+async function readsBackThroughProcess(store: SqliteStateStore, path: string): Promise<void> {
+  store.write(0, -1, -1, 0);
+  assert.equal(await store.backgroundWriterReady(), true, "the background writer comes up");
+  const KEYS = 5_000;
+  const expected = new Map<number, number>();
+  const prng = new SimPrng("writer-process");
+  for (let i = 0; i < 40_000; i++) {
+    const k = prng.int(KEYS);
+    const v = (store.read(0, k, k) as number | undefined ?? 0) + 1;
+    store.write(0, k, k, v);
+    expected.set(k, v);
+  }
+  if (process.platform === "linux") {
+    const running = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).some((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(path);
+      } catch {
+        return false;
+      }
+    });
+    assert.ok(running, "a process has the file's path on its command line");
+  }
+  store.clearCache();
+  for (const [k, v] of expected) assert.equal(store.read(0, k, k), v, `key ${k}`);
+}
+
 describe(`SqliteStateStore (${sqliteDriver.name})`, () => {
   test("values and deletions survive eviction from a cache smaller than the state", () => {
     const store = openStore(16);
@@ -219,30 +246,11 @@ describe(`SqliteStateStore with its background writer (${sqliteDriver.name})`, (
     const path = join(dir, "state.db");
     const store = new SqliteStateStore(sqliteDriver, { path, maxParallelism: 128, cacheEntriesMax: 200, writeGroupRows: 250, writerProcess: true });
     store.declare(0, plain);
-    store.write(0, -1, -1, 0);
-    assert.equal(await store.backgroundWriterReady(), true, "the background writer comes up");
-    const KEYS = 5_000;
-    const expected = new Map<number, number>();
-    const prng = new SimPrng("writer-process");
-    for (let i = 0; i < 40_000; i++) {
-      const k = prng.int(KEYS);
-      const v = (store.read(0, k, k) as number | undefined ?? 0) + 1;
-      store.write(0, k, k, v);
-      expected.set(k, v);
+    try {
+      await readsBackThroughProcess(store, path);
+    } finally {
+      store.dispose();
     }
-    if (process.platform === "linux") {
-      const running = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).some((pid) => {
-        try {
-          return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(path);
-        } catch {
-          return false;
-        }
-      });
-      assert.ok(running, "a process has the file's path on its command line");
-    }
-    store.clearCache();
-    for (const [k, v] of expected) assert.equal(store.read(0, k, k), v, `key ${k}`);
-    store.dispose();
   });
 });
 
