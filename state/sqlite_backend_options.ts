@@ -28,8 +28,9 @@ export interface SqliteBackendOptions {
    * Node keeps a thread), its thread only relaying batches to it (default false). On Deno
    * this takes SQLite's process-wide page cache and allocator mutexes out of the subtask's
    * process, which its point reads otherwise wait on while the writer commits: in
-   * bench/state.ts (1 M keys, checkpoints every second) the longest steady gaps fell from
-   * 22–41 ms to 16–19 ms. Costs a process per subtask with SQLite state, and on Deno the
+   * bench/state.ts (1 M keys, checkpoints every second, README) Deno ran 9–15 % more
+   * records/s with fewer gaps off a core; Bun, whose SQLite keeps a cache per connection,
+   * gains nothing. Costs a process per subtask with SQLite state, and on Deno the
    * permission to run one (--allow-run).
    */
   writerProcess?: boolean;
