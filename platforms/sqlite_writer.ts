@@ -12,7 +12,6 @@ import { fileURLToPath } from "node:url";
 import { MessageChannel, Worker, receiveMessageOnPort } from "node:worker_threads";
 import { WeirError, assert } from "../errors.ts";
 import type { SqliteBackgroundWriter, WriterImage, WriterOptions } from "../state/sqlite_driver.ts";
-import { currentRuntime } from "./serve.ts";
 import { CONTROL_SLOTS, FAILURE_BYTES, IMAGE_RESULT_BYTES, type ImageMessage, ImageState, type WriterMessage, WriterSlot, type WriterStart, WriterState, abandonImage, imageState, readFailure, readImage } from "./sqlite_writer_protocol.ts";
 
 /** How long a wait may go without a sign of the writer's thread before it is given up. */
@@ -68,7 +67,7 @@ export function openSqliteWriter(path: string, keyGroups: number, options: Write
   const start: WriterStart = { path, keyGroups, control: control.buffer as SharedArrayBuffer, failure: failureText.buffer as SharedArrayBuffer, images: imagesOut, spent: spentOut };
   // Node runs no TypeScript file as a program, and a compiled program (deno compile, bun
   // build --compile) is not the runtime: there the writer stays a thread.
-  if (options.process === true && currentRuntime() !== "other" && /^(bun|deno)/.test(basename(process.execPath))) start.process = true;
+  if (options.process === true && /^(bun|deno)/.test(basename(process.execPath))) start.process = true;
   const worker = new Worker(workerPath, { workerData: start, transferList: [imagesOut, spentOut] });
   // An idle writer must not keep the process alive.
   worker.unref();

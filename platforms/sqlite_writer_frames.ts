@@ -14,6 +14,15 @@ export function openWriterConnection(driver: SqliteDriver, path: string): Sqlite
   return d;
 }
 
+/** A frame's head: `first` and `second` as two big-endian u32 (its body follows it on the pipe). */
+export function frameHead(first: number, second: number): Uint8Array {
+  const head = new Uint8Array(FRAME_HEAD_BYTES);
+  const view = new DataView(head.buffer);
+  view.setUint32(0, first);
+  view.setUint32(4, second);
+  return head;
+}
+
 /** The reader's first buffer, bytes (it doubles as a frame needs). */
 const FIRST_BYTES = 64 * 1024;
 

@@ -15,8 +15,8 @@ import process from "node:process";
 import { sqliteDriver } from "./sqlite.ts";
 import { applyWriteBatches } from "../state/sqlite_write_batch.ts";
 import type { SqliteDatabase } from "../state/sqlite_driver.ts";
-import { CLOSE_FRAME, FRAME_HEAD_BYTES } from "./sqlite_writer_protocol.ts";
-import { FrameReader, openWriterConnection } from "./sqlite_writer_frames.ts";
+import { CLOSE_FRAME } from "./sqlite_writer_protocol.ts";
+import { FrameReader, frameHead, openWriterConnection } from "./sqlite_writer_frames.ts";
 
 const [path, keyGroupsText] = process.argv.slice(-2);
 const keyGroups = Number(keyGroupsText);
@@ -26,12 +26,8 @@ let failed = false;
 /** Answers frame `seq`: done, or why it failed. */
 function answer(seq: number, failure = ""): void {
   const text = new TextEncoder().encode(failure);
-  const out = new Uint8Array(FRAME_HEAD_BYTES + text.length);
-  const head = new DataView(out.buffer);
-  head.setUint32(0, seq);
-  head.setUint32(4, text.length);
-  out.set(text, FRAME_HEAD_BYTES);
-  process.stdout.write(out);
+  process.stdout.write(frameHead(seq, text.length));
+  if (text.length > 0) process.stdout.write(text);
 }
 
 const frames = new FrameReader((first, second, body) => {

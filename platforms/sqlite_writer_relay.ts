@@ -10,8 +10,9 @@
 import { spawn } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { CLOSE_FRAME, FRAME_HEAD_BYTES, type WriterMessage, WriterSlot, type WriterStart, WriterState, reportFailure } from "./sqlite_writer_protocol.ts";
-import { FrameReader } from "./sqlite_writer_frames.ts";
+import { CLOSE_FRAME, type WriterMessage, WriterSlot, type WriterStart, WriterState, reportFailure } from "./sqlite_writer_protocol.ts";
+import { FrameReader, frameHead } from "./sqlite_writer_frames.ts";
+import { currentRuntime } from "./serve.ts";
 
 /** What the thread does for the relay: make a page image, count a message done, wake a waiting subtask. */
 export interface RelayHooks {
@@ -29,8 +30,7 @@ const processPath = fileURLToPath(new URL(`./sqlite_writer_process${import.meta.
  * access SQLite needs, and the environment the runtime probe reads.
  */
 export function writerProcessCommand(path: string, keyGroups: number): { command: string; args: string[] } {
-  const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-  const deno = isBun ? [] : ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-sys=hostname", "--no-prompt"];
+  const deno = currentRuntime() === "bun" ? [] : ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-sys=hostname", "--no-prompt"];
   return { command: process.execPath, args: [...deno, processPath, path, String(keyGroups)] };
 }
 
@@ -73,12 +73,8 @@ export function relayToProcess(start: WriterStart, control: Int32Array, failure:
       }
       queue.shift();
       relayed = m.seq;
-      const head = new Uint8Array(FRAME_HEAD_BYTES);
-      const view = new DataView(head.buffer);
-      view.setUint32(0, m.kind === "batches" ? m.length : CLOSE_FRAME);
-      view.setUint32(4, m.seq);
       if (m.kind === "close") hooks.closeConnection();
-      child.stdin!.write(head);
+      child.stdin!.write(frameHead(m.kind === "batches" ? m.length : CLOSE_FRAME, m.seq));
       if (m.kind === "batches") {
         const buffer = m.buffer;
         // Back to the subtask once the pipe took the bytes, to carry a later send.

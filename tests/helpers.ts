@@ -1,5 +1,6 @@
 /** Shared builders and checks for tests. */
 import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
 import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../mod.ts";
 import type { EnvironmentOptions } from "../mod.ts";
 
@@ -133,4 +134,18 @@ export async function until(what: string, cond: () => boolean | Promise<boolean>
     if (Date.now() - start > limitMs) throw new Error(`Not reached within ${limitMs} ms: ${what}`);
     await sleep(5);
   }
+}
+
+/** Pids of writer processes (sqlite_writer_process.ts) of the file at `path` (Linux). */
+export function writerProcesses(path: string): number[] {
+  const pids: number[] = [];
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      if (args.some((a) => a.endsWith("sqlite_writer_process.ts")) && args.includes(path)) pids.push(Number(pid));
+    } catch {
+      // It ended while the processes were listed.
+    }
+  }
+  return pids;
 }

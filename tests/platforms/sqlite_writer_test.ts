@@ -10,7 +10,7 @@ import { WriteBatch } from "../../state/sqlite_write_batch.ts";
 import type { SqliteBackgroundWriter } from "../../state/sqlite_driver.ts";
 import { WeirError } from "../../errors.ts";
 import { checksumOf } from "../../checkpoint/checksum.ts";
-import { until } from "../helpers.ts";
+import { until, writerProcesses } from "../helpers.ts";
 
 const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-writer-"));
 let files = 0;
@@ -320,20 +320,6 @@ for (const inProcess of [false, true]) describe(`SQLite background writer${inPro
     assert.throws(() => image.take(), (e: unknown) => e instanceof WeirError && e.code === "storage_failed" && e.message.includes("the test's image"));
   });
 });
-
-/** Pids of writer processes (sqlite_writer_process.ts) of the file at `path` (Linux). */
-function writerProcesses(path: string): number[] {
-  const pids: number[] = [];
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-      if (args.some((a) => a.endsWith("sqlite_writer_process.ts")) && args.includes(path)) pids.push(Number(pid));
-    } catch {
-      // It ended while the processes were listed.
-    }
-  }
-  return pids;
-}
 
 describe(`SQLite background writer in a process of its own: the process (${sqliteDriver.name})`, { skip: process.platform !== "linux" }, () => {
   test("a process that ends on its own fails the writer with storage_failed naming the file and the signal; nothing waits for it", async () => {
