@@ -59,6 +59,14 @@ export interface ReducingState<T> {
   /** Folds value into `key`'s accumulator and returns the new accumulator (still owned by state). */
   addFor(key: unknown, value: T): T;
   clear(): void;
+  /**
+   * A hint that the accumulators of `keys` are about to be folded, in that order (a rolling
+   * reduce's batch): a backend on disk reads the missing ones in batches rather than one
+   * read each (the sqlite backend; Flink 2.0's ForSt backend batches state reads likewise,
+   * FLIP-426). Changes nothing a later call sees. Optional: the heap backend has none.
+   * @throws {WeirError} `invalid_key` for an undefined or null key, as addFor()
+   */
+  prefetch?(keys: readonly unknown[]): void;
 }
 
 /**
@@ -85,6 +93,14 @@ export interface AggregatingState<IN, ACC> {
   /** Folds value into `key`'s accumulator and returns the new accumulator (still owned by state). */
   addFor(key: unknown, value: IN): ACC;
   clear(): void;
+  /**
+   * A hint that the accumulators of `keys` are about to be folded, in that order (a rolling
+   * reduce's batch): a backend on disk reads the missing ones in batches rather than one
+   * read each (the sqlite backend; Flink 2.0's ForSt backend batches state reads likewise,
+   * FLIP-426). Changes nothing a later call sees. Optional: the heap backend has none.
+   * @throws {WeirError} `invalid_key` for an undefined or null key, as addFor()
+   */
+  prefetch?(keys: readonly unknown[]): void;
 }
 
 /** Options of {@link KeyedStateBackend.snapshot}. */

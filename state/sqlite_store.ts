@@ -82,6 +82,8 @@ export class SqliteStateStore {
    */
   #written: KeyFilter | undefined = new KeyFilter();
   #disposed = false;
+  /** prefetch()'s arrays, reused: the missing keys' key groups, key bytes, places, values. */
+  readonly #prefetching = { kgs: [] as number[], keyBytes: [] as Uint8Array[], at: [] as number[], values: [] as (Uint8Array | undefined)[] };
   /** Rows written to the file since the counter was last taken (evictions and flushes). */
   rowsWritten = 0;
 
@@ -249,9 +251,52 @@ export class SqliteStateStore {
       : this.#written && !this.#written.mayHold(sid, hash)
       ? undefined
       : this.#conn.read(kg, sid, keyBytes(canonical), this.#writes.committedSeq());
-    const mem = v === undefined ? undefined : this.#codecs.get(sid)!.fromStored(decodeStored(v, "a value in the SQLite state database"));
+    const mem = this.#fromStored(sid, v);
     this.#insert(this.#cache.entry(sid, canonical, kg, canonical === key ? undefined : key, mem), keyHash);
     return mem;
+  }
+
+  /** A stored value of state `sid` in its in-memory form (undefined: none). */
+  #fromStored(sid: number, v: Uint8Array | undefined): unknown {
+    return v === undefined ? undefined : this.#codecs.get(sid)!.fromStored(decodeStored(v, "a value in the SQLite state database"));
+  }
+
+  /**
+   * Caches the values of `count` keys of state `sid` about to be read (`canonicals[i]`, with
+   * `keys[i]` as read()'s `key`): those neither cached, nor written back and not yet
+   * committed, nor known absent are read from the file in batched statements
+   * (StoreConnection.readMany), a statement for up to 128 of them rather than one each (as
+   * Flink 2.0's ForSt backend batches its reads, FLIP-426). Only a hint: read() finds them
+   * cached, or reads one that was evicted again meanwhile.
+   * @throws {WeirError} as read(), and `storage_failed` when the file cannot be read
+   */
+  prefetch(sid: number, canonicals: readonly unknown[], keys: readonly unknown[], count: number): void {
+    const cache = this.#cache;
+    const { kgs, keyBytes: bytes, at, values } = this.#prefetching;
+    let misses = 0;
+    for (let i = 0; i < count; i++) {
+      const c = canonicals[i];
+      const keyHash = cacheKeyHash(sid, c);
+      if (cache.find(sid, c, keyHash) !== undefined || this.#writes.find(sid, c, keyHash) !== undefined) continue;
+      const hash = hashKey(c);
+      if (this.#written && !this.#written.mayHold(sid, hash)) continue;
+      kgs[misses] = hash % this.maxParallelism;
+      bytes[misses] = keyBytes(c);
+      at[misses++] = i;
+    }
+    if (misses === 0) return;
+    this.#conn.readMany(sid, kgs, bytes, misses, this.#writes.committedSeq(), values);
+    for (let j = 0; j < misses; j++) {
+      const i = at[j];
+      const c = canonicals[i];
+      const keyHash = cacheKeyHash(sid, c);
+      // A key twice in the batch: cached by its first turn.
+      if (cache.find(sid, c, keyHash) === undefined) {
+        this.#insert(cache.entry(sid, c, kgs[j], c === keys[i] ? undefined : keys[i], this.#fromStored(sid, values[j])), keyHash);
+      }
+      values[j] = undefined;
+    }
+    bytes.fill(undefined!, 0, misses);
   }
 
   /** Sets the value of `canonical` (undefined deletes it); written to the file on eviction or flush. */

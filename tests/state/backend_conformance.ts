@@ -159,6 +159,33 @@ export function runBackendConformance(name: string, create: BackendFactory): voi
       for (const x of [b, r, again]) x.dispose();
     });
 
+    test("prefetch() of a reducing or aggregating state, where the backend has one, changes nothing addFor() returns, restored or not; a null key is invalid_key", async () => {
+      const lists = { createAccumulator: (): number[] => [], add: (v: number, acc: number[]) => (acc.push(v), acc) };
+      const keyAt = (j: number): unknown => j % 4 === 0 ? { k: j } : j % 4 === 1 ? `s${j}` : j;
+      // Two backends fed the same batches, only one of them told the keys first.
+      let pair = [await make(), await make()];
+      for (let round = 0; round < 6; round++) {
+        if (round === 3) {
+          const handles = await Promise.all(pair.map((x) => finish(x.snapshot(1, { savepoint: true }))));
+          const restored = [await make(), await make()];
+          await Promise.all(restored.map((x, i) => x.restore([handles[i]])));
+          for (const x of pair) x.dispose();
+          pair = restored;
+        }
+        const sums = pair.map((x) => x.reducingState<number>("sum", (a, v) => a + v));
+        const aggs = pair.map((x) => x.aggregatingState<number, number[]>("agg", lists));
+        const batch = Array.from({ length: 40 }, (_, i) => keyAt((i * 7 + round * 3) % 24));
+        sums[0].prefetch?.(batch);
+        aggs[0].prefetch?.(batch);
+        batch.forEach((key, i) => {
+          assert.deepEqual(sums[0].addFor(key, i), sums[1].addFor(key, i), `sum of ${JSON.stringify(key)} in round ${round}`);
+          assert.deepEqual(aggs[0].addFor(key, i), aggs[1].addFor(key, i), `list of ${JSON.stringify(key)} in round ${round}`);
+        });
+        if (sums[0].prefetch) assert.throws(() => sums[0].prefetch!(["a", null]), (e: unknown) => e instanceof WeirError && e.code === "invalid_key");
+      }
+      for (const x of pair) x.dispose();
+    });
+
     test("TTL: values expire ttl ms after their write; snapshots keep write times and drop expired entries", async () => {
       const clock = new ManualClock();
       const b = await make({ clock });

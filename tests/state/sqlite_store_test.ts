@@ -174,6 +174,60 @@ describe(`SqliteStateStore reads while a background writer commits (${sqliteDriv
   });
 });
 
+describe(`SqliteStateStore.prefetch (${sqliteDriver.name})`, () => {
+  test("caches each key as read() would read it: from the file, from a write-back not yet committed, absent; read() then finds it cached", () => {
+    const { driver, commit } = driverWithManualWriter();
+    const dir = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-store-"));
+    const store = new SqliteStateStore(driver, { path: join(dir, "state.db"), maxParallelism: 128, cacheEntriesMax: 8, writeGroupRows: 1 });
+    store.declare(0, plain);
+    for (let k = 0; k < 300; k++) store.write(0, k, k, k);
+    store.clearCache();
+    commit();
+    // Key 5 changed, then given up by the cache: its write-back is sent and not committed.
+    store.write(0, 5, 5, 50);
+    let k = 100;
+    while (store.pendingWrites === 0) store.read(0, k, k++);
+    store.prefetch(0, [5], [5], 1);
+    assert.equal(store.read(0, 5, 5), 50, "the write-back's value, not the file's");
+    commit();
+    // A larger cache: prefetched keys are cached, absent ones read as absent, repeats once.
+    const big = new SqliteStateStore(driver, { path: join(dir, "big.db"), maxParallelism: 128, cacheEntriesMax: 1_000, writeGroupRows: 1 });
+    big.declare(0, plain);
+    for (let k = 0; k < 300; k++) big.write(0, k, k, { n: k });
+    big.clearCache();
+    commit();
+    const keys = [...Array.from({ length: 200 }, (_, i) => (i * 7) % 300), 1_000, 1_001, -3, 7, 7];
+    big.prefetch(0, keys, keys, keys.length);
+    const cached = big.cachedEntries;
+    assert.ok(cached >= 200 && cached <= 203, `${cached} entries cached for 200 keys stored and 3 absent`);
+    for (const key of keys) assert.deepEqual(big.read(0, key, key), key >= 0 && key < 300 ? { n: key } : undefined, `key ${key}`);
+    assert.ok(big.cachedEntries <= 203, "no key was read from the file twice into the cache");
+    store.dispose();
+    big.dispose();
+  });
+
+  test("a batch larger than the cache, with string and number keys, reads back as written (every key read again after its turn may be evicted)", () => {
+    for (const cacheEntriesMax of [4, 10_000]) {
+      const store = openStore(cacheEntriesMax);
+      const prng = new SimPrng(`prefetch-${cacheEntriesMax}`);
+      const expected = new Map<string, number>();
+      const keyOf = (i: number) => i % 3 === 0 ? `s${i}` : i;
+      for (let round = 0; round < 20; round++) {
+        const batch = Array.from({ length: 300 }, () => keyOf(prng.int(2_000)));
+        store.prefetch(0, batch, batch, batch.length);
+        for (const key of batch) {
+          const was = store.read(0, key, key) as number | undefined;
+          assert.equal(was, expected.get(String(key)), `key ${key} in round ${round}`);
+          store.write(0, key, key, (was ?? 0) + 1);
+          expected.set(String(key), (was ?? 0) + 1);
+        }
+        if (round % 5 === 4) store.clearCache();
+      }
+      store.dispose();
+    }
+  });
+});
+
 describe(`SqliteStateStore's read transaction and the other uses of its connection (${sqliteDriver.name})`, () => {
   test("fileBytes(), isEmpty(), db, bulkLoad() and adoptFile() each end the read transaction a point read left held", () => {
     const { driver } = driverWithManualWriter();
