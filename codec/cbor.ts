@@ -17,6 +17,9 @@ export const FORMAT_VERSION = 1;
 // readable without the encoder's in-memory structure table.
 const encoder = new Encoder({ useRecords: false, tagUint8Array: true });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
+// For bytes that are a view into a larger buffer: a byte string decoded as a view would keep
+// the whole buffer alive for as long as the value lives.
+const copyingDecoder = new Decoder({ useRecords: false, mapsAsObjects: true, copyBuffers: true });
 
 // cbor-x writes an ArrayBuffer as an untagged byte string, which reads back as a
 // Uint8Array, and a DataView as an empty map: both get a tag of their own (in weir's
@@ -199,8 +202,12 @@ export function writeHead(b: Uint8Array, at: number, major: number, n: number): 
   return at;
 }
 
-/** Decodes bytes written by encode(); `what` names the data in errors. CBOR maps come back as objects. */
-export function decode<T = unknown>(bytes: Uint8Array, what = "data"): T {
+/**
+ * Decodes bytes written by encode(); `what` names the data in errors. CBOR maps come back as
+ * objects. A Uint8Array in the value is a view into `bytes` unless `copyBuffers` (for bytes
+ * that share their buffer with other data which should not live as long as the value).
+ */
+export function decode<T = unknown>(bytes: Uint8Array, what = "data", copyBuffers = false): T {
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) {
     throw new WeirError("storage_corrupt", `Cannot decode ${what}: it is empty`);
   }
@@ -213,7 +220,7 @@ export function decode<T = unknown>(bytes: Uint8Array, what = "data"): T {
   }
   if (version === 0) throw new WeirError("storage_corrupt", `Cannot decode ${what}: format version 0 is invalid`);
   try {
-    return decoder.decode(bytes.subarray(1)) as T;
+    return (copyBuffers ? copyingDecoder : decoder).decode(bytes.subarray(1)) as T;
   } catch (cause) {
     throw new WeirError("storage_corrupt", `Cannot decode ${what}: ${(cause as Error).message}`, { cause });
   }

@@ -230,18 +230,16 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       },
       clear: () => store.write(s.sid, this.#key.canonical(), undefined, undefined),
       prefetch: (keys) => {
-        // Primitive keys are their own canonical form; object keys are taken as addFor() takes them.
-        let canonicals: unknown[] | undefined, originals: unknown[] | undefined;
+        // Primitive keys are their own canonical form; an object key's is taken as addFor() takes it.
+        let canonicals: unknown[] | undefined;
         for (let i = 0; i < keys.length; i++) {
           const key = keys[i];
           if (key === undefined || key === null) throw invalidKey(key);
           if (typeof key !== "object") continue;
           canonicals ??= keys.slice();
-          originals ??= keys.slice();
           canonicals[i] = canonicalKey(key);
-          originals[i] = copyValue(key);
         }
-        store.prefetch(s.sid, canonicals ?? keys, originals ?? keys, keys.length);
+        store.prefetch(s.sid, canonicals ?? keys, keys, keys.length);
       },
     };
   }

@@ -198,7 +198,8 @@ const float = new DataView(new ArrayBuffer(8));
 /**
  * decode() of a stored value, read without cbor-x for the forms RowBytes writes for numbers,
  * booleans, null and undefined: a read miss of the SQLite store decodes one value per
- * record, and cbor-x makes a DataView (and on Bun an ArrayBuffer) for each.
+ * record, and cbor-x makes a DataView (and on Bun an ArrayBuffer) for each. `copyBuffers`
+ * as decode()'s.
  * @throws {WeirError} as decode(), naming `what`
  *
  * @example
@@ -209,7 +210,7 @@ const float = new DataView(new ArrayBuffer(8));
  * console.assert((decodeStored(b.value({ a: 1 }), "v") as { a: number }).a === 1);
  * ```
  */
-export function decodeStored(b: Uint8Array, what: string): unknown {
+export function decodeStored(b: Uint8Array, what: string, copyBuffers = false): unknown {
   if (b[0] === FORMAT_VERSION) {
     const head = b[1];
     const major = head >> 5;
@@ -224,7 +225,7 @@ export function decodeStored(b: Uint8Array, what: string): unknown {
       return head === 0xf4 ? false : head === 0xf5 ? true : head === 0xf6 ? null : undefined;
     }
   }
-  return decode(b, what);
+  return decode(b, what, copyBuffers);
 }
 
 /** The big-endian unsigned integer of a CBOR head's additional info 24–26 at `at`, if `b` ends right after it. */

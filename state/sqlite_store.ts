@@ -12,6 +12,7 @@
  * @module
  */
 import { WeirError, assert } from "../errors.ts";
+import { copyValue } from "../codec/values.ts";
 import { hashKey } from "./key_group.ts";
 import { KeyFilter } from "./sqlite_bloom.ts";
 import { BulkRowWriter } from "./sqlite_bulk.ts";
@@ -256,47 +257,62 @@ export class SqliteStateStore {
     return mem;
   }
 
-  /** A stored value of state `sid` in its in-memory form (undefined: none). */
+  /**
+   * A stored value of state `sid` in its in-memory form (undefined: none). A value read in a
+   * batch is a view into the batch's buffer: bytes in it are copied, or a cached value would
+   * keep every value of its batch alive.
+   */
   #fromStored(sid: number, v: Uint8Array | undefined): unknown {
-    return v === undefined ? undefined : this.#codecs.get(sid)!.fromStored(decodeStored(v, "a value in the SQLite state database"));
+    if (v === undefined) return undefined;
+    return this.#codecs.get(sid)!.fromStored(decodeStored(v, "a value in the SQLite state database", v.byteLength !== v.buffer.byteLength));
   }
 
   /**
    * Caches the values of `count` keys of state `sid` about to be read (`canonicals[i]`, with
-   * `keys[i]` as read()'s `key`): those neither cached, nor written back and not yet
-   * committed, nor known absent are read from the file in batched statements
-   * (StoreConnection.readMany), a statement for up to 128 of them rather than one each (as
+   * `keys[i]` as read()'s `key`, copied when it is an object): those neither cached, nor
+   * written back and not yet committed, nor known absent are read from the file in batched
+   * statements (StoreConnection.readMany), one for up to 128 of them rather than one each (as
    * Flink 2.0's ForSt backend batches its reads, FLIP-426). Only a hint: read() finds them
-   * cached, or reads one that was evicted again meanwhile.
-   * @throws {WeirError} as read(), and `storage_failed` when the file cannot be read
+   * cached, or reads one that was evicted again meanwhile. Keys already cached are marked
+   * used, so that making room for the others does not evict them first.
+   * @throws {WeirError} as read()
    */
   prefetch(sid: number, canonicals: readonly unknown[], keys: readonly unknown[], count: number): void {
     const cache = this.#cache;
     const { kgs, keyBytes: bytes, at, values } = this.#prefetching;
     let misses = 0;
-    for (let i = 0; i < count; i++) {
-      const c = canonicals[i];
-      const keyHash = cacheKeyHash(sid, c);
-      if (cache.find(sid, c, keyHash) !== undefined || this.#writes.find(sid, c, keyHash) !== undefined) continue;
-      const hash = hashKey(c);
-      if (this.#written && !this.#written.mayHold(sid, hash)) continue;
-      kgs[misses] = hash % this.maxParallelism;
-      bytes[misses] = keyBytes(c);
-      at[misses++] = i;
-    }
-    if (misses === 0) return;
-    this.#conn.readMany(sid, kgs, bytes, misses, this.#writes.committedSeq(), values);
-    for (let j = 0; j < misses; j++) {
-      const i = at[j];
-      const c = canonicals[i];
-      const keyHash = cacheKeyHash(sid, c);
-      // A key twice in the batch: cached by its first turn.
-      if (cache.find(sid, c, keyHash) === undefined) {
-        this.#insert(cache.entry(sid, c, kgs[j], c === keys[i] ? undefined : keys[i], this.#fromStored(sid, values[j])), keyHash);
+    try {
+      for (let i = 0; i < count; i++) {
+        const c = canonicals[i];
+        const keyHash = cacheKeyHash(sid, c);
+        const cached = cache.find(sid, c, keyHash);
+        if (cached !== undefined) {
+          cached.hit = true;
+          continue;
+        }
+        if (this.#writes.find(sid, c, keyHash) !== undefined) continue;
+        const hash = hashKey(c);
+        if (this.#written && !this.#written.mayHold(sid, hash)) continue;
+        kgs[misses] = hash % this.maxParallelism;
+        bytes[misses] = keyBytes(c);
+        at[misses++] = i;
       }
-      values[j] = undefined;
+      if (misses === 0) return;
+      this.#conn.readMany(sid, kgs, bytes, misses, this.#writes.committedSeq(), values);
+      for (let j = 0; j < misses; j++) {
+        const i = at[j];
+        const c = canonicals[i];
+        const keyHash = cacheKeyHash(sid, c);
+        // A key twice in the batch: cached by its first turn.
+        if (cache.find(sid, c, keyHash) !== undefined) continue;
+        const key = keys[i];
+        const original = c === key ? undefined : typeof key === "object" ? copyValue(key) : key;
+        this.#insert(cache.entry(sid, c, kgs[j], original, this.#fromStored(sid, values[j])), keyHash);
+      }
+    } finally {
+      // The reused arrays hold no key or value (views into a batch's buffer) past the call.
+      bytes.length = values.length = 0;
     }
-    bytes.fill(undefined!, 0, misses);
   }
 
   /** Sets the value of `canonical` (undefined deletes it); written to the file on eviction or flush. */

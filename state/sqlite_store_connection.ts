@@ -46,8 +46,9 @@ function keysTable(keys: number): string {
 /**
  * A batched read of `keys` keys as one row: the values' lengths in key order (a JSON array,
  * null for a key without a row) and the values themselves, concatenated into one BLOB
- * (group_concat keeps a BLOB's bytes, zeros included). q is the outer loop of a LEFT JOIN,
- * so each key is one primary-key search (an inner join let SQLite scan kv instead once the
+ * (group_concat keeps a BLOB's bytes, zeros included; ORDER BY within an aggregate needs
+ * SQLite 3.44, and Bun 1.4 and Deno 2 bring 3.5x). q is the outer loop of a LEFT JOIN, so
+ * each key is one primary-key search (an inner join let SQLite scan kv instead once the
  * keys were many).
  */
 function concatenatedRead(keys: number): string {
@@ -128,7 +129,8 @@ export class StoreConnection {
   /**
    * The stored values of `count` keys of state `sid` at once, as read() reads one: `into[i]`
    * is the value of key `keys[i]` (its keyBytes()) in key group `kgs[i]`, or undefined. A
-   * value may be a view into a buffer shared with the others' values.
+   * value may be a view into a buffer shared with the others' values (decode it with
+   * `copyBuffers`, or a value kept would keep them all).
    */
   readMany(sid: number, kgs: readonly number[], keys: readonly Uint8Array[], count: number, committed: number | undefined, into: (Uint8Array | undefined)[]): void {
     if (committed === undefined) this.#held.end();
@@ -137,25 +139,34 @@ export class StoreConnection {
       const n = Math.min(READ_BATCH_KEYS, count - from);
       let size = READ_BATCH_KEYS_MIN;
       while (size < n) size *= 2;
-      const { select, params: p } = this.#batchedRead(size);
-      p[2 * size] = sid;
+      const { select, params } = this.#batchedRead(size);
+      params[2 * size] = sid;
       for (let j = 0; j < size; j++) {
-        p[2 * j] = j < n ? kgs[from + j] : -1;
-        p[2 * j + 1] = j < n ? keys[from + j] : NO_KEY;
+        params[2 * j] = j < n ? kgs[from + j] : -1;
+        params[2 * j + 1] = j < n ? keys[from + j] : NO_KEY;
       }
       for (let j = 0; j < n; j++) into[from + j] = undefined;
       if (this.#concatenated) {
-        const row = select.get(...p)!;
-        const lens = JSON.parse(row.lens as string) as (number | null)[];
-        const vs = row.vs as Uint8Array | null;
-        for (let j = 0, at = 0; j < n; j++) {
-          const len = lens[j];
-          if (len === null) continue;
-          into[from + j] = vs!.subarray(at, at + len);
-          at += len;
+        let row;
+        try {
+          row = select.get(...params)!;
+        } catch (e) {
+          // SQLITE_TOOBIG: the values together exceed SQLite's largest value (1 GB unless
+          // built otherwise), which none of them alone does.
+          if (!/too big/i.test((e as Error).message)) throw e;
+          for (let j = 0; j < n; j++) into[from + j] = this.#select.get(kgs[from + j], sid, keys[from + j])?.v as Uint8Array | undefined;
+          continue;
+        }
+        const lengths = JSON.parse(row.lens as string) as (number | null)[];
+        const values = row.vs as Uint8Array | null;
+        for (let j = 0, offset = 0; j < n; j++) {
+          const length = lengths[j];
+          if (length === null) continue;
+          into[from + j] = values!.subarray(offset, offset + length);
+          offset += length;
         }
       } else {
-        for (const row of select.all(...p)) into[from + (row.i as number)] = row.v as Uint8Array;
+        for (const row of select.all(...params)) into[from + (row.i as number)] = row.v as Uint8Array;
       }
     }
   }

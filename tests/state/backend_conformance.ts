@@ -183,6 +183,9 @@ export function runBackendConformance(name: string, create: BackendFactory): voi
         });
         if (sums[0].prefetch) assert.throws(() => sums[0].prefetch!(["a", null]), (e: unknown) => e instanceof WeirError && e.code === "invalid_key");
       }
+      // The same tables, original object keys included.
+      const [hinted, plain] = await Promise.all(pair.map(async (x) => ((await finish(x.snapshot(9, { savepoint: true }))) as { tables: Record<string, KeyedTableSnapshot> }).tables));
+      assert.deepEqual(hinted, plain);
       for (const x of pair) x.dispose();
     });
 

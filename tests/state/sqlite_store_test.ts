@@ -206,6 +206,26 @@ describe(`SqliteStateStore.prefetch (${sqliteDriver.name})`, () => {
     big.dispose();
   });
 
+  test("a value read in a batch owns its bytes: a cached Uint8Array in it keeps no other key's value alive (both forms of batched read)", () => {
+    for (const concatenated of [false, true]) {
+      const driver: SqliteDriver = Object.create(sqliteDriver, { concatenatedBlobReads: { value: concatenated } });
+      const dir = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-store-"));
+      const store = new SqliteStateStore(driver, { path: join(dir, "state.db"), maxParallelism: 128, cacheEntriesMax: 1_000 });
+      store.declare(0, plain);
+      const keys = Array.from({ length: 100 }, (_, k) => k);
+      for (const k of keys) store.write(0, k, k, { bytes: new Uint8Array(64).fill(k) });
+      store.clearCache();
+      store.prefetch(0, keys, keys, keys.length);
+      for (const k of keys) {
+        const bytes = (store.read(0, k, k) as { bytes: Uint8Array }).bytes;
+        assert.deepEqual([...bytes], new Array(64).fill(k));
+        // At most its own stored value's buffer (78 bytes), never the batch's (100 values).
+        assert.ok(bytes.buffer.byteLength <= 128, `key ${k}'s bytes are in a buffer of ${bytes.buffer.byteLength} bytes (${concatenated ? "one BLOB of all values" : "a row per key"})`);
+      }
+      store.dispose();
+    }
+  });
+
   test("a batch larger than the cache, with string and number keys, reads back as written (every key read again after its turn may be evicted)", () => {
     for (const cacheEntriesMax of [4, 10_000]) {
       const store = openStore(cacheEntriesMax);
