@@ -60,6 +60,9 @@ const values = benchArgs("Usage: bun bench/state.ts [--keys 100000,1000000] [--p
 /** The sqlite backend with its writer's transactions in a process of its own (SqliteBackendOptions.writerProcess). */
 const WRITER_PROCESS_BACKEND = "sqlite-writer-process";
 registerStateBackend(WRITER_PROCESS_BACKEND, sqliteStateBackend({ writerProcess: true }));
+/** The sqlite backend reading a rolling reduce's keys in batches (SqliteBackendOptions.batchedReads). */
+const BATCHED_READS_BACKEND = "sqlite-batched-reads";
+registerStateBackend(BATCHED_READS_BACKEND, sqliteStateBackend({ batchedReads: true }));
 
 /** Gaps over 10 ms, for --gap-log. */
 const gapLog: string[] = [];
@@ -333,6 +336,7 @@ for (const keys of sizes) {
     { label: `sqlite, every ${intervalMs} ms`, intervalMs, backend: "sqlite" as const, incremental: true },
     // Its records/s per CPU second leave out the writer's process.
     { label: `sqlite, writer in a process, every ${intervalMs} ms`, intervalMs, backend: WRITER_PROCESS_BACKEND, incremental: true },
+    { label: `sqlite, batched reads, every ${intervalMs} ms`, intervalMs, backend: BATCHED_READS_BACKEND, incremental: true },
     { label: "sqlite, no checkpoints, 1 % of keys change", intervalMs: 0, backend: "sqlite" as const, hot: 0.01 },
     { label: `sqlite, 1 % of keys change`, intervalMs, backend: "sqlite" as const, incremental: true, hot: 0.01 },
   ];

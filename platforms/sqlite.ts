@@ -60,9 +60,6 @@ function pidNamespace(): string {
  */
 export const sqliteDriver: SqliteDriver = {
   name: runtime === "bun" ? "bun:sqlite" : "node:sqlite",
-  // Measured with 128 keys a statement (SqliteStateStore.prefetch): node:sqlite 1.7× the
-  // reads/s of a row per key with one BLOB of them all; bun:sqlite 0.75×, its rows being cheap.
-  concatenatedBlobReads: runtime !== "bun",
   open,
   removeFiles: (path) => {
     for (const suffix of ["", "-wal", "-shm", "-journal"]) rmSync(path + suffix, { force: true });

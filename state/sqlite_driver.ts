@@ -148,11 +148,6 @@ export interface SqliteDriver {
   /** "bun:sqlite" or "node:sqlite", for messages and benchmarks. */
   readonly name: string;
   /**
-   * A read of many keys' values is faster as one BLOB of them all than as a row per key
-   * (node:sqlite: every BLOB it returns is an ArrayBuffer of its own, with malloc'd memory).
-   */
-  readonly concatenatedBlobReads?: boolean;
-  /**
    * Opens (creating if needed) the database file at `path`.
    * @throws {WeirError} `storage_failed` naming the path when SQLite cannot open it
    */

@@ -252,19 +252,20 @@ export class SqliteStateStore {
       : this.#written && !this.#written.mayHold(sid, hash)
       ? undefined
       : this.#conn.read(kg, sid, keyBytes(canonical), this.#writes.committedSeq());
-    const mem = this.#fromStored(sid, v);
+    const mem = this.#fromStored(sid, v, false);
     this.#insert(this.#cache.entry(sid, canonical, kg, canonical === key ? undefined : key, mem), keyHash);
     return mem;
   }
 
   /**
-   * A stored value of state `sid` in its in-memory form (undefined: none). A value read in a
-   * batch is a view into the batch's buffer: bytes in it are copied, or a cached value would
-   * keep every value of its batch alive.
+   * A stored value of state `sid` in its in-memory form (undefined: none). `shared`: `v` is a
+   * view into a buffer holding other values too (a batched read's), so bytes in it are copied,
+   * or a cached value would keep them all alive. (Told rather than found out from `v.buffer`,
+   * which makes JavaScriptCore move a small array's bytes out of its heap.)
    */
-  #fromStored(sid: number, v: Uint8Array | undefined): unknown {
+  #fromStored(sid: number, v: Uint8Array | undefined, shared: boolean): unknown {
     if (v === undefined) return undefined;
-    return this.#codecs.get(sid)!.fromStored(decodeStored(v, "a value in the SQLite state database", v.byteLength !== v.buffer.byteLength));
+    return this.#codecs.get(sid)!.fromStored(decodeStored(v, "a value in the SQLite state database", shared));
   }
 
   /**
@@ -307,7 +308,7 @@ export class SqliteStateStore {
         if (cache.find(sid, c, keyHash) !== undefined) continue;
         const key = keys[i];
         const original = c === key ? undefined : typeof key === "object" ? copyValue(key) : key;
-        this.#insert(cache.entry(sid, c, kgs[j], original, this.#fromStored(sid, values[j])), keyHash);
+        this.#insert(cache.entry(sid, c, kgs[j], original, this.#fromStored(sid, values[j], true)), keyHash);
       }
     } finally {
       // The reused arrays hold no key or value (views into a batch's buffer) past the call.

@@ -47,25 +47,15 @@ function keysTable(keys: number): string {
  * A batched read of `keys` keys as one row: the values' lengths in key order (a JSON array,
  * null for a key without a row) and the values themselves, concatenated into one BLOB
  * (group_concat keeps a BLOB's bytes, zeros included; ORDER BY within an aggregate needs
- * SQLite 3.44, and Bun 1.4 and Deno 2 bring 3.5x). q is the outer loop of a LEFT JOIN, so
- * each key is one primary-key search (an inner join let SQLite scan kv instead once the
- * keys were many).
+ * SQLite 3.44, and Bun 1.4 and Deno 2 bring 3.5x). On node:sqlite a row per key costs an
+ * ArrayBuffer of malloc'd memory per value: one BLOB of them all reads 1.7× as many keys a
+ * second. q is the outer loop of a LEFT JOIN, so each key is one primary-key search (an
+ * inner join let SQLite scan kv instead once the keys were many).
  */
-function concatenatedRead(keys: number): string {
+export function batchedReadSql(keys: number): string {
   return `${keysTable(keys)}
 SELECT json_group_array(length(kv.v) ORDER BY q.i) AS lens, CAST(group_concat(kv.v, '' ORDER BY q.i) AS BLOB) AS vs
 FROM q LEFT JOIN kv ON kv.kg = q.kg AND kv.s = ? AND kv.k = q.k`;
-}
-
-/** A batched read of `keys` keys as a row per key found; CROSS JOIN keeps q the outer loop (see above). */
-function rowsRead(keys: number): string {
-  return `${keysTable(keys)}
-SELECT q.i AS i, kv.v AS v FROM q CROSS JOIN kv ON kv.kg = q.kg AND kv.s = ? AND kv.k = q.k`;
-}
-
-/** Both forms of a batched read of `keys` keys; a driver's `concatenatedBlobReads` picks one. */
-export function batchedReadSql(keys: number): { concatenated: string; rows: string } {
-  return { concatenated: concatenatedRead(keys), rows: rowsRead(keys) };
 }
 
 /** The fewest keys a batched read statement has: fewer are padded to it, more to the next power of two up to READ_BATCH_KEYS. */
@@ -93,7 +83,6 @@ export class StoreConnection {
   readonly #db: SqliteDatabase;
   readonly #held: HeldRead;
   readonly #select: SqliteStatement;
-  readonly #concatenated: boolean;
   /** Batched read statements by their number of keys, and their parameters, reused: (key group, key) per key, then the state id. */
   readonly #selectMany = new Map<number, { select: SqliteStatement; params: (number | Uint8Array)[] }>();
 
@@ -110,7 +99,6 @@ export class StoreConnection {
     }
     this.#held = new HeldRead(db);
     this.#select = db.prepare("SELECT v FROM kv WHERE kg = ? AND s = ? AND k = ?");
-    this.#concatenated = driver.concatenatedBlobReads === true;
   }
 
   /**
@@ -129,7 +117,7 @@ export class StoreConnection {
   /**
    * The stored values of `count` keys of state `sid` at once, as read() reads one: `into[i]`
    * is the value of key `keys[i]` (its keyBytes()) in key group `kgs[i]`, or undefined. A
-   * value may be a view into a buffer shared with the others' values (decode it with
+   * value is a view into a buffer shared with the others' values (decode it with
    * `copyBuffers`, or a value kept would keep them all).
    */
   readMany(sid: number, kgs: readonly number[], keys: readonly Uint8Array[], count: number, committed: number | undefined, into: (Uint8Array | undefined)[]): void {
@@ -146,27 +134,23 @@ export class StoreConnection {
         params[2 * j + 1] = j < n ? keys[from + j] : NO_KEY;
       }
       for (let j = 0; j < n; j++) into[from + j] = undefined;
-      if (this.#concatenated) {
-        let row;
-        try {
-          row = select.get(...params)!;
-        } catch (e) {
-          // SQLITE_TOOBIG: the values together exceed SQLite's largest value (1 GB unless
-          // built otherwise), which none of them alone does.
-          if (!/too big/i.test((e as Error).message)) throw e;
-          for (let j = 0; j < n; j++) into[from + j] = this.#select.get(kgs[from + j], sid, keys[from + j])?.v as Uint8Array | undefined;
-          continue;
-        }
-        const lengths = JSON.parse(row.lens as string) as (number | null)[];
-        const values = row.vs as Uint8Array | null;
-        for (let j = 0, offset = 0; j < n; j++) {
-          const length = lengths[j];
-          if (length === null) continue;
-          into[from + j] = values!.subarray(offset, offset + length);
-          offset += length;
-        }
-      } else {
-        for (const row of select.all(...params)) into[from + (row.i as number)] = row.v as Uint8Array;
+      let row;
+      try {
+        row = select.get(...params)!;
+      } catch (e) {
+        // SQLITE_TOOBIG: the values together exceed SQLite's largest value (1 GB unless
+        // built otherwise), which none of them alone does.
+        if (!/too big/i.test((e as Error).message)) throw e;
+        for (let j = 0; j < n; j++) into[from + j] = this.#select.get(kgs[from + j], sid, keys[from + j])?.v as Uint8Array | undefined;
+        continue;
+      }
+      const lengths = JSON.parse(row.lens as string) as (number | null)[];
+      const values = row.vs as Uint8Array | null;
+      for (let j = 0, offset = 0; j < n; j++) {
+        const length = lengths[j];
+        if (length === null) continue;
+        into[from + j] = values!.subarray(offset, offset + length);
+        offset += length;
       }
     }
   }
@@ -176,7 +160,7 @@ export class StoreConnection {
     let read = this.#selectMany.get(size);
     if (read === undefined) {
       const sql = batchedReadSql(size);
-      read = { select: this.#db.prepare(this.#concatenated ? sql.concatenated : sql.rows), params: new Array(2 * size + 1) };
+      read = { select: this.#db.prepare(sql), params: new Array(2 * size + 1) };
       this.#selectMany.set(size, read);
     }
     return read;

@@ -24,7 +24,8 @@ import type { PeerMessage, PeerReply } from "./sqlite_backend_peer.ts";
 const directory = mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-backend-"));
 
 // A cache of 8 keys: most cases hold more, so eviction and reads back from the file run too.
-runBackendConformance(`sqlite (${sqliteDriver.name}, small cache)`, (init) => new SqliteKeyedStateBackend(init, { driver: sqliteDriver, directory, cacheEntriesMax: 8 }));
+// Batched reads (SqliteBackendOptions.batchedReads) through a cache smaller than a batch.
+runBackendConformance(`sqlite (${sqliteDriver.name}, small cache, batched reads)`, (init) => new SqliteKeyedStateBackend(init, { driver: sqliteDriver, directory, cacheEntriesMax: 8, batchedReads: true }));
 runBackendConformance(`sqlite (${sqliteDriver.name})`, (init) => new SqliteKeyedStateBackend(init, { driver: sqliteDriver, directory }));
 // Checkpoints (not savepoints) in the backend's own format: database files in the storage.
 const shared = new MemoryStorage();
@@ -34,6 +35,15 @@ runBackendConformance(`sqlite (${sqliteDriver.name}, native checkpoints)`, (init
 const init: KeyedStateBackendInit = { maxParallelism: 16, range: { start: 0, end: 15 }, incremental: false, uid: "op", subtaskIndex: 0, jobId: "j" };
 
 describe("SqliteKeyedStateBackend", () => {
+  test("reducing and aggregating states take read hints (prefetch) exactly when batchedReads is set", () => {
+    for (const batchedReads of [false, true]) {
+      const b = new SqliteKeyedStateBackend(init, { driver: sqliteDriver, directory, batchedReads });
+      assert.equal(typeof b.reducingState<number>("r", (a, v) => a + v).prefetch, batchedReads ? "function" : "undefined");
+      assert.equal(typeof b.aggregatingState<number, number>("a", { createAccumulator: () => 0, add: (v, acc) => acc + v }).prefetch, batchedReads ? "function" : "undefined");
+      b.dispose();
+    }
+  });
+
   test("restore() refuses another backend's own format and a newer sqlite format, naming both", () => {
     const b = new SqliteKeyedStateBackend(init, { driver: sqliteDriver, directory });
     const handle = { format: "incremental" as const, range: init.range, shared: [] };
