@@ -83,8 +83,8 @@ export class SqliteStateStore {
    */
   #written: KeyFilter | undefined = new KeyFilter();
   #disposed = false;
-  /** prefetch()'s arrays, reused: the missing keys' key groups, key bytes, places, values. */
-  readonly #prefetching = { kgs: [] as number[], keyBytes: [] as Uint8Array[], at: [] as number[], values: [] as (Uint8Array | undefined)[] };
+  /** prefetch()'s arrays, reused: the missing keys' key groups, key bytes, cache hashes, places, values. */
+  readonly #prefetching = { kgs: [] as number[], keyBytes: [] as Uint8Array[], keyHashes: [] as number[], at: [] as number[], values: [] as (Uint8Array | undefined)[] };
   /** Rows written to the file since the counter was last taken (evictions and flushes). */
   rowsWritten = 0;
 
@@ -280,7 +280,7 @@ export class SqliteStateStore {
    */
   prefetch(sid: number, canonicals: readonly unknown[], keys: readonly unknown[], count: number): void {
     const cache = this.#cache;
-    const { kgs, keyBytes: bytes, at, values } = this.#prefetching;
+    const { kgs, keyBytes: bytes, keyHashes, at, values } = this.#prefetching;
     let misses = 0;
     try {
       for (let i = 0; i < count; i++) {
@@ -296,6 +296,7 @@ export class SqliteStateStore {
         if (this.#written && !this.#written.mayHold(sid, hash)) continue;
         kgs[misses] = hash % this.maxParallelism;
         bytes[misses] = keyBytes(c);
+        keyHashes[misses] = keyHash;
         at[misses++] = i;
       }
       if (misses === 0) return;
@@ -303,7 +304,7 @@ export class SqliteStateStore {
       for (let j = 0; j < misses; j++) {
         const i = at[j];
         const c = canonicals[i];
-        const keyHash = cacheKeyHash(sid, c);
+        const keyHash = keyHashes[j];
         // A key twice in the batch: cached by its first turn.
         if (cache.find(sid, c, keyHash) !== undefined) continue;
         const key = keys[i];
