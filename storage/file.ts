@@ -2,6 +2,7 @@ import { mkdir, open, readdir, readFile, rename, rm, unlink } from "node:fs/prom
 import { dirname, join, resolve } from "node:path";
 import { type StorageAdapter, checkKey, ownBytes } from "./adapter.ts";
 import { WeirError } from "../errors.ts";
+import { coalesceParts } from "./coalesce_parts.ts";
 
 let tmpCounter = 0;
 // Worker threads share the process id and each loads its own copy of this module (its own
@@ -57,9 +58,10 @@ export class FileStorage implements StorageAdapter {
   }
 
   /**
-   * Appends the parts to a temporary file as they come, then fsyncs and renames it as
-   * put() does: at most one part is held at a time, and a producer that throws (or a
-   * crash) leaves only a temporary file, which is never listed.
+   * Appends the parts to a temporary file as they come, small ones gathered into writes of
+   * up to 256 KiB (coalesce_parts.ts), then fsyncs and renames it as put() does: at most
+   * one part and one write are held at a time, and a producer that throws (or a crash)
+   * leaves only a temporary file, which is never listed.
    */
   async putParts(key: string, parts: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
     const target = this.#path(key);
@@ -69,7 +71,7 @@ export class FileStorage implements StorageAdapter {
       await mkdir(dir, { recursive: true });
       const fh = await open(tmp, "w");
       try {
-        for await (const part of parts) {
+        for await (const part of coalesceParts(parts)) {
           let at = 0;
           // A write may take fewer bytes than asked (large parts, full pipes): go on from there.
           while (at < part.length) {

@@ -3,6 +3,9 @@ import { type StorageAdapter, checkKey, handOver, takeHandedOver } from "./adapt
 
 /**
  * Keeps everything in a Map: for tests, the simulator, and jobs that need no durability.
+ * Not for measuring pauses: putParts() copies a file's parts into one buffer on the
+ * caller's thread, the subtask's (a heap checkpoint of 1 M keys: 10 MB, 25–45 ms on a VM
+ * where fresh memory costs about 3 ms per MiB), where FileStorage writes them off it.
  *
  * @example
  * ```ts
