@@ -31,8 +31,12 @@ import type { SqliteStateStore } from "./sqlite_store.ts";
 
 /** The version of this format; restoring a newer one is refused. Version 1's changelogs are SQLite files. */
 export const SQLITE_NATIVE_VERSION = 2;
-/** Dirty keys the capture's pass visits per unit of a step's budget (a unit is about a row copied). */
-const PASS_KEYS_PER_UNIT = 1;
+/**
+ * Dirty keys the capture's pass visits per unit of a step's budget (a unit is about a row
+ * copied). A quarter: a step's budget grows while the pass meets clean keys (cheap), and at
+ * one key a unit the next step could meet 4 096 dirty keys to encode, 20–28 ms on Bun.
+ */
+const PASS_KEYS_PER_UNIT = 0.25;
 
 /**
  * Bytes of the working file up to which a base is a page image the background writer
@@ -222,7 +226,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     if (!this.#copied) {
       try {
         // The capture's pass first: until it is over, every key used is checked against it.
-        if (!this.#capture.passed) this.#capture.pass(budget === Infinity ? Infinity : Math.max(16, budget * PASS_KEYS_PER_UNIT));
+        if (!this.#capture.passed) this.#capture.pass(budget === Infinity ? Infinity : Math.max(16, Math.floor(budget * PASS_KEYS_PER_UNIT)));
         else if (this.#rowCopy) this.#copyRows(budget);
         else if (!this.#logWritten) this.#writeCaptured(budget);
         else {
