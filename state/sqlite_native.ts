@@ -213,11 +213,12 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   /**
    * True while the snapshot waits for its base's page image: nothing the subtask does then
    * changes what the snapshot holds, so records flow (the runtime parks it; on virtual time
-   * the clock is held meanwhile, and nothing runs). During the upload it is false, and the
-   * subtask waits (SnapshotJob.parkable).
+   * the clock is held meanwhile, and nothing runs), and while it waits for its parts' puts
+   * (sqlite_part_upload.ts), which read only the snapshot's own bytes (SnapshotJob.parkable).
+   * A snapshot point that comes meanwhile starts a base (sqlite_native_chain.ts).
    */
   get awaitsStorageOnly(): boolean {
-    return this.#image !== undefined && this.#logWritten && !this.#init.store.waitForWriter;
+    return (this.#image !== undefined && this.#logWritten && !this.#init.store.waitForWriter) || this.#copied;
   }
 
   step(budget: number): boolean | Promise<boolean> {
@@ -242,6 +243,10 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
         throw new WeirError("storage_failed", `Cannot write snapshot ${this.checkpointId} of ${this.#init.store.path}: ${(e as Error).message}`, { cause: e });
       }
       return this.#copied && this.#upload.done ? (this.#finish(), true) : false;
+    }
+    if (this.#upload.done) {
+      this.#finish();
+      return true;
     }
     const put = this.#upload.step(budget);
     if (put === undefined) return false;
@@ -389,8 +394,11 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     this.#removeFiles();
     if (!this.#taken) {
       this.#init.onAbort();
-      // Parts of an aborted snapshot are referenced by nothing.
-      for (const ref of this.#upload.refs) void this.#init.storage.delete(ref.key).catch(() => {});
+      // Parts of an aborted snapshot are referenced by nothing; a put in flight would put
+      // its part back after an earlier delete.
+      const { storage } = this.#init;
+      const refs = this.#upload.refs;
+      void this.#upload.settled().then(() => Promise.all(refs.map((ref) => storage.delete(ref.key).catch(() => {}))));
     }
   }
 }

@@ -1,8 +1,9 @@
 /**
  * Uploading a native snapshot's files (sqlite_native.ts) to checkpoint storage in parts,
  * each part its own storage object with its checksum, a step at a time: a part is read in
- * one step, checksummed in slices, and put in a step of its own (reading 4 MiB into fresh
- * memory took 12 ms of the subtask's thread on a 2-core VM, and its checksum as long).
+ * one step, checksummed in slices, and its put begun in a step of its own (reading 4 MiB into
+ * fresh memory took 12 ms of the subtask's thread on a 2-core VM, and its checksum as
+ * long); up to PUTS_IN_FLIGHT_MAX puts go on meanwhile.
  * @module
  */
 import { ChecksumInSlices } from "../checkpoint/checksum.ts";
@@ -53,6 +54,15 @@ export interface UploadTarget {
 }
 
 /**
+ * Puts of one upload in flight at most: each holds its part (up to PART_BYTES) until stored.
+ * Puts go on while the next parts are read and checksummed, and the snapshot parks (records
+ * flow) while it waits for them: awaited one at a time, a part cost the subtask 8–15 ms on
+ * FileStorage (each of mkdir, open, write, close and rename a turn of the event loop), and
+ * an fsync more where it syncs.
+ */
+export const PUTS_IN_FLIGHT_MAX = 4;
+
+/**
  * The upload of `files`, in order, part by part.
  *
  * @example
@@ -70,22 +80,26 @@ export interface UploadTarget {
  * ```
  */
 export class PartUpload {
-  /** The parts put so far, in order. */
+  /** The parts put or being put, in order; all of them are stored once `done`. */
   readonly refs: SharedStateRef[] = [];
   readonly #to: UploadTarget;
   readonly #files: readonly UploadFile[];
   #file = 0;
   #at = 0;
-  /** The part read, being checksummed (its checksum then a string), until it is put. */
+  /** The part read, being checksummed (its checksum then a string), until its put begins. */
   #part: { bytes: Uint8Array; checksum: ChecksumInSlices | string } | undefined;
+  /** Puts begun and not yet settled (they never reject: a failure is kept in #failure). */
+  readonly #inFlight = new Set<Promise<void>>();
+  #failed = false;
+  #failure: unknown;
 
   constructor(to: UploadTarget, files: readonly UploadFile[]) {
     this.#to = to;
     this.#files = files;
   }
 
-  /** Every file is in storage. */
-  get done(): boolean {
+  /** Every part's put began. */
+  get #begun(): boolean {
     while (this.#file < this.#files.length && this.#at >= this.#files[this.#file].size) {
       this.#file++;
       this.#at = 0;
@@ -93,43 +107,74 @@ export class PartUpload {
     return this.#file === this.#files.length;
   }
 
+  /** Every file is in storage. */
+  get done(): boolean {
+    return this.#begun && this.#inFlight.size === 0 && !this.#failed;
+  }
+
+  /** Resolves once no put is in flight (an aborted upload deletes its parts after that). */
+  settled(): Promise<void> {
+    return Promise.all(this.#inFlight).then(() => {});
+  }
+
   /**
-   * The next step: reads the next part, or checksums about `budget` units of it, or puts it
-   * once checksummed (the promise; undefined when the step was not a put). A failure, even
-   * reading the file, is a rejection: it declines the checkpoint, not the subtask.
+   * The next step: reads the next part, or checksums about `budget` units of it, or begins
+   * its put; undefined then. A promise when it must wait for puts in flight (the most are,
+   * or every part's put began), which resolves once one or all of them settled. A failure,
+   * even reading the file, is a rejection: it declines the checkpoint, not the subtask.
    */
   step(budget: number): Promise<void> | undefined {
     try {
-      return this.#step(budget);
+      if (this.#failed) return Promise.reject(this.#failure);
+      if (this.#begun) return this.#inFlight.size > 0 ? this.#afterPuts(this.settled()) : undefined;
+      if (this.#inFlight.size >= PUTS_IN_FLIGHT_MAX) return this.#afterPuts(Promise.race(this.#inFlight));
+      this.#step(budget);
+      return undefined;
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
-  #step(budget: number): Promise<void> | undefined {
+  /** `wait`, then the first put's failure if one failed. */
+  #afterPuts(wait: Promise<void>): Promise<void> {
+    return wait.then(() => {
+      if (this.#failed) throw this.#failure;
+    });
+  }
+
+  #step(budget: number): void {
     const { driver, storage, keyPrefix, checkpointId } = this.#to;
     const file = this.#files[this.#file];
     const part = this.#part;
     if (part === undefined) {
-      // Parts are put in order, one at a time: the next one's index is how many were put.
+      // The next part's index is how many of its file's puts began.
       const bytes = file.partBytes?.[file.parts] ?? driver.readFileRange(file.path, this.#at, PART_BYTES);
       const known = file.partBytes && file.partChecksums?.[file.parts];
       this.#part = { bytes, checksum: known || new ChecksumInSlices(bytes) };
-      return undefined;
+      return;
     }
     if (typeof part.checksum !== "string") {
       if (part.checksum.step(budget === Infinity ? Infinity : Math.max(CHECKSUM_BYTES_MIN, budget * CHECKSUM_BYTES_PER_UNIT))) part.checksum = part.checksum.value;
-      return undefined;
+      return;
     }
     this.#part = undefined;
     const key = `${keyPrefix}/${checkpointId}-${file.kind}-${this.refs.length}.db`;
+    // In order whatever order the puts finish in: the chain lists them so.
+    this.refs.push({ key, size: part.bytes.length, checksum: part.checksum });
+    file.parts++;
+    this.#at += part.bytes.length;
     // Read for this put alone, or bytes in memory nothing else writes: the storage may
     // keep the buffer rather than copy it.
-    const checksum = part.checksum;
-    return storage.put(key, handOver(part.bytes)).then(() => {
-      this.refs.push({ key, size: part.bytes.length, checksum });
-      file.parts++;
-      this.#at += part.bytes.length;
-    });
+    const put: Promise<void> = storage.put(key, handOver(part.bytes)).then(
+      () => void this.#inFlight.delete(put),
+      (e) => {
+        this.#inFlight.delete(put);
+        if (!this.#failed) {
+          this.#failed = true;
+          this.#failure = e;
+        }
+      },
+    );
+    this.#inFlight.add(put);
   }
 }
