@@ -242,19 +242,18 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
         if (e instanceof WeirError) throw e;
         throw new WeirError("storage_failed", `Cannot write snapshot ${this.checkpointId} of ${this.#init.store.path}: ${(e as Error).message}`, { cause: e });
       }
-      return this.#copied && this.#upload.done ? (this.#finish(), true) : false;
+      return this.#copied && this.#finishUploaded();
     }
-    if (this.#upload.done) {
-      this.#finish();
-      return true;
-    }
+    if (this.#finishUploaded()) return true;
     const put = this.#upload.step(budget);
-    if (put === undefined) return false;
-    return put.then(() => {
-      if (!this.#upload.done) return false;
-      this.#finish();
-      return true;
-    });
+    return put === undefined ? false : put.then(() => this.#finishUploaded());
+  }
+
+  /** Finishes the snapshot once every part is in storage; true then. */
+  #finishUploaded(): boolean {
+    if (!this.#upload.done) return false;
+    this.#finish();
+    return true;
   }
 
   /** A base copied row by row: about `budget` rows more. */
@@ -394,11 +393,8 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     this.#removeFiles();
     if (!this.#taken) {
       this.#init.onAbort();
-      // Parts of an aborted snapshot are referenced by nothing; a put in flight would put
-      // its part back after an earlier delete.
-      const { storage } = this.#init;
-      const refs = this.#upload.refs;
-      void this.#upload.settled().then(() => Promise.all(refs.map((ref) => storage.delete(ref.key).catch(() => {}))));
+      // Parts of an aborted snapshot are referenced by nothing.
+      this.#upload.deleteParts();
     }
   }
 }

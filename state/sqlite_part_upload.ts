@@ -112,9 +112,19 @@ export class PartUpload {
     return this.#begun && this.#inFlight.size === 0 && !this.#failed;
   }
 
-  /** Resolves once no put is in flight (an aborted upload deletes its parts after that). */
+  /** Resolves once no put is in flight. */
   settled(): Promise<void> {
     return Promise.all(this.#inFlight).then(() => {});
+  }
+
+  /**
+   * Deletes every part put or being put (an aborted upload's), each once its put settled:
+   * a put in flight would put its part back after an earlier delete. Failures are ignored.
+   */
+  deleteParts(): void {
+    const { storage } = this.#to;
+    const refs = this.refs;
+    void this.settled().then(() => Promise.all(refs.map((ref) => storage.delete(ref.key).catch(() => {}))));
   }
 
   /**
