@@ -122,7 +122,9 @@ export function openSqliteWriter(path: string, keyGroups: number, options: Write
     receiveImages();
   });
 
-  const failure = () => readFailure(control, failureText);
+  /** The failure recorded before terminate(): the kill it sends makes the relay record the exit, which is not the cause. */
+  let failureAtEnd: string | undefined;
+  const failure = () => (ended ? failureAtEnd : readFailure(control, failureText));
   /** Waits for `seq` until committed (true) or until `until` (a performance.now() time) passed (false). */
   const waitUntil = (seq: number, until: number, what = `batch ${seq}`): boolean => {
     let deadline = performance.now() + SILENCE_MS;
@@ -233,6 +235,7 @@ export function openSqliteWriter(path: string, keyGroups: number, options: Write
     },
     terminate() {
       if (ended) return;
+      failureAtEnd = failure();
       ended = true;
       // Killed, not left to read its pipe to the end: it would commit batches still in it.
       const pid = Atomics.load(control, WriterSlot.Process);

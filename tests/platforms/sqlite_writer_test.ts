@@ -163,6 +163,16 @@ for (const inProcess of [false, true]) describe(`SQLite background writer${inPro
       assert.ok(e instanceof WeirError && e.code === "storage_failed" && /ended/.test(e.message), String(e));
     }
   });
+
+  test("the kill terminate() sends is not reported as a failure, however late waitFor() comes", async () => {
+    const { writer } = await opened(inProcess);
+    const seq = writer.send([batch((b) => b.put(1, 0, Uint8Array.of(1), null, Uint8Array.of(1)))]);
+    writer.terminate();
+    // Time for a writer process's relay to see the exit the kill caused and record it.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(writer.failure(), undefined);
+    assert.throws(() => writer.waitFor(seq + 1), (e) => e instanceof WeirError && e.code === "storage_failed" && /was ended/.test(e.message));
+  });
   const canImage = (() => {
     const db = sqliteDriver.open(":memory:");
     const can = db.serialize !== undefined;
