@@ -7,7 +7,9 @@
  * 8 times slower on Deno's node:sqlite.
  * @module
  */
+import { WeirError } from "../errors.ts";
 import type { SqliteDatabase, SqliteStatement, SqliteValue } from "./sqlite_driver.ts";
+import { inTransaction } from "./sqlite_transaction.ts";
 
 /**
  * Rows per statement: 5 parameters each, 640 in all, under the 999 of SQLite builds
@@ -78,4 +80,36 @@ export class BulkRowWriter {
     this.written += rows;
     this.#at = 0;
   }
+}
+
+/**
+ * Writes rows into the `kv` table of `db` (the working file `path`, named in errors) in one
+ * transaction: `fill` packs them into a {@link BulkRowWriter}. Returns the rows written.
+ * The WAL is off meanwhile: a restore runs before any record and no snapshot reads the file
+ * yet, so each page is written once, not to the log and then to the file.
+ * @throws {WeirError} `storage_failed` when SQLite refuses them; nothing of them is written
+ *
+ * @example
+ * ```ts
+ * import { sqliteDriver } from "../platforms/sqlite.ts";
+ * import { loadInBulk } from "./sqlite_bulk.ts";
+ * const db = sqliteDriver.open(":memory:");
+ * db.exec("CREATE TABLE kv (kg INTEGER NOT NULL, s INTEGER NOT NULL, k BLOB NOT NULL, ok BLOB, v BLOB NOT NULL, PRIMARY KEY (kg, s, k)) WITHOUT ROWID");
+ * const n = loadInBulk(db, ":memory:", (w) => { for (let i = 0; i < 300; i++) w.row(i % 128, 0, Uint8Array.of(i & 255, i >> 8), null, Uint8Array.of(1)); });
+ * console.assert(n === 300);
+ * db.close();
+ * ```
+ */
+export function loadInBulk(db: SqliteDatabase, path: string, fill: (w: BulkRowWriter) => void): number {
+  const w = new BulkRowWriter(db);
+  db.exec("PRAGMA main.journal_mode = OFF");
+  try {
+    inTransaction(db, () => {
+      fill(w);
+      w.finish();
+    }, (err) => new WeirError("storage_failed", `Cannot restore keyed state into ${path}: ${err.message}`, { cause: err }));
+  } finally {
+    db.exec("PRAGMA main.journal_mode = WAL");
+  }
+  return w.written;
 }

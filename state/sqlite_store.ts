@@ -15,7 +15,7 @@ import { WeirError, assert } from "../errors.ts";
 import { copyValue } from "../codec/values.ts";
 import { hashKey } from "./key_group.ts";
 import { KeyFilter } from "./sqlite_bloom.ts";
-import { BulkRowWriter } from "./sqlite_bulk.ts";
+import { type BulkRowWriter, loadInBulk } from "./sqlite_bulk.ts";
 import { encodeWriteBack } from "./sqlite_write_back.ts";
 import { PENDING_DELETE, WriteBackQueue } from "./sqlite_write_queue.ts";
 import { keyBytes } from "./sqlite_keys.ts";
@@ -24,11 +24,11 @@ import { EntryCache } from "./sqlite_cache.ts";
 import { cacheKeyHash } from "./sqlite_key_table.ts";
 import type { CacheEntry } from "./sqlite_cache_entry.ts";
 import { DirtyCapture } from "./sqlite_capture.ts";
-import { CHANGELOG_MEMORY_BYTES, ChangelogWriter } from "./sqlite_changelog.ts";
+import { CHANGELOG_MEMORY_BYTES, type ChangelogWriter } from "./sqlite_changelog.ts";
+import { EpochLog } from "./sqlite_epoch_log.ts";
 import type { SqliteDatabase, SqliteDriver, WriterImage } from "./sqlite_driver.ts";
 import { SqliteSnapshotReader } from "./sqlite_snapshot_reader.ts";
 import { StoreConnection } from "./sqlite_store_connection.ts";
-import { inTransaction } from "./sqlite_transaction.ts";
 import type { SqliteStoreOptions } from "./sqlite_backend_options.ts";
 
 /** Converts one state's values between their in-memory form and their stored (canonical) form. */
@@ -70,9 +70,8 @@ export class SqliteStateStore {
   /** This store's own connection to the file (sqlite_store_connection.ts). */
   #conn!: StoreConnection;
   readonly #writes: WriteBackQueue;
-  /** The changelog file of this capture epoch (trackChanges). */
-  #log: ChangelogWriter | undefined;
-  #logSeq = 0;
+  /** The changelog files of the capture epochs (trackChanges). */
+  #log: EpochLog | undefined;
   readonly #cache: EntryCache;
   readonly #codecs = new Map<number, StateCodec>();
   /** Keys and values of written-back rows: copied into the batch and the log, so reused by the next write-back. */
@@ -111,12 +110,7 @@ export class SqliteStateStore {
   #open(): void {
     this.#conn = new StoreConnection(this.#driver, this.path);
     if (this.#writes) this.#writes.db = this.#conn.db;
-    if (this.#trackChanges && !this.#log) this.#openLog();
-  }
-
-  /** Starts the changelog file of a new capture epoch. */
-  #openLog(): void {
-    this.#log = new ChangelogWriter(this.#driver, `${this.path}.log-${++this.#logSeq}`, false, this.changelogMemoryBytes);
+    if (this.#trackChanges) this.#log ??= new EpochLog(this.#driver, this.path, this.changelogMemoryBytes);
   }
 
   /**
@@ -126,11 +120,8 @@ export class SqliteStateStore {
    * @throws {WeirError} `invariant_broken` without trackChanges
    */
   rotateLog(): ChangelogWriter {
-    const log = this.#log;
-    assert(log !== undefined, () => `The SQLite state file ${this.path} keeps no changelog`);
-    log.flush();
-    this.#openLog();
-    return log;
+    assert(this.#log !== undefined, () => `The SQLite state file ${this.path} keeps no changelog`);
+    return this.#log.rotate();
   }
 
   /**
@@ -160,10 +151,7 @@ export class SqliteStateStore {
 
   /** Bytes of the file's pages as this store's connection sees them (what a page image copies). */
   fileBytes(): number {
-    const db = this.#conn.db;
-    const pages = db.prepare("PRAGMA page_count").get()?.page_count as number;
-    const size = db.prepare("PRAGMA page_size").get()?.page_size as number;
-    return pages * size;
+    return this.#conn.fileBytes();
   }
 
   /**
@@ -179,14 +167,6 @@ export class SqliteStateStore {
     this.#driver.renameFile(from, this.path);
     this.#written = undefined;
     this.#open();
-  }
-
-  #removeLog(): void {
-    if (this.#log) {
-      this.#log.release();
-      this.#driver.removeFiles(this.#log.path);
-    }
-    this.#log = undefined;
   }
 
   /** True when the file holds no row. */
@@ -379,7 +359,7 @@ export class SqliteStateStore {
     // In primary-key order (key group, state) the batch touches neighbouring B-tree pages.
     entries.sort((a, b) => a.keyGroup - b.keyGroup || a.sid - b.sid);
     this.#rowBytes.reuse();
-    const batch = encodeWriteBack(entries, { bytes: this.#rowBytes, codecs: this.#codecs, log: this.#log, epoch: this.#cache.epoch, written: this.#written });
+    const batch = encodeWriteBack(entries, { bytes: this.#rowBytes, codecs: this.#codecs, log: this.#log?.current, epoch: this.#cache.epoch, written: this.#written });
     this.#writes.write(batch, entries);
     this.#cache.cleaned(entries);
     this.rowsWritten += entries.length;
@@ -407,20 +387,7 @@ export class SqliteStateStore {
     this.clearCache();
     this.#writes.quiesce();
     this.#written = undefined;
-    const db = this.#conn.db;
-    const w = new BulkRowWriter(db);
-    // A restore runs before any record and no snapshot reads the file yet: without the WAL
-    // each page is written once, not to the log and then to the file.
-    db.exec("PRAGMA main.journal_mode = OFF");
-    try {
-      inTransaction(db, () => {
-        fill(w);
-        w.finish();
-      }, (err) => new WeirError("storage_failed", `Cannot restore keyed state into ${this.path}: ${err.message}`, { cause: err }));
-    } finally {
-      db.exec("PRAGMA main.journal_mode = WAL");
-    }
-    return w.written;
+    return loadInBulk(this.#conn.db, this.path, fill);
   }
 
   /** Rows arrive from elsewhere (a restored file): every miss must ask the file from now on. */
@@ -450,6 +417,7 @@ export class SqliteStateStore {
     this.#writes.dispose();
     this.#conn.close();
     this.#driver.removeFiles(this.path);
-    this.#removeLog();
+    this.#log?.remove();
+    this.#log = undefined;
   }
 }

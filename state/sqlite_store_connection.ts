@@ -177,6 +177,14 @@ export class StoreConnection {
     return this.#db;
   }
 
+  /** Bytes of the file's pages as this connection sees them (what a page image copies). */
+  fileBytes(): number {
+    const db = this.db;
+    const pages = db.prepare("PRAGMA page_count").get()?.page_count as number;
+    const size = db.prepare("PRAGMA page_size").get()?.page_size as number;
+    return pages * size;
+  }
+
   /** Ends the read transaction held and closes the connection. */
   close(): void {
     this.#held.end();
