@@ -13,8 +13,10 @@
  * gap between two records reaching the keyed operator (a pause of the one thread: a
  * checkpoint's synchronous part, a garbage collection, a long step), how many gaps
  * exceeded 10 ms, the same apart for the first pass over the keys (every key new: inserts)
- * and for the steady state after it, checkpoints completed, their longest synchronous part and median
- * duration, bytes written per checkpoint. Then, per size, heap restore time from a full
+ * and for the steady state after it (and how many of the steady ones overlap a checkpoint in
+ * flight, from its trigger to its completion: a gap outside every checkpoint is none of its
+ * doing), checkpoints completed, their longest synchronous part, longest asynchronous step
+ * and median duration, bytes written per checkpoint. Then, per size, heap restore time from a full
  * checkpoint file (decode + load), from an incremental base and from a base with three
  * changelogs (read + decode + load), each with the first pass of one update per key after
  * it (which puts the keys into the tables' Maps) and the next pass; and an incremental
@@ -131,6 +133,8 @@ interface JobRow {
   /** The first pass over the keys (each key's first record: Map inserts) and the steady state after it. */
   first: Gaps;
   steady: Gaps;
+  /** Steady gaps over 10 ms that overlap a checkpoint in flight (from its trigger to its completion). */
+  steadyInCheckpoint: number;
   checkpoints: number;
   maxSyncMs: number;
   /** The longest slice of a checkpoint's async part on the subtask's thread. */
@@ -176,6 +180,8 @@ async function runJob(keys: number, n: number, sink: CountingSink, dir: string |
   let over10 = 0;
   const first = noGaps();
   const steady = noGaps();
+  /** Steady gaps over 10 ms as [start, end] on performance.now(), to lay beside the checkpoints. */
+  const steadyOver10: [number, number][] = [];
   // The key selector runs for every record at the gate and at the keyed operator, on the
   // one thread: a gap between two calls is a pause of everything.
   const key = (v: number) => {
@@ -192,6 +198,7 @@ async function runJob(keys: number, n: number, sink: CountingSink, dir: string |
       if (gap > 10) {
         over10++;
         phase.over10++;
+        if (phase === steady) steadyOver10.push([last, t]);
         if (threadCpu !== undefined && cpuGap >= ON_CPU_SHARE * gap) phase.onCpu++;
         if (threadCpu !== undefined && cpuGap < (1 - OFF_CPU_SHARE) * gap) phase.offCpu++;
         if (values["gap-log"]) gapLog.push(`${o.label}\t${phase === first ? "first" : "steady"}\t${t.toFixed(1)}\t${gap.toFixed(1)}\t${threadCpu === undefined ? "-" : cpuGap.toFixed(1)}`);
@@ -215,9 +222,16 @@ async function runJob(keys: number, n: number, sink: CountingSink, dir: string |
   if (result.status !== "finished") throw new Error(`${o.label}: the job ended ${result.status}: ${result.error ?? ""}`);
   if (sink.count !== n) throw new Error(`${o.label}: ${sink.count} records reached the sink, expected ${n}`);
   // The final checkpoint at end of input runs when nothing flows any more: periodic ones only.
-  const completed = (handle.checkpointStats().history as unknown as Record<string, unknown>[]).filter((c) => c.status === "COMPLETED" && !c.is_savepoint);
+  const all = handle.checkpointStats().history as unknown as Record<string, unknown>[];
+  const completed = all.filter((c) => c.status === "COMPLETED" && !c.is_savepoint);
   const history = completed.slice(1);
   const subtasks = history.flatMap((c) => Object.values(c.tasks as Record<string, { subtasks: { checkpoint: { sync: number; longest_step: number } }[] }>).flatMap((t) => t.subtasks));
+  // Trigger timestamps are epoch ms of timeOrigin + performance.now() (platforms/system.ts).
+  const inFlight = all.map((c) => {
+    const from = (c.trigger_timestamp as number) - performance.timeOrigin;
+    return [from, from + (c.end_to_end_duration as number)];
+  });
+  const steadyInCheckpoint = steadyOver10.filter(([a, b]) => inFlight.some(([from, to]) => a < to && b > from)).length;
   const sync = subtasks.map((s) => s.checkpoint.sync);
   const steps = subtasks.map((s) => s.checkpoint.longest_step);
   return {
@@ -231,6 +245,7 @@ async function runJob(keys: number, n: number, sink: CountingSink, dir: string |
     gapsOver10: over10,
     first,
     steady,
+    steadyInCheckpoint,
     checkpoints: history.length,
     maxSyncMs: sync.length ? Math.max(...sync) : NaN,
     maxStepMs: steps.length ? Math.max(...steps) : NaN,
@@ -240,7 +255,7 @@ async function runJob(keys: number, n: number, sink: CountingSink, dir: string |
   };
 }
 
-const rows: string[][] = [["keys", "variant", "records/s", "per CPU s", "CPU per checkpoint", "longest gap", "gaps > 10 ms", "first pass: longest", "> 10 ms", "steady: longest", "> 10 ms", "checkpoints", "max sync", "longest async step", "median duration", "state size", "checkpointed"]];
+const rows: string[][] = [["keys", "variant", "records/s", "per CPU s", "CPU per checkpoint", "longest gap", "gaps > 10 ms", "first pass: longest", "> 10 ms", "steady: longest", "> 10 ms", "in a checkpoint", "checkpoints", "max sync", "longest async step", "median duration", "state size", "checkpointed"]];
 const restoreRows: string[][] = [["keys", "from", "bytes", "restore", "first pass after", "next pass"]];
 const incrementalRows: string[][] = [["keys", "incremental base", "changelog, 1 % changed", "changelog, 10 % changed"]];
 for (const keys of sizes) {
@@ -288,6 +303,7 @@ for (const keys of sizes) {
       String(r.first.over10),
       `${r.steady.max.toFixed(1)} ms`,
       String(r.steady.over10),
+      v.intervalMs > 0 ? String(r.steadyInCheckpoint) : "-",
       String(r.checkpoints),
       Number.isNaN(r.maxSyncMs) ? "-" : `${r.maxSyncMs} ms`,
       Number.isNaN(r.maxStepMs) ? "-" : `${r.maxStepMs} ms`,
@@ -301,7 +317,7 @@ for (const keys of sizes) {
     // the host) come every few tens of seconds, so a short loop would miss them.
     const loopMs = Math.max(2000, Math.min(longestJobMs, MACHINE_LOOP_MAX_MS));
     const m = machineGaps(loopMs);
-    rows.push([String(keys), `the machine alone: a clock loop, ${(loopMs / 1000).toFixed(0)} s`, "-", "-", "-", `${m.max.toFixed(1)} ms`, String(m.over10), "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"]);
+    rows.push([String(keys), `the machine alone: a clock loop, ${(loopMs / 1000).toFixed(0)} s`, "-", "-", "-", `${m.max.toFixed(1)} ms`, String(m.over10), "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"]);
   }
   if (values["jobs-only"]) continue;
   for (const [from, r] of [["full checkpoint (decode + load)", restoreMs(keys)], ["incremental base (read + decode + load)", await restoreChainMs(keys, 0)], ["base + 3 changelogs of 1 %", await restoreChainMs(keys, 3)]] as const) {
