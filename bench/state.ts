@@ -48,6 +48,7 @@ import { FileStorage, MemoryStorage, SequenceSource, StreamEnvironment, register
 import { benchArgs } from "./args.ts";
 import { CountingSink } from "./counting_sink.ts";
 import { incremental, restoreChainMs, restoreMs } from "./state_restore.ts";
+import { runAgain } from "./run_again.ts";
 import { threadCpuClock } from "./thread_cpu.ts";
 import { bytes, median, nowMs, perSecond, runtimeName, table } from "./stats.ts";
 
@@ -61,6 +62,8 @@ const values = benchArgs("Usage: bun bench/state.ts [--keys 100000,1000000] [--p
   only: { type: "string", default: "" },
   "gap-log": { type: "string", default: "" },
   storage: { type: "string", default: "file" },
+  "in-process": { type: "boolean", default: false },
+  "child-job": { type: "string", default: "" },
 });
 /** The jobs to run, by label (--only). */
 const only = new RegExp(values.only);
@@ -155,7 +158,47 @@ interface JobOptions {
   backend?: string;
 }
 
+/** The jobs of a row each, by label. */
+function variantsOf(): JobOptions[] {
+  return [
+    { label: "no checkpoints", intervalMs: 0 },
+    { label: `heap full, every ${intervalMs} ms`, intervalMs },
+    { label: `heap incremental, all keys change`, intervalMs, incremental: true },
+    { label: "no checkpoints, 1 % of keys change", intervalMs: 0, hot: 0.01 },
+    { label: `heap incremental, 1 % of keys change`, intervalMs, incremental: true, hot: 0.01 },
+    // sqlite checkpoints are incremental by nature (the database's changed files).
+    { label: "sqlite, no checkpoints", intervalMs: 0, backend: "sqlite" as const },
+    { label: `sqlite, every ${intervalMs} ms`, intervalMs, backend: "sqlite" as const, incremental: true },
+    // Its records/s per CPU second leave out the writer's process.
+    { label: `sqlite, writer in a process, every ${intervalMs} ms`, intervalMs, backend: WRITER_PROCESS_BACKEND, incremental: true },
+    { label: `sqlite, batched reads, every ${intervalMs} ms`, intervalMs, backend: BATCHED_READS_BACKEND, incremental: true },
+    { label: "sqlite, no checkpoints, 1 % of keys change", intervalMs: 0, backend: "sqlite" as const, hot: 0.01 },
+    { label: `sqlite, 1 % of keys change`, intervalMs, backend: "sqlite" as const, incremental: true, hot: 0.01 },
+  ];
+}
+
+/** The line a child process (--child-job) prints its row on, and its gaps for --gap-log. */
+const CHILD_ROW = "JOB_ROW ";
+
+/**
+ * One row's job, in a process of its own unless --in-process: run after another job in the
+ * same process, a job with a million keys ran 25–30 % slower than alone (the first job's
+ * heap and compiled code), which made every row after the first look worse.
+ */
 async function job(keys: number, o: JobOptions): Promise<JobRow> {
+  if (values["in-process"]) return await jobHere(keys, o);
+  const args = ["--keys", String(keys), "--per-key", values["per-key"], "--interval", values.interval, "--min-records", values["min-records"], "--storage", values.storage, "--child-job", o.label];
+  if (values["gap-log"]) args.push("--gap-log", values["gap-log"]);
+  const out = runAgain(import.meta.url, args);
+  const line = out.split("\n").find((l) => l.startsWith(CHILD_ROW));
+  if (line === undefined) throw new Error(`${o.label}: the job's process printed no row`);
+  // JSON has no NaN (a row without checkpoints): null stands for it.
+  const { row, gaps } = JSON.parse(line.slice(CHILD_ROW.length), (_k, v) => (v === null ? NaN : v)) as { row: JobRow; gaps: string[] };
+  gapLog.push(...gaps);
+  return row;
+}
+
+async function jobHere(keys: number, o: JobOptions): Promise<JobRow> {
   const n = Math.max(keys * perKey, minRecords);
   const sink = new CountingSink();
   const dir = values.storage === "file" ? mkdtempSync(join(tmpdir(), "weir-bench-state-")) : undefined;
@@ -255,25 +298,20 @@ async function runJob(keys: number, n: number, sink: CountingSink, dir: string |
   };
 }
 
+if (values["child-job"]) {
+  const keys = sizes[0];
+  const v = variantsOf().find((v) => v.label === values["child-job"]);
+  if (v === undefined) throw new Error(`--child-job: no job is labelled ${values["child-job"]}`);
+  const row = await jobHere(keys, v);
+  console.log(CHILD_ROW + JSON.stringify({ row, gaps: gapLog }));
+  process.exit(0);
+}
+
 const rows: string[][] = [["keys", "variant", "records/s", "per CPU s", "CPU per checkpoint", "longest gap", "gaps > 10 ms", "first pass: longest", "> 10 ms", "steady: longest", "> 10 ms", "in a checkpoint", "checkpoints", "max sync", "longest async step", "median duration", "state size", "checkpointed"]];
 const restoreRows: string[][] = [["keys", "from", "bytes", "restore", "first pass after", "next pass"]];
 const incrementalRows: string[][] = [["keys", "incremental base", "changelog, 1 % changed", "changelog, 10 % changed"]];
 for (const keys of sizes) {
-  const variants = [
-    { label: "no checkpoints", intervalMs: 0 },
-    { label: `heap full, every ${intervalMs} ms`, intervalMs },
-    { label: `heap incremental, all keys change`, intervalMs, incremental: true },
-    { label: "no checkpoints, 1 % of keys change", intervalMs: 0, hot: 0.01 },
-    { label: `heap incremental, 1 % of keys change`, intervalMs, incremental: true, hot: 0.01 },
-    // sqlite checkpoints are incremental by nature (the database's changed files).
-    { label: "sqlite, no checkpoints", intervalMs: 0, backend: "sqlite" as const },
-    { label: `sqlite, every ${intervalMs} ms`, intervalMs, backend: "sqlite" as const, incremental: true },
-    // Its records/s per CPU second leave out the writer's process.
-    { label: `sqlite, writer in a process, every ${intervalMs} ms`, intervalMs, backend: WRITER_PROCESS_BACKEND, incremental: true },
-    { label: `sqlite, batched reads, every ${intervalMs} ms`, intervalMs, backend: BATCHED_READS_BACKEND, incremental: true },
-    { label: "sqlite, no checkpoints, 1 % of keys change", intervalMs: 0, backend: "sqlite" as const, hot: 0.01 },
-    { label: `sqlite, 1 % of keys change`, intervalMs, backend: "sqlite" as const, incremental: true, hot: 0.01 },
-  ];
+  const variants = variantsOf();
   /** CPU ms of the job without checkpoints on the same pattern of keys (hot or not). */
   const baseCpu = new Map<string, number>();
   /** The longest job's wall time, ms: the machine's own clock loop runs as long. */
