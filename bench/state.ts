@@ -30,7 +30,13 @@
  * prints per job how many steady gaps the thread spent on a core and how many off it
  * (bench/thread_cpu.ts; reading that clock per record costs a system call each).
  *
- *   bun bench/state.ts [--keys 100000,1000000] [--per-key 8] [--interval 1000] [--min-records 5000000] [--restore-only] [--jobs-only] [--only "heap full"] [--storage file|memory]
+ * Each job runs in a process of its own (`--in-process`: all in this one, in turn); with
+ * `--repeat N` the jobs run N rounds in turn, and a row is the run of median records/s, its
+ * ratio to the same pattern without checkpoints ("vs no checkpoints") the median of the
+ * rounds' ratios, each round's run beside the baseline's of the same round, and its gap
+ * counts those of every round.
+ *
+ *   bun bench/state.ts [--keys 100000,1000000] [--per-key 8] [--interval 1000] [--min-records 5000000] [--restore-only] [--jobs-only] [--only "heap full"] [--storage file|memory] [--repeat 1] [--in-process]
  *   deno run -A bench/state.ts
  *
  * Storage (`--storage`): `file` (the default) is FileStorage, the embedded storage `npm start`
@@ -52,7 +58,7 @@ import { runAgain } from "./run_again.ts";
 import { threadCpuClock } from "./thread_cpu.ts";
 import { bytes, median, nowMs, perSecond, runtimeName, table } from "./stats.ts";
 
-const values = benchArgs("Usage: bun bench/state.ts [--keys 100000,1000000] [--per-key 8] [--interval 1000] [--min-records 5000000] [--restore-only] [--jobs-only] [--only LABEL] [--gap-log FILE] [--storage file|memory]", {
+const values = benchArgs("Usage: bun bench/state.ts [--keys 100000,1000000] [--per-key 8] [--interval 1000] [--min-records 5000000] [--restore-only] [--jobs-only] [--only LABEL] [--gap-log FILE] [--storage file|memory] [--repeat 1] [--in-process]", {
   keys: { type: "string", default: "100000,1000000" },
   "per-key": { type: "string", default: "8" },
   interval: { type: "string", default: "1000" },
@@ -63,6 +69,7 @@ const values = benchArgs("Usage: bun bench/state.ts [--keys 100000,1000000] [--p
   "gap-log": { type: "string", default: "" },
   storage: { type: "string", default: "file" },
   "in-process": { type: "boolean", default: false },
+  repeat: { type: "string", default: "1" },
   "child-job": { type: "string", default: "" },
 });
 /** The jobs to run, by label (--only). */
@@ -86,6 +93,9 @@ const OFF_CPU_SHARE = 0.5;
 const sizes = values.keys.split(",").map(Number);
 const perKey = Number(values["per-key"]);
 const intervalMs = Number(values.interval);
+/** Rounds of the jobs (--repeat): each row is then the run of median records/s, its ratio the median of the rounds'. */
+const repeat = Number(values.repeat);
+if (!(Number.isInteger(repeat) && repeat >= 1)) throw new Error(`--repeat is a whole number of rounds, at least 1, got ${values.repeat}`);
 /** Small key counts run this many records at least, so that several checkpoints happen. */
 const minRecords = Number(values["min-records"]);
 
@@ -176,6 +186,9 @@ function variantsOf(): JobOptions[] {
     { label: `sqlite, 1 % of keys change`, intervalMs, backend: "sqlite" as const, incremental: true, hot: 0.01 },
   ];
 }
+
+/** `n` table cells with nothing in them. */
+const dashes = (n: number): string[] => Array(n).fill("-");
 
 /** The line a child process (--child-job) prints its row on, and its gaps for --gap-log. */
 const CHILD_ROW = "JOB_ROW ";
@@ -307,44 +320,64 @@ if (values["child-job"]) {
   process.exit(0);
 }
 
-const rows: string[][] = [["keys", "variant", "records/s", "per CPU s", "CPU per checkpoint", "longest gap", "gaps > 10 ms", "first pass: longest", "> 10 ms", "steady: longest", "> 10 ms", "in a checkpoint", "checkpoints", "max sync", "longest async step", "median duration", "state size", "checkpointed"]];
+const rows: string[][] = [["keys", "variant", "records/s", "of runs", "vs no checkpoints", "per CPU s", "CPU per checkpoint", "longest gap", "gaps > 10 ms", "first pass: longest", "> 10 ms", "steady: longest", "> 10 ms", "in a checkpoint", "checkpoints", "max sync", "longest async step", "median duration", "state size", "checkpointed"]];
 const restoreRows: string[][] = [["keys", "from", "bytes", "restore", "first pass after", "next pass"]];
 const incrementalRows: string[][] = [["keys", "incremental base", "changelog, 1 % changed", "changelog, 10 % changed"]];
 for (const keys of sizes) {
   const variants = variantsOf();
-  /** CPU ms of the job without checkpoints on the same pattern of keys (hot or not). */
-  const baseCpu = new Map<string, number>();
+  const chosen = values["restore-only"] ? [] : variants.filter((v) => only.test(v.label));
+  /** Each job's runs, by label, round by round (--repeat: the jobs in turn, each round in the same order). */
+  const runs = new Map<string, JobRow[]>(chosen.map((v) => [v.label, []]));
   /** The longest job's wall time, ms: the machine's own clock loop runs as long. */
   let longestJobMs = 0;
-  for (const v of values["restore-only"] ? [] : variants.filter((v) => only.test(v.label))) {
-    const r = await job(keys, v);
-    longestJobMs = Math.max(longestJobMs, r.ms);
-    const pattern = `${v.backend ?? "heap"} ${v.hot ?? 1}`;
-    if (v.intervalMs === 0) baseCpu.set(pattern, r.cpuMs);
-    const base = baseCpu.get(pattern);
-    // What a checkpoint costs the process: CPU beyond the same job's without checkpoints.
-    const perCheckpoint = v.intervalMs > 0 && base !== undefined && r.completed > 0 ? `${((r.cpuMs - base) / r.completed).toFixed(0)} ms` : "-";
-    console.log(`  ${runtimeName()} ${keys} keys, ${r.label}: ${perSecond(r.rate)} records/s, longest gap ${r.maxGapMs.toFixed(1)} ms (first pass ${r.first.max.toFixed(1)}, steady ${r.steady.max.toFixed(1)}), ${r.checkpoints} checkpoints`);
-    if (threadCpu !== undefined) {
-      const s = r.steady;
-      console.log(`    steady gaps over 10 ms: ${s.over10}; the thread on a core ≥ ${ON_CPU_SHARE * 100} % of the gap: ${s.onCpu}, off every core > ${OFF_CPU_SHARE * 100} %: ${s.offCpu}, between: ${s.over10 - s.onCpu - s.offCpu}`);
+  for (let round = 1; round <= repeat; round++) {
+    for (const v of chosen) {
+      const r = await job(keys, v);
+      runs.get(v.label)!.push(r);
+      longestJobMs = Math.max(longestJobMs, r.ms);
+      const of = repeat > 1 ? ` (run ${round} of ${repeat})` : "";
+      console.log(`  ${runtimeName()} ${keys} keys, ${r.label}${of}: ${perSecond(r.rate)} records/s, longest gap ${r.maxGapMs.toFixed(1)} ms (first pass ${r.first.max.toFixed(1)}, steady ${r.steady.max.toFixed(1)}), ${r.checkpoints} checkpoints`);
+      if (threadCpu !== undefined) {
+        const s = r.steady;
+        console.log(`    steady gaps over 10 ms: ${s.over10}; the thread on a core ≥ ${ON_CPU_SHARE * 100} % of the gap: ${s.onCpu}, off every core > ${OFF_CPU_SHARE * 100} %: ${s.offCpu}, between: ${s.over10 - s.onCpu - s.offCpu}`);
+      }
     }
+  }
+  /** The runs of the job without checkpoints on the same pattern of keys (hot or not) and backend. */
+  const baselineOf = (v: JobOptions) => chosen.find((b) => b.intervalMs === 0 && (b.backend ?? "heap") === (v.backend ?? "heap") && b.hot === v.hot);
+  for (const v of chosen) {
+    const all = runs.get(v.label)!;
+    // The run of median records/s stands for the job; the ratio pairs each run with the
+    // baseline's of the same round (neighbours in time, on a machine whose speed drifts).
+    const r = [...all].sort((a, b) => a.rate - b.rate)[all.length >> 1];
+    const base = v.intervalMs > 0 ? baselineOf(v) : undefined;
+    const baseRuns = base && runs.get(base.label)!;
+    const ratios = baseRuns ? all.map((x, i) => x.rate / baseRuns[i].rate).sort((a, b) => a - b) : [];
+    const percent = (x: number) => `${(100 * x).toFixed(0)} %`;
+    const ratio = ratios.length === 0 ? "-" : ratios.length === 1 ? percent(ratios[0]) : `${percent(median(ratios))} (${percent(ratios[0])}–${percent(ratios[ratios.length - 1])})`;
+    // What a checkpoint costs the process: CPU beyond the same job's without checkpoints.
+    const baseCpu = baseRuns && median(baseRuns.map((x) => x.cpuMs));
+    const perCheckpoint = baseCpu !== undefined && r.completed > 0 ? `${((median(all.map((x) => x.cpuMs)) - baseCpu) / r.completed).toFixed(0)} ms` : "-";
+    const range = all.length > 1 ? `${perSecond(all.reduce((m, x) => Math.min(m, x.rate), Infinity))}–${perSecond(all.reduce((m, x) => Math.max(m, x.rate), 0))}` : "-";
+    const over10 = (g: (x: JobRow) => number) => all.map(g).join(", ");
     rows.push([
       String(keys),
       r.label,
       perSecond(r.rate),
+      range,
+      ratio,
       perSecond(r.cpuRate),
       perCheckpoint,
-      `${r.maxGapMs.toFixed(1)} ms`,
-      String(r.gapsOver10),
-      `${r.first.max.toFixed(1)} ms`,
-      String(r.first.over10),
-      `${r.steady.max.toFixed(1)} ms`,
-      String(r.steady.over10),
-      v.intervalMs > 0 ? String(r.steadyInCheckpoint) : "-",
+      `${Math.max(...all.map((x) => x.maxGapMs)).toFixed(1)} ms`,
+      over10((x) => x.gapsOver10),
+      `${Math.max(...all.map((x) => x.first.max)).toFixed(1)} ms`,
+      over10((x) => x.first.over10),
+      `${Math.max(...all.map((x) => x.steady.max)).toFixed(1)} ms`,
+      over10((x) => x.steady.over10),
+      v.intervalMs > 0 ? over10((x) => x.steadyInCheckpoint) : "-",
       String(r.checkpoints),
-      Number.isNaN(r.maxSyncMs) ? "-" : `${r.maxSyncMs} ms`,
-      Number.isNaN(r.maxStepMs) ? "-" : `${r.maxStepMs} ms`,
+      Number.isNaN(r.maxSyncMs) ? "-" : `${Math.max(...all.map((x) => x.maxSyncMs))} ms`,
+      Number.isNaN(r.maxStepMs) ? "-" : `${Math.max(...all.map((x) => x.maxStepMs))} ms`,
       Number.isNaN(r.medianDurationMs) ? "-" : `${r.medianDurationMs} ms`,
       bytes(r.medianBytes),
       bytes(r.medianCheckpointedBytes),
@@ -355,7 +388,7 @@ for (const keys of sizes) {
     // the host) come every few tens of seconds, so a short loop would miss them.
     const loopMs = Math.max(2000, Math.min(longestJobMs, MACHINE_LOOP_MAX_MS));
     const m = machineGaps(loopMs);
-    rows.push([String(keys), `the machine alone: a clock loop, ${(loopMs / 1000).toFixed(0)} s`, "-", "-", "-", `${m.max.toFixed(1)} ms`, String(m.over10), "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"]);
+    rows.push([String(keys), `the machine alone: a clock loop, ${(loopMs / 1000).toFixed(0)} s`, ...dashes(5), `${m.max.toFixed(1)} ms`, String(m.over10), ...dashes(11)]);
   }
   if (values["jobs-only"]) continue;
   for (const [from, r] of [["full checkpoint (decode + load)", restoreMs(keys)], ["incremental base (read + decode + load)", await restoreChainMs(keys, 0)], ["base + 3 changelogs of 1 %", await restoreChainMs(keys, 3)]] as const) {
