@@ -24,7 +24,7 @@
  * time, backend level). `--restore-only` skips the jobs, `--jobs-only` the rest; `--only`
  * runs the jobs whose label its regular expression matches (`--only "^(no checkpoints|heap)"`:
  * the heap jobs and the jobs without checkpoints beside them). `--gap-log FILE` writes every gap over 10 ms
- * there, a line each: job label, phase, when it ended (ms of performance.now(), whose origin
+ * there, a line each: job label, phase, when it ended (ms of performance.now() in the job's process, whose origin
  * is the process's start, near that of V8's `--trace-gc` times), how long it was (ms) and, on
  * Linux, the CPU time the subtask's thread had in it (ms; "-" where it cannot be read), and
  * prints per job how many steady gaps the thread spent on a core and how many off it
