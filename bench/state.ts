@@ -31,7 +31,8 @@
  * (bench/thread_cpu.ts; reading that clock per record costs a system call each).
  *
  * Each job runs in a process of its own (`--in-process`: all in this one, in turn); with
- * `--repeat N` the jobs run N rounds in turn, and a row is the run of median records/s, its
+ * `--repeat N` the jobs run N rounds in turn (every other round in reverse order, against a
+ * machine whose speed drifts), and a row is the run of median records/s, its
  * ratio to the same pattern without checkpoints ("vs no checkpoints") the median of the
  * rounds' ratios, each round's run beside the baseline's of the same round, and its gap
  * counts those of every round.
@@ -326,12 +327,14 @@ const incrementalRows: string[][] = [["keys", "incremental base", "changelog, 1 
 for (const keys of sizes) {
   const variants = variantsOf();
   const chosen = values["restore-only"] ? [] : variants.filter((v) => only.test(v.label));
-  /** Each job's runs, by label, round by round (--repeat: the jobs in turn, each round in the same order). */
+  /** Each job's runs, by label, round by round (--repeat: the jobs in turn, every other round in reverse order). */
   const runs = new Map<string, JobRow[]>(chosen.map((v) => [v.label, []]));
   /** The longest job's wall time, ms: the machine's own clock loop runs as long. */
   let longestJobMs = 0;
   for (let round = 1; round <= repeat; round++) {
-    for (const v of chosen) {
+    // Every other round in reverse order: on a machine whose speed drifts within a round,
+    // the job run last would otherwise always run on the slowest part of it.
+    for (const v of round % 2 === 1 ? chosen : [...chosen].reverse()) {
       const r = await job(keys, v);
       runs.get(v.label)!.push(r);
       longestJobMs = Math.max(longestJobMs, r.ms);
