@@ -87,8 +87,22 @@ export function writeNumberColumnHead(w: CborWriter, form: "i32" | "f64", n: num
   w.head(2, (form === "i32" ? 4 : 8) * n);
 }
 
-/** Writes items `from` … `to` - 1 of a number column, little-endian. */
+/**
+ * Writes items `from` … `to` - 1 of a number column, little-endian. A column a
+ * ColumnBuilder kept as a Float64Array is copied in bulk (f64) or converted by the typed
+ * array itself (i32), not item by item through a DataView: encoding a heap changelog's
+ * columns of a million keys took 35–61 ms of the subtask's steps per checkpoint on Bun.
+ */
 export function writeNumbers(w: CborWriter, form: "i32" | "f64", items: ArrayLike<unknown>, from: number, to: number): void {
+  if (LITTLE_ENDIAN && items instanceof Float64Array) {
+    if (form === "f64") w.raw(new Uint8Array(items.buffer, items.byteOffset + 8 * from, 8 * (to - from)));
+    else {
+      const ints = new Int32Array(to - from);
+      ints.set(items.subarray(from, to));
+      w.raw(new Uint8Array(ints.buffer));
+    }
+    return;
+  }
   const size = form === "i32" ? 4 : 8;
   const view = new DataView(new ArrayBuffer(size * (to - from)));
   if (form === "i32") for (let i = from; i < to; i++) view.setInt32(4 * (i - from), items[i] as number, true);

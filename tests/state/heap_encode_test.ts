@@ -115,7 +115,7 @@ describe("typed columns", () => {
   });
 
   test("columns collected by ColumnBuilder (Float64Array while all are numbers) are written byte for byte as arrays", () => {
-    const columns = [[1, 2, 3], [1, -0, 2.5, NaN, Infinity, 2 ** 40], [7, "a", 8], ["x", "y"], [{ id: 1 }]];
+    const columns = [[1, 2, 3], [1, -0, 2.5, NaN, Infinity, 2 ** 40], [7, "a", 8], ["x", "y"], [{ id: 1 }], [0, -1, 2147483647, -2147483648, 5]];
     const asArrays: TableColumns[] = [{ name: "n", kind: "value", ttl: false, groups: columns.map((c, g) => [g, c, c]) }];
     const built: TableColumns[] = [{ name: "n", kind: "value", ttl: false, groups: columns.map((c, g) => {
       const b = new ColumnBuilder();
