@@ -56,6 +56,7 @@ import { benchArgs } from "./args.ts";
 import { CountingSink } from "./counting_sink.ts";
 import { incremental, restoreChainMs, restoreMs } from "./state_restore.ts";
 import { runAgain } from "./run_again.ts";
+import { JOB_COLUMNS, type JobRow, MACHINE_LOOP_MAX_MS, jobRowCells, machineGaps, machineRowCells, noGaps } from "./state_rows.ts";
 import { threadCpuClock } from "./thread_cpu.ts";
 import { bytes, median, nowMs, perSecond, runtimeName, table } from "./stats.ts";
 
@@ -100,64 +101,6 @@ if (!(Number.isInteger(repeat) && repeat >= 1)) throw new Error(`--repeat is a w
 /** Small key counts run this many records at least, so that several checkpoints happen. */
 const minRecords = Number(values["min-records"]);
 
-/** The longest the machine's own clock loop runs, ms (see machineGaps). */
-const MACHINE_LOOP_MAX_MS = 120_000;
-
-/** Gaps between records in one phase of a job (see `job`). */
-interface Gaps {
-  max: number;
-  over10: number;
-  /** Of those over 10 ms, with --gap-log on Linux: the thread ran ≥ ON_CPU_SHARE of it, or less than OFF_CPU_SHARE. */
-  onCpu: number;
-  offCpu: number;
-}
-
-const noGaps = (): Gaps => ({ max: 0, over10: 0, onCpu: 0, offCpu: 0 });
-
-/**
- * The machine's own gaps: a loop that only reads the clock for `ms`, allocating nothing, so
- * that what it sees is other processes taking the cores (the machine is shared), not weir.
- */
-function machineGaps(ms: number): Gaps {
-  const g = noGaps();
-  const end = nowMs() + ms;
-  let last = nowMs();
-  for (let t = last; t < end; t = nowMs()) {
-    const gap = t - last;
-    if (gap > g.max) g.max = gap;
-    if (gap > 10) g.over10++;
-    last = t;
-  }
-  return g;
-}
-
-interface JobRow {
-  label: string;
-  /** Wall time of the job, ms. */
-  ms: number;
-  rate: number;
-  /** Records per second of the process's CPU time (all its threads, the collector's too): what other processes on the machine change least. */
-  cpuRate: number;
-  /** The process's CPU time for the job, ms. */
-  cpuMs: number;
-  /** Checkpoints completed, the final one at end of input included. */
-  completed: number;
-  maxGapMs: number;
-  gapsOver10: number;
-  /** The first pass over the keys (each key's first record: Map inserts) and the steady state after it. */
-  first: Gaps;
-  steady: Gaps;
-  /** Steady gaps over 10 ms that overlap a checkpoint in flight (from its trigger to its completion). */
-  steadyInCheckpoint: number;
-  checkpoints: number;
-  maxSyncMs: number;
-  /** The longest slice of a checkpoint's async part on the subtask's thread. */
-  maxStepMs: number;
-  medianDurationMs: number;
-  medianBytes: number;
-  medianCheckpointedBytes: number;
-}
-
 let jobs = 0;
 
 /** One row's job: its label, checkpoint interval (0: none), backend, and the share of keys that keep changing after the first pass. */
@@ -187,9 +130,6 @@ function variantsOf(): JobOptions[] {
     { label: `sqlite, 1 % of keys change`, intervalMs, backend: "sqlite" as const, incremental: true, hot: 0.01 },
   ];
 }
-
-/** `n` table cells with nothing in them. */
-const dashes = (n: number): string[] => Array(n).fill("-");
 
 /** The line a child process (--child-job) prints its row on, and its gaps for --gap-log. */
 const CHILD_ROW = "JOB_ROW ";
@@ -321,7 +261,7 @@ if (values["child-job"]) {
   process.exit(0);
 }
 
-const rows: string[][] = [["keys", "variant", "records/s", "of runs", "vs no checkpoints", "per CPU s", "CPU per checkpoint", "longest gap", "gaps > 10 ms", "first pass: longest", "> 10 ms", "steady: longest", "> 10 ms", "in a checkpoint", "checkpoints", "max sync", "longest async step", "median duration", "state size", "checkpointed"]];
+const rows: string[][] = [JOB_COLUMNS];
 const restoreRows: string[][] = [["keys", "from", "bytes", "restore", "first pass after", "next pass"]];
 const incrementalRows: string[][] = [["keys", "incremental base", "changelog, 1 % changed", "changelog, 10 % changed"]];
 for (const keys of sizes) {
@@ -346,52 +286,17 @@ for (const keys of sizes) {
       }
     }
   }
-  /** The runs of the job without checkpoints on the same pattern of keys (hot or not) and backend. */
+  /** The job without checkpoints on the same pattern of keys (hot or not) and backend. */
   const baselineOf = (v: JobOptions) => chosen.find((b) => b.intervalMs === 0 && (b.backend ?? "heap") === (v.backend ?? "heap") && b.hot === v.hot);
   for (const v of chosen) {
-    const all = runs.get(v.label)!;
-    // The run of median records/s stands for the job; the ratio pairs each run with the
-    // baseline's of the same round (neighbours in time, on a machine whose speed drifts).
-    const r = [...all].sort((a, b) => a.rate - b.rate)[all.length >> 1];
     const base = v.intervalMs > 0 ? baselineOf(v) : undefined;
-    const baseRuns = base && runs.get(base.label)!;
-    const ratios = baseRuns ? all.map((x, i) => x.rate / baseRuns[i].rate).sort((a, b) => a - b) : [];
-    const percent = (x: number) => `${(100 * x).toFixed(0)} %`;
-    const ratio = ratios.length === 0 ? "-" : ratios.length === 1 ? percent(ratios[0]) : `${percent(median(ratios))} (${percent(ratios[0])}–${percent(ratios[ratios.length - 1])})`;
-    // What a checkpoint costs the process: CPU beyond the same job's without checkpoints.
-    const baseCpu = baseRuns && median(baseRuns.map((x) => x.cpuMs));
-    const perCheckpoint = baseCpu !== undefined && r.completed > 0 ? `${((median(all.map((x) => x.cpuMs)) - baseCpu) / r.completed).toFixed(0)} ms` : "-";
-    const range = all.length > 1 ? `${perSecond(all.reduce((m, x) => Math.min(m, x.rate), Infinity))}–${perSecond(all.reduce((m, x) => Math.max(m, x.rate), 0))}` : "-";
-    const over10 = (g: (x: JobRow) => number) => all.map(g).join(", ");
-    rows.push([
-      String(keys),
-      r.label,
-      perSecond(r.rate),
-      range,
-      ratio,
-      perSecond(r.cpuRate),
-      perCheckpoint,
-      `${Math.max(...all.map((x) => x.maxGapMs)).toFixed(1)} ms`,
-      over10((x) => x.gapsOver10),
-      `${Math.max(...all.map((x) => x.first.max)).toFixed(1)} ms`,
-      over10((x) => x.first.over10),
-      `${Math.max(...all.map((x) => x.steady.max)).toFixed(1)} ms`,
-      over10((x) => x.steady.over10),
-      v.intervalMs > 0 ? over10((x) => x.steadyInCheckpoint) : "-",
-      String(r.checkpoints),
-      Number.isNaN(r.maxSyncMs) ? "-" : `${Math.max(...all.map((x) => x.maxSyncMs))} ms`,
-      Number.isNaN(r.maxStepMs) ? "-" : `${Math.max(...all.map((x) => x.maxStepMs))} ms`,
-      Number.isNaN(r.medianDurationMs) ? "-" : `${r.medianDurationMs} ms`,
-      bytes(r.medianBytes),
-      bytes(r.medianCheckpointedBytes),
-    ]);
+    rows.push(jobRowCells(keys, runs.get(v.label)!, v.intervalMs > 0, base && runs.get(base.label)!));
   }
   if (!values["restore-only"]) {
     // As long as the longest job: a virtual machine's own stalls (its vCPU descheduled by
     // the host) come every few tens of seconds, so a short loop would miss them.
     const loopMs = Math.max(2000, Math.min(longestJobMs, MACHINE_LOOP_MAX_MS));
-    const m = machineGaps(loopMs);
-    rows.push([String(keys), `the machine alone: a clock loop, ${(loopMs / 1000).toFixed(0)} s`, ...dashes(5), `${m.max.toFixed(1)} ms`, String(m.over10), ...dashes(11)]);
+    rows.push(machineRowCells(keys, loopMs, machineGaps(loopMs)));
   }
   if (values["jobs-only"]) continue;
   for (const [from, r] of [["full checkpoint (decode + load)", restoreMs(keys)], ["incremental base (read + decode + load)", await restoreChainMs(keys, 0)], ["base + 3 changelogs of 1 %", await restoreChainMs(keys, 3)]] as const) {

@@ -5,17 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import process from "node:process";
-import { fileURLToPath } from "node:url";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const onDeno = (globalThis as { Deno?: unknown }).Deno !== undefined;
-
-function runBench(script: string, args: string[]) {
-  const argv = onDeno ? ["run", "-A", "--no-check", script, ...args] : [script, ...args];
-  return spawnSync(process.execPath, argv, { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
-}
+import { runBench } from "./run_bench.ts";
 
 for (const script of ["bench/state.ts", "bench/sqlite_state.ts", "bench/storage.ts"]) {
   test(`${script} --help prints the usage and exits 0`, () => {

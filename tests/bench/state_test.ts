@@ -5,17 +5,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import process from "node:process";
-import { fileURLToPath } from "node:url";
+import { runBench } from "./run_bench.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const onDeno = (globalThis as { Deno?: unknown }).Deno !== undefined;
-
-function runState(args: string[]) {
-  const argv = onDeno ? ["run", "-A", "--no-check", "bench/state.ts", ...args] : ["bench/state.ts", ...args];
-  return spawnSync(process.execPath, argv, { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
-}
+const runState = (args: string[]) => runBench("bench/state.ts", args, 120_000);
 
 test("bench/state.ts --repeat 2 runs every job twice, each in a process of its own, and gives the ratio to the job without checkpoints", () => {
   const r = runState(["--keys", "2000", "--min-records", "20000", "--jobs-only", "--repeat", "2", "--only", "^(no checkpoints|heap full)"]);
