@@ -17,6 +17,7 @@ import { type HeapChainFile, type RestoreTarget, restoreChain, restoreTables } f
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { StateTable, type Versions } from "./heap_table.ts";
 import { SlotList } from "./slot_list.ts";
+import { ColumnPool } from "./column_builder.ts";
 import { type StateOptions, TtlClock, type TtlEntry, checkTtl, snapshotTtlValue } from "./ttl.ts";
 import { copyStateValue, copyStoredValue } from "./heap_value_copy.ts";
 
@@ -53,6 +54,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   #collecting: HeapSnapshot | undefined;
   /** Original (non-canonical) keys, for object keys only. */
   #originalKeys = new Map<unknown, unknown>();
+  /** Per table, a list of dirty slots a changelog visited, cleared, for the next snapshot point. */
+  readonly #spareDirty = new Map<StateTable, SlotList>();
 
   /** Tables whose values are TtlEntry (declared or restored with TTL). */
   #ttlTables = new Set<string>();
@@ -92,6 +95,11 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
         if (this.#collecting !== snap) return;
         this.#collecting = undefined;
         this.#versions.collecting = 0;
+      },
+      columnPool: new ColumnPool(),
+      visitedDirty: (table, list) => {
+        list.clear();
+        if (this.#tables.get(table.name) === table) this.#spareDirty.set(table, list);
       },
     };
     this.range = init.range;
@@ -321,9 +329,18 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const dirty = new Map<StateTable, SlotList>();
     for (const t of this.#tables.values()) {
       if (t.deleted && t.deleted.size > 0) deleted.set(t, t.deleted);
-      dirty.set(t, t.dirty ?? new SlotList());
       t.deleted = new Set();
-      t.dirty = new SlotList();
+      // A base visits every slot: its table keeps its list, emptied. Lists are reused, not
+      // grown again from nothing at every snapshot point (fresh memory is slow).
+      const list = t.dirty ?? new SlotList();
+      if (plan.base) {
+        list.clear();
+        t.dirty = list;
+      } else {
+        dirty.set(t, list);
+        t.dirty = this.#spareDirty.get(t) ?? new SlotList();
+        this.#spareDirty.delete(t);
+      }
     }
     const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables, plan.base ? undefined : { after: plan.changedAfter, deleted, dirty });
     this.#collecting = snap;
@@ -374,6 +391,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   dispose(): void {
     this.#collecting?.release();
     this.#tables.clear();
+    this.#spareDirty.clear();
     this.#kinds.clear();
     this.#originalKeys.clear();
   }

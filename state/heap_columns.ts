@@ -87,6 +87,10 @@ export function writeNumberColumnHead(w: CborWriter, form: "i32" | "f64", n: num
   w.head(2, (form === "i32" ? 4 : 8) * n);
 }
 
+/** Where writeNumbers converts float64 items to int32 (steps run one at a time, on one thread). */
+const INT32_SCRATCH = new Int32Array(16384);
+const INT32_SCRATCH_BYTES = new Uint8Array(INT32_SCRATCH.buffer);
+
 /**
  * Writes items `from` … `to` - 1 of a number column, little-endian. A column a
  * ColumnBuilder kept as a Float64Array is copied in bulk (f64) or converted by the typed
@@ -97,9 +101,12 @@ export function writeNumbers(w: CborWriter, form: "i32" | "f64", items: ArrayLik
   if (LITTLE_ENDIAN && items instanceof Float64Array) {
     if (form === "f64") w.raw(new Uint8Array(items.buffer, items.byteOffset + 8 * from, 8 * (to - from)));
     else {
-      const ints = new Int32Array(to - from);
-      ints.set(items.subarray(from, to));
-      w.raw(new Uint8Array(ints.buffer));
+      // Through one scratch array: a fresh Int32Array per call cost 10 times the conversion.
+      for (let at = from; at < to; at += INT32_SCRATCH.length) {
+        const n = Math.min(INT32_SCRATCH.length, to - at);
+        INT32_SCRATCH.set(items.subarray(at, at + n));
+        w.raw(INT32_SCRATCH_BYTES.subarray(0, 4 * n));
+      }
     }
     return;
   }

@@ -55,7 +55,6 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
         if (!snap.step(budget)) return false;
         const tables = snap.columns();
         deleted = snap.tombstones;
-        snap.release();
         writer = new CborWriter(what, 1 << 16);
         writer.head(5, 3);
         writer.value("base");
@@ -66,6 +65,8 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
       }
       if (!tombstones) {
         if (!encoder.step(budget)) return false;
+        // The columns are written: their buffers may go to the next snapshot.
+        snap.release();
         writer!.value("deleted");
         tombstones = new TombstonesWriter(writer!, deleted);
         return false;

@@ -18,6 +18,10 @@
  * CBOR writer of its own, and neither a copy of a value nor a column of a million entries
  * lives on the heap until a later step encodes it (their collections were most of the
  * pauses of a full checkpoint at a million keys).
+ *
+ * Columns are built by builders of the backend's pool, given back when the snapshot is
+ * released, and a changelog's list of dirty slots goes back to its table once visited:
+ * both grew tens of MiB of fresh buffers per checkpoint at a million changed keys.
  * @module
  */
 import { CborWriter } from "../codec/cbor_writer.ts";
@@ -27,7 +31,7 @@ import { FREE_SLOT, type StateTable, type Versions } from "./heap_table.ts";
 import { keyGroupOf } from "./key_group.ts";
 import type { KeyedTableSnapshot, StateKind } from "./keyed_state.ts";
 import { SlotList } from "./slot_list.ts";
-import { ColumnBuilder } from "./column_builder.ts";
+import type { ColumnBuilder, ColumnPool } from "./column_builder.ts";
 
 /**
  * One table's entries as columns: per key group (ascending), the original keys and the
@@ -42,7 +46,10 @@ export interface TableColumns {
 
 /** A keyed snapshot that can hand over its entries as columns (the heap's). */
 export interface ColumnarSnapshot extends KeyedStateSnapshot {
-  /** The tables as columns; only after step() finished, before release(). */
+  /**
+   * The tables as columns; only after step() finished. They stay valid until release(),
+   * which may hand their buffers to another snapshot: release only once they were read.
+   */
   columns(): TableColumns[];
 }
 
@@ -69,6 +76,10 @@ export interface HeapSnapshotOwner {
   copy(name: string, value: unknown): unknown;
   /** The snapshot finished visiting: the tables stop handing it cells. */
   detach(snapshot: HeapSnapshot): void;
+  /** Where column builders come from and go back to. */
+  readonly columnPool: ColumnPool;
+  /** A changelog visited the slots a table had noted as dirty: the list may be reused. */
+  visitedDirty(table: StateTable, list: SlotList): void;
 }
 
 interface GroupColumns {
@@ -126,6 +137,8 @@ export class HeapSnapshot implements ColumnarSnapshot {
   #failure: unknown;
   #started = false;
   #released = false;
+  /** Every builder taken from the pool, given back at release. */
+  readonly #builders: ColumnBuilder[] = [];
 
   /** Only cells written after this version are taken (a changelog); 0 takes every cell. */
   readonly #changedAfter: number;
@@ -246,6 +259,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
       left = this.#tombstonesOf(p, left);
       if (left < 0) return false;
       p.savedKeys = undefined;
+      if (p.dirty) this.#owner.visitedDirty(t, p.dirty);
       p.dirty = undefined;
       this.#byTable.delete(p.at.table);
       this.#slot = 0;
@@ -329,7 +343,11 @@ export class HeapSnapshot implements ColumnarSnapshot {
     if (this.#encodeFor !== undefined) return this.#encode(p, g, key, value);
     if (live && typeof value === "object" && value !== null) value = this.#owner.copy(p.at.table.name, value);
     let cols = p.groups[g];
-    if (cols === undefined) p.groups[g] = cols = { keys: new ColumnBuilder(), values: new ColumnBuilder() };
+    if (cols === undefined) {
+      const pool = this.#owner.columnPool;
+      p.groups[g] = cols = { keys: pool.take(), values: pool.take() };
+      this.#builders.push(cols.keys, cols.values);
+    }
     cols.keys.push(key);
     cols.values.push(value);
   }
@@ -383,5 +401,8 @@ export class HeapSnapshot implements ColumnarSnapshot {
       p.pairs = [];
       p.dirty = undefined;
     }
+    const pool = this.#owner.columnPool;
+    for (const b of this.#builders) pool.give(b);
+    this.#builders.length = 0;
   }
 }

@@ -88,6 +88,8 @@ export class KeyedStateCapture implements StateCapture {
     if (this.#bytes || this.#fileParts || this.#streamed) return true;
     if (this.#columns) {
       if (!this.#columns.step(budget)) return false;
+      // The columns are written: their buffers may go to the next snapshot.
+      this.#snap.release();
       // The writer's chunks go to storage as parts: joining them would copy the whole state in one step.
       this.#fileParts = this.#writer!.takeParts();
       this.#columns = undefined;
@@ -125,7 +127,6 @@ export class KeyedStateCapture implements StateCapture {
     if (encoded) return this.#fromEncoded(encoded);
     if (isColumnar(this.#snap)) {
       const tables = this.#snap.columns();
-      this.#snap.release();
       const w = (this.#writer = new CborWriter(this.#what, 1 << 20));
       w.head(5, this.#operator ? 2 : 1);
       if (this.#operator) {

@@ -237,6 +237,35 @@ describe("incremental heap checkpoints", () => {
     }
   });
 
+  test("a snapshot's columns are written before their buffers serve the next snapshot: two snapshots in flight restore their own values", async () => {
+    const storage = new MemoryStorage();
+    const b = backend(storage);
+    const sum = b.reducingState<number>("sum", (a, v) => a + v);
+    for (let round = 0; round < 2; round++) {
+      // A first snapshot, finished, fills the backend's pools; the next ones take from them.
+      for (let k = 0; k < 2000; k++) sum.addFor(k, round === 0 ? k : 1);
+      await finish(b.snapshot(1 + round));
+    }
+    // Every key changes: checkpoint 3 collects 2000 entries (a base: the changelog before it was as large).
+    for (let k = 0; k < 2000; k++) sum.addFor(k, 1);
+    const first = b.snapshot(3);
+    // One step visits every key: the entries are in columns, none written yet.
+    assert.equal(first.step(1_000_000), false);
+    for (let k = 0; k < 2000; k++) sum.addFor(k, 1_000_000);
+    // In flight with checkpoint 3: a base, whose columns must not be checkpoint 3's buffers.
+    const h4 = await finish(b.snapshot(4));
+    const h3 = await finish(first);
+    for (const [h, plus] of [[h3, 2], [h4, 1_000_002]] as const) {
+      const r = backend(storage);
+      await r.restore([h]);
+      for (const k of [0, 1, 999, 1999]) {
+        r.setCurrentKey(k);
+        assert.equal(r.valueState<number>("sum").value(), k + plus, `key ${k} restored from ${h.shared.at(-1)!.key}`);
+      }
+      r.dispose();
+    }
+  });
+
   test("a changelog of a newer heap format, or a damaged file, is refused naming it", async () => {
     const storage = new MemoryStorage();
     const b = backend(storage);
