@@ -9,6 +9,7 @@
  */
 import { WeirError } from "../errors.ts";
 import { FORMAT_VERSION, encodeBody, writeHead } from "./cbor.ts";
+import type { ChunkPool } from "./chunk_pool.ts";
 
 /** A chunk grows to this size at most: a writer never copies what it wrote to grow. */
 export const CBOR_CHUNK_BYTES_MAX = 1 << 20;
@@ -43,15 +44,18 @@ export class CborWriter {
   /** Bytes in #chunks. */
   #chunked = 0;
   readonly #what: string;
+  readonly #pool: ChunkPool | undefined;
 
   /**
    * `what` names the data in errors; `capacity` is the first chunk's size in bytes. Without
    * `versionByte` the items start at once: a part of a file that has its version byte
-   * elsewhere (heap snapshot entries encoded as they are collected).
+   * elsewhere (heap snapshot entries encoded as they are collected). With `pool`, every
+   * chunk is one of its chunks (`capacity` aside), except for an item larger than one.
    */
-  constructor(what = "value", capacity = 1 << 16, versionByte = true) {
+  constructor(what = "value", capacity = 1 << 16, versionByte = true, pool?: ChunkPool) {
     this.#what = what;
-    this.#buf = new Uint8Array(Math.max(16, Math.min(capacity, CBOR_CHUNK_BYTES_MAX)));
+    this.#pool = pool;
+    this.#buf = pool ? pool.take() : new Uint8Array(Math.max(16, Math.min(capacity, CBOR_CHUNK_BYTES_MAX)));
     this.#view = new DataView(this.#buf.buffer);
     if (versionByte) this.#buf[0] = FORMAT_VERSION;
     else this.#at = 0;
@@ -69,7 +73,8 @@ export class CborWriter {
       this.#chunks.push(this.#buf.subarray(0, this.#at));
       this.#chunked += this.#at;
     }
-    const next = new Uint8Array(Math.max(n, Math.min(CBOR_CHUNK_BYTES_MAX, Math.max(16, this.#buf.length * 2))));
+    const pool = this.#pool;
+    const next = pool && n <= pool.chunkBytes ? pool.take() : new Uint8Array(Math.max(n, Math.min(CBOR_CHUNK_BYTES_MAX, Math.max(16, this.#buf.length * 2))));
     this.#buf = next;
     this.#view = new DataView(next.buffer);
     this.#at = 0;

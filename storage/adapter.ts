@@ -21,6 +21,13 @@ export interface StorageAdapter {
    * @throws {WeirError} `storage_failed` naming the key, with the producer's error as cause
    */
   putParts?(key: string, parts: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void>;
+  /**
+   * Optional: true when put() and putParts() have written out or copied the bytes they were
+   * given once they resolve, and keep no reference to them (bytes marked by handOver()
+   * aside): the caller may then write over its buffers (heap changelog chunks,
+   * codec/chunk_pool.ts). Without it, a caller gives its buffers up for good.
+   */
+  readonly keepsNoBuffers?: boolean;
   /** Removes key; removing a missing key is not an error. */
   delete(key: string): Promise<void>;
   /** Every key that starts with prefix, sorted. */

@@ -29,6 +29,8 @@ export class FileStorage implements StorageAdapter {
   readonly description: string;
   /** fsync on every put; off only for benchmarks that measure everything else. */
   readonly fsync: boolean;
+  /** Bytes are in the file once a put resolves; none are kept. */
+  readonly keepsNoBuffers = true;
 
   constructor(root: string, options: { fsync?: boolean } = {}) {
     if (typeof root !== "string" || root.length === 0) {

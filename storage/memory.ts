@@ -17,6 +17,8 @@ import { type StorageAdapter, checkKey, handOver, takeHandedOver } from "./adapt
  */
 export class MemoryStorage implements StorageAdapter {
   readonly description = "memory";
+  /** put() keeps a copy (bytes handed over aside), putParts() a joined one. */
+  readonly keepsNoBuffers = true;
   #data = new Map<string, Uint8Array>();
 
   get(key: string): Promise<Uint8Array | undefined> {

@@ -18,6 +18,8 @@ import { WeirError } from "../errors.ts";
  */
 export class SqliteStorage implements StorageAdapter {
   readonly description: string;
+  /** SQLite copies the bytes it binds, before put() resolves. */
+  readonly keepsNoBuffers = true;
   readonly #db: DatabaseSync;
   readonly #get: StatementSync;
   readonly #put: StatementSync;

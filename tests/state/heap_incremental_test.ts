@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { MemoryStorage } from "../../storage/memory.ts";
 import { WeirError } from "../../errors.ts";
 import type { IncrementalKeyedState, KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
+import type { StorageAdapter } from "../../storage/adapter.ts";
+import { CHANGELOG_CHUNKS } from "../../state/heap_incremental.ts";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
 import { keyGroupOf, keyGroupRangeFor } from "../../state/key_group.ts";
 import { decode, encode } from "../../codec/cbor.ts";
@@ -263,6 +265,39 @@ describe("incremental heap checkpoints", () => {
         assert.equal(r.valueState<number>("sum").value(), k + plus, `key ${k} restored from ${h.shared.at(-1)!.key}`);
       }
       r.dispose();
+    }
+  });
+
+  test("a changelog's chunks are written over by later ones only where the storage keeps none of them", async () => {
+    // A storage that keeps the very buffers it is given, and says nothing of it.
+    const keeping = new Map<string, Uint8Array>();
+    const keeps: StorageAdapter = {
+      description: "keeping",
+      get: (k) => Promise.resolve(keeping.get(k)),
+      put: (k, bytes) => Promise.resolve(void keeping.set(k, bytes)),
+      delete: (k) => Promise.resolve(void keeping.delete(k)),
+      list: (prefix) => Promise.resolve([...keeping.keys()].filter((k) => k.startsWith(prefix)).sort()),
+      deletePrefix: () => Promise.resolve(),
+    };
+    for (const storage of [keeps, new MemoryStorage()]) {
+      const b = new HeapKeyedStateBackend({ maxParallelism: 128, range: ALL, incremental: true, storage, uid: "count", subtaskIndex: 0, jobId: "j" });
+      const sum = b.reducingState<number>("sum", (a, v) => a + v);
+      const handles: IncrementalKeyedState[] = [];
+      for (let id = 1; id <= 4; id++) {
+        for (let k = 0; k < 500; k++) sum.addFor(k, id);
+        const kept = CHANGELOG_CHUNKS.size;
+        handles.push(await finish(b.snapshot(id)));
+        if (storage === keeps) assert.ok(CHANGELOG_CHUNKS.size <= kept, "no chunk a storage keeps goes back to the pool");
+        else assert.ok(CHANGELOG_CHUNKS.size > 0, "the chunks of a file stored in memory (copied) go back to the pool");
+      }
+      // Each checkpoint restores its own sums: no later changelog wrote over an earlier file.
+      for (const [i, h] of handles.entries()) {
+        const r = new HeapKeyedStateBackend({ maxParallelism: 128, range: ALL, incremental: true, storage, uid: "count", subtaskIndex: 0, jobId: "j" });
+        await r.restore([h]);
+        r.setCurrentKey(7);
+        assert.equal(r.valueState<number>("sum").value(), ((i + 1) * (i + 2)) / 2, `${storage.description}: checkpoint ${i + 1}`);
+        r.dispose();
+      }
     }
   });
 
