@@ -49,13 +49,14 @@ export class CborWriter {
   /**
    * `what` names the data in errors; `capacity` is the first chunk's size in bytes. Without
    * `versionByte` the items start at once: a part of a file that has its version byte
-   * elsewhere (heap snapshot entries encoded as they are collected). With `pool`, every
-   * chunk is one of its chunks (`capacity` aside), except for an item larger than one.
+   * elsewhere (heap snapshot entries encoded as they are collected). With `pool`, chunks
+   * come from it (sizes rounded up to its own).
    */
   constructor(what = "value", capacity = 1 << 16, versionByte = true, pool?: ChunkPool) {
     this.#what = what;
     this.#pool = pool;
-    this.#buf = pool ? pool.take() : new Uint8Array(Math.max(16, Math.min(capacity, CBOR_CHUNK_BYTES_MAX)));
+    const first = Math.max(16, Math.min(capacity, CBOR_CHUNK_BYTES_MAX));
+    this.#buf = pool ? pool.take(first) : new Uint8Array(first);
     this.#view = new DataView(this.#buf.buffer);
     if (versionByte) this.#buf[0] = FORMAT_VERSION;
     else this.#at = 0;
@@ -73,8 +74,9 @@ export class CborWriter {
       this.#chunks.push(this.#buf.subarray(0, this.#at));
       this.#chunked += this.#at;
     }
-    const pool = this.#pool;
-    const next = pool && n <= pool.chunkBytes ? pool.take() : new Uint8Array(Math.max(n, Math.min(CBOR_CHUNK_BYTES_MAX, Math.max(16, this.#buf.length * 2))));
+    const cap = this.#pool ? Math.min(CBOR_CHUNK_BYTES_MAX, this.#pool.maxChunkBytes) : CBOR_CHUNK_BYTES_MAX;
+    const size = Math.max(n, Math.min(cap, Math.max(16, this.#buf.length * 2)));
+    const next = this.#pool ? this.#pool.take(size) : new Uint8Array(size);
     this.#buf = next;
     this.#view = new DataView(next.buffer);
     this.#at = 0;

@@ -1,67 +1,90 @@
 /**
- * Chunks of CBOR writers (cbor_writer.ts) kept for the next file once a storage has
- * written them out: a heap changelog of a million keys is about 8 MiB of 1 MiB chunks per
- * checkpoint, and on the benchmark VM fresh memory costs about 2 ms per MiB (page faults;
- * 8 MiB took 13-20 ms on Bun, where a chunk reused is written at memory speed).
- * Only the pool's own chunks come back, each whole, once.
+ * Chunks of CBOR writers (cbor_writer.ts) kept for the next checkpoint once a storage has
+ * written them out: a heap snapshot of a million keys is 8-10 MiB of chunks per checkpoint,
+ * and fresh memory costs about 2 ms per MiB on the benchmark VM (page faults: 8 MiB took
+ * 13-20 ms on Bun, whose allocator hands freed memory back to the system at once, and
+ * chunk allocation was the largest part of a full snapshot's steps on Deno too), where a
+ * chunk reused is written at memory speed. Chunks come in sizes of powers of two; only
+ * the pool's own chunks come back, each whole, once.
  * @module
  */
 
+/** The smallest chunk the pool hands out, bytes. */
+const MIN_CHUNK_BYTES = 4096;
+
 /**
- * Equal chunks, taken by writers and given back after their bytes were stored.
+ * Chunks by size, taken by writers and given back after their bytes were stored.
  *
  * @example
  * ```ts
  * import { ChunkPool } from "./chunk_pool.ts";
- * const pool = new ChunkPool(1024);
- * const c = pool.take();
+ * const pool = new ChunkPool();
+ * const c = pool.take(5000);
+ * console.assert(c.length === 8192);
  * pool.give([c.subarray(0, 10)]);
- * console.assert(pool.take() === c || pool.take().length === 1024);
+ * console.assert(pool.take(8000) === c);
  * ```
  */
 export class ChunkPool {
-  /** Bytes of every chunk. */
-  readonly chunkBytes: number;
-  readonly #maxChunks: number;
-  readonly #free: Uint8Array[] = [];
+  /** The largest chunk size, bytes: a larger request gets a buffer of its own, never kept. */
+  readonly maxChunkBytes: number;
+  readonly #maxBytes: number;
+  /** Free chunks by size. */
+  readonly #free = new Map<number, Uint8Array[]>();
   /** The buffers of chunks this pool made, out or in: nothing else is taken back. */
   readonly #made = new WeakMap<ArrayBufferLike, Uint8Array>();
   readonly #kept = new WeakSet<ArrayBufferLike>();
+  #bytes = 0;
 
-  /** `chunkBytes`: the size of a chunk; `maxBytes`: how many bytes of chunks are kept at most (default 32 MiB). */
-  constructor(chunkBytes: number, maxBytes = 32 << 20) {
-    this.chunkBytes = chunkBytes;
-    this.#maxChunks = Math.floor(maxBytes / chunkBytes);
+  /** `maxChunkBytes` (a power of two, default 1 MiB); `maxBytes`: bytes of chunks kept at most (default 32 MiB). */
+  constructor(maxChunkBytes = 1 << 20, maxBytes = 32 << 20) {
+    this.maxChunkBytes = maxChunkBytes;
+    this.#maxBytes = maxBytes;
   }
 
-  /** Chunks kept now. */
-  get size(): number {
-    return this.#free.length;
+  /** Bytes of the chunks kept now. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
-  /** A chunk of `chunkBytes`, kept or new; its bytes are whatever was written there before. */
-  take(): Uint8Array {
-    const c = this.#free.pop();
+  /**
+   * A chunk of at least `bytes` (the next power of two, 4 KiB or more), kept or new; its
+   * bytes are whatever was written there before. Over maxChunkBytes: a buffer of its own.
+   */
+  take(bytes: number): Uint8Array {
+    if (bytes > this.maxChunkBytes) return new Uint8Array(bytes);
+    let size = MIN_CHUNK_BYTES;
+    while (size < bytes) size *= 2;
+    const c = this.#free.get(size)?.pop();
     if (c !== undefined) {
       this.#kept.delete(c.buffer);
+      this.#bytes -= size;
       return c;
     }
-    const fresh = new Uint8Array(this.chunkBytes);
+    const fresh = new Uint8Array(size);
     this.#made.set(fresh.buffer, fresh);
     return fresh;
   }
 
   /**
    * Takes back the chunks under `parts` (views of them, as a writer's takeParts() gives);
-   * parts of other buffers are left alone. The caller and everything it gave the parts to
-   * are done with them: the next take() hands them out to be written over.
+   * parts of other buffers, or of a chunk transferred away, are left alone. The caller and
+   * everything it gave the parts to are done with them: a later take() hands them out to
+   * be written over.
    */
   give(parts: Iterable<Uint8Array>): void {
     for (const p of parts) {
       const chunk = this.#made.get(p.buffer);
-      if (chunk === undefined || this.#kept.has(chunk.buffer) || this.#free.length >= this.#maxChunks) continue;
+      if (chunk === undefined || this.#kept.has(chunk.buffer) || chunk.length === 0) continue;
+      if (this.#bytes + chunk.length > this.#maxBytes) continue;
       this.#kept.add(chunk.buffer);
-      this.#free.push(chunk);
+      this.#bytes += chunk.length;
+      let list = this.#free.get(chunk.length);
+      if (list === undefined) this.#free.set(chunk.length, (list = []));
+      list.push(chunk);
     }
   }
 }
+
+/** The chunks of this process's checkpoint files (heap snapshots and changelogs). */
+export const checkpointChunks: ChunkPool = new ChunkPool();

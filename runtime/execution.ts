@@ -262,6 +262,9 @@ export class Execution implements SubtaskHost, CheckpointTarget {
     const key = joinKey(dir, `${vertexId}-${subtaskIndex}`);
     return putInParts(storage, key, parts).then(() => key);
   }
+  keepsNoBuffers(checkpointId: number): boolean {
+    return this.#owner.coordinator.locate(checkpointId).storage.keepsNoBuffers === true;
+  }
   acknowledge(ack: SubtaskAck): void {
     if (this.#running) this.#owner.coordinator.acknowledge(ack);
   }

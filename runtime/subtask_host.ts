@@ -61,6 +61,12 @@ export interface SubtaskHost {
    * as they are taken, read from a state backend); resolves to its storage key.
    */
   writeState(vertexId: string, subtaskIndex: number, checkpointId: number, parts: Iterable<Uint8Array>): Promise<string>;
+  /**
+   * Optional: true when writeState() of that checkpoint has stored or copied the parts once
+   * it resolves and keeps none of them (its storage's `keepsNoBuffers`), so that the
+   * subtask may write over them (codec/chunk_pool.ts). Without it, parts are given up.
+   */
+  keepsNoBuffers?(checkpointId: number): boolean;
   acknowledge(ack: SubtaskAck): void;
   decline(checkpointId: number, reason: CheckpointFailureReason, message: string): void;
   failed(subtaskName: string, error: unknown): void;

@@ -6,17 +6,14 @@
  * whole state at once, so a base of a million keys does not stop the subtask.
  * @module
  */
-import { CBOR_CHUNK_BYTES_MAX, CborWriter } from "../codec/cbor_writer.ts";
-import { ChunkPool } from "../codec/chunk_pool.ts";
+import { CborWriter } from "../codec/cbor_writer.ts";
+import { checkpointChunks } from "../codec/chunk_pool.ts";
 import { ChecksumInSlices } from "../checkpoint/checksum.ts";
 import { WeirError } from "../errors.ts";
 import type { IncrementalKeyedState, KeyedStateSnapshot } from "./backend.ts";
 import { ColumnsEncoder } from "./heap_encode.ts";
 import type { ChangelogPlan, HeapChangelog } from "./heap_changelog.ts";
 import type { HeapSnapshot } from "./heap_snapshot.ts";
-
-/** The chunks of this process's changelog files, written over by later ones once stored. */
-export const CHANGELOG_CHUNKS = new ChunkPool(CBOR_CHUNK_BYTES_MAX);
 
 /** Bytes checksummed per unit of a step's budget (entries): 4096 entries, 1 MiB. */
 const CHECKSUM_BYTES_PER_ENTRY = 256;
@@ -59,7 +56,7 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
         if (!snap.step(budget)) return false;
         const tables = snap.columns();
         deleted = snap.tombstones;
-        writer = new CborWriter(what, 1 << 16, true, CHANGELOG_CHUNKS);
+        writer = new CborWriter(what, 1 << 16, true, checkpointChunks);
         writer.head(5, 3);
         writer.value("base");
         writer.value(plan.base);
@@ -86,7 +83,7 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
         return false;
       }
       if (!checksum.step(budget * CHECKSUM_BYTES_PER_ENTRY)) return false;
-      writing = log.finish(checkpointId, plan, snap.version + 0.5, parts!, checksum.value, CHANGELOG_CHUNKS).then((h) => {
+      writing = log.finish(checkpointId, plan, snap.version + 0.5, parts!, checksum.value, checkpointChunks).then((h) => {
         handle = h;
         return true;
       });

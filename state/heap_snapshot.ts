@@ -21,10 +21,13 @@
  *
  * Columns are built by builders of the backend's pool, given back when the snapshot is
  * released, and a changelog's list of dirty slots goes back to its table once visited:
- * both grew tens of MiB of fresh buffers per checkpoint at a million changed keys.
+ * both grew tens of MiB of fresh buffers per checkpoint at a million changed keys. Pairs
+ * are encoded into chunks of the process's pool (codec/chunk_pool.ts), which the subtask
+ * gives back once its state file is stored (runtime/snapshot_writer.ts).
  * @module
  */
 import { CborWriter } from "../codec/cbor_writer.ts";
+import { checkpointChunks } from "../codec/chunk_pool.ts";
 import { WeirError, assert } from "../errors.ts";
 import type { EncodedGroup, EncodedTable, KeyedStateHandle, KeyedStateSnapshot } from "./backend.ts";
 import { FREE_SLOT, type StateTable, type Versions } from "./heap_table.ts";
@@ -356,7 +359,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
   #encode(p: TableProgress, g: number, key: unknown, value: unknown): void {
     let out = p.pairs[g];
     // Small first chunks: a key group holds 1/128 of the keys or less.
-    if (out === undefined) p.pairs[g] = out = { w: new CborWriter(this.#encodeFor, 4096, false), entries: 0 };
+    if (out === undefined) p.pairs[g] = out = { w: new CborWriter(this.#encodeFor, 4096, false, checkpointChunks), entries: 0 };
     try {
       out.w.pair(key, value);
     } catch (e) {

@@ -6,27 +6,39 @@ import { CborWriter } from "../../codec/cbor_writer.ts";
 import { decode } from "../../codec/cbor.ts";
 
 describe("ChunkPool", () => {
-  test("takes back its own chunks, whole and once, from views of them; other buffers are left alone", () => {
-    const pool = new ChunkPool(64);
-    const a = pool.take();
-    assert.equal(a.length, 64);
-    pool.give([a.subarray(0, 5), a.subarray(5, 9), new Uint8Array(64), new Uint8Array(a.buffer.slice(0))]);
-    assert.equal(pool.size, 1);
-    const again = pool.take();
-    assert.equal(again, a);
-    assert.equal(again.length, 64);
-    assert.equal(pool.size, 0);
+  test("hands out chunks of powers of two from 4 KiB; takes back its own, whole and once, from views of them; leaves other buffers alone", () => {
+    const pool = new ChunkPool();
+    const a = pool.take(5000);
+    assert.equal(a.length, 8192);
+    assert.equal(pool.take(1).length, 4096);
+    pool.give([a.subarray(0, 5), a.subarray(5, 9), new Uint8Array(8192), new Uint8Array(a.buffer.slice(0))]);
+    assert.equal(pool.bytes, 8192);
+    assert.equal(pool.take(4096).length, 4096, "another size: a new chunk");
+    assert.equal(pool.take(8192), a);
+    assert.equal(pool.bytes, 0);
+    assert.notEqual(pool.take(8192), a);
   });
 
-  test("keeps at most maxBytes of chunks", () => {
-    const pool = new ChunkPool(64, 128);
-    const chunks = [pool.take(), pool.take(), pool.take()];
-    pool.give(chunks);
-    assert.equal(pool.size, 2);
+  test("a request over the largest chunk gets a buffer of its own, never kept", () => {
+    const pool = new ChunkPool(8192);
+    const big = pool.take(10_000);
+    assert.equal(big.length, 10_000);
+    pool.give([big]);
+    assert.equal(pool.bytes, 0);
+  });
+
+  test("keeps at most maxBytes of chunks, and none transferred away", () => {
+    const pool = new ChunkPool(1 << 20, 10_000);
+    pool.give([pool.take(4096), pool.take(4096), pool.take(4096)]);
+    assert.equal(pool.bytes, 8192);
+    const c = pool.take(16384);
+    structuredClone(c.buffer, { transfer: [c.buffer] });
+    pool.give([c]);
+    assert.equal(pool.bytes, 8192);
   });
 
   test("a writer with a pool writes into its chunks, and what it wrote reads back after they were written over", () => {
-    const pool = new ChunkPool(32);
+    const pool = new ChunkPool(8192);
     const joined = (parts: Uint8Array[]) => {
       const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
       let at = 0;
@@ -37,20 +49,20 @@ describe("ChunkPool", () => {
       return out;
     };
     const first = new CborWriter("first", 16, true, pool);
-    first.head(4, 20);
-    for (let i = 0; i < 20; i++) first.value(`item ${i}`);
+    first.head(4, 2000);
+    for (let i = 0; i < 2000; i++) first.value(`item ${i}`);
     const parts = first.takeParts();
-    assert.ok(parts.length > 1 && parts.every((p) => p.buffer.byteLength === 32), `parts of ${parts.map((p) => p.buffer.byteLength)} bytes`);
-    assert.deepEqual(decode(joined(parts)), Array.from({ length: 20 }, (_, i) => `item ${i}`));
+    assert.ok(parts.length > 1 && parts.every((p) => p.buffer.byteLength >= 4096 && p.buffer.byteLength <= 8192), `parts of ${parts.map((p) => p.buffer.byteLength)} bytes`);
+    assert.deepEqual(decode(joined(parts)), Array.from({ length: 2000 }, (_, i) => `item ${i}`));
     pool.give(parts);
     const second = new CborWriter("second", 16, true, pool);
-    second.head(4, 21);
-    for (let i = 0; i < 20; i++) second.value(i * 1000);
+    second.head(4, 2001);
+    for (let i = 0; i < 2000; i++) second.value(i * 1000);
     // Larger than a chunk: a buffer of its own.
-    second.value("x".repeat(100));
+    second.value("x".repeat(10_000));
     const out = second.takeParts();
     assert.ok(out.some((p) => parts.some((q) => q.buffer === p.buffer)), "a chunk of the first writer was written over");
-    assert.ok(out.some((p) => p.buffer.byteLength > 32), "the long string's own buffer");
-    assert.deepEqual(decode(joined(out)), [...Array.from({ length: 20 }, (_, i) => i * 1000), "x".repeat(100)]);
+    assert.ok(out.some((p) => p.buffer.byteLength > 8192), "the long string's own buffer");
+    assert.deepEqual(decode(joined(out)), [...Array.from({ length: 2000 }, (_, i) => i * 1000), "x".repeat(10_000)]);
   });
 });

@@ -9,7 +9,7 @@ import { MemoryStorage } from "../../storage/memory.ts";
 import { WeirError } from "../../errors.ts";
 import type { IncrementalKeyedState, KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
 import type { StorageAdapter } from "../../storage/adapter.ts";
-import { CHANGELOG_CHUNKS } from "../../state/heap_incremental.ts";
+import { checkpointChunks } from "../../codec/chunk_pool.ts";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
 import { keyGroupOf, keyGroupRangeFor } from "../../state/key_group.ts";
 import { decode, encode } from "../../codec/cbor.ts";
@@ -285,10 +285,10 @@ describe("incremental heap checkpoints", () => {
       const handles: IncrementalKeyedState[] = [];
       for (let id = 1; id <= 4; id++) {
         for (let k = 0; k < 500; k++) sum.addFor(k, id);
-        const kept = CHANGELOG_CHUNKS.size;
+        const kept = checkpointChunks.bytes;
         handles.push(await finish(b.snapshot(id)));
-        if (storage === keeps) assert.ok(CHANGELOG_CHUNKS.size <= kept, "no chunk a storage keeps goes back to the pool");
-        else assert.ok(CHANGELOG_CHUNKS.size > 0, "the chunks of a file stored in memory (copied) go back to the pool");
+        if (storage === keeps) assert.ok(checkpointChunks.bytes <= kept, "no chunk a storage keeps goes back to the pool");
+        else assert.ok(checkpointChunks.bytes > 0, "the chunks of a file stored in memory (copied) go back to the pool");
       }
       // Each checkpoint restores its own sums: no later changelog wrote over an earlier file.
       for (const [i, h] of handles.entries()) {
