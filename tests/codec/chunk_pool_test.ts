@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { ChunkPool } from "../../codec/chunk_pool.ts";
 import { CborWriter } from "../../codec/cbor_writer.ts";
 import { decode } from "../../codec/cbor.ts";
+import { joinParts } from "../../storage/adapter.ts";
 
 describe("ChunkPool", () => {
   test("hands out chunks of powers of two from 4 KiB; takes back its own, whole and once, from views of them; leaves other buffers alone", () => {
@@ -39,21 +40,12 @@ describe("ChunkPool", () => {
 
   test("a writer with a pool writes into its chunks, and what it wrote reads back after they were written over", () => {
     const pool = new ChunkPool(8192);
-    const joined = (parts: Uint8Array[]) => {
-      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-      let at = 0;
-      for (const p of parts) {
-        out.set(p, at);
-        at += p.length;
-      }
-      return out;
-    };
     const first = new CborWriter("first", 16, true, pool);
     first.head(4, 2000);
     for (let i = 0; i < 2000; i++) first.value(`item ${i}`);
     const parts = first.takeParts();
     assert.ok(parts.length > 1 && parts.every((p) => p.buffer.byteLength >= 4096 && p.buffer.byteLength <= 8192), `parts of ${parts.map((p) => p.buffer.byteLength)} bytes`);
-    assert.deepEqual(decode(joined(parts)), Array.from({ length: 2000 }, (_, i) => `item ${i}`));
+    assert.deepEqual(decode(joinParts(parts)), Array.from({ length: 2000 }, (_, i) => `item ${i}`));
     pool.give(parts);
     const second = new CborWriter("second", 16, true, pool);
     second.head(4, 2001);
@@ -63,6 +55,6 @@ describe("ChunkPool", () => {
     const out = second.takeParts();
     assert.ok(out.some((p) => parts.some((q) => q.buffer === p.buffer)), "a chunk of the first writer was written over");
     assert.ok(out.some((p) => p.buffer.byteLength > 8192), "the long string's own buffer");
-    assert.deepEqual(decode(joined(out)), [...Array.from({ length: 2000 }, (_, i) => i * 1000), "x".repeat(10_000)]);
+    assert.deepEqual(decode(joinParts(out)), [...Array.from({ length: 2000 }, (_, i) => i * 1000), "x".repeat(10_000)]);
   });
 });

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { CollectSink, MemoryStorage, SequenceSource, type StorageAdapter, StreamEnvironment } from "../../mod.ts";
 import { VirtualWorld } from "../virtual_world.ts";
 import { loadCheckpoint } from "../../checkpoint/restore.ts";
+import { joinParts } from "../../storage/adapter.ts";
 
 type Count = [key: number, count: number];
 
@@ -20,18 +21,9 @@ type Count = [key: number, count: number];
  */
 function keepingStorage(): StorageAdapter {
   const files = new Map<string, Uint8Array[]>();
-  const join = (parts: Uint8Array[]) => {
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  };
   return {
     description: "keeping",
-    get: (k) => Promise.resolve(files.has(k) ? join(files.get(k)!) : undefined),
+    get: (k) => Promise.resolve(files.has(k) ? joinParts(files.get(k)!) : undefined),
     put: (k, bytes) => Promise.resolve(void files.set(k, [bytes])),
     putParts: async (k, parts) => {
       const kept: Uint8Array[] = [];
