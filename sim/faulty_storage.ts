@@ -94,6 +94,11 @@ const METADATA_SUFFIX = "/_metadata";
  */
 export class FaultyStorage implements StorageAdapter {
   readonly description = "sim-memory";
+  /**
+   * Every put keeps a copy of its bytes, so that runs reuse the chunks of stored checkpoint
+   * files (codec/chunk_pool.ts) under the faults too.
+   */
+  readonly keepsNoBuffers = true;
   readonly inner = new MemoryStorage();
   readonly #scheduler: SimScheduler;
   readonly #prng: SimPrng;
@@ -195,7 +200,7 @@ export class FaultyStorage implements StorageAdapter {
   }
 
   put(key: string, bytes: Uint8Array): Promise<void> {
-    if (!isCheckpointKey(key)) return this.#putNow(key, bytes);
+    if (!isCheckpointKey(key)) return this.#putNow(key, bytes.slice());
     const copy = bytes.slice();
     const c = this.#config;
     const on = this.#hooks.faultsOn();

@@ -74,6 +74,10 @@ export class ProcessStorage implements StorageAdapter {
     this.description = inner.description;
   }
 
+  get keepsNoBuffers(): boolean | undefined {
+    return this.#inner.keepsNoBuffers;
+  }
+
   kill(): void {
     this.#dead = true;
   }
@@ -115,6 +119,10 @@ export class PrefixStorage implements StorageAdapter {
     this.#inner = inner;
     this.#base = base.endsWith("/") ? base : `${base}/`;
     this.description = `${inner.description}/${this.#base.slice(0, -1)}`;
+  }
+
+  get keepsNoBuffers(): boolean | undefined {
+    return this.#inner.keepsNoBuffers;
   }
 
   get(key: string): Promise<Uint8Array | undefined> {
