@@ -10,6 +10,7 @@ import { routeChannelState } from "../checkpoint/channel_state_restore.ts";
 import { type LoadedCheckpoint, stateForSubtask } from "../checkpoint/restore.ts";
 import type { JobGraph } from "../dataflow/job_graph.ts";
 import { type StorageAdapter, putInParts } from "../storage/adapter.ts";
+import { checkpointChunks } from "../codec/chunk_pool.ts";
 import type { RemoteHost } from "./remote/gateway.ts";
 import { RemoteHosts } from "./remote/remote_hosts.ts";
 import type { StateTarget } from "./remote/messages.ts";
@@ -260,10 +261,8 @@ export class Execution implements SubtaskHost, CheckpointTarget {
   writeState(vertexId: string, subtaskIndex: number, checkpointId: number, parts: Iterable<Uint8Array>): Promise<string> {
     const { storage, dir } = this.#owner.coordinator.locate(checkpointId);
     const key = joinKey(dir, `${vertexId}-${subtaskIndex}`);
-    return putInParts(storage, key, parts).then(() => key);
-  }
-  keepsNoBuffers(checkpointId: number): boolean {
-    return this.#owner.coordinator.locate(checkpointId).storage.keepsNoBuffers === true;
+    // A heap snapshot's chunks serve the next checkpoint once stored (codec/chunk_pool.ts).
+    return putInParts(storage, key, parts, checkpointChunks).then(() => key);
   }
   acknowledge(ack: SubtaskAck): void {
     if (this.#running) this.#owner.coordinator.acknowledge(ack);

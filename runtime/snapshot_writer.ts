@@ -7,7 +7,6 @@
  */
 import type { ChannelPeer, PendingSnapshot, SubtaskStateFile } from "../checkpoint/pending_snapshot.ts";
 import { ChecksumInSlices, ChecksumOfParts } from "../checkpoint/checksum.ts";
-import { checkpointChunks } from "../codec/chunk_pool.ts";
 import { WeirError } from "../errors.ts";
 import type { SnapshotWork } from "./snapshot_work.ts";
 import type { SubtaskHost } from "./subtask_host.ts";
@@ -114,16 +113,7 @@ export class SnapshotWriter {
   #write(snap: PendingSnapshot, parts: Iterable<Uint8Array>, size: number, stateChecksum: () => string): void {
     const id = snap.barrier.checkpointId;
     const meta = this.#actor.fileMeta;
-    const write = () => {
-      // Asked as the write starts, while the checkpoint (and a savepoint's storage) is known.
-      const reusable = Array.isArray(parts) && this.#host.keepsNoBuffers?.(id) === true;
-      return this.#host.writeState(meta.vertexId, meta.subtaskIndex, id, parts).then((key) => {
-        // The file is stored and nothing here reads its parts again: the pool's chunks among
-        // them (a heap snapshot's) serve the next checkpoint.
-        if (reusable) checkpointChunks.give(parts as Uint8Array[]);
-        return key;
-      });
-    };
+    const write = () => this.#host.writeState(meta.vertexId, meta.subtaskIndex, id, parts);
     // A sink's pre-commit must be durable before the checkpoint can be acknowledged.
     (snap.preCommitted ? snap.preCommitted.then(write) : write()).finally(() => snap.releaseStreaming()).then(
       (stateKey) => {

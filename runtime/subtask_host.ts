@@ -58,15 +58,11 @@ export interface SubtaskHost {
   /**
    * Writes a subtask's checkpoint file, given as parts whose concatenation it is (storage's
    * putInParts(): a large state is not joined into one buffer; the parts may be produced
-   * as they are taken, read from a state backend); resolves to its storage key.
+   * as they are taken, read from a state backend); resolves to its storage key. The parts
+   * are the host's from then on: the subtask neither reads nor changes them again, and the
+   * host may reuse them once stored (putInParts() with codec/chunk_pool.ts).
    */
   writeState(vertexId: string, subtaskIndex: number, checkpointId: number, parts: Iterable<Uint8Array>): Promise<string>;
-  /**
-   * Optional: true when writeState() of that checkpoint has stored or copied the parts once
-   * it resolves and keeps none of them (its storage's `keepsNoBuffers`), so that the
-   * subtask may write over them (codec/chunk_pool.ts). Without it, parts are given up.
-   */
-  keepsNoBuffers?(checkpointId: number): boolean;
   acknowledge(ack: SubtaskAck): void;
   decline(checkpointId: number, reason: CheckpointFailureReason, message: string): void;
   failed(subtaskName: string, error: unknown): void;

@@ -18,8 +18,7 @@
 import { decode } from "../codec/cbor.ts";
 import { checksumOf } from "../checkpoint/checksum.ts";
 import { assert, WeirError } from "../errors.ts";
-import { type StorageAdapter, putInParts } from "../storage/adapter.ts";
-import type { ChunkPool } from "../codec/chunk_pool.ts";
+import { type BufferReuse, type StorageAdapter, putInParts } from "../storage/adapter.ts";
 import type { IncrementalKeyedState, SharedStateRef } from "./backend.ts";
 import type { KeyGroupRange } from "./key_group.ts";
 import type { KeyedTableSnapshot } from "./keyed_state.ts";
@@ -87,17 +86,16 @@ export class HeapChangelog {
   /**
    * Writes the snapshot's file (as parts, with their checksum) and returns the handle of the chain it ends: the chain the
    * plan extended (taken when it began), so that snapshots finishing out of order never
-   * put a newer checkpoint's file into an older one's chain. The parts go back to `chunks`
-   * once written, when the storage keeps none of them (`keepsNoBuffers`).
+   * put a newer checkpoint's file into an older one's chain. The parts go to `reuse` once
+   * stored (putInParts()).
    * @throws {WeirError} `storage_failed` style errors of the storage (the checkpoint declines)
    */
-  async finish(checkpointId: number, plan: ChangelogPlan, visitedVersion: number, parts: Uint8Array[], checksum: string, chunks?: ChunkPool): Promise<IncrementalKeyedState> {
+  async finish(checkpointId: number, plan: ChangelogPlan, visitedVersion: number, parts: Uint8Array[], checksum: string, reuse?: BufferReuse): Promise<IncrementalKeyedState> {
     const key = `${this.#prefix}/${checkpointId}-${plan.base ? "base" : "changelog"}`;
     let size = 0;
     for (const p of parts) size += p.length;
     try {
-      await putInParts(this.#storage, key, parts);
-      if (chunks && this.#storage.keepsNoBuffers === true) chunks.give(parts);
+      await putInParts(this.#storage, key, parts, reuse);
     } finally {
       this.#settle(plan);
     }

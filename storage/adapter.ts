@@ -71,9 +71,16 @@ export function checkKey(key: string): void {
   }
 }
 
+/** Where a caller's buffers go once stored, to be written over (codec/chunk_pool.ts ChunkPool). */
+export interface BufferReuse {
+  give(parts: Iterable<Uint8Array>): void;
+}
+
 /**
  * Stores the concatenation of `parts` under key: through the adapter's own putParts() when
- * it has one (memory bounded by a part), otherwise joined into one buffer for put().
+ * it has one (memory bounded by a part), otherwise joined into one buffer for put(). With
+ * `reuse`, an array of parts goes to it once stored, when the storage keeps none of the
+ * buffers it is given (`keepsNoBuffers`): the caller gives the parts up by passing it.
  *
  * @example
  * ```ts
@@ -89,15 +96,19 @@ export async function putInParts(
   storage: StorageAdapter,
   key: string,
   parts: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+  reuse?: BufferReuse,
 ): Promise<void> {
-  if (storage.putParts) return storage.putParts(key, parts);
-  const all: Uint8Array[] = [];
-  let size = 0;
-  for await (const p of parts) {
-    all.push(p);
-    size += p.length;
+  if (storage.putParts) await storage.putParts(key, parts);
+  else {
+    const all: Uint8Array[] = [];
+    let size = 0;
+    for await (const p of parts) {
+      all.push(p);
+      size += p.length;
+    }
+    await storage.put(key, joinParts(all, size));
   }
-  await storage.put(key, joinParts(all, size));
+  if (reuse && storage.keepsNoBuffers === true && Array.isArray(parts)) reuse.give(parts);
 }
 
 /** The parts in one buffer (the fallback for adapters that take a file whole). */

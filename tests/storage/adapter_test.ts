@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { handOver, ownBytes } from "../../storage/adapter.ts";
+import { type StorageAdapter, handOver, ownBytes, putInParts } from "../../storage/adapter.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
 
 describe("ownBytes()", () => {
@@ -41,5 +41,29 @@ describe("handOver()", () => {
     await s.put("a/again", handed);
     handed[1] = 8;
     assert.equal((await s.get("a/again"))![1], 5);
+  });
+});
+
+describe("putInParts() with a reuse", () => {
+  test("hands an array of parts over once stored, only where the storage keeps none of its buffers", async () => {
+    const given: Uint8Array[][] = [];
+    const reuse = { give: (parts: Iterable<Uint8Array>) => void given.push([...parts]) };
+    const parts = [Uint8Array.of(1), Uint8Array.of(2, 3)];
+    await putInParts(new MemoryStorage(), "a/b", parts, reuse);
+    assert.deepEqual(given, [parts]);
+    const keeping: StorageAdapter = Object.assign(new MemoryStorage(), { keepsNoBuffers: false });
+    await putInParts(keeping, "a/b", parts, reuse);
+    // A generator's parts are gone once read: nothing to hand over.
+    await putInParts(new MemoryStorage(), "a/c", (function* () {
+      yield Uint8Array.of(4);
+    })(), reuse);
+    assert.equal(given.length, 1);
+  });
+
+  test("a failed write hands nothing over", async () => {
+    const given: unknown[] = [];
+    const failing = Object.assign(new MemoryStorage(), { putParts: () => Promise.reject(new Error("disk full")) });
+    await assert.rejects(putInParts(failing, "a/b", [Uint8Array.of(1)], { give: (p) => void given.push(p) }), /disk full/);
+    assert.equal(given.length, 0);
   });
 });
