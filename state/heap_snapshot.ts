@@ -19,22 +19,20 @@
  * lives on the heap until a later step encodes it (their collections were most of the
  * pauses of a full checkpoint at a million keys).
  *
- * Columns are built by builders of the backend's pool, given back when the snapshot is
- * released, and a changelog's list of dirty slots goes back to its table once visited:
- * both grew tens of MiB of fresh buffers per checkpoint at a million changed keys. Pairs
- * are encoded into chunks of the process's pool (codec/chunk_pool.ts), which the subtask
- * gives back once its state file is stored (runtime/snapshot_writer.ts).
+ * What a table collected is kept by key group in heap_snapshot_groups.ts, in buffers that
+ * serve the next snapshot (column builders of the backend's pool, chunks of the process's),
+ * and a changelog's list of dirty slots goes back to its table once visited: fresh buffers
+ * were tens of MiB per checkpoint at a million changed keys.
  * @module
  */
-import { CborWriter } from "../codec/cbor_writer.ts";
-import { checkpointChunks } from "../codec/chunk_pool.ts";
 import { WeirError, assert } from "../errors.ts";
-import type { EncodedGroup, EncodedTable, KeyedStateHandle, KeyedStateSnapshot } from "./backend.ts";
+import type { EncodedTable, KeyedStateHandle, KeyedStateSnapshot } from "./backend.ts";
 import { FREE_SLOT, type StateTable, type Versions } from "./heap_table.ts";
 import { keyGroupOf } from "./key_group.ts";
 import type { KeyedTableSnapshot, StateKind } from "./keyed_state.ts";
 import { SlotList } from "./slot_list.ts";
-import type { ColumnBuilder, ColumnPool } from "./column_builder.ts";
+import type { ColumnPool } from "./column_builder.ts";
+import { KeyGroupEntries } from "./heap_snapshot_groups.ts";
 
 /**
  * One table's entries as columns: per key group (ascending), the original keys and the
@@ -85,17 +83,6 @@ export interface HeapSnapshotOwner {
   visitedDirty(table: StateTable, list: SlotList): void;
 }
 
-interface GroupColumns {
-  keys: ColumnBuilder;
-  values: ColumnBuilder;
-}
-
-/** One key group's pairs, encoded as collected. */
-interface GroupPairs {
-  w: CborWriter;
-  entries: number;
-}
-
 interface TableProgress {
   at: TableAtSnapshot;
   /**
@@ -104,10 +91,8 @@ interface TableProgress {
    * absent at the snapshot point.
    */
   savedKeys: Set<unknown> | undefined;
-  /** Columns by key group (index = key group). */
-  groups: (GroupColumns | undefined)[];
-  /** Encoded pairs by key group (index = key group), when encoding as collected. */
-  pairs: (GroupPairs | undefined)[];
+  /** What was collected: columns, or pairs encoded as collected. */
+  entries: KeyGroupEntries;
   /** For a changelog: the slots written since the previous one, the only ones visited. */
   dirty: SlotList | undefined;
 }
@@ -140,8 +125,6 @@ export class HeapSnapshot implements ColumnarSnapshot {
   #failure: unknown;
   #started = false;
   #released = false;
-  /** Every builder taken from the pool, given back at release. */
-  readonly #builders: ColumnBuilder[] = [];
 
   /** Only cells written after this version are taken (a changelog); 0 takes every cell. */
   readonly #changedAfter: number;
@@ -160,8 +143,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
     this.#tables = tables.map((at) => ({
       at,
       savedKeys: (changes?.deleted.get(at.table)?.size ?? 0) > 0 ? new Set() : undefined,
-      groups: [],
-      pairs: [],
+      entries: new KeyGroupEntries(owner.columnPool),
       dirty: changes ? (changes.dirty.get(at.table) ?? new SlotList()) : undefined,
     }));
     for (const p of this.#tables) this.#byTable.set(p.at.table, p);
@@ -172,7 +154,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
    * before anything was collected.
    */
   encodeAsCollected(what: string): boolean {
-    if (this.#started || this.#changedAfter > 0 || this.#tables.some((p) => p.dirty !== undefined || p.groups.length > 0)) return false;
+    if (this.#started || this.#changedAfter > 0 || this.#tables.some((p) => p.dirty !== undefined || p.entries.collected)) return false;
     this.#encodeFor = what;
     return true;
   }
@@ -274,24 +256,13 @@ export class HeapSnapshot implements ColumnarSnapshot {
     if (this.#encodeFor !== undefined) {
       const encoded: Record<string, EncodedTable> = {};
       for (const p of this.#tables) {
-        const groups: EncodedGroup[] = [];
-        p.pairs.forEach((g, keyGroup) => {
-          if (g) groups.push({ keyGroup, entries: g.entries, chunks: g.w.takeParts() });
-        });
-        p.pairs = [];
+        const groups = p.entries.takeEncoded();
         encoded[p.at.table.name] = p.at.ttlValue ? { kind: p.at.kind, ttl: true, groups } : { kind: p.at.kind, groups };
       }
       this.#encoded = encoded;
       return true;
     }
-    this.#columns = this.#tables.map((p) => {
-      const groups: TableColumns["groups"] = [];
-      p.groups.forEach((cols, g) => {
-        if (cols) groups.push([g, cols.keys.items(), cols.values.items()]);
-      });
-      p.groups = [];
-      return { name: p.at.table.name, kind: p.at.kind, ttl: p.at.ttlValue !== undefined, groups };
-    });
+    this.#columns = this.#tables.map((p) => ({ name: p.at.table.name, kind: p.at.kind, ttl: p.at.ttlValue !== undefined, groups: p.entries.columns() }));
     return true;
   }
 
@@ -345,29 +316,18 @@ export class HeapSnapshot implements ColumnarSnapshot {
     }
     if (this.#encodeFor !== undefined) return this.#encode(p, g, key, value);
     if (live && typeof value === "object" && value !== null) value = this.#owner.copy(p.at.table.name, value);
-    let cols = p.groups[g];
-    if (cols === undefined) {
-      const pool = this.#owner.columnPool;
-      p.groups[g] = cols = { keys: pool.take(), values: pool.take() };
-      this.#builders.push(cols.keys, cols.values);
-    }
-    cols.keys.push(key);
-    cols.values.push(value);
+    p.entries.addColumns(g, key, value);
   }
 
   /** Appends one `[key, value]` pair to its key group's writer. */
   #encode(p: TableProgress, g: number, key: unknown, value: unknown): void {
-    let out = p.pairs[g];
-    // Small first chunks: a key group holds 1/128 of the keys or less.
-    if (out === undefined) p.pairs[g] = out = { w: new CborWriter(this.#encodeFor, 4096, false, checkpointChunks), entries: 0 };
     try {
-      out.w.pair(key, value);
+      p.entries.addPair(g, key, value, this.#encodeFor!);
     } catch (e) {
       // The error a copy gives names the state and the part that cannot be kept.
       if (e instanceof WeirError && e.code === "value_not_persistable" && typeof value === "object" && value !== null) this.#owner.copy(p.at.table.name, value);
       throw e;
     }
-    out.entries++;
   }
 
   /** The entries encoded as collected (see `encodeAsCollected`), or undefined when they were not. */
@@ -400,12 +360,8 @@ export class HeapSnapshot implements ColumnarSnapshot {
     this.#owner.detach(this);
     for (const p of this.#tables) {
       p.savedKeys = undefined;
-      p.groups = [];
-      p.pairs = [];
+      p.entries.release();
       p.dirty = undefined;
     }
-    const pool = this.#owner.columnPool;
-    for (const b of this.#builders) pool.give(b);
-    this.#builders.length = 0;
   }
 }
