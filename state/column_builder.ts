@@ -25,16 +25,15 @@
  * ```
  */
 export class ColumnBuilder {
-  /** The buffer numbers go into, kept (grown) across resets. */
+  /** The numbers while every item is one; kept (grown) across resets. */
   #buffer: Float64Array;
-  /** The buffer while every item is a number; undefined once the column is an array. */
-  #numbers: Float64Array | undefined;
+  /** The items once one was not a number. */
   #items: unknown[] | undefined;
   #n = 0;
 
   /** `capacity`: numbers the first buffer holds. */
   constructor(capacity = 16) {
-    this.#buffer = this.#numbers = new Float64Array(Math.max(1, capacity));
+    this.#buffer = new Float64Array(Math.max(1, capacity));
   }
 
   /** Bytes of the number buffer (kept across resets). */
@@ -44,33 +43,30 @@ export class ColumnBuilder {
 
   /** Adds an item. */
   push(item: unknown): void {
-    const numbers = this.#numbers;
-    if (numbers !== undefined) {
+    if (this.#items === undefined) {
       if (typeof item === "number") {
-        if (this.#n === numbers.length) {
-          const grown = new Float64Array(numbers.length * 2);
-          grown.set(numbers);
-          this.#numbers = this.#buffer = grown;
-          grown[this.#n++] = item;
-        } else numbers[this.#n++] = item;
+        if (this.#n === this.#buffer.length) {
+          const grown = new Float64Array(this.#buffer.length * 2);
+          grown.set(this.#buffer);
+          this.#buffer = grown;
+        }
+        this.#buffer[this.#n++] = item;
         return;
       }
-      this.#items = Array.from(numbers.subarray(0, this.#n));
-      this.#numbers = undefined;
+      this.#items = Array.from(this.#buffer.subarray(0, this.#n));
     }
-    this.#items!.push(item);
+    this.#items.push(item);
   }
 
   /** The items pushed so far: a Float64Array while all are numbers, else an array. */
   items(): ArrayLike<unknown> {
-    return this.#numbers !== undefined ? this.#numbers.subarray(0, this.#n) : this.#items!;
+    return this.#items ?? this.#buffer.subarray(0, this.#n);
   }
 
   /** Forgets every item, keeping the number buffer: what items() returned before must not be read after. */
   reset(): void {
     this.#n = 0;
     this.#items = undefined;
-    this.#numbers = this.#buffer;
   }
 }
 
