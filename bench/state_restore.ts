@@ -10,13 +10,13 @@ import { decode } from "../codec/cbor.ts";
 import { KeyedStateCapture } from "../dataflow/operators/keyed_capture.ts";
 import { MemoryStorage } from "../mod.ts";
 import { HeapKeyedStateBackend } from "../state/heap_backend.ts";
-import type { IncrementalKeyedState } from "../state/backend.ts";
+import type { IncrementalKeyedState, KeyedStateBackendInit } from "../state/backend.ts";
 import type { KeyedTableSnapshot } from "../state/keyed_state.ts";
 import { bytes, nowMs } from "./stats.ts";
 
-/** A backend holding `keys` counts, as the reduce keeps them. */
-function filled(keys: number): HeapKeyedStateBackend {
-  const b = new HeapKeyedStateBackend({ maxParallelism: 128, range: { start: 0, end: 127 } });
+/** A backend holding `keys` counts, as the reduce keeps them (state "reduce"), with more of its init. */
+export function filled(keys: number, init: Partial<KeyedStateBackendInit> = {}): HeapKeyedStateBackend {
+  const b = new HeapKeyedStateBackend({ maxParallelism: 128, range: { start: 0, end: 127 }, ...init });
   const sum = b.reducingState<number>("reduce", (a, v) => a + v);
   for (let k = 0; k < keys; k++) sum.addFor(k, k);
   return b;

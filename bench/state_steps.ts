@@ -24,9 +24,9 @@ import { checkpointChunks } from "../codec/chunk_pool.ts";
 import { KeyedStateCapture } from "../dataflow/operators/keyed_capture.ts";
 import { FileStorage } from "../mod.ts";
 import type { KeyedStateSnapshot } from "../state/backend.ts";
-import { HeapKeyedStateBackend } from "../state/heap_backend.ts";
 import { putInParts } from "../storage/adapter.ts";
 import { benchArgs } from "./args.ts";
+import { filled } from "./state_restore.ts";
 import { median, nowMs, runtimeName, table } from "./stats.ts";
 
 const USAGE = "Usage: bun bench/state_steps.ts [--keys 1000000] [--rounds 12]";
@@ -76,9 +76,8 @@ async function run(variant: Variant): Promise<Round[]> {
   const dir = mkdtempSync(join(tmpdir(), "weir-bench-steps-"));
   const storage = new FileStorage(dir, { fsync: false });
   try {
-    const b = new HeapKeyedStateBackend({ maxParallelism: 128, range: { start: 0, end: 127 }, incremental: variant === "incremental", storage, uid: "sum", subtaskIndex: 0, jobId: "bench" });
+    const b = filled(keys, { incremental: variant === "incremental", storage, uid: "sum", subtaskIndex: 0, jobId: "bench" });
     const sum = b.reducingState<number>("reduce", (a, v) => a + v);
-    for (let k = 0; k < keys; k++) sum.addFor(k, k);
     const out: Round[] = [];
     for (let id = 1; id <= rounds; id++) {
       const start = nowMs();
