@@ -47,6 +47,11 @@ export class CheckpointsCleaner {
   readonly #shared: SharedStateRegistry;
   /** Completed checkpoints in the job's storage, oldest first. */
   #completedIds: number[] = [];
+  /**
+   * Checkpoints whose metadata landed after they failed, with their location: restorable
+   * until a newer checkpoint completed (recovery picks the latest in storage).
+   */
+  readonly #landedFailed = new Map<number, { storage: StorageAdapter; dir: string }>();
   /** Storage of recently failed checkpoints, to delete state files that land late. */
   readonly #failedDirs = new Map<number, StorageAdapter>();
   /** Discards of subsumed checkpoints and sweeps of shared files, one after another. */
@@ -64,6 +69,8 @@ export class CheckpointsCleaner {
 
   /** Checkpoints a restore brought back (or kept): they count towards `retained`. */
   retain(ids: readonly number[]): void {
+    // One a restore brought back is the job's again, whatever its stats said.
+    for (const id of ids) this.#landedFailed.delete(id);
     this.#completedIds = [...new Set([...this.#completedIds, ...ids])].sort((a, b) => a - b);
   }
 
@@ -90,6 +97,7 @@ export class CheckpointsCleaner {
   completed(id: number): void {
     this.#completedIds.push(id);
     this.#enqueue(async () => {
+      await this.#discardLandedFailed(id);
       await this.#discardSubsumed();
       await this.#shared.sweep(id);
     });
@@ -106,6 +114,17 @@ export class CheckpointsCleaner {
   }
 
   /**
+   * The metadata write of checkpoint `id` landed after the checkpoint failed. Its
+   * directory and its references to shared files go once a newer checkpoint completed
+   * (at once if one has, or if `jobEnded`), unless a restore brings it back first.
+   */
+  landedAfterFailing(id: number, at: { storage: StorageAdapter; dir: string }, jobEnded: boolean): void {
+    this.#landedFailed.set(id, at);
+    const newest = this.#completedIds.at(-1) ?? 0;
+    if (jobEnded || newest > id) this.#enqueue(() => this.#discardLandedFailed(jobEnded ? Infinity : newest));
+  }
+
+  /**
    * A state file was acknowledged for a checkpoint no longer pending. If that checkpoint
    * failed, the file landed after its directory was deleted: it went where the
    * coordinator's `locate()` pointed, the savepoint's storage or (once failed) the job's.
@@ -119,6 +138,20 @@ export class CheckpointsCleaner {
   #enqueue(work: () => Promise<unknown>): Promise<void> {
     this.#queue = this.#queue.then(work).then(() => {}, () => {});
     return this.#queue;
+  }
+
+  /** Deletes the checkpoints below `completedId` whose metadata landed after they failed. */
+  async #discardLandedFailed(completedId: number): Promise<void> {
+    for (const [id, { storage, dir }] of [...this.#landedFailed]) {
+      if (id >= completedId) continue;
+      this.#landedFailed.delete(id);
+      try {
+        await storage.deletePrefix(`${dir}/`);
+        this.#shared.discard(id);
+      } catch {
+        // Only costs space: a newer checkpoint completed, so recovery never picks it.
+      }
+    }
   }
 
   async #discardSubsumed(): Promise<void> {

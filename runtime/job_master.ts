@@ -342,6 +342,8 @@ export class JobMaster implements ExecutionOwner {
       // next start resumes (or refuses) it instead of quietly starting fresh beside its
       // checkpoints, which would duplicate what an exactly-once sink already committed.
       if (this.#keepRunMarker) return;
+      // A checkpoint aborted by the end whose metadata lands now is deleted as it lands (coordinator.ts).
+      await this.coordinator.metadataWritesSettled();
       // Subsumed checkpoints and unneeded shared files go first, so that what stays is what a restore needs.
       await this.coordinator.sweepAtEnd();
       const cur = await this.storage.get(`${this.jobName}/_current`);

@@ -144,4 +144,75 @@ describe("checkpoint coordinator", () => {
     assert.equal((await job.triggerCheckpoint()).status, "COMPLETED");
     await job.cancel();
   });
+
+  describe("a checkpoint that failed while its metadata write was in flight", () => {
+    /** Holds the put of one checkpoint's `_metadata` until released. */
+    class HeldMetadataStorage extends MemoryStorage {
+      readonly #held: string;
+      waiting = false;
+      release!: () => void;
+      readonly #gate = new Promise<void>((r) => (this.release = r));
+      constructor(checkpointId: number) {
+        super();
+        this.#held = `/chk-${checkpointId}/_metadata`;
+      }
+      override async put(key: string, bytes: Uint8Array): Promise<void> {
+        if (key.endsWith(this.#held)) {
+          this.waiting = true;
+          await this.#gate;
+        }
+        return super.put(key, bytes);
+      }
+      async filesOf(checkpointId: number): Promise<string[]> {
+        return (await this.list("coord/")).filter((k) => k.includes(`/chk-${checkpointId}/`));
+      }
+    }
+
+    test("is deleted once its metadata lands, when a newer checkpoint subsumed it meanwhile", async () => {
+      const storage = new HeldMetadataStorage(1);
+      const { job } = await runningJob({ storage, state: { incremental: true }, checkpoint: { maxConcurrent: 2, retained: 2 } });
+      await sleep(10);
+      const first = job.triggerCheckpoint();
+      await until("checkpoint 1's metadata write held", () => storage.waiting);
+      assert.equal((await job.triggerCheckpoint()).status, "COMPLETED");
+      const failed = await first;
+      assert.equal(failed.failure_reason, "checkpoint_subsumed");
+      storage.release();
+      await until("checkpoint 1's files deleted after its metadata landed", async () => (await storage.filesOf(1)).length === 0);
+      await job.cancel();
+      assert.ok((await storage.list("coord/")).some((k) => k.endsWith("/chk-2/_metadata")), "the checkpoint that completed stays");
+    });
+
+    test("is deleted once its metadata lands, when the job ended meanwhile", async () => {
+      const storage = new HeldMetadataStorage(2);
+      const { job } = await runningJob({ storage, checkpoint: { retained: 1 } });
+      await sleep(10);
+      assert.equal((await job.triggerCheckpoint()).status, "COMPLETED");
+      const second = job.triggerCheckpoint();
+      await until("checkpoint 2's metadata write held", () => storage.waiting);
+      const canceled = job.cancel();
+      assert.equal((await second).failure_reason, "job_canceled");
+      storage.release();
+      await canceled;
+      assert.deepEqual(await storage.filesOf(2), []);
+      assert.ok((await storage.filesOf(1)).some((k) => k.endsWith("/_metadata")), "the last completed checkpoint stays for restoreFrom");
+    });
+
+    test("stays restorable until a newer checkpoint completes, when it expired", async () => {
+      const storage = new HeldMetadataStorage(1);
+      const { job } = await runningJob({ storage, checkpoint: { timeout: 40, tolerableFailures: 5 } });
+      await sleep(10);
+      const first = job.triggerCheckpoint();
+      await until("checkpoint 1's metadata write held", () => storage.waiting);
+      assert.equal((await first).failure_reason, "checkpoint_expired");
+      storage.release();
+      await until("checkpoint 1's metadata landed", async () => (await storage.filesOf(1)).some((k) => k.endsWith("/_metadata")));
+      // Recovery would pick it now (the latest in storage): it stays until one newer completed.
+      await sleep(20);
+      assert.ok((await storage.filesOf(1)).length > 0);
+      assert.equal((await job.triggerCheckpoint()).status, "COMPLETED");
+      await until("checkpoint 1's files deleted once checkpoint 2 completed", async () => (await storage.filesOf(1)).length === 0);
+      await job.cancel();
+    });
+  });
 });

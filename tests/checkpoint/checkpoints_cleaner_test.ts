@@ -1,0 +1,47 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { CheckpointsCleaner } from "../../checkpoint/checkpoints_cleaner.ts";
+import { MemoryStorage } from "../../storage/memory.ts";
+
+/** A cleaner keeping two completed checkpoints, and checkpoints 1–4 in storage. */
+async function cleanerWithCheckpoints() {
+  const storage = new MemoryStorage();
+  for (let id = 1; id <= 4; id++) await storage.put(`j/id/chk-${id}/_metadata`, new Uint8Array(1));
+  const cleaner = new CheckpointsCleaner({ storage, jobName: "j", jobId: "id", retained: 2, onDiscarded: () => {} });
+  const stored = async () => [...new Set((await storage.list("j/id/")).map((k) => Number(k.split("/")[2].slice(4))))].sort();
+  return { storage, cleaner, stored };
+}
+
+describe("CheckpointsCleaner", () => {
+  test("a checkpoint whose metadata landed after it failed goes once a newer one completed", async () => {
+    const { storage, cleaner, stored } = await cleanerWithCheckpoints();
+    cleaner.completed(1);
+    cleaner.completed(2);
+    cleaner.landedAfterFailing(3, { storage, dir: "j/id/chk-3" }, false);
+    await cleaner.settled();
+    assert.deepEqual(await stored(), [1, 2, 3, 4], "the latest in storage: recovery may pick it");
+    cleaner.completed(4);
+    await cleaner.settled();
+    assert.deepEqual(await stored(), [2, 4]);
+  });
+
+  test("one that landed after a newer one completed goes at once, and one of an ended job too", async () => {
+    const { storage, cleaner, stored } = await cleanerWithCheckpoints();
+    cleaner.completed(2);
+    cleaner.landedAfterFailing(1, { storage, dir: "j/id/chk-1" }, false);
+    cleaner.landedAfterFailing(4, { storage, dir: "j/id/chk-4" }, true);
+    await cleaner.settled();
+    assert.deepEqual(await stored(), [2, 3]);
+  });
+
+  test("one a restore brought back counts as completed", async () => {
+    const { storage, cleaner, stored } = await cleanerWithCheckpoints();
+    cleaner.completed(2);
+    cleaner.landedAfterFailing(3, { storage, dir: "j/id/chk-3" }, false);
+    cleaner.retain([3]);
+    cleaner.completed(4);
+    await cleaner.settled();
+    // chk-1 is no completed checkpoint of this cleaner's: it stays.
+    assert.deepEqual(await stored(), [1, 3, 4], "chk-2 subsumed beyond retained 2, chk-3 kept");
+  });
+});
