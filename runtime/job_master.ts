@@ -13,6 +13,7 @@ import { openDirectory } from "../storage/directory.ts";
 import { Execution, type ExecutionOwner } from "./execution.ts";
 import type { JobResult, JobStatus } from "./job_status.ts";
 import { RestorePoints } from "./restore_point.ts";
+import { isUnrecoverable } from "./restart_strategy.ts";
 
 export type { JobEvent, JobMasterInit, JobWarning, RestoreSource, UnfinishedRun } from "./job_master_types.ts";
 import type { JobEvent, JobMasterInit, JobWarning, RestoreSource, UnfinishedRun } from "./job_master_types.ts";
@@ -212,7 +213,8 @@ export class JobMaster implements ExecutionOwner {
       void this.#finishFromTerminal().catch((e) => this.#end("failed", e instanceof Error ? e : new Error(String(e))));
       return;
     }
-    const delay = this.#init.restart.nextDelay(this.clock.now());
+    // A restore every attempt would refuse alike fails the job without using up its restarts.
+    const delay = isUnrecoverable(err) ? undefined : this.#init.restart.nextDelay(this.clock.now());
     if (delay === undefined) {
       this.#end("failed", err);
       return;

@@ -78,3 +78,25 @@ export function restartStrategy(options: RestartOptions | undefined): RestartStr
       throw invalidOption("restart.strategy", o.strategy, `must be one of ${STRATEGIES.join(", ")}`);
   }
 }
+
+/** Errors every attempt would meet alike: state this weir or this job's backend cannot read. */
+const UNRECOVERABLE = new Set<string>(["state_backend_mismatch", "format_unsupported"]);
+
+/**
+ * True when a restart cannot help (Flink's non-recoverable errors, `ThrowableClassifier`):
+ * the error or one of its causes refuses the restored state's backend or format version.
+ *
+ * @example
+ * ```ts
+ * import { isUnrecoverable } from "./restart_strategy.ts";
+ * import { WeirError } from "../errors.ts";
+ * console.assert(isUnrecoverable(new Error("restore failed", { cause: new WeirError("state_backend_mismatch", "heap vs sqlite") })));
+ * console.assert(!isUnrecoverable(new WeirError("transport_failed", "worker died")));
+ * ```
+ */
+export function isUnrecoverable(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (UNRECOVERABLE.has((e as { code?: unknown }).code as string)) return true;
+  }
+  return false;
+}

@@ -8,10 +8,10 @@ import { keyedCountJob, until } from "../helpers.ts";
 
 const KEYS = 300;
 
-function countingJob(o: { dir: string; backend: "heap" | "sqlite"; incremental: boolean; jobName: string; restoreFrom?: string }) {
+function countingJob(o: { dir: string; backend: "heap" | "sqlite"; incremental: boolean; jobName: string; restoreFrom?: string; restarts?: number }) {
   return keyedCountJob({
     jobName: o.jobName, parallelism: 2, storage: new FileStorage(o.dir), restoreFrom: o.restoreFrom,
-    checkpoint: { retained: 1 }, restart: { strategy: "none" }, state: { backend: o.backend, incremental: o.incremental },
+    checkpoint: { retained: 1 }, restart: o.restarts ? { strategy: "fixed-delay", attempts: o.restarts, delay: 1 } : { strategy: "none" }, state: { backend: o.backend, incremental: o.incremental },
   }, KEYS);
 }
 
@@ -27,7 +27,7 @@ function files(dir: string, out = new Map<string, number>()): Map<string, number
 
 describe("an incremental checkpoint restored by another backend (issue 10, bad input)", () => {
   for (const [from, to] of [["heap", "sqlite"], ["sqlite", "heap"]] as const) {
-    test(`${from} incremental → ${to}: the job fails with state_backend_mismatch naming both backends; the checkpoint stays restorable by ${from}`, async () => {
+    test(`${from} incremental → ${to}: the job fails with state_backend_mismatch naming both backends, without restarting; the checkpoint stays restorable by ${from}`, async () => {
       const dir = mkdtempSync(join(tmpdir(), "weir-other-backend-"));
       try {
         const first = countingJob({ dir, backend: from, incremental: true, jobName: "first" });
@@ -43,9 +43,11 @@ describe("an incremental checkpoint restored by another backend (issue 10, bad i
         const path = (d as typeof d & { external_path: string }).external_path;
         const before = files(dir);
 
-        const other = countingJob({ dir, backend: to, incremental: false, jobName: "other", restoreFrom: path });
+        const other = countingJob({ dir, backend: to, incremental: false, jobName: "other", restoreFrom: path, restarts: 3 });
         const refused = await (await other.env.execute()).done;
         assert.equal(refused.status, "failed");
+        // Every attempt would refuse it alike.
+        assert.equal(refused.restarts, 0);
         assert.ok(refused.error instanceof WeirError, String(refused.error));
         assert.equal(refused.error.code, "state_backend_mismatch", refused.error.message);
         assert.match(refused.error!.message, new RegExp(`"${from}"`));
