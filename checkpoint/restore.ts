@@ -15,7 +15,7 @@ import type { KeyGroupRange } from "../state/key_group.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { checksumOf } from "./checksum.ts";
 import { readOperatorSnapshot } from "./operator_snapshot_read.ts";
-import { type CheckpointMetadata, joinKey, readMetadataChecked, type SubtaskFileRef } from "./metadata.ts";
+import { type CheckpointMetadata, checkpointDir, joinKey, readMetadataChecked, type SubtaskFileRef } from "./metadata.ts";
 import type { SubtaskStateFile } from "./pending_snapshot.ts";
 
 /** A checkpoint read back from storage. */
@@ -31,6 +31,11 @@ export interface LoadedCheckpoint {
   transactionsCommitted: boolean;
   /** What the restore should warn about (metadata without checksums). */
   warnings: string[];
+  /**
+   * The storage it was read from: the shared files its incremental state names are read
+   * there too, whatever storage the restoring job writes to.
+   */
+  storage?: StorageAdapter;
   /**
    * Where it lives, so that a remote host can read its own part there (set by the job
    * master for what it restores; see {@link CheckpointHome}).
@@ -95,7 +100,40 @@ export async function loadCheckpoint(storage: StorageAdapter, dir: string, optio
     }
     files.push(file);
   }
-  return { metadata, location: dir, files, transactionsCommitted: false, warnings };
+  return { metadata, location: dir, files, transactionsCommitted: false, warnings, storage };
+}
+
+/**
+ * Where the job that wrote a checkpoint kept its storage, for a checkpoint opened at its own
+ * directory `path` (a `restoreFrom` path): an incremental checkpoint names its shared files
+ * from there (`<jobName>/<jobId>/shared/…`), beside `<jobName>/<jobId>/chk-<id>`, which
+ * `path` then ends with. Undefined when the checkpoint names no shared file (a savepoint,
+ * or a full checkpoint: self-contained) or `path` is not laid out so.
+ *
+ * @example
+ * ```ts
+ * import { sharedFilesRoot } from "./restore.ts";
+ * const metadata = { jobName: "j", jobId: "ab", checkpointId: 7, subtasks: [{ shared: [{ key: "j/ab/shared/x" }] }] };
+ * console.assert(sharedFilesRoot(metadata as never, "/data/weir/j/ab/chk-7/") === "/data/weir");
+ * console.assert(sharedFilesRoot(metadata as never, "/elsewhere/chk-7") === undefined);
+ * ```
+ */
+export function sharedFilesRoot(metadata: CheckpointMetadata, path: string): string | undefined {
+  if (!metadata.subtasks.some((s) => (s.shared?.length ?? 0) > 0)) return undefined;
+  const own = checkpointDir(metadata.jobName, metadata.jobId, metadata.checkpointId);
+  const p = path.replaceAll("\\", "/").replace(/\/+$/, "");
+  if (p === own) return ".";
+  if (!p.endsWith(`/${own}`)) return undefined;
+  return p.slice(0, -own.length - 1) || "/";
+}
+
+/**
+ * A checkpoint opened at its own directory `path` reads its shared files from the storage
+ * its job wrote to (see {@link sharedFilesRoot}), opened by `open`.
+ */
+export function readSharedFilesAtRoot(loaded: LoadedCheckpoint, path: string, open: (root: string) => { storage: StorageAdapter }): void {
+  const root = sharedFilesRoot(loaded.metadata, path);
+  if (root !== undefined) loaded.storage = open(root).storage;
 }
 
 /** A state file must be exactly what the checkpoint wrote: same length, same checksum. */
@@ -138,7 +176,8 @@ function operatorState(
     const snap = encodedKeyedGroups ? readOperatorSnapshot(f.operators[uid], what) : decode<OperatorSnapshot>(f.operators[uid], what);
     const overlaps = f.keyGroupRange.end >= range.start && f.keyGroupRange.start <= range.end;
     if (snap.keyed && overlaps) keyed.push(snap.keyed);
-    if (snap.keyedHandle && overlaps) keyedHandles.push(snap.keyedHandle);
+    const handle = snap.keyedHandle;
+    if (handle && overlaps) keyedHandles.push(handle.format === "incremental" && loaded.storage ? { ...handle, storage: loaded.storage } : handle);
     for (const e of snap.operator ?? []) {
       // Broadcast state: every subtask held the same copy, every new one gets old subtask 0's.
       if (e instanceof BroadcastStateSnapshot) {

@@ -7,11 +7,12 @@
  */
 import { checkChannelState } from "../checkpoint/channel_state_restore.ts";
 import { checkpointDir, listCompleted } from "../checkpoint/metadata.ts";
-import { checkCompatible, type LoadedCheckpoint, loadCheckpoint, type LoadOptions } from "../checkpoint/restore.ts";
+import { checkCompatible, type LoadedCheckpoint, loadCheckpoint, type LoadOptions, readSharedFilesAtRoot } from "../checkpoint/restore.ts";
 import { filesForSubtasks } from "../checkpoint/restore_selection.ts";
 import type { JobGraph } from "../dataflow/job_graph.ts";
 import { WeirError } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
+import { openDirectory } from "../storage/directory.ts";
 import type { ExecutionTuning } from "./execution.ts";
 import type { RestoreSource } from "./job_master_types.ts";
 
@@ -64,6 +65,7 @@ export class RestorePoints {
     const loaded = await loadCheckpoint(source.storage, source.dir, this.#loadOptions());
     loaded.location = source.location;
     loaded.home = source.home ?? { kind: "directory", path: source.location };
+    if (loaded.home.kind === "directory") readSharedFilesAtRoot(loaded, loaded.home.path, (root) => openDirectory(root, "restoreFrom"));
     return loaded;
   }
 

@@ -143,6 +143,11 @@ export interface IncrementalKeyedState {
   shared: SharedStateRef[];
   /** Bytes written with this checkpoint's state file rather than as a shared file. */
   inline?: Uint8Array;
+  /**
+   * Where the shared files are, when a restore read the checkpoint from a storage of its
+   * own (checkpoint/restore.ts sets it; never encoded); else the backend's storage.
+   */
+  storage?: StorageAdapter;
 }
 
 /** What a keyed snapshot results in. */

@@ -366,10 +366,10 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     for (const state of states) if (state.format === "canonical") restoreTables(target, state.tables);
     this.#changelog?.restored();
     if (own.length === 0) return;
-    const storage = this.#storage;
-    if (!storage) return Promise.reject(new WeirError("storage_unavailable", `The "heap" backend of operator "${this.#uid}" was given no storage to read its checkpoint files from`));
     return (async () => {
       for (const h of own) {
+        const storage = h.storage ?? this.#storage;
+        if (!storage) throw new WeirError("storage_unavailable", `The "heap" backend of operator "${this.#uid}" was given no storage to read its checkpoint files from`);
         const files: HeapChainFile[] = [];
         await readHeapChain(storage, h, (file, version) => void files.push({ file, version }));
         restoreChain(target, files);

@@ -312,7 +312,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
    */
   async #restoreNative(handles: IncrementalKeyedState[]): Promise<void> {
     const storage = this.#storageForRestore;
-    if (!storage) throw new WeirError("storage_unavailable", `The "sqlite" backend of operator "${this.#uid}" was given no storage to read its checkpoint files from`);
+    if (!storage && handles.some((h) => !h.storage)) throw new WeirError("storage_unavailable", `The "sqlite" backend of operator "${this.#uid}" was given no storage to read its checkpoint files from`);
     await restoreChains(storage, handles, {
       store: this.#store,
       range: this.range,

@@ -7,7 +7,7 @@
  * @module
  */
 import { type ChannelStateRoutes, routeChannelState } from "../../checkpoint/channel_state_restore.ts";
-import { type LoadedCheckpoint, loadCheckpoint, stateForSubtask, type SubtaskRestore } from "../../checkpoint/restore.ts";
+import { type LoadedCheckpoint, loadCheckpoint, readSharedFilesAtRoot, stateForSubtask, type SubtaskRestore } from "../../checkpoint/restore.ts";
 import { filesForSubtasks } from "../../checkpoint/restore_selection.ts";
 import type { JobGraph } from "../../dataflow/job_graph.ts";
 import { WeirError } from "../../errors.ts";
@@ -49,6 +49,8 @@ export async function loadHostRestore(reach: RestoreReach, graph: JobGraph, rest
   }
   loaded.transactionsCommitted = restore.transactionsCommitted;
   loaded.home = restore.home;
+  const home = restore.home;
+  if (home.kind === "directory") readSharedFilesAtRoot(loaded, home.path, (root) => openerOf(reach)(root));
   return {
     loaded,
     inFlight: routeChannelState(loaded, graph),
@@ -62,7 +64,7 @@ function storageOf(reach: RestoreReach, restore: DeployedRestore): { storage: St
     case "job":
       return { storage: reach.storage, dir: home.dir };
     case "directory":
-      return { storage: (reach.openDirectory ?? ((p) => openDirectory(p, `The restored checkpoint on host ${reach.hostId}`)))(home.path).storage, dir: "" };
+      return { storage: openerOf(reach)(home.path).storage, dir: "" };
     case "storage":
       if (!reach.restoreStorage) {
         throw new WeirError(
@@ -74,6 +76,10 @@ function storageOf(reach: RestoreReach, restore: DeployedRestore): { storage: St
     default:
       throw new WeirError("invariant_broken", `Unknown checkpoint home ${JSON.stringify((home as { kind?: unknown }).kind)}`);
   }
+}
+
+function openerOf(reach: RestoreReach): DirectoryOpener {
+  return reach.openDirectory ?? ((p) => openDirectory(p, `The restored checkpoint on host ${reach.hostId}`));
 }
 
 function describe(restore: DeployedRestore): string {
