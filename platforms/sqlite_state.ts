@@ -4,7 +4,7 @@
  * that imports weir's modules one by one imports it too to use "sqlite".
  * @module
  */
-import type { KeyedStateBackendFactory } from "../state/backend.ts";
+import type { KeyedStateBackendFactory, KeyedStateBackendInit } from "../state/backend.ts";
 import { registerStateBackend } from "../state/backend_registry.ts";
 import { type SqliteBackendOptions, SqliteKeyedStateBackend } from "../state/sqlite_backend.ts";
 import { sqliteDriver } from "./sqlite.ts";
@@ -23,7 +23,8 @@ import { sqliteDriver } from "./sqlite.ts";
  * ```
  */
 export function sqliteStateBackend(options: Omit<SqliteBackendOptions, "driver"> = {}): KeyedStateBackendFactory {
-  return (init) => new SqliteKeyedStateBackend(init, { ...options, driver: sqliteDriver });
+  // Its database files are incremental by nature: a checkpoint uploads the pages and rows that changed.
+  return Object.assign((init: KeyedStateBackendInit) => new SqliteKeyedStateBackend(init, { ...options, driver: sqliteDriver }), { incrementalByDefault: true });
 }
 
 registerStateBackend("sqlite", sqliteStateBackend());

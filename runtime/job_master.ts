@@ -14,6 +14,7 @@ import { Execution, type ExecutionOwner } from "./execution.ts";
 import type { JobResult, JobStatus } from "./job_status.ts";
 import { RestorePoints } from "./restore_point.ts";
 import { isUnrecoverable } from "./restart_strategy.ts";
+import { resolvedStateOptions } from "../state/backend_registry.ts";
 
 export type { JobEvent, JobMasterInit, JobWarning, RestoreSource, UnfinishedRun } from "./job_master_types.ts";
 import type { JobEvent, JobMasterInit, JobWarning, RestoreSource, UnfinishedRun } from "./job_master_types.ts";
@@ -63,8 +64,7 @@ export class JobMaster implements ExecutionOwner {
 
   /** The keyed state options the job runs with (DESIGN.md "State options"), defaults filled in. */
   get stateOptions(): { backend: string; incremental: boolean } {
-    const state = this.#init.tuning.state;
-    return { backend: state?.backend ?? "heap", incremental: state?.incremental ?? false };
+    return resolvedStateOptions(this.#init.tuning.state);
   }
 
   constructor(init: JobMasterInit, resume?: UnfinishedRun) {

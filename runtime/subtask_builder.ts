@@ -18,7 +18,7 @@ import { sharedStateDirectory } from "../checkpoint/shared_state.ts";
 import type { JobGraph, JobVertex } from "../dataflow/job_graph.ts";
 import type { OperatorContext } from "../dataflow/operator.ts";
 import { WeirError } from "../errors.ts";
-import { stateBackendFactory, type StateBackendOptions } from "../state/backend_registry.ts";
+import { resolvedStateOptions, stateBackendFactory, type StateBackendOptions } from "../state/backend_registry.ts";
 import { keyGroupRangeFor, type KeyGroupRange } from "../state/key_group.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { type ChainedOperator, Subtask } from "./subtask.ts";
@@ -174,7 +174,7 @@ export class HostedSubtasks {
     const range = keyGroupRangeFor(index, v.parallelism, g.maxParallelism);
     const restore = ctx.restoreOf(v, index, range);
     const createBackend = stateBackendFactory(ctx.tuning.state);
-    const incremental = ctx.tuning.state?.incremental ?? false;
+    const { incremental } = resolvedStateOptions(ctx.tuning.state);
     const ctxFor = (uid: string, name: string): OperatorContext => ({
       uid,
       name,

@@ -302,4 +302,11 @@ export interface KeyedStateBackendInit {
 }
 
 /** Creates a backend for one operator in one subtask. */
-export type KeyedStateBackendFactory = (init: KeyedStateBackendInit) => KeyedStateBackend;
+export interface KeyedStateBackendFactory {
+  (init: KeyedStateBackendInit): KeyedStateBackend;
+  /**
+   * Checkpoints are incremental unless `state.incremental` is false: a backend whose files
+   * are incremental by nature (sqlite, as Flink's RocksDB backend). Default false.
+   */
+  readonly incrementalByDefault?: boolean;
+}

@@ -12,7 +12,10 @@ import { HeapKeyedStateBackend } from "./heap_backend.ts";
 export interface StateBackendOptions {
   /** Which backend keeps keyed state: "heap" (default) or a registered one ("sqlite"). */
   backend?: string;
-  /** Incremental checkpoints (a changelog since the previous one). Default false. */
+  /**
+   * Incremental checkpoints (only what changed since the previous one). Default: the
+   * backend's (false for heap, true for sqlite, whose files are incremental by nature).
+   */
   incremental?: boolean;
 }
 
@@ -51,6 +54,23 @@ export function stateBackendFactory(options: StateBackendOptions | undefined): K
   checkStateOptions(options);
   const name = options?.backend ?? "heap";
   return backends.get(name)!;
+}
+
+/**
+ * The backend's name and whether its checkpoints are incremental: `state.incremental` when
+ * given, else the backend's default (true for sqlite, false for heap).
+ * @throws {WeirError} `invalid_option` (see stateBackendFactory)
+ *
+ * @example
+ * ```ts
+ * import { resolvedStateOptions } from "./backend_registry.ts";
+ * const o = resolvedStateOptions(undefined);
+ * console.assert(o.backend === "heap" && o.incremental === false);
+ * ```
+ */
+export function resolvedStateOptions(options: StateBackendOptions | undefined): { backend: string; incremental: boolean } {
+  const create = stateBackendFactory(options);
+  return { backend: options?.backend ?? "heap", incremental: options?.incremental ?? create.incrementalByDefault ?? false };
 }
 
 /**

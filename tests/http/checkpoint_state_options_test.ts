@@ -16,9 +16,13 @@ describe("REST API: checkpoints of each state option (DESIGN.md \"State options\
     { state: { backend: "heap", incremental: true }, backendName: "HashMapStateBackend", changelog: true, type: "INCREMENTAL", other: "FULL" },
     { state: { backend: "sqlite", incremental: false }, backendName: "SqliteStateBackend", changelog: false, type: "FULL", other: "INCREMENTAL" },
     { state: { backend: "sqlite", incremental: true }, backendName: "SqliteStateBackend", changelog: false, type: "INCREMENTAL", other: "FULL" },
+    // Without the option, each backend's default: sqlite's files are incremental by nature.
+    { state: { backend: "heap" }, backendName: "HashMapStateBackend", changelog: false, type: "FULL", other: "INCREMENTAL" },
+    { state: { backend: "sqlite" }, backendName: "SqliteStateBackend", changelog: false, type: "INCREMENTAL", other: "FULL" },
   ] as const;
   for (const c of cases) {
-    const name = `${c.state.backend}${c.state.incremental ? " incremental" : ""}`;
+    const incremental = "incremental" in c.state ? c.state.incremental : undefined;
+    const name = `${c.state.backend}${incremental === undefined ? " by default" : incremental ? " incremental" : ""}`;
     test(`${name}: …/checkpoints/config names the backend and whether a changelog is on`, async () => {
       const { job, url } = await startJob({ state: c.state, parallelism: 1 });
       try {

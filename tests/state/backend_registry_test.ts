@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { StreamEnvironment, WeirError } from "../../mod.ts";
+import { resolvedStateOptions } from "../../state/backend_registry.ts";
 
 describe("state options (DESIGN.md \"State options\")", () => {
   test("state that is not an options object (an array, a string, null) is refused naming the option", () => {
@@ -21,4 +22,13 @@ describe("state options (DESIGN.md \"State options\")", () => {
         e instanceof WeirError && e.code === "invalid_option" && e.message.includes(option) && e.message.includes(value), JSON.stringify(state));
     }
   });
+
+  test("without incremental, checkpoints are what the backend does by nature: full for heap, incremental for sqlite", () => {
+    assert.deepEqual(resolvedStateOptions(undefined), { backend: "heap", incremental: false });
+    assert.deepEqual(resolvedStateOptions({ backend: "heap" }), { backend: "heap", incremental: false });
+    assert.deepEqual(resolvedStateOptions({ backend: "sqlite" }), { backend: "sqlite", incremental: true });
+    assert.deepEqual(resolvedStateOptions({ backend: "sqlite", incremental: false }), { backend: "sqlite", incremental: false });
+    assert.deepEqual(resolvedStateOptions({ incremental: true }), { backend: "heap", incremental: true });
+  });
 });
+
