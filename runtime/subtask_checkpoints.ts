@@ -10,7 +10,7 @@ import type { Timer } from "../actors/time.ts";
 import { type AlignmentTiming, type BarrierController, BarrierHandler } from "../checkpoint/barrier_handler.ts";
 import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
 import { PendingSnapshot, type SubtaskStateFile } from "../checkpoint/pending_snapshot.ts";
-import { WeirError } from "../errors.ts";
+import { OperatorError, WeirError } from "../errors.ts";
 import type { StateCapture } from "../dataflow/operator.ts";
 import { SnapshotWork } from "./snapshot_work.ts";
 import { type ChannelPeers, SnapshotWriter } from "./snapshot_writer.ts";
@@ -286,7 +286,7 @@ export class SubtaskCheckpoints implements BarrierController {
 
   #captureFailed(checkpointId: number, e: unknown): false {
     this.#dropPending(checkpointId);
-    if (this.#actor.alive) this.#host.decline(checkpointId, "storage_failed", `${this.#actor.name}: ${(e as Error)?.message ?? String(e)}`);
+    if (this.#actor.alive) this.#host.decline(checkpointId, "storage_failed", `${this.#actor.name}: ${captureFailure(e)}`);
     return false;
   }
 
@@ -383,4 +383,10 @@ export class SubtaskCheckpoints implements BarrierController {
     this.#dropPending(checkpointId);
     if (decline) this.#host.decline(checkpointId, reason, `${this.#actor.name} aborted checkpoint ${checkpointId}: ${reason}`);
   }
+}
+
+/** Why a capture failed: only the checkpoint fails, so an operator's error is not said to fail the operator. */
+function captureFailure(e: unknown): string {
+  const message = (x: unknown) => (x as Error)?.message ?? String(x);
+  return e instanceof OperatorError ? `operator "${e.operator}" (uid "${e.uid}") could not write its state: ${message(e.cause)}` : message(e);
 }

@@ -57,6 +57,8 @@ describe("out of disk during an incremental checkpoint (issue 10, bad input)", (
           const committedBefore = run.sink.committed.length;
           const d = await job.triggerCheckpoint();
           outcome.push(d.status === "FAILED" ? `FAILED:${d.failure_reason}` : d.status);
+          // Only the checkpoint failed: the message names the operator's write, not a failed operator.
+          if (d.status === "FAILED") assert.match(d.failure_message!, /operator "count" \(uid "count"\) could not write its state: ENOSPC/);
           if (d.status === "COMPLETED") {
             lastCompleted = d as typeof d & { external_path?: string };
             await until("the sink committed the checkpoint", () => run.sink.committed.length > committedBefore);
