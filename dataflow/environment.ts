@@ -5,7 +5,7 @@
  * @module
  */
 import { checkpointConfig } from "../checkpoint/config.ts";
-import { checkpointDirOf, readMetadataChecked } from "../checkpoint/metadata.ts";
+import { checkpointDirOf } from "../checkpoint/metadata.ts";
 import { WeirError, invalidOption } from "../errors.ts";
 import { systemClock, systemScheduler } from "../platforms/system.ts";
 import { JobHandle } from "../runtime/job_handle.ts";
@@ -127,31 +127,12 @@ export class StreamEnvironment implements GraphBuilder {
    *   `format_unsupported` (the restore point cannot be used as it is), `storage_unavailable`,
    *   `http_unavailable` / `http_listen_failed` (the REST API could not start).
    */
-  /**
-   * The job graph. A job that sets no maxParallelism and restores takes the restored
-   * state's, as Flink does for operators without a configured max parallelism: its keyed
-   * state is filed by that many key groups.
-   */
-  async #graph(restoreFrom: RestoreSource | undefined): Promise<JobGraph> {
-    const build = (maxParallelism: number) => buildJobGraph(this.#transformations, { parallelism: this.parallelism, maxParallelism });
-    // An unreadable restore point is the job master's to report, as for a job that sets maxParallelism.
-    const restored = this.options.maxParallelism !== undefined || !restoreFrom ? undefined : await readMetadataChecked(restoreFrom.storage, restoreFrom.dir).then((r) => r.metadata, () => undefined);
-    if (!restored) return build(this.maxParallelism);
-    try {
-      return build(restored.maxParallelism);
-    } catch (e) {
-      if (!(e instanceof WeirError) || e.code !== "invalid_option") throw e;
-      throw new WeirError("incompatible_restore", `${e.message}: the job sets no maxParallelism, so it takes that of checkpoint ${restored.checkpointId} at ${restoreFrom!.location}`, { cause: e });
-    }
-  }
-
   async execute(): Promise<JobHandle> {
     if (this.#executed) throw new WeirError("invalid_job", `Job "${this.jobName}" was already executed; build a new StreamEnvironment to run it again`);
     const o = this.options;
     // Again here: platforms (WeirJob) and tests set runtime after construction.
     checkRuntimeOptions(o.runtime);
-    const restoreFrom = o.restoreFrom === undefined ? undefined : restoreSource(o.restoreFrom, o.allowNonRestoredState ?? false);
-    const graph = await this.#graph(restoreFrom);
+    const graph = buildJobGraph(this.#transformations, { parallelism: this.parallelism, maxParallelism: this.maxParallelism });
     this.#executed = true;
     const rt = o.runtime ?? {};
     const storage = o.storage ?? openDirectory(DEFAULT_STORAGE_DIR, "The default storage").storage;
@@ -187,7 +168,7 @@ export class StreamEnvironment implements GraphBuilder {
         faults: rt.faults,
         sliceSteps: rt.sliceSteps,
         beforeStep: rt.beforeStep,
-        restoreFrom,
+        restoreFrom: o.restoreFrom === undefined ? undefined : restoreSource(o.restoreFrom, o.allowNonRestoredState ?? false),
       },
       resumeId,
     );
