@@ -7,6 +7,7 @@
  * off the commit path, and a failed delete only costs space.
  * @module
  */
+import { assert } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { checkpointDir } from "./metadata.ts";
 import { SharedStateRegistry } from "./shared_state.ts";
@@ -114,14 +115,27 @@ export class CheckpointsCleaner {
   }
 
   /**
-   * The metadata write of checkpoint `id` landed after the checkpoint failed. Its
-   * directory and its references to shared files go once a newer checkpoint completed
-   * (at once if one has, or if `jobEnded`), unless a restore brings it back first.
+   * The metadata write of checkpoint `id` landed after the checkpoint failed (subsumed by a
+   * newer one whose write was quicker, expired, or aborted by the job's end): a complete
+   * checkpoint its stats call failed. Recovery picks the latest in storage, so a checkpoint
+   * goes once a newer one completed (at once if one has), unless a restore brings it back
+   * first; when the job ended, or for a savepoint (never picked by recovery), at once.
    */
-  landedAfterFailing(id: number, at: { storage: StorageAdapter; dir: string }, jobEnded: boolean): void {
+  landedAfterFailing(id: number, at: { storage: StorageAdapter; dir: string }, o: { savepoint: boolean; jobEnded: boolean }): void {
+    if (o.savepoint) return this.failed(id, at);
+    assert(!this.#completedIds.includes(id), () => `Checkpoint ${id} landed after it failed, yet it is a completed one`);
     this.#landedFailed.set(id, at);
     const newest = this.#completedIds.at(-1) ?? 0;
-    if (jobEnded || newest > id) this.#enqueue(() => this.#discardLandedFailed(jobEnded ? Infinity : newest));
+    if (o.jobEnded || newest > id) this.#enqueue(() => this.#discardLandedFailed(o.jobEnded ? Infinity : newest));
+  }
+
+  /**
+   * The job ended: checkpoints whose metadata landed after they failed go, then the files
+   * written for ids below `nextId` that nothing refers to (see sweepBelow). Never rejects.
+   */
+  jobEnded(nextId: number): Promise<void> {
+    this.#enqueue(() => this.#discardLandedFailed(Infinity));
+    return this.sweepBelow(nextId);
   }
 
   /**

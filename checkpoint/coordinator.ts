@@ -63,7 +63,7 @@ export class CheckpointCoordinator {
    * landed after the last sweep). Resolves with the housekeeping; never rejects.
    */
   sweepAtEnd(): Promise<void> {
-    return this.#cleaner.sweepBelow(this.#nextId);
+    return this.#cleaner.jobEnded(this.#nextId);
   }
 
   /**
@@ -119,9 +119,8 @@ export class CheckpointCoordinator {
 
   /** The job ended for good: nothing more is triggered. */
   shutdown(reason: CheckpointFailureReason): void {
-    // First: a metadata write of a checkpoint aborted here that lands later is garbage then.
-    this.#shutDown = true;
     this.detach(reason);
+    this.#shutDown = true;
   }
 
   #rejectRequest(r: TriggerRequest, reason: CheckpointFailureReason): void {
@@ -289,7 +288,8 @@ export class CheckpointCoordinator {
       if (e instanceof WeirError && e.code === "coordinator_crash") return this.#init.onJobFailure(e);
       return this.#fail(p, "storage_failed", `Checkpoint ${p.id} metadata could not be written: ${(e as Error).message}`, true);
     }
-    if (this.#pending.get(p.id) !== p) return this.#landedAfterFailing(p);
+    // Failed while its metadata was being written, which landed: see CheckpointsCleaner.landedAfterFailing.
+    if (this.#pending.get(p.id) !== p) return this.#cleaner.landedAfterFailing(p.id, this.locate(p.id, p.savepoint), { savepoint: p.savepoint !== undefined, jobEnded: this.#shutDown });
     // Committed: from here on this checkpoint is what recovery restores.
     this.#pending.delete(p.id);
     p.timer.cancel();
@@ -331,18 +331,6 @@ export class CheckpointCoordinator {
     for (const w of p.waiters) w(details);
     if (!p.savepoint) this.#cleaner.completed(p.id);
     this.#drainQueue();
-  }
-
-  /**
-   * The metadata of a checkpoint that failed while its write was in flight (subsumed by a
-   * newer one whose write was quicker, expired, or the job ended) landed: a complete
-   * checkpoint that its stats call failed. It goes once nothing may restore it any more.
-   */
-  #landedAfterFailing(p: Pending): void {
-    const at = this.locate(p.id, p.savepoint);
-    // A savepoint is never restored by recovery; a checkpoint may be until a newer one completed.
-    if (p.savepoint) this.#cleaner.failed(p.id, at);
-    else this.#cleaner.landedAfterFailing(p.id, at, this.#shutDown);
   }
 
   #fail(p: Pending, reason: CheckpointFailureReason, message: string, countsAsFailure: boolean): void {

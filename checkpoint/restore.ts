@@ -32,8 +32,10 @@ export interface LoadedCheckpoint {
   /** What the restore should warn about (metadata without checksums). */
   warnings: string[];
   /**
-   * The storage it was read from: the shared files its incremental state names are read
-   * there too, whatever storage the restoring job writes to.
+   * Where the shared files its incremental state names are read, whatever storage the
+   * restoring job writes to: the storage it was read from, when that is the root their keys
+   * are relative to (a directory in it), else the one {@link readSharedFilesAtRoot} found;
+   * undefined: the restoring job's own storage.
    */
   storage?: StorageAdapter;
   /**
@@ -100,7 +102,8 @@ export async function loadCheckpoint(storage: StorageAdapter, dir: string, optio
     }
     files.push(file);
   }
-  return { metadata, location: dir, files, transactionsCommitted: false, warnings, storage };
+  // Opened at its own directory (dir ""), the storage is no root its shared keys are relative to.
+  return { metadata, location: dir, files, transactionsCommitted: false, warnings, storage: dir ? storage : undefined };
 }
 
 /**
@@ -129,11 +132,29 @@ export function sharedFilesRoot(metadata: CheckpointMetadata, path: string): str
 
 /**
  * A checkpoint opened at its own directory `path` reads its shared files from the storage
- * its job wrote to (see {@link sharedFilesRoot}), opened by `open`.
+ * its job wrote to (see {@link sharedFilesRoot}), opened by `open`. Where that root cannot
+ * be opened (a platform's opener refuses it), they are looked up in the restoring job's
+ * storage, as when the path is not laid out as a job's.
+ *
+ * @example
+ * ```ts
+ * import { readSharedFilesAtRoot, type LoadedCheckpoint } from "./restore.ts";
+ * import { MemoryStorage } from "../storage/memory.ts";
+ * const metadata = { jobName: "j", jobId: "ab", checkpointId: 7, subtasks: [{ shared: [{ key: "j/ab/shared/x" }] }] };
+ * const loaded = { metadata } as unknown as LoadedCheckpoint;
+ * const root = new MemoryStorage();
+ * readSharedFilesAtRoot(loaded, "/data/j/ab/chk-7", (path) => (console.assert(path === "/data"), { storage: root }));
+ * console.assert(loaded.storage === root);
+ * ```
  */
 export function readSharedFilesAtRoot(loaded: LoadedCheckpoint, path: string, open: (root: string) => { storage: StorageAdapter }): void {
   const root = sharedFilesRoot(loaded.metadata, path);
-  if (root !== undefined) loaded.storage = open(root).storage;
+  if (root === undefined) return;
+  try {
+    loaded.storage = open(root).storage;
+  } catch {
+    // The restore then names the file it misses in the job's storage.
+  }
 }
 
 /** A state file must be exactly what the checkpoint wrote: same length, same checksum. */

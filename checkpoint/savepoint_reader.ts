@@ -50,6 +50,12 @@ export interface SubtaskInfo {
   keyed: KeyedStateInfo[];
   /** Elements of operator (non-keyed) list state: source positions, sink transactions. */
   operatorStateEntries: number;
+  /**
+   * Keyed state kept in a backend's own incremental files (a retained incremental
+   * checkpoint, not a savepoint): which backend and format version, and how many shared
+   * files of its job it refers to. The tools do not read those files; `keyed` lists none.
+   */
+  incrementalKeyed?: { backend: string; version: number; sharedFiles: number };
 }
 
 /** One operator, by uid. */
@@ -100,7 +106,8 @@ export interface SavepointInfo {
  */
 export async function openSavepoint(path: string, options: { storage?: StorageAdapter } = {}): Promise<OpenedSavepoint> {
   if (typeof path !== "string" || path.trim() === "") throw new WeirError("usage", `A savepoint path must be a directory, got ${JSON.stringify(path)}`);
-  const dirPath = path.replace(/\/+$/, "").replace(new RegExp(`(^|/)${METADATA_FILE}$`), "") || ".";
+  // A checkpoint's external_path names its storage ("file:/…"), as restoreFrom takes it.
+  const dirPath = path.replace(/^file:/, "").replace(/\/+$/, "").replace(new RegExp(`(^|/)${METADATA_FILE}$`), "") || ".";
   let storage: StorageAdapter;
   let dir = "";
   if (options.storage) {
@@ -152,6 +159,7 @@ export function describeSavepoint(sp: OpenedSavepoint): SavepointInfo {
           bytes: f.operators[uid].length,
           keyed: Object.entries(snap.keyed ?? {}).map(([name, table]) => keyedInfo(name, table, snap)),
           operatorStateEntries: snap.operator?.length ?? 0,
+          ...(snap.keyedHandle ? { incrementalKeyed: { backend: snap.keyedHandle.backend, version: snap.keyedHandle.version, sharedFiles: snap.keyedHandle.shared.length } } : {}),
         });
       }
       operators.push({ uid, vertexId: v.id, vertexName: v.name, parallelism: v.parallelism, subtasks });
@@ -203,6 +211,13 @@ export function* stateRows(sp: OpenedSavepoint, filter: { uid: string; state?: s
   }
   const files = filesOf(sp, filter.uid);
   const snaps = files.map((f) => operatorSnapshot(f, filter.uid));
+  const own = snaps.find((s) => s.keyedHandle)?.keyedHandle;
+  if (own) {
+    throw new WeirError(
+      "format_unsupported",
+      `Operator ${JSON.stringify(filter.uid)} in ${sp.path} keeps its keyed state in the "${own.backend}" backend's own incremental files (format version ${own.version}), which the savepoint tools do not read; read a savepoint of the job instead (weir savepoint, POST /jobs/:id/savepoints)`,
+    );
+  }
   if (filter.state !== undefined) {
     const names = new Set(snaps.flatMap((s) => Object.keys(s.keyed ?? {})));
     if (!names.has(filter.state)) {

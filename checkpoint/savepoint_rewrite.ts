@@ -69,6 +69,9 @@ export async function rewriteSavepoint(sp: OpenedSavepoint, target: RewriteTarge
   if (sp.loaded.files.some((f) => f.inputChannels.length > 0 || f.outputChannels.length > 0)) {
     throw new WeirError("invalid_rewrite", `Savepoint ${sp.path} holds in-flight channel state (an unaligned checkpoint), which belongs to one topology; rewrite a savepoint (weir savepoint/stop) instead`);
   }
+  if (m.subtasks.some((r) => (r.shared?.length ?? 0) > 0)) {
+    throw new WeirError("invalid_rewrite", `Checkpoint ${m.checkpointId} at ${sp.path} keeps keyed state in a backend's own incremental files, shared with other checkpoints of its job; rewrite a savepoint (weir savepoint/stop) instead`);
+  }
   const existing = await target.storage.list(target.dir ? `${target.dir}/` : "");
   if (existing.length > 0) {
     throw new WeirError("savepoint_exists", `The rewrite target ${target.location} is not empty (it holds ${existing[0]}); choose a new directory`);

@@ -121,7 +121,8 @@ export interface EnvironmentOptions {
   autoWatermarkInterval?: number;
   /**
    * Keyed state: `{ backend: "heap" | "sqlite", incremental: boolean }` (DESIGN.md "State
-   * options"). Default heap, full checkpoints. "sqlite" is there once mod.ts registered it.
+   * options"). Default heap; checkpoints incremental as the backend does by default (heap:
+   * full, sqlite: incremental). "sqlite" is there once mod.ts registered it.
    */
   state?: StateBackendOptions;
   runtime?: RuntimeOptions;

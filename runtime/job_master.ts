@@ -8,13 +8,13 @@ import { highestCheckpointId, listCompleted } from "../checkpoint/metadata.ts";
 import type { LoadedCheckpoint } from "../checkpoint/restore.ts";
 import type { JobGraph } from "../dataflow/job_graph.ts";
 import { WeirError } from "../errors.ts";
+import { resolvedStateOptions } from "../state/backend_registry.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { openDirectory } from "../storage/directory.ts";
 import { Execution, type ExecutionOwner } from "./execution.ts";
 import type { JobResult, JobStatus } from "./job_status.ts";
 import { RestorePoints } from "./restore_point.ts";
 import { isUnrecoverable } from "./restart_strategy.ts";
-import { resolvedStateOptions } from "../state/backend_registry.ts";
 
 export type { JobEvent, JobMasterInit, JobWarning, RestoreSource, UnfinishedRun } from "./job_master_types.ts";
 import type { JobEvent, JobMasterInit, JobWarning, RestoreSource, UnfinishedRun } from "./job_master_types.ts";
@@ -344,8 +344,9 @@ export class JobMaster implements ExecutionOwner {
       // next start resumes (or refuses) it instead of quietly starting fresh beside its
       // checkpoints, which would duplicate what an exactly-once sink already committed.
       if (this.#keepRunMarker) return;
-      // A checkpoint aborted by the end whose metadata lands now is deleted as it lands (coordinator.ts).
-      await this.coordinator.metadataWritesSettled();
+      // A checkpoint aborted by the end whose metadata lands now is deleted as it lands
+      // (checkpoints_cleaner.ts); a write that hangs holds the end up for a checkpoint timeout at most.
+      await this.#metadataWritesSettled(this.coordinator.config.timeout);
       // Subsumed checkpoints and unneeded shared files go first, so that what stays is what a restore needs.
       await this.coordinator.sweepAtEnd();
       const cur = await this.storage.get(`${this.jobName}/_current`);
@@ -354,6 +355,17 @@ export class JobMaster implements ExecutionOwner {
     } catch {
       // Clean-up is best effort: a leftover marker only makes the next start resume.
     }
+  }
+
+  /** Resolves once the metadata writes in flight settled, or after `ms`. */
+  #metadataWritesSettled(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = this.scheduler.after(ms, resolve);
+      void this.coordinator.metadataWritesSettled().then(() => {
+        timer.cancel();
+        resolve();
+      });
+    });
   }
 
   /** The run a previous process of this job name left unfinished (crashed), if any. */

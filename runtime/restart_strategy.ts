@@ -1,4 +1,4 @@
-import { invalidOption } from "../errors.ts";
+import { invalidOption, WeirError } from "../errors.ts";
 
 /** Restart options, after Flink's restart strategies. */
 export type RestartOptions =
@@ -84,19 +84,18 @@ const UNRECOVERABLE = new Set<string>(["state_backend_mismatch", "format_unsuppo
 
 /**
  * True when a restart cannot help (Flink's non-recoverable errors, `ThrowableClassifier`):
- * the error or one of its causes refuses the restored state's backend or format version.
+ * a restore refused the restored state's backend or format version. Only the error itself
+ * counts, not its causes: a frame from a remote host of another weir version fails as
+ * `transport_failed` caused by `format_unsupported`, and a restart deploys the host anew.
  *
  * @example
  * ```ts
  * import { isUnrecoverable } from "./restart_strategy.ts";
  * import { WeirError } from "../errors.ts";
- * console.assert(isUnrecoverable(new Error("restore failed", { cause: new WeirError("state_backend_mismatch", "heap vs sqlite") })));
- * console.assert(!isUnrecoverable(new WeirError("transport_failed", "worker died")));
+ * console.assert(isUnrecoverable(new WeirError("state_backend_mismatch", "heap vs sqlite")));
+ * console.assert(!isUnrecoverable(new WeirError("transport_failed", "bad frame", { cause: new WeirError("format_unsupported", "v7") })));
  * ```
  */
 export function isUnrecoverable(error: unknown): boolean {
-  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    if (UNRECOVERABLE.has((e as { code?: unknown }).code as string)) return true;
-  }
-  return false;
+  return error instanceof WeirError && UNRECOVERABLE.has(error.code);
 }

@@ -61,7 +61,7 @@ export function checkpointRoutes(deps: ApiDeps): Hono {
     if (body.checkpointType !== undefined && body.checkpointType !== "CONFIGURED" && body.checkpointType !== configured) {
       throw badRequest(
         `Field "checkpointType" must be "CONFIGURED" or "${configured}", got "${body.checkpointType}": this job's checkpoints are ` +
-          (configured === "FULL" ? `full (state.incremental is false)` : `incremental (state: { incremental: true }); a full, self-contained copy is a savepoint (POST /jobs/${job.id}/savepoints)`),
+          (configured === "FULL" ? `full (state.incremental is false)` : `incremental (state.incremental, or the ${job.stateOptions.backend} backend's default); a full, self-contained copy is a savepoint (POST /jobs/${job.id}/savepoints)`),
       );
     }
     mustRun(job);

@@ -17,7 +17,7 @@ describe("CheckpointsCleaner", () => {
     const { storage, cleaner, stored } = await cleanerWithCheckpoints();
     cleaner.completed(1);
     cleaner.completed(2);
-    cleaner.landedAfterFailing(3, { storage, dir: "j/id/chk-3" }, false);
+    cleaner.landedAfterFailing(3, { storage, dir: "j/id/chk-3" }, { savepoint: false, jobEnded: false });
     await cleaner.settled();
     assert.deepEqual(await stored(), [1, 2, 3, 4], "the latest in storage: recovery may pick it");
     cleaner.completed(4);
@@ -28,8 +28,8 @@ describe("CheckpointsCleaner", () => {
   test("one that landed after a newer one completed goes at once, and one of an ended job too", async () => {
     const { storage, cleaner, stored } = await cleanerWithCheckpoints();
     cleaner.completed(2);
-    cleaner.landedAfterFailing(1, { storage, dir: "j/id/chk-1" }, false);
-    cleaner.landedAfterFailing(4, { storage, dir: "j/id/chk-4" }, true);
+    cleaner.landedAfterFailing(1, { storage, dir: "j/id/chk-1" }, { savepoint: false, jobEnded: false });
+    cleaner.landedAfterFailing(4, { storage, dir: "j/id/chk-4" }, { savepoint: false, jobEnded: true });
     await cleaner.settled();
     assert.deepEqual(await stored(), [2, 3]);
   });
@@ -37,11 +37,21 @@ describe("CheckpointsCleaner", () => {
   test("one a restore brought back counts as completed", async () => {
     const { storage, cleaner, stored } = await cleanerWithCheckpoints();
     cleaner.completed(2);
-    cleaner.landedAfterFailing(3, { storage, dir: "j/id/chk-3" }, false);
+    cleaner.landedAfterFailing(3, { storage, dir: "j/id/chk-3" }, { savepoint: false, jobEnded: false });
     cleaner.retain([3]);
     cleaner.completed(4);
     await cleaner.settled();
     // chk-1 is no completed checkpoint of this cleaner's: it stays.
     assert.deepEqual(await stored(), [1, 3, 4], "chk-2 subsumed beyond retained 2, chk-3 kept");
+  });
+
+  test("at the job's end, one whose metadata landed after it failed goes even if nothing newer completed", async () => {
+    const { storage, cleaner, stored } = await cleanerWithCheckpoints();
+    cleaner.completed(2);
+    cleaner.landedAfterFailing(3, { storage, dir: "j/id/chk-3" }, { savepoint: false, jobEnded: false });
+    await cleaner.settled();
+    assert.deepEqual(await stored(), [1, 2, 3, 4]);
+    await cleaner.jobEnded(5);
+    assert.deepEqual(await stored(), [1, 2, 4]);
   });
 });

@@ -198,6 +198,18 @@ describe("checkpoint coordinator", () => {
       assert.ok((await storage.filesOf(1)).some((k) => k.endsWith("/_metadata")), "the last completed checkpoint stays for restoreFrom");
     });
 
+    test("holds the job's end up for a checkpoint timeout at most, when its metadata write hangs", async () => {
+      const storage = new HeldMetadataStorage(1);
+      const { job } = await runningJob({ storage, checkpoint: { timeout: 200 } });
+      await sleep(10);
+      const first = job.triggerCheckpoint();
+      await until("checkpoint 1's metadata write held", () => storage.waiting);
+      const result = await job.cancel();
+      assert.equal(result.status, "canceled");
+      assert.equal((await first).failure_reason, "job_canceled");
+      storage.release();
+    });
+
     test("stays restorable until a newer checkpoint completes, when it expired", async () => {
       const storage = new HeldMetadataStorage(1);
       const { job } = await runningJob({ storage, checkpoint: { timeout: 40, tolerableFailures: 5 } });

@@ -13,7 +13,7 @@ const KEYS = 200;
  * The counts a job restored from `restoreFrom` holds for keys 0..KEYS-1: a bounded source
  * asks for each key once, with nothing to add (uid "count" is the counting job's reduce).
  */
-async function countsIn(storage: StorageAdapter, restoreFrom: string, state: EnvironmentOptions["state"]): Promise<number[]> {
+async function countsIn(storage: StorageAdapter, restoreFrom: EnvironmentOptions["restoreFrom"], state: EnvironmentOptions["state"]): Promise<number[]> {
   const env = new StreamEnvironment({ jobName: "reader", parallelism: 3, storage, restoreFrom, allowNonRestoredState: true, restart: { strategy: "none" }, state });
   const sink = new CollectSink<[number, number]>();
   env.fromSource(new SequenceSource(0, KEYS), { uid: "keys", parallelism: 1 })
@@ -41,8 +41,13 @@ function countingJob(storage: StorageAdapter, state: EnvironmentOptions["state"]
 }
 
 describe("restoreFrom an incremental checkpoint into a job on another storage", () => {
-  for (const backend of ["heap", "sqlite"] as const) {
-    test(`${backend}: its shared files are read where the checkpoint is, and the counts are those of the checkpoint`, async () => {
+  const cases = [
+    { backend: "heap", form: "path" },
+    { backend: "sqlite", form: "path" },
+    { backend: "heap", form: "storage" },
+  ] as const;
+  for (const { backend, form } of cases) {
+    test(`${backend}, restoreFrom its ${form === "path" ? "directory path" : "{ storage, path }"}: its shared files are read where the checkpoint is, and the counts are those of the checkpoint`, async () => {
       const dir = mkdtempSync(join(tmpdir(), "weir-restore-storage-"));
       try {
         const state = { backend, incremental: true };
@@ -59,7 +64,8 @@ describe("restoreFrom an incremental checkpoint into a job on another storage", 
         await job.cancel();
 
         const other = new MemoryStorage();
-        const counts = await countsIn(other, (d as typeof d & { external_path: string }).external_path, state);
+        const from = form === "path" ? (d as typeof d & { external_path: string }).external_path : { storage: new FileStorage(dir), path: `first/${job.id}/chk-${d.id}` };
+        const counts = await countsIn(other, from, state);
         // The checkpoint holds the counts of records 0..n-1 of the sequence (key n % KEYS).
         const n = counts.reduce((a, b) => a + b, 0);
         assert.ok(n >= before, `the checkpoint holds ${n} records, ${before} were counted before it was triggered`);

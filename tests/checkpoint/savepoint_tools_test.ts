@@ -178,4 +178,34 @@ describe("savepoint inspect, read and rewrite", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test("a retained sqlite checkpoint (incremental by default): inspect names its backend's own files, read and rewrite refuse it naming why", { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weir-sp-incremental-"));
+    try {
+      const env = new StreamEnvironment({ jobName: "sp-tools-sqlite", parallelism: 2, storage: new FileStorage(join(dir, "store")), state: { backend: "sqlite" } });
+      env.fromSource(new SequenceSource(0, 1e9, { ratePerSecond: 3000 }), { uid: "numbers" })
+        .map((n): [number, number] => [n % 5, n], { uid: "pair" })
+        .keyBy((p) => p[0])
+        .reduce((a, b): [number, number] => [a[0], a[1] + b[1]], { uid: "sum" })
+        .sinkTo(new CollectSink<[number, number]>(), { uid: "out" });
+      const job = await env.execute();
+      const d = await job.triggerCheckpoint();
+      assert.equal(d.status, "COMPLETED", d.failure_message);
+      await job.cancel();
+      const sp = await openSavepoint((d as typeof d & { external_path: string }).external_path);
+      const sum = describeSavepoint(sp).operators.find((o) => o.uid === "sum")!;
+      for (const s of sum.subtasks) {
+        assert.equal(s.incrementalKeyed?.backend, "sqlite");
+        assert.ok(s.incrementalKeyed.sharedFiles > 0);
+      }
+      assert.throws(() => [...stateRows(sp, { uid: "sum" })], (e: unknown) =>
+        e instanceof WeirError && e.code === "format_unsupported" && /"sqlite" backend's own incremental files/.test(e.message) && /savepoint/.test(e.message));
+      await assert.rejects(rewriteSavepoint(sp, { storage: new FileStorage(join(dir, "out")), dir: "", location: join(dir, "out") }, { dropUids: ["pair"] }), (e: unknown) =>
+        e instanceof WeirError && e.code === "invalid_rewrite" && /own incremental files/.test(e.message));
+      assert.deepEqual(readdirSync(dir).filter((n) => n === "out"), [], "nothing written");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+
