@@ -210,6 +210,35 @@ describe("checkpoint coordinator", () => {
       storage.release();
     });
 
+    test("is the job's again when a failover restores it: it stays with the checkpoints retained after it", async () => {
+      const storage = new HeldMetadataStorage(2);
+      const failing = { now: false };
+      const env = new StreamEnvironment({
+        jobName: "coord", parallelism: 2, storage, checkpoint: { retained: 2 }, restart: { strategy: "fixed-delay", attempts: 3, delay: 1 },
+      });
+      env.fromSource(new SequenceSource(0, 1e9, { ratePerSecond: 20_000 }), { uid: "src" })
+        .map((n) => {
+          if (failing.now) throw (failing.now = false, new Error("injected"));
+          return n;
+        }, { uid: "fail" })
+        .keyBy((n) => n % 5)
+        .reduce((a, b) => a + b, { uid: "sum" })
+        .sinkTo(new CollectSink(), { uid: "out" });
+      const job = await env.execute();
+      await sleep(10);
+      assert.equal((await job.triggerCheckpoint()).status, "COMPLETED");
+      const second = job.triggerCheckpoint();
+      await until("checkpoint 2's metadata write held", () => storage.waiting);
+      failing.now = true;
+      assert.equal((await second).failure_reason, "job_failover");
+      storage.release();
+      await until("the job restored checkpoint 2, whose metadata landed after it failed", () => job.checkpointStats().latest.restored?.id === 2);
+      assert.equal((await job.triggerCheckpoint()).status, "COMPLETED");
+      await job.cancel();
+      const kept = new Set((await storage.list("coord/")).filter((k) => k.endsWith("_metadata")).map((k) => k.split("/")[2]));
+      assert.deepEqual([...kept].sort(), ["chk-2", "chk-3"]);
+    });
+
     test("stays restorable until a newer checkpoint completes, when it expired", async () => {
       const storage = new HeldMetadataStorage(1);
       const { job } = await runningJob({ storage, checkpoint: { timeout: 40, tolerableFailures: 5 } });
