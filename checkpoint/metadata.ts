@@ -187,6 +187,21 @@ export function checkpointDirOf(path: string): string {
   return dir === "" && m[1] !== "" ? m[1] : dir;
 }
 
+/**
+ * The directory path a checkpoint location names, as a user passes it: an `external_path`
+ * ("file:/…", naming its storage), a directory or its `_metadata` file.
+ *
+ * @example
+ * ```ts
+ * import { checkpointPathOf } from "./metadata.ts";
+ * console.assert(checkpointPathOf("file:/data/j/ab/chk-7") === "/data/j/ab/chk-7");
+ * console.assert(checkpointPathOf("./sp/_metadata") === "./sp");
+ * ```
+ */
+export function checkpointPathOf(location: string): string {
+  return checkpointDirOf(location.startsWith("file:") ? location.slice(5) : location);
+}
+
 /** A key inside a checkpoint directory; "" is the storage root (a savepoint opened at its path). */
 export function joinKey(dir: string, name: string): string {
   return dir ? `${dir}/${name}` : name;

@@ -131,24 +131,25 @@ export function sharedFilesRoot(metadata: CheckpointMetadata, path: string): str
 }
 
 /**
- * A checkpoint opened at its own directory `path` reads its shared files from the storage
- * its job wrote to (see {@link sharedFilesRoot}), opened by `open`. Where that root cannot
- * be opened (a platform's opener refuses it), they are looked up in the restoring job's
- * storage, as when the path is not laid out as a job's.
+ * A checkpoint opened at its own directory (its home a directory path) reads its shared
+ * files from the storage its job wrote to (see {@link sharedFilesRoot}), opened by `open`.
+ * Where that root cannot be opened (a platform's opener refuses it), they are looked up in
+ * the restoring job's storage, as when the path is not laid out as a job's.
  *
  * @example
  * ```ts
  * import { readSharedFilesAtRoot, type LoadedCheckpoint } from "./restore.ts";
  * import { MemoryStorage } from "../storage/memory.ts";
  * const metadata = { jobName: "j", jobId: "ab", checkpointId: 7, subtasks: [{ shared: [{ key: "j/ab/shared/x" }] }] };
- * const loaded = { metadata } as unknown as LoadedCheckpoint;
+ * const loaded = { metadata, home: { kind: "directory", path: "/data/j/ab/chk-7" } } as unknown as LoadedCheckpoint;
  * const root = new MemoryStorage();
- * readSharedFilesAtRoot(loaded, "/data/j/ab/chk-7", (path) => (console.assert(path === "/data"), { storage: root }));
+ * readSharedFilesAtRoot(loaded, (path) => (console.assert(path === "/data"), { storage: root }));
  * console.assert(loaded.storage === root);
  * ```
  */
-export function readSharedFilesAtRoot(loaded: LoadedCheckpoint, path: string, open: (root: string) => { storage: StorageAdapter }): void {
-  const root = sharedFilesRoot(loaded.metadata, path);
+export function readSharedFilesAtRoot(loaded: LoadedCheckpoint, open: (root: string) => { storage: StorageAdapter }): void {
+  if (loaded.home?.kind !== "directory") return;
+  const root = sharedFilesRoot(loaded.metadata, loaded.home.path);
   if (root === undefined) return;
   try {
     loaded.storage = open(root).storage;

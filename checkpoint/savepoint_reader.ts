@@ -13,7 +13,7 @@ import { canonicalKey } from "../state/key_group.ts";
 import { type KeyedTableSnapshot, readTable } from "../state/keyed_state.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { openDirectory } from "../storage/directory.ts";
-import { type CheckpointMetadata, METADATA_FILE } from "./metadata.ts";
+import { type CheckpointMetadata, checkpointPathOf } from "./metadata.ts";
 import type { SubtaskStateFile } from "./pending_snapshot.ts";
 import { type LoadedCheckpoint, loadCheckpoint } from "./restore.ts";
 
@@ -106,8 +106,7 @@ export interface SavepointInfo {
  */
 export async function openSavepoint(path: string, options: { storage?: StorageAdapter } = {}): Promise<OpenedSavepoint> {
   if (typeof path !== "string" || path.trim() === "") throw new WeirError("usage", `A savepoint path must be a directory, got ${JSON.stringify(path)}`);
-  // A checkpoint's external_path names its storage ("file:/…"), as restoreFrom takes it.
-  const dirPath = path.replace(/^file:/, "").replace(/\/+$/, "").replace(new RegExp(`(^|/)${METADATA_FILE}$`), "") || ".";
+  const dirPath = checkpointPathOf(path) || ".";
   let storage: StorageAdapter;
   let dir = "";
   if (options.storage) {

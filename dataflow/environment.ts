@@ -5,7 +5,7 @@
  * @module
  */
 import { checkpointConfig } from "../checkpoint/config.ts";
-import { checkpointDirOf } from "../checkpoint/metadata.ts";
+import { checkpointDirOf, checkpointPathOf } from "../checkpoint/metadata.ts";
 import { WeirError, invalidOption } from "../errors.ts";
 import { systemClock, systemScheduler } from "../platforms/system.ts";
 import { JobHandle } from "../runtime/job_handle.ts";
@@ -196,7 +196,7 @@ export class StreamEnvironment implements GraphBuilder {
 function restoreSource(from: EnvironmentOptions["restoreFrom"], allowNonRestoredState: boolean): RestoreSource {
   if (typeof from === "string") {
     if (from.length === 0) throw invalidOption("restoreFrom", from, "must be a savepoint or checkpoint directory");
-    const path = checkpointDirOf(from.startsWith("file:") ? from.slice(5) : from);
+    const path = checkpointPathOf(from);
     const { storage, root } = openDirectory(path, "restoreFrom");
     return { storage, dir: "", location: root, allowNonRestoredState, home: { kind: "directory", path } };
   }

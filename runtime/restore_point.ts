@@ -65,7 +65,7 @@ export class RestorePoints {
     const loaded = await loadCheckpoint(source.storage, source.dir, this.#loadOptions());
     loaded.location = source.location;
     loaded.home = source.home ?? { kind: "directory", path: source.location };
-    if (loaded.home.kind === "directory") readSharedFilesAtRoot(loaded, loaded.home.path, (root) => openDirectory(root, "restoreFrom"));
+    readSharedFilesAtRoot(loaded, (root) => openDirectory(root, "restoreFrom"));
     return loaded;
   }
 

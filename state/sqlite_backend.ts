@@ -311,9 +311,12 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
    * (sqlite_native_restore.ts's restoreChains()).
    */
   async #restoreNative(handles: IncrementalKeyedState[]): Promise<void> {
-    const storage = this.#storageForRestore;
-    if (!storage && handles.some((h) => !h.storage)) throw new WeirError("storage_unavailable", `The "sqlite" backend of operator "${this.#uid}" was given no storage to read its checkpoint files from`);
-    await restoreChains(storage, handles, {
+    const storageOf = (h: IncrementalKeyedState) => {
+      const storage = h.storage ?? this.#storageForRestore;
+      if (!storage) throw new WeirError("storage_unavailable", `The "sqlite" backend of operator "${this.#uid}" was given no storage to read its checkpoint files from`);
+      return storage;
+    };
+    await restoreChains(storageOf, handles, {
       store: this.#store,
       range: this.range,
       pathOf: () => `${this.#store.path}.restore-${++this.#restored}.db`,

@@ -301,13 +301,13 @@ export interface ChainTarget {
  * Restores each handle's chain into `target`: into an empty backend in memory when
  * restoresInMemory() says so (the base adopted and the changes upserted in key order, or
  * both merged in one pass when the changes are many), else file by file, one downloaded at
- * a time. Each handle's files are read from its own storage if it names one, else from `storage`.
- * @throws {WeirError} `checkpoint_corrupt`, `storage_failed`
+ * a time. `storageOf` says where a handle's files are.
+ * @throws {WeirError} `checkpoint_corrupt`, `storage_failed`; what `storageOf` throws
  */
-export async function restoreChains(ownStorage: StorageAdapter | undefined, handles: IncrementalKeyedState[], target: ChainTarget): Promise<void> {
+export async function restoreChains(storageOf: (h: IncrementalKeyedState) => StorageAdapter, handles: IncrementalKeyedState[], target: ChainTarget): Promise<void> {
   const driver = target.store.driver;
   for (const h of handles) {
-    const storage = (h.storage ?? ownStorage)!;
+    const storage = storageOf(h);
     const layout = readLayout(h);
     const take = (path: string, file: NativeFile) => {
       if (file.kind === "base" && target.empty()) target.adopt(path, layout.states);

@@ -49,8 +49,7 @@ export async function loadHostRestore(reach: RestoreReach, graph: JobGraph, rest
   }
   loaded.transactionsCommitted = restore.transactionsCommitted;
   loaded.home = restore.home;
-  const home = restore.home;
-  if (home.kind === "directory") readSharedFilesAtRoot(loaded, home.path, (root) => openerOf(reach)(root));
+  readSharedFilesAtRoot(loaded, openerOf(reach));
   return {
     loaded,
     inFlight: routeChannelState(loaded, graph),
