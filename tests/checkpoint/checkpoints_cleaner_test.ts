@@ -9,15 +9,17 @@ async function cleanerWithCheckpoints() {
   for (let id = 1; id <= 4; id++) await storage.put(`j/id/chk-${id}/_metadata`, new Uint8Array(1));
   const cleaner = new CheckpointsCleaner({ storage, jobName: "j", jobId: "id", retained: 2, onDiscarded: () => {} });
   const stored = async () => [...new Set((await storage.list("j/id/")).map((k) => Number(k.split("/")[2].slice(4))))].sort();
-  return { storage, cleaner, stored };
+  /** Checkpoint `id`'s metadata landed after it failed. */
+  const landed = (id: number, jobEnded = false) => cleaner.landedAfterFailing(id, { storage, dir: `j/id/chk-${id}` }, { savepoint: false, jobEnded });
+  return { cleaner, stored, landed };
 }
 
 describe("CheckpointsCleaner", () => {
   test("a checkpoint whose metadata landed after it failed goes once a newer one completed", async () => {
-    const { storage, cleaner, stored } = await cleanerWithCheckpoints();
+    const { cleaner, stored, landed } = await cleanerWithCheckpoints();
     cleaner.completed(1);
     cleaner.completed(2);
-    cleaner.landedAfterFailing(3, { storage, dir: "j/id/chk-3" }, { savepoint: false, jobEnded: false });
+    landed(3);
     await cleaner.settled();
     assert.deepEqual(await stored(), [1, 2, 3, 4], "the latest in storage: recovery may pick it");
     cleaner.completed(4);
@@ -26,18 +28,18 @@ describe("CheckpointsCleaner", () => {
   });
 
   test("one that landed after a newer one completed goes at once, and one of an ended job too", async () => {
-    const { storage, cleaner, stored } = await cleanerWithCheckpoints();
+    const { cleaner, stored, landed } = await cleanerWithCheckpoints();
     cleaner.completed(2);
-    cleaner.landedAfterFailing(1, { storage, dir: "j/id/chk-1" }, { savepoint: false, jobEnded: false });
-    cleaner.landedAfterFailing(4, { storage, dir: "j/id/chk-4" }, { savepoint: false, jobEnded: true });
+    landed(1);
+    landed(4, true);
     await cleaner.settled();
     assert.deepEqual(await stored(), [2, 3]);
   });
 
   test("one a restore brought back counts as completed", async () => {
-    const { storage, cleaner, stored } = await cleanerWithCheckpoints();
+    const { cleaner, stored, landed } = await cleanerWithCheckpoints();
     cleaner.completed(2);
-    cleaner.landedAfterFailing(3, { storage, dir: "j/id/chk-3" }, { savepoint: false, jobEnded: false });
+    landed(3);
     cleaner.retain([3]);
     cleaner.completed(4);
     await cleaner.settled();
@@ -46,9 +48,9 @@ describe("CheckpointsCleaner", () => {
   });
 
   test("at the job's end, one whose metadata landed after it failed goes even if nothing newer completed", async () => {
-    const { storage, cleaner, stored } = await cleanerWithCheckpoints();
+    const { cleaner, stored, landed } = await cleanerWithCheckpoints();
     cleaner.completed(2);
-    cleaner.landedAfterFailing(3, { storage, dir: "j/id/chk-3" }, { savepoint: false, jobEnded: false });
+    landed(3);
     await cleaner.settled();
     assert.deepEqual(await stored(), [1, 2, 3, 4]);
     await cleaner.jobEnded(5);
