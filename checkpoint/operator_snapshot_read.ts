@@ -9,6 +9,7 @@ import { FORMAT_VERSION, decode, decodeItem } from "../codec/cbor.ts";
 import { CborScanner, MAJOR_MAP, MAJOR_TEXT } from "../codec/cbor_scan.ts";
 import type { OperatorSnapshot } from "../dataflow/operator.ts";
 import { readLazyTables } from "../state/encoded_tables.ts";
+import { readKeyedHandle, type StoredKeyedHandle } from "../state/keyed_handle_codec.ts";
 
 /**
  * The operator snapshot in `bytes` (written by encode()); `what` names it in errors.
@@ -25,16 +26,16 @@ import { readLazyTables } from "../state/encoded_tables.ts";
  * ```
  */
 export function readOperatorSnapshot(bytes: Uint8Array, what: string): OperatorSnapshot {
-  if (!(bytes instanceof Uint8Array) || bytes.length < 2 || bytes[0] !== FORMAT_VERSION) return decode<OperatorSnapshot>(bytes, what);
+  if (!(bytes instanceof Uint8Array) || bytes.length < 2 || bytes[0] !== FORMAT_VERSION) return decodeOperatorSnapshot(bytes, what);
   const s = new CborScanner(bytes, 1, what);
   s.head();
-  if (s.major !== MAJOR_MAP) return decode<OperatorSnapshot>(bytes, what);
+  if (s.major !== MAJOR_MAP) return decodeOperatorSnapshot(bytes, what);
   const out: Record<string, unknown> = {};
   for (let n = s.argument; n > 0; n--) {
     const keyAt = s.at;
     s.head();
     s.at = keyAt;
-    if (s.major !== MAJOR_TEXT) return decode<OperatorSnapshot>(bytes, what);
+    if (s.major !== MAJOR_TEXT) return decodeOperatorSnapshot(bytes, what);
     const field = s.propertyName();
     if (field === "keyed") out.keyed = readLazyTables(s, what);
     else {
@@ -44,6 +45,21 @@ export function readOperatorSnapshot(bytes: Uint8Array, what: string): OperatorS
     }
   }
   // Bytes after the map: let decode() judge them as it always has.
-  if (s.at !== bytes.length) return decode<OperatorSnapshot>(bytes, what);
-  return out as OperatorSnapshot;
+  if (s.at !== bytes.length) return decodeOperatorSnapshot(bytes, what);
+  return withKeyedHandle(out as OperatorSnapshot, what);
+}
+
+/**
+ * The operator snapshot in `bytes`, decoded whole (its keyed tables too).
+ * @throws {WeirError} as readOperatorSnapshot(); `checkpoint_corrupt` for a keyed state
+ *   handle whose list of shared files is not one
+ */
+export function decodeOperatorSnapshot(bytes: Uint8Array, what: string): OperatorSnapshot {
+  return withKeyedHandle(decode<OperatorSnapshot>(bytes, what), what);
+}
+
+/** The snapshot with its keyed state handle as the backends read it (state/keyed_handle_codec.ts). */
+function withKeyedHandle(snap: OperatorSnapshot, what: string): OperatorSnapshot {
+  if (snap === null || typeof snap !== "object" || !snap.keyedHandle) return snap;
+  return { ...snap, keyedHandle: readKeyedHandle(snap.keyedHandle as unknown as StoredKeyedHandle, what) };
 }

@@ -8,13 +8,13 @@
 import { looksGenerated } from "../dataflow/uid_hash.ts";
 import { decode } from "../codec/cbor.ts";
 import { WeirError } from "../errors.ts";
-import type { OperatorSnapshot, RestoredState } from "../dataflow/operator.ts";
+import type { RestoredState } from "../dataflow/operator.ts";
 import { BroadcastStateSnapshot } from "../state/broadcast_state.ts";
 import { UnionListEntry } from "../state/union_list_state.ts";
 import type { KeyGroupRange } from "../state/key_group.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { checksumOf } from "./checksum.ts";
-import { readOperatorSnapshot } from "./operator_snapshot_read.ts";
+import { decodeOperatorSnapshot, readOperatorSnapshot } from "./operator_snapshot_read.ts";
 import { type CheckpointMetadata, checkpointDir, joinKey, readMetadataChecked, type SubtaskFileRef } from "./metadata.ts";
 import type { SubtaskStateFile } from "./pending_snapshot.ts";
 
@@ -195,7 +195,7 @@ function operatorState(
   let dealt = 0;
   for (const f of holders) {
     const what = `state of operator "${uid}"`;
-    const snap = encodedKeyedGroups ? readOperatorSnapshot(f.operators[uid], what) : decode<OperatorSnapshot>(f.operators[uid], what);
+    const snap = encodedKeyedGroups ? readOperatorSnapshot(f.operators[uid], what) : decodeOperatorSnapshot(f.operators[uid], what);
     const overlaps = f.keyGroupRange.end >= range.start && f.keyGroupRange.start <= range.end;
     if (snap.keyed && overlaps) keyed.push(snap.keyed);
     const handle = snap.keyedHandle;

@@ -6,8 +6,9 @@
  * what a restore checks (metadata, every state file, checksums where recorded).
  * @module
  */
-import { decode, FORMAT_VERSION } from "../codec/cbor.ts";
+import { FORMAT_VERSION } from "../codec/cbor.ts";
 import type { OperatorSnapshot } from "../dataflow/operator.ts";
+import { decodeOperatorSnapshot } from "./operator_snapshot_read.ts";
 import { WeirError } from "../errors.ts";
 import { canonicalKey } from "../state/key_group.ts";
 import { type KeyedTableSnapshot, readTable } from "../state/keyed_state.ts";
@@ -248,7 +249,7 @@ export function filesOf(sp: OpenedSavepoint, uid: string): SubtaskStateFile[] {
 
 /** Decodes the snapshot of one operator in one file; names the operator in errors. */
 export function operatorSnapshot(f: SubtaskStateFile, uid: string): OperatorSnapshot {
-  const snap = decode<OperatorSnapshot>(f.operators[uid], `state of operator "${uid}" in subtask ${f.subtaskIndex} of vertex ${f.vertexId}`);
+  const snap = decodeOperatorSnapshot(f.operators[uid], `state of operator "${uid}" in subtask ${f.subtaskIndex} of vertex ${f.vertexId}`);
   if (snap === null || typeof snap !== "object") {
     throw new WeirError("checkpoint_corrupt", `State of operator "${uid}" in subtask ${f.subtaskIndex} of vertex ${f.vertexId} is not an operator snapshot`);
   }

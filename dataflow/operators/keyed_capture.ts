@@ -11,6 +11,7 @@ import { type CborHead, FORMAT_VERSION, encode, encodeBody, encodePartsList } fr
 import { CborWriter } from "../../codec/cbor_writer.ts";
 import { assert } from "../../errors.ts";
 import type { EncodedStream, EncodedTable, KeyedStateSnapshot, SharedStateRef } from "../../state/backend.ts";
+import { storedKeyedHandle } from "../../state/keyed_handle_codec.ts";
 import { ColumnsEncoder } from "../../state/heap_encode.ts";
 import { isColumnar } from "../../state/heap_snapshot.ts";
 import type { KeyedTableSnapshot } from "../../state/keyed_state.ts";
@@ -142,7 +143,7 @@ export class KeyedStateCapture implements StateCapture {
     if (result.format !== "canonical") {
       // A backend's own format (handles to files it wrote already): stored as it is.
       this.#shared = result.shared;
-      this.#bytes = encode(this.#operator ? { operator: this.#operator, keyedHandle: result } : { keyedHandle: result }, this.#what);
+      this.#bytes = encode(this.#operator ? { operator: this.#operator, keyedHandle: storedKeyedHandle(result) } : { keyedHandle: storedKeyedHandle(result) }, this.#what);
       return true;
     }
     const tables: [string, KeyedTableSnapshot][] = Object.entries(result.tables);

@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import { decode } from "../../../codec/cbor.ts";
 import { KeyedStateCapture } from "../../../dataflow/operators/keyed_capture.ts";
 import { HeapKeyedStateBackend } from "../../../state/heap_backend.ts";
+import { readOperatorSnapshot } from "../../../checkpoint/operator_snapshot_read.ts";
+import { MemoryStorage } from "../../../storage/memory.ts";
 
 describe("KeyedStateCapture", () => {
   test("a heap snapshot's encoded chunks go on as they are: no part of 4 KiB or more is a copy", () => {
@@ -23,5 +25,29 @@ describe("KeyedStateCapture", () => {
     assert.equal(entries.length, 20_000);
     assert.equal(new Map(entries).get("key-1234"), 1234);
     c.release();
+  });
+
+  test("an incremental snapshot's handle is stored with its files relative to the directory they share, and reads back whole", async () => {
+    const storage = new MemoryStorage();
+    const b = new HeapKeyedStateBackend({ maxParallelism: 4, range: { start: 0, end: 3 }, incremental: true, storage });
+    const count = b.reducingState<number>("n", (a, v) => a + v);
+    // Enough keys that a changelog of one key stays far below half the base (else a base comes).
+    for (let k = 0; k < 1000; k++) count.addFor(`key-${k}`, 0);
+    let handle;
+    for (let id = 1; id <= 3; id++) {
+      count.addFor(`key-${id}`, id);
+      const c = new KeyedStateCapture(b.snapshot(id), "the state of operator \"t\"");
+      while (!(await c.step(1000)));
+      const raw = decode<{ keyedHandle: { sharedDir: string; shared: [string, number, string][] } }>(c.bytes());
+      assert.equal(raw.keyedHandle.shared.length, id, "the chain: a base, then a changelog each");
+      assert.ok(raw.keyedHandle.shared.every((r) => !r[0].includes("/")), JSON.stringify(raw.keyedHandle));
+      handle = readOperatorSnapshot(c.bytes(), "doc").keyedHandle!;
+      assert.deepEqual(handle.shared.map((r) => r.key), raw.keyedHandle.shared.map((r) => raw.keyedHandle.sharedDir + r[0]));
+      c.release();
+    }
+    const restored = new HeapKeyedStateBackend({ maxParallelism: 4, range: { start: 0, end: 3 }, incremental: true, storage: new MemoryStorage() });
+    await restored.restore([{ ...handle!, storage }]);
+    const back = restored.reducingState<number>("n", (a, v) => a + v);
+    assert.deepEqual([1, 2, 3].map((k) => back.addFor(`key-${k}`, 0)), [1, 2, 3]);
   });
 });
