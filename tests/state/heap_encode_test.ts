@@ -5,12 +5,15 @@ import { CborWriter } from "../../codec/cbor_writer.ts";
 import { decode, encode } from "../../codec/cbor.ts";
 import { ColumnsEncoder } from "../../state/heap_encode.ts";
 import type { TableColumns } from "../../state/heap_snapshot.ts";
-import { columnForm, readColumn } from "../../state/heap_columns.ts";
+import { TYPED_COLUMN_ITEMS_MIN, columnForm, readColumn } from "../../state/heap_columns.ts";
 import { WeirError } from "../../errors.ts";
 import { ColumnBuilder } from "../../state/column_builder.ts";
 
+/** n items of `item(i)`: enough of them for a typed column. */
+const many = <T>(item: (i: number) => T, n = TYPED_COLUMN_ITEMS_MIN): T[] => Array.from({ length: n }, (_, i) => item(i));
+
 const tables: TableColumns[] = [
-  { name: "count", kind: "value", ttl: false, groups: [[0, [1, 2, 3], [10, 20, 30]], [5, ["a"], [1.5]], [127, [], []]] },
+  { name: "count", kind: "value", ttl: false, groups: [[0, many((i) => i + 1), many((i) => 10 * (i + 1))], [5, many((i) => `a${i}`), many(() => 1.5)], [9, [1, 2, 3], [4.5, 5, 6]], [127, [], []]] },
   { name: "empty", kind: "list", ttl: false, groups: [] },
   { name: "seen", kind: "map", ttl: true, groups: [[64, [{ id: 1 }], [[["m", [5, "v"]]]]]] },
 ];
@@ -43,12 +46,14 @@ describe("ColumnsEncoder", () => {
       assert.deepEqual(Object.keys(back), ["count", "empty", "seen"]);
       const read = (c: unknown) => Array.from(readColumn(c, true, () => "test"));
       const count = back.count.groups.map(([g, k, v]) => [g, read(k), read(v)]);
-      assert.deepEqual(count, [[0, [1, 2, 3], [10, 20, 30]], [5, ["a"], [1.5]], [127, [], []]]);
-      // Typed forms: int32 bytes, a text with string ends, float64 bytes; empty columns are arrays.
+      assert.deepEqual(count, tables[0].groups.map(([g, k, v]) => [g, k, v]));
+      // Typed forms: int32 bytes, a text with string ends, float64 bytes; columns of fewer
+      // items, and empty ones, are arrays.
       assert.ok((back.count.groups[0][1] as { i32: Uint8Array }).i32 instanceof Uint8Array);
-      assert.equal((back.count.groups[1][1] as { str: string }).str, "a");
+      assert.equal((back.count.groups[1][1] as { str: string }).str, many((i) => `a${i}`).join(""));
       assert.ok((back.count.groups[1][2] as { f64: Uint8Array }).f64 instanceof Uint8Array);
-      assert.deepEqual(back.count.groups[2][1], []);
+      assert.deepEqual(back.count.groups[2].slice(1), [[1, 2, 3], [4.5, 5, 6]]);
+      assert.deepEqual(back.count.groups[3][1], []);
       assert.deepEqual(back.empty, { kind: "list", groups: [] });
       assert.deepEqual(back.seen, { kind: "map", ttl: true, groups: [[64, [{ id: 1 }], [[["m", [5, "v"]]]]]] });
     }
@@ -57,7 +62,7 @@ describe("ColumnsEncoder", () => {
 
 describe("typed columns", () => {
   test("a lone surrogate is no string column, and its array is refused: UTF-8 cannot carry it", () => {
-    const items = ["a", "\ud800"];
+    const items = [...many(() => "a", TYPED_COLUMN_ITEMS_MIN - 1), "\ud800"];
     assert.equal(columnForm(items), "array");
     const tables: TableColumns[] = [{ name: "t", kind: "value", ttl: false, groups: [[1, items, items]] }];
     const e = new ColumnsEncoder(new CborWriter("test", 16), tables, "columns");
@@ -67,16 +72,22 @@ describe("typed columns", () => {
   });
 
   test("columnForm() picks int32, float64, strings or a plain array, and each reads back as written", () => {
+    // Each list repeated to the length a typed column needs, the last items kept last.
+    const long = (items: unknown[]) => [...many((i) => items[i % items.length], TYPED_COLUMN_ITEMS_MIN - items.length), ...items];
     const cases: [unknown[], string][] = [
-      [[0, -1, 2147483647, -2147483648], "i32"],
-      [[1, 2 ** 31], "f64"],
-      [[1.5, NaN, Infinity, -Infinity, -0, 0], "f64"],
-      [["a", "é", "日本", "😀", ""], "str"],
-      [["a", 1], "array"],
-      [[1, "a"], "array"],
-      [[{ a: 1 }, [2]], "array"],
-      [[true, null], "array"],
+      [long([0, -1, 2147483647, -2147483648]), "i32"],
+      [long([1, 2 ** 31]), "f64"],
+      [long([1.5, NaN, Infinity, -Infinity, -0, 0]), "f64"],
+      [long(["a", "é", "日本", "😀", ""]), "str"],
+      [long(["a", 1]), "array"],
+      [long([1, "a"]), "array"],
+      [long([{ a: 1 }, [2]]), "array"],
+      [long([true, null]), "array"],
       [[], "array"],
+      // Too few items for a typed form.
+      [[0, -1, 2147483647], "array"],
+      [[1.5, NaN, -0], "array"],
+      [["a", "é"], "array"],
     ];
     for (const [items, form] of cases) {
       assert.equal(columnForm(items), form, JSON.stringify(items));
@@ -87,12 +98,14 @@ describe("typed columns", () => {
         while (!e.step(budget));
         const back = decode<{ t: { groups: [number, unknown, unknown][] } }>(w.bytes());
         const [, k, v] = back.t.groups[0];
-        // Typed columns keep every item exactly (-0 too); an array reads back as CBOR does.
-        const expected = form === "array" ? decode<unknown[]>(encode(items)) : items;
+        // Typed columns, and numbers in arrays, keep every item exactly (-0 too); other
+        // items of an array read back as CBOR has them.
+        const numbers = items.every((x) => typeof x === "number");
+        const expected = form === "array" && !numbers ? decode<unknown[]>(encode(items)) : items;
         const keys = Array.from(readColumn(k, true, () => "test"));
         assert.deepEqual(keys, expected, `${form}, budget ${budget}`);
         assert.deepEqual(Array.from(readColumn(v, true, () => "test")), expected);
-        if (form !== "array") for (let i = 0; i < items.length; i++) assert.ok(Object.is(keys[i], expected[i]), `item ${i} of ${form}`);
+        if (numbers) for (let i = 0; i < items.length; i++) assert.ok(Object.is(keys[i], expected[i]), `item ${i} of ${form}`);
       }
     }
   });
