@@ -101,7 +101,8 @@ export class SnapshotWriter {
       if (keys.has(ref.key)) continue;
       keys.add(ref.key);
       full += ref.size;
-      if (!this.#sharedAcknowledged.has(ref.key)) written += ref.size;
+      // A base a materialization wrote between checkpoints is no checkpoint's writing.
+      if (!this.#sharedAcknowledged.has(ref.key) && !ref.materialized) written += ref.size;
     }
     // A savepoint refers to no shared file, yet the next checkpoint extends the chain of the
     // checkpoint before it: forgetting those files would count the whole chain as written.

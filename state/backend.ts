@@ -126,6 +126,12 @@ export interface SharedStateRef {
   /** Bytes and checksum (checksum.ts) as written. */
   size: number;
   checksum: string;
+  /**
+   * Written by a materialization between checkpoints, not by the checkpoint that first
+   * refers to it, whose checkpointed_size leaves it out (as Flink's changelog backend counts
+   * only a checkpoint's delta). Never stored: a restored ref has it not.
+   */
+  materialized?: true;
 }
 
 /**

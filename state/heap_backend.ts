@@ -20,6 +20,10 @@ import { SlotList } from "./slot_list.ts";
 import { ColumnPool } from "./column_builder.ts";
 import { type StateOptions, TtlClock, type TtlEntry, checkTtl, snapshotTtlValue } from "./ttl.ts";
 import { copyStateValue, copyStoredValue } from "./heap_value_copy.ts";
+import type { Scheduler } from "../actors/time.ts";
+
+/** Entries a materialization visits or encodes per turn of the scheduler (a capture's largest slice). */
+const MATERIALIZATION_BUDGET = 4096;
 
 /**
  * Holds every keyed state table of one operator in one subtask, on the heap.
@@ -69,6 +73,11 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   /** The chain of shared files when checkpoints are incremental (and the job has storage). */
   readonly #changelog: HeapChangelog | undefined;
   readonly #storage: StorageAdapter | undefined;
+  /** Runs materializations between records; without one, checkpoints write the bases. */
+  readonly #scheduler: Scheduler | undefined;
+  /** The materialization being visited or written, if any. */
+  #materialization: { snap: HeapSnapshot; writer: KeyedStateSnapshot } | undefined;
+  #disposed = false;
 
   /**
    * `init.clock` is the processing-time clock state TTL uses; without it TTL cannot be
@@ -77,12 +86,14 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   constructor(init: Pick<KeyedStateBackendInit, "maxParallelism" | "range" | "clock"> & Partial<KeyedStateBackendInit>) {
     this.#uid = init.uid;
     this.#storage = init.storage;
+    this.#scheduler = init.scheduler;
     if (init.incremental && init.storage) {
       const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_");
       this.#changelog = new HeapChangelog({
         storage: init.storage,
         prefix: `${init.sharedDirectory ?? "shared"}/heap/${safe(init.jobId ?? "job")}/${safe(init.uid ?? "op")}/${init.subtaskIndex ?? 0}`,
         range: init.range,
+        materializes: init.scheduler !== undefined,
       });
     }
     this.maxParallelism = init.maxParallelism;
@@ -296,33 +307,30 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
    * snapshot's steps, copy-on-write (heap_snapshot.ts).
    */
   snapshot(checkpointId: number, options?: SnapshotOptions): KeyedStateSnapshot {
-    // Cleanup in full snapshot: expired entries are not written; the live ones carry their
-    // write time so that a restore expires them at the same instant.
-    const now = this.#ttlClock?.now() ?? 0;
+    // A materialization still visiting gives way (it begins again after this checkpoint):
+    // finishing its visit now would hold the records up.
+    if (this.#materialization && this.#collecting === this.#materialization.snap) this.#endMaterialization(this.#materialization);
     // One snapshot visits at a time: an older one still visiting finishes now (rare: two
     // checkpoints of one subtask in flight).
     this.#collecting?.step(Infinity);
-    const tables: TableAtSnapshot[] = [];
-    for (const [name, table] of this.#tables) {
-      const kind = this.#kinds.get(name)!;
-      const at: TableAtSnapshot = { kind, table };
-      if (this.#ttlTables.has(name)) {
-        const ttlMs = this.#declaredTtl.get(name);
-        const live = (e: TtlEntry) => ttlMs === undefined || now < e.writtenAt + ttlMs;
-        at.ttlValue = (stored) => snapshotTtlValue(kind, stored, live);
-      }
-      tables.push(at);
-    }
-    const version = this.#versions.current;
-    this.#versions.current = version + 1;
-    this.#versions.collecting = version;
+    const { tables, version } = this.#snapshotPoint();
     const log = options?.savepoint ? undefined : this.#changelog;
     if (!log) {
+      this.#changelog?.began(checkpointId);
       const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables);
       this.#collecting = snap;
       return snap;
     }
-    const plan = log.begin();
+    // When half the keys or more were written since the previous checkpoint, a changelog
+    // would be about as large as a base: the checkpoint writes the base, and no
+    // materialization has to write it again in the background.
+    let written = 0;
+    let entries = 0;
+    for (const t of this.#tables.values()) {
+      written += t.dirty?.length ?? 0;
+      entries += t.size;
+    }
+    const plan = log.begin(checkpointId, entries > 0 && written * 2 >= entries);
     // Deletes since the previous changelog become this one's tombstones (a base needs none),
     // and the keys written since then are the only ones a changelog visits.
     const deleted = new Map<StateTable, Set<unknown>>();
@@ -344,7 +352,70 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     }
     const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables, plan.base ? undefined : { after: plan.changedAfter, deleted, dirty });
     this.#collecting = snap;
-    return incrementalSnapshot(snap, log, plan);
+    return incrementalSnapshot(snap, log, plan, () => this.#maybeMaterialize());
+  }
+
+  /** The snapshot point: the tables as declared now, and the version that ends. */
+  #snapshotPoint(): { tables: TableAtSnapshot[]; version: number } {
+    // Cleanup in full snapshot: expired entries are not written; the live ones carry their
+    // write time so that a restore expires them at the same instant.
+    const now = this.#ttlClock?.now() ?? 0;
+    const tables: TableAtSnapshot[] = [];
+    for (const [name, table] of this.#tables) {
+      const kind = this.#kinds.get(name)!;
+      const at: TableAtSnapshot = { kind, table };
+      if (this.#ttlTables.has(name)) {
+        const ttlMs = this.#declaredTtl.get(name);
+        const live = (e: TtlEntry) => ttlMs === undefined || now < e.writtenAt + ttlMs;
+        at.ttlValue = (stored) => snapshotTtlValue(kind, stored, live);
+      }
+      tables.push(at);
+    }
+    const version = this.#versions.current;
+    this.#versions.current = version + 1;
+    this.#versions.collecting = version;
+    return { tables, version };
+  }
+
+  /**
+   * Begins a materialization when one is due (heap_changelog.ts): a full snapshot at this
+   * point, visited, encoded and written a budget of entries per turn of the scheduler,
+   * between records. Called once a checkpoint's changelog is written.
+   */
+  #maybeMaterialize(): void {
+    const log = this.#changelog;
+    const scheduler = this.#scheduler;
+    if (!log || !scheduler || this.#materialization || this.#collecting || this.#disposed) return;
+    const plan = log.beginMaterialization();
+    if (!plan) return;
+    const { tables, version } = this.#snapshotPoint();
+    const snap = new HeapSnapshot(plan.materializedAs!, version, this.#snapshotOwner, tables);
+    this.#collecting = snap;
+    const m = { snap, writer: incrementalSnapshot(snap, log, plan) };
+    this.#materialization = m;
+    const step = (): void => {
+      if (this.#materialization !== m) return;
+      let r: boolean | Promise<boolean>;
+      try {
+        r = m.writer.step(MATERIALIZATION_BUDGET);
+      } catch {
+        // A value that cannot be copied fails the checkpoints too, which say why.
+        this.#endMaterialization(m);
+        return;
+      }
+      if (r === false) scheduler.defer(step);
+      else if (r === true) this.#endMaterialization(m);
+      // A failed write leaves the chain as it was: a later materialization tries again.
+      else r.then(() => this.#endMaterialization(m), () => this.#endMaterialization(m));
+    };
+    scheduler.defer(step);
+  }
+
+  /** Ends a materialization, written or not, and frees its buffers. */
+  #endMaterialization(m: { writer: KeyedStateSnapshot }): void {
+    if (this.#materialization !== m) return;
+    this.#materialization = undefined;
+    m.writer.release();
   }
 
   /**
@@ -364,6 +435,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     }
     const target = this.#restoreTarget();
     for (const state of states) if (state.format === "canonical") restoreTables(target, state.tables);
+    if (this.#materialization) this.#endMaterialization(this.#materialization);
     this.#changelog?.restored();
     if (own.length === 0) return;
     return (async () => {
@@ -389,6 +461,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   }
 
   dispose(): void {
+    this.#disposed = true;
+    if (this.#materialization) this.#endMaterialization(this.#materialization);
+    this.#changelog?.close();
     this.#collecting?.release();
     this.#tables.clear();
     this.#spareDirty.clear();

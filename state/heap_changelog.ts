@@ -2,11 +2,26 @@
  * Incremental checkpoints of heap state (`state: { incremental: true }`; the idea of Flink
  * 1.15's changelog backend, FLIP-158): a checkpoint writes only the entries written since
  * the previous one and tombstones of deleted keys, as a shared file chained onto a full
- * base; a new base is written now and then (every 8 changelogs, when the changelogs outgrow
- * half the base, after an abort or a restore). A restore reads the base and replays the
- * changelogs in order. The checkpoint coordinator deletes files no checkpoint that may be
- * restored refers to (checkpoint/shared_state.ts, Flink's SharedStateRegistry); file
- * names start with their checkpoint id for it.
+ * base. A restore reads the base and replays the changelogs in order.
+ *
+ * A new base comes from a materialization in the background (Flink's periodic
+ * materialization, `state.backend.changelog.periodic-materialize.interval`): once a chain
+ * has 8 changelogs or its changelogs outgrow half its base, the backend snapshots its whole
+ * state at a point between checkpoints and writes it as a base, and the checkpoints after
+ * that point chain their changelogs onto it, so that no checkpoint writes the whole state
+ * for it. A base whose point no changelog overlaps needs none of the older files, which the
+ * coordinator then deletes. A checkpoint still writes a base itself when there is no chain
+ * to extend: its first, after an abort, a restore or a snapshot in flight, or a chain 4
+ * times too long because materializations keep failing (or when the backend has no
+ * scheduler to run them).
+ *
+ * The checkpoint coordinator deletes files no checkpoint that may be restored refers to
+ * (checkpoint/shared_state.ts, Flink's SharedStateRegistry); file names start with a
+ * checkpoint id for it: a checkpoint's own, or for a materialized base the id after the
+ * next checkpoint. The coordinator deletes a file named for id K only after a checkpoint
+ * above K completed without referring to it, so a base is taken into the chain only when
+ * at most the checkpoint before K began while it was written: every checkpoint that begins
+ * after refers to it.
  *
  * Format 3 (this one) stores each table as columns, keys and values per key group
  * (heap_encode.ts), a column in a typed form when its items allow (heap_columns.ts: int32
@@ -27,6 +42,8 @@ import type { ColumnTable } from "./heap_restore.ts";
 /** The heap's own checkpoint format version. */
 export const HEAP_FORMAT_VERSION = 3;
 const CHANGELOGS_MAX = 8;
+/** A chain this many times CHANGELOGS_MAX long gets a base from a checkpoint (materializations failed). */
+const OVERDUE_FACTOR = 4;
 
 /** One shared file's content: canonical tables (changed entries) and tombstones. */
 export interface HeapChangelogFile {
@@ -42,6 +59,14 @@ export interface ChangelogPlan {
   changedAfter: number;
   /** The chain the changelog extends (empty for a base). */
   previous: SharedStateRef[];
+  /** The checkpoint id a materialized base's file is named for (a materialization's plan only). */
+  materializedAs?: number;
+}
+
+/** A file of the chain, with the version its snapshot visited. */
+interface Link {
+  ref: SharedStateRef;
+  version: number;
 }
 
 /**
@@ -59,9 +84,18 @@ export class HeapChangelog {
   readonly #storage: StorageAdapter;
   readonly #prefix: string;
   readonly #range: KeyGroupRange;
-  /** The chain the newest finished snapshot ended, and that snapshot's checkpoint id. */
-  #chain: SharedStateRef[] = [];
+  /** The chain the newest finished snapshot ended (rebased onto a newer materialized base), and that snapshot's checkpoint id. */
+  #chain: Link[] = [];
   #chainId = -1;
+  /** The newest checkpoint a snapshot began for. */
+  #newestBegun = 0;
+  /** A materialization is being written (one at a time). */
+  #materializing = false;
+  /** Whether the backend runs materializations (it has a scheduler): else bases come from checkpoints. */
+  readonly #materializes: boolean;
+  #closed = false;
+  /** A materialized base taken into the chain that no checkpoint has extended yet. */
+  #unextended: string | undefined;
   #baseBytes = 0;
   #changedAfter = 0;
   #forceBase = true;
@@ -69,18 +103,68 @@ export class HeapChangelog {
   #inFlight = 0;
   readonly #settled = new WeakSet<ChangelogPlan>();
 
-  constructor(o: { storage: StorageAdapter; prefix: string; range: KeyGroupRange }) {
+  constructor(o: { storage: StorageAdapter; prefix: string; range: KeyGroupRange; materializes?: boolean }) {
+    this.#materializes = o.materializes ?? false;
     this.#storage = o.storage;
     this.#prefix = o.prefix;
     this.#range = o.range;
   }
 
-  /** Decides what the snapshot starting now writes; a snapshot in flight forces a base. */
-  begin(): ChangelogPlan {
-    const chainBytes = this.#chain.slice(1).reduce((n, r) => n + r.size, 0);
-    const base = this.#forceBase || this.#inFlight > 0 || this.#chain.length === 0 || this.#chain.length > CHANGELOGS_MAX || chainBytes > this.#baseBytes / 2;
+  /**
+   * Decides what the snapshot of checkpoint `checkpointId` starting now writes; a snapshot
+   * in flight forces a base. `mostChanged`: the backend saw half its keys or more written
+   * since the previous snapshot, so a base costs no more than the changelog would.
+   */
+  begin(checkpointId: number, mostChanged = false): ChangelogPlan {
+    this.began(checkpointId);
+    const long = this.#materializes ? mostChanged || this.#chain.length > CHANGELOGS_MAX * OVERDUE_FACTOR : this.#baseDue();
+    const base = this.#forceBase || this.#inFlight > 0 || this.#chain.length === 0 || long;
     this.#inFlight++;
-    return { base, changedAfter: base ? 0 : this.#changedAfter, previous: base ? [] : this.#chain };
+    if (!base) this.#unextended = undefined;
+    return { base, changedAfter: base ? 0 : this.#changedAfter, previous: base ? [] : this.#chain.map((l) => l.ref) };
+  }
+
+  /**
+   * A snapshot began for `checkpointId` (a savepoint's too, which writes no changelog): a
+   * base being materialized is named for an id above it.
+   */
+  began(checkpointId: number): void {
+    this.#newestBegun = Math.max(this.#newestBegun, checkpointId);
+  }
+
+  /**
+   * The backend is closed: a materialization that lands later deletes its file, and so
+   * does a materialized base no checkpoint extended (the job's last sweep spares files
+   * named for ids it did not reach).
+   */
+  close(): void {
+    this.#closed = true;
+    this.#dropUnextended();
+  }
+
+  /** Deletes the materialized base no checkpoint extended, which none ever will. */
+  #dropUnextended(): void {
+    const key = this.#unextended;
+    this.#unextended = undefined;
+    if (key !== undefined) this.#storage.delete(key).catch(() => {});
+  }
+
+  /** The chain has 8 changelogs, or they add up to over half its base. */
+  #baseDue(): boolean {
+    let bytes = 0;
+    for (let i = 1; i < this.#chain.length; i++) bytes += this.#chain[i].ref.size;
+    return this.#chain.length > CHANGELOGS_MAX || bytes > this.#baseBytes / 2;
+  }
+
+  /**
+   * The plan of a materialization to begin now, or undefined when none is due: none is
+   * running, no snapshot is in flight (so every changelog begun later visits after its
+   * point), the chain is long enough, and the next snapshot would not be a base anyway.
+   */
+  beginMaterialization(): ChangelogPlan | undefined {
+    if (!this.#materializes || this.#materializing || this.#inFlight > 0 || this.#forceBase || this.#chain.length === 0 || !this.#baseDue()) return undefined;
+    this.#materializing = true;
+    return { base: true, changedAfter: 0, previous: [], materializedAs: this.#newestBegun + 2 };
   }
 
   /**
@@ -91,6 +175,7 @@ export class HeapChangelog {
    * @throws {WeirError} `storage_failed` style errors of the storage (the checkpoint declines)
    */
   async finish(checkpointId: number, plan: ChangelogPlan, visitedVersion: number, parts: Uint8Array[], checksum: string, reuse?: BufferReuse): Promise<IncrementalKeyedState> {
+    if (plan.materializedAs !== undefined) throw new WeirError("invariant_broken", `Heap changelog of ${this.#prefix}: a materialization was finished as checkpoint ${checkpointId}`);
     const key = `${this.#prefix}/${checkpointId}-${plan.base ? "base" : "changelog"}`;
     let size = 0;
     for (const p of parts) size += p.length;
@@ -103,8 +188,12 @@ export class HeapChangelog {
     const chain = [...plan.previous, ref];
     // Only the newest snapshot decides what the next changelog extends and what it holds.
     if (checkpointId > this.#chainId) {
-      if (plan.base) this.#baseBytes = size;
-      this.#chain = chain;
+      if (plan.base) {
+        this.#baseBytes = size;
+        this.#dropUnextended();
+      }
+      const previous = plan.base ? [] : this.#linksOf(plan.previous);
+      this.#chain = [...previous, { ref, version: visitedVersion }];
       this.#chainId = checkpointId;
       this.#changedAfter = visitedVersion;
       if (plan.base) this.#forceBase = false;
@@ -112,8 +201,65 @@ export class HeapChangelog {
     return { format: "incremental", backend: "heap", version: HEAP_FORMAT_VERSION, range: this.#range, shared: chain };
   }
 
+  /**
+   * The links of a chain a plan took (`refs`), onto the base materialized since: a plan
+   * begun before a base was taken in extends the older chain, which its own checkpoint
+   * refers to, while the next changelog extends the newer base.
+   */
+  #linksOf(refs: SharedStateRef[]): Link[] {
+    const byKey = new Map(this.#chain.map((l) => [l.ref.key, l]));
+    const base = this.#chain[0];
+    if (base && base.ref.materialized && refs[0]?.key !== base.ref.key) {
+      // Every link of the older chain visited before the base's point (none was in flight then).
+      return this.#chain.filter((l) => l === base || l.version > base.version);
+    }
+    return refs.map((r) => byKey.get(r.key) ?? { ref: r, version: 0 });
+  }
+
+  /**
+   * Writes a materialization's base and, when no checkpoint that began meanwhile could let
+   * the coordinator delete it, takes it into the chain: the next changelog extends it. Else
+   * the file is deleted and a later materialization tries again.
+   * @returns whether the base was taken in
+   * @throws what the storage threw (the materialization is over, the chain as it was)
+   */
+  async finishMaterialization(plan: ChangelogPlan, visitedVersion: number, parts: Uint8Array[], checksum: string, reuse?: BufferReuse): Promise<boolean> {
+    const id = plan.materializedAs;
+    assert(id !== undefined, () => `Heap changelog of ${this.#prefix}: a checkpoint's plan was finished as a materialization`);
+    // Not "-base": checkpoint `id` may write a base of its own (after an abort).
+    const key = `${this.#prefix}/${id}-materialized`;
+    let size = 0;
+    for (const p of parts) size += p.length;
+    try {
+      await putInParts(this.#storage, key, parts, reuse);
+    } finally {
+      this.#materializing = false;
+    }
+    const base = this.#chain[0];
+    // A checkpoint above `id` that began before now may complete without referring to it.
+    const safe = !this.#closed && this.#newestBegun <= id && !this.#forceBase && base !== undefined && base.version < visitedVersion;
+    if (!safe) {
+      await this.#storage.delete(key).catch(() => {});
+      return false;
+    }
+    const ref: SharedStateRef = { key, size, checksum, materialized: true };
+    this.#chain = [{ ref, version: visitedVersion }, ...this.#chain.filter((l) => l.version > visitedVersion)];
+    this.#baseBytes = size;
+    this.#unextended = key;
+    return true;
+  }
+
+  /** A materialization was dropped before its base was written. */
+  materializationAborted(): void {
+    this.#materializing = false;
+  }
+
   /** A snapshot was dropped before its file was written: its changes are in no file, so the next one is a base. */
   aborted(plan: ChangelogPlan): void {
+    if (plan.materializedAs !== undefined) {
+      this.materializationAborted();
+      return;
+    }
     this.#forceBase = true;
     this.#settle(plan);
   }

@@ -19,7 +19,9 @@ import type { HeapSnapshot } from "./heap_snapshot.ts";
 const CHECKSUM_BYTES_PER_ENTRY = 256;
 
 /**
- * Wraps a heap snapshot into one that ends with the changelog (or base) file written.
+ * Wraps a heap snapshot into one that ends with the changelog (or base) file written; for a
+ * materialization's plan, with its base written and taken into the chain or not (no result).
+ * `written` is called once the file is written.
  *
  * @example
  * ```ts
@@ -34,9 +36,11 @@ const CHECKSUM_BYTES_PER_ENTRY = 256;
  * snap.release();
  * ```
  */
-export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan: ChangelogPlan): KeyedStateSnapshot {
+export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan: ChangelogPlan, written?: () => void): KeyedStateSnapshot {
   const checkpointId = snap.checkpointId;
   let handle: IncrementalKeyedState | undefined;
+  /** The file is written (a materialization's has no handle). */
+  let done = false;
   let writing: Promise<boolean> | undefined;
   let writer: CborWriter | undefined;
   let encoder: ColumnsEncoder | undefined;
@@ -50,7 +54,7 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
     // Its one promise is the upload of the file's chunks, which no record changes.
     awaitsStorageOnly: true,
     step: (budget) => {
-      if (handle) return true;
+      if (done) return true;
       if (writing) return writing;
       if (!encoder) {
         if (!snap.step(budget)) return false;
@@ -83,8 +87,14 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
         return false;
       }
       if (!checksum.step(budget * CHECKSUM_BYTES_PER_ENTRY)) return false;
-      writing = log.finish(checkpointId, plan, snap.version + 0.5, parts!, checksum.value, checkpointChunks).then((h) => {
+      const visited = snap.version + 0.5;
+      const finishing = plan.materializedAs === undefined
+        ? log.finish(checkpointId, plan, visited, parts!, checksum.value, checkpointChunks)
+        : log.finishMaterialization(plan, visited, parts!, checksum.value, checkpointChunks).then(() => undefined);
+      writing = finishing.then((h) => {
         handle = h;
+        done = true;
+        written?.();
         return true;
       });
       parts = undefined;
@@ -101,7 +111,7 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
       tombstones = undefined;
       parts = undefined;
       checksum = undefined;
-      if (!handle) log.aborted(plan);
+      if (!done) log.aborted(plan);
     },
   };
 }

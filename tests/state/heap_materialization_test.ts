@@ -1,0 +1,267 @@
+/**
+ * Materialization of incremental heap state (heap_changelog.ts): once a chain is long, the
+ * backend writes a new base between checkpoints, on its scheduler's turns, and later
+ * changelogs chain onto it; no checkpoint after the first writes a base itself.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { MemoryStorage } from "../../storage/memory.ts";
+import type { IncrementalKeyedState, KeyedStateSnapshot, ReducingState } from "../../state/backend.ts";
+import type { Scheduler } from "../../actors/time.ts";
+import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
+
+const ALL = { start: 0, end: 127 };
+/** More keys than a materialization visits in one turn (4096). */
+const KEYS = 6000;
+
+/** A scheduler whose deferred turns the test runs, one at a time or all. */
+class TurnScheduler implements Scheduler {
+  readonly #turns: (() => void)[] = [];
+  after(): never {
+    throw new Error("not used");
+  }
+  defer(fn: () => void): void {
+    this.#turns.push(fn);
+  }
+  get waiting(): number {
+    return this.#turns.length;
+  }
+  /** Runs one turn; false when none waits. */
+  turn(): boolean {
+    const fn = this.#turns.shift();
+    fn?.();
+    return fn !== undefined;
+  }
+  /** Runs turns, and lets storage writes land, until nothing is left to do. */
+  async drain(): Promise<void> {
+    for (let idle = 0; idle < 3; ) {
+      if (this.turn()) idle = 0;
+      else {
+        idle++;
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    }
+  }
+}
+
+function backend(storage: MemoryStorage, scheduler?: Scheduler): HeapKeyedStateBackend {
+  return new HeapKeyedStateBackend({ maxParallelism: 128, range: ALL, incremental: true, storage, scheduler, uid: "count", subtaskIndex: 0, jobId: "j" });
+}
+
+async function finish(snap: KeyedStateSnapshot, between: () => void = () => {}): Promise<IncrementalKeyedState> {
+  for (;;) {
+    let done = snap.step(100);
+    if (done instanceof Promise) done = await done;
+    if (done) break;
+    between();
+  }
+  const r = snap.result() as IncrementalKeyedState;
+  snap.release();
+  return r;
+}
+
+/** What a handle restores, for every key ever written. */
+async function restored(storage: MemoryStorage, handle: IncrementalKeyedState): Promise<Map<number, number>> {
+  const r = backend(storage);
+  await r.restore([handle]);
+  const got = new Map<number, number>();
+  for (let k = 0; k < KEYS + 100; k++) {
+    r.setCurrentKey(k);
+    const v = r.valueState<number>("sum").value();
+    if (v !== undefined) got.set(k, v);
+  }
+  r.dispose();
+  return got;
+}
+
+const ownBase = (h: IncrementalKeyedState, id: number) => h.shared.some((r) => r.key.endsWith(`/${id}-base`));
+const materializedBase = (h: IncrementalKeyedState) => h.shared[0].materialized === true;
+
+/** A backend filled with KEYS counts and the model of its state. */
+function filled(storage: MemoryStorage, scheduler?: Scheduler) {
+  const b = backend(storage, scheduler);
+  const sum: ReducingState<number> = b.reducingState<number>("sum", (a, x) => a + x);
+  const expected = new Map<number, number>();
+  const add = (k: number, n: number) => {
+    sum.addFor(k, n);
+    expected.set(k, (expected.get(k) ?? 0) + n);
+  };
+  const remove = (k: number) => {
+    b.setCurrentKey(k);
+    sum.clear();
+    expected.delete(k);
+  };
+  for (let k = 0; k < KEYS; k++) add(k, k);
+  return { b, add, remove, expected };
+}
+
+describe("materialization of incremental heap state", () => {
+  test("a base is written between checkpoints, updates and deletes racing it; every checkpoint after the first writes only a changelog and restores its point", async () => {
+    const storage = new MemoryStorage();
+    const scheduler = new TurnScheduler();
+    const { b, add, remove, expected } = filled(storage, scheduler);
+    let round = 0;
+    let rebased = 0;
+    for (let id = 1; id <= 30; id++) {
+      for (let k = id % 7; k < KEYS; k += 97) add(k, 1);
+      remove((id * 31) % KEYS);
+      add(KEYS + id, id);
+      const atPoint = new Map(expected);
+      const h = await finish(b.snapshot(id), () => add(round++ % KEYS, 1000));
+      if (id > 1) assert.ok(!ownBase(h, id), `checkpoint ${id} wrote a base: ${h.shared.map((r) => r.key).join(", ")}`);
+      if (materializedBase(h)) {
+        rebased++;
+        assert.ok(h.shared.length <= 9, `chain of ${h.shared.length}`);
+      }
+      assert.deepEqual(await restored(storage, h), atPoint, `restore of checkpoint ${id}`);
+      // The materialization runs between checkpoints, records changing keys between its turns.
+      while (scheduler.turn()) {
+        add(round++ % KEYS, 7);
+        remove((round * 17) % KEYS);
+      }
+      await scheduler.drain();
+    }
+    assert.ok(rebased >= 15, `${rebased} checkpoints chained onto a materialized base`);
+    b.dispose();
+  });
+
+  test("a checkpoint after half the keys or more changed writes the base itself: no materialization writes it again", async () => {
+    const storage = new MemoryStorage();
+    const scheduler = new TurnScheduler();
+    const { b, add, expected } = filled(storage, scheduler);
+    for (let id = 1; id <= 6; id++) {
+      for (let k = 0; k < KEYS; k += id % 2 === 0 ? 2 : 3) add(k, 1);
+      const h = await finish(b.snapshot(id));
+      // Every other key (half of them) changed before the even checkpoints, a third before the odd.
+      if (id > 1) assert.equal(ownBase(h, id), id % 2 === 0, `checkpoint ${id}: ${h.shared.map((r) => r.key).join(", ")}`);
+      assert.deepEqual(await restored(storage, h), expected);
+      await scheduler.drain();
+    }
+    assert.deepEqual((await storage.list("shared/")).filter((k) => k.endsWith("-materialized")), []);
+  });
+
+  test("a materialized base no checkpoint extended is deleted when the backend closes; one a checkpoint extended stays", async () => {
+    for (const extended of [false, true]) {
+      const storage = new MemoryStorage();
+      const scheduler = new TurnScheduler();
+      const { b, add } = filled(storage, scheduler);
+      let id = 0;
+      while (scheduler.waiting === 0) {
+        add(++id, 1);
+        await finish(b.snapshot(id));
+      }
+      await scheduler.drain();
+      const materialized = async () => (await storage.list("shared/")).filter((k) => k.endsWith("-materialized"));
+      assert.equal((await materialized()).length, 1);
+      if (extended) assert.ok(materializedBase(await finish(b.snapshot(++id))));
+      b.dispose();
+      await new Promise((r) => setTimeout(r, 0));
+      assert.equal((await materialized()).length, extended ? 1 : 0, extended ? "extended" : "not extended");
+    }
+  });
+
+  test("without a scheduler, checkpoints write the bases as before", async () => {
+    const storage = new MemoryStorage();
+    const { b, add } = filled(storage);
+    const bases: number[] = [];
+    for (let id = 1; id <= 12; id++) {
+      add(id, 1);
+      const h = await finish(b.snapshot(id));
+      if (ownBase(h, id)) bases.push(id);
+      assert.ok(!materializedBase(h));
+    }
+    assert.ok(bases.length >= 2 && bases[0] === 1, `bases at ${bases.join(", ")}`);
+  });
+
+  test("a checkpoint that comes while a materialization visits stops it (no pause to finish it); the next one is taken in", async () => {
+    const storage = new MemoryStorage();
+    const scheduler = new TurnScheduler();
+    const { b, add, expected } = filled(storage, scheduler);
+    let id = 0;
+    // Changelogs until a materialization is due, its turns left waiting.
+    while (scheduler.waiting === 0) {
+      add(++id, 1);
+      await finish(b.snapshot(id));
+      assert.ok(id < 20, "a materialization began");
+    }
+    scheduler.turn(); // visits 4096 of the keys at most
+    add(3, 5);
+    const atPoint = new Map(expected);
+    const h = await finish(b.snapshot(++id));
+    assert.ok(!ownBase(h, id) && !materializedBase(h));
+    assert.deepEqual(await restored(storage, h), atPoint);
+    await scheduler.drain();
+    // The stopped one wrote nothing; the one begun after this checkpoint is taken in.
+    assert.equal((await storage.list("shared/")).filter((k) => k.endsWith("-materialized")).length, 1);
+    add(4, 5);
+    const after = await finish(b.snapshot(++id));
+    assert.ok(materializedBase(after), after.shared.map((r) => r.key).join(", "));
+    assert.deepEqual(await restored(storage, after), expected);
+  });
+
+  test("a base is not taken in when a checkpoint above its id began while it was written (the coordinator could delete it): its file goes", async () => {
+    const storage = new MemoryStorage();
+    const scheduler = new TurnScheduler();
+    const { b, add, expected } = filled(storage, scheduler);
+    const put = storage.put.bind(storage);
+    let land!: () => void;
+    const landed = new Promise<void>((r) => (land = r));
+    storage.put = (key: string, bytes: Uint8Array) => (key.endsWith("-materialized") ? landed.then(() => put(key, bytes)) : put(key, bytes));
+    let id = 0;
+    while (scheduler.waiting === 0) {
+      add(++id, 1);
+      await finish(b.snapshot(id));
+    }
+    // Its file is named for the checkpoint after the next: the visit and encoding happen
+    // now, and three checkpoints begin before its write lands, the last a savepoint (which
+    // counts as much as a checkpoint: the coordinator's ids are one sequence).
+    while (scheduler.waiting > 0) scheduler.turn();
+    for (let i = 0; i < 3; i++) {
+      add(++id, 1);
+      const snap = b.snapshot(id, i === 2 ? { savepoint: true } : undefined);
+      if (i === 2) {
+        while (!(await snap.step(1000)));
+        snap.release();
+      } else await finish(snap);
+    }
+    land();
+    await scheduler.drain();
+    const h = await finish(b.snapshot(++id));
+    assert.ok(!materializedBase(h), h.shared.map((r) => r.key).join(", "));
+    assert.deepEqual(await restored(storage, h), expected);
+    const bases = (await storage.list("shared/")).filter((k) => k.endsWith("-materialized"));
+    assert.deepEqual(bases, [], "the late base was deleted");
+  });
+
+  test("a materialization whose write fails leaves the chain as it was; a later one is taken in", async () => {
+    const storage = new MemoryStorage();
+    const scheduler = new TurnScheduler();
+    const { b, add, expected } = filled(storage, scheduler);
+    const put = storage.put.bind(storage);
+    let failBases = true;
+    storage.put = (key: string, bytes: Uint8Array) => (failBases && key.endsWith("-materialized") ? Promise.reject(new Error("ENOSPC: no space left on device")) : put(key, bytes));
+    let id = 0;
+    let failed = 0;
+    for (; id < 12; ) {
+      add(++id, 1);
+      const h = await finish(b.snapshot(id));
+      assert.ok(!materializedBase(h));
+      assert.deepEqual(await restored(storage, h), expected);
+      if (scheduler.waiting > 0) failed++;
+      await scheduler.drain();
+    }
+    assert.ok(failed >= 1, "a materialization was tried");
+    failBases = false;
+    let taken: IncrementalKeyedState | undefined;
+    for (let i = 0; i < 3 && !taken; i++) {
+      add(++id, 1);
+      await finish(b.snapshot(id));
+      await scheduler.drain();
+      add(++id, 1);
+      const h = await finish(b.snapshot(id));
+      if (materializedBase(h)) taken = h;
+    }
+    assert.ok(taken, "a materialization after the failures was taken in");
+    assert.deepEqual(await restored(storage, taken), expected);
+  });
+});
