@@ -20,10 +20,18 @@ import { SlotList } from "./slot_list.ts";
 import { ColumnPool } from "./column_builder.ts";
 import { type StateOptions, TtlClock, type TtlEntry, checkTtl, snapshotTtlValue } from "./ttl.ts";
 import { copyStateValue, copyStoredValue } from "./heap_value_copy.ts";
-import type { Scheduler } from "../actors/time.ts";
+import type { Clock, Scheduler } from "../actors/time.ts";
 
-/** Entries a materialization visits or encodes per turn of the scheduler (a capture's largest slice). */
+/**
+ * Entries a materialization visits or encodes in its first turn of the scheduler; later
+ * turns double it while a turn takes under MATERIALIZATION_TURN_MS of the backend's clock
+ * and halve it above twice that. Its turns alternate with the subtask's: at a fixed 4096
+ * entries a turn, the visit of 1 M keys outlasted the 300 ms between two checkpoints on
+ * a slow machine, and every checkpoint stopped it.
+ */
 const MATERIALIZATION_BUDGET = 4096;
+const MATERIALIZATION_BUDGET_MAX = 1 << 18;
+const MATERIALIZATION_TURN_MS = 3;
 
 /**
  * Holds every keyed state table of one operator in one subtask, on the heap.
@@ -75,6 +83,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   readonly #storage: StorageAdapter | undefined;
   /** Runs materializations between records; without one, checkpoints write the bases. */
   readonly #scheduler: Scheduler | undefined;
+  /** What times a materialization's turns (the job's processing-time clock). */
+  readonly #clock: Clock | undefined;
   /** The materialization being visited or written, if any. */
   #materialization: { snap: HeapSnapshot; writer: KeyedStateSnapshot } | undefined;
   #disposed = false;
@@ -87,6 +97,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     this.#uid = init.uid;
     this.#storage = init.storage;
     this.#scheduler = init.scheduler;
+    this.#clock = init.clock;
     if (init.incremental && init.storage) {
       const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_");
       this.#changelog = new HeapChangelog({
@@ -393,11 +404,18 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     this.#collecting = snap;
     const m = { snap, writer: incrementalSnapshot(snap, log, plan) };
     this.#materialization = m;
+    const clock = this.#clock;
+    let budget = MATERIALIZATION_BUDGET;
     const step = (): void => {
       if (this.#materialization !== m) return;
       let r: boolean | Promise<boolean>;
+      const started = clock?.now() ?? 0;
       try {
-        r = m.writer.step(MATERIALIZATION_BUDGET);
+        r = m.writer.step(budget);
+        // A clock that does not move within a turn (virtual time) lets the budget grow to its cap.
+        const ms = (clock?.now() ?? 0) - started;
+        if (ms < MATERIALIZATION_TURN_MS) budget = Math.min(MATERIALIZATION_BUDGET_MAX, budget * 2);
+        else if (ms > 2 * MATERIALIZATION_TURN_MS) budget = Math.max(MATERIALIZATION_BUDGET, budget >> 1);
       } catch {
         // A value that cannot be copied fails the checkpoints too, which say why.
         this.#endMaterialization(m);

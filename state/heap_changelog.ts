@@ -44,6 +44,12 @@ export const HEAP_FORMAT_VERSION = 3;
 const CHANGELOGS_MAX = 8;
 /** A chain this many times CHANGELOGS_MAX long gets a base from a checkpoint (materializations failed). */
 const OVERDUE_FACTOR = 4;
+/**
+ * Materializations stopped (a checkpoint came during the visit) or failed in a row, after
+ * which a checkpoint writes the base: on a machine too slow to visit the state between two
+ * checkpoints, every checkpoint would stop them.
+ */
+const MATERIALIZATIONS_LOST_MAX = 2;
 
 /** One shared file's content: canonical tables (changed entries) and tombstones. */
 export interface HeapChangelogFile {
@@ -94,6 +100,8 @@ export class HeapChangelog {
   /** Whether the backend runs materializations (it has a scheduler): else bases come from checkpoints. */
   readonly #materializes: boolean;
   #closed = false;
+  /** Materializations in a row that wrote no base (reset by any base). */
+  #materializationsLost = 0;
   /** A materialized base taken into the chain that no checkpoint has extended yet. */
   #unextended: string | undefined;
   #baseBytes = 0;
@@ -117,7 +125,9 @@ export class HeapChangelog {
    */
   begin(checkpointId: number, mostChanged = false): ChangelogPlan {
     this.began(checkpointId);
-    const long = this.#materializes ? mostChanged || this.#chain.length > CHANGELOGS_MAX * OVERDUE_FACTOR : this.#baseDue();
+    const long = this.#materializes
+      ? mostChanged || this.#chain.length > CHANGELOGS_MAX * OVERDUE_FACTOR || this.#materializationsLost >= MATERIALIZATIONS_LOST_MAX
+      : this.#baseDue();
     const base = this.#forceBase || this.#inFlight > 0 || this.#chain.length === 0 || long;
     this.#inFlight++;
     if (!base) this.#unextended = undefined;
@@ -190,6 +200,7 @@ export class HeapChangelog {
     if (checkpointId > this.#chainId) {
       if (plan.base) {
         this.#baseBytes = size;
+        this.#materializationsLost = 0;
         this.#dropUnextended();
       }
       const previous = plan.base ? [] : this.#linksOf(plan.previous);
@@ -232,9 +243,11 @@ export class HeapChangelog {
     for (const p of parts) size += p.length;
     try {
       await putInParts(this.#storage, key, parts, reuse);
-    } finally {
-      this.#materializing = false;
+    } catch (e) {
+      this.materializationAborted();
+      throw e;
     }
+    this.#materializing = false;
     const base = this.#chain[0];
     // A checkpoint above `id` that began before now may complete without referring to it.
     const safe = !this.#closed && this.#newestBegun <= id && !this.#forceBase && base !== undefined && base.version < visitedVersion;
@@ -246,11 +259,13 @@ export class HeapChangelog {
     this.#chain = [{ ref, version: visitedVersion }, ...this.#chain.filter((l) => l.version > visitedVersion)];
     this.#baseBytes = size;
     this.#unextended = key;
+    this.#materializationsLost = 0;
     return true;
   }
 
-  /** A materialization was dropped before its base was written. */
+  /** A materialization was dropped before its base was written, or its write failed. */
   materializationAborted(): void {
+    if (this.#materializing) this.#materializationsLost++;
     this.#materializing = false;
   }
 
