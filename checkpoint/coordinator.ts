@@ -8,6 +8,7 @@ import type { CheckpointFailureReason } from "./failure_reason.ts";
 import { WEIR_VERSION } from "../version.ts";
 import { type CheckpointMetadata, METADATA_FILE, checkpointDir, encodeMetadata, joinKey } from "./metadata.ts";
 import { CheckpointsCleaner } from "./checkpoints_cleaner.ts";
+import { SHARED_FILE_IDS_AHEAD } from "./shared_state.ts";
 import { CheckpointRequestDecider } from "./request_decider.ts";
 import { type CheckpointDetails, CheckpointStatsTracker } from "./stats.ts";
 import type { CheckpointTarget, CoordinatorInit, Pending, SavepointTarget, TriggerRequest } from "./coordinator_types.ts";
@@ -63,7 +64,8 @@ export class CheckpointCoordinator {
    * landed after the last sweep). Resolves with the housekeeping; never rejects.
    */
   sweepAtEnd(): Promise<void> {
-    return this.#cleaner.jobEnded(this.#nextId);
+    // A base materialized between checkpoints is named up to SHARED_FILE_IDS_AHEAD above.
+    return this.#cleaner.jobEnded(this.#nextId + SHARED_FILE_IDS_AHEAD);
   }
 
   /**

@@ -35,6 +35,13 @@ export function sharedStateDirectory(jobName: string, jobId: string): string {
 }
 
 /**
+ * How far above the newest checkpoint begun a shared file's id may be: a heap backend names
+ * a base it materializes between checkpoints for the checkpoint after the next
+ * (state/heap_changelog.ts), so the job's last sweep covers ids this far beyond its next one.
+ */
+export const SHARED_FILE_IDS_AHEAD = 2;
+
+/**
  * The checkpoint id a shared file was written for (its name starts with it), or undefined
  * for a name that does not.
  *

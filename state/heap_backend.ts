@@ -426,7 +426,12 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       // A failed write leaves the chain as it was: a later materialization tries again.
       else r.then(() => this.#endMaterialization(m), () => this.#endMaterialization(m));
     };
-    scheduler.defer(step);
+    try {
+      scheduler.defer(step);
+    } catch {
+      // A scheduler shut down: this materialization never runs (a later one may).
+      this.#endMaterialization(m);
+    }
   }
 
   /** Ends a materialization, written or not, and frees its buffers. */

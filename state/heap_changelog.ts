@@ -32,6 +32,7 @@
  */
 import { decode } from "../codec/cbor.ts";
 import { checksumOf } from "../checkpoint/checksum.ts";
+import { SHARED_FILE_IDS_AHEAD } from "../checkpoint/shared_state.ts";
 import { assert, WeirError } from "../errors.ts";
 import { type BufferReuse, type StorageAdapter, putInParts } from "../storage/adapter.ts";
 import type { IncrementalKeyedState, SharedStateRef } from "./backend.ts";
@@ -67,6 +68,8 @@ export interface ChangelogPlan {
   previous: SharedStateRef[];
   /** The checkpoint id a materialized base's file is named for (a materialization's plan only). */
   materializedAs?: number;
+  /** Checkpoint plans in the order they began (a materialization's is 0). */
+  seq: number;
 }
 
 /** A file of the chain, with the version its snapshot visited. */
@@ -95,8 +98,11 @@ export class HeapChangelog {
   #chainId = -1;
   /** The newest checkpoint a snapshot began for. */
   #newestBegun = 0;
-  /** A materialization is being written (one at a time). */
-  #materializing = false;
+  /** The materialization being written (one at a time). */
+  #materializing: ChangelogPlan | undefined;
+  /** The last checkpoint plan begun, and the newest one aborted (its dirty lists went with it). */
+  #seq = 0;
+  #abortedSeq = 0;
   /** Whether the backend runs materializations (it has a scheduler): else bases come from checkpoints. */
   readonly #materializes: boolean;
   #closed = false;
@@ -126,12 +132,12 @@ export class HeapChangelog {
   begin(checkpointId: number, mostChanged = false): ChangelogPlan {
     this.began(checkpointId);
     const long = this.#materializes
-      ? mostChanged || this.#chain.length > CHANGELOGS_MAX * OVERDUE_FACTOR || this.#materializationsLost >= MATERIALIZATIONS_LOST_MAX
+      ? mostChanged || this.#overdue() || this.#materializationsLost >= MATERIALIZATIONS_LOST_MAX
       : this.#baseDue();
     const base = this.#forceBase || this.#inFlight > 0 || this.#chain.length === 0 || long;
     this.#inFlight++;
     if (!base) this.#unextended = undefined;
-    return { base, changedAfter: base ? 0 : this.#changedAfter, previous: base ? [] : this.#chain.map((l) => l.ref) };
+    return { base, changedAfter: base ? 0 : this.#changedAfter, previous: base ? [] : this.#chain.map((l) => l.ref), seq: ++this.#seq };
   }
 
   /**
@@ -161,9 +167,18 @@ export class HeapChangelog {
 
   /** The chain has 8 changelogs, or they add up to over half its base. */
   #baseDue(): boolean {
+    return this.#chain.length > CHANGELOGS_MAX || this.#changelogBytes() > this.#baseBytes / 2;
+  }
+
+  /** The chain is OVERDUE_FACTOR times as long, or its changelogs as large, as a materialization lets it get. */
+  #overdue(): boolean {
+    return this.#chain.length > CHANGELOGS_MAX * OVERDUE_FACTOR || this.#changelogBytes() > this.#baseBytes * OVERDUE_FACTOR;
+  }
+
+  #changelogBytes(): number {
     let bytes = 0;
     for (let i = 1; i < this.#chain.length; i++) bytes += this.#chain[i].ref.size;
-    return this.#chain.length > CHANGELOGS_MAX || bytes > this.#baseBytes / 2;
+    return bytes;
   }
 
   /**
@@ -173,8 +188,9 @@ export class HeapChangelog {
    */
   beginMaterialization(): ChangelogPlan | undefined {
     if (!this.#materializes || this.#materializing || this.#inFlight > 0 || this.#forceBase || this.#chain.length === 0 || !this.#baseDue()) return undefined;
-    this.#materializing = true;
-    return { base: true, changedAfter: 0, previous: [], materializedAs: this.#newestBegun + 2 };
+    const plan = { base: true, changedAfter: 0, previous: [], materializedAs: this.#newestBegun + SHARED_FILE_IDS_AHEAD, seq: 0 };
+    this.#materializing = plan;
+    return plan;
   }
 
   /**
@@ -207,7 +223,9 @@ export class HeapChangelog {
       this.#chain = [...previous, { ref, version: visitedVersion }];
       this.#chainId = checkpointId;
       this.#changedAfter = visitedVersion;
-      if (plan.base) this.#forceBase = false;
+      // A base begun before a plan that was aborted misses the changes that plan's dirty
+      // lists took with them: the next snapshot is still a base.
+      if (plan.base && plan.seq > this.#abortedSeq) this.#forceBase = false;
     }
     return { format: "incremental", backend: "heap", version: HEAP_FORMAT_VERSION, range: this.#range, shared: chain };
   }
@@ -244,10 +262,15 @@ export class HeapChangelog {
     try {
       await putInParts(this.#storage, key, parts, reuse);
     } catch (e) {
-      this.materializationAborted();
+      this.#materializationLost(plan);
       throw e;
     }
-    this.#materializing = false;
+    // Released meanwhile (a restore, the backend closed): it counts as lost already.
+    if (this.#materializing !== plan) {
+      await this.#storage.delete(key).catch(() => {});
+      return false;
+    }
+    this.#materializing = undefined;
     const base = this.#chain[0];
     // A checkpoint above `id` that began before now may complete without referring to it.
     const safe = !this.#closed && this.#newestBegun <= id && !this.#forceBase && base !== undefined && base.version < visitedVersion;
@@ -263,19 +286,21 @@ export class HeapChangelog {
     return true;
   }
 
-  /** A materialization was dropped before its base was written, or its write failed. */
-  materializationAborted(): void {
-    if (this.#materializing) this.#materializationsLost++;
-    this.#materializing = false;
+  /** A materialization wrote no base: dropped before its base was written, or its write failed. */
+  #materializationLost(plan: ChangelogPlan): void {
+    if (this.#materializing !== plan) return;
+    this.#materializing = undefined;
+    this.#materializationsLost++;
   }
 
   /** A snapshot was dropped before its file was written: its changes are in no file, so the next one is a base. */
   aborted(plan: ChangelogPlan): void {
     if (plan.materializedAs !== undefined) {
-      this.materializationAborted();
+      this.#materializationLost(plan);
       return;
     }
     this.#forceBase = true;
+    this.#abortedSeq = Math.max(this.#abortedSeq, plan.seq);
     this.#settle(plan);
   }
 

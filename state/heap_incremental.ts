@@ -94,7 +94,11 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
       writing = finishing.then((h) => {
         handle = h;
         done = true;
-        written?.();
+        try {
+          written?.();
+        } catch {
+          // What follows the write (a materialization) is no part of this checkpoint.
+        }
         return true;
       });
       parts = undefined;

@@ -95,6 +95,13 @@ interface TableProgress {
   entries: KeyGroupEntries;
   /** For a changelog: the slots written since the previous one, the only ones visited. */
   dirty: SlotList | undefined;
+  /**
+   * For a changelog of a TTL table: keys written since the previous snapshot whose value
+   * had all expired at this one, by key group. They become tombstones: left out, the
+   * restore would fall back to the older value in the base, which may hold an entry the
+   * job removed since.
+   */
+  expired: Map<number, unknown[]> | undefined;
 }
 
 /** What a changelog snapshot takes: cells written after `after`, in the slots `dirty` names, tombstones of `deleted`. */
@@ -145,6 +152,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
       savedKeys: (changes?.deleted.get(at.table)?.size ?? 0) > 0 ? new Set() : undefined,
       entries: new KeyGroupEntries(owner.columnPool),
       dirty: changes ? (changes.dirty.get(at.table) ?? new SlotList()) : undefined,
+      expired: changes && at.ttlValue ? new Map() : undefined,
     }));
     for (const p of this.#tables) this.#byTable.set(p.at.table, p);
   }
@@ -273,7 +281,10 @@ export class HeapSnapshot implements ColumnarSnapshot {
    */
   #tombstonesOf(p: TableProgress, budget: number): number {
     const deleted = this.#deleted?.get(p.at.table);
-    if (!deleted || deleted.size === 0) return budget;
+    if (!deleted || deleted.size === 0) {
+      if (p.expired && p.expired.size > 0) this.#tombstones[p.at.table.name] = [...p.expired.entries()];
+      return budget;
+    }
     // The set no longer changes: the table noted later deletes in a new one at the snapshot point.
     const scan = (this.#scan ??= { keys: deleted.values(), groups: new Map() });
     const present = p.savedKeys;
@@ -291,6 +302,11 @@ export class HeapSnapshot implements ColumnarSnapshot {
       list.push(key);
     }
     this.#scan = undefined;
+    for (const [g, keys] of p.expired ?? []) {
+      const list = scan.groups.get(g);
+      if (list) list.push(...keys);
+      else scan.groups.set(g, keys);
+    }
     if (scan.groups.size > 0) this.#tombstones[p.at.table.name] = [...scan.groups.entries()];
     return Math.max(0, left);
   }
@@ -306,13 +322,20 @@ export class HeapSnapshot implements ColumnarSnapshot {
    */
   #emit(p: TableProgress, k: unknown, stored: unknown, slot: number, keyGroup: number, live: boolean): void {
     let value = p.at.ttlValue ? p.at.ttlValue(stored) : p.at.kind === "map" ? [...(stored as Map<unknown, unknown>).values()] : stored;
-    if (value === undefined && p.at.ttlValue) return;
+    const expired = value === undefined && p.at.ttlValue !== undefined;
+    if (expired && p.expired === undefined) return;
     // Only an object key has a canonical form other than itself, a string starting \u0000 or \u0001.
     const key = typeof k === "string" && k.charCodeAt(0) <= 1 ? this.#owner.original(k) : k;
     let g = keyGroup;
     if (g < 0) {
       g = keyGroupOf(key, this.#owner.maxParallelism);
       if (slot >= 0) p.at.table.groups[slot] = g;
+    }
+    if (expired) {
+      let keys = p.expired!.get(g);
+      if (!keys) p.expired!.set(g, (keys = []));
+      keys.push(key);
+      return;
     }
     if (this.#encodeFor !== undefined) return this.#encode(p, g, key, value);
     if (live && typeof value === "object" && value !== null) value = this.#owner.copy(p.at.table.name, value);

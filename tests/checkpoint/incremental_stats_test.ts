@@ -103,7 +103,8 @@ describe("checkpointed_size with 1 % of the keys changing", () => {
     const keys = 20_000;
     const fill = 2 * keys;
     let reduced = 0;
-    const env = new StreamEnvironment({ jobName: "one-percent", parallelism: 2, storage: new MemoryStorage(), checkpoint: { interval: 1e9 }, state: { backend: "heap", incremental: true } });
+    const storage = new MemoryStorage();
+    const env = new StreamEnvironment({ jobName: "one-percent", parallelism: 2, storage, checkpoint: { interval: 1e9 }, state: { backend: "heap", incremental: true } });
     // One source subtask: the fill is the first `fill` records, whichever subtask counts them.
     env.fromSource(new SequenceSource(0, 1e12, { ratePerSecond: 100_000 }), { uid: "n", parallelism: 1 })
       .map((n): [string, number] => [`user-${n < fill ? n % keys : n % (keys / 100)}`, 1], { uid: "pair", parallelism: 1 })
@@ -115,13 +116,20 @@ describe("checkpointed_size with 1 % of the keys changing", () => {
     const h = await env.execute();
     await until("the fill passed the keyed operator", () => reduced > fill + 1000);
     const seen: string[] = [];
+    const stateSizes: number[] = [];
+    let materialized = 0;
     for (let i = 0; i < 14; i++) {
       await new Promise((r) => setTimeout(r, 50));
       const d = await h.triggerCheckpoint();
       assert.equal(d.status, "COMPLETED");
       seen.push(`${d.checkpointed_size}/${d.state_size}`);
+      stateSizes.push(d.state_size);
+      materialized = Math.max(materialized, (await storage.list("one-percent/")).filter((k) => k.endsWith("-materialized")).length);
     }
     await h.cancel();
+    // The chain was rebased onto materialized bases: state_size fell back after growing.
+    assert.ok(materialized > 0, "a base was materialized");
+    assert.ok(stateSizes.slice(3).some((s, i) => s < stateSizes[i + 2]), `state_size: ${stateSizes.join(", ")}`);
     // The first two may still hold the fill's last keys.
     const over = seen.slice(2).filter((s) => {
       const [w, all] = s.split("/").map(Number);

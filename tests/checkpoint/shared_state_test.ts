@@ -9,6 +9,9 @@ import { MemoryStorage } from "../../storage/memory.ts";
 import { checkpointDir, decodeMetadata, encodeMetadata, listCompleted, type CheckpointMetadata } from "../../checkpoint/metadata.ts";
 import { SharedStateRegistry, sharedFileCheckpointId, sharedStateDirectory } from "../../checkpoint/shared_state.ts";
 import { checkpointsCompleted, countingJob, FailOnce } from "../helpers.ts";
+import { CheckpointCoordinator } from "../../checkpoint/coordinator.ts";
+import { CHECKPOINT_DEFAULTS } from "../../checkpoint/config.ts";
+import { SimClock, SimScheduler } from "../../sim/clock.ts";
 import "../../platforms/sqlite_state.ts";
 
 const JOB = "j";
@@ -69,6 +72,24 @@ describe("SharedStateRegistry", () => {
     await storage.put(`${checkpointDir(JOB, ID, 3)}/_metadata`, metadata(3, undefined));
     await put(storage, file(0));
     assert.equal(await r.sweep(4), 0, "metadata without its shared files recorded: nothing is deleted");
+  });
+});
+
+describe("the job's last sweep", () => {
+  test("covers the ids a heap backend names materialized bases for, two above the next checkpoint's; a retained checkpoint's files stay", async () => {
+    const storage = new MemoryStorage();
+    const clock = new SimClock(0);
+    const coordinator = new CheckpointCoordinator({
+      config: { ...CHECKPOINT_DEFAULTS, timeout: 10_000 }, clock, scheduler: new SimScheduler(clock), storage,
+      jobName: JOB, jobId: ID, maxParallelism: 128, onJobFailure: () => {},
+    });
+    // Checkpoints up to 4 were begun by an earlier process: the next one is 5.
+    coordinator.idsUsedUpTo(4);
+    await storage.put(`${checkpointDir(JOB, ID, 3)}/_metadata`, metadata(3, [file(2, "base"), file(6, "materialized")]));
+    await put(storage, file(2, "base"), file(6, "materialized"), file(4, "changelog"), file(5, "materialized"), file(6, "materialized").replace("/0/", "/1/"), file(7, "materialized"));
+    await coordinator.sweepAtEnd();
+    const left = await storage.list(`${dir}/`);
+    assert.deepEqual(left.sort(), [file(2, "base"), file(6, "materialized"), file(7, "materialized")].sort());
   });
 });
 

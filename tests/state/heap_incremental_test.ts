@@ -355,3 +355,35 @@ describe("incremental heap checkpoints", () => {
     assert.equal(r.valueState<number>("n").value(), 8);
   });
 });
+
+describe("incremental heap checkpoints and TTL", () => {
+  test("a key written since the base whose entries all expired by the changelog's point is a tombstone there: the restore does not fall back to the base's older entries", async () => {
+    let now = 90;
+    const clock = { now: () => now };
+    const storage = new MemoryStorage();
+    const mk = () => new HeapKeyedStateBackend({ maxParallelism: 128, range: ALL, incremental: true, storage, clock, uid: "m", subtaskIndex: 0, jobId: "j" });
+    const b = mk();
+    const m = b.mapState<string, number>("m", { ttl: 10 });
+    const v = b.valueState<number>("v", { ttl: 10 });
+    b.setCurrentKey("k");
+    m.put("x", 1); // expires at 100
+    now = 95;
+    m.put("y", 2); // expires at 105
+    v.update(1); // expires at 105
+    now = 98;
+    await finish(b.snapshot(1)); // base: x, y; v
+    now = 99;
+    m.remove("y"); // the map holds x alone, expiring at 100
+    now = 101;
+    b.setCurrentKey("k2");
+    v.update(2); // another key keeps the changelog non-empty
+    const h = await finish(b.snapshot(2));
+    assert.equal(h.shared.length, 2, "a changelog");
+    const r = mk();
+    await r.restore([h]);
+    r.setCurrentKey("k");
+    assert.equal(r.mapState<string, number>("m", { ttl: 10 }).get("y"), undefined, "removed before the changelog");
+    assert.equal(r.mapState<string, number>("m", { ttl: 10 }).get("x"), undefined, "expired");
+    assert.equal(r.valueState<number>("v", { ttl: 10 }).value(), 1, "not written since the base, not expired at 101");
+  });
+});

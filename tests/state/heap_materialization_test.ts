@@ -160,6 +160,59 @@ describe("materialization of incremental heap state", () => {
     }
   });
 
+  test("a base that lands after the next checkpoint began, or the one after that, is taken in behind the changelogs begun after its point", async () => {
+    for (const later of [1, 2]) {
+      const storage = new MemoryStorage();
+      const scheduler = new TurnScheduler();
+      const { b, add, expected } = filled(storage, scheduler);
+      const put = storage.put.bind(storage);
+      let land!: () => void;
+      const landed = new Promise<void>((r) => (land = r));
+      storage.put = (key: string, bytes: Uint8Array) => (key.endsWith("-materialized") ? landed.then(() => put(key, bytes)) : put(key, bytes));
+      let id = 0;
+      while (scheduler.waiting === 0) {
+        add(++id, 1);
+        await finish(b.snapshot(id));
+      }
+      // Visited and encoded; its write waits while `later` checkpoints begin and finish (the
+      // last of them begins at its file's id, which is still safe), with changes between them.
+      while (scheduler.waiting > 0) scheduler.turn();
+      const during: IncrementalKeyedState[] = [];
+      for (let i = 0; i < later; i++) {
+        add(100 + i, 1000);
+        during.push(await finish(b.snapshot(++id)));
+      }
+      land();
+      await scheduler.drain();
+      for (const h of during) assert.ok(!materializedBase(h), "begun before it landed");
+      add(7, 1000);
+      const h = await finish(b.snapshot(++id));
+      assert.ok(materializedBase(h), h.shared.map((r) => r.key).join(", "));
+      assert.equal(h.shared.length, 2 + later, "the base, the changelogs begun after its point, this one");
+      assert.deepEqual(await restored(storage, h), expected);
+    }
+  });
+
+  test("an older base that lands after a newer snapshot was aborted leaves the next snapshot a base (the aborted one took the dirty lists)", async () => {
+    const storage = new MemoryStorage();
+    const b = backend(storage);
+    const sum = b.reducingState<number>("sum", (a, x) => a + x);
+    for (let k = 0; k < 100; k++) sum.addFor(k, 1);
+    const first = b.snapshot(1);
+    first.step(1000);
+    sum.addFor(7, 100);
+    const second = b.snapshot(2); // a base too: the first is in flight
+    second.release(); // aborted
+    await finish(first);
+    sum.addFor(8, 1);
+    const third = await finish(b.snapshot(3));
+    assert.ok(ownBase(third, 3), third.shared.map((r) => r.key).join(", "));
+    const r = backend(storage);
+    await r.restore([third]);
+    const v = (k: number) => (r.setCurrentKey(k), r.valueState<number>("sum").value());
+    assert.deepEqual([v(7), v(8)], [101, 2]);
+  });
+
   test("without a scheduler, checkpoints write the bases as before", async () => {
     const storage = new MemoryStorage();
     const { b, add } = filled(storage);
