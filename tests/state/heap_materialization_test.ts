@@ -95,6 +95,29 @@ function filled(storage: MemoryStorage, scheduler?: Scheduler) {
   return { b, add, remove, expected };
 }
 
+/**
+ * Checkpoints, one key changed before each, until one leaves a materialization begun (its
+ * turns waiting); returns the last checkpoint's id.
+ */
+async function untilMaterializing(b: HeapKeyedStateBackend, add: (k: number, n: number) => void, scheduler: TurnScheduler): Promise<number> {
+  let id = 0;
+  while (scheduler.waiting === 0) {
+    add(++id, 1);
+    await finish(b.snapshot(id));
+    assert.ok(id < 20, "a materialization began");
+  }
+  return id;
+}
+
+/** Holds every materialized base's write back until the function returned is called. */
+function holdMaterializedWrites(storage: MemoryStorage): () => void {
+  const put = storage.put.bind(storage);
+  let land!: () => void;
+  const landed = new Promise<void>((r) => (land = r));
+  storage.put = (key: string, bytes: Uint8Array) => (key.endsWith("-materialized") ? landed.then(() => put(key, bytes)) : put(key, bytes));
+  return land;
+}
+
 describe("materialization of incremental heap state", () => {
   test("a base is written between checkpoints, updates and deletes racing it; every checkpoint after the first writes only a changelog and restores its point", async () => {
     const storage = new MemoryStorage();
@@ -145,11 +168,7 @@ describe("materialization of incremental heap state", () => {
       const storage = new MemoryStorage();
       const scheduler = new TurnScheduler();
       const { b, add } = filled(storage, scheduler);
-      let id = 0;
-      while (scheduler.waiting === 0) {
-        add(++id, 1);
-        await finish(b.snapshot(id));
-      }
+      let id = await untilMaterializing(b, add, scheduler);
       await scheduler.drain();
       const materialized = async () => (await storage.list("shared/")).filter((k) => k.endsWith("-materialized"));
       assert.equal((await materialized()).length, 1);
@@ -165,15 +184,8 @@ describe("materialization of incremental heap state", () => {
       const storage = new MemoryStorage();
       const scheduler = new TurnScheduler();
       const { b, add, expected } = filled(storage, scheduler);
-      const put = storage.put.bind(storage);
-      let land!: () => void;
-      const landed = new Promise<void>((r) => (land = r));
-      storage.put = (key: string, bytes: Uint8Array) => (key.endsWith("-materialized") ? landed.then(() => put(key, bytes)) : put(key, bytes));
-      let id = 0;
-      while (scheduler.waiting === 0) {
-        add(++id, 1);
-        await finish(b.snapshot(id));
-      }
+      const land = holdMaterializedWrites(storage);
+      let id = await untilMaterializing(b, add, scheduler);
       // Visited and encoded; its write waits while `later` checkpoints begin and finish (the
       // last of them begins at its file's id, which is still safe), with changes between them.
       while (scheduler.waiting > 0) scheduler.turn();
@@ -230,13 +242,8 @@ describe("materialization of incremental heap state", () => {
     const storage = new MemoryStorage();
     const scheduler = new TurnScheduler();
     const { b, add, expected } = filled(storage, scheduler);
-    let id = 0;
-    // Changelogs until a materialization is due, its turns left waiting.
-    while (scheduler.waiting === 0) {
-      add(++id, 1);
-      await finish(b.snapshot(id));
-      assert.ok(id < 20, "a materialization began");
-    }
+    let id = await untilMaterializing(b, add, scheduler);
+    // A materialization is due, its turns left waiting.
     scheduler.turn(); // visits 4096 of the keys at most
     add(3, 5);
     const atPoint = new Map(expected);
@@ -256,15 +263,8 @@ describe("materialization of incremental heap state", () => {
     const storage = new MemoryStorage();
     const scheduler = new TurnScheduler();
     const { b, add, expected } = filled(storage, scheduler);
-    const put = storage.put.bind(storage);
-    let land!: () => void;
-    const landed = new Promise<void>((r) => (land = r));
-    storage.put = (key: string, bytes: Uint8Array) => (key.endsWith("-materialized") ? landed.then(() => put(key, bytes)) : put(key, bytes));
-    let id = 0;
-    while (scheduler.waiting === 0) {
-      add(++id, 1);
-      await finish(b.snapshot(id));
-    }
+    const land = holdMaterializedWrites(storage);
+    let id = await untilMaterializing(b, add, scheduler);
     // Its file is named for the checkpoint after the next: the visit and encoding happen
     // now, and three checkpoints begin before its write lands, the last a savepoint (which
     // counts as much as a checkpoint: the coordinator's ids are one sequence).
@@ -324,11 +324,7 @@ describe("materialization of incremental heap state", () => {
     const storage = new MemoryStorage();
     const scheduler = new TurnScheduler();
     const { b, add, expected } = filled(storage, scheduler);
-    let id = 0;
-    while (scheduler.waiting === 0) {
-      add(++id, 1);
-      await finish(b.snapshot(id));
-    }
+    let id = await untilMaterializing(b, add, scheduler);
     const written: string[] = [];
     for (let i = 0; i < 2; i++) {
       // One turn of the newest materialization (a stopped one's turn, queued first, does
