@@ -20,18 +20,8 @@ import { SlotList } from "./slot_list.ts";
 import { ColumnPool } from "./column_builder.ts";
 import { type StateOptions, TtlClock, type TtlEntry, checkTtl, snapshotTtlValue } from "./ttl.ts";
 import { copyStateValue, copyStoredValue } from "./heap_value_copy.ts";
-import type { Clock, Scheduler } from "../actors/time.ts";
+import { HeapMaterialization } from "./heap_materialization.ts";
 
-/**
- * Entries a materialization visits or encodes in its first turn of the scheduler; later
- * turns double it while a turn takes under MATERIALIZATION_TURN_MS of the backend's clock
- * and halve it above twice that. Its turns alternate with the subtask's: at a fixed 4096
- * entries a turn, the visit of 1 M keys outlasted the 300 ms between two checkpoints on
- * a slow machine, and every checkpoint stopped it.
- */
-const MATERIALIZATION_BUDGET = 4096;
-const MATERIALIZATION_BUDGET_MAX = 1 << 18;
-const MATERIALIZATION_TURN_MS = 3;
 
 /**
  * Holds every keyed state table of one operator in one subtask, on the heap.
@@ -81,13 +71,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   /** The chain of shared files when checkpoints are incremental (and the job has storage). */
   readonly #changelog: HeapChangelog | undefined;
   readonly #storage: StorageAdapter | undefined;
-  /** Runs materializations between records; without one, checkpoints write the bases. */
-  readonly #scheduler: Scheduler | undefined;
-  /** What times a materialization's turns (the job's processing-time clock). */
-  readonly #clock: Clock | undefined;
-  /** The materialization being visited or written, if any. */
-  #materialization: { snap: HeapSnapshot; writer: KeyedStateSnapshot } | undefined;
-  #disposed = false;
+  /** Writes bases between checkpoints (with a scheduler to run them on; else checkpoints write them). */
+  readonly #materialization: HeapMaterialization | undefined;
 
   /**
    * `init.clock` is the processing-time clock state TTL uses; without it TTL cannot be
@@ -96,8 +81,6 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   constructor(init: Pick<KeyedStateBackendInit, "maxParallelism" | "range" | "clock"> & Partial<KeyedStateBackendInit>) {
     this.#uid = init.uid;
     this.#storage = init.storage;
-    this.#scheduler = init.scheduler;
-    this.#clock = init.clock;
     if (init.incremental && init.storage) {
       const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_");
       this.#changelog = new HeapChangelog({
@@ -124,6 +107,17 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
         if (this.#tables.get(table.name) === table) this.#spareDirty.set(table, list);
       },
     };
+    const log = this.#changelog;
+    if (log && init.scheduler) {
+      this.#materialization = new HeapMaterialization({
+        log,
+        scheduler: init.scheduler,
+        clock: init.clock,
+        owner: this.#snapshotOwner,
+        snapshotPoint: () => this.#snapshotPoint(),
+        startVisit: (snap) => void (this.#collecting = snap),
+      });
+    }
     this.range = init.range;
     this.#ttlClock = init.clock ? new TtlClock(init.clock) : undefined;
   }
@@ -320,7 +314,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   snapshot(checkpointId: number, options?: SnapshotOptions): KeyedStateSnapshot {
     // A materialization still visiting gives way (it begins again after this checkpoint):
     // finishing its visit now would hold the records up.
-    if (this.#materialization && this.#collecting === this.#materialization.snap) this.#endMaterialization(this.#materialization);
+    if (this.#materialization?.visiting(this.#collecting)) this.#materialization.stop();
     // One snapshot visits at a time: an older one still visiting finishes now (rare: two
     // checkpoints of one subtask in flight).
     this.#collecting?.step(Infinity);
@@ -363,7 +357,10 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     }
     const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables, plan.base ? undefined : { after: plan.changedAfter, deleted, dirty });
     this.#collecting = snap;
-    return incrementalSnapshot(snap, log, plan, () => this.#maybeMaterialize());
+    // Once its file is written, a base may be due: materialized while no snapshot visits.
+    return incrementalSnapshot(snap, log, plan, () => {
+      if (!this.#collecting) this.#materialization?.maybeStart();
+    });
   }
 
   /** The snapshot point: the tables as declared now, and the version that ends. */
@@ -389,59 +386,6 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   }
 
   /**
-   * Begins a materialization when one is due (heap_changelog.ts): a full snapshot at this
-   * point, visited, encoded and written a budget of entries per turn of the scheduler,
-   * between records. Called once a checkpoint's changelog is written.
-   */
-  #maybeMaterialize(): void {
-    const log = this.#changelog;
-    const scheduler = this.#scheduler;
-    if (!log || !scheduler || this.#materialization || this.#collecting || this.#disposed) return;
-    const plan = log.beginMaterialization();
-    if (!plan) return;
-    const { tables, version } = this.#snapshotPoint();
-    const snap = new HeapSnapshot(plan.materializedAs!, version, this.#snapshotOwner, tables);
-    this.#collecting = snap;
-    const m = { snap, writer: incrementalSnapshot(snap, log, plan) };
-    this.#materialization = m;
-    const clock = this.#clock;
-    let budget = MATERIALIZATION_BUDGET;
-    const step = (): void => {
-      if (this.#materialization !== m) return;
-      let r: boolean | Promise<boolean>;
-      const started = clock?.now() ?? 0;
-      try {
-        r = m.writer.step(budget);
-        // A clock that does not move within a turn (virtual time) lets the budget grow to its cap.
-        const ms = (clock?.now() ?? 0) - started;
-        if (ms < MATERIALIZATION_TURN_MS) budget = Math.min(MATERIALIZATION_BUDGET_MAX, budget * 2);
-        else if (ms > 2 * MATERIALIZATION_TURN_MS) budget = Math.max(MATERIALIZATION_BUDGET, budget >> 1);
-      } catch {
-        // A value that cannot be copied fails the checkpoints too, which say why.
-        this.#endMaterialization(m);
-        return;
-      }
-      if (r === false) scheduler.defer(step);
-      else if (r === true) this.#endMaterialization(m);
-      // A failed write leaves the chain as it was: a later materialization tries again.
-      else r.then(() => this.#endMaterialization(m), () => this.#endMaterialization(m));
-    };
-    try {
-      scheduler.defer(step);
-    } catch {
-      // A scheduler shut down: this materialization never runs (a later one may).
-      this.#endMaterialization(m);
-    }
-  }
-
-  /** Ends a materialization, written or not, and frees its buffers. */
-  #endMaterialization(m: { writer: KeyedStateSnapshot }): void {
-    if (this.#materialization !== m) return;
-    this.#materialization = undefined;
-    m.writer.release();
-  }
-
-  /**
    * Loads the key groups of this backend's range from one or more snapshots.
    * @throws {WeirError} `checkpoint_corrupt` when a table is neither format;
    *   `state_kind_mismatch` when snapshots disagree on a state's kind;
@@ -458,7 +402,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     }
     const target = this.#restoreTarget();
     for (const state of states) if (state.format === "canonical") restoreTables(target, state.tables);
-    if (this.#materialization) this.#endMaterialization(this.#materialization);
+    this.#materialization?.stop();
     this.#changelog?.restored();
     if (own.length === 0) return;
     return (async () => {
@@ -484,8 +428,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   }
 
   dispose(): void {
-    this.#disposed = true;
-    if (this.#materialization) this.#endMaterialization(this.#materialization);
+    this.#materialization?.close();
     this.#changelog?.close();
     this.#collecting?.release();
     this.#tables.clear();
