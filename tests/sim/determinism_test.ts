@@ -7,7 +7,9 @@ import { SimPrng } from "../../sim/prng.ts";
 
 describe("simulator determinism", () => {
   test("runSeed() with the same seed and mode gives the same trace hash and results", async () => {
-    for (const [seed, mode] of [[7, "unaligned"], [536, "aligned"], [42, "aligned-with-timeout"], [3, "at-least-once"]] as const) {
+    // Seed 3 (at-least-once, sqlite) ran 33–37 s a run on a slow machine: twice that passed
+    // the suite's 60 s timeout, and the timed-out runs then raced the next test's.
+    for (const [seed, mode] of [[7, "unaligned"], [536, "aligned"], [42, "aligned-with-timeout"], [6, "at-least-once"]] as const) {
       const a = await runSeed(seed, mode);
       const b = await runSeed(seed, mode);
       assert.equal(a.hash, b.hash, `seed ${seed} ${mode}`);
