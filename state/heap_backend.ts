@@ -22,6 +22,9 @@ import { type StateOptions, TtlClock, type TtlEntry, checkTtl, snapshotTtlValue 
 import { copyStateValue, copyStoredValue } from "./heap_value_copy.ts";
 import { HeapMaterialization } from "./heap_materialization.ts";
 
+/** The fewest entries for which a checkpoint after half of them changed writes a base rather than a changelog. */
+const MOST_CHANGED_MIN_ENTRIES = 4096;
+
 
 /**
  * Holds every keyed state table of one operator in one subtask, on the heap.
@@ -335,7 +338,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       written += t.dirty?.length ?? 0;
       entries += t.size;
     }
-    const plan = log.begin(checkpointId, entries > 0 && written * 2 >= entries);
+    // A small state keeps its changelogs: their bytes matter little, and a job's stats
+    // then show what a checkpoint wrote apart from what it stands for.
+    const plan = log.begin(checkpointId, entries >= MOST_CHANGED_MIN_ENTRIES && written * 2 >= entries);
     // Deletes since the previous changelog become this one's tombstones (a base needs none),
     // and the keys written since then are the only ones a changelog visits.
     const deleted = new Map<StateTable, Set<unknown>>();
