@@ -12,7 +12,7 @@ import type { ListState, MapState, StateKind, ValueState } from "./keyed_state.t
 import { ttlListState, ttlMapState, ttlValueState } from "./heap_ttl_states.ts";
 import { HeapSnapshot, type HeapSnapshotOwner, type TableAtSnapshot } from "./heap_snapshot.ts";
 import { HeapChangelog, readHeapChain } from "./heap_changelog.ts";
-import { incrementalSnapshot } from "./heap_incremental.ts";
+import { incrementalSnapshot, mostKeysWritten, takeChanges } from "./heap_incremental.ts";
 import { type HeapChainFile, type RestoreTarget, restoreChain, restoreTables } from "./heap_restore.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { StateTable, type Versions } from "./heap_table.ts";
@@ -21,9 +21,6 @@ import { ColumnPool } from "./column_builder.ts";
 import { type StateOptions, TtlClock, type TtlEntry, checkTtl, snapshotTtlValue } from "./ttl.ts";
 import { copyStateValue, copyStoredValue } from "./heap_value_copy.ts";
 import { HeapMaterialization } from "./heap_materialization.ts";
-
-/** The fewest entries for which a checkpoint after half of them changed writes a base rather than a changelog. */
-const MOST_CHANGED_MIN_ENTRIES = 4096;
 
 
 /**
@@ -329,38 +326,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       this.#collecting = snap;
       return snap;
     }
-    // When half the keys or more were written since the previous checkpoint, a changelog
-    // would be about as large as a base: the checkpoint writes the base, and no
-    // materialization has to write it again in the background.
-    let written = 0;
-    let entries = 0;
-    for (const t of this.#tables.values()) {
-      written += t.dirty?.length ?? 0;
-      entries += t.size;
-    }
-    // A small state keeps its changelogs: their bytes matter little, and a job's stats
-    // then show what a checkpoint wrote apart from what it stands for.
-    const plan = log.begin(checkpointId, entries >= MOST_CHANGED_MIN_ENTRIES && written * 2 >= entries);
-    // Deletes since the previous changelog become this one's tombstones (a base needs none),
-    // and the keys written since then are the only ones a changelog visits.
-    const deleted = new Map<StateTable, Set<unknown>>();
-    const dirty = new Map<StateTable, SlotList>();
-    for (const t of this.#tables.values()) {
-      if (t.deleted && t.deleted.size > 0) deleted.set(t, t.deleted);
-      t.deleted = new Set();
-      // A base visits every slot: its table keeps its list, emptied. Lists are reused, not
-      // grown again from nothing at every snapshot point (fresh memory is slow).
-      const list = t.dirty ?? new SlotList();
-      if (plan.base) {
-        list.clear();
-        t.dirty = list;
-      } else {
-        dirty.set(t, list);
-        t.dirty = this.#spareDirty.get(t) ?? new SlotList();
-        this.#spareDirty.delete(t);
-      }
-    }
-    const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables, plan.base ? undefined : { after: plan.changedAfter, deleted, dirty });
+    const plan = log.begin(checkpointId, mostKeysWritten(this.#tables.values()));
+    const changes = takeChanges(this.#tables.values(), this.#spareDirty, plan);
+    const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables, changes);
     this.#collecting = snap;
     // Once its file is written, a base may be due: materialized while no snapshot visits.
     return incrementalSnapshot(snap, log, plan, () => {

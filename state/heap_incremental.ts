@@ -13,7 +13,55 @@ import { WeirError } from "../errors.ts";
 import type { IncrementalKeyedState, KeyedStateSnapshot } from "./backend.ts";
 import { ColumnsEncoder } from "./heap_encode.ts";
 import type { ChangelogPlan, HeapChangelog } from "./heap_changelog.ts";
-import type { HeapSnapshot } from "./heap_snapshot.ts";
+import type { HeapSnapshot, SnapshotChanges } from "./heap_snapshot.ts";
+import type { StateTable } from "./heap_table.ts";
+import { SlotList } from "./slot_list.ts";
+
+/** The fewest entries for which a checkpoint after half of them changed writes a base rather than a changelog. */
+const MOST_CHANGED_MIN_ENTRIES = 4096;
+
+/**
+ * True when half the keys or more were written since the previous snapshot point: a
+ * changelog would be about as large as a base, so the checkpoint writes the base and no
+ * materialization has to write it again in the background. A small state keeps its
+ * changelogs: their bytes matter little, and a job's stats then show what a checkpoint
+ * wrote apart from what it stands for.
+ */
+export function mostKeysWritten(tables: Iterable<StateTable>): boolean {
+  let written = 0;
+  let entries = 0;
+  for (const t of tables) {
+    written += t.dirty?.length ?? 0;
+    entries += t.size;
+  }
+  return entries >= MOST_CHANGED_MIN_ENTRIES && written * 2 >= entries;
+}
+
+/**
+ * At a snapshot point, takes from the tables what the plan's changelog visits: the deletes
+ * since the previous snapshot become its tombstones, and the slots written since then the
+ * only ones it visits; the tables start new lists. A base takes nothing (undefined) and its
+ * tables keep their lists, emptied. Lists are reused from `spareDirty`, not grown again
+ * from nothing at every snapshot point (fresh memory is slow).
+ */
+export function takeChanges(tables: Iterable<StateTable>, spareDirty: Map<StateTable, SlotList>, plan: ChangelogPlan): SnapshotChanges | undefined {
+  const deleted = new Map<StateTable, Set<unknown>>();
+  const dirty = new Map<StateTable, SlotList>();
+  for (const t of tables) {
+    if (t.deleted && t.deleted.size > 0) deleted.set(t, t.deleted);
+    t.deleted = new Set();
+    const list = t.dirty ?? new SlotList();
+    if (plan.base) {
+      list.clear();
+      t.dirty = list;
+    } else {
+      dirty.set(t, list);
+      t.dirty = spareDirty.get(t) ?? new SlotList();
+      spareDirty.delete(t);
+    }
+  }
+  return plan.base ? undefined : { after: plan.changedAfter, deleted, dirty };
+}
 
 /** Bytes checksummed per unit of a step's budget (entries): 4096 entries, 1 MiB. */
 const CHECKSUM_BYTES_PER_ENTRY = 256;

@@ -70,11 +70,6 @@ export class HeapMaterialization {
     this.#host = host;
   }
 
-  /** True while a materialization is running. */
-  get running(): boolean {
-    return this.#current !== undefined;
-  }
-
   /** True when `collecting`, the snapshot visiting the tables, is the materialization's. */
   visiting(collecting: HeapSnapshot | undefined): boolean {
     return collecting !== undefined && this.#current?.snap === collecting;
