@@ -16,6 +16,7 @@ import { decode, encode } from "../../codec/cbor.ts";
 import { readColumn } from "../../state/heap_columns.ts";
 import { checksumOf } from "../../checkpoint/checksum.ts";
 import { runBackendConformance } from "./backend_conformance.ts";
+import { finishSnapshot } from "./heap_steps.ts";
 
 const ALL = { start: 0, end: 127 };
 
@@ -23,17 +24,10 @@ function backend(storage: MemoryStorage, range = ALL): HeapKeyedStateBackend {
   return new HeapKeyedStateBackend({ maxParallelism: 128, range, incremental: true, storage, uid: "count", subtaskIndex: 0, jobId: "j" });
 }
 
-async function finish(snap: KeyedStateSnapshot, between: () => void = () => {}): Promise<IncrementalKeyedState> {
-  for (;;) {
-    let done = snap.step(100);
-    if (done instanceof Promise) done = await done;
-    if (done) break;
-    between();
-  }
-  const r = snap.result();
-  snap.release();
+async function finish(snap: KeyedStateSnapshot, between?: () => void): Promise<IncrementalKeyedState> {
+  const r = await finishSnapshot(snap, between);
   assert.equal(r.format, "incremental");
-  return r as IncrementalKeyedState;
+  return r;
 }
 
 const lastSize = (h: IncrementalKeyedState) => h.shared[h.shared.length - 1].size;

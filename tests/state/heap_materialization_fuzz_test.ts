@@ -16,6 +16,7 @@ import { MemoryStorage } from "../../storage/memory.ts";
 import { SHARED_FILE_IDS_AHEAD, SharedStateRegistry } from "../../checkpoint/shared_state.ts";
 import type { IncrementalKeyedState, KeyedStateSnapshot, ReducingState } from "../../state/backend.ts";
 import type { Scheduler } from "../../actors/time.ts";
+import { restoredSums } from "./heap_steps.ts";
 
 const KEYS = 5000;
 const SHARED = "j/id/shared";
@@ -51,18 +52,7 @@ class Turns implements Scheduler {
 const log = (_m: string) => {};
 const tick = () => new Promise((r) => setImmediate(r));
 
-async function restoredState(storage: MemoryStorage, h: IncrementalKeyedState) {
-  const r = new HeapKeyedStateBackend({ maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, storage, uid: "x", subtaskIndex: 0, jobId: "other" });
-  await r.restore([h]);
-  const got = new Map<number, number>();
-  for (let k = 0; k < KEYS + 200; k++) {
-    r.setCurrentKey(k);
-    const v = r.valueState<number>("sum").value();
-    if (v !== undefined) got.set(k, v);
-  }
-  r.dispose();
-  return got;
-}
+const restoredState = (storage: MemoryStorage, h: IncrementalKeyedState) => restoredSums(storage, h, KEYS + 200);
 
 function diff(a: Map<number, number>, b: Map<number, number>): string | undefined {
   const out: string[] = [];

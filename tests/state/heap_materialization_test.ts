@@ -9,6 +9,7 @@ import { MemoryStorage } from "../../storage/memory.ts";
 import type { IncrementalKeyedState, KeyedStateSnapshot, ReducingState } from "../../state/backend.ts";
 import type { Scheduler } from "../../actors/time.ts";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
+import { finishSnapshot, restoredSums } from "./heap_steps.ts";
 
 const ALL = { start: 0, end: 127 };
 /** More keys than a materialization visits in one turn (4096). */
@@ -48,38 +49,21 @@ function backend(storage: MemoryStorage, scheduler?: Scheduler): HeapKeyedStateB
   return new HeapKeyedStateBackend({ maxParallelism: 128, range: ALL, incremental: true, storage, scheduler, uid: "count", subtaskIndex: 0, jobId: "j" });
 }
 
-async function finish(snap: KeyedStateSnapshot, between: () => void = () => {}): Promise<IncrementalKeyedState> {
-  for (;;) {
-    let done = snap.step(100);
-    if (done instanceof Promise) done = await done;
-    if (done) break;
-    between();
-  }
-  const r = snap.result() as IncrementalKeyedState;
-  snap.release();
-  return r;
-}
-
+const finish = (snap: KeyedStateSnapshot, between?: () => void) => finishSnapshot(snap, between);
 /** What a handle restores, for every key ever written. */
-async function restored(storage: MemoryStorage, handle: IncrementalKeyedState): Promise<Map<number, number>> {
-  const r = backend(storage);
-  await r.restore([handle]);
-  const got = new Map<number, number>();
-  for (let k = 0; k < KEYS + 100; k++) {
-    r.setCurrentKey(k);
-    const v = r.valueState<number>("sum").value();
-    if (v !== undefined) got.set(k, v);
-  }
-  r.dispose();
-  return got;
-}
+const restored = (storage: MemoryStorage, handle: IncrementalKeyedState) => restoredSums(storage, handle, KEYS + 100);
 
 const ownBase = (h: IncrementalKeyedState, id: number) => h.shared.some((r) => r.key.endsWith(`/${id}-base`));
 const materializedBase = (h: IncrementalKeyedState) => h.shared[0].materialized === true;
 
-/** A backend filled with KEYS counts and the model of its state. */
-function filled(storage: MemoryStorage, scheduler?: Scheduler) {
-  const b = backend(storage, scheduler);
+/**
+ * A backend on storage of its own filled with KEYS counts, the model of its state, and the
+ * scheduler its materializations run on (none with `scheduled: false`).
+ */
+function filled(scheduled = true) {
+  const storage = new MemoryStorage();
+  const scheduler = new TurnScheduler();
+  const b = backend(storage, scheduled ? scheduler : undefined);
   const sum: ReducingState<number> = b.reducingState<number>("sum", (a, x) => a + x);
   const expected = new Map<number, number>();
   const add = (k: number, n: number) => {
@@ -92,7 +76,7 @@ function filled(storage: MemoryStorage, scheduler?: Scheduler) {
     expected.delete(k);
   };
   for (let k = 0; k < KEYS; k++) add(k, k);
-  return { b, add, remove, expected };
+  return { storage, scheduler, b, add, remove, expected };
 }
 
 /**
@@ -120,9 +104,7 @@ function holdMaterializedWrites(storage: MemoryStorage): () => void {
 
 describe("materialization of incremental heap state", () => {
   test("a base is written between checkpoints, updates and deletes racing it; every checkpoint after the first writes only a changelog and restores its point", async () => {
-    const storage = new MemoryStorage();
-    const scheduler = new TurnScheduler();
-    const { b, add, remove, expected } = filled(storage, scheduler);
+    const { storage, scheduler, b, add, remove, expected } = filled();
     let round = 0;
     let rebased = 0;
     for (let id = 1; id <= 30; id++) {
@@ -149,9 +131,7 @@ describe("materialization of incremental heap state", () => {
   });
 
   test("a checkpoint after half the keys or more changed writes the base itself: no materialization writes it again", async () => {
-    const storage = new MemoryStorage();
-    const scheduler = new TurnScheduler();
-    const { b, add, expected } = filled(storage, scheduler);
+    const { storage, scheduler, b, add, expected } = filled();
     for (let id = 1; id <= 6; id++) {
       for (let k = 0; k < KEYS; k += id % 2 === 0 ? 2 : 3) add(k, 1);
       const h = await finish(b.snapshot(id));
@@ -165,9 +145,7 @@ describe("materialization of incremental heap state", () => {
 
   test("a materialized base no checkpoint extended is deleted when the backend closes; one a checkpoint extended stays", async () => {
     for (const extended of [false, true]) {
-      const storage = new MemoryStorage();
-      const scheduler = new TurnScheduler();
-      const { b, add } = filled(storage, scheduler);
+      const { storage, scheduler, b, add } = filled();
       let id = await untilMaterializing(b, add, scheduler);
       await scheduler.drain();
       const materialized = async () => (await storage.list("shared/")).filter((k) => k.endsWith("-materialized"));
@@ -181,9 +159,7 @@ describe("materialization of incremental heap state", () => {
 
   test("a base that lands after the next checkpoint began, or the one after that, is taken in behind the changelogs begun after its point", async () => {
     for (const later of [1, 2]) {
-      const storage = new MemoryStorage();
-      const scheduler = new TurnScheduler();
-      const { b, add, expected } = filled(storage, scheduler);
+      const { storage, scheduler, b, add, expected } = filled();
       const land = holdMaterializedWrites(storage);
       let id = await untilMaterializing(b, add, scheduler);
       // Visited and encoded; its write waits while `later` checkpoints begin and finish (the
@@ -226,8 +202,7 @@ describe("materialization of incremental heap state", () => {
   });
 
   test("without a scheduler, checkpoints write the bases as before", async () => {
-    const storage = new MemoryStorage();
-    const { b, add } = filled(storage);
+    const { b, add } = filled(false);
     const bases: number[] = [];
     for (let id = 1; id <= 12; id++) {
       add(id, 1);
@@ -239,9 +214,7 @@ describe("materialization of incremental heap state", () => {
   });
 
   test("a checkpoint that comes while a materialization visits stops it (no pause to finish it); the next one is taken in", async () => {
-    const storage = new MemoryStorage();
-    const scheduler = new TurnScheduler();
-    const { b, add, expected } = filled(storage, scheduler);
+    const { storage, scheduler, b, add, expected } = filled();
     let id = await untilMaterializing(b, add, scheduler);
     // A materialization is due, its turns left waiting.
     scheduler.turn(); // visits 4096 of the keys at most
@@ -260,9 +233,7 @@ describe("materialization of incremental heap state", () => {
   });
 
   test("a base is not taken in when a checkpoint above its id began while it was written (the coordinator could delete it): its file goes", async () => {
-    const storage = new MemoryStorage();
-    const scheduler = new TurnScheduler();
-    const { b, add, expected } = filled(storage, scheduler);
+    const { storage, scheduler, b, add, expected } = filled();
     const land = holdMaterializedWrites(storage);
     let id = await untilMaterializing(b, add, scheduler);
     // Its file is named for the checkpoint after the next: the visit and encoding happen
@@ -287,9 +258,7 @@ describe("materialization of incremental heap state", () => {
   });
 
   test("a materialization whose write fails leaves the chain as it was; after two lost in a row a checkpoint writes the base; later ones are taken in", async () => {
-    const storage = new MemoryStorage();
-    const scheduler = new TurnScheduler();
-    const { b, add, expected } = filled(storage, scheduler);
+    const { storage, scheduler, b, add, expected } = filled();
     const put = storage.put.bind(storage);
     let failBases = true;
     storage.put = (key: string, bytes: Uint8Array) => (failBases && key.endsWith("-materialized") ? Promise.reject(new Error("ENOSPC: no space left on device")) : put(key, bytes));
@@ -321,9 +290,7 @@ describe("materialization of incremental heap state", () => {
   });
 
   test("a checkpoint writes the base itself after two materializations in a row were stopped by checkpoints during their visit", async () => {
-    const storage = new MemoryStorage();
-    const scheduler = new TurnScheduler();
-    const { b, add, expected } = filled(storage, scheduler);
+    const { storage, scheduler, b, add, expected } = filled();
     let id = await untilMaterializing(b, add, scheduler);
     const written: string[] = [];
     for (let i = 0; i < 2; i++) {

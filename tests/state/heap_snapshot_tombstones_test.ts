@@ -9,21 +9,13 @@ import assert from "node:assert/strict";
 import { MemoryStorage } from "../../storage/memory.ts";
 import type { IncrementalKeyedState, KeyedStateSnapshot } from "../../state/backend.ts";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
+import { finishSnapshot } from "./heap_steps.ts";
 
 const ALL = { start: 0, end: 127 };
 const backend = (storage: MemoryStorage) => new HeapKeyedStateBackend({ maxParallelism: 128, range: ALL, incremental: true, storage, uid: "count", subtaskIndex: 0, jobId: "j" });
 
-async function finish(snap: KeyedStateSnapshot, between: () => void): Promise<IncrementalKeyedState> {
-  for (;;) {
-    let done = snap.step(1);
-    if (done instanceof Promise) done = await done;
-    if (done) break;
-    between();
-  }
-  const r = snap.result() as IncrementalKeyedState;
-  snap.release();
-  return r;
-}
+// One unit a step: records race every entry of the visit.
+const finish = (snap: KeyedStateSnapshot, between: () => void) => finishSnapshot(snap, between, 1);
 
 test("a key deleted and written again before a changelog's snapshot point, then written after its visit, is restored with its value at that point", async () => {
   const storage = new MemoryStorage();
