@@ -86,7 +86,7 @@ interface Link {
  * import { HeapChangelog } from "./heap_changelog.ts";
  * import { MemoryStorage } from "../storage/memory.ts";
  * const log = new HeapChangelog({ storage: new MemoryStorage(), prefix: "shared/heap/doc", range: { start: 0, end: 7 } });
- * console.assert(log.begin().base);
+ * console.assert(log.begin(1).base);
  * ```
  */
 export class HeapChangelog {
