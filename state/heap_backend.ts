@@ -52,8 +52,13 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   #kinds = new Map<string, StateKind>();
   readonly #snapshotOwner: HeapSnapshotOwner;
   readonly #versions: Versions = { current: 1, collecting: 0 };
-  /** The snapshot still visiting the tables (one at a time), which they hand old cells to. */
+  /**
+   * The checkpoint's or savepoint's snapshot still visiting the tables (one at a time), and
+   * the materialization's, which a changelog or a savepoint visits beside: the tables hand
+   * old cells to both, each taking those of its version.
+   */
   #collecting: HeapSnapshot | undefined;
+  #materializing: HeapSnapshot | undefined;
   /** Original (non-canonical) keys, for object keys only. */
   #originalKeys = new Map<unknown, unknown>();
   /** Per table, a list of dirty slots a changelog visited, cleared, for the next snapshot point. */
@@ -97,9 +102,10 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       original: (k) => this.#originalKeys.get(k) ?? k,
       copy: (name, v) => copyStateValue(v, name, this.#uid),
       detach: (snap) => {
-        if (this.#collecting !== snap) return;
-        this.#collecting = undefined;
-        this.#versions.collecting = 0;
+        if (this.#collecting === snap) this.#collecting = undefined;
+        else if (this.#materializing === snap) this.#materializing = undefined;
+        else return;
+        this.#versions.collecting = Math.max(this.#collecting?.version ?? 0, this.#materializing?.version ?? 0);
       },
       columnPool: new ColumnPool(),
       visitedDirty: (table, list) => {
@@ -115,7 +121,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
         clock: init.clock,
         owner: this.#snapshotOwner,
         snapshotPoint: () => this.#snapshotPoint(),
-        startVisit: (snap) => void (this.#collecting = snap),
+        startVisit: (snap) => void (this.#materializing = snap),
       });
     }
     this.range = init.range;
@@ -173,7 +179,10 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     }
     let t = this.#tables.get(name);
     if (!t) {
-      const save = (table: StateTable, k: unknown, v: unknown, ver: number, g: number) => this.#collecting?.save(table, k, v, ver, g);
+      const save = (table: StateTable, k: unknown, v: unknown, ver: number, g: number) => {
+        this.#collecting?.save(table, k, v, ver, g);
+        this.#materializing?.save(table, k, v, ver, g);
+      };
       const groupOf = (k: unknown) => keyGroupOf(this.#originalKeys.get(k) ?? k, this.maxParallelism);
       this.#tables.set(name, (t = new StateTable(name, this.#versions, save, (v) => copyStoredValue(v, name, this.#uid), groupOf)));
       if (this.#changelog) {
@@ -312,23 +321,25 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
    * snapshot's steps, copy-on-write (heap_snapshot.ts).
    */
   snapshot(checkpointId: number, options?: SnapshotOptions): KeyedStateSnapshot {
-    // A materialization still visiting gives way (it begins again after this checkpoint):
-    // finishing its visit now would hold the records up.
-    if (this.#materialization?.visiting(this.#collecting)) this.#materialization.stop();
-    // One snapshot visits at a time: an older one still visiting finishes now (rare: two
+    // One checkpoint visits at a time: an older one still visiting finishes now (rare: two
     // checkpoints of one subtask in flight).
     this.#collecting?.step(Infinity);
-    const { tables, version } = this.#snapshotPoint();
     const log = options?.savepoint ? undefined : this.#changelog;
-    if (!log) {
+    const plan = log?.begin(checkpointId, mostKeysWritten(this.#tables.values()));
+    // A base checkpoint makes the materialization's base redundant; a changelog or a
+    // savepoint visits beside it, so that a visit longer than the checkpoint interval (a
+    // million keys on a slow machine) still ends in a base.
+    if (plan?.base) this.#materialization?.stop();
+    const { tables, version } = this.#snapshotPoint();
+    const prior = this.#materializing;
+    if (!log || !plan) {
       this.#changelog?.began(checkpointId);
-      const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables);
+      const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables, undefined, prior);
       this.#collecting = snap;
       return snap;
     }
-    const plan = log.begin(checkpointId, mostKeysWritten(this.#tables.values()));
     const changes = takeChanges(this.#tables.values(), this.#spareDirty, plan);
-    const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables, changes);
+    const snap = new HeapSnapshot(checkpointId, version, this.#snapshotOwner, tables, changes, prior);
     this.#collecting = snap;
     // Once its file is written, a base may be due: materialized while no snapshot visits.
     return incrementalSnapshot(snap, log, plan, () => {
@@ -404,6 +415,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     this.#materialization?.close();
     this.#changelog?.close();
     this.#collecting?.release();
+    this.#materializing?.release();
     this.#tables.clear();
     this.#spareDirty.clear();
     this.#kinds.clear();

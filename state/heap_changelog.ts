@@ -18,10 +18,11 @@
  * The checkpoint coordinator deletes files no checkpoint that may be restored refers to
  * (checkpoint/shared_state.ts, Flink's SharedStateRegistry); file names start with a
  * checkpoint id for it: a checkpoint's own, or for a materialized base the id after the
- * next checkpoint. The coordinator deletes a file named for id K only after a checkpoint
- * above K completed without referring to it, so a base is taken into the chain only when
- * at most the checkpoint before K began while it was written: every checkpoint that begins
- * after refers to it.
+ * next checkpoint when its write starts (its visit and encoding may span several
+ * checkpoints). The coordinator deletes a file named for id K only after a checkpoint above
+ * K completed without referring to it, so a base is taken into the chain only when at most
+ * the checkpoint before K began while it was written: every checkpoint that begins after
+ * refers to it.
  *
  * Format 3 (this one) stores each table as columns, keys and values per key group
  * (heap_encode.ts), a column in a typed form when its items allow (heap_columns.ts: int32
@@ -46,9 +47,8 @@ const CHANGELOGS_MAX = 8;
 /** A chain this many times CHANGELOGS_MAX long gets a base from a checkpoint (materializations failed). */
 const OVERDUE_FACTOR = 4;
 /**
- * Materializations stopped (a checkpoint came during the visit) or failed in a row, after
- * which a checkpoint writes the base: on a machine too slow to visit the state between two
- * checkpoints, every checkpoint would stop them.
+ * Materializations whose write failed (or that a restore stopped) in a row, after which a
+ * checkpoint writes the base: storage that refuses large files would fail every one.
  */
 const MATERIALIZATIONS_LOST_MAX = 2;
 
@@ -66,8 +66,8 @@ export interface ChangelogPlan {
   changedAfter: number;
   /** The chain the changelog extends (empty for a base). */
   previous: SharedStateRef[];
-  /** The checkpoint id a materialized base's file is named for (a materialization's plan only). */
-  materializedAs?: number;
+  /** A materialization's plan: its base's file is named when it is written. */
+  materialization?: true;
   /** Checkpoint plans in the order they began (a materialization's is 0). */
   seq: number;
 }
@@ -188,7 +188,7 @@ export class HeapChangelog {
    */
   beginMaterialization(): ChangelogPlan | undefined {
     if (!this.#materializes || this.#materializing || this.#inFlight > 0 || this.#forceBase || this.#chain.length === 0 || !this.#baseDue()) return undefined;
-    const plan = { base: true, changedAfter: 0, previous: [], materializedAs: this.#newestBegun + SHARED_FILE_IDS_AHEAD, seq: 0 };
+    const plan: ChangelogPlan = { base: true, changedAfter: 0, previous: [], materialization: true, seq: 0 };
     this.#materializing = plan;
     return plan;
   }
@@ -201,7 +201,7 @@ export class HeapChangelog {
    * @throws {WeirError} `storage_failed` style errors of the storage (the checkpoint declines)
    */
   async finish(checkpointId: number, plan: ChangelogPlan, visitedVersion: number, parts: Uint8Array[], checksum: string, reuse?: BufferReuse): Promise<IncrementalKeyedState> {
-    if (plan.materializedAs !== undefined) throw new WeirError("invariant_broken", `Heap changelog of ${this.#prefix}: a materialization was finished as checkpoint ${checkpointId}`);
+    if (plan.materialization) throw new WeirError("invariant_broken", `Heap changelog of ${this.#prefix}: a materialization was finished as checkpoint ${checkpointId}`);
     const key = `${this.#prefix}/${checkpointId}-${plan.base ? "base" : "changelog"}`;
     let size = 0;
     for (const p of parts) size += p.length;
@@ -253,8 +253,8 @@ export class HeapChangelog {
    * @throws what the storage threw (the materialization is over, the chain as it was)
    */
   async finishMaterialization(plan: ChangelogPlan, visitedVersion: number, parts: Uint8Array[], checksum: string, reuse?: BufferReuse): Promise<boolean> {
-    const id = plan.materializedAs;
-    assert(id !== undefined, () => `Heap changelog of ${this.#prefix}: a checkpoint's plan was finished as a materialization`);
+    assert(plan.materialization === true, () => `Heap changelog of ${this.#prefix}: a checkpoint's plan was finished as a materialization`);
+    const id = this.#newestBegun + SHARED_FILE_IDS_AHEAD;
     // Not "-base": checkpoint `id` may write a base of its own (after an abort).
     const key = `${this.#prefix}/${id}-materialized`;
     let size = 0;
@@ -295,7 +295,7 @@ export class HeapChangelog {
 
   /** A snapshot was dropped before its file was written: its changes are in no file, so the next one is a base. */
   aborted(plan: ChangelogPlan): void {
-    if (plan.materializedAs !== undefined) {
+    if (plan.materialization) {
       this.#materializationLost(plan);
       return;
     }

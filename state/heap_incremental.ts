@@ -136,7 +136,7 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
       }
       if (!checksum.step(budget * CHECKSUM_BYTES_PER_ENTRY)) return false;
       const visited = snap.version + 0.5;
-      const finishing = plan.materializedAs === undefined
+      const finishing = !plan.materialization
         ? log.finish(checkpointId, plan, visited, parts!, checksum.value, checkpointChunks)
         : log.finishMaterialization(plan, visited, parts!, checksum.value, checkpointChunks).then(() => undefined);
       writing = finishing.then((h) => {

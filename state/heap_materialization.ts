@@ -2,8 +2,10 @@
  * Runs a heap backend's materializations (heap_changelog.ts): a full snapshot taken between
  * checkpoints, visited, encoded and written as a new base on turns of the subtask's
  * scheduler, between records, the way Flink's changelog backend materializes in the
- * background. One at a time; a checkpoint that comes during its visit stops it (the backend
- * asks `visiting`), and so do a restore and the backend's end.
+ * background. One at a time. A changelog checkpoint or a savepoint that comes during its
+ * visit visits beside it (heap_snapshot.ts, `visitNow`), so a visit may outlast several
+ * checkpoint intervals; a checkpoint that writes a base stops it, and so do a restore and
+ * the backend's end.
  * @module
  */
 import type { Clock, Scheduler } from "../actors/time.ts";
@@ -70,11 +72,6 @@ export class HeapMaterialization {
     this.#host = host;
   }
 
-  /** True when `collecting`, the snapshot visiting the tables, is the materialization's. */
-  visiting(collecting: HeapSnapshot | undefined): boolean {
-    return collecting !== undefined && this.#current?.snap === collecting;
-  }
-
   /** Begins one when it is due and none is running; the caller checked that no snapshot visits. */
   maybeStart(): void {
     if (this.#current || this.#closed) return;
@@ -82,7 +79,8 @@ export class HeapMaterialization {
     const plan = log.beginMaterialization();
     if (!plan) return;
     const { tables, version } = this.#host.snapshotPoint();
-    const snap = new HeapSnapshot(plan.materializedAs!, version, owner, tables);
+    // Its file's id is chosen when it is written; the snapshot's id names it in errors only.
+    const snap = new HeapSnapshot(0, version, owner, tables);
     this.#host.startVisit(snap);
     const m = { snap, writer: incrementalSnapshot(snap, log, plan) };
     this.#current = m;
@@ -115,7 +113,7 @@ export class HeapMaterialization {
     }
   }
 
-  /** Stops the one running, if any (a checkpoint during its visit, a restore). */
+  /** Stops the one running, if any (a checkpoint that writes a base, a restore). */
   stop(): void {
     if (this.#current) this.#end(this.#current);
   }

@@ -19,6 +19,12 @@
  * lives on the heap until a later step encodes it (their collections were most of the
  * pauses of a full checkpoint at a million keys).
  *
+ * Two snapshots may visit at once: a materialization (heap_materialization.ts) and a
+ * changelog checkpoint or savepoint that came during its visit. The tables hand an old
+ * cell to both; each takes it only if it is of its version and not visited (`save`). A
+ * newer snapshot about to stamp a slot the older one has not visited gives it to the older
+ * one first (`visitNow`): its stamp would tell the older one the slot was written since.
+ *
  * What a table collected is kept by key group in heap_snapshot_groups.ts, in buffers that
  * serve the next snapshot (column builders of the backend's pool, chunks of the process's),
  * and a changelog's list of dirty slots goes back to its table once visited: fresh buffers
@@ -131,18 +137,27 @@ export class HeapSnapshot implements ColumnarSnapshot {
   /** An entry handed over by a table failed to encode: the next step throws it. */
   #failure: unknown;
   #started = false;
+  /** Every table was visited: no slot is stamped or handed to it any more. */
+  #visitDone = false;
   #released = false;
 
   /** Only cells written after this version are taken (a changelog); 0 takes every cell. */
   readonly #changedAfter: number;
+  /**
+   * An older snapshot still visiting beside this one (a materialization a changelog
+   * checkpoint came during): a slot of its version this one is about to stamp goes to it
+   * first, or the stamp would tell it the slot was written after its point.
+   */
+  #prior: HeapSnapshot | undefined;
   /** Per table, keys deleted since the previous changelog: tombstones unless present at the snapshot point. */
   readonly #deleted: Map<StateTable, Set<unknown>> | undefined;
   readonly #tombstones: Record<string, [number, unknown[]][]> = {};
   /** The current table's deleted keys being sorted into tombstones, across steps. */
   #scan: { keys: Iterator<unknown>; groups: Map<number, unknown[]> } | undefined;
 
-  constructor(checkpointId: number, version: number, owner: HeapSnapshotOwner, tables: TableAtSnapshot[], changes?: SnapshotChanges) {
+  constructor(checkpointId: number, version: number, owner: HeapSnapshotOwner, tables: TableAtSnapshot[], changes?: SnapshotChanges, prior?: HeapSnapshot) {
     this.checkpointId = checkpointId;
+    this.#prior = prior;
     this.version = version;
     this.#changedAfter = changes?.after ?? 0;
     this.#deleted = changes?.deleted;
@@ -172,6 +187,8 @@ export class HeapSnapshot implements ColumnarSnapshot {
    * snapshot files the old value now (the table keeps a copy, or the new value).
    */
   save(table: StateTable, k: unknown, value: unknown, version: number, keyGroup: number): void {
+    // Written after this snapshot's point, or visited: a newer snapshot beside it wants it.
+    if (version > this.version) return;
     const p = this.#byTable.get(table);
     if (p === undefined) return;
     p.savedKeys?.add(k);
@@ -182,6 +199,25 @@ export class HeapSnapshot implements ColumnarSnapshot {
       // On a record's path: the checkpoint fails at its next step, not the record.
       this.#failure ??= e;
     }
+  }
+
+  /**
+   * Visits one slot now, out of order: a newer snapshot visiting beside this one is about
+   * to stamp it (see `#prior`). Nothing when this snapshot finished the table, or the slot
+   * was written after its point or visited.
+   */
+  visitNow(table: StateTable, slot: number): void {
+    const p = this.#byTable.get(table);
+    if (p === undefined || this.#visitDone || table.vers[slot] > this.version) return;
+    const k = table.keys[slot];
+    if (k === FREE_SLOT) return;
+    try {
+      this.#emit(p, k, table.values[slot], slot, table.groups[slot], true);
+    } catch (e) {
+      // On the newer snapshot's step: this one fails at its own next step.
+      this.#failure ??= e;
+    }
+    table.vers[slot] = this.version + 0.5;
   }
 
   step(budget: number): boolean {
@@ -195,6 +231,10 @@ export class HeapSnapshot implements ColumnarSnapshot {
     const visited = this.version + 0.5;
     const version = this.version;
     const after = this.#changedAfter;
+    // Once the older snapshot beside this one finished visiting, no slot of its version is left.
+    if (this.#prior !== undefined && this.#prior.#visitDone) this.#prior = undefined;
+    const prior = this.#prior;
+    const priorVersion = prior?.version ?? 0;
     while (this.#t < this.#tables.length) {
       const p = this.#tables[this.#t];
       const t = p.at.table;
@@ -222,6 +262,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
           // Deleted: a tombstone, or saved.
           if (k === FREE_SLOT) continue;
           if (ver > after) this.#emit(p, k, t.values[slot], slot, t.groups[slot], true);
+          if (ver <= priorVersion) prior!.visitNow(t, slot);
           vers[slot] = visited;
           if (deletedKeys && deletedKeys.has(k)) present!.add(k);
         }
@@ -241,6 +282,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
           const k = keys[slot];
           if (k === FREE_SLOT) continue;
           if (ver > after) this.#emit(p, k, t.values[slot], slot, t.groups[slot], true);
+          if (ver <= priorVersion) prior!.visitNow(t, slot);
           vers[slot] = visited;
           if (deletedKeys && deletedKeys.has(k)) present!.add(k);
         }
@@ -259,6 +301,8 @@ export class HeapSnapshot implements ColumnarSnapshot {
       this.#dirtyAt = 0;
       this.#t++;
     }
+    this.#visitDone = true;
+    this.#prior = undefined;
     this.#owner.detach(this);
     if (this.#failure !== undefined) throw this.#failure;
     if (this.#encodeFor !== undefined) {
@@ -378,6 +422,8 @@ export class HeapSnapshot implements ColumnarSnapshot {
   release(): void {
     if (this.#released) return;
     this.#released = true;
+    this.#visitDone = true;
+    this.#prior = undefined;
     this.#columns = undefined;
     this.#encoded = undefined;
     this.#owner.detach(this);

@@ -7,7 +7,9 @@
  * compared with a model of the state at its snapshot point; at the end no shared file may
  * be left that the retained checkpoint does not refer to. It found a restore that lost the
  * changes between an aborted snapshot and an older base that landed after it, and a
- * materialized base left behind at the job's end.
+ * materialized base left behind at the job's end. Savepoints are restored and compared too;
+ * with 20 000 keys a materialization's visit spans checkpoints and savepoints, which visit
+ * beside it.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -18,7 +20,6 @@ import type { IncrementalKeyedState, KeyedStateSnapshot, ReducingState } from ".
 import type { Scheduler } from "../../actors/time.ts";
 import { restoredSums } from "./heap_steps.ts";
 
-const KEYS = 5000;
 const SHARED = "j/id/shared";
 
 function mulberry(seed: number) {
@@ -52,7 +53,6 @@ class Turns implements Scheduler {
 const log = (_m: string) => {};
 const tick = () => new Promise((r) => setImmediate(r));
 
-const restoredState = (storage: MemoryStorage, h: IncrementalKeyedState) => restoredSums(storage, h, KEYS + 200);
 
 function diff(a: Map<number, number>, b: Map<number, number>): string | undefined {
   const out: string[] = [];
@@ -63,11 +63,32 @@ function diff(a: Map<number, number>, b: Map<number, number>): string | undefine
 
 interface Cp { id: number; snap: KeyedStateSnapshot; expected: Map<number, number>; st: "step" | "write" | "done" | "gone"; handle?: IncrementalKeyedState }
 
-async function run(seed: number, steps: number, o: { begin: number; maxInFlight: number; abort: number }): Promise<{ fails: string[]; stats: Record<string, number> }> {
+interface Config {
+  name: string;
+  /** Keys filled in first; a materialization visits 4096 a turn. */
+  keys: number;
+  /** Per step, the chance that a checkpoint begins, and that one in flight is aborted. */
+  begin: number;
+  abort: number;
+  maxInFlight: number;
+  /** The share of snapshots begun that are savepoints. */
+  savepoints: number;
+  seeds: number;
+  /** Some checkpoints must begin while a materialization runs. */
+  overlap: boolean;
+}
+
+async function run(seed: number, steps: number, o: Config): Promise<{ fails: string[]; stats: Record<string, number> }> {
+  const KEYS = o.keys;
+  const restoredState = (storage: MemoryStorage, h: IncrementalKeyedState) => restoredSums(storage, h, KEYS + 200);
   const rand = mulberry(seed);
   const storage = new HoldStorage(rand, 0.4);
   const turns = new Turns();
-  const b = new HeapKeyedStateBackend({ maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, storage, scheduler: turns, uid: "count", subtaskIndex: 0, jobId: "j", sharedDirectory: SHARED });
+  // A clock 10 ms on at every reading keeps each turn of a materialization to 4096 entries:
+  // its visit takes keys / 4096 turns, which checkpoints and savepoints may come between.
+  let t = 0;
+  const clock = { now: () => (t += 10) };
+  const b = new HeapKeyedStateBackend({ maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, storage, scheduler: turns, clock, uid: "count", subtaskIndex: 0, jobId: "j", sharedDirectory: SHARED });
   const sum: ReducingState<number> = b.reducingState<number>("sum", (a, x) => a + x);
   const model = new Map<number, number>();
   const add = (k: number, n: number) => { sum.addFor(k, n); model.set(k, (model.get(k) ?? 0) + n); };
@@ -75,7 +96,7 @@ async function run(seed: number, steps: number, o: { begin: number; maxInFlight:
   for (let k = 0; k < KEYS; k++) add(k, k);
   const registry = new SharedStateRegistry(storage, "j", "id");
   const fails: string[] = [];
-  const stats: Record<string, number> = { completed: 0, materializedChains: 0, aborted: 0, savepoints: 0, declined: 0 };
+  const stats: Record<string, number> = { completed: 0, materializedChains: 0, aborted: 0, savepoints: 0, declined: 0, beganDuringMaterialization: 0 };
   let nextId = 1;
   const cps: Cp[] = [];
   let completed: number[] = [];
@@ -113,10 +134,15 @@ async function run(seed: number, steps: number, o: { begin: number; maxInFlight:
     const live = cps.filter((c) => c.st === "step" || c.st === "write");
     if (a < o.begin && live.length < o.maxInFlight) {
       const id = nextId++;
-      if (rand() < 0.05) {
+      if (turns.q.length > 0) stats.beganDuringMaterialization++;
+      if (rand() < o.savepoints) {
         const sp = b.snapshot(id, { savepoint: true });
-        while (!(await sp.step(1000)));
+        const atPoint = new Map(model);
+        while (!(await sp.step(1 + Math.floor(rand() * 3000)))) records();
+        const got = await restoredState(storage, sp.result() as IncrementalKeyedState);
         sp.release();
+        const d = diff(atPoint, got);
+        if (d) fails.push(`seed ${seed} savepoint ${id}: ${d}`);
         stats.savepoints++;
       } else { cps.push({ id, snap: b.snapshot(id), expected: new Map(model), st: "step" }); log(`begin ${id}`); }
     } else if (a < 0.45 && live.length > 0) {
@@ -165,20 +191,24 @@ async function run(seed: number, steps: number, o: { begin: number; maxInFlight:
 
 
 describe("materialization of incremental heap state, random interleavings", () => {
-  const configs = [
-    { name: "one checkpoint in flight, frequent aborts", begin: 0.015, maxInFlight: 1, abort: 0.01 },
-    { name: "two in flight", begin: 0.02, maxInFlight: 2, abort: 0.01 },
-    { name: "three in flight, many checkpoints", begin: 0.03, maxInFlight: 3, abort: 0.005 },
+  const configs: Config[] = [
+    { name: "one checkpoint in flight, frequent aborts", keys: 5000, begin: 0.015, maxInFlight: 1, abort: 0.01, savepoints: 0.05, seeds: 6, overlap: false },
+    { name: "two in flight", keys: 5000, begin: 0.02, maxInFlight: 2, abort: 0.01, savepoints: 0.05, seeds: 6, overlap: false },
+    { name: "three in flight, many checkpoints", keys: 5000, begin: 0.03, maxInFlight: 3, abort: 0.005, savepoints: 0.05, seeds: 6, overlap: false },
+    { name: "visits spanning checkpoints and savepoints", keys: 20_000, begin: 0.04, maxInFlight: 1, abort: 0.003, savepoints: 0.3, seeds: 3, overlap: true },
   ];
   for (const c of configs) {
     test(`${c.name}: every completed checkpoint restores its snapshot point, and nothing is left at the end`, async () => {
       let materialized = 0;
-      for (let seed = 1; seed <= 6; seed++) {
+      let beganDuring = 0;
+      for (let seed = 1; seed <= c.seeds; seed++) {
         const { fails, stats } = await run(seed, 3000, c);
         assert.deepEqual(fails, []);
         materialized += stats.materializedChains;
+        beganDuring += stats.beganDuringMaterialization;
       }
       assert.ok(materialized > 0, "some checkpoints extended a materialized base");
+      if (c.overlap) assert.ok(beganDuring >= 10, `${beganDuring} checkpoints began while a materialization ran`);
     });
   }
 });

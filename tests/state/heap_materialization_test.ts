@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { MemoryStorage } from "../../storage/memory.ts";
 import type { IncrementalKeyedState, KeyedStateSnapshot, ReducingState } from "../../state/backend.ts";
-import type { Scheduler } from "../../actors/time.ts";
+import type { Clock, Scheduler } from "../../actors/time.ts";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
 import { finishSnapshot, restoredSums } from "./heap_steps.ts";
 
@@ -45,8 +45,14 @@ class TurnScheduler implements Scheduler {
   }
 }
 
-function backend(storage: MemoryStorage, scheduler?: Scheduler): HeapKeyedStateBackend {
-  return new HeapKeyedStateBackend({ maxParallelism: 128, range: ALL, incremental: true, storage, scheduler, uid: "count", subtaskIndex: 0, jobId: "j" });
+function backend(storage: MemoryStorage, scheduler?: Scheduler, clock?: Clock): HeapKeyedStateBackend {
+  return new HeapKeyedStateBackend({ maxParallelism: 128, range: ALL, incremental: true, storage, scheduler, clock, uid: "count", subtaskIndex: 0, jobId: "j" });
+}
+
+/** A clock 10 ms further on at every reading: each turn of a materialization looks slow, so its budget stays at its first. */
+function slowClock(): Clock {
+  let t = 0;
+  return { now: () => (t += 10) };
 }
 
 const finish = (snap: KeyedStateSnapshot, between?: () => void) => finishSnapshot(snap, between);
@@ -57,13 +63,13 @@ const ownBase = (h: IncrementalKeyedState, id: number) => h.shared.some((r) => r
 const materializedBase = (h: IncrementalKeyedState) => h.shared[0].materialized === true;
 
 /**
- * A backend on storage of its own filled with KEYS counts, the model of its state, and the
- * scheduler its materializations run on (none with `scheduled: false`).
+ * A backend on storage of its own filled with `keys` counts (KEYS), the model of its state,
+ * and the scheduler its materializations run on (none with `scheduled: false`).
  */
-function filled(scheduled = true) {
+function filled(o: { scheduled?: boolean; keys?: number; clock?: Clock } = {}) {
   const storage = new MemoryStorage();
   const scheduler = new TurnScheduler();
-  const b = backend(storage, scheduled ? scheduler : undefined);
+  const b = backend(storage, o.scheduled === false ? undefined : scheduler, o.clock);
   const sum: ReducingState<number> = b.reducingState<number>("sum", (a, x) => a + x);
   const expected = new Map<number, number>();
   const add = (k: number, n: number) => {
@@ -75,7 +81,7 @@ function filled(scheduled = true) {
     sum.clear();
     expected.delete(k);
   };
-  for (let k = 0; k < KEYS; k++) add(k, k);
+  for (let k = 0; k < (o.keys ?? KEYS); k++) add(k, k);
   return { storage, scheduler, b, add, remove, expected };
 }
 
@@ -202,7 +208,7 @@ describe("materialization of incremental heap state", () => {
   });
 
   test("without a scheduler, checkpoints write the bases as before", async () => {
-    const { b, add } = filled(false);
+    const { b, add } = filled({ scheduled: false });
     const bases: number[] = [];
     for (let id = 1; id <= 12; id++) {
       add(id, 1);
@@ -213,31 +219,62 @@ describe("materialization of incremental heap state", () => {
     assert.ok(bases.length >= 2 && bases[0] === 1, `bases at ${bases.join(", ")}`);
   });
 
-  test("a checkpoint that comes while a materialization visits stops it (no pause to finish it); the next one is taken in", async () => {
-    const { storage, scheduler, b, add, expected } = filled();
+  test("a changelog checkpoint or a savepoint that comes during the visit visits beside it, records racing both: each restores its point, and the base, whose visit spanned them, is taken in", async () => {
+    const keys = 20_000;
+    const { storage, scheduler, b, add, remove, expected } = filled({ keys, clock: slowClock() });
     let id = await untilMaterializing(b, add, scheduler);
-    // A materialization is due, its turns left waiting.
-    scheduler.turn(); // visits 4096 of the keys at most
-    add(3, 5);
-    const atPoint = new Map(expected);
-    const h = await finish(b.snapshot(++id));
-    assert.ok(!ownBase(h, id) && !materializedBase(h));
-    assert.deepEqual(await restored(storage, h), atPoint);
+    const points: [IncrementalKeyedState, Map<number, number>, string][] = [];
+    for (let i = 0; i < 4; i++) {
+      // 4096 more slots of the visit (20 000 keys take five turns): keys on both sides of it change.
+      scheduler.turn();
+      assert.ok(scheduler.waiting > 0, `the visit is still going at checkpoint ${id + 1}`);
+      for (const k of [i, 3000 + i, keys - 1 - i, 15_000 + i]) add(k, 100);
+      remove(keys - 300 - i);
+      remove(30 + i);
+      add(keys + 10 + i, 5);
+      const atPoint = new Map(expected);
+      const savepoint = i === 2;
+      let r = 0;
+      const h = await finish(b.snapshot(++id, savepoint ? { savepoint: true } : undefined), () => {
+        add(keys - 1 - (r % 700), 1);
+        add((r * 7) % keys, 1);
+        remove((r * 13 + 11) % keys);
+        r++;
+      });
+      if (!savepoint) assert.ok(!ownBase(h, id) && !materializedBase(h), `checkpoint ${id}: ${h.shared.map((x) => x.key).join(", ")}`);
+      points.push([h, atPoint, savepoint ? `savepoint ${id}` : `checkpoint ${id}`]);
+    }
+    const materialized = async () => (await storage.list("shared/")).filter((k) => k.endsWith("-materialized"));
+    assert.deepEqual(await materialized(), [], "not written before its visit ended");
     await scheduler.drain();
-    // The stopped one wrote nothing; the one begun after this checkpoint is taken in.
-    assert.equal((await storage.list("shared/")).filter((k) => k.endsWith("-materialized")).length, 1);
-    add(4, 5);
+    assert.equal((await materialized()).length, 1);
+    add(5, 5);
     const after = await finish(b.snapshot(++id));
-    assert.ok(materializedBase(after), after.shared.map((r) => r.key).join(", "));
-    assert.deepEqual(await restored(storage, after), expected);
+    assert.ok(materializedBase(after), after.shared.map((x) => x.key).join(", "));
+    assert.equal(after.shared.length, 2 + 3, "the base, the three changelogs begun after its point, this one");
+    points.push([after, new Map(expected), `checkpoint ${id}`]);
+    for (const [h, atPoint, what] of points) assert.deepEqual(await restoredSums(storage, h, keys + 100), atPoint, `restore of ${what}`);
+  });
+
+  test("a checkpoint that writes a base itself (half the keys changed) stops the visit: no materialized base is written", async () => {
+    const { storage, scheduler, b, add, expected } = filled({ clock: slowClock() });
+    let id = await untilMaterializing(b, add, scheduler);
+    scheduler.turn();
+    assert.ok(scheduler.waiting > 0, "the visit is still going");
+    for (let k = 0; k < KEYS; k += 2) add(k, 1);
+    const h = await finish(b.snapshot(++id));
+    assert.ok(ownBase(h, id), h.shared.map((x) => x.key).join(", "));
+    await scheduler.drain();
+    assert.deepEqual((await storage.list("shared/")).filter((k) => k.endsWith("-materialized")), []);
+    assert.deepEqual(await restored(storage, h), expected);
   });
 
   test("a base is not taken in when a checkpoint above its id began while it was written (the coordinator could delete it): its file goes", async () => {
     const { storage, scheduler, b, add, expected } = filled();
     const land = holdMaterializedWrites(storage);
     let id = await untilMaterializing(b, add, scheduler);
-    // Its file is named for the checkpoint after the next: the visit and encoding happen
-    // now, and three checkpoints begin before its write lands, the last a savepoint (which
+    // Its file is named for the checkpoint after the next when its write starts: the visit
+    // and encoding happen now, and three checkpoints begin before its write lands, the last a savepoint (which
     // counts as much as a checkpoint: the coordinator's ids are one sequence).
     while (scheduler.waiting > 0) scheduler.turn();
     for (let i = 0; i < 3; i++) {
@@ -287,22 +324,5 @@ describe("materialization of incremental heap state", () => {
     }
     assert.ok(taken, "a materialization after the failures was taken in");
     assert.deepEqual(await restored(storage, taken), expected);
-  });
-
-  test("a checkpoint writes the base itself after two materializations in a row were stopped by checkpoints during their visit", async () => {
-    const { storage, scheduler, b, add, expected } = filled();
-    let id = await untilMaterializing(b, add, scheduler);
-    const written: string[] = [];
-    for (let i = 0; i < 2; i++) {
-      // One turn of the newest materialization (a stopped one's turn, queued first, does
-      // nothing): part of its visit, so the next checkpoint stops it.
-      while (scheduler.waiting > 1) scheduler.turn();
-      scheduler.turn();
-      add(++id, 1);
-      const h = await finish(b.snapshot(id));
-      written.push(ownBase(h, id) ? "base" : "log");
-      assert.deepEqual(await restored(storage, h), expected);
-    }
-    assert.deepEqual(written, ["log", "base"]);
   });
 });
