@@ -26,15 +26,38 @@ const MOST_CHANGED_MIN_ENTRIES = 4096;
  * materialization has to write it again in the background. A small state keeps its
  * changelogs: their bytes matter little, and a job's stats then show what a checkpoint
  * wrote apart from what it stands for.
+ *
+ * A dirty list notes a slot once per version it was written in, so a slot written before
+ * and after a materialization's point is in it twice: the lists' lengths bound the count,
+ * and only when that bound says "half" are the distinct slots counted (a pass the base
+ * that may follow costs many times over).
  */
 export function mostKeysWritten(tables: Iterable<StateTable>): boolean {
-  let written = 0;
+  let noted = 0;
   let entries = 0;
-  for (const t of tables) {
-    written += t.dirty?.length ?? 0;
+  const all = [...tables];
+  for (const t of all) {
+    noted += t.dirty?.length ?? 0;
     entries += t.size;
   }
-  return entries >= MOST_CHANGED_MIN_ENTRIES && written * 2 >= entries;
+  if (entries < MOST_CHANGED_MIN_ENTRIES || noted * 2 < entries) return false;
+  let written = 0;
+  for (const t of all) if (t.dirty) written += distinctSlots(t.dirty, t.slotCount);
+  return written * 2 >= entries;
+}
+
+/** How many distinct slots below `slots` a list holds. */
+function distinctSlots(list: SlotList, slots: number): number {
+  const seen = new Uint8Array(slots);
+  let n = 0;
+  for (let i = 0; i < list.length; i++) {
+    const s = list.at(i);
+    if (s < slots && seen[s] === 0) {
+      seen[s] = 1;
+      n++;
+    }
+  }
+  return n;
 }
 
 /**

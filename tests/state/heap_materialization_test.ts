@@ -149,6 +149,31 @@ describe("materialization of incremental heap state", () => {
     assert.deepEqual((await storage.list("shared/")).filter((k) => k.endsWith("-materialized")), []);
   });
 
+  test("keys written both before and after a materialization's point count once: under half the keys changed, the checkpoint writes a changelog", async () => {
+    const { storage, scheduler, b, add, expected } = filled();
+    const third = Math.floor(KEYS / 3);
+    const writeThird = () => {
+      for (let k = 0; k < third; k++) add(k, 1);
+    };
+    // A third of the keys written during each checkpoint's steps: the changelogs soon
+    // outgrow half the base, and a materialization begins as the last one's file is written.
+    let id = 0;
+    while (scheduler.waiting === 0) {
+      let written = false;
+      await finish(b.snapshot(++id), () => {
+        if (!written) writeThird();
+        written = true;
+      });
+      assert.ok(id < 20, "a materialization began");
+    }
+    // The same third again, after the materialization's point: noted twice since the last checkpoint.
+    writeThird();
+    const h = await finish(b.snapshot(++id));
+    assert.ok(!ownBase(h, id), h.shared.map((x) => x.key).join(", "));
+    await scheduler.drain();
+    assert.deepEqual(await restored(storage, h), expected);
+  });
+
   test("a materialized base no checkpoint extended is deleted when the backend closes; one a checkpoint extended stays", async () => {
     for (const extended of [false, true]) {
       const { storage, scheduler, b, add } = filled();
