@@ -179,6 +179,8 @@ async function runJob(keys: number, n: number, sink: CountingSink, dir: string |
   const steady = noGaps();
   /** Steady gaps over 10 ms as [start, end] on performance.now(), to lay beside the checkpoints. */
   const steadyOver10: [number, number][] = [];
+  /** When the first record after the pass over every key came (performance.now()). */
+  let steadyFrom = Infinity;
   // The key selector runs for every record at the gate and at the keyed operator, on the
   // one thread: a gap between two calls is a pause of everything.
   const key = (v: number) => {
@@ -190,6 +192,7 @@ async function runJob(keys: number, n: number, sink: CountingSink, dir: string |
     if (last > 0) {
       // v < keys: the first record of its key (a new Map entry).
       const phase = v < keys ? first : steady;
+      if (phase === steady && steadyFrom === Infinity) steadyFrom = t;
       if (gap > maxGap) maxGap = gap;
       if (gap > phase.max) phase.max = gap;
       if (gap > 10) {
@@ -229,6 +232,11 @@ async function runJob(keys: number, n: number, sink: CountingSink, dir: string |
     return [from, from + (c.end_to_end_duration as number)];
   });
   const steadyInCheckpoint = steadyOver10.filter(([a, b]) => inFlight.some(([from, to]) => a < to && b > from)).length;
+  // Checkpoints whose predecessor was triggered in the steady state too: what they wrote
+  // changed there (with --hot, only that share of the keys).
+  const triggered = (c: Record<string, unknown>) => (c.trigger_timestamp as number) - performance.timeOrigin;
+  const byId = [...completed].sort((a, b) => (a.id as number) - (b.id as number));
+  const steadyShares = byId.filter((c, i) => i > 0 && triggered(byId[i - 1]) > steadyFrom).map((c) => (c.checkpointed_size as number) / (c.state_size as number));
   const sync = subtasks.map((s) => s.checkpoint.sync);
   const steps = subtasks.map((s) => s.checkpoint.longest_step);
   return {
@@ -249,6 +257,8 @@ async function runJob(keys: number, n: number, sink: CountingSink, dir: string |
     medianDurationMs: median(history.map((c) => c.end_to_end_duration as number)),
     medianBytes: median(history.map((c) => c.state_size as number)),
     medianCheckpointedBytes: median(history.map((c) => c.checkpointed_size as number)),
+    steadyCheckpoints: steadyShares.length,
+    maxSteadyCheckpointedShare: steadyShares.length ? Math.max(...steadyShares) : NaN,
   };
 }
 
