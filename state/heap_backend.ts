@@ -59,6 +59,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
    */
   #collecting: HeapSnapshot | undefined;
   #materializing: HeapSnapshot | undefined;
+  /** A materialization took its point since the last checkpoint's: the dirty lists may note a slot twice. */
+  #materializedPointSince = false;
   /** Original (non-canonical) keys, for object keys only. */
   #originalKeys = new Map<unknown, unknown>();
   /** Per table, a list of dirty slots a changelog visited, cleared, for the next snapshot point. */
@@ -120,7 +122,10 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
         scheduler: init.scheduler,
         clock: init.clock,
         owner: this.#snapshotOwner,
-        snapshotPoint: () => this.#snapshotPoint(),
+        snapshotPoint: () => {
+          this.#materializedPointSince = true;
+          return this.#snapshotPoint();
+        },
         startVisit: (snap) => void (this.#materializing = snap),
       });
     }
@@ -325,7 +330,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     // checkpoints of one subtask in flight).
     this.#collecting?.step(Infinity);
     const log = options?.savepoint ? undefined : this.#changelog;
-    const plan = log?.begin(checkpointId, mostKeysWritten(this.#tables.values()));
+    const pointBetween = this.#materializedPointSince;
+    const plan = log?.begin(checkpointId, () => mostKeysWritten(this.#tables.values(), pointBetween));
+    if (log) this.#materializedPointSince = false;
     // A base checkpoint makes the materialization's base redundant; a changelog or a
     // savepoint visits beside it, so that a visit longer than the checkpoint interval (a
     // million keys on a slow machine) still ends in a base.

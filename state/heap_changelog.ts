@@ -126,15 +126,17 @@ export class HeapChangelog {
 
   /**
    * Decides what the snapshot of checkpoint `checkpointId` starting now writes; a snapshot
-   * in flight forces a base. `mostChanged`: the backend saw half its keys or more written
-   * since the previous snapshot, so a base costs no more than the changelog would.
+   * in flight forces a base. `mostChanged`, asked only when nothing else decides: the
+   * backend saw half its keys or more written since the previous snapshot, so a base costs
+   * no more than the changelog would.
    */
-  begin(checkpointId: number, mostChanged = false): ChangelogPlan {
+  begin(checkpointId: number, mostChanged: () => boolean = () => false): ChangelogPlan {
     this.began(checkpointId);
+    const forced = this.#forceBase || this.#inFlight > 0 || this.#chain.length === 0;
     const long = this.#materializes
-      ? mostChanged || this.#overdue() || this.#materializationsLost >= MATERIALIZATIONS_LOST_MAX
+      ? this.#overdue() || this.#materializationsLost >= MATERIALIZATIONS_LOST_MAX
       : this.#baseDue();
-    const base = this.#forceBase || this.#inFlight > 0 || this.#chain.length === 0 || long;
+    const base = forced || long || (this.#materializes && mostChanged());
     this.#inFlight++;
     if (!base) this.#unextended = undefined;
     return { base, changedAfter: base ? 0 : this.#changedAfter, previous: base ? [] : this.#chain.map((l) => l.ref), seq: ++this.#seq };
