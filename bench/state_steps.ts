@@ -12,6 +12,14 @@
  * pass with no checkpoint, the baseline. Checkpoints go to FileStorage in a temporary
  * directory, without fsync.
  *
+ * Then the materializations of incremental heap state (state/heap_materialization.ts) with
+ * 1 % of the keys changing: 3 × `--rounds` checkpoints of changelogs, each followed by the
+ * turns of a materialization when one began, run one after another on the backend's clock as
+ * the subtask's scheduler would run them between records. Prints how many checkpoints came
+ * between two bases, and per materialization the medians of its turns' sum, its longest turn,
+ * its number of turns and the process's CPU for it; and that CPU spread over the
+ * checkpoints between two bases, what a materialization adds to each checkpoint.
+ *
  *   bun bench/state_steps.ts [--keys 1000000] [--rounds 12]
  *   deno run -A bench/state_steps.ts
  * @module
@@ -118,3 +126,72 @@ for (const variant of ["none", "full", "incremental"] as const) {
 }
 console.log(`\n${runtimeName()}, heap state of ${keys} counts, a checkpoint after each update of every key, medians of ${rounds - 2} rounds (after 2 warm-up rounds), steps of ${BUDGET} entries\n`);
 console.log(table(rows));
+
+interface Materialization {
+  /** Checkpoints since the previous one began (or since the first checkpoint). */
+  after: number;
+  turns: number;
+  turnsMs: number;
+  maxTurnMs: number;
+  cpuMs: number;
+}
+
+/** Runs the deferred turns of a materialization until none is left and its write landed. */
+async function materializations(): Promise<Materialization[]> {
+  const dir = mkdtempSync(join(tmpdir(), "weir-bench-steps-"));
+  const storage = new FileStorage(dir, { fsync: false });
+  const queue: (() => void)[] = [];
+  const scheduler = { after: () => ({ cancel() {} }), defer: (fn: () => void) => void queue.push(fn) };
+  try {
+    const b = filled(keys, { incremental: true, storage, scheduler, clock: { now: nowMs }, uid: "sum", subtaskIndex: 0, jobId: "bench" });
+    const sum = b.reducingState<number>("reduce", (a, v) => a + v);
+    const hot = Math.max(1, Math.round(keys / 100));
+    const out: Materialization[] = [];
+    let since = 0;
+    for (let id = 1; id <= 3 * rounds; id++) {
+      for (let k = 0; k < hot; k++) sum.addFor(k, 1);
+      const snap = b.snapshot(id);
+      await stepAll(() => snap.step(BUDGET));
+      snap.release();
+      since++;
+      if (queue.length === 0) continue;
+      const m: Materialization = { after: since, turns: 0, turnsMs: 0, maxTurnMs: 0, cpuMs: 0 };
+      const cpu = cpuMs();
+      // Its write is a promise the last turn leaves behind: wait until no turn comes for a while.
+      for (let idle = 0; idle < 5; ) {
+        const turn = queue.shift();
+        if (turn === undefined) {
+          idle++;
+          await new Promise((r) => setTimeout(r, 5));
+          continue;
+        }
+        idle = 0;
+        const start = nowMs();
+        turn();
+        const ms = nowMs() - start;
+        m.turns++;
+        m.turnsMs += ms;
+        if (ms > m.maxTurnMs) m.maxTurnMs = ms;
+      }
+      m.cpuMs = cpuMs() - cpu;
+      out.push(m);
+      since = 0;
+    }
+    b.dispose();
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const ms = await materializations();
+if (ms.length === 0) console.log(`\nNo materialization began in ${3 * rounds} checkpoints with 1 % of the keys changing.`);
+else {
+  const every = median(ms.slice(1).map((m) => m.after).concat(ms.length === 1 ? [ms[0].after] : []));
+  const med = (f: (m: Materialization) => number, digits = 1) => median(ms.map(f)).toFixed(digits);
+  console.log(`\nMaterializations with 1 % of the keys changing (${ms.length} in ${3 * rounds} checkpoints, one every ${every} checkpoints; medians):\n`);
+  console.log(table([
+    ["turns", "turns' sum", "longest turn", "CPU", "CPU per checkpoint"],
+    [med((m) => m.turns, 0), `${med((m) => m.turnsMs)} ms`, `${med((m) => m.maxTurnMs)} ms`, `${med((m) => m.cpuMs)} ms`, `${(median(ms.map((m) => m.cpuMs)) / every).toFixed(1)} ms`],
+  ]));
+}
