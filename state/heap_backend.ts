@@ -59,8 +59,11 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
    */
   #collecting: HeapSnapshot | undefined;
   #materializing: HeapSnapshot | undefined;
-  /** A materialization took its point since the last checkpoint's: the dirty lists may note a slot twice. */
-  #materializedPointSince = false;
+  /**
+   * A snapshot point (a materialization's or a savepoint's) came since the last checkpoint's,
+   * which took the dirty lists: they may note a slot twice, once per version written.
+   */
+  #pointSinceCheckpoint = false;
   /** Original (non-canonical) keys, for object keys only. */
   #originalKeys = new Map<unknown, unknown>();
   /** Per table, a list of dirty slots a changelog visited, cleared, for the next snapshot point. */
@@ -122,10 +125,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
         scheduler: init.scheduler,
         clock: init.clock,
         owner: this.#snapshotOwner,
-        snapshotPoint: () => {
-          this.#materializedPointSince = true;
-          return this.#snapshotPoint();
-        },
+        snapshotPoint: () => this.#snapshotPoint(),
         startVisit: (snap) => void (this.#materializing = snap),
       });
     }
@@ -330,14 +330,14 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     // checkpoints of one subtask in flight).
     this.#collecting?.step(Infinity);
     const log = options?.savepoint ? undefined : this.#changelog;
-    const pointBetween = this.#materializedPointSince;
+    const pointBetween = this.#pointSinceCheckpoint;
     const plan = log?.begin(checkpointId, () => mostKeysWritten(this.#tables.values(), pointBetween));
-    if (log) this.#materializedPointSince = false;
     // A base checkpoint makes the materialization's base redundant; a changelog or a
     // savepoint visits beside it, so that a visit longer than the checkpoint interval (a
     // million keys on a slow machine) still ends in a base.
     if (plan?.base) this.#materialization?.stop();
     const { tables, version } = this.#snapshotPoint();
+    if (log) this.#pointSinceCheckpoint = false;
     const prior = this.#materializing;
     if (!log || !plan) {
       this.#changelog?.began(checkpointId);
@@ -371,6 +371,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       tables.push(at);
     }
     const version = this.#versions.current;
+    this.#pointSinceCheckpoint = true;
     this.#versions.current = version + 1;
     this.#versions.collecting = version;
     return { tables, version };

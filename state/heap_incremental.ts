@@ -28,9 +28,10 @@ const MOST_CHANGED_MIN_ENTRIES = 4096;
  * wrote apart from what it stands for.
  *
  * A dirty list notes a slot once per version it was written in, so a slot written before
- * and after a materialization's point (`pointBetween`) is in it twice: then, and only when
- * the lists' lengths say "half", the distinct slots are counted (a pass over the lists at
- * the snapshot point, a few ms at a million keys, against a base of all of them).
+ * and after a materialization's or a savepoint's point (`pointBetween`) is in it twice:
+ * then, and only when the lists' lengths say "half", the distinct slots are counted (a pass
+ * over the lists at the snapshot point, a few ms at a million keys, against a base of all
+ * of them).
  */
 export function mostKeysWritten(tables: Iterable<StateTable>, pointBetween: boolean): boolean {
   let noted = 0;

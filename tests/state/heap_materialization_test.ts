@@ -174,6 +174,21 @@ describe("materialization of incremental heap state", () => {
     assert.deepEqual(await restored(storage, h), expected);
   });
 
+  test("keys written both before and after a savepoint's point count once: under half the keys changed, the checkpoint writes a changelog", async () => {
+    const { storage, b, add, expected } = filled();
+    await finish(b.snapshot(1));
+    const third = Math.floor(KEYS / 3);
+    for (let k = 0; k < third; k++) add(k, 1);
+    const sp = b.snapshot(2, { savepoint: true });
+    while (!(await sp.step(1000)));
+    sp.release();
+    // The same third again, after the savepoint's point: noted twice since the last checkpoint.
+    for (let k = 0; k < third; k++) add(k, 1);
+    const h = await finish(b.snapshot(3));
+    assert.ok(!ownBase(h, 3), h.shared.map((x) => x.key).join(", "));
+    assert.deepEqual(await restored(storage, h), expected);
+  });
+
   test("a materialized base no checkpoint extended is deleted when the backend closes; one a checkpoint extended stays", async () => {
     for (const extended of [false, true]) {
       const { storage, scheduler, b, add } = filled();
