@@ -236,7 +236,7 @@ async function runJob(keys: number, n: number, sink: CountingSink, dir: string |
   // changed there (with --hot, only that share of the keys).
   const triggered = (c: Record<string, unknown>) => (c.trigger_timestamp as number) - performance.timeOrigin;
   const byId = [...completed].sort((a, b) => (a.id as number) - (b.id as number));
-  const steadyShares = byId.filter((c, i) => i > 0 && triggered(byId[i - 1]) > steadyFrom).map((c) => (c.checkpointed_size as number) / (c.state_size as number));
+  const steadyShares = byId.filter((_c, i) => i > 0 && triggered(byId[i - 1]) > steadyFrom).map((c) => (c.checkpointed_size as number) / (c.state_size as number));
   const sync = subtasks.map((s) => s.checkpoint.sync);
   const steps = subtasks.map((s) => s.checkpoint.longest_step);
   return {
