@@ -14,45 +14,15 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
-import { MemoryStorage } from "../../storage/memory.ts";
-import { SHARED_FILE_IDS_AHEAD, SharedStateRegistry } from "../../checkpoint/shared_state.ts";
+import { HoldStorage, Turns, leftAtEnd, mulberry, tick } from "./seeded_interleavings.ts";
+import type { MemoryStorage } from "../../storage/memory.ts";
+import { SharedStateRegistry } from "../../checkpoint/shared_state.ts";
 import type { IncrementalKeyedState, KeyedStateSnapshot, ReducingState } from "../../state/backend.ts";
-import type { Scheduler } from "../../actors/time.ts";
 import { restoredSums } from "./heap_steps.ts";
 
 const SHARED = "j/id/shared";
 
-function mulberry(seed: number) {
-  return () => {
-    seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-class HoldStorage extends MemoryStorage {
-  held: (() => void)[] = [];
-  constructor(readonly rand: () => number, readonly rate: number) { super(); }
-  override put(key: string, bytes: Uint8Array): Promise<void> {
-    if (this.rate > 0 && this.rand() < this.rate) {
-      return new Promise<void>((res, rej) => this.held.push(() => super.put(key, bytes).then(res, rej)));
-    }
-    return super.put(key, bytes);
-  }
-  releaseOne(i: number) { const [f] = this.held.splice(i, 1); f(); }
-}
-
-class Turns implements Scheduler {
-  q: (() => void)[] = [];
-  after(): never { throw new Error("no"); }
-  defer(fn: () => void) { this.q.push(fn); }
-  turn() { const f = this.q.shift(); f?.(); return !!f; }
-}
-
 const log = (_m: string) => {};
-const tick = () => new Promise((r) => setImmediate(r));
-
 
 function diff(a: Map<number, number>, b: Map<number, number>): string | undefined {
   const out: string[] = [];
@@ -175,20 +145,12 @@ async function run(seed: number, steps: number, o: Config): Promise<{ fails: str
       }
     }
   }
-  // Drain.
   b.dispose();
-  while (storage.held.length) { storage.releaseOne(0); await tick(); }
-  await tick();
-  // Job end: the coordinator's last sweep (coordinator.ts sweepAtEnd).
-  await registry.sweep(nextId + SHARED_FILE_IDS_AHEAD);
-  const left = (await storage.list(`${SHARED}/`));
-  const referenced = new Set(cps.filter((c) => completed.includes(c.id)).flatMap((c) => c.handle!.shared.map((r) => r.key)));
-  const leaked = left.filter((k) => !referenced.has(k));
+  const leaked = await leftAtEnd(storage, registry, nextId, SHARED, cps.filter((c) => completed.includes(c.id)).flatMap((c) => c.handle!.shared.map((r) => r.key)));
   stats.leaked = leaked.length;
   if (leaked.length) fails.push(`seed ${seed}: files left at the end that no retained checkpoint refers to: ${leaked.join(", ")}`);
   return { fails, stats };
 }
-
 
 describe("materialization of incremental heap state, random interleavings", () => {
   const configs: Config[] = [
