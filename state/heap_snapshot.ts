@@ -126,10 +126,8 @@ export class HeapSnapshot implements ColumnarSnapshot {
   readonly #tables: TableProgress[];
   readonly #byTable = new Map<StateTable, TableProgress>();
   #t = 0;
-  /** The next slot to visit in the current table. */
-  #slot = 0;
-  /** The next dirty slot to visit in the current table (a changelog). */
-  #dirtyAt = 0;
+  /** Where the visit of the current table goes on: a slot, or for a changelog a place in its dirty list. */
+  #at = 0;
   #columns: TableColumns[] | undefined;
   /** Encoding as collected: names the state in errors; the encoded tables once finished. */
   #encodeFor: string | undefined;
@@ -244,50 +242,31 @@ export class HeapSnapshot implements ColumnarSnapshot {
       // them before the table's visit ends, and then their slot says nothing of that point.
       const present = p.savedKeys;
       const deletedKeys = present && this.#deleted?.get(t);
-      if (p.dirty) {
-        const dirty = p.dirty;
-        const keys = t.keys;
-        let i = this.#dirtyAt;
-        for (; i < dirty.length; i++) {
-          if (left-- <= 0) {
-            this.#dirtyAt = i;
-            return false;
-          }
-          const slot = dirty.at(i);
-          const ver = vers[slot];
-          // Written after the snapshot point (the old value was saved), or visited already:
-          // a slot freed and taken again is noted twice, and the visit stamped it above version.
-          if (ver > version) continue;
-          const k = keys[slot];
-          // Deleted: a tombstone, or saved.
-          if (k === FREE_SLOT) continue;
-          if (ver > after) this.#emit(p, k, t.values[slot], slot, t.groups[slot], true);
-          if (ver <= priorVersion) prior!.visitNow(t, slot);
-          vers[slot] = visited;
-          if (deletedKeys && deletedKeys.has(k)) present!.add(k);
+      // A changelog visits the slots written since the previous one; a base, every slot.
+      const dirty = p.dirty;
+      const keys = t.keys;
+      const n = dirty ? dirty.length : keys.length;
+      let i = this.#at;
+      for (; i < n; i++) {
+        if (left-- <= 0) {
+          this.#at = i;
+          return false;
         }
-        this.#dirtyAt = i;
-      } else {
-        const keys = t.keys;
-        const n = keys.length;
-        let slot = this.#slot;
-        for (; slot < n; slot++) {
-          if (left-- <= 0) {
-            this.#slot = slot;
-            return false;
-          }
-          const ver = vers[slot];
-          // A later version: written after the snapshot point (the old value, if any, was saved).
-          if (ver > version) continue;
-          const k = keys[slot];
-          if (k === FREE_SLOT) continue;
-          if (ver > after) this.#emit(p, k, t.values[slot], slot, t.groups[slot], true);
-          if (ver <= priorVersion) prior!.visitNow(t, slot);
-          vers[slot] = visited;
-          if (deletedKeys && deletedKeys.has(k)) present!.add(k);
-        }
-        this.#slot = slot;
+        const slot = dirty ? dirty.at(i) : i;
+        const ver = vers[slot];
+        // Written after the snapshot point (the old value was saved), or visited already: a
+        // slot freed and taken again is noted twice in a dirty list, and the visit stamped it
+        // above version.
+        if (ver > version) continue;
+        const k = keys[slot];
+        // Deleted: a tombstone, or saved.
+        if (k === FREE_SLOT) continue;
+        if (ver > after) this.#emit(p, k, t.values[slot], slot, t.groups[slot], true);
+        if (ver <= priorVersion) prior!.visitNow(t, slot);
+        vers[slot] = visited;
+        if (deletedKeys && deletedKeys.has(k)) present!.add(k);
       }
+      this.#at = i;
       // No entry is saved for this table any more: every slot of the snapshot's version was
       // visited or handed over (and filed then). Its deleted keys are sorted a budget at a
       // time: a mass delete leaves a million of them.
@@ -297,8 +276,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
       if (p.dirty) this.#owner.visitedDirty(t, p.dirty);
       p.dirty = undefined;
       this.#byTable.delete(p.at.table);
-      this.#slot = 0;
-      this.#dirtyAt = 0;
+      this.#at = 0;
       this.#t++;
     }
     this.#visitDone = true;
