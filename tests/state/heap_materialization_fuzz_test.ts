@@ -14,10 +14,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
-import { HoldStorage, Turns, leftAtEnd, mulberry, tick } from "./seeded_interleavings.ts";
+import { type InFlight, HoldStorage, Turns, completeFinished, leftAtEnd, mulberry, stepOnce, tick } from "./seeded_interleavings.ts";
 import type { MemoryStorage } from "../../storage/memory.ts";
 import { SharedStateRegistry } from "../../checkpoint/shared_state.ts";
-import type { IncrementalKeyedState, KeyedStateSnapshot, ReducingState } from "../../state/backend.ts";
+import type { IncrementalKeyedState, ReducingState } from "../../state/backend.ts";
 import { restoredSums } from "./heap_steps.ts";
 
 const SHARED = "j/id/shared";
@@ -31,7 +31,7 @@ function diff(a: Map<number, number>, b: Map<number, number>): string | undefine
   return out.length ? `${out.length} diffs: ${out.slice(0, 5).join("; ")}` : undefined;
 }
 
-interface Cp { id: number; snap: KeyedStateSnapshot; expected: Map<number, number>; st: "step" | "write" | "done" | "gone"; handle?: IncrementalKeyedState }
+interface Cp extends InFlight { expected: Map<number, number> }
 
 interface Config {
   name: string;
@@ -118,13 +118,7 @@ async function run(seed: number, steps: number, o: Config): Promise<{ fails: str
     } else if (a < 0.45 && live.length > 0) {
       const c = live[Math.floor(rand() * live.length)];
       if (c.st !== "step") continue;
-      let r: boolean | Promise<boolean>;
-      try { r = c.snap.step(1 + Math.floor(rand() * 3000)); } catch (e) { fails.push(`seed ${seed} cp ${c.id} step threw ${(e as Error).message}`); break; }
-      if (r === true) { c.st = "done"; log(`step-done ${c.id}`); }
-      else if (r !== false) {
-        c.st = "write";
-        r.then(() => { if (c.st === "write") c.st = "done"; }, (e) => { fails.push(`seed ${seed} cp ${c.id} write failed ${e.message}`); });
-      }
+      if (!stepOnce(c, 1 + Math.floor(rand() * 3000), fails, `seed ${seed}`)) break;
     } else if (a < 0.45 + o.abort && live.length > 0) {
       const c = live[Math.floor(rand() * live.length)];
       log(`abort ${c.id} in ${c.st}`); c.st = "gone"; c.snap.release(); stats.aborted++;
@@ -134,16 +128,7 @@ async function run(seed: number, steps: number, o: Config): Promise<{ fails: str
       storage.releaseOne(Math.floor(rand() * storage.held.length));
       await tick();
     }
-    for (const c of cps) {
-      if (c.st === "done" && !c.handle) {
-        const r = c.snap.step(1);
-        if (r !== true) { fails.push(`done cp ${c.id} not true`); break; }
-        c.handle = c.snap.result() as IncrementalKeyedState;
-        log(`finished ${c.id}: ${c.handle.shared.map((r) => r.key.split("/").pop()).join(",")}`);
-        c.snap.release();
-        await complete(c);
-      }
-    }
+    await completeFinished(cps, fails, complete);
   }
   b.dispose();
   const leaked = await leftAtEnd(storage, registry, nextId, SHARED, cps.filter((c) => completed.includes(c.id)).flatMap((c) => c.handle!.shared.map((r) => r.key)));

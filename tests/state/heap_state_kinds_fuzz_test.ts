@@ -15,10 +15,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
-import { HoldStorage, Turns, leftAtEnd, mulberry, tick } from "./seeded_interleavings.ts";
+import { type InFlight, HoldStorage, Turns, completeFinished, leftAtEnd, mulberry, stepOnce, tick } from "./seeded_interleavings.ts";
 import type { MemoryStorage } from "../../storage/memory.ts";
 import { SharedStateRegistry } from "../../checkpoint/shared_state.ts";
-import type { IncrementalKeyedState, KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
+import type { KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
 import { KeyedStateCapture } from "../../dataflow/operators/keyed_capture.ts";
 import { decode } from "../../codec/cbor.ts";
 
@@ -105,7 +105,7 @@ function captured(inner: KeyedStateSnapshot): KeyedStateSnapshot {
   } as KeyedStateSnapshot;
 }
 
-interface Cp { id: number; snap: KeyedStateSnapshot; expected: Model; st: "step" | "write" | "done" | "gone"; handle?: IncrementalKeyedState; savepoint: boolean }
+interface Cp extends InFlight { expected: Model; savepoint: boolean }
 
 async function run(seed: number, steps: number, o: { keys: number; begin: number; abort: number; maxInFlight: number; savepoints: number; hold: number; rec?: number; logs?: string[];
   /** The chance per step of a materialization's turn: low, so that its visit spans snapshots. */
@@ -202,13 +202,7 @@ async function run(seed: number, steps: number, o: { keys: number; begin: number
     } else if (a < 0.45 && live.length > 0) {
       const c = live[Math.floor(rand() * live.length)];
       if (c.st !== "step") continue;
-      let r: boolean | Promise<boolean>;
-      try { r = c.snap.step(1 + Math.floor(rand() * 300)); } catch (e) { fails.push(`seed ${seed} cp ${c.id} step threw ${(e as Error).stack}`); break; }
-      if (r === true) { c.st = "done"; }
-      else if (r !== false) {
-        c.st = "write";
-        r.then(() => { if (c.st === "write") c.st = "done"; }, (e) => { fails.push(`seed ${seed} cp ${c.id} write failed ${e.message}`); });
-      }
+      if (!stepOnce(c, 1 + Math.floor(rand() * 300), fails, `seed ${seed}`)) break;
     } else if (a < 0.45 + o.abort && live.length > 0) {
       const c = live[Math.floor(rand() * live.length)];
       log(`abort ${c.id} in ${c.st}`); c.st = "gone"; c.snap.release(); stats.aborted++;
@@ -218,16 +212,7 @@ async function run(seed: number, steps: number, o: { keys: number; begin: number
       storage.releaseOne(Math.floor(rand() * storage.held.length));
       await tick();
     }
-    for (const c of cps) {
-      if (c.st === "done" && !c.handle) {
-        const r = c.snap.step(1);
-        if (r !== true) { fails.push(`done cp ${c.id} not true`); break; }
-        c.handle = c.snap.result() as IncrementalKeyedState;
-        c.snap.release();
-        log(`finished ${c.id}`);
-        await complete(c);
-      }
-    }
+    await completeFinished(cps, fails, complete);
   }
   b.dispose();
   const leaked = await leftAtEnd(storage, registry, nextId, SHARED, cps.filter((c) => completed.includes(c.id)).flatMap((c) => c.handle!.shared.map((r) => r.key)));

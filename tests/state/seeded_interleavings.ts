@@ -1,5 +1,6 @@
 /** What the seeded fuzz tests of heap snapshots share: a seeded random source, storage whose writes land when the test says, and a scheduler whose turns the test runs. */
 import type { Scheduler } from "../../actors/time.ts";
+import type { IncrementalKeyedState, KeyedStateSnapshot } from "../../state/backend.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
 import { SHARED_FILE_IDS_AHEAD, type SharedStateRegistry } from "../../checkpoint/shared_state.ts";
 
@@ -66,4 +67,48 @@ export async function leftAtEnd(storage: HoldStorage, registry: SharedStateRegis
   await registry.sweep(nextId + SHARED_FILE_IDS_AHEAD);
   const referenced = new Set(retained);
   return (await storage.list(`${shared}/`)).filter((k) => !referenced.has(k));
+}
+
+/** A snapshot a fuzz test has begun: stepped ("step"), uploading ("write"), finished ("done"), or released ("gone"). */
+export interface InFlight {
+  id: number;
+  snap: KeyedStateSnapshot;
+  st: "step" | "write" | "done" | "gone";
+  handle?: IncrementalKeyedState;
+}
+
+/**
+ * Steps `c` by `budget`; a step that returns a promise leaves it uploading until that
+ * settles. Returns false when the step threw (noted in `fails`): the run stops.
+ */
+export function stepOnce(c: InFlight, budget: number, fails: string[], what: string): boolean {
+  let r: boolean | Promise<boolean>;
+  try {
+    r = c.snap.step(budget);
+  } catch (e) {
+    fails.push(`${what} cp ${c.id} step threw ${(e as Error).stack}`);
+    return false;
+  }
+  if (r === true) c.st = "done";
+  else if (r !== false) {
+    c.st = "write";
+    r.then(() => {
+      if (c.st === "write") c.st = "done";
+    }, (e) => fails.push(`${what} cp ${c.id} write failed ${e.message}`));
+  }
+  return true;
+}
+
+/** Takes the result of every finished snapshot not taken yet, releases it and hands it to `complete`, in order. */
+export async function completeFinished<C extends InFlight>(cps: C[], fails: string[], complete: (c: C) => Promise<void>): Promise<void> {
+  for (const c of cps) {
+    if (c.st !== "done" || c.handle) continue;
+    if (c.snap.step(1) !== true) {
+      fails.push(`done cp ${c.id} not true`);
+      return;
+    }
+    c.handle = c.snap.result() as IncrementalKeyedState;
+    c.snap.release();
+    await complete(c);
+  }
 }
