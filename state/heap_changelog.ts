@@ -106,6 +106,8 @@ export class HeapChangelog {
   /** Whether the backend runs materializations (it has a scheduler): else bases come from checkpoints. */
   readonly #materializes: boolean;
   #closed = false;
+  /** Materializations whose write began: each file's number. */
+  #materializations = 0;
   /** Materializations in a row that wrote no base (reset by any base). */
   #materializationsLost = 0;
   /** A materialized base taken into the chain that no checkpoint has extended yet. */
@@ -257,8 +259,10 @@ export class HeapChangelog {
   async finishMaterialization(plan: ChangelogPlan, visitedVersion: number, parts: Uint8Array[], checksum: string, reuse?: BufferReuse): Promise<boolean> {
     assert(plan.materialization === true, () => `Heap changelog of ${this.#prefix}: a checkpoint's plan was finished as a materialization`);
     const id = this.#newestBegun + SHARED_FILE_IDS_AHEAD;
-    // Not "-base": checkpoint `id` may write a base of its own (after an abort).
-    const key = `${this.#prefix}/${id}-materialized`;
+    // Not "-base": checkpoint `id` may write a base of its own (after an abort). Numbered:
+    // two materializations with no checkpoint begun between them share an id, and the
+    // second, if released, deletes its file, which must not be the first one's.
+    const key = `${this.#prefix}/${id}-${++this.#materializations}-materialized`;
     let size = 0;
     for (const p of parts) size += p.length;
     try {

@@ -10,20 +10,16 @@
  */
 import type { Clock, Scheduler } from "../actors/time.ts";
 import type { KeyedStateSnapshot } from "./backend.ts";
+import { stepInTurns } from "./background_steps.ts";
 import type { HeapChangelog } from "./heap_changelog.ts";
 import { incrementalSnapshot } from "./heap_incremental.ts";
 import { HeapSnapshot, type HeapSnapshotOwner, type TableAtSnapshot } from "./heap_snapshot.ts";
 
-/**
- * Entries a materialization visits or encodes in its first turn of the scheduler; later
- * turns double it while a turn takes under TURN_MS of the backend's clock and halve it
- * above twice that. Its turns alternate with the subtask's: at a fixed 4096 entries a
- * turn, the visit of 1 M keys outlasted the 300 ms between two checkpoints on a slow
- * machine, and every checkpoint stopped it.
- */
-const FIRST_BUDGET = 4096;
-const BUDGET_MAX = 1 << 18;
-const TURN_MS = 3;
+/** A materialization running: its writer, and how to stop its turns. */
+interface Running {
+  writer: KeyedStateSnapshot;
+  stopTurns: () => void;
+}
 
 /** What a materialization needs from its backend. */
 export interface MaterializationHost {
@@ -65,7 +61,7 @@ export interface MaterializationHost {
  */
 export class HeapMaterialization {
   readonly #host: MaterializationHost;
-  #current: { snap: HeapSnapshot; writer: KeyedStateSnapshot } | undefined;
+  #current: Running | undefined;
   #closed = false;
 
   constructor(host: MaterializationHost) {
@@ -82,35 +78,11 @@ export class HeapMaterialization {
     // Its file's id is chosen when it is written; the snapshot's id names it in errors only.
     const snap = new HeapSnapshot(0, version, owner, tables);
     this.#host.startVisit(snap);
-    const m = { snap, writer: incrementalSnapshot(snap, log, plan) };
+    const m: Running = { writer: incrementalSnapshot(snap, log, plan), stopTurns: () => {} };
     this.#current = m;
-    let budget = FIRST_BUDGET;
-    const step = (): void => {
-      if (this.#current !== m) return;
-      let r: boolean | Promise<boolean>;
-      const started = clock?.now() ?? 0;
-      try {
-        r = m.writer.step(budget);
-        // A clock that does not move within a turn (virtual time) lets the budget grow to its cap.
-        const ms = (clock?.now() ?? 0) - started;
-        if (ms < TURN_MS) budget = Math.min(BUDGET_MAX, budget * 2);
-        else if (ms > 2 * TURN_MS) budget = Math.max(FIRST_BUDGET, budget >> 1);
-      } catch {
-        // A value that cannot be copied fails the checkpoints too, which say why.
-        this.#end(m);
-        return;
-      }
-      if (r === false) scheduler.defer(step);
-      else if (r === true) this.#end(m);
-      // A failed write leaves the chain as it was: a later materialization tries again.
-      else r.then(() => this.#end(m), () => this.#end(m));
-    };
-    try {
-      scheduler.defer(step);
-    } catch {
-      // A scheduler shut down: this materialization never runs (a later one may).
-      this.#end(m);
-    }
+    // However it ends (a value that cannot be copied fails the checkpoints too, which say
+    // why; a failed write leaves the chain as it was), a later materialization may follow.
+    m.stopTurns = stepInTurns({ scheduler, clock }, (budget) => m.writer.step(budget), () => this.#end(m));
   }
 
   /** Stops the one running, if any (a checkpoint that writes a base, a restore). */
@@ -125,9 +97,10 @@ export class HeapMaterialization {
   }
 
   /** Ends a materialization, written or not, and frees its buffers. */
-  #end(m: { writer: KeyedStateSnapshot }): void {
+  #end(m: Running): void {
     if (this.#current !== m) return;
     this.#current = undefined;
+    m.stopTurns();
     m.writer.release();
   }
 }

@@ -18,9 +18,10 @@ import { type ListState, type MapState, readTable, type StateKind, type ValueSta
 import { canonicalSnapshot } from "./sqlite_canonical.ts";
 import type { SqliteDriver } from "./sqlite_driver.ts";
 import type { SqliteBackendOptions } from "./sqlite_backend_options.ts";
-import { type NativeState, SQLITE_NATIVE_VERSION, SqliteNativeSnapshot } from "./sqlite_native.ts";
+import { type NativeChain, type NativeState, SQLITE_NATIVE_VERSION, SqliteNativeSnapshot } from "./sqlite_native.ts";
 import { type StateInfo, StateCatalog } from "./sqlite_state_catalog.ts";
-import { NativeChainTracker } from "./sqlite_native_chain.ts";
+import { type MaterializationStart, NativeChainTracker } from "./sqlite_native_chain.ts";
+import { SqliteMaterialization } from "./sqlite_materialization.ts";
 import { adoptBase, applyFile, nativeHandles, restoreChains } from "./sqlite_native_restore.ts";
 import { type RestoredTable, loadCanonicalTables } from "./sqlite_restore_file.ts";
 import { encodedSource } from "./encoded_tables.ts";
@@ -77,7 +78,11 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
   readonly #storageForRestore: StorageAdapter | undefined;
   readonly #keyPrefix: string;
   /** Base or changelog next, and the chain a changelog extends. */
-  readonly #chains = new NativeChainTracker();
+  readonly #chains: NativeChainTracker;
+  /** Bases written between checkpoints (native checkpoints with a scheduler only). */
+  readonly #materialization: SqliteMaterialization | undefined;
+  /** Materializations begun: each names its local files. */
+  #materializations = 0;
   #restored = 0;
 
   /** @throws {WeirError} `storage_failed` when the working file cannot be created */
@@ -111,6 +116,18 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       changelogMemoryBytes: options.changelogMemoryBytes,
     });
     this.#states = new StateCatalog(this.#store);
+    const storage = this.#storage;
+    const materializes = storage !== undefined && init.scheduler !== undefined;
+    this.#chains = new NativeChainTracker({ materializes, drop: (refs) => refs.forEach((r) => storage?.delete(r.key).catch(() => {})) });
+    if (materializes) {
+      this.#materialization = new SqliteMaterialization({
+        chains: this.#chains,
+        scheduler: init.scheduler!,
+        clock: init.clock,
+        storage,
+        snapshot: (start, onResult, onAbort) => this.#materializationSnapshot(start, storage, onResult, onAbort),
+      });
+    }
     this.#key = {
       canonical: () => {
         if (this.currentKey === undefined) throw new WeirError("state_no_key", `Keyed state was used outside of a keyed context in operator "${this.#uid}"`);
@@ -268,27 +285,51 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
    */
   #nativeSnapshot(checkpointId: number, storage: StorageAdapter): KeyedStateSnapshot {
     const { previous, onResult, onAbort } = this.#chains.begin(checkpointId);
+    this.#materialization?.beforeCheckpoint(previous === undefined);
+    const taken = (chain: NativeChain) => {
+      onResult(chain);
+      // Once a changelog is written, a base may be due: materialized between checkpoints.
+      const m = this.#materialization;
+      if (m) this.#scheduler!.defer(() => m.maybeStart());
+    };
     try {
-      return new SqliteNativeSnapshot({
-        store: this.#store,
-        driver: this.#driver,
-        storage,
-        keyPrefix: this.#keyPrefix,
-        checkpointId,
-        range: this.range,
-        states: this.#states.native(),
-        previous,
-        ttls: this.#states.declaredTtls(),
-        now: this.#ttlClock?.now(),
-        scheduler: this.#scheduler,
-        onResult,
-        onAbort,
-      });
+      return new SqliteNativeSnapshot({ ...this.#snapshotInit(checkpointId, storage), previous, onResult: taken, onAbort });
     } catch (e) {
       // Failed at its snapshot point (its capture taken): no release() will come for it.
       onAbort();
       throw e;
     }
+  }
+
+  /** A materialization's snapshot point: a base named for the id `start` gives when its upload starts. */
+  #materializationSnapshot(start: MaterializationStart, storage: StorageAdapter, onResult: (chain: NativeChain) => void, onAbort: () => void): SqliteNativeSnapshot {
+    return new SqliteNativeSnapshot({ ...this.#snapshotInit(++this.#materializations, storage), previous: undefined, materialization: start, onResult, onAbort });
+  }
+
+  /** What every native snapshot of this backend starts with. */
+  #snapshotInit(checkpointId: number, storage: StorageAdapter) {
+    return {
+      store: this.#store,
+      driver: this.#driver,
+      storage,
+      keyPrefix: this.#keyPrefix,
+      checkpointId,
+      range: this.range,
+      states: this.#states.native(),
+      ttls: this.#states.declaredTtls(),
+      now: this.#ttlClock?.now(),
+      scheduler: this.#scheduler,
+    };
+  }
+
+  /** Whether a materialization runs now (for tests). */
+  get materializing(): boolean {
+    return this.#materialization?.running ?? false;
+  }
+
+  /** Materializations whose base was taken into the chain (for tests and benchmarks). */
+  get materializations(): number {
+    return this.#materialization?.taken ?? 0;
   }
 
   /**
@@ -299,6 +340,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
    */
   restore(states: KeyedStateHandle[]): void | Promise<void> {
     const native = nativeHandles(states, this.range);
+    this.#materialization?.stop();
     this.#chains.restored();
     const canonical = () => this.#restoreCanonical(states);
     if (native.length === 0) return canonical();
@@ -357,6 +399,8 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
 
   /** Closes and removes the working file. */
   dispose(): void {
+    this.#materialization?.close();
+    this.#chains.close();
     this.#store.dispose();
   }
 }

@@ -87,6 +87,8 @@ export class EntryCache {
   #spareStale = 0;
   #dirtyCount = 0;
   #epoch = 0;
+  /** The last epoch a counted capture ended (-1: none yet): changedOnly takes keys changed after it. */
+  #changesFrom = -1;
   /** The newest capture, while its pass over the dirty list is on. */
   #passing: DirtyCapture | undefined;
   /** Entries evicted and free of every reference, for reuse. */
@@ -103,6 +105,11 @@ export class EntryCache {
   /** The capture epoch: bumped by capture(). */
   get epoch(): number {
     return this.#epoch;
+  }
+
+  /** The last epoch a counted capture ended (-1: none yet): keys changed after it are in no checkpoint yet. */
+  get changesFrom(): number {
+    return this.#changesFrom;
   }
 
   /** Keys cached now. */
@@ -353,13 +360,16 @@ export class EntryCache {
 
   /**
    * The snapshot point's take: the dirty keys (every one, or with `changedOnly` those
-   * changed since the previous capture), into `capture` (a new one by default), which
-   * passes over them in steps (DirtyCapture.pass()) and meanwhile takes a key before it is
-   * used (use(), cleaned()); a new epoch begins.
+   * changed since the previous counted capture), into `capture` (a new one by default),
+   * which passes over them in steps (DirtyCapture.pass()) and meanwhile takes a key before
+   * it is used (use(), cleaned()); a new epoch begins. A capture `uncounted` (a
+   * materialization's, between checkpoints) leaves what the next changedOnly one takes as it was.
    */
-  capture(changedOnly: boolean, codecs: ReadonlyMap<number, StateCodec>, capture = new DirtyCapture(codecs)): DirtyCapture {
+  capture(changedOnly: boolean, codecs: ReadonlyMap<number, StateCodec>, capture = new DirtyCapture(codecs), uncounted = false): DirtyCapture {
     this.#endPass();
-    capture.beginPass(this.#dirty, this.#dirtyLength, this.#epoch++, changedOnly);
+    capture.beginPass(this.#dirty, this.#dirtyLength, this.#epoch, changedOnly ? this.#changesFrom : -1);
+    if (!uncounted) this.#changesFrom = this.#epoch;
+    this.#epoch++;
     this.#passing = capture;
     return capture;
   }

@@ -79,9 +79,9 @@ export class DirtyCapture {
   #list: readonly CacheEntry[] = [];
   #listEnd = 0;
   #listAt = 0;
-  /** The cache's epoch ending at the snapshot point, and whether only its keys are taken. */
+  /** The cache's epoch ending at the snapshot point, and the epoch after which keys changed to be taken (-1: every dirty key). */
   #epoch = -1;
-  #changedOnly = false;
+  #since = -1;
   /** Where the pass writes what it finds (writeTo()), and the pending keys written so far. */
   #sink: CapturedValueSink | undefined;
   #pendingWritten = 0;
@@ -96,15 +96,21 @@ export class DirtyCapture {
   }
 
   /**
-   * At the snapshot point: the keys of `list[0, end)` that are dirty (with `changedOnly`,
-   * changed in epoch `epoch`) are taken by the pass, or by visit() before the key changes.
+   * At the snapshot point: the keys of `list[0, end)` that are dirty and were last changed
+   * in an epoch after `since` and up to `epoch` (`since` -1: every dirty key) are taken by
+   * the pass, or by visit() before the key changes.
    */
-  beginPass(list: readonly CacheEntry[], end: number, epoch: number, changedOnly: boolean): void {
+  beginPass(list: readonly CacheEntry[], end: number, epoch: number, since: number): void {
     this.#list = list;
     this.#listEnd = end;
     this.#listAt = 0;
     this.#epoch = epoch;
-    this.#changedOnly = changedOnly;
+    this.#since = since;
+  }
+
+  /** Keys of the dirty list the pass has yet to reach (0 once it is over). */
+  get unpassed(): number {
+    return this.#listEnd - this.#listAt;
   }
 
   /** Whether the pass is on over `list` (the cache reuses a list only once no pass reads it). */
@@ -176,11 +182,11 @@ export class DirtyCapture {
 
   /**
    * `e`, not yet visited, holds a value of the snapshot point this capture takes: dirty then,
-   * and with `changedOnly` changed in its epoch. Changed after the snapshot point, it was
-   * visited then; clean then, it is not taken.
+   * and changed in the epochs it takes. Changed after the snapshot point, it was visited
+   * then; clean then, it is not taken.
    */
   #belongs(e: CacheEntry): boolean {
-    return e.dirty && (this.#changedOnly ? e.epoch === this.#epoch : e.epoch <= this.#epoch);
+    return e.dirty && e.epoch > this.#since && e.epoch <= this.#epoch;
   }
 
   /** The pass's visit() of a capture with a sink: the value goes to the sink, not taken. */

@@ -91,16 +91,25 @@ export interface NativeSnapshotInit {
   now?: number;
   /** The job's scheduler, told of the wait for a page image (Scheduler.hold). */
   scheduler?: Scheduler;
+  /**
+   * A materialization (a base between checkpoints, sqlite_materialization.ts) rather than a
+   * checkpoint: its capture leaves what the next checkpoint's changelog takes as it was, it
+   * takes no changelog file over, and its parts are named when their upload starts, for
+   * the id `fileId()` gives then (`checkpointId` is the materialization's number: it names
+   * its local files and tells its parts from another's named for the same id).
+   */
+  materialization?: { fileId(): number };
   /** Called with the chain once the result was taken; aborted snapshots call `onAbort`. */
   onResult(chain: NativeChain): void;
   onAbort(): void;
 }
 
 /**
- * True when the next checkpoint should write a base rather than a changelog: no chain yet,
- * 8 changelogs after the base already, or changelogs holding more records than the state
- * at the base had rows, which bounds what a restore replays to about the size of the
- * state. A base is two files: its rows, and the values captured at its snapshot point.
+ * True when the chain wants a new base: no chain yet, 8 changelogs after the base already,
+ * or changelogs holding more records than the state at the base had rows, which bounds what
+ * a restore replays to about the size of the state (`factor` times those bounds: the
+ * chain a checkpoint still extends while materializations fail). A base is two files: its
+ * rows, and the values captured at its snapshot point.
  *
  * @example
  * ```ts
@@ -116,12 +125,12 @@ export interface NativeSnapshotInit {
  * console.assert(!needsBase({ files: [{ kind: "base", parts: 1, rows: 0 }, { kind: "changelog", parts: 1, rows: 10_000 }, log(100)], shared: [] }));
  * ```
  */
-export function needsBase(previous: NativeChain | undefined): boolean {
+export function needsBase(previous: NativeChain | undefined, factor = 1): boolean {
   if (!previous) return true;
   const [base, captured, ...changelogs] = previous.files;
   if (base?.kind !== "base" || captured?.kind !== "changelog") return true;
   const logRows = changelogs.reduce((n, f) => n + f.rows, 0);
-  return changelogs.length >= CHANGELOGS_MAX || logRows > base.rows + captured.rows;
+  return changelogs.length >= CHANGELOGS_MAX * factor || logRows > (base.rows + captured.rows) * factor;
 }
 
 /**
@@ -161,30 +170,32 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   #captured = 0;
   #logWritten = false;
   #copied = false;
-  readonly #upload: PartUpload;
+  /** Made when the upload starts: a materialization's parts are named for an id known only then. */
+  #upload: PartUpload | undefined;
   #result: IncrementalKeyedState | undefined;
   #taken = false;
   #released = false;
 
   constructor(init: NativeSnapshotInit) {
     this.#init = init;
-    this.#upload = new PartUpload(init, this.#files);
     this.checkpointId = init.checkpointId;
     this.#kind = init.previous ? "changelog" : "base";
     this.#kinds = new Map(init.states.map(([, sid, kind]) => [sid, kind]));
     const { store, driver } = init;
     const base = this.#kind === "base";
+    const materializing = init.materialization !== undefined;
     // Named after the working file, so that it carries its owner's tag (sqlite_working_files.ts).
-    const path = `${store.path}-${init.checkpointId}-base.db`;
+    const path = `${store.path}-${materializing ? "m" : ""}${init.checkpointId}-base.db`;
     if (base) driver.removeFiles(path);
     // A base of TTL states leaves their expired rows out, which only a copy row by row can.
-    const imaged = base && (init.ttls?.size ?? 0) === 0 && store.fileBytes() <= IMAGE_BYTES_MAX ? store.captureWithImage(`the page image of snapshot ${init.checkpointId}`, PART_BYTES) : undefined;
-    this.#capture = imaged?.capture ?? store.capture(!base);
+    const imaged = base && (init.ttls?.size ?? 0) === 0 && store.fileBytes() <= IMAGE_BYTES_MAX ? store.captureWithImage(`the page image of snapshot ${init.checkpointId}`, PART_BYTES, materializing) : undefined;
+    this.#capture = imaged?.capture ?? store.capture(!base, false, materializing);
     this.#capture.writeTo((e, b, stored) => this.#writeValue(e, b, stored));
     this.#image = imaged?.image;
-    let log: ChangelogWriter;
+    // A materialization leaves the epoch's write-backs to the next checkpoint's changelog.
+    let log: ChangelogWriter | undefined;
     try {
-      log = store.rotateLog();
+      if (!materializing) log = store.rotateLog();
     } catch (e) {
       this.#capture.release();
       this.#image?.abandon();
@@ -192,12 +203,14 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     }
     if (!base) {
       this.#log = log;
-      this.#files.push({ path: log.path, kind: "changelog", rows: 0, parts: 0, size: 0 });
+      this.#files.push({ path: log!.path, kind: "changelog", rows: 0, parts: 0, size: 0 });
       return;
     }
     // A base's changelog is its captured values alone: the epoch's write-backs are in its image or copy.
-    log.release();
-    driver.removeFiles(log.path);
+    if (log) {
+      log.release();
+      driver.removeFiles(log.path);
+    }
     this.#files.push({ path, kind: "base", rows: 0, parts: 0, size: 0 });
     if (this.#image) return;
     const { ttls, now } = init;
@@ -219,6 +232,11 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
    */
   get awaitsStorageOnly(): boolean {
     return (this.#image !== undefined && this.#logWritten && !this.#init.store.waitForWriter) || this.#copied;
+  }
+
+  /** Keys its capture's pass has yet to reach (0 once it is over): a newer capture would pass them at once. */
+  get passLeft(): number {
+    return this.#capture.passed ? 0 : this.#capture.unpassed + 1;
   }
 
   step(budget: number): boolean | Promise<boolean> {
@@ -245,13 +263,23 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
       return this.#copied && this.#finishUploaded();
     }
     if (this.#finishUploaded()) return true;
-    const put = this.#upload.step(budget);
+    const put = this.#uploader().step(budget);
     return put === undefined ? false : put.then(() => this.#finishUploaded());
+  }
+
+  /** The upload of the files, begun on first use (once every file is written). */
+  #uploader(): PartUpload {
+    if (this.#upload) return this.#upload;
+    const init = this.#init;
+    const m = init.materialization;
+    // A materialization's `checkpointId` is its number (SqliteKeyedStateBackend counts them).
+    this.#upload = new PartUpload(m ? { ...init, checkpointId: m.fileId(), materialized: init.checkpointId } : init, this.#files);
+    return this.#upload;
   }
 
   /** Finishes the snapshot once every part is in storage; true then. */
   #finishUploaded(): boolean {
-    if (!this.#upload.done) return false;
+    if (!this.#uploader().done) return false;
     this.#finish();
     return true;
   }
@@ -356,7 +384,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     this.#removeFiles();
     const prev = this.#init.previous;
     const files = this.#files.map(({ kind, parts, rows }): NativeFile => ({ kind, parts, rows }));
-    const chain: NativeChain = { files: [...(prev?.files ?? []), ...files], shared: [...(prev?.shared ?? []), ...this.#upload.refs] };
+    const chain: NativeChain = { files: [...(prev?.files ?? []), ...files], shared: [...(prev?.shared ?? []), ...this.#uploader().refs] };
     const layout: NativeLayout = { states: this.#init.states, files: chain.files };
     this.#result = { format: "incremental", backend: "sqlite", version: SQLITE_NATIVE_VERSION, range: this.#init.range, shared: chain.shared, inline: encode(layout, "the SQLite state layout") };
     this.#chain = chain;
@@ -394,7 +422,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     if (!this.#taken) {
       this.#init.onAbort();
       // Parts of an aborted snapshot are referenced by nothing.
-      this.#upload.deleteParts();
+      this.#upload?.deleteParts();
     }
   }
 }

@@ -45,12 +45,19 @@ export function inParts(bytes: Uint8Array): Uint8Array[] {
   return parts;
 }
 
-/** Where the parts go: storage keys `${keyPrefix}/${checkpointId}-${kind}-${n}.db`. */
+/**
+ * Where the parts go: storage keys `${keyPrefix}/${checkpointId}-${kind}-${n}.db`, or for
+ * the `materialized`th materialization (a base written between checkpoints; numbered, since
+ * two with no checkpoint begun between them share an id)
+ * `${checkpointId}-${materialized}-materialized-${kind}-${n}.db`, their refs marked so
+ * (SharedStateRef.materialized).
+ */
 export interface UploadTarget {
   driver: SqliteDriver;
   storage: StorageAdapter;
   keyPrefix: string;
   checkpointId: number;
+  materialized?: number;
 }
 
 /**
@@ -153,7 +160,7 @@ export class PartUpload {
   }
 
   #step(budget: number): void {
-    const { driver, storage, keyPrefix, checkpointId } = this.#to;
+    const { driver, storage, keyPrefix, checkpointId, materialized } = this.#to;
     const file = this.#files[this.#file];
     const part = this.#part;
     if (part === undefined) {
@@ -168,9 +175,9 @@ export class PartUpload {
       return;
     }
     this.#part = undefined;
-    const key = `${keyPrefix}/${checkpointId}-${file.kind}-${this.refs.length}.db`;
+    const key = `${keyPrefix}/${checkpointId}-${materialized !== undefined ? `${materialized}-materialized-` : ""}${file.kind}-${this.refs.length}.db`;
     // In order whatever order the puts finish in: the chain lists them so.
-    this.refs.push({ key, size: part.bytes.length, checksum: part.checksum });
+    this.refs.push({ key, size: part.bytes.length, checksum: part.checksum, ...(materialized !== undefined ? { materialized: true as const } : {}) });
     file.parts++;
     this.#at += part.bytes.length;
     // Read for this put alone, or bytes in memory nothing else writes: the storage may

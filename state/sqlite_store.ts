@@ -126,15 +126,16 @@ export class SqliteStateStore {
 
   /**
    * The snapshot point's take of the cache: the dirty keys (every one, or with `changedOnly`
-   * those changed since the previous capture) with their values now, and a new epoch; of
-   * the pending write-backs every one, or with `pendingUnsentOnly` those not yet sent to
-   * the background writer.
+   * those changed since the previous checkpoint's capture) with their values now, and a new
+   * epoch; of the pending write-backs every one, or with `pendingUnsentOnly` those not yet
+   * sent to the background writer. A `materialization`'s (a base between checkpoints)
+   * leaves what the next checkpoint's changelog takes as it was.
    */
-  capture(changedOnly: boolean, pendingUnsentOnly = false): DirtyCapture {
+  capture(changedOnly: boolean, pendingUnsentOnly = false, materialization = false): DirtyCapture {
     const capture = new DirtyCapture(this.#codecs);
     // A changelog has the pending keys already: their records went to it when written back.
     if (!changedOnly) this.#writes.capturePending(capture, pendingUnsentOnly);
-    return this.#cache.capture(changedOnly, this.#codecs, capture);
+    return this.#cache.capture(changedOnly, this.#codecs, capture, materialization);
   }
 
   /**
@@ -144,9 +145,9 @@ export class SqliteStateStore {
    * before it copies the pages), so only those not yet sent are taken. Undefined, having taken nothing, when no writer is up or its driver cannot
    * copy pages.
    */
-  captureWithImage(what: string, partBytes?: number): { capture: DirtyCapture; image: WriterImage } | undefined {
+  captureWithImage(what: string, partBytes?: number, materialization = false): { capture: DirtyCapture; image: WriterImage } | undefined {
     const image = this.#writes.pageImage(what, partBytes, this.waitForWriter);
-    return image && { capture: this.capture(false, true), image };
+    return image && { capture: this.capture(false, true, materialization), image };
   }
 
   /** Bytes of the file's pages as this store's connection sees them (what a page image copies). */
@@ -359,7 +360,7 @@ export class SqliteStateStore {
     // In primary-key order (key group, state) the batch touches neighbouring B-tree pages.
     entries.sort((a, b) => a.keyGroup - b.keyGroup || a.sid - b.sid);
     this.#rowBytes.reuse();
-    const batch = encodeWriteBack(entries, { bytes: this.#rowBytes, codecs: this.#codecs, log: this.#log?.current, epoch: this.#cache.epoch, written: this.#written });
+    const batch = encodeWriteBack(entries, { bytes: this.#rowBytes, codecs: this.#codecs, log: this.#log?.current, changesFrom: this.#cache.changesFrom, written: this.#written });
     this.#writes.write(batch, entries);
     this.#cache.cleaned(entries);
     this.rowsWritten += entries.length;

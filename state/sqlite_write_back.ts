@@ -19,27 +19,30 @@ export interface WriteBackContext {
   codecs: ReadonlyMap<number, StateCodec>;
   /** The changelog of the capture epoch (incremental checkpoints), if kept. */
   log: ChangelogWriter | undefined;
-  /** The capture epoch now: an entry changed in it goes to the log. */
-  epoch: number;
+  /**
+   * The last epoch a checkpoint's capture ended: an entry changed after it goes to the log
+   * (the epochs of materializations between checkpoints are part of the next one's).
+   */
+  changesFrom: number;
   /** Keys written to the file, if still tracked. */
   written: KeyFilter | undefined;
 }
 
 /**
  * Encodes `entries` (each key once) into a batch, record `i` of `entries[i]`, and appends those
- * changed in this capture epoch to the log; one changed before was captured by the snapshot
- * that ended its epoch, so its value is in that checkpoint already. A log record of a batch
+ * changed since the last checkpoint's capture to the log; one changed before was captured by
+ * the snapshot that ended its epoch, so its value is in that checkpoint already. A log record of a batch
  * that is then not written does no harm: the key stays dirty, and what is written or
  * captured of it later comes after it in the file.
  * @throws {WeirError} `value_not_persistable` for a value or key that cannot be encoded
  */
 export function encodeWriteBack(entries: readonly CacheEntry[], c: WriteBackContext): WriteBatch {
-  const { bytes, log, epoch } = c;
+  const { bytes, log, changesFrom } = c;
   const batch = new WriteBatch(entries.length);
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i];
     const k = bytes.key(e.canonical);
-    const logged = log !== undefined && e.epoch === epoch;
+    const logged = log !== undefined && e.epoch > changesFrom;
     if (e.mem === undefined) {
       batch.remove(e.keyGroup, e.sid, k);
       if (logged) log.remove(e.keyGroup, e.sid, k);

@@ -92,8 +92,9 @@ export function stepOnce(c: InFlight, budget: number, fails: string[], what: str
   if (r === true) c.st = "done";
   else if (r !== false) {
     c.st = "write";
-    r.then(() => {
-      if (c.st === "write") c.st = "done";
+    // A step that waited (for a put, a page image) may leave more steps to take.
+    r.then((done) => {
+      if (c.st === "write") c.st = done ? "done" : "step";
     }, (e) => fails.push(`${what} cp ${c.id} write failed ${e.message}`));
   }
   return true;

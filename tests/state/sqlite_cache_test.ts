@@ -291,7 +291,7 @@ describe("EntryCache", () => {
     writes.add([new CacheEntry(0, 7, 1, undefined, 9, 0)], b.bytes());
     const c = new DirtyCapture(codecs);
     c.takePending(writes, 1);
-    c.beginPass([], 0, 0, false);
+    c.beginPass([], 0, 0, -1);
     const seen: unknown[] = [];
     c.writeTo((e, bytes) => seen.push([e.canonical, decode(bytes!)]));
     assert.equal(c.passed, false, "a pending key is still to be written");
