@@ -22,6 +22,13 @@ import type { NativeChain, SqliteNativeSnapshot } from "./sqlite_native.ts";
  */
 const PASS_LEFT_FINISHED_MAX = 4096;
 
+/** A materialization running: its snapshot, how to stop its turns, and how to tell it was stopped (not failed). */
+interface Running {
+  snap: SqliteNativeSnapshot;
+  stopTurns: () => void;
+  stopped: () => void;
+}
+
 /** What a materialization needs from its backend. */
 export interface SqliteMaterializationHost {
   readonly chains: NativeChainTracker;
@@ -60,7 +67,7 @@ export interface SqliteMaterializationHost {
  */
 export class SqliteMaterialization {
   readonly #host: SqliteMaterializationHost;
-  #current: { snap: SqliteNativeSnapshot; stopTurns: () => void } | undefined;
+  #current: Running | undefined;
   #closed = false;
   /** Materializations whose base was taken into the chain. */
   taken = 0;
@@ -81,15 +88,18 @@ export class SqliteMaterialization {
     const start = chains.beginMaterialization();
     if (!start) return;
     let taken = false;
+    // Released without a result: a failure (its write, its storage) counts against the
+    // materializations; a stop (a checkpoint came, a restore) does not.
+    let failed = true;
     let snap: SqliteNativeSnapshot;
     try {
-      snap = this.#host.snapshot(start, (chain) => void (taken = start.onResult(chain)), () => start.onAbort());
+      snap = this.#host.snapshot(start, (chain) => void (taken = start.onResult(chain)), () => start.onAbort(failed));
     } catch {
       // Its point failed (a full disk): nothing was taken; a later one tries again.
-      start.onAbort();
+      start.onAbort(true);
       return;
     }
-    const m = { snap, stopTurns: () => {} };
+    const m: Running = { snap, stopTurns: () => {}, stopped: () => void (failed = false) };
     this.#current = m;
     m.stopTurns = stepInTurns({ scheduler, clock }, (budget) => snap.step(budget), (done) => {
       if (done) {
@@ -108,12 +118,12 @@ export class SqliteMaterialization {
    */
   beforeCheckpoint(base: boolean): void {
     const m = this.#current;
-    if (m && (base || m.snap.passLeft > PASS_LEFT_FINISHED_MAX)) this.#end(m);
+    if (m && (base || m.snap.passLeft > PASS_LEFT_FINISHED_MAX)) this.#stop(m);
   }
 
   /** Stops the one running, if any (a restore). */
   stop(): void {
-    if (this.#current) this.#end(this.#current);
+    if (this.#current) this.#stop(this.#current);
   }
 
   /** Stops the one running; none begins after. */
@@ -122,7 +132,12 @@ export class SqliteMaterialization {
     this.stop();
   }
 
-  #end(m: { snap: SqliteNativeSnapshot; stopTurns: () => void }): void {
+  #stop(m: Running): void {
+    m.stopped();
+    this.#end(m);
+  }
+
+  #end(m: Running): void {
     if (this.#current !== m) return;
     this.#current = undefined;
     m.stopTurns();

@@ -21,7 +21,7 @@ import { type NativeChain, needsBase } from "./sqlite_native.ts";
 
 /** A chain this many times as long as needsBase() lets it get has a checkpoint write a base. */
 const OVERDUE_FACTOR = 4;
-/** Materializations in a row that wrote no base, after which a checkpoint writes one. */
+/** Materializations in a row whose write failed, after which a checkpoint writes the base (storage that refuses large files would fail every one). */
 const MATERIALIZATIONS_LOST_MAX = 2;
 
 /** What one snapshot is started with, and what it reports back. */
@@ -43,8 +43,11 @@ export interface MaterializationStart {
    * go (a checkpoint that began meanwhile may complete without them, or the chain moved on).
    */
   onResult(chain: NativeChain): boolean;
-  /** It was released without a result. */
-  onAbort(): void;
+  /**
+   * It was released without a result: `failed` (its write or upload failed) counts toward
+   * the checkpoint writing the base; stopped (a checkpoint came, a restore) it does not.
+   */
+  onAbort(failed: boolean): void;
 }
 
 /** Where a materialized base no checkpoint will refer to goes. */
@@ -88,6 +91,7 @@ export class NativeChainTracker {
   readonly #drop: DropFiles;
   /** The start number of the materialization running, if one is. */
   #materializing: number | undefined;
+  /** Materializations in a row whose write failed (reset by any base). */
   #materializationsLost = 0;
   /** A materialized base taken into the chain that no checkpoint has extended yet. */
   #unextended: readonly SharedStateRef[] | undefined;
@@ -151,11 +155,11 @@ export class NativeChainTracker {
     this.#materializing = started;
     let fileId: number | undefined;
     let open = true;
-    const lost = () => {
+    const end = (failed: boolean) => {
       if (!open) return;
       open = false;
       this.#materializing = undefined;
-      this.#materializationsLost++;
+      if (failed) this.#materializationsLost++;
     };
     return {
       fileId: () => (fileId ??= this.#newestBegun + SHARED_FILE_IDS_AHEAD),
@@ -164,7 +168,8 @@ export class NativeChainTracker {
         // A checkpoint above its id that began before now may complete without referring to it.
         const safe = !this.#closed && fileId !== undefined && this.#newestBegun <= fileId && !this.#forceBase && this.#chain !== undefined && this.#starts[0] < started;
         if (!safe) {
-          lost();
+          // Its upload outlasted a checkpoint interval (or the state moved on): no failure of its own.
+          end(false);
           return false;
         }
         open = false;
@@ -173,7 +178,7 @@ export class NativeChainTracker {
         this.#rebase(chain, started);
         return true;
       },
-      onAbort: lost,
+      onAbort: end,
     };
   }
 
