@@ -14,7 +14,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
-import { type InFlight, HoldStorage, Turns, completeFinished, leftAtEnd, mulberry, stepOnce, tick } from "./seeded_interleavings.ts";
+import { type InFlight, HoldStorage, Turns, completeFinished, draw, leftAtEnd, mulberry, stepOnce, tick } from "./seeded_interleavings.ts";
 import type { MemoryStorage } from "../../storage/memory.ts";
 import { SharedStateRegistry } from "../../checkpoint/shared_state.ts";
 import type { IncrementalKeyedState, ReducingState } from "../../state/backend.ts";
@@ -100,9 +100,8 @@ async function run(seed: number, steps: number, o: Config): Promise<{ fails: str
   for (let s = 0; s < steps && fails.length === 0; s++) {
     records();
     await tick();
-    const a = rand();
-    const live = cps.filter((c) => c.st === "step" || c.st === "write");
-    if (a < o.begin && live.length < o.maxInFlight) {
+    const { a, live, begins } = draw(rand, cps, o);
+    if (begins) {
       const id = nextId++;
       if (turns.q.length > 0) stats.beganDuringMaterialization++;
       if (rand() < o.savepoints) {

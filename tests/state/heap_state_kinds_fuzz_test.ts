@@ -15,7 +15,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
-import { type InFlight, HoldStorage, Turns, completeFinished, leftAtEnd, mulberry, stepOnce, tick } from "./seeded_interleavings.ts";
+import { type InFlight, HoldStorage, Turns, completeFinished, draw, leftAtEnd, mulberry, stepOnce, tick } from "./seeded_interleavings.ts";
 import type { MemoryStorage } from "../../storage/memory.ts";
 import { SharedStateRegistry } from "../../checkpoint/shared_state.ts";
 import type { KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
@@ -189,9 +189,8 @@ async function run(seed: number, steps: number, o: { keys: number; begin: number
     if (!late && rand() < 0.003) { late = b.listState<number>("late"); log("late declared"); }
     try { records(); } catch (e) { fails.push(`seed ${seed} step ${s}: record threw ${(e as Error).stack}`); break; }
     await tick();
-    const a = rand();
-    const live = cps.filter((c) => c.st === "step" || c.st === "write");
-    if (a < o.begin && live.length < o.maxInFlight) {
+    const { a, live, begins } = draw(rand, cps, o);
+    if (begins) {
       const id = nextId++;
       if (turns.q.length > 0) stats.beganDuringMaterialization++;
       const savepoint = rand() < o.savepoints;

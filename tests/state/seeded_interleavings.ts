@@ -100,6 +100,16 @@ export function stepOnce(c: InFlight, budget: number, fails: string[], what: str
   return true;
 }
 
+/**
+ * One step's draw of a fuzz loop: `a` in [0, 1) (what the step does), the snapshots in
+ * flight, and whether one begins now (`a` under `begin`, fewer than `maxInFlight` in flight).
+ */
+export function draw<C extends InFlight>(rand: () => number, cps: C[], o: { begin: number; maxInFlight: number }): { a: number; live: C[]; begins: boolean } {
+  const a = rand();
+  const live = cps.filter((c) => c.st === "step" || c.st === "write");
+  return { a, live, begins: a < o.begin && live.length < o.maxInFlight };
+}
+
 /** Takes the result of every finished snapshot not taken yet, releases it and hands it to `complete`, in order. */
 export async function completeFinished<C extends InFlight>(cps: C[], fails: string[], complete: (c: C) => Promise<void>): Promise<void> {
   for (const c of cps) {

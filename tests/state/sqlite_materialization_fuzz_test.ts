@@ -17,7 +17,7 @@ import { sqliteDriver } from "../../platforms/sqlite.ts";
 import { SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
 import { SharedStateRegistry } from "../../checkpoint/shared_state.ts";
 import type { KeyedStateHandle } from "../../state/backend.ts";
-import { type InFlight, HoldStorage, Turns, completeFinished, leftAtEnd, mulberry, stepOnce, tick } from "./seeded_interleavings.ts";
+import { type InFlight, HoldStorage, Turns, completeFinished, draw, leftAtEnd, mulberry, stepOnce, tick } from "./seeded_interleavings.ts";
 import { ModelState } from "./sqlite_model_state.ts";
 
 const SHARED = "j/id/shared";
@@ -110,9 +110,8 @@ export async function run(seed: number, steps: number, o: Config): Promise<{ fai
   for (let s = 0; s < steps && fails.length === 0; s++) {
     records(Math.floor(rand() * 6));
     await tick();
-    const a = rand();
-    const live = cps.filter((c) => c.st === "step" || c.st === "write");
-    if (a < o.begin && live.length < o.maxInFlight) {
+    const { a, live, begins } = draw(rand, cps, o);
+    if (begins) {
       const id = nextId++;
       if (turns.q.length > 0) stats.beganDuringMaterialization++;
       if (rand() < o.savepoints) {
