@@ -12,12 +12,14 @@
  * pass with no checkpoint, the baseline. Checkpoints go to FileStorage in a temporary
  * directory, without fsync.
  *
- * Then the materializations of incremental heap state (state/heap_materialization.ts) with
- * 1 % of the keys changing: 3 × `--rounds` checkpoints of changelogs, each followed by the
- * turns of a materialization when one began, run one after another on the backend's clock as
- * the subtask's scheduler would run them between records. Prints how many checkpoints came
- * between two bases, and per materialization the medians of its turns' sum, its longest turn,
- * its number of turns and the process's CPU for it; and that CPU spread over the
+ * Then the materializations of incremental heap state (state/heap_materialization.ts) and
+ * of sqlite state (state/sqlite_materialization.ts, a cache of 100 000 keys and its
+ * background writer) with 1 % of the keys changing: 3 × `--rounds` checkpoints of
+ * changelogs, each followed by the turns of a materialization when one began, run one after
+ * another on the backend's clock as the subtask's scheduler would run them between records.
+ * Prints how many checkpoints came between two bases, and per materialization the medians of
+ * its turns' sum, its longest turn, its number of turns and the process's CPU for it (every
+ * thread: sqlite's page image is copied on the writer's); and that CPU spread over the
  * checkpoints between two bases, what a materialization adds to each checkpoint.
  *
  *   bun bench/state_steps.ts [--keys 1000000] [--rounds 12]
@@ -31,7 +33,9 @@ import process from "node:process";
 import { checkpointChunks } from "../codec/chunk_pool.ts";
 import { KeyedStateCapture } from "../dataflow/operators/keyed_capture.ts";
 import { FileStorage } from "../mod.ts";
-import type { KeyedStateSnapshot } from "../state/backend.ts";
+import { sqliteDriver } from "../platforms/sqlite.ts";
+import type { KeyedStateBackend, KeyedStateBackendInit, KeyedStateSnapshot } from "../state/backend.ts";
+import { SqliteKeyedStateBackend } from "../state/sqlite_backend.ts";
 import { putInParts } from "../storage/adapter.ts";
 import { benchArgs } from "./args.ts";
 import { filled } from "./state_restore.ts";
@@ -136,14 +140,25 @@ interface Materialization {
   cpuMs: number;
 }
 
+/** A sqlite backend holding `keys` counts, every one written back, its background writer up. */
+async function sqliteFilled(keys: number, init: Partial<KeyedStateBackendInit>, directory: string): Promise<SqliteKeyedStateBackend> {
+  const b = new SqliteKeyedStateBackend({ maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, uid: "sum", subtaskIndex: 0, jobId: "bench", ...init }, { driver: sqliteDriver, directory });
+  await b.store.backgroundWriterReady();
+  const sum = b.reducingState<number>("reduce", (a, v) => a + v);
+  for (let k = 0; k < keys; k++) sum.addFor(k, k);
+  b.store.flush();
+  return b;
+}
+
 /** Runs the deferred turns of a materialization until none is left and its write landed. */
-async function materializations(): Promise<Materialization[]> {
+async function materializations(backend: "heap" | "sqlite"): Promise<Materialization[]> {
   const dir = mkdtempSync(join(tmpdir(), "weir-bench-steps-"));
-  const storage = new FileStorage(dir, { fsync: false });
+  const storage = new FileStorage(join(dir, "checkpoints"), { fsync: false });
   const queue: (() => void)[] = [];
   const scheduler = { after: () => ({ cancel() {} }), defer: (fn: () => void) => void queue.push(fn) };
   try {
-    const b = filled(keys, { incremental: true, storage, scheduler, clock: { now: nowMs }, uid: "sum", subtaskIndex: 0, jobId: "bench" });
+    const init = { incremental: true, storage, scheduler, clock: { now: nowMs }, uid: "sum", subtaskIndex: 0, jobId: "bench" };
+    const b: KeyedStateBackend = backend === "heap" ? filled(keys, init) : await sqliteFilled(keys, init, dir);
     const sum = b.reducingState<number>("reduce", (a, v) => a + v);
     const hot = Math.max(1, Math.round(keys / 100));
     const out: Materialization[] = [];
@@ -152,13 +167,18 @@ async function materializations(): Promise<Materialization[]> {
       for (let k = 0; k < hot; k++) sum.addFor(k, 1);
       const snap = b.snapshot(id);
       await stepAll(() => snap.step(BUDGET));
+      snap.result();
       snap.release();
       since++;
+      // A sqlite backend looks for a due materialization in the turn after each checkpoint's result.
+      if (backend === "sqlite") queue.shift()?.();
       if (queue.length === 0) continue;
       const m: Materialization = { after: since, turns: 0, turnsMs: 0, maxTurnMs: 0, cpuMs: 0 };
       const cpu = cpuMs();
-      // Its write is a promise the last turn leaves behind: wait until no turn comes for a while.
-      for (let idle = 0; idle < 5; ) {
+      // Its write is a promise the last turn leaves behind: wait until no turn comes for a
+      // while (sqlite: until it ended; its page image takes the writer 100–400 ms).
+      const running = () => b instanceof SqliteKeyedStateBackend && b.materializing;
+      for (let idle = 0; idle < 5 || running(); ) {
         const turn = queue.shift();
         if (turn === undefined) {
           idle++;
@@ -184,14 +204,16 @@ async function materializations(): Promise<Materialization[]> {
   }
 }
 
-const ms = await materializations();
-if (ms.length === 0) console.log(`\nNo materialization began in ${3 * rounds} checkpoints with 1 % of the keys changing.`);
-else {
+const materializationRows: string[][] = [["backend", "bases", "one every", "turns", "turns' sum", "longest turn", "CPU", "CPU per checkpoint"]];
+for (const backend of ["heap", "sqlite"] as const) {
+  const ms = await materializations(backend);
+  if (ms.length === 0) {
+    materializationRows.push([backend, "0", "-", "-", "-", "-", "-", "-"]);
+    continue;
+  }
   const every = median(ms.slice(1).map((m) => m.after).concat(ms.length === 1 ? [ms[0].after] : []));
   const med = (f: (m: Materialization) => number, digits = 1) => median(ms.map(f)).toFixed(digits);
-  console.log(`\nMaterializations with 1 % of the keys changing (${ms.length} in ${3 * rounds} checkpoints, one every ${every} checkpoints; medians):\n`);
-  console.log(table([
-    ["turns", "turns' sum", "longest turn", "CPU", "CPU per checkpoint"],
-    [med((m) => m.turns, 0), `${med((m) => m.turnsMs)} ms`, `${med((m) => m.maxTurnMs)} ms`, `${med((m) => m.cpuMs)} ms`, `${(median(ms.map((m) => m.cpuMs)) / every).toFixed(1)} ms`],
-  ]));
+  materializationRows.push([backend, String(ms.length), `${every} checkpoints`, med((m) => m.turns, 0), `${med((m) => m.turnsMs)} ms`, `${med((m) => m.maxTurnMs)} ms`, `${med((m) => m.cpuMs)} ms`, `${(median(ms.map((m) => m.cpuMs)) / every).toFixed(1)} ms`]);
 }
+console.log(`\nMaterializations with 1 % of the keys changing, ${3 * rounds} checkpoints (medians per materialization):\n`);
+console.log(table(materializationRows));
