@@ -7,7 +7,6 @@
  * range from canonical tables written by any backend.
  * @module
  */
-import type { Scheduler } from "../actors/time.ts";
 import { copyValue } from "../codec/values.ts";
 import { WeirError } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
@@ -18,10 +17,9 @@ import { type ListState, type MapState, readTable, type StateKind, type ValueSta
 import { canonicalSnapshot } from "./sqlite_canonical.ts";
 import type { SqliteDriver } from "./sqlite_driver.ts";
 import type { SqliteBackendOptions } from "./sqlite_backend_options.ts";
-import { type NativeChain, type NativeState, SQLITE_NATIVE_VERSION, SqliteNativeSnapshot } from "./sqlite_native.ts";
+import { type NativeState, SQLITE_NATIVE_VERSION } from "./sqlite_native_format.ts";
 import { type StateInfo, StateCatalog } from "./sqlite_state_catalog.ts";
-import { type MaterializationStart, NativeChainTracker } from "./sqlite_native_chain.ts";
-import { SqliteMaterialization } from "./sqlite_materialization.ts";
+import { NativeCheckpoints } from "./sqlite_native_checkpoints.ts";
 import { adoptBase, applyFile, nativeHandles, restoreChains } from "./sqlite_native_restore.ts";
 import { type RestoredTable, loadCanonicalTables } from "./sqlite_restore_file.ts";
 import { encodedSource } from "./encoded_tables.ts";
@@ -67,22 +65,14 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
   readonly #store: SqliteStateStore;
   readonly #states: StateCatalog;
   readonly #ttlClock: TtlClock | undefined;
-  readonly #scheduler: Scheduler | undefined;
   readonly #uid: string;
   readonly #key: CurrentKey;
   readonly #driver: SqliteDriver;
   readonly #batchedReads: boolean;
-  /** Where native checkpoints go; undefined: checkpoints are canonical. */
-  readonly #storage: StorageAdapter | undefined;
   /** The job's storage, which native checkpoints are restored from. */
   readonly #storageForRestore: StorageAdapter | undefined;
-  readonly #keyPrefix: string;
-  /** Base or changelog next, and the chain a changelog extends. */
-  readonly #chains: NativeChainTracker;
-  /** Bases written between checkpoints (native checkpoints with a scheduler only). */
-  readonly #materialization: SqliteMaterialization | undefined;
-  /** Materializations begun: each names its local files. */
-  #materializations = 0;
+  /** This backend's own incremental checkpoints and materializations (with storage and `incremental`). */
+  readonly #native: NativeCheckpoints | undefined;
   #restored = 0;
 
   /** @throws {WeirError} `storage_failed` when the working file cannot be created */
@@ -91,16 +81,16 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
     this.range = init.range;
     this.#uid = init.uid;
     this.#ttlClock = init.clock ? new TtlClock(init.clock) : undefined;
-    this.#scheduler = init.scheduler;
     const driver = options.driver;
     this.#batchedReads = options.batchedReads ?? false;
     const directory = options.directory ?? `${driver.tempDirectory()}/weir-state`;
     driver.ensureDirectory(directory);
     this.#driver = driver;
-    this.#storage = init.incremental && (options.nativeCheckpoints ?? true) ? init.storage : undefined;
+    // Where native checkpoints go; undefined: checkpoints are canonical.
+    const storage = init.incremental && (options.nativeCheckpoints ?? true) ? init.storage : undefined;
     this.#storageForRestore = init.storage;
     const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 60);
-    this.#keyPrefix = `${init.sharedDirectory ?? "shared"}/sqlite/${safe(init.jobId)}/${safe(init.uid)}/${init.subtaskIndex}`;
+    const keyPrefix = `${init.sharedDirectory ?? "shared"}/sqlite/${safe(init.jobId)}/${safe(init.uid)}/${init.subtaskIndex}`;
     sweepAbandonedFiles(driver, directory);
     const path = workingFilePath(driver, directory, init.jobId, init.uid, init.subtaskIndex);
     driver.removeFiles(path);
@@ -108,7 +98,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       path,
       maxParallelism: init.maxParallelism,
       cacheEntriesMax: options.cacheEntriesMax ?? 100_000,
-      trackChanges: this.#storage !== undefined,
+      trackChanges: storage !== undefined,
       backgroundWrites: options.backgroundWrites,
       writerProcess: options.writerProcess,
       writeGroupRows: options.writeGroupRows,
@@ -116,16 +106,18 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       changelogMemoryBytes: options.changelogMemoryBytes,
     });
     this.#states = new StateCatalog(this.#store);
-    const storage = this.#storage;
-    const materializes = storage !== undefined && init.scheduler !== undefined;
-    this.#chains = new NativeChainTracker({ materializes, drop: (refs) => refs.forEach((r) => storage?.delete(r.key).catch(() => {})) });
-    if (materializes) {
-      this.#materialization = new SqliteMaterialization({
-        chains: this.#chains,
-        scheduler: init.scheduler!,
-        clock: init.clock,
+    if (storage) {
+      this.#native = new NativeCheckpoints({
+        store: this.#store,
+        driver,
         storage,
-        snapshot: (start, onResult, onAbort) => this.#materializationSnapshot(start, storage, onResult, onAbort),
+        keyPrefix,
+        range: this.range,
+        scheduler: init.scheduler,
+        clock: init.clock,
+        states: () => this.#states.native(),
+        ttls: () => this.#states.declaredTtls(),
+        now: () => this.#ttlClock?.now(),
       });
     }
     this.#key = {
@@ -274,62 +266,18 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
    * (sqlite_native.ts).
    */
   snapshot(checkpointId: number, options?: SnapshotOptions): KeyedStateSnapshot {
-    if (this.#storage && !options?.savepoint) return this.#nativeSnapshot(checkpointId, this.#storage);
+    if (this.#native && !options?.savepoint) return this.#native.snapshot(checkpointId);
     return canonicalSnapshot(this.#store.openSnapshot(), this.#states.canonical(), { checkpointId, now: this.#ttlClock?.now() ?? 0, uid: this.#uid });
-  }
-
-  /**
-   * A checkpoint in this backend's own format: a changelog extending the chain of the
-   * previous checkpoint, or a base when there is none, one is still in flight, or the
-   * chain is long.
-   */
-  #nativeSnapshot(checkpointId: number, storage: StorageAdapter): KeyedStateSnapshot {
-    const { previous, onResult, onAbort } = this.#chains.begin(checkpointId);
-    this.#materialization?.beforeCheckpoint(previous === undefined);
-    const taken = (chain: NativeChain) => {
-      onResult(chain);
-      // Once a changelog is written, a base may be due: materialized between checkpoints.
-      const m = this.#materialization;
-      if (m) this.#scheduler!.defer(() => m.maybeStart());
-    };
-    try {
-      return new SqliteNativeSnapshot({ ...this.#snapshotInit(checkpointId, storage), previous, onResult: taken, onAbort });
-    } catch (e) {
-      // Failed at its snapshot point (its capture taken): no release() will come for it.
-      onAbort();
-      throw e;
-    }
-  }
-
-  /** A materialization's snapshot point: a base named for the id `start` gives when its upload starts. */
-  #materializationSnapshot(start: MaterializationStart, storage: StorageAdapter, onResult: (chain: NativeChain) => void, onAbort: () => void): SqliteNativeSnapshot {
-    return new SqliteNativeSnapshot({ ...this.#snapshotInit(++this.#materializations, storage), previous: undefined, materialization: start, onResult, onAbort });
-  }
-
-  /** What every native snapshot of this backend starts with. */
-  #snapshotInit(checkpointId: number, storage: StorageAdapter) {
-    return {
-      store: this.#store,
-      driver: this.#driver,
-      storage,
-      keyPrefix: this.#keyPrefix,
-      checkpointId,
-      range: this.range,
-      states: this.#states.native(),
-      ttls: this.#states.declaredTtls(),
-      now: this.#ttlClock?.now(),
-      scheduler: this.#scheduler,
-    };
   }
 
   /** Whether a materialization runs now (for tests). */
   get materializing(): boolean {
-    return this.#materialization?.running ?? false;
+    return this.#native?.materializing ?? false;
   }
 
   /** Materializations whose base was taken into the chain (for tests and benchmarks). */
   get materializations(): number {
-    return this.#materialization?.taken ?? 0;
+    return this.#native?.materializations ?? 0;
   }
 
   /**
@@ -340,8 +288,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
    */
   restore(states: KeyedStateHandle[]): void | Promise<void> {
     const native = nativeHandles(states, this.range);
-    this.#materialization?.stop();
-    this.#chains.restored();
+    this.#native?.restored();
     const canonical = () => this.#restoreCanonical(states);
     if (native.length === 0) return canonical();
     return this.#restoreNative(native).then(canonical);
@@ -399,8 +346,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
 
   /** Closes and removes the working file. */
   dispose(): void {
-    this.#materialization?.close();
-    this.#chains.close();
+    this.#native?.close();
     this.#store.dispose();
   }
 }

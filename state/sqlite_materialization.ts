@@ -13,7 +13,8 @@ import type { Clock, Scheduler } from "../actors/time.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
 import { stepInTurns } from "./background_steps.ts";
 import type { MaterializationStart, NativeChainTracker } from "./sqlite_native_chain.ts";
-import type { NativeChain, SqliteNativeSnapshot } from "./sqlite_native.ts";
+import type { SqliteNativeSnapshot } from "./sqlite_native.ts";
+import type { NativeChain } from "./sqlite_native_format.ts";
 
 /**
  * Keys of its capture's pass a materialization may have left when a checkpoint comes, which

@@ -6,17 +6,19 @@
  * into the JavaScript heap either way) or a changelog (the rows written since the
  * previous checkpoint and the keys deleted since, in sqlite_changelog.ts's format; in
  * format version 1 a SQLite database too), and refers to the base and the changelogs
- * before it as shared files, which a restore downloads and applies in order. A new base is
- * written when the chain grows long (materialization, as in Flink 1.15's changelog
- * backend). A base leaves out the rows of TTL states that expired (Flink's cleanup in full
- * snapshot). Files go up in parts (sqlite_part_upload.ts).
+ * before it as shared files, which a restore downloads and applies in order (the chain's
+ * format: sqlite_native_format.ts). A new base is written when the chain grows long, by a
+ * materialization between checkpoints (sqlite_materialization.ts, as in Flink 1.15's
+ * changelog backend) or by a checkpoint itself when there is none. A base leaves out the
+ * rows of TTL states that expired (Flink's cleanup in full snapshot). Files go up in parts
+ * (sqlite_part_upload.ts).
  * @module
  */
 import type { Scheduler } from "../actors/time.ts";
 import { decode, encode } from "../codec/cbor.ts";
 import { WeirError, assert } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
-import type { IncrementalKeyedState, KeyedStateSnapshot, SharedStateRef } from "./backend.ts";
+import type { IncrementalKeyedState, KeyedStateSnapshot } from "./backend.ts";
 import type { KeyGroupRange } from "./key_group.ts";
 import type { StateKind } from "./keyed_state.ts";
 import type { SqliteDriver, WriterImage } from "./sqlite_driver.ts";
@@ -28,9 +30,8 @@ import { RowBytes } from "./sqlite_row_bytes.ts";
 import { RowCopyBase } from "./sqlite_row_copy.ts";
 import { ChangelogWriter } from "./sqlite_changelog.ts";
 import type { SqliteStateStore } from "./sqlite_store.ts";
+import { type NativeChain, type NativeFile, type NativeLayout, type NativeState, SQLITE_NATIVE_VERSION } from "./sqlite_native_format.ts";
 
-/** The version of this format; restoring a newer one is refused. Version 1's changelogs are SQLite files. */
-export const SQLITE_NATIVE_VERSION = 2;
 /**
  * Dirty keys the capture's pass visits per unit of a step's budget (a unit is about a row
  * copied). A quarter: a step's budget grows while the pass meets clean keys (cheap), and at
@@ -44,32 +45,6 @@ const PASS_KEYS_PER_UNIT = 0.25;
  * larger file, a base of TTL states or one without a background writer copies its rows.
  */
 const IMAGE_BYTES_MAX = 64 * 1024 * 1024;
-
-/** Changelogs after which the next checkpoint writes a base. */
-const CHANGELOGS_MAX = 8;
-
-/** A state as a native file records it. */
-export type NativeState = [name: string, sid: number, kind: StateKind, ttl: boolean];
-
-/** One file of a chain: a base or a changelog, stored in `parts` shared refs. */
-export interface NativeFile {
-  kind: "base" | "changelog";
-  parts: number;
-  rows: number;
-}
-
-/** What a native handle's `inline` bytes hold. */
-export interface NativeLayout {
-  states: NativeState[];
-  files: NativeFile[];
-}
-
-/** The chain the next checkpoint extends: the previous handle's files and refs. */
-export interface NativeChain {
-  files: NativeFile[];
-  shared: SharedStateRef[];
-}
-
 
 /** Where one snapshot writes and what it extends. */
 export interface NativeSnapshotInit {
@@ -102,35 +77,6 @@ export interface NativeSnapshotInit {
   /** Called with the chain once the result was taken; aborted snapshots call `onAbort`. */
   onResult(chain: NativeChain): void;
   onAbort(): void;
-}
-
-/**
- * True when the chain wants a new base: no chain yet, 8 changelogs after the base already,
- * or changelogs holding more records than the state at the base had rows, which bounds what
- * a restore replays to about the size of the state (`factor` times those bounds: the
- * chain a checkpoint still extends while materializations fail). A base is two files: its
- * rows, and the values captured at its snapshot point.
- *
- * @example
- * ```ts
- * import { needsBase } from "./sqlite_native.ts";
- * const base = { kind: "base" as const, parts: 1, rows: 900 };
- * const captured = { kind: "changelog" as const, parts: 1, rows: 100 };
- * const log = (rows: number) => ({ kind: "changelog" as const, parts: 1, rows });
- * console.assert(needsBase(undefined));
- * console.assert(!needsBase({ files: [base, captured, log(10)], shared: [] }));
- * console.assert(!needsBase({ files: [base, captured, log(600), log(400)], shared: [] }));
- * console.assert(needsBase({ files: [base, captured, log(600), log(401)], shared: [] }));
- * // Every key was captured (none written back): the base is its own changelog.
- * console.assert(!needsBase({ files: [{ kind: "base", parts: 1, rows: 0 }, { kind: "changelog", parts: 1, rows: 10_000 }, log(100)], shared: [] }));
- * ```
- */
-export function needsBase(previous: NativeChain | undefined, factor = 1): boolean {
-  if (!previous) return true;
-  const [base, captured, ...changelogs] = previous.files;
-  if (base?.kind !== "base" || captured?.kind !== "changelog") return true;
-  const logRows = changelogs.reduce((n, f) => n + f.rows, 0);
-  return changelogs.length >= CHANGELOGS_MAX * factor || logRows > (base.rows + captured.rows) * factor;
 }
 
 /**

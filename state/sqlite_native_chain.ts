@@ -17,7 +17,7 @@
  */
 import { SHARED_FILE_IDS_AHEAD } from "../checkpoint/shared_state.ts";
 import type { SharedStateRef } from "./backend.ts";
-import { type NativeChain, needsBase } from "./sqlite_native.ts";
+import { type NativeChain, needsBase } from "./sqlite_native_format.ts";
 
 /** A chain this many times as long as needsBase() lets it get has a checkpoint write a base. */
 const OVERDUE_FACTOR = 4;

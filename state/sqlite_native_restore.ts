@@ -15,7 +15,7 @@ import { ChainChanges, type SortedChanges } from "./sqlite_chain_changes.ts";
 import { REBUILD_BASE_BYTES_MAX, rebuildChain, upsertChanges } from "./sqlite_chain_rebuild.ts";
 import { applyChangelog } from "./sqlite_changelog.ts";
 import type { SqliteDriver } from "./sqlite_driver.ts";
-import { type NativeFile, type NativeLayout, type NativeState, SQLITE_NATIVE_VERSION } from "./sqlite_native.ts";
+import { type NativeFile, type NativeLayout, type NativeState, SQLITE_NATIVE_VERSION } from "./sqlite_native_format.ts";
 import type { SqliteStateStore } from "./sqlite_store.ts";
 import { inTransaction } from "./sqlite_transaction.ts";
 

@@ -7,7 +7,7 @@ import { WeirError } from "../errors.ts";
 import type { StateKind } from "./keyed_state.ts";
 import type { CanonicalState } from "./sqlite_canonical.ts";
 import { stateCodec } from "./sqlite_forms.ts";
-import type { NativeState } from "./sqlite_native.ts";
+import type { NativeState } from "./sqlite_native_format.ts";
 import type { SqliteStateStore } from "./sqlite_store.ts";
 
 /** One declared (or restored) state. */
