@@ -10,6 +10,7 @@ import type { AggregatingState, IncrementalKeyedState, KeyedStateBackend, KeyedS
 import { type KeyGroupRange, canonicalKey, invalidKey, keyGroupOf } from "./key_group.ts";
 import type { ListState, MapState, StateKind, ValueState } from "./keyed_state.ts";
 import { ttlListState, ttlMapState, ttlValueState } from "./heap_ttl_states.ts";
+import { heapAggregatingState, heapListState, heapMapState, heapReducingState, heapValueState } from "./heap_views.ts";
 import { HeapSnapshot, type HeapSnapshotOwner, type TableAtSnapshot } from "./heap_snapshot.ts";
 import { HeapChangelog, readHeapChain } from "./heap_changelog.ts";
 import { incrementalSnapshot, mostKeysWritten, takeChanges } from "./heap_incremental.ts";
@@ -209,51 +210,20 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   valueState<T>(name: string, options?: StateOptions): ValueState<T> {
     const { table: t, ttl } = this.#ttlTable(name, "value", options);
-    if (ttl !== undefined) return ttlValueState<T>({ table: t, clock: this.#ttlClock!, ttl, key: () => this.#key(name) });
-    return {
-      value: () => t.get(this.#key(name)) as T | undefined,
-      update: (v) => void t.set(this.#key(name), v),
-      clear: () => void t.delete(this.#key(name)),
-    };
+    const key = () => this.#key(name);
+    return ttl !== undefined ? ttlValueState<T>({ table: t, clock: this.#ttlClock!, ttl, key }) : heapValueState<T>(t, key);
   }
 
   listState<T>(name: string, options?: StateOptions): ListState<T> {
     const { table: t, ttl } = this.#ttlTable(name, "list", options);
-    if (ttl !== undefined) return ttlListState<T>({ table: t, clock: this.#ttlClock!, ttl, key: () => this.#key(name) });
-    return {
-      get: () => ((t.get(this.#key(name)) as T[] | undefined) ?? []).slice(),
-      add: (v) => {
-        const k = this.#key(name);
-        const l = t.get(k) as T[] | undefined;
-        if (l) l.push(v);
-        else t.set(k, [v]);
-      },
-      update: (vs) => void t.set(this.#key(name), vs.slice()),
-      clear: () => void t.delete(this.#key(name)),
-    };
+    const key = () => this.#key(name);
+    return ttl !== undefined ? ttlListState<T>({ table: t, clock: this.#ttlClock!, ttl, key }) : heapListState<T>(t, key);
   }
 
   mapState<K, V>(name: string, options?: StateOptions): MapState<K, V> {
     const { table: t, ttl } = this.#ttlTable(name, "map", options);
-    if (ttl !== undefined) return ttlMapState<K, V>({ table: t, clock: this.#ttlClock!, ttl, key: () => this.#key(name) });
-    const inner = (create: boolean): Map<unknown, [K, V]> | undefined => {
-      const k = this.#key(name);
-      let m = t.get(k) as Map<unknown, [K, V]> | undefined;
-      if (!m && create) t.set(k, (m = new Map()));
-      return m;
-    };
-    return {
-      get: (key) => inner(false)?.get(canonicalKey(key))?.[1],
-      put: (key, value) => {
-        const c = canonicalKey(key);
-        inner(true)!.set(c, [c === key ? key : copyValue(key), value]);
-      },
-      has: (key) => inner(false)?.has(canonicalKey(key)) ?? false,
-      remove: (key) => void inner(false)?.delete(canonicalKey(key)),
-      keys: () => [...(inner(false)?.values() ?? [])].map((e) => e[0]),
-      entries: () => [...(inner(false)?.values() ?? [])].map((e) => [e[0], e[1]]),
-      clear: () => void t.delete(this.#key(name)),
-    };
+    const key = () => this.#key(name);
+    return ttl !== undefined ? ttlMapState<K, V>({ table: t, clock: this.#ttlClock!, ttl, key }) : heapMapState<K, V>(t, key);
   }
 
   /**
@@ -262,30 +232,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
    * @throws {WeirError} `state_kind_mismatch`, `state_ttl_mismatch` (a restored TTL state)
    */
   reducingState<T>(name: string, reduce: (acc: T, value: T) => T): ReducingState<T> {
-    const t = this.#table(name, "value");
-    if (this.#ttlTables.has(name)) {
-      throw new WeirError("state_ttl_mismatch", `Keyed state "${name}" was stored with a TTL and is now declared as a reducing state without one`);
-    }
-    // One lookup per record: the accumulator is folded in its cell, copied first only while
-    // a snapshot still needs the old one.
-    const addFor = (k: unknown, value: T): T => {
-      const slot = t.slotFor(k);
-      if (slot < 0) {
-        t.add(k, value);
-        return value;
-      }
-      const values = t.values;
-      return (values[slot] = reduce(values[slot] as T, value)) as T;
-    };
-    return {
-      get: () => t.get(this.#key(name)) as T | undefined,
-      add: (value) => void addFor(this.#key(name), value),
-      addFor: (key, value) => {
-        if (key === undefined || key === null) throw invalidKey(key);
-        return addFor(typeof key === "object" ? this.#canonical(key) : key, value);
-      },
-      clear: () => void t.delete(this.#key(name)),
-    };
+    return heapReducingState(this.#foldTable(name, "a reducing"), () => this.#key(name), (k) => this.#canonical(k), reduce);
   }
 
   /**
@@ -293,32 +240,16 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
    * @throws {WeirError} `state_kind_mismatch`, `state_ttl_mismatch` (a restored TTL state)
    */
   aggregatingState<IN, ACC>(name: string, aggregator: StateAggregator<IN, ACC>): AggregatingState<IN, ACC> {
+    return heapAggregatingState(this.#foldTable(name, "an aggregating"), () => this.#key(name), (k) => this.#canonical(k), aggregator);
+  }
+
+  /** The value table a reducing or aggregating state folds into; never one stored with a TTL. */
+  #foldTable(name: string, what: string): StateTable {
     const t = this.#table(name, "value");
     if (this.#ttlTables.has(name)) {
-      throw new WeirError("state_ttl_mismatch", `Keyed state "${name}" was stored with a TTL and is now declared as an aggregating state without one`);
+      throw new WeirError("state_ttl_mismatch", `Keyed state "${name}" was stored with a TTL and is now declared as ${what} state without one`);
     }
-    // As reducingState: one lookup per input, the accumulator folded in its cell. Written
-    // out twice on purpose: one shared fold through a closure cost the rolling count 12-22 %
-    // on Deno (bench/windows.ts, paired runs), where the sqlite backend shares one.
-    const addFor = (k: unknown, value: IN): ACC => {
-      const slot = t.slotFor(k);
-      if (slot < 0) {
-        const acc = aggregator.add(value, aggregator.createAccumulator());
-        t.add(k, acc);
-        return acc;
-      }
-      const values = t.values;
-      return (values[slot] = aggregator.add(value, values[slot] as ACC));
-    };
-    return {
-      get: () => t.get(this.#key(name)) as ACC | undefined,
-      add: (value) => void addFor(this.#key(name), value),
-      addFor: (key, value) => {
-        if (key === undefined || key === null) throw invalidKey(key);
-        return addFor(typeof key === "object" ? this.#canonical(key) : key, value);
-      },
-      clear: () => void t.delete(this.#key(name)),
-    };
+    return t;
   }
 
   /**
