@@ -21,7 +21,9 @@ export type BackgroundStep = (budget: number) => boolean | Promise<boolean>;
 
 /**
  * Runs `step` on turns of `scheduler` (timed by `clock`; without it every turn has
- * FIRST_BUDGET) until it is done or fails, then calls `end` once with how it ended.
+ * FIRST_BUDGET) until it is done or fails, then calls `end` once with how it ended. The
+ * budget grows to `budgetMax` at most (2^18 units unless given): a job whose phases cost
+ * differently per unit should cap it, since a turn's time tells only the phase it ran.
  * Returns a function that stops it (no `end` call then).
  *
  * @example
@@ -36,8 +38,9 @@ export type BackgroundStep = (budget: number) => boolean | Promise<boolean>;
  * console.assert(ended === true && left === 0);
  * ```
  */
-export function stepInTurns(host: { scheduler: Scheduler; clock?: Clock }, step: BackgroundStep, end: (done: boolean, error?: unknown) => void): () => void {
+export function stepInTurns(host: { scheduler: Scheduler; clock?: Clock; budgetMax?: number }, step: BackgroundStep, end: (done: boolean, error?: unknown) => void): () => void {
   const { scheduler, clock } = host;
+  const budgetMax = host.budgetMax ?? BUDGET_MAX;
   let running = true;
   let budget = FIRST_BUDGET;
   const finish = (done: boolean, error?: unknown) => {
@@ -53,7 +56,7 @@ export function stepInTurns(host: { scheduler: Scheduler; clock?: Clock }, step:
       r = step(budget);
       // A clock that does not move within a turn (virtual time) lets the budget grow to its cap.
       const ms = (clock?.now() ?? 0) - started;
-      if (ms < TURN_MS) budget = Math.min(BUDGET_MAX, budget * 2);
+      if (ms < TURN_MS) budget = Math.min(budgetMax, budget * 2);
       else if (ms > 2 * TURN_MS) budget = Math.max(FIRST_BUDGET, budget >> 1);
     } catch (e) {
       finish(false, e);

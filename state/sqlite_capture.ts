@@ -108,9 +108,12 @@ export class DirtyCapture {
     this.#since = since;
   }
 
-  /** Keys of the dirty list the pass has yet to reach (0 once it is over). */
+  /**
+   * Keys the pass has yet to reach (0 once it is over): of the dirty list, and with a sink
+   * the written-back keys it has yet to write (they come first, and may be a whole group).
+   */
   get unpassed(): number {
-    return this.#listEnd - this.#listAt;
+    return this.#listEnd - this.#listAt + (this.#sink !== undefined ? this.#pendingCount - this.#pendingWritten : 0);
   }
 
   /** Whether the pass is on over `list` (the cache reuses a list only once no pass reads it). */

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
 import { SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
+import { ChangelogWriter } from "../../state/sqlite_changelog.ts";
 import type { IncrementalKeyedState, KeyedStateSnapshot } from "../../state/backend.ts";
 import { Turns } from "./seeded_interleavings.ts";
 
@@ -171,4 +172,59 @@ describe(`sqlite materializations (${sqliteDriver.name})`, () => {
     assert.deepEqual((await storage.list("shared/")).filter((k) => k.includes("-materialized-")), []);
     assert.deepEqual(readdirSync(dir).filter((f) => f.includes("-m")), [], "no materialization file is left");
   });
+
+  for (const ttl of [false, true]) {
+    test(`a checkpoint never writes thousands of a materialization's written-back keys at its snapshot point (${ttl ? "TTL state: rows copied" : "page image"})`, async () => {
+      // Found by a review: the pass left counted the dirty list only, not the written-back
+      // keys a materialization's capture writes first (a whole group, or with a row copy every one).
+      const dir = mkdtempSync(join(directory, `pending-${ttl}-`));
+      const turns = new Turns();
+      let t = 0;
+      const clock = { now: () => (t += 10) };
+      const b = new SqliteKeyedStateBackend(
+        { maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, storage: new MemoryStorage(), scheduler: turns, clock, uid: "op", subtaskIndex: 0, jobId: "pending" },
+        { driver: sqliteDriver, directory: dir, cacheEntriesMax: 1000, backgroundWrites: true },
+      );
+      await b.store.backgroundWriterReady();
+      const v = ttl ? b.valueState<number>("v", { ttl: 1e12 }) : b.valueState<number>("v");
+      const write = (n: number, x: number) => {
+        for (let k = 0; k < n; k++) {
+          b.setCurrentKey(k);
+          v.update(x);
+        }
+      };
+      write(20_000, 0);
+      await finish(b.snapshot(1));
+      let id = 2;
+      for (; id < 12 && !b.materializing; id++) {
+        write(21_000, id);
+        await finish(b.snapshot(id));
+        while (turns.q.length > 0 && !b.materializing) turns.turn();
+      }
+      assert.ok(b.materializing, "a materialization is due");
+      turns.turn(); // one turn of its pass
+      let written = 0;
+      const proto = ChangelogWriter.prototype;
+      const { put, putValue } = proto;
+      proto.put = function (...a: Parameters<typeof put>) {
+        written++;
+        return put.apply(this, a);
+      };
+      proto.putValue = function (...a: Parameters<typeof putValue>) {
+        written++;
+        return putValue.apply(this, a);
+      };
+      let snap: KeyedStateSnapshot;
+      try {
+        snap = b.snapshot(id);
+      } finally {
+        proto.put = put;
+        proto.putValue = putValue;
+      }
+      assert.ok(written <= 4096, `the snapshot point wrote ${written} of the materialization's values`);
+      assert.equal(b.materializing, false, "the checkpoint stopped it instead");
+      snap.release();
+      b.dispose();
+    });
+  }
 });

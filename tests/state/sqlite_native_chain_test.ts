@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { NativeChainTracker } from "../../state/sqlite_native_chain.ts";
-import type { NativeChain, NativeFile } from "../../state/sqlite_native.ts";
+import type { NativeChain, NativeFile } from "../../state/sqlite_native_format.ts";
 import type { SharedStateRef } from "../../state/backend.ts";
 
 /** A chain of a base of 1 000 rows and `logs` changelogs of 10 records. */
