@@ -99,42 +99,45 @@ describe("checkpointed_size after a savepoint", () => {
 });
 
 describe("checkpointed_size with 1 % of the keys changing", () => {
-  test("incremental heap: no checkpoint after the fill writes over 2 % of state_size, across more checkpoints than a chain holds (bases are materialized between checkpoints)", async () => {
-    const keys = 20_000;
-    const fill = 2 * keys;
-    let reduced = 0;
-    const storage = new MemoryStorage();
-    const env = new StreamEnvironment({ jobName: "one-percent", parallelism: 2, storage, checkpoint: { interval: 1e9 }, state: { backend: "heap", incremental: true } });
-    // One source subtask: the fill is the first `fill` records, whichever subtask counts them.
-    env.fromSource(new SequenceSource(0, 1e12, { ratePerSecond: 100_000 }), { uid: "n", parallelism: 1 })
-      .map((n): [string, number] => [`user-${n < fill ? n % keys : n % (keys / 100)}`, 1], { uid: "pair", parallelism: 1 })
-      .keyBy((p) => p[0])
-      .reduce((a, b): [string, number] => [a[0], a[1] + b[1]], { uid: "count" })
-      // The sink's transaction stays empty: the checkpoint is the keyed state's.
-      .filter(() => (reduced++, false), { uid: "none" })
-      .sinkTo(new CollectSink<[string, number]>(), { uid: "out" });
-    const h = await env.execute();
-    await until("the fill passed the keyed operator", () => reduced > fill + 1000);
-    const seen: string[] = [];
-    const stateSizes: number[] = [];
-    let materialized = 0;
-    for (let i = 0; i < 14; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      const d = await h.triggerCheckpoint();
-      assert.equal(d.status, "COMPLETED");
-      seen.push(`${d.checkpointed_size}/${d.state_size}`);
-      stateSizes.push(d.state_size);
-      materialized = Math.max(materialized, (await storage.list("one-percent/")).filter((k) => k.endsWith("-materialized")).length);
-    }
-    await h.cancel();
-    // The chain was rebased onto materialized bases: state_size fell back after growing.
-    assert.ok(materialized > 0, "a base was materialized");
-    assert.ok(stateSizes.slice(3).some((s, i) => s < stateSizes[i + 2]), `state_size: ${stateSizes.join(", ")}`);
-    // The first two may still hold the fill's last keys.
-    const over = seen.slice(2).filter((s) => {
-      const [w, all] = s.split("/").map(Number);
-      return w > all * 0.02;
+  for (const backend of ["heap", "sqlite"] as const) {
+    test(`incremental ${backend}: no checkpoint after the fill writes over 2 % of state_size, across more checkpoints than a chain holds (bases are materialized between checkpoints)`, async () => {
+      const keys = 20_000;
+      const fill = 2 * keys;
+      let reduced = 0;
+      const storage = new MemoryStorage();
+      const env = new StreamEnvironment({ jobName: "one-percent", parallelism: 2, storage, checkpoint: { interval: 1e9 }, state: { backend, incremental: true } });
+      // One source subtask: the fill is the first `fill` records, whichever subtask counts them.
+      env.fromSource(new SequenceSource(0, 1e12, { ratePerSecond: 100_000 }), { uid: "n", parallelism: 1 })
+        .map((n): [string, number] => [`user-${n < fill ? n % keys : n % (keys / 100)}`, 1], { uid: "pair", parallelism: 1 })
+        .keyBy((p) => p[0])
+        .reduce((a, b): [string, number] => [a[0], a[1] + b[1]], { uid: "count" })
+        // The sink's transaction stays empty: the checkpoint is the keyed state's.
+        .filter(() => (reduced++, false), { uid: "none" })
+        .sinkTo(new CollectSink<[string, number]>(), { uid: "out" });
+      const h = await env.execute();
+      await until("the fill passed the keyed operator", () => reduced > fill + 1000);
+      const seen: string[] = [];
+      const stateSizes: number[] = [];
+      let materialized = 0;
+      for (let i = 0; i < 14; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const d = await h.triggerCheckpoint();
+        assert.equal(d.status, "COMPLETED");
+        seen.push(`${d.checkpointed_size}/${d.state_size}`);
+        stateSizes.push(d.state_size);
+        // The heap's base is one file (`<id>-<n>-materialized`), sqlite's parts (`<id>-<n>-materialized-base-0.db`, …).
+        materialized = Math.max(materialized, (await storage.list("one-percent/")).filter((k) => k.includes("-materialized")).length);
+      }
+      await h.cancel();
+      // The chain was rebased onto materialized bases: state_size fell back after growing.
+      assert.ok(materialized > 0, "a base was materialized");
+      assert.ok(stateSizes.slice(3).some((s, i) => s < stateSizes[i + 2]), `state_size: ${stateSizes.join(", ")}`);
+      // The first two may still hold the fill's last keys.
+      const over = seen.slice(2).filter((s) => {
+        const [w, all] = s.split("/").map(Number);
+        return w > all * 0.02;
+      });
+      assert.deepEqual(over, [], `written/state: ${seen.join(", ")}`);
     });
-    assert.deepEqual(over, [], `written/state: ${seen.join(", ")}`);
-  });
+  }
 });
