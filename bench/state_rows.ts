@@ -59,6 +59,8 @@ export interface JobRow {
   maxSyncMs: number;
   /** The longest slice of a checkpoint's async part on the subtask's thread. */
   maxStepMs: number;
+  /** The same over the checkpoints triggered after the pass over every key. */
+  maxSteadyStepMs: number;
   medianDurationMs: number;
   medianBytes: number;
   medianCheckpointedBytes: number;
@@ -68,7 +70,7 @@ export interface JobRow {
 }
 
 /** The columns of a job's row, in the order jobRowCells() fills them. */
-export const JOB_COLUMNS = ["keys", "variant", "records/s", "of runs", "vs no checkpoints", "per CPU s", "CPU per checkpoint", "longest gap", "gaps > 10 ms", "first pass: longest", "> 10 ms", "steady: longest", "> 10 ms", "in a checkpoint", "checkpoints", "max sync", "longest async step", "median duration", "state size", "checkpointed", "steady: largest checkpointed"];
+export const JOB_COLUMNS = ["keys", "variant", "records/s", "of runs", "vs no checkpoints", "per CPU s", "CPU per checkpoint", "longest gap", "gaps > 10 ms", "first pass: longest", "> 10 ms", "steady: longest", "> 10 ms", "in a checkpoint", "checkpoints", "max sync", "longest async step", "steady: longest async step", "median duration", "state size", "checkpointed", "steady: largest checkpointed"];
 
 const percent = (x: number) => `${(100 * x).toFixed(0)} %`;
 
@@ -108,6 +110,7 @@ export function jobRowCells(keys: number, runs: readonly JobRow[], checkpointed:
     String(r.checkpoints),
     Number.isNaN(r.maxSyncMs) ? "-" : `${longest((x) => x.maxSyncMs)} ms`,
     Number.isNaN(r.maxStepMs) ? "-" : `${longest((x) => x.maxStepMs)} ms`,
+    Number.isNaN(longest((x) => x.maxSteadyStepMs)) ? "-" : `${longest((x) => x.maxSteadyStepMs)} ms`,
     Number.isNaN(r.medianDurationMs) ? "-" : `${r.medianDurationMs} ms`,
     bytes(r.medianBytes),
     bytes(r.medianCheckpointedBytes),
