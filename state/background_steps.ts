@@ -80,3 +80,77 @@ export function stepInTurns(host: { scheduler: Scheduler; clock?: Clock; budgetM
     running = false;
   };
 }
+
+/** A job a {@link BackgroundSlot} runs: stepped in turns, released once it ended or was stopped. */
+export interface BackgroundJob {
+  step: BackgroundStep;
+  release(): void;
+}
+
+/**
+ * At most one job at a time stepped on turns of a scheduler (a backend's materializations):
+ * the job is released when it ends, when it is stopped, and when the slot closes.
+ *
+ * @example
+ * ```ts
+ * import { BackgroundSlot } from "./background_steps.ts";
+ * const turns: (() => void)[] = [];
+ * const scheduler = { after: () => ({ cancel() {} }), defer: (fn: () => void) => void turns.push(fn) };
+ * const slot = new BackgroundSlot();
+ * let released = false;
+ * slot.run({ scheduler }, { step: () => true, release: () => void (released = true) });
+ * console.assert(slot.running);
+ * while (turns.length > 0) turns.shift()!();
+ * console.assert(!slot.running && released);
+ * ```
+ */
+export class BackgroundSlot<J extends BackgroundJob = BackgroundJob> {
+  #current: { job: J; stopTurns: () => void } | undefined;
+  #closed = false;
+
+  /** The job running now, if any. */
+  get current(): J | undefined {
+    return this.#current?.job;
+  }
+
+  get running(): boolean {
+    return this.#current !== undefined;
+  }
+
+  /** Closed: run() takes no job. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Runs `job` (none may be running) on turns of `host`'s scheduler (stepInTurns()); once
+   * it ends, `ended` is told how (not when it is stopped), then the job is released.
+   */
+  run(host: Parameters<typeof stepInTurns>[0], job: J, ended?: (done: boolean) => void): void {
+    const m = { job, stopTurns: () => {} };
+    this.#current = m;
+    m.stopTurns = stepInTurns(host, (budget) => job.step(budget), (done) => {
+      if (this.#current !== m) return;
+      ended?.(done);
+      this.#end(m);
+    });
+  }
+
+  /** Stops the job running, if any, and releases it. */
+  stop(): void {
+    if (this.#current) this.#end(this.#current);
+  }
+
+  /** Stops the job running; none runs after. */
+  close(): void {
+    this.#closed = true;
+    this.stop();
+  }
+
+  #end(m: { job: J; stopTurns: () => void }): void {
+    if (this.#current !== m) return;
+    this.#current = undefined;
+    m.stopTurns();
+    m.job.release();
+  }
+}

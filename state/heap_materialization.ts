@@ -10,16 +10,10 @@
  */
 import type { Clock, Scheduler } from "../actors/time.ts";
 import type { KeyedStateSnapshot } from "./backend.ts";
-import { stepInTurns } from "./background_steps.ts";
+import { BackgroundSlot } from "./background_steps.ts";
 import type { HeapChangelog } from "./heap_changelog.ts";
 import { incrementalSnapshot } from "./heap_incremental.ts";
 import { HeapSnapshot, type HeapSnapshotOwner, type TableAtSnapshot } from "./heap_snapshot.ts";
-
-/** A materialization running: its writer, and how to stop its turns. */
-interface Running {
-  writer: KeyedStateSnapshot;
-  stopTurns: () => void;
-}
 
 /** What a materialization needs from its backend. */
 export interface MaterializationHost {
@@ -61,8 +55,7 @@ export interface MaterializationHost {
  */
 export class HeapMaterialization {
   readonly #host: MaterializationHost;
-  #current: Running | undefined;
-  #closed = false;
+  readonly #slot = new BackgroundSlot<KeyedStateSnapshot>();
 
   constructor(host: MaterializationHost) {
     this.#host = host;
@@ -70,7 +63,7 @@ export class HeapMaterialization {
 
   /** Begins one when it is due and none is running; the caller checked that no snapshot visits. */
   maybeStart(): void {
-    if (this.#current || this.#closed) return;
+    if (this.#slot.running || this.#slot.closed) return;
     const { log, scheduler, clock, owner } = this.#host;
     const plan = log.beginMaterialization();
     if (!plan) return;
@@ -78,29 +71,19 @@ export class HeapMaterialization {
     // Its file's id is chosen when it is written; the snapshot's id names it in errors only.
     const snap = new HeapSnapshot(0, version, owner, tables);
     this.#host.startVisit(snap);
-    const m: Running = { writer: incrementalSnapshot(snap, log, plan), stopTurns: () => {} };
-    this.#current = m;
     // However it ends (a value that cannot be copied fails the checkpoints too, which say
-    // why; a failed write leaves the chain as it was), a later materialization may follow.
-    m.stopTurns = stepInTurns({ scheduler, clock }, (budget) => m.writer.step(budget), () => this.#end(m));
+    // why; a failed write leaves the chain as it was), it is released and a later
+    // materialization may follow.
+    this.#slot.run({ scheduler, clock }, incrementalSnapshot(snap, log, plan));
   }
 
   /** Stops the one running, if any (a checkpoint that writes a base, a restore). */
   stop(): void {
-    if (this.#current) this.#end(this.#current);
+    this.#slot.stop();
   }
 
   /** Stops the one running; none begins after. */
   close(): void {
-    this.#closed = true;
-    this.stop();
-  }
-
-  /** Ends a materialization, written or not, and frees its buffers. */
-  #end(m: Running): void {
-    if (this.#current !== m) return;
-    this.#current = undefined;
-    m.stopTurns();
-    m.writer.release();
+    this.#slot.close();
   }
 }

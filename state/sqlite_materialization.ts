@@ -11,7 +11,7 @@
  */
 import type { Clock, Scheduler } from "../actors/time.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
-import { stepInTurns } from "./background_steps.ts";
+import { BackgroundSlot } from "./background_steps.ts";
 import type { MaterializationStart, NativeChainTracker } from "./sqlite_native_chain.ts";
 import type { SqliteNativeSnapshot } from "./sqlite_native.ts";
 import type { NativeChain } from "./sqlite_native_format.ts";
@@ -22,13 +22,6 @@ import type { NativeChain } from "./sqlite_native_format.ts";
  * left the materialization stops instead, and a later one tries again.
  */
 const PASS_LEFT_FINISHED_MAX = 4096;
-
-/** A materialization running: its snapshot, how to stop its turns, and how to tell it was stopped (not failed). */
-interface Running {
-  snap: SqliteNativeSnapshot;
-  stopTurns: () => void;
-  stopped: () => void;
-}
 
 /**
  * The most units a turn is given: a budget grown on turns of the capture's pass (a unit is
@@ -75,10 +68,8 @@ export interface SqliteMaterializationHost {
  */
 export class SqliteMaterialization {
   readonly #host: SqliteMaterializationHost;
-  #current: Running | undefined;
-  #closed = false;
-  /** Materializations whose base was taken into the chain. */
-  taken = 0;
+  readonly #slot = new BackgroundSlot<SqliteNativeSnapshot>();
+  #taken = 0;
 
   constructor(host: SqliteMaterializationHost) {
     this.#host = host;
@@ -86,19 +77,24 @@ export class SqliteMaterialization {
 
   /** Whether one runs now. */
   get running(): boolean {
-    return this.#current !== undefined;
+    return this.#slot.running;
+  }
+
+  /** Materializations whose base was taken into the chain. */
+  get taken(): number {
+    return this.#taken;
   }
 
   /** Begins one when it is due and none runs (sqlite_native_chain.ts decides). */
   maybeStart(): void {
-    if (this.#current || this.#closed) return;
+    if (this.#slot.running || this.#slot.closed) return;
     const { chains, scheduler, clock, storage } = this.#host;
     const start = chains.beginMaterialization();
     if (!start) return;
     let taken = false;
     // Released without a result: a failure (its write, its storage) counts against the
     // materializations; a stop (a checkpoint came, a restore) does not.
-    let failed = true;
+    let failed = false;
     let snap: SqliteNativeSnapshot;
     try {
       snap = this.#host.snapshot(start, (chain) => void (taken = start.onResult(chain)), () => start.onAbort(failed));
@@ -107,16 +103,13 @@ export class SqliteMaterialization {
       start.onAbort(true);
       return;
     }
-    const m: Running = { snap, stopTurns: () => {}, stopped: () => void (failed = false) };
-    this.#current = m;
-    m.stopTurns = stepInTurns({ scheduler, clock, budgetMax: BUDGET_MAX }, (budget) => snap.step(budget), (done) => {
-      if (done) {
-        const { shared } = snap.result();
-        if (taken) this.taken++;
-        // Not taken into the chain: no checkpoint will refer to its parts.
-        else for (const ref of shared) storage.delete(ref.key).catch(() => {});
-      }
-      this.#end(m);
+    this.#slot.run({ scheduler, clock, budgetMax: BUDGET_MAX }, snap, (done) => {
+      failed = !done;
+      if (!done) return;
+      const { shared } = snap.result();
+      if (taken) this.#taken++;
+      // Not taken into the chain: no checkpoint will refer to its parts.
+      else for (const ref of shared) storage.delete(ref.key).catch(() => {});
     });
   }
 
@@ -125,30 +118,17 @@ export class SqliteMaterialization {
    * and so does one whose capture would have to finish a long pass of the materialization's.
    */
   beforeCheckpoint(base: boolean): void {
-    const m = this.#current;
-    if (m && (base || m.snap.passLeft > PASS_LEFT_FINISHED_MAX)) this.#stop(m);
+    const snap = this.#slot.current;
+    if (snap && (base || snap.passLeft > PASS_LEFT_FINISHED_MAX)) this.#slot.stop();
   }
 
   /** Stops the one running, if any (a restore). */
   stop(): void {
-    if (this.#current) this.#stop(this.#current);
+    this.#slot.stop();
   }
 
   /** Stops the one running; none begins after. */
   close(): void {
-    this.#closed = true;
-    this.stop();
-  }
-
-  #stop(m: Running): void {
-    m.stopped();
-    this.#end(m);
-  }
-
-  #end(m: Running): void {
-    if (this.#current !== m) return;
-    this.#current = undefined;
-    m.stopTurns();
-    m.snap.release();
+    this.#slot.close();
   }
 }
