@@ -185,9 +185,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     }
     let t = this.#tables.get(name);
     if (!t) {
-      const save = (table: StateTable, k: unknown, v: unknown, ver: number, g: number) => {
-        this.#collecting?.save(table, k, v, ver, g);
-        this.#materializing?.save(table, k, v, ver, g);
+      const save = (table: StateTable, slot: number) => {
+        this.#collecting?.save(table, slot);
+        this.#materializing?.save(table, slot);
       };
       const groupOf = (k: unknown) => keyGroupOf(this.#originalKeys.get(k) ?? k, this.maxParallelism);
       this.#tables.set(name, (t = new StateTable(name, this.#versions, save, (v) => copyStoredValue(v, name, this.#uid), groupOf)));

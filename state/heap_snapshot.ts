@@ -184,15 +184,17 @@ export class HeapSnapshot implements ColumnarSnapshot {
    * A table replaces an entry of this snapshot's version that was not visited yet: the
    * snapshot files the old value now (the table keeps a copy, or the new value).
    */
-  save(table: StateTable, k: unknown, value: unknown, version: number, keyGroup: number): void {
+  save(table: StateTable, slot: number): void {
+    const version = table.vers[slot];
     // Written after this snapshot's point, or visited: a newer snapshot beside it wants it.
     if (version > this.version) return;
     const p = this.#byTable.get(table);
     if (p === undefined) return;
+    const k = table.keys[slot];
     p.savedKeys?.add(k);
     if (version <= this.#changedAfter) return;
     try {
-      this.#emit(p, k, value, -1, keyGroup, false);
+      this.#emit(p, k, table.values[slot], slot, table.groups[slot], false);
     } catch (e) {
       // On a record's path: the checkpoint fails at its next step, not the record.
       this.#failure ??= e;
