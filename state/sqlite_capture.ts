@@ -87,6 +87,11 @@ export class DirtyCapture {
   #pendingWritten = 0;
   /** The first error of the sink: the pass wrote nothing after it. */
   #failure: unknown;
+  /** Leading pending lists, and their keys, that letGoBefore() let go of already. */
+  #pendingGone = 0;
+  #pendingGoneKeys = 0;
+  /** Leading entries that letGoBefore() let go of already. */
+  #entriesGone = 0;
 
   /** An empty capture; take() adds keys, or a pass (pass()) over the dirty list of beginPass(). */
   constructor(codecs: ReadonlyMap<number, StateCodec>) {
@@ -274,9 +279,11 @@ export class DirtyCapture {
   value(i: number): CapturedValue {
     if (!this.passed) this.pass(Infinity);
     if (this.#sink === undefined) {
+      if (i < this.#pendingGoneKeys) throw new WeirError("invariant_broken", `Captured written-back key ${i} was read after it was let go of`);
       if (i < this.#pendingCount) return this.#pendingValue(i);
       i -= this.#pendingCount;
     }
+    if (i < this.#entriesGone) throw new WeirError("invariant_broken", `Captured key ${i} was read after it was let go of`);
     const entry = this.#entries[i];
     if (entry.capture === this) entry.capture = undefined;
     const err = this.#errors.get(i);
@@ -287,11 +294,46 @@ export class DirtyCapture {
   }
 
   #pendingValue(i: number): CapturedValue {
-    for (const { writes, count } of this.#pending) {
-      if (i < count) return { entry: writes.entry(i), bytes: writes.value(i), stored: undefined };
-      i -= count;
+    const pending = this.#pending;
+    let at = i - this.#pendingGoneKeys;
+    for (let b = this.#pendingGone; b < pending.length; b++) {
+      const { writes, count } = pending[b];
+      if (at < count) return { entry: writes.entry(at), bytes: writes.value(at), stored: undefined };
+      at -= count;
     }
     throw new WeirError("invariant_broken", `Captured key ${i} is past the written-back keys taken`);
+  }
+
+  /**
+   * The values before index `end` were read for the last time (value() is read in order):
+   * their keys are let go of now, a slice at a time, rather than all at release(), where
+   * the 100 000 keys of a job's first checkpoint held its records up for 12 ms.
+   */
+  letGoBefore(end: number): void {
+    let entriesEnd = end;
+    if (this.#sink === undefined) {
+      const pending = this.#pending;
+      while (this.#pendingGone < pending.length && this.#pendingGoneKeys + pending[this.#pendingGone].count <= end) {
+        const { writes, count } = pending[this.#pendingGone++];
+        writes.letGo();
+        this.#pendingGoneKeys += count;
+      }
+      entriesEnd -= this.#pendingCount;
+    }
+    this.#letGoOfEntries(Math.min(entriesEnd, this.#entries.length));
+  }
+
+  /** Unpins the entries from #entriesGone up to `end`. */
+  #letGoOfEntries(end: number): void {
+    const entries = this.#entries;
+    const mems = this.#mems;
+    for (let i = this.#entriesGone; i < end; i++) {
+      const e = entries[i];
+      if (e.capture === this) e.capture = undefined;
+      unpin(e);
+      mems[i] = undefined;
+    }
+    if (end > this.#entriesGone) this.#entriesGone = end;
   }
 
   /** Unties every key still tied to this capture (done, or dropped). */
@@ -299,13 +341,11 @@ export class DirtyCapture {
     // A pass not over ends: the cache stops visiting keys for it.
     this.#list = [];
     this.#listAt = this.#listEnd = 0;
-    for (const { writes } of this.#pending) writes.letGo();
+    for (let b = this.#pendingGone; b < this.#pending.length; b++) this.#pending[b].writes.letGo();
     this.#pending.length = 0;
-    this.#pendingCount = this.#pendingWritten = 0;
-    for (const e of this.#entries) {
-      if (e.capture === this) e.capture = undefined;
-      unpin(e);
-    }
+    this.#pendingCount = this.#pendingWritten = this.#pendingGone = this.#pendingGoneKeys = 0;
+    this.#letGoOfEntries(this.#entries.length);
+    this.#entriesGone = 0;
     this.#entries.length = 0;
     this.#mems.length = 0;
     this.#bytes.clear();

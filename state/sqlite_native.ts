@@ -285,6 +285,7 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
       const { entry, bytes, stored } = capture.value(i);
       this.#writeValue(entry, bytes, stored);
     }
+    capture.letGoBefore(end);
     this.#captured = end;
     if (end < capture.size) return;
     capture.release();

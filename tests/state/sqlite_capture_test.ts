@@ -131,4 +131,22 @@ describe("DirtyCapture", () => {
     other.release();
     later.release();
   });
+
+  test("letGoBefore() unpins the keys read so far, each once: a key let go of cannot be read again, and release() unpins only the rest", () => {
+    const keys = ["a", "b", "c", "d"].map((k, i) => entry(k, i));
+    const c = captureOf(keys);
+    assert.deepEqual(keys.map((e) => e.pins), [1, 1, 1, 1]);
+    assert.equal(valueAt(c, 0), 0);
+    assert.equal(valueAt(c, 1), 1);
+    c.letGoBefore(2);
+    assert.deepEqual(keys.map((e) => e.pins), [0, 0, 1, 1]);
+    assert.throws(() => c.value(1), (e) => e instanceof WeirError && e.code === "invariant_broken");
+    c.letGoBefore(1);
+    c.letGoBefore(2);
+    assert.deepEqual(keys.map((e) => e.pins), [0, 0, 1, 1], "a second call lets go of nothing again");
+    assert.equal(valueAt(c, 2), 2);
+    c.release();
+    assert.deepEqual(keys.map((e) => e.pins), [0, 0, 0, 0]);
+    assert.ok(keys.every((e) => e.capture === undefined));
+  });
 });
