@@ -282,8 +282,9 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
   }
 
   /**
-   * Appends about `budget` of the captured values the pass did not write (keys taken before
-   * it reached them) to the changelog; after the last, closes it.
+   * Appends about `budget` × WRITTEN_VALUES_PER_UNIT of the captured values the pass did
+   * not write (keys taken before it reached them) to the changelog, letting go of their
+   * keys; after the last, closes it.
    */
   #writeCaptured(budget: number): void {
     const capture = this.#capture;

@@ -4,7 +4,9 @@ import { DirtyCapture } from "../../state/sqlite_capture.ts";
 import { CacheEntry } from "../../state/sqlite_cache_entry.ts";
 import { stateCodec } from "../../state/sqlite_forms.ts";
 import type { StateCodec } from "../../state/sqlite_store.ts";
-import { decode } from "../../codec/cbor.ts";
+import { FORMAT_VERSION, decode } from "../../codec/cbor.ts";
+import { PendingWrites } from "../../state/sqlite_pending_writes.ts";
+import { WriteBatch } from "../../state/sqlite_write_batch.ts";
 import { RowBytes } from "../../state/sqlite_row_bytes.ts";
 import { WeirError } from "../../errors.ts";
 
@@ -148,5 +150,40 @@ describe("DirtyCapture", () => {
     c.release();
     assert.deepEqual(keys.map((e) => e.pins), [0, 0, 0, 0]);
     assert.ok(keys.every((e) => e.capture === undefined));
+  });
+
+  test("without a sink, letGoBefore() lets go of a list of written-back keys once every key of it was read, and those keys cannot be read again", () => {
+    /** A committed list of written-back keys whose values are the bytes 10 + i. */
+    const written = (names: string[]) => {
+      const batch = new WriteBatch(1);
+      names.forEach((_n, i) => batch.put(0, 0, Uint8Array.of(i), null, Uint8Array.of(FORMAT_VERSION, 10 + i)));
+      const writes = new PendingWrites();
+      writes.add(names.map((n) => new CacheEntry(0, n, 0, undefined, undefined, 0)), batch.bytes());
+      return writes;
+    };
+    const first = written(["p0", "p1"]);
+    const second = written(["q0"]);
+    const live = entry("k", 5);
+    const c = new DirtyCapture(codecs);
+    c.takePending(first, 2);
+    c.takePending(second, 1);
+    c.take(live);
+    c.beginPass([], 0, 0, -1);
+    // Committed by the writer while the capture holds them.
+    first.drop();
+    second.drop();
+    assert.ok(!first.reusable && !second.reusable, "held by the capture");
+    assert.deepEqual([0, 1, 2, 3].map((i) => valueAt(c, i)), [10, 11, 10, 5]);
+    c.letGoBefore(1);
+    assert.equal(first.reusable, false, "p1 is still to be read");
+    c.letGoBefore(2);
+    assert.ok(first.reusable && !second.reusable);
+    assert.throws(() => c.value(1), (e) => e instanceof WeirError && e.code === "invariant_broken");
+    assert.equal(valueAt(c, 2), 10, "the next list is read from its own start");
+    c.letGoBefore(4);
+    assert.ok(second.reusable);
+    assert.equal(live.pins, 0);
+    c.release();
+    assert.equal(live.pins, 0, "release() unpins nothing twice");
   });
 });

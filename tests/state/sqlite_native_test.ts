@@ -341,7 +341,7 @@ describe(`sqlite bases as page images (${sqliteDriver.name})`, { skip: !canImage
     await steps(1, false);
     const passWrites = await steps(2, false);
     const writtenAfter = await steps(3, true);
-    // At 2 048 values a step, 4 steps (one shared with the pass's last); at 4 096, 1 more step than none.
+    // At 2 048 values a step, 3 more steps than none; at 4 096, 1 (a step is either the pass's or the writing's).
     assert.ok(writtenAfter - passWrites > dirty / 4096, `writing ${dirty} captured values took ${writtenAfter - passWrites} more steps of 4 096 than none`);
     b.dispose();
   });
