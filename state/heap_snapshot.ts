@@ -39,6 +39,7 @@ import type { KeyedTableSnapshot, StateKind } from "./keyed_state.ts";
 import { SlotList } from "./slot_list.ts";
 import type { ColumnPool } from "./column_builder.ts";
 import { KeyGroupEntries } from "./heap_snapshot_groups.ts";
+import { TombstoneScan } from "./heap_snapshot_tombstones.ts";
 
 /**
  * One table's entries as columns: per key group (ascending), the original keys and the
@@ -151,7 +152,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
   readonly #deleted: Map<StateTable, Set<unknown>> | undefined;
   readonly #tombstones: Record<string, [number, unknown[]][]> = {};
   /** The current table's deleted keys being sorted into tombstones, across steps. */
-  #scan: { keys: Iterator<unknown>; groups: Map<number, unknown[]> } | undefined;
+  #scan: TombstoneScan | undefined;
 
   constructor(checkpointId: number, version: number, owner: HeapSnapshotOwner, tables: TableAtSnapshot[], changes?: SnapshotChanges, prior?: HeapSnapshot) {
     this.checkpointId = checkpointId;
@@ -309,30 +310,13 @@ export class HeapSnapshot implements ColumnarSnapshot {
       if (p.expired && p.expired.size > 0) this.#tombstones[p.at.table.name] = [...p.expired.entries()];
       return budget;
     }
-    // The set no longer changes: the table noted later deletes in a new one at the snapshot point.
-    const scan = (this.#scan ??= { keys: deleted.values(), groups: new Map() });
-    const present = p.savedKeys;
-    let left = budget;
-    for (;;) {
-      if (left-- <= 0) return -1;
-      const next = scan.keys.next();
-      if (next.done) break;
-      const k = next.value;
-      if (present?.has(k)) continue;
-      const key = this.#owner.original(k);
-      const g = keyGroupOf(key, this.#owner.maxParallelism);
-      let list = scan.groups.get(g);
-      if (!list) scan.groups.set(g, (list = []));
-      list.push(key);
-    }
+    const scan = (this.#scan ??= new TombstoneScan(deleted, (k) => this.#owner.original(k), this.#owner.maxParallelism));
+    const left = scan.step(budget, p.savedKeys);
+    if (left < 0) return -1;
     this.#scan = undefined;
-    for (const [g, keys] of p.expired ?? []) {
-      const list = scan.groups.get(g);
-      if (list) list.push(...keys);
-      else scan.groups.set(g, keys);
-    }
-    if (scan.groups.size > 0) this.#tombstones[p.at.table.name] = [...scan.groups.entries()];
-    return Math.max(0, left);
+    const groups = scan.groups(p.expired);
+    if (groups.length > 0) this.#tombstones[p.at.table.name] = groups;
+    return left;
   }
 
   /** Tombstones per table name (a changelog's deletes); only after step() finished. */

@@ -222,7 +222,7 @@ export class DirtyCapture {
     }
   }
 
-  /** Takes `e` (dirty, in no other capture) with its value now; `e` stays pinned until let go of (letGoBefore(), release()). */
+  /** Takes `e` (dirty, in no other capture) with its value now; it stays pinned until let go of (letGoBefore(), release()). */
   take(e: CacheEntry): void {
     e.pins++;
     e.capture = this;
@@ -234,8 +234,8 @@ export class DirtyCapture {
   /**
    * Takes keys written back but perhaps not yet in the file: the first `count` of `writes`
    * (which may grow later), by their encoded values (undefined: deleted), held until let
-   * go of (letGoBefore(), release()). They are out of the cache, so nothing changes them: no copy is due. They
-   * come before every key taken otherwise (those are newer).
+   * go of (letGoBefore(), release()). They are out of the cache, so nothing changes them:
+   * no copy is due. They come before every key taken otherwise (those are newer).
    */
   takePending(writes: PendingWrites, count: number): void {
     if (count === 0) return;
