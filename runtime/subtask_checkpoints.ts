@@ -171,7 +171,16 @@ export class SubtaskCheckpoints implements BarrierController {
           return capture.awaitsStorageOnly === true;
         },
         step: (n) => {
-          const r = capture.step(n);
+          let r: boolean | Promise<boolean>;
+          try {
+            r = capture.step(n);
+          } catch (e) {
+            // A local write of the capture's own that failed (a sqlite changelog file on a
+            // full disk) fails the checkpoint, as a failed upload does; any other error fails
+            // the operator.
+            if (isStorageFailure(e)) return this.#captureFailed(barrier.checkpointId, e);
+            throw e;
+          }
           // A capture waiting for I/O (a changelog upload) that fails declines its checkpoint
           // (out of disk, storage down); committed state stays as it was.
           return r instanceof Promise ? r.catch((e) => this.#captureFailed(barrier.checkpointId, e)) : r;
@@ -383,6 +392,14 @@ export class SubtaskCheckpoints implements BarrierController {
     this.#dropPending(checkpointId);
     if (decline) this.#host.decline(checkpointId, reason, `${this.#actor.name} aborted checkpoint ${checkpointId}: ${reason}`);
   }
+}
+
+/** True when `e`, or an error it wraps (an operator's), is a `storage_failed` one. */
+function isStorageFailure(e: unknown): boolean {
+  for (let x = e, depth = 0; x instanceof Error && depth < 8; x = x.cause, depth++) {
+    if (x instanceof WeirError && x.code === "storage_failed") return true;
+  }
+  return false;
 }
 
 /** Why a capture failed: only the checkpoint fails, so an operator's error is not said to fail the operator. */

@@ -1,6 +1,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { MemoryStorage, type StorageAdapter } from "../../mod.ts";
+import { mkdtempSync } from "node:fs";
+import { join } from "node:path";
+import { MemoryStorage, type StorageAdapter, registerStateBackend } from "../../mod.ts";
+import { sqliteDriver } from "../../platforms/sqlite.ts";
+import { SqliteKeyedStateBackend } from "../../state/sqlite_backend.ts";
 import { assertExactlyOnce, checkpointsCompleted, countingJob, until } from "../helpers.ts";
 
 /**
@@ -76,5 +80,69 @@ describe("sqlite state when checkpoint storage runs out of space", () => {
         assertExactlyOnce(sink.committed, n);
       });
     }
+  }
+});
+
+/** The real driver, with appends to the working directory's changelog files failing while `full` is set. */
+const workingDisk = { full: false, refused: 0 };
+registerStateBackend(
+  "sqlite-full-working-disk",
+  Object.assign(
+    (init: ConstructorParameters<typeof SqliteKeyedStateBackend>[0]) =>
+      new SqliteKeyedStateBackend(init, {
+        directory: mkdtempSync(join(sqliteDriver.tempDirectory(), "weir-sqlite-working-disk-")),
+        // Every changelog record goes to its file at once: the disk is met on every write-back.
+        changelogMemoryBytes: 0,
+        driver: {
+          ...sqliteDriver,
+          writeFile(path: string, bytes: Uint8Array, append?: boolean) {
+            if (workingDisk.full && /\.log-\d+$/.test(path)) {
+              workingDisk.refused++;
+              throw new Error(`ENOSPC: no space left on device, write '${path}'`);
+            }
+            sqliteDriver.writeFile(path, bytes, append);
+          },
+        },
+      }),
+    { incrementalByDefault: true },
+  ),
+);
+
+/**
+ * The same for the disk under the subtask's working files: an append to the changelog file
+ * a checkpoint of sqlite state writes from fails while the checkpoint's step runs (not in a
+ * promise). It too fails that checkpoint only (it failed the operator, and the job, before).
+ */
+describe("sqlite state when its working disk runs out of space during a checkpoint", () => {
+  for (const tolerableFailures of [1000, 0]) {
+    const outcome = tolerableFailures > 0 ? "the job runs on and later checkpoints complete" : "the job restarts from the last completed checkpoint";
+    test(`the checkpoint whose changelog could not be appended to fails with storage_failed; ${outcome}`, async () => {
+      workingDisk.full = false;
+      workingDisk.refused = 0;
+      const { env, sink, n } = countingJob({
+        n: 30_000,
+        ratePerSecond: 6000,
+        storage: new MemoryStorage(),
+        state: { backend: "sqlite-full-working-disk" },
+        checkpoint: { interval: 20, tolerableFailures },
+      });
+      const job = await env.execute();
+      await checkpointsCompleted(job, 2);
+      workingDisk.full = true;
+      await until("a checkpoint failed", () => job.checkpointStats().latest.failed !== null);
+      workingDisk.full = false;
+      const failed = job.checkpointStats().latest.failed!;
+      assert.equal(failed.failure_reason, "storage_failed", `failed as ${failed.failure_reason}: ${failed.failure_message ?? ""}`);
+      assert.ok(workingDisk.refused > 0, "appends were refused");
+      if (tolerableFailures > 0) {
+        const completed = job.checkpointStats().counts.completed;
+        await checkpointsCompleted(job, completed + 2);
+      }
+      const result = await job.done;
+      assert.equal(result.status, "finished", result.error);
+      if (tolerableFailures > 0) assert.equal(job.restarts, 0, "no restart");
+      else assert.ok(job.restarts >= 1, "the failed checkpoint failed the job, which restarted");
+      assertExactlyOnce(sink.committed, n);
+    });
   }
 });
