@@ -8,7 +8,7 @@
  */
 import { Decoder, Encoder, addExtension } from "cbor-x";
 import { WeirError } from "../errors.ts";
-import { unpersistablePart } from "./values.ts";
+import { lastCheckedHeldNegativeZero, unpersistablePart } from "./values.ts";
 
 /** The format version this build writes; older versions are migrated on read. */
 export const FORMAT_VERSION = 1;
@@ -38,14 +38,45 @@ addExtension({
 });
 
 /**
+ * Stands for -0 in what cbor-x is given: it writes -0 as the integer 0, which reads back as
+ * +0. Tagged (in weir's private range), it reads back as -0.
+ */
+class NegativeZero {}
+const NEGATIVE_ZERO = new NegativeZero();
+addExtension({
+  Class: NegativeZero,
+  tag: 0x57e0ff02,
+  encode: (_z: NegativeZero, inner: (v: unknown) => Uint8Array) => inner(0),
+  decode: () => -0,
+});
+
+/** The value with every -0 in its numbers, arrays, plain objects and Maps' values as NEGATIVE_ZERO (a copy where one is). */
+function signedZeros(v: unknown): unknown {
+  if (typeof v === "number") return v === 0 && 1 / v < 0 ? NEGATIVE_ZERO : v;
+  if (typeof v !== "object" || v === null) return v;
+  if (Array.isArray(v)) return v.map(signedZeros);
+  if (v instanceof Map) return new Map([...v].map(([k, e]) => [k, signedZeros(e)]));
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return v;
+  const out: Record<string, unknown> = proto === null ? Object.create(null) : {};
+  for (const k of Object.keys(v)) out[k] = signedZeros((v as Record<string, unknown>)[k]);
+  return out;
+}
+
+/** Checks a value and gives what cbor-x encodes for it; see encode(). */
+function persistable(value: unknown, what: string): unknown {
+  const bad = unpersistablePart(value);
+  if (bad !== undefined) throw new WeirError("value_not_persistable", `Cannot persist ${what}: ${bad}`);
+  return lastCheckedHeldNegativeZero() ? signedZeros(value) : value;
+}
+
+/**
  * Encodes a value behind the version byte.
  * @throws {WeirError} `value_not_persistable` when part of it (an unregistered class
  *   instance, a function, a symbol) would not read back as itself; the message names it
  */
 export function encode(value: unknown, what = "value"): Uint8Array {
-  const bad = unpersistablePart(value);
-  if (bad !== undefined) throw new WeirError("value_not_persistable", `Cannot persist ${what}: ${bad}`);
-  const body = encoder.encode(value);
+  const body = encoder.encode(persistable(value, what));
   const out = new Uint8Array(body.length + 1);
   out[0] = FORMAT_VERSION;
   out.set(body, 1);
@@ -65,10 +96,8 @@ export function encode(value: unknown, what = "value"): Uint8Array {
  * ```
  */
 export function encodeBody(value: unknown, what = "value"): Uint8Array {
-  const bad = unpersistablePart(value);
-  if (bad !== undefined) throw new WeirError("value_not_persistable", `Cannot persist ${what}: ${bad}`);
   // The encoder reuses its buffer: the body is copied out before the next encode.
-  return encoder.encode(value).slice();
+  return encoder.encode(persistable(value, what)).slice();
 }
 
 /**

@@ -186,11 +186,27 @@ function illFormed(s: string, path: string): string | undefined {
  * class instance is never written as a plain object.
  */
 export function unpersistablePart(value: unknown): string | undefined {
+  negativeZero = false;
   return check(value, 0, "value");
+}
+
+/** Set by check() on meeting -0 anywhere in the value. */
+let negativeZero = false;
+
+/**
+ * Whether the value unpersistablePart() last looked at holds -0 (read at once after it,
+ * on the same turn): cbor-x writes -0 as the integer 0, so such a value is encoded in a
+ * form that keeps its sign (cbor.ts).
+ */
+export function lastCheckedHeldNegativeZero(): boolean {
+  return negativeZero;
 }
 
 function check(v: unknown, depth: number, path: string): string | undefined {
   switch (typeof v) {
+    case "number":
+      if (v === 0 && 1 / v < 0) negativeZero = true;
+      return undefined;
     case "function":
     case "symbol":
       return `${path} is a ${typeName(v)}, which has no value to persist`;
@@ -208,7 +224,9 @@ function check(v: unknown, depth: number, path: string): string | undefined {
     const a = v as unknown[];
     for (let i = 0; i < a.length; i++) {
       const e = a[i];
-      if (typeof e === "object" || typeof e === "function" || typeof e === "symbol" || typeof e === "string") {
+      if (typeof e === "number") {
+        if (e === 0 && 1 / e < 0) negativeZero = true;
+      } else if (typeof e === "object" || typeof e === "function" || typeof e === "symbol" || typeof e === "string") {
         const bad = check(e, depth + 1, `${path}[${i}]`);
         if (bad) return bad;
       }
@@ -221,7 +239,9 @@ function check(v: unknown, depth: number, path: string): string | undefined {
       const badKey = illFormed(k, `${path} (a key)`);
       if (badKey) return badKey;
       const e = (v as Record<string, unknown>)[k];
-      if (typeof e === "object" || typeof e === "function" || typeof e === "symbol" || typeof e === "string") {
+      if (typeof e === "number") {
+        if (e === 0 && 1 / e < 0) negativeZero = true;
+      } else if (typeof e === "object" || typeof e === "function" || typeof e === "symbol" || typeof e === "string") {
         const bad = check(e, depth + 1, `${path}.${k}`);
         if (bad) return bad;
       }

@@ -22,6 +22,15 @@ describe("codec", () => {
     assert.throws(() => decode(new Uint8Array([1, 0xff, 0xff]), "metadata"), (e: unknown) => e instanceof WeirError && e.code === "storage_corrupt" && /metadata/.test(e.message));
   });
 
+  test("-0 keeps its sign at the top and nested (cbor-x alone writes it as the integer 0); +0 stays one byte", () => {
+    for (const v of [-0, [-0], { x: -0 }, [1, { y: [-0, 0] }, 2.5], new Map([["k", -0]]), { a: null, b: [-0, "s"] }]) {
+      assert.deepEqual(decode(encode(v)), v, JSON.stringify(v));
+    }
+    assert.ok(Object.is(decode(encode(-0)), -0));
+    assert.deepEqual(encode(0), new Uint8Array([FORMAT_VERSION, 0]));
+    assert.deepEqual(decodeRecords(encodeRecords([-0, { z: -0 }])), [-0, { z: -0 }]);
+  });
+
   test("record batches round-trip as plain values", () => {
     const batch = [1, "two", [3, 4], { five: 5 }, null, true];
     assert.deepEqual(decodeRecords(encodeRecords(batch)), batch);
