@@ -13,6 +13,7 @@ import { ttlListState, ttlMapState, ttlValueState } from "./heap_ttl_states.ts";
 import { heapAggregatingState, heapListState, heapMapState, heapReducingState, heapValueState } from "./heap_views.ts";
 import { HeapSnapshot, type HeapSnapshotOwner, type TableAtSnapshot } from "./heap_snapshot.ts";
 import { HeapChangelog, readHeapChain } from "./heap_changelog.ts";
+import { stateNotPersistable } from "./state_not_persistable.ts";
 import { incrementalSnapshot, mostKeysWritten, takeChanges } from "./heap_incremental.ts";
 import { type HeapChainFile, type RestoreTarget, restoreChain, restoreTables } from "./heap_restore.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
@@ -107,6 +108,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       versions: this.#versions,
       original: (k) => this.#originalKeys.get(k) ?? k,
       copy: (name, v) => copyStateValue(v, name, this.#uid),
+      notPersistable: (name, v, cause) => stateNotPersistable(name, this.#uid, v, cause),
       detach: (snap) => {
         if (this.#collecting === snap) this.#collecting = undefined;
         else if (this.#materializing === snap) this.#materializing = undefined;

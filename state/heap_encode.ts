@@ -12,8 +12,34 @@
  * @module
  */
 import type { CborWriter } from "../codec/cbor_writer.ts";
-import type { TableColumns } from "./heap_snapshot.ts";
+import type { KeyedStateSnapshot } from "./backend.ts";
+import type { StateKind } from "./keyed_state.ts";
 import { type ColumnForm, columnForm, writeNumberColumnHead, writeNumbers, writeStringColumn } from "./heap_columns.ts";
+
+/**
+ * One table's entries as columns: per key group (ascending), the original keys and the
+ * values in their snapshot form, index by index.
+ */
+export interface TableColumns {
+  name: string;
+  kind: StateKind;
+  ttl: boolean;
+  groups: [keyGroup: number, keys: ArrayLike<unknown>, values: ArrayLike<unknown>][];
+}
+
+/** A keyed snapshot that can hand over its entries as columns (the heap's). */
+export interface ColumnarSnapshot extends KeyedStateSnapshot {
+  /**
+   * The tables as columns; only after step() finished. They stay valid until release(),
+   * which may hand their buffers to another snapshot: release only once they were read.
+   */
+  columns(): TableColumns[];
+}
+
+/** True when a keyed snapshot hands over columns, so that its encoder can skip the canonical pairs. */
+export function isColumnar(snap: KeyedStateSnapshot): snap is ColumnarSnapshot {
+  return typeof (snap as Partial<ColumnarSnapshot>).columns === "function";
+}
 
 /** How groups are laid out; see the module doc. */
 export type ColumnsLayout = "pairs" | "columns";
@@ -50,6 +76,13 @@ export class ColumnsEncoder {
     this.#w = writer;
     this.#tables = tables;
     this.#layout = layout;
+  }
+
+  /** The table and the key group's values being written, if any: an error names the state. */
+  get writing(): { name: string; values: ArrayLike<unknown> } | undefined {
+    const t = this.#tables[this.#t];
+    const g = t?.groups[this.#g];
+    return g && { name: t.name, values: g[2] };
   }
 
   /** Writes about `budget` more entries; true once the whole map is written. */

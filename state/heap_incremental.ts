@@ -8,6 +8,7 @@
  */
 import { CborWriter } from "../codec/cbor_writer.ts";
 import { checkpointChunks } from "../codec/chunk_pool.ts";
+import { firstUnpersistable, isNotPersistable } from "./state_not_persistable.ts";
 import { ChecksumInSlices } from "../checkpoint/checksum.ts";
 import { WeirError } from "../errors.ts";
 import type { IncrementalKeyedState, KeyedStateSnapshot } from "./backend.ts";
@@ -142,7 +143,12 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
         return false;
       }
       if (!tombstones) {
-        if (!encoder.step(budget)) return false;
+        try {
+          if (!encoder.step(budget)) return false;
+        } catch (e) {
+          const at = encoder.writing;
+          throw at && isNotPersistable(e) ? snap.notPersistable(at.name, firstUnpersistable(at.values), e) : e;
+        }
         // The columns are written: their buffers may go to the next snapshot.
         snap.release();
         writer!.value("deleted");

@@ -31,8 +31,9 @@
  * were tens of MiB per checkpoint at a million changed keys.
  * @module
  */
-import { WeirError, assert } from "../errors.ts";
-import type { EncodedTable, KeyedStateHandle, KeyedStateSnapshot } from "./backend.ts";
+import { type WeirError, assert } from "../errors.ts";
+import type { EncodedTable, KeyedStateHandle } from "./backend.ts";
+import type { ColumnarSnapshot, TableColumns } from "./heap_encode.ts";
 import { FREE_SLOT, type StateTable, type Versions } from "./heap_table.ts";
 import { keyGroupOf } from "./key_group.ts";
 import type { KeyedTableSnapshot, StateKind } from "./keyed_state.ts";
@@ -40,31 +41,7 @@ import { SlotList } from "./slot_list.ts";
 import type { ColumnPool } from "./column_builder.ts";
 import { KeyGroupEntries } from "./heap_snapshot_groups.ts";
 import { TombstoneScan } from "./heap_snapshot_tombstones.ts";
-
-/**
- * One table's entries as columns: per key group (ascending), the original keys and the
- * values in their snapshot form, index by index.
- */
-export interface TableColumns {
-  name: string;
-  kind: StateKind;
-  ttl: boolean;
-  groups: [keyGroup: number, keys: ArrayLike<unknown>, values: ArrayLike<unknown>][];
-}
-
-/** A keyed snapshot that can hand over its entries as columns (the heap's). */
-export interface ColumnarSnapshot extends KeyedStateSnapshot {
-  /**
-   * The tables as columns; only after step() finished. They stay valid until release(),
-   * which may hand their buffers to another snapshot: release only once they were read.
-   */
-  columns(): TableColumns[];
-}
-
-/** True when a keyed snapshot hands over columns, so that its encoder can skip the canonical pairs. */
-export function isColumnar(snap: KeyedStateSnapshot): snap is ColumnarSnapshot {
-  return typeof (snap as Partial<ColumnarSnapshot>).columns === "function";
-}
+import { isNotPersistable } from "./state_not_persistable.ts";
 
 /** One table as it was declared at the snapshot point. */
 export interface TableAtSnapshot {
@@ -82,6 +59,8 @@ export interface HeapSnapshotOwner {
   original(k: unknown): unknown;
   /** A deep copy of a value that stays live. @throws {WeirError} `value_not_persistable` */
   copy(name: string, value: unknown): unknown;
+  /** The error for a value of state `name` the encoder refused (`cause`), naming the state and operator. */
+  notPersistable(name: string, value: unknown, cause: unknown): WeirError;
   /** The snapshot finished visiting: the tables stop handing it cells. */
   detach(snapshot: HeapSnapshot): void;
   /** Where column builders come from and go back to. */
@@ -355,10 +334,13 @@ export class HeapSnapshot implements ColumnarSnapshot {
     try {
       p.entries.addPair(g, key, value, this.#encodeFor!);
     } catch (e) {
-      // The error a copy gives names the state and the part that cannot be kept.
-      if (e instanceof WeirError && e.code === "value_not_persistable" && typeof value === "object" && value !== null) this.#owner.copy(p.at.table.name, value);
-      throw e;
+      throw isNotPersistable(e) ? this.#owner.notPersistable(p.at.table.name, value, e) : e;
     }
+  }
+
+  /** The error for value `value` of state `name` that the encoder refused (`cause`), naming the state and operator. */
+  notPersistable(name: string, value: unknown, cause: unknown): WeirError {
+    return this.#owner.notPersistable(name, value, cause);
   }
 
   /** The entries encoded as collected (see `encodeAsCollected`), or undefined when they were not. */

@@ -4,8 +4,9 @@
  * that cannot be copied fails the checkpoint naming its state and operator.
  * @module
  */
-import { copyValue, unpersistablePart } from "../codec/values.ts";
+import { copyValue } from "../codec/values.ts";
 import { WeirError } from "../errors.ts";
+import { stateNotPersistable } from "./state_not_persistable.ts";
 import { TtlEntry } from "./ttl.ts";
 
 /**
@@ -29,8 +30,7 @@ export function copyStateValue(value: unknown, state: string, uid: string | unde
     return copyValue(value);
   } catch (e) {
     if (!(e instanceof WeirError) || e.code !== "record_not_copyable") throw e;
-    const where = uid === undefined ? "" : ` of operator "${uid}"`;
-    throw new WeirError("value_not_persistable", `Cannot persist keyed state "${state}" in the state${where}: ${unpersistablePart(value) ?? e.message}`, { cause: e });
+    throw stateNotPersistable(state, uid, value, e);
   }
 }
 

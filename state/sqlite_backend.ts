@@ -104,6 +104,7 @@ export class SqliteKeyedStateBackend implements KeyedStateBackend {
       writeGroupRows: options.writeGroupRows,
       waitForWriter: options.waitForWriter,
       changelogMemoryBytes: options.changelogMemoryBytes,
+      uid: init.uid,
     });
     this.#states = new StateCatalog(this.#store);
     if (storage) {

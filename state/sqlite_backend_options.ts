@@ -86,4 +86,6 @@ export interface SqliteStoreOptions {
   waitForWriter?: boolean;
   /** See SqliteBackendOptions.changelogMemoryBytes. */
   changelogMemoryBytes?: number;
+  /** The operator's uid, named in errors. */
+  uid?: string;
 }

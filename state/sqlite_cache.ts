@@ -11,7 +11,7 @@ import { CacheEntry, type EntryPool, retire } from "./sqlite_cache_entry.ts";
 import { KeyTable } from "./sqlite_key_table.ts";
 import { EntryIds } from "./sqlite_entry_ids.ts";
 import { ClockFrames } from "./sqlite_clock.ts";
-import type { StateCodec } from "./sqlite_store.ts";
+import type { StateCodec } from "./sqlite_forms.ts";
 
 /**
  * Free entries a cache keeps at most: entries come free about as fast as misses take them,

@@ -26,10 +26,11 @@
  * @module
  */
 import { encode } from "../codec/cbor.ts";
+import { isNotPersistable, stateNotPersistable } from "./state_not_persistable.ts";
 import { WeirError } from "../errors.ts";
 import { type CacheEntry, unpin } from "./sqlite_cache_entry.ts";
 import type { PendingWrites } from "./sqlite_pending_writes.ts";
-import type { StateCodec } from "./sqlite_store.ts";
+import type { StateCodec } from "./sqlite_forms.ts";
 
 /** A captured key's value as stored: encoded bytes, or undefined for a deleted key. */
 export interface CapturedValue {
@@ -263,10 +264,12 @@ export class DirtyCapture {
     e.capture = undefined;
     const mem = this.#mems[i];
     if (mem === null || typeof mem !== "object") return;
+    const codec = this.#codecs.get(e.sid)!;
+    const stored = codec.toStored(mem);
     try {
-      this.#bytes.set(i, encode(this.#codecs.get(e.sid)!.toStored(mem), "a keyed state value"));
+      this.#bytes.set(i, encode(stored, "a keyed state value"));
     } catch (err) {
-      this.#errors.set(i, err);
+      this.#errors.set(i, isNotPersistable(err) ? stateNotPersistable(codec.state ?? `#${e.sid}`, undefined, stored, err) : err);
     }
     this.#mems[i] = undefined;
   }

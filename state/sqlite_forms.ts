@@ -9,8 +9,15 @@
 import { WeirError } from "../errors.ts";
 import { canonicalKey } from "./key_group.ts";
 import type { StateKind } from "./keyed_state.ts";
-import type { StateCodec } from "./sqlite_store.ts";
 import { restoreTtlEntry, type TtlEntry, type TtlTuple } from "./ttl.ts";
+
+/** Converts one state's values between their in-memory form and their stored (canonical) form. */
+export interface StateCodec {
+  toStored(mem: unknown): unknown;
+  fromStored(stored: unknown): unknown;
+  /** The state's name, for errors. */
+  readonly state?: string;
+}
 
 const identity: StateCodec = { toStored: (v) => v, fromStored: (v) => v };
 
@@ -30,6 +37,10 @@ function notList(name: string, kind: StateKind): WeirError {
  * ```
  */
 export function stateCodec(name: string, kind: StateKind, ttl: boolean): StateCodec {
+  return { ...codecOf(name, kind, ttl), state: name };
+}
+
+function codecOf(name: string, kind: StateKind, ttl: boolean): StateCodec {
   if (!ttl) {
     if (kind !== "map") return identity;
     return {

@@ -278,7 +278,13 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
     const ok = live && e.key !== undefined ? encode(e.key, "a state key") : null;
     if (!live) log.remove(e.keyGroup, e.sid, bytes.key(e.canonical));
     else if (b) log.put(e.keyGroup, e.sid, bytes.key(e.canonical), ok, b);
-    else log.putValue(e.keyGroup, e.sid, e.canonical, ok, stored);
+    else {
+      try {
+        log.putValue(e.keyGroup, e.sid, e.canonical, ok, stored);
+      } catch (err) {
+        throw this.#init.store.namedError(e.sid, stored, err);
+      }
+    }
   }
 
   /**

@@ -28,14 +28,11 @@ import { CHANGELOG_MEMORY_BYTES, type ChangelogWriter } from "./sqlite_changelog
 import { EpochLog } from "./sqlite_epoch_log.ts";
 import type { SqliteDatabase, SqliteDriver, WriterImage } from "./sqlite_driver.ts";
 import { SqliteSnapshotReader } from "./sqlite_snapshot_reader.ts";
+import { isNotPersistable, stateNotPersistable } from "./state_not_persistable.ts";
 import { StoreConnection } from "./sqlite_store_connection.ts";
 import type { SqliteStoreOptions } from "./sqlite_backend_options.ts";
+import type { StateCodec } from "./sqlite_forms.ts";
 
-/** Converts one state's values between their in-memory form and their stored (canonical) form. */
-export interface StateCodec {
-  toStored(mem: unknown): unknown;
-  fromStored(stored: unknown): unknown;
-}
 
 /** The working file's tables (a restore's template file has them too). */
 export { SCHEMA } from "./sqlite_store_connection.ts";
@@ -65,6 +62,8 @@ export class SqliteStateStore {
   readonly waitForWriter: boolean;
   /** See SqliteBackendOptions.changelogMemoryBytes. */
   readonly changelogMemoryBytes: number;
+  /** The operator's uid, named in errors (SqliteStoreOptions.uid). */
+  readonly uid: string | undefined;
   readonly #driver: SqliteDriver;
   readonly #trackChanges: boolean;
   /** This store's own connection to the file (sqlite_store_connection.ts). */
@@ -97,6 +96,7 @@ export class SqliteStateStore {
     this.waitForWriter = options.waitForWriter ?? false;
     this.changelogMemoryBytes = options.changelogMemoryBytes ?? CHANGELOG_MEMORY_BYTES;
     this.#trackChanges = options.trackChanges ?? false;
+    this.uid = options.uid;
     const background = options.backgroundWrites !== false && driver.openWriter !== undefined;
     // Inline a batch is a transaction, and larger ones write fewer B-tree pages per row; a
     // background writer gathers batches into larger transactions anyway, so 512 victims
@@ -206,6 +206,11 @@ export class SqliteStateStore {
    */
   backgroundWriterReady(): Promise<boolean> {
     return this.#writes.writerReady();
+  }
+
+  /** `err` naming state `sid` and the operator when it is a `value_not_persistable` one (`stored` would not encode). */
+  namedError(sid: number, stored: unknown, err: unknown): unknown {
+    return isNotPersistable(err) ? stateNotPersistable(this.#codecs.get(sid)?.state ?? `#${sid}`, this.uid, stored, err) : err;
   }
 
   /** Registers the codec of state id `sid` (its in-memory form). */
@@ -360,7 +365,7 @@ export class SqliteStateStore {
     // In primary-key order (key group, state) the batch touches neighbouring B-tree pages.
     entries.sort((a, b) => a.keyGroup - b.keyGroup || a.sid - b.sid);
     this.#rowBytes.reuse();
-    const batch = encodeWriteBack(entries, { bytes: this.#rowBytes, codecs: this.#codecs, log: this.#log?.current, changesFrom: this.#cache.changesFrom, written: this.#written });
+    const batch = encodeWriteBack(entries, { bytes: this.#rowBytes, codecs: this.#codecs, log: this.#log?.current, changesFrom: this.#cache.changesFrom, written: this.#written, named: (sid, stored, err) => this.namedError(sid, stored, err) });
     this.#writes.write(batch, entries);
     this.#cache.cleaned(entries);
     this.rowsWritten += entries.length;

@@ -10,7 +10,7 @@ import type { KeyFilter } from "./sqlite_bloom.ts";
 import type { CacheEntry } from "./sqlite_cache_entry.ts";
 import type { ChangelogWriter } from "./sqlite_changelog.ts";
 import type { RowBytes } from "./sqlite_row_bytes.ts";
-import type { StateCodec } from "./sqlite_store.ts";
+import type { StateCodec } from "./sqlite_forms.ts";
 import { WriteBatch } from "./sqlite_write_batch.ts";
 
 /** What encoding a write-back needs of its store. */
@@ -26,6 +26,8 @@ export interface WriteBackContext {
   changesFrom: number;
   /** Keys written to the file, if still tracked. */
   written: KeyFilter | undefined;
+  /** An encoder's error for a stored value of state `sid`, naming the state (SqliteStateStore.namedError). */
+  named?: (sid: number, stored: unknown, err: unknown) => unknown;
 }
 
 /**
@@ -50,7 +52,14 @@ export function encodeWriteBack(entries: readonly CacheEntry[], c: WriteBackCont
     }
     c.written?.add(e.sid, hashKey(e.canonical));
     const ok = e.key === undefined ? null : encode(e.key, "a state key");
-    const v = bytes.value(c.codecs.get(e.sid)!.toStored(e.mem));
+    const codec = c.codecs.get(e.sid)!;
+    const stored = codec.toStored(e.mem);
+    let v: Uint8Array;
+    try {
+      v = bytes.value(stored);
+    } catch (err) {
+      throw c.named ? c.named(e.sid, stored, err) : err;
+    }
     batch.put(e.keyGroup, e.sid, k, ok, v);
     if (logged) log.put(e.keyGroup, e.sid, k, ok, v);
   }

@@ -13,7 +13,7 @@ import { assert } from "../../errors.ts";
 import type { EncodedStream, EncodedTable, KeyedStateSnapshot, SharedStateRef } from "../../state/backend.ts";
 import { storedKeyedHandle } from "../../state/keyed_handle_codec.ts";
 import { ColumnsEncoder } from "../../state/heap_encode.ts";
-import { isColumnar } from "../../state/heap_snapshot.ts";
+import { isColumnar } from "../../state/heap_encode.ts";
 import type { KeyedTableSnapshot } from "../../state/keyed_state.ts";
 import { joinParts } from "../../storage/adapter.ts";
 import type { StateCapture, StreamedParts } from "../operator.ts";

@@ -5,6 +5,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { decode, encode } from "../../codec/cbor.ts";
+import { KeyedStateCapture } from "../../dataflow/operators/keyed_capture.ts";
 import { WeirError } from "../../errors.ts";
 import type { KeyedStateBackend, KeyedStateBackendInit, KeyedStateHandle, KeyedStateSnapshot } from "../../state/backend.ts";
 import { keyGroupOf, keyGroupRangeFor } from "../../state/key_group.ts";
@@ -266,6 +267,43 @@ export function runBackendConformance(name: string, create: BackendFactory): voi
         r.dispose();
       }
       b.dispose();
+    });
+
+    test("a value that cannot be persisted fails the checkpoint or savepoint with value_not_persistable naming the state, the operator and the part", async () => {
+      class Unregistered {
+        constructor(readonly x: number) {}
+      }
+      for (const savepoint of [false, true]) {
+        for (const [what, bad] of [["a symbol", Symbol("s")], ["a class instance", { at: new Unregistered(1) }]] as const) {
+          const b = await make({ uid: "tracker" });
+          await assert.rejects(
+            async () => {
+              // A backend with a small cache may encode the value as it writes it back.
+              for (let k = 0; k < 20; k++) {
+                b.setCurrentKey(k);
+                b.valueState<unknown>("fine").update(k);
+                b.valueState<unknown>("position").update(k === 7 ? bad : k);
+              }
+              // As a subtask writes it: the heap backend's values are encoded by the capture.
+              const capture = new KeyedStateCapture(b.snapshot(1, { savepoint }), 'the state of operator "tracker"');
+              try {
+                for (;;) {
+                  let done = capture.step(5);
+                  if (done instanceof Promise) done = await done;
+                  if (done) break;
+                }
+              } finally {
+                capture.release();
+              }
+            },
+            (e: unknown) =>
+              e instanceof WeirError && e.code === "value_not_persistable" && e.message.includes('keyed state "position"') && e.message.includes('operator "tracker"') &&
+              (typeof bad === "symbol" ? /a symbol/.test(e.message) : /value\.at is an instance of class Unregistered/.test(e.message)),
+            `${what}, ${savepoint ? "savepoint" : "checkpoint"}`,
+          );
+          b.dispose();
+        }
+      }
     });
 
     test("restore() of a key-group range (a rescale) takes exactly its key groups from several snapshots", async () => {

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { CborWriter } from "../../codec/cbor_writer.ts";
 import { decode, encode } from "../../codec/cbor.ts";
 import { ColumnsEncoder } from "../../state/heap_encode.ts";
-import type { TableColumns } from "../../state/heap_snapshot.ts";
+import type { TableColumns } from "../../state/heap_encode.ts";
 import { TYPED_COLUMN_ITEMS_MIN, columnForm, readColumn } from "../../state/heap_columns.ts";
 import { WeirError } from "../../errors.ts";
 import { ColumnBuilder } from "../../state/column_builder.ts";

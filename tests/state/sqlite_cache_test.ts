@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { EntryCache } from "../../state/sqlite_cache.ts";
 import { DirtyCapture } from "../../state/sqlite_capture.ts";
 import { CacheEntry } from "../../state/sqlite_cache_entry.ts";
-import type { StateCodec } from "../../state/sqlite_store.ts";
+import type { StateCodec } from "../../state/sqlite_forms.ts";
 import { decode } from "../../codec/cbor.ts";
 import { WeirError } from "../../errors.ts";
 import { FORMAT_VERSION } from "../../codec/cbor.ts";

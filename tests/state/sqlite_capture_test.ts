@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { DirtyCapture } from "../../state/sqlite_capture.ts";
 import { CacheEntry } from "../../state/sqlite_cache_entry.ts";
 import { stateCodec } from "../../state/sqlite_forms.ts";
-import type { StateCodec } from "../../state/sqlite_store.ts";
+import type { StateCodec } from "../../state/sqlite_forms.ts";
 import { FORMAT_VERSION, decode } from "../../codec/cbor.ts";
 import { PendingWrites } from "../../state/sqlite_pending_writes.ts";
 import { WriteBatch } from "../../state/sqlite_write_batch.ts";
