@@ -201,7 +201,9 @@ function restoreSource(from: EnvironmentOptions["restoreFrom"], allowNonRestored
     return { storage, dir: "", location: root, allowNonRestoredState, home: { kind: "directory", path } };
   }
   if (from && typeof from === "object" && typeof from.path === "string" && typeof from.storage?.get === "function") {
-    const dir = checkpointDirOf(from.path);
+    // An external_path names the storage before the directory ("memory/job/id/chk-3").
+    const prefix = `${from.storage.description}/`;
+    const dir = checkpointDirOf(from.path.startsWith(prefix) ? from.path.slice(prefix.length) : from.path);
     return { storage: from.storage, dir, location: `${from.storage.description}/${dir}`, allowNonRestoredState, home: { kind: "storage", description: from.storage.description, dir } };
   }
   throw invalidOption("restoreFrom", from, "must be a directory path or { storage, path }");

@@ -81,7 +81,11 @@ export interface EnvironmentOptions {
   storage?: StorageAdapter;
   checkpoint?: CheckpointOptions;
   restart?: RestartOptions;
-  /** A savepoint or retained checkpoint directory (or its `_metadata` file) to start from. */
+  /**
+   * A savepoint or retained checkpoint to start from: its directory, its `_metadata` file or
+   * its `external_path` ("file:/…"); or `{ storage, path }`, the path a key in that storage
+   * (`job/id/chk-7`) or the checkpoint's `external_path` there ("memory/job/id/chk-7").
+   */
   restoreFrom?: string | { storage: StorageAdapter; path: string };
   /** Skip state of operators (uids) the job no longer has. */
   allowNonRestoredState?: boolean;

@@ -63,6 +63,17 @@ describe("restoreFrom with a _metadata file", () => {
     assert.equal(await restoredId({ storage, path: `restore-from/${h1.id}/chk-${chk.id}/_metadata` }), chk.id);
   });
 
+  test("{ storage, path } takes a checkpoint's external_path as it is (it names the storage first), for MemoryStorage and FileStorage", async () => {
+    for (const storage of [new MemoryStorage(), new FileStorage(mkdtempSync(join(tmpdir(), "weir-rf-")))]) {
+      const h1 = await start({ storage });
+      const chk = await h1.triggerCheckpoint();
+      await h1.cancel();
+      assert.ok(chk.external_path!.startsWith(`${storage.description}/`), chk.external_path);
+      assert.equal(await restoredId({ storage, path: chk.external_path! }), chk.id, storage.description);
+      assert.equal(await restoredId({ storage, path: `${chk.external_path}/_metadata` }), chk.id, storage.description);
+    }
+  });
+
   test("a _metadata path that does not exist is a clear error naming it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "weir-rf-"));
     await assert.rejects(start({ restoreFrom: join(dir, "_metadata") }), (e: unknown) =>
