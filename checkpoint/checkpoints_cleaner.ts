@@ -9,7 +9,7 @@
  */
 import { assert } from "../errors.ts";
 import type { StorageAdapter } from "../storage/adapter.ts";
-import { checkpointDir } from "./metadata.ts";
+import { METADATA_FILE, checkpointDir } from "./metadata.ts";
 import { SharedStateRegistry } from "./shared_state.ts";
 
 /** Failed checkpoints remembered to delete their late state files; older ones are forgotten. */
@@ -160,7 +160,7 @@ export class CheckpointsCleaner {
       if (id >= completedId) continue;
       this.#landedFailed.delete(id);
       try {
-        await storage.deletePrefix(`${dir}/`);
+        await discardDirectory(storage, dir);
         this.#shared.discard(id);
       } catch {
         // Only costs space: a newer checkpoint completed, so recovery never picks it.
@@ -174,11 +174,21 @@ export class CheckpointsCleaner {
       const id = this.#completedIds.shift()!;
       this.#init.onDiscarded(id);
       try {
-        await storage.deletePrefix(`${checkpointDir(jobName, jobId, id)}/`);
+        await discardDirectory(storage, checkpointDir(jobName, jobId, id));
         this.#shared.discard(id);
       } catch {
         // A checkpoint that could not be deleted only costs space; it is never restored over a newer one.
       }
     }
   }
+}
+
+/**
+ * Deletes a completed checkpoint's directory, its `_metadata` first: a process that dies
+ * while the rest is deleted leaves files nothing lists as a checkpoint, never a checkpoint
+ * whose state files are gone (which a restore of the latest would pick and fail on).
+ */
+async function discardDirectory(storage: StorageAdapter, dir: string): Promise<void> {
+  await storage.delete(`${dir}/${METADATA_FILE}`);
+  await storage.deletePrefix(`${dir}/`);
 }

@@ -56,4 +56,25 @@ describe("CheckpointsCleaner", () => {
     await cleaner.jobEnded(5);
     assert.deepEqual(await stored(), [1, 2, 4]);
   });
+
+  test("a subsumed checkpoint's _metadata is deleted before its other files: a crash between them never leaves a listed checkpoint without state", async () => {
+    const storage = new MemoryStorage();
+    for (let id = 1; id <= 3; id++) {
+      for (const f of ["_metadata", "a-0", "b-1"]) await storage.put(`j/id/chk-${id}/${f}`, new Uint8Array(1));
+    }
+    const deleted: string[] = [];
+    const watched = Object.assign(Object.create(storage) as MemoryStorage, {
+      delete: (key: string) => (deleted.push(key), storage.delete(key)),
+      // A prefix goes in whatever order the storage likes (a recursive delete of a directory).
+      deletePrefix: (prefix: string) => (deleted.push(`${prefix}*`), storage.deletePrefix(prefix)),
+    });
+    const cleaner = new CheckpointsCleaner({ storage: watched, jobName: "j", jobId: "id", retained: 1, onDiscarded: () => {} });
+    for (let id = 1; id <= 3; id++) cleaner.completed(id);
+    await cleaner.settled();
+    for (const id of [1, 2]) {
+      const mine = deleted.filter((k) => k.startsWith(`j/id/chk-${id}/`));
+      assert.deepEqual(mine, [`j/id/chk-${id}/_metadata`, `j/id/chk-${id}/*`], `checkpoint ${id}`);
+    }
+    assert.deepEqual((await storage.list("j/id/")).sort(), ["j/id/chk-3/_metadata", "j/id/chk-3/a-0", "j/id/chk-3/b-1"]);
+  });
 });
