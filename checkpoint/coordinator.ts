@@ -105,8 +105,12 @@ export class CheckpointCoordinator {
     this.#schedulePeriodic(this.config.interval);
   }
 
-  /** The execution is gone (failure, cancel): every pending checkpoint is aborted. */
-  detach(reason: CheckpointFailureReason): void {
+  /**
+   * The execution is gone (failure, cancel): every pending checkpoint is aborted, its
+   * message naming `cause` (the error that failed the job) when there is one.
+   */
+  detach(reason: CheckpointFailureReason, cause?: Error): void {
+    const why = `${reason.replaceAll("_", " ")}${cause ? ` (${cause.message})` : ""}`;
     this.#periodic?.cancel();
     this.#periodic = undefined;
     // Detached first: the execution is gone, so nobody is notified and nothing retried.
@@ -114,21 +118,21 @@ export class CheckpointCoordinator {
     // A restarted execution finishes anew when its own sources end.
     this.#finishing = false;
     this.#inputEnded = false;
-    for (const p of [...this.#pending.values()]) this.#fail(p, reason, `Checkpoint ${p.id} aborted: ${reason.replaceAll("_", " ")}`, false);
+    for (const p of [...this.#pending.values()]) this.#fail(p, reason, `Checkpoint ${p.id} aborted: ${why}`, false);
     // Queued requests fail too; a restarted job asks for its final checkpoint again when its sources finish.
-    for (const r of this.#requests.takeAll()) this.#rejectRequest(r, reason);
+    for (const r of this.#requests.takeAll()) this.#rejectRequest(r, reason, why);
   }
 
   /** The job ended for good: nothing more is triggered. */
-  shutdown(reason: CheckpointFailureReason): void {
-    this.detach(reason);
+  shutdown(reason: CheckpointFailureReason, cause?: Error): void {
+    this.detach(reason, cause);
     this.#shutDown = true;
   }
 
-  #rejectRequest(r: TriggerRequest, reason: CheckpointFailureReason): void {
+  #rejectRequest(r: TriggerRequest, reason: CheckpointFailureReason, why: string = reason.replaceAll("_", " ")): void {
     const id = this.#nextId++;
     this.stats.triggered(id, r.type === "SAVEPOINT" ? "SAVEPOINT" : "CHECKPOINT", this.#init.clock.now(), this.#target?.vertices ?? []);
-    r.resolve(this.stats.failed(id, this.#init.clock.now(), reason, `Checkpoint ${id} could not be triggered: ${reason.replaceAll("_", " ")}`)!);
+    r.resolve(this.stats.failed(id, this.#init.clock.now(), reason, `Checkpoint ${id} could not be triggered: ${why}`)!);
     this.failedCount++;
   }
 

@@ -208,7 +208,7 @@ export class JobMaster implements ExecutionOwner {
     const err = error instanceof Error ? error : new WeirError("job_failed", String(error));
     this.#lastError = err;
     execution.stop();
-    this.coordinator.detach("job_failover");
+    this.coordinator.detach("job_failover", err);
     if (this.#terminal) {
       void this.#finishFromTerminal().catch((e) => this.#end("failed", e instanceof Error ? e : new Error(String(e))));
       return;
@@ -322,7 +322,7 @@ export class JobMaster implements ExecutionOwner {
     this.#ended = true;
     this.#restartTimer?.cancel();
     this.#execution?.stop();
-    this.coordinator.shutdown(status === "canceled" ? "job_canceled" : status === "failed" ? "job_failover" : "job_finished");
+    this.coordinator.shutdown(status === "canceled" ? "job_canceled" : status === "failed" ? "job_failover" : "job_finished", error);
     this.#setStatus(status === "finished" ? "FINISHED" : status === "canceled" ? "CANCELED" : status === "stopped" ? "STOPPED" : "FAILED");
     const result: JobResult = {
       status,

@@ -142,3 +142,28 @@ describe("resuming an unfinished run", () => {
     assertExactlyOnce(first.sink.committed, N);
   });
 });
+
+/**
+ * A stop-with-savepoint the job fails during (a value its state cannot persist) says why:
+ * it said only "job failover", the cause being in `job.done` alone.
+ */
+describe("stop-with-savepoint of a job that fails while taking it", () => {
+  test("rejects naming the error that failed the job, and so does the failed checkpoint's message", async () => {
+    const env = new StreamEnvironment({ jobName: "sp-fails", storage: new MemoryStorage(), parallelism: 1, restart: { strategy: "none" } });
+    env.fromSource(new SequenceSource(0, 1e9, { ratePerSecond: 1000 }), { uid: "n" })
+      .keyBy((n) => n % 2)
+      .process<number>((n, ctx) => {
+        ctx.valueState<unknown>("position").update(Symbol("not a value"));
+        ctx.emit(n);
+      }, { uid: "tracker" })
+      .sinkTo(new CollectSink<number>(), { uid: "out" });
+    const job = await env.execute();
+    await until("the job runs", () => job.status === "RUNNING");
+    await sleep(30);
+    const names = (m: string) => /job failover/.test(m) && /keyed state "position"/.test(m) && /operator "tracker"/.test(m) && /a symbol/.test(m);
+    await assert.rejects(job.stop({ savepoint: mkdtempSync(join(tmpdir(), "weir-sp-fails-")) }), (e: unknown) => e instanceof Error && names(e.message));
+    const failed = job.checkpointStats().latest.failed;
+    assert.ok(failed && names(failed.failure_message ?? ""), failed?.failure_message);
+    assert.equal((await job.done).status, "failed");
+  });
+});
