@@ -250,11 +250,12 @@ export function checkCompatible(
   allowNonRestoredState: boolean,
   maxParallelism: number,
 ): void {
+  const named = `${loaded.metadata.type === "SAVEPOINT" ? "Savepoint" : "Checkpoint"} ${loaded.metadata.checkpointId}`;
   // Keyed state is filed by key group; another maxParallelism files the same key elsewhere.
   if (loaded.metadata.maxParallelism !== maxParallelism) {
     throw new WeirError(
       "incompatible_restore",
-      `Checkpoint ${loaded.metadata.checkpointId} was taken with maxParallelism ${loaded.metadata.maxParallelism}; the job has maxParallelism ${maxParallelism}, and keyed state cannot move between them`,
+      `${named} was taken with maxParallelism ${loaded.metadata.maxParallelism}; the job has maxParallelism ${maxParallelism}, and keyed state cannot move between them`,
     );
   }
   const known = new Set(vertices.flatMap((v) => v.uids));
@@ -264,7 +265,7 @@ export function checkCompatible(
         if (!known.has(uid)) {
           throw new WeirError(
             "state_not_restored",
-            `Checkpoint ${loaded.metadata.checkpointId} has state for operator uid "${uid}" (${v.name}) that the job does not contain (set allowNonRestoredState to skip it)` +
+            `${named} has state for operator uid "${uid}" (${v.name}) that the job does not contain (set allowNonRestoredState to skip it)` +
               (looksGenerated(uid) ? `; "${uid}" was generated for an operator without a uid, from its code and the graph upstream of it, one of which changed: give the operator a uid` : ""),
           );
         }
