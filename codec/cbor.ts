@@ -16,6 +16,8 @@ export const FORMAT_VERSION = 1;
 // Records (cbor-x's compact object structures) stay off: persisted data must be
 // readable without the encoder's in-memory structure table.
 const encoder = new Encoder({ useRecords: false, tagUint8Array: true });
+/** For values holding -0: see encoderFor(). */
+const floatEncoder = new Encoder({ useRecords: false, tagUint8Array: true, alwaysUseFloat: true });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
 // For bytes that are a view into a larger buffer: a byte string decoded as a view would keep
 // the whole buffer alive for as long as the value lives.
@@ -38,36 +40,17 @@ addExtension({
 });
 
 /**
- * Stands for -0 in what cbor-x is given: it writes -0 as the integer 0, which reads back as
- * +0. Tagged (in weir's private range), it reads back as -0.
+ * Checks a value and picks the encoder for it: cbor-x writes -0 as the integer 0, which
+ * reads back as +0, so a value holding -0 (at any depth, a Map key or Set element too) is
+ * written with every number a float64, which every CBOR reader, an older weir included,
+ * reads back as the same numbers, -0 with its sign. Integers in such a value take 9 bytes
+ * rather than 1–5; values with -0 are rare.
+ * @throws {WeirError} `value_not_persistable` (see encode)
  */
-class NegativeZero {}
-const NEGATIVE_ZERO = new NegativeZero();
-addExtension({
-  Class: NegativeZero,
-  tag: 0x57e0ff02,
-  encode: (_z: NegativeZero, inner: (v: unknown) => Uint8Array) => inner(0),
-  decode: () => -0,
-});
-
-/** The value with every -0 in its numbers, arrays, plain objects and Maps' values as NEGATIVE_ZERO (a copy where one is). */
-function signedZeros(v: unknown): unknown {
-  if (typeof v === "number") return v === 0 && 1 / v < 0 ? NEGATIVE_ZERO : v;
-  if (typeof v !== "object" || v === null) return v;
-  if (Array.isArray(v)) return v.map(signedZeros);
-  if (v instanceof Map) return new Map([...v].map(([k, e]) => [k, signedZeros(e)]));
-  const proto = Object.getPrototypeOf(v);
-  if (proto !== Object.prototype && proto !== null) return v;
-  const out: Record<string, unknown> = proto === null ? Object.create(null) : {};
-  for (const k of Object.keys(v)) out[k] = signedZeros((v as Record<string, unknown>)[k]);
-  return out;
-}
-
-/** Checks a value and gives what cbor-x encodes for it; see encode(). */
-function persistable(value: unknown, what: string): unknown {
+function encoderFor(value: unknown, what: string): Encoder {
   const bad = unpersistablePart(value);
   if (bad !== undefined) throw new WeirError("value_not_persistable", `Cannot persist ${what}: ${bad}`);
-  return lastCheckedHeldNegativeZero() ? signedZeros(value) : value;
+  return lastCheckedHeldNegativeZero() ? floatEncoder : encoder;
 }
 
 /**
@@ -76,7 +59,7 @@ function persistable(value: unknown, what: string): unknown {
  *   instance, a function, a symbol) would not read back as itself; the message names it
  */
 export function encode(value: unknown, what = "value"): Uint8Array {
-  const body = encoder.encode(persistable(value, what));
+  const body = encoderFor(value, what).encode(value);
   const out = new Uint8Array(body.length + 1);
   out[0] = FORMAT_VERSION;
   out.set(body, 1);
@@ -97,7 +80,7 @@ export function encode(value: unknown, what = "value"): Uint8Array {
  */
 export function encodeBody(value: unknown, what = "value"): Uint8Array {
   // The encoder reuses its buffer: the body is copied out before the next encode.
-  return encoder.encode(persistable(value, what)).slice();
+  return encoderFor(value, what).encode(value).slice();
 }
 
 /**

@@ -264,6 +264,7 @@ function check(v: unknown, depth: number, path: string): string | undefined {
   }
   if (isBuiltin(ctor)) return undefined;
   const registered = registeredType(ctor);
-  if (registered) return undefined;
+  // What its encode() gives is what cbor-x writes: it must persist as it is too.
+  if (registered) return check(registered.encode(v), depth + 1, `${path} (as ${registered.name} encodes it)`);
   return `${path} is an instance of ${typeName(v)}, which is not registered: register it with registerType(Class, { encode, decode })`;
 }

@@ -4,7 +4,7 @@ import { encode } from "../../codec/cbor.ts";
 import { CborScanner, MAJOR_ARRAY, MAJOR_TEXT } from "../../codec/cbor_scan.ts";
 
 const values: unknown[] = [
-  0, 23, 24, 255, 256, 65535, 65536, 2 ** 32, 2 ** 40, -1, -25, -(2 ** 33), 1.5, 0.1, -0, NaN, Infinity,
+  0, 23, 24, 255, 256, 65535, 65536, 2 ** 32, 2 ** 40, -1, -25, -(2 ** 33), 1.5, 0.1, NaN, Infinity,
   "", "a", "x".repeat(300), "é✓", true, false, null, undefined,
   new Uint8Array([1, 2, 3]), new Uint8Array(0).buffer, [], [1, [2, [3]]], { a: 1, b: [true, { c: "d" }] },
   new Map<unknown, unknown>([[1, "x"]]), 10n, new Date(0),
@@ -24,6 +24,17 @@ describe("cbor_scan", () => {
       assert.equal(s.at - start, encode(values[i]).length - 1, `item ${i}`);
     }
     assert.equal(s.at, bytes.length);
+  });
+
+  test("CborScanner.skip() moves past every item of a value holding -0, whose numbers are all written as floats", () => {
+    const withNegativeZero = [...values, -0];
+    const bytes = encode(withNegativeZero);
+    const s = new CborScanner(bytes, 1, "test data");
+    s.head();
+    assert.equal(s.argument, withNegativeZero.length);
+    for (let i = 0; i < withNegativeZero.length; i++) s.skip();
+    assert.equal(s.at, bytes.length);
+    assert.ok(bytes.length > encode(values).length + 8 * 8, "the integers take 9 bytes each");
   });
 
   test("CborScanner.text() reads a text string", () => {
