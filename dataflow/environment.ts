@@ -201,10 +201,12 @@ function restoreSource(from: EnvironmentOptions["restoreFrom"], allowNonRestored
     return { storage, dir: "", location: root, allowNonRestoredState, home: { kind: "directory", path } };
   }
   if (from && typeof from === "object" && typeof from.path === "string" && typeof from.storage?.get === "function") {
-    // An external_path names the storage before the directory ("memory/job/id/chk-3").
+    const dir = checkpointDirOf(from.path);
+    // An external_path names the storage before the directory ("memory/job/id/chk-3"); a
+    // key that merely starts as the description does (a job named "memory") is read first.
     const prefix = `${from.storage.description}/`;
-    const dir = checkpointDirOf(from.path.startsWith(prefix) ? from.path.slice(prefix.length) : from.path);
-    return { storage: from.storage, dir, location: `${from.storage.description}/${dir}`, allowNonRestoredState, home: { kind: "storage", description: from.storage.description, dir } };
+    const orDir = from.path.startsWith(prefix) ? checkpointDirOf(from.path.slice(prefix.length)) : undefined;
+    return { storage: from.storage, dir, orDir, location: `${from.storage.description}/${dir}`, allowNonRestoredState, home: { kind: "storage", description: from.storage.description, dir } };
   }
   throw invalidOption("restoreFrom", from, "must be a directory path or { storage, path }");
 }

@@ -37,6 +37,11 @@ export interface JobWarning {
 export interface RestoreSource {
   storage: StorageAdapter;
   dir: string;
+  /**
+   * Read instead when `dir` holds no `_metadata`: the directory a path names once the
+   * storage's description before it is dropped (an `external_path`).
+   */
+  orDir?: string;
   location: string;
   allowNonRestoredState: boolean;
   /** Where it lives for a remote host, which reads its own part there (default: `{ kind: "directory", path: location }`). */

@@ -6,7 +6,7 @@
  * @module
  */
 import { checkChannelState } from "../checkpoint/channel_state_restore.ts";
-import { checkpointDir, listCompleted } from "../checkpoint/metadata.ts";
+import { METADATA_FILE, checkpointDir, joinKey, listCompleted } from "../checkpoint/metadata.ts";
 import { checkCompatible, type LoadedCheckpoint, loadCheckpoint, type LoadOptions, readSharedFilesAtRoot } from "../checkpoint/restore.ts";
 import { filesForSubtasks } from "../checkpoint/restore_selection.ts";
 import type { JobGraph } from "../dataflow/job_graph.ts";
@@ -62,6 +62,7 @@ export class RestorePoints {
 
   /** Loads a checkpoint or savepoint from a restore source, named by its location. */
   async load(source: RestoreSource): Promise<LoadedCheckpoint> {
+    if (source.orDir !== undefined && (await source.storage.get(joinKey(source.dir, METADATA_FILE))) === undefined) source = atDir(source, source.orDir);
     const loaded = await loadCheckpoint(source.storage, source.dir, this.#loadOptions());
     loaded.location = source.location;
     loaded.home = source.home ?? { kind: "directory", path: source.location };
@@ -120,4 +121,11 @@ export class RestorePoints {
     this.#own.add(loaded);
     return loaded;
   }
+}
+
+/** The restore source read at directory `dir` of its storage. */
+function atDir(source: RestoreSource, dir: string): RestoreSource {
+  const location = `${source.storage.description}/${dir}`;
+  const home = source.home?.kind === "storage" ? { ...source.home, dir } : source.home;
+  return { ...source, dir, orDir: undefined, location, home };
 }

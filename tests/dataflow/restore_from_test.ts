@@ -74,6 +74,15 @@ describe("restoreFrom with a _metadata file", () => {
     }
   });
 
+  test("a storage key that starts as the storage's description does (a job named \"memory\") is read as the key first", async () => {
+    const storage = new MemoryStorage();
+    const h1 = await start({ storage, jobName: storage.description });
+    const chk = await h1.triggerCheckpoint();
+    await h1.cancel();
+    assert.equal(await restoredId({ storage, path: `memory/${h1.id}/chk-${chk.id}` }), chk.id);
+    assert.equal(await restoredId({ storage, path: chk.external_path! }), chk.id);
+  });
+
   test("a _metadata path that does not exist is a clear error naming it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "weir-rf-"));
     await assert.rejects(start({ restoreFrom: join(dir, "_metadata") }), (e: unknown) =>
