@@ -81,10 +81,11 @@ export interface SubtaskRestore {
  */
 export async function loadCheckpoint(storage: StorageAdapter, dir: string, options: LoadOptions = {}): Promise<LoadedCheckpoint> {
   const { metadata, checksummed } = await readMetadataChecked(storage, dir);
+  const named = checkpointName(metadata);
   const warnings: string[] = [];
   if (!checksummed) {
     warnings.push(
-      `Checkpoint ${metadata.checkpointId} at ${joinKey(dir, "_metadata")} in ${storage.description} was written without checksums (an older weir): its state files are restored unverified`,
+      `${named} at ${joinKey(dir, "_metadata")} in ${storage.description} was written without checksums (an older weir): its state files are restored unverified`,
     );
   }
   const files: SubtaskStateFile[] = [];
@@ -93,7 +94,7 @@ export async function loadCheckpoint(storage: StorageAdapter, dir: string, optio
     const key = joinKey(dir, ref.file);
     const bytes = await storage.get(key);
     if (!bytes) {
-      throw new WeirError("checkpoint_corrupt", `Checkpoint ${metadata.checkpointId} is missing state file ${key} in ${storage.description}`);
+      throw new WeirError("checkpoint_corrupt", `${named} is missing state file ${key} in ${storage.description}`);
     }
     if (checksummed) verifyStateFile(ref, bytes, `${key} in ${storage.description}`, metadata.checkpointId);
     const file = decode<SubtaskStateFile>(bytes, `state file ${key}`);
@@ -250,7 +251,7 @@ export function checkCompatible(
   allowNonRestoredState: boolean,
   maxParallelism: number,
 ): void {
-  const named = `${loaded.metadata.type === "SAVEPOINT" ? "Savepoint" : "Checkpoint"} ${loaded.metadata.checkpointId}`;
+  const named = checkpointName(loaded.metadata);
   // Keyed state is filed by key group; another maxParallelism files the same key elsewhere.
   if (loaded.metadata.maxParallelism !== maxParallelism) {
     throw new WeirError(
@@ -284,4 +285,9 @@ export function checkCompatible(
       );
     }
   }
+}
+
+/** "Savepoint 7" or "Checkpoint 7", as errors name what is restored. */
+function checkpointName(metadata: CheckpointMetadata): string {
+  return `${metadata.type === "SAVEPOINT" ? "Savepoint" : "Checkpoint"} ${metadata.checkpointId}`;
 }

@@ -95,8 +95,15 @@ export class DirtyCapture {
   #entriesGone = 0;
 
   /** An empty capture; take() adds keys, or a pass (pass()) over the dirty list of beginPass(). */
-  constructor(codecs: ReadonlyMap<number, StateCodec>) {
+  readonly #named: (sid: number, stored: unknown, err: unknown) => unknown;
+
+  /**
+   * `named` turns an encoder's error for stored value `stored` of state `sid` into one naming
+   * the state and operator (SqliteStateStore.namedError); by default the state alone is named.
+   */
+  constructor(codecs: ReadonlyMap<number, StateCodec>, named?: (sid: number, stored: unknown, err: unknown) => unknown) {
     this.#codecs = codecs;
+    this.#named = named ?? ((sid, stored, err) => (isNotPersistable(err) ? stateNotPersistable(codecs.get(sid)?.state ?? `#${sid}`, undefined, stored, err) : err));
     this.#entries = [];
     this.#mems = [];
   }
@@ -264,12 +271,11 @@ export class DirtyCapture {
     e.capture = undefined;
     const mem = this.#mems[i];
     if (mem === null || typeof mem !== "object") return;
-    const codec = this.#codecs.get(e.sid)!;
-    const stored = codec.toStored(mem);
+    const stored = this.#codecs.get(e.sid)!.toStored(mem);
     try {
       this.#bytes.set(i, encode(stored, "a keyed state value"));
     } catch (err) {
-      this.#errors.set(i, isNotPersistable(err) ? stateNotPersistable(codec.state ?? `#${e.sid}`, undefined, stored, err) : err);
+      this.#errors.set(i, this.#named(e.sid, stored, err));
     }
     this.#mems[i] = undefined;
   }

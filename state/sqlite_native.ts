@@ -211,7 +211,8 @@ export class SqliteNativeSnapshot implements KeyedStateSnapshot {
       } catch (e) {
         // A full disk (or any SQLite failure) fails this checkpoint, not the working file.
         this.#rowCopy?.close();
-        if (e instanceof WeirError) throw e;
+        // A bug (not I/O) fails the operator: as storage_failed it would only decline checkpoints.
+        if (e instanceof WeirError || e instanceof TypeError || e instanceof ReferenceError) throw e;
         throw new WeirError("storage_failed", `Cannot write snapshot ${this.checkpointId} of ${this.#init.store.path}: ${(e as Error).message}`, { cause: e });
       }
       return this.#copied && this.#finishUploaded();

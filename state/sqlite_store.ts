@@ -132,7 +132,7 @@ export class SqliteStateStore {
    * leaves what the next checkpoint's changelog takes as it was.
    */
   capture(changedOnly: boolean, pendingUnsentOnly = false, materialization = false): DirtyCapture {
-    const capture = new DirtyCapture(this.#codecs);
+    const capture = new DirtyCapture(this.#codecs, (sid, stored, err) => this.namedError(sid, stored, err));
     // A changelog has the pending keys already: their records went to it when written back.
     if (!changedOnly) this.#writes.capturePending(capture, pendingUnsentOnly);
     return this.#cache.capture(changedOnly, this.#codecs, capture, materialization);

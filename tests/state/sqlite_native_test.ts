@@ -259,6 +259,26 @@ describe(`sqlite bases as page images (${sqliteDriver.name})`, { skip: !canImage
     assert.deepEqual(readdirSync(dir).filter((f) => /-base|\.log$/.test(f)), [], "no base or changelog of a failed snapshot is left");
     b.dispose();
   });
+  test("a captured object that cannot be encoded, changed after the snapshot point before the snapshot reached it, fails the checkpoint naming the state and operator", async () => {
+    const dir = mkdtempSync(join(directory, "unencodable-preserved-"));
+    class Unregistered {
+      constructor(readonly x: number) {}
+    }
+    const b = native(new MemoryStorage(), dir, 0, 1, 1000);
+    const v = b.valueState<unknown>("position");
+    for (let k = 0; k < 100; k++) {
+      b.setCurrentKey(k);
+      v.update({ at: k === 50 ? new Unregistered(k) : k });
+    }
+    const snap = b.snapshot(1);
+    // Changed before the snapshot's steps reach it: the old object is encoded now (preserved).
+    b.setCurrentKey(50);
+    v.update({ at: 0 });
+    await assert.rejects(finish(snap), (e: unknown) =>
+      e instanceof WeirError && e.code === "value_not_persistable" && e.message.includes('keyed state "position"') && e.message.includes('operator "op"') && e.message.includes("class Unregistered"));
+    snap.release();
+    b.dispose();
+  });
   test("a base taken while the dirty list is empty keeps the written-back keys not yet sent to the writer", async () => {
     const dir = mkdtempSync(join(directory, "empty-list-"));
     const storage = new MemoryStorage();
