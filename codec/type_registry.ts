@@ -40,6 +40,9 @@ export interface RegisteredType {
 /** Tags below this are assigned by IANA to well-known types; user types stay above. */
 export const TAG_MIN = 40000;
 const TAG_MAX = 0xffffffff;
+/** Tags weir gives its own extensions (codec/cbor.ts): a user type there would read them as itself. */
+const RESERVED_TAGS_FROM = 0x57e0ff00;
+const RESERVED_TAGS_TO = 0x57e0ffff;
 /** Where default tags (from the class name) start; below it, tags are chosen by hand. */
 const DEFAULT_TAG_BASE = 0x57e10000;
 
@@ -92,6 +95,9 @@ export function registerType<T, D = unknown>(type: TypeConstructor<T>, encoding:
   const tag = encoding.tag ?? defaultTag(name);
   if (!Number.isInteger(tag) || tag < TAG_MIN || tag > TAG_MAX) {
     throw new WeirError("invalid_type", `registerType(${name}): tag must be an integer in [${TAG_MIN}, ${TAG_MAX}], got ${tag}`);
+  }
+  if (tag >= RESERVED_TAGS_FROM && tag <= RESERVED_TAGS_TO) {
+    throw new WeirError("invalid_type", `registerType(${name}): tags ${RESERVED_TAGS_FROM} … ${RESERVED_TAGS_TO} are weir's own (ArrayBuffer, DataView), got ${tag}`);
   }
   const taken = byTag.get(tag);
   if (taken && taken.type !== type) {

@@ -125,6 +125,8 @@ describe("registerType()", () => {
     assert.throws(() => registerType(Map, { encode: () => 0, decode: () => new Map() }), /already copies/);
     class LowTag {}
     assert.throws(() => registerType(LowTag, { tag: 1, encode: () => 0, decode: () => new LowTag() }), /tag must be/);
+    // weir's own tags (ArrayBuffer, DataView): a type there would read every ArrayBuffer as itself.
+    assert.throws(() => registerType(LowTag, { tag: 0x57e0ff00, encode: () => 0, decode: () => new LowTag() }), (e: unknown) => e instanceof WeirError && e.code === "invalid_type" && /weir's own/.test(e.message));
   });
 
   test("without a tag, one is derived from the class name, and registering again is allowed", () => {
