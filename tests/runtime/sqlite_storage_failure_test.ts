@@ -38,6 +38,39 @@ class FillingDisk implements StorageAdapter {
   }
 }
 
+/** A disk that fills up on demand, and how many writes it refused. */
+interface Disk {
+  full: boolean;
+  refused: number;
+}
+
+/**
+ * Runs a counting job on `storage` and `state`, fills `disk` until a checkpoint failed, and
+ * checks the outcome: the failure is `storage_failed`; with failures tolerated later
+ * checkpoints complete and the job never restarts, with none it restarts; exactly-once.
+ */
+async function runThroughFullDisk(disk: Disk, o: { storage: StorageAdapter; state: { backend: string; incremental?: boolean }; tolerableFailures: number }): Promise<void> {
+  const { env, sink, n } = countingJob({ n: 30_000, ratePerSecond: 6000, storage: o.storage, state: o.state, checkpoint: { interval: 20, tolerableFailures: o.tolerableFailures } });
+  const job = await env.execute();
+  await checkpointsCompleted(job, 2);
+  disk.full = true;
+  await until("a checkpoint failed", () => job.checkpointStats().latest.failed !== null);
+  disk.full = false;
+  const failed = job.checkpointStats().latest.failed!;
+  assert.equal(failed.failure_reason, "storage_failed", `failed as ${failed.failure_reason}: ${failed.failure_message ?? ""}`);
+  assert.ok(disk.refused > 0, "writes were refused");
+  if (o.tolerableFailures > 0) {
+    const completed = job.checkpointStats().counts.completed;
+    await checkpointsCompleted(job, completed + 2);
+    assert.ok(job.checkpointStats().latest.completed!.id > failed.id, "a later checkpoint completed");
+  }
+  const result = await job.done;
+  assert.equal(result.status, "finished", result.error);
+  if (o.tolerableFailures > 0) assert.equal(job.restarts, 0, "no restart");
+  else assert.ok(job.restarts >= 1, "the failed checkpoint failed the job, which restarted");
+  assertExactlyOnce(sink.committed, n);
+}
+
 /**
  * Issue 10, bad input: running out of disk while a checkpoint of sqlite state is written
  * fails that checkpoint (`storage_failed`), never the state already committed. With
@@ -53,31 +86,7 @@ describe("sqlite state when checkpoint storage runs out of space", () => {
       const outcome = tolerableFailures > 0 ? "the job runs on and later checkpoints complete" : "the job restarts from the last completed checkpoint";
       test(`${mode}: a checkpoint written onto a full disk fails with storage_failed; ${outcome}`, async () => {
         const storage = new FillingDisk();
-        const { env, sink, n } = countingJob({
-          n: 30_000,
-          ratePerSecond: 6000,
-          storage,
-          state: { backend: "sqlite", incremental },
-          checkpoint: { interval: 20, tolerableFailures },
-        });
-        const job = await env.execute();
-        await checkpointsCompleted(job, 2);
-        storage.full = true;
-        await until("a checkpoint failed", () => job.checkpointStats().latest.failed !== null);
-        storage.full = false;
-        const failed = job.checkpointStats().latest.failed!;
-        assert.equal(failed.failure_reason, "storage_failed");
-        assert.ok(storage.refused > 0, "writes were refused");
-        if (tolerableFailures > 0) {
-          const completed = job.checkpointStats().counts.completed;
-          await checkpointsCompleted(job, completed + 2);
-          assert.ok(job.checkpointStats().latest.completed!.id > failed.id, "a later checkpoint completed");
-        }
-        const result = await job.done;
-        assert.equal(result.status, "finished");
-        if (tolerableFailures > 0) assert.equal(job.restarts, 0, "no restart");
-        else assert.ok(job.restarts >= 1, "the failed checkpoint failed the job, which restarted");
-        assertExactlyOnce(sink.committed, n);
+        await runThroughFullDisk(storage, { storage, state: { backend: "sqlite", incremental }, tolerableFailures });
       });
     }
   }
@@ -119,30 +128,7 @@ describe("sqlite state when its working disk runs out of space during a checkpoi
     test(`the checkpoint whose changelog could not be appended to fails with storage_failed; ${outcome}`, async () => {
       workingDisk.full = false;
       workingDisk.refused = 0;
-      const { env, sink, n } = countingJob({
-        n: 30_000,
-        ratePerSecond: 6000,
-        storage: new MemoryStorage(),
-        state: { backend: "sqlite-full-working-disk" },
-        checkpoint: { interval: 20, tolerableFailures },
-      });
-      const job = await env.execute();
-      await checkpointsCompleted(job, 2);
-      workingDisk.full = true;
-      await until("a checkpoint failed", () => job.checkpointStats().latest.failed !== null);
-      workingDisk.full = false;
-      const failed = job.checkpointStats().latest.failed!;
-      assert.equal(failed.failure_reason, "storage_failed", `failed as ${failed.failure_reason}: ${failed.failure_message ?? ""}`);
-      assert.ok(workingDisk.refused > 0, "appends were refused");
-      if (tolerableFailures > 0) {
-        const completed = job.checkpointStats().counts.completed;
-        await checkpointsCompleted(job, completed + 2);
-      }
-      const result = await job.done;
-      assert.equal(result.status, "finished", result.error);
-      if (tolerableFailures > 0) assert.equal(job.restarts, 0, "no restart");
-      else assert.ok(job.restarts >= 1, "the failed checkpoint failed the job, which restarted");
-      assertExactlyOnce(sink.committed, n);
+      await runThroughFullDisk(workingDisk, { storage: new MemoryStorage(), state: { backend: "sqlite-full-working-disk" }, tolerableFailures });
     });
   }
 });
