@@ -47,7 +47,10 @@ async function preParse(c: Context): Promise<void> {
   const contentType = c.req.header("content-type")?.split(";")[0].trim() ?? "";
   if (text.trim().length === 0) {
     // hono's validator would fail on an empty JSON body; Flink treats it as all defaults.
-    (c.req.bodyCache as { json?: Promise<unknown> }).json = Promise.resolve({});
+    // hono's json() parses its cached text (older versions read a cached json): both say {}.
+    const cache = c.req.bodyCache as { json?: Promise<unknown>; text?: Promise<string> };
+    cache.json = Promise.resolve({});
+    cache.text = Promise.resolve("{}");
     return;
   }
   if (!JSON_MEDIA_TYPE.test(contentType)) {

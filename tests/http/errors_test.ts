@@ -27,6 +27,21 @@ describe("REST API: bad input and access", () => {
     }
   });
 
+  test("an empty body sent as application/json is {} (Flink's defaults), as one sent without a media type is", async () => {
+    const { job, url } = await startJob();
+    try {
+      for (const body of ["", "  \n"]) {
+        const stop = await api(url, `/jobs/${job.id}/stop`, { method: "POST", body, headers: { "content-type": "application/json" } });
+        assert.equal(stop.status, 400, JSON.stringify(stop.body));
+        assert.match(stop.body.errors[0], /targetDirectory/);
+      }
+      const checkpoint = await api(url, `/jobs/${job.id}/checkpoints`, { method: "POST", body: "", headers: { "content-type": "application/json" } });
+      assert.equal(checkpoint.status, 202, JSON.stringify(checkpoint.body));
+    } finally {
+      await stopJob(job);
+    }
+  });
+
   test("unknown jobs and paths are 404s with an errors array", async () => {
     const { job, url } = await startJob();
     try {
