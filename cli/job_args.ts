@@ -13,6 +13,7 @@ import { HOSTNAME_DEFAULT, PORT_DEFAULT } from "../http/server.ts";
 import { WeirError } from "../errors.ts";
 import { type FlagSpec, intFlag, type ParsedArgs, parseArgs, stringFlag, usage } from "./args.ts";
 import { targetDirectory } from "./savepoint_trigger.ts";
+import { checkpointPathOf } from "../checkpoint/metadata.ts";
 
 /** The job flags (see {@link JOB_FLAGS_HELP}). */
 export const JOB_FLAGS: FlagSpec = {
@@ -63,8 +64,9 @@ export function jobDefaults(flags: ParsedArgs["flags"], base: EnvironmentDefault
     hostname: stringFlag(flags, "host") ?? base.http?.hostname ?? HOSTNAME_DEFAULT,
   };
   const from = stringFlag(flags, "from-savepoint");
-  // Resolved here: the job's storage may open paths relative to another directory.
-  if (from !== undefined) d.restoreFrom = targetDirectory(from, "Option --from-savepoint");
+  // Resolved here: the job's storage may open paths relative to another directory. An
+  // external_path ("file:/…", as the REST API reports a checkpoint) is a path already.
+  if (from !== undefined) d.restoreFrom = targetDirectory(checkpointPathOf(from), "Option --from-savepoint");
   if (flags["allow-non-restored-state"] === true) {
     if (from === undefined) throw usage("Option --allow-non-restored-state needs --from-savepoint DIR");
     d.allowNonRestoredState = true;

@@ -62,7 +62,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     return await command.run(args);
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
+    // The runtime names its options; on the command line they are flags.
+    const message = (e instanceof Error ? e.message : String(e)).replace("set allowNonRestoredState to skip it", "pass --allow-non-restored-state to skip it");
     process.stderr.write(`weir: ${message}\n`);
     if (e instanceof WeirError && e.code === "usage") {
       process.stderr.write(`Run "weir ${helpPath(argv)}--help" for usage.\n`);

@@ -43,6 +43,9 @@ describe("job flags", () => {
     assert.deepEqual(d.http, { port: 0, hostname: "::1" });
     assert.equal(d.parallelism, undefined);
     assert.equal(usageOf(() => jobDefaults({ parallelism: "0" })), 'Option --parallelism must be an integer between 1 and 32768, got "0"');
+    // An external_path as the REST API reports a checkpoint, and its _metadata file.
+    assert.equal(jobDefaults({ "from-savepoint": "file:/data/j/ab/chk-7" }).restoreFrom, "/data/j/ab/chk-7");
+    assert.equal(jobDefaults({ "from-savepoint": "file:/data/j/ab/chk-7/_metadata" }).restoreFrom, "/data/j/ab/chk-7");
   });
 
   test("launchCommand() drops the restore flags and quotes for the shell; restoreCommand() appends --from-savepoint", () => {

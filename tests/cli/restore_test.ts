@@ -80,6 +80,7 @@ describe("weir run restores from the command line", () => {
       const refused = await runCli(["run", JOB, "--port", "0", "--from-savepoint", location], vars, 30_000);
       assert.equal(refused.code, 1, refused.stdout);
       assert.match(refused.stderr, /^weir: .*operator uid "extra"/m);
+      assert.match(refused.stderr, /pass --allow-non-restored-state to skip it/);
       const allowed = await runCli(["run", JOB, "--port", "0", `--from-savepoint=${location}`, "--allow-non-restored-state"], vars, 60_000);
       assert.equal(allowed.code, 0, allowed.stderr);
       assert.deepEqual(result(allowed.stdout).sums, totals());
