@@ -8,8 +8,10 @@ import { API_FLAGS, API_FLAGS_HELP, type Command, clientFor, say } from "../comm
 import { bytes, duration, table } from "../format.ts";
 
 /**
- * Prints the job's checkpoint history, newest first: id, type, status, duration, size and
- * in-flight bytes (data an unaligned checkpoint persisted), with failure reasons.
+ * Prints the job's checkpoint history, newest first: id, type, status, duration, size (the
+ * full state, Flink's `state_size`), what the checkpoint wrote (`checkpointed_size`: less
+ * for an incremental one) and in-flight bytes (data an unaligned checkpoint persisted),
+ * with failure reasons.
  *
  * @example
  * ```ts
@@ -23,7 +25,8 @@ export const checkpoints: Command = {
   help: `Usage: weir checkpoints <job> [--json] [--url URL]
 
 Shows the checkpoint history of <job> (id, id prefix or name), newest first:
-id, type, status, duration, size and in-flight bytes.
+id, type, status, duration, size (the full state), written (what the checkpoint
+wrote: less than size for an incremental one) and in-flight bytes.
 
 Options:
   --json         print GET /jobs/:jobid/checkpoints as JSON
@@ -50,10 +53,11 @@ ${API_FLAGS_HELP}`,
       h.status,
       h.status === "IN_PROGRESS" ? "-" : duration(h.end_to_end_duration),
       bytes(h.state_size),
+      h.status === "COMPLETED" ? bytes(h.checkpointed_size) : "-",
       bytes(h.persisted_data),
       h.failure_message ?? "",
     ]);
-    say(table(["ID", "TYPE", "STATUS", "DURATION", "SIZE", "IN-FLIGHT", "FAILURE"], rows).replace(/ +$/gm, ""));
+    say(table(["ID", "TYPE", "STATUS", "DURATION", "SIZE", "WRITTEN", "IN-FLIGHT", "FAILURE"], rows).replace(/ +$/gm, ""));
     return 0;
   },
 };

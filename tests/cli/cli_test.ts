@@ -55,8 +55,8 @@ describe("weir CLI", () => {
 
       const history = await runCli(["checkpoints", "cli-job", "--url", url]);
       assert.equal(history.code, 0, history.stderr);
-      assert.match(history.stdout, /^ID +TYPE +STATUS +DURATION +SIZE +IN-FLIGHT +FAILURE$/m);
-      assert.match(history.stdout, /^1 +CHECKPOINT +COMPLETED +[\d.]+ m?s +[\d.]+ (B|KiB) +0 B$/m);
+      assert.match(history.stdout, /^ID +TYPE +STATUS +DURATION +SIZE +WRITTEN +IN-FLIGHT +FAILURE$/m);
+      assert.match(history.stdout, /^1 +CHECKPOINT +COMPLETED +[\d.]+ m?s +([\d.]+ (B|KiB)) +\1 +0 B$/m);
 
       const canceled = await runCli(["cancel", job.id.slice(0, 8), "--url", url]);
       assert.equal(canceled.code, 0, canceled.stderr);
