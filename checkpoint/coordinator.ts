@@ -105,10 +105,7 @@ export class CheckpointCoordinator {
     this.#schedulePeriodic(this.config.interval);
   }
 
-  /**
-   * The execution is gone (failure, cancel): every pending checkpoint is aborted, its
-   * message naming `cause` (the error that failed the job) when there is one.
-   */
+  /** The execution is gone (failure, cancel): every pending checkpoint is aborted, naming `cause` if given. */
   detach(reason: CheckpointFailureReason, cause?: Error): void {
     const why = `${reason.replaceAll("_", " ")}${cause ? ` (${cause.message})` : ""}`;
     this.#periodic?.cancel();

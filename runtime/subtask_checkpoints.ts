@@ -10,7 +10,8 @@ import type { Timer } from "../actors/time.ts";
 import { type AlignmentTiming, type BarrierController, BarrierHandler } from "../checkpoint/barrier_handler.ts";
 import type { CheckpointFailureReason } from "../checkpoint/failure_reason.ts";
 import { PendingSnapshot, type SubtaskStateFile } from "../checkpoint/pending_snapshot.ts";
-import { OperatorError, WeirError } from "../errors.ts";
+import { WeirError } from "../errors.ts";
+import { captureFailure, isStorageFailure } from "./capture_failure.ts";
 import type { StateCapture } from "../dataflow/operator.ts";
 import { SnapshotWork } from "./snapshot_work.ts";
 import { type ChannelPeers, SnapshotWriter } from "./snapshot_writer.ts";
@@ -392,18 +393,4 @@ export class SubtaskCheckpoints implements BarrierController {
     this.#dropPending(checkpointId);
     if (decline) this.#host.decline(checkpointId, reason, `${this.#actor.name} aborted checkpoint ${checkpointId}: ${reason}`);
   }
-}
-
-/** True when `e`, or an error it wraps (an operator's), is a `storage_failed` one. */
-function isStorageFailure(e: unknown): boolean {
-  for (let x = e, depth = 0; x instanceof Error && depth < 8; x = x.cause, depth++) {
-    if (x instanceof WeirError && x.code === "storage_failed") return true;
-  }
-  return false;
-}
-
-/** Why a capture failed: only the checkpoint fails, so an operator's error is not said to fail the operator. */
-function captureFailure(e: unknown): string {
-  const message = (x: unknown) => (x as Error)?.message ?? String(x);
-  return e instanceof OperatorError ? `operator "${e.operator}" (uid "${e.uid}") could not write its state: ${message(e.cause)}` : message(e);
 }
