@@ -73,7 +73,7 @@ export class FileSource<T = unknown> implements Source<T> {
   /** The record type it declares (`union` refuses a stream of another): "string" per line, "string[]" per CSV row; JSON lines are any value. */
   readonly recordType: string | undefined;
   #skipped = 0;
-  #listing: { attempt: number; files: Promise<string[]> } | undefined;
+  #listing: { jobId: string; files: Promise<string[]> } | undefined;
 
   constructor(paths: string | readonly string[], options: FileSourceOptions = {}) {
     const list = typeof paths === "string" ? [paths] : paths;
@@ -114,9 +114,14 @@ export class FileSource<T = unknown> implements Source<T> {
     this.#skipped += n;
   }
 
-  /** @internal The files under the paths, listed once per execution attempt so every subtask deals from one list. */
-  initialFiles(attempt: number): Promise<string[]> {
-    if (this.#listing?.attempt !== attempt) this.#listing = { attempt, files: this.listFiles() };
+  /**
+   * @internal The files under the paths, listed once per job run: every subtask deals from
+   * one list, and an attempt that starts over before a checkpoint (a restart) reads what the
+   * first one listed, not files added since (DESIGN: a bounded source's end is fixed when
+   * the job first started).
+   */
+  initialFiles(jobId: string): Promise<string[]> {
+    if (this.#listing?.jobId !== jobId) this.#listing = { jobId, files: this.listFiles() };
     return this.#listing.files;
   }
 
@@ -170,7 +175,7 @@ class FileSourceReader implements SourceReader {
         else this.#splits.push(checkSplit(s));
       }
     } else {
-      const files = await this.#source.initialFiles(ctx.attempt);
+      const files = await this.#source.initialFiles(ctx.jobId);
       this.#splits = files.filter((_, i) => i % ctx.parallelism === ctx.subtaskIndex).map((path) => ({ path, offset: 0, line: 0 }));
       if (ctx.subtaskIndex === 0) this.#enumerator = { enumerator: true, known: files };
     }

@@ -1,3 +1,4 @@
+import { FirstStartValue } from "./first_start.ts";
 import type { Batch } from "../actors/messages.ts";
 import type { OperatorContext, Source, SourceReader } from "../dataflow/operator.ts";
 import { WeirError, invalidOption } from "../errors.ts";
@@ -83,6 +84,9 @@ export class NatsJetStreamSource implements Source<NatsJetStreamMessage> {
   createReader(_ctx: OperatorContext): SourceReader {
     return new NatsReader(this);
   }
+
+  /** @internal The stream's last sequence when the job run first started (see first_start.ts). */
+  readonly lastSeqAtFirstStart: FirstStartValue<number> = new FirstStartValue();
 }
 
 class NatsReader implements SourceReader {
@@ -113,10 +117,13 @@ class NatsReader implements SourceReader {
     // A server that goes away closes the connection (no reconnects): fail the subtask.
     void this.#nats.connection.closed().then((e) => this.#prefetch.fail(natsUnavailable(s.servers, e ?? new Error("connection closed"))));
     if (s.bounded && this.#split.end === undefined) {
-      const info = await this.#nats.jsm.streams.info(s.stream).catch((e) => {
-        throw natsUnavailable(s.servers, e);
+      // Fixed at the first start of the job run: an attempt that starts over before a checkpoint takes the same.
+      this.#split.end = await s.lastSeqAtFirstStart.get(ctx.jobId, async () => {
+        const info = await this.#nats!.jsm.streams.info(s.stream).catch((e) => {
+          throw natsUnavailable(s.servers, e);
+        });
+        return info.state.last_seq;
       });
-      this.#split.end = info.state.last_seq;
     }
   }
 

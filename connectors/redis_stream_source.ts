@@ -1,3 +1,4 @@
+import { FirstStartValue } from "./first_start.ts";
 import type { Batch } from "../actors/messages.ts";
 import type { OperatorContext, Source, SourceReader } from "../dataflow/operator.ts";
 import { WeirError, invalidOption } from "../errors.ts";
@@ -85,6 +86,9 @@ export class RedisStreamSource implements Source<RedisStreamEntry> {
   createReader(_ctx: OperatorContext): SourceReader {
     return new RedisStreamReader(this);
   }
+
+  /** @internal The stream's newest id when the job run first started (see first_start.ts). */
+  readonly newestAtFirstStart: FirstStartValue<string> = new FirstStartValue();
 }
 
 class RedisStreamReader implements SourceReader {
@@ -107,10 +111,13 @@ class RedisStreamReader implements SourceReader {
     }
     if (!this.#split) return;
     this.#redis = await connectRedis(s.url, { option: "RedisStreamSource url" });
-    // Resolved once, at the first start; a restore keeps what the checkpoint says.
+    // Resolved once, at the first start of the job run (an attempt that starts over before a
+    // checkpoint takes the same); a restore keeps what the checkpoint says.
     if (this.#split.last === "$" || (s.bounded && this.#split.end === undefined)) {
-      const newest = await this.#call(() => this.#redis!.xrevrange(s.stream, "+", "-", "COUNT", 1));
-      const lastId = newest.length > 0 ? newest[0][0] : "0-0";
+      const lastId = await s.newestAtFirstStart.get(ctx.jobId, async () => {
+        const newest = await this.#call(() => this.#redis!.xrevrange(s.stream, "+", "-", "COUNT", 1));
+        return newest.length > 0 ? newest[0][0] : "0-0";
+      });
       if (this.#split.last === "$") this.#split.last = lastId;
       if (s.bounded) this.#split.end = lastId;
     }
