@@ -167,18 +167,30 @@ class PostgresSinkWriter implements SinkWriter {
     }
   }
 
-  /** Rows grouped by their set of columns (an upsert keeps only the last row per key). */
+  /**
+   * Rows grouped by their set of columns. An upsert writes one row per key: the key's rows
+   * merged in order, each later one's columns over the earlier ones', which is what upserting
+   * them one by one leaves (a column a later row lacks keeps the earlier row's value), so the
+   * table does not depend on where checkpoints fall.
+   */
   #groups(rows: Record<string, unknown>[]): Map<string[], Record<string, unknown>[]> {
     const key = this.#sink.key;
     let list = rows;
     if (key) {
-      const last = new Map<string, Record<string, unknown>>();
+      const merged = new Map<string, Record<string, unknown>>();
       for (const r of rows) {
         const k = JSON.stringify(key.map((c) => r[c] ?? null));
-        last.delete(k);
-        last.set(k, r);
+        const before = merged.get(k);
+        if (before === undefined) {
+          merged.set(k, r);
+          continue;
+        }
+        const row = { ...before };
+        for (const c of Object.keys(r)) if (r[c] !== undefined) row[c] = r[c];
+        merged.delete(k);
+        merged.set(k, row);
       }
-      list = [...last.values()];
+      list = [...merged.values()];
     }
     const bySignature = new Map<string, [string[], Record<string, unknown>[]]>();
     for (const r of list) {

@@ -73,6 +73,20 @@ describe("PostgresSink", () => {
     }
   });
 
+  test("with key, rows of one key within a checkpoint leave what upserting them one by one leaves: a column a later row lacks keeps its value", async () => {
+    const name = await table(`"id" integer primary key, a integer, b integer, c text`);
+    const { MemoryStorage, SequenceSource, StreamEnvironment } = await import("../../mod.ts");
+    const records = [{ id: 1, a: 1, b: 1, c: "first" }, { id: 2, a: 5 }, { id: 1, a: 2 }, { id: 1, c: null }, { id: 2, b: 6, a: undefined }];
+    // No checkpoint but the final one: every record in one transaction.
+    const env = new StreamEnvironment({ jobName: "pg-merge", storage: new MemoryStorage(), restart: { strategy: "none" } });
+    env.fromSource(new SequenceSource(0, records.length), { uid: "n" }).map((i) => records[i], { uid: "rec" }).sinkTo(new PostgresSink({ url: POSTGRES_URL, table: name, key: "id" }), { uid: "out" });
+    const result = await (await env.execute()).done;
+    assert.equal(result.status, "finished", String(result.error));
+    const rows = await admin.unsafe(`select id, a, b, c from ${name} order by id`);
+    assert.deepEqual(rows.map((r) => [r.id, r.a, r.b, r.c]), [[1, 2, 1, null], [2, 5, 6, null]]);
+    await admin.unsafe(`drop table ${name}`);
+  });
+
   async function failure(sink: PostgresSink, records: unknown[] = [{ key: 1, count: 1 }]) {
     const { MemoryStorage, StreamEnvironment } = await import("../../mod.ts");
     const { SequenceSource } = await import("../../mod.ts");
