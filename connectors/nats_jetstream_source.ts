@@ -173,9 +173,11 @@ class NatsReader implements SourceReader {
         break;
       }
       records.push({ seq: m.seq, subject: m.subject, data: this.#decoder.decode(m.data) });
+      // Caught up: what was read goes out now, rather than when the fetch expires (up to
+      // FETCH_EXPIRES_MS later while the stream is quiet).
       if (m.info.pending === 0) {
         caughtUp = true;
-        if (split.end !== undefined) break;
+        break;
       }
     }
     await consumer.delete().catch(() => {});

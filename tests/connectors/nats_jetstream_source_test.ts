@@ -83,6 +83,39 @@ describe("NatsJetStreamSource", () => {
     }
   });
 
+  test("on a quiet stream a message goes out as it arrives, not when the fetch waiting for more expires (up to 1 s)", async () => {
+    const stream = uniqueName("nats_latency");
+    await createStream(stream);
+    const nats = await connectNats(NATS_SERVERS);
+    const arrived = new Map<number, number>();
+    const env = new StreamEnvironment({ jobName: "nats-latency", parallelism: 1, storage: new MemoryStorage() });
+    env.fromSource(new NatsJetStreamSource({ servers: NATS_SERVERS, stream }), { uid: "s" })
+      .map((m) => {
+        arrived.set(Number(m.data), performance.now());
+        return m.seq;
+      }, { uid: "at" })
+      .sinkTo(new CollectSink<number>(), { uid: "out" });
+    const job = await env.execute();
+    try {
+      await sleep(300);
+      const latencies: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        const sent = performance.now();
+        await nats.js.publish(`${stream}.ids`, String(i));
+        const deadline = sent + 3000;
+        while (!arrived.has(i) && performance.now() < deadline) await sleep(2);
+        latencies.push(arrived.has(i) ? arrived.get(i)! - sent : Infinity);
+        await sleep(120);
+      }
+      // Waiting for the fetch to expire spread them over 0–1000 ms: all eight under 500 ms by chance is 1 in 256.
+      assert.ok(Math.max(...latencies) < 500, `latencies ${latencies.map((l) => l.toFixed(0)).join(", ")} ms`);
+    } finally {
+      await job.cancel();
+      await nats.jsm.streams.delete(stream);
+      await nats.close();
+    }
+  });
+
   test("a server that disappears for a moment: the job restarts, reconnects, and loses nothing", async () => {
     const stream = uniqueName("WEIR_SRC");
     await createStream(stream);
