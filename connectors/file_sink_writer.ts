@@ -1,4 +1,5 @@
 import { mkdir, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { jsonUnfaithfulPart } from "../codec/json_values.ts";
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
 import { describe, WeirError } from "../errors.ts";
@@ -137,6 +138,8 @@ export class FileSinkWriter implements SinkWriter {
 
   #format(value: unknown): string {
     if (this.#cfg.format === "csv") return csvRow(value) + "\n";
+    const unfaithful = jsonUnfaithfulPart(value);
+    if (unfaithful) throw new WeirError("sink_record_invalid", `FileSink "${this.#ctx.uid}" cannot write record ${describe(value)} as JSON: ${unfaithful}`);
     let json: string | undefined;
     try {
       json = JSON.stringify(value);

@@ -1,4 +1,5 @@
 import { Kvm, type KV } from "@nats-io/kv";
+import { jsonUnfaithfulPart } from "../codec/json_values.ts";
 import { describe as describeValue, invalidOption, WeirError } from "../errors.ts";
 import type { OperatorContext, Sink, SinkWriter } from "../dataflow/operator.ts";
 import { checkNatsServers, connectNats, type NatsClient, natsUnavailable } from "./clients/nats.ts";
@@ -87,6 +88,8 @@ class NatsJetStreamSinkWriter extends HeldTransactionsWriter<string> {
 
   protected convert(record: unknown): string {
     if (typeof record === "string") return record;
+    const unfaithful = jsonUnfaithfulPart(record);
+    if (unfaithful) throw new WeirError("sink_record_invalid", `NatsJetStreamSink "${this.ctx.uid}" cannot publish ${describeValue(record)} to "${this.#sink.subject}" as JSON: ${unfaithful}`);
     const json = JSON.stringify(record);
     if (json === undefined) throw new WeirError("sink_record_invalid", `NatsJetStreamSink "${this.ctx.uid}" cannot publish ${describeValue(record)} to "${this.#sink.subject}"`);
     return json;

@@ -1,4 +1,5 @@
 import { describe as describeValue, invalidOption, WeirError } from "../errors.ts";
+import { jsonUnfaithfulPart } from "../codec/json_values.ts";
 import type { OperatorContext, OperatorSnapshot, RestoredState, Sink, SinkWriter } from "../dataflow/operator.ts";
 import { checkPostgresUrl, connectPostgres, describePostgres, isConnectionError, type PostgresClient, postgresUnavailable } from "./clients/postgres.ts";
 import { ensureTransactionsTable, inspectTable, quoteIdent, type TableInfo } from "./postgres_table.ts";
@@ -121,6 +122,9 @@ class PostgresSinkWriter implements SinkWriter {
       for (const k in v) {
         if (!columns.has(k)) throw new WeirError("sink_record_invalid", `PostgresSink "${this.#ctx.uid}": table "${this.#sink.table}" has no column "${k}" (record ${describeValue(v).slice(0, 200)})`);
       }
+      // Rows reach the server as JSON: what JSON would change (NaN to null) is refused here, naming the record.
+      const unfaithful = jsonUnfaithfulPart(v);
+      if (unfaithful) throw new WeirError("sink_record_invalid", `PostgresSink "${this.#ctx.uid}" cannot write record ${describeValue(v).slice(0, 200)} to table "${this.#sink.table}": ${unfaithful}`);
       this.#current.push(v as Record<string, unknown>);
     }
   }

@@ -1,4 +1,5 @@
 import { describe as describeValue, invalidOption, WeirError } from "../errors.ts";
+import { jsonUnfaithfulPart } from "../codec/json_values.ts";
 import type { OperatorContext, Sink, SinkWriter } from "../dataflow/operator.ts";
 import { checkRedisUrl, connectRedis, type RedisClient, redisUnavailable } from "./clients/redis.ts";
 import { type HeldTransaction, HeldTransactionsWriter } from "./held_transactions.ts";
@@ -91,6 +92,8 @@ class RedisStreamSinkWriter extends HeldTransactionsWriter<string[]> {
   }
 
   protected convert(record: unknown): string[] {
+    const unfaithful = typeof record === "string" ? undefined : jsonUnfaithfulPart(record);
+    if (unfaithful) throw new WeirError("sink_record_invalid", `RedisStreamSink "${this.ctx.uid}" cannot append ${describeValue(record)} to stream "${this.#sink.stream}" as JSON: ${unfaithful}`);
     const fields: string[] = [];
     if (record !== null && typeof record === "object" && !Array.isArray(record)) {
       for (const [k, v] of Object.entries(record)) {

@@ -69,6 +69,17 @@ describe("FileSink", () => {
     assert.throws(() => new FileSink(""), (e: unknown) => e instanceof WeirError && e.code === "invalid_option");
   });
 
+  test("a JSON-lines record JSON would change (NaN to null, a Map to {}) is refused naming the part, and nothing of it is written", async () => {
+    const dir = fresh();
+    const w = await writer(new FileSink(dir));
+    for (const [record, part] of [[{ key: 1, count: NaN }, /record\.count is NaN/], [{ key: 1, count: new Map() }, /record\.count is a Map/]] as const) {
+      assert.throws(() => w.write([record as unknown as Row]), (e: unknown) => e instanceof WeirError && e.code === "sink_record_invalid" && part.test(e.message));
+    }
+    w.write([{ key: 1, count: 2 }]);
+    await checkpoint(w, 1);
+    assert.deepEqual(await FileSink.readCommitted(dir), [{ key: 1, count: 2 }]);
+  });
+
   test("preCommitted() resolves only once the checkpoint's part is on disk in full", async () => {
     const dir = fresh();
     const w = await writer(new FileSink<Row>(dir));

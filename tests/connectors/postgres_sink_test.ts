@@ -97,6 +97,14 @@ describe("PostgresSink", () => {
     return result.error as WeirError;
   }
 
+  test("a record JSON would change (NaN for a double column: stored as NULL) is refused as it is written, naming it", async () => {
+    const name = await table(`"key" integer not null, d double precision`);
+    const e = await failure(new PostgresSink({ url: POSTGRES_URL, table: name }), [{ key: 1, d: 0.5 }, { key: 2, d: NaN }]);
+    assert.match(e.message, /record\.d is NaN, which JSON writes as null/);
+    assert.equal((await admin.unsafe(`select count(*)::int as n from ${name}`))[0].n, 0);
+    await admin.unsafe(`drop table ${name}`);
+  });
+
   test("a missing table, or a key without a unique index, fails the job at start naming table and key", async () => {
     const missing = uniqueName("weir_pg_missing").toLowerCase();
     let e = await failure(new PostgresSink({ url: POSTGRES_URL, table: missing }));
