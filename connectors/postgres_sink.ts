@@ -122,11 +122,22 @@ class PostgresSinkWriter implements SinkWriter {
       for (const k in v) {
         if (!columns.has(k)) throw new WeirError("sink_record_invalid", `PostgresSink "${this.#ctx.uid}": table "${this.#sink.table}" has no column "${k}" (record ${describeValue(v).slice(0, 200)})`);
       }
-      // Rows reach the server as JSON: what JSON would change (NaN to null) is refused here, naming the record.
-      const unfaithful = jsonUnfaithfulPart(v);
+      // Refused here, naming the record, rather than at the commit, which would fail the
+      // whole transaction on every retry: what JSON would change (NaN to null), a key
+      // column the upsert cannot match on, a NUL character no PostgreSQL text can hold.
+      const unfaithful = jsonUnfaithfulPart(v) ?? this.#unwritable(v as Record<string, unknown>);
       if (unfaithful) throw new WeirError("sink_record_invalid", `PostgresSink "${this.#ctx.uid}" cannot write record ${describeValue(v).slice(0, 200)} to table "${this.#sink.table}": ${unfaithful}`);
       this.#current.push(v as Record<string, unknown>);
     }
+  }
+
+  /** Why PostgreSQL would refuse record `r` at the commit, if it is plain to see now. */
+  #unwritable(r: Record<string, unknown>): string | undefined {
+    for (const c of this.#sink.key ?? []) {
+      if (r[c] === undefined || r[c] === null) return `it has no value for key column "${c}"`;
+    }
+    if (JSON.stringify(r).includes("\\u0000")) return "it holds a NUL character (\\u0000), which PostgreSQL text cannot store";
+    return undefined;
   }
 
   snapshotState(checkpointId: number): OperatorSnapshot {

@@ -105,6 +105,16 @@ describe("PostgresSink", () => {
     await admin.unsafe(`drop table ${name}`);
   });
 
+  test("a record without a value for an upsert's key, or with a NUL character, is refused as it is written, not at a commit that would fail on every retry", async () => {
+    const name = await table(`"key" integer primary key, s text`);
+    const noKey = await failure(new PostgresSink({ url: POSTGRES_URL, table: name, key: "key" }), [{ key: 1, s: "a" }, { s: "b" }]);
+    assert.match(noKey.message, /no value for key column "key"/);
+    const nul = await failure(new PostgresSink({ url: POSTGRES_URL, table: name }), [{ key: 1, s: "a\u0000b" }]);
+    assert.match(nul.message, /NUL character/);
+    assert.equal((await admin.unsafe(`select count(*)::int as n from ${name}`))[0].n, 0);
+    await admin.unsafe(`drop table ${name}`);
+  });
+
   test("a missing table, or a key without a unique index, fails the job at start naming table and key", async () => {
     const missing = uniqueName("weir_pg_missing").toLowerCase();
     let e = await failure(new PostgresSink({ url: POSTGRES_URL, table: missing }));
