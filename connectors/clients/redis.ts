@@ -80,10 +80,12 @@ export async function connectRedis(url: string, options: RedisConnectOptions = {
   return client;
 }
 
-/** The `connector_unavailable` error for a Redis server, naming it (without a password). */
+/** The `connector_unavailable` error for a Redis server, naming it (without a password); `stream_not_found` when it answered that the key is not a stream. */
 export function redisUnavailable(url: URL | string, cause: unknown): WeirError {
   const u = typeof url === "string" ? new URL(url) : new URL(url.href);
   u.password = "";
   const why = cause instanceof Error ? cause.message : String(cause);
+  // The server answered, and refused: the key is not a stream (WRONGTYPE), not a server down.
+  if (/^WRONGTYPE\b/.test(why)) return new WeirError("stream_not_found", `The key on Redis server ${u.protocol}//${u.host} is not a stream: ${why}`, { cause });
   return new WeirError("connector_unavailable", `Redis server ${u.protocol}//${u.host} is unavailable: ${why}`, { cause });
 }

@@ -134,4 +134,21 @@ describe("RedisStreamSource", () => {
     assert.equal(result.status, "failed");
     assert.match(result.error!.message, /Redis server redis:\/\/127\.0\.0\.1:1 is unavailable/);
   });
+
+  test("a key that holds no stream fails the job as stream_not_found saying so, not as a server that is down", async () => {
+    const key = uniqueName("not_a_stream");
+    const redis = await connectRedis(REDIS_URL);
+    await redis.set(key, "a string");
+    try {
+      const env = new StreamEnvironment({ jobName: "redis-wrongtype", parallelism: 1, storage: new MemoryStorage(), restart: { strategy: "none" } });
+      env.fromSource(new RedisStreamSource({ url: REDIS_URL, stream: key, bounded: true }), { uid: "s" }).sinkTo(new CollectSink(), { uid: "out" });
+      const result = await (await env.execute().catch((e) => ({ done: Promise.resolve({ status: "failed", error: e }) }))).done;
+      assert.equal(result.status, "failed");
+      assert.match(result.error!.message, /is not a stream: WRONGTYPE/);
+      assert.doesNotMatch(result.error!.message, /unavailable/);
+    } finally {
+      await redis.del(key);
+      redis.disconnect();
+    }
+  });
 });
