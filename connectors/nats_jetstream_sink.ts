@@ -48,7 +48,8 @@ export class NatsJetStreamSink<T = unknown> implements Sink<T> {
     if (options === null || typeof options !== "object") throw invalidOption("NatsJetStreamSink options", options, "must be an object");
     for (const k of Object.keys(options)) if (!OPTIONS.has(k)) throw invalidOption(`NatsJetStreamSink.${k}`, (options as unknown as Record<string, unknown>)[k], "is not a NatsJetStreamSink option");
     this.servers = checkNatsServers(options.servers, "NatsJetStreamSink.servers");
-    if (typeof options.subject !== "string" || !/^[^\s*>]+$/.test(options.subject)) throw invalidOption("NatsJetStreamSink.subject", options.subject, "must be a subject without wildcards");
+    // Dot-separated tokens, none empty ("a..b", ".a" and "a." are no subjects), no wildcard.
+    if (typeof options.subject !== "string" || !/^[^\s*>.]+(\.[^\s*>.]+)*$/.test(options.subject)) throw invalidOption("NatsJetStreamSink.subject", options.subject, "must be a subject without wildcards, of dot-separated tokens none of which is empty");
     this.subject = options.subject;
   }
 

@@ -70,7 +70,8 @@ export class NatsJetStreamSource implements Source<NatsJetStreamMessage> {
     const { servers, stream, subject, bounded = false, batchSize = 1000 } = options;
     this.servers = checkNatsServers(servers, "NatsJetStreamSource servers");
     if (typeof stream !== "string" || !/^[^\s.*>]+$/.test(stream)) throw invalidOption("NatsJetStreamSource stream", stream, "must be a stream name (no spaces, '.', '*' or '>')");
-    if (subject !== undefined && (typeof subject !== "string" || subject.length === 0 || /\s/.test(subject))) {
+    // Dot-separated tokens, none empty; a token may be "*", and the last one ">".
+    if (subject !== undefined && (typeof subject !== "string" || !/^([^\s.*>]+|\*)(\.([^\s.*>]+|\*))*(\.>)?$|^>$/.test(subject))) {
       throw invalidOption("NatsJetStreamSource subject", subject, "must be a subject such as \"orders.>\"");
     }
     if (typeof bounded !== "boolean") throw invalidOption("NatsJetStreamSource bounded", bounded, "must be a boolean");

@@ -79,6 +79,8 @@ describe("NatsJetStreamSink", () => {
     for (const [options, option] of [
       [{ servers: "http://x", subject: "s" }, "NatsJetStreamSink.servers"],
       [{ servers: NATS_SERVERS, subject: "a.*" }, "NatsJetStreamSink.subject"],
+      [{ servers: NATS_SERVERS, subject: "x..b" }, "NatsJetStreamSink.subject"],
+      [{ servers: NATS_SERVERS, subject: ".a" }, "NatsJetStreamSink.subject"],
       [{ servers: NATS_SERVERS, subject: "s", stream: "x" }, "NatsJetStreamSink.stream"],
     ] as const) {
       assert.throws(() => new NatsJetStreamSink(options as never), (e: unknown) => e instanceof WeirError && e.code === "invalid_option" && e.message.includes(option), option);

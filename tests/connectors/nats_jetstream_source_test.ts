@@ -159,7 +159,7 @@ describe("NatsJetStreamSource", () => {
     const result = await (await env.execute().catch((e) => ({ done: Promise.resolve({ status: "failed", error: e }) }))).done;
     assert.equal(result.status, "failed");
     assert.match(result.error!.message, new RegExp(`stream "${missing}" does not exist`));
-    for (const options of [{ servers: [], stream: "S" }, { servers: NATS_SERVERS, stream: "a.b" }, { servers: NATS_SERVERS, stream: "S", subject: "" }, { servers: NATS_SERVERS, stream: "S", x: 1 }]) {
+    for (const options of [{ servers: [], stream: "S" }, { servers: NATS_SERVERS, stream: "a.b" }, { servers: NATS_SERVERS, stream: "S", subject: "" }, { servers: NATS_SERVERS, stream: "S", subject: "a..b" }, { servers: NATS_SERVERS, stream: "S", subject: "a.>.b" }, { servers: NATS_SERVERS, stream: "S", x: 1 }]) {
       assert.throws(() => new NatsJetStreamSource(options as never), (e: WeirError) => e.code === "invalid_option" && /NatsJetStreamSource/.test(e.message));
     }
   });
