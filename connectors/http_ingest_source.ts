@@ -109,6 +109,12 @@ class IngestReader implements SourceReader {
       const splits = restored.map(checkSplit);
       if (splits.length > 1) throw new WeirError("checkpoint_corrupt", `HttpIngestSource "${ctx.uid}" restored ${splits.length} splits; its log has one`);
       this.#split = splits[0];
+      if (this.#split && this.#split.segment < this.#log.trimmedBelow) {
+        throw new WeirError(
+          "checkpoint_corrupt",
+          `HttpIngestSource "${ctx.uid}" restores its position at log segment ${this.#split.segment}, but a later checkpoint consumed the log below segment ${this.#log.trimmedBelow} (log ${this.#log.prefix} in ${this.#log.storage.description}): the events accepted in between are gone; restore a later checkpoint or savepoint`,
+        );
+      }
       // Synchronously after the log opened, so before any POST waiting on it appends.
       if (this.#split) this.#log.skipTo(this.#split.segment);
     } else if (ctx.subtaskIndex === 0) {

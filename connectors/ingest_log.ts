@@ -37,6 +37,8 @@ export class IngestLog {
   #pendingBytes = 0;
   #flushing = false;
   #waiters = new Set<() => void>();
+  /** Segments below this were consumed by a completed checkpoint and deleted (stored at trimmedKey). */
+  #trimmedBelow = 0;
 
   private constructor(storage: StorageAdapter, prefix: string, maxLogBytes: number) {
     this.storage = storage;
@@ -47,6 +49,8 @@ export class IngestLog {
   /** Opens the log of one source, finding the segments a previous run left. */
   static async open(storage: StorageAdapter, jobName: string, uid: string, maxLogBytes: number): Promise<IngestLog> {
     const log = new IngestLog(storage, `${jobName}/_ingest/${encodeURIComponent(uid).replace(/\./g, "%2E")}/`, maxLogBytes);
+    const trimmed = await storage.get(log.trimmedKey);
+    if (trimmed) log.#trimmedBelow = Number(new TextDecoder().decode(trimmed)) || 0;
     for (const key of await storage.list(log.prefix)) {
       const n = segmentNumber(key.slice(log.prefix.length));
       if (n < 0) continue;
@@ -157,8 +161,26 @@ export class IngestLog {
     }
   }
 
-  /** Deletes every segment below `n`: a completed checkpoint has consumed them. */
+  /** Where the number below which segments were trimmed is stored: beside the segments' directory, not in it. */
+  get trimmedKey(): string {
+    return `${this.prefix.slice(0, -1)}.trimmed-below`;
+  }
+
+  /** Segments below this number were trimmed: a position below it cannot be read again. */
+  get trimmedBelow(): number {
+    return this.#trimmedBelow;
+  }
+
+  /**
+   * Deletes every segment below `n`: a completed checkpoint has consumed them. The mark goes
+   * first, so a restore of an older checkpoint or savepoint that needs them is refused
+   * rather than skipping them.
+   */
   async trimBelow(n: number): Promise<void> {
+    if (n > this.#trimmedBelow) {
+      await this.storage.put(this.trimmedKey, new TextEncoder().encode(String(n)));
+      this.#trimmedBelow = n;
+    }
     const doomed = [...this.#sizes.keys()].filter((s) => s < n);
     for (const s of doomed) {
       await this.storage.delete(this.key(s));

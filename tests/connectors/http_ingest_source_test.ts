@@ -1,4 +1,7 @@
 import { describe, test } from "node:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import "../../mod.ts";
 import { CollectSink, HttpIngestSource, MemoryStorage, StreamEnvironment, type WeirError } from "../../mod.ts";
@@ -86,6 +89,26 @@ describe("HttpIngestSource", () => {
     } finally {
       await job.cancel();
     }
+  });
+
+  test("restoring a savepoint whose events a later checkpoint consumed fails naming the log, rather than skipping them", async () => {
+    const storage = new MemoryStorage();
+    const first = ingestJob({ storage, uid: "events-t" });
+    const job = await first.env.execute();
+    const url = `${job.url}/ingest/events-t`;
+    for (let i = 0; i < 5; i++) assert.equal((await post(url, JSON.stringify({ n: i }))).status, 202);
+    await until("5 committed events", () => first.sink.committed.length >= 5);
+    const savepoint = await job.triggerSavepoint(mkdtempSync(join(tmpdir(), "weir-ingest-sp-")));
+    for (let i = 5; i < 10; i++) assert.equal((await post(url, JSON.stringify({ n: i }))).status, 202);
+    await until("10 committed events", () => first.sink.committed.length >= 10);
+    await until("the log trimmed past the savepoint", async () => (await storage.list("ingest/_ingest/events-t/")).length === 0);
+    await job.cancel();
+    const again = ingestJob({ storage, uid: "events-t" });
+    const restored = new StreamEnvironment({ jobName: "ingest", parallelism: 2, storage, restoreFrom: savepoint.external_path!, restart: { strategy: "none" }, http: { port: 0 } });
+    restored.fromSource(new HttpIngestSource<Event>(), { uid: "events-t" }).map((e) => e.n, { uid: "n" }).sinkTo(again.sink, { uid: "out" });
+    const result = await (await restored.execute().catch((e) => ({ done: Promise.resolve({ status: "failed", error: e }) }))).done;
+    assert.equal(result.status, "failed");
+    assert.match(String(result.error?.message), /consumed the log below segment \d+ .*the events accepted in between are gone/);
   });
 
   test("a full log answers 503 with Retry-After and keeps what it accepted", async () => {
