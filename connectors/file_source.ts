@@ -32,6 +32,8 @@ interface FileSplit {
   line: number;
   columns?: number;
   done?: boolean;
+  /** The file's inode when it was first read (0 where the platform has none): another one at the path is another file. */
+  ino?: number;
 }
 /** The split-discovery role: whoever holds it looks for new files; `known` are all files ever assigned. */
 interface Enumerator {
@@ -322,6 +324,7 @@ async function readChunk(split: FileSplit, source: FileSource): Promise<{ parsed
     throw new WeirError("file_not_found", `FileSource file ${split.path} cannot be opened: ${(e as Error).message}`, { cause: e });
   }
   try {
+    startOver(split, await handle.stat());
     const bounded = source.monitorInterval === undefined;
     let size = source.chunkBytes;
     for (;;) {
@@ -342,12 +345,28 @@ async function readChunk(split: FileSplit, source: FileSource): Promise<{ parsed
   }
 }
 
+/**
+ * A file replaced at the split's path (another inode: a log rotated by renaming it and
+ * creating a new one) or cut shorter than the split's offset (truncated and written again)
+ * is read from its start, as a new file; reading on at the old offset lost what the new
+ * content held before it, or started in the middle of a line.
+ */
+function startOver(split: FileSplit, st: { ino: number; size: number }): void {
+  const replaced = split.ino !== undefined && split.ino !== 0 && st.ino !== 0 && st.ino !== split.ino;
+  if (replaced || st.size < split.offset) {
+    split.offset = 0;
+    split.line = 0;
+    delete split.columns;
+  }
+  split.ino = st.ino;
+}
+
 function checkSplit(s: unknown): FileSplit {
   const o = s as FileSplit;
   if (!o || typeof o !== "object" || typeof o.path !== "string" || !Number.isSafeInteger(o.offset) || !Number.isSafeInteger(o.line) || o.offset < 0) {
     throw new WeirError("checkpoint_corrupt", `FileSource cannot restore split ${JSON.stringify(s)}`);
   }
-  return { path: o.path, offset: o.offset, line: o.line, ...(o.columns !== undefined ? { columns: o.columns } : {}), ...(o.done ? { done: true } : {}) };
+  return { path: o.path, offset: o.offset, line: o.line, ...(o.columns !== undefined ? { columns: o.columns } : {}), ...(o.done ? { done: true } : {}), ...(Number.isSafeInteger(o.ino) ? { ino: o.ino } : {}) };
 }
 
 function checkEnumerator(s: unknown): Enumerator {

@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CollectSink, FileSource, type FileSourceOptions, MemoryStorage, StreamEnvironment, type WeirError } from "../../mod.ts";
@@ -106,6 +106,29 @@ describe("FileSource", () => {
       writeFileSync(join(dir, "third.log"), "after the delete\n");
       await until("a file dropped in after a delete", () => sink.committed.includes("after the delete"));
       assert.equal(job.status, "RUNNING");
+      assert.equal(job.restarts, 0);
+    } finally {
+      await job.cancel();
+    }
+  });
+
+  test("monitorInterval: a file truncated and written again, or replaced at its path (rotated), is read from its start", async () => {
+    const dir = tempDir();
+    const log = join(dir, "app.log");
+    writeFileSync(log, "old-1 padding padding\nold-2 padding padding\n");
+    const env = new StreamEnvironment({ jobName: "rotate", parallelism: 1, storage: new MemoryStorage(), checkpoint: { interval: 10 } });
+    const sink = new CollectSink<string>();
+    env.fromSource(new FileSource<string>(log, { monitorInterval: 10 }), { uid: "files" }).sinkTo(sink, { uid: "out" });
+    const job = await env.execute();
+    try {
+      await until("the first lines", () => sink.committed.includes("old-2 padding padding"));
+      // Shorter than what was read: read on at the old offset, the new lines were lost.
+      writeFileSync(log, "new-1\nnew-2\n");
+      await until("the truncated file's lines", () => sink.committed.includes("new-1") && sink.committed.includes("new-2"));
+      // Replaced by another file at the same path (another inode; renamed over it, so the path never goes missing).
+      writeFileSync(join(dir, "next.tmp"), "rotated-1 padding padding padding\nrotated-2\n");
+      renameSync(join(dir, "next.tmp"), log);
+      await until("the replaced file's lines", () => sink.committed.includes("rotated-1 padding padding padding") && sink.committed.includes("rotated-2"));
       assert.equal(job.restarts, 0);
     } finally {
       await job.cancel();
