@@ -22,6 +22,14 @@ async function runBounded<T>(paths: string | string[], options: FileSourceOption
   return { result, committed: sink.committed, source, job };
 }
 
+/** A running job watching `path` (monitorInterval 10 ms, a checkpoint every 10 ms) into a CollectSink. */
+async function watching(path: string, parallelism: number) {
+  const env = new StreamEnvironment({ jobName: "watch", parallelism, storage: new MemoryStorage(), checkpoint: { interval: 10 } });
+  const sink = new CollectSink<string>();
+  env.fromSource(new FileSource<string>(path, { monitorInterval: 10 }), { uid: "files" }).sinkTo(sink, { uid: "out" });
+  return { job: await env.execute(), sink };
+}
+
 describe("FileSource", () => {
   test("reads every line of every file in a directory once, in chunks smaller than a line", async () => {
     const dir = tempDir();
@@ -87,10 +95,7 @@ describe("FileSource", () => {
     const dir = tempDir();
     const first = join(dir, "first.log");
     writeFileSync(first, "one\n");
-    const env = new StreamEnvironment({ jobName: "watch", parallelism: 2, storage: new MemoryStorage(), checkpoint: { interval: 10 } });
-    const sink = new CollectSink<string>();
-    env.fromSource(new FileSource<string>(dir, { monitorInterval: 10 }), { uid: "files" }).sinkTo(sink, { uid: "out" });
-    const job = await env.execute();
+    const { job, sink } = await watching(dir, 2);
     try {
       await until("the first line", () => sink.committed.includes("one"));
       appendFileSync(first, "tw");
@@ -116,10 +121,7 @@ describe("FileSource", () => {
     const dir = tempDir();
     const log = join(dir, "app.log");
     writeFileSync(log, "old-1 padding padding\nold-2 padding padding\n");
-    const env = new StreamEnvironment({ jobName: "rotate", parallelism: 1, storage: new MemoryStorage(), checkpoint: { interval: 10 } });
-    const sink = new CollectSink<string>();
-    env.fromSource(new FileSource<string>(log, { monitorInterval: 10 }), { uid: "files" }).sinkTo(sink, { uid: "out" });
-    const job = await env.execute();
+    const { job, sink } = await watching(log, 1);
     try {
       await until("the first lines", () => sink.committed.includes("old-2 padding padding"));
       // Shorter than what was read: read on at the old offset, the new lines were lost.
