@@ -24,6 +24,9 @@ export function csvRow(record: unknown): string {
     if (i > 0) out += ",";
     out += csvField(fields[i]);
   }
+  // A line of nothing but blanks (one empty or blank field) is skipped by readers as a blank
+  // line (FileSource's csv too): quoted, it is a row.
+  if (fields.length === 1 && out.trim().length === 0) return `"${out}"`;
   return out;
 }
 
