@@ -1,3 +1,4 @@
+import { subjectWithin } from "./nats_subjects.ts";
 import { FirstStartValue } from "./first_start.ts";
 import type { Batch } from "../actors/messages.ts";
 import type { OperatorContext, Source, SourceReader } from "../dataflow/operator.ts";
@@ -114,6 +115,15 @@ class NatsReader implements SourceReader {
     if (!(await natsStreamExists(this.#nats, s.stream))) {
       await this.#nats.close();
       throw new WeirError("stream_not_found", `NATS JetStream stream "${s.stream}" does not exist on ${s.servers.join(", ")}; create it first`);
+    }
+    if (s.subject !== undefined) {
+      const subjects = (await this.#nats.jsm.streams.info(s.stream).catch((e) => {
+        throw natsUnavailable(s.servers, e);
+      })).config.subjects ?? [];
+      if (subjects.length > 0 && !subjects.some((p) => subjectWithin(s.subject!, p))) {
+        await this.#nats.close();
+        throw new WeirError("invalid_option", `NatsJetStreamSource subject "${s.subject}" is not within the subjects of stream "${s.stream}" (${subjects.join(", ")}): it would never match`);
+      }
     }
     // A server that goes away closes the connection (no reconnects): fail the subtask.
     void this.#nats.connection.closed().then((e) => this.#prefetch.fail(natsUnavailable(s.servers, e ?? new Error("connection closed"))));

@@ -159,6 +159,16 @@ describe("NatsJetStreamSource", () => {
     const result = await (await env.execute().catch((e) => ({ done: Promise.resolve({ status: "failed", error: e }) }))).done;
     assert.equal(result.status, "failed");
     assert.match(result.error!.message, new RegExp(`stream "${missing}" does not exist`));
+    const outside = new StreamEnvironment({ jobName: "nats-outside", parallelism: 1, storage: new MemoryStorage(), restart: { strategy: "none" } });
+    const stream = uniqueName("nats_outside");
+    await createStream(stream);
+    outside.fromSource(new NatsJetStreamSource({ servers: NATS_SERVERS, stream, subject: "elsewhere.>", bounded: true }), { uid: "s" }).sinkTo(new CollectSink(), { uid: "out" });
+    const refused = await (await outside.execute().catch((e) => ({ done: Promise.resolve({ status: "failed", error: e }) }))).done;
+    assert.equal(refused.status, "failed");
+    assert.match(refused.error!.message, new RegExp(`subject "elsewhere\\.>" is not within the subjects of stream "${stream}"`));
+    const nats = await connectNats(NATS_SERVERS);
+    await nats.jsm.streams.delete(stream);
+    await nats.close();
     for (const options of [{ servers: [], stream: "S" }, { servers: NATS_SERVERS, stream: "a.b" }, { servers: NATS_SERVERS, stream: "S", subject: "" }, { servers: NATS_SERVERS, stream: "S", subject: "a..b" }, { servers: NATS_SERVERS, stream: "S", subject: "a.>.b" }, { servers: NATS_SERVERS, stream: "S", x: 1 }]) {
       assert.throws(() => new NatsJetStreamSource(options as never), (e: WeirError) => e.code === "invalid_option" && /NatsJetStreamSource/.test(e.message));
     }
