@@ -136,6 +136,9 @@ class PostgresSinkWriter implements SinkWriter {
     for (const c of this.#sink.key ?? []) {
       if (r[c] === undefined || r[c] === null) return `it has no value for key column "${c}"`;
     }
+    for (const c of this.#table.required) {
+      if (r[c] === undefined || r[c] === null) return `it has no value for column "${c}", which is NOT NULL without a default`;
+    }
     if (JSON.stringify(r).includes("\\u0000")) return "it holds a NUL character (\\u0000), which PostgreSQL text cannot store";
     return undefined;
   }

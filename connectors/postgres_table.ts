@@ -12,6 +12,8 @@ export interface TableInfo {
   /** The quoted, schema-qualified name to splice into SQL. */
   quoted: string;
   columns: Set<string>;
+  /** Columns a row must give a value: NOT NULL without a default, identity or generation. */
+  required: string[];
 }
 
 /** Quotes a possibly schema-qualified name (`name` or `schema.name`) as SQL identifiers. */
@@ -35,8 +37,9 @@ export async function inspectTable(sql: PostgresClient, table: string, key: read
   if (!found?.oid) {
     throw new WeirError("sink_table_invalid", `PostgresSink table "${table}" does not exist on ${server} (the sink never creates tables: create it first)`);
   }
-  const cols = await sql.query("select attname, attnum from pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped", [found.oid]);
+  const cols = await sql.query("select attname, attnum, attnotnull and not atthasdef and attidentity = '' and attgenerated = '' as required from pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped", [found.oid]);
   const columns = new Set<string>(cols.map((c) => c.attname as string));
+  const required = cols.filter((c) => c.required === true).map((c) => c.attname as string);
   if (key) {
     const missing = key.filter((k) => !columns.has(k));
     if (missing.length > 0) throw new WeirError("sink_table_invalid", `PostgresSink key ${JSON.stringify(key)}: table "${table}" on ${server} has no column ${missing.map((m) => `"${m}"`).join(", ")}`);
@@ -50,7 +53,7 @@ export async function inspectTable(sql: PostgresClient, table: string, key: read
       throw new WeirError("sink_table_invalid", `PostgresSink key ${JSON.stringify(key)} needs a unique index (or primary key) on exactly (${key.join(", ")}) of table "${table}" on ${server}`);
     }
   }
-  return { quoted, columns };
+  return { quoted, columns, required };
 }
 
 /**

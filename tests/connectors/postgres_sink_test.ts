@@ -111,6 +111,12 @@ describe("PostgresSink", () => {
     assert.match(noKey.message, /no value for key column "key"/);
     const nul = await failure(new PostgresSink({ url: POSTGRES_URL, table: name }), [{ key: 1, s: "a\u0000b" }]);
     assert.match(nul.message, /NUL character/);
+    // NOT NULL without a default: a row must give it (a column with a default or identity need not).
+    await admin.unsafe(`alter table ${name} add column n integer not null default 0, add column m integer, add column req integer`);
+    await admin.unsafe(`update ${name} set req = 0`);
+    await admin.unsafe(`alter table ${name} alter column req set not null`);
+    const missing = await failure(new PostgresSink({ url: POSTGRES_URL, table: name }), [{ key: 1, s: "a", req: 1 }, { key: 2, s: "b" }]);
+    assert.match(missing.message, /no value for column "req", which is NOT NULL without a default/);
     assert.equal((await admin.unsafe(`select count(*)::int as n from ${name}`))[0].n, 0);
     await admin.unsafe(`drop table ${name}`);
   });
