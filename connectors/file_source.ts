@@ -1,4 +1,5 @@
 import { open, readdir, stat } from "node:fs/promises";
+import { FirstStartValue } from "./first_start.ts";
 import { join, resolve } from "node:path";
 import type { Batch } from "../actors/messages.ts";
 import type { OperatorContext, Source, SourceReader } from "../dataflow/operator.ts";
@@ -75,7 +76,7 @@ export class FileSource<T = unknown> implements Source<T> {
   /** The record type it declares (`union` refuses a stream of another): "string" per line, "string[]" per CSV row; JSON lines are any value. */
   readonly recordType: string | undefined;
   #skipped = 0;
-  #listing: { jobId: string; files: Promise<string[]> } | undefined;
+  readonly #listing = new FirstStartValue<string[]>();
 
   constructor(paths: string | readonly string[], options: FileSourceOptions = {}) {
     const list = typeof paths === "string" ? [paths] : paths;
@@ -123,8 +124,7 @@ export class FileSource<T = unknown> implements Source<T> {
    * the job first started).
    */
   initialFiles(jobId: string): Promise<string[]> {
-    if (this.#listing?.jobId !== jobId) this.#listing = { jobId, files: this.listFiles() };
-    return this.#listing.files;
+    return this.#listing.get(jobId, () => this.listFiles());
   }
 
   /** @internal Every regular file under the paths, sorted. */
