@@ -26,7 +26,7 @@
  * @module
  */
 import { encode } from "../codec/cbor.ts";
-import { isNotPersistable, stateNotPersistable } from "./state_not_persistable.ts";
+import { namedStateError } from "./state_not_persistable.ts";
 import { WeirError } from "../errors.ts";
 import { type CacheEntry, unpin } from "./sqlite_cache_entry.ts";
 import type { PendingWrites } from "./sqlite_pending_writes.ts";
@@ -103,7 +103,7 @@ export class DirtyCapture {
    */
   constructor(codecs: ReadonlyMap<number, StateCodec>, named?: (sid: number, stored: unknown, err: unknown) => unknown) {
     this.#codecs = codecs;
-    this.#named = named ?? ((sid, stored, err) => (isNotPersistable(err) ? stateNotPersistable(codecs.get(sid)?.state ?? `#${sid}`, undefined, stored, err) : err));
+    this.#named = named ?? ((sid, stored, err) => namedStateError(codecs, undefined, sid, stored, err));
     this.#entries = [];
     this.#mems = [];
   }

@@ -28,7 +28,7 @@ import { CHANGELOG_MEMORY_BYTES, type ChangelogWriter } from "./sqlite_changelog
 import { EpochLog } from "./sqlite_epoch_log.ts";
 import type { SqliteDatabase, SqliteDriver, WriterImage } from "./sqlite_driver.ts";
 import { SqliteSnapshotReader } from "./sqlite_snapshot_reader.ts";
-import { isNotPersistable, stateNotPersistable } from "./state_not_persistable.ts";
+import { namedStateError } from "./state_not_persistable.ts";
 import { StoreConnection } from "./sqlite_store_connection.ts";
 import type { SqliteStoreOptions } from "./sqlite_backend_options.ts";
 import type { StateCodec } from "./sqlite_forms.ts";
@@ -210,7 +210,7 @@ export class SqliteStateStore {
 
   /** `err` naming state `sid` and the operator when it is a `value_not_persistable` one (`stored` would not encode). */
   namedError(sid: number, stored: unknown, err: unknown): unknown {
-    return isNotPersistable(err) ? stateNotPersistable(this.#codecs.get(sid)?.state ?? `#${sid}`, this.uid, stored, err) : err;
+    return namedStateError(this.#codecs, this.uid, sid, stored, err);
   }
 
   /** Registers the codec of state id `sid` (its in-memory form). */

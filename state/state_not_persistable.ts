@@ -35,3 +35,11 @@ export function firstUnpersistable(values: ArrayLike<unknown>): unknown {
   for (let i = 0; i < values.length; i++) if (unpersistablePart(values[i]) !== undefined) return values[i];
   return undefined;
 }
+
+/**
+ * `err` as one naming state `sid` (its codec's `state`, or "#sid") and operator `uid` when it
+ * is a `value_not_persistable` error for stored value `stored`; any other error as it is.
+ */
+export function namedStateError(codecs: ReadonlyMap<number, { readonly state?: string }>, uid: string | undefined, sid: number, stored: unknown, err: unknown): unknown {
+  return isNotPersistable(err) ? stateNotPersistable(codecs.get(sid)?.state ?? `#${sid}`, uid, stored, err) : err;
+}
