@@ -12,13 +12,11 @@
  * @module
  */
 import { WeirError, assert } from "../errors.ts";
-import { copyValue } from "../codec/values.ts";
 import { hashKey } from "./key_group.ts";
-import { KeyFilter } from "./sqlite_bloom.ts";
 import { type BulkRowWriter, loadInBulk } from "./sqlite_bulk.ts";
 import { encodeWriteBack } from "./sqlite_write_back.ts";
-import { PENDING_DELETE, WriteBackQueue } from "./sqlite_write_queue.ts";
-import { keyBytes } from "./sqlite_keys.ts";
+import { WriteBackQueue } from "./sqlite_write_queue.ts";
+import { RowLookup } from "./sqlite_row_lookup.ts";
 import { RowBytes, decodeStored } from "./sqlite_row_bytes.ts";
 import { EntryCache } from "./sqlite_cache.ts";
 import { cacheKeyHash } from "./sqlite_key_table.ts";
@@ -75,14 +73,9 @@ export class SqliteStateStore {
   readonly #codecs = new Map<number, StateCodec>();
   /** Keys and values of written-back rows: copied into the batch and the log, so reused by the next write-back. */
   readonly #rowBytes = new RowBytes();
-  /**
-   * Keys written to the file by this store, so a new key skips the lookup; undefined once
-   * rows came from elsewhere (a restore), when every miss asks the file.
-   */
-  #written: KeyFilter | undefined = new KeyFilter();
+  /** The cache's miss path (sqlite_row_lookup.ts). */
+  readonly #lookup: RowLookup;
   #disposed = false;
-  /** prefetch()'s arrays, reused: the missing keys' key groups, key bytes, cache hashes, places, values. */
-  readonly #prefetching = { kgs: [] as number[], keyBytes: [] as Uint8Array[], keyHashes: [] as number[], at: [] as number[], values: [] as (Uint8Array | undefined)[] };
   /** Rows written to the file since the counter was last taken (evictions and flushes). */
   rowsWritten = 0;
 
@@ -104,6 +97,14 @@ export class SqliteStateStore {
     this.#cache = new EntryCache(options.cacheEntriesMax, background ? 512 : 2048);
     this.#open();
     this.#writes = new WriteBackQueue(this.#conn.db, this.maxParallelism, background ? () => driver.openWriter!(this.path, this.maxParallelism, { process: options.writerProcess }) : undefined, options.writeGroupRows, this.waitForWriter);
+    this.#lookup = new RowLookup({
+      maxParallelism: this.maxParallelism,
+      cache: this.#cache,
+      writes: this.#writes,
+      connection: () => this.#conn,
+      fromStored: (sid, v, shared) => this.#fromStored(sid, v, shared),
+      insert: (e, hash) => this.#insert(e, hash),
+    });
   }
 
   /** Opens the connection to the file (created if absent). */
@@ -166,7 +167,7 @@ export class SqliteStateStore {
     this.#conn.close();
     this.#driver.removeFiles(this.path);
     this.#driver.renameFile(from, this.path);
-    this.#written = undefined;
+    this.#lookup.forgetWrittenKeys();
     this.#open();
   }
 
@@ -229,18 +230,7 @@ export class SqliteStateStore {
       this.#cache.use(e);
       return e.mem;
     }
-    const hash = hashKey(canonical);
-    const kg = hash % this.maxParallelism;
-    // A key written back and not yet known committed is read from its encoded value.
-    const pending = this.#writes.find(sid, canonical, keyHash);
-    const v = pending !== undefined
-      ? (pending === PENDING_DELETE ? undefined : pending)
-      : this.#written && !this.#written.mayHold(sid, hash)
-      ? undefined
-      : this.#conn.read(kg, sid, keyBytes(canonical), this.#writes.committedSeq());
-    const mem = this.#fromStored(sid, v, false);
-    this.#insert(this.#cache.entry(sid, canonical, kg, canonical === key ? undefined : key, mem), keyHash);
-    return mem;
+    return this.#lookup.load(sid, canonical, key, keyHash);
   }
 
   /**
@@ -265,42 +255,7 @@ export class SqliteStateStore {
    * @throws {WeirError} as read()
    */
   prefetch(sid: number, canonicals: readonly unknown[], keys: readonly unknown[], count: number): void {
-    const cache = this.#cache;
-    const { kgs, keyBytes: bytes, keyHashes, at, values } = this.#prefetching;
-    let misses = 0;
-    try {
-      for (let i = 0; i < count; i++) {
-        const c = canonicals[i];
-        const keyHash = cacheKeyHash(sid, c);
-        const cached = cache.find(sid, c, keyHash);
-        if (cached !== undefined) {
-          cached.hit = true;
-          continue;
-        }
-        if (this.#writes.find(sid, c, keyHash) !== undefined) continue;
-        const hash = hashKey(c);
-        if (this.#written && !this.#written.mayHold(sid, hash)) continue;
-        kgs[misses] = hash % this.maxParallelism;
-        bytes[misses] = keyBytes(c);
-        keyHashes[misses] = keyHash;
-        at[misses++] = i;
-      }
-      if (misses === 0) return;
-      this.#conn.readMany(sid, kgs, bytes, misses, this.#writes.committedSeq(), values);
-      for (let j = 0; j < misses; j++) {
-        const i = at[j];
-        const c = canonicals[i];
-        const keyHash = keyHashes[j];
-        // A key twice in the batch: cached by its first turn.
-        if (cache.find(sid, c, keyHash) !== undefined) continue;
-        const key = keys[i];
-        const original = c === key ? undefined : typeof key === "object" ? copyValue(key) : key;
-        this.#insert(cache.entry(sid, c, kgs[j], original, this.#fromStored(sid, values[j], true)), keyHash);
-      }
-    } finally {
-      // The reused arrays hold no key or value (views into a batch's buffer) past the call.
-      bytes.length = values.length = 0;
-    }
+    this.#lookup.prefetch(sid, canonicals, keys, count);
   }
 
   /** Sets the value of `canonical` (undefined deletes it); written to the file on eviction or flush. */
@@ -365,7 +320,7 @@ export class SqliteStateStore {
     // In primary-key order (key group, state) the batch touches neighbouring B-tree pages.
     entries.sort((a, b) => a.keyGroup - b.keyGroup || a.sid - b.sid);
     this.#rowBytes.reuse();
-    const batch = encodeWriteBack(entries, { bytes: this.#rowBytes, codecs: this.#codecs, log: this.#log?.current, changesFrom: this.#cache.changesFrom, written: this.#written, named: (sid, stored, err) => this.namedError(sid, stored, err) });
+    const batch = encodeWriteBack(entries, { bytes: this.#rowBytes, codecs: this.#codecs, log: this.#log?.current, changesFrom: this.#cache.changesFrom, written: this.#lookup.written, named: (sid, stored, err) => this.namedError(sid, stored, err) });
     this.#writes.write(batch, entries);
     this.#cache.cleaned(entries);
     this.rowsWritten += entries.length;
@@ -392,13 +347,13 @@ export class SqliteStateStore {
   bulkLoad(fill: (w: BulkRowWriter) => void): number {
     this.clearCache();
     this.#writes.quiesce();
-    this.#written = undefined;
+    this.#lookup.forgetWrittenKeys();
     return loadInBulk(this.#conn.db, this.path, fill);
   }
 
   /** Rows arrive from elsewhere (a restored file): every miss must ask the file from now on. */
   forgetWrittenKeys(): void {
-    this.#written = undefined;
+    this.#lookup.forgetWrittenKeys();
   }
 
   /** Forgets cached values after writing back the dirty ones. */
