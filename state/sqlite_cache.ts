@@ -7,6 +7,7 @@
  */
 import { WeirError } from "../errors.ts";
 import { DirtyCapture } from "./sqlite_capture.ts";
+import { DirtyList } from "./sqlite_dirty_list.ts";
 import { CacheEntry, type EntryPool, retire } from "./sqlite_cache_entry.ts";
 import { KeyTable } from "./sqlite_key_table.ts";
 import { EntryIds } from "./sqlite_entry_ids.ts";
@@ -65,26 +66,8 @@ export class EntryCache {
   /** The CLOCK's frames, each cached entry's id in one. */
   readonly #clock = new ClockFrames();
   #size = 0;
-  /** The dirty list: append-only while a sweep is on (captures pass over it as it is). */
-  #dirty: CacheEntry[] = [];
-  /** Keys in the dirty list: `#dirty[0, #dirtyLength)` (an array reused may hold more, stale or undefined). */
-  #dirtyLength = 0;
-  /**
-   * The sweep compacting the dirty list, a slice at a time: the list it builds, its length,
-   * and how far it got of `#dirty[0, #sweepEnd)`.
-   */
-  #swept: CacheEntry[] | undefined;
-  #sweptLength = 0;
-  #sweepAt = 0;
-  #sweepEnd = 0;
-  /**
-   * The list the last sweep replaced, to build the next one in, and how much of it (or of
-   * `#swept` built in it) may still name keys from before: a new array per sweep, as long as the dirty list, lived long enough
-   * for scavenges to copy it and was promoted (about a third of Deno's promoted bytes with
-   * every record missing the cache).
-   */
-  #spareList: CacheEntry[] | undefined;
-  #spareStale = 0;
+  /** The dirty keys (and clean or evicted ones not yet swept; sqlite_dirty_list.ts). */
+  readonly #dirty = new DirtyList(() => this.#passOn());
   #dirtyCount = 0;
   #epoch = 0;
   /** The last epoch a counted capture ended (-1: none yet): changedOnly takes keys changed after it. */
@@ -233,9 +216,8 @@ export class EntryCache {
     e.dirty = true;
     this.#dirtyCount++;
     if (e.listed) return;
-    e.listed = true;
-    this.#dirty[this.#dirtyLength++] = e;
-    this.#sweepIfSparse(SWEEP_PER_KEY);
+    this.#dirty.append(e);
+    this.#dirty.sweepIfSparse(SWEEP_PER_KEY, this.#dirtyCount);
   }
 
   /** Notes that `entries` were written back (committed). */
@@ -250,77 +232,12 @@ export class EntryCache {
     }
     // Here too, not only in changed(): reads alone write dirty keys back as they evict
     // them, and a list never compacted would hold every key that was dirty.
-    this.#sweepIfSparse(Math.min(SWEEP_PER_KEY * entries.length, SWEEP_PER_WRITE_BACK));
-  }
-
-  /**
-   * Clean and evicted keys linger in the dirty list; once they are an eighth of the dirty
-   * ones (or 1 024) a sweep drops them, `n` keys per call. Compacting 200 K keys at once held
-   * records up for 10–25 ms.
-   */
-  #sweepIfSparse(n: number): void {
-    if (this.#swept === undefined) {
-      // Soon rather than once the list doubles: evicted keys come free for reuse (their
-      // entries) only once swept, and a steady trickle of them is what the pool can keep.
-      if (this.#dirtyLength <= this.#dirtyCount + Math.max(1024, this.#dirtyCount >> 3)) return;
-      this.#startSweep();
-    }
-    this.#sweep(n);
-  }
-
-  #startSweep(): void {
-    // Not one a capture's pass still reads (the newest capture's: older ones are over).
-    const spare = this.#spareList;
-    const reused = spare !== undefined && !this.#passOn()?.reads(spare);
-    this.#swept = reused ? spare : [];
-    if (!reused) this.#spareStale = 0;
-    this.#spareList = undefined;
-    this.#sweptLength = 0;
-    this.#sweepAt = 0;
-    this.#sweepEnd = this.#dirtyLength;
-  }
-
-  /**
-   * Sweeps `n` more keys of the dirty list into the list being built; at the end, the keys
-   * listed since the sweep began follow, and the new list replaces the old one. The old one
-   * is not changed while a capture's pass holds it (it is the next sweep's list once none
-   * does): the pass sees every key listed at its snapshot point (and perhaps keys dropped
-   * since, which visit() finds clean or changed later).
-   */
-  #sweep(n: number): void {
-    const list = this.#dirty;
-    const kept = this.#swept!;
-    let length = this.#sweptLength;
-    const end = Math.min(this.#sweepEnd, this.#sweepAt + n);
-    for (let i = this.#sweepAt; i < end; i++) {
-      const e = list[i];
-      if (e.dirty) kept[length++] = e;
-      else {
-        e.listed = false;
-        retire(e);
-      }
-    }
-    this.#sweepAt = end;
-    this.#sweptLength = length;
-    if (end < this.#sweepEnd) return;
-    for (let i = end; i < this.#dirtyLength; i++) kept[length++] = list[i];
-    // What the reused array named past the new list goes, so that it keeps no key alive.
-    for (let i = length; i < this.#spareStale; i++) (kept as (CacheEntry | undefined)[])[i] = undefined;
-    if (kept.length > 4 * length + 1024) kept.length = length;
-    this.#spareList = list;
-    this.#spareStale = this.#dirtyLength;
-    this.#dirty = kept;
-    this.#dirtyLength = length;
-    this.#swept = undefined;
+    this.#dirty.sweepIfSparse(Math.min(SWEEP_PER_KEY * entries.length, SWEEP_PER_WRITE_BACK), this.#dirtyCount);
   }
 
   /** Every dirty key. */
   dirtyEntries(): CacheEntry[] {
-    // The sweep on, if any, then one over the whole list.
-    if (this.#swept !== undefined) this.#sweep(Infinity);
-    this.#startSweep();
-    this.#sweep(Infinity);
-    return this.#dirty.slice(0, this.#dirtyLength);
+    return this.#dirty.compacted();
   }
 
   /**
@@ -367,7 +284,7 @@ export class EntryCache {
    */
   capture(changedOnly: boolean, codecs: ReadonlyMap<number, StateCodec>, capture = new DirtyCapture(codecs), uncounted = false): DirtyCapture {
     this.#endPass();
-    capture.beginPass(this.#dirty, this.#dirtyLength, this.#epoch, changedOnly ? this.#changesFrom : -1);
+    capture.beginPass(this.#dirty.entries, this.#dirty.length, this.#epoch, changedOnly ? this.#changesFrom : -1);
     if (!uncounted) this.#changesFrom = this.#epoch;
     this.#epoch++;
     this.#passing = capture;
@@ -392,16 +309,8 @@ export class EntryCache {
     for (const e of this.#table.values()) this.#ids.release(e);
     this.#table.clear();
     this.#clock.clear();
-    for (let i = 0; i < this.#dirtyLength; i++) {
-      const e = this.#dirty[i];
-      e.listed = false;
-      // An evicted key the sweep had not reached waited only for this: pooled, or its id goes.
-      retire(e);
-    }
-    this.#dirty = [];
-    this.#dirtyLength = 0;
-    this.#spareList = undefined;
-    this.#swept = undefined;
+    // An evicted key the sweep had not reached waited only for this: pooled, or its id goes.
+    this.#dirty.clear();
     this.#size = 0;
   }
 }
