@@ -124,7 +124,8 @@ class PostgresSinkWriter implements SinkWriter {
       }
       // Refused here, naming the record, rather than at the commit, which would fail the
       // whole transaction on every retry: what JSON would change (NaN to null), a key
-      // column the upsert cannot match on, a NUL character no PostgreSQL text can hold.
+      // column the upsert cannot match on, a NUL character no PostgreSQL text can hold, a
+      // value its column's type does not read (postgres_column_types.ts).
       const unfaithful = jsonUnfaithfulPart(v) ?? this.#unwritable(v as Record<string, unknown>);
       if (unfaithful) throw new WeirError("sink_record_invalid", `PostgresSink "${this.#ctx.uid}" cannot write record ${describeValue(v).slice(0, 200)} to table "${this.#sink.table}": ${unfaithful}`);
       this.#current.push(v as Record<string, unknown>);
@@ -140,6 +141,11 @@ class PostgresSinkWriter implements SinkWriter {
       if (r[c] === undefined || r[c] === null) return `it has no value for column "${c}", which is NOT NULL without a default`;
     }
     if (JSON.stringify(r).includes("\\u0000")) return "it holds a NUL character (\\u0000), which PostgreSQL text cannot store";
+    for (const [c, check] of this.#table.checks) {
+      const v = r[c];
+      const why = v === undefined || v === null ? undefined : check(v);
+      if (why) return `column "${c}": ${why}`;
+    }
     return undefined;
   }
 

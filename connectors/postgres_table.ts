@@ -6,6 +6,7 @@
  */
 import { WeirError } from "../errors.ts";
 import type { PostgresClient } from "./clients/postgres.ts";
+import { type ColumnCheck, columnCheck } from "./postgres_column_types.ts";
 
 /** The user's table as the sink sees it. */
 export interface TableInfo {
@@ -14,6 +15,8 @@ export interface TableInfo {
   columns: Set<string>;
   /** Columns a row must give a value: NOT NULL without a default, identity or generation. */
   required: string[];
+  /** Per column whose type is checked (postgres_column_types.ts): why a value cannot go into it. */
+  checks: Map<string, ColumnCheck>;
 }
 
 /** Quotes a possibly schema-qualified name (`name` or `schema.name`) as SQL identifiers. */
@@ -37,9 +40,18 @@ export async function inspectTable(sql: PostgresClient, table: string, key: read
   if (!found?.oid) {
     throw new WeirError("sink_table_invalid", `PostgresSink table "${table}" does not exist on ${server} (the sink never creates tables: create it first)`);
   }
-  const cols = await sql.query("select attname, attnum, attnotnull and not atthasdef and attidentity = '' and attgenerated = '' as required from pg_attribute where attrelid = $1 and attnum > 0 and not attisdropped", [found.oid]);
+  const cols = await sql.query(
+    "select attname, attnum, attnotnull and not atthasdef and attidentity = '' and attgenerated = '' as required, typname, typcategory, typtype, atttypmod, format_type(atttypid, atttypmod) as formatted from pg_attribute join pg_type on pg_type.oid = atttypid where attrelid = $1 and attnum > 0 and not attisdropped",
+    [found.oid],
+  );
   const columns = new Set<string>(cols.map((c) => c.attname as string));
   const required = cols.filter((c) => c.required === true).map((c) => c.attname as string);
+  const checks = new Map<string, ColumnCheck>();
+  for (const c of cols) {
+    // A domain's own constraints are not known here: its values are not checked.
+    const check = c.typtype === "d" ? undefined : columnCheck({ typname: String(c.typname), category: String(c.typcategory), typmod: Number(c.atttypmod), formatted: String(c.formatted) });
+    if (check) checks.set(c.attname as string, check);
+  }
   if (key) {
     const missing = key.filter((k) => !columns.has(k));
     if (missing.length > 0) throw new WeirError("sink_table_invalid", `PostgresSink key ${JSON.stringify(key)}: table "${table}" on ${server} has no column ${missing.map((m) => `"${m}"`).join(", ")}`);
@@ -53,7 +65,7 @@ export async function inspectTable(sql: PostgresClient, table: string, key: read
       throw new WeirError("sink_table_invalid", `PostgresSink key ${JSON.stringify(key)} needs a unique index (or primary key) on exactly (${key.join(", ")}) of table "${table}" on ${server}`);
     }
   }
-  return { quoted, columns, required };
+  return { quoted, columns, required, checks };
 }
 
 /**

@@ -121,6 +121,23 @@ describe("PostgresSink", () => {
     await admin.unsafe(`drop table ${name}`);
   });
 
+  test("a value its column's type does not read is refused as it is written, naming the column and type; what the type reads is written", async () => {
+    const name = await table(`"key" integer primary key, n smallint, code varchar(3), at timestamptz`);
+    const bad = await failure(new PostgresSink({ url: POSTGRES_URL, table: name }), [{ key: 1, n: 1, code: "abc" }, { key: 2, n: 1.5 }]);
+    assert.match(bad.message, /column "n": 1\.5 is not an integer \(column type smallint\)/);
+    const long = await failure(new PostgresSink({ url: POSTGRES_URL, table: name }), [{ key: 3, code: "abcd" }]);
+    assert.match(long.message, /column "code": "abcd" is longer than 3 characters \(column type character varying\(3\)\)/);
+    assert.equal((await admin.unsafe(`select count(*)::int as n from ${name}`))[0].n, 0);
+    const { MemoryStorage, StreamEnvironment, SequenceSource } = await import("../../mod.ts");
+    const env = new StreamEnvironment({ jobName: "pg-types", storage: new MemoryStorage(), restart: { strategy: "none" } });
+    const rows = [{ key: 1, n: "12", code: "ab  ", at: new Date(Date.UTC(2024, 0, 2)) }];
+    env.fromSource(new SequenceSource(0, rows.length), { uid: "n" }).map((i) => rows[i], { uid: "rec" }).sinkTo(new PostgresSink({ url: POSTGRES_URL, table: name }), { uid: "out" });
+    assert.equal((await (await env.execute()).done).status, "finished");
+    const [row] = await admin.unsafe(`select n, code, at from ${name}`);
+    assert.deepEqual([row.n, row.code, (row.at as Date).toISOString()], [12, "ab ", "2024-01-02T00:00:00.000Z"]);
+    await admin.unsafe(`drop table ${name}`);
+  });
+
   test("a missing table, or a key without a unique index, fails the job at start naming table and key", async () => {
     const missing = uniqueName("weir_pg_missing").toLowerCase();
     let e = await failure(new PostgresSink({ url: POSTGRES_URL, table: missing }));
