@@ -228,10 +228,16 @@ export class WindowOperator extends TimedKeyedOperator {
     return false;
   }
 
-  /** The timer that fires a window ending at `end`, and the one that drops it after the allowed lateness. */
+  /**
+   * The timer that fires a window ending at `end`, and the one that drops it after the
+   * allowed lateness. An event-time window the watermark has passed already gets no fire
+   * timer: the record fires it at once (#fireLate), as Flink's `EventTimeTrigger.onElement`
+   * returns FIRE; a timer in the past would fire it a second time at the next watermark.
+   */
   #registerTimers(end: number): void {
-    const domain: TimeDomain = this.#assigner.eventTime ? "event" : "processing";
-    this.timers.register(domain, end - 1);
+    const eventTime = this.#assigner.eventTime;
+    const domain: TimeDomain = eventTime ? "event" : "processing";
+    if (!eventTime || end - 1 > this.timers.watermark) this.timers.register(domain, end - 1);
     if (this.#latenessMs > 0) this.timers.register(domain, end - 1 + this.#latenessMs);
   }
 

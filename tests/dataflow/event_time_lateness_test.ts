@@ -89,6 +89,26 @@ describe("late records in event-time windows", () => {
     assert.deepEqual(lateSink.committed, [30]);
   });
 
+  test("a window the watermark passed, first made or joined by a late record within the lateness, fires once (tumbling and session)", async () => {
+    const fired = async (assigner: TumblingEventTimeWindows | EventTimeSessionWindows, ts: number[]) => {
+      const e = env("latefirst", { parallelism: 1, batchSize: 1 });
+      const out = new CollectSink<string>();
+      keyedTimestamps(e, ts)
+        .window(assigner)
+        .allowedLateness(10)
+        .process<string>((_k, win, els, ctx) => ctx.emit(`${win.start}-${win.end}:${[...els].sort((x, y) => x - y).join(",")}`), { uid: "w" })
+        .sinkTo(out, { uid: "out" });
+      const r = await (await e.execute()).done;
+      assert.equal(r.status, "finished", String(r.error));
+      return [...out.committed].sort();
+    };
+    // 15 is the first record of [10,20) and comes at watermark 25: it fires the window at once
+    // (Flink's EventTimeTrigger returns FIRE), not again at the watermarks after it.
+    assert.deepEqual(await fired(TumblingEventTimeWindows.of(10), [25, 15, 26]), ["10-20:15", "20-30:25,26"]);
+    // 3 joins the session [0,9) that fired at watermark 12: it fires once more with 3 in it.
+    assert.deepEqual(await fired(EventTimeSessionWindows.withGap(5), [0, 4, 12, 3, 50]), ["0-9:0,3,4", "0-9:0,4", "12-17:12", "50-55:50"]);
+  });
+
   test("bounded out-of-orderness: a record exactly `bound` behind the largest timestamp is not late (watermark = max - bound - 1)", async () => {
     const world = new VirtualWorld();
     const e = env("bound", { parallelism: 1, autoWatermarkInterval: 20, runtime: world.runtime() });
