@@ -27,7 +27,7 @@ export interface SourceInputInit {
   batchSize: number;
   counters: { recordsIn: number };
   /** The reader returned null: it has no more records. */
-  readerEnded(): void;
+  readerEnded(): void | Promise<void>;
 }
 
 /**
@@ -49,7 +49,7 @@ export interface SourceInputInit {
  * let ended = false;
  * const owner = { alive: true, timer: () => ({ cancel() {} }), wake() {}, fail() {} };
  * const slice = new StepSlice(2, 4);
- * const input = new SourceInput(owner, { chain, slice, batchSize: 2, counters: { recordsIn: 0 }, readerEnded: () => (ended = true) });
+ * const input = new SourceInput(owner, { chain, slice, batchSize: 2, counters: { recordsIn: 0 }, readerEnded: () => void (ended = true) });
  * while (input.pollable) input.poll();
  * console.assert(out.length === 3 && ended);
  * ```
@@ -61,7 +61,7 @@ export class SourceInput {
   readonly #chain: OperatorChain;
   readonly #slice: StepSlice;
   readonly #counters: { recordsIn: number };
-  readonly #readerEnded: () => void;
+  readonly #readerEnded: () => void | Promise<void>;
   readonly #batchSize: number;
   /** The reader ended, or the subtask's input did: nothing more is read. */
   #done = false;
@@ -130,8 +130,7 @@ export class SourceInput {
   #process(batch: unknown[] | null): void | Promise<void> {
     if (batch === null) {
       this.#done = true;
-      this.#readerEnded();
-      return;
+      return this.#readerEnded();
     }
     if (batch.length === 0) {
       this.#waiting = true;

@@ -99,9 +99,13 @@ export class SubtaskOutput {
     }
   }
 
-  /** Sends a watermark downstream after the records before it; never backwards, never +Infinity (end of partition says that). */
+  /**
+   * Sends a watermark downstream after the records before it; never backwards. +Infinity
+   * says a source ended (its event time is over) before its end of partition, which comes
+   * only with the job's end: downstream leaves the channel out of its minimum.
+   */
   watermark(watermark: number): void {
-    if (!(watermark > this.#watermarkOut) || watermark === Infinity) return;
+    if (!(watermark > this.#watermarkOut)) return;
     this.#watermarkOut = watermark;
     if (this.#idleOut) this.status(false);
     for (const g of this.gates) g.broadcastEvent({ kind: "watermark", timestamp: watermark });

@@ -10,7 +10,9 @@ export interface ValveOutput {
  * A subtask's event time from its input channels (Flink's `StatusWatermarkValve`): the
  * minimum of the channels' watermarks, leaving out idle channels and ended ones; it never
  * goes backwards. When every channel still open is idle, the subtask is idle and its
- * watermark stays.
+ * watermark stays. A channel at +Infinity comes from a finished source (its event time is
+ * over, its end of partition comes with the job's end): it is left out as an ended one is,
+ * and once every channel is at +Infinity or ended, so is the subtask's watermark.
  *
  * @example
  * ```ts
@@ -18,6 +20,9 @@ export interface ValveOutput {
  * const valve = new WatermarkValve(2);
  * console.assert(valve.watermark(0, 10).watermark === undefined); // channel 1 holds it back
  * console.assert(valve.status(1, true).watermark === 10);         // unless it is idle
+ * const union = new WatermarkValve(2);
+ * console.assert(union.watermark(1, Infinity).watermark === undefined); // a finished input
+ * console.assert(union.watermark(0, 7).watermark === 7);                // holds nothing back
  * ```
  */
 export class WatermarkValve {
@@ -62,8 +67,14 @@ export class WatermarkValve {
     let min = Infinity;
     let open = 0;
     let active = 0;
+    let finished = 0;
     for (let c = 0; c < this.#watermarks.length; c++) {
       if (this.#ended[c]) continue;
+      // An idle channel at +Infinity does not keep the others from being all idle.
+      if (this.#watermarks[c] === Infinity) {
+        finished++;
+        continue;
+      }
       open++;
       if (this.#idle[c]) continue;
       active++;
@@ -74,6 +85,7 @@ export class WatermarkValve {
     if (allIdle !== this.#allIdle) out.idle = this.#allIdle = allIdle;
     // End of input (every channel ended) is the subtask's business: it advances to +Infinity then.
     if (active > 0 && min > this.#current) out.watermark = this.#current = min;
+    else if (open === 0 && finished > 0 && this.#current < Infinity) out.watermark = this.#current = Infinity;
     return out;
   }
 }

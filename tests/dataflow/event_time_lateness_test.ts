@@ -90,7 +90,7 @@ describe("late records in event-time windows", () => {
   });
 
   test("a window the watermark passed, first made or joined by a late record within the lateness, fires once (tumbling and session)", async () => {
-    const fired = async (assigner: TumblingEventTimeWindows | EventTimeSessionWindows, ts: number[]) => {
+    const fired = async (assigner: ReturnType<typeof TumblingEventTimeWindows.of>, ts: number[]) => {
       const e = env("latefirst", { parallelism: 1, batchSize: 1 });
       const out = new CollectSink<string>();
       keyedTimestamps(e, ts)

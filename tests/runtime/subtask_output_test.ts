@@ -42,15 +42,17 @@ function output(opts: { bufferTimeoutMs?: number; batchSize?: number; capacity?:
 }
 
 describe("SubtaskOutput", () => {
-  test("watermark() sends only watermarks that advance, never +Infinity, after the records before it", () => {
+  test("watermark() sends only watermarks that advance, after the records before it; +Infinity (a finished source) once and last", () => {
     const { out, received } = output();
     out.emit([1, 2]);
     out.watermark(10);
     out.watermark(10);
     out.watermark(5);
-    out.watermark(Infinity);
     out.watermark(20);
-    assert.deepEqual(received(), [1, 2, "w10", "w20"]);
+    out.watermark(Infinity);
+    out.watermark(Infinity);
+    out.watermark(30);
+    assert.deepEqual(received(), [1, 2, "w10", "w20", "wInfinity"]);
   });
 
   test("status() tells each change once, and a watermark ends idleness first", () => {
