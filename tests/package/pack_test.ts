@@ -64,12 +64,23 @@ try {
 }
 `;
 
+// A Worker's entry as the Cloudflare docs show it: the platform under "${NAME}/cloudflare".
+const CLOUDFLARE_WORKER = `import { SequenceSource, StreamEnvironment, WeirJob, WeirSubtask, weirWorker } from "${NAME}/cloudflare";
+export { WeirJob, WeirSubtask };
+const worker = weirWorker(({ storage }) => {
+  const env = new StreamEnvironment({ jobName: "edge", storage });
+  env.fromSource(new SequenceSource(0, 10), { uid: "numbers" }).map((n) => n * 2, { uid: "double" });
+  return env;
+});
+console.log("CLOUDFLARE", typeof worker.fetch, typeof WeirJob.prototype.alarm, typeof WeirSubtask);
+`;
+
 function run(cmd: string, args: string[], cwd: string, timeoutMs: number, env: Record<string, string> = {}) {
   const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env, PATH: `${BIN}${delimiter}${process.env.PATH}` }, stdio: ["ignore", "pipe", "pipe"] });
   return collect(child, timeoutMs);
 }
 
-test(`npm pack → npm install → import { StreamEnvironment } from "${NAME}" runs a job under Bun and Deno, one with a Worker host from "${NAME}/worker-threads" too; its weir bin works`, { timeout: 900_000, skip: onDeno ? "runs once, under Bun (it starts Deno itself)" : false }, async () => {
+test(`npm pack → npm install → import { StreamEnvironment } from "${NAME}" runs a job under Bun and Deno, one with a Worker host from "${NAME}/worker-threads" too; "${NAME}/cloudflare" imports; its weir bin works`, { timeout: 900_000, skip: onDeno ? "runs once, under Bun (it starts Deno itself)" : false }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "weir-pack-"));
   try {
     const packed = spawnSync("npm", ["pack", "--silent", "--pack-destination", dir], { cwd: ROOT, encoding: "utf8", timeout: 600_000 });
@@ -88,6 +99,7 @@ test(`npm pack → npm install → import { StreamEnvironment } from "${NAME}" r
     writeFileSync(join(app, "job.ts"), JOB);
     writeFileSync(join(app, "worker_job.ts"), WORKER_JOB);
     writeFileSync(join(app, "worker_main.ts"), WORKER_MAIN);
+    writeFileSync(join(app, "cloudflare_worker.ts"), CLOUDFLARE_WORKER);
     assert.ok(existsSync(join(pkg, "dist", "platforms", "worker_threads", "worker_entry.js")), "the Worker's entry ships");
 
     const sums = (() => {
@@ -107,6 +119,13 @@ test(`npm pack → npm install → import { StreamEnvironment } from "${NAME}" r
     for (const [i, r] of onWorkers.entries()) {
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim(), `RESULT finished 1 ${sums}`, i === 0 ? "bun" : "deno");
+    }
+
+    // weir-stream/cloudflare: the Durable Object classes and weirWorker, built JavaScript and types.
+    assert.ok(existsSync(join(pkg, "dist", "platforms", "cloudflare", "mod.js")) && existsSync(join(pkg, "dist", "platforms", "cloudflare", "mod.d.ts")), "the Cloudflare platform ships");
+    for (const [name, r] of [["bun", await run(join(BIN, "bun"), ["cloudflare_worker.ts"], app, 120_000)], ["deno", await run(join(BIN, "deno"), ["run", "-A", "cloudflare_worker.ts"], app, 120_000)]] as const) {
+      assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+      assert.equal(r.stdout.trim(), "CLOUDFLARE function function function", name);
     }
 
     // The bin runs the built CLI; weir run's --parallelism reaches the job file, which
