@@ -77,11 +77,16 @@ export class CheckpointsCleaner {
 
   /**
    * Nothing writes a chain on from ids below `nextId` (a new execution attempt, or the job
-   * ended): their shared files that no restorable checkpoint refers to go. Resolves with the
-   * queue; never rejects.
+   * ended): their shared files that no restorable checkpoint refers to go, and so do the
+   * directories of checkpoints below it that have no `_metadata` (a crashed process's
+   * half-written ones, or a subsumed one whose deletion a crash cut short). Resolves with
+   * the queue; never rejects.
    */
   sweepBelow(nextId: number): Promise<void> {
-    return this.#enqueue(() => this.#shared.sweep(nextId));
+    return this.#enqueue(async () => {
+      await this.#discardUnfinished(nextId);
+      await this.#shared.sweep(nextId);
+    });
   }
 
   /** The metadata write of checkpoint `id` is issued: the shared files it names stay. */
@@ -147,6 +152,33 @@ export class CheckpointsCleaner {
     const failed = this.#failedDirs.get(id);
     if (!failed) return;
     for (const storage of new Set([failed, this.#init.storage])) void storage.delete(stateKey).catch(() => {});
+  }
+
+  /**
+   * Deletes the directories of checkpoints below `nextId` without `_metadata`: no restore
+   * ever reads one, and no write of this run goes there (ids continue above every id a
+   * crashed run used; a failed attempt's metadata writes settled before the next began).
+   */
+  async #discardUnfinished(nextId: number): Promise<void> {
+    const { storage, jobName, jobId } = this.#init;
+    const prefix = `${jobName}/${jobId}/chk-`;
+    const seen = new Set<number>();
+    const complete = new Set<number>();
+    for (const key of await storage.list(prefix)) {
+      const m = /^(\d+)\/(.+)$/.exec(key.slice(prefix.length));
+      if (!m) continue;
+      const id = Number(m[1]);
+      if (m[2] === METADATA_FILE) complete.add(id);
+      else seen.add(id);
+    }
+    for (const id of seen) {
+      if (id >= nextId || complete.has(id)) continue;
+      try {
+        await storage.deletePrefix(`${checkpointDir(jobName, jobId, id)}/`);
+      } catch {
+        // Only costs space; the next sweep tries again.
+      }
+    }
   }
 
   #enqueue(work: () => Promise<unknown>): Promise<void> {

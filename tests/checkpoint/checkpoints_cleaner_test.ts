@@ -77,4 +77,21 @@ describe("CheckpointsCleaner", () => {
     }
     assert.deepEqual((await storage.list("j/id/")).sort(), ["j/id/chk-3/_metadata", "j/id/chk-3/a-0", "j/id/chk-3/b-1"]);
   });
+  test("a new attempt deletes the directories below its first id that have no _metadata (a crashed run's half-written checkpoints), and nothing else", async () => {
+    const storage = new MemoryStorage();
+    const put = (key: string) => storage.put(`j/id/${key}`, new Uint8Array(4));
+    await put("chk-3/_metadata");
+    await put("chk-3/v0-0");
+    await put("chk-4/v0-0");
+    await put("chk-4/.tmp-123-ab-1");
+    await put("chk-5/_metadata");
+    await put("chk-6/v1-0");
+    // At or above the next id: this attempt's own.
+    await put("chk-7/v0-0");
+    await put("chk-12/v0-0");
+    const cleaner = new CheckpointsCleaner({ storage, jobName: "j", jobId: "id", retained: 2, onDiscarded: () => {} });
+    cleaner.retain([3, 5]);
+    await cleaner.sweepBelow(7);
+    assert.deepEqual((await storage.list("j/id/")).sort(), ["chk-12/v0-0", "chk-3/_metadata", "chk-3/v0-0", "chk-5/_metadata", "chk-7/v0-0"].map((k) => `j/id/${k}`));
+  });
 });

@@ -140,6 +140,8 @@ describe("resuming an unfinished run", () => {
     const ids = h2.checkpointStats().history.map((d) => d.id);
     assert.ok(ids.every((id) => id > 50), `new checkpoint ids ${ids} must be above 50`);
     assertExactlyOnce(first.sink.committed, N);
+    // The crashed run's half-written checkpoint is garbage to the resumed run: deleted, not kept forever.
+    assert.deepEqual(await storage.list(`sp/${h1.id}/chk-50/`), []);
   });
 });
 
