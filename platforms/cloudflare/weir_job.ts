@@ -25,17 +25,15 @@ import { objectStorages, RoutedStorage } from "./routed_storage.ts";
 import { storageRoutes } from "./storage_routes.ts";
 import { edgePlacement, FRAME_PATH, objectCaller } from "./placement.ts";
 import { DurableObjectRpcTransport } from "./rpc_transport.ts";
+import { decodeEnded, ENDED_KEY, type EndedRecord, encodeEnded, sameConfig, type StartConfig, startsNewRun } from "./ended_job.ts";
 import { JOB_OBJECT_NAME, missingBindings, missingBindingsResponse, type RegisteredJob, registeredJob } from "./worker.ts";
 
-/** Where the object records that its job ended, so that a later wake does not run it again. */
 /**
  * The buffer timeout (ms) of jobs whose subtasks run in `WeirSubtask` objects, when the job
  * sets none: a record waits at most this long for others to share its call between objects
  * (Flink's `execution.buffer-timeout`, default 100 ms there; bench/cloudflare.ts has the figures).
  */
 export const EDGE_BUFFER_TIMEOUT_MS = 10;
-
-const ENDED_KEY = "_weir_edge/ended";
 
 /**
  * Where the object records that it refused to resume its job (the stored checkpoint does
@@ -51,13 +49,6 @@ const REFUSED_KEY = "_weir_edge/refused";
  */
 const OBJECTS_KEY = "_weir_edge/objects";
 
-/** What a wake after the job ended knows of it. */
-interface EndedRecord {
-  jobId: string;
-  jobName: string;
-  status: string;
-}
-
 /**
  * One job in one Durable Object (DESIGN.md "Edge"; issue 14). The first request or alarm
  * builds the job with the function given to `weirWorker` and executes it on the object's
@@ -68,6 +59,9 @@ interface EndedRecord {
  * `WEIR_RESTORE_FROM` variable starts a new run from a savepoint (`flink run -s`), and
  * `WEIR_FRESH=true` starts a new run instead of resuming an unfinished one (`weir run --fresh`),
  * e.g. after a change of the graph that the unfinished run's checkpoint does not fit.
+ * A job that ended (finished, stopped, canceled, failed) is not run again by a wake, unless
+ * these variables now ask for a start its run was not started with (ended_job.ts): a stopped
+ * job restarts from its savepoint once `WEIR_RESTORE_FROM` names it.
  *
  * Periodic checkpoints: the coordinator's timer triggers them while the object is in
  * memory; an alarm every checkpoint interval is the durable heartbeat that wakes the object
@@ -210,20 +204,25 @@ export class WeirJob {
   }
 
   async #start(registered: RegisteredJob): Promise<JobHandle | undefined> {
-    const ended = await this.#storage.get(ENDED_KEY);
-    if (ended) {
-      this.#ended = JSON.parse(new TextDecoder().decode(ended)) as EndedRecord;
-      return undefined;
-    }
     const bindings = this.#bindings;
     const fresh = bindings.WEIR_FRESH === "true";
+    const restoreFrom = typeof bindings.WEIR_RESTORE_FROM === "string" && bindings.WEIR_RESTORE_FROM !== "" ? bindings.WEIR_RESTORE_FROM : undefined;
+    const config: StartConfig = { restoreFrom, fresh };
+    const stored = await this.#storage.get(ENDED_KEY);
+    const ended = stored ? decodeEnded(stored) : undefined;
+    if (ended && !startsNewRun(ended, config)) {
+      // Variables changed to no start (WEIR_RESTORE_FROM removed): remember it, so that setting
+      // them again later is a change that starts a run.
+      if (!sameConfig(ended.config ?? { fresh: false }, config)) await this.#storage.put(ENDED_KEY, encodeEnded({ ...ended, config }));
+      this.#ended = { ...ended, config };
+      return undefined;
+    }
     const refused = await this.#storage.get(REFUSED_KEY);
     if (refused && !fresh) {
       const r = JSON.parse(new TextDecoder().decode(refused)) as { code: WeirErrorCode; message: string };
       throw new WeirError(r.code, r.message);
     }
     if (refused) await this.#storage.delete(REFUSED_KEY);
-    const restoreFrom = typeof bindings.WEIR_RESTORE_FROM === "string" && bindings.WEIR_RESTORE_FROM !== "" ? bindings.WEIR_RESTORE_FROM : undefined;
     // Builders read defaults in the StreamEnvironment constructor: set them around the build only.
     const previous = environmentDefaults();
     setEnvironmentDefaults({
@@ -260,14 +259,18 @@ export class WeirJob {
       }
       throw e;
     }
+    // A new run of an ended job (a restore from its savepoint, a fresh start): from here on
+    // a wake resumes this run, not the ended one.
+    if (ended) await this.#storage.delete(ENDED_KEY);
+    this.#ended = undefined;
     const registry = new JobRegistry();
     registry.add(job);
     this.#app = createApp({ registry, token: typeof bindings.WEIR_TOKEN === "string" ? bindings.WEIR_TOKEN : undefined });
     this.#job = job;
     this.#intervalMs = env.options.checkpoint?.interval ?? 0;
     job.done.then(async (result) => {
-      const record: EndedRecord = { jobId: job.id, jobName: job.name, status: result.status };
-      await this.#storage.put(ENDED_KEY, new TextEncoder().encode(JSON.stringify(record)));
+      const record: EndedRecord = { jobId: job.id, jobName: job.name, status: result.status, config };
+      await this.#storage.put(ENDED_KEY, encodeEnded(record));
       await this.#ctx.storage.deleteAlarm();
     }).catch(() => {/* the record is best effort: without it a wake starts the job again */});
     if (this.#intervalMs > 0) await this.#ctx.storage.setAlarm(systemClock.now() + this.#intervalMs);

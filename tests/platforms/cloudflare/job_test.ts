@@ -71,6 +71,47 @@ if (workerdSkip) {
       assert.notEqual(jobs[0].id, id, "a new run");
     });
 
+    test("a stopped job is not run again by a wake, but WEIR_RESTORE_FROM naming its stop's savepoint starts a new run from it, once", { timeout: 120_000 }, async () => {
+      const persistTo = mkdtempSync(join(tmpdir(), "weir-edge-stop-"));
+      const vars = { N: "100000000", RATE: "2000", INTERVAL: "3600000" };
+      const r2 = { persistTo, r2Buckets: ["WEIR_SAVEPOINTS"] };
+      const first = await startWorker("./fixtures/job_worker.ts", { WEIR_JOB: "TestJob" }, { ...r2, bindings: vars });
+      const id = await jobId(first);
+      const stop = await json<{ "request-id": string }>(first.fetch(`/jobs/${id}/stop`, {
+        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ targetDirectory: "stops", drain: false }),
+      }));
+      const stopped = await awaitTrigger(first, `/jobs/${id}/savepoints/${stop["request-id"]}`);
+      const location = stopped.operation.location as string;
+      assert.match(location, /^r2:\/\/WEIR_SAVEPOINTS\/stops\/savepoint-/, JSON.stringify(stopped));
+      await first.dispose();
+
+      // The same variables: the ended job stays ended.
+      const again = await startWorker("./fixtures/job_worker.ts", { WEIR_JOB: "TestJob" }, { ...r2, bindings: vars });
+      assert.equal(await jobId(again), id, "no new run without a configured start");
+      await again.dispose();
+
+      // Flink's stop-with-savepoint → run -s: a new run, restored from that savepoint.
+      const restoreVars = { ...vars, WEIR_RESTORE_FROM: location };
+      const restored = await startWorker("./fixtures/job_worker.ts", { WEIR_JOB: "TestJob" }, { ...r2, bindings: restoreVars });
+      const second = await jobId(restored);
+      assert.notEqual(second, id, "a new run");
+      const stats = await json<{ latest: { restored: { external_path: string } | null } }>(restored.fetch(`/jobs/${second}/checkpoints`));
+      assert.equal(stats.latest.restored?.external_path, location);
+      await restored.dispose();
+
+      // Evicted mid-run with the variable still set: it resumes the new run, not restores again.
+      const resumed = await startWorker("./fixtures/job_worker.ts", { WEIR_JOB: "TestJob" }, { ...r2, bindings: restoreVars });
+      assert.equal(await jobId(resumed), second);
+      const cancel = await resumed.fetch(`/jobs/${second}?mode=cancel`, { method: "PATCH" });
+      assert.equal(cancel.status, 202, await cancel.text());
+      for (let i = 0; i < 600 && (await json<{ jobs: { status: string }[] }>(resumed.fetch("/jobs"))).jobs[0].status !== "CANCELED"; i++) await sleep(10);
+      await resumed.dispose();
+      // Ended again, with the variable still naming the savepoint it already started from: stays ended.
+      const last = await startWorker("./fixtures/job_worker.ts", { WEIR_JOB: "TestJob" }, { ...r2, bindings: restoreVars });
+      hosts.push(last);
+      assert.equal(await jobId(last), second);
+    });
+
     test("a Worker without the job's bindings answers every request with an error naming the binding", { timeout: 60_000 }, async () => {
       const noJob = await start({ N: "10" }, { objects: { OTHER: "TestJob" } });
       for (const path of ["/jobs", "/ingest/x", "/"]) {
