@@ -18,7 +18,7 @@
  * token for POST/PATCH/DELETE, ingest included), PORT and HOSTNAME (local runs; Deploy
  * chooses its own).
  */
-import { createApp, DenoKvStorage, HttpIngestSource, jobRegistry, StreamEnvironment } from "../../mod.ts";
+import { createApp, DenoKvStorage, HttpIngestSource, jobRegistry, type JobStatus, StreamEnvironment } from "../../mod.ts";
 import { UpsertSink } from "./upsert_sink.ts";
 
 /** What a client posts. */
@@ -47,6 +47,8 @@ const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 const JOB_NAME = "deploy-events";
 /** The ingest path; Deploy routes every request of the project's URL to this isolate. */
 const INGEST_PATH = "/ingest/events";
+/** The job statuses after which it runs no more. */
+const ENDED: ReadonlySet<JobStatus> = new Set(["FINISHED", "CANCELED", "FAILED", "STOPPED"]);
 /** An event that is not `{ id: number, user: string }` is kept, counted under this user, not dropped. */
 const INVALID_USER = "(invalid)";
 
@@ -98,6 +100,11 @@ Deno.serve({
 }, async (request) => {
   const path = new URL(request.url).pathname;
   if (request.method === "GET" && path === "/results") return Response.json(await results.read());
+  // The source's endpoint outlives the run: events taken after it ended would be answered
+  // 202 (durable) and never read.
+  if (request.method === "POST" && path === INGEST_PATH && ENDED.has(job.status)) {
+    return Response.json({ errors: [`Job ${JOB_NAME} (${job.id}) ended ${job.status}: it takes no more events at ${path}`], code: "job_not_running" }, { status: 409 });
+  }
   const response = await app.fetch(request);
   // The ingest endpoint appears once the restored source has opened its log: until then a
   // client is told to come back, not that the path does not exist.

@@ -5,6 +5,8 @@
  * naming a savepoint, as Flink's `run -s` after a stop-with-savepoint, or `WEIR_FRESH`).
  * @module
  */
+import { HttpIngestSource } from "../../connectors/http_ingest_source.ts";
+import type { JobGraph } from "../../dataflow/job_graph.ts";
 
 /** Where the object records that its job ended, so that a later wake does not run it again. */
 export const ENDED_KEY = "_weir_edge/ended";
@@ -85,4 +87,43 @@ export function encodeEnded(record: EndedRecord): Uint8Array {
  */
 export function decodeEnded(bytes: Uint8Array): EndedRecord {
   return JSON.parse(new TextDecoder().decode(bytes)) as EndedRecord;
+}
+
+/**
+ * The paths where the graph's `HttpIngestSource`s take events (the source's `path`, else
+ * `/ingest/<uid>`, as the source registers them).
+ *
+ * @example
+ * ```ts
+ * import { HttpIngestSource } from "../../connectors/http_ingest_source.ts";
+ * import { ingestPathsOf } from "./ended_job.ts";
+ * const graph = { vertices: [{ id: "v1", uids: ["clicks"], source: { uid: "clicks", name: "clicks", source: new HttpIngestSource() } }] } as never;
+ * console.assert([...ingestPathsOf(graph)].join() === "/ingest/clicks");
+ * ```
+ */
+export function ingestPathsOf(graph: JobGraph): Set<string> {
+  const paths = new Set<string>();
+  for (const v of graph.vertices) {
+    const s = v.source;
+    if (s && s.source instanceof HttpIngestSource) paths.add(s.source.path ?? `/ingest/${encodeURIComponent(s.uid)}`);
+  }
+  return paths;
+}
+
+/**
+ * The answer to events POSTed after the job ended: 409, as nothing would ever read them
+ * (an ingest log replays only into the run that owns it).
+ *
+ * @example
+ * ```ts
+ * import { endedIngestResponse } from "./ended_job.ts";
+ * const res = endedIngestResponse({ jobId: "a", jobName: "clicks", status: "canceled" }, "/ingest/clicks");
+ * console.assert(res.status === 409);
+ * ```
+ */
+export function endedIngestResponse(ended: Pick<EndedRecord, "jobId" | "jobName" | "status">, path: string): Response {
+  return Response.json({
+    errors: [`Job ${ended.jobName} (${ended.jobId}) ended ${ended.status.toUpperCase()}: it takes no more events at ${path} (nothing would read them; start a new run to ingest again)`],
+    code: "job_not_running",
+  }, { status: 409 });
 }

@@ -25,7 +25,7 @@ import { objectStorages, RoutedStorage } from "./routed_storage.ts";
 import { storageRoutes } from "./storage_routes.ts";
 import { edgePlacement, FRAME_PATH, objectCaller } from "./placement.ts";
 import { DurableObjectRpcTransport } from "./rpc_transport.ts";
-import { decodeEnded, ENDED_KEY, type EndedRecord, encodeEnded, sameConfig, type StartConfig, startsNewRun } from "./ended_job.ts";
+import { decodeEnded, ENDED_KEY, endedIngestResponse, type EndedRecord, encodeEnded, ingestPathsOf, sameConfig, type StartConfig, startsNewRun } from "./ended_job.ts";
 import { JOB_OBJECT_NAME, missingBindings, missingBindingsResponse, type RegisteredJob, registeredJob } from "./worker.ts";
 
 /**
@@ -87,6 +87,8 @@ export class WeirJob {
   #job: JobHandle | undefined;
   #app: Hono | undefined;
   #ended: EndedRecord | undefined;
+  /** Where the job's HttpIngestSources take events: refused once the job ended. */
+  #ingestPaths = new Set<string>();
   #intervalMs = 0;
   #lastTriggerAt = -Infinity;
   #triggering: Promise<unknown> | undefined;
@@ -138,6 +140,11 @@ export class WeirJob {
     const own = await registered.routes?.(request, { storage: this.#storage, bindings: this.#bindings });
     if (own) return own;
     if (!job) return this.#endedResponse(request);
+    // The source's endpoint outlives the run in this isolate: events it took now would be
+    // acknowledged as durable and never read.
+    if (isTerminal(job.status) && request.method === "POST" && this.#ingestPaths.has(path)) {
+      return endedIngestResponse({ jobId: job.id, jobName: job.name, status: job.status }, path);
+    }
     return this.#app!.fetch(request);
   }
 
@@ -248,6 +255,7 @@ export class WeirJob {
     // One job per isolate: the directories of this job are the isolate's directories.
     const bucket = bindings[registered.savepointBucket] as R2BucketLike | undefined;
     setDirectoryOpener(cloudflareDirectories({ jobStorage: this.#storage, jobName: env.jobName, bucket, bucketBinding: registered.savepointBucket }));
+    this.#ingestPaths = ingestPathsOf(env.jobGraph());
     let job: JobHandle;
     try {
       job = await env.execute();

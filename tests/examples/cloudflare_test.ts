@@ -74,6 +74,29 @@ describe("examples/cloudflare", () => {
     });
   }
 
+  test("the example on workerd: events POSTed after the job was cancelled are refused with 409, not acknowledged as durable", { skip: workerdSkip, timeout: 120_000 }, async () => {
+    const host = await startWorker("../../../examples/cloudflare/worker.ts", { WEIR_JOB: "WeirJob" }, { r2Buckets: ["WEIR_SAVEPOINTS"], bindings: { CHECKPOINT_MS: "3600000" } });
+    try {
+      const { jobs } = await (await host.fetch("/jobs")).json() as { jobs: { id: string }[] };
+      const id = jobs[0].id;
+      let first = await host.fetch("/ingest/clicks", { method: "POST", body: JSON.stringify(clicks) });
+      for (let i = 0; i < 500 && first.status === 503; i++) {
+        await sleep(10);
+        first = await host.fetch("/ingest/clicks", { method: "POST", body: JSON.stringify(clicks) });
+      }
+      assert.equal(first.status, 202, await first.text());
+      assert.equal((await host.fetch(`/jobs/${id}?mode=cancel`, { method: "PATCH" })).status, 202);
+      for (let i = 0; i < 500 && (await (await host.fetch(`/jobs/${id}`)).json() as { state: string }).state !== "CANCELED"; i++) await sleep(10);
+      const late = await host.fetch("/ingest/clicks", { method: "POST", body: JSON.stringify([{ user: "late" }]) });
+      const body = await late.json() as { errors: string[]; code: string };
+      assert.equal(late.status, 409, JSON.stringify(body));
+      assert.equal(body.code, "job_not_running");
+      assert.match(body.errors[0], /ended CANCELED.*\/ingest\/clicks/);
+    } finally {
+      await host.dispose();
+    }
+  });
+
   test("wrangler bundles the example for deployment (wrangler deploy --dry-run)", { skip: workerdSkip, timeout: 120_000 }, () => {
     const outdir = mkdtempSync(join(tmpdir(), "weir-wrangler-"));
     const r = spawnSync(join(root, "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "--outdir", outdir, "-c", "wrangler.toml"], {

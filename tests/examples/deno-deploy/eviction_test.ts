@@ -119,7 +119,45 @@ async function committedIds(url: string, acked: Set<number>): Promise<{ all: num
   return { all: Object.values(got).flatMap((r) => r.ids), got };
 }
 
+/** The id of the example's one job. */
+async function jobIdOf(url: string): Promise<string> {
+  const { jobs } = await (await fetch(`${url}/jobs`)).json() as { jobs: { id: string }[] };
+  assert.equal(jobs.length, 1);
+  return jobs[0].id;
+}
+
+/** Cancels the example's job and waits until it is CANCELED. */
+async function cancel(url: string): Promise<string> {
+  const id = await jobIdOf(url);
+  const res = await fetch(`${url}/jobs/${id}?mode=cancel`, { method: "PATCH" });
+  assert.equal(res.status, 202, await res.text());
+  for (let waited = 0; waited < 10_000; waited += 20) {
+    const { jobs } = await (await fetch(`${url}/jobs`)).json() as { jobs: { status: string }[] };
+    if (jobs[0].status === "CANCELED") return id;
+    await sleep(20);
+  }
+  throw new Error("The job was not CANCELED within 10 s");
+}
+
 describe("Deno Deploy example", { skip: isDeno ? false : "the example runs on Deno" }, () => {
+  test("events POSTed after the job was cancelled are refused with 409, not acknowledged as durable", async () => {
+    const kvPath = join(mkdtempSync(join(tmpdir(), "weir-ended-")), "kv.db");
+    const example = new Example(kvPath);
+    try {
+      const url = await example.url();
+      await postUntilAcked(url, [1, 2]);
+      await cancel(url);
+      const late = await fetch(`${url}/ingest/events`, { method: "POST", body: JSON.stringify({ id: 3, user: "u3" }) });
+      const body = await late.json() as { errors: string[]; code: string };
+      assert.equal(late.status, 409, JSON.stringify(body));
+      assert.equal(body.code, "job_not_running");
+      assert.match(body.errors[0], /ended CANCELED/);
+    } finally {
+      example.kill();
+      await example.exited;
+    }
+  });
+
   test("an eviction after the ingest log was consumed and trimmed empty: the events of the next life are counted", async () => {
     // Regression: a new process numbered its first segment 0 again, below the restored
     // reader's position, and the events it acknowledged with 202 were never read.
