@@ -7,6 +7,11 @@
  */
 import { HttpIngestSource } from "../../connectors/http_ingest_source.ts";
 import type { JobGraph } from "../../dataflow/job_graph.ts";
+import { flinkJobStatus } from "../../http/flink_ids.ts";
+import { jobDetails, jobOverview, jobSummary } from "../../http/job_view.ts";
+import type { JobRegistry } from "../../http/registry.ts";
+import type { JobHandle } from "../../runtime/job_handle.ts";
+import type { JobResult, JobStatus } from "../../runtime/job_status.ts";
 
 /** Where the object records that its job ended, so that a later wake does not run it again. */
 export const ENDED_KEY = "_weir_edge/ended";
@@ -28,6 +33,64 @@ export interface EndedRecord {
    * and did not start a run for. Records written before it existed have none.
    */
   config?: StartConfig;
+  /** Where the stop's savepoint is (`job.done`'s `savepoint`). */
+  savepoint?: string;
+  /** The job's row of GET /jobs, of GET /jobs/overview, and GET /jobs/:jobid and its checkpoints, as the live job answered them last. */
+  views?: { summary: unknown; overview: unknown; details: unknown; checkpoints: unknown };
+  /** Where its HttpIngestSources took events. */
+  ingestPaths?: string[];
+}
+
+/**
+ * The record of a job that just ended, with the REST views it had (Flink's shapes, weir's
+ * status in `weir-status`, the stop's savepoint in `weir-savepoint` of the details), so
+ * that a later wake answers as the live job did.
+ *
+ * @example
+ * ```ts
+ * import { endedRecord } from "./ended_job.ts";
+ * // job.done.then((result) => endedRecord(job, registry, result, { config, ingestPaths }))
+ * ```
+ */
+export function endedRecord(job: JobHandle, registry: JobRegistry, result: JobResult, options: { config: StartConfig; ingestPaths: Iterable<string> }): EndedRecord {
+  const details = { ...jobDetails(job, registry), ...(result.savepoint ? { "weir-savepoint": result.savepoint } : {}) };
+  return {
+    jobId: job.id,
+    jobName: job.name,
+    status: result.status,
+    config: options.config,
+    ...(result.savepoint ? { savepoint: result.savepoint } : {}),
+    views: { summary: jobSummary(job, registry), overview: jobOverview(job, registry), details, checkpoints: job.checkpointStats() },
+    ingestPaths: [...options.ingestPaths],
+  };
+}
+
+/**
+ * What a wake after the job ended answers: GET /jobs, /jobs/overview, /jobs/:jobid and its
+ * checkpoints as the live job did (records of older versions: id and statuses only), 409
+ * for events POSTed to its ingest paths and for anything else that needs a running job.
+ *
+ * @example
+ * ```ts
+ * import { endedResponse } from "./ended_job.ts";
+ * const res = endedResponse({ jobId: "a", jobName: "clicks", status: "stopped" }, new Request("http://x/jobs"));
+ * console.assert(res.status === 200);
+ * ```
+ */
+export function endedResponse(ended: EndedRecord, request: Request): Response {
+  const path = new URL(request.url).pathname;
+  const weirStatus = ended.status.toUpperCase() as JobStatus;
+  const views: Partial<NonNullable<EndedRecord["views"]>> = ended.views ?? { summary: { id: ended.jobId, status: flinkJobStatus(weirStatus), "weir-status": weirStatus, name: ended.jobName } };
+  if (request.method === "GET") {
+    if (path === "/jobs") return Response.json({ jobs: [views.summary] });
+    if (path === "/jobs/overview") return Response.json({ jobs: [views.overview ?? views.summary] });
+    const m = /^\/jobs\/([^/]+)(\/checkpoints)?\/?$/.exec(path);
+    if (m && m[1] !== ended.jobId) return Response.json({ errors: [`No job "${m[1]}" (this Worker's job is ${ended.jobId})`], code: "job_not_found" }, { status: 404 });
+    if (m && !m[2] && views.details) return Response.json(views.details);
+    if (m && m[2] && views.checkpoints) return Response.json(views.checkpoints);
+  }
+  if (request.method === "POST" && ended.ingestPaths?.includes(path)) return endedIngestResponse(ended, path);
+  return Response.json({ errors: [`Job ${ended.jobName} (${ended.jobId}) ended ${weirStatus}; this Worker runs it no more`], code: "job_not_running" }, { status: 409 });
 }
 
 /**

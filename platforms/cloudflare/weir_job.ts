@@ -25,7 +25,7 @@ import { objectStorages, RoutedStorage } from "./routed_storage.ts";
 import { storageRoutes } from "./storage_routes.ts";
 import { edgePlacement, FRAME_PATH, objectCaller } from "./placement.ts";
 import { DurableObjectRpcTransport } from "./rpc_transport.ts";
-import { decodeEnded, ENDED_KEY, endedIngestResponse, type EndedRecord, encodeEnded, ingestPathsOf, sameConfig, type StartConfig, startsNewRun } from "./ended_job.ts";
+import { decodeEnded, ENDED_KEY, type EndedRecord, endedIngestResponse, endedRecord, endedResponse, encodeEnded, ingestPathsOf, sameConfig, type StartConfig, startsNewRun } from "./ended_job.ts";
 import { JOB_OBJECT_NAME, missingBindings, missingBindingsResponse, type RegisteredJob, registeredJob } from "./worker.ts";
 
 /**
@@ -139,7 +139,7 @@ export class WeirJob {
     }
     const own = await registered.routes?.(request, { storage: this.#storage, bindings: this.#bindings });
     if (own) return own;
-    if (!job) return this.#endedResponse(request);
+    if (!job) return endedResponse(this.#ended!, request);
     // The source's endpoint outlives the run in this isolate: events it took now would be
     // acknowledged as durable and never read.
     if (isTerminal(job.status) && request.method === "POST" && this.#ingestPaths.has(path)) {
@@ -277,7 +277,7 @@ export class WeirJob {
     this.#job = job;
     this.#intervalMs = env.options.checkpoint?.interval ?? 0;
     job.done.then(async (result) => {
-      const record: EndedRecord = { jobId: job.id, jobName: job.name, status: result.status, config };
+      const record = endedRecord(job, registry, result, { config, ingestPaths: this.#ingestPaths });
       await this.#storage.put(ENDED_KEY, encodeEnded(record));
       await this.#ctx.storage.deleteAlarm();
     }).catch(() => {/* the record is best effort: without it a wake starts the job again */});
@@ -326,14 +326,5 @@ export class WeirJob {
   get placement(): { transport: DurableObjectRpcTransport; hosts: ReadonlyMap<string, DurableObjectHost> } | undefined {
     return this.#placement;
   }
-
-  /** After the job ended and the object was evicted: its id and final status, nothing more. */
-  #endedResponse(request: Request): Response {
-    const e = this.#ended!;
-    const path = new URL(request.url).pathname;
-    if (request.method === "GET" && (path === "/jobs" || path === "/jobs/overview")) {
-      return Response.json({ jobs: [{ id: e.jobId, status: e.status.toUpperCase() }] });
-    }
-    return Response.json({ errors: [`Job ${e.jobName} (${e.jobId}) ended ${e.status.toUpperCase()}; this Worker runs it no more`], code: "job_not_running" }, { status: 409 });
-  }
 }
+

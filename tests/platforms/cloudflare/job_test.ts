@@ -112,6 +112,35 @@ if (workerdSkip) {
       assert.equal(await jobId(last), second);
     });
 
+    test("after a restart, an ended job answers GET /jobs and GET /jobs/:jobid in Flink's shapes, with its stop's savepoint", { timeout: 120_000 }, async () => {
+      const persistTo = mkdtempSync(join(tmpdir(), "weir-edge-ended-"));
+      const options = { persistTo, r2Buckets: ["WEIR_SAVEPOINTS"], bindings: { N: "100000000", RATE: "2000", INTERVAL: "3600000" } };
+      const first = await startWorker("./fixtures/job_worker.ts", { WEIR_JOB: "TestJob" }, options);
+      const id = await jobId(first);
+      const stop = await json<{ "request-id": string }>(first.fetch(`/jobs/${id}/stop`, {
+        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ targetDirectory: "stops", drain: false }),
+      }));
+      const location = (await awaitTrigger(first, `/jobs/${id}/savepoints/${stop["request-id"]}`)).operation.location as string;
+      const live = await json<{ jobs: Record<string, unknown>[] }>(first.fetch("/jobs"));
+      await first.dispose();
+      const host = await start(options.bindings, options);
+      const listed = await json<{ jobs: Record<string, unknown>[] }>(host.fetch("/jobs"));
+      assert.deepEqual(listed, live, "the row the live job showed");
+      assert.equal(listed.jobs[0].status, "FINISHED");
+      assert.equal(listed.jobs[0]["weir-status"], "STOPPED");
+      const res = await host.fetch(`/jobs/${id}`);
+      const details = await json<Record<string, unknown>>(res);
+      assert.equal(res.status, 200, JSON.stringify(details));
+      assert.equal(details.jid, id);
+      assert.equal(details.state, "FINISHED");
+      assert.equal(details["weir-status"], "STOPPED");
+      assert.equal(details["weir-savepoint"], location);
+      assert.ok(Array.isArray(details.vertices) && details.vertices.length > 0);
+      const stats = await json<{ latest: { savepoint: { external_path: string } } }>(host.fetch(`/jobs/${id}/checkpoints`));
+      assert.equal(stats.latest.savepoint.external_path, location);
+      assert.equal((await host.fetch("/jobs/0123456789abcdef0123456789abcdef")).status, 404);
+    });
+
     test("a Worker without the job's bindings answers every request with an error naming the binding", { timeout: 60_000 }, async () => {
       const noJob = await start({ N: "10" }, { objects: { OTHER: "TestJob" } });
       for (const path of ["/jobs", "/ingest/x", "/"]) {
