@@ -29,8 +29,11 @@ export interface LoadedCheckpoint {
    * run; see RestoredState.transactionsCommitted). The job master decides: it knows the run.
    */
   transactionsCommitted: boolean;
-  /** What the restore should warn about (metadata without checksums). */
-  warnings: string[];
+  /**
+   * What the restore should warn about, each with a warning code: `checksums_missing`
+   * (metadata of a weir before checksums), `shared_files_elsewhere` (see readSharedFilesAtRoot).
+   */
+  warnings: { code: "checksums_missing" | "shared_files_elsewhere"; message: string }[];
   /**
    * Where the shared files its incremental state names are read, whatever storage the
    * restoring job writes to: the storage it was read from, when that is the root their keys
@@ -82,11 +85,12 @@ export interface SubtaskRestore {
 export async function loadCheckpoint(storage: StorageAdapter, dir: string, options: LoadOptions = {}): Promise<LoadedCheckpoint> {
   const { metadata, checksummed } = await readMetadataChecked(storage, dir);
   const named = checkpointName(metadata);
-  const warnings: string[] = [];
+  const warnings: LoadedCheckpoint["warnings"] = [];
   if (!checksummed) {
-    warnings.push(
-      `${named} at ${joinKey(dir, "_metadata")} in ${storage.description} was written without checksums (an older weir): its state files are restored unverified`,
-    );
+    warnings.push({
+      code: "checksums_missing",
+      message: `${named} at ${joinKey(dir, "_metadata")} in ${storage.description} was written without checksums (an older weir): its state files are restored unverified`,
+    });
   }
   const files: SubtaskStateFile[] = [];
   for (const ref of metadata.subtasks) {
@@ -119,23 +123,42 @@ export async function loadCheckpoint(storage: StorageAdapter, dir: string, optio
  * import { sharedFilesRoot } from "./restore.ts";
  * const metadata = { jobName: "j", jobId: "ab", checkpointId: 7, subtasks: [{ shared: [{ key: "j/ab/shared/x" }] }] };
  * console.assert(sharedFilesRoot(metadata as never, "/data/weir/j/ab/chk-7/") === "/data/weir");
+ * console.assert(sharedFilesRoot(metadata as never, "/data/weir/j/ab//./chk-7") === "/data/weir");
  * console.assert(sharedFilesRoot(metadata as never, "/elsewhere/chk-7") === undefined);
  * ```
  */
 export function sharedFilesRoot(metadata: CheckpointMetadata, path: string): string | undefined {
   if (!metadata.subtasks.some((s) => (s.shared?.length ?? 0) > 0)) return undefined;
   const own = checkpointDir(metadata.jobName, metadata.jobId, metadata.checkpointId);
-  const p = path.replaceAll("\\", "/").replace(/\/+$/, "");
+  const p = lexicalPath(path);
   if (p === own) return ".";
   if (!p.endsWith(`/${own}`)) return undefined;
   return p.slice(0, -own.length - 1) || "/";
 }
 
 /**
+ * `path` with `/` for `\\`, without empty or `.` segments, `..` taken back lexically and
+ * no trailing slash; a `scheme://authority` start is kept as it is.
+ */
+function lexicalPath(path: string): string {
+  const p = path.replaceAll("\\", "/");
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(p)?.[0] ?? "";
+  const rest = p.slice(authority.length);
+  const segments: string[] = [];
+  for (const s of rest.split("/")) {
+    if (s === "" || s === ".") continue;
+    if (s === ".." && segments.length > 0 && segments.at(-1) !== "..") segments.pop();
+    else segments.push(s);
+  }
+  return `${authority}${rest.startsWith("/") ? "/" : ""}${segments.join("/")}`;
+}
+
+/**
  * A checkpoint opened at its own directory (its home a directory path) reads its shared
  * files from the storage its job wrote to (see {@link sharedFilesRoot}), opened by `open`.
  * Where that root cannot be opened (a platform's opener refuses it), they are looked up in
- * the restoring job's storage, as when the path is not laid out as a job's.
+ * the restoring job's storage, as when the path is not laid out as a job's (then with a
+ * `shared_files_elsewhere` warning: a file missing there is named in the job's storage).
  *
  * @example
  * ```ts
@@ -151,7 +174,16 @@ export function sharedFilesRoot(metadata: CheckpointMetadata, path: string): str
 export function readSharedFilesAtRoot(loaded: LoadedCheckpoint, open: (root: string) => { storage: StorageAdapter }): void {
   if (loaded.home?.kind !== "directory") return;
   const root = sharedFilesRoot(loaded.metadata, loaded.home.path);
-  if (root === undefined) return;
+  if (root === undefined) {
+    const { jobName, jobId, checkpointId } = loaded.metadata;
+    if (loaded.metadata.subtasks.some((s) => (s.shared?.length ?? 0) > 0)) {
+      loaded.warnings.push({
+        code: "shared_files_elsewhere",
+        message: `${checkpointName(loaded.metadata)} at ${loaded.home.path} names shared files of incremental state, but its path does not end with ${checkpointDir(jobName, jobId, checkpointId)} (was it moved?): they are looked up in the restoring job's storage`,
+      });
+    }
+    return;
+  }
   try {
     loaded.storage = open(root).storage;
   } catch {

@@ -187,7 +187,7 @@ export class JobMaster implements ExecutionOwner {
     const ownIds = await listCompleted(this.storage, this.jobName, this.jobId);
     const highestUsed = await highestCheckpointId(this.storage, this.jobName, this.jobId);
     if (restore) {
-      for (const message of restore.warnings) this.warn({ code: "checksums_missing", message });
+      for (const w of restore.warnings) this.warn(w);
       this.coordinator.stats.restored(restoredId, this.clock.now(), restore.metadata.type === "SAVEPOINT", restore.location);
       this.#restoredEvent = { type: "restored", checkpointId: restoredId, location: restore.location };
       this.#emit(this.#restoredEvent);

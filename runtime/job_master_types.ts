@@ -26,10 +26,11 @@ export type JobEvent =
 /**
  * Something about a job that works but deserves attention (Flink logs these at WARN):
  * `missing_uid` (a stateful operator without an explicit uid), `checksums_missing` (a
- * restored checkpoint written before weir had checksums).
+ * restored checkpoint written before weir had checksums), `shared_files_elsewhere` (a
+ * restored incremental checkpoint whose path is not laid out as its job's).
  */
 export interface JobWarning {
-  code: "missing_uid" | "checksums_missing";
+  code: "missing_uid" | "checksums_missing" | "shared_files_elsewhere";
   message: string;
 }
 

@@ -79,12 +79,16 @@ export function restartStrategy(options: RestartOptions | undefined): RestartStr
   }
 }
 
-/** Errors every attempt would meet alike: state this weir or this job's backend cannot read. */
-const UNRECOVERABLE = new Set<string>(["state_backend_mismatch", "format_unsupported"]);
+/**
+ * Errors every attempt would meet alike: state this weir or this job's backend cannot read,
+ * or a checkpoint file that is not what was written (every restart restores the same one).
+ */
+const UNRECOVERABLE = new Set<string>(["state_backend_mismatch", "format_unsupported", "checkpoint_corrupt"]);
 
 /**
  * True when a restart cannot help (Flink's non-recoverable errors, `ThrowableClassifier`):
- * a restore refused the restored state's backend or format version. Only the error itself
+ * a restore refused the restored state's backend or format version, or found a checkpoint
+ * file missing, cut or changed (`checkpoint_corrupt`). Only the error itself
  * counts, not its causes: a frame from a remote host of another weir version fails as
  * `transport_failed` caused by `format_unsupported`, and a restart deploys the host anew.
  *

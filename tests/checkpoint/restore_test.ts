@@ -1,4 +1,5 @@
 import { describe, test } from "node:test";
+import { type LoadedCheckpoint, readSharedFilesAtRoot } from "../../checkpoint/restore.ts";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -45,9 +46,11 @@ describe("restoreFrom an incremental checkpoint into a job on another storage", 
     { backend: "heap", form: "path" },
     { backend: "sqlite", form: "path" },
     { backend: "heap", form: "storage" },
+    // The same directory written as a user may: a doubled slash, a `.` segment.
+    { backend: "heap", form: "untidy path" },
   ] as const;
   for (const { backend, form } of cases) {
-    test(`${backend}, restoreFrom its ${form === "path" ? "directory path" : "{ storage, path }"}: its shared files are read where the checkpoint is, and the counts are those of the checkpoint`, async () => {
+    test(`${backend}, restoreFrom its ${form === "storage" ? "{ storage, path }" : `${form === "path" ? "" : "untidy "}directory path`}: its shared files are read where the checkpoint is, and the counts are those of the checkpoint`, async () => {
       const dir = mkdtempSync(join(tmpdir(), "weir-restore-storage-"));
       try {
         const state = { backend, incremental: true };
@@ -64,7 +67,9 @@ describe("restoreFrom an incremental checkpoint into a job on another storage", 
         await job.cancel();
 
         const other = new MemoryStorage();
-        const from = form === "path" ? (d as typeof d & { external_path: string }).external_path : { storage: new FileStorage(dir), path: `first/${job.id}/chk-${d.id}` };
+        const path = (d as typeof d & { external_path: string }).external_path;
+        const untidy = path.replace(`/${job.id}/`, `/${job.id}//./`);
+        const from = form === "path" ? path : form === "untidy path" ? untidy : { storage: new FileStorage(dir), path: `first/${job.id}/chk-${d.id}` };
         const counts = await countsIn(other, from, state);
         // The checkpoint holds the counts of records 0..n-1 of the sequence (key n % KEYS).
         const n = counts.reduce((a, b) => a + b, 0);
@@ -76,4 +81,19 @@ describe("restoreFrom an incremental checkpoint into a job on another storage", 
       }
     });
   }
+});
+
+describe("readSharedFilesAtRoot", () => {
+  test("a checkpoint naming shared files at a path not laid out as its job's warns that they are looked up in the restoring job's storage", () => {
+    const metadata = { jobName: "j", jobId: "ab", checkpointId: 7, subtasks: [{ shared: ["j/ab/shared/x"] }] };
+    const moved = { metadata, warnings: [], home: { kind: "directory", path: "/backup/chk-7" } } as unknown as LoadedCheckpoint;
+    readSharedFilesAtRoot(moved, () => assert.fail("no root to open"));
+    assert.deepEqual(moved.warnings.map((w) => w.code), ["shared_files_elsewhere"]);
+    assert.match(moved.warnings[0].message, /\/backup\/chk-7 .*does not end with j\/ab\/chk-7/);
+    const inPlace = { metadata, warnings: [], home: { kind: "directory", path: "/data/j/ab/./chk-7/" } } as unknown as LoadedCheckpoint;
+    const root = new MemoryStorage();
+    readSharedFilesAtRoot(inPlace, (path) => (assert.equal(path, "/data"), { storage: root }));
+    assert.equal(inPlace.storage, root);
+    assert.deepEqual(inPlace.warnings, []);
+  });
 });

@@ -145,6 +145,33 @@ describe("resuming an unfinished run", () => {
   });
 });
 
+describe("resuming from a damaged checkpoint", () => {
+  test("a shared file of the latest incremental checkpoint changed in place fails the job at once, naming it: no restart restores anything else", async () => {
+    const storage = new MemoryStorage();
+    const options = { sourceP: 1, sumP: 1, storage, state: { incremental: true }, checkpoint: { interval: 5 } } as const;
+    const first = job(options);
+    const h1 = await first.env.execute();
+    await until("two checkpoints completed", () => h1.checkpointStats().counts.completed >= 2);
+    const marker = await storage.get("sp/_current");
+    await h1.cancel();
+    await storage.put("sp/_current", marker!);
+    const shared = (await storage.list(`sp/${h1.id}/shared/`)).filter((k) => !k.endsWith("/"));
+    assert.ok(shared.length > 0, "the incremental checkpoints wrote shared files");
+    for (const key of shared) {
+      const bytes = (await storage.get(key))!.slice();
+      bytes[bytes.length >> 1] ^= 0xff;
+      await storage.put(key, bytes);
+    }
+    const second = job({ ...options, restart: { strategy: "fixed-delay", attempts: 5, delay: 1 } });
+    const h2 = await second.env.execute();
+    const r = await h2.done;
+    assert.equal(r.status, "failed");
+    assert.equal(h2.restarts, 0, "every attempt would restore the same damaged file");
+    assert.ok(r.error instanceof WeirError && r.error.code === "checkpoint_corrupt", String(r.error));
+    assert.match(r.error.message, new RegExp(`sp/${h1.id}/shared/`));
+  });
+});
+
 /**
  * A stop-with-savepoint the job fails during (a value its state cannot persist) says why:
  * it said only "job failover", the cause being in `job.done` alone.
