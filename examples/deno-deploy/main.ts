@@ -7,6 +7,9 @@
  * The platform may stop the isolate at any moment (an eviction, a deploy, a crash): that is
  * a crash to weir. The next start finds the job's marker in KV, restores its latest
  * completed checkpoint, replays the events acknowledged since, and goes on, exactly-once.
+ * A job that ended (PATCH /jobs/:jobid?mode=cancel, a failure) stays ended: the next isolate
+ * serves its results and final status, and runs it again only when WEIR_FRESH=true (a new,
+ * empty run) or WEIR_RESTORE_FROM (a savepoint) asks for a start it was not started with.
  *
  *   deno deploy --prod examples/deno-deploy/main.ts      (see the README's Deno Deploy section)
  *   deno run -A examples/deno-deploy/main.ts              (locally; deno.json enables KV)
@@ -15,10 +18,11 @@
  *
  * Environment: WEIR_KV_PATH (a local KV file; Deno's default database when unset, as on
  * Deploy), WEIR_CHECKPOINT_MS (checkpoint interval, default 10000), WEIR_TOKEN (bearer
- * token for POST/PATCH/DELETE, ingest included), PORT and HOSTNAME (local runs; Deploy
- * chooses its own).
+ * token for POST/PATCH/DELETE, ingest included), WEIR_FRESH and WEIR_RESTORE_FROM (above),
+ * PORT and HOSTNAME (local runs; Deploy chooses its own).
  */
-import { createApp, DenoKvStorage, HttpIngestSource, jobRegistry, type JobStatus, StreamEnvironment } from "../../mod.ts";
+import { createApp, DenoKvStorage, HttpIngestSource, type JobHandle, jobRegistry, type JobStatus, StreamEnvironment } from "../../mod.ts";
+import { decodeEnded, type EndedRecord, endedRecord, endedResponse, encodeEnded, sameConfig, type StartConfig, startsNewRun } from "../../platforms/cloudflare/ended_job.ts";
 import { UpsertSink } from "./upsert_sink.ts";
 
 /** What a client posts. */
@@ -64,27 +68,53 @@ function toUserEvents(e: unknown): UserEvents {
   return valid ? { user: ev.user!, count: 1, ids: [ev.id!] } : { user: INVALID_USER, count: 1, ids: [] };
 }
 
-const env = new StreamEnvironment({
-  jobName: JOB_NAME,
-  parallelism: 1,
-  storage,
-  // The periodic timer runs while the isolate lives; Deno.cron (below) covers the rest.
-  checkpoint: { interval: checkpointMs },
-  restart: { strategy: "exponential-delay", initialDelay: 100, maxDelay: 10_000 },
-});
-env.fromSource(new HttpIngestSource({ path: INGEST_PATH }), { uid: "events" })
-  .map(toUserEvents, { uid: "validate" })
-  .keyBy((r) => r.user)
-  .reduce((a, b) => ({ user: a.user, count: a.count + b.count, ids: [...a.ids, ...b.ids] }), { uid: "per-user" })
-  .sinkTo(results, { uid: "results" });
+// A job that ended (a cancel, a failure) is not run again by the next isolate: its ingest
+// log was trimmed past the events its state already counted, so a new run with empty state
+// would commit lower counts over them. As WeirJob on Cloudflare does, a new run starts only
+// when WEIR_FRESH=true or WEIR_RESTORE_FROM asks for a start the ended run was not started
+// with (ended_job.ts holds that rule; it touches no Cloudflare API).
+const ENDED_KEY = `${JOB_NAME}/_ended`;
+const startConfig: StartConfig = { restoreFrom: Deno.env.get("WEIR_RESTORE_FROM") || undefined, fresh: Deno.env.get("WEIR_FRESH") === "true" };
+const endedBytes = await storage.get(ENDED_KEY);
+const ended: EndedRecord | undefined = endedBytes ? decodeEnded(endedBytes) : undefined;
+const job = ended && !startsNewRun(ended, startConfig) ? undefined : await runJob();
+if (ended && !job && !sameConfig(ended.config ?? { fresh: false }, startConfig)) {
+  // Variables changed to no start: remember it, so that setting them again is a change.
+  await storage.put(ENDED_KEY, encodeEnded({ ...ended, config: startConfig }));
+}
+if (!job) console.log(JSON.stringify({ type: "ended-earlier", jobId: ended!.jobId, status: ended!.status }));
 
-const job = await env.execute();
-jobRegistry.add(job);
-job.on((e) => console.log(JSON.stringify(e.type === "restarting" ? { ...e, error: e.error.message } : e)));
+async function runJob(): Promise<JobHandle> {
+  const env = new StreamEnvironment({
+    jobName: JOB_NAME,
+    parallelism: 1,
+    storage,
+    // The periodic timer runs while the isolate lives; Deno.cron (below) covers the rest.
+    checkpoint: { interval: checkpointMs },
+    restart: { strategy: "exponential-delay", initialDelay: 100, maxDelay: 10_000 },
+    ...(startConfig.restoreFrom ? { restoreFrom: startConfig.restoreFrom } : {}),
+    ...(startConfig.fresh ? { fresh: true } : {}),
+  });
+  env.fromSource(new HttpIngestSource({ path: INGEST_PATH }), { uid: "events" })
+    .map(toUserEvents, { uid: "validate" })
+    .keyBy((r) => r.user)
+    .reduce((a, b) => ({ user: a.user, count: a.count + b.count, ids: [...a.ids, ...b.ids] }), { uid: "per-user" })
+    .sinkTo(results, { uid: "results" });
+  const job = await env.execute();
+  // A new run of an ended job: from here on the next isolate resumes this run.
+  if (ended) await storage.delete(ENDED_KEY);
+  jobRegistry.add(job);
+  job.on((e) => console.log(JSON.stringify(e.type === "restarting" ? { ...e, error: e.error.message } : e)));
+  job.done.then(async (result) => {
+    await storage.put(ENDED_KEY, encodeEnded(endedRecord(job, jobRegistry, result, { config: startConfig, ingestPaths: [INGEST_PATH] })));
+    console.log(JSON.stringify({ type: "ended", jobId: job.id, status: result.status }));
+  }).catch((e) => console.error(`weir: the ended job's record was not written (the next isolate would start it anew): ${(e as Error).message}`));
+  return job;
+}
 
 // Where Deno.cron exists (Deploy; locally with --unstable-cron), a checkpoint at least once
 // a minute even when no timer of an idle isolate is left to fire.
-if (typeof Deno.cron === "function") {
+if (job && typeof Deno.cron === "function") {
   Deno.cron("weir checkpoint", "* * * * *", async () => {
     await job.triggerCheckpoint().catch((e) => console.error(`weir: cron checkpoint failed: ${(e as Error).message}`));
   });
@@ -96,10 +126,12 @@ const port = Deno.env.get("PORT");
 Deno.serve({
   ...(port !== undefined ? { port: Number(port) } : {}),
   ...(Deno.env.get("HOSTNAME") ? { hostname: Deno.env.get("HOSTNAME") } : {}),
-  onListen: (addr) => console.log(JSON.stringify({ type: "listening", hostname: addr.hostname, port: addr.port, jobId: job.id })),
+  onListen: (addr) => console.log(JSON.stringify({ type: "listening", hostname: addr.hostname, port: addr.port, jobId: job?.id ?? ended!.jobId })),
 }, async (request) => {
   const path = new URL(request.url).pathname;
   if (request.method === "GET" && path === "/results") return Response.json(await results.read());
+  // The job ended in an earlier isolate: its REST views as it ended, 409 for anything else.
+  if (!job) return endedResponse(ended!, request);
   // The source's endpoint outlives the run: events taken after it ended would be answered
   // 202 (durable) and never read.
   if (request.method === "POST" && path === INGEST_PATH && ENDED.has(job.status)) {

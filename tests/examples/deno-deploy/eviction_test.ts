@@ -35,11 +35,11 @@ class Example {
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
   #buf = "";
 
-  constructor(kvPath: string) {
+  constructor(kvPath: string, vars: Record<string, string> = {}) {
     this.child = spawn(process.execPath, ["run", "-A", "--no-check", main], {
       cwd: root,
       stdio: ["ignore", "pipe", "inherit"],
-      env: { ...process.env, WEIR_KV_PATH: kvPath, WEIR_CHECKPOINT_MS: "100", PORT: "0", HOSTNAME: "127.0.0.1" },
+      env: { ...process.env, WEIR_KV_PATH: kvPath, WEIR_CHECKPOINT_MS: "100", PORT: "0", HOSTNAME: "127.0.0.1", ...vars },
     });
     this.child.stdout!.on("data", (chunk: Uint8Array) => {
       this.#buf += new TextDecoder().decode(chunk);
@@ -155,6 +155,49 @@ describe("Deno Deploy example", { skip: isDeno ? false : "the example runs on De
     } finally {
       example.kill();
       await example.exited;
+    }
+  });
+
+  test("a cancelled job is not run again by the next isolate (no fresh run over a trimmed log): its results and status stay; WEIR_FRESH=true starts a new run", async () => {
+    const kvPath = join(mkdtempSync(join(tmpdir(), "weir-cancel-")), "kv.db");
+    const first = new Example(kvPath);
+    let committed: Results;
+    let id: string;
+    try {
+      const url = await first.url();
+      const ids = Array.from({ length: BATCH }, (_, i) => i);
+      await postUntilAcked(url, ids);
+      committed = (await committedIds(url, new Set(ids))).got;
+      // Completed checkpoints after the commit trim the ingest log past these events.
+      const seen = first.lines.filter((l) => l.type === "checkpoint_completed").length;
+      while (first.lines.filter((l) => l.type === "checkpoint_completed").length < seen + 3) await sleep(50);
+      id = await cancel(url);
+      // The example logs "ended" once its record is in KV (what the next isolate decides by).
+      for (let waited = 0; waited < 5_000 && !first.lines.some((l) => l.type === "ended"); waited += 20) await sleep(20);
+    } finally {
+      first.kill();
+      await first.exited;
+    }
+    const second = new Example(kvPath);
+    try {
+      const url = await second.url();
+      const { jobs } = await (await fetch(`${url}/jobs`)).json() as { jobs: { id: string; status: string; "weir-status": string }[] };
+      assert.deepEqual(jobs.map((j) => [j.id, j.status, j["weir-status"]]), [[id, "CANCELED", "CANCELED"]], "the ended job, not a new run");
+      const late = await fetch(`${url}/ingest/events`, { method: "POST", body: JSON.stringify({ id: 999, user: "u0" }) });
+      assert.equal(late.status, 409, await late.text());
+      await sleep(300);
+      assert.deepEqual(await results(url), committed, "the committed results stay");
+    } finally {
+      second.kill();
+      await second.exited;
+    }
+    const fresh = new Example(kvPath, { WEIR_FRESH: "true" });
+    try {
+      const url = await fresh.url();
+      assert.notEqual(await jobIdOf(url), id, "WEIR_FRESH=true starts a new run");
+    } finally {
+      fresh.kill();
+      await fresh.exited;
     }
   });
 
