@@ -220,7 +220,10 @@ async function commitPart(dir: string, p: PendingPart): Promise<void> {
   } catch (e) {
     if ((e as { code?: string }).code !== "ENOENT") throw e;
     if ((await sizeOf(join(dir, p.visible))) === undefined) {
-      throw new WeirError("sink_transaction_lost", `FileSink part ${join(dir, p.hidden)} has neither a pending nor a committed file`);
+      throw new WeirError(
+        "sink_transaction_lost",
+        `FileSink part ${join(dir, p.hidden)} has neither a pending nor a committed file: the restored checkpoint's output is lost (the pending file was deleted, or this sink writes to another directory than the run that took the checkpoint)`,
+      );
     }
   }
 }
