@@ -130,6 +130,9 @@ Deno.serve({
 }, async (request) => {
   const path = new URL(request.url).pathname;
   if (request.method === "GET" && path === "/results") return Response.json(await results.read());
+  if (path === INGEST_PATH && request.method !== "POST") {
+    return Response.json({ errors: [`${request.method} ${path}: the ingest endpoint takes POST only`], code: "invalid_request" }, { status: 405, headers: { Allow: "POST" } });
+  }
   // The job ended in an earlier isolate: its REST views as it ended, 409 for anything else.
   if (!job) return endedResponse(ended!, request);
   // The source's endpoint outlives the run: events taken after it ended would be answered

@@ -140,6 +140,22 @@ async function cancel(url: string): Promise<string> {
 }
 
 describe("Deno Deploy example", { skip: isDeno ? false : "the example runs on Deno" }, () => {
+  test("a method other than POST on the ingest path is 405 with Allow: POST, not 503 \"starting; retry\"", async () => {
+    const example = new Example(join(mkdtempSync(join(tmpdir(), "weir-method-")), "kv.db"));
+    try {
+      const url = await example.url();
+      await postUntilAcked(url, [1]);
+      for (const method of ["GET", "PUT", "DELETE"]) {
+        const res = await fetch(`${url}/ingest/events`, { method });
+        assert.equal(res.status, 405, `${method}: ${await res.text()}`);
+        assert.equal(res.headers.get("allow"), "POST");
+      }
+    } finally {
+      example.kill();
+      await example.exited;
+    }
+  });
+
   test("events POSTed after the job was cancelled are refused with 409, not acknowledged as durable", async () => {
     const kvPath = join(mkdtempSync(join(tmpdir(), "weir-ended-")), "kv.db");
     const example = new Example(kvPath);
