@@ -72,10 +72,24 @@ export function directoryKey(path: string): string {
   return key;
 }
 
+/** What {@link cloudflareDirectories} opens directories in. */
+export interface CloudflareDirectoriesOptions {
+  /** The `WeirJob` object's own storage: directories without a bucket, under `_directories/`. */
+  jobStorage: StorageAdapter;
+  jobName: string;
+  /** The R2 bucket bound for savepoints, if any, and its binding's name. */
+  bucket?: R2BucketLike;
+  bucketBinding?: string;
+}
+
 /**
  * The {@link DirectoryOpener} of a job on Cloudflare: a directory is a prefix in `bucket`
  * when one is bound (locations `r2://BINDING/path`), else in the job's own storage
  * (locations `do://JOB/path`), so that a savepoint needs no binding beyond the job's.
+ * A path may name its home: `r2://BINDING/…` the bound bucket, `do://JOB/…` the job's
+ * storage. Anything it cannot honour — another bucket binding, another job, another scheme,
+ * a file system path (there is none) — is refused with `invalid_option` naming it, never
+ * quietly written elsewhere.
  *
  * @example
  * ```ts
@@ -83,21 +97,55 @@ export function directoryKey(path: string): string {
  * import { cloudflareDirectories } from "./directories.ts";
  * const open = cloudflareDirectories({ jobStorage: new MemoryStorage(), jobName: "clicks" });
  * console.assert(open("savepoints").root === "do://clicks/savepoints");
+ * try {
+ *   open("r2://NOPE/savepoints");
+ *   console.assert(false);
+ * } catch (e) {
+ *   console.assert((e as Error).message.includes("NOPE"));
+ * }
  * ```
+ * @throws {WeirError} `invalid_option` from the opener for a path it cannot honour.
  */
-export function cloudflareDirectories(options: {
-  jobStorage: StorageAdapter;
-  jobName: string;
-  bucket?: R2BucketLike;
-  bucketBinding?: string;
-}): DirectoryOpener {
-  return (path) => {
-    const key = directoryKey(path);
-    if (options.bucket) {
-      const name = options.bucketBinding ?? "bucket";
-      return { storage: new R2Storage(options.bucket, { prefix: key, name }), root: `r2://${name}/${key}` };
-    }
+export function cloudflareDirectories(options: CloudflareDirectoriesOptions): DirectoryOpener {
+  const bucketName = options.bucketBinding ?? "bucket";
+  const inBucket = (key: string) => ({ storage: new R2Storage(options.bucket!, { prefix: key, name: bucketName }), root: `r2://${bucketName}/${key}` });
+  const inJob = (key: string) => {
     const root = `do://${options.jobName}/${key}`;
     return { storage: new PrefixStorage(options.jobStorage, `${JOB_STORAGE_DIRECTORIES}/${key}`, root), root };
   };
+  return (path) => {
+    const home = homeOf(path, options);
+    const key = directoryKey(path);
+    if (home === "bucket" || (home === undefined && options.bucket)) return inBucket(key);
+    return inJob(key);
+  };
+}
+
+/**
+ * Which home a directory path names: "bucket" (`r2://` the bound bucket), "job" (`do://`
+ * the job's storage), or undefined (a relative path: the default home).
+ * @throws {WeirError} `invalid_option` for a home that is not there.
+ */
+function homeOf(path: string, options: CloudflareDirectoriesOptions): "bucket" | "job" | undefined {
+  const where = "(a directory such as \"savepoints\", r2://<the savepoint bucket's binding>/… or do://<job name>/…)";
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):(?:\/\/([^/]*))?/.exec(path);
+  if (!m) {
+    if (path.startsWith("/")) throw invalidOption("directory", path, `is a file system path, and a Worker has no file system ${where}`);
+    return undefined;
+  }
+  const [, scheme, host] = m;
+  if (scheme === "r2") {
+    if (!options.bucket) throw invalidOption("directory", path, `names the R2 bucket binding ${host ?? "(none)"}, but the Worker binds no R2 bucket for savepoints ${where}`);
+    if (host !== bucketNameOf(options)) throw invalidOption("directory", path, `names the R2 bucket binding ${host ?? "(none)"}, but savepoints go to the bucket bound as ${bucketNameOf(options)} ${where}`);
+    return "bucket";
+  }
+  if (scheme === "do") {
+    if (host !== options.jobName) throw invalidOption("directory", path, `names the job ${host ?? "(none)"}, but this Worker's job is ${options.jobName} ${where}`);
+    return "job";
+  }
+  throw invalidOption("directory", path, `has the scheme ${scheme}:, which a job on Cloudflare does not know ${where}`);
+}
+
+function bucketNameOf(options: CloudflareDirectoriesOptions): string {
+  return options.bucketBinding ?? "bucket";
 }

@@ -13,7 +13,7 @@ import { createApp } from "../../http/app.ts";
 import { statusForCode } from "../../http/errors.ts";
 import { JobRegistry, isTerminal } from "../../http/registry.ts";
 import type { JobHandle } from "../../runtime/job_handle.ts";
-import { setDirectoryOpener } from "../../storage/directory.ts";
+import { type DirectoryOpener, setDirectoryOpener } from "../../storage/directory.ts";
 import { systemClock } from "../system.ts";
 import type { DurableObjectNamespaceLike, DurableObjectStateLike, R2BucketLike, WorkerBindings } from "./bindings.ts";
 import { cloudflareDirectories } from "./directories.ts";
@@ -34,6 +34,9 @@ import { JOB_OBJECT_NAME, missingBindings, missingBindingsResponse, type Registe
  * (Flink's `execution.buffer-timeout`, default 100 ms there; bench/cloudflare.ts has the figures).
  */
 export const EDGE_BUFFER_TIMEOUT_MS = 10;
+
+/** The largest savepoint or stop request body whose target directory is checked here (the JSON is a few fields). */
+const TARGET_BODY_BYTES_MAX = 64 * 1024;
 
 /**
  * Where the object records that it refused to resume its job (the stored checkpoint does
@@ -87,6 +90,8 @@ export class WeirJob {
   #job: JobHandle | undefined;
   #app: Hono | undefined;
   #ended: EndedRecord | undefined;
+  /** What savepoint and restore directories mean for this job (directories.ts). */
+  #directories: DirectoryOpener | undefined;
   /** Where the job's HttpIngestSources take events: refused once the job ended. */
   #ingestPaths = new Set<string>();
   #intervalMs = 0;
@@ -145,7 +150,35 @@ export class WeirJob {
     if (isTerminal(job.status) && request.method === "POST" && this.#ingestPaths.has(path)) {
       return endedIngestResponse({ jobId: job.id, jobName: job.name, status: job.status }, path);
     }
+    const refused = await this.#refusedTarget(request, path);
+    if (refused) return refused;
     return this.#app!.fetch(request);
+  }
+
+  /**
+   * A savepoint or stop whose target directory this platform cannot honour (another bucket
+   * binding, another scheme, a file system path): 400 naming it at the POST, as other bad
+   * input is, not a trigger that fails later.
+   */
+  async #refusedTarget(request: Request, path: string): Promise<Response | undefined> {
+    if (request.method !== "POST" || !this.#directories || !/^\/jobs\/[^/]+\/(savepoints|stop)\/?$/.test(path)) return undefined;
+    // A body past the REST API's limit is the app's to refuse.
+    if (Number(request.headers.get("content-length") ?? 0) > TARGET_BODY_BYTES_MAX) return undefined;
+    let body: Record<string, unknown> | null;
+    try {
+      body = await request.clone().json() as Record<string, unknown> | null;
+    } catch {
+      return undefined;
+    }
+    const dir = body?.["target-directory"] ?? body?.targetDirectory;
+    if (typeof dir !== "string" || dir === "") return undefined;
+    try {
+      this.#directories(dir);
+    } catch (e) {
+      if (!(e instanceof WeirError)) throw e;
+      return Response.json({ errors: [e.message], code: e.code }, { status: 400 });
+    }
+    return undefined;
   }
 
   /** A subtask object's reports (`/_weir/callback`) or a channel frame for a subtask running here (`/_weir/frame`). */
@@ -254,7 +287,8 @@ export class WeirJob {
     if (subtasks && typeof subtasks.get === "function") await this.#placeSubtasks(env, subtasks, bindings[registered.jobBinding] as DurableObjectNamespaceLike);
     // One job per isolate: the directories of this job are the isolate's directories.
     const bucket = bindings[registered.savepointBucket] as R2BucketLike | undefined;
-    setDirectoryOpener(cloudflareDirectories({ jobStorage: this.#storage, jobName: env.jobName, bucket, bucketBinding: registered.savepointBucket }));
+    this.#directories = cloudflareDirectories({ jobStorage: this.#storage, jobName: env.jobName, bucket, bucketBinding: registered.savepointBucket });
+    setDirectoryOpener(this.#directories);
     this.#ingestPaths = ingestPathsOf(env.jobGraph());
     let job: JobHandle;
     try {

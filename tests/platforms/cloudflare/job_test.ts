@@ -141,6 +141,24 @@ if (workerdSkip) {
       assert.equal((await host.fetch("/jobs/0123456789abcdef0123456789abcdef")).status, 404);
     });
 
+    test("a savepoint or stop whose target directory names an unknown bucket binding or scheme is a 400 naming it, and the job runs on", { timeout: 120_000 }, async () => {
+      const host = await start({ N: "100000000", RATE: "2000", INTERVAL: "3600000" }, { r2Buckets: ["WEIR_SAVEPOINTS"] });
+      const id = await jobId(host);
+      for (const [path, body, named] of [
+        ["savepoints", { "target-directory": "r2://NOPE/x", "cancel-job": false }, /binding NOPE/],
+        ["savepoints", { "target-directory": "/tmp/x" }, /"\/tmp\/x".*|file system path/],
+        ["stop", { targetDirectory: "s3://bucket/x", drain: false }, /scheme s3:/],
+      ] as const) {
+        const res = await host.fetch(`/jobs/${id}/${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+        const answer = await json<{ errors: string[]; code: string }>(res);
+        assert.equal(res.status, 400, JSON.stringify(answer));
+        assert.equal(answer.code, "invalid_option");
+        assert.match(answer.errors[0], named);
+      }
+      const { jobs } = await json<{ jobs: { status: string }[] }>(host.fetch("/jobs"));
+      assert.equal(jobs[0].status, "RUNNING");
+    });
+
     test("a Worker without the job's bindings answers every request with an error naming the binding", { timeout: 60_000 }, async () => {
       const noJob = await start({ N: "10" }, { objects: { OTHER: "TestJob" } });
       for (const path of ["/jobs", "/ingest/x", "/"]) {
