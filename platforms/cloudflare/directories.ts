@@ -80,6 +80,27 @@ export interface CloudflareDirectoriesOptions {
   /** The R2 bucket bound for savepoints, if any, and its binding's name. */
   bucket?: R2BucketLike;
   bucketBinding?: string;
+  /**
+   * The job's whole storage (its checkpoints, across `WeirJob` and its subtask objects) and
+   * the name of the `WeirJob` binding that addresses it: checkpoint locations (external_path)
+   * are `do://<binding>/<job>/<run>/chk-<n>`, which a restore resolves here.
+   */
+  checkpoints?: { binding: string; storage: StorageAdapter };
+}
+
+/**
+ * The description of a job's storage on Cloudflare, so that a checkpoint's location (its
+ * external_path, description then directory) is an address {@link cloudflareDirectories}
+ * opens for a restore.
+ *
+ * @example
+ * ```ts
+ * import { jobStorageAddress } from "./directories.ts";
+ * console.assert(jobStorageAddress("WEIR_JOB") === "do://WEIR_JOB");
+ * ```
+ */
+export function jobStorageAddress(jobBinding: string): string {
+  return `do://${jobBinding}`;
 }
 
 /**
@@ -87,7 +108,7 @@ export interface CloudflareDirectoriesOptions {
  * when one is bound (locations `r2://BINDING/path`), else in the job's own storage
  * (locations `do://JOB/path`), so that a savepoint needs no binding beyond the job's.
  * A path may name its home: `r2://BINDING/…` the bound bucket, `do://JOB/…` the job's
- * storage. Anything it cannot honour — another bucket binding, another job, another scheme,
+ * storage, `do://<WeirJob binding>/…` a checkpoint of the job's storage (an external_path). Anything it cannot honour — another bucket binding, another job, another scheme,
  * a file system path (there is none) — is refused with `invalid_option` naming it, never
  * quietly written elsewhere.
  *
@@ -116,6 +137,10 @@ export function cloudflareDirectories(options: CloudflareDirectoriesOptions): Di
   return (path) => {
     const home = homeOf(path, options);
     const key = directoryKey(path);
+    if (home === "checkpoints") {
+      const root = `${jobStorageAddress(options.checkpoints!.binding)}/${key}`;
+      return { storage: new PrefixStorage(options.checkpoints!.storage, key, root), root };
+    }
     if (home === "bucket" || (home === undefined && options.bucket)) return inBucket(key);
     return inJob(key);
   };
@@ -126,8 +151,8 @@ export function cloudflareDirectories(options: CloudflareDirectoriesOptions): Di
  * the job's storage), or undefined (a relative path: the default home).
  * @throws {WeirError} `invalid_option` for a home that is not there.
  */
-function homeOf(path: string, options: CloudflareDirectoriesOptions): "bucket" | "job" | undefined {
-  const where = "(a directory such as \"savepoints\", r2://<the savepoint bucket's binding>/… or do://<job name>/…)";
+function homeOf(path: string, options: CloudflareDirectoriesOptions): "bucket" | "job" | "checkpoints" | undefined {
+  const where = "(a directory such as \"savepoints\", r2://<the savepoint bucket's binding>/…, do://<job name>/… or a checkpoint's external_path)";
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):(?:\/\/([^/]*))?/.exec(path);
   if (!m) {
     if (path.startsWith("/")) throw invalidOption("directory", path, `is a file system path, and a Worker has no file system ${where}`);
@@ -140,6 +165,8 @@ function homeOf(path: string, options: CloudflareDirectoriesOptions): "bucket" |
     return "bucket";
   }
   if (scheme === "do") {
+    // The binding first: a checkpoint's address, even for a job named as its binding.
+    if (options.checkpoints && host === options.checkpoints.binding) return "checkpoints";
     if (host !== options.jobName) throw invalidOption("directory", path, `names the job ${host ?? "(none)"}, but this Worker's job is ${options.jobName} ${where}`);
     return "job";
   }

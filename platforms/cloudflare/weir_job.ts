@@ -16,7 +16,7 @@ import type { JobHandle } from "../../runtime/job_handle.ts";
 import { type DirectoryOpener, setDirectoryOpener } from "../../storage/directory.ts";
 import { systemClock } from "../system.ts";
 import type { DurableObjectNamespaceLike, DurableObjectStateLike, R2BucketLike, WorkerBindings } from "./bindings.ts";
-import { cloudflareDirectories } from "./directories.ts";
+import { cloudflareDirectories, jobStorageAddress } from "./directories.ts";
 import { rearmStoredAlarm } from "./alarms.ts";
 import { DurableObjectStorageAdapter } from "./do_storage.ts";
 import { CALLBACK_PATH, DurableObjectHost, HOST_HEADER, MASTER_HEADER } from "./object_host.ts";
@@ -116,7 +116,9 @@ export class WeirJob {
       local: this.#storage,
       remote: objectStorages({ job: namespace("jobBinding"), subtasks: namespace("subtaskBinding") }),
       fallback: JOB_OBJECT_NAME,
-      description: "job storage (WeirJob and its subtask objects)",
+      // A checkpoint's location (external_path) is this address and its directory: restoreFrom
+      // and WEIR_RESTORE_FROM take it (directories.ts resolves it to this storage).
+      description: jobStorageAddress(registeredJob()?.jobBinding ?? "WEIR_JOB"),
     });
     // workerd loses its scheduler's copy of alarms when its process restarts (alarms.ts).
     void ctx.blockConcurrencyWhile(() => rearmStoredAlarm(ctx, () => systemClock.now())).catch(() => {/* the next start sets the alarm anew */});
@@ -287,7 +289,13 @@ export class WeirJob {
     if (subtasks && typeof subtasks.get === "function") await this.#placeSubtasks(env, subtasks, bindings[registered.jobBinding] as DurableObjectNamespaceLike);
     // One job per isolate: the directories of this job are the isolate's directories.
     const bucket = bindings[registered.savepointBucket] as R2BucketLike | undefined;
-    this.#directories = cloudflareDirectories({ jobStorage: this.#storage, jobName: env.jobName, bucket, bucketBinding: registered.savepointBucket });
+    this.#directories = cloudflareDirectories({
+      jobStorage: this.#storage,
+      jobName: env.jobName,
+      bucket,
+      bucketBinding: registered.savepointBucket,
+      checkpoints: { binding: registered.jobBinding, storage: this.#jobStorage },
+    });
     setDirectoryOpener(this.#directories);
     this.#ingestPaths = ingestPathsOf(env.jobGraph());
     let job: JobHandle;

@@ -202,7 +202,14 @@ export class WeirSubtask {
       transport: this.transport,
       // A restored savepoint's path means here what it means in WeirJob (R2, else the job's
       // storage): this object reads its own subtasks' files there, never through the deploy.
-      openDirectory: cloudflareDirectories({ jobStorage: storage, jobName: env.jobName, bucket, bucketBinding: registered.savepointBucket }),
+      // A retained checkpoint's external_path (do://<WeirJob binding>/…) names the job's storage.
+      openDirectory: cloudflareDirectories({
+        jobStorage: storage,
+        jobName: env.jobName,
+        bucket,
+        bucketBinding: registered.savepointBucket,
+        checkpoints: { binding: registered.jobBinding, storage },
+      }),
       clock: systemClock,
       scheduler: systemScheduler,
       send: (m) => callbacks.push(encodeControl(m)),

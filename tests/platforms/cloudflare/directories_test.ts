@@ -34,3 +34,12 @@ test("cloudflareDirectories() refuses an unknown bucket binding, job, scheme or 
     });
   }
 });
+
+test("cloudflareDirectories() opens a checkpoint's address, do://<WeirJob binding>/…, in the job's storage", async () => {
+  const storage = new MemoryStorage();
+  await storage.put("counting/ab/chk-3/_metadata", new Uint8Array([1]));
+  const open = cloudflareDirectories({ jobStorage: new MemoryStorage(), jobName: "counting", checkpoints: { binding: "WEIR_JOB", storage } });
+  const { storage: dir, root } = open("do://WEIR_JOB/counting/ab/chk-3");
+  assert.equal(root, "do://WEIR_JOB/counting/ab/chk-3");
+  assert.deepEqual(await dir.get("_metadata"), new Uint8Array([1]));
+});

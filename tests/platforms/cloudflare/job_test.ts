@@ -159,6 +159,32 @@ if (workerdSkip) {
       assert.equal(jobs[0].status, "RUNNING");
     });
 
+    test("a checkpoint's external_path is an address WEIR_RESTORE_FROM takes: a new run restores it (subtasks in objects of their own) and the job ends exactly-once", { timeout: 120_000 }, async () => {
+      const n = 20_000;
+      const persistTo = mkdtempSync(join(tmpdir(), "weir-edge-chk-"));
+      const objects = { WEIR_JOB: "TestJob", WEIR_SUBTASK: "TestSubtask" };
+      const vars = { N: String(n), RATE: "4000", INTERVAL: "3600000", SINK: "storage" };
+      const first = await startWorker("./fixtures/job_worker.ts", objects, { persistTo, bindings: vars });
+      const id = await jobId(first);
+      await until("records flowed", async () => (await json<{ jobs: { duration: number }[] }>(first.fetch("/jobs"))).jobs[0].duration > 500);
+      const cp = await json<{ "request-id": string }>(first.fetch(`/jobs/${id}/checkpoints`, { method: "POST" }));
+      const done = await awaitTrigger(first, `/jobs/${id}/checkpoints/${cp["request-id"]}`);
+      const details = await json<{ external_path: string }>(first.fetch(`/jobs/${id}/checkpoints/details/${done.operation.checkpointId}`));
+      assert.match(details.external_path, new RegExp(`^do://WEIR_JOB/counting/${id}/chk-\\d+$`));
+      const before = (await json<{ committed: Pair[] }>(first.fetch("/_test/committed"))).committed;
+      assert.ok(before.length > 0 && before.length < n, `${before.length} committed before the cancel`);
+      assert.equal((await first.fetch(`/jobs/${id}?mode=cancel`, { method: "PATCH" })).status, 202);
+      await until("the job was canceled", async () => (await json<{ jobs: { status: string }[] }>(first.fetch("/jobs"))).jobs[0].status === "CANCELED");
+      await first.dispose();
+
+      const second = await startWorker("./fixtures/job_worker.ts", objects, { persistTo, bindings: { ...vars, WEIR_RESTORE_FROM: details.external_path } });
+      hosts.push(second);
+      const r = await json<{ status: string; committed: Pair[]; restored: { external_path: string } | null; error?: string }>(second.fetch("/_test/done"));
+      assert.equal(r.status, "finished", r.error);
+      assert.equal(r.restored?.external_path, details.external_path);
+      assertExactlyOnce(r.committed, n);
+    });
+
     test("a Worker without the job's bindings answers every request with an error naming the binding", { timeout: 60_000 }, async () => {
       const noJob = await start({ N: "10" }, { objects: { OTHER: "TestJob" } });
       for (const path of ["/jobs", "/ingest/x", "/"]) {
