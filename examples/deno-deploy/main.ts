@@ -22,7 +22,7 @@
  * PORT and HOSTNAME (local runs; Deploy chooses its own).
  */
 import { createApp, DenoKvStorage, HttpIngestSource, type JobHandle, jobRegistry, type JobStatus, StreamEnvironment } from "../../mod.ts";
-import { decodeEnded, type EndedRecord, endedRecord, endedResponse, encodeEnded, sameConfig, type StartConfig, startsNewRun } from "../../platforms/cloudflare/ended_job.ts";
+import { decodeEnded, type EndedRecord, endedRecord, endedResponse, encodeEnded, sameConfig, type StartConfig, startsNewRun } from "../../platforms/ended_job.ts";
 import { UpsertSink } from "./upsert_sink.ts";
 
 /** What a client posts. */

@@ -25,7 +25,7 @@ import { objectStorages, RoutedStorage } from "./routed_storage.ts";
 import { storageRoutes } from "./storage_routes.ts";
 import { edgePlacement, FRAME_PATH, objectCaller } from "./placement.ts";
 import { DurableObjectRpcTransport } from "./rpc_transport.ts";
-import { decodeEnded, ENDED_KEY, type EndedRecord, endedIngestResponse, endedRecord, endedResponse, encodeEnded, ingestPathsOf, sameConfig, type StartConfig, startsNewRun } from "./ended_job.ts";
+import { decodeEnded, ENDED_KEY, type EndedRecord, endedIngestResponse, endedRecord, endedResponse, encodeEnded, ingestPathsOf, sameConfig, type StartConfig, startsNewRun } from "../ended_job.ts";
 import { JOB_OBJECT_NAME, missingBindings, missingBindingsResponse, type RegisteredJob, registeredJob } from "./worker.ts";
 
 /**

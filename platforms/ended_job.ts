@@ -1,17 +1,18 @@
 /**
- * What a `WeirJob` object keeps of its job once it ended, and when a later wake starts a
- * new run anyway: a job that ended is not run again by a wake, unless the Worker's
- * variables now ask for a start the ended run was not started with (`WEIR_RESTORE_FROM`
- * naming a savepoint, as Flink's `run -s` after a stop-with-savepoint, or `WEIR_FRESH`).
+ * What an edge host (Cloudflare's `WeirJob` object, the Deno Deploy example) keeps of its
+ * job once it ended, and when a later wake starts a new run anyway: a job that ended is
+ * not run again by a wake, unless the host's variables now ask for a start the ended run
+ * was not started with (`WEIR_RESTORE_FROM` naming a savepoint, as Flink's `run -s` after
+ * a stop-with-savepoint, or `WEIR_FRESH`).
  * @module
  */
-import { HttpIngestSource } from "../../connectors/http_ingest_source.ts";
-import type { JobGraph } from "../../dataflow/job_graph.ts";
-import { flinkJobStatus } from "../../http/flink_ids.ts";
-import { jobDetails, jobOverview, jobSummary } from "../../http/job_view.ts";
-import type { JobRegistry } from "../../http/registry.ts";
-import type { JobHandle } from "../../runtime/job_handle.ts";
-import type { JobResult, JobStatus } from "../../runtime/job_status.ts";
+import { HttpIngestSource } from "../connectors/http_ingest_source.ts";
+import type { JobGraph } from "../dataflow/job_graph.ts";
+import { flinkJobStatus } from "../http/flink_ids.ts";
+import { jobDetails, jobOverview, jobSummary } from "../http/job_view.ts";
+import type { JobRegistry } from "../http/registry.ts";
+import type { JobHandle } from "../runtime/job_handle.ts";
+import type { JobResult, JobStatus } from "../runtime/job_status.ts";
 
 /** Where the object records that its job ended, so that a later wake does not run it again. */
 export const ENDED_KEY = "_weir_edge/ended";
@@ -158,7 +159,7 @@ export function decodeEnded(bytes: Uint8Array): EndedRecord {
  *
  * @example
  * ```ts
- * import { HttpIngestSource } from "../../connectors/http_ingest_source.ts";
+ * import { HttpIngestSource } from "../connectors/http_ingest_source.ts";
  * import { ingestPathsOf } from "./ended_job.ts";
  * const graph = { vertices: [{ id: "v1", uids: ["clicks"], source: { uid: "clicks", name: "clicks", source: new HttpIngestSource() } }] } as never;
  * console.assert([...ingestPathsOf(graph)].join() === "/ingest/clicks");
