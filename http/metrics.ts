@@ -88,6 +88,7 @@ export function renderMetrics(jobs: readonly JobHandle[], backpressure: Readonly
         m.add("weir_subtask_output_buffered", "gauge", "Items waiting for credit in a subtask's output buffers.", l, s.outputBuffered);
         m.add("weir_subtask_busy_ms_total", "counter", "Milliseconds a subtask spent processing.", l, s.busyMs);
         m.add("weir_subtask_backpressured_ms_total", "counter", "Milliseconds a subtask waited for output credit.", l, s.backpressuredMs);
+        m.add("weir_subtask_input_watermark_ms", "gauge", "Event time reaching a subtask (Flink's currentInputWatermark), ms; -Inf before any watermark.", l, s.inputWatermark);
         m.add("weir_late_records_dropped_total", "counter", "Records later than their windows' allowed lateness, dropped (no late side output).", l, s.lateRecordsDropped);
         const r = bpVertex?.subtasks.find((x) => x.subtask === s.index);
         if (r) {

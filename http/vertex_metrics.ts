@@ -4,7 +4,9 @@
  * `[{ "id": "a", "value": "12" }, …]` (values as strings, as Flink does);
  * …/subtasks/metrics aggregates a metric over subtasks as `{ id, min, max, avg, sum }`.
  * Rates per second are measured between successive reads, over at most a minute (Flink's
- * MeterView also averages over 60 s).
+ * MeterView also averages over 60 s). Watermarks are milliseconds, and as Flink's longs
+ * where event time has not begun or has ended: Long.MIN_VALUE before any watermark
+ * (`-9223372036854775808`), Long.MAX_VALUE once every input ended (`9223372036854775807`).
  * @module
  */
 import { WeirError } from "../errors.ts";
@@ -26,11 +28,43 @@ function subtaskFigures(s: Subtask, rates: { in: number; out: number }): Record<
     "buffers.outputQueueLength": s.outputBuffered,
     checkpointsPending: s.pendingSnapshots,
     numLateRecordsDropped: s.lateRecordsDropped,
+    currentInputWatermark: s.inputWatermark,
+    currentOutputWatermark: s.outputWatermark,
   };
 }
 
+/** Flink's Long.MIN_VALUE and Long.MAX_VALUE, as weir's watermarks before and after event time (±Infinity) are shown. */
+const LONG_MIN = "-9223372036854775808";
+const LONG_MAX = "9223372036854775807";
+
+/** A metric value as Flink's metric query writes it: a string, ±Infinity as Long's bounds. */
+function metricString(v: number): string {
+  return v === -Infinity ? LONG_MIN : v === Infinity ? LONG_MAX : String(v);
+}
+
+/** A metric value as a JSON number: ±Infinity (a watermark) as the nearest double to Long's bounds. */
+function finite(v: number): number {
+  return v === -Infinity ? Number(LONG_MIN) : v === Infinity ? Number(LONG_MAX) : v;
+}
+
+/**
+ * GET …/vertices/:id/watermarks: each subtask's `currentInputWatermark`, as Flink's
+ * JobVertexWatermarksHandler answers (a bare array of `{ id, value }`).
+ *
+ * @example
+ * ```ts
+ * import { watermarkMetrics } from "./vertex_metrics.ts";
+ * const values = new Map([[0, { currentInputWatermark: 1500 }], [1, { currentInputWatermark: -Infinity }]]);
+ * const w = watermarkMetrics(values);
+ * console.assert(w[0].value === "1500" && w[1].value === "-9223372036854775808");
+ * ```
+ */
+export function watermarkMetrics(values: ReadonlyMap<number, Record<string, number>>): { id: string; value: string }[] {
+  return [...values].map(([i, m]) => ({ id: `${i}.currentInputWatermark`, value: metricString(m.currentInputWatermark ?? -Infinity) }));
+}
+
 /** The metric names every subtask has. */
-export const SUBTASK_METRICS: readonly string[] = Object.keys(subtaskFigures({ index: 0, recordsIn: 0, recordsOut: 0, busyMs: 0, backpressuredMs: 0, queuedBatches: 0, outputBuffered: 0, barrierState: "", pendingSnapshots: 0, lateRecordsDropped: 0 }, { in: 0, out: 0 }));
+export const SUBTASK_METRICS: readonly string[] = Object.keys(subtaskFigures({ index: 0, recordsIn: 0, recordsOut: 0, busyMs: 0, backpressuredMs: 0, queuedBatches: 0, outputBuffered: 0, barrierState: "", pendingSnapshots: 0, lateRecordsDropped: 0, inputWatermark: 0, outputWatermark: 0 }, { in: 0, out: 0 }));
 
 interface Sample {
   at: number;
@@ -119,7 +153,7 @@ export function selectMetrics(values: ReadonlyMap<number, Record<string, number>
     const dot = id.indexOf(".");
     const m = values.get(Number(id.slice(0, dot)));
     const v = dot > 0 && /^\d+$/.test(id.slice(0, dot)) ? m?.[id.slice(dot + 1)] : undefined;
-    if (v !== undefined) out.push({ id, value: String(v) });
+    if (v !== undefined) out.push({ id, value: metricString(v) });
   }
   return out;
 }
@@ -149,7 +183,7 @@ export function aggregateMetrics(values: ReadonlyMap<number, Record<string, numb
   const selected = query.subtasks === undefined ? [...values.keys()] : parseRanges(query.subtasks).filter((i) => values.has(i));
   const out: Record<string, number | string>[] = [];
   for (const id of splitList(query.get)) {
-    const xs = selected.map((i) => values.get(i)![id]).filter((x): x is number => x !== undefined);
+    const xs = selected.map((i) => values.get(i)![id]).filter((x): x is number => x !== undefined).map(finite);
     if (xs.length === 0) continue;
     const sum = xs.reduce((a, b) => a + b, 0);
     const all: Record<Aggregation, number> = { min: Math.min(...xs), max: Math.max(...xs), sum: round(sum), avg: round(sum / xs.length) };

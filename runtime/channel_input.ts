@@ -70,6 +70,11 @@ export class ChannelInput {
   }
 
   /** A channel holds something to read and is not blocked by an alignment. */
+  /** The subtask's event time from its input channels (WatermarkValve.current). */
+  get watermark(): number {
+    return this.#valve.current;
+  }
+
   get readable(): boolean {
     return this.#init.inputs.next() >= 0;
   }

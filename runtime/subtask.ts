@@ -144,6 +144,17 @@ export class Subtask implements Runnable, CheckpointedActor, InputChannelOwner, 
   get pendingSnapshots(): number {
     return this.#checkpoints.pendingCount;
   }
+  /**
+   * Event time as it reaches this subtask (Flink's currentInputWatermark): the minimum over
+   * its input channels, or for a source the watermark its chain generated; -Infinity before any.
+   */
+  get inputWatermark(): number {
+    return this.#channels?.watermark ?? this.#output.watermarkSent;
+  }
+  /** The last watermark it sent downstream (Flink's currentOutputWatermark). */
+  get outputWatermark(): number {
+    return this.#output.watermarkSent;
+  }
   /** Late records its window operators dropped (Flink's numLateRecordsDropped). */
   get lateRecordsDropped(): number {
     let n = 0;

@@ -22,6 +22,9 @@ export interface SubtaskMetrics {
   pendingSnapshots: number;
   /** Records too late for their windows and dropped (no late side output), Flink's numLateRecordsDropped. */
   lateRecordsDropped: number;
+  /** Event time reaching the subtask and sent on, in ms (Subtask.inputWatermark, outputWatermark); -Infinity before any. */
+  inputWatermark: number;
+  outputWatermark: number;
 }
 
 /** A subtask's figures now. */
@@ -34,6 +37,8 @@ export function subtaskMetrics(s: Subtask): SubtaskMetrics {
     barrierState: s.barrierState,
     pendingSnapshots: s.pendingSnapshots,
     lateRecordsDropped: s.lateRecordsDropped,
+    inputWatermark: s.inputWatermark,
+    outputWatermark: s.outputWatermark,
   };
 }
 
@@ -47,5 +52,5 @@ export function subtaskMetrics(s: Subtask): SubtaskMetrics {
  * ```
  */
 export function zeroMetrics(index: number): SubtaskMetrics {
-  return { index, recordsIn: 0, recordsOut: 0, busyMs: 0, backpressuredMs: 0, queuedBatches: 0, outputBuffered: 0, barrierState: "", pendingSnapshots: 0, lateRecordsDropped: 0 };
+  return { index, recordsIn: 0, recordsOut: 0, busyMs: 0, backpressuredMs: 0, queuedBatches: 0, outputBuffered: 0, barrierState: "", pendingSnapshots: 0, lateRecordsDropped: 0, inputWatermark: -Infinity, outputWatermark: -Infinity };
 }

@@ -111,6 +111,11 @@ export class SubtaskOutput {
     for (const g of this.gates) g.broadcastEvent({ kind: "watermark", timestamp: watermark });
   }
 
+  /** The last watermark sent downstream (-Infinity before any; +Infinity once event time ended). */
+  get watermarkSent(): number {
+    return this.#watermarkOut;
+  }
+
   /** Tells downstream this subtask became idle or active again, once per change. */
   status(idle: boolean): void {
     if (idle === this.#idleOut) return;

@@ -11,7 +11,7 @@ import type { ApiDeps } from "../deps.ts";
 
 import { findVertex, vertexHexId } from "../flink_ids.ts";
 import { ioMetrics, vertexState } from "../job_view.ts";
-import { aggregateMetrics, selectMetrics, subtaskMetricValues } from "../vertex_metrics.ts";
+import { aggregateMetrics, selectMetrics, subtaskMetricValues, watermarkMetrics } from "../vertex_metrics.ts";
 
 /**
  * GET /jobs/:jobid/vertices/:vertexid and its …/backpressure, …/watermarks, …/metrics,
@@ -67,9 +67,8 @@ export function vertexRoutes(deps: ApiDeps): Hono {
   });
 
   app.get("/jobs/:jobid/vertices/:vertexid/watermarks", (c) => {
-    lookup(c.req.param("jobid"), c.req.param("vertexid"));
-    // weir has no event time yet, so no subtask has a watermark: Flink answers [] then too.
-    return c.json([]);
+    const { job, vertex } = lookup(c.req.param("jobid"), c.req.param("vertexid"));
+    return c.json(watermarkMetrics(subtaskMetricValues(job.id, vertex, deps.rates, job.now())));
   });
 
   app.get("/jobs/:jobid/vertices/:vertexid/metrics", (c) => {
