@@ -71,6 +71,15 @@ export function checkChannelState(loaded: ChannelStateSource, topology: ChannelT
 }
 
 /**
+ * A +Infinity watermark: its sender's input had ended. It is not restored: attributed to
+ * another sender on a rescale, it would end event time for an input still running, and the
+ * sender itself sends it again once its restored input ends again.
+ */
+function isEndOfEventTime(item: ChannelStateItem): boolean {
+  return !isBatch(item) && item.kind === "watermark" && item.timestamp === Infinity;
+}
+
+/**
  * Where every in-flight record of the checkpoint goes in the new graph. Decodes the
  * records and, on a rescaled hash edge, runs the edge's key selector on each of them.
  *
@@ -93,7 +102,9 @@ export function routeChannelState(loaded: ChannelStateSource, topology: ChannelT
   const dealt = new Map<string, number>();
   for (const ch of oldChannels(loaded, topology)) {
     const edge = edgeFor(loaded, topology, ch);
-    const items = [...ch.input, ...ch.output].map((b) => decodeChannelItem(b, `channel state of ${ch.from}/${ch.sender} -> ${ch.to}/${ch.receiver}`));
+    const items = [...ch.input, ...ch.output]
+      .map((b) => decodeChannelItem(b, `channel state of ${ch.from}/${ch.sender} -> ${ch.to}/${ch.receiver}`))
+      .filter((item) => !isEndOfEventTime(item));
     if (items.length === 0) continue;
     const { oldSenders, oldReceivers, senders, receivers } = parallelisms(loaded, topology, ch);
     if (oldSenders === senders && oldReceivers === receivers) {

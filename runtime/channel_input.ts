@@ -126,10 +126,14 @@ export class ChannelInput {
     }
   }
 
-  /** The inputs' event time changed: an assigner in the chain makes its own, else it goes down the chain. */
+  /**
+   * The inputs' event time changed: an assigner in the chain makes its own, else it goes
+   * down the chain. The end of event time (+Infinity: every input finished) goes on through
+   * an assigner too, as Flink's `TimestampsAndWatermarksOperator` passes `MAX_WATERMARK` on.
+   */
   #valveChanged(out: ValveOutput): void | Promise<void> {
     const { chain, status } = this.#init;
-    if (chain.generatesWatermarks) return;
+    if (chain.generatesWatermarks) return out.watermark === Infinity ? chain.advanceWatermark(Infinity) : undefined;
     if (out.idle === true) status(true);
     if (out.watermark !== undefined) return chain.advanceWatermark(out.watermark);
     if (out.idle === false) status(false);

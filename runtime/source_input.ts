@@ -26,8 +26,8 @@ export interface SourceInputInit {
   /** Records a poll takes at most. */
   batchSize: number;
   counters: { recordsIn: number };
-  /** The reader returned null: it has no more records. */
-  readerEnded(): void | Promise<void>;
+  /** The reader returned null: it has no more records (event time ended in the chain first). */
+  readerEnded(): void;
 }
 
 /**
@@ -49,7 +49,7 @@ export interface SourceInputInit {
  * let ended = false;
  * const owner = { alive: true, timer: () => ({ cancel() {} }), wake() {}, fail() {} };
  * const slice = new StepSlice(2, 4);
- * const input = new SourceInput(owner, { chain, slice, batchSize: 2, counters: { recordsIn: 0 }, readerEnded: () => void (ended = true) });
+ * const input = new SourceInput(owner, { chain, slice, batchSize: 2, counters: { recordsIn: 0 }, readerEnded: () => (ended = true) });
  * while (input.pollable) input.poll();
  * console.assert(out.length === 3 && ended);
  * ```
@@ -61,7 +61,7 @@ export class SourceInput {
   readonly #chain: OperatorChain;
   readonly #slice: StepSlice;
   readonly #counters: { recordsIn: number };
-  readonly #readerEnded: () => void | Promise<void>;
+  readonly #readerEnded: () => void;
   readonly #batchSize: number;
   /** The reader ended, or the subtask's input did: nothing more is read. */
   #done = false;
@@ -130,7 +130,13 @@ export class SourceInput {
   #process(batch: unknown[] | null): void | Promise<void> {
     if (batch === null) {
       this.#done = true;
-      return this.#readerEnded();
+      // No more records: event time ends for what follows (Flink's MAX_WATERMARK from a
+      // finished source), so a union or connect downstream goes on with its other inputs
+      // rather than wait until every source of the job has ended.
+      const fired = this.#chain.advanceWatermark(Infinity);
+      if (fired instanceof Promise) return fired.then(() => this.#readerEnded());
+      this.#readerEnded();
+      return;
     }
     if (batch.length === 0) {
       this.#waiting = true;

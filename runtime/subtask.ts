@@ -102,15 +102,7 @@ export class Subtask implements Runnable, CheckpointedActor, InputChannelOwner, 
     this.fileMeta = { vertexId: init.vertexId, subtaskIndex: init.index, parallelism: init.parallelism, keyGroupRange: init.keyGroupRange };
     this.#checkpoints = new SubtaskCheckpoints(this, host, init.restoredCheckpointId);
     this.#slice = new StepSlice(host.batchSize, host.stepBudgetMs);
-    // A reader that ended sends no more records: event time ends for what follows it (Flink's
-    // MAX_WATERMARK from a finished source), so a union or connect downstream goes on with
-    // its other inputs rather than wait until every source of the job has ended.
-    const readerEnded = () => {
-      const fired = this.#chain.advanceWatermark(Infinity);
-      const finished = () => host.sourceFinished(this.vertexId, this.index);
-      if (fired instanceof Promise) return fired.then(finished);
-      finished();
-    };
+    const readerEnded = () => host.sourceFinished(this.vertexId, this.index);
     const source = { chain: this.#chain, slice: this.#slice, batchSize: host.batchSize, counters: this.counters, readerEnded };
     this.#source = init.reader ? new SourceInput(this, source) : undefined;
     this.#channels = init.reader ? undefined : new ChannelInput({

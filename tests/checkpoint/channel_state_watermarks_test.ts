@@ -89,6 +89,29 @@ describe("watermarks and timestamps on channels and in channel state", () => {
     assert.equal(records, 20);
   });
 
+  test("a +Infinity watermark (its sender's input ended) is not restored: on a rescale it would end event time for a sender still running", () => {
+    const file: SubtaskStateFile = {
+      checkpointId: 4, vertexId: "v1", subtaskIndex: 0, parallelism: 1, keyGroupRange: { start: 0, end: 0 }, operators: {},
+      inputChannels: [
+        [0, [encodeChannelItem(withTimestamps([1], [10])), encodeChannelItem(wm(10))]],
+        [1, [encodeChannelItem(withTimestamps([2], [20])), encodeChannelItem(wm(Infinity))]],
+      ],
+      outputChannels: [],
+      channelPeers: { inputs: [[0, "v0", 0], [1, "v0", 1]], outputs: [] },
+    };
+    const metadata = { checkpointId: 4, vertices: [{ id: "v0", parallelism: 2 }, { id: "v1", parallelism: 1 }] };
+    for (const sources of [2, 1]) {
+      const topology: ChannelTopology = {
+        maxParallelism: 128,
+        vertices: [{ id: "v0", name: "src", parallelism: sources, uids: ["src"] }, { id: "v1", name: "sink", parallelism: 1, uids: ["sink"] }],
+        edges: [{ from: "v0", to: "v1", partitioning: { kind: "rebalance" }, pointwise: false }],
+      };
+      const items = (routeChannelState({ metadata, files: [file] }, topology).get("v1/0") ?? []).flatMap((r) => r.batches);
+      assert.deepEqual(items.filter((i) => !isBatch(i)), [wm(10)], `${sources} sources: the finite watermark stays, +Infinity goes`);
+      assert.equal(items.filter(isBatch).length, 2, "every record stays");
+    }
+  });
+
   test("an output gate keeps each record's timestamp beside it, whatever the partitioning", () => {
     for (const partitioning of [{ kind: "hash" as const, keySelector: (x: unknown) => x, maxParallelism: 128 }, { kind: "rebalance" as const }, { kind: "broadcast" as const }]) {
       const pairs = [0, 1].map(() => channelPair(8));
