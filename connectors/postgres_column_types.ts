@@ -8,8 +8,9 @@
  * Only what PostgreSQL refuses for certain is refused (checked against PostgreSQL 15's
  * input functions): a number that is not an integer, or out of range, for an integer
  * column; a string longer than a `varchar(n)` or `char(n)`; a number too large for a
- * `numeric(p, s)`; a number, boolean or object for a date/time, uuid or array column; an
- * object or array for a scalar column. Strings are parsed by PostgreSQL's own rules, which
+ * `numeric(p, s)`; a boolean or object for a date/time column, anything but a string for a
+ * uuid, anything but a string or array for an array column; an object or array for a
+ * number or boolean column. Strings are parsed by PostgreSQL's own rules, which
  * are broader than any check here, so a string is refused only where its form is plain
  * (an integer or boolean column). Other types (text, json, jsonb, enums, domains…) are not
  * checked.
@@ -50,7 +51,7 @@ const BOOLEAN_WORDS = ["true", "false", "yes", "no", "on", "off", "1", "0"];
  * const check = columnCheck({ typname: "int4", category: "N", typmod: -1, formatted: "integer" })!;
  * console.assert(check(12) === undefined && check(1.5) !== undefined);
  * const at = columnCheck({ typname: "timestamptz", category: "D", typmod: -1, formatted: "timestamp with time zone" })!;
- * console.assert(at(new Date(0)) === undefined && at(0) !== undefined);
+ * console.assert(at(new Date(0)) === undefined && at(true) !== undefined);
  * ```
  */
 export function columnCheck(t: ColumnTypeInfo): ColumnCheck | undefined {
@@ -73,16 +74,17 @@ function checkOf(t: ColumnTypeInfo): ColumnCheck | undefined {
       return undefined;
     };
   }
-  if (TEMPORAL.has(t.typname) || t.typname === "uuid") {
-    return (v) => (typeof v === "string" ? undefined : `${shown(v)} is not a string PostgreSQL reads as ${t.formatted}`);
-  }
+  // PostgreSQL reads some numbers as dates and times (20240102, 123456 as 12:34:56, 5 as an interval).
+  if (TEMPORAL.has(t.typname)) return (v) => (typeof v === "boolean" || isComposite(v) ? `${shown(v)} is not a ${t.formatted}` : undefined);
+  if (t.typname === "uuid") return (v) => (typeof v === "string" ? undefined : `${shown(v)} is not a string PostgreSQL reads as ${t.formatted}`);
   return undefined;
 }
 
-function integerProblem(v: unknown, [min, max]: [number, number], type: string): string | undefined {
+function integerProblem(v: unknown, [min]: [number, number], type: string): string | undefined {
   if (typeof v === "number") {
     if (!Number.isInteger(v)) return `${v} is not an integer (column type ${type})`;
-    if (v < min || v > max) return `${v} is out of range (column type ${type})`;
+    // max + 1 is -min exactly (2^15, 2^31, 2^63), where int8's max itself rounds to 2^63.
+    if (v < min || v >= -min) return `${v} is out of range (column type ${type})`;
     // JSON writes an integer from 1e21 on in exponent form, which no integer column reads.
     if (Math.abs(v) >= 1e21) return `${v} is written as ${JSON.stringify(v)}, which ${type} does not read`;
     return undefined;
@@ -116,9 +118,10 @@ function numericLimit(mod: number): { scale: number; digits: number; bound: numb
   return { scale, digits, bound: 10 ** digits };
 }
 
+/** Rounded at `scale` decimals, half away from zero as numeric does (Math.round rounds half up). */
 function roundTo(v: number, scale: number): number {
   const f = 10 ** scale;
-  return Math.round(v * f) / f;
+  return (Math.sign(v) * Math.round(Math.abs(v) * f)) / f;
 }
 
 function isComposite(v: unknown): boolean {
