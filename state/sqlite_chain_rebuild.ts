@@ -18,7 +18,7 @@ import type { SortedChanges } from "./sqlite_chain_changes.ts";
 import { CHANGE_KEY_OFFSET } from "./sqlite_key_sort.ts";
 import { NO_ORIGINAL_KEY, recordU32, recordValueAt } from "./sqlite_changelog.ts";
 import { varintLength } from "./sqlite_records.ts";
-import { inTransaction } from "./sqlite_transaction.ts";
+import { inTransaction, restoreFailure } from "./sqlite_transaction.ts";
 import { upsertSorted } from "./sqlite_write_batch.ts";
 import type { SqliteStateStore } from "./sqlite_store.ts";
 
@@ -138,7 +138,8 @@ export function rebuildChain(store: SqliteStateStore, base: BaseFile, changes: S
  * replaces or adds its row, a tombstone deletes one. What a restore does when the changes
  * are few against the base (it adopts the base's file as it is, then this): each upsert
  * lands next to the previous one, where the merge passes over every row of the base.
- * @throws {WeirError} `checkpoint_corrupt` when SQLite cannot apply them
+ * @throws {WeirError} `checkpoint_corrupt` when SQLite cannot apply them, `storage_failed`
+ *   when the local disk fails (restoreFailure())
  */
 export function upsertChanges(store: SqliteStateStore, changes: SortedChanges, what: string): void {
   const db = store.db;
@@ -147,7 +148,7 @@ export function upsertChanges(store: SqliteStateStore, changes: SortedChanges, w
   // As a restore's other writes: no snapshot reads the file yet, so without the WAL.
   db.exec("PRAGMA main.journal_mode = OFF");
   try {
-    inTransaction(db, () => upsertSorted(db, changes), (err) => new WeirError("checkpoint_corrupt", `Cannot apply the changes of ${what}: ${err.message}`, { cause: err }));
+    inTransaction(db, () => upsertSorted(db, changes), (err) => restoreFailure(`apply the changes of ${what}`, err));
   } finally {
     db.exec("PRAGMA main.journal_mode = WAL");
   }

@@ -17,7 +17,7 @@ import { applyChangelog } from "./sqlite_changelog.ts";
 import type { SqliteDriver } from "./sqlite_driver.ts";
 import { type NativeFile, type NativeLayout, type NativeState, SQLITE_NATIVE_VERSION } from "./sqlite_native_format.ts";
 import type { SqliteStateStore } from "./sqlite_store.ts";
-import { inTransaction } from "./sqlite_transaction.ts";
+import { inTransaction, restoreFailure } from "./sqlite_transaction.ts";
 
 /**
  * The layout of a native handle.
@@ -99,7 +99,8 @@ export function adoptBase(store: SqliteStateStore, path: string, range: KeyGroup
  * Copies the rows of `range` from a downloaded file into the store, each state id of the
  * file mapped to the store's (`[theirs, ours]`): a base's rows, or a changelog's records in
  * order (tombstones delete), read as written by format `version`.
- * @throws {WeirError} `checkpoint_corrupt` when SQLite cannot read or apply the file
+ * @throws {WeirError} `checkpoint_corrupt` when SQLite cannot apply the file, `storage_failed`
+ *   when the local disk fails (restoreFailure())
  */
 export function applyFile(store: SqliteStateStore, path: string, range: KeyGroupRange, changelog: boolean, sids: [theirs: number, ours: number][], version = SQLITE_NATIVE_VERSION): void {
   const db = store.db;
@@ -110,7 +111,8 @@ export function applyFile(store: SqliteStateStore, path: string, range: KeyGroup
   try {
     if (records) bytes = store.driver.readFile(path);
   } catch (e) {
-    throw new WeirError("checkpoint_corrupt", `Cannot read the SQLite changelog file ${path}: ${(e as Error).message}`, { cause: e });
+    // Written to the local disk just before (its checksum checked): reading it back is the disk's business.
+    throw new WeirError("storage_failed", `Cannot read the SQLite changelog file ${path}: ${(e as Error).message}`, { cause: e });
   }
   if (!records) db.exec(`ATTACH '${path.replace(/'/g, "''")}' AS f`);
   // A restore runs before any record and no snapshot reads the file yet: without the WAL
@@ -126,7 +128,7 @@ export function applyFile(store: SqliteStateStore, path: string, range: KeyGroup
           db.prepare("DELETE FROM main.kv WHERE (kg, s, k) IN (SELECT kg, ?, k FROM f.gone WHERE s = ? AND kg BETWEEN ? AND ?)").run(ours, theirs, range.start, range.end);
         }
       }
-    }, (err) => new WeirError("checkpoint_corrupt", `Cannot apply the SQLite state file ${path}: ${err.message}`, { cause: err }));
+    }, (err) => restoreFailure(`apply the SQLite state file ${path}`, err));
   } finally {
     if (!records) db.exec("DETACH f");
     db.exec("PRAGMA main.journal_mode = WAL");
@@ -274,7 +276,7 @@ function rootPageBySqlite(store: SqliteStateStore, parts: readonly Uint8Array[],
       db.close();
     }
   } catch (e) {
-    throw new WeirError("checkpoint_corrupt", `Cannot read the schema of ${what}: ${(e as Error).message}`, { cause: e });
+    throw restoreFailure(`read the schema of ${what}`, e);
   } finally {
     driver.removeFiles(path);
   }

@@ -46,3 +46,27 @@ export function inTransaction<T>(db: SqliteDatabase, work: () => T, wrap: (error
     throw wrap(err instanceof Error ? err : new Error(String(err)));
   }
 }
+
+/** What SQLite and the file system say when the local disk, not the data, failed. */
+const LOCAL_FAILURE = /SQLITE_(FULL|IOERR|CANTOPEN|READONLY|NOMEM|BUSY|LOCKED)|database or disk is full|disk I\/O error|unable to open database file|readonly database|out of memory|database is locked|ENOSPC|EIO\b|EROFS|EACCES|EMFILE|ENFILE/i;
+
+/**
+ * The error for restored state SQLite could not read or apply (`doing` says which, as in
+ * "apply the SQLite state file f"): `storage_failed` when the local disk failed (full, an
+ * I/O error, read-only), which a later attempt may get past, else `checkpoint_corrupt`
+ * (the file is not what it should be; every attempt would meet it, so the job fails
+ * without restarts).
+ *
+ * @example
+ * ```ts
+ * import { restoreFailure } from "./sqlite_transaction.ts";
+ * console.assert(restoreFailure("apply f", new Error("database or disk is full")).code === "storage_failed");
+ * console.assert(restoreFailure("apply f", new Error("file is not a database")).code === "checkpoint_corrupt");
+ * ```
+ */
+export function restoreFailure(doing: string, err: unknown): WeirError {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const code = (e as { code?: unknown }).code;
+  const local = LOCAL_FAILURE.test(`${typeof code === "string" ? code : ""} ${e.message}`);
+  return new WeirError(local ? "storage_failed" : "checkpoint_corrupt", `Cannot ${doing}: ${e.message}`, { cause: e });
+}

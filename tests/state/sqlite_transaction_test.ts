@@ -1,8 +1,11 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { sqliteDriver } from "../../platforms/sqlite.ts";
-import { inTransaction } from "../../state/sqlite_transaction.ts";
+import { inTransaction, restoreFailure } from "../../state/sqlite_transaction.ts";
 import { WeirError } from "../../errors.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 function table() {
   const db = sqliteDriver.open(":memory:");
@@ -60,5 +63,45 @@ describe(`inTransaction (${sqliteDriver.name})`, () => {
     );
     assert.equal(count(), 1, "what was committed stays");
     db.close();
+  });
+});
+
+describe(`restoreFailure (${sqliteDriver.name})`, () => {
+  test("a full disk is storage_failed (a later attempt may get past it); a file that is no database is checkpoint_corrupt", () => {
+    const { db } = table();
+    // SQLite's own SQLITE_FULL, as a full disk gives it.
+    db.exec("PRAGMA max_page_count = 2");
+    const full = (() => {
+      try {
+        inTransaction(db, () => {
+          for (let i = 0; i < 10_000; i++) db.exec(`INSERT INTO t VALUES (${i})`);
+        }, (e) => restoreFailure("apply the SQLite state file f", e));
+      } catch (e) {
+        return e;
+      }
+    })();
+    db.close();
+    assert.ok(full instanceof WeirError && full.code === "storage_failed", String(full));
+    assert.match(full.message, /^Cannot apply the SQLite state file f: /);
+    const dir = mkdtempSync(join(tmpdir(), "weir-restore-failure-"));
+    try {
+      const path = join(dir, "garbage.db");
+      writeFileSync(path, "not a database ".repeat(300));
+      const corrupt = (() => {
+        try {
+          const g = sqliteDriver.open(path);
+          try {
+            g.prepare("SELECT rootpage FROM sqlite_schema").get();
+          } finally {
+            g.close();
+          }
+        } catch (e) {
+          return restoreFailure("read the schema of the file", e);
+        }
+      })();
+      assert.equal(corrupt?.code, "checkpoint_corrupt");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
