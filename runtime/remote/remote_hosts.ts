@@ -188,12 +188,15 @@ export class RemoteHosts {
     this.#heartbeatTimer = this.#owner.scheduler.after(timeoutMs / 2, () => {
       if (this.#closed) return;
       const now = this.#owner.clock.now();
-      const silent = [...this.#hosts.values()].find((c) => now - c.lastHeard > timeoutMs);
-      if (!silent) return this.#checkHeartbeats(timeoutMs);
-      silent.host.abandon?.();
+      // Every silent host goes, not the first found: a hung one left alive would be sent the
+      // next attempt's deploy and hold it up for the whole deploy timeout.
+      const silent = [...this.#hosts.values()].filter((c) => now - c.lastHeard > timeoutMs);
+      if (silent.length === 0) return this.#checkHeartbeats(timeoutMs);
+      for (const c of silent) c.host.abandon?.();
+      const named = silent.map((c) => `${c.host.hostId} sent nothing for ${Math.round(now - c.lastHeard)} ms`).join(", ");
       this.#owner.failed(
-        `remote host ${silent.host.hostId}`,
-        new WeirError("host_failed", `Remote host ${silent.host.hostId} sent nothing for ${Math.round(now - silent.lastHeard)} ms (runtime.heartbeatTimeoutMs ${timeoutMs}): dead or hung`),
+        `remote host ${silent[0].host.hostId}`,
+        new WeirError("host_failed", `Remote host${silent.length > 1 ? "s" : ""} ${named} (runtime.heartbeatTimeoutMs ${timeoutMs}): dead or hung`),
       );
     });
   }

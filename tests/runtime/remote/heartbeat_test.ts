@@ -57,6 +57,31 @@ test("a host that falls silent fails the attempt after the heartbeat timeout; th
   assertExactlyOnce(sink.committed, n);
 });
 
+test("two hosts silent at once are both abandoned and both deployed anew: one restart, exactly-once", async () => {
+  const world = new VirtualWorld();
+  const storage = new MemoryStorage();
+  const transport = new MemoryTransport();
+  const { env, sink, n } = countingJob({ storage, checkpoint: { interval: 50 }, batchSize: 64, channelCapacity: 2, ratePerSecond: 5_000 });
+  const keyed = env.jobGraph().vertices.find((v) => v.uids.includes("sum"))!.id;
+  const hostOn = (hostId: string) => new FallsSilentHost(new LoopbackHost({ hostId, graph: () => env.jobGraph(), storage, transport, clock: world.clock, scheduler: world.scheduler }));
+  const hosts = { source: hostOn("source"), keyed: hostOn("keyed") };
+  const hostOf = (s: SubtaskAddress) => (s.vertexId === keyed ? "keyed" : "source");
+  (env.options as { runtime?: unknown }).runtime = world.runtime({ transport, hostOf, remoteHosts: hosts, metricsIntervalMs: 100, heartbeatTimeoutMs: 1_000 });
+  let job: Awaited<ReturnType<typeof env.execute>> | undefined;
+  env.execute().then((j) => (job = j));
+  await world.drive(() => job !== undefined && job.checkpointStats().counts.completed >= 1);
+  hosts.source.silent = hosts.keyed.silent = true;
+  const result = await world.untilDone(job!);
+  assert.equal(result.status, "finished", String(result.error));
+  assert.equal(result.restarts, 1, "a host left running would have held up the next deploy");
+  for (const h of Object.values(hosts)) {
+    assert.equal(h.abandoned, 1, h.hostId);
+    assert.equal(h.inner.stats.incarnations, 2, h.hostId);
+  }
+  assert.match((job!.lastError as WeirError).message, /Remote hosts (source|keyed) sent nothing for \d+ ms, (keyed|source) sent nothing/);
+  assertExactlyOnce(sink.committed, n);
+});
+
 test("runtime.heartbeatTimeoutMs must be longer than the metrics interval", async () => {
   const { env } = countingJob({});
   (env.options as { runtime?: unknown }).runtime = { metricsIntervalMs: 500, heartbeatTimeoutMs: 500 };
