@@ -13,8 +13,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
  *
  * @throws {WeirError} `invalid_option` naming the key: an unknown one; `hostOf`, `pick` or
  * `beforeStep` not a function; `transport` without openSender/openReceiver; `remoteHosts`
- * without `hostOf` (no subtask would be placed on them), or an entry that is not a
- * RemoteHost or whose `hostId` differs from its key (channels are addressed by the key).
+ * without `hostOf` (no subtask would be placed on them) or without `transport`, or an entry
+ * that is not a RemoteHost, whose `hostId` differs from its key (channels are addressed by
+ * the key), or that was built with another transport than `transport`.
  */
 export function checkRuntimeOptions(runtime: unknown): void {
   if (runtime === undefined) return;
@@ -41,8 +42,15 @@ export function checkRuntimeOptions(runtime: unknown): void {
   if (runtime.hostOf === undefined) {
     throw invalidOption("runtime.remoteHosts", Object.keys(hosts), "needs runtime.hostOf: without it every subtask runs in this process and no remote host is used");
   }
+  if (runtime.transport === undefined) {
+    throw invalidOption("runtime.remoteHosts", Object.keys(hosts), "needs runtime.transport: the channels to and from remote hosts travel over it (for Worker threads, the WorkerThreadTransport the hosts were built with)");
+  }
   for (const [id, host] of Object.entries(hosts)) {
     if (!isObject(host) || typeof host.connect !== "function") throw invalidOption(`runtime.remoteHosts.${id}`, host, "must be a RemoteHost (hostId, connect)");
-    if (host.hostId !== id) throw invalidOption(`runtime.remoteHosts.${id}`, host.hostId, `must be keyed by its hostId: the host says "${String(host.hostId)}"`);
+    if (host.hostId !== id) throw invalidOption(`runtime.remoteHosts.${id}`, host.hostId, "must be keyed by its hostId");
+    // A host that names its transport (a WorkerHost) reaches no subtask over another one.
+    if ("transport" in host && host.transport !== runtime.transport) {
+      throw invalidOption(`runtime.remoteHosts.${id}`, id, "was built with another transport than runtime.transport: give both the same one");
+    }
   }
 }

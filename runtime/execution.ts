@@ -188,6 +188,7 @@ export class Execution implements SubtaskHost, CheckpointTarget {
         jobName: this.#owner.jobName,
         jobId: this.#owner.jobId,
         tuning: plainTuning(this.#tuning),
+        storage: this.#owner.storage.description,
         remoteOf,
         deployTimeoutMs: this.#tuning.deployTimeoutMs,
         metricsIntervalMs: this.#tuning.metricsIntervalMs,

@@ -78,6 +78,7 @@ scope.onmessage = (e: MessageEvent) => {
       graph: env.jobGraph(),
       // The master's default when the job names none (environment.ts): the same directory.
       storage: env.options.storage ?? openDirectory(DEFAULT_STORAGE_DIR, "The default storage").storage,
+      sameStorage: true,
       // A restoreFrom given in code as { storage, path } is the same storage here (built by the same code).
       restoreStorage: typeof env.options.restoreFrom === "object" ? env.options.restoreFrom.storage : undefined,
       transport,

@@ -69,6 +69,11 @@ export class WorkerHost implements RemoteHost {
     this.#options = options;
   }
 
+  /** The transport its channels travel over: the job's `runtime.transport` must be this one. */
+  get transport(): WorkerThreadTransport {
+    return this.#options.transport;
+  }
+
   connect(handlers: ControlHandlers): TaskExecutorGateway {
     const worker = this.#worker ?? this.#start();
     this.#handlers = handlers;

@@ -65,6 +65,8 @@ export type ToHost =
     tuning: PlainTuning;
     /** The checkpoint restored from (0: a fresh start). */
     restoredCheckpointId: number;
+    /** The `description` of the master's job storage, for a host that must write to the same one. */
+    storage?: string;
     /** Where the restored checkpoint is (absent: a fresh start). */
     restore?: DeployedRestore;
     /** How often the host reports its subtasks' figures, in ms of its clock (default 1000). */

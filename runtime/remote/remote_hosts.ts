@@ -29,6 +29,8 @@ export interface RemoteHostsInit {
   jobName: string;
   jobId: string;
   tuning: PlainTuning;
+  /** The `description` of the job's storage, sent with each deploy (TaskExecutorInit.sameStorage). */
+  storage: string;
   /** The remote host that runs a subtask; undefined: it runs in the master's process. */
   remoteOf(subtask: SubtaskAddress): RemoteHost | undefined;
   /**
@@ -136,6 +138,7 @@ export class RemoteHosts {
         subtasks,
         tuning: this.#init.tuning,
         restoredCheckpointId,
+        storage: this.#init.storage,
         ...(this.#init.metricsIntervalMs !== undefined ? { metricsIntervalMs: this.#init.metricsIntervalMs } : {}),
         ...(where ? { restore: where } : {}),
       });

@@ -30,6 +30,11 @@ export interface TaskExecutorInit {
   graph: JobGraph;
   /** The job's storage: checkpoint state files and shared state go there, as from the master's process. */
   storage: StorageAdapter;
+  /**
+   * `storage` must be the master's, as its `description` tells (Worker threads reach the same
+   * files); unset where a host's storage is its own by design (Cloudflare's subtask objects).
+   */
+  sameStorage?: boolean;
   /** Reaches the channel ends of every other host. */
   transport: Transport;
   /**
@@ -143,6 +148,10 @@ class HostedAttempt implements SubtaskHost {
   async deploy(m: Extract<ToHost, { kind: "deploy" }>): Promise<void> {
     try {
       checkFingerprint(this.#init.graph, m.graph, this.#init.hostId);
+      if (this.#init.sameStorage && m.storage !== undefined && m.storage !== this.#init.storage.description) {
+        // Its checkpoint files would land where the master never restores them from.
+        throw new WeirError("invalid_option", `Host ${this.#init.hostId} built the job with storage ${this.#init.storage.description}, the master's is ${m.storage}: both must build it with the same storage`);
+      }
       this.#jobName = m.jobName;
       this.#jobId = m.jobId;
       this.#applyTuning(m.tuning);

@@ -1,5 +1,7 @@
 import { test } from "node:test";
-import { rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { systemScheduler } from "../../platforms/system.ts";
 import { WorkerHost } from "../../platforms/worker_threads/worker_host.ts";
@@ -47,5 +49,27 @@ test("a job in MemoryStorage with a subtask in a Worker fails naming MemoryStora
     assert.ok(result.error instanceof WeirError && /MemoryStorage, which is not shared between threads/.test(result.error.message), String(result.error));
   } finally {
     host.terminate();
+  }
+});
+
+test("a Worker that builds the job on other storage than the main thread's fails the deploy naming both, not at its first restore", async () => {
+  // Its checkpoints "completed" with its state files where the master never looked, and
+  // every restore failed: "No _metadata in file:/…other…/chk-11".
+  const dirs = [mkdtempSync(join(tmpdir(), "weir-main-")), mkdtempSync(join(tmpdir(), "weir-worker-"))];
+  const env = defaultStorageJob({ jobName: "worker-other-storage", n: 1_000, dir: dirs[0] });
+  const keyed = env.jobGraph().vertices.find((v) => v.uids.includes("sum"))!.id;
+  const hostOf = (s: { vertexId: string }) => (s.vertexId === keyed ? "w1" : "main");
+  const transport = new WorkerThreadTransport({ scheduler: systemScheduler, threadOf: hostOf });
+  const args = { jobName: "worker-other-storage", n: 1_000, dir: dirs[1] };
+  const host = new WorkerHost({ hostId: "w1", module: new URL("./fixtures/worker_default_storage_job.ts", import.meta.url).href, export: "defaultStorageJob", args, transport });
+  (env.options as { runtime?: unknown }).runtime = { transport, hostOf, remoteHosts: { w1: host } };
+  try {
+    const result = await (await env.execute()).done;
+    assert.equal(result.status, "failed");
+    assert.ok(result.error instanceof WeirError, String(result.error));
+    assert.match(result.error.message, /Host w1 built the job with storage file:.*weir-worker-.*the master's is file:.*weir-main-/);
+  } finally {
+    host.terminate();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
 });
