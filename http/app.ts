@@ -42,6 +42,12 @@ export interface AppOptions {
    * job's API up until they were served (see server.ts).
    */
   finalReads?: FinalStatusReads;
+  /**
+   * A platform's own checks of a request, after the token guard and the body limit and
+   * before any route (Cloudflare's: a savepoint target it cannot honour, an event for an
+   * ended job): a Response answers the request, undefined passes it on.
+   */
+  before?: (request: Request) => Response | undefined | Promise<Response | undefined>;
 }
 
 /**
@@ -77,6 +83,8 @@ export function createApp(options: AppOptions = {}): Hono {
     onError: (c) => c.json({ errors: [`Request body is larger than ${limit} bytes`], code: "payload_too_large" }, 413),
   }));
 
+  const before = options.before;
+  if (before) app.use("*", async (c, next) => (await before(c.req.raw)) ?? next());
   // HttpIngestSource endpoints (connectors/): behind the token and the body limit.
   app.use("*", async (c, next) => (await ingestResponse(c.req.raw, c.req.path)) ?? next());
 

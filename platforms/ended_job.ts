@@ -106,11 +106,32 @@ export function endedResponse(ended: EndedRecord, request: Request): Response {
  * console.assert(startsNewRun(ended, { fresh: false }) === false);
  * console.assert(startsNewRun(ended, { restoreFrom: "r2://SP/stops/savepoint-1", fresh: false }) === true);
  * console.assert(startsNewRun({ ...ended, config: { restoreFrom: "r2://SP/stops/savepoint-1", fresh: false } }, { restoreFrom: "r2://SP/stops/savepoint-1", fresh: false }) === false);
+ * console.assert(startsNewRun({ ...ended, config: undefined }, { fresh: true }) === false);
  * ```
  */
 export function startsNewRun(ended: EndedRecord, config: StartConfig): boolean {
   if (config.restoreFrom === undefined && !config.fresh) return false;
-  return !sameConfig(ended.config ?? { fresh: false }, config);
+  // A record of a weir before it kept the configuration: the variables seen now may be the
+  // very ones the ended run started with, so they start nothing; a change after this does.
+  if (ended.config === undefined) return false;
+  return !sameConfig(ended.config, config);
+}
+
+/**
+ * After a wake that started no run: the record to store with `config` remembered as acted
+ * on, so that setting the variables again later is a change that starts a run; undefined
+ * when that is what the record says already.
+ *
+ * @example
+ * ```ts
+ * import { withConfigSeen } from "./ended_job.ts";
+ * const ended = { jobId: "a", jobName: "clicks", status: "stopped", config: { fresh: true } };
+ * console.assert(withConfigSeen(ended, { fresh: false })?.config?.fresh === false);
+ * console.assert(withConfigSeen(ended, { fresh: true }) === undefined);
+ * ```
+ */
+export function withConfigSeen(ended: EndedRecord, config: StartConfig): EndedRecord | undefined {
+  return ended.config !== undefined && sameConfig(ended.config, config) ? undefined : { ...ended, config };
 }
 
 /**

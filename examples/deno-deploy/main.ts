@@ -21,8 +21,9 @@
  * token for POST/PATCH/DELETE, ingest included), WEIR_FRESH and WEIR_RESTORE_FROM (above),
  * PORT and HOSTNAME (local runs; Deploy chooses its own).
  */
-import { createApp, DenoKvStorage, HttpIngestSource, type JobHandle, jobRegistry, type JobStatus, StreamEnvironment } from "../../mod.ts";
-import { decodeEnded, type EndedRecord, endedRecord, endedResponse, encodeEnded, sameConfig, type StartConfig, startsNewRun } from "../../platforms/ended_job.ts";
+import { createApp, DenoKvStorage, HttpIngestSource, type JobHandle, jobRegistry, StreamEnvironment } from "../../mod.ts";
+import { isTerminal } from "../../http/registry.ts";
+import { decodeEnded, type EndedRecord, endedIngestResponse, endedRecord, endedResponse, encodeEnded, type StartConfig, startsNewRun, withConfigSeen } from "../../platforms/ended_job.ts";
 import { UpsertSink } from "./upsert_sink.ts";
 
 /** What a client posts. */
@@ -51,8 +52,6 @@ const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 const JOB_NAME = "deploy-events";
 /** The ingest path; Deploy routes every request of the project's URL to this isolate. */
 const INGEST_PATH = "/ingest/events";
-/** The job statuses after which it runs no more. */
-const ENDED: ReadonlySet<JobStatus> = new Set(["FINISHED", "CANCELED", "FAILED", "STOPPED"]);
 /** An event that is not `{ id: number, user: string }` is kept, counted under this user, not dropped. */
 const INVALID_USER = "(invalid)";
 
@@ -78,10 +77,8 @@ const startConfig: StartConfig = { restoreFrom: Deno.env.get("WEIR_RESTORE_FROM"
 const endedBytes = await storage.get(ENDED_KEY);
 const ended: EndedRecord | undefined = endedBytes ? decodeEnded(endedBytes) : undefined;
 const job = ended && !startsNewRun(ended, startConfig) ? undefined : await runJob();
-if (ended && !job && !sameConfig(ended.config ?? { fresh: false }, startConfig)) {
-  // Variables changed to no start: remember it, so that setting them again is a change.
-  await storage.put(ENDED_KEY, encodeEnded({ ...ended, config: startConfig }));
-}
+const seen = ended && !job ? withConfigSeen(ended, startConfig) : undefined;
+if (seen) await storage.put(ENDED_KEY, encodeEnded(seen));
 if (!job) console.log(JSON.stringify({ type: "ended-earlier", jobId: ended!.jobId, status: ended!.status }));
 
 async function runJob(): Promise<JobHandle> {
@@ -121,7 +118,16 @@ if (job && typeof Deno.cron === "function") {
 }
 
 // With WEIR_TOKEN set, POSTs (ingest included), PATCHes and DELETEs need `Authorization: Bearer <token>`.
-const app = createApp({ registry: jobRegistry, token: Deno.env.get("WEIR_TOKEN") || undefined });
+// The source's endpoint outlives the run: events taken after it ended would be answered 202
+// (durable) and never read. Checked behind the token, as the app's own routes are.
+const app = createApp({
+  registry: jobRegistry,
+  token: Deno.env.get("WEIR_TOKEN") || undefined,
+  before: (request) => {
+    const path = new URL(request.url).pathname;
+    if (job && isTerminal(job.status) && request.method === "POST" && path === INGEST_PATH) return endedIngestResponse({ jobId: job.id, jobName: JOB_NAME, status: job.status }, path);
+  },
+});
 const port = Deno.env.get("PORT");
 Deno.serve({
   ...(port !== undefined ? { port: Number(port) } : {}),
@@ -135,11 +141,6 @@ Deno.serve({
   }
   // The job ended in an earlier isolate: its REST views as it ended, 409 for anything else.
   if (!job) return endedResponse(ended!, request);
-  // The source's endpoint outlives the run: events taken after it ended would be answered
-  // 202 (durable) and never read.
-  if (request.method === "POST" && path === INGEST_PATH && ENDED.has(job.status)) {
-    return Response.json({ errors: [`Job ${JOB_NAME} (${job.id}) ended ${job.status}: it takes no more events at ${path}`], code: "job_not_running" }, { status: 409 });
-  }
   const response = await app.fetch(request);
   // The ingest endpoint appears once the restored source has opened its log: until then a
   // client is told to come back, not that the path does not exist.

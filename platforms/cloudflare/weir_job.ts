@@ -25,7 +25,7 @@ import { objectStorages, RoutedStorage } from "./routed_storage.ts";
 import { storageRoutes } from "./storage_routes.ts";
 import { edgePlacement, FRAME_PATH, objectCaller } from "./placement.ts";
 import { DurableObjectRpcTransport } from "./rpc_transport.ts";
-import { decodeEnded, ENDED_KEY, type EndedRecord, endedIngestResponse, endedRecord, endedResponse, encodeEnded, ingestPathsOf, sameConfig, type StartConfig, startsNewRun } from "../ended_job.ts";
+import { decodeEnded, ENDED_KEY, type EndedRecord, endedIngestResponse, endedRecord, endedResponse, encodeEnded, ingestPathsOf, type StartConfig, startsNewRun, withConfigSeen } from "../ended_job.ts";
 import { JOB_OBJECT_NAME, missingBindings, missingBindingsResponse, type RegisteredJob, registeredJob } from "./worker.ts";
 
 /**
@@ -35,8 +35,6 @@ import { JOB_OBJECT_NAME, missingBindings, missingBindingsResponse, type Registe
  */
 export const EDGE_BUFFER_TIMEOUT_MS = 10;
 
-/** The largest savepoint or stop request body whose target directory is checked here (the JSON is a few fields). */
-const TARGET_BODY_BYTES_MAX = 64 * 1024;
 
 /**
  * Where the object records that it refused to resume its job (the stored checkpoint does
@@ -147,14 +145,19 @@ export class WeirJob {
     const own = await registered.routes?.(request, { storage: this.#storage, bindings: this.#bindings });
     if (own) return own;
     if (!job) return endedResponse(this.#ended!, request);
+    return this.#app!.fetch(request);
+  }
+
+  /** What the REST app asks before its routes, once the token and the body limit passed (AppOptions.before). */
+  async #beforeRoutes(request: Request): Promise<Response | undefined> {
+    const path = new URL(request.url).pathname;
+    const job = this.#job;
     // The source's endpoint outlives the run in this isolate: events it took now would be
     // acknowledged as durable and never read.
-    if (isTerminal(job.status) && request.method === "POST" && this.#ingestPaths.has(path)) {
+    if (job && isTerminal(job.status) && request.method === "POST" && this.#ingestPaths.has(path)) {
       return endedIngestResponse({ jobId: job.id, jobName: job.name, status: job.status }, path);
     }
-    const refused = await this.#refusedTarget(request, path);
-    if (refused) return refused;
-    return this.#app!.fetch(request);
+    return await this.#refusedTarget(request, path);
   }
 
   /**
@@ -164,8 +167,6 @@ export class WeirJob {
    */
   async #refusedTarget(request: Request, path: string): Promise<Response | undefined> {
     if (request.method !== "POST" || !this.#directories || !/^\/jobs\/[^/]+\/(savepoints|stop)\/?$/.test(path)) return undefined;
-    // A body past the REST API's limit is the app's to refuse.
-    if (Number(request.headers.get("content-length") ?? 0) > TARGET_BODY_BYTES_MAX) return undefined;
     let body: Record<string, unknown> | null;
     try {
       body = await request.clone().json() as Record<string, unknown> | null;
@@ -175,7 +176,11 @@ export class WeirJob {
     const dir = body?.["target-directory"] ?? body?.targetDirectory;
     if (typeof dir !== "string" || dir === "") return undefined;
     try {
-      this.#directories(dir);
+      const { root } = this.#directories(dir);
+      // A checkpoint's address names the job's checkpoint storage, which the run deletes as it ends.
+      if (root.startsWith(`${jobStorageAddress(registeredJob()?.jobBinding ?? "WEIR_JOB")}/`)) {
+        throw new WeirError("invalid_option", `Savepoint directory ${dir} is in the job's checkpoint storage, which the run deletes when it ends: give a directory such as "savepoints" or r2://<the savepoint bucket's binding>/…`);
+      }
     } catch (e) {
       if (!(e instanceof WeirError)) throw e;
       return Response.json({ errors: [e.message], code: e.code }, { status: 400 });
@@ -255,7 +260,8 @@ export class WeirJob {
     if (ended && !startsNewRun(ended, config)) {
       // Variables changed to no start (WEIR_RESTORE_FROM removed): remember it, so that setting
       // them again later is a change that starts a run.
-      if (!sameConfig(ended.config ?? { fresh: false }, config)) await this.#storage.put(ENDED_KEY, encodeEnded({ ...ended, config }));
+      const seen = withConfigSeen(ended, config);
+      if (seen) await this.#storage.put(ENDED_KEY, encodeEnded(seen));
       this.#ended = { ...ended, config };
       return undefined;
     }
@@ -315,7 +321,7 @@ export class WeirJob {
     this.#ended = undefined;
     const registry = new JobRegistry();
     registry.add(job);
-    this.#app = createApp({ registry, token: typeof bindings.WEIR_TOKEN === "string" ? bindings.WEIR_TOKEN : undefined });
+    this.#app = createApp({ registry, token: typeof bindings.WEIR_TOKEN === "string" ? bindings.WEIR_TOKEN : undefined, before: (request) => this.#beforeRoutes(request) });
     this.#job = job;
     this.#intervalMs = env.options.checkpoint?.interval ?? 0;
     job.done.then(async (result) => {

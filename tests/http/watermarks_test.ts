@@ -31,7 +31,7 @@ describe("REST API: watermarks", () => {
       assert.ok(BigInt(metric[0].value) >= BigInt(moved[0].value), "event time never goes back");
       const agg = (await api(url, `/jobs/${job.id}/vertices/${keyed.id}/subtasks/metrics?get=currentInputWatermark&agg=min`)).body as { min: number }[];
       assert.ok(Number.isFinite(agg[0].min) && agg[0].min > 0);
-      const prometheus = ((await api(url, "/metrics")).body as string).split("\n").filter((l) => l.startsWith("weir_subtask_input_watermark_ms{") && l.includes(`operator="${keyed.name}"`));
+      const prometheus = ((await api(url, "/metrics")).body as string).split("\n").filter((l) => l.startsWith("weir_subtask_input_watermark_ms{") && l.includes(`job_id="${job.id}"`) && l.includes(`operator="${keyed.name}"`));
       assert.equal(prometheus.length, 2);
       for (const line of prometheus) assert.ok(Number(line.slice(line.lastIndexOf(" ") + 1)) > 0, line);
     } finally {

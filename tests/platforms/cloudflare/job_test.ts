@@ -148,6 +148,8 @@ if (workerdSkip) {
         ["savepoints", { "target-directory": "r2://NOPE/x", "cancel-job": false }, /binding NOPE/],
         ["savepoints", { "target-directory": "/tmp/x" }, /"\/tmp\/x".*|file system path/],
         ["stop", { targetDirectory: "s3://bucket/x", drain: false }, /scheme s3:/],
+        // A checkpoint's address: the job's checkpoint storage, which the run deletes as it ends.
+        ["stop", { targetDirectory: "do://WEIR_JOB/stops", drain: false }, /job's checkpoint storage/],
       ] as const) {
         const res = await host.fetch(`/jobs/${id}/${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
         const answer = await json<{ errors: string[]; code: string }>(res);
@@ -157,6 +159,16 @@ if (workerdSkip) {
       }
       const { jobs } = await json<{ jobs: { status: string }[] }>(host.fetch("/jobs"));
       assert.equal(jobs[0].status, "RUNNING");
+    });
+
+    test("with WEIR_TOKEN, a savepoint without the token is 401 before its target directory is looked at", { timeout: 120_000 }, async () => {
+      const host = await start({ N: "100000000", RATE: "2000", INTERVAL: "3600000", WEIR_TOKEN: "s3cret" }, { r2Buckets: ["WEIR_SAVEPOINTS"] });
+      const id = await jobId(host);
+      const post = (headers: Record<string, string>) => host.fetch(`/jobs/${id}/savepoints`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ "target-directory": "r2://NOPE/x" }) });
+      const anonymous = await post({});
+      assert.equal(anonymous.status, 401, await anonymous.text());
+      const authorized = await post({ authorization: "Bearer s3cret" });
+      assert.equal(authorized.status, 400, await authorized.text());
     });
 
     test("a checkpoint's external_path is an address WEIR_RESTORE_FROM takes: a new run restores it (subtasks in objects of their own) and the job ends exactly-once", { timeout: 120_000 }, async () => {
