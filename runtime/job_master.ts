@@ -15,6 +15,7 @@ import { Execution, type ExecutionOwner } from "./execution.ts";
 import type { JobResult, JobStatus } from "./job_status.ts";
 import { RestorePoints } from "./restore_point.ts";
 import { isUnrecoverable } from "./restart_strategy.ts";
+import { placementWarnings } from "./placement_warnings.ts";
 
 export type { JobEvent, JobMasterInit, JobWarning, RestoreSource, UnfinishedRun } from "./job_master_types.ts";
 import type { JobEvent, JobMasterInit, JobWarning, RestoreSource, UnfinishedRun } from "./job_master_types.ts";
@@ -169,6 +170,7 @@ export class JobMaster implements ExecutionOwner {
         message: `Operator "${op.name}" (${op.kind}) keeps state but has no uid; its generated uid ${op.uid} changes when its code or anything upstream of it changes, and its state is then not restored: set { uid } on it`,
       });
     }
+    for (const w of placementWarnings(this.graph, this.#init.tuning)) this.warn(w);
     if (this.#resumeStopSavepoint) {
       // The crashed run had completed its stop-with-savepoint: finish from it.
       this.#terminal = this.#openTerminal(this.#resumeStopSavepoint);

@@ -27,10 +27,11 @@ export type JobEvent =
  * Something about a job that works but deserves attention (Flink logs these at WARN):
  * `missing_uid` (a stateful operator without an explicit uid), `checksums_missing` (a
  * restored checkpoint written before weir had checksums), `shared_files_elsewhere` (a
- * restored incremental checkpoint whose path is not laid out as its job's).
+ * restored incremental checkpoint whose path is not laid out as its job's),
+ * `host_not_remote` and `remote_host_unused` (runtime/placement_warnings.ts).
  */
 export interface JobWarning {
-  code: "missing_uid" | "checksums_missing" | "shared_files_elsewhere";
+  code: "missing_uid" | "checksums_missing" | "shared_files_elsewhere" | "host_not_remote" | "remote_host_unused";
   message: string;
 }
 
