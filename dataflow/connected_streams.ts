@@ -80,8 +80,9 @@ export class ConnectedStreams<A, B, K> {
     const base = options?.uid;
     const ka = this.#ka;
     const kb = this.#kb;
-    const one = this.#a.map((v) => new InputRecord(1, v), { uid: base ? `${base}.in1` : undefined, name: "connect-input-1" });
-    const two = this.#b.map((v) => new InputRecord(2, v), { uid: base ? `${base}.in2` : undefined, name: "connect-input-2" });
+    // Wrapped where they are made: the union is partitioned by key after.
+    const one = this.#a.wrapped((v) => new InputRecord(1, v), (r) => r.value as A, { uid: base ? `${base}.in1` : undefined, name: "connect-input-1" });
+    const two = this.#b.wrapped((v) => new InputRecord(2, v), (r) => r.value as B, { uid: base ? `${base}.in2` : undefined, name: "connect-input-2" });
     return one.union(two as DataStream<InputRecord>)
       .keyBy((r) => (r.input === 1 ? ka(r.value as A) : kb(r.value as B)))
       .process<O>({
@@ -133,8 +134,10 @@ export class CoConnectedStreams<A, B> {
       throw new WeirError("invalid_option", `connect().process${options?.uid ? ` ("${options.uid}")` : ""} needs an object with processElement1 and processElement2, got ${String(fn)}`);
     }
     const base = options?.uid;
-    const one = this.#a.map((v) => new InputRecord(1, v), { uid: base ? `${base}.in1` : undefined, name: "connect-input-1" });
-    const two = this.#b.map((v) => new InputRecord(2, v), { uid: base ? `${base}.in2` : undefined, name: "connect-input-2" });
+    // Each input keeps its partitioning (b.broadcast(), b.keyBy(k), b.rebalance()) up to the
+    // process: a map in between would take it and leave the process a default edge.
+    const one = this.#a.wrapped((v) => new InputRecord(1, v), (r) => r.value as A, { uid: base ? `${base}.in1` : undefined, name: "connect-input-1" });
+    const two = this.#b.wrapped((v) => new InputRecord(2, v), (r) => r.value as B, { uid: base ? `${base}.in2` : undefined, name: "connect-input-2" });
     return one.union(two as DataStream<InputRecord>)
       .process<O>((r, ctx) => (r.input === 1 ? fn.processElement1(r.value as A, ctx) : fn.processElement2(r.value as B, ctx)), options);
   }

@@ -346,6 +346,20 @@ export class DataStream<T> {
     return new DataStream<X>(this.builder, out);
   }
 
+  /**
+   * This stream's records wrapped by `wrap` (connect()'s input envelopes), with the
+   * partitioning set on this stream kept for the edge after the wrapping, where it matters:
+   * `b.broadcast()` or `b.keyBy(k)` given to connect() still reach every subtask, or the one
+   * of their key (`unwrap` gives a key selector the record back). The wrapping map runs at
+   * this stream's parallelism, chained to its producer.
+   */
+  wrapped<O>(wrap: (value: T) => O, unwrap: (wrapped: O) => T, options: OperatorOptions): DataStream<O> {
+    const map = new DataStream<T>(this.builder, this.transformation).map(wrap, { ...options, parallelism: this.transformation.parallelism });
+    const p = this.#partitioning;
+    const kept: InputPartitioning | undefined = p === undefined || typeof p === "string" ? p : { keySelector: (o) => p.keySelector(unwrap(o as O)) };
+    return new DataStream<O>(this.builder, map.transformation, kept);
+  }
+
   /** Round-robin to the next operator's subtasks. */
   rebalance(): DataStream<T> {
     return new DataStream<T>(this.builder, this.transformation, "rebalance");

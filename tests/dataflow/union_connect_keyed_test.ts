@@ -75,6 +75,28 @@ describe("union and connect (Flink's DataStream.union and connect)", () => {
     assert.deepEqual(sink.committed.filter((s) => s.startsWith("w")), Array.from({ length: 50 }, (_, i) => `w${i}`));
   });
 
+  test("connect keeps each input's partitioning: a broadcast side reaches every subtask, a keyed side the one of its key", async () => {
+    const world = new VirtualWorld();
+    const e = virtualEnv(world, "connect-partitioned", { parallelism: 1 });
+    const seen: [side: string, value: number, subtask: number][] = [];
+    const sink = { createWriter: (ctx: { subtaskIndex: number }) => ({ open() {}, write(vs: [string, number][]) { for (const [s, v] of vs) seen.push([s, v, ctx.subtaskIndex]); }, snapshotState: () => [], notifyCheckpointComplete() {} }) };
+    const events = e.fromSource(new SequenceSource(0, 6), { uid: "events" });
+    const rules = e.fromSource(new SequenceSource(0, 2), { uid: "rules" }).broadcast();
+    const keyed = e.fromSource(new SequenceSource(0, 30), { uid: "keyed" }).keyBy((n) => n % 5);
+    events.connect(rules).process<[string, number]>({ processElement1: () => {}, processElement2: (r, ctx) => ctx.emit(["rule", r]) }, { uid: "with-rules", parallelism: 3 })
+      .union(events.connect(keyed).process<[string, number]>({ processElement1: () => {}, processElement2: (n, ctx) => ctx.emit(["key", n % 5]) }, { uid: "with-keys", parallelism: 3 }))
+      .sinkTo(sink as never, { uid: "out", parallelism: 3, disableChaining: true } as never);
+    const result = await world.untilDone(await e.execute());
+    assert.equal(result.status, "finished", String(result.error));
+    // Each rule once in each of the 3 subtasks of the co-process (the sink is forward-connected to it).
+    const rulesAt = seen.filter(([s]) => s === "rule").map(([, r, i]) => `${r}@${i}`).sort();
+    assert.deepEqual(rulesAt, ["0@0", "0@1", "0@2", "1@0", "1@1", "1@2"]);
+    const subtasksOfKey = new Map<number, Set<number>>();
+    for (const [s, k, i] of seen) if (s === "key") subtasksOfKey.set(k, (subtasksOfKey.get(k) ?? new Set()).add(i));
+    assert.equal(subtasksOfKey.size, 5);
+    for (const [k, at] of subtasksOfKey) assert.equal(at.size, 1, `key ${k} at subtasks ${[...at]}`);
+  });
+
   test("union of streams whose producers declare different types is a WeirError naming both", () => {
     const e = new StreamEnvironment({ jobName: "union-types", storage: new MemoryStorage() });
     const a = e.fromSource(new SequenceSource(0, 3), { uid: "a" }).map((n) => n, { name: "numbers" }).returns("number");
