@@ -109,12 +109,8 @@ export class OutputGate {
         this.#append(0, batch);
         for (let i = 1; i < channels.length; i++) this.#append(i, copies === "none" ? batch : copyBatch(batch));
         return;
-      case "rebalance": {
-        // Whole batches round-robin: as balanced as per record, without splitting batches.
-        this.#append(this.#next, batch);
-        this.#next = (this.#next + 1) % channels.length;
-        return;
-      }
+      case "rebalance":
+        return this.#deal(batch, false);
       case "hash": {
         const maxP = p.maxParallelism;
         const sel = p.keySelector;
@@ -173,13 +169,31 @@ export class OutputGate {
           for (let i = 0; i < copy.length; i++) this.#push(c, copy[i], ts === undefined ? NaN : ts[i]);
         }
         return;
-      case "rebalance": {
-        const c = this.#next;
-        this.#next = (this.#next + 1) % channels.length;
-        return this.#appendTimed(c, batch, ts);
-      }
+      case "rebalance":
+        return this.#deal(batch, true);
     }
     this.#appendTimed(0, batch, ts);
+  }
+
+  /**
+   * Rebalance (Flink's per-record round robin, dealt in runs): the batch in as many
+   * contiguous runs as there are channels (fewer for a short batch), one run per channel
+   * from the next in turn. Whole batches round-robin sent a job's few hundred records all to
+   * one subtask. `timed`: the timed path (each run keeps its records' timestamps).
+   */
+  #deal(batch: Batch, timed: boolean): void {
+    const n = this.channels.length;
+    const runs = Math.min(n, batch.length);
+    const run = Math.ceil(batch.length / runs);
+    const ts = batch.timestamps;
+    for (let r = 0, from = 0; r < runs && from < batch.length; r++, from += run) {
+      const c = (this.#next + r) % n;
+      const to = Math.min(batch.length, from + run);
+      const part = runs === 1 ? batch : withTimestamps(batch.slice(from, to), ts?.slice(from, to));
+      if (timed) this.#appendTimed(c, part, part.timestamps);
+      else this.#append(c, part);
+    }
+    this.#next = (this.#next + runs) % n;
   }
 
   /** #append with timestamps: a big enough batch with its own timestamps travels as it is, as on the untimed path. */
