@@ -47,12 +47,25 @@ export function describePostgres(url: URL | string): string {
 }
 
 /**
- * Opens one connection to the server at `url` and checks it with a first query. The client does not retry by itself: a server that goes away fails the
- * query, the connector fails its subtask, and the job's restart strategy decides when to
- * try again.
+ * Limits of every session, in ms, so that no wait is endless: a query the server does not
+ * answer (a stalled server, a partition) fails on the client after `query_timeout`; a
+ * statement, or a wait for a row lock, fails on the server after `statement_timeout` or
+ * `lock_timeout` (a commit retried after a partition waits on the lock the cut session's
+ * transaction still holds); and the server ends a session left idle inside a transaction
+ * (the cut one) after `idle_in_transaction_session_timeout`, which frees those locks. The
+ * sink's own statements take milliseconds (500 rows each).
+ */
+const SESSION_TIMEOUTS = { query_timeout: 30_000, statement_timeout: 30_000, lock_timeout: 10_000, idle_in_transaction_session_timeout: 20_000 } as const;
+
+/**
+ * Opens one connection to the server at `url` and checks it with a first query. The client
+ * does not retry by itself: a server that goes away, or does not answer within the session
+ * limits (SESSION_TIMEOUTS), fails the query, the connector fails its subtask, and the job's
+ * restart strategy decides when to try again.
  *
  * @throws {WeirError} `invalid_option` for a bad URL; `connector_unavailable` naming the
  *   server when it cannot be reached (or refuses the login) within `connectTimeoutMs`.
+ *   `queryTimeoutMs` replaces the query limit of SESSION_TIMEOUTS (30 000 ms).
  * @example
  * ```ts ignore
  * import { connectPostgres } from "./postgres.ts";
@@ -61,10 +74,10 @@ export function describePostgres(url: URL | string): string {
  * await pg.end();
  * ```
  */
-export async function connectPostgres(url: string, options: { option?: string; connectTimeoutMs?: number } = {}): Promise<PostgresClient> {
+export async function connectPostgres(url: string, options: { option?: string; connectTimeoutMs?: number; queryTimeoutMs?: number } = {}): Promise<PostgresClient> {
   const parsed = checkPostgresUrl(url, options.option);
   const timeoutMs = options.connectTimeoutMs ?? 5000;
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, ...SESSION_TIMEOUTS, query_timeout: options.queryTimeoutMs ?? SESSION_TIMEOUTS.query_timeout });
   let broken: unknown;
   // A connection that dies later is reported here; the next query then fails with it.
   client.on("error", (e) => {
@@ -115,5 +128,6 @@ export function postgresUnavailable(url: URL | string, cause: unknown): WeirErro
 export function isConnectionError(e: unknown): boolean {
   const code = (e as { code?: unknown })?.code;
   if (typeof code === "string") return code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EPIPE" || code.startsWith("08") || code === "57P01";
-  return /Connection terminated|not queryable|Client has encountered a connection error/i.test((e as Error)?.message ?? "");
+  // "Query read timeout": no answer within query_timeout (a stalled server or a partition).
+  return /Connection terminated|not queryable|Client has encountered a connection error|Query read timeout/i.test((e as Error)?.message ?? "");
 }

@@ -14,8 +14,14 @@ export type RedisClient = Redis;
 export interface RedisConnectOptions {
   /** Names the option that carried the URL in errors, e.g. "RedisStreamSource url". */
   option?: string;
-  /** How long to wait for the connection, in ms (default 5000). */
+  /** How long to wait for the connection, ready check included, in ms (default 5000). */
   connectTimeoutMs?: number;
+  /**
+   * How long a command may go unanswered, in ms (default 15 000): a stalled server (a
+   * partition, a server that accepts and never answers) fails the command instead of
+   * holding the subtask forever. Longer than any blocking read weir issues (100 ms).
+   */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -48,7 +54,7 @@ export function checkRedisUrl(url: unknown, option = "url"): URL {
  * is retried twice by two layers.
  *
  * @throws {WeirError} `invalid_option` for a bad URL; `connector_unavailable` naming the
- *   server when it cannot be reached within `connectTimeoutMs`.
+ *   server when it cannot be reached, or does not answer, within `connectTimeoutMs`.
  * @example
  * ```ts ignore
  * import { connectRedis } from "./redis.ts";
@@ -65,17 +71,28 @@ export async function connectRedis(url: string, options: RedisConnectOptions = {
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
     connectTimeout: options.connectTimeoutMs ?? 5000,
+    commandTimeout: options.commandTimeoutMs ?? 15_000,
   });
   let lastError: unknown;
   // Without a listener ioredis prints every socket error as "Unhandled error event".
   client.on("error", (e) => {
     lastError = e;
   });
+  const timeoutMs = options.connectTimeoutMs ?? 5000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await client.connect();
+    // connectTimeout covers the TCP connect only, not the ready check after it.
+    await Promise.race([
+      client.connect(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
   } catch (e) {
     client.disconnect();
     throw redisUnavailable(parsed, lastError ?? e);
+  } finally {
+    clearTimeout(timer);
   }
   return client;
 }

@@ -3,7 +3,16 @@ import assert from "node:assert/strict";
 import { checkRedisUrl, connectRedis } from "../../connectors/clients/redis.ts";
 import { checkNatsServers, connectNats, natsStreamExists } from "../../connectors/clients/nats.ts";
 import type { WeirError } from "../../mod.ts";
-import { REDIS_URL, NATS_SERVERS, uniqueName } from "./servers.ts";
+import { connectPostgres, isConnectionError } from "../../connectors/clients/postgres.ts";
+import { REDIS_URL, NATS_SERVERS, POSTGRES_URL, uniqueName } from "./servers.ts";
+import { TcpProxy } from "./tcp_proxy.ts";
+
+/** `p`, or a rejection naming `what` once `ms` passed: a test of a hang fails rather than hangs. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} still pending after ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
 
 describe("connector clients", () => {
   test("connectRedis() talks to the local Redis", async () => {
@@ -21,6 +30,47 @@ describe("connector clients", () => {
       assert.match(e.message, /Redis server redis:\/\/127\.0\.0\.1:1 /);
       return true;
     });
+  });
+
+  test("a Redis server that stops answering fails a command and a connect, naming it: no endless wait", async () => {
+    const proxy = new TcpProxy(6379);
+    const port = await proxy.start();
+    try {
+      const redis = await connectRedis(`redis://127.0.0.1:${port}`, { commandTimeoutMs: 300 });
+      try {
+        assert.equal(await redis.ping(), "PONG");
+        proxy.stall();
+        await assert.rejects(within(redis.ping(), 3_000, "a ping"), /Command timed out/);
+      } finally {
+        redis.disconnect();
+      }
+      await assert.rejects(within(connectRedis(`redis://127.0.0.1:${port}`, { connectTimeoutMs: 300 }), 3_000, "the connect"), (e: WeirError) => {
+        assert.equal(e.code, "connector_unavailable", e.message);
+        assert.match(e.message, new RegExp(`Redis server redis://127\\.0\\.0\\.1:${port} is unavailable`));
+        return true;
+      });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("a PostgreSQL server that stops answering fails the query as a connection error, and a connect: no endless wait", async () => {
+    const proxy = new TcpProxy(5432);
+    const port = await proxy.start();
+    const url = POSTGRES_URL.replace(":5432/", `:${port}/`);
+    try {
+      const pg = await connectPostgres(url, { queryTimeoutMs: 300 });
+      try {
+        assert.deepEqual(await pg.query("select 1 as one"), [{ one: 1 }]);
+        proxy.stall();
+        await assert.rejects(within(pg.query("select 1"), 3_000, "a query"), (e: Error) => isConnectionError(e));
+      } finally {
+        void pg.end();
+      }
+      await assert.rejects(within(connectPostgres(url, { connectTimeoutMs: 300 }), 3_000, "the connect"), (e: WeirError) => e.code === "connector_unavailable");
+    } finally {
+      await proxy.close();
+    }
   });
 
   test("checkRedisUrl() refuses what is not a Redis URL, naming the option", () => {
