@@ -48,6 +48,18 @@ export function requireFunction(fn: unknown, what: string): void {
 }
 
 /**
+ * Refuses an `async` function where weir needs a synchronous one (a reduce function: its
+ * result is the state, kept between records), naming `what`; one failed at every record.
+ * @throws {WeirError} `invalid_option` when fn is not a function, or is async
+ */
+export function requireSyncFunction(fn: unknown, what: string): void {
+  requireFunction(fn, what);
+  if ((fn as { constructor?: { name?: string } }).constructor?.name === "AsyncFunction") {
+    throw invalidOption(what, fn, "must be synchronous (Flink's ReduceFunction): its result is the state; for async work use process() with valueState");
+  }
+}
+
+/**
  * A stream of records of type T. Every method adds an operator and returns the stream
  * it produces; nothing runs until env.execute().
  *

@@ -6,7 +6,7 @@
  */
 import { WeirError, invalidOption } from "../errors.ts";
 import { BroadcastConnectedStreams, type CoConnectedStreams, ConnectedStreams } from "./connected_streams.ts";
-import { BroadcastStream, DataStream, type GraphBuilder, requireFunction } from "./data_stream.ts";
+import { BroadcastStream, DataStream, type GraphBuilder, requireSyncFunction } from "./data_stream.ts";
 import { type KeyedProcessFunction, type KeyedProcessFunctionObject, KeyedProcessOperator } from "./operators/keyed_process.ts";
 import { ReduceOperator } from "./operators/reduce.ts";
 import type { OperatorOptions, Transformation } from "./transformation.ts";
@@ -88,7 +88,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
 
   /** Rolling reduce: emits the running aggregate for the key after every record. */
   reduce(fn: (acc: T, value: T) => T, options?: OperatorOptions): DataStream<T> {
-    requireFunction(fn, "reduce function");
+    requireSyncFunction(fn, "reduce function");
     const sel = this.#keySelector as (v: unknown) => unknown;
     return this.then("reduce", () => new ReduceOperator(sel, fn as (a: unknown, v: unknown) => unknown), options, fn);
   }

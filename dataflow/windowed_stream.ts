@@ -4,7 +4,7 @@
  * @module
  */
 import { WeirError, invalidOption } from "../errors.ts";
-import type { DataStream } from "./data_stream.ts";
+import { type DataStream, requireSyncFunction } from "./data_stream.ts";
 import type { KeyedStream } from "./keyed_stream.ts";
 import { WindowOperator, type WindowContext, type WindowFunction } from "./operators/window.ts";
 import { OutputTag } from "./side_output.ts";
@@ -97,7 +97,7 @@ export class WindowedStream<T, K> {
    * @throws {WeirError} `invalid_option` when fn is not a function
    */
   reduce(fn: (a: T, b: T) => T, options?: OperatorOptions): DataStream<T> {
-    if (typeof fn !== "function") throw invalidOption(`reduce of ${this.#assigner.description}`, fn, "must be a function");
+    requireSyncFunction(fn, `reduce of ${this.#assigner.description}`);
     const f = fn as (a: unknown, b: unknown) => unknown;
     return this.#build<T>("reduce", {
       init: (v) => v,

@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment, WeirError } from "../../mod.ts";
+import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment, TumblingEventTimeWindows, WeirError } from "../../mod.ts";
 import type { EnvironmentOptions } from "../../mod.ts";
 
 function rejects(fn: () => unknown, ...mentions: string[]) {
@@ -46,6 +46,14 @@ describe("invalid options", () => {
     rejects(() => s.map(42 as never), "map function", "42");
     rejects(() => s.keyBy("k" as never), "key selector", '"k"');
     rejects(() => s.keyBy((n) => n).reduce(null as never), "reduce function", "null");
+  });
+  test("an async reduce function: its Promise would be the state (it failed at every record, restart after restart)", () => {
+    const keyed = env({}).fromSource(new SequenceSource(0, 1)).keyBy((n) => n % 2);
+    const slow = async (a: number, b: number) => a + b;
+    for (const build of [() => keyed.reduce(slow as never), () => keyed.window(TumblingEventTimeWindows.of(10)).reduce(slow as never)]) {
+      assert.throws(build, (e: unknown) => e instanceof WeirError && e.code === "invalid_option" && /must be synchronous/.test(e.message) && /process\(\) with valueState/.test(e.message));
+    }
+    keyed.reduce((a, b) => a + b);
   });
   test("an unknown environment option", () => {
     rejects(() => env({ paralelism: 2 } as never), "paralelism");
