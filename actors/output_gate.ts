@@ -184,16 +184,20 @@ export class OutputGate {
   #deal(batch: Batch, timed: boolean): void {
     const n = this.channels.length;
     const runs = Math.min(n, batch.length);
-    const run = Math.ceil(batch.length / runs);
+    // Runs differ by one record at most; the longer ones first, from the channel next in turn.
+    const base = Math.floor(batch.length / runs);
+    const longer = batch.length % runs;
     const ts = batch.timestamps;
-    for (let r = 0, from = 0; r < runs && from < batch.length; r++, from += run) {
-      const c = (this.#next + r) % n;
-      const to = Math.min(batch.length, from + run);
+    for (let r = 0, from = 0; r < runs; r++) {
+      const to = from + base + (r < longer ? 1 : 0);
       const part = runs === 1 ? batch : withTimestamps(batch.slice(from, to), ts?.slice(from, to));
+      const c = (this.#next + r) % n;
       if (timed) this.#appendTimed(c, part, part.timestamps);
       else this.#append(c, part);
+      from = to;
     }
-    this.#next = (this.#next + runs) % n;
+    // The next batch starts after the last channel this one reached, and so do its longer runs.
+    this.#next = (this.#next + (longer === 0 ? runs : longer)) % n;
   }
 
   /** #append with timestamps: a big enough batch with its own timestamps travels as it is, as on the untimed path. */

@@ -80,9 +80,10 @@ export class ConnectedStreams<A, B, K> {
     const base = options?.uid;
     const ka = this.#ka;
     const kb = this.#kb;
-    // Wrapped where they are made: the union is partitioned by key after.
-    const one = this.#a.wrapped((v) => new InputRecord(1, v), (r) => r.value as A, { uid: base ? `${base}.in1` : undefined, name: "connect-input-1" });
-    const two = this.#b.wrapped((v) => new InputRecord(2, v), (r) => r.value as B, { uid: base ? `${base}.in2` : undefined, name: "connect-input-2" });
+    // The union is partitioned by key after; the maps stay as they were, so that the uids
+    // generated from the graph (and savepoints of jobs without uids) stay too.
+    const one = this.#a.map((v) => new InputRecord(1, v), { uid: base ? `${base}.in1` : undefined, name: "connect-input-1" });
+    const two = this.#b.map((v) => new InputRecord(2, v), { uid: base ? `${base}.in2` : undefined, name: "connect-input-2" });
     return one.union(two as DataStream<InputRecord>)
       .keyBy((r) => (r.input === 1 ? ka(r.value as A) : kb(r.value as B)))
       .process<O>({

@@ -11,6 +11,7 @@ import { FlatMapOperator } from "./operators/flat_map.ts";
 import { MapOperator } from "./operators/map.ts";
 import { SinkOperator } from "./operators/sink.ts";
 import type { InputPartitioning, OperatorOptions, Transformation } from "./transformation.ts";
+import { requireFunction } from "./function_checks.ts";
 import { codeOf } from "./uid_hash.ts";
 import { WatermarkStrategy } from "./watermark_strategy.ts";
 import { checkBufferTimeout } from "./buffer_timeout.ts";
@@ -31,32 +32,6 @@ export interface GraphBuilder {
    * whose order of evaluation would depend on which file is imported first).
    */
   keyed<T, K>(input: Transformation, keySelector: (value: T) => K): KeyedStream<T, K>;
-}
-
-/**
- * Throws unless fn is a function, naming what it is for.
- * @throws {WeirError} `invalid_option`
- *
- * @example
- * ```ts
- * import { requireFunction } from "./data_stream.ts";
- * requireFunction((n: number) => n + 1, "map function");
- * ```
- */
-export function requireFunction(fn: unknown, what: string): void {
-  if (typeof fn !== "function") throw invalidOption(what, fn, "must be a function");
-}
-
-/**
- * Refuses an `async` function where weir needs a synchronous one (a reduce function: its
- * result is the state, kept between records), naming `what`; one failed at every record.
- * @throws {WeirError} `invalid_option` when fn is not a function, or is async
- */
-export function requireSyncFunction(fn: unknown, what: string): void {
-  requireFunction(fn, what);
-  if ((fn as { constructor?: { name?: string } }).constructor?.name === "AsyncFunction") {
-    throw invalidOption(what, fn, "must be synchronous (Flink's ReduceFunction): its result is the state; for async work use process() with valueState");
-  }
 }
 
 /**
@@ -363,7 +338,16 @@ export class DataStream<T> {
    * partitioning set on this stream kept for the edge after the wrapping, where it matters:
    * `b.broadcast()` or `b.keyBy(k)` given to connect() still reach every subtask, or the one
    * of their key (`unwrap` gives a key selector the record back). The wrapping map runs at
-   * this stream's parallelism, chained to its producer.
+   * this stream's parallelism, chained to its producer. For connect(); a job has map().
+   *
+   * @example
+   * ```ts
+   * import { StreamEnvironment, SequenceSource, CollectSink } from "../mod.ts";
+   * const env = new StreamEnvironment({ jobName: "doc-wrapped" });
+   * const rules = env.fromSource(new SequenceSource(0, 2)).broadcast();
+   * // Still broadcast after the wrapping: every subtask of the next operator gets each rule.
+   * rules.wrapped((n) => ({ rule: n }), (w) => w.rule, { name: "wrap" }).map((w) => w.rule, { parallelism: 2 }).sinkTo(new CollectSink<number>());
+   * ```
    */
   wrapped<O>(wrap: (value: T) => O, unwrap: (wrapped: O) => T, options: OperatorOptions): DataStream<O> {
     const map = new DataStream<T>(this.builder, this.transformation).map(wrap, { ...options, parallelism: this.transformation.parallelism });

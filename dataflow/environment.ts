@@ -157,6 +157,7 @@ export class StreamEnvironment implements GraphBuilder {
           transport: rt.transport,
           hostOf: rt.hostOf,
           remoteHosts: rt.remoteHosts,
+          masterHost: rt.masterHost,
           deployTimeoutMs: rt.deployTimeoutMs,
           metricsIntervalMs: rt.metricsIntervalMs,
           heartbeatTimeoutMs: rt.heartbeatTimeoutMs,

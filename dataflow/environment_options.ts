@@ -50,6 +50,12 @@ export interface RuntimeOptions {
    */
   remoteHosts?: Readonly<Record<string, RemoteHost>>;
   /**
+   * The name hostOf() gives this process, besides "main" and "master" (Cloudflare's job
+   * object is "job"): subtasks placed on a name neither this nor a remote host are warned
+   * about (`host_not_remote`).
+   */
+  masterHost?: string;
+  /**
    * Milliseconds of the clock a remote host may stay silent while it deploys (default
    * 60 000): one that neither answers nor reports for that long (a dead or hung Worker)
    * fails the attempt with `deploy_timeout`, the restart strategy decides, and the host is

@@ -6,7 +6,8 @@
  */
 import { WeirError, invalidOption } from "../errors.ts";
 import { BroadcastConnectedStreams, type CoConnectedStreams, ConnectedStreams } from "./connected_streams.ts";
-import { BroadcastStream, DataStream, type GraphBuilder, requireSyncFunction } from "./data_stream.ts";
+import { BroadcastStream, DataStream, type GraphBuilder } from "./data_stream.ts";
+import { requireSyncFunction } from "./function_checks.ts";
 import { type KeyedProcessFunction, type KeyedProcessFunctionObject, KeyedProcessOperator } from "./operators/keyed_process.ts";
 import { ReduceOperator } from "./operators/reduce.ts";
 import type { OperatorOptions, Transformation } from "./transformation.ts";

@@ -2,7 +2,7 @@ import { invalidOption } from "../errors.ts";
 
 /** Every key of `RuntimeOptions` (environment.ts): anything else is a typo. */
 const KNOWN_RUNTIME = new Set([
-  "clock", "scheduler", "pick", "faults", "sliceSteps", "beforeStep", "jobId", "transport", "hostOf", "remoteHosts", "snapshotSliceMax", "deployTimeoutMs", "metricsIntervalMs", "heartbeatTimeoutMs",
+  "clock", "scheduler", "pick", "faults", "sliceSteps", "beforeStep", "jobId", "transport", "hostOf", "remoteHosts", "masterHost", "snapshotSliceMax", "deployTimeoutMs", "metricsIntervalMs", "heartbeatTimeoutMs",
 ]);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;

@@ -4,7 +4,8 @@
  * @module
  */
 import { WeirError, invalidOption } from "../errors.ts";
-import { type DataStream, requireSyncFunction } from "./data_stream.ts";
+import type { DataStream } from "./data_stream.ts";
+import { requireSyncFunction } from "./function_checks.ts";
 import type { KeyedStream } from "./keyed_stream.ts";
 import { WindowOperator, type WindowContext, type WindowFunction } from "./operators/window.ts";
 import { OutputTag } from "./side_output.ts";

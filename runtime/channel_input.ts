@@ -69,12 +69,12 @@ export class ChannelInput {
     this.#valve = new WatermarkValve(this.#init.inputs.inputCount);
   }
 
-  /** A channel holds something to read and is not blocked by an alignment. */
   /** The subtask's event time from its input channels (WatermarkValve.current). */
   get watermark(): number {
     return this.#valve.current;
   }
 
+  /** A channel holds something to read and is not blocked by an alignment. */
   get readable(): boolean {
     return this.#init.inputs.next() >= 0;
   }

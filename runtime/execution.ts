@@ -59,6 +59,8 @@ export interface ExecutionTuning extends PlainTuning {
    * deployed there through the control plane (runtime/remote/), the rest run here.
    */
   remoteHosts?: Readonly<Record<string, RemoteHost>>;
+  /** The name hostOf() gives the master's own process besides "main" and "master" (RuntimeOptions.masterHost). */
+  masterHost?: string;
   /** Milliseconds a remote host has to answer a deploy (RemoteHostsInit.deployTimeoutMs). */
   deployTimeoutMs?: number;
   /** How often remote hosts report their subtasks' figures (RemoteHostsInit.metricsIntervalMs). */

@@ -9,7 +9,7 @@ import type { JobGraph } from "../dataflow/job_graph.ts";
 import type { JobWarning } from "./job_master_types.ts";
 import type { ExecutionTuning } from "./execution.ts";
 
-/** Names of the master's own process in hostOf() answers (the Worker-thread transport's "main"). */
+/** Names of the master's own process in hostOf() answers (the Worker-thread transport's "main"), besides RuntimeOptions.masterHost. */
 const MASTER_NAMES = new Set(["main", "master"]);
 
 /**
@@ -24,8 +24,8 @@ const MASTER_NAMES = new Set(["main", "master"]);
  * console.assert(w.length === 2 && w[0].message.includes('"w9"') && w[1].message.includes("w1"));
  * ```
  */
-export function placementWarnings(graph: JobGraph, tuning: Pick<ExecutionTuning, "hostOf" | "remoteHosts">): JobWarning[] {
-  const { hostOf, remoteHosts } = tuning;
+export function placementWarnings(graph: JobGraph, tuning: Pick<ExecutionTuning, "hostOf" | "remoteHosts" | "masterHost">): JobWarning[] {
+  const { hostOf, remoteHosts, masterHost } = tuning;
   if (!hostOf || !remoteHosts) return [];
   const used = new Set<string>();
   const local = new Map<string, Set<string>>();
@@ -33,7 +33,7 @@ export function placementWarnings(graph: JobGraph, tuning: Pick<ExecutionTuning,
     for (let i = 0; i < v.parallelism; i++) {
       const id = hostOf({ vertexId: v.id, subtaskIndex: i });
       if (Object.hasOwn(remoteHosts, id)) used.add(id);
-      else if (!MASTER_NAMES.has(id)) local.set(id, (local.get(id) ?? new Set()).add(v.name));
+      else if (!MASTER_NAMES.has(id) && id !== masterHost) local.set(id, (local.get(id) ?? new Set()).add(v.name));
     }
   }
   const warnings: JobWarning[] = [];

@@ -364,7 +364,7 @@ export class WeirJob {
     });
     this.#placement = { transport, hosts };
     const runtime = env.options.runtime ?? {};
-    (env.options as { runtime?: RuntimeOptions }).runtime = { ...runtime, transport, hostOf: place, remoteHosts: Object.fromEntries(hosts) };
+    (env.options as { runtime?: RuntimeOptions }).runtime = { ...runtime, transport, hostOf: place, remoteHosts: Object.fromEntries(hosts), masterHost: JOB_OBJECT_NAME };
     // Every batch between objects costs a call (about 0.3 ms and an fsync) whatever it carries:
     // records wait a little to share one, unless the job chose its own buffer timeout.
     if (env.options.bufferTimeout === undefined) env.options.bufferTimeout = EDGE_BUFFER_TIMEOUT_MS;

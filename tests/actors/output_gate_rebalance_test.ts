@@ -31,10 +31,23 @@ describe("OutputGate rebalance (Flink's round robin)", () => {
     assert.deepEqual(received(), [[0, 3], [1, 4], [2, 5]]);
   });
 
-  test("records keep their timestamps when dealt", () => {
+  test("batches of any length even out over the channels: no channel is left out, none gets more than one record over another", () => {
+    for (const [channels, length] of [[3, 4], [4, 5], [4, 10], [8, 41], [3, 2]]) {
+      const { g, received } = gate(channels);
+      for (let b = 0; b < 30; b++) g.emit(Array.from({ length }, (_, i) => b * length + i));
+      g.flush();
+      const counts = received().map((c) => c.length);
+      assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, `${channels} channels, batches of ${length}: ${counts}`);
+      assert.equal(counts.reduce((a, b) => a + b, 0), 30 * length);
+    }
+  });
+
+  test("records keep their timestamps when dealt over the channels", () => {
     const { g, pairs } = gate(2);
     g.emit(withTimestamps([10, 20, 30, 40], [1, 2, 3, 4]));
     g.flush();
-    for (const p of pairs) for (const b of p.queue() as Batch[]) b.forEach((v, i) => assert.equal(b.timestamps![i], (v as number) / 10));
+    const batches = pairs.map((p) => p.queue() as Batch[]);
+    assert.ok(batches.every((c) => c.length > 0), "both channels got records");
+    for (const c of batches) for (const b of c) b.forEach((v, i) => assert.equal(b.timestamps![i], (v as number) / 10));
   });
 });

@@ -22,6 +22,8 @@ test("a host name that is no remote host, and a remote host given nothing, are w
   assert.deepEqual(warnings.map((w) => w.code), ["host_not_remote", "remote_host_unused", "remote_host_unused"]);
   assert.match(warnings[0].message, new RegExp(`subtasks of "${keyed.name}" on host "w9", which is not in runtime.remoteHosts \\(w1, w2\\): they run in this process`));
   assert.deepEqual(placementWarnings(graph, { hostOf: (s) => (s.vertexId === keyed.id ? "w1" : "master"), remoteHosts: { w1: remoteHosts.w1 } }), []);
+  // A platform's own name for the master's process (Cloudflare's job object) is no typo.
+  assert.deepEqual(placementWarnings(graph, { hostOf: (s) => (s.vertexId === keyed.id ? "w1" : "job"), remoteHosts: { w1: remoteHosts.w1 }, masterHost: "job" }), []);
   // And they reach the job's warnings.
   (env.options as { runtime?: unknown }).runtime = world.runtime({ transport, hostOf: (s: { vertexId: string }) => (s.vertexId === keyed.id ? "w1" : "main"), remoteHosts });
   let job: Awaited<ReturnType<typeof env.execute>> | undefined;
