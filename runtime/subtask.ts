@@ -136,10 +136,7 @@ export class Subtask implements Runnable, CheckpointedActor, InputChannelOwner, 
   get pendingSnapshots(): number {
     return this.#checkpoints.pendingCount;
   }
-  /**
-   * Event time as it reaches this subtask (Flink's currentInputWatermark): the minimum over
-   * its input channels, or for a source the watermark its chain generated; -Infinity before any.
-   */
+  /** Flink's currentInputWatermark: its channels' minimum, or a source's own (-Infinity before any). */
   get inputWatermark(): number {
     return this.#channels?.watermark ?? this.#output.watermarkSent;
   }
