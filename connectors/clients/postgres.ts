@@ -8,6 +8,7 @@
  */
 import pg from "pg";
 import { invalidOption, WeirError } from "../../errors.ts";
+import { answerWithin } from "./deadline.ts";
 
 /** One open connection. */
 export interface PostgresClient {
@@ -83,19 +84,11 @@ export async function connectPostgres(url: string, options: { option?: string; c
   client.on("error", (e) => {
     broken ??= e;
   });
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await Promise.race([
-      client.connect().then(() => client.query("select 1")),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
+    await answerWithin(client.connect().then(() => client.query("select 1")), timeoutMs);
   } catch (e) {
     client.end().catch(() => {});
     throw postgresUnavailable(parsed, e);
-  } finally {
-    clearTimeout(timer);
   }
   const wrapped: PostgresClient = {
     async query(text, params) {

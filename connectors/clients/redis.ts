@@ -6,6 +6,7 @@
  */
 import { Redis } from "ioredis";
 import { WeirError, invalidOption } from "../../errors.ts";
+import { answerWithin } from "./deadline.ts";
 
 /** An open ioredis connection (the library's own type, re-exported for connectors). */
 export type RedisClient = Redis;
@@ -78,21 +79,12 @@ export async function connectRedis(url: string, options: RedisConnectOptions = {
   client.on("error", (e) => {
     lastError = e;
   });
-  const timeoutMs = options.connectTimeoutMs ?? 5000;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     // connectTimeout covers the TCP connect only, not the ready check after it.
-    await Promise.race([
-      client.connect(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
+    await answerWithin(client.connect(), options.connectTimeoutMs ?? 5000);
   } catch (e) {
     client.disconnect();
     throw redisUnavailable(parsed, lastError ?? e);
-  } finally {
-    clearTimeout(timer);
   }
   return client;
 }
