@@ -178,7 +178,7 @@ export class WeirJob {
     try {
       const { root } = this.#directories(dir);
       // A checkpoint's address names the job's checkpoint storage, which the run deletes as it ends.
-      if (root.startsWith(`${jobStorageAddress(registeredJob()?.jobBinding ?? "WEIR_JOB")}/`)) {
+      if (root.startsWith(`${this.#jobStorage.description}/`)) {
         throw new WeirError("invalid_option", `Savepoint directory ${dir} is in the job's checkpoint storage, which the run deletes when it ends: give a directory such as "savepoints" or r2://<the savepoint bucket's binding>/…`);
       }
     } catch (e) {
