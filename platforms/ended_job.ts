@@ -134,16 +134,8 @@ export function withConfigSeen(ended: EndedRecord, config: StartConfig): EndedRe
   return ended.config !== undefined && sameConfig(ended.config, config) ? undefined : { ...ended, config };
 }
 
-/**
- * Whether two start configurations are the same.
- *
- * @example
- * ```ts
- * import { sameConfig } from "./ended_job.ts";
- * console.assert(sameConfig({ fresh: true }, { fresh: true, restoreFrom: undefined }));
- * ```
- */
-export function sameConfig(a: StartConfig, b: StartConfig): boolean {
+/** Whether two start configurations are the same (startsNewRun, withConfigSeen). */
+function sameConfig(a: StartConfig, b: StartConfig): boolean {
   return a.fresh === b.fresh && a.restoreFrom === b.restoreFrom;
 }
 
