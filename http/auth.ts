@@ -27,6 +27,10 @@ export function guardMutations(token: string | undefined): MiddlewareHandler {
       return c.json({ errors: [`Cross-origin ${c.req.method} from ${origin} refused`], code: "forbidden_origin" }, 403);
     }
     if (token !== undefined && !sameToken(bearerOf(c.req.header("authorization")), token)) {
+      // An unread body makes workerd reset the connection the 401 goes on: a small one is
+      // read and dropped, a larger (or unsized) one let go.
+      const size = Number(c.req.header("content-length"));
+      await (size <= 64 * 1024 ? c.req.raw.arrayBuffer() : c.req.raw.body?.cancel())?.catch(() => {});
       c.header("WWW-Authenticate", 'Bearer realm="weir"');
       return c.json({ errors: [`${c.req.method} ${c.req.path} needs the bearer token: send "Authorization: Bearer <token>" (WEIR_TOKEN)`], code: "unauthorized" }, 401);
     }
