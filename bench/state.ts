@@ -35,7 +35,10 @@
  * machine whose speed drifts), and a row is the run of median records/s, its
  * ratio to the same pattern without checkpoints ("vs no checkpoints") the median of the
  * rounds' ratios, each round's run beside the baseline's of the same round, and its gap
- * counts those of every round.
+ * counts those of every round. The same ratio of records per CPU second stands beside it,
+ * and the job without checkpoints runs twice a round ("run again (noise)"): that A/A
+ * ratio is how far two runs of one job fall apart on this machine, the floor below which a
+ * single round's ratio tells nothing about a checkpoint's cost.
  *
  *   bun bench/state.ts [--keys 100000,1000000] [--per-key 8] [--interval 1000] [--min-records 5000000] [--restore-only] [--jobs-only] [--only "heap full"] [--storage file|memory] [--repeat 1] [--in-process]
  *   deno run -A bench/state.ts
@@ -110,12 +113,16 @@ interface JobOptions {
   incremental?: boolean;
   hot?: number;
   backend?: string;
+  /** The baseline's own job run again: its ratio to the baseline is the machine's noise between two runs of one job. */
+  control?: boolean;
 }
 
 /** The jobs of a row each, by label. */
 function variantsOf(): JobOptions[] {
   return [
     { label: "no checkpoints", intervalMs: 0 },
+    // An A/A pair: how far two runs of one job apart on this machine, in the same rounds.
+    { label: "no checkpoints, run again (noise)", intervalMs: 0, control: true },
     { label: `heap full, every ${intervalMs} ms`, intervalMs },
     { label: `heap incremental, all keys change`, intervalMs, incremental: true },
     { label: "no checkpoints, 1 % of keys change", intervalMs: 0, hot: 0.01 },
@@ -301,9 +308,9 @@ for (const keys of sizes) {
     }
   }
   /** The job without checkpoints on the same pattern of keys (hot or not) and backend. */
-  const baselineOf = (v: JobOptions) => chosen.find((b) => b.intervalMs === 0 && (b.backend ?? "heap") === (v.backend ?? "heap") && b.hot === v.hot);
+  const baselineOf = (v: JobOptions) => chosen.find((b) => b.intervalMs === 0 && !b.control && (b.backend ?? "heap") === (v.backend ?? "heap") && b.hot === v.hot);
   for (const v of chosen) {
-    const base = v.intervalMs > 0 ? baselineOf(v) : undefined;
+    const base = v.intervalMs > 0 || v.control ? baselineOf(v) : undefined;
     rows.push(jobRowCells(keys, runs.get(v.label)!, v.intervalMs > 0, base && runs.get(base.label)!));
   }
   if (!values["restore-only"]) {

@@ -70,9 +70,12 @@ export interface JobRow {
 }
 
 /** The columns of a job's row, in the order jobRowCells() fills them. */
-export const JOB_COLUMNS = ["keys", "variant", "records/s", "of runs", "vs no checkpoints", "per CPU s", "CPU per checkpoint", "longest gap", "gaps > 10 ms", "first pass: longest", "> 10 ms", "steady: longest", "> 10 ms", "in a checkpoint", "checkpoints", "max sync", "longest async step", "steady: longest async step", "median duration", "state size", "checkpointed", "steady: largest checkpointed"];
+export const JOB_COLUMNS = ["keys", "variant", "records/s", "of runs", "vs no checkpoints", "per CPU s", "per CPU s vs no checkpoints", "CPU per checkpoint", "longest gap", "gaps > 10 ms", "first pass: longest", "> 10 ms", "steady: longest", "> 10 ms", "in a checkpoint", "checkpoints", "max sync", "longest async step", "steady: longest async step", "median duration", "state size", "checkpointed", "steady: largest checkpointed"];
 
 const percent = (x: number) => `${(100 * x).toFixed(0)} %`;
+
+/** Sorted ratios as their median and range ("-" for none). */
+const spread = (ratios: readonly number[]) => ratios.length === 0 ? "-" : ratios.length === 1 ? percent(ratios[0]) : `${percent(median(ratios))} (${percent(ratios[0])}–${percent(ratios[ratios.length - 1])})`;
 
 /**
  * One job's table row from its runs, round by round: the run of median records/s stands
@@ -85,10 +88,12 @@ export function jobRowCells(keys: number, runs: readonly JobRow[], checkpointed:
   const byRate = [...runs].sort((a, b) => a.rate - b.rate);
   const r = byRate[runs.length >> 1];
   const ratios = baseline ? runs.map((x, i) => x.rate / baseline[i].rate).sort((a, b) => a - b) : [];
-  const ratio = ratios.length === 0 ? "-" : ratios.length === 1 ? percent(ratios[0]) : `${percent(median(ratios))} (${percent(ratios[0])}–${percent(ratios[ratios.length - 1])})`;
+  const ratio = spread(ratios);
+  // Of CPU time: what other processes on a shared machine move less than wall time.
+  const cpuRatio = spread(baseline ? runs.map((x, i) => x.cpuRate / baseline[i].cpuRate).sort((a, b) => a - b) : []);
   // What a checkpoint costs the process: CPU beyond the same job's without checkpoints.
   const baseCpu = baseline && median(baseline.map((x) => x.cpuMs));
-  const perCheckpoint = baseCpu !== undefined && r.completed > 0 ? `${((median(runs.map((x) => x.cpuMs)) - baseCpu) / r.completed).toFixed(0)} ms` : "-";
+  const perCheckpoint = checkpointed && baseCpu !== undefined && r.completed > 0 ? `${((median(runs.map((x) => x.cpuMs)) - baseCpu) / r.completed).toFixed(0)} ms` : "-";
   const range = runs.length > 1 ? `${perSecond(byRate[0].rate)}–${perSecond(byRate[byRate.length - 1].rate)}` : "-";
   const each = (g: (x: JobRow) => number) => runs.map(g).join(", ");
   const longest = (g: (x: JobRow) => number) => Math.max(...runs.map(g));
@@ -99,6 +104,7 @@ export function jobRowCells(keys: number, runs: readonly JobRow[], checkpointed:
     range,
     ratio,
     perSecond(r.cpuRate),
+    cpuRatio,
     perCheckpoint,
     `${longest((x) => x.maxGapMs).toFixed(1)} ms`,
     each((x) => x.gapsOver10),
