@@ -218,12 +218,15 @@ function oldChannels(loaded: ChannelStateSource, topology: ChannelTopology): Old
     for (const [c, list] of f.inputChannels) {
       const peer = f.channelPeers?.inputs.find((p) => p[0] === c);
       const [from, sender] = peer ? [peer[1], peer[2]] : inputPeer(topology, f.vertexId, f.subtaskIndex, c);
-      get(from, sender, f.vertexId, f.subtaskIndex).input.push(...list);
+      const input = get(from, sender, f.vertexId, f.subtaskIndex).input;
+      // Not push(...list): a spread of a few hundred thousand items overflows the stack.
+      for (const item of list) input.push(item);
     }
     for (const [key, list] of f.outputChannels) {
       const peer = f.channelPeers?.outputs.find((p) => p[0] === key);
       const [to, receiver] = peer ? [peer[1], peer[2]] : outputPeer(topology, f.vertexId, f.subtaskIndex, key);
-      get(f.vertexId, f.subtaskIndex, to, receiver).output.push(...list);
+      const output = get(f.vertexId, f.subtaskIndex, to, receiver).output;
+      for (const item of list) output.push(item);
     }
   }
   return [...byKey.values()];

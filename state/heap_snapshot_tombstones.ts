@@ -56,7 +56,8 @@ export class TombstoneScan {
   groups(expired: ReadonlyMap<number, unknown[]> | undefined): [number, unknown[]][] {
     for (const [g, keys] of expired ?? []) {
       const list = this.#groups.get(g);
-      if (list) list.push(...keys);
+      // A loop, not push(...keys): a spread of a few hundred thousand arguments overflows the stack.
+      if (list) for (const k of keys) list.push(k);
       else this.#groups.set(g, keys);
     }
     return [...this.#groups.entries()];
