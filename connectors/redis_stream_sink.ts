@@ -15,16 +15,26 @@ export interface RedisStreamSinkOptions {
 const OPTIONS = new Set(["url", "stream"]);
 
 /**
- * Appends one transaction atomically, once: the scope's committed checkpoint lives in a
- * hash beside the stream, and the script (atomic in Redis) adds the entries only if this
- * transaction's checkpoint is above it. KEYS: stream, progress hash. ARGV: scope,
- * checkpoint id, then per entry its field count and its field/value pairs.
+ * Appends one slice of a transaction atomically, once: the scope's committed checkpoint
+ * lives in a hash beside the stream (field = scope), and the last slice appended of a
+ * checkpoint not yet committed in field `<scope>:slice` as `<checkpoint>:<slice>`. The
+ * script (atomic in Redis) adds the entries only if neither shows this slice as done; the
+ * last slice records the checkpoint and drops the slice mark. KEYS: stream, progress hash.
+ * ARGV: scope, checkpoint id, slice index, 1 on the last slice (else 0), then per entry its
+ * field count and its field/value pairs.
  */
 const COMMIT_SCRIPT = `
 local done = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 local id = tonumber(ARGV[2])
 if done >= id then return 0 end
-local i = 3
+local slice = tonumber(ARGV[3])
+local sliceField = ARGV[1] .. ':slice'
+local mark = redis.call('HGET', KEYS[2], sliceField)
+if mark then
+  local markId, markSlice = string.match(mark, '^(%d+):(%d+)$')
+  if tonumber(markId) == id and tonumber(markSlice) >= slice then return 0 end
+end
+local i = 5
 local n = 0
 while i <= #ARGV do
   local count = tonumber(ARGV[i])
@@ -32,9 +42,41 @@ while i <= #ARGV do
   i = i + 1 + 2 * count
   n = n + 1
 end
-redis.call('HSET', KEYS[2], ARGV[1], id)
+if ARGV[4] == '1' then
+  redis.call('HSET', KEYS[2], ARGV[1], id)
+  redis.call('HDEL', KEYS[2], sliceField)
+else
+  redis.call('HSET', KEYS[2], sliceField, id .. ':' .. slice)
+end
 return n
 `;
+
+/**
+ * Script arguments per call at most (entries' fields and counts): an argument list is
+ * spread into one call, and a spread of a few hundred thousand overflows the stack (Deno
+ * from ~120 K); a slice also keeps each script, which blocks the server while it runs,
+ * short.
+ */
+export const ARGUMENTS_PER_SLICE = 30_000;
+
+/**
+ * A transaction's entries cut into slices of at most `perSlice` arguments (an entry with
+ * more fields than that is a slice of its own), each `[field count, ...fields]` per entry.
+ */
+export function commitSlices(records: readonly string[][], perSlice = ARGUMENTS_PER_SLICE): (string | number)[][] {
+  const slices: (string | number)[][] = [];
+  let slice: (string | number)[] = [];
+  for (const fields of records) {
+    if (slice.length > 0 && slice.length + 1 + fields.length > perSlice) {
+      slices.push(slice);
+      slice = [];
+    }
+    slice.push(fields.length / 2);
+    for (const f of fields) slice.push(f);
+  }
+  if (slice.length > 0 || slices.length === 0) slices.push(slice);
+  return slices;
+}
 
 /**
  * An exactly-once sink that appends to a Redis stream. A record that is an object becomes
@@ -42,7 +84,10 @@ return n
  * any other record becomes one field `value` (JSON). Each subtask keeps a checkpoint's
  * entries in the checkpoint and appends them when it completed, in one Lua script that
  * also records the checkpoint in the hash `<stream>:weir-commits` — so a repeated commit
- * adds nothing, and a transaction is either all in the stream or not at all. Entry ids are
+ * adds nothing, and a transaction is either all in the stream or not at all. A transaction
+ * of more than ~10 000 entries is appended in slices, each atomic and recorded in the same
+ * hash, so a commit cut between two slices and repeated appends each slice once; a reader
+ * may then see the transaction arrive slice by slice. Entry ids are
  * Redis's own (`*`). Flink has no Redis sink of its own; this follows its two-phase commit
  * sink with an idempotent commit.
  *
@@ -109,17 +154,29 @@ class RedisStreamSinkWriter extends HeldTransactionsWriter<string[]> {
   }
 
   protected async commit(t: HeldTransaction<string[]>): Promise<void> {
-    const args: (string | number)[] = [t.scope, t.checkpointId];
-    for (const fields of t.records) args.push(fields.length / 2, ...fields);
-    try {
-      await this.#redis!.eval(COMMIT_SCRIPT, 2, this.#sink.stream, this.#sink.progressKey, ...args);
-    } catch (e) {
-      throw redisUnavailable(this.#sink.url, e);
-    }
+    await appendTransaction(this.#redis!, this.#sink, t);
   }
 
   protected disconnect(): void {
     this.#redis?.disconnect();
     this.#redis = undefined;
+  }
+}
+
+/**
+ * Appends transaction `t` to the sink's stream slice by slice (commitSlices), each slice
+ * atomically and once: a commit repeated after a failure between slices appends only the
+ * slices not yet recorded. A reader may see a large transaction's slices arrive one after
+ * another, never a slice in part or twice.
+ * @throws {WeirError} `connector_unavailable` naming the server when a call fails
+ */
+export async function appendTransaction(redis: RedisClient, sink: RedisStreamSink, t: HeldTransaction<string[]>, perSlice = ARGUMENTS_PER_SLICE): Promise<void> {
+  const slices = commitSlices(t.records, perSlice);
+  for (let i = 0; i < slices.length; i++) {
+    try {
+      await redis.eval(COMMIT_SCRIPT, 2, sink.stream, sink.progressKey, t.scope, t.checkpointId, i, i === slices.length - 1 ? 1 : 0, ...slices[i]);
+    } catch (e) {
+      throw redisUnavailable(sink.url, e);
+    }
   }
 }

@@ -2,6 +2,8 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { MemoryStorage, RedisStreamSink, SequenceSource, StreamEnvironment, WeirError } from "../../mod.ts";
+import { appendTransaction, commitSlices } from "../../connectors/redis_stream_sink.ts";
+import { connectRedis } from "../../connectors/clients/redis.ts";
 import { runSinkExactlyOnceConformance, runSinkOutageConformance, runSinkTransactionConformance, type Row, type SinkHarness } from "./sink_conformance.ts";
 import { REDIS_URL, uniqueName } from "./servers.ts";
 import { TcpProxy } from "./tcp_proxy.ts";
@@ -73,5 +75,45 @@ describe("RedisStreamSink", () => {
     const e = result.error as WeirError;
     assert.equal(e.code, "connector_unavailable");
     assert.ok(e.message.includes(`127.0.0.1:${proxy.port}`), e.message);
+  });
+
+  test("a transaction of 400 000 records commits (in slices: one call's arguments overflowed the stack, and the job never committed)", async () => {
+    const stream = uniqueName("weir_sink_big");
+    const env = new StreamEnvironment({ jobName: "redis-big", storage: new MemoryStorage(), restart: { strategy: "none" } });
+    // No periodic checkpoint: the final one at the end holds every record in one transaction.
+    env.fromSource(new SequenceSource(0, 400_000), { uid: "n" }).sinkTo(new RedisStreamSink({ url: REDIS_URL, stream }), { uid: "out" });
+    const result = await (await env.execute()).done;
+    assert.equal(result.status, "finished", String(result.error));
+    assert.equal(await redis.xlen(stream), 400_000);
+    const [[, first]] = await redis.xrange(stream, "-", "+", "COUNT", 1);
+    const [[, last]] = await redis.xrevrange(stream, "+", "-", "COUNT", 1);
+    assert.deepEqual([first, last], [["value", "0"], ["value", "399999"]]);
+    assert.equal(await redis.hlen(`${stream}:weir-commits`), 1, "the checkpoint recorded, no slice mark left");
+    await redis.del(stream, `${stream}:weir-commits`);
+  });
+
+  test("a commit cut between two slices and repeated appends each slice once, in order", async () => {
+    const stream = uniqueName("weir_sink_slices");
+    const sink = new RedisStreamSink({ url: REDIS_URL, stream });
+    const records = Array.from({ length: 10 }, (_, i) => ["n", String(i)]);
+    // 3 arguments an entry, 9 a slice: slices of 3, 3, 3 and 1 entries.
+    assert.deepEqual(commitSlices(records, 9).map((s) => s.length), [9, 9, 9, 3]);
+    const t = { id: "t-5", scope: "run-a/out/0", checkpointId: 5, records };
+    const client = await connectRedis(REDIS_URL, { option: "url" });
+    try {
+      // The first two slices land, then the connection is cut.
+      const cut = { ...client, eval: (...a: Parameters<typeof client.eval>) => (Number(a[6]) >= 2 ? Promise.reject(new Error("connection reset")) : client.eval(...a)) };
+      await assert.rejects(appendTransaction(cut as typeof client, sink, t, 9), (e: unknown) => e instanceof WeirError && e.code === "connector_unavailable");
+      assert.equal(await redis.xlen(stream), 6);
+      await appendTransaction(client, sink, t, 9);
+      await appendTransaction(client, sink, t, 9); // Committed: nothing more.
+      assert.deepEqual((await entries(stream)).map((f) => f.n), records.map(([, n]) => n));
+      // A later checkpoint of the same writer still commits.
+      await appendTransaction(client, sink, { ...t, id: "t-6", checkpointId: 6, records: [["n", "10"]] }, 9);
+      assert.equal(await redis.xlen(stream), 11);
+    } finally {
+      client.disconnect();
+      await redis.del(stream, `${stream}:weir-commits`);
+    }
   });
 });
