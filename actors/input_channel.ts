@@ -9,6 +9,9 @@ import { assert } from "../errors.ts";
 import { type Barrier, type ChannelItem, type ChannelStateItem, isBatch, sliceBatch, unknownEvent } from "./messages.ts";
 import type { ChannelAddress, CreditMessage, DataMessage, Link, Transport } from "./transport.ts";
 
+
+/** Items spliced into the queue per call (see restore()). */
+const SPLICE_STEP = 8192;
 /** What an input channel needs from the subtask that owns it. */
 export interface InputChannelOwner {
   /** The channel may have made the owner runnable (new data). */
@@ -148,9 +151,13 @@ export class InputChannel {
   /** Puts restored input channel state at the front, after what was restored before and ahead of anything new. */
   restore(items: ChannelStateItem[]): void {
     assert(this.restoredBatches <= this.#items.length, () => `Channel ${this.#name()} counts ${this.restoredBatches} restored items but queues ${this.#items.length}`);
-    this.#items.splice(this.restoredBatches, 0, ...items);
-    this.#seqs.splice(this.restoredBatches, 0, ...items.map(() => RESTORED_SEQ));
-    this.restoredBatches += items.length;
+    // Spliced in steps: one splice(at, 0, ...items) of a few hundred thousand items overflows the stack.
+    for (let i = 0; i < items.length; i += SPLICE_STEP) {
+      const step = items.slice(i, i + SPLICE_STEP);
+      this.#items.splice(this.restoredBatches, 0, ...step);
+      this.#seqs.splice(this.restoredBatches, 0, ...step.map(() => RESTORED_SEQ));
+      this.restoredBatches += step.length;
+    }
   }
 
   /**

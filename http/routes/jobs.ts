@@ -167,5 +167,12 @@ function executionConfig(job: JobHandle): Record<string, unknown> {
 /** Flink's SerializedThrowable: the Java object is not there, so its bytes carry the text. */
 export function serializedThrowable(name: string, message: string): Record<string, string> {
   const text = `${name}: ${message}`;
-  return { class: name, message, "stack-trace": text, "serialized-throwable": btoa(String.fromCharCode(...new TextEncoder().encode(text))) };
+  return { class: name, message, "stack-trace": text, "serialized-throwable": base64(new TextEncoder().encode(text)) };
+}
+
+/** Bytes as base64, a slice at a time: String.fromCharCode(...bytes) of a long message overflowed the stack. */
+function base64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 8192) binary += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  return btoa(binary);
 }

@@ -115,6 +115,17 @@ describe("input and output channel", () => {
     assert.equal(output.credit, 1);
   });
 
+  test("restored channel state of a million items goes first, in order, after what was restored before", () => {
+    const { input, output, queue } = channel(1);
+    output.send([-1]);
+    input.restore([[0]]);
+    input.restore(Array.from({ length: 1_000_000 }, (_, i) => [i + 1]));
+    assert.equal(input.restoredBatches, 1_000_001);
+    const q = queue() as number[][];
+    assert.equal(q.length, 1_000_002);
+    assert.deepEqual([q[0], q[1], q[500_000], q[1_000_000], q[1_000_001]], [[0], [1], [500_000], [1_000_000], [-1]]);
+  });
+
   test("after either end closed nothing more is delivered", () => {
     const { t, input, output } = channel(2);
     output.send([1]);

@@ -2,6 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
 import { api, startFanOutJob, startJob, stopJob, until } from "./helpers.ts";
+import { serializedThrowable } from "../../http/routes/jobs.ts";
 
 describe("REST API: jobs", () => {
   test("GET /jobs lists the jobs of the process with their status, across servers", async () => {
@@ -111,4 +112,11 @@ describe("REST API: jobs", () => {
       await stopJob(job);
     }
   });
+});
+
+test("an exception's serialized-throwable carries a message of 1 200 000 characters (base64 a slice at a time: one spread of its bytes overflowed the stack)", () => {
+  const message = "é".repeat(600_000) + "x".repeat(600_000);
+  const t = serializedThrowable("Error", message);
+  const bytes = Uint8Array.from(atob(t["serialized-throwable"]), (c) => c.charCodeAt(0));
+  assert.equal(new TextDecoder().decode(bytes), `Error: ${message}`);
 });
