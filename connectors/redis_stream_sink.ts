@@ -55,7 +55,8 @@ return n
  * Script arguments per call at most (entries' fields and counts): an argument list is
  * spread into one call, and a spread of a few hundred thousand overflows the stack (Deno
  * from ~120 K); a slice also keeps each script, which blocks the server while it runs,
- * short.
+ * short. A retried commit must cut the transaction as the first try did (the slice mark
+ * counts slices), so this is fixed, not an option.
  */
 export const ARGUMENTS_PER_SLICE = 30_000;
 
