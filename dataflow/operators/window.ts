@@ -1,5 +1,6 @@
 import type { Batch } from "../../actors/messages.ts";
 import { WeirError } from "../../errors.ts";
+import { copyValue } from "../../codec/values.ts";
 import type { OperatorContext, RestoredState } from "../operator.ts";
 import { type OutputTag, SideRecord, checkTag } from "../side_output.ts";
 import type { TimeDomain } from "../timer_service.ts";
@@ -241,13 +242,21 @@ export class WindowOperator extends TimedKeyedOperator {
     if (this.#latenessMs > 0) this.timers.register(domain, end - 1 + this.#latenessMs);
   }
 
-  /** A record within the allowed lateness of a window that fired already fires it again with the full result (Flink). */
+  /**
+   * A record within the allowed lateness of a window that fired already fires it again with
+   * the full result (Flink), as the window is at that record: the firing runs after the
+   * batch (a window function may be async), so it takes a copy of the window's contents now,
+   * not what later records of the batch add to it or merge it into.
+   */
   #fireLate(start: number, fires: (() => void | Promise<void>)[]): void {
     const key = this.backend.currentKey;
+    const entry = this.#state().get(start);
+    if (entry === undefined) return;
+    const window = { start, end: entry[0] };
+    const contents = copyValue(entry[1]);
     fires.push(() => {
       this.backend.setCurrentKey(key);
-      const entry = this.#state().get(start);
-      if (entry !== undefined) return this.#fire(key, { start, end: entry[0] }, entry[1]);
+      return this.#fire(key, window, contents);
     });
   }
 

@@ -109,6 +109,27 @@ describe("late records in event-time windows", () => {
     assert.deepEqual(await fired(EventTimeSessionWindows.withGap(5), [0, 4, 12, 3, 50]), ["0-9:0,3,4", "0-9:0,4", "12-17:12", "50-55:50"]);
   });
 
+  test("two late records of one window in one batch: each fires the window as it is at that record, not as the batch left it (tumbling and session)", async () => {
+    const fired = async (assigner: ReturnType<typeof TumblingEventTimeWindows.of>, ts: number[]) => {
+      // Batches of two records: the watermark of a batch's records comes after the batch.
+      const e = env("latebatch", { parallelism: 1, batchSize: 2 });
+      const out = new CollectSink<string>();
+      keyedTimestamps(e, ts)
+        .window(assigner)
+        .allowedLateness(100)
+        .process<string>((_k, win, els, ctx) => ctx.emit(`${win.start}-${win.end}:${[...els].sort((x, y) => x - y).join(",")}`), { uid: "w" })
+        .sinkTo(out, { uid: "out" });
+      const r = await (await e.execute()).done;
+      assert.equal(r.status, "finished", String(r.error));
+      return [...out.committed];
+    };
+    // [5, 20], then [7, 3] at watermark 20: 7 fires [0,10) with 5 and 7, then 3 with all three.
+    assert.deepEqual(await fired(TumblingEventTimeWindows.of(10), [5, 20, 7, 3]), ["0-10:5", "0-10:5,7", "0-10:3,5,7", "20-30:20"]);
+    // [100, 200], then [105, 92] at watermark 200: 105 grows the session [100,110) to [100,115)
+    // and fires it; 92 merges it into [92,115) and fires that.
+    assert.deepEqual(await fired(EventTimeSessionWindows.withGap(10), [100, 200, 105, 92]), ["100-110:100", "100-115:100,105", "92-115:92,100,105", "200-210:200"]);
+  });
+
   test("bounded out-of-orderness: a record exactly `bound` behind the largest timestamp is not late (watermark = max - bound - 1)", async () => {
     const world = new VirtualWorld();
     const e = env("bound", { parallelism: 1, autoWatermarkInterval: 20, runtime: world.runtime() });
