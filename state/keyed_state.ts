@@ -8,10 +8,16 @@ import { WeirError } from "../errors.ts";
 
 export type { StateOptions } from "./ttl.ts";
 
-/** A single value per key. */
+/** A single value per key (Flink's `ValueState`). */
 export interface ValueState<T> {
+  /** The current key's value, or undefined when it has none. */
   value(): T | undefined;
+  /**
+   * Sets the current key's value. `undefined` clears it, as `update(null)` does in Flink;
+   * `null` is a value like any other here: kept, checkpointed and restored.
+   */
   update(value: T): void;
+  /** Removes the current key's value. */
   clear(): void;
 }
 
