@@ -50,7 +50,7 @@ export function ttlValueState<T>(a: TtlTableAccess): ValueState<T> {
       t.delete(k);
       return undefined;
     },
-    update: (v) => void t.set(a.key(), new TtlEntry(v, clock.now())),
+    update: (v) => void (v === undefined ? t.delete(a.key()) : t.set(a.key(), new TtlEntry(v, clock.now()))),
     clear: () => void t.delete(a.key()),
   };
 }

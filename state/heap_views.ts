@@ -30,7 +30,8 @@ export type CurrentHeapKey = () => unknown;
 export function heapValueState<T>(t: StateTable, key: CurrentHeapKey): ValueState<T> {
   return {
     value: () => t.get(key()) as T | undefined,
-    update: (v) => void t.set(key(), v),
+    // undefined clears (Flink's update(null)): a key without a value holds no entry.
+    update: (v) => void (v === undefined ? t.delete(key()) : t.set(key(), v)),
     clear: () => void t.delete(key()),
   };
 }

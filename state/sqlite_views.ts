@@ -67,7 +67,8 @@ export class StoreTable {
 export function sqliteValueState<T>(t: { get(c: unknown): unknown; set(c: unknown, v: unknown): unknown; delete(c: unknown): unknown }, key: CurrentKey): ValueState<T> {
   return {
     value: () => t.get(key.canonical()) as T | undefined,
-    update: (v) => void t.set(key.canonical(), v),
+    // undefined clears, as for heap state (Flink's update(null)).
+    update: (v) => void (v === undefined ? t.delete(key.canonical()) : t.set(key.canonical(), v)),
     clear: () => void t.delete(key.canonical()),
   };
 }

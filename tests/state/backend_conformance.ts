@@ -90,6 +90,33 @@ export function runBackendConformance(name: string, create: BackendFactory): voi
       b.dispose();
     });
 
+    test("ValueState.update(undefined) clears the key's value (Flink's update(null)); null is kept and restored as a value (with TTL too)", async () => {
+      for (const ttl of [undefined, { ttl: 60_000 }]) {
+        const clock = new ManualClock();
+        const b = await make({ clock });
+        const v = () => b.valueState<string | null | undefined>("v", ttl);
+        for (const k of ["cleared", "null"]) {
+          b.setCurrentKey(k);
+          v().update("x");
+        }
+        b.setCurrentKey("cleared");
+        v().update(undefined);
+        b.setCurrentKey("null");
+        v().update(null);
+        const tables = tablesOf(b);
+        const stored = tables.v.groups.flatMap(([, entries]) => entries);
+        assert.deepEqual(stored.map(([k, x]) => [k, ttl ? (x as [number, unknown])[1] : x]), [["null", null]]);
+        const r = await make({ clock });
+        await restoreTables(r, [tables]);
+        r.setCurrentKey("null");
+        assert.equal(r.valueState("v", ttl).value(), null);
+        r.setCurrentKey("cleared");
+        assert.equal(r.valueState("v", ttl).value(), undefined);
+        b.dispose();
+        r.dispose();
+      }
+    });
+
     test("a state used as another kind is a state_kind_mismatch naming it; a null key is invalid_key", async () => {
       const b = await make();
       b.setCurrentKey("k");
