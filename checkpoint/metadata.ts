@@ -40,10 +40,12 @@ export interface CheckpointMetadata {
   weirVersion?: string;
   maxParallelism: number;
   /**
-   * Written by a stop-with-savepoint: the job ended with it and its sinks committed what it
-   * pre-committed (a crash before they did is finished by the same run, from its run
-   * marker). A new run restoring it must not commit those transactions again. Absent in
-   * metadata of older versions: treated as false (commit again, idempotently).
+   * Written by a stop-with-savepoint: the job is to end with it. Its sinks commit what it
+   * pre-committed after this metadata is written; once every one did, the job writes
+   * {@link SINKS_COMMITTED_FILE} beside it (a crash before is finished by the same run,
+   * from its run marker). A new run restoring it drops those transactions only when that
+   * file is there, and otherwise commits them (idempotently). Absent in metadata of older
+   * versions: treated as false (commit again, idempotently).
    */
   terminal?: boolean;
   /** Vertices with the uids chained in them, in chain order. */
@@ -52,6 +54,14 @@ export interface CheckpointMetadata {
 }
 
 export const METADATA_FILE = "_metadata";
+
+/**
+ * Written beside a stop-with-savepoint's `_metadata` once every sink committed the
+ * transactions it pre-committed (the job ended "stopped"). Without it, a terminal
+ * savepoint's transactions may not have been committed: a new run restoring it commits
+ * them (the job may have been killed between the savepoint and the sinks' commits).
+ */
+export const SINKS_COMMITTED_FILE = "_sinks_committed";
 
 /**
  * How `_metadata` is framed since it carries checksums: the encoded metadata as bytes and

@@ -80,7 +80,8 @@ export interface RestoredState {
   checkpointId: number;
   /**
    * True when the side effects of the restored checkpoint are known to be committed: it is
-   * a completed stop-with-savepoint restored by a new job run. A sink then drops the
+   * a stop-with-savepoint restored by a new job run, and the run that took it ended
+   * `stopped` after every sink committed (SINKS_COMMITTED_FILE). A sink then drops the
    * transactions it restores instead of committing them (again). False for checkpoints
    * and other savepoints, whose commit may not have happened: a sink commits their
    * transactions, idempotently per transaction id.
@@ -265,8 +266,9 @@ export interface Source<T = unknown> {
  *   `restored.transactionsCommitted`, it commits them: a checkpoint's commit may not have
  *   happened before the failure. Committing one id twice must change nothing (the
  *   external system remembers committed ids, or the commit is a rename, an upsert…).
- *   With `transactionsCommitted` (a completed stop-with-savepoint restored by a new run)
- *   it drops them, so a sink that is not idempotent does not see them twice.
+ *   With `transactionsCommitted` (a stop-with-savepoint whose sinks all committed,
+ *   restored by a new run) it drops them, so a sink that is not idempotent does not see
+ *   them twice.
  * - A transaction of an attempt that failed before its checkpoint completed is never
  *   committed; a later attempt of the same run may use the same id again (nothing of that
  *   checkpoint reached storage), so a pre-commit overwrites or aborts a leftover one.

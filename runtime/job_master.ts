@@ -4,7 +4,7 @@ import type { Clock, Scheduler, Timer } from "../actors/time.ts";
 import { decode, encode } from "../codec/cbor.ts";
 import { CheckpointCoordinator, type SavepointTarget } from "../checkpoint/coordinator.ts";
 import type { CheckpointDetails } from "../checkpoint/stats.ts";
-import { highestCheckpointId, listCompleted } from "../checkpoint/metadata.ts";
+import { highestCheckpointId, joinKey, listCompleted, SINKS_COMMITTED_FILE } from "../checkpoint/metadata.ts";
 import type { LoadedCheckpoint } from "../checkpoint/restore.ts";
 import type { JobGraph } from "../dataflow/job_graph.ts";
 import { WeirError } from "../errors.ts";
@@ -351,12 +351,20 @@ export class JobMaster implements ExecutionOwner {
       await this.#metadataWritesSettled(this.coordinator.config.timeout);
       // Subsumed checkpoints and unneeded shared files go first, so that what stays is what a restore needs.
       await this.coordinator.sweepAtEnd();
+      // Before the run marker goes: a crash in between finishes from the savepoint again.
+      if (status === "stopped" && this.#savepointOnStop) await this.#markSinksCommitted(this.#savepointOnStop);
       const cur = await this.storage.get(`${this.jobName}/_current`);
       if (cur && decode<{ jobId: string }>(cur, "job marker").jobId === this.jobId) await this.storage.delete(`${this.jobName}/_current`);
       if (status === "finished" || status === "stopped") await this.storage.deletePrefix(`${this.jobName}/${this.jobId}/`);
     } catch {
       // Clean-up is best effort: a leftover marker only makes the next start resume.
     }
+  }
+
+  /** Notes beside the stop savepoint at `location` that its sinks committed (SINKS_COMMITTED_FILE). */
+  async #markSinksCommitted(location: string): Promise<void> {
+    const { storage, dir } = this.#openTerminal(location);
+    await storage.put(joinKey(dir, SINKS_COMMITTED_FILE), encode({ jobId: this.jobId, committedAt: this.clock.now() }));
   }
 
   /** Resolves once the metadata writes in flight settled, or after `ms`. */

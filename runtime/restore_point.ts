@@ -6,7 +6,7 @@
  * @module
  */
 import { checkChannelState } from "../checkpoint/channel_state_restore.ts";
-import { METADATA_FILE, checkpointDir, joinKey, listCompleted } from "../checkpoint/metadata.ts";
+import { METADATA_FILE, SINKS_COMMITTED_FILE, checkpointDir, joinKey, listCompleted } from "../checkpoint/metadata.ts";
 import { checkCompatible, type LoadedCheckpoint, loadCheckpoint, type LoadOptions, readSharedFilesAtRoot } from "../checkpoint/restore.ts";
 import { filesForSubtasks } from "../checkpoint/restore_selection.ts";
 import type { JobGraph } from "../dataflow/job_graph.ts";
@@ -53,16 +53,17 @@ export class RestorePoints {
     const { restoreFrom, jobId } = this.#init;
     if (own || !restoreFrom) return own;
     const loaded = await this.load(restoreFrom);
-    // A completed stop-with-savepoint of another run committed its transactions when it
-    // ended; committing them again would duplicate output in a sink that is not idempotent.
-    // (The run that took it finishes from it and does commit.)
-    loaded.transactionsCommitted = loaded.metadata.terminal === true && loaded.metadata.jobId !== jobId;
+    // A stop-with-savepoint of another run whose sinks are known to have committed (the
+    // run wrote SINKS_COMMITTED_FILE as it ended): committing again would duplicate output
+    // in a sink that is not idempotent. Without that file the run may have died between the
+    // savepoint and the commits, and its transactions are committed now (idempotently).
+    loaded.transactionsCommitted = loaded.metadata.terminal === true && loaded.metadata.jobId !== jobId && (await sinksCommitted(restoreFrom));
     return loaded;
   }
 
   /** Loads a checkpoint or savepoint from a restore source, named by its location. */
   async load(source: RestoreSource): Promise<LoadedCheckpoint> {
-    if (source.orDir !== undefined && (await source.storage.get(joinKey(source.dir, METADATA_FILE))) === undefined) source = atDir(source, source.orDir);
+    source = await resolved(source);
     const loaded = await loadCheckpoint(source.storage, source.dir, this.#loadOptions());
     loaded.location = source.location;
     loaded.home = source.home ?? { kind: "directory", path: source.location };
@@ -121,6 +122,18 @@ export class RestorePoints {
     this.#own.add(loaded);
     return loaded;
   }
+}
+
+/** The source at the directory its `_metadata` is in: `dir`, else `orDir` when given. */
+async function resolved(source: RestoreSource): Promise<RestoreSource> {
+  if (source.orDir !== undefined && (await source.storage.get(joinKey(source.dir, METADATA_FILE))) === undefined) return atDir(source, source.orDir);
+  return source;
+}
+
+/** Whether the stop savepoint at `source` notes that its sinks committed (SINKS_COMMITTED_FILE). */
+async function sinksCommitted(source: RestoreSource): Promise<boolean> {
+  const at = await resolved(source);
+  return (await at.storage.get(joinKey(at.dir, SINKS_COMMITTED_FILE))) !== undefined;
 }
 
 /** The restore source read at directory `dir` of its storage. */

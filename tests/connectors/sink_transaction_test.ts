@@ -159,4 +159,43 @@ describe("sink transaction identity", () => {
     assert.equal(r2.status, "finished", String(r2.error));
     assert.deepEqual(missing((await FileSink.readCommitted(out)) as number[], N), []);
   });
+
+  test("a stop-with-savepoint whose sinks never committed (the run died first) is committed by a new run restoring it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weir-txn-"));
+    const first = new CollectSink<number>();
+    // The first run's sinks hang in the stop's commit, and the run is cancelled there: as
+    // a process killed between the savepoint's _metadata and the sinks' commits.
+    let held = 0;
+    const holding: Sink<number> = {
+      createWriter(ctx) {
+        const w = first.createWriter(ctx);
+        return {
+          open: (c, restored) => w.open(c, restored),
+          write: (values) => w.write(values),
+          snapshotState: (id) => w.snapshotState(id),
+          notifyCheckpointComplete: () => {
+            held++;
+            return new Promise<void>(() => {});
+          },
+        };
+      },
+    };
+    const s1 = new GatedSequence(N);
+    const h1 = await start(s1, holding, { jobId: RUN1 });
+    await s1.allow(150);
+    void h1.stop({ savepoint: dir }).catch(() => {});
+    while (held < 2) await new Promise((r) => setTimeout(r, 5));
+    const location = h1.checkpointStats().latest.savepoint?.external_path;
+    assert.ok(location, "the stop's savepoint completed");
+    await h1.cancel();
+    assert.equal(first.committed.length, 0);
+
+    const second = new CollectSink<number>();
+    const s2 = new GatedSequence(N);
+    s2.allowed = N;
+    const h2 = await start(s2, second, { jobId: RUN2, restoreFrom: location });
+    assert.equal((await h2.done).status, "finished");
+    assertExactlyOnce(second.committed, N, "the savepoint's records were dropped as committed");
+  });
 });
+
