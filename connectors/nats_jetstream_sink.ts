@@ -1,4 +1,5 @@
 import { Kvm, type KV } from "@nats-io/kv";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import { jsonUnfaithfulPart } from "../codec/json_values.ts";
 import { describe as describeValue, invalidOption, WeirError } from "../errors.ts";
 import type { OperatorContext, Sink, SinkWriter } from "../dataflow/operator.ts";
@@ -25,7 +26,8 @@ export const NATS_COMMITS_BUCKET = "weir_sink_commits";
  * `<transaction id>-<index>`: JetStream drops a message whose id it saw within the
  * stream's duplicate window (2 minutes by default), so a commit repeated soon after a
  * failure adds nothing. Beyond that window, the KV bucket `weir_sink_commits` holds each
- * writer's last committed checkpoint and a commit already recorded there is skipped. The
+ * writer's last committed checkpoint and a commit already recorded there is skipped, and
+ * how far a cut commit got, a window of 1000 messages at a time (publishTransaction). The
  * stream must exist (an error names it). Flink's Kafka sink with idempotent producers is
  * the model.
  *
@@ -97,19 +99,8 @@ class NatsJetStreamSinkWriter extends HeldTransactionsWriter<string> {
   }
 
   protected async commit(t: HeldTransaction<string>): Promise<void> {
-    const key = t.scope.replace(/[^-_=/.a-zA-Z0-9]/g, "_");
     try {
-      const done = await this.#kv!.get(key);
-      if (done && Number(done.string()) >= t.checkpointId) return; // Committed before.
-      const js = this.#nats!.js;
-      for (let i = 0; i < t.records.length; i += PUBLISH_WINDOW) {
-        const acks: Promise<unknown>[] = [];
-        for (let j = i; j < Math.min(i + PUBLISH_WINDOW, t.records.length); j++) {
-          acks.push(js.publish(this.#sink.subject, t.records[j], { msgID: `${t.id}-${j}` }));
-        }
-        await Promise.all(acks);
-      }
-      await this.#kv!.put(key, String(t.checkpointId));
+      await publishTransaction(this.#nats!.js, this.#kv!, this.#sink.subject, t);
     } catch (e) {
       throw natsUnavailable(this.#sink.servers, e, `did not take transaction ${t.id}`);
     }
@@ -120,3 +111,30 @@ class NatsJetStreamSinkWriter extends HeldTransactionsWriter<string> {
     this.#nats = undefined;
   }
 }
+
+/**
+ * Publishes transaction `t` to `subject` a window of messages at a time, each with the id
+ * `<transaction id>-<index>`, and records it in `kv` under its writer's key: the committed
+ * checkpoint once every message is acknowledged, and after each window but the last how far
+ * it got (`<key>.progress` = `<checkpoint>:<next index>`). A commit repeated after a cut
+ * starts at that mark: within the stream's duplicate window JetStream drops the repeats
+ * anyway, and beyond it at most the one window in flight when the commit was cut (its
+ * messages acknowledged, the mark not yet written) is published twice.
+ */
+export async function publishTransaction(js: JetStreamClient, kv: KV, subject: string, t: HeldTransaction<string>, window = PUBLISH_WINDOW): Promise<void> {
+  const key = t.scope.replace(/[^-_=/.a-zA-Z0-9]/g, "_");
+  const done = await kv.get(key);
+  if (done && Number(done.string()) >= t.checkpointId) return; // Committed before.
+  const progressKey = `${key}.progress`;
+  const mark = /^(\d+):(\d+)$/.exec((await kv.get(progressKey))?.string() ?? "");
+  const from = mark && Number(mark[1]) === t.checkpointId ? Number(mark[2]) : 0;
+  for (let i = from; i < t.records.length; i += window) {
+    const end = Math.min(i + window, t.records.length);
+    const acks: Promise<unknown>[] = [];
+    for (let j = i; j < end; j++) acks.push(js.publish(subject, t.records[j], { msgID: `${t.id}-${j}` }));
+    await Promise.all(acks);
+    if (end < t.records.length) await kv.put(progressKey, `${t.checkpointId}:${end}`);
+  }
+  await kv.put(key, String(t.checkpointId));
+}
+

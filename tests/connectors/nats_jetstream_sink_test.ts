@@ -2,6 +2,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { MemoryStorage, NatsJetStreamSink, SequenceSource, StreamEnvironment, WeirError } from "../../mod.ts";
 import { connectNats, type NatsClient } from "../../connectors/clients/nats.ts";
+import { Kvm } from "@nats-io/kv";
+import { NATS_COMMITS_BUCKET, publishTransaction } from "../../connectors/nats_jetstream_sink.ts";
 import { runSinkExactlyOnceConformance, runSinkOutageConformance, runSinkTransactionConformance, type Row, type SinkHarness } from "./sink_conformance.ts";
 import { NATS_SERVERS, uniqueName } from "./servers.ts";
 import { TcpProxy } from "./tcp_proxy.ts";
@@ -100,4 +102,32 @@ describe("NatsJetStreamSink", () => {
     assert.equal(e.code, "connector_unavailable");
     assert.ok(e.message.includes(servers), e.message);
   });
+
+  test("a commit cut after a window and repeated past the stream's duplicate window publishes each message once (the KV progress mark)", async () => {
+    const stream = uniqueName("weir_sink_window");
+    const subject = `${stream}.out`;
+    // A duplicate window of 100 ms (in ns), waited out before the retry.
+    await nats.jsm.streams.add({ name: stream, subjects: [subject], duplicate_window: 100_000_000 });
+    try {
+      const kv = await new Kvm(nats.js).create(NATS_COMMITS_BUCKET);
+      const scope = `${stream}-writer`;
+      const t = { id: `${stream}-t5`, scope, checkpointId: 5, records: Array.from({ length: 10 }, (_, i) => `m${i}`) };
+      // Windows of 3: the third window's publishes fail, as a connection cut there.
+      const cut = { publish: (subj: string, data: string, o: { msgID: string }) => (Number(o.msgID.split("-").at(-1)) >= 6 ? Promise.reject(new Error("connection closed")) : nats.js.publish(subj, data, o)) };
+      await assert.rejects(publishTransaction(cut as unknown as typeof nats.js, kv, subject, t, 3));
+      assert.deepEqual(await messages(stream), ["m0", "m1", "m2", "m3", "m4", "m5"]);
+      await new Promise((r) => setTimeout(r, 300));
+      await publishTransaction(nats.js, kv, subject, t, 3);
+      await publishTransaction(nats.js, kv, subject, t, 3); // Committed: nothing more.
+      assert.deepEqual(await messages(stream), t.records);
+      // The writer's next checkpoint starts from its first message.
+      await publishTransaction(nats.js, kv, subject, { ...t, id: `${stream}-t6`, checkpointId: 6, records: ["n0", "n1", "n2", "n3"] }, 3);
+      assert.deepEqual((await messages(stream)).slice(10), ["n0", "n1", "n2", "n3"]);
+      await kv.delete(scope);
+      await kv.delete(`${scope}.progress`);
+    } finally {
+      await nats.jsm.streams.delete(stream);
+    }
+  });
 });
+
