@@ -147,8 +147,32 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Opens directory paths as FileStorage (installed by mod.ts). */
+/**
+ * Opens directory paths as FileStorage (installed by mod.ts). A path may be written as a
+ * `file:` URI, as Flink takes directories and as weir reports locations (`file:///var/sp`,
+ * `file:/var/sp`, `file://localhost/var/sp`).
+ * @throws {WeirError} `invalid_option` for a URI of another scheme (`s3://…`, `hdfs://…`),
+ *   which local files cannot stand in for
+ */
 export function openFileDirectory(path: string): { storage: FileStorage; root: string } {
-  const storage = new FileStorage(path);
+  const storage = new FileStorage(localPathOf(path));
   return { storage, root: storage.root };
+}
+
+/**
+ * The local path a directory names: a path as it is, a `file:` URI without its scheme (and
+ * an empty or `localhost` authority).
+ * @throws {WeirError} `invalid_option` for a URI of another scheme or host
+ */
+export function localPathOf(path: string): string {
+  if (/^file:/i.test(path)) {
+    const file = /^file:(?:\/\/([^/]*))?(\/.*)$/is.exec(path);
+    if (!file) throw new WeirError("invalid_option", `Directory ${JSON.stringify(path)} is not a file: URI of an absolute path (file:///path or file:/path)`);
+    const host = file[1] ?? "";
+    if (host !== "" && host.toLowerCase() !== "localhost") throw new WeirError("invalid_option", `Directory ${JSON.stringify(path)} names the host "${host}": a file: URI here names a local directory (file:///path)`);
+    return file[2];
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(path);
+  if (scheme) throw new WeirError("invalid_option", `Directory ${JSON.stringify(path)} names the scheme "${scheme[1]}:", which this storage cannot write: give a local directory or a file: URI, or a StorageAdapter for it`);
+  return path;
 }

@@ -10,6 +10,7 @@ import { jsonBody } from "../body.ts";
 import type { ApiDeps } from "../deps.ts";
 import { badRequest } from "../errors.ts";
 import { savepointTriggerBody, stopWithSavepointBody } from "../schemas.ts";
+import { openDirectory } from "../../storage/directory.ts";
 import { mustRun } from "./checkpoints.ts";
 
 /**
@@ -31,6 +32,7 @@ export function savepointRoutes(deps: ApiDeps): Hono {
     const body = c.req.valid("json");
     canonicalOnly(body.formatType);
     mustRun(job);
+    targetDirectory(body["target-directory"]);
     const requestId = triggers.start(job.id, "savepoint", () => savepoint(job, body["target-directory"], body["cancel-job"] ?? false), body.triggerId);
     return c.json({ "request-id": requestId }, 202);
   });
@@ -45,12 +47,26 @@ export function savepointRoutes(deps: ApiDeps): Hono {
     const body = c.req.valid("json");
     canonicalOnly(body.formatType);
     mustRun(job);
+    targetDirectory(body.targetDirectory);
     const work = async () => ({ location: await job.stop({ savepoint: body.targetDirectory, drain: body.drain ?? false }) });
     const requestId = triggers.start(job.id, "savepoint", work, body.triggerId);
     return c.json({ "request-id": requestId }, 202);
   });
 
   return app;
+}
+
+/**
+ * Refuses at once (400) a target directory the runtime's storage cannot open, such as a URI
+ * of a scheme it has no storage for (`s3://…`), rather than in the trigger's outcome.
+ */
+function targetDirectory(dir: string): void {
+  try {
+    openDirectory(dir, "Field target-directory");
+  } catch (e) {
+    if (e instanceof WeirError && e.code === "invalid_option") throw badRequest(e.message);
+    // Anything else (no file system here, say) is the trigger's outcome, as before.
+  }
 }
 
 /** weir savepoints are always in the canonical, relocatable format; NATIVE is refused, not ignored. */

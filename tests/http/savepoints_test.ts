@@ -31,6 +31,23 @@ describe("REST API: savepoints and stop", () => {
     }
   });
 
+  test("a target directory written as a file: URI (file:///path, Flink's form, or file:/path) is that local directory", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weir-sp-uri-"));
+    const { job, url } = await startJob();
+    try {
+      for (const target of [`file://${dir}/a`, `file:${dir}/b`]) {
+        const posted = await api(url, `/jobs/${job.id}/savepoints`, { method: "POST", json: { "target-directory": target } });
+        assert.equal(posted.status, 202, JSON.stringify(posted.body));
+        const done = await pollSavepoint(url, job.id, posted.body["request-id"]);
+        assert.ok(done.operation.location.startsWith(`${dir}/`), done.operation.location);
+        assert.ok(existsSync(join(done.operation.location, "_metadata")), done.operation.location);
+      }
+    } finally {
+      await stopJob(job);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("POST /jobs/:jobid/stop stops the job with a savepoint", async () => {
     const dir = mkdtempSync(join(tmpdir(), "weir-stop-"));
     const { job, url } = await startJob();
@@ -58,6 +75,10 @@ describe("REST API: savepoints and stop", () => {
         ["savepoints", { target_directory: "/tmp/x" }, /Unknown field "target_directory"/],
         ["stop", { drain: true }, /"targetDirectory" is required/],
         ["stop", { targetDirectory: "/tmp/x", drain: 1 }, /"drain" must be a boolean, got 1/],
+        // A URI of a scheme the file system cannot write (it became a directory "s3:" under the working directory).
+        ["savepoints", { "target-directory": "s3://bucket/sp" }, /names the scheme "s3:"/],
+        ["stop", { targetDirectory: "hdfs:///sp" }, /names the scheme "hdfs:"/],
+        ["savepoints", { "target-directory": "file://other-host/sp" }, /names the host "other-host"/],
       ];
       for (const [endpoint, body, message] of cases) {
         const res = await api(url, `/jobs/${job.id}/${endpoint}`, { method: "POST", json: body });
