@@ -331,7 +331,8 @@ export class JobMaster implements ExecutionOwner {
       restarts: this.restarts,
       checkpoints: { completed: this.coordinator.completedCount, failed: this.coordinator.failedCount },
     };
-    if (this.#savepointOnStop) result.savepoint = this.#savepointOnStop;
+    // A stop's savepoint only once it completed: a job cancelled or failed during the stop has none.
+    if (this.#savepointOnStop && (status === "stopped" || this.#terminal)) result.savepoint = this.#savepointOnStop;
     if (error) result.error = error;
     void this.#cleanUp(status).finally(() => this.#resolveDone(result));
   }

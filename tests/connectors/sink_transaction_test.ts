@@ -197,5 +197,36 @@ describe("sink transaction identity", () => {
     assert.equal((await h2.done).status, "finished");
     assertExactlyOnce(second.committed, N, "the savepoint's records were dropped as committed");
   });
+
+  test("a job cancelled during its stop-with-savepoint, before the savepoint completed, reports no savepoint", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weir-txn-"));
+    const sink = new CollectSink<number>();
+    let preCommits = 0;
+    // The savepoint waits for the sinks' pre-commit, which never ends.
+    const stuck: Sink<number> = {
+      createWriter(ctx) {
+        const w = sink.createWriter(ctx);
+        return {
+          open: (c, restored) => w.open(c, restored),
+          write: (values) => w.write(values),
+          snapshotState: (id) => w.snapshotState(id),
+          preCommitted: () => {
+            preCommits++;
+            return new Promise<void>(() => {});
+          },
+          notifyCheckpointComplete: (id) => w.notifyCheckpointComplete(id),
+        };
+      },
+    };
+    const s1 = new GatedSequence(N);
+    const h1 = await start(s1, stuck, { jobId: RUN1 });
+    await s1.allow(50);
+    const stopping = h1.stop({ savepoint: dir }).then(() => "stopped", (e: Error) => e.message);
+    while (preCommits < 2) await new Promise((r) => setTimeout(r, 5));
+    const result = await h1.cancel();
+    assert.equal(result.status, "canceled");
+    assert.equal(result.savepoint, undefined, "a savepoint that never completed");
+    assert.match(await stopping, /failed/);
+  });
 });
 
