@@ -65,6 +65,15 @@ async function preParse(c: Context): Promise<void> {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw badRequest(`Request body must be a JSON object, got ${describe(body)}`);
   }
+  // Flink's own client (Jackson) writes a field it leaves unset as null ("triggerId": null):
+  // such a field is absent, and a required one is then reported as missing.
+  const fields = body as Record<string, unknown>;
+  if (Object.values(fields).includes(null)) {
+    const present = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null));
+    const cache = c.req.bodyCache as { json?: Promise<unknown>; text?: Promise<string> };
+    cache.json = Promise.resolve(present);
+    cache.text = Promise.resolve(JSON.stringify(present));
+  }
 }
 
 interface Issue {

@@ -18,8 +18,9 @@ describe("REST API: savepoints and stop", () => {
     const dir = mkdtempSync(join(tmpdir(), "weir-sp-"));
     const { job, url } = await startJob();
     try {
-      const posted = await api(url, `/jobs/${job.id}/savepoints`, { method: "POST", json: { "target-directory": dir, "cancel-job": false } });
-      assert.equal(posted.status, 202);
+      // As Flink's RestClusterClient sends it: the trigger id it leaves unset as null.
+      const posted = await api(url, `/jobs/${job.id}/savepoints`, { method: "POST", json: { "target-directory": dir, "cancel-job": false, formatType: "CANONICAL", triggerId: null } });
+      assert.equal(posted.status, 202, JSON.stringify(posted.body));
       const done = await pollSavepoint(url, job.id, posted.body["request-id"]);
       assert.ok(done.operation.location.startsWith(dir), done.operation.location);
       assert.ok(existsSync(done.operation.location));
@@ -74,6 +75,7 @@ describe("REST API: savepoints and stop", () => {
         ["savepoints", { "target-directory": "/tmp/x", "cancel-job": "yes" }, /"cancel-job" must be a boolean, got "yes"/],
         ["savepoints", { target_directory: "/tmp/x" }, /Unknown field "target_directory"/],
         ["stop", { drain: true }, /"targetDirectory" is required/],
+        ["stop", { targetDirectory: null, triggerId: null }, /"targetDirectory" is required/],
         ["stop", { targetDirectory: "/tmp/x", drain: 1 }, /"drain" must be a boolean, got 1/],
         // A URI of a scheme the file system cannot write (it became a directory "s3:" under the working directory).
         ["savepoints", { "target-directory": "s3://bucket/sp" }, /names the scheme "s3:"/],
