@@ -9,7 +9,7 @@ import { WEIR_VERSION } from "../version.ts";
 import { type CheckpointMetadata, METADATA_FILE, checkpointDir, encodeMetadata, joinKey } from "./metadata.ts";
 import { CheckpointsCleaner } from "./checkpoints_cleaner.ts";
 import { SHARED_FILE_IDS_AHEAD } from "./shared_state.ts";
-import { CheckpointRequestDecider } from "./request_decider.ts";
+import { CheckpointRequestDecider, MAX_QUEUED_REQUESTS } from "./request_decider.ts";
 import { type CheckpointDetails, CheckpointStatsTracker } from "./stats.ts";
 import type { CheckpointTarget, CoordinatorInit, Pending, SavepointTarget, TriggerRequest } from "./coordinator_types.ts";
 
@@ -152,6 +152,7 @@ export class CheckpointCoordinator {
     return new Promise((resolve) => {
       const r: TriggerRequest = { type, final: false, savepoint, resolve, terminate: options.terminate };
       if (this.#shutDown || !this.#target || this.#finishing) return this.#rejectRequest(r, "declined_task_not_ready");
+      if (this.#requests.full && !options.terminate) return this.#rejectRequest(r, "too_many_checkpoint_requests", `${MAX_QUEUED_REQUESTS} requests are queued already`);
       this.#requests.push(r);
       this.#drainQueue();
     });

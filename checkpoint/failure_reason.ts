@@ -9,6 +9,8 @@ export type CheckpointFailureReason =
   | "storage_failed"
   | "channel_state_too_large"
   | "declined_task_not_ready"
+  /** A trigger request found the queue full (Flink's TOO_MANY_CHECKPOINT_REQUESTS). */
+  | "too_many_checkpoint_requests"
   | "job_failover"
   | "job_canceled"
   | "job_finished"

@@ -9,6 +9,12 @@ import type { CheckpointConfig } from "./config.ts";
 import type { Pending, TriggerRequest } from "./coordinator_types.ts";
 
 /**
+ * Trigger requests queued at most (Flink's `CheckpointRequestDecider` holds 1000): a client
+ * that triggers faster than checkpoints complete gets refusals, not hours of queued work.
+ */
+export const MAX_QUEUED_REQUESTS = 1000;
+
+/**
  * The coordinator's queue of trigger requests and its decisions; it starts nothing
  * itself. Requests start in the order they came.
  *
@@ -35,6 +41,11 @@ export class CheckpointRequestDecider {
   /** Queues a request behind the others. */
   push(r: TriggerRequest): void {
     this.#queue.push(r);
+  }
+
+  /** Whether the queue holds MAX_QUEUED_REQUESTS already: a new request is refused. */
+  get full(): boolean {
+    return this.#queue.length >= MAX_QUEUED_REQUESTS;
   }
 
   /** Empties the queue, returning what it held (to be rejected). */

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
 import type { EnvironmentOptions, OperatorSnapshot, Sink, SinkWriter } from "../../mod.ts";
 import { sleep, until } from "../helpers.ts";
+import { MAX_QUEUED_REQUESTS } from "../../checkpoint/request_decider.ts";
 
 /** A running job: a slow endless source, a keyed sum and a collect sink. */
 async function runningJob(o: EnvironmentOptions = {}, sink: Sink<unknown> = new CollectSink()) {
@@ -110,6 +111,24 @@ describe("checkpoint coordinator", () => {
       const prevEnd = all[i - 1].trigger_timestamp + all[i - 1].end_to_end_duration;
       assert.ok(all[i].trigger_timestamp >= prevEnd, `checkpoint ${all[i].id} started before ${all[i - 1].id} ended`);
     }
+    await job.cancel();
+  });
+
+  test("trigger requests beyond the 1000 queued fail at once with too_many_checkpoint_requests (Flink's limit); the queued ones run", async () => {
+    const sink = new StuckSink();
+    const { job } = await runningJob({ checkpoint: { maxConcurrent: 1, timeout: 60_000 } }, sink);
+    await sleep(10);
+    sink.stuck = true;
+    await until("a write held by the stuck sink", () => sink.blocked);
+    // The first runs (and waits for the stuck sink), the next 1000 queue behind it.
+    const queued = Array.from({ length: 1 + MAX_QUEUED_REQUESTS }, () => job.triggerCheckpoint());
+    const refused = await job.triggerCheckpoint();
+    assert.equal(refused.status, "FAILED");
+    assert.equal(refused.failure_reason, "too_many_checkpoint_requests");
+    assert.match(refused.failure_message!, /1000 requests are queued/);
+    sink.release();
+    const all = await Promise.all(queued);
+    assert.equal(all.filter((d) => d.status === "COMPLETED").length, all.length);
     await job.cancel();
   });
 
