@@ -152,8 +152,10 @@ export function selectMetrics(values: ReadonlyMap<number, Record<string, number>
   for (const id of splitList(get)) {
     const dot = id.indexOf(".");
     const m = values.get(Number(id.slice(0, dot)));
-    const v = dot > 0 && /^\d+$/.test(id.slice(0, dot)) ? m?.[id.slice(dot + 1)] : undefined;
-    if (v !== undefined) out.push({ id, value: metricString(v) });
+    const name = id.slice(dot + 1);
+    // Own numbers only: "0.constructor" named Object's constructor, not a metric.
+    const v = dot > 0 && /^\d+$/.test(id.slice(0, dot)) && m !== undefined && Object.hasOwn(m, name) ? m[name] : undefined;
+    if (typeof v === "number") out.push({ id, value: metricString(v) });
   }
   return out;
 }
@@ -183,7 +185,7 @@ export function aggregateMetrics(values: ReadonlyMap<number, Record<string, numb
   const selected = query.subtasks === undefined ? [...values.keys()] : parseRanges(query.subtasks).filter((i) => values.has(i));
   const out: Record<string, number | string>[] = [];
   for (const id of splitList(query.get)) {
-    const xs = selected.map((i) => values.get(i)![id]).filter((x): x is number => x !== undefined).map(finite);
+    const xs = selected.map((i) => values.get(i)!).filter((m) => Object.hasOwn(m, id)).map((m) => m[id]).filter((x): x is number => typeof x === "number").map(finite);
     if (xs.length === 0) continue;
     const sum = xs.reduce((a, b) => a + b, 0);
     const all: Record<Aggregation, number> = { min: Math.min(...xs), max: Math.max(...xs), sum: round(sum), avg: round(sum / xs.length) };

@@ -169,11 +169,13 @@ describe("Flink REST conformance (1.19 OpenAPI)", { skip: SPEC ? false : "the Fl
       for (const w of watermarks) assert.ok(["-9223372036854775808", "9223372036854775807"].includes(w.value), w.value);
       const names = await check("/jobs/{jobid}/vertices/{vertexid}/metrics", `${base}/metrics`);
       assert.ok(names.some((m: { id: string }) => m.id === "0.numRecordsInPerSecond"));
-      const values = await check("/jobs/{jobid}/vertices/{vertexid}/metrics", `${base}/metrics?get=0.numRecordsIn,1.numRecordsOut,0.nope`);
+      // Names of Object.prototype's members are no metrics either.
+      const values = await check("/jobs/{jobid}/vertices/{vertexid}/metrics", `${base}/metrics?get=0.numRecordsIn,1.numRecordsOut,0.nope,0.constructor,0.__proto__,0.toString`);
       assert.deepEqual(values.map((m: { id: string }) => m.id), ["0.numRecordsIn", "1.numRecordsOut"]);
       assert.match(values[0].value, /^\d+$/);
       const agg = await check("/jobs/{jobid}/vertices/{vertexid}/subtasks/metrics", `${base}/subtasks/metrics?get=numRecordsOut&agg=sum,max`);
       assert.deepEqual(Object.keys(agg[0]).sort(), ["id", "max", "sum"]);
+      assert.deepEqual(await check("/jobs/{jobid}/vertices/{vertexid}/subtasks/metrics", `${base}/subtasks/metrics?get=constructor,hasOwnProperty`), []);
       await check("/jobs/{jobid}/vertices/{vertexid}/subtasktimes", `${base}/subtasktimes`);
       await check("/jobs/{jobid}/vertices/{vertexid}/accumulators", `${base}/accumulators`);
     }
