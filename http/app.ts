@@ -74,7 +74,8 @@ export function createApp(options: AppOptions = {}): Hono {
     rates: new RateMeter(),
   };
   const limit = options.bodyLimitBytes ?? BODY_LIMIT_BYTES_DEFAULT;
-  const app = new Hono();
+  // Not strict: "/jobs/" is "/jobs", as for Flink (and as the 405 check already read it).
+  const app = new Hono({ strict: false });
   app.onError(errorResponse);
   app.notFound(notFoundOrNotAllowed(app));
   app.use("*", guardMutations(options.token));

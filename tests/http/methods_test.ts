@@ -24,6 +24,11 @@ describe("REST API: wrong methods", () => {
         assert.match(res.body.errors[0], new RegExp(`Method ${method} is not allowed on`));
       }
       assert.equal((await api(url, "/nowhere", { method: "DELETE" })).status, 404);
+      // A trailing slash names the same path: answered, not a 405 allowing the method asked for.
+      const slashed = await api(url, "/jobs/");
+      assert.equal(slashed.status, 200, JSON.stringify(slashed.body));
+      assert.ok(Array.isArray(slashed.body.jobs));
+      assert.equal((await api(url, `/jobs/${job.id}/checkpoints/`)).status, 200);
       assert.equal(job.status, "RUNNING", "nothing was triggered");
     } finally {
       await stopJob(job);
