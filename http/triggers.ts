@@ -56,7 +56,11 @@ export class TriggerStore {
     this.#reads.expect(jobId, `trigger:${kind}/${id}`);
     work().then(
       (operation) => this.#states.set(key, { status: { id: "COMPLETED" }, operation }),
-      (error) => this.#states.set(key, { status: { id: "COMPLETED" }, operation: { "failure-cause": failureCause(error) } }),
+      (error) => {
+        const cause = failureCause(error);
+        // Flink's CheckpointInfo calls it failureCause; savepoints and disposals failure-cause (DESIGN.md: both have that).
+        this.#states.set(key, { status: { id: "COMPLETED" }, operation: kind === "checkpoint" ? { "failure-cause": cause, failureCause: cause } : { "failure-cause": cause } });
+      },
     );
     return id;
   }

@@ -4,6 +4,7 @@ import { flinkCheckpoint } from "../../checkpoint/flink_view.ts";
 import { flinkCheckpointConfig } from "../../http/routes/checkpoints.ts";
 import { hexIdsOf } from "../../http/flink_ids.ts";
 import { api, checkpointOverHttp, startJob, stopJob, until } from "./helpers.ts";
+import { TriggerStore } from "../../http/triggers.ts";
 
 describe("REST API: checkpoints", () => {
   test("POST /jobs/:jobid/checkpoints answers 202 with a request-id that polls from IN_PROGRESS to COMPLETED", async () => {
@@ -138,4 +139,18 @@ describe("REST API: checkpoints", () => {
     assert.equal(res.status, 409);
     assert.equal(res.body.code, "job_not_running");
   });
+
+  test("a failed checkpoint trigger names its cause as Flink's CheckpointInfo does (failureCause), beside failure-cause; a savepoint's as SavepointInfo (failure-cause)", async () => {
+    const store = new TriggerStore();
+    const job = "00000000000000000000000000000001";
+    const checkpoint = store.start(job, "checkpoint", () => Promise.reject(new Error("disk full")));
+    const savepoint = store.start(job, "savepoint", () => Promise.reject(new Error("disk full")));
+    await new Promise((r) => setTimeout(r, 0));
+    const c = store.state(job, "checkpoint", checkpoint) as { operation: Record<string, { message?: string } | undefined> };
+    assert.match(c.operation.failureCause?.message ?? "", /disk full/);
+    assert.deepEqual(c.operation["failure-cause"], c.operation.failureCause);
+    const s = store.state(job, "savepoint", savepoint) as { operation: Record<string, unknown> };
+    assert.deepEqual(Object.keys(s.operation), ["failure-cause"]);
+  });
 });
+
