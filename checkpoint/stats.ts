@@ -221,6 +221,8 @@ export class CheckpointStatsTracker {
     if (t.num_acknowledged_subtasks === t.num_subtasks) t.status = "COMPLETED";
     d.num_acknowledged_subtasks++;
     d.latest_ack_timestamp = Math.max(d.latest_ack_timestamp, ackTimestamp);
+    // In progress, Flink reports the latest ack's time since the trigger (PendingCheckpointStats).
+    d.end_to_end_duration = Math.max(d.end_to_end_duration, e2e);
     d.state_size += fullSize;
     d.checkpointed_size += written;
     d.persisted_data += ack.persistedData;

@@ -84,3 +84,18 @@ test("a subtask's longest async step shows in its checkpoint details as checkpoi
     { sync: 1, async: 20, longest_step: 0.5 },
   ]);
 });
+
+test("a checkpoint in progress reports its latest ack's time since the trigger as end_to_end_duration (Flink's PendingCheckpointStats)", () => {
+  const { clock, coordinator, triggered } = coordinatorOf(2, CHECKPOINT_DEFAULTS.maxConcurrent);
+  void coordinator.trigger("CHECKPOINT");
+  clock.advanceTo(clock.now() + 40);
+  coordinator.acknowledge({
+    checkpointId: triggered[0].checkpointId, vertexId: "v0", subtaskIndex: 0, stateKey: "k/0", stateSize: 1,
+    stateChecksum: "crc32c:00000000", persistedData: 0, unaligned: false, startDelayMs: 0, alignmentDurationMs: 0,
+    syncDurationMs: 1, asyncDurationMs: 20, longestStepMs: 1, ackTimestamp: clock.now(),
+  });
+  const d = coordinator.stats.details(triggered[0].checkpointId)!;
+  assert.equal(d.status, "IN_PROGRESS");
+  assert.equal(d.end_to_end_duration, 40);
+});
+
