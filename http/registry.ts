@@ -86,7 +86,8 @@ export class JobRegistry {
 
   /** The job with this id; throws `job_not_found`. */
   job(jobId: string): JobHandle {
-    const entry = this.#jobs.get(jobId);
+    // Flink reads a job id as hex in either case (JobID.fromHexString); weir's are lower case.
+    const entry = this.#jobs.get(jobId) ?? this.#jobs.get(jobId.toLowerCase());
     if (!entry) throw new WeirError("job_not_found", `Job "${jobId}" not found`);
     return entry.job;
   }

@@ -26,6 +26,8 @@ describe("REST API: jobs", () => {
       const first = await api(url, `/jobs/${job.id}`);
       assert.equal(first.status, 200);
       assert.equal(first.body.jid, job.id);
+      // A job id in upper case is the same id (Flink reads it as hex).
+      assert.equal((await api(url, `/jobs/${job.id.toUpperCase()}`)).body.jid, job.id);
       assert.equal(first.body.state, "RUNNING");
       assert.equal(first.body.vertices.length, 2);
       for (const v of first.body.vertices) {
