@@ -22,6 +22,8 @@ interface Entry {
   exceptions: JobException[];
   /** When the job first entered each status (job clock, epoch ms): Flink's `timestamps`. */
   timestamps: Partial<Record<JobStatus, number>>;
+  /** When it entered its current status (job clock, epoch ms). */
+  statusSince: number;
 }
 
 const TERMINAL: ReadonlySet<JobStatus> = new Set(["FINISHED", "CANCELED", "FAILED", "STOPPED"]);
@@ -58,12 +60,15 @@ export class JobRegistry {
   /** Adds a job (again: no-op) and records its failures from now on. */
   add(job: JobHandle): void {
     if (this.#jobs.has(job.id)) return;
-    const entry: Entry = { job, endTime: -1, exceptions: [], timestamps: { CREATED: job.startTime } };
+    const entry: Entry = { job, endTime: -1, exceptions: [], timestamps: { CREATED: job.startTime }, statusSince: job.now() };
     entry.timestamps[job.status] ??= job.now();
     this.#jobs.set(job.id, entry);
     job.on((e) => {
       if (e.type === "restarting") this.#record(entry, e.error, "restart");
-      if (e.type === "status") entry.timestamps[e.status] ??= job.now();
+      if (e.type === "status") {
+        entry.timestamps[e.status] ??= job.now();
+        entry.statusSince = job.now();
+      }
       if (e.type === "status" && isTerminal(e.status)) entry.endTime = job.now();
     });
     job.done.then((result) => {
@@ -100,6 +105,11 @@ export class JobRegistry {
   /** When the job ended (job clock, epoch ms), or -1 while it runs. */
   endTime(jobId: string): number {
     return this.#jobs.get(jobId)?.endTime ?? -1;
+  }
+
+  /** When the job entered the status it is in (job clock, epoch ms). */
+  statusSince(jobId: string): number {
+    return this.#jobs.get(jobId)?.statusSince ?? -1;
   }
 
   /** When the job first entered each status it went through (job clock, epoch ms). */

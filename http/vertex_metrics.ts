@@ -160,6 +160,21 @@ export function selectMetrics(values: ReadonlyMap<number, Record<string, number>
   return out;
 }
 
+/**
+ * GET …/metrics of one subtask or of the job: the list of metric names, or with `get` the
+ * requested ones (own names only) with their values as strings; unknown ones are left out.
+ *
+ * @example
+ * ```ts
+ * import { selectNamedMetrics } from "./vertex_metrics.ts";
+ * console.assert(selectNamedMetrics({ numRestarts: 2 }, "numRestarts,nope")[0].value === "2");
+ * ```
+ */
+export function selectNamedMetrics(values: Record<string, number>, get: string | undefined): { id: string; value?: string }[] {
+  if (get === undefined) return Object.keys(values).map((id) => ({ id }));
+  return splitList(get).filter((id) => Object.hasOwn(values, id) && typeof values[id] === "number").map((id) => ({ id, value: metricString(values[id]) }));
+}
+
 const AGGREGATIONS = ["min", "max", "sum", "avg"] as const;
 type Aggregation = (typeof AGGREGATIONS)[number];
 

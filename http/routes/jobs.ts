@@ -11,6 +11,8 @@ import { badRequest } from "../errors.ts";
 import { flinkJobStatus, hexIdsOf } from "../flink_ids.ts";
 import { jobDetails, jobOverview, jobPlan, jobSummary } from "../job_view.ts";
 import { isTerminal } from "../registry.ts";
+import { jobMetricValues } from "../job_metrics.ts";
+import { selectNamedMetrics } from "../vertex_metrics.ts";
 
 /**
  * GET /jobs, /jobs/overview, /jobs/:jobid, …/status, …/execution-result, …/config, …/plan,
@@ -35,6 +37,11 @@ export function jobRoutes(deps: ApiDeps): Hono {
     const jobs = registry.list();
     jobs.forEach(seen);
     return c.json({ jobs: jobs.map((job) => jobSummary(job, registry)) });
+  });
+
+  app.get("/jobs/:jobid/metrics", (c) => {
+    const job = registry.job(c.req.param("jobid"));
+    return c.json(selectNamedMetrics(jobMetricValues(job, registry.statusSince(job.id)), c.req.query("get")));
   });
 
   app.get("/jobs/overview", (c) => {

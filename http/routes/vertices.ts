@@ -11,7 +11,7 @@ import type { ApiDeps } from "../deps.ts";
 
 import { findVertex, vertexHexId } from "../flink_ids.ts";
 import { ioMetrics, vertexState } from "../job_view.ts";
-import { aggregateMetrics, selectMetrics, subtaskMetricValues, watermarkMetrics } from "../vertex_metrics.ts";
+import { aggregateMetrics, selectMetrics, selectNamedMetrics, subtaskMetricValues, watermarkMetrics } from "../vertex_metrics.ts";
 
 /**
  * GET /jobs/:jobid/vertices/:vertexid and its …/backpressure, …/watermarks, …/metrics,
@@ -79,6 +79,14 @@ export function vertexRoutes(deps: ApiDeps): Hono {
   app.get("/jobs/:jobid/vertices/:vertexid/subtasks/metrics", (c) => {
     const { job, vertex } = lookup(c.req.param("jobid"), c.req.param("vertexid"));
     return c.json(aggregateMetrics(subtaskMetricValues(job.id, vertex, deps.rates, job.now()), { get: c.req.query("get"), agg: c.req.query("agg"), subtasks: c.req.query("subtasks") }));
+  });
+
+  app.get("/jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex/metrics", (c) => {
+    const { job, vertex } = lookup(c.req.param("jobid"), c.req.param("vertexid"));
+    const raw = c.req.param("subtaskindex");
+    const values = subtaskMetricValues(job.id, vertex, deps.rates, job.now()).get(/^\d{1,6}$/.test(raw) ? Number(raw) : -1);
+    if (!values) throw new WeirError("subtask_not_found", `Subtask ${JSON.stringify(raw)} of vertex ${vertex.name} not found; it has ${vertex.subtasks.length} running subtasks (0-${vertex.subtasks.length - 1})`);
+    return c.json(selectNamedMetrics(values, c.req.query("get")));
   });
 
   // After …/subtasks/metrics, so that "metrics" is never taken for a subtask index.

@@ -156,6 +156,13 @@ describe("Flink REST conformance (1.19 OpenAPI)", { skip: SPEC ? false : "the Fl
 
   test("vertex endpoints validate: details, subtask, backpressure, watermarks, metrics (Flink's query form), subtask times, accumulators", async () => {
     const details = (await api(url, `/jobs/${first.id}`)).body;
+    // The job's own metrics, by Flink's names.
+    const names = (await check("/jobs/{jobid}/metrics", `/jobs/${first.id}/metrics`)).map((m: { id: string }) => m.id);
+    for (const n of ["numRestarts", "uptime", "numberOfCompletedCheckpoints", "lastCheckpointDuration"]) assert.ok(names.includes(n), n);
+    const jobValues = await check("/jobs/{jobid}/metrics", `/jobs/${first.id}/metrics?get=numRestarts,totalNumberOfCheckpoints,nope,constructor`);
+    assert.deepEqual(jobValues.map((m: { id: string }) => m.id), ["numRestarts", "totalNumberOfCheckpoints"]);
+    assert.equal(jobValues[0].value, String(first.restarts));
+    assert.equal(Number(jobValues[1].value), first.checkpointStats().counts.total);
     for (const v of details.vertices as { id: string }[]) {
       const base = `/jobs/${first.id}/vertices/${v.id}`;
       const vertex = await check("/jobs/{jobid}/vertices/{vertexid}", base);
@@ -176,6 +183,10 @@ describe("Flink REST conformance (1.19 OpenAPI)", { skip: SPEC ? false : "the Fl
       const agg = await check("/jobs/{jobid}/vertices/{vertexid}/subtasks/metrics", `${base}/subtasks/metrics?get=numRecordsOut&agg=sum,max`);
       assert.deepEqual(Object.keys(agg[0]).sort(), ["id", "max", "sum"]);
       assert.deepEqual(await check("/jobs/{jobid}/vertices/{vertexid}/subtasks/metrics", `${base}/subtasks/metrics?get=constructor,hasOwnProperty`), []);
+      const one = await check("/jobs/{jobid}/vertices/{vertexid}/subtasks/{subtaskindex}/metrics", `${base}/subtasks/1/metrics?get=numRecordsOut,nope,constructor`);
+      assert.deepEqual(one.map((m: { id: string }) => m.id), ["numRecordsOut"]);
+      assert.match(one[0].value, /^\d+$/);
+      assert.ok((await check("/jobs/{jobid}/vertices/{vertexid}/subtasks/{subtaskindex}/metrics", `${base}/subtasks/0/metrics`)).some((m: { id: string }) => m.id === "numRecordsIn"));
       await check("/jobs/{jobid}/vertices/{vertexid}/subtasktimes", `${base}/subtasktimes`);
       await check("/jobs/{jobid}/vertices/{vertexid}/accumulators", `${base}/accumulators`);
     }
