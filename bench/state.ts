@@ -35,7 +35,8 @@
  * machine whose speed drifts), and a row is the run of median records/s, its
  * ratio to the same pattern without checkpoints ("vs no checkpoints") the median of the
  * rounds' ratios, each round's run beside the baseline's of the same round, and its gap
- * counts those of every round. The same ratio of records per CPU second stands beside it,
+ * counts those of every round. The same ratio over the steady state alone (the records
+ * after the first pass over the keys, to the job's end) and of records per CPU second stand beside it,
  * and the job without checkpoints runs twice a round ("run again (noise)"): that A/A
  * ratio is how far two runs of one job fall apart on this machine, the floor below which a
  * single round's ratio tells nothing about a checkpoint's cost.
@@ -253,6 +254,8 @@ async function runJob(keys: number, n: number, sink: CountingSink, dir: string |
     label: o.label,
     ms,
     rate: n / (ms / 1000),
+    // After the first pass over the keys (their inserts), to the job's end.
+    steadyRate: (n - keys) / ((start + ms - steadyFrom) / 1000),
     cpuRate: n / ((cpu.user + cpu.system) / 1e6),
     cpuMs: (cpu.user + cpu.system) / 1000,
     completed: completed.length,

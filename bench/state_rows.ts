@@ -42,6 +42,8 @@ export interface JobRow {
   /** Wall time of the job, ms. */
   ms: number;
   rate: number;
+  /** Records per second after the first pass over the keys (every key inserted), to the job's end. */
+  steadyRate: number;
   /** Records per second of the process's CPU time (all its threads, the collector's too): what other processes on the machine change least. */
   cpuRate: number;
   /** The process's CPU time for the job, ms. */
@@ -70,7 +72,7 @@ export interface JobRow {
 }
 
 /** The columns of a job's row, in the order jobRowCells() fills them. */
-export const JOB_COLUMNS = ["keys", "variant", "records/s", "of runs", "vs no checkpoints", "per CPU s", "per CPU s vs no checkpoints", "CPU per checkpoint", "longest gap", "gaps > 10 ms", "first pass: longest", "> 10 ms", "steady: longest", "> 10 ms", "in a checkpoint", "checkpoints", "max sync", "longest async step", "steady: longest async step", "median duration", "state size", "checkpointed", "steady: largest checkpointed"];
+export const JOB_COLUMNS = ["keys", "variant", "records/s", "of runs", "vs no checkpoints", "steady: vs no checkpoints", "per CPU s", "per CPU s vs no checkpoints", "CPU per checkpoint", "longest gap", "gaps > 10 ms", "first pass: longest", "> 10 ms", "steady: longest", "> 10 ms", "in a checkpoint", "checkpoints", "max sync", "longest async step", "steady: longest async step", "median duration", "state size", "checkpointed", "steady: largest checkpointed"];
 
 const percent = (x: number) => `${(100 * x).toFixed(0)} %`;
 
@@ -89,6 +91,8 @@ export function jobRowCells(keys: number, runs: readonly JobRow[], checkpointed:
   const r = byRate[runs.length >> 1];
   const ratios = baseline ? runs.map((x, i) => x.rate / baseline[i].rate).sort((a, b) => a - b) : [];
   const ratio = spread(ratios);
+  // After the first pass: the inserts of every key (Map growth, the same with checkpoints or without) left out.
+  const steadyRatio = spread(baseline ? runs.map((x, i) => x.steadyRate / baseline[i].steadyRate).sort((a, b) => a - b) : []);
   // Of CPU time: what other processes on a shared machine move less than wall time.
   const cpuRatio = spread(baseline ? runs.map((x, i) => x.cpuRate / baseline[i].cpuRate).sort((a, b) => a - b) : []);
   // What a checkpoint costs the process: CPU beyond the same job's without checkpoints.
@@ -103,6 +107,7 @@ export function jobRowCells(keys: number, runs: readonly JobRow[], checkpointed:
     perSecond(r.rate),
     range,
     ratio,
+    steadyRatio,
     perSecond(r.cpuRate),
     cpuRatio,
     perCheckpoint,

@@ -50,14 +50,15 @@ export class RestorePoints {
   /** What a (re)start restores: this run's latest checkpoint, else restoreFrom, else nothing. */
   async latest(): Promise<LoadedCheckpoint | undefined> {
     const own = await this.#latestOwn();
-    const { restoreFrom, jobId } = this.#init;
+    const { restoreFrom } = this.#init;
     if (own || !restoreFrom) return own;
     const loaded = await this.load(restoreFrom);
-    // A stop-with-savepoint of another run whose sinks are known to have committed (the
-    // run wrote SINKS_COMMITTED_FILE as it ended): committing again would duplicate output
-    // in a sink that is not idempotent. Without that file the run may have died between the
+    // A stop-with-savepoint whose sinks are known to have committed (its run wrote
+    // SINKS_COMMITTED_FILE as it ended): committing again would duplicate output in a sink
+    // that is not idempotent. Without that file the run may have died between the
     // savepoint and the commits, and its transactions are committed now (idempotently).
-    loaded.transactionsCommitted = loaded.metadata.terminal === true && loaded.metadata.jobId !== jobId && (await sinksCommitted(restoreFrom));
+    // (The run that took it finishes from it by `load`, which commits.)
+    loaded.transactionsCommitted = loaded.metadata.terminal === true && (await sinksCommitted(restoreFrom));
     return loaded;
   }
 
