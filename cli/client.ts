@@ -15,6 +15,8 @@ export interface JobRow {
   id: string;
   name: string;
   status: string;
+  /** weir's own status (STOPPED where Flink's `status` says FINISHED; absent from older servers). */
+  "weir-status"?: string;
   "start-time": number;
   "end-time": number;
   /** ms run so far (absent from servers before weir 0.1.1). */

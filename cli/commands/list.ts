@@ -43,7 +43,8 @@ ${API_FLAGS_HELP}`,
     const rows = jobs.map((j) => [
       j.id,
       j.name,
-      j.status,
+      // weir's own: a job stopped with a savepoint is STOPPED, as `weir run` says, not Flink's FINISHED.
+      j["weir-status"] ?? j.status,
       new Date(j["start-time"]).toISOString(),
       typeof j.duration === "number" ? duration(j.duration) : j["end-time"] >= 0 ? duration(j["end-time"] - j["start-time"]) : "-",
     ]);

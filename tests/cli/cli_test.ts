@@ -115,6 +115,9 @@ describe("weir CLI", () => {
       const result = await b.job.done;
       assert.equal(result.status, "stopped");
       assert.equal(result.savepoint, stopped.stdout.trim());
+      // weir list says STOPPED, as weir run does, not Flink's FINISHED.
+      const listed = await runCli(["list", "--url", b.url]);
+      assert.match(listed.stdout, new RegExp(`^${b.job.id} +cli-stop +STOPPED `, "m"), listed.stdout);
     } finally {
       await stopJob(a.job);
       await stopJob(b.job);
