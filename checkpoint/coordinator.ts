@@ -315,7 +315,7 @@ export class CheckpointCoordinator {
     if (p.final) this.completedFinal = details;
     if (p.final && p.savepoint && init.onTerminalSavepoint) {
       try {
-        await init.onTerminalSavepoint(p.savepoint.location);
+        await init.onTerminalSavepoint(p.savepoint);
       } catch {
         // Without the run marker a crash from here on replays from the last checkpoint;
         // the sinks have not committed yet, so that is still exactly-once.
@@ -386,6 +386,7 @@ function completedMetadata(init: CoordinatorInit, target: CheckpointTarget, p: P
     weirVersion: WEIR_VERSION,
     maxParallelism: init.maxParallelism,
     terminal: Boolean(p.final && p.savepoint),
+    ...(p.final && p.savepoint ? { commitsMarked: true } : {}),
     vertices: target.vertices.map((v) => ({ id: v.id, name: v.name, parallelism: v.parallelism, uids: v.uids })),
     subtasks: p.acks.map((a) => ({
       vertexId: a.vertexId,

@@ -47,7 +47,7 @@ export interface CoordinatorInit {
    * A stop-with-savepoint completed: awaited before any sink is told to commit, so that
    * recovery from then on finishes from it.
    */
-  onTerminalSavepoint?(location: string): Promise<void>;
+  onTerminalSavepoint?(target: SavepointTarget): Promise<void>;
   /** Told of every checkpoint that completed or failed. */
   onCheckpoint?(details: CheckpointDetails): void;
   /** The first checkpoint id to use (after a restore: the restored id + 1). */

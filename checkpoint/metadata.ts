@@ -48,6 +48,13 @@ export interface CheckpointMetadata {
    * versions: treated as false (commit again, idempotently).
    */
   terminal?: boolean;
+  /**
+   * Written beside `terminal` by a weir that notes its sinks' commits in
+   * SINKS_COMMITTED_FILE: only for such metadata does a missing file mean the commits may
+   * not have happened. Metadata of older versions, without it, keeps their rule: a
+   * terminal savepoint restored by another job run is committed.
+   */
+  commitsMarked?: boolean;
   /** Vertices with the uids chained in them, in chain order. */
   vertices: { id: string; name: string; parallelism: number; uids: string[] }[];
   subtasks: SubtaskFileRef[];

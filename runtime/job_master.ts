@@ -22,6 +22,9 @@ import type { JobEvent, JobMasterInit, JobWarning, RestoreSource, UnfinishedRun 
 
 const newJobId = customAlphabet("0123456789abcdef", 32);
 
+
+/** Tries at writing SINKS_COMMITTED_FILE as a stopped job ends. */
+const MARKER_WRITE_ATTEMPTS = 3;
 /**
  * The job master: deploys executions, owns the checkpoint coordinator, applies the
  * restart strategy on failure, and ends the job. Recovery always re-reads the latest
@@ -98,7 +101,7 @@ export class JobMaster implements ExecutionOwner {
           this.#emit({ type: "checkpoint_failed", checkpointId: d.id, reason: d.failure_reason ?? "unknown", message: d.failure_message ?? "" });
         }
       },
-      onTerminalSavepoint: (location) => this.#recordTerminal(location),
+      onTerminalSavepoint: (target) => this.#recordTerminal(target),
       onJobFailure: (e) => {
         if (this.#execution) this.executionFailed(this.#execution, e);
       },
@@ -211,22 +214,23 @@ export class JobMaster implements ExecutionOwner {
     this.#lastError = err;
     execution.stop();
     this.coordinator.detach("job_failover", err);
-    if (this.#terminal) {
-      void this.#finishFromTerminal().catch((e) => this.#end("failed", e instanceof Error ? e : new Error(String(e))));
-      return;
-    }
     // A restore every attempt would refuse alike fails the job without using up its restarts.
     const delay = isUnrecoverable(err) ? undefined : this.#init.restart.nextDelay(this.clock.now());
     if (delay === undefined) {
       this.#end("failed", err);
       return;
     }
+    // A new attempt number, also for a finish from the stop's savepoint: a remote host
+    // takes a deploy only of an attempt newer than the one it runs.
     this.restarts++;
     this.#setStatus("RESTARTING");
     this.#emit({ type: "restarting", attempt: this.restarts, delayMs: delay, error: err });
+    // Failed after the stop's savepoint completed (a sink's commit, say): the job finishes
+    // from that savepoint, whose restore commits what it pre-committed.
+    const next = this.#terminal ? () => this.#finishFromTerminal() : () => this.#restart();
     this.#restartTimer = this.scheduler.after(delay, () => {
       this.#restartTimer = undefined;
-      void this.#restart().catch((e) => this.#end("failed", e instanceof Error ? e : new Error(String(e))));
+      void next().catch((e) => this.#end("failed", e instanceof Error ? e : new Error(String(e))));
     });
   }
 
@@ -278,8 +282,10 @@ export class JobMaster implements ExecutionOwner {
   }
 
   /** Records the completed stop savepoint, in memory and in the run marker, before any sink commits. */
-  async #recordTerminal(location: string): Promise<void> {
-    this.#terminal = this.#openTerminal(location);
+  async #recordTerminal(target: SavepointTarget): Promise<void> {
+    const { location } = target;
+    // Where it was written, not its location opened again (a storage need not read its own locations back).
+    this.#terminal = { storage: target.storage, dir: target.dir, location, allowNonRestoredState: true };
     this.#savepointOnStop = location;
     await this.storage.put(`${this.jobName}/_current`, encode({ jobId: this.jobId, startedAt: this.startTime, stopSavepoint: location }));
   }
@@ -289,8 +295,11 @@ export class JobMaster implements ExecutionOwner {
    * what it pre-committed (idempotently), and nothing is read any more.
    */
   async #finishFromTerminal(): Promise<void> {
+    if (this.#ended) return;
     const t = this.#terminal!;
     const restore = await this.#restores.load(t);
+    // The file says the commits happened (a process that died after writing it, before its run marker went).
+    restore.transactionsCommitted = await this.#restores.sinksCommitted(restore, t) && restore.metadata.commitsMarked === true;
     this.#savepointOnStop = t.location;
     const id = restore.metadata.checkpointId;
     // No execution is attached, so no sweep runs but the one at the end: it must cover the
@@ -301,7 +310,14 @@ export class JobMaster implements ExecutionOwner {
     this.#emit(this.#restoredEvent);
     const execution = new Execution(this, this.graph, this.restarts, this.#init.tuning);
     this.#execution = execution;
-    await execution.deploy(restore);
+    try {
+      await execution.deploy(restore);
+    } catch (e) {
+      this.executionFailed(execution, e);
+      return;
+    }
+    // Stopped only once this deploy's sinks committed (their open did): not after a deploy that failed or was replaced.
+    if (this.#ended || this.#execution !== execution || !execution.running) return;
     this.#end("stopped");
   }
 
@@ -353,7 +369,7 @@ export class JobMaster implements ExecutionOwner {
       // Subsumed checkpoints and unneeded shared files go first, so that what stays is what a restore needs.
       await this.coordinator.sweepAtEnd();
       // Before the run marker goes: a crash in between finishes from the savepoint again.
-      if (status === "stopped" && this.#savepointOnStop) await this.#markSinksCommitted(this.#savepointOnStop);
+      if (status === "stopped" && this.#savepointOnStop) await this.#markSinksCommitted(this.#terminal ?? this.#openTerminal(this.#savepointOnStop));
       const cur = await this.storage.get(`${this.jobName}/_current`);
       if (cur && decode<{ jobId: string }>(cur, "job marker").jobId === this.jobId) await this.storage.delete(`${this.jobName}/_current`);
       if (status === "finished" || status === "stopped") await this.storage.deletePrefix(`${this.jobName}/${this.jobId}/`);
@@ -362,10 +378,24 @@ export class JobMaster implements ExecutionOwner {
     }
   }
 
-  /** Notes beside the stop savepoint at `location` that its sinks committed (SINKS_COMMITTED_FILE). */
-  async #markSinksCommitted(location: string): Promise<void> {
-    const { storage, dir } = this.#openTerminal(location);
-    await storage.put(joinKey(dir, SINKS_COMMITTED_FILE), encode({ jobId: this.jobId, committedAt: this.clock.now() }));
+  /**
+   * Notes beside the stop savepoint (where it was written) that its sinks committed
+   * (SINKS_COMMITTED_FILE), trying a few times. Without the note a new run restoring the
+   * savepoint commits its transactions again (idempotently), so a write that keeps failing
+   * is a warning, not a reason to keep the run marker (the next start would finish again).
+   */
+  async #markSinksCommitted(savepoint: RestoreSource): Promise<void> {
+    const { storage, dir, location } = savepoint;
+    let failure: unknown;
+    for (let attempt = 0; attempt < MARKER_WRITE_ATTEMPTS; attempt++) {
+      try {
+        await storage.put(joinKey(dir, SINKS_COMMITTED_FILE), encode({ jobId: this.jobId, committedAt: this.clock.now() }));
+        return;
+      } catch (e) {
+        failure = e;
+      }
+    }
+    this.warn({ code: "sinks_committed_unmarked", message: `The stop savepoint ${location} could not be marked as committed (${(failure as Error)?.message ?? String(failure)}): a new run restoring it commits its transactions again, which only a sink that is not idempotent sees twice` });
   }
 
   /** Resolves once the metadata writes in flight settled, or after `ms`. */

@@ -28,10 +28,11 @@ export type JobEvent =
  * `missing_uid` (a stateful operator without an explicit uid), `checksums_missing` (a
  * restored checkpoint written before weir had checksums), `shared_files_elsewhere` (a
  * restored incremental checkpoint whose path is not laid out as its job's),
- * `host_not_remote` and `remote_host_unused` (runtime/placement_warnings.ts).
+ * `host_not_remote` and `remote_host_unused` (runtime/placement_warnings.ts),
+ * `sinks_committed_unmarked` (a stopped job could not note its savepoint's commits).
  */
 export interface JobWarning {
-  code: "missing_uid" | "checksums_missing" | "shared_files_elsewhere" | "host_not_remote" | "remote_host_unused";
+  code: "missing_uid" | "checksums_missing" | "shared_files_elsewhere" | "host_not_remote" | "remote_host_unused" | "sinks_committed_unmarked";
   message: string;
 }
 

@@ -53,13 +53,23 @@ export class RestorePoints {
     const { restoreFrom } = this.#init;
     if (own || !restoreFrom) return own;
     const loaded = await this.load(restoreFrom);
-    // A stop-with-savepoint whose sinks are known to have committed (its run wrote
-    // SINKS_COMMITTED_FILE as it ended): committing again would duplicate output in a sink
-    // that is not idempotent. Without that file the run may have died between the
-    // savepoint and the commits, and its transactions are committed now (idempotently).
-    // (The run that took it finishes from it by `load`, which commits.)
-    loaded.transactionsCommitted = loaded.metadata.terminal === true && (await sinksCommitted(restoreFrom));
+    loaded.transactionsCommitted = await this.sinksCommitted(loaded, restoreFrom);
     return loaded;
+  }
+
+  /**
+   * Whether a stop-with-savepoint's sinks are known to have committed: its run wrote
+   * SINKS_COMMITTED_FILE as it ended (committing again would duplicate output in a sink
+   * that is not idempotent). Without that file the run may have died between the
+   * savepoint and the commits, and its transactions are committed again (idempotently).
+   * Metadata of a weir before the file (no `commitsMarked`) keeps the rule it was written
+   * under: committed when another job run restores it.
+   */
+  async sinksCommitted(loaded: LoadedCheckpoint, source: RestoreSource): Promise<boolean> {
+    const m = loaded.metadata;
+    if (m.terminal !== true) return false;
+    if (m.commitsMarked !== true) return m.jobId !== this.#init.jobId;
+    return await sinksCommitted(source);
   }
 
   /** Loads a checkpoint or savepoint from a restore source, named by its location. */
