@@ -18,7 +18,11 @@ export type TriggerState =
 /** Trigger ids are Flink's TriggerId: 32 hex digits. */
 const newTriggerId = customAlphabet("0123456789abcdef", 32);
 const TRIGGER_ID = /^[0-9a-f]{32}$/;
-/** Settled operations kept for polling; the oldest settled ones go first. */
+/**
+ * Settled operations kept for polling (those in progress are all kept: a job queues at
+ * most 1000 checkpoint requests); past it, the oldest one already read goes first, then
+ * the oldest one at all.
+ */
 const TRIGGERS_MAX = 1000;
 
 /**
@@ -34,6 +38,8 @@ const TRIGGERS_MAX = 1000;
  */
 export class TriggerStore {
   readonly #states = new Map<string, TriggerState>();
+  /** Keys of settled outcomes a client read. */
+  readonly #read = new Set<string>();
   readonly #reads: FinalStatusReads;
 
   /** `reads` learns of every trigger, so the server of an ended job waits until its outcome was read. */
@@ -70,21 +76,32 @@ export class TriggerStore {
     const id = triggerId.toLowerCase();
     const s = this.#states.get(`${jobId}/${kind}/${id}`);
     if (!s) throw new WeirError("trigger_not_found", `No ${kind} trigger "${triggerId}" for job "${jobId}"`);
-    if (s.status.id === "COMPLETED") this.#reads.served(jobId, `trigger:${kind}/${id}`);
+    if (s.status.id === "COMPLETED") {
+      this.#read.add(`${jobId}/${kind}/${id}`);
+      this.#reads.served(jobId, `trigger:${kind}/${id}`);
+    }
     return s;
   }
 
   #evict(): void {
-    if (this.#states.size < TRIGGERS_MAX) return;
+    let settled = 0;
+    let oldest: string | undefined;
+    let oldestRead: string | undefined;
     for (const [key, s] of this.#states) {
-      if (s.status.id === "COMPLETED") {
-        this.#states.delete(key);
-        // Nobody can read an evicted outcome any more, so nobody is waited for.
-        const [jobId, kind, id] = key.split("/");
-        this.#reads.served(jobId, `trigger:${kind}/${id}`);
-        return;
-      }
+      if (s.status.id !== "COMPLETED") continue;
+      settled++;
+      oldest ??= key;
+      if (oldestRead === undefined && this.#read.has(key)) oldestRead = key;
     }
+    if (settled < TRIGGERS_MAX) return;
+    // A flood of refused triggers (all settled at once) must not evict each other before
+    // their clients polled: an outcome already read goes first.
+    const key = (oldestRead ?? oldest)!;
+    this.#states.delete(key);
+    this.#read.delete(key);
+    // Nobody can read an evicted outcome any more, so nobody is waited for.
+    const [jobId, kind, id] = key.split("/");
+    this.#reads.served(jobId, `trigger:${kind}/${id}`);
   }
 }
 

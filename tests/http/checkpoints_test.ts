@@ -152,5 +152,26 @@ describe("REST API: checkpoints", () => {
     const s = store.state(job, "savepoint", savepoint) as { operation: Record<string, unknown> };
     assert.deepEqual(Object.keys(s.operation), ["failure-cause"]);
   });
+
+  test("refused triggers stay readable beside 1000 in progress; past 1000 settled outcomes one already read goes first", async () => {
+    const store = new TriggerStore();
+    const job = "00000000000000000000000000000002";
+    for (let i = 0; i < 1000; i++) store.start(job, "checkpoint", () => new Promise(() => {}));
+    // One after another, each settled before the next comes (as POSTs over HTTP are).
+    const refused: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      refused.push(store.start(job, "checkpoint", () => Promise.reject(new Error("too many"))));
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    for (const id of refused) assert.equal(store.state(job, "checkpoint", id).status.id, "COMPLETED", "a refused trigger reads back");
+    // 995 more settle: 1000 settled outcomes, then one more evicts a read one, not an unread one.
+    const more = Array.from({ length: 996 }, () => store.start(job, "savepoint", async () => ({ location: "x" })));
+    await new Promise((r) => setTimeout(r, 0));
+    store.start(job, "savepoint", async () => ({ location: "y" }));
+    await new Promise((r) => setTimeout(r, 0));
+    assert.throws(() => store.state(job, "checkpoint", refused[0]), /No checkpoint trigger/, "the oldest outcome already read went");
+    for (const id of refused.slice(1)) store.state(job, "checkpoint", id);
+    store.state(job, "savepoint", more[0]);
+  });
 });
 
