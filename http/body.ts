@@ -32,7 +32,7 @@ const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 export function jsonBody<S extends z.ZodObject>(schema: S) {
   const known = Object.keys(schema.shape);
   const parse: MiddlewareHandler = async (c, next) => {
-    await preParse(c);
+    await preParse(c, known);
     return next();
   };
   const validate = zValidator("json", schema, (result) => {
@@ -42,7 +42,7 @@ export function jsonBody<S extends z.ZodObject>(schema: S) {
 }
 
 /** Reads the body once, so that refusals come before the schema and name the real problem. */
-async function preParse(c: Context): Promise<void> {
+async function preParse(c: Context, known: readonly string[]): Promise<void> {
   const text = await c.req.text();
   const contentType = c.req.header("content-type")?.split(";")[0].trim() ?? "";
   if (text.trim().length === 0) {
@@ -66,10 +66,12 @@ async function preParse(c: Context): Promise<void> {
     throw badRequest(`Request body must be a JSON object, got ${describe(body)}`);
   }
   // Flink's own client (Jackson) writes a field it leaves unset as null ("triggerId": null):
-  // such a field is absent, and a required one is then reported as missing.
+  // such a field is absent, and a required one is then reported as missing. An unknown
+  // field stays, to be refused by name.
   const fields = body as Record<string, unknown>;
-  if (Object.values(fields).includes(null)) {
-    const present = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null));
+  const unset = (k: string, v: unknown) => v === null && known.includes(k);
+  if (Object.entries(fields).some(([k, v]) => unset(k, v))) {
+    const present = Object.fromEntries(Object.entries(fields).filter(([k, v]) => !unset(k, v)));
     const cache = c.req.bodyCache as { json?: Promise<unknown>; text?: Promise<string> };
     cache.json = Promise.resolve(present);
     cache.text = Promise.resolve(JSON.stringify(present));

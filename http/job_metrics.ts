@@ -4,10 +4,12 @@
  * @module
  */
 import type { JobHandle } from "../runtime/job_handle.ts";
+import { isTerminal } from "./registry.ts";
 
 /**
  * The job's metrics now: `numRestarts`; `uptime` (ms in RUNNING since it last entered it,
- * `statusSince`; 0 in any other status) and `downtime` (ms in RESTARTING, else 0);
+ * `statusSince`; 0 in any other status) and `downtime` (ms in RESTARTING, else 0), both
+ * -1 once the job ended (Flink's NO_LONGER_RUNNING);
  * `numberOfCompletedCheckpoints`, `numberOfFailedCheckpoints`,
  * `numberOfInProgressCheckpoints`, `totalNumberOfCheckpoints`; `lastCheckpointDuration`
  * (ms), `lastCheckpointSize` (bytes this checkpoint wrote), `lastCheckpointFullSize`
@@ -19,10 +21,12 @@ export function jobMetricValues(job: JobHandle, statusSince: number): Record<str
   const last = stats.latest.completed;
   const now = job.now();
   const since = Math.max(0, Math.round(now - statusSince));
+  // Flink's gauges answer NO_LONGER_RUNNING (-1) once the job ended.
+  const ended = isTerminal(job.status);
   return {
     numRestarts: job.restarts,
-    uptime: job.status === "RUNNING" ? since : 0,
-    downtime: job.status === "RESTARTING" ? since : 0,
+    uptime: ended ? -1 : job.status === "RUNNING" ? since : 0,
+    downtime: ended ? -1 : job.status === "RESTARTING" ? since : 0,
     numberOfCompletedCheckpoints: stats.counts.completed,
     numberOfFailedCheckpoints: stats.counts.failed,
     numberOfInProgressCheckpoints: stats.counts.in_progress,

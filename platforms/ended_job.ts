@@ -79,14 +79,15 @@ export function endedRecord(job: JobHandle, registry: JobRegistry, result: JobRe
  * ```
  */
 export function endedResponse(ended: EndedRecord, request: Request): Response {
-  const path = new URL(request.url).pathname;
+  // As the live API reads paths: a trailing slash names the same one, a job id in either case.
+  const path = new URL(request.url).pathname.replace(/(.)\/+$/, "$1");
   const weirStatus = ended.status.toUpperCase() as JobStatus;
   const views: Partial<NonNullable<EndedRecord["views"]>> = ended.views ?? { summary: { id: ended.jobId, status: flinkJobStatus(weirStatus), "weir-status": weirStatus, name: ended.jobName } };
   if (request.method === "GET") {
     if (path === "/jobs") return Response.json({ jobs: [views.summary] });
     if (path === "/jobs/overview") return Response.json({ jobs: [views.overview ?? views.summary] });
     const m = /^\/jobs\/([^/]+)(\/checkpoints)?\/?$/.exec(path);
-    if (m && m[1] !== ended.jobId) return Response.json({ errors: [`No job "${m[1]}" (this Worker's job is ${ended.jobId})`], code: "job_not_found" }, { status: 404 });
+    if (m && m[1].toLowerCase() !== ended.jobId.toLowerCase()) return Response.json({ errors: [`No job "${m[1]}" (this Worker's job is ${ended.jobId})`], code: "job_not_found" }, { status: 404 });
     if (m && !m[2] && views.details) return Response.json(views.details);
     if (m && m[2] && views.checkpoints) return Response.json(views.checkpoints);
   }

@@ -253,7 +253,7 @@ export class WindowOperator extends TimedKeyedOperator {
     const entry = this.#state().get(start);
     if (entry === undefined) return;
     const window = { start, end: entry[0] };
-    const contents = copyValue(entry[1]);
+    const contents = contentsNow(entry[1]);
     fires.push(() => {
       this.backend.setCurrentKey(key);
       return this.#fire(key, window, contents);
@@ -344,5 +344,19 @@ export class WindowOperator extends TimedKeyedOperator {
       }
     }
     return inOrder(steps);
+  }
+}
+
+/**
+ * A window's contents as they are now, for a firing that runs later: a copy, or, for an
+ * accumulator weir cannot copy (an unregistered class instance, which a job without
+ * checkpoints may keep), the contents themselves, as before copies were taken.
+ */
+function contentsNow(contents: unknown): unknown {
+  try {
+    return copyValue(contents);
+  } catch (e) {
+    if (e instanceof WeirError && e.code === "record_not_copyable") return contents;
+    throw e;
   }
 }

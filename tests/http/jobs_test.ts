@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
 import { api, startFanOutJob, startJob, stopJob, until } from "./helpers.ts";
 import { serializedThrowable } from "../../http/routes/jobs.ts";
+import { jobMetricValues } from "../../http/job_metrics.ts";
+import type { JobHandle } from "../../mod.ts";
 
 describe("REST API: jobs", () => {
   test("GET /jobs lists the jobs of the process with their status, across servers", async () => {
@@ -121,4 +123,14 @@ test("an exception's serialized-throwable carries a message of 1 200 000 charact
   const t = serializedThrowable("Error", message);
   const bytes = Uint8Array.from(atob(t["serialized-throwable"]), (c) => c.charCodeAt(0));
   assert.equal(new TextDecoder().decode(bytes), `Error: ${message}`);
+});
+
+test("job metrics: uptime counts from entering RUNNING, and uptime and downtime are -1 once the job ended (Flink's NO_LONGER_RUNNING)", () => {
+  const stats = { counts: { restored: 0, total: 2, in_progress: 0, completed: 2, failed: 0 }, latest: { completed: { end_to_end_duration: 7, checkpointed_size: 10, state_size: 40 }, restored: null } };
+  const job = (status: string) => ({ status, restarts: 1, now: () => 5_000, checkpointStats: () => stats }) as unknown as JobHandle;
+  const running = jobMetricValues(job("RUNNING"), 4_000);
+  assert.deepEqual([running.uptime, running.downtime, running.lastCheckpointDuration, running.lastCheckpointSize, running.lastCheckpointFullSize], [1_000, 0, 7, 10, 40]);
+  assert.equal(jobMetricValues(job("RESTARTING"), 4_500).downtime, 500);
+  const ended = jobMetricValues(job("CANCELED"), 4_000);
+  assert.deepEqual([ended.uptime, ended.downtime, ended.numRestarts], [-1, -1, 1]);
 });

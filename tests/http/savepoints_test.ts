@@ -76,6 +76,7 @@ describe("REST API: savepoints and stop", () => {
         ["savepoints", { target_directory: "/tmp/x" }, /Unknown field "target_directory"/],
         ["stop", { drain: true }, /"targetDirectory" is required/],
         ["stop", { targetDirectory: null, triggerId: null }, /"targetDirectory" is required/],
+        ["savepoints", { "target-directory": "/tmp/x", typo: null }, /Unknown field "typo"/],
         ["stop", { targetDirectory: "/tmp/x", drain: 1 }, /"drain" must be a boolean, got 1/],
         // A URI of a scheme the file system cannot write (it became a directory "s3:" under the working directory).
         ["savepoints", { "target-directory": "s3://bucket/sp" }, /names the scheme "s3:"/],

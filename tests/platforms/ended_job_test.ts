@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type EndedRecord, startsNewRun, withConfigSeen } from "../../platforms/ended_job.ts";
+import { type EndedRecord, endedResponse, startsNewRun, withConfigSeen } from "../../platforms/ended_job.ts";
 
 const ended: EndedRecord = { jobId: "a", jobName: "clicks", status: "stopped", config: { fresh: false } };
 const restore = { restoreFrom: "r2://SP/stops/savepoint-1", fresh: false };
@@ -23,4 +23,15 @@ describe("an ended job on an edge host", () => {
     assert.equal(startsNewRun(seen, { fresh: true }), true);
     assert.equal(withConfigSeen(seen, restore), undefined, "nothing new to store");
   });
+
+  test("answers paths as the live API reads them: a trailing slash is the same path, a job id in either case the same job", async () => {
+    const job: EndedRecord = { jobId: "ab12", jobName: "clicks", status: "stopped" };
+    const get = (path: string) => endedResponse(job, new Request(`http://x${path}`));
+    assert.equal(get("/jobs/").status, 200);
+    assert.equal(get("/jobs/overview/").status, 200);
+    assert.equal(get("/jobs/AB12").status, 409, "the job, ended (it has no details view): not 404");
+    assert.equal(get("/jobs/cd34").status, 404);
+    assert.deepEqual(((await get("/jobs/").json()) as { jobs: { id: string }[] }).jobs.map((j) => j.id), ["ab12"]);
+  });
 });
+
