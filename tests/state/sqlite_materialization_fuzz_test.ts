@@ -156,7 +156,8 @@ describe(`materialization of sqlite native checkpoints, random interleavings (${
     { name: "page images from the background writer", keys: 2000, cacheEntriesMax: 64, backgroundWrites: true, begin: 0.04, abort: 0.005, maxInFlight: 1, savepoints: 0.1, seeds: 3 },
   ];
   for (const c of configs) {
-    test(`${c.name}: every completed checkpoint and savepoint restores its snapshot point, and nothing is left at the end`, async () => {
+    // Tens of seconds alone on this VM, over a minute on a loaded one: a limit of its own.
+    test(`${c.name}: every completed checkpoint and savepoint restores its snapshot point, and nothing is left at the end`, { timeout: 300_000 }, async () => {
       let chains = 0;
       let beganDuring = 0;
       for (let seed = 1; seed <= c.seeds; seed++) {
