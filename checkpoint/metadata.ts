@@ -41,20 +41,28 @@ export interface CheckpointMetadata {
   maxParallelism: number;
   /**
    * Written by a stop-with-savepoint: the job is to end with it. Its sinks commit what it
-   * pre-committed after this metadata is written; once every one did, the job writes
-   * {@link SINKS_COMMITTED_FILE} beside it (a crash before is finished by the same run,
-   * from its run marker). A new run restoring it drops those transactions only when that
-   * file is there, and otherwise commits them (idempotently). Absent in metadata of older
-   * versions: treated as false (commit again, idempotently).
+   * pre-committed after this metadata is written; once every one did, the job writes this
+   * `_metadata` again with `sinksCommitted` (a crash before is finished by the same run,
+   * from its run marker). A new run restoring it drops those transactions only then, and
+   * otherwise commits them (idempotently). Absent in metadata of older versions: treated as
+   * false (commit again, idempotently).
    */
   terminal?: boolean;
   /**
-   * Written beside `terminal` by a weir that notes its sinks' commits in
-   * SINKS_COMMITTED_FILE: only for such metadata does a missing file mean the commits may
-   * not have happened. Metadata of older versions, without it, keeps their rule: a
-   * terminal savepoint restored by another job run is committed.
+   * Written beside `terminal` by a weir that notes its sinks' commits in `sinksCommitted`:
+   * only for such metadata does a missing `sinksCommitted` mean the commits may not have
+   * happened. Metadata of older versions, without it, keeps their rule: a terminal
+   * savepoint restored by another job run is committed.
    */
   commitsMarked?: boolean;
+  /**
+   * Set when a stop-with-savepoint's job ended `stopped`, every sink having committed the
+   * transactions it pre-committed: `_metadata` is written again with it, in place (the
+   * savepoint's files stay what they were). Without it a terminal savepoint's transactions
+   * may not have been committed (the process may have died between the savepoint and the
+   * sinks' commits), and a new run restoring it commits them.
+   */
+  sinksCommitted?: boolean;
   /** Vertices with the uids chained in them, in chain order. */
   vertices: { id: string; name: string; parallelism: number; uids: string[] }[];
   subtasks: SubtaskFileRef[];
@@ -62,13 +70,6 @@ export interface CheckpointMetadata {
 
 export const METADATA_FILE = "_metadata";
 
-/**
- * Written beside a stop-with-savepoint's `_metadata` once every sink committed the
- * transactions it pre-committed (the job ended "stopped"). Without it, a terminal
- * savepoint's transactions may not have been committed: a new run restoring it commits
- * them (the job may have been killed between the savepoint and the sinks' commits).
- */
-export const SINKS_COMMITTED_FILE = "_sinks_committed";
 
 /**
  * How `_metadata` is framed since it carries checksums: the encoded metadata as bytes and

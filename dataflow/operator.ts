@@ -81,7 +81,7 @@ export interface RestoredState {
   /**
    * True when the side effects of the restored checkpoint are known to be committed: it is
    * a stop-with-savepoint restored by a new job run, and the run that took it ended
-   * `stopped` after every sink committed (SINKS_COMMITTED_FILE). A sink then drops the
+   * `stopped` after every sink committed (`sinksCommitted` in its `_metadata`). A sink then drops the
    * transactions it restores instead of committing them (again). False for checkpoints
    * and other savepoints, whose commit may not have happened: a sink commits their
    * transactions, idempotently per transaction id.

@@ -4,7 +4,7 @@ import type { Clock, Scheduler, Timer } from "../actors/time.ts";
 import { decode, encode } from "../codec/cbor.ts";
 import { CheckpointCoordinator, type SavepointTarget } from "../checkpoint/coordinator.ts";
 import type { CheckpointDetails } from "../checkpoint/stats.ts";
-import { highestCheckpointId, joinKey, listCompleted, SINKS_COMMITTED_FILE } from "../checkpoint/metadata.ts";
+import { encodeMetadata, highestCheckpointId, joinKey, listCompleted, METADATA_FILE, readMetadata } from "../checkpoint/metadata.ts";
 import type { LoadedCheckpoint } from "../checkpoint/restore.ts";
 import type { JobGraph } from "../dataflow/job_graph.ts";
 import { WeirError } from "../errors.ts";
@@ -23,7 +23,7 @@ import type { JobEvent, JobMasterInit, JobWarning, RestoreSource, UnfinishedRun 
 const newJobId = customAlphabet("0123456789abcdef", 32);
 
 
-/** Tries at writing SINKS_COMMITTED_FILE as a stopped job ends. */
+/** Tries at noting a stop savepoint's commits in its `_metadata` as a stopped job ends. */
 const MARKER_WRITE_ATTEMPTS = 3;
 /**
  * The job master: deploys executions, owns the checkpoint coordinator, applies the
@@ -299,7 +299,7 @@ export class JobMaster implements ExecutionOwner {
     const t = this.#terminal!;
     const restore = await this.#restores.load(t);
     // The file says the commits happened (a process that died after writing it, before its run marker went).
-    restore.transactionsCommitted = await this.#restores.sinksCommitted(restore, t) && restore.metadata.commitsMarked === true;
+    restore.transactionsCommitted = restore.metadata.commitsMarked === true && this.#restores.sinksCommitted(restore);
     this.#savepointOnStop = t.location;
     const id = restore.metadata.checkpointId;
     // No execution is attached, so no sweep runs but the one at the end: it must cover the
@@ -379,17 +379,21 @@ export class JobMaster implements ExecutionOwner {
   }
 
   /**
-   * Notes beside the stop savepoint (where it was written) that its sinks committed
-   * (SINKS_COMMITTED_FILE), trying a few times. Without the note a new run restoring the
-   * savepoint commits its transactions again (idempotently), so a write that keeps failing
-   * is a warning, not a reason to keep the run marker (the next start would finish again).
+   * Notes in the stop savepoint's `_metadata` (where it was written) that its sinks
+   * committed (`sinksCommitted`), trying a few times. Without the note a new run restoring
+   * the savepoint commits its transactions again (idempotently), so a write that keeps
+   * failing is a warning, not a reason to keep the run marker (the next start would finish
+   * again).
    */
   async #markSinksCommitted(savepoint: RestoreSource): Promise<void> {
     const { storage, dir, location } = savepoint;
     let failure: unknown;
     for (let attempt = 0; attempt < MARKER_WRITE_ATTEMPTS; attempt++) {
       try {
-        await storage.put(joinKey(dir, SINKS_COMMITTED_FILE), encode({ jobId: this.jobId, committedAt: this.clock.now() }));
+        const metadata = await readMetadata(storage, dir);
+        if (metadata.sinksCommitted) return;
+        // One put of the whole file: a storage's put replaces a key at once, so a crash leaves the old or the new.
+        await storage.put(joinKey(dir, METADATA_FILE), encodeMetadata({ ...metadata, sinksCommitted: true }));
         return;
       } catch (e) {
         failure = e;

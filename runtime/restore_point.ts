@@ -6,7 +6,7 @@
  * @module
  */
 import { checkChannelState } from "../checkpoint/channel_state_restore.ts";
-import { METADATA_FILE, SINKS_COMMITTED_FILE, checkpointDir, joinKey, listCompleted } from "../checkpoint/metadata.ts";
+import { METADATA_FILE, checkpointDir, joinKey, listCompleted } from "../checkpoint/metadata.ts";
 import { checkCompatible, type LoadedCheckpoint, loadCheckpoint, type LoadOptions, readSharedFilesAtRoot } from "../checkpoint/restore.ts";
 import { filesForSubtasks } from "../checkpoint/restore_selection.ts";
 import type { JobGraph } from "../dataflow/job_graph.ts";
@@ -53,23 +53,23 @@ export class RestorePoints {
     const { restoreFrom } = this.#init;
     if (own || !restoreFrom) return own;
     const loaded = await this.load(restoreFrom);
-    loaded.transactionsCommitted = await this.sinksCommitted(loaded, restoreFrom);
+    loaded.transactionsCommitted = this.sinksCommitted(loaded);
     return loaded;
   }
 
   /**
-   * Whether a stop-with-savepoint's sinks are known to have committed: its run wrote
-   * SINKS_COMMITTED_FILE as it ended (committing again would duplicate output in a sink
-   * that is not idempotent). Without that file the run may have died between the
-   * savepoint and the commits, and its transactions are committed again (idempotently).
-   * Metadata of a weir before the file (no `commitsMarked`) keeps the rule it was written
-   * under: committed when another job run restores it.
+   * Whether a stop-with-savepoint's sinks are known to have committed: its run noted it in
+   * the savepoint's `_metadata` as it ended (`sinksCommitted`; committing again would
+   * duplicate output in a sink that is not idempotent). Without the note the run may have
+   * died between the savepoint and the commits, and its transactions are committed again
+   * (idempotently). Metadata of a weir before the note (no `commitsMarked`) keeps the rule
+   * it was written under: committed when another job run restores it.
    */
-  async sinksCommitted(loaded: LoadedCheckpoint, source: RestoreSource): Promise<boolean> {
+  sinksCommitted(loaded: LoadedCheckpoint): boolean {
     const m = loaded.metadata;
     if (m.terminal !== true) return false;
     if (m.commitsMarked !== true) return m.jobId !== this.#init.jobId;
-    return await sinksCommitted(source);
+    return m.sinksCommitted === true;
   }
 
   /** Loads a checkpoint or savepoint from a restore source, named by its location. */
@@ -141,11 +141,6 @@ async function resolved(source: RestoreSource): Promise<RestoreSource> {
   return source;
 }
 
-/** Whether the stop savepoint at `source` notes that its sinks committed (SINKS_COMMITTED_FILE). */
-async function sinksCommitted(source: RestoreSource): Promise<boolean> {
-  const at = await resolved(source);
-  return (await at.storage.get(joinKey(at.dir, SINKS_COMMITTED_FILE))) !== undefined;
-}
 
 /** The restore source read at directory `dir` of its storage. */
 function atDir(source: RestoreSource, dir: string): RestoreSource {

@@ -115,9 +115,15 @@ describe("weir CLI", () => {
       const result = await b.job.done;
       assert.equal(result.status, "stopped");
       assert.equal(result.savepoint, stopped.stdout.trim());
-      // weir list says STOPPED, as weir run does, not Flink's FINISHED.
-      const listed = await runCli(["list", "--url", b.url]);
-      assert.match(listed.stdout, new RegExp(`^${b.job.id} +cli-stop +STOPPED `, "m"), listed.stdout);
+      // weir list says STOPPED, as weir run does, not Flink's FINISHED (asked of a job
+      // still running: the stopped job's own server closes once its outcome was read).
+      const c = await startJob({ jobName: "cli-still-running" });
+      try {
+        const listed = await runCli(["list", "--url", c.url]);
+        assert.match(listed.stdout, new RegExp(`^${b.job.id} +cli-stop +STOPPED `, "m"), listed.stdout + listed.stderr);
+      } finally {
+        await stopJob(c.job);
+      }
     } finally {
       await stopJob(a.job);
       await stopJob(b.job);

@@ -1,7 +1,7 @@
 /**
  * What a new run restoring a stop-with-savepoint does with the transactions the savepoint
  * pre-committed (DESIGN.md "Sink transactions"): it drops them once the stopped run noted
- * that its sinks committed them (`_sinks_committed` beside `_metadata`), and commits them
+ * that its sinks committed them (`sinksCommitted` in the savepoint's `_metadata`), and commits them
  * (idempotently) when no such note is there because the run never got to commit; savepoints
  * of a weir before the note keep their rule. Found by a kill -9 trial and a review.
  */
@@ -9,7 +9,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { MemoryTransport } from "../../actors/memory_transport.ts";
 import type { SubtaskAddress } from "../../actors/transport.ts";
-import { decodeMetadata, encodeMetadata, SINKS_COMMITTED_FILE } from "../../checkpoint/metadata.ts";
+import { decodeMetadata, encodeMetadata } from "../../checkpoint/metadata.ts";
 import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
 import type { JobHandle, Sink } from "../../mod.ts";
 import { PrefixStorage } from "../../platforms/cloudflare/directories.ts";
@@ -114,7 +114,8 @@ describe("a stop-with-savepoint restored by a new run", () => {
       assert.deepEqual(attempts, [1, 2, 3], "each finish from the savepoint was a new attempt the host took");
       assert.ok(failures >= 4, `${failures} failed commits`);
       const location = job.checkpointStats().latest.savepoint!.external_path!;
-      assert.equal(await dirs.storage.get(`${location.replace(/^mem:/, "")}/${SINKS_COMMITTED_FILE}`), undefined, "no note: nothing was committed");
+      const { metadata } = decodeMetadata((await dirs.storage.get(`${location.replace(/^mem:/, "")}/_metadata`))!, "_metadata");
+      assert.equal(metadata.sinksCommitted, undefined, "no note: nothing was committed");
 
       down = false;
       const world2 = new VirtualWorld();
@@ -130,9 +131,16 @@ describe("a stop-with-savepoint restored by a new run", () => {
   });
 
   test("a note that cannot be written is a warning, and the next start of the job name runs afresh (its run marker went)", async () => {
+    // Every _metadata of a savepoint is written once: the note's second write fails.
+    const written = new Set<string>();
     const dirs = prefixDirectories((s) => {
       const put = s.put.bind(s);
-      s.put = (k: string, b: Uint8Array) => (k.endsWith(SINKS_COMMITTED_FILE) ? Promise.reject(new Error("transient storage error")) : put(k, b));
+      s.put = (k: string, b: Uint8Array) => {
+        if (!k.endsWith("_metadata")) return put(k, b);
+        if (written.has(k)) return Promise.reject(new Error("transient storage error"));
+        written.add(k);
+        return put(k, b);
+      };
       return s;
     });
     try {
@@ -176,10 +184,13 @@ describe("a stop-with-savepoint restored by a new run", () => {
       // As an older weir wrote it: no commitsMarked, no note.
       const dir = r1.savepoint!.replace(/^mem:/, "");
       const { metadata } = decodeMetadata((await dirs.storage.get(`${dir}/_metadata`))!, "_metadata");
-      assert.equal(metadata.commitsMarked, true);
+      assert.deepEqual([metadata.commitsMarked, metadata.sinksCommitted], [true, true]);
+      // The note is in _metadata: the savepoint holds its files and nothing else.
+      const files = (await dirs.storage.list(`${dir}/`)).map((k) => k.slice(dir.length + 1)).sort();
+      assert.deepEqual(files, ["_metadata", ...metadata.subtasks.map((f) => f.file)].sort());
       delete metadata.commitsMarked;
+      delete metadata.sinksCommitted;
       await dirs.storage.put(`${dir}/_metadata`, encodeMetadata(metadata));
-      await dirs.storage.delete(`${dir}/${SINKS_COMMITTED_FILE}`);
 
       const world2 = new VirtualWorld();
       const second = new CollectSink<number>();
