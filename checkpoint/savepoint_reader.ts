@@ -74,8 +74,13 @@ export interface SavepointInfo {
   path: string;
   type: CheckpointMetadata["type"];
   unaligned: boolean;
-  /** Taken by a stop-with-savepoint: its sink transactions were committed when the job ended. */
+  /** Taken by a stop-with-savepoint. */
   terminal: boolean;
+  /**
+   * Its sink transactions are known committed: the job ended `stopped` after every sink
+   * committed (or an older weir's stop-with-savepoint, which counted so).
+   */
+  sinksCommitted: boolean;
   checkpointId: number;
   jobName: string;
   jobId: string;
@@ -171,6 +176,7 @@ export function describeSavepoint(sp: OpenedSavepoint): SavepointInfo {
     type: m.type,
     unaligned: m.unaligned,
     terminal: m.terminal === true,
+    sinksCommitted: m.terminal === true && (m.commitsMarked !== true || m.sinksCommitted === true),
     checkpointId: m.checkpointId,
     jobName: m.jobName,
     jobId: m.jobId,

@@ -152,7 +152,7 @@ function onePath(positional: string[], sub: string): string {
 function render(info: SavepointInfo): string {
   const lines = [
     `Savepoint ${info.path}`,
-    `  type            ${info.type}${info.unaligned ? " (unaligned)" : ""}${info.terminal ? " (stop-with-savepoint: its sink transactions are committed)" : ""}, checkpoint ${info.checkpointId}`,
+    `  type            ${info.type}${info.unaligned ? " (unaligned)" : ""}${info.terminal ? (info.sinksCommitted ? " (stop-with-savepoint: its sink transactions are committed)" : " (stop-with-savepoint whose job ended before its sinks committed: a restore commits them)") : ""}, checkpoint ${info.checkpointId}`,
     `  job             ${info.jobName} (${info.jobId})`,
     `  taken           ${new Date(info.triggerTimestamp).toISOString()}, completed ${new Date(info.completedTimestamp).toISOString()}`,
     `  maxParallelism  ${info.maxParallelism}`,

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { MemoryTransport } from "../../actors/memory_transport.ts";
 import type { SubtaskAddress } from "../../actors/transport.ts";
 import { decodeMetadata, encodeMetadata } from "../../checkpoint/metadata.ts";
+import { describeSavepoint, openSavepoint } from "../../checkpoint/savepoint_reader.ts";
 import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../../mod.ts";
 import type { JobHandle, Sink } from "../../mod.ts";
 import { PrefixStorage } from "../../platforms/cloudflare/directories.ts";
@@ -116,6 +117,9 @@ describe("a stop-with-savepoint restored by a new run", () => {
       const location = job.checkpointStats().latest.savepoint!.external_path!;
       const { metadata } = decodeMetadata((await dirs.storage.get(`${location.replace(/^mem:/, "")}/_metadata`))!, "_metadata");
       assert.equal(metadata.sinksCommitted, undefined, "no note: nothing was committed");
+      // weir savepoint inspect tells it apart.
+      const info = describeSavepoint(await openSavepoint(location.replace(/^mem:/, ""), { storage: dirs.storage }));
+      assert.deepEqual([info.terminal, info.sinksCommitted], [true, false]);
 
       down = false;
       const world2 = new VirtualWorld();
@@ -185,6 +189,7 @@ describe("a stop-with-savepoint restored by a new run", () => {
       const dir = r1.savepoint!.replace(/^mem:/, "");
       const { metadata } = decodeMetadata((await dirs.storage.get(`${dir}/_metadata`))!, "_metadata");
       assert.deepEqual([metadata.commitsMarked, metadata.sinksCommitted], [true, true]);
+      assert.equal(describeSavepoint(await openSavepoint(dir, { storage: dirs.storage })).sinksCommitted, true);
       // The note is in _metadata: the savepoint holds its files and nothing else.
       const files = (await dirs.storage.list(`${dir}/`)).map((k) => k.slice(dir.length + 1)).sort();
       assert.deepEqual(files, ["_metadata", ...metadata.subtasks.map((f) => f.file)].sort());
