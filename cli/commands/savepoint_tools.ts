@@ -14,6 +14,7 @@ import { openDirectory } from "../../storage/directory.ts";
 import { intFlag, listFlag, stringFlag, usage } from "../args.ts";
 import { type Command, say } from "../command.ts";
 import { bytes, table } from "../format.ts";
+import { base64 } from "../../codec/base64.ts";
 
 /**
  * `weir savepoint inspect DIR [--json]`.
@@ -184,7 +185,7 @@ function jsonValue(this: unknown, _key: string, value: unknown): unknown {
   if (value instanceof Map) return { $map: [...value] };
   if (value instanceof Set) return { $set: [...value] };
   if (typeof value === "bigint") return { $bigint: value.toString() };
-  if (value instanceof Uint8Array) return { $bytes: btoa(String.fromCharCode(...value)) };
+  if (value instanceof Uint8Array) return { $bytes: base64(value) };
   if (value === undefined) return { $undefined: true };
   // Date has toJSON, which runs before the replacer: the holder still has the Date.
   const raw = (this as Record<string, unknown>)[_key];

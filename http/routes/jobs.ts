@@ -11,6 +11,7 @@ import { badRequest } from "../errors.ts";
 import { flinkJobStatus, hexIdsOf } from "../flink_ids.ts";
 import { jobDetails, jobOverview, jobPlan, jobSummary } from "../job_view.ts";
 import { isTerminal } from "../registry.ts";
+import { base64 } from "../../codec/base64.ts";
 import { jobMetricValues } from "../job_metrics.ts";
 import { selectNamedMetrics } from "../vertex_metrics.ts";
 
@@ -175,11 +176,4 @@ function executionConfig(job: JobHandle): Record<string, unknown> {
 export function serializedThrowable(name: string, message: string): Record<string, string> {
   const text = `${name}: ${message}`;
   return { class: name, message, "stack-trace": text, "serialized-throwable": base64(new TextEncoder().encode(text)) };
-}
-
-/** Bytes as base64, a slice at a time: String.fromCharCode(...bytes) of a long message overflowed the stack. */
-function base64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 8192) binary += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  return btoa(binary);
 }
