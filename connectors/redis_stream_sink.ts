@@ -60,6 +60,9 @@ return n
  */
 export const ARGUMENTS_PER_SLICE = 30_000;
 
+/** Fields of one entry at most: the script unpacks an entry's field/value pairs into one XADD, and Lua's unpack takes about 8000 values. */
+export const FIELDS_MAX = 3000;
+
 /**
  * A transaction's entries cut into slices of at most `perSlice` arguments (an entry with
  * more fields than that is a slice of its own), each `[field count, ...fields]` per entry.
@@ -94,7 +97,7 @@ export function commitSlices(records: readonly string[][], perSlice = ARGUMENTS_
  *
  * @throws {WeirError} `invalid_option` for a bad option (named); at start
  *   `connector_unavailable` naming the server; `sink_record_invalid` for an object with no
- *   properties (Redis entries need one field).
+ *   properties (Redis entries need one field) or more than {@link FIELDS_MAX}.
  * @example
  * ```ts
  * import { RedisStreamSink } from "./redis_stream_sink.ts";
@@ -147,6 +150,8 @@ class RedisStreamSinkWriter extends HeldTransactionsWriter<string[]> {
         fields.push(k, typeof v === "string" ? v : JSON.stringify(v));
       }
       if (fields.length === 0) throw new WeirError("sink_record_invalid", `RedisStreamSink "${this.ctx.uid}" cannot append ${describeValue(record)} to stream "${this.#sink.stream}": an entry needs at least one field`);
+      // Refused here, naming the record: at the commit it would fail every retry, after the entries before it in its slice were appended.
+      if (fields.length / 2 > FIELDS_MAX) throw new WeirError("sink_record_invalid", `RedisStreamSink "${this.ctx.uid}" cannot append a record of ${fields.length / 2} fields to stream "${this.#sink.stream}": an entry holds at most ${FIELDS_MAX} (the commit script passes an entry's fields to XADD in one Lua call, which takes about 8000 values)`);
       return fields;
     }
     const json = JSON.stringify(record);

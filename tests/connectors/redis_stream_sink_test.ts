@@ -2,7 +2,7 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { MemoryStorage, RedisStreamSink, SequenceSource, StreamEnvironment, WeirError } from "../../mod.ts";
-import { appendTransaction, commitSlices } from "../../connectors/redis_stream_sink.ts";
+import { appendTransaction, commitSlices, FIELDS_MAX } from "../../connectors/redis_stream_sink.ts";
 import { connectRedis } from "../../connectors/clients/redis.ts";
 import { runSinkExactlyOnceConformance, runSinkOutageConformance, runSinkTransactionConformance, type Row, type SinkHarness } from "./sink_conformance.ts";
 import { REDIS_URL, uniqueName } from "./servers.ts";
@@ -116,4 +116,28 @@ describe("RedisStreamSink", () => {
       await redis.del(stream, `${stream}:weir-commits`);
     }
   });
+
+  test("a record of more fields than an entry takes is refused as it is written, naming the limit; one of FIELDS_MAX fields commits", async () => {
+    const wide = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, i]));
+    const run = async (fields: number) => {
+      const stream = uniqueName("weir_sink_wide");
+      const env = new StreamEnvironment({ jobName: "redis-wide", storage: new MemoryStorage(), restart: { strategy: "none" } });
+      env.fromSource(new SequenceSource(0, 2), { uid: "n" }).map((i) => (i === 1 ? wide(fields) : { small: i }), { uid: "rec" })
+        .sinkTo(new RedisStreamSink({ url: REDIS_URL, stream }), { uid: "out" });
+      const result = await (await env.execute()).done;
+      const entries = await redis.xlen(stream);
+      await redis.del(stream, `${stream}:weir-commits`);
+      return { result, entries };
+    };
+    const ok = await run(FIELDS_MAX);
+    assert.equal(ok.result.status, "finished", String(ok.result.error));
+    assert.equal(ok.entries, 2);
+    // Before, the checkpoint completed and every commit failed in the script, after appending the entries before it again.
+    const refused = await run(FIELDS_MAX + 1);
+    assert.equal(refused.result.status, "failed");
+    const e = refused.result.error as WeirError;
+    assert.match(e.message, new RegExp(`${FIELDS_MAX + 1} fields.*at most ${FIELDS_MAX}`));
+    assert.equal(refused.entries, 0, "nothing appended");
+  });
 });
+
