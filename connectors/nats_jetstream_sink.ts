@@ -33,7 +33,8 @@ export const NATS_COMMITS_BUCKET = "weir_sink_commits";
  *
  * @throws {WeirError} `invalid_option` for a bad option (named); at start
  *   `connector_unavailable` naming the servers; `stream_not_found` when no stream
- *   captures the subject; `sink_record_invalid` for a record JSON cannot hold.
+ *   captures the subject; `sink_record_invalid` for a record JSON cannot hold, or larger
+ *   than the server's `max_payload`.
  * @example
  * ```ts
  * import { NatsJetStreamSink } from "./nats_jetstream_sink.ts";
@@ -90,12 +91,25 @@ class NatsJetStreamSinkWriter extends HeldTransactionsWriter<string> {
   }
 
   protected convert(record: unknown): string {
-    if (typeof record === "string") return record;
+    if (typeof record === "string") return this.#fits(record);
     const unfaithful = jsonUnfaithfulPart(record);
     if (unfaithful) throw new WeirError("sink_record_invalid", `NatsJetStreamSink "${this.ctx.uid}" cannot publish ${describeValue(record)} to "${this.#sink.subject}" as JSON: ${unfaithful}`);
     const json = JSON.stringify(record);
     if (json === undefined) throw new WeirError("sink_record_invalid", `NatsJetStreamSink "${this.ctx.uid}" cannot publish ${describeValue(record)} to "${this.#sink.subject}"`);
-    return json;
+    return this.#fits(json);
+  }
+
+  /**
+   * `text`, unless it exceeds the server's `max_payload`: refused here, naming the limit,
+   * rather than at the commit, which the server would refuse on every retry.
+   */
+  #fits(text: string): string {
+    const max = this.#nats?.connection.info?.max_payload;
+    // A UTF-8 byte is at most 3 per UTF-16 unit: only a text that may be over is measured.
+    if (max === undefined || text.length * 3 <= max) return text;
+    const bytes = new TextEncoder().encode(text).length;
+    if (bytes <= max) return text;
+    throw new WeirError("sink_record_invalid", `NatsJetStreamSink "${this.ctx.uid}" cannot publish a record of ${bytes} bytes to "${this.#sink.subject}": the server takes messages of at most ${max} bytes (its max_payload)`);
   }
 
   protected async commit(t: HeldTransaction<string>): Promise<void> {

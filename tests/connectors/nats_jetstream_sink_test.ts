@@ -129,5 +129,21 @@ describe("NatsJetStreamSink", () => {
       await nats.jsm.streams.delete(stream);
     }
   });
+
+  test("a record larger than the server's max_payload is refused as it is written, naming the limit, not at every commit", async () => {
+    const { stream, subject } = await newStream();
+    try {
+      const max = nats.connection.info!.max_payload;
+      const env = new StreamEnvironment({ jobName: "nats-big", storage: new MemoryStorage(), restart: { strategy: "none" } });
+      env.fromSource(new SequenceSource(0, 2), { uid: "n" }).map((i) => (i === 1 ? "x".repeat(max + 1) : "small"), { uid: "rec" })
+        .sinkTo(new NatsJetStreamSink({ servers: NATS_SERVERS, subject }), { uid: "out" });
+      const result = await (await env.execute()).done;
+      assert.equal(result.status, "failed");
+      assert.match(String(result.error), new RegExp(`record of ${max + 1} bytes .*at most ${max} bytes \\(its max_payload\\)`));
+      assert.equal((await nats.jsm.streams.info(stream)).state.messages, 0);
+    } finally {
+      await nats.jsm.streams.delete(stream);
+    }
+  });
 });
 
