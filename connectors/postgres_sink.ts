@@ -18,8 +18,14 @@ export interface PostgresSinkOptions {
 }
 
 const OPTION_KEYS = new Set(["url", "table", "key", "transactionsTable"]);
-/** Rows per INSERT statement: one JSON parameter each, bounded so a statement stays small. */
+/** Rows per INSERT statement at most: one JSON parameter each, bounded so a statement stays small. */
 const ROWS_PER_STATEMENT = 5000;
+/**
+ * A statement's JSON parameter is cut before it passes this many UTF-16 units (16 Mi):
+ * 5000 rows of 110 KB made one string over V8's limit (~512 MiB, "Invalid string length")
+ * on every retry. A row alone over it is a statement of its own.
+ */
+const STATEMENT_TEXT_MAX = 16 * 1024 * 1024;
 
 /**
  * An exactly-once sink into a PostgreSQL table, on a stock server (no prepared
@@ -181,9 +187,7 @@ class PostgresSinkWriter implements SinkWriter {
         const claimed = await tx.query(`insert into ${txTable} (txn_id, table_name, rows) values ($1, $2, $3) on conflict (txn_id) do nothing returning txn_id`, [t.id, s.table, t.rows.length]);
         if (claimed.length === 0) return; // Committed before: a repeated commit is a no-op.
         for (const [columns, rows] of this.#groups(t.rows)) {
-          for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-            await tx.query(this.#insertSql(columns), [JSON.stringify(rows.slice(i, i + ROWS_PER_STATEMENT))]);
-          }
+          for (const json of statementParameters(rows)) await tx.query(this.#insertSql(columns), [json]);
         }
       });
     } catch (e) {
@@ -257,4 +261,24 @@ class PostgresSinkWriter implements SinkWriter {
     }
     return x;
   }
+}
+
+/**
+ * Rows as the JSON array parameters of the statements that insert them: at most
+ * ROWS_PER_STATEMENT rows and STATEMENT_TEXT_MAX units of text each (one row alone may be more).
+ */
+export function* statementParameters(rows: readonly Record<string, unknown>[], rowsMax = ROWS_PER_STATEMENT, textMax = STATEMENT_TEXT_MAX): Generator<string> {
+  let parts: string[] = [];
+  let length = 0;
+  for (const row of rows) {
+    const json = JSON.stringify(row);
+    if (parts.length > 0 && (parts.length >= rowsMax || length + json.length + 1 > textMax)) {
+      yield `[${parts.join(",")}]`;
+      parts = [];
+      length = 0;
+    }
+    parts.push(json);
+    length += json.length + 1;
+  }
+  if (parts.length > 0) yield `[${parts.join(",")}]`;
 }

@@ -1,7 +1,8 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { PostgresSink, WeirError } from "../../mod.ts";
+import { MemoryStorage, PostgresSink, SequenceSource, StreamEnvironment, WeirError } from "../../mod.ts";
+import { statementParameters } from "../../connectors/postgres_sink.ts";
 import { FailOnce } from "../helpers.ts";
 import { countingJobInto, runSinkExactlyOnceConformance, runSinkOutageConformance, runSinkTransactionConformance, type Row, type SinkHarness } from "./sink_conformance.ts";
 import { POSTGRES_URL, uniqueName } from "./servers.ts";
@@ -59,6 +60,25 @@ describe("PostgresSink", () => {
     assert.ok(fail.fired);
     const rows = await admin.unsafe(`select "key", "count", note from ${name} order by "key"`);
     assert.deepEqual(rows.map((r) => [r.key, r.count, r.note]), Array.from({ length: 7 }, (_, k) => [k, Math.floor(4000 / 7) + (k < 4000 % 7 ? 1 : 0), "x"]));
+    await admin.unsafe(`drop table ${name}`);
+  });
+
+  test("a transaction's rows go into statements cut by rows and by text, so that no parameter outgrows a string (5000 rows of 110 KB did, on every retry)", async () => {
+    const rows = Array.from({ length: 7 }, (_, i) => ({ id: i, note: "y".repeat(i === 3 ? 50 : 10) }));
+    const cut = [...statementParameters(rows, 3, 60)];
+    assert.deepEqual(cut.flatMap((json) => JSON.parse(json)), rows, "every row once, in order");
+    assert.ok(cut.every((json) => JSON.parse(json).length <= 3), "at most 3 rows a statement");
+    assert.ok(cut.every((json) => json.length <= 62 || JSON.parse(json).length === 1), "over the text bound only alone");
+    assert.deepEqual([...statementParameters([])], []);
+    // Through the server: 40 rows of 1 MB, more than one statement's text.
+    const name = await table(`"id" integer primary key, "note" text not null`);
+    const env = new StreamEnvironment({ jobName: "pg-wide", storage: new MemoryStorage(), restart: { strategy: "none" } });
+    env.fromSource(new SequenceSource(0, 40), { uid: "n" }).map((i) => ({ id: i, note: "z".repeat(1_000_000) }), { uid: "rec" })
+      .sinkTo(new PostgresSink({ url: POSTGRES_URL, table: name }), { uid: "out" });
+    const result = await (await env.execute()).done;
+    assert.equal(result.status, "finished", String(result.error));
+    const [{ n, total }] = await admin.unsafe(`select count(*)::int as n, sum(length(note))::bigint as total from ${name}`);
+    assert.deepEqual([n, Number(total)], [40, 40_000_000]);
     await admin.unsafe(`drop table ${name}`);
   });
 
