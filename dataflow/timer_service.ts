@@ -104,7 +104,8 @@ class TimerQueue {
     if (later === undefined) {
       this.#buckets.set(t, rest);
       this.#heapPush(t);
-    } else later.unshift(...rest);
+      // A new array, not later.unshift(...rest): a spread of a few hundred thousand keys overflows the stack.
+    } else this.#buckets.set(t, rest.concat(later));
     if (t === this.#lastTimestamp) this.#lastBucket = this.#buckets.get(t);
   }
 

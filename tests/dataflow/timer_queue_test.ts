@@ -65,4 +65,25 @@ describe("timer queue (timers bucketed by timestamp)", () => {
     timers.register("event", 10); // fired already: registering it again is a new timer
     assert.deepEqual(drain(timers, backend, 30), [["k", 10], ["k", 20], ["k", 30]]);
   });
+
+  test("a bucket of 300 000 keys whose taking an earlier timer interrupts, with more keys at its timestamp meanwhile, goes on in order (no spread of the rest, which overflowed the stack)", () => {
+    const { backend, timers } = service();
+    const n = 300_000;
+    for (let k = 0; k < n; k++) {
+      backend.setCurrentKey(k);
+      timers.register("event", 10);
+    }
+    const fired: unknown[] = [];
+    assert.equal(timers.nextDue("event", 10), 10);
+    fired.push(backend.currentKey);
+    // While the bucket of 10 is being taken: a key more at 10, and one at 5.
+    backend.setCurrentKey("late");
+    timers.register("event", 10);
+    backend.setCurrentKey("early");
+    timers.register("event", 5);
+    for (let t = timers.nextDue("event", 10); !Number.isNaN(t); t = timers.nextDue("event", 10)) fired.push(backend.currentKey);
+    assert.equal(fired.length, n + 2);
+    assert.deepEqual([fired[0], fired[1], fired[2], fired[n], fired[n + 1]], [0, "early", 1, n - 1, "late"]);
+  });
 });
+
