@@ -139,7 +139,7 @@ function canonicalText(key: unknown, v: unknown, depth: number): string {
     default:
       throw invalidKey(key, v);
   }
-  if (depth > DEPTH_MAX) throw invalidKey(key, v);
+  if (depth > DEPTH_MAX) throw new WeirError("invalid_key", `The key selector returned a ${typeName(key)} nested deeper than ${DEPTH_MAX} levels (a cycle?); a key must be a value weir can compare by content`);
   const d = depth + 1;
   const obj = v as object;
   const ctor = classOf(obj);

@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { hashKey, keyGroupOf, keyGroupRangeFor, subtaskForKeyGroup } from "../../state/key_group.ts";
+import { WeirError } from "../../errors.ts";
 
 describe("key groups", () => {
   test("hashKey() is stable: these values must never change (savepoints depend on them)", () => {
@@ -37,3 +38,10 @@ describe("key groups", () => {
 });
 
 const GOLDEN = [0, 92, 9, 79];
+
+test("a key nested deeper than weir compares is refused as invalid_key naming the depth, not as a type a key cannot be", () => {
+  let deep: unknown = new Map([["leaf", 1]]);
+  for (let i = 0; i < 600; i++) deep = [deep];
+  assert.throws(() => hashKey(deep), (e: unknown) => e instanceof WeirError && e.code === "invalid_key" && /nested deeper than \d+ levels/.test(e.message));
+});
+
