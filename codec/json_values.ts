@@ -7,7 +7,7 @@
  * @module
  */
 
-const DEPTH_MAX = 100;
+import { DEPTH_MAX } from "./values.ts";
 
 /**
  * The first part of `value` JSON would not carry as it is, as a message naming where it

@@ -22,4 +22,15 @@ describe("jsonUnfaithfulPart", () => {
     ];
     for (const [v, message] of cases) assert.equal(jsonUnfaithfulPart(v), message);
   });
+
+  test("a record nested as deep as weir copies records (512 levels) is written; deeper is refused naming the depth", () => {
+    const nest = (n: number) => {
+      let v: unknown = 1;
+      for (let i = 0; i < n; i++) v = { a: v };
+      return v;
+    };
+    assert.equal(jsonUnfaithfulPart(nest(300)), undefined, "JSON writes 300 levels as they are (it was refused past 100)");
+    assert.match(jsonUnfaithfulPart(nest(600))!, /nests deeper than 512 levels/);
+  });
 });
+
