@@ -185,7 +185,7 @@ class FileSourceReader implements SourceReader {
     this.#lastDiscovery = ctx.clock.now();
   }
 
-  poll(max: number): unknown[] | null {
+  poll(max: number): unknown[] | null | Promise<unknown[] | null> {
     if (this.#error) throw this.#error;
     const b = this.#buffer;
     if (b) {
@@ -217,8 +217,10 @@ class FileSourceReader implements SourceReader {
       return [];
     }
     this.#current = next;
-    this.#fetch(next);
-    return [];
+    // Pending until the chunk is read (the poll contract allows it: positions move only as
+    // records are handed over, below), rather than [] and a timer's wait per chunk: with
+    // thousands of small files those waits were most of the time (2.5 ms a file).
+    return this.#fetch(next).then(() => this.poll(max));
   }
 
   /** The files this subtask reads and has not finished (each file is a split; its id is its path). */
@@ -234,10 +236,10 @@ class FileSourceReader implements SourceReader {
   }
 
   /** Reads one chunk of split k in the background, so that a slow disk never holds up a barrier. */
-  #fetch(k: number): void {
+  #fetch(k: number): Promise<void> {
     this.#fetching = true;
     const split = this.#splits[k];
-    readChunk(split, this.#source).then((chunk) => {
+    return readChunk(split, this.#source).then((chunk) => {
       this.#fetching = false;
       if (this.#splits[k] !== split) return;
       const skipped = chunk.parsed?.skipped ?? 0;
