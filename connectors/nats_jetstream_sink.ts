@@ -15,6 +15,11 @@ export interface NatsJetStreamSinkOptions {
 }
 
 const OPTIONS = new Set(["servers", "subject"]);
+/**
+ * Bytes a message's header takes besides its uid (three bytes a UTF-16 unit at most): the
+ * NATS/1.0 line, "Nats-Msg-Id: ", a transaction id's run, subtask and checkpoint, an index.
+ */
+const HEADER_RESERVE = 160;
 /** Publishes in flight at once within one commit. */
 const PUBLISH_WINDOW = 1000;
 /** The KV bucket that records each writer's committed checkpoint. */
@@ -104,12 +109,15 @@ class NatsJetStreamSinkWriter extends HeldTransactionsWriter<string> {
    * rather than at the commit, which the server would refuse on every retry.
    */
   #fits(text: string): string {
-    const max = this.#nats?.connection.info?.max_payload;
+    const limit = this.#nats?.connection.info?.max_payload;
+    if (limit === undefined) return text;
+    // The server counts the Nats-Msg-Id header in (NATS/1.0 line, the id: transaction id and index).
+    const max = limit - HEADER_RESERVE - 3 * this.ctx.uid.length;
     // A UTF-8 byte is at most 3 per UTF-16 unit: only a text that may be over is measured.
-    if (max === undefined || text.length * 3 <= max) return text;
+    if (text.length * 3 <= max) return text;
     const bytes = new TextEncoder().encode(text).length;
     if (bytes <= max) return text;
-    throw new WeirError("sink_record_invalid", `NatsJetStreamSink "${this.ctx.uid}" cannot publish a record of ${bytes} bytes to "${this.#sink.subject}": the server takes messages of at most ${max} bytes (its max_payload)`);
+    throw new WeirError("sink_record_invalid", `NatsJetStreamSink "${this.ctx.uid}" cannot publish a record of ${bytes} bytes to "${this.#sink.subject}": the server takes messages of at most ${limit} bytes (its max_payload), ${limit - max} of them for the message id header`);
   }
 
   protected async commit(t: HeldTransaction<string>): Promise<void> {

@@ -96,7 +96,18 @@ export class TriggerStore {
     if (settled < TRIGGERS_MAX) return;
     // A flood of refused triggers (all settled at once) must not evict each other before
     // their clients polled: an outcome already read goes first.
-    const key = (oldestRead ?? oldest)!;
+    this.#forget((oldestRead ?? oldest)!);
+    // Many settled at once past the cap (a burst of triggers): back under it, oldest first.
+    let excess = settled - TRIGGERS_MAX;
+    for (const [key, s] of this.#states) {
+      if (excess <= 0) break;
+      if (s.status.id !== "COMPLETED") continue;
+      this.#forget(key);
+      excess--;
+    }
+  }
+
+  #forget(key: string): void {
     this.#states.delete(key);
     this.#read.delete(key);
     // Nobody can read an evicted outcome any more, so nobody is waited for.

@@ -23,8 +23,12 @@ import type { JobEvent, JobMasterInit, JobWarning, RestoreSource, UnfinishedRun 
 const newJobId = customAlphabet("0123456789abcdef", 32);
 
 
-/** Tries at noting a stop savepoint's commits in its `_metadata` as a stopped job ends. */
+/** Tries at noting a stop savepoint's commits in its `_metadata` as a stopped job ends, this many ms apart times the try. */
 const MARKER_WRITE_ATTEMPTS = 3;
+const MARKER_RETRY_DELAY_MS = 100;
+/** Finishes from a stop's savepoint after a failure at most, this many ms apart times the try. */
+const FINISH_TRIES_MAX = 3;
+const FINISH_RETRY_DELAY_MS = 100;
 /**
  * The job master: deploys executions, owns the checkpoint coordinator, applies the
  * restart strategy on failure, and ends the job. Recovery always re-reads the latest
@@ -58,6 +62,8 @@ export class JobMaster implements ExecutionOwner {
    * recovery after that point restores it and ends the job instead of replaying older data.
    */
   #terminal: RestoreSource | undefined;
+  /** Finishes from the stop's savepoint tried again after a failure (#finishAgain). */
+  #finishTries = 0;
   #resumeStopSavepoint: string | undefined;
   readonly #restores: RestorePoints;
   /**
@@ -214,23 +220,38 @@ export class JobMaster implements ExecutionOwner {
     this.#lastError = err;
     execution.stop();
     this.coordinator.detach("job_failover", err);
+    if (this.#terminal) return this.#finishAgain(err);
     // A restore every attempt would refuse alike fails the job without using up its restarts.
     const delay = isUnrecoverable(err) ? undefined : this.#init.restart.nextDelay(this.clock.now());
     if (delay === undefined) {
       this.#end("failed", err);
       return;
     }
-    // A new attempt number, also for a finish from the stop's savepoint: a remote host
-    // takes a deploy only of an attempt newer than the one it runs.
     this.restarts++;
     this.#setStatus("RESTARTING");
     this.#emit({ type: "restarting", attempt: this.restarts, delayMs: delay, error: err });
-    // Failed after the stop's savepoint completed (a sink's commit, say): the job finishes
-    // from that savepoint, whose restore commits what it pre-committed.
-    const next = this.#terminal ? () => this.#finishFromTerminal() : () => this.#restart();
     this.#restartTimer = this.scheduler.after(delay, () => {
       this.#restartTimer = undefined;
-      void next().catch((e) => this.#end("failed", e instanceof Error ? e : new Error(String(e))));
+      void this.#restart().catch((e) => this.#end("failed", e instanceof Error ? e : new Error(String(e))));
+    });
+  }
+
+  /**
+   * Failed after the stop's savepoint completed (a sink's commit, say): the job finishes
+   * from that savepoint, whose restore commits what it pre-committed, a few times at most
+   * and whatever the restart strategy (the stop is not a restart: a job without restarts
+   * still stops), each time as a new attempt (a remote host takes a deploy only of an
+   * attempt newer than the one it runs).
+   */
+  #finishAgain(err: Error): void {
+    if (isUnrecoverable(err) || this.#finishTries >= FINISH_TRIES_MAX) {
+      this.#end("failed", err);
+      return;
+    }
+    this.#finishTries++;
+    this.#restartTimer = this.scheduler.after(FINISH_RETRY_DELAY_MS * this.#finishTries, () => {
+      this.#restartTimer = undefined;
+      void this.#finishFromTerminal().catch((e) => this.#end("failed", e instanceof Error ? e : new Error(String(e))));
     });
   }
 
@@ -308,7 +329,9 @@ export class JobMaster implements ExecutionOwner {
     this.coordinator.stats.restored(id, this.clock.now(), true, t.location);
     this.#restoredEvent = { type: "restored", checkpointId: id, location: t.location };
     this.#emit(this.#restoredEvent);
-    const execution = new Execution(this, this.graph, this.restarts, this.#init.tuning);
+    // Cancelled while the savepoint was read: nothing is deployed any more.
+    if (this.#ended) return;
+    const execution = new Execution(this, this.graph, this.restarts + this.#finishTries, this.#init.tuning);
     this.#execution = execution;
     try {
       await execution.deploy(restore);
@@ -316,8 +339,12 @@ export class JobMaster implements ExecutionOwner {
       this.executionFailed(execution, e);
       return;
     }
+    if (this.#ended) {
+      execution.stop();
+      return;
+    }
     // Stopped only once this deploy's sinks committed (their open did): not after a deploy that failed or was replaced.
-    if (this.#ended || this.#execution !== execution || !execution.running) return;
+    if (this.#execution !== execution || !execution.running) return;
     this.#end("stopped");
   }
 
@@ -398,6 +425,7 @@ export class JobMaster implements ExecutionOwner {
       } catch (e) {
         failure = e;
       }
+      if (attempt + 1 < MARKER_WRITE_ATTEMPTS) await new Promise<void>((resolve) => this.scheduler.after(MARKER_RETRY_DELAY_MS * (attempt + 1), resolve));
     }
     this.warn({ code: "sinks_committed_unmarked", message: `The stop savepoint ${location} could not be marked as committed (${(failure as Error)?.message ?? String(failure)}): a new run restoring it commits its transactions again, which only a sink that is not idempotent sees twice` });
   }

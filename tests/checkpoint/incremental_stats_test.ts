@@ -120,8 +120,10 @@ describe("checkpointed_size with 1 % of the keys changing", () => {
       const stateSizes: number[] = [];
       let materialized = 0;
       // 14 checkpoints at least (more than a chain holds), and on a loaded machine, where a
-      // materialization's turns come slowly, on until a base was materialized (40 at most).
-      for (let i = 0; i < 14 || (materialized === 0 && i < 40); i++) {
+      // materialization's turns come slowly, on until two after a base was materialized
+      // (the rebase shows in the next ones; 40 at most).
+      let firstBaseAt = Infinity;
+      for (let i = 0; i < 14 || (i < firstBaseAt + 3 && i < 40); i++) {
         await new Promise((r) => setTimeout(r, 50));
         const d = await h.triggerCheckpoint();
         assert.equal(d.status, "COMPLETED");
@@ -129,6 +131,7 @@ describe("checkpointed_size with 1 % of the keys changing", () => {
         stateSizes.push(d.state_size);
         // The heap's base is one file (`<id>-<n>-materialized`), sqlite's parts (`<id>-<n>-materialized-base-0.db`, …).
         materialized = Math.max(materialized, (await storage.list("one-percent/")).filter((k) => k.includes("-materialized")).length);
+        if (materialized > 0 && firstBaseAt === Infinity) firstBaseAt = i;
       }
       await h.cancel();
       // The chain was rebased onto materialized bases: state_size fell back after growing.

@@ -130,17 +130,26 @@ describe("NatsJetStreamSink", () => {
     }
   });
 
-  test("a record larger than the server's max_payload is refused as it is written, naming the limit, not at every commit", async () => {
+  test("a record larger than the server's max_payload with its message id header is refused as it is written, naming the limit, not at every commit", async () => {
     const { stream, subject } = await newStream();
     try {
       const max = nats.connection.info!.max_payload;
       const env = new StreamEnvironment({ jobName: "nats-big", storage: new MemoryStorage(), restart: { strategy: "none" } });
-      env.fromSource(new SequenceSource(0, 2), { uid: "n" }).map((i) => (i === 1 ? "x".repeat(max + 1) : "small"), { uid: "rec" })
+      // Within max_payload, but not with its message id header.
+      env.fromSource(new SequenceSource(0, 2), { uid: "n" }).map((i) => (i === 1 ? "x".repeat(max - 10) : "small"), { uid: "rec" })
         .sinkTo(new NatsJetStreamSink({ servers: NATS_SERVERS, subject }), { uid: "out" });
       const result = await (await env.execute()).done;
       assert.equal(result.status, "failed");
-      assert.match(String(result.error), new RegExp(`record of ${max + 1} bytes .*at most ${max} bytes \\(its max_payload\\)`));
+      assert.match(String(result.error), new RegExp(`record of ${max - 10} bytes .*at most ${max} bytes \\(its max_payload\\), \\d+ of them for the message id header`));
       assert.equal((await nats.jsm.streams.info(stream)).state.messages, 0);
+      // The largest record the check lets through is published, header and all.
+      const largest = max - 160 - 3 * "out".length;
+      const env2 = new StreamEnvironment({ jobName: "nats-largest", storage: new MemoryStorage(), restart: { strategy: "none" } });
+      env2.fromSource(new SequenceSource(0, 1), { uid: "n" }).map(() => "y".repeat(largest), { uid: "rec" })
+        .sinkTo(new NatsJetStreamSink({ servers: NATS_SERVERS, subject }), { uid: "out" });
+      const r2 = await (await env2.execute()).done;
+      assert.equal(r2.status, "finished", String(r2.error));
+      assert.equal((await nats.jsm.streams.info(stream)).state.messages, 1);
     } finally {
       await nats.jsm.streams.delete(stream);
     }

@@ -164,13 +164,14 @@ describe("REST API: checkpoints", () => {
       await new Promise((r) => setTimeout(r, 0));
     }
     for (const id of refused) assert.equal(store.state(job, "checkpoint", id).status.id, "COMPLETED", "a refused trigger reads back");
-    // 995 more settle: 1000 settled outcomes, then one more evicts a read one, not an unread one.
+    // 996 more settle at once (1001 settled), then one more evicts two, a read one first.
     const more = Array.from({ length: 996 }, () => store.start(job, "savepoint", async () => ({ location: "x" })));
     await new Promise((r) => setTimeout(r, 0));
     store.start(job, "savepoint", async () => ({ location: "y" }));
     await new Promise((r) => setTimeout(r, 0));
     assert.throws(() => store.state(job, "checkpoint", refused[0]), /No checkpoint trigger/, "the oldest outcome already read went");
-    for (const id of refused.slice(1)) store.state(job, "checkpoint", id);
+    assert.throws(() => store.state(job, "checkpoint", refused[1]), /No checkpoint trigger/, "and the oldest settled, back under the cap");
+    for (const id of refused.slice(2)) store.state(job, "checkpoint", id);
     store.state(job, "savepoint", more[0]);
   });
 });
