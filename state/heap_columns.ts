@@ -140,7 +140,8 @@ export function writeNumbers(w: CborWriter, form: "i32" | "f64", items: ArrayLik
  * writeNumberColumnHead(w, "i32", items.length);
  * writeNumbers(w, "i32", items, 0, items.length);
  * const back = readColumn(decode(w.bytes()), true, () => "doc");
- * console.assert(columnForm(items) === "i32" && back[1] === -7);
+ * // Two items would be written as an array (fewer than TYPED_COLUMN_ITEMS_MIN); written typed, they read back typed.
+ * console.assert(columnForm(items) === "array" && back instanceof Int32Array && back[1] === -7);
  * ```
  * @throws {WeirError} `checkpoint_corrupt` naming the state and key group for a column
  *   that is neither, or whose bytes or ends do not add up

@@ -34,7 +34,7 @@ function prefixDirectories(wrap: (s: StorageAdapter) => StorageAdapter = (s) => 
 }
 
 /** A job reading 0..N-1 into `sink`, on a virtual clock. */
-function numbersJob(world: VirtualWorld, sink: Sink<number>, o: { jobName: string; restoreFrom?: string; ratePerSecond: number }) {
+function numbersJob(sink: Sink<number>, o: { jobName: string; restoreFrom?: string; ratePerSecond: number }) {
   const env = new StreamEnvironment({
     jobName: o.jobName, parallelism: 1, storage: new MemoryStorage(), restoreFrom: o.restoreFrom,
     checkpoint: { interval: 20 }, batchSize: 32, channelCapacity: 2, restart: { strategy: "fixed-delay", attempts: 3, delay: 5 },
@@ -100,7 +100,7 @@ describe("a stop-with-savepoint restored by a new run", () => {
           };
         },
       };
-      const env = numbersJob(world, sink, { jobName: "remote-stop", ratePerSecond: 5_000 });
+      const env = numbersJob(sink, { jobName: "remote-stop", ratePerSecond: 5_000 });
       const sinkVertex = env.jobGraph().vertices.find((v) => v.uids.includes("out"))!.id;
       const storage = env.options.storage as MemoryStorage;
       const host = new LoopbackHost({ hostId: "h", graph: () => env.jobGraph(), storage, transport, clock: world.clock, scheduler: world.scheduler, openDirectory: dirs.open });
@@ -125,7 +125,7 @@ describe("a stop-with-savepoint restored by a new run", () => {
       down = false;
       const world2 = new VirtualWorld();
       const second = new CollectSink<number>();
-      const env2 = numbersJob(world2, second, { jobName: "remote-stop-2", restoreFrom: location, ratePerSecond: 50_000 });
+      const env2 = numbersJob(second, { jobName: "remote-stop-2", restoreFrom: location, ratePerSecond: 50_000 });
       (env2.options as { runtime?: unknown }).runtime = world2.runtime({ jobId: "b".repeat(32) });
       const r2 = await world2.untilDone(await executeOn(world2, env2));
       assert.equal(r2.status, "finished", String(r2.error));
@@ -218,7 +218,7 @@ describe("a stop-with-savepoint restored by a new run", () => {
     try {
       const world = new VirtualWorld();
       const first = new CollectSink<number>();
-      const env = numbersJob(world, first, { jobName: "old-stop", ratePerSecond: 5_000 });
+      const env = numbersJob(first, { jobName: "old-stop", ratePerSecond: 5_000 });
       (env.options as { runtime?: unknown }).runtime = world.runtime({ jobId: "c".repeat(32) });
       const job = await executeOn(world, env);
       await world.drive(() => first.committed.length > 300);
@@ -238,7 +238,7 @@ describe("a stop-with-savepoint restored by a new run", () => {
 
       const world2 = new VirtualWorld();
       const second = new CollectSink<number>();
-      const env2 = numbersJob(world2, second, { jobName: "old-stop-2", restoreFrom: r1.savepoint, ratePerSecond: 50_000 });
+      const env2 = numbersJob(second, { jobName: "old-stop-2", restoreFrom: r1.savepoint, ratePerSecond: 50_000 });
       (env2.options as { runtime?: unknown }).runtime = world2.runtime({ jobId: "d".repeat(32) });
       const r2 = await world2.untilDone(await executeOn(world2, env2));
       assert.equal(r2.status, "finished", String(r2.error));
