@@ -4,7 +4,7 @@ import type { Clock, Scheduler, Timer } from "../actors/time.ts";
 import { decode, encode } from "../codec/cbor.ts";
 import { CheckpointCoordinator, type SavepointTarget } from "../checkpoint/coordinator.ts";
 import type { CheckpointDetails } from "../checkpoint/stats.ts";
-import { encodeMetadata, highestCheckpointId, joinKey, listCompleted, METADATA_FILE, readMetadata } from "../checkpoint/metadata.ts";
+import { highestCheckpointId, listCompleted } from "../checkpoint/metadata.ts";
 import type { LoadedCheckpoint } from "../checkpoint/restore.ts";
 import type { JobGraph } from "../dataflow/job_graph.ts";
 import { WeirError } from "../errors.ts";
@@ -16,16 +16,13 @@ import type { JobResult, JobStatus } from "./job_status.ts";
 import { RestorePoints } from "./restore_point.ts";
 import { isUnrecoverable } from "./restart_strategy.ts";
 import { placementWarnings } from "./placement_warnings.ts";
+import { noteSinksCommitted } from "./stop_savepoint_note.ts";
 
 export type { JobEvent, JobMasterInit, JobWarning, RestoreSource, UnfinishedRun } from "./job_master_types.ts";
 import type { JobEvent, JobMasterInit, JobWarning, RestoreSource, UnfinishedRun } from "./job_master_types.ts";
 
 const newJobId = customAlphabet("0123456789abcdef", 32);
 
-
-/** Tries at noting a stop savepoint's commits in its `_metadata` as a stopped job ends, this many ms apart times the try. */
-const MARKER_WRITE_ATTEMPTS = 3;
-const MARKER_RETRY_DELAY_MS = 100;
 /** Finishes from a stop's savepoint after a failure at most, this many ms apart times the try. */
 const FINISH_TRIES_MAX = 3;
 const FINISH_RETRY_DELAY_MS = 100;
@@ -396,38 +393,13 @@ export class JobMaster implements ExecutionOwner {
       // Subsumed checkpoints and unneeded shared files go first, so that what stays is what a restore needs.
       await this.coordinator.sweepAtEnd();
       // Before the run marker goes: a crash in between finishes from the savepoint again.
-      if (status === "stopped" && this.#savepointOnStop) await this.#markSinksCommitted(this.#terminal ?? this.#openTerminal(this.#savepointOnStop));
+      if (status === "stopped" && this.#savepointOnStop) await noteSinksCommitted(this.#terminal ?? this.#openTerminal(this.#savepointOnStop), this.scheduler, (w) => this.warn(w));
       const cur = await this.storage.get(`${this.jobName}/_current`);
       if (cur && decode<{ jobId: string }>(cur, "job marker").jobId === this.jobId) await this.storage.delete(`${this.jobName}/_current`);
       if (status === "finished" || status === "stopped") await this.storage.deletePrefix(`${this.jobName}/${this.jobId}/`);
     } catch {
       // Clean-up is best effort: a leftover marker only makes the next start resume.
     }
-  }
-
-  /**
-   * Notes in the stop savepoint's `_metadata` (where it was written) that its sinks
-   * committed (`sinksCommitted`), trying a few times. Without the note a new run restoring
-   * the savepoint commits its transactions again (idempotently), so a write that keeps
-   * failing is a warning, not a reason to keep the run marker (the next start would finish
-   * again).
-   */
-  async #markSinksCommitted(savepoint: RestoreSource): Promise<void> {
-    const { storage, dir, location } = savepoint;
-    let failure: unknown;
-    for (let attempt = 0; attempt < MARKER_WRITE_ATTEMPTS; attempt++) {
-      try {
-        const metadata = await readMetadata(storage, dir);
-        if (metadata.sinksCommitted) return;
-        // One put of the whole file: a storage's put replaces a key at once, so a crash leaves the old or the new.
-        await storage.put(joinKey(dir, METADATA_FILE), encodeMetadata({ ...metadata, sinksCommitted: true }));
-        return;
-      } catch (e) {
-        failure = e;
-      }
-      if (attempt + 1 < MARKER_WRITE_ATTEMPTS) await new Promise<void>((resolve) => this.scheduler.after(MARKER_RETRY_DELAY_MS * (attempt + 1), resolve));
-    }
-    this.warn({ code: "sinks_committed_unmarked", message: `The stop savepoint ${location} could not be marked as committed (${(failure as Error)?.message ?? String(failure)}): a new run restoring it commits its transactions again, which only a sink that is not idempotent sees twice` });
   }
 
   /** Resolves once the metadata writes in flight settled, or after `ms`. */
