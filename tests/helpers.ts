@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment } from "../mod.ts";
-import type { EnvironmentOptions } from "../mod.ts";
+import type { EnvironmentOptions, Sink, SinkWriter } from "../mod.ts";
 
 export type Pair = [key: number, count: number];
 
@@ -149,3 +149,23 @@ export function writerProcesses(path: string): number[] {
   }
   return pids;
 }
+
+/**
+ * `sink` with some of its writers' methods replaced: `over` gets each writer the sink made
+ * and returns the replacements; the other methods delegate to that writer.
+ */
+export function withWriter<T>(sink: CollectSink<T>, over: (w: SinkWriter) => Partial<SinkWriter>): Sink<T> {
+  return {
+    createWriter(ctx) {
+      const w = sink.createWriter(ctx);
+      return {
+        open: (c, restored) => w.open(c, restored),
+        write: (values) => w.write(values),
+        snapshotState: (id) => w.snapshotState(id),
+        notifyCheckpointComplete: (id) => w.notifyCheckpointComplete(id),
+        ...over(w),
+      };
+    },
+  };
+}
+

@@ -10,8 +10,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CollectSink, FileSink, FileStorage, MemoryStorage, sinkTransactionId, StreamEnvironment } from "../../mod.ts";
-import type { EnvironmentOptions, JobHandle, Sink, SinkWriter } from "../../mod.ts";
+import type { EnvironmentOptions, JobHandle, Sink } from "../../mod.ts";
 import { GatedSequence } from "../gated_sequence.ts";
+import { withWriter } from "../helpers.ts";
 
 const N = 500;
 
@@ -33,22 +34,6 @@ function start(source: GatedSequence, sink: Sink<number>, o: EnvironmentOptions 
     }, { uid: "seen", parallelism: 2 })
     .sinkTo(sink, { uid: "out", parallelism: 2 });
   return env.execute();
-}
-
-/** `sink` with some of its writers' methods replaced (the others delegate to its own writer). */
-function withWriter(sink: CollectSink<number>, over: Partial<SinkWriter>): Sink<number> {
-  return {
-    createWriter(ctx) {
-      const w = sink.createWriter(ctx);
-      return {
-        open: (c, restored) => w.open(c, restored),
-        write: (values) => w.write(values),
-        snapshotState: (id) => w.snapshotState(id),
-        notifyCheckpointComplete: (id) => w.notifyCheckpointComplete(id),
-        ...over,
-      };
-    },
-  };
 }
 
 const RUN1 = "11111111111111111111111111111111";
@@ -182,12 +167,12 @@ describe("sink transaction identity", () => {
     // The first run's sinks hang in the stop's commit, and the run is cancelled there: as
     // a process killed between the savepoint's _metadata and the sinks' commits.
     let held = 0;
-    const holding = withWriter(first, {
+    const holding = withWriter(first, () => ({
       notifyCheckpointComplete: () => {
         held++;
         return new Promise<void>(() => {});
       },
-    });
+    }));
     const s1 = new GatedSequence(N);
     const h1 = await start(s1, holding, { jobId: RUN1 });
     await s1.allow(150);
@@ -211,12 +196,12 @@ describe("sink transaction identity", () => {
     const sink = new CollectSink<number>();
     let preCommits = 0;
     // The savepoint waits for the sinks' pre-commit, which never ends.
-    const stuck = withWriter(sink, {
+    const stuck = withWriter(sink, () => ({
       preCommitted: () => {
         preCommits++;
         return new Promise<void>(() => {});
       },
-    });
+    }));
     const s1 = new GatedSequence(N);
     const h1 = await start(s1, stuck, { jobId: RUN1 });
     await s1.allow(50);

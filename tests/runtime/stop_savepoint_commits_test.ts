@@ -19,6 +19,7 @@ import { setDirectoryOpener } from "../../storage/directory.ts";
 import { openFileDirectory } from "../../storage/file.ts";
 import type { StorageAdapter } from "../../storage/adapter.ts";
 import { VirtualWorld } from "../virtual_world.ts";
+import { withWriter } from "../helpers.ts";
 
 const N = 20_000;
 
@@ -76,30 +77,23 @@ describe("a stop-with-savepoint restored by a new run", () => {
       let failures = 0;
       const finishAttempts: number[] = [];
       // The external system is down from the stop on: the commit fails, and so does the commit a restore's open makes.
-      const sink: Sink<number> = {
-        createWriter(ctx) {
-          const w = first.createWriter(ctx);
-          return {
-            open: (c, restored) => {
-              if (down) finishAttempts.push(c.attempt);
-              if (down && restored?.operator !== undefined && !restored.transactionsCommitted) {
-                failures++;
-                throw new Error("external system down");
-              }
-              return w.open(c, restored);
-            },
-            write: (v) => w.write(v),
-            snapshotState: (id) => w.snapshotState(id),
-            notifyCheckpointComplete: (id) => {
-              if (down) {
-                failures++;
-                throw new Error("external system down");
-              }
-              return w.notifyCheckpointComplete(id);
-            },
-          };
+      const sink = withWriter(first, (w) => ({
+        open: (c, restored) => {
+          if (down) finishAttempts.push(c.attempt);
+          if (down && restored?.operator !== undefined && !restored.transactionsCommitted) {
+            failures++;
+            throw new Error("external system down");
+          }
+          return w.open(c, restored);
         },
-      };
+        notifyCheckpointComplete: (id) => {
+          if (down) {
+            failures++;
+            throw new Error("external system down");
+          }
+          return w.notifyCheckpointComplete(id);
+        },
+      }));
       const env = numbersJob(sink, { jobName: "remote-stop", ratePerSecond: 5_000 });
       const sinkVertex = env.jobGraph().vertices.find((v) => v.uids.includes("out"))!.id;
       const storage = env.options.storage as MemoryStorage;
@@ -141,23 +135,15 @@ describe("a stop-with-savepoint restored by a new run", () => {
       const world = new VirtualWorld();
       const first = new CollectSink<number>();
       let failOnce = false;
-      const sink: Sink<number> = {
-        createWriter(ctx) {
-          const w = first.createWriter(ctx);
-          return {
-            open: (c, restored) => w.open(c, restored),
-            write: (v) => w.write(v),
-            snapshotState: (id) => w.snapshotState(id),
-            notifyCheckpointComplete: (id) => {
-              if (failOnce) {
-                failOnce = false;
-                throw new Error("external system hiccup");
-              }
-              return w.notifyCheckpointComplete(id);
-            },
-          };
+      const sink = withWriter(first, (w) => ({
+        notifyCheckpointComplete: (id) => {
+          if (failOnce) {
+            failOnce = false;
+            throw new Error("external system hiccup");
+          }
+          return w.notifyCheckpointComplete(id);
         },
-      };
+      }));
       const env = new StreamEnvironment({ jobName: "no-restarts", parallelism: 1, storage: new MemoryStorage(), checkpoint: { interval: 20 }, restart: { strategy: "none" } });
       env.fromSource(new SequenceSource(0, N, { ratePerSecond: 5_000 }), { uid: "numbers" }).sinkTo(sink, { uid: "out" });
       (env.options as { runtime?: unknown }).runtime = world.runtime();
