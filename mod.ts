@@ -81,6 +81,8 @@ export { HeapKeyedStateBackend } from "./state/heap_backend.ts";
 export { SQLITE_STATE_FORMAT_VERSION, type SqliteBackendOptions, SqliteKeyedStateBackend } from "./state/sqlite_backend.ts";
 // Importing it registers `state: { backend: "sqlite" }` with the runtime's SQLite driver.
 export { sqliteStateBackend } from "./platforms/sqlite_state.ts";
+// Importing it encodes large heap snapshots' number pairs on a worker thread (state/number_pairs.ts).
+export { WorkerPairEncoder } from "./platforms/pair_encoder.ts";
 export { JobHandle } from "./runtime/job_handle.ts";
 export type { JobResult, JobStatus } from "./runtime/job_status.ts";
 export type { JobEvent, JobWarning } from "./runtime/job_master.ts";

@@ -116,6 +116,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
         this.#versions.collecting = Math.max(this.#collecting?.version ?? 0, this.#materializing?.version ?? 0);
       },
       columnPool: new ColumnPool(),
+      hold: init.scheduler?.hold && ((work) => init.scheduler!.hold!(work)),
       visitedDirty: (table, list) => {
         list.clear();
         if (this.#tables.get(table.name) === table) this.#spareDirty.set(table, list);

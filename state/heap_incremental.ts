@@ -131,7 +131,8 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
       if (done) return true;
       if (writing) return writing;
       if (!encoder) {
-        if (!snap.step(budget)) return false;
+        // A changelog collects columns, never number pairs for an encoder: its visit is all its steps.
+        if (snap.step(budget) !== true) return false;
         const tables = snap.columns();
         deleted = snap.tombstones;
         writer = new CborWriter(what, 1 << 16, true, checkpointChunks);

@@ -42,6 +42,7 @@ import type { ColumnPool } from "./column_builder.ts";
 import { KeyGroupEntries } from "./heap_snapshot_groups.ts";
 import { TombstoneScan } from "./heap_snapshot_tombstones.ts";
 import { isNotPersistable } from "./state_not_persistable.ts";
+import { type NumberPairBatch, type PairEncoding, encodeNumberPairs, encodedGroupsOf, giveBackBatch, numberPairBatch, pairEncoder } from "./number_pairs.ts";
 
 /** One table as it was declared at the snapshot point. */
 export interface TableAtSnapshot {
@@ -67,6 +68,8 @@ export interface HeapSnapshotOwner {
   readonly columnPool: ColumnPool;
   /** A changelog visited the slots a table had noted as dirty: the list may be reused. */
   visitedDirty(table: StateTable, list: SlotList): void;
+  /** Work on another thread the subtask's clock must not run past (Scheduler.hold): a virtual clock waits for it. */
+  hold?(work: Promise<unknown>): void;
 }
 
 interface TableProgress {
@@ -79,6 +82,13 @@ interface TableProgress {
   savedKeys: Set<unknown> | undefined;
   /** What was collected: columns, or pairs encoded as collected. */
   entries: KeyGroupEntries;
+  /**
+   * Encoding as collected, a large table: the entries whose key and value are numbers,
+   * collected flat for an encoder off the subtask's thread (number_pairs.ts).
+   */
+  numbers?: NumberPairBatch;
+  /** The numbers handed to the encoder, until it gives them back encoded. */
+  encoding?: PairEncoding;
   /** For a changelog: the slots written since the previous one, the only ones visited. */
   dirty: SlotList | undefined;
   /**
@@ -157,6 +167,12 @@ export class HeapSnapshot implements ColumnarSnapshot {
   encodeAsCollected(what: string): boolean {
     if (this.#started || this.#changedAfter > 0 || this.#tables.some((p) => p.dirty !== undefined || p.entries.collected)) return false;
     this.#encodeFor = what;
+    const offThread = pairEncoder();
+    if (offThread) {
+      for (const p of this.#tables) {
+        if (p.at.table.slotCount >= offThread.minEntries) p.numbers = numberPairBatch(p.at.table.slotCount);
+      }
+    }
     return true;
   }
 
@@ -200,10 +216,15 @@ export class HeapSnapshot implements ColumnarSnapshot {
     table.vers[slot] = this.version + 0.5;
   }
 
-  step(budget: number): boolean {
+  /**
+   * Visits about `budget` more slots; true once done. A promise only while the tables'
+   * number pairs are encoded off the thread (`awaitsStorageOnly`: records flow meanwhile).
+   */
+  step(budget: number): boolean | Promise<boolean> {
     if (this.#columns || this.#encoded) return true;
     assert(!this.#released, () => `Keyed snapshot ${this.checkpointId} was stepped after its release`);
     if (this.#failure !== undefined) throw this.#failure;
+    if (this.#visitDone) return this.#encodedNumbers();
     this.#started = true;
     let left = budget;
     // Visited cells are stamped between this version and the next: no later touch copies
@@ -265,15 +286,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
     this.#prior = undefined;
     this.#owner.detach(this);
     if (this.#failure !== undefined) throw this.#failure;
-    if (this.#encodeFor !== undefined) {
-      const encoded: Record<string, EncodedTable> = {};
-      for (const p of this.#tables) {
-        const groups = p.entries.takeEncoded();
-        encoded[p.at.table.name] = p.at.ttlValue ? { kind: p.at.kind, ttl: true, groups } : { kind: p.at.kind, groups };
-      }
-      this.#encoded = encoded;
-      return true;
-    }
+    if (this.#encodeFor !== undefined) return this.#encodeNumbers();
     this.#columns = this.#tables.map((p) => ({ name: p.at.table.name, kind: p.at.kind, ttl: p.at.ttlValue !== undefined, groups: p.entries.columns() }));
     return true;
   }
@@ -296,6 +309,55 @@ export class HeapSnapshot implements ColumnarSnapshot {
     const groups = scan.groups(p.expired);
     if (groups.length > 0) this.#tombstones[p.at.table.name] = groups;
     return left;
+  }
+
+  /**
+   * The visit is done: each table's number pairs go to the encoder off the thread when
+   * there are enough of them, else they are encoded here (a small batch: a few ms at most).
+   */
+  #encodeNumbers(): boolean | Promise<boolean> {
+    const offThread = pairEncoder();
+    for (const p of this.#tables) {
+      const numbers = p.numbers;
+      if (numbers === undefined) continue;
+      p.numbers = undefined;
+      if (offThread !== undefined && numbers.length >= offThread.minEntries) {
+        p.encoding = offThread.encoder.encode(numbers);
+      } else {
+        if (numbers.length > 0) p.entries.addEncoded(encodedGroupsOf(encodeNumberPairs(numbers)));
+        giveBackBatch(numbers);
+      }
+    }
+    return this.#encodedNumbers();
+  }
+
+  /** True while number pairs are encoded off the thread: nothing for the subtask to do but wait. */
+  get awaitsStorageOnly(): boolean {
+    return this.#tables.some((p) => p.encoding !== undefined);
+  }
+
+  /** Once every table's number pairs came back encoded: the tables encoded as collected. */
+  #encodedNumbers(): boolean | Promise<boolean> {
+    for (const p of this.#tables) {
+      const encoding = p.encoding;
+      if (encoding === undefined) continue;
+      const r = encoding.poll();
+      if (r === undefined) {
+        const next = encoding.ready().then(() => !this.#released && this.#encodedNumbers());
+        // The wait and what follows it: a virtual clock must not run on before the snapshot takes the pairs.
+        this.#owner.hold?.(next);
+        return next;
+      }
+      p.encoding = undefined;
+      p.entries.addEncoded(encodedGroupsOf(r));
+    }
+    const encoded: Record<string, EncodedTable> = {};
+    for (const p of this.#tables) {
+      const groups = p.entries.takeEncoded();
+      encoded[p.at.table.name] = p.at.ttlValue ? { kind: p.at.kind, ttl: true, groups } : { kind: p.at.kind, groups };
+    }
+    this.#encoded = encoded;
+    return true;
   }
 
   /** Tombstones per table name (a changelog's deletes); only after step() finished. */
@@ -329,8 +391,16 @@ export class HeapSnapshot implements ColumnarSnapshot {
     p.entries.addColumns(g, key, value);
   }
 
-  /** Appends one `[key, value]` pair to its key group's writer. */
+  /** Appends one `[key, value]` pair to its key group's writer, or to the table's number pairs. */
   #encode(p: TableProgress, g: number, key: unknown, value: unknown): void {
+    const numbers = p.numbers;
+    if (numbers !== undefined && typeof key === "number" && typeof value === "number" && numbers.length < numbers.keys.length) {
+      const i = numbers.length++;
+      numbers.keys[i] = key;
+      numbers.values[i] = value;
+      numbers.groups[i] = g;
+      return;
+    }
     try {
       p.entries.addPair(g, key, value, this.#encodeFor!);
     } catch (e) {
@@ -377,6 +447,10 @@ export class HeapSnapshot implements ColumnarSnapshot {
       p.savedKeys = undefined;
       p.entries.release();
       p.dirty = undefined;
+      if (p.numbers) giveBackBatch(p.numbers);
+      p.numbers = undefined;
+      p.encoding?.abandon();
+      p.encoding = undefined;
     }
   }
 }

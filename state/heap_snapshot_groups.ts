@@ -31,6 +31,8 @@ export class KeyGroupEntries {
   #columns: ({ keys: ColumnBuilder; values: ColumnBuilder } | undefined)[] = [];
   /** Encoded pairs by key group (index = key group). */
   #pairs: ({ w: CborWriter; entries: number } | undefined)[] = [];
+  /** Groups encoded elsewhere (state/number_pairs.ts), ascending, to follow each group's own pairs. */
+  #added: EncodedGroup[][] = [];
 
   constructor(pool: ColumnPool) {
     this.#pool = pool;
@@ -61,6 +63,11 @@ export class KeyGroupEntries {
     out.entries++;
   }
 
+  /** Key groups encoded elsewhere (ascending): their entries follow those addPair() wrote. */
+  addEncoded(groups: EncodedGroup[]): void {
+    if (groups.length > 0) this.#added.push(groups);
+  }
+
   /** The columns by ascending key group: valid until release(), which reuses their buffers. */
   columns(): [keyGroup: number, keys: ArrayLike<unknown>, values: ArrayLike<unknown>][] {
     const out: [number, ArrayLike<unknown>, ArrayLike<unknown>][] = [];
@@ -72,11 +79,13 @@ export class KeyGroupEntries {
 
   /** The encoded pairs by ascending key group, as their writers' chunks (handed over). */
   takeEncoded(): EncodedGroup[] {
-    const out: EncodedGroup[] = [];
+    let out: EncodedGroup[] = [];
     this.#pairs.forEach((p, keyGroup) => {
       if (p) out.push({ keyGroup, entries: p.entries, chunks: p.w.takeParts() });
     });
     this.#pairs = [];
+    for (const added of this.#added) out = mergeGroups(out, added);
+    this.#added = [];
     return out;
   }
 
@@ -89,5 +98,24 @@ export class KeyGroupEntries {
     }
     this.#columns = [];
     this.#pairs = [];
+    this.#added = [];
   }
+}
+
+/** Two lists of groups by ascending key group as one: a group in both has a's chunks, then b's. */
+function mergeGroups(a: EncodedGroup[], b: EncodedGroup[]): EncodedGroup[] {
+  if (a.length === 0) return b;
+  const out: EncodedGroup[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j === b.length || (i < a.length && a[i].keyGroup < b[j].keyGroup)) out.push(a[i++]);
+    else if (i === a.length || b[j].keyGroup < a[i].keyGroup) out.push(b[j++]);
+    else {
+      out.push({ keyGroup: a[i].keyGroup, entries: a[i].entries + b[j].entries, chunks: [...a[i].chunks, ...b[j].chunks] });
+      i++;
+      j++;
+    }
+  }
+  return out;
 }

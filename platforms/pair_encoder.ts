@@ -1,0 +1,158 @@
+/**
+ * The off-thread encoder of heap snapshots' number pairs (state/number_pairs.ts) on Bun,
+ * Deno and Node: one worker thread (pair_encoder_worker.ts) for the process, started on
+ * the first batch, unreferenced so that it never keeps the process alive. Batches go over
+ * a MessageChannel with their arrays transferred (no copy); results are read with
+ * receiveMessageOnPort when the snapshot polls, so a busy subtask needs no turn of its
+ * event loop to get them. mod.ts imports this module, which makes it the process's encoder.
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from "node:worker_threads";
+import { WeirError } from "../errors.ts";
+import { type EncodedNumberPairs, type NumberPairBatch, type PairEncoder, type PairEncoding, giveBackBatch, usePairEncoder } from "../state/number_pairs.ts";
+
+/** A batch sent to the thread (its arrays' buffers transferred). */
+export interface EncodeRequest {
+  id: number;
+  keys: ArrayBuffer;
+  values: ArrayBuffer;
+  groups: ArrayBuffer;
+  length: number;
+}
+
+/** The thread's answer: the batch's buffers back, and the encoded pairs or the error. */
+export interface EncodeReply {
+  id: number;
+  keys: ArrayBuffer;
+  values: ArrayBuffer;
+  groups: ArrayBuffer;
+  bytes?: ArrayBuffer;
+  layout?: ArrayBuffer;
+  error?: string;
+}
+
+// A path, not a URL: Bun's and Node's URL types disagree in a type check of both.
+const workerPath = fileURLToPath(new URL(`./pair_encoder_worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url).href);
+
+/** How often ready() looks for an answer, ms: a turn of the event loop, which a busy subtask still gives timers. */
+const READY_POLL_MS = 1;
+
+/** What became of one batch: pending, encoded, failed, or not wanted any more. */
+interface Slot {
+  result?: EncodedNumberPairs;
+  error?: WeirError;
+  abandoned: boolean;
+  /** ready()'s one promise. */
+  ready?: Promise<void>;
+}
+
+/**
+ * An encoder on a thread of its own.
+ *
+ * @example
+ * ```ts
+ * import { WorkerPairEncoder } from "./pair_encoder.ts";
+ * import { numberPairBatch } from "../state/number_pairs.ts";
+ * const encoder = new WorkerPairEncoder();
+ * const b = numberPairBatch(2);
+ * b.keys[0] = 1; b.values[0] = 2; b.groups[0] = 3; b.length = 1;
+ * const encoding = encoder.encode(b);
+ * let r;
+ * while (!(r = encoding.poll())) await new Promise((ok) => setTimeout(ok, 1));
+ * console.assert(r.groups[0] === 3 && r.bytes.length === 3);
+ * encoder.close();
+ * ```
+ */
+export class WorkerPairEncoder implements PairEncoder {
+  #worker: Worker | undefined;
+  #port: MessagePort | undefined;
+  #next = 1;
+  readonly #slots = new Map<number, Slot>();
+  /** Why the thread is gone, once it is: every batch pending or to come fails with it. */
+  #ended: string | undefined;
+
+  #start(): MessagePort {
+    if (this.#port) return this.#port;
+    const { port1, port2 } = new MessageChannel();
+    const worker = new Worker(workerPath, { workerData: { port: port2 }, transferList: [port2] });
+    // Neither keeps the process alive: a job that ended leaves no work for them.
+    worker.unref();
+    (port1 as { unref?: () => void }).unref?.();
+    worker.on("error", (e) => this.#end(`failed: ${(e as Error)?.message ?? e}`));
+    worker.on("exit", (code) => this.#end(`exited (code ${code})`));
+    this.#worker = worker;
+    this.#port = port1;
+    return port1;
+  }
+
+  #end(why: string): void {
+    if (this.#ended !== undefined) return;
+    // Answers sent before the end are still good.
+    this.#receive();
+    this.#ended = why;
+    for (const slot of this.#slots.values()) {
+      if (!slot.result && !slot.error) slot.error = new WeirError("storage_failed", `The heap snapshot encoder's thread ${why} before it encoded the snapshot`);
+    }
+    this.#port?.close();
+  }
+
+  /** Takes every answer that arrived. */
+  #receive(): void {
+    const port = this.#port;
+    if (!port || this.#ended !== undefined) return;
+    for (let m; (m = receiveMessageOnPort(port)); ) {
+      const r = m.message as EncodeReply;
+      const batch: NumberPairBatch = { keys: new Float64Array(r.keys), values: new Float64Array(r.values), groups: new Int32Array(r.groups), length: 0 };
+      giveBackBatch(batch);
+      const slot = this.#slots.get(r.id);
+      if (!slot) continue;
+      if (slot.abandoned) this.#slots.delete(r.id);
+      else if (r.error !== undefined) slot.error = new WeirError("storage_failed", `The heap snapshot encoder failed: ${r.error}`);
+      else slot.result = { bytes: new Uint8Array(r.bytes!), groups: new Int32Array(r.layout!) };
+    }
+  }
+
+  encode(batch: NumberPairBatch): PairEncoding {
+    const id = this.#next++;
+    const slot: Slot = { abandoned: false };
+    this.#slots.set(id, slot);
+    if (this.#ended !== undefined) slot.error = new WeirError("storage_failed", `The heap snapshot encoder's thread ${this.#ended}`);
+    else {
+      const request: EncodeRequest = { id, keys: batch.keys.buffer as ArrayBuffer, values: batch.values.buffer as ArrayBuffer, groups: batch.groups.buffer as ArrayBuffer, length: batch.length };
+      this.#start().postMessage(request, [request.keys, request.values, request.groups]);
+    }
+    return {
+      poll: () => {
+        this.#receive();
+        if (slot.error) {
+          this.#slots.delete(id);
+          throw slot.error;
+        }
+        if (slot.result) this.#slots.delete(id);
+        return slot.result;
+      },
+      ready: () =>
+        (slot.ready ??= new Promise<void>((settle) => {
+          const look = () => {
+            this.#receive();
+            if (slot.result || slot.error || slot.abandoned) settle();
+            else setTimeout(look, READY_POLL_MS);
+          };
+          look();
+        })),
+      abandon: () => {
+        slot.abandoned = true;
+        if (slot.result || slot.error) this.#slots.delete(id);
+      },
+    };
+  }
+
+  /** Ends the thread (tests); batches pending fail. */
+  close(): void {
+    this.#end("was closed");
+    void this.#worker?.terminate();
+  }
+}
+
+usePairEncoder(new WorkerPairEncoder());

@@ -1,0 +1,211 @@
+/**
+ * A heap snapshot's `[key, value]` entries whose key and value are both numbers (a rolling
+ * count, a sum per id: the common keyed state of a stream job), collected flat as the
+ * snapshot visits them (three typed arrays, a few stores an entry) and encoded afterwards,
+ * by key group, into the canonical CBOR pairs every backend reads — off the subtask's
+ * thread when the platform gives an encoder (platforms/pair_encoder.ts: a worker thread,
+ * as Flink's asynchronous snapshot threads write a heap snapshot while the task thread
+ * goes on), on it otherwise. The bytes are those `CborWriter.pair()` writes for the same
+ * entries, in the same order within a key group.
+ * @module
+ */
+import { WeirError } from "../errors.ts";
+import type { EncodedGroup } from "./backend.ts";
+
+/** Entries collected flat: `keys[i]`, `values[i]` in key group `groups[i]`, for i < length. */
+export interface NumberPairBatch {
+  keys: Float64Array;
+  values: Float64Array;
+  groups: Int32Array;
+  length: number;
+}
+
+/** A batch's pairs encoded: one buffer, and per key group (ascending) its entries' range in it. */
+export interface EncodedNumberPairs {
+  bytes: Uint8Array;
+  /** Per key group present: [keyGroup, entries, from, to] (byte offsets into `bytes`). */
+  groups: Int32Array;
+}
+
+/**
+ * Encodes the pairs of a batch by key group (stable: within a group, in the batch's order).
+ * Two passes and no index: the first sizes each group, the second writes each entry at its
+ * group's cursor.
+ *
+ * @example
+ * ```ts
+ * import { encodeNumberPairs } from "./number_pairs.ts";
+ * import { FORMAT_VERSION, decode } from "../codec/cbor.ts";
+ * const batch = { keys: Float64Array.of(7, 1.5), values: Float64Array.of(3, -2), groups: Int32Array.of(9, 2), length: 2 };
+ * const { bytes, groups } = encodeNumberPairs(batch);
+ * console.assert(groups[0] === 2 && groups[4] === 9);
+ * const [k, v] = decode<[number, number]>(Uint8Array.of(FORMAT_VERSION, ...bytes.subarray(groups[2], groups[3])));
+ * console.assert(k === 1.5 && v === -2);
+ * ```
+ */
+export function encodeNumberPairs(batch: NumberPairBatch): EncodedNumberPairs {
+  const { keys, values, groups, length } = batch;
+  let top = -1;
+  for (let i = 0; i < length; i++) {
+    const g = groups[i];
+    if (!(g >= 0)) throw new WeirError("invariant_broken", `A number pair's key group is ${g}`);
+    if (g > top) top = g;
+  }
+  const sizes = new Float64Array(top + 1);
+  const counts = new Int32Array(top + 1);
+  for (let i = 0; i < length; i++) {
+    const g = groups[i];
+    sizes[g] += pairBytes(keys[i], values[i]);
+    counts[g]++;
+  }
+  let present = 0;
+  let total = 0;
+  const cursor = new Float64Array(top + 1);
+  for (let g = 0; g <= top; g++) {
+    cursor[g] = total;
+    total += sizes[g];
+    if (counts[g] > 0) present++;
+  }
+  const bytes = new Uint8Array(total);
+  const view = new DataView(bytes.buffer);
+  const out = new Int32Array(present * 4);
+  for (let g = 0, j = 0; g <= top; g++) {
+    if (counts[g] === 0) continue;
+    out[j++] = g;
+    out[j++] = counts[g];
+    out[j++] = cursor[g];
+    out[j++] = cursor[g] + sizes[g];
+  }
+  for (let i = 0; i < length; i++) {
+    const g = groups[i];
+    cursor[g] = writePair(bytes, view, cursor[g], keys[i], values[i]);
+  }
+  return { bytes, groups: out };
+}
+
+/** The encoded pairs as {@link EncodedGroup}s, each a view of `encoded.bytes`. */
+export function encodedGroupsOf(encoded: EncodedNumberPairs): EncodedGroup[] {
+  const out: EncodedGroup[] = [];
+  const g = encoded.groups;
+  for (let j = 0; j < g.length; j += 4) out.push({ keyGroup: g[j], entries: g[j + 1], chunks: [encoded.bytes.subarray(g[j + 2], g[j + 3])] });
+  return out;
+}
+
+/** An unsigned integer CborWriter.pair() writes inline (not -0). */
+function isUint32(n: number): boolean {
+  return n >>> 0 === n && (n !== 0 || 1 / n > 0);
+}
+
+/** An integer CborWriter writes as a CBOR integer (major 0 or 1): not -0, -2^32 … 2^32 - 1. */
+function isCborInteger(n: number): boolean {
+  return Number.isInteger(n) && n >= -0x100000000 && n <= 0xffffffff && (n !== 0 || 1 / n > 0);
+}
+
+function headBytes(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+}
+
+function numberBytes(n: number): number {
+  if (!isCborInteger(n)) return 9;
+  return headBytes(n >= 0 ? n : -1 - n);
+}
+
+function pairBytes(k: number, v: number): number {
+  return 1 + numberBytes(k) + numberBytes(v);
+}
+
+function writeHead(b: Uint8Array, at: number, major: number, n: number): number {
+  const m = major << 5;
+  if (n < 24) b[at++] = m | n;
+  else if (n < 0x100) {
+    b[at++] = m | 24;
+    b[at++] = n;
+  } else if (n < 0x10000) {
+    b[at++] = m | 25;
+    b[at++] = n >>> 8;
+    b[at++] = n & 0xff;
+  } else {
+    b[at++] = m | 26;
+    b[at++] = n >>> 24;
+    b[at++] = (n >>> 16) & 0xff;
+    b[at++] = (n >>> 8) & 0xff;
+    b[at++] = n & 0xff;
+  }
+  return at;
+}
+
+function writeNumber(b: Uint8Array, view: DataView, at: number, n: number): number {
+  if (isCborInteger(n)) return n >= 0 ? writeHead(b, at, 0, n) : writeHead(b, at, 1, -1 - n);
+  b[at] = 0xfb;
+  view.setFloat64(at + 1, n);
+  return at + 9;
+}
+
+function writePair(b: Uint8Array, view: DataView, at: number, k: number, v: number): number {
+  b[at++] = 0x82;
+  if (isUint32(k) && isUint32(v)) return writeHead(b, writeHead(b, at, 0, k), 0, v);
+  return writeNumber(b, view, writeNumber(b, view, at, k), v);
+}
+
+/** One batch handed to an encoder: poll() until it gives the pairs. */
+export interface PairEncoding {
+  /**
+   * The encoded pairs once ready, undefined before; the batch's arrays come back to the
+   * pool (numberPairBatch) with them.
+   * @throws {WeirError} `state_encoding_failed` when the encoder's thread failed or ended
+   */
+  poll(): EncodedNumberPairs | undefined;
+  /** Settles once poll() has an answer (pairs or error); never rejects. */
+  ready(): Promise<void>;
+  /** The pairs are not wanted any more (the snapshot was released). */
+  abandon(): void;
+}
+
+/** Encodes batches away from the calling thread (a platform's worker thread). */
+export interface PairEncoder {
+  /** Hands the batch over (its arrays are transferred: the caller must not touch them). */
+  encode(batch: NumberPairBatch): PairEncoding;
+}
+
+/** A batch this large or larger goes to the platform's encoder; a smaller one is encoded in place. */
+export const OFF_THREAD_MIN_ENTRIES = 32768;
+
+let encoder: PairEncoder | undefined;
+let offThreadMinEntries = OFF_THREAD_MIN_ENTRIES;
+
+/**
+ * Sets the process's off-thread encoder (a platform module does, on import), or none;
+ * `minEntries` is the least batch it is handed (tests lower it).
+ */
+export function usePairEncoder(e: PairEncoder | undefined, minEntries = OFF_THREAD_MIN_ENTRIES): void {
+  encoder = e;
+  offThreadMinEntries = minEntries;
+}
+
+/** The process's off-thread encoder and the least batch for it, if the platform gave one. */
+export function pairEncoder(): { encoder: PairEncoder; minEntries: number } | undefined {
+  return encoder && { encoder, minEntries: offThreadMinEntries };
+}
+
+/** Batches whose arrays came back, for the next snapshot: fresh memory costs page faults. */
+const spare: NumberPairBatch[] = [];
+const SPARE_MAX = 2;
+
+/** A batch with room for `capacity` entries, empty: a spare one if large enough. */
+export function numberPairBatch(capacity: number): NumberPairBatch {
+  const i = spare.findIndex((b) => b.keys.length >= capacity);
+  if (i >= 0) {
+    const b = spare.splice(i, 1)[0];
+    b.length = 0;
+    return b;
+  }
+  const size = Math.max(1024, capacity);
+  return { keys: new Float64Array(size), values: new Float64Array(size), groups: new Int32Array(size), length: 0 };
+}
+
+/** A batch's arrays are free again (they came back from the encoder, or were never sent). */
+export function giveBackBatch(b: NumberPairBatch): void {
+  if (b.keys.length === 0) return;
+  if (spare.length >= SPARE_MAX) spare.shift();
+  spare.push(b);
+}

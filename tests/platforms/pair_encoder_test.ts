@@ -1,0 +1,210 @@
+/**
+ * The heap snapshots' pair encoder on a worker thread (platforms/pair_encoder.ts): number
+ * pairs collected on the subtask's thread and encoded on another give the bytes the
+ * subtask's thread would have written, whatever writes race the snapshot; a thread that
+ * ends fails the checkpoint, not the job; and a job whose every snapshot goes through it
+ * restores to count each record exactly once.
+ */
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { decode, encodePartsList } from "../../codec/cbor.ts";
+import { WeirError } from "../../errors.ts";
+import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment, WorkerPairEncoder } from "../../mod.ts";
+import type { EncodedTable, KeyedStateSnapshot } from "../../state/backend.ts";
+import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
+import { type NumberPairBatch, type PairEncoder, encodeNumberPairs, numberPairBatch, pairEncoder, usePairEncoder } from "../../state/number_pairs.ts";
+import { joinParts } from "../../storage/adapter.ts";
+import { VirtualWorld } from "../virtual_world.ts";
+
+const before = pairEncoder();
+after(() => usePairEncoder(before?.encoder, before?.minEntries));
+
+/** The real encoder, counting the batches and entries it was handed. */
+function counted(inner: PairEncoder): PairEncoder & { batches: number; entries: number } {
+  const c = {
+    batches: 0,
+    entries: 0,
+    encode(b: NumberPairBatch) {
+      c.batches++;
+      c.entries += b.length;
+      return inner.encode(b);
+    },
+  };
+  return c;
+}
+
+/** 400 keys: numbers, strings, objects, a number key with a string value. */
+function filled(): HeapKeyedStateBackend {
+  const b = new HeapKeyedStateBackend({ maxParallelism: 16, range: { start: 0, end: 15 } });
+  const v = b.valueState<unknown>("v");
+  for (let k = 0; k < 400; k++) {
+    b.setCurrentKey(k % 5 === 0 ? `s${k}` : k);
+    v.update(k % 7 === 0 ? { n: k } : k % 11 === 0 ? `t${k}` : k + 0.5);
+  }
+  return b;
+}
+
+/** Steps the snapshot (awaiting a promise), with writes, deletes and new keys between steps. */
+async function race(b: HeapKeyedStateBackend, snap: KeyedStateSnapshot): Promise<void> {
+  const v = b.valueState<unknown>("v");
+  for (let i = 0; ; i++) {
+    const r = snap.step(9);
+    if (r === true || (r !== false && (await r))) return;
+    for (const k of [i, 399 - i, `s${i * 5}`]) {
+      b.setCurrentKey(k);
+      const old = v.value();
+      if (old && typeof old === "object") (old as { n: number }).n = -1;
+      else v.update(-7);
+    }
+    b.setCurrentKey((i * 13) % 400);
+    v.clear();
+    b.setCurrentKey(1000 + i);
+    v.update(i);
+  }
+}
+
+function entriesOf(t: EncodedTable): Map<unknown, unknown> {
+  const out = new Map<unknown, unknown>();
+  for (const g of t.groups) {
+    const items = decode<[unknown, unknown][]>(joinParts(encodePartsList([{ array: g.entries }, ...g.chunks])));
+    assert.equal(items.length, g.entries);
+    for (const [k, v] of items) out.set(k, v);
+  }
+  return out;
+}
+
+async function encodedSnapshot(): Promise<Record<string, EncodedTable>> {
+  const b = filled();
+  const snap = b.snapshot(1);
+  assert.equal(snap.encodeAsCollected?.("the state of operator \"t\""), true);
+  await race(b, snap);
+  const encoded = snap.encodedTables!()!;
+  snap.release();
+  return encoded;
+}
+
+describe("WorkerPairEncoder", () => {
+  test("encodes a batch on its thread as encodeNumberPairs does here", async () => {
+    const encoder = new WorkerPairEncoder();
+    const b = numberPairBatch(3000);
+    for (let i = 0; i < 3000; i++) {
+      b.keys[i] = i * 3 - 1000.25;
+      b.values[i] = i % 2 ? -i : i * 1e9;
+      b.groups[i] = (i * 7) % 31;
+    }
+    b.length = 3000;
+    const here = encodeNumberPairs(b);
+    const encoding = encoder.encode(b);
+    assert.equal(b.keys.length, 0, "the arrays went to the thread");
+    await encoding.ready();
+    const there = encoding.poll()!;
+    assert.deepEqual(there.bytes, here.bytes);
+    assert.deepEqual(there.groups, here.groups);
+    encoder.close();
+  });
+
+  test("a heap snapshot encoded off the thread holds what one encoded here holds, writes racing both", async () => {
+    usePairEncoder(undefined);
+    const here = await encodedSnapshot();
+    const encoder = counted(new WorkerPairEncoder());
+    usePairEncoder(encoder, 1);
+    const there = await encodedSnapshot();
+    assert.equal(encoder.batches, 1);
+    assert.ok(encoder.entries > 200, `number pairs sent: ${encoder.entries}`);
+    const expected = entriesOf(here.v);
+    assert.equal(expected.size, 400);
+    assert.deepEqual(entriesOf(there.v), expected);
+    assert.deepEqual(expected.get(7), { n: 7 }, "an object changed in place after the snapshot point keeps its old content");
+    assert.equal(expected.get(3), 3.5, "a number written after the snapshot point keeps its old value");
+  });
+
+  test("an encoder's thread that ended fails the snapshot with storage_failed, and the next encoder serves the next one", async () => {
+    const encoder = new WorkerPairEncoder();
+    usePairEncoder(encoder, 1);
+    const b = filled();
+    const snap = b.snapshot(1);
+    snap.encodeAsCollected?.("the state of operator \"t\"");
+    let r = snap.step(1e9);
+    encoder.close();
+    await assert.rejects(async () => {
+      while (r !== true) r = await r;
+    }, (e: unknown) => e instanceof WeirError && e.code === "storage_failed" && /encoder's thread was closed/.test(e.message));
+    snap.release();
+    usePairEncoder(new WorkerPairEncoder(), 1);
+    const again = b.snapshot(2);
+    again.encodeAsCollected?.("x");
+    let s = again.step(1e9);
+    while (s !== true) s = await s;
+    assert.equal(entriesOf(again.encodedTables!()!.v).size, 400);
+    again.release();
+  });
+
+  test("a snapshot released while its pairs are encoded leaves the encoder serving the next", async () => {
+    const encoder = new WorkerPairEncoder();
+    usePairEncoder(encoder, 1);
+    const b = filled();
+    const first = b.snapshot(1);
+    first.encodeAsCollected?.("x");
+    const r = first.step(1e9);
+    assert.ok(r instanceof Promise, "waits for the thread");
+    first.release();
+    const second = b.snapshot(2);
+    second.encodeAsCollected?.("x");
+    let s = second.step(1e9);
+    while (s !== true) s = await s;
+    assert.equal(entriesOf(second.encodedTables!()!.v).size, 400);
+    second.release();
+    assert.equal(await r, false, "the released snapshot ends undone");
+    encoder.close();
+  });
+});
+
+describe("a job whose heap snapshots are encoded off the thread", () => {
+  test("restores from its latest checkpoint and counts every record exactly once", async () => {
+    const encoder = counted(new WorkerPairEncoder());
+    usePairEncoder(encoder, 1);
+    const world = new VirtualWorld();
+    const n = 100_000;
+    const keys = 1_000;
+    const per = n / keys;
+    const env = new StreamEnvironment({
+      jobName: "pairs-off-thread",
+      parallelism: 2,
+      // Virtual time holds for the encoder's thread (Scheduler.hold), not for real file I/O.
+      storage: new MemoryStorage(),
+      checkpoint: { interval: 5 },
+      restart: { strategy: "fixed-delay", attempts: 1, delay: 1 },
+      runtime: world.runtime({ snapshotSliceMax: 200 }),
+    });
+    const sink = new CollectSink<number>();
+    let reduced = 0;
+    let failed = false;
+    let failAt = -1;
+    env.fromSource(new SequenceSource(0, n), { uid: "numbers" })
+      .keyBy((x: number) => x % keys)
+      .reduce((a: number, b: number) => {
+        reduced++;
+        world.clock.advanceTo(world.clock.now() + 0.01);
+        if (failAt < 0 && job.checkpointStats().counts.completed >= 2) failAt = reduced + 500;
+        if (!failed && reduced === failAt) {
+          failed = true;
+          throw new Error("injected failure after completed checkpoints");
+        }
+        return a + b;
+      }, { uid: "sum" })
+      .sinkTo(sink, { uid: "out" });
+    const job = await env.execute();
+    let result: Awaited<typeof job.done> | undefined;
+    job.done.then((r) => (result = r));
+    await world.drive(() => result !== undefined, 600_000);
+    assert.equal(result?.status, "finished", String(result?.error));
+    assert.equal(result?.restarts, 1);
+    assert.equal(job.checkpointStats().counts.restored, 1);
+    assert.ok(encoder.batches >= 3, `batches encoded off the thread: ${encoder.batches}`);
+    // Key k's sum is per·k + keys·per·(per - 1)/2, above every partial sum of any key:
+    // the sums that high are the finals, each once.
+    const floor = (keys * per * (per - 1)) / 2;
+    const finals = sink.committed.filter((v) => v >= floor).sort((a, b) => a - b);
+    assert.deepEqual(finals, Array.from({ length: keys }, (_, k) => per * k + floor));
+  });
+});
