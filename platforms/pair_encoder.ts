@@ -69,8 +69,8 @@ export class WorkerPairEncoder implements PairEncoder {
   #port: MessagePort | undefined;
   #next = 1;
   readonly #slots = new Map<number, Slot>();
-  /** Why the thread is gone, once it is: every batch pending or to come fails with it. */
-  #ended: string | undefined;
+  /** close() was called: batches pending and to come fail. */
+  #closed = false;
 
   #start(): MessagePort {
     if (this.#port) return this.#port;
@@ -79,28 +79,34 @@ export class WorkerPairEncoder implements PairEncoder {
     // Neither keeps the process alive: a job that ended leaves no work for them.
     worker.unref();
     (port1 as { unref?: () => void }).unref?.();
-    worker.on("error", (e) => this.#end(`failed: ${(e as Error)?.message ?? e}`));
-    worker.on("exit", (code) => this.#end(`exited (code ${code})`));
+    worker.on("error", (e) => this.#end(`failed: ${(e as Error)?.message ?? e}`, worker));
+    worker.on("exit", (code) => this.#end(`exited (code ${code})`, worker));
     this.#worker = worker;
     this.#port = port1;
     return port1;
   }
 
-  #end(why: string): void {
-    if (this.#ended !== undefined) return;
+  /**
+   * The thread is gone: batches pending fail (their checkpoints are declined), and the next
+   * batch starts a new thread, unless the encoder was closed.
+   */
+  #end(why: string, worker: Worker | undefined): void {
+    if (worker !== this.#worker || this.#closed) return;
     // Answers sent before the end are still good.
     this.#receive();
-    this.#ended = why;
-    for (const slot of this.#slots.values()) {
+    for (const [id, slot] of this.#slots) {
       if (!slot.result && !slot.error) slot.error = new WeirError("storage_failed", `The heap snapshot encoder's thread ${why} before it encoded the snapshot`);
+      else if (slot.abandoned) this.#slots.delete(id);
     }
     this.#port?.close();
+    this.#port = undefined;
+    this.#worker = undefined;
   }
 
   /** Takes every answer that arrived. */
   #receive(): void {
     const port = this.#port;
-    if (!port || this.#ended !== undefined) return;
+    if (!port) return;
     for (let m; (m = receiveMessageOnPort(port)); ) {
       const r = m.message as EncodeReply;
       const batch: NumberPairBatch = { keys: new Float64Array(r.keys), values: new Float64Array(r.values), groups: new Int32Array(r.groups), length: 0 };
@@ -117,7 +123,7 @@ export class WorkerPairEncoder implements PairEncoder {
     const id = this.#next++;
     const slot: Slot = { abandoned: false };
     this.#slots.set(id, slot);
-    if (this.#ended !== undefined) slot.error = new WeirError("storage_failed", `The heap snapshot encoder's thread ${this.#ended}`);
+    if (this.#closed) slot.error = new WeirError("storage_failed", "The heap snapshot encoder's thread was closed");
     else {
       const request: EncodeRequest = { id, keys: batch.keys.buffer as ArrayBuffer, values: batch.values.buffer as ArrayBuffer, groups: batch.groups.buffer as ArrayBuffer, length: batch.length };
       this.#start().postMessage(request, [request.keys, request.values, request.groups]);
@@ -148,10 +154,25 @@ export class WorkerPairEncoder implements PairEncoder {
     };
   }
 
-  /** Ends the thread (tests); batches pending fail. */
+  /**
+   * Ends the current thread as a crash would: the batches it holds fail, and the next batch
+   * starts a new thread (tests, and an operator who wants the thread's memory back).
+   */
+  stopThread(): Promise<void> {
+    const worker = this.#worker;
+    if (!worker) return Promise.resolve();
+    return new Promise((ended) => {
+      worker.once("exit", () => ended());
+      void worker.terminate();
+    });
+  }
+
+  /** Ends the thread for good (tests); batches pending and to come fail. */
   close(): void {
-    this.#end("was closed");
-    void this.#worker?.terminate();
+    const worker = this.#worker;
+    this.#end("was closed", worker);
+    this.#closed = true;
+    void worker?.terminate();
   }
 }
 

@@ -262,7 +262,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   snapshot(checkpointId: number, options?: SnapshotOptions): KeyedStateSnapshot {
     // One checkpoint visits at a time: an older one still visiting finishes now (rare: two
     // checkpoints of one subtask in flight).
-    this.#collecting?.step(Infinity);
+    const finishing = this.#collecting?.step(Infinity);
+    // Its wait for an encoder (if any) is the capture's to see: its next step returns the same promise.
+    if (finishing instanceof Promise) finishing.catch(() => {});
     const log = options?.savepoint ? undefined : this.#changelog;
     const pointBetween = this.#pointSinceCheckpoint;
     const plan = log?.begin(checkpointId, () => mostKeysWritten(this.#tables.values(), pointBetween));

@@ -331,6 +331,9 @@ export class HeapSnapshot implements ColumnarSnapshot {
     return this.#encodedNumbers();
   }
 
+  /** The wait for the encoder's answer, while one is pending (every step returns it). */
+  #waiting: Promise<boolean> | undefined;
+
   /** True while number pairs are encoded off the thread: nothing for the subtask to do but wait. */
   get awaitsStorageOnly(): boolean {
     return this.#tables.some((p) => p.encoding !== undefined);
@@ -338,12 +341,19 @@ export class HeapSnapshot implements ColumnarSnapshot {
 
   /** Once every table's number pairs came back encoded: the tables encoded as collected. */
   #encodedNumbers(): boolean | Promise<boolean> {
+    if (this.#encoded) return true;
+    // One wait, whoever steps: a second continuation would take the groups again, empty.
+    if (this.#waiting) return this.#waiting;
     for (const p of this.#tables) {
       const encoding = p.encoding;
       if (encoding === undefined) continue;
       const r = encoding.poll();
       if (r === undefined) {
-        const next = encoding.ready().then(() => !this.#released && this.#encodedNumbers());
+        const next = encoding.ready().then(() => {
+          this.#waiting = undefined;
+          return !this.#released && this.#encodedNumbers();
+        });
+        this.#waiting = next;
         // The wait and what follows it: a virtual clock must not run on before the snapshot takes the pairs.
         this.#owner.hold?.(next);
         return next;

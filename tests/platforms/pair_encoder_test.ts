@@ -12,6 +12,7 @@ import { WeirError } from "../../errors.ts";
 import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment, WorkerPairEncoder } from "../../mod.ts";
 import type { EncodedTable, KeyedStateSnapshot } from "../../state/backend.ts";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
+import { KeyedStateCapture } from "../../dataflow/operators/keyed_capture.ts";
 import { type NumberPairBatch, type PairEncoder, encodeNumberPairs, numberPairBatch, pairEncoder, usePairEncoder } from "../../state/number_pairs.ts";
 import { joinParts } from "../../storage/adapter.ts";
 import { VirtualWorld } from "../virtual_world.ts";
@@ -155,6 +156,86 @@ describe("WorkerPairEncoder", () => {
     assert.equal(entriesOf(second.encodedTables!()!.v).size, 400);
     second.release();
     assert.equal(await r, false, "the released snapshot ends undone");
+    encoder.close();
+  });
+});
+
+/** A backend of 1000 number keys, values k + 1. */
+function numbers(): HeapKeyedStateBackend {
+  const b = new HeapKeyedStateBackend({ maxParallelism: 16, range: { start: 0, end: 15 } });
+  const v = b.valueState<number>("v");
+  for (let k = 0; k < 1000; k++) {
+    b.setCurrentKey(k);
+    v.update(k + 1);
+  }
+  return b;
+}
+
+/** Steps a capture to its end, awaiting its promises. */
+async function finish(c: KeyedStateCapture): Promise<void> {
+  for (;;) {
+    let r = c.step(100);
+    if (r instanceof Promise) r = await r;
+    if (r) return;
+  }
+}
+
+/** The entries of a capture's keyed table "v", by key. */
+function capturedEntries(c: KeyedStateCapture): Map<unknown, unknown> {
+  const state = decode<{ keyed: { v: { groups: [number, [unknown, unknown][]][] } } }>(c.bytes());
+  return new Map(state.keyed.v.groups.flatMap(([, entries]) => entries));
+}
+
+describe("checkpoints of one backend that overlap while pairs are encoded off the thread", () => {
+  test("a snapshot finished by the next snapshot point keeps every entry", async () => {
+    usePairEncoder(new WorkerPairEncoder(), 10);
+    const b = numbers();
+    const c1 = new KeyedStateCapture(b.snapshot(1), "the state of operator \"t\"");
+    assert.equal(c1.step(10), false, "the visit goes on");
+    // The second snapshot point finishes the first one's visit (one visit at a time).
+    const c2 = new KeyedStateCapture(b.snapshot(2), "the state of operator \"t\"");
+    await finish(c1);
+    await finish(c2);
+    for (const c of [c1, c2]) {
+      const entries = capturedEntries(c);
+      assert.equal(entries.size, 1000);
+      assert.equal(entries.get(999), 1000);
+      c.release();
+    }
+  });
+
+  test("an encoder that ends then fails the first checkpoint's capture with storage_failed and nothing else", async () => {
+    const encoder = new WorkerPairEncoder();
+    usePairEncoder(encoder, 10);
+    const b = numbers();
+    const c1 = new KeyedStateCapture(b.snapshot(1), "x");
+    c1.step(10);
+    const s2 = b.snapshot(2);
+    encoder.close();
+    // Without a handler on the promise the second snapshot point dropped, the process
+    // would end on an unhandled rejection here.
+    await assert.rejects(async () => finish(c1), (e: unknown) => e instanceof WeirError && e.code === "storage_failed");
+    await new Promise((ok) => setTimeout(ok, 20));
+    s2.release();
+    c1.release();
+  });
+
+  test("a thread that crashed fails the batches it held; the next batch gets a new thread", async () => {
+    const encoder = new WorkerPairEncoder();
+    usePairEncoder(encoder, 10);
+    const b = numbers();
+    const c1 = new KeyedStateCapture(b.snapshot(1), "x");
+    const r = c1.step(1e9);
+    assert.ok(r instanceof Promise, "waits for the thread");
+    await encoder.stopThread();
+    await assert.rejects(async () => {
+      if (!(await r)) await finish(c1);
+    }, (e: unknown) => e instanceof WeirError && e.code === "storage_failed" && /exited/.test(e.message));
+    c1.release();
+    const c2 = new KeyedStateCapture(b.snapshot(2), "x");
+    await finish(c2);
+    assert.equal(capturedEntries(c2).size, 1000);
+    c2.release();
     encoder.close();
   });
 });
