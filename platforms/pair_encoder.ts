@@ -119,6 +119,10 @@ export class WorkerPairEncoder implements PairEncoder {
     }
   }
 
+  prepare(): void {
+    if (!this.#closed) this.#start();
+  }
+
   encode(batch: NumberPairBatch): PairEncoding {
     const id = this.#next++;
     const slot: Slot = { abandoned: false };

@@ -11,6 +11,7 @@ import { type KeyGroupRange, canonicalKey, invalidKey, keyGroupOf } from "./key_
 import type { ListState, MapState, StateKind, ValueState } from "./keyed_state.ts";
 import { ttlListState, ttlMapState, ttlValueState } from "./heap_ttl_states.ts";
 import { heapAggregatingState, heapListState, heapMapState, heapReducingState, heapValueState } from "./heap_views.ts";
+import { pairEncoder } from "./number_pairs.ts";
 import { HeapSnapshot, type HeapSnapshotOwner, type TableAtSnapshot } from "./heap_snapshot.ts";
 import { HeapChangelog, readHeapChain } from "./heap_changelog.ts";
 import { stateNotPersistable } from "./state_not_persistable.ts";
@@ -135,6 +136,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     }
     this.range = init.range;
     this.#ttlClock = init.clock ? new TtlClock(init.clock) : undefined;
+    // A subtask's backend: the encoder's thread starts now, not on the first large checkpoint's step.
+    if (init.scheduler) pairEncoder()?.encoder.prepare?.();
   }
 
   /**

@@ -165,6 +165,11 @@ export interface PairEncoding {
 export interface PairEncoder {
   /** Hands the batch over (its arrays are transferred: the caller must not touch them). */
   encode(batch: NumberPairBatch): PairEncoding;
+  /**
+   * Gets ready for a first batch now (a thread's start: 50 ms on Deno, which would
+   * otherwise fall on the first large checkpoint's step); a heap backend calls it when made.
+   */
+  prepare?(): void;
 }
 
 /** A batch this large or larger goes to the platform's encoder; a smaller one is encoded in place. */

@@ -186,6 +186,19 @@ function capturedEntries(c: KeyedStateCapture): Map<unknown, unknown> {
   return new Map(state.keyed.v.groups.flatMap(([, entries]) => entries));
 }
 
+describe("a subtask's heap backend", () => {
+  test("starts the encoder's thread when it is made, not on its first large checkpoint", () => {
+    let prepared = 0;
+    const inner = new WorkerPairEncoder();
+    usePairEncoder({ encode: (b) => inner.encode(b), prepare: () => void prepared++ }, 1);
+    new HeapKeyedStateBackend({ maxParallelism: 4, range: { start: 0, end: 3 } });
+    assert.equal(prepared, 0, "a backend outside a subtask (no scheduler) starts nothing");
+    new HeapKeyedStateBackend({ maxParallelism: 4, range: { start: 0, end: 3 }, scheduler: { after: () => ({ cancel() {} }), defer: () => {} } });
+    assert.equal(prepared, 1);
+    inner.close();
+  });
+});
+
 describe("checkpoints of one backend that overlap while pairs are encoded off the thread", () => {
   test("a snapshot finished by the next snapshot point keeps every entry", async () => {
     usePairEncoder(new WorkerPairEncoder(), 10);
