@@ -109,6 +109,25 @@ export class CborWriter {
     this.value(v);
   }
 
+  /**
+   * Bytes of whole items (encoded elsewhere) as the next ones, kept as a chunk of their own,
+   * not copied: the caller must not change them afterwards.
+   */
+  chunk(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    if (this.#at > 0) {
+      this.#chunks.push(this.#buf.subarray(0, this.#at));
+      this.#chunked += this.#at;
+    }
+    this.#chunks.push(bytes);
+    this.#chunked += bytes.length;
+    // Writing goes on in a new chunk; the rest of the current one stays unused.
+    const size = Math.max(16, Math.min(this.#buf.length, 1 << 16));
+    this.#buf = this.#pool ? this.#pool.take(size) : new Uint8Array(size);
+    this.#view = new DataView(this.#buf.buffer);
+    this.#at = 0;
+  }
+
   /** Encoded bytes (an encodeBody() result) as the next item. */
   raw(body: Uint8Array): void {
     this.#room(body.length);

@@ -10,11 +10,12 @@
 import { fileURLToPath } from "node:url";
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from "node:worker_threads";
 import { WeirError } from "../errors.ts";
-import { type EncodedNumberPairs, type NumberPairBatch, type PairEncoder, type PairEncoding, giveBackBatch, usePairEncoder } from "../state/number_pairs.ts";
+import { type EncodedNumberPairs, type NumberPairBatch, type NumberPairsLayout, type PairEncoder, type PairEncoding, giveBackBatch, usePairEncoder } from "../state/number_pairs.ts";
 
 /** A batch sent to the thread (its arrays' buffers transferred). */
 export interface EncodeRequest {
   id: number;
+  layout: NumberPairsLayout;
   keys: ArrayBuffer;
   values: ArrayBuffer;
   groups: ArrayBuffer;
@@ -123,13 +124,13 @@ export class WorkerPairEncoder implements PairEncoder {
     if (!this.#closed) this.#start();
   }
 
-  encode(batch: NumberPairBatch): PairEncoding {
+  encode(batch: NumberPairBatch, layout: NumberPairsLayout = "pairs"): PairEncoding {
     const id = this.#next++;
     const slot: Slot = { abandoned: false };
     this.#slots.set(id, slot);
     if (this.#closed) slot.error = new WeirError("storage_failed", "The heap snapshot encoder's thread was closed");
     else {
-      const request: EncodeRequest = { id, keys: batch.keys.buffer as ArrayBuffer, values: batch.values.buffer as ArrayBuffer, groups: batch.groups.buffer as ArrayBuffer, length: batch.length };
+      const request: EncodeRequest = { id, layout, keys: batch.keys.buffer as ArrayBuffer, values: batch.values.buffer as ArrayBuffer, groups: batch.groups.buffer as ArrayBuffer, length: batch.length };
       this.#start().postMessage(request, [request.keys, request.values, request.groups]);
     }
     return {

@@ -7,7 +7,7 @@
 import { setPriority } from "node:os";
 import process from "node:process";
 import { type MessagePort, workerData } from "node:worker_threads";
-import { encodeNumberPairs } from "../state/number_pairs.ts";
+import { encodeNumbersAs } from "../state/number_pairs.ts";
 import type { EncodeReply, EncodeRequest } from "./pair_encoder.ts";
 
 // Below the subtask's thread, as the SQLite writer (sqlite_writer_worker.ts): on 2 cores the
@@ -25,7 +25,7 @@ port.on("message", (m: EncodeRequest) => {
   const batch = { keys: new Float64Array(m.keys), values: new Float64Array(m.values), groups: new Int32Array(m.groups), length: m.length };
   let reply: EncodeReply;
   try {
-    const { bytes, groups } = encodeNumberPairs(batch);
+    const { bytes, groups } = encodeNumbersAs(batch, m.layout);
     reply = { id: m.id, keys: m.keys, values: m.values, groups: m.groups, bytes: bytes.buffer as ArrayBuffer, layout: groups.buffer as ArrayBuffer };
   } catch (e) {
     reply = { id: m.id, keys: m.keys, values: m.values, groups: m.groups, error: String((e as Error)?.stack ?? e) };

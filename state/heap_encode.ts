@@ -12,6 +12,7 @@
  * @module
  */
 import type { CborWriter } from "../codec/cbor_writer.ts";
+import { WeirError } from "../errors.ts";
 import type { KeyedStateSnapshot } from "./backend.ts";
 import type { StateKind } from "./keyed_state.ts";
 import { type ColumnForm, columnForm, writeNumberColumnHead, writeNumbers, writeStringColumn } from "./heap_columns.ts";
@@ -25,6 +26,12 @@ export interface TableColumns {
   kind: StateKind;
   ttl: boolean;
   groups: [keyGroup: number, keys: ArrayLike<unknown>, values: ArrayLike<unknown>][];
+  /**
+   * Key group items encoded already, in the `columns` layout (number pairs encoded off the
+   * thread, number_pairs.ts): `groupCount` items back to back, ascending key group, after
+   * those of `groups` (none then).
+   */
+  encoded?: { bytes: Uint8Array; groupCount: number };
 }
 
 /** A keyed snapshot that can hand over its entries as columns (the heap's). */
@@ -96,6 +103,15 @@ export class ColumnsEncoder {
     while (this.#t < this.#tables.length) {
       const t = this.#tables[this.#t];
       if (this.#i < 0 && this.#g === 0) this.#tableHead(t);
+      if (t.encoded) {
+        if (this.#layout !== "columns" || t.groups.length > 0) throw new WeirError("invariant_broken", `The columns of "${t.name}" were encoded for the heap's files and cannot be written as ${this.#layout}`);
+        // Their own chunk, not copied: a million entries are megabytes.
+        w.chunk(t.encoded.bytes);
+        left -= t.encoded.groupCount;
+        this.#next();
+        if (left <= 0 && this.#t < this.#tables.length) return false;
+        continue;
+      }
       while (this.#g < t.groups.length) {
         const [g, keys, values] = t.groups[this.#g];
         const n = keys.length;
@@ -186,6 +202,6 @@ export class ColumnsEncoder {
       w.value(true);
     }
     w.value("groups");
-    w.head(4, t.groups.length);
+    w.head(4, t.encoded ? t.encoded.groupCount : t.groups.length);
   }
 }

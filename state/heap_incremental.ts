@@ -123,6 +123,7 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
   let tombstones: TombstonesWriter | undefined;
   let deleted: Record<string, [number, unknown[]][]> = {};
   const what = `the changelog of checkpoint ${checkpointId}`;
+  snap.encodeNumberColumnsOffThread();
   return {
     checkpointId,
     // Its one promise is the upload of the file's chunks, which no record changes.
@@ -131,8 +132,10 @@ export function incrementalSnapshot(snap: HeapSnapshot, log: HeapChangelog, plan
       if (done) return true;
       if (writing) return writing;
       if (!encoder) {
-        // A changelog collects columns, never number pairs for an encoder: its visit is all its steps.
-        if (snap.step(budget) !== true) return false;
+        // A promise while large tables' number columns are encoded off the thread.
+        const visited = snap.step(budget);
+        if (visited instanceof Promise) return visited.then(() => false);
+        if (!visited) return false;
         const tables = snap.columns();
         deleted = snap.tombstones;
         writer = new CborWriter(what, 1 << 16, true, checkpointChunks);

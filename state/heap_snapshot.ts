@@ -42,7 +42,7 @@ import type { ColumnPool } from "./column_builder.ts";
 import { KeyGroupEntries } from "./heap_snapshot_groups.ts";
 import { TombstoneScan } from "./heap_snapshot_tombstones.ts";
 import { isNotPersistable } from "./state_not_persistable.ts";
-import { type NumberPairBatch, type PairEncoding, encodeNumberPairs, encodedGroupsOf, giveBackBatch, numberPairBatch, pairEncoder } from "./number_pairs.ts";
+import { type EncodedNumberPairs, type NumberPairBatch, type PairEncoding, encodeNumberPairs, encodedGroupsOf, giveBackBatch, numberPairBatch, pairEncoder } from "./number_pairs.ts";
 
 /** One table as it was declared at the snapshot point. */
 export interface TableAtSnapshot {
@@ -87,6 +87,10 @@ interface TableProgress {
    * collected flat for an encoder off the subtask's thread (number_pairs.ts).
    */
   numbers?: NumberPairBatch;
+  /** Collecting columns: an entry other than a number pair was collected too (the numbers then join the columns here). */
+  mixed?: boolean;
+  /** Collecting columns: the key group items the encoder wrote for the numbers. */
+  encodedColumns?: EncodedNumberPairs;
   /** The numbers handed to the encoder, until it gives them back encoded. */
   encoding?: PairEncoding;
   /** For a changelog: the slots written since the previous one, the only ones visited. */
@@ -164,6 +168,20 @@ export class HeapSnapshot implements ColumnarSnapshot {
    * Encodes entries as they are collected (see the module doc); only for a full snapshot,
    * before anything was collected.
    */
+  /**
+   * Collecting columns for the heap's own files (a changelog, a base, a materialization):
+   * large tables' number pairs are collected flat and their key group items encoded off the
+   * thread (number_pairs.ts), when the platform has an encoder. Only before the first step;
+   * the columns of such a table are then encoded already (`TableColumns.encoded`).
+   */
+  encodeNumberColumnsOffThread(): void {
+    const offThread = pairEncoder();
+    if (!offThread || this.#started || this.#encodeFor !== undefined) return;
+    for (const p of this.#tables) {
+      if (p.at.table.slotCount >= offThread.minEntries && !p.at.ttlValue) p.numbers = numberPairBatch(p.at.table.slotCount);
+    }
+  }
+
   encodeAsCollected(what: string): boolean {
     if (this.#started || this.#changedAfter > 0 || this.#tables.some((p) => p.dirty !== undefined || p.entries.collected)) return false;
     this.#encodeFor = what;
@@ -224,7 +242,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
     if (this.#columns || this.#encoded) return true;
     assert(!this.#released, () => `Keyed snapshot ${this.checkpointId} was stepped after its release`);
     if (this.#failure !== undefined) throw this.#failure;
-    if (this.#visitDone) return this.#encodedNumbers();
+    if (this.#visitDone) return this.#encodeFor !== undefined ? this.#encodedNumbers() : this.#numberColumns();
     this.#started = true;
     let left = budget;
     // Visited cells are stamped between this version and the next: no later touch copies
@@ -287,8 +305,59 @@ export class HeapSnapshot implements ColumnarSnapshot {
     this.#owner.detach(this);
     if (this.#failure !== undefined) throw this.#failure;
     if (this.#encodeFor !== undefined) return this.#encodeNumbers();
-    this.#columns = this.#tables.map((p) => ({ name: p.at.table.name, kind: p.at.kind, ttl: p.at.ttlValue !== undefined, groups: p.entries.columns() }));
+    return this.#encodeNumberColumns();
+  }
+
+  /**
+   * The visit is done, collecting columns: each table's number pairs go to the encoder off
+   * the thread, unless the table had other entries too or few numbers (then they join its
+   * columns here).
+   */
+  #encodeNumberColumns(): boolean | Promise<boolean> {
+    const offThread = pairEncoder();
+    for (const p of this.#tables) {
+      const numbers = p.numbers;
+      if (numbers === undefined) continue;
+      p.numbers = undefined;
+      if (offThread !== undefined && !p.mixed && numbers.length >= offThread.minEntries) p.encoding = offThread.encoder.encode(numbers, "columns");
+      else {
+        for (let i = 0; i < numbers.length; i++) p.entries.addColumns(numbers.groups[i], numbers.keys[i], numbers.values[i]);
+        giveBackBatch(numbers);
+      }
+    }
+    return this.#numberColumns();
+  }
+
+  /** Once every table's number columns came back encoded: the tables as columns. */
+  #numberColumns(): boolean | Promise<boolean> {
+    if (this.#columns) return true;
+    if (this.#waiting) return this.#waiting;
+    for (const p of this.#tables) {
+      const encoding = p.encoding;
+      if (encoding === undefined) continue;
+      const r = encoding.poll();
+      if (r === undefined) return this.#waitFor(encoding, () => this.#numberColumns());
+      p.encoding = undefined;
+      p.encodedColumns = r;
+    }
+    this.#columns = this.#tables.map((p) => {
+      const t: TableColumns = { name: p.at.table.name, kind: p.at.kind, ttl: p.at.ttlValue !== undefined, groups: p.entries.columns() };
+      if (p.encodedColumns) t.encoded = { bytes: p.encodedColumns.bytes, groupCount: p.encodedColumns.groups.length / 4 };
+      return t;
+    });
     return true;
+  }
+
+  /** Waits for an encoder's answer, then goes on with `next`; every step meanwhile returns the same promise. */
+  #waitFor(encoding: PairEncoding, next: () => boolean | Promise<boolean>): Promise<boolean> {
+    const waiting = encoding.ready().then(() => {
+      this.#waiting = undefined;
+      return !this.#released && next();
+    });
+    this.#waiting = waiting;
+    // The wait and what follows it: a virtual clock must not run on before the snapshot takes the pairs.
+    this.#owner.hold?.(waiting);
+    return waiting;
   }
 
   /**
@@ -348,16 +417,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
       const encoding = p.encoding;
       if (encoding === undefined) continue;
       const r = encoding.poll();
-      if (r === undefined) {
-        const next = encoding.ready().then(() => {
-          this.#waiting = undefined;
-          return !this.#released && this.#encodedNumbers();
-        });
-        this.#waiting = next;
-        // The wait and what follows it: a virtual clock must not run on before the snapshot takes the pairs.
-        this.#owner.hold?.(next);
-        return next;
-      }
+      if (r === undefined) return this.#waitFor(encoding, () => this.#encodedNumbers());
       p.encoding = undefined;
       p.entries.addEncoded(encodedGroupsOf(r));
     }
@@ -397,6 +457,17 @@ export class HeapSnapshot implements ColumnarSnapshot {
       return;
     }
     if (this.#encodeFor !== undefined) return this.#encode(p, g, key, value);
+    const numbers = p.numbers;
+    if (numbers !== undefined) {
+      if (typeof key === "number" && typeof value === "number" && numbers.length < numbers.keys.length) {
+        const i = numbers.length++;
+        numbers.keys[i] = key;
+        numbers.values[i] = value;
+        numbers.groups[i] = g;
+        return;
+      }
+      p.mixed = true;
+    }
     if (live && typeof value === "object" && value !== null) value = this.#owner.copy(p.at.table.name, value);
     p.entries.addColumns(g, key, value);
   }
@@ -439,6 +510,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
   result(): KeyedStateHandle {
     const out: Record<string, KeyedTableSnapshot> = {};
     for (const t of this.columns()) {
+      assert(t.encoded === undefined, () => `Keyed snapshot ${this.checkpointId} has the columns of "${t.name}" encoded for a heap file: they have no canonical form here`);
       out[t.name] = { kind: t.kind, groups: t.groups.map(([g, keys, values]) => [g, Array.from(keys, (k, i) => [k, values[i]] as [unknown, unknown])]) };
       if (t.ttl) out[t.name].ttl = true;
     }
@@ -461,6 +533,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
       p.numbers = undefined;
       p.encoding?.abandon();
       p.encoding = undefined;
+      p.encodedColumns = undefined;
     }
   }
 }

@@ -5,7 +5,7 @@
  * ends fails the checkpoint, not the job; and a job whose every snapshot goes through it
  * restores to count each record exactly once.
  */
-import { after, describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { decode, encodePartsList } from "../../codec/cbor.ts";
 import { WeirError } from "../../errors.ts";
@@ -13,22 +13,28 @@ import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment, WorkerPa
 import type { EncodedTable, KeyedStateSnapshot } from "../../state/backend.ts";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
 import { KeyedStateCapture } from "../../dataflow/operators/keyed_capture.ts";
-import { type NumberPairBatch, type PairEncoder, encodeNumberPairs, numberPairBatch, pairEncoder, usePairEncoder } from "../../state/number_pairs.ts";
+import { type NumberPairBatch, type NumberPairsLayout, type PairEncoder, encodeNumberPairs, numberPairBatch, pairEncoder, usePairEncoder } from "../../state/number_pairs.ts";
 import { joinParts } from "../../storage/adapter.ts";
 import { VirtualWorld } from "../virtual_world.ts";
+import { MemoryStorage as Memory } from "../../storage/memory.ts";
+import { runBackendConformance } from "../state/backend_conformance.ts";
+import { finishSnapshot } from "../state/heap_steps.ts";
+import type { IncrementalKeyedState } from "../../state/backend.ts";
 
-const before = pairEncoder();
-after(() => usePairEncoder(before?.encoder, before?.minEntries));
+const original = pairEncoder();
+after(() => usePairEncoder(original?.encoder, original?.minEntries));
 
 /** The real encoder, counting the batches and entries it was handed. */
-function counted(inner: PairEncoder): PairEncoder & { batches: number; entries: number } {
+function counted(inner: PairEncoder): PairEncoder & { batches: number; entries: number; layouts: NumberPairsLayout[] } {
   const c = {
     batches: 0,
     entries: 0,
-    encode(b: NumberPairBatch) {
+    layouts: [] as NumberPairsLayout[],
+    encode(b: NumberPairBatch, layout: NumberPairsLayout = "pairs") {
       c.batches++;
       c.entries += b.length;
-      return inner.encode(b);
+      c.layouts.push(layout);
+      return inner.encode(b, layout);
     },
   };
   return c;
@@ -253,8 +259,71 @@ describe("checkpoints of one backend that overlap while pairs are encoded off th
   });
 });
 
+describe("incremental heap files whose number columns are encoded off the thread", () => {
+  // The whole backend contract, with every table's number pairs sent to the thread.
+  const encoder = new WorkerPairEncoder();
+  describe("every case", () => {
+    before(() => usePairEncoder(encoder, 1));
+    after(() => usePairEncoder(original?.encoder, original?.minEntries));
+    const shared = new Memory();
+    runBackendConformance("heap (incremental, number columns off the thread)", (init) => new HeapKeyedStateBackend({ ...init, incremental: true, storage: shared }));
+  });
+
+  test("bases and changelogs restore the state at each snapshot point, writes racing the visits, numbers and other values in one table or apart", async () => {
+    const enc = counted(new WorkerPairEncoder());
+    usePairEncoder(enc, 1);
+    const storage = new Memory();
+    const make = (uid: string) => new HeapKeyedStateBackend({ maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, storage, uid, subtaskIndex: 0, jobId: "j" });
+    const b = make("count");
+    const sum = () => b.valueState<number>("sum");
+    const other = () => b.valueState<unknown>("other");
+    const expected = new Map<number, number>();
+    const expectedOther = new Map<number, unknown>();
+    for (let k = 0; k < 5000; k++) {
+      b.setCurrentKey(k);
+      sum().update(k % 3 === 0 ? k * 1.5 : k);
+      expected.set(k, k % 3 === 0 ? k * 1.5 : k);
+      other().update(k % 10 === 0 ? `s${k}` : k);
+      expectedOther.set(k, k % 10 === 0 ? `s${k}` : k);
+    }
+    const handles: [IncrementalKeyedState, Map<number, number>, Map<number, unknown>][] = [];
+    for (let round = 1; round <= 4; round++) {
+      const atPoint = new Map(expected);
+      const otherAtPoint = new Map(expectedOther);
+      let i = 0;
+      const handle = await finishSnapshot(b.snapshot(round), () => {
+        // Writes after the snapshot point: none may reach this checkpoint.
+        for (let j = 0; j < 7; j++, i++) {
+          const k = (i * 31 + round) % 5000;
+          b.setCurrentKey(k);
+          if (k % 97 === 0) {
+            sum().clear();
+            expected.delete(k);
+          } else {
+            sum().update(-k - round);
+            expected.set(k, -k - round);
+          }
+        }
+      });
+      handles.push([handle, atPoint, otherAtPoint]);
+    }
+    assert.ok(enc.layouts.includes("columns"), `layouts sent: ${enc.layouts}`);
+    for (const [handle, atPoint, otherAtPoint] of handles) {
+      const r = make("restored");
+      await r.restore([handle]);
+      for (let k = 0; k < 5000; k++) {
+        r.setCurrentKey(k);
+        assert.equal(r.valueState<number>("sum").value(), atPoint.get(k), `sum of key ${k}`);
+        assert.equal(r.valueState<unknown>("other").value(), otherAtPoint.get(k), `other of key ${k}`);
+      }
+      r.dispose();
+    }
+  });
+});
+
 describe("a job whose heap snapshots are encoded off the thread", () => {
-  test("restores from its latest checkpoint and counts every record exactly once", async () => {
+  for (const incremental of [false, true]) {
+  test(`restores from its latest checkpoint and counts every record exactly once${incremental ? " (incremental: bases and changelogs)" : ""}`, async () => {
     const encoder = counted(new WorkerPairEncoder());
     usePairEncoder(encoder, 1);
     const world = new VirtualWorld();
@@ -264,6 +333,7 @@ describe("a job whose heap snapshots are encoded off the thread", () => {
     const env = new StreamEnvironment({
       jobName: "pairs-off-thread",
       parallelism: 2,
+      state: { incremental },
       // Virtual time holds for the encoder's thread (Scheduler.hold), not for real file I/O.
       storage: new MemoryStorage(),
       checkpoint: { interval: 5 },
@@ -295,10 +365,12 @@ describe("a job whose heap snapshots are encoded off the thread", () => {
     assert.equal(result?.restarts, 1);
     assert.equal(job.checkpointStats().counts.restored, 1);
     assert.ok(encoder.batches >= 3, `batches encoded off the thread: ${encoder.batches}`);
+    assert.ok(encoder.layouts.includes(incremental ? "columns" : "pairs"), `layouts: ${encoder.layouts}`);
     // Key k's sum is per·k + keys·per·(per - 1)/2, above every partial sum of any key:
     // the sums that high are the finals, each once.
     const floor = (keys * per * (per - 1)) / 2;
     const finals = sink.committed.filter((v) => v >= floor).sort((a, b) => a - b);
     assert.deepEqual(finals, Array.from({ length: keys }, (_, k) => per * k + floor));
   });
+  }
 });

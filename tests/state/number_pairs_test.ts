@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { CborWriter } from "../../codec/cbor_writer.ts";
 import { decode, encodePartsList } from "../../codec/cbor.ts";
 import { joinParts } from "../../storage/adapter.ts";
-import { encodeNumberPairs, encodedGroupsOf, giveBackBatch, numberPairBatch } from "../../state/number_pairs.ts";
+import { encodeNumberColumns, encodeNumberPairs, encodedGroupsOf, giveBackBatch, numberPairBatch } from "../../state/number_pairs.ts";
+import { ColumnsEncoder, type TableColumns } from "../../state/heap_encode.ts";
 import { WeirError } from "../../errors.ts";
 
 /** Numbers at every boundary of CBOR's integer heads, and those it writes as float64. */
@@ -60,6 +61,40 @@ describe("encodeNumberPairs", () => {
   test("an empty batch is no group; a key group below 0 is refused", () => {
     assert.equal(encodeNumberPairs(numberPairBatch(4)).groups.length, 0);
     assert.throws(() => encodeNumberPairs(batchOf([[1, 1, -1]])), (e: unknown) => e instanceof WeirError && e.code === "invariant_broken");
+  });
+
+  test("columns: the heap files' key group items, byte for byte what ColumnsEncoder writes from the columns", () => {
+    const entries: [number, number, number][] = [];
+    let seed = 11;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    // Groups of 1 to 40 entries (arrays under 16), int32 columns, float64 ones, -0 and NaN.
+    for (let g = 0; g < 60; g++) {
+      const n = 1 + (next() % 40);
+      const ints = g % 3 !== 0;
+      for (let i = 0; i < n; i++) entries.push([ints ? next() % 100000 - 50000 : NUMBERS[next() % NUMBERS.length], g % 4 === 0 ? NUMBERS[next() % NUMBERS.length] : next() % 1000, (g * 7) % 61]);
+    }
+    for (let i = entries.length - 1; i > 0; i--) {
+      const j = next() % (i + 1);
+      [entries[i], entries[j]] = [entries[j], entries[i]];
+    }
+    const byGroup = new Map<number, [number[], number[]]>();
+    for (const [k, v, g] of entries) {
+      if (!byGroup.has(g)) byGroup.set(g, [[], []]);
+      byGroup.get(g)![0].push(k);
+      byGroup.get(g)![1].push(v);
+    }
+    const groups = [...byGroup.entries()].sort((a, b) => a[0] - b[0]).map(([g, [k, v]]): [number, number[], number[]] => [g, k, v]);
+    const write = (t: TableColumns) => {
+      const w = new CborWriter("t", 64);
+      const e = new ColumnsEncoder(w, [t], "columns");
+      while (!e.step(7));
+      return w.bytes();
+    };
+    const fromColumns = write({ name: "t", kind: "value", ttl: false, groups });
+    const encoded = encodeNumberColumns(batchOf(entries));
+    assert.equal(encoded.groups.length / 4, groups.length);
+    const fromBatch = write({ name: "t", kind: "value", ttl: false, groups: [], encoded: { bytes: encoded.bytes, groupCount: encoded.groups.length / 4 } });
+    assert.deepEqual(fromBatch, fromColumns);
   });
 
   test("a batch given back serves the next one of its size or less", () => {
