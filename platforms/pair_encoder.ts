@@ -36,6 +36,9 @@ export interface EncodeReply {
 // A path, not a URL: Bun's and Node's URL types disagree in a type check of both.
 const workerPath = fileURLToPath(new URL(`./pair_encoder_worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url).href);
 
+/** Threads that end before their first answer, in a row, after which the encoder gives up (available: false). */
+const FAILED_STARTS_MAX = 2;
+
 /** How often ready() looks for an answer, ms: a turn of the event loop, which a busy subtask still gives timers. */
 const READY_POLL_MS = 1;
 
@@ -66,6 +69,7 @@ interface Slot {
  * ```
  */
 export class WorkerPairEncoder implements PairEncoder {
+  readonly #workerPath: string;
   #worker: Worker | undefined;
   #port: MessagePort | undefined;
   #next = 1;
@@ -73,10 +77,34 @@ export class WorkerPairEncoder implements PairEncoder {
   /** close() was called: batches pending and to come fail. */
   #closed = false;
 
+  /** `workerPath`: the thread's module (tests); pair_encoder_worker's by default. */
+  constructor(options: { workerPath?: string } = {}) {
+    this.#workerPath = options.workerPath ?? workerPath;
+  }
+
+  /** The current thread answered a batch. */
+  #answered = false;
+  /** Threads in a row that ended before their first answer. */
+  #failedStarts = 0;
+  /** Why no thread could be started here, once that happened. */
+  #unavailable: string | undefined;
+
+  /** False once a thread could not be started (a runtime without threads): snapshots encode in place. */
+  get available(): boolean {
+    return this.#unavailable === undefined;
+  }
+
   #start(): MessagePort {
     if (this.#port) return this.#port;
     const { port1, port2 } = new MessageChannel();
-    const worker = new Worker(workerPath, { workerData: { port: port2 }, transferList: [port2] });
+    let worker: Worker;
+    try {
+      worker = new Worker(this.#workerPath, { workerData: { port: port2 }, transferList: [port2] });
+    } catch (e) {
+      this.#unavailable = String((e as Error)?.message ?? e);
+      port1.close();
+      throw new WeirError("storage_failed", `The heap snapshot encoder's thread could not start: ${this.#unavailable}`);
+    }
     // Neither keeps the process alive: a job that ended leaves no work for them.
     worker.unref();
     (port1 as { unref?: () => void }).unref?.();
@@ -84,6 +112,7 @@ export class WorkerPairEncoder implements PairEncoder {
     worker.on("exit", (code) => this.#end(`exited (code ${code})`, worker));
     this.#worker = worker;
     this.#port = port1;
+    this.#answered = false;
     return port1;
   }
 
@@ -95,6 +124,9 @@ export class WorkerPairEncoder implements PairEncoder {
     if (worker !== this.#worker || this.#closed) return;
     // Answers sent before the end are still good.
     this.#receive();
+    // A thread that ends before its first answer did not start (its module could not load):
+    // after two of those in a row there are no threads to be had here.
+    if (!this.#answered && ++this.#failedStarts >= FAILED_STARTS_MAX) this.#unavailable = why;
     for (const [id, slot] of this.#slots) {
       if (!slot.result && !slot.error) slot.error = new WeirError("storage_failed", `The heap snapshot encoder's thread ${why} before it encoded the snapshot`);
       else if (slot.abandoned) this.#slots.delete(id);
@@ -110,6 +142,8 @@ export class WorkerPairEncoder implements PairEncoder {
     if (!port) return;
     for (let m; (m = receiveMessageOnPort(port)); ) {
       const r = m.message as EncodeReply;
+      this.#answered = true;
+      this.#failedStarts = 0;
       const batch: NumberPairBatch = { keys: new Float64Array(r.keys), values: new Float64Array(r.values), groups: new Int32Array(r.groups), length: 0 };
       giveBackBatch(batch);
       const slot = this.#slots.get(r.id);
@@ -121,7 +155,12 @@ export class WorkerPairEncoder implements PairEncoder {
   }
 
   prepare(): void {
-    if (!this.#closed) this.#start();
+    if (this.#closed || this.#unavailable !== undefined) return;
+    try {
+      this.#start();
+    } catch {
+      // No threads here: available turns false and snapshots encode on their own thread.
+    }
   }
 
   encode(batch: NumberPairBatch, layout: NumberPairsLayout = "pairs"): PairEncoding {
@@ -131,7 +170,11 @@ export class WorkerPairEncoder implements PairEncoder {
     if (this.#closed) slot.error = new WeirError("storage_failed", "The heap snapshot encoder's thread was closed");
     else {
       const request: EncodeRequest = { id, layout, keys: batch.keys.buffer as ArrayBuffer, values: batch.values.buffer as ArrayBuffer, groups: batch.groups.buffer as ArrayBuffer, length: batch.length };
-      this.#start().postMessage(request, [request.keys, request.values, request.groups]);
+      try {
+        this.#start().postMessage(request, [request.keys, request.values, request.groups]);
+      } catch (e) {
+        slot.error = e instanceof WeirError ? e : new WeirError("storage_failed", `The heap snapshot encoder could not be sent a snapshot: ${(e as Error)?.message ?? e}`);
+      }
     }
     return {
       poll: () => {

@@ -300,6 +300,8 @@ export interface PairEncoder {
    * otherwise fall on the first large checkpoint's step); a heap backend calls it when made.
    */
   prepare?(): void;
+  /** False once the encoder found it cannot run here (no threads: an edge runtime); snapshots then encode in place. */
+  readonly available?: boolean;
 }
 
 /** A batch this large or larger goes to the platform's encoder; a smaller one is encoded in place. */
@@ -319,7 +321,7 @@ export function usePairEncoder(e: PairEncoder | undefined, minEntries = OFF_THRE
 
 /** The process's off-thread encoder and the least batch for it, if the platform gave one. */
 export function pairEncoder(): { encoder: PairEncoder; minEntries: number } | undefined {
-  return encoder && { encoder, minEntries: offThreadMinEntries };
+  return encoder && encoder.available !== false ? { encoder, minEntries: offThreadMinEntries } : undefined;
 }
 
 /** Batches whose arrays came back, for the next snapshot: fresh memory costs page faults. */

@@ -239,6 +239,25 @@ describe("checkpoints of one backend that overlap while pairs are encoded off th
     c1.release();
   });
 
+  test("where no thread can start, a checkpoint or two fail with storage_failed and then snapshots encode on their own thread", async () => {
+    const encoder = new WorkerPairEncoder({ workerPath: "/nonexistent/weir-pair-encoder.js" });
+    usePairEncoder(encoder, 10);
+    const b = numbers();
+    let failed = 0;
+    for (let id = 1; encoder.available && id <= 5; id++) {
+      const c = new KeyedStateCapture(b.snapshot(id), "x");
+      await assert.rejects(async () => finish(c), (e: unknown) => e instanceof WeirError && e.code === "storage_failed");
+      c.release();
+      failed++;
+    }
+    assert.equal(encoder.available, false);
+    assert.ok(failed >= 1 && failed <= 2, `checkpoints failed: ${failed}`);
+    const c = new KeyedStateCapture(b.snapshot(9), "x");
+    await finish(c);
+    assert.equal(capturedEntries(c).size, 1000);
+    c.release();
+  });
+
   test("a thread that crashed fails the batches it held; the next batch gets a new thread", async () => {
     const encoder = new WorkerPairEncoder();
     usePairEncoder(encoder, 10);
