@@ -7,8 +7,11 @@
  * @module
  */
 import { Decoder, Encoder, addExtension } from "cbor-x";
+import { writeHead } from "./cbor_head.ts";
 import { WeirError } from "../errors.ts";
 import { lastCheckedHeldNegativeZero, unpersistablePart } from "./values.ts";
+
+export { writeHead };
 
 /** The format version this build writes; older versions are migrated on read. */
 export const FORMAT_VERSION = 1;
@@ -188,30 +191,6 @@ export function cborHeadLength(n: number): number {
   if (n < 0x10000) return 3;
   if (n < 0x100000000) return 5;
   throw new WeirError("value_not_persistable", `Cannot persist a CBOR item of ${n} parts or bytes`);
-}
-
-/**
- * Writes the CBOR head of major type `major` with argument `n` (0 ≤ n < 2^32) at `at`, in
- * at most 5 bytes the caller made room for; returns the position after it.
- */
-export function writeHead(b: Uint8Array, at: number, major: number, n: number): number {
-  const m = major << 5;
-  if (n < 24) b[at++] = m | n;
-  else if (n < 0x100) {
-    b[at++] = m | 24;
-    b[at++] = n;
-  } else if (n < 0x10000) {
-    b[at++] = m | 25;
-    b[at++] = n >>> 8;
-    b[at++] = n & 0xff;
-  } else {
-    b[at++] = m | 26;
-    b[at++] = n >>> 24;
-    b[at++] = (n >>> 16) & 0xff;
-    b[at++] = (n >>> 8) & 0xff;
-    b[at++] = n & 0xff;
-  }
-  return at;
 }
 
 /**

@@ -8,7 +8,8 @@
  * @module
  */
 import { WeirError } from "../errors.ts";
-import { FORMAT_VERSION, encodeBody, writeHead } from "./cbor.ts";
+import { FORMAT_VERSION, encodeBody } from "./cbor.ts";
+import { writeHead } from "./cbor_head.ts";
 import type { ChunkPool } from "./chunk_pool.ts";
 
 /** A chunk grows to this size at most: a writer never copies what it wrote to grow. */

@@ -12,6 +12,7 @@
  * heap_columns.ts).
  * @module
  */
+import { writeHead } from "../codec/cbor_head.ts";
 import { WeirError } from "../errors.ts";
 import type { EncodedGroup } from "./backend.ts";
 
@@ -51,12 +52,7 @@ export interface EncodedNumberPairs {
  */
 export function encodeNumberPairs(batch: NumberPairBatch): EncodedNumberPairs {
   const { keys, values, groups, length } = batch;
-  let top = -1;
-  for (let i = 0; i < length; i++) {
-    const g = groups[i];
-    if (!(g >= 0)) throw new WeirError("invariant_broken", `A number pair's key group is ${g}`);
-    if (g > top) top = g;
-  }
+  const top = topKeyGroup(groups, length);
   const sizes = new Float64Array(top + 1);
   const counts = new Int32Array(top + 1);
   for (let i = 0; i < length; i++) {
@@ -108,12 +104,7 @@ export function encodeNumberPairs(batch: NumberPairBatch): EncodedNumberPairs {
  */
 export function encodeNumberColumns(batch: NumberPairBatch): EncodedNumberPairs {
   const { keys, values, groups, length } = batch;
-  let top = -1;
-  for (let i = 0; i < length; i++) {
-    const g = groups[i];
-    if (!(g >= 0)) throw new WeirError("invariant_broken", `A number pair's key group is ${g}`);
-    if (g > top) top = g;
-  }
+  const top = topKeyGroup(groups, length);
   // Counting sort by key group, stable: the entries of a group in the batch's order.
   const starts = new Int32Array(top + 2);
   for (let i = 0; i < length; i++) starts[groups[i] + 1]++;
@@ -221,6 +212,20 @@ export function encodeNumbersAs(batch: NumberPairBatch, layout: NumberPairsLayou
   return layout === "columns" ? encodeNumberColumns(batch) : encodeNumberPairs(batch);
 }
 
+/**
+ * The highest key group of a batch, -1 for none.
+ * @throws {WeirError} `invariant_broken` for a key group below 0
+ */
+function topKeyGroup(groups: Int32Array, length: number): number {
+  let top = -1;
+  for (let i = 0; i < length; i++) {
+    const g = groups[i];
+    if (!(g >= 0)) throw new WeirError("invariant_broken", `A number pair's key group is ${g}`);
+    if (g > top) top = g;
+  }
+  return top;
+}
+
 /** An unsigned integer CborWriter.pair() writes inline (not -0). */
 function isUint32(n: number): boolean {
   return n >>> 0 === n && (n !== 0 || 1 / n > 0);
@@ -242,26 +247,6 @@ function numberBytes(n: number): number {
 
 function pairBytes(k: number, v: number): number {
   return 1 + numberBytes(k) + numberBytes(v);
-}
-
-function writeHead(b: Uint8Array, at: number, major: number, n: number): number {
-  const m = major << 5;
-  if (n < 24) b[at++] = m | n;
-  else if (n < 0x100) {
-    b[at++] = m | 24;
-    b[at++] = n;
-  } else if (n < 0x10000) {
-    b[at++] = m | 25;
-    b[at++] = n >>> 8;
-    b[at++] = n & 0xff;
-  } else {
-    b[at++] = m | 26;
-    b[at++] = n >>> 24;
-    b[at++] = (n >>> 16) & 0xff;
-    b[at++] = (n >>> 8) & 0xff;
-    b[at++] = n & 0xff;
-  }
-  return at;
 }
 
 function writeNumber(b: Uint8Array, view: DataView, at: number, n: number): number {

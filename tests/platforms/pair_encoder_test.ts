@@ -7,19 +7,17 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { decode, encodePartsList } from "../../codec/cbor.ts";
+import { decode } from "../../codec/cbor.ts";
 import { WeirError } from "../../errors.ts";
 import { CollectSink, MemoryStorage, SequenceSource, StreamEnvironment, WorkerPairEncoder } from "../../mod.ts";
-import type { EncodedTable, KeyedStateSnapshot } from "../../state/backend.ts";
+import type { EncodedTable, IncrementalKeyedState, KeyedStateSnapshot } from "../../state/backend.ts";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
 import { KeyedStateCapture } from "../../dataflow/operators/keyed_capture.ts";
 import { type NumberPairBatch, type NumberPairsLayout, type PairEncoder, encodeNumberPairs, numberPairBatch, pairEncoder, usePairEncoder } from "../../state/number_pairs.ts";
-import { joinParts } from "../../storage/adapter.ts";
 import { VirtualWorld } from "../virtual_world.ts";
 import { MemoryStorage as Memory } from "../../storage/memory.ts";
 import { runBackendConformance } from "../state/backend_conformance.ts";
-import { finishSnapshot } from "../state/heap_steps.ts";
-import type { IncrementalKeyedState } from "../../state/backend.ts";
+import { encodedEntries, finishSnapshot } from "../state/heap_steps.ts";
 
 const original = pairEncoder();
 after(() => usePairEncoder(original?.encoder, original?.minEntries));
@@ -70,15 +68,6 @@ async function race(b: HeapKeyedStateBackend, snap: KeyedStateSnapshot): Promise
   }
 }
 
-function entriesOf(t: EncodedTable): Map<unknown, unknown> {
-  const out = new Map<unknown, unknown>();
-  for (const g of t.groups) {
-    const items = decode<[unknown, unknown][]>(joinParts(encodePartsList([{ array: g.entries }, ...g.chunks])));
-    assert.equal(items.length, g.entries);
-    for (const [k, v] of items) out.set(k, v);
-  }
-  return out;
-}
 
 async function encodedSnapshot(): Promise<Record<string, EncodedTable>> {
   const b = filled();
@@ -118,9 +107,9 @@ describe("WorkerPairEncoder", () => {
     const there = await encodedSnapshot();
     assert.equal(encoder.batches, 1);
     assert.ok(encoder.entries > 200, `number pairs sent: ${encoder.entries}`);
-    const expected = entriesOf(here.v);
+    const expected = encodedEntries(here.v);
     assert.equal(expected.size, 400);
-    assert.deepEqual(entriesOf(there.v), expected);
+    assert.deepEqual(encodedEntries(there.v), expected);
     assert.deepEqual(expected.get(7), { n: 7 }, "an object changed in place after the snapshot point keeps its old content");
     assert.equal(expected.get(3), 3.5, "a number written after the snapshot point keeps its old value");
   });
@@ -142,7 +131,7 @@ describe("WorkerPairEncoder", () => {
     again.encodeAsCollected?.("x");
     let s = again.step(1e9);
     while (s !== true) s = await s;
-    assert.equal(entriesOf(again.encodedTables!()!.v).size, 400);
+    assert.equal(encodedEntries(again.encodedTables!()!.v).size, 400);
     again.release();
   });
 
@@ -159,7 +148,7 @@ describe("WorkerPairEncoder", () => {
     second.encodeAsCollected?.("x");
     let s = second.step(1e9);
     while (s !== true) s = await s;
-    assert.equal(entriesOf(second.encodedTables!()!.v).size, 400);
+    assert.equal(encodedEntries(second.encodedTables!()!.v).size, 400);
     second.release();
     assert.equal(await r, false, "the released snapshot ends undone");
     encoder.close();

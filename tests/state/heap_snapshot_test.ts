@@ -1,11 +1,10 @@
 /** HeapSnapshot: entries encoded as they are collected (encodeAsCollected), with writes racing the snapshot. */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { decode, encodePartsList } from "../../codec/cbor.ts";
 import { WeirError } from "../../errors.ts";
-import type { EncodedTable, KeyedStateSnapshot } from "../../state/backend.ts";
+import type { KeyedStateSnapshot } from "../../state/backend.ts";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
-import { joinParts } from "../../storage/adapter.ts";
+import { encodedEntries } from "./heap_steps.ts";
 
 /** Two keyed tables (value, map) over 300 keys. */
 function filled(): HeapKeyedStateBackend {
@@ -40,16 +39,6 @@ function race(b: HeapKeyedStateBackend, snap: KeyedStateSnapshot): void {
   }
 }
 
-/** A canonical table's entries by key, decoded from encoded groups. */
-function entriesOf(t: EncodedTable): Map<unknown, unknown> {
-  const out = new Map<unknown, unknown>();
-  for (const g of t.groups) {
-    const items = decode<[unknown, unknown][]>(joinParts(encodePartsList([{ array: g.entries }, ...g.chunks])));
-    assert.equal(items.length, g.entries);
-    for (const [k, v] of items) out.set(k, v);
-  }
-  return out;
-}
 
 describe("HeapSnapshot.encodeAsCollected", () => {
   test("encodes the state at the snapshot point, whatever writes race the steps, as the collected tables hold it", () => {
@@ -73,10 +62,10 @@ describe("HeapSnapshot.encodeAsCollected", () => {
       assert.equal(encoded[name].kind, result.tables[name].kind);
       const pairs: [unknown, unknown][] = result.tables[name].groups.flatMap((g) => g[1]);
       const expected = new Map<unknown, unknown>(pairs);
-      assert.deepEqual(entriesOf(encoded[name]), expected, name);
+      assert.deepEqual(encodedEntries(encoded[name]), expected, name);
       assert.equal(expected.size, 300);
     }
-    const count = entriesOf(encoded.count);
+    const count = encodedEntries(encoded.count);
     for (let k = 0; k < 300; k++) assert.deepEqual(count.get(`k${k}`), { n: k });
   });
 

@@ -1,5 +1,8 @@
 /** Helpers the heap backend's incremental tests share: stepping a snapshot to its handle, and reading a restored handle back. */
-import type { IncrementalKeyedState, KeyedStateSnapshot } from "../../state/backend.ts";
+import assert from "node:assert/strict";
+import { decode, encodePartsList } from "../../codec/cbor.ts";
+import type { EncodedTable, IncrementalKeyedState, KeyedStateSnapshot } from "../../state/backend.ts";
+import { joinParts } from "../../storage/adapter.ts";
 import { HeapKeyedStateBackend } from "../../state/heap_backend.ts";
 import type { MemoryStorage } from "../../storage/memory.ts";
 
@@ -31,4 +34,15 @@ export async function restoredSums(storage: MemoryStorage, handle: IncrementalKe
   }
   r.dispose();
   return got;
+}
+
+/** A canonical table's entries by key, decoded from its encoded groups (each group's count checked). */
+export function encodedEntries(t: EncodedTable): Map<unknown, unknown> {
+  const out = new Map<unknown, unknown>();
+  for (const g of t.groups) {
+    const items = decode<[unknown, unknown][]>(joinParts(encodePartsList([{ array: g.entries }, ...g.chunks])));
+    assert.equal(items.length, g.entries);
+    for (const [k, v] of items) out.set(k, v);
+  }
+  return out;
 }
