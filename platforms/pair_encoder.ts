@@ -128,8 +128,8 @@ export class WorkerPairEncoder implements PairEncoder {
     // after two of those in a row there are no threads to be had here.
     if (!this.#answered && ++this.#failedStarts >= FAILED_STARTS_MAX) this.#unavailable = why;
     for (const [id, slot] of this.#slots) {
-      if (!slot.result && !slot.error) slot.error = new WeirError("storage_failed", `The heap snapshot encoder's thread ${why} before it encoded the snapshot`);
-      else if (slot.abandoned) this.#slots.delete(id);
+      if (slot.abandoned) this.#slots.delete(id);
+      else if (!slot.result && !slot.error) slot.error = new WeirError("storage_failed", `The heap snapshot encoder's thread ${why} before it encoded the snapshot`);
     }
     this.#port?.close();
     this.#port = undefined;

@@ -89,6 +89,8 @@ interface TableProgress {
   numbers?: NumberPairBatch;
   /** Collecting columns: an entry other than a number pair was collected too (the numbers then join the columns here). */
   mixed?: boolean;
+  /** Collecting columns: numbers joining the columns here, a budget a step, from `at`. */
+  moving?: { numbers: NumberPairBatch; at: number };
   /** Collecting columns: the key group items the encoder wrote for the numbers. */
   encodedColumns?: EncodedNumberPairs;
   /** The numbers handed to the encoder, until it gives them back encoded. */
@@ -242,7 +244,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
     if (this.#columns || this.#encoded) return true;
     assert(!this.#released, () => `Keyed snapshot ${this.checkpointId} was stepped after its release`);
     if (this.#failure !== undefined) throw this.#failure;
-    if (this.#visitDone) return this.#encodeFor !== undefined ? this.#encodedNumbers() : this.#numberColumns();
+    if (this.#visitDone) return this.#encodeFor !== undefined ? this.#encodedNumbers() : this.#numberColumns(budget);
     this.#started = true;
     let left = budget;
     // Visited cells are stamped between this version and the next: no later touch copies
@@ -305,7 +307,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
     this.#owner.detach(this);
     if (this.#failure !== undefined) throw this.#failure;
     if (this.#encodeFor !== undefined) return this.#encodeNumbers();
-    return this.#encodeNumberColumns();
+    return this.#encodeNumberColumns(left);
   }
 
   /**
@@ -313,30 +315,44 @@ export class HeapSnapshot implements ColumnarSnapshot {
    * the thread, unless the table had other entries too or few numbers (then they join its
    * columns here).
    */
-  #encodeNumberColumns(): boolean | Promise<boolean> {
+  #encodeNumberColumns(budget: number): boolean | Promise<boolean> {
     const offThread = pairEncoder();
     for (const p of this.#tables) {
       const numbers = p.numbers;
       if (numbers === undefined) continue;
       p.numbers = undefined;
       if (offThread !== undefined && !p.mixed && numbers.length >= offThread.minEntries) p.encoding = offThread.encoder.encode(numbers, "columns");
-      else {
-        for (let i = 0; i < numbers.length; i++) p.entries.addColumns(numbers.groups[i], numbers.keys[i], numbers.values[i]);
-        giveBackBatch(numbers);
-      }
+      else p.moving = { numbers, at: 0 };
     }
-    return this.#numberColumns();
+    return this.#numberColumns(budget);
   }
 
-  /** Once every table's number columns came back encoded: the tables as columns. */
-  #numberColumns(): boolean | Promise<boolean> {
+  /**
+   * Once the numbers of tables encoded here joined their columns (a budget of entries a
+   * step: a million of them in one step held records up for 50 ms) and every table's
+   * number columns came back encoded: the tables as columns.
+   */
+  #numberColumns(budget: number): boolean | Promise<boolean> {
     if (this.#columns) return true;
     if (this.#waiting) return this.#waiting;
+    let left = budget;
+    for (const p of this.#tables) {
+      const moving = p.moving;
+      if (moving === undefined) continue;
+      const { numbers } = moving;
+      const end = Math.min(numbers.length, moving.at + Math.max(0, left));
+      for (let i = moving.at; i < end; i++) p.entries.addColumns(numbers.groups[i], numbers.keys[i], numbers.values[i]);
+      left -= end - moving.at;
+      moving.at = end;
+      if (end < numbers.length) return false;
+      p.moving = undefined;
+      giveBackBatch(numbers);
+    }
     for (const p of this.#tables) {
       const encoding = p.encoding;
       if (encoding === undefined) continue;
       const r = encoding.poll();
-      if (r === undefined) return this.#waitFor(encoding, () => this.#numberColumns());
+      if (r === undefined) return this.#waitFor(encoding, () => this.#numberColumns(Infinity));
       p.encoding = undefined;
       p.encodedColumns = r;
     }
@@ -534,6 +550,8 @@ export class HeapSnapshot implements ColumnarSnapshot {
       p.encoding?.abandon();
       p.encoding = undefined;
       p.encodedColumns = undefined;
+      if (p.moving) giveBackBatch(p.moving.numbers);
+      p.moving = undefined;
     }
   }
 }

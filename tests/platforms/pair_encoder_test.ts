@@ -277,6 +277,29 @@ describe("incremental heap files whose number columns are encoded off the thread
     runBackendConformance("heap (incremental, number columns off the thread)", (init) => new HeapKeyedStateBackend({ ...init, incremental: true, storage: shared }));
   });
 
+  test("a table whose numbers join its columns here (it holds a string too) moves them a budget a step, not all in the visit's last step", async () => {
+    usePairEncoder(new WorkerPairEncoder(), 1);
+    const storage = new Memory();
+    const b = new HeapKeyedStateBackend({ maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, storage, uid: "m", subtaskIndex: 0, jobId: "j" });
+    const v = b.valueState<unknown>("v");
+    for (let k = 0; k < 5000; k++) {
+      b.setCurrentKey(k);
+      v.update(k === 4999 ? "last" : k);
+    }
+    let steps = 0;
+    const handle = await finishSnapshot(b.snapshot(1), () => void steps++, 100);
+    // The snapshot's steps (5000 slots visited, then 4999 numbers moved, 100 a step), the
+    // columns' and the checksum's: 202, where the numbers all moved in the visit's last
+    // step made it 152.
+    assert.ok(steps >= 195, `steps: ${steps}`);
+    const r = new HeapKeyedStateBackend({ maxParallelism: 128, range: { start: 0, end: 127 }, incremental: true, storage, uid: "r", subtaskIndex: 0, jobId: "j" });
+    await r.restore([handle]);
+    for (const k of [0, 1234, 4998, 4999]) {
+      r.setCurrentKey(k);
+      assert.equal(r.valueState<unknown>("v").value(), k === 4999 ? "last" : k);
+    }
+  });
+
   test("bases and changelogs restore the state at each snapshot point, writes racing the visits, numbers and other values in one table or apart", async () => {
     const enc = counted(new WorkerPairEncoder());
     usePairEncoder(enc, 1);
