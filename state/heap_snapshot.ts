@@ -42,7 +42,8 @@ import type { ColumnPool } from "./column_builder.ts";
 import { KeyGroupEntries } from "./heap_snapshot_groups.ts";
 import { TombstoneScan } from "./heap_snapshot_tombstones.ts";
 import { isNotPersistable } from "./state_not_persistable.ts";
-import { type EncodedNumberPairs, type NumberPairBatch, type PairEncoding, encodeNumberPairs, encodedGroupsOf, giveBackBatch, numberPairBatch, pairEncoder } from "./number_pairs.ts";
+import { type NumberPairsLayout, type PairEncoding, pairEncoder } from "./number_pairs.ts";
+import { TableNumbers } from "./heap_snapshot_numbers.ts";
 
 /** One table as it was declared at the snapshot point. */
 export interface TableAtSnapshot {
@@ -82,19 +83,8 @@ interface TableProgress {
   savedKeys: Set<unknown> | undefined;
   /** What was collected: columns, or pairs encoded as collected. */
   entries: KeyGroupEntries;
-  /**
-   * Encoding as collected, a large table: the entries whose key and value are numbers,
-   * collected flat for an encoder off the subtask's thread (number_pairs.ts).
-   */
-  numbers?: NumberPairBatch;
-  /** Collecting columns: an entry other than a number pair was collected too (the numbers then join the columns here). */
-  mixed?: boolean;
-  /** Collecting columns: numbers joining the columns here, a budget a step, from `at`. */
-  moving?: { numbers: NumberPairBatch; at: number };
-  /** Collecting columns: the key group items the encoder wrote for the numbers. */
-  encodedColumns?: EncodedNumberPairs;
-  /** The numbers handed to the encoder, until it gives them back encoded. */
-  encoding?: PairEncoding;
+  /** A large table's number pairs, collected flat for an encoder off the subtask's thread (heap_snapshot_numbers.ts). */
+  numbers?: TableNumbers;
   /** For a changelog: the slots written since the previous one, the only ones visited. */
   dirty: SlotList | undefined;
   /**
@@ -167,33 +157,33 @@ export class HeapSnapshot implements ColumnarSnapshot {
   }
 
   /**
-   * Encodes entries as they are collected (see the module doc); only for a full snapshot,
-   * before anything was collected.
-   */
-  /**
    * Collecting columns for the heap's own files (a changelog, a base, a materialization):
    * large tables' number pairs are collected flat and their key group items encoded off the
    * thread (number_pairs.ts), when the platform has an encoder. Only before the first step;
    * the columns of such a table are then encoded already (`TableColumns.encoded`).
    */
   encodeNumberColumnsOffThread(): void {
-    const offThread = pairEncoder();
-    if (!offThread || this.#started || this.#encodeFor !== undefined) return;
-    for (const p of this.#tables) {
-      if (p.at.table.slotCount >= offThread.minEntries && !p.at.ttlValue) p.numbers = numberPairBatch(p.at.table.slotCount);
-    }
+    if (!this.#started && this.#encodeFor === undefined) this.#collectNumbers();
   }
 
+  /**
+   * Encodes entries as they are collected (see the module doc); only for a full snapshot,
+   * before anything was collected.
+   */
   encodeAsCollected(what: string): boolean {
     if (this.#started || this.#changedAfter > 0 || this.#tables.some((p) => p.dirty !== undefined || p.entries.collected)) return false;
     this.#encodeFor = what;
-    const offThread = pairEncoder();
-    if (offThread) {
-      for (const p of this.#tables) {
-        if (p.at.table.slotCount >= offThread.minEntries) p.numbers = numberPairBatch(p.at.table.slotCount);
-      }
-    }
+    this.#collectNumbers();
     return true;
+  }
+
+  /** Large tables (not TTL ones: their snapshot values are objects) collect their number pairs flat. */
+  #collectNumbers(): void {
+    const offThread = pairEncoder();
+    if (!offThread) return;
+    for (const p of this.#tables) {
+      if (p.at.table.slotCount >= offThread.minEntries && !p.at.ttlValue) p.numbers = new TableNumbers(p.at.table.slotCount);
+    }
   }
 
   /**
@@ -244,7 +234,7 @@ export class HeapSnapshot implements ColumnarSnapshot {
     if (this.#columns || this.#encoded) return true;
     assert(!this.#released, () => `Keyed snapshot ${this.checkpointId} was stepped after its release`);
     if (this.#failure !== undefined) throw this.#failure;
-    if (this.#visitDone) return this.#encodeFor !== undefined ? this.#encodedNumbers() : this.#numberColumns(budget);
+    if (this.#visitDone) return this.#numbersDone(budget);
     this.#started = true;
     let left = budget;
     // Visited cells are stamped between this version and the next: no later touch copies
@@ -306,69 +296,60 @@ export class HeapSnapshot implements ColumnarSnapshot {
     this.#prior = undefined;
     this.#owner.detach(this);
     if (this.#failure !== undefined) throw this.#failure;
-    if (this.#encodeFor !== undefined) return this.#encodeNumbers();
-    return this.#encodeNumberColumns(left);
+    const layout: NumberPairsLayout = this.#encodeFor !== undefined ? "pairs" : "columns";
+    for (const p of this.#tables) p.numbers?.visited(layout, p.entries);
+    return this.#numbersDone(left);
   }
 
   /**
-   * The visit is done, collecting columns: each table's number pairs go to the encoder off
-   * the thread, unless the table had other entries too or few numbers (then they join its
-   * columns here).
+   * The visit is done: once the numbers kept on this thread joined their tables' columns (a
+   * budget a step) and the encoder answered for the others, the tables are done, encoded
+   * as collected or as columns.
    */
-  #encodeNumberColumns(budget: number): boolean | Promise<boolean> {
-    const offThread = pairEncoder();
-    for (const p of this.#tables) {
-      const numbers = p.numbers;
-      if (numbers === undefined) continue;
-      p.numbers = undefined;
-      if (offThread !== undefined && !p.mixed && numbers.length >= offThread.minEntries) p.encoding = offThread.encoder.encode(numbers, "columns");
-      else p.moving = { numbers, at: 0 };
-    }
-    return this.#numberColumns(budget);
-  }
-
-  /**
-   * Once the numbers of tables encoded here joined their columns (a budget of entries a
-   * step: a million of them in one step held records up for 50 ms) and every table's
-   * number columns came back encoded: the tables as columns.
-   */
-  #numberColumns(budget: number): boolean | Promise<boolean> {
-    if (this.#columns) return true;
+  #numbersDone(budget: number): boolean | Promise<boolean> {
+    if (this.#columns || this.#encoded) return true;
+    // One wait, whoever steps: a second continuation would take the groups again, empty.
     if (this.#waiting) return this.#waiting;
     let left = budget;
     for (const p of this.#tables) {
-      const moving = p.moving;
-      if (moving === undefined) continue;
-      const { numbers } = moving;
-      const end = Math.min(numbers.length, moving.at + Math.max(0, left));
-      for (let i = moving.at; i < end; i++) p.entries.addColumns(numbers.groups[i], numbers.keys[i], numbers.values[i]);
-      left -= end - moving.at;
-      moving.at = end;
-      if (end < numbers.length) return false;
-      p.moving = undefined;
-      giveBackBatch(numbers);
+      if (p.numbers && (left = p.numbers.addToColumns(p.entries, left)) < 0) return false;
     }
     for (const p of this.#tables) {
-      const encoding = p.encoding;
-      if (encoding === undefined) continue;
-      const r = encoding.poll();
-      if (r === undefined) return this.#waitFor(encoding, () => this.#numberColumns(Infinity));
-      p.encoding = undefined;
-      p.encodedColumns = r;
+      const answer = p.numbers?.answer() ?? true;
+      if (answer !== true) return this.#waitFor(answer);
+    }
+    if (this.#encodeFor !== undefined) {
+      const encoded: Record<string, EncodedTable> = {};
+      for (const p of this.#tables) {
+        p.numbers?.takePairs(p.entries);
+        const groups = p.entries.takeEncoded();
+        encoded[p.at.table.name] = p.at.ttlValue ? { kind: p.at.kind, ttl: true, groups } : { kind: p.at.kind, groups };
+      }
+      this.#encoded = encoded;
+      return true;
     }
     this.#columns = this.#tables.map((p) => {
       const t: TableColumns = { name: p.at.table.name, kind: p.at.kind, ttl: p.at.ttlValue !== undefined, groups: p.entries.columns() };
-      if (p.encodedColumns) t.encoded = { bytes: p.encodedColumns.bytes, groupCount: p.encodedColumns.groups.length / 4 };
+      const encoded = p.numbers?.encodedColumns();
+      if (encoded) t.encoded = encoded;
       return t;
     });
     return true;
   }
 
-  /** Waits for an encoder's answer, then goes on with `next`; every step meanwhile returns the same promise. */
-  #waitFor(encoding: PairEncoding, next: () => boolean | Promise<boolean>): Promise<boolean> {
+  /** The wait for the encoder's answer, while one is pending (every step returns it). */
+  #waiting: Promise<boolean> | undefined;
+
+  /** True while number pairs are encoded off the thread: nothing for the subtask to do but wait. */
+  get awaitsStorageOnly(): boolean {
+    return this.#tables.some((p) => p.numbers?.encoding === true);
+  }
+
+  /** Waits for an encoder's answer, then goes on; every step meanwhile returns the same promise. */
+  #waitFor(encoding: PairEncoding): Promise<boolean> {
     const waiting = encoding.ready().then(() => {
       this.#waiting = undefined;
-      return !this.#released && next();
+      return !this.#released && this.#numbersDone(Infinity);
     });
     this.#waiting = waiting;
     // The wait and what follows it: a virtual clock must not run on before the snapshot takes the pairs.
@@ -394,56 +375,6 @@ export class HeapSnapshot implements ColumnarSnapshot {
     const groups = scan.groups(p.expired);
     if (groups.length > 0) this.#tombstones[p.at.table.name] = groups;
     return left;
-  }
-
-  /**
-   * The visit is done: each table's number pairs go to the encoder off the thread when
-   * there are enough of them, else they are encoded here (a small batch: a few ms at most).
-   */
-  #encodeNumbers(): boolean | Promise<boolean> {
-    const offThread = pairEncoder();
-    for (const p of this.#tables) {
-      const numbers = p.numbers;
-      if (numbers === undefined) continue;
-      p.numbers = undefined;
-      if (offThread !== undefined && numbers.length >= offThread.minEntries) {
-        p.encoding = offThread.encoder.encode(numbers);
-      } else {
-        if (numbers.length > 0) p.entries.addEncoded(encodedGroupsOf(encodeNumberPairs(numbers)));
-        giveBackBatch(numbers);
-      }
-    }
-    return this.#encodedNumbers();
-  }
-
-  /** The wait for the encoder's answer, while one is pending (every step returns it). */
-  #waiting: Promise<boolean> | undefined;
-
-  /** True while number pairs are encoded off the thread: nothing for the subtask to do but wait. */
-  get awaitsStorageOnly(): boolean {
-    return this.#tables.some((p) => p.encoding !== undefined);
-  }
-
-  /** Once every table's number pairs came back encoded: the tables encoded as collected. */
-  #encodedNumbers(): boolean | Promise<boolean> {
-    if (this.#encoded) return true;
-    // One wait, whoever steps: a second continuation would take the groups again, empty.
-    if (this.#waiting) return this.#waiting;
-    for (const p of this.#tables) {
-      const encoding = p.encoding;
-      if (encoding === undefined) continue;
-      const r = encoding.poll();
-      if (r === undefined) return this.#waitFor(encoding, () => this.#encodedNumbers());
-      p.encoding = undefined;
-      p.entries.addEncoded(encodedGroupsOf(r));
-    }
-    const encoded: Record<string, EncodedTable> = {};
-    for (const p of this.#tables) {
-      const groups = p.entries.takeEncoded();
-      encoded[p.at.table.name] = p.at.ttlValue ? { kind: p.at.kind, ttl: true, groups } : { kind: p.at.kind, groups };
-    }
-    this.#encoded = encoded;
-    return true;
   }
 
   /** Tombstones per table name (a changelog's deletes); only after step() finished. */
@@ -473,31 +404,14 @@ export class HeapSnapshot implements ColumnarSnapshot {
       return;
     }
     if (this.#encodeFor !== undefined) return this.#encode(p, g, key, value);
-    const numbers = p.numbers;
-    if (numbers !== undefined) {
-      if (typeof key === "number" && typeof value === "number" && numbers.length < numbers.keys.length) {
-        const i = numbers.length++;
-        numbers.keys[i] = key;
-        numbers.values[i] = value;
-        numbers.groups[i] = g;
-        return;
-      }
-      p.mixed = true;
-    }
+    if (p.numbers?.push(key, value, g)) return;
     if (live && typeof value === "object" && value !== null) value = this.#owner.copy(p.at.table.name, value);
     p.entries.addColumns(g, key, value);
   }
 
   /** Appends one `[key, value]` pair to its key group's writer, or to the table's number pairs. */
   #encode(p: TableProgress, g: number, key: unknown, value: unknown): void {
-    const numbers = p.numbers;
-    if (numbers !== undefined && typeof key === "number" && typeof value === "number" && numbers.length < numbers.keys.length) {
-      const i = numbers.length++;
-      numbers.keys[i] = key;
-      numbers.values[i] = value;
-      numbers.groups[i] = g;
-      return;
-    }
+    if (p.numbers?.push(key, value, g)) return;
     try {
       p.entries.addPair(g, key, value, this.#encodeFor!);
     } catch (e) {
@@ -545,13 +459,8 @@ export class HeapSnapshot implements ColumnarSnapshot {
       p.savedKeys = undefined;
       p.entries.release();
       p.dirty = undefined;
-      if (p.numbers) giveBackBatch(p.numbers);
+      p.numbers?.release();
       p.numbers = undefined;
-      p.encoding?.abandon();
-      p.encoding = undefined;
-      p.encodedColumns = undefined;
-      if (p.moving) giveBackBatch(p.moving.numbers);
-      p.moving = undefined;
     }
   }
 }

@@ -267,7 +267,7 @@ export interface PairEncoding {
   /**
    * The encoded pairs once ready, undefined before; the batch's arrays come back to the
    * pool (numberPairBatch) with them.
-   * @throws {WeirError} `state_encoding_failed` when the encoder's thread failed or ended
+   * @throws {WeirError} `storage_failed` when the encoder's thread failed or ended
    */
   poll(): EncodedNumberPairs | undefined;
   /** Settles once poll() has an answer (pairs or error); never rejects. */

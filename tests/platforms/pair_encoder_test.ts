@@ -389,11 +389,9 @@ describe("a job whose heap snapshots are encoded off the thread", () => {
       }, { uid: "sum" })
       .sinkTo(sink, { uid: "out" });
     const job = await env.execute();
-    let result: Awaited<typeof job.done> | undefined;
-    job.done.then((r) => (result = r));
-    await world.drive(() => result !== undefined, 600_000);
-    assert.equal(result?.status, "finished", String(result?.error));
-    assert.equal(result?.restarts, 1);
+    const result = await world.untilDone(job);
+    assert.equal(result.status, "finished", String(result.error));
+    assert.equal(result.restarts, 1);
     assert.equal(job.checkpointStats().counts.restored, 1);
     assert.ok(encoder.batches >= 3, `batches encoded off the thread: ${encoder.batches}`);
     assert.ok(encoder.layouts.includes(incremental ? "columns" : "pairs"), `layouts: ${encoder.layouts}`);
