@@ -76,18 +76,17 @@ export class WorkerPairEncoder implements PairEncoder {
   readonly #slots = new Map<number, Slot>();
   /** close() was called: batches pending and to come fail. */
   #closed = false;
-
-  /** `workerPath`: the thread's module (tests); pair_encoder_worker's by default. */
-  constructor(options: { workerPath?: string } = {}) {
-    this.#workerPath = options.workerPath ?? workerPath;
-  }
-
   /** The current thread answered a batch. */
   #answered = false;
   /** Threads in a row that ended before their first answer. */
   #failedStarts = 0;
   /** Why no thread could be started here, once that happened. */
   #unavailable: string | undefined;
+
+  /** `workerPath`: the thread's module (tests); pair_encoder_worker's by default. */
+  constructor(options: { workerPath?: string } = {}) {
+    this.#workerPath = options.workerPath ?? workerPath;
+  }
 
   /** False once a thread could not be started (a runtime without threads): snapshots encode in place. */
   get available(): boolean {
