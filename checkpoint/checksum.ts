@@ -14,14 +14,20 @@
 /** The checksum algorithm's tag in `_metadata`, so a later one can be told apart. */
 export const CHECKSUM_ALGORITHM = "crc32c";
 
+/**
+ * Signed, like the words read, so that every value the loop meets is an int32 (as
+ * Uint32Array, half of them were not): the first 256 KiB a process checksummed took
+ * 7–12 ms on Bun with Uint32Array tables and words, 3–6 ms with Int32Array, while its JIT
+ * compiled the loop; later ones take 0.3 ms either way.
+ */
 const TABLES = buildTables();
 
-function buildTables(): Uint32Array[] {
-  const tables = Array.from({ length: 8 }, () => new Uint32Array(256));
+function buildTables(): Int32Array[] {
+  const tables = Array.from({ length: 8 }, () => new Int32Array(256));
   for (let i = 0; i < 256; i++) {
     let c = i;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    tables[0][i] = c >>> 0;
+    tables[0][i] = c;
   }
   for (let i = 0; i < 256; i++) {
     for (let t = 1; t < 8; t++) tables[t][i] = (tables[t - 1][i] >>> 8) ^ tables[0][tables[t - 1][i] & 0xff];
@@ -56,7 +62,7 @@ function crc32cUpdate(crc: number, bytes: Uint8Array, start: number, end: number
   while (i < end && ((bytes.byteOffset + i) & 3) !== 0) crc = t0[(crc ^ bytes[i++]) & 0xff] ^ (crc >>> 8);
   const pairs = LITTLE_ENDIAN ? (end - i) >>> 3 : 0;
   if (pairs > 0) {
-    const words = new Uint32Array(bytes.buffer, bytes.byteOffset + i, pairs * 2);
+    const words = new Int32Array(bytes.buffer, bytes.byteOffset + i, pairs * 2);
     for (let w = 0; w < words.length; w += 2) {
       crc ^= words[w];
       const hi = words[w + 1];
