@@ -323,7 +323,7 @@ for (const keys of sizes) {
     rows.push(machineRowCells(keys, loopMs, machineGaps(loopMs)));
   }
   if (values["jobs-only"]) continue;
-  for (const [from, r] of [["full checkpoint (decode + load)", restoreMs(keys)], ["incremental base (read + decode + load)", await restoreChainMs(keys, 0)], ["base + 3 changelogs of 1 %", await restoreChainMs(keys, 3)]] as const) {
+  for (const [from, r] of [["full checkpoint (decode + load)", await restoreMs(keys)], ["incremental base (read + decode + load)", await restoreChainMs(keys, 0)], ["base + 3 changelogs of 1 %", await restoreChainMs(keys, 3)]] as const) {
     restoreRows.push([String(keys), from, bytes(r.size), `${r.ms.toFixed(0)} ms`, `${r.firstPassMs.toFixed(0)} ms`, `${r.nextPassMs.toFixed(0)} ms`]);
   }
   incrementalRows.push(await incremental(keys));

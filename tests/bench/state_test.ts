@@ -1,7 +1,7 @@
 /**
  * bench/state.ts runs each job in a process of its own and, with --repeat, in rounds: a
  * tiny run checks that every round's child reports its row and the table gives the ratio
- * to the job without checkpoints; a bad --repeat names itself.
+ * to the job without checkpoints; a bad --repeat names itself; --restore-only prints its rows.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -24,4 +24,13 @@ test("bench/state.ts --repeat 0 is refused naming the option", () => {
   const r = runState(["--repeat", "0", "--jobs-only"]);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /--repeat is a whole number of rounds, at least 1, got 0/);
+});
+
+test("bench/state.ts --restore-only restores a full checkpoint large enough to be encoded off the thread, a base and a chain, and prints each", () => {
+  // 40 000 keys: over OFF_THREAD_MIN_ENTRIES, so the capture's steps return promises (number_pairs.ts).
+  const r = runState(["--keys", "40000", "--restore-only"]);
+  assert.equal(r.status, 0, r.stderr);
+  for (const from of ["full checkpoint \\(decode \\+ load\\)", "incremental base \\(read \\+ decode \\+ load\\)", "base \\+ 3 changelogs of 1 %"]) {
+    assert.match(r.stdout, new RegExp(`^40000 +${from} +[0-9.]+ [KM]iB +\\d+ ms`, "m"));
+  }
 });
