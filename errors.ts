@@ -96,6 +96,7 @@ export type WeirErrorCode =
   | "unsupported_media_type"
   | "not_found"
   | "vertex_not_found"
+  | "taskmanager_not_found"
   | "subtask_not_found"
   | "savepoint_not_found"
   // A channel message that could not be delivered (a failed RPC, a dead worker, bytes

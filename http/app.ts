@@ -19,6 +19,7 @@ import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { type JobRegistry, jobRegistry, isTerminal } from "./registry.ts";
 import { checkpointRoutes } from "./routes/checkpoints.ts";
 import { clusterRoutes } from "./routes/cluster.ts";
+import { taskManagerRoutes } from "./routes/taskmanagers.ts";
 import { disposalRoutes } from "./routes/disposal.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { savepointRoutes } from "./routes/savepoints.ts";
@@ -105,6 +106,7 @@ export function createApp(options: AppOptions = {}): Hono {
     return c.body(renderMetrics(jobs, ratios), 200, { "Content-Type": PROMETHEUS_CONTENT_TYPE });
   });
   app.route("/", clusterRoutes(deps, { authRequired: options.token !== undefined }));
+  app.route("/", taskManagerRoutes(deps));
   app.route("/", jobRoutes(deps));
   app.route("/", vertexRoutes(deps));
   app.route("/", checkpointRoutes(deps));

@@ -18,6 +18,7 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   checkpoint_not_found: 404,
   trigger_not_found: 404,
   vertex_not_found: 404,
+  taskmanager_not_found: 404,
   subtask_not_found: 404,
   savepoint_not_found: 404,
   method_not_allowed: 405,

@@ -1,12 +1,13 @@
 /**
  * The cluster-level endpoints Flink's web UI and tools read first: GET /config (web UI
- * configuration, versions), GET /overview (cluster overview), GET /jobmanager/config and
- * GET /taskmanagers. weir runs in one process, which serves as its own job and task manager.
+ * configuration, versions), GET /overview (cluster overview) and GET /jobmanager/config.
+ * weir runs in one process, which serves as its own job and task manager (taskmanagers.ts).
  * @module
  */
 import { Hono } from "hono";
 import type { ApiDeps } from "../deps.ts";
 import { isTerminal } from "../registry.ts";
+import { slotsByJob } from "./taskmanagers.ts";
 
 /** weir's version, reported beside the Flink REST version it follows. */
 export const WEIR_VERSION = "0.1.0";
@@ -14,7 +15,7 @@ export const WEIR_VERSION = "0.1.0";
 export const FLINK_REST_VERSION = "1.19.0";
 
 /**
- * GET /config, /overview, /jobmanager/config, /taskmanagers.
+ * GET /config, /overview, /jobmanager/config.
  *
  * @example
  * ```ts
@@ -44,7 +45,7 @@ export function clusterRoutes(deps: ApiDeps, options: { authRequired: boolean })
   app.get("/overview", (c) => {
     const jobs = registry.list();
     const count = (pred: (s: string) => boolean) => jobs.filter((j) => pred(j.status)).length;
-    const slots = jobs.filter((j) => !isTerminal(j.status)).reduce((n, j) => n + j.vertices().reduce((m, v) => m + v.parallelism, 0), 0);
+    const slots = [...slotsByJob(registry).values()].reduce((a, b) => a + b, 0);
     return c.json({
       taskmanagers: 1,
       "taskmanagers-blocked": 0,
@@ -66,8 +67,6 @@ export function clusterRoutes(deps: ApiDeps, options: { authRequired: boolean })
     { key: "weir.version", value: WEIR_VERSION },
     { key: "web.refresh-interval", value: "1000" },
   ]));
-
-  app.get("/taskmanagers", (c) => c.json({ taskmanagers: [] }));
 
   return app;
 }

@@ -14,6 +14,7 @@ import { isTerminal } from "../registry.ts";
 import { base64 } from "../../codec/base64.ts";
 import { jobMetricValues } from "../job_metrics.ts";
 import { selectNamedMetrics } from "../vertex_metrics.ts";
+import { localTaskManagerId } from "./taskmanagers.ts";
 
 /**
  * GET /jobs, /jobs/overview, /jobs/:jobid, …/status, …/execution-result, …/config, …/plan,
@@ -125,7 +126,7 @@ export function jobRoutes(deps: ApiDeps): Hono {
     const shown = all.slice(0, max);
     const root = all[0];
     const body: Record<string, unknown> = {
-      "all-exceptions": shown.map((e) => ({ exception: `${e.name}: ${e.message}`, task: job.name, location: "(weir)", taskManagerId: "(weir)", timestamp: Math.round(e.timestamp) })),
+      "all-exceptions": shown.map((e) => ({ exception: `${e.name}: ${e.message}`, task: job.name, location: "(weir)", taskManagerId: localTaskManagerId(), timestamp: Math.round(e.timestamp) })),
       truncated: shown.length < all.length,
       exceptionHistory: {
         entries: shown.map((e) => ({
@@ -135,7 +136,7 @@ export function jobRoutes(deps: ApiDeps): Hono {
           timestamp: Math.round(e.timestamp),
           taskName: job.name,
           location: "(weir)",
-          taskManagerId: "(weir)",
+          taskManagerId: localTaskManagerId(),
           failureLabels: {},
           concurrentExceptions: [],
           kind: e.kind,

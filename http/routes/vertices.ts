@@ -10,8 +10,9 @@ import type { JobHandle, VertexOverview } from "../../runtime/job_handle.ts";
 import type { ApiDeps } from "../deps.ts";
 
 import { findVertex, vertexHexId } from "../flink_ids.ts";
-import { ioMetrics, vertexState } from "../job_view.ts";
+import { EXECUTION_STATES, type ExecutionState, ioMetrics, vertexState } from "../job_view.ts";
 import { aggregateMetrics, selectMetrics, selectNamedMetrics, subtaskMetricValues, watermarkMetrics } from "../vertex_metrics.ts";
+import { localTaskManagerId } from "./taskmanagers.ts";
 
 /**
  * GET /jobs/:jobid/vertices/:vertexid and its …/backpressure, …/watermarks, …/metrics,
@@ -44,6 +45,34 @@ export function vertexRoutes(deps: ApiDeps): Hono {
       now: Math.round(job.now()),
       subtasks: vertex.subtasks.map((s) => subtaskAttempt(job, vertex, s, since)),
       aggregated: { metrics: {}, "status-duration": {} },
+    });
+  });
+
+  // The vertex's subtasks by task manager: all on the one (taskmanagers.ts).
+  app.get("/jobs/:jobid/vertices/:vertexid/taskmanagers", (c) => {
+    const { job, vertex } = lookup(c.req.param("jobid"), c.req.param("vertexid"));
+    const since = runningSince(deps, job);
+    const now = job.now();
+    const ended = registry.endTime(job.id);
+    const until = ended >= 0 ? ended : now;
+    const state = vertexState(vertex, job.status);
+    const counts = Object.fromEntries(EXECUTION_STATES.map((s) => [s, 0])) as Record<ExecutionState, number>;
+    counts[state] = vertex.parallelism;
+    return c.json({
+      id: vertexHexId(vertex),
+      name: vertex.name,
+      now: Math.round(now),
+      taskmanagers: [{
+        host: "localhost",
+        "taskmanager-id": localTaskManagerId(),
+        status: state,
+        "start-time": Math.round(since),
+        "end-time": ended >= 0 ? Math.round(ended) : -1,
+        duration: Math.round(Math.max(0, until - since)),
+        metrics: ioMetrics(vertex.subtasks, Math.max(0, until - since)),
+        "status-counts": counts,
+        aggregated: { metrics: {}, "status-duration": {} },
+      }],
     });
   });
 
@@ -132,7 +161,7 @@ function subtaskAttempt(job: JobHandle, vertex: VertexOverview, s: VertexOvervie
     attempt: job.restarts,
     host: "localhost",
     endpoint: "localhost",
-    "taskmanager-id": "weir",
+    "taskmanager-id": localTaskManagerId(),
     "start-time": Math.round(since),
     "end-time": -1,
     duration: Math.round(now - since),

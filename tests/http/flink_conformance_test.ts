@@ -17,6 +17,7 @@ import type { JobHandle } from "../../mod.ts";
 import { REQUEST_BODY_SCHEMAS } from "../../http/schemas.ts";
 import { FlinkSpec, flinkSpecPath } from "./flink_schema.ts";
 import { api, checkpointOverHttp, until } from "./helpers.ts";
+import { TASK_MANAGER_ID_PATTERN } from "../../http/routes/taskmanagers.ts";
 
 const SPEC = flinkSpecPath();
 const HEX = "0123456789abcdef0123456789abcdef";
@@ -151,6 +152,38 @@ describe("Flink REST conformance (1.19 OpenAPI)", { skip: SPEC ? false : "the Fl
     }, "the triggered checkpoint");
     for (const e of spec.errors(spec.responseSchemaName("/jobs/{jobid}/checkpoints/{triggerid}", "GET", 200), done)) failures.push(`checkpoint trigger: ${e}`);
     assert.deepEqual(spec.errors("CheckpointInfo", done.operation).concat(typeof done.operation.checkpointId === "number" ? [] : ["no checkpointId"]), []);
+    assert.deepEqual(failures, []);
+  });
+
+  test("task manager endpoints validate: the one task manager /overview counts, named by every subtask attempt, a slot per running subtask; another id is a 404", async () => {
+    const overview = await check("/overview", "/overview");
+    const list = await check("/taskmanagers", "/taskmanagers");
+    assert.equal(list.taskmanagers.length, overview.taskmanagers);
+    const [tm] = list.taskmanagers;
+    assert.match(tm.id, TASK_MANAGER_ID_PATTERN);
+    // Other test files' jobs may run in this process too (bun test): this file's are counted by id.
+    const running = [first, second].filter((j) => j.status === "RUNNING");
+    const slotsOf = (j: JobHandle) => j.vertices().reduce((m, v) => m + v.parallelism, 0);
+    assert.ok(running.length > 0);
+    assert.ok(tm.slotsNumber >= running.reduce((n, j) => n + slotsOf(j), 0));
+    assert.equal(overview["slots-total"], tm.slotsNumber);
+    const details = (await api(url, `/jobs/${first.id}`)).body;
+    const attempt = (await api(url, `/jobs/${first.id}/vertices/${details.vertices[0].id}/subtasks/0`)).body;
+    assert.equal(attempt["taskmanager-id"], tm.id);
+    const byTm = await check("/jobs/{jobid}/vertices/{vertexid}/taskmanagers", `/jobs/${first.id}/vertices/${details.vertices[0].id}/taskmanagers`);
+    assert.deepEqual(byTm.taskmanagers.map((t: { "taskmanager-id": string }) => t["taskmanager-id"]), [tm.id]);
+    const counts = byTm.taskmanagers[0]["status-counts"];
+    assert.equal(counts.RUNNING, 2);
+    assert.equal(Object.values(counts).reduce((a: number, b) => a + (b as number), 0), 2);
+    const one = await check("/taskmanagers/{taskmanagerid}", `/taskmanagers/${tm.id}`);
+    assert.equal(one.id, tm.id);
+    assert.equal(one.allocatedSlots.length, tm.slotsNumber);
+    for (const j of running) assert.equal(one.allocatedSlots.filter((s: { jobId: string }) => s.jobId === j.id).length, slotsOf(j), j.id);
+    assert.ok(one.metrics.heapUsed > 0 && one.metrics.heapUsed <= one.metrics.heapCommitted, JSON.stringify(one.metrics));
+    const missing = await api(url, `/taskmanagers/${HEX}`);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.code, "taskmanager_not_found");
+    assert.match(missing.body.errors[0], new RegExp(`${HEX}.*${tm.id}`));
     assert.deepEqual(failures, []);
   });
 
