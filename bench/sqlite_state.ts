@@ -7,8 +7,8 @@
  * from canonical tables (a savepoint's, already decoded); then the restore of a savepoint
  * as a job does it (an operator snapshot's bytes read as checkpoint/restore.ts reads them,
  * key groups left encoded, then loaded), from a sqlite savepoint (keys in
- * order) and from a heap savepoint (keys in insertion order). Every restore runs after the
- * backend that wrote the checkpoints was disposed, as a restarted job's does. Storage is MemoryStorage, so times are SQLite's
+ * order) and from a heap savepoint (keys in insertion order). Every restore of the sqlite
+ * backend's own checkpoints runs after that backend was disposed, as a restarted job's does. Storage is MemoryStorage, so times are SQLite's
  * and weir's, not a disk's. `--heap-keys N` also runs tests/state/fixtures/many_keys.ts
  * (N keys × 200 B) in a child and reports its heap after full GCs.
  *
