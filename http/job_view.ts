@@ -251,6 +251,40 @@ export function ioMetrics(subtasks: readonly VertexOverview["subtasks"][number][
   };
 }
 
+/**
+ * Flink's JobVertexTaskManagersInfo for a vertex: its subtasks all on the one task manager
+ * `taskManagerId` (routes/taskmanagers.ts), with the state, times, counts and metrics of the
+ * vertex's row in jobDetails().
+ *
+ * @example
+ * ```ts
+ * import { vertexTaskManagers } from "./job_view.ts";
+ * // vertexTaskManagers(job, vertex, registry, id) → { id, name, now, taskmanagers: [{ "taskmanager-id": id, status, "status-counts", … }] }
+ * ```
+ */
+export function vertexTaskManagers(job: JobHandle, v: VertexOverview, registry: JobRegistry, taskManagerId: string): Record<string, unknown> {
+  const now = job.now();
+  const end = registry.endTime(job.id);
+  const runningSince = registry.timestamps(job.id).RUNNING ?? job.startTime;
+  const row = vertexView(job, v, job.status, runningSince, end >= 0 ? end : now);
+  return {
+    id: row.id,
+    name: v.name,
+    now: Math.round(now),
+    taskmanagers: [{
+      host: "localhost",
+      "taskmanager-id": taskManagerId,
+      status: row.status,
+      "start-time": row["start-time"],
+      "end-time": row["end-time"],
+      duration: row.duration,
+      metrics: row.metrics,
+      "status-counts": row.tasks,
+      aggregated: { metrics: {}, "status-duration": {} },
+    }],
+  };
+}
+
 function vertexView(job: JobHandle, v: VertexOverview, jobStatus: JobStatus, runningSince: number, until: number): Record<string, unknown> {
   const state = vertexState(v, jobStatus);
   const tasks = Object.fromEntries(EXECUTION_STATES.map((s) => [s, 0])) as Record<ExecutionState, number>;

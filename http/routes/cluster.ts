@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import type { ApiDeps } from "../deps.ts";
 import { isTerminal } from "../registry.ts";
-import { slotsByJob } from "./taskmanagers.ts";
+import { totalSlots } from "./taskmanagers.ts";
 
 /** weir's version, reported beside the Flink REST version it follows. */
 export const WEIR_VERSION = "0.1.0";
@@ -45,7 +45,7 @@ export function clusterRoutes(deps: ApiDeps, options: { authRequired: boolean })
   app.get("/overview", (c) => {
     const jobs = registry.list();
     const count = (pred: (s: string) => boolean) => jobs.filter((j) => pred(j.status)).length;
-    const slots = [...slotsByJob(registry).values()].reduce((a, b) => a + b, 0);
+    const slots = totalSlots(registry);
     return c.json({
       taskmanagers: 1,
       "taskmanagers-blocked": 0,

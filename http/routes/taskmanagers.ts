@@ -42,8 +42,17 @@ export function slotsByJob(registry: JobRegistry): Map<string, number> {
   return slots;
 }
 
+/** The task manager's slots: the subtasks of every job not yet in a terminal state. */
+export function totalSlots(registry: JobRegistry): number {
+  let n = 0;
+  for (const slots of slotsByJob(registry).values()) n += slots;
+  return n;
+}
+
+type MemoryUsage = { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+
 /** `process.memoryUsage()` where the runtime has it (Bun, Deno, Node), bytes; zeros elsewhere (workerd). */
-function memoryUsage(): { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number } {
+function memoryUsage(): MemoryUsage {
   const usage = (globalThis as { process?: { memoryUsage?: () => object } }).process?.memoryUsage?.() as Partial<Record<string, number>> | undefined;
   const of = (name: string) => Math.max(0, Math.round(usage?.[name] ?? 0));
   return { rss: of("rss"), heapTotal: of("heapTotal"), heapUsed: of("heapUsed"), external: of("external"), arrayBuffers: of("arrayBuffers") };
@@ -57,9 +66,8 @@ function resourceProfile(cpuCores: number, taskHeapBytes: number): Record<string
 }
 
 /** TaskManagerInfo, the fields /taskmanagers and /taskmanagers/:id share. */
-function taskManagerInfo(slots: number): Record<string, unknown> {
+function taskManagerInfo(slots: number, memory: MemoryUsage): Record<string, unknown> {
   const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
-  const memory = memoryUsage();
   return {
     id: localTaskManagerId(),
     path: "weir://localhost/taskmanager",
@@ -93,8 +101,7 @@ function taskManagerInfo(slots: number): Record<string, unknown> {
 }
 
 /** TaskManagerMetricsInfo: the engine's heap as Flink's heap, array buffers as its direct memory; no network buffers. */
-function taskManagerMetrics(): Record<string, unknown> {
-  const memory = memoryUsage();
+function taskManagerMetrics(memory: MemoryUsage): Record<string, unknown> {
   // Bun counts array buffers' bytes in heapUsed but not in heapTotal (oven-sh/bun#20793).
   const committed = Math.max(memory.heapTotal, memory.heapUsed);
   return {
@@ -137,17 +144,16 @@ function taskManagerMetrics(): Record<string, unknown> {
  */
 export function taskManagerRoutes(deps: ApiDeps): Hono {
   const app = new Hono();
-  const total = () => [...slotsByJob(deps.registry).values()].reduce((a, b) => a + b, 0);
-  app.get("/taskmanagers", (c) => c.json({ taskmanagers: [taskManagerInfo(total())] }));
+  app.get("/taskmanagers", (c) => c.json({ taskmanagers: [taskManagerInfo(totalSlots(deps.registry), memoryUsage())] }));
   app.get("/taskmanagers/:taskmanagerid", (c) => {
     const id = c.req.param("taskmanagerid");
     if (id !== localTaskManagerId()) {
       throw new WeirError("taskmanager_not_found", `No task manager ${JSON.stringify(id)}: weir answers for one, ${localTaskManagerId()}`);
     }
-    const byJob = slotsByJob(deps.registry);
     const allocatedSlots: Record<string, unknown>[] = [];
-    for (const [jobId, n] of byJob) for (let i = 0; i < n; i++) allocatedSlots.push({ jobId, resource: resourceProfile(0, 0) });
-    return c.json({ ...taskManagerInfo(allocatedSlots.length), allocatedSlots, metrics: taskManagerMetrics() });
+    for (const [jobId, n] of slotsByJob(deps.registry)) for (let i = 0; i < n; i++) allocatedSlots.push({ jobId, resource: resourceProfile(0, 0) });
+    const memory = memoryUsage();
+    return c.json({ ...taskManagerInfo(allocatedSlots.length, memory), allocatedSlots, metrics: taskManagerMetrics(memory) });
   });
   return app;
 }

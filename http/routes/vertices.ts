@@ -10,7 +10,7 @@ import type { JobHandle, VertexOverview } from "../../runtime/job_handle.ts";
 import type { ApiDeps } from "../deps.ts";
 
 import { findVertex, vertexHexId } from "../flink_ids.ts";
-import { EXECUTION_STATES, type ExecutionState, ioMetrics, vertexState } from "../job_view.ts";
+import { ioMetrics, vertexState, vertexTaskManagers } from "../job_view.ts";
 import { aggregateMetrics, selectMetrics, selectNamedMetrics, subtaskMetricValues, watermarkMetrics } from "../vertex_metrics.ts";
 import { localTaskManagerId } from "./taskmanagers.ts";
 
@@ -51,29 +51,7 @@ export function vertexRoutes(deps: ApiDeps): Hono {
   // The vertex's subtasks by task manager: all on the one (taskmanagers.ts).
   app.get("/jobs/:jobid/vertices/:vertexid/taskmanagers", (c) => {
     const { job, vertex } = lookup(c.req.param("jobid"), c.req.param("vertexid"));
-    const since = runningSince(deps, job);
-    const now = job.now();
-    const ended = registry.endTime(job.id);
-    const until = ended >= 0 ? ended : now;
-    const state = vertexState(vertex, job.status);
-    const counts = Object.fromEntries(EXECUTION_STATES.map((s) => [s, 0])) as Record<ExecutionState, number>;
-    counts[state] = vertex.parallelism;
-    return c.json({
-      id: vertexHexId(vertex),
-      name: vertex.name,
-      now: Math.round(now),
-      taskmanagers: [{
-        host: "localhost",
-        "taskmanager-id": localTaskManagerId(),
-        status: state,
-        "start-time": Math.round(since),
-        "end-time": ended >= 0 ? Math.round(ended) : -1,
-        duration: Math.round(Math.max(0, until - since)),
-        metrics: ioMetrics(vertex.subtasks, Math.max(0, until - since)),
-        "status-counts": counts,
-        aggregated: { metrics: {}, "status-duration": {} },
-      }],
-    });
+    return c.json(vertexTaskManagers(job, vertex, registry, localTaskManagerId()));
   });
 
   app.get("/jobs/:jobid/vertices/:vertexid/backpressure", async (c) => {
